@@ -1,0 +1,1 @@
+"""wastex_catalog."""

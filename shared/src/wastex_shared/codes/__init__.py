@@ -1,0 +1,15 @@
+"""The waste-code catalogue: hazardous categories HW01–HW50 and general industrial SW categories.
+
+Vendored from the project reference (`docs/reference/SOURCES.md` says where each list comes from).
+"""
+
+from wastex_shared.codes.catalogue import (
+    WasteCode,
+    all_codes,
+    is_hazardous,
+    lookup,
+    search,
+    validate_code,
+)
+
+__all__ = ["WasteCode", "all_codes", "is_hazardous", "lookup", "search", "validate_code"]

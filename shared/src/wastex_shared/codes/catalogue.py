@@ -1,0 +1,85 @@
+"""Load the vendored CSVs once and answer look-ups and validation with a reason."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from wastex_shared.errors import DomainError
+
+ACTIVE = "active"
+ABOLISHED = "abolished"
+
+
+@dataclass(frozen=True, slots=True)
+class WasteCode:
+    code: str
+    name_zh: str
+    name_en: str
+    hazardous: bool
+    status: str
+    note: str = ""
+
+    @property
+    def active(self) -> bool:
+        return self.status == ACTIVE
+
+
+def _rows(filename: str) -> list[dict[str, str]]:
+    text = resources.files("wastex_shared.codes").joinpath("data", filename).read_text("utf-8")
+    return list(csv.DictReader(text.splitlines()))
+
+
+@cache
+def _catalogue() -> dict[str, WasteCode]:
+    codes: dict[str, WasteCode] = {}
+    for row in _rows("hazardous-waste-categories.csv"):
+        codes[row["code"]] = WasteCode(
+            row["code"], row["name_zh"], row["name_en"], True, row["status"], row["note"]
+        )
+    for row in _rows("general-solid-waste-categories.csv"):
+        # The general list has no status column: every SW category listed is in use.
+        codes[row["code"]] = WasteCode(
+            row["code"], row["name_zh"], row["name_en"], False, ACTIVE, row["note"]
+        )
+    return codes
+
+
+def all_codes() -> list[WasteCode]:
+    return list(_catalogue().values())
+
+
+def lookup(code: str) -> WasteCode | None:
+    return _catalogue().get(code.strip().upper())
+
+
+def is_hazardous(code: str) -> bool:
+    found = lookup(code)
+    return found is not None and found.hazardous
+
+
+def validate_code(code: str, field: str = "wasteCode") -> WasteCode:
+    """The active category for `code`, or a DomainError naming why it is refused."""
+    found = lookup(code)
+    if found is None:
+        raise DomainError("UNKNOWN_WASTE_CODE", f"{code!r} is not a known waste code", field)
+    if not found.active:
+        reason = found.note or "not in the current 国家危险废物名录"
+        raise DomainError(
+            "ABOLISHED_WASTE_CODE", f"{found.code} ({found.name_zh}) is abolished: {reason}", field
+        )
+    return found
+
+
+def search(text: str | None) -> list[WasteCode]:
+    """Codes whose code, Chinese or English name contains `text` (case-insensitive)."""
+    if not text:
+        return all_codes()
+    needle = text.strip().casefold()
+    return [
+        c
+        for c in all_codes()
+        if needle in c.code.casefold() or needle in c.name_zh or needle in c.name_en.casefold()
+    ]

@@ -1,0 +1,47 @@
+"""Tonnes as exact decimals with kilogram precision; the ledger never sees a float."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+KILOGRAM = Decimal("0.001")
+#: Largest quantity accepted in one message (10 Mt): anything bigger is a typo, not a shipment.
+MAX_TONNES = Decimal("10000000")
+
+
+class QuantityError(ValueError):
+    """A quantity that is not a positive, finite, kilogram-precision number of tonnes."""
+
+
+def tonnes(value: str | int | Decimal) -> Decimal:
+    """Parse tonnes exactly; reject floats (they are not exact), NaN, infinities and sub-kilogram digits."""
+    if isinstance(value, float):
+        raise QuantityError("tonnes must be given as a decimal string, not a float")
+    try:
+        amount = Decimal(value)
+    except (InvalidOperation, ValueError) as exc:
+        raise QuantityError(f"{value!r} is not a number") from exc
+    if not amount.is_finite():
+        raise QuantityError(f"{value!r} is not a finite number")
+    if amount != amount.quantize(KILOGRAM, rounding=ROUND_HALF_EVEN):
+        raise QuantityError(f"{value!r} has more precision than one kilogram (3 decimal places)")
+    return amount.quantize(KILOGRAM)
+
+
+def positive_tonnes(value: str | int | Decimal) -> Decimal:
+    """Tonnes that must be > 0 and below :data:`MAX_TONNES`."""
+    amount = tonnes(value)
+    if amount <= 0:
+        raise QuantityError("tonnes must be greater than zero")
+    if amount > MAX_TONNES:
+        raise QuantityError(f"tonnes must not exceed {MAX_TONNES}")
+    return amount
+
+
+def to_kilograms(amount: Decimal) -> int:
+    """Integer kilograms, as the optimiser works in integers."""
+    return int((amount / KILOGRAM).to_integral_value())
+
+
+def from_kilograms(kilograms: int) -> Decimal:
+    return (Decimal(kilograms) * KILOGRAM).quantize(KILOGRAM)
