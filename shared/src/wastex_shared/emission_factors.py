@@ -31,7 +31,9 @@ class EmissionFactor:
 @cache
 def _factors() -> dict[str, EmissionFactor]:
     text = (
-        resources.files("wastex_shared.codes").joinpath("data", "emission-factors.csv").read_text("utf-8")
+        resources.files("wastex_shared.codes")
+        .joinpath("data", "emission-factors.csv")
+        .read_text("utf-8")
     )
     return {
         row["key"]: EmissionFactor(

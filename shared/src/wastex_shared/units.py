@@ -14,7 +14,7 @@ class QuantityError(ValueError):
 
 
 def tonnes(value: str | int | Decimal) -> Decimal:
-    """Parse tonnes exactly; reject floats (they are not exact), NaN, infinities and sub-kilogram digits."""
+    """Parse tonnes exactly; refuse floats (inexact), NaN, infinities and sub-kilogram digits."""
     if isinstance(value, float):
         raise QuantityError("tonnes must be given as a decimal string, not a float")
     try:

@@ -1,0 +1,162 @@
+"""Small value objects and input parsers shared by the catalog entities.
+
+Every parser turns a raw input value into a domain value or raises `DomainError` whose
+`field` is the GraphQL camelCase input field, so a service can map it straight to
+`userErrors`.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from wastex_catalog.domain import errors
+from wastex_shared.codes import validate_code
+from wastex_shared.errors import DomainError
+from wastex_shared.units import QuantityError, positive_tonnes
+
+#: Raw date inputs: GraphQL hands us `date`, Kafka ingest JSON hands us ISO strings.
+DateInput = date | str
+#: Raw number inputs for measured properties (not ledger quantities, so floats are tolerated).
+NumberInput = Decimal | int | str | float
+TonnesInput = Decimal | int | str
+
+
+def new_id() -> str:
+    """A fresh aggregate id; the one place the catalog mints ids."""
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """An inclusive range of calendar days (`start` and `end` both belong to it)."""
+
+    start: date
+    end: date
+
+    def __post_init__(self) -> None:
+        if self.start > self.end:
+            raise DomainError(
+                errors.INVALID_WINDOW, f"window starts {self.start} after it ends {self.end}"
+            )
+
+    def contains(self, day: date) -> bool:
+        return self.start <= day <= self.end
+
+    def covers(self, other: Window) -> bool:
+        return self.start <= other.start and other.end <= self.end
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+def covered_by_union(window: Window, parts: Iterable[Window]) -> bool:
+    """Whether the days of `window` all lie in some of `parts`.
+
+    Needed for licence renewals: a demand over New Year is covered by last year's licence
+    ending 31 Dec together with its renewal starting 1 Jan.
+    """
+    cursor = window.start
+    for part in sorted(parts, key=lambda w: w.start):
+        if part.start > cursor:
+            break  # a gap before the next part starts: `cursor` is uncovered
+        if part.end >= cursor:
+            if part.end >= window.end:
+                return True
+            cursor = part.end + timedelta(days=1)
+    return False
+
+
+def parse_date(value: DateInput, field: str) -> date:
+    if isinstance(value, datetime):
+        # A timestamp carries more than we need; the calendar day is what counts.
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value.strip())
+    except (ValueError, AttributeError) as exc:
+        raise DomainError(
+            errors.INVALID_DATE, f"{value!r} is not a date (YYYY-MM-DD)", field
+        ) from exc
+
+
+def parse_window(
+    start: DateInput,
+    end: DateInput,
+    *,
+    start_field: str,
+    end_field: str,
+    today: date | None = None,
+) -> Window:
+    """A validated window; with `today`, a window already over is refused too."""
+    first = parse_date(start, start_field)
+    last = parse_date(end, end_field)
+    if first > last:
+        raise DomainError(
+            errors.INVALID_WINDOW, f"{end_field} {last} is before {start_field} {first}", end_field
+        )
+    if today is not None and last < today:
+        raise DomainError(errors.INVALID_WINDOW, f"{end_field} {last} is in the past", end_field)
+    return Window(first, last)
+
+
+def parse_tonnes(value: TonnesInput, field: str = "quantityTonnes") -> Decimal:
+    """Positive tonnes with kilogram precision, or INVALID_QUANTITY naming `field`."""
+    try:
+        return positive_tonnes(value)
+    except QuantityError as exc:
+        raise DomainError(errors.INVALID_QUANTITY, str(exc), field) from exc
+    except TypeError as exc:  # e.g. None or a list sneaking through an untyped caller
+        raise DomainError(errors.INVALID_QUANTITY, f"{value!r} is not a number", field) from exc
+
+
+def parse_number(value: NumberInput, field: str, code: str) -> Decimal:
+    """A finite decimal; floats go through `str` so 0.1 stays 0.1."""
+    if isinstance(value, bool):
+        raise DomainError(code, f"{value!r} is not a number", field)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise DomainError(code, f"{value!r} is not a finite number", field)
+        value = str(value)
+    try:
+        number = Decimal(value)
+    except (InvalidOperation, ValueError, TypeError) as exc:
+        raise DomainError(code, f"{value!r} is not a number", field) from exc
+    if not number.is_finite():
+        raise DomainError(code, f"{value!r} is not a finite number", field)
+    return number
+
+
+def require_text(value: str, field: str, *, max_length: int) -> str:
+    """Trimmed, non-empty text no longer than `max_length` characters."""
+    text = (value or "").strip()
+    if not text:
+        raise DomainError(errors.REQUIRED_FIELD, f"{field} must not be empty", field)
+    return limit_text(text, field, max_length=max_length)
+
+
+def limit_text(value: str, field: str, *, max_length: int) -> str:
+    text = (value or "").strip()
+    if len(text) > max_length:
+        raise DomainError(
+            errors.TEXT_TOO_LONG, f"{field} is longer than {max_length} characters", field
+        )
+    return text
+
+
+def parse_waste_codes(codes: Iterable[str], field: str = "wasteCodes") -> tuple[str, ...]:
+    """Each code validated against the catalogue, normalised, duplicates dropped, order kept."""
+    if isinstance(codes, str):
+        codes = [codes]  # a bare string would otherwise be iterated letter by letter
+    seen: dict[str, None] = {}
+    for raw in codes:
+        seen[validate_code(raw, field).code] = None
+    if not seen:
+        raise DomainError(errors.EMPTY_WASTE_CODES, "at least one waste code is required", field)
+    return tuple(seen)

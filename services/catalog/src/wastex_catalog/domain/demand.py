@@ -1,0 +1,102 @@
+"""Demands: what a site will take in, limited to what the enterprise's licences cover.
+
+Any enterprise may post demand (a cement plant is a FACTORY that takes slag); the licence
+check, not the enterprise kind, decides what it may ask for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import ClassVar, Final
+
+from wastex_catalog.domain import errors
+from wastex_catalog.domain.common import (
+    DateInput,
+    NumberInput,
+    TonnesInput,
+    parse_number,
+    parse_tonnes,
+    parse_waste_codes,
+    parse_window,
+)
+from wastex_catalog.domain.enterprise import Site
+from wastex_catalog.domain.licence import Licence, check_demand_coverage
+from wastex_catalog.domain.listing import Listing, ListingStatus
+from wastex_shared.codes import is_hazardous
+from wastex_shared.errors import DomainError
+
+#: Road haulage of bulk waste beyond this is not a local exchange; larger values are typos.
+MAX_DISTANCE_KM: Final = Decimal(1000)
+
+DemandStatus = ListingStatus
+
+
+def parse_max_distance(value: NumberInput, field: str = "maxDistanceKm") -> Decimal:
+    distance = parse_number(value, field, errors.INVALID_DISTANCE)
+    if not 0 < distance <= MAX_DISTANCE_KM:
+        raise DomainError(
+            errors.INVALID_DISTANCE, f"{field} must be above 0 and at most {MAX_DISTANCE_KM}", field
+        )
+    return distance
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Demand(Listing):
+    KIND: ClassVar[str] = "demand"
+
+    waste_codes: tuple[str, ...]
+    max_distance_km: Decimal
+
+    @classmethod
+    def post(
+        cls,
+        *,
+        id: str,
+        site: Site,
+        waste_codes: Iterable[str],
+        quantity_tonnes: TonnesInput,
+        max_distance_km: NumberInput,
+        available_from: DateInput,
+        available_until: DateInput,
+        licences: Iterable[Licence],
+        today: date | None = None,
+    ) -> Demand:
+        """A new OPEN demand at `site`, if the enterprise's licences cover every code.
+
+        `licences` may be any superset: only those of `site.enterprise_id` count. The
+        caller checks that whoever posts may act for that enterprise.
+        """
+        codes = parse_waste_codes(waste_codes, "wasteCodes")
+        quantity = parse_tonnes(quantity_tonnes, "quantityTonnes")
+        distance = parse_max_distance(max_distance_km, "maxDistanceKm")
+        window = parse_window(
+            available_from,
+            available_until,
+            start_field="availableFrom",
+            end_field="availableUntil",
+            today=today,
+        )
+        own = [lic for lic in licences if lic.enterprise_id == site.enterprise_id]
+        check_demand_coverage(codes, own, window, "wasteCodes")
+        return cls(
+            id=id,
+            enterprise_id=site.enterprise_id,
+            site_id=site.id,
+            district=site.district,
+            quantity_tonnes=quantity,
+            available_from=window.start,
+            available_until=window.end,
+            waste_codes=codes,
+            max_distance_km=distance,
+        )
+
+    def accepts(self, code: str) -> bool:
+        return code.strip().upper() in self.waste_codes
+
+    @property
+    def hazardous(self) -> bool:
+        """Whether any accepted code is hazardous (the demand needs HW handling)."""
+        return any(is_hazardous(code) for code in self.waste_codes)

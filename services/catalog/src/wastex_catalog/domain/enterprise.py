@@ -1,0 +1,135 @@
+"""Enterprises (the legal entities that trade waste) and their sites (where waste lies).
+
+Factories classmethods (`register`, `add`) validate raw input; the plain constructors do
+not, so a repository can rehydrate stored rows without re-running today's rules on
+yesterday's data.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import Final
+
+from wastex_catalog.domain import errors
+from wastex_catalog.domain.common import require_text
+from wastex_catalog.domain.credit_code import validate_credit_code
+from wastex_catalog.domain.industry import IndustrySection, section_of, validate_industry_code
+from wastex_shared.errors import DomainError
+
+NAME_MAX_LENGTH: Final = 200
+DISTRICT_MAX_LENGTH: Final = 100
+
+#: A generous rectangle around mainland China, Hainan and the islands: it catches swapped
+#: latitude/longitude and sign slips, not border precision.
+CHINA_BOUNDS: Final = (3.5, 54.0, 73.0, 136.0)  # lat min, lat max, lon min, lon max
+
+
+class EnterpriseKind(StrEnum):
+    FACTORY = "FACTORY"
+    RECYCLER = "RECYCLER"
+
+    @classmethod
+    def parse(cls, value: EnterpriseKind | str, field: str = "kind") -> EnterpriseKind:
+        try:
+            return cls(value.strip().upper() if isinstance(value, str) else value)
+        except ValueError as exc:
+            raise DomainError(
+                errors.INVALID_ENTERPRISE_KIND,
+                f"{value!r} is not an enterprise kind (FACTORY or RECYCLER)",
+                field,
+            ) from exc
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Enterprise:
+    id: str
+    name: str
+    credit_code: str
+    industry: str
+    district: str
+    kind: EnterpriseKind
+
+    @classmethod
+    def register(
+        cls,
+        *,
+        id: str,
+        name: str,
+        credit_code: str,
+        industry: str,
+        district: str,
+        kind: EnterpriseKind | str,
+    ) -> Enterprise:
+        return cls(
+            id=id,
+            name=require_text(name, "name", max_length=NAME_MAX_LENGTH),
+            credit_code=validate_credit_code(credit_code, "creditCode"),
+            industry=validate_industry_code(industry, "industry"),
+            district=require_text(district, "district", max_length=DISTRICT_MAX_LENGTH),
+            kind=EnterpriseKind.parse(kind, "kind"),
+        )
+
+    @property
+    def industry_section(self) -> IndustrySection:
+        return section_of(self.industry)
+
+
+def in_china_bounds(latitude: float, longitude: float) -> bool:
+    lat_min, lat_max, lon_min, lon_max = CHINA_BOUNDS
+    return lat_min <= latitude <= lat_max and lon_min <= longitude <= lon_max
+
+
+def _coordinate(value: float | Decimal, field: str, limit: float) -> float:
+    # Coordinates are measurements, not money: floats are fine once range-checked.
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise DomainError(errors.INVALID_COORDINATES, f"{field} must be a number", field)
+    number = float(value)
+    if not math.isfinite(number) or not -limit <= number <= limit:
+        raise DomainError(
+            errors.INVALID_COORDINATES, f"{field} must be between -{limit:g} and {limit:g}", field
+        )
+    return number
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Site:
+    """A place of an enterprise where waste arises or is taken in (WGS-84 degrees)."""
+
+    id: str
+    enterprise_id: str
+    name: str
+    district: str
+    latitude: float
+    longitude: float
+
+    @classmethod
+    def add(
+        cls,
+        *,
+        id: str,
+        enterprise_id: str,
+        name: str,
+        district: str,
+        latitude: float | Decimal,
+        longitude: float | Decimal,
+        require_china: bool = False,
+    ) -> Site:
+        lat = _coordinate(latitude, "latitude", 90)
+        lon = _coordinate(longitude, "longitude", 180)
+        if require_china and not in_china_bounds(lat, lon):
+            raise DomainError(
+                errors.OUTSIDE_SERVICE_AREA,
+                f"({lat}, {lon}) is outside China; are latitude and longitude swapped?",
+                "latitude",
+            )
+        return cls(
+            id=id,
+            enterprise_id=enterprise_id,
+            name=require_text(name, "name", max_length=NAME_MAX_LENGTH),
+            district=require_text(district, "district", max_length=DISTRICT_MAX_LENGTH),
+            latitude=lat,
+            longitude=lon,
+        )

@@ -1,0 +1,185 @@
+"""What offers and demands share: a tonnage, a window, owner, and one state machine.
+
+    OPEN ──allocate──► PARTIALLY_MATCHED ──allocate──► FULLY_MATCHED
+      ▲ ◄────release────┘  ▲ ◄──────────release──────────┘
+    OPEN / PARTIALLY_MATCHED ──withdraw (owner)──► WITHDRAWN
+    OPEN / PARTIALLY_MATCHED ──window over──────► EXPIRED
+
+An allocation is the tonnage of one accepted/confirmed match, kept by match id so that
+applying the same match twice is a no-op and a rejection releases exactly what that match
+took. Withdrawal and expiry only stop the rest being offered; tonnes already allocated
+stay with their matches. Transitions return a new object (`dataclasses.replace`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import ClassVar, Final, Self
+
+from wastex_catalog.domain import errors
+from wastex_catalog.domain.common import TonnesInput, Window, parse_tonnes
+from wastex_shared.errors import DomainError, NotAuthorized
+
+ZERO: Final = Decimal("0.000")
+
+
+class ListingStatus(StrEnum):
+    OPEN = "OPEN"
+    PARTIALLY_MATCHED = "PARTIALLY_MATCHED"
+    FULLY_MATCHED = "FULLY_MATCHED"
+    WITHDRAWN = "WITHDRAWN"
+    EXPIRED = "EXPIRED"
+
+
+#: Still on the market: can take allocations, be withdrawn, expire.
+ACTIVE_STATUSES: Final = frozenset({ListingStatus.OPEN, ListingStatus.PARTIALLY_MATCHED})
+#: No way back from these (a release still returns tonnes, but nothing is re-offered).
+TERMINAL_STATUSES: Final = frozenset({ListingStatus.WITHDRAWN, ListingStatus.EXPIRED})
+
+TRANSITIONS: Final[dict[ListingStatus, frozenset[ListingStatus]]] = {
+    ListingStatus.OPEN: frozenset(
+        {
+            ListingStatus.PARTIALLY_MATCHED,
+            ListingStatus.FULLY_MATCHED,
+            ListingStatus.WITHDRAWN,
+            ListingStatus.EXPIRED,
+        }
+    ),
+    ListingStatus.PARTIALLY_MATCHED: frozenset(
+        {
+            ListingStatus.OPEN,
+            ListingStatus.FULLY_MATCHED,
+            ListingStatus.WITHDRAWN,
+            ListingStatus.EXPIRED,
+        }
+    ),
+    ListingStatus.FULLY_MATCHED: frozenset({ListingStatus.OPEN, ListingStatus.PARTIALLY_MATCHED}),
+    ListingStatus.WITHDRAWN: frozenset(),
+    ListingStatus.EXPIRED: frozenset(),
+}
+
+
+def can_transition(source: ListingStatus, target: ListingStatus) -> bool:
+    return source == target or target in TRANSITIONS[source]
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    match_id: str
+    tonnes: Decimal
+
+
+def _status_for(quantity: Decimal, matched: Decimal) -> ListingStatus:
+    if matched <= 0:
+        return ListingStatus.OPEN
+    if matched >= quantity:
+        return ListingStatus.FULLY_MATCHED
+    return ListingStatus.PARTIALLY_MATCHED
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Listing:
+    """Base of `Offer` and `Demand`; not used on its own."""
+
+    KIND: ClassVar[str] = "listing"
+
+    id: str
+    enterprise_id: str
+    site_id: str
+    #: The site's district, copied so district filters and regulator scopes need no join.
+    district: str
+    quantity_tonnes: Decimal
+    available_from: date
+    available_until: date
+    status: ListingStatus = ListingStatus.OPEN
+    allocations: tuple[Allocation, ...] = ()
+
+    @property
+    def window(self) -> Window:
+        return Window(self.available_from, self.available_until)
+
+    @property
+    def matched_tonnes(self) -> Decimal:
+        return sum((a.tonnes for a in self.allocations), ZERO)
+
+    @property
+    def remaining_tonnes(self) -> Decimal:
+        return self.quantity_tonnes - self.matched_tonnes
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    def allocation(self, match_id: str) -> Allocation | None:
+        return next((a for a in self.allocations if a.match_id == match_id), None)
+
+    def _require(self, target: ListingStatus, action: str) -> None:
+        if not can_transition(self.status, target):
+            raise DomainError(
+                errors.INVALID_TRANSITION,
+                f"cannot {action} {self.KIND} {self.id}: it is {self.status.value}",
+                "status",
+            )
+
+    def allocate(self, match_id: str, tonnes: TonnesInput) -> Self:
+        """Take `tonnes` for an accepted/confirmed match; idempotent per match id."""
+        amount = parse_tonnes(tonnes, "tonnes")
+        existing = self.allocation(match_id)
+        if existing is not None:
+            if existing.tonnes == amount:
+                return self  # the same match applied again (redelivery): nothing changes
+            raise DomainError(
+                errors.ALLOCATION_CONFLICT,
+                f"match {match_id} already holds {existing.tonnes} t of {self.KIND} {self.id}, "
+                f"not {amount} t",
+                "tonnes",
+            )
+        if not self.is_active:
+            raise DomainError(
+                errors.INVALID_TRANSITION,
+                f"cannot allocate {self.KIND} {self.id}: it is {self.status.value}",
+                "status",
+            )
+        if amount > self.remaining_tonnes:
+            raise DomainError(
+                errors.ALLOCATION_EXCEEDS_REMAINING,
+                f"{amount} t asked but only {self.remaining_tonnes} t of {self.KIND} "
+                f"{self.id} remain",
+                "tonnes",
+            )
+        allocations = (*self.allocations, Allocation(match_id, amount))
+        matched = self.matched_tonnes + amount
+        return replace(
+            self, allocations=allocations, status=_status_for(self.quantity_tonnes, matched)
+        )
+
+    def release(self, match_id: str) -> Self:
+        """Give back what match `match_id` took (rejected/cancelled); no-op if it took none."""
+        existing = self.allocation(match_id)
+        if existing is None:
+            return self
+        allocations = tuple(a for a in self.allocations if a.match_id != match_id)
+        status = self.status
+        if status not in TERMINAL_STATUSES:
+            # Withdrawn or expired listings stay so; only live ones go back on the market.
+            status = _status_for(self.quantity_tonnes, self.matched_tonnes - existing.tonnes)
+        return replace(self, allocations=allocations, status=status)
+
+    def withdraw(self, by_enterprise_id: str) -> Self:
+        """Take the rest off the market; only the owner, only while OPEN/PARTIALLY_MATCHED."""
+        if by_enterprise_id != self.enterprise_id:
+            raise NotAuthorized(f"only the owner may withdraw {self.KIND} {self.id}")
+        self._require(ListingStatus.WITHDRAWN, "withdraw")
+        return replace(self, status=ListingStatus.WITHDRAWN)
+
+    def is_due_to_expire(self, today: date) -> bool:
+        return self.is_active and today > self.available_until
+
+    def expire_if_due(self, today: date) -> Self:
+        """EXPIRED once the window's last day is past; otherwise unchanged (for sweeps)."""
+        if not self.is_due_to_expire(today):
+            return self
+        return replace(self, status=ListingStatus.EXPIRED)

@@ -1,0 +1,113 @@
+"""Enterprise registration and site validation."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from wastex_catalog.domain import Enterprise, EnterpriseKind, Site, make_credit_code
+from wastex_shared.errors import DomainError
+
+CREDIT_CODE = make_credit_code("91420100MA4K00001")
+
+
+def register(**overrides: Any) -> Enterprise:
+    fields: dict[str, Any] = {
+        "id": "ent-1",
+        "name": "武汉某钢铁有限公司",
+        "credit_code": CREDIT_CODE,
+        "industry": "C3110",
+        "district": "青山区",
+        "kind": "FACTORY",
+    }
+    fields.update(overrides)
+    return Enterprise.register(**fields)
+
+
+def add_site(**overrides: Any) -> Site:
+    fields: dict[str, Any] = {
+        "id": "site-1",
+        "enterprise_id": "ent-1",
+        "name": "1号高炉",
+        "district": "青山区",
+        "latitude": 30.64,
+        "longitude": 114.43,
+    }
+    fields.update(overrides)
+    return Site.add(**fields)
+
+
+def test_register_normalises_inputs() -> None:
+    enterprise = register(
+        name="  武汉某钢铁有限公司 ",
+        credit_code=CREDIT_CODE.lower(),
+        industry="c3110",
+        kind="recycler",
+    )
+    assert enterprise.name == "武汉某钢铁有限公司"
+    assert enterprise.credit_code == CREDIT_CODE
+    assert enterprise.industry == "C3110"
+    assert enterprise.kind is EnterpriseKind.RECYCLER
+    assert enterprise.industry_section.letter == "C"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "code", "field"),
+    [
+        ({"name": "  "}, "REQUIRED_FIELD", "name"),
+        ({"name": "x" * 201}, "TEXT_TOO_LONG", "name"),
+        ({"credit_code": CREDIT_CODE[:-1] + "?"}, "INVALID_CREDIT_CODE", "creditCode"),
+        ({"industry": "C05"}, "INVALID_INDUSTRY_CODE", "industry"),
+        ({"district": ""}, "REQUIRED_FIELD", "district"),
+        ({"kind": "TRADER"}, "INVALID_ENTERPRISE_KIND", "kind"),
+    ],
+)
+def test_register_rejects_bad_input(overrides: dict[str, Any], code: str, field: str) -> None:
+    with pytest.raises(DomainError) as err:
+        register(**overrides)
+    assert (err.value.code, err.value.field) == (code, field)
+
+
+def test_site_keeps_coordinates_and_district() -> None:
+    site = add_site(latitude=Decimal("30.640"), longitude=-0.5)
+    assert (site.latitude, site.longitude) == (30.64, -0.5)
+    assert site.district == "青山区"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"latitude": 90.01}, "latitude"),
+        ({"latitude": -91}, "latitude"),
+        ({"longitude": 180.5}, "longitude"),
+        ({"longitude": float("nan")}, "longitude"),
+        ({"latitude": float("inf")}, "latitude"),
+        ({"latitude": True}, "latitude"),
+        ({"longitude": "114.4"}, "longitude"),
+    ],
+)
+def test_site_rejects_coordinates_off_the_globe(overrides: dict[str, Any], field: str) -> None:
+    with pytest.raises(DomainError) as err:
+        add_site(**overrides)
+    assert (err.value.code, err.value.field) == ("INVALID_COORDINATES", field)
+
+
+def test_site_bounds_are_inclusive() -> None:
+    site = add_site(latitude=-90, longitude=180)
+    assert (site.latitude, site.longitude) == (-90.0, 180.0)
+
+
+def test_optional_china_check_catches_swapped_coordinates() -> None:
+    assert add_site(require_china=True).latitude == 30.64
+    with pytest.raises(DomainError) as err:
+        add_site(latitude=114.43 - 100, longitude=30.64, require_china=True)
+    assert err.value.code == "OUTSIDE_SERVICE_AREA"
+
+
+@pytest.mark.parametrize(("field", "key"), [("name", "name"), ("district", "district")])
+def test_site_requires_name_and_district(field: str, key: str) -> None:
+    with pytest.raises(DomainError) as err:
+        add_site(**{key: " "})
+    assert (err.value.code, err.value.field) == ("REQUIRED_FIELD", field)

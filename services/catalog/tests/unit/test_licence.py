@@ -1,0 +1,204 @@
+"""Licence registration and the demand coverage rule."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from wastex_catalog.domain import (
+    Licence,
+    LicenceType,
+    Window,
+    check_demand_coverage,
+    covered_by_union,
+    covering_licences,
+)
+from wastex_shared.errors import DomainError
+
+JAN_2027 = Window(date(2027, 1, 1), date(2027, 1, 31))
+
+
+def register(**overrides: Any) -> Licence:
+    fields: dict[str, Any] = {
+        "id": "lic-1",
+        "enterprise_id": "ent-1",
+        "number": "L-1",
+        "waste_codes": ["SW01"],
+        "annual_capacity_tonnes": "1000",
+        "valid_from": date(2026, 1, 1),
+        "valid_until": date(2027, 12, 31),
+    }
+    fields.update(overrides)
+    return Licence.register(**fields)
+
+
+def licence(
+    codes: tuple[str, ...],
+    start: date,
+    end: date,
+    kind: LicenceType = LicenceType.GENERAL_UTILISATION,
+) -> Licence:
+    # Built directly (no validation), as a repository would rehydrate a stored row.
+    return Licence(
+        id=f"lic-{start}",
+        enterprise_id="ent-1",
+        number=f"L-{start}",
+        waste_codes=codes,
+        annual_capacity_tonnes=Decimal("100.000"),
+        valid_from=start,
+        valid_until=end,
+        type=kind,
+    )
+
+
+def coverage_error(codes: list[str], licences: list[Licence], window: Window) -> DomainError:
+    with pytest.raises(DomainError) as err:
+        check_demand_coverage(codes, licences, window)
+    return err.value
+
+
+def test_register_defaults_to_general_utilisation_and_normalises() -> None:
+    lic = register(
+        waste_codes=[" sw01", "SW02", "SW01"],
+        annual_capacity_tonnes="1200.5",
+        valid_from="2026-01-01",
+        valid_until="2026-12-31",
+        number="  L-9 ",
+    )
+    assert lic.type is LicenceType.GENERAL_UTILISATION
+    assert lic.waste_codes == ("SW01", "SW02")
+    assert lic.annual_capacity_tonnes == Decimal("1200.500")
+    assert lic.validity == Window(date(2026, 1, 1), date(2026, 12, 31))
+    assert lic.number == "L-9"
+
+
+def test_general_licence_listing_a_hazardous_code_is_refused() -> None:
+    with pytest.raises(DomainError) as err:
+        register(waste_codes=["SW01", "HW08"], type="GENERAL_UTILISATION")
+    assert err.value.code == "HAZARDOUS_NEEDS_OPERATING_LICENCE"
+    assert err.value.field == "wasteCodes"
+    assert "HW08" in err.value.message
+
+
+def test_operating_licence_may_list_hazardous_and_general_codes() -> None:
+    lic = register(waste_codes=["HW08", "SW01"], type="hazardous_waste_operating")
+    assert lic.type is LicenceType.HAZARDOUS_WASTE_OPERATING
+    assert lic.may_take("HW08")
+    assert lic.may_take("sw01")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "code", "field"),
+    [
+        ({"waste_codes": []}, "EMPTY_WASTE_CODES", "wasteCodes"),
+        ({"waste_codes": ["SW08"]}, "UNKNOWN_WASTE_CODE", "wasteCodes"),
+        (
+            {"waste_codes": ["HW41"], "type": "HAZARDOUS_WASTE_OPERATING"},
+            "ABOLISHED_WASTE_CODE",
+            "wasteCodes",
+        ),
+        ({"annual_capacity_tonnes": "0"}, "INVALID_QUANTITY", "annualCapacityTonnes"),
+        ({"annual_capacity_tonnes": "1.0005"}, "INVALID_QUANTITY", "annualCapacityTonnes"),
+        ({"annual_capacity_tonnes": 1.5}, "INVALID_QUANTITY", "annualCapacityTonnes"),
+        ({"valid_from": date(2028, 1, 1)}, "INVALID_WINDOW", "validUntil"),
+        ({"valid_from": "2026-13-01"}, "INVALID_DATE", "validFrom"),
+        ({"type": "WHATEVER"}, "INVALID_LICENCE_TYPE", "type"),
+        ({"number": ""}, "REQUIRED_FIELD", "number"),
+    ],
+)
+def test_register_rejects_bad_input(overrides: dict[str, Any], code: str, field: str) -> None:
+    with pytest.raises(DomainError) as err:
+        register(**overrides)
+    assert (err.value.code, err.value.field) == (code, field)
+
+
+def test_a_single_day_validity_is_allowed() -> None:
+    lic = register(valid_from="2026-05-01", valid_until="2026-05-01")
+    assert lic.is_valid_on(date(2026, 5, 1))
+    assert not lic.is_valid_on(date(2026, 5, 2))
+
+
+def test_coverage_passes_when_a_licence_lists_every_code_over_the_window() -> None:
+    lic = licence(("SW01", "SW02"), date(2026, 1, 1), date(2027, 12, 31))
+    check_demand_coverage(["SW01", "SW02"], [lic], JAN_2027)
+
+
+def test_coverage_refuses_a_code_no_licence_lists() -> None:
+    lic = licence(("SW01",), date(2026, 1, 1), date(2027, 12, 31))
+    err = coverage_error(["SW01", "SW02"], [lic], JAN_2027)
+    assert (err.code, err.field) == ("LICENCE_NOT_COVERING_CODE", "wasteCodes")
+    assert "SW02" in err.message
+
+
+def test_coverage_refuses_when_no_licences_at_all() -> None:
+    assert coverage_error(["SW01"], [], JAN_2027).code == "LICENCE_NOT_COVERING_CODE"
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (date(2025, 1, 1), date(2026, 12, 31)),  # expired before the window
+        (date(2027, 2, 1), date(2029, 1, 31)),  # not yet in force
+        (date(2026, 1, 1), date(2027, 1, 15)),  # runs out during the window
+        (date(2027, 1, 2), date(2029, 1, 31)),  # starts a day late
+    ],
+)
+def test_coverage_refuses_a_licence_not_valid_over_the_whole_window(start: date, end: date) -> None:
+    err = coverage_error(["SW01"], [licence(("SW01",), start, end)], JAN_2027)
+    assert (err.code, err.field) == ("LICENCE_EXPIRED", "wasteCodes")
+
+
+def test_a_renewal_continuing_an_expiring_licence_covers_the_window() -> None:
+    old = licence(("SW01",), date(2024, 1, 1), date(2027, 1, 10))
+    new = licence(("SW01",), date(2027, 1, 11), date(2030, 1, 10))
+    check_demand_coverage(["SW01"], [new, old], JAN_2027)
+
+
+def test_a_gap_between_licences_is_not_covered() -> None:
+    old = licence(("SW01",), date(2024, 1, 1), date(2027, 1, 10))
+    new = licence(("SW01",), date(2027, 1, 12), date(2030, 1, 10))
+    assert coverage_error(["SW01"], [old, new], JAN_2027).code == "LICENCE_EXPIRED"
+
+
+def test_hazardous_code_needs_an_operating_licence() -> None:
+    operating = licence(
+        ("HW08",), date(2026, 1, 1), date(2028, 1, 1), LicenceType.HAZARDOUS_WASTE_OPERATING
+    )
+    check_demand_coverage(["HW08"], [operating], JAN_2027)
+    # A stored general licence listing HW (from before the rule) does not count.
+    general = licence(("HW08",), date(2026, 1, 1), date(2028, 1, 1))
+    err = coverage_error(["HW08"], [general], JAN_2027)
+    assert err.code == "HAZARDOUS_NEEDS_OPERATING_LICENCE"
+
+
+def test_expired_operating_licence_for_hazardous_code() -> None:
+    operating = licence(
+        ("HW08",), date(2020, 1, 1), date(2025, 1, 1), LicenceType.HAZARDOUS_WASTE_OPERATING
+    )
+    assert coverage_error(["HW08"], [operating], JAN_2027).code == "LICENCE_EXPIRED"
+
+
+def test_covering_licences_on_a_day() -> None:
+    a = licence(("SW01",), date(2026, 1, 1), date(2026, 12, 31))
+    b = licence(("SW01", "SW02"), date(2027, 1, 1), date(2027, 12, 31))
+    assert covering_licences("SW01", [a, b], date(2027, 6, 1)) == [b]
+    assert covering_licences("SW02", [a, b], date(2026, 6, 1)) == []
+
+
+BASE = date(2027, 1, 1)
+day_offsets = st.integers(min_value=0, max_value=60)
+spans = st.tuples(day_offsets, day_offsets).map(
+    lambda t: Window(BASE + timedelta(min(t)), BASE + timedelta(max(t)))
+)
+
+
+@given(spans, st.lists(spans, max_size=5))
+def test_union_coverage_agrees_with_checking_every_day(window: Window, parts: list[Window]) -> None:
+    days = [window.start + timedelta(i) for i in range(window.days)]
+    expected = all(any(p.contains(d) for p in parts) for d in days)
+    assert covered_by_union(window, parts) == expected

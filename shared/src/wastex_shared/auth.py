@@ -1,0 +1,143 @@
+"""Who is calling: JWT bearer tokens with `role`, `enterprise_id` and `district` claims.
+
+HS256 with a shared secret by default (a dev secret unless WASTEX_JWT_SECRET is set);
+RS256 when a public key is configured. The same `Principal` guards GraphQL and Kafka ingest.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import jwt
+
+from wastex_shared.envelope import Envelope, utcnow
+from wastex_shared.errors import DomainError
+
+DEV_SECRET = "wastex-dev-secret-change-me-in-production-0123456789"
+ISSUER = "wastex"
+ALL_DISTRICTS = "*"
+
+
+class Role(enum.StrEnum):
+    ENTERPRISE = "enterprise"
+    RECYCLER = "recycler"
+    REGULATOR = "regulator"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    role: Role
+    subject: str
+    enterprise_id: str | None = None
+    district: str | None = None
+
+    @property
+    def is_tenant(self) -> bool:
+        return self.role in (Role.ENTERPRISE, Role.RECYCLER)
+
+    def acts_for(self, enterprise_id: str) -> bool:
+        return self.is_tenant and self.enterprise_id == enterprise_id
+
+    def oversees(self, district: str) -> bool:
+        return self.role is Role.REGULATOR and self.district in (ALL_DISTRICTS, district)
+
+
+@dataclass(frozen=True, slots=True)
+class JwtConfig:
+    secret: str = DEV_SECRET
+    public_key: str | None = None
+    private_key: str | None = None
+
+    @property
+    def algorithm(self) -> str:
+        return "RS256" if self.public_key else "HS256"
+
+
+class Unauthenticated(DomainError):
+    def __init__(self, message: str) -> None:
+        super().__init__("UNAUTHENTICATED", message)
+
+
+def issue_token(
+    config: JwtConfig,
+    role: Role,
+    enterprise_id: str | None = None,
+    district: str | None = None,
+    ttl: timedelta = timedelta(days=30),
+) -> str:
+    if role in (Role.ENTERPRISE, Role.RECYCLER) and not enterprise_id:
+        raise ValueError(f"a {role} token needs an enterprise id")
+    if role is Role.REGULATOR and not district:
+        raise ValueError("a regulator token needs a district (or '*')")
+    now = utcnow()
+    claims: dict[str, Any] = {
+        "iss": ISSUER,
+        "sub": enterprise_id or f"{role}:{district or 'all'}",
+        "role": str(role),
+        "iat": now,
+        "exp": now + ttl,
+    }
+    if enterprise_id:
+        claims["enterprise_id"] = enterprise_id
+    if district:
+        claims["district"] = district
+    key = config.private_key if config.public_key else config.secret
+    if key is None:
+        raise ValueError("RS256 signing needs a private key")
+    return jwt.encode(claims, key, algorithm=config.algorithm)
+
+
+def verify_token(config: JwtConfig, token: str) -> Principal:
+    key = config.public_key or config.secret
+    try:
+        claims = jwt.decode(
+            token, key, algorithms=[config.algorithm], issuer=ISSUER, options={"require": ["exp"]}
+        )
+        role = Role(claims["role"])
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthenticated("token expired") from exc
+    except (jwt.InvalidTokenError, KeyError, ValueError) as exc:
+        raise Unauthenticated(f"invalid token: {exc}") from exc
+    enterprise_id = claims.get("enterprise_id")
+    if role in (Role.ENTERPRISE, Role.RECYCLER) and not enterprise_id:
+        raise Unauthenticated("tenant token without enterprise_id")
+    if role is Role.REGULATOR and not claims.get("district"):
+        raise Unauthenticated("regulator token without district")
+    return Principal(role, str(claims.get("sub", "")), enterprise_id, claims.get("district"))
+
+
+def bearer(header_value: str | None) -> str | None:
+    if not header_value:
+        return None
+    scheme, _, token = header_value.strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def principal_from_header(config: JwtConfig, header_value: str | None) -> Principal | None:
+    """The caller, or None with no token; a bad token raises Unauthenticated."""
+    token = bearer(header_value)
+    return verify_token(config, token) if token else None
+
+
+def ingest_authenticator(config: JwtConfig) -> Any:
+    """For the ingest consumers: the token must be valid and `source` must be its enterprise."""
+
+    def authenticate(envelope: Envelope, headers: Mapping[str, str]) -> None:
+        principal = principal_from_header(config, headers.get("authorization"))
+        if principal is None:
+            raise Unauthenticated("missing 'authorization: Bearer <token>' header")
+        if not principal.is_tenant:
+            raise DomainError("NOT_AUTHORIZED", f"a {principal.role} token cannot submit")
+        if envelope.source != principal.enterprise_id:
+            raise DomainError(
+                "FORGED_SOURCE",
+                f"source {envelope.source!r} is not the token's enterprise "
+                f"{principal.enterprise_id!r}",
+            )
+
+    return authenticate

@@ -1,0 +1,88 @@
+"""One CloudEvents-style envelope for every event wastex produces or ingests.
+
+Structured-mode CloudEvents 1.0 attribute names on the wire (`specversion`, `id`, `type`,
+`source`, `time`, `subject`, `data`) plus our extension attributes `correlationid`,
+`causationid` and `schemaversion`. Derived ids use uuid5, so a replay yields the same id.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+#: Namespace for ids derived from other ids (uuid5), fixed forever.
+WASTEX_NAMESPACE = uuid.UUID("6b0d7f3e-8a52-4c1f-9a43-3f5c2f6f0a11")
+
+
+def derived_id(*parts: object) -> str:
+    """A deterministic id for something caused by `parts` (e.g. a causing event id and a role)."""
+    return str(uuid.uuid5(WASTEX_NAMESPACE, "/".join(str(p) for p in parts)))
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Envelope(BaseModel):
+    """An event on the wire. `data` is validated against the event model of `type` by consumers."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
+    specversion: str = "1.0"
+    id: str = Field(min_length=1, max_length=200)
+    type: str = Field(min_length=1, max_length=200)
+    source: str = Field(min_length=1, max_length=200)
+    time: AwareDatetime
+    subject: str | None = Field(default=None, max_length=200)
+    correlation_id: str | None = Field(default=None, alias="correlationid", max_length=200)
+    causation_id: str | None = Field(default=None, alias="causationid", max_length=200)
+    schema_version: int = Field(default=1, alias="schemaversion", ge=1)
+    data: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        """The Kafka key: the aggregate id, so one aggregate's events stay in order."""
+        return self.subject or self.source
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(by_alias=True).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> Envelope:
+        return cls.model_validate_json(raw)
+
+    @classmethod
+    def new(
+        cls,
+        type: str,
+        source: str,
+        subject: str,
+        data: BaseModel | dict[str, Any],
+        *,
+        id: str | None = None,
+        cause: Envelope | None = None,
+        schema_version: int = 1,
+    ) -> Envelope:
+        """Build an event; with `cause`, it carries the cause's correlation and causation ids."""
+        payload = (
+            json.loads(data.model_dump_json(by_alias=True)) if isinstance(data, BaseModel) else data
+        )
+        return cls(
+            id=id or new_id(),
+            type=type,
+            source=source,
+            time=utcnow(),
+            subject=subject,
+            correlation_id=(cause.correlation_id or cause.id) if cause else None,
+            causation_id=cause.id if cause else None,
+            schema_version=schema_version,
+            data=payload,
+        )

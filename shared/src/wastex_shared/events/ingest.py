@@ -1,0 +1,82 @@
+"""Commands the factories' own systems send on the ingest topics (CloudEvents `data`).
+
+Field names equal the GraphQL input of the same action; unknown fields are refused so a
+typo in a factory's integration lands in the DLQ instead of being silently dropped.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from pydantic import ConfigDict, Field
+
+from wastex_shared.events.registry import EventModel, event
+from wastex_shared.topics import INGEST_DEMANDS, INGEST_LEDGER_REPORTS, INGEST_OFFERS
+
+
+class IngestModel(EventModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@event("wastex.offer.submit", INGEST_OFFERS)
+class OfferSubmit(IngestModel):
+    site_id: str = Field(min_length=1, max_length=64)
+    waste_code: str = Field(min_length=1, max_length=16)
+    quantity_tonnes: Decimal
+    available_from: date
+    available_until: date
+    description: str = Field(default="", max_length=2000)
+    moisture_percent: Decimal | None = None
+    particle_size_mm: Decimal | None = None
+
+
+@event("wastex.offer.withdraw", INGEST_OFFERS)
+class OfferWithdraw(IngestModel):
+    id: str = Field(min_length=1, max_length=64)
+
+
+@event("wastex.demand.submit", INGEST_DEMANDS)
+class DemandSubmit(IngestModel):
+    site_id: str = Field(min_length=1, max_length=64)
+    waste_codes: list[str] = Field(min_length=1, max_length=50)
+    quantity_tonnes: Decimal
+    max_distance_km: Decimal
+    available_from: date
+    available_until: date
+
+
+class LedgerReport(IngestModel):
+    site_id: str = Field(min_length=1, max_length=64)
+    waste_code: str = Field(min_length=1, max_length=16)
+    tonnes: Decimal
+    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+class PriorStockReport(LedgerReport):
+    from_prior_stock: bool = False
+
+
+@event("wastex.report.generation", INGEST_LEDGER_REPORTS)
+class GenerationReport(LedgerReport):
+    pass
+
+
+@event("wastex.report.in-plant-utilisation", INGEST_LEDGER_REPORTS)
+class InPlantUtilisationReport(PriorStockReport):
+    pass
+
+
+@event("wastex.report.storage", INGEST_LEDGER_REPORTS)
+class StorageReport(LedgerReport):
+    pass
+
+
+@event("wastex.report.disposal", INGEST_LEDGER_REPORTS)
+class DisposalReport(PriorStockReport):
+    pass
+
+
+@event("wastex.report.opening-stock", INGEST_LEDGER_REPORTS)
+class OpeningStockReport(LedgerReport):
+    pass

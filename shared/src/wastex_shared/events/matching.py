@@ -1,0 +1,67 @@
+"""Facts the matching service publishes about the match lifecycle (key = match id)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from wastex_shared.events.registry import EventModel, event
+from wastex_shared.topics import (
+    MATCHING_MATCH_ACCEPTED,
+    MATCHING_MATCH_CONFIRMED,
+    MATCHING_MATCH_EXPIRED,
+    MATCHING_MATCH_PROPOSED,
+    MATCHING_MATCH_REJECTED,
+    MATCHING_MATCH_SUPERSEDED,
+)
+
+
+class MatchFacts(EventModel):
+    """What every lifecycle event repeats, so consumers need no other source."""
+
+    match_id: str
+    offer_id: str
+    demand_id: str
+    supplier_enterprise_id: str
+    supplier_site_id: str
+    recycler_enterprise_id: str
+    recycler_site_id: str
+    waste_code: str
+    tonnes: Decimal
+    distance_km: Decimal
+    co2e_kg: Decimal
+    avoided_co2e_kg: Decimal | None = None
+    freight_factor_key: str
+    freight_factor_kg_per_tkm: Decimal
+    avoided_factor_key: str | None = None
+    status: str
+
+
+@event("matching.match-proposed", MATCHING_MATCH_PROPOSED)
+class MatchProposed(MatchFacts):
+    pass
+
+
+@event("matching.match-accepted", MATCHING_MATCH_ACCEPTED)
+class MatchAccepted(MatchFacts):
+    accepted_by: str  # SUPPLIER | RECYCLER
+
+
+@event("matching.match-confirmed", MATCHING_MATCH_CONFIRMED)
+class MatchConfirmed(MatchFacts):
+    pass
+
+
+@event("matching.match-rejected", MATCHING_MATCH_REJECTED)
+class MatchRejected(MatchFacts):
+    rejected_by: str
+    reason: str
+
+
+@event("matching.match-superseded", MATCHING_MATCH_SUPERSEDED)
+class MatchSuperseded(MatchFacts):
+    pass
+
+
+@event("matching.match-expired", MATCHING_MATCH_EXPIRED)
+class MatchExpired(MatchFacts):
+    pass

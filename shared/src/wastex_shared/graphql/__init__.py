@@ -1,0 +1,1 @@
+"""GraphQL plumbing shared by the subgraphs: user errors, Relay connections, context, limits."""

@@ -1,0 +1,209 @@
+"""The idempotent batch consumer every service uses.
+
+A batch of records is handled in one DB transaction: each message in its own savepoint,
+its id recorded in the inbox (a seen id is skipped), poison written to the dead-letter
+topic *through the outbox* in that same transaction. Only after the commit does the caller
+commit the Kafka offsets, so a crash at any point redelivers and nothing is lost or doubled.
+Transient failures (database down) roll the whole batch back and retry with back-off;
+they never skip a message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from wastex_shared.envelope import Envelope, derived_id
+from wastex_shared.errors import DomainError
+from wastex_shared.events import spec_for
+from wastex_shared.messaging.dead_letter import dead_letter_headers
+from wastex_shared.storage.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from wastex_shared.topics import dlq_for
+
+log = logging.getLogger(__name__)
+
+#: Larger messages are refused before decoding (a factory's report is a few hundred bytes).
+MAX_MESSAGE_BYTES = 256 * 1024
+
+
+class Record(Protocol):
+    """The part of aiokafka's ConsumerRecord the consumer reads."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
+
+
+class Poison(Exception):
+    """A message that can never be handled: it goes to the dead-letter topic."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+EventHandler = Callable[[UnitOfWork, Envelope, Any], Awaitable[None]]
+Authenticator = Callable[[Envelope, Mapping[str, str]], None]
+
+
+@dataclass
+class ConsumerStats:
+    handled: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    retries: int = 0
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, IntegrityError):
+        return False
+    if isinstance(exc, OperationalError | OSError | TimeoutError | ConnectionError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        group: str,
+        uow_factory: UnitOfWorkFactory,
+        handlers: Mapping[str, EventHandler],
+        authenticate: Authenticator | None = None,
+        max_backoff_seconds: float = 5.0,
+    ) -> None:
+        self.group = group
+        self.dlq_topic = dlq_for(group)
+        self._uow = uow_factory
+        self._handlers = dict(handlers)
+        self._authenticate = authenticate
+        self._max_backoff = max_backoff_seconds
+        self.stats = ConsumerStats()
+
+    async def handle_batch(self, records: Sequence[Record]) -> None:
+        """Handle `records` exactly once in effect; returns only when they are durably done."""
+        backoff = 0.1
+        while True:
+            try:
+                await self._handle_in_one_transaction(records)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not _is_transient(exc):
+                    raise
+                self.stats.retries += 1
+                log.warning(
+                    "%s: transient failure (%s); retrying in %.1fs", self.group, exc, backoff
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+
+    async def _handle_in_one_transaction(self, records: Sequence[Record]) -> None:
+        counts = ConsumerStats()
+        async with self._uow() as uow:
+            for record in records:
+                await self._handle_one(uow, record, counts)
+            await uow.commit()
+        self.stats.handled += counts.handled
+        self.stats.duplicates += counts.duplicates
+        self.stats.dead_lettered += counts.dead_lettered
+
+    async def _handle_one(self, uow: UnitOfWork, record: Record, counts: ConsumerStats) -> None:
+        # Parked messages are remembered by position, handled ones by event id: a message
+        # re-sent with the same id after the cause of its rejection is fixed still goes through.
+        parked_id = derived_id("parked", record.topic, record.partition, record.offset)
+        if await uow.seen(parked_id):
+            counts.duplicates += 1
+            return
+        headers = {k: v.decode("utf-8", "replace") for k, v in (record.headers or ())}
+        try:
+            envelope, data = self._decode(record, headers)
+            event_id = f"{envelope.source}/{envelope.id}"
+            if await uow.seen(event_id):
+                counts.duplicates += 1
+                return
+            await self._run_handler(uow, envelope, data)
+        except Poison as poison:
+            await self._dead_letter(uow, record, poison)
+            await uow.mark_seen(parked_id, poison.code)
+            counts.dead_lettered += 1
+            return
+        await uow.mark_seen(event_id, envelope.type)
+        counts.handled += 1
+
+    async def _run_handler(self, uow: UnitOfWork, envelope: Envelope, data: BaseModel) -> None:
+        try:
+            async with uow.savepoint():
+                await self._handlers[envelope.type](uow, envelope, data)
+        except DomainError as err:
+            raise Poison(err.code, err.message) from err
+        except ValidationError as err:
+            raise Poison("SCHEMA_INVALID", _short(err)) from err
+        except Exception as exc:
+            if _is_transient(exc):
+                raise
+            # A bug must not stall the partition: park the message with the reason, go on,
+            # and re-drive it from the DLQ once fixed (`wastex dlq redrive`).
+            log.exception("%s: handler failed on %s", self.group, envelope.type)
+            raise Poison("HANDLER_ERROR", f"{type(exc).__name__}: {exc}") from exc
+
+    def _decode(self, record: Record, headers: Mapping[str, str]) -> tuple[Envelope, BaseModel]:
+        raw = record.value
+        if raw is None:
+            raise Poison("EMPTY_MESSAGE", "message has no value")
+        if len(raw) > MAX_MESSAGE_BYTES:
+            raise Poison("MESSAGE_TOO_LARGE", f"{len(raw)} bytes exceeds {MAX_MESSAGE_BYTES}")
+        try:
+            envelope = Envelope.from_json(raw)
+        except ValidationError as err:
+            raise Poison("INVALID_ENVELOPE", _short(err)) from err
+        handler = self._handlers.get(envelope.type)
+        spec = spec_for(envelope.type)
+        if handler is None or spec is None:
+            raise Poison(
+                "UNKNOWN_EVENT_TYPE", f"{envelope.type!r} is not handled on {record.topic}"
+            )
+        if envelope.schema_version > spec.version:
+            raise Poison(
+                "UNSUPPORTED_SCHEMA_VERSION",
+                f"{envelope.type} v{envelope.schema_version} is newer than v{spec.version}",
+            )
+        if self._authenticate is not None:
+            try:
+                self._authenticate(envelope, headers)
+            except DomainError as err:
+                raise Poison(err.code, err.message) from err
+        try:
+            data = spec.model.model_validate(envelope.data)
+        except ValidationError as err:
+            raise Poison("SCHEMA_INVALID", _short(err)) from err
+        return envelope, data
+
+    async def _dead_letter(self, uow: UnitOfWork, record: Record, poison: Poison) -> None:
+        log.info(
+            "%s: dead-letter %s@%s: %s", self.group, record.topic, record.offset, poison.message
+        )
+        await uow.publish_raw(
+            self.dlq_topic,
+            key=(record.key or b"").decode("utf-8", "replace"),
+            event_id=derived_id("dlq", record.topic, record.partition, record.offset),
+            payload=record.value or b"",
+            headers=dead_letter_headers(record, poison.code, poison.message),
+        )
+
+
+def _short(err: ValidationError) -> str:
+    parts = [
+        f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in err.errors()[:5]
+    ]
+    return "; ".join(parts)

@@ -1,0 +1,40 @@
+"""Bind an EventConsumer to topics as a faststream batch subscriber with manual commit.
+
+faststream's default ack policy commits before the handler finishes and `ACK` commits even
+when it raised; MANUAL lets us commit the batch's offsets only after its DB transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaRouter
+from faststream.kafka.annotations import KafkaMessage
+
+from wastex_shared.messaging.consumer import EventConsumer
+from wastex_shared.settings import ServiceSettings
+
+
+def subscribe(
+    router: KafkaRouter, consumer: EventConsumer, topics: list[str], settings: ServiceSettings
+) -> Any:
+    async def handle(message: KafkaMessage) -> None:
+        records = message.raw_message
+        await consumer.handle_batch(records if isinstance(records, tuple) else (records,))
+        await message.ack()
+
+    handle.__name__ = f"{consumer.group}_consumer"
+    return router.subscriber(
+        *topics,
+        group_id=consumer.group,
+        batch=True,
+        ack_policy=AckPolicy.MANUAL,
+        auto_offset_reset="earliest",
+        max_records=settings.consumer_batch_size,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        session_timeout_ms=3000,
+        heartbeat_interval_ms=500,
+        title=f"{consumer.group}: {', '.join(topics)}",
+        description=f"Idempotent batch consumer; poison goes to {consumer.dlq_topic}",
+    )(handle)

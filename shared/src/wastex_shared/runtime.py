@@ -1,0 +1,155 @@
+"""A service process: one ASGI app serving its GraphQL subgraph, health and metrics, with its
+Kafka consumers and outbox relay running beside it, started and stopped together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from faststream.kafka import KafkaBroker, KafkaRouter
+from sqlalchemy import MetaData, func, select
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+
+from wastex_shared.messaging.admin import ensure_topics, wait_for_broker
+from wastex_shared.messaging.consumer import EventConsumer
+from wastex_shared.messaging.relay import OutboxRelay, make_producer
+from wastex_shared.settings import ServiceSettings
+from wastex_shared.storage import UnitOfWorkFactory, make_engine, messaging_tables
+from wastex_shared.storage.migrate import upgrade
+from wastex_shared.storage.tables import MessagingTables
+
+log = logging.getLogger(__name__)
+
+BackgroundTask = Callable[[], Coroutine[Any, Any, None]]
+
+
+def service_tables(metadata: MetaData) -> MessagingTables:
+    """The outbox/inbox of a service's metadata (created once, at import of its tables)."""
+    return messaging_tables(metadata)
+
+
+@dataclass
+class Service:
+    """What a service hands the runtime; built by its `main.py`."""
+
+    settings: ServiceSettings
+    metadata: MetaData
+    tables: MessagingTables
+    migrations: Path
+    graphql_app: Any
+    routers: Sequence[KafkaRouter] = ()
+    consumers: Sequence[EventConsumer] = ()
+    background: Sequence[BackgroundTask] = ()
+    on_start: Sequence[Callable[[Runtime], Awaitable[None]]] = ()
+
+
+@dataclass
+class Runtime:
+    service: Service
+    uow: UnitOfWorkFactory
+    broker: KafkaBroker
+    relay: OutboxRelay | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    ready: bool = False
+
+    async def outbox_backlog(self) -> int:
+        outbox = self.uow.tables.outbox
+        async with self.uow() as uow:
+            result = await uow.session.execute(
+                select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
+            )
+            return int(result.scalar_one())
+
+
+def build_runtime(service: Service) -> Runtime:
+    settings = service.settings
+    engine = make_engine(settings.db_url)
+    broker = KafkaBroker(settings.kafka_bootstrap, logger=None)
+    for router in service.routers:
+        broker.include_router(router)
+    return Runtime(service, UnitOfWorkFactory(engine, service.tables), broker)
+
+
+@contextlib.asynccontextmanager
+async def running(runtime: Runtime) -> AsyncIterator[Runtime]:
+    """Start everything in dependency order; stop in reverse, also on error."""
+    service = runtime.service
+    settings = service.settings
+    await upgrade(runtime.uow.engine, service.migrations)
+    await wait_for_broker(settings.kafka_bootstrap)
+    await ensure_topics(settings.kafka_bootstrap)
+    producer = make_producer(settings.kafka_bootstrap)
+    await producer.start()
+    runtime.relay = OutboxRelay(runtime.uow, producer)
+    runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
+    for task in service.background:
+        runtime.tasks.append(asyncio.create_task(task(), name=getattr(task, "__name__", "task")))
+    for hook in service.on_start:
+        await hook(runtime)
+    await runtime.broker.start()
+    runtime.ready = True
+    log.info("%s ready on %s:%s", settings.service, settings.host, settings.port)
+    try:
+        yield runtime
+    finally:
+        runtime.ready = False
+        await runtime.broker.stop()
+        for running_task in runtime.tasks:
+            running_task.cancel()
+        await asyncio.gather(*runtime.tasks, return_exceptions=True)
+        runtime.tasks.clear()
+        await producer.stop()
+        await runtime.uow.engine.dispose()
+
+
+def create_app(runtime: Runtime) -> Starlette:
+    service = runtime.service
+
+    async def healthz(_: Request) -> Response:
+        status = 200 if runtime.ready else 503
+        return JSONResponse({"service": service.settings.service, "ready": runtime.ready}, status)
+
+    async def metrics(_: Request) -> Response:
+        return PlainTextResponse(
+            await render_metrics(runtime), media_type="text/plain; version=0.0.4"
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        async with running(runtime):
+            yield
+
+    routes: list[BaseRoute] = [
+        Route("/graphql", service.graphql_app, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", service.graphql_app),
+        Route("/healthz", healthz),
+        Route("/metrics", metrics),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+async def render_metrics(runtime: Runtime) -> str:
+    name = runtime.service.settings.service
+    lines = [
+        "# TYPE wastex_outbox_published_total counter",
+        f'wastex_outbox_published_total{{service="{name}"}} '
+        f"{runtime.relay.published if runtime.relay else 0}",
+        "# TYPE wastex_outbox_backlog gauge",
+        f'wastex_outbox_backlog{{service="{name}"}} {await runtime.outbox_backlog()}',
+    ]
+    for metric in ("handled", "duplicates", "dead_lettered", "retries"):
+        lines.append(f"# TYPE wastex_consumer_{metric}_total counter")
+        for consumer in runtime.service.consumers:
+            labels = f'service="{name}",group="{consumer.group}"'
+            lines.append(
+                f"wastex_consumer_{metric}_total{{{labels}}} {getattr(consumer.stats, metric)}"
+            )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,45 @@
+"""Settings every service shares; each service subclasses with its own env prefix.
+
+Common names have no service prefix (`WASTEX_KAFKA_BOOTSTRAP`, `WASTEX_JWT_SECRET`,
+`WASTEX_DATA_DIR`); service ones do (`WASTEX_CATALOG_DATABASE_URL`, `WASTEX_CATALOG_PORT`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from wastex_shared.auth import DEV_SECRET, JwtConfig
+from wastex_shared.storage import sqlite_url_for
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WASTEX_SERVICE_", extra="ignore")
+
+    #: The service's name: its database, consumer group and dead-letter topic.
+    service: str = "service"
+    host: str = "127.0.0.1"
+    port: int = 4000
+    database_url: str | None = None
+    kafka_bootstrap: str = Field(
+        default="127.0.0.1:9092", validation_alias=AliasChoices("WASTEX_KAFKA_BOOTSTRAP")
+    )
+    jwt_secret: str = Field(default=DEV_SECRET, validation_alias=AliasChoices("WASTEX_JWT_SECRET"))
+    jwt_public_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("WASTEX_JWT_PUBLIC_KEY")
+    )
+    data_dir: Path = Field(default=Path(".data"), validation_alias=AliasChoices("WASTEX_DATA_DIR"))
+    #: Records per consumer batch: one DB transaction and one offset commit each.
+    consumer_batch_size: int = 500
+    #: Kafka fetch wait; low values trade broker round trips for latency.
+    fetch_max_wait_ms: int = 10
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or sqlite_url_for(self.data_dir, self.service)
+
+    @property
+    def jwt(self) -> JwtConfig:
+        return JwtConfig(secret=self.jwt_secret, public_key=self.jwt_public_key)

@@ -1,0 +1,42 @@
+"""Alembic, driven from code: each service keeps its migrations in its package and runs
+`upgrade head` at start-up on its own database (PostgreSQL or SQLite)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy import Connection, MetaData
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+def alembic_config(script_location: Path, connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(script_location))
+    config.attributes["connection"] = connection
+    return config
+
+
+async def upgrade(engine: AsyncEngine, script_location: Path) -> None:
+    def run(connection: Connection) -> None:
+        command.upgrade(alembic_config(script_location, connection), "head")
+
+    async with engine.begin() as conn:
+        await conn.run_sync(run)
+
+
+def run_migrations(metadata: MetaData) -> None:
+    """The body of every service's `env.py`: online migrations on the connection handed in."""
+    connection: Any = context.config.attributes.get("connection")
+    if connection is None:
+        raise RuntimeError("migrations run from code: wastex_shared.storage.migrate.upgrade")
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=True,  # SQLite needs batch mode to alter tables
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()

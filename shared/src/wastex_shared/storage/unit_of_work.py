@@ -1,0 +1,115 @@
+"""A unit of work: one DB transaction that carries the state change, its outbox rows and the
+inbox mark of the event that caused it, all committed together or not at all."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from types import TracebackType
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from wastex_shared.envelope import Envelope, utcnow
+from wastex_shared.storage.tables import MessagingTables
+
+
+class UnitOfWork:
+    def __init__(
+        self, session: AsyncSession, tables: MessagingTables, on_commit: Callable[[], None]
+    ):
+        self.session = session
+        self._tables = tables
+        self._on_commit = on_commit
+        self._published = False
+
+    async def __aenter__(self) -> UnitOfWork:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            await self.session.rollback()
+        await self.session.close()
+
+    async def commit(self) -> None:
+        await self.session.commit()
+        if self._published:
+            self._on_commit()
+            self._published = False
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
+        self._published = False
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """Undo only this block on error (one message of a batch), keeping the rest."""
+        nested = await self.session.begin_nested()
+        try:
+            yield
+        except BaseException:
+            await nested.rollback()
+            raise
+        else:
+            await nested.commit()
+
+    async def publish(
+        self, topic: str, event: Envelope, headers: dict[str, str] | None = None
+    ) -> None:
+        """Queue `event` in the outbox; it leaves only if this unit of work commits."""
+        await self.publish_raw(topic, event.key, event.id, event.to_json(), headers)
+
+    async def publish_raw(
+        self,
+        topic: str,
+        key: str,
+        event_id: str,
+        payload: bytes,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        await self.session.execute(
+            insert(self._tables.outbox).values(
+                event_id=event_id,
+                topic=topic,
+                key=key,
+                payload=payload,
+                headers=json.dumps(headers or {}),
+                created_at=utcnow(),
+            )
+        )
+        self._published = True
+
+    async def seen(self, event_id: str) -> bool:
+        inbox = self._tables.inbox
+        found = await self.session.execute(
+            select(inbox.c.event_id).where(inbox.c.event_id == event_id)
+        )
+        return found.first() is not None
+
+    async def mark_seen(self, event_id: str, event_type: str) -> None:
+        await self.session.execute(
+            insert(self._tables.inbox).values(
+                event_id=event_id, event_type=event_type, processed_at=utcnow()
+            )
+        )
+
+
+class UnitOfWorkFactory:
+    """Hands out units of work on one engine; wakes the outbox relay after each commit."""
+
+    def __init__(self, engine: AsyncEngine, tables: MessagingTables) -> None:
+        self.engine = engine
+        self.tables = tables
+        self.outbox_signal = asyncio.Event()
+
+    def __call__(self) -> UnitOfWork:
+        session = AsyncSession(self.engine, expire_on_commit=False)
+        return UnitOfWork(session, self.tables, self.outbox_signal.set)

@@ -1,0 +1,1 @@
+"""Test harness shared by every package: real broker and databases per test session."""

@@ -1,0 +1,74 @@
+"""pytest plugin (loaded by the root pytest config): real infrastructure for tests.
+
+- `kafka_bootstrap`: a tansu broker on a free port for this test session, with topics made.
+- `database_url`: a fresh database per test, parametrised over SQLite (temp file) and
+  PostgreSQL (a database created for the test and dropped after). PostgreSQL is expected
+  on 127.0.0.1:5432 (`WASTEX_TEST_PG` overrides); `.ci/run` starts it when it is down.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from wastex_shared.devtools.tansu import TansuBroker, free_port
+from wastex_shared.messaging.admin import ensure_topics, wait_for_broker
+
+PG_SERVER = os.environ.get("WASTEX_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432")
+
+
+@pytest.fixture(scope="session")
+def tansu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TansuBroker]:
+    log = tmp_path_factory.mktemp("tansu") / "tansu.log"
+    broker = TansuBroker(port=free_port(), log_path=log)
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="session")
+async def kafka_bootstrap(tansu: TansuBroker) -> str:
+    await wait_for_broker(tansu.bootstrap)
+    await ensure_topics(tansu.bootstrap)
+    return tansu.bootstrap
+
+
+async def _create_pg_database() -> str:
+    name = f"wx_test_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await admin.dispose()
+    return name
+
+
+async def _drop_pg_database(name: str) -> None:
+    admin = create_async_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty database for one test, on each storage engine."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+        return
+    name = await _create_pg_database()
+    try:
+        yield f"{PG_SERVER}/{name}"
+    finally:
+        await _drop_pg_database(name)

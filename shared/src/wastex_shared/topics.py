@@ -1,0 +1,59 @@
+"""Every topic name and its partition count, in one place for tansu, Kafka and the code.
+
+Names: `<producer>.<event-name>.v<major>`; ingest `ingest.<thing>.v1`; dead letters
+`<group>.dlq.v1`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    name: str
+    partitions: int = 3
+
+
+# Ingest: the factories' own systems post here (key = enterprise id).
+INGEST_OFFERS = Topic("ingest.offers.v1", 6)
+INGEST_DEMANDS = Topic("ingest.demands.v1", 3)
+INGEST_LEDGER_REPORTS = Topic("ingest.ledger-reports.v1", 6)
+
+# Catalog facts (key = aggregate id).
+CATALOG_ENTERPRISE_REGISTERED = Topic("catalog.enterprise-registered.v1")
+CATALOG_SITE_ADDED = Topic("catalog.site-added.v1")
+CATALOG_LICENCE_REGISTERED = Topic("catalog.licence-registered.v1")
+CATALOG_OFFER_POSTED = Topic("catalog.offer-posted.v1", 6)
+CATALOG_OFFER_WITHDRAWN = Topic("catalog.offer-withdrawn.v1")
+CATALOG_OFFER_UPDATED = Topic("catalog.offer-updated.v1", 6)
+CATALOG_DEMAND_POSTED = Topic("catalog.demand-posted.v1")
+CATALOG_DEMAND_WITHDRAWN = Topic("catalog.demand-withdrawn.v1")
+CATALOG_DEMAND_UPDATED = Topic("catalog.demand-updated.v1")
+
+# Matching facts (key = match id).
+MATCHING_MATCH_PROPOSED = Topic("matching.match-proposed.v1", 6)
+MATCHING_MATCH_ACCEPTED = Topic("matching.match-accepted.v1")
+MATCHING_MATCH_CONFIRMED = Topic("matching.match-confirmed.v1")
+MATCHING_MATCH_REJECTED = Topic("matching.match-rejected.v1")
+MATCHING_MATCH_SUPERSEDED = Topic("matching.match-superseded.v1")
+MATCHING_MATCH_EXPIRED = Topic("matching.match-expired.v1")
+
+# Ledger facts (key = manifest id or entry's enterprise id).
+LEDGER_MANIFEST_CREATED = Topic("ledger.manifest-created.v1")
+LEDGER_SHIPMENT_DISPATCHED = Topic("ledger.shipment-dispatched.v1")
+LEDGER_SHIPMENT_RECEIVED = Topic("ledger.shipment-received.v1")
+LEDGER_ENTRY_RECORDED = Topic("ledger.entry-recorded.v1", 6)
+
+# Dead letters, one per consumer group.
+CATALOG_DLQ = Topic("catalog.dlq.v1", 1)
+MATCHING_DLQ = Topic("matching.dlq.v1", 1)
+LEDGER_DLQ = Topic("ledger.dlq.v1", 1)
+
+
+def dlq_for(group: str) -> str:
+    return f"{group}.dlq.v1"
+
+
+def all_topics() -> list[Topic]:
+    return [value for value in globals().values() if isinstance(value, Topic)]

@@ -1,0 +1,31 @@
+"""The waste-code catalogue: every reference row loads, and validation names its reason."""
+
+import pytest
+
+from wastex_shared.codes import all_codes, search, validate_code
+from wastex_shared.errors import DomainError
+
+
+def test_catalogue_holds_fifty_hazardous_and_seventeen_general_categories() -> None:
+    codes = all_codes()
+    assert sum(c.hazardous for c in codes) == 50
+    assert sum(not c.hazardous for c in codes) == 17
+
+
+def test_abolished_code_is_rejected_with_reason() -> None:
+    with pytest.raises(DomainError) as err:
+        validate_code("HW41")
+    assert err.value.code == "ABOLISHED_WASTE_CODE"
+    assert "2021" in err.value.message
+
+
+def test_unknown_code_is_rejected() -> None:
+    with pytest.raises(DomainError) as err:
+        validate_code("SW08")
+    assert err.value.code == "UNKNOWN_WASTE_CODE"
+
+
+def test_search_finds_by_code_chinese_and_english_name() -> None:
+    assert [c.code for c in search("sw06")] == ["SW06"]
+    assert "SW02" in [c.code for c in search("粉煤灰")]
+    assert "SW02" in [c.code for c in search("fly ash")]

@@ -1,0 +1,186 @@
+"""Outbox relay, idempotent consumer and dead letters, on the real broker and both databases."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from faststream.kafka import KafkaBroker, KafkaRouter
+from sqlalchemy import Column, MetaData, Numeric, String, Table, insert, select
+
+from wastex_shared.envelope import Envelope
+from wastex_shared.errors import DomainError
+from wastex_shared.events.ingest import OfferSubmit
+from wastex_shared.messaging import EventConsumer, OutboxRelay
+from wastex_shared.messaging.relay import make_producer
+from wastex_shared.messaging.subscription import subscribe
+from wastex_shared.settings import ServiceSettings
+from wastex_shared.storage import UnitOfWork, UnitOfWorkFactory, make_engine, messaging_tables
+
+metadata = MetaData()
+tables = messaging_tables(metadata)
+offers = Table(
+    "offers",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("tonnes", Numeric(14, 3), nullable=False),
+)
+
+
+async def store_offer(uow: UnitOfWork, event: Envelope, data: OfferSubmit) -> None:
+    if data.quantity_tonnes <= 0:
+        raise DomainError("INVALID_QUANTITY", "tonnes must be > 0", "quantityTonnes")
+    await uow.session.execute(insert(offers).values(id=event.id, tonnes=data.quantity_tonnes))
+
+
+def offer_event(tonnes: str, event_id: str | None = None) -> Envelope:
+    data = {
+        "siteId": "s1",
+        "wasteCode": "SW01",
+        "quantityTonnes": tonnes,
+        "availableFrom": "2026-12-01",
+        "availableUntil": "2027-01-31",
+    }
+    return Envelope.new("wastex.offer.submit", "ent-1", "ent-1", data, id=event_id)
+
+
+@pytest.fixture
+async def uow_factory(database_url: str) -> AsyncIterator[UnitOfWorkFactory]:
+    engine = make_engine(database_url)
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    yield UnitOfWorkFactory(engine, tables)
+    await engine.dispose()
+
+
+async def stored_tonnes(factory: UnitOfWorkFactory) -> list[Decimal]:
+    async with factory() as uow:
+        return list((await uow.session.execute(select(offers.c.tonnes))).scalars())
+
+
+async def consume_all(bootstrap: str, topic: str, expected: int) -> list[Any]:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    found: list[Any] = []
+    try:
+        async with asyncio.timeout(20):
+            while len(found) < expected:
+                batch = await consumer.getmany(timeout_ms=200)
+                for records in batch.values():
+                    found.extend(records)
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def run_consumer(
+    bootstrap: str, factory: UnitOfWorkFactory, topic: str, group: str, until: int
+) -> EventConsumer:
+    consumer = EventConsumer(group, factory, {"wastex.offer.submit": store_offer})
+    router = KafkaRouter()
+    subscribe(router, consumer, [topic], ServiceSettings(service=group))
+    broker = KafkaBroker(bootstrap, logger=None)
+    broker.include_router(router)
+    await broker.start()
+    try:
+        async with asyncio.timeout(30):
+            while consumer.stats.handled + consumer.stats.dead_lettered + consumer.stats.duplicates < until:
+                await asyncio.sleep(0.05)
+    finally:
+        await broker.stop()
+    return consumer
+
+
+async def produce(bootstrap: str, topic: str, payloads: list[bytes]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for payload in payloads:
+            await producer.send_and_wait(topic, payload, key=b"ent-1")
+    finally:
+        await producer.stop()
+
+
+async def test_rejected_message_goes_to_dead_letter_topic_and_consumer_goes_on(
+    kafka_bootstrap: str, uow_factory: UnitOfWorkFactory
+) -> None:
+    topic, group = f"t-{uuid.uuid4().hex[:8]}", f"g{uuid.uuid4().hex[:8]}"
+    await produce(
+        kafka_bootstrap,
+        topic,
+        [
+            offer_event("1.500").to_json(),
+            b"{not json",
+            offer_event("-3").to_json(),
+            offer_event("2.000").to_json(),
+        ],
+    )
+    consumer = await run_consumer(kafka_bootstrap, uow_factory, topic, group, until=4)
+    assert sorted(await stored_tonnes(uow_factory)) == [Decimal("1.500"), Decimal("2.000")]
+    assert consumer.stats.dead_lettered == 2
+
+    relay = OutboxRelay(uow_factory, make_producer(kafka_bootstrap))
+    await relay._producer.start()
+    try:
+        assert await relay.drain_once() == 2
+    finally:
+        await relay._producer.stop()
+    parked = await consume_all(kafka_bootstrap, consumer.dlq_topic, 2)
+    reasons = {dict(r.headers)["x-error-type"].decode() for r in parked}
+    assert reasons == {"INVALID_ENVELOPE", "INVALID_QUANTITY"}
+    for record in parked:
+        headers = dict(record.headers)
+        assert headers["x-original-topic"].decode() == topic
+        assert headers["x-error"]
+        assert "x-original-offset" in headers
+
+
+async def test_same_event_delivered_twice_changes_state_once(
+    kafka_bootstrap: str, uow_factory: UnitOfWorkFactory
+) -> None:
+    topic, group = f"t-{uuid.uuid4().hex[:8]}", f"g{uuid.uuid4().hex[:8]}"
+    event = offer_event("7.000", event_id="same-id")
+    await produce(kafka_bootstrap, topic, [event.to_json(), event.to_json()])
+    consumer = await run_consumer(kafka_bootstrap, uow_factory, topic, group, until=2)
+    assert await stored_tonnes(uow_factory) == [Decimal("7.000")]
+    assert consumer.stats.duplicates == 1
+
+
+async def test_outbox_rows_are_published_in_order_and_marked_sent(
+    kafka_bootstrap: str, uow_factory: UnitOfWorkFactory
+) -> None:
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    events = [offer_event(f"{i}.000") for i in range(1, 6)]
+    async with uow_factory() as uow:
+        for event in events:
+            await uow.publish(topic, event)
+        await uow.commit()
+    relay = OutboxRelay(uow_factory, make_producer(kafka_bootstrap))
+    await relay._producer.start()
+    try:
+        assert await relay.drain_once() == 5
+        assert await relay.drain_once() == 0
+    finally:
+        await relay._producer.stop()
+    received = await consume_all(kafka_bootstrap, topic, 5)
+    assert [json.loads(r.value)["id"] for r in received] == [e.id for e in events]
+
+
+async def test_rolled_back_unit_of_work_publishes_nothing(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    with pytest.raises(RuntimeError):
+        async with uow_factory() as uow:
+            await uow.publish("t", offer_event("1"))
+            raise RuntimeError("boom")
+    async with uow_factory() as uow:
+        rows = (await uow.session.execute(select(tables.outbox.c.id))).all()
+    assert rows == []
