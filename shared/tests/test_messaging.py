@@ -92,7 +92,10 @@ async def run_consumer(
     await broker.start()
     try:
         async with asyncio.timeout(30):
-            while consumer.stats.handled + consumer.stats.dead_lettered + consumer.stats.duplicates < until:
+            while (
+                consumer.stats.handled + consumer.stats.dead_lettered + consumer.stats.duplicates
+                < until
+            ):
                 await asyncio.sleep(0.05)
     finally:
         await broker.stop()

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from faststream.kafka import KafkaBroker, KafkaRouter
-from sqlalchemy import MetaData, func, select
+from sqlalchemy import func, select
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -22,7 +22,7 @@ from wastex_shared.messaging.admin import ensure_topics, wait_for_broker
 from wastex_shared.messaging.consumer import EventConsumer
 from wastex_shared.messaging.relay import OutboxRelay, make_producer
 from wastex_shared.settings import ServiceSettings
-from wastex_shared.storage import UnitOfWorkFactory, make_engine, messaging_tables
+from wastex_shared.storage import UnitOfWorkFactory, make_engine
 from wastex_shared.storage.migrate import upgrade
 from wastex_shared.storage.tables import MessagingTables
 
@@ -31,34 +31,25 @@ log = logging.getLogger(__name__)
 BackgroundTask = Callable[[], Coroutine[Any, Any, None]]
 
 
-def service_tables(metadata: MetaData) -> MessagingTables:
-    """The outbox/inbox of a service's metadata (created once, at import of its tables)."""
-    return messaging_tables(metadata)
-
-
-@dataclass
-class Service:
-    """What a service hands the runtime; built by its `main.py`."""
-
-    settings: ServiceSettings
-    metadata: MetaData
-    tables: MessagingTables
-    migrations: Path
-    graphql_app: Any
-    routers: Sequence[KafkaRouter] = ()
-    consumers: Sequence[EventConsumer] = ()
-    background: Sequence[BackgroundTask] = ()
-    on_start: Sequence[Callable[[Runtime], Awaitable[None]]] = ()
-
-
 @dataclass
 class Runtime:
-    service: Service
+    """A service's moving parts; its `main.py` (the bootstrap) creates it and wires the rest."""
+
+    settings: ServiceSettings
     uow: UnitOfWorkFactory
+    migrations: Path
     broker: KafkaBroker
+    graphql_app: Any = None
+    consumers: list[EventConsumer] = field(default_factory=list)
+    background: list[BackgroundTask] = field(default_factory=list)
+    on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     relay: OutboxRelay | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     ready: bool = False
+
+    def include(self, router: KafkaRouter, consumers: Sequence[EventConsumer] = ()) -> None:
+        self.broker.include_router(router)
+        self.consumers.extend(consumers)
 
     async def outbox_backlog(self) -> int:
         outbox = self.uow.tables.outbox
@@ -69,31 +60,27 @@ class Runtime:
             return int(result.scalar_one())
 
 
-def build_runtime(service: Service) -> Runtime:
-    settings = service.settings
+def build_runtime(settings: ServiceSettings, tables: MessagingTables, migrations: Path) -> Runtime:
     engine = make_engine(settings.db_url)
     broker = KafkaBroker(settings.kafka_bootstrap, logger=None)
-    for router in service.routers:
-        broker.include_router(router)
-    return Runtime(service, UnitOfWorkFactory(engine, service.tables), broker)
+    return Runtime(settings, UnitOfWorkFactory(engine, tables), migrations, broker)
 
 
 @contextlib.asynccontextmanager
 async def running(runtime: Runtime) -> AsyncIterator[Runtime]:
     """Start everything in dependency order; stop in reverse, also on error."""
-    service = runtime.service
-    settings = service.settings
-    await upgrade(runtime.uow.engine, service.migrations)
+    settings = runtime.settings
+    await upgrade(runtime.uow.engine, runtime.migrations)
     await wait_for_broker(settings.kafka_bootstrap)
     await ensure_topics(settings.kafka_bootstrap)
     producer = make_producer(settings.kafka_bootstrap)
     await producer.start()
     runtime.relay = OutboxRelay(runtime.uow, producer)
     runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
-    for task in service.background:
+    for task in runtime.background:
         runtime.tasks.append(asyncio.create_task(task(), name=getattr(task, "__name__", "task")))
-    for hook in service.on_start:
-        await hook(runtime)
+    for hook in runtime.on_start:
+        await hook()
     await runtime.broker.start()
     runtime.ready = True
     log.info("%s ready on %s:%s", settings.service, settings.host, settings.port)
@@ -111,11 +98,11 @@ async def running(runtime: Runtime) -> AsyncIterator[Runtime]:
 
 
 def create_app(runtime: Runtime) -> Starlette:
-    service = runtime.service
+    name = runtime.settings.service
 
     async def healthz(_: Request) -> Response:
         status = 200 if runtime.ready else 503
-        return JSONResponse({"service": service.settings.service, "ready": runtime.ready}, status)
+        return JSONResponse({"service": name, "ready": runtime.ready}, status)
 
     async def metrics(_: Request) -> Response:
         return PlainTextResponse(
@@ -128,8 +115,8 @@ def create_app(runtime: Runtime) -> Starlette:
             yield
 
     routes: list[BaseRoute] = [
-        Route("/graphql", service.graphql_app, methods=["GET", "POST"]),
-        WebSocketRoute("/graphql", service.graphql_app),
+        Route("/graphql", runtime.graphql_app, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", runtime.graphql_app),
         Route("/healthz", healthz),
         Route("/metrics", metrics),
     ]
@@ -137,7 +124,7 @@ def create_app(runtime: Runtime) -> Starlette:
 
 
 async def render_metrics(runtime: Runtime) -> str:
-    name = runtime.service.settings.service
+    name = runtime.settings.service
     lines = [
         "# TYPE wastex_outbox_published_total counter",
         f'wastex_outbox_published_total{{service="{name}"}} '
@@ -147,9 +134,24 @@ async def render_metrics(runtime: Runtime) -> str:
     ]
     for metric in ("handled", "duplicates", "dead_lettered", "retries"):
         lines.append(f"# TYPE wastex_consumer_{metric}_total counter")
-        for consumer in runtime.service.consumers:
+        for consumer in runtime.consumers:
             labels = f'service="{name}",group="{consumer.group}"'
             lines.append(
                 f"wastex_consumer_{metric}_total{{{labels}}} {getattr(consumer.stats, metric)}"
             )
     return "\n".join(lines) + "\n"
+
+
+def serve(app: Starlette, settings: ServiceSettings) -> None:
+    """Run `app` under uvicorn on the service's host and port."""
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+        ws="auto",
+    )

@@ -70,9 +70,11 @@ def test_register_rejects_bad_input(overrides: dict[str, Any], code: str, field:
     assert (err.value.code, err.value.field) == (code, field)
 
 
-def test_site_keeps_coordinates_and_district() -> None:
-    site = add_site(latitude=Decimal("30.640"), longitude=-0.5)
-    assert (site.latitude, site.longitude) == (30.64, -0.5)
+def test_site_keeps_coordinates_as_exact_decimals() -> None:
+    site = add_site(latitude=30.64, longitude="114.43")
+    assert (site.latitude, site.longitude) == (Decimal("30.64"), Decimal("114.43"))
+    assert str(site.latitude) == "30.64"  # no float noise reaches the events
+    assert add_site(latitude=Decimal("-0.5")).latitude == Decimal("-0.5")
     assert site.district == "青山区"
 
 
@@ -85,7 +87,8 @@ def test_site_keeps_coordinates_and_district() -> None:
         ({"longitude": float("nan")}, "longitude"),
         ({"latitude": float("inf")}, "latitude"),
         ({"latitude": True}, "latitude"),
-        ({"longitude": "114.4"}, "longitude"),
+        ({"longitude": "east"}, "longitude"),
+        ({"latitude": "NaN"}, "latitude"),
     ],
 )
 def test_site_rejects_coordinates_off_the_globe(overrides: dict[str, Any], field: str) -> None:
@@ -96,11 +99,11 @@ def test_site_rejects_coordinates_off_the_globe(overrides: dict[str, Any], field
 
 def test_site_bounds_are_inclusive() -> None:
     site = add_site(latitude=-90, longitude=180)
-    assert (site.latitude, site.longitude) == (-90.0, 180.0)
+    assert (site.latitude, site.longitude) == (Decimal(-90), Decimal(180))
 
 
 def test_optional_china_check_catches_swapped_coordinates() -> None:
-    assert add_site(require_china=True).latitude == 30.64
+    assert add_site(require_china=True).latitude == Decimal("30.64")
     with pytest.raises(DomainError) as err:
         add_site(latitude=114.43 - 100, longitude=30.64, require_china=True)
     assert err.value.code == "OUTSIDE_SERVICE_AREA"

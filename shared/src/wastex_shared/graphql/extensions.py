@@ -7,7 +7,8 @@ logged and masked (no stack trace, no internals) as INTERNAL_SERVER_ERROR.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 
 from graphql import GraphQLError
 from strawberry.extensions import (
@@ -54,10 +55,10 @@ class ErrorPolicy(SchemaExtension):
             result.errors = [_rewrite(e) for e in result.errors]
 
 
-def standard_extensions() -> list[SchemaExtension | type[SchemaExtension]]:
+def standard_extensions() -> list[type[SchemaExtension] | Callable[[], SchemaExtension]]:
     return [
-        QueryDepthLimiter(max_depth=MAX_DEPTH),
-        MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
+        partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
+        partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
         ErrorPolicy,
     ]

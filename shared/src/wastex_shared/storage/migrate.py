@@ -40,3 +40,35 @@ def run_migrations(metadata: MetaData) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+
+
+async def autogenerate(metadata: MetaData, script_location: Path, message: str) -> None:
+    """Write a new revision with what `metadata` has beyond the current head (dev tool)."""
+    import tempfile
+
+    from wastex_shared.storage.engine import make_engine
+
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(f"sqlite+aiosqlite:///{tmp}/head.db")
+        await upgrade(engine, script_location)
+
+        def revise(connection: Connection) -> None:
+            config = alembic_config(script_location, connection)
+            command.revision(config, message=message, autogenerate=True)
+
+        async with engine.begin() as conn:
+            await conn.run_sync(revise)
+        await engine.dispose()
+
+
+async def pending_changes(engine: AsyncEngine, metadata: MetaData) -> list[Any]:
+    """Differences between the migrated database and the models (empty when in step)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    def compare(connection: Connection) -> list[Any]:
+        context = MigrationContext.configure(connection, opts={"compare_type": False})
+        return list(compare_metadata(context, metadata))
+
+    async with engine.connect() as conn:
+        return await conn.run_sync(compare)

@@ -7,14 +7,13 @@ yesterday's data.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Final
 
 from wastex_catalog.domain import errors
-from wastex_catalog.domain.common import require_text
+from wastex_catalog.domain.common import NumberInput, parse_number, require_text
 from wastex_catalog.domain.credit_code import validate_credit_code
 from wastex_catalog.domain.industry import IndustrySection, section_of, validate_industry_code
 from wastex_shared.errors import DomainError
@@ -24,7 +23,12 @@ DISTRICT_MAX_LENGTH: Final = 100
 
 #: A generous rectangle around mainland China, Hainan and the islands: it catches swapped
 #: latitude/longitude and sign slips, not border precision.
-CHINA_BOUNDS: Final = (3.5, 54.0, 73.0, 136.0)  # lat min, lat max, lon min, lon max
+CHINA_BOUNDS: Final = (
+    Decimal("3.5"),
+    Decimal(54),
+    Decimal(73),
+    Decimal(136),
+)  # lat min, lat max, lon min, lon max
 
 
 class EnterpriseKind(StrEnum):
@@ -77,33 +81,31 @@ class Enterprise:
         return section_of(self.industry)
 
 
-def in_china_bounds(latitude: float, longitude: float) -> bool:
+def in_china_bounds(latitude: Decimal, longitude: Decimal) -> bool:
     lat_min, lat_max, lon_min, lon_max = CHINA_BOUNDS
     return lat_min <= latitude <= lat_max and lon_min <= longitude <= lon_max
 
 
-def _coordinate(value: float | Decimal, field: str, limit: float) -> float:
-    # Coordinates are measurements, not money: floats are fine once range-checked.
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        raise DomainError(errors.INVALID_COORDINATES, f"{field} must be a number", field)
-    number = float(value)
-    if not math.isfinite(number) or not -limit <= number <= limit:
+def _coordinate(value: NumberInput, field: str, limit: int) -> Decimal:
+    # Decimal like the events carry; a float input goes through str so 30.64 stays 30.64.
+    number = parse_number(value, field, errors.INVALID_COORDINATES)
+    if not -limit <= number <= limit:
         raise DomainError(
-            errors.INVALID_COORDINATES, f"{field} must be between -{limit:g} and {limit:g}", field
+            errors.INVALID_COORDINATES, f"{field} must be between -{limit} and {limit}", field
         )
     return number
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Site:
-    """A place of an enterprise where waste arises or is taken in (WGS-84 degrees)."""
+    """A place of an enterprise where waste arises or is taken in (WGS-84 decimal degrees)."""
 
     id: str
     enterprise_id: str
     name: str
     district: str
-    latitude: float
-    longitude: float
+    latitude: Decimal
+    longitude: Decimal
 
     @classmethod
     def add(
@@ -113,8 +115,8 @@ class Site:
         enterprise_id: str,
         name: str,
         district: str,
-        latitude: float | Decimal,
-        longitude: float | Decimal,
+        latitude: NumberInput,
+        longitude: NumberInput,
         require_china: bool = False,
     ) -> Site:
         lat = _coordinate(latitude, "latitude", 90)

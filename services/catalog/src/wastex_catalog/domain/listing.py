@@ -51,6 +51,7 @@ TRANSITIONS: Final[dict[ListingStatus, frozenset[ListingStatus]]] = {
     ListingStatus.PARTIALLY_MATCHED: frozenset(
         {
             ListingStatus.OPEN,
+            ListingStatus.PARTIALLY_MATCHED,  # another allocation or release, still part-way
             ListingStatus.FULLY_MATCHED,
             ListingStatus.WITHDRAWN,
             ListingStatus.EXPIRED,
@@ -63,7 +64,8 @@ TRANSITIONS: Final[dict[ListingStatus, frozenset[ListingStatus]]] = {
 
 
 def can_transition(source: ListingStatus, target: ListingStatus) -> bool:
-    return source == target or target in TRANSITIONS[source]
+    # Strict: withdrawing a WITHDRAWN listing is an error, not a silent no-op.
+    return target in TRANSITIONS[source]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,150 @@
+"""Demands: validation, licence coverage over the window, shared state machine."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from wastex_catalog.domain import Demand, Licence, ListingStatus, Site
+from wastex_shared.errors import DomainError
+
+OWNER = "ent-cement"
+
+
+def post(site: Site, licences: list[Licence], **overrides: Any) -> Demand:
+    fields: dict[str, Any] = {
+        "id": "demand-1",
+        "site": site,
+        "waste_codes": ["SW01", "SW02"],
+        "quantity_tonnes": "500",
+        "max_distance_km": 80,
+        "available_from": "2027-01-01",
+        "available_until": "2027-03-31",
+        "licences": licences,
+    }
+    fields.update(overrides)
+    return Demand.post(**fields)
+
+
+def error(site: Site, licences: list[Licence], **overrides: Any) -> DomainError:
+    with pytest.raises(DomainError) as err:
+        post(site, licences, **overrides)
+    return err.value
+
+
+@pytest.fixture
+def licences(general_licence: Licence, hazardous_licence: Licence) -> list[Licence]:
+    return [general_licence, hazardous_licence]
+
+
+def test_post_normalises_and_takes_owner_from_the_site(
+    recycler_site: Site, licences: list[Licence]
+) -> None:
+    demand = post(recycler_site, licences, waste_codes=["sw02", "SW01", "SW02"])
+    assert demand.waste_codes == ("SW02", "SW01")
+    assert demand.enterprise_id == OWNER
+    assert demand.district == "新洲区"
+    assert demand.max_distance_km == Decimal(80)
+    assert demand.quantity_tonnes == Decimal("500.000")
+    assert demand.status is ListingStatus.OPEN
+    assert demand.accepts("sw01")
+    assert not demand.accepts("SW03")
+    assert not demand.hazardous
+
+
+def test_a_bare_string_is_one_code(recycler_site: Site, licences: list[Licence]) -> None:
+    assert post(recycler_site, licences, waste_codes="SW01").waste_codes == ("SW01",)
+
+
+def test_hazardous_code_with_operating_licence(
+    recycler_site: Site, licences: list[Licence]
+) -> None:
+    demand = post(recycler_site, licences, waste_codes=["HW08", "SW03"])
+    assert demand.hazardous
+
+
+def test_code_not_listed_by_any_licence(recycler_site: Site, licences: list[Licence]) -> None:
+    err = error(recycler_site, licences, waste_codes=["SW01", "SW04"])
+    assert (err.code, err.field) == ("LICENCE_NOT_COVERING_CODE", "wasteCodes")
+    assert "SW04" in err.message
+
+
+def test_hazardous_code_without_operating_licence(
+    recycler_site: Site, general_licence: Licence
+) -> None:
+    err = error(recycler_site, [general_licence], waste_codes=["HW08"])
+    assert err.code == "LICENCE_NOT_COVERING_CODE"
+
+
+def test_other_enterprises_licences_do_not_count(
+    factory_site: Site, licences: list[Licence]
+) -> None:
+    assert error(factory_site, licences).code == "LICENCE_NOT_COVERING_CODE"
+
+
+def test_window_beyond_the_licence_validity(recycler_site: Site, licences: list[Licence]) -> None:
+    # The general licence runs to 2027-12-31.
+    err = error(recycler_site, licences, available_until="2028-01-31")
+    assert (err.code, err.field) == ("LICENCE_EXPIRED", "wasteCodes")
+
+
+def test_expired_licence(recycler_site: Site, general_licence: Licence) -> None:
+    expired = replace(general_licence, valid_from=date(2020, 1, 1), valid_until=date(2025, 12, 31))
+    assert error(recycler_site, [expired]).code == "LICENCE_EXPIRED"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "code", "field"),
+    [
+        ({"waste_codes": []}, "EMPTY_WASTE_CODES", "wasteCodes"),
+        ({"waste_codes": ["SW01", "XX99"]}, "UNKNOWN_WASTE_CODE", "wasteCodes"),
+        ({"waste_codes": ["HW43"]}, "ABOLISHED_WASTE_CODE", "wasteCodes"),
+        ({"quantity_tonnes": "0"}, "INVALID_QUANTITY", "quantityTonnes"),
+        ({"quantity_tonnes": "10.0001"}, "INVALID_QUANTITY", "quantityTonnes"),
+        ({"max_distance_km": 0}, "INVALID_DISTANCE", "maxDistanceKm"),
+        ({"max_distance_km": "-5"}, "INVALID_DISTANCE", "maxDistanceKm"),
+        ({"max_distance_km": "1000.1"}, "INVALID_DISTANCE", "maxDistanceKm"),
+        ({"max_distance_km": float("nan")}, "INVALID_DISTANCE", "maxDistanceKm"),
+        ({"max_distance_km": "far"}, "INVALID_DISTANCE", "maxDistanceKm"),
+        ({"available_from": "2027-04-01"}, "INVALID_WINDOW", "availableUntil"),
+        ({"available_until": "2027-02-30"}, "INVALID_DATE", "availableUntil"),
+        ({"today": date(2027, 4, 1)}, "INVALID_WINDOW", "availableUntil"),
+    ],
+)
+def test_post_rejects_bad_input(
+    recycler_site: Site,
+    licences: list[Licence],
+    overrides: dict[str, Any],
+    code: str,
+    field: str,
+) -> None:
+    err = error(recycler_site, licences, **overrides)
+    assert (err.code, err.field) == (code, field)
+
+
+def test_distance_cap_is_inclusive(recycler_site: Site, licences: list[Licence]) -> None:
+    demand = post(recycler_site, licences, max_distance_km=12.5)
+    assert demand.max_distance_km == Decimal("12.5")
+    assert post(recycler_site, licences, max_distance_km="1000").max_distance_km == 1000
+
+
+def test_demand_state_machine(recycler_site: Site, licences: list[Licence]) -> None:
+    demand = post(recycler_site, licences)
+    partly = demand.allocate("m1", "200")
+    assert partly.status is ListingStatus.PARTIALLY_MATCHED
+    full = partly.allocate("m2", "300")
+    assert full.status is ListingStatus.FULLY_MATCHED
+    assert full.release("m1").status is ListingStatus.PARTIALLY_MATCHED
+    with pytest.raises(DomainError) as err:
+        full.withdraw(OWNER)
+    assert err.value.code == "INVALID_TRANSITION"
+    with pytest.raises(DomainError) as err:
+        partly.withdraw("ent-steel")
+    assert err.value.code == "NOT_AUTHORIZED"
+    assert partly.withdraw(OWNER).status is ListingStatus.WITHDRAWN
+    assert demand.expire_if_due(date(2027, 4, 1)).status is ListingStatus.EXPIRED
+    assert demand.expire_if_due(date(2027, 3, 31)).status is ListingStatus.OPEN

@@ -1,0 +1,5 @@
+"""Alembic migrations of the matching database."""
+
+from pathlib import Path
+
+LOCATION = Path(__file__).parent
