@@ -180,10 +180,13 @@ async def test_outbox_rows_are_published_in_order_and_marked_sent(
 async def test_rolled_back_unit_of_work_publishes_nothing(
     uow_factory: UnitOfWorkFactory,
 ) -> None:
-    with pytest.raises(RuntimeError):
+    async def publish_then_fail() -> None:
         async with uow_factory() as uow:
             await uow.publish("t", offer_event("1"))
             raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await publish_then_fail()
     async with uow_factory() as uow:
         rows = (await uow.session.execute(select(tables.outbox.c.id))).all()
     assert rows == []

@@ -72,7 +72,7 @@ async def running(runtime: Runtime) -> AsyncIterator[Runtime]:
     settings = runtime.settings
     await upgrade(runtime.uow.engine, runtime.migrations)
     await wait_for_broker(settings.kafka_bootstrap)
-    await ensure_topics(settings.kafka_bootstrap)
+    await ensure_topics(settings.kafka_bootstrap, replication=settings.kafka_replication)
     producer = make_producer(settings.kafka_bootstrap)
     await producer.start()
     runtime.relay = OutboxRelay(runtime.uow, producer)

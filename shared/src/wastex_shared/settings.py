@@ -26,6 +26,10 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap: str = Field(
         default="127.0.0.1:9092", validation_alias=AliasChoices("WASTEX_KAFKA_BOOTSTRAP")
     )
+    #: Replication factor for topics the service creates (3 on the deployed Kafka cluster).
+    kafka_replication: int = Field(
+        default=1, validation_alias=AliasChoices("WASTEX_KAFKA_REPLICATION")
+    )
     jwt_secret: str = Field(default=DEV_SECRET, validation_alias=AliasChoices("WASTEX_JWT_SECRET"))
     jwt_public_key: str | None = Field(
         default=None, validation_alias=AliasChoices("WASTEX_JWT_PUBLIC_KEY")

@@ -1,0 +1,63 @@
+"""The `wastex` command: tokens, the demo city, replay, dead letters and developer tools."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+from wastex_cli import dev, dlq
+from wastex_shared.auth import JwtConfig, Role, issue_token
+from wastex_shared.settings import ServiceSettings
+
+app = typer.Typer(help="wastex: industrial solid-waste exchange.", no_args_is_help=True)
+demo_app = typer.Typer(help="The demo city.", no_args_is_help=True)
+app.add_typer(demo_app, name="demo")
+app.add_typer(dlq.app, name="dlq")
+app.add_typer(dev.app, name="dev")
+
+SERVICES = ("catalog", "matching", "ledger")
+
+
+def _jwt() -> JwtConfig:
+    return ServiceSettings().jwt
+
+
+@app.command()
+def token(
+    role: Annotated[Role, typer.Option(help="enterprise | recycler | regulator | admin")],
+    enterprise: Annotated[str | None, typer.Option(help="enterprise id (tenant roles)")] = None,
+    district: Annotated[str | None, typer.Option(help="district, or '*' (regulators)")] = None,
+) -> None:
+    """Print a signed JWT for ROLE (dev secret unless WASTEX_JWT_SECRET is set)."""
+    try:
+        typer.echo(issue_token(_jwt(), role, enterprise, district))
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from err
+
+
+@demo_app.command("seed")
+def demo_seed(
+    url: Annotated[str, typer.Option(help="GraphQL endpoint")] = "http://127.0.0.1:4000/graphql",
+) -> None:
+    """Load the demo city into a running stack (idempotent)."""
+    from wastex_cli.demo import seed
+
+    summary = asyncio.run(seed(url, _jwt()))
+    typer.echo(summary.describe())
+
+
+@app.command()
+def replay(service: Annotated[str, typer.Argument(help="catalog | matching | ledger")]) -> None:
+    """Rebuild SERVICE's read models from its topics (stop the service first)."""
+    if service not in SERVICES:
+        raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
+    from wastex_cli.replay import replay_service
+
+    report = asyncio.run(replay_service(service))
+    typer.echo(report)
+
+
+if __name__ == "__main__":
+    app()
