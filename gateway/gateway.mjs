@@ -1,0 +1,231 @@
+#!/usr/bin/env node
+/**
+ * wastex federation gateway.
+ *
+ * Serves the static supergraph (gateway/supergraph.graphql, written by `npm run compose`)
+ * with the Hive Gateway runtime on one endpoint, /graphql:
+ *   - POST/GET queries and mutations, fanned out to catalog / matching / ledger over HTTP;
+ *   - subscriptions over WebSocket (graphql-transport-ws) or SSE, reaching the subgraphs over WS;
+ *   - GET /graphql from a browser: Hive Laboratory (GraphiQL), works offline;
+ *   - GET /healthcheck (liveness) and /readiness (supergraph loaded).
+ *
+ * Env (all optional):
+ *   WASTEX_GATEWAY_HOST        listen host                       (127.0.0.1)
+ *   WASTEX_GATEWAY_PORT        listen port                       (4000)
+ *   WASTEX_CATALOG_URL         catalog subgraph HTTP endpoint    (http://127.0.0.1:4001/graphql)
+ *   WASTEX_MATCHING_URL        matching subgraph HTTP endpoint   (http://127.0.0.1:4002/graphql)
+ *   WASTEX_LEDGER_URL          ledger subgraph HTTP endpoint     (http://127.0.0.1:4003/graphql)
+ *   WASTEX_SUPERGRAPH          supergraph SDL file               (<this dir>/supergraph.graphql)
+ *   WASTEX_GATEWAY_POLL_MS     re-read the supergraph file every N ms (0 = never; default 0);
+ *                              `kill -HUP <pid>` reloads it at any time
+ *   WASTEX_GATEWAY_LOG_LEVEL   trace | debug | info | warn | error (info; LOG_LEVEL also works)
+ *   LOG_JSON=1                 JSON log lines; NO_COLOR is set automatically when stdout is not a TTY
+ *   WASTEX_GATEWAY_MAX_DEPTH / WASTEX_GATEWAY_MAX_TOKENS / WASTEX_GATEWAY_MAX_ALIASES
+ *                              operation limits                  (10 / 2000 / 15)
+ * See README.md.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
+import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
+import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
+import { createGatewayRuntime, getGraphQLWSOptions } from '@graphql-hive/gateway-runtime';
+import { normalizeNodeRequest } from '@whatwg-node/server';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const env = process.env;
+
+function intEnv(name, fallback) {
+  const raw = env[name];
+  if (raw == null || raw === '') return fallback;
+  const n = Number.parseInt(raw, 10);
+  if (!Number.isFinite(n) || n < 0) {
+    console.error(`wastex gateway: ${name} must be a non-negative integer, got ${JSON.stringify(raw)}`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const HOST = env.WASTEX_GATEWAY_HOST || '127.0.0.1';
+const PORT = intEnv('WASTEX_GATEWAY_PORT', 4000);
+const SUPERGRAPH = resolve(env.WASTEX_SUPERGRAPH || join(here, 'supergraph.graphql'));
+const POLL_MS = intEnv('WASTEX_GATEWAY_POLL_MS', 0);
+const LOG_LEVEL = env.WASTEX_GATEWAY_LOG_LEVEL || env.LOG_LEVEL || 'info';
+// Plain log lines when written to a file or pipe (the logger reads NO_COLOR when it is created).
+if (!process.stdout.isTTY && env.NO_COLOR == null && env.FORCE_COLOR == null) env.NO_COLOR = '1';
+const LIMITS = {
+  // Relay connections cost three levels (offers{edges{node{…}}}) and a node often
+  // reaches into another subgraph (node{offer{site{enterprise{name}}}}): 6 is too tight.
+  depth: intEnv('WASTEX_GATEWAY_MAX_DEPTH', 10),
+  tokens: intEnv('WASTEX_GATEWAY_MAX_TOKENS', 2000),
+  aliases: intEnv('WASTEX_GATEWAY_MAX_ALIASES', 15),
+};
+
+/** Subgraph name (as in the supergraph's join__Graph) -> HTTP endpoint. */
+const SUBGRAPHS = {
+  catalog: env.WASTEX_CATALOG_URL || 'http://127.0.0.1:4001/graphql',
+  matching: env.WASTEX_MATCHING_URL || 'http://127.0.0.1:4002/graphql',
+  ledger: env.WASTEX_LEDGER_URL || 'http://127.0.0.1:4003/graphql',
+};
+
+if (!existsSync(SUPERGRAPH)) {
+  console.error(
+    `wastex gateway: supergraph file not found: ${SUPERGRAPH}\n` +
+      `  run \`npm run compose\` in gateway/ (or set WASTEX_SUPERGRAPH)`,
+  );
+  process.exit(1);
+}
+
+/**
+ * The caller's bearer token: the HTTP `authorization` header (also present on a WS upgrade
+ * if the client set it), else the graphql-ws `connection_init` payload's `Authorization`
+ * (or `authorization`).
+ */
+function authorizationOf(request, context) {
+  const fromHeader = request?.headers?.get?.('authorization');
+  if (fromHeader) return fromHeader;
+  const params = context?.connectionParams;
+  const fromParams = params?.Authorization ?? params?.authorization;
+  return typeof fromParams === 'string' && fromParams ? fromParams : undefined;
+}
+
+/** Puts the token on the context as `wastexAuthorization`, for the WS transport's interpolation. */
+const authorizationContextPlugin = {
+  onContextBuilding({ context, extendContext }) {
+    const token = authorizationOf(context.request, context);
+    if (token) extendContext({ wastexAuthorization: token });
+  },
+};
+
+/**
+ * Per subgraph: `location` overrides the URL recorded in supergraph.graphql (entries are merged
+ * over the join__graph url by subgraph name); subscriptions go over graphql-transport-ws to the
+ * same URL (http -> ws), forwarding the token as connection_init payload `Authorization` (what a
+ * strawberry subgraph reads from `info.context["connection_params"]`) and as the upgrade request's
+ * `authorization` header. Empty interpolations are dropped, so anonymous callers send neither.
+ */
+const transportEntries = Object.fromEntries(
+  Object.entries(SUBGRAPHS).map(([name, url]) => [
+    name,
+    {
+      location: url,
+      options: {
+        subscriptions: {
+          kind: 'ws',
+          location: url,
+          headers: [['authorization', '{context.wastexAuthorization}']],
+          options: {
+            connectionParams: { Authorization: '{context.wastexAuthorization}' },
+          },
+        },
+      },
+    },
+  ]),
+);
+
+// Hive Laboratory: a ~21 MB self-contained page (no CDN), so GraphiQL works offline.
+// Loaded on the first browser visit (saves ~0.3 s of startup) and rendered once.
+let laboratoryHtml;
+function renderGraphiQL(opts) {
+  laboratoryHtml ??= import('@graphql-hive/render-laboratory').then(m => m.renderLaboratory(opts));
+  return laboratoryHtml;
+}
+
+const gateway = createGatewayRuntime({
+  // A function (not the path) so the runtime treats the supergraph as reloadable:
+  // re-read every WASTEX_GATEWAY_POLL_MS ms, or on SIGHUP (see below). An unchanged file is a no-op.
+  supergraph: () => readFile(SUPERGRAPH, 'utf8'),
+  pollingInterval: POLL_MS || undefined,
+  transportEntries,
+  propagateHeaders: {
+    fromClientToSubgraphs({ request, context }) {
+      const token = authorizationOf(request, context);
+      return token ? { authorization: token } : {};
+    },
+  },
+  // x-request-id: taken from the client or generated, sent to every subgraph and returned.
+  requestId: true,
+  maskedErrors: { isDev: false },
+  logging: LOG_LEVEL,
+  productName: 'wastex gateway',
+  graphiql: { title: 'wastex GraphQL' },
+  renderGraphiQL,
+  // `/` in a browser goes to the GraphQL IDE; any other unknown path is a plain 404.
+  landingPage: ({ url, fetchAPI }) =>
+    url.pathname === '/'
+      ? new fetchAPI.Response(null, { status: 302, headers: { location: '/graphql' } })
+      : new fetchAPI.Response('Not Found', { status: 404 }),
+  plugins: () => [
+    authorizationContextPlugin,
+    maxDepthPlugin({ n: LIMITS.depth, flattenFragments: true }),
+    maxTokensPlugin({ n: LIMITS.tokens }),
+    maxAliasesPlugin({ n: LIMITS.aliases }),
+    blockFieldSuggestionsPlugin(),
+  ],
+});
+
+// Load the supergraph now, not on the first request: a subscription arriving over WS before
+// any HTTP request would otherwise meet an unloaded schema. A broken file fails the start.
+try {
+  await gateway.getSchema();
+} catch (err) {
+  console.error(`wastex gateway: cannot load supergraph ${SUPERGRAPH}: ${err?.message ?? err}`);
+  process.exit(1);
+}
+
+const server = createServer(gateway);
+
+const wss = new WebSocketServer({ path: gateway.graphqlEndpoint, server });
+useServer(
+  getGraphQLWSOptions(gateway, async ctx => {
+    await gateway.getSchema(); // HTTP requests wait for a (re)loading supergraph; so must WS
+    return {
+      req: ctx.extra.request,
+      socket: ctx.extra.socket,
+      // Without a WHATWG request on the context, propagateHeaders does not run for
+      // subscriptions and entity fields fetched per event would lose the token.
+      request: normalizeNodeRequest(ctx.extra.request, gateway.fetchAPI),
+    };
+  }),
+  wss,
+);
+
+let stopping = false;
+async function shutdown(signal) {
+  if (stopping) return;
+  stopping = true;
+  const force = setTimeout(() => process.exit(0), 3000);
+  force.unref();
+  try {
+    for (const client of wss.clients) client.close(1001, 'Going Away');
+    wss.close();
+    server.close();
+    server.closeAllConnections?.();
+    await gateway.dispose();
+  } catch (err) {
+    console.error(`wastex gateway: error during ${signal} shutdown:`, err);
+  }
+  process.exit(0);
+}
+process.once('SIGTERM', () => shutdown('SIGTERM'));
+process.once('SIGINT', () => shutdown('SIGINT'));
+process.on('SIGHUP', () => {
+  console.log(`wastex gateway: SIGHUP, reloading ${SUPERGRAPH}`);
+  gateway.invalidateUnifiedGraph();
+});
+
+server.on('error', err => {
+  console.error(`wastex gateway: cannot listen on ${HOST}:${PORT}: ${err.message}`);
+  process.exit(1);
+});
+server.listen(PORT, HOST, () => {
+  const shownHost = HOST.includes(':') ? `[${HOST}]` : HOST;
+  console.log(`wastex gateway listening on http://${shownHost}:${PORT}${gateway.graphqlEndpoint}`);
+});

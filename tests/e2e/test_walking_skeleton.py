@@ -1,0 +1,266 @@
+"""The walking skeleton, end to end through the gateway on the real broker:
+
+an offer posted over GraphQL and over Kafka reaches the catalog, matching proposes a match
+to a licensed recycler, and the ledger answers a utilisation query — with bad input
+answered by typed errors or the dead-letter topic, never a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from wastex_catalog.domain.credit_code import make_credit_code
+from wastex_cli.stack import Stack
+from wastex_shared.auth import Role, issue_token
+from wastex_shared.messaging.topic_reader import read_topic
+from wastex_shared.settings import ServiceSettings
+from wastex_shared.testing.graphql_client import GraphQLClient, eventually
+
+pytestmark = pytest.mark.e2e
+
+JWT = ServiceSettings().jwt
+
+REGISTER_ENTERPRISE = """
+mutation($input: RegisterEnterpriseInput!) {
+  registerEnterprise(input: $input) { enterprise { id } userErrors { field message code } }
+}"""
+ADD_SITE = """
+mutation($input: AddSiteInput!) {
+  addSite(input: $input) { site { id } userErrors { field message code } }
+}"""
+REGISTER_LICENCE = """
+mutation($input: RegisterLicenceInput!) {
+  registerLicence(input: $input) { licence { id } userErrors { field message code } }
+}"""
+POST_DEMAND = """
+mutation($input: PostDemandInput!) {
+  postDemand(input: $input) { demand { id } userErrors { field message code } }
+}"""
+POST_OFFER = """
+mutation($input: PostOfferInput!) {
+  postOffer(input: $input) {
+    offer { id status wasteCode quantityTonnes }
+    userErrors { field message code }
+  }
+}"""
+OFFERS = """
+query($filter: OfferFilter) {
+  offers(filter: $filter, first: 50) { totalCount edges { node { id description quantityTonnes } } }
+}"""
+MATCHES = """
+query($filter: MatchFilter) {
+  matches(filter: $filter, first: 50) {
+    edges { node { id tonnes distanceKm co2eKg status offer { id } demand { id } } }
+  }
+}"""
+REPORT_GENERATION = """
+mutation($input: LedgerReportInput!) {
+  reportGeneration(input: $input) { entry { id } userErrors { field message code } }
+}"""
+UTILISATION = """
+query($scope: UtilisationScope!, $from: String!, $to: String!) {
+  utilisation(scope: $scope, from: $from, to: $to) { generatedTonnes utilisedTonnes rate }
+}"""
+
+
+def unique_credit_code() -> str:
+    return make_credit_code(f"91420100{uuid.uuid4().int % 10**9:09d}")
+
+
+async def payload(client: GraphQLClient, query: str, field: str, **variables: Any) -> Any:
+    data = await client.data(query, **variables)
+    result = data[field]
+    assert result["userErrors"] == [], result["userErrors"]
+    return result
+
+
+async def register(admin: GraphQLClient, name: str, kind: str, district: str) -> str:
+    result = await payload(
+        admin,
+        REGISTER_ENTERPRISE,
+        "registerEnterprise",
+        input={
+            "name": name,
+            "creditCode": unique_credit_code(),
+            "industry": "C3120" if kind == "FACTORY" else "C3011",
+            "district": district,
+            "kind": kind,
+        },
+    )
+    return str(result["enterprise"]["id"])
+
+
+async def add_site(
+    client: GraphQLClient, enterprise_id: str, district: str, lat: str, lon: str
+) -> str:
+    result = await payload(
+        client,
+        ADD_SITE,
+        "addSite",
+        input={
+            "enterpriseId": enterprise_id,
+            "name": "main works",
+            "district": district,
+            "latitude": lat,
+            "longitude": lon,
+        },
+    )
+    return str(result["site"]["id"])
+
+
+async def test_offer_goes_from_graphql_and_kafka_to_a_match_and_the_ledger(stack: Stack) -> None:
+    gateway = GraphQLClient(stack.graphql_url)
+    admin = gateway.as_(issue_token(JWT, Role.ADMIN))
+
+    steel = await register(admin, "E2E Steel", "FACTORY", "青山区")
+    cement = await register(admin, "E2E Cement", "FACTORY", "江夏区")
+    steel_client = gateway.as_(issue_token(JWT, Role.ENTERPRISE, steel))
+    cement_client = gateway.as_(issue_token(JWT, Role.ENTERPRISE, cement))
+    steel_site = await add_site(steel_client, steel, "青山区", "30.6400", "114.4100")
+    cement_site = await add_site(cement_client, cement, "江夏区", "30.3600", "114.3000")
+    await payload(
+        admin,
+        REGISTER_LICENCE,
+        "registerLicence",
+        input={
+            "enterpriseId": cement,
+            "number": f"E2E-{uuid.uuid4().hex[:6]}",
+            "wasteCodes": ["SW01", "SW02"],
+            "annualCapacityTonnes": "50000",
+            "validFrom": "2026-01-01",
+            "validUntil": "2028-12-31",
+        },
+    )
+    demand = await payload(
+        cement_client,
+        POST_DEMAND,
+        "postDemand",
+        input={
+            "siteId": cement_site,
+            "wasteCodes": ["SW01"],
+            "quantityTonnes": "500.000",
+            "maxDistanceKm": "80",
+            "availableFrom": "2026-12-01",
+            "availableUntil": "2027-06-30",
+        },
+    )
+    demand_id = demand["demand"]["id"]
+
+    # 1. postOffer over GraphQL with a valid code, and a typed error for an abolished one.
+    offer = await payload(
+        steel_client,
+        POST_OFFER,
+        "postOffer",
+        input={
+            "siteId": steel_site,
+            "wasteCode": "SW01",
+            "quantityTonnes": "120.500",
+            "availableFrom": "2026-12-01",
+            "availableUntil": "2027-01-31",
+            "description": "BOF steel slag, <10 mm",
+        },
+    )
+    assert offer["offer"]["status"] == "OPEN"
+    assert offer["offer"]["quantityTonnes"] == "120.500"
+    rejected = (
+        await steel_client.data(
+            POST_OFFER,
+            input={
+                "siteId": steel_site,
+                "wasteCode": "HW41",
+                "quantityTonnes": "1",
+                "availableFrom": "2026-12-01",
+                "availableUntil": "2027-01-31",
+                "description": "",
+            },
+        )
+    )["postOffer"]
+    assert rejected["offer"] is None
+    assert rejected["userErrors"][0]["code"] == "ABOLISHED_WASTE_CODE"
+
+    # 2. The same action as a raw Kafka message; a malformed one lands in the DLQ.
+    ingest_id = str(uuid.uuid4())
+    message = {
+        "specversion": "1.0",
+        "id": ingest_id,
+        "type": "wastex.offer.submit",
+        "source": steel,
+        "time": "2026-11-25T08:00:00Z",
+        "data": {
+            "siteId": steel_site,
+            "wasteCode": "SW01",
+            "quantityTonnes": "80.000",
+            "availableFrom": "2026-12-01",
+            "availableUntil": "2027-01-31",
+            "description": "via kafka",
+        },
+    }
+    auth = [("authorization", f"Bearer {steel_client.token}".encode())]
+    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            "ingest.offers.v1", json.dumps(message).encode(), key=steel.encode(), headers=auth
+        )
+        await producer.send_and_wait(
+            "ingest.offers.v1", b'{"specversion": "1.0", "id": ', key=steel.encode(), headers=auth
+        )
+    finally:
+        await producer.stop()
+
+    async def kafka_offer_stored() -> list[Any]:
+        data = await steel_client.data(OFFERS, filter={"enterpriseId": steel})
+        return [e for e in data["offers"]["edges"] if e["node"]["description"] == "via kafka"]
+
+    await eventually(kafka_offer_stored)
+
+    async def dead_letter() -> list[dict[str, bytes]]:
+        found = []
+        async for record in read_topic(stack.bootstrap, "catalog.dlq.v1"):
+            found.append(dict(record.headers))
+        return found
+
+    parked = await eventually(dead_letter)
+    assert parked[0]["x-error-type"] == b"INVALID_ENVELOPE"
+    assert parked[0]["x-error"]
+
+    # 3. matching proposes a match between the offer and the licensed demand.
+    async def proposals() -> list[Any]:
+        data = await cement_client.data(MATCHES, filter={"enterpriseId": cement})
+        return [
+            e["node"] for e in data["matches"]["edges"] if e["node"]["demand"]["id"] == demand_id
+        ]
+
+    matches = await eventually(proposals, timeout=30)
+    assert {m["status"] for m in matches} == {"PROPOSED"}
+    assert sum(float(m["tonnes"]) for m in matches) == pytest.approx(200.5)
+    assert all(float(m["distanceKm"]) > 20 for m in matches)
+
+    # 4. the ledger takes a generation report and answers utilisation for the enterprise.
+    async def generation_reported() -> Any:
+        result = (
+            await steel_client.data(
+                REPORT_GENERATION,
+                input={
+                    "siteId": steel_site,
+                    "wasteCode": "SW01",
+                    "tonnes": "300.000",
+                    "period": "2026-11",
+                },
+            )
+        )["reportGeneration"]
+        return result if not result["userErrors"] else None  # the site may not be known yet
+
+    await eventually(generation_reported)
+    figures = (
+        await steel_client.data(
+            UTILISATION, scope={"enterpriseId": steel}, **{"from": "2026-11", "to": "2026-11"}
+        )
+    )["utilisation"]
+    assert figures["generatedTonnes"] == "300.000"
+    assert figures["rate"] == "0.0000"
