@@ -182,7 +182,16 @@ try {
 
 const server = createServer(gateway);
 
-const wss = new WebSocketServer({ path: gateway.graphqlEndpoint, server });
+// WebSocket upgrades on the GraphQL path only (noServer: the HTTP server's own errors, such as
+// EADDRINUSE, are then reported once below instead of also through graphql-ws).
+const wss = new WebSocketServer({ noServer: true });
+server.on('upgrade', (req, socket, head) => {
+  if (new URL(req.url ?? '/', 'http://localhost').pathname !== gateway.graphqlEndpoint) {
+    socket.destroy();
+    return;
+  }
+  wss.handleUpgrade(req, socket, head, ws => wss.emit('connection', ws, req));
+});
 useServer(
   getGraphQLWSOptions(gateway, async ctx => {
     await gateway.getSchema(); // HTTP requests wait for a (re)loading supergraph; so must WS
