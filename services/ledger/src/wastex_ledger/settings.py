@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from pathlib import Path
+
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from wastex_shared.settings import ServiceSettings
@@ -12,3 +16,8 @@ class LedgerSettings(ServiceSettings):
 
     service: str = "ledger"
     port: int = 4003
+    #: A receipt whose weight differs from the dispatched weight by more than this fraction
+    #: is a DISCREPANCY (`WASTEX_LEDGER_WEIGHT_TOLERANCE`, default 2 %).
+    weight_tolerance: Decimal = Field(default=Decimal("0.02"), ge=0, le=1)
+    #: A YAML file of zero-waste rules replacing the packaged `zero_waste_rules.yaml`.
+    zero_waste_rules: Path | None = None

@@ -1,4 +1,9 @@
-"""Facts the ledger publishes: manifests moving and entries recorded."""
+"""Facts the ledger publishes: manifests moving and entries recorded.
+
+Manifest events (key = manifest id) repeat the whole manifest so consumers need no other
+source. `ledger.entry-recorded` (key = the entry's enterprise id) carries everything the
+ledger's projections are built from, so they can be rebuilt from this topic alone.
+"""
 
 from __future__ import annotations
 
@@ -17,11 +22,23 @@ class ManifestFacts(EventModel):
     manifest_id: str
     match_id: str
     supplier_enterprise_id: str
+    supplier_site_id: str
     recycler_enterprise_id: str
+    recycler_site_id: str
     waste_code: str
     planned_tonnes: Decimal
+    distance_km: Decimal
+    #: Month the shipment is booked to ("YYYY-MM"), set at dispatch.
+    period: str | None = None
+    from_prior_stock: bool = False
     dispatched_tonnes: Decimal | None = None
     received_tonnes: Decimal | None = None
+    #: |received − dispatched| ÷ dispatched, set at receipt.
+    weight_gap_ratio: Decimal | None = None
+    transport_co2e_kg: Decimal | None = None
+    avoided_co2e_kg: Decimal | None = None
+    freight_factor_key: str
+    avoided_factor_key: str | None = None
     status: str
 
 
@@ -49,8 +66,13 @@ class EntryRecorded(EventModel):
     district: str
     industry: str
     waste_code: str
+    #: Signed: negative on a reversing entry.
     tonnes: Decimal
     period: str
     from_prior_stock: bool = False
     reverses: str | None = None
+    reason: str | None = None
+    manifest_id: str | None = None
+    transport_co2e_kg: Decimal | None = None
+    avoided_co2e_kg: Decimal | None = None
     cause_event_id: str

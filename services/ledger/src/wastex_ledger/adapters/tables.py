@@ -2,13 +2,31 @@
 
 A registry of its own keeps these tables out of other services' metadata, so each service
 migrates and owns exactly its tables.
+
+Tables are SQLAlchemy Core tables on that registry's metadata (not SQLModel classes): the
+repository works in Core statements (upserts, sums) and quantities are stored as integer
+*kilograms* (CO2e as integer grams), which both SQLite and PostgreSQL keep exactly
+(SQLite has no exact decimal type). Times are stored as integer microseconds since the
+epoch for the same reason (portable ordering and keyset paging on (time, id)). Decimals
+that are only shown, never summed (distances, factors, ratios), are kept as exact strings.
 """
 
 from __future__ import annotations
 
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    String,
+    Table,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import registry
 from sqlmodel import SQLModel
 
+from wastex_ledger.domain.figures import COLUMNS
 from wastex_shared.storage import messaging_tables
 
 
@@ -18,3 +36,117 @@ class LedgerTable(SQLModel, registry=registry()):
 
 metadata = LedgerTable.metadata
 messaging = messaging_tables(metadata)
+
+ID = 64
+
+#: Read model of catalog.site-added (site → enterprise, district, industry).
+sites = Table(
+    "sites",
+    metadata,
+    Column("site_id", String(ID), primary_key=True),
+    Column("enterprise_id", String(ID), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    #: Where the site is: the district its entries count in.
+    Column("district", String(100), nullable=False),
+    #: The enterprise's industry and registered district (regulators' jurisdiction).
+    Column("industry", String(20), nullable=False),
+    Column("enterprise_district", String(100), nullable=False),
+)
+
+#: Read model of catalog.enterprise-registered (for regulators' district visibility).
+enterprises = Table(
+    "enterprises",
+    metadata,
+    Column("enterprise_id", String(ID), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("industry", String(20), nullable=False),
+    Column("district", String(100), nullable=False, index=True),
+    Column("kind", String(20), nullable=False),
+)
+
+#: The append-only journal: rows are inserted, never updated or deleted.
+entries = Table(
+    "entries",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("enterprise_id", String(ID), nullable=False),
+    Column("site_id", String(ID), nullable=False),
+    Column("district", String(100), nullable=False),
+    Column("industry", String(20), nullable=False),
+    Column("waste_code", String(16), nullable=False),
+    Column("kilograms", BigInteger, nullable=False),
+    Column("period", String(7), nullable=False),
+    Column("from_prior_stock", Boolean, nullable=False),
+    Column("cause_event_id", String(200), nullable=False),
+    Column("reverses", String(ID), nullable=True),
+    Column("reason", String(500), nullable=True),
+    Column("manifest_id", String(ID), nullable=True),
+    Column("transport_co2e_grams", BigInteger, nullable=True),
+    Column("avoided_co2e_grams", BigInteger, nullable=True),
+    Column("recorded_at_us", BigInteger, nullable=False),
+    # At most one reversal per entry, enforced by the database as well as the domain.
+    UniqueConstraint("reverses", name="uq_entries_reverses"),
+    Index("ix_entries_enterprise_order", "enterprise_id", "recorded_at_us", "id"),
+    Index("ix_entries_district_order", "district", "recorded_at_us", "id"),
+    Index("ix_entries_order", "recorded_at_us", "id"),
+)
+
+#: Electronic manifests (电子联单), one per confirmed match.
+manifests = Table(
+    "manifests",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("match_id", String(ID), nullable=False, unique=True),
+    Column("supplier_enterprise_id", String(ID), nullable=False, index=True),
+    Column("supplier_site_id", String(ID), nullable=False),
+    Column("recycler_enterprise_id", String(ID), nullable=False, index=True),
+    Column("recycler_site_id", String(ID), nullable=False),
+    #: Districts of the two sites when known (for regulators); filled at creation or dispatch.
+    Column("supplier_district", String(100), nullable=True, index=True),
+    Column("recycler_district", String(100), nullable=True, index=True),
+    Column("waste_code", String(16), nullable=False),
+    Column("planned_kilograms", BigInteger, nullable=False),
+    Column("distance_km", String(40), nullable=False),
+    Column("planned_co2e_kg", String(40), nullable=False),
+    Column("freight_factor_key", String(200), nullable=False),
+    Column("freight_factor", String(40), nullable=False),
+    Column("avoided_factor_key", String(200), nullable=True),
+    Column("avoided_factor", String(40), nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("period", String(7), nullable=True),
+    Column("from_prior_stock", Boolean, nullable=False),
+    Column("dispatched_kilograms", BigInteger, nullable=True),
+    Column("received_kilograms", BigInteger, nullable=True),
+    Column("weight_gap_ratio", String(20), nullable=True),
+    Column("transport_co2e_grams", BigInteger, nullable=True),
+    Column("avoided_co2e_grams", BigInteger, nullable=True),
+    Column("created_at_us", BigInteger, nullable=False),
+    Column("dispatched_at_us", BigInteger, nullable=True),
+    Column("received_at_us", BigInteger, nullable=True),
+    Index("ix_manifests_order", "created_at_us", "id"),
+    Index("ix_manifests_status", "status", "created_at_us"),
+)
+
+#: Incremental projection: sums per (scope kind, scope value, month), kept in the same
+#: transaction as the entries and rebuildable from ledger.entry-recorded.v1 (replay).
+#: Tonnes columns hold kilograms, CO2e columns grams, `transfers` a count.
+projection = Table(
+    "projection",
+    metadata,
+    Column("scope_kind", String(32), primary_key=True),
+    Column("scope_value", String(200), primary_key=True),
+    Column("period", String(7), primary_key=True),
+    *(Column(name, BigInteger, nullable=False, default=0) for name in COLUMNS),
+)
+
+#: One row per enterprise and waste code, bumped first in every transaction that checks
+#: the balance identity: on PostgreSQL its row lock serialises those transactions, so two
+#: concurrent reports cannot both pass a check that only one of them may pass.
+balance_guard = Table(
+    "balance_guard",
+    metadata,
+    Column("enterprise_id", String(ID), primary_key=True),
+    Column("waste_code", String(16), primary_key=True),
+    Column("version", Integer, nullable=False),
+)

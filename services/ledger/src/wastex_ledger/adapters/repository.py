@@ -1,0 +1,690 @@
+"""Queries and row ↔ domain mapping for the ledger tables (Core statements on one session).
+
+Quantities cross this boundary as exact Decimal tonnes / kg CO2e in the domain and integer
+kilograms / grams in the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wastex_ledger.adapters.tables import (
+    balance_guard,
+    enterprises,
+    entries,
+    manifests,
+    projection,
+    sites,
+)
+from wastex_ledger.domain.entries import Carbon, Entry, EntryKind, SiteFacts
+from wastex_ledger.domain.figures import COLUMNS, COUNT_COLUMNS, ZERO, Figures
+from wastex_ledger.domain.manifest import Manifest, ManifestStatus, Route
+from wastex_ledger.domain.periods import Period
+from wastex_ledger.domain.visibility import Reach
+from wastex_shared.codes import is_hazardous
+from wastex_shared.errors import DomainError
+
+THOUSANDTH = Decimal("0.001")
+
+#: A projection row's key: (scope kind, scope value, period).
+ProjectionKey = tuple[str, str, str]
+
+
+def to_milli(value: Decimal) -> int:
+    """Tonnes → kilograms, kg → grams (exact: every quantity has at most 3 places)."""
+    return int((value * 1000).to_integral_value())
+
+
+def from_milli(value: int | None) -> Decimal:
+    return (Decimal(value or 0) / 1000).quantize(THOUSANDTH)
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def micros(moment: datetime) -> int:
+    return (moment - EPOCH) // MICROSECOND
+
+
+def from_micros(value: int) -> datetime:
+    return EPOCH + value * MICROSECOND
+
+
+def figures_to_row(figures: Figures) -> dict[str, int]:
+    row: dict[str, int] = {}
+    for name, value in figures.as_dict().items():
+        row[name] = int(value) if name in COUNT_COLUMNS else to_milli(Decimal(value))
+    return row
+
+
+def figures_from_row(row: Mapping[Any, Any]) -> Figures:
+    values: dict[str, Any] = {}
+    for name in COLUMNS:
+        raw = row[name]
+        values[name] = int(raw or 0) if name in COUNT_COLUMNS else from_milli(raw)
+    return Figures(**values)
+
+
+def _sum_columns() -> list[Any]:
+    return [func.coalesce(func.sum(projection.c[name]), 0).label(name) for name in COLUMNS]
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    rows: list[Any]
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestFilter:
+    status: str | None = None
+    enterprise_id: str | None = None
+    waste_code: str | None = None
+    discrepancy: bool | None = None
+    period_from: Period | None = None
+    period_to: Period | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EntryFilter:
+    enterprise_id: str | None = None
+    site_id: str | None = None
+    waste_code: str | None = None
+    kind: EntryKind | None = None
+    period_from: Period | None = None
+    period_to: Period | None = None
+
+
+def decode_after(after: str | None) -> tuple[int, str] | None:
+    if after is None:
+        return None
+    stamp, _, ident = after.partition(":")
+    try:
+        return int(stamp), ident
+    except ValueError as exc:
+        raise DomainError("INVALID_CURSOR", "cursor is not one this API gave out", "after") from exc
+
+
+class Repository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        bind = session.bind
+        self.dialect = bind.dialect.name if bind is not None else "sqlite"
+
+    # -- read models of catalog facts ---------------------------------------------------
+
+    async def upsert_site(self, site: SiteFacts, name: str, enterprise_district: str) -> None:
+        values = {
+            "site_id": site.site_id,
+            "enterprise_id": site.enterprise_id,
+            "name": name,
+            "district": site.district,
+            "industry": site.industry,
+            "enterprise_district": enterprise_district,
+        }
+        await self._upsert(sites, values, ["site_id"], [k for k in values if k != "site_id"])
+
+    async def upsert_enterprise(
+        self, enterprise_id: str, name: str, industry: str, district: str, kind: str
+    ) -> None:
+        values = {
+            "enterprise_id": enterprise_id,
+            "name": name,
+            "industry": industry,
+            "district": district,
+            "kind": kind,
+        }
+        await self._upsert(
+            enterprises, values, ["enterprise_id"], [k for k in values if k != "enterprise_id"]
+        )
+
+    async def site(self, site_id: str) -> SiteFacts | None:
+        row = (
+            (await self.session.execute(select(sites).where(sites.c.site_id == site_id)))
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        return SiteFacts(row["site_id"], row["enterprise_id"], row["district"], row["industry"])
+
+    async def enterprise_district(self, enterprise_id: str) -> str | None:
+        """The enterprise's registered district (from its registration, else its sites)."""
+        found = await self.session.execute(
+            select(enterprises.c.district).where(enterprises.c.enterprise_id == enterprise_id)
+        )
+        district = found.scalar_one_or_none()
+        if district is None:
+            found = await self.session.execute(
+                select(sites.c.enterprise_district)
+                .where(sites.c.enterprise_id == enterprise_id)
+                .limit(1)
+            )
+            district = found.scalar_one_or_none()
+        return None if district is None else str(district)
+
+    # -- entries ------------------------------------------------------------------------
+
+    async def insert_entries(self, new: Sequence[Entry], at: datetime) -> None:
+        stamp = micros(at)
+        for entry in new:
+            carbon = entry.carbon
+            await self.session.execute(
+                entries.insert().values(
+                    id=entry.id,
+                    kind=str(entry.kind),
+                    enterprise_id=entry.enterprise_id,
+                    site_id=entry.site_id,
+                    district=entry.district,
+                    industry=entry.industry,
+                    waste_code=entry.waste_code,
+                    kilograms=to_milli(entry.tonnes),
+                    period=str(entry.period),
+                    from_prior_stock=entry.from_prior_stock,
+                    cause_event_id=entry.cause_event_id,
+                    reverses=entry.reverses,
+                    reason=entry.reason,
+                    manifest_id=entry.manifest_id,
+                    transport_co2e_grams=to_milli(carbon.transport_co2e_kg) if carbon else None,
+                    avoided_co2e_grams=to_milli(carbon.avoided_co2e_kg) if carbon else None,
+                    recorded_at_us=stamp,
+                )
+            )
+
+    async def entry(self, entry_id: str) -> Entry | None:
+        row = (
+            (await self.session.execute(select(entries).where(entries.c.id == entry_id)))
+            .mappings()
+            .first()
+        )
+        return None if row is None else entry_from_row(row)
+
+    async def entry_exists(self, entry_id: str) -> bool:
+        found = await self.session.execute(select(entries.c.id).where(entries.c.id == entry_id))
+        return found.first() is not None
+
+    async def is_reversed(self, entry_id: str) -> bool:
+        found = await self.session.execute(
+            select(entries.c.id).where(entries.c.reverses == entry_id)
+        )
+        return found.first() is not None
+
+    async def list_entries(
+        self, reach: Reach, flt: EntryFilter, first: int, after: str | None
+    ) -> Page:
+        conditions: list[ColumnElement[bool]] = [_entry_reach(reach)]
+        if flt.enterprise_id is not None:
+            conditions.append(entries.c.enterprise_id == flt.enterprise_id)
+        if flt.site_id is not None:
+            conditions.append(entries.c.site_id == flt.site_id)
+        if flt.waste_code is not None:
+            conditions.append(entries.c.waste_code == flt.waste_code)
+        if flt.kind is not None:
+            conditions.append(entries.c.kind == str(flt.kind))
+        if flt.period_from is not None:
+            conditions.append(entries.c.period >= str(flt.period_from))
+        if flt.period_to is not None:
+            conditions.append(entries.c.period <= str(flt.period_to))
+        return await self._page(
+            select(entries), entries.c.recorded_at_us, entries.c.id, conditions, first, after
+        )
+
+    async def entry_ids(self) -> set[str]:
+        return set((await self.session.execute(select(entries.c.id))).scalars())
+
+    # -- projection ---------------------------------------------------------------------
+
+    async def add_to_projection(self, deltas: Mapping[ProjectionKey, Figures]) -> None:
+        """Add `deltas` to their rows; keys in sorted order so concurrent writers lock alike."""
+        for key in sorted(deltas):
+            kind, value, period = key
+            row = figures_to_row(deltas[key])
+            values = {"scope_kind": kind, "scope_value": value, "period": period, **row}
+            stmt: Any
+            if self.dialect == "postgresql":
+                stmt = pg_insert(projection).values(values)
+            else:
+                stmt = sqlite_insert(projection).values(values)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["scope_kind", "scope_value", "period"],
+                set_={name: projection.c[name] + stmt.excluded[name] for name in COLUMNS},
+            )
+            await self.session.execute(stmt)
+
+    async def sum_projection(self, kind: str, value: str, first: Period, last: Period) -> Figures:
+        row = (
+            (
+                await self.session.execute(
+                    select(*_sum_columns()).where(
+                        projection.c.scope_kind == kind,
+                        projection.c.scope_value == value,
+                        projection.c.period >= str(first),
+                        projection.c.period <= str(last),
+                    )
+                )
+            )
+            .mappings()
+            .one()
+        )
+        return figures_from_row(row)
+
+    async def monthly(self, kind: str, value: str) -> dict[Period, Figures]:
+        rows = (
+            await self.session.execute(
+                select(projection).where(
+                    projection.c.scope_kind == kind, projection.c.scope_value == value
+                )
+            )
+        ).mappings()
+        return {Period.parse(row["period"]): figures_from_row(row) for row in rows}
+
+    async def monthly_like(self, kind: str, prefix: str) -> dict[str, dict[Period, Figures]]:
+        """Monthly rows of every scope value starting with `prefix`, by value."""
+        rows = (
+            await self.session.execute(
+                select(projection).where(
+                    projection.c.scope_kind == kind,
+                    projection.c.scope_value.startswith(prefix, autoescape=True),
+                )
+            )
+        ).mappings()
+        result: dict[str, dict[Period, Figures]] = {}
+        for row in rows:
+            result.setdefault(row["scope_value"], {})[Period.parse(row["period"])] = (
+                figures_from_row(row)
+            )
+        return result
+
+    async def projection_rows(self) -> dict[ProjectionKey, dict[str, int]]:
+        """Every projection row as stored (to compare an incremental and a replayed state)."""
+        rows = (await self.session.execute(select(projection))).mappings()
+        return {
+            (r["scope_kind"], r["scope_value"], r["period"]): {n: int(r[n]) for n in COLUMNS}
+            for r in rows
+        }
+
+    async def wipe_projection(self) -> None:
+        await self.session.execute(delete(projection))
+
+    async def lock_balance(self, enterprise_id: str, waste_code: str) -> None:
+        values = {"enterprise_id": enterprise_id, "waste_code": waste_code, "version": 1}
+        stmt: Any
+        if self.dialect == "postgresql":
+            stmt = pg_insert(balance_guard).values(values)
+        else:
+            stmt = sqlite_insert(balance_guard).values(values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["enterprise_id", "waste_code"],
+            set_={"version": balance_guard.c.version + 1},
+        )
+        await self.session.execute(stmt)
+
+    # -- manifests ----------------------------------------------------------------------
+
+    async def manifest(self, manifest_id: str) -> Manifest | None:
+        row = (
+            (await self.session.execute(select(manifests).where(manifests.c.id == manifest_id)))
+            .mappings()
+            .first()
+        )
+        return None if row is None else manifest_from_row(row)
+
+    async def manifest_by_match(self, match_id: str) -> Manifest | None:
+        row = (
+            (await self.session.execute(select(manifests).where(manifests.c.match_id == match_id)))
+            .mappings()
+            .first()
+        )
+        return None if row is None else manifest_from_row(row)
+
+    async def insert_manifest(
+        self, manifest: Manifest, supplier_district: str | None, recycler_district: str | None
+    ) -> None:
+        route = manifest.route
+        await self.session.execute(
+            manifests.insert().values(
+                id=manifest.id,
+                match_id=manifest.match_id,
+                supplier_enterprise_id=route.supplier_enterprise_id,
+                supplier_site_id=route.supplier_site_id,
+                recycler_enterprise_id=route.recycler_enterprise_id,
+                recycler_site_id=route.recycler_site_id,
+                supplier_district=supplier_district,
+                recycler_district=recycler_district,
+                waste_code=route.waste_code,
+                planned_kilograms=to_milli(route.planned_tonnes),
+                distance_km=str(route.distance_km),
+                planned_co2e_kg=str(route.planned_co2e_kg),
+                freight_factor_key=route.freight_factor_key,
+                freight_factor=str(route.freight_factor_kg_per_tkm),
+                avoided_factor_key=route.avoided_factor_key,
+                avoided_factor=(
+                    None
+                    if route.avoided_factor_kg_per_tonne is None
+                    else str(route.avoided_factor_kg_per_tonne)
+                ),
+                from_prior_stock=manifest.from_prior_stock,
+                created_at_us=micros(manifest.created_at),
+                **_mutable_manifest_values(manifest),
+            )
+        )
+
+    async def update_manifest(
+        self,
+        manifest: Manifest,
+        supplier_district: str | None = None,
+        recycler_district: str | None = None,
+    ) -> None:
+        values = _mutable_manifest_values(manifest)
+        values["from_prior_stock"] = manifest.from_prior_stock
+        if supplier_district is not None:
+            values["supplier_district"] = supplier_district
+        if recycler_district is not None:
+            values["recycler_district"] = recycler_district
+        await self.session.execute(
+            update(manifests).where(manifests.c.id == manifest.id).values(**values)
+        )
+
+    async def manifest_districts(self, manifest_id: str) -> tuple[str | None, str | None]:
+        row = (
+            await self.session.execute(
+                select(manifests.c.supplier_district, manifests.c.recycler_district).where(
+                    manifests.c.id == manifest_id
+                )
+            )
+        ).first()
+        return (None, None) if row is None else (row[0], row[1])
+
+    async def in_transit(self, supplier_id: str, waste_code: str | None) -> dict[Period, Figures]:
+        """Shipments of `supplier_id` on the road (of one code, or all), as transfers at
+        their dispatched weight."""
+        conditions = [
+            manifests.c.supplier_enterprise_id == supplier_id,
+            manifests.c.status == str(ManifestStatus.IN_TRANSIT),
+        ]
+        if waste_code is not None:
+            conditions.append(manifests.c.waste_code == waste_code)
+        rows = (
+            await self.session.execute(
+                select(
+                    manifests.c.period,
+                    manifests.c.from_prior_stock,
+                    func.sum(manifests.c.dispatched_kilograms),
+                )
+                .where(*conditions)
+                .group_by(manifests.c.period, manifests.c.from_prior_stock)
+            )
+        ).all()
+        result: dict[Period, Figures] = {}
+        for period, prior, kilograms in rows:
+            tonnes = from_milli(int(kilograms or 0))
+            delta = (
+                Figures(transferred_out_prior=tonnes)
+                if prior
+                else Figures(transferred_out_current=tonnes)
+            )
+            month = Period.parse(period)
+            result[month] = result.get(month, Figures()) + delta
+        return result
+
+    async def open_discrepancies(self, enterprise_id: str, first: Period, last: Period) -> int:
+        found = await self.session.execute(
+            select(func.count())
+            .select_from(manifests)
+            .where(
+                or_(
+                    manifests.c.supplier_enterprise_id == enterprise_id,
+                    manifests.c.recycler_enterprise_id == enterprise_id,
+                ),
+                manifests.c.status == str(ManifestStatus.DISCREPANCY),
+                manifests.c.period >= str(first),
+                manifests.c.period <= str(last),
+            )
+        )
+        return int(found.scalar_one())
+
+    async def hazardous_pipeline(self, supplier_id: str, up_to: Period) -> Decimal:
+        """Hazardous tonnes of `supplier_id` on manifests not yet received (planned or on the
+        road), from prior-year stock or not yet dispatched, up to `up_to`."""
+        rows = (
+            await self.session.execute(
+                select(
+                    manifests.c.waste_code,
+                    manifests.c.status,
+                    manifests.c.period,
+                    manifests.c.from_prior_stock,
+                    manifests.c.planned_kilograms,
+                    manifests.c.dispatched_kilograms,
+                ).where(
+                    manifests.c.supplier_enterprise_id == supplier_id,
+                    manifests.c.status.in_(
+                        [str(ManifestStatus.CREATED), str(ManifestStatus.IN_TRANSIT)]
+                    ),
+                )
+            )
+        ).all()
+        total = ZERO
+        for code, status, period, prior, planned, dispatched in rows:
+            if not is_hazardous(code):
+                continue
+            if status == str(ManifestStatus.CREATED):
+                total += from_milli(planned)
+            elif prior and period is not None and period <= str(up_to):
+                total += from_milli(dispatched)
+        return total
+
+    async def list_manifests(
+        self, reach: Reach, flt: ManifestFilter, first: int, after: str | None
+    ) -> Page:
+        conditions: list[ColumnElement[bool]] = [_manifest_reach(reach)]
+        if flt.status is not None:
+            conditions.append(manifests.c.status == flt.status)
+        if flt.enterprise_id is not None:
+            conditions.append(
+                or_(
+                    manifests.c.supplier_enterprise_id == flt.enterprise_id,
+                    manifests.c.recycler_enterprise_id == flt.enterprise_id,
+                )
+            )
+        if flt.waste_code is not None:
+            conditions.append(manifests.c.waste_code == flt.waste_code)
+        if flt.discrepancy is not None:
+            is_gap = manifests.c.status == str(ManifestStatus.DISCREPANCY)
+            conditions.append(is_gap if flt.discrepancy else ~is_gap)
+        if flt.period_from is not None:
+            conditions.append(manifests.c.period >= str(flt.period_from))
+        if flt.period_to is not None:
+            conditions.append(manifests.c.period <= str(flt.period_to))
+        return await self._page(
+            select(manifests), manifests.c.created_at_us, manifests.c.id, conditions, first, after
+        )
+
+    # -- helpers ------------------------------------------------------------------------
+
+    async def _page(
+        self,
+        query: Select[Any],
+        stamp: Any,
+        ident: Any,
+        conditions: Iterable[ColumnElement[bool]],
+        first: int,
+        after: str | None,
+    ) -> Page:
+        where = and_(*conditions)
+        total = (
+            await self.session.execute(
+                select(func.count()).select_from(query.where(where).subquery())
+            )
+        ).scalar_one()
+        position = decode_after(after)
+        page_where = where
+        if position is not None:
+            at, last_id = position
+            page_where = and_(where, or_(stamp > at, and_(stamp == at, ident > last_id)))
+        rows = (
+            (
+                await self.session.execute(
+                    query.where(page_where).order_by(stamp, ident).limit(first + 1)
+                )
+            )
+            .mappings()
+            .all()
+        )
+        return Page(list(rows), int(total))
+
+    async def _upsert(
+        self, table: Any, values: dict[str, Any], keys: list[str], changed: list[str]
+    ) -> None:
+        stmt: Any
+        if self.dialect == "postgresql":
+            stmt = pg_insert(table).values(values)
+        else:
+            stmt = sqlite_insert(table).values(values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=keys, set_={name: stmt.excluded[name] for name in changed}
+        )
+        await self.session.execute(stmt)
+
+
+def _entry_reach(reach: Reach) -> ColumnElement[bool]:
+    if reach.everything:
+        return entries.c.id.is_not(None)
+    if reach.enterprise_id is not None:
+        return entries.c.enterprise_id == reach.enterprise_id
+    if reach.district is not None:
+        return entries.c.district == reach.district
+    return entries.c.id.is_(None)
+
+
+def _manifest_reach(reach: Reach) -> ColumnElement[bool]:
+    if reach.everything:
+        return manifests.c.id.is_not(None)
+    if reach.enterprise_id is not None:
+        return or_(
+            manifests.c.supplier_enterprise_id == reach.enterprise_id,
+            manifests.c.recycler_enterprise_id == reach.enterprise_id,
+        )
+    if reach.district is not None:
+        return or_(
+            manifests.c.supplier_district == reach.district,
+            manifests.c.recycler_district == reach.district,
+        )
+    return manifests.c.id.is_(None)
+
+
+def _mutable_manifest_values(manifest: Manifest) -> dict[str, Any]:
+    carbon = manifest.carbon
+    return {
+        "status": str(manifest.status),
+        "period": None if manifest.period is None else str(manifest.period),
+        "dispatched_kilograms": (
+            None if manifest.dispatched_tonnes is None else to_milli(manifest.dispatched_tonnes)
+        ),
+        "received_kilograms": (
+            None if manifest.received_tonnes is None else to_milli(manifest.received_tonnes)
+        ),
+        "weight_gap_ratio": (
+            None if manifest.weight_gap_ratio is None else str(manifest.weight_gap_ratio)
+        ),
+        "transport_co2e_grams": None if carbon is None else to_milli(carbon.transport_co2e_kg),
+        "avoided_co2e_grams": None if carbon is None else to_milli(carbon.avoided_co2e_kg),
+        "dispatched_at_us": (
+            None if manifest.dispatched_at is None else micros(manifest.dispatched_at)
+        ),
+        "received_at_us": None if manifest.received_at is None else micros(manifest.received_at),
+    }
+
+
+def entry_from_row(row: Mapping[Any, Any]) -> Entry:
+    carbon = None
+    if row["transport_co2e_grams"] is not None:
+        carbon = Carbon(
+            transport_co2e_kg=from_milli(row["transport_co2e_grams"]),
+            avoided_co2e_kg=from_milli(row["avoided_co2e_grams"]),
+        )
+    return Entry(
+        id=row["id"],
+        kind=EntryKind(row["kind"]),
+        enterprise_id=row["enterprise_id"],
+        site_id=row["site_id"],
+        district=row["district"],
+        industry=row["industry"],
+        waste_code=row["waste_code"],
+        tonnes=from_milli(row["kilograms"]),
+        period=Period.parse(row["period"]),
+        cause_event_id=row["cause_event_id"],
+        from_prior_stock=bool(row["from_prior_stock"]),
+        reverses=row["reverses"],
+        reason=row["reason"],
+        manifest_id=row["manifest_id"],
+        carbon=carbon,
+    )
+
+
+def entry_recorded_at(row: Mapping[Any, Any]) -> datetime:
+    return from_micros(int(row["recorded_at_us"]))
+
+
+def manifest_from_row(row: Mapping[Any, Any]) -> Manifest:
+    carbon = None
+    if row["transport_co2e_grams"] is not None:
+        carbon = Carbon(
+            transport_co2e_kg=from_milli(row["transport_co2e_grams"]),
+            avoided_co2e_kg=from_milli(row["avoided_co2e_grams"]),
+        )
+    dispatched = row["dispatched_kilograms"]
+    received = row["received_kilograms"]
+    gap = None
+    if dispatched is not None and received is not None:
+        gap = from_milli(received) - from_milli(dispatched)
+    return Manifest(
+        id=row["id"],
+        match_id=row["match_id"],
+        route=Route(
+            supplier_enterprise_id=row["supplier_enterprise_id"],
+            supplier_site_id=row["supplier_site_id"],
+            recycler_enterprise_id=row["recycler_enterprise_id"],
+            recycler_site_id=row["recycler_site_id"],
+            waste_code=row["waste_code"],
+            planned_tonnes=from_milli(row["planned_kilograms"]),
+            distance_km=Decimal(row["distance_km"]),
+            planned_co2e_kg=Decimal(row["planned_co2e_kg"]),
+            freight_factor_key=row["freight_factor_key"],
+            freight_factor_kg_per_tkm=Decimal(row["freight_factor"]),
+            avoided_factor_key=row["avoided_factor_key"],
+            avoided_factor_kg_per_tonne=(
+                None if row["avoided_factor"] is None else Decimal(row["avoided_factor"])
+            ),
+        ),
+        status=ManifestStatus(row["status"]),
+        created_at=from_micros(int(row["created_at_us"])),
+        period=None if row["period"] is None else Period.parse(row["period"]),
+        from_prior_stock=bool(row["from_prior_stock"]),
+        dispatched_tonnes=None if dispatched is None else from_milli(dispatched),
+        dispatched_at=(
+            None if row["dispatched_at_us"] is None else from_micros(int(row["dispatched_at_us"]))
+        ),
+        received_tonnes=None if received is None else from_milli(received),
+        received_at=(
+            None if row["received_at_us"] is None else from_micros(int(row["received_at_us"]))
+        ),
+        weight_gap_tonnes=gap,
+        weight_gap_ratio=(
+            None if row["weight_gap_ratio"] is None else Decimal(row["weight_gap_ratio"])
+        ),
+        carbon=carbon,
+    )
+
+
+def cursor_of(row: Mapping[Any, Any], stamp_column: str) -> str:
+    return f"{int(row[stamp_column])}:{row['id']}"

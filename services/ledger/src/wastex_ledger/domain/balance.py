@@ -1,0 +1,158 @@
+"""The balance identity, checked per enterprise and waste code before anything is booked.
+
+formulas.md §1 gives the identity 产生量 = (综合利用量 − 其中往年贮存) + 贮存量 +
+(处置量 − 其中往年贮存) + 倾倒丢弃量. The ledger cannot know what is still on the way to
+being reported, so it enforces the inequalities that must hold at every point of the year
+(倾倒丢弃 being the unreported rest):
+
+1. **Current-year balance.** For every year Y and every month m of Y, year to date
+   (Y-01 … m):
+
+       in-plant utilisation (current) + transfers out (current) + shipments in transit
+       (current) + stored + disposed (current)   ≤   generated
+
+   So generation must be reported before (or in the same month as) its uses.
+
+2. **Prior-year stock.** For every year Y, from the first records up to the end of Y:
+
+       in-plant utilisation (prior) + transfers out (prior) + shipments in transit
+       (prior) + disposed (prior)   ≤   opening stock declared in years ≤ Y
+                                         + stored in years < Y
+
+   Opening stock (reported with any month of year Y) is stock held before the ledger's
+   records and may be drawn on from Y onwards; this year's storage becomes prior-year stock
+   from next year.
+
+3. **Receiver's intake.** For every month m, from the first records up to m: utilisation
+   the receiver reports of its intake (`utilised`) ≤ its intake (`transferred_in`).
+
+A shipment counts at its dispatched (origin) weight while in transit and at its received
+weight once received. A receipt is never refused: its weight is the receiver's measurement,
+and a gap over the tolerance is a discrepancy for the regulator, not a booking error.
+
+A report, reversal, correction or dispatch is refused with `BALANCE_VIOLATION` when after
+it any check fails *and* that check is worse than before (so a pre-existing shortfall left
+by an overweight receipt does not block unrelated reports, but nothing may deepen it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from wastex_ledger.domain import errors
+from wastex_ledger.domain.figures import ZERO, Figures
+from wastex_ledger.domain.periods import Period
+from wastex_shared.errors import DomainError
+
+#: Monthly figures of one enterprise and waste code (in-transit shipments counted as transfers).
+Sheet = Mapping[Period, Figures]
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One inequality `used ≤ available` at one point in time."""
+
+    kind: str  # "current" | "prior" | "intake"
+    period: Period
+    used: Decimal
+    available: Decimal
+
+    @property
+    def key(self) -> tuple[str, Period]:
+        return (self.kind, self.period)
+
+    @property
+    def slack(self) -> Decimal:
+        return self.available - self.used
+
+    def describe(self, waste_code: str) -> str:
+        y = self.period.year
+        if self.kind == "current":
+            return (
+                f"{waste_code}: from {y}-01 to {self.period}, this year's waste utilised, "
+                f"transferred, stored and disposed would be {self.used} t but only "
+                f"{self.available} t was generated; report the generation first or correct "
+                "the entries"
+            )
+        if self.kind == "prior":
+            return (
+                f"{waste_code}: prior-year stock utilised, transferred or disposed up to the end "
+                f"of {y} would be {self.used} t but only {self.available} t was available "
+                f"(opening stock declared up to {y} + storage before {y})"
+            )
+        return (
+            f"{waste_code}: utilisation of intake up to {self.period} would be {self.used} t "
+            f"but only {self.available} t was received"
+        )
+
+
+def _current_uses(f: Figures) -> Decimal:
+    return f.in_plant_current + f.transferred_out_current + f.stored + f.disposed_current
+
+
+def _prior_uses(f: Figures) -> Decimal:
+    return f.in_plant_prior + f.transferred_out_prior + f.disposed_prior
+
+
+def checks(sheet: Sheet) -> dict[tuple[str, Period], Check]:
+    """Every check of the identity that can bind, for the months in `sheet`."""
+    found: dict[tuple[str, Period], Check] = {}
+    months = sorted(sheet)
+    # 1. current-year balance, year to date at every month with figures.
+    used = available = ZERO
+    year: int | None = None
+    for month in months:
+        if month.year != year:
+            year, used, available = month.year, ZERO, ZERO
+        used += _current_uses(sheet[month])
+        available += sheet[month].generated
+        check = Check("current", month, used, available)
+        found[check.key] = check
+    # 2. prior-year stock, cumulative to the end of every year with figures.
+    years = sorted({m.year for m in months})
+    for y in years:
+        prior_used = sum((_prior_uses(sheet[m]) for m in months if m.year <= y), ZERO)
+        opening = sum((sheet[m].opening_stock for m in months if m.year <= y), ZERO)
+        stored_before = sum((sheet[m].stored for m in months if m.year < y), ZERO)
+        check = Check("prior", Period.last_of(y), prior_used, opening + stored_before)
+        found[check.key] = check
+    # 3. receiver's intake, cumulative at every month with figures.
+    used = available = ZERO
+    for month in months:
+        used += sheet[month].received_utilised
+        available += sheet[month].transferred_in
+        check = Check("intake", month, used, available)
+        found[check.key] = check
+    return found
+
+
+def violations(before: Sheet, after: Sheet) -> list[Check]:
+    """Checks failing after a change that are worse than before it."""
+    # Evaluate both at the same points, so a new month compares with its old year to date.
+    months = set(before) | set(after)
+    old = checks({m: before.get(m, Figures()) for m in months})
+    result = []
+    for key, check in sorted(checks({m: after.get(m, Figures()) for m in months}).items()):
+        if check.slack >= 0:
+            continue
+        previous = old.get(key)
+        if previous is None or check.slack < previous.slack:
+            result.append(check)
+    return result
+
+
+def apply(sheet: Sheet, deltas: Mapping[Period, Figures]) -> dict[Period, Figures]:
+    """`sheet` with `deltas` added month by month."""
+    result = dict(sheet)
+    for month, delta in deltas.items():
+        result[month] = result.get(month, Figures()) + delta
+    return result
+
+
+def ensure_balanced(before: Sheet, deltas: Mapping[Period, Figures], waste_code: str) -> None:
+    """Refuse a change that breaks (or deepens a break of) the balance identity."""
+    broken = violations(before, apply(before, deltas))
+    if broken:
+        raise DomainError(errors.BALANCE_VIOLATION, broken[0].describe(waste_code), "tonnes")

@@ -1,0 +1,226 @@
+"""The electronic manifest (电子联单) of one confirmed match: created → dispatched → received.
+
+- Created from `matching.match-confirmed` with the planned tonnes, the route and the
+  emission factors matching used.
+- Dispatched by the supplier with the origin weight (`IN_TRANSIT`); the shipment is booked
+  to the month of dispatch and may come from prior-year stock.
+- Received by the recycler with the destination weight: `RECEIVED`, or `DISCREPANCY` when
+  |received − dispatched| ÷ dispatched exceeds the tolerance (2 % by default). Either way the
+  received weight is what the ledger books: `transferred_out` for the supplier (counts as
+  utilised, 委托利用) and `transferred_in` for the recycler.
+- Carbon at receipt: transport CO2e = received t × distance km × freight factor
+  (kg CO2e/t·km); avoided CO2e = received t × avoided factor (kg CO2e/t), when matching named
+  one for the code.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from wastex_ledger.domain import errors
+from wastex_ledger.domain.entries import (
+    Carbon,
+    Entry,
+    EntryKind,
+    SiteFacts,
+    TonnesInput,
+    parse_tonnes,
+    require_owner,
+)
+from wastex_ledger.domain.periods import Period
+from wastex_shared.errors import DomainError
+
+KG_PLACES = Decimal("0.001")
+GAP_PLACES = Decimal("0.0001")
+DEFAULT_TOLERANCE = Decimal("0.02")
+
+
+class ManifestStatus(enum.StrEnum):
+    CREATED = "CREATED"
+    IN_TRANSIT = "IN_TRANSIT"
+    RECEIVED = "RECEIVED"
+    DISCREPANCY = "DISCREPANCY"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """The planned transfer as matching confirmed it."""
+
+    supplier_enterprise_id: str
+    supplier_site_id: str
+    recycler_enterprise_id: str
+    recycler_site_id: str
+    waste_code: str
+    planned_tonnes: Decimal
+    distance_km: Decimal
+    planned_co2e_kg: Decimal
+    freight_factor_key: str
+    freight_factor_kg_per_tkm: Decimal
+    avoided_factor_key: str | None
+    avoided_factor_kg_per_tonne: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    id: str
+    match_id: str
+    route: Route
+    status: ManifestStatus
+    created_at: datetime
+    period: Period | None = None
+    from_prior_stock: bool = False
+    dispatched_tonnes: Decimal | None = None
+    dispatched_at: datetime | None = None
+    received_tonnes: Decimal | None = None
+    received_at: datetime | None = None
+    weight_gap_tonnes: Decimal | None = None
+    weight_gap_ratio: Decimal | None = None
+    carbon: Carbon | None = None
+
+    @property
+    def supplier(self) -> str:
+        return self.route.supplier_enterprise_id
+
+    @property
+    def recycler(self) -> str:
+        return self.route.recycler_enterprise_id
+
+    @property
+    def waste_code(self) -> str:
+        return self.route.waste_code
+
+    @property
+    def discrepancy(self) -> bool:
+        return self.status is ManifestStatus.DISCREPANCY
+
+    def involves(self, enterprise_id: str) -> bool:
+        return enterprise_id in (self.supplier, self.recycler)
+
+    def dispatch(
+        self,
+        *,
+        actor_enterprise_id: str,
+        tonnes: TonnesInput,
+        from_prior_stock: bool,
+        period: Period,
+        at: datetime,
+    ) -> Manifest:
+        require_owner(
+            actor_enterprise_id, self.supplier, f"the supplier side of manifest {self.id}"
+        )
+        if self.status is not ManifestStatus.CREATED:
+            raise DomainError(
+                errors.INVALID_MANIFEST_STATE,
+                f"manifest {self.id} is {self.status}; only a CREATED manifest can be dispatched",
+                "matchId",
+            )
+        return replace(
+            self,
+            status=ManifestStatus.IN_TRANSIT,
+            period=period,
+            from_prior_stock=from_prior_stock,
+            dispatched_tonnes=parse_tonnes(tonnes),
+            dispatched_at=at,
+        )
+
+    def receive(
+        self,
+        *,
+        actor_enterprise_id: str,
+        tonnes: TonnesInput,
+        tolerance: Decimal,
+        at: datetime,
+    ) -> Manifest:
+        require_owner(
+            actor_enterprise_id, self.recycler, f"the recycler side of manifest {self.id}"
+        )
+        if self.status is not ManifestStatus.IN_TRANSIT or self.dispatched_tonnes is None:
+            raise DomainError(
+                errors.INVALID_MANIFEST_STATE,
+                f"manifest {self.id} is {self.status}; only an IN_TRANSIT manifest can be received",
+                "manifestId",
+            )
+        received = parse_tonnes(tonnes)
+        gap = received - self.dispatched_tonnes
+        gap_ratio = (abs(gap) / self.dispatched_tonnes).quantize(GAP_PLACES, ROUND_HALF_UP)
+        over = abs(gap) > tolerance * self.dispatched_tonnes
+        return replace(
+            self,
+            status=ManifestStatus.DISCREPANCY if over else ManifestStatus.RECEIVED,
+            received_tonnes=received,
+            received_at=at,
+            weight_gap_tonnes=gap,
+            weight_gap_ratio=gap_ratio,
+            carbon=carbon_of(self.route, received),
+        )
+
+
+def carbon_of(route: Route, tonnes: Decimal) -> Carbon:
+    transport = tonnes * route.distance_km * route.freight_factor_kg_per_tkm
+    avoided = tonnes * (route.avoided_factor_kg_per_tonne or Decimal(0))
+    return Carbon(
+        transport_co2e_kg=transport.quantize(KG_PLACES, ROUND_HALF_UP),
+        avoided_co2e_kg=avoided.quantize(KG_PLACES, ROUND_HALF_UP),
+    )
+
+
+def create(*, manifest_id: str, match_id: str, route: Route, at: datetime) -> Manifest:
+    if route.planned_tonnes <= 0:
+        raise DomainError(errors.INVALID_QUANTITY, "a manifest needs planned tonnes > 0", "tonnes")
+    return Manifest(
+        id=manifest_id, match_id=match_id, route=route, status=ManifestStatus.CREATED, created_at=at
+    )
+
+
+def receipt_entries(
+    manifest: Manifest,
+    *,
+    supplier_site: SiteFacts,
+    recycler_site: SiteFacts,
+    out_entry_id: str,
+    in_entry_id: str,
+    cause_event_id: str,
+) -> tuple[Entry, Entry]:
+    """The two entries a receipt books: the supplier's `transferred_out`, the recycler's
+    `transferred_in`, both at the *received* weight, in the month of dispatch.
+
+    The supplier's entry carries the prior-stock flag and the carbon (it is the generator's
+    委托利用, the tonne area totals count); the recycler's is intake only, never generation.
+    """
+    tonnes, period = manifest.received_tonnes, manifest.period
+    if tonnes is None or period is None:
+        raise ValueError(f"manifest {manifest.id} is {manifest.status}, not received")
+    route = manifest.route
+    if (supplier_site.site_id, supplier_site.enterprise_id) != (
+        route.supplier_site_id,
+        route.supplier_enterprise_id,
+    ) or (recycler_site.site_id, recycler_site.enterprise_id) != (
+        route.recycler_site_id,
+        route.recycler_enterprise_id,
+    ):
+        raise ValueError(f"sites given do not match manifest {manifest.id}'s route")
+
+    def entry(entry_id: str, kind: EntryKind, site: SiteFacts, outgoing: bool) -> Entry:
+        return Entry(
+            id=entry_id,
+            kind=kind,
+            enterprise_id=site.enterprise_id,
+            site_id=site.site_id,
+            district=site.district,
+            industry=site.industry,
+            waste_code=route.waste_code,
+            tonnes=tonnes,
+            period=period,
+            cause_event_id=cause_event_id,
+            from_prior_stock=manifest.from_prior_stock and outgoing,
+            manifest_id=manifest.id,
+            carbon=manifest.carbon if outgoing else None,
+        )
+
+    return (
+        entry(out_entry_id, EntryKind.TRANSFERRED_OUT, supplier_site, True),
+        entry(in_entry_id, EntryKind.TRANSFERRED_IN, recycler_site, False),
+    )

@@ -1,0 +1,76 @@
+"""Reporting periods: calendar months written "YYYY-MM".
+
+The ledger books every entry to a month. "Now" is read in China Standard Time (UTC+8, no
+daylight saving), the time the reporting enterprises keep their books in.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from wastex_ledger.domain import errors
+from wastex_shared.errors import DomainError
+
+CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
+_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+#: Years outside this range are typos, not ledger periods.
+FIRST_YEAR = 1990
+LAST_YEAR = 2100
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Period:
+    year: int
+    month: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.month <= 12:
+            raise ValueError(f"month {self.month} out of range")
+
+    def __str__(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+    @classmethod
+    def parse(cls, text: str, field: str = "period") -> Period:
+        match = _PATTERN.match(text.strip()) if isinstance(text, str) else None
+        if match is None:
+            raise DomainError(errors.INVALID_PERIOD, f"{text!r} is not a month 'YYYY-MM'", field)
+        year, month = int(match.group(1)), int(match.group(2))
+        if not FIRST_YEAR <= year <= LAST_YEAR:
+            raise DomainError(
+                errors.INVALID_PERIOD, f"year {year} is outside {FIRST_YEAR}–{LAST_YEAR}", field
+            )
+        return cls(year, month)
+
+    @classmethod
+    def of(cls, moment: datetime) -> Period:
+        """The month `moment` falls in, in China Standard Time."""
+        local = moment.astimezone(CHINA_STANDARD_TIME)
+        return cls(local.year, local.month)
+
+    @classmethod
+    def first_of(cls, year: int) -> Period:
+        return cls(year, 1)
+
+    @classmethod
+    def last_of(cls, year: int) -> Period:
+        return cls(year, 12)
+
+
+def period_range(start: str, end: str) -> tuple[Period, Period]:
+    """An inclusive range of months, `start` ≤ `end`."""
+    first = Period.parse(start, "from")
+    last = Period.parse(end, "to")
+    if first > last:
+        raise DomainError(errors.INVALID_PERIOD, f"from {first} is after to {last}", "from")
+    return first, last
+
+
+def year_range(year: int) -> tuple[Period, Period]:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise DomainError(
+            errors.INVALID_PERIOD, f"year {year} is outside {FIRST_YEAR}–{LAST_YEAR}", "year"
+        )
+    return Period.first_of(year), Period.last_of(year)

@@ -1,0 +1,109 @@
+"""Scopes of the utilisation figures and the projection rows an entry belongs to.
+
+A query names at most one of: an enterprise (optionally with a waste code), a district
+(optionally with an industry or a waste code), an industry, a waste code; naming nothing
+means the whole city. Each is a *scope kind* with a value, and every entry adds its figures
+to one projection row per (scope kind, scope value, month) it falls in, so a query sums at
+most one row per month.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from wastex_ledger.domain import errors
+from wastex_ledger.domain.entries import Entry
+from wastex_shared.errors import DomainError
+
+CITY_VALUE = "*"
+SEPARATOR = "|"
+
+
+class ScopeKind(enum.StrEnum):
+    CITY = "city"
+    ENTERPRISE = "enterprise"
+    ENTERPRISE_CODE = "enterprise_code"
+    DISTRICT = "district"
+    DISTRICT_INDUSTRY = "district_industry"
+    DISTRICT_CODE = "district_code"
+    INDUSTRY = "industry"
+    WASTE_CODE = "waste_code"
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    enterprise_id: str | None = None
+    district: str | None = None
+    industry: str | None = None
+    waste_code: str | None = None
+
+    @property
+    def kind(self) -> ScopeKind:
+        e, d, i, c = self.enterprise_id, self.district, self.industry, self.waste_code
+        if e is not None:
+            if d is not None or i is not None:
+                raise _invalid("an enterprise scope may add a wasteCode, nothing else")
+            return ScopeKind.ENTERPRISE_CODE if c is not None else ScopeKind.ENTERPRISE
+        if d is not None:
+            if i is not None and c is not None:
+                raise _invalid("a district scope may add an industry or a wasteCode, not both")
+            if i is not None:
+                return ScopeKind.DISTRICT_INDUSTRY
+            return ScopeKind.DISTRICT_CODE if c is not None else ScopeKind.DISTRICT
+        if i is not None and c is not None:
+            raise _invalid("give industry or wasteCode (or add a district), not both")
+        if i is not None:
+            return ScopeKind.INDUSTRY
+        if c is not None:
+            return ScopeKind.WASTE_CODE
+        return ScopeKind.CITY
+
+    @property
+    def value(self) -> str:
+        kind = self.kind
+        parts: dict[ScopeKind, tuple[str | None, ...]] = {
+            ScopeKind.CITY: (CITY_VALUE,),
+            ScopeKind.ENTERPRISE: (self.enterprise_id,),
+            ScopeKind.ENTERPRISE_CODE: (self.enterprise_id, self.waste_code),
+            ScopeKind.DISTRICT: (self.district,),
+            ScopeKind.DISTRICT_INDUSTRY: (self.district, self.industry),
+            ScopeKind.DISTRICT_CODE: (self.district, self.waste_code),
+            ScopeKind.INDUSTRY: (self.industry,),
+            ScopeKind.WASTE_CODE: (self.waste_code,),
+        }
+        return SEPARATOR.join(p or "" for p in parts[kind])
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (str(self.kind), self.value)
+
+
+def _invalid(message: str) -> DomainError:
+    return DomainError(errors.INVALID_SCOPE, message, "scope")
+
+
+def scopes_of(entry: Entry) -> list[Scope]:
+    """Every scope whose figures `entry` adds to."""
+    e, d, i, c = entry.enterprise_id, entry.district, entry.industry, entry.waste_code
+    return [
+        Scope(),
+        Scope(enterprise_id=e),
+        Scope(enterprise_id=e, waste_code=c),
+        Scope(district=d),
+        Scope(district=d, industry=i),
+        Scope(district=d, waste_code=c),
+        Scope(industry=i),
+        Scope(waste_code=c),
+    ]
+
+
+def projection_keys(entry: Entry) -> list[tuple[str, str, str]]:
+    """The projection rows `entry` increments: (scope kind, scope value, "YYYY-MM").
+
+    Every entry, the receiver's intake included, goes to every scope of its own site; area
+    totals still count each tonne once because intake lands in its own columns
+    (`transferred_in`, `received_utilised`) that no rate reads.
+    """
+    month = str(entry.period)
+    return [(str(s.kind), s.value, month) for s in scopes_of(entry)]

@@ -1,0 +1,166 @@
+"""The zero-waste enterprise (无废企业) assessment: configurable rules over a year's figures.
+
+Rules come from configuration (`wastex_ledger/zero_waste_rules.yaml` by default): each has a
+`key`, a `kind` (one of :data:`RULE_KINDS`), a `title` and, where the kind needs one, a
+`threshold`. The kinds:
+
+- `rate_at_least`: 综合利用率 for the year ≥ threshold (0.80 for 无废企业, formulas §4);
+  no figures (denominator 0) fails.
+- `in_plant_share_at_least`: 固废不出厂 share ≥ threshold (a project rule, not official).
+- `no_open_discrepancies`: no manifest of the enterprise (either side) booked in the year is
+  in `DISCREPANCY`.
+- `no_unmatched_hazardous_stock`: hazardous (HW) stock at the end of the year, less what is
+  in transit or on a confirmed manifest awaiting dispatch, ≤ threshold (default 0 t).
+- `generation_accounted`: the year's generation not accounted for by utilisation, transfers
+  (also in transit), storage or disposal ≤ threshold tonnes (the identity's 倾倒丢弃 rest).
+- `disposal_share_at_most`: 处置率 (disposed ÷ generated, formulas §1, prior-stock disposal
+  included) ≤ threshold (a project rule: a zero-waste plant utilises rather than disposes);
+  no generation in the year passes (there is no share to judge).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from wastex_ledger.domain import errors
+from wastex_ledger.domain.figures import Utilisation
+from wastex_shared.errors import DomainError
+
+RULE_KINDS = frozenset(
+    {
+        "rate_at_least",
+        "in_plant_share_at_least",
+        "no_open_discrepancies",
+        "no_unmatched_hazardous_stock",
+        "generation_accounted",
+        "disposal_share_at_most",
+    }
+)
+_NEEDS_THRESHOLD = frozenset({"rate_at_least", "in_plant_share_at_least", "disposal_share_at_most"})
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    key: str
+    kind: str
+    title: str
+    threshold: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in RULE_KINDS:
+            raise DomainError(
+                errors.INVALID_RULES, f"rule {self.key}: unknown kind {self.kind!r}", "kind"
+            )
+        if self.kind in _NEEDS_THRESHOLD and self.threshold is None:
+            raise DomainError(
+                errors.INVALID_RULES, f"rule {self.key}: {self.kind} needs a threshold", "threshold"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What the rules look at for one enterprise and year."""
+
+    year: int
+    utilisation: Utilisation
+    open_discrepancies: int
+    unmatched_hazardous_stock: Decimal
+    unaccounted_generation: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class RuleResult:
+    key: str
+    title: str
+    passed: bool
+    actual: str | None
+    threshold: str | None
+    detail: str
+
+
+def _fraction(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def evaluate(rule: Rule, facts: Facts) -> RuleResult:
+    threshold = rule.threshold
+    match rule.kind:
+        case "rate_at_least" | "in_plant_share_at_least":
+            assert threshold is not None
+            value = (
+                facts.utilisation.rate
+                if rule.kind == "rate_at_least"
+                else facts.utilisation.in_plant_share
+            )
+            passed = value is not None and value >= threshold
+            detail = (
+                f"no generation or prior-stock utilisation reported for {facts.year}"
+                if value is None
+                else f"{value} {'≥' if passed else '<'} {threshold}"
+            )
+            return RuleResult(
+                rule.key, rule.title, passed, _fraction(value), str(threshold), detail
+            )
+        case "disposal_share_at_most":
+            assert threshold is not None
+            share = facts.utilisation.disposal_rate
+            ok = share is None or share <= threshold
+            detail = (
+                f"no generation reported for {facts.year}"
+                if share is None
+                else f"{share} {'≤' if ok else '>'} {threshold}"
+            )
+            return RuleResult(rule.key, rule.title, ok, _fraction(share), str(threshold), detail)
+        case "no_open_discrepancies":
+            count = facts.open_discrepancies
+            return RuleResult(
+                rule.key,
+                rule.title,
+                count == 0,
+                str(count),
+                "0",
+                f"{count} manifest(s) with a weight discrepancy in {facts.year}",
+            )
+        case "no_unmatched_hazardous_stock":
+            limit = threshold if threshold is not None else Decimal(0)
+            stock = facts.unmatched_hazardous_stock
+            return RuleResult(
+                rule.key,
+                rule.title,
+                stock <= limit,
+                str(stock),
+                str(limit),
+                f"{stock} t hazardous waste in stock at the end of {facts.year} "
+                "with no manifest to move it",
+            )
+        case _:  # generation_accounted
+            limit = threshold if threshold is not None else Decimal(0)
+            rest = facts.unaccounted_generation
+            return RuleResult(
+                rule.key,
+                rule.title,
+                rest <= limit,
+                str(rest),
+                str(limit),
+                f"{rest} t of {facts.year}'s generation not utilised, transferred, stored or "
+                "disposed",
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    enterprise_id: str
+    year: int
+    utilisation: Utilisation
+    results: tuple[RuleResult, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+
+def assess(enterprise_id: str, rules: tuple[Rule, ...], facts: Facts) -> Assessment:
+    return Assessment(
+        enterprise_id, facts.year, facts.utilisation, tuple(evaluate(r, facts) for r in rules)
+    )

@@ -1,0 +1,15 @@
+"""The ledger's strawberry federation subgraph: `schema` (for the SDL and the app)."""
+
+from __future__ import annotations
+
+import strawberry
+
+from wastex_ledger.entrypoints.graphql.mutations import Mutation
+from wastex_ledger.entrypoints.graphql.queries import Query
+from wastex_shared.graphql.extensions import standard_extensions
+
+schema = strawberry.federation.Schema(
+    query=Query, mutation=Mutation, federation_version="2.9", extensions=standard_extensions()
+)
+
+__all__ = ["schema"]

@@ -1,0 +1,141 @@
+"""Ledger mutations: reports, reversals and corrections, and the manifest's two weigh-ins.
+
+Every mutation returns its entity or `userErrors`; a `DomainError` (including
+NOT_AUTHORIZED) becomes a user error, anything else propagates (masked by ErrorPolicy).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import strawberry
+
+from wastex_ledger.domain.entries import EntryKind
+from wastex_ledger.entrypoints.graphql import policy
+from wastex_ledger.entrypoints.graphql.queries import ledger
+from wastex_ledger.entrypoints.graphql.types import (
+    CorrectEntryPayload,
+    DispatchShipmentInput,
+    LedgerEntryPayload,
+    LedgerEntryType,
+    LedgerReportInput,
+    ManifestPayload,
+    ManifestType,
+    ReceiveShipmentInput,
+)
+from wastex_ledger.service import ManifestView
+from wastex_shared.errors import DomainError
+from wastex_shared.graphql.context import Info
+from wastex_shared.graphql.errors import UserError
+
+
+async def _report(info: Info, kind: EntryKind, data: LedgerReportInput) -> LedgerEntryPayload:
+    try:
+        actor = policy.acting_enterprise(info.context.principal)
+        entry = await ledger(info).report(
+            actor,
+            kind,
+            site_id=str(data.site_id),
+            waste_code=data.waste_code,
+            tonnes=data.tonnes,
+            period=data.period,
+            from_prior_stock=data.from_prior_stock,
+        )
+    except DomainError as err:
+        return LedgerEntryPayload(entry=None, user_errors=[UserError.of(err)])
+    return LedgerEntryPayload(entry=LedgerEntryType.of(entry), user_errors=[])
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="产生量: waste generated at one of the caller's sites.")
+    async def report_generation(self, info: Info, input: LedgerReportInput) -> LedgerEntryPayload:
+        return await _report(info, EntryKind.GENERATED, input)
+
+    @strawberry.mutation(description="自行利用: waste utilised in the caller's own facilities.")
+    async def report_in_plant_utilisation(
+        self, info: Info, input: LedgerReportInput
+    ) -> LedgerEntryPayload:
+        return await _report(info, EntryKind.UTILISED_IN_PLANT, input)
+
+    @strawberry.mutation(description="贮存量: this period's generation put into storage.")
+    async def report_storage(self, info: Info, input: LedgerReportInput) -> LedgerEntryPayload:
+        return await _report(info, EntryKind.STORED, input)
+
+    @strawberry.mutation(description="处置量: waste disposed of.")
+    async def report_disposal(self, info: Info, input: LedgerReportInput) -> LedgerEntryPayload:
+        return await _report(info, EntryKind.DISPOSED, input)
+
+    @strawberry.mutation(
+        description="Stock held from before the ledger's records (往年贮存), usable from its year."
+    )
+    async def report_opening_stock(
+        self, info: Info, input: LedgerReportInput
+    ) -> LedgerEntryPayload:
+        return await _report(info, EntryKind.OPENING_STOCK, input)
+
+    @strawberry.mutation(
+        description="A receiver reports utilisation of its intake (≤ what it received)."
+    )
+    async def report_received_utilisation(
+        self, info: Info, input: LedgerReportInput
+    ) -> LedgerEntryPayload:
+        return await _report(info, EntryKind.UTILISED, input)
+
+    @strawberry.mutation(
+        description="Cancel one of the caller's entries with a reversing entry (never an update)."
+    )
+    async def reverse_entry(self, info: Info, id: strawberry.ID, reason: str) -> LedgerEntryPayload:
+        try:
+            actor = policy.acting_enterprise(info.context.principal)
+            entry = await ledger(info).reverse_entry(actor, str(id), reason)
+        except DomainError as err:
+            return LedgerEntryPayload(entry=None, user_errors=[UserError.of(err)])
+        return LedgerEntryPayload(entry=LedgerEntryType.of(entry), user_errors=[])
+
+    @strawberry.mutation(
+        description="Reverse one of the caller's entries and record it again with new tonnes."
+    )
+    async def correct_entry(
+        self, info: Info, id: strawberry.ID, tonnes: Decimal, reason: str
+    ) -> CorrectEntryPayload:
+        try:
+            actor = policy.acting_enterprise(info.context.principal)
+            result = await ledger(info).correct_entry(actor, str(id), tonnes, reason)
+        except DomainError as err:
+            return CorrectEntryPayload(entry=None, reversal=None, user_errors=[UserError.of(err)])
+        return CorrectEntryPayload(
+            entry=LedgerEntryType.of(result.replacement),
+            reversal=LedgerEntryType.of(result.reversal),
+            user_errors=[],
+        )
+
+    @strawberry.mutation(description="The supplier dispatches a confirmed match (origin weight).")
+    async def dispatch_shipment(self, info: Info, input: DispatchShipmentInput) -> ManifestPayload:
+        try:
+            actor = policy.acting_enterprise(info.context.principal)
+            service = ledger(info)
+            manifest = await service.dispatch(
+                actor, str(input.match_id), input.tonnes, input.from_prior_stock, input.period
+            )
+            view = await service.manifest(manifest.id)
+        except DomainError as err:
+            return ManifestPayload(manifest=None, user_errors=[UserError.of(err)])
+        return ManifestPayload(
+            manifest=ManifestType.of(view or ManifestView(manifest, None, None)), user_errors=[]
+        )
+
+    @strawberry.mutation(
+        description="The recycler confirms receipt (destination weight); books the transfer."
+    )
+    async def receive_shipment(self, info: Info, input: ReceiveShipmentInput) -> ManifestPayload:
+        try:
+            actor = policy.acting_enterprise(info.context.principal)
+            service = ledger(info)
+            manifest = await service.receive(actor, str(input.manifest_id), input.tonnes)
+            view = await service.manifest(manifest.id)
+        except DomainError as err:
+            return ManifestPayload(manifest=None, user_errors=[UserError.of(err)])
+        return ManifestPayload(
+            manifest=ManifestType.of(view or ManifestView(manifest, None, None)), user_errors=[]
+        )

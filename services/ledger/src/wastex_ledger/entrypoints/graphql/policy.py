@@ -1,0 +1,127 @@
+"""Who may see or do what in the ledger — every such rule, in one place.
+
+- enterprise / recycler: writes reports and reversals on its own sites, dispatches as the
+  supplier, receives as the recycler; reads its own entries, manifests, figures, assessments.
+- regulator of district d: writes nothing; reads entries, manifests and figures of d and of
+  enterprises registered in d ('*' = every district).
+- admin: writes nothing in the ledger; reads everything.
+- no token: nothing.
+
+Another tenant's data is NOT_AUTHORIZED, never a partial answer. The use cases themselves
+check that the acting enterprise owns the site, entry or side of the manifest it touches;
+this module decides which enterprise (if any) a caller acts as and what it may read.
+City-wide, industry and waste-code scopes span districts, so only admins and regulators
+with '*' may ask for them; a district regulator asks for `{district, industry}` or
+`{district, wasteCode}` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from wastex_ledger.domain.entries import Entry
+from wastex_ledger.domain.scope import Scope, ScopeKind
+from wastex_ledger.domain.visibility import Reach
+from wastex_ledger.service import ManifestView
+from wastex_shared.auth import ALL_DISTRICTS, Principal, Role
+from wastex_shared.errors import NotAuthorized
+
+DistrictOf = Callable[[str], Awaitable[str | None]]
+
+_ENTERPRISE_SCOPES = frozenset({ScopeKind.ENTERPRISE, ScopeKind.ENTERPRISE_CODE})
+_DISTRICT_SCOPES = frozenset(
+    {ScopeKind.DISTRICT, ScopeKind.DISTRICT_INDUSTRY, ScopeKind.DISTRICT_CODE}
+)
+
+
+def _signed_in(principal: Principal | None) -> Principal:
+    if principal is None:
+        raise NotAuthorized("sign in: this needs an 'Authorization: Bearer <token>' header")
+    return principal
+
+
+def _sees_everything(principal: Principal) -> bool:
+    return principal.role is Role.ADMIN or (
+        principal.role is Role.REGULATOR and principal.district == ALL_DISTRICTS
+    )
+
+
+def acting_enterprise(principal: Principal | None) -> str:
+    """The enterprise a caller writes the ledger for: only tenants write, for themselves."""
+    caller = _signed_in(principal)
+    if not caller.is_tenant or not caller.enterprise_id:
+        raise NotAuthorized(f"a {caller.role} token cannot write to the ledger")
+    return caller.enterprise_id
+
+
+def reach(principal: Principal | None) -> Reach:
+    """The rows a caller's list queries may return."""
+    caller = _signed_in(principal)
+    if _sees_everything(caller):
+        return Reach.all()
+    if caller.is_tenant and caller.enterprise_id:
+        return Reach.enterprise(caller.enterprise_id)
+    if caller.role is Role.REGULATOR and caller.district:
+        return Reach.of_district(caller.district)
+    raise NotAuthorized()
+
+
+async def require_enterprise(
+    principal: Principal | None, enterprise_id: str, district_of: DistrictOf
+) -> None:
+    """The caller may read `enterprise_id`'s ledger (figures, assessment, lists)."""
+    caller = _signed_in(principal)
+    if _sees_everything(caller) or caller.acts_for(enterprise_id):
+        return
+    if caller.role is Role.REGULATOR:
+        district = await district_of(enterprise_id)
+        if district is not None and caller.oversees(district):
+            return
+    raise NotAuthorized(f"enterprise {enterprise_id} is outside what this token may read")
+
+
+async def require_scope(principal: Principal | None, scope: Scope, district_of: DistrictOf) -> None:
+    """The caller may read the figures of `scope` (validates the scope's shape first)."""
+    kind = scope.kind
+    caller = _signed_in(principal)
+    if kind in _ENTERPRISE_SCOPES:
+        assert scope.enterprise_id is not None
+        await require_enterprise(caller, scope.enterprise_id, district_of)
+        return
+    if _sees_everything(caller):
+        return
+    if kind in _DISTRICT_SCOPES and scope.district is not None and caller.oversees(scope.district):
+        return
+    raise NotAuthorized(f"the {kind} scope is outside what this token may read", "scope")
+
+
+async def require_list_filter(
+    principal: Principal | None, enterprise_id: str | None, district_of: DistrictOf
+) -> Reach:
+    """A list's reach; a filter naming an enterprise the caller may not read is refused."""
+    allowed = reach(principal)
+    if enterprise_id is not None:
+        await require_enterprise(principal, enterprise_id, district_of)
+    return allowed
+
+
+def require_entry(principal: Principal | None, entry: Entry) -> None:
+    caller = _signed_in(principal)
+    if _sees_everything(caller) or caller.acts_for(entry.enterprise_id):
+        return
+    if caller.oversees(entry.district):
+        return
+    raise NotAuthorized(f"entry {entry.id} is outside what this token may read")
+
+
+def require_manifest(principal: Principal | None, view: ManifestView) -> None:
+    caller = _signed_in(principal)
+    manifest = view.manifest
+    if _sees_everything(caller):
+        return
+    if caller.is_tenant and caller.enterprise_id and manifest.involves(caller.enterprise_id):
+        return
+    for district in (view.supplier_district, view.recycler_district):
+        if district is not None and caller.oversees(district):
+            return
+    raise NotAuthorized(f"manifest {manifest.id} is outside what this token may read")

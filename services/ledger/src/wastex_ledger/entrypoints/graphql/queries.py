@@ -1,0 +1,199 @@
+"""Ledger queries: figures, assessment, manifests and entries (scope checked in `policy`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, cast
+
+import strawberry
+
+from wastex_ledger.adapters.repository import (
+    EntryFilter,
+    ManifestFilter,
+    cursor_of,
+    entry_from_row,
+    manifest_from_row,
+)
+from wastex_ledger.domain.periods import Period
+from wastex_ledger.domain.scope import Scope
+from wastex_ledger.entrypoints.graphql import policy
+from wastex_ledger.entrypoints.graphql.types import (
+    LedgerEntryFilter,
+    LedgerEntryType,
+    ManifestType,
+    TransferCarbonType,
+    UtilisationRateType,
+    UtilisationScope,
+    ZeroWasteAssessmentType,
+)
+from wastex_ledger.entrypoints.graphql.types import ManifestFilter as ManifestFilterInput
+from wastex_ledger.service import LedgerService, ManifestView
+from wastex_shared.errors import NotFound
+from wastex_shared.graphql.connection import Connection, connection, decode_cursor, page_size
+from wastex_shared.graphql.context import Info
+
+From = Annotated[str, strawberry.argument(name="from", description="First month, 'YYYY-MM'.")]
+To = Annotated[str, strawberry.argument(description="Last month (inclusive), 'YYYY-MM'.")]
+
+
+def ledger(info: Info) -> LedgerService:
+    return cast(LedgerService, info.context.services)
+
+
+def _period(value: str | None, field: str) -> Period | None:
+    return None if value is None else Period.parse(value, field)
+
+
+def _scope(scope: UtilisationScope | None) -> Scope:
+    return Scope() if scope is None else scope.to_domain()
+
+
+def _manifest_view(row: Mapping[Any, Any]) -> ManifestView:
+    return ManifestView(manifest_from_row(row), row["supplier_district"], row["recycler_district"])
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(
+        description=(
+            "Generation, utilisation, disposal and storage of a scope over the months from … to "
+            "(inclusive), with the comprehensive utilisation rate (formulas.md)."
+        )
+    )
+    async def utilisation(
+        self, info: Info, from_: From, to: To, scope: UtilisationScope | None = None
+    ) -> UtilisationRateType:
+        service, wanted = ledger(info), _scope(scope)
+        await policy.require_scope(info.context.principal, wanted, service.enterprise_district)
+        figures = await service.utilisation(wanted, from_, to)
+        return UtilisationRateType.of(figures, from_, to)
+
+    @strawberry.field(description="CO2e of the transfers received in a scope over months.")
+    async def carbon(
+        self, info: Info, from_: From, to: To, scope: UtilisationScope | None = None
+    ) -> TransferCarbonType:
+        service, wanted = ledger(info), _scope(scope)
+        await policy.require_scope(info.context.principal, wanted, service.enterprise_district)
+        figures = await service.utilisation(wanted, from_, to)
+        return TransferCarbonType.of(figures, from_, to)
+
+    @strawberry.field(
+        description="无废企业 assessment of an enterprise for a calendar year (configured rules)."
+    )
+    async def zero_waste_assessment(
+        self, info: Info, enterprise_id: strawberry.ID, year: int
+    ) -> ZeroWasteAssessmentType:
+        service = ledger(info)
+        await policy.require_enterprise(
+            info.context.principal, str(enterprise_id), service.enterprise_district
+        )
+        return ZeroWasteAssessmentType.of(await service.assess(str(enterprise_id), year))
+
+    @strawberry.field(description="Manifests the caller may read, oldest first.")
+    async def manifests(
+        self,
+        info: Info,
+        filter: ManifestFilterInput | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[ManifestType]:
+        return await _manifests(info, filter, first, after, discrepancy=None)
+
+    @strawberry.field(
+        description="Manifests whose received weight differs from the dispatched weight by "
+        "more than the tolerance (the regulator's discrepancy list)."
+    )
+    async def discrepancies(
+        self,
+        info: Info,
+        filter: ManifestFilterInput | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[ManifestType]:
+        return await _manifests(info, filter, first, after, discrepancy=True)
+
+    @strawberry.field
+    async def manifest(self, info: Info, id: strawberry.ID) -> ManifestType:
+        view = await ledger(info).manifest(str(id))
+        if view is None:
+            policy.reach(info.context.principal)  # no token: NOT_AUTHORIZED before NOT_FOUND
+            raise NotFound("manifest", str(id))
+        policy.require_manifest(info.context.principal, view)
+        return ManifestType.of(view)
+
+    @strawberry.field(description="Ledger entries the caller may read, in recording order.")
+    async def ledger_entries(
+        self,
+        info: Info,
+        filter: LedgerEntryFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[LedgerEntryType]:
+        service, size = ledger(info), page_size(first)
+        flt = filter or LedgerEntryFilter()
+        enterprise_id = None if flt.enterprise_id is None else str(flt.enterprise_id)
+        reach = await policy.require_list_filter(
+            info.context.principal, enterprise_id, service.enterprise_district
+        )
+        page = await service.entries(
+            reach,
+            EntryFilter(
+                enterprise_id=enterprise_id,
+                site_id=None if flt.site_id is None else str(flt.site_id),
+                waste_code=flt.waste_code,
+                kind=flt.kind,
+                period_from=_period(flt.from_, "from"),
+                period_to=_period(flt.to, "to"),
+            ),
+            size,
+            decode_cursor(after),
+        )
+        return connection(
+            [LedgerEntryType.of(entry_from_row(r)) for r in page.rows],
+            [cursor_of(r, "recorded_at_us") for r in page.rows],
+            size,
+            page.total,
+        )
+
+    @strawberry.field
+    async def ledger_entry(self, info: Info, id: strawberry.ID) -> LedgerEntryType:
+        entry = await ledger(info).entry(str(id))
+        if entry is None:
+            policy.reach(info.context.principal)
+            raise NotFound("entry", str(id))
+        policy.require_entry(info.context.principal, entry)
+        return LedgerEntryType.of(entry)
+
+
+async def _manifests(
+    info: Info,
+    flt: ManifestFilterInput | None,
+    first: int | None,
+    after: str | None,
+    discrepancy: bool | None,
+) -> Connection[ManifestType]:
+    service, size = ledger(info), page_size(first)
+    wanted = flt or ManifestFilterInput()
+    enterprise_id = None if wanted.enterprise_id is None else str(wanted.enterprise_id)
+    reach = await policy.require_list_filter(
+        info.context.principal, enterprise_id, service.enterprise_district
+    )
+    page = await service.manifests(
+        reach,
+        ManifestFilter(
+            status=None if wanted.status is None else str(wanted.status),
+            enterprise_id=enterprise_id,
+            waste_code=wanted.waste_code,
+            discrepancy=discrepancy if discrepancy is not None else wanted.discrepancy,
+            period_from=_period(wanted.from_, "from"),
+            period_to=_period(wanted.to, "to"),
+        ),
+        size,
+        decode_cursor(after),
+    )
+    return connection(
+        [ManifestType.of(_manifest_view(r)) for r in page.rows],
+        [cursor_of(r, "created_at_us") for r in page.rows],
+        size,
+        page.total,
+    )

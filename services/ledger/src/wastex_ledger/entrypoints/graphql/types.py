@@ -1,0 +1,387 @@
+"""GraphQL types of the ledger subgraph (tonnes and rates are Decimal strings)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import strawberry
+
+from wastex_ledger.domain import entries as ledger
+from wastex_ledger.domain import manifest as manifests
+from wastex_ledger.domain import zero_waste
+from wastex_ledger.domain.figures import Utilisation
+from wastex_ledger.domain.scope import Scope
+from wastex_ledger.service import ManifestView
+from wastex_shared.graphql.errors import UserError
+
+EntryKind = strawberry.enum(
+    ledger.EntryKind,
+    name="EntryKind",
+    description="What a ledger entry records (see LedgerEntry).",
+)
+ManifestStatus = strawberry.enum(
+    manifests.ManifestStatus,
+    name="ManifestStatus",
+    description="CREATED (match confirmed) → IN_TRANSIT → RECEIVED or DISCREPANCY.",
+)
+
+
+@strawberry.type(
+    name="LedgerEntry",
+    description=(
+        "An immutable ledger fact. A reversing entry has negative tonnes and names the entry "
+        "it reverses; nothing is ever updated."
+    ),
+)
+class LedgerEntryType:
+    id: strawberry.ID
+    kind: EntryKind  # type: ignore[valid-type]
+    enterprise_id: strawberry.ID
+    site_id: strawberry.ID
+    district: str
+    industry: str
+    waste_code: str
+    tonnes: Decimal
+    period: str
+    from_prior_stock: bool
+    reverses: strawberry.ID | None
+    reason: str | None
+    cause_event_id: str
+    manifest_id: strawberry.ID | None
+    transport_co2e_kg: Decimal | None
+    avoided_co2e_kg: Decimal | None
+
+    @classmethod
+    def of(cls, entry: ledger.Entry) -> LedgerEntryType:
+        carbon = entry.carbon
+        return cls(
+            id=strawberry.ID(entry.id),
+            kind=entry.kind,
+            enterprise_id=strawberry.ID(entry.enterprise_id),
+            site_id=strawberry.ID(entry.site_id),
+            district=entry.district,
+            industry=entry.industry,
+            waste_code=entry.waste_code,
+            tonnes=entry.tonnes,
+            period=str(entry.period),
+            from_prior_stock=entry.from_prior_stock,
+            reverses=None if entry.reverses is None else strawberry.ID(entry.reverses),
+            reason=entry.reason,
+            cause_event_id=entry.cause_event_id,
+            manifest_id=None if entry.manifest_id is None else strawberry.ID(entry.manifest_id),
+            transport_co2e_kg=None if carbon is None else carbon.transport_co2e_kg,
+            avoided_co2e_kg=None if carbon is None else carbon.avoided_co2e_kg,
+        )
+
+
+@strawberry.type(
+    name="Manifest",
+    description=(
+        "The electronic manifest (电子联单) of a confirmed match: dispatched with the origin "
+        "weight, received with the destination weight; a gap over the tolerance is a "
+        "DISCREPANCY. Carbon is computed at receipt from the received weight."
+    ),
+)
+class ManifestType:
+    id: strawberry.ID
+    match_id: strawberry.ID
+    status: ManifestStatus  # type: ignore[valid-type]
+    supplier_enterprise_id: strawberry.ID
+    supplier_site_id: strawberry.ID
+    recycler_enterprise_id: strawberry.ID
+    recycler_site_id: strawberry.ID
+    supplier_district: str | None
+    recycler_district: str | None
+    waste_code: str
+    planned_tonnes: Decimal
+    dispatched_tonnes: Decimal | None
+    received_tonnes: Decimal | None
+    weight_gap_tonnes: Decimal | None = strawberry.field(
+        description="received − dispatched (negative when weight was lost)."
+    )
+    weight_gap_ratio: Decimal | None = strawberry.field(
+        description="|received − dispatched| ÷ dispatched."
+    )
+    discrepancy: bool
+    period: str | None = strawberry.field(description="Month the shipment is booked to.")
+    from_prior_stock: bool
+    distance_km: Decimal
+    planned_co2e_kg: Decimal = strawberry.field(description="Transport CO2e matching planned.")
+    freight_factor_key: str
+    freight_factor_kg_per_tkm: Decimal
+    avoided_factor_key: str | None
+    avoided_factor_kg_per_tonne: Decimal | None
+    transport_co2e_kg: Decimal | None = strawberry.field(
+        description="received t × distance × freight factor."
+    )
+    avoided_co2e_kg: Decimal | None = strawberry.field(
+        description="received t × avoided-emission factor (when one applies to the code)."
+    )
+    created_at: datetime
+    dispatched_at: datetime | None
+    received_at: datetime | None
+
+    @classmethod
+    def of(cls, view: ManifestView) -> ManifestType:
+        m, route, carbon = view.manifest, view.manifest.route, view.manifest.carbon
+        return cls(
+            id=strawberry.ID(m.id),
+            match_id=strawberry.ID(m.match_id),
+            status=m.status,
+            supplier_enterprise_id=strawberry.ID(route.supplier_enterprise_id),
+            supplier_site_id=strawberry.ID(route.supplier_site_id),
+            recycler_enterprise_id=strawberry.ID(route.recycler_enterprise_id),
+            recycler_site_id=strawberry.ID(route.recycler_site_id),
+            supplier_district=view.supplier_district,
+            recycler_district=view.recycler_district,
+            waste_code=route.waste_code,
+            planned_tonnes=route.planned_tonnes,
+            dispatched_tonnes=m.dispatched_tonnes,
+            received_tonnes=m.received_tonnes,
+            weight_gap_tonnes=m.weight_gap_tonnes,
+            weight_gap_ratio=m.weight_gap_ratio,
+            discrepancy=m.discrepancy,
+            period=None if m.period is None else str(m.period),
+            from_prior_stock=m.from_prior_stock,
+            distance_km=route.distance_km,
+            planned_co2e_kg=route.planned_co2e_kg,
+            freight_factor_key=route.freight_factor_key,
+            freight_factor_kg_per_tkm=route.freight_factor_kg_per_tkm,
+            avoided_factor_key=route.avoided_factor_key,
+            avoided_factor_kg_per_tonne=route.avoided_factor_kg_per_tonne,
+            transport_co2e_kg=None if carbon is None else carbon.transport_co2e_kg,
+            avoided_co2e_kg=None if carbon is None else carbon.avoided_co2e_kg,
+            created_at=m.created_at,
+            dispatched_at=m.dispatched_at,
+            received_at=m.received_at,
+        )
+
+
+@strawberry.type(
+    name="UtilisationRate",
+    description=(
+        "Figures of a scope over a range of months (formulas.md). utilisedTonnes = in-plant "
+        "+ transferred for utilisation (at received weight), prior-year stock included; "
+        "rate = utilised ÷ (generated + priorStockUtilised); inPlantShare = utilisedInPlant ÷ "
+        "(generated + priorStockUtilised); rates are 4-place fractions, null when the "
+        "denominator is 0. Area totals count each tonne once (a recycler's intake is not "
+        "generation; it is intakeTonnes)."
+    ),
+)
+class UtilisationRateType:
+    from_: str = strawberry.field(name="from")
+    to: str
+    generated_tonnes: Decimal
+    utilised_tonnes: Decimal
+    utilised_in_plant_tonnes: Decimal
+    transferred_for_utilisation_tonnes: Decimal
+    prior_stock_utilised_tonnes: Decimal
+    disposed_tonnes: Decimal
+    prior_stock_disposed_tonnes: Decimal
+    stored_tonnes: Decimal
+    opening_stock_tonnes: Decimal
+    intake_tonnes: Decimal
+    rate: Decimal | None
+    in_plant_share: Decimal | None
+    disposal_rate: Decimal | None = strawberry.field(
+        description="处置率 (older usage, inferred): disposed ÷ generated."
+    )
+
+    @classmethod
+    def of(cls, u: Utilisation, start: str, end: str) -> UtilisationRateType:
+        return cls(
+            from_=start,
+            to=end,
+            generated_tonnes=u.generated,
+            utilised_tonnes=u.utilised,
+            utilised_in_plant_tonnes=u.utilised_in_plant,
+            transferred_for_utilisation_tonnes=u.transferred_for_utilisation,
+            prior_stock_utilised_tonnes=u.prior_stock_utilised,
+            disposed_tonnes=u.disposed,
+            prior_stock_disposed_tonnes=u.prior_stock_disposed,
+            stored_tonnes=u.stored,
+            opening_stock_tonnes=u.opening_stock,
+            intake_tonnes=u.intake,
+            rate=u.rate,
+            in_plant_share=u.in_plant_share,
+            disposal_rate=u.disposal_rate,
+        )
+
+
+@strawberry.type(
+    name="TransferCarbon",
+    description=(
+        "CO2e of received transfers in a scope (counted on the generator's side, once): "
+        "transport from received t × km × freight factor, avoided from the per-code factor."
+    ),
+)
+class TransferCarbonType:
+    from_: str = strawberry.field(name="from")
+    to: str
+    transfers: int
+    transferred_tonnes: Decimal
+    transport_co2e_kg: Decimal
+    avoided_co2e_kg: Decimal
+    net_avoided_co2e_kg: Decimal
+
+    @classmethod
+    def of(cls, u: Utilisation, start: str, end: str) -> TransferCarbonType:
+        f = u.figures
+        return cls(
+            from_=start,
+            to=end,
+            transfers=f.transfers,
+            transferred_tonnes=u.transferred_for_utilisation,
+            transport_co2e_kg=f.transport_co2e_kg,
+            avoided_co2e_kg=f.avoided_co2e_kg,
+            net_avoided_co2e_kg=f.avoided_co2e_kg - f.transport_co2e_kg,
+        )
+
+
+@strawberry.type(name="ZeroWasteRuleResult")
+class ZeroWasteRuleResultType:
+    key: str
+    title: str
+    passed: bool
+    actual: str | None
+    threshold: str | None
+    detail: str
+
+
+@strawberry.type(
+    name="ZeroWasteAssessment",
+    description="无废企业 assessment of one enterprise and year against the configured rules.",
+)
+class ZeroWasteAssessmentType:
+    enterprise_id: strawberry.ID
+    year: int
+    passed: bool
+    figures: UtilisationRateType
+    rules: list[ZeroWasteRuleResultType]
+
+    @classmethod
+    def of(cls, a: zero_waste.Assessment) -> ZeroWasteAssessmentType:
+        return cls(
+            enterprise_id=strawberry.ID(a.enterprise_id),
+            year=a.year,
+            passed=a.passed,
+            figures=UtilisationRateType.of(a.utilisation, f"{a.year}-01", f"{a.year}-12"),
+            rules=[
+                ZeroWasteRuleResultType(
+                    key=r.key,
+                    title=r.title,
+                    passed=r.passed,
+                    actual=r.actual,
+                    threshold=r.threshold,
+                    detail=r.detail,
+                )
+                for r in a.results
+            ],
+        )
+
+
+# -- inputs -------------------------------------------------------------------------------
+
+
+@strawberry.input(
+    description=(
+        "One report: tonnes (3 places) of a waste code at one of the caller's sites in a month "
+        "'YYYY-MM'. fromPriorStock (waste generated in earlier years) applies to in-plant "
+        "utilisation and disposal only; elsewhere true is refused."
+    )
+)
+class LedgerReportInput:
+    site_id: strawberry.ID
+    waste_code: str
+    tonnes: Decimal
+    period: str
+    from_prior_stock: bool = False
+
+
+@strawberry.input(
+    description=(
+        "The supplier ships a confirmed match with the origin weight; period defaults to the "
+        "current month (China Standard Time)."
+    )
+)
+class DispatchShipmentInput:
+    match_id: strawberry.ID
+    tonnes: Decimal
+    from_prior_stock: bool = False
+    period: str | None = None
+
+
+@strawberry.input
+class ReceiveShipmentInput:
+    manifest_id: strawberry.ID
+    tonnes: Decimal
+
+
+@strawberry.input(
+    description=(
+        "At most one of: enterpriseId (+ wasteCode), district (+ industry or wasteCode), "
+        "industry, wasteCode; nothing = the whole city."
+    )
+)
+class UtilisationScope:
+    enterprise_id: strawberry.ID | None = None
+    district: str | None = None
+    industry: str | None = None
+    waste_code: str | None = None
+
+    def to_domain(self) -> Scope:
+        def clean(value: str | None) -> str | None:
+            return None if value is None else value.strip()
+
+        code = clean(self.waste_code)
+        return Scope(
+            enterprise_id=clean(self.enterprise_id),
+            district=clean(self.district),
+            industry=clean(self.industry),
+            waste_code=None if code is None else code.upper(),
+        )
+
+
+@strawberry.input
+class ManifestFilter:
+    status: ManifestStatus | None = None  # type: ignore[valid-type]
+    enterprise_id: strawberry.ID | None = None
+    waste_code: str | None = None
+    discrepancy: bool | None = None
+    from_: str | None = strawberry.field(default=None, name="from")
+    to: str | None = None
+
+
+@strawberry.input
+class LedgerEntryFilter:
+    enterprise_id: strawberry.ID | None = None
+    site_id: strawberry.ID | None = None
+    waste_code: str | None = None
+    kind: EntryKind | None = None  # type: ignore[valid-type]
+    from_: str | None = strawberry.field(default=None, name="from")
+    to: str | None = None
+
+
+# -- payloads -----------------------------------------------------------------------------
+
+
+@strawberry.type
+class LedgerEntryPayload:
+    entry: LedgerEntryType | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class CorrectEntryPayload:
+    entry: LedgerEntryType | None = strawberry.field(description="The corrected entry.")
+    reversal: LedgerEntryType | None = strawberry.field(
+        description="The entry reversing the original."
+    )
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class ManifestPayload:
+    manifest: ManifestType | None
+    user_errors: list[UserError]

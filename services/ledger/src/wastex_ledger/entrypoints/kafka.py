@@ -1,0 +1,73 @@
+"""The ledger's consumer group `ledger` (dead letters on ledger.dlq.v1).
+
+One idempotent batch consumer reads:
+- `ingest.ledger-reports.v1`: factories' reports (`wastex.report.*`), authenticated by the
+  `authorization` header (the token's enterprise must be the envelope's `source`) and
+  handled by the same use case as the GraphQL report mutations;
+- `catalog.site-added.v1`, `catalog.enterprise-registered.v1`: the read models of sites
+  (→ enterprise, district, industry) and enterprises (→ district, for regulators);
+- `matching.match-confirmed.v1`: opens the manifest of each confirmed match.
+
+A report refused by a rule (unknown site, balance violation, …) is parked on the DLQ with
+`x-error-type` = the rule's code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from faststream.kafka import KafkaRouter
+
+from wastex_ledger.service import REPORT_TYPES, LedgerService
+from wastex_ledger.settings import LedgerSettings
+from wastex_shared.auth import ingest_authenticator
+from wastex_shared.envelope import Envelope
+from wastex_shared.messaging import EventConsumer, EventHandler
+from wastex_shared.messaging.consumer import Authenticator
+from wastex_shared.messaging.subscription import subscribe
+from wastex_shared.storage import UnitOfWorkFactory
+from wastex_shared.topics import (
+    CATALOG_ENTERPRISE_REGISTERED,
+    CATALOG_SITE_ADDED,
+    INGEST_LEDGER_REPORTS,
+    MATCHING_MATCH_CONFIRMED,
+)
+
+GROUP = "ledger"
+TOPICS = [
+    INGEST_LEDGER_REPORTS.name,
+    CATALOG_SITE_ADDED.name,
+    CATALOG_ENTERPRISE_REGISTERED.name,
+    MATCHING_MATCH_CONFIRMED.name,
+]
+
+
+def ingest_only(authenticate: Authenticator) -> Authenticator:
+    """Authenticate the factories' commands; other services' facts carry no token."""
+
+    def check(envelope: Envelope, headers: Mapping[str, str]) -> None:
+        if envelope.type in REPORT_TYPES:
+            authenticate(envelope, headers)
+
+    return check
+
+
+def build_consumer(
+    service: LedgerService, uow: UnitOfWorkFactory, settings: LedgerSettings
+) -> EventConsumer:
+    handlers: dict[str, EventHandler] = {kind: service.on_report for kind in REPORT_TYPES}
+    handlers["catalog.site-added"] = service.on_site_added
+    handlers["catalog.enterprise-registered"] = service.on_enterprise_registered
+    handlers["matching.match-confirmed"] = service.on_match_confirmed
+    return EventConsumer(
+        GROUP, uow, handlers, authenticate=ingest_only(ingest_authenticator(settings.jwt))
+    )
+
+
+def build_router(
+    service: LedgerService, uow: UnitOfWorkFactory, settings: LedgerSettings
+) -> tuple[KafkaRouter, EventConsumer]:
+    consumer = build_consumer(service, uow, settings)
+    router = KafkaRouter()
+    subscribe(router, consumer, TOPICS, settings)
+    return router, consumer

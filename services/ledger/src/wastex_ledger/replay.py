@@ -1,0 +1,128 @@
+"""`wastex replay ledger`: rebuild the ledger's read models from their topics.
+
+- The projection (sums per scope and month) is wiped and rebuilt from
+  `ledger.entry-recorded.v1` read from offset 0: every entry once (the outbox may publish
+  an event twice; entries are deduplicated by id), added up exactly as the incremental path
+  adds them (`service.projection_deltas`), so the result equals the incremental projection.
+- The site and enterprise read models are upserted again from `catalog.site-added.v1` and
+  `catalog.enterprise-registered.v1`.
+
+The journal (`entries`) and the manifests are the ledger's own state, not read models: they
+are not touched. Run it with the ledger's consumers and outbox relay idle (or stopped) and
+the outbox drained, so the topic holds every journal entry; the report says when the journal
+has entries the topic does not (yet).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from wastex_ledger.adapters.migrations import LOCATION
+from wastex_ledger.adapters.repository import Repository
+from wastex_ledger.adapters.tables import messaging
+from wastex_ledger.domain.entries import Entry, SiteFacts
+from wastex_ledger.service import entry_from_event, projection_deltas
+from wastex_ledger.settings import LedgerSettings
+from wastex_shared.envelope import Envelope
+from wastex_shared.events.catalog import EnterpriseRegistered, SiteAdded
+from wastex_shared.events.ledger import EntryRecorded
+from wastex_shared.messaging.topic_reader import read_topic
+from wastex_shared.storage import UnitOfWorkFactory, make_engine
+from wastex_shared.storage.migrate import upgrade
+from wastex_shared.topics import (
+    CATALOG_ENTERPRISE_REGISTERED,
+    CATALOG_SITE_ADDED,
+    LEDGER_ENTRY_RECORDED,
+)
+
+
+@dataclass
+class ReplayReport:
+    entries: int = 0
+    duplicates: int = 0
+    undecodable: int = 0
+    projection_rows: int = 0
+    sites: int = 0
+    enterprises: int = 0
+    missing_from_topic: int = 0
+
+    def __str__(self) -> str:
+        text = (
+            f"ledger: projection rebuilt from {self.entries} entries "
+            f"({self.duplicates} duplicate events skipped, {self.undecodable} undecodable) "
+            f"into {self.projection_rows} rows; {self.sites} sites and {self.enterprises} "
+            "enterprises re-read from the catalog"
+        )
+        if self.missing_from_topic:
+            text += (
+                f"; WARNING: {self.missing_from_topic} journal entries are not on "
+                f"{LEDGER_ENTRY_RECORDED.name} yet (outbox not drained?)"
+            )
+        return text
+
+
+async def _entries_from_topic(bootstrap: str, report: ReplayReport) -> list[Entry]:
+    seen: dict[str, Entry] = {}
+    async for record in read_topic(bootstrap, LEDGER_ENTRY_RECORDED.name):
+        try:
+            envelope = Envelope.from_json(record.value)
+            data = EntryRecorded.model_validate(envelope.data)
+        except (ValidationError, ValueError, TypeError):
+            report.undecodable += 1
+            continue
+        if data.entry_id in seen:
+            report.duplicates += 1
+            continue
+        seen[data.entry_id] = entry_from_event(data)
+    report.entries = len(seen)
+    return list(seen.values())
+
+
+async def rebuild(uow_factory: UnitOfWorkFactory, bootstrap: str) -> ReplayReport:
+    report = ReplayReport()
+    async with uow_factory() as uow:
+        repo = Repository(uow.session)
+        async for record in read_topic(bootstrap, CATALOG_ENTERPRISE_REGISTERED.name):
+            try:
+                ent = EnterpriseRegistered.model_validate(Envelope.from_json(record.value).data)
+            except (ValidationError, ValueError, TypeError):
+                report.undecodable += 1
+                continue
+            await repo.upsert_enterprise(
+                ent.enterprise_id, ent.name, ent.industry, ent.district, ent.kind
+            )
+            report.enterprises += 1
+        async for record in read_topic(bootstrap, CATALOG_SITE_ADDED.name):
+            try:
+                site = SiteAdded.model_validate(Envelope.from_json(record.value).data)
+            except (ValidationError, ValueError, TypeError):
+                report.undecodable += 1
+                continue
+            facts = SiteFacts(site.site_id, site.enterprise_id, site.district, site.industry)
+            await repo.upsert_site(facts, site.name, site.enterprise_district)
+            report.sites += 1
+        await uow.commit()
+
+    entries = await _entries_from_topic(bootstrap, report)
+    deltas = projection_deltas(entries)
+    async with uow_factory() as uow:
+        repo = Repository(uow.session)
+        await repo.wipe_projection()
+        await repo.add_to_projection(deltas)
+        journal = await repo.entry_ids()
+        await uow.commit()
+    report.projection_rows = len(deltas)
+    report.missing_from_topic = len(journal - {e.id for e in entries})
+    return report
+
+
+async def replay(settings: LedgerSettings) -> str:
+    engine = make_engine(settings.db_url)
+    try:
+        await upgrade(engine, LOCATION)
+        report = await rebuild(UnitOfWorkFactory(engine, messaging), settings.kafka_bootstrap)
+    finally:
+        await engine.dispose()
+    return str(report)

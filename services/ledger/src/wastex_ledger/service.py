@@ -1,0 +1,614 @@
+"""Ledger use cases: load → domain → save + outbox, in one unit of work.
+
+GraphQL mutations and the Kafka ingest consumer call the *same* use cases: the `*_in`
+methods work inside a unit of work the caller owns (the consumer commits once per batch),
+the plain ones open and commit their own. `actor` is the enterprise acting, already
+authenticated (GraphQL policy or the ingest authenticator); the use cases check it owns
+what it touches.
+
+Every booked entry is inserted into the journal, added to the projection rows of all its
+scopes and published as `ledger.entry-recorded` in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel
+
+from wastex_ledger.adapters.repository import (
+    EntryFilter,
+    ManifestFilter,
+    Page,
+    ProjectionKey,
+    Repository,
+)
+from wastex_ledger.domain import balance, errors
+from wastex_ledger.domain import entries as ledger
+from wastex_ledger.domain import manifest as manifests
+from wastex_ledger.domain.entries import Entry, EntryKind, TonnesInput
+from wastex_ledger.domain.figures import ZERO, Figures, Utilisation, delta_of
+from wastex_ledger.domain.manifest import Manifest, Route
+from wastex_ledger.domain.periods import Period, period_range, year_range
+from wastex_ledger.domain.scope import Scope, ScopeKind, projection_keys
+from wastex_ledger.domain.visibility import Reach
+from wastex_ledger.domain.zero_waste import Assessment, Facts, Rule, assess
+from wastex_shared.codes import is_hazardous
+from wastex_shared.emission_factors import factor
+from wastex_shared.envelope import Envelope, derived_id, new_id, utcnow
+from wastex_shared.errors import DomainError, NotFound
+from wastex_shared.events.catalog import EnterpriseRegistered, SiteAdded
+from wastex_shared.events.ledger import (
+    EntryRecorded,
+    ManifestCreated,
+    ManifestFacts,
+    ShipmentDispatched,
+    ShipmentReceived,
+)
+from wastex_shared.events.matching import MatchConfirmed
+from wastex_shared.storage import UnitOfWork, UnitOfWorkFactory
+from wastex_shared.topics import (
+    LEDGER_ENTRY_RECORDED,
+    LEDGER_MANIFEST_CREATED,
+    LEDGER_SHIPMENT_DISPATCHED,
+    LEDGER_SHIPMENT_RECEIVED,
+)
+
+SOURCE = "ledger"
+
+#: Ingest event type → the kind of entry it reports.
+REPORT_TYPES: dict[str, EntryKind] = {
+    "wastex.report.generation": EntryKind.GENERATED,
+    "wastex.report.in-plant-utilisation": EntryKind.UTILISED_IN_PLANT,
+    "wastex.report.storage": EntryKind.STORED,
+    "wastex.report.disposal": EntryKind.DISPOSED,
+    "wastex.report.opening-stock": EntryKind.OPENING_STOCK,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerConfig:
+    weight_tolerance: Decimal = manifests.DEFAULT_TOLERANCE
+    rules: tuple[Rule, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestView:
+    """A manifest with the districts of its two sites (for regulators)."""
+
+    manifest: Manifest
+    supplier_district: str | None
+    recycler_district: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    reversal: Entry
+    replacement: Entry
+
+
+def projection_deltas(booked: Sequence[Entry]) -> dict[ProjectionKey, Figures]:
+    """What `booked` adds to each projection row (the replay uses the same function)."""
+    deltas: dict[ProjectionKey, Figures] = {}
+    for entry in booked:
+        delta = delta_of(entry)
+        for key in projection_keys(entry):
+            deltas[key] = deltas.get(key, Figures()) + delta
+    return deltas
+
+
+def entry_recorded(entry: Entry) -> EntryRecorded:
+    carbon = entry.carbon
+    return EntryRecorded(
+        entry_id=entry.id,
+        kind=str(entry.kind),
+        enterprise_id=entry.enterprise_id,
+        site_id=entry.site_id,
+        district=entry.district,
+        industry=entry.industry,
+        waste_code=entry.waste_code,
+        tonnes=entry.tonnes,
+        period=str(entry.period),
+        from_prior_stock=entry.from_prior_stock,
+        reverses=entry.reverses,
+        reason=entry.reason,
+        manifest_id=entry.manifest_id,
+        transport_co2e_kg=None if carbon is None else carbon.transport_co2e_kg,
+        avoided_co2e_kg=None if carbon is None else carbon.avoided_co2e_kg,
+        cause_event_id=entry.cause_event_id,
+    )
+
+
+def entry_from_event(data: EntryRecorded) -> Entry:
+    carbon = None
+    if data.transport_co2e_kg is not None:
+        carbon = ledger.Carbon(data.transport_co2e_kg, data.avoided_co2e_kg or ZERO)
+    return Entry(
+        id=data.entry_id,
+        kind=EntryKind(data.kind),
+        enterprise_id=data.enterprise_id,
+        site_id=data.site_id,
+        district=data.district,
+        industry=data.industry,
+        waste_code=data.waste_code,
+        tonnes=data.tonnes,
+        period=Period.parse(data.period),
+        cause_event_id=data.cause_event_id,
+        from_prior_stock=data.from_prior_stock,
+        reverses=data.reverses,
+        reason=data.reason,
+        manifest_id=data.manifest_id,
+        carbon=carbon,
+    )
+
+
+def manifest_facts(manifest: Manifest) -> dict[str, Any]:
+    route, carbon = manifest.route, manifest.carbon
+    return {
+        "manifest_id": manifest.id,
+        "match_id": manifest.match_id,
+        "supplier_enterprise_id": route.supplier_enterprise_id,
+        "supplier_site_id": route.supplier_site_id,
+        "recycler_enterprise_id": route.recycler_enterprise_id,
+        "recycler_site_id": route.recycler_site_id,
+        "waste_code": route.waste_code,
+        "planned_tonnes": route.planned_tonnes,
+        "distance_km": route.distance_km,
+        "period": None if manifest.period is None else str(manifest.period),
+        "from_prior_stock": manifest.from_prior_stock,
+        "dispatched_tonnes": manifest.dispatched_tonnes,
+        "received_tonnes": manifest.received_tonnes,
+        "weight_gap_ratio": manifest.weight_gap_ratio,
+        "transport_co2e_kg": None if carbon is None else carbon.transport_co2e_kg,
+        "avoided_co2e_kg": None if carbon is None else carbon.avoided_co2e_kg,
+        "freight_factor_key": route.freight_factor_key,
+        "avoided_factor_key": route.avoided_factor_key,
+        "status": str(manifest.status),
+    }
+
+
+def _avoided_factor(data: MatchConfirmed) -> tuple[str | None, Decimal | None]:
+    """The avoided-emission factor matching used, when it is a per-tonne factor we know."""
+    key = data.avoided_factor_key
+    if not key:
+        return None, None
+    try:
+        found = factor(key)
+    except KeyError:
+        return key, None
+    return key, found.value if found.unit.startswith("kgCO2") else None
+
+
+class LedgerService:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        config: LedgerConfig | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._uow = uow
+        self.config = config or LedgerConfig()
+        self._clock = clock
+
+    # -- commands: reports --------------------------------------------------------------
+
+    async def report(
+        self,
+        actor: str,
+        kind: EntryKind,
+        *,
+        site_id: str,
+        waste_code: str,
+        tonnes: TonnesInput,
+        period: str,
+        from_prior_stock: bool = False,
+    ) -> Entry:
+        command_id = new_id()
+        async with self._uow() as uow:
+            entry = await self.report_in(
+                uow,
+                actor,
+                kind,
+                entry_id=command_id,
+                cause_event_id=f"graphql/{command_id}",
+                site_id=site_id,
+                waste_code=waste_code,
+                tonnes=tonnes,
+                period=period,
+                from_prior_stock=from_prior_stock,
+            )
+            await uow.commit()
+        return entry
+
+    async def report_in(
+        self,
+        uow: UnitOfWork,
+        actor: str,
+        kind: EntryKind,
+        *,
+        entry_id: str,
+        cause_event_id: str,
+        site_id: str,
+        waste_code: str,
+        tonnes: TonnesInput,
+        period: str,
+        from_prior_stock: bool = False,
+        cause: Envelope | None = None,
+    ) -> Entry:
+        """Record one report of `actor` on one of its sites (balance identity checked)."""
+        repo = Repository(uow.session)
+        site = await self._known_site(repo, site_id)
+        entry = ledger.report(
+            entry_id=entry_id,
+            kind=kind,
+            actor_enterprise_id=actor,
+            site=site,
+            waste_code=waste_code,
+            tonnes=tonnes,
+            period=period,
+            from_prior_stock=from_prior_stock,
+            cause_event_id=cause_event_id,
+        )
+        await self._book(uow, repo, [entry], cause=cause, checked=True)
+        return entry
+
+    async def reverse_entry(self, actor: str, entry_id: str, reason: str) -> Entry:
+        command_id = new_id()
+        async with self._uow() as uow:
+            repo = Repository(uow.session)
+            original = await self._entry_or_fail(repo, entry_id)
+            reversal = ledger.reverse(
+                original,
+                entry_id=command_id,
+                actor_enterprise_id=actor,
+                reason=reason,
+                already_reversed=await repo.is_reversed(entry_id),
+                cause_event_id=f"graphql/{command_id}",
+            )
+            await self._book(uow, repo, [reversal], cause=None, checked=True)
+            await uow.commit()
+        return reversal
+
+    async def correct_entry(
+        self, actor: str, entry_id: str, tonnes: TonnesInput, reason: str
+    ) -> Correction:
+        """Reverse an entry and record it again with the right tonnes, in one transaction."""
+        command_id = new_id()
+        async with self._uow() as uow:
+            repo = Repository(uow.session)
+            original = await self._entry_or_fail(repo, entry_id)
+            reversal = ledger.reverse(
+                original,
+                entry_id=derived_id(command_id, "reversal"),
+                actor_enterprise_id=actor,
+                reason=reason,
+                already_reversed=await repo.is_reversed(entry_id),
+                cause_event_id=f"graphql/{command_id}",
+            )
+            replacement = ledger.corrected(
+                original,
+                entry_id=derived_id(command_id, "replacement"),
+                tonnes=tonnes,
+                reason=reason,
+                cause_event_id=f"graphql/{command_id}",
+            )
+            await self._book(uow, repo, [reversal, replacement], cause=None, checked=True)
+            await uow.commit()
+        return Correction(reversal, replacement)
+
+    # -- commands: manifests ------------------------------------------------------------
+
+    async def dispatch(
+        self,
+        actor: str,
+        match_id: str,
+        tonnes: TonnesInput,
+        from_prior_stock: bool = False,
+        period: str | None = None,
+    ) -> Manifest:
+        """The supplier sends the shipment of a confirmed match with its origin weight."""
+        now = self._clock()
+        async with self._uow() as uow:
+            repo = Repository(uow.session)
+            current = await repo.manifest_by_match(match_id)
+            if current is None:
+                raise DomainError(
+                    errors.UNKNOWN_MATCH,
+                    f"no manifest for match {match_id}: it is unknown or not confirmed yet",
+                    "matchId",
+                )
+            month = Period.of(now) if period is None else Period.parse(period)
+            dispatched = current.dispatch(
+                actor_enterprise_id=actor,
+                tonnes=tonnes,
+                from_prior_stock=from_prior_stock,
+                period=month,
+                at=now,
+            )
+            supplier_site = await self._known_site(repo, current.route.supplier_site_id)
+            assert dispatched.dispatched_tonnes is not None
+            reserved = (
+                Figures(transferred_out_prior=dispatched.dispatched_tonnes)
+                if from_prior_stock
+                else Figures(transferred_out_current=dispatched.dispatched_tonnes)
+            )
+            await self._ensure_balanced(repo, actor, current.waste_code, {month: reserved})
+            recycler_site = await repo.site(current.route.recycler_site_id)
+            await repo.update_manifest(
+                dispatched,
+                supplier_district=supplier_site.district,
+                recycler_district=None if recycler_site is None else recycler_site.district,
+            )
+            await self._publish_manifest(uow, LEDGER_SHIPMENT_DISPATCHED.name, dispatched)
+            await uow.commit()
+        return dispatched
+
+    async def receive(self, actor: str, manifest_id: str, tonnes: TonnesInput) -> Manifest:
+        """The recycler confirms receipt with the destination weight; the transfer is booked."""
+        now = self._clock()
+        async with self._uow() as uow:
+            repo = Repository(uow.session)
+            current = await repo.manifest(manifest_id)
+            if current is None:
+                raise NotFound("manifest", manifest_id, "manifestId")
+            received = current.receive(
+                actor_enterprise_id=actor,
+                tonnes=tonnes,
+                tolerance=self.config.weight_tolerance,
+                at=now,
+            )
+            route = received.route
+            supplier_site = await self._known_site(repo, route.supplier_site_id)
+            recycler_site = await self._known_site(repo, route.recycler_site_id)
+            assert received.received_tonnes is not None
+            assert received.period is not None
+            event = await self._publish_manifest(uow, LEDGER_SHIPMENT_RECEIVED.name, received)
+            transfer_out, transfer_in = manifests.receipt_entries(
+                received,
+                supplier_site=supplier_site,
+                recycler_site=recycler_site,
+                out_entry_id=derived_id(received.id, EntryKind.TRANSFERRED_OUT),
+                in_entry_id=derived_id(received.id, EntryKind.TRANSFERRED_IN),
+                cause_event_id=event.id,
+            )
+            # The receipt is the receiver's measurement: booked, never refused for balance.
+            await self._book(uow, repo, [transfer_out, transfer_in], cause=event, checked=False)
+            await repo.update_manifest(
+                received,
+                supplier_district=supplier_site.district,
+                recycler_district=recycler_site.district,
+            )
+            await uow.commit()
+        return received
+
+    # -- event handlers (inside the consumer's unit of work) ----------------------------
+
+    async def on_site_added(self, uow: UnitOfWork, _: Envelope, data: SiteAdded) -> None:
+        site = ledger.SiteFacts(data.site_id, data.enterprise_id, data.district, data.industry)
+        await Repository(uow.session).upsert_site(site, data.name, data.enterprise_district)
+
+    async def on_enterprise_registered(
+        self, uow: UnitOfWork, _: Envelope, data: EnterpriseRegistered
+    ) -> None:
+        await Repository(uow.session).upsert_enterprise(
+            data.enterprise_id, data.name, data.industry, data.district, data.kind
+        )
+
+    async def on_match_confirmed(
+        self, uow: UnitOfWork, envelope: Envelope, data: MatchConfirmed
+    ) -> None:
+        """Open the manifest of a confirmed match (once, however often the event arrives)."""
+        repo = Repository(uow.session)
+        if await repo.manifest_by_match(data.match_id) is not None:
+            return
+        avoided_key, avoided_value = _avoided_factor(data)
+        manifest = manifests.create(
+            manifest_id=derived_id("manifest", data.match_id),
+            match_id=data.match_id,
+            route=Route(
+                supplier_enterprise_id=data.supplier_enterprise_id,
+                supplier_site_id=data.supplier_site_id,
+                recycler_enterprise_id=data.recycler_enterprise_id,
+                recycler_site_id=data.recycler_site_id,
+                waste_code=data.waste_code,
+                planned_tonnes=data.tonnes,
+                distance_km=data.distance_km,
+                planned_co2e_kg=data.co2e_kg,
+                freight_factor_key=data.freight_factor_key,
+                freight_factor_kg_per_tkm=data.freight_factor_kg_per_tkm,
+                avoided_factor_key=avoided_key,
+                avoided_factor_kg_per_tonne=avoided_value,
+            ),
+            at=self._clock(),
+        )
+        supplier_site = await repo.site(data.supplier_site_id)
+        recycler_site = await repo.site(data.recycler_site_id)
+        await repo.insert_manifest(
+            manifest,
+            None if supplier_site is None else supplier_site.district,
+            None if recycler_site is None else recycler_site.district,
+        )
+        await self._publish_manifest(uow, LEDGER_MANIFEST_CREATED.name, manifest, cause=envelope)
+
+    async def on_report(self, uow: UnitOfWork, envelope: Envelope, data: BaseModel) -> None:
+        """A report from a factory's own system (ingest): the same use case as GraphQL."""
+        fields = data.model_dump()
+        await self.report_in(
+            uow,
+            envelope.source,  # the ingest authenticator checked it is the token's enterprise
+            REPORT_TYPES[envelope.type],
+            entry_id=derived_id("entry", envelope.source, envelope.id),
+            cause_event_id=f"{envelope.source}/{envelope.id}",
+            site_id=fields["site_id"],
+            waste_code=fields["waste_code"],
+            tonnes=fields["tonnes"],
+            period=fields["period"],
+            from_prior_stock=bool(fields.get("from_prior_stock", False)),
+            cause=envelope,
+        )
+
+    # -- queries ------------------------------------------------------------------------
+
+    async def site(self, site_id: str) -> ledger.SiteFacts | None:
+        async with self._uow() as uow:
+            return await Repository(uow.session).site(site_id)
+
+    async def enterprise_district(self, enterprise_id: str) -> str | None:
+        async with self._uow() as uow:
+            return await Repository(uow.session).enterprise_district(enterprise_id)
+
+    async def entry(self, entry_id: str) -> Entry | None:
+        async with self._uow() as uow:
+            return await Repository(uow.session).entry(entry_id)
+
+    async def entries(self, reach: Reach, flt: EntryFilter, first: int, after: str | None) -> Page:
+        async with self._uow() as uow:
+            return await Repository(uow.session).list_entries(reach, flt, first, after)
+
+    async def manifest(self, manifest_id: str) -> ManifestView | None:
+        async with self._uow() as uow:
+            repo = Repository(uow.session)
+            found = await repo.manifest(manifest_id)
+            if found is None:
+                return None
+            supplier_district, recycler_district = await repo.manifest_districts(manifest_id)
+            return ManifestView(found, supplier_district, recycler_district)
+
+    async def manifests(
+        self, reach: Reach, flt: ManifestFilter, first: int, after: str | None
+    ) -> Page:
+        async with self._uow() as uow:
+            return await Repository(uow.session).list_manifests(reach, flt, first, after)
+
+    async def utilisation(self, scope: Scope, start: str, end: str) -> Utilisation:
+        first, last = period_range(start, end)
+        kind, value = scope.key
+        async with self._uow() as uow:
+            figures = await Repository(uow.session).sum_projection(kind, value, first, last)
+        return Utilisation(figures)
+
+    async def assess(self, enterprise_id: str, year: int) -> Assessment:
+        """The zero-waste assessment of one enterprise for one calendar year."""
+        first, last = year_range(year)
+        async with self._uow() as uow:
+            repo = Repository(uow.session)
+            figures = await repo.sum_projection(
+                str(ScopeKind.ENTERPRISE), enterprise_id, first, last
+            )
+            discrepancies = await repo.open_discrepancies(enterprise_id, first, last)
+            by_code = await repo.monthly_like(str(ScopeKind.ENTERPRISE_CODE), f"{enterprise_id}|")
+            pipeline = await repo.hazardous_pipeline(enterprise_id, last)
+            in_transit = await repo.in_transit(enterprise_id, None)
+        stock = ZERO
+        for value, sheet in by_code.items():
+            if not is_hazardous(value.rsplit("|", 1)[-1]):
+                continue
+            for month, f in sheet.items():
+                if month.year > year:
+                    continue
+                stock += f.opening_stock + f.stored
+                stock -= f.in_plant_prior + f.transferred_out_prior + f.disposed_prior
+        transit_now = sum(
+            (f.transferred_out_current for m, f in in_transit.items() if m.year == year), ZERO
+        )
+        accounted = (
+            figures.in_plant_current
+            + figures.transferred_out_current
+            + figures.stored
+            + figures.disposed_current
+            + transit_now
+        )
+        facts = Facts(
+            year=year,
+            utilisation=Utilisation(figures),
+            open_discrepancies=discrepancies,
+            unmatched_hazardous_stock=max(stock - pipeline, ZERO),
+            unaccounted_generation=max(figures.generated - accounted, ZERO),
+        )
+        return assess(enterprise_id, self.config.rules, facts)
+
+    # -- internals ----------------------------------------------------------------------
+
+    async def _known_site(self, repo: Repository, site_id: str) -> ledger.SiteFacts:
+        site = await repo.site(site_id)
+        if site is None:
+            raise DomainError(
+                errors.UNKNOWN_SITE,
+                f"site {site_id} is not known to the ledger (not registered in the catalog, "
+                "or not yet propagated)",
+                "siteId",
+            )
+        return site
+
+    async def _entry_or_fail(self, repo: Repository, entry_id: str) -> Entry:
+        found = await repo.entry(entry_id)
+        if found is None:
+            raise NotFound("entry", entry_id, "id")
+        return found
+
+    async def _ensure_balanced(
+        self,
+        repo: Repository,
+        enterprise_id: str,
+        waste_code: str,
+        deltas: dict[Period, Figures],
+    ) -> None:
+        await repo.lock_balance(enterprise_id, waste_code)
+        sheet = await repo.monthly(
+            str(ScopeKind.ENTERPRISE_CODE), Scope(enterprise_id, waste_code=waste_code).value
+        )
+        sheet = balance.apply(sheet, await repo.in_transit(enterprise_id, waste_code))
+        balance.ensure_balanced(sheet, deltas, waste_code)
+
+    async def _book(
+        self,
+        uow: UnitOfWork,
+        repo: Repository,
+        booked: Sequence[Entry],
+        *,
+        cause: Envelope | None,
+        checked: bool,
+    ) -> None:
+        if checked:
+            groups: dict[tuple[str, str], dict[Period, Figures]] = {}
+            for entry in booked:
+                months = groups.setdefault((entry.enterprise_id, entry.waste_code), {})
+                months[entry.period] = months.get(entry.period, Figures()) + delta_of(entry)
+            for (enterprise_id, waste_code), deltas in sorted(groups.items()):
+                await self._ensure_balanced(repo, enterprise_id, waste_code, deltas)
+        await repo.insert_entries(booked, self._clock())
+        await repo.add_to_projection(projection_deltas(booked))
+        for entry in booked:
+            await uow.publish(
+                LEDGER_ENTRY_RECORDED.name,
+                Envelope.new(
+                    "ledger.entry-recorded",
+                    SOURCE,
+                    entry.enterprise_id,
+                    entry_recorded(entry),
+                    id=derived_id("ledger.entry-recorded", entry.id),
+                    cause=cause,
+                ),
+            )
+
+    async def _publish_manifest(
+        self, uow: UnitOfWork, topic: str, manifest: Manifest, cause: Envelope | None = None
+    ) -> Envelope:
+        facts = manifest_facts(manifest)
+        data: ManifestFacts
+        if topic == LEDGER_MANIFEST_CREATED.name:
+            kind, data = "ledger.manifest-created", ManifestCreated(**facts)
+        elif topic == LEDGER_SHIPMENT_DISPATCHED.name:
+            kind, data = "ledger.shipment-dispatched", ShipmentDispatched(**facts)
+        else:
+            kind = "ledger.shipment-received"
+            data = ShipmentReceived(**facts, discrepancy=manifest.discrepancy)
+        event = Envelope.new(
+            kind, SOURCE, manifest.id, data, id=derived_id(kind, manifest.id), cause=cause
+        )
+        await uow.publish(topic, event)
+        return event

@@ -1,0 +1,139 @@
+"""Test support: a ledger service on a migrated database, with helpers that feed it the
+catalog's and matching's facts the way the Kafka consumer does (used by the ledger's tests
+and by anyone driving the ledger in-process)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+
+from wastex_ledger.adapters.migrations import LOCATION
+from wastex_ledger.adapters.repository import Repository
+from wastex_ledger.adapters.rules import load_rules
+from wastex_ledger.adapters.tables import messaging
+from wastex_ledger.domain.figures import Utilisation
+from wastex_ledger.domain.scope import Scope
+from wastex_ledger.service import LedgerConfig, LedgerService
+from wastex_shared.envelope import Envelope
+from wastex_shared.events.catalog import EnterpriseRegistered, SiteAdded
+from wastex_shared.events.matching import MatchConfirmed
+from wastex_shared.storage import UnitOfWorkFactory, make_engine
+from wastex_shared.storage.migrate import upgrade
+
+FREIGHT = "freight_road_diesel_truck_30t_cn"
+SLAG_AVOIDED = "avoided_ggbs_replacing_cement_cn_derived"
+
+
+@dataclass(frozen=True)
+class Site:
+    site_id: str
+    enterprise_id: str
+    district: str
+    industry: str
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@dataclass
+class Harness:
+    service: LedgerService
+    uow: UnitOfWorkFactory
+
+    async def register(self, district: str, industry: str = "C3120", kind: str = "FACTORY") -> Site:
+        """An enterprise with one site, as the catalog's events describe them."""
+        enterprise_id, site_id = unique("ent"), unique("site")
+        async with self.uow() as uow:
+            await self.service.on_enterprise_registered(
+                uow,
+                envelope("catalog.enterprise-registered", enterprise_id),
+                EnterpriseRegistered(
+                    enterprise_id=enterprise_id,
+                    name=f"Enterprise {enterprise_id}",
+                    credit_code="91420100MA4K0000XX",
+                    industry=industry,
+                    district=district,
+                    kind=kind,
+                ),
+            )
+            await self.service.on_site_added(
+                uow,
+                envelope("catalog.site-added", site_id),
+                SiteAdded(
+                    site_id=site_id,
+                    enterprise_id=enterprise_id,
+                    name="works",
+                    district=district,
+                    latitude=Decimal("30.6"),
+                    longitude=Decimal("114.3"),
+                    industry=industry,
+                    enterprise_district=district,
+                ),
+            )
+            await uow.commit()
+        return Site(site_id, enterprise_id, district, industry)
+
+    async def confirm(
+        self,
+        supplier: Site,
+        recycler: Site,
+        tonnes: str,
+        code: str = "SW01",
+        distance_km: str = "35.2",
+    ) -> str:
+        """matching.match-confirmed for a transfer; returns the match id."""
+        match_id = unique("match")
+        planned = Decimal(tonnes) * Decimal(distance_km) * Decimal("0.078")
+        async with self.uow() as uow:
+            await self.service.on_match_confirmed(
+                uow,
+                envelope("matching.match-confirmed", match_id),
+                MatchConfirmed(
+                    match_id=match_id,
+                    offer_id=unique("offer"),
+                    demand_id=unique("demand"),
+                    supplier_enterprise_id=supplier.enterprise_id,
+                    supplier_site_id=supplier.site_id,
+                    recycler_enterprise_id=recycler.enterprise_id,
+                    recycler_site_id=recycler.site_id,
+                    waste_code=code,
+                    tonnes=Decimal(tonnes),
+                    distance_km=Decimal(distance_km),
+                    co2e_kg=planned,
+                    freight_factor_key=FREIGHT,
+                    freight_factor_kg_per_tkm=Decimal("0.078"),
+                    avoided_factor_key=SLAG_AVOIDED if code == "SW01" else None,
+                    status="CONFIRMED",
+                ),
+            )
+            await uow.commit()
+        return match_id
+
+    async def figures(self, scope: Scope, start: str, end: str | None = None) -> Utilisation:
+        return await self.service.utilisation(scope, start, end or start)
+
+    async def projection(self) -> dict[tuple[str, str, str], dict[str, int]]:
+        async with self.uow() as uow:
+            return await Repository(uow.session).projection_rows()
+
+
+def envelope(kind: str, subject: str) -> Envelope:
+    return Envelope.new(kind, "test", subject, {})
+
+
+@asynccontextmanager
+async def migrated(database_url: str) -> AsyncIterator[UnitOfWorkFactory]:
+    engine = make_engine(database_url)
+    try:
+        await upgrade(engine, LOCATION)
+        yield UnitOfWorkFactory(engine, messaging)
+    finally:
+        await engine.dispose()
+
+
+def harness(uow: UnitOfWorkFactory) -> Harness:
+    return Harness(LedgerService(uow, LedgerConfig(rules=load_rules())), uow)

@@ -1,0 +1,369 @@
+"""The ledger subgraph over HTTP (ASGI, no lifespan): the contract's names and shapes, typed
+user errors and who-sees-what, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from wastex_ledger.entrypoints.graphql import schema
+from wastex_ledger.testing import Harness, Site
+from wastex_shared.auth import JwtConfig, Role, issue_token
+from wastex_shared.graphql.app import SubgraphApp
+
+JWT = JwtConfig()
+
+REPORT = """
+mutation($input: LedgerReportInput!) {
+  %s(input: $input) {
+    entry { id kind tonnes period fromPriorStock enterpriseId district }
+    userErrors { field message code }
+  }
+}"""
+UTILISATION = """
+query($scope: UtilisationScope!, $from: String!, $to: String!) {
+  utilisation(scope: $scope, from: $from, to: $to) {
+    generatedTonnes utilisedTonnes utilisedInPlantTonnes transferredForUtilisationTonnes
+    priorStockUtilisedTonnes disposedTonnes storedTonnes intakeTonnes rate inPlantShare
+  }
+}"""
+DISPATCH = """
+mutation($input: DispatchShipmentInput!) {
+  dispatchShipment(input: $input) {
+    manifest { id status dispatchedTonnes period supplierDistrict }
+    userErrors { field message code }
+  }
+}"""
+RECEIVE = """
+mutation($input: ReceiveShipmentInput!) {
+  receiveShipment(input: $input) {
+    manifest {
+      id status receivedTonnes weightGapTonnes weightGapRatio discrepancy
+      transportCo2eKg avoidedCo2eKg freightFactorKey avoidedFactorKey
+    }
+    userErrors { field message code }
+  }
+}"""
+MANIFESTS = """
+query($filter: ManifestFilter, $first: Int, $after: String) {
+  manifests(filter: $filter, first: $first, after: $after) {
+    totalCount
+    edges { cursor node { id status matchId } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+DISCREPANCIES = """
+query { discrepancies(first: 10) { totalCount edges { node { id status weightGapRatio } } } }
+"""
+
+
+class Api:
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def execute(self, query: str, token: str | None = None, **variables: Any) -> Any:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        response = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables}, headers=headers
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def data(self, query: str, token: str | None = None, **variables: Any) -> Any:
+        body = await self.execute(query, token, **variables)
+        assert not body.get("errors"), body["errors"]
+        return body["data"]
+
+    async def error_code(self, query: str, token: str | None = None, **variables: Any) -> str:
+        body = await self.execute(query, token, **variables)
+        assert body.get("errors"), body
+        return str(body["errors"][0]["extensions"]["code"])
+
+    async def report(
+        self,
+        token: str,
+        site: Site,
+        tonnes: str,
+        period: str,
+        mutation: str = "reportGeneration",
+        **more: Any,
+    ) -> Any:
+        data = await self.data(
+            REPORT % mutation,
+            token,
+            input={
+                "siteId": site.site_id,
+                "wasteCode": "SW01",
+                "tonnes": tonnes,
+                "period": period,
+                **more,
+            },
+        )
+        return data[mutation]
+
+
+@pytest.fixture
+async def api(ledger: Harness) -> AsyncIterator[Api]:
+    app = SubgraphApp(schema, JWT, services=ledger.service, loaders=dict)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://ledger") as http:
+        yield Api(http)
+
+
+def tenant(site: Site) -> str:
+    return issue_token(JWT, Role.ENTERPRISE, site.enterprise_id)
+
+
+def regulator(district: str) -> str:
+    return issue_token(JWT, Role.REGULATOR, district=district)
+
+
+async def test_report_generation_and_utilisation_as_the_walking_skeleton_uses_them(
+    api: Api, ledger: Harness
+) -> None:
+    steel = await ledger.register("青山区")
+    result = await api.report(tenant(steel), steel, "300.000", "2026-11")
+    assert result["userErrors"] == []
+    assert result["entry"]["kind"] == "GENERATED"
+    assert result["entry"]["tonnes"] == "300.000"
+    figures = (
+        await api.data(
+            UTILISATION,
+            tenant(steel),
+            scope={"enterpriseId": steel.enterprise_id},
+            **{"from": "2026-11", "to": "2026-11"},
+        )
+    )["utilisation"]
+    assert figures["generatedTonnes"] == "300.000"
+    assert figures["utilisedTonnes"] == "0.000"
+    assert figures["rate"] == "0.0000"
+    assert figures["inPlantShare"] == "0.0000"
+
+
+async def test_reports_answer_typed_user_errors(api: Api, ledger: Harness) -> None:
+    steel = await ledger.register("青山区")
+    other = await ledger.register("青山区")
+    token = tenant(steel)
+
+    async def code_of(site_id: str, caller: str | None, **more: Any) -> str:
+        payload = (
+            await api.data(
+                REPORT % "reportInPlantUtilisation",
+                caller,
+                input={
+                    "siteId": site_id,
+                    "wasteCode": "SW01",
+                    "tonnes": "5.000",
+                    "period": "2026-01",
+                    **more,
+                },
+            )
+        )["reportInPlantUtilisation"]
+        assert payload["entry"] is None
+        return str(payload["userErrors"][0]["code"])
+
+    assert await code_of("site-unknown", token) == "UNKNOWN_SITE"
+    assert await code_of(steel.site_id, tenant(other)) == "NOT_AUTHORIZED"
+    assert await code_of(steel.site_id, regulator("青山区")) == "NOT_AUTHORIZED"
+    assert await code_of(steel.site_id, None) == "NOT_AUTHORIZED"
+    assert await code_of(steel.site_id, token) == "BALANCE_VIOLATION"
+    assert await code_of(steel.site_id, token, wasteCode="HW41") == "ABOLISHED_WASTE_CODE"
+    assert await code_of(steel.site_id, token, period="26-01") == "INVALID_PERIOD"
+    generation_with_prior = (
+        await api.report(token, steel, "1.000", "2026-01", fromPriorStock=True)
+    )["userErrors"][0]
+    assert generation_with_prior["code"] == "PRIOR_STOCK_NOT_APPLICABLE"
+    assert generation_with_prior["field"] == "fromPriorStock"
+
+
+async def test_who_sees_which_figures(api: Api, ledger: Harness) -> None:
+    steel = await ledger.register("青山区")
+    cement = await ledger.register("新洲区")
+    await api.report(tenant(steel), steel, "10.000", "2026-01")
+    window = {"from": "2026-01", "to": "2026-12"}
+
+    async def figures(token: str | None, scope: dict[str, str]) -> Any:
+        return (await api.data(UTILISATION, token, scope=scope, **window))["utilisation"]
+
+    async def refused(token: str | None, scope: dict[str, str]) -> str:
+        return await api.error_code(UTILISATION, token, scope=scope, **window)
+
+    own = {"enterpriseId": steel.enterprise_id}
+    assert (await figures(tenant(steel), own))["generatedTonnes"] == "10.000"
+    assert await refused(tenant(cement), own) == "NOT_AUTHORIZED"
+    assert await refused(tenant(steel), {"district": "青山区"}) == "NOT_AUTHORIZED"
+    assert await refused(None, own) == "NOT_AUTHORIZED"
+    # A district regulator: its district and the enterprises registered there, nothing else.
+    qingshan = regulator("青山区")
+    assert (await figures(qingshan, own))["generatedTonnes"] == "10.000"
+    assert (await figures(qingshan, {"district": "青山区"}))["generatedTonnes"] == "10.000"
+    by_code = {"district": "青山区", "wasteCode": "SW01"}
+    assert (await figures(qingshan, by_code))["generatedTonnes"] == "10.000"
+    assert await refused(qingshan, {"district": "新洲区"}) == "NOT_AUTHORIZED"
+    assert await refused(qingshan, {"enterpriseId": cement.enterprise_id}) == "NOT_AUTHORIZED"
+    assert await refused(qingshan, {}) == "NOT_AUTHORIZED"
+    assert await refused(qingshan, {"wasteCode": "SW01"}) == "NOT_AUTHORIZED"
+    # '*' regulators and admins see the city.
+    assert (await figures(regulator("*"), {}))["generatedTonnes"] == "10.000"
+    assert (await figures(issue_token(JWT, Role.ADMIN), {"industry": "C3120"}))["rate"] == (
+        "0.0000"
+    )
+    assert await refused(
+        regulator("*"), {"district": "青山区", "industry": "C", "wasteCode": "SW01"}
+    ) == ("INVALID_SCOPE")
+
+
+async def test_shipment_by_graphql_with_discrepancy_and_manifest_lists(
+    api: Api, ledger: Harness
+) -> None:
+    steel = await ledger.register("青山区")
+    cement = await ledger.register("新洲区")
+    bystander = await ledger.register("新洲区")
+    await api.report(tenant(steel), steel, "150.000", "2026-03")
+    first = await ledger.confirm(steel, cement, "100.000")
+    second = await ledger.confirm(steel, cement, "50.000")
+
+    refused = (await api.data(DISPATCH, tenant(cement), input={"matchId": first, "tonnes": "100"}))[
+        "dispatchShipment"
+    ]
+    assert refused["userErrors"][0]["code"] == "NOT_AUTHORIZED"
+    sent = (
+        await api.data(
+            DISPATCH,
+            tenant(steel),
+            input={"matchId": first, "tonnes": "100.000", "period": "2026-03"},
+        )
+    )["dispatchShipment"]
+    assert sent["userErrors"] == []
+    assert sent["manifest"]["status"] == "IN_TRANSIT"
+    assert sent["manifest"]["supplierDistrict"] == "青山区"
+    manifest_id = sent["manifest"]["id"]
+
+    got = (
+        await api.data(
+            RECEIVE, tenant(cement), input={"manifestId": manifest_id, "tonnes": "90.000"}
+        )
+    )["receiveShipment"]
+    assert got["userErrors"] == []
+    m = got["manifest"]
+    assert (m["status"], m["discrepancy"]) == ("DISCREPANCY", True)
+    assert (m["receivedTonnes"], m["weightGapTonnes"], m["weightGapRatio"]) == (
+        "90.000",
+        "-10.000",
+        "0.1000",
+    )
+    assert m["transportCo2eKg"] == "247.104"  # 90 × 35.2 × 0.078
+    assert m["avoidedCo2eKg"] == "60120.000"  # 90 × 668
+    assert m["avoidedFactorKey"] == "avoided_ggbs_replacing_cement_cn_derived"
+
+    # Lists: the parties see both manifests, a bystander none, another's filter is refused.
+    listed = (await api.data(MANIFESTS, tenant(steel), first=1))["manifests"]
+    assert listed["totalCount"] == 2
+    assert listed["pageInfo"]["hasNextPage"] is True
+    rest = (
+        await api.data(MANIFESTS, tenant(steel), first=1, after=listed["pageInfo"]["endCursor"])
+    )["manifests"]
+    assert rest["pageInfo"]["hasNextPage"] is False
+    seen = {listed["edges"][0]["node"]["matchId"], rest["edges"][0]["node"]["matchId"]}
+    assert seen == {first, second}
+    assert (await api.data(MANIFESTS, tenant(bystander)))["manifests"]["totalCount"] == 0
+    code = await api.error_code(
+        MANIFESTS, tenant(bystander), filter={"enterpriseId": steel.enterprise_id}
+    )
+    assert code == "NOT_AUTHORIZED"
+    assert await api.error_code(MANIFESTS, None) == "NOT_AUTHORIZED"
+    # Regulators: either party's district sees the discrepancy; others do not.
+    for district in ("青山区", "新洲区", "*"):
+        found = (await api.data(DISCREPANCIES, regulator(district)))["discrepancies"]
+        assert found["totalCount"] == 1, district
+        assert found["edges"][0]["node"]["weightGapRatio"] == "0.1000"
+    assert (await api.data(DISCREPANCIES, regulator("江夏区")))["discrepancies"]["totalCount"] == 0
+    filtered = (await api.data(MANIFESTS, regulator("*"), filter={"discrepancy": False}))[
+        "manifests"
+    ]
+    assert [e["node"]["matchId"] for e in filtered["edges"]] == [second]
+
+    carbon = (
+        await api.data(
+            'query($s: UtilisationScope) { carbon(scope: $s, from: "2026-01", to: "2026-12")'
+            " { transfers transferredTonnes transportCo2eKg avoidedCo2eKg netAvoidedCo2eKg } }",
+            tenant(steel),
+            s={"enterpriseId": steel.enterprise_id},
+        )
+    )["carbon"]
+    assert carbon == {
+        "transfers": 1,
+        "transferredTonnes": "90.000",
+        "transportCo2eKg": "247.104",
+        "avoidedCo2eKg": "60120.000",
+        "netAvoidedCo2eKg": "59872.896",
+    }
+
+
+async def test_corrections_entries_and_assessment(api: Api, ledger: Harness) -> None:
+    steel = await ledger.register("青山区")
+    token = tenant(steel)
+    entry_id = (await api.report(token, steel, "100.000", "2026-02"))["entry"]["id"]
+    corrected = (
+        await api.data(
+            """mutation($id: ID!, $tonnes: Decimal!, $reason: String!) {
+               correctEntry(id: $id, tonnes: $tonnes, reason: $reason) {
+                 entry { id tonnes reverses } reversal { tonnes reverses }
+                 userErrors { code } } }""",
+            token,
+            id=entry_id,
+            tonnes="80.000",
+            reason="weighbridge",
+        )
+    )["correctEntry"]
+    assert corrected["userErrors"] == []
+    assert corrected["reversal"] == {"tonnes": "-100.000", "reverses": entry_id}
+    assert corrected["entry"]["tonnes"] == "80.000"
+    again = (
+        await api.data(
+            """mutation($id: ID!) { reverseEntry(id: $id, reason: "again") {
+                 entry { id } userErrors { code field } } }""",
+            token,
+            id=entry_id,
+        )
+    )["reverseEntry"]
+    assert again["userErrors"] == [{"code": "ALREADY_REVERSED", "field": "id"}]
+
+    await api.report(token, steel, "80.000", "2026-02", "reportInPlantUtilisation")
+    listed = (
+        await api.data(
+            """query($f: LedgerEntryFilter) { ledgerEntries(filter: $f, first: 10) {
+                 totalCount edges { node { kind tonnes } } } }""",
+            token,
+            f={"enterpriseId": steel.enterprise_id},
+        )
+    )["ledgerEntries"]
+    assert listed["totalCount"] == 4
+    assert sorted(e["node"]["tonnes"] for e in listed["edges"]) == sorted(
+        ["100.000", "-100.000", "80.000", "80.000"]
+    )
+    assessment = (
+        await api.data(
+            """query($e: ID!) { zeroWasteAssessment(enterpriseId: $e, year: 2026) {
+                 passed figures { rate inPlantShare }
+                 rules { key passed actual threshold detail } } }""",
+            regulator("青山区"),
+            e=steel.enterprise_id,
+        )
+    )["zeroWasteAssessment"]
+    assert assessment["figures"] == {"rate": "1.0000", "inPlantShare": "1.0000"}
+    assert assessment["passed"] is True
+    assert {r["key"] for r in assessment["rules"]} >= {
+        "comprehensive-utilisation-rate",
+        "in-plant-share",
+        "no-open-discrepancies",
+    }
+    code = await api.error_code(
+        "query($e: ID!) { zeroWasteAssessment(enterpriseId: $e, year: 2026) { passed } }",
+        regulator("新洲区"),
+        e=steel.enterprise_id,
+    )
+    assert code == "NOT_AUTHORIZED"

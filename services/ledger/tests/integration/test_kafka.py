@@ -1,0 +1,401 @@
+"""The ledger's Kafka paths on the real tansu broker, on SQLite and PostgreSQL:
+
+- ingest.ledger-reports.v1 → the same report use case as GraphQL; a duplicate id is handled
+  once; poison (unauthenticated, forged, undecodable, schema-invalid, rule-breaking) is
+  parked on ledger.dlq.v1 with `x-error-type`;
+- catalog and matching facts build the site read model and open manifests;
+- replay rebuilds the projection from ledger.entry-recorded.v1 equal to the incremental one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from faststream.kafka import KafkaBroker
+from sqlalchemy import select, update
+
+from wastex_ledger.adapters.repository import Repository
+from wastex_ledger.adapters.tables import messaging
+from wastex_ledger.domain.entries import EntryKind
+from wastex_ledger.domain.scope import Scope
+from wastex_ledger.entrypoints.kafka import build_router
+from wastex_ledger.replay import replay
+from wastex_ledger.settings import LedgerSettings
+from wastex_ledger.testing import FREIGHT, Harness, harness
+from wastex_shared.auth import JwtConfig, Role, issue_token
+from wastex_shared.devtools.tansu import TansuBroker, free_port
+from wastex_shared.envelope import Envelope
+from wastex_shared.events.catalog import EnterpriseRegistered, SiteAdded
+from wastex_shared.events.matching import MatchConfirmed
+from wastex_shared.messaging import OutboxRelay
+from wastex_shared.messaging.admin import ensure_topics, wait_for_broker
+from wastex_shared.messaging.relay import make_producer
+from wastex_shared.messaging.topic_reader import read_topic
+from wastex_shared.storage import UnitOfWorkFactory
+from wastex_shared.testing.graphql_client import eventually
+
+JWT = JwtConfig()
+D = Decimal
+
+
+def settings_for(bootstrap: str, database_url: str | None = None) -> LedgerSettings:
+    # The common settings take their environment names (WASTEX_KAFKA_BOOTSTRAP) only.
+    return LedgerSettings.model_validate(
+        {"WASTEX_KAFKA_BOOTSTRAP": bootstrap, "database_url": database_url}
+    )
+
+
+def fact(kind: str, subject: str, data: Any) -> bytes:
+    return Envelope.new(kind, "test", subject, data).to_json()
+
+
+def command(kind: str, source: str, data: dict[str, Any], event_id: str | None = None) -> bytes:
+    message = {
+        "specversion": "1.0",
+        "id": event_id or str(uuid.uuid4()),
+        "type": kind,
+        "source": source,
+        "time": "2026-11-25T08:00:00Z",
+        "data": data,
+    }
+    return json.dumps(message).encode()
+
+
+async def produce(
+    bootstrap: str, topic: str, messages: list[tuple[bytes, str, str | None]]
+) -> None:
+    """(value, key, bearer token or None) per message, in order."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for value, key, token in messages:
+            headers = [("authorization", f"Bearer {token}".encode())] if token else []
+            await producer.send_and_wait(topic, value, key=key.encode(), headers=headers)
+    finally:
+        await producer.stop()
+
+
+async def drain(uow: UnitOfWorkFactory, bootstrap: str) -> int:
+    relay = OutboxRelay(uow, make_producer(bootstrap))
+    await relay._producer.start()
+    try:
+        total = 0
+        while sent := await relay.drain_once():
+            total += sent
+        return total
+    finally:
+        await relay._producer.stop()
+
+
+async def test_ingest_reports_go_through_the_same_use_case_and_poison_to_the_dlq(
+    kafka_bootstrap: str, uow_factory: UnitOfWorkFactory
+) -> None:
+    ledger = harness(uow_factory)
+    settings = settings_for(kafka_bootstrap)
+    enterprise, site = f"ent-{uuid.uuid4().hex[:8]}", f"site-{uuid.uuid4().hex[:8]}"
+    recycler = await ledger.register("新洲区")
+    other = f"ent-{uuid.uuid4().hex[:8]}"
+    token = issue_token(JWT, Role.ENTERPRISE, enterprise)
+
+    await produce(
+        kafka_bootstrap,
+        "catalog.enterprise-registered.v1",
+        [
+            (
+                fact(
+                    "catalog.enterprise-registered",
+                    enterprise,
+                    EnterpriseRegistered(
+                        enterprise_id=enterprise,
+                        name="Kafka Steel",
+                        credit_code="91420100MA4K0000XX",
+                        industry="C3120",
+                        district="青山区",
+                        kind="FACTORY",
+                    ),
+                ),
+                enterprise,
+                None,
+            )
+        ],
+    )
+    await produce(
+        kafka_bootstrap,
+        "catalog.site-added.v1",
+        [
+            (
+                fact(
+                    "catalog.site-added",
+                    site,
+                    SiteAdded(
+                        site_id=site,
+                        enterprise_id=enterprise,
+                        name="works",
+                        district="青山区",
+                        latitude=D("30.64"),
+                        longitude=D("114.41"),
+                        industry="C3120",
+                        enterprise_district="青山区",
+                    ),
+                ),
+                site,
+                None,
+            )
+        ],
+    )
+
+    router, _ = build_router(ledger.service, uow_factory, settings)
+    broker = KafkaBroker(kafka_bootstrap, logger=None)
+    broker.include_router(router)
+    await broker.start()
+    try:
+        await eventually(lambda: ledger.service.site(site), timeout=30)
+        assert await ledger.service.enterprise_district(enterprise) == "青山区"
+
+        def report(kind: str, event_id: str | None = None, **data: Any) -> bytes:
+            body = {"siteId": site, "wasteCode": "SW01", "period": "2026-11", **data}
+            return command(kind, enterprise, body, event_id)
+
+        generation = report("wastex.report.generation", "gen-1", tonnes="300.000")
+        forged = command(
+            "wastex.report.generation",
+            enterprise,
+            {"siteId": site, "wasteCode": "SW01", "tonnes": "1", "period": "2026-11"},
+        )
+        await produce(
+            kafka_bootstrap,
+            "ingest.ledger-reports.v1",
+            [
+                (generation, enterprise, token),
+                (generation, enterprise, token),  # the same id again: handled once
+                (report("wastex.report.in-plant-utilisation", tonnes="100.000"), enterprise, token),
+                (
+                    report("wastex.report.disposal", tonnes="1.000", fromPriorStock=True),
+                    enterprise,
+                    token,
+                ),  # no prior-year stock → BALANCE_VIOLATION
+                (report("wastex.report.storage", tonnes="1.000"), enterprise, None),
+                (forged, enterprise, issue_token(JWT, Role.ENTERPRISE, other)),
+                (b'{"specversion": "1.0", "id": ', enterprise, token),
+                (report("wastex.report.storage", tonnes="1", colour="red"), enterprise, token),
+                (
+                    command(
+                        "wastex.report.generation",
+                        enterprise,
+                        {
+                            "siteId": "nowhere",
+                            "wasteCode": "SW01",
+                            "tonnes": "1",
+                            "period": "2026-11",
+                        },
+                    ),
+                    enterprise,
+                    token,
+                ),
+            ],
+        )
+        match_id = f"match-{uuid.uuid4().hex[:8]}"
+        await produce(
+            kafka_bootstrap,
+            "matching.match-confirmed.v1",
+            [
+                (
+                    fact(
+                        "matching.match-confirmed",
+                        match_id,
+                        MatchConfirmed(
+                            match_id=match_id,
+                            offer_id="offer",
+                            demand_id="demand",
+                            supplier_enterprise_id=enterprise,
+                            supplier_site_id=site,
+                            recycler_enterprise_id=recycler.enterprise_id,
+                            recycler_site_id=recycler.site_id,
+                            waste_code="SW01",
+                            tonnes=D("50.000"),
+                            distance_km=D("30"),
+                            co2e_kg=D("117.000"),
+                            freight_factor_key=FREIGHT,
+                            freight_factor_kg_per_tkm=D("0.078"),
+                            status="CONFIRMED",
+                        ),
+                    ),
+                    match_id,
+                    None,
+                )
+            ],
+        )
+
+        async def parked() -> list[Any] | None:
+            async with uow_factory() as uow:
+                rows = (
+                    await uow.session.execute(
+                        select(messaging.outbox.c.headers).where(
+                            messaging.outbox.c.topic == "ledger.dlq.v1",
+                            messaging.outbox.c.key == enterprise,
+                        )
+                    )
+                ).all()
+            return [json.loads(r[0]) for r in rows] if len(rows) >= 6 else None
+
+        await eventually(parked, timeout=30)
+
+        async def booked() -> Any:
+            u = await ledger.figures(Scope(enterprise_id=enterprise), "2026-11")
+            return u if u.utilised_in_plant == D("100.000") else None
+
+        figures = await booked() or await eventually(booked, timeout=30)
+        assert figures.generated == D("300.000")  # not 600: the duplicate was skipped
+        assert figures.rate == D("0.3333")
+
+        async def manifest_opened() -> Any:
+            async with uow_factory() as uow:
+                return await Repository(uow.session).manifest_by_match(match_id)
+
+        await eventually(manifest_opened, timeout=30)
+        # The same use case as GraphQL: the entry is the enterprise's own, from its site.
+        async with uow_factory() as uow:
+            repo = Repository(uow.session)
+            from wastex_shared.envelope import derived_id
+
+            entry = await repo.entry(derived_id("entry", enterprise, "gen-1"))
+        assert entry is not None
+        assert (entry.kind, entry.site_id, entry.district) == (
+            EntryKind.GENERATED,
+            site,
+            "青山区",
+        )
+        assert entry.cause_event_id == f"{enterprise}/gen-1"
+    finally:
+        await broker.stop()
+
+    await drain(uow_factory, kafka_bootstrap)
+    found: list[dict[str, bytes]] = []
+    async for record in read_topic(kafka_bootstrap, "ledger.dlq.v1"):
+        if record.key == enterprise.encode():
+            found.append(dict(record.headers))
+    reasons = sorted(h["x-error-type"].decode() for h in found)
+    assert reasons == sorted(
+        [
+            "BALANCE_VIOLATION",
+            "UNAUTHENTICATED",
+            "FORGED_SOURCE",
+            "INVALID_ENVELOPE",
+            "SCHEMA_INVALID",
+            "UNKNOWN_SITE",
+        ]
+    )
+    for headers in found:
+        assert headers["x-error"]
+        assert headers["x-original-topic"] == b"ingest.ledger-reports.v1"
+
+
+# -- replay -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[TansuBroker]:
+    """A broker of this test's own, so the topics hold only this test's events."""
+    broker = TansuBroker(port=free_port(), log_path=tmp_path / "tansu.log")
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+async def replay_bootstrap(own_broker: TansuBroker) -> str:
+    await wait_for_broker(own_broker.bootstrap)
+    await ensure_topics(own_broker.bootstrap)
+    return own_broker.bootstrap
+
+
+async def scenario(ledger: Harness) -> None:
+    steel = await ledger.register("青山区", "C3120")
+    cement = await ledger.register("新洲区", "C3011")
+    svc = ledger.service
+
+    async def report(site: Any, kind: EntryKind, tonnes: str, period: str, **kw: Any) -> str:
+        entry = await svc.report(
+            site.enterprise_id,
+            kind,
+            site_id=site.site_id,
+            waste_code=kw.pop("code", "SW01"),
+            tonnes=tonnes,
+            period=period,
+            **kw,
+        )
+        return entry.id
+
+    await report(steel, EntryKind.OPENING_STOCK, "25.000", "2025-06")
+    await report(steel, EntryKind.GENERATED, "120.500", "2025-11")
+    await report(steel, EntryKind.STORED, "20.500", "2025-12")
+    await report(steel, EntryKind.GENERATED, "300.000", "2026-01")
+    used = await report(steel, EntryKind.UTILISED_IN_PLANT, "90.000", "2026-01")
+    await report(steel, EntryKind.DISPOSED, "5.000", "2026-02", from_prior_stock=True)
+    await svc.correct_entry(steel.enterprise_id, used, "95.000", "meter fixed")
+    await report(cement, EntryKind.GENERATED, "40.000", "2026-02", code="SW02")
+    await report(cement, EntryKind.UTILISED_IN_PLANT, "40.000", "2026-02", code="SW02")
+    for tonnes, received, prior in (("100.000", "99.000", False), ("30.000", "25.000", True)):
+        match_id = await ledger.confirm(steel, cement, tonnes)
+        sent = await svc.dispatch(
+            steel.enterprise_id, match_id, tonnes, from_prior_stock=prior, period="2026-02"
+        )
+        await svc.receive(cement.enterprise_id, sent.id, received)
+    await report(cement, EntryKind.UTILISED, "99.000", "2026-03")
+
+
+async def test_replay_rebuilds_the_projection_equal_to_the_incremental_one(
+    replay_bootstrap: str, database_url: str, uow_factory: UnitOfWorkFactory
+) -> None:
+    ledger = harness(uow_factory)
+    await scenario(ledger)
+    incremental = await ledger.projection()
+    assert len(incremental) > 40
+
+    # Publish the outbox, then publish it all again: the topic holds every event twice.
+    published = await drain(uow_factory, replay_bootstrap)
+    async with uow_factory() as uow:
+        await uow.session.execute(update(messaging.outbox).values(sent_at=None))
+        await uow.commit()
+    assert await drain(uow_factory, replay_bootstrap) == published
+
+    # Lose the projection entirely (and a site of the read model); replay brings both back.
+    async with uow_factory() as uow:
+        await Repository(uow.session).wipe_projection()
+        await uow.commit()
+    assert await ledger.projection() == {}
+    site = SiteAdded(
+        site_id="site-from-catalog",
+        enterprise_id="ent-x",
+        name="x",
+        district="江夏区",
+        latitude=D("30.3"),
+        longitude=D("114.3"),
+        industry="C30",
+        enterprise_district="江夏区",
+    )
+    await produce(
+        replay_bootstrap,
+        "catalog.site-added.v1",
+        [(fact("catalog.site-added", site.site_id, site), site.site_id, None)],
+    )
+
+    settings = settings_for(replay_bootstrap, database_url)
+    report = await replay(settings)
+    assert "WARNING" not in report, report
+    assert await ledger.projection() == incremental
+    assert await ledger.service.site("site-from-catalog") is not None
+    # And once more: replay is idempotent.
+    await replay(settings)
+    assert await ledger.projection() == incremental
+    await asyncio.sleep(0)

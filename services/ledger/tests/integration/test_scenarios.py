@@ -1,0 +1,458 @@
+"""Hand-computed ledger scenarios on SQLite and PostgreSQL: exact Decimal figures and rates,
+answered from the incremental projection kept in the same transaction as the entries."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from wastex_ledger.adapters.repository import Repository, entry_from_row, figures_to_row
+from wastex_ledger.adapters.tables import entries, manifests, messaging
+from wastex_ledger.domain.entries import EntryKind
+from wastex_ledger.domain.manifest import ManifestStatus
+from wastex_ledger.domain.scope import Scope
+from wastex_ledger.service import projection_deltas
+from wastex_ledger.testing import Harness, Site
+from wastex_shared.errors import DomainError
+
+D = Decimal
+G = EntryKind.GENERATED
+IN_PLANT = EntryKind.UTILISED_IN_PLANT
+STORED = EntryKind.STORED
+DISPOSED = EntryKind.DISPOSED
+OPENING = EntryKind.OPENING_STOCK
+
+
+async def report(
+    ledger: Harness,
+    site: Site,
+    kind: EntryKind,
+    tonnes: str,
+    period: str,
+    *,
+    code: str = "SW01",
+    prior: bool = False,
+) -> str:
+    entry = await ledger.service.report(
+        site.enterprise_id,
+        kind,
+        site_id=site.site_id,
+        waste_code=code,
+        tonnes=tonnes,
+        period=period,
+        from_prior_stock=prior,
+    )
+    return entry.id
+
+
+async def refused(code: str, awaitable: object) -> DomainError:
+    with pytest.raises(DomainError) as caught:
+        await awaitable  # type: ignore[misc]
+    assert caught.value.code == code, caught.value
+    return caught.value
+
+
+def enterprise(site: Site) -> Scope:
+    return Scope(enterprise_id=site.enterprise_id)
+
+
+async def test_all_utilised_in_plant(ledger: Harness) -> None:
+    steel = await ledger.register("青山区")
+    await report(ledger, steel, G, "500.000", "2026-01")
+    await report(ledger, steel, IN_PLANT, "500.000", "2026-01")
+
+    u = await ledger.figures(enterprise(steel), "2026-01", "2026-12")
+    assert u.generated == D("500.000")
+    assert u.utilised == D("500.000")
+    assert u.utilised_in_plant == D("500.000")
+    assert u.transferred_for_utilisation == D("0.000")
+    assert u.rate == D("1.0000")
+    assert u.in_plant_share == D("1.0000")
+
+
+async def test_all_transferred_counts_for_the_generator_at_the_received_weight(
+    ledger: Harness,
+) -> None:
+    steel = await ledger.register("青山区", "C3120")
+    cement = await ledger.register("新洲区", "C3011")
+    await report(ledger, steel, G, "200.000", "2026-03")
+    match_id = await ledger.confirm(steel, cement, "200.000", distance_km="35.2")
+
+    dispatched = await ledger.service.dispatch(
+        steel.enterprise_id, match_id, "200.000", period="2026-03"
+    )
+    assert dispatched.status is ManifestStatus.IN_TRANSIT
+    # In transit: not yet utilised for the generator…
+    before = await ledger.figures(enterprise(steel), "2026-03")
+    assert before.rate == D("0.0000")
+    # …but reserved: nothing more can be used of March's 200 t.
+    await refused("BALANCE_VIOLATION", report(ledger, steel, IN_PLANT, "0.001", "2026-03"))
+
+    received = await ledger.service.receive(cement.enterprise_id, dispatched.id, "199.000")
+    assert received.status is ManifestStatus.RECEIVED  # 1 t of 200 = 0.5 % ≤ 2 %
+    assert received.weight_gap_ratio == D("0.0050")
+    # transport 199 t × 35.2 km × 0.078 kg/t·km = 546.3744 kg; avoided 199 t × 668 kg/t
+    assert received.carbon is not None
+    assert received.carbon.transport_co2e_kg == D("546.374")
+    assert received.carbon.avoided_co2e_kg == D("132932.000")
+
+    steel_figures = await ledger.figures(enterprise(steel), "2026-01", "2026-12")
+    assert steel_figures.utilised == D("199.000")
+    assert steel_figures.transferred_for_utilisation == D("199.000")
+    assert steel_figures.rate == D("0.9950")
+    assert steel_figures.in_plant_share == D("0.0000")
+    assert steel_figures.figures.transfers == 1
+    assert steel_figures.figures.transport_co2e_kg == D("546.374")
+
+    cement_figures = await ledger.figures(enterprise(cement), "2026-01", "2026-12")
+    assert cement_figures.generated == D("0.000")
+    assert cement_figures.intake == D("199.000")
+    assert cement_figures.rate is None
+    # The 1 t lost on the road is the generator's again to account for.
+    await report(ledger, steel, IN_PLANT, "1.000", "2026-03")
+    await refused("BALANCE_VIOLATION", report(ledger, steel, STORED, "0.001", "2026-03"))
+
+
+async def test_prior_year_stock_wuhan_2010(ledger: Harness) -> None:
+    # 产生量 1324.84; 综合利用量 1337.27 of which 往年贮存 31.51 (万t, as tonnes here).
+    wuhan = await ledger.register("武汉市")
+    await report(ledger, wuhan, OPENING, "31.510", "2010-01")
+    await report(ledger, wuhan, G, "1324.840", "2010-12")
+    await report(ledger, wuhan, IN_PLANT, "1305.760", "2010-12")
+    await report(ledger, wuhan, IN_PLANT, "31.510", "2010-12", prior=True)
+
+    u = await ledger.figures(enterprise(wuhan), "2010-01", "2010-12")
+    assert u.utilised == D("1337.270")
+    assert u.prior_stock_utilised == D("31.510")
+    assert u.rate == D("0.9859")  # 1337.27 ÷ (1324.84 + 31.51)
+    # No more prior-year stock left to use.
+    await refused(
+        "BALANCE_VIOLATION", report(ledger, wuhan, DISPOSED, "0.001", "2010-12", prior=True)
+    )
+
+
+async def test_weight_discrepancy_is_recorded_and_the_received_weight_booked(
+    ledger: Harness,
+) -> None:
+    steel = await ledger.register("青山区")
+    cement = await ledger.register("新洲区")
+    await report(ledger, steel, G, "150.000", "2026-04")
+    gap_match = await ledger.confirm(steel, cement, "100.000")
+    edge_match = await ledger.confirm(steel, cement, "50.000")
+
+    sent = await ledger.service.dispatch(
+        steel.enterprise_id, gap_match, "100.000", period="2026-04"
+    )
+    got = await ledger.service.receive(cement.enterprise_id, sent.id, "95.000")
+    assert got.status is ManifestStatus.DISCREPANCY  # 5 % > 2 %
+    assert got.weight_gap_tonnes == D("-5.000")
+    assert got.weight_gap_ratio == D("0.0500")
+
+    edge = await ledger.service.dispatch(
+        steel.enterprise_id, edge_match, "50.000", period="2026-04"
+    )
+    edge = await ledger.service.receive(cement.enterprise_id, edge.id, "49.000")
+    assert edge.status is ManifestStatus.RECEIVED  # exactly 2 % is within the tolerance
+
+    u = await ledger.figures(enterprise(steel), "2026-04")
+    assert u.transferred_for_utilisation == D("144.000")
+    assert u.rate == D("0.9600")  # 144 ÷ 150
+
+    assessment = await ledger.service.assess(steel.enterprise_id, 2026)
+    by_key = {r.key: r for r in assessment.results}
+    assert not by_key["no-open-discrepancies"].passed
+    assert by_key["no-open-discrepancies"].actual == "1"
+    assert by_key["generation-accounted"].actual == "6.000"  # 150 − 144
+    assert not assessment.passed
+
+
+async def test_correction_is_a_reversal_plus_a_new_entry(ledger: Harness) -> None:
+    steel = await ledger.register("青山区")
+    other = await ledger.register("青山区")
+    original = await report(ledger, steel, G, "100.000", "2026-05")
+
+    fixed = await ledger.service.correct_entry(
+        steel.enterprise_id, original, "120.000", "weighbridge recalibrated"
+    )
+    assert fixed.reversal.tonnes == D("-100.000")
+    assert fixed.reversal.reverses == original
+    assert fixed.replacement.tonnes == D("120.000")
+    u = await ledger.figures(enterprise(steel), "2026-05")
+    assert u.generated == D("120.000")
+
+    await refused(
+        "ALREADY_REVERSED", ledger.service.reverse_entry(steel.enterprise_id, original, "again")
+    )
+    await refused(
+        "NOT_REVERSIBLE",
+        ledger.service.reverse_entry(steel.enterprise_id, fixed.reversal.id, "undo"),
+    )
+    await refused(
+        "NOT_AUTHORIZED",
+        ledger.service.reverse_entry(other.enterprise_id, fixed.replacement.id, "mine"),
+    )
+    await refused(
+        "REASON_REQUIRED",
+        ledger.service.reverse_entry(steel.enterprise_id, fixed.replacement.id, "  "),
+    )
+    used = await report(ledger, steel, IN_PLANT, "110.000", "2026-05")
+    await refused(
+        "BALANCE_VIOLATION",
+        ledger.service.reverse_entry(steel.enterprise_id, fixed.replacement.id, "never generated"),
+    )
+    await ledger.service.reverse_entry(steel.enterprise_id, used, "booked twice")
+    await ledger.service.reverse_entry(steel.enterprise_id, fixed.replacement.id, "not ours")
+    u = await ledger.figures(enterprise(steel), "2026-05")
+    assert u.figures.is_zero()
+    # Nothing was updated: the journal holds all five entries.
+    async with ledger.uow() as uow:
+        count = (
+            await uow.session.execute(
+                select(func.count())
+                .select_from(entries)
+                .where(entries.c.enterprise_id == steel.enterprise_id)
+            )
+        ).scalar_one()
+    assert count == 6
+
+
+async def test_area_totals_count_each_tonne_once(ledger: Harness) -> None:
+    steel = await ledger.register("青山区", "C3120")
+    cement = await ledger.register("新洲区", "C3011")
+    await report(ledger, steel, G, "100.000", "2026-06")
+    await report(ledger, cement, G, "50.000", "2026-06", code="SW02")
+    await report(ledger, cement, IN_PLANT, "50.000", "2026-06", code="SW02")
+    match_id = await ledger.confirm(steel, cement, "80.000")
+    sent = await ledger.service.dispatch(steel.enterprise_id, match_id, "80.000", period="2026-06")
+    await ledger.service.receive(cement.enterprise_id, sent.id, "80.000")
+
+    city = await ledger.figures(Scope(), "2026-06")
+    assert city.generated == D("150.000")  # the recycler's 80 t intake is not generation
+    assert city.utilised == D("130.000")  # 80 t transferred counted once, on the generator
+    assert city.intake == D("80.000")
+    assert city.rate == D("0.8667")  # 130 ÷ 150
+
+    qingshan = await ledger.figures(Scope(district="青山区"), "2026-06")
+    xinzhou = await ledger.figures(Scope(district="新洲区"), "2026-06")
+    assert (qingshan.generated, qingshan.utilised, qingshan.rate) == (
+        D("100.000"),
+        D("80.000"),
+        D("0.8000"),
+    )
+    assert (xinzhou.generated, xinzhou.utilised, xinzhou.rate) == (
+        D("50.000"),
+        D("50.000"),
+        D("1.0000"),
+    )
+    assert qingshan.generated + xinzhou.generated == city.generated
+    assert qingshan.utilised + xinzhou.utilised == city.utilised
+
+    slag = await ledger.figures(Scope(waste_code="SW01"), "2026-06")
+    assert (slag.generated, slag.utilised, slag.rate) == (D("100.000"), D("80.000"), D("0.8000"))
+    steel_industry = await ledger.figures(Scope(industry="C3120"), "2026-06")
+    assert steel_industry.rate == D("0.8000")
+    intake_only = await ledger.figures(Scope(district="新洲区", waste_code="SW01"), "2026-06")
+    assert intake_only.generated == D("0.000")
+    assert intake_only.intake == D("80.000")
+    assert intake_only.rate is None
+    per_industry = await ledger.figures(Scope(district="新洲区", industry="C3011"), "2026-06")
+    assert per_industry.rate == D("1.0000")
+
+
+async def test_reports_are_validated_and_owned(ledger: Harness) -> None:
+    steel = await ledger.register("青山区")
+    other = await ledger.register("青山区")
+    svc = ledger.service
+
+    async def attempt(actor: str, site_id: str, **changes: object) -> object:
+        fields: dict[str, object] = {
+            "site_id": site_id,
+            "waste_code": "SW01",
+            "tonnes": "1.000",
+            "period": "2026-01",
+        }
+        fields.update(changes)
+        return await svc.report(actor, G, **fields)  # type: ignore[arg-type]
+
+    await refused("UNKNOWN_SITE", attempt(steel.enterprise_id, "site-nowhere"))
+    await refused("NOT_AUTHORIZED", attempt(other.enterprise_id, steel.site_id))
+    await refused("UNKNOWN_WASTE_CODE", attempt(steel.enterprise_id, steel.site_id, waste_code="X"))
+    await refused(
+        "ABOLISHED_WASTE_CODE", attempt(steel.enterprise_id, steel.site_id, waste_code="HW41")
+    )
+    await refused("INVALID_QUANTITY", attempt(steel.enterprise_id, steel.site_id, tonnes="0"))
+    await refused("INVALID_QUANTITY", attempt(steel.enterprise_id, steel.site_id, tonnes="1.0001"))
+    await refused("INVALID_PERIOD", attempt(steel.enterprise_id, steel.site_id, period="2026-13"))
+    await refused(
+        "PRIOR_STOCK_NOT_APPLICABLE",
+        attempt(steel.enterprise_id, steel.site_id, from_prior_stock=True),
+    )
+    err = await refused("BALANCE_VIOLATION", report(ledger, steel, IN_PLANT, "10.000", "2026-01"))
+    assert "0.000 t was generated" in err.message
+
+
+async def test_manifest_lifecycle_rules(ledger: Harness) -> None:
+    steel = await ledger.register("青山区")
+    cement = await ledger.register("新洲区")
+    svc = ledger.service
+    await report(ledger, steel, G, "10.000", "2026-07")
+    match_id = await ledger.confirm(steel, cement, "10.000")
+    manifest = await ledger.service.manifest(await _manifest_id(ledger, match_id))
+    assert manifest is not None
+    assert manifest.manifest.status is ManifestStatus.CREATED
+
+    await refused("UNKNOWN_MATCH", svc.dispatch(steel.enterprise_id, "no-such-match", "1"))
+    await refused("NOT_AUTHORIZED", svc.dispatch(cement.enterprise_id, match_id, "10"))
+    await refused(
+        "INVALID_MANIFEST_STATE", svc.receive(cement.enterprise_id, manifest.manifest.id, "10")
+    )
+    await refused(
+        "BALANCE_VIOLATION", svc.dispatch(steel.enterprise_id, match_id, "10.001", period="2026-07")
+    )
+    await refused(
+        "BALANCE_VIOLATION",
+        svc.dispatch(steel.enterprise_id, match_id, "1", from_prior_stock=True, period="2026-07"),
+    )
+    sent = await svc.dispatch(steel.enterprise_id, match_id, "10.000", period="2026-07")
+    await refused(
+        "INVALID_MANIFEST_STATE",
+        svc.dispatch(steel.enterprise_id, match_id, "10", period="2026-07"),
+    )
+    await refused("NOT_AUTHORIZED", svc.receive(steel.enterprise_id, sent.id, "10"))
+    await refused("NOT_FOUND", svc.receive(cement.enterprise_id, "no-such-manifest", "10"))
+    await svc.receive(cement.enterprise_id, sent.id, "10.000")
+    await refused("INVALID_MANIFEST_STATE", svc.receive(cement.enterprise_id, sent.id, "10"))
+
+
+async def _manifest_id(ledger: Harness, match_id: str) -> str:
+    async with ledger.uow() as uow:
+        found = await Repository(uow.session).manifest_by_match(match_id)
+    assert found is not None
+    return found.id
+
+
+async def test_a_confirmed_match_opens_one_manifest_however_often_it_arrives(
+    ledger: Harness,
+) -> None:
+    steel = await ledger.register("青山区")
+    cement = await ledger.register("新洲区")
+    match_id = await ledger.confirm(steel, cement, "10.000")
+    async with ledger.uow() as uow:
+        repo = Repository(uow.session)
+        existing = await repo.manifest_by_match(match_id)
+    assert existing is not None
+    # The same fact again (a redelivery under a new envelope id) changes nothing.
+    from wastex_ledger.testing import envelope
+    from wastex_shared.events.matching import MatchConfirmed
+
+    async with ledger.uow() as uow:
+        await ledger.service.on_match_confirmed(
+            uow,
+            envelope("matching.match-confirmed", match_id),
+            MatchConfirmed(
+                match_id=match_id,
+                offer_id="o",
+                demand_id="d",
+                supplier_enterprise_id=steel.enterprise_id,
+                supplier_site_id=steel.site_id,
+                recycler_enterprise_id=cement.enterprise_id,
+                recycler_site_id=cement.site_id,
+                waste_code="SW01",
+                tonnes=D("999"),
+                distance_km=D("1"),
+                co2e_kg=D("1"),
+                freight_factor_key="freight_road_diesel_truck_30t_cn",
+                freight_factor_kg_per_tkm=D("0.078"),
+                status="CONFIRMED",
+            ),
+        )
+        await uow.commit()
+    async with ledger.uow() as uow:
+        count = (
+            await uow.session.execute(
+                select(func.count()).select_from(manifests).where(manifests.c.match_id == match_id)
+            )
+        ).scalar_one()
+        planned = (
+            await uow.session.execute(
+                select(manifests.c.planned_kilograms).where(manifests.c.match_id == match_id)
+            )
+        ).scalar_one()
+    assert count == 1
+    assert planned == 10_000
+
+
+async def test_zero_waste_assessment(ledger: Harness) -> None:
+    good = await ledger.register("青山区")
+    poor = await ledger.register("青山区")
+    cement = await ledger.register("新洲区")
+    await report(ledger, good, G, "100.000", "2026-02")
+    await report(ledger, good, IN_PLANT, "50.000", "2026-02")
+    await report(ledger, good, STORED, "10.000", "2026-02")
+    match_id = await ledger.confirm(good, cement, "40.000")
+    sent = await ledger.service.dispatch(good.enterprise_id, match_id, "40.000", period="2026-02")
+    await ledger.service.receive(cement.enterprise_id, sent.id, "40.000")
+
+    passed = await ledger.service.assess(good.enterprise_id, 2026)
+    assert passed.utilisation.rate == D("0.9000")
+    assert passed.utilisation.in_plant_share == D("0.5000")
+    assert [(r.key, r.passed) for r in passed.results if not r.passed] == []
+    assert passed.passed
+
+    await report(ledger, poor, G, "100.000", "2026-02")
+    await report(ledger, poor, IN_PLANT, "10.000", "2026-02")
+    await report(ledger, poor, DISPOSED, "30.000", "2026-02")
+    await report(ledger, poor, G, "5.000", "2026-01", code="HW08")
+    await report(ledger, poor, STORED, "5.000", "2026-02", code="HW08")
+    failed = await ledger.service.assess(poor.enterprise_id, 2026)
+    results = {r.key: r for r in failed.results}
+    assert results["comprehensive-utilisation-rate"].actual == "0.0952"  # 10 ÷ 105
+    assert not results["comprehensive-utilisation-rate"].passed
+    assert not results["in-plant-share"].passed
+    assert results["disposal-share"].actual == "0.2857"  # 30 ÷ 105
+    assert not results["disposal-share"].passed
+    assert results["no-unmatched-hazardous-stock"].actual == "5.000"
+    assert results["generation-accounted"].actual == "60.000"  # 105 − 10 − 30 − 5
+    assert results["no-open-discrepancies"].passed
+    assert not failed.passed
+
+
+async def test_projection_equals_the_journal_and_every_entry_is_published(
+    ledger: Harness,
+) -> None:
+    steel = await ledger.register("青山区")
+    cement = await ledger.register("新洲区")
+    await report(ledger, steel, OPENING, "40.000", "2025-01")
+    await report(ledger, steel, G, "100.000", "2026-01")
+    first = await report(ledger, steel, IN_PLANT, "30.000", "2026-01")
+    await report(ledger, steel, DISPOSED, "10.000", "2026-02", prior=True)
+    await ledger.service.correct_entry(steel.enterprise_id, first, "25.000", "typo")
+    match_id = await ledger.confirm(steel, cement, "20.000")
+    sent = await ledger.service.dispatch(
+        steel.enterprise_id, match_id, "20.000", from_prior_stock=True, period="2026-02"
+    )
+    await ledger.service.receive(cement.enterprise_id, sent.id, "19.500")
+
+    async with ledger.uow() as uow:
+        journal = [
+            entry_from_row(r) for r in (await uow.session.execute(select(entries))).mappings().all()
+        ]
+        published = (
+            await uow.session.execute(
+                select(func.count())
+                .select_from(messaging.outbox)
+                .where(messaging.outbox.c.topic == "ledger.entry-recorded.v1")
+            )
+        ).scalar_one()
+    assert len(journal) == 8
+    assert published == len(journal)
+    expected = {key: figures_to_row(f) for key, f in projection_deltas(journal).items()}
+    assert await ledger.projection() == expected
+
+    u = await ledger.figures(enterprise(steel), "2026-01", "2026-12")
+    assert u.prior_stock_utilised == D("19.500")
+    assert u.utilised == D("44.500")  # 25 in-plant + 19.5 transferred from prior stock
+    assert u.rate == D("0.3724")  # 44.5 ÷ (100 + 19.5)
+    assert u.prior_stock_disposed == D("10.000")

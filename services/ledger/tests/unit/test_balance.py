@@ -1,0 +1,185 @@
+"""The balance identity (domain/balance.py): hand-made cases and a property test."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from wastex_ledger.domain.balance import apply, checks, ensure_balanced, violations
+from wastex_ledger.domain.figures import Figures
+from wastex_ledger.domain.periods import Period
+from wastex_shared.errors import DomainError
+
+D = Decimal
+JAN, FEB, MAR = Period(2026, 1), Period(2026, 2), Period(2026, 3)
+
+
+def test_uses_within_generation_pass() -> None:
+    sheet = {JAN: Figures(generated=D("100.000"))}
+    ensure_balanced(sheet, {JAN: Figures(in_plant_current=D("60.000"), stored=D("40.000"))}, "SW01")
+
+
+def test_uses_beyond_generation_are_refused_with_a_clear_message() -> None:
+    sheet = {JAN: Figures(generated=D("100.000"), in_plant_current=D("60.000"))}
+    with pytest.raises(DomainError) as caught:
+        ensure_balanced(sheet, {JAN: Figures(disposed_current=D("40.001"))}, "SW01")
+    assert caught.value.code == "BALANCE_VIOLATION"
+    assert "100.001 t" in caught.value.message
+    assert "100.000 t was generated" in caught.value.message
+
+
+def test_year_to_date_generation_must_come_first() -> None:
+    # March generation cannot cover February's use.
+    sheet = {MAR: Figures(generated=D("50.000"))}
+    with pytest.raises(DomainError):
+        ensure_balanced(sheet, {FEB: Figures(in_plant_current=D("10.000"))}, "SW01")
+    # …but earlier generation covers a later use.
+    ensure_balanced({FEB: Figures(generated=D("50.000"))}, {MAR: Figures(stored=D("50.000"))}, "X")
+
+
+def test_generation_of_a_year_does_not_cover_the_next_year() -> None:
+    sheet = {Period(2025, 12): Figures(generated=D("10.000"))}
+    with pytest.raises(DomainError):
+        ensure_balanced(sheet, {JAN: Figures(in_plant_current=D("1.000"))}, "SW01")
+
+
+def test_prior_stock_uses_draw_on_opening_stock_and_earlier_storage() -> None:
+    sheet = {
+        Period(2025, 3): Figures(generated=D("20.000"), stored=D("20.000")),
+        JAN: Figures(opening_stock=D("5.000")),
+    }
+    ensure_balanced(sheet, {FEB: Figures(in_plant_prior=D("25.000"))}, "SW01")
+    with pytest.raises(DomainError) as caught:
+        ensure_balanced(sheet, {FEB: Figures(disposed_prior=D("25.001"))}, "SW01")
+    assert "prior-year stock" in caught.value.message
+
+
+def test_this_years_storage_is_not_prior_stock_yet() -> None:
+    sheet = {JAN: Figures(generated=D("10.000"), stored=D("10.000"))}
+    with pytest.raises(DomainError):
+        ensure_balanced(sheet, {FEB: Figures(in_plant_prior=D("1.000"))}, "SW01")
+
+
+def test_reversing_generation_under_its_uses_is_refused() -> None:
+    sheet = {JAN: Figures(generated=D("10.000"), in_plant_current=D("8.000"))}
+    with pytest.raises(DomainError):
+        ensure_balanced(sheet, {JAN: Figures(generated=D("-10.000"))}, "SW01")
+
+
+def test_a_shortfall_left_by_a_receipt_blocks_only_what_deepens_it() -> None:
+    # An overweight receipt booked 12 t against 10 t generated (receipts are never refused).
+    sheet = {JAN: Figures(generated=D("10.000"), transferred_out_current=D("12.000"))}
+    ensure_balanced(sheet, {JAN: Figures(generated=D("1.000"))}, "SW01")
+    ensure_balanced(sheet, {FEB: Figures(generated=D("3.000"))}, "SW01")
+    with pytest.raises(DomainError):
+        ensure_balanced(sheet, {JAN: Figures(stored=D("0.001"))}, "SW01")
+
+
+def test_receivers_cannot_utilise_more_than_their_intake() -> None:
+    sheet = {JAN: Figures(transferred_in=D("30.000"))}
+    ensure_balanced(sheet, {FEB: Figures(received_utilised=D("30.000"))}, "SW01")
+    with pytest.raises(DomainError):
+        ensure_balanced(sheet, {FEB: Figures(received_utilised=D("30.001"))}, "SW01")
+
+
+# -- property: the check is exact ----------------------------------------------------------
+
+MONTHS = [Period(y, m) for y in (2025, 2026) for m in (1, 6, 12)]
+KINDS = [
+    "generated",
+    "in_plant_current",
+    "in_plant_prior",
+    "transferred_out_current",
+    "transferred_out_prior",
+    "stored",
+    "disposed_current",
+    "disposed_prior",
+    "opening_stock",
+    "transferred_in",
+    "received_utilised",
+]
+tonnes = st.integers(min_value=1, max_value=50_000).map(lambda kg: D(kg) / 1000)
+operation = st.tuples(st.sampled_from(MONTHS), st.sampled_from(KINDS), tonnes, st.booleans())
+
+
+def holds(sheet: dict[Period, Figures]) -> bool:
+    return all(check.slack >= 0 for check in checks(sheet).values())
+
+
+def totals_hold(sheet: dict[Period, Figures]) -> bool:
+    """The identity restated independently of `checks`: brute force over every month."""
+    for year in (2025, 2026):
+        for last in range(1, 13):
+            months = [m for m in sheet if m.year == year and m.month <= last]
+            used = sum(
+                (
+                    sheet[m].in_plant_current
+                    + sheet[m].transferred_out_current
+                    + sheet[m].stored
+                    + sheet[m].disposed_current
+                    for m in months
+                ),
+                D(0),
+            )
+            if used > sum((sheet[m].generated for m in months), D(0)):
+                return False
+        upto = [m for m in sheet if m.year <= year]
+        prior = sum(
+            (
+                sheet[m].in_plant_prior + sheet[m].transferred_out_prior + sheet[m].disposed_prior
+                for m in upto
+            ),
+            D(0),
+        )
+        pool = sum((sheet[m].opening_stock for m in upto), D(0)) + sum(
+            (sheet[m].stored for m in sheet if m.year < year), D(0)
+        )
+        if prior > pool:
+            return False
+    ordered = sorted(sheet)
+    for i in range(len(ordered)):
+        upto = ordered[: i + 1]
+        if sum((sheet[m].received_utilised for m in upto), D(0)) > sum(
+            (sheet[m].transferred_in for m in upto), D(0)
+        ):
+            return False
+    return True
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(operation, max_size=25))
+def test_accepted_reports_always_keep_the_identity_and_only_breaking_ones_are_refused(
+    ops: list[tuple[Period, str, Decimal, bool]],
+) -> None:
+    sheet: dict[Period, Figures] = {}
+    booked: list[tuple[Period, Figures]] = []
+    for month, kind, amount, reverse in ops:
+        if reverse and booked:
+            # A reversal of an earlier booking: the same figures negated.
+            at, delta = booked.pop(0)
+            negated: dict[str, Any] = {k: -v for k, v in delta.as_dict().items()}
+            delta = Figures(**negated)
+            month = at
+        else:
+            column: dict[str, Any] = {kind: amount}
+            delta = Figures(**column)
+        after = apply(sheet, {month: delta})
+        refused: DomainError | None = None
+        try:
+            ensure_balanced(sheet, {month: delta}, "SW01")
+        except DomainError as err:
+            refused = err
+        if refused is not None:
+            assert refused.code == "BALANCE_VIOLATION"
+            assert not totals_hold(after), "refused a change that keeps the identity"
+            continue
+        assert totals_hold(after), "accepted a change that breaks the identity"
+        assert holds(after)
+        assert not violations(sheet, after)
+        sheet = after
+        if not (reverse and delta.is_zero()):
+            booked.append((month, delta))

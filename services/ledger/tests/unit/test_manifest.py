@@ -1,0 +1,214 @@
+"""The electronic manifest (电子联单): states, who may act, tolerance, carbon, receipt entries."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+
+from wastex_ledger.domain import manifest
+from wastex_ledger.domain.entries import EntryKind
+from wastex_ledger.domain.manifest import Manifest, ManifestStatus
+from wastex_ledger.domain.periods import Period
+from wastex_shared.errors import DomainError
+
+from .conftest import AT, CEMENT, POWER, STEEL, route
+
+D = Decimal
+APRIL = Period(2026, 4)
+
+
+def created(planned: str = "50") -> Manifest:
+    return manifest.create(
+        manifest_id="m-1", match_id="match-1", route=route(planned=planned), at=AT
+    )
+
+
+def dispatched(tonnes: str = "50", *, prior: bool = False) -> Manifest:
+    return created().dispatch(
+        actor_enterprise_id="ent-steel", tonnes=tonnes, from_prior_stock=prior, period=APRIL, at=AT
+    )
+
+
+def receive(m: Manifest, tonnes: str, tolerance: str = "0.02") -> Manifest:
+    return m.receive(actor_enterprise_id="ent-cement", tonnes=tonnes, tolerance=D(tolerance), at=AT)
+
+
+def test_lifecycle_created_in_transit_received() -> None:
+    m = created()
+    assert m.status is ManifestStatus.CREATED
+    assert m.involves("ent-steel")
+    assert m.involves("ent-cement")
+    assert not m.involves("ent-power")
+    sent = dispatched("50")
+    assert (sent.status, sent.dispatched_tonnes, sent.period) == (
+        ManifestStatus.IN_TRANSIT,
+        D("50.000"),
+        APRIL,
+    )
+    got = receive(sent, "49.5")
+    assert got.status is ManifestStatus.RECEIVED
+    assert got.received_tonnes == D("49.500")
+    assert got.weight_gap_tonnes == D("-0.500")
+    assert got.weight_gap_ratio == D("0.0100")
+    assert not got.discrepancy
+
+
+def test_a_manifest_needs_planned_tonnes() -> None:
+    with pytest.raises(DomainError) as caught:
+        created(planned="0")
+    assert caught.value.code == "INVALID_QUANTITY"
+
+
+@pytest.mark.parametrize("actor", ["ent-cement", "ent-power"])
+def test_only_the_supplier_dispatches(actor: str) -> None:
+    with pytest.raises(DomainError) as caught:
+        created().dispatch(
+            actor_enterprise_id=actor, tonnes="50", from_prior_stock=False, period=APRIL, at=AT
+        )
+    assert caught.value.code == "NOT_AUTHORIZED"
+
+
+@pytest.mark.parametrize("actor", ["ent-steel", "ent-power"])
+def test_only_the_recycler_receives(actor: str) -> None:
+    with pytest.raises(DomainError) as caught:
+        dispatched().receive(actor_enterprise_id=actor, tonnes="50", tolerance=D("0.02"), at=AT)
+    assert caught.value.code == "NOT_AUTHORIZED"
+
+
+def test_states_are_followed_in_order() -> None:
+    with pytest.raises(DomainError) as early:
+        receive(created(), "50")
+    assert early.value.code == "INVALID_MANIFEST_STATE"
+    sent = dispatched()
+    with pytest.raises(DomainError) as again:
+        sent.dispatch(
+            actor_enterprise_id="ent-steel",
+            tonnes="50",
+            from_prior_stock=False,
+            period=APRIL,
+            at=AT,
+        )
+    assert again.value.code == "INVALID_MANIFEST_STATE"
+    for done in (receive(sent, "50"), receive(sent, "40")):
+        with pytest.raises(DomainError) as late:
+            receive(done, "50")
+        assert late.value.code == "INVALID_MANIFEST_STATE"
+
+
+@pytest.mark.parametrize("tonnes", ["0", "-1", "1.0001", "abc"])
+def test_weights_must_be_positive_kilogram_tonnes(tonnes: str) -> None:
+    with pytest.raises(DomainError) as caught:
+        dispatched(tonnes)
+    assert caught.value.code == "INVALID_QUANTITY"
+    with pytest.raises(DomainError) as caught:
+        receive(dispatched(), tonnes)
+    assert caught.value.code == "INVALID_QUANTITY"
+
+
+@pytest.mark.parametrize(
+    ("received", "tolerance", "status"),
+    [
+        ("49.000", "0.02", ManifestStatus.RECEIVED),  # exactly 2 % short: within
+        ("51.000", "0.02", ManifestStatus.RECEIVED),  # exactly 2 % over: within
+        ("48.999", "0.02", ManifestStatus.DISCREPANCY),
+        ("51.001", "0.02", ManifestStatus.DISCREPANCY),
+        ("48.000", "0.05", ManifestStatus.RECEIVED),  # the tolerance is a parameter
+        ("50.001", "0", ManifestStatus.DISCREPANCY),
+        ("50.000", "0", ManifestStatus.RECEIVED),
+    ],
+)
+def test_gap_above_tolerance_is_a_discrepancy(
+    received: str, tolerance: str, status: ManifestStatus
+) -> None:
+    got = receive(dispatched("50"), received, tolerance)
+    assert got.status is status
+    assert got.received_tonnes == D(received)  # received either way
+
+
+def test_default_tolerance_is_two_percent() -> None:
+    assert D("0.02") == manifest.DEFAULT_TOLERANCE
+
+
+def test_carbon_uses_the_received_weight_and_names_its_factors() -> None:
+    got = receive(dispatched("50"), "40")
+    assert got.carbon is not None
+    # 40 t × 35.2 km × 0.078 kg/t·km = 109.824 kg; 40 t × 668 kg/t = 26 720 kg avoided.
+    assert got.carbon.transport_co2e_kg == D("109.824")
+    assert got.carbon.avoided_co2e_kg == D("26720.000")
+    assert got.route.freight_factor_key == "freight_road_diesel_truck_30t_cn"
+    assert got.route.avoided_factor_key == "avoided_ggbs_replacing_cement_cn_derived"
+
+
+def test_no_avoided_factor_means_zero_avoided() -> None:
+    m = manifest.create(
+        manifest_id="m-2", match_id="match-2", route=route(code="SW02", planned="10"), at=AT
+    )
+    sent = m.dispatch(
+        actor_enterprise_id="ent-steel", tonnes="10", from_prior_stock=False, period=APRIL, at=AT
+    )
+    got = receive(sent, "10")
+    assert got.carbon is not None
+    assert got.carbon.avoided_co2e_kg == D("0.000")
+    assert got.carbon.transport_co2e_kg == D("27.456")  # 10 × 35.2 × 0.078
+
+
+def test_receipt_entries_generator_out_receiver_in() -> None:
+    got = receive(dispatched("50", prior=True), "48.5")
+    out, into = manifest.receipt_entries(
+        got,
+        supplier_site=STEEL,
+        recycler_site=CEMENT,
+        out_entry_id="e-out",
+        in_entry_id="e-in",
+        cause_event_id="evt-received",
+    )
+    assert out.kind is EntryKind.TRANSFERRED_OUT
+    assert (out.enterprise_id, out.site_id, out.district, out.industry) == (
+        "ent-steel",
+        "site-steel",
+        "青山区",
+        "C31",
+    )
+    assert into.kind is EntryKind.TRANSFERRED_IN
+    assert (into.enterprise_id, into.district) == ("ent-cement", "新洲区")
+    assert out.tonnes == into.tonnes == D("48.500")
+    assert out.period == into.period == APRIL  # booked to the month of dispatch
+    assert out.from_prior_stock  # the generator's prior-stock part…
+    assert not into.from_prior_stock  # …is not the receiver's
+    assert out.carbon == got.carbon
+    assert into.carbon is None
+    assert out.cause_event_id == into.cause_event_id == "evt-received"
+    assert out.manifest_id == into.manifest_id == "m-1"
+
+
+def test_receipt_entries_need_a_received_manifest_and_its_sites() -> None:
+    with pytest.raises(ValueError, match="not received"):
+        manifest.receipt_entries(
+            dispatched(),
+            supplier_site=STEEL,
+            recycler_site=CEMENT,
+            out_entry_id="a",
+            in_entry_id="b",
+            cause_event_id="c",
+        )
+    got = receive(dispatched(), "50")
+    with pytest.raises(ValueError, match="do not match"):
+        manifest.receipt_entries(
+            got,
+            supplier_site=STEEL,
+            recycler_site=POWER,
+            out_entry_id="a",
+            in_entry_id="b",
+            cause_event_id="c",
+        )
+    with pytest.raises(ValueError, match="do not match"):
+        manifest.receipt_entries(
+            got,
+            supplier_site=replace(STEEL, enterprise_id="ent-other"),
+            recycler_site=CEMENT,
+            out_entry_id="a",
+            in_entry_id="b",
+            cause_event_id="c",
+        )

@@ -1,0 +1,272 @@
+"""Hand-computed ledger scenarios: every rate is worked out on paper and compared exactly.
+
+The rates follow shared/reference/formulas.md:
+  rate          = (in-plant + transferred out at the received weight, both incl. prior stock)
+                  ÷ (generated + prior-year stock utilised)
+  in_plant_share = in-plant ÷ (generated + prior-year stock utilised)
+  disposal_rate  = disposed ÷ generated
+as fractions with 4 places, half-even; None when the denominator is 0.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from wastex_ledger.domain.entries import EntryKind
+from wastex_ledger.domain.figures import Figures
+from wastex_ledger.domain.manifest import ManifestStatus
+from wastex_shared.errors import DomainError
+
+from .conftest import CEMENT, FLY_ASH, POWER, SLAG, STEEL, Journal, route
+
+D = Decimal
+GEN, IN_PLANT, STORED, DISPOSED, OPENING = (
+    EntryKind.GENERATED,
+    EntryKind.UTILISED_IN_PLANT,
+    EntryKind.STORED,
+    EntryKind.DISPOSED,
+    EntryKind.OPENING_STOCK,
+)
+
+
+def test_all_in_plant(journal: Journal) -> None:
+    journal.report(GEN, STEEL, "100", "2026-01")
+    journal.report(IN_PLANT, STEEL, "60", "2026-01")
+    journal.report(IN_PLANT, STEEL, "40", "2026-02")
+
+    steel = journal.enterprise("ent-steel")
+    assert steel.generated == D("100.000")
+    assert steel.utilised == D("100.000")
+    assert steel.utilised_in_plant == D("100.000")
+    assert steel.transferred_for_utilisation == D("0.000")
+    assert str(steel.rate) == "1.0000"
+    assert str(steel.in_plant_share) == "1.0000"
+    assert str(steel.disposal_rate) == "0.0000"
+    # January alone: 60 of 100.
+    assert str(journal.scope("enterprise", "ent-steel", "2026-01", "2026-01").rate) == "0.6000"
+
+
+def test_all_transferred_counts_at_receipt(journal: Journal) -> None:
+    journal.report(GEN, STEEL, "80", "2026-03")
+    shipment = journal.open_manifest(route(planned="80"))
+    journal.dispatch(shipment.id, "80", "2026-03")
+    # In transit: reserved against the balance, but not yet utilised for the generator.
+    assert str(journal.enterprise("ent-steel").rate) == "0.0000"
+    with pytest.raises(DomainError) as caught:
+        journal.report(IN_PLANT, STEEL, "0.001", "2026-03")
+    assert caught.value.code == "BALANCE_VIOLATION"
+
+    journal.receive(shipment.id, "80")
+    steel = journal.enterprise("ent-steel")
+    assert steel.transferred_for_utilisation == D("80.000")
+    assert steel.utilised == D("80.000")
+    assert str(steel.rate) == "1.0000"
+    assert str(steel.in_plant_share) == "0.0000"
+    # The recycler's intake is not its generation: it has no rate of its own.
+    cement = journal.enterprise("ent-cement")
+    assert cement.generated == D("0.000")
+    assert cement.intake == D("80.000")
+    assert cement.rate is None
+
+
+def test_wuhan_2010_prior_year_stock_utilised(journal: Journal) -> None:
+    """formulas.md §1: 产生量 1324.84, 综合利用量 1337.27 (含往年贮存量 31.51) → 98.59 %.
+
+    Published in 万t; booked here as tonnes (1324.84 万t is above one message's 10 Mt cap),
+    which leaves every ratio unchanged.
+    """
+    journal.report(OPENING, STEEL, "31.51", "2010-01")  # stock from before 2010
+    journal.report(GEN, STEEL, "1324.84", "2010-06")
+    journal.report(IN_PLANT, STEEL, "1000.00", "2010-06")
+    journal.report(IN_PLANT, STEEL, "31.51", "2010-07", prior=True)
+    shipment = journal.open_manifest(route(planned="305.76"))
+    journal.dispatch(shipment.id, "305.76", "2010-09")
+    journal.receive(shipment.id, "305.76")
+    journal.report(STORED, STEEL, "19.08", "2010-12")  # 1324.84 − 1305.76: identity exact
+
+    steel = journal.enterprise("ent-steel")
+    assert steel.utilised == D("1337.270")  # utilisation above generation: old stock used
+    assert steel.prior_stock_utilised == D("31.510")
+    assert steel.denominator == D("1356.350")
+    assert steel.rate == D("0.9859")  # 1337.27 ÷ (1324.84 + 31.51) = 0.98593…
+    assert steel.in_plant_share == D("0.7605")  # 1031.51 ÷ 1356.35 = 0.76050…
+    # Without the prior-year term in the denominator the rate would exceed 100 %.
+    assert steel.utilised / steel.generated > 1
+
+
+def test_prior_stock_comes_from_earlier_years_storage(journal: Journal) -> None:
+    journal.report(GEN, STEEL, "50", "2009-05")
+    journal.report(STORED, STEEL, "50", "2009-05")
+    # This year's storage is not prior-year stock within the same year…
+    with pytest.raises(DomainError) as caught:
+        journal.report(IN_PLANT, STEEL, "10", "2009-11", prior=True)
+    assert caught.value.code == "BALANCE_VIOLATION"
+    assert "prior-year stock" in caught.value.message
+    # …but it is the next year.
+    journal.report(IN_PLANT, STEEL, "30", "2010-02", prior=True)
+    journal.report(DISPOSED, STEEL, "20", "2010-03", prior=True)
+    with pytest.raises(DomainError):
+        journal.report(DISPOSED, STEEL, "0.001", "2010-04", prior=True)
+
+    year_2010 = journal.scope("enterprise", "ent-steel", "2010-01", "2010-12")
+    # Only old stock used in 2010: rate 30 ÷ (0 + 30); prior disposal is in no denominator.
+    assert year_2010.rate == D("1.0000")
+    assert year_2010.disposal_rate is None  # nothing generated in 2010
+    assert year_2010.disposed == D("20.000")
+
+
+def test_prior_stock_disposal_is_not_in_the_denominator(journal: Journal) -> None:
+    journal.report(OPENING, STEEL, "50", "2026-01")
+    journal.report(GEN, STEEL, "100", "2026-01")
+    journal.report(IN_PLANT, STEEL, "80", "2026-01")
+    journal.report(DISPOSED, STEEL, "50", "2026-02", prior=True)
+    steel = journal.enterprise("ent-steel")
+    assert steel.rate == D("0.8000")  # 80 ÷ (100 + 0)
+    assert steel.disposal_rate == D("0.5000")  # 50 ÷ 100 (处置量 includes its prior part)
+
+
+def test_weight_discrepancy_books_the_received_weight(journal: Journal) -> None:
+    journal.report(GEN, STEEL, "50", "2026-04")
+    shipment = journal.open_manifest(route(planned="50"))
+    journal.dispatch(shipment.id, "50", "2026-04")
+    received = journal.receive(shipment.id, "48.5")  # 3 % short, tolerance 2 %
+
+    assert received.status is ManifestStatus.DISCREPANCY
+    assert received.discrepancy
+    assert received.weight_gap_tonnes == D("-1.500")
+    assert received.weight_gap_ratio == D("0.0300")
+    out, into = journal.entries[-2:]
+    assert (out.kind, out.enterprise_id, out.tonnes) == (
+        EntryKind.TRANSFERRED_OUT,
+        "ent-steel",
+        D("48.500"),
+    )
+    assert (into.kind, into.enterprise_id, into.tonnes) == (
+        EntryKind.TRANSFERRED_IN,
+        "ent-cement",
+        D("48.500"),
+    )
+    assert out.manifest_id == into.manifest_id == shipment.id
+    assert str(journal.enterprise("ent-steel").rate) == "0.9700"  # 48.5 ÷ 50
+    # Carbon at the received weight: 48.5 t × 35.2 km × 0.078 = 133.1616 kg; 48.5 × 668.
+    assert out.carbon is not None
+    assert out.carbon.transport_co2e_kg == D("133.162")
+    assert out.carbon.avoided_co2e_kg == D("32398.000")
+    assert into.carbon is None
+
+
+def test_overweight_receipt_is_booked_and_blocks_only_deeper_breaks(journal: Journal) -> None:
+    journal.report(GEN, STEEL, "50", "2026-04")
+    shipment = journal.open_manifest(route(planned="50"))
+    journal.dispatch(shipment.id, "50", "2026-04")
+    received = journal.receive(shipment.id, "52")  # 4 % over: booked as measured
+    assert received.status is ManifestStatus.DISCREPANCY
+    assert journal.enterprise("ent-steel").rate == D("1.0400")  # 52 ÷ 50: a flag for review
+    with pytest.raises(DomainError) as caught:
+        journal.report(DISPOSED, STEEL, "1", "2026-05")
+    assert caught.value.code == "BALANCE_VIOLATION"
+    journal.report(OPENING, STEEL, "5", "2026-05")  # unrelated to the gap: accepted
+    journal.report(GEN, STEEL, "2", "2026-05")  # closes the gap
+    journal.report(GEN, STEEL, "1", "2026-05")
+    journal.report(DISPOSED, STEEL, "1", "2026-05")
+
+
+def test_correction_is_a_reversal_plus_a_new_entry(journal: Journal) -> None:
+    generated = journal.report(GEN, STEEL, "100", "2026-05")
+    journal.report(IN_PLANT, STEEL, "90", "2026-05")
+    assert journal.enterprise("ent-steel").rate == D("0.9000")
+
+    reversal, replacement = journal.correct(generated, "120")
+    assert reversal.reverses == generated.id
+    assert reversal.tonnes == D("-100.000")
+    assert replacement.tonnes == D("120.000")
+    assert replacement.reverses is None
+    assert generated in journal.entries  # the original stays: entries are never updated
+    steel = journal.enterprise("ent-steel")
+    assert steel.generated == D("120.000")
+    assert steel.rate == D("0.7500")  # 90 ÷ 120
+
+    # Correcting below what was already used would break the identity: nothing is booked.
+    booked = len(journal.entries)
+    with pytest.raises(DomainError) as caught:
+        journal.correct(replacement, "80")
+    assert caught.value.code == "BALANCE_VIOLATION"
+    assert len(journal.entries) == booked
+    with pytest.raises(DomainError) as twice:
+        journal.reverse(generated)
+    assert twice.value.code == "ALREADY_REVERSED"
+
+
+def test_reversing_a_use_lowers_the_rate(journal: Journal) -> None:
+    journal.report(GEN, STEEL, "40", "2026-02")
+    use = journal.report(IN_PLANT, STEEL, "10", "2026-02")
+    journal.report(IN_PLANT, STEEL, "30", "2026-02")
+    journal.reverse(use)
+    assert journal.enterprise("ent-steel").rate == D("0.7500")
+    # A reversal of generation that would leave uses uncovered is refused.
+    with pytest.raises(DomainError):
+        journal.reverse(journal.entries[0])
+
+
+def test_two_districts_count_each_tonne_once(journal: Journal) -> None:
+    # 青山区: the steelworks generates 100 t slag and ships it to the cement plant.
+    journal.report(GEN, STEEL, "100", "2026-06")
+    shipment = journal.open_manifest(route(planned="100"))
+    journal.dispatch(shipment.id, "100", "2026-06")
+    assert journal.receive(shipment.id, "98").status is ManifestStatus.RECEIVED  # 2 %: ok
+    # 新洲区: the cement plant uses the intake and its own 10 t; the power plant 10 of 40.
+    journal.report(EntryKind.UTILISED, CEMENT, "98", "2026-06")
+    journal.report(GEN, CEMENT, "10", "2026-06")
+    journal.report(IN_PLANT, CEMENT, "10", "2026-06")
+    journal.report(GEN, POWER, "40", "2026-06", code=FLY_ASH)
+    journal.report(IN_PLANT, POWER, "10", "2026-06", code=FLY_ASH)
+    journal.report(STORED, POWER, "30", "2026-06", code=FLY_ASH)
+
+    city = journal.scope("city", "*")
+    assert city.generated == D("150.000")  # 100 + 10 + 40; the 98 t intake is not generation
+    assert city.utilised == D("118.000")  # 98 + 10 + 10; the receiver's use is not again
+    assert city.rate == D("0.7867")  # 118 ÷ 150 = 0.78666…
+    assert city.in_plant_share == D("0.1333")  # 20 ÷ 150
+    assert city.intake == D("98.000")
+
+    qingshan = journal.scope("district", "青山区")
+    assert (qingshan.generated, qingshan.utilised, qingshan.rate) == (
+        D("100.000"),
+        D("98.000"),
+        D("0.9800"),
+    )
+    xinzhou = journal.scope("district", "新洲区")
+    assert (xinzhou.generated, xinzhou.utilised, xinzhou.rate) == (
+        D("50.000"),
+        D("20.000"),
+        D("0.4000"),
+    )
+    assert journal.scope("industry", "C30").rate == D("1.0000")
+    assert journal.scope("industry", "D44").rate == D("0.2500")
+    assert journal.scope("waste_code", SLAG).rate == D("0.9818")  # 108 ÷ 110
+    assert journal.scope("district_code", f"新洲区|{FLY_ASH}").stored == D("30.000")
+    assert journal.scope("enterprise_code", f"ent-steel|{SLAG}").rate == D("0.9800")
+
+    # Every partition of the city sums back to the city, column by column.
+    for kind in ("district", "industry", "enterprise", "waste_code"):
+        parts = sum((f for (k, _, _), f in journal.rows.items() if k == kind), Figures())
+        assert parts == city.figures, kind
+
+
+def test_storage_is_what_stays_stored_this_year(journal: Journal) -> None:
+    """贮存量 in the identity is the part of this year's generation that is (still) stored.
+
+    So waste put into storage in January and used in June is corrected out of storage (a
+    reversal or correction of the January entry), not used on top of it.
+    """
+    journal.report(GEN, STEEL, "100", "2026-01")
+    stored = journal.report(STORED, STEEL, "100", "2026-01")
+    with pytest.raises(DomainError) as caught:
+        journal.report(IN_PLANT, STEEL, "60", "2026-06")
+    assert caught.value.code == "BALANCE_VIOLATION"
+    journal.correct(stored, "40")
+    journal.report(IN_PLANT, STEEL, "60", "2026-06")
+    steel = journal.enterprise("ent-steel")
+    assert (steel.stored, steel.rate) == (D("40.000"), D("0.6000"))
