@@ -43,6 +43,18 @@ class Record(Protocol):
     headers: Sequence[tuple[str, bytes]]
 
 
+@dataclass(frozen=True)
+class _Decoded:
+    """A record with what decoding found: its envelope and data, or why it is poison."""
+
+    record: Record
+    parked_id: str
+    envelope: Envelope | None = None
+    data: BaseModel | None = None
+    event_id: str | None = None
+    poison: Poison | None = None
+
+
 class Poison(Exception):
     """A message that can never be handled: it goes to the dead-letter topic."""
 
@@ -110,35 +122,58 @@ class EventConsumer:
 
     async def _handle_in_one_transaction(self, records: Sequence[Record]) -> None:
         counts = ConsumerStats()
+        decoded = [self._decode_record(record) for record in records]
         async with self._uow() as uow:
-            for record in records:
-                await self._handle_one(uow, record, counts)
+            # One inbox look-up for the whole batch instead of two per message.
+            keys = [d.parked_id for d in decoded] + [d.event_id for d in decoded if d.event_id]
+            seen = await uow.seen_among(keys)
+            marks: list[tuple[str, str]] = []
+            for item in decoded:
+                await self._handle_one(uow, item, seen, marks, counts)
+            await uow.mark_all_seen(marks)
             await uow.commit()
         self.stats.handled += counts.handled
         self.stats.duplicates += counts.duplicates
         self.stats.dead_lettered += counts.dead_lettered
 
-    async def _handle_one(self, uow: UnitOfWork, record: Record, counts: ConsumerStats) -> None:
+    def _decode_record(self, record: Record) -> _Decoded:
         # Parked messages are remembered by position, handled ones by event id: a message
         # re-sent with the same id after the cause of its rejection is fixed still goes through.
         parked_id = derived_id("parked", record.topic, record.partition, record.offset)
-        if await uow.seen(parked_id):
-            counts.duplicates += 1
-            return
         headers = {k: v.decode("utf-8", "replace") for k, v in (record.headers or ())}
         try:
             envelope, data = self._decode(record, headers)
-            event_id = f"{envelope.source}/{envelope.id}"
-            if await uow.seen(event_id):
-                counts.duplicates += 1
-                return
-            await self._run_handler(uow, envelope, data)
         except Poison as poison:
-            await self._dead_letter(uow, record, poison)
-            await uow.mark_seen(parked_id, poison.code)
+            return _Decoded(record, parked_id, poison=poison)
+        return _Decoded(record, parked_id, envelope, data, f"{envelope.source}/{envelope.id}")
+
+    async def _handle_one(
+        self,
+        uow: UnitOfWork,
+        item: _Decoded,
+        seen: set[str],
+        marks: list[tuple[str, str]],
+        counts: ConsumerStats,
+    ) -> None:
+        if item.parked_id in seen or (item.event_id is not None and item.event_id in seen):
+            counts.duplicates += 1
+            return
+        try:
+            if item.poison is not None:
+                raise item.poison
+            # Decoding yields either poison or all three; the checks narrow the types.
+            assert item.envelope is not None
+            assert item.data is not None
+            assert item.event_id is not None
+            await self._run_handler(uow, item.envelope, item.data)
+        except Poison as poison:
+            await self._dead_letter(uow, item.record, poison)
+            seen.add(item.parked_id)
+            marks.append((item.parked_id, poison.code))
             counts.dead_lettered += 1
             return
-        await uow.mark_seen(event_id, envelope.type)
+        seen.add(item.event_id)
+        marks.append((item.event_id, item.envelope.type))
         counts.handled += 1
 
     async def _run_handler(self, uow: UnitOfWork, envelope: Envelope, data: BaseModel) -> None:

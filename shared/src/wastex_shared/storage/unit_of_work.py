@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
 
@@ -93,6 +93,26 @@ class UnitOfWork:
             select(inbox.c.event_id).where(inbox.c.event_id == event_id)
         )
         return found.first() is not None
+
+    async def seen_among(self, event_ids: Sequence[str]) -> set[str]:
+        """Which of `event_ids` the inbox already holds (one query)."""
+        if not event_ids:
+            return set()
+        inbox = self._tables.inbox
+        found = await self.session.execute(
+            select(inbox.c.event_id).where(inbox.c.event_id.in_(set(event_ids)))
+        )
+        return set(found.scalars())
+
+    async def mark_all_seen(self, marks: Sequence[tuple[str, str]]) -> None:
+        """Record (event id, event type) pairs as handled (one statement)."""
+        if not marks:
+            return
+        now = utcnow()
+        await self.session.execute(
+            insert(self._tables.inbox),
+            [{"event_id": i, "event_type": t, "processed_at": now} for i, t in marks],
+        )
 
     async def mark_seen(self, event_id: str, event_type: str) -> None:
         await self.session.execute(

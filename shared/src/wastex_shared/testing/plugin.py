@@ -41,7 +41,7 @@ async def kafka_bootstrap(tansu: TansuBroker) -> str:
     return tansu.bootstrap
 
 
-async def _create_pg_database() -> str:
+async def create_pg_database() -> str:
     name = f"wx_test_{uuid.uuid4().hex[:12]}"
     admin = create_async_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
     try:
@@ -52,7 +52,7 @@ async def _create_pg_database() -> str:
     return name
 
 
-async def _drop_pg_database(name: str) -> None:
+async def drop_pg_database(name: str) -> None:
     admin = create_async_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
     try:
         async with admin.connect() as conn:
@@ -67,8 +67,8 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
         return
-    name = await _create_pg_database()
+    name = await create_pg_database()
     try:
         yield f"{PG_SERVER}/{name}"
     finally:
-        await _drop_pg_database(name)
+        await drop_pg_database(name)

@@ -1,0 +1,324 @@
+"""Ingest: offers produced to `ingest.offers.v1` through catalog and matching, on a fresh stack.
+
+Figures
+- sustained offers/s through catalog (and into matching) ÷ raw aiokafka consume msg/s of the
+  same payloads on the same broker (goal ≥ 0.25);
+- p50/p99 of offer-posted → match-proposed at 500 offers/s offered load (goal p99 < 1 s);
+- peak RSS of each service during the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+
+import httpx
+import psutil
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from bench.report import Figure
+from wastex_catalog.domain.credit_code import make_credit_code
+from wastex_cli.stack import SERVICES, Ports, Stack
+from wastex_shared.auth import Role, issue_token
+from wastex_shared.devtools.tansu import free_port
+from wastex_shared.settings import ServiceSettings
+from wastex_shared.testing.graphql_client import GraphQLClient
+
+JWT = ServiceSettings().jwt
+
+
+def offer_message(enterprise_id: str, site_id: str, tonnes: str) -> bytes:
+    return json.dumps(
+        {
+            "specversion": "1.0",
+            "id": str(uuid.uuid4()),
+            "type": "wastex.offer.submit",
+            "source": enterprise_id,
+            "time": "2026-11-25T08:00:00Z",
+            "data": {
+                "siteId": site_id,
+                "wasteCode": "SW01",
+                "quantityTonnes": tonnes,
+                "availableFrom": "2026-12-01",
+                "availableUntil": "2027-03-31",
+                "description": "bench slag",
+            },
+        }
+    ).encode()
+
+
+async def _mutation(client: GraphQLClient, query: str, field: str, **variables: Any) -> Any:
+    result = (await client.data(query, **variables))[field]
+    if result["userErrors"]:
+        raise RuntimeError(f"{field}: {result['userErrors']}")
+    return result
+
+
+async def set_up_city(url: str) -> tuple[str, str, str]:
+    """A steelworks with a site, and a licensed cement plant demanding slag nearby."""
+    gateway = GraphQLClient(url)
+    admin = gateway.as_(issue_token(JWT, Role.ADMIN))
+    ids = []
+    for name, industry, kind in (
+        ("Bench Steel", "C3120", "FACTORY"),
+        ("Bench Cement", "C3011", "FACTORY"),
+    ):
+        result = await _mutation(
+            admin,
+            "mutation($i: RegisterEnterpriseInput!) { registerEnterprise(input: $i) "
+            "{ enterprise { id } userErrors { field message code } } }",
+            "registerEnterprise",
+            i={
+                "name": name,
+                "creditCode": make_credit_code(f"91420100{uuid.uuid4().int % 10**9:09d}"),
+                "industry": industry,
+                "district": "青山区",
+                "kind": kind,
+            },
+        )
+        ids.append(result["enterprise"]["id"])
+    steel, cement = ids
+    sites = []
+    for enterprise, lat in ((steel, "30.6400"), (cement, "30.5000")):
+        client = gateway.as_(issue_token(JWT, Role.ENTERPRISE, enterprise))
+        result = await _mutation(
+            client,
+            "mutation($i: AddSiteInput!) { addSite(input: $i) "
+            "{ site { id } userErrors { field message code } } }",
+            "addSite",
+            i={
+                "enterpriseId": enterprise,
+                "name": "works",
+                "district": "青山区",
+                "latitude": lat,
+                "longitude": "114.4000",
+            },
+        )
+        sites.append(result["site"]["id"])
+    await _mutation(
+        admin,
+        "mutation($i: RegisterLicenceInput!) { registerLicence(input: $i) "
+        "{ licence { id } userErrors { field message code } } }",
+        "registerLicence",
+        i={
+            "enterpriseId": cement,
+            "number": "BENCH-1",
+            "wasteCodes": ["SW01"],
+            "annualCapacityTonnes": "10000000",
+            "validFrom": "2026-01-01",
+            "validUntil": "2028-12-31",
+        },
+    )
+    await _mutation(
+        gateway.as_(issue_token(JWT, Role.ENTERPRISE, cement)),
+        "mutation($i: PostDemandInput!) { postDemand(input: $i) "
+        "{ demand { id } userErrors { field message code } } }",
+        "postDemand",
+        i={
+            "siteId": sites[1],
+            "wasteCodes": ["SW01"],
+            "quantityTonnes": "9000000",
+            "maxDistanceKm": "100",
+            "availableFrom": "2026-12-01",
+            "availableUntil": "2027-06-30",
+        },
+    )
+    return steel, sites[0], issue_token(JWT, Role.ENTERPRISE, steel)
+
+
+async def raw_consume_rate(bootstrap: str, payloads: list[bytes]) -> float:
+    """Baseline: aiokafka consuming the same payloads from the same broker, nothing else."""
+    topic = f"bench.raw.{uuid.uuid4().hex[:8]}"
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, p, key=b"k") for p in payloads]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        seen, started = 0, time.perf_counter()
+        while seen < len(payloads):
+            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+            seen += sum(len(records) for records in batch.values())
+        return len(payloads) / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+
+
+def consumer_handled(stack: Stack, service: str) -> int:
+    text = httpx.get(f"{stack.service_url(service)}/metrics", timeout=5).text
+    total = 0
+    for line in text.splitlines():
+        if line.startswith(
+            ("wastex_consumer_handled_total", "wastex_consumer_dead_lettered_total")
+        ):
+            total += int(float(line.rsplit(" ", 1)[1]))
+    return total
+
+
+@contextmanager
+def peak_rss(stack: Stack) -> Iterator[dict[str, float]]:
+    peaks = {name: 0.0 for name in SERVICES}
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            for name in SERVICES:
+                try:
+                    rss = psutil.Process(stack.processes[name].pid).memory_info().rss / 2**20
+                except psutil.Error:
+                    continue
+                peaks[name] = max(peaks[name], rss)
+            stop.wait(0.2)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield peaks
+    finally:
+        stop.set()
+        thread.join()
+
+
+async def sustained_rate(stack: Stack, enterprise: str, site: str, token: str, n: int) -> float:
+    before = consumer_handled(stack, "catalog")
+    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, linger_ms=5)
+    await producer.start()
+    headers = [("authorization", f"Bearer {token}".encode())]
+    started = time.perf_counter()
+    try:
+        futures = [
+            await producer.send(
+                "ingest.offers.v1",
+                offer_message(enterprise, site, "1.000"),
+                key=enterprise.encode(),
+                headers=headers,
+            )
+            for _ in range(n)
+        ]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    while consumer_handled(stack, "catalog") - before < n:
+        await asyncio.sleep(0.1)
+    return n / (time.perf_counter() - started)
+
+
+async def latency_at(
+    stack: Stack, enterprise: str, site: str, token: str, rate: int, seconds: int
+) -> list[float]:
+    """offer-posted → match-proposed, seconds, for offers produced at `rate` per second."""
+    posted: dict[str, float] = {}
+    proposed: dict[str, float] = {}
+    watcher = AIOKafkaConsumer(
+        "catalog.offer-posted.v1",
+        "matching.match-proposed.v1",
+        bootstrap_servers=stack.bootstrap,
+        auto_offset_reset="latest",
+        fetch_max_wait_ms=5,
+    )
+    await watcher.start()
+    await asyncio.sleep(1.0)  # let the assignment settle before producing
+
+    async def watch() -> None:
+        async for record in watcher:
+            now = time.perf_counter()
+            event = json.loads(record.value)
+            offer_id = event["data"].get("offerId")
+            if record.topic == "catalog.offer-posted.v1":
+                posted.setdefault(offer_id, now)
+            else:
+                proposed.setdefault(offer_id, now)
+
+    task = asyncio.create_task(watch())
+    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, linger_ms=0)
+    await producer.start()
+    headers = [("authorization", f"Bearer {token}".encode())]
+    try:
+        start = time.perf_counter()
+        for i in range(rate * seconds):
+            await producer.send(
+                "ingest.offers.v1",
+                offer_message(enterprise, site, "1.000"),
+                key=enterprise.encode(),
+                headers=headers,
+            )
+            delay = start + (i + 1) / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        await producer.flush()
+        deadline = time.perf_counter() + 15
+        while time.perf_counter() < deadline and len(set(posted) - set(proposed)) > 0:
+            await asyncio.sleep(0.2)
+    finally:
+        await producer.stop()
+        task.cancel()
+        await watcher.stop()
+    return [proposed[o] - posted[o] for o in posted if o in proposed]
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    return (
+        statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+        if len(values) > 1
+        else values[0]
+    )
+
+
+async def _run(stack: Stack, n: int) -> tuple[list[Figure], dict[str, Any]]:
+    enterprise, site, token = await set_up_city(stack.graphql_url)
+    payloads = [offer_message(enterprise, site, "1.000") for _ in range(n)]
+    baseline = await raw_consume_rate(stack.bootstrap, payloads)
+    with peak_rss(stack) as peaks:
+        sustained = await sustained_rate(stack, enterprise, site, token, n)
+        latencies = await latency_at(stack, enterprise, site, token, rate=500, seconds=10)
+    p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+    figures = [
+        Figure(
+            "ingest",
+            "sustained offers/s (catalog)",
+            sustained,
+            "offers/s",
+            baseline,
+            "raw aiokafka consume msg/s",
+            "ratio ≥ 0.25",
+            sustained / baseline >= 0.25,
+        ),
+        Figure("ingest", "offer-posted → match-proposed p50 @500/s", p50, "s"),
+        Figure(
+            "ingest",
+            "offer-posted → match-proposed p99 @500/s",
+            p99,
+            "s",
+            goal="< 1 s",
+            met=None if p99 is None else p99 < 1.0,
+        ),
+    ]
+    figures += [Figure("memory", f"peak RSS {name}", peaks[name], "MiB") for name in SERVICES]
+    details = {"offers": n, "latency_samples": len(latencies), "latencies_s": latencies}
+    return figures, details
+
+
+def run(n: int = 20_000) -> tuple[list[Figure], dict[str, Any]]:
+    with TemporaryDirectory() as tmp:
+        ports = Ports(free_port(), free_port(), free_port(), free_port(), free_port())
+        stack = Stack(ports=ports, data_dir=Path(tmp) / "data", run_dir=Path(tmp) / "run")
+        stack.start()
+        try:
+            return asyncio.run(_run(stack, n))
+        finally:
+            stack.stop()

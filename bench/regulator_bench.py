@@ -1,0 +1,264 @@
+"""Regulator queries over a large ledger, and rebuilding the ledger's projections by replay.
+
+Figures
+- city-wide `utilisation` by district × waste code × month through the gateway (regulator
+  token): req/s and p50/p99 (goal p99 < 300 ms), ÷ the same aggregate in raw SQL on the
+  ledger's journal, with an index that suits it (goal ≥ 0.5);
+- ledger replay: events/s rebuilding the projection from `ledger.entry-recorded.v1`
+  (goal ≥ 20k/s).
+
+The journal is loaded with the ledger's own domain (`domain.entries.report`), repository and
+projection code in batches of 10,000 per transaction (one transaction per report would take
+the better part of an hour for a million entries), and the matching `entry-recorded` events
+are produced the way the outbox would publish them. Size: WASTEX_BENCH_ENTRIES (1,000,000).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import statistics
+import time
+from decimal import Decimal
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaProducer
+
+from bench.report import Figure
+from wastex_cli.stack import Ports, Stack
+from wastex_ledger.adapters.repository import Repository
+from wastex_ledger.adapters.tables import messaging
+from wastex_ledger.domain.entries import EntryKind, SiteFacts, report
+from wastex_ledger.replay import replay
+from wastex_ledger.service import entry_recorded, projection_deltas
+from wastex_ledger.settings import LedgerSettings
+from wastex_shared.auth import Role, issue_token
+from wastex_shared.devtools.tansu import free_port
+from wastex_shared.envelope import Envelope, derived_id, utcnow
+from wastex_shared.settings import ServiceSettings
+from wastex_shared.storage import UnitOfWorkFactory, make_engine
+from wastex_shared.testing.plugin import PG_SERVER, create_pg_database, drop_pg_database
+from wastex_shared.topics import LEDGER_ENTRY_RECORDED
+
+DISTRICTS = (
+    "江岸区",
+    "江汉区",
+    "硚口区",
+    "汉阳区",
+    "武昌区",
+    "青山区",
+    "洪山区",
+    "东西湖区",
+    "汉南区",
+    "蔡甸区",
+    "江夏区",
+    "黄陂区",
+    "新洲区",
+)
+CODES = ("SW01", "SW02", "SW03", "SW04", "SW06", "SW07", "SW10", "SW17", "HW08", "HW49")
+INDUSTRIES = ("C3120", "D4411", "C3011", "C3670", "C2614")
+MONTHS = tuple(f"2026-{m:02d}" for m in range(1, 13))
+BATCH = 10_000
+
+QUERY = """
+query($scope: UtilisationScope!, $m: String!) {
+  utilisation(scope: $scope, from: $m, to: $m) {
+    generatedTonnes utilisedTonnes utilisedInPlantTonnes storedTonnes disposedTonnes rate
+  }
+}"""
+RAW_SQL = """
+SELECT kind, from_prior_stock, sum(kilograms) FROM entries
+WHERE district = $1 AND waste_code = $2 AND period = $3 GROUP BY kind, from_prior_stock
+"""
+
+
+def sites(n: int) -> list[SiteFacts]:
+    rng = random.Random(11)
+    return [
+        SiteFacts(f"site-{i}", f"ent-{i}", rng.choice(DISTRICTS), rng.choice(INDUSTRIES))
+        for i in range(n)
+    ]
+
+
+def kinds(rng: random.Random) -> tuple[EntryKind, bool]:
+    roll = rng.random()
+    if roll < 0.5:
+        return EntryKind.GENERATED, False
+    if roll < 0.75:
+        return EntryKind.UTILISED_IN_PLANT, rng.random() < 0.1
+    if roll < 0.9:
+        return EntryKind.STORED, False
+    return EntryKind.DISPOSED, False
+
+
+async def load(uow: UnitOfWorkFactory, bootstrap: str, total: int) -> float:
+    """Write `total` entries (journal + projection) and publish their events; return seconds."""
+    rng = random.Random(7)
+    population = sites(2_000)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=256_000)
+    await producer.start()
+    started = time.perf_counter()
+    try:
+        for start in range(0, total, BATCH):
+            batch = []
+            for i in range(start, min(start + BATCH, total)):
+                kind, prior = kinds(rng)
+                site = rng.choice(population)
+                batch.append(
+                    report(
+                        entry_id=derived_id("bench-entry", i),
+                        kind=kind,
+                        actor_enterprise_id=site.enterprise_id,
+                        site=site,
+                        waste_code=rng.choice(CODES),
+                        tonnes=Decimal(rng.randint(1, 500_000)) / 1000,
+                        period=rng.choice(MONTHS),
+                        from_prior_stock=prior,
+                        cause_event_id=f"bench/{i}",
+                    )
+                )
+            async with uow() as unit:
+                repo = Repository(unit.session)
+                await repo.insert_entries(batch, utcnow())
+                await repo.add_to_projection(projection_deltas(batch))
+                await unit.commit()
+            futures = []
+            for entry in batch:
+                event = Envelope.new(
+                    "ledger.entry-recorded",
+                    "ledger",
+                    entry.enterprise_id,
+                    entry_recorded(entry),
+                    id=derived_id("entry-recorded", entry.id),
+                )
+                futures.append(
+                    await producer.send(
+                        LEDGER_ENTRY_RECORDED.name, event.to_json(), key=event.key.encode()
+                    )
+                )
+            await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return time.perf_counter() - started
+
+
+def combos(n: int) -> list[tuple[str, str, str]]:
+    rng = random.Random(3)
+    return [(rng.choice(DISTRICTS), rng.choice(CODES), rng.choice(MONTHS)) for _ in range(n)]
+
+
+async def through_gateway(url: str, token: str, wanted: list[tuple[str, str, str]]) -> list[float]:
+    timings = []
+    async with httpx.AsyncClient(timeout=30, headers={"authorization": f"Bearer {token}"}) as http:
+        for district, code, month in wanted:
+            variables = {"scope": {"district": district, "wasteCode": code}, "m": month}
+            started = time.perf_counter()
+            response = await http.post(url, json={"query": QUERY, "variables": variables})
+            timings.append(time.perf_counter() - started)
+            body = response.json()
+            if response.status_code != 200 or body.get("errors"):
+                raise RuntimeError(f"utilisation query failed: {response.status_code} {body}")
+    return timings
+
+
+async def raw_sql(dsn: str, wanted: list[tuple[str, str, str]]) -> list[float]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(
+            "CREATE INDEX IF NOT EXISTS bench_entries_dcp ON entries (district, waste_code, period)"
+        )
+        await conn.execute("ANALYZE entries")
+        timings = []
+        for district, code, month in wanted:
+            started = time.perf_counter()
+            await conn.fetch(RAW_SQL, district, code, month)
+            timings.append(time.perf_counter() - started)
+        return timings
+    finally:
+        await conn.close()
+
+
+def p(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+async def _measure(stack: Stack, db_url: str, total: int) -> tuple[list[Figure], dict[str, Any]]:
+    engine = make_engine(db_url)
+    uow = UnitOfWorkFactory(engine, messaging)
+    load_seconds = await load(uow, stack.bootstrap, total)
+    await engine.dispose()
+    wanted = combos(400)
+    token = issue_token(ServiceSettings().jwt, Role.REGULATOR, district="*")
+    await through_gateway(stack.graphql_url, token, wanted[:20])  # warm-up
+    api = await through_gateway(stack.graphql_url, token, wanted)
+    dsn = db_url.replace("postgresql+asyncpg", "postgresql")
+    sql = await raw_sql(dsn, wanted)
+    api_rps, sql_rps = len(api) / sum(api), len(sql) / sum(sql)
+
+    settings = LedgerSettings(database_url=db_url, kafka_bootstrap=stack.bootstrap)
+    started = time.perf_counter()
+    outcome = str(await replay(settings))
+    replay_rate = total / (time.perf_counter() - started)
+    figures = [
+        Figure(
+            "regulator",
+            "utilisation district×code×month req/s (gateway)",
+            api_rps,
+            "req/s",
+            sql_rps,
+            "raw SQL req/s",
+            "ratio ≥ 0.5",
+            api_rps / sql_rps >= 0.5,
+        ),
+        Figure("regulator", "utilisation p50 (gateway)", p(api, 50) * 1000, "ms"),
+        Figure(
+            "regulator",
+            "utilisation p99 (gateway)",
+            p(api, 99) * 1000,
+            "ms",
+            goal="< 300 ms",
+            met=p(api, 99) < 0.3,
+        ),
+        Figure(
+            "replay",
+            "ledger replay events/s",
+            replay_rate,
+            "events/s",
+            goal="≥ 20000",
+            met=replay_rate >= 20_000,
+        ),
+    ]
+    details = {
+        "entries": total,
+        "load_seconds": load_seconds,
+        "raw_sql_p99_ms": p(sql, 99) * 1000,
+        "replay": outcome,
+    }
+    return figures, details
+
+
+def run() -> tuple[list[Figure], dict[str, Any]]:
+    total = int(os.environ.get("WASTEX_BENCH_ENTRIES", "1000000"))
+    name = asyncio.run(create_pg_database())
+    db_url = f"{PG_SERVER}/{name}"
+    try:
+        with TemporaryDirectory() as tmp:
+            ports = Ports(free_port(), free_port(), free_port(), free_port(), free_port())
+            stack = Stack(
+                ports=ports,
+                data_dir=Path(tmp) / "data",
+                run_dir=Path(tmp) / "run",
+                database_urls={"ledger": db_url},
+            )
+            stack.start()
+            try:
+                return asyncio.run(_measure(stack, db_url, total))
+            finally:
+                stack.stop()
+    finally:
+        asyncio.run(drop_pg_database(name))

@@ -1,0 +1,247 @@
+"""`wastex demo seed`: load the demo city through the public GraphQL API, idempotently.
+
+Re-running finds what exists (enterprises by credit code, their sites, licences, offers,
+demands, and reports already in the ledger) and adds only what is missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from wastex_catalog.domain.credit_code import make_credit_code
+from wastex_cli.demo_city import CITY, LICENCE_VALIDITY, WINDOW, DemoEnterprise
+from wastex_shared.auth import JwtConfig, Role, issue_token
+from wastex_shared.testing.graphql_client import GraphQLClient
+
+ENTERPRISES = """
+query($after: String) {
+  enterprises(first: 100, after: $after) {
+    edges { node { id creditCode sites { id name } licences { number } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+REGISTER_ENTERPRISE = """
+mutation($input: RegisterEnterpriseInput!) {
+  registerEnterprise(input: $input) { enterprise { id } userErrors { field message code } }
+}"""
+ADD_SITE = """
+mutation($input: AddSiteInput!) {
+  addSite(input: $input) { site { id } userErrors { field message code } }
+}"""
+REGISTER_LICENCE = """
+mutation($input: RegisterLicenceInput!) {
+  registerLicence(input: $input) { licence { id } userErrors { field message code } }
+}"""
+OWN_OFFERS = """
+query($e: ID!) { offers(filter: {enterpriseId: $e}, first: 100) { edges { node { description } } } }
+"""
+OWN_DEMANDS = """
+query($e: ID!) { demands(filter: {enterpriseId: $e}, first: 100) { totalCount } }
+"""
+POST_OFFER = """
+mutation($input: PostOfferInput!) {
+  postOffer(input: $input) { offer { id } userErrors { field message code } }
+}"""
+POST_DEMAND = """
+mutation($input: PostDemandInput!) {
+  postDemand(input: $input) { demand { id } userErrors { field message code } }
+}"""
+GENERATED = """
+query($e: ID!) {
+  utilisation(scope: {enterpriseId: $e}, from: "2000-01", to: "2099-12") { generatedTonnes }
+}"""
+REPORT = """
+mutation($input: LedgerReportInput!) {
+  %s(input: $input) { entry { id } userErrors { field message code } }
+}"""
+
+
+class SeedError(RuntimeError):
+    pass
+
+
+@dataclass
+class SeedSummary:
+    created: dict[str, int] = field(default_factory=dict)
+
+    def add(self, what: str) -> None:
+        self.created[what] = self.created.get(what, 0) + 1
+
+    def describe(self) -> str:
+        if not self.created:
+            return "demo city already seeded: nothing to add"
+        made = ", ".join(f"{n} {what}" for what, n in self.created.items())
+        return f"demo city seeded: {made}"
+
+
+async def _mutate(client: GraphQLClient, query: str, name: str, **variables: Any) -> Any:
+    payload = (await client.data(query, **variables))[name]
+    if payload["userErrors"]:
+        raise SeedError(f"{name}: {payload['userErrors']}")
+    return payload
+
+
+async def _existing(admin: GraphQLClient) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    after = None
+    while True:
+        page = (await admin.data(ENTERPRISES, after=after))["enterprises"]
+        for edge in page["edges"]:
+            found[edge["node"]["creditCode"]] = edge["node"]
+        if not page["pageInfo"]["hasNextPage"]:
+            return found
+        after = page["pageInfo"]["endCursor"]
+
+
+async def seed(url: str, jwt: JwtConfig) -> SeedSummary:
+    summary = SeedSummary()
+    gateway = GraphQLClient(url)
+    admin = gateway.as_(issue_token(jwt, Role.ADMIN))
+    existing = await _existing(admin)
+    for demo in CITY:
+        await _seed_enterprise(gateway, admin, jwt, demo, existing, summary)
+    return summary
+
+
+async def _seed_enterprise(
+    gateway: GraphQLClient,
+    admin: GraphQLClient,
+    jwt: JwtConfig,
+    demo: DemoEnterprise,
+    existing: dict[str, dict[str, Any]],
+    summary: SeedSummary,
+) -> None:
+    credit_code = make_credit_code(demo.credit_body)
+    known = existing.get(credit_code)
+    if known is None:
+        payload = await _mutate(
+            admin,
+            REGISTER_ENTERPRISE,
+            "registerEnterprise",
+            input={
+                "name": demo.name,
+                "creditCode": credit_code,
+                "industry": demo.industry,
+                "district": demo.district,
+                "kind": demo.kind,
+            },
+        )
+        known = {"id": payload["enterprise"]["id"], "sites": [], "licences": []}
+        summary.add("enterprises")
+    enterprise_id = str(known["id"])
+    role = Role.RECYCLER if demo.kind == "RECYCLER" else Role.ENTERPRISE
+    tenant = gateway.as_(issue_token(jwt, role, enterprise_id))
+
+    sites = {s["name"]: s["id"] for s in known["sites"]}
+    if demo.site.name not in sites:
+        payload = await _mutate(
+            tenant,
+            ADD_SITE,
+            "addSite",
+            input={
+                "enterpriseId": enterprise_id,
+                "name": demo.site.name,
+                "district": demo.site.district,
+                "latitude": demo.site.latitude,
+                "longitude": demo.site.longitude,
+            },
+        )
+        sites[demo.site.name] = payload["site"]["id"]
+        summary.add("sites")
+    site_id = sites[demo.site.name]
+
+    numbers = {lic["number"] for lic in known["licences"]}
+    for licence in demo.licences:
+        if licence.number in numbers:
+            continue
+        await _mutate(
+            admin,
+            REGISTER_LICENCE,
+            "registerLicence",
+            input={
+                "enterpriseId": enterprise_id,
+                "number": licence.number,
+                "wasteCodes": list(licence.waste_codes),
+                "annualCapacityTonnes": licence.annual_capacity_tonnes,
+                "validFrom": LICENCE_VALIDITY[0],
+                "validUntil": LICENCE_VALIDITY[1],
+                "type": licence.type,
+            },
+        )
+        summary.add("licences")
+
+    offers = await tenant.data(OWN_OFFERS, e=enterprise_id)
+    posted = {edge["node"]["description"] for edge in offers["offers"]["edges"]}
+    for offer in demo.offers:
+        if offer.description in posted:
+            continue
+        await _mutate(
+            tenant,
+            POST_OFFER,
+            "postOffer",
+            input={
+                "siteId": site_id,
+                "wasteCode": offer.waste_code,
+                "quantityTonnes": offer.quantity_tonnes,
+                "availableFrom": WINDOW[0],
+                "availableUntil": WINDOW[1],
+                "description": offer.description,
+            },
+        )
+        summary.add("offers")
+
+    if (
+        demo.demands
+        and (await tenant.data(OWN_DEMANDS, e=enterprise_id))["demands"]["totalCount"] == 0
+    ):
+        for demand in demo.demands:
+            await _mutate(
+                tenant,
+                POST_DEMAND,
+                "postDemand",
+                input={
+                    "siteId": site_id,
+                    "wasteCodes": list(demand.waste_codes),
+                    "quantityTonnes": demand.quantity_tonnes,
+                    "maxDistanceKm": demand.max_distance_km,
+                    "availableFrom": WINDOW[0],
+                    "availableUntil": WINDOW[1],
+                },
+            )
+            summary.add("demands")
+
+    if demo.reports:
+        await _seed_reports(tenant, demo, enterprise_id, site_id, summary)
+
+
+async def _seed_reports(
+    tenant: GraphQLClient,
+    demo: DemoEnterprise,
+    enterprise_id: str,
+    site_id: str,
+    summary: SeedSummary,
+) -> None:
+    generated = (await tenant.data(GENERATED, e=enterprise_id))["utilisation"]["generatedTonnes"]
+    if generated not in (None, "0", "0.000"):
+        return
+    for report in demo.reports:
+        variables = {
+            "input": {
+                "siteId": site_id,
+                "wasteCode": report.waste_code,
+                "tonnes": report.tonnes,
+                "period": report.period,
+            }
+        }
+        # The ledger learns of a new site from the catalog's event a moment later.
+        for _ in range(100):
+            payload = (await tenant.data(REPORT % report.mutation, **variables))[report.mutation]
+            codes = {e["code"] for e in payload["userErrors"]}
+            if "UNKNOWN_SITE" not in codes:
+                break
+            await asyncio.sleep(0.1)
+        if payload["userErrors"]:
+            raise SeedError(f"{report.mutation}: {payload['userErrors']}")
+        summary.add("ledger reports")
