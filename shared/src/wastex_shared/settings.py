@@ -16,7 +16,10 @@ from wastex_shared.storage import sqlite_url_for
 
 
 class ServiceSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="WASTEX_SERVICE_", extra="ignore")
+    # populate_by_name: `Settings(kafka_bootstrap=...)` works beside the WASTEX_* env names.
+    model_config = SettingsConfigDict(
+        env_prefix="WASTEX_SERVICE_", extra="ignore", populate_by_name=True
+    )
 
     #: The service's name: its database, consumer group and dead-letter topic.
     service: str = "service"

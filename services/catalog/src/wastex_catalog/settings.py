@@ -8,7 +8,17 @@ from wastex_shared.settings import ServiceSettings
 
 
 class CatalogSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="WASTEX_CATALOG_", extra="ignore")
+    # populate_by_name: `CatalogSettings(kafka_bootstrap=...)` works, not only the env alias.
+    model_config = SettingsConfigDict(
+        env_prefix="WASTEX_CATALOG_", extra="ignore", populate_by_name=True
+    )
 
     service: str = "catalog"
     port: int = 4001
+    #: Kafka consumer group of the ingest consumer; the matching-lifecycle consumer uses
+    #: `<consumer_group>.matching`. Both dead-letter to `catalog.dlq.v1`.
+    consumer_group: str = "catalog"
+    #: How often offers and demands past their window are expired.
+    expiry_sweep_seconds: float = 60.0
+    #: Refuse sites outside China (swapped latitude/longitude is the usual cause).
+    require_china: bool = True

@@ -1,7 +1,12 @@
 """Facts the catalog publishes: who exists, what they may take, what is offered and wanted.
 
 Events carry what consumers need to keep their own read models (coordinates, district,
-industry), so no service ever reads the catalog's tables.
+industry, hazard flag), so no service ever reads the catalog's tables.
+
+Each event is keyed by its aggregate id (enterprise, site, licence, offer or demand id).
+An offer's or demand's events travel on several topics (posted, updated, withdrawn), whose
+relative order a consumer cannot rely on; `version` counts the listing's changes (1 when
+posted) so a consumer keeps the highest version it has seen and ignores older ones.
 """
 
 from __future__ import annotations
@@ -28,9 +33,10 @@ class EnterpriseRegistered(EventModel):
     enterprise_id: str
     name: str
     credit_code: str
+    #: GB/T 4754-2017 code, e.g. "C3110"; the section letter is its first character.
     industry: str
     district: str
-    kind: str
+    kind: str  # FACTORY | RECYCLER
 
 
 @event("catalog.site-added", CATALOG_SITE_ADDED)
@@ -41,7 +47,10 @@ class SiteAdded(EventModel):
     district: str
     latitude: Decimal
     longitude: Decimal
+    #: The enterprise's industry and district, so ledger projections by industry or by the
+    #: enterprise's district need no other event.
     industry: str
+    enterprise_district: str
 
 
 @event("catalog.licence-registered", CATALOG_LICENCE_REGISTERED)
@@ -53,7 +62,7 @@ class LicenceRegistered(EventModel):
     annual_capacity_tonnes: Decimal
     valid_from: date
     valid_until: date
-    licence_type: str
+    licence_type: str  # HAZARDOUS_WASTE_OPERATING | GENERAL_UTILISATION
 
 
 @event("catalog.offer-posted", CATALOG_OFFER_POSTED)
@@ -70,22 +79,36 @@ class OfferPosted(EventModel):
     available_from: date
     available_until: date
     description: str
+    moisture_percent: Decimal | None = None
+    particle_size_mm: Decimal | None = None
+    status: str = "OPEN"
+    version: int = 1
 
 
 @event("catalog.offer-withdrawn", CATALOG_OFFER_WITHDRAWN)
 class OfferWithdrawn(EventModel):
     offer_id: str
     enterprise_id: str
+    #: Tonnes taken off the market; tonnes already held by accepted matches stay with them.
+    remaining_tonnes: Decimal
+    status: str = "WITHDRAWN"
+    version: int
 
 
 @event("catalog.offer-updated", CATALOG_OFFER_UPDATED)
 class OfferUpdated(EventModel):
-    """Status or remaining tonnage changed (matched, released, expired)."""
+    """Status or remaining tonnage changed: a match took or gave back tonnes, or it expired."""
 
     offer_id: str
     enterprise_id: str
     status: str
+    quantity_tonnes: Decimal
+    matched_tonnes: Decimal
     remaining_tonnes: Decimal
+    reason: str  # ALLOCATED | RELEASED | EXPIRED | REBUILT
+    #: The match whose lifecycle caused an ALLOCATED/RELEASED change.
+    match_id: str | None = None
+    version: int
 
 
 @event("catalog.demand-posted", CATALOG_DEMAND_POSTED)
@@ -97,21 +120,34 @@ class DemandPosted(EventModel):
     latitude: Decimal
     longitude: Decimal
     waste_codes: list[str]
+    hazardous: bool
     quantity_tonnes: Decimal
     max_distance_km: Decimal
     available_from: date
     available_until: date
+    status: str = "OPEN"
+    version: int = 1
 
 
 @event("catalog.demand-withdrawn", CATALOG_DEMAND_WITHDRAWN)
 class DemandWithdrawn(EventModel):
     demand_id: str
     enterprise_id: str
+    remaining_tonnes: Decimal
+    status: str = "WITHDRAWN"
+    version: int
 
 
 @event("catalog.demand-updated", CATALOG_DEMAND_UPDATED)
 class DemandUpdated(EventModel):
+    """Status or remaining tonnage changed: a match took or gave back tonnes, or it expired."""
+
     demand_id: str
     enterprise_id: str
     status: str
+    quantity_tonnes: Decimal
+    matched_tonnes: Decimal
     remaining_tonnes: Decimal
+    reason: str  # ALLOCATED | RELEASED | EXPIRED | REBUILT
+    match_id: str | None = None
+    version: int

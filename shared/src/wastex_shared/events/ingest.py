@@ -1,7 +1,9 @@
 """Commands the factories' own systems send on the ingest topics (CloudEvents `data`).
 
 Field names equal the GraphQL input of the same action; unknown fields are refused so a
-typo in a factory's integration lands in the DLQ instead of being silently dropped.
+typo in a factory's integration lands in the DLQ instead of being silently dropped. Values
+are only typed here (a negative tonnage parses): the business rules live in the services'
+domains, so a rule broken over Kafka carries the same error code as over GraphQL.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ class OfferSubmit(IngestModel):
 
 @event("wastex.offer.withdraw", INGEST_OFFERS)
 class OfferWithdraw(IngestModel):
+    """Withdraw the offer `id` (an offer of the sending enterprise)."""
+
     id: str = Field(min_length=1, max_length=64)
 
 
@@ -44,6 +48,13 @@ class DemandSubmit(IngestModel):
     max_distance_km: Decimal
     available_from: date
     available_until: date
+
+
+@event("wastex.demand.withdraw", INGEST_DEMANDS)
+class DemandWithdraw(IngestModel):
+    """Withdraw the demand `id` (a demand of the sending enterprise)."""
+
+    id: str = Field(min_length=1, max_length=64)
 
 
 class LedgerReport(IngestModel):

@@ -12,7 +12,8 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Final
 
 from wastex_catalog.domain import errors
 from wastex_shared.codes import validate_code
@@ -24,6 +25,8 @@ DateInput = date | str
 #: Raw number inputs for measured properties (not ledger quantities, so floats are tolerated).
 NumberInput = Decimal | int | str | float
 TonnesInput = Decimal | int | str
+#: Measured properties beyond this are typos (and would overflow the stored scale).
+MAX_MEASURE: Final = Decimal(10) ** 8
 
 
 def new_id() -> str:
@@ -108,6 +111,8 @@ def parse_window(
 
 def parse_tonnes(value: TonnesInput, field: str = "quantityTonnes") -> Decimal:
     """Positive tonnes with kilogram precision, or INVALID_QUANTITY naming `field`."""
+    if isinstance(value, bool):  # bool is an int: True would pass as one tonne
+        raise DomainError(errors.INVALID_QUANTITY, f"{value!r} is not a number", field)
     try:
         return positive_tonnes(value)
     except QuantityError as exc:
@@ -116,8 +121,12 @@ def parse_tonnes(value: TonnesInput, field: str = "quantityTonnes") -> Decimal:
         raise DomainError(errors.INVALID_QUANTITY, f"{value!r} is not a number", field) from exc
 
 
-def parse_number(value: NumberInput, field: str, code: str) -> Decimal:
-    """A finite decimal; floats go through `str` so 0.1 stays 0.1."""
+def parse_number(value: NumberInput, field: str, code: str, *, places: int = 3) -> Decimal:
+    """A finite decimal with at most `places` decimals; floats go through `str` (0.1 stays 0.1).
+
+    Rounded because the value is stored with that scale: the catalog's events and its
+    database must hold the same number.
+    """
     if isinstance(value, bool):
         raise DomainError(code, f"{value!r} is not a number", field)
     if isinstance(value, float):
@@ -130,6 +139,12 @@ def parse_number(value: NumberInput, field: str, code: str) -> Decimal:
         raise DomainError(code, f"{value!r} is not a number", field) from exc
     if not number.is_finite():
         raise DomainError(code, f"{value!r} is not a finite number", field)
+    if abs(number) >= MAX_MEASURE:
+        raise DomainError(code, f"{value!r} is out of range", field)
+    exponent = number.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -places:
+        # Only excess digits are rounded: "30.64" stays "30.64", not "30.640000".
+        return number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
     return number
 
 

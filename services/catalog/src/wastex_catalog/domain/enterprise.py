@@ -88,7 +88,7 @@ def in_china_bounds(latitude: Decimal, longitude: Decimal) -> bool:
 
 def _coordinate(value: NumberInput, field: str, limit: int) -> Decimal:
     # Decimal like the events carry; a float input goes through str so 30.64 stays 30.64.
-    number = parse_number(value, field, errors.INVALID_COORDINATES)
+    number = parse_number(value, field, errors.INVALID_COORDINATES, places=6)
     if not -limit <= number <= limit:
         raise DomainError(
             errors.INVALID_COORDINATES, f"{field} must be between -{limit} and {limit}", field

@@ -34,3 +34,11 @@ LICENCE_EXPIRED: Final = "LICENCE_EXPIRED"
 INVALID_TRANSITION: Final = "INVALID_TRANSITION"
 ALLOCATION_EXCEEDS_REMAINING: Final = "ALLOCATION_EXCEEDS_REMAINING"
 ALLOCATION_CONFLICT: Final = "ALLOCATION_CONFLICT"
+# Raised by `wastex_shared.errors.NotFound`.
+NOT_FOUND: Final = "NOT_FOUND"
+DUPLICATE_CREDIT_CODE: Final = "DUPLICATE_CREDIT_CODE"
+DUPLICATE_LICENCE_NUMBER: Final = "DUPLICATE_LICENCE_NUMBER"
+#: A matching event that contradicts the catalog (other parties, code or listing).
+MATCH_INCONSISTENT: Final = "MATCH_INCONSISTENT"
+#: Two writers raced on the same record; the caller may simply try again.
+CONFLICT: Final = "CONFLICT"

@@ -8,7 +8,10 @@
 An allocation is the tonnage of one accepted/confirmed match, kept by match id so that
 applying the same match twice is a no-op and a rejection releases exactly what that match
 took. Withdrawal and expiry only stop the rest being offered; tonnes already allocated
-stay with their matches. Transitions return a new object (`dataclasses.replace`).
+stay with their matches. `allocate` is the strict rule (only live listings take new
+tonnes); `hold` records what the matching service reports, also on a withdrawn or expired
+listing, so the catalog agrees with matching whatever order the facts arrive in.
+Transitions return a new object (`dataclasses.replace`).
 """
 
 from __future__ import annotations
@@ -128,23 +131,55 @@ class Listing:
 
     def allocate(self, match_id: str, tonnes: TonnesInput) -> Self:
         """Take `tonnes` for an accepted/confirmed match; idempotent per match id."""
-        amount = parse_tonnes(tonnes, "tonnes")
-        existing = self.allocation(match_id)
+        amount, existing = self._check_allocation(match_id, tonnes)
         if existing is not None:
-            if existing.tonnes == amount:
-                return self  # the same match applied again (redelivery): nothing changes
-            raise DomainError(
-                errors.ALLOCATION_CONFLICT,
-                f"match {match_id} already holds {existing.tonnes} t of {self.KIND} {self.id}, "
-                f"not {amount} t",
-                "tonnes",
-            )
+            return self  # the same match applied again (redelivery): nothing changes
         if not self.is_active:
             raise DomainError(
                 errors.INVALID_TRANSITION,
                 f"cannot allocate {self.KIND} {self.id}: it is {self.status.value}",
                 "status",
             )
+        self._check_remaining(amount)
+        allocations = (*self.allocations, Allocation(match_id, amount))
+        matched = self.matched_tonnes + amount
+        return replace(
+            self, allocations=allocations, status=_status_for(self.quantity_tonnes, matched)
+        )
+
+    def hold(self, match_id: str, tonnes: TonnesInput) -> Self:
+        """Record the tonnes a match holds, as the matching service reports it.
+
+        Like `allocate`, except that a WITHDRAWN or EXPIRED listing records the hold too
+        and keeps its status: matching may accept a match before it learns of the
+        withdrawal or expiry, and the catalog's books must agree with matching's facts in
+        whatever order the two arrive (live, and again on replay). Tonnes beyond the
+        quantity are still refused.
+        """
+        if self.status not in TERMINAL_STATUSES:
+            return self.allocate(match_id, tonnes)
+        amount, existing = self._check_allocation(match_id, tonnes)
+        if existing is not None:
+            return self
+        self._check_remaining(amount)
+        return replace(self, allocations=(*self.allocations, Allocation(match_id, amount)))
+
+    def _check_allocation(
+        self, match_id: str, tonnes: TonnesInput
+    ) -> tuple[Decimal, Allocation | None]:
+        """The parsed tonnes and the match's existing allocation (same tonnes) if any."""
+        amount = parse_tonnes(tonnes, "tonnes")
+        existing = self.allocation(match_id)
+        if existing is not None and existing.tonnes != amount:
+            raise DomainError(
+                errors.ALLOCATION_CONFLICT,
+                f"match {match_id} already holds {existing.tonnes} t of {self.KIND} {self.id}, "
+                f"not {amount} t",
+                "tonnes",
+            )
+        return amount, existing
+
+    def _check_remaining(self, amount: Decimal) -> None:
         if amount > self.remaining_tonnes:
             raise DomainError(
                 errors.ALLOCATION_EXCEEDS_REMAINING,
@@ -152,11 +187,6 @@ class Listing:
                 f"{self.id} remain",
                 "tonnes",
             )
-        allocations = (*self.allocations, Allocation(match_id, amount))
-        matched = self.matched_tonnes + amount
-        return replace(
-            self, allocations=allocations, status=_status_for(self.quantity_tonnes, matched)
-        )
 
     def release(self, match_id: str) -> Self:
         """Give back what match `match_id` took (rejected/cancelled); no-op if it took none."""

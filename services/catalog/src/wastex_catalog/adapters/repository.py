@@ -1,0 +1,281 @@
+"""The catalog's storage: single-record reads and writes on the unit of work's session.
+
+Scoped, paginated list queries live in `listing_queries`; mapping in `rows`. Loads meant
+for a change take a row lock (`for_update`, a no-op on SQLite, whose writers are already
+serialised), so a withdrawal and a match allocation on the same offer cannot interleave.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wastex_catalog.adapters import rows
+from wastex_catalog.adapters.tables import (
+    DEMAND_CODES,
+    DEMANDS,
+    ENTERPRISES,
+    LICENCES,
+    MATCH_ALLOCATIONS,
+    OFFERS,
+    SITES,
+)
+from wastex_catalog.domain import Demand, Enterprise, Licence, ListingStatus, Offer, Site
+from wastex_catalog.domain.listing import ACTIVE_STATUSES, Listing
+from wastex_catalog.records import MatchAllocation, Stored
+
+ACTIVE = [status.value for status in ACTIVE_STATUSES]
+
+
+@dataclass(frozen=True, slots=True)
+class ListingState:
+    status: str
+    matched_tonnes: Decimal
+    version: int
+
+    def same_as(self, other: ListingState) -> bool:
+        return (self.status, self.matched_tonnes) == (other.status, other.matched_tonnes)
+
+
+class CatalogRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def _rows(self, statement: Any) -> Sequence[Any]:
+        return (await self.session.execute(statement)).mappings().all()
+
+    async def _one(self, statement: Any) -> Any | None:
+        return (await self.session.execute(statement)).mappings().first()
+
+    async def _by_ids(self, table: Table, ids: Iterable[str]) -> Sequence[Any]:
+        wanted = sorted(set(ids))
+        if not wanted:
+            return []
+        return await self._rows(select(table).where(table.c.id.in_(wanted)))
+
+    # --- enterprises -------------------------------------------------------------------
+
+    async def add_enterprise(self, enterprise: Enterprise, at: datetime) -> None:
+        await self.session.execute(
+            insert(ENTERPRISES).values(rows.enterprise_values(enterprise, at))
+        )
+
+    async def enterprise(self, enterprise_id: str) -> Stored[Enterprise] | None:
+        row = await self._one(select(ENTERPRISES).where(ENTERPRISES.c.id == enterprise_id))
+        return rows.enterprise_of(row) if row else None
+
+    async def enterprises(self, ids: Iterable[str]) -> dict[str, Stored[Enterprise]]:
+        found = [rows.enterprise_of(r) for r in await self._by_ids(ENTERPRISES, ids)]
+        return {s.entity.id: s for s in found}
+
+    async def enterprise_with_credit_code(self, credit_code: str) -> str | None:
+        row = await self._one(
+            select(ENTERPRISES.c.id).where(ENTERPRISES.c.credit_code == credit_code)
+        )
+        return str(row["id"]) if row else None
+
+    # --- sites -------------------------------------------------------------------------
+
+    async def add_site(self, site: Site, at: datetime) -> None:
+        await self.session.execute(insert(SITES).values(rows.site_values(site, at)))
+
+    async def site(self, site_id: str) -> Stored[Site] | None:
+        row = await self._one(select(SITES).where(SITES.c.id == site_id))
+        return rows.site_of(row) if row else None
+
+    async def sites(self, ids: Iterable[str]) -> dict[str, Stored[Site]]:
+        found = [rows.site_of(r) for r in await self._by_ids(SITES, ids)]
+        return {s.entity.id: s for s in found}
+
+    async def sites_of(self, enterprise_ids: Iterable[str]) -> dict[str, list[Stored[Site]]]:
+        wanted = sorted(set(enterprise_ids))
+        found: dict[str, list[Stored[Site]]] = {e: [] for e in wanted}
+        if wanted:
+            statement = (
+                select(SITES)
+                .where(SITES.c.enterprise_id.in_(wanted))
+                .order_by(SITES.c.created_at, SITES.c.id)
+            )
+            for row in await self._rows(statement):
+                found[row["enterprise_id"]].append(rows.site_of(row))
+        return found
+
+    # --- licences ----------------------------------------------------------------------
+
+    async def add_licence(self, licence: Licence, at: datetime) -> None:
+        await self.session.execute(insert(LICENCES).values(rows.licence_values(licence, at)))
+
+    async def licence_number_taken(self, number: str) -> bool:
+        return await self._one(select(LICENCES.c.id).where(LICENCES.c.number == number)) is not None
+
+    async def licences_of(self, enterprise_ids: Iterable[str]) -> dict[str, list[Stored[Licence]]]:
+        wanted = sorted(set(enterprise_ids))
+        found: dict[str, list[Stored[Licence]]] = {e: [] for e in wanted}
+        if wanted:
+            statement = (
+                select(LICENCES)
+                .where(LICENCES.c.enterprise_id.in_(wanted))
+                .order_by(LICENCES.c.valid_from, LICENCES.c.id)
+            )
+            for row in await self._rows(statement):
+                found[row["enterprise_id"]].append(rows.licence_of(row))
+        return found
+
+    # --- offers and demands --------------------------------------------------------------
+
+    async def add_offer(self, offer: Offer, at: datetime) -> None:
+        await self.session.execute(insert(OFFERS).values(rows.offer_values(offer, at)))
+
+    async def add_demand(self, demand: Demand, at: datetime) -> None:
+        await self.session.execute(insert(DEMANDS).values(rows.demand_values(demand, at)))
+        await self.session.execute(
+            insert(DEMAND_CODES),
+            [{"demand_id": demand.id, "waste_code": code} for code in demand.waste_codes],
+        )
+
+    async def offer(self, offer_id: str, *, for_update: bool = False) -> Stored[Offer] | None:
+        found = await self.offers([offer_id], for_update=for_update)
+        return found.get(offer_id)
+
+    async def offers(
+        self, ids: Iterable[str], *, for_update: bool = False
+    ) -> dict[str, Stored[Offer]]:
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        statement = select(OFFERS).where(OFFERS.c.id.in_(wanted))
+        found = await self._rows(statement.with_for_update() if for_update else statement)
+        held = await self.allocations_held("offer_id", wanted)
+        return {r["id"]: rows.offer_of(r, held[r["id"]]) for r in found}
+
+    async def demand(self, demand_id: str, *, for_update: bool = False) -> Stored[Demand] | None:
+        found = await self.demands([demand_id], for_update=for_update)
+        return found.get(demand_id)
+
+    async def demands(
+        self, ids: Iterable[str], *, for_update: bool = False
+    ) -> dict[str, Stored[Demand]]:
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        statement = select(DEMANDS).where(DEMANDS.c.id.in_(wanted))
+        found = await self._rows(statement.with_for_update() if for_update else statement)
+        held = await self.allocations_held("demand_id", wanted)
+        return {r["id"]: rows.demand_of(r, held[r["id"]]) for r in found}
+
+    async def save_listing(self, listing: Listing, at: datetime) -> int:
+        """Store a changed status; allocations are stored by `put_allocation`. Returns the
+        new version."""
+        table = OFFERS if isinstance(listing, Offer) else DEMANDS
+        await self.session.execute(
+            update(table)
+            .where(table.c.id == listing.id)
+            .values(status=listing.status.value, version=table.c.version + 1, updated_at=at)
+        )
+        row = await self._one(select(table.c.version).where(table.c.id == listing.id))
+        if row is None:
+            raise LookupError(f"{listing.KIND} {listing.id} vanished while being saved")
+        return int(row["version"])
+
+    async def due_to_expire(self, table_name: str, today: date, limit: int) -> list[str]:
+        """Ids of active offers or demands whose window ended before `today`."""
+        table = OFFERS if table_name == "offers" else DEMANDS
+        statement = (
+            select(table.c.id)
+            .where(table.c.status.in_(ACTIVE), table.c.available_until < today)
+            .order_by(table.c.available_until, table.c.id)
+            .limit(limit)
+        )
+        return [row["id"] for row in await self._rows(statement)]
+
+    # --- match allocations (read model of matching's events) ----------------------------
+
+    async def allocation(self, match_id: str) -> MatchAllocation | None:
+        row = await self._one(
+            select(MATCH_ALLOCATIONS).where(MATCH_ALLOCATIONS.c.match_id == match_id)
+        )
+        return rows.allocation_of(row) if row else None
+
+    async def put_allocation(self, allocation: MatchAllocation, at: datetime) -> None:
+        values = {
+            "offer_id": allocation.offer_id,
+            "demand_id": allocation.demand_id,
+            "supplier_enterprise_id": allocation.supplier_enterprise_id,
+            "recycler_enterprise_id": allocation.recycler_enterprise_id,
+            "tonnes": allocation.tonnes,
+            "state": allocation.state,
+            "last_event_type": allocation.last_event_type,
+            "updated_at": at,
+        }
+        changed = await self.session.execute(
+            update(MATCH_ALLOCATIONS)
+            .where(MATCH_ALLOCATIONS.c.match_id == allocation.match_id)
+            .values(values)
+        )
+        if getattr(changed, "rowcount", 0) == 0:
+            await self.session.execute(
+                insert(MATCH_ALLOCATIONS).values(match_id=allocation.match_id, **values)
+            )
+
+    async def allocations_held(
+        self, column: str, ids: Sequence[str]
+    ) -> defaultdict[str, list[MatchAllocation]]:
+        """ALLOCATED rows per offer id (`column="offer_id"`) or demand id."""
+        held: defaultdict[str, list[MatchAllocation]] = defaultdict(list)
+        if ids:
+            statement = (
+                select(MATCH_ALLOCATIONS)
+                .where(
+                    MATCH_ALLOCATIONS.c[column].in_(list(ids)),
+                    MATCH_ALLOCATIONS.c.state == MatchAllocation.ALLOCATED,
+                )
+                .order_by(MATCH_ALLOCATIONS.c.match_id)
+            )
+            for row in await self._rows(statement):
+                held[row[column]].append(rows.allocation_of(row))
+        return held
+
+    async def forget_allocations(self) -> int:
+        """Wipe the match read model and put every listing's status back to what it is
+        without allocations (replay rebuilds them). Withdrawn and expired listings stay so:
+        those are the catalog's own facts."""
+        wiped = await self.session.execute(delete(MATCH_ALLOCATIONS))
+        for table in (OFFERS, DEMANDS):
+            await self.session.execute(
+                update(table)
+                .where(table.c.status.in_([*ACTIVE, ListingStatus.FULLY_MATCHED.value]))
+                .values(status=ListingStatus.OPEN.value)
+            )
+        return int(getattr(wiped, "rowcount", 0) or 0)
+
+    async def listing_snapshot(self) -> dict[tuple[str, str], ListingState]:
+        """(kind, id) → status, matched tonnes and version of every offer and demand."""
+        snapshot: dict[tuple[str, str], ListingState] = {}
+        for kind, table in (("offer", OFFERS), ("demand", DEMANDS)):
+            held = await self._rows(
+                select(MATCH_ALLOCATIONS.c[f"{kind}_id"], MATCH_ALLOCATIONS.c.tonnes).where(
+                    MATCH_ALLOCATIONS.c.state == MatchAllocation.ALLOCATED
+                )
+            )
+            matched: defaultdict[str, Decimal] = defaultdict(Decimal)
+            for row in held:
+                matched[row[f"{kind}_id"]] += rows.tonnes(row["tonnes"])
+            statement = select(table.c.id, table.c.status, table.c.version)
+            for row in await self._rows(statement):
+                snapshot[(kind, row["id"])] = ListingState(
+                    row["status"], rows.tonnes(matched[row["id"]]), row["version"]
+                )
+        return snapshot
+
+    async def set_version(self, kind: str, listing_id: str, version: int) -> None:
+        table = OFFERS if kind == "offer" else DEMANDS
+        await self.session.execute(
+            update(table).where(table.c.id == listing_id).values(version=version)
+        )

@@ -1,0 +1,165 @@
+"""GraphQL inputs and list filters, and their translation into use-case commands.
+
+Field names are the contract's (and equal the Kafka ingest `data` of the same action).
+Values are only typed here; the domain validates them and answers with userErrors.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import strawberry
+
+from wastex_catalog import service
+from wastex_catalog.domain import ListingStatus as DomainStatus
+from wastex_catalog.entrypoints.graphql.types import EnterpriseKind, LicenceType, ListingStatus
+from wastex_catalog.filters import EnterpriseFilter as EnterpriseQuery
+from wastex_catalog.filters import ListingFilter
+
+
+@strawberry.input
+class RegisterEnterpriseInput:
+    name: str
+    credit_code: str = strawberry.field(description="Unified social credit code (18 characters).")
+    industry: str = strawberry.field(description="GB/T 4754-2017 industry code, e.g. C3110.")
+    district: str
+    kind: EnterpriseKind
+
+    def command(self) -> service.RegisterEnterprise:
+        return service.RegisterEnterprise(
+            name=self.name,
+            credit_code=self.credit_code,
+            industry=self.industry,
+            district=self.district,
+            kind=self.kind.value,
+        )
+
+
+@strawberry.input
+class AddSiteInput:
+    enterprise_id: strawberry.ID
+    name: str
+    district: str
+    latitude: Decimal
+    longitude: Decimal
+
+    def command(self) -> service.AddSite:
+        return service.AddSite(
+            enterprise_id=self.enterprise_id,
+            name=self.name,
+            district=self.district,
+            latitude=self.latitude,
+            longitude=self.longitude,
+        )
+
+
+@strawberry.input
+class RegisterLicenceInput:
+    enterprise_id: strawberry.ID
+    number: str
+    waste_codes: list[str]
+    annual_capacity_tonnes: Decimal
+    valid_from: date
+    valid_until: date
+    type: LicenceType = LicenceType.GENERAL_UTILISATION
+
+    def command(self) -> service.RegisterLicence:
+        return service.RegisterLicence(
+            enterprise_id=self.enterprise_id,
+            number=self.number,
+            waste_codes=self.waste_codes,
+            annual_capacity_tonnes=self.annual_capacity_tonnes,
+            valid_from=self.valid_from,
+            valid_until=self.valid_until,
+            type=self.type.name,  # names equal values; mypy sees enum_value() wrappers
+        )
+
+
+@strawberry.input
+class PostOfferInput:
+    site_id: strawberry.ID
+    waste_code: str
+    quantity_tonnes: Decimal = strawberry.field(description='Tonnes, e.g. "120.500" (> 0).')
+    available_from: date
+    available_until: date
+    description: str | None = ""
+    moisture_percent: Decimal | None = None
+    particle_size_mm: Decimal | None = None
+
+    def command(self) -> service.PostOffer:
+        return service.PostOffer(
+            site_id=self.site_id,
+            waste_code=self.waste_code,
+            quantity_tonnes=self.quantity_tonnes,
+            available_from=self.available_from,
+            available_until=self.available_until,
+            description=self.description,
+            moisture_percent=self.moisture_percent,
+            particle_size_mm=self.particle_size_mm,
+        )
+
+
+@strawberry.input
+class PostDemandInput:
+    site_id: strawberry.ID
+    waste_codes: list[str]
+    quantity_tonnes: Decimal
+    max_distance_km: Decimal
+    available_from: date
+    available_until: date
+
+    def command(self) -> service.PostDemand:
+        return service.PostDemand(
+            site_id=self.site_id,
+            waste_codes=self.waste_codes,
+            quantity_tonnes=self.quantity_tonnes,
+            max_distance_km=self.max_distance_km,
+            available_from=self.available_from,
+            available_until=self.available_until,
+        )
+
+
+@strawberry.input(description="All given fields must match.")
+class OfferFilter:
+    enterprise_id: strawberry.ID | None = None
+    waste_code: str | None = None
+    status: ListingStatus | None = None
+    district: str | None = None
+    available_on: date | None = strawberry.field(
+        default=None, description="Offers whose availability window contains this day."
+    )
+
+
+@strawberry.input(description="All given fields must match.")
+class DemandFilter:
+    enterprise_id: strawberry.ID | None = None
+    waste_code: str | None = strawberry.field(
+        default=None, description="Demands that accept this code."
+    )
+    status: ListingStatus | None = None
+    district: str | None = None
+    available_on: date | None = strawberry.field(
+        default=None, description="Demands whose window contains this day."
+    )
+
+
+@strawberry.input(description="All given fields must match.")
+class EnterpriseFilter:
+    district: str | None = None
+    kind: EnterpriseKind | None = None
+
+    def query(self) -> EnterpriseQuery:
+        return EnterpriseQuery(self.district, self.kind.value if self.kind else None)
+
+
+def listing_filter(wanted: OfferFilter | DemandFilter | None) -> ListingFilter:
+    if wanted is None:
+        return ListingFilter()
+    return ListingFilter(
+        enterprise_id=wanted.enterprise_id,
+        waste_code=wanted.waste_code,
+        status=DomainStatus(wanted.status.value) if wanted.status else None,
+        district=wanted.district,
+        available_on=wanted.available_on,
+    )

@@ -1,0 +1,180 @@
+"""The catalog's mutations: policy check, then the same use case the Kafka ingest calls.
+
+Every payload is `{ <entity> userErrors { field message code } }`: a refused call (not
+allowed, invalid input, a broken rule) answers with userErrors and a null entity, never a
+GraphQL error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import strawberry
+
+from wastex_catalog.entrypoints.graphql import policy
+from wastex_catalog.entrypoints.graphql.context import principal, services, transact
+from wastex_catalog.entrypoints.graphql.inputs import (
+    AddSiteInput,
+    PostDemandInput,
+    PostOfferInput,
+    RegisterEnterpriseInput,
+    RegisterLicenceInput,
+)
+from wastex_catalog.entrypoints.graphql.types import Demand, Enterprise, Licence, Offer, Site
+from wastex_shared.errors import DomainError
+from wastex_shared.graphql.context import Info
+from wastex_shared.graphql.errors import UserError
+from wastex_shared.storage import UnitOfWork
+
+T = TypeVar("T")
+
+
+async def attempt(
+    info: Info, allowed: Callable[[], object], work: Callable[[UnitOfWork], Awaitable[T]]
+) -> tuple[T | None, list[UserError]]:
+    """Check the policy, run the use case in its own unit of work, turn refusals into
+    userErrors."""
+    try:
+        allowed()
+        return await transact(info, work), []
+    except DomainError as err:
+        return None, [UserError.of(err)]
+
+
+@strawberry.type
+class RegisterEnterprisePayload:
+    enterprise: Enterprise | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class AddSitePayload:
+    site: Site | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class RegisterLicencePayload:
+    licence: Licence | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class PostOfferPayload:
+    offer: Offer | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class WithdrawOfferPayload:
+    offer: Offer | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class PostDemandPayload:
+    demand: Demand | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class WithdrawDemandPayload:
+    demand: Demand | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Register an enterprise (admin).")
+    async def register_enterprise(
+        self, info: Info, input: RegisterEnterpriseInput
+    ) -> RegisterEnterprisePayload:
+        caller = principal(info)
+        commands = services(info).commands
+        stored, errors = await attempt(
+            info,
+            lambda: policy.may_register_enterprise(caller),
+            lambda uow: commands.register_enterprise(uow, input.command()),
+        )
+        return RegisterEnterprisePayload(
+            enterprise=Enterprise.of(stored) if stored else None, user_errors=errors
+        )
+
+    @strawberry.mutation(description="Add a site to an enterprise (the enterprise or admin).")
+    async def add_site(self, info: Info, input: AddSiteInput) -> AddSitePayload:
+        caller = principal(info)
+        commands = services(info).commands
+        stored, errors = await attempt(
+            info,
+            lambda: policy.may_add_site(caller, input.enterprise_id),
+            lambda uow: commands.add_site(uow, input.command()),
+        )
+        return AddSitePayload(site=Site.of(stored) if stored else None, user_errors=errors)
+
+    @strawberry.mutation(description="Register a licence of an enterprise (admin).")
+    async def register_licence(
+        self, info: Info, input: RegisterLicenceInput
+    ) -> RegisterLicencePayload:
+        caller = principal(info)
+        commands = services(info).commands
+        stored, errors = await attempt(
+            info,
+            lambda: policy.may_register_licence(caller),
+            lambda uow: commands.register_licence(uow, input.command()),
+        )
+        return RegisterLicencePayload(
+            licence=Licence.of(stored) if stored else None, user_errors=errors
+        )
+
+    @strawberry.mutation(description="Offer waste lying at one of your sites.")
+    async def post_offer(self, info: Info, input: PostOfferInput) -> PostOfferPayload:
+        caller = principal(info)
+        commands = services(info).commands
+        stored, errors = await attempt(
+            info,
+            lambda: policy.acting_enterprise(caller),
+            lambda uow: commands.post_offer(
+                uow, input.command(), owner=policy.acting_enterprise(caller)
+            ),
+        )
+        offer = Offer.of(stored, policy.can_read_offer(caller, stored)) if stored else None
+        return PostOfferPayload(offer=offer, user_errors=errors)
+
+    @strawberry.mutation(description="Take the rest of one of your offers off the market.")
+    async def withdraw_offer(self, info: Info, id: strawberry.ID) -> WithdrawOfferPayload:
+        caller = principal(info)
+        commands = services(info).commands
+        stored, errors = await attempt(
+            info,
+            lambda: policy.acting_enterprise(caller),
+            lambda uow: commands.withdraw_offer(uow, id, owner=policy.acting_enterprise(caller)),
+        )
+        offer = Offer.of(stored, policy.can_read_offer(caller, stored)) if stored else None
+        return WithdrawOfferPayload(offer=offer, user_errors=errors)
+
+    @strawberry.mutation(description="Ask for waste your licences cover, at one of your sites.")
+    async def post_demand(self, info: Info, input: PostDemandInput) -> PostDemandPayload:
+        caller = principal(info)
+        commands = services(info).commands
+        stored, errors = await attempt(
+            info,
+            lambda: policy.acting_enterprise(caller),
+            lambda uow: commands.post_demand(
+                uow, input.command(), owner=policy.acting_enterprise(caller)
+            ),
+        )
+        demand = Demand.of(stored, policy.can_read_demand(caller, stored)) if stored else None
+        return PostDemandPayload(demand=demand, user_errors=errors)
+
+    @strawberry.mutation(description="Take the rest of one of your demands off the market.")
+    async def withdraw_demand(self, info: Info, id: strawberry.ID) -> WithdrawDemandPayload:
+        caller = principal(info)
+        commands = services(info).commands
+        stored, errors = await attempt(
+            info,
+            lambda: policy.acting_enterprise(caller),
+            lambda uow: commands.withdraw_demand(uow, id, owner=policy.acting_enterprise(caller)),
+        )
+        demand = Demand.of(stored, policy.can_read_demand(caller, stored)) if stored else None
+        return WithdrawDemandPayload(demand=demand, user_errors=errors)

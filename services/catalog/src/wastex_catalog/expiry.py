@@ -1,0 +1,67 @@
+"""Use case: offers and demands whose availability window is over become EXPIRED.
+
+Run by a periodic sweep (a runtime background task), not on read: the change must leave
+as an offer-updated / demand-updated event so matching stops proposing it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from datetime import date
+from typing import Any
+
+from wastex_catalog.adapters.repository import CatalogRepository
+from wastex_catalog.matches import publish_update
+from wastex_shared.envelope import utcnow
+from wastex_shared.storage import UnitOfWork, UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+
+async def expire_due(uow: UnitOfWork, today: date, limit: int = 200) -> int:
+    """Expire up to `limit` offers and up to `limit` demands due on `today`; returns how many."""
+    repository = CatalogRepository(uow.session)
+    expired = 0
+    now = utcnow()
+    for ids, load in (
+        (await repository.due_to_expire("offers", today, limit), repository.offers),
+        (await repository.due_to_expire("demands", today, limit), repository.demands),
+    ):
+        for stored in (await load(ids, for_update=True)).values():
+            listing = stored.entity.expire_if_due(today)
+            if listing is stored.entity:
+                continue  # changed under us since the query: nothing to do
+            version = await repository.save_listing(listing, now)
+            await publish_update(uow, listing, version, "EXPIRED")
+            expired += 1
+    return expired
+
+
+def expiry_sweeper(
+    uow_factory: UnitOfWorkFactory,
+    today: Callable[[], date],
+    interval_seconds: float,
+    batch: int = 200,
+) -> Callable[[], Coroutine[Any, Any, None]]:
+    """A background task for the runtime: sweep now, then every `interval_seconds`."""
+
+    async def sweep_expired_listings() -> None:
+        while True:
+            try:
+                async with uow_factory() as uow:
+                    expired = await expire_due(uow, today(), batch)
+                    await uow.commit()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # A failed sweep (database away) is retried at the next tick, never fatal.
+                log.exception("expiry sweep failed")
+                expired = 0
+            if expired:
+                log.info("expired %d offers and demands", expired)
+            if expired < batch:
+                await asyncio.sleep(interval_seconds)
+
+    return sweep_expired_listings

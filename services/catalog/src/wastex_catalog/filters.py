@@ -1,0 +1,81 @@
+"""What a read asks for, as plain data: the caller's scope, list filters and page position.
+
+The GraphQL policy builds a `Scope` from the caller; the repository turns scope and filter
+into SQL, so a page and its `totalCount` never include a record the caller may not see.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from wastex_catalog.domain import ListingStatus
+from wastex_shared.errors import DomainError
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The records a caller may read; a record matching any clause is visible.
+
+    - `everything`: all records (admin, a regulator of all districts).
+    - `districts`: records located in these districts (a regulator).
+    - `enterprise_id`: the caller's own records, and listings it holds a match on.
+    - `open_listings`: other enterprises' offers and demands still on the market.
+    """
+
+    everything: bool = False
+    districts: frozenset[str] = frozenset()
+    enterprise_id: str | None = None
+    open_listings: bool = False
+
+
+NOTHING = Scope()
+
+
+@dataclass(frozen=True, slots=True)
+class ListingFilter:
+    """Filters of `offers(filter)` and `demands(filter)`; None means "any"."""
+
+    enterprise_id: str | None = None
+    waste_code: str | None = None
+    status: ListingStatus | None = None
+    district: str | None = None
+    #: Listings whose availability window contains this day.
+    available_on: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EnterpriseFilter:
+    district: str | None = None
+    kind: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a keyset page starts: after the record with this creation time and id.
+
+    Lists run newest first, ties broken by id, so pages stay stable while records are added.
+    """
+
+    created_at: datetime
+    id: str
+
+    def encode(self) -> str:
+        return f"{self.created_at.astimezone(UTC).isoformat()}|{self.id}"
+
+    @classmethod
+    def decode(cls, value: str) -> Position:
+        stamp, sep, ident = value.partition("|")
+        try:
+            created_at = datetime.fromisoformat(stamp)
+        except ValueError:
+            created_at = None
+        if not sep or not ident or created_at is None or created_at.tzinfo is None:
+            raise DomainError("INVALID_CURSOR", "cursor is not one this API gave out", "after")
+        return cls(created_at.astimezone(UTC), ident)
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    first: int
+    after: Position | None = None

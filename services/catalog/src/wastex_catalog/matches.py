@@ -1,0 +1,168 @@
+"""Use case driven by matching's lifecycle: accepted matches hold tonnes of an offer and a
+demand; rejected, expired or superseded ones give them back.
+
+A match takes its tonnes when first accepted (by either party) or confirmed, and gives them
+back when rejected, expired or superseded after that. The events of one match travel on
+different topics, so they may arrive out of order: the allocation row of a released match
+stays as a tombstone, and a late `accepted` for it changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Final
+
+from wastex_catalog.adapters.repository import CatalogRepository
+from wastex_catalog.domain import Demand, Offer
+from wastex_catalog.domain import errors as codes
+from wastex_catalog.domain.listing import Listing
+from wastex_catalog.events import publish
+from wastex_catalog.records import MatchAllocation
+from wastex_shared.envelope import Envelope, utcnow
+from wastex_shared.errors import DomainError, NotFound
+from wastex_shared.events.catalog import DemandUpdated, OfferUpdated
+from wastex_shared.events.matching import MatchFacts
+from wastex_shared.storage import UnitOfWork
+
+#: Lifecycle events after which a match holds its tonnes.
+HOLDING: Final = frozenset({"matching.match-accepted", "matching.match-confirmed"})
+#: Lifecycle events after which a match holds nothing (terminal in matching).
+RELEASING: Final = frozenset(
+    {"matching.match-rejected", "matching.match-expired", "matching.match-superseded"}
+)
+LIFECYCLE: Final = HOLDING | RELEASING
+
+ALLOCATED: Final = "ALLOCATED"
+RELEASED: Final = "RELEASED"
+
+
+def _allocation(facts: MatchFacts, state: str, event_type: str) -> MatchAllocation:
+    return MatchAllocation(
+        match_id=facts.match_id,
+        offer_id=facts.offer_id,
+        demand_id=facts.demand_id,
+        supplier_enterprise_id=facts.supplier_enterprise_id,
+        recycler_enterprise_id=facts.recycler_enterprise_id,
+        tonnes=facts.tonnes,
+        state=state,
+        last_event_type=event_type,
+    )
+
+
+def _check_consistent(facts: MatchFacts, offer: Offer, demand: Demand) -> None:
+    problems = []
+    if offer.enterprise_id != facts.supplier_enterprise_id:
+        problems.append(f"offer {offer.id} is not the supplier's")
+    if demand.enterprise_id != facts.recycler_enterprise_id:
+        problems.append(f"demand {demand.id} is not the recycler's")
+    if offer.waste_code != facts.waste_code.strip().upper() or not demand.accepts(facts.waste_code):
+        problems.append(f"{facts.waste_code} is not what offer and demand trade")
+    if problems:
+        raise DomainError(
+            codes.MATCH_INCONSISTENT, f"match {facts.match_id}: " + "; ".join(problems), "matchId"
+        )
+
+
+async def apply_match_event(
+    uow: UnitOfWork, event_type: str, facts: MatchFacts, cause: Envelope | None = None
+) -> None:
+    """Hold or release the match's tonnes on its offer and demand; idempotent per match."""
+    if event_type not in LIFECYCLE:
+        return  # proposals hold nothing
+    repository = CatalogRepository(uow.session)
+    known = await repository.allocation(facts.match_id)
+    now = utcnow()
+    if event_type in HOLDING:
+        if known is not None:
+            # Already holding (the second party's acceptance, the confirmation) or already
+            # released (an acceptance arriving after its rejection): nothing moves.
+            await repository.put_allocation(replace(known, last_event_type=event_type), now)
+            return
+        allocation = _allocation(facts, ALLOCATED, event_type)
+        await _move(repository, uow, allocation, facts, hold=True, at=now, cause=cause)
+        await repository.put_allocation(allocation, now)
+        return
+    if known is None:
+        # Released before it ever held (a proposal rejected): a tombstone, nothing moves.
+        await repository.put_allocation(_allocation(facts, RELEASED, event_type), now)
+        return
+    if known.holds:
+        await _move(repository, uow, known, facts, hold=False, at=now, cause=cause)
+    await repository.put_allocation(replace(known, state=RELEASED, last_event_type=event_type), now)
+
+
+async def _move(
+    repository: CatalogRepository,
+    uow: UnitOfWork,
+    allocation: MatchAllocation,
+    facts: MatchFacts,
+    *,
+    hold: bool,
+    at: datetime,
+    cause: Envelope | None,
+) -> None:
+    stored_offer = await repository.offer(allocation.offer_id, for_update=True)
+    if stored_offer is None:
+        raise NotFound("offer", allocation.offer_id, "offerId")
+    stored_demand = await repository.demand(allocation.demand_id, for_update=True)
+    if stored_demand is None:
+        raise NotFound("demand", allocation.demand_id, "demandId")
+    offer, demand = stored_offer.entity, stored_demand.entity
+    if hold:
+        _check_consistent(facts, offer, demand)
+        changed: tuple[Listing, Listing] = (
+            offer.hold(allocation.match_id, allocation.tonnes),
+            demand.hold(allocation.match_id, allocation.tonnes),
+        )
+    else:
+        changed = (offer.release(allocation.match_id), demand.release(allocation.match_id))
+    reason = "ALLOCATED" if hold else "RELEASED"
+    for listing in changed:
+        version = await repository.save_listing(listing, at)
+        await publish_update(uow, listing, version, reason, allocation.match_id, cause)
+
+
+async def publish_update(
+    uow: UnitOfWork,
+    listing: Listing,
+    version: int,
+    reason: str,
+    match_id: str | None = None,
+    cause: Envelope | None = None,
+) -> None:
+    """Queue offer-updated or demand-updated with the listing's state after a change."""
+    if isinstance(listing, Offer):
+        await publish(
+            uow,
+            OfferUpdated(
+                offer_id=listing.id,
+                enterprise_id=listing.enterprise_id,
+                status=listing.status.value,
+                quantity_tonnes=listing.quantity_tonnes,
+                matched_tonnes=listing.matched_tonnes,
+                remaining_tonnes=listing.remaining_tonnes,
+                reason=reason,
+                match_id=match_id,
+                version=version,
+            ),
+            listing.id,
+            cause,
+        )
+        return
+    await publish(
+        uow,
+        DemandUpdated(
+            demand_id=listing.id,
+            enterprise_id=listing.enterprise_id,
+            status=listing.status.value,
+            quantity_tonnes=listing.quantity_tonnes,
+            matched_tonnes=listing.matched_tonnes,
+            remaining_tonnes=listing.remaining_tonnes,
+            reason=reason,
+            match_id=match_id,
+            version=version,
+        ),
+        listing.id,
+        cause,
+    )

@@ -1,0 +1,47 @@
+"""What storage knows beyond the domain objects: creation time, version, match holders.
+
+Shared by the adapters (which fill it), the use cases (which return it) and the GraphQL
+layer (whose policy and cursors read it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import ClassVar, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Stored(Generic[T]):
+    """A domain object with what storage knows about it."""
+
+    entity: T
+    created_at: datetime
+    #: Changes so far (1 when created); offers and demands put it on their events.
+    version: int = 1
+    #: Enterprises holding an accepted match on this offer or demand.
+    counterparties: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchAllocation:
+    """One row of `match_allocations` (see the table's docstring)."""
+
+    match_id: str
+    offer_id: str
+    demand_id: str
+    supplier_enterprise_id: str
+    recycler_enterprise_id: str
+    tonnes: Decimal
+    state: str
+    last_event_type: str
+
+    ALLOCATED: ClassVar[str] = "ALLOCATED"
+    RELEASED: ClassVar[str] = "RELEASED"
+
+    @property
+    def holds(self) -> bool:
+        return self.state == self.ALLOCATED

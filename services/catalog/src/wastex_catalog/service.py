@@ -1,0 +1,337 @@
+"""The catalog's use cases: load → domain → save + outbox, in the caller's unit of work.
+
+Every action has exactly one use case here, called by the GraphQL mutation and by the Kafka
+ingest handler alike. A use case writes state and queues its past-tense event in the
+outbox, but never commits: the GraphQL mutation commits its own unit of work, the batch
+consumer commits once per batch. Who may call what is decided before (GraphQL policy, or the
+ingest authenticator); a use case only checks that the acting enterprise owns what it
+touches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+from wastex_catalog.adapters.repository import CatalogRepository
+from wastex_catalog.domain import Demand, Enterprise, Licence, LicenceType, Offer, Site, new_id
+from wastex_catalog.domain import errors as codes
+from wastex_catalog.domain.common import DateInput, NumberInput, TonnesInput
+from wastex_catalog.events import publish
+from wastex_catalog.records import Stored
+from wastex_shared.envelope import Envelope, derived_id, utcnow
+from wastex_shared.errors import DomainError, NotAuthorized, NotFound
+from wastex_shared.events.catalog import (
+    DemandPosted,
+    DemandWithdrawn,
+    EnterpriseRegistered,
+    LicenceRegistered,
+    OfferPosted,
+    OfferWithdrawn,
+    SiteAdded,
+)
+from wastex_shared.storage import UnitOfWork
+
+#: China keeps one time zone and no daylight saving: a fixed offset is exact.
+CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+Clock = Callable[[], date]
+
+
+def china_today() -> date:
+    """The calendar day in China: availability windows and licences are local dates."""
+    return datetime.now(CHINA).date()
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterEnterprise:
+    name: str
+    credit_code: str
+    industry: str
+    district: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class AddSite:
+    enterprise_id: str
+    name: str
+    district: str
+    latitude: NumberInput
+    longitude: NumberInput
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterLicence:
+    enterprise_id: str
+    number: str
+    waste_codes: Sequence[str]
+    annual_capacity_tonnes: TonnesInput
+    valid_from: DateInput
+    valid_until: DateInput
+    type: LicenceType | str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PostOffer:
+    site_id: str
+    waste_code: str
+    quantity_tonnes: TonnesInput
+    available_from: DateInput
+    available_until: DateInput
+    description: str | None = ""
+    moisture_percent: NumberInput | None = None
+    particle_size_mm: NumberInput | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PostDemand:
+    site_id: str
+    waste_codes: Sequence[str]
+    quantity_tonnes: TonnesInput
+    max_distance_km: NumberInput
+    available_from: DateInput
+    available_until: DateInput
+
+
+def aggregate_id(kind: str, cause: Envelope | None) -> str:
+    """A new aggregate's id; derived from the causing message when there is one, so the
+    same ingest message always names the same offer (replays, re-drives)."""
+    return derived_id(kind, cause.source, cause.id) if cause else new_id()
+
+
+class CatalogService:
+    """Commands on enterprises, sites, licences, offers and demands."""
+
+    def __init__(self, clock: Clock = china_today, *, require_china: bool = True) -> None:
+        self.today = clock
+        #: Refuse sites outside China (catches swapped latitude/longitude).
+        self.require_china = require_china
+
+    async def register_enterprise(
+        self, uow: UnitOfWork, command: RegisterEnterprise, *, cause: Envelope | None = None
+    ) -> Stored[Enterprise]:
+        repository = CatalogRepository(uow.session)
+        enterprise = Enterprise.register(
+            id=aggregate_id("enterprise", cause),
+            name=command.name,
+            credit_code=command.credit_code,
+            industry=command.industry,
+            district=command.district,
+            kind=command.kind,
+        )
+        holder = await repository.enterprise_with_credit_code(enterprise.credit_code)
+        if holder is not None:
+            raise DomainError(
+                codes.DUPLICATE_CREDIT_CODE,
+                f"credit code {enterprise.credit_code} is already registered ({holder})",
+                "creditCode",
+            )
+        at = utcnow()
+        await repository.add_enterprise(enterprise, at)
+        fact = EnterpriseRegistered(
+            enterprise_id=enterprise.id,
+            name=enterprise.name,
+            credit_code=enterprise.credit_code,
+            industry=enterprise.industry,
+            district=enterprise.district,
+            kind=enterprise.kind.value,
+        )
+        await publish(uow, fact, enterprise.id, cause)
+        return Stored(enterprise, at)
+
+    async def add_site(
+        self, uow: UnitOfWork, command: AddSite, *, cause: Envelope | None = None
+    ) -> Stored[Site]:
+        repository = CatalogRepository(uow.session)
+        owner = await repository.enterprise(command.enterprise_id)
+        if owner is None:
+            raise NotFound("enterprise", command.enterprise_id, "enterpriseId")
+        site = Site.add(
+            id=aggregate_id("site", cause),
+            enterprise_id=owner.entity.id,
+            name=command.name,
+            district=command.district,
+            latitude=command.latitude,
+            longitude=command.longitude,
+            require_china=self.require_china,
+        )
+        at = utcnow()
+        await repository.add_site(site, at)
+        fact = SiteAdded(
+            site_id=site.id,
+            enterprise_id=site.enterprise_id,
+            name=site.name,
+            district=site.district,
+            latitude=site.latitude,
+            longitude=site.longitude,
+            industry=owner.entity.industry,
+            enterprise_district=owner.entity.district,
+        )
+        await publish(uow, fact, site.id, cause)
+        return Stored(site, at)
+
+    async def register_licence(
+        self, uow: UnitOfWork, command: RegisterLicence, *, cause: Envelope | None = None
+    ) -> Stored[Licence]:
+        repository = CatalogRepository(uow.session)
+        if await repository.enterprise(command.enterprise_id) is None:
+            raise NotFound("enterprise", command.enterprise_id, "enterpriseId")
+        licence = Licence.register(
+            id=aggregate_id("licence", cause),
+            enterprise_id=command.enterprise_id,
+            number=command.number,
+            waste_codes=command.waste_codes,
+            annual_capacity_tonnes=command.annual_capacity_tonnes,
+            valid_from=command.valid_from,
+            valid_until=command.valid_until,
+            type=command.type,
+        )
+        if await repository.licence_number_taken(licence.number):
+            raise DomainError(
+                codes.DUPLICATE_LICENCE_NUMBER,
+                f"licence {licence.number} is already registered",
+                "number",
+            )
+        at = utcnow()
+        await repository.add_licence(licence, at)
+        fact = LicenceRegistered(
+            licence_id=licence.id,
+            enterprise_id=licence.enterprise_id,
+            number=licence.number,
+            waste_codes=list(licence.waste_codes),
+            annual_capacity_tonnes=licence.annual_capacity_tonnes,
+            valid_from=licence.valid_from,
+            valid_until=licence.valid_until,
+            licence_type=licence.type.value,
+        )
+        await publish(uow, fact, licence.id, cause)
+        return Stored(licence, at)
+
+    async def _own_site(self, repository: CatalogRepository, site_id: str, owner: str) -> Site:
+        stored = await repository.site(site_id)
+        if stored is None:
+            raise NotFound("site", site_id, "siteId")
+        if stored.entity.enterprise_id != owner:
+            raise NotAuthorized(f"site {site_id} is not a site of enterprise {owner}", "siteId")
+        return stored.entity
+
+    async def post_offer(
+        self, uow: UnitOfWork, command: PostOffer, *, owner: str, cause: Envelope | None = None
+    ) -> Stored[Offer]:
+        """A new OPEN offer at one of `owner`'s sites."""
+        repository = CatalogRepository(uow.session)
+        site = await self._own_site(repository, command.site_id, owner)
+        offer = Offer.post(
+            id=aggregate_id("offer", cause),
+            site=site,
+            waste_code=command.waste_code,
+            quantity_tonnes=command.quantity_tonnes,
+            available_from=command.available_from,
+            available_until=command.available_until,
+            description=command.description,
+            moisture_percent=command.moisture_percent,
+            particle_size_mm=command.particle_size_mm,
+            today=self.today(),
+        )
+        at = utcnow()
+        await repository.add_offer(offer, at)
+        fact = OfferPosted(
+            offer_id=offer.id,
+            enterprise_id=offer.enterprise_id,
+            site_id=site.id,
+            district=site.district,
+            latitude=site.latitude,
+            longitude=site.longitude,
+            waste_code=offer.waste_code,
+            hazardous=offer.hazardous,
+            quantity_tonnes=offer.quantity_tonnes,
+            available_from=offer.available_from,
+            available_until=offer.available_until,
+            description=offer.description,
+            moisture_percent=offer.moisture_percent,
+            particle_size_mm=offer.particle_size_mm,
+            status=offer.status.value,
+            version=1,
+        )
+        await publish(uow, fact, offer.id, cause)
+        return Stored(offer, at)
+
+    async def withdraw_offer(
+        self, uow: UnitOfWork, offer_id: str, *, owner: str, cause: Envelope | None = None
+    ) -> Stored[Offer]:
+        """Take the rest of `owner`'s offer off the market."""
+        repository = CatalogRepository(uow.session)
+        stored = await repository.offer(offer_id, for_update=True)
+        if stored is None:
+            raise NotFound("offer", offer_id)
+        offer = stored.entity.withdraw(owner)
+        version = await repository.save_listing(offer, utcnow())
+        fact = OfferWithdrawn(
+            offer_id=offer.id,
+            enterprise_id=offer.enterprise_id,
+            remaining_tonnes=offer.remaining_tonnes,
+            status=offer.status.value,
+            version=version,
+        )
+        await publish(uow, fact, offer.id, cause)
+        return Stored(offer, stored.created_at, version, stored.counterparties)
+
+    async def post_demand(
+        self, uow: UnitOfWork, command: PostDemand, *, owner: str, cause: Envelope | None = None
+    ) -> Stored[Demand]:
+        """A new OPEN demand at one of `owner`'s sites, for codes its licences cover."""
+        repository = CatalogRepository(uow.session)
+        site = await self._own_site(repository, command.site_id, owner)
+        licences = (await repository.licences_of([owner]))[owner]
+        demand = Demand.post(
+            id=aggregate_id("demand", cause),
+            site=site,
+            waste_codes=command.waste_codes,
+            quantity_tonnes=command.quantity_tonnes,
+            max_distance_km=command.max_distance_km,
+            available_from=command.available_from,
+            available_until=command.available_until,
+            licences=[stored.entity for stored in licences],
+            today=self.today(),
+        )
+        at = utcnow()
+        await repository.add_demand(demand, at)
+        fact = DemandPosted(
+            demand_id=demand.id,
+            enterprise_id=demand.enterprise_id,
+            site_id=site.id,
+            district=site.district,
+            latitude=site.latitude,
+            longitude=site.longitude,
+            waste_codes=list(demand.waste_codes),
+            hazardous=demand.hazardous,
+            quantity_tonnes=demand.quantity_tonnes,
+            max_distance_km=demand.max_distance_km,
+            available_from=demand.available_from,
+            available_until=demand.available_until,
+            status=demand.status.value,
+            version=1,
+        )
+        await publish(uow, fact, demand.id, cause)
+        return Stored(demand, at)
+
+    async def withdraw_demand(
+        self, uow: UnitOfWork, demand_id: str, *, owner: str, cause: Envelope | None = None
+    ) -> Stored[Demand]:
+        repository = CatalogRepository(uow.session)
+        stored = await repository.demand(demand_id, for_update=True)
+        if stored is None:
+            raise NotFound("demand", demand_id)
+        demand = stored.entity.withdraw(owner)
+        version = await repository.save_listing(demand, utcnow())
+        fact = DemandWithdrawn(
+            demand_id=demand.id,
+            enterprise_id=demand.enterprise_id,
+            remaining_tonnes=demand.remaining_tonnes,
+            status=demand.status.value,
+            version=version,
+        )
+        await publish(uow, fact, demand.id, cause)
+        return Stored(demand, stored.created_at, version, stored.counterparties)

@@ -1,0 +1,470 @@
+"""The catalog subgraph over HTTP (in-process ASGI), on SQLite and PostgreSQL: mutations and
+their typed userErrors, reads, filters, Relay pagination, federation and the outbox."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from wastex_catalog.testing import (
+    ADMIN,
+    DEMAND,
+    OFFER,
+    POST_DEMAND,
+    POST_OFFER,
+    REGISTER_ENTERPRISE,
+    REGISTER_LICENCE,
+    WINDOW,
+    WITHDRAW_DEMAND,
+    WITHDRAW_OFFER,
+    Api,
+    build_world,
+    outbox_events,
+    unique_credit_code,
+)
+from wastex_shared.storage import UnitOfWorkFactory
+
+ENTERPRISE = """
+query($id: ID!) {
+  enterprise(id: $id) {
+    id name creditCode industry district kind
+    sites { id name district latitude longitude }
+    licences { id number type annualCapacityTonnes validFrom validUntil }
+  }
+}"""
+OFFERS = """
+query($filter: OfferFilter, $first: Int, $after: String) {
+  offers(filter: $filter, first: $first, after: $after) {
+    totalCount
+    edges { cursor node { id wasteCode status quantityTonnes district } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+DEMANDS = """
+query($filter: DemandFilter, $first: Int, $after: String) {
+  demands(filter: $filter, first: $first, after: $after) {
+    totalCount
+    edges { node { id wasteCodes status } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+ENTERPRISES = """
+query($first: Int, $after: String) {
+  enterprises(first: $first, after: $after) {
+    totalCount edges { node { id name } } pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+
+def enterprise_input(**overrides: Any) -> dict[str, Any]:
+    return {
+        "name": "Hanyang Foundry",
+        "creditCode": unique_credit_code(),
+        "industry": "C3391",
+        "district": "汉阳区",
+        "kind": "FACTORY",
+        **overrides,
+    }
+
+
+def offer_input(site_id: str, **overrides: Any) -> dict[str, Any]:
+    return {
+        "siteId": site_id,
+        "wasteCode": "SW01",
+        "quantityTonnes": "120.500",
+        "description": "BOF steel slag",
+        **WINDOW,
+        **overrides,
+    }
+
+
+# --- enterprises, sites, licences -------------------------------------------------------
+
+
+async def test_admin_registers_an_enterprise_that_reads_back_with_its_sites_and_licences(
+    api: Api,
+) -> None:
+    code = unique_credit_code()
+    payload = await api.as_(ADMIN).mutate(
+        REGISTER_ENTERPRISE,
+        "registerEnterprise",
+        input=enterprise_input(creditCode=code.lower(), kind="RECYCLER"),
+    )
+    enterprise = payload["enterprise"]
+    assert enterprise["creditCode"] == code  # normalised to capitals
+    assert (enterprise["industry"], enterprise["kind"]) == ("C3391", "RECYCLER")
+    site = await api.add_site(enterprise["id"], "汉阳区", "30.5500", "114.2200")
+    licence = await api.register_licence(enterprise["id"], ["SW01"])
+
+    read = (await api.as_(ADMIN).data(ENTERPRISE, id=enterprise["id"]))["enterprise"]
+    assert read["name"] == "Hanyang Foundry"
+    assert [s["id"] for s in read["sites"]] == [site]
+    assert Decimal(read["sites"][0]["latitude"]) == Decimal("30.55")
+    assert [(lic["id"], lic["type"]) for lic in read["licences"]] == [
+        (licence, "GENERAL_UTILISATION")
+    ]
+    assert read["licences"][0]["annualCapacityTonnes"] == "50000.000"
+
+
+async def test_a_credit_code_with_a_wrong_check_character_is_refused_naming_the_field(
+    api: Api,
+) -> None:
+    good = unique_credit_code()
+    wrong = good[:-1] + ("0" if good[-1] != "0" else "1")
+    errors = await api.as_(ADMIN).user_errors(
+        REGISTER_ENTERPRISE, "registerEnterprise", input=enterprise_input(creditCode=wrong)
+    )
+    assert [(e["code"], e["field"]) for e in errors] == [("INVALID_CREDIT_CODE", "creditCode")]
+
+
+async def test_a_credit_code_is_registered_only_once(api: Api) -> None:
+    code = unique_credit_code()
+    admin = api.as_(ADMIN)
+    await admin.mutate(
+        REGISTER_ENTERPRISE, "registerEnterprise", input=enterprise_input(creditCode=code)
+    )
+    errors = await admin.user_errors(
+        REGISTER_ENTERPRISE, "registerEnterprise", input=enterprise_input(creditCode=code)
+    )
+    assert [(e["code"], e["field"]) for e in errors] == [("DUPLICATE_CREDIT_CODE", "creditCode")]
+
+
+async def test_an_industry_code_outside_gb_t_4754_is_refused(api: Api) -> None:
+    errors = await api.as_(ADMIN).user_errors(
+        REGISTER_ENTERPRISE, "registerEnterprise", input=enterprise_input(industry="C99")
+    )
+    assert [(e["code"], e["field"]) for e in errors] == [("INVALID_INDUSTRY_CODE", "industry")]
+
+
+async def test_a_licence_without_a_type_is_a_general_utilisation_licence(api: Api) -> None:
+    enterprise = await api.register_enterprise("Xinzhou Cement", "RECYCLER", "新洲区")
+    payload = await api.as_(ADMIN).mutate(
+        REGISTER_LICENCE,
+        "registerLicence",
+        input={
+            "enterpriseId": enterprise,
+            "number": "鄂固利 2026-001",
+            "wasteCodes": ["sw01", "SW02"],
+            "annualCapacityTonnes": "50000",
+            "validFrom": "2026-01-01",
+            "validUntil": "2027-12-31",
+        },
+    )
+    licence = payload["licence"]
+    assert licence["type"] == "GENERAL_UTILISATION"
+    assert licence["wasteCodes"] == ["SW01", "SW02"]
+    assert (licence["validFrom"], licence["validUntil"]) == ("2026-01-01", "2027-12-31")
+
+
+async def test_a_general_utilisation_licence_cannot_list_hazardous_codes(api: Api) -> None:
+    enterprise = await api.register_enterprise("Xinzhou Cement", "RECYCLER", "新洲区")
+    errors = await api.as_(ADMIN).user_errors(
+        REGISTER_LICENCE,
+        "registerLicence",
+        input={
+            "enterpriseId": enterprise,
+            "number": "L-1",
+            "wasteCodes": ["SW01", "HW08"],
+            "annualCapacityTonnes": "100",
+            "validFrom": "2026-01-01",
+            "validUntil": "2027-12-31",
+            "type": "GENERAL_UTILISATION",
+        },
+    )
+    assert errors[0]["code"] == "HAZARDOUS_NEEDS_OPERATING_LICENCE"
+
+
+async def test_a_licence_number_is_registered_only_once(api: Api) -> None:
+    enterprise = await api.register_enterprise("Xinzhou Cement", "RECYCLER", "新洲区")
+    licence = {
+        "enterpriseId": enterprise,
+        "number": "鄂危废经 2026-017",
+        "wasteCodes": ["HW08"],
+        "annualCapacityTonnes": "8000",
+        "validFrom": "2026-01-01",
+        "validUntil": "2028-12-31",
+        "type": "HAZARDOUS_WASTE_OPERATING",
+    }
+    admin = api.as_(ADMIN)
+    await admin.mutate(REGISTER_LICENCE, "registerLicence", input=licence)
+    errors = await admin.user_errors(REGISTER_LICENCE, "registerLicence", input=licence)
+    assert errors[0]["code"] == "DUPLICATE_LICENCE_NUMBER"
+
+
+# --- offers and demands ---------------------------------------------------------------
+
+
+async def test_a_posted_offer_is_open_with_its_tonnes_to_the_kilogram(api: Api) -> None:
+    world = await build_world(api)
+    offer = (await api.tenant(world.steel).data(OFFER, id=world.offer))["offer"]
+    assert offer["status"] == "OPEN"
+    assert offer["quantityTonnes"] == "120.500"
+    assert offer["remainingTonnes"] == "120.500"
+    assert offer["district"] == "青山区"
+    assert offer["site"]["id"] == world.steel_site
+
+
+async def test_hazardous_is_derived_from_the_waste_code_not_declared(api: Api) -> None:
+    world = await build_world(api)
+    payload = await api.tenant(world.steel).mutate(
+        POST_OFFER, "postOffer", input=offer_input(world.steel_site, wasteCode="HW08")
+    )
+    assert payload["offer"]["hazardous"] is True
+    assert payload["offer"]["wasteCode"] == "HW08"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "code", "field"),
+    [
+        ({"wasteCode": "HW41"}, "ABOLISHED_WASTE_CODE", "wasteCode"),
+        ({"wasteCode": "XX99"}, "UNKNOWN_WASTE_CODE", "wasteCode"),
+        ({"quantityTonnes": "-3"}, "INVALID_QUANTITY", "quantityTonnes"),
+        ({"quantityTonnes": "0"}, "INVALID_QUANTITY", "quantityTonnes"),
+        ({"quantityTonnes": "1.0005"}, "INVALID_QUANTITY", "quantityTonnes"),
+        ({"availableFrom": "2027-02-01", "availableUntil": "2027-01-01"}, "INVALID_WINDOW", None),
+        ({"availableFrom": "2020-01-01", "availableUntil": "2020-02-01"}, "INVALID_WINDOW", None),
+    ],
+    ids=["abolished", "unknown", "negative", "zero", "sub-kilogram", "reversed", "past"],
+)
+async def test_an_offer_breaking_a_rule_is_answered_with_a_typed_user_error(
+    api: Api, overrides: dict[str, Any], code: str, field: str | None
+) -> None:
+    world = await build_world(api)
+    payload = (
+        await api.tenant(world.steel).data(
+            POST_OFFER, input=offer_input(world.steel_site, **overrides)
+        )
+    )["postOffer"]
+    assert payload["offer"] is None
+    assert payload["userErrors"][0]["code"] == code
+    if field is not None:
+        assert payload["userErrors"][0]["field"] == field
+
+
+async def test_an_offer_at_an_unknown_site_is_not_found(api: Api) -> None:
+    world = await build_world(api)
+    errors = await api.tenant(world.steel).user_errors(
+        POST_OFFER, "postOffer", input=offer_input("no-such-site")
+    )
+    assert errors[0]["code"] in {"NOT_FOUND", "NOT_AUTHORIZED"}
+
+
+async def test_a_demand_for_a_code_no_licence_lists_is_refused(api: Api) -> None:
+    world = await build_world(api)
+    errors = await api.tenant(world.cement).user_errors(
+        POST_DEMAND,
+        "postDemand",
+        input={
+            "siteId": world.cement_site,
+            "wasteCodes": ["SW01", "SW03"],
+            "quantityTonnes": "10",
+            "maxDistanceKm": "50",
+            **WINDOW,
+        },
+    )
+    assert [(e["code"], e["field"]) for e in errors] == [
+        ("LICENCE_NOT_COVERING_CODE", "wasteCodes")
+    ]
+
+
+async def test_a_demand_outlasting_its_licence_is_refused_as_licence_expired(api: Api) -> None:
+    world = await build_world(api)
+    recycler = await api.register_enterprise("Caidian Recycling", "RECYCLER", "蔡甸区")
+    site = await api.add_site(recycler, "蔡甸区", "30.5800", "114.0300")
+    await api.register_licence(recycler, ["SW02"], "2026-01-01", "2027-01-31")
+    errors = await api.tenant(recycler).user_errors(
+        POST_DEMAND,
+        "postDemand",
+        input={
+            "siteId": site,
+            "wasteCodes": ["SW02"],
+            "quantityTonnes": "10",
+            "maxDistanceKm": "50",
+            **WINDOW,
+        },
+    )
+    assert errors[0]["code"] == "LICENCE_EXPIRED"
+    assert world.demand  # the licensed cement plant's demand was accepted meanwhile
+
+
+async def test_a_demand_reads_back_with_its_codes_and_distance(api: Api) -> None:
+    world = await build_world(api)
+    demand = (await api.tenant(world.cement).data(DEMAND, id=world.demand))["demand"]
+    assert demand["status"] == "OPEN"
+    assert demand["wasteCodes"] == ["SW01"]
+    assert demand["quantityTonnes"] == "500.000"
+    assert demand["site"]["id"] == world.cement_site
+
+
+async def test_the_owner_withdraws_an_offer_and_cannot_withdraw_it_twice(api: Api) -> None:
+    world = await build_world(api)
+    steel = api.tenant(world.steel)
+    payload = await steel.mutate(WITHDRAW_OFFER, "withdrawOffer", id=world.offer)
+    assert payload["offer"]["status"] == "WITHDRAWN"
+    again = await steel.user_errors(WITHDRAW_OFFER, "withdrawOffer", id=world.offer)
+    assert again[0]["code"] == "INVALID_TRANSITION"
+
+
+async def test_the_owner_withdraws_a_demand(api: Api) -> None:
+    world = await build_world(api)
+    payload = await api.tenant(world.cement).mutate(
+        WITHDRAW_DEMAND, "withdrawDemand", id=world.demand
+    )
+    assert payload["demand"]["status"] == "WITHDRAWN"
+
+
+async def test_every_change_leaves_through_the_outbox_keyed_by_its_aggregate(
+    api: Api, uow_factory: UnitOfWorkFactory
+) -> None:
+    world = await build_world(api)
+    await api.tenant(world.steel).mutate(WITHDRAW_OFFER, "withdrawOffer", id=world.offer)
+    await api.tenant(world.cement).mutate(WITHDRAW_DEMAND, "withdrawDemand", id=world.demand)
+    events = await outbox_events(uow_factory)
+    assert [(topic, key) for topic, key, _ in events] == [
+        ("catalog.enterprise-registered.v1", world.steel),
+        ("catalog.enterprise-registered.v1", world.cement),
+        ("catalog.site-added.v1", world.steel_site),
+        ("catalog.site-added.v1", world.cement_site),
+        ("catalog.licence-registered.v1", world.licence),
+        ("catalog.offer-posted.v1", world.offer),
+        ("catalog.demand-posted.v1", world.demand),
+        ("catalog.offer-withdrawn.v1", world.offer),
+        ("catalog.demand-withdrawn.v1", world.demand),
+    ]
+    by_topic = {topic: envelope for topic, _, envelope in events}
+    for topic, _, envelope in events:
+        assert envelope.type == topic.removesuffix(".v1")
+        assert envelope.source == "catalog"
+    site_added = by_topic["catalog.site-added.v1"].data
+    assert site_added["industry"] == "C3120"  # the enterprise's industry (ledger projections)
+    assert site_added["district"] == "江夏区"
+    offer_posted = by_topic["catalog.offer-posted.v1"].data
+    assert offer_posted["quantityTonnes"] == "120.500"
+    assert offer_posted["district"] == "青山区"
+    assert offer_posted["hazardous"] is False
+
+
+# --- lists ----------------------------------------------------------------------------
+
+
+async def test_offers_page_through_a_stable_newest_first_order(api: Api) -> None:
+    world = await build_world(api)
+    for i in range(24):
+        await api.post_offer(world.steel, world.steel_site, tonnes=f"{i + 1}.000")
+    steel = api.tenant(world.steel)
+    seen: list[str] = []
+    after: str | None = None
+    pages = 0
+    while True:
+        page = (await steel.data(OFFERS, first=10, after=after))["offers"]
+        assert page["totalCount"] == 25
+        seen.extend(edge["node"]["id"] for edge in page["edges"])
+        pages += 1
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+        assert after == page["edges"][-1]["cursor"]
+    assert pages == 3
+    assert len(seen) == len(set(seen)) == 25
+    assert seen[-1] == world.offer  # newest first: the world's offer came before the 24
+
+
+async def test_a_page_larger_than_100_is_refused(api: Api) -> None:
+    world = await build_world(api)
+    assert await api.tenant(world.steel).error_code(OFFERS, first=101) == "INVALID_PAGE_SIZE"
+
+
+async def test_a_cursor_the_api_did_not_give_out_is_refused(api: Api) -> None:
+    world = await build_world(api)
+    code = await api.tenant(world.steel).error_code(OFFERS, first=5, after="bm90LWEtY3Vyc29y")
+    assert code == "INVALID_CURSOR"
+
+
+async def test_offers_filter_by_enterprise_code_status_and_district(api: Api) -> None:
+    world = await build_world(api)
+    hw = (
+        await api.tenant(world.steel).mutate(
+            POST_OFFER, "postOffer", input=offer_input(world.steel_site, wasteCode="HW08")
+        )
+    )["offer"]["id"]
+    withdrawn = await api.post_offer(world.steel, world.steel_site, code="SW02")
+    await api.tenant(world.steel).mutate(WITHDRAW_OFFER, "withdrawOffer", id=withdrawn)
+    admin = api.as_(ADMIN)
+
+    async def ids(**wanted: Any) -> set[str]:
+        page = (await admin.data(OFFERS, filter=wanted, first=50))["offers"]
+        return {edge["node"]["id"] for edge in page["edges"]}
+
+    assert await ids(enterpriseId=world.steel) == {world.offer, hw, withdrawn}
+    assert await ids(wasteCode="hw08") == {hw}
+    assert await ids(status="WITHDRAWN") == {withdrawn}
+    assert await ids(district="青山区", status="OPEN") == {world.offer, hw}
+    assert await ids(district="江夏区") == set()
+
+
+async def test_demands_filter_by_an_accepted_code(api: Api) -> None:
+    world = await build_world(api)
+    other = await api.post_demand(world.cement, world.cement_site, codes=("SW02",))
+    admin = api.as_(ADMIN)
+    page = (await admin.data(DEMANDS, filter={"wasteCode": "SW02"}))["demands"]
+    assert [edge["node"]["id"] for edge in page["edges"]] == [other]
+    assert page["totalCount"] == 1
+
+
+async def test_enterprises_page_for_the_admin(api: Api) -> None:
+    for i in range(5):
+        await api.register_enterprise(f"Works {i}")
+    admin = api.as_(ADMIN)
+    first = (await admin.data(ENTERPRISES, first=3))["enterprises"]
+    assert first["totalCount"] == 5
+    assert first["pageInfo"]["hasNextPage"] is True
+    rest = (await admin.data(ENTERPRISES, first=3, after=first["pageInfo"]["endCursor"]))[
+        "enterprises"
+    ]
+    assert rest["pageInfo"]["hasNextPage"] is False
+    names = [e["node"]["name"] for e in first["edges"] + rest["edges"]]
+    assert sorted(names) == [f"Works {i}" for i in range(5)]
+
+
+# --- waste codes and federation ---------------------------------------------------------
+
+
+async def test_waste_codes_are_searchable_without_a_token(api: Api) -> None:
+    found = (
+        await api.as_(None).data(
+            'query { wasteCodes(search: "slag") { code nameZh nameEn hazardous status } }'
+        )
+    )["wasteCodes"]
+    assert found
+    assert all("slag" in c["nameEn"].lower() or "slag" in c["code"].lower() for c in found)
+
+
+async def test_the_subgraph_declares_its_federation_keys(api: Api) -> None:
+    sdl = (await api.as_(None).data("query { _service { sdl } }"))["_service"]["sdl"]
+    for entity in ("Enterprise", "Site", "Offer", "Demand"):
+        assert f'type {entity} @key(fields: "id")' in sdl, entity
+
+
+async def test_entities_resolve_by_reference_for_the_gateway(api: Api) -> None:
+    world = await build_world(api)
+    query = """
+    query($representations: [_Any!]!) {
+      _entities(representations: $representations) {
+        ... on Offer { id quantityTonnes }
+        ... on Demand { id quantityTonnes }
+        ... on Enterprise { id name }
+        ... on Site { id district }
+      }
+    }"""
+    representations = [
+        {"__typename": "Offer", "id": world.offer},
+        {"__typename": "Demand", "id": world.demand},
+        {"__typename": "Enterprise", "id": world.steel},
+        {"__typename": "Site", "id": world.cement_site},
+    ]
+    found = (await api.as_(ADMIN).data(query, representations=representations))["_entities"]
+    assert [e["id"] for e in found] == [world.offer, world.demand, world.steel, world.cement_site]
+    assert found[0]["quantityTonnes"] == "120.500"
+    assert found[3]["district"] == "江夏区"

@@ -1,0 +1,297 @@
+"""Kafka ingest on the real broker: the whole catalog service runs (migrations, consumers,
+outbox relay) while the factories' systems post to `ingest.offers.v1` / `ingest.demands.v1`.
+
+Good messages are stored exactly once however often they are delivered; poison never stalls
+the partition and lands in `catalog.dlq.v1` with `x-error` and `x-error-type`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+from wastex_catalog.settings import CatalogSettings
+from wastex_catalog.testing import (
+    ADMIN,
+    Api,
+    envelope_json,
+    running_catalog,
+    token,
+)
+from wastex_shared.auth import Role
+from wastex_shared.messaging.topic_reader import read_topic
+from wastex_shared.topics import CATALOG_DLQ, CATALOG_OFFER_POSTED, INGEST_DEMANDS, INGEST_OFFERS
+
+COUNTS = """
+query($enterpriseId: ID!) {
+  offers(filter: {enterpriseId: $enterpriseId}, first: 1) { totalCount }
+  demands(filter: {enterpriseId: $enterpriseId}, first: 1) { totalCount }
+}"""
+WITHDRAWN = """
+query($enterpriseId: ID!) {
+  offers(filter: {enterpriseId: $enterpriseId, status: WITHDRAWN}, first: 1) { totalCount }
+}"""
+
+OFFER_DATA = {
+    "wasteCode": "SW01",
+    "quantityTonnes": "12.250",
+    "availableFrom": "2026-12-01",
+    "availableUntil": "2027-01-31",
+    "description": "BOF steel slag via MES",
+}
+DEMAND_DATA = {
+    "wasteCodes": ["SW01", "SW02"],
+    "quantityTonnes": "40.000",
+    "maxDistanceKm": "60",
+    "availableFrom": "2026-12-01",
+    "availableUntil": "2027-06-30",
+}
+
+
+@dataclass(frozen=True)
+class Message:
+    topic: str
+    key: str
+    value: bytes
+    headers: list[tuple[str, bytes]]
+    #: The dead-letter reason expected, None for a good message.
+    poison: str | None = None
+
+
+@dataclass(frozen=True)
+class Party:
+    enterprise: str
+    site: str
+
+    @property
+    def auth(self) -> list[tuple[str, bytes]]:
+        return [("authorization", f"Bearer {token(Role.ENTERPRISE, self.enterprise)}".encode())]
+
+    def offer(self, poison: str | None = None, **changes: Any) -> Message:
+        data = {"siteId": self.site, **OFFER_DATA, **changes}
+        value = envelope_json("wastex.offer.submit", self.enterprise, data)
+        return Message(INGEST_OFFERS.name, self.enterprise, value, self.auth, poison)
+
+    def demand(self) -> Message:
+        value = envelope_json(
+            "wastex.demand.submit", self.enterprise, {"siteId": self.site, **DEMAND_DATA}
+        )
+        return Message(INGEST_DEMANDS.name, self.enterprise, value, self.auth)
+
+    def withdraw(self, offer_id: str) -> Message:
+        value = envelope_json("wastex.offer.withdraw", self.enterprise, {"id": offer_id})
+        return Message(INGEST_OFFERS.name, self.enterprise, value, self.auth)
+
+
+def ingest_settings(database_url: str, kafka_bootstrap: str, data_dir: Path) -> CatalogSettings:
+    # Small batches: each commit shows progress, so a slow (loaded) machine is told apart
+    # from a stuck consumer. Production batches 500.
+    return CatalogSettings(
+        database_url=database_url,
+        kafka_bootstrap=kafka_bootstrap,
+        data_dir=data_dir,
+        consumer_batch_size=50,
+    )
+
+
+async def setup_party(api: Api, name: str, kind: str, district: str) -> Party:
+    enterprise = await api.register_enterprise(name, kind, district)
+    return Party(enterprise, await api.add_site(enterprise, district))
+
+
+def poison_messages(steel: Party, foundry: Party, count: int) -> list[Message]:
+    """`count` poison messages cycling through every kind of fault the ingest must survive."""
+    kinds = [
+        lambda: Message(
+            INGEST_OFFERS.name,
+            steel.enterprise,
+            b'{"specversion": "1.0", "id": ',
+            steel.auth,
+            "INVALID_ENVELOPE",
+        ),
+        lambda: steel.offer("UNKNOWN_WASTE_CODE", wasteCode="XX99"),
+        lambda: steel.offer("ABOLISHED_WASTE_CODE", wasteCode="HW41"),
+        lambda: foundry.offer("INVALID_QUANTITY", quantityTonnes="-5.000"),
+        # steel's system claims to be the foundry: the token says otherwise.
+        lambda: Message(
+            INGEST_OFFERS.name,
+            steel.enterprise,
+            envelope_json(
+                "wastex.offer.submit", foundry.enterprise, {"siteId": foundry.site, **OFFER_DATA}
+            ),
+            steel.auth,
+            "FORGED_SOURCE",
+        ),
+        lambda: Message(
+            INGEST_OFFERS.name,
+            foundry.enterprise,
+            envelope_json(
+                "wastex.offer.submit", foundry.enterprise, {"siteId": foundry.site, **OFFER_DATA}
+            ),
+            [],
+            "UNAUTHENTICATED",
+        ),
+        lambda: steel.offer("SCHEMA_INVALID", colour="grey"),
+    ]
+    return [kinds[i % len(kinds)]() for i in range(count)]
+
+
+async def produce(bootstrap: str, messages: list[Message]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await producer.start()
+    try:
+        sent = [
+            await producer.send(m.topic, m.value, key=m.key.encode(), headers=m.headers)
+            for m in messages
+        ]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+
+
+async def wait_for_counts(
+    api: Api, wanted: dict[str, tuple[int, int]], stall_timeout: float = 120.0
+) -> None:
+    """Poll the stored counts until they are `wanted`; fail once they stop moving for
+    `stall_timeout` seconds (a loaded machine is slow, a stuck consumer makes no progress)."""
+    admin = api.as_(ADMIN)
+    found: dict[str, tuple[int, int]] = {}
+    loop = asyncio.get_running_loop()
+    last_change = loop.time()
+    while True:
+        previous = dict(found)
+        for enterprise in wanted:
+            data = await admin.data(COUNTS, enterpriseId=enterprise)
+            found[enterprise] = (data["offers"]["totalCount"], data["demands"]["totalCount"])
+        if found == wanted:
+            return
+        if found != previous:
+            last_change = loop.time()
+        elif loop.time() - last_change > stall_timeout:
+            raise AssertionError(f"stored {found}, expected {wanted}; no progress for a while")
+        await asyncio.sleep(0.5)
+
+
+async def dead_letters(bootstrap: str, keys: set[str], expected: int, timeout: float) -> list[Any]:
+    """This test's records in catalog.dlq.v1 (by key), one per original position."""
+    found: dict[tuple[str, str, str], Any] = {}
+    async with asyncio.timeout(timeout):
+        while True:
+            async for record in read_topic(bootstrap, CATALOG_DLQ.name):
+                if record.key is not None and record.key.decode() in keys:
+                    headers = {k: v.decode() for k, v in record.headers}
+                    position = (
+                        headers["x-original-topic"],
+                        headers["x-original-partition"],
+                        headers["x-original-offset"],
+                    )
+                    found[position] = record
+            if len(found) >= expected:
+                return list(found.values())
+            await asyncio.sleep(0.5)
+
+
+async def test_a_thousand_ingest_messages_with_poison_and_duplicates_store_each_good_one_once(
+    kafka_bootstrap: str, database_url: str, tmp_path: Path
+) -> None:
+    settings = ingest_settings(database_url, kafka_bootstrap, tmp_path)
+    rng = random.Random(20261125)
+    async with running_catalog(settings) as api:
+        steel = await setup_party(api, "Ingest Steel", "FACTORY", "青山区")
+        foundry = await setup_party(api, "Ingest Foundry", "FACTORY", "汉阳区")
+        cement = await setup_party(api, "Ingest Cement", "RECYCLER", "江夏区")
+        await api.register_licence(cement.enterprise, ["SW01", "SW02"])
+        posted_by_graphql = [await api.post_offer(steel.enterprise, steel.site) for _ in range(10)]
+
+        good = (
+            [steel.offer() for _ in range(400)]
+            + [foundry.offer(quantityTonnes=f"{i + 1}.125") for i in range(390)]
+            + [cement.demand() for _ in range(150)]
+            + [steel.withdraw(offer_id) for offer_id in posted_by_graphql]
+        )
+        poison = poison_messages(steel, foundry, 50)
+        messages = good + poison
+        rng.shuffle(messages)
+        assert len(messages) == 1000
+        duplicates = rng.sample(good, 40)  # redelivered as-is: same source and id
+        await produce(kafka_bootstrap, messages + duplicates)
+
+        await wait_for_counts(
+            api,
+            {steel.enterprise: (410, 0), foundry.enterprise: (390, 0), cement.enterprise: (0, 150)},
+        )
+        withdrawn = await api.as_(ADMIN).data(WITHDRAWN, enterpriseId=steel.enterprise)
+        assert withdrawn["offers"]["totalCount"] == 10
+
+        parked = await dead_letters(
+            kafka_bootstrap,
+            {steel.enterprise, foundry.enterprise, cement.enterprise},
+            expected=len(poison),
+            timeout=120,
+        )
+        reasons = Counter(dict(r.headers)["x-error-type"].decode() for r in parked)
+        assert reasons == Counter(m.poison for m in poison)
+        for record in parked:
+            headers = dict(record.headers)
+            assert headers["x-error"].decode()
+            assert headers["x-original-topic"].decode() in {INGEST_OFFERS.name, INGEST_DEMANDS.name}
+        forged = [r for r in parked if dict(r.headers)["x-error-type"] == b"FORGED_SOURCE"]
+        assert b"is not the token's enterprise" in dict(forged[0].headers)["x-error"]
+
+    # Each stored offer left one offer-posted fact, whatever the redeliveries.
+    mine = {steel.enterprise, foundry.enterprise}
+    facts: dict[str, str] = {}
+    async for record in read_topic(kafka_bootstrap, CATALOG_OFFER_POSTED.name):
+        event = json.loads(record.value)
+        if event["data"]["enterpriseId"] in mine:
+            facts[event["id"]] = event["data"]["offerId"]
+    assert len(facts) == len(set(facts.values())) == 800
+
+
+async def test_the_same_id_from_another_source_is_another_message(
+    kafka_bootstrap: str, database_url: str, tmp_path: Path
+) -> None:
+    settings = ingest_settings(database_url, kafka_bootstrap, tmp_path)
+    async with running_catalog(settings) as api:
+        steel = await setup_party(api, "Dedupe Steel", "FACTORY", "青山区")
+        foundry = await setup_party(api, "Dedupe Foundry", "FACTORY", "汉阳区")
+        shared_id = str(uuid.uuid4())
+        messages = [
+            Message(
+                INGEST_OFFERS.name,
+                party.enterprise,
+                envelope_json(
+                    "wastex.offer.submit",
+                    party.enterprise,
+                    {"siteId": party.site, **OFFER_DATA},
+                    event_id=shared_id,
+                ),
+                party.auth,
+            )
+            for party in (steel, foundry, steel)
+        ]
+        await produce(kafka_bootstrap, messages)
+        await wait_for_counts(api, {steel.enterprise: (1, 0), foundry.enterprise: (1, 0)})
+
+
+async def test_withdrawing_another_enterprises_offer_over_kafka_is_dead_lettered(
+    kafka_bootstrap: str, database_url: str, tmp_path: Path
+) -> None:
+    settings = ingest_settings(database_url, kafka_bootstrap, tmp_path)
+    async with running_catalog(settings) as api:
+        steel = await setup_party(api, "Victim Steel", "FACTORY", "青山区")
+        foundry = await setup_party(api, "Rogue Foundry", "FACTORY", "汉阳区")
+        offer = await api.post_offer(steel.enterprise, steel.site)
+        await produce(kafka_bootstrap, [foundry.withdraw(offer)])
+        parked = await dead_letters(kafka_bootstrap, {foundry.enterprise}, 1, timeout=120)
+        assert dict(parked[0].headers)["x-error-type"] == b"NOT_AUTHORIZED"
+        still = await api.as_(ADMIN).data(WITHDRAWN, enterpriseId=steel.enterprise)
+        assert still["offers"]["totalCount"] == 0

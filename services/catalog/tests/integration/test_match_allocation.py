@@ -1,0 +1,278 @@
+"""Tonnage follows matching's lifecycle: a match holds tonnes of its offer and demand from its
+first acceptance (or confirmation) and gives them back when rejected, expired or superseded.
+Windows that end expire their listings. On SQLite and PostgreSQL; one test on the broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from wastex_catalog.expiry import expire_due
+from wastex_catalog.matches import apply_match_event
+from wastex_catalog.settings import CatalogSettings
+from wastex_catalog.testing import (
+    ADMIN,
+    DEMAND,
+    OFFER,
+    Api,
+    World,
+    build_world,
+    outbox_events,
+    running_catalog,
+    token,
+)
+from wastex_shared.auth import Role
+from wastex_shared.envelope import Envelope
+from wastex_shared.errors import DomainError
+from wastex_shared.events.matching import (
+    MatchAccepted,
+    MatchConfirmed,
+    MatchExpired,
+    MatchFacts,
+    MatchRejected,
+    MatchSuperseded,
+)
+from wastex_shared.storage import UnitOfWorkFactory
+
+TYPES: dict[type[MatchFacts], str] = {
+    MatchAccepted: "matching.match-accepted",
+    MatchConfirmed: "matching.match-confirmed",
+    MatchRejected: "matching.match-rejected",
+    MatchSuperseded: "matching.match-superseded",
+    MatchExpired: "matching.match-expired",
+}
+
+
+def facts(
+    world: World, kind: type[MatchFacts], match_id: str, tonnes: str, **extra: Any
+) -> MatchFacts:
+    status = {
+        MatchAccepted: "ACCEPTED_BY_RECYCLER",
+        MatchConfirmed: "CONFIRMED",
+        MatchRejected: "REJECTED",
+        MatchSuperseded: "SUPERSEDED",
+        MatchExpired: "EXPIRED",
+    }[kind]
+    if kind is MatchAccepted:
+        extra.setdefault("accepted_by", "RECYCLER")
+    if kind is MatchRejected:
+        extra.setdefault("rejected_by", "SUPPLIER")
+        extra.setdefault("reason", "price")
+    fields: dict[str, Any] = {"offer_id": world.offer, "demand_id": world.demand, **extra}
+    return kind(
+        match_id=match_id,
+        supplier_enterprise_id=world.steel,
+        supplier_site_id=world.steel_site,
+        recycler_enterprise_id=world.cement,
+        recycler_site_id=world.cement_site,
+        waste_code="SW01",
+        tonnes=Decimal(tonnes),
+        distance_km=Decimal("31.4"),
+        co2e_kg=Decimal("120.5"),
+        freight_factor_key="road-heavy-truck",
+        freight_factor_kg_per_tkm=Decimal("0.078"),
+        status=status,
+        **fields,
+    )
+
+
+def envelope(fact: MatchFacts) -> Envelope:
+    return Envelope.new(TYPES[type(fact)], "matching", fact.match_id, fact)
+
+
+async def apply(factory: UnitOfWorkFactory, fact: MatchFacts) -> None:
+    async with factory() as uow:
+        await apply_match_event(uow, TYPES[type(fact)], fact, envelope(fact))
+        await uow.commit()
+
+
+async def tonnage(api: Api, world: World) -> tuple[str, str, str, str]:
+    """(offer status, offer remaining, demand status, demand remaining)."""
+    admin = api.as_(ADMIN)
+    offer = (await admin.data(OFFER, id=world.offer))["offer"]
+    demand = (await admin.data(DEMAND, id=world.demand))["demand"]
+    return (
+        offer["status"],
+        offer["remainingTonnes"],
+        demand["status"],
+        demand["remainingTonnes"],
+    )
+
+
+@pytest.fixture
+async def world(api: Api) -> World:
+    return await build_world(api)  # offer 120.500 t of SW01, demand 500.000 t
+
+
+async def test_a_match_accepted_by_either_party_holds_its_tonnes_on_offer_and_demand(
+    api: Api, world: World, uow_factory: UnitOfWorkFactory
+) -> None:
+    await apply(uow_factory, facts(world, MatchAccepted, "m1", "40", accepted_by="SUPPLIER"))
+    assert await tonnage(api, world) == (
+        "PARTIALLY_MATCHED",
+        "80.500",
+        "PARTIALLY_MATCHED",
+        "460.000",
+    )
+
+
+async def test_the_second_acceptance_and_the_confirmation_hold_nothing_more(
+    api: Api, world: World, uow_factory: UnitOfWorkFactory
+) -> None:
+    await apply(uow_factory, facts(world, MatchAccepted, "m1", "40", accepted_by="SUPPLIER"))
+    await apply(uow_factory, facts(world, MatchAccepted, "m1", "40", accepted_by="RECYCLER"))
+    await apply(uow_factory, facts(world, MatchConfirmed, "m1", "40"))
+    assert await tonnage(api, world) == (
+        "PARTIALLY_MATCHED",
+        "80.500",
+        "PARTIALLY_MATCHED",
+        "460.000",
+    )
+
+
+async def test_a_confirmation_alone_holds_the_tonnes(
+    api: Api, world: World, uow_factory: UnitOfWorkFactory
+) -> None:
+    await apply(uow_factory, facts(world, MatchConfirmed, "m1", "120.5"))
+    assert await tonnage(api, world) == ("FULLY_MATCHED", "0.000", "PARTIALLY_MATCHED", "379.500")
+
+
+@pytest.mark.parametrize("ending", [MatchRejected, MatchExpired, MatchSuperseded])
+async def test_a_match_ending_after_acceptance_gives_its_tonnes_back(
+    api: Api, world: World, uow_factory: UnitOfWorkFactory, ending: type[MatchFacts]
+) -> None:
+    await apply(uow_factory, facts(world, MatchAccepted, "m1", "120.500"))
+    assert (await tonnage(api, world))[:2] == ("FULLY_MATCHED", "0.000")
+    await apply(uow_factory, facts(world, ending, "m1", "120.500"))
+    assert await tonnage(api, world) == ("OPEN", "120.500", "OPEN", "500.000")
+
+
+async def test_an_acceptance_read_after_its_rejection_holds_nothing(
+    api: Api, world: World, uow_factory: UnitOfWorkFactory
+) -> None:
+    # The events of one match travel on different topics and may arrive in any order.
+    await apply(uow_factory, facts(world, MatchRejected, "m1", "40"))
+    await apply(uow_factory, facts(world, MatchAccepted, "m1", "40"))
+    assert await tonnage(api, world) == ("OPEN", "120.500", "OPEN", "500.000")
+
+
+async def test_a_proposal_ending_before_acceptance_moves_nothing(
+    api: Api, world: World, uow_factory: UnitOfWorkFactory
+) -> None:
+    await apply(uow_factory, facts(world, MatchSuperseded, "m1", "40"))
+    await apply(uow_factory, facts(world, MatchExpired, "m2", "40"))
+    assert await tonnage(api, world) == ("OPEN", "120.500", "OPEN", "500.000")
+
+
+async def test_a_match_asking_more_than_remains_is_refused(
+    world: World, uow_factory: UnitOfWorkFactory
+) -> None:
+    await apply(uow_factory, facts(world, MatchAccepted, "m1", "100"))
+    with pytest.raises(DomainError) as refused:
+        await apply(uow_factory, facts(world, MatchAccepted, "m2", "30"))
+    assert refused.value.code == "ALLOCATION_EXCEEDS_REMAINING"
+
+
+async def test_a_match_on_an_unknown_offer_is_refused(
+    world: World, uow_factory: UnitOfWorkFactory
+) -> None:
+    unknown = facts(world, MatchAccepted, "m1", "1", offer_id=str(uuid.uuid4()))
+    with pytest.raises(DomainError) as refused:
+        await apply(uow_factory, unknown)
+    assert refused.value.code == "NOT_FOUND"
+
+
+async def test_each_hold_and_release_is_published_on_offer_and_demand_updated(
+    world: World, uow_factory: UnitOfWorkFactory
+) -> None:
+    await apply(uow_factory, facts(world, MatchAccepted, "m1", "40"))
+    await apply(uow_factory, facts(world, MatchRejected, "m1", "40"))
+    updates = [
+        (topic, key, event.data["reason"], event.data["remainingTonnes"], event.data["matchId"])
+        for topic, key, event in await outbox_events(uow_factory)
+        if topic in ("catalog.offer-updated.v1", "catalog.demand-updated.v1")
+    ]
+    assert sorted(updates) == sorted(
+        [
+            ("catalog.offer-updated.v1", world.offer, "ALLOCATED", "80.500", "m1"),
+            ("catalog.demand-updated.v1", world.demand, "ALLOCATED", "460.000", "m1"),
+            ("catalog.offer-updated.v1", world.offer, "RELEASED", "120.500", "m1"),
+            ("catalog.demand-updated.v1", world.demand, "RELEASED", "500.000", "m1"),
+        ]
+    )
+
+
+async def test_the_counterparty_still_sees_a_fully_matched_offer(
+    api: Api, world: World, uow_factory: UnitOfWorkFactory
+) -> None:
+    outsider = await api.register_enterprise("Outsider", "RECYCLER", "洪山区")
+    await apply(uow_factory, facts(world, MatchAccepted, "m1", "120.5"))
+    cement = await api.as_(token(Role.RECYCLER, world.cement)).execute(OFFER, id=world.offer)
+    assert cement["data"]["offer"]["status"] == "FULLY_MATCHED"
+    assert cement["data"]["offer"]["site"] is None  # still without the private fields
+    other = await api.as_(token(Role.RECYCLER, outsider)).execute(OFFER, id=world.offer)
+    assert other["errors"][0]["extensions"]["code"] == "NOT_AUTHORIZED"
+
+
+async def test_listings_past_their_window_expire_and_say_so(
+    api: Api, world: World, uow_factory: UnitOfWorkFactory
+) -> None:
+    async with uow_factory() as uow:
+        assert await expire_due(uow, date(2027, 6, 30)) == 0  # the window's last day counts
+        await uow.commit()
+    async with uow_factory() as uow:
+        expired = await expire_due(uow, date(2027, 7, 1))
+        await uow.commit()
+    assert expired == 2
+    assert await tonnage(api, world) == ("EXPIRED", "120.500", "EXPIRED", "500.000")
+    reasons = [
+        event.data["reason"]
+        for topic, _, event in await outbox_events(uow_factory)
+        if topic.endswith("-updated.v1")
+    ]
+    assert reasons == ["EXPIRED", "EXPIRED"]
+    async with uow_factory() as uow:
+        assert await expire_due(uow, date(2027, 7, 2)) == 0  # expired once only
+
+
+# --- over the broker --------------------------------------------------------------------
+
+
+async def test_lifecycle_events_on_the_matching_topics_move_the_tonnes(
+    kafka_bootstrap: str, database_url: str, tmp_path: Path
+) -> None:
+    settings = CatalogSettings(
+        database_url=database_url, kafka_bootstrap=kafka_bootstrap, data_dir=tmp_path
+    )
+    async with running_catalog(settings) as api:
+        world = await build_world(api)
+        accepted = facts(world, MatchAccepted, f"m-{uuid.uuid4()}", "20.5")
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+        await producer.start()
+        try:
+            event = envelope(accepted)
+            for _ in range(2):  # delivered twice: held once
+                await producer.send_and_wait(
+                    "matching.match-accepted.v1", event.to_json(), key=event.key.encode()
+                )
+        finally:
+            await producer.stop()
+
+        async with asyncio.timeout(90):
+            while (await tonnage(api, world))[1] != "100.000":
+                await asyncio.sleep(0.2)
+        await asyncio.sleep(0.5)
+        assert await tonnage(api, world) == (
+            "PARTIALLY_MATCHED",
+            "100.000",
+            "PARTIALLY_MATCHED",
+            "479.500",
+        )

@@ -1,0 +1,214 @@
+"""`wastex replay catalog`: the allocations learned from matching's topics are rebuilt from
+offset 0 and come out equal, even after the read model was lost."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import date
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import delete
+
+from wastex_catalog.adapters.tables import MATCH_ALLOCATIONS
+from wastex_catalog.expiry import expire_due
+from wastex_catalog.replay import replay
+from wastex_catalog.settings import CatalogSettings
+from wastex_catalog.testing import (
+    ADMIN,
+    DEMAND,
+    OFFER,
+    WITHDRAW_DEMAND,
+    WITHDRAW_OFFER,
+    Api,
+    World,
+    build_world,
+    running_catalog,
+)
+from wastex_shared.envelope import Envelope
+from wastex_shared.events.matching import (
+    MatchAccepted,
+    MatchConfirmed,
+    MatchFacts,
+    MatchRejected,
+    MatchSuperseded,
+)
+from wastex_shared.storage import UnitOfWorkFactory
+
+TOPICS = {
+    MatchAccepted: "matching.match-accepted",
+    MatchConfirmed: "matching.match-confirmed",
+    MatchRejected: "matching.match-rejected",
+    MatchSuperseded: "matching.match-superseded",
+}
+
+
+async def listing_state(api: Api) -> dict[str, tuple[str, str]]:
+    data = await api.as_(ADMIN).data(
+        "query { offers(first: 100) { edges { node { id status remainingTonnes } } }"
+        " demands(first: 100) { edges { node { id status remainingTonnes } } } }"
+    )
+    return {
+        edge["node"]["id"]: (edge["node"]["status"], edge["node"]["remainingTonnes"])
+        for kind in ("offers", "demands")
+        for edge in data[kind]["edges"]
+    }
+
+
+async def test_replay_rebuilds_the_allocations_from_the_matching_topics(
+    kafka_bootstrap: str, database_url: str, tmp_path: Path, uow_factory: UnitOfWorkFactory
+) -> None:
+    settings = CatalogSettings(
+        database_url=database_url, kafka_bootstrap=kafka_bootstrap, data_dir=tmp_path
+    )
+    async with running_catalog(settings) as api:
+        world = await build_world(api)  # offer 120.500 t, demand 500.000 t
+        second_offer = await api.post_offer(world.steel, world.steel_site, tonnes="60.000")
+        second_demand = await api.post_demand(world.cement, world.cement_site, tonnes="30.000")
+
+        def fact(kind: type[MatchFacts], tonnes: str, offer: str, demand: str) -> Envelope:
+            extra: dict[str, str] = {}
+            if kind is MatchAccepted:
+                extra["accepted_by"] = "SUPPLIER"
+            if kind is MatchRejected:
+                extra |= {"rejected_by": "RECYCLER", "reason": "quality"}
+            data = kind(
+                match_id=match_ids[(offer, demand)],
+                offer_id=offer,
+                demand_id=demand,
+                supplier_enterprise_id=world.steel,
+                supplier_site_id=world.steel_site,
+                recycler_enterprise_id=world.cement,
+                recycler_site_id=world.cement_site,
+                waste_code="SW01",
+                tonnes=tonnes,
+                distance_km="31.4",
+                co2e_kg="100",
+                freight_factor_key="road",
+                freight_factor_kg_per_tkm="0.078",
+                status="X",
+                **extra,
+            )
+            return Envelope.new(TOPICS[kind], "matching", data.match_id, data)
+
+        match_ids = {
+            (world.offer, world.demand): f"m-{uuid.uuid4()}",
+            (second_offer, world.demand): f"m-{uuid.uuid4()}",
+            (world.offer, second_demand): f"m-{uuid.uuid4()}",
+        }
+        lifecycle = [
+            fact(MatchAccepted, "100.000", world.offer, world.demand),
+            fact(MatchConfirmed, "100.000", world.offer, world.demand),
+            fact(MatchAccepted, "60.000", second_offer, world.demand),
+            fact(MatchRejected, "60.000", second_offer, world.demand),
+            fact(MatchSuperseded, "20.500", world.offer, second_demand),
+        ]
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+        await producer.start()
+        try:
+            for event in lifecycle:
+                await producer.send_and_wait(
+                    f"{event.type}.v1", event.to_json(), key=event.key.encode()
+                )
+        finally:
+            await producer.stop()
+
+        expected = {
+            world.offer: ("PARTIALLY_MATCHED", "20.500"),
+            world.demand: ("PARTIALLY_MATCHED", "400.000"),
+            second_offer: ("OPEN", "60.000"),
+            second_demand: ("WITHDRAWN", "30.000"),
+        }
+        await api.tenant(world.cement).mutate(WITHDRAW_DEMAND, "withdrawDemand", id=second_demand)
+        async with asyncio.timeout(90):
+            while await listing_state(api) != expected:
+                await asyncio.sleep(0.2)
+        await asyncio.sleep(1)  # let the consumer go idle
+        before = await listing_state(api)
+        assert before == expected
+
+    async with uow_factory() as uow:  # the read model is lost
+        await uow.session.execute(delete(MATCH_ALLOCATIONS))
+        await uow.commit()
+
+    report = await replay(settings)
+    assert report
+
+    async with running_catalog(settings) as api:
+        assert await listing_state(api) == before
+        admin = api.as_(ADMIN)
+        offer = (await admin.data(OFFER, id=world.offer))["offer"]
+        assert offer["remainingTonnes"] == "20.500"
+        demand = (await admin.data(DEMAND, id=world.demand))["demand"]
+        assert demand["remainingTonnes"] == "400.000"
+
+
+async def test_replay_keeps_the_tonnes_held_on_listings_withdrawn_or_expired_since(
+    kafka_bootstrap: str, database_url: str, tmp_path: Path, uow_factory: UnitOfWorkFactory
+) -> None:
+    """A match accepted while its offer was open keeps its tonnes after the owner withdraws
+    the rest (or the window ends): replaying history must not refuse it then."""
+    settings = CatalogSettings(
+        database_url=database_url, kafka_bootstrap=kafka_bootstrap, data_dir=tmp_path
+    )
+    async with running_catalog(settings) as api:
+        world = await build_world(api)
+        match_id = f"m-{uuid.uuid4()}"
+        accepted = MatchAccepted(
+            match_id=match_id,
+            offer_id=world.offer,
+            demand_id=world.demand,
+            supplier_enterprise_id=world.steel,
+            supplier_site_id=world.steel_site,
+            recycler_enterprise_id=world.cement,
+            recycler_site_id=world.cement_site,
+            waste_code="SW01",
+            tonnes="40.000",
+            distance_km="31.4",
+            co2e_kg="100",
+            freight_factor_key="road",
+            freight_factor_kg_per_tkm="0.078",
+            status="ACCEPTED_BY_SUPPLIER",
+            accepted_by="SUPPLIER",
+        )
+        event = Envelope.new("matching.match-accepted", "matching", match_id, accepted)
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                "matching.match-accepted.v1", event.to_json(), key=event.key.encode()
+            )
+        finally:
+            await producer.stop()
+        async with asyncio.timeout(90):
+            while (await listing_state(api)).get(world.offer) != ("PARTIALLY_MATCHED", "80.500"):
+                await asyncio.sleep(0.2)
+        await api.tenant(world.steel).mutate(WITHDRAW_OFFER, "withdrawOffer", id=world.offer)
+        async with uow_factory() as uow:  # the demand's window ends
+            await expire_due(uow, date(2027, 7, 1))
+            await uow.commit()
+        before = await matched(api, world)
+        assert before == {
+            world.offer: ("WITHDRAWN", "40.000"),
+            world.demand: ("EXPIRED", "40.000"),
+        }
+
+    await replay(settings)
+
+    async with running_catalog(settings) as api:
+        assert await matched(api, world) == before
+
+
+async def matched(api: Api, world: World) -> dict[str, tuple[str, str]]:
+    admin = api.as_(ADMIN)
+    offer = (await admin.data(MATCHED_OFFER, id=world.offer))["offer"]
+    demand = (await admin.data(MATCHED_DEMAND, id=world.demand))["demand"]
+    return {
+        world.offer: (offer["status"], offer["matchedTonnes"]),
+        world.demand: (demand["status"], demand["matchedTonnes"]),
+    }
+
+
+MATCHED_OFFER = "query($id: ID!) { offer(id: $id) { status matchedTonnes } }"
+MATCHED_DEMAND = "query($id: ID!) { demand(id: $id) { status matchedTonnes } }"
