@@ -167,9 +167,8 @@ async def poison_phase(s: Session) -> dict[str, Any]:
     return result
 
 
-async def faults_phase(s: Session, cfg: ChaosConfig) -> tuple[list[Fault], dict[str, Any]]:
+async def faults_phase(s: Session, cfg: ChaosConfig, injector: Injector) -> dict[str, Any]:
     """The load runs while faults are injected one after another."""
-    injector = Injector(s.stack, s.tail, s.offsets)
     load_task = asyncio.create_task(s.load.run(10**6), name="load")
     started = time.monotonic()
     try:
@@ -196,7 +195,7 @@ async def faults_phase(s: Session, cfg: ChaosConfig) -> tuple[list[Fault], dict[
             len(s.load.record.sent) / max(1e-9, s.load.stopped_at - s.load.started_at), 2
         ),
     }
-    return injector.faults, timing
+    return timing
 
 
 async def settle_and_verify(s: Session) -> tuple[Verdict, dict[str, Any]]:
@@ -258,29 +257,44 @@ def recovery_summary(faults: list[Fault]) -> dict[str, Any]:
     return by_kind
 
 
+async def _phase(report: dict[str, Any], name: str, run: Any) -> Any:
+    """Run one phase; a phase that crashes is reported, not allowed to hide the others."""
+    print(f"{name} …", flush=True)
+    started = time.monotonic()
+    try:
+        return await run
+    except Exception as exc:
+        import traceback
+
+        traceback.print_exc()
+        report.setdefault("errors", {})[name] = f"{type(exc).__name__}: {exc}"
+        return None
+    finally:
+        report.setdefault("phase_seconds", {})[name] = round(time.monotonic() - started, 1)
+
+
 async def run_suite(stack: ChaosStack, cfg: ChaosConfig) -> dict[str, Any]:
     report: dict[str, Any] = {"config": asdict(cfg)}
     async with session(stack, cfg.rate, cfg.seed, cfg.max_deals) as s:
         if cfg.poison:
-            print("poison …", flush=True)
-            report["poison"] = await poison_phase(s)
+            report["poison"] = await _phase(report, "poison", poison_phase(s))
         faults: list[Fault] = []
         verdict: Verdict | None = None
         if cfg.faults:
-            print(f"load {cfg.load_seconds:.0f}s at {cfg.rate}/s with faults …", flush=True)
-            faults, timing = await faults_phase(s, cfg)
+            injector = Injector(s.stack, s.tail, s.offsets)
+            timing = await _phase(report, "load+faults", faults_phase(s, cfg, injector))
+            faults = injector.faults
             report["load_timing"] = timing
-            print("draining and verifying …", flush=True)
-            verdict, settle = await settle_and_verify(s)
-            report["settle"] = settle
-            report["verdict"] = verdict.as_dict()
+            settled = await _phase(report, "settle+verify", settle_and_verify(s))
+            if settled is not None:
+                verdict, report["settle"] = settled
+                report["verdict"] = verdict.as_dict()
         report["faults"] = [f.as_dict() for f in faults]
         report["load"] = s.load.record.summary()
         if cfg.replay:
-            print("replay …", flush=True)
-            report["replay"] = await replay_phase(s)
+            report["replay"] = await _phase(report, "replay", replay_phase(s))
         report["dlq_by_reason"] = dlq_by_reason(s.tail.dead_letters)
-        report["summary"] = {
+        summary: dict[str, Any] = {
             "messages_sent": len(s.load.record.sent),
             "faults_injected": len(faults),
             "lost": verdict.lost if verdict else None,
@@ -290,14 +304,17 @@ async def run_suite(stack: ChaosStack, cfg: ChaosConfig) -> dict[str, Any]:
             else None,
             "dlq_by_reason": report["dlq_by_reason"],
             "recovery_s": recovery_summary(faults),
-            "poison_ok": report.get("poison", {}).get("ok"),
-            "replay_ok": report.get("replay", {}).get("ok"),
+            "poison_ok": (report.get("poison") or {}).get("ok"),
+            "replay_ok": (report.get("replay") or {}).get("ok"),
+            "errors": report.get("errors", {}),
         }
-        report["summary"]["ok"] = bool(
-            (verdict is None or verdict.ok)
-            and report["summary"]["poison_ok"] in (True, None)
-            and report["summary"]["replay_ok"] in (True, None)
+        summary["ok"] = bool(
+            not summary["errors"]
+            and (not cfg.faults or (verdict is not None and verdict.ok))
+            and summary["poison_ok"] in (True, None)
+            and summary["replay_ok"] in (True, None)
         )
+        report["summary"] = summary
     return report
 
 

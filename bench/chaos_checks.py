@@ -202,7 +202,7 @@ async def resolve_ambiguous(api: Api, city: City, record: Record) -> Counter[str
     """Look up each ambiguous GraphQL call; send the ones that did not happen again (the
     services are healthy now), so every intended item ends up made exactly once."""
     counts: Counter[str] = Counter()
-    for sent in [s for s in record.sent if s.outcome == "ambiguous"]:
+    for sent in [s for s in record.sent if s.outcome == "ambiguous" and s.resolution is None]:
         party = city.party(sent.party_id)
         if sent.kind == "offer":
             nodes = await _catalog_offers(api, city, party.id)

@@ -49,6 +49,7 @@ class Injector:
     started: float = field(default_factory=time.monotonic)
     faults: list[Fault] = field(default_factory=list)
     recovery_timeout: float = 120.0
+    restart_timeout: float = 180.0
 
     def _now(self) -> float:
         return time.monotonic() - self.started
@@ -79,7 +80,7 @@ class Injector:
         pid = self.stack.processes[service].pid
         await asyncio.to_thread(self.stack.kill, service)
         await asyncio.sleep(down_s)
-        await asyncio.to_thread(self.stack.restart, service)
+        await asyncio.to_thread(self.stack.restart, service, self.restart_timeout)
         fault.duration_s = time.monotonic() - t0
         fault.detail = {"pid": pid, "down_s": down_s, "restarted_healthy_s": fault.duration_s}
         fault.recovery_s = await self.recovered([service], t0)

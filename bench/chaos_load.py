@@ -240,6 +240,7 @@ class LoadGenerator:
 
     async def run(self, duration: float) -> None:
         """Generate load for `duration` seconds (or until `stop()`), then return."""
+        self._stop = asyncio.Event()
         self.started_at = time.monotonic()
         workers = [
             asyncio.create_task(self._factory_worker(p), name=f"load-{p.name}")

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -477,19 +474,17 @@ async def poison_parties(api: Api, city: City, tag: str) -> PoisonContext:
 # -- `wastex dlq` as a user runs it ---------------------------------------------------
 
 
-def wastex_dlq(bootstrap: str, *args: str, timeout: float = 120.0) -> str:
-    env = {**os.environ, "WASTEX_KAFKA_BOOTSTRAP": bootstrap}
-    done = subprocess.run(
-        [sys.executable, "-m", "wastex_cli.main", "dlq", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"wastex dlq {' '.join(args)} failed: {done.stderr[-2000:]}")
-    return done.stdout
+def wastex_dlq(bootstrap: str, *args: str) -> str:
+    """Run `wastex dlq ARGS` in-process, as a user would from the shell (call it from a
+    worker thread: the command runs its own event loop)."""
+    from typer.testing import CliRunner
+
+    from wastex_cli.main import app
+
+    result = CliRunner().invoke(app, ["dlq", *args, "--bootstrap", bootstrap])
+    if result.exit_code != 0:
+        raise RuntimeError(f"wastex dlq {' '.join(args)} failed: {result.output[-2000:]}")
+    return result.output
 
 
 @dataclass

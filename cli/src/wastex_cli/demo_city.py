@@ -65,7 +65,11 @@ LICENCE_VALIDITY = ("2026-01-01", "2028-12-31")
 
 CITY: tuple[DemoEnterprise, ...] = (
     DemoEnterprise(
-        "青山钢铁有限公司", "91420107MA4K0001A", "C3120", "青山区", "FACTORY",
+        "青山钢铁有限公司",
+        "91420107MA4K0001A",
+        "C3120",
+        "青山区",
+        "FACTORY",
         DemoSite("青山炼钢厂", "青山区", "30.6400", "114.4100"),
         offers=(
             DemoOffer("SW01", "1200.000", "BOF steel slag, < 10 mm, low free lime"),
@@ -78,7 +82,11 @@ CITY: tuple[DemoEnterprise, ...] = (
         ),
     ),
     DemoEnterprise(
-        "阳逻热电有限公司", "91420117MA4K0002B", "D4411", "新洲区", "FACTORY",
+        "阳逻热电有限公司",
+        "91420117MA4K0002B",
+        "D4411",
+        "新洲区",
+        "FACTORY",
         DemoSite("阳逻电厂", "新洲区", "30.6850", "114.5600"),
         offers=(
             DemoOffer("SW02", "3000.000", "Class II fly ash, dry, silo-stored"),
@@ -91,7 +99,11 @@ CITY: tuple[DemoEnterprise, ...] = (
         ),
     ),
     DemoEnterprise(
-        "汉阳汽车零部件有限公司", "91420105MA4K0003C", "C3670", "汉阳区", "FACTORY",
+        "汉阳汽车零部件有限公司",
+        "91420105MA4K0003C",
+        "C3670",
+        "汉阳区",
+        "FACTORY",
         DemoSite("汉阳冲压厂", "汉阳区", "30.5450", "114.2000"),
         offers=(
             DemoOffer("SW17", "150.000", "Steel stamping offcuts, baled"),
@@ -104,29 +116,47 @@ CITY: tuple[DemoEnterprise, ...] = (
         ),
     ),
     DemoEnterprise(
-        "江夏水泥有限公司", "91420115MA4K0004D", "C3011", "江夏区", "FACTORY",
+        "江夏水泥有限公司",
+        "91420115MA4K0004D",
+        "C3011",
+        "江夏区",
+        "FACTORY",
         DemoSite("江夏水泥窑", "江夏区", "30.3600", "114.3000"),
         licences=(DemoLicence("鄂环利[2026]001", ("SW01", "SW02", "SW03", "SW06"), "50000"),),
         demands=(DemoDemand(("SW01", "SW02", "SW06"), "4000.000", "80"),),
     ),
     DemoEnterprise(
-        "东西湖新型建材有限公司", "91420112MA4K0005E", "C3031", "东西湖区", "RECYCLER",
+        "东西湖新型建材有限公司",
+        "91420112MA4K0005E",
+        "C3031",
+        "东西湖区",
+        "RECYCLER",
         DemoSite("东西湖砌块厂", "东西湖区", "30.6300", "114.1300"),
         licences=(DemoLicence("鄂环利[2026]002", ("SW02", "SW03", "SW06"), "20000"),),
         demands=(DemoDemand(("SW02", "SW06"), "2000.000", "60"),),
     ),
     DemoEnterprise(
-        "黄陂再生资源有限公司", "91420116MA4K0006F", "C4210", "黄陂区", "RECYCLER",
+        "黄陂再生资源有限公司",
+        "91420116MA4K0006F",
+        "C4210",
+        "黄陂区",
+        "RECYCLER",
         DemoSite("黄陂回收中心", "黄陂区", "30.8700", "114.3800"),
         licences=(DemoLicence("鄂环利[2026]003", ("SW17",), "10000"),),
         demands=(DemoDemand(("SW17",), "500.000", "100"),),
     ),
     DemoEnterprise(
-        "武汉危废处置有限公司", "91420114MA4K0007G", "N7724", "蔡甸区", "RECYCLER",
+        "武汉危废处置有限公司",
+        "91420114MA4K0007G",
+        "N7724",
+        "蔡甸区",
+        "RECYCLER",
         DemoSite("蔡甸处置中心", "蔡甸区", "30.5900", "114.0400"),
         licences=(
             DemoLicence(
-                "鄂危废经第[2026]008号", ("HW08", "HW17", "HW31", "HW49"), "15000",
+                "鄂危废经第[2026]008号",
+                ("HW08", "HW17", "HW31", "HW49"),
+                "15000",
                 "HAZARDOUS_WASTE_OPERATING",
             ),
         ),

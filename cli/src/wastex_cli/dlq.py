@@ -1,67 +1,229 @@
-"""`wastex dlq`: list dead-lettered messages with their reasons, and re-drive them after a fix."""
+"""`wastex dlq`: list dead-lettered messages with their reasons, and re-drive them after a fix.
+
+A dead letter is the original message (value, key, headers) plus `x-error`,
+`x-error-type` and `x-original-topic/-partition/-offset`. Re-driving sends the original
+back to its topic with the original key and headers (without the `x-` ones); the consumer
+treats it as new (parked messages are remembered by position, handled ones by event id),
+so a message whose cause was fixed goes through, one still broken is parked again, and one
+already handled is skipped as a duplicate.
+
+The DLQ is written through the outbox, so one parked message may appear twice; `list`
+shows each copy, `redrive` sends each original position once.
+
+The topic is read to its end by reading, not by asking for end offsets (tansu
+under-reports them after batched sends), so nothing is missed.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
+from typing import Annotated, Any
 
 import typer
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from wastex_shared.messaging.topic_reader import read_topic
 from wastex_shared.settings import ServiceSettings
 from wastex_shared.topics import dlq_for
 
 app = typer.Typer(help="Dead-letter topics: list and re-drive.", no_args_is_help=True)
 
 GROUPS = ("catalog", "matching", "ledger")
+#: Stop reading once no record arrived for this long.
+IDLE_SECONDS = 2.0
+
+Group = Annotated[str, typer.Argument(help="catalog | matching | ledger")]
+Bootstrap = Annotated[
+    str | None, typer.Option(help="Kafka bootstrap (default: WASTEX_KAFKA_BOOTSTRAP)")
+]
+Offsets = Annotated[list[int] | None, typer.Option("--offset", help="only these DLQ offsets")]
+Reasons = Annotated[
+    list[str] | None, typer.Option("--type", help="only these reasons (x-error-type)")
+]
+EventIds = Annotated[list[str] | None, typer.Option("--id", help="only these event ids")]
 
 
-async def _records(group: str) -> list[dict[str, str]]:
-    rows = []
-    async for record in read_topic(ServiceSettings().kafka_bootstrap, dlq_for(group)):
-        headers = {k: v.decode("utf-8", "replace") for k, v in record.headers}
-        rows.append(
-            {
-                "offset": str(record.offset),
-                "type": headers.get("x-error-type", ""),
-                "error": headers.get("x-error", ""),
-                "from": f"{headers.get('x-original-topic')}@{headers.get('x-original-offset')}",
-            }
+@dataclass(frozen=True)
+class DeadLetter:
+    offset: int
+    reason: str
+    error: str
+    original_topic: str
+    original_partition: int
+    original_offset: int
+    key: str
+    event_id: str | None
+    event_type: str | None
+    source: str | None
+
+    @property
+    def origin(self) -> str:
+        return f"{self.original_topic}[{self.original_partition}]@{self.original_offset}"
+
+
+@dataclass(frozen=True)
+class Filter:
+    offsets: frozenset[int] | None = None
+    reasons: frozenset[str] | None = None
+    event_ids: frozenset[str] | None = None
+
+    def __call__(self, letter: DeadLetter) -> bool:
+        return (
+            (self.offsets is None or letter.offset in self.offsets)
+            and (self.reasons is None or letter.reason in self.reasons)
+            and (self.event_ids is None or letter.event_id in self.event_ids)
         )
-    return rows
+
+
+def _filter(offsets: list[int] | None, reasons: list[str] | None, ids: list[str] | None) -> Filter:
+    return Filter(
+        frozenset(offsets) if offsets else None,
+        frozenset(reasons) if reasons else None,
+        frozenset(ids) if ids else None,
+    )
+
+
+def _group(group: str) -> str:
+    if group not in GROUPS:
+        raise typer.BadParameter(f"unknown group {group!r}; one of {', '.join(GROUPS)}")
+    return group
+
+
+def _bootstrap(bootstrap: str | None) -> str:
+    return bootstrap or ServiceSettings().kafka_bootstrap
+
+
+async def read_all(bootstrap: str, topic: str) -> AsyncIterator[Any]:
+    """Every record of `topic`, all partitions, from offset 0 until it stays quiet."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=1000,
+    )
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        if not tps:
+            return
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        loop = asyncio.get_running_loop()
+        quiet_since = loop.time()
+        while loop.time() - quiet_since < IDLE_SECONDS:
+            fetched = await consumer.getmany(*tps, timeout_ms=250)
+            if not any(fetched.values()):
+                continue
+            quiet_since = loop.time()
+            for tp in tps:
+                for record in fetched.get(tp, []):
+                    yield record
+    finally:
+        await consumer.stop()
+
+
+def decode(record: Any) -> DeadLetter:
+    headers = {k: v.decode("utf-8", "replace") for k, v in record.headers or ()}
+    event_id = event_type = source = None
+    with contextlib.suppress(ValueError, TypeError, AttributeError):
+        body = json.loads(record.value)
+        event_id, event_type, source = body.get("id"), body.get("type"), body.get("source")
+    return DeadLetter(
+        offset=record.offset,
+        reason=headers.get("x-error-type", ""),
+        error=headers.get("x-error", ""),
+        original_topic=headers.get("x-original-topic", ""),
+        original_partition=int(headers.get("x-original-partition") or 0),
+        original_offset=int(headers.get("x-original-offset") or -1),
+        key=(record.key or b"").decode("utf-8", "replace"),
+        event_id=None if event_id is None else str(event_id),
+        event_type=None if event_type is None else str(event_type),
+        source=None if source is None else str(source),
+    )
+
+
+async def dead_letters(bootstrap: str, group: str) -> list[DeadLetter]:
+    return [decode(record) async for record in read_all(bootstrap, dlq_for(group))]
 
 
 @app.command("list")
-def list_(group: Annotated[str, typer.Argument(help="catalog | matching | ledger")]) -> None:
-    """List GROUP's dead letters: offset, reason code, message, origin."""
-    for row in asyncio.run(_records(group)):
-        typer.echo(f"{row['offset']:>6}  {row['type']:<28} {row['from']:<36} {row['error']}")
+def list_(
+    group: Group,
+    bootstrap: Bootstrap = None,
+    offset: Offsets = None,
+    type_: Reasons = None,
+    event_id: EventIds = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
+) -> None:
+    """List GROUP's dead letters: DLQ offset, reason, origin, event id, message."""
+    keep = _filter(offset, type_, event_id)
+    letters = [
+        d for d in asyncio.run(dead_letters(_bootstrap(bootstrap), _group(group))) if keep(d)
+    ]
+    for d in letters:
+        if as_json:
+            typer.echo(json.dumps(asdict(d), ensure_ascii=False))
+        else:
+            typer.echo(
+                f"{d.offset:>6}  {d.reason:<26} {d.origin:<34} {d.event_id or '-':<36} {d.error}"
+            )
+    if not as_json:
+        typer.echo(f"{len(letters)} dead letter(s) on {dlq_for(group)}", err=True)
 
 
-async def _redrive(group: str, offsets: set[int] | None) -> int:
-    bootstrap = ServiceSettings().kafka_bootstrap
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+async def redrive_letters(
+    bootstrap: str, group: str, keep: Filter, dry_run: bool = False
+) -> list[DeadLetter]:
+    """Send the matching dead letters back to their original topics; returns those sent.
+
+    The topic is read to its end *before* anything is sent, so a message parked again
+    while this runs is not picked up and sent round in circles."""
+    chosen: list[tuple[DeadLetter, Any]] = []
+    positions: set[tuple[str, int, int]] = set()
+    async for record in read_all(bootstrap, dlq_for(group)):
+        letter = decode(record)
+        position = (letter.original_topic, letter.original_partition, letter.original_offset)
+        if keep(letter) and letter.original_topic and position not in positions:
+            positions.add(position)
+            chosen.append((letter, record))
+    if dry_run or not chosen:
+        return [letter for letter, _ in chosen]
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", max_request_size=4 * 1024 * 1024
+    )
     await producer.start()
-    sent = 0
     try:
-        async for record in read_topic(bootstrap, dlq_for(group)):
-            if offsets is not None and record.offset not in offsets:
-                continue
-            headers = [(k, v) for k, v in record.headers if not k.startswith("x-")]
-            origin = dict(record.headers)["x-original-topic"].decode()
-            await producer.send_and_wait(origin, record.value, key=record.key, headers=headers)
-            sent += 1
+        for letter, record in chosen:
+            headers = [(k, v) for k, v in record.headers or () if not k.startswith("x-")]
+            await producer.send_and_wait(
+                letter.original_topic, record.value, key=record.key, headers=headers
+            )
     finally:
         await producer.stop()
-    return sent
+    return [letter for letter, _ in chosen]
 
 
 @app.command()
 def redrive(
-    group: Annotated[str, typer.Argument(help="catalog | matching | ledger")],
-    offset: Annotated[list[int] | None, typer.Option(help="only these DLQ offsets")] = None,
+    group: Group,
+    bootstrap: Bootstrap = None,
+    offset: Offsets = None,
+    type_: Reasons = None,
+    event_id: EventIds = None,
+    dry_run: Annotated[bool, typer.Option(help="only show what would be re-driven")] = False,
 ) -> None:
     """Send GROUP's dead letters back to their original topics (after fixing the cause)."""
-    sent = asyncio.run(_redrive(group, set(offset) if offset else None))
-    typer.echo(f"re-drove {sent} message(s) from {dlq_for(group)}")
+    keep = _filter(offset, type_, event_id)
+    sent = asyncio.run(redrive_letters(_bootstrap(bootstrap), _group(group), keep, dry_run))
+    for d in sent:
+        typer.echo(f"{d.offset:>6}  {d.reason:<26} → {d.original_topic}  {d.event_id or '-'}")
+    verb = "would re-drive" if dry_run else "re-drove"
+    typer.echo(f"{verb} {len(sent)} message(s) from {dlq_for(group)}")

@@ -1,19 +1,59 @@
-"""Bootstrap of the matching service: wires settings, storage, broker and the GraphQL subgraph."""
+"""Bootstrap of the matching service: wires settings, storage, broker, consumers, background
+tasks (re-optimiser, expiry sweep, live feed) and the GraphQL subgraph."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from starlette.applications import Starlette
 
+from wastex_matching.adapters.live import KafkaLiveFeed, LiveHub
 from wastex_matching.adapters.migrations import LOCATION
 from wastex_matching.adapters.tables import messaging
-from wastex_matching.entrypoints.graphql import schema
+from wastex_matching.entrypoints.graphql import GraphQLServices, schema
+from wastex_matching.entrypoints.kafka import build_router
+from wastex_matching.service import MatchingService
 from wastex_matching.settings import MatchingSettings
 from wastex_shared.graphql.app import SubgraphApp
-from wastex_shared.runtime import build_runtime, create_app
+from wastex_shared.runtime import Runtime, build_runtime, create_app
+from wastex_shared.topics import CATALOG_OFFER_POSTED, MATCHING_MATCH_PROPOSED
+
+#: Topics the live feed pushes to subscribers.
+LIVE_TOPICS = [MATCHING_MATCH_PROPOSED.name, CATALOG_OFFER_POSTED.name]
+
+
+@dataclass
+class MatchingProcess:
+    """The wired parts of one matching process (the app serves them; tests reach in)."""
+
+    runtime: Runtime
+    service: MatchingService
+    hub: LiveHub
+    feed: KafkaLiveFeed | None
+
+
+def build_graphql_app(
+    settings: MatchingSettings, service: MatchingService, hub: LiveHub
+) -> SubgraphApp:
+    """The subgraph alone (no lifespan: no broker, no background tasks), e.g. for tests."""
+    return SubgraphApp(schema, settings.jwt, services=GraphQLServices(service, hub), loaders=dict)
+
+
+def build_process(settings: MatchingSettings) -> MatchingProcess:
+    runtime = build_runtime(settings, messaging, LOCATION)
+    service = MatchingService(runtime.uow, settings)
+    hub = LiveHub()
+    router, consumer = build_router(service, settings)
+    runtime.include(router, [consumer])
+    runtime.background.append(service.run_reoptimiser)
+    runtime.background.append(service.run_expiry_sweeper)
+    feed = None
+    if settings.live_feed:
+        feed = KafkaLiveFeed(settings.kafka_bootstrap, LIVE_TOPICS, hub)
+        runtime.background.append(feed.run)
+    runtime.graphql_app = build_graphql_app(settings, service, hub)
+    return MatchingProcess(runtime, service, hub, feed)
 
 
 def build_app(settings: MatchingSettings | None = None) -> Starlette:
-    settings = settings or MatchingSettings()
-    runtime = build_runtime(settings, messaging, LOCATION)
-    runtime.graphql_app = SubgraphApp(schema, settings.jwt, services=None, loaders=dict)
-    return create_app(runtime)
+    return create_app(build_process(settings or MatchingSettings()).runtime)

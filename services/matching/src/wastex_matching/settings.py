@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic_settings import SettingsConfigDict
 
+from wastex_shared.emission_factors import DEFAULT_FREIGHT_FACTOR
 from wastex_shared.settings import ServiceSettings
 
 
@@ -12,3 +13,21 @@ class MatchingSettings(ServiceSettings):
 
     service: str = "matching"
     port: int = 4002
+    #: Road distance ÷ great-circle distance (urban road networks measure 1.2–1.4).
+    road_factor: float = 1.3
+    #: Emission-factor key pricing transport (kg CO2e per tonne-km), recorded on each match.
+    freight_factor_key: str = DEFAULT_FREIGHT_FACTOR
+    #: Quiet time after the last offer/demand change before re-optimising (micro-batch).
+    reoptimise_debounce_seconds: float = 0.2
+    #: A change never waits longer than this for re-optimisation, however busy the feed.
+    reoptimise_max_delay_seconds: float = 1.0
+    #: How often the background task looks for changes it was not woken for.
+    reoptimise_poll_seconds: float = 2.0
+    #: How often proposals whose shipping window has passed are expired.
+    expiry_sweep_seconds: float = 300.0
+    #: Other demands listed in a match's `alternatives`.
+    alternatives_limit: int = 5
+    #: Offset of the city's calendar from UTC: "today" for windows and expiry (Wuhan: +8).
+    utc_offset_hours: int = 8
+    #: Serve the live subscriptions (a group-less Kafka reader per process).
+    live_feed: bool = True

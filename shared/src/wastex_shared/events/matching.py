@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
+
+from pydantic import Field
 
 from wastex_shared.events.registry import EventModel, event
 from wastex_shared.topics import (
@@ -34,6 +37,16 @@ class MatchFacts(EventModel):
     freight_factor_kg_per_tkm: Decimal
     avoided_factor_key: str | None = None
     status: str
+    # Added before v1 was released; optional so every producer and fixture stays valid.
+    #: The recycler's licence the tonnes count against (annual capacity).
+    licence_id: str | None = None
+    supplier_district: str | None = None
+    recycler_district: str | None = None
+    #: Where the freight factor comes from (the emission-factor reference's `source`).
+    freight_factor_source: str | None = None
+    #: The shipping window: the days both the offer and the demand allow, from the proposal on.
+    window_from: date | None = None
+    window_until: date | None = None
 
 
 @event("matching.match-proposed", MATCHING_MATCH_PROPOSED)
@@ -59,7 +72,8 @@ class MatchRejected(MatchFacts):
 
 @event("matching.match-superseded", MATCHING_MATCH_SUPERSEDED)
 class MatchSuperseded(MatchFacts):
-    pass
+    #: Ids of the proposals re-optimisation made instead (may be empty).
+    replaced_by: list[str] = Field(default_factory=list)
 
 
 @event("matching.match-expired", MATCHING_MATCH_EXPIRED)

@@ -1,16 +1,48 @@
 """Error policy and limits every subgraph applies.
 
 Errors: a DomainError becomes a GraphQL error with `extensions.code`; anything unexpected is
-logged and masked (no stack trace, no internals) as INTERNAL_SERVER_ERROR.
+logged and masked (no stack trace, no internals) as INTERNAL_SERVER_ERROR; graphql-core's own
+errors get a code too (GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED, BAD_USER_INPUT).
+
+Limits (the gateway applies the first three too, so a subgraph reached directly is no weaker):
+depth 10, 2,000 tokens, 15 aliases, and a query cost of at most 5,000 (`QueryCostLimiter`,
+see `query_cost`): an operation over the limit is refused before any resolver runs with
+`extensions.code` QUERY_TOO_COMPLEX, never left to time out.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
-from graphql import GraphQLError
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLField,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNamedType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    GraphQLType,
+    InlineFragmentNode,
+    IntValueNode,
+    ListValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValueNode,
+    VariableNode,
+    get_named_type,
+    get_operation_ast,
+)
 from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -19,16 +51,58 @@ from strawberry.extensions import (
 )
 
 from wastex_shared.errors import DomainError
+from wastex_shared.graphql.connection import DEFAULT_PAGE, MAX_PAGE
 
 log = logging.getLogger(__name__)
 
 MAX_DEPTH = 10
 MAX_TOKENS = 2000
 MAX_ALIASES = 15
+MAX_COST = 5000
+#: What a list without a `first` argument is assumed to hold: the catalog's sites and licences
+#: of an enterprise, a match's alternatives (at most 5), the waste codes' few fields.
+LIST_ESTIMATE = 10
+QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+
+
+_DEPTH_MESSAGE = re.compile(r"^'(?P<operation>.*)' exceeds maximum operation depth of \d+$")
+
+
+def _core_error(error: GraphQLError) -> GraphQLError:
+    """graphql-core's own errors (syntax, validation, variable values, limits) come without a
+    code: give them one, and say the depth limit the way the gateway does."""
+    message = error.message
+    depth = _DEPTH_MESSAGE.match(message)
+    if message.startswith("Syntax Error"):
+        code = "GRAPHQL_PARSE_FAILED"
+    elif message.startswith("Variable '$") and (
+        "invalid value" in message or "was not provided" in message
+    ):
+        code = "BAD_USER_INPUT"
+    elif error.path is None:  # refused before execution: validation and the limits
+        code = "GRAPHQL_VALIDATION_FAILED"
+    else:
+        return error
+    if depth:
+        message = (
+            f"'{depth['operation']}' exceeds the maximum operation depth of {MAX_DEPTH} "
+            "(the leaf field counts as a level)"
+        )
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        path=error.path,
+        original_error=error.original_error,
+        extensions={**(error.extensions or {}), "code": code},
+    )
 
 
 def _rewrite(error: GraphQLError) -> GraphQLError:
     original = error.original_error
+    if (original is None or isinstance(original, GraphQLError)) and not (
+        error.extensions or {}
+    ).get("code"):
+        return _core_error(error)
     if original is None or isinstance(original, GraphQLError):
         return error
     if isinstance(original, DomainError):
@@ -48,17 +122,206 @@ def _rewrite(error: GraphQLError) -> GraphQLError:
 
 
 class ErrorPolicy(SchemaExtension):
+    """Applies the error policy to every answer: queries and mutations (`on_operation`) and
+    each message of a subscription (`on_stream_result`)."""
+
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
         if result is not None and result.errors:
             result.errors = [_rewrite(e) for e in result.errors]
 
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = [_rewrite(e) for e in errors]
+        yield
+
+
+# --- query cost ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Walk:
+    schema: GraphQLSchema
+    fragments: Mapping[str, FragmentDefinitionNode]
+    variables: Mapping[str, Any]
+    defaults: Mapping[str, ValueNode | None]
+
+
+def query_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    variables: Mapping[str, Any] | None = None,
+    operation_name: str | None = None,
+) -> int:
+    """The estimated cost of one operation of a *valid* document.
+
+    Every field costs 1 (introspection and `__typename` cost nothing). A field's selection is
+    multiplied by how many objects the field may return:
+    - a Relay connection (a field with a `first` argument returning a type with `edges`):
+      its `edges` by `first` (null or absent: the default page, 20; capped at 100 as the
+      resolvers refuse more); `totalCount` and `pageInfo` are counted once;
+    - any other field with a `first` argument returning a list: by `first`, likewise;
+    - federation's `_entities(representations: …)`: by the number of representations;
+    - any other list of objects: by 10 (`LIST_ESTIMATE`: `sites`, `licences`, `alternatives`).
+    Lists of scalars cost 1 like any leaf. Fragments are expanded where they are spread;
+    every branch of a union or interface selection counts (an over-estimate, never under).
+    """
+    operation = get_operation_ast(document, operation_name)
+    if operation is None:
+        return 0
+    root = schema.get_root_type(operation.operation)
+    if root is None:
+        return 0
+    walk = _Walk(
+        schema=schema,
+        fragments={
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        },
+        variables=variables or {},
+        defaults=_variable_defaults(operation),
+    )
+    return _selection_cost(walk, root, operation.selection_set, page=None, seen=frozenset())
+
+
+def _variable_defaults(operation: OperationDefinitionNode) -> dict[str, ValueNode | None]:
+    return {v.variable.name.value: v.default_value for v in operation.variable_definitions or ()}
+
+
+def _selection_cost(
+    walk: _Walk,
+    parent: GraphQLNamedType,
+    selection_set: SelectionSetNode | None,
+    page: int | None,
+    seen: frozenset[str],
+) -> int:
+    if selection_set is None:
+        return 0
+    total = 0
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            total += _field_cost(walk, parent, selection, page, seen)
+        elif isinstance(selection, InlineFragmentNode):
+            condition = selection.type_condition
+            target = walk.schema.get_type(condition.name.value) if condition else parent
+            total += _selection_cost(walk, target or parent, selection.selection_set, page, seen)
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            fragment = walk.fragments.get(name)
+            if fragment is None or name in seen:  # invalid documents never get here
+                continue
+            target = walk.schema.get_type(fragment.type_condition.name.value) or parent
+            total += _selection_cost(walk, target, fragment.selection_set, page, seen | {name})
+    return total
+
+
+def _field_cost(
+    walk: _Walk, parent: GraphQLNamedType, node: FieldNode, page: int | None, seen: frozenset[str]
+) -> int:
+    name = node.name.value
+    if name.startswith("__"):
+        return 0
+    definition = _field_definition(parent, name)
+    if definition is None:  # unknown field: validation reports it, not the cost
+        return 1
+    returns: GraphQLType = definition.type
+    named = get_named_type(returns)
+    is_list = isinstance(
+        returns.of_type if isinstance(returns, GraphQLNonNull) else returns, GraphQLList
+    )
+    child_page: int | None = None
+    multiplier = 1
+    if "first" in definition.args:
+        first = _page(walk, _argument(node, "first"))
+        if is_list:
+            multiplier = first
+        else:
+            child_page = first  # a connection: its `edges` take the page size
+    elif name == "edges" and is_list and page is not None:
+        multiplier = page
+    elif name == "_entities":
+        multiplier = _count(walk, _argument(node, "representations"))
+    elif is_list and node.selection_set is not None:
+        multiplier = LIST_ESTIMATE
+    children = _selection_cost(walk, named, node.selection_set, child_page, seen)
+    return 1 + multiplier * children
+
+
+def _field_definition(parent: GraphQLNamedType, name: str) -> GraphQLField | None:
+    if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
+        found: GraphQLField | None = parent.fields.get(name)
+        return found
+    return None
+
+
+def _argument(node: FieldNode, name: str) -> ValueNode | None:
+    for argument in node.arguments or ():
+        if argument.name.value == name:
+            return argument.value
+    return None
+
+
+def _resolve(walk: _Walk, value: ValueNode | None) -> Any:
+    """A literal's or variable's value (None when absent); only ints and lists matter here."""
+    if isinstance(value, VariableNode):
+        name = value.name.value
+        if name in walk.variables:
+            return walk.variables[name]
+        return _resolve(walk, walk.defaults.get(name))
+    if isinstance(value, IntValueNode):
+        return int(value.value)
+    if isinstance(value, ListValueNode):
+        return list(value.values)
+    return None
+
+
+def _page(walk: _Walk, value: ValueNode | None) -> int:
+    first = _resolve(walk, value)
+    if not isinstance(first, int) or isinstance(first, bool):
+        return DEFAULT_PAGE
+    return max(0, min(first, MAX_PAGE))  # out of range is INVALID_PAGE_SIZE, not a cost
+
+
+def _count(walk: _Walk, value: ValueNode | None) -> int:
+    items = _resolve(walk, value)
+    return len(items) if isinstance(items, list) else DEFAULT_PAGE
+
+
+class QueryCostLimiter(SchemaExtension):
+    """Refuses an operation whose `query_cost` exceeds `max_cost`, before it executes.
+
+    Runs after validation (the document is known to be valid) and needs the variables, so it
+    is an `on_execute` hook rather than a validation rule. The refusal is a GraphQL error
+    with `extensions: {code: QUERY_TOO_COMPLEX, cost, maxCost}`; for a subscription it is the
+    subscription's first and only message.
+    """
+
+    def __init__(self, *, max_cost: int = MAX_COST) -> None:
+        self.max_cost = max_cost
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is not None:
+            cost = query_cost(
+                context.schema._schema, document, context.variables, context.operation_name
+            )
+            if cost > self.max_cost:
+                raise GraphQLError(
+                    f"Query cost {cost} exceeds the maximum of {self.max_cost}: ask for fewer "
+                    "items per page (`first`) or fewer nested lists, and page with `after`.",
+                    extensions={"code": QUERY_TOO_COMPLEX, "cost": cost, "maxCost": self.max_cost},
+                )
+        yield
+
 
 def standard_extensions() -> list[type[SchemaExtension] | Callable[[], SchemaExtension]]:
     return [
-        partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
+        # strawberry counts the root field as depth 0, graphql-armor (the gateway) as 1.
+        partial(QueryDepthLimiter, max_depth=MAX_DEPTH - 1),
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
         partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
+        partial(QueryCostLimiter, max_cost=MAX_COST),
         ErrorPolicy,
     ]

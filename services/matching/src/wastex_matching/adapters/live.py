@@ -1,0 +1,139 @@
+"""Live feeds for GraphQL subscriptions: Kafka → an in-process asyncio pub/sub hub.
+
+Each process reads the topics it pushes (`matching.match-proposed.v1`,
+`catalog.offer-posted.v1`) with its own group-less consumer from the *latest* offset, so
+every process sees every event and none commits offsets; events older than the process
+start are dropped (a reader restarting mid-run must not replay history to live clients).
+Subscribers get a bounded queue each: a slow client loses its oldest events rather than
+slowing the feed or the other clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import ValidationError
+
+from wastex_shared.envelope import Envelope, utcnow
+
+log = logging.getLogger(__name__)
+
+#: Events a subscriber may fall behind by before the oldest are dropped.
+QUEUE_SIZE = 1000
+
+
+class LiveHub:
+    """Fan-out of envelopes by topic to any number of in-process subscribers."""
+
+    def __init__(self, queue_size: int = QUEUE_SIZE) -> None:
+        self._queue_size = queue_size
+        self._subscribers: dict[str, set[asyncio.Queue[Envelope]]] = {}
+        self.published = 0
+        self.dropped = 0
+
+    def subscribers(self, topic: str) -> int:
+        return len(self._subscribers.get(topic, ()))
+
+    def publish(self, topic: str, envelope: Envelope) -> None:
+        """Hand `envelope` to every subscriber of `topic`; never blocks."""
+        self.published += 1
+        for queue in self._subscribers.get(topic, ()):
+            if queue.full():
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    queue.get_nowait()
+                self.dropped += 1
+            queue.put_nowait(envelope)
+
+    @contextlib.asynccontextmanager
+    async def subscription(self, topic: str) -> AsyncIterator[AsyncIterator[Envelope]]:
+        """Subscribe on entry (events from then on are kept), unsubscribe on exit."""
+        queue: asyncio.Queue[Envelope] = asyncio.Queue(self._queue_size)
+        self._subscribers.setdefault(topic, set()).add(queue)
+
+        async def events() -> AsyncIterator[Envelope]:
+            while True:
+                yield await queue.get()
+
+        try:
+            yield events()
+        finally:
+            self._subscribers[topic].discard(queue)
+
+
+class KafkaLiveFeed:
+    """Reads `topics` from their end with no consumer group and publishes to `hub`."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: Sequence[str],
+        hub: LiveHub,
+        started_at: datetime | None = None,
+    ) -> None:
+        self._bootstrap = bootstrap
+        self._topics = list(topics)
+        self._hub = hub
+        self.started_at = started_at or utcnow()
+        #: Set once the reader is positioned at the end of every partition.
+        self.ready = asyncio.Event()
+
+    async def run(self) -> None:
+        backoff = 0.2
+        while True:
+            try:
+                await self._consume()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("live feed failed; reconnecting in %.1fs", backoff)
+                self.ready.clear()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _consume(self) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="latest",
+        )
+        await consumer.start()
+        try:
+            partitions = await self._partitions(consumer)
+            consumer.assign(partitions)
+            await consumer.seek_to_end(*partitions)
+            for tp in partitions:  # resolve the lazy seek now, so `ready` means positioned
+                await consumer.position(tp)
+            self.ready.set()
+            while True:
+                batches = await consumer.getmany(timeout_ms=500)
+                for records in batches.values():
+                    for record in records:
+                        self._forward(record)
+        finally:
+            await consumer.stop()
+
+    async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
+        partitions: list[TopicPartition] = []
+        for topic in self._topics:
+            found = consumer.partitions_for_topic(topic)
+            if not found:
+                await consumer._client.force_metadata_update()
+                found = consumer.partitions_for_topic(topic) or set()
+            partitions.extend(TopicPartition(topic, p) for p in sorted(found))
+        return partitions
+
+    def _forward(self, record: Any) -> None:
+        try:
+            envelope = Envelope.from_json(record.value)
+        except (ValidationError, ValueError, TypeError):
+            return  # not ours to judge: the service's own consumer dead-letters poison
+        if envelope.time < self.started_at:
+            return
+        self._hub.publish(record.topic, envelope)

@@ -1,0 +1,457 @@
+"""Queries and row ↔ value mapping for the matching database.
+
+Every function takes the unit of work's session; none commits (the use case does).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
+
+from wastex_matching.adapters.tables import (
+    LISTING_STATUS,
+    MATCHES,
+    REOPTIMISE_STATE,
+    DemandRow,
+    EnterpriseRow,
+    LicenceRow,
+    ListingStatusRow,
+    MatchRow,
+    OfferRow,
+    ReoptimiseStateRow,
+    SiteRow,
+    table_of,
+)
+from wastex_matching.domain.lifecycle import FIXED, MatchStatus
+from wastex_matching.domain.model import (
+    DemandSlot,
+    FixedMatch,
+    LicenceType,
+    LicenceView,
+    OfferSlot,
+    Point,
+    Window,
+)
+
+#: Listing statuses after which nothing more is offered or taken.
+CLOSED_LISTING = ("WITHDRAWN", "EXPIRED")
+STATE_ROW_ID = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Alternative:
+    """Another demand the offer could have gone to, and why it did not."""
+
+    demand_id: str
+    reason: str
+    distance_km: Decimal | None
+    detail: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MatchRecord:
+    """A stored match: the row as a value (the lifecycle rules live in the domain)."""
+
+    id: str
+    offer_id: str
+    demand_id: str
+    licence_id: str | None
+    supplier_enterprise_id: str
+    supplier_site_id: str
+    supplier_district: str
+    recycler_enterprise_id: str
+    recycler_site_id: str
+    recycler_district: str
+    waste_code: str
+    tonnes: Decimal
+    distance_km: Decimal
+    co2e_kg: Decimal
+    avoided_co2e_kg: Decimal | None
+    avoided_factor_key: str | None
+    freight_factor_key: str
+    freight_factor_kg_per_tkm: Decimal
+    freight_factor_source: str
+    window_from: date
+    window_until: date
+    licence_year: int
+    status: MatchStatus
+    proposed_at: datetime
+    updated_at: datetime
+    supplier_accepted_at: datetime | None = None
+    recycler_accepted_at: datetime | None = None
+    rejected_by: str | None = None
+    rejection_reason: str | None = None
+    explanation: str = ""
+    alternatives: tuple[Alternative, ...] = field(default=())
+    generation: int = 0
+    version: int = 1
+
+    def is_party(self, enterprise_id: str) -> bool:
+        return enterprise_id in (self.supplier_enterprise_id, self.recycler_enterprise_id)
+
+
+def _alternatives_json(items: Sequence[Alternative]) -> str:
+    return json.dumps(
+        [
+            {
+                "demandId": a.demand_id,
+                "reason": a.reason,
+                "distanceKm": None if a.distance_km is None else str(a.distance_km),
+                "detail": a.detail,
+            }
+            for a in items
+        ],
+        ensure_ascii=False,
+    )
+
+
+def _alternatives_from(text: str) -> tuple[Alternative, ...]:
+    return tuple(
+        Alternative(
+            demand_id=item["demandId"],
+            reason=item["reason"],
+            distance_km=None if item.get("distanceKm") is None else Decimal(item["distanceKm"]),
+            detail=item.get("detail", ""),
+        )
+        for item in json.loads(text or "[]")
+    )
+
+
+def to_record(row: MatchRow) -> MatchRecord:
+    values: dict[str, Any] = {f.name: getattr(row, f.name) for f in fields(MatchRecord)}
+    values["status"] = MatchStatus(row.status)
+    values["alternatives"] = _alternatives_from(row.alternatives)
+    return MatchRecord(**values)
+
+
+def _row_values(record: MatchRecord) -> dict[str, Any]:
+    values = asdict(record)
+    values["status"] = str(record.status)
+    values["alternatives"] = _alternatives_json(record.alternatives)
+    return values
+
+
+# --- read models ------------------------------------------------------------------------
+
+
+async def upsert(
+    session: AsyncSession, row_type: type[SQLModel], ident: str, **values: Any
+) -> None:
+    """Insert the row, or overwrite its columns with `values` (events are the truth)."""
+    row = await session.get(row_type, ident)
+    if row is None:
+        session.add(row_type(id=ident, **values))
+    else:
+        for name, value in values.items():
+            setattr(row, name, value)
+    await session.flush()
+
+
+async def set_listing_status(
+    session: AsyncSession,
+    ident: str,
+    kind: str,
+    status: str,
+    remaining: Decimal | None,
+    version: int,
+) -> None:
+    """Keep the catalog's word with the highest listing version; WITHDRAWN and EXPIRED stay
+    final whatever comes later (events of one listing travel on several topics)."""
+    row = await session.get(ListingStatusRow, ident)
+    if row is None:
+        session.add(
+            ListingStatusRow(
+                id=ident, kind=kind, status=status, remaining_tonnes=remaining, version=version
+            )
+        )
+    elif version > row.version and row.status not in CLOSED_LISTING:
+        row.status = status
+        row.version = version
+        if remaining is not None:
+            row.remaining_tonnes = remaining
+    await session.flush()
+
+
+async def bump_version(session: AsyncSession) -> None:
+    """Mark the market changed (one upsert, atomic on both databases)."""
+    table = REOPTIMISE_STATE
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table).values(id=STATE_ROW_ID, version=1)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.id], set_={"version": table.c.version + 1}
+    )
+    await session.execute(statement)
+
+
+async def read_version(session: AsyncSession) -> int:
+    row = await session.get(ReoptimiseStateRow, STATE_ROW_ID)
+    return row.version if row is not None else 0
+
+
+def _codes(text: str) -> frozenset[str]:
+    return frozenset(json.loads(text))
+
+
+def codes_json(codes: Sequence[str]) -> str:
+    return json.dumps(sorted(set(codes)))
+
+
+def licence_view(row: LicenceRow) -> LicenceView:
+    return LicenceView(
+        licence_id=row.id,
+        enterprise_id=row.enterprise_id,
+        waste_codes=_codes(row.waste_codes),
+        licence_type=LicenceType(row.licence_type),
+        annual_capacity_tonnes=Decimal(row.annual_capacity_tonnes).quantize(Decimal("0.001")),
+        valid_from=row.valid_from,
+        valid_until=row.valid_until,
+    )
+
+
+def offer_slot(row: OfferRow) -> OfferSlot:
+    return OfferSlot(
+        offer_id=row.id,
+        enterprise_id=row.enterprise_id,
+        site_id=row.site_id,
+        district=row.district,
+        point=Point(float(row.latitude), float(row.longitude)),
+        waste_code=row.waste_code,
+        remaining_tonnes=Decimal(row.quantity_tonnes).quantize(Decimal("0.001")),
+        window=Window(row.available_from, row.available_until),
+    )
+
+
+def demand_slot(row: DemandRow) -> DemandSlot:
+    return DemandSlot(
+        demand_id=row.id,
+        enterprise_id=row.enterprise_id,
+        site_id=row.site_id,
+        district=row.district,
+        point=Point(float(row.latitude), float(row.longitude)),
+        waste_codes=_codes(row.waste_codes),
+        remaining_tonnes=Decimal(row.quantity_tonnes).quantize(Decimal("0.001")),
+        max_distance_km=Decimal(row.max_distance_km),
+        window=Window(row.available_from, row.available_until),
+    )
+
+
+@dataclass
+class MarketSnapshot:
+    """Everything re-optimisation reads, in one transaction."""
+
+    version: int
+    offers: list[OfferSlot]
+    demands: list[DemandSlot]
+    licences: list[LicenceView]
+    fixed: list[FixedMatch]
+    proposals: list[MatchRecord]
+    #: (offer id, demand id) → matches that pair ever had.
+    generations: dict[tuple[str, str], int]
+    sites: dict[str, str]
+    enterprises: dict[str, str]
+
+
+def _open_listing(model: type[OfferRow] | type[DemandRow], today: date) -> Any:
+    table = table_of(model)
+    closed = select(LISTING_STATUS.c.id).where(LISTING_STATUS.c.status.in_(CLOSED_LISTING))
+    return (
+        select(model)
+        .where(table.c.available_until >= today)
+        .where(table.c.id.not_in(closed))
+        .order_by(table.c.id)
+    )
+
+
+async def load_market(session: AsyncSession, today: date) -> MarketSnapshot:
+    version = await read_version(session)
+    offers = [
+        offer_slot(r) for r in (await session.execute(_open_listing(OfferRow, today))).scalars()
+    ]
+    demands = [
+        demand_slot(r) for r in (await session.execute(_open_listing(DemandRow, today))).scalars()
+    ]
+    recyclers = {d.enterprise_id for d in demands}
+    licence_rows = (await session.execute(select(LicenceRow).order_by(LicenceRow.id))).scalars()
+    licences = [licence_view(r) for r in licence_rows if r.enterprise_id in recyclers]
+    fixed_rows = await session.execute(
+        select(MatchRow).where(MATCHES.c.status.in_([str(s) for s in FIXED]))
+    )
+    fixed = [
+        FixedMatch(
+            match_id=r.id,
+            offer_id=r.offer_id,
+            demand_id=r.demand_id,
+            licence_id=r.licence_id,
+            tonnes=Decimal(r.tonnes).quantize(Decimal("0.001")),
+            licence_year=r.licence_year,
+        )
+        for r in fixed_rows.scalars()
+    ]
+    proposal_rows = await session.execute(
+        select(MatchRow)
+        .where(MATCHES.c.status == MatchStatus.PROPOSED.value)
+        .order_by(MATCHES.c.id)
+    )
+    proposals = [to_record(r) for r in proposal_rows.scalars()]
+    counts = await session.execute(
+        select(MATCHES.c.offer_id, MATCHES.c.demand_id, func.count()).group_by(
+            MATCHES.c.offer_id, MATCHES.c.demand_id
+        )
+    )
+    generations = {(o, d): int(n) for o, d, n in counts.all()}
+    sites, enterprises = table_of(SiteRow), table_of(EnterpriseRow)
+    site_rows = await session.execute(select(sites.c.id, sites.c.name))
+    enterprise_rows = await session.execute(select(enterprises.c.id, enterprises.c.name))
+    return MarketSnapshot(
+        version=version,
+        offers=offers,
+        demands=demands,
+        licences=licences,
+        fixed=fixed,
+        proposals=proposals,
+        generations=generations,
+        sites={row[0]: row[1] for row in site_rows.all()},
+        enterprises={row[0]: row[1] for row in enterprise_rows.all()},
+    )
+
+
+async def licences_of(session: AsyncSession, enterprise_id: str) -> list[LicenceView]:
+    rows = await session.execute(
+        select(LicenceRow).where(table_of(LicenceRow).c.enterprise_id == enterprise_id)
+    )
+    return [licence_view(r) for r in rows.scalars()]
+
+
+async def listing_closed(session: AsyncSession, ident: str) -> bool:
+    row = await session.get(ListingStatusRow, ident)
+    return row is not None and row.status in CLOSED_LISTING
+
+
+# --- matches ----------------------------------------------------------------------------
+
+
+async def get_match(session: AsyncSession, ident: str) -> MatchRecord | None:
+    row = await session.get(MatchRow, ident)
+    return to_record(row) if row is not None else None
+
+
+async def insert_match(session: AsyncSession, record: MatchRecord) -> None:
+    session.add(MatchRow(**_row_values(record)))
+    await session.flush()
+
+
+async def update_match(session: AsyncSession, record: MatchRecord, expected_version: int) -> bool:
+    """Write `record` if the stored match is still at `expected_version` (optimistic lock)."""
+    values = _row_values(record)
+    values.pop("id")
+    table = MATCHES
+    result = await session.execute(
+        update(table)
+        .where(table.c.id == record.id, table.c.version == expected_version)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+@dataclass(frozen=True)
+class MatchScope:
+    """Which matches a caller may list: everything, or those touching these enterprises or
+    districts (a match is in a district when either party's site is)."""
+
+    everything: bool = False
+    enterprise_ids: frozenset[str] = frozenset()
+    districts: frozenset[str] = frozenset()
+
+
+def _scope_clause(scope: MatchScope) -> Any:
+    if scope.everything:
+        return None
+    clauses = []
+    if scope.enterprise_ids:
+        ids = list(scope.enterprise_ids)
+        clauses.append(MATCHES.c.supplier_enterprise_id.in_(ids))
+        clauses.append(MATCHES.c.recycler_enterprise_id.in_(ids))
+    if scope.districts:
+        names = list(scope.districts)
+        clauses.append(MATCHES.c.supplier_district.in_(names))
+        clauses.append(MATCHES.c.recycler_district.in_(names))
+    return or_(*clauses) if clauses else MATCHES.c.id.is_(None)
+
+
+async def list_matches(
+    session: AsyncSession,
+    scope: MatchScope,
+    *,
+    status: MatchStatus | None = None,
+    enterprise_id: str | None = None,
+    limit: int,
+    after: tuple[datetime, str] | None = None,
+) -> tuple[list[MatchRecord], int]:
+    """Newest first; `after` is the (proposed_at, id) of the last match already seen."""
+    conditions = []
+    scope_clause = _scope_clause(scope)
+    if scope_clause is not None:
+        conditions.append(scope_clause)
+    if status is not None:
+        conditions.append(MATCHES.c.status == status.value)
+    if enterprise_id is not None:
+        conditions.append(
+            or_(
+                MATCHES.c.supplier_enterprise_id == enterprise_id,
+                MATCHES.c.recycler_enterprise_id == enterprise_id,
+            )
+        )
+    where = and_(*conditions) if conditions else None
+    count = select(func.count()).select_from(MatchRow)
+    query = select(MatchRow)
+    if where is not None:
+        count = count.where(where)
+        query = query.where(where)
+    total = int((await session.execute(count)).scalar_one())
+    if after is not None:
+        at, ident = after
+        query = query.where(
+            or_(
+                MATCHES.c.proposed_at < at,
+                and_(MATCHES.c.proposed_at == at, MATCHES.c.id < ident),
+            )
+        )
+    query = query.order_by(MATCHES.c.proposed_at.desc(), MATCHES.c.id.desc()).limit(limit)
+    rows = (await session.execute(query)).scalars()
+    return [to_record(r) for r in rows], total
+
+
+async def due_to_expire(session: AsyncSession, today: date) -> list[MatchRecord]:
+    open_statuses = [
+        MatchStatus.PROPOSED.value,
+        MatchStatus.ACCEPTED_BY_SUPPLIER.value,
+        MatchStatus.ACCEPTED_BY_RECYCLER.value,
+    ]
+    rows = await session.execute(
+        select(MatchRow)
+        .where(MATCHES.c.status.in_(open_statuses))
+        .where(MATCHES.c.window_until < today)
+        .order_by(MATCHES.c.id)
+    )
+    return [to_record(r) for r in rows.scalars()]
+
+
+async def rejected_pairs(session: AsyncSession) -> set[tuple[str, str]]:
+    """(offer, demand) pairs a party turned down: never proposed again."""
+    rows = await session.execute(
+        select(MATCHES.c.offer_id, MATCHES.c.demand_id)
+        .where(MATCHES.c.status == MatchStatus.REJECTED.value)
+        .distinct()
+    )
+    return {(row[0], row[1]) for row in rows.all()}

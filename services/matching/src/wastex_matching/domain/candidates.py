@@ -1,0 +1,238 @@
+"""Candidate edges for the optimiser: every feasible (offer, demand, licence), vectorised.
+
+The same rules as `feasibility.assess_pair`, applied to arrays so a city of 20,000 offers
+and 3,000 demands never becomes 60 million Python objects:
+
+- offers are grouped by waste code; each group meets only the *rows* that could take that
+  code: (demand, licence) pairs where the demand asks for the code and the licence belongs
+  to the demand's enterprise, may carry the code and has tonnage left (decided once per
+  demand and code, in Python, on a few thousand items);
+- offers and rows are sorted by latitude; a chunk of offers meets only the rows within the
+  largest radius north or south of it (a latitude band: great-circle distance is never
+  less than the north–south part of it), so most far pairs are never formed;
+- inside a chunk, numpy broadcasting checks enterprises, windows and licence validity on
+  whole matrices, then haversine runs only on the pairs still standing.
+
+An edge is one (offer, demand, licence): a pair two licences could serve yields two edges,
+and the optimiser picks the licence.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Final
+
+import numpy as np
+from numpy.typing import NDArray
+
+from wastex_matching.domain.geo import EARTH_RADIUS_KM, radius_metres, road_metres_arrays
+from wastex_matching.domain.model import DemandSlot, LicenceView, OfferSlot
+
+#: Metres of great-circle distance per degree of latitude.
+METRES_PER_DEGREE_LAT: Final = EARTH_RADIUS_KM * 1000.0 * math.pi / 180.0
+#: Offers × rows formed at once (bounds memory to a few tens of MB per chunk).
+DEFAULT_CHUNK_PAIRS: Final = 1 << 20
+
+IntArray = NDArray[np.int64]
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateEdges:
+    """Parallel arrays, one entry per feasible (offer, demand, licence); indices into the
+    sequences given to `build_candidate_edges`, distance in road metres.
+
+    `may_repeat_pairs` is False when no (offer, demand) pair appears twice (no demand had
+    two licences able to carry one code), which lets the network skip a de-duplication.
+    """
+
+    offer: IntArray
+    demand: IntArray
+    licence: IntArray
+    metres: IntArray
+    may_repeat_pairs: bool = True
+
+    def __len__(self) -> int:
+        return int(self.offer.shape[0])
+
+    @classmethod
+    def empty(cls) -> CandidateEdges:
+        none = np.zeros(0, dtype=np.int64)
+        return cls(none, none.copy(), none.copy(), none.copy(), False)
+
+
+def build_candidate_edges(
+    offers: Sequence[OfferSlot],
+    demands: Sequence[DemandSlot],
+    licences: Sequence[LicenceView],
+    *,
+    today: date,
+    road_factor: float = 1.0,
+    chunk_pairs: int = DEFAULT_CHUNK_PAIRS,
+) -> CandidateEdges:
+    """All feasible edges. Capacities are taken as given (apply fixed matches first)."""
+    today_ord = today.toordinal()
+    enterprises = {o.enterprise_id for o in offers} | {d.enterprise_id for d in demands}
+    enterprise_index = {ident: k for k, ident in enumerate(sorted(enterprises))}
+
+    o_lat = np.array([o.point.lat for o in offers], dtype=np.float64)
+    o_lon = np.array([o.point.lon for o in offers], dtype=np.float64)
+    o_start = np.array([o.window.start.toordinal() for o in offers], dtype=np.int64)
+    o_end = np.array([o.window.end.toordinal() for o in offers], dtype=np.int64)
+    o_ent = np.array([enterprise_index[o.enterprise_id] for o in offers], dtype=np.int64)
+    offers_by_code: dict[str, list[int]] = defaultdict(list)
+    for i, offer in enumerate(offers):
+        if offer.remaining_tonnes > 0 and offer.window.end >= today:
+            offers_by_code[offer.waste_code].append(i)
+
+    demand_table = _DemandTable.of(demands, enterprise_index)
+    licence_from = np.array([lic.valid_from.toordinal() for lic in licences], dtype=np.int64)
+    licence_until = np.array([lic.valid_until.toordinal() for lic in licences], dtype=np.int64)
+    rows_by_code, repeats = _rows_by_code(demands, licences, set(offers_by_code), today)
+
+    parts: list[tuple[IntArray, IntArray, IntArray, IntArray]] = []
+    for code in sorted(rows_by_code):
+        demand_idx, licence_idx = rows_by_code[code]
+        rows = demand_table.rows(demand_idx, licence_idx, licence_from, licence_until)
+        group = np.array(offers_by_code[code], dtype=np.int64)
+        group = group[np.argsort(o_lat[group], kind="stable")]
+        metres_per_degree = METRES_PER_DEGREE_LAT * road_factor
+        band_degrees = float(rows.radius.max() + 1) / metres_per_degree
+        chunk = max(1, chunk_pairs // len(rows.demand))
+        for first in range(0, len(group), chunk):
+            members = group[first : first + chunk]
+            lo = int(np.searchsorted(rows.lat, o_lat[members[0]] - band_degrees, "left"))
+            hi = int(np.searchsorted(rows.lat, o_lat[members[-1]] + band_degrees, "right"))
+            if lo >= hi:
+                continue
+            band = slice(lo, hi)
+            lat = o_lat[members][:, None]
+            ts = np.maximum(
+                np.maximum(o_start[members][:, None], rows.start[None, band]), today_ord
+            )
+            te = np.minimum(o_end[members][:, None], rows.end[None, band])
+            ok = (
+                (ts <= te)
+                & (rows.valid_from[None, band] <= ts)
+                & (te <= rows.valid_until[None, band])
+                & (o_ent[members][:, None] != rows.enterprise[None, band])
+                & (
+                    np.abs(lat - rows.lat[None, band]) * metres_per_degree
+                    <= rows.radius[None, band] + 1
+                )
+            )
+            oi, ri = np.nonzero(ok)
+            if oi.size == 0:
+                continue
+            ri = ri + lo
+            offer_idx = members[oi]
+            metres = road_metres_arrays(
+                o_lat[offer_idx], o_lon[offer_idx], rows.lat[ri], rows.lon[ri], road_factor
+            )
+            near = metres <= rows.radius[ri]
+            parts.append(
+                (offer_idx[near], rows.demand[ri[near]], rows.licence[ri[near]], metres[near])
+            )
+    if not parts:
+        return CandidateEdges.empty()
+    return CandidateEdges(
+        offer=np.concatenate([p[0] for p in parts]),
+        demand=np.concatenate([p[1] for p in parts]),
+        licence=np.concatenate([p[2] for p in parts]),
+        metres=np.concatenate([p[3] for p in parts]),
+        may_repeat_pairs=repeats,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Rows:
+    """(demand, licence) rows able to take one code, sorted by latitude."""
+
+    demand: IntArray
+    licence: IntArray
+    lat: FloatArray
+    lon: FloatArray
+    radius: IntArray
+    start: IntArray
+    end: IntArray
+    valid_from: IntArray
+    valid_until: IntArray
+    enterprise: IntArray
+
+
+@dataclass(frozen=True, slots=True)
+class _DemandTable:
+    lat: FloatArray
+    lon: FloatArray
+    radius: IntArray
+    start: IntArray
+    end: IntArray
+    enterprise: IntArray
+
+    @classmethod
+    def of(cls, demands: Sequence[DemandSlot], enterprise_index: dict[str, int]) -> _DemandTable:
+        return cls(
+            lat=np.array([d.point.lat for d in demands], dtype=np.float64),
+            lon=np.array([d.point.lon for d in demands], dtype=np.float64),
+            radius=np.array([radius_metres(d.max_distance_km) for d in demands], dtype=np.int64),
+            start=np.array([d.window.start.toordinal() for d in demands], dtype=np.int64),
+            end=np.array([d.window.end.toordinal() for d in demands], dtype=np.int64),
+            enterprise=np.array([enterprise_index[d.enterprise_id] for d in demands], np.int64),
+        )
+
+    def rows(
+        self,
+        demand_idx: list[int],
+        licence_idx: list[int],
+        licence_from: IntArray,
+        licence_until: IntArray,
+    ) -> _Rows:
+        d = np.array(demand_idx, dtype=np.int64)
+        lic = np.array(licence_idx, dtype=np.int64)
+        order = np.argsort(self.lat[d], kind="stable")
+        d, lic = d[order], lic[order]
+        return _Rows(
+            demand=d,
+            licence=lic,
+            lat=self.lat[d],
+            lon=self.lon[d],
+            radius=self.radius[d],
+            start=self.start[d],
+            end=self.end[d],
+            valid_from=licence_from[lic],
+            valid_until=licence_until[lic],
+            enterprise=self.enterprise[d],
+        )
+
+
+def _rows_by_code(
+    demands: Sequence[DemandSlot],
+    licences: Sequence[LicenceView],
+    offered: set[str],
+    today: date,
+) -> tuple[dict[str, tuple[list[int], list[int]]], bool]:
+    """Per code: the (demand, licence) rows that could take it; and whether any demand has
+    two licences for one code (so an (offer, demand) pair may repeat)."""
+    licences_by_enterprise: dict[str, list[int]] = defaultdict(list)
+    for j, lic in enumerate(licences):
+        if lic.remaining_tonnes > 0:
+            licences_by_enterprise[lic.enterprise_id].append(j)
+    rows: dict[str, tuple[list[int], list[int]]] = {}
+    repeats = False
+    for i, demand in enumerate(demands):
+        if demand.remaining_tonnes <= 0 or demand.window.end < today:
+            continue
+        own = licences_by_enterprise.get(demand.enterprise_id)
+        if not own:
+            continue
+        for code in demand.waste_codes & offered:
+            able = [j for j in own if licences[j].may_take(code)]
+            repeats = repeats or len(able) > 1
+            demand_idx, licence_idx = rows.setdefault(code, ([], []))
+            demand_idx.extend([i] * len(able))
+            licence_idx.extend(able)
+    return {code: pair for code, pair in rows.items() if pair[0]}, repeats

@@ -1,0 +1,76 @@
+"""Fixed matches take their tonnes off offers, demands and licences before optimising.
+
+Accepted and confirmed matches are not re-optimised; what they hold is simply gone from
+the pool. Over-commitment (fixed matches adding up to more than an offer has, after a
+race elsewhere) clamps at zero rather than failing: the optimiser then proposes nothing
+more for that slot, and the inconsistency is the service's to report.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from decimal import Decimal
+
+from wastex_matching.domain.model import (
+    ZERO_TONNES,
+    DemandSlot,
+    FixedMatch,
+    LicenceView,
+    OfferSlot,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NetCapacities:
+    """Offers, demands and licences with the fixed matches taken off."""
+
+    offers: tuple[OfferSlot, ...]
+    demands: tuple[DemandSlot, ...]
+    licences: tuple[LicenceView, ...]
+
+
+def apply_fixed(
+    offers: Iterable[OfferSlot],
+    demands: Iterable[DemandSlot],
+    licences: Iterable[LicenceView],
+    fixed: Sequence[FixedMatch],
+    today: date,
+) -> NetCapacities:
+    """Take every fixed match off its offer, its demand and (this year) its licence."""
+    by_offer: dict[str, Decimal] = defaultdict(lambda: ZERO_TONNES)
+    by_demand: dict[str, Decimal] = defaultdict(lambda: ZERO_TONNES)
+    by_licence: dict[str, Decimal] = defaultdict(lambda: ZERO_TONNES)
+    for match in fixed:
+        by_offer[match.offer_id] += match.tonnes
+        by_demand[match.demand_id] += match.tonnes
+        if match.licence_id is not None and match.licence_year == today.year:
+            by_licence[match.licence_id] += match.tonnes
+    return NetCapacities(
+        offers=tuple(
+            replace(o, remaining_tonnes=_less(o.remaining_tonnes, by_offer.get(o.offer_id)))
+            if o.offer_id in by_offer
+            else o
+            for o in offers
+        ),
+        demands=tuple(
+            replace(d, remaining_tonnes=_less(d.remaining_tonnes, by_demand.get(d.demand_id)))
+            if d.demand_id in by_demand
+            else d
+            for d in demands
+        ),
+        licences=tuple(
+            replace(
+                lic, used_tonnes_this_year=lic.used_tonnes_this_year + by_licence[lic.licence_id]
+            )
+            if lic.licence_id in by_licence
+            else lic
+            for lic in licences
+        ),
+    )
+
+
+def _less(amount: Decimal, taken: Decimal | None) -> Decimal:
+    return max(ZERO_TONNES, amount - (taken or ZERO_TONNES))

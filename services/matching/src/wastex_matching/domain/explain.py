@@ -1,0 +1,162 @@
+"""Why an offer went where it went, and why every other demand did not get it.
+
+`explain_offer` walks all demands for one offer: infeasible ones carry the first rule they
+break (`reasons.INFEASIBILITY_ORDER`); feasible ones, given the allocation, are CHOSEN (with
+the tonnes), FEASIBLE_BUT_FULL (the demand's intake, or its licences' annual tonnage, went
+to offers whose routes save more) or FEASIBLE_BUT_COSTLIER (room was left, but this offer
+was placed on cheaper routes). Each line carries the road distance and the transport CO2e
+per tonne of that route, so the comparison is visible, not asserted.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from wastex_matching.domain import reasons
+from wastex_matching.domain.capacity import apply_fixed
+from wastex_matching.domain.emissions import transport_co2e_kg
+from wastex_matching.domain.feasibility import PairAssessment, assess_pair
+from wastex_matching.domain.geo import metres_to_km
+from wastex_matching.domain.model import (
+    ZERO_TONNES,
+    AllocationResult,
+    DemandSlot,
+    FixedMatch,
+    LicenceView,
+    OfferSlot,
+)
+from wastex_matching.domain.params import MatchingParams
+from wastex_shared.errors import NotFound
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateExplanation:
+    demand_id: str
+    recycler_enterprise_id: str
+    #: A `reasons` word: an infeasibility reason, or FEASIBLE / CHOSEN / FEASIBLE_BUT_*.
+    outcome: str
+    message: str
+    distance_km: Decimal
+    #: Transport CO2e of one tonne on this route.
+    co2e_kg_per_tonne: Decimal
+    #: Tonnes allocated on this route (CHOSEN only).
+    tonnes: Decimal | None = None
+
+    @property
+    def feasible(self) -> bool:
+        return self.outcome not in reasons.INFEASIBILITY_ORDER
+
+
+def explain_offer(
+    offer_id: str,
+    offers: Sequence[OfferSlot],
+    demands: Sequence[DemandSlot],
+    licences: Sequence[LicenceView],
+    *,
+    today: date,
+    fixed: Sequence[FixedMatch] = (),
+    params: MatchingParams | None = None,
+    allocation: AllocationResult | None = None,
+) -> list[CandidateExplanation]:
+    """One line per demand: chosen first, then feasible by distance, then the rest by reason.
+
+    Pass the same inputs `allocate` was given, and its result as `allocation`.
+    """
+    params = params or MatchingParams()
+    net = apply_fixed(offers, demands, licences, fixed, today)
+    offer = next((o for o in net.offers if o.offer_id == offer_id), None)
+    if offer is None:
+        raise NotFound("offer", offer_id)
+    per_tonne = params.freight_factor().value
+    usage = _Usage(allocation)
+    lines: list[CandidateExplanation] = []
+    for demand in net.demands:
+        verdict = assess_pair(offer, demand, net.licences, today, road_factor=params.road_factor)
+        distance = metres_to_km(verdict.distance_metres)
+        outcome, message, tonnes = _outcome(offer, demand, verdict, usage, net.licences)
+        lines.append(
+            CandidateExplanation(
+                demand_id=demand.demand_id,
+                recycler_enterprise_id=demand.enterprise_id,
+                outcome=outcome,
+                message=message,
+                distance_km=distance,
+                co2e_kg_per_tonne=transport_co2e_kg(Decimal(1), distance, per_tonne),
+                tonnes=tonnes,
+            )
+        )
+    rank = {word: i for i, word in enumerate(reasons.INFEASIBILITY_ORDER)}
+
+    def order(line: CandidateExplanation) -> tuple[int, int, Decimal]:
+        if line.outcome == reasons.CHOSEN:
+            return (0, 0, line.distance_km)
+        if line.feasible:
+            return (1, 0, line.distance_km)
+        return (2, rank[line.outcome], line.distance_km)
+
+    return sorted(lines, key=order)
+
+
+class _Usage:
+    """What an allocation put where: per route, per demand, per licence, per offer."""
+
+    def __init__(self, allocation: AllocationResult | None) -> None:
+        self.given = allocation is not None
+        self.route: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO_TONNES)
+        self.demand: dict[str, Decimal] = defaultdict(lambda: ZERO_TONNES)
+        self.licence: dict[str, Decimal] = defaultdict(lambda: ZERO_TONNES)
+        self.offer_farthest: dict[str, Decimal] = {}
+        for match in allocation.matches if allocation else ():
+            self.route[(match.offer_id, match.demand_id)] += match.tonnes
+            self.demand[match.demand_id] += match.tonnes
+            self.licence[match.licence_id] += match.tonnes
+            farthest = self.offer_farthest.get(match.offer_id, Decimal(0))
+            self.offer_farthest[match.offer_id] = max(farthest, match.distance_km)
+
+
+def _outcome(
+    offer: OfferSlot,
+    demand: DemandSlot,
+    verdict: PairAssessment,
+    usage: _Usage,
+    licences: Sequence[LicenceView],
+) -> tuple[str, str, Decimal | None]:
+    if verdict.reason is not None:
+        return verdict.reason, verdict.message, None
+    if not usage.given:
+        return reasons.FEASIBLE, verdict.message, None
+    chosen = usage.route.get((offer.offer_id, demand.demand_id))
+    if chosen:
+        return reasons.CHOSEN, f"allocated {chosen} t ({verdict.message})", chosen
+    if usage.demand[demand.demand_id] >= demand.remaining_tonnes:
+        return (
+            reasons.FEASIBLE_BUT_FULL,
+            f"its remaining {demand.remaining_tonnes} t of intake went to offers whose routes "
+            "save more",
+            None,
+        )
+    remaining = {lic.licence_id: lic.remaining_tonnes for lic in licences}
+    if all(usage.licence[ident] >= remaining[ident] for ident in verdict.usable_licence_ids):
+        return (
+            reasons.FEASIBLE_BUT_FULL,
+            "the recycler's licensed annual tonnage for this code went to other offers",
+            None,
+        )
+    farthest = usage.offer_farthest.get(offer.offer_id)
+    if farthest is None:
+        return (
+            reasons.FEASIBLE_BUT_COSTLIER,
+            f"{metres_to_km(verdict.distance_metres)} km: the allocation found no route for "
+            "this offer worth its CO2e (or its share of a shared licence ran out)",
+            None,
+        )
+    return (
+        reasons.FEASIBLE_BUT_COSTLIER,
+        f"{metres_to_km(verdict.distance_metres)} km; the offer went to routes of at most "
+        f"{farthest} km that cost the whole allocation less CO2e",
+        None,
+    )

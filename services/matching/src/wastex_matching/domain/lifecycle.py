@@ -1,0 +1,130 @@
+"""The Match state machine.
+
+    PROPOSED ──accept(SUPPLIER)──► ACCEPTED_BY_SUPPLIER ──accept(RECYCLER)──► CONFIRMED
+        └─────accept(RECYCLER)──► ACCEPTED_BY_RECYCLER ──accept(SUPPLIER)──►─┘
+    PROPOSED / ACCEPTED_BY_*  ──reject(party, reason)──► REJECTED
+    PROPOSED / ACCEPTED_BY_*  ──expire (window over)───► EXPIRED
+    PROPOSED                  ──supersede (re-optimised)► SUPERSEDED
+
+Only PROPOSED is *provisional*: re-optimisation may replace it. Once either party has
+accepted, the match is *fixed*: it keeps its tonnes (offer, demand and licence capacity)
+while the other party decides, and re-optimisation works around it. Either party may
+still reject before confirmation (an acceptance is withdrawn by rejecting). CONFIRMED is
+final here (shipments follow in the ledger); REJECTED, EXPIRED and SUPERSEDED are
+terminal.
+
+Every illegal move raises `DomainError("INVALID_TRANSITION")`, including accepting twice:
+the caller deduplicates redelivered commands by id, so a second accept is a user error.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final
+
+from wastex_matching.domain import errors
+from wastex_shared.errors import DomainError
+
+#: A rejection reason is free text shown to the other party; keep it to a paragraph.
+REASON_MAX_LENGTH: Final = 500
+
+
+class MatchStatus(StrEnum):
+    PROPOSED = "PROPOSED"
+    ACCEPTED_BY_SUPPLIER = "ACCEPTED_BY_SUPPLIER"
+    ACCEPTED_BY_RECYCLER = "ACCEPTED_BY_RECYCLER"
+    CONFIRMED = "CONFIRMED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+    SUPERSEDED = "SUPERSEDED"
+
+
+class Party(StrEnum):
+    SUPPLIER = "SUPPLIER"
+    RECYCLER = "RECYCLER"
+
+    @property
+    def other(self) -> Party:
+        return Party.RECYCLER if self is Party.SUPPLIER else Party.SUPPLIER
+
+    @classmethod
+    def parse(cls, value: Party | str) -> Party:
+        try:
+            return cls(value.strip().upper() if isinstance(value, str) else value)
+        except ValueError as exc:
+            raise DomainError(
+                errors.INVALID_PARTY, f"{value!r} is not SUPPLIER or RECYCLER", "party"
+            ) from exc
+
+
+ACCEPTED_BY: Final = {
+    Party.SUPPLIER: MatchStatus.ACCEPTED_BY_SUPPLIER,
+    Party.RECYCLER: MatchStatus.ACCEPTED_BY_RECYCLER,
+}
+PROVISIONAL: Final = frozenset({MatchStatus.PROPOSED})
+FIXED: Final = frozenset(
+    {MatchStatus.ACCEPTED_BY_SUPPLIER, MatchStatus.ACCEPTED_BY_RECYCLER, MatchStatus.CONFIRMED}
+)
+OPEN: Final = PROVISIONAL | {MatchStatus.ACCEPTED_BY_SUPPLIER, MatchStatus.ACCEPTED_BY_RECYCLER}
+TERMINAL: Final = frozenset({MatchStatus.REJECTED, MatchStatus.EXPIRED, MatchStatus.SUPERSEDED})
+
+
+def is_provisional(status: MatchStatus) -> bool:
+    """Re-optimisation may replace it (only PROPOSED)."""
+    return status in PROVISIONAL
+
+
+def is_fixed(status: MatchStatus) -> bool:
+    """Accepted by someone or confirmed: holds its capacity, never re-optimised."""
+    return status in FIXED
+
+
+def is_terminal(status: MatchStatus) -> bool:
+    return status in TERMINAL
+
+
+def accept(status: MatchStatus, party: Party | str) -> MatchStatus:
+    """`party` accepts: the first acceptance fixes the match, the second confirms it."""
+    who = Party.parse(party)
+    if status is MatchStatus.PROPOSED:
+        return ACCEPTED_BY[who]
+    if status is ACCEPTED_BY[who.other]:
+        return MatchStatus.CONFIRMED
+    if status is ACCEPTED_BY[who]:
+        raise DomainError(
+            errors.INVALID_TRANSITION, f"the {who.lower()} has already accepted this match"
+        )
+    raise _invalid(status, "accept")
+
+
+def reject(status: MatchStatus, party: Party | str, reason: str) -> MatchStatus:
+    """Either party turns the match down before it is confirmed; `reason` is required."""
+    Party.parse(party)
+    text = (reason or "").strip()
+    if not text:
+        raise DomainError(errors.REQUIRED_FIELD, "a rejection needs a reason", "reason")
+    if len(text) > REASON_MAX_LENGTH:
+        raise DomainError(
+            errors.TEXT_TOO_LONG, f"reason is longer than {REASON_MAX_LENGTH} characters", "reason"
+        )
+    if status not in OPEN:
+        raise _invalid(status, "reject")
+    return MatchStatus.REJECTED
+
+
+def expire(status: MatchStatus) -> MatchStatus:
+    """The transfer window passed before both parties accepted."""
+    if status not in OPEN:
+        raise _invalid(status, "expire")
+    return MatchStatus.EXPIRED
+
+
+def supersede(status: MatchStatus) -> MatchStatus:
+    """Re-optimisation replaced this proposal; only a provisional match can be replaced."""
+    if status not in PROVISIONAL:
+        raise _invalid(status, "supersede")
+    return MatchStatus.SUPERSEDED
+
+
+def _invalid(status: MatchStatus, move: str) -> DomainError:
+    return DomainError(errors.INVALID_TRANSITION, f"cannot {move} a match that is {status}")

@@ -1,0 +1,256 @@
+"""What the optimiser sees: offers, demands and licences as small frozen values.
+
+These are the matching service's read-model views of catalog facts, reduced to what
+matching needs. Tonnes are exact `Decimal`s with kilogram precision; coordinates are floats
+(geometry, not accounting).
+
+Capacities are given *before* the fixed (accepted or confirmed) matches: pass those as
+`FixedMatch`es and the domain takes them off (`capacity.apply_fixed`), so one list of
+matches is the single source of what is already committed. `LicenceView.
+used_tonnes_this_year` is therefore only intake this year that is *not* among the fixed
+matches (another channel, an opening figure); it is 0 when matching sees everything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+from wastex_matching.domain import errors
+from wastex_shared.codes import is_hazardous
+from wastex_shared.errors import DomainError
+from wastex_shared.units import KILOGRAM
+
+ZERO_TONNES = Decimal("0.000")
+
+
+def check_tonnes(value: Decimal, field_name: str, *, allow_zero: bool = True) -> Decimal:
+    """A non-negative `Decimal` with at most kilogram precision, normalised to 3 places."""
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise DomainError(errors.INVALID_QUANTITY, f"{field_name} must be a Decimal", field_name)
+    if value < 0 or (value == 0 and not allow_zero):
+        raise DomainError(errors.INVALID_QUANTITY, f"{field_name} must be positive", field_name)
+    if value != value.quantize(KILOGRAM):
+        raise DomainError(
+            errors.INVALID_QUANTITY, f"{field_name} is finer than one kilogram", field_name
+        )
+    return value.quantize(KILOGRAM)
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """A WGS-84 position in decimal degrees."""
+
+    lat: float
+    lon: float
+
+    def __post_init__(self) -> None:
+        if not (-90.0 <= self.lat <= 90.0 and -180.0 <= self.lon <= 180.0):
+            raise DomainError(
+                errors.INVALID_COORDINATES, f"({self.lat}, {self.lon}) is not a position"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """An inclusive range of calendar days."""
+
+    start: date
+    end: date
+
+    def __post_init__(self) -> None:
+        if self.start > self.end:
+            raise DomainError(
+                errors.INVALID_WINDOW, f"window starts {self.start} after it ends {self.end}"
+            )
+
+    def overlap(self, other: Window) -> Window | None:
+        start, end = max(self.start, other.start), min(self.end, other.end)
+        return Window(start, end) if start <= end else None
+
+    def from_day(self, day: date) -> Window | None:
+        """The part of the window from `day` on (None when it is over by then)."""
+        return Window(max(self.start, day), self.end) if self.end >= day else None
+
+    def within(self, start: date, end: date) -> bool:
+        return start <= self.start and self.end <= end
+
+
+class LicenceType(StrEnum):
+    HAZARDOUS_WASTE_OPERATING = "HAZARDOUS_WASTE_OPERATING"
+    GENERAL_UTILISATION = "GENERAL_UTILISATION"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OfferSlot:
+    """Supply: what an offer still has open for matching."""
+
+    offer_id: str
+    enterprise_id: str
+    site_id: str
+    district: str
+    point: Point
+    waste_code: str
+    remaining_tonnes: Decimal
+    window: Window
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "remaining_tonnes", check_tonnes(self.remaining_tonnes, "remaining_tonnes")
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DemandSlot:
+    """Intake: what a recycler's site can still take, of which codes, from how far."""
+
+    demand_id: str
+    enterprise_id: str
+    site_id: str
+    district: str
+    point: Point
+    waste_codes: frozenset[str]
+    remaining_tonnes: Decimal
+    max_distance_km: Decimal
+    window: Window
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "remaining_tonnes", check_tonnes(self.remaining_tonnes, "remaining_tonnes")
+        )
+        if not isinstance(self.max_distance_km, Decimal) or not self.max_distance_km > 0:
+            raise DomainError(errors.INVALID_DISTANCE, "max_distance_km must be a positive Decimal")
+
+    def accepts(self, code: str) -> bool:
+        return code in self.waste_codes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LicenceView:
+    """A recycler's licence as matching uses it: which codes, how much a year, when valid."""
+
+    licence_id: str
+    enterprise_id: str
+    waste_codes: frozenset[str]
+    licence_type: LicenceType
+    annual_capacity_tonnes: Decimal
+    valid_from: date
+    valid_until: date
+    #: Intake this year that is not among the fixed matches passed alongside (see module doc).
+    used_tonnes_this_year: Decimal = ZERO_TONNES
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self,
+            "annual_capacity_tonnes",
+            check_tonnes(self.annual_capacity_tonnes, "annual_capacity_tonnes"),
+        )
+        object.__setattr__(
+            self,
+            "used_tonnes_this_year",
+            check_tonnes(self.used_tonnes_this_year, "used_tonnes_this_year"),
+        )
+
+    def lists(self, code: str) -> bool:
+        return code in self.waste_codes
+
+    def may_take(self, code: str) -> bool:
+        """Listed, and of a type that may carry it: any HW code needs an operating licence."""
+        if not self.lists(code):
+            return False
+        return not is_hazardous(code) or self.licence_type is LicenceType.HAZARDOUS_WASTE_OPERATING
+
+    def valid_over(self, window: Window) -> bool:
+        return window.within(self.valid_from, self.valid_until)
+
+    @property
+    def remaining_tonnes(self) -> Decimal:
+        """Annual capacity not yet used this year (never negative)."""
+        return max(ZERO_TONNES, self.annual_capacity_tonnes - self.used_tonnes_this_year)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FixedMatch:
+    """An accepted or confirmed match: not re-optimised, and it consumes capacity.
+
+    It takes `tonnes` off its offer and its demand, and off licence `licence_id`'s annual
+    remaining when `licence_year` is the current year (a match of last year does not use
+    this year's licensed tonnage).
+    """
+
+    match_id: str
+    offer_id: str
+    demand_id: str
+    licence_id: str | None
+    tonnes: Decimal
+    licence_year: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tonnes", check_tonnes(self.tonnes, "tonnes"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProposedMatch:
+    """One route of an allocation, explained: how far, how much, what it emits and saves.
+
+    `co2e_kg` is transport only (tonnes × distance × freight factor); `avoided_co2e_kg` is
+    what using the waste saves by its code's avoided-emission factor (None when the
+    reference has none for that code). `licence_id` is the licence whose annual tonnage
+    the match uses.
+    """
+
+    offer_id: str
+    demand_id: str
+    licence_id: str
+    supplier_enterprise_id: str
+    supplier_site_id: str
+    recycler_enterprise_id: str
+    recycler_site_id: str
+    waste_code: str
+    tonnes: Decimal
+    distance_km: Decimal
+    co2e_kg: Decimal
+    freight_factor_key: str
+    freight_factor_kg_per_tkm: Decimal
+    avoided_co2e_kg: Decimal | None = None
+    avoided_factor_key: str | None = None
+
+    @property
+    def net_co2e_kg(self) -> Decimal | None:
+        """Avoided minus transport (positive = the route saves emissions)."""
+        if self.avoided_co2e_kg is None:
+            return None
+        return self.avoided_co2e_kg - self.co2e_kg
+
+
+@dataclass(frozen=True, slots=True)
+class AllocationResult:
+    """An allocation: the matches, what stays unmatched, and what it all costs in CO2e.
+
+    `objective_co2e_kg` = transport + unmatched tonnes × the penalty factor: the quantity the
+    optimiser minimises (in integer units) and the one baselines are compared on.
+    """
+
+    matches: tuple[ProposedMatch, ...]
+    #: offer id → tonnes left unmatched (only offers with something left).
+    unmatched_tonnes: dict[str, Decimal]
+    transport_co2e_kg: Decimal
+    penalty_co2e_kg: Decimal
+    candidate_edges: int
+    #: Solver rounds (1, plus one per licence rebalancing round; 0 for baselines).
+    rounds: int = 0
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def objective_co2e_kg(self) -> Decimal:
+        return self.transport_co2e_kg + self.penalty_co2e_kg
+
+    @property
+    def matched_tonnes(self) -> Decimal:
+        return sum((m.tonnes for m in self.matches), ZERO_TONNES)
+
+    @property
+    def unmatched_total_tonnes(self) -> Decimal:
+        return sum(self.unmatched_tonnes.values(), ZERO_TONNES)

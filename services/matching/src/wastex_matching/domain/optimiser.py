@@ -1,0 +1,169 @@
+"""Allocation: a min-cost flow over the candidate edges (OR-Tools `SimpleMinCostFlow`).
+
+Minimises, in integer units (`network.py`), the transport CO2e of every tonne shipped
+(road tonne-km × freight factor) plus a penalty for every tonne left unmatched (the
+penalty arcs keep the flow feasible whatever the capacities). An offer may be split across
+recyclers and a demand filled from several offers. Accepted and confirmed matches are
+given as `fixed`: they are not re-optimised and their tonnes are taken off offers,
+demands and licences first; every provisional (PROPOSED) allocation is recomputed from
+scratch each call, which is what re-optimisation means here.
+
+Integer rounding: quantities are whole kilograms (tonnes have kilogram precision, so
+none is lost); unit costs are rounded per arc to 1 g CO2e per tonne (`network.COST_SCALE`).
+The reported CO2e on matches is recomputed exactly in `Decimal` from tonnes and metres.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Final
+
+import numpy as np
+from numpy.typing import NDArray
+from ortools.graph.python.min_cost_flow import SimpleMinCostFlow
+
+from wastex_matching.domain import errors
+from wastex_matching.domain.candidates import CandidateEdges, build_candidate_edges
+from wastex_matching.domain.capacity import NetCapacities, apply_fixed
+from wastex_matching.domain.model import (
+    AllocationResult,
+    DemandSlot,
+    FixedMatch,
+    LicenceView,
+    OfferSlot,
+)
+from wastex_matching.domain.network import (
+    COST_SCALE,
+    FlowNetwork,
+    build_network,
+    rebalanced_allowances,
+)
+from wastex_matching.domain.params import MatchingParams
+from wastex_matching.domain.result import (
+    build_result,
+    demand_kilograms,
+    licence_kilograms,
+    offer_kilograms,
+)
+from wastex_shared.errors import DomainError
+
+#: Headroom below 2⁶³ for the solver's total cost (it also scales costs internally).
+MAX_TOTAL_COST: Final = 1 << 61
+
+
+def allocate(
+    offers: Sequence[OfferSlot],
+    demands: Sequence[DemandSlot],
+    licences: Sequence[LicenceView],
+    *,
+    today: date,
+    fixed: Sequence[FixedMatch] = (),
+    params: MatchingParams | None = None,
+) -> AllocationResult:
+    """The cheapest allocation of what is left after `fixed`, as explained matches."""
+    params = params or MatchingParams()
+    _require_unique_ids(offers, demands, licences)
+    net = apply_fixed(offers, demands, licences, fixed, today)
+    edges = build_candidate_edges(
+        net.offers, net.demands, net.licences, today=today, road_factor=params.road_factor
+    )
+    return solve(net, edges, params)
+
+
+def edge_unit_costs(metres: NDArray[np.int64], params: MatchingParams) -> NDArray[np.int64]:
+    """Cost per kg on each edge: road metres × freight factor (mg CO2e per kg moved)."""
+    per_metre = float(params.freight_factor().value) * COST_SCALE / 1000.0
+    costs: NDArray[np.int64] = np.rint(metres * per_metre).astype(np.int64)
+    return costs
+
+
+def penalty_unit_cost(params: MatchingParams) -> int:
+    return round(params.penalty_kg_per_tonne * COST_SCALE)
+
+
+def solve(net: NetCapacities, edges: CandidateEdges, params: MatchingParams) -> AllocationResult:
+    """Min-cost flow on given candidate edges (indices into `net`'s sequences)."""
+    offer_kg = offer_kilograms(net.offers)
+    demand_kg = demand_kilograms(net.demands)
+    licence_kg = licence_kilograms(net.licences)
+    costs = edge_unit_costs(edges.metres, params)
+    penalty = penalty_unit_cost(params)
+    worst = max(penalty, int(costs.max()) if len(costs) else 0)
+    if int(offer_kg.sum()) * worst > MAX_TOTAL_COST:
+        raise DomainError(
+            errors.INSTANCE_TOO_LARGE,
+            "total tonnage × cost would overflow the solver; allocate in smaller batches",
+        )
+    network = build_network(edges, costs, offer_kg, demand_kg, licence_kg, penalty)
+    solver = _solver(network)
+    _run(solver)
+    rounds = 1
+    allowances = [claims.allowances_kg for claims in network.shared_licences]
+    for _ in range(params.licence_rebalance_rounds):
+        if not _rebalance(solver, network, allowances):
+            break
+        _run(solver)
+        rounds += 1
+    flows = np.asarray(solver.flows(np.arange(len(network.edges), dtype=np.int64)), np.int64)
+    notes: tuple[str, ...] = ()
+    if network.shared_licences:
+        notes = (
+            f"{len(network.shared_licences)} licence(s) binding across several demands: "
+            f"annual tonnage split and rebalanced over {rounds} round(s)",
+        )
+    return build_result(
+        net.offers,
+        net.demands,
+        net.licences,
+        network.edges,
+        flows,
+        params,
+        candidate_edges=len(edges),
+        rounds=rounds,
+        notes=notes,
+        offer_kg=offer_kg,
+    )
+
+
+def _solver(network: FlowNetwork) -> SimpleMinCostFlow:
+    solver = SimpleMinCostFlow()
+    solver.add_arcs_with_capacity_and_unit_cost(
+        network.tails, network.heads, network.capacities, network.unit_costs
+    )
+    solver.set_nodes_supplies(np.arange(network.num_nodes, dtype=np.int64), network.supplies)
+    return solver
+
+
+def _run(solver: SimpleMinCostFlow) -> None:
+    status = solver.solve()
+    if status != SimpleMinCostFlow.OPTIMAL:
+        raise DomainError(errors.SOLVER_FAILED, f"min-cost flow ended with status {status}")
+
+
+def _rebalance(
+    solver: SimpleMinCostFlow, network: FlowNetwork, allowances: list[NDArray[np.int64]]
+) -> bool:
+    """Re-split shared licences after a solve (updating `allowances`); True if any changed."""
+    changed = False
+    for index, claims in enumerate(network.shared_licences):
+        used = np.asarray(solver.flows(claims.arcs), dtype=np.int64)
+        rebalanced = rebalanced_allowances(claims, allowances[index], used)
+        if rebalanced is None:
+            continue
+        solver.set_arc_capacities(claims.arcs, rebalanced)
+        allowances[index] = rebalanced
+        changed = True
+    return changed
+
+
+def _require_unique_ids(
+    offers: Sequence[OfferSlot], demands: Sequence[DemandSlot], licences: Sequence[LicenceView]
+) -> None:
+    for kind, ids in (
+        ("offer", [o.offer_id for o in offers]),
+        ("demand", [d.demand_id for d in demands]),
+        ("licence", [lic.licence_id for lic in licences]),
+    ):
+        if len(set(ids)) != len(ids):
+            raise DomainError(errors.INVALID_PARAMETER, f"{kind} ids must be unique")

@@ -1,0 +1,112 @@
+"""Turn edge flows (kilograms per candidate edge) into explained matches.
+
+Shared by the optimiser and the baselines, so every allocation is priced the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from wastex_matching.domain.candidates import CandidateEdges
+from wastex_matching.domain.emissions import GRAM, penalty_co2e_kg, transport_co2e_kg
+from wastex_matching.domain.geo import metres_to_km
+from wastex_matching.domain.model import (
+    ZERO_TONNES,
+    AllocationResult,
+    DemandSlot,
+    LicenceView,
+    OfferSlot,
+    ProposedMatch,
+)
+from wastex_matching.domain.params import MatchingParams
+from wastex_shared.emission_factors import EmissionFactor, avoided_factor
+from wastex_shared.units import from_kilograms, to_kilograms
+
+
+def offer_kilograms(offers: Sequence[OfferSlot]) -> NDArray[np.int64]:
+    return np.array([to_kilograms(o.remaining_tonnes) for o in offers], dtype=np.int64)
+
+
+def demand_kilograms(demands: Sequence[DemandSlot]) -> NDArray[np.int64]:
+    return np.array([to_kilograms(d.remaining_tonnes) for d in demands], dtype=np.int64)
+
+
+def licence_kilograms(licences: Sequence[LicenceView]) -> NDArray[np.int64]:
+    return np.array([to_kilograms(lic.remaining_tonnes) for lic in licences], dtype=np.int64)
+
+
+def build_result(
+    offers: Sequence[OfferSlot],
+    demands: Sequence[DemandSlot],
+    licences: Sequence[LicenceView],
+    edges: CandidateEdges,
+    edge_flow_kg: NDArray[np.int64],
+    params: MatchingParams,
+    *,
+    candidate_edges: int,
+    rounds: int,
+    notes: tuple[str, ...] = (),
+    offer_kg: NDArray[np.int64] | None = None,
+) -> AllocationResult:
+    """Explained matches for every edge with flow, and what each offer has left over."""
+    freight = params.freight_factor()
+    avoided_by_code: dict[str, EmissionFactor | None] = {}
+    matches: list[ProposedMatch] = []
+    used = np.nonzero(edge_flow_kg > 0)[0]
+    for o, d, lic, metres, kg in zip(
+        edges.offer[used].tolist(),
+        edges.demand[used].tolist(),
+        edges.licence[used].tolist(),
+        edges.metres[used].tolist(),
+        edge_flow_kg[used].tolist(),
+        strict=True,
+    ):
+        offer, demand = offers[o], demands[d]
+        code = offer.waste_code
+        if code not in avoided_by_code:
+            avoided_by_code[code] = avoided_factor(code)
+        avoided = avoided_by_code[code]
+        tonnes = from_kilograms(kg)
+        distance = metres_to_km(metres)
+        matches.append(
+            ProposedMatch(
+                offer_id=offer.offer_id,
+                demand_id=demand.demand_id,
+                licence_id=licences[lic].licence_id,
+                supplier_enterprise_id=offer.enterprise_id,
+                supplier_site_id=offer.site_id,
+                recycler_enterprise_id=demand.enterprise_id,
+                recycler_site_id=demand.site_id,
+                waste_code=code,
+                tonnes=tonnes,
+                distance_km=distance,
+                co2e_kg=transport_co2e_kg(tonnes, distance, freight.value),
+                freight_factor_key=freight.key,
+                freight_factor_kg_per_tkm=freight.value,
+                avoided_co2e_kg=None
+                if avoided is None
+                else (tonnes * avoided.value).quantize(GRAM),
+                avoided_factor_key=None if avoided is None else avoided.key,
+            )
+        )
+    matches.sort(key=lambda m: (m.offer_id, m.demand_id, m.licence_id))
+
+    matched_kg = np.zeros(len(offers), dtype=np.int64)
+    np.add.at(matched_kg, edges.offer, edge_flow_kg)
+    left_kg = (offer_kilograms(offers) if offer_kg is None else offer_kg) - matched_kg
+    unmatched = {
+        offers[i].offer_id: from_kilograms(int(left_kg[i])) for i in np.nonzero(left_kg)[0].tolist()
+    }
+    unmatched_total = sum(unmatched.values(), ZERO_TONNES)
+    return AllocationResult(
+        matches=tuple(matches),
+        unmatched_tonnes=unmatched,
+        transport_co2e_kg=sum((m.co2e_kg for m in matches), ZERO_TONNES),
+        penalty_co2e_kg=penalty_co2e_kg(unmatched_total, params.penalty_kg_per_tonne),
+        candidate_edges=candidate_edges,
+        rounds=rounds,
+        notes=notes,
+    )

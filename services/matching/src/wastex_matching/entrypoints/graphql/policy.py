@@ -1,0 +1,94 @@
+"""Who may see and do what with matches — every such rule of the matching subgraph.
+
+- No token: nothing (queries fail with NOT_AUTHORIZED, subscriptions with UNAUTHENTICATED).
+- enterprise / recycler: the matches it is a party to (supplier = the offer's enterprise,
+  recycler = the demand's enterprise); only a party may accept or reject, as that party.
+- regulator: matches with either party's site in its district (`*`: all); acts on none.
+- admin: every match; acts on none (accepting is the parties' business).
+- `offerPosted`: tenants only, and only offers of codes their licences valid today permit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+from graphql import GraphQLError
+from wastex_matching.adapters.repository import MatchRecord, MatchScope
+from wastex_matching.domain.lifecycle import Party
+from wastex_matching.domain.model import LicenceView
+from wastex_shared.auth import ALL_DISTRICTS, Principal, Role
+from wastex_shared.errors import NotAuthorized
+from wastex_shared.graphql.context import Context
+
+
+def caller(context: Context) -> Principal:
+    """The signed-in caller of a query or mutation (NOT_AUTHORIZED without a token)."""
+    return context.require_principal()
+
+
+def subscriber(context: Context) -> Principal:
+    """The caller of a subscription; refused in the resolver (not at connection_init), so
+    the error reaches the client through the gateway at once."""
+    principal = context.principal  # a bad token raises UNAUTHENTICATED here
+    if principal is None:
+        raise GraphQLError(
+            "sign in: send 'Authorization: Bearer <token>' in connection_init",
+            extensions={"code": "UNAUTHENTICATED"},
+        )
+    return principal
+
+
+def may_see(principal: Principal, match: MatchRecord) -> bool:
+    if principal.role is Role.ADMIN:
+        return True
+    if principal.is_tenant:
+        return principal.enterprise_id is not None and match.is_party(principal.enterprise_id)
+    return principal.oversees(match.supplier_district) or principal.oversees(
+        match.recycler_district
+    )
+
+
+def check_may_see(principal: Principal, match: MatchRecord) -> None:
+    if not may_see(principal, match):
+        raise NotAuthorized(f"match {match.id} is not yours to see")
+
+
+def list_scope(principal: Principal, enterprise_id: str | None) -> MatchScope:
+    """What `matches` may return; asking for another tenant's matches is NOT_AUTHORIZED."""
+    if principal.role is Role.ADMIN:
+        return MatchScope(everything=True)
+    if principal.is_tenant:
+        own = principal.enterprise_id or ""
+        if enterprise_id is not None and enterprise_id != own:
+            raise NotAuthorized("you may list only your own enterprise's matches", "enterpriseId")
+        return MatchScope(enterprise_ids=frozenset({own}))
+    if principal.district == ALL_DISTRICTS:
+        return MatchScope(everything=True)
+    return MatchScope(districts=frozenset({principal.district or ""}))
+
+
+def acting_party(principal: Principal, match: MatchRecord) -> Party:
+    """The side `principal` acts for on `match`; only the two parties may act."""
+    if principal.acts_for(match.supplier_enterprise_id):
+        return Party.SUPPLIER
+    if principal.acts_for(match.recycler_enterprise_id):
+        return Party.RECYCLER
+    raise NotAuthorized("only the supplier or the recycler of a match may accept or reject it")
+
+
+def offer_watcher(principal: Principal) -> str:
+    """The enterprise whose licences filter `offerPosted` (tenants only)."""
+    if not principal.is_tenant or principal.enterprise_id is None:
+        raise GraphQLError(
+            "offerPosted is for enterprises that take waste in (their licences filter it)",
+            extensions={"code": "NOT_AUTHORIZED"},
+        )
+    return principal.enterprise_id
+
+
+def licences_permit(licences: Iterable[LicenceView], code: str, today: date) -> bool:
+    """Whether any of the caller's licences valid today may take `code`."""
+    return any(
+        lic.may_take(code) and lic.valid_from <= today <= lic.valid_until for lic in licences
+    )

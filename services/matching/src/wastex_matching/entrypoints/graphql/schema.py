@@ -1,0 +1,177 @@
+"""The matching subgraph: queries, mutations and subscriptions over matches."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from datetime import UTC, datetime
+
+import strawberry
+from pydantic import ValidationError
+
+from wastex_matching.adapters.repository import MatchRecord
+from wastex_matching.domain.lifecycle import MatchStatus
+from wastex_matching.entrypoints.graphql import policy
+from wastex_matching.entrypoints.graphql.types import (
+    DemandRef,
+    MatchFilter,
+    MatchPayload,
+    MatchType,
+    OfferRef,
+    match_of,
+)
+from wastex_matching.entrypoints.graphql.wiring import services
+from wastex_shared.errors import DomainError, NotFound
+from wastex_shared.events.catalog import OfferPosted
+from wastex_shared.events.matching import MatchProposed
+from wastex_shared.graphql.connection import (
+    Connection,
+    connection,
+    decode_cursor,
+    page_size,
+)
+from wastex_shared.graphql.context import Info
+from wastex_shared.graphql.errors import UserError
+from wastex_shared.graphql.extensions import standard_extensions
+from wastex_shared.topics import CATALOG_OFFER_POSTED, MATCHING_MATCH_PROPOSED
+
+
+def _cursor(record: MatchRecord) -> str:
+    moment = record.proposed_at
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return f"{moment.isoformat()}|{record.id}"
+
+
+def _after(cursor: str | None) -> tuple[datetime, str] | None:
+    value = decode_cursor(cursor)
+    if value is None:
+        return None
+    moment, _, ident = value.partition("|")
+    try:
+        return datetime.fromisoformat(moment), ident
+    except ValueError as exc:
+        raise DomainError("INVALID_CURSOR", "cursor is not one this API gave out", "after") from exc
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Matches the caller may see, newest first.")
+    async def matches(
+        self,
+        info: Info,
+        filter: MatchFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[MatchType]:
+        principal = policy.caller(info.context)
+        enterprise_id = str(filter.enterprise_id) if filter and filter.enterprise_id else None
+        scope = policy.list_scope(principal, enterprise_id)
+        size = page_size(first)
+        status = MatchStatus(filter.status.value) if filter and filter.status else None
+        records, total = await services(info).matching.list_matches(
+            scope,
+            status=status,
+            enterprise_id=enterprise_id,
+            limit=size + 1,
+            after=_after(after),
+        )
+        return connection(
+            [match_of(r) for r in records], [_cursor(r) for r in records], size, total
+        )
+
+    @strawberry.field(description="One match, if the caller may see it.")
+    async def match(self, info: Info, id: strawberry.ID) -> MatchType | None:
+        principal = policy.caller(info.context)
+        record = await services(info).matching.get(str(id))
+        if record is None:
+            raise NotFound("match", str(id))
+        policy.check_may_see(principal, record)
+        return match_of(record)
+
+
+async def _act(info: Info, match_id: str, reason: str | None) -> MatchPayload:
+    try:
+        principal = policy.caller(info.context)
+        matching = services(info).matching
+        record = await matching.get(match_id)
+        if record is None:
+            raise NotFound("match", match_id)
+        party = policy.acting_party(principal, record)
+        if reason is None:
+            updated = await matching.accept(match_id, party)
+        else:
+            updated = await matching.reject(match_id, party, reason)
+    except DomainError as err:
+        return MatchPayload(match=None, user_errors=[UserError.of(err)])
+    return MatchPayload(match=match_of(updated), user_errors=[])
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description=(
+            "Accept a match as its supplier or recycler: the first acceptance holds the "
+            "tonnes (ACCEPTED_BY_*), the second confirms it (CONFIRMED)."
+        )
+    )
+    async def accept_match(self, info: Info, id: strawberry.ID) -> MatchPayload:
+        return await _act(info, str(id), None)
+
+    @strawberry.mutation(description="Turn a match down (before confirmation), with a reason.")
+    async def reject_match(self, info: Info, id: strawberry.ID, reason: str) -> MatchPayload:
+        return await _act(info, str(id), reason)
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(description="New proposals the caller may see (parties: theirs).")
+    async def match_proposed(self, info: Info) -> AsyncGenerator[MatchType, None]:
+        principal = policy.subscriber(info.context)
+        wiring = services(info)
+        async with wiring.hub.subscription(MATCHING_MATCH_PROPOSED.name) as events:
+            async for envelope in events:
+                try:
+                    facts = MatchProposed.model_validate(envelope.data)
+                except ValidationError:
+                    continue
+                record = await wiring.matching.get(facts.match_id)
+                if record is None or not policy.may_see(principal, record):
+                    continue
+                yield match_of(record)
+
+    @strawberry.subscription(
+        description=(
+            "Offers posted from now on whose code the caller's licences valid today permit "
+            "(optionally only these codes)."
+        )
+    )
+    async def offer_posted(
+        self, info: Info, waste_codes: list[str] | None = None
+    ) -> AsyncGenerator[OfferRef, None]:
+        principal = policy.subscriber(info.context)
+        enterprise_id = policy.offer_watcher(principal)
+        wanted = {code.strip().upper() for code in waste_codes} if waste_codes else None
+        wiring = services(info)
+        async with wiring.hub.subscription(CATALOG_OFFER_POSTED.name) as events:
+            async for envelope in events:
+                try:
+                    offer = OfferPosted.model_validate(envelope.data)
+                except ValidationError:
+                    continue
+                if wanted is not None and offer.waste_code not in wanted:
+                    continue
+                if offer.enterprise_id == enterprise_id:
+                    continue
+                licences = await wiring.matching.licences_of(enterprise_id)
+                if policy.licences_permit(licences, offer.waste_code, wiring.matching.today()):
+                    yield OfferRef(id=strawberry.ID(offer.offer_id))
+
+
+schema = strawberry.federation.Schema(
+    query=Query,
+    mutation=Mutation,
+    subscription=Subscription,
+    types=[OfferRef, DemandRef, MatchType],
+    federation_version="2.9",
+    extensions=standard_extensions(),
+)

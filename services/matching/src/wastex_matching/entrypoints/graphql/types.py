@@ -1,0 +1,183 @@
+"""GraphQL types of the matching subgraph."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+import strawberry
+
+from wastex_matching.adapters.repository import MatchRecord
+from wastex_shared.graphql.errors import UserError
+
+if TYPE_CHECKING:
+    from wastex_shared.graphql.context import Info
+
+
+@strawberry.federation.type(keys=["id"], name="Offer")
+class OfferRef:
+    id: strawberry.ID
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID, **_: Any) -> OfferRef:
+        return cls(id=id)
+
+
+@strawberry.federation.type(keys=["id"], name="Demand")
+class DemandRef:
+    id: strawberry.ID
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID, **_: Any) -> DemandRef:
+        return cls(id=id)
+
+
+@strawberry.enum(name="MatchStatus")
+class MatchStatusType(Enum):
+    PROPOSED = "PROPOSED"
+    ACCEPTED_BY_SUPPLIER = "ACCEPTED_BY_SUPPLIER"
+    ACCEPTED_BY_RECYCLER = "ACCEPTED_BY_RECYCLER"
+    CONFIRMED = "CONFIRMED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+    SUPERSEDED = "SUPERSEDED"
+
+
+@strawberry.enum(name="MatchParty")
+class PartyType(Enum):
+    SUPPLIER = "SUPPLIER"
+    RECYCLER = "RECYCLER"
+
+
+@strawberry.type(name="MatchAlternative", description="Another demand, and why it was not chosen.")
+class AlternativeType:
+    demand: DemandRef
+    reason: str = strawberry.field(
+        description=(
+            "Why not: LICENCE_NOT_COVERING_CODE, HAZARDOUS_NEEDS_OPERATING_LICENCE, "
+            "LICENCE_EXPIRED, OUT_OF_RADIUS, WINDOW_NOT_OVERLAPPING, WINDOW_PASSED, "
+            "SAME_ENTERPRISE, REJECTED (a party turned this pairing down), NO_CAPACITY (its "
+            "intake or licensed tonnage went to routes that save more) or COSTLIER (it had "
+            "room, but the allocation is cheaper without it)."
+        )
+    )
+    distance_km: Decimal | None = strawberry.field(description="Road distance to that demand.")
+    detail: str
+
+
+@strawberry.federation.type(
+    keys=["id"],
+    name="Match",
+    description=(
+        "A proposed transfer of an offer's waste (or part of it) to a demand, and how it "
+        "explains itself: distance, tonnes, transport CO2e and CO2e avoided."
+    ),
+)
+class MatchType:
+    id: strawberry.ID
+    offer: OfferRef
+    demand: DemandRef
+    tonnes: Decimal
+    distance_km: Decimal = strawberry.field(description="Road km: great-circle × road factor.")
+    co2e_kg: Decimal = strawberry.field(description="Transport: tonnes × km × freight factor.")
+    avoided_co2e_kg: Decimal | None = strawberry.field(
+        description="tonnes × the waste code's avoided-emission factor (null: none on record)."
+    )
+    avoided_factor_key: str | None
+    freight_factor_key: str
+    freight_factor_kg_per_tkm: Decimal
+    freight_factor_source: str
+    waste_code: str
+    status: MatchStatusType
+    supplier_enterprise_id: strawberry.ID
+    recycler_enterprise_id: strawberry.ID
+    supplier_district: str
+    recycler_district: str
+    licence_id: strawberry.ID | None = strawberry.field(
+        description="The recycler's licence whose annual tonnage the match counts against."
+    )
+    window_from: date = strawberry.field(description="First day of the shipping window.")
+    window_until: date = strawberry.field(description="Last day of the shipping window.")
+    accepted_by_supplier: bool
+    accepted_by_recycler: bool
+    rejected_by: PartyType | None
+    rejection_reason: str | None
+    proposed_at: datetime
+    updated_at: datetime
+    explanation: str
+    alternatives: list[AlternativeType] = strawberry.field(
+        description="Other demands taking this code, nearest feasible first, and why not them."
+    )
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID, **_: Any) -> MatchType | None:
+        from wastex_matching.entrypoints.graphql import policy
+        from wastex_matching.entrypoints.graphql.wiring import services
+
+        principal = policy.caller(info.context)
+        record = await services(info).matching.get(str(id))
+        if record is None:
+            return None
+        policy.check_may_see(principal, record)
+        return match_of(record)
+
+
+@strawberry.type(name="MatchPayload")
+class MatchPayload:
+    match: MatchType | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input(name="MatchFilter")
+class MatchFilter:
+    status: MatchStatusType | None = None
+    enterprise_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Matches where this enterprise is supplier or recycler."
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def match_of(record: MatchRecord) -> MatchType:
+    return MatchType(
+        id=strawberry.ID(record.id),
+        offer=OfferRef(id=strawberry.ID(record.offer_id)),
+        demand=DemandRef(id=strawberry.ID(record.demand_id)),
+        tonnes=record.tonnes,
+        distance_km=record.distance_km,
+        co2e_kg=record.co2e_kg,
+        avoided_co2e_kg=record.avoided_co2e_kg,
+        avoided_factor_key=record.avoided_factor_key,
+        freight_factor_key=record.freight_factor_key,
+        freight_factor_kg_per_tkm=record.freight_factor_kg_per_tkm,
+        freight_factor_source=record.freight_factor_source,
+        waste_code=record.waste_code,
+        status=MatchStatusType(record.status.value),
+        supplier_enterprise_id=strawberry.ID(record.supplier_enterprise_id),
+        recycler_enterprise_id=strawberry.ID(record.recycler_enterprise_id),
+        supplier_district=record.supplier_district,
+        recycler_district=record.recycler_district,
+        licence_id=strawberry.ID(record.licence_id) if record.licence_id else None,
+        window_from=record.window_from,
+        window_until=record.window_until,
+        accepted_by_supplier=record.supplier_accepted_at is not None,
+        accepted_by_recycler=record.recycler_accepted_at is not None,
+        rejected_by=PartyType(record.rejected_by) if record.rejected_by else None,
+        rejection_reason=record.rejection_reason,
+        proposed_at=_aware(record.proposed_at),
+        updated_at=_aware(record.updated_at),
+        explanation=record.explanation,
+        alternatives=[
+            AlternativeType(
+                demand=DemandRef(id=strawberry.ID(a.demand_id)),
+                reason=a.reason,
+                distance_km=a.distance_km,
+                detail=a.detail,
+            )
+            for a in record.alternatives
+        ],
+    )

@@ -1,0 +1,50 @@
+"""Kafka entrypoint: the catalog facts matching keeps read models of (one consumer group)."""
+
+from __future__ import annotations
+
+from faststream.kafka import KafkaRouter
+
+from wastex_matching.service import MatchingService
+from wastex_matching.settings import MatchingSettings
+from wastex_shared.messaging import EventConsumer
+from wastex_shared.messaging.subscription import subscribe
+from wastex_shared.topics import (
+    CATALOG_DEMAND_POSTED,
+    CATALOG_DEMAND_UPDATED,
+    CATALOG_DEMAND_WITHDRAWN,
+    CATALOG_ENTERPRISE_REGISTERED,
+    CATALOG_LICENCE_REGISTERED,
+    CATALOG_OFFER_POSTED,
+    CATALOG_OFFER_UPDATED,
+    CATALOG_OFFER_WITHDRAWN,
+    CATALOG_SITE_ADDED,
+)
+
+#: Consumed by the `matching` group, and re-read from offset 0 by replay.
+CATALOG_TOPICS = [
+    topic.name
+    for topic in (
+        CATALOG_ENTERPRISE_REGISTERED,
+        CATALOG_SITE_ADDED,
+        CATALOG_LICENCE_REGISTERED,
+        CATALOG_OFFER_POSTED,
+        CATALOG_OFFER_WITHDRAWN,
+        CATALOG_OFFER_UPDATED,
+        CATALOG_DEMAND_POSTED,
+        CATALOG_DEMAND_WITHDRAWN,
+        CATALOG_DEMAND_UPDATED,
+    )
+]
+
+
+def catalog_consumer(service: MatchingService, settings: MatchingSettings) -> EventConsumer:
+    return EventConsumer(settings.service, service.uow_factory, service.handlers())
+
+
+def build_router(
+    service: MatchingService, settings: MatchingSettings
+) -> tuple[KafkaRouter, EventConsumer]:
+    consumer = catalog_consumer(service, settings)
+    router = KafkaRouter()
+    subscribe(router, consumer, CATALOG_TOPICS, settings)
+    return router, consumer

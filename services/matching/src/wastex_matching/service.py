@@ -1,0 +1,776 @@
+"""Use cases of the matching service: load → domain → save + outbox, in one unit of work.
+
+- **Catalog projection**: handlers keep the read models (enterprises, sites, licences,
+  offers, demands, listing status) from catalog events and mark the market changed.
+- **Re-optimisation** (`reoptimise`): reads the market, runs the min-cost-flow allocation
+  over everything not held by accepted or confirmed matches, and applies the *difference*
+  to the stored proposals in one unit of work: unchanged proposals stay, replaced ones
+  become SUPERSEDED (matching.match-superseded.v1), new routes become PROPOSED
+  (matching.match-proposed.v1) with ids derived from (offer, demand, generation), so a
+  replay of the same facts yields the same ids. A background task runs it in micro-batches:
+  handlers wake it, it waits for a quiet moment (≤ 1 s) and re-optimises once for them all.
+- **Lifecycle** (`accept`, `reject`, `expire_due`): the domain's state machine on a stored
+  match, guarded by an optimistic version check, one event per step.
+
+The solve reads in one short transaction and writes in another, so the database is not
+held while the solver runs; every write re-checks what it read (match versions), and a
+concurrent change makes the round retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+from sqlalchemy.exc import IntegrityError
+
+from wastex_matching.adapters import repository as repo
+from wastex_matching.adapters.repository import Alternative, MatchRecord, MatchScope
+from wastex_matching.adapters.tables import (
+    DemandRow,
+    EnterpriseRow,
+    LicenceRow,
+    OfferRow,
+    SiteRow,
+)
+from wastex_matching.domain import errors, lifecycle, reasons
+from wastex_matching.domain.candidates import CandidateEdges, build_candidate_edges
+from wastex_matching.domain.capacity import apply_fixed
+from wastex_matching.domain.explain import CandidateExplanation, explain_offer
+from wastex_matching.domain.lifecycle import MatchStatus, Party
+from wastex_matching.domain.model import AllocationResult, LicenceView, ProposedMatch
+from wastex_matching.domain.optimiser import allocate, solve
+from wastex_matching.domain.params import MatchingParams
+from wastex_matching.domain.reoptimise import ProvisionalMatch, plan_reoptimisation
+from wastex_matching.settings import MatchingSettings
+from wastex_shared.codes import lookup
+from wastex_shared.envelope import Envelope, derived_id, utcnow
+from wastex_shared.errors import DomainError, NotFound
+from wastex_shared.events.catalog import (
+    DemandPosted,
+    DemandUpdated,
+    DemandWithdrawn,
+    EnterpriseRegistered,
+    LicenceRegistered,
+    OfferPosted,
+    OfferUpdated,
+    OfferWithdrawn,
+    SiteAdded,
+)
+from wastex_shared.events.matching import (
+    MatchAccepted,
+    MatchConfirmed,
+    MatchExpired,
+    MatchFacts,
+    MatchProposed,
+    MatchRejected,
+    MatchSuperseded,
+)
+from wastex_shared.storage import UnitOfWork, UnitOfWorkFactory
+from wastex_shared.topics import (
+    MATCHING_MATCH_ACCEPTED,
+    MATCHING_MATCH_CONFIRMED,
+    MATCHING_MATCH_EXPIRED,
+    MATCHING_MATCH_PROPOSED,
+    MATCHING_MATCH_REJECTED,
+    MATCHING_MATCH_SUPERSEDED,
+)
+
+log = logging.getLogger(__name__)
+
+SOURCE = "matching"
+#: Error codes of this layer (the domain's are in `wastex_matching.domain.errors`).
+CONCURRENT_UPDATE = "CONCURRENT_UPDATE"
+LISTING_CLOSED = "LISTING_CLOSED"
+
+#: The explain words → the public alternative reasons (GraphQL `AlternativeReason`).
+#: The alternative's reason when a party turned that very pairing down before.
+REJECTED = "REJECTED"
+PUBLIC_REASON = {
+    reasons.FEASIBLE_BUT_FULL: "NO_CAPACITY",
+    reasons.FEASIBLE_BUT_COSTLIER: "COSTLIER",
+    reasons.FEASIBLE: "COSTLIER",
+}
+
+
+class Conflict(Exception):
+    """What a round read changed before it wrote: the round is retried."""
+
+
+@dataclass(frozen=True)
+class ReoptimiseReport:
+    version: int
+    proposed: int
+    superseded: int
+    kept: int
+    matched_tonnes: Decimal
+    unmatched_tonnes: Decimal
+    seconds: float
+
+
+class MatchingService:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        settings: MatchingSettings,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._uow = uow
+        self.settings = settings
+        self.clock = clock
+        self.params = MatchingParams(
+            road_factor=settings.road_factor, freight_factor_key=settings.freight_factor_key
+        )
+        #: Set by anything that may change the best allocation; wakes the re-optimiser.
+        self.changed = asyncio.Event()
+        #: The market version the last completed round saw (-1: none yet).
+        self.processed_version = -1
+        self.last_report: ReoptimiseReport | None = None
+        self._round = asyncio.Lock()
+        self._excludes_pairs = "excluded_pairs" in inspect.signature(allocate).parameters
+
+    @property
+    def uow_factory(self) -> UnitOfWorkFactory:
+        return self._uow
+
+    # --- time --------------------------------------------------------------------------
+
+    def today(self) -> date:
+        """The city's calendar day (windows and expiry are in local days)."""
+        return (self.clock() + timedelta(hours=self.settings.utc_offset_hours)).date()
+
+    # --- catalog projection (consumer handlers: no commit here) -------------------------
+
+    def handlers(self) -> dict[str, Callable[[UnitOfWork, Envelope, Any], Any]]:
+        return {
+            "catalog.enterprise-registered": self.on_enterprise_registered,
+            "catalog.site-added": self.on_site_added,
+            "catalog.licence-registered": self.on_licence_registered,
+            "catalog.offer-posted": self.on_offer_posted,
+            "catalog.offer-withdrawn": self.on_offer_withdrawn,
+            "catalog.offer-updated": self.on_offer_updated,
+            "catalog.demand-posted": self.on_demand_posted,
+            "catalog.demand-withdrawn": self.on_demand_withdrawn,
+            "catalog.demand-updated": self.on_demand_updated,
+        }
+
+    async def _market_changed(self, uow: UnitOfWork) -> None:
+        await repo.bump_version(uow.session)
+        self.changed.set()
+
+    async def on_enterprise_registered(
+        self, uow: UnitOfWork, _: Envelope, data: EnterpriseRegistered
+    ) -> None:
+        await repo.upsert(
+            uow.session,
+            EnterpriseRow,
+            data.enterprise_id,
+            name=data.name,
+            credit_code=data.credit_code,
+            industry=data.industry,
+            district=data.district,
+            kind=data.kind,
+        )
+
+    async def on_site_added(self, uow: UnitOfWork, _: Envelope, data: SiteAdded) -> None:
+        await repo.upsert(
+            uow.session,
+            SiteRow,
+            data.site_id,
+            enterprise_id=data.enterprise_id,
+            name=data.name,
+            district=data.district,
+            latitude=data.latitude,
+            longitude=data.longitude,
+            industry=data.industry,
+        )
+
+    async def on_licence_registered(
+        self, uow: UnitOfWork, _: Envelope, data: LicenceRegistered
+    ) -> None:
+        await repo.upsert(
+            uow.session,
+            LicenceRow,
+            data.licence_id,
+            enterprise_id=data.enterprise_id,
+            number=data.number,
+            waste_codes=repo.codes_json(data.waste_codes),
+            annual_capacity_tonnes=data.annual_capacity_tonnes,
+            valid_from=data.valid_from,
+            valid_until=data.valid_until,
+            licence_type=data.licence_type,
+        )
+        await self._market_changed(uow)
+
+    async def on_offer_posted(self, uow: UnitOfWork, _: Envelope, data: OfferPosted) -> None:
+        await repo.upsert(
+            uow.session,
+            OfferRow,
+            data.offer_id,
+            enterprise_id=data.enterprise_id,
+            site_id=data.site_id,
+            district=data.district,
+            latitude=data.latitude,
+            longitude=data.longitude,
+            waste_code=data.waste_code,
+            hazardous=data.hazardous,
+            quantity_tonnes=data.quantity_tonnes,
+            available_from=data.available_from,
+            available_until=data.available_until,
+            description=data.description,
+        )
+        await repo.set_listing_status(
+            uow.session, data.offer_id, "offer", data.status, None, data.version
+        )
+        await self._market_changed(uow)
+
+    async def on_offer_withdrawn(self, uow: UnitOfWork, _: Envelope, data: OfferWithdrawn) -> None:
+        await repo.set_listing_status(
+            uow.session, data.offer_id, "offer", data.status, data.remaining_tonnes, data.version
+        )
+        await self._market_changed(uow)
+
+    async def on_offer_updated(self, uow: UnitOfWork, _: Envelope, data: OfferUpdated) -> None:
+        # The remaining tonnage the catalog reports is what *our* accepted matches took;
+        # matching counts those itself (FixedMatch), so only the status matters here.
+        await repo.set_listing_status(
+            uow.session, data.offer_id, "offer", data.status, data.remaining_tonnes, data.version
+        )
+        await self._market_changed(uow)
+
+    async def on_demand_posted(self, uow: UnitOfWork, _: Envelope, data: DemandPosted) -> None:
+        await repo.upsert(
+            uow.session,
+            DemandRow,
+            data.demand_id,
+            enterprise_id=data.enterprise_id,
+            site_id=data.site_id,
+            district=data.district,
+            latitude=data.latitude,
+            longitude=data.longitude,
+            waste_codes=repo.codes_json(data.waste_codes),
+            quantity_tonnes=data.quantity_tonnes,
+            max_distance_km=data.max_distance_km,
+            available_from=data.available_from,
+            available_until=data.available_until,
+        )
+        await repo.set_listing_status(
+            uow.session, data.demand_id, "demand", data.status, None, data.version
+        )
+        await self._market_changed(uow)
+
+    async def on_demand_withdrawn(
+        self, uow: UnitOfWork, _: Envelope, data: DemandWithdrawn
+    ) -> None:
+        await repo.set_listing_status(
+            uow.session, data.demand_id, "demand", data.status, data.remaining_tonnes, data.version
+        )
+        await self._market_changed(uow)
+
+    async def on_demand_updated(self, uow: UnitOfWork, _: Envelope, data: DemandUpdated) -> None:
+        await repo.set_listing_status(
+            uow.session, data.demand_id, "demand", data.status, data.remaining_tonnes, data.version
+        )
+        await self._market_changed(uow)
+
+    # --- queries ------------------------------------------------------------------------
+
+    async def get(self, match_id: str) -> MatchRecord | None:
+        async with self._uow() as uow:
+            return await repo.get_match(uow.session, match_id)
+
+    async def list_matches(
+        self,
+        scope: MatchScope,
+        *,
+        status: MatchStatus | None,
+        enterprise_id: str | None,
+        limit: int,
+        after: tuple[datetime, str] | None,
+    ) -> tuple[list[MatchRecord], int]:
+        async with self._uow() as uow:
+            return await repo.list_matches(
+                uow.session,
+                scope,
+                status=status,
+                enterprise_id=enterprise_id,
+                limit=limit,
+                after=after,
+            )
+
+    async def licences_of(self, enterprise_id: str) -> list[LicenceView]:
+        async with self._uow() as uow:
+            return await repo.licences_of(uow.session, enterprise_id)
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def accept(self, match_id: str, party: Party) -> MatchRecord:
+        """`party` accepts: the first acceptance fixes the match, the second confirms it."""
+        async with self._uow() as uow:
+            record = await self._load(uow, match_id)
+            status = lifecycle.accept(record.status, party)
+            if record.window_until < self.today():
+                raise DomainError(
+                    errors.INVALID_TRANSITION,
+                    f"the shipping window of match {match_id} ended on {record.window_until}",
+                )
+            if record.status is MatchStatus.PROPOSED:
+                for ident, what in ((record.offer_id, "offer"), (record.demand_id, "demand")):
+                    if await repo.listing_closed(uow.session, ident):
+                        raise DomainError(
+                            LISTING_CLOSED, f"the {what} {ident} is no longer on the market"
+                        )
+            now = self.clock()
+            updated = replace(
+                record,
+                status=status,
+                supplier_accepted_at=now
+                if party is Party.SUPPLIER
+                else record.supplier_accepted_at,
+                recycler_accepted_at=now
+                if party is Party.RECYCLER
+                else record.recycler_accepted_at,
+            )
+            updated = await self._save(uow, record, updated)
+            await self._publish(
+                uow,
+                MATCHING_MATCH_ACCEPTED.name,
+                "matching.match-accepted",
+                updated,
+                "accepted",
+                MatchAccepted(**self._facts(updated), accepted_by=party.value),
+            )
+            if status is MatchStatus.CONFIRMED:
+                await self._publish(
+                    uow,
+                    MATCHING_MATCH_CONFIRMED.name,
+                    "matching.match-confirmed",
+                    updated,
+                    "confirmed",
+                    MatchConfirmed(**self._facts(updated)),
+                )
+            await uow.commit()
+            return updated
+
+    async def reject(self, match_id: str, party: Party, reason: str) -> MatchRecord:
+        """Either party turns the match down before confirmation; its tonnes are released."""
+        async with self._uow() as uow:
+            record = await self._load(uow, match_id)
+            status = lifecycle.reject(record.status, party, reason)
+            updated = replace(
+                record, status=status, rejected_by=party.value, rejection_reason=reason.strip()
+            )
+            updated = await self._save(uow, record, updated)
+            await self._publish(
+                uow,
+                MATCHING_MATCH_REJECTED.name,
+                "matching.match-rejected",
+                updated,
+                "rejected",
+                MatchRejected(
+                    **self._facts(updated), rejected_by=party.value, reason=reason.strip()
+                ),
+            )
+            await self._market_changed(uow)
+            await uow.commit()
+            return updated
+
+    async def expire_due(self) -> int:
+        """Expire open matches whose shipping window has passed; returns how many."""
+        today = self.today()
+        async with self._uow() as uow:
+            due = await repo.due_to_expire(uow.session, today)
+            for record in due:
+                updated = replace(record, status=lifecycle.expire(record.status))
+                updated = await self._save(uow, record, updated)
+                await self._publish(
+                    uow,
+                    MATCHING_MATCH_EXPIRED.name,
+                    "matching.match-expired",
+                    updated,
+                    "expired",
+                    MatchExpired(**self._facts(updated)),
+                )
+            if due:
+                await self._market_changed(uow)
+            await uow.commit()
+        return len(due)
+
+    async def _load(self, uow: UnitOfWork, match_id: str) -> MatchRecord:
+        record = await repo.get_match(uow.session, match_id)
+        if record is None:
+            raise NotFound("match", match_id)
+        return record
+
+    async def _save(self, uow: UnitOfWork, old: MatchRecord, new: MatchRecord) -> MatchRecord:
+        stamped = replace(new, updated_at=self.clock(), version=old.version + 1)
+        if not await repo.update_match(uow.session, stamped, old.version):
+            raise DomainError(
+                CONCURRENT_UPDATE, f"match {old.id} changed meanwhile; read it again and retry"
+            )
+        return stamped
+
+    # --- events -------------------------------------------------------------------------
+
+    def _facts(self, record: MatchRecord) -> dict[str, Any]:
+        return dict(
+            match_id=record.id,
+            offer_id=record.offer_id,
+            demand_id=record.demand_id,
+            supplier_enterprise_id=record.supplier_enterprise_id,
+            supplier_site_id=record.supplier_site_id,
+            recycler_enterprise_id=record.recycler_enterprise_id,
+            recycler_site_id=record.recycler_site_id,
+            waste_code=record.waste_code,
+            tonnes=record.tonnes,
+            distance_km=record.distance_km,
+            co2e_kg=record.co2e_kg,
+            avoided_co2e_kg=record.avoided_co2e_kg,
+            freight_factor_key=record.freight_factor_key,
+            freight_factor_kg_per_tkm=record.freight_factor_kg_per_tkm,
+            avoided_factor_key=record.avoided_factor_key,
+            status=record.status.value,
+            licence_id=record.licence_id,
+            supplier_district=record.supplier_district,
+            recycler_district=record.recycler_district,
+            freight_factor_source=record.freight_factor_source,
+            window_from=record.window_from,
+            window_until=record.window_until,
+        )
+
+    async def _publish(
+        self,
+        uow: UnitOfWork,
+        topic: str,
+        event_type: str,
+        record: MatchRecord,
+        step: str,
+        data: MatchFacts,
+    ) -> None:
+        # Derived from the match and its version: re-running the same step yields the same id.
+        event_id = derived_id(SOURCE, record.id, step, record.version)
+        envelope = Envelope.new(event_type, SOURCE, record.id, data, id=event_id)
+        await uow.publish(topic, envelope)
+
+    # --- re-optimisation ----------------------------------------------------------------
+
+    async def reoptimise(self) -> ReoptimiseReport:
+        """One round: allocate what is not fixed, apply the difference; retried on conflict."""
+        async with self._round:
+            for attempt in range(5):
+                try:
+                    report = await self._reoptimise_once()
+                except Conflict as conflict:
+                    log.info("re-optimisation conflict (%s); retrying", conflict)
+                    await asyncio.sleep(0.05 * (attempt + 1))
+                    continue
+                self.processed_version = report.version
+                self.last_report = report
+                return report
+            raise DomainError(CONCURRENT_UPDATE, "re-optimisation kept conflicting; will retry")
+
+    async def _reoptimise_once(self) -> ReoptimiseReport:
+        started = time.perf_counter()
+        today = self.today()
+        async with self._uow() as uow:
+            snapshot = await repo.load_market(uow.session, today)
+            rejected = await repo.rejected_pairs(uow.session)
+            await uow.rollback()
+        result = await asyncio.to_thread(self._allocate, snapshot, today, rejected)
+        routes = [m for m in result.matches if (m.offer_id, m.demand_id) not in rejected]
+        plan = plan_reoptimisation(
+            [
+                ProvisionalMatch(
+                    match_id=p.id,
+                    offer_id=p.offer_id,
+                    demand_id=p.demand_id,
+                    tonnes=p.tonnes,
+                    licence_id=p.licence_id,
+                )
+                for p in snapshot.proposals
+            ],
+            routes,
+        )
+        proposals = {p.id: p for p in snapshot.proposals}
+        now = self.clock()
+        generations = dict(snapshot.generations)
+        new_records: list[MatchRecord] = []
+        explanations = self._explanations(snapshot, result, plan.propose, today)
+        for route in plan.propose:
+            pair = (route.offer_id, route.demand_id)
+            generation = generations.get(pair, 0)
+            generations[pair] = generation + 1
+            new_records.append(
+                self._new_record(snapshot, route, generation, today, now, explanations, rejected)
+            )
+        replaced_by: dict[str, list[str]] = defaultdict(list)
+        for record in new_records:
+            replaced_by[record.offer_id].append(record.id)
+            replaced_by[record.demand_id].append(record.id)
+        async with self._uow() as uow:
+            for stale in plan.supersede:
+                old = proposals[stale.match_id]
+                new = replace(old, status=lifecycle.supersede(old.status))
+                stamped = replace(new, updated_at=now, version=old.version + 1)
+                if not await repo.update_match(uow.session, stamped, old.version):
+                    raise Conflict(f"match {old.id} changed during the round")
+                successors = sorted(set(replaced_by[old.offer_id] + replaced_by[old.demand_id]))
+                await self._publish(
+                    uow,
+                    MATCHING_MATCH_SUPERSEDED.name,
+                    "matching.match-superseded",
+                    stamped,
+                    "superseded",
+                    MatchSuperseded(**self._facts(stamped), replaced_by=successors),
+                )
+            for record in new_records:
+                try:
+                    async with uow.savepoint():
+                        await repo.insert_match(uow.session, record)
+                except IntegrityError as exc:
+                    raise Conflict(f"match {record.id} exists already") from exc
+                await self._publish(
+                    uow,
+                    MATCHING_MATCH_PROPOSED.name,
+                    "matching.match-proposed",
+                    record,
+                    "proposed",
+                    MatchProposed(**self._facts(record)),
+                )
+            await uow.commit()
+        return ReoptimiseReport(
+            version=snapshot.version,
+            proposed=len(new_records),
+            superseded=len(plan.supersede),
+            kept=len(plan.keep),
+            matched_tonnes=result.matched_tonnes,
+            unmatched_tonnes=result.unmatched_total_tonnes,
+            seconds=time.perf_counter() - started,
+        )
+
+    def _allocate(
+        self, snapshot: repo.MarketSnapshot, today: date, rejected: set[tuple[str, str]]
+    ) -> AllocationResult:
+        """`allocate`, with the pairs a party rejected taking no part (no edge at all)."""
+        if self._excludes_pairs or not rejected:
+            extra: dict[str, Any] = {"excluded_pairs": rejected} if rejected else {}
+            return allocate(
+                snapshot.offers,
+                snapshot.demands,
+                snapshot.licences,
+                today=today,
+                fixed=snapshot.fixed,
+                params=self.params,
+                **extra,
+            )
+        # The same steps as `allocate`, dropping the rejected pairs' candidate edges.
+        net = apply_fixed(
+            snapshot.offers, snapshot.demands, snapshot.licences, snapshot.fixed, today
+        )
+        edges = build_candidate_edges(
+            net.offers, net.demands, net.licences, today=today, road_factor=self.params.road_factor
+        )
+        offer_ids = [o.offer_id for o in net.offers]
+        demand_ids = [d.demand_id for d in net.demands]
+        keep = np.fromiter(
+            (
+                (offer_ids[o], demand_ids[d]) not in rejected
+                for o, d in zip(edges.offer.tolist(), edges.demand.tolist(), strict=True)
+            ),
+            dtype=bool,
+            count=len(edges),
+        )
+        kept = CandidateEdges(
+            edges.offer[keep], edges.demand[keep], edges.licence[keep], edges.metres[keep]
+        )
+        return solve(net, kept, self.params)
+
+    def _explanations(
+        self,
+        snapshot: repo.MarketSnapshot,
+        result: AllocationResult,
+        routes: Sequence[ProposedMatch],
+        today: date,
+    ) -> dict[str, list[CandidateExplanation]]:
+        """Every demand's verdict for each offer that gets a new proposal."""
+        by_offer: dict[str, list[CandidateExplanation]] = {}
+        offers = {o.offer_id: o for o in snapshot.offers}
+        for offer_id in sorted({r.offer_id for r in routes}):
+            code = offers[offer_id].waste_code
+            takers = [d for d in snapshot.demands if d.accepts(code)]
+            by_offer[offer_id] = explain_offer(
+                offer_id,
+                snapshot.offers,
+                takers,
+                snapshot.licences,
+                today=today,
+                fixed=snapshot.fixed,
+                params=self.params,
+                allocation=result,
+            )
+        return by_offer
+
+    def _new_record(
+        self,
+        snapshot: repo.MarketSnapshot,
+        route: ProposedMatch,
+        generation: int,
+        today: date,
+        now: datetime,
+        explanations: dict[str, list[CandidateExplanation]],
+        rejected: set[tuple[str, str]],
+    ) -> MatchRecord:
+        offer = next(o for o in snapshot.offers if o.offer_id == route.offer_id)
+        demand = next(d for d in snapshot.demands if d.demand_id == route.demand_id)
+        overlap = offer.window.overlap(demand.window)
+        window = overlap.from_day(today) if overlap is not None else None
+        if window is None:  # the domain only routes pairs whose windows meet from today on
+            raise Conflict(f"no shipping window for {route.offer_id} → {route.demand_id}")
+        freight = self.params.freight_factor()
+        alternatives = tuple(
+            Alternative(
+                demand_id=line.demand_id,
+                reason=REJECTED
+                if (route.offer_id, line.demand_id) in rejected
+                else (PUBLIC_REASON.get(line.outcome, line.outcome)),
+                distance_km=line.distance_km,
+                detail="a party rejected this pairing before"
+                if (route.offer_id, line.demand_id) in rejected
+                else line.message,
+            )
+            for line in explanations.get(route.offer_id, [])
+            if line.demand_id != route.demand_id
+            and line.outcome not in (reasons.CHOSEN, reasons.CODE_NOT_DEMANDED)
+        )[: self.settings.alternatives_limit]
+        return MatchRecord(
+            id=derived_id("match", route.offer_id, route.demand_id, generation),
+            offer_id=route.offer_id,
+            demand_id=route.demand_id,
+            licence_id=route.licence_id,
+            supplier_enterprise_id=route.supplier_enterprise_id,
+            supplier_site_id=route.supplier_site_id,
+            supplier_district=offer.district,
+            recycler_enterprise_id=route.recycler_enterprise_id,
+            recycler_site_id=route.recycler_site_id,
+            recycler_district=demand.district,
+            waste_code=route.waste_code,
+            tonnes=route.tonnes,
+            distance_km=route.distance_km,
+            co2e_kg=route.co2e_kg,
+            avoided_co2e_kg=route.avoided_co2e_kg,
+            avoided_factor_key=route.avoided_factor_key,
+            freight_factor_key=route.freight_factor_key,
+            freight_factor_kg_per_tkm=route.freight_factor_kg_per_tkm,
+            freight_factor_source=freight.source,
+            window_from=window.start,
+            window_until=window.end,
+            licence_year=today.year,
+            status=MatchStatus.PROPOSED,
+            proposed_at=now,
+            updated_at=now,
+            explanation=self._explain(snapshot, route, window.start, window.end, freight.source),
+            alternatives=alternatives,
+            generation=generation,
+        )
+
+    def _explain(
+        self,
+        snapshot: repo.MarketSnapshot,
+        route: ProposedMatch,
+        start: date,
+        end: date,
+        source: str,
+    ) -> str:
+        code = lookup(route.waste_code)
+        what = f"{route.waste_code} ({code.name_en})" if code else route.waste_code
+        supplier = snapshot.enterprises.get(route.supplier_enterprise_id, "the supplier")
+        recycler = snapshot.enterprises.get(route.recycler_enterprise_id, "the recycler")
+        from_site = snapshot.sites.get(route.supplier_site_id, route.supplier_site_id)
+        to_site = snapshot.sites.get(route.recycler_site_id, route.recycler_site_id)
+        parts = [
+            f"{route.tonnes} t of {what} from {supplier} ({from_site}) to {recycler} "
+            f"({to_site}), between {start} and {end}.",
+            f"Distance {route.distance_km} km by road (great-circle × road factor "
+            f"{self.params.road_factor}).",
+            f"Transport {route.co2e_kg} kg CO2e = {route.tonnes} t × {route.distance_km} km × "
+            f"{route.freight_factor_kg_per_tkm} kg CO2e/t·km ({route.freight_factor_key}; "
+            f"{source}).",
+        ]
+        if route.avoided_co2e_kg is not None:
+            parts.append(
+                f"Avoids {route.avoided_co2e_kg} kg CO2e by using the waste "
+                f"({route.avoided_factor_key})."
+            )
+        else:
+            parts.append(f"No avoided-emission factor is on record for {route.waste_code}.")
+        parts.append(
+            "Chosen by a min-cost flow over every open offer and demand: the allocation with "
+            "the least transport CO2e that places as much waste as the capacities allow."
+        )
+        return " ".join(parts)
+
+    # --- background tasks (Runtime) -----------------------------------------------------
+
+    async def run_reoptimiser(self) -> None:
+        """Re-optimise after changes, debounced: a quiet moment or at most the max delay."""
+        settings = self.settings
+        self.changed.set()  # start-up: whatever happened while down
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), settings.reoptimise_poll_seconds)
+            if self.changed.is_set():
+                await self._debounce()
+            self.changed.clear()
+            try:
+                if await self._version() != self.processed_version:
+                    report = await self.reoptimise()
+                    log.info("re-optimised: %s", report)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("re-optimisation failed; will retry")
+                await asyncio.sleep(1.0)
+                self.changed.set()
+
+    async def _debounce(self) -> None:
+        settings = self.settings
+        deadline = time.monotonic() + settings.reoptimise_max_delay_seconds
+        while True:
+            self.changed.clear()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            try:
+                await asyncio.wait_for(
+                    self.changed.wait(), min(settings.reoptimise_debounce_seconds, left)
+                )
+            except TimeoutError:
+                return  # quiet: go
+
+    async def _version(self) -> int:
+        async with self._uow() as uow:
+            version = await repo.read_version(uow.session)
+            await uow.rollback()
+            return version
+
+    async def run_expiry_sweeper(self) -> None:
+        while True:
+            try:
+                expired = await self.expire_due()
+                if expired:
+                    log.info("expired %d match(es)", expired)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("expiry sweep failed; will retry")
+            await asyncio.sleep(self.settings.expiry_sweep_seconds)

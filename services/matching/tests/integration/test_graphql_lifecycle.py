@@ -1,0 +1,297 @@
+"""The match lifecycle and who sees what, through the subgraph (ASGI, both databases)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from wastex_matching.domain.lifecycle import MatchStatus
+from wastex_matching.service import MatchingService
+from wastex_matching.settings import MatchingSettings
+from wastex_matching.testing import (
+    ACCEPT,
+    HONGSHAN_BRICKS,
+    JIANGXIA_CEMENT,
+    MATCH,
+    MATCHES,
+    NOW,
+    QINGSHAN_STEEL,
+    REJECT,
+    XINZHOU_KILN,
+    Api,
+    Catalog,
+)
+from wastex_shared.auth import Role
+from wastex_shared.messaging import EventConsumer
+from wastex_shared.storage import UnitOfWorkFactory
+
+
+async def propose(service: MatchingService, consumer: EventConsumer, catalog: Catalog) -> str:
+    """Steel (青山区) offers 120.5 t of slag; cement (江夏区) wants 500 t: one proposal."""
+    await catalog.feed(
+        consumer,
+        catalog.enterprise("steel", "Wuhan Steel"),
+        catalog.enterprise("cement", "Jiangxia Cement", "江夏区"),
+        catalog.enterprise("bricks", "Hongshan Bricks", "洪山区"),
+        catalog.site("steel-site", "steel", QINGSHAN_STEEL, "青山区"),
+        catalog.site("cement-site", "cement", JIANGXIA_CEMENT, "江夏区"),
+        catalog.licence("cement-lic", "cement", ["SW01", "SW02"]),
+        catalog.demand("cement-demand", "cement", "cement-site", JIANGXIA_CEMENT),
+        catalog.offer("slag-1", "steel", "steel-site", QINGSHAN_STEEL, tonnes="120.500"),
+    )
+    await service.reoptimise()
+    [record], _ = await service.list_matches(
+        _everything(), status=None, enterprise_id=None, limit=10, after=None
+    )
+    return record.id
+
+
+def _everything() -> Any:
+    from wastex_matching.adapters.repository import MatchScope
+
+    return MatchScope(everything=True)
+
+
+def ids(data: dict[str, Any]) -> list[str]:
+    return [edge["node"]["id"] for edge in data["matches"]["edges"]]
+
+
+def error_code(body: dict[str, Any]) -> str:
+    return str(body["errors"][0]["extensions"]["code"])
+
+
+async def test_parties_regulators_and_admins_see_what_they_may(
+    api: Api, service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> None:
+    match_id = await propose(service, consumer, catalog)
+
+    recycler = await api.as_(Role.ENTERPRISE, "cement").data(
+        MATCHES, filter={"enterpriseId": "cement"}, first=50
+    )
+    node = recycler["matches"]["edges"][0]["node"]
+    assert recycler["matches"]["totalCount"] == 1
+    assert node["id"] == match_id
+    assert node["status"] == "PROPOSED"
+    assert node["tonnes"] == "120.500"
+    assert float(node["distanceKm"]) > 20
+    assert node["offer"] == {"id": "slag-1"}
+    assert node["demand"] == {"id": "cement-demand"}
+    assert node["freightFactorKey"] == "freight_road_diesel_truck_30t_cn"
+    assert node["avoidedFactorKey"] == "avoided_ggbs_replacing_cement_cn_derived"
+    assert "GB/T 51366" in node["freightFactorSource"]
+    assert node["explanation"]
+
+    assert ids(await api.as_(Role.RECYCLER, "steel").data(MATCHES)) == [match_id]
+    assert ids(await api.as_(Role.ENTERPRISE, "bricks").data(MATCHES)) == []
+    assert ids(await api.as_(Role.REGULATOR, district="江夏区").data(MATCHES)) == [match_id]
+    assert ids(await api.as_(Role.REGULATOR, district="青山区").data(MATCHES)) == [match_id]
+    assert ids(await api.as_(Role.REGULATOR, district="武昌区").data(MATCHES)) == []
+    assert ids(await api.as_(Role.REGULATOR, district="*").data(MATCHES)) == [match_id]
+    assert ids(await api.as_(Role.ADMIN).data(MATCHES)) == [match_id]
+
+    other = await api.as_(Role.ENTERPRISE, "bricks").execute(
+        MATCHES, filter={"enterpriseId": "cement"}
+    )
+    assert error_code(other) == "NOT_AUTHORIZED"
+    assert other["data"] is None
+    assert error_code(await api.anonymous().execute(MATCHES)) == "NOT_AUTHORIZED"
+    assert error_code(await api.as_(Role.ENTERPRISE, "bricks").execute(MATCH, id=match_id)) == (
+        "NOT_AUTHORIZED"
+    )
+    assert error_code(await api.as_(Role.ADMIN).execute(MATCH, id="nope")) == "NOT_FOUND"
+    seen = await api.as_(Role.REGULATOR, district="江夏区").data(MATCH, id=match_id)
+    assert seen["match"]["id"] == match_id
+
+
+async def test_supplier_then_recycler_accept_confirms_the_match(
+    api: Api,
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    match_id = await propose(service, consumer, catalog)
+    supplier, recycler = api.as_(Role.ENTERPRISE, "steel"), api.as_(Role.ENTERPRISE, "cement")
+
+    for outsider in (
+        api.as_(Role.ENTERPRISE, "bricks"),
+        api.as_(Role.ADMIN),
+        api.as_(Role.REGULATOR, district="*"),
+        api.anonymous(),
+    ):
+        refused = (await outsider.data(ACCEPT, id=match_id))["acceptMatch"]
+        assert refused["match"] is None
+        assert refused["userErrors"][0]["code"] == "NOT_AUTHORIZED"
+
+    first = (await supplier.data(ACCEPT, id=match_id))["acceptMatch"]
+    assert first["userErrors"] == []
+    assert first["match"]["status"] == "ACCEPTED_BY_SUPPLIER"
+    twice = (await supplier.data(ACCEPT, id=match_id))["acceptMatch"]
+    assert twice["userErrors"][0]["code"] == "INVALID_TRANSITION"
+
+    # accepted = fixed: a closer demand appearing does not take it away
+    await catalog.feed(
+        consumer,
+        catalog.site("bricks-site", "bricks", HONGSHAN_BRICKS, "洪山区"),
+        catalog.licence("bricks-lic", "bricks", ["SW01"]),
+        catalog.demand("bricks-demand", "bricks", "bricks-site", HONGSHAN_BRICKS),
+    )
+    report = await service.reoptimise()
+    assert (report.proposed, report.superseded) == (0, 0)
+
+    second = (await recycler.data(ACCEPT, id=match_id))["acceptMatch"]
+    assert second["userErrors"] == []
+    assert second["match"] == {
+        "id": match_id,
+        "status": "CONFIRMED",
+        "acceptedBySupplier": True,
+        "acceptedByRecycler": True,
+    }
+    late = (await recycler.data(REJECT, id=match_id, reason="changed our mind"))["rejectMatch"]
+    assert late["userErrors"][0]["code"] == "INVALID_TRANSITION"
+
+    types = await _outbox_types(uow_factory)
+    assert types == [
+        "matching.match-proposed",
+        "matching.match-accepted",
+        "matching.match-accepted",
+        "matching.match-confirmed",
+    ]
+
+
+async def _outbox_types(uow_factory: UnitOfWorkFactory) -> list[str]:
+    import json
+
+    from sqlalchemy import select
+
+    table = uow_factory.tables.outbox
+    async with uow_factory() as uow:
+        rows = (await uow.session.execute(select(table).order_by(table.c.id))).all()
+    return [json.loads(r.payload)["type"] for r in rows]
+
+
+async def test_rejection_needs_a_reason_and_the_pair_is_not_proposed_again(
+    api: Api, service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> None:
+    match_id = await propose(service, consumer, catalog)
+    recycler = api.as_(Role.RECYCLER, "cement")
+
+    blank = (await recycler.data(REJECT, id=match_id, reason="  "))["rejectMatch"]
+    assert blank["userErrors"][0]["code"] == "REQUIRED_FIELD"
+    assert blank["userErrors"][0]["field"] == "reason"
+    done = (await recycler.data(REJECT, id=match_id, reason="moisture too high"))["rejectMatch"]
+    assert done["userErrors"] == []
+    assert done["match"] == {
+        "id": match_id,
+        "status": "REJECTED",
+        "rejectedBy": "RECYCLER",
+        "rejectionReason": "moisture too high",
+    }
+    assert service.changed.is_set()
+
+    report = await service.reoptimise()
+    assert report.proposed == 0
+
+    # another taker further away: the offer goes there, the rejected pairing stays out
+    await catalog.feed(
+        consumer,
+        catalog.enterprise("kiln", "Xinzhou Kiln", "新洲区"),
+        catalog.site("kiln-site", "kiln", XINZHOU_KILN, "新洲区"),
+        catalog.licence("kiln-lic", "kiln", ["SW01"]),
+        catalog.demand("kiln-demand", "kiln", "kiln-site", XINZHOU_KILN, district="新洲区"),
+    )
+    report = await service.reoptimise()
+    assert report.proposed == 1
+    [kiln] = (await api.as_(Role.ENTERPRISE, "kiln").data(MATCHES))["matches"]["edges"]
+    assert kiln["node"]["offer"] == {"id": "slag-1"}
+    assert {"demand": {"id": "cement-demand"}, "reason": "REJECTED"}.items() <= (
+        kiln["node"]["alternatives"][0].items()
+    )
+    unknown = (await recycler.data(ACCEPT, id="no-such-match"))["acceptMatch"]
+    assert unknown["userErrors"][0]["code"] == "NOT_FOUND"
+
+
+async def test_open_matches_expire_when_their_window_has_passed(
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+    uow_factory: UnitOfWorkFactory,
+    settings: MatchingSettings,
+) -> None:
+    match_id = await propose(service, consumer, catalog)
+    assert await service.expire_due() == 0
+
+    later = MatchingService(
+        uow_factory, settings, clock=lambda: datetime(2027, 2, 1, 1, 0, tzinfo=UTC)
+    )
+    assert await later.expire_due() == 1
+    record = await later.get(match_id)
+    assert record is not None
+    assert record.status is MatchStatus.EXPIRED
+    assert (await _outbox_types(uow_factory))[-1] == "matching.match-expired"
+    assert await later.expire_due() == 0
+
+
+async def test_pages_follow_the_cursor_newest_first(
+    api: Api,
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+    uow_factory: UnitOfWorkFactory,
+    settings: MatchingSettings,
+) -> None:
+    await propose(service, consumer, catalog)
+    minutes = iter(range(1, 100))
+    ticking = MatchingService(
+        uow_factory, settings, clock=lambda: NOW + timedelta(minutes=next(minutes))
+    )
+    for n in range(2, 5):
+        await catalog.feed(
+            consumer,
+            catalog.offer(f"slag-{n}", "steel", "steel-site", QINGSHAN_STEEL, tonnes=f"{n}0"),
+        )
+        await ticking.reoptimise()
+    admin = api.as_(Role.ADMIN)
+    seen: list[str] = []
+    after = None
+    while True:
+        page = (await admin.data(MATCHES, first=3, after=after))["matches"]
+        assert page["totalCount"] == 4
+        seen += [edge["node"]["offer"]["id"] for edge in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == ["slag-4", "slag-3", "slag-2", "slag-1"]
+    too_many = await admin.execute("query { matches(first: 101) { totalCount } }")
+    assert error_code(too_many) == "INVALID_PAGE_SIZE"
+    filtered = await admin.data(MATCHES, filter={"status": "CONFIRMED"})
+    assert filtered["matches"]["totalCount"] == 0
+
+
+async def test_match_entity_resolves_by_reference_for_who_may_see_it(
+    api: Api, service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> None:
+    match_id = await propose(service, consumer, catalog)
+    query = (
+        "query($r: [_Any!]!) { _entities(representations: $r) "
+        "{ ... on Match { id tonnes status } ... on Offer { id } } }"
+    )
+    representations = [{"__typename": "Match", "id": match_id}, {"__typename": "Offer", "id": "o"}]
+    found = await api.as_(Role.ENTERPRISE, "cement").data(query, r=representations)
+    assert found["_entities"] == [
+        {"id": match_id, "tonnes": "120.500", "status": "PROPOSED"},
+        {"id": "o"},
+    ]
+    refused = await api.as_(Role.ENTERPRISE, "bricks").execute(query, r=representations[:1])
+    assert error_code(refused) == "NOT_AUTHORIZED"
+
+
+@pytest.mark.parametrize("reason", ["x" * 501])
+async def test_overlong_rejection_reason_is_refused(
+    api: Api, service: MatchingService, consumer: EventConsumer, catalog: Catalog, reason: str
+) -> None:
+    match_id = await propose(service, consumer, catalog)
+    result = await api.as_(Role.ENTERPRISE, "steel").data(REJECT, id=match_id, reason=reason)
+    assert result["rejectMatch"]["userErrors"][0]["code"] == "TEXT_TOO_LONG"

@@ -1,0 +1,317 @@
+"""The matching process on the real broker (tansu) and both databases: catalog events in →
+proposals out on matching.match-proposed.v1; a better demand supersedes; replay rebuilds the
+read models; subscriptions push live events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import select
+
+from wastex_matching.adapters.tables import MATCHES, READ_MODEL_TABLES, messaging
+from wastex_matching.entrypoints.graphql import GraphQLServices, schema
+from wastex_matching.main import MatchingProcess, build_process
+from wastex_matching.replay import replay
+from wastex_matching.settings import MatchingSettings
+from wastex_matching.testing import (
+    HONGSHAN_BRICKS,
+    JIANGXIA_CEMENT,
+    QINGSHAN_STEEL,
+    Catalog,
+)
+from wastex_shared.auth import Role, issue_token
+from wastex_shared.envelope import Envelope
+from wastex_shared.events import spec_for
+from wastex_shared.graphql.context import Context
+from wastex_shared.messaging.topic_reader import read_topic
+from wastex_shared.runtime import running
+from wastex_shared.storage import UnitOfWorkFactory, make_engine
+from wastex_shared.testing.graphql_client import eventually
+
+START = date.today() + timedelta(days=3)
+END = START + timedelta(days=60)
+
+
+@dataclass
+class Ids:
+    """Unique ids, and a place of its own on the globe, per test: the broker lives for the
+    whole session and every process reads all catalog events from the start, so listings
+    of other tests must neither share ids nor be within reach of this test's."""
+
+    run: str
+    origin: tuple[float, float]
+
+    def __call__(self, name: str) -> str:
+        return f"{name}-{self.run}"
+
+    def place(self, like: tuple[Decimal, Decimal]) -> tuple[Decimal, Decimal]:
+        """`like` (a Wuhan place) moved so that Qingshan steel sits at the origin."""
+        dlat, dlon = float(like[0] - QINGSHAN_STEEL[0]), float(like[1] - QINGSHAN_STEEL[1])
+        return (
+            Decimal(f"{self.origin[0] + dlat:.6f}"),
+            Decimal(f"{self.origin[1] + dlon:.6f}"),
+        )
+
+
+@pytest.fixture
+def ids() -> Ids:
+    spot = random.Random()
+    while True:
+        lat, lon = spot.uniform(-50, 50), spot.uniform(-170, 170)
+        if abs(lat - 30.5) > 5 or abs(lon - 114.3) > 5:  # away from the Wuhan of other tests
+            return Ids(uuid.uuid4().hex[:8], (lat, lon))
+
+
+@pytest.fixture
+def settings(database_url: str, kafka_bootstrap: str, ids: Ids) -> MatchingSettings:
+    return MatchingSettings(
+        service=f"matching-{ids.run}",  # own consumer group
+        database_url=database_url,
+        reoptimise_debounce_seconds=0.05,
+        WASTEX_KAFKA_BOOTSTRAP=kafka_bootstrap,
+    )
+
+
+@pytest.fixture
+async def process(settings: MatchingSettings) -> AsyncIterator[MatchingProcess]:
+    built = build_process(settings)
+    async with running(built.runtime):
+        if built.feed is not None:
+            await asyncio.wait_for(built.feed.ready.wait(), 20)
+        yield built
+
+
+async def produce(bootstrap: str, envelopes: Sequence[Envelope]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for envelope in envelopes:
+            spec = spec_for(envelope.type)
+            assert spec is not None
+            await producer.send_and_wait(
+                spec.topic.name, envelope.to_json(), key=envelope.key.encode()
+            )
+    finally:
+        await producer.stop()
+
+
+async def published(bootstrap: str, topic: str, **match: str) -> list[dict[str, Any]]:
+    """Events on `topic` whose data has all of `match` (camelCase keys)."""
+    found = []
+    async for record in read_topic(bootstrap, topic):
+        event = json.loads(record.value)
+        if all(event["data"].get(k) == v for k, v in match.items()):
+            found.append(event | {"key": record.key.decode()})
+    return found
+
+
+def market(catalog: Catalog, ids: Ids) -> list[Envelope]:
+    steel, cement = ids("steel"), ids("cement")
+    return [
+        catalog.enterprise(steel, "Wuhan Steel"),
+        catalog.enterprise(cement, "Jiangxia Cement", "江夏区"),
+        catalog.site(ids("steel-site"), steel, ids.place(QINGSHAN_STEEL), "青山区"),
+        catalog.site(ids("cement-site"), cement, ids.place(JIANGXIA_CEMENT), "江夏区"),
+        catalog.licence(
+            ids("cement-lic"),
+            cement,
+            ["SW01"],
+            valid_from=START - timedelta(days=60),
+            valid_until=END + timedelta(days=400),
+        ),
+        catalog.demand(
+            ids("cement-demand"),
+            cement,
+            ids("cement-site"),
+            ids.place(JIANGXIA_CEMENT),
+            available_from=START,
+            available_until=END,
+        ),
+    ]
+
+
+def slag_offer(catalog: Catalog, ids: Ids, name: str = "slag", code: str = "SW01") -> Envelope:
+    return catalog.offer(
+        ids(name),
+        ids("steel"),
+        ids("steel-site"),
+        ids.place(QINGSHAN_STEEL),
+        code=code,
+        tonnes="120.500",
+        available_from=START,
+        available_until=END,
+    )
+
+
+async def read_models(uow: UnitOfWorkFactory, run: str) -> dict[str, list[tuple[Any, ...]]]:
+    """This test's rows of every read model (other tests' events share the topics)."""
+    out = {}
+    async with uow() as unit:
+        for table in READ_MODEL_TABLES:
+            rows = (await unit.session.execute(select(table).order_by(table.c.id))).all()
+            out[table.name] = [tuple(r) for r in rows if run in r.id]
+    return out
+
+
+async def test_catalog_events_in_proposals_out_better_demand_supersedes_and_replay(
+    process: MatchingProcess, settings: MatchingSettings, ids: Ids
+) -> None:
+    catalog, bootstrap = Catalog(), settings.kafka_bootstrap
+    await produce(bootstrap, [*market(catalog, ids), slag_offer(catalog, ids)])
+
+    async def proposal() -> list[dict[str, Any]]:
+        return await published(bootstrap, "matching.match-proposed.v1", offerId=ids("slag"))
+
+    [first] = await eventually(proposal, timeout=30)
+    assert first["type"] == "matching.match-proposed"
+    assert first["source"] == "matching"
+    assert first["key"] == first["subject"] == first["data"]["matchId"]
+    assert first["data"]["demandId"] == ids("cement-demand")
+    assert first["data"]["tonnes"] == "120.500"
+    assert first["data"]["status"] == "PROPOSED"
+
+    bricks = ids("bricks")
+    await produce(
+        bootstrap,
+        [
+            catalog.enterprise(bricks, "Hongshan Bricks", "洪山区"),
+            catalog.licence(
+                ids("bricks-lic"),
+                bricks,
+                ["SW01"],
+                valid_from=START - timedelta(days=60),
+                valid_until=END + timedelta(days=400),
+            ),
+            catalog.demand(
+                ids("bricks-demand"),
+                bricks,
+                ids("bricks-site"),
+                ids.place(HONGSHAN_BRICKS),
+                district="洪山区",
+                available_from=START,
+                available_until=END,
+            ),
+        ],
+    )
+
+    async def superseded() -> list[dict[str, Any]]:
+        return await published(
+            bootstrap, "matching.match-superseded.v1", matchId=first["data"]["matchId"]
+        )
+
+    [gone] = await eventually(superseded, timeout=30)
+    [better] = [p for p in await proposal() if p["data"]["demandId"] == ids("bricks-demand")]
+    assert gone["data"]["replacedBy"] == [better["data"]["matchId"]]
+    assert float(better["data"]["distanceKm"]) < float(first["data"]["distanceKm"])
+
+    # replay: the read models come out equal, the matches untouched
+    uow = process.runtime.uow
+    before = await read_models(uow, ids.run)
+    async with uow() as unit:
+        matches_before = (await unit.session.execute(select(MATCHES))).all()
+    report = await replay(settings)
+    assert "replayed" in report
+    engine = make_engine(settings.db_url)
+    try:
+        fresh = UnitOfWorkFactory(engine, messaging)
+        assert await read_models(fresh, ids.run) == before
+        async with fresh() as unit:
+            assert (await unit.session.execute(select(MATCHES))).all() == matches_before
+    finally:
+        await engine.dispose()
+    assert len(before["offers"]) == 1
+    assert len(before["demands"]) == 2
+
+
+async def _results(generator: Any, into: list[dict[str, Any]]) -> None:
+    async for result in generator:
+        into.append({"data": result.data, "errors": result.errors})
+
+
+async def test_subscriptions_push_proposals_to_parties_and_licensed_offers(
+    process: MatchingProcess, settings: MatchingSettings, ids: Ids
+) -> None:
+    catalog, bootstrap, jwt = Catalog(), settings.kafka_bootstrap, settings.jwt
+    services = GraphQLServices(process.service, process.hub)
+
+    def context(token: str | None) -> Context:
+        params = {"Authorization": f"Bearer {token}"} if token else {}
+        return Context(jwt=jwt, connection_params=params, services=services)
+
+    recycler = issue_token(jwt, Role.RECYCLER, ids("cement"))
+    outsider = issue_token(jwt, Role.ENTERPRISE, ids("someone-else"))
+    proposals: list[dict[str, Any]] = []
+    not_mine: list[dict[str, Any]] = []
+    offers: list[dict[str, Any]] = []
+    tasks = [
+        asyncio.create_task(
+            _results(
+                await schema.subscribe(
+                    "subscription { matchProposed { id tonnes offer { id } demand { id } } }",
+                    context_value=context(token),
+                ),
+                into,
+            )
+        )
+        for token, into in ((recycler, proposals), (outsider, not_mine))
+    ]
+    tasks.append(
+        asyncio.create_task(
+            _results(
+                await schema.subscribe(
+                    'subscription { offerPosted(wasteCodes: ["SW01", "SW02"]) { id } }',
+                    context_value=context(recycler),
+                ),
+                offers,
+            )
+        )
+    )
+    try:
+        hub = process.hub
+
+        async def listening() -> bool:
+            return hub.subscribers("matching.match-proposed.v1") == 2 and (
+                hub.subscribers("catalog.offer-posted.v1") == 1
+            )
+
+        await eventually(listening, timeout=10)
+        await produce(bootstrap, market(catalog, ids))
+
+        async def licensed() -> bool:  # licences come long before offers in real life
+            return bool(await process.service.licences_of(ids("cement")))
+
+        await eventually(licensed, timeout=20)
+        await produce(
+            bootstrap,
+            [
+                slag_offer(catalog, ids, "fly-ash", "SW02"),  # filtered: no licence for SW02
+                slag_offer(catalog, ids, "gypsum", "SW06"),  # filtered: not asked for
+                slag_offer(catalog, ids),
+            ],
+        )
+
+        async def got_proposal() -> list[dict[str, Any]]:
+            return proposals
+
+        [pushed] = await eventually(got_proposal, timeout=30)
+        assert pushed["errors"] is None
+        assert pushed["data"]["matchProposed"]["offer"] == {"id": ids("slag")}
+        assert pushed["data"]["matchProposed"]["demand"] == {"id": ids("cement-demand")}
+        await asyncio.sleep(1.0)  # give the filtered offers time to (not) arrive
+        mine = [o for o in offers if ids.run in o["data"]["offerPosted"]["id"]]
+        assert mine == [{"data": {"offerPosted": {"id": ids("slag")}}, "errors": None}]
+        assert [r for r in not_mine if ids.run in json.dumps(r["data"])] == []
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,213 @@
+"""Re-optimisation on both databases: catalog facts in (through the real consumer), proposals
+out through the outbox, unchanged proposals kept, better demands superseding."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from wastex_matching.adapters import repository as repo
+from wastex_matching.adapters.repository import MatchRecord, MatchScope
+from wastex_matching.domain.lifecycle import MatchStatus
+from wastex_matching.service import MatchingService
+from wastex_matching.testing import (
+    HONGSHAN_BRICKS,
+    JIANGXIA_CEMENT,
+    QINGSHAN_STEEL,
+    Catalog,
+)
+from wastex_shared.envelope import derived_id
+from wastex_shared.messaging import EventConsumer
+from wastex_shared.storage import UnitOfWorkFactory
+
+
+async def seed_market(catalog: Catalog, consumer: EventConsumer) -> None:
+    """A steel works offering 120.5 t of slag; a cement plant ~43 km away wanting 500 t."""
+    await catalog.feed(
+        consumer,
+        catalog.enterprise("steel", "Wuhan Steel"),
+        catalog.enterprise("cement", "Jiangxia Cement", "江夏区"),
+        catalog.site("steel-site", "steel", QINGSHAN_STEEL, "青山区"),
+        catalog.site("cement-site", "cement", JIANGXIA_CEMENT, "江夏区"),
+        catalog.licence("cement-lic", "cement", ["SW01", "SW02"]),
+        catalog.demand("cement-demand", "cement", "cement-site", JIANGXIA_CEMENT),
+        catalog.offer("slag-1", "steel", "steel-site", QINGSHAN_STEEL, tonnes="120.500"),
+    )
+
+
+async def outbox(uow_factory: UnitOfWorkFactory) -> list[dict[str, Any]]:
+    table = uow_factory.tables.outbox
+    async with uow_factory() as uow:
+        rows = (await uow.session.execute(select(table).order_by(table.c.id))).all()
+    return [
+        {"topic": r.topic, "key": r.key, **json.loads(r.payload)}
+        for r in rows
+        if not r.topic.endswith("dlq.v1")
+    ]
+
+
+async def stored(service: MatchingService, status: MatchStatus | None = None) -> list[MatchRecord]:
+    records, _ = await service.list_matches(
+        MatchScope(everything=True), status=status, enterprise_id=None, limit=100, after=None
+    )
+    return sorted(records, key=lambda r: (r.offer_id, r.demand_id))
+
+
+async def test_catalog_facts_in_proposal_out_through_the_outbox(
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    await seed_market(catalog, consumer)
+    assert consumer.stats.handled == 7
+    assert consumer.stats.dead_lettered == 0
+    assert service.changed.is_set()
+
+    report = await service.reoptimise()
+
+    assert (report.proposed, report.superseded, report.kept) == (1, 0, 0)
+    [match] = await stored(service)
+    assert match.id == derived_id("match", "slag-1", "cement-demand", 0)
+    assert match.status is MatchStatus.PROPOSED
+    assert (match.supplier_enterprise_id, match.recycler_enterprise_id) == ("steel", "cement")
+    assert match.tonnes == Decimal("120.500")
+    assert Decimal(40) < match.distance_km < Decimal(45)
+    # transport CO2e = t × km × factor, avoided = t × the slag factor
+    assert match.freight_factor_key == "freight_road_diesel_truck_30t_cn"
+    assert match.co2e_kg == (
+        match.tonnes * match.distance_km * match.freight_factor_kg_per_tkm
+    ).quantize(Decimal("0.001"))
+    assert match.avoided_co2e_kg == Decimal("120.500") * 668
+    assert match.licence_id == "cement-lic"
+    assert match.licence_year == 2026
+    assert (str(match.window_from), str(match.window_until)) == ("2026-12-01", "2027-01-31")
+    assert "Wuhan Steel" in match.explanation
+    assert "kg CO2e" in match.explanation
+    [event] = await outbox(uow_factory)
+    assert event["topic"] == "matching.match-proposed.v1"
+    assert event["key"] == match.id
+    assert event["subject"] == match.id
+    assert event["type"] == "matching.match-proposed"
+    assert event["data"]["matchId"] == match.id
+    assert event["data"]["status"] == "PROPOSED"
+    assert event["data"]["tonnes"] == "120.500"
+    assert event["data"]["licenceId"] == "cement-lic"
+
+
+async def test_unchanged_proposals_are_kept_not_churned(
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    await seed_market(catalog, consumer)
+    await service.reoptimise()
+    before = await stored(service)
+
+    again = await service.reoptimise()
+
+    assert (again.proposed, again.superseded, again.kept) == (0, 0, 1)
+    assert await stored(service) == before
+    assert len(await outbox(uow_factory)) == 1
+
+
+async def test_a_closer_demand_supersedes_the_proposal(
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    await seed_market(catalog, consumer)
+    await service.reoptimise()
+    [first] = await stored(service)
+    await catalog.feed(
+        consumer,
+        catalog.enterprise("bricks", "Hongshan Bricks", "洪山区"),
+        catalog.site("bricks-site", "bricks", HONGSHAN_BRICKS, "洪山区"),
+        catalog.licence("bricks-lic", "bricks", ["SW01"]),
+        catalog.demand(
+            "bricks-demand", "bricks", "bricks-site", HONGSHAN_BRICKS, district="洪山区"
+        ),
+    )
+
+    report = await service.reoptimise()
+
+    assert (report.proposed, report.superseded) == (1, 1)
+    old = await service.get(first.id)
+    assert old is not None
+    assert old.status is MatchStatus.SUPERSEDED
+    [new] = await stored(service, MatchStatus.PROPOSED)
+    assert new.demand_id == "bricks-demand"
+    assert new.distance_km < first.distance_km
+    assert {a.demand_id: a.reason for a in new.alternatives} == {"cement-demand": "COSTLIER"}
+    events = await outbox(uow_factory)
+    assert [e["type"] for e in events] == [
+        "matching.match-proposed",
+        "matching.match-superseded",
+        "matching.match-proposed",
+    ]
+    assert events[1]["data"]["matchId"] == first.id
+    assert events[1]["data"]["status"] == "SUPERSEDED"
+    assert events[1]["data"]["replacedBy"] == [new.id]
+
+
+async def test_a_withdrawn_offer_takes_its_proposals_away(
+    service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> None:
+    await seed_market(catalog, consumer)
+    await service.reoptimise()
+    await catalog.feed(consumer, catalog.offer_withdrawn("slag-1", "steel"))
+
+    report = await service.reoptimise()
+
+    assert (report.proposed, report.superseded) == (0, 1)
+    assert await stored(service, MatchStatus.PROPOSED) == []
+
+
+async def test_status_of_a_listing_follows_the_highest_version(
+    service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> None:
+    await seed_market(catalog, consumer)
+    # withdrawn (v3) arrives before an older update (v2) saying OPEN: withdrawn stays
+    await catalog.feed(consumer, catalog.offer_withdrawn("slag-1", "steel", version=3))
+    await catalog.feed(consumer, catalog.offer_updated("slag-1", "steel", "OPEN", "120.5", 2))
+    await service.reoptimise()
+    assert await stored(service) == []
+
+
+async def test_split_offer_and_generation_ids_after_supersede(
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """An offer larger than the nearest demand is split across recyclers; a pair proposed
+    again after being superseded gets the next generation's id."""
+    await seed_market(catalog, consumer)
+    await catalog.feed(
+        consumer,
+        catalog.enterprise("bricks", "Hongshan Bricks", "洪山区"),
+        catalog.site("bricks-site", "bricks", HONGSHAN_BRICKS, "洪山区"),
+        catalog.licence("bricks-lic", "bricks", ["SW01"]),
+        catalog.demand(
+            "bricks-demand",
+            "bricks",
+            "bricks-site",
+            HONGSHAN_BRICKS,
+            tonnes="100",
+            district="洪山区",
+        ),
+    )
+    await service.reoptimise()
+    proposals = await stored(service, MatchStatus.PROPOSED)
+    assert {(m.demand_id, m.tonnes) for m in proposals} == {
+        ("bricks-demand", Decimal("100.000")),
+        ("cement-demand", Decimal("20.500")),
+    }
+    async with uow_factory() as uow:
+        generations = (await repo.load_market(uow.session, service.today())).generations
+    assert generations[("slag-1", "cement-demand")] == 1

@@ -1,0 +1,69 @@
+"""Subscriptions check the token in the resolver (GraphQLError with a code), and the live
+hub fans events out without letting a slow subscriber hold anyone up."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from wastex_matching.adapters.live import LiveHub
+from wastex_matching.adapters.tables import messaging
+from wastex_matching.entrypoints.graphql import GraphQLServices, schema
+from wastex_matching.service import MatchingService
+from wastex_matching.settings import MatchingSettings
+from wastex_shared.auth import Role, issue_token
+from wastex_shared.envelope import Envelope
+from wastex_shared.graphql.context import Context
+from wastex_shared.storage import UnitOfWorkFactory, make_engine
+
+
+@pytest.fixture
+async def services() -> AsyncIterator[GraphQLServices]:
+    engine = make_engine("sqlite+aiosqlite://")  # never touched: auth fails first
+    settings = MatchingSettings()
+    yield GraphQLServices(
+        MatchingService(UnitOfWorkFactory(engine, messaging), settings), LiveHub()
+    )
+    await engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("query", "role", "code"),
+    [
+        ("subscription { matchProposed { id } }", None, "UNAUTHENTICATED"),
+        ("subscription { matchProposed { id } }", "not-a-jwt", "UNAUTHENTICATED"),
+        ("subscription { offerPosted { id } }", None, "UNAUTHENTICATED"),
+        ("subscription { offerPosted { id } }", Role.REGULATOR, "NOT_AUTHORIZED"),
+        ("subscription { offerPosted { id } }", Role.ADMIN, "NOT_AUTHORIZED"),
+    ],
+)
+async def test_subscriptions_check_the_token_in_the_resolver(
+    services: GraphQLServices, query: str, role: Role | str | None, code: str
+) -> None:
+    jwt = MatchingSettings().jwt
+    token = issue_token(jwt, role, district="*") if isinstance(role, Role) else role
+    params = {"Authorization": f"Bearer {token}"} if token else {}
+    context = Context(jwt=jwt, connection_params=params, services=services)
+    stream = await schema.subscribe(query, context_value=context)
+    result = await asyncio.wait_for(anext(stream), 5)
+    assert result.errors
+    assert result.errors[0].extensions == {"code": code}
+
+
+def event(n: int) -> Envelope:
+    return Envelope.new("test.thing", "test", f"s{n}", {"n": n})
+
+
+async def test_hub_fans_out_and_drops_the_oldest_for_a_slow_subscriber() -> None:
+    hub = LiveHub(queue_size=2)
+    async with hub.subscription("t") as first, hub.subscription("t") as second:
+        assert hub.subscribers("t") == 2
+        for n in range(3):
+            hub.publish("t", event(n))
+        hub.publish("other", event(99))
+        assert [(await anext(first)).data["n"] for _ in range(2)] == [1, 2]
+        assert [(await anext(second)).data["n"] for _ in range(2)] == [1, 2]
+    assert hub.subscribers("t") == 0
+    assert hub.dropped == 2

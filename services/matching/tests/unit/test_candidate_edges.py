@@ -1,0 +1,86 @@
+"""The vectorised candidate-edge builder agrees with the scalar rules, pair by pair."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from wastex_matching.domain import apply_fixed, assess_pair, build_candidate_edges
+
+TODAY = date(2026, 12, 1)
+
+
+def edge_set(edges: Any, net: Any) -> set[tuple[str, str, str, int]]:
+    return {
+        (
+            net.offers[o].offer_id,
+            net.demands[d].demand_id,
+            net.licences[lic].licence_id,
+            int(m),
+        )
+        for o, d, lic, m in zip(edges.offer, edges.demand, edges.licence, edges.metres, strict=True)
+    }
+
+
+def scalar_set(net: Any, road_factor: float) -> set[tuple[str, str, str, int]]:
+    found = set()
+    for offer in net.offers:
+        for demand in net.demands:
+            verdict = assess_pair(offer, demand, net.licences, TODAY, road_factor=road_factor)
+            for ident in verdict.usable_licence_ids:
+                found.add((offer.offer_id, demand.demand_id, ident, verdict.distance_metres))
+    return found
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_offers=st.integers(0, 30),
+    n_demands=st.integers(1, 12),
+    road_factor=st.sampled_from([1.0, 1.3]),
+    chunk_pairs=st.sampled_from([1, 7, 1 << 20]),
+)
+def test_builder_finds_exactly_the_pairs_the_rules_allow(
+    city: Callable[..., Any],
+    seed: int,
+    n_offers: int,
+    n_demands: int,
+    road_factor: float,
+    chunk_pairs: int,
+) -> None:
+    c = city(seed, n_offers, n_demands, with_fixed=True)
+    net = apply_fixed(c.offers, c.demands, c.licences, c.fixed, TODAY)
+    edges = build_candidate_edges(
+        net.offers,
+        net.demands,
+        net.licences,
+        today=TODAY,
+        road_factor=road_factor,
+        chunk_pairs=chunk_pairs,
+    )
+    assert edge_set(edges, net) == scalar_set(net, road_factor)
+    assert len(edge_set(edges, net)) == len(edges)  # no edge twice
+
+
+def test_no_offers_or_no_demands_yield_no_edges(make: Any) -> None:
+    assert len(build_candidate_edges([], [make.demand()], [make.licence()], today=TODAY)) == 0
+    assert len(build_candidate_edges([make.offer()], [], [make.licence()], today=TODAY)) == 0
+
+
+def test_a_demand_with_two_licences_for_a_code_yields_one_edge_per_licence(make: Any) -> None:
+    licences = [make.licence("a"), make.licence("b")]
+    edges = build_candidate_edges([make.offer()], [make.demand()], licences, today=TODAY)
+    assert sorted(edges.licence.tolist()) == [0, 1]
+    assert edges.may_repeat_pairs
+
+
+def test_one_licence_per_code_means_no_pair_repeats(make: Any) -> None:
+    edges = build_candidate_edges([make.offer()], [make.demand()], [make.licence()], today=TODAY)
+    assert len(edges) == 1
+    assert not edges.may_repeat_pairs
+    assert edges.metres.dtype == np.int64

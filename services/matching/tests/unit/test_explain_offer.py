@@ -1,0 +1,107 @@
+"""Why an offer went where it went, and why each other demand did not get it."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from wastex_matching.domain import LicenceType, allocate, explain_offer, reasons
+from wastex_shared.errors import DomainError
+
+TODAY = date(2026, 12, 1)
+JIANGXIA = (30.380, 114.320)
+HANNAN = (30.320, 114.080)
+
+
+@pytest.fixture
+def market(make: Any) -> tuple[list[Any], list[Any], list[Any]]:
+    offers = [
+        make.offer("slag", amount=100),
+        make.offer("rival", enterprise="factory-2", amount=100, at=(30.72, 114.57)),
+    ]
+    demands = [
+        make.demand("chosen", enterprise="r-1", amount=100),  # Yangluo, ~16 km
+        make.demand("costlier", enterprise="r-2", amount=500, at=JIANGXIA),  # ~30 km
+        make.demand("full", enterprise="r-3", amount=100, at=(30.71, 114.58)),  # rival's doorstep
+        make.demand("no-code", enterprise="r-4", codes=("SW02",)),
+        make.demand("no-licence", enterprise="r-5"),
+        make.demand("hazardous-only", enterprise="r-6", codes=("SW01",)),
+        make.demand("expired", enterprise="r-7"),
+        make.demand("too-far", enterprise="r-8", at=HANNAN, radius_km=20),
+        make.demand("later", enterprise="r-9", window=make.window(200, 30)),
+        make.demand("own", enterprise="factory-1"),
+    ]
+    licences = [
+        make.licence("l1", enterprise="r-1"),
+        make.licence("l2", enterprise="r-2"),
+        make.licence("l3", enterprise="r-3"),
+        make.licence("l4", enterprise="r-4", codes=("SW02",)),
+        make.licence(
+            "l6", enterprise="r-6", codes=("HW08",), kind=LicenceType.HAZARDOUS_WASTE_OPERATING
+        ),
+        make.licence("l7", enterprise="r-7", valid_until=TODAY + timedelta(days=20)),
+        make.licence("l8", enterprise="r-8"),
+        make.licence("l9", enterprise="r-9"),
+        make.licence("l10", enterprise="factory-1"),
+    ]
+    return offers, demands, licences
+
+
+def test_each_demand_is_explained_with_its_reason(market: Any) -> None:
+    offers, demands, licences = market
+    result = allocate(offers, demands, licences, today=TODAY)
+    lines = explain_offer("slag", offers, demands, licences, today=TODAY, allocation=result)
+    outcome = {line.demand_id: line.outcome for line in lines}
+    assert outcome == {
+        "chosen": reasons.CHOSEN,
+        "costlier": reasons.FEASIBLE_BUT_COSTLIER,
+        "full": reasons.FEASIBLE_BUT_FULL,
+        "no-code": reasons.CODE_NOT_DEMANDED,
+        "no-licence": reasons.LICENCE_NOT_COVERING_CODE,
+        "hazardous-only": reasons.LICENCE_NOT_COVERING_CODE,
+        "expired": reasons.LICENCE_EXPIRED,
+        "too-far": reasons.OUT_OF_RADIUS,
+        "later": reasons.WINDOW_NOT_OVERLAPPING,
+        "own": reasons.SAME_ENTERPRISE,
+    }
+
+
+def test_chosen_comes_first_then_feasible_by_distance_then_the_rest(market: Any) -> None:
+    offers, demands, licences = market
+    result = allocate(offers, demands, licences, today=TODAY)
+    lines = explain_offer("slag", offers, demands, licences, today=TODAY, allocation=result)
+    assert [line.outcome for line in lines[:3]] == [
+        reasons.CHOSEN,
+        reasons.FEASIBLE_BUT_FULL,
+        reasons.FEASIBLE_BUT_COSTLIER,
+    ]
+    assert lines[0].tonnes == Decimal("100.000")
+    assert all(not line.feasible for line in lines[3:])
+
+
+def test_each_line_shows_distance_and_transport_co2e_per_tonne(market: Any) -> None:
+    offers, demands, licences = market
+    lines = explain_offer("slag", offers, demands, licences, today=TODAY)
+    costlier = next(line for line in lines if line.demand_id == "costlier")
+    assert Decimal(29) < costlier.distance_km < Decimal(32)
+    assert costlier.co2e_kg_per_tonne == (costlier.distance_km * Decimal("0.078")).quantize(
+        Decimal("0.001")
+    )
+    assert "km" in costlier.message
+
+
+def test_without_an_allocation_feasible_demands_are_just_feasible(market: Any) -> None:
+    offers, demands, licences = market
+    lines = explain_offer("slag", offers, demands, licences, today=TODAY)
+    feasible = {line.demand_id for line in lines if line.outcome == reasons.FEASIBLE}
+    assert feasible == {"chosen", "costlier", "full"}
+
+
+def test_explaining_an_unknown_offer_is_not_found(market: Any) -> None:
+    offers, demands, licences = market
+    with pytest.raises(DomainError) as err:
+        explain_offer("nope", offers, demands, licences, today=TODAY)
+    assert err.value.code == "NOT_FOUND"

@@ -1,0 +1,67 @@
+"""Re-optimisation announces only what changed: keep, supersede, propose."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from wastex_matching.domain import ProvisionalMatch, allocate, plan_reoptimisation
+
+TODAY = date(2026, 12, 1)
+JIANGXIA = (30.380, 114.320)
+
+
+def stored(match_id: str, offer: str, demand: str, amount: str) -> ProvisionalMatch:
+    return ProvisionalMatch(
+        match_id=match_id, offer_id=offer, demand_id=demand, tonnes=Decimal(amount)
+    )
+
+
+def test_an_unchanged_route_is_kept_not_re_announced(make: Any) -> None:
+    proposed = allocate([make.offer()], [make.demand()], [make.licence()], today=TODAY).matches
+    plan = plan_reoptimisation([stored("m1", "offer-1", "demand-1", "100")], proposed)
+    assert [(kept.match_id, new.demand_id) for kept, new in plan.keep] == [("m1", "demand-1")]
+    assert plan.supersede == ()
+    assert plan.propose == ()
+
+
+def test_a_changed_tonnage_supersedes_the_old_proposal_and_proposes_the_new(make: Any) -> None:
+    proposed = allocate(
+        [make.offer(amount=80)], [make.demand()], [make.licence()], today=TODAY
+    ).matches
+    plan = plan_reoptimisation([stored("m1", "offer-1", "demand-1", "100")], proposed)
+    assert [m.match_id for m in plan.supersede] == ["m1"]
+    assert [(m.demand_id, m.tonnes) for m in plan.propose] == [("demand-1", Decimal("80.000"))]
+
+
+def test_a_nearer_recycler_arriving_moves_the_proposal(make: Any) -> None:
+    far = make.demand("far", enterprise="r-far", at=JIANGXIA)
+    near = make.demand("near", enterprise="r-near")
+    licences = [
+        make.licence("l-far", enterprise="r-far"),
+        make.licence("l-near", enterprise="r-near"),
+    ]
+    before = allocate([make.offer()], [far], licences, today=TODAY).matches
+    assert [m.demand_id for m in before] == ["far"]
+    after = allocate([make.offer()], [far, near], licences, today=TODAY).matches
+    plan = plan_reoptimisation([stored("m1", "offer-1", "far", "100")], after)
+    assert [m.match_id for m in plan.supersede] == ["m1"]
+    assert [m.demand_id for m in plan.propose] == ["near"]
+
+
+def test_proposals_of_a_withdrawn_offer_are_superseded() -> None:
+    plan = plan_reoptimisation(
+        [stored("m1", "gone", "demand-1", "5"), stored("m2", "gone", "d2", "7")], []
+    )
+    assert [m.match_id for m in plan.supersede] == ["m1", "m2"]
+
+
+def test_duplicate_stored_routes_keep_one_and_supersede_the_other(make: Any) -> None:
+    proposed = allocate([make.offer()], [make.demand()], [make.licence()], today=TODAY).matches
+    plan = plan_reoptimisation(
+        [stored("m2", "offer-1", "demand-1", "100"), stored("m1", "offer-1", "demand-1", "100")],
+        proposed,
+    )
+    assert [kept.match_id for kept, _ in plan.keep] == ["m1"]
+    assert [m.match_id for m in plan.supersede] == ["m2"]
