@@ -156,7 +156,9 @@ class Api:
     """One HTTP connection pool to the gateway; tokens are passed per call."""
 
     url: str
-    timeout: float = 20.0
+    #: Generous: on a loaded machine a mutation may take many seconds, and a timeout
+    #: turns a call ambiguous.
+    timeout: float = 60.0
     #: How often a read is tried before its error is raised.
     read_attempts: int = 40
     _http: httpx.AsyncClient | None = field(default=None, repr=False)

@@ -138,8 +138,18 @@ async def register_party(
     return enterprise_id, str(site["site"]["id"]), token
 
 
+#: Where cities are put: far enough apart (≈ 290 km) that their offers and demands never
+#: match across (demands reach 150 km), so tests can run on cities of their own.
+WUHAN = (30.55, 114.30)
+YICHANG = (30.70, 111.30)
+
+
 async def build_city(
-    api: Api, factories: int = 4, recyclers: int = 2, tag: str | None = None
+    api: Api,
+    factories: int = 4,
+    recyclers: int = 2,
+    tag: str | None = None,
+    origin: tuple[float, float] = WUHAN,
 ) -> City:
     tag = tag or uuid.uuid4().hex[:6]
     admin = issue_token(JWT, Role.ADMIN)
@@ -148,7 +158,7 @@ async def build_city(
     made_factories: list[Party] = []
     for i in range(factories):
         district = DISTRICTS[i % len(DISTRICTS)]
-        lat, lon = f"{30.55 + 0.01 * i:.4f}", f"{114.30 + 0.01 * i:.4f}"
+        lat, lon = f"{origin[0] + 0.01 * i:.4f}", f"{origin[1] + 0.01 * i:.4f}"
         name = f"Chaos Steel {tag}-{i}"
         eid, site, token = await register_party(api, admin, name, "FACTORY", district, lat, lon)
         channel = "kafka" if i % 2 == 0 else "graphql"
@@ -156,7 +166,7 @@ async def build_city(
     made_recyclers: list[Party] = []
     for i in range(recyclers):
         district = DISTRICTS[(i + 1) % len(DISTRICTS)]
-        lat, lon = f"{30.50 - 0.01 * i:.4f}", f"{114.35 + 0.01 * i:.4f}"
+        lat, lon = f"{origin[0] - 0.05 - 0.01 * i:.4f}", f"{origin[1] + 0.05 + 0.01 * i:.4f}"
         name = f"Chaos Cement {tag}-{i}"
         eid, site, token = await register_party(api, admin, name, "RECYCLER", district, lat, lon)
         made_recyclers.append(Party(eid, name, "RECYCLER", district, site, token))
