@@ -46,7 +46,7 @@ from wastex_matching.adapters.tables import (
 from wastex_matching.domain import errors, lifecycle, reasons
 from wastex_matching.domain.candidates import CandidateEdges, build_candidate_edges
 from wastex_matching.domain.capacity import apply_fixed
-from wastex_matching.domain.explain import CandidateExplanation, explain_offer
+from wastex_matching.domain.explain import CandidateExplanation, Explainer
 from wastex_matching.domain.lifecycle import MatchStatus, Party
 from wastex_matching.domain.model import AllocationResult, LicenceView, ProposedMatch
 from wastex_matching.domain.optimiser import allocate, solve
@@ -603,21 +603,23 @@ class MatchingService:
         today: date,
     ) -> dict[str, list[CandidateExplanation]]:
         """Every demand's verdict for each offer that gets a new proposal."""
-        by_offer: dict[str, list[CandidateExplanation]] = {}
+        explainer = Explainer(
+            snapshot.offers,
+            snapshot.demands,
+            snapshot.licences,
+            today=today,
+            fixed=snapshot.fixed,
+            params=self.params,
+            allocation=result,
+        )
         offers = {o.offer_id: o for o in snapshot.offers}
+        takers: dict[str, set[str]] = {}  # waste code → demands accepting it
+        by_offer: dict[str, list[CandidateExplanation]] = {}
         for offer_id in sorted({r.offer_id for r in routes}):
             code = offers[offer_id].waste_code
-            takers = [d for d in snapshot.demands if d.accepts(code)]
-            by_offer[offer_id] = explain_offer(
-                offer_id,
-                snapshot.offers,
-                takers,
-                snapshot.licences,
-                today=today,
-                fixed=snapshot.fixed,
-                params=self.params,
-                allocation=result,
-            )
+            if code not in takers:
+                takers[code] = {d.demand_id for d in snapshot.demands if d.accepts(code)}
+            by_offer[offer_id] = explainer.explain(offer_id, takers[code])
         return by_offer
 
     def _new_record(
@@ -630,8 +632,8 @@ class MatchingService:
         explanations: dict[str, list[CandidateExplanation]],
         rejected: set[tuple[str, str]],
     ) -> MatchRecord:
-        offer = next(o for o in snapshot.offers if o.offer_id == route.offer_id)
-        demand = next(d for d in snapshot.demands if d.demand_id == route.demand_id)
+        offer = snapshot.offer(route.offer_id)
+        demand = snapshot.demand(route.demand_id)
         overlap = offer.window.overlap(demand.window)
         window = overlap.from_day(today) if overlap is not None else None
         if window is None:  # the domain only routes pairs whose windows meet from today on

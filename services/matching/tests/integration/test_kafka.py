@@ -44,8 +44,8 @@ END = START + timedelta(days=60)
 
 @dataclass
 class Ids:
-    """Unique ids, and a place of its own on the globe, per test: the broker lives for the
-    whole session and every process reads all catalog events from the start, so listings
+    """Unique ids, and a place of its own on the globe, per test: the module's broker lives
+    for all its tests and every process reads all catalog events from the start, so listings
     of other tests must neither share ids nor be within reach of this test's."""
 
     run: str
@@ -73,12 +73,12 @@ def ids() -> Ids:
 
 
 @pytest.fixture
-def settings(database_url: str, kafka_bootstrap: str, ids: Ids) -> MatchingSettings:
+def settings(database_url: str, module_kafka_bootstrap: str, ids: Ids) -> MatchingSettings:
     return MatchingSettings(
         service=f"matching-{ids.run}",  # own consumer group
         database_url=database_url,
         reoptimise_debounce_seconds=0.05,
-        WASTEX_KAFKA_BOOTSTRAP=kafka_bootstrap,
+        WASTEX_KAFKA_BOOTSTRAP=module_kafka_bootstrap,
     )
 
 
@@ -163,6 +163,13 @@ async def read_models(uow: UnitOfWorkFactory, run: str) -> dict[str, list[tuple[
     return out
 
 
+async def own_matches(uow: UnitOfWorkFactory, run: str) -> list[tuple[Any, ...]]:
+    """This test's matches (the process may still be busy with other tests' listings)."""
+    async with uow() as unit:
+        query = select(MATCHES).where(MATCHES.c.offer_id.contains(run)).order_by(MATCHES.c.id)
+        return [tuple(r) for r in (await unit.session.execute(query)).all()]
+
+
 async def test_catalog_events_in_proposals_out_better_demand_supersedes_and_replay(
     process: MatchingProcess, settings: MatchingSettings, ids: Ids
 ) -> None:
@@ -217,16 +224,14 @@ async def test_catalog_events_in_proposals_out_better_demand_supersedes_and_repl
     # replay: the read models come out equal, the matches untouched
     uow = process.runtime.uow
     before = await read_models(uow, ids.run)
-    async with uow() as unit:
-        matches_before = (await unit.session.execute(select(MATCHES))).all()
+    matches_before = await own_matches(uow, ids.run)
     report = await replay(settings)
     assert "replayed" in report
     engine = make_engine(settings.db_url)
     try:
         fresh = UnitOfWorkFactory(engine, messaging)
         assert await read_models(fresh, ids.run) == before
-        async with fresh() as unit:
-            assert (await unit.session.execute(select(MATCHES))).all() == matches_before
+        assert await own_matches(fresh, ids.run) == matches_before
     finally:
         await engine.dispose()
     assert len(before["offers"]) == 1

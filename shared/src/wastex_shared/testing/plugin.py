@@ -1,6 +1,8 @@
 """pytest plugin (loaded by the root pytest config): real infrastructure for tests.
 
 - `kafka_bootstrap`: a tansu broker on a free port for this test session, with topics made.
+- `module_kafka_bootstrap`: a broker of the test module's own, for tests whose processes
+  read whole topics from offset 0 (a session broker carries every other test's events).
 - `database_url`: a fresh database per test, parametrised over SQLite (temp file) and
   PostgreSQL (a database created for the test and dropped after). PostgreSQL is expected
   on 127.0.0.1:5432 (`WASTEX_TEST_PG` overrides); `.ci/run` starts it when it is down.
@@ -39,6 +41,20 @@ async def kafka_bootstrap(tansu: TansuBroker) -> str:
     await wait_for_broker(tansu.bootstrap)
     await ensure_topics(tansu.bootstrap)
     return tansu.bootstrap
+
+
+@pytest.fixture(scope="module")
+async def module_kafka_bootstrap(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[str]:
+    broker = TansuBroker(port=free_port(), log_path=tmp_path_factory.mktemp("tansu") / "log")
+    broker.start()
+    try:
+        await wait_for_broker(broker.bootstrap)
+        await ensure_topics(broker.bootstrap)
+        yield broker.bootstrap
+    finally:
+        broker.stop()
 
 
 async def create_pg_database() -> str:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
@@ -259,6 +260,20 @@ class MarketSnapshot:
     generations: dict[tuple[str, str], int]
     sites: dict[str, str]
     enterprises: dict[str, str]
+
+    def offer(self, offer_id: str) -> OfferSlot:
+        return self._offers[offer_id]
+
+    def demand(self, demand_id: str) -> DemandSlot:
+        return self._demands[demand_id]
+
+    @cached_property
+    def _offers(self) -> dict[str, OfferSlot]:
+        return {o.offer_id: o for o in self.offers}
+
+    @cached_property
+    def _demands(self) -> dict[str, DemandSlot]:
+        return {d.demand_id: d for d in self.demands}
 
 
 def _open_listing(model: type[OfferRow] | type[DemandRow], today: date) -> Any:

@@ -14,7 +14,7 @@ from wastex_matching.domain import errors, reasons
 from wastex_matching.domain.baselines import greedy_nearest_first, greedy_shortest_edge_first
 from wastex_matching.domain.candidates import CandidateEdges, build_candidate_edges
 from wastex_matching.domain.capacity import NetCapacities, apply_fixed
-from wastex_matching.domain.explain import CandidateExplanation, explain_offer
+from wastex_matching.domain.explain import CandidateExplanation, Explainer, explain_offer
 from wastex_matching.domain.feasibility import PairAssessment, assess_pair, candidate_reason
 from wastex_matching.domain.geo import haversine_km, road_metres
 from wastex_matching.domain.lifecycle import (
@@ -52,6 +52,7 @@ __all__ = [
     "CandidateEdges",
     "CandidateExplanation",
     "DemandSlot",
+    "Explainer",
     "FixedMatch",
     "LicenceType",
     "LicenceView",

@@ -66,46 +66,85 @@ def explain_offer(
 
     Pass the same inputs `allocate` was given, and its result as `allocation`.
     """
-    params = params or MatchingParams()
-    net = apply_fixed(offers, demands, licences, fixed, today)
-    offer = next((o for o in net.offers if o.offer_id == offer_id), None)
-    if offer is None:
-        raise NotFound("offer", offer_id)
-    per_tonne = params.freight_factor().value
-    usage = _Usage(allocation)
-    lines: list[CandidateExplanation] = []
-    for demand in net.demands:
-        verdict = assess_pair(offer, demand, net.licences, today, road_factor=params.road_factor)
-        distance = metres_to_km(verdict.distance_metres)
-        outcome, message, tonnes = _outcome(offer, demand, verdict, usage, net.licences)
-        lines.append(
-            CandidateExplanation(
-                demand_id=demand.demand_id,
-                recycler_enterprise_id=demand.enterprise_id,
-                outcome=outcome,
-                message=message,
-                distance_km=distance,
-                co2e_kg_per_tonne=transport_co2e_kg(Decimal(1), distance, per_tonne),
-                tonnes=tonnes,
+    explainer = Explainer(
+        offers, demands, licences, today=today, fixed=fixed, params=params, allocation=allocation
+    )
+    return explainer.explain(offer_id)
+
+
+class Explainer:
+    """`explain_offer` for many offers of one allocation: the fixed matches and the usage
+    are taken off once, not once per offer (a round may propose thousands of routes)."""
+
+    def __init__(
+        self,
+        offers: Sequence[OfferSlot],
+        demands: Sequence[DemandSlot],
+        licences: Sequence[LicenceView],
+        *,
+        today: date,
+        fixed: Sequence[FixedMatch] = (),
+        params: MatchingParams | None = None,
+        allocation: AllocationResult | None = None,
+    ) -> None:
+        self.today = today
+        self.params = params or MatchingParams()
+        net = apply_fixed(offers, demands, licences, fixed, today)
+        self.offers = {o.offer_id: o for o in net.offers}
+        self.demands = net.demands
+        self.licences = net.licences
+        self.usage = _Usage(allocation, net.licences)
+
+    def explain(
+        self, offer_id: str, demand_ids: set[str] | None = None
+    ) -> list[CandidateExplanation]:
+        """Every demand's line for `offer_id` (only those in `demand_ids`, when given)."""
+        offer = self.offers.get(offer_id)
+        if offer is None:
+            raise NotFound("offer", offer_id)
+        per_tonne = self.params.freight_factor().value
+        lines: list[CandidateExplanation] = []
+        for demand in self.demands:
+            if demand_ids is not None and demand.demand_id not in demand_ids:
+                continue
+            verdict = assess_pair(
+                offer, demand, self.licences, self.today, road_factor=self.params.road_factor
             )
-        )
-    rank = {word: i for i, word in enumerate(reasons.INFEASIBILITY_ORDER)}
+            distance = metres_to_km(verdict.distance_metres)
+            outcome, message, tonnes = _outcome(offer, demand, verdict, self.usage)
+            lines.append(
+                CandidateExplanation(
+                    demand_id=demand.demand_id,
+                    recycler_enterprise_id=demand.enterprise_id,
+                    outcome=outcome,
+                    message=message,
+                    distance_km=distance,
+                    co2e_kg_per_tonne=transport_co2e_kg(Decimal(1), distance, per_tonne),
+                    tonnes=tonnes,
+                )
+            )
+        return sorted(lines, key=_order)
 
-    def order(line: CandidateExplanation) -> tuple[int, int, Decimal]:
-        if line.outcome == reasons.CHOSEN:
-            return (0, 0, line.distance_km)
-        if line.feasible:
-            return (1, 0, line.distance_km)
-        return (2, rank[line.outcome], line.distance_km)
 
-    return sorted(lines, key=order)
+_RANK = {word: i for i, word in enumerate(reasons.INFEASIBILITY_ORDER)}
+
+
+def _order(line: CandidateExplanation) -> tuple[int, int, Decimal]:
+    if line.outcome == reasons.CHOSEN:
+        return (0, 0, line.distance_km)
+    if line.feasible:
+        return (1, 0, line.distance_km)
+    return (2, _RANK[line.outcome], line.distance_km)
 
 
 class _Usage:
     """What an allocation put where: per route, per demand, per licence, per offer."""
 
-    def __init__(self, allocation: AllocationResult | None) -> None:
+    def __init__(
+        self, allocation: AllocationResult | None, licences: Sequence[LicenceView]
+    ) -> None:
         self.given = allocation is not None
+        self.licence_remaining = {lic.licence_id: lic.remaining_tonnes for lic in licences}
         self.route: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO_TONNES)
         self.demand: dict[str, Decimal] = defaultdict(lambda: ZERO_TONNES)
         self.licence: dict[str, Decimal] = defaultdict(lambda: ZERO_TONNES)
@@ -123,7 +162,6 @@ def _outcome(
     demand: DemandSlot,
     verdict: PairAssessment,
     usage: _Usage,
-    licences: Sequence[LicenceView],
 ) -> tuple[str, str, Decimal | None]:
     if verdict.reason is not None:
         return verdict.reason, verdict.message, None
@@ -139,7 +177,7 @@ def _outcome(
             "save more",
             None,
         )
-    remaining = {lic.licence_id: lic.remaining_tonnes for lic in licences}
+    remaining = usage.licence_remaining
     if all(usage.licence[ident] >= remaining[ident] for ident in verdict.usable_licence_ids):
         return (
             reasons.FEASIBLE_BUT_FULL,
