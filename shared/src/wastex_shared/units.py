@@ -7,6 +7,8 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 KILOGRAM = Decimal("0.001")
 #: Largest quantity accepted in one message (10 Mt): anything bigger is a typo, not a shipment.
 MAX_TONNES = Decimal("10000000")
+#: Digits left of the point that still quantize to kilograms in the default 28-digit context.
+_MAX_DIGITS_BEFORE_POINT = 24
 
 
 class QuantityError(ValueError):
@@ -23,6 +25,9 @@ def tonnes(value: str | int | Decimal) -> Decimal:
         raise QuantityError(f"{value!r} is not a number") from exc
     if not amount.is_finite():
         raise QuantityError(f"{value!r} is not a finite number")
+    if amount.adjusted() >= _MAX_DIGITS_BEFORE_POINT:
+        # quantize would need more digits than the decimal context holds (and raise)
+        raise QuantityError(f"{value!r} is far beyond any real quantity")
     if amount != amount.quantize(KILOGRAM, rounding=ROUND_HALF_EVEN):
         raise QuantityError(f"{value!r} has more precision than one kilogram (3 decimal places)")
     return amount.quantize(KILOGRAM)

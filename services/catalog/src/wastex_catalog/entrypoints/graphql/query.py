@@ -83,7 +83,7 @@ class Query:
         filter: EnterpriseFilter | None = None,
         first: int | None = None,
         after: str | None = None,
-    ) -> Connection[Enterprise]:
+    ) -> Connection[Enterprise] | None:
         scope = policy.enterprise_scope(principal(info))
         request = page_request(first, after)
         wanted = filter.query() if filter else EnterpriseQuery()
@@ -95,7 +95,7 @@ class Query:
         return await site_by_id(info, id)
 
     @strawberry.field(description="The licences of an enterprise you may see.")
-    async def licences(self, info: Info, enterprise_id: strawberry.ID) -> list[Licence]:
+    async def licences(self, info: Info, enterprise_id: strawberry.ID) -> list[Licence] | None:
         enterprise = await enterprise_by_id(info, enterprise_id)
         return [Licence.of(s) for s in await loaders(info).licences_of.load(enterprise.id)]
 
@@ -113,7 +113,7 @@ class Query:
         filter: OfferFilter | None = None,
         first: int | None = None,
         after: str | None = None,
-    ) -> Connection[Offer]:
+    ) -> Connection[Offer] | None:
         caller = principal(info)
         wanted = listing_filter(filter)
         scope = policy.listing_scope(caller, wanted)
@@ -140,7 +140,7 @@ class Query:
         filter: DemandFilter | None = None,
         first: int | None = None,
         after: str | None = None,
-    ) -> Connection[Demand]:
+    ) -> Connection[Demand] | None:
         caller = principal(info)
         wanted = listing_filter(filter)
         scope = policy.listing_scope(caller, wanted)

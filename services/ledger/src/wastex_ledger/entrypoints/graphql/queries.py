@@ -62,7 +62,7 @@ class Query:
     )
     async def utilisation(
         self, info: Info, from_: From, to: To, scope: UtilisationScope | None = None
-    ) -> UtilisationRateType:
+    ) -> UtilisationRateType | None:
         service, wanted = ledger(info), _scope(scope)
         await policy.require_scope(info.context.principal, wanted, service.enterprise_district)
         figures = await service.utilisation(wanted, from_, to)
@@ -71,7 +71,7 @@ class Query:
     @strawberry.field(description="CO2e of the transfers received in a scope over months.")
     async def carbon(
         self, info: Info, from_: From, to: To, scope: UtilisationScope | None = None
-    ) -> TransferCarbonType:
+    ) -> TransferCarbonType | None:
         service, wanted = ledger(info), _scope(scope)
         await policy.require_scope(info.context.principal, wanted, service.enterprise_district)
         figures = await service.utilisation(wanted, from_, to)
@@ -82,7 +82,7 @@ class Query:
     )
     async def zero_waste_assessment(
         self, info: Info, enterprise_id: strawberry.ID, year: int
-    ) -> ZeroWasteAssessmentType:
+    ) -> ZeroWasteAssessmentType | None:
         service = ledger(info)
         await policy.require_enterprise(
             info.context.principal, str(enterprise_id), service.enterprise_district
@@ -96,7 +96,7 @@ class Query:
         filter: ManifestFilterInput | None = None,
         first: int | None = None,
         after: str | None = None,
-    ) -> Connection[ManifestType]:
+    ) -> Connection[ManifestType] | None:
         return await _manifests(info, filter, first, after, discrepancy=None)
 
     @strawberry.field(
@@ -109,11 +109,11 @@ class Query:
         filter: ManifestFilterInput | None = None,
         first: int | None = None,
         after: str | None = None,
-    ) -> Connection[ManifestType]:
+    ) -> Connection[ManifestType] | None:
         return await _manifests(info, filter, first, after, discrepancy=True)
 
     @strawberry.field
-    async def manifest(self, info: Info, id: strawberry.ID) -> ManifestType:
+    async def manifest(self, info: Info, id: strawberry.ID) -> ManifestType | None:
         view = await ledger(info).manifest(str(id))
         if view is None:
             policy.reach(info.context.principal)  # no token: NOT_AUTHORIZED before NOT_FOUND
@@ -128,7 +128,7 @@ class Query:
         filter: LedgerEntryFilter | None = None,
         first: int | None = None,
         after: str | None = None,
-    ) -> Connection[LedgerEntryType]:
+    ) -> Connection[LedgerEntryType] | None:
         service, size = ledger(info), page_size(first)
         flt = filter or LedgerEntryFilter()
         enterprise_id = None if flt.enterprise_id is None else str(flt.enterprise_id)
@@ -156,7 +156,7 @@ class Query:
         )
 
     @strawberry.field
-    async def ledger_entry(self, info: Info, id: strawberry.ID) -> LedgerEntryType:
+    async def ledger_entry(self, info: Info, id: strawberry.ID) -> LedgerEntryType | None:
         entry = await ledger(info).entry(str(id))
         if entry is None:
             policy.reach(info.context.principal)

@@ -62,7 +62,7 @@ class Query:
         filter: MatchFilter | None = None,
         first: int | None = None,
         after: str | None = None,
-    ) -> Connection[MatchType]:
+    ) -> Connection[MatchType] | None:
         principal = policy.caller(info.context)
         enterprise_id = str(filter.enterprise_id) if filter and filter.enterprise_id else None
         scope = policy.list_scope(principal, enterprise_id)

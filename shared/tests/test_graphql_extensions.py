@@ -1,0 +1,174 @@
+"""The limits and error policy every subgraph applies (`standard_extensions`), on a toy schema."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import pytest
+import strawberry
+from graphql import parse
+
+from wastex_shared.errors import DomainError
+from wastex_shared.graphql.connection import Connection, connection, page_size
+from wastex_shared.graphql.extensions import MAX_COST, query_cost, standard_extensions
+
+
+@strawberry.type
+class Leaf:
+    name: str
+
+    @strawberry.field
+    def children(self) -> list[Leaf]:
+        return [Leaf(name=f"{self.name}.{i}") for i in range(2)]
+
+    @strawberry.field
+    def parent(self) -> Leaf:
+        return Leaf(name=f"{self.name}^")
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def leaves(self, first: int | None = None) -> Connection[Leaf]:
+        size = page_size(first)
+        nodes = [Leaf(name=str(i)) for i in range(size + 1)]
+        return connection(nodes, [n.name for n in nodes], size, 1000)
+
+    @strawberry.field
+    def top(self) -> list[Leaf]:
+        return [Leaf(name="t")]
+
+    @strawberry.field
+    def refused(self) -> str:
+        raise DomainError("NOT_AUTHORIZED", "not yours")
+
+    @strawberry.field
+    def broken(self) -> str:
+        raise RuntimeError("secret internals at /srv/app.py line 12")
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription
+    async def ticks(self, fail: str = "") -> AsyncGenerator[Leaf, None]:
+        if fail == "domain":
+            raise DomainError("NOT_AUTHORIZED", "not yours")
+        if fail == "crash":
+            raise RuntimeError("secret internals at /srv/app.py line 12")
+        yield Leaf(name="tick")
+
+
+schema = strawberry.federation.Schema(
+    query=Query,
+    subscription=Subscription,
+    federation_version="2.9",
+    extensions=standard_extensions(),
+)
+
+
+def cost(document: str, variables: dict[str, Any] | None = None) -> int:
+    return query_cost(schema._schema, parse(document), variables)
+
+
+def test_every_field_costs_one_and_introspection_nothing() -> None:
+    assert cost("{ top { name } }") == 1 + 10 * 1
+    assert cost("{ __typename __schema { types { name } } }") == 0
+
+
+def test_a_connection_multiplies_its_edges_by_first() -> None:
+    # leaves 1 + totalCount 1 + pageInfo (1 + 1) + edges (1 + first × (node 1 + name 1))
+    assert cost(
+        "{ leaves(first: 50) { totalCount pageInfo { hasNextPage } edges { node { name } } } }"
+    ) == (1 + 1 + 2 + 1 + 50 * 2)
+    assert cost("{ leaves { edges { node { name } } } }") == 1 + 1 + 20 * 2  # the default page
+    assert cost("query($n: Int) { leaves(first: $n) { edges { node { name } } } }", {"n": 7}) == (
+        1 + 1 + 7 * 2
+    )
+    assert (
+        cost("query($n: Int = 3) { leaves(first: $n) { edges { node { name } } } }")
+        == 1 + 1 + 3 * 2
+    )
+    # more than 100 is refused by the resolver (INVALID_PAGE_SIZE), so it costs like 100
+    assert cost("{ leaves(first: 5000) { edges { node { name } } } }") == 1 + 1 + 100 * 2
+
+
+def test_nested_lists_multiply_and_fragments_count_where_spread() -> None:
+    nested = "{ top { children { children { name } } } }"
+    assert cost(nested) == 1 + 10 * (1 + 10 * (1 + 10 * 1))
+    with_fragment = "fragment F on Leaf { children { name } } { top { ...F parent { ...F } } }"
+    assert cost(with_fragment) == 1 + 10 * ((1 + 10) + (1 + (1 + 10)))
+
+
+async def test_an_operation_over_the_cost_limit_is_refused_before_it_runs() -> None:
+    heavy = "{ leaves(first: 100) { edges { node { children { children { name } } } } } }"
+    assert cost(heavy) > MAX_COST
+    result = await schema.execute(heavy)
+    assert result.data is None
+    assert result.errors is not None
+    (error,) = result.errors
+    assert error.extensions == {
+        "code": "QUERY_TOO_COMPLEX",
+        "cost": cost(heavy),
+        "maxCost": MAX_COST,
+    }
+    assert "first" in error.message
+    light = "{ leaves(first: 100) { edges { node { children { name } } } } }"
+    assert cost(light) <= MAX_COST
+    assert (await schema.execute(light)).errors is None
+
+
+async def test_errors_get_codes_and_never_internals() -> None:
+    refused = await schema.execute("{ refused }")
+    broken = await schema.execute("{ broken }")
+    syntax = await schema.execute("{ top { ")
+    unknown = await schema.execute("{ nope }")
+    bad_variable = await schema.execute(
+        "query($n: Int) { leaves(first: $n) { totalCount } }", variable_values={"n": "x"}
+    )
+    page = await schema.execute("{ leaves(first: 101) { totalCount } }")
+    codes = [
+        r.errors[0].extensions["code"] if r.errors and r.errors[0].extensions else None
+        for r in (refused, broken, syntax, unknown, bad_variable, page)
+    ]
+    assert codes == [
+        "NOT_AUTHORIZED",
+        "INTERNAL_SERVER_ERROR",
+        "GRAPHQL_PARSE_FAILED",
+        "GRAPHQL_VALIDATION_FAILED",
+        "BAD_USER_INPUT",
+        "INVALID_PAGE_SIZE",
+    ]
+    assert broken.errors is not None
+    assert broken.errors[0].message == "Internal server error"
+
+
+async def test_the_depth_limit_counts_levels_like_the_gateway() -> None:
+    def chain(levels: int) -> str:
+        body = "name"
+        for _ in range(levels - 2):
+            body = f"parent {{ {body} }}"
+        return f"{{ top {{ {body} }} }}"
+
+    assert (await schema.execute(chain(10))).errors is None
+    deep = await schema.execute(chain(11))
+    assert deep.errors is not None
+    assert "maximum operation depth of 10" in deep.errors[0].message
+    assert deep.errors[0].extensions == {"code": "GRAPHQL_VALIDATION_FAILED"}
+
+
+@pytest.mark.parametrize(
+    ("fail", "code", "message"),
+    [("domain", "NOT_AUTHORIZED", "not yours"), ("crash", "INTERNAL_SERVER_ERROR", None)],
+)
+async def test_subscription_errors_follow_the_same_policy(
+    fail: str, code: str, message: str | None
+) -> None:
+    stream = await schema.subscribe(f'subscription {{ ticks(fail: "{fail}") {{ name }} }}')
+    assert not isinstance(stream, strawberry.types.ExecutionResult)
+    results = [r async for r in stream]
+    errors = [e for r in results for e in (r.errors or [])]
+    assert [e.extensions for e in errors] == [{"code": code}]
+    assert "secret" not in errors[0].message
+    if message:
+        assert errors[0].message == message
