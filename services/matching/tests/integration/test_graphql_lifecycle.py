@@ -95,7 +95,7 @@ async def test_parties_regulators_and_admins_see_what_they_may(
         MATCHES, filter={"enterpriseId": "cement"}
     )
     assert error_code(other) == "NOT_AUTHORIZED"
-    assert other["data"] is None
+    assert other["data"] == {"matches": None}
     assert error_code(await api.anonymous().execute(MATCHES)) == "NOT_AUTHORIZED"
     assert error_code(await api.as_(Role.ENTERPRISE, "bricks").execute(MATCH, id=match_id)) == (
         "NOT_AUTHORIZED"
