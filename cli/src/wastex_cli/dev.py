@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import json
 import os
@@ -13,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from wastex_cli.stack import REPO, SERVICES, Stack, StackError
+from wastex_cli.stack import REPO, SERVICES, Stack, StackError, stop_leftovers
 
 app = typer.Typer(help="Developer tools (used by the Makefile).", no_args_is_help=True)
 
@@ -39,8 +40,8 @@ def run(seed: Annotated[bool, typer.Option(help="load the demo city")] = True) -
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, on_signal)
     try:
         if seed:
             from wastex_cli.demo import seed as seed_demo
@@ -58,23 +59,28 @@ def run(seed: Annotated[bool, typer.Option(help="load the demo city")] = True) -
                 typer.secho(f"wastex: {', '.join(dead)} stopped; see .run/*.log", fg="red")
                 break
     finally:
-        typer.echo("stopping …")
+        # Stop first: the terminal (or a `| tee`) may be gone, and printing can then fail.
         stack.stop()
         PID_FILE.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            typer.echo("wastex stopped")
 
 
 @app.command()
 def down() -> None:
     """Stop what `make run` started."""
-    if not PID_FILE.exists():
-        typer.echo("wastex is not running (no .run/stack.pid)")
-        return
-    pid = int(PID_FILE.read_text())
+    pid = int(PID_FILE.read_text()) if PID_FILE.exists() else None
     try:
+        if pid is None:
+            raise ProcessLookupError
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         PID_FILE.unlink(missing_ok=True)
-        typer.echo("wastex was not running")
+        leftovers = stop_leftovers(PID_FILE.parent)
+        if leftovers:
+            typer.echo(f"stopped what a vanished `make run` left running: {', '.join(leftovers)}")
+        else:
+            typer.echo("wastex is not running")
         return
     for _ in range(150):
         if not PID_FILE.exists():

@@ -41,6 +41,11 @@ class StackError(RuntimeError):
     pass
 
 
+#: Per run folder: "<name> <pid>" of every child, so `make down` can stop them even when
+#: the process that started them is gone (killed, or its terminal closed).
+CHILDREN_FILE = "children"
+
+
 @dataclass
 class Stack:
     ports: Ports = field(default_factory=Ports)
@@ -95,6 +100,7 @@ class Stack:
         try:
             self.broker = TansuBroker(self.ports.broker, log_path=self.run_dir / "tansu.log")
             self.broker.start()
+            self._record_children()
             for service in SERVICES:
                 self._spawn(service, [sys.executable, "-m", f"wastex_{service}"])
             for service in SERVICES:
@@ -116,6 +122,14 @@ class Stack:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        self._record_children()
+
+    def _record_children(self) -> None:
+        pids = {name: p.pid for name, p in self.processes.items()}
+        if self.broker is not None and self.broker.process is not None:
+            pids["broker"] = self.broker.process.pid
+        lines = "".join(f"{name} {pid}\n" for name, pid in pids.items())
+        (self.run_dir / CHILDREN_FILE).write_text(lines)
 
     def _wait_healthy(self, name: str, url: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -169,6 +183,34 @@ class Stack:
         if self.broker is not None:
             self.broker.stop()
             self.broker = None
+        (self.run_dir / CHILDREN_FILE).unlink(missing_ok=True)
+
+
+def stop_leftovers(run_dir: Path) -> list[str]:
+    """SIGTERM (then SIGKILL) the children a vanished stack left running; their names."""
+    record = run_dir / CHILDREN_FILE
+    if not record.exists():
+        return []
+    groups = {}
+    for line in record.read_text().splitlines():
+        name, pid = line.split()
+        groups[name] = int(pid)  # each child leads its own process group (new session)
+    alive = [name for name, pid in groups.items() if _signal_group(pid, signal.SIGTERM)]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_signal_group(groups[n], 0) for n in alive):
+        time.sleep(0.1)
+    for name in alive:
+        _signal_group(groups[name], signal.SIGKILL)
+    record.unlink(missing_ok=True)
+    return alive
+
+
+def _signal_group(pid: int, signum: int) -> bool:
+    try:
+        os.killpg(pid, signum)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def _node() -> str:
