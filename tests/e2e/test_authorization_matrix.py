@@ -42,6 +42,15 @@ from graphql import build_schema
 from websockets.asyncio.client import ClientConnection, connect
 
 from wastex_catalog.domain.credit_code import make_credit_code
+from wastex_cli.mutations import (
+    ACCEPT_MATCH,
+    ADD_SITE,
+    POST_DEMAND,
+    POST_OFFER,
+    REGISTER_ENTERPRISE,
+    REGISTER_LICENCE,
+)
+from wastex_cli.mutations import report as report_mutation
 from wastex_cli.stack import REPO, Stack
 from wastex_shared.auth import JwtConfig, Role, issue_token
 from wastex_shared.settings import ServiceSettings
@@ -89,37 +98,13 @@ COUNTERPARTY_VIEW = PUBLIC
 
 LISTING_FIELDS = "id status district site { id latitude longitude } enterprise { id name }"
 
-REGISTER_ENTERPRISE = """
-mutation($input: RegisterEnterpriseInput!) {
-  registerEnterprise(input: $input) { enterprise { id } userErrors { field message code } }
-}"""
-ADD_SITE = """
-mutation($input: AddSiteInput!) {
-  addSite(input: $input) { site { id } userErrors { field message code } }
-}"""
-REGISTER_LICENCE = """
-mutation($input: RegisterLicenceInput!) {
-  registerLicence(input: $input) { licence { id } userErrors { field message code } }
-}"""
-POST_OFFER = """
-mutation($input: PostOfferInput!) {
-  postOffer(input: $input) { offer { id } userErrors { field message code } }
-}"""
 WITHDRAW_OFFER = """
 mutation($id: ID!) {
   withdrawOffer(id: $id) { offer { id status } userErrors { field message code } }
 }"""
-POST_DEMAND = """
-mutation($input: PostDemandInput!) {
-  postDemand(input: $input) { demand { id } userErrors { field message code } }
-}"""
 WITHDRAW_DEMAND = """
 mutation($id: ID!) {
   withdrawDemand(id: $id) { demand { id status } userErrors { field message code } }
-}"""
-ACCEPT_MATCH = """
-mutation($id: ID!) {
-  acceptMatch(id: $id) { match { id status } userErrors { field message code } }
 }"""
 REJECT_MATCH = """
 mutation($id: ID!) {
@@ -134,10 +119,6 @@ mutation($input: DispatchShipmentInput!) {
 RECEIVE = """
 mutation($input: ReceiveShipmentInput!) {
   receiveShipment(input: $input) { manifest { id status } userErrors { field message code } }
-}"""
-REPORT = """
-mutation($input: LedgerReportInput!) {
-  %s(input: $input) { entry { id } userErrors { field message code } }
 }"""
 REVERSE_ENTRY = """
 mutation($id: ID!) {
@@ -328,7 +309,7 @@ async def report(client: Client, kind: str, site: str, code: str, tonnes: str) -
     async def booked() -> str | None:
         result = (
             await client.data(
-                REPORT % kind,
+                report_mutation(kind),
                 input={"siteId": site, "wasteCode": code, "tonnes": tonnes, "period": PERIOD},
             )
         )[kind]
@@ -906,7 +887,7 @@ MUTATIONS = [
     *(
         Row(
             f"{kind}(A's site)",
-            REPORT % kind,
+            report_mutation(kind),
             kind,
             report_input("site_a", "SW01"),
             only("enterprise_a"),
@@ -921,7 +902,7 @@ MUTATIONS = [
     ),
     Row(
         "reportReceivedUtilisation(R's site)",
-        REPORT % "reportReceivedUtilisation",
+        report_mutation("reportReceivedUtilisation"),
         "reportReceivedUtilisation",
         report_input("site_r", "SW04"),
         only("recycler"),

@@ -15,6 +15,14 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from wastex_catalog.domain.credit_code import make_credit_code
+from wastex_cli.mutations import (
+    ADD_SITE,
+    POST_DEMAND,
+    POST_OFFER,
+    REGISTER_ENTERPRISE,
+    REGISTER_LICENCE,
+    report,
+)
 from wastex_cli.stack import Stack
 from wastex_shared.auth import Role, issue_token
 from wastex_shared.messaging.topic_reader import read_topic
@@ -25,29 +33,6 @@ pytestmark = pytest.mark.e2e
 
 JWT = ServiceSettings().jwt
 
-REGISTER_ENTERPRISE = """
-mutation($input: RegisterEnterpriseInput!) {
-  registerEnterprise(input: $input) { enterprise { id } userErrors { field message code } }
-}"""
-ADD_SITE = """
-mutation($input: AddSiteInput!) {
-  addSite(input: $input) { site { id } userErrors { field message code } }
-}"""
-REGISTER_LICENCE = """
-mutation($input: RegisterLicenceInput!) {
-  registerLicence(input: $input) { licence { id } userErrors { field message code } }
-}"""
-POST_DEMAND = """
-mutation($input: PostDemandInput!) {
-  postDemand(input: $input) { demand { id } userErrors { field message code } }
-}"""
-POST_OFFER = """
-mutation($input: PostOfferInput!) {
-  postOffer(input: $input) {
-    offer { id status wasteCode quantityTonnes }
-    userErrors { field message code }
-  }
-}"""
 OFFERS = """
 query($filter: OfferFilter) {
   offers(filter: $filter, first: 50) { totalCount edges { node { id description quantityTonnes } } }
@@ -57,10 +42,6 @@ query($filter: MatchFilter) {
   matches(filter: $filter, first: 50) {
     edges { node { id tonnes distanceKm co2eKg status offer { id } demand { id } } }
   }
-}"""
-REPORT_GENERATION = """
-mutation($input: LedgerReportInput!) {
-  reportGeneration(input: $input) { entry { id } userErrors { field message code } }
 }"""
 UTILISATION = """
 query($scope: UtilisationScope!, $from: String!, $to: String!) {
@@ -245,7 +226,7 @@ async def test_offer_goes_from_graphql_and_kafka_to_a_match_and_the_ledger(stack
     async def generation_reported() -> Any:
         result = (
             await steel_client.data(
-                REPORT_GENERATION,
+                report("reportGeneration"),
                 input={
                     "siteId": steel_site,
                     "wasteCode": "SW01",

@@ -12,6 +12,14 @@ from typing import Any
 
 from wastex_catalog.domain.credit_code import make_credit_code
 from wastex_cli.demo_city import CITY, LICENCE_VALIDITY, WINDOW, DemoEnterprise
+from wastex_cli.mutations import (
+    ADD_SITE,
+    POST_DEMAND,
+    POST_OFFER,
+    REGISTER_ENTERPRISE,
+    REGISTER_LICENCE,
+)
+from wastex_cli.mutations import report as report_mutation
 from wastex_shared.auth import JwtConfig, Role, issue_token
 from wastex_shared.testing.graphql_client import GraphQLClient
 
@@ -22,39 +30,15 @@ query($after: String) {
     pageInfo { hasNextPage endCursor }
   }
 }"""
-REGISTER_ENTERPRISE = """
-mutation($input: RegisterEnterpriseInput!) {
-  registerEnterprise(input: $input) { enterprise { id } userErrors { field message code } }
-}"""
-ADD_SITE = """
-mutation($input: AddSiteInput!) {
-  addSite(input: $input) { site { id } userErrors { field message code } }
-}"""
-REGISTER_LICENCE = """
-mutation($input: RegisterLicenceInput!) {
-  registerLicence(input: $input) { licence { id } userErrors { field message code } }
-}"""
 OWN_OFFERS = """
 query($e: ID!) { offers(filter: {enterpriseId: $e}, first: 100) { edges { node { description } } } }
 """
 OWN_DEMANDS = """
 query($e: ID!) { demands(filter: {enterpriseId: $e}, first: 100) { totalCount } }
 """
-POST_OFFER = """
-mutation($input: PostOfferInput!) {
-  postOffer(input: $input) { offer { id } userErrors { field message code } }
-}"""
-POST_DEMAND = """
-mutation($input: PostDemandInput!) {
-  postDemand(input: $input) { demand { id } userErrors { field message code } }
-}"""
 GENERATED = """
 query($e: ID!) {
   utilisation(scope: {enterpriseId: $e}, from: "2000-01", to: "2099-12") { generatedTonnes }
-}"""
-REPORT = """
-mutation($input: LedgerReportInput!) {
-  %s(input: $input) { entry { id } userErrors { field message code } }
 }"""
 
 
@@ -237,7 +221,8 @@ async def _seed_reports(
         }
         # The ledger learns of a new site from the catalog's event a moment later.
         for _ in range(100):
-            payload = (await tenant.data(REPORT % report.mutation, **variables))[report.mutation]
+            answer = await tenant.data(report_mutation(report.mutation), **variables)
+            payload = answer[report.mutation]
             codes = {e["code"] for e in payload["userErrors"]}
             if "UNKNOWN_SITE" not in codes:
                 break
