@@ -1,17 +1,22 @@
 """`make chaos`: the reliability suite. Crashes, restarts, replay and poison lose nothing
 and duplicate nothing.
 
-On a fresh stack (free ports, PostgreSQL databases made for the run, tansu on s3 storage
-kept by a moto_server that outlives it):
+On a fresh stack (free ports, PostgreSQL databases made for the run, tansu on memory
+storage):
 1. poison: malformed, invalid, forbidden and oversized messages all land in a DLQ with
    their reason and change nothing; a fixable one is re-driven with `wastex dlq`;
 2. load + faults: a generator posts offers, demands, reports, acceptances and shipments
-   over Kafka and GraphQL while each service is killed with SIGKILL in turn (repeatedly),
-   PostgreSQL connections are cut for a few seconds, and the broker is killed and
-   restarted; then the load drains and everything the generator made is checked to exist
-   exactly once, with the ledger's figures and rates equal to its own record;
+   over Kafka and GraphQL while each service is killed with SIGKILL in turn (repeatedly)
+   and PostgreSQL connections are cut for a few seconds; then the load drains and
+   everything the generator made is checked to exist exactly once, with the ledger's
+   figures and rates equal to its own record;
 3. replay: each service's read models are rebuilt from offset 0 (`wastex replay`) and the
    answers to the same queries must not change.
+Then, on a second stack (started after the first is gone) whose tansu keeps its log on s3
+storage in a moto_server that outlives it:
+4. broker restart: a light load while tansu is killed and started again, checked the same
+   way (tansu on s3 serves only a few dozen storage requests a second, so it cannot carry
+   the full load).
 
 Writes bench/results/chaos.json. `python -m bench.chaos --help` lists the knobs; the
 faster parts also run as tests in tests/reliability/.
@@ -29,8 +34,9 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import asdict, dataclass, field
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +44,14 @@ from bench.chaos_api import Api
 from bench.chaos_checks import Verdict, diff, drain, resolve_ambiguous, snapshot, verify
 from bench.chaos_city import City, build_city
 from bench.chaos_faults import Fault, Injector
-from bench.chaos_kafka import LogTail, Offsets, Producer, dlq_by_reason, watched_topics
+from bench.chaos_kafka import (
+    DeadLetter,
+    LogTail,
+    Offsets,
+    Producer,
+    dlq_by_reason,
+    watched_topics,
+)
 from bench.chaos_load import LoadGenerator
 from bench.chaos_poison import (
     PoisonOutcome,
@@ -69,6 +82,9 @@ class ChaosConfig:
     postgres: bool = True
     max_deals: int = 40
     seed: int = 8
+    #: The broker restart's own run on s3 storage (slow: a light load).
+    broker_load_seconds: float = 20.0
+    broker_rate: float = 4.0
 
 
 @dataclass
@@ -93,18 +109,23 @@ class Session:
     def database_names(self) -> dict[str, str]:
         return {s: url.rsplit("/", 1)[-1] for s, url in self.stack.database_urls.items()}
 
-    async def drain(self, timeout: float = 180.0) -> dict[str, Any]:
+    async def drain(self, timeout: float = 600.0) -> dict[str, Any]:
         seconds, state = await drain(self.service_urls, self.tail, self.offsets, timeout)
         return {"seconds": round(seconds, 2), "state": state}
 
 
 @contextlib.asynccontextmanager
 async def session(
-    stack: ChaosStack, rate: float = 20.0, seed: int = 8, max_deals: int = 40
+    stack: ChaosStack,
+    rate: float = 20.0,
+    seed: int = 8,
+    max_deals: int = 40,
+    factories: int = 4,
+    recyclers: int = 2,
 ) -> AsyncIterator[Session]:
     tag = uuid.uuid4().hex[:6]
     async with Api(stack.graphql_url) as api:
-        city = await build_city(api, tag=tag)
+        city = await build_city(api, factories=factories, recyclers=recyclers, tag=tag)
         tail = LogTail(stack.bootstrap, watched_topics())
         await tail.start()
         offsets = Offsets(stack.bootstrap)
@@ -248,6 +269,10 @@ def run_replay(stack: ChaosStack, service: str) -> dict[str, Any]:
 # -- the run --------------------------------------------------------------------------
 
 
+async def _complete(run: Awaitable[Part]) -> Part:
+    return await run
+
+
 def recovery_summary(faults: list[Fault]) -> dict[str, Any]:
     by_kind: dict[str, list[float | None]] = {}
     for fault in faults:
@@ -273,49 +298,128 @@ async def _phase(report: dict[str, Any], name: str, run: Any) -> Any:
         report.setdefault("phase_seconds", {})[name] = round(time.monotonic() - started, 1)
 
 
-async def run_suite(stack: ChaosStack, cfg: ChaosConfig) -> dict[str, Any]:
-    report: dict[str, Any] = {"config": asdict(cfg)}
+@dataclass
+class Part:
+    """What one stack's run found (the broker restart runs on a stack of its own)."""
+
+    report: dict[str, Any]
+    messages_sent: int = 0
+    faults: list[Fault] = field(default_factory=list)
+    verdict: Verdict | None = None
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+
+async def run_suite(stack: ChaosStack, cfg: ChaosConfig) -> Part:
+    """Poison, load with kill -9 rounds and PostgreSQL connection loss, replay (tansu on
+    memory storage: fast enough to carry the full load)."""
+    report: dict[str, Any] = {"stack": "tansu on memory storage"}
+    part = Part(report)
     async with session(stack, cfg.rate, cfg.seed, cfg.max_deals) as s:
         if cfg.poison:
             report["poison"] = await _phase(report, "poison", poison_phase(s))
-        faults: list[Fault] = []
-        verdict: Verdict | None = None
         if cfg.faults:
-            injector = Injector(s.stack, s.tail, s.offsets)
-            timing = await _phase(report, "load+faults", faults_phase(s, cfg, injector))
-            faults = injector.faults
-            report["load_timing"] = timing
-            settled = await _phase(report, "settle+verify", settle_and_verify(s))
-            if settled is not None:
-                verdict, report["settle"] = settled
-                report["verdict"] = verdict.as_dict()
-        report["faults"] = [f.as_dict() for f in faults]
+            faults_cfg = replace(cfg, broker_restart=False)
+            await _faults_and_verdict(report, part, s, faults_cfg, "")
         report["load"] = s.load.record.summary()
         if cfg.replay:
             report["replay"] = await _phase(report, "replay", replay_phase(s))
-        report["dlq_by_reason"] = dlq_by_reason(s.tail.dead_letters)
-        summary: dict[str, Any] = {
-            "messages_sent": len(s.load.record.sent),
-            "faults_injected": len(faults),
-            "lost": verdict.lost if verdict else None,
-            "duplicated": verdict.duplicated if verdict else None,
-            "other_findings": (len(verdict.findings) - verdict.lost - verdict.duplicated)
-            if verdict
-            else None,
-            "dlq_by_reason": report["dlq_by_reason"],
-            "recovery_s": recovery_summary(faults),
-            "poison_ok": (report.get("poison") or {}).get("ok"),
-            "replay_ok": (report.get("replay") or {}).get("ok"),
-            "errors": report.get("errors", {}),
-        }
-        summary["ok"] = bool(
-            not summary["errors"]
-            and (not cfg.faults or (verdict is not None and verdict.ok))
-            and summary["poison_ok"] in (True, None)
-            and summary["replay_ok"] in (True, None)
-        )
-        report["summary"] = summary
-    return report
+        part.messages_sent = len(s.load.record.sent)
+        part.dead_letters = list(s.tail.dead_letters)
+        report["dlq_by_reason"] = dlq_by_reason(part.dead_letters)
+    return part
+
+
+async def run_broker_restart(stack: ChaosStack, cfg: ChaosConfig) -> Part:
+    """A light load while tansu is killed and started again on its s3 storage (tansu on s3
+    answers only a few dozen storage requests a second: a small city, a light load)."""
+    report: dict[str, Any] = {"stack": "tansu on s3 storage (moto_server)"}
+    part = Part(report)
+    restart_cfg = replace(
+        cfg,
+        load_seconds=cfg.broker_load_seconds,
+        rate=cfg.broker_rate,
+        kill_rounds=0,
+        pg_loss=False,
+        broker_restart=True,
+    )
+    async with session(stack, restart_cfg.rate, cfg.seed, 2, factories=2, recyclers=1) as s:
+        await _faults_and_verdict(report, part, s, restart_cfg, "broker: ")
+        report["load"] = s.load.record.summary()
+        part.messages_sent = len(s.load.record.sent)
+        part.dead_letters = list(s.tail.dead_letters)
+        report["dlq_by_reason"] = dlq_by_reason(part.dead_letters)
+    return part
+
+
+async def _faults_and_verdict(
+    report: dict[str, Any], part: Part, s: Session, cfg: ChaosConfig, prefix: str
+) -> None:
+    injector = Injector(s.stack, s.tail, s.offsets)
+    report["load_timing"] = await _phase(
+        report, f"{prefix}load+faults", faults_phase(s, cfg, injector)
+    )
+    part.faults = injector.faults
+    report["faults"] = [f.as_dict() for f in injector.faults]
+    settled = await _phase(report, f"{prefix}settle+verify", settle_and_verify(s))
+    if settled is not None:
+        part.verdict, report["settle"] = settled
+        report["verdict"] = part.verdict.as_dict()
+
+
+def expected_faults(cfg: ChaosConfig) -> set[tuple[str, str]]:
+    """(kind, target) of every fault the configuration asks for."""
+    if not cfg.faults:
+        return set()
+    wanted = {("kill-9", service) for service in SERVICES if cfg.kill_rounds > 0}
+    if cfg.pg_loss:
+        wanted.add(("pg-connection-loss", ",".join(sorted(SERVICES))))
+    if cfg.broker_restart:
+        wanted.add(("broker-restart", "tansu"))
+    return wanted
+
+
+def summarise(cfg: ChaosConfig, parts: dict[str, Part]) -> dict[str, Any]:
+    verdicts = [p.verdict for p in parts.values() if p.verdict is not None]
+    faults = [f for p in parts.values() for f in p.faults]
+    errors = {
+        f"{name}/{phase}": error
+        for name, p in parts.items()
+        for phase, error in p.report.get("errors", {}).items()
+    }
+    main = parts.get("main")
+    poison = main.report.get("poison") if main else None
+    replay = main.report.get("replay") if main else None
+    expected_verdicts = len(parts) if cfg.faults else 0
+    injected = {(f.kind, f.target) for f in faults}
+    wanted = expected_faults(cfg)
+    summary: dict[str, Any] = {
+        "messages_sent": sum(p.messages_sent for p in parts.values()),
+        "faults_injected": len(faults),
+        "faults_by_kind": dict(Counter(f"{f.kind}:{f.target}" for f in faults)),
+        "lost": sum(v.lost for v in verdicts) if verdicts else None,
+        "duplicated": sum(v.duplicated for v in verdicts) if verdicts else None,
+        "other_findings": sum(len(v.findings) - v.lost - v.duplicated for v in verdicts)
+        if verdicts
+        else None,
+        "dlq_by_reason": dlq_by_reason([d for p in parts.values() for d in p.dead_letters]),
+        "recovery_s": recovery_summary(faults),
+        "faults_missing": [f"{kind}:{target}" for kind, target in wanted - injected],
+        "faults_unrecovered": [f"{f.kind}:{f.target}" for f in faults if f.recovery_s is None],
+        "poison_ok": (poison or {}).get("ok"),
+        "redrive_ok": ((poison or {}).get("redrive") or {}).get("ok"),
+        "replay_ok": (replay or {}).get("ok"),
+        "errors": errors,
+    }
+    summary["ok"] = bool(
+        not errors
+        and not summary["faults_missing"]
+        and not summary["faults_unrecovered"]
+        and len(verdicts) == expected_verdicts
+        and all(v.ok for v in verdicts)
+        and summary["poison_ok"] in (True, None)
+        and summary["replay_ok"] in (True, None)
+    )
+    return summary
 
 
 @contextlib.contextmanager
@@ -326,6 +430,24 @@ def _workdir(keep: bool) -> Iterator[Path]:
         return
     with tempfile.TemporaryDirectory(prefix="wastex-chaos-") as tmp:
         yield Path(tmp)
+
+
+def _write(
+    out: Path, started: float, summary: dict[str, Any], report: dict[str, Any]
+) -> dict[str, Any]:
+    """Write chaos.json: the summary first, then each part's report; returns the summary."""
+    from bench import machine
+
+    written = {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine.describe(),
+        "duration_s": round(time.monotonic() - started, 1),
+        "summary": summary,
+        **report,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(written, indent=2, default=str, ensure_ascii=False))
+    return summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -355,37 +477,34 @@ def main(argv: list[str] | None = None) -> int:
         postgres=postgres,
     )
     started = time.monotonic()
-    report: dict[str, Any]
+    report: dict[str, Any] = {"config": asdict(cfg)}
+    parts: dict[str, Part] = {}
+    summary: dict[str, Any] = {}
     with _workdir(args.keep) as root:
         print(f"chaos: run directory {root}", flush=True)
-        try:
-            with chaos_stack(
-                root, postgres=postgres, s3_broker=cfg.broker_restart and cfg.faults
-            ) as stack:
-                report = asyncio.run(run_suite(stack, cfg))
-        except Exception as exc:
-            report = {"config": asdict(cfg), "error": f"{type(exc).__name__}: {exc}"}
-            import traceback
+        # One stack at a time: the full run on memory storage, then the broker restart on
+        # s3 storage.
+        runs: list[tuple[str, bool, Callable[[ChaosStack, ChaosConfig], Awaitable[Part]]]] = [
+            ("main", False, run_suite)
+        ]
+        if cfg.faults and cfg.broker_restart:
+            runs.append(("broker_restart", True, run_broker_restart))
+        for name, s3, run in runs:
+            try:
+                with chaos_stack(root / name, postgres=postgres, s3_broker=s3) as stack:
+                    parts[name] = asyncio.run(_complete(run(stack, cfg)))
+            except Exception as exc:
+                parts[name] = Part({"errors": {"stack": f"{type(exc).__name__}: {exc}"}})
+                import traceback
 
-            traceback.print_exc()
-        report["run_dir"] = str(root) if args.keep else None
-    from bench import machine
-
-    report = {
-        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": machine.describe(),
-        "duration_s": round(time.monotonic() - started, 1),
-        **report,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2, default=str, ensure_ascii=False))
-    print(
-        json.dumps(
-            report.get("summary", {"error": report.get("error")}), indent=2, ensure_ascii=False
-        )
-    )
+                traceback.print_exc()
+            report[name] = parts[name].report
+            report["run_dir"] = str(root) if args.keep else None
+            # Written after each part, so a later part that hangs keeps the earlier results.
+            summary = _write(args.out, started, summarise(cfg, parts), report)
+    print(json.dumps(summary, indent=2, ensure_ascii=False))
     print(f"wrote {args.out}")
-    return 0 if report.get("summary", {}).get("ok") else 1
+    return 0 if summary.get("ok") else 1
 
 
 if __name__ == "__main__":

@@ -308,24 +308,22 @@ async def check_offers_and_demands(api: Api, city: City, record: Record, verdict
 async def check_entries(api: Api, city: City, record: Record, verdict: Verdict) -> None:
     for party in city.parties:
         entries = await _entries(api, city, party.id)
-        by_cause = Counter(e["causeEventId"] for e in entries)
-        by_signature = Counter(_signature(e) for e in entries)
         explained: set[str] = set()
         for sent in record.sent:
             if sent.kind != "report" or sent.party_id != party.id:
                 continue
             signature = _sent_signature(sent)
-            count = by_signature[signature]
             if sent.channel == "kafka":
-                count = max(count, by_cause[f"{party.id}/{sent.event_id}"])
-            _expect_once(
-                verdict,
-                "ledger entries",
-                f"{sent.event_type} {sent.key} ({sent.channel})",
-                count,
-                sent.made,
-            )
-            explained.update(e["id"] for e in entries if _signature(e) == signature)
+                # The ledger names the cause of an ingested report: exact.
+                cause = f"{party.id}/{sent.event_id}"
+                found = [e for e in entries if e["causeEventId"] == cause]
+            else:
+                found = [e for e in entries if _signature(e) == signature]
+            what = f"{sent.event_type} {sent.key} ({sent.channel}, {sent.tonnes} t)"
+            if len(found) > 1:
+                what += ": " + "; ".join(f"{e['id']} cause {e['causeEventId']}" for e in found)
+            _expect_once(verdict, "ledger entries", what, len(found), sent.made)
+            explained.update(e["id"] for e in found)
         for deal in record.deals.values():
             if deal.received is None:
                 continue

@@ -5,6 +5,7 @@ reported generation that shipments and in-plant reports always balance."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -28,6 +29,8 @@ JWT = ServiceSettings().jwt
 CODES = ("SW01", "SW02")
 CHINA = timedelta(hours=8)
 DISTRICTS = ("青山区", "洪山区", "江夏区")
+#: How long a set-up step may wait for the city to propagate (slow on a busy machine).
+SETUP_TIMEOUT = 300.0
 
 
 def china_today() -> date:
@@ -87,14 +90,15 @@ async def _must(
     """A set-up mutation that must succeed; retried while the city propagates (e.g. the
     ledger not knowing a new site yet) or a subgraph is starting."""
     last: object = None
-    for _ in range(150):
+    deadline = time.monotonic() + SETUP_TIMEOUT
+    while time.monotonic() < deadline:
         outcome = await api.mutate(token, query, field_name, **v)
         if isinstance(outcome, Applied) and outcome.ok:
             return outcome.payload
         if isinstance(outcome, Applied) and not set(outcome.errors) <= set(retry_codes):
             raise SetupError(f"{field_name}: {outcome.payload['userErrors']}")
         last = outcome
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.5)
     raise SetupError(f"{field_name} did not succeed: {last}")
 
 

@@ -48,7 +48,7 @@ class Injector:
     offsets: Offsets
     started: float = field(default_factory=time.monotonic)
     faults: list[Fault] = field(default_factory=list)
-    recovery_timeout: float = 120.0
+    recovery_timeout: float = 300.0
     restart_timeout: float = 180.0
 
     def _now(self) -> float:

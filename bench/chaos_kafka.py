@@ -63,6 +63,7 @@ class DeadLetter:
     error_type: str
     error: str
     original_topic: str
+    original_partition: int
     original_offset: int
     event_id: str | None
     source: str | None
@@ -78,8 +79,8 @@ class LogTail:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     _consumer: AIOKafkaConsumer | None = None
     _task: asyncio.Task[None] | None = None
-    _idle_since: float = 0.0
-    _caught_up: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Fetch rounds so far (empty or not).
+    _rounds: int = 0
 
     async def start(self) -> None:
         self._consumer = AIOKafkaConsumer(
@@ -88,7 +89,9 @@ class LogTail:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=5000,
-            fetch_max_wait_ms=100,
+            # tansu on s3 storage answers a fetch with a short wait before it has read the
+            # log, with nothing: a longer wait lets it answer with what is there.
+            fetch_max_wait_ms=500,
         )
         await self._consumer.start()
         tps = partitions_of(self.topics)
@@ -116,23 +119,38 @@ class LogTail:
             except Exception:
                 await asyncio.sleep(0.5)  # the broker is restarting; aiokafka reconnects
                 continue
-            if not fetched:
-                self._caught_up.set()
-                continue
+            finally:
+                self._rounds += 1
             for tp, records in fetched.items():
                 if records:
                     self.ends[tp] = max(self.ends.get(tp, 0), records[-1].offset + 1)
                 if tp.topic in dlq_topics:
                     self.dead_letters.extend(_dead_letter(r) for r in records)
 
+    def _read_to_highwater(self) -> bool:
+        """Every partition read up to the high watermark of its last fetch response."""
+        assert self._consumer is not None
+        for tp in self._consumer.assignment():
+            highwater = self._consumer.highwater(tp)
+            if highwater is None or self.ends.get(tp, 0) < highwater:
+                return False
+        return True
+
     async def caught_up(self, timeout: float = 30.0) -> None:
-        """Wait until a fetch came back empty after this call: `ends` are current."""
-        self._caught_up.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._caught_up.wait(), timeout)
+        """Wait until, after this call, fetches came back and every partition has been read
+        up to the high watermark they carried: `ends` are current."""
+        deadline = time.monotonic() + timeout
+        start = self._rounds
+        while time.monotonic() < deadline:
+            if self._rounds >= start + 2 and self._read_to_highwater():
+                return
+            await asyncio.sleep(0.05)
 
     def end(self, tp: TopicPartition) -> int:
-        return self.ends.get(tp, 0)
+        """Where `tp` ends: the offset after the last record read, or the high watermark a
+        fetch response gave if that is further (records not read yet are not consumed)."""
+        highwater = self._consumer.highwater(tp) if self._consumer is not None else None
+        return max(self.ends.get(tp, 0), highwater or 0)
 
 
 def _dead_letter(record: Any) -> DeadLetter:
@@ -148,6 +166,7 @@ def _dead_letter(record: Any) -> DeadLetter:
         error_type=headers.get("x-error-type", ""),
         error=headers.get("x-error", ""),
         original_topic=headers.get("x-original-topic", ""),
+        original_partition=int(headers.get("x-original-partition", "-1") or -1),
         original_offset=int(headers.get("x-original-offset", "-1") or -1),
         event_id=event_id,
         source=source,
@@ -203,10 +222,15 @@ def watched_topics() -> list[str]:
 
 def dlq_by_reason(dead_letters: list[DeadLetter]) -> dict[str, dict[str, int]]:
     """DLQ topic → reason code → how many (duplicates of one parked position counted once)."""
-    seen: set[tuple[str, str, int]] = set()
+    seen: set[tuple[str, str, int, int]] = set()
     counts: dict[str, Counter[str]] = {}
     for letter in dead_letters:
-        position = (letter.group_topic, letter.original_topic, letter.original_offset)
+        position = (
+            letter.group_topic,
+            letter.original_topic,
+            letter.original_partition,
+            letter.original_offset,
+        )
         if position in seen:
             continue
         seen.add(position)

@@ -197,6 +197,7 @@ class LoadGenerator:
         seed: int = 8,
         max_deals: int = 40,
         max_active_deals: int = 4,
+        max_offers: int = 250,
     ) -> None:
         self.api = api
         self.city = city
@@ -205,8 +206,13 @@ class LoadGenerator:
         self.random = random.Random(seed)
         self.max_deals = max_deals
         self.max_active_deals = max_active_deals
+        #: Offers stay on the market (and in every re-optimisation) for the whole run, so
+        #: their number is capped; after that the factories only report.
+        self.max_offers = max_offers
         self.record = Record()
         self._seq = 0
+        self._counters: dict[tuple[str, ...], int] = {}
+        self.offers_posted = 0
         self._stop = asyncio.Event()
         self.started_at = 0.0
         self.stopped_at = 0.0
@@ -219,7 +225,9 @@ class LoadGenerator:
         for party in self.city.factories:
             for code in CODES:
                 for period in self.city.periods:
-                    amount = tonnes + self._unique_fraction()
+                    amount = tonnes + self._distinct_tonnes(
+                        (party.id, "wastex.report.generation", code, period), 5, 25_000
+                    )
                     sent = Sent(
                         key=self._key(),
                         kind="report",
@@ -279,7 +287,7 @@ class LoadGenerator:
         per_party = self.rate * 0.9 / max(1, len(self.city.factories))
         while await self._paced(per_party):
             try:
-                if self.random.random() < 0.45:
+                if self.random.random() < 0.45 and self.offers_posted < self.max_offers:
                     await self._offer(party)
                 else:
                     await self._report(party)
@@ -301,10 +309,20 @@ class LoadGenerator:
         return f"cx{self._seq:06d}-{uuid.uuid4().hex[:8]}"
 
     def _unique_fraction(self) -> Decimal:
-        """A distinct kilogram count per report, so a GraphQL report can be found again by
-        its tonnes when its outcome was ambiguous."""
+        """A run-wide distinct number of kilograms (demands are found again by quantity)."""
         self._seq += 1
         return (Decimal(self._seq) * Q).quantize(Q)
+
+    def _distinct_tonnes(self, key: tuple[str, ...], low: int, span: int) -> Decimal:
+        """Tonnes in [low, low + span) t, distinct for each report with the same `key`
+        (party, kind, code, month), so a GraphQL report whose outcome was ambiguous can be
+        found again by its tonnes. 997 is prime to `span`, so n·997 mod span runs through
+        every kilogram count before repeating."""
+        n = self._counters.get(key, 0) + 1
+        self._counters[key] = n
+        if n >= span:
+            raise RuntimeError(f"more than {span} reports of {key}: widen the span")
+        return (Decimal(low) + Decimal((n * 997) % span) * Q).quantize(Q)
 
     async def _offer(self, party: Party) -> None:
         code = self.random.choice(CODES)
@@ -331,6 +349,7 @@ class LoadGenerator:
             "description": f"chaos {sent.key}",
         }
         self.record.sent.append(sent)
+        self.offers_posted += 1
         if channel == "kafka":
             sent.event_id, body = ingest_message(sent.event_type, party.id, data)
             await self.producer.send(INGEST_OFFERS.name, body, party.id, auth_header(party.token))
@@ -390,15 +409,14 @@ class LoadGenerator:
         code = self.random.choice(CODES)
         period = self.random.choice(self.city.periods)
         balance = self.record.balance(party.id, code, period)
-        use_tonnes = (Decimal(self.random.randint(500, 5000)) * Q).quantize(Q)
-        if self.random.random() < 0.3 or balance.free < use_tonnes + 50:
+        if self.random.random() < 0.3 or balance.free < 60:
             event_type = "wastex.report.generation"
-            tonnes = (Decimal(self.random.randint(5, 30)) + self._unique_fraction()).quantize(Q)
+            key = (party.id, event_type, code, period)
+            tonnes = self._distinct_tonnes(key, 5, 25_000)  # 5 … 30 t
         else:
             event_type = self.random.choice(USE_TYPES)
-            tonnes = (use_tonnes + self._unique_fraction()).quantize(Q)
-            if tonnes > balance.free:
-                return
+            key = (party.id, event_type, code, period)
+            tonnes = self._distinct_tonnes(key, 0, 5_000) + Decimal("0.5")  # 0.5 … 5.5 t
         sent = Sent(
             key=self._key(),
             kind="report",

@@ -4,6 +4,7 @@ kept by a `moto_server` process that outlives the broker (broker-notes.md)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -156,6 +157,9 @@ class ChaosStack(Stack):
         self.run_dir.mkdir(parents=True, exist_ok=True)
         try:
             self.start_broker()
+            # Made here once, before the services race to make them (on a slow machine with
+            # s3 storage, their concurrent CreateTopics time out and a service exits).
+            asyncio.run(prepare_topics(self.bootstrap))
             for service in SERVICES:
                 self._spawn(service, [sys.executable, "-m", f"wastex_{service}"])
             for service in SERVICES:
@@ -192,6 +196,22 @@ class ChaosStack(Stack):
         return found
 
 
+async def prepare_topics(bootstrap: str, timeout: float = 120.0) -> None:
+    """Every topic, with its final partition count, retried until the broker answers."""
+    from wastex_shared.messaging.admin import ensure_topics, wait_for_broker
+
+    deadline = time.monotonic() + timeout
+    await wait_for_broker(bootstrap, timeout)
+    while True:
+        try:
+            await ensure_topics(bootstrap)
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(1.0)
+
+
 def compose_supergraph(directory: Path) -> Path:
     """Compose a supergraph from the services' current code into `directory` (for runs
     while the committed gateway/supergraph.graphql lags behind the subgraphs)."""
@@ -226,6 +246,12 @@ def chaos_stack(
     if fresh_supergraph is None:
         fresh_supergraph = os.environ.get("WASTEX_CHAOS_COMPOSE", "") == "1"
     extra_env: dict[str, str] = {}
+    if s3_broker:
+        # The services' 10 ms fetch wait is shorter than tansu on s3 takes to read a
+        # partition: after a broker restart (cold) their fetches come back empty for
+        # minutes. 500 ms (the Kafka default) lets tansu answer with what is there.
+        for service in ("catalog", "matching", "ledger"):
+            extra_env[f"WASTEX_{service.upper()}_FETCH_MAX_WAIT_MS"] = "500"
     if fresh_supergraph:
         extra_env["WASTEX_SUPERGRAPH"] = str(compose_supergraph(root / "gateway"))
     databases = Databases() if postgres else None

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -190,3 +191,40 @@ async def test_rolled_back_unit_of_work_publishes_nothing(
     async with uow_factory() as uow:
         rows = (await uow.session.execute(select(tables.outbox.c.id))).all()
     assert rows == []
+
+
+@dataclass
+class Delivered:
+    """A record as the consumer reads it (the consumer's `Record` protocol)."""
+
+    topic: str
+    value: bytes | None
+    partition: int = 0
+    offset: int = 0
+    key: bytes | None = b"ent-1"
+    headers: Sequence[tuple[str, bytes]] = ()
+
+
+async def test_a_type_on_a_topic_of_the_contract_not_its_own_is_dead_lettered(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """A fact carries no token: smuggled onto a topic of authenticated commands, it must not
+    pass as a command-free fact (the ledger reads both kinds in one consumer)."""
+    consumer = EventConsumer(
+        "g-wrong-topic",
+        uow_factory,
+        {"wastex.offer.submit": store_offer},
+        authenticate=lambda envelope, headers: None,
+    )
+    smuggled = offer_event("4.000")
+    await consumer.handle_batch(
+        [
+            Delivered("ingest.ledger-reports.v1", smuggled.to_json()),
+            Delivered("ingest.offers.v1", offer_event("5.000").to_json(), offset=1),
+        ]
+    )
+    assert await stored_tonnes(uow_factory) == [Decimal("5.000")]
+    assert consumer.stats.dead_lettered == 1
+    async with uow_factory() as uow:
+        [headers] = (await uow.session.execute(select(tables.outbox.c.headers))).scalars()
+    assert json.loads(headers)["x-error-type"] == "WRONG_TOPIC"

@@ -171,6 +171,15 @@ def manifest_facts(manifest: Manifest) -> dict[str, Any]:
     }
 
 
+def _changed_meanwhile(manifest: Manifest) -> DomainError:
+    """The manifest left `manifest.status` while this command ran (a concurrent one won)."""
+    return DomainError(
+        errors.INVALID_MANIFEST_STATE,
+        f"manifest {manifest.id} is no longer {manifest.status}: another command changed it "
+        "meanwhile; read it again",
+    )
+
+
 def _avoided_factor(data: MatchConfirmed) -> tuple[str | None, Decimal | None]:
     """The avoided-emission factor matching used, when it is a per-tonne factor we know."""
     key = data.avoided_factor_key
@@ -338,11 +347,14 @@ class LedgerService:
             )
             await self._ensure_balanced(repo, actor, current.waste_code, {month: reserved})
             recycler_site = await repo.site(current.route.recycler_site_id)
-            await repo.update_manifest(
+            written = await repo.update_manifest(
                 dispatched,
                 supplier_district=supplier_site.district,
                 recycler_district=None if recycler_site is None else recycler_site.district,
+                expected_status=current.status,
             )
+            if not written:
+                raise _changed_meanwhile(current)
             await self._publish_manifest(uow, LEDGER_SHIPMENT_DISPATCHED.name, dispatched)
             await uow.commit()
         return dispatched
@@ -366,6 +378,16 @@ class LedgerService:
             recycler_site = await self._known_site(repo, route.recycler_site_id)
             assert received.received_tonnes is not None
             assert received.period is not None
+            # Claimed first: a concurrent receipt of the same manifest waits here and then
+            # finds it received, instead of colliding on the transfer entries' ids.
+            written = await repo.update_manifest(
+                received,
+                supplier_district=supplier_site.district,
+                recycler_district=recycler_site.district,
+                expected_status=current.status,
+            )
+            if not written:
+                raise _changed_meanwhile(current)
             event = await self._publish_manifest(uow, LEDGER_SHIPMENT_RECEIVED.name, received)
             transfer_out, transfer_in = manifests.receipt_entries(
                 received,
@@ -377,11 +399,6 @@ class LedgerService:
             )
             # The receipt is the receiver's measurement: booked, never refused for balance.
             await self._book(uow, repo, [transfer_out, transfer_in], cause=event, checked=False)
-            await repo.update_manifest(
-                received,
-                supplier_district=supplier_site.district,
-                recycler_district=recycler_site.district,
-            )
             await uow.commit()
         return received
 

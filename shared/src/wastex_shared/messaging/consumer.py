@@ -24,9 +24,12 @@ from wastex_shared.errors import DomainError
 from wastex_shared.events import spec_for
 from wastex_shared.messaging.dead_letter import dead_letter_headers
 from wastex_shared.storage.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from wastex_shared.topics import dlq_for
+from wastex_shared.topics import all_topics, dlq_for
 
 log = logging.getLogger(__name__)
+
+#: The topics of `contract.md` (a test's scratch topic may carry any type).
+CONTRACT_TOPICS = frozenset(topic.name for topic in all_topics())
 
 #: Larger messages are refused before decoding (a factory's report is a few hundred bytes).
 MAX_MESSAGE_BYTES = 256 * 1024
@@ -208,6 +211,10 @@ class EventConsumer:
             raise Poison(
                 "UNKNOWN_EVENT_TYPE", f"{envelope.type!r} is not handled on {record.topic}"
             )
+        if record.topic in CONTRACT_TOPICS and spec.topic.name != record.topic:
+            # Each type has one topic of the contract; on another it is smuggled (a fact,
+            # which carries no token, on a topic of authenticated commands) or misrouted.
+            raise Poison("WRONG_TOPIC", f"{envelope.type!r} belongs on {spec.topic.name}")
         if envelope.schema_version > spec.version:
             raise Poison(
                 "UNSUPPORTED_SCHEMA_VERSION",

@@ -7,8 +7,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-#: Stop once no record arrived for this long, even if the end offset was never reached
-#: (tansu may report end offsets past the last record after batched sends).
+#: Stop once no record arrived for this long, even if the end was never reached.
 IDLE_MS = 1500
 
 
@@ -33,11 +32,11 @@ async def read_topic(bootstrap: str, *topics: str, batch: int = 1000) -> AsyncIt
             return
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
+        # Not ListOffsets (`end_offsets`): tansu under-reports it after batched sends. The
+        # end is the high watermark every fetch response carries.
         idle = 0
         while idle < IDLE_MS:
-            positions = [await consumer.position(tp) for tp in partitions]
-            if all(pos >= ends[tp] for pos, tp in zip(positions, partitions, strict=True)):
+            if all([await _at_end(consumer, tp) for tp in partitions]):
                 return
             fetched = await consumer.getmany(*partitions, timeout_ms=200)
             if not fetched:
@@ -49,6 +48,12 @@ async def read_topic(bootstrap: str, *topics: str, batch: int = 1000) -> AsyncIt
                     yield record
     finally:
         await consumer.stop()
+
+
+async def _at_end(consumer: AIOKafkaConsumer, tp: TopicPartition) -> bool:
+    """Read up to the partition's end as the last fetch response gave it (none yet: no)."""
+    highwater = consumer.highwater(tp)
+    return highwater is not None and bool(await consumer.position(tp) >= highwater)
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:

@@ -384,16 +384,23 @@ class Repository:
         manifest: Manifest,
         supplier_district: str | None = None,
         recycler_district: str | None = None,
-    ) -> None:
+        *,
+        expected_status: ManifestStatus | None = None,
+    ) -> bool:
+        """Write `manifest`; with `expected_status`, only if the stored one still has that
+        status (a compare-and-set: of two concurrent transitions one finds it changed).
+        Returns whether the row was written."""
         values = _mutable_manifest_values(manifest)
         values["from_prior_stock"] = manifest.from_prior_stock
         if supplier_district is not None:
             values["supplier_district"] = supplier_district
         if recycler_district is not None:
             values["recycler_district"] = recycler_district
-        await self.session.execute(
-            update(manifests).where(manifests.c.id == manifest.id).values(**values)
-        )
+        statement = update(manifests).where(manifests.c.id == manifest.id)
+        if expected_status is not None:
+            statement = statement.where(manifests.c.status == str(expected_status))
+        result = await self.session.execute(statement.values(**values))
+        return bool(getattr(result, "rowcount", 0) == 1)
 
     async def manifest_districts(self, manifest_id: str) -> tuple[str | None, str | None]:
         row = (

@@ -298,26 +298,30 @@ async def load_market(session: AsyncSession, today: date) -> MarketSnapshot:
     recyclers = {d.enterprise_id for d in demands}
     licence_rows = (await session.execute(select(LicenceRow).order_by(LicenceRow.id))).scalars()
     licences = [licence_view(r) for r in licence_rows if r.enterprise_id in recyclers]
-    fixed_rows = await session.execute(
-        select(MatchRow).where(MATCHES.c.status.in_([str(s) for s in FIXED]))
-    )
-    fixed = [
-        FixedMatch(
-            match_id=r.id,
-            offer_id=r.offer_id,
-            demand_id=r.demand_id,
-            licence_id=r.licence_id,
-            tonnes=Decimal(r.tonnes).quantize(Decimal("0.001")),
-            licence_year=r.licence_year,
+    # Fixed matches and proposals in one statement: read apart (READ COMMITTED), a match
+    # accepted between the two reads would be in neither, its tonnes free to propose again.
+    live = [str(s) for s in FIXED] + [MatchStatus.PROPOSED.value]
+    match_rows = (
+        await session.execute(
+            select(MatchRow).where(MATCHES.c.status.in_(live)).order_by(MATCHES.c.id)
         )
-        for r in fixed_rows.scalars()
-    ]
-    proposal_rows = await session.execute(
-        select(MatchRow)
-        .where(MATCHES.c.status == MatchStatus.PROPOSED.value)
-        .order_by(MATCHES.c.id)
-    )
-    proposals = [to_record(r) for r in proposal_rows.scalars()]
+    ).scalars()
+    fixed: list[FixedMatch] = []
+    proposals: list[MatchRecord] = []
+    for r in match_rows:
+        if r.status == MatchStatus.PROPOSED.value:
+            proposals.append(to_record(r))
+            continue
+        fixed.append(
+            FixedMatch(
+                match_id=r.id,
+                offer_id=r.offer_id,
+                demand_id=r.demand_id,
+                licence_id=r.licence_id,
+                tonnes=Decimal(r.tonnes).quantize(Decimal("0.001")),
+                licence_year=r.licence_year,
+            )
+        )
     counts = await session.execute(
         select(MATCHES.c.offer_id, MATCHES.c.demand_id, func.count()).group_by(
             MATCHES.c.offer_id, MATCHES.c.demand_id
