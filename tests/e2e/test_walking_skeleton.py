@@ -212,10 +212,14 @@ async def test_offer_goes_from_graphql_and_kafka_to_a_match_and_the_ledger(stack
 
     # 3. matching proposes a match between the offer and the licensed demand.
     async def proposals() -> list[Any]:
+        """The live proposals, once both offers are placed (maybe over two rounds)."""
         data = await cement_client.data(MATCHES, filter={"enterpriseId": cement})
-        return [
-            e["node"] for e in data["matches"]["edges"] if e["node"]["demand"]["id"] == demand_id
+        live = [
+            e["node"]
+            for e in data["matches"]["edges"]
+            if e["node"]["demand"]["id"] == demand_id and e["node"]["status"] != "SUPERSEDED"
         ]
+        return live if sum(float(m["tonnes"]) for m in live) >= 200.5 else []
 
     matches = await eventually(proposals, timeout=30)
     assert {m["status"] for m in matches} == {"PROPOSED"}
