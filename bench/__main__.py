@@ -9,6 +9,7 @@ import importlib
 import json
 import sys
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,7 @@ def main(names: list[str]) -> None:
         except Exception as exc:  # one broken bench must not hide the others' figures
             errors[name] = f"{type(exc).__name__}: {exc}"
             print(f"  {name} failed: {errors[name]}", flush=True)
+            traceback.print_exc()
         print(f"  {name} took {time.perf_counter() - started:.1f}s", flush=True)
     report = {
         "machine": machine.describe(),

@@ -157,8 +157,13 @@ async def raw_consume_rate(bootstrap: str, payloads: list[bytes]) -> float:
         await consumer.stop()
 
 
-def consumer_handled(stack: Stack, service: str) -> int:
-    text = httpx.get(f"{stack.service_url(service)}/metrics", timeout=5).text
+async def consumer_handled(stack: Stack, service: str) -> int:
+    """Messages the service's consumer has finished (handled or dead-lettered), from /metrics.
+
+    Asked without blocking the loop, and patiently: a service busy ingesting as fast as it
+    can may answer its metrics late, which is not a failure of the run."""
+    async with httpx.AsyncClient(timeout=60) as http:
+        text = (await http.get(f"{stack.service_url(service)}/metrics")).text
     total = 0
     for line in text.splitlines():
         if line.startswith(
@@ -193,7 +198,7 @@ def peak_rss(stack: Stack) -> Iterator[dict[str, float]]:
 
 
 async def sustained_rate(stack: Stack, enterprise: str, site: str, token: str, n: int) -> float:
-    before = consumer_handled(stack, "catalog")
+    before = await consumer_handled(stack, "catalog")
     producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, linger_ms=5)
     await producer.start()
     headers = [("authorization", f"Bearer {token}".encode())]
@@ -211,8 +216,8 @@ async def sustained_rate(stack: Stack, enterprise: str, site: str, token: str, n
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
-    while consumer_handled(stack, "catalog") - before < n:
-        await asyncio.sleep(0.1)
+    while await consumer_handled(stack, "catalog") - before < n:
+        await asyncio.sleep(0.2)
     return n / (time.perf_counter() - started)
 
 

@@ -176,30 +176,35 @@ class Repository:
     # -- entries ------------------------------------------------------------------------
 
     async def insert_entries(self, new: Sequence[Entry], at: datetime) -> None:
+        """Append `new` in one executemany (a replay batch holds thousands)."""
+        if not new:
+            return
         stamp = micros(at)
+        rows = []
         for entry in new:
             carbon = entry.carbon
-            await self.session.execute(
-                entries.insert().values(
-                    id=entry.id,
-                    kind=str(entry.kind),
-                    enterprise_id=entry.enterprise_id,
-                    site_id=entry.site_id,
-                    district=entry.district,
-                    industry=entry.industry,
-                    waste_code=entry.waste_code,
-                    kilograms=to_milli(entry.tonnes),
-                    period=str(entry.period),
-                    from_prior_stock=entry.from_prior_stock,
-                    cause_event_id=entry.cause_event_id,
-                    reverses=entry.reverses,
-                    reason=entry.reason,
-                    manifest_id=entry.manifest_id,
-                    transport_co2e_grams=to_milli(carbon.transport_co2e_kg) if carbon else None,
-                    avoided_co2e_grams=to_milli(carbon.avoided_co2e_kg) if carbon else None,
-                    recorded_at_us=stamp,
-                )
+            rows.append(
+                {
+                    "id": entry.id,
+                    "kind": str(entry.kind),
+                    "enterprise_id": entry.enterprise_id,
+                    "site_id": entry.site_id,
+                    "district": entry.district,
+                    "industry": entry.industry,
+                    "waste_code": entry.waste_code,
+                    "kilograms": to_milli(entry.tonnes),
+                    "period": str(entry.period),
+                    "from_prior_stock": entry.from_prior_stock,
+                    "cause_event_id": entry.cause_event_id,
+                    "reverses": entry.reverses,
+                    "reason": entry.reason,
+                    "manifest_id": entry.manifest_id,
+                    "transport_co2e_grams": to_milli(carbon.transport_co2e_kg) if carbon else None,
+                    "avoided_co2e_grams": to_milli(carbon.avoided_co2e_kg) if carbon else None,
+                    "recorded_at_us": stamp,
+                }
             )
+        await self.session.execute(entries.insert(), rows)
 
     async def entry(self, entry_id: str) -> Entry | None:
         row = (
@@ -245,21 +250,23 @@ class Repository:
     # -- projection ---------------------------------------------------------------------
 
     async def add_to_projection(self, deltas: Mapping[ProjectionKey, Figures]) -> None:
-        """Add `deltas` to their rows; keys in sorted order so concurrent writers lock alike."""
-        for key in sorted(deltas):
-            kind, value, period = key
-            row = figures_to_row(deltas[key])
-            values = {"scope_kind": kind, "scope_value": value, "period": period, **row}
-            stmt: Any
-            if self.dialect == "postgresql":
-                stmt = pg_insert(projection).values(values)
-            else:
-                stmt = sqlite_insert(projection).values(values)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["scope_kind", "scope_value", "period"],
-                set_={name: projection.c[name] + stmt.excluded[name] for name in COLUMNS},
-            )
-            await self.session.execute(stmt)
+        """Add `deltas` to their rows; keys in sorted order so concurrent writers lock alike.
+
+        One upsert statement for all keys (executemany): a report touches a dozen scope
+        rows and a replay batch thousands, and building a statement per row cost more than
+        the database's work."""
+        if not deltas:
+            return
+        stmt: Any = (pg_insert if self.dialect == "postgresql" else sqlite_insert)(projection)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["scope_kind", "scope_value", "period"],
+            set_={name: projection.c[name] + stmt.excluded[name] for name in COLUMNS},
+        )
+        rows = [
+            {"scope_kind": kind, "scope_value": value, "period": period, **figures_to_row(d)}
+            for (kind, value, period), d in sorted(deltas.items())
+        ]
+        await self.session.execute(stmt, rows)
 
     async def sum_projection(self, kind: str, value: str, first: Period, last: Period) -> Figures:
         row = (
