@@ -612,11 +612,10 @@ class MatchingService:
             params=self.params,
             allocation=result,
         )
-        offers = {o.offer_id: o for o in snapshot.offers}
         takers: dict[str, set[str]] = {}  # waste code → demands accepting it
         by_offer: dict[str, list[CandidateExplanation]] = {}
         for offer_id in sorted({r.offer_id for r in routes}):
-            code = offers[offer_id].waste_code
+            code = snapshot.offer(offer_id).waste_code
             if code not in takers:
                 takers[code] = {d.demand_id for d in snapshot.demands if d.accepts(code)}
             by_offer[offer_id] = explainer.explain(offer_id, takers[code])

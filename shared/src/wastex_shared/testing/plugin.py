@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,8 +26,8 @@ from wastex_shared.messaging.admin import ensure_topics, wait_for_broker
 PG_SERVER = os.environ.get("WASTEX_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432")
 
 
-@pytest.fixture(scope="session")
-def tansu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TansuBroker]:
+@contextmanager
+def _broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TansuBroker]:
     log = tmp_path_factory.mktemp("tansu") / "tansu.log"
     broker = TansuBroker(port=free_port(), log_path=log)
     broker.start()
@@ -36,25 +37,29 @@ def tansu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TansuBroker]:
         broker.stop()
 
 
+async def _ready(broker: TansuBroker) -> str:
+    await wait_for_broker(broker.bootstrap)
+    await ensure_topics(broker.bootstrap)
+    return broker.bootstrap
+
+
+@pytest.fixture(scope="session")
+def tansu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TansuBroker]:
+    with _broker(tmp_path_factory) as broker:
+        yield broker
+
+
 @pytest.fixture(scope="session")
 async def kafka_bootstrap(tansu: TansuBroker) -> str:
-    await wait_for_broker(tansu.bootstrap)
-    await ensure_topics(tansu.bootstrap)
-    return tansu.bootstrap
+    return await _ready(tansu)
 
 
 @pytest.fixture(scope="module")
 async def module_kafka_bootstrap(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[str]:
-    broker = TansuBroker(port=free_port(), log_path=tmp_path_factory.mktemp("tansu") / "log")
-    broker.start()
-    try:
-        await wait_for_broker(broker.bootstrap)
-        await ensure_topics(broker.bootstrap)
-        yield broker.bootstrap
-    finally:
-        broker.stop()
+    with _broker(tmp_path_factory) as broker:
+        yield await _ready(broker)
 
 
 async def create_pg_database() -> str:

@@ -94,6 +94,7 @@ class Explainer:
         self.demands = net.demands
         self.licences = net.licences
         self.usage = _Usage(allocation, net.licences)
+        self.per_tonne = self.params.freight_factor().value
 
     def explain(
         self, offer_id: str, demand_ids: set[str] | None = None
@@ -102,7 +103,6 @@ class Explainer:
         offer = self.offers.get(offer_id)
         if offer is None:
             raise NotFound("offer", offer_id)
-        per_tonne = self.params.freight_factor().value
         lines: list[CandidateExplanation] = []
         for demand in self.demands:
             if demand_ids is not None and demand.demand_id not in demand_ids:
@@ -119,7 +119,7 @@ class Explainer:
                     outcome=outcome,
                     message=message,
                     distance_km=distance,
-                    co2e_kg_per_tonne=transport_co2e_kg(Decimal(1), distance, per_tonne),
+                    co2e_kg_per_tonne=transport_co2e_kg(Decimal(1), distance, self.per_tonne),
                     tonnes=tonnes,
                 )
             )
