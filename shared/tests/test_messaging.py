@@ -228,3 +228,58 @@ async def test_a_type_on_a_topic_of_the_contract_not_its_own_is_dead_lettered(
     async with uow_factory() as uow:
         [headers] = (await uow.session.execute(select(tables.outbox.c.headers))).scalars()
     assert json.loads(headers)["x-error-type"] == "WRONG_TOPIC"
+
+
+async def store_publish_then_check(uow: UnitOfWork, event: Envelope, data: OfferSubmit) -> None:
+    """Writes and publishes first, refuses afterwards: the refusal must undo both."""
+    await store_offer(uow, event, data)
+    await uow.publish("t.stored", event)
+    if data.quantity_tonnes == 13:
+        raise DomainError("UNLUCKY", "13 t is refused after it was written")
+    if data.quantity_tonnes == 14:
+        raise RuntimeError("a bug after the write")
+
+
+async def test_a_message_refused_after_its_writes_is_undone_and_the_rest_of_the_batch_kept(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """The batch goes straight through first; a refusal redoes it message by message."""
+    consumer = EventConsumer(
+        "g-undo", uow_factory, {"wastex.offer.submit": store_publish_then_check}
+    )
+    batch = [offer_event(t) for t in ("1.000", "13.000", "2.000", "14.000", "3.000")]
+    await consumer.handle_batch(
+        [Delivered("t.in", e.to_json(), offset=i) for i, e in enumerate(batch)]
+    )
+    assert sorted(await stored_tonnes(uow_factory)) == [Decimal(t) for t in ("1", "2", "3")]
+    assert (consumer.stats.handled, consumer.stats.dead_lettered) == (3, 2)
+    async with uow_factory() as uow:
+        outbox = (
+            await uow.session.execute(
+                select(tables.outbox.c.topic, tables.outbox.c.event_id).order_by(tables.outbox.c.id)
+            )
+        ).all()
+        inbox = set((await uow.session.execute(select(tables.inbox.c.event_type))).scalars())
+    published = [event_id for topic, event_id in outbox if topic == "t.stored"]
+    assert published == [batch[0].id, batch[2].id, batch[4].id]
+    assert [topic for topic, _ in outbox].count(consumer.dlq_topic) == 2
+    assert inbox == {"wastex.offer.submit", "UNLUCKY", "HANDLER_ERROR"}
+
+
+async def test_a_batch_that_all_goes_through_is_stored_once(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    consumer = EventConsumer(
+        "g-through", uow_factory, {"wastex.offer.submit": store_publish_then_check}
+    )
+    batch = [offer_event(f"{i}.000") for i in range(1, 6)]
+    records = [Delivered("t.in", e.to_json(), offset=i) for i, e in enumerate(batch)]
+    await consumer.handle_batch(records)
+    await consumer.handle_batch(records)  # redelivered after a lost offset commit
+    assert len(await stored_tonnes(uow_factory)) == 5
+    assert (consumer.stats.handled, consumer.stats.duplicates) == (5, 5)
+    async with uow_factory() as uow:
+        published = await uow.session.execute(
+            select(tables.outbox.c.event_id).order_by(tables.outbox.c.id)
+        )
+        assert list(published.scalars()) == [e.id for e in batch]

@@ -533,12 +533,11 @@ class MatchingService:
                     "superseded",
                     MatchSuperseded(**self._facts(stamped), replaced_by=successors),
                 )
+            try:
+                await repo.insert_matches(uow.session, new_records)
+            except IntegrityError as exc:
+                raise Conflict("a match of this round exists already") from exc
             for record in new_records:
-                try:
-                    async with uow.savepoint():
-                        await repo.insert_match(uow.session, record)
-                except IntegrityError as exc:
-                    raise Conflict(f"match {record.id} exists already") from exc
                 await self._publish(
                     uow,
                     MATCHING_MATCH_PROPOSED.name,

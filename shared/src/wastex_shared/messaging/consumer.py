@@ -1,11 +1,15 @@
 """The idempotent batch consumer every service uses.
 
-A batch of records is handled in one DB transaction: each message in its own savepoint,
-its id recorded in the inbox (a seen id is skipped), poison written to the dead-letter
-topic *through the outbox* in that same transaction. Only after the commit does the caller
-commit the Kafka offsets, so a crash at any point redelivers and nothing is lost or doubled.
-Transient failures (database down) roll the whole batch back and retry with back-off;
-they never skip a message.
+A batch of records is handled in one DB transaction: its ids recorded in the inbox (a seen
+id is skipped), poison written to the dead-letter topic *through the outbox* in that same
+transaction. Only after the commit does the caller commit the Kafka offsets, so a crash at
+any point redelivers and nothing is lost or doubled. Transient failures (database down)
+roll the whole batch back and retry with back-off; they never skip a message.
+
+A batch is first tried straight through. If a handler refuses a message, that attempt is
+rolled back and the batch is handled again with each message in its own savepoint, so the
+refused one is parked without undoing the rest. Savepoints cost two round trips a message;
+the common batch, where every message goes through, does not pay them.
 """
 
 from __future__ import annotations
@@ -56,6 +60,10 @@ class _Decoded:
     data: BaseModel | None = None
     event_id: str | None = None
     poison: Poison | None = None
+
+
+class _Refused(Exception):
+    """A handler failed in a straight-through attempt: redo the batch message by message."""
 
 
 class Poison(Exception):
@@ -124,20 +132,28 @@ class EventConsumer:
                 backoff = min(backoff * 2, self._max_backoff)
 
     async def _handle_in_one_transaction(self, records: Sequence[Record]) -> None:
-        counts = ConsumerStats()
         decoded = [self._decode_record(record) for record in records]
+        try:
+            counts = await self._attempt(decoded, isolated=False)
+        except _Refused:
+            counts = await self._attempt(decoded, isolated=True)
+        self.stats.handled += counts.handled
+        self.stats.duplicates += counts.duplicates
+        self.stats.dead_lettered += counts.dead_lettered
+
+    async def _attempt(self, decoded: Sequence[_Decoded], *, isolated: bool) -> ConsumerStats:
+        """One transaction over the batch; `isolated` puts each handler in a savepoint."""
+        counts = ConsumerStats()
         async with self._uow() as uow:
             # One inbox look-up for the whole batch instead of two per message.
             keys = [d.parked_id for d in decoded] + [d.event_id for d in decoded if d.event_id]
             seen = await uow.seen_among(keys)
             marks: list[tuple[str, str]] = []
             for item in decoded:
-                await self._handle_one(uow, item, seen, marks, counts)
+                await self._handle_one(uow, item, seen, marks, counts, isolated)
             await uow.mark_all_seen(marks)
             await uow.commit()
-        self.stats.handled += counts.handled
-        self.stats.duplicates += counts.duplicates
-        self.stats.dead_lettered += counts.dead_lettered
+        return counts
 
     def _decode_record(self, record: Record) -> _Decoded:
         # Parked messages are remembered by position, handled ones by event id: a message
@@ -157,6 +173,7 @@ class EventConsumer:
         seen: set[str],
         marks: list[tuple[str, str]],
         counts: ConsumerStats,
+        isolated: bool,
     ) -> None:
         if item.parked_id in seen or (item.event_id is not None and item.event_id in seen):
             counts.duplicates += 1
@@ -168,7 +185,7 @@ class EventConsumer:
             assert item.envelope is not None
             assert item.data is not None
             assert item.event_id is not None
-            await self._run_handler(uow, item.envelope, item.data)
+            await self._run_handler(uow, item.envelope, item.data, isolated)
         except Poison as poison:
             await self._dead_letter(uow, item.record, poison)
             seen.add(item.parked_id)
@@ -179,10 +196,22 @@ class EventConsumer:
         marks.append((item.event_id, item.envelope.type))
         counts.handled += 1
 
-    async def _run_handler(self, uow: UnitOfWork, envelope: Envelope, data: BaseModel) -> None:
+    async def _run_handler(
+        self, uow: UnitOfWork, envelope: Envelope, data: BaseModel, isolated: bool
+    ) -> None:
+        handler = self._handlers[envelope.type]
+        if not isolated:
+            try:
+                await handler(uow, envelope, data)
+            except Exception as exc:
+                if _is_transient(exc):
+                    raise
+                # Its writes may be half done: start over with a savepoint per message.
+                raise _Refused from exc
+            return
         try:
             async with uow.savepoint():
-                await self._handlers[envelope.type](uow, envelope, data)
+                await handler(uow, envelope, data)
         except DomainError as err:
             raise Poison(err.code, err.message) from err
         except ValidationError as err:

@@ -1,5 +1,11 @@
 """A unit of work: one DB transaction that carries the state change, its outbox rows and the
-inbox mark of the event that caused it, all committed together or not at all."""
+inbox mark of the event that caused it, all committed together or not at all.
+
+Outbox rows are queued in memory and written in one statement just before the commit: a
+batch of 500 messages costs one INSERT for its events instead of 500 round trips. A
+savepoint that rolls back drops the rows queued inside it, so what is written is exactly
+what the committed work published.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +30,7 @@ class UnitOfWork:
         self.session = session
         self._tables = tables
         self._on_commit = on_commit
-        self._published = False
+        self._outbox: list[dict[str, object]] = []
 
     async def __aenter__(self) -> UnitOfWork:
         return self
@@ -36,26 +42,30 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         if exc_type is not None:
-            await self.session.rollback()
+            await self.rollback()
         await self.session.close()
 
     async def commit(self) -> None:
+        published, self._outbox = self._outbox, []
+        if published:
+            await self.session.execute(insert(self._tables.outbox), published)
         await self.session.commit()
-        if self._published:
+        if published:
             self._on_commit()
-            self._published = False
 
     async def rollback(self) -> None:
+        self._outbox.clear()
         await self.session.rollback()
-        self._published = False
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
         """Undo only this block on error (one message of a batch), keeping the rest."""
         nested = await self.session.begin_nested()
+        queued = len(self._outbox)
         try:
             yield
         except BaseException:
+            del self._outbox[queued:]
             await nested.rollback()
             raise
         else:
@@ -75,17 +85,16 @@ class UnitOfWork:
         payload: bytes,
         headers: dict[str, str] | None = None,
     ) -> None:
-        await self.session.execute(
-            insert(self._tables.outbox).values(
-                event_id=event_id,
-                topic=topic,
-                key=key,
-                payload=payload,
-                headers=json.dumps(headers or {}),
-                created_at=utcnow(),
-            )
+        self._outbox.append(
+            {
+                "event_id": event_id,
+                "topic": topic,
+                "key": key,
+                "payload": payload,
+                "headers": json.dumps(headers or {}),
+                "created_at": utcnow(),
+            }
         )
-        self._published = True
 
     async def seen(self, event_id: str) -> bool:
         inbox = self._tables.inbox

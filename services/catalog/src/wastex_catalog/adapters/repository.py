@@ -63,9 +63,7 @@ class CatalogRepository:
     # --- enterprises -------------------------------------------------------------------
 
     async def add_enterprise(self, enterprise: Enterprise, at: datetime) -> None:
-        await self.session.execute(
-            insert(ENTERPRISES).values(rows.enterprise_values(enterprise, at))
-        )
+        await self.session.execute(insert(ENTERPRISES), rows.enterprise_values(enterprise, at))
 
     async def enterprise(self, enterprise_id: str) -> Stored[Enterprise] | None:
         row = await self._one(select(ENTERPRISES).where(ENTERPRISES.c.id == enterprise_id))
@@ -84,11 +82,18 @@ class CatalogRepository:
     # --- sites -------------------------------------------------------------------------
 
     async def add_site(self, site: Site, at: datetime) -> None:
-        await self.session.execute(insert(SITES).values(rows.site_values(site, at)))
+        await self.session.execute(insert(SITES), rows.site_values(site, at))
 
     async def site(self, site_id: str) -> Stored[Site] | None:
-        row = await self._one(select(SITES).where(SITES.c.id == site_id))
-        return rows.site_of(row) if row else None
+        # A site never changes once added, so a transaction reads each one once: a batch
+        # of a factory's offers all name the same few sites.
+        known: dict[str, Stored[Site]] = self.session.info.setdefault("sites", {})
+        if site_id not in known:
+            row = await self._one(select(SITES).where(SITES.c.id == site_id))
+            if row is None:
+                return None
+            known[site_id] = rows.site_of(row)
+        return known[site_id]
 
     async def sites(self, ids: Iterable[str]) -> dict[str, Stored[Site]]:
         found = [rows.site_of(r) for r in await self._by_ids(SITES, ids)]
@@ -110,7 +115,7 @@ class CatalogRepository:
     # --- licences ----------------------------------------------------------------------
 
     async def add_licence(self, licence: Licence, at: datetime) -> None:
-        await self.session.execute(insert(LICENCES).values(rows.licence_values(licence, at)))
+        await self.session.execute(insert(LICENCES), rows.licence_values(licence, at))
 
     async def licence_number_taken(self, number: str) -> bool:
         return await self._one(select(LICENCES.c.id).where(LICENCES.c.number == number)) is not None
@@ -131,10 +136,10 @@ class CatalogRepository:
     # --- offers and demands --------------------------------------------------------------
 
     async def add_offer(self, offer: Offer, at: datetime) -> None:
-        await self.session.execute(insert(OFFERS).values(rows.offer_values(offer, at)))
+        await self.session.execute(insert(OFFERS), rows.offer_values(offer, at))
 
     async def add_demand(self, demand: Demand, at: datetime) -> None:
-        await self.session.execute(insert(DEMANDS).values(rows.demand_values(demand, at)))
+        await self.session.execute(insert(DEMANDS), rows.demand_values(demand, at))
         await self.session.execute(
             insert(DEMAND_CODES),
             [{"demand_id": demand.id, "waste_code": code} for code in demand.waste_codes],

@@ -5,15 +5,16 @@ Every function takes the unit of work's session; none commits (the use case does
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Row, Table, and_, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
@@ -127,15 +128,18 @@ def _alternatives_from(text: str) -> tuple[Alternative, ...]:
     )
 
 
-def to_record(row: MatchRow) -> MatchRecord:
-    values: dict[str, Any] = {f.name: getattr(row, f.name) for f in fields(MatchRecord)}
+_RECORD_FIELDS = fields(MatchRecord)
+
+
+def to_record(row: MatchRow | Row[Any]) -> MatchRecord:
+    values: dict[str, Any] = {f.name: getattr(row, f.name) for f in _RECORD_FIELDS}
     values["status"] = MatchStatus(row.status)
     values["alternatives"] = _alternatives_from(row.alternatives)
     return MatchRecord(**values)
 
 
 def _row_values(record: MatchRecord) -> dict[str, Any]:
-    values = asdict(record)
+    values = {f.name: getattr(record, f.name) for f in _RECORD_FIELDS}
     values["status"] = str(record.status)
     values["alternatives"] = _alternatives_json(record.alternatives)
     return values
@@ -148,13 +152,8 @@ async def upsert(
     session: AsyncSession, row_type: type[SQLModel], ident: str, **values: Any
 ) -> None:
     """Insert the row, or overwrite its columns with `values` (events are the truth)."""
-    row = await session.get(row_type, ident)
-    if row is None:
-        session.add(row_type(id=ident, **values))
-    else:
-        for name, value in values.items():
-            setattr(row, name, value)
-    await session.flush()
+    statement = _upsert(_dialect(session), table_of(row_type), tuple(values))
+    await session.execute(statement, {"id": ident, **values})
 
 
 async def set_listing_status(
@@ -167,31 +166,64 @@ async def set_listing_status(
 ) -> None:
     """Keep the catalog's word with the highest listing version; WITHDRAWN and EXPIRED stay
     final whatever comes later (events of one listing travel on several topics)."""
-    row = await session.get(ListingStatusRow, ident)
-    if row is None:
-        session.add(
-            ListingStatusRow(
-                id=ident, kind=kind, status=status, remaining_tonnes=remaining, version=version
-            )
-        )
-    elif version > row.version and row.status not in CLOSED_LISTING:
-        row.status = status
-        row.version = version
-        if remaining is not None:
-            row.remaining_tonnes = remaining
-    await session.flush()
+    values = {
+        "id": ident,
+        "kind": kind,
+        "status": status,
+        "remaining_tonnes": remaining,
+        "version": version,
+    }
+    await session.execute(_listing_status_upsert(_dialect(session)), values)
 
 
 async def bump_version(session: AsyncSession) -> None:
-    """Mark the market changed (one upsert, atomic on both databases)."""
+    """Mark the market changed (one upsert, atomic on both databases).
+
+    Once per transaction is enough, and a batch of 500 postings need not queue 500 writes
+    on the one hot row; inside a savepoint it bumps again, as the savepoint may roll back."""
+    transaction = session.sync_session.get_nested_transaction()
+    transaction = transaction or session.sync_session.get_transaction()
+    if transaction is not None and session.info.get("bumped_in") is transaction:
+        return
     table = REOPTIMISE_STATE
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table).values(id=STATE_ROW_ID, version=1)
+    upsert_into = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
+    statement = upsert_into(table).values(id=STATE_ROW_ID, version=1)
     statement = statement.on_conflict_do_update(
         index_elements=[table.c.id], set_={"version": table.c.version + 1}
     )
     await session.execute(statement)
+    session.info["bumped_in"] = transaction
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+@functools.cache
+def _upsert(dialect: str, table: Table, columns: tuple[str, ...]) -> Any:
+    # Built once per table and column set: the statement's cache key is then free.
+    upsert_into = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = upsert_into(table)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.id], set_={name: statement.excluded[name] for name in columns}
+    )
+
+
+@functools.cache
+def _listing_status_upsert(dialect: str) -> Any:
+    table = LISTING_STATUS
+    upsert_into = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = upsert_into(table)
+    new = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.id],
+        set_={
+            "status": new.status,
+            "version": new.version,
+            "remaining_tonnes": func.coalesce(new.remaining_tonnes, table.c.remaining_tonnes),
+        },
+        where=and_(new.version > table.c.version, table.c.status.not_in(CLOSED_LISTING)),
+    )
 
 
 async def read_version(session: AsyncSession) -> int:
@@ -207,7 +239,7 @@ def codes_json(codes: Sequence[str]) -> str:
     return json.dumps(sorted(set(codes)))
 
 
-def licence_view(row: LicenceRow) -> LicenceView:
+def licence_view(row: LicenceRow | Row[Any]) -> LicenceView:
     return LicenceView(
         licence_id=row.id,
         enterprise_id=row.enterprise_id,
@@ -219,7 +251,7 @@ def licence_view(row: LicenceRow) -> LicenceView:
     )
 
 
-def offer_slot(row: OfferRow) -> OfferSlot:
+def offer_slot(row: OfferRow | Row[Any]) -> OfferSlot:
     return OfferSlot(
         offer_id=row.id,
         enterprise_id=row.enterprise_id,
@@ -232,7 +264,7 @@ def offer_slot(row: OfferRow) -> OfferSlot:
     )
 
 
-def demand_slot(row: DemandRow) -> DemandSlot:
+def demand_slot(row: DemandRow | Row[Any]) -> DemandSlot:
     return DemandSlot(
         demand_id=row.id,
         enterprise_id=row.enterprise_id,
@@ -280,7 +312,7 @@ def _open_listing(model: type[OfferRow] | type[DemandRow], today: date) -> Any:
     table = table_of(model)
     closed = select(LISTING_STATUS.c.id).where(LISTING_STATUS.c.status.in_(CLOSED_LISTING))
     return (
-        select(model)
+        select(table)
         .where(table.c.available_until >= today)
         .where(table.c.id.not_in(closed))
         .order_by(table.c.id)
@@ -289,23 +321,19 @@ def _open_listing(model: type[OfferRow] | type[DemandRow], today: date) -> Any:
 
 async def load_market(session: AsyncSession, today: date) -> MarketSnapshot:
     version = await read_version(session)
-    offers = [
-        offer_slot(r) for r in (await session.execute(_open_listing(OfferRow, today))).scalars()
-    ]
-    demands = [
-        demand_slot(r) for r in (await session.execute(_open_listing(DemandRow, today))).scalars()
-    ]
+    # Core rows, not ORM objects: the market is tens of thousands of rows read every round.
+    offers = [offer_slot(r) for r in await session.execute(_open_listing(OfferRow, today))]
+    demands = [demand_slot(r) for r in await session.execute(_open_listing(DemandRow, today))]
     recyclers = {d.enterprise_id for d in demands}
-    licence_rows = (await session.execute(select(LicenceRow).order_by(LicenceRow.id))).scalars()
+    licences_table = table_of(LicenceRow)
+    licence_rows = await session.execute(select(licences_table).order_by(licences_table.c.id))
     licences = [licence_view(r) for r in licence_rows if r.enterprise_id in recyclers]
     # Fixed matches and proposals in one statement: read apart (READ COMMITTED), a match
     # accepted between the two reads would be in neither, its tonnes free to propose again.
     live = [str(s) for s in FIXED] + [MatchStatus.PROPOSED.value]
-    match_rows = (
-        await session.execute(
-            select(MatchRow).where(MATCHES.c.status.in_(live)).order_by(MATCHES.c.id)
-        )
-    ).scalars()
+    match_rows = await session.execute(
+        select(MATCHES).where(MATCHES.c.status.in_(live)).order_by(MATCHES.c.id)
+    )
     fixed: list[FixedMatch] = []
     proposals: list[MatchRecord] = []
     for r in match_rows:
@@ -364,9 +392,10 @@ async def get_match(session: AsyncSession, ident: str) -> MatchRecord | None:
     return to_record(row) if row is not None else None
 
 
-async def insert_match(session: AsyncSession, record: MatchRecord) -> None:
-    session.add(MatchRow(**_row_values(record)))
-    await session.flush()
+async def insert_matches(session: AsyncSession, records: Sequence[MatchRecord]) -> None:
+    """Add new matches (one statement); an id already taken raises IntegrityError."""
+    if records:
+        await session.execute(insert(MATCHES), [_row_values(r) for r in records])
 
 
 async def update_match(session: AsyncSession, record: MatchRecord, expected_version: int) -> bool:

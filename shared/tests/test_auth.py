@@ -1,0 +1,37 @@
+"""Tokens: a verified token is remembered, but never past its expiry."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+
+from wastex_shared import auth
+from wastex_shared.auth import JwtConfig, Role, Unauthenticated, issue_token, verify_token
+
+CONFIG = JwtConfig()
+
+
+def test_a_token_verified_once_is_refused_once_it_expires(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    token = issue_token(CONFIG, Role.ENTERPRISE, "ent-1", ttl=timedelta(minutes=5))
+    assert verify_token(CONFIG, token).enterprise_id == "ent-1"
+    later = time.time() + 301
+    monkeypatch.setattr(auth.time, "time", lambda: later)
+    with pytest.raises(Unauthenticated, match="expired"):
+        verify_token(CONFIG, token)
+
+
+def test_a_token_signed_with_another_secret_is_refused_even_if_seen_before() -> None:
+    token = issue_token(CONFIG, Role.ADMIN)
+    assert verify_token(CONFIG, token).role is Role.ADMIN
+    with pytest.raises(Unauthenticated, match="invalid token"):
+        verify_token(JwtConfig(secret="another-secret-of-at-least-32-bytes-long!!"), token)
+
+
+def test_an_expired_token_is_refused_on_first_sight() -> None:
+    token = issue_token(CONFIG, Role.ADMIN, ttl=timedelta(seconds=-1))
+    with pytest.raises(Unauthenticated, match="expired"):
+        verify_token(CONFIG, token)
