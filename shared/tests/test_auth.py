@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 
-from wastex_shared import auth
 from wastex_shared.auth import JwtConfig, Role, Unauthenticated, issue_token, verify_token
 
 CONFIG = JwtConfig()
@@ -19,7 +18,7 @@ def test_a_token_verified_once_is_refused_once_it_expires(
     token = issue_token(CONFIG, Role.ENTERPRISE, "ent-1", ttl=timedelta(minutes=5))
     assert verify_token(CONFIG, token).enterprise_id == "ent-1"
     later = time.time() + 301
-    monkeypatch.setattr(auth.time, "time", lambda: later)
+    monkeypatch.setattr(time, "time", lambda: later)
     with pytest.raises(Unauthenticated, match="expired"):
         verify_token(CONFIG, token)
 
