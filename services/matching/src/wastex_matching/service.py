@@ -51,7 +51,7 @@ from wastex_matching.domain.lifecycle import MatchStatus, Party
 from wastex_matching.domain.model import AllocationResult, LicenceView, ProposedMatch
 from wastex_matching.domain.optimiser import allocate, solve
 from wastex_matching.domain.params import MatchingParams
-from wastex_matching.domain.reoptimise import ProvisionalMatch, plan_reoptimisation
+from wastex_matching.domain.reoptimise import plan_reoptimisation
 from wastex_matching.settings import MatchingSettings
 from wastex_shared.codes import lookup
 from wastex_shared.envelope import Envelope, derived_id, utcnow
@@ -488,41 +488,36 @@ class MatchingService:
             await uow.rollback()
         result = await asyncio.to_thread(self._allocate, snapshot, today, rejected)
         routes = [m for m in result.matches if (m.offer_id, m.demand_id) not in rejected]
-        plan = plan_reoptimisation(
-            [
-                ProvisionalMatch(
-                    match_id=p.id,
-                    offer_id=p.offer_id,
-                    demand_id=p.demand_id,
-                    tonnes=p.tonnes,
-                    licence_id=p.licence_id,
-                )
-                for p in snapshot.proposals
-            ],
-            routes,
-        )
-        proposals = {p.id: p for p in snapshot.proposals}
+        plan = plan_reoptimisation(snapshot.proposals, routes)
         now = self.clock()
-        generations = dict(snapshot.generations)
-        new_records: list[MatchRecord] = []
         explanations = self._explanations(snapshot, result, plan.propose, today)
-        for route in plan.propose:
-            pair = (route.offer_id, route.demand_id)
-            generation = generations.get(pair, 0)
-            generations[pair] = generation + 1
-            new_records.append(
-                self._new_record(snapshot, route, generation, today, now, explanations, rejected)
-            )
-        replaced_by: dict[str, list[str]] = defaultdict(list)
-        for record in new_records:
-            replaced_by[record.offer_id].append(record.id)
-            replaced_by[record.demand_id].append(record.id)
         async with self._uow() as uow:
+            pairs = [(route.offer_id, route.demand_id) for route in plan.propose]
+            generations = await repo.generations(uow.session, pairs)
+            new_records: list[MatchRecord] = []
+            for route in plan.propose:
+                pair = (route.offer_id, route.demand_id)
+                generation = generations.get(pair, 0)
+                generations[pair] = generation + 1
+                new_records.append(
+                    self._new_record(
+                        snapshot, route, generation, today, now, explanations, rejected
+                    )
+                )
+            replaced_by: dict[str, list[str]] = defaultdict(list)
+            for record in new_records:
+                replaced_by[record.offer_id].append(record.id)
+                replaced_by[record.demand_id].append(record.id)
+            stored = await repo.matches_by_id(uow.session, (m.match_id for m in plan.supersede))
             for stale in plan.supersede:
-                old = proposals[stale.match_id]
+                # Compare-and-set against the version planning saw, not the one read now.
+                read_at = snapshot.proposal_versions[stale.match_id]
+                old = stored.get(stale.match_id)
+                if old is None or old.version != read_at:
+                    raise Conflict(f"match {stale.match_id} changed during the round")
                 new = replace(old, status=lifecycle.supersede(old.status))
-                stamped = replace(new, updated_at=now, version=old.version + 1)
-                if not await repo.update_match(uow.session, stamped, old.version):
+                stamped = replace(new, updated_at=now, version=read_at + 1)
+                if not await repo.update_match(uow.session, stamped, read_at):
                     raise Conflict(f"match {old.id} changed during the round")
                 successors = sorted(set(replaced_by[old.offer_id] + replaced_by[old.demand_id]))
                 await self._publish(

@@ -7,11 +7,12 @@ import json
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from wastex_matching.adapters import repository as repo
 from wastex_matching.adapters.repository import MatchRecord, MatchScope
-from wastex_matching.domain.lifecycle import MatchStatus
+from wastex_matching.domain.lifecycle import MatchStatus, Party
 from wastex_matching.service import MatchingService
 from wastex_matching.testing import (
     HONGSHAN_BRICKS,
@@ -155,6 +156,47 @@ async def test_a_closer_demand_supersedes_the_proposal(
     assert events[1]["data"]["replacedBy"] == [new.id]
 
 
+async def test_a_proposal_accepted_while_a_round_plans_is_kept_not_superseded(
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The round planned on a snapshot; the supplier accepted before it wrote: the round
+    must not supersede the accepted match, and goes again on the new market."""
+    await seed_market(catalog, consumer)
+    await service.reoptimise()
+    [first] = await stored(service)
+    await catalog.feed(
+        consumer,
+        catalog.enterprise("bricks", "Hongshan Bricks", "洪山区"),
+        catalog.site("bricks-site", "bricks", HONGSHAN_BRICKS, "洪山区"),
+        catalog.licence("bricks-lic", "bricks", ["SW01"]),
+        catalog.demand(
+            "bricks-demand", "bricks", "bricks-site", HONGSHAN_BRICKS, district="洪山区"
+        ),
+    )
+    read_generations = repo.generations
+    attempts = []
+
+    async def accept_first(*args: Any) -> Any:
+        attempts.append(args)
+        if len(attempts) == 1:  # the first attempt's write phase, after it planned
+            await service.accept(first.id, Party.SUPPLIER)
+        return await read_generations(*args)
+
+    monkeypatch.setattr(repo, "generations", accept_first)
+
+    report = await service.reoptimise()
+
+    assert len(attempts) == 2  # the first attempt saw the conflict and the round went again
+    assert report.superseded == 0
+    kept = await service.get(first.id)
+    assert kept is not None
+    assert kept.status is MatchStatus.ACCEPTED_BY_SUPPLIER
+    assert await stored(service, MatchStatus.SUPERSEDED) == []
+
+
 async def test_a_withdrawn_offer_takes_its_proposals_away(
     service: MatchingService, consumer: EventConsumer, catalog: Catalog
 ) -> None:
@@ -209,5 +251,5 @@ async def test_split_offer_and_generation_ids_after_supersede(
         ("cement-demand", Decimal("20.500")),
     }
     async with uow_factory() as uow:
-        generations = (await repo.load_market(uow.session, service.today())).generations
-    assert generations[("slag-1", "cement-demand")] == 1
+        generations = await repo.generations(uow.session, [("slag-1", "cement-demand")])
+    assert generations == {("slag-1", "cement-demand"): 1}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from decimal import Decimal
@@ -43,6 +43,7 @@ from wastex_matching.domain.model import (
     Point,
     Window,
 )
+from wastex_matching.domain.reoptimise import ProvisionalMatch
 
 #: Listing statuses after which nothing more is offered or taken.
 CLOSED_LISTING = ("WITHDRAWN", "EXPIRED")
@@ -287,9 +288,10 @@ class MarketSnapshot:
     demands: list[DemandSlot]
     licences: list[LicenceView]
     fixed: list[FixedMatch]
-    proposals: list[MatchRecord]
-    #: (offer id, demand id) → matches that pair ever had.
-    generations: dict[tuple[str, str], int]
+    #: The PROPOSED matches, as much of them as planning needs (the rest is read only for
+    #: the few a round supersedes), and the version each was read at.
+    proposals: list[ProvisionalMatch]
+    proposal_versions: dict[str, int]
     sites: dict[str, str]
     enterprises: dict[str, str]
 
@@ -331,14 +333,29 @@ async def load_market(session: AsyncSession, today: date) -> MarketSnapshot:
     # Fixed matches and proposals in one statement: read apart (READ COMMITTED), a match
     # accepted between the two reads would be in neither, its tonnes free to propose again.
     live = [str(s) for s in FIXED] + [MatchStatus.PROPOSED.value]
+    m = MATCHES.c
     match_rows = await session.execute(
-        select(MATCHES).where(MATCHES.c.status.in_(live)).order_by(MATCHES.c.id)
+        select(m.id, m.offer_id, m.demand_id, m.licence_id, m.tonnes, m.licence_year, m.status)
+        .add_columns(m.version)
+        .where(m.status.in_(live))
+        .order_by(m.id)
     )
     fixed: list[FixedMatch] = []
-    proposals: list[MatchRecord] = []
+    proposals: list[ProvisionalMatch] = []
+    versions: dict[str, int] = {}
     for r in match_rows:
+        tonnes = Decimal(r.tonnes).quantize(Decimal("0.001"))
         if r.status == MatchStatus.PROPOSED.value:
-            proposals.append(to_record(r))
+            proposals.append(
+                ProvisionalMatch(
+                    match_id=r.id,
+                    offer_id=r.offer_id,
+                    demand_id=r.demand_id,
+                    tonnes=tonnes,
+                    licence_id=r.licence_id,
+                )
+            )
+            versions[r.id] = r.version
             continue
         fixed.append(
             FixedMatch(
@@ -346,16 +363,10 @@ async def load_market(session: AsyncSession, today: date) -> MarketSnapshot:
                 offer_id=r.offer_id,
                 demand_id=r.demand_id,
                 licence_id=r.licence_id,
-                tonnes=Decimal(r.tonnes).quantize(Decimal("0.001")),
+                tonnes=tonnes,
                 licence_year=r.licence_year,
             )
         )
-    counts = await session.execute(
-        select(MATCHES.c.offer_id, MATCHES.c.demand_id, func.count()).group_by(
-            MATCHES.c.offer_id, MATCHES.c.demand_id
-        )
-    )
-    generations = {(o, d): int(n) for o, d, n in counts.all()}
     sites, enterprises = table_of(SiteRow), table_of(EnterpriseRow)
     site_rows = await session.execute(select(sites.c.id, sites.c.name))
     enterprise_rows = await session.execute(select(enterprises.c.id, enterprises.c.name))
@@ -366,7 +377,7 @@ async def load_market(session: AsyncSession, today: date) -> MarketSnapshot:
         licences=licences,
         fixed=fixed,
         proposals=proposals,
-        generations=generations,
+        proposal_versions=versions,
         sites={row[0]: row[1] for row in site_rows.all()},
         enterprises={row[0]: row[1] for row in enterprise_rows.all()},
     )
@@ -493,6 +504,38 @@ async def due_to_expire(session: AsyncSession, today: date) -> list[MatchRecord]
         .order_by(MATCHES.c.id)
     )
     return [to_record(r) for r in rows.scalars()]
+
+
+#: Ids per IN list: well under the bound parameters both databases take in one statement.
+CHUNK = 5000
+
+
+def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
+    return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
+
+
+async def matches_by_id(session: AsyncSession, ids: Iterable[str]) -> dict[str, MatchRecord]:
+    found: dict[str, MatchRecord] = {}
+    for chunk in _chunks(sorted(set(ids))):
+        rows = await session.execute(select(MATCHES).where(MATCHES.c.id.in_(chunk)))
+        found.update((r.id, to_record(r)) for r in rows)
+    return found
+
+
+async def generations(
+    session: AsyncSession, pairs: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """(offer id, demand id) → how many matches that pair ever had."""
+    wanted = set(pairs)
+    found: dict[tuple[str, str], int] = {}
+    for chunk in _chunks(sorted({offer for offer, _ in wanted})):
+        rows = await session.execute(
+            select(MATCHES.c.offer_id, MATCHES.c.demand_id, func.count())
+            .where(MATCHES.c.offer_id.in_(chunk))
+            .group_by(MATCHES.c.offer_id, MATCHES.c.demand_id)
+        )
+        found.update(((o, d), int(n)) for o, d, n in rows if (o, d) in wanted)
+    return found
 
 
 async def rejected_pairs(session: AsyncSession) -> set[tuple[str, str]]:
