@@ -30,17 +30,20 @@ from wastex_catalog.domain.credit_code import make_credit_code
 from wastex_cli.stack import SERVICES, Ports, Stack
 from wastex_shared.auth import Role, issue_token
 from wastex_shared.devtools.tansu import free_port
+from wastex_shared.envelope import derived_id
 from wastex_shared.settings import ServiceSettings
 from wastex_shared.testing.graphql_client import GraphQLClient
 
 JWT = ServiceSettings().jwt
 
 
-def offer_message(enterprise_id: str, site_id: str, tonnes: str) -> bytes:
+def offer_message(
+    enterprise_id: str, site_id: str, tonnes: str, message_id: str | None = None
+) -> bytes:
     return json.dumps(
         {
             "specversion": "1.0",
-            "id": str(uuid.uuid4()),
+            "id": message_id or str(uuid.uuid4()),
             "type": "wastex.offer.submit",
             "source": enterprise_id,
             "time": "2026-11-25T08:00:00Z",
@@ -157,8 +160,8 @@ async def raw_consume_rate(bootstrap: str, payloads: list[bytes]) -> float:
         await consumer.stop()
 
 
-async def consumer_handled(stack: Stack, service: str) -> int:
-    """Messages the service's consumer has finished (handled or dead-lettered), from /metrics.
+async def metric(stack: Stack, service: str, *names: str) -> int:
+    """The sum of the service's /metrics lines named `names` (all their labels).
 
     Asked without blocking the loop, and patiently: a service busy ingesting as fast as it
     can may answer its metrics late, which is not a failure of the run."""
@@ -166,11 +169,31 @@ async def consumer_handled(stack: Stack, service: str) -> int:
         text = (await http.get(f"{stack.service_url(service)}/metrics")).text
     total = 0
     for line in text.splitlines():
-        if line.startswith(
-            ("wastex_consumer_handled_total", "wastex_consumer_dead_lettered_total")
-        ):
+        if line.startswith(names):
             total += int(float(line.rsplit(" ", 1)[1]))
     return total
+
+
+async def consumer_handled(stack: Stack, service: str) -> int:
+    """Messages the service's consumers have finished (handled or dead-lettered)."""
+    return await metric(
+        stack, service, "wastex_consumer_handled_total", "wastex_consumer_dead_lettered_total"
+    )
+
+
+async def settled(stack: Stack, timeout: float = 300.0) -> None:
+    """Wait until the stack has caught up with everything produced so far: outboxes empty
+    and matching's consumers idle for a second, so a latency run starts on a quiet city."""
+    deadline = time.perf_counter() + timeout
+    last = -1
+    while time.perf_counter() < deadline:
+        backlog = sum([await metric(stack, s, "wastex_outbox_backlog") for s in SERVICES])
+        handled = await consumer_handled(stack, "matching")
+        if backlog == 0 and handled == last:
+            return
+        last = handled
+        await asyncio.sleep(1.0)
+    raise TimeoutError(f"the stack did not settle within {timeout:.0f}s")
 
 
 @contextmanager
@@ -224,7 +247,11 @@ async def sustained_rate(stack: Stack, enterprise: str, site: str, token: str, n
 async def latency_at(
     stack: Stack, enterprise: str, site: str, token: str, rate: int, seconds: int
 ) -> list[float]:
-    """offer-posted → match-proposed, seconds, for offers produced at `rate` per second."""
+    """offer-posted → match-proposed, seconds, for offers produced at `rate` per second.
+
+    Only the offers produced here are timed (their ids derive from the message ids)."""
+    message_ids = [str(uuid.uuid4()) for _ in range(rate * seconds)]
+    ours = {derived_id("offer", enterprise, m) for m in message_ids}
     posted: dict[str, float] = {}
     proposed: dict[str, float] = {}
     watcher = AIOKafkaConsumer(
@@ -242,6 +269,8 @@ async def latency_at(
             now = time.perf_counter()
             event = json.loads(record.value)
             offer_id = event["data"].get("offerId")
+            if offer_id not in ours:
+                continue
             if record.topic == "catalog.offer-posted.v1":
                 posted.setdefault(offer_id, now)
             else:
@@ -253,10 +282,10 @@ async def latency_at(
     headers = [("authorization", f"Bearer {token}".encode())]
     try:
         start = time.perf_counter()
-        for i in range(rate * seconds):
+        for i, message_id in enumerate(message_ids):
             await producer.send(
                 "ingest.offers.v1",
-                offer_message(enterprise, site, "1.000"),
+                offer_message(enterprise, site, "1.000", message_id),
                 key=enterprise.encode(),
                 headers=headers,
             )
@@ -290,6 +319,7 @@ async def _run(stack: Stack, n: int) -> tuple[list[Figure], dict[str, Any]]:
     baseline = await raw_consume_rate(stack.bootstrap, payloads)
     with peak_rss(stack) as peaks:
         sustained = await sustained_rate(stack, enterprise, site, token, n)
+        await settled(stack)
         latencies = await latency_at(stack, enterprise, site, token, rate=500, seconds=10)
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
     figures = [
@@ -314,7 +344,13 @@ async def _run(stack: Stack, n: int) -> tuple[list[Figure], dict[str, Any]]:
         ),
     ]
     figures += [Figure("memory", f"peak RSS {name}", peaks[name], "MiB") for name in SERVICES]
-    details = {"offers": n, "latency_samples": len(latencies), "latencies_s": latencies}
+    details = {
+        "offers": n,
+        # The latency run starts on a market already holding the sustained run's offers.
+        "open_offers_before_latency_run": n,
+        "latency_samples": len(latencies),
+        "latencies_s": latencies,
+    }
     return figures, details
 
 
