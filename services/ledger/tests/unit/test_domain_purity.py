@@ -19,6 +19,7 @@ ALLOWED_STDLIB = {
     "functools",
     "itertools",
     "math",
+    "operator",
     "re",
     "typing",
 }

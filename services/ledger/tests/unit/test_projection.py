@@ -14,6 +14,7 @@ from wastex_ledger.domain.entries import Entry, EntryKind, SiteFacts
 from wastex_ledger.domain.figures import Figures, Utilisation, delta_of
 from wastex_ledger.domain.periods import Period
 from wastex_ledger.domain.scope import Scope, ScopeKind, projection_keys, scopes_of
+from wastex_ledger.service import projection_deltas
 from wastex_shared.errors import DomainError
 
 from .conftest import CEMENT, POWER, STEEL
@@ -172,3 +173,21 @@ def test_every_scope_kind_partitions_the_city(booked: list[Entry]) -> None:
         if kind is ScopeKind.CITY:
             continue
         assert sum((f for (k, _, _), f in rows.items() if k == kind), Figures()) == city
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(entries, max_size=60))
+def test_summing_per_grain_first_gives_the_rows_one_entry_at_a_time_gives(
+    booked: list[Entry],
+) -> None:
+    """Replay and the consumer use `projection_deltas`, which sums entries sharing their
+    rows before spreading the sums; it must equal adding entry by entry."""
+    assert projection_deltas(booked) == _rows(booked)
+
+
+@given(st.lists(entries, max_size=30))
+def test_total_is_the_sum_of_its_figures(booked: list[Entry]) -> None:
+    folded = Figures()
+    for entry in booked:
+        folded = folded + delta_of(entry)
+    assert Figures.total(delta_of(e) for e in booked) == folded

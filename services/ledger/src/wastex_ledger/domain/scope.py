@@ -98,6 +98,17 @@ def scopes_of(entry: Entry) -> list[Scope]:
     ]
 
 
+def grain_of(entry: Entry) -> tuple[str, str, str, str, str]:
+    """What `projection_keys` reads of an entry: entries of one grain share their rows."""
+    return (
+        entry.enterprise_id,
+        entry.district,
+        entry.industry,
+        entry.waste_code,
+        str(entry.period),
+    )
+
+
 def projection_keys(entry: Entry) -> list[tuple[str, str, str]]:
     """The projection rows `entry` increments: (scope kind, scope value, "YYYY-MM").
 
