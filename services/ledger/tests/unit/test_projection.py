@@ -183,11 +183,3 @@ def test_summing_per_grain_first_gives_the_rows_one_entry_at_a_time_gives(
     """Replay and the consumer use `projection_deltas`, which sums entries sharing their
     rows before spreading the sums; it must equal adding entry by entry."""
     assert projection_deltas(booked) == _rows(booked)
-
-
-@given(st.lists(entries, max_size=30))
-def test_total_is_the_sum_of_its_figures(booked: list[Entry]) -> None:
-    folded = Figures()
-    for entry in booked:
-        folded = folded + delta_of(entry)
-    assert Figures.total(delta_of(e) for e in booked) == folded

@@ -20,7 +20,7 @@ Area totals count each tonne once: only the generator's entries (`generated`,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from decimal import ROUND_HALF_EVEN, Decimal
 from operator import attrgetter
@@ -54,15 +54,14 @@ class Figures:
         return _from_values(a + b for a, b in zip(_values(self), _values(other), strict=True))
 
     @staticmethod
-    def total(many: Iterable[Figures]) -> Figures:
-        """The column sums of `many` (one pass per column, not a Figures per addition)."""
-        rows = [_values(figures) for figures in many]
-        if not rows:
-            return Figures()
-        columns = zip(*rows, strict=True)
-        return _from_values(
-            sum(column, start=ZERO_OF[name]) for name, column in zip(COLUMNS, columns, strict=True)
-        )
+    def of(columns: Mapping[str, Decimal | int]) -> Figures:
+        """Figures with these columns set (the others zero)."""
+        make: Callable[..., Figures] = Figures
+        return make(**columns)
+
+    def changes(self) -> tuple[tuple[str, Decimal | int], ...]:
+        """The non-zero columns: an entry's delta sets one or two of fourteen."""
+        return tuple((name, v) for name, v in zip(COLUMNS, _values(self), strict=True) if v)
 
     def is_zero(self) -> bool:
         return all(getattr(self, f.name) == 0 for f in fields(self))
