@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import strawberry
 from graphql import parse
+from strawberry.extensions.validation_cache import DEFAULT_MAXSIZE, _get_validate_cache
 
 from wastex_shared.errors import DomainError
 from wastex_shared.graphql.connection import Connection, connection, page_size
@@ -172,3 +173,18 @@ async def test_subscription_errors_follow_the_same_policy(
     assert "secret" not in errors[0].message
     if message:
         assert errors[0].message == message
+
+
+async def test_a_document_sent_again_is_not_validated_again_and_limits_still_hold() -> None:
+    # strawberry's module-level LRU behind ValidationCache (test-only peek at its counters).
+    cache: Any = _get_validate_cache(DEFAULT_MAXSIZE)
+    query = "{ top { name } }"
+    await schema.execute(query)
+    hits = cache.cache_info().hits
+    await schema.execute(query)
+    assert cache.cache_info().hits == hits + 1
+    deep = "{ top { " + "parent { " * 10 + "name" + " }" * 10 + " } }"
+    for _ in range(2):  # the refusal is remembered too, not skipped
+        refused = await schema.execute(deep)
+        assert refused.errors is not None
+        assert "maximum operation depth" in refused.errors[0].message

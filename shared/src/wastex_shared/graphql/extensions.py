@@ -12,6 +12,8 @@ see `query_cost`): an operation over the limit is refused before any resolver ru
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -20,6 +22,7 @@ from functools import partial
 from typing import Any
 
 from graphql import (
+    ASTValidationRule,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -42,12 +45,15 @@ from graphql import (
     VariableNode,
     get_named_type,
     get_operation_ast,
+    parse,
 )
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
     SchemaExtension,
+    ValidationCache,
 )
 
 from wastex_shared.errors import DomainError
@@ -316,12 +322,44 @@ class QueryCostLimiter(SchemaExtension):
         yield
 
 
-def standard_extensions() -> list[type[SchemaExtension] | Callable[[], SchemaExtension]]:
+_parse = functools.lru_cache(maxsize=128)(parse)
+
+
+class CachedParse(SchemaExtension):
+    """strawberry's ParserCache, except that a document that does not parse is left to
+    strawberry's own parse, which reports it as GRAPHQL_PARSE_FAILED (ParserCache raises it
+    from the extension hook, where no error policy sees it)."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.query:
+            with contextlib.suppress(GraphQLError):
+                context.graphql_document = _parse(context.query, **context.parse_options)
+        yield
+
+
+@functools.cache
+def _limit_rules() -> list[type[ASTValidationRule]]:
+    """The depth and alias limits as validation rules, built once.
+
+    strawberry's limiters build a new rule class per instance, that is per request; the
+    validation cache is keyed by the rules, so it would never hit. Built once, every request
+    runs the same rules and a document already validated is not validated again."""
     return [
         # strawberry counts the root field as depth 0, graphql-armor (the gateway) as 1.
-        partial(QueryDepthLimiter, max_depth=MAX_DEPTH - 1),
+        *QueryDepthLimiter(max_depth=MAX_DEPTH - 1).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+    ]
+
+
+def standard_extensions() -> list[type[SchemaExtension] | Callable[[], SchemaExtension]]:
+    return [
+        lambda: AddValidationRules(_limit_rules()),
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
-        partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
         partial(QueryCostLimiter, max_cost=MAX_COST),
         ErrorPolicy,
+        # Clients send the same few documents again and again: parse and validate each once
+        # (bounded LRU, so unique documents cannot grow memory). Last, to see every rule.
+        CachedParse,
+        ValidationCache,
     ]

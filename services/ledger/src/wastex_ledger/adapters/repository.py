@@ -6,6 +6,7 @@ kilograms / grams in the database.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -75,8 +76,10 @@ def figures_from_row(row: Mapping[Any, Any]) -> Figures:
     return Figures(**values)
 
 
-def _sum_columns() -> list[Any]:
-    return [func.coalesce(func.sum(projection.c[name]), 0).label(name) for name in COLUMNS]
+@functools.cache
+def _sum_columns() -> tuple[Any, ...]:
+    # Built once: fourteen SQL function objects per query were a tenth of a query's time.
+    return tuple(func.coalesce(func.sum(projection.c[name]), 0).label(name) for name in COLUMNS)
 
 
 @dataclass(frozen=True, slots=True)
