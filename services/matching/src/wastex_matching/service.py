@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import time
 from collections import defaultdict
@@ -31,7 +30,6 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import numpy as np
 from sqlalchemy.exc import IntegrityError
 
 from wastex_matching.adapters import repository as repo
@@ -44,12 +42,10 @@ from wastex_matching.adapters.tables import (
     SiteRow,
 )
 from wastex_matching.domain import errors, lifecycle, reasons
-from wastex_matching.domain.candidates import CandidateEdges, build_candidate_edges
-from wastex_matching.domain.capacity import apply_fixed
 from wastex_matching.domain.explain import CandidateExplanation, Explainer
 from wastex_matching.domain.lifecycle import MatchStatus, Party
 from wastex_matching.domain.model import AllocationResult, LicenceView, ProposedMatch
-from wastex_matching.domain.optimiser import allocate, solve
+from wastex_matching.domain.optimiser import allocate
 from wastex_matching.domain.params import MatchingParams
 from wastex_matching.domain.reoptimise import plan_reoptimisation
 from wastex_matching.settings import MatchingSettings
@@ -137,7 +133,6 @@ class MatchingService:
         self.processed_version = -1
         self.last_report: ReoptimiseReport | None = None
         self._round = asyncio.Lock()
-        self._excludes_pairs = "excluded_pairs" in inspect.signature(allocate).parameters
 
     @property
     def uow_factory(self) -> UnitOfWorkFactory:
@@ -486,7 +481,16 @@ class MatchingService:
             snapshot = await repo.load_market(uow.session, today)
             rejected = await repo.rejected_pairs(uow.session)
             await uow.rollback()
-        result = await asyncio.to_thread(self._allocate, snapshot, today, rejected)
+        result = await asyncio.to_thread(
+            allocate,
+            snapshot.offers,
+            snapshot.demands,
+            snapshot.licences,
+            today=today,
+            fixed=snapshot.fixed,
+            params=self.params,
+            excluded_pairs=rejected,
+        )
         routes = [m for m in result.matches if (m.offer_id, m.demand_id) not in rejected]
         plan = plan_reoptimisation(snapshot.proposals, routes)
         now = self.clock()
@@ -551,43 +555,6 @@ class MatchingService:
             unmatched_tonnes=result.unmatched_total_tonnes,
             seconds=time.perf_counter() - started,
         )
-
-    def _allocate(
-        self, snapshot: repo.MarketSnapshot, today: date, rejected: set[tuple[str, str]]
-    ) -> AllocationResult:
-        """`allocate`, with the pairs a party rejected taking no part (no edge at all)."""
-        if self._excludes_pairs or not rejected:
-            extra: dict[str, Any] = {"excluded_pairs": rejected} if rejected else {}
-            return allocate(
-                snapshot.offers,
-                snapshot.demands,
-                snapshot.licences,
-                today=today,
-                fixed=snapshot.fixed,
-                params=self.params,
-                **extra,
-            )
-        # The same steps as `allocate`, dropping the rejected pairs' candidate edges.
-        net = apply_fixed(
-            snapshot.offers, snapshot.demands, snapshot.licences, snapshot.fixed, today
-        )
-        edges = build_candidate_edges(
-            net.offers, net.demands, net.licences, today=today, road_factor=self.params.road_factor
-        )
-        offer_ids = [o.offer_id for o in net.offers]
-        demand_ids = [d.demand_id for d in net.demands]
-        keep = np.fromiter(
-            (
-                (offer_ids[o], demand_ids[d]) not in rejected
-                for o, d in zip(edges.offer.tolist(), edges.demand.tolist(), strict=True)
-            ),
-            dtype=bool,
-            count=len(edges),
-        )
-        kept = CandidateEdges(
-            edges.offer[keep], edges.demand[keep], edges.licence[keep], edges.metres[keep]
-        )
-        return solve(net, kept, self.params)
 
     def _explanations(
         self,

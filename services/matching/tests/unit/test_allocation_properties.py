@@ -25,7 +25,7 @@ from wastex_shared.codes import is_hazardous
 TODAY = date(2026, 12, 1)
 KILOGRAM = Decimal("0.001")
 
-ALLOCATORS = {
+ALLOCATORS: dict[str, Callable[..., AllocationResult]] = {
     "min-cost flow": allocate,
     "greedy nearest-first": greedy_nearest_first,
     "greedy shortest-edge-first": greedy_shortest_edge_first,

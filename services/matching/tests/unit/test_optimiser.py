@@ -102,6 +102,20 @@ def test_an_offer_goes_to_the_nearer_of_two_recyclers(make: Any) -> None:
     assert [(m.demand_id, m.tonnes) for m in result.matches] == [("near", Decimal("100.000"))]
 
 
+def test_a_rejected_pair_takes_no_part_and_the_offer_goes_elsewhere(make: Any) -> None:
+    offer = make.offer()
+    near = make.demand("near", enterprise="r-near")
+    far = make.demand("far", enterprise="r-far", at=JIANGXIA)
+    licences = [
+        make.licence("l-near", enterprise="r-near"),
+        make.licence("l-far", enterprise="r-far"),
+    ]
+    result = allocate(
+        [offer], [near, far], licences, today=TODAY, excluded_pairs={(offer.offer_id, "near")}
+    )
+    assert [(m.demand_id, m.tonnes) for m in result.matches] == [("far", Decimal("100.000"))]
+
+
 def test_an_offer_is_split_across_recyclers_when_one_cannot_take_it_all(make: Any) -> None:
     near = make.demand("near", enterprise="r-near", amount=60)
     far = make.demand("far", enterprise="r-far", amount=500, at=JIANGXIA)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
 from datetime import date
 from typing import Final
@@ -63,6 +63,35 @@ class CandidateEdges:
     def empty(cls) -> CandidateEdges:
         none = np.zeros(0, dtype=np.int64)
         return cls(none, none.copy(), none.copy(), none.copy(), False)
+
+
+def without_pairs(
+    edges: CandidateEdges,
+    offers: Sequence[OfferSlot],
+    demands: Sequence[DemandSlot],
+    pairs: Set[tuple[str, str]],
+) -> CandidateEdges:
+    """`edges` less those joining an (offer id, demand id) of `pairs` (a party rejected it:
+    the pair is never proposed again, so it takes no part in the allocation either)."""
+    if not pairs or not len(edges):
+        return edges
+    offer_ids = [o.offer_id for o in offers]
+    demand_ids = [d.demand_id for d in demands]
+    keep = np.fromiter(
+        (
+            (offer_ids[o], demand_ids[d]) not in pairs
+            for o, d in zip(edges.offer.tolist(), edges.demand.tolist(), strict=True)
+        ),
+        dtype=bool,
+        count=len(edges),
+    )
+    return CandidateEdges(
+        edges.offer[keep],
+        edges.demand[keep],
+        edges.licence[keep],
+        edges.metres[keep],
+        edges.may_repeat_pairs,
+    )
 
 
 def build_candidate_edges(

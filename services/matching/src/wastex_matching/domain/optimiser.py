@@ -15,7 +15,7 @@ The reported CO2e on matches is recomputed exactly in `Decimal` from tonnes and 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from datetime import date
 from typing import Final
 
@@ -24,7 +24,11 @@ from numpy.typing import NDArray
 from ortools.graph.python.min_cost_flow import SimpleMinCostFlow
 
 from wastex_matching.domain import errors
-from wastex_matching.domain.candidates import CandidateEdges, build_candidate_edges
+from wastex_matching.domain.candidates import (
+    CandidateEdges,
+    build_candidate_edges,
+    without_pairs,
+)
 from wastex_matching.domain.capacity import NetCapacities, apply_fixed
 from wastex_matching.domain.model import (
     AllocationResult,
@@ -60,15 +64,17 @@ def allocate(
     today: date,
     fixed: Sequence[FixedMatch] = (),
     params: MatchingParams | None = None,
+    excluded_pairs: Set[tuple[str, str]] = frozenset(),
 ) -> AllocationResult:
-    """The cheapest allocation of what is left after `fixed`, as explained matches."""
+    """The cheapest allocation of what is left after `fixed`, as explained matches; no
+    tonne goes between an (offer id, demand id) of `excluded_pairs`."""
     params = params or MatchingParams()
     _require_unique_ids(offers, demands, licences)
     net = apply_fixed(offers, demands, licences, fixed, today)
     edges = build_candidate_edges(
         net.offers, net.demands, net.licences, today=today, road_factor=params.road_factor
     )
-    return solve(net, edges, params)
+    return solve(net, without_pairs(edges, net.offers, net.demands, excluded_pairs), params)
 
 
 def edge_unit_costs(metres: NDArray[np.int64], params: MatchingParams) -> NDArray[np.int64]:
