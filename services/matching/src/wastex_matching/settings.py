@@ -18,9 +18,9 @@ class MatchingSettings(ServiceSettings):
     #: Emission-factor key pricing transport (kg CO2e per tonne-km), recorded on each match.
     freight_factor_key: str = DEFAULT_FREIGHT_FACTOR
     #: Quiet time after the last offer/demand change before re-optimising (micro-batch).
-    reoptimise_debounce_seconds: float = 0.2
+    reoptimise_debounce_seconds: float = 0.05
     #: A change never waits longer than this for re-optimisation, however busy the feed.
-    reoptimise_max_delay_seconds: float = 1.0
+    reoptimise_max_delay_seconds: float = 0.25
     #: How often the background task looks for changes it was not woken for.
     reoptimise_poll_seconds: float = 2.0
     #: How often proposals whose shipping window has passed are expired.
