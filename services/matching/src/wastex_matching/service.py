@@ -132,6 +132,8 @@ class MatchingService:
         #: The market version the last completed round saw (-1: none yet).
         self.processed_version = -1
         self.last_report: ReoptimiseReport | None = None
+        #: Open listings already read (rounds run one at a time, under `_round`).
+        self._listings = repo.ListingCache()
         self._round = asyncio.Lock()
 
     @property
@@ -478,7 +480,7 @@ class MatchingService:
         started = time.perf_counter()
         today = self.today()
         async with self._uow() as uow:
-            snapshot = await repo.load_market(uow.session, today)
+            snapshot = await repo.load_market(uow.session, today, self._listings)
             rejected = await repo.rejected_pairs(uow.session)
             await uow.rollback()
         result = await asyncio.to_thread(

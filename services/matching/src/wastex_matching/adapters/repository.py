@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Row, Table, and_, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -20,8 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
 from wastex_matching.adapters.tables import (
+    DEMANDS,
     LISTING_STATUS,
     MATCHES,
+    OFFERS,
     REOPTIMISE_STATE,
     DemandRow,
     EnterpriseRow,
@@ -44,6 +46,8 @@ from wastex_matching.domain.model import (
     Window,
 )
 from wastex_matching.domain.reoptimise import ProvisionalMatch
+
+SlotT = TypeVar("SlotT", OfferSlot, DemandSlot)
 
 #: Listing statuses after which nothing more is offered or taken.
 CLOSED_LISTING = ("WITHDRAWN", "EXPIRED")
@@ -310,22 +314,55 @@ class MarketSnapshot:
         return {d.demand_id: d for d in self.demands}
 
 
-def _open_listing(model: type[OfferRow] | type[DemandRow], today: date) -> Any:
-    table = table_of(model)
+@dataclass
+class ListingCache:
+    """The open offers' and demands' slots, kept from one round to the next.
+
+    A listing's row is written by its posting alone (withdrawals, updates and expiry change
+    `listing_status`, never the row), so a slot once read stays right: a round reads the ids
+    still open and only the rows it has not seen. Rebuilt from nothing after a restart."""
+
+    offers: dict[str, OfferSlot] = field(default_factory=dict)
+    demands: dict[str, DemandSlot] = field(default_factory=dict)
+
+
+def _open_ids(table: Table, today: date) -> Any:
     closed = select(LISTING_STATUS.c.id).where(LISTING_STATUS.c.status.in_(CLOSED_LISTING))
     return (
-        select(table)
+        select(table.c.id)
         .where(table.c.available_until >= today)
         .where(table.c.id.not_in(closed))
         .order_by(table.c.id)
     )
 
 
-async def load_market(session: AsyncSession, today: date) -> MarketSnapshot:
+async def _open_slots(
+    session: AsyncSession,
+    table: Table,
+    today: date,
+    known: dict[str, SlotT],
+    to_slot: Callable[[Row[Any]], SlotT],
+) -> list[SlotT]:
+    """The open listings of `table` in id order, reading only the rows not in `known`;
+    `known` keeps the open ones only, so it never outgrows the market."""
+    ids = list((await session.execute(_open_ids(table, today))).scalars())
+    missing = [ident for ident in ids if ident not in known]
+    for chunk in _chunks(missing):
+        for row in await session.execute(select(table).where(table.c.id.in_(chunk))):
+            known[row.id] = to_slot(row)
+    open_now = {ident: known[ident] for ident in ids}
+    known.clear()
+    known.update(open_now)
+    return list(open_now.values())
+
+
+async def load_market(
+    session: AsyncSession, today: date, cache: ListingCache | None = None
+) -> MarketSnapshot:
+    cache = cache or ListingCache()
     version = await read_version(session)
-    # Core rows, not ORM objects: the market is tens of thousands of rows read every round.
-    offers = [offer_slot(r) for r in await session.execute(_open_listing(OfferRow, today))]
-    demands = [demand_slot(r) for r in await session.execute(_open_listing(DemandRow, today))]
+    offers = await _open_slots(session, OFFERS, today, cache.offers, offer_slot)
+    demands = await _open_slots(session, DEMANDS, today, cache.demands, demand_slot)
     recyclers = {d.enterprise_id for d in demands}
     licences_table = table_of(LicenceRow)
     licence_rows = await session.execute(select(licences_table).order_by(licences_table.c.id))
