@@ -493,8 +493,7 @@ class MatchingService:
             params=self.params,
             excluded_pairs=rejected,
         )
-        routes = [m for m in result.matches if (m.offer_id, m.demand_id) not in rejected]
-        plan = plan_reoptimisation(snapshot.proposals, routes)
+        plan = plan_reoptimisation(snapshot.proposals, result.matches)
         now = self.clock()
         explanations = self._explanations(snapshot, result, plan.propose, today)
         async with self._uow() as uow:

@@ -39,6 +39,26 @@ async def seed_market(catalog: Catalog, consumer: EventConsumer) -> None:
     )
 
 
+async def add_nearer_recycler(
+    catalog: Catalog, consumer: EventConsumer, tonnes: str = "500.000"
+) -> None:
+    """A brickworks ~20 km from the steel works (the cement plant is ~43 km away)."""
+    await catalog.feed(
+        consumer,
+        catalog.enterprise("bricks", "Hongshan Bricks", "洪山区"),
+        catalog.site("bricks-site", "bricks", HONGSHAN_BRICKS, "洪山区"),
+        catalog.licence("bricks-lic", "bricks", ["SW01"]),
+        catalog.demand(
+            "bricks-demand",
+            "bricks",
+            "bricks-site",
+            HONGSHAN_BRICKS,
+            tonnes=tonnes,
+            district="洪山区",
+        ),
+    )
+
+
 async def outbox(uow_factory: UnitOfWorkFactory) -> list[dict[str, Any]]:
     table = uow_factory.tables.outbox
     async with uow_factory() as uow:
@@ -125,15 +145,7 @@ async def test_a_closer_demand_supersedes_the_proposal(
     await seed_market(catalog, consumer)
     await service.reoptimise()
     [first] = await stored(service)
-    await catalog.feed(
-        consumer,
-        catalog.enterprise("bricks", "Hongshan Bricks", "洪山区"),
-        catalog.site("bricks-site", "bricks", HONGSHAN_BRICKS, "洪山区"),
-        catalog.licence("bricks-lic", "bricks", ["SW01"]),
-        catalog.demand(
-            "bricks-demand", "bricks", "bricks-site", HONGSHAN_BRICKS, district="洪山区"
-        ),
-    )
+    await add_nearer_recycler(catalog, consumer)
 
     report = await service.reoptimise()
 
@@ -167,15 +179,7 @@ async def test_a_proposal_accepted_while_a_round_plans_is_kept_not_superseded(
     await seed_market(catalog, consumer)
     await service.reoptimise()
     [first] = await stored(service)
-    await catalog.feed(
-        consumer,
-        catalog.enterprise("bricks", "Hongshan Bricks", "洪山区"),
-        catalog.site("bricks-site", "bricks", HONGSHAN_BRICKS, "洪山区"),
-        catalog.licence("bricks-lic", "bricks", ["SW01"]),
-        catalog.demand(
-            "bricks-demand", "bricks", "bricks-site", HONGSHAN_BRICKS, district="洪山区"
-        ),
-    )
+    await add_nearer_recycler(catalog, consumer)
     read_generations = repo.generations
     attempts = []
 
@@ -230,20 +234,7 @@ async def test_split_offer_and_generation_ids_after_supersede(
     """An offer larger than the nearest demand is split across recyclers; a pair proposed
     again after being superseded gets the next generation's id."""
     await seed_market(catalog, consumer)
-    await catalog.feed(
-        consumer,
-        catalog.enterprise("bricks", "Hongshan Bricks", "洪山区"),
-        catalog.site("bricks-site", "bricks", HONGSHAN_BRICKS, "洪山区"),
-        catalog.licence("bricks-lic", "bricks", ["SW01"]),
-        catalog.demand(
-            "bricks-demand",
-            "bricks",
-            "bricks-site",
-            HONGSHAN_BRICKS,
-            tonnes="100",
-            district="洪山区",
-        ),
-    )
+    await add_nearer_recycler(catalog, consumer, tonnes="100")
     await service.reoptimise()
     proposals = await stored(service, MatchStatus.PROPOSED)
     assert {(m.demand_id, m.tonnes) for m in proposals} == {
