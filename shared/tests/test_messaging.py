@@ -29,7 +29,7 @@ tables = messaging_tables(metadata)
 offers = Table(
     "offers",
     metadata,
-    Column("id", String(64), primary_key=True),
+    Column("id", String(200), primary_key=True),
     Column("tonnes", Numeric(14, 3), nullable=False),
 )
 
@@ -283,3 +283,30 @@ async def test_a_batch_that_all_goes_through_is_stored_once(
             select(tables.outbox.c.event_id).order_by(tables.outbox.c.id)
         )
         assert list(published.scalars()) == [e.id for e in batch]
+
+
+async def test_poison_with_an_oversized_key_is_still_parked(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """A factory's key is not ours to trust: one longer than the outbox's key column must
+    not stop the batch from committing (PostgreSQL enforces the length)."""
+    consumer = EventConsumer("g-long-key", uow_factory, {"wastex.offer.submit": store_offer})
+    await consumer.handle_batch(
+        [
+            Delivered("t.in", b"{not json", key=b"k" * 5000),
+            Delivered("t.in", offer_event("1.000").to_json(), offset=1, key=b"k" * 5000),
+        ]
+    )
+    assert (consumer.stats.handled, consumer.stats.dead_lettered) == (1, 1)
+
+
+async def test_an_event_whose_source_and_id_outgrow_the_inbox_key_is_handled_once(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    consumer = EventConsumer("g-long-id", uow_factory, {"wastex.offer.submit": store_offer})
+    event = offer_event("2.000", event_id="i" * 200)  # the envelope allows 200 characters
+    records = [Delivered("t.in", event.to_json())]
+    await consumer.handle_batch(records)
+    await consumer.handle_batch(records)
+    assert await stored_tonnes(uow_factory) == [Decimal("2.000")]
+    assert (consumer.stats.handled, consumer.stats.duplicates) == (1, 1)

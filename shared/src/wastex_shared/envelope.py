@@ -31,6 +31,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+#: The longest event reference stored (`Envelope.reference`).
+REFERENCE_LENGTH = 200
+
+
 class Envelope(BaseModel):
     """An event on the wire. `data` is validated against the event model of `type` by consumers."""
 
@@ -46,6 +50,14 @@ class Envelope(BaseModel):
     causation_id: str | None = Field(default=None, alias="causationid", max_length=200)
     schema_version: int = Field(default=1, alias="schemaversion", ge=1)
     data: dict[str, Any]
+
+    @property
+    def reference(self) -> str:
+        """The event among all sources' events, `source/id`, as inbox marks and ledger
+        causes store it; a digest of that when the two together outgrow
+        `REFERENCE_LENGTH` (each may have 200 characters)."""
+        reference = f"{self.source}/{self.id}"
+        return reference if len(reference) <= REFERENCE_LENGTH else derived_id(reference)
 
     @property
     def key(self) -> str:

@@ -109,7 +109,7 @@ async def read_lifecycle(bootstrap: str) -> tuple[list[tuple[Envelope, Any]], in
             undecodable += 1
             continue
         envelope = decoded[0]
-        events.setdefault(f"{envelope.source}/{envelope.id}", decoded)  # the inbox's key
+        events.setdefault(envelope.reference, decoded)  # the inbox's key
     ordered = sorted(events.values(), key=lambda e: (e[0].time, _RANK[e[0].type], e[0].id))
     return ordered, undecodable
 

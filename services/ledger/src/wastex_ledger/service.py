@@ -469,7 +469,7 @@ class LedgerService:
             envelope.source,  # the ingest authenticator checked it is the token's enterprise
             REPORT_TYPES[envelope.type],
             entry_id=derived_id("entry", envelope.source, envelope.id),
-            cause_event_id=f"{envelope.source}/{envelope.id}",
+            cause_event_id=envelope.reference,
             site_id=fields["site_id"],
             waste_code=fields["waste_code"],
             tonnes=fields["tonnes"],

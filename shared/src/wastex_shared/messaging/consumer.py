@@ -27,6 +27,7 @@ from wastex_shared.envelope import Envelope, derived_id
 from wastex_shared.errors import DomainError
 from wastex_shared.events import spec_for
 from wastex_shared.messaging.dead_letter import dead_letter_headers
+from wastex_shared.storage.tables import OUTBOX_KEY_LENGTH
 from wastex_shared.storage.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from wastex_shared.topics import all_topics, dlq_for
 
@@ -164,7 +165,7 @@ class EventConsumer:
             envelope, data = self._decode(record, headers)
         except Poison as poison:
             return _Decoded(record, parked_id, poison=poison)
-        return _Decoded(record, parked_id, envelope, data, f"{envelope.source}/{envelope.id}")
+        return _Decoded(record, parked_id, envelope, data, envelope.reference)
 
     async def _handle_one(
         self,
@@ -264,9 +265,12 @@ class EventConsumer:
         log.info(
             "%s: dead-letter %s@%s: %s", self.group, record.topic, record.offset, poison.message
         )
+        # The key is the producer's; cut to what the outbox keeps, or one absurd key would
+        # keep the whole batch from committing. It only picks the dead letter's partition.
+        key = (record.key or b"").decode("utf-8", "replace")[:OUTBOX_KEY_LENGTH]
         await uow.publish_raw(
             self.dlq_topic,
-            key=(record.key or b"").decode("utf-8", "replace"),
+            key=key,
             event_id=derived_id("dlq", record.topic, record.partition, record.offset),
             payload=record.value or b"",
             headers=dead_letter_headers(record, poison.code, poison.message),

@@ -21,6 +21,11 @@ from sqlalchemy import (
     Text,
 )
 
+from wastex_shared.envelope import REFERENCE_LENGTH
+
+#: Characters of a Kafka key the outbox keeps (PostgreSQL enforces it).
+OUTBOX_KEY_LENGTH = 200
+
 
 @dataclass(frozen=True)
 class MessagingTables:
@@ -41,7 +46,7 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
         ),
         Column("event_id", String(64), nullable=False),
         Column("topic", String(200), nullable=False),
-        Column("key", String(200), nullable=False),
+        Column("key", String(OUTBOX_KEY_LENGTH), nullable=False),
         Column("payload", LargeBinary, nullable=False),
         Column("headers", Text, nullable=False, default="{}"),
         Column("created_at", DateTime(timezone=True), nullable=False),
@@ -51,7 +56,7 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
     inbox = Table(
         "inbox",
         metadata,
-        Column("event_id", String(200), primary_key=True),
+        Column("event_id", String(REFERENCE_LENGTH), primary_key=True),
         Column("event_type", String(200), nullable=False),
         Column("processed_at", DateTime(timezone=True), nullable=False),
     )
