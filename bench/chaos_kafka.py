@@ -20,6 +20,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from wastex_shared.messaging.dead_letter import header_texts
 from wastex_shared.topics import CATALOG_DLQ, LEDGER_DLQ, MATCHING_DLQ, all_topics
 
 
@@ -154,7 +155,7 @@ class LogTail:
 
 
 def _dead_letter(record: Any) -> DeadLetter:
-    headers = {k: v.decode("utf-8", "replace") for k, v in record.headers or ()}
+    headers = header_texts(record.headers)
     event_id = source = None
     with contextlib.suppress(Exception):
         body = json.loads(record.value)

@@ -310,3 +310,21 @@ async def test_an_event_whose_source_and_id_outgrow_the_inbox_key_is_handled_onc
     await consumer.handle_batch(records)
     assert await stored_tonnes(uow_factory) == [Decimal("2.000")]
     assert (consumer.stats.handled, consumer.stats.duplicates) == (1, 1)
+
+
+async def test_a_header_without_a_value_neither_stops_the_batch_nor_its_dead_letter(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """Kafka allows a header with a null value (aiokafka gives None)."""
+    consumer = EventConsumer("g-null-header", uow_factory, {"wastex.offer.submit": store_offer})
+    empty: Sequence[tuple[str, Any]] = (("trace", None),)
+    await consumer.handle_batch(
+        [
+            Delivered("t.in", offer_event("1.000").to_json(), headers=empty),
+            Delivered("t.in", b"{not json", offset=1, headers=empty),
+        ]
+    )
+    assert (consumer.stats.handled, consumer.stats.dead_lettered) == (1, 1)
+    async with uow_factory() as uow:
+        [headers] = (await uow.session.execute(select(tables.outbox.c.headers))).scalars()
+    assert json.loads(headers)["trace"] == ""

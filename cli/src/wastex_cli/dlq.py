@@ -26,6 +26,7 @@ from typing import Annotated, Any
 import typer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from wastex_shared.messaging.dead_letter import header_texts
 from wastex_shared.settings import ServiceSettings
 from wastex_shared.topics import dlq_for
 
@@ -131,7 +132,7 @@ async def read_all(bootstrap: str, topic: str) -> AsyncIterator[Any]:
 
 
 def decode(record: Any) -> DeadLetter:
-    headers = {k: v.decode("utf-8", "replace") for k, v in record.headers or ()}
+    headers = header_texts(record.headers)
     event_id = event_type = source = None
     with contextlib.suppress(ValueError, TypeError, AttributeError):
         body = json.loads(record.value)

@@ -26,7 +26,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from wastex_shared.envelope import Envelope, derived_id
 from wastex_shared.errors import DomainError
 from wastex_shared.events import spec_for
-from wastex_shared.messaging.dead_letter import dead_letter_headers
+from wastex_shared.messaging.dead_letter import RawHeaders, dead_letter_headers, header_texts
 from wastex_shared.storage.tables import OUTBOX_KEY_LENGTH
 from wastex_shared.storage.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from wastex_shared.topics import all_topics, dlq_for
@@ -48,7 +48,9 @@ class Record(Protocol):
     offset: int
     key: bytes | None
     value: bytes | None
-    headers: Sequence[tuple[str, bytes]]
+
+    @property
+    def headers(self) -> RawHeaders: ...
 
 
 @dataclass(frozen=True)
@@ -160,7 +162,7 @@ class EventConsumer:
         # Parked messages are remembered by position, handled ones by event id: a message
         # re-sent with the same id after the cause of its rejection is fixed still goes through.
         parked_id = derived_id("parked", record.topic, record.partition, record.offset)
-        headers = {k: v.decode("utf-8", "replace") for k, v in (record.headers or ())}
+        headers = header_texts(record.headers)
         try:
             envelope, data = self._decode(record, headers)
         except Poison as poison:

@@ -5,18 +5,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+#: Kafka headers as they arrive: a header may have no value at all (aiokafka gives None).
+RawHeaders = Sequence[tuple[str, bytes | None]]
+
 
 class _Origin(Protocol):
     topic: str
     partition: int
     offset: int
-    headers: Sequence[tuple[str, bytes]]
+
+    @property
+    def headers(self) -> RawHeaders: ...
+
+
+def header_texts(headers: RawHeaders | None) -> dict[str, str]:
+    """Header name → text; a header without a value is empty text, bad UTF-8 replaced."""
+    return {k: (v or b"").decode("utf-8", "replace") for k, v in (headers or ())}
 
 
 def dead_letter_headers(record: _Origin, code: str, message: str) -> dict[str, str]:
     original = {
-        k: v.decode("utf-8", "replace")
-        for k, v in (record.headers or ())
+        k: v
+        for k, v in header_texts(record.headers).items()
         if not k.startswith("x-error") and not k.startswith("x-original")
     }
     return {
