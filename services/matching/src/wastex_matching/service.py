@@ -47,7 +47,7 @@ from wastex_matching.domain.lifecycle import MatchStatus, Party
 from wastex_matching.domain.model import AllocationResult, LicenceView, ProposedMatch
 from wastex_matching.domain.optimiser import allocate
 from wastex_matching.domain.params import MatchingParams
-from wastex_matching.domain.reoptimise import plan_reoptimisation
+from wastex_matching.domain.reoptimise import ReoptimisationPlan, plan_reoptimisation
 from wastex_matching.settings import MatchingSettings
 from wastex_shared.codes import lookup
 from wastex_shared.envelope import Envelope, derived_id, utcnow
@@ -483,19 +483,9 @@ class MatchingService:
             snapshot = await repo.load_market(uow.session, today, self._listings)
             rejected = await repo.rejected_pairs(uow.session)
             await uow.rollback()
-        result = await asyncio.to_thread(
-            allocate,
-            snapshot.offers,
-            snapshot.demands,
-            snapshot.licences,
-            today=today,
-            fixed=snapshot.fixed,
-            params=self.params,
-            excluded_pairs=rejected,
-        )
-        plan = plan_reoptimisation(snapshot.proposals, result.matches)
+        # The pure part of the round, off the event loop: consumers and queries go on.
+        result, plan, explanations = await asyncio.to_thread(self._plan, snapshot, today, rejected)
         now = self.clock()
-        explanations = self._explanations(snapshot, result, plan.propose, today)
         async with self._uow() as uow:
             pairs = [(route.offer_id, route.demand_id) for route in plan.propose]
             generations = await repo.generations(uow.session, pairs)
@@ -556,6 +546,22 @@ class MatchingService:
             unmatched_tonnes=result.unmatched_total_tonnes,
             seconds=time.perf_counter() - started,
         )
+
+    def _plan(
+        self, snapshot: repo.MarketSnapshot, today: date, rejected: set[tuple[str, str]]
+    ) -> tuple[AllocationResult, ReoptimisationPlan, dict[str, list[CandidateExplanation]]]:
+        """Allocate, diff against the stored proposals, explain the new ones (no I/O)."""
+        result = allocate(
+            snapshot.offers,
+            snapshot.demands,
+            snapshot.licences,
+            today=today,
+            fixed=snapshot.fixed,
+            params=self.params,
+            excluded_pairs=rejected,
+        )
+        plan = plan_reoptimisation(snapshot.proposals, result.matches)
+        return result, plan, self._explanations(snapshot, result, plan.propose, today)
 
     def _explanations(
         self,
