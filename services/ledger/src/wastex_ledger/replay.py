@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from wastex_ledger.adapters.migrations import LOCATION
 from wastex_ledger.adapters.repository import Repository
@@ -63,12 +63,20 @@ class ReplayReport:
         return text
 
 
+class _EntryRecordedEvent(BaseModel):
+    """What replay reads of an event on the ledger's own topic: its data, decoded in one
+    pass from the raw JSON (a million of them: the envelope's other fields are not needed)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    data: EntryRecorded
+
+
 async def _entries_from_topic(bootstrap: str, report: ReplayReport) -> list[Entry]:
     seen: dict[str, Entry] = {}
     async for record in read_topic(bootstrap, LEDGER_ENTRY_RECORDED.name):
         try:
-            envelope = Envelope.from_json(record.value)
-            data = EntryRecorded.model_validate(envelope.data)
+            data = _EntryRecordedEvent.model_validate_json(record.value).data
         except (ValidationError, ValueError, TypeError):
             report.undecodable += 1
             continue

@@ -62,8 +62,9 @@ def from_micros(value: int) -> datetime:
 
 
 def figures_to_row(figures: Figures) -> dict[str, int]:
-    row: dict[str, int] = {}
-    for name, value in figures.as_dict().items():
+    # Every column, zero unless set: a row changes one or two of them (replays write many).
+    row = dict.fromkeys(COLUMNS, 0)
+    for name, value in figures.changes():
         row[name] = int(value) if name in COUNT_COLUMNS else to_milli(Decimal(value))
     return row
 
