@@ -20,7 +20,7 @@ Area totals count each tonne once: only the generator's entries (`generated`,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from decimal import ROUND_HALF_EVEN, Decimal
 from operator import attrgetter
@@ -51,13 +51,12 @@ class Figures:
     avoided_co2e_kg: Decimal = ZERO
 
     def __add__(self, other: Figures) -> Figures:
-        return _from_values(a + b for a, b in zip(_values(self), _values(other), strict=True))
+        return _make(*(a + b for a, b in zip(_values(self), _values(other), strict=True)))
 
     @staticmethod
     def of(columns: Mapping[str, Decimal | int]) -> Figures:
         """Figures with these columns set (the others zero)."""
-        make: Callable[..., Figures] = Figures
-        return make(**columns)
+        return _make(**columns)
 
     def changes(self) -> tuple[tuple[str, Decimal | int], ...]:
         """The non-zero columns: an entry's delta sets one or two of fourteen."""
@@ -74,20 +73,13 @@ class Figures:
 COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Figures))
 #: Columns holding counts rather than tonnes or kilograms.
 COUNT_COLUMNS = frozenset({"transfers"})
-#: Each column's zero, the start of its sum.
-ZERO_OF: dict[str, Decimal | int] = {n: 0 if n in COUNT_COLUMNS else ZERO for n in COLUMNS}
-#: A Figures' values in column order, in one call (sums over a million entries add up).
-_values: Callable[[Figures], tuple[Decimal | int, ...]] = attrgetter(*COLUMNS)
-
-
-def _from_values(values: Iterable[Decimal | int]) -> Figures:
-    """A Figures from its values in column order (each column keeps its own type)."""
-    make: Callable[..., Figures] = Figures
-    return make(*values)
-
-
 #: Columns holding kg CO2e rather than tonnes.
 CO2E_COLUMNS = frozenset({"transport_co2e_kg", "avoided_co2e_kg"})
+#: A Figures' values in column order, in one call (sums over a million entries add up).
+_values: Callable[[Figures], tuple[Decimal | int, ...]] = attrgetter(*COLUMNS)
+#: Builds Figures from values given per column: each keeps its column's type, which the
+#: type checker cannot follow through `*` or `**`.
+_make: Callable[..., Figures] = Figures
 
 
 def delta_of(entry: Entry) -> Figures:
