@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Table, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 
@@ -20,6 +21,13 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         _configure_sqlite(engine)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, **kwargs)
+
+
+def upsert_into(dialect: str, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT in the database's own dialect, the kind with `on_conflict_do_update`
+    (PostgreSQL and SQLite spell the upsert alike)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -14,8 +14,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wastex_ledger.adapters.tables import (
@@ -33,6 +31,7 @@ from wastex_ledger.domain.periods import Period
 from wastex_ledger.domain.visibility import Reach
 from wastex_shared.codes import is_hazardous
 from wastex_shared.errors import DomainError
+from wastex_shared.storage import upsert_into
 
 THOUSANDTH = Decimal("0.001")
 
@@ -261,10 +260,10 @@ class Repository:
         the database's work."""
         if not deltas:
             return
-        stmt: Any = (pg_insert if self.dialect == "postgresql" else sqlite_insert)(projection)
-        stmt = stmt.on_conflict_do_update(
+        insert = upsert_into(self.dialect, projection)
+        stmt = insert.on_conflict_do_update(
             index_elements=["scope_kind", "scope_value", "period"],
-            set_={name: projection.c[name] + stmt.excluded[name] for name in COLUMNS},
+            set_={name: projection.c[name] + insert.excluded[name] for name in COLUMNS},
         )
         rows = [
             {"scope_kind": kind, "scope_value": value, "period": period, **figures_to_row(d)}
@@ -329,11 +328,7 @@ class Repository:
 
     async def lock_balance(self, enterprise_id: str, waste_code: str) -> None:
         values = {"enterprise_id": enterprise_id, "waste_code": waste_code, "version": 1}
-        stmt: Any
-        if self.dialect == "postgresql":
-            stmt = pg_insert(balance_guard).values(values)
-        else:
-            stmt = sqlite_insert(balance_guard).values(values)
+        stmt = upsert_into(self.dialect, balance_guard).values(values)
         stmt = stmt.on_conflict_do_update(
             index_elements=["enterprise_id", "waste_code"],
             set_={"version": balance_guard.c.version + 1},
@@ -563,11 +558,7 @@ class Repository:
     async def _upsert(
         self, table: Any, values: dict[str, Any], keys: list[str], changed: list[str]
     ) -> None:
-        stmt: Any
-        if self.dialect == "postgresql":
-            stmt = pg_insert(table).values(values)
-        else:
-            stmt = sqlite_insert(table).values(values)
+        stmt = upsert_into(self.dialect, table).values(values)
         stmt = stmt.on_conflict_do_update(
             index_elements=keys, set_={name: stmt.excluded[name] for name in changed}
         )

@@ -15,7 +15,6 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from sqlalchemy import Row, Table, and_, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
@@ -46,6 +45,7 @@ from wastex_matching.domain.model import (
     Window,
 )
 from wastex_matching.domain.reoptimise import ProvisionalMatch
+from wastex_shared.storage import upsert_into
 
 SlotT = TypeVar("SlotT", OfferSlot, DemandSlot)
 
@@ -191,8 +191,7 @@ async def bump_version(session: AsyncSession) -> None:
     if transaction is not None and session.info.get("bumped_in") is transaction:
         return
     table = REOPTIMISE_STATE
-    upsert_into = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
-    statement = upsert_into(table).values(id=STATE_ROW_ID, version=1)
+    statement = upsert_into(_dialect(session), table).values(id=STATE_ROW_ID, version=1)
     statement = statement.on_conflict_do_update(
         index_elements=[table.c.id], set_={"version": table.c.version + 1}
     )
@@ -207,8 +206,7 @@ def _dialect(session: AsyncSession) -> str:
 @functools.cache
 def _upsert(dialect: str, table: Table, columns: tuple[str, ...]) -> Any:
     # Built once per table and column set: the statement's cache key is then free.
-    upsert_into = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = upsert_into(table)
+    statement = upsert_into(dialect, table)
     return statement.on_conflict_do_update(
         index_elements=[table.c.id], set_={name: statement.excluded[name] for name in columns}
     )
@@ -217,8 +215,7 @@ def _upsert(dialect: str, table: Table, columns: tuple[str, ...]) -> Any:
 @functools.cache
 def _listing_status_upsert(dialect: str) -> Any:
     table = LISTING_STATUS
-    upsert_into = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = upsert_into(table)
+    statement = upsert_into(dialect, table)
     new = statement.excluded
     return statement.on_conflict_do_update(
         index_elements=[table.c.id],
