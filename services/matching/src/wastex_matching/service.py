@@ -511,8 +511,8 @@ class MatchingService:
                 if old is None or old.version != read_at:
                     raise Conflict(f"match {stale.match_id} changed during the round")
                 new = replace(old, status=lifecycle.supersede(old.status))
-                stamped = replace(new, updated_at=now, version=read_at + 1)
-                if not await repo.update_match(uow.session, stamped, read_at):
+                stamped = replace(new, updated_at=now, version=old.version + 1)
+                if not await repo.update_match(uow.session, stamped, old.version):
                     raise Conflict(f"match {old.id} changed during the round")
                 successors = sorted(set(replaced_by[old.offer_id] + replaced_by[old.demand_id]))
                 await self._publish(

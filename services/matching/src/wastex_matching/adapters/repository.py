@@ -368,11 +368,9 @@ async def load_market(
     # accepted between the two reads would be in neither, its tonnes free to propose again.
     live = [str(s) for s in FIXED] + [MatchStatus.PROPOSED.value]
     m = MATCHES.c
+    columns = (m.id, m.offer_id, m.demand_id, m.licence_id, m.tonnes, m.licence_year)
     match_rows = await session.execute(
-        select(m.id, m.offer_id, m.demand_id, m.licence_id, m.tonnes, m.licence_year, m.status)
-        .add_columns(m.version)
-        .where(m.status.in_(live))
-        .order_by(m.id)
+        select(*columns, m.status, m.version).where(m.status.in_(live)).order_by(m.id)
     )
     fixed: list[FixedMatch] = []
     proposals: list[ProvisionalMatch] = []
