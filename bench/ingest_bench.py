@@ -27,23 +27,22 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.report import Figure
 from wastex_catalog.domain.credit_code import make_credit_code
+from wastex_catalog.service import aggregate_id
 from wastex_cli.stack import SERVICES, Ports, Stack
 from wastex_shared.auth import Role, issue_token
 from wastex_shared.devtools.tansu import free_port
-from wastex_shared.envelope import derived_id
+from wastex_shared.envelope import Envelope
 from wastex_shared.settings import ServiceSettings
 from wastex_shared.testing.graphql_client import GraphQLClient
 
 JWT = ServiceSettings().jwt
 
 
-def offer_message(
-    enterprise_id: str, site_id: str, tonnes: str, message_id: str | None = None
-) -> bytes:
+def offer_message(enterprise_id: str, site_id: str, tonnes: str) -> bytes:
     return json.dumps(
         {
             "specversion": "1.0",
-            "id": message_id or str(uuid.uuid4()),
+            "id": str(uuid.uuid4()),
             "type": "wastex.offer.submit",
             "source": enterprise_id,
             "time": "2026-11-25T08:00:00Z",
@@ -250,8 +249,9 @@ async def latency_at(
     """offer-posted → match-proposed, seconds, for offers produced at `rate` per second.
 
     Only the offers produced here are timed (their ids derive from the message ids)."""
-    message_ids = [str(uuid.uuid4()) for _ in range(rate * seconds)]
-    ours = {derived_id("offer", enterprise, m) for m in message_ids}
+    payloads = [offer_message(enterprise, site, "1.000") for _ in range(rate * seconds)]
+    # The offer id the catalog gives each message, by the catalog's own rule.
+    ours = {aggregate_id("offer", Envelope.from_json(p)) for p in payloads}
     posted: dict[str, float] = {}
     proposed: dict[str, float] = {}
     watcher = AIOKafkaConsumer(
@@ -282,10 +282,10 @@ async def latency_at(
     headers = [("authorization", f"Bearer {token}".encode())]
     try:
         start = time.perf_counter()
-        for i, message_id in enumerate(message_ids):
+        for i, payload in enumerate(payloads):
             await producer.send(
                 "ingest.offers.v1",
-                offer_message(enterprise, site, "1.000", message_id),
+                payload,
                 key=enterprise.encode(),
                 headers=headers,
             )
