@@ -328,3 +328,23 @@ async def test_a_header_without_a_value_neither_stops_the_batch_nor_its_dead_let
     async with uow_factory() as uow:
         [headers] = (await uow.session.execute(select(tables.outbox.c.headers))).scalars()
     assert json.loads(headers)["trace"] == ""
+
+
+async def test_headers_faststream_cannot_decode_reach_the_consumer(
+    kafka_bootstrap: str, uow_factory: UnitOfWorkFactory
+) -> None:
+    """A header with no value or with bytes that are not UTF-8 must not fail the batch
+    before the consumer sees it (through the real subscription, on the real broker)."""
+    topic, group = f"t-{uuid.uuid4().hex[:8]}", f"g{uuid.uuid4().hex[:8]}"
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            topic, offer_event("1.000").to_json(), key=b"ent-1", headers=[("trace", None)]
+        )
+        await producer.send_and_wait(topic, b"{not json", key=b"ent-1", headers=[("x", b"\xff")])
+    finally:
+        await producer.stop()
+    consumer = await run_consumer(kafka_bootstrap, uow_factory, topic, group, until=2)
+    assert (consumer.stats.handled, consumer.stats.dead_lettered) == (1, 1)
+    assert await stored_tonnes(uow_factory) == [Decimal("1.000")]

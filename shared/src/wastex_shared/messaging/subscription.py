@@ -6,6 +6,8 @@ when it raised; MANUAL lets us commit the batch's offsets only after its DB tran
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from faststream import AckPolicy
@@ -14,6 +16,24 @@ from faststream.kafka.annotations import KafkaMessage
 
 from wastex_shared.messaging.consumer import EventConsumer
 from wastex_shared.settings import ServiceSettings
+
+
+async def _text_safe_headers(records: Any, parse: Callable[[Any], Awaitable[Any]]) -> Any:
+    """faststream decodes every header value as UTF-8 before any handler runs, so a header
+    with no value (Kafka allows it; aiokafka gives None) or bytes that are not UTF-8 failed
+    the whole batch unseen. Hand it values that decode; the consumer reads headers as text
+    anyway (`header_texts`: none is empty, bad bytes replaced), so nothing it sees changes."""
+    batch = records if isinstance(records, tuple) else (records,)
+    safe = tuple(
+        dataclasses.replace(
+            r,
+            headers=tuple(
+                (k, (v or b"").decode("utf-8", "replace").encode()) for k, v in r.headers or ()
+            ),
+        )
+        for r in batch
+    )
+    return await parse(safe if isinstance(records, tuple) else safe[0])
 
 
 def subscribe(
@@ -35,6 +55,7 @@ def subscribe(
         fetch_max_wait_ms=settings.fetch_max_wait_ms,
         session_timeout_ms=3000,
         heartbeat_interval_ms=500,
+        parser=_text_safe_headers,
         title=f"{consumer.group}: {', '.join(topics)}",
         description=f"Idempotent batch consumer; poison goes to {consumer.dlq_topic}",
     )(handle)
