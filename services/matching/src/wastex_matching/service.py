@@ -8,7 +8,8 @@
   become SUPERSEDED (matching.match-superseded.v1), new routes become PROPOSED
   (matching.match-proposed.v1) with ids derived from (offer, demand, generation), so a
   replay of the same facts yields the same ids. A background task runs it in micro-batches:
-  handlers wake it, it waits for a quiet moment (≤ 1 s) and re-optimises once for them all.
+  handlers wake it, it waits for a quiet moment (`changes.MarketChanges`) and re-optimises
+  once for them all.
 - **Lifecycle** (`accept`, `reject`, `expire_due`): the domain's state machine on a stored
   match, guarded by an optimistic version check, one event per step.
 
@@ -41,10 +42,11 @@ from wastex_matching.adapters.tables import (
     OfferRow,
     SiteRow,
 )
+from wastex_matching.changes import MarketChanges
 from wastex_matching.domain import errors, lifecycle, reasons
 from wastex_matching.domain.explain import CandidateExplanation, Explainer
 from wastex_matching.domain.lifecycle import MatchStatus, Party
-from wastex_matching.domain.model import AllocationResult, LicenceView, ProposedMatch
+from wastex_matching.domain.model import AllocationResult, LicenceView, ProposedMatch, Route
 from wastex_matching.domain.optimiser import allocate
 from wastex_matching.domain.params import MatchingParams
 from wastex_matching.domain.reoptimise import ReoptimisationPlan, plan_reoptimisation
@@ -128,7 +130,7 @@ class MatchingService:
             road_factor=settings.road_factor, freight_factor_key=settings.freight_factor_key
         )
         #: Set by anything that may change the best allocation; wakes the re-optimiser.
-        self.changed = asyncio.Event()
+        self.changed = MarketChanges()
         #: The market version the last completed round saw (-1: none yet).
         self.processed_version = -1
         self.last_report: ReoptimiseReport | None = None
@@ -490,7 +492,7 @@ class MatchingService:
             pairs = [(route.offer_id, route.demand_id) for route in plan.propose]
             generations = await repo.generations(uow.session, pairs)
             new_records: list[MatchRecord] = []
-            for route in plan.propose:
+            for route in map(result.explain, plan.propose):
                 pair = (route.offer_id, route.demand_id)
                 generation = generations.get(pair, 0)
                 generations[pair] = generation + 1
@@ -549,7 +551,7 @@ class MatchingService:
 
     def _plan(
         self, snapshot: repo.MarketSnapshot, today: date, rejected: set[tuple[str, str]]
-    ) -> tuple[AllocationResult, ReoptimisationPlan, dict[str, list[CandidateExplanation]]]:
+    ) -> tuple[AllocationResult, ReoptimisationPlan[Route], dict[str, list[CandidateExplanation]]]:
         """Allocate, diff against the stored proposals, explain the new ones (no I/O)."""
         result = allocate(
             snapshot.offers,
@@ -560,14 +562,14 @@ class MatchingService:
             params=self.params,
             excluded_pairs=rejected,
         )
-        plan = plan_reoptimisation(snapshot.proposals, result.matches)
+        plan = plan_reoptimisation(snapshot.proposals, result.routes)
         return result, plan, self._explanations(snapshot, result, plan.propose, today)
 
     def _explanations(
         self,
         snapshot: repo.MarketSnapshot,
         result: AllocationResult,
-        routes: Sequence[ProposedMatch],
+        routes: Sequence[Route],
         today: date,
     ) -> dict[str, list[CandidateExplanation]]:
         """Every demand's verdict for each offer that gets a new proposal."""
@@ -697,9 +699,10 @@ class MatchingService:
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), settings.reoptimise_poll_seconds)
-            if self.changed.is_set():
-                await self._debounce()
-            self.changed.clear()
+            await self.changed.settle(
+                settings.reoptimise_debounce_seconds, settings.reoptimise_max_delay_seconds
+            )
+            self.changed.take()
             try:
                 if await self._version() != self.processed_version:
                     report = await self.reoptimise()
@@ -710,21 +713,6 @@ class MatchingService:
                 log.exception("re-optimisation failed; will retry")
                 await asyncio.sleep(1.0)
                 self.changed.set()
-
-    async def _debounce(self) -> None:
-        settings = self.settings
-        deadline = time.monotonic() + settings.reoptimise_max_delay_seconds
-        while True:
-            self.changed.clear()
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            try:
-                await asyncio.wait_for(
-                    self.changed.wait(), min(settings.reoptimise_debounce_seconds, left)
-                )
-            except TimeoutError:
-                return  # quiet: go
 
     async def _version(self) -> int:
         async with self._uow() as uow:

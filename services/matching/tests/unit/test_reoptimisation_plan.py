@@ -6,7 +6,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from wastex_matching.domain import ProvisionalMatch, allocate, plan_reoptimisation
+from wastex_matching.domain import (
+    ProvisionalMatch,
+    ReoptimisationPlan,
+    Route,
+    allocate,
+    plan_reoptimisation,
+)
 
 TODAY = date(2026, 12, 1)
 JIANGXIA = (30.380, 114.320)
@@ -51,7 +57,7 @@ def test_a_nearer_recycler_arriving_moves_the_proposal(make: Any) -> None:
 
 
 def test_proposals_of_a_withdrawn_offer_are_superseded() -> None:
-    plan = plan_reoptimisation(
+    plan: ReoptimisationPlan[Route] = plan_reoptimisation(
         [stored("m1", "gone", "demand-1", "5"), stored("m2", "gone", "d2", "7")], []
     )
     assert [m.match_id for m in plan.supersede] == ["m1", "m2"]
@@ -65,3 +71,22 @@ def test_duplicate_stored_routes_keep_one_and_supersede_the_other(make: Any) -> 
     )
     assert [kept.match_id for kept, _ in plan.keep] == ["m1"]
     assert [m.match_id for m in plan.supersede] == ["m2"]
+
+
+def test_routes_plan_as_their_explained_matches_do(make: Any) -> None:
+    """The service plans on the compact routes and explains only the ones it proposes."""
+    far = make.demand("far", enterprise="r-far", at=JIANGXIA)
+    near = make.demand("near", enterprise="r-near")
+    licences = [
+        make.licence("l-far", enterprise="r-far"),
+        make.licence("l-near", enterprise="r-near"),
+    ]
+    offers = [make.offer(), make.offer("offer-2", amount=40)]
+    result = allocate(offers, [far, near], licences, today=TODAY)
+    stored_now = [stored("m1", "offer-1", "far", "100"), stored("m2", "offer-2", "near", "40")]
+    by_route = plan_reoptimisation(stored_now, result.routes)
+    by_match = plan_reoptimisation(stored_now, result.matches)
+    assert by_route.supersede == by_match.supersede
+    assert by_route.propose  # far was stored; near is nearer
+    assert [k for k, _ in by_route.keep] == [k for k, _ in by_match.keep]
+    assert list(map(result.explain, by_route.propose)) == list(by_match.propose)

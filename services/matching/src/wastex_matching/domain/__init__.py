@@ -37,6 +37,7 @@ from wastex_matching.domain.model import (
     OfferSlot,
     Point,
     ProposedMatch,
+    Route,
     Window,
 )
 from wastex_matching.domain.optimiser import allocate
@@ -66,6 +67,7 @@ __all__ = [
     "ProposedMatch",
     "ProvisionalMatch",
     "ReoptimisationPlan",
+    "Route",
     "Window",
     "accept",
     "allocate",

@@ -22,7 +22,6 @@ from wastex_matching.domain.emissions import transport_co2e_kg
 from wastex_matching.domain.feasibility import PairAssessment, assess_pair
 from wastex_matching.domain.geo import metres_to_km
 from wastex_matching.domain.model import (
-    ZERO_TONNES,
     AllocationResult,
     DemandSlot,
     FixedMatch,
@@ -31,6 +30,7 @@ from wastex_matching.domain.model import (
 )
 from wastex_matching.domain.params import MatchingParams
 from wastex_shared.errors import NotFound
+from wastex_shared.units import from_kilograms
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,23 +138,30 @@ def _order(line: CandidateExplanation) -> tuple[int, int, Decimal]:
 
 
 class _Usage:
-    """What an allocation put where: per route, per demand, per licence, per offer."""
+    """What an allocation put where, in kilograms: per route, demand, licence; and each
+    offer's farthest route in metres."""
 
     def __init__(
         self, allocation: AllocationResult | None, licences: Sequence[LicenceView]
     ) -> None:
         self.given = allocation is not None
         self.licence_remaining = {lic.licence_id: lic.remaining_tonnes for lic in licences}
-        self.route: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO_TONNES)
-        self.demand: dict[str, Decimal] = defaultdict(lambda: ZERO_TONNES)
-        self.licence: dict[str, Decimal] = defaultdict(lambda: ZERO_TONNES)
-        self.offer_farthest: dict[str, Decimal] = {}
-        for match in allocation.matches if allocation else ():
-            self.route[(match.offer_id, match.demand_id)] += match.tonnes
-            self.demand[match.demand_id] += match.tonnes
-            self.licence[match.licence_id] += match.tonnes
-            farthest = self.offer_farthest.get(match.offer_id, Decimal(0))
-            self.offer_farthest[match.offer_id] = max(farthest, match.distance_km)
+        self.route: dict[tuple[str, str], int] = defaultdict(int)
+        self.demand: dict[str, int] = defaultdict(int)
+        self.licence: dict[str, int] = defaultdict(int)
+        self.offer_farthest: dict[str, int] = {}
+        for route in allocation.routes if allocation else ():
+            self.route[(route.offer_id, route.demand_id)] += route.kilograms
+            self.demand[route.demand_id] += route.kilograms
+            self.licence[route.licence_id] += route.kilograms
+            farthest = self.offer_farthest.get(route.offer_id, 0)
+            self.offer_farthest[route.offer_id] = max(farthest, route.metres)
+
+    def demand_tonnes(self, demand_id: str) -> Decimal:
+        return from_kilograms(self.demand[demand_id])
+
+    def licence_tonnes(self, licence_id: str) -> Decimal:
+        return from_kilograms(self.licence[licence_id])
 
 
 def _outcome(
@@ -167,10 +174,11 @@ def _outcome(
         return verdict.reason, verdict.message, None
     if not usage.given:
         return reasons.FEASIBLE, verdict.message, None
-    chosen = usage.route.get((offer.offer_id, demand.demand_id))
-    if chosen:
+    chosen_kg = usage.route.get((offer.offer_id, demand.demand_id))
+    if chosen_kg:
+        chosen = from_kilograms(chosen_kg)
         return reasons.CHOSEN, f"allocated {chosen} t ({verdict.message})", chosen
-    if usage.demand[demand.demand_id] >= demand.remaining_tonnes:
+    if usage.demand_tonnes(demand.demand_id) >= demand.remaining_tonnes:
         return (
             reasons.FEASIBLE_BUT_FULL,
             f"its remaining {demand.remaining_tonnes} t of intake went to offers whose routes "
@@ -178,7 +186,7 @@ def _outcome(
             None,
         )
     remaining = usage.licence_remaining
-    if all(usage.licence[ident] >= remaining[ident] for ident in verdict.usable_licence_ids):
+    if all(usage.licence_tonnes(ident) >= remaining[ident] for ident in verdict.usable_licence_ids):
         return (
             reasons.FEASIBLE_BUT_FULL,
             "the recycler's licensed annual tonnage for this code went to other offers",
@@ -195,6 +203,6 @@ def _outcome(
     return (
         reasons.FEASIBLE_BUT_COSTLIER,
         f"{metres_to_km(verdict.distance_metres)} km; the offer went to routes of at most "
-        f"{farthest} km that cost the whole allocation less CO2e",
+        f"{metres_to_km(farthest)} km that cost the whole allocation less CO2e",
         None,
     )

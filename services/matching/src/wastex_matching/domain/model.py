@@ -13,15 +13,18 @@ matches (another channel, an opening figure); it is 0 when matching sees everyth
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from functools import cached_property
+from typing import NamedTuple
 
 from wastex_matching.domain import errors
 from wastex_shared.codes import is_hazardous
 from wastex_shared.errors import DomainError
-from wastex_shared.units import KILOGRAM
+from wastex_shared.units import KILOGRAM, from_kilograms
 
 ZERO_TONNES = Decimal("0.000")
 
@@ -225,23 +228,51 @@ class ProposedMatch:
         return self.avoided_co2e_kg - self.co2e_kg
 
 
-@dataclass(frozen=True, slots=True)
+class Route(NamedTuple):
+    """One route of an allocation before it is explained: who, which licence, how much."""
+
+    offer_id: str
+    demand_id: str
+    licence_id: str
+    kilograms: int
+    metres: int
+
+    @property
+    def tonnes(self) -> Decimal:
+        return from_kilograms(self.kilograms)
+
+
+@dataclass(frozen=True)
 class AllocationResult:
-    """An allocation: the matches, what stays unmatched, and what it all costs in CO2e.
+    """An allocation: the routes, what stays unmatched, and what it all costs in CO2e.
+
+    `routes` are compact; `matches` explains every one of them (distances, CO2e, avoided
+    emissions in exact decimals) on first use, and `explain` explains one: a round at 20,000
+    offers repeats nearly every route it had and explains only the new ones.
 
     `objective_co2e_kg` = transport + unmatched tonnes × the penalty factor: the quantity the
     optimiser minimises (in integer units) and the one baselines are compared on.
     """
 
-    matches: tuple[ProposedMatch, ...]
+    #: In (offer, demand, licence) order, as `matches`.
+    routes: tuple[Route, ...]
     #: offer id → tonnes left unmatched (only offers with something left).
     unmatched_tonnes: dict[str, Decimal]
-    transport_co2e_kg: Decimal
     penalty_co2e_kg: Decimal
     candidate_edges: int
+    #: Route → its explained match (a function of the allocation's inputs).
+    explain: Callable[[Route], ProposedMatch] = field(compare=False, repr=False)
     #: Solver rounds (1, plus one per licence rebalancing round; 0 for baselines).
     rounds: int = 0
     notes: tuple[str, ...] = field(default=())
+
+    @cached_property
+    def matches(self) -> tuple[ProposedMatch, ...]:
+        return tuple(map(self.explain, self.routes))
+
+    @cached_property
+    def transport_co2e_kg(self) -> Decimal:
+        return sum((m.co2e_kg for m in self.matches), ZERO_TONNES)
 
     @property
     def objective_co2e_kg(self) -> Decimal:
@@ -249,7 +280,7 @@ class AllocationResult:
 
     @property
     def matched_tonnes(self) -> Decimal:
-        return sum((m.tonnes for m in self.matches), ZERO_TONNES)
+        return from_kilograms(sum(route.kilograms for route in self.routes))
 
     @property
     def unmatched_total_tonnes(self) -> Decimal:

@@ -10,12 +10,13 @@ routes are proposed.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from operator import attrgetter
+from typing import Generic, Protocol, TypeVar
 
-from wastex_matching.domain.model import ProposedMatch, check_tonnes
+from wastex_matching.domain.model import check_tonnes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -32,31 +33,59 @@ class ProvisionalMatch:
         object.__setattr__(self, "tonnes", check_tonnes(self.tonnes, "tonnes"))
 
 
+class RouteLike(Protocol):
+    @property
+    def offer_id(self) -> str: ...
+    @property
+    def demand_id(self) -> str: ...
+    @property
+    def tonnes(self) -> Decimal: ...
+
+
+R = TypeVar("R", bound=RouteLike)
+
+
 @dataclass(frozen=True, slots=True)
-class ReoptimisationPlan:
+class ReoptimisationPlan(Generic[R]):
     #: (stored proposal, the new route repeating it): nothing to announce.
-    keep: tuple[tuple[ProvisionalMatch, ProposedMatch], ...]
+    keep: tuple[tuple[ProvisionalMatch, R], ...]
     #: Stored proposals to move to SUPERSEDED.
     supersede: tuple[ProvisionalMatch, ...]
     #: New routes to store and announce as PROPOSED.
-    propose: tuple[ProposedMatch, ...]
+    propose: tuple[R, ...]
 
 
 def plan_reoptimisation(
-    provisional: Iterable[ProvisionalMatch], proposed: Iterable[ProposedMatch]
-) -> ReoptimisationPlan:
-    waiting: dict[tuple[str, str, Decimal], list[ProvisionalMatch]] = defaultdict(list)
-    for match in sorted(provisional, key=lambda m: m.match_id):
-        waiting[(match.offer_id, match.demand_id, match.tonnes)].append(match)
-    keep: list[tuple[ProvisionalMatch, ProposedMatch]] = []
-    propose: list[ProposedMatch] = []
-    for route in proposed:
-        same = waiting.get((route.offer_id, route.demand_id, route.tonnes))
-        if same:
-            keep.append((same.pop(0), route))
+    provisional: Iterable[ProvisionalMatch], proposed: Iterable[R]
+) -> ReoptimisationPlan[R]:
+    # Grouped by (offer, demand) and compared on tonnes within the group: hashing two
+    # interned strings is far cheaper than hashing a Decimal, and a round may hold 20k.
+    waiting: dict[tuple[str, str], list[ProvisionalMatch]] = {}
+    for match in sorted(provisional, key=attrgetter("match_id")):
+        pair = (match.offer_id, match.demand_id)
+        group = waiting.get(pair)
+        if group is None:
+            waiting[pair] = [match]
         else:
+            group.append(match)
+    keep: list[tuple[ProvisionalMatch, R]] = []
+    propose: list[R] = []
+    for route in proposed:
+        group = waiting.get((route.offer_id, route.demand_id))
+        same = _take(group, route.tonnes) if group else None
+        if same is None:
             propose.append(route)
+        else:
+            keep.append((same, route))
     supersede = sorted(
-        (match for matches in waiting.values() for match in matches), key=lambda m: m.match_id
+        (match for matches in waiting.values() for match in matches), key=attrgetter("match_id")
     )
     return ReoptimisationPlan(tuple(keep), tuple(supersede), tuple(propose))
+
+
+def _take(group: list[ProvisionalMatch], tonnes: Decimal) -> ProvisionalMatch | None:
+    """Remove and return the first stored proposal of `group` with these tonnes."""
+    for i, match in enumerate(group):
+        if match.tonnes == tonnes:
+            return group.pop(i)
+    return None

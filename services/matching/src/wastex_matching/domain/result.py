@@ -6,6 +6,7 @@ Shared by the optimiser and the baselines, so every allocation is priced the sam
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,6 +21,7 @@ from wastex_matching.domain.model import (
     LicenceView,
     OfferSlot,
     ProposedMatch,
+    Route,
 )
 from wastex_matching.domain.params import MatchingParams
 from wastex_shared.emission_factors import EmissionFactor, avoided_factor
@@ -51,49 +53,25 @@ def build_result(
     notes: tuple[str, ...] = (),
     offer_kg: NDArray[np.int64] | None = None,
 ) -> AllocationResult:
-    """Explained matches for every edge with flow, and what each offer has left over."""
-    freight = params.freight_factor()
-    avoided_by_code: dict[str, EmissionFactor | None] = {}
-    matches: list[ProposedMatch] = []
+    """A route for every edge with flow, and what each offer has left over."""
     used = np.nonzero(edge_flow_kg > 0)[0]
-    for o, d, lic, metres, kg in zip(
-        edges.offer[used].tolist(),
-        edges.demand[used].tolist(),
-        edges.licence[used].tolist(),
-        edges.metres[used].tolist(),
-        edge_flow_kg[used].tolist(),
-        strict=True,
-    ):
-        offer, demand = offers[o], demands[d]
-        code = offer.waste_code
-        if code not in avoided_by_code:
-            avoided_by_code[code] = avoided_factor(code)
-        avoided = avoided_by_code[code]
-        tonnes = from_kilograms(kg)
-        distance = metres_to_km(metres)
-        matches.append(
-            ProposedMatch(
-                offer_id=offer.offer_id,
-                demand_id=demand.demand_id,
-                licence_id=licences[lic].licence_id,
-                supplier_enterprise_id=offer.enterprise_id,
-                supplier_site_id=offer.site_id,
-                recycler_enterprise_id=demand.enterprise_id,
-                recycler_site_id=demand.site_id,
-                waste_code=code,
-                tonnes=tonnes,
-                distance_km=distance,
-                co2e_kg=transport_co2e_kg(tonnes, distance, freight.value),
-                freight_factor_key=freight.key,
-                freight_factor_kg_per_tkm=freight.value,
-                avoided_co2e_kg=None
-                if avoided is None
-                else (tonnes * avoided.value).quantize(GRAM),
-                avoided_factor_key=None if avoided is None else avoided.key,
-            )
+    routes = sorted(
+        Route(
+            offers[o].offer_id,
+            demands[d].demand_id,
+            licences[lic].licence_id,
+            kg,
+            metres,
         )
-    matches.sort(key=lambda m: (m.offer_id, m.demand_id, m.licence_id))
-
+        for o, d, lic, metres, kg in zip(
+            edges.offer[used].tolist(),
+            edges.demand[used].tolist(),
+            edges.licence[used].tolist(),
+            edges.metres[used].tolist(),
+            edge_flow_kg[used].tolist(),
+            strict=True,
+        )
+    )
     matched_kg = np.zeros(len(offers), dtype=np.int64)
     np.add.at(matched_kg, edges.offer, edge_flow_kg)
     left_kg = (offer_kilograms(offers) if offer_kg is None else offer_kg) - matched_kg
@@ -102,11 +80,58 @@ def build_result(
     }
     unmatched_total = sum(unmatched.values(), ZERO_TONNES)
     return AllocationResult(
-        matches=tuple(matches),
+        routes=tuple(routes),
         unmatched_tonnes=unmatched,
-        transport_co2e_kg=sum((m.co2e_kg for m in matches), ZERO_TONNES),
         penalty_co2e_kg=penalty_co2e_kg(unmatched_total, params.penalty_kg_per_tonne),
         candidate_edges=candidate_edges,
+        explain=RouteExplainer(offers, demands, params),
         rounds=rounds,
         notes=notes,
     )
+
+
+class RouteExplainer:
+    """A route as a `ProposedMatch`: its distance, transport CO2e and avoided emissions."""
+
+    def __init__(
+        self, offers: Sequence[OfferSlot], demands: Sequence[DemandSlot], params: MatchingParams
+    ) -> None:
+        self._offers = offers
+        self._demands = demands
+        self._freight = params.freight_factor()
+        self._avoided: dict[str, EmissionFactor | None] = {}
+
+    @cached_property
+    def _offer(self) -> dict[str, OfferSlot]:
+        return {o.offer_id: o for o in self._offers}
+
+    @cached_property
+    def _demand(self) -> dict[str, DemandSlot]:
+        return {d.demand_id: d for d in self._demands}
+
+    def __call__(self, route: Route) -> ProposedMatch:
+        offer, demand = self._offer[route.offer_id], self._demand[route.demand_id]
+        code = offer.waste_code
+        if code not in self._avoided:
+            self._avoided[code] = avoided_factor(code)
+        avoided = self._avoided[code]
+        freight = self._freight
+        tonnes = route.tonnes
+        distance = metres_to_km(route.metres)
+        return ProposedMatch(
+            offer_id=offer.offer_id,
+            demand_id=demand.demand_id,
+            licence_id=route.licence_id,
+            supplier_enterprise_id=offer.enterprise_id,
+            supplier_site_id=offer.site_id,
+            recycler_enterprise_id=demand.enterprise_id,
+            recycler_site_id=demand.site_id,
+            waste_code=code,
+            tonnes=tonnes,
+            distance_km=distance,
+            co2e_kg=transport_co2e_kg(tonnes, distance, freight.value),
+            freight_factor_key=freight.key,
+            freight_factor_kg_per_tkm=freight.value,
+            avoided_co2e_kg=None if avoided is None else (tonnes * avoided.value).quantize(GRAM),
+            avoided_factor_key=None if avoided is None else avoided.key,
+        )
