@@ -9,7 +9,9 @@
   (matching.match-proposed.v1) with ids derived from (offer, demand, generation), so a
   replay of the same facts yields the same ids. A background task runs it in micro-batches:
   handlers wake it, it waits for a quiet moment (`changes.MarketChanges`) and re-optimises
-  once for them all.
+  once for them all. Between rounds it keeps the open listings and the live matches in
+  memory; a counter of the transactions that wrote matches says when anyone else did, and
+  the next round reads them afresh (`repository.LiveMatches`).
 - **Lifecycle** (`accept`, `reject`, `expire_due`): the domain's state machine on a stored
   match, guarded by an optimistic version check, one event per step.
 
@@ -49,7 +51,11 @@ from wastex_matching.domain.lifecycle import MatchStatus, Party
 from wastex_matching.domain.model import AllocationResult, LicenceView, ProposedMatch, Route
 from wastex_matching.domain.optimiser import allocate
 from wastex_matching.domain.params import MatchingParams
-from wastex_matching.domain.reoptimise import ReoptimisationPlan, plan_reoptimisation
+from wastex_matching.domain.reoptimise import (
+    ProvisionalMatch,
+    ReoptimisationPlan,
+    plan_reoptimisation,
+)
 from wastex_matching.settings import MatchingSettings
 from wastex_shared.codes import lookup
 from wastex_shared.envelope import Envelope, derived_id, utcnow
@@ -101,6 +107,16 @@ PUBLIC_REASON = {
 }
 
 
+def _provisional(record: MatchRecord) -> ProvisionalMatch:
+    return ProvisionalMatch(
+        match_id=record.id,
+        offer_id=record.offer_id,
+        demand_id=record.demand_id,
+        tonnes=record.tonnes,
+        licence_id=record.licence_id,
+    )
+
+
 class Conflict(Exception):
     """What a round read changed before it wrote: the round is retried."""
 
@@ -134,8 +150,10 @@ class MatchingService:
         #: The market version the last completed round saw (-1: none yet).
         self.processed_version = -1
         self.last_report: ReoptimiseReport | None = None
-        #: Open listings already read (rounds run one at a time, under `_round`).
+        #: Open listings already read, and the live matches as the last round left them
+        #: (rounds run one at a time, under `_round`).
         self._listings = repo.ListingCache()
+        self._live: repo.LiveMatches | None = None
         self._round = asyncio.Lock()
 
     @property
@@ -482,9 +500,10 @@ class MatchingService:
         started = time.perf_counter()
         today = self.today()
         async with self._uow() as uow:
-            snapshot = await repo.load_market(uow.session, today, self._listings)
+            snapshot = await repo.load_market(uow.session, today, self._listings, self._live)
             rejected = await repo.rejected_pairs(uow.session)
             await uow.rollback()
+        self._live = snapshot.matches
         # The pure part of the round, off the event loop: consumers and queries go on.
         result, plan, explanations = await asyncio.to_thread(self._plan, snapshot, today, rejected)
         now = self.clock()
@@ -508,7 +527,7 @@ class MatchingService:
             stored = await repo.matches_by_id(uow.session, (m.match_id for m in plan.supersede))
             for stale in plan.supersede:
                 # Compare-and-set against the version planning saw, not the one read now.
-                read_at = snapshot.proposal_versions[stale.match_id]
+                read_at = snapshot.proposal_version(stale.match_id)
                 old = stored.get(stale.match_id)
                 if old is None or old.version != read_at:
                     raise Conflict(f"match {stale.match_id} changed during the round")
@@ -538,7 +557,13 @@ class MatchingService:
                     "proposed",
                     MatchProposed(**self._facts(record)),
                 )
+            writes = await repo.note_match_writes(uow.session)
             await uow.commit()
+        self._live = snapshot.matches.after_round(
+            writes,
+            superseded=(stale.match_id for stale in plan.supersede),
+            proposed=((_provisional(record), record.version) for record in new_records),
+        )
         return ReoptimiseReport(
             version=snapshot.version,
             proposed=len(new_records),

@@ -51,7 +51,10 @@ SlotT = TypeVar("SlotT", OfferSlot, DemandSlot)
 
 #: Listing statuses after which nothing more is offered or taken.
 CLOSED_LISTING = ("WITHDRAWN", "EXPIRED")
-STATE_ROW_ID = 1
+#: Counters in `reoptimise_state`: changes that may alter the best allocation, and
+#: transactions that wrote matches.
+MARKET_VERSION_ROW = 1
+MATCH_WRITES_ROW = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,17 +189,36 @@ async def bump_version(session: AsyncSession) -> None:
 
     Once per transaction is enough, and a batch of 500 postings need not queue 500 writes
     on the one hot row; inside a savepoint it bumps again, as the savepoint may roll back."""
+    await _count_once(session, MARKET_VERSION_ROW)
+
+
+async def note_match_writes(session: AsyncSession) -> int:
+    """Count this transaction as one that writes matches; the counter's new value.
+
+    Every write to `matches` goes through here (`insert_matches`, `update_match`), so an
+    unchanged counter means unchanged matches: what lets a round keep them in memory."""
+    return await _count_once(session, MATCH_WRITES_ROW)
+
+
+async def _count_once(session: AsyncSession, row_id: int) -> int:
     transaction = session.sync_session.get_nested_transaction()
     transaction = transaction or session.sync_session.get_transaction()
-    if transaction is not None and session.info.get("bumped_in") is transaction:
-        return
+    counted = session.info.setdefault("counted", {})
+    if transaction is not None and row_id in counted and counted[row_id][0] is transaction:
+        return int(counted[row_id][1])
     table = REOPTIMISE_STATE
-    statement = upsert_into(_dialect(session), table).values(id=STATE_ROW_ID, version=1)
-    statement = statement.on_conflict_do_update(
+    statement = upsert_into(_dialect(session), table).values(id=row_id, version=1)
+    counted_up = statement.on_conflict_do_update(
         index_elements=[table.c.id], set_={"version": table.c.version + 1}
-    )
-    await session.execute(statement)
-    session.info["bumped_in"] = transaction
+    ).returning(table.c.version)
+    value = int((await session.execute(counted_up)).scalar_one())
+    counted[row_id] = (transaction, value)
+    return value
+
+
+async def _read_counter(session: AsyncSession, row_id: int) -> int:
+    row = await session.get(ReoptimiseStateRow, row_id)
+    return row.version if row is not None else 0
 
 
 def _dialect(session: AsyncSession) -> str:
@@ -229,8 +251,7 @@ def _listing_status_upsert(dialect: str) -> Any:
 
 
 async def read_version(session: AsyncSession) -> int:
-    row = await session.get(ReoptimiseStateRow, STATE_ROW_ID)
-    return row.version if row is not None else 0
+    return await _read_counter(session, MARKET_VERSION_ROW)
 
 
 def _codes(text: str) -> frozenset[str]:
@@ -288,13 +309,22 @@ class MarketSnapshot:
     offers: list[OfferSlot]
     demands: list[DemandSlot]
     licences: list[LicenceView]
-    fixed: list[FixedMatch]
-    #: The PROPOSED matches, as much of them as planning needs (the rest is read only for
-    #: the few a round supersedes), and the version each was read at.
-    proposals: list[ProvisionalMatch]
-    proposal_versions: dict[str, int]
+    #: The fixed matches and the PROPOSED ones, as much of them as planning needs (the
+    #: rest is read only for the few a round supersedes), with the version each was read at.
+    matches: LiveMatches
     sites: dict[str, str]
     enterprises: dict[str, str]
+
+    @property
+    def fixed(self) -> list[FixedMatch]:
+        return self.matches.fixed
+
+    @cached_property
+    def proposals(self) -> list[ProvisionalMatch]:
+        return [match for match, _ in self.matches.proposals.values()]
+
+    def proposal_version(self, match_id: str) -> int:
+        return self.matches.proposals[match_id][1]
 
     def offer(self, offer_id: str) -> OfferSlot:
         return self._offers[offer_id]
@@ -353,17 +383,44 @@ async def _open_slots(
     return list(open_now.values())
 
 
-async def load_market(
-    session: AsyncSession, today: date, cache: ListingCache | None = None
-) -> MarketSnapshot:
-    cache = cache or ListingCache()
-    version = await read_version(session)
-    offers = await _open_slots(session, OFFERS, today, cache.offers, offer_slot)
-    demands = await _open_slots(session, DEMANDS, today, cache.demands, demand_slot)
-    recyclers = {d.enterprise_id for d in demands}
-    licences_table = table_of(LicenceRow)
-    licence_rows = await session.execute(select(licences_table).order_by(licences_table.c.id))
-    licences = [licence_view(r) for r in licence_rows if r.enterprise_id in recyclers]
+@dataclass
+class LiveMatches:
+    """The fixed and proposed matches as they stood at `writes` (the match-writes counter).
+
+    A round keeps them for the next one when its own write was the only one in between
+    (`after_round`); any other write to matches (an acceptance, a rejection, an expiry, a
+    second re-optimiser) moves the counter on and the next round reads them afresh."""
+
+    writes: int
+    fixed: list[FixedMatch]
+    #: By match id, with the version each was read or written at.
+    proposals: dict[str, tuple[ProvisionalMatch, int]]
+
+    def after_round(
+        self,
+        writes: int,
+        superseded: Iterable[str],
+        proposed: Iterable[tuple[ProvisionalMatch, int]],
+    ) -> LiveMatches | None:
+        """These matches once a round committed its changes and counted `writes`; None when
+        someone else wrote matches since they were read."""
+        if writes != self.writes + 1:
+            return None
+        proposals = dict(self.proposals)
+        for match_id in superseded:
+            del proposals[match_id]
+        for match, version in proposed:
+            proposals[match.match_id] = (match, version)
+        return LiveMatches(writes, self.fixed, proposals)
+
+
+async def live_matches(session: AsyncSession, known: LiveMatches | None) -> LiveMatches:
+    """Fixed and proposed matches: `known` while the counter says nothing changed."""
+    # The counter is read first: a write landing between the two reads then shows as a
+    # counter ahead of what was read, which only costs a fresh read next round.
+    writes = await _read_counter(session, MATCH_WRITES_ROW)
+    if known is not None and known.writes == writes:
+        return known
     # Fixed matches and proposals in one statement: read apart (READ COMMITTED), a match
     # accepted between the two reads would be in neither, its tonnes free to propose again.
     live = [str(s) for s in FIXED] + [MatchStatus.PROPOSED.value]
@@ -373,21 +430,18 @@ async def load_market(
         select(*columns, m.status, m.version).where(m.status.in_(live)).order_by(m.id)
     )
     fixed: list[FixedMatch] = []
-    proposals: list[ProvisionalMatch] = []
-    versions: dict[str, int] = {}
+    proposals: dict[str, tuple[ProvisionalMatch, int]] = {}
     for r in match_rows:
         tonnes = Decimal(r.tonnes).quantize(Decimal("0.001"))
         if r.status == MatchStatus.PROPOSED.value:
-            proposals.append(
-                ProvisionalMatch(
-                    match_id=r.id,
-                    offer_id=r.offer_id,
-                    demand_id=r.demand_id,
-                    tonnes=tonnes,
-                    licence_id=r.licence_id,
-                )
+            proposal = ProvisionalMatch(
+                match_id=r.id,
+                offer_id=r.offer_id,
+                demand_id=r.demand_id,
+                tonnes=tonnes,
+                licence_id=r.licence_id,
             )
-            versions[r.id] = r.version
+            proposals[r.id] = (proposal, r.version)
             continue
         fixed.append(
             FixedMatch(
@@ -399,6 +453,24 @@ async def load_market(
                 licence_year=r.licence_year,
             )
         )
+    return LiveMatches(writes, fixed, proposals)
+
+
+async def load_market(
+    session: AsyncSession,
+    today: date,
+    cache: ListingCache | None = None,
+    known: LiveMatches | None = None,
+) -> MarketSnapshot:
+    cache = cache or ListingCache()
+    version = await read_version(session)
+    offers = await _open_slots(session, OFFERS, today, cache.offers, offer_slot)
+    demands = await _open_slots(session, DEMANDS, today, cache.demands, demand_slot)
+    recyclers = {d.enterprise_id for d in demands}
+    licences_table = table_of(LicenceRow)
+    licence_rows = await session.execute(select(licences_table).order_by(licences_table.c.id))
+    licences = [licence_view(r) for r in licence_rows if r.enterprise_id in recyclers]
+    matches = await live_matches(session, known)
     sites, enterprises = table_of(SiteRow), table_of(EnterpriseRow)
     site_rows = await session.execute(select(sites.c.id, sites.c.name))
     enterprise_rows = await session.execute(select(enterprises.c.id, enterprises.c.name))
@@ -407,9 +479,7 @@ async def load_market(
         offers=offers,
         demands=demands,
         licences=licences,
-        fixed=fixed,
-        proposals=proposals,
-        proposal_versions=versions,
+        matches=matches,
         sites={row[0]: row[1] for row in site_rows.all()},
         enterprises={row[0]: row[1] for row in enterprise_rows.all()},
     )
@@ -438,11 +508,13 @@ async def get_match(session: AsyncSession, ident: str) -> MatchRecord | None:
 async def insert_matches(session: AsyncSession, records: Sequence[MatchRecord]) -> None:
     """Add new matches (one statement); an id already taken raises IntegrityError."""
     if records:
+        await note_match_writes(session)
         await session.execute(insert(MATCHES), [_row_values(r) for r in records])
 
 
 async def update_match(session: AsyncSession, record: MatchRecord, expected_version: int) -> bool:
     """Write `record` if the stored match is still at `expected_version` (optimistic lock)."""
+    await note_match_writes(session)
     values = _row_values(record)
     values.pop("id")
     table = MATCHES
