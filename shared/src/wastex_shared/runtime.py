@@ -63,8 +63,15 @@ class Runtime:
 
 def build_runtime(settings: ServiceSettings, tables: MessagingTables, migrations: Path) -> Runtime:
     engine = make_engine(settings.db_url)
-    broker = KafkaBroker(settings.kafka_bootstrap, logger=None)
+    broker = make_broker(settings.kafka_bootstrap)
     return Runtime(settings, UnitOfWorkFactory(engine, tables), migrations, broker)
+
+
+def make_broker(bootstrap: str) -> KafkaBroker:
+    """faststream logs each message it handles at `log_level`: DEBUG keeps that out of the
+    service log, while its own failures (a parser or decoder raising before our consumer
+    runs) still reach the log at ERROR instead of vanishing."""
+    return KafkaBroker(bootstrap, logger=logging.getLogger("faststream"), log_level=logging.DEBUG)
 
 
 @contextlib.asynccontextmanager

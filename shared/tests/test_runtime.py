@@ -1,0 +1,75 @@
+"""Service processes: the garbage collector tuned at start-up; faststream's own failures logged."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from wastex_shared.runtime import make_broker, tune_garbage_collector
+from wastex_shared.settings import ServiceSettings
+
+
+@pytest.fixture
+def restored_gc() -> Iterator[None]:
+    threshold = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*threshold)
+
+
+@pytest.mark.usefixtures("restored_gc")
+def test_start_up_objects_are_frozen_and_young_collections_are_rarer() -> None:
+    gc.unfreeze()
+    _, middle, old = gc.get_threshold()
+    tune_garbage_collector(ServiceSettings().gc_young_threshold)
+    assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == (50_000, middle, old)
+
+
+async def test_a_failure_inside_faststream_reaches_the_log(
+    kafka_bootstrap: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Such failures happen before our consumer runs, so only faststream can report them."""
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    broker = make_broker(kafka_bootstrap)
+
+    async def broken_parser(message: Any, original: Any) -> Any:
+        raise ValueError("cannot parse this")
+
+    seen = asyncio.Event()
+
+    @broker.subscriber(
+        topic,
+        group_id=f"g{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        parser=broken_parser,
+    )
+    async def handle(body: bytes) -> None:  # never reached
+        seen.set()
+
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b"anything")
+    finally:
+        await producer.stop()
+    with caplog.at_level(logging.INFO, logger="faststream"):
+        await broker.start()
+        try:
+            async with asyncio.timeout(20):
+                while not any(r.levelno >= logging.ERROR for r in caplog.records):
+                    await asyncio.sleep(0.05)
+        finally:
+            await broker.stop()
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert "cannot parse this" in repr(errors[0].exc_info)
+    assert not seen.is_set()
+    # What faststream logs per message ("Received", "Processed") stays at DEBUG.
+    assert not [r for r in caplog.records if r.levelno < logging.ERROR and "Received" in r.message]
