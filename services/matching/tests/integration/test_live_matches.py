@@ -5,7 +5,7 @@ Both databases."""
 from __future__ import annotations
 
 from wastex_matching.adapters import repository as repo
-from wastex_matching.domain.lifecycle import MatchStatus, Party
+from wastex_matching.domain.lifecycle import Party
 from wastex_matching.service import MatchingService
 from wastex_matching.settings import MatchingSettings
 from wastex_matching.testing import QINGSHAN_STEEL, Catalog, fixed_clock
@@ -47,16 +47,24 @@ async def test_what_a_round_keeps_is_what_a_fresh_read_finds(
     assert as_read(service._live) == as_read(await fresh(uow_factory))
 
 
+async def first_round(
+    service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> repo.LiveMatches:
+    """The seeded market's first round; what it keeps (one proposal)."""
+    await seed_market(catalog, consumer)
+    await service.reoptimise()
+    assert service._live is not None
+    assert len(service._live.proposals) == 1
+    return service._live
+
+
 async def test_a_write_by_anyone_else_makes_the_next_read_fresh(
     service: MatchingService,
     consumer: EventConsumer,
     catalog: Catalog,
     uow_factory: UnitOfWorkFactory,
 ) -> None:
-    await seed_market(catalog, consumer)
-    await service.reoptimise()
-    kept = service._live
-    assert kept is not None
+    kept = await first_round(service, consumer, catalog)
     async with uow_factory() as uow:
         assert await repo.live_matches(uow.session, kept) is kept  # nothing moved
     # Another replica of the service accepts the proposal.
@@ -68,30 +76,15 @@ async def test_a_write_by_anyone_else_makes_the_next_read_fresh(
     assert now is not kept
     assert [m.match_id for m in now.fixed] == [match_id]
     assert now.proposals == {}
-    assert kept.after_round(now.writes + 1, superseded=(), proposed=()) is None
 
 
 async def test_a_round_that_raced_another_writer_forgets_what_it_kept(
-    service: MatchingService,
-    consumer: EventConsumer,
-    catalog: Catalog,
-    uow_factory: UnitOfWorkFactory,
+    service: MatchingService, consumer: EventConsumer, catalog: Catalog
 ) -> None:
-    await seed_market(catalog, consumer)
-    await service.reoptimise()
-    kept = service._live
-    assert kept is not None
+    kept = await first_round(service, consumer, catalog)
     (match_id,) = kept.proposals
     # Counted by this round's write, but another write came first: not kept.
     assert kept.after_round(kept.writes + 2, superseded=[match_id], proposed=()) is None
     assert kept.after_round(kept.writes + 1, superseded=[match_id], proposed=()) == (
         repo.LiveMatches(kept.writes + 1, kept.fixed, {})
     )
-    records = await service.list_matches(
-        repo.MatchScope(everything=True),
-        status=MatchStatus.PROPOSED,
-        enterprise_id=None,
-        limit=10,
-        after=None,
-    )
-    assert [r.id for r in records[0]] == [match_id]
