@@ -348,3 +348,25 @@ async def test_headers_faststream_cannot_decode_reach_the_consumer(
     consumer = await run_consumer(kafka_bootstrap, uow_factory, topic, group, until=2)
     assert (consumer.stats.handled, consumer.stats.dead_lettered) == (1, 1)
     assert await stored_tonnes(uow_factory) == [Decimal("1.000")]
+
+
+async def test_a_reading_unit_of_work_reads_beside_an_open_write(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """On SQLite a writer holds the write lock until it commits; a reader does not wait for
+    it (the relay's look for unsent rows, a matching round's read of the market)."""
+    async with uow_factory() as writer:
+        await writer.session.execute(insert(offers).values(id="written", tonnes=1))
+        async with uow_factory.reading() as reader:
+            found = await asyncio.wait_for(reader.session.execute(select(offers.c.id)), 5)
+            assert list(found.scalars()) == []  # not committed yet
+        await writer.commit()
+    async with uow_factory.reading() as reader:
+        found = await reader.session.execute(select(offers.c.id))
+        assert list(found.scalars()) == ["written"]
+
+
+async def test_a_reading_unit_of_work_cannot_commit(uow_factory: UnitOfWorkFactory) -> None:
+    async with uow_factory.reading() as reader:
+        with pytest.raises(RuntimeError, match="reading"):
+            await reader.commit()

@@ -54,7 +54,7 @@ class Runtime:
 
     async def outbox_backlog(self) -> int:
         outbox = self.uow.tables.outbox
-        async with self.uow() as uow:
+        async with self.uow.reading() as uow:
             result = await uow.session.execute(
                 select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
             )

@@ -21,49 +21,49 @@ class CatalogQueries:
         self._uow = uow_factory
 
     async def enterprises(self, ids: Sequence[str]) -> list[Stored[Enterprise] | None]:
-        async with self._uow() as uow:
+        async with self._uow.reading() as uow:
             found = await CatalogRepository(uow.session).enterprises(ids)
         return [found.get(i) for i in ids]
 
     async def sites(self, ids: Sequence[str]) -> list[Stored[Site] | None]:
-        async with self._uow() as uow:
+        async with self._uow.reading() as uow:
             found = await CatalogRepository(uow.session).sites(ids)
         return [found.get(i) for i in ids]
 
     async def offers(self, ids: Sequence[str]) -> list[Stored[Offer] | None]:
-        async with self._uow() as uow:
+        async with self._uow.reading() as uow:
             found = await CatalogRepository(uow.session).offers(ids)
         return [found.get(i) for i in ids]
 
     async def demands(self, ids: Sequence[str]) -> list[Stored[Demand] | None]:
-        async with self._uow() as uow:
+        async with self._uow.reading() as uow:
             found = await CatalogRepository(uow.session).demands(ids)
         return [found.get(i) for i in ids]
 
     async def sites_of(self, enterprise_ids: Sequence[str]) -> list[list[Stored[Site]]]:
-        async with self._uow() as uow:
+        async with self._uow.reading() as uow:
             found = await CatalogRepository(uow.session).sites_of(enterprise_ids)
         return [found[i] for i in enterprise_ids]
 
     async def licences_of(self, enterprise_ids: Sequence[str]) -> list[list[Stored[Licence]]]:
-        async with self._uow() as uow:
+        async with self._uow.reading() as uow:
             found = await CatalogRepository(uow.session).licences_of(enterprise_ids)
         return [found[i] for i in enterprise_ids]
 
     async def enterprise_page(
         self, scope: Scope, wanted: EnterpriseFilter, page: PageRequest
     ) -> Page[Enterprise]:
-        async with self._uow() as uow:
+        async with self._uow.reading() as uow:
             return await ListingQueries(uow.session).enterprises(scope, wanted, page)
 
     async def offer_page(
         self, scope: Scope, wanted: ListingFilter, page: PageRequest
     ) -> Page[Offer]:
-        async with self._uow() as uow:
+        async with self._uow.reading() as uow:
             return await ListingQueries(uow.session).offers(scope, wanted, page)
 
     async def demand_page(
         self, scope: Scope, wanted: ListingFilter, page: PageRequest
     ) -> Page[Demand]:
-        async with self._uow() as uow:
+        async with self._uow.reading() as uow:
             return await ListingQueries(uow.session).demands(scope, wanted, page)

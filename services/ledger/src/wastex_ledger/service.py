@@ -481,23 +481,23 @@ class LedgerService:
     # -- queries ------------------------------------------------------------------------
 
     async def site(self, site_id: str) -> ledger.SiteFacts | None:
-        async with self._uow() as uow:
+        async with self._uow.reading() as uow:
             return await Repository(uow.session).site(site_id)
 
     async def enterprise_district(self, enterprise_id: str) -> str | None:
-        async with self._uow() as uow:
+        async with self._uow.reading() as uow:
             return await Repository(uow.session).enterprise_district(enterprise_id)
 
     async def entry(self, entry_id: str) -> Entry | None:
-        async with self._uow() as uow:
+        async with self._uow.reading() as uow:
             return await Repository(uow.session).entry(entry_id)
 
     async def entries(self, reach: Reach, flt: EntryFilter, first: int, after: str | None) -> Page:
-        async with self._uow() as uow:
+        async with self._uow.reading() as uow:
             return await Repository(uow.session).list_entries(reach, flt, first, after)
 
     async def manifest(self, manifest_id: str) -> ManifestView | None:
-        async with self._uow() as uow:
+        async with self._uow.reading() as uow:
             repo = Repository(uow.session)
             found = await repo.manifest(manifest_id)
             if found is None:
@@ -508,20 +508,20 @@ class LedgerService:
     async def manifests(
         self, reach: Reach, flt: ManifestFilter, first: int, after: str | None
     ) -> Page:
-        async with self._uow() as uow:
+        async with self._uow.reading() as uow:
             return await Repository(uow.session).list_manifests(reach, flt, first, after)
 
     async def utilisation(self, scope: Scope, start: str, end: str) -> Utilisation:
         first, last = period_range(start, end)
         kind, value = scope.key
-        async with self._uow() as uow:
+        async with self._uow.reading() as uow:
             figures = await Repository(uow.session).sum_projection(kind, value, first, last)
         return Utilisation(figures)
 
     async def assess(self, enterprise_id: str, year: int) -> Assessment:
         """The zero-waste assessment of one enterprise for one calendar year."""
         first, last = year_range(year)
-        async with self._uow() as uow:
+        async with self._uow.reading() as uow:
             repo = Repository(uow.session)
             figures = await repo.sum_projection(
                 str(ScopeKind.ENTERPRISE), enterprise_id, first, last

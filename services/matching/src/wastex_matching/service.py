@@ -303,7 +303,7 @@ class MatchingService:
     # --- queries ------------------------------------------------------------------------
 
     async def get(self, match_id: str) -> MatchRecord | None:
-        async with self._uow() as uow:
+        async with self._uow.reading() as uow:
             return await repo.get_match(uow.session, match_id)
 
     async def list_matches(
@@ -315,7 +315,7 @@ class MatchingService:
         limit: int,
         after: tuple[datetime, str] | None,
     ) -> tuple[list[MatchRecord], int]:
-        async with self._uow() as uow:
+        async with self._uow.reading() as uow:
             return await repo.list_matches(
                 uow.session,
                 scope,
@@ -326,7 +326,7 @@ class MatchingService:
             )
 
     async def licences_of(self, enterprise_id: str) -> list[LicenceView]:
-        async with self._uow() as uow:
+        async with self._uow.reading() as uow:
             return await repo.licences_of(uow.session, enterprise_id)
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -499,7 +499,7 @@ class MatchingService:
     async def _reoptimise_once(self) -> ReoptimiseReport:
         started = time.perf_counter()
         today = self.today()
-        async with self._uow() as uow:
+        async with self._uow.reading() as uow:
             snapshot = await repo.load_market(uow.session, today, self._listings, self._live)
             rejected = await repo.rejected_pairs(uow.session)
             await uow.rollback()
@@ -740,7 +740,7 @@ class MatchingService:
                 self.changed.set()
 
     async def _version(self) -> int:
-        async with self._uow() as uow:
+        async with self._uow.reading() as uow:
             version = await repo.read_version(uow.session)
             await uow.rollback()
             return version

@@ -71,7 +71,7 @@ class OutboxRelay:
     async def drain_once(self) -> int:
         """Publish one batch of unsent rows; return how many were published."""
         outbox = self._uow.tables.outbox
-        async with self._uow() as uow:
+        async with self._uow.reading() as uow:
             result = await uow.session.execute(
                 select(
                     outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.payload, outbox.c.headers
@@ -81,7 +81,7 @@ class OutboxRelay:
                 .limit(self._batch_size)
             )
             rows = result.all()
-            await uow.rollback()  # release the read transaction (and SQLite's lock) while sending
+            await uow.rollback()  # end the read transaction while sending
         if not rows:
             return 0
         futures: list[asyncio.Future[Any]] = []

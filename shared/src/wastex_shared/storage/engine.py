@@ -9,6 +9,9 @@ from sqlalchemy import Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+#: Execution option: this engine's transactions only read (`UnitOfWorkFactory.reading`).
+READ_ONLY = "wastex_read_only"
+
 
 def sqlite_url_for(data_dir: Path, service: str) -> str:
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -46,4 +49,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(conn: Any) -> None:
         # IMMEDIATE takes the write lock up front, so two writers queue instead of deadlocking.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A transaction that only reads begins DEFERRED: under WAL it reads a consistent
+        # snapshot beside the writer instead of queueing behind it for a lock it never needs.
+        reading = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN DEFERRED" if reading else "BEGIN IMMEDIATE")

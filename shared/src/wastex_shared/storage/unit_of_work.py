@@ -20,17 +20,24 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wastex_shared.envelope import Envelope, utcnow
+from wastex_shared.storage.engine import READ_ONLY
 from wastex_shared.storage.tables import MessagingTables
 
 
 class UnitOfWork:
     def __init__(
-        self, session: AsyncSession, tables: MessagingTables, on_commit: Callable[[], None]
+        self,
+        session: AsyncSession,
+        tables: MessagingTables,
+        on_commit: Callable[[], None],
+        *,
+        read_only: bool = False,
     ):
         self.session = session
         self._tables = tables
         self._on_commit = on_commit
         self._outbox: list[dict[str, object]] = []
+        self.read_only = read_only
 
     async def __aenter__(self) -> UnitOfWork:
         return self
@@ -46,6 +53,8 @@ class UnitOfWork:
         await self.session.close()
 
     async def commit(self) -> None:
+        if self.read_only:
+            raise RuntimeError("a unit of work opened for reading cannot commit")
         published, self._outbox = self._outbox, []
         if published:
             await self.session.execute(insert(self._tables.outbox), published)
@@ -139,6 +148,15 @@ class UnitOfWorkFactory:
         self.tables = tables
         self.outbox_signal = asyncio.Event()
 
+        self._reader = engine.execution_options(**{READ_ONLY: True})
+
     def __call__(self) -> UnitOfWork:
         session = AsyncSession(self.engine, expire_on_commit=False)
         return UnitOfWork(session, self.tables, self.outbox_signal.set)
+
+    def reading(self) -> UnitOfWork:
+        """A unit of work that only reads (it cannot commit). On SQLite it does not take the
+        write lock, so a query, the relay's look for unsent rows or a matching round's read
+        of the market runs beside a consumer's batch instead of waiting for it."""
+        session = AsyncSession(self._reader, expire_on_commit=False)
+        return UnitOfWork(session, self.tables, self.outbox_signal.set, read_only=True)
