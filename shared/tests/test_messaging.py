@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -176,6 +177,53 @@ async def test_outbox_rows_are_published_in_order_and_marked_sent(
         await relay._producer.stop()
     received = await consume_all(kafka_bootstrap, topic, 5)
     assert [json.loads(r.value)["id"] for r in received] == [e.id for e in events]
+
+
+async def unsent(uow_factory: UnitOfWorkFactory) -> int:
+    outbox = tables.outbox
+    async with uow_factory.reading() as uow:
+        found = await uow.session.execute(select(outbox.c.id).where(outbox.c.sent_at.is_(None)))
+        return len(found.all())
+
+
+async def test_publishing_goes_on_while_stamping_waits_without_publishing_twice(
+    kafka_bootstrap: str, uow_factory: UnitOfWorkFactory
+) -> None:
+    """Stamping rows sent waits for the write lock on SQLite; publishing does not wait for
+    stamping, and what the broker acknowledged is not published again meanwhile."""
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    first, second = [offer_event("1.000")], [offer_event("2.000"), offer_event("3.000")]
+    relay = OutboxRelay(uow_factory, make_producer(kafka_bootstrap))
+    await relay._producer.start()
+    try:
+        for batch, expected in ((first, 1), (second, 2)):
+            async with uow_factory() as uow:
+                for event in batch:
+                    await uow.publish(topic, event)
+                await uow.commit()
+            assert await relay.publish_once() == expected  # nothing stamped in between
+        assert await relay.publish_once() == 0
+        assert await unsent(uow_factory) == 3
+        await relay.stamp_sent()
+        assert await unsent(uow_factory) == 0
+        # The running relay stamps on its own.
+        async with uow_factory() as uow:
+            await uow.publish(topic, offer_event("4.000"))
+            await uow.commit()
+        running = asyncio.create_task(relay.run())
+        try:
+            async with asyncio.timeout(20):
+                while await unsent(uow_factory):
+                    await asyncio.sleep(0.05)
+        finally:
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
+    finally:
+        await relay._producer.stop()
+    ids = [json.loads(r.value)["id"] for r in await consume_all(kafka_bootstrap, topic, 4)]
+    assert ids[:3] == [e.id for e in (*first, *second)]
+    assert len(set(ids)) == len(ids) == 4  # nothing published twice
 
 
 async def test_rolled_back_unit_of_work_publishes_nothing(

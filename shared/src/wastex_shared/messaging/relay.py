@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -19,6 +20,9 @@ from wastex_shared.envelope import utcnow
 from wastex_shared.storage.unit_of_work import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
+
+#: Batches acknowledged but not yet stamped before publishing waits for stamping to catch up.
+_MAX_UNSTAMPED_BATCHES = 4
 
 
 def make_producer(bootstrap: str) -> AIOKafkaProducer:
@@ -33,6 +37,15 @@ def make_producer(bootstrap: str) -> AIOKafkaProducer:
 
 
 class OutboxRelay:
+    """Publishes unsent rows and stamps them sent, the two side by side.
+
+    Stamping is a write: on SQLite it waits for the write lock behind consumer batches. Done
+    in line it held back the next rows (a matching round's proposals waited up to a second).
+    So the publishing loop goes on while a second loop stamps what the broker acknowledged;
+    rows acknowledged but not yet stamped are skipped by the next look for unsent rows. A
+    crash in between only publishes those rows again, which consumers tolerate.
+    """
+
     def __init__(
         self,
         uow_factory: UnitOfWorkFactory,
@@ -45,31 +58,28 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._idle = idle_poll_seconds
         self.published = 0
+        #: Ids the broker acknowledged that are not stamped sent yet.
+        self._unstamped: set[int] = set()
+        self._stamp_wanted = asyncio.Event()
+        self._stamped = asyncio.Event()
 
     async def run(self) -> None:
-        backoff = 0.1
-        while True:
-            try:
-                sent = await self.drain_once()
-                backoff = 0.1
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("outbox relay failed; retrying in %.1fs", backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-                continue
-            if sent == 0:
-                await self._wait_for_work()
-
-    async def _wait_for_work(self) -> None:
-        signal = self._uow.outbox_signal
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(signal.wait(), timeout=self._idle)
-        signal.clear()
+        stamping = asyncio.create_task(self._stamp_forever(), name="outbox-stamp")
+        try:
+            await self._retrying(self._publish_forever_once)
+        finally:
+            stamping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await stamping
 
     async def drain_once(self) -> int:
-        """Publish one batch of unsent rows; return how many were published."""
+        """Publish one batch of unsent rows and stamp them; return how many were published."""
+        sent = await self.publish_once()
+        await self.stamp_sent()
+        return sent
+
+    async def publish_once(self) -> int:
+        """Publish one batch of unsent, unacknowledged rows; return how many."""
         outbox = self._uow.tables.outbox
         async with self._uow.reading() as uow:
             result = await uow.session.execute(
@@ -78,10 +88,11 @@ class OutboxRelay:
                 )
                 .where(outbox.c.sent_at.is_(None))
                 .order_by(outbox.c.id)
-                .limit(self._batch_size)
+                .limit(self._batch_size + len(self._unstamped))
             )
-            rows = result.all()
+            rows = [row for row in result.all() if row.id not in self._unstamped]
             await uow.rollback()  # end the read transaction while sending
+        rows = rows[: self._batch_size]
         if not rows:
             return 0
         futures: list[asyncio.Future[Any]] = []
@@ -93,12 +104,58 @@ class OutboxRelay:
                 )
             )
         await asyncio.gather(*futures)
-        async with self._uow() as uow:
-            await uow.session.execute(
-                update(outbox)
-                .where(outbox.c.id.in_([row.id for row in rows]))
-                .values(sent_at=utcnow())
-            )
-            await uow.commit()
+        self._unstamped.update(row.id for row in rows)
+        self._stamp_wanted.set()
         self.published += len(rows)
         return len(rows)
+
+    async def stamp_sent(self) -> None:
+        """Stamp every acknowledged row sent (one statement)."""
+        ids = sorted(self._unstamped)
+        if not ids:
+            return
+        outbox = self._uow.tables.outbox
+        async with self._uow() as uow:
+            await uow.session.execute(
+                update(outbox).where(outbox.c.id.in_(ids)).values(sent_at=utcnow())
+            )
+            await uow.commit()
+        self._unstamped.difference_update(ids)
+
+    async def _publish_forever_once(self) -> None:
+        if len(self._unstamped) > _MAX_UNSTAMPED_BATCHES * self._batch_size:
+            await self._wait(self._stamped)  # stamping fell behind: let it catch up
+            return
+        if await self.publish_once() == 0:
+            await self._wait(self._uow.outbox_signal)
+
+    async def _stamp_forever(self) -> None:
+        async def once() -> None:
+            await self._stamp_wanted.wait()
+            self._stamp_wanted.clear()
+            try:
+                await self.stamp_sent()
+            except BaseException:
+                self._stamp_wanted.set()  # what was not stamped still wants it
+                raise
+            self._stamped.set()
+
+        await self._retrying(once)
+
+    async def _retrying(self, step: Callable[[], Awaitable[None]]) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                await step()
+                backoff = 0.1
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox relay failed; retrying in %.1fs", backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _wait(self, signal: asyncio.Event) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(signal.wait(), timeout=self._idle)
+        signal.clear()
