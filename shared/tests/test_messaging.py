@@ -226,6 +226,40 @@ async def test_publishing_goes_on_while_stamping_waits_without_publishing_twice(
     assert len(set(ids)) == len(ids) == 4  # nothing published twice
 
 
+async def test_a_row_stamped_while_the_relay_looks_is_not_published_again(
+    kafka_bootstrap: str, uow_factory: UnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The look for unsent rows reads a snapshot; stamping may commit (and forget the row)
+    after that snapshot and before the look filters out what was acknowledged."""
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    relay = OutboxRelay(uow_factory, make_producer(kafka_bootstrap))
+    async with uow_factory() as uow:
+        await uow.publish(topic, offer_event("1.000"))
+        await uow.commit()
+    await relay._producer.start()
+    try:
+        assert await relay.publish_once() == 1  # acknowledged, not stamped
+        reading = uow_factory.reading
+
+        def reading_then_stamping() -> UnitOfWork:
+            uow = reading()
+            execute = uow.session.execute
+
+            async def execute_then_stamp(*args: Any, **kwargs: Any) -> Any:
+                frozen = (await execute(*args, **kwargs)).freeze()
+                await relay.stamp_sent()
+                return frozen()
+
+            uow.session.execute = execute_then_stamp  # type: ignore[method-assign]
+            return uow
+
+        monkeypatch.setattr(uow_factory, "reading", reading_then_stamping)
+        assert await relay.publish_once() == 0
+    finally:
+        await relay._producer.stop()
+    assert await unsent(uow_factory) == 0
+
+
 async def test_rolled_back_unit_of_work_publishes_nothing(
     uow_factory: UnitOfWorkFactory,
 ) -> None:

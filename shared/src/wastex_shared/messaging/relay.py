@@ -81,6 +81,10 @@ class OutboxRelay:
     async def publish_once(self) -> int:
         """Publish one batch of unsent, unacknowledged rows; return how many."""
         outbox = self._uow.tables.outbox
+        # Copied before the read: a row stamped (and dropped from the set) while it runs was
+        # stamped before this read's snapshot, or is still in the copy. Checking the live set
+        # after the read would miss a row stamped in between and publish it again.
+        unstamped = set(self._unstamped)
         async with self._uow.reading() as uow:
             result = await uow.session.execute(
                 select(
@@ -88,9 +92,9 @@ class OutboxRelay:
                 )
                 .where(outbox.c.sent_at.is_(None))
                 .order_by(outbox.c.id)
-                .limit(self._batch_size + len(self._unstamped))
+                .limit(self._batch_size + len(unstamped))
             )
-            rows = [row for row in result.all() if row.id not in self._unstamped]
+            rows = [row for row in result.all() if row.id not in unstamped]
             await uow.rollback()  # end the read transaction while sending
         rows = rows[: self._batch_size]
         if not rows:
