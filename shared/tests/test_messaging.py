@@ -23,7 +23,13 @@ from wastex_shared.messaging import EventConsumer, OutboxRelay
 from wastex_shared.messaging.relay import make_producer
 from wastex_shared.messaging.subscription import subscribe
 from wastex_shared.settings import ServiceSettings
-from wastex_shared.storage import UnitOfWork, UnitOfWorkFactory, make_engine, messaging_tables
+from wastex_shared.storage import (
+    UnitOfWork,
+    UnitOfWorkFactory,
+    make_engine,
+    messaging_tables,
+    write_later,
+)
 
 metadata = MetaData()
 tables = messaging_tables(metadata)
@@ -452,3 +458,47 @@ async def test_a_reading_unit_of_work_cannot_commit(uow_factory: UnitOfWorkFacto
     async with uow_factory.reading() as reader:
         with pytest.raises(RuntimeError, match="reading"):
             await reader.commit()
+
+
+async def queue_offer(uow: UnitOfWork, event: Envelope, data: OfferSubmit) -> None:
+    """Queues its row (`write_later`), keyed by site: a second offer of one site collides."""
+    write_later(uow.session, insert(offers), {"id": data.site_id, "tonnes": data.quantity_tonnes})
+
+
+def offer_at(site: str, tonnes: str) -> Envelope:
+    event = offer_event(tonnes)
+    return event.model_copy(update={"data": {**event.data, "siteId": site}})
+
+
+async def test_queued_writes_run_at_commit_and_a_failing_one_parks_only_its_message(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """The batch's queued rows run together before the commit; when one fails the batch is
+    redone message by message and only the one whose write failed is parked."""
+    consumer = EventConsumer("g-later", uow_factory, {"wastex.offer.submit": queue_offer})
+    events = [offer_at("s1", "1.000"), offer_at("s2", "2.000"), offer_at("s1", "3.000")]
+    await consumer.handle_batch(
+        [Delivered("t-later", e.to_json(), offset=i) for i, e in enumerate(events)]
+    )
+    assert sorted(await stored_tonnes(uow_factory)) == [Decimal("1.000"), Decimal("2.000")]
+    assert (consumer.stats.handled, consumer.stats.dead_lettered) == (2, 1)
+
+
+async def test_a_rolled_back_savepoint_drops_its_queued_writes(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    async with uow_factory() as uow:
+        write_later(uow.session, insert(offers), {"id": "kept", "tonnes": 1})
+
+        async def refused_block() -> None:
+            async with uow.savepoint():
+                write_later(uow.session, insert(offers), {"id": "dropped", "tonnes": 2})
+                raise RuntimeError("refused")
+
+        with pytest.raises(RuntimeError):
+            await refused_block()
+        write_later(uow.session, insert(offers), {"id": "after", "tonnes": 3})
+        await uow.commit()
+    async with uow_factory.reading() as uow:
+        found = await uow.session.execute(select(offers.c.id).order_by(offers.c.id))
+        assert list(found.scalars()) == ["after", "kept"]

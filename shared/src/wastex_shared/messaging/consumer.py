@@ -154,9 +154,21 @@ class EventConsumer:
             marks: list[tuple[str, str]] = []
             for item in decoded:
                 await self._handle_one(uow, item, seen, marks, counts, isolated)
+            if not isolated:
+                await self._flush_refusable(uow)
             await uow.mark_all_seen(marks)
             await uow.commit()
         return counts
+
+    @staticmethod
+    async def _flush_refusable(uow: UnitOfWork) -> None:
+        """The batch's queued writes; one that fails is some message's: redo them isolated."""
+        try:
+            await uow.flush_writes()
+        except Exception as exc:
+            if _is_transient(exc):
+                raise
+            raise _Refused from exc
 
     def _decode_record(self, record: Record) -> _Decoded:
         # Parked messages are remembered by position, handled ones by event id: a message

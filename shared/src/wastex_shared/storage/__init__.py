@@ -2,7 +2,7 @@
 
 from wastex_shared.storage.engine import make_engine, sqlite_url_for, upsert_into
 from wastex_shared.storage.tables import messaging_tables
-from wastex_shared.storage.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from wastex_shared.storage.unit_of_work import UnitOfWork, UnitOfWorkFactory, write_later
 
 __all__ = [
     "UnitOfWork",
@@ -11,4 +11,5 @@ __all__ = [
     "messaging_tables",
     "sqlite_url_for",
     "upsert_into",
+    "write_later",
 ]

@@ -5,23 +5,40 @@ Outbox rows are queued in memory and written in one statement just before the co
 batch of 500 messages costs one INSERT for its events instead of 500 round trips. A
 savepoint that rolls back drops the rows queued inside it, so what is written is exactly
 what the committed work published.
+
+Writes nothing in the transaction reads back (a projection's upserts) can be queued the same
+way (`write_later`): they run in order, each run of rows for one statement as one
+executemany, when the unit of work flushes them, commits, or leaves a savepoint.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
 
-from sqlalchemy import insert, select
+from sqlalchemy import Executable, insert, select
+from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wastex_shared.envelope import Envelope, utcnow
 from wastex_shared.storage.engine import READ_ONLY
 from wastex_shared.storage.tables import MessagingTables
+
+_WRITE_LATER = "wastex_write_later"
+
+
+def write_later(
+    session: sqlalchemy_asyncio.AsyncSession, statement: Executable, values: Mapping[str, object]
+) -> None:
+    """Queue one row for `statement` in the session's unit of work (see the module doc).
+
+    Only for writes the same transaction does not read back before it commits."""
+    session.info.setdefault(_WRITE_LATER, []).append((statement, values))
 
 
 class UnitOfWork:
@@ -55,6 +72,7 @@ class UnitOfWork:
     async def commit(self) -> None:
         if self.read_only:
             raise RuntimeError("a unit of work opened for reading cannot commit")
+        await self.flush_writes()
         published, self._outbox = self._outbox, []
         if published:
             await self.session.execute(insert(self._tables.outbox), published)
@@ -64,17 +82,34 @@ class UnitOfWork:
 
     async def rollback(self) -> None:
         self._outbox.clear()
+        self._queued_writes().clear()
         await self.session.rollback()
+
+    async def flush_writes(self) -> None:
+        """Run the rows queued by `write_later`, in order."""
+        queued = self._queued_writes()
+        rows, queued[:] = list(queued), []
+        for _, run in itertools.groupby(rows, key=lambda row: id(row[0])):
+            group = list(run)
+            await self.session.execute(group[0][0], [values for _, values in group])
+
+    def _queued_writes(self) -> list[tuple[Executable, Mapping[str, object]]]:
+        queued: list[tuple[Executable, Mapping[str, object]]]
+        queued = self.session.info.setdefault(_WRITE_LATER, [])
+        return queued
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
         """Undo only this block on error (one message of a batch), keeping the rest."""
+        await self.flush_writes()  # what came before is not this block's to lose
         nested = await self.session.begin_nested()
         queued = len(self._outbox)
         try:
             yield
+            await self.flush_writes()  # inside: a failing write is this block's alone
         except BaseException:
             del self._outbox[queued:]
+            self._queued_writes().clear()
             await nested.rollback()
             raise
         else:

@@ -45,7 +45,7 @@ from wastex_matching.domain.model import (
     Window,
 )
 from wastex_matching.domain.reoptimise import ProvisionalMatch
-from wastex_shared.storage import upsert_into
+from wastex_shared.storage import upsert_into, write_later
 
 SlotT = TypeVar("SlotT", OfferSlot, DemandSlot)
 
@@ -159,9 +159,10 @@ def _row_values(record: MatchRecord) -> dict[str, Any]:
 async def upsert(
     session: AsyncSession, row_type: type[SQLModel], ident: str, **values: Any
 ) -> None:
-    """Insert the row, or overwrite its columns with `values` (events are the truth)."""
+    """Insert the row, or overwrite its columns with `values` (events are the truth); queued
+    with the batch's other rows (`write_later`: projections are not read back in a batch)."""
     statement = _upsert(_dialect(session), table_of(row_type), tuple(values))
-    await session.execute(statement, {"id": ident, **values})
+    write_later(session, statement, {"id": ident, **values})
 
 
 async def set_listing_status(
@@ -181,7 +182,7 @@ async def set_listing_status(
         "remaining_tonnes": remaining,
         "version": version,
     }
-    await session.execute(_listing_status_upsert(_dialect(session)), values)
+    write_later(session, _listing_status_upsert(_dialect(session)), values)
 
 
 async def bump_version(session: AsyncSession) -> None:
