@@ -18,6 +18,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from wastex_catalog.service import aggregate_id
 from wastex_catalog.settings import CatalogSettings
 from wastex_catalog.testing import (
     ADMIN,
@@ -27,6 +28,7 @@ from wastex_catalog.testing import (
     token,
 )
 from wastex_shared.auth import Role
+from wastex_shared.envelope import Envelope
 from wastex_shared.messaging.topic_reader import read_topic
 from wastex_shared.topics import CATALOG_DLQ, CATALOG_OFFER_POSTED, INGEST_DEMANDS, INGEST_OFFERS
 
@@ -295,3 +297,22 @@ async def test_withdrawing_another_enterprises_offer_over_kafka_is_dead_lettered
         assert dict(parked[0].headers)["x-error-type"] == b"NOT_AUTHORIZED"
         still = await api.as_(ADMIN).data(WITHDRAWN, enterpriseId=steel.enterprise)
         assert still["offers"]["totalCount"] == 0
+
+
+async def test_an_offer_posted_and_withdrawn_in_one_batch_is_withdrawn(
+    kafka_bootstrap: str, database_url: str, tmp_path: Path
+) -> None:
+    """Offers posted over Kafka are written with the batch's other rows at the end; the
+    withdrawal right behind it in the same batch must still find the offer."""
+    settings = ingest_settings(database_url, kafka_bootstrap, tmp_path)
+    async with running_catalog(settings) as api:
+        steel = await setup_party(api, "Hasty Steel", "FACTORY", "青山区")
+        posting = steel.offer()
+        offer_id = aggregate_id("offer", Envelope.from_json(posting.value))
+        await produce(kafka_bootstrap, [posting, steel.withdraw(offer_id)])
+        admin = api.as_(ADMIN)
+        async with asyncio.timeout(60):
+            while (await admin.data(WITHDRAWN, enterpriseId=steel.enterprise))["offers"][
+                "totalCount"
+            ] != 1:
+                await asyncio.sleep(0.2)

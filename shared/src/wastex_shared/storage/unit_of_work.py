@@ -38,7 +38,27 @@ def write_later(
     """Queue one row for `statement` in the session's unit of work (see the module doc).
 
     Only for writes the same transaction does not read back before it commits."""
-    session.info.setdefault(_WRITE_LATER, []).append((statement, values))
+    _queue(session).append((statement, values))
+
+
+async def flush_queued(session: sqlalchemy_asyncio.AsyncSession) -> None:
+    """Run the rows `write_later` queued in this session, in order: what a repository calls
+    before it reads what may be queued."""
+    queued = _queue(session)
+    if not queued:
+        return
+    rows, queued[:] = list(queued), []
+    for _, run in itertools.groupby(rows, key=lambda row: id(row[0])):
+        group = list(run)
+        await session.execute(group[0][0], [values for _, values in group])
+
+
+def _queue(
+    session: sqlalchemy_asyncio.AsyncSession,
+) -> list[tuple[Executable, Mapping[str, object]]]:
+    queued: list[tuple[Executable, Mapping[str, object]]]
+    queued = session.info.setdefault(_WRITE_LATER, [])
+    return queued
 
 
 class UnitOfWork:
@@ -87,16 +107,10 @@ class UnitOfWork:
 
     async def flush_writes(self) -> None:
         """Run the rows queued by `write_later`, in order."""
-        queued = self._queued_writes()
-        rows, queued[:] = list(queued), []
-        for _, run in itertools.groupby(rows, key=lambda row: id(row[0])):
-            group = list(run)
-            await self.session.execute(group[0][0], [values for _, values in group])
+        await flush_queued(self.session)
 
     def _queued_writes(self) -> list[tuple[Executable, Mapping[str, object]]]:
-        queued: list[tuple[Executable, Mapping[str, object]]]
-        queued = self.session.info.setdefault(_WRITE_LATER, [])
-        return queued
+        return _queue(self.session)
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:

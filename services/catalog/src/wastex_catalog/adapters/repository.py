@@ -14,7 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Result, Table, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wastex_catalog.adapters import rows
@@ -30,6 +30,7 @@ from wastex_catalog.adapters.tables import (
 from wastex_catalog.domain import Demand, Enterprise, Licence, ListingStatus, Offer, Site
 from wastex_catalog.domain.listing import ACTIVE_STATUSES, Listing
 from wastex_catalog.records import MatchAllocation, Stored
+from wastex_shared.storage import flush_queued, write_later
 
 ACTIVE = [status.value for status in ACTIVE_STATUSES]
 
@@ -44,15 +45,26 @@ class ListingState:
         return (self.status, self.matched_tonnes) == (other.status, other.matched_tonnes)
 
 
+_INSERT_OFFER = insert(OFFERS)
+
+
 class CatalogRepository:
+    """Queries and writes; offers are added with `write_later`, so every statement here runs
+    the queue first and reads see every offer the transaction added."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def _execute(self, statement: Any, params: Any = None) -> Result[Any]:
+        await flush_queued(self.session)
+        result: Result[Any] = await self.session.execute(statement, params)
+        return result
+
     async def _rows(self, statement: Any) -> Sequence[Any]:
-        return (await self.session.execute(statement)).mappings().all()
+        return (await self._execute(statement)).mappings().all()
 
     async def _one(self, statement: Any) -> Any | None:
-        return (await self.session.execute(statement)).mappings().first()
+        return (await self._execute(statement)).mappings().first()
 
     async def _by_ids(self, table: Table, ids: Iterable[str]) -> Sequence[Any]:
         wanted = sorted(set(ids))
@@ -63,7 +75,7 @@ class CatalogRepository:
     # --- enterprises -------------------------------------------------------------------
 
     async def add_enterprise(self, enterprise: Enterprise, at: datetime) -> None:
-        await self.session.execute(insert(ENTERPRISES), rows.enterprise_values(enterprise, at))
+        await self._execute(insert(ENTERPRISES), rows.enterprise_values(enterprise, at))
 
     async def enterprise(self, enterprise_id: str) -> Stored[Enterprise] | None:
         row = await self._one(select(ENTERPRISES).where(ENTERPRISES.c.id == enterprise_id))
@@ -82,7 +94,7 @@ class CatalogRepository:
     # --- sites -------------------------------------------------------------------------
 
     async def add_site(self, site: Site, at: datetime) -> None:
-        await self.session.execute(insert(SITES), rows.site_values(site, at))
+        await self._execute(insert(SITES), rows.site_values(site, at))
 
     async def site(self, site_id: str) -> Stored[Site] | None:
         # A site never changes once added, so a transaction reads each one once: a batch
@@ -115,7 +127,7 @@ class CatalogRepository:
     # --- licences ----------------------------------------------------------------------
 
     async def add_licence(self, licence: Licence, at: datetime) -> None:
-        await self.session.execute(insert(LICENCES), rows.licence_values(licence, at))
+        await self._execute(insert(LICENCES), rows.licence_values(licence, at))
 
     async def licence_number_taken(self, number: str) -> bool:
         return await self._one(select(LICENCES.c.id).where(LICENCES.c.number == number)) is not None
@@ -136,11 +148,12 @@ class CatalogRepository:
     # --- offers and demands --------------------------------------------------------------
 
     async def add_offer(self, offer: Offer, at: datetime) -> None:
-        await self.session.execute(insert(OFFERS), rows.offer_values(offer, at))
+        # Queued: a batch of postings becomes one executemany (every read here flushes first).
+        write_later(self.session, _INSERT_OFFER, rows.offer_values(offer, at))
 
     async def add_demand(self, demand: Demand, at: datetime) -> None:
-        await self.session.execute(insert(DEMANDS), rows.demand_values(demand, at))
-        await self.session.execute(
+        await self._execute(insert(DEMANDS), rows.demand_values(demand, at))
+        await self._execute(
             insert(DEMAND_CODES),
             [{"demand_id": demand.id, "waste_code": code} for code in demand.waste_codes],
         )
@@ -179,7 +192,7 @@ class CatalogRepository:
         """Store a changed status; allocations are stored by `put_allocation`. Returns the
         new version."""
         table = OFFERS if isinstance(listing, Offer) else DEMANDS
-        await self.session.execute(
+        await self._execute(
             update(table)
             .where(table.c.id == listing.id)
             .values(status=listing.status.value, version=table.c.version + 1, updated_at=at)
@@ -219,13 +232,13 @@ class CatalogRepository:
             "last_event_type": allocation.last_event_type,
             "updated_at": at,
         }
-        changed = await self.session.execute(
+        changed = await self._execute(
             update(MATCH_ALLOCATIONS)
             .where(MATCH_ALLOCATIONS.c.match_id == allocation.match_id)
             .values(values)
         )
         if getattr(changed, "rowcount", 0) == 0:
-            await self.session.execute(
+            await self._execute(
                 insert(MATCH_ALLOCATIONS).values(match_id=allocation.match_id, **values)
             )
 
@@ -251,9 +264,9 @@ class CatalogRepository:
         """Wipe the match read model and put every listing's status back to what it is
         without allocations (replay rebuilds them). Withdrawn and expired listings stay so:
         those are the catalog's own facts."""
-        wiped = await self.session.execute(delete(MATCH_ALLOCATIONS))
+        wiped = await self._execute(delete(MATCH_ALLOCATIONS))
         for table in (OFFERS, DEMANDS):
-            await self.session.execute(
+            await self._execute(
                 update(table)
                 .where(table.c.status.in_([*ACTIVE, ListingStatus.FULLY_MATCHED.value]))
                 .values(status=ListingStatus.OPEN.value)
@@ -281,6 +294,4 @@ class CatalogRepository:
 
     async def set_version(self, kind: str, listing_id: str, version: int) -> None:
         table = OFFERS if kind == "offer" else DEMANDS
-        await self.session.execute(
-            update(table).where(table.c.id == listing_id).values(version=version)
-        )
+        await self._execute(update(table).where(table.c.id == listing_id).values(version=version))
