@@ -20,7 +20,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from wastex_shared.messaging.dead_letter import header_texts
+from wastex_shared.messaging.dead_letter import header_texts, kafka_text
 from wastex_shared.topics import CATALOG_DLQ, LEDGER_DLQ, MATCHING_DLQ, all_topics
 
 
@@ -163,7 +163,7 @@ def _dead_letter(record: Any) -> DeadLetter:
     return DeadLetter(
         group_topic=record.topic,
         offset=record.offset,
-        key=(record.key or b"").decode("utf-8", "replace"),
+        key=kafka_text(record.key),
         error_type=headers.get("x-error-type", ""),
         error=headers.get("x-error", ""),
         original_topic=headers.get("x-original-topic", ""),

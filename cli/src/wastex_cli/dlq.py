@@ -26,7 +26,7 @@ from typing import Annotated, Any
 import typer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from wastex_shared.messaging.dead_letter import header_texts
+from wastex_shared.messaging.dead_letter import header_texts, kafka_text
 from wastex_shared.settings import ServiceSettings
 from wastex_shared.topics import dlq_for
 
@@ -144,7 +144,7 @@ def decode(record: Any) -> DeadLetter:
         original_topic=headers.get("x-original-topic", ""),
         original_partition=int(headers.get("x-original-partition") or 0),
         original_offset=int(headers.get("x-original-offset") or -1),
-        key=(record.key or b"").decode("utf-8", "replace"),
+        key=kafka_text(record.key),
         event_id=None if event_id is None else str(event_id),
         event_type=None if event_type is None else str(event_type),
         source=None if source is None else str(source),

@@ -26,7 +26,12 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from wastex_shared.envelope import Envelope, derived_id
 from wastex_shared.errors import DomainError
 from wastex_shared.events import spec_for
-from wastex_shared.messaging.dead_letter import RawHeaders, dead_letter_headers, header_texts
+from wastex_shared.messaging.dead_letter import (
+    RawHeaders,
+    dead_letter_headers,
+    header_texts,
+    kafka_text,
+)
 from wastex_shared.storage.tables import OUTBOX_KEY_LENGTH
 from wastex_shared.storage.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from wastex_shared.topics import all_topics, dlq_for
@@ -281,7 +286,7 @@ class EventConsumer:
         )
         # The key is the producer's; cut to what the outbox keeps, or one absurd key would
         # keep the whole batch from committing. It only picks the dead letter's partition.
-        key = (record.key or b"").decode("utf-8", "replace")[:OUTBOX_KEY_LENGTH]
+        key = kafka_text(record.key)[:OUTBOX_KEY_LENGTH]
         await uow.publish_raw(
             self.dlq_topic,
             key=key,

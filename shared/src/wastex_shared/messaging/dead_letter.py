@@ -18,9 +18,14 @@ class _Origin(Protocol):
     def headers(self) -> RawHeaders: ...
 
 
+def kafka_text(value: bytes | None) -> str:
+    """A Kafka key or header value as text: none is empty text, bad UTF-8 is replaced."""
+    return (value or b"").decode("utf-8", "replace")
+
+
 def header_texts(headers: RawHeaders | None) -> dict[str, str]:
-    """Header name → text; a header without a value is empty text, bad UTF-8 replaced."""
-    return {k: (v or b"").decode("utf-8", "replace") for k, v in (headers or ())}
+    """Header name → text (`kafka_text`)."""
+    return {k: kafka_text(v) for k, v in (headers or ())}
 
 
 def dead_letter_headers(record: _Origin, code: str, message: str) -> dict[str, str]:

@@ -15,6 +15,7 @@ from faststream.kafka import KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 
 from wastex_shared.messaging.consumer import EventConsumer
+from wastex_shared.messaging.dead_letter import kafka_text
 from wastex_shared.settings import ServiceSettings
 
 
@@ -27,9 +28,7 @@ async def _text_safe_headers(records: Any, parse: Callable[[Any], Awaitable[Any]
     safe = tuple(
         dataclasses.replace(
             r,
-            headers=tuple(
-                (k, (v or b"").decode("utf-8", "replace").encode()) for k, v in r.headers or ()
-            ),
+            headers=tuple((k, kafka_text(v).encode()) for k, v in r.headers or ()),
         )
         for r in batch
     )

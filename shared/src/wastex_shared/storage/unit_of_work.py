@@ -102,15 +102,12 @@ class UnitOfWork:
 
     async def rollback(self) -> None:
         self._outbox.clear()
-        self._queued_writes().clear()
+        _queue(self.session).clear()
         await self.session.rollback()
 
     async def flush_writes(self) -> None:
         """Run the rows queued by `write_later`, in order."""
         await flush_queued(self.session)
-
-    def _queued_writes(self) -> list[tuple[Executable, Mapping[str, object]]]:
-        return _queue(self.session)
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
@@ -123,7 +120,7 @@ class UnitOfWork:
             await self.flush_writes()  # inside: a failing write is this block's alone
         except BaseException:
             del self._outbox[queued:]
-            self._queued_writes().clear()
+            _queue(self.session).clear()
             await nested.rollback()
             raise
         else:
@@ -196,7 +193,6 @@ class UnitOfWorkFactory:
         self.engine = engine
         self.tables = tables
         self.outbox_signal = asyncio.Event()
-
         self._reader = engine.execution_options(**{READ_ONLY: True})
 
     def __call__(self) -> UnitOfWork:
