@@ -51,11 +51,7 @@ from wastex_matching.domain.lifecycle import MatchStatus, Party
 from wastex_matching.domain.model import AllocationResult, LicenceView, ProposedMatch, Route
 from wastex_matching.domain.optimiser import allocate
 from wastex_matching.domain.params import MatchingParams
-from wastex_matching.domain.reoptimise import (
-    ProvisionalMatch,
-    ReoptimisationPlan,
-    plan_reoptimisation,
-)
+from wastex_matching.domain.reoptimise import ReoptimisationPlan, plan_reoptimisation
 from wastex_matching.settings import MatchingSettings
 from wastex_shared.codes import lookup
 from wastex_shared.envelope import Envelope, derived_id, utcnow
@@ -105,16 +101,6 @@ PUBLIC_REASON = {
     reasons.FEASIBLE_BUT_COSTLIER: "COSTLIER",
     reasons.FEASIBLE: "COSTLIER",
 }
-
-
-def _provisional(record: MatchRecord) -> ProvisionalMatch:
-    return ProvisionalMatch(
-        match_id=record.id,
-        offer_id=record.offer_id,
-        demand_id=record.demand_id,
-        tonnes=record.tonnes,
-        licence_id=record.licence_id,
-    )
 
 
 class Conflict(Exception):
@@ -562,7 +548,7 @@ class MatchingService:
         self._live = snapshot.matches.after_round(
             writes,
             superseded=(stale.match_id for stale in plan.supersede),
-            proposed=((_provisional(record), record.version) for record in new_records),
+            proposed=new_records,
         )
         return ReoptimiseReport(
             version=snapshot.version,

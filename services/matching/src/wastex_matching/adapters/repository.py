@@ -14,7 +14,7 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, Table, and_, func, insert, or_, select, update
+from sqlalchemy import Result, Row, Table, and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
@@ -398,10 +398,7 @@ class LiveMatches:
     proposals: dict[str, tuple[ProvisionalMatch, int]]
 
     def after_round(
-        self,
-        writes: int,
-        superseded: Iterable[str],
-        proposed: Iterable[tuple[ProvisionalMatch, int]],
+        self, writes: int, superseded: Iterable[str], proposed: Iterable[MatchRecord]
     ) -> LiveMatches | None:
         """These matches once a round committed its changes and counted `writes`; None when
         someone else wrote matches since they were read."""
@@ -410,9 +407,20 @@ class LiveMatches:
         proposals = dict(self.proposals)
         for match_id in superseded:
             del proposals[match_id]
-        for match, version in proposed:
-            proposals[match.match_id] = (match, version)
+        for record in proposed:
+            proposals[record.id] = (_provisional(record), record.version)
         return LiveMatches(writes, self.fixed, proposals)
+
+
+def _provisional(match: MatchRecord | Row[Any]) -> ProvisionalMatch:
+    """What planning needs of a stored proposal (a row read, or a record just written)."""
+    return ProvisionalMatch(
+        match_id=match.id,
+        offer_id=match.offer_id,
+        demand_id=match.demand_id,
+        tonnes=Decimal(match.tonnes).quantize(Decimal("0.001")),
+        licence_id=match.licence_id,
+    )
 
 
 async def live_matches(session: AsyncSession, known: LiveMatches | None) -> LiveMatches:
@@ -427,7 +435,7 @@ async def live_matches(session: AsyncSession, known: LiveMatches | None) -> Live
     live = [str(s) for s in FIXED] + [MatchStatus.PROPOSED.value]
     m = MATCHES.c
     columns = (m.id, m.offer_id, m.demand_id, m.licence_id, m.tonnes, m.licence_year)
-    match_rows = await session.execute(
+    match_rows: Result[Any] = await session.execute(
         select(*columns, m.status, m.version).where(m.status.in_(live)).order_by(m.id)
     )
     fixed: list[FixedMatch] = []
@@ -435,14 +443,7 @@ async def live_matches(session: AsyncSession, known: LiveMatches | None) -> Live
     for r in match_rows:
         tonnes = Decimal(r.tonnes).quantize(Decimal("0.001"))
         if r.status == MatchStatus.PROPOSED.value:
-            proposal = ProvisionalMatch(
-                match_id=r.id,
-                offer_id=r.offer_id,
-                demand_id=r.demand_id,
-                tonnes=tonnes,
-                licence_id=r.licence_id,
-            )
-            proposals[r.id] = (proposal, r.version)
+            proposals[r.id] = (_provisional(r), r.version)
             continue
         fixed.append(
             FixedMatch(
