@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from faststream.kafka import KafkaBroker, KafkaRouter
+from faststream.kafka import KafkaRouter
 from sqlalchemy import Column, MetaData, Numeric, String, Table, insert, select
 
 from wastex_shared.envelope import Envelope
@@ -22,6 +22,7 @@ from wastex_shared.events.ingest import OfferSubmit
 from wastex_shared.messaging import EventConsumer, OutboxRelay
 from wastex_shared.messaging.relay import make_producer
 from wastex_shared.messaging.subscription import subscribe
+from wastex_shared.runtime import make_broker
 from wastex_shared.settings import ServiceSettings
 from wastex_shared.storage import (
     UnitOfWork,
@@ -95,7 +96,7 @@ async def run_consumer(
     consumer = EventConsumer(group, factory, {"wastex.offer.submit": store_offer})
     router = KafkaRouter()
     subscribe(router, consumer, [topic], ServiceSettings(service=group))
-    broker = KafkaBroker(bootstrap, logger=None)
+    broker = make_broker(bootstrap)
     broker.include_router(router)
     await broker.start()
     try:
@@ -256,7 +257,7 @@ async def test_a_row_stamped_while_the_relay_looks_is_not_published_again(
                 await relay.stamp_sent()
                 return frozen()
 
-            uow.session.execute = execute_then_stamp  # type: ignore[method-assign]
+            monkeypatch.setattr(uow.session, "execute", execute_then_stamp)
             return uow
 
         monkeypatch.setattr(uow_factory, "reading", reading_then_stamping)

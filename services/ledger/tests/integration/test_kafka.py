@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from faststream.kafka import KafkaBroker
 from sqlalchemy import select, update
 
 from wastex_ledger.adapters.repository import Repository
@@ -39,6 +38,7 @@ from wastex_shared.messaging import OutboxRelay
 from wastex_shared.messaging.admin import ensure_topics, wait_for_broker
 from wastex_shared.messaging.relay import make_producer
 from wastex_shared.messaging.topic_reader import read_topic
+from wastex_shared.runtime import make_broker
 from wastex_shared.storage import UnitOfWorkFactory
 from wastex_shared.testing.graphql_client import eventually
 
@@ -153,7 +153,7 @@ async def test_ingest_reports_go_through_the_same_use_case_and_poison_to_the_dlq
     )
 
     router, _ = build_router(ledger.service, uow_factory, settings)
-    broker = KafkaBroker(kafka_bootstrap, logger=None)
+    broker = make_broker(kafka_bootstrap)
     broker.include_router(router)
     await broker.start()
     try:

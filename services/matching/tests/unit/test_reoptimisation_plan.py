@@ -24,6 +24,17 @@ def stored(match_id: str, offer: str, demand: str, amount: str) -> ProvisionalMa
     )
 
 
+def far_and_near(make: Any) -> tuple[Any, Any, list[Any]]:
+    """A recycler in Jiangxia and a nearer one, each licensed for the offers' code."""
+    far = make.demand("far", enterprise="r-far", at=JIANGXIA)
+    near = make.demand("near", enterprise="r-near")
+    licences = [
+        make.licence("l-far", enterprise="r-far"),
+        make.licence("l-near", enterprise="r-near"),
+    ]
+    return far, near, licences
+
+
 def test_an_unchanged_route_is_kept_not_re_announced(make: Any) -> None:
     proposed = allocate([make.offer()], [make.demand()], [make.licence()], today=TODAY).matches
     plan = plan_reoptimisation([stored("m1", "offer-1", "demand-1", "100")], proposed)
@@ -42,12 +53,7 @@ def test_a_changed_tonnage_supersedes_the_old_proposal_and_proposes_the_new(make
 
 
 def test_a_nearer_recycler_arriving_moves_the_proposal(make: Any) -> None:
-    far = make.demand("far", enterprise="r-far", at=JIANGXIA)
-    near = make.demand("near", enterprise="r-near")
-    licences = [
-        make.licence("l-far", enterprise="r-far"),
-        make.licence("l-near", enterprise="r-near"),
-    ]
+    far, near, licences = far_and_near(make)
     before = allocate([make.offer()], [far], licences, today=TODAY).matches
     assert [m.demand_id for m in before] == ["far"]
     after = allocate([make.offer()], [far, near], licences, today=TODAY).matches
@@ -75,12 +81,7 @@ def test_duplicate_stored_routes_keep_one_and_supersede_the_other(make: Any) -> 
 
 def test_routes_plan_as_their_explained_matches_do(make: Any) -> None:
     """The service plans on the compact routes and explains only the ones it proposes."""
-    far = make.demand("far", enterprise="r-far", at=JIANGXIA)
-    near = make.demand("near", enterprise="r-near")
-    licences = [
-        make.licence("l-far", enterprise="r-far"),
-        make.licence("l-near", enterprise="r-near"),
-    ]
+    far, near, licences = far_and_near(make)
     offers = [make.offer(), make.offer("offer-2", amount=40)]
     result = allocate(offers, [far, near], licences, today=TODAY)
     stored_now = [stored("m1", "offer-1", "far", "100"), stored("m2", "offer-2", "near", "40")]
