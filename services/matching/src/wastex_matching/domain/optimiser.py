@@ -1,4 +1,4 @@
-"""Allocation: a min-cost flow over the candidate edges (OR-Tools `SimpleMinCostFlow`).
+"""Allocation: a min-cost flow over the candidate edges (OR-Tools, through `flows.py`).
 
 Minimises, in integer units (`network.py`), the transport CO2e of every tonne shipped
 (road tonne-km × freight factor) plus a penalty for every tonne left unmatched (the
@@ -21,7 +21,6 @@ from typing import Final
 
 import numpy as np
 from numpy.typing import NDArray
-from ortools.graph.python.min_cost_flow import SimpleMinCostFlow
 
 from wastex_matching.domain import errors
 from wastex_matching.domain.candidates import (
@@ -30,6 +29,7 @@ from wastex_matching.domain.candidates import (
     without_pairs,
 )
 from wastex_matching.domain.capacity import NetCapacities, apply_fixed
+from wastex_matching.domain.flows import optimal_flows
 from wastex_matching.domain.model import (
     AllocationResult,
     DemandSlot,
@@ -91,27 +91,16 @@ def penalty_unit_cost(params: MatchingParams) -> int:
 def solve(net: NetCapacities, edges: CandidateEdges, params: MatchingParams) -> AllocationResult:
     """Min-cost flow on given candidate edges (indices into `net`'s sequences)."""
     offer_kg = offer_kilograms(net.offers)
-    demand_kg = demand_kilograms(net.demands)
-    licence_kg = licence_kilograms(net.licences)
-    costs = edge_unit_costs(edges.metres, params)
-    penalty = penalty_unit_cost(params)
-    worst = max(penalty, int(costs.max()) if len(costs) else 0)
-    if int(offer_kg.sum()) * worst > MAX_TOTAL_COST:
-        raise DomainError(
-            errors.INSTANCE_TOO_LARGE,
-            "total tonnage × cost would overflow the solver; allocate in smaller batches",
-        )
-    network = build_network(edges, costs, offer_kg, demand_kg, licence_kg, penalty)
-    solver = _solver(network)
-    _run(solver)
+    network = flow_network(net, edges, params, offer_kg)
+    capacities = network.capacities.copy()
+    flows = optimal_flows(network, capacities)
     rounds = 1
     allowances = [claims.allowances_kg for claims in network.shared_licences]
     for _ in range(params.licence_rebalance_rounds):
-        if not _rebalance(solver, network, allowances):
+        if not _rebalance(network, capacities, flows, allowances):
             break
-        _run(solver)
+        flows = optimal_flows(network, capacities)
         rounds += 1
-    flows = np.asarray(solver.flows(np.arange(len(network.edges), dtype=np.int64)), np.int64)
     notes: tuple[str, ...] = ()
     if network.shared_licences:
         notes = (
@@ -123,7 +112,7 @@ def solve(net: NetCapacities, edges: CandidateEdges, params: MatchingParams) -> 
         net.demands,
         net.licences,
         network.edges,
-        flows,
+        flows[: len(network.edges)],
         params,
         candidate_edges=len(edges),
         rounds=rounds,
@@ -132,32 +121,47 @@ def solve(net: NetCapacities, edges: CandidateEdges, params: MatchingParams) -> 
     )
 
 
-def _solver(network: FlowNetwork) -> SimpleMinCostFlow:
-    solver = SimpleMinCostFlow()
-    solver.add_arcs_with_capacity_and_unit_cost(
-        network.tails, network.heads, network.capacities, network.unit_costs
+def flow_network(
+    net: NetCapacities,
+    edges: CandidateEdges,
+    params: MatchingParams,
+    offer_kg: NDArray[np.int64] | None = None,
+) -> FlowNetwork:
+    """The integer network of `edges` over what `net` has left; refused if its total cost
+    could overflow the solver."""
+    offer_kg = offer_kilograms(net.offers) if offer_kg is None else offer_kg
+    costs = edge_unit_costs(edges.metres, params)
+    penalty = penalty_unit_cost(params)
+    worst = max(penalty, int(costs.max()) if len(costs) else 0)
+    if int(offer_kg.sum()) * worst > MAX_TOTAL_COST:
+        raise DomainError(
+            errors.INSTANCE_TOO_LARGE,
+            "total tonnage × cost would overflow the solver; allocate in smaller batches",
+        )
+    return build_network(
+        edges,
+        costs,
+        offer_kg,
+        demand_kilograms(net.demands),
+        licence_kilograms(net.licences),
+        penalty,
     )
-    solver.set_nodes_supplies(np.arange(network.num_nodes, dtype=np.int64), network.supplies)
-    return solver
-
-
-def _run(solver: SimpleMinCostFlow) -> None:
-    status = solver.solve()
-    if status != SimpleMinCostFlow.OPTIMAL:
-        raise DomainError(errors.SOLVER_FAILED, f"min-cost flow ended with status {status}")
 
 
 def _rebalance(
-    solver: SimpleMinCostFlow, network: FlowNetwork, allowances: list[NDArray[np.int64]]
+    network: FlowNetwork,
+    capacities: NDArray[np.int64],
+    flows: NDArray[np.int64],
+    allowances: list[NDArray[np.int64]],
 ) -> bool:
-    """Re-split shared licences after a solve (updating `allowances`); True if any changed."""
+    """Re-split shared licences after a solve (updating `capacities` and `allowances`);
+    True if any changed."""
     changed = False
     for index, claims in enumerate(network.shared_licences):
-        used = np.asarray(solver.flows(claims.arcs), dtype=np.int64)
-        rebalanced = rebalanced_allowances(claims, allowances[index], used)
+        rebalanced = rebalanced_allowances(claims, allowances[index], flows[claims.arcs])
         if rebalanced is None:
             continue
-        solver.set_arc_capacities(claims.arcs, rebalanced)
+        capacities[claims.arcs] = rebalanced
         allowances[index] = rebalanced
         changed = True
     return changed
