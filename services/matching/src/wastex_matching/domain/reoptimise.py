@@ -60,23 +60,31 @@ def plan_reoptimisation(
 ) -> ReoptimisationPlan[R]:
     # Grouped by (offer, demand) and compared on tonnes within the group: hashing two
     # interned strings is far cheaper than hashing a Decimal, and a round may hold 20k.
+    # A group leaves the dict once emptied, so what is left at the end is what goes.
     waiting: dict[tuple[str, str], list[ProvisionalMatch]] = {}
-    for match in sorted(provisional, key=attrgetter("match_id")):
+    crowded: list[list[ProvisionalMatch]] = []
+    for match in provisional:
         pair = (match.offer_id, match.demand_id)
         group = waiting.get(pair)
         if group is None:
             waiting[pair] = [match]
         else:
             group.append(match)
+            crowded.append(group)
+    for group in crowded:  # equal tonnes in one pair: the lowest match id is kept
+        group.sort(key=attrgetter("match_id"))
     keep: list[tuple[ProvisionalMatch, R]] = []
     propose: list[R] = []
     for route in proposed:
-        group = waiting.get((route.offer_id, route.demand_id))
-        same = _take(group, route.tonnes) if group else None
+        pair = (route.offer_id, route.demand_id)
+        group = waiting.get(pair)
+        same = None if group is None else _take(group, route.tonnes)
         if same is None:
             propose.append(route)
-        else:
-            keep.append((same, route))
+            continue
+        keep.append((same, route))
+        if not group:
+            del waiting[pair]
     supersede = sorted(
         (match for matches in waiting.values() for match in matches), key=attrgetter("match_id")
     )
