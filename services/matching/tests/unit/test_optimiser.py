@@ -16,6 +16,7 @@ from wastex_matching.domain import (
     LicenceType,
     MatchingParams,
     allocate,
+    apply_fixed,
     greedy_nearest_first,
     greedy_shortest_edge_first,
 )
@@ -193,6 +194,23 @@ def test_accepted_matches_are_fixed_and_consume_offer_demand_and_licence(make: A
         "other": Decimal("10.000"),
     }
     assert result.unmatched_tonnes == {"offer-1": Decimal("20.000")}
+
+
+def test_an_offer_counts_its_kilograms_once_and_again_when_fixed_matches_take_some(
+    make: Any,
+) -> None:
+    offer = make.offer(amount=100)
+    assert offer.kilograms == 100_000
+    fixed = FixedMatch(
+        match_id="m-accepted",
+        offer_id="offer-1",
+        demand_id="demand-1",
+        licence_id=None,
+        tonnes=Decimal("60.25"),
+        licence_year=TODAY.year,
+    )
+    (net,) = apply_fixed([offer], [], [], [fixed], TODAY).offers
+    assert (net.remaining_tonnes, net.kilograms) == (Decimal("39.750"), 39_750)
 
 
 def test_every_match_explains_distance_tonnes_transport_and_avoided_co2e(make: Any) -> None:

@@ -10,11 +10,12 @@ per tonne of that route, so the comparison is visible, not asserted.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from operator import attrgetter
 
 from wastex_matching.domain import reasons
 from wastex_matching.domain.capacity import apply_fixed
@@ -27,6 +28,7 @@ from wastex_matching.domain.model import (
     FixedMatch,
     LicenceView,
     OfferSlot,
+    Route,
 )
 from wastex_matching.domain.params import MatchingParams
 from wastex_shared.errors import NotFound
@@ -103,6 +105,7 @@ class Explainer:
         offer = self.offers.get(offer_id)
         if offer is None:
             raise NotFound("offer", offer_id)
+        routes = self.usage.routes_of(offer_id)
         lines: list[CandidateExplanation] = []
         for demand in self.demands:
             if demand_ids is not None and demand.demand_id not in demand_ids:
@@ -111,7 +114,7 @@ class Explainer:
                 offer, demand, self.licences, self.today, road_factor=self.params.road_factor
             )
             distance = metres_to_km(verdict.distance_metres)
-            outcome, message, tonnes = _outcome(offer, demand, verdict, self.usage)
+            outcome, message, tonnes = _outcome(offer, demand, verdict, self.usage, routes)
             lines.append(
                 CandidateExplanation(
                     demand_id=demand.demand_id,
@@ -138,30 +141,29 @@ def _order(line: CandidateExplanation) -> tuple[int, int, Decimal]:
 
 
 class _Usage:
-    """What an allocation put where, in kilograms: per route, demand, licence; and each
-    offer's farthest route in metres."""
+    """What an allocation put where: kilograms per demand and licence, and each offer's
+    routes (found by bisection: an allocation's routes are sorted by offer)."""
 
     def __init__(
         self, allocation: AllocationResult | None, licences: Sequence[LicenceView]
     ) -> None:
         self.given = allocation is not None
         self.licence_remaining = {lic.licence_id: lic.remaining_tonnes for lic in licences}
-        self.route: dict[tuple[str, str], int] = defaultdict(int)
-        self.demand: dict[str, int] = defaultdict(int)
-        self.licence: dict[str, int] = defaultdict(int)
-        self.offer_farthest: dict[str, int] = {}
-        for route in allocation.routes if allocation else ():
-            self.route[(route.offer_id, route.demand_id)] += route.kilograms
-            self.demand[route.demand_id] += route.kilograms
-            self.licence[route.licence_id] += route.kilograms
-            farthest = self.offer_farthest.get(route.offer_id, 0)
-            self.offer_farthest[route.offer_id] = max(farthest, route.metres)
+        self._routes = allocation.routes if allocation else ()
+        self._demand = allocation.kilograms_by_demand if allocation else {}
+        self._licence = allocation.kilograms_by_licence if allocation else {}
+
+    def routes_of(self, offer_id: str) -> list[Route]:
+        routes = self._routes
+        first = bisect_left(routes, offer_id, key=attrgetter("offer_id"))
+        last = bisect_right(routes, offer_id, lo=first, key=attrgetter("offer_id"))
+        return list(routes[first:last])
 
     def demand_tonnes(self, demand_id: str) -> Decimal:
-        return from_kilograms(self.demand[demand_id])
+        return from_kilograms(self._demand.get(demand_id, 0))
 
     def licence_tonnes(self, licence_id: str) -> Decimal:
-        return from_kilograms(self.licence[licence_id])
+        return from_kilograms(self._licence.get(licence_id, 0))
 
 
 def _outcome(
@@ -169,12 +171,14 @@ def _outcome(
     demand: DemandSlot,
     verdict: PairAssessment,
     usage: _Usage,
+    routes: Sequence[Route],
 ) -> tuple[str, str, Decimal | None]:
+    """The verdict on `demand` for `offer`, whose routes in the allocation are `routes`."""
     if verdict.reason is not None:
         return verdict.reason, verdict.message, None
     if not usage.given:
         return reasons.FEASIBLE, verdict.message, None
-    chosen_kg = usage.route.get((offer.offer_id, demand.demand_id))
+    chosen_kg = sum(route.kilograms for route in routes if route.demand_id == demand.demand_id)
     if chosen_kg:
         chosen = from_kilograms(chosen_kg)
         return reasons.CHOSEN, f"allocated {chosen} t ({verdict.message})", chosen
@@ -192,14 +196,14 @@ def _outcome(
             "the recycler's licensed annual tonnage for this code went to other offers",
             None,
         )
-    farthest = usage.offer_farthest.get(offer.offer_id)
-    if farthest is None:
+    if not routes:  # the allocation left all of this offer unmatched
         return (
             reasons.FEASIBLE_BUT_COSTLIER,
             f"{metres_to_km(verdict.distance_metres)} km: the allocation found no route for "
             "this offer worth its CO2e (or its share of a shared licence ran out)",
             None,
         )
+    farthest = max(route.metres for route in routes)
     return (
         reasons.FEASIBLE_BUT_COSTLIER,
         f"{metres_to_km(verdict.distance_metres)} km; the offer went to routes of at most "

@@ -24,7 +24,7 @@ from typing import NamedTuple
 from wastex_matching.domain import errors
 from wastex_shared.codes import is_hazardous
 from wastex_shared.errors import DomainError
-from wastex_shared.units import KILOGRAM, from_kilograms
+from wastex_shared.units import KILOGRAM, from_kilograms, to_kilograms
 
 ZERO_TONNES = Decimal("0.000")
 
@@ -98,11 +98,14 @@ class OfferSlot:
     waste_code: str
     remaining_tonnes: Decimal
     window: Window
+    #: `remaining_tonnes` in whole kilograms, as the solver counts (computed once: a slot
+    #: lives from its posting to its closing, and every round needs it).
+    kilograms: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(
-            self, "remaining_tonnes", check_tonnes(self.remaining_tonnes, "remaining_tonnes")
-        )
+        tonnes = check_tonnes(self.remaining_tonnes, "remaining_tonnes")
+        object.__setattr__(self, "remaining_tonnes", tonnes)
+        object.__setattr__(self, "kilograms", to_kilograms(tonnes))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -265,6 +268,9 @@ class AllocationResult:
     #: Solver rounds (1, plus one per licence rebalancing round; 0 for baselines).
     rounds: int = 0
     notes: tuple[str, ...] = field(default=())
+    #: Kilograms routed to each demand and under each licence (only those with any).
+    kilograms_by_demand: dict[str, int] = field(default_factory=dict, compare=False)
+    kilograms_by_licence: dict[str, int] = field(default_factory=dict, compare=False)
 
     @cached_property
     def matches(self) -> tuple[ProposedMatch, ...]:

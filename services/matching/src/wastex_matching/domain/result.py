@@ -29,7 +29,7 @@ from wastex_shared.units import from_kilograms, to_kilograms
 
 
 def offer_kilograms(offers: Sequence[OfferSlot]) -> NDArray[np.int64]:
-    return np.array([to_kilograms(o.remaining_tonnes) for o in offers], dtype=np.int64)
+    return np.fromiter((o.kilograms for o in offers), dtype=np.int64, count=len(offers))
 
 
 def demand_kilograms(demands: Sequence[DemandSlot]) -> NDArray[np.int64]:
@@ -87,7 +87,22 @@ def build_result(
         explain=RouteExplainer(offers, demands, params),
         rounds=rounds,
         notes=notes,
+        kilograms_by_demand=_kilograms_by(
+            [d.demand_id for d in demands], edges.demand, edge_flow_kg
+        ),
+        kilograms_by_licence=_kilograms_by(
+            [lic.licence_id for lic in licences], edges.licence, edge_flow_kg
+        ),
     )
+
+
+def _kilograms_by(
+    ids: Sequence[str], index: NDArray[np.int64], edge_flow_kg: NDArray[np.int64]
+) -> dict[str, int]:
+    """Kilograms per id (those with any) over the edges whose `index` points at it."""
+    totals = np.zeros(len(ids), dtype=np.int64)
+    np.add.at(totals, index, edge_flow_kg)
+    return {ids[i]: int(totals[i]) for i in np.flatnonzero(totals).tolist()}
 
 
 class RouteExplainer:
