@@ -224,6 +224,10 @@ class ProposedMatch:
     avoided_factor_key: str | None = None
 
     @property
+    def kilograms(self) -> int:
+        return to_kilograms(self.tonnes)
+
+    @property
     def net_co2e_kg(self) -> Decimal | None:
         """Avoided minus transport (positive = the route saves emissions)."""
         if self.avoided_co2e_kg is None:

@@ -11,12 +11,13 @@ routes are proposed.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from operator import attrgetter
 from typing import Generic, Protocol, TypeVar
 
 from wastex_matching.domain.model import check_tonnes
+from wastex_shared.units import to_kilograms
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -28,9 +29,12 @@ class ProvisionalMatch:
     demand_id: str
     tonnes: Decimal
     licence_id: str | None = None
+    kilograms: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "tonnes", check_tonnes(self.tonnes, "tonnes"))
+        tonnes = check_tonnes(self.tonnes, "tonnes")
+        object.__setattr__(self, "tonnes", tonnes)
+        object.__setattr__(self, "kilograms", to_kilograms(tonnes))
 
 
 class RouteLike(Protocol):
@@ -39,7 +43,7 @@ class RouteLike(Protocol):
     @property
     def demand_id(self) -> str: ...
     @property
-    def tonnes(self) -> Decimal: ...
+    def kilograms(self) -> int: ...
 
 
 R = TypeVar("R", bound=RouteLike)
@@ -58,7 +62,7 @@ class ReoptimisationPlan(Generic[R]):
 def plan_reoptimisation(
     provisional: Iterable[ProvisionalMatch], proposed: Iterable[R]
 ) -> ReoptimisationPlan[R]:
-    # Grouped by (offer, demand) and compared on tonnes within the group: hashing two
+    # Grouped by (offer, demand) and compared on kilograms within the group: hashing two
     # interned strings is far cheaper than hashing a Decimal, and a round may hold 20k.
     # A group leaves the dict once emptied, so what is left at the end is what goes.
     waiting: dict[tuple[str, str], list[ProvisionalMatch]] = {}
@@ -78,7 +82,7 @@ def plan_reoptimisation(
     for route in proposed:
         pair = (route.offer_id, route.demand_id)
         group = waiting.get(pair)
-        same = None if group is None else _take(group, route.tonnes)
+        same = None if group is None else _take(group, route.kilograms)
         if same is None:
             propose.append(route)
             continue
@@ -91,9 +95,9 @@ def plan_reoptimisation(
     return ReoptimisationPlan(tuple(keep), tuple(supersede), tuple(propose))
 
 
-def _take(group: list[ProvisionalMatch], tonnes: Decimal) -> ProvisionalMatch | None:
-    """Remove and return the first stored proposal of `group` with these tonnes."""
+def _take(group: list[ProvisionalMatch], kilograms: int) -> ProvisionalMatch | None:
+    """Remove and return the first stored proposal of `group` with this weight."""
     for i, match in enumerate(group):
-        if match.tonnes == tonnes:
+        if match.kilograms == kilograms:
             return group.pop(i)
     return None
