@@ -216,7 +216,7 @@ class MatchingService:
         await self._market_changed(uow)
 
     async def on_offer_posted(self, uow: UnitOfWork, _: Envelope, data: OfferPosted) -> None:
-        await repo.upsert(
+        await repo.upsert_listing(
             uow.session,
             OfferRow,
             data.offer_id,
@@ -252,7 +252,7 @@ class MatchingService:
         await self._market_changed(uow)
 
     async def on_demand_posted(self, uow: UnitOfWork, _: Envelope, data: DemandPosted) -> None:
-        await repo.upsert(
+        await repo.upsert_listing(
             uow.session,
             DemandRow,
             data.demand_id,

@@ -165,6 +165,14 @@ async def upsert(
     write_later(session, statement, {"id": ident, **values})
 
 
+async def upsert_listing(
+    session: AsyncSession, row_type: type[OfferRow | DemandRow], ident: str, **values: Any
+) -> None:
+    """`upsert` an offer's or demand's row, stamped with this transaction's market version
+    (and so marking the market changed)."""
+    await upsert(session, row_type, ident, market_version=await bump_version(session), **values)
+
+
 async def set_listing_status(
     session: AsyncSession,
     ident: str,
@@ -174,23 +182,26 @@ async def set_listing_status(
     version: int,
 ) -> None:
     """Keep the catalog's word with the highest listing version; WITHDRAWN and EXPIRED stay
-    final whatever comes later (events of one listing travel on several topics)."""
+    final whatever comes later (events of one listing travel on several topics). A status
+    that changes is stamped with this transaction's market version (which is bumped)."""
     values = {
         "id": ident,
         "kind": kind,
         "status": status,
         "remaining_tonnes": remaining,
         "version": version,
+        "market_version": await bump_version(session),
     }
     write_later(session, _listing_status_upsert(_dialect(session)), values)
 
 
-async def bump_version(session: AsyncSession) -> None:
-    """Mark the market changed (one upsert, atomic on both databases).
+async def bump_version(session: AsyncSession) -> int:
+    """Mark the market changed (one upsert, atomic on both databases); the new version.
 
     Once per transaction is enough, and a batch of 500 postings need not queue 500 writes
-    on the one hot row; inside a savepoint it bumps again, as the savepoint may roll back."""
-    await _count_once(session, MARKET_VERSION_ROW)
+    on the one hot row; inside a savepoint it bumps again, as the savepoint may roll back.
+    The row stays locked until commit, so versions commit in the order they are given."""
+    return await _count_once(session, MARKET_VERSION_ROW)
 
 
 async def note_match_writes(session: AsyncSession) -> int:
@@ -246,6 +257,7 @@ def _listing_status_upsert(dialect: str) -> Any:
             "status": new.status,
             "version": new.version,
             "remaining_tonnes": func.coalesce(new.remaining_tonnes, table.c.remaining_tonnes),
+            "market_version": new.market_version,
         },
         where=and_(new.version > table.c.version, table.c.status.not_in(CLOSED_LISTING)),
     )
@@ -347,11 +359,15 @@ class ListingCache:
     """The open offers' and demands' slots, kept from one round to the next.
 
     A listing's row is written by its posting alone (withdrawals, updates and expiry change
-    `listing_status`, never the row), so a slot once read stays right: a round reads the ids
-    still open and only the rows it has not seen. Rebuilt from nothing after a restart."""
+    `listing_status`, never the row), and both are stamped with the market version of the
+    transaction that wrote them. The first round reads every open listing; later rounds
+    read only the rows and statuses stamped after the version they last read. Versions
+    commit in order (`bump_version`), so none is missed; one read twice is harmless."""
 
     offers: dict[str, OfferSlot] = field(default_factory=dict)
     demands: dict[str, DemandSlot] = field(default_factory=dict)
+    #: The market version the slots are current at; None until the first read.
+    version: int | None = None
 
 
 def _open_ids(table: Table, today: date) -> Any:
@@ -364,15 +380,14 @@ def _open_ids(table: Table, today: date) -> Any:
     )
 
 
-async def _open_slots(
+async def _all_open(
     session: AsyncSession,
     table: Table,
     today: date,
     known: dict[str, SlotT],
     to_slot: Callable[[Row[Any]], SlotT],
-) -> list[SlotT]:
-    """The open listings of `table` in id order, reading only the rows not in `known`;
-    `known` keeps the open ones only, so it never outgrows the market."""
+) -> None:
+    """Make `known` the open listings of `table`, reading only the rows it lacks."""
     ids = list((await session.execute(_open_ids(table, today))).scalars())
     missing = [ident for ident in ids if ident not in known]
     for chunk in _chunks(missing):
@@ -381,7 +396,40 @@ async def _open_slots(
     open_now = {ident: known[ident] for ident in ids}
     known.clear()
     known.update(open_now)
-    return list(open_now.values())
+
+
+async def _changes_since(
+    session: AsyncSession,
+    table: Table,
+    kind: str,
+    version: int,
+    known: dict[str, SlotT],
+    to_slot: Callable[[Row[Any]], SlotT],
+) -> None:
+    """Apply to `known` the listings of `table` whose row or status changed after `version`."""
+    status = LISTING_STATUS.c
+    changed = (
+        select(table.c.id)
+        .where(table.c.market_version > version)
+        .union(select(status.id).where(status.market_version > version, status.kind == kind))
+    )
+    rows = await session.execute(
+        select(table, status.status.label("listing_status"))
+        .outerjoin(LISTING_STATUS, status.id == table.c.id)
+        .where(table.c.id.in_(changed))
+    )
+    for row in rows:
+        if row.listing_status in CLOSED_LISTING:
+            known.pop(row.id, None)
+        else:
+            known[row.id] = to_slot(row)
+
+
+def _open_on(known: dict[str, SlotT], today: date, end: Callable[[SlotT], date]) -> list[SlotT]:
+    """The slots still available on `today`, in id order; the others leave `known`."""
+    for ident in [ident for ident, slot in known.items() if end(slot) < today]:
+        del known[ident]
+    return [known[ident] for ident in sorted(known)]
 
 
 @dataclass
@@ -465,9 +513,17 @@ async def load_market(
     known: LiveMatches | None = None,
 ) -> MarketSnapshot:
     cache = cache or ListingCache()
+    # Read first: what is stamped later than this is read again next round.
     version = await read_version(session)
-    offers = await _open_slots(session, OFFERS, today, cache.offers, offer_slot)
-    demands = await _open_slots(session, DEMANDS, today, cache.demands, demand_slot)
+    if cache.version is None:
+        await _all_open(session, OFFERS, today, cache.offers, offer_slot)
+        await _all_open(session, DEMANDS, today, cache.demands, demand_slot)
+    else:
+        await _changes_since(session, OFFERS, "offer", cache.version, cache.offers, offer_slot)
+        await _changes_since(session, DEMANDS, "demand", cache.version, cache.demands, demand_slot)
+    cache.version = version
+    offers = _open_on(cache.offers, today, lambda offer: offer.window.end)
+    demands = _open_on(cache.demands, today, lambda demand: demand.window.end)
     recyclers = {d.enterprise_id for d in demands}
     licences_table = table_of(LicenceRow)
     licence_rows = await session.execute(select(licences_table).order_by(licences_table.c.id))

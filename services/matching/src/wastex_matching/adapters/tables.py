@@ -90,6 +90,9 @@ class OfferRow(MatchingTable, table=True):
     available_from: date = Field(sa_column=_day())
     available_until: date = Field(sa_column=_day())
     description: str = Field(default="", sa_column=Column(Text, nullable=False))
+    #: The market version of the transaction that last wrote this row: a round reads only
+    #: the listings changed since the version it last read (`repository.ListingCache`).
+    market_version: int = Field(default=0, index=True)
 
 
 class DemandRow(MatchingTable, table=True):
@@ -107,6 +110,9 @@ class DemandRow(MatchingTable, table=True):
     max_distance_km: Decimal = Field(sa_column=Column(Numeric(10, 3), nullable=False))
     available_from: date = Field(sa_column=_day())
     available_until: date = Field(sa_column=_day())
+    #: The market version of the transaction that last wrote this row: a round reads only
+    #: the listings changed since the version it last read (`repository.ListingCache`).
+    market_version: int = Field(default=0, index=True)
 
 
 class ListingStatusRow(MatchingTable, table=True):
@@ -125,6 +131,9 @@ class ListingStatusRow(MatchingTable, table=True):
     remaining_tonnes: Decimal | None = Field(default=None, sa_column=_tonnes(nullable=True))
     #: The catalog's listing version this status came with.
     version: int = 0
+    #: The market version of the transaction that last wrote this row: a round reads only
+    #: the listings changed since the version it last read (`repository.ListingCache`).
+    market_version: int = Field(default=0, index=True)
 
 
 class MatchRow(MatchingTable, table=True):
