@@ -40,8 +40,11 @@ class ServiceSettings(BaseSettings):
     data_dir: Path = Field(default=Path(".data"), validation_alias=AliasChoices("WASTEX_DATA_DIR"))
     #: Records per consumer batch: one DB transaction and one offset commit each.
     consumer_batch_size: int = 500
-    #: Kafka fetch wait; low values trade broker round trips for latency.
-    fetch_max_wait_ms: int = 10
+    #: Kafka fetch wait: how long a fetch may wait for records. Low values trade broker
+    #: round trips for latency. Measured on the dev stack (tansu, 2 cores): 10 ms cost 37 %
+    #: of the machine with everything idle (every consumer polling 100 times a second),
+    #: 50 ms 16 %, with the same offer → proposal latency (p50 75 ms at 4 offers/s).
+    fetch_max_wait_ms: int = 50
     #: Allocations between young-generation collections (CPython's default is 700). A
     #: consumer batch or a matching round allocates tens of thousands of short-lived
     #: objects; at 700 they are traced several times over and survivors trigger full

@@ -49,7 +49,12 @@ def build_process(settings: MatchingSettings) -> MatchingProcess:
     runtime.background.append(service.run_expiry_sweeper)
     feed = None
     if settings.live_feed:
-        feed = KafkaLiveFeed(settings.kafka_bootstrap, LIVE_TOPICS, hub)
+        feed = KafkaLiveFeed(
+            settings.kafka_bootstrap,
+            LIVE_TOPICS,
+            hub,
+            fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        )
         runtime.background.append(feed.run)
     runtime.graphql_app = build_graphql_app(settings, service, hub)
     return MatchingProcess(runtime, service, hub, feed)

@@ -75,10 +75,12 @@ class KafkaLiveFeed:
         topics: Sequence[str],
         hub: LiveHub,
         started_at: datetime | None = None,
+        fetch_max_wait_ms: int = 500,
     ) -> None:
         self._bootstrap = bootstrap
         self._topics = list(topics)
         self._hub = hub
+        self._fetch_max_wait_ms = fetch_max_wait_ms
         self.started_at = started_at or utcnow()
         #: Set once the reader is positioned at the end of every partition.
         self.ready = asyncio.Event()
@@ -102,6 +104,7 @@ class KafkaLiveFeed:
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="latest",
+            fetch_max_wait_ms=self._fetch_max_wait_ms,
         )
         await consumer.start()
         try:
