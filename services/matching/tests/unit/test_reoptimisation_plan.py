@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from wastex_matching.domain import (
+    ProposalIndex,
     ProvisionalMatch,
     ReoptimisationPlan,
     Route,
@@ -91,3 +92,17 @@ def test_routes_plan_as_their_explained_matches_do(make: Any) -> None:
     assert by_route.propose  # far was stored; near is nearer
     assert [k for k, _ in by_route.keep] == [k for k, _ in by_match.keep]
     assert list(map(result.explain, by_route.propose)) == list(by_match.propose)
+
+
+def test_an_index_changed_by_a_round_equals_one_built_afresh() -> None:
+    a, b = stored("m1", "offer-1", "demand-1", "5"), stored("m3", "offer-1", "demand-1", "5")
+    c, d = stored("m2", "offer-2", "demand-1", "7"), stored("m0", "offer-1", "demand-1", "5")
+    before = ProposalIndex.of([b, a, c])
+    after = before.changed(removed=["m2", "m3"], added=[d])
+    fresh = ProposalIndex.of([a, d])
+    same_pair = ("offer-1", "demand-1")
+    assert list(after.pair(*same_pair)) == [d, a] == list(fresh.pair(*same_pair))
+    assert after.pair("offer-2", "demand-1") == () == fresh.pair("offer-2", "demand-1")
+    assert sorted(m.match_id for m in after) == ["m0", "m1"]
+    assert list(before.pair(*same_pair)) == [a, b]  # the old index is unchanged
+    assert len(before) == 3

@@ -44,7 +44,7 @@ from wastex_matching.domain.model import (
     Point,
     Window,
 )
-from wastex_matching.domain.reoptimise import ProvisionalMatch
+from wastex_matching.domain.reoptimise import ProposalIndex, ProvisionalMatch
 from wastex_shared.storage import upsert_into, write_later
 
 SlotT = TypeVar("SlotT", OfferSlot, DemandSlot)
@@ -332,9 +332,9 @@ class MarketSnapshot:
     def fixed(self) -> list[FixedMatch]:
         return self.matches.fixed
 
-    @cached_property
-    def proposals(self) -> list[ProvisionalMatch]:
-        return [match for match, _ in self.matches.proposals.values()]
+    @property
+    def proposals(self) -> ProposalIndex:
+        return self.matches.index
 
     def proposal_version(self, match_id: str) -> int:
         return self.matches.proposals[match_id][1]
@@ -444,6 +444,15 @@ class LiveMatches:
     fixed: list[FixedMatch]
     #: By match id, with the version each was read or written at.
     proposals: dict[str, tuple[ProvisionalMatch, int]]
+    #: The same by (offer, demand), as planning compares them; derived from the last
+    #: round's when it is kept, built from `proposals` otherwise.
+    known_index: ProposalIndex | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def index(self) -> ProposalIndex:
+        if self.known_index is None:
+            self.known_index = ProposalIndex.of(match for match, _ in self.proposals.values())
+        return self.known_index
 
     def after_round(
         self, writes: int, superseded: Iterable[str], proposed: Iterable[MatchRecord]
@@ -452,12 +461,14 @@ class LiveMatches:
         someone else wrote matches since they were read."""
         if writes != self.writes + 1:
             return None
+        gone, added = list(superseded), [(_provisional(r), r.version) for r in proposed]
         proposals = dict(self.proposals)
-        for match_id in superseded:
+        for match_id in gone:
             del proposals[match_id]
-        for record in proposed:
-            proposals[record.id] = (_provisional(record), record.version)
-        return LiveMatches(writes, self.fixed, proposals)
+        for match, version in added:
+            proposals[match.match_id] = (match, version)
+        index = self.index.changed(removed=gone, added=(match for match, _ in added))
+        return LiveMatches(writes, self.fixed, proposals, index)
 
 
 def _provisional(match: MatchRecord | Row[Any]) -> ProvisionalMatch:

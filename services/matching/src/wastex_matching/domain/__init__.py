@@ -43,6 +43,7 @@ from wastex_matching.domain.model import (
 from wastex_matching.domain.optimiser import allocate
 from wastex_matching.domain.params import MatchingParams
 from wastex_matching.domain.reoptimise import (
+    ProposalIndex,
     ProvisionalMatch,
     ReoptimisationPlan,
     plan_reoptimisation,
@@ -64,6 +65,7 @@ __all__ = [
     "PairAssessment",
     "Party",
     "Point",
+    "ProposalIndex",
     "ProposedMatch",
     "ProvisionalMatch",
     "ReoptimisationPlan",

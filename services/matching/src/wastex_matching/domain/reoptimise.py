@@ -10,7 +10,7 @@ routes are proposed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Set
 from dataclasses import dataclass, field
 from decimal import Decimal
 from operator import attrgetter
@@ -59,45 +59,94 @@ class ReoptimisationPlan(Generic[R]):
     propose: tuple[R, ...]
 
 
+class ProposalIndex:
+    """Stored proposals by (offer, demand), each pair's in match id order; immutable.
+
+    A round at 20,000 open offers holds as many proposals and changes a few hundred, so
+    the service keeps the index between rounds and derives the next one (`changed`)."""
+
+    __slots__ = ("_by_id", "_by_pair")
+
+    def __init__(
+        self,
+        by_id: dict[str, ProvisionalMatch],
+        by_pair: dict[tuple[str, str], tuple[ProvisionalMatch, ...]],
+    ) -> None:
+        self._by_id = by_id
+        self._by_pair = by_pair
+
+    @classmethod
+    def of(cls, matches: Iterable[ProvisionalMatch]) -> ProposalIndex:
+        return cls({}, {}).changed(added=matches)
+
+    def changed(
+        self, *, removed: Iterable[str] = (), added: Iterable[ProvisionalMatch] = ()
+    ) -> ProposalIndex:
+        """A new index less the `removed` match ids, plus `added`; this one is unchanged."""
+        by_id, by_pair = dict(self._by_id), dict(self._by_pair)
+        for match_id in removed:
+            _drop(by_id, by_pair, match_id)
+        for match in added:
+            if match.match_id in by_id:
+                _drop(by_id, by_pair, match.match_id)
+            by_id[match.match_id] = match
+            pair = (match.offer_id, match.demand_id)
+            together = (*by_pair.get(pair, ()), match)
+            by_pair[pair] = tuple(sorted(together, key=attrgetter("match_id")))
+        return ProposalIndex(by_id, by_pair)
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def __iter__(self) -> Iterator[ProvisionalMatch]:
+        return iter(self._by_id.values())
+
+    def pair(self, offer_id: str, demand_id: str) -> tuple[ProvisionalMatch, ...]:
+        return self._by_pair.get((offer_id, demand_id), ())
+
+    def all_but(self, match_ids: Set[str]) -> list[ProvisionalMatch]:
+        """The proposals whose ids are not in `match_ids`, in match id order."""
+        return [self._by_id[i] for i in sorted(self._by_id.keys() - match_ids)]
+
+
 def plan_reoptimisation(
-    provisional: Iterable[ProvisionalMatch], proposed: Iterable[R]
+    provisional: ProposalIndex | Iterable[ProvisionalMatch], proposed: Iterable[R]
 ) -> ReoptimisationPlan[R]:
-    # Grouped by (offer, demand) and compared on kilograms within the group: hashing two
-    # interned strings is far cheaper than hashing a Decimal, and a round may hold 20k.
-    # A group leaves the dict once emptied, so what is left at the end is what goes.
-    waiting: dict[tuple[str, str], list[ProvisionalMatch]] = {}
-    crowded: list[list[ProvisionalMatch]] = []
-    for match in provisional:
-        pair = (match.offer_id, match.demand_id)
-        group = waiting.get(pair)
-        if group is None:
-            waiting[pair] = [match]
-        else:
-            group.append(match)
-            crowded.append(group)
-    for group in crowded:  # equal tonnes in one pair: the lowest match id is kept
-        group.sort(key=attrgetter("match_id"))
+    """Keep each stored proposal a new route repeats (same offer, demand and weight; of
+    several equal ones, the lowest match id), supersede the rest, propose the other routes."""
+    index = provisional if isinstance(provisional, ProposalIndex) else ProposalIndex.of(provisional)
+    kept_ids: set[str] = set()
     keep: list[tuple[ProvisionalMatch, R]] = []
     propose: list[R] = []
     for route in proposed:
-        pair = (route.offer_id, route.demand_id)
-        group = waiting.get(pair)
-        same = None if group is None else _take(group, route.kilograms)
+        same = _repeated(index.pair(route.offer_id, route.demand_id), route.kilograms, kept_ids)
         if same is None:
             propose.append(route)
-            continue
-        keep.append((same, route))
-        if not group:
-            del waiting[pair]
-    supersede = sorted(
-        (match for matches in waiting.values() for match in matches), key=attrgetter("match_id")
-    )
-    return ReoptimisationPlan(tuple(keep), tuple(supersede), tuple(propose))
+        else:
+            kept_ids.add(same.match_id)
+            keep.append((same, route))
+    return ReoptimisationPlan(tuple(keep), tuple(index.all_but(kept_ids)), tuple(propose))
 
 
-def _take(group: list[ProvisionalMatch], kilograms: int) -> ProvisionalMatch | None:
-    """Remove and return the first stored proposal of `group` with this weight."""
-    for i, match in enumerate(group):
-        if match.kilograms == kilograms:
-            return group.pop(i)
+def _repeated(
+    group: tuple[ProvisionalMatch, ...], kilograms: int, kept_ids: set[str]
+) -> ProvisionalMatch | None:
+    """The first stored proposal of `group` with this weight not kept already."""
+    for match in group:
+        if match.kilograms == kilograms and match.match_id not in kept_ids:
+            return match
     return None
+
+
+def _drop(
+    by_id: dict[str, ProvisionalMatch],
+    by_pair: dict[tuple[str, str], tuple[ProvisionalMatch, ...]],
+    match_id: str,
+) -> None:
+    match = by_id.pop(match_id)
+    pair = (match.offer_id, match.demand_id)
+    rest = tuple(m for m in by_pair[pair] if m.match_id != match_id)
+    if rest:
+        by_pair[pair] = rest
+    else:
+        del by_pair[pair]
