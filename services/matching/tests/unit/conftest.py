@@ -15,6 +15,7 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
+from hypothesis import strategies as st
 from scipy.optimize import linprog
 from scipy.sparse import coo_matrix
 
@@ -241,6 +242,18 @@ def random_city(
                 )
             )
     return City(offers, tuple(demands), tuple(licences), tuple(fixed))
+
+
+#: Arguments of `random_city` for property tests (a seed and a shape).
+cities = st.fixed_dictionaries(
+    {
+        "seed": st.integers(0, 2**32 - 1),
+        "n_offers": st.integers(1, 35),
+        "n_demands": st.integers(1, 12),
+        "tightness": st.sampled_from([0.1, 0.5, 1.0, 3.0]),
+        "shared_sites": st.sampled_from([0.0, 0.5, 0.9]),
+    }
+)
 
 
 @pytest.fixture(scope="session")

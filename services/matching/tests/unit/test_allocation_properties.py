@@ -22,6 +22,8 @@ from wastex_matching.domain import (
 )
 from wastex_shared.codes import is_hazardous
 
+from .conftest import cities
+
 TODAY = date(2026, 12, 1)
 KILOGRAM = Decimal("0.001")
 
@@ -30,16 +32,6 @@ ALLOCATORS: dict[str, Callable[..., AllocationResult]] = {
     "greedy nearest-first": greedy_nearest_first,
     "greedy shortest-edge-first": greedy_shortest_edge_first,
 }
-
-cities = st.fixed_dictionaries(
-    {
-        "seed": st.integers(0, 2**32 - 1),
-        "n_offers": st.integers(1, 35),
-        "n_demands": st.integers(1, 12),
-        "tightness": st.sampled_from([0.1, 0.5, 1.0, 3.0]),
-        "shared_sites": st.sampled_from([0.0, 0.5, 0.9]),
-    }
-)
 
 
 def run(city: Callable[..., Any], spec: dict[str, Any], name: str, road: float) -> tuple[Any, Any]:

@@ -15,17 +15,7 @@ from wastex_matching.domain import MatchingParams, apply_fixed, build_candidate_
 from wastex_matching.domain.network import FlowNetwork
 from wastex_matching.domain.optimiser import flow_network
 
-from .conftest import TODAY
-
-cities = st.fixed_dictionaries(
-    {
-        "seed": st.integers(0, 2**32 - 1),
-        "n_offers": st.integers(1, 40),
-        "n_demands": st.integers(1, 12),
-        "tightness": st.sampled_from([0.1, 0.5, 1.0, 3.0]),
-        "shared_sites": st.sampled_from([0.0, 0.5, 0.9]),
-    }
-)
+from .conftest import TODAY, cities
 
 
 def network_of(city: Any) -> FlowNetwork:
