@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from wastex_matching.adapters.live import LiveHub
+from wastex_matching.adapters.live import KafkaLiveFeed, LiveHub
 from wastex_matching.adapters.tables import messaging
 from wastex_matching.entrypoints.graphql import GraphQLServices, schema
 from wastex_matching.service import MatchingService
 from wastex_matching.settings import MatchingSettings
+from wastex_matching.testing import FakeRecord
 from wastex_shared.auth import Role, issue_token
 from wastex_shared.envelope import Envelope
 from wastex_shared.graphql.context import Context
@@ -67,3 +68,15 @@ async def test_hub_fans_out_and_drops_the_oldest_for_a_slow_subscriber() -> None
         assert [(await anext(second)).data["n"] for _ in range(2)] == [1, 2]
     assert hub.subscribers("t") == 0
     assert hub.dropped == 2
+
+
+async def test_the_feed_decodes_only_what_someone_listens_to() -> None:
+    hub = LiveHub()
+    feed = KafkaLiveFeed("unused:9092", ["t"], hub, started_at=event(0).time)
+    record = FakeRecord(topic="t", partition=0, offset=0, key=None, value=event(1).to_json())
+    feed._forward(record)
+    assert hub.published == 0
+    async with hub.subscription("t") as events:
+        feed._forward(record)
+        assert (await anext(events)).data["n"] == 1
+    assert hub.published == 1

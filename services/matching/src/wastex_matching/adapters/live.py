@@ -133,6 +133,8 @@ class KafkaLiveFeed:
         return partitions
 
     def _forward(self, record: Any) -> None:
+        if not self._hub.subscribers(record.topic):
+            return  # no one listens: not worth decoding (a busy market posts hundreds a second)
         try:
             envelope = Envelope.from_json(record.value)
         except (ValidationError, ValueError, TypeError):
