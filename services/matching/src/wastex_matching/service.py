@@ -584,15 +584,7 @@ class MatchingService:
         today: date,
     ) -> dict[str, list[CandidateExplanation]]:
         """Every demand's verdict for each offer that gets a new proposal."""
-        explainer = Explainer(
-            snapshot.offers,
-            snapshot.demands,
-            snapshot.licences,
-            today=today,
-            fixed=snapshot.fixed,
-            params=self.params,
-            allocation=result,
-        )
+        explainer = Explainer(result.net, today=today, params=self.params, allocation=result)
         takers: dict[str, set[str]] = {}  # waste code → demands accepting it
         by_offer: dict[str, list[CandidateExplanation]] = {}
         for offer_id in sorted({r.offer_id for r in routes}):

@@ -110,9 +110,7 @@ def _fill(
         demand_left[d] -= amount
         licence_left[lic] -= amount
     return build_result(
-        net.offers,
-        net.demands,
-        net.licences,
+        net,
         edges,
         np.array(flow, dtype=np.int64),
         params,

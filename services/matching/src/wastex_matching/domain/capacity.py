@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 
 from wastex_matching.domain.model import (
     ZERO_TONNES,
@@ -23,13 +24,21 @@ from wastex_matching.domain.model import (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class NetCapacities:
     """Offers, demands and licences with the fixed matches taken off."""
 
     offers: tuple[OfferSlot, ...]
     demands: tuple[DemandSlot, ...]
     licences: tuple[LicenceView, ...]
+
+    @cached_property
+    def offer_by_id(self) -> dict[str, OfferSlot]:
+        return {offer.offer_id: offer for offer in self.offers}
+
+    @cached_property
+    def demand_by_id(self) -> dict[str, DemandSlot]:
+        return {demand.demand_id: demand for demand in self.demands}
 
 
 def apply_fixed(

@@ -18,7 +18,7 @@ from decimal import Decimal
 from operator import attrgetter
 
 from wastex_matching.domain import reasons
-from wastex_matching.domain.capacity import apply_fixed
+from wastex_matching.domain.capacity import NetCapacities, apply_fixed
 from wastex_matching.domain.emissions import transport_co2e_kg
 from wastex_matching.domain.feasibility import PairAssessment, assess_pair
 from wastex_matching.domain.geo import metres_to_km
@@ -68,31 +68,26 @@ def explain_offer(
 
     Pass the same inputs `allocate` was given, and its result as `allocation`.
     """
-    explainer = Explainer(
-        offers, demands, licences, today=today, fixed=fixed, params=params, allocation=allocation
-    )
-    return explainer.explain(offer_id)
+    net = apply_fixed(offers, demands, licences, fixed, today)
+    return Explainer(net, today=today, params=params, allocation=allocation).explain(offer_id)
 
 
 class Explainer:
-    """`explain_offer` for many offers of one allocation: the fixed matches and the usage
-    are taken off once, not once per offer (a round may propose thousands of routes)."""
+    """`explain_offer` for many offers of one allocation: the usage is counted once, not
+    once per offer (a round may propose thousands of routes)."""
 
     def __init__(
         self,
-        offers: Sequence[OfferSlot],
-        demands: Sequence[DemandSlot],
-        licences: Sequence[LicenceView],
+        net: NetCapacities,
         *,
         today: date,
-        fixed: Sequence[FixedMatch] = (),
         params: MatchingParams | None = None,
         allocation: AllocationResult | None = None,
     ) -> None:
+        """`net`: what was allocated (`allocation.net`), or the inputs less fixed matches."""
         self.today = today
         self.params = params or MatchingParams()
-        net = apply_fixed(offers, demands, licences, fixed, today)
-        self.offers = {o.offer_id: o for o in net.offers}
+        self.offers = net.offer_by_id
         self.demands = net.demands
         self.licences = net.licences
         self.usage = _Usage(allocation, net.licences)

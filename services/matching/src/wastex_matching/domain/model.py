@@ -19,12 +19,15 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from wastex_matching.domain import errors
 from wastex_shared.codes import is_hazardous
 from wastex_shared.errors import DomainError
 from wastex_shared.units import KILOGRAM, from_kilograms, to_kilograms
+
+if TYPE_CHECKING:
+    from wastex_matching.domain.capacity import NetCapacities
 
 ZERO_TONNES = Decimal("0.000")
 
@@ -269,6 +272,8 @@ class AllocationResult:
     candidate_edges: int
     #: Route → its explained match (a function of the allocation's inputs).
     explain: Callable[[Route], ProposedMatch] = field(compare=False, repr=False)
+    #: What was allocated: the inputs with the fixed matches taken off.
+    net: NetCapacities = field(compare=False, repr=False)
     #: Solver rounds (1, plus one per licence rebalancing round; 0 for baselines).
     rounds: int = 0
     notes: tuple[str, ...] = field(default=())

@@ -108,9 +108,7 @@ def solve(net: NetCapacities, edges: CandidateEdges, params: MatchingParams) -> 
             f"annual tonnage split and rebalanced over {rounds} round(s)",
         )
     return build_result(
-        net.offers,
-        net.demands,
-        net.licences,
+        net,
         network.edges,
         flows[: len(network.edges)],
         params,

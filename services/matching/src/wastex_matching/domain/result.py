@@ -6,12 +6,12 @@ Shared by the optimiser and the baselines, so every allocation is priced the sam
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
 
 from wastex_matching.domain.candidates import CandidateEdges
+from wastex_matching.domain.capacity import NetCapacities
 from wastex_matching.domain.emissions import GRAM, penalty_co2e_kg, transport_co2e_kg
 from wastex_matching.domain.geo import metres_to_km
 from wastex_matching.domain.model import (
@@ -41,9 +41,7 @@ def licence_kilograms(licences: Sequence[LicenceView]) -> NDArray[np.int64]:
 
 
 def build_result(
-    offers: Sequence[OfferSlot],
-    demands: Sequence[DemandSlot],
-    licences: Sequence[LicenceView],
+    net: NetCapacities,
     edges: CandidateEdges,
     edge_flow_kg: NDArray[np.int64],
     params: MatchingParams,
@@ -54,6 +52,7 @@ def build_result(
     offer_kg: NDArray[np.int64] | None = None,
 ) -> AllocationResult:
     """A route for every edge with flow, and what each offer has left over."""
+    offers, demands, licences = net.offers, net.demands, net.licences
     used = np.nonzero(edge_flow_kg > 0)[0]
     # Built by C-level maps (`Route._make`, list lookups): a round makes ~20k of them.
     offer_ids = [o.offer_id for o in offers]
@@ -84,7 +83,8 @@ def build_result(
         unmatched_tonnes=unmatched,
         penalty_co2e_kg=penalty_co2e_kg(unmatched_total, params.penalty_kg_per_tonne),
         candidate_edges=candidate_edges,
-        explain=RouteExplainer(offers, demands, params),
+        explain=RouteExplainer(net, params),
+        net=net,
         rounds=rounds,
         notes=notes,
         kilograms_by_demand=_kilograms_by(demand_ids, edges.demand, edge_flow_kg),
@@ -104,24 +104,14 @@ def _kilograms_by(
 class RouteExplainer:
     """A route as a `ProposedMatch`: its distance, transport CO2e and avoided emissions."""
 
-    def __init__(
-        self, offers: Sequence[OfferSlot], demands: Sequence[DemandSlot], params: MatchingParams
-    ) -> None:
-        self._offers = offers
-        self._demands = demands
+    def __init__(self, net: NetCapacities, params: MatchingParams) -> None:
+        self._net = net
         self._freight = params.freight_factor()
         self._avoided: dict[str, EmissionFactor | None] = {}
 
-    @cached_property
-    def _offer(self) -> dict[str, OfferSlot]:
-        return {o.offer_id: o for o in self._offers}
-
-    @cached_property
-    def _demand(self) -> dict[str, DemandSlot]:
-        return {d.demand_id: d for d in self._demands}
-
     def __call__(self, route: Route) -> ProposedMatch:
-        offer, demand = self._offer[route.offer_id], self._demand[route.demand_id]
+        offer = self._net.offer_by_id[route.offer_id]
+        demand = self._net.demand_by_id[route.demand_id]
         code = offer.waste_code
         if code not in self._avoided:
             self._avoided[code] = avoided_factor(code)
