@@ -95,9 +95,8 @@ def solve(net: NetCapacities, edges: CandidateEdges, params: MatchingParams) -> 
     capacities = network.capacities.copy()
     flows = optimal_flows(network, capacities)
     rounds = 1
-    allowances = [claims.allowances_kg for claims in network.shared_licences]
     for _ in range(params.licence_rebalance_rounds):
-        if not _rebalance(network, capacities, flows, allowances):
+        if not _rebalance(network, capacities, flows):
             break
         flows = optimal_flows(network, capacities)
         rounds += 1
@@ -147,20 +146,17 @@ def flow_network(
 
 
 def _rebalance(
-    network: FlowNetwork,
-    capacities: NDArray[np.int64],
-    flows: NDArray[np.int64],
-    allowances: list[NDArray[np.int64]],
+    network: FlowNetwork, capacities: NDArray[np.int64], flows: NDArray[np.int64]
 ) -> bool:
-    """Re-split shared licences after a solve (updating `capacities` and `allowances`);
-    True if any changed."""
+    """Re-split shared licences after a solve (their arcs' `capacities` are the current
+    shares); True if any changed."""
     changed = False
-    for index, claims in enumerate(network.shared_licences):
-        rebalanced = rebalanced_allowances(claims, allowances[index], flows[claims.arcs])
+    for claims in network.shared_licences:
+        shares = capacities[claims.arcs]
+        rebalanced = rebalanced_allowances(claims, shares, flows[claims.arcs])
         if rebalanced is None:
             continue
         capacities[claims.arcs] = rebalanced
-        allowances[index] = rebalanced
         changed = True
     return changed
 
