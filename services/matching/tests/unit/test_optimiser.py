@@ -92,6 +92,27 @@ def test_split_licence_shares_stay_close_to_the_lp_optimum(
     assert max(ratios) <= 1.10
 
 
+def test_rebalancing_gives_a_claimant_s_unused_share_of_a_licence_to_one_that_needs_it(
+    make: Any,
+) -> None:
+    """Two sites of one recycler, each able to use two licences: the binding licence is
+    split between them by intake, but the far site finds only 1 t to take."""
+    licences = [make.licence("binding", annual=100), make.licence("small", annual=1)]
+    demands = [
+        make.demand("near", amount=100),
+        make.demand("far", amount=100, at=HANNAN, radius_km=5),
+    ]
+    offers = [make.offer(amount=100), make.offer("offer-far", amount=1, at=HANNAN)]
+    first_split = allocate(
+        offers, demands, licences, today=TODAY, params=MatchingParams(licence_rebalance_rounds=0)
+    )
+    rebalanced = allocate(offers, demands, licences, today=TODAY)
+    assert first_split.rounds == 1
+    assert first_split.unmatched_tonnes.get("offer-1", Decimal(0)) >= Decimal("49")
+    assert rebalanced.rounds > 1
+    assert rebalanced.unmatched_tonnes == {}
+
+
 def test_an_offer_goes_to_the_nearer_of_two_recyclers(make: Any) -> None:
     near = make.demand("near", enterprise="r-near")
     far = make.demand("far", enterprise="r-far", at=JIANGXIA)
