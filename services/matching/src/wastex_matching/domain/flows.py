@@ -25,7 +25,7 @@ the same optimum, only slower).
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -97,15 +97,8 @@ class _Pricing:
 
     def improve(self, per_round: int) -> bool:
         """One pricing round; False once the flow is proven optimal or pricing gave up."""
-        arcs = np.flatnonzero(self.working)
         potentials = _potentials(
-            self.tails[arcs],
-            self.heads[arcs],
-            self.costs[arcs],
-            self.capacities[arcs] - self.flows[arcs],
-            self.flows[arcs],
-            start=self.potentials,
-            max_passes=self.max_passes,
+            self._residual(self.costs), start=self.potentials, max_passes=self.max_passes
         )
         if potentials is None:
             return False
@@ -122,50 +115,64 @@ class _Pricing:
     def _repair(self, reduced: IntArray, bound: int) -> bool:
         """Add the cheapest circulation of the working set's residual graph to the flow;
         False if the solver refused it (reduced costs can exceed its cost range)."""
-        arcs = np.flatnonzero(self.working)
-        flow, cost = self.flows[arcs], reduced[arcs]
-        room = self.capacities[arcs] - flow
-        forward = arcs[(room > 0) & (cost < bound)]
-        backward = arcs[(flow > 0) & (-cost < bound)]
+        residual = self._residual(reduced, below=bound)
         circulation = _min_cost_flow(
-            np.concatenate([self.tails[forward], self.heads[backward]]),
-            np.concatenate([self.heads[forward], self.tails[backward]]),
-            np.concatenate([self.capacities[forward] - self.flows[forward], self.flows[backward]]),
-            np.concatenate([reduced[forward], -reduced[backward]]),
+            residual.tails,
+            residual.heads,
+            residual.capacities,
+            residual.costs,
             np.zeros(len(self.potentials), dtype=np.int64),
         )
         if circulation is None:
             return False
-        self.flows[forward] += circulation[: len(forward)]
-        self.flows[backward] -= circulation[len(forward) :]
+        self.flows[residual.forward] += circulation[: len(residual.forward)]
+        self.flows[residual.backward] -= circulation[len(residual.forward) :]
         return True
 
+    def _residual(self, costs: IntArray, below: int | None = None) -> _Residual:
+        """The working set's residual graph under the flow, priced by `costs` (one per arc);
+        only the arcs costing less than `below`, when given."""
+        arcs = np.flatnonzero(self.working)
+        flow, cost = self.flows[arcs], costs[arcs]
+        room = self.capacities[arcs] - flow
+        forward, backward = room > 0, flow > 0
+        if below is not None:
+            forward &= cost < below
+            backward &= -cost < below
+        return _Residual(
+            forward=arcs[forward],
+            backward=arcs[backward],
+            tails=np.concatenate([self.tails[arcs[forward]], self.heads[arcs[backward]]]),
+            heads=np.concatenate([self.heads[arcs[forward]], self.tails[arcs[backward]]]),
+            capacities=np.concatenate([room[forward], flow[backward]]),
+            costs=np.concatenate([cost[forward], -cost[backward]]),
+        )
 
-def _potentials(
-    tails: IntArray,
-    heads: IntArray,
-    costs: IntArray,
-    room: IntArray,
-    flows: IntArray,
-    *,
-    start: IntArray,
-    max_passes: int,
-) -> IntArray | None:
+
+class _Residual(NamedTuple):
+    """Residual arcs: each working arc forward where it has room, backward (its cost
+    negated) where it carries flow; `forward` and `backward` are their arc numbers."""
+
+    forward: IntArray
+    backward: IntArray
+    tails: IntArray
+    heads: IntArray
+    capacities: IntArray
+    costs: IntArray
+
+
+def _potentials(residual: _Residual, *, start: IntArray, max_passes: int) -> IntArray | None:
     """Node potentials under which no residual arc costs less than zero (Bellman-Ford from
     `start`, which the last potentials make a near answer); None if they do not settle."""
-    forward, backward = room > 0, flows > 0
-    r_tails = np.concatenate([tails[forward], heads[backward]])
-    r_heads = np.concatenate([heads[forward], tails[backward]])
-    r_costs = np.concatenate([costs[forward], -costs[backward]])
-    order = np.argsort(r_heads, kind="stable")
-    r_tails, r_heads, r_costs = r_tails[order], r_heads[order], r_costs[order]
-    if len(r_heads) == 0:
+    if len(residual.heads) == 0:
         return start.copy()
-    starts = np.flatnonzero(np.r_[True, r_heads[1:] != r_heads[:-1]])
-    nodes = r_heads[starts]
+    order = np.argsort(residual.heads, kind="stable")
+    tails, heads, costs = residual.tails[order], residual.heads[order], residual.costs[order]
+    starts = np.flatnonzero(np.r_[True, heads[1:] != heads[:-1]])
+    nodes = heads[starts]
     distance = start.copy()
     for _ in range(max_passes):
-        via = np.minimum.reduceat(distance[r_tails] + r_costs, starts)
+        via = np.minimum.reduceat(distance[tails] + costs, starts)
         reached = np.minimum(distance[nodes], via)
         if np.array_equal(reached, distance[nodes]):
             return distance
