@@ -46,6 +46,7 @@ from wastex_matching.adapters.tables import (
 )
 from wastex_matching.changes import MarketChanges
 from wastex_matching.domain import errors, lifecycle, reasons
+from wastex_matching.domain.capacity import NetCapacities
 from wastex_matching.domain.explain import CandidateExplanation, Explainer
 from wastex_matching.domain.lifecycle import MatchStatus, Party
 from wastex_matching.domain.model import AllocationResult, LicenceView, ProposedMatch, Route
@@ -503,7 +504,7 @@ class MatchingService:
                 generations[pair] = generation + 1
                 new_records.append(
                     self._new_record(
-                        snapshot, route, generation, today, now, explanations, rejected
+                        snapshot, result.net, route, generation, today, now, explanations, rejected
                     )
                 )
             replaced_by: dict[str, list[str]] = defaultdict(list)
@@ -588,7 +589,7 @@ class MatchingService:
         takers: dict[str, set[str]] = {}  # waste code → demands accepting it
         by_offer: dict[str, list[CandidateExplanation]] = {}
         for offer_id in sorted({r.offer_id for r in routes}):
-            code = snapshot.offer(offer_id).waste_code
+            code = result.net.offer_by_id[offer_id].waste_code
             if code not in takers:
                 takers[code] = {d.demand_id for d in snapshot.demands if d.accepts(code)}
             by_offer[offer_id] = explainer.explain(offer_id, takers[code])
@@ -597,6 +598,7 @@ class MatchingService:
     def _new_record(
         self,
         snapshot: repo.MarketSnapshot,
+        net: NetCapacities,
         route: ProposedMatch,
         generation: int,
         today: date,
@@ -604,8 +606,7 @@ class MatchingService:
         explanations: dict[str, list[CandidateExplanation]],
         rejected: set[tuple[str, str]],
     ) -> MatchRecord:
-        offer = snapshot.offer(route.offer_id)
-        demand = snapshot.demand(route.demand_id)
+        offer, demand = net.offer_by_id[route.offer_id], net.demand_by_id[route.demand_id]
         overlap = offer.window.overlap(demand.window)
         window = overlap.from_day(today) if overlap is not None else None
         if window is None:  # the domain only routes pairs whose windows meet from today on

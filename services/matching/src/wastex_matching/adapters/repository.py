@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cached_property
 from typing import Any, TypeVar
 
 from sqlalchemy import Result, Row, Table, and_, func, insert, or_, select, update
@@ -339,20 +338,6 @@ class MarketSnapshot:
     def proposal_version(self, match_id: str) -> int:
         return self.matches.proposals[match_id][1]
 
-    def offer(self, offer_id: str) -> OfferSlot:
-        return self._offers[offer_id]
-
-    def demand(self, demand_id: str) -> DemandSlot:
-        return self._demands[demand_id]
-
-    @cached_property
-    def _offers(self) -> dict[str, OfferSlot]:
-        return {o.offer_id: o for o in self.offers}
-
-    @cached_property
-    def _demands(self) -> dict[str, DemandSlot]:
-        return {d.demand_id: d for d in self.demands}
-
 
 @dataclass
 class ListingCache:
@@ -425,9 +410,9 @@ async def _changes_since(
             known[row.id] = to_slot(row)
 
 
-def _open_on(known: dict[str, SlotT], today: date, end: Callable[[SlotT], date]) -> list[SlotT]:
+def _open_on(known: dict[str, SlotT], today: date) -> list[SlotT]:
     """The slots still available on `today`, in id order; the others leave `known`."""
-    for ident in [ident for ident, slot in known.items() if end(slot) < today]:
+    for ident in [ident for ident, slot in known.items() if slot.window.end < today]:
         del known[ident]
     return [known[ident] for ident in sorted(known)]
 
@@ -533,8 +518,8 @@ async def load_market(
         await _changes_since(session, OFFERS, "offer", cache.version, cache.offers, offer_slot)
         await _changes_since(session, DEMANDS, "demand", cache.version, cache.demands, demand_slot)
     cache.version = version
-    offers = _open_on(cache.offers, today, lambda offer: offer.window.end)
-    demands = _open_on(cache.demands, today, lambda demand: demand.window.end)
+    offers = _open_on(cache.offers, today)
+    demands = _open_on(cache.demands, today)
     recyclers = {d.enterprise_id for d in demands}
     licences_table = table_of(LicenceRow)
     licence_rows = await session.execute(select(licences_table).order_by(licences_table.c.id))
