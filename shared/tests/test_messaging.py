@@ -14,7 +14,18 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from faststream.kafka import KafkaRouter
-from sqlalchemy import Column, MetaData, Numeric, String, Table, insert, select
+from sqlalchemy import (
+    Column,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    bindparam,
+    event,
+    insert,
+    select,
+    update,
+)
 
 from wastex_shared.envelope import Envelope
 from wastex_shared.errors import DomainError
@@ -39,6 +50,12 @@ offers = Table(
     metadata,
     Column("id", String(200), primary_key=True),
     Column("tonnes", Numeric(14, 3), nullable=False),
+)
+notes = Table(
+    "notes",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("text", String(200), nullable=False),
 )
 
 
@@ -483,6 +500,39 @@ async def test_queued_writes_run_at_commit_and_a_failing_one_parks_only_its_mess
     )
     assert sorted(await stored_tonnes(uow_factory)) == [Decimal("1.000"), Decimal("2.000")]
     assert (consumer.stats.handled, consumer.stats.dead_lettered) == (2, 1)
+
+
+async def test_queued_writes_run_as_one_statement_per_table_each_in_its_order(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """A handler writing two tables per message queues their rows interleaved: they run as
+    one statement per table, not two per message (matching's projection did the latter), and
+    a table's rows run in the order they were queued (the update comes after its insert)."""
+    writes: list[str] = []
+
+    def note_write(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith(("INSERT", "UPDATE")):
+            writes.append(statement)
+
+    engine = uow_factory.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", note_write)
+    try:
+        # One statement object per kind of write, as repositories keep them.
+        add_offer, add_note = insert(offers), insert(notes)
+        change = update(offers).where(offers.c.id == bindparam("offer")).values(tonnes=99)
+        async with uow_factory() as uow:
+            for i in range(40):
+                write_later(uow.session, add_offer, {"id": f"o{i}", "tonnes": i + 1})
+                write_later(uow.session, add_note, {"id": f"n{i}", "text": f"note {i}"})
+            write_later(uow.session, change, {"offer": "o7"})
+            await uow.commit()
+    finally:
+        event.remove(engine, "before_cursor_execute", note_write)
+    assert len(writes) == 3
+    async with uow_factory.reading() as uow:
+        tonnes = dict((await uow.session.execute(select(offers.c.id, offers.c.tonnes))).all())
+        texts = list((await uow.session.execute(select(notes.c.id))).scalars())
+    assert (len(tonnes), tonnes["o7"], tonnes["o8"], len(texts)) == (40, 99, 9, 40)
 
 
 async def test_a_rolled_back_savepoint_drops_its_queued_writes(

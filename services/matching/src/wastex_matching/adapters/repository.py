@@ -258,7 +258,11 @@ def _listing_status_upsert(dialect: str) -> Any:
             "remaining_tonnes": func.coalesce(new.remaining_tonnes, table.c.remaining_tonnes),
             "market_version": new.market_version,
         },
-        where=and_(new.version > table.c.version, table.c.status.not_in(CLOSED_LISTING)),
+        # `!=` per closed status rather than NOT IN: an expanding IN list cannot run as one
+        # executemany, and these rows are queued by the batch (`write_later`).
+        where=and_(
+            new.version > table.c.version, *(table.c.status != closed for closed in CLOSED_LISTING)
+        ),
     )
 
 
