@@ -89,3 +89,16 @@ async def test_a_round_that_raced_another_writer_forgets_what_it_kept(
     assert kept.after_round(kept.writes + 1, superseded=[match_id], proposed=()) == (
         repo.LiveMatches(kept.writes + 1, kept.fixed, {})
     )
+
+
+async def test_a_transaction_counts_its_match_writes_once_even_as_its_first_statement(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """The count began the transaction: keyed by the transaction before it (none), a second
+    call counted again, and a round's cached matches were dropped every round."""
+    async with uow_factory() as uow:
+        first = await repo.note_match_writes(uow.session)
+        assert await repo.note_match_writes(uow.session) == first
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await repo.note_match_writes(uow.session) == first + 1

@@ -212,8 +212,7 @@ async def note_match_writes(session: AsyncSession) -> int:
 
 
 async def _count_once(session: AsyncSession, row_id: int) -> int:
-    transaction = session.sync_session.get_nested_transaction()
-    transaction = transaction or session.sync_session.get_transaction()
+    transaction = _transaction(session)
     counted = session.info.setdefault("counted", {})
     if transaction is not None and row_id in counted and counted[row_id][0] is transaction:
         return int(counted[row_id][1])
@@ -223,8 +222,15 @@ async def _count_once(session: AsyncSession, row_id: int) -> int:
         index_elements=[table.c.id], set_={"version": table.c.version + 1}
     ).returning(table.c.version)
     value = int((await session.execute(counted_up)).scalar_one())
-    counted[row_id] = (transaction, value)
+    # Keyed by the transaction as it is now: when the count was its first statement, the
+    # transaction began only with it (keyed by None, the next call would count again).
+    counted[row_id] = (_transaction(session), value)
     return value
+
+
+def _transaction(session: AsyncSession) -> object | None:
+    sync = session.sync_session
+    return sync.get_nested_transaction() or sync.get_transaction()
 
 
 async def _read_counter(session: AsyncSession, row_id: int) -> int:
