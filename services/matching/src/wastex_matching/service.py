@@ -494,23 +494,29 @@ class MatchingService:
         # The pure part of the round, off the event loop: consumers and queries go on.
         result, plan, explanations = await asyncio.to_thread(self._plan, snapshot, today, rejected)
         now = self.clock()
-        async with self._uow() as uow:
+        # The new records are built before the write transaction, which holds SQLite's one
+        # write lock that the consumers wait for. Only rounds insert matches and they run one
+        # at a time; were a generation taken meanwhile, the insert conflicts and the round
+        # is retried.
+        async with self._uow.reading() as uow:
             pairs = [(route.offer_id, route.demand_id) for route in plan.propose]
             generations = await repo.generations(uow.session, pairs)
-            new_records: list[MatchRecord] = []
-            for route in map(result.explain, plan.propose):
-                pair = (route.offer_id, route.demand_id)
-                generation = generations.get(pair, 0)
-                generations[pair] = generation + 1
-                new_records.append(
-                    self._new_record(
-                        snapshot, result.net, route, generation, today, now, explanations, rejected
-                    )
+            await uow.rollback()
+        new_records: list[MatchRecord] = []
+        for route in map(result.explain, plan.propose):
+            pair = (route.offer_id, route.demand_id)
+            generation = generations.get(pair, 0)
+            generations[pair] = generation + 1
+            new_records.append(
+                self._new_record(
+                    snapshot, result.net, route, generation, today, now, explanations, rejected
                 )
-            replaced_by: dict[str, list[str]] = defaultdict(list)
-            for record in new_records:
-                replaced_by[record.offer_id].append(record.id)
-                replaced_by[record.demand_id].append(record.id)
+            )
+        replaced_by: dict[str, list[str]] = defaultdict(list)
+        for record in new_records:
+            replaced_by[record.offer_id].append(record.id)
+            replaced_by[record.demand_id].append(record.id)
+        async with self._uow() as uow:
             stored = await repo.matches_by_id(uow.session, (m.match_id for m in plan.supersede))
             for stale in plan.supersede:
                 # Compare-and-set against the version planning saw, not the one read now.
