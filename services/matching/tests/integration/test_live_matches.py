@@ -22,7 +22,8 @@ async def fresh(uow_factory: UnitOfWorkFactory) -> repo.LiveMatches:
 
 def as_read(live: repo.LiveMatches | None) -> tuple[object, ...]:
     assert live is not None
-    index = sorted((m.match_id, live.index.pair(m.offer_id, m.demand_id)) for m in live.index)
+    by_pair = live.index.by_pair()
+    index = sorted((m.match_id, by_pair[(m.offer_id, m.demand_id)]) for m in live.index)
     return (live.writes, sorted(live.fixed, key=str), sorted(live.proposals.items()), index)
 
 

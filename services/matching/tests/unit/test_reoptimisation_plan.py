@@ -100,9 +100,9 @@ def test_an_index_changed_by_a_round_equals_one_built_afresh() -> None:
     before = ProposalIndex.of([b, a, c])
     after = before.changed(removed=["m2", "m3"], added=[d])
     fresh = ProposalIndex.of([a, d])
-    same_pair = ("offer-1", "demand-1")
-    assert list(after.pair(*same_pair)) == [d, a] == list(fresh.pair(*same_pair))
-    assert after.pair("offer-2", "demand-1") == () == fresh.pair("offer-2", "demand-1")
+    same_pair, other_pair = ("offer-1", "demand-1"), ("offer-2", "demand-1")
+    assert list(after.by_pair()[same_pair]) == [d, a] == list(fresh.by_pair()[same_pair])
+    assert after.by_pair().get(other_pair, ()) == () == fresh.by_pair().get(other_pair, ())
     assert sorted(m.match_id for m in after) == ["m0", "m1"]
-    assert list(before.pair(*same_pair)) == [a, b]  # the old index is unchanged
+    assert list(before.by_pair()[same_pair]) == [a, b]  # the old index is unchanged
     assert len(before) == 3

@@ -101,9 +101,6 @@ class ProposalIndex:
     def __iter__(self) -> Iterator[ProvisionalMatch]:
         return iter(self._by_id.values())
 
-    def pair(self, offer_id: str, demand_id: str) -> tuple[ProvisionalMatch, ...]:
-        return self._by_pair.get((offer_id, demand_id), ())
-
     def by_pair(self) -> Mapping[tuple[str, str], tuple[ProvisionalMatch, ...]]:
         """Every (offer, demand) with its proposals (read only, like the index)."""
         return self._by_pair
