@@ -71,8 +71,7 @@ def build_result(
             ),
         )
     )
-    matched_kg = np.zeros(len(offers), dtype=np.int64)
-    np.add.at(matched_kg, edges.offer, edge_flow_kg)
+    matched_kg = _edge_totals(len(offers), edges.offer, edge_flow_kg)
     left_kg = (offer_kilograms(offers) if offer_kg is None else offer_kg) - matched_kg
     unmatched = {
         offers[i].offer_id: from_kilograms(int(left_kg[i])) for i in np.nonzero(left_kg)[0].tolist()
@@ -96,9 +95,17 @@ def _kilograms_by(
     ids: Sequence[str], index: NDArray[np.int64], edge_flow_kg: NDArray[np.int64]
 ) -> dict[str, int]:
     """Kilograms per id (those with any) over the edges whose `index` points at it."""
-    totals = np.zeros(len(ids), dtype=np.int64)
-    np.add.at(totals, index, edge_flow_kg)
+    totals = _edge_totals(len(ids), index, edge_flow_kg)
     return {ids[i]: int(totals[i]) for i in np.flatnonzero(totals).tolist()}
+
+
+def _edge_totals(
+    size: int, index: NDArray[np.int64], edge_flow_kg: NDArray[np.int64]
+) -> NDArray[np.int64]:
+    """Kilograms summed per position `index` gives each edge (`size` positions)."""
+    totals = np.zeros(size, dtype=np.int64)
+    np.add.at(totals, index, edge_flow_kg)
+    return totals
 
 
 class RouteExplainer:
