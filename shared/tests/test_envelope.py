@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
+
 from wastex_shared.envelope import REFERENCE_LENGTH, Envelope
+from wastex_shared.events.catalog import OfferPosted
 
 
 def event(source: str, ident: str) -> Envelope:
@@ -18,3 +22,42 @@ def test_a_reference_too_long_to_store_is_a_stable_digest() -> None:
     assert len(long.reference) <= REFERENCE_LENGTH
     assert long.reference == event("ent-1", "m" * 200).reference
     assert long.reference != event("ent-2", "m" * 200).reference
+
+
+def test_an_event_model_becomes_its_wire_form() -> None:
+    """Camel-case names, Decimal and dates as text, None kept: what consumers validate."""
+    fact = OfferPosted(
+        offer_id="offer-1",
+        enterprise_id="ent-1",
+        site_id="site-1",
+        district="青山区",
+        latitude=Decimal("30.640000"),
+        longitude=Decimal("114.410000"),
+        waste_code="SW01",
+        hazardous=False,
+        quantity_tonnes=Decimal("12.500"),
+        available_from=date(2026, 12, 1),
+        available_until=date(2027, 3, 31),
+        description="steel slag",
+        moisture_percent=Decimal("8.5"),
+    )
+    data = Envelope.new("catalog.offer-posted", "catalog", "offer-1", fact, id="e-1").data
+    assert data == {
+        "offerId": "offer-1",
+        "enterpriseId": "ent-1",
+        "siteId": "site-1",
+        "district": "青山区",
+        "latitude": "30.640000",
+        "longitude": "114.410000",
+        "wasteCode": "SW01",
+        "hazardous": False,
+        "quantityTonnes": "12.500",
+        "availableFrom": "2026-12-01",
+        "availableUntil": "2027-03-31",
+        "description": "steel slag",
+        "moisturePercent": "8.5",
+        "particleSizeMm": None,
+        "status": "OPEN",
+        "version": 1,
+    }
+    assert OfferPosted.model_validate(data) == fact

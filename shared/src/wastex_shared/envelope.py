@@ -7,7 +7,6 @@ Structured-mode CloudEvents 1.0 attribute names on the wire (`specversion`, `id`
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -84,8 +83,10 @@ class Envelope(BaseModel):
         schema_version: int = 1,
     ) -> Envelope:
         """Build an event; with `cause`, it carries the cause's correlation and causation ids."""
+        # mode="json": the wire's types (text for Decimal and dates) in one pass, not a
+        # JSON text parsed back.
         payload = (
-            json.loads(data.model_dump_json(by_alias=True)) if isinstance(data, BaseModel) else data
+            data.model_dump(mode="json", by_alias=True) if isinstance(data, BaseModel) else data
         )
         return cls(
             id=id or new_id(),
