@@ -1,4 +1,4 @@
-"""Allocation: a min-cost flow over the candidate edges (OR-Tools, through `flows.py`).
+"""Allocation: a min-cost flow over the candidate edges (network simplex, `flows.py`).
 
 Minimises, in integer units (`network.py`), the transport CO2e of every tonne shipped
 (road tonne-km × freight factor) plus a penalty for every tonne left unmatched (the
