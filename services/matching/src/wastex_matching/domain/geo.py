@@ -31,19 +31,43 @@ def haversine_km(a: Point, b: Point) -> float:
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
 
 
+def cos_latitudes(lat: NDArray[np.float64]) -> NDArray[np.float64]:
+    """cos(latitude) of each point (degrees in): what `haversine_km_arrays` needs of a place,
+    computed once per place rather than once per pair."""
+    result: NDArray[np.float64] = np.cos(np.radians(lat))
+    return result
+
+
 def haversine_km_arrays(
     lat1: NDArray[np.float64],
     lon1: NDArray[np.float64],
     lat2: NDArray[np.float64],
     lon2: NDArray[np.float64],
+    *,
+    cos_lat1: NDArray[np.float64] | None = None,
+    cos_lat2: NDArray[np.float64] | None = None,
 ) -> NDArray[np.float64]:
-    """Element-wise (broadcasting) great-circle distance in kilometres; degrees in."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dlat = p2 - p1
-    dlon = np.radians(lon2 - lon1)
-    h = np.sin(dlat / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlon / 2) ** 2
-    result: NDArray[np.float64] = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(h)))
-    return result
+    """Element-wise (broadcasting) great-circle distance in kilometres; degrees in.
+
+    The same operations in the same order as `haversine_km`, so the same floats; done in
+    place on millions of pairs (each temporary array costs as much as an operation).
+    """
+    c1 = cos_latitudes(lat1) if cos_lat1 is None else cos_lat1
+    c2 = cos_latitudes(lat2) if cos_lat2 is None else cos_lat2
+    h = np.radians(lat2) - np.radians(lat1)
+    h /= 2
+    np.sin(h, out=h)
+    np.square(h, out=h)
+    across = np.radians(lon2 - lon1)
+    across /= 2
+    np.sin(across, out=across)
+    np.square(across, out=across)
+    h += c1 * c2 * across
+    np.sqrt(h, out=h)
+    np.minimum(h, 1.0, out=h)
+    np.arcsin(h, out=h)
+    h *= 2 * EARTH_RADIUS_KM
+    return h
 
 
 def road_metres(a: Point, b: Point, road_factor: float) -> int:
@@ -57,8 +81,11 @@ def road_metres_arrays(
     lat2: NDArray[np.float64],
     lon2: NDArray[np.float64],
     road_factor: float,
+    *,
+    cos_lat1: NDArray[np.float64] | None = None,
+    cos_lat2: NDArray[np.float64] | None = None,
 ) -> NDArray[np.int64]:
-    km = haversine_km_arrays(lat1, lon1, lat2, lon2)
+    km = haversine_km_arrays(lat1, lon1, lat2, lon2, cos_lat1=cos_lat1, cos_lat2=cos_lat2)
     return np.rint(km * 1000.0 * road_factor).astype(np.int64)
 
 
