@@ -117,6 +117,10 @@ class ReoptimiseReport:
     matched_tonnes: Decimal
     unmatched_tonnes: Decimal
     seconds: float
+    #: Of `seconds`: in the planning thread (allocation, plan diff, explanations), and in
+    #: the write transaction (which holds the database's write lock on SQLite).
+    planning_seconds: float = 0.0
+    writing_seconds: float = 0.0
 
 
 class MatchingService:
@@ -492,7 +496,9 @@ class MatchingService:
             await uow.rollback()
         self._live = snapshot.matches
         # The pure part of the round, off the event loop: consumers and queries go on.
+        planning = time.perf_counter()
         result, plan, explanations = await asyncio.to_thread(self._plan, snapshot, today, rejected)
+        planning = time.perf_counter() - planning
         now = self.clock()
         # The new records are built before the write transaction, which holds SQLite's one
         # write lock that the consumers wait for. Only rounds insert matches and they run one
@@ -516,6 +522,7 @@ class MatchingService:
         for record in new_records:
             replaced_by[record.offer_id].append(record.id)
             replaced_by[record.demand_id].append(record.id)
+        writing = time.perf_counter()
         async with self._uow() as uow:
             stored = await repo.matches_by_id(uow.session, (m.match_id for m in plan.supersede))
             for stale in plan.supersede:
@@ -552,6 +559,7 @@ class MatchingService:
                 )
             writes = await repo.note_match_writes(uow.session)
             await uow.commit()
+        writing = time.perf_counter() - writing
         self._live = snapshot.matches.after_round(
             writes,
             superseded=(stale.match_id for stale in plan.supersede),
@@ -565,6 +573,8 @@ class MatchingService:
             matched_tonnes=result.matched_tonnes,
             unmatched_tonnes=result.unmatched_total_tonnes,
             seconds=time.perf_counter() - started,
+            planning_seconds=planning,
+            writing_seconds=writing,
         )
 
     def _plan(

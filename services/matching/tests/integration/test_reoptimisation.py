@@ -91,6 +91,9 @@ async def test_catalog_facts_in_proposal_out_through_the_outbox(
     report = await service.reoptimise()
 
     assert (report.proposed, report.superseded, report.kept) == (1, 0, 0)
+    # The round's time, and its planning and write phases within it (logged per round).
+    assert 0 < report.planning_seconds < report.seconds
+    assert 0 < report.writing_seconds < report.seconds - report.planning_seconds
     [match] = await stored(service)
     assert match.id == derived_id("match", "slag-1", "cement-demand", 0)
     assert match.status is MatchStatus.PROPOSED
