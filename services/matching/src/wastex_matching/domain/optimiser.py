@@ -52,7 +52,8 @@ from wastex_matching.domain.result import (
 )
 from wastex_shared.errors import DomainError
 
-#: Headroom below 2⁶³ for the solver's total cost (it also scales costs internally).
+#: Headroom below 2⁶³ for the total cost, which the solver sums in int64 (pylmcf checks
+#: nothing: an overflow would be undefined behaviour, not an error).
 MAX_TOTAL_COST: Final = 1 << 61
 
 
