@@ -11,7 +11,8 @@
   handlers wake it, it waits for a quiet moment (`changes.MarketChanges`) and re-optimises
   once for them all. Between rounds it keeps the open listings and the live matches in
   memory; a counter of the transactions that wrote matches says when anyone else did, and
-  the next round reads them afresh (`repository.LiveMatches`).
+  the next round reads them afresh (`repository.LiveMatches`). Rounds run in the one
+  process holding the database's lease; another process on it stands by.
 - **Lifecycle** (`accept`, `reject`, `expire_due`): the domain's state machine on a stored
   match, guarded by an optimistic version check, one event per step.
 
@@ -77,7 +78,7 @@ from wastex_shared.events.matching import (
     MatchRejected,
     MatchSuperseded,
 )
-from wastex_shared.storage import UnitOfWork, UnitOfWorkFactory
+from wastex_shared.storage import Lease, UnitOfWork, UnitOfWorkFactory
 from wastex_shared.topics import (
     MATCHING_MATCH_ACCEPTED,
     MATCHING_MATCH_CONFIRMED,
@@ -146,6 +147,8 @@ class MatchingService:
         self._listings = repo.ListingCache()
         self._live: repo.LiveMatches | None = None
         self._round = asyncio.Lock()
+        #: Rounds run in one process per database; another one stands by (`run_reoptimiser`).
+        self.lease = Lease(uow.engine, "wastex.matching.reoptimiser")
 
     @property
     def uow_factory(self) -> UnitOfWorkFactory:
@@ -713,26 +716,41 @@ class MatchingService:
     # --- background tasks (Runtime) -----------------------------------------------------
 
     async def run_reoptimiser(self) -> None:
-        """Re-optimise after changes, debounced: a quiet moment or at most the max delay."""
+        """Re-optimise after changes, debounced: a quiet moment or at most the max delay.
+
+        Only while holding the lease: a second process on the same database stands by,
+        asking again at each poll, and takes over when the holder stops or dies."""
         settings = self.settings
         self.changed.set()  # start-up: whatever happened while down
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.changed.wait(), settings.reoptimise_poll_seconds)
-            await self.changed.settle(
-                settings.reoptimise_debounce_seconds, settings.reoptimise_max_delay_seconds
-            )
-            self.changed.take()
-            try:
-                if await self._version() != self.processed_version:
-                    report = await self.reoptimise()
-                    log.info("re-optimised: %s", report)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("re-optimisation failed; will retry")
-                await asyncio.sleep(1.0)
-                self.changed.set()
+        standing_by = False
+        try:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.changed.wait(), settings.reoptimise_poll_seconds)
+                await self.changed.settle(
+                    settings.reoptimise_debounce_seconds, settings.reoptimise_max_delay_seconds
+                )
+                self.changed.take()
+                try:
+                    if not await self.lease.hold():
+                        if not standing_by:
+                            log.info("another process re-optimises this database; standing by")
+                        standing_by = True
+                        continue
+                    if standing_by:
+                        log.info("took over re-optimisation of this database")
+                    standing_by = False
+                    if await self._version() != self.processed_version:
+                        report = await self.reoptimise()
+                        log.info("re-optimised: %s", report)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("re-optimisation failed; will retry")
+                    await asyncio.sleep(1.0)
+                    self.changed.set()
+        finally:
+            await self.lease.release()
 
     async def _version(self) -> int:
         async with self._uow.reading() as uow:

@@ -1,6 +1,8 @@
-"""Storage plumbing every service shares: engines, the unit of work, outbox and inbox tables."""
+"""Storage plumbing every service shares: engines, the unit of work, outbox and inbox tables,
+and a leader lease for work one process per database must do."""
 
 from wastex_shared.storage.engine import make_engine, sqlite_url_for, upsert_into
+from wastex_shared.storage.lease import Lease
 from wastex_shared.storage.tables import messaging_tables
 from wastex_shared.storage.unit_of_work import (
     UnitOfWork,
@@ -10,6 +12,7 @@ from wastex_shared.storage.unit_of_work import (
 )
 
 __all__ = [
+    "Lease",
     "UnitOfWork",
     "UnitOfWorkFactory",
     "flush_queued",
