@@ -572,7 +572,7 @@ class MatchingService:
             version=snapshot.version,
             proposed=len(new_records),
             superseded=len(plan.supersede),
-            kept=len(plan.keep),
+            kept=len(plan.kept),
             matched_tonnes=result.matched_tonnes,
             unmatched_tonnes=result.unmatched_total_tonnes,
             seconds=time.perf_counter() - started,
@@ -582,7 +582,7 @@ class MatchingService:
 
     def _plan(
         self, snapshot: repo.MarketSnapshot, today: date, rejected: set[tuple[str, str]]
-    ) -> tuple[AllocationResult, ReoptimisationPlan[Route], dict[str, list[CandidateExplanation]]]:
+    ) -> tuple[AllocationResult, ReoptimisationPlan, dict[str, list[CandidateExplanation]]]:
         """Allocate, diff against the stored proposals, explain the new ones (no I/O)."""
         result = allocate(
             snapshot.offers,
@@ -593,7 +593,7 @@ class MatchingService:
             params=self.params,
             excluded_pairs=rejected,
         )
-        plan = plan_reoptimisation(snapshot.proposals, result.routes)
+        plan = plan_reoptimisation(snapshot.proposals, result)
         return result, plan, self._explanations(snapshot, result, plan.propose, today)
 
     def _explanations(

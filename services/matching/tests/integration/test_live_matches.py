@@ -22,9 +22,12 @@ async def fresh(uow_factory: UnitOfWorkFactory) -> repo.LiveMatches:
 
 def as_read(live: repo.LiveMatches | None) -> tuple[object, ...]:
     assert live is not None
-    by_pair = live.index.by_pair()
-    index = sorted((m.match_id, by_pair[(m.offer_id, m.demand_id)]) for m in live.index)
-    return (live.writes, sorted(live.fixed, key=str), sorted(live.proposals.items()), index)
+    return (
+        live.writes,
+        sorted(live.fixed, key=str),
+        sorted(live.proposals.items()),
+        live.index.rows(),
+    )
 
 
 async def test_what_a_round_keeps_is_what_a_fresh_read_finds(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable, Iterable
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from wastex_matching.domain import (
+    AllocationResult,
     ProposalIndex,
     ProvisionalMatch,
     ReoptimisationPlan,
@@ -14,6 +17,7 @@ from wastex_matching.domain import (
     allocate,
     plan_reoptimisation,
 )
+from wastex_shared.units import from_kilograms
 
 TODAY = date(2026, 12, 1)
 JIANGXIA = (30.380, 114.320)
@@ -37,72 +41,132 @@ def far_and_near(make: Any) -> tuple[Any, Any, list[Any]]:
 
 
 def test_an_unchanged_route_is_kept_not_re_announced(make: Any) -> None:
-    proposed = allocate([make.offer()], [make.demand()], [make.licence()], today=TODAY).matches
-    plan = plan_reoptimisation([stored("m1", "offer-1", "demand-1", "100")], proposed)
-    assert [(kept.match_id, new.demand_id) for kept, new in plan.keep] == [("m1", "demand-1")]
+    result = allocate([make.offer()], [make.demand()], [make.licence()], today=TODAY)
+    plan = plan_reoptimisation([stored("m1", "offer-1", "demand-1", "100")], result)
+    assert plan.kept == ("m1",)
     assert plan.supersede == ()
     assert plan.propose == ()
 
 
 def test_a_changed_tonnage_supersedes_the_old_proposal_and_proposes_the_new(make: Any) -> None:
-    proposed = allocate(
-        [make.offer(amount=80)], [make.demand()], [make.licence()], today=TODAY
-    ).matches
-    plan = plan_reoptimisation([stored("m1", "offer-1", "demand-1", "100")], proposed)
+    result = allocate([make.offer(amount=80)], [make.demand()], [make.licence()], today=TODAY)
+    plan = plan_reoptimisation([stored("m1", "offer-1", "demand-1", "100")], result)
     assert [m.match_id for m in plan.supersede] == ["m1"]
     assert [(m.demand_id, m.tonnes) for m in plan.propose] == [("demand-1", Decimal("80.000"))]
+    assert plan.propose == result.routes
 
 
 def test_a_nearer_recycler_arriving_moves_the_proposal(make: Any) -> None:
     far, near, licences = far_and_near(make)
     before = allocate([make.offer()], [far], licences, today=TODAY).matches
     assert [m.demand_id for m in before] == ["far"]
-    after = allocate([make.offer()], [far, near], licences, today=TODAY).matches
+    after = allocate([make.offer()], [far, near], licences, today=TODAY)
     plan = plan_reoptimisation([stored("m1", "offer-1", "far", "100")], after)
     assert [m.match_id for m in plan.supersede] == ["m1"]
     assert [m.demand_id for m in plan.propose] == ["near"]
 
 
-def test_proposals_of_a_withdrawn_offer_are_superseded() -> None:
-    plan: ReoptimisationPlan[Route] = plan_reoptimisation(
-        [stored("m1", "gone", "demand-1", "5"), stored("m2", "gone", "d2", "7")], []
+def test_proposals_of_a_withdrawn_offer_are_superseded(make: Any) -> None:
+    nothing = allocate([], [make.demand()], [make.licence()], today=TODAY)
+    plan: ReoptimisationPlan = plan_reoptimisation(
+        [stored("m2", "gone", "d2", "7"), stored("m1", "gone", "demand-1", "5")], nothing
     )
     assert [m.match_id for m in plan.supersede] == ["m1", "m2"]
+    assert plan.kept == ()
 
 
 def test_duplicate_stored_routes_keep_one_and_supersede_the_other(make: Any) -> None:
-    proposed = allocate([make.offer()], [make.demand()], [make.licence()], today=TODAY).matches
+    result = allocate([make.offer()], [make.demand()], [make.licence()], today=TODAY)
     plan = plan_reoptimisation(
         [stored("m2", "offer-1", "demand-1", "100"), stored("m1", "offer-1", "demand-1", "100")],
-        proposed,
+        result,
     )
-    assert [kept.match_id for kept, _ in plan.keep] == ["m1"]
+    assert plan.kept == ("m1",)
     assert [m.match_id for m in plan.supersede] == ["m2"]
 
 
-def test_routes_plan_as_their_explained_matches_do(make: Any) -> None:
-    """The service plans on the compact routes and explains only the ones it proposes."""
-    far, near, licences = far_and_near(make)
-    offers = [make.offer(), make.offer("offer-2", amount=40)]
-    result = allocate(offers, [far, near], licences, today=TODAY)
-    stored_now = [stored("m1", "offer-1", "far", "100"), stored("m2", "offer-2", "near", "40")]
-    by_route = plan_reoptimisation(stored_now, result.routes)
-    by_match = plan_reoptimisation(stored_now, result.matches)
-    assert by_route.supersede == by_match.supersede
-    assert by_route.propose  # far was stored; near is nearer
-    assert [k for k, _ in by_route.keep] == [k for k, _ in by_match.keep]
-    assert list(map(result.explain, by_route.propose)) == list(by_match.propose)
+def reference_plan(
+    provisional: Iterable[ProvisionalMatch], routes: Iterable[Route]
+) -> tuple[list[str], list[str], list[Route]]:
+    """The rule, one route at a time: each route keeps the lowest-id stored proposal of its
+    (offer, demand, kilograms) not kept already, or is proposed."""
+    waiting = sorted(provisional, key=lambda m: m.match_id)
+    kept: list[str] = []
+    propose: list[Route] = []
+    for route in routes:
+        same = (route.offer_id, route.demand_id, route.kilograms)
+        match = next((m for m in waiting if (m.offer_id, m.demand_id, m.kilograms) == same), None)
+        if match is None:
+            propose.append(route)
+        else:
+            waiting.remove(match)
+            kept.append(match.match_id)
+    return kept, [m.match_id for m in waiting], propose
+
+
+def scrambled_proposals(result: AllocationResult, rng: random.Random) -> list[ProvisionalMatch]:
+    """Proposals as a round would find them: most routes stored as they are, some with
+    another weight, some twice, some for listings no longer open."""
+    proposals = []
+    for n, route in enumerate(result.routes):
+        roll = rng.random()
+        kilograms = route.kilograms + (rng.randint(1, 500) if roll < 0.15 else 0)
+        copies = 2 if roll > 0.9 else (0 if 0.8 < roll <= 0.85 else 1)
+        for copy in range(copies):
+            proposals.append(
+                ProvisionalMatch(
+                    match_id=f"m{rng.randint(0, 10**6):07d}-{n}-{copy}",
+                    offer_id=route.offer_id,
+                    demand_id=route.demand_id,
+                    tonnes=from_kilograms(kilograms),
+                )
+            )
+    proposals += [stored(f"m-gone-{i}", f"gone-{i}", "demand-x", "1") for i in range(5)]
+    rng.shuffle(proposals)
+    return proposals
+
+
+def test_the_plan_follows_the_rule_one_route_at_a_time(city: Callable[..., Any]) -> None:
+    seen = {"kept": 0, "superseded": 0, "proposed": 0}
+    for seed in range(12):
+        rng = random.Random(seed)
+        c = city(seed, 60, 12, tightness=1.0)
+        result = allocate(c.offers, c.demands, c.licences, today=TODAY)
+        assert result.routes
+        proposals = scrambled_proposals(result, rng)
+        plan = plan_reoptimisation(ProposalIndex.of(proposals), result)
+        kept, superseded, propose = reference_plan(proposals, result.routes)
+        assert list(plan.kept) == kept
+        assert [m.match_id for m in plan.supersede] == superseded
+        assert list(plan.propose) == propose
+        seen["kept"] += len(kept)
+        seen["superseded"] += len(superseded)
+        seen["proposed"] += len(propose)
+    assert min(seen.values()) > 20, seen  # every branch of the rule was exercised
 
 
 def test_an_index_changed_by_a_round_equals_one_built_afresh() -> None:
     a, b = stored("m1", "offer-1", "demand-1", "5"), stored("m3", "offer-1", "demand-1", "5")
     c, d = stored("m2", "offer-2", "demand-1", "7"), stored("m0", "offer-1", "demand-1", "5")
+    e = stored("m4", "offer-3", "demand-2", "9")
     before = ProposalIndex.of([b, a, c])
-    after = before.changed(removed=["m2", "m3"], added=[d])
-    fresh = ProposalIndex.of([a, d])
-    same_pair, other_pair = ("offer-1", "demand-1"), ("offer-2", "demand-1")
-    assert list(after.by_pair()[same_pair]) == [d, a] == list(fresh.by_pair()[same_pair])
-    assert after.by_pair().get(other_pair, ()) == () == fresh.by_pair().get(other_pair, ())
-    assert sorted(m.match_id for m in after) == ["m0", "m1"]
-    assert list(before.by_pair()[same_pair]) == [a, b]  # the old index is unchanged
+    after = before.changed(removed=["m2", "m3"], added=[e, d])
+    fresh = ProposalIndex.of([a, d, e])
+    assert (
+        after.rows()
+        == fresh.rows()
+        == [
+            ("m0", "offer-1", "demand-1", 5000),
+            ("m1", "offer-1", "demand-1", 5000),
+            ("m4", "offer-3", "demand-2", 9000),
+        ]
+    )
+    assert sorted(m.match_id for m in after) == ["m0", "m1", "m4"]
+    assert [row[0] for row in before.rows()] == ["m1", "m2", "m3"]  # the old one is unchanged
     assert len(before) == 3
+    assert after.changed(added=[stored("m1", "offer-9", "demand-9", "1")]).rows()[1] == (
+        "m1",
+        "offer-9",
+        "demand-9",
+        1000,
+    )  # added again under its id: it replaces the proposal of that id

@@ -4,7 +4,7 @@ Entry points for the service layer:
 
 - `allocate(offers, demands, licences, *, today, fixed=(), params=None)`: min-cost-flow
   allocation of everything not held by fixed (accepted/confirmed) matches;
-- `plan_reoptimisation(provisional, proposed)`: what to keep, supersede and propose;
+- `plan_reoptimisation(provisional, allocation)`: what to keep, supersede and propose;
 - `assess_pair` / `candidate_reason`: the feasibility rules for one pair, with a reason;
 - `explain_offer`: every demand's verdict for one offer, given an allocation;
 - `lifecycle`: the Match state machine (`accept`, `reject`, `expire`, `supersede`).

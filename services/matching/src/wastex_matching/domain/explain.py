@@ -10,12 +10,10 @@ per tonne of that route, so the comparison is visible, not asserted.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from operator import attrgetter
 
 from wastex_matching.domain import reasons
 from wastex_matching.domain.capacity import NetCapacities, apply_fixed
@@ -137,22 +135,19 @@ def _order(line: CandidateExplanation) -> tuple[int, int, Decimal]:
 
 class _Usage:
     """What an allocation put where: kilograms per demand and licence, and each offer's
-    routes (found by bisection: an allocation's routes are sorted by offer)."""
+    routes."""
 
     def __init__(
         self, allocation: AllocationResult | None, licences: Sequence[LicenceView]
     ) -> None:
         self.given = allocation is not None
         self.licence_remaining = {lic.licence_id: lic.remaining_tonnes for lic in licences}
-        self._routes = allocation.routes if allocation else ()
+        self._allocation = allocation
         self._demand = allocation.kilograms_by_demand if allocation else {}
         self._licence = allocation.kilograms_by_licence if allocation else {}
 
     def routes_of(self, offer_id: str) -> list[Route]:
-        routes = self._routes
-        first = bisect_left(routes, offer_id, key=attrgetter("offer_id"))
-        last = bisect_right(routes, offer_id, lo=first, key=attrgetter("offer_id"))
-        return list(routes[first:last])
+        return self._allocation.routes_of(offer_id) if self._allocation else []
 
     def demand_tonnes(self, demand_id: str) -> Decimal:
         return from_kilograms(self._demand.get(demand_id, 0))

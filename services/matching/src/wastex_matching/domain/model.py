@@ -21,6 +21,9 @@ from enum import StrEnum
 from functools import cached_property
 from typing import TYPE_CHECKING, NamedTuple
 
+import numpy as np
+from numpy.typing import NDArray
+
 from wastex_matching.domain import errors
 from wastex_shared.codes import is_hazardous
 from wastex_shared.errors import DomainError
@@ -252,20 +255,50 @@ class Route(NamedTuple):
         return from_kilograms(self.kilograms)
 
 
+@dataclass(frozen=True, eq=False)
+class RouteTable:
+    """An allocation's routes as parallel arrays: positions in the allocated offers, demands
+    and licences (`AllocationResult.net`), kilograms and road metres.
+
+    In (offer, demand, licence) order of those sequences. A round at 20,000 open offers
+    compares all its routes with the stored proposals and explains a few hundred; as arrays
+    the comparison never touches 20,000 objects scattered on the heap."""
+
+    offer: NDArray[np.int64]
+    demand: NDArray[np.int64]
+    licence: NDArray[np.int64]
+    kilograms: NDArray[np.int64]
+    metres: NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return int(self.offer.shape[0])
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RouteTable):
+            return NotImplemented
+        return all(
+            np.array_equal(getattr(self, name), getattr(other, name))
+            for name in ("offer", "demand", "licence", "kilograms", "metres")
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value, and mutable arrays
+
+
 @dataclass(frozen=True)
 class AllocationResult:
     """An allocation: the routes, what stays unmatched, and what it all costs in CO2e.
 
-    `routes` are compact; `matches` explains every one of them (distances, CO2e, avoided
-    emissions in exact decimals) on first use, and `explain` explains one: a round at 20,000
-    offers repeats nearly every route it had and explains only the new ones.
+    `table` holds the routes as arrays; `routes` makes them `Route`s, `route(i)` one of
+    them, and `matches` explains every one (distances, CO2e, avoided emissions in exact
+    decimals) on first use, and `explain` explains one: a round at 20,000 offers repeats
+    nearly every route it had and explains only the new ones.
 
     `objective_co2e_kg` = transport + unmatched tonnes × the penalty factor: the quantity the
     optimiser minimises (in integer units) and the one baselines are compared on.
     """
 
-    #: In (offer, demand, licence) order, as `matches`.
-    routes: tuple[Route, ...]
+    #: In (offer, demand, licence) order of the allocated sequences, as `routes` and `matches`.
+    table: RouteTable
     #: offer id → tonnes left unmatched (only offers with something left).
     unmatched_tonnes: dict[str, Decimal]
     penalty_co2e_kg: Decimal
@@ -282,6 +315,59 @@ class AllocationResult:
     kilograms_by_licence: dict[str, int] = field(default_factory=dict, compare=False)
 
     @cached_property
+    def offer_ids(self) -> list[str]:
+        return [offer.offer_id for offer in self.net.offers]
+
+    @cached_property
+    def offer_positions(self) -> dict[str, int]:
+        """Offer id → its position in `net.offers` (as `table.offer` counts them)."""
+        return dict(zip(self.offer_ids, range(len(self.offer_ids)), strict=True))
+
+    @cached_property
+    def demand_ids(self) -> list[str]:
+        return [demand.demand_id for demand in self.net.demands]
+
+    @cached_property
+    def _licence_ids(self) -> list[str]:
+        return [licence.licence_id for licence in self.net.licences]
+
+    def route(self, i: int) -> Route:
+        """The `i`-th route of `table`."""
+        t = self.table
+        return Route(
+            self.offer_ids[int(t.offer[i])],
+            self.demand_ids[int(t.demand[i])],
+            self._licence_ids[int(t.licence[i])],
+            int(t.kilograms[i]),
+            int(t.metres[i]),
+        )
+
+    @cached_property
+    def routes(self) -> tuple[Route, ...]:
+        t = self.table
+        return tuple(
+            map(
+                Route._make,
+                zip(
+                    map(self.offer_ids.__getitem__, t.offer.tolist()),
+                    map(self.demand_ids.__getitem__, t.demand.tolist()),
+                    map(self._licence_ids.__getitem__, t.licence.tolist()),
+                    t.kilograms.tolist(),
+                    t.metres.tolist(),
+                    strict=True,
+                ),
+            )
+        )
+
+    def routes_of(self, offer_id: str) -> list[Route]:
+        """The routes of one offer (none if it is not among the allocated offers)."""
+        position = self.offer_positions.get(offer_id)
+        if position is None:
+            return []
+        first, last = np.searchsorted(self.table.offer, [position, position + 1]).tolist()
+        return [self.route(i) for i in range(first, last)]
+
+    @cached_property
     def matches(self) -> tuple[ProposedMatch, ...]:
         return tuple(map(self.explain, self.routes))
 
@@ -295,7 +381,7 @@ class AllocationResult:
 
     @property
     def matched_tonnes(self) -> Decimal:
-        return from_kilograms(sum(route.kilograms for route in self.routes))
+        return from_kilograms(int(self.table.kilograms.sum()))
 
     @property
     def unmatched_total_tonnes(self) -> Decimal:

@@ -22,6 +22,7 @@ from wastex_matching.domain.model import (
     OfferSlot,
     ProposedMatch,
     Route,
+    RouteTable,
 )
 from wastex_matching.domain.params import MatchingParams
 from wastex_shared.emission_factors import EmissionFactor, avoided_factor
@@ -54,23 +55,17 @@ def build_result(
     """A route for every edge with flow, and what each offer has left over."""
     offers, demands, licences = net.offers, net.demands, net.licences
     used = np.nonzero(edge_flow_kg > 0)[0]
-    # Built by C-level maps (`Route._make`, list lookups): a round makes ~20k of them.
-    offer_ids = [o.offer_id for o in offers]
+    # (offer, demand, licence) order by position; an edge is one such triple, so no ties.
+    used = used[np.lexsort((edges.licence[used], edges.demand[used], edges.offer[used]))]
+    table = RouteTable(
+        offer=edges.offer[used],
+        demand=edges.demand[used],
+        licence=edges.licence[used],
+        kilograms=edge_flow_kg[used],
+        metres=edges.metres[used],
+    )
     demand_ids = [d.demand_id for d in demands]
     licence_ids = [lic.licence_id for lic in licences]
-    routes = sorted(
-        map(
-            Route._make,
-            zip(
-                map(offer_ids.__getitem__, edges.offer[used].tolist()),
-                map(demand_ids.__getitem__, edges.demand[used].tolist()),
-                map(licence_ids.__getitem__, edges.licence[used].tolist()),
-                edge_flow_kg[used].tolist(),
-                edges.metres[used].tolist(),
-                strict=True,
-            ),
-        )
-    )
     matched_kg = _edge_totals(len(offers), edges.offer, edge_flow_kg)
     left_kg = (offer_kilograms(offers) if offer_kg is None else offer_kg) - matched_kg
     unmatched = {
@@ -78,7 +73,7 @@ def build_result(
     }
     unmatched_total = sum(unmatched.values(), ZERO_TONNES)
     return AllocationResult(
-        routes=tuple(routes),
+        table=table,
         unmatched_tonnes=unmatched,
         penalty_co2e_kg=penalty_co2e_kg(unmatched_total, params.penalty_kg_per_tonne),
         candidate_edges=candidate_edges,
