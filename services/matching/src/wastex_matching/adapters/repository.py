@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import functools
 import json
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from itertools import compress
+from operator import itemgetter
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Result, Row, Table, and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -349,6 +352,58 @@ class MarketSnapshot:
         return self.matches.proposals[match_id][1]
 
 
+class OpenSlots(Generic[SlotT]):
+    """Open listings kept in id order, with the earliest end of their windows.
+
+    A round takes them in id order (the allocation's, so ties break alike every round)
+    without sorting 20,000 ids, and visits every slot only on a day some window has ended:
+    a pass over slots scattered on the heap costs ~0.5 µs each."""
+
+    def __init__(self) -> None:
+        self._ids: list[str] = []
+        self._slots: list[SlotT] = []
+        self._earliest_end: date | None = None
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def get(self, ident: str) -> SlotT | None:
+        i = bisect_left(self._ids, ident)
+        return self._slots[i] if i < len(self._ids) and self._ids[i] == ident else None
+
+    def put(self, ident: str, slot: SlotT) -> None:
+        i = bisect_left(self._ids, ident)
+        if i < len(self._ids) and self._ids[i] == ident:
+            self._slots[i] = slot
+        else:
+            self._ids.insert(i, ident)
+            self._slots.insert(i, slot)
+        self._note_end(slot.window.end)
+
+    def discard(self, ident: str) -> None:
+        i = bisect_left(self._ids, ident)
+        if i < len(self._ids) and self._ids[i] == ident:
+            del self._ids[i], self._slots[i]  # the earliest end may now be early: harmless
+
+    def reset(self, slots: Iterable[tuple[str, SlotT]]) -> None:
+        """Exactly these (id, slot) pairs."""
+        ordered = sorted(slots, key=itemgetter(0))
+        self._ids = [ident for ident, _ in ordered]
+        self._slots = [slot for _, slot in ordered]
+        self._earliest_end = min((slot.window.end for slot in self._slots), default=None)
+
+    def open_on(self, today: date) -> list[SlotT]:
+        """The slots still available on `today`, in id order; the others leave."""
+        if self._earliest_end is not None and self._earliest_end < today:
+            stay = [slot.window.end >= today for slot in self._slots]
+            self.reset(zip(compress(self._ids, stay), compress(self._slots, stay), strict=True))
+        return list(self._slots)
+
+    def _note_end(self, end: date) -> None:
+        if self._earliest_end is None or end < self._earliest_end:
+            self._earliest_end = end
+
+
 @dataclass
 class ListingCache:
     """The open offers' and demands' slots, kept from one round to the next.
@@ -359,8 +414,8 @@ class ListingCache:
     read only the rows and statuses stamped after the version they last read. Versions
     commit in order (`bump_version`), so none is missed; one read twice is harmless."""
 
-    offers: dict[str, OfferSlot] = field(default_factory=dict)
-    demands: dict[str, DemandSlot] = field(default_factory=dict)
+    offers: OpenSlots[OfferSlot] = field(default_factory=OpenSlots)
+    demands: OpenSlots[DemandSlot] = field(default_factory=OpenSlots)
     #: The market version the slots are current at; None until the first read.
     version: int | None = None
 
@@ -379,18 +434,16 @@ async def _all_open(
     session: AsyncSession,
     table: Table,
     today: date,
-    known: dict[str, SlotT],
+    known: OpenSlots[SlotT],
     to_slot: Callable[[Row[Any]], SlotT],
 ) -> None:
     """Make `known` the open listings of `table`, reading only the rows it lacks."""
     ids = list((await session.execute(_open_ids(table, today))).scalars())
-    missing = [ident for ident in ids if ident not in known]
-    for chunk in _chunks(missing):
+    have = {ident: slot for ident in ids if (slot := known.get(ident)) is not None}
+    for chunk in _chunks([ident for ident in ids if ident not in have]):
         for row in await session.execute(select(table).where(table.c.id.in_(chunk))):
-            known[row.id] = to_slot(row)
-    open_now = {ident: known[ident] for ident in ids}
-    known.clear()
-    known.update(open_now)
+            have[row.id] = to_slot(row)
+    known.reset(have.items())
 
 
 async def _changes_since(
@@ -398,7 +451,7 @@ async def _changes_since(
     table: Table,
     kind: str,
     version: int,
-    known: dict[str, SlotT],
+    known: OpenSlots[SlotT],
     to_slot: Callable[[Row[Any]], SlotT],
 ) -> None:
     """Apply to `known` the listings of `table` whose row or status changed after `version`."""
@@ -415,16 +468,9 @@ async def _changes_since(
     )
     for row in rows:
         if row.listing_status in CLOSED_LISTING:
-            known.pop(row.id, None)
+            known.discard(row.id)
         else:
-            known[row.id] = to_slot(row)
-
-
-def _open_on(known: dict[str, SlotT], today: date) -> list[SlotT]:
-    """The slots still available on `today`, in id order; the others leave `known`."""
-    for ident in [ident for ident, slot in known.items() if slot.window.end < today]:
-        del known[ident]
-    return [known[ident] for ident in sorted(known)]
+            known.put(row.id, to_slot(row))
 
 
 @dataclass
@@ -528,8 +574,8 @@ async def load_market(
         await _changes_since(session, OFFERS, "offer", cache.version, cache.offers, offer_slot)
         await _changes_since(session, DEMANDS, "demand", cache.version, cache.demands, demand_slot)
     cache.version = version
-    offers = _open_on(cache.offers, today)
-    demands = _open_on(cache.demands, today)
+    offers = cache.offers.open_on(today)
+    demands = cache.demands.open_on(today)
     recyclers = {d.enterprise_id for d in demands}
     licences_table = table_of(LicenceRow)
     licence_rows = await session.execute(select(licences_table).order_by(licences_table.c.id))
