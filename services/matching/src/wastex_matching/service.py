@@ -608,7 +608,7 @@ class MatchingService:
         takers: dict[str, set[str]] = {}  # waste code → demands accepting it
         by_offer: dict[str, list[CandidateExplanation]] = {}
         for offer_id in sorted({r.offer_id for r in routes}):
-            code = result.net.offer_by_id[offer_id].waste_code
+            code = result.net.offer(offer_id).waste_code
             if code not in takers:
                 takers[code] = {d.demand_id for d in snapshot.demands if d.accepts(code)}
             by_offer[offer_id] = explainer.explain(offer_id, takers[code])
@@ -625,7 +625,7 @@ class MatchingService:
         explanations: dict[str, list[CandidateExplanation]],
         rejected: set[tuple[str, str]],
     ) -> MatchRecord:
-        offer, demand = net.offer_by_id[route.offer_id], net.demand_by_id[route.demand_id]
+        offer, demand = net.offer(route.offer_id), net.demand(route.demand_id)
         overlap = offer.window.overlap(demand.window)
         window = overlap.from_day(today) if overlap is not None else None
         if window is None:  # the domain only routes pairs whose windows meet from today on

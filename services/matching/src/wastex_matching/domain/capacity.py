@@ -33,12 +33,29 @@ class NetCapacities:
     licences: tuple[LicenceView, ...]
 
     @cached_property
-    def offer_by_id(self) -> dict[str, OfferSlot]:
-        return {offer.offer_id: offer for offer in self.offers}
+    def offer_ids(self) -> list[str]:
+        return [offer.offer_id for offer in self.offers]
 
     @cached_property
-    def demand_by_id(self) -> dict[str, DemandSlot]:
-        return {demand.demand_id: demand for demand in self.demands}
+    def offer_positions(self) -> dict[str, int]:
+        """Offer id → its position in `offers` (what candidate edges and routes count)."""
+        return dict(zip(self.offer_ids, range(len(self.offers)), strict=True))
+
+    @cached_property
+    def demand_ids(self) -> list[str]:
+        return [demand.demand_id for demand in self.demands]
+
+    @cached_property
+    def demand_positions(self) -> dict[str, int]:
+        return dict(zip(self.demand_ids, range(len(self.demands)), strict=True))
+
+    def offer(self, offer_id: str) -> OfferSlot:
+        """The offer of this id (KeyError if it is not among them)."""
+        return self.offers[self.offer_positions[offer_id]]
+
+    def demand(self, demand_id: str) -> DemandSlot:
+        """The demand of this id (KeyError if it is not among them)."""
+        return self.demands[self.demand_positions[demand_id]]
 
 
 def apply_fixed(

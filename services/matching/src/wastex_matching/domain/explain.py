@@ -85,7 +85,7 @@ class Explainer:
         """`net`: what was allocated (`allocation.net`), or the inputs less fixed matches."""
         self.today = today
         self.params = params or MatchingParams()
-        self.offers = net.offer_by_id
+        self.net = net
         self.demands = net.demands
         self.licences = net.licences
         self.usage = _Usage(allocation, net.licences)
@@ -95,9 +95,9 @@ class Explainer:
         self, offer_id: str, demand_ids: set[str] | None = None
     ) -> list[CandidateExplanation]:
         """Every demand's line for `offer_id` (only those in `demand_ids`, when given)."""
-        offer = self.offers.get(offer_id)
-        if offer is None:
+        if offer_id not in self.net.offer_positions:
             raise NotFound("offer", offer_id)
+        offer = self.net.offer(offer_id)
         routes = self.usage.routes_of(offer_id)
         lines: list[CandidateExplanation] = []
         for demand in self.demands:

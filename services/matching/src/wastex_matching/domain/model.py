@@ -315,19 +315,6 @@ class AllocationResult:
     kilograms_by_licence: dict[str, int] = field(default_factory=dict, compare=False)
 
     @cached_property
-    def offer_ids(self) -> list[str]:
-        return [offer.offer_id for offer in self.net.offers]
-
-    @cached_property
-    def offer_positions(self) -> dict[str, int]:
-        """Offer id → its position in `net.offers` (as `table.offer` counts them)."""
-        return dict(zip(self.offer_ids, range(len(self.offer_ids)), strict=True))
-
-    @cached_property
-    def demand_ids(self) -> list[str]:
-        return [demand.demand_id for demand in self.net.demands]
-
-    @cached_property
     def _licence_ids(self) -> list[str]:
         return [licence.licence_id for licence in self.net.licences]
 
@@ -335,8 +322,8 @@ class AllocationResult:
         """The `i`-th route of `table`."""
         t = self.table
         return Route(
-            self.offer_ids[int(t.offer[i])],
-            self.demand_ids[int(t.demand[i])],
+            self.net.offer_ids[int(t.offer[i])],
+            self.net.demand_ids[int(t.demand[i])],
             self._licence_ids[int(t.licence[i])],
             int(t.kilograms[i]),
             int(t.metres[i]),
@@ -349,8 +336,8 @@ class AllocationResult:
             map(
                 Route._make,
                 zip(
-                    map(self.offer_ids.__getitem__, t.offer.tolist()),
-                    map(self.demand_ids.__getitem__, t.demand.tolist()),
+                    map(self.net.offer_ids.__getitem__, t.offer.tolist()),
+                    map(self.net.demand_ids.__getitem__, t.demand.tolist()),
                     map(self._licence_ids.__getitem__, t.licence.tolist()),
                     t.kilograms.tolist(),
                     t.metres.tolist(),
@@ -361,7 +348,7 @@ class AllocationResult:
 
     def routes_of(self, offer_id: str) -> list[Route]:
         """The routes of one offer (none if it is not among the allocated offers)."""
-        position = self.offer_positions.get(offer_id)
+        position = self.net.offer_positions.get(offer_id)
         if position is None:
             return []
         first, last = np.searchsorted(self.table.offer, [position, position + 1]).tolist()

@@ -145,8 +145,7 @@ class ProposalIndex:
     ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         """Each proposal's offer and demand as positions in what `allocation` allocated
         (-1 where that listing is no longer among them)."""
-        offers = allocation.offer_positions
-        demands = dict(zip(allocation.demand_ids, range(len(allocation.demand_ids)), strict=True))
+        offers, demands = allocation.net.offer_positions, allocation.net.demand_positions
         n = len(self._match_ids)
         return (
             np.fromiter(map(offers.get, self._offer_ids, repeat(-1)), np.int64, n),

@@ -112,8 +112,8 @@ class RouteExplainer:
         self._avoided: dict[str, EmissionFactor | None] = {}
 
     def __call__(self, route: Route) -> ProposedMatch:
-        offer = self._net.offer_by_id[route.offer_id]
-        demand = self._net.demand_by_id[route.demand_id]
+        offer = self._net.offer(route.offer_id)
+        demand = self._net.demand(route.demand_id)
         code = offer.waste_code
         if code not in self._avoided:
             self._avoided[code] = avoided_factor(code)
