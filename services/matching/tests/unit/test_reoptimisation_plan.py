@@ -170,3 +170,21 @@ def test_an_index_changed_by_a_round_equals_one_built_afresh() -> None:
         "demand-9",
         1000,
     )  # added again under its id: it replaces the proposal of that id
+
+
+def test_an_index_changed_round_after_round_equals_one_built_afresh() -> None:
+    rng = random.Random(5)
+    live: dict[str, ProvisionalMatch] = {}
+    index = ProposalIndex.of([])
+    for round_no in range(30):
+        removed = rng.sample(sorted(live), k=min(len(live), rng.randint(0, 6)))
+        added = [
+            stored(f"m{rng.randint(0, 400):03d}", f"offer-{rng.randint(0, 9)}", "d", "1")
+            for _ in range(rng.randint(0, 8))
+        ]
+        index = index.changed(removed=removed, added=added)
+        for match_id in removed:
+            del live[match_id]
+        live.update((m.match_id, m) for m in added)
+        assert index.rows() == ProposalIndex.of(live.values()).rows(), round_no
+        assert len(index) == len(live)
