@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from decimal import Decimal
 from itertools import compress
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Result, Row, Table, and_, func, insert, or_, select, update
@@ -578,8 +578,13 @@ async def load_market(
     demands = cache.demands.open_on(today)
     recyclers = {d.enterprise_id for d in demands}
     licences_table = table_of(LicenceRow)
-    licence_rows = await session.execute(select(licences_table).order_by(licences_table.c.id))
-    licences = [licence_view(r) for r in licence_rows if r.enterprise_id in recyclers]
+    licence_rows = await session.execute(select(licences_table))
+    # In Python's id order, as the offers and demands: an allocation's routes come in the
+    # order of its inputs, whatever the database's collation.
+    licences = sorted(
+        (licence_view(r) for r in licence_rows if r.enterprise_id in recyclers),
+        key=attrgetter("licence_id"),
+    )
     matches = await live_matches(session, known)
     sites, enterprises = table_of(SiteRow), table_of(EnterpriseRow)
     site_rows = await session.execute(select(sites.c.id, sites.c.name))
