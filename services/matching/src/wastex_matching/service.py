@@ -149,6 +149,7 @@ class MatchingService:
         self._round = asyncio.Lock()
         #: Rounds run in one process per database; another one stands by (`run_reoptimiser`).
         self.lease = Lease(uow.engine, "wastex.matching.reoptimiser")
+        self._was_leading = True  # so a first holder says nothing, a first standby says so
 
     @property
     def uow_factory(self) -> UnitOfWorkFactory:
@@ -722,7 +723,6 @@ class MatchingService:
         asking again at each poll, and takes over when the holder stops or dies."""
         settings = self.settings
         self.changed.set()  # start-up: whatever happened while down
-        standing_by = False
         try:
             while True:
                 with contextlib.suppress(TimeoutError):
@@ -732,14 +732,8 @@ class MatchingService:
                 )
                 self.changed.take()
                 try:
-                    if not await self.lease.hold():
-                        if not standing_by:
-                            log.info("another process re-optimises this database; standing by")
-                        standing_by = True
+                    if not await self._leading():
                         continue
-                    if standing_by:
-                        log.info("took over re-optimisation of this database")
-                    standing_by = False
                     if await self._version() != self.processed_version:
                         report = await self.reoptimise()
                         log.info("re-optimised: %s", report)
@@ -751,6 +745,18 @@ class MatchingService:
                     self.changed.set()
         finally:
             await self.lease.release()
+
+    async def _leading(self) -> bool:
+        """Whether this process holds the lease, taking it if free; logs each change."""
+        leading = await self.lease.hold()
+        if leading != self._was_leading:
+            log.info(
+                "took over re-optimisation of this database"
+                if leading
+                else "another process re-optimises this database; standing by"
+            )
+            self._was_leading = leading
+        return leading
 
     async def _version(self) -> int:
         async with self._uow.reading() as uow:

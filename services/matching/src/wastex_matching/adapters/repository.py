@@ -368,21 +368,23 @@ class OpenSlots(Generic[SlotT]):
         return len(self._ids)
 
     def get(self, ident: str) -> SlotT | None:
-        i = bisect_left(self._ids, ident)
-        return self._slots[i] if i < len(self._ids) and self._ids[i] == ident else None
+        i, found = self._locate(ident)
+        return self._slots[i] if found else None
 
     def put(self, ident: str, slot: SlotT) -> None:
-        i = bisect_left(self._ids, ident)
-        if i < len(self._ids) and self._ids[i] == ident:
+        i, found = self._locate(ident)
+        if found:
             self._slots[i] = slot
         else:
             self._ids.insert(i, ident)
             self._slots.insert(i, slot)
-        self._note_end(slot.window.end)
+        end = slot.window.end
+        if self._earliest_end is None or end < self._earliest_end:
+            self._earliest_end = end
 
     def discard(self, ident: str) -> None:
-        i = bisect_left(self._ids, ident)
-        if i < len(self._ids) and self._ids[i] == ident:
+        i, found = self._locate(ident)
+        if found:
             del self._ids[i], self._slots[i]  # the earliest end may now be early: harmless
 
     def reset(self, slots: Iterable[tuple[str, SlotT]]) -> None:
@@ -399,9 +401,10 @@ class OpenSlots(Generic[SlotT]):
             self.reset(zip(compress(self._ids, stay), compress(self._slots, stay), strict=True))
         return list(self._slots)
 
-    def _note_end(self, end: date) -> None:
-        if self._earliest_end is None or end < self._earliest_end:
-            self._earliest_end = end
+    def _locate(self, ident: str) -> tuple[int, bool]:
+        """Where `ident` is, or would go, in the sorted ids; and whether it is there."""
+        i = bisect_left(self._ids, ident)
+        return i, i < len(self._ids) and self._ids[i] == ident
 
 
 @dataclass

@@ -49,6 +49,10 @@ class NetCapacities:
     def demand_positions(self) -> dict[str, int]:
         return dict(zip(self.demand_ids, range(len(self.demands)), strict=True))
 
+    @cached_property
+    def licence_ids(self) -> list[str]:
+        return [licence.licence_id for licence in self.licences]
+
     def offer(self, offer_id: str) -> OfferSlot:
         """The offer of this id (KeyError if it is not among them)."""
         return self.offers[self.offer_positions[offer_id]]

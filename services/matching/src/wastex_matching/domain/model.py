@@ -314,17 +314,13 @@ class AllocationResult:
     kilograms_by_demand: dict[str, int] = field(default_factory=dict, compare=False)
     kilograms_by_licence: dict[str, int] = field(default_factory=dict, compare=False)
 
-    @cached_property
-    def _licence_ids(self) -> list[str]:
-        return [licence.licence_id for licence in self.net.licences]
-
     def route(self, i: int) -> Route:
         """The `i`-th route of `table`."""
         t = self.table
         return Route(
             self.net.offer_ids[int(t.offer[i])],
             self.net.demand_ids[int(t.demand[i])],
-            self._licence_ids[int(t.licence[i])],
+            self.net.licence_ids[int(t.licence[i])],
             int(t.kilograms[i]),
             int(t.metres[i]),
         )
@@ -338,7 +334,7 @@ class AllocationResult:
                 zip(
                     map(self.net.offer_ids.__getitem__, t.offer.tolist()),
                     map(self.net.demand_ids.__getitem__, t.demand.tolist()),
-                    map(self._licence_ids.__getitem__, t.licence.tolist()),
+                    map(self.net.licence_ids.__getitem__, t.licence.tolist()),
                     t.kilograms.tolist(),
                     t.metres.tolist(),
                     strict=True,

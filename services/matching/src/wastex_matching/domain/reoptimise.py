@@ -58,8 +58,9 @@ class ReoptimisationPlan:
 class ProposalIndex:
     """Stored proposals by match id, and as columns in match id order; immutable.
 
-    The service keeps the index between rounds and derives the next one (`changed`): the
-    columns are rebuilt by C-level passes over ids, never by visiting each proposal."""
+    The service keeps the index between rounds and derives the next one (`changed`): what
+    changed is placed by bisection and the columns are rebuilt by slices, never by visiting
+    each proposal."""
 
     __slots__ = ("_by_id", "_demand_ids", "_kilograms", "_match_ids", "_offer_ids")
 
@@ -163,6 +164,8 @@ def plan_reoptimisation(
     routes = allocation.table
     stored_offer, stored_demand = index.positions_in(allocation)
     n_stored, n_routes = len(stored_offer), len(routes)
+    if n_stored + n_routes == 0:
+        return ReoptimisationPlan((), (), ())
     # Stored proposals first, then routes; sorted by (offer, demand, kilograms), stably, so
     # within one key the stored ones come first, in match id order, then the routes in order.
     offer = np.concatenate([stored_offer, routes.offer])
@@ -175,7 +178,7 @@ def plan_reoptimisation(
     )
     is_stored = order < n_stored
     sizes = np.diff(np.append(starts, len(order)))
-    stored_per_key = np.add.reduceat(is_stored.astype(np.int64), starts) if len(order) else sizes
+    stored_per_key = np.add.reduceat(is_stored.astype(np.int64), starts)
     group_start = np.repeat(starts, sizes)
     stored_here = np.repeat(stored_per_key, sizes)
     routes_here = np.repeat(sizes - stored_per_key, sizes)

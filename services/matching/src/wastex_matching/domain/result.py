@@ -53,7 +53,7 @@ def build_result(
     offer_kg: NDArray[np.int64] | None = None,
 ) -> AllocationResult:
     """A route for every edge with flow, and what each offer has left over."""
-    offers, demands, licences = net.offers, net.demands, net.licences
+    offers = net.offers
     used = np.nonzero(edge_flow_kg > 0)[0]
     # (offer, demand, licence) order by position; an edge is one such triple, so no ties.
     used = used[np.lexsort((edges.licence[used], edges.demand[used], edges.offer[used]))]
@@ -64,8 +64,6 @@ def build_result(
         kilograms=edge_flow_kg[used],
         metres=edges.metres[used],
     )
-    demand_ids = [d.demand_id for d in demands]
-    licence_ids = [lic.licence_id for lic in licences]
     matched_kg = _edge_totals(len(offers), edges.offer, edge_flow_kg)
     left_kg = (offer_kilograms(offers) if offer_kg is None else offer_kg) - matched_kg
     unmatched = {
@@ -81,8 +79,8 @@ def build_result(
         net=net,
         rounds=rounds,
         notes=notes,
-        kilograms_by_demand=_kilograms_by(demand_ids, edges.demand, edge_flow_kg),
-        kilograms_by_licence=_kilograms_by(licence_ids, edges.licence, edge_flow_kg),
+        kilograms_by_demand=_kilograms_by(net.demand_ids, edges.demand, edge_flow_kg),
+        kilograms_by_licence=_kilograms_by(net.licence_ids, edges.licence, edge_flow_kg),
     )
 
 
