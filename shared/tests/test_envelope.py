@@ -1,11 +1,13 @@
-"""An event's reference: what inbox marks and ledger causes store of it."""
+"""An event's reference: what inbox marks and ledger causes store of it; derived ids."""
 
 from __future__ import annotations
 
+import random
+import uuid
 from datetime import date
 from decimal import Decimal
 
-from wastex_shared.envelope import REFERENCE_LENGTH, Envelope
+from wastex_shared.envelope import REFERENCE_LENGTH, WASTEX_NAMESPACE, Envelope, derived_id
 from wastex_shared.events.catalog import OfferPosted
 
 
@@ -22,6 +24,16 @@ def test_a_reference_too_long_to_store_is_a_stable_digest() -> None:
     assert len(long.reference) <= REFERENCE_LENGTH
     assert long.reference == event("ent-1", "m" * 200).reference
     assert long.reference != event("ent-2", "m" * 200).reference
+
+
+def test_a_derived_id_is_the_uuid5_of_its_parts_joined() -> None:
+    """Ids already stored were made by `uuid.uuid5`: the faster derivation must agree."""
+    rng = random.Random(5)
+    for i in range(2_000):
+        parts = ("match", f"offer-{rng.random()}", "需求-é" * rng.randint(0, 3), i)
+        expected = str(uuid.uuid5(WASTEX_NAMESPACE, "/".join(str(p) for p in parts)))
+        assert derived_id(*parts) == expected
+    assert derived_id() == str(uuid.uuid5(WASTEX_NAMESPACE, ""))
 
 
 def test_an_event_model_becomes_its_wire_form() -> None:

@@ -7,6 +7,7 @@ Structured-mode CloudEvents 1.0 attribute names on the wire (`specversion`, `id`
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -15,11 +16,20 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 #: Namespace for ids derived from other ids (uuid5), fixed forever.
 WASTEX_NAMESPACE = uuid.UUID("6b0d7f3e-8a52-4c1f-9a43-3f5c2f6f0a11")
+_NAMESPACE_BYTES = WASTEX_NAMESPACE.bytes
 
 
 def derived_id(*parts: object) -> str:
-    """A deterministic id for something caused by `parts` (e.g. a causing event id and a role)."""
-    return str(uuid.uuid5(WASTEX_NAMESPACE, "/".join(str(p) for p in parts)))
+    """A deterministic id for something caused by `parts` (e.g. a causing event id and a role).
+
+    `str(uuid.uuid5(WASTEX_NAMESPACE, "/".join(parts)))`, computed without building a `UUID`
+    (a quarter of the time: a round derives two ids for every match it proposes)."""
+    name = "/".join(map(str, parts))
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def new_id() -> str:
