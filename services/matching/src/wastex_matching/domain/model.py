@@ -347,8 +347,16 @@ class AllocationResult:
         position = self.net.offer_positions.get(offer_id)
         if position is None:
             return []
-        first, last = np.searchsorted(self.table.offer, [position, position + 1]).tolist()
-        return [self.route(i) for i in range(first, last)]
+        bounds = self._offer_bounds
+        return [self.route(i) for i in range(bounds[position], bounds[position + 1])]
+
+    @cached_property
+    def _offer_bounds(self) -> list[int]:
+        """Where each offer position's routes begin in `table` (the table is sorted by
+        offer), and where the last one's end: one search for every offer, not one per
+        `routes_of` call (a round explains every offer it proposes)."""
+        positions = np.arange(len(self.net.offer_ids) + 1)
+        return np.searchsorted(self.table.offer, positions).tolist()  # type: ignore[no-any-return]
 
     @cached_property
     def matches(self) -> tuple[ProposedMatch, ...]:
