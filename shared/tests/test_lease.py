@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -54,15 +55,25 @@ async def test_a_holder_whose_session_dies_loses_the_lease_to_the_other() -> Non
         first, second = Lease(engines[0], "test.round"), Lease(engines[1], "test.round")
         assert await first.hold()
         async with engines[1].connect() as admin:
-            ended = await admin.execute(
+            holders = await admin.execute(
                 text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks "
-                    "WHERE locktype = 'advisory' AND granted AND database = "
-                    "(SELECT oid FROM pg_database WHERE datname = current_database())"
+                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND "
+                    "database = (SELECT oid FROM pg_database WHERE datname = current_database())"
                 )
             )
-            assert ended.scalars().all() == [True]
+            (pid,) = holders.scalars().all()
+            ended = await admin.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            assert ended
             await admin.commit()
+            # Terminating only signals the backend: its locks go when it has exited.
+            for _ in range(100):
+                alive = await admin.scalar(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+                )
+                await admin.commit()
+                if not alive:
+                    break
+                await asyncio.sleep(0.05)
         assert await second.hold()
         assert not await first.hold()  # it notices the lost session and does not get it back
         await second.release()

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from wastex_shared.envelope import Envelope, utcnow
-from wastex_shared.storage.engine import READ_ONLY
+from wastex_shared.storage.engine import reader_of
 from wastex_shared.storage.tables import MessagingTables
 
 _WRITE_LATER = "wastex_write_later"
@@ -201,7 +201,7 @@ class UnitOfWorkFactory:
         self.engine = engine
         self.tables = tables
         self.outbox_signal = asyncio.Event()
-        self._reader = engine.execution_options(**{READ_ONLY: True})
+        self._reader = reader_of(engine)
 
     def __call__(self) -> UnitOfWork:
         session = AsyncSession(self.engine, expire_on_commit=False)
@@ -210,6 +210,8 @@ class UnitOfWorkFactory:
     def reading(self) -> UnitOfWork:
         """A unit of work that only reads (it cannot commit). On SQLite it does not take the
         write lock, so a query, the relay's look for unsent rows or a matching round's read
-        of the market runs beside a consumer's batch instead of waiting for it."""
+        of the market runs beside a consumer's batch instead of waiting for it. On
+        PostgreSQL it runs in autocommit: each statement reads committed data as of its start,
+        as it would in a READ COMMITTED transaction (`reader_of`)."""
         session = AsyncSession(self._reader, expire_on_commit=False)
         return UnitOfWork(session, self.tables, self.outbox_signal.set, read_only=True)
