@@ -595,25 +595,19 @@ class MatchingService:
             excluded_pairs=rejected,
         )
         plan = plan_reoptimisation(snapshot.proposals, result)
-        return result, plan, self._explanations(snapshot, result, plan.propose, today)
+        return result, plan, self._explanations(result, plan.propose, today)
 
     def _explanations(
-        self,
-        snapshot: repo.MarketSnapshot,
-        result: AllocationResult,
-        routes: Sequence[Route],
-        today: date,
+        self, result: AllocationResult, routes: Sequence[Route], today: date
     ) -> dict[str, list[CandidateExplanation]]:
-        """Every demand's verdict for each offer that gets a new proposal."""
+        """For each offer that gets a new proposal, the other demands it could have gone to
+        (the first `alternatives_limit` of its explanation)."""
         explainer = Explainer(result.net, today=today, params=self.params, allocation=result)
-        takers: dict[str, set[str]] = {}  # waste code → demands accepting it
-        by_offer: dict[str, list[CandidateExplanation]] = {}
-        for offer_id in sorted({r.offer_id for r in routes}):
-            code = result.net.offer(offer_id).waste_code
-            if code not in takers:
-                takers[code] = {d.demand_id for d in snapshot.demands if d.accepts(code)}
-            by_offer[offer_id] = explainer.explain(offer_id, takers[code])
-        return by_offer
+        limit = self.settings.alternatives_limit
+        return {
+            offer_id: explainer.alternatives(offer_id, limit)
+            for offer_id in sorted({r.offer_id for r in routes})
+        }
 
     def _new_record(
         self,
@@ -644,9 +638,7 @@ class MatchingService:
                 else line.message,
             )
             for line in explanations.get(route.offer_id, [])
-            if line.demand_id != route.demand_id
-            and line.outcome not in (reasons.CHOSEN, reasons.CODE_NOT_DEMANDED)
-        )[: self.settings.alternatives_limit]
+        )
         return MatchRecord(
             id=derived_id("match", route.offer_id, route.demand_id, generation),
             offer_id=route.offer_id,

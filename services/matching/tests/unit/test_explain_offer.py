@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from wastex_matching.domain import LicenceType, allocate, explain_offer, reasons
+from wastex_matching.domain import LicenceType, MatchingParams, allocate, explain_offer, reasons
+from wastex_matching.domain.explain import Explainer
 from wastex_shared.errors import DomainError
+
+from .conftest import City, cities
 
 TODAY = date(2026, 12, 1)
 JIANGXIA = (30.380, 114.320)
@@ -105,3 +111,45 @@ def test_explaining_an_unknown_offer_is_not_found(market: Any) -> None:
     with pytest.raises(DomainError) as err:
         explain_offer("nope", offers, demands, licences, today=TODAY)
     assert err.value.code == "NOT_FOUND"
+
+
+def test_a_proposal_lists_the_nearest_feasible_alternatives_first(market: Any) -> None:
+    offers, demands, licences = market
+    result = allocate(offers, demands, licences, today=TODAY)
+    explainer = Explainer(result.net, today=TODAY, allocation=result)
+    lines = explainer.alternatives("slag", 3)
+    assert [(line.demand_id, line.outcome) for line in lines] == [
+        ("full", reasons.FEASIBLE_BUT_FULL),
+        ("costlier", reasons.FEASIBLE_BUT_COSTLIER),
+        ("own", reasons.SAME_ENTERPRISE),
+    ]
+    # Neither the chosen demand nor one that does not take the code is an alternative.
+    every = {line.demand_id for line in explainer.alternatives("slag", 20)}
+    assert every == {d.demand_id for d in demands} - {"chosen", "no-code"}
+    assert explainer.alternatives("slag", 0) == []
+
+
+@settings(max_examples=150, deadline=None)
+@given(spec=cities, limit=st.sampled_from([1, 2, 5, 40]), road=st.sampled_from([1.0, 1.35]))
+def test_alternatives_are_the_head_of_the_full_explanation(
+    city: Callable[..., City], spec: dict[str, Any], limit: int, road: float
+) -> None:
+    """Assessing only the nearest demands gives exactly what explaining every demand that
+    takes the code gives, less those the offer went to: the lines, their order (ties too)
+    and their texts."""
+    c = city(with_fixed=True, **spec)
+    params = MatchingParams(road_factor=road)
+    result = allocate(c.offers, c.demands, c.licences, today=TODAY, fixed=c.fixed, params=params)
+    for allocation in (result, None):
+        explainer = Explainer(result.net, today=TODAY, params=params, allocation=allocation)
+        for offer in result.net.offers:
+            got_some = {
+                r.demand_id for r in (allocation.routes_of(offer.offer_id) if allocation else [])
+            }
+            takers = {d.demand_id for d in result.net.demands if d.accepts(offer.waste_code)}
+            everyone = [
+                line
+                for line in explainer.explain(offer.offer_id, takers)
+                if line.demand_id not in got_some
+            ]
+            assert explainer.alternatives(offer.offer_id, limit) == everyone[:limit]

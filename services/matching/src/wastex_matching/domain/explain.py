@@ -10,16 +10,21 @@ per tonne of that route, so the comparison is visible, not asserted.
 
 from __future__ import annotations
 
+import heapq
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+import numpy as np
+from numpy.typing import NDArray
+
 from wastex_matching.domain import reasons
 from wastex_matching.domain.capacity import NetCapacities, apply_fixed
 from wastex_matching.domain.emissions import transport_co2e_kg
 from wastex_matching.domain.feasibility import PairAssessment, assess_pair
-from wastex_matching.domain.geo import metres_to_km
+from wastex_matching.domain.geo import cos_latitudes, metres_to_km, road_metres_arrays
 from wastex_matching.domain.model import (
     AllocationResult,
     DemandSlot,
@@ -31,6 +36,8 @@ from wastex_matching.domain.model import (
 from wastex_matching.domain.params import MatchingParams
 from wastex_shared.errors import NotFound
 from wastex_shared.units import from_kilograms
+
+FloatArray = NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +97,13 @@ class Explainer:
         self.licences = net.licences
         self.usage = _Usage(allocation, net.licences)
         self.per_tonne = self.params.freight_factor().value
+        self._takers_by_code: dict[str, list[int]] = {}
+        # Each recycler's own licences: `assess_pair` looks only at those, and scanning the
+        # whole city's for every pair was most of an explanation's time.
+        self._licences_by_enterprise: dict[str, list[LicenceView]] = defaultdict(list)
+        for licence in net.licences:
+            self._licences_by_enterprise[licence.enterprise_id].append(licence)
+        self._demand_points: tuple[FloatArray, FloatArray, FloatArray] | None = None
 
     def explain(
         self, offer_id: str, demand_ids: set[str] | None = None
@@ -99,27 +113,89 @@ class Explainer:
             raise NotFound("offer", offer_id)
         offer = self.net.offer(offer_id)
         routes = self.usage.routes_of(offer_id)
-        lines: list[CandidateExplanation] = []
-        for demand in self.demands:
-            if demand_ids is not None and demand.demand_id not in demand_ids:
-                continue
-            verdict = assess_pair(
-                offer, demand, self.licences, self.today, road_factor=self.params.road_factor
-            )
-            distance = metres_to_km(verdict.distance_metres)
-            outcome, message, tonnes = _outcome(offer, demand, verdict, self.usage, routes)
-            lines.append(
-                CandidateExplanation(
-                    demand_id=demand.demand_id,
-                    recycler_enterprise_id=demand.enterprise_id,
-                    outcome=outcome,
-                    message=message,
-                    distance_km=distance,
-                    co2e_kg_per_tonne=transport_co2e_kg(Decimal(1), distance, self.per_tonne),
-                    tonnes=tonnes,
-                )
-            )
+        lines = [
+            self._line(offer, demand, routes)
+            for demand in self.demands
+            if demand_ids is None or demand.demand_id in demand_ids
+        ]
         return sorted(lines, key=_order)
+
+    def alternatives(self, offer_id: str, limit: int) -> list[CandidateExplanation]:
+        """The first `limit` lines of `explain(offer_id)` for demands that take the offer's
+        code and got none of it: what a proposal lists as the other places it could have gone.
+
+        Only as many demands are assessed as decide those lines, nearest first. Every
+        feasible line sorts before every infeasible one, and feasible lines by distance, so
+        once `limit` feasible lines are in hand no farther demand can enter. In a city of
+        3,000 demands an offer meets ~600 that take its code; assessing them all cost 80 ms
+        an offer, and a round explains every offer it proposes."""
+        if limit <= 0:
+            return []
+        offer = self.net.offer(offer_id)
+        routes = self.usage.routes_of(offer_id)
+        got_some = {route.demand_id for route in routes}
+        takers = [
+            i for i in self._takers(offer.waste_code) if self.demands[i].demand_id not in got_some
+        ]
+        metres = self._metres_from(offer, takers)
+        lines: list[tuple[int, CandidateExplanation]] = []
+        nearest_feasible: list[int] = []  # max-heap (negated) of the `limit` nearest
+        for k in np.argsort(metres, kind="stable").tolist():
+            if len(nearest_feasible) == limit and metres[k] > -nearest_feasible[0] + 1:
+                break  # farther than `limit` feasible lines (1 m for float rounding)
+            demand = self.demands[takers[k]]
+            line = self._line(offer, demand, routes)
+            lines.append((takers[k], line))
+            if line.feasible and line.outcome != reasons.CHOSEN:
+                distance = int(line.distance_km * 1000)
+                if len(nearest_feasible) < limit:
+                    heapq.heappush(nearest_feasible, -distance)
+                elif distance < -nearest_feasible[0]:
+                    heapq.heapreplace(nearest_feasible, -distance)
+        # In demand order first, as `explain` builds them, so equal keys keep its order.
+        ordered = sorted((line for _, line in sorted(lines, key=lambda p: p[0])), key=_order)
+        return [line for line in ordered if line.outcome != reasons.CHOSEN][:limit]
+
+    def _line(
+        self, offer: OfferSlot, demand: DemandSlot, routes: Sequence[Route]
+    ) -> CandidateExplanation:
+        verdict = assess_pair(
+            offer,
+            demand,
+            self._licences_by_enterprise.get(demand.enterprise_id, ()),
+            self.today,
+            road_factor=self.params.road_factor,
+        )
+        distance = metres_to_km(verdict.distance_metres)
+        outcome, message, tonnes = _outcome(offer, demand, verdict, self.usage, routes)
+        return CandidateExplanation(
+            demand_id=demand.demand_id,
+            recycler_enterprise_id=demand.enterprise_id,
+            outcome=outcome,
+            message=message,
+            distance_km=distance,
+            co2e_kg_per_tonne=transport_co2e_kg(Decimal(1), distance, self.per_tonne),
+            tonnes=tonnes,
+        )
+
+    def _takers(self, code: str) -> list[int]:
+        """Positions of the demands that take `code`."""
+        if code not in self._takers_by_code:
+            self._takers_by_code[code] = [
+                i for i, demand in enumerate(self.demands) if demand.accepts(code)
+            ]
+        return self._takers_by_code[code]
+
+    def _metres_from(self, offer: OfferSlot, positions: list[int]) -> NDArray[np.int64]:
+        """Road metres from `offer` to the demands at `positions`, as `assess_pair` has them."""
+        if self._demand_points is None:
+            lat = np.array([d.point.lat for d in self.demands], dtype=np.float64)
+            lon = np.array([d.point.lon for d in self.demands], dtype=np.float64)
+            self._demand_points = (lat, lon, cos_latitudes(lat))
+        lat, lon, cos_lat = (column[positions] for column in self._demand_points)
+        here = np.full(len(positions), offer.point.lat)
+        there = np.full(len(positions), offer.point.lon)
+        return road_metres_arrays(here, there, lat, lon, self.params.road_factor, cos_lat2=cos_lat)
 
 
 _RANK = {word: i for i, word in enumerate(reasons.INFEASIBILITY_ORDER)}
