@@ -137,11 +137,19 @@ class Explainer:
         takers = [
             i for i in self._takers(offer.waste_code) if self.demands[i].demand_id not in got_some
         ]
-        metres = self._metres_from(offer, takers)
+        order: list[int] = list(range(len(takers)))
+        metres = None
+        if len(takers) > limit:  # else every one of them is listed, near or far
+            metres = self._metres_from(offer, takers)
+            order = np.argsort(metres, kind="stable").tolist()
         lines: list[tuple[int, CandidateExplanation]] = []
         nearest_feasible: list[int] = []  # max-heap (negated) of the `limit` nearest
-        for k in np.argsort(metres, kind="stable").tolist():
-            if len(nearest_feasible) == limit and metres[k] > -nearest_feasible[0] + 1:
+        for k in order:
+            if (
+                metres is not None
+                and len(nearest_feasible) == limit
+                and metres[k] > -nearest_feasible[0] + 1
+            ):
                 break  # farther than `limit` feasible lines (1 m for float rounding)
             demand = self.demands[takers[k]]
             line = self._line(offer, demand, routes)
