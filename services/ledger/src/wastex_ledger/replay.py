@@ -117,8 +117,7 @@ async def rebuild(uow_factory: UnitOfWorkFactory, bootstrap: str) -> ReplayRepor
     deltas = projection_deltas(entries)
     async with uow_factory() as uow:
         repo = Repository(uow.session)
-        await repo.wipe_projection()
-        await repo.add_to_projection(deltas)
+        await repo.replace_projection(deltas)
         journal = await repo.entry_ids()
         await uow.commit()
     report.projection_rows = len(deltas)

@@ -20,6 +20,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
+    insert,
     or_,
     select,
     update,
@@ -332,6 +333,27 @@ class Repository:
 
     async def wipe_projection(self) -> None:
         await self.session.execute(delete(projection))
+
+    async def replace_projection(self, sums: Mapping[ProjectionKey, Figures]) -> None:
+        """Make the projection exactly `sums` (a replay's): wiped, then loaded in bulk.
+
+        Nothing is there to add to, so the rows are inserted, not upserted: by COPY on
+        PostgreSQL (160,000 rows took 9.8 s as an upsert executemany, most of a 200,000-entry
+        replay's write), by one INSERT executemany on SQLite."""
+        await self.wipe_projection()
+        names = ["scope_kind", "scope_value", "period", *COLUMNS]
+        rows = [(*key, *figures_to_row(f).values()) for key, f in sums.items()]
+        if not rows:
+            return
+        if self.dialect != "postgresql":
+            await self.session.execute(
+                insert(projection), [dict(zip(names, r, strict=True)) for r in rows]
+            )
+            return
+        connection = await (await self.session.connection()).get_raw_connection()
+        await connection.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+            projection.name, records=rows, columns=names
+        )
 
     async def lock_balance(self, enterprise_id: str, waste_code: str) -> None:
         values = {"enterprise_id": enterprise_id, "waste_code": waste_code, "version": 1}
