@@ -154,7 +154,7 @@ class Explainer:
             demand = self.demands[takers[k]]
             line = self._line(offer, demand, routes)
             lines.append((takers[k], line))
-            if line.feasible and line.outcome != reasons.CHOSEN:
+            if line.feasible:  # none is CHOSEN: those the offer went to are left out
                 distance = int(line.distance_km * 1000)
                 if len(nearest_feasible) < limit:
                     heapq.heappush(nearest_feasible, -distance)
@@ -162,7 +162,7 @@ class Explainer:
                     heapq.heapreplace(nearest_feasible, -distance)
         # In demand order first, as `explain` builds them, so equal keys keep its order.
         ordered = sorted((line for _, line in sorted(lines, key=lambda p: p[0])), key=_order)
-        return [line for line in ordered if line.outcome != reasons.CHOSEN][:limit]
+        return ordered[:limit]
 
     def _line(
         self, offer: OfferSlot, demand: DemandSlot, routes: Sequence[Route]
@@ -201,9 +201,11 @@ class Explainer:
             lon = np.array([d.point.lon for d in self.demands], dtype=np.float64)
             self._demand_points = (lat, lon, cos_latitudes(lat))
         lat, lon, cos_lat = (column[positions] for column in self._demand_points)
-        here = np.full(len(positions), offer.point.lat)
-        there = np.full(len(positions), offer.point.lon)
-        return road_metres_arrays(here, there, lat, lon, self.params.road_factor, cos_lat2=cos_lat)
+        offer_lat = np.full(len(positions), offer.point.lat)
+        offer_lon = np.full(len(positions), offer.point.lon)
+        return road_metres_arrays(
+            offer_lat, offer_lon, lat, lon, self.params.road_factor, cos_lat2=cos_lat
+        )
 
 
 _RANK = {word: i for i, word in enumerate(reasons.INFEASIBILITY_ORDER)}
