@@ -11,7 +11,12 @@ from sqlalchemy import MetaData, text
 
 from wastex_shared.storage import UnitOfWorkFactory, make_engine, messaging_tables
 from wastex_shared.storage.engine import reader_of
-from wastex_shared.testing.plugin import PG_SERVER, create_pg_database, drop_pg_database
+from wastex_shared.testing.plugin import (
+    PG_SERVER,
+    create_pg_database,
+    drop_pg_database,
+    terminate_backends,
+)
 
 
 @pytest.fixture
@@ -33,13 +38,7 @@ async def _terminate_the_others(url: str) -> int:
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
             pids = list((await conn.execute(others)).scalars())
-            for pid in pids:
-                await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-            for _ in range(100):
-                if not list((await conn.execute(others)).scalars()):
-                    break
-                await asyncio.sleep(0.05)
-            await conn.commit()
+            await terminate_backends(conn, pids)
         return len(pids)
     finally:
         await admin.dispose()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -10,7 +9,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from wastex_shared.storage import Lease, make_engine
-from wastex_shared.testing.plugin import PG_SERVER, create_pg_database, drop_pg_database
+from wastex_shared.testing.plugin import (
+    PG_SERVER,
+    create_pg_database,
+    drop_pg_database,
+    terminate_backends,
+)
 
 
 @pytest.fixture
@@ -62,18 +66,7 @@ async def test_a_holder_whose_session_dies_loses_the_lease_to_the_other() -> Non
                 )
             )
             (pid,) = holders.scalars().all()
-            ended = await admin.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-            assert ended
-            await admin.commit()
-            # Terminating only signals the backend: its locks go when it has exited.
-            for _ in range(100):
-                alive = await admin.scalar(
-                    text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
-                )
-                await admin.commit()
-                if not alive:
-                    break
-                await asyncio.sleep(0.05)
+            await terminate_backends(admin, [pid])
         assert await second.hold()
         assert not await first.hold()  # it notices the lost session and does not get it back
         await second.release()

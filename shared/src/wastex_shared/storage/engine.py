@@ -36,9 +36,10 @@ def reader_of(engine: AsyncEngine) -> AsyncEngine:
     anyway, so a read-only transaction bought nothing but its BEGIN and ROLLBACK, two of the
     three round trips of a one-query read. On SQLite a reading transaction begins DEFERRED
     (see `_configure_sqlite`): a consistent WAL snapshot that takes no write lock."""
+    options: dict[str, Any] = {READ_ONLY: True}
     if engine.dialect.name == "postgresql":
-        return engine.execution_options(isolation_level="AUTOCOMMIT", **{READ_ONLY: True})
-    return engine.execution_options(**{READ_ONLY: True})
+        options["isolation_level"] = "AUTOCOMMIT"
+    return engine.execution_options(**options)
 
 
 def _ping_on_checkout(engine: AsyncEngine) -> None:

@@ -10,15 +10,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from wastex_shared.devtools.tansu import TansuBroker, free_port
 from wastex_shared.messaging.admin import ensure_topics, wait_for_broker
@@ -80,6 +81,22 @@ async def drop_pg_database(name: str) -> None:
             await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         await admin.dispose()
+
+
+async def terminate_backends(conn: AsyncConnection, pids: Iterable[int]) -> None:
+    """End these PostgreSQL sessions and wait until they have exited: terminating only
+    signals a backend, and its session locks go when it is gone."""
+    pids = list(pids)
+    for pid in pids:
+        await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    alive = text("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(:pids)")
+    for _ in range(100):
+        still = await conn.scalar(alive, {"pids": pids})
+        await conn.commit()  # a fresh snapshot of pg_stat_activity for the next look
+        if not still:
+            return
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"backends {pids} still there 5 s after being terminated")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -350,10 +350,10 @@ class Repository:
                 insert(projection), [dict(zip(names, r, strict=True)) for r in rows]
             )
             return
-        connection = await (await self.session.connection()).get_raw_connection()
-        await connection.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-            projection.name, records=rows, columns=names
-        )
+        # asyncpg's own COPY: SQLAlchemy has no bulk-load statement.
+        driver = (await (await self.session.connection()).get_raw_connection()).driver_connection
+        assert driver is not None  # a checked-out connection always has its driver's
+        await driver.copy_records_to_table(projection.name, records=rows, columns=names)
 
     async def lock_balance(self, enterprise_id: str, waste_code: str) -> None:
         values = {"enterprise_id": enterprise_id, "waste_code": waste_code, "version": 1}

@@ -356,7 +356,8 @@ class AllocationResult:
         offer), and where the last one's end: one search for every offer, not one per
         `routes_of` call (a round explains every offer it proposes)."""
         positions = np.arange(len(self.net.offer_ids) + 1)
-        return np.searchsorted(self.table.offer, positions).tolist()  # type: ignore[no-any-return]
+        bounds: list[int] = np.searchsorted(self.table.offer, positions).tolist()
+        return bounds
 
     @cached_property
     def matches(self) -> tuple[ProposedMatch, ...]:
