@@ -593,6 +593,7 @@ class MatchingService:
             fixed=snapshot.fixed,
             params=self.params,
             excluded_pairs=rejected,
+            standing=snapshot.proposals,
         )
         plan = plan_reoptimisation(snapshot.proposals, result)
         return result, plan, self._explanations(result, plan.propose, today)

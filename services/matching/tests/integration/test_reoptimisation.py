@@ -139,6 +139,36 @@ async def test_unchanged_proposals_are_kept_not_churned(
     assert len(await outbox(uow_factory)) == 1
 
 
+async def test_equal_lots_arriving_do_not_displace_the_lot_proposed(
+    service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> None:
+    # The cement plant takes 120.5 t; every lot of the steel works is 120.5 t and costs the
+    # same per tonne to send, so each round's optimum could take any of them.
+    await catalog.feed(
+        consumer,
+        catalog.enterprise("steel", "Wuhan Steel"),
+        catalog.enterprise("cement", "Jiangxia Cement", "江夏区"),
+        catalog.site("steel-site", "steel", QINGSHAN_STEEL, "青山区"),
+        catalog.site("cement-site", "cement", JIANGXIA_CEMENT, "江夏区"),
+        catalog.licence("cement-lic", "cement", ["SW01"]),
+        catalog.demand("cement-demand", "cement", "cement-site", JIANGXIA_CEMENT, tonnes="120.500"),
+        catalog.offer("slag-0", "steel", "steel-site", QINGSHAN_STEEL, tonnes="120.500"),
+    )
+    first = await service.reoptimise()
+    [proposal] = await stored(service, MatchStatus.PROPOSED)
+    assert (first.proposed, proposal.offer_id) == (1, "slag-0")
+
+    for lot in range(1, 6):
+        await catalog.feed(
+            consumer,
+            catalog.offer(f"slag-{lot}", "steel", "steel-site", QINGSHAN_STEEL, tonnes="120.500"),
+        )
+        report = await service.reoptimise()
+        assert (report.proposed, report.superseded, report.kept) == (0, 0, 1), lot
+
+    assert await stored(service, MatchStatus.PROPOSED) == [proposal]
+
+
 async def test_a_closer_demand_supersedes_the_proposal(
     service: MatchingService,
     consumer: EventConsumer,

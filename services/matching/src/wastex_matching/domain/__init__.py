@@ -2,8 +2,9 @@
 
 Entry points for the service layer:
 
-- `allocate(offers, demands, licences, *, today, fixed=(), params=None)`: min-cost-flow
-  allocation of everything not held by fixed (accepted/confirmed) matches;
+- `allocate(offers, demands, licences, *, today, fixed=(), params=None, standing=None)`:
+  min-cost-flow allocation of everything not held by fixed (accepted/confirmed) matches,
+  keeping standing proposals unless moving them saves more than a margin;
 - `plan_reoptimisation(provisional, allocation)`: what to keep, supersede and propose;
 - `assess_pair` / `candidate_reason`: the feasibility rules for one pair, with a reason;
 - `explain_offer`: every demand's verdict for one offer, given an allocation;

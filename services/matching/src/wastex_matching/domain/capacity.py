@@ -53,6 +53,10 @@ class NetCapacities:
     def licence_ids(self) -> list[str]:
         return [licence.licence_id for licence in self.licences]
 
+    @cached_property
+    def licence_positions(self) -> dict[str, int]:
+        return dict(zip(self.licence_ids, range(len(self.licences)), strict=True))
+
     def offer(self, offer_id: str) -> OfferSlot:
         """The offer of this id (KeyError if it is not among them)."""
         return self.offers[self.offer_positions[offer_id]]

@@ -33,7 +33,7 @@ allocation ever exceeds a licence; only that rare case may be costlier than the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 import numpy as np
@@ -70,10 +70,118 @@ class FlowNetwork:
     #: Arc of offer i's penalty (unmatched) arc is `penalty_arc_start + i`.
     penalty_arc_start: int
     shared_licences: tuple[LicenceClaims, ...]
+    #: The edge each standing arc copies; standing arcs are the last arcs (`with_standing`).
+    standing_edges: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def num_nodes(self) -> int:
         return int(self.supplies.shape[0])
+
+    def edge_flows(self, flows: IntArray) -> IntArray:
+        """Kilograms on each candidate edge: its arc's flow plus its standing arc's."""
+        edge_flows = flows[: len(self.edges)].copy()
+        if n_standing := len(self.standing_edges):
+            edge_flows[self.standing_edges] += flows[len(flows) - n_standing :]
+        return edge_flows
+
+    def with_standing(
+        self,
+        offer: IntArray,
+        demand: IntArray,
+        licence: IntArray,
+        kilograms: IntArray,
+        margin: float,
+    ) -> FlowNetwork:
+        """This network with standing proposals made a little cheaper to repeat.
+
+        A proposal of `kilograms` from `offer` to `demand` under `licence` (positions; -1
+        where unknown) gets a parallel copy of its edge (that pair's first edge if the
+        licence has none) carrying up to its kilograms at the edge's cost less `margin` of
+        it, at least one unit; the edge keeps the rest of its capacity at full cost. So of
+        equal allocations the solver keeps the one already proposed, and it moves a
+        proposal only to save more than the margin. Proposals without an edge (a listing
+        closed, a pair rejected) are ignored. A licence shared by several claimants is
+        split so that each first gets what its standing proposals use (`_standing_shares`):
+        a proportional split could leave one of them less than it already holds."""
+        edges = self.edges
+        n_d = int(max(edges.demand.max(initial=-1), demand.max(initial=-1))) + 1
+        n_l = int(max(edges.licence.max(initial=-1), licence.max(initial=-1))) + 2
+        pair = np.where((offer >= 0) & (demand >= 0), offer * n_d + demand, -1)
+        edge = _first_edge_of(edges.offer * n_d + edges.demand, pair)
+        exact = _first_edge_of(
+            (edges.offer * n_d + edges.demand) * n_l + edges.licence,
+            np.where((pair >= 0) & (licence >= 0), pair * n_l + licence, -1),
+        )
+        edge = np.where(exact >= 0, exact, edge)
+        found = edge >= 0
+        if not found.any():
+            return self
+        # One standing arc per edge, carrying the kilograms of every proposal on it.
+        standing_edges, inverse = np.unique(edge[found], return_inverse=True)
+        wanted = np.zeros(len(standing_edges), dtype=np.int64)
+        np.add.at(wanted, inverse, kilograms[found])
+        capacities = self.capacities.copy()
+        standing_kg = np.minimum(wanted, capacities[standing_edges])
+        capacities[standing_edges] -= standing_kg
+        costs = self.unit_costs[standing_edges]
+        discounts = np.where(costs > 0, np.maximum(1, np.rint(costs * margin)), 0)
+        network = replace(
+            self,
+            tails=np.concatenate([self.tails, self.tails[standing_edges]]),
+            heads=np.concatenate([self.heads, self.heads[standing_edges]]),
+            capacities=np.concatenate([capacities, standing_kg]),
+            unit_costs=np.concatenate([self.unit_costs, costs - discounts.astype(np.int64)]),
+            standing_edges=standing_edges,
+        )
+        return _standing_shares(network, standing_kg) if self.shared_licences else network
+
+
+def _standing_shares(network: FlowNetwork, standing_kg: IntArray) -> FlowNetwork:
+    """`network` with each shared licence split afresh: every claimant first gets what the
+    standing proposals send through it, the rest goes in proportion to what each could
+    still take. (Left as it was when the proposals together exceed the licence now.)"""
+    # Past its edge, a kilogram has one way to the sink: pair node → demand → (licence
+    # node) → sink, every node there having one outgoing arc. Three steps carry the
+    # standing kilograms along it.
+    n_edges, n_standing = len(network.edges), len(standing_kg)
+    first_penalty = network.penalty_arc_start
+    inner = np.arange(n_edges, first_penalty)  # pair → demand, demand out, licence → sink
+    inner_tails, inner_heads = network.tails[inner], network.heads[inner]
+    standing_heads = network.heads[len(network.heads) - n_standing :]
+    arriving = np.bincount(standing_heads, weights=standing_kg, minlength=network.num_nodes)
+    inner_flow = np.zeros(len(inner), dtype=np.int64)
+    for _ in range(3):
+        inner_flow = np.rint(arriving[inner_tails]).astype(np.int64)
+        arriving = np.bincount(
+            np.concatenate([standing_heads, inner_heads]),
+            weights=np.concatenate([standing_kg, inner_flow]),
+            minlength=network.num_nodes,
+        )
+    capacities = network.capacities.copy()
+    shared: list[LicenceClaims] = []
+    for claims in network.shared_licences:
+        used = inner_flow[claims.arcs - n_edges]
+        if int(used.sum()) > claims.capacity_kg:
+            shared.append(claims)
+            continue
+        room = np.maximum(claims.potentials_kg - used, 0)
+        weights = room if room.any() else claims.potentials_kg
+        allowances = used + split_in_proportion(claims.capacity_kg - int(used.sum()), weights)
+        capacities[claims.arcs] = allowances
+        shared.append(replace(claims, allowances_kg=allowances))
+    return replace(network, capacities=capacities, shared_licences=tuple(shared))
+
+
+def _first_edge_of(edge_keys: IntArray, keys: IntArray) -> IntArray:
+    """For each of `keys`, the lowest edge index with that key, or -1 (none, or key < 0)."""
+    by_key = np.argsort(edge_keys, kind="stable")
+    sorted_keys = edge_keys[by_key]
+    at = np.minimum(np.searchsorted(sorted_keys, keys), max(len(by_key) - 1, 0))
+    if not len(by_key):
+        return np.full(len(keys), -1, dtype=np.int64)
+    hit = (keys >= 0) & (sorted_keys[at] == keys)
+    first: IntArray = np.where(hit, by_key[at], -1)
+    return first
 
 
 def build_network(

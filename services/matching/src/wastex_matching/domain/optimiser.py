@@ -6,7 +6,10 @@ penalty arcs keep the flow feasible whatever the capacities). An offer may be sp
 recyclers and a demand filled from several offers. Accepted and confirmed matches are
 given as `fixed`: they are not re-optimised and their tonnes are taken off offers,
 demands and licences first; every provisional (PROPOSED) allocation is recomputed from
-scratch each call, which is what re-optimisation means here.
+scratch each call, which is what re-optimisation means here; the proposals standing from
+the last call are given as `standing` and made a little cheaper to repeat
+(`MatchingParams.stability_margin`), so that a change in the market moves only the
+proposals it has to.
 
 Integer rounding: quantities are whole kilograms (tonnes have kilogram precision, so
 none is lost); unit costs are rounded per arc to 1 g CO2e per tonne (`network.COST_SCALE`).
@@ -44,6 +47,7 @@ from wastex_matching.domain.network import (
     rebalanced_allowances,
 )
 from wastex_matching.domain.params import MatchingParams
+from wastex_matching.domain.reoptimise import ProposalIndex
 from wastex_matching.domain.result import (
     build_result,
     demand_kilograms,
@@ -66,16 +70,19 @@ def allocate(
     fixed: Sequence[FixedMatch] = (),
     params: MatchingParams | None = None,
     excluded_pairs: Set[tuple[str, str]] = frozenset(),
+    standing: ProposalIndex | None = None,
 ) -> AllocationResult:
-    """The cheapest allocation of what is left after `fixed`, as explained matches; no
-    tonne goes between an (offer id, demand id) of `excluded_pairs`."""
+    """The cheapest allocation of what is left after `fixed`, as explained matches, that
+    moves a `standing` proposal only to save more than the stability margin; no tonne goes
+    between an (offer id, demand id) of `excluded_pairs`."""
     params = params or MatchingParams()
     _require_unique_ids(offers, demands, licences)
     net = apply_fixed(offers, demands, licences, fixed, today)
     edges = build_candidate_edges(
         net.offers, net.demands, net.licences, today=today, road_factor=params.road_factor
     )
-    return solve(net, without_pairs(edges, net.offers, net.demands, excluded_pairs), params)
+    edges = without_pairs(edges, net.offers, net.demands, excluded_pairs)
+    return solve(net, edges, params, standing)
 
 
 def edge_unit_costs(metres: NDArray[np.int64], params: MatchingParams) -> NDArray[np.int64]:
@@ -89,10 +96,21 @@ def penalty_unit_cost(params: MatchingParams) -> int:
     return round(params.penalty_kg_per_tonne * COST_SCALE)
 
 
-def solve(net: NetCapacities, edges: CandidateEdges, params: MatchingParams) -> AllocationResult:
+def solve(
+    net: NetCapacities,
+    edges: CandidateEdges,
+    params: MatchingParams,
+    standing: ProposalIndex | None = None,
+) -> AllocationResult:
     """Min-cost flow on given candidate edges (indices into `net`'s sequences)."""
     offer_kg = offer_kilograms(net.offers)
     network = flow_network(net, edges, params, offer_kg)
+    if standing is not None and len(standing) and params.stability_margin > 0:
+        offer, demand = standing.positions_in(net)
+        licence = standing.licence_positions_in(net)
+        network = network.with_standing(
+            offer, demand, licence, standing.kilograms, params.stability_margin
+        )
     capacities = network.capacities.copy()
     flows = optimal_flows(network, capacities)
     rounds = 1
@@ -110,7 +128,7 @@ def solve(net: NetCapacities, edges: CandidateEdges, params: MatchingParams) -> 
     return build_result(
         net,
         network.edges,
-        flows[: len(network.edges)],
+        network.edge_flows(flows),
         params,
         candidate_edges=len(edges),
         rounds=rounds,

@@ -10,6 +10,13 @@
   whenever some route exists, and it makes the min-cost flow always feasible.
 - `licence_rebalance_rounds`: extra solver rounds allowed to re-split a licence's annual
   tonnage shared by several demands (see `network.py`); 0 keeps the first split.
+- `stability_margin`: how much cheaper a standing proposal's route looks to the
+  optimiser when it re-allocates (a fraction of its transport cost, at least one cost
+  unit). Without it, routes of equal cost (every offer of one site costs the same to a
+  given recycler) swap places whenever anything in the market changes, and each swap
+  supersedes a proposal the recycler may be about to accept. The allocation is then at
+  most margin ÷ (1 − margin) costlier than the optimum, plus one cost unit (1 g CO2e per
+  tonne) on the standing tonnes. 0 re-allocates from scratch.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ from wastex_shared.errors import DomainError
 DEFAULT_UNMATCHED_PENALTY_FACTOR: Final = "landfill_commercial_industrial_waste_uk_2025"
 TRANSPORT_UNIT: Final = "kgCO2e/t.km"
 PENALTY_UNITS: Final = frozenset({"kgCO2e/t", "kgCO2/t"})
+#: Above this a standing proposal could hold on to a route much costlier than the optimum.
+MAX_STABILITY_MARGIN: Final = 0.05
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,6 +42,7 @@ class MatchingParams:
     freight_factor_key: str = DEFAULT_FREIGHT_FACTOR
     unmatched_penalty_factor_key: str = DEFAULT_UNMATCHED_PENALTY_FACTOR
     licence_rebalance_rounds: int = 4
+    stability_margin: float = 0.001
 
     def __post_init__(self) -> None:
         if not 1.0 <= self.road_factor <= 5.0:
@@ -46,6 +56,13 @@ class MatchingParams:
                 errors.INVALID_PARAMETER,
                 "licence_rebalance_rounds must not be negative",
                 "licence_rebalance_rounds",
+            )
+        if not 0.0 <= self.stability_margin <= MAX_STABILITY_MARGIN:
+            raise DomainError(
+                errors.INVALID_PARAMETER,
+                f"stability_margin {self.stability_margin} must be between 0 and "
+                f"{MAX_STABILITY_MARGIN}",
+                "stability_margin",
             )
         freight = self.freight_factor()
         if freight.unit != TRANSPORT_UNIT:

@@ -20,12 +20,16 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import compress, repeat
 from operator import attrgetter
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
+from wastex_matching.domain.capacity import NetCapacities
 from wastex_matching.domain.model import AllocationResult, Route, check_tonnes
 from wastex_shared.units import to_kilograms
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,7 +66,7 @@ class ProposalIndex:
     changed is placed by bisection and the columns are rebuilt by slices, never by visiting
     each proposal."""
 
-    __slots__ = ("_by_id", "_demand_ids", "_kilograms", "_match_ids", "_offer_ids")
+    __slots__ = ("_by_id", "_demand_ids", "_kilograms", "_licence_ids", "_match_ids", "_offer_ids")
 
     def __init__(
         self,
@@ -70,17 +74,19 @@ class ProposalIndex:
         match_ids: list[str],
         offer_ids: list[str],
         demand_ids: list[str],
+        licence_ids: list[str],
         kilograms: NDArray[np.int64],
     ) -> None:
         self._by_id = by_id
         self._match_ids = match_ids
         self._offer_ids = offer_ids
         self._demand_ids = demand_ids
+        self._licence_ids = licence_ids
         self._kilograms = kilograms
 
     @classmethod
     def of(cls, matches: Iterable[ProvisionalMatch]) -> ProposalIndex:
-        return cls({}, [], [], [], np.zeros(0, dtype=np.int64)).changed(added=matches)
+        return cls({}, [], [], [], [], np.zeros(0, dtype=np.int64)).changed(added=matches)
 
     def changed(
         self, *, removed: Iterable[str] = (), added: Iterable[ProvisionalMatch] = ()
@@ -96,20 +102,22 @@ class ProposalIndex:
         # Positions found by bisection in the sorted ids: a round changes a few hundred of
         # 20,000, and a pass over all of them would touch every id on the heap.
         match_ids, offer_ids, demand_ids = self._match_ids, self._offer_ids, self._demand_ids
-        kilograms = self._kilograms
+        licence_ids, kilograms = self._licence_ids, self._kilograms
         if gone:
             at = sorted(bisect_left(match_ids, match_id) for match_id in gone)
             match_ids, offer_ids, demand_ids = (
                 _without(column, at) for column in (match_ids, offer_ids, demand_ids)
             )
+            licence_ids = _without(licence_ids, at)
             kilograms = np.delete(kilograms, at)
         if new:
             at = [bisect_left(match_ids, m.match_id) for m in new]  # ascending, as `new` is
             match_ids = _inserted(match_ids, at, [m.match_id for m in new])
             offer_ids = _inserted(offer_ids, at, [m.offer_id for m in new])
             demand_ids = _inserted(demand_ids, at, [m.demand_id for m in new])
+            licence_ids = _inserted(licence_ids, at, [m.licence_id or "" for m in new])
             kilograms = np.insert(kilograms, at, [m.kilograms for m in new])
-        return ProposalIndex(by_id, match_ids, offer_ids, demand_ids, kilograms)
+        return ProposalIndex(by_id, match_ids, offer_ids, demand_ids, licence_ids, kilograms)
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -142,17 +150,22 @@ class ProposalIndex:
             )
         )
 
-    def positions_in(
-        self, allocation: AllocationResult
-    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-        """Each proposal's offer and demand as positions in what `allocation` allocated
-        (-1 where that listing is no longer among them)."""
-        offers, demands = allocation.net.offer_positions, allocation.net.demand_positions
+    def positions_in(self, net: NetCapacities) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Each proposal's offer and demand as positions in `net`'s listings (-1 where that
+        listing is no longer among them)."""
+        offers, demands = net.offer_positions, net.demand_positions
         n = len(self._match_ids)
         return (
             np.fromiter(map(offers.get, self._offer_ids, repeat(-1)), np.int64, n),
             np.fromiter(map(demands.get, self._demand_ids, repeat(-1)), np.int64, n),
         )
+
+    def licence_positions_in(self, net: NetCapacities) -> NDArray[np.int64]:
+        """Each proposal's licence as a position in `net`'s licences (-1 where it has none or
+        that licence is no longer among them)."""
+        licences = net.licence_positions
+        n = len(self._match_ids)
+        return np.fromiter(map(licences.get, self._licence_ids, repeat(-1)), np.int64, n)
 
 
 def plan_reoptimisation(
@@ -162,7 +175,7 @@ def plan_reoptimisation(
     several equal ones, the lowest match id), supersede the rest, propose the other routes."""
     index = provisional if isinstance(provisional, ProposalIndex) else ProposalIndex.of(provisional)
     routes = allocation.table
-    stored_offer, stored_demand = index.positions_in(allocation)
+    stored_offer, stored_demand = index.positions_in(allocation.net)
     n_stored, n_routes = len(stored_offer), len(routes)
     if n_stored + n_routes == 0:
         return ReoptimisationPlan((), (), ())
@@ -201,9 +214,9 @@ def plan_reoptimisation(
     )
 
 
-def _without(column: list[str], at: list[int]) -> list[str]:
+def _without(column: list[T], at: list[int]) -> list[T]:
     """`column` less the items at positions `at` (ascending), as `np.delete` does."""
-    out: list[str] = []
+    out: list[T] = []
     last = 0
     for position in at:
         out += column[last:position]
@@ -212,10 +225,10 @@ def _without(column: list[str], at: list[int]) -> list[str]:
     return out
 
 
-def _inserted(column: list[str], at: list[int], values: list[str]) -> list[str]:
+def _inserted(column: list[T], at: list[int], values: list[T]) -> list[T]:
     """`column` with each of `values` inserted before position `at[i]` (ascending), as
     `np.insert` does: slices copied whole, not element by element."""
-    out: list[str] = []
+    out: list[T] = []
     last = 0
     for position, value in zip(at, values, strict=True):
         out += column[last:position]
