@@ -100,9 +100,7 @@ class FlowNetwork:
         it, at least one unit; the edge keeps the rest of its capacity at full cost. So of
         equal allocations the solver keeps the one already proposed, and it moves a
         proposal only to save more than the margin. Proposals without an edge (a listing
-        closed, a pair rejected) are ignored. A licence shared by several claimants is
-        split so that each first gets what its standing proposals use (`_standing_shares`):
-        a proportional split could leave one of them less than it already holds."""
+        closed, a pair rejected) are ignored."""
         edges = self.edges
         n_d = int(max(edges.demand.max(initial=-1), demand.max(initial=-1))) + 1
         n_l = int(max(edges.licence.max(initial=-1), licence.max(initial=-1))) + 2
@@ -125,7 +123,7 @@ class FlowNetwork:
         capacities[standing_edges] -= standing_kg
         costs = self.unit_costs[standing_edges]
         discounts = np.where(costs > 0, np.maximum(1, np.rint(costs * margin)), 0)
-        network = replace(
+        return replace(
             self,
             tails=np.concatenate([self.tails, self.tails[standing_edges]]),
             heads=np.concatenate([self.heads, self.heads[standing_edges]]),
@@ -133,43 +131,6 @@ class FlowNetwork:
             unit_costs=np.concatenate([self.unit_costs, costs - discounts.astype(np.int64)]),
             standing_edges=standing_edges,
         )
-        return _standing_shares(network, standing_kg) if self.shared_licences else network
-
-
-def _standing_shares(network: FlowNetwork, standing_kg: IntArray) -> FlowNetwork:
-    """`network` with each shared licence split afresh: every claimant first gets what the
-    standing proposals send through it, the rest goes in proportion to what each could
-    still take. (Left as it was when the proposals together exceed the licence now.)"""
-    # Past its edge, a kilogram has one way to the sink: pair node → demand → (licence
-    # node) → sink, every node there having one outgoing arc. Three steps carry the
-    # standing kilograms along it.
-    n_edges, n_standing = len(network.edges), len(standing_kg)
-    first_penalty = network.penalty_arc_start
-    inner = np.arange(n_edges, first_penalty)  # pair → demand, demand out, licence → sink
-    inner_tails, inner_heads = network.tails[inner], network.heads[inner]
-    standing_heads = network.heads[len(network.heads) - n_standing :]
-    arriving = np.bincount(standing_heads, weights=standing_kg, minlength=network.num_nodes)
-    inner_flow = np.zeros(len(inner), dtype=np.int64)
-    for _ in range(3):
-        inner_flow = np.rint(arriving[inner_tails]).astype(np.int64)
-        arriving = np.bincount(
-            np.concatenate([standing_heads, inner_heads]),
-            weights=np.concatenate([standing_kg, inner_flow]),
-            minlength=network.num_nodes,
-        )
-    capacities = network.capacities.copy()
-    shared: list[LicenceClaims] = []
-    for claims in network.shared_licences:
-        used = inner_flow[claims.arcs - n_edges]
-        if int(used.sum()) > claims.capacity_kg:
-            shared.append(claims)
-            continue
-        room = np.maximum(claims.potentials_kg - used, 0)
-        weights = room if room.any() else claims.potentials_kg
-        allowances = used + split_in_proportion(claims.capacity_kg - int(used.sum()), weights)
-        capacities[claims.arcs] = allowances
-        shared.append(replace(claims, allowances_kg=allowances))
-    return replace(network, capacities=capacities, shared_licences=tuple(shared))
 
 
 def _first_edge_of(edge_keys: IntArray, keys: IntArray) -> IntArray:
