@@ -102,15 +102,20 @@ class FlowNetwork:
         proposal only to save more than the margin. Proposals without an edge (a listing
         closed, a pair rejected) are ignored."""
         edges = self.edges
+        # Only the edges of standing pairs are searched: a few per proposal, of millions.
+        near = _edges_of_pairs(edges.offer, edges.demand, offer, demand)
+        if not len(near):
+            return self
         n_d = int(max(edges.demand.max(initial=-1), demand.max(initial=-1))) + 1
         n_l = int(max(edges.licence.max(initial=-1), licence.max(initial=-1))) + 2
         pair = np.where((offer >= 0) & (demand >= 0), offer * n_d + demand, -1)
-        edge = _first_edge_of(edges.offer * n_d + edges.demand, pair)
+        near_pair = edges.offer[near] * n_d + edges.demand[near]
+        edge = _first_edge_of(near_pair, pair)
         exact = _first_edge_of(
-            (edges.offer * n_d + edges.demand) * n_l + edges.licence,
+            near_pair * n_l + edges.licence[near],
             np.where((pair >= 0) & (licence >= 0), pair * n_l + licence, -1),
         )
-        edge = np.where(exact >= 0, exact, edge)
+        edge = np.where(exact >= 0, near[exact], np.where(edge >= 0, near[edge], -1))
         found = edge >= 0
         if not found.any():
             return self
@@ -133,8 +138,34 @@ class FlowNetwork:
         )
 
 
+def _edges_of_pairs(
+    edge_offer: IntArray, edge_demand: IntArray, offer: IntArray, demand: IntArray
+) -> IntArray:
+    """Indices, ascending, of the edges joining some (offer[i], demand[i]) (pairs with a
+    position of -1 join none).
+
+    One pass over the edges per rank of a pair within its offer (an offer has a proposal
+    or two, rarely more): a look-up in an array of offers, which stays in cache, where a
+    sort or a binary search of millions of edge keys would not."""
+    valid = (offer >= 0) & (demand >= 0)
+    n_o = int(max(edge_offer.max(initial=-1), offer.max(initial=-1))) + 1
+    n_d = int(max(edge_demand.max(initial=-1), demand.max(initial=-1))) + 1
+    pairs = np.unique(offer[valid] * n_d + demand[valid])
+    pair_offer, pair_demand = pairs // n_d, pairs % n_d
+    first = np.flatnonzero(np.r_[True, pair_offer[1:] != pair_offer[:-1]])
+    rank = np.arange(len(pairs)) - np.repeat(first, np.diff(np.r_[first, len(pairs)]))
+    hit = np.zeros(len(edge_offer), dtype=bool)
+    for r in range(int(rank.max(initial=-1)) + 1):
+        wanted = np.full(n_o, -1, dtype=np.int64)
+        wanted[pair_offer[rank == r]] = pair_demand[rank == r]
+        hit |= wanted[edge_offer] == edge_demand
+    edges: IntArray = np.flatnonzero(hit)
+    return edges
+
+
 def _first_edge_of(edge_keys: IntArray, keys: IntArray) -> IntArray:
-    """For each of `keys`, the lowest edge index with that key, or -1 (none, or key < 0)."""
+    """For each of `keys`, the lowest index into `edge_keys` with that key, or -1 (none, or
+    key < 0)."""
     by_key = np.argsort(edge_keys, kind="stable")
     sorted_keys = edge_keys[by_key]
     at = np.minimum(np.searchsorted(sorted_keys, keys), max(len(by_key) - 1, 0))
