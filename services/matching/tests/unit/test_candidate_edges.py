@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wastex_matching.domain import apply_fixed, assess_pair, build_candidate_edges
+from wastex_matching.domain.candidates import CandidateEdges
 
 TODAY = date(2026, 12, 1)
 
@@ -84,3 +85,22 @@ def test_one_licence_per_code_means_no_pair_repeats(make: Any) -> None:
     assert len(edges) == 1
     assert not edges.may_repeat_pairs
     assert edges.metres.dtype == np.int64
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    edges=st.lists(st.tuples(st.integers(0, 6), st.integers(0, 4)), max_size=40),
+    pairs=st.lists(st.tuples(st.integers(-1, 7), st.integers(-1, 5)), max_size=12),
+)
+def test_the_edges_joining_pairs_are_those_whose_offer_and_demand_are_a_pair(
+    edges: list[tuple[int, int]], pairs: list[tuple[int, int]]
+) -> None:
+    offer = np.array([o for o, _ in edges], dtype=np.int64)
+    demand = np.array([d for _, d in edges], dtype=np.int64)
+    candidates = CandidateEdges(offer, demand, np.zeros_like(offer), np.zeros_like(offer))
+    found = candidates.joining(
+        np.array([o for o, _ in pairs], dtype=np.int64),
+        np.array([d for _, d in pairs], dtype=np.int64),
+    )
+    wanted = {pair for pair in pairs if min(pair) >= 0}
+    assert found.tolist() == [i for i, edge in enumerate(edges) if edge in wanted]

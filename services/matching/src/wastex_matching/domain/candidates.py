@@ -66,6 +66,28 @@ class CandidateEdges:
     def __len__(self) -> int:
         return int(self.offer.shape[0])
 
+    def joining(self, offer: IntArray, demand: IntArray) -> IntArray:
+        """Indices, ascending, of the edges joining some (offer[i], demand[i]) (positions;
+        a pair with a -1 joins none).
+
+        One pass over the edges per rank of a pair within its offer (an offer has a pair or
+        two, rarely more): a look-up in an array of offers, which stays in cache, where a
+        sort or a binary search of millions of edge keys would not."""
+        valid = (offer >= 0) & (demand >= 0)
+        n_o = int(max(self.offer.max(initial=-1), offer.max(initial=-1))) + 1
+        n_d = int(max(self.demand.max(initial=-1), demand.max(initial=-1))) + 1
+        pairs = np.unique(offer[valid] * n_d + demand[valid])
+        pair_offer, pair_demand = pairs // n_d, pairs % n_d
+        first = np.flatnonzero(np.r_[True, pair_offer[1:] != pair_offer[:-1]])
+        rank = np.arange(len(pairs)) - np.repeat(first, np.diff(np.r_[first, len(pairs)]))
+        hit = np.zeros(len(self), dtype=bool)
+        for r in range(int(rank.max(initial=-1)) + 1):
+            wanted = np.full(n_o, -1, dtype=np.int64)
+            wanted[pair_offer[rank == r]] = pair_demand[rank == r]
+            hit |= wanted[self.offer] == self.demand
+        joining: IntArray = np.flatnonzero(hit)
+        return joining
+
     @classmethod
     def empty(cls) -> CandidateEdges:
         none = np.zeros(0, dtype=np.int64)
@@ -82,16 +104,12 @@ def without_pairs(
     the pair is never proposed again, so it takes no part in the allocation either)."""
     if not pairs or not len(edges):
         return edges
-    offer_ids = [o.offer_id for o in offers]
-    demand_ids = [d.demand_id for d in demands]
-    keep = np.fromiter(
-        (
-            (offer_ids[o], demand_ids[d]) not in pairs
-            for o, d in zip(edges.offer.tolist(), edges.demand.tolist(), strict=True)
-        ),
-        dtype=bool,
-        count=len(edges),
-    )
+    offer_at = {o.offer_id: i for i, o in enumerate(offers)}
+    demand_at = {d.demand_id: j for j, d in enumerate(demands)}
+    offer = np.array([offer_at.get(o, -1) for o, _ in pairs], dtype=np.int64)
+    demand = np.array([demand_at.get(d, -1) for _, d in pairs], dtype=np.int64)
+    keep = np.ones(len(edges), dtype=bool)
+    keep[edges.joining(offer, demand)] = False
     return CandidateEdges(
         edges.offer[keep],
         edges.demand[keep],

@@ -103,7 +103,7 @@ class FlowNetwork:
         closed, a pair rejected) are ignored."""
         edges = self.edges
         # Only the edges of standing pairs are searched: a few per proposal, of millions.
-        near = _edges_of_pairs(edges.offer, edges.demand, offer, demand)
+        near = edges.joining(offer, demand)
         if not len(near):
             return self
         n_d = int(max(edges.demand.max(initial=-1), demand.max(initial=-1))) + 1
@@ -136,31 +136,6 @@ class FlowNetwork:
             unit_costs=np.concatenate([self.unit_costs, costs - discounts.astype(np.int64)]),
             standing_edges=standing_edges,
         )
-
-
-def _edges_of_pairs(
-    edge_offer: IntArray, edge_demand: IntArray, offer: IntArray, demand: IntArray
-) -> IntArray:
-    """Indices, ascending, of the edges joining some (offer[i], demand[i]) (pairs with a
-    position of -1 join none).
-
-    One pass over the edges per rank of a pair within its offer (an offer has a proposal
-    or two, rarely more): a look-up in an array of offers, which stays in cache, where a
-    sort or a binary search of millions of edge keys would not."""
-    valid = (offer >= 0) & (demand >= 0)
-    n_o = int(max(edge_offer.max(initial=-1), offer.max(initial=-1))) + 1
-    n_d = int(max(edge_demand.max(initial=-1), demand.max(initial=-1))) + 1
-    pairs = np.unique(offer[valid] * n_d + demand[valid])
-    pair_offer, pair_demand = pairs // n_d, pairs % n_d
-    first = np.flatnonzero(np.r_[True, pair_offer[1:] != pair_offer[:-1]])
-    rank = np.arange(len(pairs)) - np.repeat(first, np.diff(np.r_[first, len(pairs)]))
-    hit = np.zeros(len(edge_offer), dtype=bool)
-    for r in range(int(rank.max(initial=-1)) + 1):
-        wanted = np.full(n_o, -1, dtype=np.int64)
-        wanted[pair_offer[rank == r]] = pair_demand[rank == r]
-        hit |= wanted[edge_offer] == edge_demand
-    edges: IntArray = np.flatnonzero(hit)
-    return edges
 
 
 def _first_edge_of(edge_keys: IntArray, keys: IntArray) -> IntArray:
