@@ -6,6 +6,10 @@ Figures
 - p50/p99 of offer-posted → match-proposed at 500 offers/s offered load (goal p99 < 1 s),
   between the two events' record timestamps (their publication by each service's relay);
 - peak RSS of each service during the run.
+
+The offers are lots of a seeded city's factories (`ingest_city`: 2,000 lots of many codes
+from a few hundred sites, 100 recycler sites with their licences and demands), so each round
+plans a real market and each proposal is explained against the offer's other takers.
 """
 
 from __future__ import annotations
@@ -26,116 +30,27 @@ import httpx
 import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from bench.ingest_city import City, Lot, set_up
 from bench.report import Figure
-from wastex_catalog.domain.credit_code import make_credit_code
 from wastex_catalog.service import aggregate_id
 from wastex_cli.stack import SERVICES, Ports, Stack
-from wastex_shared.auth import Role, issue_token
 from wastex_shared.devtools.tansu import free_port
 from wastex_shared.envelope import Envelope
 from wastex_shared.settings import ServiceSettings
-from wastex_shared.testing.graphql_client import GraphQLClient
 
 JWT = ServiceSettings().jwt
+#: The city (`ingest_city`): lots the factories post in turn, recycler sites, its seed.
+LOTS, RECYCLERS, SEED = 2_000, 100, 11
 
 
-def offer_message(enterprise_id: str, site_id: str, tonnes: str) -> bytes:
-    return json.dumps(
-        {
-            "specversion": "1.0",
-            "id": str(uuid.uuid4()),
-            "type": "wastex.offer.submit",
-            "source": enterprise_id,
-            "time": "2026-11-25T08:00:00Z",
-            "data": {
-                "siteId": site_id,
-                "wasteCode": "SW01",
-                "quantityTonnes": tonnes,
-                "availableFrom": "2026-12-01",
-                "availableUntil": "2027-03-31",
-                "description": "bench slag",
-            },
-        }
-    ).encode()
-
-
-async def _mutation(client: GraphQLClient, query: str, field: str, **variables: Any) -> Any:
-    result = (await client.data(query, **variables))[field]
-    if result["userErrors"]:
-        raise RuntimeError(f"{field}: {result['userErrors']}")
-    return result
-
-
-async def set_up_city(url: str) -> tuple[str, str, str]:
-    """A steelworks with a site, and a licensed cement plant demanding slag nearby."""
-    gateway = GraphQLClient(url)
-    admin = gateway.as_(issue_token(JWT, Role.ADMIN))
-    ids = []
-    for name, industry, kind in (
-        ("Bench Steel", "C3120", "FACTORY"),
-        ("Bench Cement", "C3011", "FACTORY"),
-    ):
-        result = await _mutation(
-            admin,
-            "mutation($i: RegisterEnterpriseInput!) { registerEnterprise(input: $i) "
-            "{ enterprise { id } userErrors { field message code } } }",
-            "registerEnterprise",
-            i={
-                "name": name,
-                "creditCode": make_credit_code(f"91420100{uuid.uuid4().int % 10**9:09d}"),
-                "industry": industry,
-                "district": "青山区",
-                "kind": kind,
-            },
-        )
-        ids.append(result["enterprise"]["id"])
-    steel, cement = ids
-    sites = []
-    for enterprise, lat in ((steel, "30.6400"), (cement, "30.5000")):
-        client = gateway.as_(issue_token(JWT, Role.ENTERPRISE, enterprise))
-        result = await _mutation(
-            client,
-            "mutation($i: AddSiteInput!) { addSite(input: $i) "
-            "{ site { id } userErrors { field message code } } }",
-            "addSite",
-            i={
-                "enterpriseId": enterprise,
-                "name": "works",
-                "district": "青山区",
-                "latitude": lat,
-                "longitude": "114.4000",
-            },
-        )
-        sites.append(result["site"]["id"])
-    await _mutation(
-        admin,
-        "mutation($i: RegisterLicenceInput!) { registerLicence(input: $i) "
-        "{ licence { id } userErrors { field message code } } }",
-        "registerLicence",
-        i={
-            "enterpriseId": cement,
-            "number": "BENCH-1",
-            "wasteCodes": ["SW01"],
-            "annualCapacityTonnes": "10000000",
-            "validFrom": "2026-01-01",
-            "validUntil": "2028-12-31",
-        },
+async def produce(producer: AIOKafkaProducer, lot: Lot, message: bytes) -> Any:
+    """Send one offer as the lot's factory would: keyed by enterprise, with its token."""
+    return await producer.send(
+        "ingest.offers.v1",
+        message,
+        key=lot.enterprise_id.encode(),
+        headers=[("authorization", f"Bearer {lot.token}".encode())],
     )
-    await _mutation(
-        gateway.as_(issue_token(JWT, Role.ENTERPRISE, cement)),
-        "mutation($i: PostDemandInput!) { postDemand(input: $i) "
-        "{ demand { id } userErrors { field message code } } }",
-        "postDemand",
-        i={
-            "siteId": sites[1],
-            "wasteCodes": ["SW01"],
-            "quantityTonnes": "9000000",
-            "maxDistanceKm": "100",
-            "availableFrom": "2026-12-01",
-            "availableUntil": "2027-06-30",
-        },
-    )
-    return steel, sites[0], issue_token(JWT, Role.ENTERPRISE, steel)
 
 
 async def raw_consume_rate(bootstrap: str, payloads: list[bytes]) -> float:
@@ -220,22 +135,14 @@ def peak_rss(stack: Stack) -> Iterator[dict[str, float]]:
         thread.join()
 
 
-async def sustained_rate(stack: Stack, enterprise: str, site: str, token: str, n: int) -> float:
+async def sustained_rate(stack: Stack, city: City, n: int) -> float:
+    messages = city.messages(n)
     before = await consumer_handled(stack, "catalog")
     producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, linger_ms=5)
     await producer.start()
-    headers = [("authorization", f"Bearer {token}".encode())]
     started = time.perf_counter()
     try:
-        futures = [
-            await producer.send(
-                "ingest.offers.v1",
-                offer_message(enterprise, site, "1.000"),
-                key=enterprise.encode(),
-                headers=headers,
-            )
-            for _ in range(n)
-        ]
+        futures = [await produce(producer, lot, message) for lot, message in messages]
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
@@ -245,7 +152,7 @@ async def sustained_rate(stack: Stack, enterprise: str, site: str, token: str, n
 
 
 async def latency_at(
-    stack: Stack, enterprise: str, site: str, token: str, rate: int, seconds: int
+    stack: Stack, city: City, rate: int, seconds: int
 ) -> tuple[list[float], list[float]]:
     """offer-posted → match-proposed, seconds, for offers produced at `rate` per second:
     by the two events' record timestamps (when each service's relay published them) and,
@@ -254,9 +161,9 @@ async def latency_at(
     Only the offers produced here are timed (their ids derive from the message ids). The
     watcher polls as the services do (50 ms): polling every 5 ms cost the broker and this
     process a quarter of a core, an eighth of the 2-core machine under test."""
-    payloads = [offer_message(enterprise, site, "1.000") for _ in range(rate * seconds)]
+    messages = city.messages(rate * seconds)
     # The offer id the catalog gives each message, by the catalog's own rule.
-    ours = {aggregate_id("offer", Envelope.from_json(p)) for p in payloads}
+    ours = {aggregate_id("offer", Envelope.from_json(m)) for _, m in messages}
     posted: dict[str, tuple[float, float]] = {}  # offer id → (record timestamp, received)
     proposed: dict[str, tuple[float, float]] = {}
     watcher = AIOKafkaConsumer(
@@ -284,16 +191,10 @@ async def latency_at(
     task = asyncio.create_task(watch())
     producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, linger_ms=0)
     await producer.start()
-    headers = [("authorization", f"Bearer {token}".encode())]
     try:
         start = time.perf_counter()
-        for i, payload in enumerate(payloads):
-            await producer.send(
-                "ingest.offers.v1",
-                payload,
-                key=enterprise.encode(),
-                headers=headers,
-            )
+        for i, (lot, message) in enumerate(messages):
+            await produce(producer, lot, message)
             delay = start + (i + 1) / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
@@ -339,17 +240,16 @@ def latency_figures(latencies: list[float], market: str) -> list[Figure]:
 
 
 async def _run(stack: Stack, n: int) -> tuple[list[Figure], dict[str, Any]]:
-    enterprise, site, token = await set_up_city(stack.graphql_url)
-    payloads = [offer_message(enterprise, site, "1.000") for _ in range(n)]
-    baseline = await raw_consume_rate(stack.bootstrap, payloads)
+    city = await set_up(stack.graphql_url, JWT, lots=LOTS, recyclers=RECYCLERS, seed=SEED)
+    baseline = await raw_consume_rate(stack.bootstrap, [m for _, m in city.messages(n)])
     with peak_rss(stack) as peaks:
         # Latency twice: from an empty market (it grows to 5,000 offers over the run), then
         # with the sustained run's offers still open (every round re-plans 20,000+ of them).
-        fresh, fresh_seen = await latency_at(stack, enterprise, site, token, 500, seconds=10)
+        fresh, fresh_seen = await latency_at(stack, city, 500, seconds=10)
         await settled(stack)
-        sustained = await sustained_rate(stack, enterprise, site, token, n)
+        sustained = await sustained_rate(stack, city, n)
         await settled(stack)
-        loaded, loaded_seen = await latency_at(stack, enterprise, site, token, 500, seconds=10)
+        loaded, loaded_seen = await latency_at(stack, city, 500, seconds=10)
     figures = [
         Figure(
             "ingest",
@@ -366,6 +266,7 @@ async def _run(stack: Stack, n: int) -> tuple[list[Figure], dict[str, Any]]:
     ]
     figures += [Figure("memory", f"peak RSS {name}", peaks[name], "MiB") for name in SERVICES]
     details = {
+        "city": city.description,
         "offers": n,
         "latency_samples": {"market from empty": len(fresh), "offers open": len(loaded)},
         "latencies_s": loaded,
