@@ -129,6 +129,40 @@ def test_a_proposal_lists_the_nearest_feasible_alternatives_first(market: Any) -
     assert explainer.alternatives("slag", 0) == []
 
 
+def test_lots_alike_share_their_alternatives_and_a_later_lot_gets_its_own(make: Any) -> None:
+    # Three lots of one site and code; the third ships only from day 200, when "later"
+    # (which wants day 200 on) overlaps it and the others' takers have closed.
+    lots = [
+        make.offer("lot-1", amount=100),
+        make.offer("lot-2", amount=40),
+        make.offer("lot-3", amount=40, window=make.window(200, 30)),
+    ]
+    demands = [
+        make.demand("near", enterprise="r-1", amount=140),
+        make.demand("far", enterprise="r-2", amount=500, at=(30.380, 114.320)),
+        make.demand("later", enterprise="r-3", window=make.window(200, 30)),
+    ]
+    licences = [make.licence(f"l{n}", enterprise=f"r-{n}") for n in (1, 2, 3)]
+    result = allocate(lots, demands, licences, today=TODAY)
+    explainer = Explainer(result.net, today=TODAY, allocation=result)
+
+    def seen(lot: str) -> list[tuple[str, str]]:
+        return [(line.demand_id, line.outcome) for line in explainer.alternatives(lot, 5)]
+
+    assert (
+        seen("lot-1")
+        == seen("lot-2")
+        == [
+            ("far", reasons.FEASIBLE_BUT_COSTLIER),
+            ("later", reasons.WINDOW_NOT_OVERLAPPING),
+        ]
+    )
+    assert seen("lot-3")[0] == ("near", reasons.WINDOW_NOT_OVERLAPPING)
+    assert explainer.alternatives("lot-2", 5) == Explainer(
+        result.net, today=TODAY, allocation=result
+    ).alternatives("lot-2", 5)
+
+
 @settings(max_examples=150, deadline=None)
 @given(spec=cities, limit=st.sampled_from([1, 2, 5, 40]), road=st.sampled_from([1.0, 1.35]))
 def test_alternatives_are_the_head_of_the_full_explanation(

@@ -104,6 +104,7 @@ class Explainer:
         for licence in net.licences:
             self._licences_by_enterprise[licence.enterprise_id].append(licence)
         self._demand_points: tuple[FloatArray, FloatArray, FloatArray] | None = None
+        self._alternatives: dict[tuple[object, ...], list[CandidateExplanation]] = {}
 
     def explain(
         self, offer_id: str, demand_ids: set[str] | None = None
@@ -128,12 +129,28 @@ class Explainer:
         feasible line sorts before every infeasible one, and feasible lines by distance, so
         once `limit` feasible lines are in hand no farther demand can enter. In a city of
         3,000 demands an offer meets ~600 that take its code; assessing them all cost 80 ms
-        an offer, and a round explains every offer it proposes."""
+        an offer, and a round explains every offer it proposes.
+
+        Lots of one site, code and window that went to the same demands get the same lines
+        (nothing else of an offer enters them), so each such lot is assessed once a round:
+        a factory's system posting its backlog sends many."""
         if limit <= 0:
             return []
         offer = self.net.offer(offer_id)
         routes = self.usage.routes_of(offer_id)
         got_some = {route.demand_id for route in routes}
+        alike = (
+            offer.enterprise_id,
+            offer.waste_code,
+            offer.point,
+            offer.window,
+            offer.remaining_tonnes > 0,
+            tuple(sorted(got_some)),
+            max((route.metres for route in routes), default=None),
+            limit,
+        )
+        if (known := self._alternatives.get(alike)) is not None:
+            return list(known)
         takers = [
             i for i in self._takers(offer.waste_code) if self.demands[i].demand_id not in got_some
         ]
@@ -162,6 +179,7 @@ class Explainer:
                     heapq.heapreplace(nearest_feasible, -distance)
         # In demand order first, as `explain` builds them, so equal keys keep its order.
         ordered = sorted((line for _, line in sorted(lines, key=lambda p: p[0])), key=_order)
+        self._alternatives[alike] = ordered[:limit]
         return ordered[:limit]
 
     def _line(
