@@ -19,6 +19,7 @@ The reported CO2e on matches is recomputed exactly in `Decimal` from tonnes and 
 from __future__ import annotations
 
 from collections.abc import Sequence, Set
+from dataclasses import replace
 from datetime import date
 from typing import Final
 
@@ -43,6 +44,7 @@ from wastex_matching.domain.model import (
 from wastex_matching.domain.network import (
     COST_SCALE,
     FlowNetwork,
+    IntArray,
     build_network,
     rebalanced_allowances,
 )
@@ -102,21 +104,38 @@ def solve(
     params: MatchingParams,
     standing: ProposalIndex | None = None,
 ) -> AllocationResult:
-    """Min-cost flow on given candidate edges (indices into `net`'s sequences)."""
+    """Min-cost flow on given candidate edges (indices into `net`'s sequences).
+
+    Licences shared by several claimants are split first, by solves without the standing
+    proposals: the split then depends on the market alone, so the same market splits them
+    alike whatever stood before. The last solve favours the standing proposals within it."""
     offer_kg = offer_kilograms(net.offers)
     network = flow_network(net, edges, params, offer_kg)
+    capacities = network.capacities.copy()
+    flows: IntArray | None = None
+    rounds = 0
+    if network.shared_licences:
+        flows = optimal_flows(network, capacities)
+        rounds = 1
+        for _ in range(params.licence_rebalance_rounds):
+            if not _rebalance(network, capacities, flows):
+                break
+            flows = optimal_flows(network, capacities)
+            rounds += 1
     if standing is not None and len(standing) and params.stability_margin > 0:
         offer, demand = standing.positions_in(net)
-        licence = standing.licence_positions_in(net)
-        network = network.with_standing(
-            offer, demand, licence, standing.kilograms, params.stability_margin
+        split = replace(network, capacities=capacities)
+        favoured = split.with_standing(
+            offer,
+            demand,
+            standing.licence_positions_in(net),
+            standing.kilograms,
+            params.stability_margin,
         )
-    capacities = network.capacities.copy()
-    flows = optimal_flows(network, capacities)
-    rounds = 1
-    for _ in range(params.licence_rebalance_rounds):
-        if not _rebalance(network, capacities, flows):
-            break
+        if favoured is not split:
+            network, flows = favoured, None
+            capacities = favoured.capacities
+    if flows is None:
         flows = optimal_flows(network, capacities)
         rounds += 1
     notes: tuple[str, ...] = ()

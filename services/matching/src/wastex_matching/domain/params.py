@@ -15,8 +15,8 @@
   unit). Without it, routes of equal cost (every offer of one site costs the same to a
   given recycler) swap places whenever anything in the market changes, and each swap
   supersedes a proposal the recycler may be about to accept. The allocation is then at
-  most margin ÷ (1 − margin) costlier than the optimum, plus one cost unit (1 g CO2e per
-  tonne) on the standing tonnes. 0 re-allocates from scratch.
+  most margin ÷ (1 − margin) costlier than the one from scratch, plus one cost unit (1 g
+  CO2e per tonne) on the standing tonnes. 0 re-allocates from scratch (decision 010).
 """
 
 from __future__ import annotations
