@@ -125,20 +125,15 @@ async def set_up(url: str, jwt: JwtConfig, *, lots: int, recyclers: int, seed: i
 
     async def enterprise(name: str, district: str, kind: str) -> str:
         body = f"91420100{next(numbers) % 10**9:09d}"
-        result = await _mutation(
+        return await _mutation(
             admin,
-            "mutation($i: RegisterEnterpriseInput!) { registerEnterprise(input: $i) "
-            "{ enterprise { id } userErrors { field message code } } }",
             "registerEnterprise",
-            i={
-                "name": name,
-                "creditCode": make_credit_code(body),
-                "industry": "C3120" if kind == "FACTORY" else "C4210",
-                "district": district,
-                "kind": kind,
-            },
+            name=name,
+            creditCode=make_credit_code(body),
+            industry="C3120" if kind == "FACTORY" else "C4210",
+            district=district,
+            kind=kind,
         )
-        return str(result["enterprise"]["id"])
 
     # Enterprises: the generator's ids → the catalog's, and a token for each.
     listings: list[OfferSlot | DemandSlot] = [*offers, *demands]
@@ -166,20 +161,15 @@ async def set_up(url: str, jwt: JwtConfig, *, lots: int, recyclers: int, seed: i
     site_of = {item.site_id: item for item in listings}
 
     async def site(item: OfferSlot | DemandSlot) -> str:
-        result = await _mutation(
+        return await _mutation(
             gateway.as_(tokens[item.enterprise_id]),
-            "mutation($i: AddSiteInput!) { addSite(input: $i) "
-            "{ site { id } userErrors { field message code } } }",
             "addSite",
-            i={
-                "enterpriseId": ids[item.enterprise_id],
-                "name": item.site_id,
-                "district": item.district,
-                "latitude": f"{item.point.lat:.5f}",
-                "longitude": f"{item.point.lon:.5f}",
-            },
+            enterpriseId=ids[item.enterprise_id],
+            name=item.site_id,
+            district=item.district,
+            latitude=f"{item.point.lat:.5f}",
+            longitude=f"{item.point.lon:.5f}",
         )
-        return str(result["site"]["id"])
 
     site_ids = dict(
         zip(
@@ -189,37 +179,29 @@ async def set_up(url: str, jwt: JwtConfig, *, lots: int, recyclers: int, seed: i
         )
     )
 
-    async def licence(view: LicenceView) -> None:
-        await _mutation(
+    async def licence(view: LicenceView) -> str:
+        return await _mutation(
             admin,
-            "mutation($i: RegisterLicenceInput!) { registerLicence(input: $i) "
-            "{ licence { id } userErrors { field message code } } }",
             "registerLicence",
-            i={
-                "enterpriseId": ids[view.enterprise_id],
-                "number": view.licence_id,
-                "wasteCodes": sorted(view.waste_codes),
-                "annualCapacityTonnes": str(view.annual_capacity_tonnes),
-                "validFrom": LICENCE_VALIDITY[0],
-                "validUntil": LICENCE_VALIDITY[1],
-                "type": view.licence_type.value,
-            },
+            enterpriseId=ids[view.enterprise_id],
+            number=view.licence_id,
+            wasteCodes=sorted(view.waste_codes),
+            annualCapacityTonnes=str(view.annual_capacity_tonnes),
+            validFrom=LICENCE_VALIDITY[0],
+            validUntil=LICENCE_VALIDITY[1],
+            type=view.licence_type.value,
         )
 
-    async def demand(slot: DemandSlot) -> None:
-        await _mutation(
+    async def demand(slot: DemandSlot) -> str:
+        return await _mutation(
             gateway.as_(tokens[slot.enterprise_id]),
-            "mutation($i: PostDemandInput!) { postDemand(input: $i) "
-            "{ demand { id } userErrors { field message code } } }",
             "postDemand",
-            i={
-                "siteId": site_ids[slot.site_id],
-                "wasteCodes": sorted(slot.waste_codes),
-                "quantityTonnes": str(slot.remaining_tonnes),
-                "maxDistanceKm": str(slot.max_distance_km),
-                "availableFrom": DEMAND_WINDOW[0],
-                "availableUntil": DEMAND_WINDOW[1],
-            },
+            siteId=site_ids[slot.site_id],
+            wasteCodes=sorted(slot.waste_codes),
+            quantityTonnes=str(slot.remaining_tonnes),
+            maxDistanceKm=str(slot.max_distance_km),
+            availableFrom=DEMAND_WINDOW[0],
+            availableUntil=DEMAND_WINDOW[1],
         )
 
     # Licences before demands: a demand is checked against its enterprise's licences.
@@ -249,8 +231,23 @@ async def set_up(url: str, jwt: JwtConfig, *, lots: int, recyclers: int, seed: i
     )
 
 
-async def _mutation(client: GraphQLClient, query: str, field: str, **variables: Any) -> Any:
-    result = (await client.data(query, **variables))[field]
+#: The set-up's mutations: input type and the field of what each makes.
+MUTATIONS: Final = {
+    "registerEnterprise": ("RegisterEnterpriseInput", "enterprise"),
+    "addSite": ("AddSiteInput", "site"),
+    "registerLicence": ("RegisterLicenceInput", "licence"),
+    "postDemand": ("PostDemandInput", "demand"),
+}
+
+
+async def _mutation(client: GraphQLClient, field: str, **given: Any) -> str:
+    """Run one of `MUTATIONS` with `given` as its input: the id of what it made."""
+    input_type, made = MUTATIONS[field]
+    query = (
+        f"mutation($i: {input_type}!) {{ {field}(input: $i) "
+        f"{{ {made} {{ id }} userErrors {{ field message code }} }} }}"
+    )
+    result = (await client.data(query, i=given))[field]
     if result["userErrors"]:
         raise RuntimeError(f"{field}: {result['userErrors']}")
-    return result
+    return str(result[made]["id"])

@@ -25,8 +25,11 @@ from wastex_shared.messaging import EventConsumer
 from wastex_shared.storage import UnitOfWorkFactory
 
 
-async def seed_market(catalog: Catalog, consumer: EventConsumer) -> None:
-    """A steel works offering 120.5 t of slag; a cement plant ~43 km away wanting 500 t."""
+async def seed_market(
+    catalog: Catalog, consumer: EventConsumer, *, offer: str = "slag-1", intake: str = "500.000"
+) -> None:
+    """A steel works offering 120.5 t of slag (`offer`); a cement plant ~43 km away wanting
+    `intake` t."""
     await catalog.feed(
         consumer,
         catalog.enterprise("steel", "Wuhan Steel"),
@@ -34,8 +37,8 @@ async def seed_market(catalog: Catalog, consumer: EventConsumer) -> None:
         catalog.site("steel-site", "steel", QINGSHAN_STEEL, "青山区"),
         catalog.site("cement-site", "cement", JIANGXIA_CEMENT, "江夏区"),
         catalog.licence("cement-lic", "cement", ["SW01", "SW02"]),
-        catalog.demand("cement-demand", "cement", "cement-site", JIANGXIA_CEMENT),
-        catalog.offer("slag-1", "steel", "steel-site", QINGSHAN_STEEL, tonnes="120.500"),
+        catalog.demand("cement-demand", "cement", "cement-site", JIANGXIA_CEMENT, tonnes=intake),
+        catalog.offer(offer, "steel", "steel-site", QINGSHAN_STEEL, tonnes="120.500"),
     )
 
 
@@ -144,16 +147,7 @@ async def test_equal_lots_arriving_do_not_displace_the_lot_proposed(
 ) -> None:
     # The cement plant takes 120.5 t; every lot of the steel works is 120.5 t and costs the
     # same per tonne to send, so each round's optimum could take any of them.
-    await catalog.feed(
-        consumer,
-        catalog.enterprise("steel", "Wuhan Steel"),
-        catalog.enterprise("cement", "Jiangxia Cement", "江夏区"),
-        catalog.site("steel-site", "steel", QINGSHAN_STEEL, "青山区"),
-        catalog.site("cement-site", "cement", JIANGXIA_CEMENT, "江夏区"),
-        catalog.licence("cement-lic", "cement", ["SW01"]),
-        catalog.demand("cement-demand", "cement", "cement-site", JIANGXIA_CEMENT, tonnes="120.500"),
-        catalog.offer("slag-0", "steel", "steel-site", QINGSHAN_STEEL, tonnes="120.500"),
-    )
+    await seed_market(catalog, consumer, offer="slag-0", intake="120.500")
     first = await service.reoptimise()
     [proposal] = await stored(service, MatchStatus.PROPOSED)
     assert (first.proposed, proposal.offer_id) == (1, "slag-0")
