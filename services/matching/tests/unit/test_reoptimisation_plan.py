@@ -23,9 +23,15 @@ TODAY = date(2026, 12, 1)
 JIANGXIA = (30.380, 114.320)
 
 
-def stored(match_id: str, offer: str, demand: str, amount: str) -> ProvisionalMatch:
+def stored(
+    match_id: str, offer: str, demand: str, amount: str, licence: str = "licence-1"
+) -> ProvisionalMatch:
     return ProvisionalMatch(
-        match_id=match_id, offer_id=offer, demand_id=demand, tonnes=Decimal(amount)
+        match_id=match_id,
+        offer_id=offer,
+        demand_id=demand,
+        tonnes=Decimal(amount),
+        licence_id=licence,
     )
 
 
@@ -53,6 +59,17 @@ def test_a_changed_tonnage_supersedes_the_old_proposal_and_proposes_the_new(make
     plan = plan_reoptimisation([stored("m1", "offer-1", "demand-1", "100")], result)
     assert [m.match_id for m in plan.supersede] == ["m1"]
     assert [(m.demand_id, m.tonnes) for m in plan.propose] == [("demand-1", Decimal("80.000"))]
+    assert plan.propose == result.routes
+
+
+def test_the_same_route_under_another_licence_supersedes_the_proposal(make: Any) -> None:
+    # The recycler's first licence expired: the same tonnes now go under its second one,
+    # and an acceptance must count them against that one.
+    licences = [make.licence("old", valid_until=TODAY), make.licence("new")]
+    result = allocate([make.offer()], [make.demand()], licences, today=TODAY)
+    assert [r.licence_id for r in result.routes] == ["new"]
+    plan = plan_reoptimisation([stored("m1", "offer-1", "demand-1", "100", "old")], result)
+    assert [m.match_id for m in plan.supersede] == ["m1"]
     assert plan.propose == result.routes
 
 
@@ -89,13 +106,16 @@ def reference_plan(
     provisional: Iterable[ProvisionalMatch], routes: Iterable[Route]
 ) -> tuple[list[str], list[str], list[Route]]:
     """The rule, one route at a time: each route keeps the lowest-id stored proposal of its
-    (offer, demand, kilograms) not kept already, or is proposed."""
+    (offer, demand, licence, kilograms) not kept already, or is proposed."""
     waiting = sorted(provisional, key=lambda m: m.match_id)
     kept: list[str] = []
     propose: list[Route] = []
     for route in routes:
-        same = (route.offer_id, route.demand_id, route.kilograms)
-        match = next((m for m in waiting if (m.offer_id, m.demand_id, m.kilograms) == same), None)
+        same = (route.offer_id, route.demand_id, route.licence_id, route.kilograms)
+        match = next(
+            (m for m in waiting if (m.offer_id, m.demand_id, m.licence_id, m.kilograms) == same),
+            None,
+        )
         if match is None:
             propose.append(route)
         else:
@@ -106,11 +126,12 @@ def reference_plan(
 
 def scrambled_proposals(result: AllocationResult, rng: random.Random) -> list[ProvisionalMatch]:
     """Proposals as a round would find them: most routes stored as they are, some with
-    another weight, some twice, some for listings no longer open."""
+    another weight or licence, some twice, some for listings no longer open."""
     proposals = []
     for n, route in enumerate(result.routes):
         roll = rng.random()
         kilograms = route.kilograms + (rng.randint(1, 500) if roll < 0.15 else 0)
+        licence = "another-licence" if 0.15 <= roll < 0.2 else route.licence_id
         copies = 2 if roll > 0.9 else (0 if 0.8 < roll <= 0.85 else 1)
         for copy in range(copies):
             proposals.append(
@@ -119,6 +140,7 @@ def scrambled_proposals(result: AllocationResult, rng: random.Random) -> list[Pr
                     offer_id=route.offer_id,
                     demand_id=route.demand_id,
                     tonnes=from_kilograms(kilograms),
+                    licence_id=licence,
                 )
             )
     proposals += [stored(f"m-gone-{i}", f"gone-{i}", "demand-x", "1") for i in range(5)]

@@ -123,14 +123,10 @@ def solve(
             flows = optimal_flows(network, capacities)
             rounds += 1
     if standing is not None and len(standing) and params.stability_margin > 0:
-        offer, demand = standing.positions_in(net)
+        offer, demand, licence = standing.positions_in(net)
         split = replace(network, capacities=capacities)
         favoured = split.with_standing(
-            offer,
-            demand,
-            standing.licence_positions_in(net),
-            standing.kilograms,
-            params.stability_margin,
+            offer, demand, licence, standing.kilograms, params.stability_margin
         )
         if favoured is not split:
             network, flows = favoured, None

@@ -1,10 +1,10 @@
 """Re-optimisation as a diff: which proposals stay, which are superseded, which are new.
 
-Every call to `allocate` recomputes all provisional allocations from scratch. Announcing
-that wholesale would spam recyclers with SUPERSEDED/PROPOSED pairs for routes that did
-not change, so the service applies only the difference: a current PROPOSED match whose
-(offer, demand, tonnes) the new allocation repeats is kept; the other current proposals
-are superseded; the remaining new routes are proposed.
+Every call to `allocate` recomputes all provisional allocations (favouring the standing
+ones). Announcing that wholesale would spam recyclers with SUPERSEDED/PROPOSED pairs for
+routes that did not change, so the service applies only the difference: a current PROPOSED
+match whose (offer, demand, licence, tonnes) the new allocation repeats is kept; the other
+current proposals are superseded; the remaining new routes are proposed.
 
 A round at 20,000 open offers compares as many routes with as many proposals and changes a
 few hundred. Both sides are arrays (the allocation's `RouteTable`, the index's columns), so
@@ -30,6 +30,8 @@ from wastex_matching.domain.model import AllocationResult, Route, check_tonnes
 from wastex_shared.units import to_kilograms
 
 T = TypeVar("T")
+#: Offer, demand and licence positions, one of each per proposal.
+Positions = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,7 +68,15 @@ class ProposalIndex:
     changed is placed by bisection and the columns are rebuilt by slices, never by visiting
     each proposal."""
 
-    __slots__ = ("_by_id", "_demand_ids", "_kilograms", "_licence_ids", "_match_ids", "_offer_ids")
+    __slots__ = (
+        "_by_id",
+        "_demand_ids",
+        "_kilograms",
+        "_licence_ids",
+        "_match_ids",
+        "_offer_ids",
+        "_positions",
+    )
 
     def __init__(
         self,
@@ -83,6 +93,8 @@ class ProposalIndex:
         self._demand_ids = demand_ids
         self._licence_ids = licence_ids
         self._kilograms = kilograms
+        #: The last `positions_in` answer and the listings it was for: a round asks twice.
+        self._positions: tuple[NetCapacities, Positions] | None = None
 
     @classmethod
     def of(cls, matches: Iterable[ProvisionalMatch]) -> ProposalIndex:
@@ -150,45 +162,52 @@ class ProposalIndex:
             )
         )
 
-    def positions_in(self, net: NetCapacities) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-        """Each proposal's offer and demand as positions in `net`'s listings (-1 where that
-        listing is no longer among them)."""
-        offers, demands = net.offer_positions, net.demand_positions
+    def positions_in(self, net: NetCapacities) -> Positions:
+        """Each proposal's offer, demand and licence as positions in `net`'s listings and
+        licences (-1 where it is no longer among them, or a proposal has no licence)."""
+        if self._positions is not None and self._positions[0] is net:
+            return self._positions[1]
         n = len(self._match_ids)
-        return (
-            np.fromiter(map(offers.get, self._offer_ids, repeat(-1)), np.int64, n),
-            np.fromiter(map(demands.get, self._demand_ids, repeat(-1)), np.int64, n),
+        positions = (
+            np.fromiter(map(net.offer_positions.get, self._offer_ids, repeat(-1)), np.int64, n),
+            np.fromiter(map(net.demand_positions.get, self._demand_ids, repeat(-1)), np.int64, n),
+            np.fromiter(map(net.licence_positions.get, self._licence_ids, repeat(-1)), np.int64, n),
         )
-
-    def licence_positions_in(self, net: NetCapacities) -> NDArray[np.int64]:
-        """Each proposal's licence as a position in `net`'s licences (-1 where it has none or
-        that licence is no longer among them)."""
-        licences = net.licence_positions
-        n = len(self._match_ids)
-        return np.fromiter(map(licences.get, self._licence_ids, repeat(-1)), np.int64, n)
+        self._positions = (net, positions)
+        return positions
 
 
 def plan_reoptimisation(
     provisional: ProposalIndex | Iterable[ProvisionalMatch], allocation: AllocationResult
 ) -> ReoptimisationPlan:
-    """Keep each stored proposal a new route repeats (same offer, demand and weight; of
-    several equal ones, the lowest match id), supersede the rest, propose the other routes."""
+    """Keep each stored proposal a new route repeats (same offer, demand, licence and weight;
+    of several equal ones, the lowest match id), supersede the rest, propose the other
+    routes. (A proposal kept under another licence would count its tonnes, once accepted,
+    against a licence the allocation did not use.)"""
     index = provisional if isinstance(provisional, ProposalIndex) else ProposalIndex.of(provisional)
     routes = allocation.table
-    stored_offer, stored_demand = index.positions_in(allocation.net)
+    stored_offer, stored_demand, stored_licence = index.positions_in(allocation.net)
     n_stored, n_routes = len(stored_offer), len(routes)
     if n_stored + n_routes == 0:
         return ReoptimisationPlan((), (), ())
-    # Stored proposals first, then routes; sorted by (offer, demand, kilograms), stably, so
-    # within one key the stored ones come first, in match id order, then the routes in order.
-    offer = np.concatenate([stored_offer, routes.offer])
-    demand = np.concatenate([stored_demand, routes.demand])
-    kilograms = np.concatenate([index.kilograms, routes.kilograms])
-    order = np.lexsort((kilograms, demand, offer))
-    o, d, k = offer[order], demand[order], kilograms[order]
-    starts = np.flatnonzero(
-        np.concatenate([[True], (o[1:] != o[:-1]) | (d[1:] != d[:-1]) | (k[1:] != k[:-1])])
-    )
+    # Stored proposals first, then routes; sorted by (offer, demand, licence, kilograms),
+    # stably, so within one key the stored ones come first, in match id order, then the
+    # routes in order.
+    columns = [
+        np.concatenate([stored, routed])
+        for stored, routed in (
+            (stored_offer, routes.offer),
+            (stored_demand, routes.demand),
+            (stored_licence, routes.licence),
+            (index.kilograms, routes.kilograms),
+        )
+    ]
+    order = np.lexsort(columns[::-1])
+    changes = np.zeros(len(order) - 1, dtype=bool)
+    for column in columns:
+        ordered = column[order]
+        changes |= ordered[1:] != ordered[:-1]
+    starts = np.flatnonzero(np.concatenate([[True], changes]))
     is_stored = order < n_stored
     sizes = np.diff(np.append(starts, len(order)))
     stored_per_key = np.add.reduceat(is_stored.astype(np.int64), starts)
@@ -197,7 +216,7 @@ def plan_reoptimisation(
     routes_here = np.repeat(sizes - stored_per_key, sizes)
     rank = np.arange(len(order)) - group_start - np.where(is_stored, 0, stored_here)
     # The k-th stored proposal of a key pairs with the k-th route of it. A proposal of an
-    # offer or demand no longer allocated (-1) shares its key with no route.
+    # offer, demand or licence no longer allocated (-1) shares its key with no route.
     paired = rank < np.where(is_stored, routes_here, stored_here)
     # Aligned: the j-th paired proposal (in sorted order) pairs with the j-th paired route.
     paired_stored = order[paired & is_stored]
