@@ -111,26 +111,10 @@ def solve(
     alike whatever stood before. The last solve favours the standing proposals within it."""
     offer_kg = offer_kilograms(net.offers)
     network = flow_network(net, edges, params, offer_kg)
-    capacities = network.capacities.copy()
-    flows: IntArray | None = None
-    rounds = 0
-    if network.shared_licences:
-        flows = optimal_flows(network, capacities)
-        rounds = 1
-        for _ in range(params.licence_rebalance_rounds):
-            if not _rebalance(network, capacities, flows):
-                break
-            flows = optimal_flows(network, capacities)
-            rounds += 1
-    if standing is not None and len(standing) and params.stability_margin > 0:
-        offer, demand, licence = standing.positions_in(net)
-        split = replace(network, capacities=capacities)
-        favoured = split.with_standing(
-            offer, demand, licence, standing.kilograms, params.stability_margin
-        )
-        if favoured is not split:
-            network, flows = favoured, None
-            capacities = favoured.capacities
+    capacities, flows, rounds = _split_shared_licences(network, params)
+    favoured = _favouring(network, capacities, net, standing, params)
+    if favoured is not None:
+        network, capacities, flows = favoured, favoured.capacities, None
     if flows is None:
         flows = optimal_flows(network, capacities)
         rounds += 1
@@ -177,6 +161,44 @@ def flow_network(
         licence_kilograms(net.licences),
         penalty,
     )
+
+
+def _split_shared_licences(
+    network: FlowNetwork, params: MatchingParams
+) -> tuple[IntArray, IntArray | None, int]:
+    """Arc capacities with each licence several claimants share split among them (solve,
+    re-split from the flows, again), with the last flows and the number of solves; nothing
+    solved when no licence is shared."""
+    capacities = network.capacities.copy()
+    if not network.shared_licences:
+        return capacities, None, 0
+    flows = optimal_flows(network, capacities)
+    rounds = 1
+    for _ in range(params.licence_rebalance_rounds):
+        if not _rebalance(network, capacities, flows):
+            break
+        flows = optimal_flows(network, capacities)
+        rounds += 1
+    return capacities, flows, rounds
+
+
+def _favouring(
+    network: FlowNetwork,
+    capacities: IntArray,
+    net: NetCapacities,
+    standing: ProposalIndex | None,
+    params: MatchingParams,
+) -> FlowNetwork | None:
+    """`network` under `capacities` with the standing proposals favoured; None when no
+    proposal stands on any of its edges (or the margin is 0)."""
+    if standing is None or not len(standing) or params.stability_margin <= 0:
+        return None
+    split = replace(network, capacities=capacities)
+    offer, demand, licence = standing.positions_in(net)
+    favoured = split.with_standing(
+        offer, demand, licence, standing.kilograms, params.stability_margin
+    )
+    return None if favoured is split else favoured
 
 
 def _rebalance(
