@@ -26,6 +26,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import InvalidRequestError
 
 from wastex_shared.envelope import Envelope
 from wastex_shared.errors import DomainError
@@ -553,3 +554,45 @@ async def test_a_rolled_back_savepoint_drops_its_queued_writes(
     async with uow_factory.reading() as uow:
         found = await uow.session.execute(select(offers.c.id).order_by(offers.c.id))
         assert list(found.scalars()) == ["after", "kept"]
+
+
+async def test_a_batch_failing_outside_its_handlers_is_retried_not_given_up(
+    uow_factory: UnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PostgreSQL connection cut mid-batch once surfaced as SQLAlchemy's "This connection
+    is closed", not counted as transient: the batch was given up and, its offsets covered
+    by the next batch's commit, lost."""
+    consumer = EventConsumer("g-cut", uow_factory, {"wastex.offer.submit": store_offer})
+    failures = iter([InvalidRequestError("This connection is closed")])
+    seen_among = UnitOfWork.seen_among
+
+    async def cut_once(self: UnitOfWork, keys: Sequence[str]) -> set[str]:
+        if (failure := next(failures, None)) is not None:
+            raise failure
+        return await seen_among(self, keys)
+
+    monkeypatch.setattr(UnitOfWork, "seen_among", cut_once)
+    await consumer.handle_batch([Delivered("ingest.offers.v1", offer_event("3.000").to_json())])
+    assert await stored_tonnes(uow_factory) == [Decimal("3.000")]
+    assert (consumer.stats.handled, consumer.stats.retries) == (1, 1)
+
+
+async def test_a_batch_whose_handling_raised_is_delivered_again(
+    kafka_bootstrap: str, uow_factory: UnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Offsets are committed for everything fetched: a batch that raised must be rewound, or
+    the next batch's commit covers it."""
+    topic, group = f"t-{uuid.uuid4().hex[:8]}", f"g{uuid.uuid4().hex[:8]}"
+    handle_batch = EventConsumer.handle_batch
+    failures = iter([RuntimeError("the first batch fails")])
+
+    async def fail_once(self: EventConsumer, records: Sequence[Any]) -> None:
+        if (failure := next(failures, None)) is not None:
+            raise failure
+        await handle_batch(self, records)
+
+    monkeypatch.setattr(EventConsumer, "handle_batch", fail_once)
+    await produce(kafka_bootstrap, topic, [offer_event("1.000").to_json()])
+    consumer = await run_consumer(kafka_bootstrap, uow_factory, topic, group, until=1)
+    assert await stored_tonnes(uow_factory) == [Decimal("1.000")]
+    assert consumer.stats.handled == 1

@@ -3,8 +3,9 @@
 A batch of records is handled in one DB transaction: its ids recorded in the inbox (a seen
 id is skipped), poison written to the dead-letter topic *through the outbox* in that same
 transaction. Only after the commit does the caller commit the Kafka offsets, so a crash at
-any point redelivers and nothing is lost or doubled. Transient failures (database down)
-roll the whole batch back and retry with back-off; they never skip a message.
+any point redelivers and nothing is lost or doubled. A failure that is not one message's
+(database down, a connection cut, a bug outside the handlers) rolls the whole batch back
+and retries it with back-off; it never skips a message.
 
 A batch is first tried straight through. If a handler refuses a message, that attempt is
 rolled back and the batch is handled again with each message in its own savepoint, so the
@@ -121,7 +122,14 @@ class EventConsumer:
         self.stats = ConsumerStats()
 
     async def handle_batch(self, records: Sequence[Record]) -> None:
-        """Handle `records` exactly once in effect; returns only when they are durably done."""
+        """Handle `records` exactly once in effect; returns only when they are durably done.
+
+        Nothing but cancellation escapes. A message's own failure is parked by then; what is
+        left fails the batch, not a message (the database, or the code around the
+        handlers), so the batch is tried again, however long that takes. Giving up on it
+        would lose it: the subscription commits a later batch's offsets, and those cover
+        this one's. A connection cut mid-statement surfaced as an error not counted as
+        transient ("This connection is closed"), and a batch was lost that way."""
         backoff = 0.1
         while True:
             try:
@@ -130,12 +138,13 @@ class EventConsumer:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if not _is_transient(exc):
-                    raise
                 self.stats.retries += 1
-                log.warning(
-                    "%s: transient failure (%s); retrying in %.1fs", self.group, exc, backoff
-                )
+                if _is_transient(exc):
+                    log.warning(
+                        "%s: transient failure (%s); retrying in %.1fs", self.group, exc, backoff
+                    )
+                else:
+                    log.exception("%s: batch failed; retrying in %.1fs", self.group, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
 

@@ -2,6 +2,8 @@
 
 faststream's default ack policy commits before the handler finishes and `ACK` commits even
 when it raised; MANUAL lets us commit the batch's offsets only after its DB transaction.
+A commit covers everything fetched, so a batch that raised is rewound (`nack`) before the
+next one can commit past it.
 """
 
 from __future__ import annotations
@@ -47,7 +49,12 @@ def subscribe(
 ) -> Any:
     async def handle(message: KafkaMessage) -> None:
         records = message.raw_message
-        await consumer.handle_batch(records if isinstance(records, tuple) else (records,))
+        try:
+            await consumer.handle_batch(records if isinstance(records, tuple) else (records,))
+        except Exception:
+            # Not done: rewind, or the next batch's commit would cover this one's offsets.
+            await message.nack()
+            raise
         await message.ack()
 
     handle.__name__ = f"{consumer.group}_consumer"
