@@ -565,16 +565,7 @@ def churn(instance: Instance, params: MatchingParams, *, batch: int = 5) -> dict
             standing=proposals,
         )
         plan = plan_reoptimisation(proposals, result)
-        new = [
-            ProvisionalMatch(
-                match_id=f"m{next(ids):09d}",
-                offer_id=route.offer_id,
-                demand_id=route.demand_id,
-                tonnes=route.tonnes,
-                licence_id=route.licence_id,
-            )
-            for route in plan.propose
-        ]
+        new = [ProvisionalMatch.of(f"m{next(ids):09d}", route) for route in plan.propose]
         if open_now > len(offers) // 2:  # the first round proposes everything
             rounds += 1
             superseded += len(plan.supersede)

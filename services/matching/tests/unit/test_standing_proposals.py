@@ -29,16 +29,7 @@ TODAY = date(2026, 12, 1)
 
 
 def standing(routes: Iterable[Route]) -> ProposalIndex:
-    return ProposalIndex.of(
-        ProvisionalMatch(
-            match_id=f"m{n:05d}",
-            offer_id=r.offer_id,
-            demand_id=r.demand_id,
-            tonnes=r.tonnes,
-            licence_id=r.licence_id,
-        )
-        for n, r in enumerate(routes)
-    )
+    return ProposalIndex.of(ProvisionalMatch.of(f"m{n:05d}", r) for n, r in enumerate(routes))
 
 
 def pairs(result: AllocationResult) -> list[tuple[str, str, Decimal]]:

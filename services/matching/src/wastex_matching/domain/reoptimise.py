@@ -50,6 +50,17 @@ class ProvisionalMatch:
         object.__setattr__(self, "tonnes", tonnes)
         object.__setattr__(self, "kilograms", to_kilograms(tonnes))
 
+    @classmethod
+    def of(cls, match_id: str, route: Route) -> ProvisionalMatch:
+        """`route` as proposed under `match_id`."""
+        return cls(
+            match_id=match_id,
+            offer_id=route.offer_id,
+            demand_id=route.demand_id,
+            tonnes=route.tonnes,
+            licence_id=route.licence_id,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class ReoptimisationPlan:
