@@ -75,24 +75,50 @@ async def raw_consume_rate(bootstrap: str, payloads: list[bytes]) -> float:
         await consumer.stop()
 
 
-async def metric(stack: Stack, service: str, *names: str) -> int:
+async def metric(stack: Stack, service: str, *names: str) -> float:
     """The sum of the service's /metrics lines named `names` (all their labels).
 
     Asked without blocking the loop, and patiently: a service busy ingesting as fast as it
     can may answer its metrics late, which is not a failure of the run."""
     async with httpx.AsyncClient(timeout=60) as http:
         text = (await http.get(f"{stack.service_url(service)}/metrics")).text
-    total = 0
+    total = 0.0
     for line in text.splitlines():
         if line.startswith(names):
-            total += int(float(line.rsplit(" ", 1)[1]))
+            total += float(line.rsplit(" ", 1)[1])
     return total
+
+
+ROUND_COUNTERS = ("rounds", "proposed", "superseded", "seconds", "planning_seconds")
+
+
+async def round_totals(stack: Stack) -> dict[str, float]:
+    """Matching's re-optimisation counters (`wastex_reoptimise_*_total`)."""
+    return {
+        name: await metric(stack, "matching", f"wastex_reoptimise_{name}_total")
+        for name in ROUND_COUNTERS
+    }
+
+
+def rounds_between(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """The rounds of a phase: how many, what they proposed and superseded, mean seconds."""
+    done = {name: after[name] - before[name] for name in ROUND_COUNTERS}
+    rounds = done["rounds"] or 1.0
+    return {
+        "rounds": done["rounds"],
+        "proposed": done["proposed"],
+        "superseded": done["superseded"],
+        "mean_round_s": round(done["seconds"] / rounds, 3),
+        "mean_planning_s": round(done["planning_seconds"] / rounds, 3),
+    }
 
 
 async def consumer_handled(stack: Stack, service: str) -> int:
     """Messages the service's consumers have finished (handled or dead-lettered)."""
-    return await metric(
-        stack, service, "wastex_consumer_handled_total", "wastex_consumer_dead_lettered_total"
+    return int(
+        await metric(
+            stack, service, "wastex_consumer_handled_total", "wastex_consumer_dead_lettered_total"
+        )
     )
 
 
@@ -248,11 +274,15 @@ async def _run(stack: Stack, n: int) -> tuple[list[Figure], dict[str, Any]]:
     with peak_rss(stack) as peaks:
         # Latency twice: from an empty market (it grows to 5,000 offers over the run), then
         # with the sustained run's offers still open (every round re-plans 20,000+ of them).
+        start = await round_totals(stack)
         fresh, fresh_seen = await latency_at(stack, city, 500, seconds=10)
+        after_fresh = await round_totals(stack)
         await settled(stack)
         sustained = await sustained_rate(stack, city, n)
         await settled(stack)
+        before_loaded = await round_totals(stack)
         loaded, loaded_seen = await latency_at(stack, city, 500, seconds=10)
+        after_loaded = await round_totals(stack)
     figures = [
         Figure(
             "ingest",
@@ -270,6 +300,11 @@ async def _run(stack: Stack, n: int) -> tuple[list[Figure], dict[str, Any]]:
     figures += [Figure("memory", f"peak RSS {name}", peaks[name], "MiB") for name in SERVICES]
     details = {
         "city": city.description,
+        # Matching's rounds in each latency phase (its /metrics counters).
+        "rounds": {
+            "market from empty": rounds_between(start, after_fresh),
+            "offers open": rounds_between(before_loaded, after_loaded),
+        },
         "offers": n,
         "latency_samples": {"market from empty": len(fresh), "offers open": len(loaded)},
         "latencies_s": loaded,

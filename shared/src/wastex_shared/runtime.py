@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,8 @@ class Runtime:
     background: list[BackgroundTask] = field(default_factory=list)
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     relay: OutboxRelay | None = None
+    #: A service's own lines for `/metrics` (Prometheus text, labelled), asked per scrape.
+    metrics: list[Callable[[], Iterable[str]]] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     ready: bool = False
 
@@ -147,6 +149,8 @@ async def render_metrics(runtime: Runtime) -> str:
             lines.append(
                 f"wastex_consumer_{metric}_total{{{labels}}} {getattr(consumer.stats, metric)}"
             )
+    for own in runtime.metrics:
+        lines.extend(own())
     return "\n".join(lines) + "\n"
 
 

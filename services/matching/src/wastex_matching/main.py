@@ -12,6 +12,7 @@ from wastex_matching.adapters.migrations import LOCATION
 from wastex_matching.adapters.tables import messaging
 from wastex_matching.entrypoints.graphql import GraphQLServices, schema
 from wastex_matching.entrypoints.kafka import build_router
+from wastex_matching.entrypoints.metrics import round_lines
 from wastex_matching.service import MatchingService
 from wastex_matching.settings import MatchingSettings
 from wastex_shared.graphql.app import SubgraphApp
@@ -46,6 +47,7 @@ def build_process(settings: MatchingSettings) -> MatchingProcess:
     router, consumer = build_router(service, settings)
     runtime.include(router, [consumer])
     runtime.background.append(service.run_reoptimiser)
+    runtime.metrics.append(lambda: round_lines(settings.service, service.totals))
     runtime.background.append(service.run_expiry_sweeper)
     feed = None
     if settings.live_feed:

@@ -124,6 +124,26 @@ class ReoptimiseReport:
     writing_seconds: float = 0.0
 
 
+@dataclass
+class RoundTotals:
+    """What the rounds of this process have done so far (`/metrics`)."""
+
+    rounds: int = 0
+    proposed: int = 0
+    superseded: int = 0
+    seconds: float = 0.0
+    planning_seconds: float = 0.0
+    writing_seconds: float = 0.0
+
+    def add(self, report: ReoptimiseReport) -> None:
+        self.rounds += 1
+        self.proposed += report.proposed
+        self.superseded += report.superseded
+        self.seconds += report.seconds
+        self.planning_seconds += report.planning_seconds
+        self.writing_seconds += report.writing_seconds
+
+
 class MatchingService:
     def __init__(
         self,
@@ -142,6 +162,7 @@ class MatchingService:
         #: The market version the last completed round saw (-1: none yet).
         self.processed_version = -1
         self.last_report: ReoptimiseReport | None = None
+        self.totals = RoundTotals()
         #: Open listings already read, and the live matches as the last round left them
         #: (rounds run one at a time, under `_round`).
         self._listings = repo.ListingCache()
@@ -488,6 +509,7 @@ class MatchingService:
                     continue
                 self.processed_version = report.version
                 self.last_report = report
+                self.totals.add(report)
                 return report
             raise DomainError(CONCURRENT_UPDATE, "re-optimisation kept conflicting; will retry")
 

@@ -34,7 +34,7 @@ from wastex_shared.envelope import Envelope
 from wastex_shared.events import spec_for
 from wastex_shared.graphql.context import Context
 from wastex_shared.messaging.topic_reader import read_topic
-from wastex_shared.runtime import running
+from wastex_shared.runtime import render_metrics, running
 from wastex_shared.storage import UnitOfWorkFactory, make_engine
 from wastex_shared.testing.graphql_client import eventually
 
@@ -223,6 +223,17 @@ async def test_catalog_events_in_proposals_out_better_demand_supersedes_and_repl
     [better] = [p for p in await proposal() if p["data"]["demandId"] == ids("bricks-demand")]
     assert gone["data"]["replacedBy"] == [better["data"]["matchId"]]
     assert float(better["data"]["distanceKm"]) < float(first["data"]["distanceKm"])
+    # /metrics counts the rounds that did it
+    scraped = dict(
+        line.rsplit(" ", 1)
+        for line in (await render_metrics(process.runtime)).splitlines()
+        if line.startswith("wastex_reoptimise_")
+    )
+    label = f'{{service="{settings.service}"}}'
+    assert int(scraped[f"wastex_reoptimise_rounds_total{label}"]) >= 2
+    assert int(scraped[f"wastex_reoptimise_proposed_total{label}"]) >= 2
+    assert int(scraped[f"wastex_reoptimise_superseded_total{label}"]) >= 1
+    assert float(scraped[f"wastex_reoptimise_seconds_total{label}"]) > 0
 
     # replay: the read models come out equal, the matches untouched
     uow = process.runtime.uow

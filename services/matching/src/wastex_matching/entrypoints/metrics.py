@@ -1,0 +1,25 @@
+"""Matching's own `/metrics` lines: what its re-optimisation rounds have done.
+
+Counters since the process started: rounds, proposals made and superseded (how much a
+round churns: decision 010), and seconds spent, planning and writing among them.
+"""
+
+from __future__ import annotations
+
+from wastex_matching.service import RoundTotals
+
+
+def round_lines(service: str, totals: RoundTotals) -> list[str]:
+    label = f'{{service="{service}"}}'
+    counters = {
+        "wastex_reoptimise_rounds_total": totals.rounds,
+        "wastex_reoptimise_proposed_total": totals.proposed,
+        "wastex_reoptimise_superseded_total": totals.superseded,
+        "wastex_reoptimise_seconds_total": round(totals.seconds, 6),
+        "wastex_reoptimise_planning_seconds_total": round(totals.planning_seconds, 6),
+        "wastex_reoptimise_writing_seconds_total": round(totals.writing_seconds, 6),
+    }
+    lines: list[str] = []
+    for name, value in counters.items():
+        lines += [f"# TYPE {name} counter", f"{name}{label} {value}"]
+    return lines
