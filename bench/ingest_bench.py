@@ -7,9 +7,10 @@ Figures
   between the two events' record timestamps (their publication by each service's relay);
 - peak RSS of each service (with its child processes) during the run.
 
-The offers are lots of a seeded city's factories (`ingest_city`: 2,000 lots of many codes
-from a few hundred sites, 100 recycler sites with their licences and demands), so each round
-plans a real market and each proposal is explained against the offer's other takers.
+The offers are lots of a seeded city's factories (`ingest_city`: of 2,000 generated lots of
+many codes from a few hundred sites, those some recycler can take; 100 recycler sites with
+their licences and demands), so each round plans a real market and each proposal is
+explained against the offer's other takers.
 """
 
 from __future__ import annotations
@@ -147,7 +148,7 @@ def peak_rss(stack: Stack) -> Iterator[dict[str, float]]:
             for name in SERVICES:
                 try:
                     process = psutil.Process(stack.processes[name].pid)
-                    # With its children: matching solves in one (`adapters.solver`).
+                    # With its children: a service that starts helpers pays for them.
                     family = [process, *process.children(recursive=True)]
                     rss = sum(p.memory_info().rss for p in family) / 2**20
                 except psutil.Error:

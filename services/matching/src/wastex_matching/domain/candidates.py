@@ -29,6 +29,7 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
+from wastex_matching.domain.capacity import NetCapacities
 from wastex_matching.domain.geo import (
     EARTH_RADIUS_KM,
     cos_latitudes,
@@ -95,17 +96,14 @@ class CandidateEdges:
 
 
 def without_pairs(
-    edges: CandidateEdges,
-    offers: Sequence[OfferSlot],
-    demands: Sequence[DemandSlot],
-    pairs: Set[tuple[str, str]],
+    edges: CandidateEdges, net: NetCapacities, pairs: Set[tuple[str, str]]
 ) -> CandidateEdges:
-    """`edges` less those joining an (offer id, demand id) of `pairs` (a party rejected it:
-    the pair is never proposed again, so it takes no part in the allocation either)."""
+    """`edges` (of `net`'s listings) less those joining an (offer id, demand id) of `pairs`
+    (a party rejected it: the pair is never proposed again, so it takes no part in the
+    allocation either)."""
     if not pairs or not len(edges):
         return edges
-    offer_at = {o.offer_id: i for i, o in enumerate(offers)}
-    demand_at = {d.demand_id: j for j, d in enumerate(demands)}
+    offer_at, demand_at = net.offer_positions, net.demand_positions
     offer = np.array([offer_at.get(o, -1) for o, _ in pairs], dtype=np.int64)
     demand = np.array([demand_at.get(d, -1) for _, d in pairs], dtype=np.int64)
     keep = np.ones(len(edges), dtype=bool)

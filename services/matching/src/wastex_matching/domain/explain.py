@@ -180,7 +180,7 @@ class Explainer:
         # In demand order first, as `explain` builds them, so equal keys keep its order.
         ordered = sorted((line for _, line in sorted(lines, key=lambda p: p[0])), key=_order)
         self._alternatives[alike] = ordered[:limit]
-        return ordered[:limit]
+        return list(self._alternatives[alike])
 
     def _line(
         self, offer: OfferSlot, demand: DemandSlot, routes: Sequence[Route]

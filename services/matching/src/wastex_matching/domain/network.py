@@ -107,7 +107,7 @@ class FlowNetwork:
         if not len(near):
             return self
         n_d = int(max(edges.demand.max(initial=-1), demand.max(initial=-1))) + 1
-        n_l = int(max(edges.licence.max(initial=-1), licence.max(initial=-1))) + 2
+        n_l = int(max(edges.licence.max(initial=-1), licence.max(initial=-1))) + 1
         pair = np.where((offer >= 0) & (demand >= 0), offer * n_d + demand, -1)
         near_pair = edges.offer[near] * n_d + edges.demand[near]
         edge = _first_edge_of(near_pair, pair)
@@ -141,11 +141,11 @@ class FlowNetwork:
 def _first_edge_of(edge_keys: IntArray, keys: IntArray) -> IntArray:
     """For each of `keys`, the lowest index into `edge_keys` with that key, or -1 (none, or
     key < 0)."""
+    if not len(edge_keys):
+        return np.full(len(keys), -1, dtype=np.int64)
     by_key = np.argsort(edge_keys, kind="stable")
     sorted_keys = edge_keys[by_key]
-    at = np.minimum(np.searchsorted(sorted_keys, keys), max(len(by_key) - 1, 0))
-    if not len(by_key):
-        return np.full(len(keys), -1, dtype=np.int64)
+    at = np.minimum(np.searchsorted(sorted_keys, keys), len(by_key) - 1)
     hit = (keys >= 0) & (sorted_keys[at] == keys)
     first: IntArray = np.where(hit, by_key[at], -1)
     return first

@@ -83,7 +83,7 @@ def allocate(
     edges = build_candidate_edges(
         net.offers, net.demands, net.licences, today=today, road_factor=params.road_factor
     )
-    edges = without_pairs(edges, net.offers, net.demands, excluded_pairs)
+    edges = without_pairs(edges, net, excluded_pairs)
     return solve(net, edges, params, standing)
 
 

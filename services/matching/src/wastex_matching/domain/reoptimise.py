@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import compress, repeat
 from operator import attrgetter
-from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,7 +28,6 @@ from wastex_matching.domain.capacity import NetCapacities
 from wastex_matching.domain.model import AllocationResult, Route, check_tonnes
 from wastex_shared.units import to_kilograms
 
-T = TypeVar("T")
 #: Offer, demand and licence positions, one of each per proposal.
 Positions = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]
 
@@ -128,10 +126,9 @@ class ProposalIndex:
         licence_ids, kilograms = self._licence_ids, self._kilograms
         if gone:
             at = sorted(bisect_left(match_ids, match_id) for match_id in gone)
-            match_ids, offer_ids, demand_ids = (
-                _without(column, at) for column in (match_ids, offer_ids, demand_ids)
+            match_ids, offer_ids, demand_ids, licence_ids = (
+                _without(column, at) for column in (match_ids, offer_ids, demand_ids, licence_ids)
             )
-            licence_ids = _without(licence_ids, at)
             kilograms = np.delete(kilograms, at)
         if new:
             at = [bisect_left(match_ids, m.match_id) for m in new]  # ascending, as `new` is
@@ -244,9 +241,9 @@ def plan_reoptimisation(
     )
 
 
-def _without(column: list[T], at: list[int]) -> list[T]:
+def _without(column: list[str], at: list[int]) -> list[str]:
     """`column` less the items at positions `at` (ascending), as `np.delete` does."""
-    out: list[T] = []
+    out: list[str] = []
     last = 0
     for position in at:
         out += column[last:position]
@@ -255,10 +252,10 @@ def _without(column: list[T], at: list[int]) -> list[T]:
     return out
 
 
-def _inserted(column: list[T], at: list[int], values: list[T]) -> list[T]:
+def _inserted(column: list[str], at: list[int], values: list[str]) -> list[str]:
     """`column` with each of `values` inserted before position `at[i]` (ascending), as
     `np.insert` does: slices copied whole, not element by element."""
-    out: list[T] = []
+    out: list[str] = []
     last = 0
     for position, value in zip(at, values, strict=True):
         out += column[last:position]
