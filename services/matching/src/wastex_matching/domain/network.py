@@ -77,6 +77,11 @@ class FlowNetwork:
     def num_nodes(self) -> int:
         return int(self.supplies.shape[0])
 
+    @property
+    def num_offers(self) -> int:
+        """Offers are nodes 0 … num_offers − 1, one penalty arc each."""
+        return len(self.tails) - len(self.standing_edges) - self.penalty_arc_start
+
     def edge_flows(self, flows: IntArray) -> IntArray:
         """Kilograms on each candidate edge: its arc's flow plus its standing arc's."""
         edge_flows = flows[: len(self.edges)].copy()
