@@ -79,7 +79,9 @@ def test_split_licence_shares_stay_close_to_the_lp_optimum(
     city: Callable[..., Any], lp_oracle: Callable[..., float]
 ) -> None:
     """Where a binding licence is shared by several sites and a site mixes licences, the
-    tonnage is split and rebalanced: measured, not exact (see network.py)."""
+    tonnage is split, rebalanced and moved where the solver prices it higher: measured, not
+    exact (see network.py). Split and rebalanced only, these 43 cities come to a mean of
+    1.0020 and a worst of 1.037 of the LP."""
     ratios = []
     for seed in range(120):
         c = city(seed, 25, 8, tightness=1.0, shared_sites=0.6)
@@ -88,8 +90,26 @@ def test_split_licence_shares_stay_close_to_the_lp_optimum(
             ratios.append(float(result.objective_co2e_kg) / lp_oracle(c, MatchingParams()))
     assert len(ratios) >= 10
     assert min(ratios) >= 1 - 1e-6
-    assert sum(ratios) / len(ratios) <= 1.02
-    assert max(ratios) <= 1.10
+    assert sum(ratios) / len(ratios) <= 1.001
+    assert max(ratios) <= 1.02
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), tightness=st.sampled_from([1.0, 3.0]))
+def test_moving_licence_shares_never_makes_the_allocation_costlier(
+    city: Callable[..., Any], seed: int, tightness: float
+) -> None:
+    c = city(seed, 30, 10, tightness=tightness, shared_sites=0.9)
+    moved = allocate(c.offers, c.demands, c.licences, today=TODAY)
+    kept = allocate(
+        c.offers,
+        c.demands,
+        c.licences,
+        today=TODAY,
+        params=MatchingParams(licence_transfer_solves=0),
+    )
+    assert moved.objective_co2e_kg <= kept.objective_co2e_kg
+    assert moved.rounds <= kept.rounds + MatchingParams().licence_transfer_solves
 
 
 def test_rebalancing_gives_a_claimant_s_unused_share_of_a_licence_to_one_that_needs_it(
@@ -103,9 +123,8 @@ def test_rebalancing_gives_a_claimant_s_unused_share_of_a_licence_to_one_that_ne
         make.demand("far", amount=100, at=HANNAN, radius_km=5),
     ]
     offers = [make.offer(amount=100), make.offer("offer-far", amount=1, at=HANNAN)]
-    first_split = allocate(
-        offers, demands, licences, today=TODAY, params=MatchingParams(licence_rebalance_rounds=0)
-    )
+    first_only = MatchingParams(licence_rebalance_rounds=0, licence_transfer_solves=0)
+    first_split = allocate(offers, demands, licences, today=TODAY, params=first_only)
     rebalanced = allocate(offers, demands, licences, today=TODAY)
     assert first_split.rounds == 1
     assert first_split.unmatched_tonnes.get("offer-1", Decimal(0)) >= Decimal("49")
@@ -384,3 +403,16 @@ def test_hazardous_offer_is_never_matched_under_a_general_licence(make: Any) -> 
     assert allocate([offer], [demand], [general], today=TODAY).matches == ()
     (match,) = allocate([offer], [demand], [general, operating], today=TODAY).matches
     assert match.licence_id == "op"
+
+
+def test_a_negative_solve_budget_is_refused() -> None:
+    from wastex_shared.errors import DomainError
+
+    with pytest.raises(DomainError) as rounds:
+        MatchingParams(licence_rebalance_rounds=-1)
+    with pytest.raises(DomainError) as solves:
+        MatchingParams(licence_transfer_solves=-1)
+    assert (rounds.value.field, solves.value.field) == (
+        "licence_rebalance_rounds",
+        "licence_transfer_solves",
+    )

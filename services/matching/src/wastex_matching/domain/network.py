@@ -27,7 +27,8 @@ flow in general. It is modelled as follows, exactly in the common cases:
 
 When one binding licence has several claimants (the pure group and mixed demands) its
 tonnage is split in proportion to their remaining intake; the optimiser then rebalances
-(`rebalanced_allowances`). The shares always add up to the licence's tonnage, so no
+(`rebalanced_allowances`) and moves shares where the solver prices them higher
+(decision 005's last update). The shares always add up to the licence's tonnage, so no
 allocation ever exceeds a licence; only that rare case may be costlier than the LP.
 """
 

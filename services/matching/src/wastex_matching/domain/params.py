@@ -10,6 +10,10 @@
   whenever some route exists, and it makes the min-cost flow always feasible.
 - `licence_rebalance_rounds`: extra solver rounds allowed to re-split a licence's annual
   tonnage shared by several demands (see `network.py`); 0 keeps the first split.
+- `licence_transfer_solves`: solves allowed, after that, to move a shared licence's tonnage
+  from the claimant whose share the solver prices lowest to the one it prices highest,
+  each move kept only if the allocation gets cheaper (`optimiser._transferred_shares`);
+  0 moves none.
 - `stability_margin`: how much cheaper a standing proposal's route looks to the
   optimiser when it re-allocates (a fraction of its transport cost, at least one cost
   unit). Without it, routes of equal cost (every offer of one site costs the same to a
@@ -42,6 +46,7 @@ class MatchingParams:
     freight_factor_key: str = DEFAULT_FREIGHT_FACTOR
     unmatched_penalty_factor_key: str = DEFAULT_UNMATCHED_PENALTY_FACTOR
     licence_rebalance_rounds: int = 4
+    licence_transfer_solves: int = 8
     stability_margin: float = 0.001
 
     def __post_init__(self) -> None:
@@ -56,6 +61,12 @@ class MatchingParams:
                 errors.INVALID_PARAMETER,
                 "licence_rebalance_rounds must not be negative",
                 "licence_rebalance_rounds",
+            )
+        if self.licence_transfer_solves < 0:
+            raise DomainError(
+                errors.INVALID_PARAMETER,
+                "licence_transfer_solves must not be negative",
+                "licence_transfer_solves",
             )
         if not 0.0 <= self.stability_margin <= MAX_STABILITY_MARGIN:
             raise DomainError(
