@@ -416,3 +416,12 @@ def test_a_negative_solve_budget_is_refused() -> None:
         "licence_rebalance_rounds",
         "licence_transfer_solves",
     )
+
+
+def test_a_repeated_id_is_refused(make: Any) -> None:
+    from wastex_shared.errors import DomainError
+
+    with pytest.raises(DomainError) as twice:
+        allocate([make.offer(), make.offer()], [make.demand()], [make.licence()], today=TODAY)
+    assert twice.value.code == "INVALID_PARAMETER"
+    assert "offer ids must be unique" in twice.value.message

@@ -78,8 +78,8 @@ def allocate(
     moves a `standing` proposal only to save more than the stability margin; no tonne goes
     between an (offer id, demand id) of `excluded_pairs`."""
     params = params or MatchingParams()
-    _require_unique_ids(offers, demands, licences)
     net = apply_fixed(offers, demands, licences, fixed, today)
+    _require_unique_ids(net)
     edges = build_candidate_edges(
         net.offers, net.demands, net.licences, today=today, road_factor=params.road_factor
     )
@@ -285,13 +285,12 @@ def _rebalance(
     return changed
 
 
-def _require_unique_ids(
-    offers: Sequence[OfferSlot], demands: Sequence[DemandSlot], licences: Sequence[LicenceView]
-) -> None:
-    for kind, ids in (
-        ("offer", [o.offer_id for o in offers]),
-        ("demand", [d.demand_id for d in demands]),
-        ("licence", [lic.licence_id for lic in licences]),
+def _require_unique_ids(net: NetCapacities) -> None:
+    # By the id → position maps a round builds anyway: a repeated id collapses in them.
+    for kind, positions, items in (
+        ("offer", net.offer_positions, net.offers),
+        ("demand", net.demand_positions, net.demands),
+        ("licence", net.licence_positions, net.licences),
     ):
-        if len(set(ids)) != len(ids):
+        if len(positions) != len(items):
             raise DomainError(errors.INVALID_PARAMETER, f"{kind} ids must be unique")
