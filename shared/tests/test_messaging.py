@@ -26,12 +26,19 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import InvalidRequestError
+from sqlalchemy.exc import (
+    IntegrityError,
+    InterfaceError,
+    InvalidRequestError,
+    OperationalError,
+    ResourceClosedError,
+)
 
 from wastex_shared.envelope import Envelope
 from wastex_shared.errors import DomainError
 from wastex_shared.events.ingest import OfferSubmit
 from wastex_shared.messaging import EventConsumer, OutboxRelay
+from wastex_shared.messaging.consumer import _is_transient
 from wastex_shared.messaging.relay import make_producer
 from wastex_shared.messaging.subscription import subscribe
 from wastex_shared.runtime import make_broker
@@ -575,6 +582,23 @@ async def test_a_batch_failing_outside_its_handlers_is_retried_not_given_up(
     await consumer.handle_batch([Delivered("ingest.offers.v1", offer_event("3.000").to_json())])
     assert await stored_tonnes(uow_factory) == [Decimal("3.000")]
     assert (consumer.stats.handled, consumer.stats.retries) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("failure", "transient"),
+    [
+        (InvalidRequestError("This connection is closed"), True),
+        (ResourceClosedError("This Connection is closed"), True),
+        (InterfaceError("SELECT 1", {}, Exception("another operation is in progress")), True),
+        (OperationalError("SELECT 1", {}, Exception("server closed the connection")), True),
+        (IntegrityError("INSERT", {}, Exception("duplicate key")), False),
+        (InterfaceError("INSERT", {}, Exception("Error binding parameter 1")), False),
+        (InvalidRequestError("A value is required for bind parameter 'x'"), False),
+        (KeyError("a bug"), False),
+    ],
+)
+def test_connection_failures_are_told_from_bugs(failure: Exception, transient: bool) -> None:
+    assert _is_transient(failure) is transient
 
 
 async def test_a_batch_whose_handling_raised_is_delivered_again(

@@ -22,7 +22,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import (
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    InvalidRequestError,
+    OperationalError,
+    ResourceClosedError,
+)
 
 from wastex_shared.envelope import Envelope, derived_id
 from wastex_shared.errors import DomainError
@@ -97,10 +104,20 @@ class ConsumerStats:
 
 
 def _is_transient(exc: BaseException) -> bool:
+    """A failure of the connection, not of the batch: logged as a warning, not a traceback
+    (either way the batch is retried)."""
     if isinstance(exc, IntegrityError):
         return False
-    if isinstance(exc, OperationalError | OSError | TimeoutError | ConnectionError):
+    connection_lost = (
+        OperationalError | OSError | TimeoutError | ConnectionError | ResourceClosedError
+    )
+    if isinstance(exc, connection_lost):
         return True
+    if isinstance(exc, InvalidRequestError) and "connection is closed" in str(exc).lower():
+        return True  # the pool's word for a connection PostgreSQL cut mid-transaction
+    if isinstance(exc, InterfaceError):  # a driver's state after a cut, not a bad parameter
+        message = str(exc).lower()
+        return "operation is in progress" in message or "connection" in message
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
