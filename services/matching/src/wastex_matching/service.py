@@ -530,18 +530,24 @@ class MatchingService:
         # write lock that the consumers wait for. Only rounds insert matches and they run one
         # at a time; were a generation taken meanwhile, the insert conflicts and the round
         # is retried.
+        routes = [result.explain(route) for route in plan.propose]
         async with self._uow.reading() as uow:
-            pairs = [(route.offer_id, route.demand_id) for route in plan.propose]
+            pairs = [(route.offer_id, route.demand_id) for route in routes]
             generations = await repo.generations(uow.session, pairs)
+            names = await repo.names(
+                uow.session,
+                [site for r in routes for site in (r.supplier_site_id, r.recycler_site_id)],
+                [e for r in routes for e in (r.supplier_enterprise_id, r.recycler_enterprise_id)],
+            )
             await uow.rollback()
         new_records: list[MatchRecord] = []
-        for route in map(result.explain, plan.propose):
+        for route in routes:
             pair = (route.offer_id, route.demand_id)
             generation = generations.get(pair, 0)
             generations[pair] = generation + 1
             new_records.append(
                 self._new_record(
-                    snapshot, result.net, route, generation, today, now, explanations, rejected
+                    names, result.net, route, generation, today, now, explanations, rejected
                 )
             )
         replaced_by: dict[str, list[str]] = defaultdict(list)
@@ -634,7 +640,7 @@ class MatchingService:
 
     def _new_record(
         self,
-        snapshot: repo.MarketSnapshot,
+        names: tuple[dict[str, str], dict[str, str]],
         net: NetCapacities,
         route: ProposedMatch,
         generation: int,
@@ -688,14 +694,14 @@ class MatchingService:
             status=MatchStatus.PROPOSED,
             proposed_at=now,
             updated_at=now,
-            explanation=self._explain(snapshot, route, window.start, window.end, freight.source),
+            explanation=self._explain(names, route, window.start, window.end, freight.source),
             alternatives=alternatives,
             generation=generation,
         )
 
     def _explain(
         self,
-        snapshot: repo.MarketSnapshot,
+        names: tuple[dict[str, str], dict[str, str]],
         route: ProposedMatch,
         start: date,
         end: date,
@@ -703,10 +709,11 @@ class MatchingService:
     ) -> str:
         code = lookup(route.waste_code)
         what = f"{route.waste_code} ({code.name_en})" if code else route.waste_code
-        supplier = snapshot.enterprises.get(route.supplier_enterprise_id, "the supplier")
-        recycler = snapshot.enterprises.get(route.recycler_enterprise_id, "the recycler")
-        from_site = snapshot.sites.get(route.supplier_site_id, route.supplier_site_id)
-        to_site = snapshot.sites.get(route.recycler_site_id, route.recycler_site_id)
+        sites, enterprises = names
+        supplier = enterprises.get(route.supplier_enterprise_id, "the supplier")
+        recycler = enterprises.get(route.recycler_enterprise_id, "the recycler")
+        from_site = sites.get(route.supplier_site_id, route.supplier_site_id)
+        to_site = sites.get(route.recycler_site_id, route.recycler_site_id)
         parts = [
             f"{route.tonnes} t of {what} from {supplier} ({from_site}) to {recycler} "
             f"({to_site}), between {start} and {end}.",

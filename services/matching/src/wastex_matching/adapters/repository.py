@@ -337,8 +337,6 @@ class MarketSnapshot:
     #: The fixed matches and the PROPOSED ones, as much of them as planning needs (the
     #: rest is read only for the few a round supersedes), with the version each was read at.
     matches: LiveMatches
-    sites: dict[str, str]
-    enterprises: dict[str, str]
 
     @property
     def fixed(self) -> list[FixedMatch]:
@@ -589,18 +587,26 @@ async def load_market(
         key=attrgetter("licence_id"),
     )
     matches = await live_matches(session, known)
-    sites, enterprises = table_of(SiteRow), table_of(EnterpriseRow)
-    site_rows = await session.execute(select(sites.c.id, sites.c.name))
-    enterprise_rows = await session.execute(select(enterprises.c.id, enterprises.c.name))
     return MarketSnapshot(
-        version=version,
-        offers=offers,
-        demands=demands,
-        licences=licences,
-        matches=matches,
-        sites={row[0]: row[1] for row in site_rows.all()},
-        enterprises={row[0]: row[1] for row in enterprise_rows.all()},
+        version=version, offers=offers, demands=demands, licences=licences, matches=matches
     )
+
+
+async def names(
+    session: AsyncSession, site_ids: Iterable[str], enterprise_ids: Iterable[str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The names of these sites and enterprises (what a new match's explanation quotes):
+    read for a round's proposals only, not for the whole city each round."""
+    found: list[dict[str, str]] = []
+    for row_type, ids in ((SiteRow, site_ids), (EnterpriseRow, enterprise_ids)):
+        table, named = table_of(row_type), dict[str, str]()
+        for chunk in _chunks(sorted(set(ids))):
+            rows = await session.execute(
+                select(table.c.id, table.c.name).where(table.c.id.in_(chunk))
+            )
+            named.update((row[0], row[1]) for row in rows)
+        found.append(named)
+    return found[0], found[1]
 
 
 async def licences_of(session: AsyncSession, enterprise_id: str) -> list[LicenceView]:
