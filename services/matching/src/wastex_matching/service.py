@@ -171,6 +171,9 @@ class MatchingService:
         #: Rounds run in one process per database; another one stands by (`run_reoptimiser`).
         self.lease = Lease(uow.engine, "wastex.matching.reoptimiser")
         self._was_leading = True  # so a first holder says nothing, a first standby says so
+        #: Whether this process held the lease when the re-optimiser last asked (None: not
+        #: asked yet); the expiry sweeper follows it.
+        self.leading: bool | None = None
 
     @property
     def uow_factory(self) -> UnitOfWorkFactory:
@@ -766,11 +769,12 @@ class MatchingService:
                     await asyncio.sleep(1.0)
                     self.changed.set()
         finally:
+            self.leading = None
             await self.lease.release()
 
     async def _leading(self) -> bool:
         """Whether this process holds the lease, taking it if free; logs each change."""
-        leading = await self.lease.hold()
+        leading = self.leading = await self.lease.hold()
         if leading != self._was_leading:
             log.info(
                 "took over re-optimisation of this database"
@@ -787,13 +791,19 @@ class MatchingService:
             return version
 
     async def run_expiry_sweeper(self) -> None:
+        """Expire due matches every `expiry_sweep_seconds` in the process that holds the
+        re-optimiser's lease: a process standing by would only race it for the same rows (and
+        lose, with a CONCURRENT_UPDATE logged), and takes over with the lease."""
         while True:
-            try:
-                expired = await self.expire_due()
-                if expired:
-                    log.info("expired %d match(es)", expired)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("expiry sweep failed; will retry")
-            await asyncio.sleep(self.settings.expiry_sweep_seconds)
+            if self.leading:
+                try:
+                    expired = await self.expire_due()
+                    if expired:
+                        log.info("expired %d match(es)", expired)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("expiry sweep failed; will retry")
+            # Until the re-optimiser has asked for the lease, look again soon.
+            wait = self.settings.expiry_sweep_seconds if self.leading is not None else 0.5
+            await asyncio.sleep(min(wait, self.settings.expiry_sweep_seconds))

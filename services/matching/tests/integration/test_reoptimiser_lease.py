@@ -62,3 +62,47 @@ async def test_a_second_process_stands_by_and_takes_over_when_the_first_stops(
         with contextlib.suppress(asyncio.CancelledError):
             await leader
         await other_engine.dispose()
+
+
+async def test_only_the_process_holding_the_lease_sweeps_expired_matches(
+    database_url: str, uow_factory: UnitOfWorkFactory
+) -> None:
+    settings = FAST.model_copy(update={"expiry_sweep_seconds": 0.02})
+    other_engine = make_engine(database_url)
+    services = [
+        MatchingService(uow_factory, settings, clock=fixed_clock),
+        MatchingService(UnitOfWorkFactory(other_engine, messaging), settings, clock=fixed_clock),
+    ]
+    sweeps = [0, 0]
+    for k, service in enumerate(services):
+
+        async def counted(k: int = k) -> int:
+            sweeps[k] += 1
+            return 0
+
+        service.expire_due = counted  # type: ignore[method-assign]
+    first, second = services
+    tasks = [asyncio.create_task(first.run_reoptimiser())]
+    try:
+        await eventually(lambda: first.leading is True)
+        tasks += [
+            asyncio.create_task(second.run_reoptimiser()),
+            asyncio.create_task(first.run_expiry_sweeper()),
+            asyncio.create_task(second.run_expiry_sweeper()),
+        ]
+        await eventually(lambda: second.leading is False)
+        await asyncio.sleep(0.3)
+        assert sweeps[0] >= 3
+        assert sweeps[1] == 0  # standing by: it does not race the leader for the rows
+
+        tasks[0].cancel()  # the leader stops; the other takes the lease, and the sweeping
+        await eventually(lambda: second.leading is True)
+        await eventually(lambda: sweeps[1] >= 3)
+        swept = sweeps[0]
+        await asyncio.sleep(0.1)
+        assert sweeps[0] == swept  # without the lease it sweeps no more
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await other_engine.dispose()
