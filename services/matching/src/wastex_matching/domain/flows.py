@@ -28,7 +28,7 @@ penalty, and `optimiser.flow_network` refuses networks whose total cost could ov
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, Literal, overload
+from typing import Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -62,13 +62,9 @@ def priced_flows(network: FlowNetwork, capacities: IntArray) -> tuple[IntArray, 
     """A min-cost flow of the whole network and each arc's reduced cost under the solver's
     node prices: a full arc with a negative reduced cost is worth that much per kg more
     capacity (prices of a degenerate optimum are one choice among several)."""
-    flows, potentials = _solve(
-        network.supplies,
-        network.tails,
-        network.heads,
-        capacities,
-        network.unit_costs,
-        with_potentials=True,
+    arrays = (network.supplies, network.tails, network.heads, capacities, network.unit_costs)
+    flows, potentials = (
+        np.asarray(answer, dtype=np.int64) for answer in _lmcf(*arrays, with_potentials=True)
     )
     reduced: IntArray = network.unit_costs + potentials[network.tails] - potentials[network.heads]
     return flows, reduced
@@ -202,49 +198,21 @@ class _Forest:
         return flows
 
 
-@overload
 def _solve(
     supplies: IntArray, tails: IntArray, heads: IntArray, capacities: IntArray, costs: IntArray
-) -> IntArray: ...
+) -> IntArray:
+    flows = _lmcf(supplies, tails, heads, capacities, costs, with_potentials=False)
+    return np.asarray(flows, dtype=np.int64)
 
 
-@overload
-def _solve(
-    supplies: IntArray,
-    tails: IntArray,
-    heads: IntArray,
-    capacities: IntArray,
-    costs: IntArray,
-    *,
-    with_potentials: Literal[True],
-) -> tuple[IntArray, IntArray]: ...
-
-
-def _solve(
-    supplies: IntArray,
-    tails: IntArray,
-    heads: IntArray,
-    capacities: IntArray,
-    costs: IntArray,
-    *,
-    with_potentials: bool = False,
-) -> IntArray | tuple[IntArray, IntArray]:
+def _lmcf(*arrays: IntArray, with_potentials: bool) -> Any:
+    """pylmcf's answer for (supplies, tails, heads, capacities, costs): the flows, or the
+    flows and the node potentials."""
     try:
-        solved = pylmcf_cpp.lmcf(
-            _int64(supplies),
-            _int64(tails),
-            _int64(heads),
-            _int64(capacities),
-            _int64(costs),
-            return_potentials=with_potentials,
-        )
+        return pylmcf_cpp.lmcf(*map(_int64, arrays), return_potentials=with_potentials)
     except RuntimeError as error:  # INFEASIBLE: every offer's penalty arc rules it out
         message = f"min-cost flow found no optimum: {error}"
         raise DomainError(errors.SOLVER_FAILED, message) from error
-    if with_potentials:
-        flows, potentials = solved
-        return np.asarray(flows, dtype=np.int64), np.asarray(potentials, dtype=np.int64)
-    return np.asarray(solved, dtype=np.int64)
 
 
 def _int64(values: IntArray) -> IntArray:
