@@ -521,8 +521,8 @@ class MatchingService:
         today = self.today()
         async with self._uow.reading() as uow:
             snapshot = await repo.load_market(uow.session, today, self._listings, self._live)
-            rejected = await repo.rejected_pairs(uow.session)
             await uow.rollback()
+        rejected = snapshot.rejected
         self._live = snapshot.matches
         # The pure part of the round, off the event loop: consumers and queries go on.
         planning = time.perf_counter()
@@ -613,7 +613,7 @@ class MatchingService:
         )
 
     def _plan(
-        self, snapshot: repo.MarketSnapshot, today: date, rejected: set[tuple[str, str]]
+        self, snapshot: repo.MarketSnapshot, today: date, rejected: frozenset[tuple[str, str]]
     ) -> tuple[AllocationResult, ReoptimisationPlan, dict[str, list[CandidateExplanation]]]:
         """Allocate, diff against the stored proposals, explain the new ones (no I/O)."""
         result = allocate(
@@ -650,7 +650,7 @@ class MatchingService:
         today: date,
         now: datetime,
         explanations: dict[str, list[CandidateExplanation]],
-        rejected: set[tuple[str, str]],
+        rejected: frozenset[tuple[str, str]],
     ) -> MatchRecord:
         offer, demand = net.offer(route.offer_id), net.demand(route.demand_id)
         overlap = offer.window.overlap(demand.window)

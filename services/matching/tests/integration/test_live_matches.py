@@ -27,6 +27,7 @@ def as_read(live: repo.LiveMatches | None) -> tuple[object, ...]:
         sorted(live.fixed, key=str),
         sorted(live.proposals.items()),
         live.index.rows(),
+        sorted(live.rejected),
     )
 
 
@@ -81,6 +82,23 @@ async def test_a_write_by_anyone_else_makes_the_next_read_fresh(
     assert now is not kept
     assert [m.match_id for m in now.fixed] == [match_id]
     assert now.proposals == {}
+
+
+async def test_a_rejection_is_read_with_the_matches_and_kept_by_the_next_rounds(
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    kept = await first_round(service, consumer, catalog)
+    assert kept.rejected == frozenset()
+    (match_id,) = kept.proposals
+    await service.reject(match_id, Party.RECYCLER, "too wet")
+    report = await service.reoptimise()  # reads the matches afresh: the counter moved
+    assert report.proposed == 0  # the pair is never proposed again
+    assert service._live is not None
+    assert service._live.rejected == {("slag-1", "cement-demand")}
+    assert as_read(service._live) == as_read(await fresh(uow_factory))
 
 
 async def test_a_round_that_raced_another_writer_forgets_what_it_kept(

@@ -343,6 +343,10 @@ class MarketSnapshot:
         return self.matches.fixed
 
     @property
+    def rejected(self) -> frozenset[tuple[str, str]]:
+        return self.matches.rejected
+
+    @property
     def proposals(self) -> ProposalIndex:
         return self.matches.index
 
@@ -486,6 +490,9 @@ class LiveMatches:
     fixed: list[FixedMatch]
     #: By match id, with the version each was read or written at.
     proposals: dict[str, tuple[ProvisionalMatch, int]]
+    #: (offer, demand) pairs a party turned down: never proposed again (a rejection is a
+    #: match write, so these too are current while the counter stands).
+    rejected: frozenset[tuple[str, str]] = frozenset()
     #: The same by (offer, demand), as planning compares them; derived from the last
     #: round's when it is kept, built from `proposals` otherwise.
     known_index: ProposalIndex | None = field(default=None, compare=False, repr=False)
@@ -510,7 +517,7 @@ class LiveMatches:
         for match, version in added:
             proposals[match.match_id] = (match, version)
         index = self.index.changed(removed=gone, added=(match for match, _ in added))
-        return LiveMatches(writes, self.fixed, proposals, index)
+        return LiveMatches(writes, self.fixed, proposals, self.rejected, index)
 
 
 def _provisional(match: MatchRecord | Row[Any]) -> ProvisionalMatch:
@@ -556,7 +563,7 @@ async def live_matches(session: AsyncSession, known: LiveMatches | None) -> Live
                 licence_year=r.licence_year,
             )
         )
-    return LiveMatches(writes, fixed, proposals)
+    return LiveMatches(writes, fixed, proposals, await _rejected_pairs(session))
 
 
 async def load_market(
@@ -766,11 +773,11 @@ async def generations(
     return found
 
 
-async def rejected_pairs(session: AsyncSession) -> set[tuple[str, str]]:
+async def _rejected_pairs(session: AsyncSession) -> frozenset[tuple[str, str]]:
     """(offer, demand) pairs a party turned down: never proposed again."""
     rows = await session.execute(
         select(MATCHES.c.offer_id, MATCHES.c.demand_id)
         .where(MATCHES.c.status == MatchStatus.REJECTED.value)
         .distinct()
     )
-    return {(row[0], row[1]) for row in rows.all()}
+    return frozenset((row[0], row[1]) for row in rows.all())
