@@ -90,7 +90,7 @@ async def metric(stack: Stack, service: str, *names: str) -> float:
     return total
 
 
-ROUND_COUNTERS = ("rounds", "proposed", "superseded", "seconds", "planning_seconds")
+ROUND_COUNTERS = ("rounds", "grown_rounds", "proposed", "superseded", "seconds", "planning_seconds")
 
 
 async def round_totals(stack: Stack) -> dict[str, float]:
@@ -107,6 +107,8 @@ def rounds_between(before: dict[str, float], after: dict[str, float]) -> dict[st
     rounds = done["rounds"] or 1.0
     return {
         "rounds": done["rounds"],
+        # Of them, rounds that only placed new offers on the last allocation.
+        "grown": done["grown_rounds"],
         "proposed": done["proposed"],
         "superseded": done["superseded"],
         "mean_round_s": round(done["seconds"] / rounds, 3),

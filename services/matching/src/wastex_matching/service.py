@@ -49,9 +49,10 @@ from wastex_matching.changes import MarketChanges
 from wastex_matching.domain import errors, lifecycle, reasons
 from wastex_matching.domain.capacity import NetCapacities
 from wastex_matching.domain.explain import CandidateExplanation, Explainer
+from wastex_matching.domain.growth import Growth
 from wastex_matching.domain.lifecycle import MatchStatus, Party
 from wastex_matching.domain.model import AllocationResult, LicenceView, ProposedMatch, Route
-from wastex_matching.domain.optimiser import allocate
+from wastex_matching.domain.optimiser import allocate_growing
 from wastex_matching.domain.params import MatchingParams
 from wastex_matching.domain.reoptimise import ReoptimisationPlan, plan_reoptimisation
 from wastex_matching.settings import MatchingSettings
@@ -122,6 +123,8 @@ class ReoptimiseReport:
     #: the write transaction (which holds the database's write lock on SQLite).
     planning_seconds: float = 0.0
     writing_seconds: float = 0.0
+    #: Whether the round only placed new offers on the last allocation (`growth.Growth`).
+    grown: bool = False
 
 
 @dataclass
@@ -134,9 +137,11 @@ class RoundTotals:
     seconds: float = 0.0
     planning_seconds: float = 0.0
     writing_seconds: float = 0.0
+    grown: int = 0
 
     def add(self, report: ReoptimiseReport) -> None:
         self.rounds += 1
+        self.grown += report.grown
         self.proposed += report.proposed
         self.superseded += report.superseded
         self.seconds += report.seconds
@@ -167,6 +172,9 @@ class MatchingService:
         #: (rounds run one at a time, under `_round`).
         self._listings = repo.ListingCache()
         self._live: repo.LiveMatches | None = None
+        #: What the last round's allocation leaves for a round that only adds offers, and
+        #: the live matches it holds for (after that round's own write).
+        self._growth: tuple[Growth, repo.LiveMatches] | None = None
         self._round = asyncio.Lock()
         #: Rounds run in one process per database; another one stands by (`run_reoptimiser`).
         self.lease = Lease(uow.engine, "wastex.matching.reoptimiser")
@@ -524,9 +532,14 @@ class MatchingService:
             await uow.rollback()
         rejected = snapshot.rejected
         self._live = snapshot.matches
+        # A round builds on the last allocation only if no one else wrote matches since.
+        last, self._growth = self._growth, None
+        growth = last[0] if last is not None and last[1] is snapshot.matches else None
         # The pure part of the round, off the event loop: consumers and queries go on.
         planning = time.perf_counter()
-        result, plan, explanations = await asyncio.to_thread(self._plan, snapshot, today, rejected)
+        result, plan, explanations, grown = await asyncio.to_thread(
+            self._plan, snapshot, today, rejected, growth
+        )
         planning = time.perf_counter() - planning
         now = self.clock()
         # The new records are built before the write transaction, which holds SQLite's one
@@ -600,6 +613,8 @@ class MatchingService:
             superseded=(stale.match_id for stale in plan.supersede),
             proposed=new_records,
         )
+        if self._live is not None and grown[0] is not None:
+            self._growth = (grown[0], self._live)
         return ReoptimiseReport(
             version=snapshot.version,
             proposed=len(new_records),
@@ -610,24 +625,52 @@ class MatchingService:
             seconds=time.perf_counter() - started,
             planning_seconds=planning,
             writing_seconds=writing,
+            grown=grown[1],
         )
 
     def _plan(
-        self, snapshot: repo.MarketSnapshot, today: date, rejected: frozenset[tuple[str, str]]
-    ) -> tuple[AllocationResult, ReoptimisationPlan, dict[str, list[CandidateExplanation]]]:
-        """Allocate, diff against the stored proposals, explain the new ones (no I/O)."""
-        result = allocate(
-            snapshot.offers,
-            snapshot.demands,
-            snapshot.licences,
-            today=today,
-            fixed=snapshot.fixed,
-            params=self.params,
-            excluded_pairs=rejected,
-            standing=snapshot.proposals,
-        )
+        self,
+        snapshot: repo.MarketSnapshot,
+        today: date,
+        rejected: frozenset[tuple[str, str]],
+        growth: Growth | None,
+    ) -> tuple[
+        AllocationResult,
+        ReoptimisationPlan,
+        dict[str, list[CandidateExplanation]],
+        tuple[Growth | None, bool],
+    ]:
+        """Allocate (on the last allocation when only offers were added), diff against the
+        stored proposals, explain the new ones (no I/O); and what the next round can grow
+        on, and whether this one grew."""
+        grown = None
+        next_growth: Growth | None
+        if growth is not None:
+            grown = growth.added(
+                snapshot.offers,
+                snapshot.demands,
+                snapshot.licences,
+                today=today,
+                fixed=snapshot.fixed,
+                params=self.params,
+                excluded_pairs=rejected,
+            )
+        if grown is not None:
+            result, next_growth = grown
+        else:
+            result, next_growth = allocate_growing(
+                snapshot.offers,
+                snapshot.demands,
+                snapshot.licences,
+                today=today,
+                fixed=snapshot.fixed,
+                params=self.params,
+                excluded_pairs=rejected,
+                standing=snapshot.proposals,
+            )
         plan = plan_reoptimisation(snapshot.proposals, result)
-        return result, plan, self._explanations(result, plan.propose, today)
+        explanations = self._explanations(result, plan.propose, today)
+        return result, plan, explanations, (next_growth, grown is not None)
 
     def _explanations(
         self, result: AllocationResult, routes: Sequence[Route], today: date

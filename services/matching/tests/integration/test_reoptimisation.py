@@ -14,11 +14,13 @@ from wastex_matching.adapters import repository as repo
 from wastex_matching.adapters.repository import MatchRecord, MatchScope
 from wastex_matching.domain.lifecycle import MatchStatus, Party
 from wastex_matching.service import MatchingService
+from wastex_matching.settings import MatchingSettings
 from wastex_matching.testing import (
     HONGSHAN_BRICKS,
     JIANGXIA_CEMENT,
     QINGSHAN_STEEL,
     Catalog,
+    fixed_clock,
 )
 from wastex_shared.envelope import derived_id
 from wastex_shared.messaging import EventConsumer
@@ -163,6 +165,43 @@ async def test_equal_lots_arriving_do_not_displace_the_lot_proposed(
         assert (report.proposed, report.superseded, report.kept) == (0, 0, 1), lot
 
     assert await stored(service, MatchStatus.PROPOSED) == [proposal]
+
+
+async def test_a_round_that_only_adds_offers_builds_on_the_last_allocation(
+    service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> None:
+    await seed_market(catalog, consumer)  # 500 t of intake, 120.5 t of slag
+    first = await service.reoptimise()
+    assert (first.proposed, first.grown) == (1, False)
+
+    await catalog.feed(
+        consumer, catalog.offer("slag-2", "steel", "steel-site", QINGSHAN_STEEL, tonnes="30.000")
+    )
+    grown = await service.reoptimise()
+    assert (grown.proposed, grown.superseded, grown.kept, grown.grown) == (1, 0, 1, True)
+    assert grown.matched_tonnes == Decimal("150.500")
+
+    # A full round of the same market keeps both: the growth was the full round's answer.
+    service._growth = None
+    full = await service.reoptimise()
+    assert (full.proposed, full.superseded, full.kept, full.grown) == (0, 0, 2, False)
+
+    # Another writer (an acceptance elsewhere): the next round plans the whole market.
+    [slag_2] = [m for m in await stored(service) if m.offer_id == "slag-2"]
+    other = MatchingService(service.uow_factory, MatchingSettings(), clock=fixed_clock)
+    await other.accept(slag_2.id, Party.SUPPLIER)
+    await catalog.feed(
+        consumer, catalog.offer("slag-3", "steel", "steel-site", QINGSHAN_STEEL, tonnes="10.000")
+    )
+    after = await service.reoptimise()
+    assert (after.proposed, after.grown) == (1, False)
+    # And one that then only adds offers grows again.
+    await catalog.feed(
+        consumer, catalog.offer("slag-4", "steel", "steel-site", QINGSHAN_STEEL, tonnes="10.000")
+    )
+    again = await service.reoptimise()
+    assert (again.proposed, again.grown) == (1, True)
+    assert service.totals.grown == 2
 
 
 async def test_a_closer_demand_supersedes_the_proposal(

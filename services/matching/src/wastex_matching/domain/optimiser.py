@@ -34,6 +34,7 @@ from wastex_matching.domain.candidates import (
 )
 from wastex_matching.domain.capacity import NetCapacities, apply_fixed
 from wastex_matching.domain.flows import optimal_flows, priced_flows
+from wastex_matching.domain.growth import Growth
 from wastex_matching.domain.model import (
     AllocationResult,
     DemandSlot,
@@ -78,13 +79,47 @@ def allocate(
     moves a `standing` proposal only to save more than the stability margin; no tonne goes
     between an (offer id, demand id) of `excluded_pairs`."""
     params = params or MatchingParams()
+    return _allocated(offers, demands, licences, today, fixed, params, excluded_pairs, standing)[0]
+
+
+def allocate_growing(
+    offers: Sequence[OfferSlot],
+    demands: Sequence[DemandSlot],
+    licences: Sequence[LicenceView],
+    *,
+    today: date,
+    fixed: Sequence[FixedMatch] = (),
+    params: MatchingParams | None = None,
+    excluded_pairs: Set[tuple[str, str]] = frozenset(),
+    standing: ProposalIndex | None = None,
+) -> tuple[AllocationResult, Growth | None]:
+    """`allocate`, and what a round that only adds offers can build on (`growth.Growth`)."""
+    params = params or MatchingParams()
+    result, network, capacities, flows = _allocated(
+        offers, demands, licences, today, fixed, params, excluded_pairs, standing
+    )
+    given = (offers, demands, licences, fixed, excluded_pairs)
+    growth = Growth.of(given, today, params, result, network, capacities, flows)
+    return result, growth
+
+
+def _allocated(
+    offers: Sequence[OfferSlot],
+    demands: Sequence[DemandSlot],
+    licences: Sequence[LicenceView],
+    today: date,
+    fixed: Sequence[FixedMatch],
+    params: MatchingParams,
+    excluded_pairs: Set[tuple[str, str]],
+    standing: ProposalIndex | None,
+) -> tuple[AllocationResult, FlowNetwork, IntArray, IntArray]:
     net = apply_fixed(offers, demands, licences, fixed, today)
     _require_unique_ids(net)
     edges = build_candidate_edges(
         net.offers, net.demands, net.licences, today=today, road_factor=params.road_factor
     )
     edges = without_pairs(edges, net, excluded_pairs)
-    return solve(net, edges, params, standing)
+    return _solved(net, edges, params, standing)
 
 
 def edge_unit_costs(metres: NDArray[np.int64], params: MatchingParams) -> NDArray[np.int64]:
@@ -109,6 +144,16 @@ def solve(
     Licences shared by several claimants are split first, by solves without the standing
     proposals: the split then depends on the market alone, so the same market splits them
     alike whatever stood before. The last solve favours the standing proposals within it."""
+    return _solved(net, edges, params, standing)[0]
+
+
+def _solved(
+    net: NetCapacities,
+    edges: CandidateEdges,
+    params: MatchingParams,
+    standing: ProposalIndex | None,
+) -> tuple[AllocationResult, FlowNetwork, IntArray, IntArray]:
+    """`solve`'s result, with the network, capacities and flows of its last solve."""
     offer_kg = offer_kilograms(net.offers)
     network = flow_network(net, edges, params, offer_kg)
     capacities, flows, rounds = _split_shared_licences(network, params)
@@ -124,7 +169,7 @@ def solve(
             f"{len(network.shared_licences)} licence(s) binding across several demands: "
             f"annual tonnage split and rebalanced over {rounds} round(s)",
         )
-    return build_result(
+    result = build_result(
         net,
         network.edges,
         network.edge_flows(flows),
@@ -134,6 +179,7 @@ def solve(
         notes=notes,
         offer_kg=offer_kg,
     )
+    return result, network, capacities, flows
 
 
 def flow_network(

@@ -1,7 +1,8 @@
 """Matching's own `/metrics` lines: what its re-optimisation rounds have done.
 
-Counters since the process started: rounds, proposals made and superseded (how much a
-round churns: decision 010), and seconds spent, planning and writing among them.
+Counters since the process started: rounds (and those that only placed new offers on the
+last allocation: `domain/growth.py`), proposals made and superseded (how much a round
+churns: decision 010), and seconds spent, planning and writing among them.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ def round_lines(service: str, totals: RoundTotals) -> list[str]:
     label = f'{{service="{service}"}}'
     counters = {
         "wastex_reoptimise_rounds_total": totals.rounds,
+        "wastex_reoptimise_grown_rounds_total": totals.grown,
         "wastex_reoptimise_proposed_total": totals.proposed,
         "wastex_reoptimise_superseded_total": totals.superseded,
         "wastex_reoptimise_seconds_total": round(totals.seconds, 6),
