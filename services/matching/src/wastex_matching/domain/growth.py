@@ -42,7 +42,7 @@ from wastex_matching.domain.model import (
     LicenceView,
     OfferSlot,
 )
-from wastex_matching.domain.network import FlowNetwork
+from wastex_matching.domain.network import FlowNetwork, edge_unit_costs, penalty_unit_cost
 from wastex_matching.domain.params import MatchingParams
 from wastex_matching.domain.result import build_result, demand_kilograms, offer_kilograms
 
@@ -212,8 +212,6 @@ class Growth:
     ) -> tuple[CandidateEdges, IntArray, IntArray] | None:
         """The new offers' edges (positions in `net`) with each offer's whole tonnage on
         its cheapest one, and the room left; None unless every one has room all the way."""
-        from wastex_matching.domain.optimiser import edge_unit_costs, penalty_unit_cost
-
         fresh = build_candidate_edges(
             new, net.demands, net.licences, today=self.today, road_factor=params.road_factor
         )

@@ -41,6 +41,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from wastex_matching.domain.candidates import CandidateEdges
+from wastex_matching.domain.params import MatchingParams
 
 #: Integer cost units per (kg CO2e per tonne): grams per tonne, i.e. mg per kg of flow.
 COST_SCALE: Final = 1_000
@@ -157,13 +158,24 @@ def _first_edge_of(edge_keys: IntArray, keys: IntArray) -> IntArray:
     return first
 
 
+def edge_unit_costs(metres: NDArray[np.int64], params: MatchingParams) -> NDArray[np.int64]:
+    """Cost per kg on each edge: road metres × freight factor (mg CO2e per kg moved)."""
+    per_metre = float(params.freight_factor().value) * COST_SCALE / 1000.0
+    costs: NDArray[np.int64] = np.rint(metres * per_metre).astype(np.int64)
+    return costs
+
+
+def penalty_unit_cost(params: MatchingParams) -> int:
+    return round(params.penalty_kg_per_tonne * COST_SCALE)
+
+
 def build_network(
     edges: CandidateEdges,
-    edge_unit_costs: IntArray,
+    edge_costs: IntArray,
     offer_kg: IntArray,
     demand_kg: IntArray,
     licence_kg: IntArray,
-    penalty_unit_cost: int,
+    penalty_cost: int,
 ) -> FlowNetwork:
     n_o, n_d, n_l = len(offer_kg), len(demand_kg), len(licence_kg)
     slack = _slack_licences(edges, demand_kg, licence_kg)
@@ -172,9 +184,9 @@ def build_network(
         kept = CandidateEdges(
             edges.offer[keep], edges.demand[keep], edges.licence[keep], edges.metres[keep], True
         )
-        kept_costs = edge_unit_costs[keep]
+        kept_costs = edge_costs[keep]
     else:
-        kept, kept_costs = edges, edge_unit_costs
+        kept, kept_costs = edges, edge_costs
     edge_slack = slack[kept.licence]
 
     has_slack = np.bincount(kept.demand[edge_slack], minlength=n_d) > 0
@@ -244,7 +256,7 @@ def build_network(
     tails_list.append(np.arange(n_o, dtype=np.int64))
     heads_list.append(np.full(n_o, sink, dtype=np.int64))
     caps_list.append(offer_kg.astype(np.int64))
-    costs_list.append(np.full(n_o, penalty_unit_cost, dtype=np.int64))
+    costs_list.append(np.full(n_o, penalty_cost, dtype=np.int64))
 
     capacities = np.concatenate(caps_list)
     shared: list[LicenceClaims] = []

@@ -43,10 +43,11 @@ from wastex_matching.domain.model import (
     OfferSlot,
 )
 from wastex_matching.domain.network import (
-    COST_SCALE,
     FlowNetwork,
     IntArray,
     build_network,
+    edge_unit_costs,
+    penalty_unit_cost,
     rebalanced_allowances,
 )
 from wastex_matching.domain.params import MatchingParams
@@ -120,17 +121,6 @@ def _allocated(
     )
     edges = without_pairs(edges, net, excluded_pairs)
     return _solved(net, edges, params, standing)
-
-
-def edge_unit_costs(metres: NDArray[np.int64], params: MatchingParams) -> NDArray[np.int64]:
-    """Cost per kg on each edge: road metres × freight factor (mg CO2e per kg moved)."""
-    per_metre = float(params.freight_factor().value) * COST_SCALE / 1000.0
-    costs: NDArray[np.int64] = np.rint(metres * per_metre).astype(np.int64)
-    return costs
-
-
-def penalty_unit_cost(params: MatchingParams) -> int:
-    return round(params.penalty_kg_per_tonne * COST_SCALE)
 
 
 def solve(
