@@ -643,31 +643,16 @@ class MatchingService:
         """Allocate (on the last allocation when only offers were added), diff against the
         stored proposals, explain the new ones (no I/O); and what the next round can grow
         on, and whether this one grew."""
-        grown = None
+        listings = (snapshot.offers, snapshot.demands, snapshot.licences)
+        market: dict[str, Any] = dict(
+            today=today, fixed=snapshot.fixed, params=self.params, excluded_pairs=rejected
+        )
+        grown = growth.added(*listings, **market) if growth is not None else None
         next_growth: Growth | None
-        if growth is not None:
-            grown = growth.added(
-                snapshot.offers,
-                snapshot.demands,
-                snapshot.licences,
-                today=today,
-                fixed=snapshot.fixed,
-                params=self.params,
-                excluded_pairs=rejected,
-            )
         if grown is not None:
             result, next_growth = grown
         else:
-            result, next_growth = allocate_growing(
-                snapshot.offers,
-                snapshot.demands,
-                snapshot.licences,
-                today=today,
-                fixed=snapshot.fixed,
-                params=self.params,
-                excluded_pairs=rejected,
-                standing=snapshot.proposals,
-            )
+            result, next_growth = allocate_growing(*listings, **market, standing=snapshot.proposals)
         plan = plan_reoptimisation(snapshot.proposals, result)
         explanations = self._explanations(result, plan.propose, today)
         return result, plan, explanations, (next_growth, grown is not None)
