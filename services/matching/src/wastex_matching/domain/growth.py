@@ -110,12 +110,11 @@ class Growth:
         inner = np.arange(n_offers, sink)
         parent = network.heads[out_arc[inner]] - n_offers
         room = capacities[out_arc[inner]] - flows[out_arc[inner]]
-        arcs = np.arange(len(edges))
+        # Edge arcs come first in the network, in edge order: an edge's head is its arc's.
         keys = edges.demand * n_licences + edges.licence
         first = np.unique(keys, return_index=True)[1]
-        pair_node = dict(
-            zip(keys[first].tolist(), (network.heads[arcs[first]] - n_offers).tolist(), strict=True)
-        )
+        heads = network.heads[first] - n_offers
+        pair_node = dict(zip(keys[first].tolist(), heads.tolist(), strict=True))
         edge_flows = network.edge_flows(flows)
         used = np.flatnonzero(edge_flows > 0)
         return cls(
