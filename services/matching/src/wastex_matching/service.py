@@ -27,9 +27,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -49,7 +49,7 @@ from wastex_matching.changes import MarketChanges
 from wastex_matching.domain import errors, lifecycle, reasons
 from wastex_matching.domain.capacity import NetCapacities
 from wastex_matching.domain.explain import CandidateExplanation, Explainer
-from wastex_matching.domain.growth import Growth
+from wastex_matching.domain.growth import Growth, Refused
 from wastex_matching.domain.lifecycle import MatchStatus, Party
 from wastex_matching.domain.model import AllocationResult, LicenceView, ProposedMatch, Route
 from wastex_matching.domain.optimiser import allocate_growing
@@ -123,8 +123,10 @@ class ReoptimiseReport:
     #: the write transaction (which holds the database's write lock on SQLite).
     planning_seconds: float = 0.0
     writing_seconds: float = 0.0
-    #: Whether the round only placed new offers on the last allocation (`growth.Growth`).
+    #: Whether the round only placed new offers on the last allocation (`growth.Growth`),
+    #: or why it could not (None: there was none to build on).
     grown: bool = False
+    refused: Refused | None = None
 
 
 @dataclass
@@ -138,10 +140,13 @@ class RoundTotals:
     planning_seconds: float = 0.0
     writing_seconds: float = 0.0
     grown: int = 0
+    refused: Counter[str] = field(default_factory=Counter)
 
     def add(self, report: ReoptimiseReport) -> None:
         self.rounds += 1
         self.grown += report.grown
+        if report.refused is not None:
+            self.refused[report.refused] += 1
         self.proposed += report.proposed
         self.superseded += report.superseded
         self.seconds += report.seconds
@@ -626,6 +631,7 @@ class MatchingService:
             planning_seconds=planning,
             writing_seconds=writing,
             grown=grown[1],
+            refused=grown[2],
         )
 
     def _plan(
@@ -638,24 +644,30 @@ class MatchingService:
         AllocationResult,
         ReoptimisationPlan,
         dict[str, list[CandidateExplanation]],
-        tuple[Growth | None, bool],
+        tuple[Growth | None, bool, Refused | None],
     ]:
         """Allocate (on the last allocation when only offers were added), diff against the
         stored proposals, explain the new ones (no I/O); and what the next round can grow
-        on, and whether this one grew."""
+        on, whether this one grew, and why not."""
         listings = (snapshot.offers, snapshot.demands, snapshot.licences)
         market: dict[str, Any] = dict(
             today=today, fixed=snapshot.fixed, params=self.params, excluded_pairs=rejected
         )
         grown = growth.added(*listings, **market) if growth is not None else None
         next_growth: Growth | None
-        if grown is not None:
+        refused = grown if isinstance(grown, Refused) else None
+        if grown is not None and not isinstance(grown, Refused):
             result, next_growth = grown
         else:
             result, next_growth = allocate_growing(*listings, **market, standing=snapshot.proposals)
         plan = plan_reoptimisation(snapshot.proposals, result)
         explanations = self._explanations(result, plan.propose, today)
-        return result, plan, explanations, (next_growth, grown is not None)
+        return (
+            result,
+            plan,
+            explanations,
+            (next_growth, grown is not None and refused is None, refused),
+        )
 
     def _explanations(
         self, result: AllocationResult, routes: Sequence[Route], today: date

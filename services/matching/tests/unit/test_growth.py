@@ -10,11 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wastex_matching.domain import MatchingParams, allocate
+from wastex_matching.domain.growth import Growth, Refused
 from wastex_matching.domain.model import AllocationResult
 from wastex_matching.domain.optimiser import allocate_growing
 from wastex_matching.domain.reoptimise import ProposalIndex, ProvisionalMatch
 
-from .conftest import TODAY, random_city
+from .conftest import HANNAN, TODAY, random_city
 
 PARAMS = MatchingParams()
 
@@ -62,13 +63,13 @@ def test_offers_added_are_allocated_as_a_full_round_would(
     for upto in (first + second, first + second + third):
         offers = city.offers[:upto]
         full = allocate(offers, **market, today=TODAY, standing=standing(result))
-        grown = None
+        grown: tuple[AllocationResult, Growth] | Refused = Refused.MARKET_CHANGED
         if growth is not None:
             grown = growth.added(
                 offers, **market, today=TODAY, params=PARAMS, excluded_pairs=frozenset()
             )
-        GROWN.append(grown is not None)
-        if grown is None:
+        GROWN.append(not isinstance(grown, Refused))
+        if isinstance(grown, Refused):
             result, growth = allocate_growing(
                 offers, **market, today=TODAY, standing=standing(result)
             )
@@ -91,15 +92,18 @@ def test_anything_but_added_offers_plans_the_whole_market(make: Any) -> None:
     assert growth is not None
     more = [*offers, make.offer("o2", amount=10)]
     same: dict[str, Any] = dict(today=TODAY, fixed=(), params=PARAMS, excluded_pairs=frozenset())
-    assert growth.added(more, demands, licences, **same) is not None
-    # A demand changed, an offer gone or replaced: the full round.
+    assert not isinstance(growth.added(more, demands, licences, **same), Refused)
+    # A demand changed, an offer gone or replaced, an id twice: the full round.
     fewer_tonnes = [make.demand(amount=999)]
-    assert growth.added(more, fewer_tonnes, licences, **same) is None
-    assert growth.added([more[1]], demands, licences, **same) is None
-    assert growth.added([make.offer("o1", amount=10), more[1]], demands, licences, **same) is None
+    assert growth.added(more, fewer_tonnes, licences, **same) is Refused.MARKET_CHANGED
+    assert growth.added([more[1]], demands, licences, **same) is Refused.OFFER_CHANGED
+    replaced = [make.offer("o1", amount=10), more[1]]
+    assert growth.added(replaced, demands, licences, **same) is Refused.OFFER_CHANGED
+    twice = [*offers, make.offer("o1", amount=5)]
+    assert growth.added(twice, demands, licences, **same) is Refused.ID_REPEATED
     # Nothing at all changed (a round woken by a status that changed nothing): the same.
     unchanged = growth.added(offers, demands, licences, **same)
-    assert unchanged is not None
+    assert not isinstance(unchanged, Refused)
     assert same_allocation(unchanged[0], allocate(offers, demands, licences, today=TODAY))
 
 
@@ -110,6 +114,25 @@ def test_a_newcomer_that_fills_a_demand_plans_the_whole_market(make: Any) -> Non
     _, growth = allocate_growing(offers, demands, licences, today=TODAY)
     assert growth is not None
     same: dict[str, Any] = dict(today=TODAY, fixed=(), params=PARAMS, excluded_pairs=frozenset())
-    assert growth.added([*offers, make.offer("o2", amount=10)], demands, licences, **same)
+    roomy = growth.added([*offers, make.offer("o2", amount=10)], demands, licences, **same)
+    assert not isinstance(roomy, Refused)
     # 10 + 15 t fills the 25 t demand: its capacity may now carry a price.
-    assert growth.added([*offers, make.offer("o2", amount=15)], demands, licences, **same) is None
+    filling = [*offers, make.offer("o2", amount=15)]
+    assert growth.added(filling, demands, licences, **same) is Refused.CAPACITY_FILLED
+    # A newcomer its demand cannot take whole, and one reaching a pair never seen.
+    too_big = [*offers, make.offer("o2", amount=30)]
+    assert growth.added(too_big, demands, licences, **same) is Refused.EDGE_TOO_SMALL
+
+
+def test_a_newcomer_reaching_a_demand_no_offer_reached_plans_the_whole_market(
+    make: Any,
+) -> None:
+    # The far site takes offers within 5 km of Hannan only: no edge of it until one comes.
+    demands = [make.demand("near"), make.demand("far", at=HANNAN, radius_km=5)]
+    licences = [make.licence()]
+    offers = [make.offer("o1", amount=10)]
+    _, growth = allocate_growing(offers, demands, licences, today=TODAY)
+    assert growth is not None
+    same: dict[str, Any] = dict(today=TODAY, fixed=(), params=PARAMS, excluded_pairs=frozenset())
+    nearby = [*offers, make.offer("o2", amount=10, at=HANNAN)]
+    assert growth.added(nearby, demands, licences, **same) is Refused.NEW_PAIR

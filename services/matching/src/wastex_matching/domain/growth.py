@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Sequence, Set
 from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 
 import numpy as np
 from numpy.typing import NDArray
@@ -47,6 +48,25 @@ from wastex_matching.domain.params import MatchingParams
 from wastex_matching.domain.result import build_result, demand_kilograms, offer_kilograms
 
 IntArray = NDArray[np.int64]
+
+
+class Refused(StrEnum):
+    """Why a round could not grow the last allocation (it plans the whole market instead)."""
+
+    #: Demands, licences, fixed matches, rejected pairs, the day or the knobs changed.
+    MARKET_CHANGED = "MARKET_CHANGED"
+    #: An offer allocated last time is gone, or came back as another version of itself.
+    OFFER_CHANGED = "OFFER_CHANGED"
+    #: A newcomer's id is taken (`allocate` refuses the market).
+    ID_REPEATED = "ID_REPEATED"
+    #: A demand has two licences able to carry one code: the full round picks the licence.
+    PAIR_REPEATED = "PAIR_REPEATED"
+    #: A newcomer reaches a (demand, licence) pair the last network had no arc for.
+    NEW_PAIR = "NEW_PAIR"
+    #: A newcomer's cheapest edge cannot carry all of it.
+    EDGE_TOO_SMALL = "EDGE_TOO_SMALL"
+    #: The newcomers would fill a capacity (or head for a full one): they contest it.
+    CAPACITY_FILLED = "CAPACITY_FILLED"
 
 
 @dataclass(frozen=True, eq=False)
@@ -145,9 +165,9 @@ class Growth:
         fixed: Sequence[FixedMatch],
         params: MatchingParams,
         excluded_pairs: Set[tuple[str, str]],
-    ) -> tuple[AllocationResult, Growth] | None:
+    ) -> tuple[AllocationResult, Growth] | Refused:
         """The allocation of these inputs as the last one plus the new offers on their
-        cheapest edges, and its growth; None unless that is the optimum (module doc)."""
+        cheapest edges, and its growth; or why that would not be the optimum (module doc)."""
         if (
             today != self.today
             or params != self.params
@@ -156,18 +176,18 @@ class Growth:
             or tuple(demands) != self.demands
             or tuple(licences) != self.licences
         ):
-            return None
+            return Refused.MARKET_CHANGED
         known = {id(offer) for offer in self.offers}
         new = [offer for offer in offers if id(offer) not in known]
         if len(offers) - len(new) != len(self.offers):
-            return None  # an offer gone, or replaced by another version of it
+            return Refused.OFFER_CHANGED
         net = apply_fixed(offers, demands, licences, fixed, today)
         if len(net.offer_positions) != len(net.offers):
-            return None  # an id twice: `allocate` says so
+            return Refused.ID_REPEATED
         # As allocated: with what fixed matches hold of them taken off.
         placed = self._placed(net, [net.offer(offer.offer_id) for offer in new], params)
-        if placed is None:
-            return None
+        if isinstance(placed, Refused):
+            return placed
         new_edges, new_flows, room = placed
         # The old routes, their offers at their places among all the offers now.
         moved = np.fromiter(
@@ -208,19 +228,19 @@ class Growth:
 
     def _placed(
         self, net: NetCapacities, new: list[OfferSlot], params: MatchingParams
-    ) -> tuple[CandidateEdges, IntArray, IntArray] | None:
+    ) -> tuple[CandidateEdges, IntArray, IntArray] | Refused:
         """The new offers' edges (positions in `net`) with each offer's whole tonnage on
-        its cheapest one, and the room left; None unless every one has room all the way."""
+        its cheapest one, and the room left, if every one has room all the way."""
         fresh = build_candidate_edges(
             new, net.demands, net.licences, today=self.today, road_factor=params.road_factor
         )
         if fresh.may_repeat_pairs:
-            return None
+            return Refused.PAIR_REPEATED
         n_licences = len(net.licences)
         keys = fresh.demand * n_licences + fresh.licence
         node = np.fromiter(map(self.pair_node.get, keys.tolist(), [-1] * len(keys)), np.int64)
         if (node < 0).any():
-            return None  # a pair the last allocation had no edge for: its shape may change
+            return Refused.NEW_PAIR  # the network's shape may change
         kilograms = offer_kilograms(new)
         costs = edge_unit_costs(fresh.metres, params)
         # Each new offer's cheapest edge (the first of equals), unless its penalty is cheaper.
@@ -234,7 +254,7 @@ class Growth:
         demand_kg = demand_kilograms(net.demands)
         carried = np.minimum(kilograms[has_edge], demand_kg[fresh.demand[chosen]])
         if (carried < kilograms[has_edge]).any():
-            return None  # an edge that cannot carry its whole offer
+            return Refused.EDGE_TOO_SMALL
         load = np.zeros(self.sink + 1, dtype=np.int64)
         at = node[chosen]
         for _ in range(self.depth):
@@ -242,7 +262,7 @@ class Growth:
             at = np.append(self.parent, self.sink)[at]
         load = load[: self.sink]
         if ((load > 0) & (load >= self.room)).any():
-            return None  # a capacity filled: the newcomers contest it
+            return Refused.CAPACITY_FILLED
         flows = np.zeros(len(fresh), dtype=np.int64)
         flows[chosen] = kilograms[has_edge]
         positions = np.fromiter(

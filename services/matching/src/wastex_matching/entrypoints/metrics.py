@@ -24,4 +24,9 @@ def round_lines(service: str, totals: RoundTotals) -> list[str]:
     lines: list[str] = []
     for name, value in counters.items():
         lines += [f"# TYPE {name} counter", f"{name}{label} {value}"]
+    # Why rounds could not grow the last allocation, by reason (`growth.Refused`).
+    refused = "wastex_reoptimise_growth_refused_total"
+    lines.append(f"# TYPE {refused} counter")
+    for reason, count in sorted(totals.refused.items()):
+        lines.append(f'{refused}{{service="{service}",reason="{reason}"}} {count}')
     return lines
