@@ -185,7 +185,7 @@ def test_settling_the_uncontested_offers_first_loses_nothing(
     seed: int, offers: int, room: float, standing: bool
 ) -> None:
     network = forest_network(seed, offers, room, standing)
-    assert flows._Forest.of(network) is not None  # the shape is recognised
+    assert flows.Forest.of(network) is not None  # the shape is recognised
     found = optimal_flows(network, network.capacities)
     assert_feasible(network, found)
     assert cost(network, found) == pytest.approx(lp_cost(network), rel=1e-9, abs=1e-3)

@@ -50,7 +50,7 @@ MAX_CONTESTED_SHARE: Final = 0.5
 
 def optimal_flows(network: FlowNetwork, capacities: IntArray) -> IntArray:
     """A min-cost flow of `network` under `capacities` (one per arc): flow per arc, in kg."""
-    forest = _Forest.of(network)
+    forest = Forest.of(network)
     if forest is not None:
         flows = forest.settled_flows(network, capacities)
         if flows is not None:
@@ -70,8 +70,19 @@ def priced_flows(network: FlowNetwork, capacities: IntArray) -> tuple[IntArray, 
     return flows, reduced
 
 
+def first_cheapest(group: IntArray, cost: IntArray, groups: int, ceiling: int) -> IntArray:
+    """For each of `groups` groups, the index of its cheapest item (of equals, the first)
+    among those costing at most `ceiling`; `len(cost)` where it has none."""
+    best = np.full(groups, ceiling, dtype=np.int64)
+    np.minimum.at(best, group, cost)
+    ties = np.flatnonzero((cost == best[group]) & (cost <= ceiling))
+    first = np.full(groups, len(cost), dtype=np.int64)
+    np.minimum.at(first, group[ties], ties)
+    return first
+
+
 @dataclass(frozen=True, slots=True)
-class _Forest:
+class Forest:
     """The arcs below the offers: each node's one out-arc, by distance from the sink."""
 
     offers: int
@@ -84,7 +95,7 @@ class _Forest:
     levels: tuple[IntArray, ...]
 
     @classmethod
-    def of(cls, network: FlowNetwork) -> _Forest | None:
+    def of(cls, network: FlowNetwork) -> Forest | None:
         """The forest of `network`, or None when it is not shaped so (no offers, say)."""
         offers, nodes, tails = network.num_offers, network.num_nodes, network.tails
         sink, supplies = nodes - 1, network.supplies
@@ -147,13 +158,9 @@ class _Forest:
 
     def _cheapest_arcs(self, network: FlowNetwork) -> IntArray:
         """Each offer's cheapest arc (of equals, the first)."""
-        arcs, tails, costs = self.offer_arcs, network.tails, network.unit_costs
-        best = np.full(self.offers, np.iinfo(np.int64).max, dtype=np.int64)
-        np.minimum.at(best, tails[arcs], costs[arcs])
-        ties = arcs[costs[arcs] == best[tails[arcs]]]
-        first = np.full(self.offers, len(tails), dtype=np.int64)
-        np.minimum.at(first, tails[ties], ties)
-        return first
+        arcs = self.offer_arcs
+        tails, costs = network.tails[arcs], network.unit_costs[arcs]
+        return arcs[first_cheapest(tails, costs, self.offers, np.iinfo(np.int64).max)]
 
     def _forest_loads(self, network: FlowNetwork, flows: IntArray) -> IntArray:
         """Flow on each forest arc when the offers' arcs carry `flows`."""

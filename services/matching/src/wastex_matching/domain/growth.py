@@ -36,6 +36,7 @@ from numpy.typing import NDArray
 
 from wastex_matching.domain.candidates import CandidateEdges, build_candidate_edges
 from wastex_matching.domain.capacity import NetCapacities, apply_fixed
+from wastex_matching.domain.flows import Forest, first_cheapest
 from wastex_matching.domain.model import (
     AllocationResult,
     DemandSlot,
@@ -122,14 +123,13 @@ class Growth:
         edges = network.edges
         if network.shared_licences or edges.may_repeat_pairs:
             return None
+        forest = Forest.of(network)
+        if forest is None:
+            return None
         n_offers, n_licences = network.num_offers, len(licences)
-        forest = np.flatnonzero(network.tails >= n_offers)
-        sink = network.num_nodes - 1
-        out_arc = np.full(network.num_nodes, -1, dtype=np.int64)
-        out_arc[network.tails[forest]] = forest
-        inner = np.arange(n_offers, sink)
-        parent = network.heads[out_arc[inner]] - n_offers
-        room = capacities[out_arc[inner]] - flows[out_arc[inner]]
+        out_arc = forest.out_arc[n_offers:-1]  # each node's below the offers, sink left out
+        parent = network.heads[out_arc] - n_offers
+        room = capacities[out_arc] - flows[out_arc]
         # Edge arcs come first in the network, in edge order: an edge's head is its arc's.
         keys = edges.demand * n_licences + edges.licence
         first = np.unique(keys, return_index=True)[1]
@@ -152,7 +152,7 @@ class Growth:
             pair_node=pair_node,
             parent=parent,
             room=room,
-            depth=_depth(parent),
+            depth=len(forest.levels),
         )
 
     def added(
@@ -243,12 +243,9 @@ class Growth:
             return Refused.NEW_PAIR  # the network's shape may change
         kilograms = offer_kilograms(new)
         costs = edge_unit_costs(fresh.metres, params)
-        # Each new offer's cheapest edge (the first of equals), unless its penalty is cheaper.
-        best = np.full(len(new), penalty_unit_cost(params) + 1, dtype=np.int64)
-        np.minimum.at(best, fresh.offer, costs)
-        ties = np.flatnonzero(costs == best[fresh.offer])
-        chosen = np.full(len(new), len(fresh), dtype=np.int64)
-        np.minimum.at(chosen, fresh.offer[ties], ties)
+        # Each new offer's cheapest edge (the first of equals), unless its penalty is cheaper
+        # (as a full round settles it: edge arcs come before the penalty arcs).
+        chosen = first_cheapest(fresh.offer, costs, len(new), penalty_unit_cost(params))
         has_edge = chosen < len(fresh)
         chosen = chosen[has_edge]
         demand_kg = demand_kilograms(net.demands)
@@ -278,13 +275,3 @@ def _subset(edges: CandidateEdges, keep: IntArray) -> CandidateEdges:
     return CandidateEdges(
         edges.offer[keep], edges.demand[keep], edges.licence[keep], edges.metres[keep], False
     )
-
-
-def _depth(parent: IntArray) -> int:
-    """The most arcs between a node and the sink (`len(parent)`)."""
-    sink, at, depth = len(parent), np.arange(len(parent)), 0
-    extended = np.append(parent, sink)
-    while (at != sink).any():
-        at = extended[at]
-        depth += 1
-    return depth
