@@ -542,7 +542,7 @@ class MatchingService:
         growth = last[0] if last is not None and last[1] is snapshot.matches else None
         # The pure part of the round, off the event loop: consumers and queries go on.
         planning = time.perf_counter()
-        result, plan, explanations, grown = await asyncio.to_thread(
+        result, plan, explanations, next_growth, refused = await asyncio.to_thread(
             self._plan, snapshot, today, rejected, growth
         )
         planning = time.perf_counter() - planning
@@ -618,8 +618,8 @@ class MatchingService:
             superseded=(stale.match_id for stale in plan.supersede),
             proposed=new_records,
         )
-        if self._live is not None and grown[0] is not None:
-            self._growth = (grown[0], self._live)
+        if self._live is not None and next_growth is not None:
+            self._growth = (next_growth, self._live)
         return ReoptimiseReport(
             version=snapshot.version,
             proposed=len(new_records),
@@ -630,8 +630,8 @@ class MatchingService:
             seconds=time.perf_counter() - started,
             planning_seconds=planning,
             writing_seconds=writing,
-            grown=grown[1],
-            refused=grown[2],
+            grown=growth is not None and refused is None,
+            refused=refused,
         )
 
     def _plan(
@@ -644,30 +644,26 @@ class MatchingService:
         AllocationResult,
         ReoptimisationPlan,
         dict[str, list[CandidateExplanation]],
-        tuple[Growth | None, bool, Refused | None],
+        Growth | None,
+        Refused | None,
     ]:
         """Allocate (on the last allocation when only offers were added), diff against the
         stored proposals, explain the new ones (no I/O); and what the next round can grow
-        on, whether this one grew, and why not."""
+        on, and why this one could not grow on `growth`."""
         listings = (snapshot.offers, snapshot.demands, snapshot.licences)
         market: dict[str, Any] = dict(
             today=today, fixed=snapshot.fixed, params=self.params, excluded_pairs=rejected
         )
         grown = growth.added(*listings, **market) if growth is not None else None
         next_growth: Growth | None
-        refused = grown if isinstance(grown, Refused) else None
-        if grown is not None and not isinstance(grown, Refused):
-            result, next_growth = grown
-        else:
+        if grown is None or isinstance(grown, Refused):
             result, next_growth = allocate_growing(*listings, **market, standing=snapshot.proposals)
+        else:
+            result, next_growth = grown
         plan = plan_reoptimisation(snapshot.proposals, result)
         explanations = self._explanations(result, plan.propose, today)
-        return (
-            result,
-            plan,
-            explanations,
-            (next_growth, grown is not None and refused is None, refused),
-        )
+        refused = grown if isinstance(grown, Refused) else None
+        return result, plan, explanations, next_growth, refused
 
     def _explanations(
         self, result: AllocationResult, routes: Sequence[Route], today: date

@@ -7,6 +7,8 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
+import pytest
+
 from wastex_matching.adapters.tables import messaging
 from wastex_matching.service import MatchingService
 from wastex_matching.settings import MatchingSettings
@@ -65,7 +67,7 @@ async def test_a_second_process_stands_by_and_takes_over_when_the_first_stops(
 
 
 async def test_only_the_process_holding_the_lease_sweeps_expired_matches(
-    database_url: str, uow_factory: UnitOfWorkFactory
+    database_url: str, uow_factory: UnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = FAST.model_copy(update={"expiry_sweep_seconds": 0.02})
     other_engine = make_engine(database_url)
@@ -80,7 +82,7 @@ async def test_only_the_process_holding_the_lease_sweeps_expired_matches(
             sweeps[k] += 1
             return 0
 
-        service.expire_due = counted  # type: ignore[method-assign]
+        monkeypatch.setattr(service, "expire_due", counted)
     first, second = services
     tasks = [asyncio.create_task(first.run_reoptimiser())]
     try:

@@ -604,16 +604,18 @@ async def names(
 ) -> tuple[dict[str, str], dict[str, str]]:
     """The names of these sites and enterprises (what a new match's explanation quotes):
     read for a round's proposals only, not for the whole city each round."""
-    found: list[dict[str, str]] = []
-    for row_type, ids in ((SiteRow, site_ids), (EnterpriseRow, enterprise_ids)):
-        table, named = table_of(row_type), dict[str, str]()
-        for chunk in _chunks(sorted(set(ids))):
-            rows = await session.execute(
-                select(table.c.id, table.c.name).where(table.c.id.in_(chunk))
-            )
-            named.update((row[0], row[1]) for row in rows)
-        found.append(named)
-    return found[0], found[1]
+    sites = await _names(session, SiteRow, site_ids)
+    return sites, await _names(session, EnterpriseRow, enterprise_ids)
+
+
+async def _names(
+    session: AsyncSession, row_type: type[SiteRow | EnterpriseRow], ids: Iterable[str]
+) -> dict[str, str]:
+    table, named = table_of(row_type), dict[str, str]()
+    for chunk in _chunks(sorted(set(ids))):
+        rows = await session.execute(select(table.c.id, table.c.name).where(table.c.id.in_(chunk)))
+        named.update((row[0], row[1]) for row in rows)
+    return named
 
 
 async def licences_of(session: AsyncSession, enterprise_id: str) -> list[LicenceView]:
