@@ -90,7 +90,15 @@ async def metric(stack: Stack, service: str, *names: str) -> float:
     return total
 
 
-ROUND_COUNTERS = ("rounds", "grown_rounds", "proposed", "superseded", "seconds", "planning_seconds")
+ROUND_COUNTERS = (
+    "rounds",
+    "grown_rounds",
+    "contested_rounds",
+    "proposed",
+    "superseded",
+    "seconds",
+    "planning_seconds",
+)
 
 
 async def round_totals(stack: Stack) -> dict[str, float]:
@@ -107,8 +115,10 @@ def rounds_between(before: dict[str, float], after: dict[str, float]) -> dict[st
     rounds = done["rounds"] or 1.0
     return {
         "rounds": done["rounds"],
-        # Of them, rounds that only placed new offers on the last allocation.
+        # Of them, rounds that only placed new offers on the last allocation (and of
+        # those, rounds that re-solved the part the newcomers contested).
         "grown": done["grown_rounds"],
+        "grown_contested": done["contested_rounds"],
         "proposed": done["proposed"],
         "superseded": done["superseded"],
         "mean_round_s": round(done["seconds"] / rounds, 3),

@@ -124,8 +124,10 @@ class ReoptimiseReport:
     planning_seconds: float = 0.0
     writing_seconds: float = 0.0
     #: Whether the round only placed new offers on the last allocation (`growth.Growth`),
-    #: or why it could not (None: there was none to build on).
+    #: re-solving the part they contest, or why it could not (None: there was none to
+    #: build on).
     grown: bool = False
+    contested: bool = False
     refused: Refused | None = None
 
 
@@ -140,11 +142,13 @@ class RoundTotals:
     planning_seconds: float = 0.0
     writing_seconds: float = 0.0
     grown: int = 0
+    contested: int = 0
     refused: Counter[str] = field(default_factory=Counter)
 
     def add(self, report: ReoptimiseReport) -> None:
         self.rounds += 1
         self.grown += report.grown
+        self.contested += report.contested
         if report.refused is not None:
             self.refused[report.refused] += 1
         self.proposed += report.proposed
@@ -613,6 +617,7 @@ class MatchingService:
             writes = await repo.note_match_writes(uow.session)
             await uow.commit()
         writing = time.perf_counter() - writing
+        grown = growth is not None and refused is None
         self._live = snapshot.matches.after_round(
             writes,
             superseded=(stale.match_id for stale in plan.supersede),
@@ -630,7 +635,8 @@ class MatchingService:
             seconds=time.perf_counter() - started,
             planning_seconds=planning,
             writing_seconds=writing,
-            grown=growth is not None and refused is None,
+            grown=grown,
+            contested=grown and result.rounds > 0,
             refused=refused,
         )
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from wastex_matching.adapters import repository as repo
 from wastex_matching.adapters.repository import MatchRecord, MatchScope
+from wastex_matching.domain import contest
 from wastex_matching.domain.lifecycle import MatchStatus, Party
 from wastex_matching.service import MatchingService
 from wastex_matching.settings import MatchingSettings
@@ -168,7 +169,10 @@ async def test_equal_lots_arriving_do_not_displace_the_lot_proposed(
 
 
 async def test_a_round_that_only_adds_offers_builds_on_the_last_allocation(
-    service: MatchingService, consumer: EventConsumer, catalog: Catalog
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     await seed_market(catalog, consumer)  # 500 t of intake, 120.5 t of slag
     first = await service.reoptimise()
@@ -201,7 +205,17 @@ async def test_a_round_that_only_adds_offers_builds_on_the_last_allocation(
     )
     again = await service.reoptimise()
     assert (again.proposed, again.grown) == (1, True)
-    assert service.totals.grown == 2
+    # A lot the intake left cannot take whole: the round re-solves what it contests
+    # (here every lot of four, which the share limit would leave to a full round).
+    monkeypatch.setattr(contest, "MAX_CONTESTED_SHARE", 1.0)
+    await catalog.feed(
+        consumer, catalog.offer("slag-5", "steel", "steel-site", QINGSHAN_STEEL, tonnes="400.000")
+    )
+    contested = await service.reoptimise()
+    assert (contested.grown, contested.contested) == (True, True)
+    assert contested.matched_tonnes + contested.unmatched_tonnes == Decimal("540.500")
+    assert contested.matched_tonnes == Decimal("470.000")  # 500 t less slag-2's 30 accepted
+    assert (service.totals.grown, service.totals.contested) == (3, 1)
 
 
 async def test_a_closer_demand_supersedes_the_proposal(

@@ -146,10 +146,13 @@ def random_city(
     tightness: float = 1.0,
     shared_sites: float = 0.3,
     with_fixed: bool = False,
+    one_licence: bool = False,
 ) -> City:
     """A small random city exercising every rule: SW and HW codes, enterprises with two sites
     sharing licences, licences that bind, expire, start late or list HW codes under the
-    wrong type, windows that miss, radii that fall short, and (optionally) fixed matches."""
+    wrong type, windows that miss, radii that fall short, and (optionally) fixed matches.
+    With `one_licence` each recycler holds one licence (no demand then has two licences
+    able to carry a code, nor a licence several claimants share)."""
     rng = np.random.default_rng(seed)
     factory = Factory()
     codes = SW_CODES + HW_CODES
@@ -203,7 +206,7 @@ def random_city(
         wanted = sorted(
             {c for d in demands if d.enterprise_id == enterprise for c in d.waste_codes}
         )
-        for m in range(int(rng.integers(1, 4))):
+        for m in range(1 if one_licence else int(rng.integers(1, 4))):
             kind = (
                 LicenceType.HAZARDOUS_WASTE_OPERATING
                 if rng.random() < 0.5

@@ -199,7 +199,7 @@ def test_a_market_with_room_to_spare_is_settled_without_the_solver(
     def no_solver(*_: Any) -> None:
         raise AssertionError("the solver was not needed")
 
-    monkeypatch.setattr(flows, "_solve", no_solver)
+    monkeypatch.setattr(flows, "solve", no_solver)
     found = optimal_flows(network, network.capacities)
     assert_feasible(network, found)
     assert cost(network, found) == pytest.approx(lp_cost(network), abs=1e-3)
@@ -214,13 +214,13 @@ def test_offers_the_solved_flows_crowd_out_are_solved_again(
     # of 0 to B, which fills B, which offer 2 was settled on: so it is contested too and
     # all three are solved again.
     solves: list[int] = []
-    solve = flows._solve
+    solve = flows.solve
 
-    def counted(*arrays: NDArray[np.int64]) -> NDArray[np.int64]:
+    def counted(*arrays: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         solves.append(len(arrays[1]))
         return solve(*arrays)
 
-    monkeypatch.setattr(flows, "_solve", counted)
+    monkeypatch.setattr(flows, "solve", counted)
     monkeypatch.setattr(flows, "MAX_CONTESTED_SHARE", 1.0)  # two of three offers will be
     a, b, sink = 3, 4, 5
     network = network_of_arrays(

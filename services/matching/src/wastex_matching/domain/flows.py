@@ -28,7 +28,7 @@ penalty, and `optimiser.flow_network` refuses networks whose total cost could ov
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -50,21 +50,31 @@ MAX_CONTESTED_SHARE: Final = 0.5
 
 def optimal_flows(network: FlowNetwork, capacities: IntArray) -> IntArray:
     """A min-cost flow of `network` under `capacities` (one per arc): flow per arc, in kg."""
+    return priced_optimal_flows(network, capacities)[0]
+
+
+def priced_optimal_flows(network: FlowNetwork, capacities: IntArray) -> tuple[IntArray, IntArray]:
+    """`optimal_flows`, and a price per kg on each arc below the offers proving them optimal
+    (0 on the offers' arcs): at least 0, above 0 only on a full arc, and every offer ships
+    on arcs where its arc's cost plus the prices on its way to the sink is least (LP
+    duality). A round that only adds offers places them by these prices (`growth.py`)."""
     forest = Forest.of(network)
     if forest is not None:
-        flows = forest.settled_flows(network, capacities)
-        if flows is not None:
-            return flows
-    return _solve(network.supplies, network.tails, network.heads, capacities, network.unit_costs)
+        solved = forest.settled_flows(network, capacities)
+        if solved is not None:
+            return solved
+    flows, potentials = solve(
+        network.supplies, network.tails, network.heads, capacities, network.unit_costs
+    )
+    return flows, _arc_prices(network, potentials)
 
 
 def priced_flows(network: FlowNetwork, capacities: IntArray) -> tuple[IntArray, IntArray]:
     """A min-cost flow of the whole network and each arc's reduced cost under the solver's
     node prices: a full arc with a negative reduced cost is worth that much per kg more
     capacity (prices of a degenerate optimum are one choice among several)."""
-    arrays = (network.supplies, network.tails, network.heads, capacities, network.unit_costs)
-    flows, potentials = (
-        np.asarray(answer, dtype=np.int64) for answer in _lmcf(*arrays, with_potentials=True)
+    flows, potentials = solve(
+        network.supplies, network.tails, network.heads, capacities, network.unit_costs
     )
     reduced: IntArray = network.unit_costs + potentials[network.tails] - potentials[network.heads]
     return flows, reduced
@@ -129,8 +139,14 @@ class Forest:
             levels.append(level)
         return cls(offers, np.flatnonzero(from_offer), forest_arcs, out_arc, tuple(levels))
 
-    def settled_flows(self, network: FlowNetwork, capacities: IntArray) -> IntArray | None:
-        """The optimum, solving only the contested offers; None when too many are."""
+    def settled_flows(
+        self, network: FlowNetwork, capacities: IntArray
+    ) -> tuple[IntArray, IntArray] | None:
+        """The optimum and its arc prices (`priced_optimal_flows`), solving only the
+        contested offers; None when too many are.
+
+        The prices are the last solve's: a settled offer's way crosses no full capacity,
+        so it pays nothing on it whatever the solver prices elsewhere."""
         supply = network.supplies[: self.offers]
         cheapest = self._cheapest_arcs(network)
         active = supply > 0
@@ -144,15 +160,17 @@ class Forest:
             flows[cheapest[settled]] = supply[settled]
             settled_load = self._forest_loads(network, flows)
             residual = forest_capacity - settled_load
+            prices = np.zeros(len(capacities), dtype=np.int64)
             if contested.any() and (residual >= 0).all():
-                flows += self._solve_contested(network, capacities, residual, contested)
+                solved, prices = self._solve_contested(network, capacities, residual, contested)
+                flows += solved
             loads = self._forest_loads(network, flows)
             # Filled (or, with nothing solved yet, overfilled) capacities may carry a price.
             blocked = self._beyond(network, loads >= forest_capacity)
             newly = settled & blocked[network.heads[cheapest]]
             if not newly.any() and (residual >= 0).all():
                 flows[self.forest_arcs] = loads
-                return flows
+                return flows, prices
             contested |= newly
         return None
 
@@ -185,15 +203,16 @@ class Forest:
         capacities: IntArray,
         residual: IntArray,
         contested: BoolArray,
-    ) -> IntArray:
-        """Optimal flows of the contested offers over the forest's `residual` capacities."""
+    ) -> tuple[IntArray, IntArray]:
+        """Optimal flows of the contested offers over the forest's `residual` capacities,
+        and the arc prices of that solve."""
         tails = network.tails
         mine = self.offer_arcs[contested[tails[self.offer_arcs]]]
         arcs = np.concatenate([mine, self.forest_arcs])
         supplies = np.zeros(network.num_nodes, dtype=np.int64)
         supplies[: self.offers] = np.where(contested, network.supplies[: self.offers], 0)
         supplies[-1] = -int(supplies.sum())
-        solved = _solve(
+        solved, potentials = solve(
             supplies,
             tails[arcs],
             network.heads[arcs],
@@ -202,24 +221,31 @@ class Forest:
         )
         flows = np.zeros(len(capacities), dtype=np.int64)
         flows[mine] = solved[: len(mine)]
-        return flows
+        return flows, _arc_prices(network, potentials)
 
 
-def _solve(
+def _arc_prices(network: FlowNetwork, potentials: IntArray) -> IntArray:
+    """Each arc below the offers priced by the solver's node potentials: what a kg more of
+    its capacity would save (its reduced cost, negated, where negative; arcs cost 0)."""
+    below = network.tails >= network.num_offers
+    tails, heads = network.tails[below], network.heads[below]
+    prices = np.zeros(len(network.tails), dtype=np.int64)
+    prices[below] = np.maximum(0, potentials[heads] - potentials[tails])
+    return prices
+
+
+def solve(
     supplies: IntArray, tails: IntArray, heads: IntArray, capacities: IntArray, costs: IntArray
-) -> IntArray:
-    flows = _lmcf(supplies, tails, heads, capacities, costs, with_potentials=False)
-    return np.asarray(flows, dtype=np.int64)
-
-
-def _lmcf(*arrays: IntArray, with_potentials: bool) -> Any:
-    """pylmcf's answer for (supplies, tails, heads, capacities, costs): the flows, or the
-    flows and the node potentials."""
+) -> tuple[IntArray, IntArray]:
+    """LEMON's min-cost flow of arrays: flow per arc and potential per node (an arc's
+    reduced cost is its cost + its tail's potential − its head's)."""
+    arrays = map(_int64, (supplies, tails, heads, capacities, costs))
     try:
-        return pylmcf_cpp.lmcf(*map(_int64, arrays), return_potentials=with_potentials)
+        flows, potentials = pylmcf_cpp.lmcf(*arrays, return_potentials=True)
     except RuntimeError as error:  # INFEASIBLE: every offer's penalty arc rules it out
         message = f"min-cost flow found no optimum: {error}"
         raise DomainError(errors.SOLVER_FAILED, message) from error
+    return np.asarray(flows, dtype=np.int64), np.asarray(potentials, dtype=np.int64)
 
 
 def _int64(values: IntArray) -> IntArray:

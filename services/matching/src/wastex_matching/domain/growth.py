@@ -2,32 +2,33 @@
 
 Under a steady feed most rounds change nothing but offers arriving, and re-planning a market
 of 20,000 offers for a few hundred new ones is most of a round's work. So an allocation
-leaves a `Growth`: what it allocated, the routes it chose, and the room left on every
-capacity below the offers (the forest of `flows.py`). The next round, if nothing but new
-offers came (the same demands, licences, fixed matches, rejected pairs, day and knobs; every
-offer allocated before still there, the same object), places each new offer on its cheapest
-edge, provided
+leaves a `Growth`: what it allocated, every candidate edge of its network, and the kg and
+price on every capacity below the offers (the tree of `contest.py`; the prices prove the
+allocation optimal, `flows.priced_optimal_flows`). The next round, if nothing but new
+offers came (the same demands, licences, fixed matches, rejected pairs, day and knobs;
+every offer allocated before still there, the same object) and every newcomer's (demand,
+licence) pairs were in the last network (so its shape, which licences bind and which
+demands mix licences, is unchanged):
 
-- that edge carries the whole offer and its (demand, licence) pair was among the last
-  allocation's, so the network's shape (which licences bind, which demands mix licences)
-  is unchanged, and
-- every capacity on its way keeps room after all the newcomers are placed.
+1. places each newcomer whole on its edge that costs least with the prices on its way;
+2. if that leaves every capacity the newcomers use with room, that is the optimum: the old
+   prices prove it, as each newcomer pays what it would anywhere else and fills nothing;
+3. else the newcomers that would fill a capacity, or cannot go whole, and the offers on
+   the capacities they would fill are re-solved with the rest held (`contest.resolved`),
+   which is exact or gives up.
 
-The result is then optimal, by decision 011's argument across rounds: the last allocation
-was optimal with some prices on the capacities it filled; the newcomers fill none and use
-only capacities priced at zero, so each pays no more than its cheapest edge, and the old
-prices still prove the old routes. And it is the allocation a full round would make: the
-standing proposals, favoured by the stability margin, are its unique optimum on the old
-part, and a newcomer's first cheapest edge is the one a full round settles it on (its edges
-come in the same order). Anything else (a newcomer contested, a new pair, a licence shared
-by several claimants, more than one licence able to serve a pair, an offer gone or changed)
-gives None, and the round plans the whole market.
+A grown allocation is an optimum of the round a full re-plan would make: the standing
+proposals (this allocation's routes) favoured by the stability margin, so the next full
+round keeps it. Where optima tie, a full round may pick another of them. Anything else (a
+new pair, a licence shared by several claimants, more than one licence able to serve a
+pair, an offer gone or changed, a contest too wide) gives a reason (`Refused`), and the
+round plans the whole market.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
 
@@ -36,6 +37,7 @@ from numpy.typing import NDArray
 
 from wastex_matching.domain.candidates import CandidateEdges, build_candidate_edges
 from wastex_matching.domain.capacity import NetCapacities, apply_fixed
+from wastex_matching.domain.contest import OfferArcs, Tree, resolved
 from wastex_matching.domain.flows import Forest, first_cheapest
 from wastex_matching.domain.model import (
     AllocationResult,
@@ -44,11 +46,17 @@ from wastex_matching.domain.model import (
     LicenceView,
     OfferSlot,
 )
-from wastex_matching.domain.network import FlowNetwork, edge_unit_costs, penalty_unit_cost
+from wastex_matching.domain.network import (
+    FlowNetwork,
+    edge_unit_costs,
+    penalty_unit_cost,
+    standing_unit_costs,
+)
 from wastex_matching.domain.params import MatchingParams
 from wastex_matching.domain.result import build_result, demand_kilograms, offer_kilograms
 
 IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
 
 
 class Refused(StrEnum):
@@ -64,10 +72,9 @@ class Refused(StrEnum):
     PAIR_REPEATED = "PAIR_REPEATED"
     #: A newcomer reaches a (demand, licence) pair the last network had no arc for.
     NEW_PAIR = "NEW_PAIR"
-    #: A newcomer's cheapest edge cannot carry all of it.
-    EDGE_TOO_SMALL = "EDGE_TOO_SMALL"
-    #: The newcomers would fill a capacity (or head for a full one): they contest it.
-    CAPACITY_FILLED = "CAPACITY_FILLED"
+    #: The newcomers contest so much of the market (`contest.MAX_PASSES` re-solves, or
+    #: half the offers) that planning all of it is quicker.
+    TOO_CONTESTED = "TOO_CONTESTED"
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,22 +89,17 @@ class Growth:
     excluded_pairs: frozenset[tuple[str, str]]
     today: date
     params: MatchingParams
-    #: What was allocated, and its routes: edges with flow (positions in `net`) and kg.
     net: NetCapacities
+    #: Every candidate edge of the network (positions in `net`), the tree node it enters,
+    #: its cost per kg and the kg it carries in the allocation.
     edges: CandidateEdges
+    heads: IntArray
+    costs: IntArray
     edge_flows: IntArray
     candidate_edges: int
-    #: The forest below the offers: each (demand × licences + licence) pair's first node,
-    #: each node's next one towards the sink (`sink` itself at the end), the room on each
-    #: node's way out, and the most arcs a path has.
+    #: Each (demand × licences + licence) pair's tree node.
     pair_node: dict[int, int]
-    parent: IntArray
-    room: IntArray
-    depth: int
-
-    @property
-    def sink(self) -> int:
-        return len(self.parent)
+    tree: Tree
 
     @classmethod
     def of(
@@ -114,11 +116,12 @@ class Growth:
         result: AllocationResult,
         network: FlowNetwork,
         capacities: IntArray,
-        flows: IntArray,
+        solution: tuple[IntArray, IntArray],
     ) -> Growth | None:
         """The growth of an allocation of `given` (offers, demands, licences, fixed,
-        excluded pairs) solved as `network` under `capacities` with `flows`; None when its
-        shape rules growth out (a shared licence, a pair two licences could serve)."""
+        excluded pairs) solved as `network` under `capacities` with `solution` (flows and
+        arc prices); None when its shape rules growth out (a shared licence, a pair two
+        licences could serve)."""
         offers, demands, licences, fixed, excluded = given
         edges = network.edges
         if network.shared_licences or edges.may_repeat_pairs:
@@ -126,17 +129,19 @@ class Growth:
         forest = Forest.of(network)
         if forest is None:
             return None
+        flows, prices = solution
         n_offers, n_licences = network.num_offers, len(licences)
         out_arc = forest.out_arc[n_offers:-1]  # each node's below the offers, sink left out
-        parent = network.heads[out_arc] - n_offers
-        room = capacities[out_arc] - flows[out_arc]
-        # Edge arcs come first in the network, in edge order: an edge's head is its arc's.
+        tree = Tree.of(
+            parent=network.heads[out_arc] - n_offers,
+            capacity=capacities[out_arc],
+            load=flows[out_arc],
+            price=prices[out_arc],
+        )
+        # Edge arcs come first in the network, in edge order.
+        heads = network.heads[: len(edges)] - n_offers
         keys = edges.demand * n_licences + edges.licence
         first = np.unique(keys, return_index=True)[1]
-        heads = network.heads[first] - n_offers
-        pair_node = dict(zip(keys[first].tolist(), heads.tolist(), strict=True))
-        edge_flows = network.edge_flows(flows)
-        used = np.flatnonzero(edge_flows > 0)
         return cls(
             offers=tuple(offers),
             demands=tuple(demands),
@@ -146,13 +151,13 @@ class Growth:
             today=today,
             params=params,
             net=result.net,
-            edges=_subset(edges, used),
-            edge_flows=edge_flows[used],
+            edges=edges,
+            heads=heads,
+            costs=network.unit_costs[: len(edges)],
+            edge_flows=network.edge_flows(flows),
             candidate_edges=result.candidate_edges,
-            pair_node=pair_node,
-            parent=parent,
-            room=room,
-            depth=len(forest.levels),
+            pair_node=dict(zip(keys[first].tolist(), heads[first].tolist(), strict=True)),
+            tree=tree,
         )
 
     def added(
@@ -166,8 +171,8 @@ class Growth:
         params: MatchingParams,
         excluded_pairs: Set[tuple[str, str]],
     ) -> tuple[AllocationResult, Growth] | Refused:
-        """The allocation of these inputs as the last one plus the new offers on their
-        cheapest edges, and its growth; or why that would not be the optimum (module doc)."""
+        """The allocation of these inputs as the last one plus the new offers (module
+        doc), and its growth; or why it would not be the optimum."""
         if (
             today != self.today
             or params != self.params
@@ -185,93 +190,162 @@ class Growth:
         if len(net.offer_positions) != len(net.offers):
             return Refused.ID_REPEATED
         # As allocated: with what fixed matches hold of them taken off.
-        placed = self._placed(net, [net.offer(offer.offer_id) for offer in new], params)
-        if isinstance(placed, Refused):
-            return placed
-        new_edges, new_flows, room = placed
-        # The old routes, their offers at their places among all the offers now.
-        moved = np.fromiter(
-            map(net.offer_positions.__getitem__, self.net.offer_ids), np.int64, len(self.net.offers)
-        )
-        old = self.edges
-        edges = CandidateEdges(
-            np.concatenate([moved[old.offer], new_edges.offer]),
-            np.concatenate([old.demand, new_edges.demand]),
-            np.concatenate([old.licence, new_edges.licence]),
-            np.concatenate([old.metres, new_edges.metres]),
-            False,
-        )
-        edge_flows = np.concatenate([self.edge_flows, new_flows])
-        candidate_edges = self.candidate_edges + len(new_edges)
-        result = build_result(
-            net, edges, edge_flows, params, candidate_edges=candidate_edges, rounds=0
-        )
-        used = np.flatnonzero(edge_flows > 0)
-        grown = Growth(
-            offers=tuple(offers),
-            demands=self.demands,
-            licences=self.licences,
-            fixed=self.fixed,
-            excluded_pairs=self.excluded_pairs,
-            today=today,
-            params=params,
-            net=net,
-            edges=_subset(edges, used),
-            edge_flows=edge_flows[used],
-            candidate_edges=candidate_edges,
-            pair_node=self.pair_node,
-            parent=self.parent,
-            room=room,
-            depth=self.depth,
-        )
-        return result, grown
-
-    def _placed(
-        self, net: NetCapacities, new: list[OfferSlot], params: MatchingParams
-    ) -> tuple[CandidateEdges, IntArray, IntArray] | Refused:
-        """The new offers' edges (positions in `net`) with each offer's whole tonnage on
-        its cheapest one, and the room left, if every one has room all the way."""
         fresh = build_candidate_edges(
-            new, net.demands, net.licences, today=self.today, road_factor=params.road_factor
+            [net.offer(offer.offer_id) for offer in new],
+            net.demands,
+            net.licences,
+            today=self.today,
+            road_factor=params.road_factor,
         )
         if fresh.may_repeat_pairs:
             return Refused.PAIR_REPEATED
-        n_licences = len(net.licences)
-        keys = fresh.demand * n_licences + fresh.licence
-        node = np.fromiter(map(self.pair_node.get, keys.tolist(), [-1] * len(keys)), np.int64)
-        if (node < 0).any():
+        keys = (fresh.demand * len(net.licences) + fresh.licence).tolist()
+        fresh_heads = np.fromiter(map(self.pair_node.get, keys, [-1] * len(keys)), np.int64)
+        if (fresh_heads < 0).any():
             return Refused.NEW_PAIR  # the network's shape may change
-        kilograms = offer_kilograms(new)
-        costs = edge_unit_costs(fresh.metres, params)
-        # Each new offer's cheapest edge (the first of equals), unless its penalty is cheaper
-        # (as a full round settles it: edge arcs come before the penalty arcs).
-        chosen = first_cheapest(fresh.offer, costs, len(new), penalty_unit_cost(params))
-        has_edge = chosen < len(fresh)
-        chosen = chosen[has_edge]
-        demand_kg = demand_kilograms(net.demands)
-        carried = np.minimum(kilograms[has_edge], demand_kg[fresh.demand[chosen]])
-        if (carried < kilograms[has_edge]).any():
-            return Refused.EDGE_TOO_SMALL
-        load = np.zeros(self.sink + 1, dtype=np.int64)
-        at = node[chosen]
-        for _ in range(self.depth):
-            np.add.at(load, at, kilograms[has_edge])
-            at = np.append(self.parent, self.sink)[at]
-        load = load[: self.sink]
-        if ((load > 0) & (load >= self.room)).any():
-            return Refused.CAPACITY_FILLED
-        flows = np.zeros(len(fresh), dtype=np.int64)
-        flows[chosen] = kilograms[has_edge]
-        positions = np.fromiter(
-            (net.offer_positions[offer.offer_id] for offer in new), np.int64, len(new)
+        market = _Market.of(self, net, new, fresh, fresh_heads)
+        grown = market.grown(self.tree, penalty_unit_cost(params), params.stability_margin)
+        if grown is None:
+            return Refused.TOO_CONTESTED
+        edge_flows, tree, solves = grown
+        candidate_edges = self.candidate_edges + len(fresh)
+        result = build_result(
+            net,
+            market.edges,
+            edge_flows,
+            params,
+            candidate_edges=candidate_edges,
+            rounds=solves,
+            offer_kg=market.kilograms,
         )
+        growth = replace(
+            self,
+            offers=tuple(offers),
+            net=net,
+            edges=market.edges,
+            heads=market.heads,
+            costs=market.costs,
+            edge_flows=edge_flows,
+            candidate_edges=candidate_edges,
+            tree=tree,
+        )
+        return result, growth
+
+
+@dataclass(frozen=True, slots=True)
+class _Market:
+    """The last allocation's edges and the newcomers', as positions in the new `net`; the
+    newcomers' edges last."""
+
+    edges: CandidateEdges
+    heads: IntArray
+    costs: IntArray
+    #: Each edge's kg in the last allocation (0 on the newcomers').
+    standing: IntArray
+    #: Each offer's kg, the newcomers' positions, and which newcomer each new edge is of.
+    kilograms: IntArray
+    newcomers: IntArray
+    newcomer_of: IntArray
+    #: Where the newcomers' edges start.
+    first_new: int
+    demand_kg: IntArray
+
+    @classmethod
+    def of(
+        cls,
+        growth: Growth,
+        net: NetCapacities,
+        new: Sequence[OfferSlot],
+        fresh: CandidateEdges,
+        fresh_heads: IntArray,
+    ) -> _Market:
+        positions = net.offer_positions
+        moved = np.fromiter(map(positions.__getitem__, growth.net.offer_ids), np.int64)
+        newcomers = np.fromiter((positions[o.offer_id] for o in new), np.int64, len(new))
+        old = growth.edges
         edges = CandidateEdges(
-            positions[fresh.offer], fresh.demand, fresh.licence, fresh.metres, False
+            np.concatenate([moved[old.offer], newcomers[fresh.offer]]),
+            np.concatenate([old.demand, fresh.demand]),
+            np.concatenate([old.licence, fresh.licence]),
+            np.concatenate([old.metres, fresh.metres]),
+            False,
         )
-        return edges, flows, self.room - load
+        return cls(
+            edges=edges,
+            heads=np.concatenate([growth.heads, fresh_heads]),
+            costs=np.concatenate([growth.costs, edge_unit_costs(fresh.metres, growth.params)]),
+            standing=np.concatenate([growth.edge_flows, np.zeros(len(fresh), np.int64)]),
+            kilograms=offer_kilograms(net.offers),
+            newcomers=newcomers,
+            newcomer_of=fresh.offer,
+            first_new=len(old),
+            demand_kg=demand_kilograms(net.demands),
+        )
 
+    def grown(self, tree: Tree, penalty: int, margin: float) -> tuple[IntArray, Tree, int] | None:
+        """Kg on each edge, the tree after, and the solves it took; None if too contested."""
+        first, heads = self.first_new, self.heads
+        capacity = np.minimum(self.kilograms[self.edges.offer], self.demand_kg[self.edges.demand])
+        # Each newcomer's cheapest edge at the last prices, unless its penalty is cheaper.
+        to_sink = tree.to_sink()
+        chosen = first_cheapest(
+            self.newcomer_of,
+            self.costs[first:] + to_sink[heads[first:]],
+            len(self.newcomers),
+            penalty,
+        )
+        has_edge = chosen < len(self.newcomer_of)
+        edge = first + chosen[has_edge]
+        kilograms = self.kilograms[self.newcomers[has_edge]]
+        whole = capacity[edge] >= kilograms
+        added = tree.loads(heads[edge[whole]], kilograms[whole])
+        filled = (added > 0) & (added >= tree.room)
+        crossing = tree.crossing(filled)
+        flows = self.standing.copy()
+        flows[edge[whole]] = kilograms[whole]
+        contested_new = ~whole | crossing[heads[edge]]
+        if not contested_new.any():
+            return flows, replace(tree, load=tree.load + added), 0
+        # The newcomers that contest, and every offer on a capacity they would fill.
+        contested = np.zeros(len(self.kilograms), dtype=bool)
+        contested[self.newcomers[has_edge][contested_new]] = True
+        contested[self.edges.offer[(self.standing > 0) & crossing[heads]]] = True
+        arcs = self._arcs(flows, capacity, tree.sink, penalty, margin)
+        answer = resolved(arcs, self.kilograms, tree, contested)
+        if answer is None:
+            return None
+        arc_flows, after = answer
+        edge_flows = arc_flows[: len(flows)].copy()
+        standing = np.flatnonzero(self.standing > 0)
+        edge_flows[standing] += arc_flows[len(arc_flows) - len(standing) :]
+        return edge_flows, after, 1
 
-def _subset(edges: CandidateEdges, keep: IntArray) -> CandidateEdges:
-    return CandidateEdges(
-        edges.offer[keep], edges.demand[keep], edges.licence[keep], edges.metres[keep], False
-    )
+    def _arcs(
+        self, flows: IntArray, capacity: IntArray, sink: int, penalty: int, margin: float
+    ) -> OfferArcs:
+        """The arcs a full round's network would have, with the kg each carries: the
+        edges (the newcomers' placed), the penalty arcs, and the last allocation's
+        routes as standing copies of their edges."""
+        standing = np.flatnonzero(self.standing > 0)
+        n_offers = len(self.kilograms)
+        edge_flows = np.where(self.standing > 0, 0, flows)  # old routes ride their copies
+        matched = np.bincount(self.edges.offer, weights=flows, minlength=n_offers)
+        return OfferArcs(
+            offer=np.concatenate(
+                [self.edges.offer, np.arange(n_offers), self.edges.offer[standing]]
+            ),
+            head=np.concatenate([self.heads, np.full(n_offers, sink), self.heads[standing]]),
+            cost=np.concatenate(
+                [
+                    self.costs,
+                    np.full(n_offers, penalty),
+                    standing_unit_costs(self.costs[standing], margin),
+                ]
+            ),
+            capacity=np.concatenate(
+                [capacity - self.standing, self.kilograms, self.standing[standing]]
+            ),
+            flow=np.concatenate(
+                [edge_flows, self.kilograms - matched.astype(np.int64), self.standing[standing]]
+            ),
+        )

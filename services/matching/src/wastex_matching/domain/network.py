@@ -134,13 +134,12 @@ class FlowNetwork:
         standing_kg = np.minimum(wanted, capacities[standing_edges])
         capacities[standing_edges] -= standing_kg
         costs = self.unit_costs[standing_edges]
-        discounts = np.where(costs > 0, np.maximum(1, np.rint(costs * margin)), 0)
         return replace(
             self,
             tails=np.concatenate([self.tails, self.tails[standing_edges]]),
             heads=np.concatenate([self.heads, self.heads[standing_edges]]),
             capacities=np.concatenate([capacities, standing_kg]),
-            unit_costs=np.concatenate([self.unit_costs, costs - discounts.astype(np.int64)]),
+            unit_costs=np.concatenate([self.unit_costs, standing_unit_costs(costs, margin)]),
             standing_edges=standing_edges,
         )
 
@@ -163,6 +162,16 @@ def edge_unit_costs(metres: NDArray[np.int64], params: MatchingParams) -> NDArra
     per_metre = float(params.freight_factor().value) * COST_SCALE / 1000.0
     costs: NDArray[np.int64] = np.rint(metres * per_metre).astype(np.int64)
     return costs
+
+
+def standing_unit_costs(costs: IntArray, margin: float) -> IntArray:
+    """What repeating a standing proposal costs per kg on edges of these `costs`: `margin`
+    of it less, at least one unit less (none on a free edge, none when `margin` is 0)."""
+    if margin <= 0:
+        return costs
+    discounts = np.where(costs > 0, np.maximum(1, np.rint(costs * margin)), 0)
+    standing: IntArray = costs - discounts.astype(np.int64)
+    return standing
 
 
 def penalty_unit_cost(params: MatchingParams) -> int:

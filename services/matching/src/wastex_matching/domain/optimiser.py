@@ -33,7 +33,7 @@ from wastex_matching.domain.candidates import (
     without_pairs,
 )
 from wastex_matching.domain.capacity import NetCapacities, apply_fixed
-from wastex_matching.domain.flows import optimal_flows, priced_flows
+from wastex_matching.domain.flows import optimal_flows, priced_flows, priced_optimal_flows
 from wastex_matching.domain.growth import Growth
 from wastex_matching.domain.model import (
     AllocationResult,
@@ -96,11 +96,13 @@ def allocate_growing(
 ) -> tuple[AllocationResult, Growth | None]:
     """`allocate`, and what a round that only adds offers can build on (`growth.Growth`)."""
     params = params or MatchingParams()
-    result, network, capacities, flows = _allocated(
+    result, network, capacities, flows, prices = _allocated(
         offers, demands, licences, today, fixed, params, excluded_pairs, standing
     )
+    if prices is None:  # shared licences: split by several solves, never grown
+        return result, None
     given = (offers, demands, licences, fixed, excluded_pairs)
-    growth = Growth.of(given, today, params, result, network, capacities, flows)
+    growth = Growth.of(given, today, params, result, network, capacities, (flows, prices))
     return result, growth
 
 
@@ -113,7 +115,7 @@ def _allocated(
     params: MatchingParams,
     excluded_pairs: Set[tuple[str, str]],
     standing: ProposalIndex | None,
-) -> tuple[AllocationResult, FlowNetwork, IntArray, IntArray]:
+) -> tuple[AllocationResult, FlowNetwork, IntArray, IntArray, IntArray | None]:
     net = apply_fixed(offers, demands, licences, fixed, today)
     _require_unique_ids(net)
     edges = build_candidate_edges(
@@ -142,16 +144,18 @@ def _solved(
     edges: CandidateEdges,
     params: MatchingParams,
     standing: ProposalIndex | None,
-) -> tuple[AllocationResult, FlowNetwork, IntArray, IntArray]:
-    """`solve`'s result, with the network, capacities and flows of its last solve."""
+) -> tuple[AllocationResult, FlowNetwork, IntArray, IntArray, IntArray | None]:
+    """`solve`'s result, with the network, capacities, flows and arc prices of its last
+    solve (no prices when shared licences were split: their shares are not priced)."""
     offer_kg = offer_kilograms(net.offers)
     network = flow_network(net, edges, params, offer_kg)
     capacities, flows, rounds = _split_shared_licences(network, params)
     favoured = _favouring(network, capacities, net, standing, params)
     if favoured is not None:
         network, capacities, flows = favoured, favoured.capacities, None
+    prices: IntArray | None = None
     if flows is None:
-        flows = optimal_flows(network, capacities)
+        flows, prices = priced_optimal_flows(network, capacities)
         rounds += 1
     notes: tuple[str, ...] = ()
     if network.shared_licences:
@@ -169,7 +173,7 @@ def _solved(
         notes=notes,
         offer_kg=offer_kg,
     )
-    return result, network, capacities, flows
+    return result, network, capacities, flows, prices
 
 
 def flow_network(

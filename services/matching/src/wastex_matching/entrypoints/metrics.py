@@ -1,7 +1,8 @@
 """Matching's own `/metrics` lines: what its re-optimisation rounds have done.
 
 Counters since the process started: rounds (and those that only placed new offers on the
-last allocation: `domain/growth.py`), proposals made and superseded (how much a round
+last allocation, among them those that re-solved the part the newcomers contest:
+`domain/growth.py`), proposals made and superseded (how much a round
 churns: decision 010), and seconds spent, planning and writing among them.
 """
 
@@ -15,6 +16,7 @@ def round_lines(service: str, totals: RoundTotals) -> list[str]:
     counters = {
         "wastex_reoptimise_rounds_total": totals.rounds,
         "wastex_reoptimise_grown_rounds_total": totals.grown,
+        "wastex_reoptimise_contested_rounds_total": totals.contested,
         "wastex_reoptimise_proposed_total": totals.proposed,
         "wastex_reoptimise_superseded_total": totals.superseded,
         "wastex_reoptimise_seconds_total": round(totals.seconds, 6),
