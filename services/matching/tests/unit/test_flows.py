@@ -4,6 +4,7 @@ whether the offers' cheapest arcs settle most of it or the solver gets all of it
 from __future__ import annotations
 
 import dataclasses
+from unittest import mock
 from collections.abc import Callable
 from typing import Any
 
@@ -189,6 +190,45 @@ def test_settling_the_uncontested_offers_first_loses_nothing(
     found = optimal_flows(network, network.capacities)
     assert_feasible(network, found)
     assert cost(network, found) == pytest.approx(lp_cost(network), rel=1e-9, abs=1e-3)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    offers=st.integers(1, 40),
+    room=st.sampled_from([0.2, 0.6, 1.0, 2.0, 10.0]),
+    standing=st.booleans(),
+    whole=st.booleans(),
+)
+def test_the_arc_prices_prove_the_flows_optimal(
+    seed: int, offers: int, room: float, standing: bool, whole: bool
+) -> None:
+    # Settled and partly solved, or (no share contested allowed) one solve of everything.
+    network = forest_network(seed, offers, room, standing)
+    with mock.patch.object(flows, "MAX_CONTESTED_SHARE", -1.0 if whole else 0.5):
+        found, prices = flows.priced_optimal_flows(network, network.capacities)
+    forest = flows.Forest.of(network)
+    assert forest is not None
+    assert (prices[forest.offer_arcs] == 0).all()
+    assert (prices >= 0).all()
+    assert (found[prices > 0] == network.capacities[prices > 0]).all()  # priced: full
+    # Each offer ships only on arcs costing least with the prices on the way to the sink.
+    to_sink = np.zeros(network.num_nodes, dtype=np.int64)
+    for level in forest.levels:
+        arcs = forest.out_arc[level]
+        to_sink[level] = prices[arcs] + to_sink[network.heads[arcs]]
+    arcs = forest.offer_arcs
+    value = network.unit_costs[arcs] + to_sink[network.heads[arcs]]
+    tails, flow, room_left = (
+        network.tails[arcs],
+        found[arcs],
+        network.capacities[arcs] - found[arcs],
+    )
+    for offer in range(offers):
+        mine = tails == offer
+        dearest_used = value[mine & (flow > 0)].max(initial=np.iinfo(np.int64).min)
+        cheapest_open = value[mine & (room_left > 0)].min(initial=np.iinfo(np.int64).max)
+        assert dearest_used <= cheapest_open
 
 
 def test_a_market_with_room_to_spare_is_settled_without_the_solver(
