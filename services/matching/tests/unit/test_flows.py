@@ -4,9 +4,9 @@ whether the offers' cheapest arcs settle most of it or the solver gets all of it
 from __future__ import annotations
 
 import dataclasses
-from unittest import mock
 from collections.abc import Callable
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pytest
