@@ -48,7 +48,7 @@ from wastex_matching.adapters.tables import (
 from wastex_matching.changes import MarketChanges
 from wastex_matching.domain import errors, lifecycle, reasons
 from wastex_matching.domain.capacity import NetCapacities
-from wastex_matching.domain.explain import CandidateExplanation, Explainer
+from wastex_matching.domain.explain import CandidateExplanation, Explainer, Verdicts
 from wastex_matching.domain.growth import Growth, Refused
 from wastex_matching.domain.lifecycle import MatchStatus, Party
 from wastex_matching.domain.model import AllocationResult, LicenceView, ProposedMatch, Route
@@ -184,6 +184,8 @@ class MatchingService:
         #: What the last round's allocation leaves for a round that only adds offers, and
         #: the live matches it holds for (after that round's own write).
         self._growth: tuple[Growth, repo.LiveMatches] | None = None
+        #: Pairs assessed for the explanations of earlier rounds (only rounds use it).
+        self._verdicts = Verdicts()
         self._round = asyncio.Lock()
         #: Rounds run in one process per database; another one stands by (`run_reoptimiser`).
         self.lease = Lease(uow.engine, "wastex.matching.reoptimiser")
@@ -676,7 +678,13 @@ class MatchingService:
     ) -> dict[str, list[CandidateExplanation]]:
         """For each offer that gets a new proposal, the other demands it could have gone to
         (the first `alternatives_limit` of its explanation)."""
-        explainer = Explainer(result.net, today=today, params=self.params, allocation=result)
+        explainer = Explainer(
+            result.net,
+            today=today,
+            params=self.params,
+            allocation=result,
+            verdicts=self._verdicts,
+        )
         limit = self.settings.alternatives_limit
         return {
             offer_id: explainer.alternatives(offer_id, limit)

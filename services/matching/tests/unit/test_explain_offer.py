@@ -11,8 +11,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wastex_matching.domain import LicenceType, MatchingParams, allocate, explain_offer, reasons
-from wastex_matching.domain.explain import Explainer
+from wastex_matching.domain import (
+    LicenceType,
+    MatchingParams,
+    allocate,
+    explain,
+    explain_offer,
+    reasons,
+)
+from wastex_matching.domain.explain import Explainer, Verdicts
+from wastex_matching.domain.feasibility import assess_pair
 from wastex_shared.errors import DomainError
 
 from .conftest import City, cities
@@ -163,6 +171,44 @@ def test_lots_alike_share_their_alternatives_and_a_later_lot_gets_its_own(make: 
     ).alternatives("lot-2", 5)
 
 
+def test_a_lot_posted_again_is_not_assessed_again_until_its_pairs_change(
+    make: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    demands = [
+        make.demand("near", enterprise="r-1", amount=100),
+        make.demand("far", enterprise="r-2", amount=500, at=JIANGXIA),
+    ]
+    licences = [make.licence(f"l{n}", enterprise=f"r-{n}") for n in (1, 2)]
+    verdicts = Verdicts()
+    assessed: list[str] = []
+
+    def counted(offer: Any, demand: Any, *args: Any, **kwargs: Any) -> Any:
+        assessed.append(demand.demand_id)
+        return assess_pair(offer, demand, *args, **kwargs)
+
+    monkeypatch.setattr(explain, "assess_pair", counted)
+
+    def round_of(lot: str, demands: list[Any]) -> list[tuple[str, str]]:
+        offers = [make.offer(lot, amount=150)]
+        result = allocate(offers, demands, licences, today=TODAY)
+        explainer = Explainer(result.net, today=TODAY, allocation=result, verdicts=verdicts)
+        return [(line.demand_id, line.outcome) for line in explainer.explain(lot)]
+
+    first = round_of("lot-1", demands)
+    assert sorted(assessed) == ["far", "near"]
+    assessed.clear()
+    # The factory posts the lot again: every pair's verdict is known.
+    assert round_of("lot-2", demands) == first
+    assert assessed == []
+    # The near demand filled up meanwhile (an accepted match elsewhere): assessed afresh.
+    filled = [make.demand("near", enterprise="r-1", amount=0), demands[1]]
+    assert ("near", reasons.NO_CAPACITY) in round_of("lot-3", filled)
+    assert assessed == ["near"]
+
+
+KEPT = Verdicts(limit=5_000)
+
+
 @settings(max_examples=150, deadline=None)
 @given(spec=cities, limit=st.sampled_from([1, 2, 5, 40]), road=st.sampled_from([1.0, 1.35]))
 def test_alternatives_are_the_head_of_the_full_explanation(
@@ -176,6 +222,10 @@ def test_alternatives_are_the_head_of_the_full_explanation(
     result = allocate(c.offers, c.demands, c.licences, today=TODAY, fixed=c.fixed, params=params)
     for allocation in (result, None):
         explainer = Explainer(result.net, today=TODAY, params=params, allocation=allocation)
+        # Verdicts kept across every city of the run: a key must tell all their pairs apart.
+        alternatives = Explainer(
+            result.net, today=TODAY, params=params, allocation=allocation, verdicts=KEPT
+        ).alternatives
         for offer in result.net.offers:
             got_some = {
                 r.demand_id for r in (allocation.routes_of(offer.offer_id) if allocation else [])
@@ -187,3 +237,4 @@ def test_alternatives_are_the_head_of_the_full_explanation(
                 if line.demand_id not in got_some
             ]
             assert explainer.alternatives(offer.offer_id, limit) == everyone[:limit]
+            assert alternatives(offer.offer_id, limit) == everyone[:limit]

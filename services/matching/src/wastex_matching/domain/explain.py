@@ -77,9 +77,53 @@ def explain_offer(
     return Explainer(net, today=today, params=params, allocation=allocation).explain(offer_id)
 
 
+class Verdicts:
+    """`assess_pair`'s answers, kept from round to round.
+
+    A pair's verdict depends on the offer only through its enterprise, code, point, window
+    and whether it has tonnes left, and otherwise on the demand, the recycler's licences,
+    the day and the road factor. A factory's system posts lot after lot from one site, and
+    every round explains each new proposal against the nearest demands, so most of a
+    round's pairs were assessed in an earlier one. Keyed by value: a changed demand or
+    licence is a new key. Cleared when `limit` answers are held."""
+
+    def __init__(self, limit: int = 50_000) -> None:
+        self.limit = limit
+        self._known: dict[tuple[object, ...], PairAssessment] = {}
+
+    def assess(
+        self,
+        offer: OfferSlot,
+        demand: DemandSlot,
+        licences: tuple[LicenceView, ...],
+        today: date,
+        road_factor: float,
+    ) -> PairAssessment:
+        """`assess_pair(offer, demand, licences, today, road_factor=road_factor)`."""
+        key = (
+            offer.enterprise_id,
+            offer.waste_code,
+            offer.point,
+            offer.window,
+            offer.remaining_tonnes > 0,
+            demand,
+            licences,
+            today,
+            road_factor,
+        )
+        verdict = self._known.get(key)
+        if verdict is None:
+            if len(self._known) >= self.limit:
+                self._known.clear()
+            verdict = assess_pair(offer, demand, licences, today, road_factor=road_factor)
+            self._known[key] = verdict
+        return verdict
+
+
 class Explainer:
     """`explain_offer` for many offers of one allocation: the usage is counted once, not
-    once per offer (a round may propose thousands of routes)."""
+    once per offer (a round may propose thousands of routes). `verdicts` may carry pairs
+    assessed in earlier rounds."""
 
     def __init__(
         self,
@@ -88,6 +132,7 @@ class Explainer:
         today: date,
         params: MatchingParams | None = None,
         allocation: AllocationResult | None = None,
+        verdicts: Verdicts | None = None,
     ) -> None:
         """`net`: what was allocated (`allocation.net`), or the inputs less fixed matches."""
         self.today = today
@@ -100,9 +145,11 @@ class Explainer:
         self._takers_by_code: dict[str, list[int]] = {}
         # Each recycler's own licences: `assess_pair` looks only at those, and scanning the
         # whole city's for every pair was most of an explanation's time.
-        self._licences_by_enterprise: dict[str, list[LicenceView]] = defaultdict(list)
+        by_enterprise: dict[str, list[LicenceView]] = defaultdict(list)
         for licence in net.licences:
-            self._licences_by_enterprise[licence.enterprise_id].append(licence)
+            by_enterprise[licence.enterprise_id].append(licence)
+        self._licences_by_enterprise = {e: tuple(own) for e, own in by_enterprise.items()}
+        self.verdicts = verdicts or Verdicts()
         self._demand_points: tuple[FloatArray, FloatArray, FloatArray] | None = None
         self._alternatives: dict[tuple[object, ...], list[CandidateExplanation]] = {}
 
@@ -185,12 +232,12 @@ class Explainer:
     def _line(
         self, offer: OfferSlot, demand: DemandSlot, routes: Sequence[Route]
     ) -> CandidateExplanation:
-        verdict = assess_pair(
+        verdict = self.verdicts.assess(
             offer,
             demand,
             self._licences_by_enterprise.get(demand.enterprise_id, ()),
             self.today,
-            road_factor=self.params.road_factor,
+            self.params.road_factor,
         )
         distance = metres_to_km(verdict.distance_metres)
         outcome, message, tonnes = _outcome(offer, demand, verdict, self.usage, routes)
