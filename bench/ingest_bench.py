@@ -98,6 +98,7 @@ ROUND_COUNTERS = (
     "superseded",
     "seconds",
     "planning_seconds",
+    "writing_seconds",
 )
 
 
@@ -123,6 +124,7 @@ def rounds_between(before: dict[str, float], after: dict[str, float]) -> dict[st
         "superseded": done["superseded"],
         "mean_round_s": round(done["seconds"] / rounds, 3),
         "mean_planning_s": round(done["planning_seconds"] / rounds, 3),
+        "mean_writing_s": round(done["writing_seconds"] / rounds, 3),
     }
 
 

@@ -175,13 +175,17 @@ def forest_network(
     )
 
 
-@settings(max_examples=300, deadline=None)
-@given(
+#: `forest_network`'s arguments (but `partial`) for property tests.
+FORESTS = dict(
     seed=st.integers(0, 2**32 - 1),
     offers=st.integers(1, 40),
     room=st.sampled_from([0.2, 0.6, 1.0, 2.0, 10.0]),
     standing=st.booleans(),
 )
+
+
+@settings(max_examples=300, deadline=None)
+@given(**FORESTS)
 def test_settling_the_uncontested_offers_first_loses_nothing(
     seed: int, offers: int, room: float, standing: bool
 ) -> None:
@@ -193,13 +197,7 @@ def test_settling_the_uncontested_offers_first_loses_nothing(
 
 
 @settings(max_examples=300, deadline=None)
-@given(
-    seed=st.integers(0, 2**32 - 1),
-    offers=st.integers(1, 40),
-    room=st.sampled_from([0.2, 0.6, 1.0, 2.0, 10.0]),
-    standing=st.booleans(),
-    whole=st.booleans(),
-)
+@given(**FORESTS, whole=st.booleans())
 def test_the_arc_prices_prove_the_flows_optimal(
     seed: int, offers: int, room: float, standing: bool, whole: bool
 ) -> None:
