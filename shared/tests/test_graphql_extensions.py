@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import strawberry
 from graphql import parse
+from sqlalchemy.exc import OperationalError
 from strawberry.extensions.validation_cache import DEFAULT_MAXSIZE, _get_validate_cache
 
 from wastex_shared.errors import DomainError
@@ -47,6 +48,11 @@ class Query:
     @strawberry.field
     def broken(self) -> str:
         raise RuntimeError("secret internals at /srv/app.py line 12")
+
+    @strawberry.field
+    def cut(self) -> str:
+        cause = ConnectionResetError("secret: connection reset by 10.0.0.7:5432")
+        raise OperationalError("SELECT secret FROM t", {}, cause)
 
 
 @strawberry.type
@@ -128,13 +134,15 @@ async def test_errors_get_codes_and_never_internals() -> None:
         "query($n: Int) { leaves(first: $n) { totalCount } }", variable_values={"n": "x"}
     )
     page = await schema.execute("{ leaves(first: 101) { totalCount } }")
+    cut = await schema.execute("{ cut }")
     codes = [
         r.errors[0].extensions["code"] if r.errors and r.errors[0].extensions else None
-        for r in (refused, broken, syntax, unknown, bad_variable, page)
+        for r in (refused, broken, cut, syntax, unknown, bad_variable, page)
     ]
     assert codes == [
         "NOT_AUTHORIZED",
         "INTERNAL_SERVER_ERROR",
+        "SERVICE_UNAVAILABLE",  # the database, not the request: try again
         "GRAPHQL_PARSE_FAILED",
         "GRAPHQL_VALIDATION_FAILED",
         "BAD_USER_INPUT",
@@ -142,6 +150,8 @@ async def test_errors_get_codes_and_never_internals() -> None:
     ]
     assert broken.errors is not None
     assert broken.errors[0].message == "Internal server error"
+    assert cut.errors is not None
+    assert "secret" not in cut.errors[0].message
 
 
 async def test_the_depth_limit_counts_levels_like_the_gateway() -> None:

@@ -38,7 +38,6 @@ from wastex_shared.envelope import Envelope
 from wastex_shared.errors import DomainError
 from wastex_shared.events.ingest import OfferSubmit
 from wastex_shared.messaging import EventConsumer, OutboxRelay
-from wastex_shared.messaging.consumer import _is_transient
 from wastex_shared.messaging.relay import make_producer
 from wastex_shared.messaging.subscription import subscribe
 from wastex_shared.runtime import make_broker
@@ -50,6 +49,7 @@ from wastex_shared.storage import (
     messaging_tables,
     write_later,
 )
+from wastex_shared.storage.failures import connection_lost
 
 metadata = MetaData()
 tables = messaging_tables(metadata)
@@ -598,7 +598,7 @@ async def test_a_batch_failing_outside_its_handlers_is_retried_not_given_up(
     ],
 )
 def test_connection_failures_are_told_from_bugs(failure: Exception, transient: bool) -> None:
-    assert _is_transient(failure) is transient
+    assert connection_lost(failure) is transient
 
 
 async def test_a_batch_whose_handling_raised_is_delivered_again(

@@ -638,7 +638,7 @@ class MatchingService:
             planning_seconds=planning,
             writing_seconds=writing,
             grown=grown,
-            contested=grown and result.rounds > 0,
+            contested=grown and result.rounds > 0,  # a grown round's solves: its re-solve
             refused=refused,
         )
 

@@ -1,8 +1,9 @@
 """Error policy and limits every subgraph applies.
 
-Errors: a DomainError becomes a GraphQL error with `extensions.code`; anything unexpected is
-logged and masked (no stack trace, no internals) as INTERNAL_SERVER_ERROR; graphql-core's own
-errors get a code too (GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED, BAD_USER_INPUT).
+Errors: a DomainError becomes a GraphQL error with `extensions.code`; a lost database
+connection is SERVICE_UNAVAILABLE (try again); anything else unexpected is logged and masked
+(no stack trace, no internals) as INTERNAL_SERVER_ERROR; graphql-core's own errors get a code
+too (GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED, BAD_USER_INPUT).
 
 Limits (the gateway applies the first three too, so a subgraph reached directly is no weaker):
 depth 10, 2,000 tokens, 15 aliases, and a query cost of at most 5,000 (`QueryCostLimiter`,
@@ -58,6 +59,7 @@ from strawberry.extensions import (
 
 from wastex_shared.errors import DomainError
 from wastex_shared.graphql.connection import DEFAULT_PAGE, MAX_PAGE
+from wastex_shared.storage.failures import connection_lost
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,7 @@ MAX_COST = 5000
 #: of an enterprise, a match's alternatives (at most 5), the waste codes' few fields.
 LIST_ESTIMATE = 10
 QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 
 
 _DEPTH_MESSAGE = re.compile(r"^'(?P<operation>.*)' exceeds maximum operation depth of \d+$")
@@ -117,6 +120,14 @@ def _rewrite(error: GraphQLError) -> GraphQLError:
             extensions["field"] = original.field
         return GraphQLError(
             original.message, nodes=error.nodes, path=error.path, extensions=extensions
+        )
+    if connection_lost(original):
+        log.warning("database unavailable to a resolver: %s", original)
+        return GraphQLError(
+            "The database is unavailable; try again shortly",
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": SERVICE_UNAVAILABLE},
         )
     log.error("unexpected error in resolver", exc_info=original)
     return GraphQLError(

@@ -22,14 +22,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import (
-    DBAPIError,
-    IntegrityError,
-    InterfaceError,
-    InvalidRequestError,
-    OperationalError,
-    ResourceClosedError,
-)
 
 from wastex_shared.envelope import Envelope, derived_id
 from wastex_shared.errors import DomainError
@@ -40,6 +32,7 @@ from wastex_shared.messaging.dead_letter import (
     header_texts,
     kafka_text,
 )
+from wastex_shared.storage.failures import connection_lost
 from wastex_shared.storage.tables import OUTBOX_KEY_LENGTH
 from wastex_shared.storage.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from wastex_shared.topics import all_topics, dlq_for
@@ -103,24 +96,6 @@ class ConsumerStats:
     retries: int = 0
 
 
-def _is_transient(exc: BaseException) -> bool:
-    """A failure of the connection, not of the batch: logged as a warning, not a traceback
-    (either way the batch is retried)."""
-    if isinstance(exc, IntegrityError):
-        return False
-    connection_lost = (
-        OperationalError | OSError | TimeoutError | ConnectionError | ResourceClosedError
-    )
-    if isinstance(exc, connection_lost):
-        return True
-    if isinstance(exc, InvalidRequestError) and "connection is closed" in str(exc).lower():
-        return True  # the pool's word for a connection PostgreSQL cut mid-transaction
-    if isinstance(exc, InterfaceError):  # a driver's state after a cut, not a bad parameter
-        message = str(exc).lower()
-        return "operation is in progress" in message or "connection" in message
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
-
-
 class EventConsumer:
     def __init__(
         self,
@@ -156,7 +131,7 @@ class EventConsumer:
                 raise
             except Exception as exc:
                 self.stats.retries += 1
-                if _is_transient(exc):
+                if connection_lost(exc):
                     log.warning(
                         "%s: transient failure (%s); retrying in %.1fs", self.group, exc, backoff
                     )
@@ -197,7 +172,7 @@ class EventConsumer:
         try:
             await uow.flush_writes()
         except Exception as exc:
-            if _is_transient(exc):
+            if connection_lost(exc):
                 raise
             raise _Refused from exc
 
@@ -250,7 +225,7 @@ class EventConsumer:
             try:
                 await handler(uow, envelope, data)
             except Exception as exc:
-                if _is_transient(exc):
+                if connection_lost(exc):
                     raise
                 # Its writes may be half done: start over with a savepoint per message.
                 raise _Refused from exc
@@ -263,7 +238,7 @@ class EventConsumer:
         except ValidationError as err:
             raise Poison("SCHEMA_INVALID", _short(err)) from err
         except Exception as exc:
-            if _is_transient(exc):
+            if connection_lost(exc):
                 raise
             # A bug must not stall the partition: park the message with the reason, go on,
             # and re-drive it from the DLQ once fixed (`wastex dlq redrive`).
