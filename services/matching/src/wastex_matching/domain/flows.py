@@ -69,17 +69,6 @@ def priced_optimal_flows(network: FlowNetwork, capacities: IntArray) -> tuple[In
     return flows, _arc_prices(network, potentials)
 
 
-def priced_flows(network: FlowNetwork, capacities: IntArray) -> tuple[IntArray, IntArray]:
-    """A min-cost flow of the whole network and each arc's reduced cost under the solver's
-    node prices: a full arc with a negative reduced cost is worth that much per kg more
-    capacity (prices of a degenerate optimum are one choice among several)."""
-    flows, potentials = solve(
-        network.supplies, network.tails, network.heads, capacities, network.unit_costs
-    )
-    reduced: IntArray = network.unit_costs + potentials[network.tails] - potentials[network.heads]
-    return flows, reduced
-
-
 def first_cheapest(group: IntArray, cost: IntArray, groups: int, ceiling: int) -> IntArray:
     """For each of `groups` groups, the index of its cheapest item (of equals, the first)
     among those costing at most `ceiling`; `len(cost)` where it has none."""

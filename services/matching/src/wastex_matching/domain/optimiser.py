@@ -33,7 +33,7 @@ from wastex_matching.domain.candidates import (
     without_pairs,
 )
 from wastex_matching.domain.capacity import NetCapacities, apply_fixed
-from wastex_matching.domain.flows import optimal_flows, priced_flows, priced_optimal_flows
+from wastex_matching.domain.flows import priced_optimal_flows
 from wastex_matching.domain.growth import Growth
 from wastex_matching.domain.model import (
     AllocationResult,
@@ -99,8 +99,6 @@ def allocate_growing(
     result, network, capacities, flows, prices = _allocated(
         offers, demands, licences, today, fixed, params, excluded_pairs, standing
     )
-    if prices is None:  # shared licences: split by several solves, never grown
-        return result, None
     given = (offers, demands, licences, fixed, excluded_pairs)
     growth = Growth.of(given, today, params, result, network, capacities, (flows, prices))
     return result, growth
@@ -115,7 +113,7 @@ def _allocated(
     params: MatchingParams,
     excluded_pairs: Set[tuple[str, str]],
     standing: ProposalIndex | None,
-) -> tuple[AllocationResult, FlowNetwork, IntArray, IntArray, IntArray | None]:
+) -> tuple[AllocationResult, FlowNetwork, IntArray, IntArray, IntArray]:
     net = apply_fixed(offers, demands, licences, fixed, today)
     _require_unique_ids(net)
     edges = build_candidate_edges(
@@ -144,19 +142,19 @@ def _solved(
     edges: CandidateEdges,
     params: MatchingParams,
     standing: ProposalIndex | None,
-) -> tuple[AllocationResult, FlowNetwork, IntArray, IntArray, IntArray | None]:
+) -> tuple[AllocationResult, FlowNetwork, IntArray, IntArray, IntArray]:
     """`solve`'s result, with the network, capacities, flows and arc prices of its last
-    solve (no prices when shared licences were split: their shares are not priced)."""
+    solve."""
     offer_kg = offer_kilograms(net.offers)
     network = flow_network(net, edges, params, offer_kg)
-    capacities, flows, rounds = _split_shared_licences(network, params)
+    capacities, solved, rounds = _split_shared_licences(network, params)
     favoured = _favouring(network, capacities, net, standing, params)
     if favoured is not None:
-        network, capacities, flows = favoured, favoured.capacities, None
-    prices: IntArray | None = None
-    if flows is None:
-        flows, prices = priced_optimal_flows(network, capacities)
+        network, capacities, solved = favoured, favoured.capacities, None
+    if solved is None:
+        solved = priced_optimal_flows(network, capacities)
         rounds += 1
+    flows, prices = solved
     notes: tuple[str, ...] = ()
     if network.shared_licences:
         notes = (
@@ -205,68 +203,68 @@ def flow_network(
 
 def _split_shared_licences(
     network: FlowNetwork, params: MatchingParams
-) -> tuple[IntArray, IntArray | None, int]:
+) -> tuple[IntArray, tuple[IntArray, IntArray] | None, int]:
     """Arc capacities with each licence several claimants share split among them (solve,
     re-split from the flows, again; then shares moved where the solver prices them
-    higher), with the last flows and the number of solves; nothing solved when no licence
-    is shared."""
+    higher), with the last flows and arc prices and the number of solves; nothing solved
+    when no licence is shared."""
     capacities = network.capacities.copy()
     if not network.shared_licences:
         return capacities, None, 0
-    flows = optimal_flows(network, capacities)
+    flows, prices = priced_optimal_flows(network, capacities)
     rounds = 1
     for _ in range(params.licence_rebalance_rounds):
         if not _rebalance(network, capacities, flows):
             break
-        flows = optimal_flows(network, capacities)
+        flows, prices = priced_optimal_flows(network, capacities)
         rounds += 1
-    capacities, flows, solves = _transferred_shares(
-        network, capacities, flows, params.licence_transfer_solves
+    capacities, solved, solves = _transferred_shares(
+        network, capacities, (flows, prices), params.licence_transfer_solves
     )
-    return capacities, flows, rounds + solves
+    return capacities, solved, rounds + solves
 
 
 def _transferred_shares(
-    network: FlowNetwork, capacities: IntArray, flows: IntArray, budget: int
-) -> tuple[IntArray, IntArray, int]:
+    network: FlowNetwork, capacities: IntArray, solved: tuple[IntArray, IntArray], budget: int
+) -> tuple[IntArray, tuple[IntArray, IntArray], int]:
     """Shares moved between a shared licence's claimants, within `budget` solves.
 
     Rebalancing only hands out what claimants left unused; when every claimant fills its
     share, the split by intake stays, though one claimant's tonnes may save much more CO2e
     (or landfill) than another's. The solver's prices say which: a full claimant arc with
-    reduced cost −μ would save μ per kg more. So move tonnage from the claimant priced
-    lowest to the one priced highest, of the licence where the gap is widest: first what
-    the donor leaves unused, else its whole share, halved until the allocation gets
-    cheaper. A move that saves nothing is not kept, so the result is never costlier."""
+    price μ would save μ per kg more. So move tonnage from the claimant priced lowest to
+    the one priced highest, of the licence where the gap is widest: first what the donor
+    leaves unused, else its whole share, halved until the allocation gets cheaper. A move
+    that saves nothing is not kept, so the result is never costlier. Each solve prices its
+    own answer, so a kept move's solve prices the next."""
+    flows, prices = solved
     cost = _cost(network, flows)
     solves = 0
     while solves < budget:
-        priced, reduced = priced_flows(network, capacities)
-        solves += 1
-        move = _widest_price_gap(network, capacities, priced, reduced)
+        move = _widest_price_gap(network, capacities, flows, prices)
         if move is None:
-            return capacities, flows, solves
+            break
         donor, taker = move
-        step = int(capacities[donor] - min(priced[donor], capacities[donor])) or int(
+        step = int(capacities[donor] - min(flows[donor], capacities[donor])) or int(
             capacities[donor]
         )
         while step > 0 and solves < budget:
             trial = capacities.copy()
             trial[donor] -= step
             trial[taker] += step
-            trial_flows = optimal_flows(network, trial)
+            trial_flows, trial_prices = priced_optimal_flows(network, trial)
             solves += 1
             if (trial_cost := _cost(network, trial_flows)) < cost:
-                capacities, flows, cost = trial, trial_flows, trial_cost
+                capacities, flows, prices, cost = trial, trial_flows, trial_prices, trial_cost
                 break
             step //= 2
         else:
-            return capacities, flows, solves
-    return capacities, flows, solves
+            break
+    return capacities, (flows, prices), solves
 
 
 def _widest_price_gap(
-    network: FlowNetwork, capacities: IntArray, flows: IntArray, reduced: IntArray
+    network: FlowNetwork, capacities: IntArray, flows: IntArray, prices: IntArray
 ) -> tuple[int, int] | None:
     """(donor arc, taker arc) of the shared licence whose claimants' prices differ most;
     None when no claimant is worth more than another with a share to give."""
@@ -274,7 +272,7 @@ def _widest_price_gap(
     for claims in network.shared_licences:
         arcs = claims.arcs
         full = flows[arcs] >= capacities[arcs]
-        worth = np.where(full, np.maximum(0, -reduced[arcs]), 0)
+        worth = np.where(full, prices[arcs], 0)
         givers = np.flatnonzero(capacities[arcs] > 0)
         if not len(givers):
             continue
