@@ -95,6 +95,7 @@ class Tree:
         on[heads] = True
         for level in reversed(self.levels[1:]):  # the farthest first: a child before its parent
             on[self.parent[level[on[level]]]] = True
+        on[self.sink] = len(heads) > 0  # every way ends there
         return on
 
 
