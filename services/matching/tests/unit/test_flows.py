@@ -212,9 +212,9 @@ def test_the_arc_prices_prove_the_flows_optimal(
     assert (found[prices > 0] == network.capacities[prices > 0]).all()  # priced: full
     # Each offer ships only on arcs costing least with the prices on the way to the sink.
     to_sink = np.zeros(network.num_nodes, dtype=np.int64)
-    for level in forest.levels:
-        arcs = forest.out_arc[level]
-        to_sink[level] = prices[arcs] + to_sink[network.heads[arcs]]
+    for level in forest.ways.levels:  # nearest the sink first; ways number from the offers
+        arcs = forest.out_arc[level + offers]
+        to_sink[level + offers] = prices[arcs] + to_sink[network.heads[arcs]]
     arcs = forest.offer_arcs
     value = network.unit_costs[arcs] + to_sink[network.heads[arcs]]
     tails, flow, room_left = (

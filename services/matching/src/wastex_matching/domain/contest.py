@@ -22,42 +22,24 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import NDArray
 
-from wastex_matching.domain.flows import MAX_CONTESTED_SHARE, MAX_PASSES, solve
+from wastex_matching.domain.flows import MAX_CONTESTED_SHARE, MAX_PASSES, Ways, solve
 
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
 
 
 @dataclass(frozen=True, slots=True)
-class Tree:
-    """The capacities below the offers, as nodes numbered 0 … sink − 1: each node's next
-    one towards the sink (`sink` at the end of a way), the capacity of its way out, the kg
-    on it and its price per kg."""
+class Tree(Ways):
+    """The capacities below the offers (`flows.Ways`) with the capacity of each node's way
+    out, the kg on it and its price per kg."""
 
-    parent: IntArray
     capacity: IntArray
     load: IntArray
     price: IntArray
-    #: Nodes by how many arcs lie between them and the sink, the nearest first.
-    levels: tuple[IntArray, ...]
 
     @classmethod
-    def of(cls, parent: IntArray, capacity: IntArray, load: IntArray, price: IntArray) -> Tree:
-        sink = len(parent)
-        depth = np.full(sink + 1, -1, dtype=np.int64)
-        depth[sink] = 0
-        levels: list[IntArray] = []
-        while (depth[:sink] < 0).any():
-            level = np.flatnonzero((depth[:sink] < 0) & (depth[parent] == len(levels)))
-            if not len(level):
-                raise ValueError("the parents form a cycle, not a tree")
-            depth[level] = len(levels) + 1
-            levels.append(level)
-        return cls(parent, capacity, load, price, tuple(levels))
-
-    @property
-    def sink(self) -> int:
-        return len(self.parent)
+    def over(cls, ways: Ways, capacity: IntArray, load: IntArray, price: IntArray) -> Tree:
+        return cls(ways.parent, ways.levels, capacity, load, price)
 
     @property
     def room(self) -> IntArray:
@@ -65,38 +47,8 @@ class Tree:
         return room
 
     def to_sink(self, price: IntArray | None = None) -> IntArray:
-        """Per kg, what the way from each node (and the sink, last: 0) to the sink costs."""
-        price = self.price if price is None else price
-        total = np.zeros(self.sink + 1, dtype=np.int64)
-        for level in self.levels:
-            total[level] = price[level] + total[self.parent[level]]
-        return total
-
-    def loads(self, heads: IntArray, kilograms: IntArray) -> IntArray:
-        """Kg on each node's way out when `kilograms` enter at `heads` (the sink: none)."""
-        through = np.zeros(self.sink + 1, dtype=np.int64)
-        np.add.at(through, heads, kilograms)
-        for level in reversed(self.levels[1:]):  # the farthest first, into their parents
-            np.add.at(through, self.parent[level], through[level])
-        loads: IntArray = through[: self.sink]
-        return loads
-
-    def crossing(self, flagged: BoolArray) -> BoolArray:
-        """Nodes (and the sink, last: False) whose way to the sink leaves a flagged node."""
-        hit = np.zeros(self.sink + 1, dtype=bool)
-        hit[: self.sink] = flagged
-        for level in self.levels[1:]:  # the nearest first: a parent is done before its child
-            hit[level] |= hit[self.parent[level]]
-        return hit
-
-    def on_ways_from(self, heads: IntArray) -> BoolArray:
-        """Nodes (and the sink, last) on the way from any of `heads` to the sink."""
-        on = np.zeros(self.sink + 1, dtype=bool)
-        on[heads] = True
-        for level in reversed(self.levels[1:]):  # the farthest first: a child before its parent
-            on[self.parent[level[on[level]]]] = True
-        on[self.sink] = len(heads) > 0  # every way ends there
-        return on
+        """`Ways.to_sink` at `price`, by default the tree's own."""
+        return Ways.to_sink(self, self.price if price is None else price)
 
 
 @dataclass(frozen=True, slots=True)

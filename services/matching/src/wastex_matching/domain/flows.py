@@ -93,8 +93,8 @@ class Forest:
     #: Arcs leaving any other node, and each node's out-arc (-1: an offer or the sink).
     forest_arcs: IntArray
     out_arc: IntArray
-    #: Non-offer nodes grouped by how many arcs lie between them and the sink (1, 2, …).
-    levels: tuple[IntArray, ...]
+    #: The nodes below the offers, numbered from the first of them (network node − offers).
+    ways: Ways
 
     @classmethod
     def of(cls, network: FlowNetwork) -> Forest | None:
@@ -117,19 +117,10 @@ class Forest:
             return None
         out_arc = np.full(nodes, -1, dtype=np.int64)
         out_arc[tails[forest_arcs]] = forest_arcs
-        # Distance to the sink, a level at a time (pair → demand → licence → sink: ≤ 3).
-        depth = np.full(nodes, -1, dtype=np.int64)
-        depth[sink] = 0
-        inner = np.arange(offers, sink, dtype=np.int64)
-        levels: list[IntArray] = []
-        while (depth[inner] < 0).any():
-            parent_depth = depth[network.heads[out_arc[inner]]]
-            level = inner[(depth[inner] < 0) & (parent_depth == len(levels))]
-            if not len(level):
-                return None  # a cycle: not a forest
-            depth[level] = len(levels) + 1
-            levels.append(level)
-        return cls(offers, np.flatnonzero(from_offer), forest_arcs, out_arc, tuple(levels))
+        ways = Ways.of(network.heads[out_arc[offers:sink]] - offers)
+        if ways is None:
+            return None  # a cycle: not a forest
+        return cls(offers, np.flatnonzero(from_offer), forest_arcs, out_arc, ways)
 
     def settled_flows(
         self, network: FlowNetwork, capacities: IntArray
@@ -159,7 +150,7 @@ class Forest:
             loads = self._forest_loads(network, flows)
             # Filled (or, with nothing solved yet, overfilled) capacities may carry a price.
             blocked = self._beyond(network, loads >= forest_capacity)
-            newly = settled & blocked[network.heads[cheapest]]
+            newly = settled & blocked[network.heads[cheapest] - self.offers]
             if not newly.any() and (residual >= 0).all():
                 flows[self.forest_arcs] = loads
                 return flows, prices
@@ -174,20 +165,17 @@ class Forest:
 
     def _forest_loads(self, network: FlowNetwork, flows: IntArray) -> IntArray:
         """Flow on each forest arc when the offers' arcs carry `flows`."""
-        through = np.zeros(network.num_nodes, dtype=np.int64)
-        np.add.at(through, network.heads[self.offer_arcs], flows[self.offer_arcs])
-        for level in reversed(self.levels[1:]):  # the farthest first, into their parents
-            np.add.at(through, network.heads[self.out_arc[level]], through[level])
-        loads: IntArray = through[network.tails[self.forest_arcs]]
+        arcs = self.offer_arcs
+        through = self.ways.loads(network.heads[arcs] - self.offers, flows[arcs])
+        loads: IntArray = through[network.tails[self.forest_arcs] - self.offers]
         return loads
 
     def _beyond(self, network: FlowNetwork, flagged: BoolArray) -> BoolArray:
-        """Nodes whose way to the sink crosses a flagged forest arc."""
-        hit = np.zeros(network.num_nodes, dtype=bool)
-        hit[network.tails[self.forest_arcs[flagged]]] = True
-        for level in self.levels[1:]:  # the nearest first: a parent is done before its child
-            hit[level] |= hit[network.heads[self.out_arc[level]]]
-        return hit
+        """Whether each node's way to the sink crosses a flagged forest arc (nodes as
+        `ways` numbers them, the sink last)."""
+        nodes = np.zeros(self.ways.sink, dtype=bool)
+        nodes[network.tails[self.forest_arcs[flagged]] - self.offers] = True
+        return self.ways.crossing(nodes)
 
     def _solve_contested(
         self,
@@ -214,6 +202,70 @@ class Forest:
         flows = np.zeros(len(capacities), dtype=np.int64)
         flows[mine] = solved[: len(mine)]
         return flows, _arc_prices(network, potentials)
+
+
+@dataclass(frozen=True, slots=True)
+class Ways:
+    """The nodes below the offers as a tree numbered 0 … sink − 1: each node's next one
+    towards the sink (`sink`, = len(parent), at the end of a way), and the nodes by how
+    many arcs lie between them and the sink, the nearest first (pair → demand → licence
+    group → sink: at most 3)."""
+
+    parent: IntArray
+    levels: tuple[IntArray, ...]
+
+    @classmethod
+    def of(cls, parent: IntArray) -> Ways | None:
+        """The tree of these parents, or None when they form a cycle."""
+        sink = len(parent)
+        depth = np.full(sink + 1, -1, dtype=np.int64)
+        depth[sink] = 0
+        levels: list[IntArray] = []
+        while (depth[:sink] < 0).any():
+            level = np.flatnonzero((depth[:sink] < 0) & (depth[parent] == len(levels)))
+            if not len(level):
+                return None
+            depth[level] = len(levels) + 1
+            levels.append(level)
+        return cls(parent, tuple(levels))
+
+    @property
+    def sink(self) -> int:
+        return len(self.parent)
+
+    def to_sink(self, price: IntArray) -> IntArray:
+        """Per kg, what the way from each node (and the sink, last: 0) to the sink costs
+        when each node's way out costs `price`."""
+        total = np.zeros(self.sink + 1, dtype=np.int64)
+        for level in self.levels:
+            total[level] = price[level] + total[self.parent[level]]
+        return total
+
+    def loads(self, heads: IntArray, kilograms: IntArray) -> IntArray:
+        """Kg on each node's way out when `kilograms` enter at `heads` (the sink: none)."""
+        through = np.zeros(self.sink + 1, dtype=np.int64)
+        np.add.at(through, heads, kilograms)
+        for level in reversed(self.levels[1:]):  # the farthest first, into their parents
+            np.add.at(through, self.parent[level], through[level])
+        loads: IntArray = through[: self.sink]
+        return loads
+
+    def crossing(self, flagged: BoolArray) -> BoolArray:
+        """Nodes (and the sink, last: False) whose way to the sink leaves a flagged node."""
+        hit = np.zeros(self.sink + 1, dtype=bool)
+        hit[: self.sink] = flagged
+        for level in self.levels[1:]:  # the nearest first: a parent is done before its child
+            hit[level] |= hit[self.parent[level]]
+        return hit
+
+    def on_ways_from(self, heads: IntArray) -> BoolArray:
+        """Nodes (and the sink, last) on the way from any of `heads` to the sink."""
+        on = np.zeros(self.sink + 1, dtype=bool)
+        on[heads] = True
+        for level in reversed(self.levels[1:]):  # the farthest first: a child before its parent
+            on[self.parent[level[on[level]]]] = True
+        on[self.sink] = len(heads) > 0  # every way ends there
+        return on
 
 
 def _arc_prices(network: FlowNetwork, potentials: IntArray) -> IntArray:

@@ -132,8 +132,8 @@ class Growth:
         flows, prices = solution
         n_offers, n_licences = network.num_offers, len(licences)
         out_arc = forest.out_arc[n_offers:-1]  # each node's below the offers, sink left out
-        tree = Tree.of(
-            parent=network.heads[out_arc] - n_offers,
+        tree = Tree.over(
+            forest.ways,
             capacity=capacities[out_arc],
             load=flows[out_arc],
             price=prices[out_arc],
@@ -264,8 +264,9 @@ class _Market:
     edges: CandidateEdges
     heads: IntArray
     costs: IntArray
-    #: Each edge's kg in the last allocation (0 on the newcomers').
+    #: Each edge's kg in the last allocation (0 on the newcomers'), and the edges with any.
     standing: IntArray
+    routes: IntArray
     #: Each offer's kg, the newcomers' positions, and which newcomer each new edge is of.
     kilograms: IntArray
     newcomers: IntArray
@@ -302,6 +303,7 @@ class _Market:
             heads=np.concatenate([old.head, fresh_heads]).astype(np.int64),
             costs=edge_unit_costs(metres, growth.params),
             standing=standing,
+            routes=growth.routes,
             kilograms=offer_kilograms(net.offers),
             newcomers=newcomers,
             newcomer_of=fresh.offer,
@@ -343,8 +345,7 @@ class _Market:
             return None
         arc_flows, after = answer
         edge_flows = arc_flows[: len(flows)].copy()
-        standing = np.flatnonzero(self.standing > 0)
-        edge_flows[standing] += arc_flows[len(arc_flows) - len(standing) :]
+        edge_flows[self.routes] += arc_flows[len(arc_flows) - len(self.routes) :]
         return edge_flows, after, 1
 
     def _arcs(
@@ -353,7 +354,7 @@ class _Market:
         """The arcs a full round's network would have, with the kg each carries: the
         edges (the newcomers' placed), the penalty arcs, and the last allocation's
         routes as standing copies of their edges."""
-        standing = np.flatnonzero(self.standing > 0)
+        standing = self.routes
         n_offers = len(self.kilograms)
         edge_flows = np.where(self.standing > 0, 0, flows)  # old routes ride their copies
         matched = np.bincount(self.edges.offer, weights=flows, minlength=n_offers)
