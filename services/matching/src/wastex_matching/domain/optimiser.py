@@ -96,11 +96,11 @@ def allocate_growing(
 ) -> tuple[AllocationResult, Growth | None]:
     """`allocate`, and what a round that only adds offers can build on (`growth.Growth`)."""
     params = params or MatchingParams()
-    result, network, capacities, flows, prices = _allocated(
+    result, network, capacities, solved = _allocated(
         offers, demands, licences, today, fixed, params, excluded_pairs, standing
     )
     given = (offers, demands, licences, fixed, excluded_pairs)
-    growth = Growth.of(given, today, params, result, network, capacities, (flows, prices))
+    growth = Growth.of(given, today, params, result, network, capacities, solved)
     return result, growth
 
 
@@ -113,7 +113,7 @@ def _allocated(
     params: MatchingParams,
     excluded_pairs: Set[tuple[str, str]],
     standing: ProposalIndex | None,
-) -> tuple[AllocationResult, FlowNetwork, IntArray, IntArray, IntArray]:
+) -> tuple[AllocationResult, FlowNetwork, IntArray, tuple[IntArray, IntArray]]:
     net = apply_fixed(offers, demands, licences, fixed, today)
     _require_unique_ids(net)
     edges = build_candidate_edges(
@@ -142,9 +142,9 @@ def _solved(
     edges: CandidateEdges,
     params: MatchingParams,
     standing: ProposalIndex | None,
-) -> tuple[AllocationResult, FlowNetwork, IntArray, IntArray, IntArray]:
-    """`solve`'s result, with the network, capacities, flows and arc prices of its last
-    solve."""
+) -> tuple[AllocationResult, FlowNetwork, IntArray, tuple[IntArray, IntArray]]:
+    """`solve`'s result, with the network, capacities, and flows and arc prices of its
+    last solve."""
     offer_kg = offer_kilograms(net.offers)
     network = flow_network(net, edges, params, offer_kg)
     capacities, solved, rounds = _split_shared_licences(network, params)
@@ -154,7 +154,6 @@ def _solved(
     if solved is None:
         solved = priced_optimal_flows(network, capacities)
         rounds += 1
-    flows, prices = solved
     notes: tuple[str, ...] = ()
     if network.shared_licences:
         notes = (
@@ -164,14 +163,14 @@ def _solved(
     result = build_result(
         net,
         network.edges,
-        network.edge_flows(flows),
+        network.edge_flows(solved[0]),
         params,
         candidate_edges=len(edges),
         rounds=rounds,
         notes=notes,
         offer_kg=offer_kg,
     )
-    return result, network, capacities, flows, prices
+    return result, network, capacities, solved
 
 
 def flow_network(
