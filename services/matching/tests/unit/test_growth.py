@@ -74,7 +74,7 @@ CONTESTED: list[bool] = []
     n_demands=st.integers(1, 10),
     tightness=st.sampled_from([0.5, 1.0, 3.0, 10.0]),
     shared_sites=st.sampled_from([0.0, 0.7]),
-    one_licence=st.booleans(),
+    one_licence=st.sampled_from([True, True, True, False]),  # growth needs one licence a site
 )
 def test_offers_added_are_allocated_as_a_full_round_would(
     seed: int,
@@ -105,7 +105,7 @@ def test_offers_added_are_allocated_as_a_full_round_would(
                 offers, **market, today=TODAY, params=PARAMS, excluded_pairs=frozenset()
             )
         GROWN.append(not isinstance(grown, Refused))
-        if isinstance(grown, Refused):
+        if growth is None or isinstance(grown, Refused):
             result, growth = allocate_growing(
                 offers, **market, today=TODAY, standing=standing(result)
             )
@@ -114,7 +114,10 @@ def test_offers_added_are_allocated_as_a_full_round_would(
         # An optimum of what the full round minimises (where optima tie, as lots a few
         # metres apart can within the stability margin, it may pick another) ...
         assert favoured_cost(grown[0], result, PARAMS) == favoured_cost(full, result, PARAMS)
-        if grown[0].rounds == 0:  # nothing re-solved: the full round's own choice
+        if grown[0].rounds == 0 and not growth.tree.price.any():
+            # Nothing re-solved, nothing priced: each newcomer on its first cheapest edge,
+            # where a full round settles it. (At a price, a newcomer steered off a full
+            # capacity may tie with one displacing an older offer: the costs above agree.)
             assert same_allocation(grown[0], full)
         # ... and still one when it stands in the next round.
         after = allocate(offers, **market, today=TODAY, standing=standing(grown[0]))
