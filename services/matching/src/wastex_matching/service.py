@@ -512,10 +512,15 @@ class MatchingService:
         step: str,
         data: MatchFacts,
     ) -> None:
+        await uow.publish(*self._event(topic, event_type, record, step, data))
+
+    @staticmethod
+    def _event(
+        topic: str, event_type: str, record: MatchRecord, step: str, data: MatchFacts
+    ) -> tuple[str, Envelope]:
         # Derived from the match and its version: re-running the same step yields the same id.
         event_id = derived_id(SOURCE, record.id, step, record.version)
-        envelope = Envelope.new(event_type, SOURCE, record.id, data, id=event_id)
-        await uow.publish(topic, envelope)
+        return topic, Envelope.new(event_type, SOURCE, record.id, data, id=event_id)
 
     # --- re-optimisation ----------------------------------------------------------------
 
@@ -553,10 +558,10 @@ class MatchingService:
         )
         planning = time.perf_counter() - planning
         now = self.clock()
-        # The new records are built before the write transaction, which holds SQLite's one
-        # write lock that the consumers wait for. Only rounds insert matches and they run one
-        # at a time; were a generation taken meanwhile, the insert conflicts and the round
-        # is retried.
+        # Everything written is built before the write transaction, which holds SQLite's one
+        # write lock that the consumers wait for: records, rows and events. Only rounds
+        # insert matches and they run one at a time; were a generation taken meanwhile, the
+        # insert conflicts and the round is retried.
         routes = [result.explain(route) for route in plan.propose]
         async with self._uow.reading() as uow:
             pairs = [(route.offer_id, route.demand_id) for route in routes]
@@ -566,6 +571,7 @@ class MatchingService:
                 [site for r in routes for site in (r.supplier_site_id, r.recycler_site_id)],
                 [e for r in routes for e in (r.supplier_enterprise_id, r.recycler_enterprise_id)],
             )
+            stored = await repo.matches_by_id(uow.session, (m.match_id for m in plan.supersede))
             await uow.rollback()
         new_records: list[MatchRecord] = []
         for route in routes:
@@ -577,45 +583,19 @@ class MatchingService:
                     names, result.net, route, generation, today, now, explanations, rejected
                 )
             )
-        replaced_by: dict[str, list[str]] = defaultdict(list)
-        for record in new_records:
-            replaced_by[record.offer_id].append(record.id)
-            replaced_by[record.demand_id].append(record.id)
+        superseded = self._superseded(plan, snapshot, stored, now)
+        events = self._round_events(superseded, new_records)
         writing = time.perf_counter()
         async with self._uow() as uow:
-            stored = await repo.matches_by_id(uow.session, (m.match_id for m in plan.supersede))
-            for stale in plan.supersede:
-                # Compare-and-set against the version planning saw, not the one read now.
-                read_at = snapshot.proposal_version(stale.match_id)
-                old = stored.get(stale.match_id)
-                if old is None or old.version != read_at:
-                    raise Conflict(f"match {stale.match_id} changed during the round")
-                new = replace(old, status=lifecycle.supersede(old.status))
-                stamped = replace(new, updated_at=now, version=old.version + 1)
-                if not await repo.update_match(uow.session, stamped, old.version):
-                    raise Conflict(f"match {old.id} changed during the round")
-                successors = sorted(set(replaced_by[old.offer_id] + replaced_by[old.demand_id]))
-                await self._publish(
-                    uow,
-                    MATCHING_MATCH_SUPERSEDED.name,
-                    "matching.match-superseded",
-                    stamped,
-                    "superseded",
-                    MatchSuperseded(**self._facts(stamped), replaced_by=successors),
-                )
+            # Compare-and-set against the versions planning saw, not the ones read now.
+            if await repo.update_statuses(uow.session, superseded) != len(superseded):
+                raise Conflict("a proposal to supersede changed during the round")
             try:
                 await repo.insert_matches(uow.session, new_records)
             except IntegrityError as exc:
                 raise Conflict("a match of this round exists already") from exc
-            for record in new_records:
-                await self._publish(
-                    uow,
-                    MATCHING_MATCH_PROPOSED.name,
-                    "matching.match-proposed",
-                    record,
-                    "proposed",
-                    MatchProposed(**self._facts(record)),
-                )
+            for topic, envelope, payload in events:
+                await uow.publish_raw(topic, envelope.key, envelope.id, payload)
             writes = await repo.note_match_writes(uow.session)
             await uow.commit()
         writing = time.perf_counter() - writing
@@ -641,6 +621,60 @@ class MatchingService:
             contested=grown and result.rounds > 0,  # a grown round's solves: its re-solve
             refused=refused,
         )
+
+    @staticmethod
+    def _superseded(
+        plan: ReoptimisationPlan,
+        snapshot: repo.MarketSnapshot,
+        stored: dict[str, MatchRecord],
+        now: datetime,
+    ) -> list[MatchRecord]:
+        """The proposals `plan` supersedes as they will be stored: each as planning saw it
+        (else the round conflicts), one version on."""
+        superseded = []
+        for stale in plan.supersede:
+            old = stored.get(stale.match_id)
+            if old is None or old.version != snapshot.proposal_version(stale.match_id):
+                raise Conflict(f"match {stale.match_id} changed during the round")
+            new = replace(old, status=lifecycle.supersede(old.status))
+            superseded.append(replace(new, updated_at=now, version=old.version + 1))
+        return superseded
+
+    def _round_events(
+        self, superseded: Sequence[MatchRecord], proposed: Sequence[MatchRecord]
+    ) -> list[tuple[str, Envelope, bytes]]:
+        """A round's events, serialised: each superseded match names its successors (the new
+        proposals of its offer or demand), then the new proposals."""
+        replaced_by: dict[str, list[str]] = defaultdict(list)
+        for record in proposed:
+            replaced_by[record.offer_id].append(record.id)
+            replaced_by[record.demand_id].append(record.id)
+        events = [
+            self._event(
+                MATCHING_MATCH_SUPERSEDED.name,
+                "matching.match-superseded",
+                record,
+                "superseded",
+                MatchSuperseded(
+                    **self._facts(record),
+                    replaced_by=sorted(
+                        set(replaced_by[record.offer_id] + replaced_by[record.demand_id])
+                    ),
+                ),
+            )
+            for record in superseded
+        ]
+        events += (
+            self._event(
+                MATCHING_MATCH_PROPOSED.name,
+                "matching.match-proposed",
+                record,
+                "proposed",
+                MatchProposed(**self._facts(record)),
+            )
+            for record in proposed
+        )
+        return [(topic, envelope, envelope.to_json()) for topic, envelope in events]
 
     def _plan(
         self,

@@ -4,6 +4,8 @@ out through the outbox, unchanged proposals kept, better demands superseding."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +21,7 @@ from wastex_matching.settings import MatchingSettings
 from wastex_matching.testing import (
     HONGSHAN_BRICKS,
     JIANGXIA_CEMENT,
+    NOW,
     QINGSHAN_STEEL,
     Catalog,
     fixed_clock,
@@ -281,6 +284,73 @@ async def test_a_proposal_accepted_while_a_round_plans_is_kept_not_superseded(
     assert kept is not None
     assert kept.status is MatchStatus.ACCEPTED_BY_SUPPLIER
     assert await stored(service, MatchStatus.SUPERSEDED) == []
+
+
+async def test_a_proposal_accepted_after_the_round_read_it_is_kept_not_superseded(
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The round read the proposal at the version it planned on, then the supplier accepted
+    before its write: the write's compare-and-set finds the new version, and the round goes
+    again."""
+    await seed_market(catalog, consumer)
+    await service.reoptimise()
+    [first] = await stored(service)
+    await add_nearer_recycler(catalog, consumer)
+    read_matches = repo.matches_by_id
+    attempts = []
+
+    async def accept_after_reading(*args: Any) -> Any:
+        found = await read_matches(*args)
+        attempts.append(found)
+        if len(attempts) == 1 and first.id in found:
+            await service.accept(first.id, Party.SUPPLIER)
+        return found
+
+    monkeypatch.setattr(repo, "matches_by_id", accept_after_reading)
+
+    report = await service.reoptimise()
+
+    assert len(attempts) == 2
+    assert attempts[0][first.id].status is MatchStatus.PROPOSED  # read before the accept
+    assert report.superseded == 0
+    kept = await service.get(first.id)
+    assert kept is not None
+    assert kept.status is MatchStatus.ACCEPTED_BY_SUPPLIER
+    assert await stored(service, MatchStatus.SUPERSEDED) == []
+
+
+async def test_statuses_are_written_only_where_the_version_read_is_still_stored(
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    await seed_market(catalog, consumer)
+    await catalog.feed(
+        consumer, catalog.offer("slag-2", "steel", "steel-site", QINGSHAN_STEEL, tonnes="50")
+    )
+    await service.reoptimise()
+    proposals = await stored(service, MatchStatus.PROPOSED)
+    assert len(proposals) == 2
+    current, stale = proposals[0], proposals[1]
+    later = NOW + timedelta(hours=1)
+    superseded = [
+        replace(record, status=MatchStatus.SUPERSEDED, updated_at=later, version=version)
+        for record, version in ((current, current.version + 1), (stale, stale.version))
+    ]
+    async with uow_factory() as uow:
+        assert await repo.update_statuses(uow.session, superseded) == 1
+        await uow.commit()
+    written, untouched = await service.get(current.id), await service.get(stale.id)
+    assert written is not None
+    assert untouched is not None
+    assert (written.status, written.version) == (MatchStatus.SUPERSEDED, current.version + 1)
+    assert written.updated_at.replace(tzinfo=None) == later.replace(tzinfo=None)
+    assert written.offer_id == current.offer_id  # nothing but status, time and version
+    assert untouched == stale
 
 
 async def test_a_withdrawn_offer_takes_its_proposals_away(

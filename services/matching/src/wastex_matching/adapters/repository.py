@@ -16,7 +16,7 @@ from itertools import compress
 from operator import attrgetter, itemgetter
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Result, Row, Table, and_, func, insert, or_, select, update
+from sqlalchemy import Result, Row, Table, and_, func, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
@@ -658,6 +658,32 @@ async def update_match(session: AsyncSession, record: MatchRecord, expected_vers
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0) == 1)
+
+
+async def update_statuses(session: AsyncSession, records: Sequence[MatchRecord]) -> int:
+    """Write each record's status, `updated_at` and version where the stored match is still
+    at the version before (optimistic lock, as `update_match`); how many were written.
+
+    One statement per status, time and chunk, not one per match: a round supersedes tens
+    to hundreds at once, all stamped alike. Only those three columns change."""
+    await note_match_writes(session)
+    table = MATCHES
+    alike: dict[tuple[str, datetime], list[MatchRecord]] = {}
+    for record in records:
+        alike.setdefault((str(record.status), record.updated_at), []).append(record)
+    written = 0
+    for (status, updated_at), group in alike.items():
+        for at in range(0, len(group), CHUNK):
+            read = [(record.id, record.version - 1) for record in group[at : at + CHUNK]]
+            result = await session.execute(
+                update(table)
+                .where(tuple_(table.c.id, table.c.version).in_(read))
+                .values(status=status, updated_at=updated_at, version=table.c.version + 1)
+                .returning(table.c.id)
+                .execution_options(synchronize_session=False)
+            )
+            written += len(result.all())
+    return written
 
 
 @dataclass(frozen=True)
