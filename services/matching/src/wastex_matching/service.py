@@ -558,8 +558,8 @@ class MatchingService:
         )
         planning = time.perf_counter() - planning
         now = self.clock()
-        # Everything written is built before the write transaction, which holds SQLite's one
-        # write lock that the consumers wait for: records, rows and events. Only rounds
+        # The records and events are built before the write transaction, which holds
+        # SQLite's one write lock that the consumers wait for. Only rounds
         # insert matches and they run one at a time; were a generation taken meanwhile, the
         # insert conflicts and the round is retried.
         routes = [result.explain(route) for route in plan.propose]
