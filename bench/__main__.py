@@ -1,6 +1,7 @@
 """`make bench`: run every benchmark, write bench/results/latest.json, print a table, plot latency.
 
-`python -m bench [NAME ...]` runs only the named benchmarks (matching, ingest, regulator).
+`python -m bench [NAME ...]` runs only the named benchmarks (matching, ingest, regulator; and
+`ingest_pg`, the ingest bench on PostgreSQL, which only runs when named).
 """
 
 from __future__ import annotations
