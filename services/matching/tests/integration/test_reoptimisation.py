@@ -253,11 +253,21 @@ async def test_a_closer_demand_supersedes_the_proposal(
     assert events[1]["data"]["replacedBy"] == [new.id]
 
 
+@pytest.mark.parametrize(
+    "accepted_after",
+    [
+        # The round's read of the proposals it supersedes finds the new version.
+        pytest.param("generations", id="before-the-round-read-it"),
+        # The round read the version it planned on: its write's compare-and-set finds the new.
+        pytest.param("matches_by_id", id="after-the-round-read-it"),
+    ],
+)
 async def test_a_proposal_accepted_while_a_round_plans_is_kept_not_superseded(
     service: MatchingService,
     consumer: EventConsumer,
     catalog: Catalog,
     monkeypatch: pytest.MonkeyPatch,
+    accepted_after: str,
 ) -> None:
     """The round planned on a snapshot; the supplier accepted before it wrote: the round
     must not supersede the accepted match, and goes again on the new market."""
@@ -265,56 +275,23 @@ async def test_a_proposal_accepted_while_a_round_plans_is_kept_not_superseded(
     await service.reoptimise()
     [first] = await stored(service)
     await add_nearer_recycler(catalog, consumer)
-    read_generations = repo.generations
+    read = getattr(repo, accepted_after)
     attempts = []
 
-    async def accept_first(*args: Any) -> Any:
-        attempts.append(args)
-        if len(attempts) == 1:  # the first attempt's write phase, after it planned
+    async def accept_after_the_first_read(*args: Any) -> Any:
+        found = await read(*args)
+        attempts.append(found)
+        if len(attempts) == 1:  # the first attempt, after it planned, before it wrote
             await service.accept(first.id, Party.SUPPLIER)
-        return await read_generations(*args)
+        return found
 
-    monkeypatch.setattr(repo, "generations", accept_first)
+    monkeypatch.setattr(repo, accepted_after, accept_after_the_first_read)
 
     report = await service.reoptimise()
 
     assert len(attempts) == 2  # the first attempt saw the conflict and the round went again
-    assert report.superseded == 0
-    kept = await service.get(first.id)
-    assert kept is not None
-    assert kept.status is MatchStatus.ACCEPTED_BY_SUPPLIER
-    assert await stored(service, MatchStatus.SUPERSEDED) == []
-
-
-async def test_a_proposal_accepted_after_the_round_read_it_is_kept_not_superseded(
-    service: MatchingService,
-    consumer: EventConsumer,
-    catalog: Catalog,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The round read the proposal at the version it planned on, then the supplier accepted
-    before its write: the write's compare-and-set finds the new version, and the round goes
-    again."""
-    await seed_market(catalog, consumer)
-    await service.reoptimise()
-    [first] = await stored(service)
-    await add_nearer_recycler(catalog, consumer)
-    read_matches = repo.matches_by_id
-    attempts = []
-
-    async def accept_after_reading(*args: Any) -> Any:
-        found = await read_matches(*args)
-        attempts.append(found)
-        if len(attempts) == 1 and first.id in found:
-            await service.accept(first.id, Party.SUPPLIER)
-        return found
-
-    monkeypatch.setattr(repo, "matches_by_id", accept_after_reading)
-
-    report = await service.reoptimise()
-
-    assert len(attempts) == 2
-    assert attempts[0][first.id].status is MatchStatus.PROPOSED  # read before the accept
+    if accepted_after == "matches_by_id":
+        assert attempts[0][first.id].status is MatchStatus.PROPOSED  # read before the accept
     assert report.superseded == 0
     kept = await service.get(first.id)
     assert kept is not None
