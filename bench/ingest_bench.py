@@ -23,8 +23,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from tempfile import TemporaryDirectory
 from typing import Any
 
 import httpx
@@ -33,12 +31,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.ingest_city import City, Lot, set_up
 from bench.report import Figure
+from bench.stacks import postgresql_databases, running_stack
 from wastex_catalog.service import aggregate_id
-from wastex_cli.stack import SERVICES, Ports, Stack
-from wastex_shared.devtools.tansu import free_port
+from wastex_cli.stack import SERVICES, Stack
 from wastex_shared.envelope import Envelope
 from wastex_shared.settings import ServiceSettings
-from wastex_shared.testing.plugin import PG_SERVER, create_pg_database, drop_pg_database
 
 JWT = ServiceSettings().jwt
 #: The city (`ingest_city`): lots the factories post in turn, recycler sites, its seed.
@@ -337,21 +334,5 @@ async def _run(stack: Stack, n: int) -> tuple[list[Figure], dict[str, Any]]:
 def run(n: int = 20_000, *, postgresql: bool = False) -> tuple[list[Figure], dict[str, Any]]:
     """The bench on the embedded SQLite default, or with every service on a fresh PostgreSQL
     database of its own (`postgresql`, as deployed)."""
-    names = {s: asyncio.run(create_pg_database()) for s in SERVICES} if postgresql else {}
-    try:
-        with TemporaryDirectory() as tmp:
-            ports = Ports(free_port(), free_port(), free_port(), free_port(), free_port())
-            stack = Stack(
-                ports=ports,
-                data_dir=Path(tmp) / "data",
-                run_dir=Path(tmp) / "run",
-                database_urls={s: f"{PG_SERVER}/{name}" for s, name in names.items()},
-            )
-            stack.start()
-            try:
-                return asyncio.run(_run(stack, n))
-            finally:
-                stack.stop()
-    finally:
-        for name in names.values():
-            asyncio.run(drop_pg_database(name))
+    with postgresql_databases(SERVICES if postgresql else ()) as urls, running_stack(urls) as stack:
+        return asyncio.run(_run(stack, n))

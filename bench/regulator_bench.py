@@ -21,8 +21,6 @@ import random
 import statistics
 import time
 from decimal import Decimal
-from pathlib import Path
-from tempfile import TemporaryDirectory
 from typing import Any
 
 import asyncpg
@@ -30,7 +28,8 @@ import httpx
 from aiokafka import AIOKafkaProducer
 
 from bench.report import Figure
-from wastex_cli.stack import Ports, Stack
+from bench.stacks import postgresql_databases, running_stack
+from wastex_cli.stack import Stack
 from wastex_ledger.adapters.repository import Repository
 from wastex_ledger.adapters.tables import messaging
 from wastex_ledger.domain.entries import EntryKind, SiteFacts, report
@@ -38,11 +37,9 @@ from wastex_ledger.replay import replay
 from wastex_ledger.service import entry_recorded, projection_deltas
 from wastex_ledger.settings import LedgerSettings
 from wastex_shared.auth import Role, issue_token
-from wastex_shared.devtools.tansu import free_port
 from wastex_shared.envelope import Envelope, derived_id, utcnow
 from wastex_shared.settings import ServiceSettings
 from wastex_shared.storage import UnitOfWorkFactory, make_engine
-from wastex_shared.testing.plugin import PG_SERVER, create_pg_database, drop_pg_database
 from wastex_shared.topics import LEDGER_ENTRY_RECORDED
 
 DISTRICTS = (
@@ -244,21 +241,5 @@ async def _measure(stack: Stack, db_url: str, total: int) -> tuple[list[Figure],
 
 def run() -> tuple[list[Figure], dict[str, Any]]:
     total = int(os.environ.get("WASTEX_BENCH_ENTRIES", "1000000"))
-    name = asyncio.run(create_pg_database())
-    db_url = f"{PG_SERVER}/{name}"
-    try:
-        with TemporaryDirectory() as tmp:
-            ports = Ports(free_port(), free_port(), free_port(), free_port(), free_port())
-            stack = Stack(
-                ports=ports,
-                data_dir=Path(tmp) / "data",
-                run_dir=Path(tmp) / "run",
-                database_urls={"ledger": db_url},
-            )
-            stack.start()
-            try:
-                return asyncio.run(_measure(stack, db_url, total))
-            finally:
-                stack.stop()
-    finally:
-        asyncio.run(drop_pg_database(name))
+    with postgresql_databases(["ledger"]) as urls, running_stack(urls) as stack:
+        return asyncio.run(_measure(stack, urls["ledger"], total))
