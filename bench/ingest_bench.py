@@ -97,6 +97,8 @@ ROUND_COUNTERS = (
     "seconds",
     "planning_seconds",
     "writing_seconds",
+    "growth_refused",
+    "conflicts",
 )
 
 
@@ -118,6 +120,11 @@ def rounds_between(before: dict[str, float], after: dict[str, float]) -> dict[st
         # those, rounds that re-solved the part the newcomers contested).
         "grown": done["grown_rounds"],
         "grown_contested": done["contested_rounds"],
+        # The others: refused (a reason the growth could not apply: summed over reasons) or
+        # without a growth to build on (a conflict retried, another writer, a first round).
+        "refused": done["growth_refused"],
+        "without_growth": done["rounds"] - done["grown_rounds"] - done["growth_refused"],
+        "conflicts": done["conflicts"],
         "proposed": done["proposed"],
         "superseded": done["superseded"],
         "mean_round_s": round(done["seconds"] / rounds, 3),

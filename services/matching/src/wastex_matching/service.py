@@ -144,6 +144,8 @@ class RoundTotals:
     grown: int = 0
     contested: int = 0
     refused: Counter[str] = field(default_factory=Counter)
+    #: Attempts that found their matches changed by another writer and went again.
+    conflicts: int = 0
 
     def add(self, report: ReoptimiseReport) -> None:
         self.rounds += 1
@@ -531,6 +533,7 @@ class MatchingService:
                 try:
                     report = await self._reoptimise_once()
                 except Conflict as conflict:
+                    self.totals.conflicts += 1
                     log.info("re-optimisation conflict (%s); retrying", conflict)
                     await asyncio.sleep(0.05 * (attempt + 1))
                     continue

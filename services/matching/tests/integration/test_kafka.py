@@ -234,6 +234,7 @@ async def test_catalog_events_in_proposals_out_better_demand_supersedes_and_repl
     assert int(scraped[f"wastex_reoptimise_proposed_total{label}"]) >= 2
     assert int(scraped[f"wastex_reoptimise_superseded_total{label}"]) >= 1
     assert float(scraped[f"wastex_reoptimise_seconds_total{label}"]) > 0
+    assert int(scraped[f"wastex_reoptimise_conflicts_total{label}"]) == 0  # no other writer
     # The round after the new demand could not grow the last allocation, and says why.
     why = f'{{service="{settings.service}",reason="MARKET_CHANGED"}}'
     assert int(scraped[f"wastex_reoptimise_growth_refused_total{why}"]) >= 1

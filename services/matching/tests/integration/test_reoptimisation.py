@@ -290,6 +290,7 @@ async def test_a_proposal_accepted_while_a_round_plans_is_kept_not_superseded(
     report = await service.reoptimise()
 
     assert len(attempts) == 2  # the first attempt saw the conflict and the round went again
+    assert service.totals.conflicts == 1
     if accepted_after == "matches_by_id":
         assert attempts[0][first.id].status is MatchStatus.PROPOSED  # read before the accept
     assert report.superseded == 0

@@ -3,7 +3,8 @@
 Counters since the process started: rounds (and those that only placed new offers on the
 last allocation, among them those that re-solved the part the newcomers contest:
 `domain/growth.py`), proposals made and superseded (how much a round
-churns: decision 010), and seconds spent, planning and writing among them.
+churns: decision 010), seconds spent, planning and writing among them, and attempts that
+found the matches changed under them and went again (conflicts).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ def round_lines(service: str, totals: RoundTotals) -> list[str]:
         "wastex_reoptimise_seconds_total": round(totals.seconds, 6),
         "wastex_reoptimise_planning_seconds_total": round(totals.planning_seconds, 6),
         "wastex_reoptimise_writing_seconds_total": round(totals.writing_seconds, 6),
+        "wastex_reoptimise_conflicts_total": totals.conflicts,
     }
     lines: list[str] = []
     for name, value in counters.items():
