@@ -74,18 +74,22 @@ async def raw_consume_rate(bootstrap: str, payloads: list[bytes]) -> float:
         await consumer.stop()
 
 
-async def metric(stack: Stack, service: str, *names: str) -> float:
-    """The sum of the service's /metrics lines named `names` (all their labels).
+async def metric_lines(stack: Stack, service: str) -> list[tuple[str, float]]:
+    """The service's /metrics samples: (name with its labels, value).
 
     Asked without blocking the loop, and patiently: a service busy ingesting as fast as it
     can may answer its metrics late, which is not a failure of the run."""
     async with httpx.AsyncClient(timeout=60) as http:
         text = (await http.get(f"{stack.service_url(service)}/metrics")).text
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(names):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+    samples = [line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#")]
+    return [(name, float(value)) for name, value in samples]
+
+
+async def metric(stack: Stack, service: str, *names: str) -> float:
+    """The sum of the service's /metrics lines named `names` (all their labels)."""
+    return sum(
+        value for name, value in await metric_lines(stack, service) if name.startswith(names)
+    )
 
 
 ROUND_COUNTERS = (
@@ -102,15 +106,25 @@ ROUND_COUNTERS = (
 )
 
 
+REFUSED = "wastex_reoptimise_growth_refused_total"
+
+
 async def round_totals(stack: Stack) -> dict[str, float]:
-    """Matching's re-optimisation counters (`wastex_reoptimise_*_total`)."""
-    return {
-        name: await metric(stack, "matching", f"wastex_reoptimise_{name}_total")
+    """Matching's re-optimisation counters (`wastex_reoptimise_*_total`), and the refused
+    growths by reason (`refused:REASON`)."""
+    samples = await metric_lines(stack, "matching")
+    totals = {
+        name: sum(v for n, v in samples if n.startswith(f"wastex_reoptimise_{name}_total"))
         for name in ROUND_COUNTERS
     }
+    for name, value in samples:
+        if name.startswith(REFUSED) and 'reason="' in name:
+            reason = name.split('reason="', 1)[1].split('"', 1)[0]
+            totals[f"refused:{reason}"] = value
+    return totals
 
 
-def rounds_between(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+def rounds_between(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
     """The rounds of a phase: how many, what they proposed and superseded, mean seconds."""
     done = {name: after[name] - before[name] for name in ROUND_COUNTERS}
     rounds = done["rounds"] or 1.0
@@ -123,6 +137,11 @@ def rounds_between(before: dict[str, float], after: dict[str, float]) -> dict[st
         # The others: refused (a reason the growth could not apply: summed over reasons) or
         # without a growth to build on (a conflict retried, another writer, a first round).
         "refused": done["growth_refused"],
+        "refused_by_reason": {
+            name.split(":", 1)[1]: after[name] - before.get(name, 0.0)
+            for name in after
+            if name.startswith("refused:") and after[name] > before.get(name, 0.0)
+        },
         "without_growth": done["rounds"] - done["grown_rounds"] - done["growth_refused"],
         "conflicts": done["conflicts"],
         "proposed": done["proposed"],
