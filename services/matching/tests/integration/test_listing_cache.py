@@ -90,3 +90,43 @@ async def test_a_kept_cache_reads_only_the_listings_changed_since_its_last_read(
     await market(uow_factory, kept)
     await market(uow_factory, kept)
     assert read == ["slag-2"]
+
+
+async def test_a_listing_stamped_after_the_read_began_is_read_once_in_the_next_round(
+    consumer: EventConsumer,
+    catalog: Catalog,
+    uow_factory: UnitOfWorkFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On PostgreSQL each statement of a round's read sees what has committed by then: a
+    posting can commit between the version read and the listings read. Left for the next
+    round, it is read once; read in both, the next round had a new slot for an offer it had
+    allocated and planned the whole market. The race is made here by reading an older
+    version."""
+    kept = repo.ListingCache()
+    await seed_market(catalog, consumer)
+    await market(uow_factory, kept)
+    version_before = kept.version
+    assert version_before is not None
+    await catalog.feed(consumer, catalog.offer("slag-2", "steel", "steel-site", QINGSHAN_STEEL))
+    read: list[str] = []
+    original_slot, original_version = repo.offer_slot, repo.read_version
+
+    def counted(row: Any) -> OfferSlot:
+        read.append(row.id)
+        return original_slot(row)
+
+    async def the_version_before(session: Any) -> int:
+        return version_before
+
+    monkeypatch.setattr(repo, "offer_slot", counted)
+    monkeypatch.setattr(repo, "read_version", the_version_before)
+    offers, _ = await market(uow_factory, kept)
+    assert [ident for ident, _ in offers] == ["slag-1"]  # slag-2 committed after the version
+    monkeypatch.setattr(repo, "read_version", original_version)
+    offers, _ = await market(uow_factory, kept)
+    assert [ident for ident, _ in offers] == ["slag-1", "slag-2"]
+    slot = dict(offers)["slag-2"]
+    offers, _ = await market(uow_factory, kept)
+    assert dict(offers)["slag-2"] is slot  # the same slot: nothing for a round to re-plan
+    assert read == ["slag-2"]

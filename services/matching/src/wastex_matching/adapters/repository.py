@@ -455,16 +455,29 @@ async def _changes_since(
     session: AsyncSession,
     table: Table,
     kind: str,
-    version: int,
+    versions: tuple[int, int],
     known: OpenSlots[SlotT],
     to_slot: Callable[[Row[Any]], SlotT],
 ) -> None:
-    """Apply to `known` the listings of `table` whose row or status changed after `version`."""
+    """Apply to `known` the listings of `table` whose row or status changed in `versions`
+    (after the first, up to the second).
+
+    Up to the version the read began with, not to whatever has committed since: on
+    PostgreSQL each statement reads afresh, and a listing stamped later was read in this
+    round and again in the next, a new slot for the same offer, which the next round took
+    for a changed offer and planned the whole market (`Refused.OFFER_CHANGED`). Stamps up to
+    the version read have all committed: the counter row stays locked until its
+    transaction commits."""
+    after, upto = versions
     status = LISTING_STATUS.c
     changed = (
         select(table.c.id)
-        .where(table.c.market_version > version)
-        .union(select(status.id).where(status.market_version > version, status.kind == kind))
+        .where(table.c.market_version > after, table.c.market_version <= upto)
+        .union(
+            select(status.id).where(
+                status.market_version > after, status.market_version <= upto, status.kind == kind
+            )
+        )
     )
     rows = await session.execute(
         select(table, status.status.label("listing_status"))
@@ -579,8 +592,9 @@ async def load_market(
         await _all_open(session, OFFERS, today, cache.offers, offer_slot)
         await _all_open(session, DEMANDS, today, cache.demands, demand_slot)
     else:
-        await _changes_since(session, OFFERS, "offer", cache.version, cache.offers, offer_slot)
-        await _changes_since(session, DEMANDS, "demand", cache.version, cache.demands, demand_slot)
+        versions = (cache.version, version)
+        await _changes_since(session, OFFERS, "offer", versions, cache.offers, offer_slot)
+        await _changes_since(session, DEMANDS, "demand", versions, cache.demands, demand_slot)
     cache.version = version
     offers = cache.offers.open_on(today)
     demands = cache.demands.open_on(today)
