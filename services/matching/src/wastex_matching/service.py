@@ -562,9 +562,9 @@ class MatchingService:
         planning = time.perf_counter() - planning
         now = self.clock()
         # The records and events are built before the write transaction, which holds
-        # SQLite's one write lock that the consumers wait for. Only rounds
-        # insert matches and they run one at a time; were a generation taken meanwhile, the
-        # insert conflicts and the round is retried.
+        # SQLite's one write lock that the consumers wait for. Only rounds insert matches
+        # and they run one at a time; were a generation taken meanwhile, the insert
+        # conflicts and the round is retried.
         routes = [result.explain(route) for route in plan.propose]
         async with self._uow.reading() as uow:
             pairs = [(route.offer_id, route.demand_id) for route in routes]
@@ -639,8 +639,8 @@ class MatchingService:
             old = stored.get(stale.match_id)
             if old is None or old.version != snapshot.proposal_version(stale.match_id):
                 raise Conflict(f"match {stale.match_id} changed during the round")
-            new = replace(old, status=lifecycle.supersede(old.status))
-            superseded.append(replace(new, updated_at=now, version=old.version + 1))
+            status = lifecycle.supersede(old.status)
+            superseded.append(replace(old, status=status, updated_at=now, version=old.version + 1))
         return superseded
 
     def _round_events(

@@ -680,6 +680,8 @@ async def update_statuses(session: AsyncSession, records: Sequence[MatchRecord])
 
     One statement per status, time and chunk, not one per match: a round supersedes tens
     to hundreds at once, all stamped alike. Only those three columns change."""
+    if not records:
+        return 0
     await note_match_writes(session)
     table = MATCHES
     alike: dict[tuple[str, datetime], list[MatchRecord]] = {}
