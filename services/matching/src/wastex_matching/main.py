@@ -13,10 +13,12 @@ from wastex_matching.adapters.tables import messaging
 from wastex_matching.entrypoints.graphql import GraphQLServices, schema
 from wastex_matching.entrypoints.kafka import build_router
 from wastex_matching.entrypoints.metrics import round_lines
+from wastex_matching.reoptimiser_process import ReoptimiserProcess
 from wastex_matching.service import MatchingService
 from wastex_matching.settings import MatchingSettings
 from wastex_shared.graphql.app import SubgraphApp
 from wastex_shared.runtime import Runtime, build_runtime, create_app
+from wastex_shared.storage.lease import in_memory
 from wastex_shared.topics import CATALOG_OFFER_POSTED, MATCHING_MATCH_PROPOSED
 
 #: Topics the live feed pushes to subscribers.
@@ -31,6 +33,8 @@ class MatchingProcess:
     service: MatchingService
     hub: LiveHub
     feed: KafkaLiveFeed | None
+    #: The child running the rounds (None when they run in this process).
+    rounds: ReoptimiserProcess | None = None
 
 
 def build_graphql_app(
@@ -46,9 +50,15 @@ def build_process(settings: MatchingSettings) -> MatchingProcess:
     hub = LiveHub()
     router, consumer = build_router(service, settings)
     runtime.include(router, [consumer])
-    runtime.background.append(service.run_reoptimiser)
+    rounds: ReoptimiserProcess | None = None
+    if settings.reoptimiser_process and not in_memory(runtime.uow.engine):
+        rounds = ReoptimiserProcess(settings, service, runtime.uow)
+        runtime.background.append(rounds.run)
+    else:
+        runtime.background.append(service.run_reoptimiser)
+        runtime.background.append(service.run_expiry_sweeper)
+    # Read at each scrape: the child's totals replace the service's as they come.
     runtime.metrics.append(lambda: round_lines(settings.service, service.totals))
-    runtime.background.append(service.run_expiry_sweeper)
     feed = None
     if settings.live_feed:
         feed = KafkaLiveFeed(
@@ -59,7 +69,7 @@ def build_process(settings: MatchingSettings) -> MatchingProcess:
         )
         runtime.background.append(feed.run)
     runtime.graphql_app = build_graphql_app(settings, service, hub)
-    return MatchingProcess(runtime, service, hub, feed)
+    return MatchingProcess(runtime, service, hub, feed, rounds)
 
 
 def build_app(settings: MatchingSettings | None = None) -> Starlette:

@@ -159,6 +159,23 @@ class RoundTotals:
         self.planning_seconds += report.planning_seconds
         self.writing_seconds += report.writing_seconds
 
+    def to_json(self) -> dict[str, Any]:
+        # Not `asdict`: it rebuilds a Counter from (key, value) pairs, counting the pairs.
+        return {**vars(self), "refused": dict(self.refused)}
+
+    def plus(self, other: RoundTotals) -> RoundTotals:
+        """Both together (a service's totals over the re-optimiser processes it has run)."""
+        summed = {
+            name: getattr(self, name) + getattr(other, name)
+            for name in vars(self)
+            if name != "refused"
+        }
+        return RoundTotals(**summed, refused=self.refused + other.refused)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RoundTotals:
+        return cls(**{**data, "refused": Counter(data["refused"])})
+
 
 class MatchingService:
     def __init__(
@@ -179,6 +196,8 @@ class MatchingService:
         self.processed_version = -1
         self.last_report: ReoptimiseReport | None = None
         self.totals = RoundTotals()
+        #: Set whenever `totals` changed (a round done, or an attempt conflicted).
+        self.totals_changed = asyncio.Event()
         #: Open listings already read, and the live matches as the last round left them
         #: (rounds run one at a time, under `_round`).
         self._listings = repo.ListingCache()
@@ -534,12 +553,14 @@ class MatchingService:
                     report = await self._reoptimise_once()
                 except Conflict as conflict:
                     self.totals.conflicts += 1
+                    self.totals_changed.set()
                     log.info("re-optimisation conflict (%s); retrying", conflict)
                     await asyncio.sleep(0.05 * (attempt + 1))
                     continue
                 self.processed_version = report.version
                 self.last_report = report
                 self.totals.add(report)
+                self.totals_changed.set()
                 return report
             raise DomainError(CONCURRENT_UPDATE, "re-optimisation kept conflicting; will retry")
 

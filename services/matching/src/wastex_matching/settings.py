@@ -23,6 +23,10 @@ class MatchingSettings(ServiceSettings):
     reoptimise_max_delay_seconds: float = 0.25
     #: How often the background task looks for changes it was not woken for.
     reoptimise_poll_seconds: float = 2.0
+    #: Run the rounds and the expiry sweep in a child process (decision 014): in a thread
+    #: of this one, planning held the GIL from the consumers, the relay and GraphQL. An
+    #: in-memory database is one process's own, so there they always run in this one.
+    reoptimiser_process: bool = True
     #: How often proposals whose shipping window has passed are expired.
     expiry_sweep_seconds: float = 300.0
     #: Other demands listed in a match's `alternatives`.

@@ -28,6 +28,12 @@ def lease_key(name: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+def in_memory(engine: AsyncEngine) -> bool:
+    """Whether `engine` is on an in-memory SQLite database (one process's own)."""
+    database = engine.url.database
+    return engine.dialect.name == "sqlite" and (not database or database == ":memory:")
+
+
 class Lease:
     """`hold()` takes the lease when it is free and says whether this process holds it."""
 
@@ -90,11 +96,10 @@ class Lease:
     def _hold_file_lock(self) -> bool:
         if self._descriptor is not None or self._always:
             return True
-        database = self._engine.url.database
-        if not database or database == ":memory:":
+        if in_memory(self._engine):
             self._always = True
             return True
-        path = Path(f"{database}.{self.name}.lease")
+        path = Path(f"{self._engine.url.database}.{self.name}.lease")
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -1,0 +1,165 @@
+"""The re-optimiser in a child process (both databases): rounds run there on the service's
+database and report back; a killed child is replaced; a child whose service is gone stops
+and frees the lease. The child runs on the real clock, so listings here are dated from today."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable
+from datetime import date, timedelta
+
+import pytest
+
+from wastex_matching.reoptimiser_process import ReoptimiserProcess
+from wastex_matching.service import MatchingService
+from wastex_matching.settings import MatchingSettings
+from wastex_matching.testing import JIANGXIA_CEMENT, QINGSHAN_STEEL, Catalog, fixed_clock
+from wastex_shared.envelope import Envelope
+from wastex_shared.messaging import EventConsumer
+from wastex_shared.storage import UnitOfWorkFactory
+from wastex_shared.storage.lease import Lease
+
+from .test_reoptimisation import stored
+
+START = date.today() + timedelta(days=3)
+END = START + timedelta(days=60)
+
+
+async def eventually(check: Callable[[], bool], seconds: float = 20.0) -> None:
+    async with asyncio.timeout(seconds):
+        while not check():
+            await asyncio.sleep(0.05)
+
+
+def offer(catalog: Catalog, ident: str) -> Envelope:
+    return catalog.offer(
+        ident, "steel", "steel-site", QINGSHAN_STEEL, available_from=START, available_until=END
+    )
+
+
+async def seed(catalog: Catalog, consumer: EventConsumer) -> None:
+    await catalog.feed(
+        consumer,
+        catalog.enterprise("steel", "Wuhan Steel"),
+        catalog.enterprise("cement", "Jiangxia Cement", "江夏区"),
+        catalog.site("steel-site", "steel", QINGSHAN_STEEL, "青山区"),
+        catalog.site("cement-site", "cement", JIANGXIA_CEMENT, "江夏区"),
+        catalog.licence("cement-lic", "cement", ["SW01"], valid_from=START - timedelta(days=30)),
+        catalog.demand(
+            "cement-demand",
+            "cement",
+            "cement-site",
+            JIANGXIA_CEMENT,
+            available_from=START,
+            available_until=END,
+        ),
+        offer(catalog, "slag-1"),
+    )
+
+
+@pytest.fixture
+def settings(database_url: str) -> MatchingSettings:
+    return MatchingSettings(
+        database_url=database_url,
+        reoptimise_debounce_seconds=0.01,
+        reoptimise_poll_seconds=60,  # only the forwarded changes wake the child
+    )
+
+
+@pytest.fixture
+def service(uow_factory: UnitOfWorkFactory, settings: MatchingSettings) -> MatchingService:
+    """The service process's side: consumers and queries, no rounds of its own."""
+    return MatchingService(uow_factory, settings, clock=fixed_clock)
+
+
+@pytest.fixture
+async def rounds(
+    settings: MatchingSettings, service: MatchingService, uow_factory: UnitOfWorkFactory
+) -> AsyncIterator[ReoptimiserProcess]:
+    child = ReoptimiserProcess(settings, service, uow_factory, restart_delay=0.1)
+    task = asyncio.create_task(child.run())
+    yield child
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def test_rounds_run_in_a_child_process_that_reports_to_the_service(
+    rounds: ReoptimiserProcess,
+    service: MatchingService,
+    uow_factory: UnitOfWorkFactory,
+    consumer: EventConsumer,
+    catalog: Catalog,
+) -> None:
+    await seed(catalog, consumer)  # the consumer marks the market changed: forwarded
+    await eventually(lambda: service.totals.proposed == 1)
+    assert rounds.pid is not None
+    assert rounds.pid != os.getpid()
+    [match] = await stored(service)
+    assert (match.offer_id, match.demand_id) == ("slag-1", "cement-demand")
+    assert uow_factory.outbox_signal.is_set()  # the relay here was woken for its events
+    assert service.totals.rounds >= 1
+    assert service.last_report is None  # no round ran in this process
+
+    # The next change reaches the child too.
+    await catalog.feed(consumer, offer(catalog, "slag-2"))
+    await eventually(lambda: service.totals.proposed == 2)
+    assert {m.offer_id for m in await stored(service)} == {"slag-1", "slag-2"}
+
+
+async def test_a_killed_child_is_replaced_and_the_totals_go_on(
+    rounds: ReoptimiserProcess,
+    service: MatchingService,
+    uow_factory: UnitOfWorkFactory,
+    consumer: EventConsumer,
+    catalog: Catalog,
+) -> None:
+    await seed(catalog, consumer)
+    await eventually(lambda: service.totals.proposed == 1)
+    first = rounds.pid
+    assert first is not None
+    os.kill(first, signal.SIGKILL)
+    await eventually(lambda: rounds.pid not in (None, first))
+
+    await catalog.feed(consumer, offer(catalog, "slag-2"))
+    # The new child proposes the new offer and keeps the first; the service's totals go on.
+    await eventually(lambda: service.totals.proposed == 2)
+    assert {m.offer_id for m in await stored(service)} == {"slag-1", "slag-2"}
+
+
+async def test_a_child_stops_when_its_service_is_gone_and_frees_the_lease(
+    settings: MatchingSettings, uow_factory: UnitOfWorkFactory
+) -> None:
+    """The service's end, SIGKILL included, closes the child's stdin: it stops."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "wastex_matching.reoptimiser_process",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert child.stdin is not None
+    child.stdin.write(settings.model_dump_json().encode() + b"\n")
+    await child.stdin.drain()
+    lease = Lease(uow_factory.engine, "wastex.matching.reoptimiser")
+    try:
+        # It takes the lease at its first look (`run_reoptimiser` starts with a round).
+        async with asyncio.timeout(20):
+            while await lease.hold():
+                await lease.release()
+                await asyncio.sleep(0.05)
+        os.kill(child.pid, signal.SIGTERM)  # ignored: a stack's stop signals the whole group
+        await asyncio.sleep(0.3)
+        assert child.returncode is None
+        child.stdin.close()
+        assert await asyncio.wait_for(child.wait(), 20) == 0
+        assert await lease.hold()  # freed with it
+    finally:
+        await lease.release()
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
