@@ -1,9 +1,8 @@
 """The re-optimiser in a child process of its own (decision 014).
 
-A round's planning is CPU-bound Python. In a thread of the service process it held the GIL
-while the consumers, the outbox relay and GraphQL waited for it: every wake-up of the event
-loop waited out the interpreter's switch interval. In a child process the rounds have a core
-of their own and the service process answers at once.
+A round's planning is CPU-bound Python. In a thread of the service process it and the event
+loop (consumers, outbox relay, GraphQL) shared one GIL, each waiting out the switch interval
+behind the other; in a child process the rounds have a core of their own.
 
 The child runs what only the lease holder runs, the rounds and the expiry sweep, on its own
 engine; the service process keeps the consumers, GraphQL and the one outbox relay. They talk
