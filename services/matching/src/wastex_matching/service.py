@@ -609,13 +609,14 @@ class MatchingService:
             )
         superseded = self._superseded(plan, snapshot, stored, now)
         events = self._round_events(superseded, new_records)
+        new_matches = repo.NewMatches.of(new_records)
         writing = time.perf_counter()
         async with self._uow() as uow:
             # Compare-and-set against the versions planning saw, not the ones read now.
             if await repo.update_statuses(uow.session, superseded) != len(superseded):
                 raise Conflict("a proposal to supersede changed during the round")
             try:
-                await repo.insert_matches(uow.session, new_records)
+                await repo.insert_matches(uow.session, new_matches)
             except IntegrityError as exc:
                 raise Conflict("a match of this round exists already") from exc
             for topic, envelope, payload in events:

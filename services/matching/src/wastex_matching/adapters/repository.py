@@ -652,11 +652,23 @@ async def get_match(session: AsyncSession, ident: str) -> MatchRecord | None:
     return to_record(row) if row is not None else None
 
 
-async def insert_matches(session: AsyncSession, records: Sequence[MatchRecord]) -> None:
+@dataclass(frozen=True)
+class NewMatches:
+    """Matches as the rows `insert_matches` writes, built before the write transaction (the
+    alternatives' JSON and all) so that it holds the write lock only to write."""
+
+    rows: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, records: Iterable[MatchRecord]) -> NewMatches:
+        return cls([_row_values(record) for record in records])
+
+
+async def insert_matches(session: AsyncSession, matches: NewMatches) -> None:
     """Add new matches (one statement); an id already taken raises IntegrityError."""
-    if records:
+    if matches.rows:
         await note_match_writes(session)
-        await session.execute(insert(MATCHES), [_row_values(r) for r in records])
+        await session.execute(insert(MATCHES), matches.rows)
 
 
 async def update_match(session: AsyncSession, record: MatchRecord, expected_version: int) -> bool:
