@@ -75,13 +75,7 @@ class ReoptimiserProcess:
             await asyncio.sleep(self._restart_delay)
 
     async def _run_child(self) -> int:
-        child = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "wastex_matching.reoptimiser_process",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-        )
+        child = await start_child(self._settings)
         assert child.stdin is not None
         assert child.stdout is not None
         self.pid = child.pid
@@ -89,7 +83,6 @@ class ReoptimiserProcess:
         self._before = self._service.totals
         forwarding = asyncio.create_task(self._forward_changes(child.stdin))
         try:
-            child.stdin.write(self._settings.model_dump_json().encode() + b"\n")
             self._service.changed.set()  # whatever happened while there was no child
             await self._read_reports(child.stdout)
             return await child.wait()
@@ -119,6 +112,20 @@ class ReoptimiserProcess:
             elif isinstance(message, dict) and "totals" in message:
                 child_totals = RoundTotals.from_json(message["totals"])
                 self._service.totals = self._before.plus(child_totals)
+
+
+async def start_child(settings: MatchingSettings) -> asyncio.subprocess.Process:
+    """The child, started and told its settings (stdin and stdout are pipes)."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "wastex_matching.reoptimiser_process",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert child.stdin is not None
+    child.stdin.write(settings.model_dump_json().encode() + b"\n")
+    return child
 
 
 async def _stop(child: asyncio.subprocess.Process) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -32,19 +32,45 @@ from wastex_shared.storage import UnitOfWorkFactory
 
 
 async def seed_market(
-    catalog: Catalog, consumer: EventConsumer, *, offer: str = "slag-1", intake: str = "500.000"
+    catalog: Catalog,
+    consumer: EventConsumer,
+    *,
+    offer: str = "slag-1",
+    intake: str = "500.000",
+    window: tuple[date, date] | None = None,
 ) -> None:
     """A steel works offering 120.5 t of slag (`offer`); a cement plant ~43 km away wanting
-    `intake` t."""
+    `intake` t. The offer is listed for `window` (by default the builders' days around
+    `testing.TODAY`; a round on the real clock needs days from today on), the demand and
+    the licence at least as long."""
+    start, end = window or (date(2026, 12, 1), date(2027, 1, 31))
     await catalog.feed(
         consumer,
         catalog.enterprise("steel", "Wuhan Steel"),
         catalog.enterprise("cement", "Jiangxia Cement", "江夏区"),
         catalog.site("steel-site", "steel", QINGSHAN_STEEL, "青山区"),
         catalog.site("cement-site", "cement", JIANGXIA_CEMENT, "江夏区"),
-        catalog.licence("cement-lic", "cement", ["SW01", "SW02"]),
-        catalog.demand("cement-demand", "cement", "cement-site", JIANGXIA_CEMENT, tonnes=intake),
-        catalog.offer(offer, "steel", "steel-site", QINGSHAN_STEEL, tonnes="120.500"),
+        catalog.licence(
+            "cement-lic", "cement", ["SW01", "SW02"], valid_until=max(end, date(2028, 12, 31))
+        ),
+        catalog.demand(
+            "cement-demand",
+            "cement",
+            "cement-site",
+            JIANGXIA_CEMENT,
+            tonnes=intake,
+            available_from=start,
+            available_until=max(end, date(2027, 6, 30)),
+        ),
+        catalog.offer(
+            offer,
+            "steel",
+            "steel-site",
+            QINGSHAN_STEEL,
+            tonnes="120.500",
+            available_from=start,
+            available_until=end,
+        ),
     )
 
 

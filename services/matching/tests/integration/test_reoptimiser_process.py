@@ -8,22 +8,21 @@ import asyncio
 import contextlib
 import os
 import signal
-import sys
 from collections.abc import AsyncIterator, Callable
 from datetime import date, timedelta
 
 import pytest
 
-from wastex_matching.reoptimiser_process import ReoptimiserProcess
+from wastex_matching.reoptimiser_process import ReoptimiserProcess, start_child
 from wastex_matching.service import MatchingService
 from wastex_matching.settings import MatchingSettings
-from wastex_matching.testing import JIANGXIA_CEMENT, QINGSHAN_STEEL, Catalog, fixed_clock
+from wastex_matching.testing import QINGSHAN_STEEL, Catalog, fixed_clock
 from wastex_shared.envelope import Envelope
 from wastex_shared.messaging import EventConsumer
 from wastex_shared.storage import UnitOfWorkFactory
 from wastex_shared.storage.lease import Lease
 
-from .test_reoptimisation import stored
+from .test_reoptimisation import seed_market, stored
 
 START = date.today() + timedelta(days=3)
 END = START + timedelta(days=60)
@@ -38,26 +37,6 @@ async def eventually(check: Callable[[], bool], seconds: float = 20.0) -> None:
 def offer(catalog: Catalog, ident: str) -> Envelope:
     return catalog.offer(
         ident, "steel", "steel-site", QINGSHAN_STEEL, available_from=START, available_until=END
-    )
-
-
-async def seed(catalog: Catalog, consumer: EventConsumer) -> None:
-    await catalog.feed(
-        consumer,
-        catalog.enterprise("steel", "Wuhan Steel"),
-        catalog.enterprise("cement", "Jiangxia Cement", "江夏区"),
-        catalog.site("steel-site", "steel", QINGSHAN_STEEL, "青山区"),
-        catalog.site("cement-site", "cement", JIANGXIA_CEMENT, "江夏区"),
-        catalog.licence("cement-lic", "cement", ["SW01"], valid_from=START - timedelta(days=30)),
-        catalog.demand(
-            "cement-demand",
-            "cement",
-            "cement-site",
-            JIANGXIA_CEMENT,
-            available_from=START,
-            available_until=END,
-        ),
-        offer(catalog, "slag-1"),
     )
 
 
@@ -88,6 +67,19 @@ async def rounds(
         await task
 
 
+@pytest.fixture
+async def proposed(
+    rounds: ReoptimiserProcess,
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+) -> None:
+    """The market seeded with one offer; the child has proposed it."""
+    await seed_market(catalog, consumer, window=(START, END))  # the consumer marks it changed
+    await eventually(lambda: service.totals.proposed == 1)
+
+
+@pytest.mark.usefixtures("proposed")
 async def test_rounds_run_in_a_child_process_that_reports_to_the_service(
     rounds: ReoptimiserProcess,
     service: MatchingService,
@@ -95,8 +87,6 @@ async def test_rounds_run_in_a_child_process_that_reports_to_the_service(
     consumer: EventConsumer,
     catalog: Catalog,
 ) -> None:
-    await seed(catalog, consumer)  # the consumer marks the market changed: forwarded
-    await eventually(lambda: service.totals.proposed == 1)
     assert rounds.pid is not None
     assert rounds.pid != os.getpid()
     [match] = await stored(service)
@@ -111,15 +101,13 @@ async def test_rounds_run_in_a_child_process_that_reports_to_the_service(
     assert {m.offer_id for m in await stored(service)} == {"slag-1", "slag-2"}
 
 
+@pytest.mark.usefixtures("proposed")
 async def test_a_killed_child_is_replaced_and_the_totals_go_on(
     rounds: ReoptimiserProcess,
     service: MatchingService,
-    uow_factory: UnitOfWorkFactory,
     consumer: EventConsumer,
     catalog: Catalog,
 ) -> None:
-    await seed(catalog, consumer)
-    await eventually(lambda: service.totals.proposed == 1)
     first = rounds.pid
     assert first is not None
     os.kill(first, signal.SIGKILL)
@@ -135,16 +123,8 @@ async def test_a_child_stops_when_its_service_is_gone_and_frees_the_lease(
     settings: MatchingSettings, uow_factory: UnitOfWorkFactory
 ) -> None:
     """The service's end, SIGKILL included, closes the child's stdin: it stops."""
-    child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "wastex_matching.reoptimiser_process",
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-    )
+    child = await start_child(settings)
     assert child.stdin is not None
-    child.stdin.write(settings.model_dump_json().encode() + b"\n")
-    await child.stdin.drain()
     lease = Lease(uow_factory.engine, "wastex.matching.reoptimiser")
     try:
         # It takes the lease at its first look (`run_reoptimiser` starts with a round).
