@@ -54,6 +54,7 @@ def build_process(settings: MatchingSettings) -> MatchingProcess:
     if settings.reoptimiser_process and not in_memory(runtime.uow.engine):
         rounds = ReoptimiserProcess(settings, service, runtime.uow)
         runtime.background.append(rounds.run)
+        runtime.metrics.append(rounds.metric_lines)
     else:
         runtime.background.append(service.run_reoptimiser)
         runtime.background.append(service.run_expiry_sweeper)

@@ -32,6 +32,7 @@ import sys
 from typing import IO, Any
 
 from wastex_matching.adapters.tables import messaging
+from wastex_matching.entrypoints.metrics import child_lines
 from wastex_matching.service import MatchingService, RoundTotals
 from wastex_matching.settings import MatchingSettings
 from wastex_shared.runtime import tune_garbage_collector
@@ -61,7 +62,12 @@ class ReoptimiserProcess:
         self._restart_delay = restart_delay
         #: The running child's pid (None between children).
         self.pid: int | None = None
+        #: Children started so far (`/metrics`: more than one means one died).
+        self.started = 0
         self._before = RoundTotals()
+
+    def metric_lines(self) -> list[str]:
+        return child_lines(self._settings.service, self.started)
 
     async def run(self) -> None:
         while True:
@@ -79,6 +85,7 @@ class ReoptimiserProcess:
         assert child.stdin is not None
         assert child.stdout is not None
         self.pid = child.pid
+        self.started += 1
         # The service's totals go on from what earlier children did: counters never go back.
         self._before = self._service.totals
         forwarding = asyncio.create_task(self._forward_changes(child.stdin))

@@ -229,11 +229,12 @@ async def test_catalog_events_in_proposals_out_better_demand_supersedes_and_repl
 
     async def scrape() -> dict[str, str]:
         lines = (await render_metrics(process.runtime)).splitlines()
-        found = dict(line.rsplit(" ", 1) for line in lines if line.startswith("wastex_reoptimise"))
+        found = dict(line.rsplit(" ", 1) for line in lines if line.startswith("wastex_reoptimis"))
         return found if int(found[f"wastex_reoptimise_superseded_total{label}"]) else {}
 
     scraped = await eventually(scrape, timeout=10)
     assert process.rounds is not None  # as deployed: the rounds ran in a child process
+    assert int(scraped[f"wastex_reoptimiser_processes_started_total{label}"]) == 1
     assert int(scraped[f"wastex_reoptimise_rounds_total{label}"]) >= 2
     assert int(scraped[f"wastex_reoptimise_proposed_total{label}"]) >= 2
     assert int(scraped[f"wastex_reoptimise_superseded_total{label}"]) >= 1

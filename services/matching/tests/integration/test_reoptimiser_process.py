@@ -110,8 +110,10 @@ async def test_a_killed_child_is_replaced_and_the_totals_go_on(
 ) -> None:
     first = rounds.pid
     assert first is not None
+    assert rounds.started == 1
     os.kill(first, signal.SIGKILL)
     await eventually(lambda: rounds.pid not in (None, first))
+    assert rounds.started == 2  # what /metrics shows
 
     await catalog.feed(consumer, offer(catalog, "slag-2"))
     # The new child proposes the new offer and keeps the first; the service's totals go on.

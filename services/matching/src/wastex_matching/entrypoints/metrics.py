@@ -4,7 +4,8 @@ Counters since the process started: rounds (and those that only placed new offer
 last allocation, among them those that re-solved the part the newcomers contest:
 `domain/growth.py`), proposals made and superseded (how much a round
 churns: decision 010), seconds spent, planning and writing among them, and attempts that
-found the matches changed under them and went again (conflicts).
+found the matches changed under them and went again (conflicts); and, when the rounds run
+in a child process, how many children the service has started.
 """
 
 from __future__ import annotations
@@ -34,3 +35,9 @@ def round_lines(service: str, totals: RoundTotals) -> list[str]:
     for reason, count in sorted(totals.refused.items()):
         lines.append(f'{refused}{{service="{service}",reason="{reason}"}} {count}')
     return lines
+
+
+def child_lines(service: str, started: int) -> list[str]:
+    """Re-optimiser processes started (decision 014): more than one means a child died."""
+    name = "wastex_reoptimiser_processes_started_total"
+    return [f"# TYPE {name} counter", f'{name}{{service="{service}"}} {started}']
