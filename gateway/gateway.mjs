@@ -181,6 +181,11 @@ try {
 }
 
 const server = createServer(gateway);
+// An idle client connection stays open longer than any client or proxy keeps one idle (Node
+// closes after 5 s): the server closing first races a request sent on it. Headers may take
+// no longer than that (Node wants headersTimeout above keepAliveTimeout).
+server.keepAliveTimeout = 75_000;
+server.headersTimeout = 76_000;
 
 // WebSocket upgrades on the GraphQL path only (noServer: the HTTP server's own errors, such as
 // EADDRINUSE, are then reported once below instead of also through graphql-ws).

@@ -174,6 +174,7 @@ def serve(app: Starlette, settings: ServiceSettings) -> None:
         host=settings.host,
         port=settings.port,
         log_level="warning",
+        timeout_keep_alive=settings.http_keep_alive_seconds,
         timeout_graceful_shutdown=5,
         ws="auto",
     )
