@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Result, Table, delete, insert, select, update
+from sqlalchemy import Engine, Result, Table, delete, event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from wastex_catalog.adapters import rows
 from wastex_catalog.adapters.tables import (
@@ -33,6 +35,25 @@ from wastex_catalog.records import MatchAllocation, Stored
 from wastex_shared.storage import flush_queued, write_later
 
 ACTIVE = [status.value for status in ACTIVE_STATUSES]
+
+#: Session info key: the sites this transaction has read.
+_SITES_READ = "sites"
+#: Sites committed to each database (by its engine), by id. A site never changes once added,
+#: so once a transaction that read one has committed, any later one may take it from here:
+#: an ingest batch of offers names a site each, a query apiece, half of a batch's handling.
+#: Filled only on commit, so a site added by a transaction that rolled back never gets in.
+_COMMITTED_SITES: WeakKeyDictionary[Engine, dict[str, Stored[Site]]] = WeakKeyDictionary()
+
+
+def _engine_of(session: Session) -> Engine:
+    bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
+
+
+@event.listens_for(Session, "after_commit")
+def _keep_committed_sites(session: Session) -> None:
+    if read := session.info.pop(_SITES_READ, None):
+        _COMMITTED_SITES.setdefault(_engine_of(session), {}).update(read)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,15 +118,18 @@ class CatalogRepository:
         await self._execute(insert(SITES), rows.site_values(site, at))
 
     async def site(self, site_id: str) -> Stored[Site] | None:
-        # A site never changes once added, so a transaction reads each one once: a batch
-        # of a factory's offers all name the same few sites.
-        known: dict[str, Stored[Site]] = self.session.info.setdefault("sites", {})
-        if site_id not in known:
+        # A site never changes once added: read once per database (`_COMMITTED_SITES`),
+        # and once per transaction until it commits.
+        committed = _COMMITTED_SITES.get(_engine_of(self.session.sync_session), {})
+        if (known := committed.get(site_id)) is not None:
+            return known
+        read: dict[str, Stored[Site]] = self.session.info.setdefault(_SITES_READ, {})
+        if site_id not in read:
             row = await self._one(select(SITES).where(SITES.c.id == site_id))
             if row is None:
                 return None
-            known[site_id] = rows.site_of(row)
-        return known[site_id]
+            read[site_id] = rows.site_of(row)
+        return read[site_id]
 
     async def sites(self, ids: Iterable[str]) -> dict[str, Stored[Site]]:
         found = [rows.site_of(r) for r in await self._by_ids(SITES, ids)]
