@@ -25,16 +25,6 @@ from wastex_shared.devtools.tansu import TansuBroker, free_port, port_open
 PG_SERVER = os.environ.get("WASTEX_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432")
 
 
-def free_ports() -> Ports:
-    return Ports(
-        broker=free_port(),
-        gateway=free_port(),
-        catalog=free_port(),
-        matching=free_port(),
-        ledger=free_port(),
-    )
-
-
 def pg_available(server: str = PG_SERVER) -> bool:
     host_port = server.rsplit("@", 1)[-1].split("/", 1)[0]
     host, _, port = host_port.partition(":")
@@ -257,7 +247,7 @@ def chaos_stack(
     databases = Databases() if postgres else None
     moto = MotoServer(log_path=root / "moto.log") if s3_broker else None
     stack = ChaosStack(
-        ports=free_ports(),
+        ports=Ports.free(),
         data_dir=root / "data",
         run_dir=root / "run",
         database_urls=databases.urls() if databases else {},

@@ -10,7 +10,6 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 
 from wastex_cli.stack import Ports, Stack
-from wastex_shared.devtools.tansu import free_port
 from wastex_shared.testing.plugin import PG_SERVER, create_pg_database, drop_pg_database
 
 
@@ -29,7 +28,7 @@ def postgresql_databases(services: Iterable[str]) -> Iterator[dict[str, str]]:
 def running_stack(database_urls: dict[str, str] | None = None) -> Iterator[Stack]:
     """Broker, services and gateway started; services not in `database_urls` on SQLite."""
     with TemporaryDirectory() as tmp:
-        ports = Ports(free_port(), free_port(), free_port(), free_port(), free_port())
+        ports = Ports.free()
         stack = Stack(
             ports=ports,
             data_dir=Path(tmp) / "data",

@@ -8,20 +8,12 @@ from pathlib import Path
 import pytest
 
 from wastex_cli.stack import Ports, Stack
-from wastex_shared.devtools.tansu import free_port
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     root: Path = tmp_path_factory.mktemp("stack")
-    ports = Ports(
-        broker=free_port(),
-        gateway=free_port(),
-        catalog=free_port(),
-        matching=free_port(),
-        ledger=free_port(),
-    )
-    running = Stack(ports=ports, data_dir=root / "data", run_dir=root / "run")
+    running = Stack(ports=Ports.free(), data_dir=root / "data", run_dir=root / "run")
     running.start()
     try:
         yield running
