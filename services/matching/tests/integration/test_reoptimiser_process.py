@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import date, timedelta
 
 import pytest
@@ -23,15 +23,12 @@ from wastex_shared.storage import UnitOfWorkFactory
 from wastex_shared.storage.lease import Lease
 
 from .test_reoptimisation import seed_market, stored
+from .test_reoptimiser_lease import eventually
 
 START = date.today() + timedelta(days=3)
 END = START + timedelta(days=60)
-
-
-async def eventually(check: Callable[[], bool], seconds: float = 20.0) -> None:
-    async with asyncio.timeout(seconds):
-        while not check():
-            await asyncio.sleep(0.05)
+#: How long a child may take to start (a fresh interpreter importing the service) and answer.
+CHILD_SECONDS = 20.0
 
 
 def offer(catalog: Catalog, ident: str) -> Envelope:
@@ -76,7 +73,7 @@ async def proposed(
 ) -> None:
     """The market seeded with one offer; the child has proposed it."""
     await seed_market(catalog, consumer, window=(START, END))  # the consumer marks it changed
-    await eventually(lambda: service.totals.proposed == 1)
+    await eventually(lambda: service.totals.proposed == 1, CHILD_SECONDS)
 
 
 @pytest.mark.usefixtures("proposed")
@@ -97,7 +94,7 @@ async def test_rounds_run_in_a_child_process_that_reports_to_the_service(
 
     # The next change reaches the child too.
     await catalog.feed(consumer, offer(catalog, "slag-2"))
-    await eventually(lambda: service.totals.proposed == 2)
+    await eventually(lambda: service.totals.proposed == 2, CHILD_SECONDS)
     assert {m.offer_id for m in await stored(service)} == {"slag-1", "slag-2"}
 
 
@@ -112,12 +109,12 @@ async def test_a_killed_child_is_replaced_and_the_totals_go_on(
     assert first is not None
     assert rounds.started == 1
     os.kill(first, signal.SIGKILL)
-    await eventually(lambda: rounds.pid not in (None, first))
+    await eventually(lambda: rounds.pid not in (None, first), CHILD_SECONDS)
     assert rounds.started == 2  # what /metrics shows
 
     await catalog.feed(consumer, offer(catalog, "slag-2"))
     # The new child proposes the new offer and keeps the first; the service's totals go on.
-    await eventually(lambda: service.totals.proposed == 2)
+    await eventually(lambda: service.totals.proposed == 2, CHILD_SECONDS)
     assert {m.offer_id for m in await stored(service)} == {"slag-1", "slag-2"}
 
 
@@ -130,7 +127,7 @@ async def test_a_child_stops_when_its_service_is_gone_and_frees_the_lease(
     lease = Lease(uow_factory.engine, "wastex.matching.reoptimiser")
     try:
         # It takes the lease at its first look (`run_reoptimiser` starts with a round).
-        async with asyncio.timeout(20):
+        async with asyncio.timeout(CHILD_SECONDS):
             while await lease.hold():
                 await lease.release()
                 await asyncio.sleep(0.05)
@@ -138,7 +135,7 @@ async def test_a_child_stops_when_its_service_is_gone_and_frees_the_lease(
         await asyncio.sleep(0.3)
         assert child.returncode is None
         child.stdin.close()
-        assert await asyncio.wait_for(child.wait(), 20) == 0
+        assert await asyncio.wait_for(child.wait(), CHILD_SECONDS) == 0
         assert await lease.hold()  # freed with it
     finally:
         await lease.release()
