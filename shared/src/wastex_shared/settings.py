@@ -50,10 +50,10 @@ class ServiceSettings(BaseSettings):
     #: objects; at 700 they are traced several times over and survivors trigger full
     #: collections of the whole cached market (measured: a third of a 20k-offer round).
     gc_young_threshold: int = 50_000
-    #: Seconds an idle HTTP connection is kept open. Longer than any client keeps one idle
-    #: (the gateway's fetch: 4 s; uvicorn's default is 5): the server closing first races a
-    #: request sent on the connection, which then fails ("socket hang up" in the gateway, a
-    #: mutation answered INTERNAL_SERVER_ERROR; seen in a bench's set-up).
+    #: Seconds an idle HTTP connection is kept open: longer than a client or proxy keeps one
+    #: idle (uvicorn's default, 5 s, was not). The server closing first races a request sent
+    #: on the connection, which then fails ("socket hang up" in the gateway, a mutation
+    #: answered INTERNAL_SERVER_ERROR; seen in a bench's set-up).
     http_keep_alive_seconds: int = 75
 
     @property
