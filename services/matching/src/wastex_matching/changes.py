@@ -1,8 +1,9 @@
-"""When to re-optimise: after a quiet moment, or once the oldest change has waited long enough.
+"""When to re-optimise a quiet market: after a quiet moment, or once the oldest change has
+waited long enough, so that a burst goes into one round.
 
-The wait is counted from the oldest change no round has started on yet, not from when the
-re-optimiser got round to looking: under a steady feed, changes that arrived during a round
-have already waited that round out and go into the next one at once.
+The wait is counted from the oldest change no round has started on yet. Changes that arrive
+while a round runs do not wait at all: the round gathered them, and the re-optimiser starts
+the next one at once (`MatchingService.run_reoptimiser`).
 """
 
 from __future__ import annotations

@@ -9,10 +9,11 @@
   (matching.match-proposed.v1) with ids derived from (offer, demand, generation), so a
   replay of the same facts yields the same ids. A background task runs it in micro-batches:
   handlers wake it, it waits for a quiet moment (`changes.MarketChanges`) and re-optimises
-  once for them all. Between rounds it keeps the open listings and the live matches in
-  memory; a counter of the transactions that wrote matches says when anyone else did, and
-  the next round reads them afresh (`repository.LiveMatches`). Rounds run in the one
-  process holding the database's lease; another process on it stands by.
+  once for them all; what arrives during a round goes into the next one at once. Between
+  rounds it keeps the open listings and the live matches in memory; a counter of the
+  transactions that wrote matches says when anyone else did, and the next round reads them
+  afresh (`repository.LiveMatches`). Rounds run in the one process holding the database's
+  lease; another process on it stands by.
 - **Lifecycle** (`accept`, `reject`, `expire_due`): the domain's state machine on a stored
   match, guarded by an optimistic version check, one event per step.
 
@@ -859,11 +860,18 @@ class MatchingService:
         self.changed.set()  # start-up: whatever happened while down
         try:
             while True:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.changed.wait(), settings.reoptimise_poll_seconds)
-                await self.changed.settle(
-                    settings.reoptimise_debounce_seconds, settings.reoptimise_max_delay_seconds
-                )
+                # Changes that arrived during the last round have waited it out, gathered by
+                # it: they go into the next one at once. Only a change into a quiet market
+                # waits for its burst to arrive (the debounce).
+                if not self.changed.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(
+                            self.changed.wait(), settings.reoptimise_poll_seconds
+                        )
+                    await self.changed.settle(
+                        settings.reoptimise_debounce_seconds,
+                        settings.reoptimise_max_delay_seconds,
+                    )
                 self.changed.take()
                 try:
                     if not await self._leading():

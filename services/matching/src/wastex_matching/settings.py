@@ -17,7 +17,8 @@ class MatchingSettings(ServiceSettings):
     road_factor: float = 1.3
     #: Emission-factor key pricing transport (kg CO2e per tonne-km), recorded on each match.
     freight_factor_key: str = DEFAULT_FREIGHT_FACTOR
-    #: Quiet time after the last offer/demand change before re-optimising (micro-batch).
+    #: Quiet time after the last offer/demand change before re-optimising a quiet market
+    #: (micro-batch); changes that arrive during a round go into the next one at once.
     reoptimise_debounce_seconds: float = 0.05
     #: A change never waits longer than this for re-optimisation, however busy the feed.
     reoptimise_max_delay_seconds: float = 0.25
