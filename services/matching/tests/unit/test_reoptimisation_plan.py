@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -210,3 +211,43 @@ def test_an_index_changed_round_after_round_equals_one_built_afresh() -> None:
         live.update((m.match_id, m) for m in added)
         assert index.rows() == ProposalIndex.of(live.values()).rows(), round_no
         assert len(index) == len(live)
+
+
+def test_positions_in_listings_follow_the_index_round_after_round(
+    city: Callable[..., Any],
+) -> None:
+    """An index derived round after round places its proposals' offers, demands and
+    licences where one built afresh does (ids no longer listed at -1), and deriving a new
+    index leaves the older one's answers as they were."""
+    c = city(3, 40, 10)
+    net = allocate(c.offers, c.demands, c.licences, today=TODAY).net
+    offers = [*net.offer_ids, "offer-gone"]
+    demands = [*net.demand_ids, "demand-gone"]
+    licences = [*(licence.licence_id for licence in net.licences), "licence-gone", None]
+    rng = random.Random(9)
+    live: dict[str, ProvisionalMatch] = {}
+    index = ProposalIndex.of([])
+    for round_no in range(25):
+        older, older_positions = index, [p.tolist() for p in index.positions_in(net)]
+        removed = rng.sample(sorted(live), k=min(len(live), rng.randint(0, 5)))
+        added = [
+            ProvisionalMatch(
+                match_id=f"m{rng.randint(0, 300):03d}",
+                offer_id=rng.choice(offers),
+                demand_id=rng.choice(demands[: 2 + round_no]),  # new demands keep coming
+                tonnes=Decimal(1),
+                licence_id=rng.choice(licences),
+            )
+            for _ in range(rng.randint(0, 8))
+        ]
+        index = index.changed(removed=removed, added=added)
+        for match_id in removed:
+            del live[match_id]
+        live.update((m.match_id, m) for m in added)
+        fresh = ProposalIndex.of(live.values())
+        derived, afresh = index.positions_in(net), fresh.positions_in(net)
+        assert [p.tolist() for p in derived] == [p.tolist() for p in afresh], round_no
+        again = replace(net)  # the same listings, not the object an index's answer is kept for
+        assert [p.tolist() for p in older.positions_in(again)] == older_positions, round_no
+    assert len(live) > 20
+    assert set(afresh[1].tolist()) >= {-1, 0, 1}  # listed demands and a gone one were placed

@@ -79,9 +79,9 @@ class ProposalIndex:
 
     __slots__ = (
         "_by_id",
-        "_demand_ids",
+        "_demands",
         "_kilograms",
-        "_licence_ids",
+        "_licences",
         "_match_ids",
         "_offer_ids",
         "_positions",
@@ -92,22 +92,23 @@ class ProposalIndex:
         by_id: dict[str, ProvisionalMatch],
         match_ids: list[str],
         offer_ids: list[str],
-        demand_ids: list[str],
-        licence_ids: list[str],
+        demands: _Coded,
+        licences: _Coded,
         kilograms: NDArray[np.int64],
     ) -> None:
         self._by_id = by_id
         self._match_ids = match_ids
         self._offer_ids = offer_ids
-        self._demand_ids = demand_ids
-        self._licence_ids = licence_ids
+        self._demands = demands
+        self._licences = licences
         self._kilograms = kilograms
         #: The last `positions_in` answer and the listings it was for: a round asks twice.
         self._positions: tuple[NetCapacities, Positions] | None = None
 
     @classmethod
     def of(cls, matches: Iterable[ProvisionalMatch]) -> ProposalIndex:
-        return cls({}, [], [], [], [], np.zeros(0, dtype=np.int64)).changed(added=matches)
+        empty = np.zeros(0, dtype=np.int64)
+        return cls({}, [], [], _Coded.empty(), _Coded.empty(), empty).changed(added=matches)
 
     def changed(
         self, *, removed: Iterable[str] = (), added: Iterable[ProvisionalMatch] = ()
@@ -122,22 +123,21 @@ class ProposalIndex:
         by_id.update((m.match_id, m) for m in new)
         # Positions found by bisection in the sorted ids: a round changes a few hundred of
         # 20,000, and a pass over all of them would touch every id on the heap.
-        match_ids, offer_ids, demand_ids = self._match_ids, self._offer_ids, self._demand_ids
-        licence_ids, kilograms = self._licence_ids, self._kilograms
+        match_ids, offer_ids, kilograms = self._match_ids, self._offer_ids, self._kilograms
+        demands, licences = self._demands, self._licences
         if gone:
             at = sorted(bisect_left(match_ids, match_id) for match_id in gone)
-            match_ids, offer_ids, demand_ids, licence_ids = (
-                _without(column, at) for column in (match_ids, offer_ids, demand_ids, licence_ids)
-            )
+            match_ids, offer_ids = _without(match_ids, at), _without(offer_ids, at)
+            demands, licences = demands.without(at), licences.without(at)
             kilograms = np.delete(kilograms, at)
         if new:
             at = [bisect_left(match_ids, m.match_id) for m in new]  # ascending, as `new` is
             match_ids = _inserted(match_ids, at, [m.match_id for m in new])
             offer_ids = _inserted(offer_ids, at, [m.offer_id for m in new])
-            demand_ids = _inserted(demand_ids, at, [m.demand_id for m in new])
-            licence_ids = _inserted(licence_ids, at, [m.licence_id or "" for m in new])
+            demands = demands.inserted(at, [m.demand_id for m in new])
+            licences = licences.inserted(at, [m.licence_id or "" for m in new])
             kilograms = np.insert(kilograms, at, [m.kilograms for m in new])
-        return ProposalIndex(by_id, match_ids, offer_ids, demand_ids, licence_ids, kilograms)
+        return ProposalIndex(by_id, match_ids, offer_ids, demands, licences, kilograms)
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -164,7 +164,7 @@ class ProposalIndex:
             zip(
                 self._match_ids,
                 self._offer_ids,
-                self._demand_ids,
+                self._demands.ids(),
                 self._kilograms.tolist(),
                 strict=True,
             )
@@ -178,8 +178,8 @@ class ProposalIndex:
         n = len(self._match_ids)
         positions = (
             np.fromiter(map(net.offer_positions.get, self._offer_ids, repeat(-1)), np.int64, n),
-            np.fromiter(map(net.demand_positions.get, self._demand_ids, repeat(-1)), np.int64, n),
-            np.fromiter(map(net.licence_positions.get, self._licence_ids, repeat(-1)), np.int64, n),
+            self._demands.positions(net.demand_positions),
+            self._licences.positions(net.licence_positions),
         )
         self._positions = (net, positions)
         return positions
@@ -239,6 +239,45 @@ def plan_reoptimisation(
         supersede=tuple(map(index.get, compress(match_ids, (~stored_kept).tolist()))),
         propose=tuple(map(allocation.route, np.flatnonzero(~route_kept).tolist())),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Coded:
+    """A column of ids with few distinct values (a proposal's demand, its licence) as codes
+    into a vocabulary: a round finds each id's position in its listings by looking up the
+    hundred or so ids once, not once for each of 20,000 proposals.
+
+    The vocabulary only grows, and is shared by the indexes derived from one another: a code
+    an older index holds keeps its meaning."""
+
+    vocabulary: list[str]
+    code_of: dict[str, int]
+    codes: NDArray[np.int64]
+
+    @classmethod
+    def empty(cls) -> _Coded:
+        return cls([], {}, np.zeros(0, dtype=np.int64))
+
+    def ids(self) -> list[str]:
+        return list(map(self.vocabulary.__getitem__, self.codes.tolist()))
+
+    def positions(self, positions: dict[str, int]) -> NDArray[np.int64]:
+        """Each row's position by `positions` (-1 where it has none)."""
+        by_code = np.fromiter(
+            map(positions.get, self.vocabulary, repeat(-1)), np.int64, len(self.vocabulary)
+        )
+        return by_code[self.codes]
+
+    def without(self, at: list[int]) -> _Coded:
+        return _Coded(self.vocabulary, self.code_of, np.delete(self.codes, at))
+
+    def inserted(self, at: list[int], ids: list[str]) -> _Coded:
+        for ident in ids:
+            if ident not in self.code_of:
+                self.code_of[ident] = len(self.vocabulary)
+                self.vocabulary.append(ident)
+        codes = np.insert(self.codes, at, [self.code_of[ident] for ident in ids])
+        return _Coded(self.vocabulary, self.code_of, codes)
 
 
 def _without(column: list[str], at: list[int]) -> list[str]:
