@@ -144,7 +144,9 @@ class MatchRow(MatchingTable, table=True):
     )
 
     id: str = Field(primary_key=True, max_length=64)
-    offer_id: str = Field(index=True, max_length=64)
+    #: Looked up by `ix_matches_pair`, which it leads: an index of its own was one more
+    #: page each new match wrote, for nothing.
+    offer_id: str = Field(max_length=64)
     demand_id: str = Field(index=True, max_length=64)
     licence_id: str | None = Field(default=None, max_length=64)
     supplier_enterprise_id: str = Field(index=True, max_length=64)
