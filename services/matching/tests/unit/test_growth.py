@@ -149,10 +149,30 @@ def test_anything_but_added_offers_plans_the_whole_market(make: Any) -> None:
     assert growth.added(replaced, demands, licences, **same) is Refused.OFFER_CHANGED
     twice = [*offers, make.offer("o1", amount=5)]
     assert growth.added(twice, demands, licences, **same) is Refused.ID_REPEATED
+    # The offers in another order (ties could break otherwise): the full round.
+    grown = growth.added(more, demands, licences, **same)
+    assert not isinstance(grown, Refused)
+    assert grown[1].added(more[::-1], demands, licences, **same) is Refused.OFFER_CHANGED
     # Nothing at all changed (a round woken by a status that changed nothing): the same.
     unchanged = growth.added(offers, demands, licences, **same)
     assert not isinstance(unchanged, Refused)
     assert same_allocation(unchanged[0], allocate(offers, demands, licences, today=TODAY))
+
+
+def test_newcomers_between_the_offers_allocated_are_placed_as_a_full_round_would(
+    make: Any,
+) -> None:
+    """A round's offers come in id order, so newcomers land anywhere among the others."""
+    first, second, third = (make.offer(f"o{k}", amount=10 * k) for k in (1, 2, 3))
+    demands, licences = [make.demand(amount=1000)], [make.licence(annual=1000)]
+    same: dict[str, Any] = dict(today=TODAY, fixed=(), params=PARAMS, excluded_pairs=frozenset())
+    _, growth = allocate_growing([first, third], demands, licences, today=TODAY)
+    assert growth is not None
+    grown = growth.added([first, second, third], demands, licences, **same)
+    assert not isinstance(grown, Refused)
+    full = allocate([first, second, third], demands, licences, today=TODAY)
+    assert same_allocation(grown[0], full)
+    assert grown[0].table.kilograms.tolist() == [10_000, 20_000, 30_000]
 
 
 def test_a_newcomer_that_fills_a_demand_is_re_solved_with_the_offers_on_it(

@@ -65,7 +65,8 @@ class Refused(StrEnum):
 
     #: Demands, licences, fixed matches, rejected pairs, the day or the knobs changed.
     MARKET_CHANGED = "MARKET_CHANGED"
-    #: An offer allocated last time is gone, or came back as another version of itself.
+    #: An offer allocated last time is gone, came back as another version of itself, or
+    #: the offers come in another order (ties would break otherwise).
     OFFER_CHANGED = "OFFER_CHANGED"
     #: A newcomer's id is taken (`allocate` refuses the market).
     ID_REPEATED = "ID_REPEATED"
@@ -84,6 +85,9 @@ class Growth:
 
     #: The inputs as the allocation was given them (offers by identity, the rest by value).
     offers: tuple[OfferSlot, ...]
+    #: The offers' identities (`id`), in order: how the next round finds, in one pass over
+    #: arrays, which offers are new and where the others went.
+    identities: IntArray
     demands: tuple[DemandSlot, ...]
     licences: tuple[LicenceView, ...]
     fixed: tuple[FixedMatch, ...]
@@ -146,6 +150,7 @@ class Growth:
         routes = np.flatnonzero(edge_flows > 0)
         return cls(
             offers=tuple(offers),
+            identities=_identities(offers),
             demands=tuple(demands),
             licences=tuple(licences),
             fixed=tuple(fixed),
@@ -183,10 +188,14 @@ class Growth:
             or tuple(licences) != self.licences
         ):
             return Refused.MARKET_CHANGED
-        known = {id(offer) for offer in self.offers}
-        new = [offer for offer in offers if id(offer) not in known]
-        if len(offers) - len(new) != len(self.offers):
+        identities = _identities(offers)
+        moved = _found_in_order(self.identities, identities)
+        if moved is None:
             return Refused.OFFER_CHANGED
+        is_new = np.ones(len(offers), dtype=bool)
+        is_new[moved] = False
+        newcomers = np.flatnonzero(is_new)
+        new = [offers[at] for at in newcomers.tolist()]
         net = apply_fixed(offers, demands, licences, fixed, today)
         if len(net.offer_positions) != len(net.offers):
             return Refused.ID_REPEATED
@@ -204,7 +213,7 @@ class Growth:
         fresh_heads = np.fromiter(map(self.pair_node.get, keys, [-1] * len(keys)), np.int64)
         if (fresh_heads < 0).any():
             return Refused.NEW_PAIR  # the network's shape may change
-        market = _Market.of(self, net, new, fresh, fresh_heads)
+        market = _Market.of(self, net, (moved, newcomers), fresh, fresh_heads)
         grown = market.grown(self.tree, penalty_unit_cost(params), params.stability_margin)
         if grown is None:
             return Refused.TOO_CONTESTED
@@ -223,6 +232,7 @@ class Growth:
         growth = replace(
             self,
             offers=tuple(offers),
+            identities=identities,
             net=net,
             edges=_Edges.of(market.edges, market.heads),
             routes=routes,
@@ -231,6 +241,23 @@ class Growth:
             tree=tree,
         )
         return result, growth
+
+
+def _identities(offers: Sequence[OfferSlot]) -> IntArray:
+    return np.fromiter(map(id, offers), np.int64, len(offers))
+
+
+def _found_in_order(before: IntArray, now: IntArray) -> IntArray | None:
+    """Where each identity of `before` is in `now`, if every one is there once and in the
+    same order (a sorted search, not a set of 20,000 ids); else None."""
+    if len(before) == 0:
+        return np.zeros(0, dtype=np.int64)
+    ordered = np.sort(before)
+    at = np.searchsorted(ordered, now).clip(max=len(ordered) - 1)
+    found = np.flatnonzero(ordered[at] == now)
+    if len(found) != len(before) or not np.array_equal(now[found], before):
+        return None
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,13 +307,13 @@ class _Market:
         cls,
         growth: Growth,
         net: NetCapacities,
-        new: Sequence[OfferSlot],
+        offers: tuple[IntArray, IntArray],
         fresh: CandidateEdges,
         fresh_heads: IntArray,
     ) -> _Market:
-        positions = net.offer_positions
-        moved = np.fromiter(map(positions.__getitem__, growth.net.offer_ids), np.int64)
-        newcomers = np.fromiter((positions[o.offer_id] for o in new), np.int64, len(new))
+        """`offers`: where each offer of the last allocation is in `net`, and the
+        newcomers' positions in it."""
+        moved, newcomers = offers
         old = growth.edges
         metres = np.concatenate([old.metres, fresh.metres]).astype(np.int64)
         edges = CandidateEdges(
