@@ -47,6 +47,7 @@ from wastex_shared.storage import (
     UnitOfWorkFactory,
     make_engine,
     messaging_tables,
+    queued_view,
     write_later,
 )
 from wastex_shared.storage.failures import connection_lost
@@ -561,6 +562,27 @@ async def test_a_rolled_back_savepoint_drops_its_queued_writes(
     async with uow_factory.reading() as uow:
         found = await uow.session.execute(select(offers.c.id).order_by(offers.c.id))
         assert list(found.scalars()) == ["after", "kept"]
+
+
+async def test_a_queued_view_shows_only_rows_that_will_be_written(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    async with uow_factory() as uow:
+        queued_view(uow.session, "offers")["kept"] = 1
+
+        async def refused_block() -> None:
+            async with uow.savepoint():
+                queued_view(uow.session, "offers")["dropped"] = 2
+                raise RuntimeError("refused")
+
+        with pytest.raises(RuntimeError):
+            await refused_block()
+        # Undone with its savepoint (what came before it was run on entering it, so the
+        # database has it now).
+        assert queued_view(uow.session, "offers") == {}
+        queued_view(uow.session, "offers")["after"] = 3
+        await uow.rollback()
+        assert queued_view(uow.session, "offers") == {}
 
 
 async def test_a_batch_failing_outside_its_handlers_is_retried_not_given_up(

@@ -88,9 +88,11 @@ def envelope(fact: MatchFacts) -> Envelope:
     return Envelope.new(TYPES[type(fact)], "matching", fact.match_id, fact)
 
 
-async def apply(factory: UnitOfWorkFactory, fact: MatchFacts) -> None:
+async def apply(factory: UnitOfWorkFactory, *batch: MatchFacts) -> None:
+    """The events in one transaction, in order, as a consumer's batch applies them."""
     async with factory() as uow:
-        await apply_match_event(uow, TYPES[type(fact)], fact, envelope(fact))
+        for fact in batch:
+            await apply_match_event(uow, TYPES[type(fact)], fact, envelope(fact))
         await uow.commit()
 
 
@@ -162,6 +164,27 @@ async def test_an_acceptance_read_after_its_rejection_holds_nothing(
     await apply(uow_factory, facts(world, MatchRejected, "m1", "40"))
     await apply(uow_factory, facts(world, MatchAccepted, "m1", "40"))
     assert await tonnage(api, world) == ("OPEN", "120.500", "OPEN", "500.000")
+
+
+async def test_events_of_one_match_in_one_batch_see_each_other(
+    api: Api, world: World, uow_factory: UnitOfWorkFactory
+) -> None:
+    # A batch writes its allocations at its end: each event still reads what the ones
+    # before it in the batch put.
+    await apply(
+        uow_factory,
+        facts(world, MatchRejected, "m1", "40"),
+        facts(world, MatchAccepted, "m1", "40"),  # after its rejection: holds nothing
+        facts(world, MatchAccepted, "m2", "30", accepted_by="SUPPLIER"),
+        facts(world, MatchAccepted, "m2", "30", accepted_by="RECYCLER"),
+        facts(world, MatchConfirmed, "m2", "30"),  # held once, not three times
+    )
+    assert await tonnage(api, world) == (
+        "PARTIALLY_MATCHED",
+        "90.500",
+        "PARTIALLY_MATCHED",
+        "470.000",
+    )
 
 
 async def test_a_proposal_ending_before_acceptance_moves_nothing(

@@ -8,6 +8,7 @@ from wastex_shared.storage.unit_of_work import (
     UnitOfWork,
     UnitOfWorkFactory,
     flush_queued,
+    queued_view,
     write_later,
 )
 
@@ -18,6 +19,7 @@ __all__ = [
     "flush_queued",
     "make_engine",
     "messaging_tables",
+    "queued_view",
     "sqlite_url_for",
     "upsert_into",
     "write_later",

@@ -21,6 +21,7 @@ import json
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
+from typing import Any
 
 from sqlalchemy import Executable, insert, select
 from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
@@ -32,6 +33,7 @@ from wastex_shared.storage.engine import reader_of
 from wastex_shared.storage.tables import MessagingTables
 
 _WRITE_LATER = "wastex_write_later"
+_QUEUED_VIEWS = "wastex_queued_views"
 
 
 def write_later(
@@ -39,10 +41,24 @@ def write_later(
 ) -> None:
     """Queue one row for `statement` in the session's unit of work (see the module doc).
 
-    Only for writes the same transaction does not read back before it commits, to tables
-    that do not reference each other: a table's rows may be written before rows queued
-    earlier for another table."""
+    Only for writes the same transaction does not read back before it commits (or reads
+    back through a `queued_view` of its own), to tables that do not reference each other:
+    a table's rows may be written before rows queued earlier for another table."""
     _queue(session).append((statement, values))
+
+
+def queued_view(session: sqlalchemy_asyncio.AsyncSession, name: str) -> dict[str, Any]:
+    """A repository's map (by key) of what it queued under `name` in this transaction, so it
+    reads its own queued rows without running the queue. Dropped with the queue whenever
+    that is dropped unrun (a rollback, a savepoint undone): it never shows a row that will
+    not be written, and what was run before stays readable from the database."""
+    views: dict[str, dict[str, Any]] = session.info.setdefault(_QUEUED_VIEWS, {})
+    return views.setdefault(name, {})
+
+
+def _drop_queue(session: sqlalchemy_asyncio.AsyncSession) -> None:
+    _queue(session).clear()
+    session.info.pop(_QUEUED_VIEWS, None)
 
 
 async def flush_queued(session: sqlalchemy_asyncio.AsyncSession) -> None:
@@ -110,7 +126,7 @@ class UnitOfWork:
 
     async def rollback(self) -> None:
         self._outbox.clear()
-        _queue(self.session).clear()
+        _drop_queue(self.session)
         await self.session.rollback()
 
     async def flush_writes(self) -> None:
@@ -128,7 +144,7 @@ class UnitOfWork:
             await self.flush_writes()  # inside: a failing write is this block's alone
         except BaseException:
             del self._outbox[queued:]
-            _queue(self.session).clear()
+            _drop_queue(self.session)
             await nested.rollback()
             raise
         else:

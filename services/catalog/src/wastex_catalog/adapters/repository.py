@@ -7,6 +7,7 @@ serialised), so a withdrawal and a match allocation on the same offer cannot int
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from wastex_catalog.adapters.tables import (
 from wastex_catalog.domain import Demand, Enterprise, Licence, ListingStatus, Offer, Site
 from wastex_catalog.domain.listing import ACTIVE_STATUSES, Listing
 from wastex_catalog.records import MatchAllocation, Stored
-from wastex_shared.storage import flush_queued, write_later
+from wastex_shared.storage import flush_queued, queued_view, upsert_into, write_later
 
 ACTIVE = [status.value for status in ACTIVE_STATUSES]
 
@@ -67,6 +68,23 @@ class ListingState:
 
 
 _INSERT_OFFER = insert(OFFERS)
+#: `queued_view` of the allocations this transaction put: read back without the queue run.
+_ALLOCATIONS_PUT = "catalog.match_allocations"
+
+
+@functools.cache
+def _upsert_allocation(dialect: str) -> Any:
+    # One statement per dialect: `write_later` runs the rows queued for it as one batch.
+    statement = upsert_into(dialect, MATCH_ALLOCATIONS)
+    columns = [c.name for c in MATCH_ALLOCATIONS.columns if c.name != "match_id"]
+    return statement.on_conflict_do_update(
+        index_elements=[MATCH_ALLOCATIONS.c.match_id],
+        set_={name: statement.excluded[name] for name in columns},
+    )
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
 
 
 class CatalogRepository:
@@ -240,13 +258,22 @@ class CatalogRepository:
     # --- match allocations (read model of matching's events) ----------------------------
 
     async def allocation(self, match_id: str) -> MatchAllocation | None:
-        row = await self._one(
+        """The match's allocation as this transaction last put it, else as stored. The one
+        read here that does not run the queue first: every allocation queued is in the view,
+        so a batch of lifecycle events costs a look-up each and one upsert for them all."""
+        put: dict[str, MatchAllocation] = queued_view(self.session, _ALLOCATIONS_PUT)
+        if match_id in put:
+            return put[match_id]
+        result = await self.session.execute(
             select(MATCH_ALLOCATIONS).where(MATCH_ALLOCATIONS.c.match_id == match_id)
         )
+        row: Any = result.mappings().first()
         return rows.allocation_of(row) if row else None
 
     async def put_allocation(self, allocation: MatchAllocation, at: datetime) -> None:
+        """Store the allocation when the transaction's queue runs (`write_later`)."""
         values = {
+            "match_id": allocation.match_id,
             "offer_id": allocation.offer_id,
             "demand_id": allocation.demand_id,
             "supplier_enterprise_id": allocation.supplier_enterprise_id,
@@ -256,15 +283,10 @@ class CatalogRepository:
             "last_event_type": allocation.last_event_type,
             "updated_at": at,
         }
-        changed = await self._execute(
-            update(MATCH_ALLOCATIONS)
-            .where(MATCH_ALLOCATIONS.c.match_id == allocation.match_id)
-            .values(values)
+        write_later(self.session, _upsert_allocation(_dialect(self.session)), values)
+        queued_view(self.session, _ALLOCATIONS_PUT)[allocation.match_id] = rows.allocation_of(
+            values
         )
-        if getattr(changed, "rowcount", 0) == 0:
-            await self._execute(
-                insert(MATCH_ALLOCATIONS).values(match_id=allocation.match_id, **values)
-            )
 
     async def allocations_held(
         self, column: str, ids: Sequence[str]
@@ -288,7 +310,8 @@ class CatalogRepository:
         """Wipe the match read model and put every listing's status back to what it is
         without allocations (replay rebuilds them). Withdrawn and expired listings stay so:
         those are the catalog's own facts."""
-        wiped = await self._execute(delete(MATCH_ALLOCATIONS))
+        wiped = await self._execute(delete(MATCH_ALLOCATIONS))  # the queue run first
+        queued_view(self.session, _ALLOCATIONS_PUT).clear()
         for table in (OFFERS, DEMANDS):
             await self._execute(
                 update(table)
