@@ -88,8 +88,9 @@ def _dialect(session: AsyncSession) -> str:
 
 
 class CatalogRepository:
-    """Queries and writes; offers are added with `write_later`, so every statement here runs
-    the queue first and reads see every offer the transaction added."""
+    """Queries and writes; offers and match allocations are written with `write_later`, so
+    every statement here runs the queue first and reads see every row the transaction added
+    (but `allocation`, which reads the allocations queued through their view)."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
