@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -71,6 +73,31 @@ async def test_a_holder_whose_session_dies_loses_the_lease_to_the_other() -> Non
         assert not await first.hold()  # it notices the lost session and does not get it back
         await second.release()
         await first.release()
+    finally:
+        for engine in engines:
+            await engine.dispose()
+        await drop_pg_database(name)
+
+
+async def test_a_holder_cancelled_mid_statement_still_lets_the_lease_go() -> None:
+    """PostgreSQL only. A stop cancels the re-optimiser wherever it is, also inside the
+    lease's ping: its connection is then left needing a rollback, and `release` (run on the
+    way out) raised PendingRollbackError instead of ending the session and its lock."""
+    name = await create_pg_database()
+    engines = make_engine(f"{PG_SERVER}/{name}"), make_engine(f"{PG_SERVER}/{name}")
+    try:
+        first, second = Lease(engines[0], "test.round"), Lease(engines[1], "test.round")
+        assert await first.hold()
+        held = first._connection  # the lease's own session, as `hold()` pings it
+        assert held is not None
+        statement = asyncio.create_task(held.execute(text("SELECT pg_sleep(5)")))
+        await asyncio.sleep(0.3)
+        statement.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await statement
+        await first.release()  # no error: the session is ended, with its lock
+        assert await second.hold()
+        await second.release()
     finally:
         for engine in engines:
             await engine.dispose()

@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 
@@ -58,8 +58,10 @@ class Lease:
                     text("SELECT pg_advisory_unlock(:key)"), {"key": lease_key(self.name)}
                 )
                 await connection.close()
-            except DBAPIError:
-                await connection.invalidate()  # a broken session took its lock with it
+            except SQLAlchemyError:
+                # A broken session took its lock with it; one left mid-statement by a
+                # cancellation (PendingRollbackError) ends here, and its lock with it.
+                await connection.invalidate()
         if self._descriptor is not None:
             descriptor, self._descriptor = self._descriptor, None
             os.close(descriptor)  # the flock goes with the last descriptor
@@ -69,7 +71,7 @@ class Lease:
             try:
                 await self._connection.execute(text("SELECT 1"))
                 return True  # the session lives, so its lock does
-            except DBAPIError:
+            except SQLAlchemyError:
                 await self._drop_connection()  # the session, and the lock, are gone
         connection = await self._engine.connect()
         try:
