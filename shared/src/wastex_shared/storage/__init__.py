@@ -1,7 +1,13 @@
 """Storage plumbing every service shares: engines, the unit of work, outbox and inbox tables,
 and a leader lease for work one process per database must do."""
 
-from wastex_shared.storage.engine import make_engine, sqlite_url_for, upsert_into
+from wastex_shared.storage.engine import (
+    dialect_of,
+    make_engine,
+    sqlite_url_for,
+    upsert_into,
+    upsert_overwriting,
+)
 from wastex_shared.storage.lease import Lease
 from wastex_shared.storage.tables import messaging_tables
 from wastex_shared.storage.unit_of_work import (
@@ -16,11 +22,13 @@ __all__ = [
     "Lease",
     "UnitOfWork",
     "UnitOfWorkFactory",
+    "dialect_of",
     "flush_queued",
     "make_engine",
     "messaging_tables",
     "queued_view",
     "sqlite_url_for",
     "upsert_into",
+    "upsert_overwriting",
     "write_later",
 ]

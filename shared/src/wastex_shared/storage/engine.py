@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table, event, exc
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.util import await_only
 
 #: Execution option: this engine's transactions only read (`UnitOfWorkFactory.reading`).
@@ -62,6 +63,22 @@ def upsert_into(dialect: str, table: Table) -> postgresql.Insert | sqlite.Insert
     (PostgreSQL and SQLite spell the upsert alike)."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return insert(table)
+
+
+def dialect_of(session: AsyncSession) -> str:
+    """The kind of database the session is on ("postgresql" or "sqlite")."""
+    return session.get_bind().dialect.name
+
+
+@functools.cache
+def upsert_overwriting(dialect: str, table: Table, key: str, columns: tuple[str, ...]) -> Any:
+    """INSERT, or where a row with the same `key` exists, overwrite its `columns` with the
+    new row's. Built once per table, key and columns: rows queued for it with `write_later`
+    run as one batch (they group by statement object) and its cache key costs nothing."""
+    statement = upsert_into(dialect, table)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c[key]], set_={name: statement.excluded[name] for name in columns}
+    )
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

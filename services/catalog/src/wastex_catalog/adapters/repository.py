@@ -7,7 +7,6 @@ serialised), so a withdrawal and a match allocation on the same offer cannot int
 
 from __future__ import annotations
 
-import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -33,7 +32,13 @@ from wastex_catalog.adapters.tables import (
 from wastex_catalog.domain import Demand, Enterprise, Licence, ListingStatus, Offer, Site
 from wastex_catalog.domain.listing import ACTIVE_STATUSES, Listing
 from wastex_catalog.records import MatchAllocation, Stored
-from wastex_shared.storage import flush_queued, queued_view, upsert_into, write_later
+from wastex_shared.storage import (
+    dialect_of,
+    flush_queued,
+    queued_view,
+    upsert_overwriting,
+    write_later,
+)
 
 ACTIVE = [status.value for status in ACTIVE_STATUSES]
 
@@ -72,19 +77,8 @@ _INSERT_OFFER = insert(OFFERS)
 _ALLOCATIONS_PUT = "catalog.match_allocations"
 
 
-@functools.cache
-def _upsert_allocation(dialect: str) -> Any:
-    # One statement per dialect: `write_later` runs the rows queued for it as one batch.
-    statement = upsert_into(dialect, MATCH_ALLOCATIONS)
-    columns = [c.name for c in MATCH_ALLOCATIONS.columns if c.name != "match_id"]
-    return statement.on_conflict_do_update(
-        index_elements=[MATCH_ALLOCATIONS.c.match_id],
-        set_={name: statement.excluded[name] for name in columns},
-    )
-
-
-def _dialect(session: AsyncSession) -> str:
-    return session.get_bind().dialect.name
+#: What a later event of the match overwrites on its allocation's row.
+_ALLOCATION_COLUMNS = tuple(c.name for c in MATCH_ALLOCATIONS.columns if c.name != "match_id")
 
 
 class CatalogRepository:
@@ -284,7 +278,10 @@ class CatalogRepository:
             "last_event_type": allocation.last_event_type,
             "updated_at": at,
         }
-        write_later(self.session, _upsert_allocation(_dialect(self.session)), values)
+        upsert = upsert_overwriting(
+            dialect_of(self.session), MATCH_ALLOCATIONS, "match_id", _ALLOCATION_COLUMNS
+        )
+        write_later(self.session, upsert, values)
         queued_view(self.session, _ALLOCATIONS_PUT)[allocation.match_id] = rows.allocation_of(
             values
         )

@@ -47,7 +47,7 @@ from wastex_matching.domain.model import (
     Window,
 )
 from wastex_matching.domain.reoptimise import ProposalIndex, ProvisionalMatch
-from wastex_shared.storage import upsert_into, write_later
+from wastex_shared.storage import dialect_of, upsert_into, upsert_overwriting, write_later
 
 SlotT = TypeVar("SlotT", OfferSlot, DemandSlot)
 
@@ -163,7 +163,7 @@ async def upsert(
 ) -> None:
     """Insert the row, or overwrite its columns with `values` (events are the truth); queued
     with the batch's other rows (`write_later`: projections are not read back in a batch)."""
-    statement = _upsert(_dialect(session), table_of(row_type), tuple(values))
+    statement = upsert_overwriting(dialect_of(session), table_of(row_type), "id", tuple(values))
     write_later(session, statement, {"id": ident, **values})
 
 
@@ -194,7 +194,7 @@ async def set_listing_status(
         "version": version,
         "market_version": await bump_version(session),
     }
-    write_later(session, _listing_status_upsert(_dialect(session)), values)
+    write_later(session, _listing_status_upsert(dialect_of(session)), values)
 
 
 async def bump_version(session: AsyncSession) -> int:
@@ -220,7 +220,7 @@ async def _count_once(session: AsyncSession, row_id: int) -> int:
     if transaction is not None and row_id in counted and counted[row_id][0] is transaction:
         return int(counted[row_id][1])
     table = REOPTIMISE_STATE
-    statement = upsert_into(_dialect(session), table).values(id=row_id, version=1)
+    statement = upsert_into(dialect_of(session), table).values(id=row_id, version=1)
     counted_up = statement.on_conflict_do_update(
         index_elements=[table.c.id], set_={"version": table.c.version + 1}
     ).returning(table.c.version)
@@ -239,19 +239,6 @@ def _transaction(session: AsyncSession) -> object | None:
 async def _read_counter(session: AsyncSession, row_id: int) -> int:
     row = await session.get(ReoptimiseStateRow, row_id)
     return row.version if row is not None else 0
-
-
-def _dialect(session: AsyncSession) -> str:
-    return session.get_bind().dialect.name
-
-
-@functools.cache
-def _upsert(dialect: str, table: Table, columns: tuple[str, ...]) -> Any:
-    # Built once per table and column set: the statement's cache key is then free.
-    statement = upsert_into(dialect, table)
-    return statement.on_conflict_do_update(
-        index_elements=[table.c.id], set_={name: statement.excluded[name] for name in columns}
-    )
 
 
 @functools.cache
