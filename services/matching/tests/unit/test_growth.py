@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wastex_matching.domain import MatchingParams, allocate, contest
+from wastex_matching.domain import MatchingParams, allocate, apply_fixed, contest
 from wastex_matching.domain.growth import Growth, Refused
 from wastex_matching.domain.model import AllocationResult
 from wastex_matching.domain.network import (
@@ -123,6 +123,28 @@ def test_offers_added_are_allocated_as_a_full_round_would(
         after = allocate(offers, **market, today=TODAY, standing=standing(grown[0]))
         assert favoured_cost(after, grown[0], PARAMS) == favoured_cost(grown[0], grown[0], PARAMS)
         result, growth = grown
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_offers=st.integers(1, 30))
+def test_capacities_carried_over_with_newcomers_equal_those_of_the_whole_market(
+    seed: int, n_offers: int
+) -> None:
+    # What `Growth.added` relies on: the fixed matches taken off the offers it had, plus
+    # taken off the newcomers alone, are what they take off the whole market.
+    city = random_city(seed, n_offers, 4, with_fixed=True)
+    is_new = np.random.default_rng(seed).random(n_offers) < 0.4
+    offers, fixed = city.offers, city.fixed
+    had = apply_fixed(
+        [o for o, new in zip(offers, is_new, strict=True) if not new],
+        city.demands,
+        city.licences,
+        fixed,
+        TODAY,
+    )
+    newcomers = [o for o, new in zip(offers, is_new, strict=True) if new]
+    carried = had.with_offers(is_new, apply_fixed(newcomers, (), (), fixed, TODAY).offers)
+    assert carried == apply_fixed(offers, city.demands, city.licences, fixed, TODAY)
 
 
 def test_the_growth_property_grew_often_enough() -> None:

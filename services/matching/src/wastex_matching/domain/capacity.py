@@ -15,6 +15,9 @@ from datetime import date
 from decimal import Decimal
 from functools import cached_property
 
+import numpy as np
+from numpy.typing import NDArray
+
 from wastex_matching.domain.model import (
     ZERO_TONNES,
     DemandSlot,
@@ -64,6 +67,14 @@ class NetCapacities:
     def demand(self, demand_id: str) -> DemandSlot:
         """The demand of this id (KeyError if it is not among them)."""
         return self.demands[self.demand_positions[demand_id]]
+
+    def with_offers(self, is_new: NDArray[np.bool_], offers: Sequence[OfferSlot]) -> NetCapacities:
+        """These capacities with `offers` (net already) where `is_new` is set and this
+        one's offers, in their order, in the other places: the same fixed matches taken off
+        a market that only gained offers, without a pass over the offers it had."""
+        kept, added = iter(self.offers), iter(offers)
+        merged = tuple([next(added) if new else next(kept) for new in is_new.tolist()])
+        return NetCapacities(merged, self.demands, self.licences)
 
 
 def apply_fixed(

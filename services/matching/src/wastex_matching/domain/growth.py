@@ -95,6 +95,8 @@ class Growth:
     today: date
     params: MatchingParams
     net: NetCapacities
+    #: Each offer's kg with the fixed matches taken off (`net.offers` in kg).
+    kilograms: IntArray
     #: Every candidate edge of the network (positions in `net`) with the tree node it
     #: enters, and the kg on those the allocation uses.
     edges: _Edges
@@ -158,6 +160,7 @@ class Growth:
             today=today,
             params=params,
             net=result.net,
+            kilograms=network.supplies[:n_offers].copy(),
             edges=_Edges.of(edges, heads),
             routes=routes,
             route_kg=edge_flows[routes],
@@ -195,13 +198,16 @@ class Growth:
         is_new = np.ones(len(offers), dtype=bool)
         is_new[moved] = False
         newcomers = np.flatnonzero(is_new)
-        new = [offers[at] for at in newcomers.tolist()]
-        net = apply_fixed(offers, demands, licences, fixed, today)
+        # The same fixed matches off the same offers: only the newcomers' shares are new.
+        new = apply_fixed([offers[at] for at in newcomers.tolist()], (), (), fixed, today).offers
+        net = self.net.with_offers(is_new, new)
         if len(net.offer_positions) != len(net.offers):
             return Refused.ID_REPEATED
-        # As allocated: with what fixed matches hold of them taken off.
+        kilograms = np.empty(len(offers), dtype=np.int64)
+        kilograms[moved] = self.kilograms
+        kilograms[newcomers] = offer_kilograms(new)
         fresh = build_candidate_edges(
-            [net.offer(offer.offer_id) for offer in new],
+            new,
             net.demands,
             net.licences,
             today=self.today,
@@ -213,7 +219,7 @@ class Growth:
         fresh_heads = np.fromiter(map(self.pair_node.get, keys, [-1] * len(keys)), np.int64)
         if (fresh_heads < 0).any():
             return Refused.NEW_PAIR  # the network's shape may change
-        market = _Market.of(self, net, (moved, newcomers), fresh, fresh_heads)
+        market = _Market.of(self, (moved, newcomers, kilograms), net.demands, fresh, fresh_heads)
         grown = market.grown(self.tree, penalty_unit_cost(params), params.stability_margin)
         if grown is None:
             return Refused.TOO_CONTESTED
@@ -234,6 +240,7 @@ class Growth:
             offers=tuple(offers),
             identities=identities,
             net=net,
+            kilograms=kilograms,
             edges=_Edges.of(market.edges, market.heads),
             routes=routes,
             route_kg=edge_flows[routes],
@@ -306,14 +313,14 @@ class _Market:
     def of(
         cls,
         growth: Growth,
-        net: NetCapacities,
-        offers: tuple[IntArray, IntArray],
+        offers: tuple[IntArray, IntArray, IntArray],
+        demands: Sequence[DemandSlot],
         fresh: CandidateEdges,
         fresh_heads: IntArray,
     ) -> _Market:
-        """`offers`: where each offer of the last allocation is in `net`, and the
-        newcomers' positions in it."""
-        moved, newcomers = offers
+        """`offers`: where each offer of the last allocation is now, the newcomers'
+        positions, and every offer's kg (net of fixed matches)."""
+        moved, newcomers, kilograms = offers
         old = growth.edges
         metres = np.concatenate([old.metres, fresh.metres]).astype(np.int64)
         edges = CandidateEdges(
@@ -331,11 +338,11 @@ class _Market:
             costs=edge_unit_costs(metres, growth.params),
             standing=standing,
             routes=growth.routes,
-            kilograms=offer_kilograms(net.offers),
+            kilograms=kilograms,
             newcomers=newcomers,
             newcomer_of=fresh.offer,
             first_new=len(old),
-            demand_kg=demand_kilograms(net.demands),
+            demand_kg=demand_kilograms(demands),
         )
 
     def grown(self, tree: Tree, penalty: int, margin: float) -> tuple[IntArray, Tree, int] | None:
