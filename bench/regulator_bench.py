@@ -20,6 +20,7 @@ import os
 import random
 import statistics
 import time
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -60,6 +61,8 @@ DISTRICTS = (
 CODES = ("SW01", "SW02", "SW03", "SW04", "SW06", "SW07", "SW10", "SW17", "HW08", "HW49")
 INDUSTRIES = ("C3120", "D4411", "C3011", "C3670", "C2614")
 MONTHS = tuple(f"2026-{m:02d}" for m in range(1, 13))
+#: When the year's reports are booked: after its last month, as a year's journal is.
+REPORTED = datetime(2027, 1, 15, tzinfo=UTC)
 BATCH = 10_000
 
 QUERY = """
@@ -117,6 +120,7 @@ async def load(uow: UnitOfWorkFactory, bootstrap: str, total: int) -> float:
                         period=rng.choice(MONTHS),
                         from_prior_stock=prior,
                         cause_event_id=f"bench/{i}",
+                        now=REPORTED,
                     )
                 )
             async with uow() as unit:

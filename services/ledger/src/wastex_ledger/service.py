@@ -271,6 +271,7 @@ class LedgerService:
             period=period,
             from_prior_stock=from_prior_stock,
             cause_event_id=cause_event_id,
+            now=self._clock(),
         )
         await self._book(uow, repo, [entry], cause=cause, checked=True)
         return entry

@@ -7,7 +7,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from wastex_ledger.adapters.migrations import LOCATION
@@ -17,7 +18,7 @@ from wastex_ledger.adapters.tables import messaging
 from wastex_ledger.domain.figures import Utilisation
 from wastex_ledger.domain.scope import Scope
 from wastex_ledger.service import LedgerConfig, LedgerService
-from wastex_shared.envelope import Envelope
+from wastex_shared.envelope import Envelope, utcnow
 from wastex_shared.events.catalog import EnterpriseRegistered, SiteAdded
 from wastex_shared.events.matching import MatchConfirmed
 from wastex_shared.storage import UnitOfWorkFactory, make_engine
@@ -25,6 +26,19 @@ from wastex_shared.storage.migrate import upgrade
 
 FREIGHT = "freight_road_diesel_truck_30t_cn"
 SLAG_AVOIDED = "avoided_ggbs_replacing_cement_cn_derived"
+#: When `Harness.confirm` opens manifests: early enough for a test to dispatch them in any
+#: month since (a shipment is booked between its manifest's opening and now).
+MANIFESTS_OPENED = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class Clock:
+    """The service's clock: the real time unless `fixed`."""
+
+    fixed: datetime | None = None
+
+    def __call__(self) -> datetime:
+        return self.fixed or utcnow()
 
 
 @dataclass(frozen=True)
@@ -43,6 +57,7 @@ def unique(prefix: str) -> str:
 class Harness:
     service: LedgerService
     uow: UnitOfWorkFactory
+    clock: Clock = field(default_factory=Clock)
 
     async def register(self, district: str, industry: str = "C3120", kind: str = "FACTORY") -> Site:
         """An enterprise with one site, as the catalog's events describe them."""
@@ -88,6 +103,23 @@ class Harness:
         """matching.match-confirmed for a transfer; returns the match id."""
         match_id = unique("match")
         planned = Decimal(tonnes) * Decimal(distance_km) * Decimal("0.078")
+        self.clock.fixed = MANIFESTS_OPENED
+        try:
+            await self._confirmed(supplier, recycler, match_id, tonnes, code, distance_km, planned)
+        finally:
+            self.clock.fixed = None
+        return match_id
+
+    async def _confirmed(
+        self,
+        supplier: Site,
+        recycler: Site,
+        match_id: str,
+        tonnes: str,
+        code: str,
+        distance_km: str,
+        planned: Decimal,
+    ) -> None:
         async with self.uow() as uow:
             await self.service.on_match_confirmed(
                 uow,
@@ -111,7 +143,6 @@ class Harness:
                 ),
             )
             await uow.commit()
-        return match_id
 
     async def figures(self, scope: Scope, start: str, end: str | None = None) -> Utilisation:
         return await self.service.utilisation(scope, start, end or start)
@@ -136,4 +167,5 @@ async def migrated(database_url: str) -> AsyncIterator[UnitOfWorkFactory]:
 
 
 def harness(uow: UnitOfWorkFactory) -> Harness:
-    return Harness(LedgerService(uow, LedgerConfig(rules=load_rules())), uow)
+    clock = Clock()
+    return Harness(LedgerService(uow, LedgerConfig(rules=load_rules()), clock=clock), uow, clock)

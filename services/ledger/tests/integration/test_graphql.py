@@ -172,6 +172,7 @@ async def test_reports_answer_typed_user_errors(api: Api, ledger: Harness) -> No
     assert await code_of(steel.site_id, token) == "BALANCE_VIOLATION"
     assert await code_of(steel.site_id, token, wasteCode="HW41") == "ABOLISHED_WASTE_CODE"
     assert await code_of(steel.site_id, token, period="26-01") == "INVALID_PERIOD"
+    assert await code_of(steel.site_id, token, period="2099-01") == "INVALID_PERIOD"  # to come
     generation_with_prior = (
         await api.report(token, steel, "1.000", "2026-01", fromPriorStock=True)
     )["userErrors"][0]
@@ -230,6 +231,19 @@ async def test_shipment_by_graphql_with_discrepancy_and_manifest_lists(
         "dispatchShipment"
     ]
     assert refused["userErrors"][0]["code"] == "NOT_AUTHORIZED"
+    for month in ("2099-03", "2019-12"):  # still to come; before the manifest was opened
+        misdated = (
+            await api.data(
+                DISPATCH,
+                tenant(steel),
+                input={"matchId": first, "tonnes": "100.000", "period": month},
+            )
+        )["dispatchShipment"]
+        assert (misdated["manifest"], misdated["userErrors"][0]["code"]) == (
+            None,
+            "INVALID_PERIOD",
+        )
+        assert misdated["userErrors"][0]["field"] == "period"
     sent = (
         await api.data(
             DISPATCH,

@@ -34,6 +34,10 @@ FLY_ASH = "SW02"
 HW_OIL = "HW08"
 
 AT = datetime(2026, 3, 15, 8, 0, tzinfo=UTC)
+#: The journal's clock: manifests open long before and everything else happens after every
+#: month the scenarios book (a shipment leaves between its manifest's opening and now).
+OPENED = datetime(2000, 1, 1, tzinfo=UTC)
+NOW = datetime(2031, 1, 1, tzinfo=UTC)
 
 
 def route(
@@ -129,6 +133,7 @@ class Journal:
             period=period,
             from_prior_stock=prior,
             cause_event_id=self.next_id("event"),
+            now=NOW,
         )
         self.book([entry])
         return entry
@@ -169,7 +174,7 @@ class Journal:
             manifest_id=self.next_id("manifest"),
             match_id=self.next_id("match"),
             route=planned or route(),
-            at=AT,
+            at=OPENED,
         )
         self.manifests[created.id] = created
         return created
@@ -190,7 +195,7 @@ class Journal:
             tonnes=tonnes,
             from_prior_stock=prior,
             period=month,
-            at=AT,
+            at=NOW,
         )
         balance.ensure_balanced(
             self.sheet(current.supplier, current.waste_code),
@@ -206,7 +211,7 @@ class Journal:
             actor_enterprise_id=actor or current.recycler,
             tonnes=tonnes,
             tolerance=self.tolerance,
-            at=AT,
+            at=NOW,
         )
         out, into = manifest.receipt_entries(
             received,

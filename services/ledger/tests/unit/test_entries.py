@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +14,7 @@ from wastex_ledger.domain.entries import Entry, EntryKind
 from wastex_ledger.domain.periods import Period, period_range, year_range
 from wastex_shared.errors import DomainError
 
-from .conftest import CEMENT, STEEL
+from .conftest import AT, CEMENT, STEEL
 
 D = Decimal
 
@@ -30,6 +30,7 @@ def report(**overrides: Any) -> Entry:
         "period": "2026-03",
         "from_prior_stock": False,
         "cause_event_id": "evt-1",
+        "now": AT,
     }
     fields.update(overrides)
     return ledger.report(**fields)
@@ -85,6 +86,8 @@ def test_entries_are_immutable() -> None:
         ({"period": "2026-13"}, "INVALID_PERIOD", "period"),
         ({"period": "26-03"}, "INVALID_PERIOD", "period"),
         ({"period": "1900-01"}, "INVALID_PERIOD", "period"),
+        ({"period": "2026-04"}, "INVALID_PERIOD", "period"),  # not begun on 15 March
+        ({"period": "2099-03"}, "INVALID_PERIOD", "period"),
         ({"from_prior_stock": True}, "PRIOR_STOCK_NOT_APPLICABLE", "fromPriorStock"),
         (
             {"kind": EntryKind.STORED, "from_prior_stock": True},
@@ -183,4 +186,13 @@ def test_periods() -> None:
     assert year_range(2026) == (Period(2026, 1), Period(2026, 12))
     with pytest.raises(DomainError) as caught:
         period_range("2026-06", "2026-01")
+    assert caught.value.code == "INVALID_PERIOD"
+
+
+def test_a_month_begins_in_china_standard_time() -> None:
+    # 31 March 20:00 UTC is 1 April 04:00 in Wuhan: April's reports are due then.
+    evening = datetime(2026, 3, 31, 20, 0, tzinfo=UTC)
+    assert report(period="2026-04", now=evening).period == Period(2026, 4)
+    with pytest.raises(DomainError) as caught:
+        report(period="2026-04", now=evening - timedelta(hours=5))
     assert caught.value.code == "INVALID_PERIOD"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -17,6 +18,8 @@ from .conftest import AT, CEMENT, POWER, STEEL, route
 
 D = Decimal
 APRIL = Period(2026, 4)
+#: When the manifests below are dispatched and received: in April, after they were opened.
+IN_APRIL = datetime(2026, 4, 20, 9, 0, tzinfo=UTC)
 
 
 def created(planned: str = "50") -> Manifest:
@@ -27,12 +30,18 @@ def created(planned: str = "50") -> Manifest:
 
 def dispatched(tonnes: str = "50", *, prior: bool = False) -> Manifest:
     return created().dispatch(
-        actor_enterprise_id="ent-steel", tonnes=tonnes, from_prior_stock=prior, period=APRIL, at=AT
+        actor_enterprise_id="ent-steel",
+        tonnes=tonnes,
+        from_prior_stock=prior,
+        period=APRIL,
+        at=IN_APRIL,
     )
 
 
 def receive(m: Manifest, tonnes: str, tolerance: str = "0.02") -> Manifest:
-    return m.receive(actor_enterprise_id="ent-cement", tonnes=tonnes, tolerance=D(tolerance), at=AT)
+    return m.receive(
+        actor_enterprise_id="ent-cement", tonnes=tonnes, tolerance=D(tolerance), at=IN_APRIL
+    )
 
 
 def test_lifecycle_created_in_transit_received() -> None:
@@ -65,7 +74,11 @@ def test_a_manifest_needs_planned_tonnes() -> None:
 def test_only_the_supplier_dispatches(actor: str) -> None:
     with pytest.raises(DomainError) as caught:
         created().dispatch(
-            actor_enterprise_id=actor, tonnes="50", from_prior_stock=False, period=APRIL, at=AT
+            actor_enterprise_id=actor,
+            tonnes="50",
+            from_prior_stock=False,
+            period=APRIL,
+            at=IN_APRIL,
         )
     assert caught.value.code == "NOT_AUTHORIZED"
 
@@ -73,7 +86,9 @@ def test_only_the_supplier_dispatches(actor: str) -> None:
 @pytest.mark.parametrize("actor", ["ent-steel", "ent-power"])
 def test_only_the_recycler_receives(actor: str) -> None:
     with pytest.raises(DomainError) as caught:
-        dispatched().receive(actor_enterprise_id=actor, tonnes="50", tolerance=D("0.02"), at=AT)
+        dispatched().receive(
+            actor_enterprise_id=actor, tonnes="50", tolerance=D("0.02"), at=IN_APRIL
+        )
     assert caught.value.code == "NOT_AUTHORIZED"
 
 
@@ -146,7 +161,11 @@ def test_no_avoided_factor_means_zero_avoided() -> None:
         manifest_id="m-2", match_id="match-2", route=route(code="SW02", planned="10"), at=AT
     )
     sent = m.dispatch(
-        actor_enterprise_id="ent-steel", tonnes="10", from_prior_stock=False, period=APRIL, at=AT
+        actor_enterprise_id="ent-steel",
+        tonnes="10",
+        from_prior_stock=False,
+        period=APRIL,
+        at=IN_APRIL,
     )
     got = receive(sent, "10")
     assert got.carbon is not None
@@ -212,3 +231,32 @@ def test_receipt_entries_need_a_received_manifest_and_its_sites() -> None:
             in_entry_id="b",
             cause_event_id="c",
         )
+
+
+@pytest.mark.parametrize(
+    "period",
+    [Period(2026, 2), Period(2026, 5), Period(2099, 3)],
+    ids=["before-opened", "not-begun", "far-ahead"],
+)
+def test_a_shipment_is_booked_to_a_month_between_its_manifest_opening_and_now(
+    period: Period,
+) -> None:
+    # Opened in March (AT), dispatched on 20 April: March or April, nothing else.
+    with pytest.raises(DomainError) as refused:
+        created().dispatch(
+            actor_enterprise_id="ent-steel",
+            tonnes="50",
+            from_prior_stock=False,
+            period=period,
+            at=IN_APRIL,
+        )
+    assert (refused.value.code, refused.value.field) == ("INVALID_PERIOD", "period")
+    for month in (Period(2026, 3), APRIL):
+        sent = created().dispatch(
+            actor_enterprise_id="ent-steel",
+            tonnes="50",
+            from_prior_stock=False,
+            period=month,
+            at=IN_APRIL,
+        )
+        assert sent.period == month

@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
 
 from wastex_ledger.domain import errors
-from wastex_ledger.domain.periods import Period
+from wastex_ledger.domain.periods import Period, month_passed
 from wastex_shared.codes import validate_code
 from wastex_shared.errors import DomainError
 from wastex_shared.units import QuantityError, positive_tonnes
@@ -132,14 +133,16 @@ def report(
     period: str,
     from_prior_stock: bool,
     cause_event_id: str,
+    now: datetime,
 ) -> Entry:
-    """An entry an enterprise reports for one of its own sites."""
+    """An entry an enterprise reports for one of its own sites, at `now`: for this month
+    or an earlier one, never one still to come."""
     if kind not in REPORTED_KINDS:
         raise ValueError(f"{kind} entries come from manifests, not reports")
     require_owner(actor_enterprise_id, site.enterprise_id, f"site {site.site_id}")
     code = validate_code(waste_code, "wasteCode")
     amount = parse_tonnes(tonnes)
-    month = Period.parse(period)
+    month = month_passed(period, now)
     if from_prior_stock and kind not in PRIOR_STOCK_KINDS:
         raise DomainError(
             errors.PRIOR_STOCK_NOT_APPLICABLE,

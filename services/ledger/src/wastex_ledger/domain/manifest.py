@@ -3,7 +3,8 @@
 - Created from `matching.match-confirmed` with the planned tonnes, the route and the
   emission factors matching used.
 - Dispatched by the supplier with the origin weight (`IN_TRANSIT`); the shipment is booked
-  to the month of dispatch and may come from prior-year stock.
+  to the month of dispatch (this month or an earlier one, not before the manifest was
+  opened) and may come from prior-year stock.
 - Received by the recycler with the destination weight: `RECEIVED`, or `DISCREPANCY` when
   |received − dispatched| ÷ dispatched exceeds the tolerance (2 % by default). Either way the
   received weight is what the ledger books: `transferred_out` for the supplier (counts as
@@ -116,6 +117,14 @@ class Manifest:
                 errors.INVALID_MANIFEST_STATE,
                 f"manifest {self.id} is {self.status}; only a CREATED manifest can be dispatched",
                 "matchId",
+            )
+        opened, current = Period.of(self.created_at), Period.of(at)
+        if not opened <= period <= current:
+            raise DomainError(
+                errors.INVALID_PERIOD,
+                f"manifest {self.id} was opened in {opened} and it is {current}: its shipment "
+                f"left in one of those months, not in {period}",
+                "period",
             )
         return replace(
             self,

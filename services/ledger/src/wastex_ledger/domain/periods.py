@@ -59,6 +59,19 @@ class Period:
         return cls(year, 12)
 
 
+def month_passed(text: str, now: datetime, field: str = "period") -> Period:
+    """The month `text` names for what has happened: this month or an earlier one."""
+    month, current = Period.parse(text, field), Period.of(now)
+    if month > current:
+        raise DomainError(
+            errors.INVALID_PERIOD,
+            f"{month} has not begun (it is {current} in China Standard Time): "
+            "the ledger books what has happened",
+            field,
+        )
+    return month
+
+
 def period_range(start: str, end: str) -> tuple[Period, Period]:
     """An inclusive range of months, `start` ≤ `end`."""
     first = Period.parse(start, "from")

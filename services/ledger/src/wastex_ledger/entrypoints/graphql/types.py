@@ -302,7 +302,8 @@ class LedgerReportInput:
 @strawberry.input(
     description=(
         "The supplier ships a confirmed match with the origin weight; period defaults to the "
-        "current month (China Standard Time)."
+        "current month (China Standard Time) and may name an earlier one back to the "
+        "manifest's opening, never one still to come."
     )
 )
 class DispatchShipmentInput:
