@@ -37,7 +37,14 @@ from wastex_ledger.domain.manifest import Manifest, Route
 from wastex_ledger.domain.periods import Period, period_range, year_range
 from wastex_ledger.domain.scope import Scope, ScopeKind, grain_of, projection_keys
 from wastex_ledger.domain.visibility import Reach
-from wastex_ledger.domain.zero_waste import Assessment, Facts, Rule, assess
+from wastex_ledger.domain.zero_waste import (
+    Assessment,
+    Facts,
+    Rule,
+    assess,
+    stock_at_end_of,
+    unmoved_stock,
+)
 from wastex_shared.codes import is_hazardous
 from wastex_shared.emission_factors import factor
 from wastex_shared.envelope import Envelope, derived_id, new_id, utcnow
@@ -529,23 +536,24 @@ class LedgerService:
             )
             discrepancies = await repo.open_discrepancies(enterprise_id, first, last)
             by_code = await repo.monthly_like(str(ScopeKind.ENTERPRISE_CODE), f"{enterprise_id}|")
-            pipeline = await repo.hazardous_pipeline(enterprise_id, last)
+            moving = await repo.hazardous_pipeline(enterprise_id, last)
             in_transit = await repo.in_transit(enterprise_id, None)
-        stock = ZERO
-        for value, sheet in by_code.items():
-            if not is_hazardous(value.rsplit("|", 1)[-1]):
-                continue
-            for month, f in sheet.items():
-                if month.year > year:
-                    continue
-                stock += f.opening_stock + f.stored
-                stock -= f.in_plant_prior + f.transferred_out_prior + f.disposed_prior
+            gaps = await repo.weighing_gaps(enterprise_id, last)
+        # A weight gap within the tolerance is part of the shipment, not waste left behind.
+        gap_now = sum((t for (_, prior, m), t in gaps.items() if not prior and m >= first), ZERO)
+        stock = {
+            code: stock_at_end_of(year, months)
+            - sum((t for (c, prior, _), t in gaps.items() if prior and c == code), ZERO)
+            for value, months in by_code.items()
+            if is_hazardous(code := value.rsplit("|", 1)[-1])
+        }
         transit_now = sum(
             (f.transferred_out_current for m, f in in_transit.items() if m.year == year), ZERO
         )
         accounted = (
             figures.in_plant_current
             + figures.transferred_out_current
+            + gap_now
             + figures.stored
             + figures.disposed_current
             + transit_now
@@ -554,7 +562,7 @@ class LedgerService:
             year=year,
             utilisation=Utilisation(figures),
             open_discrepancies=discrepancies,
-            unmatched_hazardous_stock=max(stock - pipeline, ZERO),
+            unmatched_hazardous_stock=unmoved_stock(stock, moving),
             unaccounted_generation=max(figures.generated - accounted, ZERO),
         )
         return assess(enterprise_id, self.config.rules, facts)

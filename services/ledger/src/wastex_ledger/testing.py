@@ -99,11 +99,13 @@ class Harness:
         tonnes: str,
         code: str = "SW01",
         distance_km: str = "35.2",
+        opened: datetime = MANIFESTS_OPENED,
     ) -> str:
-        """matching.match-confirmed for a transfer; returns the match id."""
+        """matching.match-confirmed for a transfer, its manifest opened at `opened`; returns
+        the match id."""
         match_id = unique("match")
         planned = Decimal(tonnes) * Decimal(distance_km) * Decimal("0.078")
-        self.clock.fixed = MANIFESTS_OPENED
+        self.clock.fixed = opened
         try:
             await self._confirmed(supplier, recycler, match_id, tonnes, code, distance_km, planned)
         finally:

@@ -3,6 +3,7 @@ answered from the incremental projection kept in the same transaction as the ent
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -164,7 +165,9 @@ async def test_weight_discrepancy_is_recorded_and_the_received_weight_booked(
     by_key = {r.key: r for r in assessment.results}
     assert not by_key["no-open-discrepancies"].passed
     assert by_key["no-open-discrepancies"].actual == "1"
-    assert by_key["generation-accounted"].actual == "6.000"  # 150 − 144
+    # 150 − 144 − 1: the edge shipment's 1 t gap is within the tolerance, part of the
+    # shipment; the discrepancy's 5 t are not accounted for.
+    assert by_key["generation-accounted"].actual == "5.000"
     assert not assessment.passed
 
 
@@ -417,6 +420,56 @@ async def test_zero_waste_assessment(ledger: Harness) -> None:
     assert results["generation-accounted"].actual == "60.000"  # 105 − 10 − 30 − 5
     assert results["no-open-discrepancies"].passed
     assert not failed.passed
+
+
+async def test_hazardous_stock_is_weighed_code_by_code_against_its_own_manifests(
+    ledger: Harness,
+) -> None:
+    plant = await ledger.register("青山区")
+    incinerator = await ledger.register("新洲区")
+    await report(ledger, plant, G, "10.000", "2024-03", code="HW49")
+    await report(ledger, plant, STORED, "10.000", "2024-03", code="HW49")
+    # HW08: 100 t of old stock shipped whole, weighed 2 t heavier at the gate (in tolerance).
+    await report(ledger, plant, OPENING, "100.000", "2024-01", code="HW08")
+    shipped = await ledger.confirm(plant, incinerator, "100.000", code="HW08")
+    sent = await ledger.service.dispatch(
+        plant.enterprise_id, shipped, "100.000", from_prior_stock=True, period="2025-02"
+    )
+    got = await ledger.service.receive(incinerator.enterprise_id, sent.id, "102.000")
+    assert got.status is ManifestStatus.RECEIVED
+    # A manifest for HW08 awaiting dispatch, opened in 2026: nothing of HW49's in either year.
+    await ledger.confirm(
+        plant, incinerator, "50.000", code="HW08", opened=datetime(2026, 5, 1, tzinfo=UTC)
+    )
+
+    async def unmoved(year: int) -> str | None:
+        assessment = await ledger.service.assess(plant.enterprise_id, year)
+        return {r.key: r for r in assessment.results}["no-unmatched-hazardous-stock"].actual
+
+    assert await unmoved(2025) == "10.000"  # HW08's −2 t cover none of HW49's 10
+    assert await unmoved(2026) == "10.000"  # nor does HW08's manifest
+    await ledger.confirm(
+        plant, incinerator, "10.000", code="HW49", opened=datetime(2026, 6, 1, tzinfo=UTC)
+    )
+    assert await unmoved(2025) == "10.000"  # opened after that year ended
+    assert await unmoved(2026) == "0.000"
+
+
+async def test_a_weight_gap_within_the_tolerance_leaves_nothing_unaccounted(
+    ledger: Harness,
+) -> None:
+    steel = await ledger.register("青山区")
+    cement = await ledger.register("新洲区")
+    await report(ledger, steel, G, "100.000", "2026-02")
+    match_id = await ledger.confirm(steel, cement, "100.000")
+    sent = await ledger.service.dispatch(steel.enterprise_id, match_id, "100.000", period="2026-02")
+    got = await ledger.service.receive(cement.enterprise_id, sent.id, "99.000")
+    assert got.status is ManifestStatus.RECEIVED
+    assessment = await ledger.service.assess(steel.enterprise_id, 2026)
+    results = {r.key: r for r in assessment.results}
+    assert results["generation-accounted"].actual == "0.000"
+    assert results["comprehensive-utilisation-rate"].actual == "0.9900"  # the received weight
+    assert results["generation-accounted"].passed
 
 
 async def test_projection_equals_the_journal_and_every_entry_is_published(

@@ -11,7 +11,8 @@ import pytest
 
 from wastex_ledger.adapters.rules import parse_rules
 from wastex_ledger.domain.figures import Figures, Utilisation
-from wastex_ledger.domain.zero_waste import Facts, Rule, assess
+from wastex_ledger.domain.periods import Period
+from wastex_ledger.domain.zero_waste import Facts, Rule, assess, stock_at_end_of, unmoved_stock
 from wastex_shared.errors import DomainError
 
 D = Decimal
@@ -148,3 +149,20 @@ def test_custom_thresholds_from_yaml() -> None:
 
 def result_with(rules: tuple[Rule, ...], f: Facts) -> list[tuple[str, bool]]:
     return [(r.key, r.passed) for r in assess("ent", rules, f).results]
+
+
+def test_stock_no_manifest_moves_is_counted_code_by_code() -> None:
+    stock = {"HW08": D("-2.000"), "HW49": D("10.000"), "HW17": D("5.000")}
+    moving = {"HW08": D("50.000"), "HW17": D("3.000")}
+    # HW08's negative stock and its manifest cover nothing of the other codes.
+    assert unmoved_stock(stock, moving) == D("12.000")
+
+
+def test_stock_at_the_end_of_a_year_counts_the_months_up_to_it() -> None:
+    months = {
+        Period(2024, 1): Figures(opening_stock=D("100")),
+        Period(2024, 6): Figures(stored=D("20"), transferred_out_prior=D("30")),
+        Period(2025, 3): Figures(in_plant_prior=D("40"), disposed_prior=D("5")),
+    }
+    assert stock_at_end_of(2024, months) == D("90")
+    assert stock_at_end_of(2025, months) == D("45")

@@ -495,9 +495,10 @@ class Repository:
         )
         return int(found.scalar_one())
 
-    async def hazardous_pipeline(self, supplier_id: str, up_to: Period) -> Decimal:
-        """Hazardous tonnes of `supplier_id` on manifests not yet received (planned or on the
-        road), from prior-year stock or not yet dispatched, up to `up_to`."""
+    async def hazardous_pipeline(self, supplier_id: str, up_to: Period) -> dict[str, Decimal]:
+        """Hazardous tonnes of `supplier_id` by code that manifests will move out of stock,
+        as at the end of `up_to`: planned on manifests opened by then and not yet
+        dispatched, or on the road from prior-year stock, booked up to `up_to`."""
         rows = (
             await self.session.execute(
                 select(
@@ -507,6 +508,7 @@ class Repository:
                     manifests.c.from_prior_stock,
                     manifests.c.planned_kilograms,
                     manifests.c.dispatched_kilograms,
+                    manifests.c.created_at_us,
                 ).where(
                     manifests.c.supplier_enterprise_id == supplier_id,
                     manifests.c.status.in_(
@@ -515,15 +517,39 @@ class Repository:
                 )
             )
         ).all()
-        total = ZERO
-        for code, status, period, prior, planned, dispatched in rows:
+        ends = micros(up_to.ends())
+        moving: dict[str, Decimal] = {}
+        for code, status, period, prior, planned, dispatched, created in rows:
             if not is_hazardous(code):
                 continue
             if status == str(ManifestStatus.CREATED):
-                total += from_milli(planned)
+                if created < ends:
+                    moving[code] = moving.get(code, ZERO) + from_milli(planned)
             elif prior and period is not None and period <= str(up_to):
-                total += from_milli(dispatched)
-        return total
+                moving[code] = moving.get(code, ZERO) + from_milli(dispatched)
+        return moving
+
+    async def weighing_gaps(
+        self, supplier_id: str, up_to: Period
+    ) -> dict[tuple[str, bool, Period], Decimal]:
+        """Dispatched less received tonnes of `supplier_id`'s shipments received within the
+        tolerance (no discrepancy) and booked up to `up_to`, by code, prior-stock flag and
+        month."""
+        gap = func.sum(manifests.c.dispatched_kilograms - manifests.c.received_kilograms)
+        key = (manifests.c.waste_code, manifests.c.from_prior_stock, manifests.c.period)
+        rows = await self.session.execute(
+            select(*key, gap)
+            .where(
+                manifests.c.supplier_enterprise_id == supplier_id,
+                manifests.c.status == str(ManifestStatus.RECEIVED),
+                manifests.c.period <= str(up_to),
+            )
+            .group_by(*key)
+        )
+        return {
+            (code, bool(prior), Period.parse(period)): from_milli(int(kilograms or 0))
+            for code, prior, period, kilograms in rows
+        }
 
     async def list_manifests(
         self, reach: Reach, flt: ManifestFilter, first: int, after: str | None

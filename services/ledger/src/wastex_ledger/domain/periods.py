@@ -50,6 +50,11 @@ class Period:
         local = moment.astimezone(CHINA_STANDARD_TIME)
         return cls(local.year, local.month)
 
+    def ends(self) -> datetime:
+        """The moment this month ends (the next one begins), in China Standard Time."""
+        year, month = (self.year + 1, 1) if self.month == 12 else (self.year, self.month + 1)
+        return datetime(year, month, 1, tzinfo=CHINA_STANDARD_TIME)
+
     @classmethod
     def first_of(cls, year: int) -> Period:
         return cls(year, 1)

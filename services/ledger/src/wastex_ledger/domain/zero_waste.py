@@ -10,9 +10,11 @@ Rules come from configuration (`wastex_ledger/zero_waste_rules.yaml` by default)
 - `no_open_discrepancies`: no manifest of the enterprise (either side) booked in the year is
   in `DISCREPANCY`.
 - `no_unmatched_hazardous_stock`: hazardous (HW) stock at the end of the year, less what is
-  in transit or on a confirmed manifest awaiting dispatch, ≤ threshold (default 0 t).
+  in transit or on a manifest opened by then and awaiting dispatch, code by code (one
+  code's manifests move none of another's stock), ≤ threshold (default 0 t).
 - `generation_accounted`: the year's generation not accounted for by utilisation, transfers
-  (also in transit), storage or disposal ≤ threshold tonnes (the identity's 倾倒丢弃 rest).
+  (also in transit; a weight gap within the manifest tolerance counts as transferred),
+  storage or disposal ≤ threshold tonnes (the identity's 倾倒丢弃 rest).
 - `disposal_share_at_most`: 处置率 (disposed ÷ generated, formulas §1, prior-stock disposal
   included) ≤ threshold (a project rule: a zero-waste plant utilises rather than disposes);
   no generation in the year passes (there is no share to judge).
@@ -20,11 +22,13 @@ Rules come from configuration (`wastex_ledger/zero_waste_rules.yaml` by default)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
 from wastex_ledger.domain import errors
-from wastex_ledger.domain.figures import Utilisation
+from wastex_ledger.domain.figures import ZERO, Figures, Utilisation
+from wastex_ledger.domain.periods import Period
 from wastex_shared.errors import DomainError
 
 RULE_KINDS = frozenset(
@@ -67,6 +71,23 @@ class Facts:
     open_discrepancies: int
     unmatched_hazardous_stock: Decimal
     unaccounted_generation: Decimal
+
+
+def stock_at_end_of(year: int, months: Mapping[Period, Figures]) -> Decimal:
+    """One code's stock at the end of `year`: opening stock and storage less what was drawn
+    from stock, over every month up to then (below zero when receipts weighed more)."""
+    stock = ZERO
+    for month, f in months.items():
+        if month.year <= year:
+            stock += f.opening_stock + f.stored
+            stock -= f.in_plant_prior + f.transferred_out_prior + f.disposed_prior
+    return stock
+
+
+def unmoved_stock(stock: Mapping[str, Decimal], moving: Mapping[str, Decimal]) -> Decimal:
+    """Stock no manifest will move, code by code: one code's manifests, or one code's stock
+    drawn below zero, never cover another code's stock."""
+    return sum((max(t - moving.get(code, ZERO), ZERO) for code, t in stock.items()), ZERO)
 
 
 @dataclass(frozen=True, slots=True)
