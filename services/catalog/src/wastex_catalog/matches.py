@@ -4,7 +4,10 @@ demand; rejected, expired or superseded ones give them back.
 A match takes its tonnes when first accepted (by either party) or confirmed, and gives them
 back when rejected, expired or superseded after that. The events of one match travel on
 different topics, so they may arrive out of order: the allocation row of a released match
-stays as a tombstone, and a late `accepted` for it changes nothing.
+stays as a tombstone, and a late `accepted` for it changes nothing. Nothing orders the
+events of different matches either: a match's hold may come before the release of the
+match that held the same tonnes before it, and is recorded past the quantity until that
+release comes (`Listing.hold`).
 """
 
 from __future__ import annotations

@@ -129,7 +129,8 @@ async def rebuild(
                 await handlers[envelope.type](uow, envelope, data)
             report.applied += 1
         except DomainError as err:
-            # Refused live too (it is in the DLQ): refusing it again keeps the state equal.
+            # Refused live too (it is in the DLQ): a refusal rests on the match's own facts,
+            # not on the order events arrive in, so refusing it again keeps the state equal.
             log.info("replay: %s %s refused: %s", envelope.type, envelope.id, err.message)
             report.refused += 1
     after = await repository.listing_snapshot()

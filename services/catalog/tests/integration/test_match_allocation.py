@@ -195,12 +195,29 @@ async def test_a_proposal_ending_before_acceptance_moves_nothing(
     assert await tonnage(api, world) == ("OPEN", "120.500", "OPEN", "500.000")
 
 
-async def test_a_match_asking_more_than_remains_is_refused(
+async def test_a_hold_read_before_an_earlier_matchs_release_is_kept(
+    api: Api, world: World, uow_factory: UnitOfWorkFactory
+) -> None:
+    # m1 held all 120.5 t and was rejected; matching then gave them to m2, accepted and
+    # confirmed. Their facts travel by match: m2's came first.
+    await apply(uow_factory, facts(world, MatchAccepted, "m1", "120.5"))
+    await apply(uow_factory, facts(world, MatchAccepted, "m2", "120.5"))
+    await apply(uow_factory, facts(world, MatchConfirmed, "m2", "120.5"))
+    assert await tonnage(api, world) == ("FULLY_MATCHED", "0.000", "PARTIALLY_MATCHED", "259.000")
+    await apply(uow_factory, facts(world, MatchRejected, "m1", "120.5"))
+    assert await tonnage(api, world) == (
+        "FULLY_MATCHED",
+        "0.000",
+        "PARTIALLY_MATCHED",
+        "379.500",
+    )
+
+
+async def test_a_match_holding_more_than_the_whole_quantity_is_refused(
     world: World, uow_factory: UnitOfWorkFactory
 ) -> None:
-    await apply(uow_factory, facts(world, MatchAccepted, "m1", "100"))
     with pytest.raises(DomainError) as refused:
-        await apply(uow_factory, facts(world, MatchAccepted, "m2", "30"))
+        await apply(uow_factory, facts(world, MatchAccepted, "m1", "120.501"))
     assert refused.value.code == "ALLOCATION_EXCEEDS_REMAINING"
 
 

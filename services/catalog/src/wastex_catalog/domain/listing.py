@@ -9,8 +9,9 @@ An allocation is the tonnage of one accepted/confirmed match, kept by match id s
 applying the same match twice is a no-op and a rejection releases exactly what that match
 took. Withdrawal and expiry only stop the rest being offered; tonnes already allocated
 stay with their matches. `allocate` is the strict rule (only live listings take new
-tonnes); `hold` records what the matching service reports, also on a withdrawn or expired
-listing, so the catalog agrees with matching whatever order the facts arrive in.
+tonnes, up to what remains); `hold` records what the matching service reports, also on a
+withdrawn or expired listing and past the quantity while an earlier match's release is on
+its way, so the catalog agrees with matching whatever order the facts arrive in.
 Transitions return a new object (`dataclasses.replace`).
 """
 
@@ -112,7 +113,8 @@ class Listing:
 
     @property
     def remaining_tonnes(self) -> Decimal:
-        return self.quantity_tonnes - self.matched_tonnes
+        """What is still on the market: none while holds exceed the quantity (`hold`)."""
+        return max(self.quantity_tonnes - self.matched_tonnes, ZERO)
 
     @property
     def is_active(self) -> bool:
@@ -150,19 +152,31 @@ class Listing:
     def hold(self, match_id: str, tonnes: TonnesInput) -> Self:
         """Record the tonnes a match holds, as the matching service reports it.
 
-        Like `allocate`, except that a WITHDRAWN or EXPIRED listing records the hold too
-        and keeps its status: matching may accept a match before it learns of the
-        withdrawal or expiry, and the catalog's books must agree with matching's facts in
-        whatever order the two arrive (live, and again on replay). Tonnes beyond the
-        quantity are still refused.
+        Matching decides what its matches hold; the catalog keeps its books in step, in
+        whatever order the facts arrive (live, and again on replay). Facts travel by match,
+        so one match's hold can come before the release of an earlier match of the same
+        listing: the hold is recorded even past the quantity (FULLY_MATCHED, nothing
+        remaining) and the release, when it comes, leaves the books as matching has them.
+        A WITHDRAWN or EXPIRED listing records the hold too and keeps its status (matching
+        may accept before it learns of the withdrawal or expiry). Refused are only holds no
+        order of facts explains: more than the whole quantity, or the same match with
+        other tonnes.
         """
-        if self.status not in TERMINAL_STATUSES:
-            return self.allocate(match_id, tonnes)
         amount, existing = self._check_allocation(match_id, tonnes)
         if existing is not None:
-            return self
-        self._check_remaining(amount)
-        return replace(self, allocations=(*self.allocations, Allocation(match_id, amount)))
+            return self  # the same match applied again (redelivery): nothing changes
+        if amount > self.quantity_tonnes:
+            raise DomainError(
+                errors.ALLOCATION_EXCEEDS_REMAINING,
+                f"match {match_id} holds {amount} t, more than all {self.quantity_tonnes} t "
+                f"of {self.KIND} {self.id}",
+                "tonnes",
+            )
+        allocations = (*self.allocations, Allocation(match_id, amount))
+        status = self.status
+        if status not in TERMINAL_STATUSES:
+            status = _status_for(self.quantity_tonnes, self.matched_tonnes + amount)
+        return replace(self, allocations=allocations, status=status)
 
     def _check_allocation(
         self, match_id: str, tonnes: TonnesInput
