@@ -100,7 +100,8 @@ def histories(draw: st.DrawFn) -> list[tuple[str, str, Decimal]]:
     events: list[tuple[str, str, Decimal]] = []
     holding: dict[str, Decimal] = {}
     for n in range(draw(st.integers(0, 12))):
-        if holding and draw(st.booleans()):
+        release = draw(st.booleans())
+        if holding and release:
             match_id = draw(st.sampled_from(sorted(holding)))
             events.append(("release", match_id, holding.pop(match_id)))
             continue
