@@ -195,6 +195,9 @@ class MatchingService:
         self.changed = MarketChanges()
         #: The market version the last completed round saw (-1: none yet).
         self.processed_version = -1
+        #: The day of the last completed round: a new day is a new market (windows open and
+        #: close, licences start, last year's matches stop using this year's tonnage).
+        self.processed_day: date | None = None
         self.last_report: ReoptimiseReport | None = None
         self.totals = RoundTotals()
         #: Set whenever `totals` changed (a round done, or an attempt conflicted).
@@ -408,9 +411,13 @@ class MatchingService:
                             LISTING_CLOSED, f"the {what} {ident} is no longer on the market"
                         )
             now = self.clock()
+            # The first acceptance commits the tonnes: they use this year's licensed tonnage,
+            # whenever the match was proposed (a December proposal accepted in January).
+            year = self.today().year if record.status is MatchStatus.PROPOSED else None
             updated = replace(
                 record,
                 status=status,
+                licence_year=record.licence_year if year is None else year,
                 supplier_accepted_at=now
                 if party is Party.SUPPLIER
                 else record.supplier_accepted_at,
@@ -550,6 +557,7 @@ class MatchingService:
         """One round: allocate what is not fixed, apply the difference; retried on conflict."""
         async with self._round:
             for attempt in range(5):
+                day = self.today()
                 try:
                     report = await self._reoptimise_once()
                 except Conflict as conflict:
@@ -558,7 +566,7 @@ class MatchingService:
                     log.info("re-optimisation conflict (%s); retrying", conflict)
                     await asyncio.sleep(0.05 * (attempt + 1))
                     continue
-                self.processed_version = report.version
+                self.processed_version, self.processed_day = report.version, day
                 self.last_report = report
                 self.totals.add(report)
                 self.totals_changed.set()
@@ -876,7 +884,8 @@ class MatchingService:
                 try:
                     if not await self._leading():
                         continue
-                    if await self._version() != self.processed_version:
+                    version, day = await self._version(), self.today()
+                    if (version, day) != (self.processed_version, self.processed_day):
                         report = await self.reoptimise()
                         log.info("re-optimised: %s", report)
                 except asyncio.CancelledError:

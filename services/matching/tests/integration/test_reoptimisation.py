@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -400,3 +400,34 @@ async def test_split_offer_and_generation_ids_after_supersede(
     async with uow_factory() as uow:
         generations = await repo.generations(uow.session, [("slag-1", "cement-demand")])
     assert generations == {("slag-1", "cement-demand"): 1}
+
+
+async def test_a_proposal_accepted_in_a_new_year_uses_that_years_licensed_tonnage(
+    service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> None:
+    # The licence allows 120.5 t a year: one lot proposed on 31 December, a second lot on
+    # 2 January, then the first accepted. Both in 2027 would be twice the licence.
+    await catalog.feed(
+        consumer,
+        catalog.enterprise("steel", "Wuhan Steel"),
+        catalog.enterprise("cement", "Jiangxia Cement", "江夏区"),
+        catalog.site("steel-site", "steel", QINGSHAN_STEEL, "青山区"),
+        catalog.site("cement-site", "cement", JIANGXIA_CEMENT, "江夏区"),
+        catalog.licence("cement-lic", "cement", ["SW01"], capacity="120.500"),
+        catalog.demand("cement-demand", "cement", "cement-site", JIANGXIA_CEMENT),
+        catalog.offer("slag-1", "steel", "steel-site", QINGSHAN_STEEL, tonnes="120.500"),
+    )
+    service.clock = lambda: datetime(2026, 12, 31, 1, tzinfo=UTC)
+    await service.reoptimise()
+    (first,) = await stored(service, MatchStatus.PROPOSED)
+    assert first.licence_year == 2026
+    service.clock = lambda: datetime(2027, 1, 2, 1, tzinfo=UTC)
+    await catalog.feed(
+        consumer, catalog.offer("slag-2", "steel", "steel-site", QINGSHAN_STEEL, tonnes="120.500")
+    )
+    await service.reoptimise()
+    accepted = await service.accept(first.id, Party.SUPPLIER)
+    assert accepted.licence_year == 2027
+    await service.reoptimise()
+    live = [m for m in await stored(service) if m.status is not MatchStatus.SUPERSEDED]
+    assert [(m.offer_id, m.tonnes) for m in live] == [("slag-1", Decimal("120.500"))]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -13,9 +14,10 @@ from wastex_matching.service import MatchingService, ReoptimiseReport
 from wastex_matching.settings import MatchingSettings
 from wastex_matching.testing import QINGSHAN_STEEL, Catalog
 from wastex_shared.messaging import EventConsumer
+from wastex_shared.storage import UnitOfWorkFactory
 
 from .test_reoptimisation import seed_market
-from .test_reoptimiser_lease import eventually
+from .test_reoptimiser_lease import FAST, eventually
 
 #: Waits no test sits out: a round that waited for the debounce would come too late.
 DEBOUNCE = 30.0
@@ -76,6 +78,28 @@ async def test_a_change_into_a_quiet_market_waits_for_the_debounce(
         await asyncio.sleep(0.5)
         assert service.totals.rounds == 1  # still gathering the burst
         assert service.changed.is_set()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_a_new_day_is_a_new_round_though_nothing_changed(
+    uow_factory: UnitOfWorkFactory, catalog: Catalog, consumer: EventConsumer
+) -> None:
+    # Windows open and close, licences start, last year's matches stop using this year's
+    # tonnage: a new day can change the best allocation with no event to say so.
+    await seed_market(catalog, consumer)
+    day = datetime(2026, 12, 31, 1, tzinfo=UTC)
+    service = MatchingService(uow_factory, FAST, clock=lambda: day)
+    task = asyncio.create_task(service.run_reoptimiser())
+    try:
+        await eventually(lambda: service.totals.rounds == 1)
+        await asyncio.sleep(0.3)  # polls that find the same market and the same day
+        assert service.totals.rounds == 1
+        day = datetime(2027, 1, 1, 1, tzinfo=UTC)
+        await eventually(lambda: service.processed_day == date(2027, 1, 1))
+        assert service.totals.rounds == 2
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
