@@ -21,12 +21,14 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    delete,
     event,
     insert,
     select,
     update,
 )
 from sqlalchemy.exc import (
+    DBAPIError,
     IntegrityError,
     InterfaceError,
     InvalidRequestError,
@@ -50,7 +52,8 @@ from wastex_shared.storage import (
     queued_view,
     write_later,
 )
-from wastex_shared.storage.failures import connection_lost
+from wastex_shared.storage.failures import connection_lost, transient
+from wastex_shared.testing.plugin import PG_SERVER, create_pg_database, drop_pg_database
 
 metadata = MetaData()
 tables = messaging_tables(metadata)
@@ -621,6 +624,67 @@ async def test_a_batch_failing_outside_its_handlers_is_retried_not_given_up(
 )
 def test_connection_failures_are_told_from_bugs(failure: Exception, transient: bool) -> None:
     assert connection_lost(failure) is transient
+
+
+async def real_deadlock(factory: UnitOfWorkFactory) -> DBAPIError:
+    """The error PostgreSQL's deadlock detector gives one of two transactions that each
+    wait for a row the other updated."""
+    async with factory() as uow:
+        await uow.session.execute(
+            insert(offers), [{"id": "a", "tonnes": 1}, {"id": "b", "tonnes": 1}]
+        )
+        await uow.commit()
+
+    async def crossing(first: str, then: str) -> None:
+        async with factory() as uow:
+            for ident in (first, then):
+                bump = update(offers).where(offers.c.id == ident).values(tonnes=offers.c.tonnes + 1)
+                await uow.session.execute(bump)
+                await asyncio.sleep(0.2)
+            await uow.commit()
+
+    outcomes = await asyncio.gather(crossing("a", "b"), crossing("b", "a"), return_exceptions=True)
+    async with factory() as uow:
+        await uow.session.execute(delete(offers))
+        await uow.commit()
+    (error,) = [o for o in outcomes if isinstance(o, BaseException)]
+    assert isinstance(error, DBAPIError), error
+    return error
+
+
+@pytest.fixture
+async def pg_factory() -> AsyncIterator[UnitOfWorkFactory]:
+    """PostgreSQL only: SQLite has one writer, so no deadlock to detect."""
+    name = await create_pg_database()
+    engine = make_engine(f"{PG_SERVER}/{name}")
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        yield UnitOfWorkFactory(engine, tables)
+    finally:
+        await engine.dispose()
+        await drop_pg_database(name)
+
+
+async def test_a_handler_caught_in_a_deadlock_is_run_again_not_dead_lettered(
+    pg_factory: UnitOfWorkFactory,
+) -> None:
+    uow_factory = pg_factory
+    deadlock = await real_deadlock(uow_factory)
+    assert transient(deadlock)
+    failures = iter([deadlock, deadlock])  # the batch's first pass, then the isolated one
+
+    async def store_after_deadlocks(uow: UnitOfWork, event: Envelope, data: OfferSubmit) -> None:
+        if (failure := next(failures, None)) is not None:
+            raise failure
+        await store_offer(uow, event, data)
+
+    consumer = EventConsumer(
+        "g-deadlock", uow_factory, {"wastex.offer.submit": store_after_deadlocks}
+    )
+    await consumer.handle_batch([Delivered("ingest.offers.v1", offer_event("3.000").to_json())])
+    assert await stored_tonnes(uow_factory) == [Decimal("3.000")]
+    assert (consumer.stats.handled, consumer.stats.dead_lettered) == (1, 0)
 
 
 async def test_a_batch_whose_handling_raised_is_delivered_again(

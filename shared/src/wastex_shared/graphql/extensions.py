@@ -59,7 +59,7 @@ from strawberry.extensions import (
 
 from wastex_shared.errors import DomainError
 from wastex_shared.graphql.connection import DEFAULT_PAGE, MAX_PAGE
-from wastex_shared.storage.failures import connection_lost
+from wastex_shared.storage.failures import transient
 
 log = logging.getLogger(__name__)
 
@@ -121,10 +121,10 @@ def _rewrite(error: GraphQLError) -> GraphQLError:
         return GraphQLError(
             original.message, nodes=error.nodes, path=error.path, extensions=extensions
         )
-    if connection_lost(original):
-        log.warning("database unavailable to a resolver: %s", original)
+    if transient(original):
+        log.warning("database unavailable to a resolver (or a deadlock): %s", original)
         return GraphQLError(
-            "The database is unavailable; try again shortly",
+            "The database could not complete this just now; try again shortly",
             nodes=error.nodes,
             path=error.path,
             extensions={"code": SERVICE_UNAVAILABLE},

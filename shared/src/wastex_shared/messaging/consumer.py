@@ -32,7 +32,7 @@ from wastex_shared.messaging.dead_letter import (
     header_texts,
     kafka_text,
 )
-from wastex_shared.storage.failures import connection_lost
+from wastex_shared.storage.failures import transient
 from wastex_shared.storage.tables import OUTBOX_KEY_LENGTH
 from wastex_shared.storage.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from wastex_shared.topics import all_topics, dlq_for
@@ -131,7 +131,7 @@ class EventConsumer:
                 raise
             except Exception as exc:
                 self.stats.retries += 1
-                if connection_lost(exc):
+                if transient(exc):
                     log.warning(
                         "%s: transient failure (%s); retrying in %.1fs", self.group, exc, backoff
                     )
@@ -172,7 +172,7 @@ class EventConsumer:
         try:
             await uow.flush_writes()
         except Exception as exc:
-            if connection_lost(exc):
+            if transient(exc):
                 raise
             raise _Refused from exc
 
@@ -225,7 +225,7 @@ class EventConsumer:
             try:
                 await handler(uow, envelope, data)
             except Exception as exc:
-                if connection_lost(exc):
+                if transient(exc):
                     raise
                 # Its writes may be half done: start over with a savepoint per message.
                 raise _Refused from exc
@@ -238,7 +238,7 @@ class EventConsumer:
         except ValidationError as err:
             raise Poison("SCHEMA_INVALID", _short(err)) from err
         except Exception as exc:
-            if connection_lost(exc):
+            if transient(exc):
                 raise
             # A bug must not stall the partition: park the message with the reason, go on,
             # and re-drive it from the DLQ once fixed (`wastex dlq redrive`).

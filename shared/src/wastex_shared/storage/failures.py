@@ -1,10 +1,14 @@
-"""A lost database connection, told apart from a bug.
+"""Failures worth trying again (a lost database connection; a transaction the database
+aborted to break a deadlock or a serialization conflict), told apart from a bug.
 
-Consumers retry a batch either way, but log a lost connection as a warning, not a
-traceback; GraphQL answers it as SERVICE_UNAVAILABLE (try again), not as an internal error.
+Consumers retry a batch on a transient failure, logged as a warning, and never blame one
+message for it (a bug's message is dead-lettered); GraphQL answers it as
+SERVICE_UNAVAILABLE (try again), not as an internal error.
 """
 
 from __future__ import annotations
+
+from typing import Final
 
 from sqlalchemy.exc import (
     DBAPIError,
@@ -30,3 +34,22 @@ def connection_lost(exc: BaseException) -> bool:
         message = str(exc).lower()
         return "operation is in progress" in message or "connection" in message
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+#: SQLSTATEs of a transaction PostgreSQL aborted to let a concurrent one through:
+#: serialization_failure and deadlock_detected. Running it again is the documented answer.
+_CONFLICTS: Final = frozenset({"40001", "40P01"})
+
+
+def aborted_by_conflict(exc: BaseException) -> bool:
+    """Whether the database aborted the transaction for a concurrent one (no fault of its
+    statements: it may well succeed when run again)."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    return getattr(exc.orig, "sqlstate", None) in _CONFLICTS
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether running the same work again may succeed: the connection failed, or the
+    database aborted the transaction for a concurrent one."""
+    return connection_lost(exc) or aborted_by_conflict(exc)
