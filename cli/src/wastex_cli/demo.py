@@ -38,7 +38,9 @@ query($e: ID!) { demands(filter: {enterpriseId: $e}, first: 100) { totalCount } 
 """
 GENERATED = """
 query($e: ID!) {
-  utilisation(scope: {enterpriseId: $e}, from: "2000-01", to: "2099-12") { generatedTonnes }
+  utilisation(scope: {enterpriseId: $e, wasteClass: ALL}, from: "2000-01", to: "2099-12") {
+    generatedTonnes
+  }
 }"""
 
 

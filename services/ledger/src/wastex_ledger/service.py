@@ -35,7 +35,7 @@ from wastex_ledger.domain.entries import Entry, EntryKind, TonnesInput
 from wastex_ledger.domain.figures import ZERO, Figures, Utilisation, delta_of
 from wastex_ledger.domain.manifest import Manifest, Route
 from wastex_ledger.domain.periods import Period, period_range, year_range
-from wastex_ledger.domain.scope import Scope, ScopeKind, grain_of, projection_keys
+from wastex_ledger.domain.scope import Scope, ScopeKind, WasteClass, grain_of, projection_keys
 from wastex_ledger.domain.visibility import Reach
 from wastex_ledger.domain.zero_waste import (
     Assessment,
@@ -521,9 +521,9 @@ class LedgerService:
 
     async def utilisation(self, scope: Scope, start: str, end: str) -> Utilisation:
         first, last = period_range(start, end)
-        kind, value = scope.key
+        keys = scope.keys
         async with self._uow.reading() as uow:
-            figures = await Repository(uow.session).sum_projection(kind, value, first, last)
+            figures = await Repository(uow.session).sum_projection(keys, first, last)
         return Utilisation(figures)
 
     async def assess(self, enterprise_id: str, year: int) -> Assessment:
@@ -531,9 +531,11 @@ class LedgerService:
         first, last = year_range(year)
         async with self._uow.reading() as uow:
             repo = Repository(uow.session)
-            figures = await repo.sum_projection(
-                str(ScopeKind.ENTERPRISE), enterprise_id, first, last
-            )
+            # The rate's rules judge general waste (formulas.md §1); every tonne generated,
+            # hazardous too, must be accounted for.
+            general = await repo.sum_projection(Scope(enterprise_id).keys, first, last)
+            every_class = Scope(enterprise_id, waste_class=WasteClass.ALL).keys
+            figures = await repo.sum_projection(every_class, first, last)
             discrepancies = await repo.open_discrepancies(enterprise_id, first, last)
             by_code = await repo.monthly_like(str(ScopeKind.ENTERPRISE_CODE), f"{enterprise_id}|")
             moving = await repo.hazardous_pipeline(enterprise_id, last)
@@ -560,7 +562,7 @@ class LedgerService:
         )
         facts = Facts(
             year=year,
-            utilisation=Utilisation(figures),
+            utilisation=Utilisation(general),
             open_discrepancies=discrepancies,
             unmatched_hazardous_stock=unmoved_stock(stock, moving),
             unaccounted_generation=max(figures.generated - accounted, ZERO),

@@ -381,3 +381,34 @@ async def test_corrections_entries_and_assessment(api: Api, ledger: Harness) -> 
         e=steel.enterprise_id,
     )
     assert code == "NOT_AUTHORIZED"
+
+
+async def test_rates_are_of_general_waste_unless_another_class_is_asked(
+    api: Api, ledger: Harness
+) -> None:
+    # formulas.md §1: 综合利用率 is a figure of general industrial solid waste.
+    plant = await ledger.register("青山区")
+    own = tenant(plant)
+    await api.report(own, plant, "100.000", "2026-02")
+    await api.report(own, plant, "100.000", "2026-02", "reportInPlantUtilisation")
+    await api.report(own, plant, "100.000", "2026-02", wasteCode="HW08")
+    await api.report(own, plant, "100.000", "2026-02", "reportDisposal", wasteCode="HW08")
+    window = {"from": "2026-01", "to": "2026-12"}
+    query = UTILISATION.replace("inPlantShare", "inPlantShare wasteClass")
+
+    async def figures(scope: dict[str, str], token: str = own) -> tuple[str, str, str]:
+        got = (await api.data(query, token, scope=scope, **window))["utilisation"]
+        return got["wasteClass"], got["generatedTonnes"], got["rate"]
+
+    me = {"enterpriseId": plant.enterprise_id}
+    assert await figures(me) == ("GENERAL", "100.000", "1.0000")
+    assert await figures({**me, "wasteClass": "HAZARDOUS"}) == ("HAZARDOUS", "100.000", "0.0000")
+    assert await figures({**me, "wasteClass": "ALL"}) == ("ALL", "200.000", "0.5000")
+    assert await figures({**me, "wasteCode": "HW08"}) == ("HAZARDOUS", "100.000", "0.0000")
+    # Every code-less scope keeps its rows per class: areas and industries too.
+    city = regulator("*")
+    for area in ({}, {"district": "青山区"}, {"industry": "C3120"}):
+        assert await figures(area, city) == ("GENERAL", "100.000", "1.0000")
+        assert (await figures({**area, "wasteClass": "ALL"}, city))[1] == "200.000"
+    conflicting = {**me, "wasteCode": "HW08", "wasteClass": "GENERAL"}
+    assert await api.error_code(query, own, scope=conflicting, **window) == "INVALID_SCOPE"

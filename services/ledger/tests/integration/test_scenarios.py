@@ -411,10 +411,12 @@ async def test_zero_waste_assessment(ledger: Harness) -> None:
     await report(ledger, poor, STORED, "5.000", "2026-02", code="HW08")
     failed = await ledger.service.assess(poor.enterprise_id, 2026)
     results = {r.key: r for r in failed.results}
-    assert results["comprehensive-utilisation-rate"].actual == "0.0952"  # 10 ÷ 105
+    # The rates are of general waste (formulas.md §1): the 5 t of HW08 are judged by the
+    # hazardous-stock rule, and by the accounting of every tonne generated.
+    assert results["comprehensive-utilisation-rate"].actual == "0.1000"  # 10 ÷ 100
     assert not results["comprehensive-utilisation-rate"].passed
     assert not results["in-plant-share"].passed
-    assert results["disposal-share"].actual == "0.2857"  # 30 ÷ 105
+    assert results["disposal-share"].actual == "0.3000"  # 30 ÷ 100
     assert not results["disposal-share"].passed
     assert results["no-unmatched-hazardous-stock"].actual == "5.000"
     assert results["generation-accounted"].actual == "60.000"  # 105 − 10 − 30 − 5

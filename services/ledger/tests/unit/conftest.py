@@ -22,7 +22,13 @@ from wastex_ledger.domain.entries import Entry, EntryKind, SiteFacts
 from wastex_ledger.domain.figures import Figures, Utilisation, delta_of
 from wastex_ledger.domain.manifest import Manifest, ManifestStatus, Route
 from wastex_ledger.domain.periods import Period
-from wastex_ledger.domain.scope import projection_keys
+from wastex_ledger.domain.scope import (
+    CLASS_TAGS,
+    CLASSED_KINDS,
+    SEPARATOR,
+    ScopeKind,
+    projection_keys,
+)
 
 #: A steelworks in 青山区 (generator), a cement plant in 新洲区 (recycler, also generates),
 #: and a power plant in 新洲区 (generator).
@@ -231,10 +237,17 @@ class Journal:
     def scope(
         self, kind: str, value: str, first: str = "0000-00", last: str = "9999-99"
     ) -> Utilisation:
-        """Sum of the projection rows of one scope over a range of months (inclusive)."""
+        """Sum of the projection rows of one scope over a range of months (inclusive),
+        every waste class."""
+        classed = ScopeKind(kind) in CLASSED_KINDS
+        keys = (
+            {(kind, f"{value}{SEPARATOR}{tag}") for tag in CLASS_TAGS.values()}
+            if classed
+            else {(kind, value)}
+        )
         total = Utilisation()
         for (k, v, month), figures in self.rows.items():
-            if (k, v) == (kind, value) and first <= month <= last:
+            if (k, v) in keys and first <= month <= last:
                 total = total + Utilisation(figures)
         return total
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from wastex_ledger.domain.entries import Entry, EntryKind, SiteFacts
 from wastex_ledger.domain.figures import Figures, Utilisation, delta_of
 from wastex_ledger.domain.periods import Period
-from wastex_ledger.domain.scope import Scope, ScopeKind, projection_keys, scopes_of
+from wastex_ledger.domain.scope import Scope, ScopeKind, WasteClass, projection_keys, scopes_of
 from wastex_ledger.service import projection_deltas
 from wastex_shared.errors import DomainError
 
@@ -36,17 +36,51 @@ def test_an_entry_increments_one_row_per_scope_and_month() -> None:
         cause_event_id="c",
     )
     assert projection_keys(entry) == [
-        ("city", "*", "2026-07"),
-        ("enterprise", "ent-steel", "2026-07"),
+        ("city", "*|general", "2026-07"),
+        ("enterprise", "ent-steel|general", "2026-07"),
         ("enterprise_code", "ent-steel|SW01", "2026-07"),
-        ("district", "青山区", "2026-07"),
-        ("district_industry", "青山区|C31", "2026-07"),
+        ("district", "青山区|general", "2026-07"),
+        ("district_industry", "青山区|C31|general", "2026-07"),
         ("district_code", "青山区|SW01", "2026-07"),
-        ("industry", "C31", "2026-07"),
+        ("industry", "C31|general", "2026-07"),
         ("waste_code", "SW01", "2026-07"),
     ]
+    hazardous = replace(entry, waste_code="HW08")
+    assert projection_keys(hazardous)[:2] == [
+        ("city", "*|hazardous", "2026-07"),
+        ("enterprise", "ent-steel|hazardous", "2026-07"),
+    ]
     # The keys a query computes from its scope are the same.
-    assert {(k, v) for k, v, _ in projection_keys(entry)} == {s.key for s in scopes_of(entry)}
+    for booked in (entry, hazardous):
+        keys = {(k, v) for k, v, _ in projection_keys(booked)}
+        assert keys == {key for s in scopes_of(booked) for key in s.keys}
+
+
+@pytest.mark.parametrize(
+    ("scope", "covers", "values"),
+    [
+        (Scope(), WasteClass.GENERAL, ["*|general"]),
+        (Scope(waste_class=WasteClass.ALL), WasteClass.ALL, ["*|general", "*|hazardous"]),
+        (
+            Scope(district="d", waste_class=WasteClass.HAZARDOUS),
+            WasteClass.HAZARDOUS,
+            ["d|hazardous"],
+        ),
+        (Scope(enterprise_id="e1", waste_code="HW08"), WasteClass.HAZARDOUS, ["e1|HW08"]),
+        (Scope(waste_code="SW01", waste_class=WasteClass.ALL), WasteClass.GENERAL, ["SW01"]),
+    ],
+)
+def test_a_query_sums_the_rows_of_the_classes_it_covers(
+    scope: Scope, covers: WasteClass, values: list[str]
+) -> None:
+    assert scope.covers is covers
+    assert [value for _, value in scope.keys] == values
+
+
+def test_a_code_of_another_class_than_asked_is_refused() -> None:
+    with pytest.raises(DomainError) as caught:
+        _ = Scope(waste_code="HW08", waste_class=WasteClass.GENERAL).keys
+    assert (caught.value.code, caught.value.field) == ("INVALID_SCOPE", "scope")
 
 
 @pytest.mark.parametrize(

@@ -291,10 +291,16 @@ class Repository:
         ]
         await self.session.execute(stmt, rows)
 
-    async def sum_projection(self, kind: str, value: str, first: Period, last: Period) -> Figures:
-        bound = {"kind": kind, "value": value, "first": str(first), "last": str(last)}
-        row = (await self.session.execute(_sum_of_scope(), bound)).mappings().one()
-        return figures_from_row(row)
+    async def sum_projection(
+        self, keys: Sequence[tuple[str, str]], first: Period, last: Period
+    ) -> Figures:
+        """The figures of the rows of `keys` (scope kind, scope value) over the months."""
+        total = Figures()
+        for kind, value in keys:
+            bound = {"kind": kind, "value": value, "first": str(first), "last": str(last)}
+            row = (await self.session.execute(_sum_of_scope(), bound)).mappings().one()
+            total = total + figures_from_row(row)
+        return total
 
     async def monthly(self, kind: str, value: str) -> dict[Period, Figures]:
         rows = (

@@ -3,8 +3,11 @@
 A query names at most one of: an enterprise (optionally with a waste code), a district
 (optionally with an industry or a waste code), an industry, a waste code; naming nothing
 means the whole city. Each is a *scope kind* with a value, and every entry adds its figures
-to one projection row per (scope kind, scope value, month) it falls in, so a query sums at
-most one row per month.
+to one projection row per (scope kind, scope value, month) it falls in.
+
+The kinds without a code keep one row per *waste class*: the reference's 综合利用率 is a
+figure of general industrial solid waste (一般工业固体废物, formulas.md §1), and hazardous
+waste is reported on its own; a query sums one class's row a month, or both for all codes.
 """
 
 from __future__ import annotations
@@ -14,10 +17,27 @@ from dataclasses import dataclass
 
 from wastex_ledger.domain import errors
 from wastex_ledger.domain.entries import Entry
+from wastex_shared.codes import is_hazardous
 from wastex_shared.errors import DomainError
 
 CITY_VALUE = "*"
 SEPARATOR = "|"
+
+
+class WasteClass(enum.StrEnum):
+    """Which codes figures cover."""
+
+    GENERAL = "GENERAL"
+    HAZARDOUS = "HAZARDOUS"
+    ALL = "ALL"
+
+
+#: How each class is written at the end of a row's scope value.
+CLASS_TAGS = {WasteClass.GENERAL: "general", WasteClass.HAZARDOUS: "hazardous"}
+
+
+def class_of(code: str) -> WasteClass:
+    return WasteClass.HAZARDOUS if is_hazardous(code) else WasteClass.GENERAL
 
 
 class ScopeKind(enum.StrEnum):
@@ -31,12 +51,27 @@ class ScopeKind(enum.StrEnum):
     WASTE_CODE = "waste_code"
 
 
+#: The kinds whose rows are kept per waste class (the others name a code, hence a class).
+CLASSED_KINDS = frozenset(
+    {
+        ScopeKind.CITY,
+        ScopeKind.ENTERPRISE,
+        ScopeKind.DISTRICT,
+        ScopeKind.DISTRICT_INDUSTRY,
+        ScopeKind.INDUSTRY,
+    }
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Scope:
     enterprise_id: str | None = None
     district: str | None = None
     industry: str | None = None
     waste_code: str | None = None
+    #: None: general waste (the rate's own class), or the waste code's class when one is
+    #: named.
+    waste_class: WasteClass | None = None
 
     @property
     def kind(self) -> ScopeKind:
@@ -75,8 +110,24 @@ class Scope:
         return SEPARATOR.join(p or "" for p in parts[kind])
 
     @property
-    def key(self) -> tuple[str, str]:
-        return (str(self.kind), self.value)
+    def covers(self) -> WasteClass:
+        """The class of the codes the figures cover."""
+        asked, code = self.waste_class, self.waste_code
+        if code is None:
+            return WasteClass.GENERAL if asked is None else asked
+        if asked not in (None, WasteClass.ALL, class_of(code)):
+            raise _invalid(f"{code} is not {asked.lower()} waste")
+        return class_of(code)
+
+    @property
+    def keys(self) -> list[tuple[str, str]]:
+        """The (scope kind, scope value) rows whose sum a query answers: one, or one per
+        class when a code-less scope covers all of them."""
+        kind, value, covers = self.kind, self.value, self.covers
+        if kind not in CLASSED_KINDS:
+            return [(str(kind), value)]
+        classes = CLASS_TAGS.values() if covers is WasteClass.ALL else [CLASS_TAGS[covers]]
+        return [(str(kind), f"{value}{SEPARATOR}{tag}") for tag in classes]
 
 
 def _invalid(message: str) -> DomainError:
@@ -86,14 +137,15 @@ def _invalid(message: str) -> DomainError:
 def scopes_of(entry: Entry) -> list[Scope]:
     """Every scope whose figures `entry` adds to."""
     e, d, i, c = entry.enterprise_id, entry.district, entry.industry, entry.waste_code
+    k = class_of(c)
     return [
-        Scope(),
-        Scope(enterprise_id=e),
+        Scope(waste_class=k),
+        Scope(enterprise_id=e, waste_class=k),
         Scope(enterprise_id=e, waste_code=c),
-        Scope(district=d),
-        Scope(district=d, industry=i),
+        Scope(district=d, waste_class=k),
+        Scope(district=d, industry=i, waste_class=k),
         Scope(district=d, waste_code=c),
-        Scope(industry=i),
+        Scope(industry=i, waste_class=k),
         Scope(waste_code=c),
     ]
 
@@ -120,13 +172,14 @@ def projection_keys(entry: Entry) -> list[tuple[str, str, str]]:
     # the unit tests hold the two to the same keys.
     month = str(entry.period)
     e, d, i, c = entry.enterprise_id, entry.district, entry.industry, entry.waste_code
+    k = SEPARATOR + CLASS_TAGS[class_of(c)]
     return [
-        (ScopeKind.CITY.value, CITY_VALUE, month),
-        (ScopeKind.ENTERPRISE.value, e, month),
+        (ScopeKind.CITY.value, CITY_VALUE + k, month),
+        (ScopeKind.ENTERPRISE.value, e + k, month),
         (ScopeKind.ENTERPRISE_CODE.value, f"{e}{SEPARATOR}{c}", month),
-        (ScopeKind.DISTRICT.value, d, month),
-        (ScopeKind.DISTRICT_INDUSTRY.value, f"{d}{SEPARATOR}{i}", month),
+        (ScopeKind.DISTRICT.value, d + k, month),
+        (ScopeKind.DISTRICT_INDUSTRY.value, f"{d}{SEPARATOR}{i}{k}", month),
         (ScopeKind.DISTRICT_CODE.value, f"{d}{SEPARATOR}{c}", month),
-        (ScopeKind.INDUSTRY.value, i, month),
+        (ScopeKind.INDUSTRY.value, i + k, month),
         (ScopeKind.WASTE_CODE.value, c, month),
     ]

@@ -2,7 +2,8 @@
 
 Rules come from configuration (`wastex_ledger/zero_waste_rules.yaml` by default): each has a
 `key`, a `kind` (one of :data:`RULE_KINDS`), a `title` and, where the kind needs one, a
-`threshold`. The kinds:
+`threshold`. The rates are of general waste, the class 综合利用率 is defined for (formulas
+§1); hazardous waste has its own rule, and the accounting covers every tonne. The kinds:
 
 - `rate_at_least`: 综合利用率 for the year ≥ threshold (0.80 for 无废企业, formulas §4);
   no figures (denominator 0) fails.

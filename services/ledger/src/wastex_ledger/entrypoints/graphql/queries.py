@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Annotated, Any, cast
 
 import strawberry
@@ -15,7 +16,7 @@ from wastex_ledger.adapters.repository import (
     manifest_from_row,
 )
 from wastex_ledger.domain.periods import Period
-from wastex_ledger.domain.scope import Scope
+from wastex_ledger.domain.scope import Scope, WasteClass
 from wastex_ledger.entrypoints.graphql import policy
 from wastex_ledger.entrypoints.graphql.types import (
     LedgerEntryFilter,
@@ -66,16 +67,18 @@ class Query:
         service, wanted = ledger(info), _scope(scope)
         await policy.require_scope(info.context.principal, wanted, service.enterprise_district)
         figures = await service.utilisation(wanted, from_, to)
-        return UtilisationRateType.of(figures, from_, to)
+        return UtilisationRateType.of(figures, from_, to, wanted.covers)
 
     @strawberry.field(description="CO2e of the transfers received in a scope over months.")
     async def carbon(
         self, info: Info, from_: From, to: To, scope: UtilisationScope | None = None
     ) -> TransferCarbonType | None:
         service, wanted = ledger(info), _scope(scope)
+        if wanted.waste_class is None and wanted.waste_code is None:
+            wanted = replace(wanted, waste_class=WasteClass.ALL)  # carbon of every transfer
         await policy.require_scope(info.context.principal, wanted, service.enterprise_district)
         figures = await service.utilisation(wanted, from_, to)
-        return TransferCarbonType.of(figures, from_, to)
+        return TransferCarbonType.of(figures, from_, to, wanted.covers)
 
     @strawberry.field(
         description="无废企业 assessment of an enterprise for a calendar year (configured rules)."

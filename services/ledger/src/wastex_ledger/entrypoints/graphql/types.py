@@ -11,7 +11,7 @@ from wastex_ledger.domain import entries as ledger
 from wastex_ledger.domain import manifest as manifests
 from wastex_ledger.domain import zero_waste
 from wastex_ledger.domain.figures import Utilisation
-from wastex_ledger.domain.scope import Scope
+from wastex_ledger.domain.scope import Scope, WasteClass
 from wastex_ledger.service import ManifestView
 from wastex_shared.graphql.errors import UserError
 
@@ -24,6 +24,14 @@ ManifestStatus = strawberry.enum(
     manifests.ManifestStatus,
     name="ManifestStatus",
     description="CREATED (match confirmed) → IN_TRANSIT → RECEIVED or DISCREPANCY.",
+)
+WasteClassType = strawberry.enum(
+    WasteClass,
+    name="WasteClass",
+    description=(
+        "The codes figures cover: GENERAL (一般工业固体废物, the class 综合利用率 is defined "
+        "for), HAZARDOUS (危险废物, HW codes) or ALL."
+    ),
 )
 
 
@@ -166,12 +174,14 @@ class ManifestType:
         "rate = utilised ÷ (generated + priorStockUtilised); inPlantShare = utilisedInPlant ÷ "
         "(generated + priorStockUtilised); rates are 4-place fractions, null when the "
         "denominator is 0. Area totals count each tonne once (a recycler's intake is not "
-        "generation; it is intakeTonnes)."
+        "generation; it is intakeTonnes). wasteClass: the codes covered (general waste "
+        "unless the scope asked otherwise or named a code)."
     ),
 )
 class UtilisationRateType:
     from_: str = strawberry.field(name="from")
     to: str
+    waste_class: WasteClassType  # type: ignore[valid-type]
     generated_tonnes: Decimal
     utilised_tonnes: Decimal
     utilised_in_plant_tonnes: Decimal
@@ -189,10 +199,11 @@ class UtilisationRateType:
     )
 
     @classmethod
-    def of(cls, u: Utilisation, start: str, end: str) -> UtilisationRateType:
+    def of(cls, u: Utilisation, start: str, end: str, covers: WasteClass) -> UtilisationRateType:
         return cls(
             from_=start,
             to=end,
+            waste_class=covers,
             generated_tonnes=u.generated,
             utilised_tonnes=u.utilised,
             utilised_in_plant_tonnes=u.utilised_in_plant,
@@ -213,12 +224,14 @@ class UtilisationRateType:
     name="TransferCarbon",
     description=(
         "CO2e of received transfers in a scope (counted on the generator's side, once): "
-        "transport from received t × km × freight factor, avoided from the per-code factor."
+        "transport from received t × km × freight factor, avoided from the per-code factor. "
+        "wasteClass: the codes covered (all unless the scope asked otherwise or named a code)."
     ),
 )
 class TransferCarbonType:
     from_: str = strawberry.field(name="from")
     to: str
+    waste_class: WasteClassType  # type: ignore[valid-type]
     transfers: int
     transferred_tonnes: Decimal
     transport_co2e_kg: Decimal
@@ -226,11 +239,12 @@ class TransferCarbonType:
     net_avoided_co2e_kg: Decimal
 
     @classmethod
-    def of(cls, u: Utilisation, start: str, end: str) -> TransferCarbonType:
+    def of(cls, u: Utilisation, start: str, end: str, covers: WasteClass) -> TransferCarbonType:
         f = u.figures
         return cls(
             from_=start,
             to=end,
+            waste_class=covers,
             transfers=f.transfers,
             transferred_tonnes=u.transferred_for_utilisation,
             transport_co2e_kg=f.transport_co2e_kg,
@@ -251,7 +265,10 @@ class ZeroWasteRuleResultType:
 
 @strawberry.type(
     name="ZeroWasteAssessment",
-    description="无废企业 assessment of one enterprise and year against the configured rules.",
+    description=(
+        "无废企业 assessment of one enterprise and year against the configured rules; its "
+        "figures and rates are of general waste (hazardous waste is judged by its own rule)."
+    ),
 )
 class ZeroWasteAssessmentType:
     enterprise_id: strawberry.ID
@@ -266,7 +283,9 @@ class ZeroWasteAssessmentType:
             enterprise_id=strawberry.ID(a.enterprise_id),
             year=a.year,
             passed=a.passed,
-            figures=UtilisationRateType.of(a.utilisation, f"{a.year}-01", f"{a.year}-12"),
+            figures=UtilisationRateType.of(
+                a.utilisation, f"{a.year}-01", f"{a.year}-12", WasteClass.GENERAL
+            ),
             rules=[
                 ZeroWasteRuleResultType(
                     key=r.key,
@@ -322,7 +341,9 @@ class ReceiveShipmentInput:
 @strawberry.input(
     description=(
         "At most one of: enterpriseId (+ wasteCode), district (+ industry or wasteCode), "
-        "industry, wasteCode; nothing = the whole city."
+        "industry, wasteCode; nothing = the whole city. wasteClass picks the codes: by "
+        "default general waste for utilisation (the rate's own class, formulas.md §1) and "
+        "all codes for carbon, or the class of the wasteCode named."
     )
 )
 class UtilisationScope:
@@ -330,6 +351,7 @@ class UtilisationScope:
     district: str | None = None
     industry: str | None = None
     waste_code: str | None = None
+    waste_class: WasteClassType | None = None  # type: ignore[valid-type]
 
     def to_domain(self) -> Scope:
         def clean(value: str | None) -> str | None:
@@ -341,6 +363,7 @@ class UtilisationScope:
             district=clean(self.district),
             industry=clean(self.industry),
             waste_code=None if code is None else code.upper(),
+            waste_class=self.waste_class,
         )
 
 

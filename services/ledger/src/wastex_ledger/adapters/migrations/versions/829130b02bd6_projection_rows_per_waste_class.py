@@ -1,0 +1,55 @@
+"""projection rows per waste class
+
+The code-less scope kinds (city, enterprise, district, district × industry, industry) keep
+one row per waste class from now on (`domain.scope`): their rows are rebuilt from the
+journal, the ledger's own record, with this version's keys. The rows of the kinds that name
+a code are unchanged. The projection is derived data: nothing else is touched.
+
+Revision ID: 829130b02bd6
+Revises: e26e26832241
+Create Date: 2026-11-27 17:52:44.832386
+
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+from wastex_ledger.adapters.repository import entry_from_row, figures_to_row
+from wastex_ledger.adapters.tables import entries, projection
+from wastex_ledger.domain.figures import Figures
+from wastex_ledger.domain.scope import CLASSED_KINDS
+from wastex_ledger.service import projection_deltas
+
+# revision identifiers, used by Alembic.
+revision: str = "829130b02bd6"
+down_revision: str | Sequence[str] | None = "e26e26832241"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+CHUNK = 20_000
+
+
+def upgrade() -> None:
+    bind = op.get_bind()
+    classed = sorted(str(kind) for kind in CLASSED_KINDS)
+    totals: dict[tuple[str, str, str], Figures] = {}
+    # Streamed in chunks; options on the statement (on the connection they would stay).
+    result = bind.execute(sa.select(entries).execution_options(yield_per=CHUNK))
+    for chunk in result.mappings().partitions(CHUNK):
+        deltas = projection_deltas([entry_from_row(row) for row in chunk])
+        for key, delta in deltas.items():
+            if key[0] in classed:
+                totals[key] = totals.get(key, Figures()) + delta
+    bind.execute(sa.delete(projection).where(projection.c.scope_kind.in_(classed)))
+    rows = [
+        {"scope_kind": kind, "scope_value": value, "period": period, **figures_to_row(figures)}
+        for (kind, value, period), figures in sorted(totals.items())
+    ]
+    for start in range(0, len(rows), CHUNK):
+        bind.execute(sa.insert(projection), rows[start : start + CHUNK])
+
+
+def downgrade() -> None:
+    raise NotImplementedError("the projection keeps rows per waste class from 829130b02bd6 on")

@@ -1,0 +1,95 @@
+"""Migrations that move data: a database written by the previous version comes out as this
+version would have written it (both databases)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from alembic import command
+from sqlalchemy import Connection, insert
+
+from wastex_ledger.adapters.migrations import LOCATION
+from wastex_ledger.adapters.repository import Repository, figures_to_row
+from wastex_ledger.adapters.tables import messaging, projection
+from wastex_ledger.domain.entries import Entry, EntryKind, SiteFacts, report
+from wastex_ledger.domain.figures import Figures
+from wastex_ledger.domain.scope import CLASSED_KINDS, SEPARATOR
+from wastex_ledger.service import projection_deltas
+from wastex_shared.storage import UnitOfWorkFactory, make_engine
+from wastex_shared.storage.migrate import alembic_config, upgrade
+
+BEFORE_CLASSES = "e26e26832241"
+NOW = datetime(2026, 11, 27, tzinfo=UTC)
+STEEL = SiteFacts("site-steel", "ent-steel", "青山区", "C3120")
+POWER = SiteFacts("site-power", "ent-power", "新洲区", "D4411")
+
+
+def journal() -> list[Entry]:
+    def entry(n: int, site: SiteFacts, kind: EntryKind, code: str, tonnes: str) -> Entry:
+        return report(
+            entry_id=f"e{n}",
+            kind=kind,
+            actor_enterprise_id=site.enterprise_id,
+            site=site,
+            waste_code=code,
+            tonnes=tonnes,
+            period=f"2026-0{1 + n % 3}",
+            from_prior_stock=False,
+            cause_event_id=f"c{n}",
+            now=NOW,
+        )
+
+    return [
+        entry(0, STEEL, EntryKind.GENERATED, "SW01", "100"),
+        entry(1, STEEL, EntryKind.UTILISED_IN_PLANT, "SW01", "60"),
+        entry(2, STEEL, EntryKind.GENERATED, "HW08", "10"),
+        entry(3, STEEL, EntryKind.DISPOSED, "HW08", "4"),
+        entry(4, POWER, EntryKind.GENERATED, "SW03", "500"),
+        entry(5, POWER, EntryKind.STORED, "SW03", "450"),
+        entry(6, POWER, EntryKind.GENERATED, "HW49", "2.5"),
+    ]
+
+
+def as_before(deltas: dict[tuple[str, str, str], Figures]) -> dict[tuple[str, str, str], Figures]:
+    """The rows the previous version kept: one per code-less scope, whatever the class."""
+    rows: dict[tuple[str, str, str], Figures] = {}
+    classed = {str(kind) for kind in CLASSED_KINDS}
+    for (kind, value, period), figures in deltas.items():
+        if kind in classed:
+            value = value.rsplit(SEPARATOR, 1)[0]
+        key = (kind, value, period)
+        rows[key] = rows.get(key, Figures()) + figures
+    return rows
+
+
+async def test_the_projection_is_rebuilt_per_waste_class(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+
+        def to_previous_version(connection: Connection) -> None:
+            command.upgrade(alembic_config(LOCATION, connection), BEFORE_CLASSES)
+
+        async with engine.begin() as conn:
+            await conn.run_sync(to_previous_version)
+        booked = journal()
+        expected = projection_deltas(booked)
+        factory = UnitOfWorkFactory(engine, messaging)
+        async with factory() as uow:
+            await Repository(uow.session).insert_entries(booked, NOW)
+            old = as_before(expected)
+            await uow.session.execute(
+                insert(projection),
+                [
+                    {"scope_kind": k, "scope_value": v, "period": p, **figures_to_row(f)}
+                    for (k, v, p), f in old.items()
+                ],
+            )
+            await uow.commit()
+
+        await upgrade(engine, LOCATION)
+
+        async with factory() as uow:
+            rows = await Repository(uow.session).projection_rows()
+        assert rows == {key: figures_to_row(f) for key, f in expected.items()}
+    finally:
+        await engine.dispose()
