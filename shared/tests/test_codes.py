@@ -1,8 +1,11 @@
 """The waste-code catalogue: every reference row loads, and validation names its reason."""
 
+from decimal import Decimal
+
 import pytest
 
 from wastex_shared.codes import all_codes, search, validate_code
+from wastex_shared.emission_factors import AVOIDED_BY_CODE, EmissionFactor, factor
 from wastex_shared.errors import DomainError
 
 
@@ -29,3 +32,18 @@ def test_search_finds_by_code_chinese_and_english_name() -> None:
     assert [c.code for c in search("sw06")] == ["SW06"]
     assert "SW02" in [c.code for c in search("粉煤灰")]
     assert "SW02" in [c.code for c in search("fly ash")]
+
+
+def test_only_per_tonne_factors_count_as_per_tonne() -> None:
+    units = {
+        "kgCO2e/t": True,
+        "kgCO2/t scrap": True,
+        "kgCO2e/t cement replaced": True,
+        "kgCO2e/t.km": False,
+        "kgCO2/kWh": False,
+        "kgCO2e/m3": False,
+    }
+    for unit, per_tonne in units.items():
+        assert EmissionFactor("k", Decimal(1), unit, "", "").per_tonne is per_tonne, unit
+    for key in AVOIDED_BY_CODE.values():
+        assert factor(key).per_tonne, key

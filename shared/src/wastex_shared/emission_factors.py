@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -19,6 +20,10 @@ AVOIDED_BY_CODE: dict[str, str] = {
 }
 
 
+#: kg CO2(e) per tonne of something ("kgCO2e/t", "kgCO2/t scrap"), not per t·km, kWh or m³.
+_PER_TONNE = re.compile(r"^kgCO2e?/t(\s|$)")
+
+
 @dataclass(frozen=True, slots=True)
 class EmissionFactor:
     key: str
@@ -26,6 +31,10 @@ class EmissionFactor:
     unit: str
     scope: str
     source: str
+
+    @property
+    def per_tonne(self) -> bool:
+        return _PER_TONNE.match(self.unit) is not None
 
 
 @cache

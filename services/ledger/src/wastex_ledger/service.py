@@ -206,7 +206,7 @@ def _avoided_factor(data: MatchConfirmed) -> tuple[str | None, Decimal | None]:
         found = factor(key)
     except KeyError:
         return key, None
-    return key, found.value if found.unit.startswith("kgCO2") else None
+    return key, found.value if found.per_tonne else None
 
 
 class LedgerService:
