@@ -38,11 +38,12 @@ async def seed_market(
     offer: str = "slag-1",
     intake: str = "500.000",
     window: tuple[date, date] | None = None,
+    licensed: str = "50000",
 ) -> None:
     """A steel works offering 120.5 t of slag (`offer`); a cement plant ~43 km away wanting
-    `intake` t. The offer is listed for `window` (by default the builders' days around
-    `testing.TODAY`; a round on the real clock needs days from today on), the demand and
-    the licence at least as long."""
+    `intake` t, licensed for `licensed` t a year. The offer is listed for `window` (by
+    default the builders' days around `testing.TODAY`; a round on the real clock needs days
+    from today on), the demand and the licence at least as long."""
     start, end = window or (date(2026, 12, 1), date(2027, 1, 31))
     await catalog.feed(
         consumer,
@@ -51,7 +52,11 @@ async def seed_market(
         catalog.site("steel-site", "steel", QINGSHAN_STEEL, "青山区"),
         catalog.site("cement-site", "cement", JIANGXIA_CEMENT, "江夏区"),
         catalog.licence(
-            "cement-lic", "cement", ["SW01", "SW02"], valid_until=max(end, date(2028, 12, 31))
+            "cement-lic",
+            "cement",
+            ["SW01", "SW02"],
+            capacity=licensed,
+            valid_until=max(end, date(2028, 12, 31)),
         ),
         catalog.demand(
             "cement-demand",
@@ -407,23 +412,23 @@ async def test_a_proposal_accepted_in_a_new_year_uses_that_years_licensed_tonnag
 ) -> None:
     # The licence allows 120.5 t a year: one lot proposed on 31 December, a second lot on
     # 2 January, then the first accepted. Both in 2027 would be twice the licence.
-    await catalog.feed(
-        consumer,
-        catalog.enterprise("steel", "Wuhan Steel"),
-        catalog.enterprise("cement", "Jiangxia Cement", "江夏区"),
-        catalog.site("steel-site", "steel", QINGSHAN_STEEL, "青山区"),
-        catalog.site("cement-site", "cement", JIANGXIA_CEMENT, "江夏区"),
-        catalog.licence("cement-lic", "cement", ["SW01"], capacity="120.500"),
-        catalog.demand("cement-demand", "cement", "cement-site", JIANGXIA_CEMENT),
-        catalog.offer("slag-1", "steel", "steel-site", QINGSHAN_STEEL, tonnes="120.500"),
-    )
+    await seed_market(catalog, consumer, licensed="120.500")
     service.clock = lambda: datetime(2026, 12, 31, 1, tzinfo=UTC)
     await service.reoptimise()
     (first,) = await stored(service, MatchStatus.PROPOSED)
     assert first.licence_year == 2026
     service.clock = lambda: datetime(2027, 1, 2, 1, tzinfo=UTC)
     await catalog.feed(
-        consumer, catalog.offer("slag-2", "steel", "steel-site", QINGSHAN_STEEL, tonnes="120.500")
+        consumer,
+        catalog.offer(
+            "slag-2",
+            "steel",
+            "steel-site",
+            QINGSHAN_STEEL,
+            tonnes="120.500",
+            available_from=date(2026, 12, 1),
+            available_until=date(2027, 1, 31),
+        ),
     )
     await service.reoptimise()
     accepted = await service.accept(first.id, Party.SUPPLIER)
