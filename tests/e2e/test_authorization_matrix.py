@@ -896,6 +896,7 @@ MUTATIONS = [
             "reportGeneration",
             "reportInPlantUtilisation",
             "reportStorage",
+            "reportStorageRetrieval",
             "reportDisposal",
             "reportOpeningStock",
         )

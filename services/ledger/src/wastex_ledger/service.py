@@ -73,6 +73,7 @@ REPORT_TYPES: dict[str, EntryKind] = {
     "wastex.report.generation": EntryKind.GENERATED,
     "wastex.report.in-plant-utilisation": EntryKind.UTILISED_IN_PLANT,
     "wastex.report.storage": EntryKind.STORED,
+    "wastex.report.storage-retrieval": EntryKind.STORAGE_RETRIEVED,
     "wastex.report.disposal": EntryKind.DISPOSED,
     "wastex.report.opening-stock": EntryKind.OPENING_STOCK,
 }

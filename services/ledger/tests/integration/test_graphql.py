@@ -412,3 +412,27 @@ async def test_rates_are_of_general_waste_unless_another_class_is_asked(
         assert (await figures({**area, "wasteClass": "ALL"}, city))[1] == "200.000"
     conflicting = {**me, "wasteCode": "HW08", "wasteClass": "GENERAL"}
     assert await api.error_code(query, own, scope=conflicting, **window) == "INVALID_SCOPE"
+
+
+async def test_storage_taken_back_out_this_year_is_reported_and_used(
+    api: Api, ledger: Harness
+) -> None:
+    plant = await ledger.register("青山区")
+    own = tenant(plant)
+    await api.report(own, plant, "100.000", "2026-01")
+    await api.report(own, plant, "100.000", "2026-01", "reportStorage")
+    taken = await api.report(own, plant, "60.000", "2026-03", "reportStorageRetrieval")
+    assert taken["userErrors"] == []
+    assert taken["entry"]["kind"] == "STORAGE_RETRIEVED"
+    used = await api.report(own, plant, "60.000", "2026-03", "reportInPlantUtilisation")
+    assert used["userErrors"] == []
+    too_much = await api.report(own, plant, "40.001", "2026-03", "reportStorageRetrieval")
+    assert too_much["userErrors"][0]["code"] == "BALANCE_VIOLATION"
+    scope = {"enterpriseId": plant.enterprise_id}
+    got = await api.data(UTILISATION, own, scope=scope, **{"from": "2026-01", "to": "2026-12"})
+    figures = got["utilisation"]
+    assert (figures["storedTonnes"], figures["utilisedInPlantTonnes"], figures["rate"]) == (
+        "40.000",
+        "60.000",
+        "0.6000",
+    )

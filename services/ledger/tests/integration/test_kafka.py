@@ -177,6 +177,8 @@ async def test_ingest_reports_go_through_the_same_use_case_and_poison_to_the_dlq
                 (generation, enterprise, token),
                 (generation, enterprise, token),  # the same id again: handled once
                 (report("wastex.report.in-plant-utilisation", tonnes="100.000"), enterprise, token),
+                (report("wastex.report.storage", tonnes="20.000"), enterprise, token),
+                (report("wastex.report.storage-retrieval", tonnes="5.000"), enterprise, token),
                 (
                     report("wastex.report.disposal", tonnes="1.000", fromPriorStock=True),
                     enterprise,
@@ -250,7 +252,7 @@ async def test_ingest_reports_go_through_the_same_use_case_and_poison_to_the_dlq
 
         async def booked() -> Any:
             u = await ledger.figures(Scope(enterprise_id=enterprise), "2026-11")
-            return u if u.utilised_in_plant == D("100.000") else None
+            return u if (u.utilised_in_plant, u.stored) == (D("100.000"), D("15.000")) else None
 
         figures = await booked() or await eventually(booked, timeout=30)
         assert figures.generated == D("300.000")  # not 600: the duplicate was skipped

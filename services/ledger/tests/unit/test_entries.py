@@ -44,6 +44,7 @@ def test_the_entry_kinds() -> None:
         "transferred_in",
         "utilised",
         "stored",
+        "storage_retrieved",
         "disposed",
         "opening_stock",
     ]

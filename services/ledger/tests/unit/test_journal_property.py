@@ -35,7 +35,14 @@ reports = st.one_of(
     st.tuples(st.just("report"), st.just(EntryKind.OPENING_STOCK), plenty, month, st.just(False)),
     st.tuples(
         st.just("report"),
-        st.sampled_from([EntryKind.STORED, EntryKind.UTILISED_IN_PLANT, EntryKind.DISPOSED]),
+        st.sampled_from(
+            [
+                EntryKind.STORED,
+                EntryKind.STORAGE_RETRIEVED,
+                EntryKind.UTILISED_IN_PLANT,
+                EntryKind.DISPOSED,
+            ]
+        ),
         tonnes,
         month,
         st.booleans(),

@@ -29,6 +29,7 @@ GEN, IN_PLANT, STORED, DISPOSED, OPENING = (
     EntryKind.DISPOSED,
     EntryKind.OPENING_STOCK,
 )
+RETRIEVED = EntryKind.STORAGE_RETRIEVED
 
 
 def test_all_in_plant(journal: Journal) -> None:
@@ -270,3 +271,37 @@ def test_storage_is_what_stays_stored_this_year(journal: Journal) -> None:
     journal.report(IN_PLANT, STEEL, "60", "2026-06")
     steel = journal.enterprise("ent-steel")
     assert (steel.stored, steel.rate) == (D("40.000"), D("0.6000"))
+
+
+def test_this_years_storage_taken_back_out_frees_it_for_use(journal: Journal) -> None:
+    # January's slag is stored; in February it is taken out again and used in the plant.
+    journal.report(GEN, STEEL, "100", "2026-01")
+    journal.report(STORED, STEEL, "100", "2026-01")
+    with pytest.raises(DomainError):  # all of it is in storage
+        journal.report(IN_PLANT, STEEL, "60", "2026-02")
+    journal.report(RETRIEVED, STEEL, "60", "2026-02")
+    journal.report(IN_PLANT, STEEL, "60", "2026-02")
+    steel = journal.enterprise("ent-steel")
+    assert (steel.stored, steel.utilised_in_plant, steel.rate) == (
+        D("40.000"),
+        D("60.000"),
+        D("0.6000"),
+    )
+    assert journal.scope("enterprise", "ent-steel", "2026-01", "2026-01").stored == D("100.000")
+
+
+@pytest.mark.parametrize(
+    ("stored_in", "taken_in"),
+    [("2026-03", "2026-02"), ("2025-11", "2026-02"), ("2026-01", "2026-01")],
+    ids=["before-it-was-stored", "last-years-storage", "more-than-stored"],
+)
+def test_no_more_is_taken_out_of_storage_than_this_year_put_in_so_far(
+    journal: Journal, stored_in: str, taken_in: str
+) -> None:
+    journal.report(OPENING, STEEL, "500", "2025-01")
+    journal.report(GEN, STEEL, "50", stored_in)
+    journal.report(STORED, STEEL, "50", stored_in)
+    with pytest.raises(DomainError) as caught:
+        journal.report(RETRIEVED, STEEL, "50.001", taken_in)
+    assert caught.value.code == "BALANCE_VIOLATION"
+    assert "fromPriorStock" in caught.value.message

@@ -83,6 +83,11 @@ class StorageReport(LedgerReport):
     pass
 
 
+@event("wastex.report.storage-retrieval", INGEST_LEDGER_REPORTS)
+class StorageRetrievalReport(LedgerReport):
+    pass
+
+
 @event("wastex.report.disposal", INGEST_LEDGER_REPORTS)
 class DisposalReport(PriorStockReport):
     pass

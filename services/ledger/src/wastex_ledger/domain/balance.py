@@ -26,6 +26,9 @@ being reported, so it enforces the inequalities that must hold at every point of
 3. **Receiver's intake.** For every month m, from the first records up to m: utilisation
    the receiver reports of its intake (`utilised`) ≤ its intake (`transferred_in`).
 
+4. **This year's storage.** For every year Y and every month m of Y, year to date: what was
+   taken back out of storage ≤ what was put into it (`stored`, net, never below zero).
+
 A shipment counts at its dispatched (origin) weight while in transit and at its received
 weight once received. A receipt is never refused: its weight is the receiver's measurement,
 and a gap over the tolerance is a discrepancy for the regulator, not a booking error.
@@ -54,7 +57,7 @@ Sheet = Mapping[Period, Figures]
 class Check:
     """One inequality `used ≤ available` at one point in time."""
 
-    kind: str  # "current" | "prior" | "intake"
+    kind: str  # "current" | "prior" | "intake" | "storage"
     period: Period
     used: Decimal
     available: Decimal
@@ -81,6 +84,12 @@ class Check:
                 f"{waste_code}: prior-year stock utilised, transferred or disposed up to the end "
                 f"of {y} would be {self.used} t but only {self.available} t was available "
                 f"(opening stock declared up to {y} + storage before {y})"
+            )
+        if self.kind == "storage":
+            return (
+                f"{waste_code}: from {y}-01 to {self.period}, this year's storage would stand "
+                f"at {self.available} t: more taken out of it than was put in (earlier years' "
+                "storage is drawn on with fromPriorStock)"
             )
         return (
             f"{waste_code}: utilisation of intake up to {self.period} would be {self.used} t "
@@ -124,6 +133,14 @@ def checks(sheet: Sheet) -> dict[tuple[str, Period], Check]:
         used += sheet[month].received_utilised
         available += sheet[month].transferred_in
         check = Check("intake", month, used, available)
+        found[check.key] = check
+    # 4. this year's storage, year to date: its net never below zero.
+    year, net = None, ZERO
+    for month in months:
+        if month.year != year:
+            year, net = month.year, ZERO
+        net += sheet[month].stored
+        check = Check("storage", month, ZERO, net)
         found[check.key] = check
     return found
 

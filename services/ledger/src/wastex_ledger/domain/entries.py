@@ -44,6 +44,9 @@ class EntryKind(enum.StrEnum):
     TRANSFERRED_IN = "transferred_in"
     UTILISED = "utilised"
     STORED = "stored"
+    #: Taken back out of this year's storage (to be used, shipped or disposed of as this
+    #: year's waste); earlier years' storage is drawn with `from_prior_stock` instead.
+    STORAGE_RETRIEVED = "storage_retrieved"
     DISPOSED = "disposed"
     OPENING_STOCK = "opening_stock"
 
@@ -55,6 +58,7 @@ REPORTED_KINDS = frozenset(
         EntryKind.UTILISED_IN_PLANT,
         EntryKind.UTILISED,
         EntryKind.STORED,
+        EntryKind.STORAGE_RETRIEVED,
         EntryKind.DISPOSED,
         EntryKind.OPENING_STOCK,
     }

@@ -102,6 +102,8 @@ def delta_of(entry: Entry) -> Figures:
             )
         case EntryKind.STORED:
             return Figures(stored=t)
+        case EntryKind.STORAGE_RETRIEVED:
+            return Figures(stored=-t)  # `stored` is this year's net storage
         case EntryKind.DISPOSED:
             return Figures(disposed_prior=t) if prior else Figures(disposed_current=t)
         case EntryKind.OPENING_STOCK:

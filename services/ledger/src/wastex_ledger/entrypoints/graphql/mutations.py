@@ -62,6 +62,18 @@ class Mutation:
     async def report_storage(self, info: Info, input: LedgerReportInput) -> LedgerEntryPayload:
         return await _report(info, EntryKind.STORED, input)
 
+    @strawberry.mutation(
+        description=(
+            "Waste taken back out of this year's storage, to be used, shipped or disposed of "
+            "as this year's waste (≤ what this year put into storage; earlier years' storage "
+            "is drawn on with fromPriorStock)."
+        )
+    )
+    async def report_storage_retrieval(
+        self, info: Info, input: LedgerReportInput
+    ) -> LedgerEntryPayload:
+        return await _report(info, EntryKind.STORAGE_RETRIEVED, input)
+
     @strawberry.mutation(description="处置量: waste disposed of.")
     async def report_disposal(self, info: Info, input: LedgerReportInput) -> LedgerEntryPayload:
         return await _report(info, EntryKind.DISPOSED, input)
