@@ -37,15 +37,7 @@ from wastex_ledger.domain.manifest import Manifest, Route
 from wastex_ledger.domain.periods import Period, period_range, year_range
 from wastex_ledger.domain.scope import Scope, ScopeKind, WasteClass, grain_of, projection_keys
 from wastex_ledger.domain.visibility import Reach
-from wastex_ledger.domain.zero_waste import (
-    Assessment,
-    Facts,
-    Rule,
-    assess,
-    stock_at_end_of,
-    unmoved_stock,
-)
-from wastex_shared.codes import is_hazardous
+from wastex_ledger.domain.zero_waste import Assessment, Records, Rule, assess, facts_of
 from wastex_shared.emission_factors import factor
 from wastex_shared.envelope import Envelope, derived_id, new_id, utcnow
 from wastex_shared.errors import DomainError, NotFound
@@ -534,41 +526,19 @@ class LedgerService:
             repo = Repository(uow.session)
             # The rate's rules judge general waste (formulas.md §1); every tonne generated,
             # hazardous too, must be accounted for.
-            general = await repo.sum_projection(Scope(enterprise_id).keys, first, last)
             every_class = Scope(enterprise_id, waste_class=WasteClass.ALL).keys
-            figures = await repo.sum_projection(every_class, first, last)
-            discrepancies = await repo.open_discrepancies(enterprise_id, first, last)
             by_code = await repo.monthly_like(str(ScopeKind.ENTERPRISE_CODE), f"{enterprise_id}|")
-            moving = await repo.hazardous_pipeline(enterprise_id, last)
-            in_transit = await repo.in_transit(enterprise_id, None)
-            gaps = await repo.weighing_gaps(enterprise_id, last)
-        # A weight gap within the tolerance is part of the shipment, not waste left behind.
-        gap_now = sum((t for (_, prior, m), t in gaps.items() if not prior and m >= first), ZERO)
-        stock = {
-            code: stock_at_end_of(year, months)
-            - sum((t for (c, prior, _), t in gaps.items() if prior and c == code), ZERO)
-            for value, months in by_code.items()
-            if is_hazardous(code := value.rsplit("|", 1)[-1])
-        }
-        transit_now = sum(
-            (f.transferred_out_current for m, f in in_transit.items() if m.year == year), ZERO
-        )
-        accounted = (
-            figures.in_plant_current
-            + figures.transferred_out_current
-            + gap_now
-            + figures.stored
-            + figures.disposed_current
-            + transit_now
-        )
-        facts = Facts(
-            year=year,
-            utilisation=Utilisation(general),
-            open_discrepancies=discrepancies,
-            unmatched_hazardous_stock=unmoved_stock(stock, moving),
-            unaccounted_generation=max(figures.generated - accounted, ZERO),
-        )
-        return assess(enterprise_id, self.config.rules, facts)
+            records = Records(
+                year=year,
+                general=await repo.sum_projection(Scope(enterprise_id).keys, first, last),
+                every_class=await repo.sum_projection(every_class, first, last),
+                open_discrepancies=await repo.open_discrepancies(enterprise_id, first, last),
+                by_code={v.rsplit("|", 1)[-1]: months for v, months in by_code.items()},
+                moving=await repo.hazardous_pipeline(enterprise_id, last),
+                in_transit=await repo.in_transit(enterprise_id, None),
+                weighing_gaps=await repo.weighing_gaps(enterprise_id, last),
+            )
+        return assess(enterprise_id, self.config.rules, facts_of(records))
 
     # -- internals ----------------------------------------------------------------------
 

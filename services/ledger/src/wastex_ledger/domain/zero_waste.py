@@ -30,6 +30,7 @@ from decimal import Decimal
 from wastex_ledger.domain import errors
 from wastex_ledger.domain.figures import ZERO, Figures, Utilisation
 from wastex_ledger.domain.periods import Period
+from wastex_shared.codes import is_hazardous
 from wastex_shared.errors import DomainError
 
 RULE_KINDS = frozenset(
@@ -72,6 +73,61 @@ class Facts:
     open_discrepancies: int
     unmatched_hazardous_stock: Decimal
     unaccounted_generation: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Records:
+    """What the ledger holds of one enterprise that an assessment of `year` reads."""
+
+    year: int
+    #: The year's figures of general waste, and of every code.
+    general: Figures
+    every_class: Figures
+    open_discrepancies: int
+    #: Each waste code's monthly figures, every year.
+    by_code: Mapping[str, Mapping[Period, Figures]]
+    #: Hazardous tonnes by code that manifests opened by the year's end will move out of
+    #: stock (planned, or on the road from prior-year stock).
+    moving: Mapping[str, Decimal]
+    #: Shipments on the road, as transfers at their dispatched weight, by month.
+    in_transit: Mapping[Period, Figures]
+    #: Dispatched less received tonnes of shipments received within the tolerance, by
+    #: (code, from prior-year stock, month), up to the year's end.
+    weighing_gaps: Mapping[tuple[str, bool, Period], Decimal]
+
+
+def facts_of(records: Records) -> Facts:
+    """The facts the rules judge. A weight gap within the tolerance is part of the shipment,
+    not waste left behind: it counts as transferred for the accounting and for the stock."""
+    year, gaps = records.year, records.weighing_gaps
+    current_gap = sum(
+        (t for (_, prior, m), t in gaps.items() if not prior and m.year == year), ZERO
+    )
+    stock = {
+        code: stock_at_end_of(year, months)
+        - sum((t for (c, prior, _), t in gaps.items() if prior and c == code), ZERO)
+        for code, months in records.by_code.items()
+        if is_hazardous(code)
+    }
+    f = records.every_class
+    on_the_road = sum(
+        (t.transferred_out_current for m, t in records.in_transit.items() if m.year == year), ZERO
+    )
+    accounted = (
+        f.in_plant_current
+        + f.transferred_out_current
+        + current_gap
+        + on_the_road
+        + f.stored
+        + f.disposed_current
+    )
+    return Facts(
+        year=year,
+        utilisation=Utilisation(records.general),
+        open_discrepancies=records.open_discrepancies,
+        unmatched_hazardous_stock=unmoved_stock(stock, records.moving),
+        unaccounted_generation=max(f.generated - accounted, ZERO),
+    )
 
 
 def stock_at_end_of(year: int, months: Mapping[Period, Figures]) -> Decimal:
