@@ -12,7 +12,15 @@ import pytest
 from wastex_ledger.adapters.rules import parse_rules
 from wastex_ledger.domain.figures import Figures, Utilisation
 from wastex_ledger.domain.periods import Period
-from wastex_ledger.domain.zero_waste import Facts, Rule, assess, stock_at_end_of, unmoved_stock
+from wastex_ledger.domain.zero_waste import (
+    Facts,
+    Records,
+    Rule,
+    assess,
+    facts_of,
+    stock_at_end_of,
+    unmoved_stock,
+)
 from wastex_shared.errors import DomainError
 
 D = Decimal
@@ -166,3 +174,31 @@ def test_stock_at_the_end_of_a_year_counts_the_months_up_to_it() -> None:
     }
     assert stock_at_end_of(2024, months) == D("90")
     assert stock_at_end_of(2025, months) == D("45")
+
+
+def test_facts_count_weight_gaps_within_the_tolerance_as_shipped() -> None:
+    # 100 t of SW01 generated and shipped, 99 t weighed in; 10 t of HW08 stock shipped from
+    # prior-year stock, 9.9 t weighed in; 0.5 t of HW49 stored and never moved.
+    records = Records(
+        year=2026,
+        general=Figures(generated=D("100"), transferred_out_current=D("99")),
+        every_class=Figures(generated=D("100.5"), transferred_out_current=D("99"), stored=D("0.5")),
+        open_discrepancies=0,
+        by_code={
+            "HW08": {
+                Period(2025, 1): Figures(opening_stock=D("10")),
+                Period(2026, 2): Figures(transferred_out_prior=D("9.9")),
+            },
+            "HW49": {Period(2026, 3): Figures(generated=D("0.5"), stored=D("0.5"))},
+        },
+        moving={},
+        in_transit={},
+        weighing_gaps={
+            ("SW01", False, Period(2026, 2)): D("1"),
+            ("HW08", True, Period(2026, 2)): D("0.1"),
+        },
+    )
+    facts = facts_of(records)
+    assert facts.unaccounted_generation == D("0")
+    assert facts.unmatched_hazardous_stock == D("0.5")
+    assert facts.utilisation.rate == D("0.9900")
