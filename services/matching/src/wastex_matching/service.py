@@ -48,7 +48,7 @@ from wastex_matching.adapters.tables import (
 )
 from wastex_matching.changes import MarketChanges
 from wastex_matching.domain import errors, lifecycle, reasons
-from wastex_matching.domain.capacity import NetCapacities
+from wastex_matching.domain.capacity import NetCapacities, licence_year
 from wastex_matching.domain.explain import CandidateExplanation, Explainer, Verdicts
 from wastex_matching.domain.growth import Growth, Refused
 from wastex_matching.domain.lifecycle import MatchStatus, Party
@@ -411,9 +411,13 @@ class MatchingService:
                             LISTING_CLOSED, f"the {what} {ident} is no longer on the market"
                         )
             now = self.clock()
-            # The first acceptance commits the tonnes: they use this year's licensed tonnage,
-            # whenever the match was proposed (a December proposal accepted in January).
-            year = self.today().year if record.status is MatchStatus.PROPOSED else None
+            # The first acceptance commits the tonnes: to the year they ship in, or this one
+            # if that has passed (a December proposal accepted in January).
+            year = (
+                licence_year(record.window_from, self.today())
+                if record.status is MatchStatus.PROPOSED
+                else None
+            )
             updated = replace(
                 record,
                 status=status,
@@ -811,7 +815,7 @@ class MatchingService:
             freight_factor_source=freight.source,
             window_from=window.start,
             window_until=window.end,
-            licence_year=today.year,
+            licence_year=licence_year(window.start, today),
             status=MatchStatus.PROPOSED,
             proposed_at=now,
             updated_at=now,

@@ -436,3 +436,34 @@ async def test_a_proposal_accepted_in_a_new_year_uses_that_years_licensed_tonnag
     await service.reoptimise()
     live = [m for m in await stored(service) if m.status is not MatchStatus.SUPERSEDED]
     assert [(m.offer_id, m.tonnes) for m in live] == [("slag-1", Decimal("120.500"))]
+
+
+async def test_tonnage_promised_for_next_year_is_not_promised_again(
+    service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> None:
+    # 120.5 t a year: a lot shipping in January 2027 is confirmed in December 2026; a second
+    # lot for January, proposed in December or in January, finds the licence full.
+    january = (date(2027, 1, 5), date(2027, 1, 31))
+    await seed_market(catalog, consumer, licensed="120.500", window=january)
+    service.clock = lambda: datetime(2026, 12, 15, 1, tzinfo=UTC)
+    await service.reoptimise()
+    (first,) = await stored(service, MatchStatus.PROPOSED)
+    assert first.licence_year == 2027
+    await service.accept(first.id, Party.SUPPLIER)
+    await service.accept(first.id, Party.RECYCLER)
+    await catalog.feed(
+        consumer,
+        catalog.offer(
+            "slag-2",
+            "steel",
+            "steel-site",
+            QINGSHAN_STEEL,
+            tonnes="120.500",
+            available_from=january[0],
+            available_until=january[1],
+        ),
+    )
+    for day in (datetime(2026, 12, 16, 1, tzinfo=UTC), datetime(2027, 1, 2, 1, tzinfo=UTC)):
+        service.clock = lambda day=day: day  # type: ignore[misc]
+        await service.reoptimise()
+        assert [m.offer_id for m in await stored(service, MatchStatus.PROPOSED)] == []

@@ -84,14 +84,15 @@ def apply_fixed(
     fixed: Sequence[FixedMatch],
     today: date,
 ) -> NetCapacities:
-    """Take every fixed match off its offer, its demand and (this year) its licence."""
+    """Take every fixed match off its offer, its demand and, when it uses this year's
+    tonnage or a later year's (`licence_year`), its licence."""
     by_offer: dict[str, Decimal] = defaultdict(lambda: ZERO_TONNES)
     by_demand: dict[str, Decimal] = defaultdict(lambda: ZERO_TONNES)
     by_licence: dict[str, Decimal] = defaultdict(lambda: ZERO_TONNES)
     for match in fixed:
         by_offer[match.offer_id] += match.tonnes
         by_demand[match.demand_id] += match.tonnes
-        if match.licence_id is not None and match.licence_year == today.year:
+        if match.licence_id is not None and match.licence_year >= today.year:
             by_licence[match.licence_id] += match.tonnes
     return NetCapacities(
         offers=tuple(
@@ -115,6 +116,15 @@ def apply_fixed(
             for lic in licences
         ),
     )
+
+
+def licence_year(window_start: date, today: date) -> int:
+    """The year whose licensed tonnage a match uses: the year its shipments start, or this
+    year once that has passed. A round counts this year's matches and every later year's
+    against the licence (`apply_fixed`), so tonnage promised for next year is never
+    promised twice; the price is that in December next year's commitments also hold this
+    year's tonnage (per-year capacities in the network would free it)."""
+    return max(window_start.year, today.year)
 
 
 def _less(amount: Decimal, taken: Decimal | None) -> Decimal:

@@ -188,8 +188,8 @@ class FixedMatch:
     """An accepted or confirmed match: not re-optimised, and it consumes capacity.
 
     It takes `tonnes` off its offer and its demand, and off licence `licence_id`'s annual
-    remaining when `licence_year` is the current year (a match of last year does not use
-    this year's licensed tonnage).
+    remaining when `licence_year` is the current year or a later one (a match of last year
+    does not use this year's licensed tonnage; `capacity.licence_year`).
     """
 
     match_id: str
