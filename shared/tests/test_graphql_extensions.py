@@ -42,6 +42,10 @@ class Query:
         return [Leaf(name="t")]
 
     @strawberry.field
+    def echo(self, text: str, more: list[str] | None = None) -> str:
+        return text
+
+    @strawberry.field
     def refused(self) -> str:
         raise DomainError("NOT_AUTHORIZED", "not yours")
 
@@ -152,6 +156,22 @@ async def test_errors_get_codes_and_never_internals() -> None:
     assert broken.errors[0].message == "Internal server error"
     assert cut.errors is not None
     assert "secret" not in cut.errors[0].message
+
+
+async def test_text_holding_nul_is_refused_before_any_resolver_runs() -> None:
+    # PostgreSQL's text refuses U+0000 (SQLite stores it): refused alike on both, as input.
+    literal = await schema.execute('{ echo(text: "a\\u0000b") }')
+    nested = await schema.execute(
+        "query($t: String!, $m: [String!]) { echo(text: $t, more: $m) }",
+        variable_values={"t": "fine", "m": ["ok", "n\x00ul"]},
+    )
+    for result in (literal, nested):
+        assert result.data is None
+        assert result.errors is not None
+        assert result.errors[0].extensions == {"code": "BAD_USER_INPUT"}
+    fine = await schema.execute('{ echo(text: "caf\\u00e9 \\\\u0000") }')
+    assert fine.errors is None
+    assert fine.data == {"echo": "café \\u0000"}
 
 
 async def test_the_depth_limit_counts_levels_like_the_gateway() -> None:

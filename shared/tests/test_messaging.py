@@ -706,3 +706,26 @@ async def test_a_batch_whose_handling_raised_is_delivered_again(
     consumer = await run_consumer(kafka_bootstrap, uow_factory, topic, group, until=1)
     assert await stored_tonnes(uow_factory) == [Decimal("1.000")]
     assert consumer.stats.handled == 1
+
+
+async def test_nul_characters_neither_stall_the_batch_nor_reach_the_database(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """PostgreSQL refuses U+0000 in text: a key, an event id or a field carrying one must be
+    parked (SQLite would store it), not fail the batch's commit again and again."""
+    consumer = EventConsumer("g-nul", uow_factory, {"wastex.offer.submit": store_offer})
+    nul_id = json.loads(offer_event("1.000").to_json())
+    nul_id["id"] = "e\x00vil"
+    nul_field = json.loads(offer_event("2.000").to_json())
+    nul_field["data"]["siteId"] = "s\x001"
+    async with asyncio.timeout(20):
+        await consumer.handle_batch(
+            [
+                Delivered("t.in", b"{not json", key=b"k\x00ey"),
+                Delivered("t.in", json.dumps(nul_id).encode(), offset=1),
+                Delivered("t.in", json.dumps(nul_field).encode(), offset=2),
+                Delivered("t.in", offer_event("3.000").to_json(), offset=3, key=b"k\x00"),
+            ]
+        )
+    assert await stored_tonnes(uow_factory) == [Decimal("3.000")]
+    assert (consumer.stats.handled, consumer.stats.dead_lettered) == (1, 3)

@@ -294,6 +294,21 @@ BAD_REQUESTS: dict[str, tuple[str, dict[str, Any], str | None]] = {
         },
         "BAD_USER_INPUT",
     ),
+    "NUL in a literal": ('{ offer(id: "abc\\u0000") { id } }', {}, "BAD_USER_INPUT"),
+    "NUL in a variable": (
+        "mutation($input: PostOfferInput!) { postOffer(input: $input) { offer { id } } }",
+        {
+            "input": {
+                "siteId": "s",
+                "wasteCode": "SW01",
+                "quantityTonnes": "1",
+                "availableFrom": "2030-01-01",
+                "availableUntil": "2030-01-31",
+                "description": "slag\x00",
+            }
+        },
+        "BAD_USER_INPUT",
+    ),
     "int out of range": (
         "query($n: Int) { offers(first: $n) { totalCount } }",
         {"n": 2**40},

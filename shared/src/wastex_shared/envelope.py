@@ -12,7 +12,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 #: Namespace for ids derived from other ids (uuid5), fixed forever.
 WASTEX_NAMESPACE = uuid.UUID("6b0d7f3e-8a52-4c1f-9a43-3f5c2f6f0a11")
@@ -42,6 +42,19 @@ def utcnow() -> datetime:
 
 #: The longest event reference stored (`Envelope.reference`).
 REFERENCE_LENGTH = 200
+NUL = "\x00"
+
+
+def holds_nul(value: object) -> bool:
+    """Whether a text anywhere in `value` (keys of mappings included) holds U+0000, which
+    PostgreSQL's text refuses: such input is refused at the edge, on every database alike."""
+    if isinstance(value, str):
+        return NUL in value
+    if isinstance(value, dict):
+        return any(holds_nul(k) or holds_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(holds_nul(item) for item in value)
+    return False
 
 
 class Envelope(BaseModel):
@@ -59,6 +72,13 @@ class Envelope(BaseModel):
     causation_id: str | None = Field(default=None, alias="causationid", max_length=200)
     schema_version: int = Field(default=1, alias="schemaversion", ge=1)
     data: dict[str, Any]
+
+    @model_validator(mode="after")
+    def _no_nul(self) -> Envelope:
+        texts = (self.id, self.type, self.source, self.subject, self.correlation_id)
+        if holds_nul([*texts, self.causation_id, self.data]):
+            raise ValueError("text may not contain the NUL character (U+0000)")
+        return self
 
     @property
     def reference(self) -> str:

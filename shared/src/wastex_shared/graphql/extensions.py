@@ -42,11 +42,14 @@ from graphql import (
     ListValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    StringValueNode,
     ValueNode,
     VariableNode,
+    Visitor,
     get_named_type,
     get_operation_ast,
     parse,
+    visit,
 )
 from strawberry.extensions import (
     AddValidationRules,
@@ -57,6 +60,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 
+from wastex_shared.envelope import NUL, holds_nul
 from wastex_shared.errors import DomainError
 from wastex_shared.graphql.connection import DEFAULT_PAGE, MAX_PAGE
 from wastex_shared.storage.failures import transient
@@ -71,6 +75,7 @@ MAX_COST = 5000
 #: of an enterprise, a match's alternatives (at most 5), the waste codes' few fields.
 LIST_ESTIMATE = 10
 QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+BAD_USER_INPUT = "BAD_USER_INPUT"
 SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 
 
@@ -87,7 +92,7 @@ def _core_error(error: GraphQLError) -> GraphQLError:
     elif message.startswith("Variable '$") and (
         "invalid value" in message or "was not provided" in message
     ):
-        code = "BAD_USER_INPUT"
+        code = BAD_USER_INPUT
     elif error.path is None:  # refused before execution: validation and the limits
         code = "GRAPHQL_VALIDATION_FAILED"
     else:
@@ -333,6 +338,36 @@ class QueryCostLimiter(SchemaExtension):
         yield
 
 
+class NulGuard(SchemaExtension):
+    """Refuses text holding U+0000 in an operation's variables or its literal arguments,
+    before any resolver runs, as BAD_USER_INPUT: PostgreSQL's text refuses the character
+    (the statement would fail as an internal error) where SQLite would store it."""
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        query, document = context.query or "", context.graphql_document
+        # Only an escape (\u0000, \u{0}) writes the character into a document.
+        in_document = "\\u" in query and document is not None and _holds_nul(document)
+        if in_document or holds_nul(context.variables or {}):
+            raise GraphQLError(
+                "Text may not contain the NUL character (U+0000)",
+                extensions={"code": BAD_USER_INPUT},
+            )
+        yield
+
+
+def _holds_nul(document: DocumentNode) -> bool:
+    found = False
+
+    class Finder(Visitor):
+        def enter_string_value(self, node: StringValueNode, *_: object) -> None:
+            nonlocal found
+            found = found or NUL in node.value
+
+    visit(document, Finder())
+    return found
+
+
 _parse = functools.lru_cache(maxsize=128)(parse)
 
 
@@ -368,6 +403,7 @@ def standard_extensions() -> list[type[SchemaExtension] | Callable[[], SchemaExt
         lambda: AddValidationRules(_limit_rules()),
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
         partial(QueryCostLimiter, max_cost=MAX_COST),
+        NulGuard,
         ErrorPolicy,
         # Clients send the same few documents again and again: parse and validate each once
         # (bounded LRU, so unique documents cannot grow memory). Last, to see every rule.

@@ -19,8 +19,9 @@ class _Origin(Protocol):
 
 
 def kafka_text(value: bytes | None) -> str:
-    """A Kafka key or header value as text: none is empty text, bad UTF-8 is replaced."""
-    return (value or b"").decode("utf-8", "replace")
+    """A Kafka key or header value as text: none is empty text, bad UTF-8 and U+0000 (which
+    PostgreSQL's text refuses) are replaced."""
+    return (value or b"").decode("utf-8", "replace").replace("\x00", "\ufffd")
 
 
 def header_texts(headers: RawHeaders | None) -> dict[str, str]:
