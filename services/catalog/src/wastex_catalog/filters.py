@@ -67,12 +67,14 @@ class Position:
     def decode(cls, value: str) -> Position:
         stamp, sep, ident = value.partition("|")
         try:
-            created_at = datetime.fromisoformat(stamp)
-        except ValueError:
+            parsed = datetime.fromisoformat(stamp)
+            # A forged stamp at the ends of the calendar overflows when moved to UTC.
+            created_at = parsed.astimezone(UTC) if parsed.tzinfo is not None else None
+        except (ValueError, OverflowError):
             created_at = None
-        if not sep or not ident or created_at is None or created_at.tzinfo is None:
+        if not sep or not ident or created_at is None or "\x00" in ident:
             raise DomainError("INVALID_CURSOR", "cursor is not one this API gave out", "after")
-        return cls(created_at.astimezone(UTC), ident)
+        return cls(created_at, ident)
 
 
 @dataclass(frozen=True, slots=True)

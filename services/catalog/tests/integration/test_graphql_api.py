@@ -3,6 +3,7 @@ their typed userErrors, reads, filters, Relay pagination, federation and the out
 
 from __future__ import annotations
 
+import base64
 from decimal import Decimal
 from typing import Any
 
@@ -132,10 +133,13 @@ async def test_a_credit_code_is_registered_only_once(api: Api) -> None:
 
 
 async def test_an_industry_code_outside_gb_t_4754_is_refused(api: Api) -> None:
-    errors = await api.as_(ADMIN).user_errors(
-        REGISTER_ENTERPRISE, "registerEnterprise", input=enterprise_input(industry="C99")
-    )
-    assert [(e["code"], e["field"]) for e in errors] == [("INVALID_INDUSTRY_CODE", "industry")]
+    for industry in ("C99", "C３１２０"):  # full-width digits, as a Chinese IME types them
+        errors = await api.as_(ADMIN).user_errors(
+            REGISTER_ENTERPRISE, "registerEnterprise", input=enterprise_input(industry=industry)
+        )
+        assert [(e["code"], e["field"]) for e in errors] == [
+            ("INVALID_INDUSTRY_CODE", "industry")
+        ], industry
 
 
 async def test_a_licence_without_a_type_is_a_general_utilisation_licence(api: Api) -> None:
@@ -378,8 +382,16 @@ async def test_a_page_larger_than_100_is_refused(api: Api) -> None:
 
 async def test_a_cursor_the_api_did_not_give_out_is_refused(api: Api) -> None:
     world = await build_world(api)
-    code = await api.tenant(world.steel).error_code(OFFERS, first=5, after="bm90LWEtY3Vyc29y")
-    assert code == "INVALID_CURSOR"
+    forged = [
+        "bm90LWEtY3Vyc29y",
+        # Stamps at the ends of the calendar overflow when moved to UTC; a naive one.
+        base64.urlsafe_b64encode(b"0001-01-01T00:00:00+01:00|x").decode(),
+        base64.urlsafe_b64encode(b"9999-12-31T23:59:59-01:00|x").decode(),
+        base64.urlsafe_b64encode(b"2026-01-01T00:00:00|x").decode(),
+    ]
+    for cursor in forged:
+        code = await api.tenant(world.steel).error_code(OFFERS, first=5, after=cursor)
+        assert code == "INVALID_CURSOR", cursor
 
 
 async def test_offers_filter_by_enterprise_code_status_and_district(api: Api) -> None:

@@ -120,6 +120,10 @@ def poison_messages(steel: Party, foundry: Party, count: int) -> list[Message]:
             "INVALID_ENVELOPE",
         ),
         lambda: steel.offer("UNKNOWN_WASTE_CODE", wasteCode="XX99"),
+        # Refused as over GraphQL, with the same code (not a schema's length limit).
+        lambda: steel.offer("UNKNOWN_WASTE_CODE", wasteCode="HW49 900-041-49"),
+        lambda: steel.offer("SCHEMA_INVALID", availableFrom=1798761600),  # a Unix timestamp
+        lambda: steel.offer("INVALID_ENVELOPE", description="slag\x00"),  # PostgreSQL text
         lambda: steel.offer("ABOLISHED_WASTE_CODE", wasteCode="HW41"),
         lambda: foundry.offer("INVALID_QUANTITY", quantityTonnes="-5.000"),
         # steel's system claims to be the foundry: the token says otherwise.
@@ -214,7 +218,7 @@ async def test_a_thousand_ingest_messages_with_poison_and_duplicates_store_each_
         posted_by_graphql = [await api.post_offer(steel.enterprise, steel.site) for _ in range(10)]
 
         good = (
-            [steel.offer() for _ in range(400)]
+            [steel.offer(description=None if i % 2 else "granulated") for i in range(400)]
             + [foundry.offer(quantityTonnes=f"{i + 1}.125") for i in range(390)]
             + [cement.demand() for _ in range(150)]
             + [steel.withdraw(offer_id) for offer_id in posted_by_graphql]

@@ -89,6 +89,7 @@ def test_site_keeps_coordinates_as_exact_decimals() -> None:
         ({"latitude": True}, "latitude"),
         ({"longitude": "east"}, "longitude"),
         ({"latitude": "NaN"}, "latitude"),
+        ({"latitude": "1E+999999999"}, "latitude"),  # abs() of it overflows the context
     ],
 )
 def test_site_rejects_coordinates_off_the_globe(overrides: dict[str, Any], field: str) -> None:
@@ -100,6 +101,12 @@ def test_site_rejects_coordinates_off_the_globe(overrides: dict[str, Any], field
 def test_site_bounds_are_inclusive() -> None:
     site = add_site(latitude=-90, longitude=180)
     assert (site.latitude, site.longitude) == (Decimal(-90), Decimal(180))
+
+
+def test_exponent_notation_is_kept_as_plain_digits() -> None:
+    # "1E+1" would come back as "1E+1" from the mutation and "10" from later reads.
+    site = add_site(latitude="1E+1", longitude="1.1E+2")
+    assert (str(site.latitude), str(site.longitude)) == ("10", "110")
 
 
 def test_optional_china_check_catches_swapped_coordinates() -> None:

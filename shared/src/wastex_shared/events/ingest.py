@@ -3,18 +3,31 @@
 Field names equal the GraphQL input of the same action; unknown fields are refused so a
 typo in a factory's integration lands in the DLQ instead of being silently dropped. Values
 are only typed here (a negative tonnage parses): the business rules live in the services'
-domains, so a rule broken over Kafka carries the same error code as over GraphQL.
+domains, so a rule broken over Kafka carries the same error code as over GraphQL. Lengths
+here are only sanity bounds above the domains' own limits, and a date is written
+"YYYY-MM-DD" as in GraphQL (not a Unix timestamp, which pydantic would take).
 """
 
 from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field
 
 from wastex_shared.events.registry import EventModel, event
 from wastex_shared.topics import INGEST_DEMANDS, INGEST_LEDGER_REPORTS, INGEST_OFFERS
+
+
+def _written_date(value: Any) -> Any:
+    if isinstance(value, int | float):
+        raise ValueError("a date is written YYYY-MM-DD")
+    return value
+
+
+#: A day as GraphQL's `Date` takes it.
+Day = Annotated[date, BeforeValidator(_written_date)]
 
 
 class IngestModel(EventModel):
@@ -24,11 +37,11 @@ class IngestModel(EventModel):
 @event("wastex.offer.submit", INGEST_OFFERS)
 class OfferSubmit(IngestModel):
     site_id: str = Field(min_length=1, max_length=64)
-    waste_code: str = Field(min_length=1, max_length=16)
+    waste_code: str = Field(min_length=1, max_length=200)
     quantity_tonnes: Decimal
-    available_from: date
-    available_until: date
-    description: str = Field(default="", max_length=2000)
+    available_from: Day
+    available_until: Day
+    description: str | None = Field(default=None, max_length=20_000)
     moisture_percent: Decimal | None = None
     particle_size_mm: Decimal | None = None
 
@@ -43,11 +56,11 @@ class OfferWithdraw(IngestModel):
 @event("wastex.demand.submit", INGEST_DEMANDS)
 class DemandSubmit(IngestModel):
     site_id: str = Field(min_length=1, max_length=64)
-    waste_codes: list[str] = Field(min_length=1, max_length=50)
+    waste_codes: list[str] = Field(min_length=1)  # how many: the domain's rule
     quantity_tonnes: Decimal
     max_distance_km: Decimal
-    available_from: date
-    available_until: date
+    available_from: Day
+    available_until: Day
 
 
 @event("wastex.demand.withdraw", INGEST_DEMANDS)

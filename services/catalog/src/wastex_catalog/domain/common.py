@@ -139,12 +139,14 @@ def parse_number(value: NumberInput, field: str, code: str, *, places: int = 3) 
         raise DomainError(code, f"{value!r} is not a number", field) from exc
     if not number.is_finite():
         raise DomainError(code, f"{value!r} is not a finite number", field)
-    if abs(number) >= MAX_MEASURE:
+    if number.copy_abs() >= MAX_MEASURE:  # exact: abs() would round, and overflow on 1E+999999999
         raise DomainError(code, f"{value!r} is out of range", field)
     exponent = number.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -places:
         # Only excess digits are rounded: "30.64" stays "30.64", not "30.640000".
         return number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+    if isinstance(exponent, int) and exponent > 0:
+        return number.quantize(Decimal(1))  # "1E+2" is stored and answered as "100"
     return number
 
 
@@ -165,10 +167,19 @@ def limit_text(value: str, field: str, *, max_length: int) -> str:
     return text
 
 
+#: More codes than the catalogue holds (470 hazardous codes and the general categories).
+MAX_WASTE_CODES: Final = 600
+
+
 def parse_waste_codes(codes: Iterable[str], field: str = "wasteCodes") -> tuple[str, ...]:
     """Each code validated against the catalogue, normalised, duplicates dropped, order kept."""
     if isinstance(codes, str):
         codes = [codes]  # a bare string would otherwise be iterated letter by letter
+    codes = list(codes)
+    if len(codes) > MAX_WASTE_CODES:
+        raise DomainError(
+            errors.TOO_MANY_WASTE_CODES, f"at most {MAX_WASTE_CODES} waste codes", field
+        )
     seen: dict[str, None] = {}
     for raw in codes:
         seen[validate_code(raw, field).code] = None

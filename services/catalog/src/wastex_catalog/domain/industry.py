@@ -56,7 +56,9 @@ SECTIONS: Final[dict[str, IndustrySection]] = {
     for letter, first, last, name_zh, name_en in _SECTION_ROWS
 }
 
-_FORMAT: Final = re.compile(r"([A-Z])(\d{2,4})?")
+#: ASCII digits only: `\d` would take full-width ones ("C３１２０", typed with a Chinese
+#: input method), stored as typed and never found by an exact industry filter.
+_FORMAT: Final = re.compile(r"([A-Z])([0-9]{2,4})?")
 
 
 def validate_industry_code(code: str, field: str = "industry") -> str:
