@@ -142,6 +142,15 @@ def test_two_licences_each_covering_part_of_the_window_are_not_stitched(make: An
     assert reason(make, licences=[old, renewal]) == reasons.LICENCE_EXPIRED
 
 
+def test_a_refusal_names_no_licence_of_the_recycler(make: Any) -> None:
+    # Explanations reach the other parties of a match: a recycler's licences are its own.
+    secret = make.licence("bricks-secret-lic", valid_until=TODAY + timedelta(days=40))
+    verdict = assess_pair(make.offer(), make.demand(), [secret], TODAY)
+    assert verdict.reason == reasons.LICENCE_EXPIRED
+    assert "bricks-secret-lic" not in verdict.message
+    assert str(secret.valid_until) not in verdict.message
+
+
 def test_recycler_beyond_its_radius_is_out_of_reach(make: Any) -> None:
     demand = make.demand(radius_km=10)  # Yangluo is ~16 km from Qingshan
     assert reason(make, demand=demand) == reasons.OUT_OF_RADIUS

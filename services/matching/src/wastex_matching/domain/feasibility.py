@@ -102,12 +102,11 @@ def assess_pair(
         return refuse(reasons.WINDOW_PASSED, f"the common window {_span(overlap)} is over")
     valid = [lic for lic in permitted if lic.valid_over(transfer)]
     if not valid:
-        spans = "; ".join(
-            f"{lic.licence_id} {lic.valid_from}–{lic.valid_until}" for lic in permitted
-        )
+        # No licence ids or dates: explanations reach the other parties of a match, and a
+        # recycler's licences are its own (the catalog shows them to it and regulators only).
         return refuse(
             reasons.LICENCE_EXPIRED,
-            f"no licence permitting {code} is valid over {_span(transfer)} ({spans})",
+            f"no licence of the recycler permitting {code} is valid over {_span(transfer)}",
         )
     radius = radius_metres(demand.max_distance_km)
     if metres > radius:
