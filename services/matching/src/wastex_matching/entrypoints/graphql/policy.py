@@ -18,7 +18,7 @@ from wastex_matching.adapters.repository import MatchRecord, MatchScope
 from wastex_matching.domain.lifecycle import Party
 from wastex_matching.domain.model import LicenceView
 from wastex_shared.auth import ALL_DISTRICTS, Principal, Role
-from wastex_shared.errors import NotAuthorized
+from wastex_shared.errors import NotAuthorized, NotFound
 from wastex_shared.graphql.context import Context
 
 
@@ -49,9 +49,16 @@ def may_see(principal: Principal, match: MatchRecord) -> bool:
     )
 
 
-def check_may_see(principal: Principal, match: MatchRecord) -> None:
-    if not may_see(principal, match):
-        raise NotAuthorized(f"match {match.id} is not yours to see")
+def visible(principal: Principal, match_id: str, match: MatchRecord | None) -> MatchRecord:
+    """The match, if the caller may see it. A match that is not there and one that is not
+    the caller's get one answer (NOT_AUTHORIZED): match ids derive from public listing ids,
+    so two answers would tell anyone which pairs were proposed. Who sees every match (an
+    admin, a city-wide regulator) is told NOT_FOUND."""
+    if match is not None and may_see(principal, match):
+        return match
+    if match is None and (principal.role is Role.ADMIN or principal.district == ALL_DISTRICTS):
+        raise NotFound("match", match_id)
+    raise NotAuthorized(f"match {match_id} is not yours to see")
 
 
 def list_scope(principal: Principal, enterprise_id: str | None) -> MatchScope:

@@ -20,7 +20,7 @@ from wastex_matching.entrypoints.graphql.types import (
     match_of,
 )
 from wastex_matching.entrypoints.graphql.wiring import services
-from wastex_shared.errors import DomainError, NotFound
+from wastex_shared.errors import DomainError
 from wastex_shared.events.catalog import OfferPosted
 from wastex_shared.events.matching import MatchProposed
 from wastex_shared.graphql.connection import (
@@ -83,19 +83,14 @@ class Query:
     async def match(self, info: Info, id: strawberry.ID) -> MatchType | None:
         principal = policy.caller(info.context)
         record = await services(info).matching.get(str(id))
-        if record is None:
-            raise NotFound("match", str(id))
-        policy.check_may_see(principal, record)
-        return match_of(record)
+        return match_of(policy.visible(principal, str(id), record))
 
 
 async def _act(info: Info, match_id: str, reason: str | None) -> MatchPayload:
     try:
         principal = policy.caller(info.context)
         matching = services(info).matching
-        record = await matching.get(match_id)
-        if record is None:
-            raise NotFound("match", match_id)
+        record = policy.visible(principal, match_id, await matching.get(match_id))
         party = policy.acting_party(principal, record)
         if reason is None:
             updated = await matching.accept(match_id, party)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import strawberry
 
 from wastex_matching.adapters.repository import MatchRecord
+from wastex_shared.errors import NotFound
 from wastex_shared.graphql.errors import UserError
 
 if TYPE_CHECKING:
@@ -117,11 +118,12 @@ class MatchType:
         from wastex_matching.entrypoints.graphql.wiring import services
 
         principal = policy.caller(info.context)
-        record = await services(info).matching.get(str(id))
-        if record is None:
+        try:
+            return match_of(
+                policy.visible(principal, str(id), await services(info).matching.get(str(id)))
+            )
+        except NotFound:
             return None
-        policy.check_may_see(principal, record)
-        return match_of(record)
 
 
 @strawberry.type(name="MatchPayload")
