@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -13,11 +14,15 @@ from wastex_matching.adapters.tables import messaging
 from wastex_matching.entrypoints.graphql import GraphQLServices, schema
 from wastex_matching.service import MatchingService
 from wastex_matching.settings import MatchingSettings
-from wastex_matching.testing import FakeRecord
+from wastex_matching.testing import Catalog, FakeRecord
 from wastex_shared.auth import Role, issue_token
 from wastex_shared.envelope import Envelope
 from wastex_shared.graphql.context import Context
+from wastex_shared.messaging import EventConsumer
 from wastex_shared.storage import UnitOfWorkFactory, make_engine
+from wastex_shared.topics import MATCHING_MATCH_PROPOSED
+
+from .test_reoptimisation import outbox, seed_market
 
 
 @pytest.fixture
@@ -80,3 +85,57 @@ async def test_the_feed_decodes_only_what_someone_listens_to() -> None:
         feed._forward(record)
         assert (await anext(events)).data["n"] == 1
     assert hub.published == 1
+
+
+async def test_a_proposal_is_read_only_for_subscribers_it_may_be_for(
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+    uow_factory: UnitOfWorkFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A round proposes hundreds of matches: reading each once per subscriber, parties or
+    not, held the event loop and the pool from everything else."""
+    await seed_market(catalog, consumer)
+    await service.reoptimise()
+    proposals = [
+        (
+            row["topic"],
+            Envelope.model_validate({k: row[k] for k in row if k not in ("topic", "key")}),
+        )
+        for row in await outbox(uow_factory)
+        if row["topic"] == MATCHING_MATCH_PROPOSED.name
+    ]
+    assert len(proposals) == 1
+    reads: list[str] = []
+    get = service.get
+
+    async def counted(match_id: str) -> Any:
+        reads.append(match_id)
+        return await get(match_id)
+
+    monkeypatch.setattr(service, "get", counted)
+    hub = LiveHub()
+    services = GraphQLServices(service, hub)
+    jwt = MatchingSettings().jwt
+
+    async def subscribe(token: str) -> Any:
+        context = Context(
+            jwt=jwt, connection_params={"Authorization": f"Bearer {token}"}, services=services
+        )
+        return await schema.subscribe(
+            "subscription { matchProposed { id } }", context_value=context
+        )
+
+    outsiders = [await subscribe(issue_token(jwt, Role.ENTERPRISE, f"other-{n}")) for n in range(5)]
+    party = await subscribe(issue_token(jwt, Role.ENTERPRISE, "cement"))
+    pending = [asyncio.ensure_future(anext(s)) for s in (*outsiders, party)]
+    while hub.subscribers(MATCHING_MATCH_PROPOSED.name) < len(pending):
+        await asyncio.sleep(0.01)
+    for topic, envelope in proposals:
+        hub.publish(topic, envelope)
+    pushed = await asyncio.wait_for(pending[-1], 5)
+    assert pushed.errors is None
+    assert reads == [pushed.data["matchProposed"]["id"]]  # the party's read, nobody else's
+    for waiting in pending[:-1]:
+        waiting.cancel()

@@ -19,6 +19,7 @@ from wastex_matching.domain.lifecycle import Party
 from wastex_matching.domain.model import LicenceView
 from wastex_shared.auth import ALL_DISTRICTS, Principal, Role
 from wastex_shared.errors import NotAuthorized, NotFound
+from wastex_shared.events.matching import MatchFacts
 from wastex_shared.graphql.context import Context
 
 
@@ -47,6 +48,19 @@ def may_see(principal: Principal, match: MatchRecord) -> bool:
     return principal.oversees(match.supplier_district) or principal.oversees(
         match.recycler_district
     )
+
+
+def might_see(principal: Principal, facts: MatchFacts) -> bool:
+    """Whether a match event may be the subscriber's, from the event alone: a subscription
+    reads the match only then, not once per subscriber and event (a round proposes
+    hundreds). `may_see` on the stored match decides."""
+    if principal.role is Role.ADMIN:
+        return True
+    if principal.is_tenant:
+        own = principal.enterprise_id
+        return own in (facts.supplier_enterprise_id, facts.recycler_enterprise_id)
+    districts = (facts.supplier_district, facts.recycler_district)
+    return None in districts or any(principal.oversees(d) for d in districts if d is not None)
 
 
 def visible(principal: Principal, match_id: str, match: MatchRecord | None) -> MatchRecord:

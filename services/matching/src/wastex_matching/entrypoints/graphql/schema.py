@@ -129,6 +129,8 @@ class Subscription:
                     facts = MatchProposed.model_validate(envelope.data)
                 except ValidationError:
                     continue
+                if not policy.might_see(principal, facts):
+                    continue
                 record = await wiring.matching.get(facts.match_id)
                 if record is None or not policy.may_see(principal, record):
                     continue
