@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -139,3 +140,41 @@ async def test_a_proposal_is_read_only_for_subscribers_it_may_be_for(
     assert reads == [pushed.data["matchProposed"]["id"]]  # the party's read, nobody else's
     for waiting in pending[:-1]:
         waiting.cancel()
+
+
+async def test_a_subscription_ends_at_its_first_event_after_the_token_expires(
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    await seed_market(catalog, consumer)
+    await service.reoptimise()
+    [(topic, envelope)] = [
+        (
+            row["topic"],
+            Envelope.model_validate({k: row[k] for k in row if k not in ("topic", "key")}),
+        )
+        for row in await outbox(uow_factory)
+        if row["topic"] == MATCHING_MATCH_PROPOSED.name
+    ]
+    hub = LiveHub()
+    jwt = MatchingSettings().jwt
+    token = issue_token(jwt, Role.ENTERPRISE, "cement", ttl=timedelta(seconds=2))
+    context = Context(
+        jwt=jwt,
+        connection_params={"Authorization": f"Bearer {token}"},
+        services=GraphQLServices(service, hub),
+    )
+    stream = await schema.subscribe("subscription { matchProposed { id } }", context_value=context)
+    first = asyncio.ensure_future(anext(stream))
+    while not hub.subscribers(topic):
+        await asyncio.sleep(0.01)
+    hub.publish(topic, envelope)
+    assert (await asyncio.wait_for(first, 5)).errors is None  # in time: pushed
+    await asyncio.sleep(2.1)
+    after = asyncio.ensure_future(anext(stream))
+    hub.publish(topic, envelope)
+    ended = await asyncio.wait_for(after, 5)
+    assert ended.errors is not None
+    assert ended.errors[0].extensions == {"code": "UNAUTHENTICATED"}

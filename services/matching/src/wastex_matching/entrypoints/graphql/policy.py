@@ -40,6 +40,16 @@ def subscriber(context: Context) -> Principal:
     return principal
 
 
+def still_signed_in(principal: Principal) -> None:
+    """Ends a subscription whose token has expired, at its next event: the token is checked
+    when the subscription starts, and a stream must not outlive it."""
+    if principal.expired:
+        raise GraphQLError(
+            "the token has expired: subscribe again with a fresh one",
+            extensions={"code": "UNAUTHENTICATED"},
+        )
+
+
 def may_see(principal: Principal, match: MatchRecord) -> bool:
     if principal.role is Role.ADMIN:
         return True

@@ -125,6 +125,7 @@ class Subscription:
         wiring = services(info)
         async with wiring.hub.subscription(MATCHING_MATCH_PROPOSED.name) as events:
             async for envelope in events:
+                policy.still_signed_in(principal)
                 try:
                     facts = MatchProposed.model_validate(envelope.data)
                 except ValidationError:
@@ -151,6 +152,7 @@ class Subscription:
         wiring = services(info)
         async with wiring.hub.subscription(CATALOG_OFFER_POSTED.name) as events:
             async for envelope in events:
+                policy.still_signed_in(principal)
                 try:
                     offer = OfferPosted.model_validate(envelope.data)
                 except ValidationError:
