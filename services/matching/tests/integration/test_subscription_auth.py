@@ -15,13 +15,13 @@ from wastex_matching.adapters.tables import messaging
 from wastex_matching.entrypoints.graphql import GraphQLServices, schema
 from wastex_matching.service import MatchingService
 from wastex_matching.settings import MatchingSettings
-from wastex_matching.testing import Catalog, FakeRecord
+from wastex_matching.testing import QINGSHAN_STEEL, Catalog, FakeRecord
 from wastex_shared.auth import Role, issue_token
 from wastex_shared.envelope import Envelope
 from wastex_shared.graphql.context import Context
 from wastex_shared.messaging import EventConsumer
 from wastex_shared.storage import UnitOfWorkFactory, make_engine
-from wastex_shared.topics import MATCHING_MATCH_PROPOSED
+from wastex_shared.topics import CATALOG_OFFER_POSTED, MATCHING_MATCH_PROPOSED
 
 from .test_reoptimisation import outbox, seed_market
 
@@ -178,3 +178,49 @@ async def test_a_subscription_ends_at_its_first_event_after_the_token_expires(
     ended = await asyncio.wait_for(after, 5)
     assert ended.errors is not None
     assert ended.errors[0].extensions == {"code": "UNAUTHENTICATED"}
+
+
+async def test_offers_posted_are_judged_by_licences_read_once_not_per_offer(
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await seed_market(catalog, consumer)  # the cement plant holds an SW01/SW02 licence
+    reads: list[str] = []
+    licences_of = service.licences_of
+
+    async def counted(enterprise_id: str) -> Any:
+        reads.append(enterprise_id)
+        return await licences_of(enterprise_id)
+
+    monkeypatch.setattr(service, "licences_of", counted)
+    hub = LiveHub()
+    jwt = MatchingSettings().jwt
+    token = issue_token(jwt, Role.RECYCLER, "cement")
+    context = Context(
+        jwt=jwt,
+        connection_params={"Authorization": f"Bearer {token}"},
+        services=GraphQLServices(service, hub),
+    )
+    stream = await schema.subscribe("subscription { offerPosted { id } }", context_value=context)
+    pushed: list[str] = []
+
+    async def collect() -> None:
+        async for result in stream:
+            assert result.errors is None
+            assert result.data is not None
+            pushed.append(result.data["offerPosted"]["id"])
+
+    collecting = asyncio.ensure_future(collect())
+    while not hub.subscribers(CATALOG_OFFER_POSTED.name):
+        await asyncio.sleep(0.01)
+    for n in range(20):
+        code = "SW01" if n % 2 else "HW08"  # the licence permits SW01, not HW08
+        envelope = catalog.offer(f"lot-{n}", "steel", "steel-site", QINGSHAN_STEEL, code=code)
+        hub.publish(CATALOG_OFFER_POSTED.name, envelope)
+    while len(pushed) < 10:
+        await asyncio.sleep(0.01)
+    collecting.cancel()
+    assert pushed == [f"lot-{n}" for n in range(1, 20, 2)]
+    assert reads == ["cement"]

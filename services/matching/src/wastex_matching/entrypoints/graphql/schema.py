@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import math
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
+from typing import Final
 
 import strawberry
 from pydantic import ValidationError
 
 from wastex_matching.adapters.repository import MatchRecord
 from wastex_matching.domain.lifecycle import MatchStatus
+from wastex_matching.domain.model import LicenceView
 from wastex_matching.entrypoints.graphql import policy
 from wastex_matching.entrypoints.graphql.types import (
     DemandRef,
@@ -33,6 +37,9 @@ from wastex_shared.graphql.context import Info
 from wastex_shared.graphql.errors import UserError
 from wastex_shared.graphql.extensions import standard_extensions
 from wastex_shared.topics import CATALOG_OFFER_POSTED, MATCHING_MATCH_PROPOSED
+
+#: How long an `offerPosted` subscription judges offers by the licences it last read.
+LICENCE_REFRESH_SECONDS: Final = 5.0
 
 
 def _cursor(record: MatchRecord) -> str:
@@ -150,6 +157,9 @@ class Subscription:
         enterprise_id = policy.offer_watcher(principal)
         wanted = {code.strip().upper() for code in waste_codes} if waste_codes else None
         wiring = services(info)
+        clock = asyncio.get_running_loop().time
+        licences: list[LicenceView] = []
+        read_at = -math.inf
         async with wiring.hub.subscription(CATALOG_OFFER_POSTED.name) as events:
             async for envelope in events:
                 policy.still_signed_in(principal)
@@ -161,7 +171,10 @@ class Subscription:
                     continue
                 if offer.enterprise_id == enterprise_id:
                     continue
-                licences = await wiring.matching.licences_of(enterprise_id)
+                # Read again at most every few seconds, not for every offer posted: a new
+                # licence counts a moment late, the database is spared a read per event.
+                if clock() - read_at > LICENCE_REFRESH_SECONDS:
+                    licences, read_at = await wiring.matching.licences_of(enterprise_id), clock()
                 if policy.licences_permit(licences, offer.waste_code, wiring.matching.today()):
                     yield OfferRef(id=strawberry.ID(offer.offer_id))
 
