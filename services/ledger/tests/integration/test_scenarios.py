@@ -448,7 +448,7 @@ async def test_hazardous_stock_is_weighed_code_by_code_against_its_own_manifests
         assessment = await ledger.service.assess(plant.enterprise_id, year)
         return {r.key: r for r in assessment.results}["no-unmatched-hazardous-stock"].actual
 
-    assert await unmoved(2025) == "10.000"  # HW08's −2 t cover none of HW49's 10
+    assert await unmoved(2025) == "10.000"  # nothing of HW08's covers HW49's 10 t
     assert await unmoved(2026) == "10.000"  # nor does HW08's manifest
     await ledger.confirm(
         plant, incinerator, "10.000", code="HW49", opened=datetime(2026, 6, 1, tzinfo=UTC)
