@@ -407,6 +407,24 @@ async def test_split_offer_and_generation_ids_after_supersede(
     assert generations == {("slag-1", "cement-demand"): 1}
 
 
+async def post_second_lot(
+    catalog: Catalog, consumer: EventConsumer, window: tuple[date, date]
+) -> None:
+    """Another 120.5 t lot of the seeded steel works, listed for `window`."""
+    await catalog.feed(
+        consumer,
+        catalog.offer(
+            "slag-2",
+            "steel",
+            "steel-site",
+            QINGSHAN_STEEL,
+            tonnes="120.500",
+            available_from=window[0],
+            available_until=window[1],
+        ),
+    )
+
+
 async def test_a_proposal_accepted_in_a_new_year_uses_that_years_licensed_tonnage(
     service: MatchingService, consumer: EventConsumer, catalog: Catalog
 ) -> None:
@@ -418,18 +436,7 @@ async def test_a_proposal_accepted_in_a_new_year_uses_that_years_licensed_tonnag
     (first,) = await stored(service, MatchStatus.PROPOSED)
     assert first.licence_year == 2026
     service.clock = lambda: datetime(2027, 1, 2, 1, tzinfo=UTC)
-    await catalog.feed(
-        consumer,
-        catalog.offer(
-            "slag-2",
-            "steel",
-            "steel-site",
-            QINGSHAN_STEEL,
-            tonnes="120.500",
-            available_from=date(2026, 12, 1),
-            available_until=date(2027, 1, 31),
-        ),
-    )
+    await post_second_lot(catalog, consumer, (date(2026, 12, 1), date(2027, 1, 31)))
     await service.reoptimise()
     accepted = await service.accept(first.id, Party.SUPPLIER)
     assert accepted.licence_year == 2027
@@ -451,18 +458,7 @@ async def test_tonnage_promised_for_next_year_is_not_promised_again(
     assert first.licence_year == 2027
     await service.accept(first.id, Party.SUPPLIER)
     await service.accept(first.id, Party.RECYCLER)
-    await catalog.feed(
-        consumer,
-        catalog.offer(
-            "slag-2",
-            "steel",
-            "steel-site",
-            QINGSHAN_STEEL,
-            tonnes="120.500",
-            available_from=january[0],
-            available_until=january[1],
-        ),
-    )
+    await post_second_lot(catalog, consumer, january)
     for day in (datetime(2026, 12, 16, 1, tzinfo=UTC), datetime(2027, 1, 2, 1, tzinfo=UTC)):
         service.clock = lambda day=day: day  # type: ignore[misc]
         await service.reoptimise()

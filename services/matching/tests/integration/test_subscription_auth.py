@@ -88,6 +88,25 @@ async def test_the_feed_decodes_only_what_someone_listens_to() -> None:
     assert hub.published == 1
 
 
+async def proposed(uow_factory: UnitOfWorkFactory) -> list[tuple[str, Envelope]]:
+    """The match-proposed events in the outbox, as the live hub would get them."""
+    return [
+        (row["topic"], Envelope.model_validate({k: v for k, v in row.items() if k != "key"}))
+        for row in await outbox(uow_factory)
+        if row["topic"] == MATCHING_MATCH_PROPOSED.name
+    ]
+
+
+async def subscribed(service: MatchingService, hub: LiveHub, token: str, query: str) -> Any:
+    """A subscription as a WebSocket client with `token` opens it, fed by `hub`."""
+    context = Context(
+        jwt=MatchingSettings().jwt,
+        connection_params={"Authorization": f"Bearer {token}"},
+        services=GraphQLServices(service, hub),
+    )
+    return await schema.subscribe(query, context_value=context)
+
+
 async def test_a_proposal_is_read_only_for_subscribers_it_may_be_for(
     service: MatchingService,
     consumer: EventConsumer,
@@ -99,14 +118,7 @@ async def test_a_proposal_is_read_only_for_subscribers_it_may_be_for(
     not, held the event loop and the pool from everything else."""
     await seed_market(catalog, consumer)
     await service.reoptimise()
-    proposals = [
-        (
-            row["topic"],
-            Envelope.model_validate({k: row[k] for k in row if k not in ("topic", "key")}),
-        )
-        for row in await outbox(uow_factory)
-        if row["topic"] == MATCHING_MATCH_PROPOSED.name
-    ]
+    proposals = await proposed(uow_factory)
     assert len(proposals) == 1
     reads: list[str] = []
     get = service.get
@@ -117,16 +129,10 @@ async def test_a_proposal_is_read_only_for_subscribers_it_may_be_for(
 
     monkeypatch.setattr(service, "get", counted)
     hub = LiveHub()
-    services = GraphQLServices(service, hub)
     jwt = MatchingSettings().jwt
 
     async def subscribe(token: str) -> Any:
-        context = Context(
-            jwt=jwt, connection_params={"Authorization": f"Bearer {token}"}, services=services
-        )
-        return await schema.subscribe(
-            "subscription { matchProposed { id } }", context_value=context
-        )
+        return await subscribed(service, hub, token, "subscription { matchProposed { id } }")
 
     outsiders = [await subscribe(issue_token(jwt, Role.ENTERPRISE, f"other-{n}")) for n in range(5)]
     party = await subscribe(issue_token(jwt, Role.ENTERPRISE, "cement"))
@@ -150,23 +156,11 @@ async def test_a_subscription_ends_at_its_first_event_after_the_token_expires(
 ) -> None:
     await seed_market(catalog, consumer)
     await service.reoptimise()
-    [(topic, envelope)] = [
-        (
-            row["topic"],
-            Envelope.model_validate({k: row[k] for k in row if k not in ("topic", "key")}),
-        )
-        for row in await outbox(uow_factory)
-        if row["topic"] == MATCHING_MATCH_PROPOSED.name
-    ]
+    [(topic, envelope)] = await proposed(uow_factory)
     hub = LiveHub()
     jwt = MatchingSettings().jwt
     token = issue_token(jwt, Role.ENTERPRISE, "cement", ttl=timedelta(seconds=2))
-    context = Context(
-        jwt=jwt,
-        connection_params={"Authorization": f"Bearer {token}"},
-        services=GraphQLServices(service, hub),
-    )
-    stream = await schema.subscribe("subscription { matchProposed { id } }", context_value=context)
+    stream = await subscribed(service, hub, token, "subscription { matchProposed { id } }")
     first = asyncio.ensure_future(anext(stream))
     while not hub.subscribers(topic):
         await asyncio.sleep(0.01)
@@ -198,12 +192,7 @@ async def test_offers_posted_are_judged_by_licences_read_once_not_per_offer(
     hub = LiveHub()
     jwt = MatchingSettings().jwt
     token = issue_token(jwt, Role.RECYCLER, "cement")
-    context = Context(
-        jwt=jwt,
-        connection_params={"Authorization": f"Bearer {token}"},
-        services=GraphQLServices(service, hub),
-    )
-    stream = await schema.subscribe("subscription { offerPosted { id } }", context_value=context)
+    stream = await subscribed(service, hub, token, "subscription { offerPosted { id } }")
     pushed: list[str] = []
 
     async def collect() -> None:
