@@ -88,6 +88,19 @@ async def test_the_feed_decodes_only_what_someone_listens_to() -> None:
     assert hub.published == 1
 
 
+def calls_of(monkeypatch: pytest.MonkeyPatch, service: MatchingService, name: str) -> list[str]:
+    """The ids `service.<name>` is called with from now on (the calls go through)."""
+    calls: list[str] = []
+    original = getattr(service, name)
+
+    async def counted(ident: str) -> Any:
+        calls.append(ident)
+        return await original(ident)
+
+    monkeypatch.setattr(service, name, counted)
+    return calls
+
+
 async def proposed(uow_factory: UnitOfWorkFactory) -> list[tuple[str, Envelope]]:
     """The match-proposed events in the outbox, as the live hub would get them."""
     return [
@@ -120,14 +133,7 @@ async def test_a_proposal_is_read_only_for_subscribers_it_may_be_for(
     await service.reoptimise()
     proposals = await proposed(uow_factory)
     assert len(proposals) == 1
-    reads: list[str] = []
-    get = service.get
-
-    async def counted(match_id: str) -> Any:
-        reads.append(match_id)
-        return await get(match_id)
-
-    monkeypatch.setattr(service, "get", counted)
+    reads = calls_of(monkeypatch, service, "get")
     hub = LiveHub()
     jwt = MatchingSettings().jwt
 
@@ -181,14 +187,7 @@ async def test_offers_posted_are_judged_by_licences_read_once_not_per_offer(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     await seed_market(catalog, consumer)  # the cement plant holds an SW01/SW02 licence
-    reads: list[str] = []
-    licences_of = service.licences_of
-
-    async def counted(enterprise_id: str) -> Any:
-        reads.append(enterprise_id)
-        return await licences_of(enterprise_id)
-
-    monkeypatch.setattr(service, "licences_of", counted)
+    reads = calls_of(monkeypatch, service, "licences_of")
     hub = LiveHub()
     jwt = MatchingSettings().jwt
     token = issue_token(jwt, Role.RECYCLER, "cement")
