@@ -97,11 +97,13 @@ class Check:
         )
 
 
-def _current_uses(f: Figures) -> Decimal:
+def current_uses(f: Figures) -> Decimal:
+    """What accounts for this year's generation: used, transferred, stored, disposed."""
     return f.in_plant_current + f.transferred_out_current + f.stored + f.disposed_current
 
 
-def _prior_uses(f: Figures) -> Decimal:
+def prior_uses(f: Figures) -> Decimal:
+    """What was drawn from earlier years' stock: used, transferred, disposed."""
     return f.in_plant_prior + f.transferred_out_prior + f.disposed_prior
 
 
@@ -115,14 +117,14 @@ def checks(sheet: Sheet) -> dict[tuple[str, Period], Check]:
     for month in months:
         if month.year != year:
             year, used, available = month.year, ZERO, ZERO
-        used += _current_uses(sheet[month])
+        used += current_uses(sheet[month])
         available += sheet[month].generated
         check = Check("current", month, used, available)
         found[check.key] = check
     # 2. prior-year stock, cumulative to the end of every year with figures.
     years = sorted({m.year for m in months})
     for y in years:
-        prior_used = sum((_prior_uses(sheet[m]) for m in months if m.year <= y), ZERO)
+        prior_used = sum((prior_uses(sheet[m]) for m in months if m.year <= y), ZERO)
         opening = sum((sheet[m].opening_stock for m in months if m.year <= y), ZERO)
         stored_before = sum((sheet[m].stored for m in months if m.year < y), ZERO)
         check = Check("prior", Period.last_of(y), prior_used, opening + stored_before)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from wastex_ledger.domain import errors
+from wastex_ledger.domain.balance import current_uses, prior_uses
 from wastex_ledger.domain.figures import ZERO, Figures, Utilisation
 from wastex_ledger.domain.periods import Period
 from wastex_shared.codes import is_hazardous
@@ -113,14 +114,7 @@ def facts_of(records: Records) -> Facts:
     on_the_road = sum(
         (t.transferred_out_current for m, t in records.in_transit.items() if m.year == year), ZERO
     )
-    accounted = (
-        f.in_plant_current
-        + f.transferred_out_current
-        + current_gap
-        + on_the_road
-        + f.stored
-        + f.disposed_current
-    )
+    accounted = current_uses(f) + current_gap + on_the_road
     return Facts(
         year=year,
         utilisation=Utilisation(records.general),
@@ -136,8 +130,7 @@ def stock_at_end_of(year: int, months: Mapping[Period, Figures]) -> Decimal:
     stock = ZERO
     for month, f in months.items():
         if month.year <= year:
-            stock += f.opening_stock + f.stored
-            stock -= f.in_plant_prior + f.transferred_out_prior + f.disposed_prior
+            stock += f.opening_stock + f.stored - prior_uses(f)
     return stock
 
 
