@@ -51,26 +51,35 @@ def still_signed_in(principal: Principal) -> None:
 
 
 def may_see(principal: Principal, match: MatchRecord) -> bool:
-    if principal.role is Role.ADMIN:
-        return True
-    if principal.is_tenant:
-        return principal.enterprise_id is not None and match.is_party(principal.enterprise_id)
-    return principal.oversees(match.supplier_district) or principal.oversees(
-        match.recycler_district
-    )
+    parties = (match.supplier_enterprise_id, match.recycler_enterprise_id)
+    return _sees(principal, parties, (match.supplier_district, match.recycler_district))
 
 
 def might_see(principal: Principal, facts: MatchFacts) -> bool:
     """Whether a match event may be the subscriber's, from the event alone: a subscription
     reads the match only then, not once per subscriber and event (a round proposes
     hundreds). `may_see` on the stored match decides."""
+    districts = (facts.supplier_district, facts.recycler_district)
+    if principal.role is Role.REGULATOR and None in districts:
+        return True  # an event from before districts were carried: the stored match says
+    parties = (facts.supplier_enterprise_id, facts.recycler_enterprise_id)
+    return _sees(principal, parties, [d for d in districts if d is not None])
+
+
+def _sees(principal: Principal, parties: tuple[str, str], districts: Iterable[str]) -> bool:
+    """The rule: an admin sees every match, a tenant those it is a party to, a regulator
+    those with a party's site in its district."""
     if principal.role is Role.ADMIN:
         return True
     if principal.is_tenant:
-        own = principal.enterprise_id
-        return own in (facts.supplier_enterprise_id, facts.recycler_enterprise_id)
-    districts = (facts.supplier_district, facts.recycler_district)
-    return None in districts or any(principal.oversees(d) for d in districts if d is not None)
+        return principal.enterprise_id in parties
+    return any(principal.oversees(district) for district in districts)
+
+
+def _sees_every_match(principal: Principal) -> bool:
+    return principal.role is Role.ADMIN or (
+        principal.role is Role.REGULATOR and principal.district == ALL_DISTRICTS
+    )
 
 
 def visible(principal: Principal, match_id: str, match: MatchRecord | None) -> MatchRecord:
@@ -80,22 +89,20 @@ def visible(principal: Principal, match_id: str, match: MatchRecord | None) -> M
     admin, a city-wide regulator) is told NOT_FOUND."""
     if match is not None and may_see(principal, match):
         return match
-    if match is None and (principal.role is Role.ADMIN or principal.district == ALL_DISTRICTS):
+    if match is None and _sees_every_match(principal):
         raise NotFound("match", match_id)
     raise NotAuthorized(f"match {match_id} is not yours to see")
 
 
 def list_scope(principal: Principal, enterprise_id: str | None) -> MatchScope:
     """What `matches` may return; asking for another tenant's matches is NOT_AUTHORIZED."""
-    if principal.role is Role.ADMIN:
+    if _sees_every_match(principal):
         return MatchScope(everything=True)
     if principal.is_tenant:
         own = principal.enterprise_id or ""
         if enterprise_id is not None and enterprise_id != own:
             raise NotAuthorized("you may list only your own enterprise's matches", "enterpriseId")
         return MatchScope(enterprise_ids=frozenset({own}))
-    if principal.district == ALL_DISTRICTS:
-        return MatchScope(everything=True)
     return MatchScope(districts=frozenset({principal.district or ""}))
 
 
