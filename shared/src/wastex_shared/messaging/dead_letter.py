@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from wastex_shared.envelope import NUL
+
 #: Kafka headers as they arrive: a header may have no value at all (aiokafka gives None).
 RawHeaders = Sequence[tuple[str, bytes | None]]
 
@@ -21,7 +23,7 @@ class _Origin(Protocol):
 def kafka_text(value: bytes | None) -> str:
     """A Kafka key or header value as text: none is empty text, bad UTF-8 and U+0000 (which
     PostgreSQL's text refuses) are replaced."""
-    return (value or b"").decode("utf-8", "replace").replace("\x00", "\ufffd")
+    return (value or b"").decode("utf-8", "replace").replace(NUL, "\ufffd")
 
 
 def header_texts(headers: RawHeaders | None) -> dict[str, str]:
