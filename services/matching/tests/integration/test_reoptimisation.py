@@ -4,6 +4,7 @@ out through the outbox, unchanged proposals kept, better demands superseding."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -407,6 +408,11 @@ async def test_split_offer_and_generation_ids_after_supersede(
     assert generations == {("slag-1", "cement-demand"): 1}
 
 
+def stopped_at(moment: datetime) -> Callable[[], datetime]:
+    """A clock that always reads `moment`."""
+    return lambda: moment
+
+
 async def post_second_lot(
     catalog: Catalog, consumer: EventConsumer, window: tuple[date, date]
 ) -> None:
@@ -460,6 +466,6 @@ async def test_tonnage_promised_for_next_year_is_not_promised_again(
     await service.accept(first.id, Party.RECYCLER)
     await post_second_lot(catalog, consumer, january)
     for day in (datetime(2026, 12, 16, 1, tzinfo=UTC), datetime(2027, 1, 2, 1, tzinfo=UTC)):
-        service.clock = lambda day=day: day  # type: ignore[misc]
+        service.clock = stopped_at(day)
         await service.reoptimise()
         assert [m.offer_id for m in await stored(service, MatchStatus.PROPOSED)] == []
