@@ -526,12 +526,13 @@ class LedgerService:
             repo = Repository(uow.session)
             # The rate's rules judge general waste (formulas.md §1); every tonne generated,
             # hazardous too, must be accounted for.
-            every_class = Scope(enterprise_id, waste_class=WasteClass.ALL).keys
+            hazardous = Scope(enterprise_id, waste_class=WasteClass.HAZARDOUS).keys
+            general = await repo.sum_projection(Scope(enterprise_id).keys, first, last)
             by_code = await repo.monthly_like(str(ScopeKind.ENTERPRISE_CODE), f"{enterprise_id}|")
             records = Records(
                 year=year,
-                general=await repo.sum_projection(Scope(enterprise_id).keys, first, last),
-                every_class=await repo.sum_projection(every_class, first, last),
+                general=general,
+                every_class=general + await repo.sum_projection(hazardous, first, last),
                 open_discrepancies=await repo.open_discrepancies(enterprise_id, first, last),
                 by_code={v.rsplit("|", 1)[-1]: months for v, months in by_code.items()},
                 moving=await repo.hazardous_pipeline(enterprise_id, last),
