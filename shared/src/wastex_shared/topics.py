@@ -43,6 +43,7 @@ MATCHING_MATCH_EXPIRED = Topic("matching.match-expired.v1")
 LEDGER_MANIFEST_CREATED = Topic("ledger.manifest-created.v1")
 LEDGER_SHIPMENT_DISPATCHED = Topic("ledger.shipment-dispatched.v1")
 LEDGER_SHIPMENT_RECEIVED = Topic("ledger.shipment-received.v1")
+LEDGER_DISCREPANCY_RESOLVED = Topic("ledger.discrepancy-resolved.v1")
 LEDGER_ENTRY_RECORDED = Topic("ledger.entry-recorded.v1", 6)
 
 # Dead letters, one per consumer group.

@@ -33,7 +33,7 @@ from wastex_ledger.domain import entries as ledger
 from wastex_ledger.domain import manifest as manifests
 from wastex_ledger.domain.entries import Entry, EntryKind, TonnesInput
 from wastex_ledger.domain.figures import ZERO, Figures, Utilisation, delta_of
-from wastex_ledger.domain.manifest import Manifest, Route
+from wastex_ledger.domain.manifest import GapCause, Manifest, ManifestStatus, Route
 from wastex_ledger.domain.periods import Period, period_range, year_range
 from wastex_ledger.domain.scope import Scope, ScopeKind, WasteClass, grain_of, projection_keys
 from wastex_ledger.domain.visibility import Reach
@@ -43,6 +43,7 @@ from wastex_shared.envelope import Envelope, derived_id, new_id, utcnow
 from wastex_shared.errors import DomainError, NotFound
 from wastex_shared.events.catalog import EnterpriseRegistered, SiteAdded
 from wastex_shared.events.ledger import (
+    DiscrepancyResolved,
     EntryRecorded,
     ManifestCreated,
     ManifestFacts,
@@ -52,6 +53,7 @@ from wastex_shared.events.ledger import (
 from wastex_shared.events.matching import MatchConfirmed
 from wastex_shared.storage import UnitOfWork, UnitOfWorkFactory
 from wastex_shared.topics import (
+    LEDGER_DISCREPANCY_RESOLVED,
     LEDGER_ENTRY_RECORDED,
     LEDGER_MANIFEST_CREATED,
     LEDGER_SHIPMENT_DISPATCHED,
@@ -182,11 +184,11 @@ def manifest_facts(manifest: Manifest) -> dict[str, Any]:
 
 
 def _changed_meanwhile(manifest: Manifest) -> DomainError:
-    """The manifest left `manifest.status` while this command ran (a concurrent one won)."""
+    """The manifest changed while this command ran (a concurrent one won)."""
     return DomainError(
         errors.INVALID_MANIFEST_STATE,
-        f"manifest {manifest.id} is no longer {manifest.status}: another command changed it "
-        "meanwhile; read it again",
+        f"manifest {manifest.id} (read as {manifest.status}) was changed meanwhile by "
+        "another command; read it again",
     )
 
 
@@ -362,7 +364,7 @@ class LedgerService:
                 dispatched,
                 supplier_district=supplier_site.district,
                 recycler_district=None if recycler_site is None else recycler_site.district,
-                expected_status=current.status,
+                read=current,
             )
             if not written:
                 raise _changed_meanwhile(current)
@@ -395,7 +397,7 @@ class LedgerService:
                 received,
                 supplier_district=supplier_site.district,
                 recycler_district=recycler_site.district,
-                expected_status=current.status,
+                read=current,
             )
             if not written:
                 raise _changed_meanwhile(current)
@@ -412,6 +414,24 @@ class LedgerService:
             await self._book(uow, repo, [transfer_out, transfer_in], cause=event, checked=False)
             await uow.commit()
         return received
+
+    async def resolve_discrepancy(
+        self, actor: str, manifest_id: str, cause: GapCause, note: str
+    ) -> Manifest:
+        """One party's word on a discrepancy's cause; the other party's agreement resolves it."""
+        now = self._clock()
+        async with self._uow() as uow:
+            repo = Repository(uow.session)
+            current = await repo.manifest(manifest_id)
+            if current is None:
+                raise NotFound("manifest", manifest_id, "manifestId")
+            resolved = current.resolve(actor_enterprise_id=actor, cause=cause, note=note, at=now)
+            if not await repo.update_manifest(resolved, read=current):
+                raise _changed_meanwhile(current)
+            if resolved.status is ManifestStatus.RESOLVED:
+                await self._publish_manifest(uow, LEDGER_DISCREPANCY_RESOLVED.name, resolved)
+            await uow.commit()
+        return resolved
 
     # -- event handlers (inside the consumer's unit of work) ----------------------------
 
@@ -614,9 +634,21 @@ class LedgerService:
             kind, data = "ledger.manifest-created", ManifestCreated(**facts)
         elif topic == LEDGER_SHIPMENT_DISPATCHED.name:
             kind, data = "ledger.shipment-dispatched", ShipmentDispatched(**facts)
-        else:
+        elif topic == LEDGER_SHIPMENT_RECEIVED.name:
             kind = "ledger.shipment-received"
             data = ShipmentReceived(**facts, discrepancy=manifest.discrepancy)
+        else:
+            resolution = manifest.resolution
+            assert resolution is not None
+            assert resolution.agreed_note is not None
+            kind = "ledger.discrepancy-resolved"
+            data = DiscrepancyResolved(
+                **facts,
+                cause=str(resolution.cause),
+                note=resolution.note,
+                proposed_by=resolution.proposed_by,
+                agreed_note=resolution.agreed_note,
+            )
         event = Envelope.new(
             kind, SOURCE, manifest.id, data, id=derived_id(kind, manifest.id), cause=cause
         )

@@ -58,6 +58,16 @@ query($filter: ManifestFilter, $first: Int, $after: String) {
 DISCREPANCIES = """
 query { discrepancies(first: 10) { totalCount edges { node { id status weightGapRatio } } } }
 """
+RESOLVE = """
+mutation($input: ResolveDiscrepancyInput!) {
+  resolveDiscrepancy(input: $input) {
+    manifest {
+      id status discrepancy
+      resolution { cause note proposedBy proposedAt agreedNote agreedAt }
+    }
+    userErrors { field message code }
+  }
+}"""
 
 
 class Api:
@@ -315,6 +325,64 @@ async def test_shipment_by_graphql_with_discrepancy_and_manifest_lists(
         "avoidedCo2eKg": "60120.000",
         "netAvoidedCo2eKg": "59872.896",
     }
+
+
+async def test_the_parties_resolve_a_discrepancy_by_graphql(api: Api, ledger: Harness) -> None:
+    steel = await ledger.register("青山区")
+    cement = await ledger.register("新洲区")
+    bystander = await ledger.register("新洲区")
+    await api.report(tenant(steel), steel, "60.000", "2026-03")
+    match = await ledger.confirm(steel, cement, "60.000")
+    sent = await ledger.service.dispatch(steel.enterprise_id, match, "60.000", period="2026-03")
+    await ledger.service.receive(cement.enterprise_id, sent.id, "54.000")
+
+    async def resolve(token: str, cause: str, note: str = "weighbridge checked") -> Any:
+        payload = {"manifestId": sent.id, "cause": cause, "note": note}
+        return (await api.data(RESOLVE, token, input=payload))["resolveDiscrepancy"]
+
+    for outsider in (tenant(bystander), regulator("*")):  # a regulator writes nothing
+        refused = await resolve(outsider, "WEIGHING_ERROR")
+        assert (refused["manifest"], refused["userErrors"][0]["code"]) == (None, "NOT_AUTHORIZED")
+    lighter = await resolve(tenant(cement), "WEIGHING_ERROR", "")
+    assert lighter["userErrors"][0]["field"] == "note"
+    assert (
+        await api.error_code(
+            RESOLVE,
+            tenant(cement),
+            input={"manifestId": sent.id, "cause": "ACT_OF_GOD", "note": "x"},
+        )
+        == "BAD_USER_INPUT"
+    )
+
+    proposed = (await resolve(tenant(cement), "WEIGHING_ERROR"))["manifest"]
+    assert proposed["status"] == "DISCREPANCY"
+    assert proposed["resolution"]["proposedBy"] == cement.enterprise_id
+    assert proposed["resolution"]["agreedAt"] is None
+    agreed = (await resolve(tenant(steel), "WEIGHING_ERROR", "our scale read high"))["manifest"]
+    assert (agreed["status"], agreed["discrepancy"]) == ("RESOLVED", True)
+    assert agreed["resolution"]["note"] == "weighbridge checked"
+    assert agreed["resolution"]["agreedNote"] == "our scale read high"
+    again = await resolve(tenant(cement), "LOSS_IN_TRANSIT")
+    assert again["userErrors"][0]["code"] == "INVALID_MANIFEST_STATE"
+
+    # The regulator's list keeps a resolved discrepancy; the open ones are a status away.
+    listed = (await api.data(DISCREPANCIES, regulator("新洲区")))["discrepancies"]
+    assert [e["node"]["status"] for e in listed["edges"]] == ["RESOLVED"]
+    still_open = (await api.data(MANIFESTS, regulator("*"), filter={"status": "DISCREPANCY"}))[
+        "manifests"
+    ]
+    assert still_open["totalCount"] == 0
+    assessment = (
+        await api.data(
+            "query($e: ID!) { zeroWasteAssessment(enterpriseId: $e, year: 2026)"
+            " { rules { key passed } } }",
+            tenant(steel),
+            e=steel.enterprise_id,
+        )
+    )["zeroWasteAssessment"]
+    results = {r["key"]: r["passed"] for r in assessment["rules"]}
+    assert results["no-open-discrepancies"] is True
+    assert results["generation-accounted"] is True  # the 6 t were a weighing error
 
 
 async def test_corrections_entries_and_assessment(api: Api, ledger: Harness) -> None:

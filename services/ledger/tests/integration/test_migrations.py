@@ -1,24 +1,31 @@
 """Migrations that move data: a database written by the previous version comes out as this
-version would have written it (both databases)."""
+version would have written it, and a downgrade leaves what the previous version knows (both
+databases)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from alembic import command
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, insert, text
 
 from wastex_ledger.adapters.migrations import LOCATION
 from wastex_ledger.adapters.repository import Repository, figures_to_row
 from wastex_ledger.adapters.tables import messaging, projection
+from wastex_ledger.domain import manifest
 from wastex_ledger.domain.entries import Entry, EntryKind, SiteFacts, report
 from wastex_ledger.domain.figures import Figures
+from wastex_ledger.domain.manifest import GapCause, Manifest, ManifestStatus, Route
+from wastex_ledger.domain.periods import Period
 from wastex_ledger.domain.scope import CLASSED_KINDS, SEPARATOR
 from wastex_ledger.service import projection_deltas
 from wastex_shared.storage import UnitOfWorkFactory, make_engine
 from wastex_shared.storage.migrate import alembic_config, upgrade
 
 BEFORE_CLASSES = "e26e26832241"
+BEFORE_RESOLUTIONS = "829130b02bd6"
+D2 = Decimal("0.02")
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
 STEEL = SiteFacts("site-steel", "ent-steel", "青山区", "C3120")
 POWER = SiteFacts("site-power", "ent-power", "新洲区", "D4411")
@@ -91,5 +98,71 @@ async def test_the_projection_is_rebuilt_per_waste_class(database_url: str) -> N
         async with factory() as uow:
             rows = await Repository(uow.session).projection_rows()
         assert rows == {key: figures_to_row(f) for key, f in expected.items()}
+    finally:
+        await engine.dispose()
+
+
+def resolved_manifest() -> Manifest:
+    """50 t dispatched, 40 t received, the gap put down to moisture by both parties."""
+    m = manifest.create(
+        manifest_id="m-1",
+        match_id="match-1",
+        route=Route(
+            supplier_enterprise_id=STEEL.enterprise_id,
+            supplier_site_id=STEEL.site_id,
+            recycler_enterprise_id=POWER.enterprise_id,
+            recycler_site_id=POWER.site_id,
+            waste_code="SW01",
+            planned_tonnes=Decimal(50),
+            distance_km=Decimal(12),
+            planned_co2e_kg=Decimal("46.8"),
+            freight_factor_key="freight_road_diesel_truck_30t_cn",
+            freight_factor_kg_per_tkm=Decimal("0.078"),
+            avoided_factor_key=None,
+            avoided_factor_kg_per_tonne=None,
+        ),
+        at=NOW,
+    )
+    m = m.dispatch(
+        actor_enterprise_id=STEEL.enterprise_id,
+        tonnes="50",
+        from_prior_stock=False,
+        period=Period.of(NOW),
+        at=NOW,
+    )
+    m = m.receive(actor_enterprise_id=POWER.enterprise_id, tonnes="40", tolerance=D2, at=NOW)
+    for actor in (STEEL, POWER):
+        m = m.resolve(
+            actor_enterprise_id=actor.enterprise_id,
+            cause=GapCause.MOISTURE_CHANGE,
+            note="dried",
+            at=NOW,
+        )
+    assert m.status is ManifestStatus.RESOLVED
+    return m
+
+
+async def test_a_downgrade_reopens_resolved_discrepancies(database_url: str) -> None:
+    engine = make_engine(database_url)
+    factory = UnitOfWorkFactory(engine, messaging)
+    try:
+        await upgrade(engine, LOCATION)
+        async with factory() as uow:
+            await Repository(uow.session).insert_manifest(resolved_manifest(), None, None)
+            await uow.commit()
+
+        def to_previous_version(connection: Connection) -> None:
+            command.downgrade(alembic_config(LOCATION, connection), BEFORE_RESOLUTIONS)
+
+        async with engine.begin() as conn:
+            await conn.run_sync(to_previous_version)
+            status = (await conn.execute(text("SELECT status FROM manifests"))).scalar_one()
+        assert status == "DISCREPANCY"
+
+        await upgrade(engine, LOCATION)
+        async with factory() as uow:
+            again = await Repository(uow.session).manifest("m-1")
+        assert again is not None
+        assert (again.status, again.resolution) == (ManifestStatus.DISCREPANCY, None)
     finally:
         await engine.dispose()

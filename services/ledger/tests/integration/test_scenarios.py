@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 from wastex_ledger.adapters.repository import Repository, entry_from_row, figures_to_row
 from wastex_ledger.adapters.tables import entries, manifests, messaging
 from wastex_ledger.domain.entries import EntryKind
-from wastex_ledger.domain.manifest import ManifestStatus
+from wastex_ledger.domain.manifest import GapCause, ManifestStatus
 from wastex_ledger.domain.scope import Scope
 from wastex_ledger.service import projection_deltas
-from wastex_ledger.testing import Harness, Site
+from wastex_ledger.testing import Harness, Site, unique
 from wastex_shared.errors import DomainError
 
 D = Decimal
@@ -169,6 +169,47 @@ async def test_weight_discrepancy_is_recorded_and_the_received_weight_booked(
     # shipment; the discrepancy's 5 t are not accounted for.
     assert by_key["generation-accounted"].actual == "5.000"
     assert not assessment.passed
+
+
+@pytest.mark.parametrize(
+    ("cause", "unaccounted"),
+    [(GapCause.MOISTURE_CHANGE, "0.000"), (GapCause.LOSS_IN_TRANSIT, "5.000")],
+)
+async def test_a_discrepancy_both_parties_resolve_no_longer_fails_the_assessment(
+    ledger: Harness, cause: GapCause, unaccounted: str
+) -> None:
+    steel = await ledger.register("青山区")
+    cement = await ledger.register("新洲区")
+    await report(ledger, steel, G, "100.000", "2026-04")
+    match = await ledger.confirm(steel, cement, "100.000")
+    sent = await ledger.service.dispatch(steel.enterprise_id, match, "100.000", period="2026-04")
+    await ledger.service.receive(cement.enterprise_id, sent.id, "95.000")
+
+    resolve = ledger.service.resolve_discrepancy
+    proposed = await resolve(cement.enterprise_id, sent.id, cause, "as weighed at the gate")
+    assert proposed.status is ManifestStatus.DISCREPANCY
+    await refused("NOT_AUTHORIZED", resolve(unique("ent"), sent.id, cause, "not mine"))
+    agreed = await resolve(steel.enterprise_id, sent.id, cause, "agreed")
+    assert agreed.status is ManifestStatus.RESOLVED
+    assert agreed == (await ledger.service.manifest(sent.id)).manifest  # type: ignore[union-attr]
+
+    results = {r.key: r for r in (await ledger.service.assess(steel.enterprise_id, 2026)).results}
+    assert results["no-open-discrepancies"].passed
+    # Moisture was never waste left behind; a loss in transit is 5 t not accounted for.
+    assert results["generation-accounted"].actual == unaccounted
+    # The books keep the received weight: the rate does not move.
+    assert (await ledger.figures(enterprise(steel), "2026-04")).rate == D("0.9500")
+    async with ledger.uow() as uow:
+        topics = (
+            (
+                await uow.session.execute(
+                    select(messaging.outbox.c.topic).where(messaging.outbox.c.key == sent.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert topics.count("ledger.discrepancy-resolved.v1") == 1  # at agreement, not proposal
 
 
 async def test_correction_is_a_reversal_plus_a_new_entry(ledger: Harness) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from wastex_ledger.domain import manifest
 from wastex_ledger.domain.entries import EntryKind
-from wastex_ledger.domain.manifest import Manifest, ManifestStatus
+from wastex_ledger.domain.manifest import GapCause, Manifest, ManifestStatus, Resolution
 from wastex_ledger.domain.periods import Period
 from wastex_shared.errors import DomainError
 
@@ -260,3 +260,105 @@ def test_a_shipment_is_booked_to_a_month_between_its_manifest_opening_and_now(
             at=IN_APRIL,
         )
         assert sent.period == month
+
+
+# -- a discrepancy's resolution -----------------------------------------------------------
+
+LATER = datetime(2026, 4, 22, 10, 0, tzinfo=UTC)
+SUPPLIER, RECYCLER = "ent-steel", "ent-cement"
+
+
+def resolve(m: Manifest, actor: str, cause: GapCause, note: str = "checked") -> Manifest:
+    return m.resolve(actor_enterprise_id=actor, cause=cause, note=note, at=LATER)
+
+
+def short() -> Manifest:
+    """50 t dispatched, 45 t received: a 10 % discrepancy."""
+    return receive(dispatched("50"), "45")
+
+
+def test_a_discrepancy_is_resolved_when_the_other_party_names_the_same_cause() -> None:
+    proposed = resolve(short(), SUPPLIER, GapCause.MOISTURE_CHANGE, " wet slag dried out ")
+    assert proposed.status is ManifestStatus.DISCREPANCY
+    assert proposed.resolution == Resolution(
+        GapCause.MOISTURE_CHANGE, "wet slag dried out", SUPPLIER, LATER
+    )
+    agreed = resolve(proposed, RECYCLER, GapCause.MOISTURE_CHANGE, "dry on arrival")
+    assert agreed.status is ManifestStatus.RESOLVED
+    assert agreed.discrepancy  # the gap was over the tolerance, resolved or not
+    assert agreed.resolution == Resolution(
+        GapCause.MOISTURE_CHANGE, "wet slag dried out", SUPPLIER, LATER, "dry on arrival", LATER
+    )
+    # The booked weights stay as they were received.
+    assert (agreed.received_tonnes, agreed.weight_gap_tonnes) == (D("45.000"), D("-5.000"))
+
+
+def test_another_cause_or_the_same_party_again_replaces_the_proposal() -> None:
+    first = resolve(short(), RECYCLER, GapCause.WEIGHING_ERROR, "our scale")
+    countered = resolve(first, SUPPLIER, GapCause.LOSS_IN_TRANSIT, "tarp torn")
+    assert countered.status is ManifestStatus.DISCREPANCY
+    assert countered.resolution is not None
+    assert (countered.resolution.cause, countered.resolution.proposed_by) == (
+        GapCause.LOSS_IN_TRANSIT,
+        SUPPLIER,
+    )
+    # The supplier repeating its own cause is not the recycler's agreement.
+    again = resolve(countered, SUPPLIER, GapCause.LOSS_IN_TRANSIT, "tarp torn, photos sent")
+    assert again.status is ManifestStatus.DISCREPANCY
+    assert resolve(again, RECYCLER, GapCause.LOSS_IN_TRANSIT).status is ManifestStatus.RESOLVED
+
+
+@pytest.mark.parametrize(
+    ("m", "actor", "cause", "note", "code", "field"),
+    [
+        (
+            dispatched(),
+            SUPPLIER,
+            GapCause.WEIGHING_ERROR,
+            "x",
+            "INVALID_MANIFEST_STATE",
+            "manifestId",
+        ),
+        (
+            receive(dispatched(), "49.5"),
+            SUPPLIER,
+            GapCause.WEIGHING_ERROR,
+            "x",
+            "INVALID_MANIFEST_STATE",
+            "manifestId",
+        ),
+        (short(), "ent-power", GapCause.WEIGHING_ERROR, "x", "NOT_AUTHORIZED", None),
+        (short(), SUPPLIER, GapCause.WEIGHING_ERROR, "  ", "REASON_REQUIRED", "note"),
+        (short(), SUPPLIER, GapCause.WEIGHING_ERROR, "x" * 501, "INVALID_NOTE", "note"),
+        # Arriving heavier is no loss.
+        (
+            receive(dispatched("50"), "55"),
+            RECYCLER,
+            GapCause.LOSS_IN_TRANSIT,
+            "x",
+            "INVALID_CAUSE",
+            "cause",
+        ),
+    ],
+    ids=["in-transit", "within-tolerance", "outsider", "no-note", "long-note", "heavier-lost"],
+)
+def test_what_a_resolution_refuses(
+    m: Manifest, actor: str, cause: GapCause, note: str, code: str, field: str | None
+) -> None:
+    with pytest.raises(DomainError) as refused:
+        resolve(m, actor, cause, note)
+    assert (refused.value.code, refused.value.field) == (code, field)
+
+
+def test_a_resolved_discrepancy_is_final() -> None:
+    agreed = resolve(
+        resolve(short(), SUPPLIER, GapCause.WEIGHING_ERROR), RECYCLER, GapCause.WEIGHING_ERROR
+    )
+    with pytest.raises(DomainError) as refused:
+        resolve(agreed, SUPPLIER, GapCause.LOSS_IN_TRANSIT)
+    assert refused.value.code == "INVALID_MANIFEST_STATE"
+    assert resolve(short(), SUPPLIER, GapCause.WEIGHING_ERROR, "x" * 500).resolution is not None
+
+
+def test_only_a_loss_is_waste_apart_from_the_shipment() -> None:
+    assert {c for c in GapCause if not c.part_of_shipment} == {GapCause.LOSS_IN_TRANSIT}

@@ -1,4 +1,5 @@
-"""Facts the ledger publishes: manifests moving and entries recorded.
+"""Facts the ledger publishes: manifests moving (and their discrepancies resolved) and
+entries recorded.
 
 Manifest events (key = manifest id) repeat the whole manifest so consumers need no other
 source. `ledger.entry-recorded` (key = the entry's enterprise id) carries everything the
@@ -11,6 +12,7 @@ from decimal import Decimal
 
 from wastex_shared.events.registry import EventModel, event
 from wastex_shared.topics import (
+    LEDGER_DISCREPANCY_RESOLVED,
     LEDGER_ENTRY_RECORDED,
     LEDGER_MANIFEST_CREATED,
     LEDGER_SHIPMENT_DISPATCHED,
@@ -55,6 +57,18 @@ class ShipmentDispatched(ManifestFacts):
 @event("ledger.shipment-received", LEDGER_SHIPMENT_RECEIVED)
 class ShipmentReceived(ManifestFacts):
     discrepancy: bool = False
+
+
+@event("ledger.discrepancy-resolved", LEDGER_DISCREPANCY_RESOLVED)
+class DiscrepancyResolved(ManifestFacts):
+    """Both parties named the same cause for the weight gap (WEIGHING_ERROR,
+    MOISTURE_CHANGE or LOSS_IN_TRANSIT); the booked weight stays the received one."""
+
+    cause: str
+    #: The proposing party's note, and the agreeing party's.
+    note: str
+    proposed_by: str
+    agreed_note: str
 
 
 @event("ledger.entry-recorded", LEDGER_ENTRY_RECORDED)

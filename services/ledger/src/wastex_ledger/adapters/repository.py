@@ -37,7 +37,7 @@ from wastex_ledger.adapters.tables import (
 )
 from wastex_ledger.domain.entries import Carbon, Entry, EntryKind, SiteFacts
 from wastex_ledger.domain.figures import COLUMNS, COUNT_COLUMNS, ZERO, Figures
-from wastex_ledger.domain.manifest import Manifest, ManifestStatus, Route
+from wastex_ledger.domain.manifest import GapCause, Manifest, ManifestStatus, Resolution, Route
 from wastex_ledger.domain.periods import Period
 from wastex_ledger.domain.visibility import Reach
 from wastex_shared.codes import is_hazardous
@@ -426,11 +426,11 @@ class Repository:
         supplier_district: str | None = None,
         recycler_district: str | None = None,
         *,
-        expected_status: ManifestStatus | None = None,
+        read: Manifest | None = None,
     ) -> bool:
-        """Write `manifest`; with `expected_status`, only if the stored one still has that
-        status (a compare-and-set: of two concurrent transitions one finds it changed).
-        Returns whether the row was written."""
+        """Write `manifest`; with `read`, only if the stored one is still as `read` was (its
+        status and proposed resolution): a compare-and-set, of two concurrent transitions one
+        finds it changed. Returns whether the row was written."""
         values = _mutable_manifest_values(manifest)
         values["from_prior_stock"] = manifest.from_prior_stock
         if supplier_district is not None:
@@ -438,8 +438,12 @@ class Repository:
         if recycler_district is not None:
             values["recycler_district"] = recycler_district
         statement = update(manifests).where(manifests.c.id == manifest.id)
-        if expected_status is not None:
-            statement = statement.where(manifests.c.status == str(expected_status))
+        if read is not None:
+            proposed = _resolution_values(read.resolution)["gap_proposed_at_us"]
+            statement = statement.where(
+                manifests.c.status == str(read.status),
+                manifests.c.gap_proposed_at_us.is_not_distinct_from(proposed),
+            )
         result = await self.session.execute(statement.values(**values))
         return bool(getattr(result, "rowcount", 0) == 1)
 
@@ -538,16 +542,22 @@ class Repository:
     async def weighing_gaps(
         self, supplier_id: str, up_to: Period
     ) -> dict[tuple[str, bool, Period], Decimal]:
-        """Dispatched less received tonnes of `supplier_id`'s shipments received within the
-        tolerance (no discrepancy) and booked up to `up_to`, by code, prior-stock flag and
-        month."""
+        """Dispatched less received tonnes of `supplier_id`'s shipments that lost nothing,
+        booked up to `up_to`, by code, prior-stock flag and month: received within the
+        tolerance, or resolved as a gap that was part of the shipment (not a loss)."""
         gap = func.sum(manifests.c.dispatched_kilograms - manifests.c.received_kilograms)
         key = (manifests.c.waste_code, manifests.c.from_prior_stock, manifests.c.period)
         rows = await self.session.execute(
             select(*key, gap)
             .where(
                 manifests.c.supplier_enterprise_id == supplier_id,
-                manifests.c.status == str(ManifestStatus.RECEIVED),
+                or_(
+                    manifests.c.status == str(ManifestStatus.RECEIVED),
+                    and_(
+                        manifests.c.status == str(ManifestStatus.RESOLVED),
+                        manifests.c.gap_cause.in_([str(c) for c in GapCause if c.part_of_shipment]),
+                    ),
+                ),
                 manifests.c.period <= str(up_to),
             )
             .group_by(*key)
@@ -573,7 +583,9 @@ class Repository:
         if flt.waste_code is not None:
             conditions.append(manifests.c.waste_code == flt.waste_code)
         if flt.discrepancy is not None:
-            is_gap = manifests.c.status == str(ManifestStatus.DISCREPANCY)
+            is_gap = manifests.c.status.in_(
+                [str(ManifestStatus.DISCREPANCY), str(ManifestStatus.RESOLVED)]
+            )
             conditions.append(is_gap if flt.discrepancy else ~is_gap)
         if flt.period_from is not None:
             conditions.append(manifests.c.period >= str(flt.period_from))
@@ -672,7 +684,46 @@ def _mutable_manifest_values(manifest: Manifest) -> dict[str, Any]:
             None if manifest.dispatched_at is None else micros(manifest.dispatched_at)
         ),
         "received_at_us": None if manifest.received_at is None else micros(manifest.received_at),
+        **_resolution_values(manifest.resolution),
     }
+
+
+def _resolution_values(resolution: Resolution | None) -> dict[str, Any]:
+    if resolution is None:
+        return dict.fromkeys(_RESOLUTION_COLUMNS)
+    agreed_at = resolution.agreed_at
+    return {
+        "gap_cause": str(resolution.cause),
+        "gap_note": resolution.note,
+        "gap_proposed_by": resolution.proposed_by,
+        "gap_proposed_at_us": micros(resolution.proposed_at),
+        "gap_agreed_note": resolution.agreed_note,
+        "gap_agreed_at_us": None if agreed_at is None else micros(agreed_at),
+    }
+
+
+_RESOLUTION_COLUMNS = (
+    "gap_cause",
+    "gap_note",
+    "gap_proposed_by",
+    "gap_proposed_at_us",
+    "gap_agreed_note",
+    "gap_agreed_at_us",
+)
+
+
+def _resolution_of(row: Mapping[Any, Any]) -> Resolution | None:
+    if row["gap_cause"] is None:
+        return None
+    agreed_at = row["gap_agreed_at_us"]
+    return Resolution(
+        cause=GapCause(row["gap_cause"]),
+        note=row["gap_note"],
+        proposed_by=row["gap_proposed_by"],
+        proposed_at=from_micros(int(row["gap_proposed_at_us"])),
+        agreed_note=row["gap_agreed_note"],
+        agreed_at=None if agreed_at is None else from_micros(int(agreed_at)),
+    )
 
 
 def entry_from_row(row: Mapping[Any, Any]) -> Entry:
@@ -753,6 +804,7 @@ def manifest_from_row(row: Mapping[Any, Any]) -> Manifest:
             None if row["weight_gap_ratio"] is None else Decimal(row["weight_gap_ratio"])
         ),
         carbon=carbon,
+        resolution=_resolution_of(row),
     )
 
 

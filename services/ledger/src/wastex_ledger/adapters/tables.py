@@ -124,6 +124,13 @@ manifests = Table(
     Column("created_at_us", BigInteger, nullable=False),
     Column("dispatched_at_us", BigInteger, nullable=True),
     Column("received_at_us", BigInteger, nullable=True),
+    #: A discrepancy's resolution (decision 016): proposed by one party, agreed by the other.
+    Column("gap_cause", String(20), nullable=True),
+    Column("gap_note", String(500), nullable=True),
+    Column("gap_proposed_by", String(ID), nullable=True),
+    Column("gap_proposed_at_us", BigInteger, nullable=True),
+    Column("gap_agreed_note", String(500), nullable=True),
+    Column("gap_agreed_at_us", BigInteger, nullable=True),
     Index("ix_manifests_order", "created_at_us", "id"),
     Index("ix_manifests_status", "status", "created_at_us"),
 )

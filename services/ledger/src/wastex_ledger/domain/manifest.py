@@ -9,6 +9,11 @@
   |received − dispatched| ÷ dispatched exceeds the tolerance (2 % by default). Either way the
   received weight is what the ledger books: `transferred_out` for the supplier (counts as
   utilised, 委托利用) and `transferred_in` for the recycler.
+- A discrepancy is resolved by the two parties (decision 016): one proposes the cause of the
+  gap with a note, the other agrees by naming the same cause (`RESOLVED`); naming another
+  cause replaces the proposal. The booked weight stays the received one. A gap the parties
+  put down to weighing or moisture was never waste left behind, so it counts as shipped in
+  the zero-waste accounting as a gap within the tolerance does; a loss in transit does not.
 - Carbon at receipt: transport CO2e = received t × distance km × freight factor
   (kg CO2e/t·km); avoided CO2e = received t × avoided factor (kg CO2e/t), when matching named
   one for the code.
@@ -44,6 +49,35 @@ class ManifestStatus(enum.StrEnum):
     IN_TRANSIT = "IN_TRANSIT"
     RECEIVED = "RECEIVED"
     DISCREPANCY = "DISCREPANCY"
+    RESOLVED = "RESOLVED"
+
+
+class GapCause(enum.StrEnum):
+    """Why a received weight differs from the dispatched one."""
+
+    WEIGHING_ERROR = "WEIGHING_ERROR"
+    MOISTURE_CHANGE = "MOISTURE_CHANGE"
+    LOSS_IN_TRANSIT = "LOSS_IN_TRANSIT"
+
+    @property
+    def part_of_shipment(self) -> bool:
+        """Whether the gap was never waste apart from the shipment (nothing was lost)."""
+        return self is not GapCause.LOSS_IN_TRANSIT
+
+
+NOTE_MAX_CHARS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """A discrepancy's cause as one party proposed it and, once agreed, the other's word."""
+
+    cause: GapCause
+    note: str
+    proposed_by: str
+    proposed_at: datetime
+    agreed_note: str | None = None
+    agreed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +114,7 @@ class Manifest:
     weight_gap_tonnes: Decimal | None = None
     weight_gap_ratio: Decimal | None = None
     carbon: Carbon | None = None
+    resolution: Resolution | None = None
 
     @property
     def supplier(self) -> str:
@@ -95,7 +130,8 @@ class Manifest:
 
     @property
     def discrepancy(self) -> bool:
-        return self.status is ManifestStatus.DISCREPANCY
+        """Whether the weights differed by more than the tolerance (resolved since or not)."""
+        return self.status in (ManifestStatus.DISCREPANCY, ManifestStatus.RESOLVED)
 
     def involves(self, enterprise_id: str) -> bool:
         return enterprise_id in (self.supplier, self.recycler)
@@ -165,6 +201,46 @@ class Manifest:
             weight_gap_ratio=gap_ratio,
             carbon=carbon_of(self.route, received),
         )
+
+    def resolve(
+        self, *, actor_enterprise_id: str, cause: GapCause, note: str, at: datetime
+    ) -> Manifest:
+        """One party's word on the gap: a proposal, or the agreement with the other party's
+        proposal of the same cause (`RESOLVED`)."""
+        if not self.involves(actor_enterprise_id):
+            raise DomainError(
+                errors.NOT_AUTHORIZED,
+                f"manifest {self.id} belongs to other enterprises; only its two parties "
+                "resolve its discrepancy",
+            )
+        if self.status is not ManifestStatus.DISCREPANCY or self.weight_gap_tonnes is None:
+            raise DomainError(
+                errors.INVALID_MANIFEST_STATE,
+                f"manifest {self.id} is {self.status}; only a DISCREPANCY can be resolved",
+                "manifestId",
+            )
+        if cause is GapCause.LOSS_IN_TRANSIT and self.weight_gap_tonnes > 0:
+            raise DomainError(
+                errors.INVALID_CAUSE,
+                f"manifest {self.id} arrived {self.weight_gap_tonnes} t heavier than it left: "
+                "nothing was lost in transit",
+                "cause",
+            )
+        text = note.strip()
+        if not text:
+            raise DomainError(errors.REASON_REQUIRED, "say what caused the gap", "note")
+        if len(text) > NOTE_MAX_CHARS:
+            raise DomainError(
+                errors.INVALID_NOTE,
+                f"a note has at most {NOTE_MAX_CHARS} characters, not {len(text)}",
+                "note",
+            )
+        proposal = self.resolution
+        if proposal and proposal.cause is cause and proposal.proposed_by != actor_enterprise_id:
+            agreed = replace(proposal, agreed_note=text, agreed_at=at)
+            return replace(self, status=ManifestStatus.RESOLVED, resolution=agreed)
+        # A first word, a change of mind, or the other party naming another cause.
+        return replace(self, resolution=Resolution(cause, text, actor_enterprise_id, at))
 
 
 def carbon_of(route: Route, tonnes: Decimal) -> Carbon:

@@ -1,4 +1,5 @@
-"""Ledger mutations: reports, reversals and corrections, and the manifest's two weigh-ins.
+"""Ledger mutations: reports, reversals and corrections, the manifest's two weigh-ins and its
+discrepancy's resolution.
 
 Every mutation returns its entity or `userErrors`; a `DomainError` (including
 NOT_AUTHORIZED) becomes a user error, anything else propagates (masked by ErrorPolicy).
@@ -6,11 +7,13 @@ NOT_AUTHORIZED) becomes a user error, anything else propagates (masked by ErrorP
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 import strawberry
 
 from wastex_ledger.domain.entries import EntryKind
+from wastex_ledger.domain.manifest import Manifest
 from wastex_ledger.entrypoints.graphql import policy
 from wastex_ledger.entrypoints.graphql.queries import ledger
 from wastex_ledger.entrypoints.graphql.types import (
@@ -22,8 +25,9 @@ from wastex_ledger.entrypoints.graphql.types import (
     ManifestPayload,
     ManifestType,
     ReceiveShipmentInput,
+    ResolveDiscrepancyInput,
 )
-from wastex_ledger.service import ManifestView
+from wastex_ledger.service import LedgerService, ManifestView
 from wastex_shared.errors import DomainError
 from wastex_shared.graphql.context import Info
 from wastex_shared.graphql.errors import UserError
@@ -124,30 +128,51 @@ class Mutation:
 
     @strawberry.mutation(description="The supplier dispatches a confirmed match (origin weight).")
     async def dispatch_shipment(self, info: Info, input: DispatchShipmentInput) -> ManifestPayload:
-        try:
-            actor = policy.acting_enterprise(info.context.principal)
-            service = ledger(info)
-            manifest = await service.dispatch(
+        return await _manifest_command(
+            info,
+            lambda service, actor: service.dispatch(
                 actor, str(input.match_id), input.tonnes, input.from_prior_stock, input.period
-            )
-            view = await service.manifest(manifest.id)
-        except DomainError as err:
-            return ManifestPayload(manifest=None, user_errors=[UserError.of(err)])
-        return ManifestPayload(
-            manifest=ManifestType.of(view or ManifestView(manifest, None, None)), user_errors=[]
+            ),
         )
 
     @strawberry.mutation(
         description="The recycler confirms receipt (destination weight); books the transfer."
     )
     async def receive_shipment(self, info: Info, input: ReceiveShipmentInput) -> ManifestPayload:
-        try:
-            actor = policy.acting_enterprise(info.context.principal)
-            service = ledger(info)
-            manifest = await service.receive(actor, str(input.manifest_id), input.tonnes)
-            view = await service.manifest(manifest.id)
-        except DomainError as err:
-            return ManifestPayload(manifest=None, user_errors=[UserError.of(err)])
-        return ManifestPayload(
-            manifest=ManifestType.of(view or ManifestView(manifest, None, None)), user_errors=[]
+        return await _manifest_command(
+            info,
+            lambda service, actor: service.receive(actor, str(input.manifest_id), input.tonnes),
         )
+
+    @strawberry.mutation(
+        description=(
+            "A party of a DISCREPANCY manifest names the gap's cause: a proposal, or, when the "
+            "other party proposed the same cause, the agreement that makes it RESOLVED (naming "
+            "another cause replaces the proposal). The booked weight stays the received one."
+        )
+    )
+    async def resolve_discrepancy(
+        self, info: Info, input: ResolveDiscrepancyInput
+    ) -> ManifestPayload:
+        return await _manifest_command(
+            info,
+            lambda service, actor: service.resolve_discrepancy(
+                actor, str(input.manifest_id), input.cause, input.note
+            ),
+        )
+
+
+async def _manifest_command(
+    info: Info, command: Callable[[LedgerService, str], Awaitable[Manifest]]
+) -> ManifestPayload:
+    """Run a manifest command as the caller's enterprise; the manifest or the user error."""
+    try:
+        actor = policy.acting_enterprise(info.context.principal)
+        service = ledger(info)
+        manifest = await command(service, actor)
+        view = await service.manifest(manifest.id)
+    except DomainError as err:
+        return ManifestPayload(manifest=None, user_errors=[UserError.of(err)])
+    return ManifestPayload(
+        manifest=ManifestType.of(view or ManifestView(manifest, None, None)), user_errors=[]
+    )

@@ -23,7 +23,19 @@ EntryKind = strawberry.enum(
 ManifestStatus = strawberry.enum(
     manifests.ManifestStatus,
     name="ManifestStatus",
-    description="CREATED (match confirmed) → IN_TRANSIT → RECEIVED or DISCREPANCY.",
+    description=(
+        "CREATED (match confirmed) → IN_TRANSIT → RECEIVED, or DISCREPANCY (weights apart by "
+        "more than the tolerance) → RESOLVED (both parties named the gap's cause)."
+    ),
+)
+GapCauseType = strawberry.enum(
+    manifests.GapCause,
+    name="GapCause",
+    description=(
+        "Why the received weight differs from the dispatched: WEIGHING_ERROR or "
+        "MOISTURE_CHANGE (the gap was never waste apart from the shipment) or LOSS_IN_TRANSIT "
+        "(waste lost on the road)."
+    ),
 )
 WasteClassType = strawberry.enum(
     WasteClass,
@@ -84,11 +96,39 @@ class LedgerEntryType:
 
 
 @strawberry.type(
+    name="DiscrepancyResolution",
+    description=(
+        "A discrepancy's cause as one party proposed it; agreedAt is set when the other party "
+        "named the same cause (the manifest is then RESOLVED)."
+    ),
+)
+class ResolutionType:
+    cause: GapCauseType  # type: ignore[valid-type]
+    note: str
+    proposed_by: strawberry.ID = strawberry.field(description="The proposing party.")
+    proposed_at: datetime
+    agreed_note: str | None
+    agreed_at: datetime | None
+
+    @classmethod
+    def of(cls, resolution: manifests.Resolution) -> ResolutionType:
+        return cls(
+            cause=resolution.cause,
+            note=resolution.note,
+            proposed_by=strawberry.ID(resolution.proposed_by),
+            proposed_at=resolution.proposed_at,
+            agreed_note=resolution.agreed_note,
+            agreed_at=resolution.agreed_at,
+        )
+
+
+@strawberry.type(
     name="Manifest",
     description=(
         "The electronic manifest (电子联单) of a confirmed match: dispatched with the origin "
         "weight, received with the destination weight; a gap over the tolerance is a "
-        "DISCREPANCY. Carbon is computed at receipt from the received weight."
+        "DISCREPANCY until both parties name its cause. Carbon is computed at receipt from "
+        "the received weight."
     ),
 )
 class ManifestType:
@@ -111,7 +151,12 @@ class ManifestType:
     weight_gap_ratio: Decimal | None = strawberry.field(
         description="|received − dispatched| ÷ dispatched."
     )
-    discrepancy: bool
+    discrepancy: bool = strawberry.field(
+        description="Whether the weights differed by more than the tolerance (also once resolved)."
+    )
+    resolution: ResolutionType | None = strawberry.field(
+        description="The discrepancy's cause, proposed or agreed (resolveDiscrepancy)."
+    )
     period: str | None = strawberry.field(description="Month the shipment is booked to.")
     from_prior_stock: bool
     distance_km: Decimal
@@ -150,6 +195,7 @@ class ManifestType:
             weight_gap_tonnes=m.weight_gap_tonnes,
             weight_gap_ratio=m.weight_gap_ratio,
             discrepancy=m.discrepancy,
+            resolution=None if m.resolution is None else ResolutionType.of(m.resolution),
             period=None if m.period is None else str(m.period),
             from_prior_stock=m.from_prior_stock,
             distance_km=route.distance_km,
@@ -336,6 +382,13 @@ class DispatchShipmentInput:
 class ReceiveShipmentInput:
     manifest_id: strawberry.ID
     tonnes: Decimal
+
+
+@strawberry.input
+class ResolveDiscrepancyInput:
+    manifest_id: strawberry.ID
+    cause: GapCauseType  # type: ignore[valid-type]
+    note: str = strawberry.field(description="What happened (at most 500 characters).")
 
 
 @strawberry.input(
