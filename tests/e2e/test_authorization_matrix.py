@@ -120,6 +120,10 @@ RECEIVE = """
 mutation($input: ReceiveShipmentInput!) {
   receiveShipment(input: $input) { manifest { id status } userErrors { field message code } }
 }"""
+RESOLVE_DISCREPANCY = """
+mutation($input: ResolveDiscrepancyInput!) {
+  resolveDiscrepancy(input: $input) { manifest { id status } userErrors { field message code } }
+}"""
 REVERSE_ENTRY = """
 mutation($id: ID!) {
   reverseEntry(id: $id, reason: "typo") { entry { id } userErrors { field message code } }
@@ -883,6 +887,15 @@ MUTATIONS = [
         "receiveShipment",
         lambda w: {"input": {"manifestId": w.ids["man4"], "tonnes": "99.500"}},
         only("recycler"),
+    ),
+    Row(
+        "resolveDiscrepancy",  # the parties reach the manifest's state check; no one else
+        RESOLVE_DISCREPANCY,
+        "resolveDiscrepancy",
+        lambda w: {
+            "input": {"manifestId": w.ids["man3"], "cause": "WEIGHING_ERROR", "note": "scale"}
+        },
+        only("enterprise_a", "recycler"),
     ),
     *(
         Row(
