@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import MetaData, text
@@ -87,3 +88,24 @@ def test_a_sqlite_reader_keeps_its_snapshot_transaction() -> None:
     """On SQLite a reading transaction is what gives the reads one WAL snapshot."""
     engine = make_engine("sqlite+aiosqlite:///:memory:")
     assert "isolation_level" not in reader_of(engine).get_execution_options()
+
+
+async def test_after_commit_callbacks_run_once_committed_and_never_after_a_rollback(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'uow.db'}")
+    uow = UnitOfWorkFactory(engine, messaging_tables(MetaData()))
+    calls: list[str] = []
+    try:
+        async with uow() as unit:
+            unit.after_commit(lambda: calls.append("rolled back"))
+            await unit.rollback()
+            await unit.commit()  # the callback went with the rollback
+        async with uow() as unit:
+            unit.after_commit(lambda: calls.append("committed"))
+            assert calls == []
+            await unit.commit()
+            await unit.commit()  # once
+        assert calls == ["committed"]
+    finally:
+        await engine.dispose()

@@ -124,6 +124,16 @@ RESOLVE_DISCREPANCY = """
 mutation($input: ResolveDiscrepancyInput!) {
   resolveDiscrepancy(input: $input) { manifest { id status } userErrors { field message code } }
 }"""
+AMEND_LICENCE = """
+mutation($id: ID!, $input: AmendLicenceInput!) {
+  amendLicence(id: $id, input: $input) { licence { id version } userErrors { field message code } }
+}"""
+REVOKE_LICENCE = """
+mutation($id: ID!, $reason: String!, $effectiveFrom: Date) {
+  revokeLicence(id: $id, reason: $reason, effectiveFrom: $effectiveFrom) {
+    licence { id revokedOn } userErrors { field message code }
+  }
+}"""
 REVERSE_ENTRY = """
 mutation($id: ID!) {
   reverseEntry(id: $id, reason: "typo") { entry { id } userErrors { field message code } }
@@ -360,6 +370,20 @@ async def build_world(gateway: Client) -> World:
             "validUntil": days(700),
         },
     )
+    spare = await mutate(
+        admin,
+        REGISTER_LICENCE,
+        "registerLicence",
+        input={
+            "enterpriseId": ids["R"],
+            "number": f"MX-spare-{TAG}",
+            "wasteCodes": ["SW10"],
+            "annualCapacityTonnes": "10",
+            "validFrom": TODAY.isoformat(),
+            "validUntil": days(365),
+        },
+    )
+    ids["L_spare"] = spare["licence"]["id"]
     ids["D_main"] = await post_demand(r, ids["site_r"], ["SW01", "SW02", "SW03", "SW04"], "5000")
     ids["D_spare"] = await post_demand(r, ids["site_r"], ["SW06"], "50")
     for n, code in enumerate(("SW01", "SW02", "SW03", "SW04"), start=1):
@@ -813,6 +837,29 @@ MUTATIONS = [
                 "validFrom": TODAY.isoformat(),
                 "validUntil": days(365),
             }
+        },
+        only("admin"),
+    ),
+    # The admin's calls reach the licence's own rules and change nothing: the same tonnage
+    # again (NOTHING_TO_AMEND), a revocation dated yesterday (INVALID_DATE).
+    Row(
+        "amendLicence(R's)",
+        AMEND_LICENCE,
+        "amendLicence",
+        lambda w: {
+            "id": w.ids["L_spare"],
+            "input": {"reason": "matrix", "annualCapacityTonnes": "10"},
+        },
+        only("admin"),
+    ),
+    Row(
+        "revokeLicence(R's)",
+        REVOKE_LICENCE,
+        "revokeLicence",
+        lambda w: {
+            "id": w.ids["L_spare"],
+            "reason": "matrix",
+            "effectiveFrom": (TODAY - timedelta(days=1)).isoformat(),
         },
         only("admin"),
     ),

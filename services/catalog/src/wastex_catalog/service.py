@@ -13,11 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from typing import Any
 
 from wastex_catalog.adapters.repository import CatalogRepository
 from wastex_catalog.domain import Demand, Enterprise, Licence, LicenceType, Offer, Site, new_id
 from wastex_catalog.domain import errors as codes
-from wastex_catalog.domain.common import DateInput, NumberInput, TonnesInput
+from wastex_catalog.domain.common import DateInput, NumberInput, TonnesInput, require_text
+from wastex_catalog.domain.licence import REASON_MAX_LENGTH
 from wastex_catalog.events import publish
 from wastex_catalog.records import Stored
 from wastex_shared.envelope import Envelope, derived_id, utcnow
@@ -26,6 +28,7 @@ from wastex_shared.events.catalog import (
     DemandPosted,
     DemandWithdrawn,
     EnterpriseRegistered,
+    LicenceAmended,
     LicenceRegistered,
     OfferPosted,
     OfferWithdrawn,
@@ -71,6 +74,23 @@ class RegisterLicence:
     valid_from: DateInput
     valid_until: DateInput
     type: LicenceType | str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AmendLicence:
+    licence_id: str
+    reason: str
+    waste_codes: Sequence[str] | None = None
+    annual_capacity_tonnes: TonnesInput | None = None
+    valid_from: DateInput | None = None
+    valid_until: DateInput | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RevokeLicence:
+    licence_id: str
+    reason: str
+    effective_from: DateInput | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,18 +216,55 @@ class CatalogService:
             )
         at = utcnow()
         await repository.add_licence(licence, at)
-        fact = LicenceRegistered(
-            licence_id=licence.id,
-            enterprise_id=licence.enterprise_id,
-            number=licence.number,
-            waste_codes=list(licence.waste_codes),
-            annual_capacity_tonnes=licence.annual_capacity_tonnes,
-            valid_from=licence.valid_from,
-            valid_until=licence.valid_until,
-            licence_type=licence.type.value,
-        )
-        await publish(uow, fact, licence.id, cause)
+        await publish(uow, LicenceRegistered(**licence_facts(licence)), licence.id, cause)
         return Stored(licence, at)
+
+    async def amend_licence(self, uow: UnitOfWork, command: AmendLicence) -> Stored[Licence]:
+        """Correct a licence's codes, tonnage or validity, saying why."""
+        reason = require_text(command.reason, "reason", max_length=REASON_MAX_LENGTH)
+        return await self._change_licence(
+            uow,
+            command.licence_id,
+            lambda licence: licence.amend(
+                waste_codes=command.waste_codes,
+                annual_capacity_tonnes=command.annual_capacity_tonnes,
+                valid_from=command.valid_from,
+                valid_until=command.valid_until,
+            ),
+            reason,
+        )
+
+    async def revoke_licence(self, uow: UnitOfWork, command: RevokeLicence) -> Stored[Licence]:
+        """Record a licence's revocation from today or a later day."""
+        return await self._change_licence(
+            uow,
+            command.licence_id,
+            lambda licence: licence.revoke(
+                reason=command.reason, effective_from=command.effective_from, today=self.today()
+            ),
+            command.reason.strip(),
+        )
+
+    async def _change_licence(
+        self,
+        uow: UnitOfWork,
+        licence_id: str,
+        change: Callable[[Licence], Licence],
+        reason: str,
+    ) -> Stored[Licence]:
+        repository = CatalogRepository(uow.session)
+        stored = await repository.licence(licence_id)
+        if stored is None:
+            raise NotFound("licence", licence_id, "id")
+        changed = change(stored.entity)
+        if not await repository.save_licence(changed):
+            raise DomainError(
+                codes.CONFLICT, f"licence {licence_id} changed meanwhile; read it again", "id"
+            )
+        fact = LicenceAmended(**licence_facts(changed), reason=reason)
+        # Keyed like the registration; the version orders them across the two topics.
+        await publish(uow, fact, changed.id, None)
+        return Stored(changed, stored.created_at)
 
     async def _own_site(self, repository: CatalogRepository, site_id: str, owner: str) -> Site:
         stored = await repository.site(site_id)
@@ -335,3 +392,19 @@ class CatalogService:
         )
         await publish(uow, fact, demand.id, cause)
         return Stored(demand, stored.created_at, version, stored.counterparties)
+
+
+def licence_facts(licence: Licence) -> dict[str, Any]:
+    """A licence as its facts carry it (`LicenceFacts`)."""
+    return {
+        "licence_id": licence.id,
+        "enterprise_id": licence.enterprise_id,
+        "number": licence.number,
+        "waste_codes": list(licence.waste_codes),
+        "annual_capacity_tonnes": licence.annual_capacity_tonnes,
+        "valid_from": licence.valid_from,
+        "valid_until": licence.valid_until,
+        "licence_type": licence.type.value,
+        "revoked_on": licence.revoked_on,
+        "version": licence.version,
+    }

@@ -49,6 +49,23 @@ mutation($input: RegisterLicenceInput!) {
     userErrors { field message code }
   }
 }"""
+LICENCE_FIELDS = (
+    "id wasteCodes annualCapacityTonnes validUntil revokedOn revocationReason lastValidDay version"
+)
+AMEND_LICENCE = f"""
+mutation($id: ID!, $input: AmendLicenceInput!) {{
+  amendLicence(id: $id, input: $input) {{
+    licence {{ {LICENCE_FIELDS} }}
+    userErrors {{ field message code }}
+  }}
+}}"""
+REVOKE_LICENCE = f"""
+mutation($id: ID!, $reason: String!, $effectiveFrom: Date) {{
+  revokeLicence(id: $id, reason: $reason, effectiveFrom: $effectiveFrom) {{
+    licence {{ {LICENCE_FIELDS} }}
+    userErrors {{ field message code }}
+  }}
+}}"""
 POST_OFFER = """
 mutation($input: PostOfferInput!) {
   postOffer(input: $input) {

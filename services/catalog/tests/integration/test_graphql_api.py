@@ -4,19 +4,23 @@ their typed userErrors, reads, filters, Relay pagination, federation and the out
 from __future__ import annotations
 
 import base64
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from wastex_catalog.service import china_today
 from wastex_catalog.testing import (
     ADMIN,
+    AMEND_LICENCE,
     DEMAND,
     OFFER,
     POST_DEMAND,
     POST_OFFER,
     REGISTER_ENTERPRISE,
     REGISTER_LICENCE,
+    REVOKE_LICENCE,
     WINDOW,
     WITHDRAW_DEMAND,
     WITHDRAW_OFFER,
@@ -195,6 +199,62 @@ async def test_a_licence_number_is_registered_only_once(api: Api) -> None:
     await admin.mutate(REGISTER_LICENCE, "registerLicence", input=licence)
     errors = await admin.user_errors(REGISTER_LICENCE, "registerLicence", input=licence)
     assert errors[0]["code"] == "DUPLICATE_LICENCE_NUMBER"
+
+
+async def test_an_admin_amends_then_revokes_a_licence_and_demands_follow(
+    api: Api, uow_factory: UnitOfWorkFactory
+) -> None:
+    world = await build_world(api)
+    admin, cement = api.as_(ADMIN), api.tenant(world.cement)
+    change = {"reason": "typo in the tonnage", "annualCapacityTonnes": "60000"}
+    refused = await cement.user_errors(
+        AMEND_LICENCE, "amendLicence", id=world.licence, input=change
+    )
+    assert refused[0]["code"] == "NOT_AUTHORIZED"
+    amended = (await admin.mutate(AMEND_LICENCE, "amendLicence", id=world.licence, input=change))[
+        "licence"
+    ]
+    assert (amended["annualCapacityTonnes"], amended["version"]) == ("60000.000", 2)
+    unknown = await admin.user_errors(AMEND_LICENCE, "amendLicence", id="nope", input=change)
+    assert unknown[0]["code"] == "NOT_FOUND"
+
+    today = china_today()
+    yesterday = (today - timedelta(days=1)).isoformat()
+    backdated = await admin.user_errors(
+        REVOKE_LICENCE, "revokeLicence", id=world.licence, reason="r", effectiveFrom=yesterday
+    )
+    assert [(e["code"], e["field"]) for e in backdated] == [("INVALID_DATE", "effectiveFrom")]
+    revoked = (
+        await admin.mutate(
+            REVOKE_LICENCE, "revokeLicence", id=world.licence, reason="吊销 by the ecology bureau"
+        )
+    )["licence"]
+    assert (revoked["revokedOn"], revoked["lastValidDay"], revoked["version"]) == (
+        today.isoformat(),
+        yesterday,
+        3,
+    )
+    again = await admin.user_errors(AMEND_LICENCE, "amendLicence", id=world.licence, input=change)
+    assert again[0]["code"] == "LICENCE_REVOKED"
+    demand = {
+        "siteId": world.cement_site,
+        "wasteCodes": ["SW01"],
+        "quantityTonnes": "10",
+        "maxDistanceKm": "50",
+        **WINDOW,
+    }
+    errors = await cement.user_errors(POST_DEMAND, "postDemand", input=demand)
+    assert errors[0]["code"] == "LICENCE_REVOKED"
+
+    amendments = [
+        envelope.data
+        for topic, key, envelope in await outbox_events(uow_factory)
+        if topic == "catalog.licence-amended.v1" and key == world.licence
+    ]
+    assert [(a["version"], a["reason"], a["revokedOn"]) for a in amendments] == [
+        (2, "typo in the tonnage", None),
+        (3, "吊销 by the ecology bureau", today.isoformat()),
+    ]
 
 
 # --- offers and demands ---------------------------------------------------------------

@@ -202,3 +202,90 @@ def test_union_coverage_agrees_with_checking_every_day(window: Window, parts: li
     days = [window.start + timedelta(i) for i in range(window.days)]
     expected = all(any(p.contains(d) for p in parts) for d in days)
     assert covered_by_union(window, parts) == expected
+
+
+# -- amendments and revocations ------------------------------------------------------------
+
+TODAY = date(2026, 11, 27)
+
+
+def refused(call: Any) -> tuple[str, str | None]:
+    with pytest.raises(DomainError) as err:
+        call()
+    return err.value.code, err.value.field
+
+
+def test_an_amendment_replaces_what_is_given_and_raises_the_version() -> None:
+    original = register()
+    amended = original.amend(waste_codes=["sw01", "SW02"], annual_capacity_tonnes="1500")
+    assert (amended.waste_codes, amended.annual_capacity_tonnes) == (
+        ("SW01", "SW02"),
+        Decimal("1500.000"),
+    )
+    assert (amended.valid_from, amended.valid_until) == (original.valid_from, original.valid_until)
+    assert (amended.number, amended.type, amended.version) == (original.number, original.type, 2)
+    assert amended.amend(valid_until=date(2028, 6, 30)).version == 3
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "field"),
+    [
+        ({"waste_codes": ["HW08"]}, "HAZARDOUS_NEEDS_OPERATING_LICENCE", "wasteCodes"),
+        ({"annual_capacity_tonnes": "-1"}, "INVALID_QUANTITY", "annualCapacityTonnes"),
+        ({"valid_until": date(2025, 1, 1)}, "INVALID_WINDOW", None),
+        ({"annual_capacity_tonnes": "1000"}, "NOTHING_TO_AMEND", "input"),
+    ],
+)
+def test_an_amendment_is_checked_as_a_registration_is(
+    change: dict[str, Any], code: str, field: str | None
+) -> None:
+    got_code, got_field = refused(lambda: register().amend(**change))
+    assert got_code == code
+    if field is not None:
+        assert got_field == field
+
+
+def test_a_revocation_ends_the_licence_the_day_before() -> None:
+    revoked = register().revoke(reason=" 吊销: audit ", effective_from=None, today=TODAY)
+    assert (revoked.revoked_on, revoked.revocation_reason, revoked.version) == (
+        TODAY,
+        "吊销: audit",
+        2,
+    )
+    assert revoked.last_valid_day == TODAY - timedelta(days=1)
+    assert revoked.is_valid_on(TODAY - timedelta(days=1))
+    assert not revoked.is_valid_on(TODAY)
+    assert revoked.validity == Window(date(2026, 1, 1), TODAY - timedelta(days=1))
+    # A revocation after the licence ends changes nothing it covers.
+    late = register().revoke(reason="r", effective_from=date(2030, 1, 1), today=TODAY)
+    assert late.last_valid_day == date(2027, 12, 31)
+
+
+def test_a_licence_revoked_before_it_began_never_holds() -> None:
+    future = register(valid_from=date(2027, 1, 1))
+    revoked = future.revoke(reason="r", effective_from=date(2026, 12, 1), today=TODAY)
+    assert revoked.validity is None
+    assert not revoked.is_valid_on(date(2027, 6, 1))
+    assert coverage_error(["SW01"], [revoked], JAN_2027).code == "LICENCE_REVOKED"
+
+
+def test_what_a_revocation_refuses() -> None:
+    assert refused(
+        lambda: register().revoke(reason="r", effective_from=date(2026, 11, 26), today=TODAY)
+    ) == ("INVALID_DATE", "effectiveFrom")
+    assert refused(lambda: register().revoke(reason="  ", effective_from=None, today=TODAY)) == (
+        "REQUIRED_FIELD",
+        "reason",
+    )
+    revoked = register().revoke(reason="r", effective_from=None, today=TODAY)
+    assert refused(lambda: revoked.revoke(reason="again", effective_from=None, today=TODAY))[0] == (
+        "LICENCE_REVOKED"
+    )
+    assert refused(lambda: revoked.amend(annual_capacity_tonnes="5"))[0] == "LICENCE_REVOKED"
+
+
+def test_coverage_names_a_revocation_and_an_expiry_apart() -> None:
+    revoked = register().revoke(reason="r", effective_from=date(2027, 1, 15), today=TODAY)
+    assert coverage_error(["SW01"], [revoked], JAN_2027).code == "LICENCE_REVOKED"
+    ended = register(valid_until=date(2027, 1, 15))
+    assert coverage_error(["SW01"], [ended], JAN_2027).code == "LICENCE_EXPIRED"

@@ -42,7 +42,6 @@ from wastex_matching.adapters.repository import Alternative, MatchRecord, MatchS
 from wastex_matching.adapters.tables import (
     DemandRow,
     EnterpriseRow,
-    LicenceRow,
     OfferRow,
     SiteRow,
 )
@@ -50,9 +49,16 @@ from wastex_matching.changes import MarketChanges
 from wastex_matching.domain import errors, lifecycle, reasons
 from wastex_matching.domain.capacity import NetCapacities, licence_year
 from wastex_matching.domain.explain import CandidateExplanation, Explainer, Verdicts
+from wastex_matching.domain.feasibility import licence_refusal
 from wastex_matching.domain.growth import Growth, Refused
 from wastex_matching.domain.lifecycle import MatchStatus, Party
-from wastex_matching.domain.model import AllocationResult, LicenceView, ProposedMatch, Route
+from wastex_matching.domain.model import (
+    AllocationResult,
+    LicenceView,
+    ProposedMatch,
+    Route,
+    Window,
+)
 from wastex_matching.domain.optimiser import allocate_growing
 from wastex_matching.domain.params import MatchingParams
 from wastex_matching.domain.reoptimise import ReoptimisationPlan, plan_reoptimisation
@@ -65,7 +71,7 @@ from wastex_shared.events.catalog import (
     DemandUpdated,
     DemandWithdrawn,
     EnterpriseRegistered,
-    LicenceRegistered,
+    LicenceFacts,
     OfferPosted,
     OfferUpdated,
     OfferWithdrawn,
@@ -193,6 +199,8 @@ class MatchingService:
         )
         #: Set by anything that may change the best allocation; wakes the re-optimiser.
         self.changed = MarketChanges()
+        #: Set once a licence change has committed: the expiry sweep runs at once.
+        self._sweep_soon = asyncio.Event()
         #: The market version the last completed round saw (-1: none yet).
         self.processed_version = -1
         #: The day of the last completed round: a new day is a new market (windows open and
@@ -235,7 +243,8 @@ class MatchingService:
         return {
             "catalog.enterprise-registered": self.on_enterprise_registered,
             "catalog.site-added": self.on_site_added,
-            "catalog.licence-registered": self.on_licence_registered,
+            "catalog.licence-registered": self.on_licence,
+            "catalog.licence-amended": self.on_licence,
             "catalog.offer-posted": self.on_offer_posted,
             "catalog.offer-withdrawn": self.on_offer_withdrawn,
             "catalog.offer-updated": self.on_offer_updated,
@@ -275,22 +284,12 @@ class MatchingService:
             industry=data.industry,
         )
 
-    async def on_licence_registered(
-        self, uow: UnitOfWork, _: Envelope, data: LicenceRegistered
-    ) -> None:
-        await repo.upsert(
-            uow.session,
-            LicenceRow,
-            data.licence_id,
-            enterprise_id=data.enterprise_id,
-            number=data.number,
-            waste_codes=repo.codes_json(data.waste_codes),
-            annual_capacity_tonnes=data.annual_capacity_tonnes,
-            valid_from=data.valid_from,
-            valid_until=data.valid_until,
-            licence_type=data.licence_type,
-        )
+    async def on_licence(self, uow: UnitOfWork, _: Envelope, data: LicenceFacts) -> None:
+        """A licence registered or amended (revoked): the next round plans with it, and the
+        expiry sweep ends accepted matches it no longer allows."""
+        await repo.upsert_licence(uow.session, data)
         await self._market_changed(uow)
+        uow.after_commit(self._sweep_soon.set)
 
     async def on_offer_posted(self, uow: UnitOfWork, _: Envelope, data: OfferPosted) -> None:
         await repo.upsert_listing(
@@ -404,6 +403,15 @@ class MatchingService:
                     errors.INVALID_TRANSITION,
                     f"the shipping window of match {match_id} ended on {record.window_until}",
                 )
+            if record.licence_id is not None:
+                refusal = licence_refusal(
+                    await repo.licence(uow.session, record.licence_id),
+                    record.waste_code,
+                    Window(record.window_from, record.window_until),
+                    self.today(),
+                )
+                if refusal is not None:
+                    raise DomainError(errors.LICENCE_NO_LONGER_VALID, refusal)
             if record.status is MatchStatus.PROPOSED:
                 for ident, what in ((record.offer_id, "offer"), (record.demand_id, "demand")):
                     if await repo.listing_closed(uow.session, ident):
@@ -474,11 +482,23 @@ class MatchingService:
             return updated
 
     async def expire_due(self) -> int:
-        """Expire open matches whose shipping window has passed; returns how many."""
+        """Expire open matches whose shipping window has passed, and accepted ones whose
+        licence was amended or revoked and no longer allows them; returns how many.
+
+        (A PROPOSED match of such a licence is superseded by the next round, and none can
+        be accepted meanwhile: `accept` checks the licence.)"""
         today = self.today()
         async with self._uow() as uow:
-            due = await repo.due_to_expire(uow.session, today)
-            for record in due:
+            due = {
+                record.id: (record, f"its shipping window ended on {record.window_until}")
+                for record in await repo.due_to_expire(uow.session, today)
+            }
+            for record, licence in await repo.accepted_with_licences(uow.session):
+                window = Window(record.window_from, record.window_until)
+                refusal = licence_refusal(licence, record.waste_code, window, today)
+                if refusal is not None and record.id not in due:
+                    due[record.id] = (record, refusal)
+            for record, reason in due.values():
                 updated = replace(record, status=lifecycle.expire(record.status))
                 updated = await self._save(uow, record, updated)
                 await self._publish(
@@ -487,7 +507,7 @@ class MatchingService:
                     "matching.match-expired",
                     updated,
                     "expired",
-                    MatchExpired(**self._facts(updated)),
+                    MatchExpired(**self._facts(updated), reason=reason),
                 )
             if due:
                 await self._market_changed(uow)
@@ -921,7 +941,8 @@ class MatchingService:
             return version
 
     async def run_expiry_sweeper(self) -> None:
-        """Expire due matches every `expiry_sweep_seconds` in the process that holds the
+        """Expire due matches every `expiry_sweep_seconds` (and at once after this process
+        consumed a licence change) in the process that holds the
         re-optimiser's lease: a process standing by would only race it for the same rows (and
         lose, with a CONCURRENT_UPDATE logged), and takes over with the lease."""
         while True:
@@ -936,4 +957,8 @@ class MatchingService:
                     log.exception("expiry sweep failed; will retry")
             # Until the re-optimiser has asked for the lease, look again soon.
             wait = self.settings.expiry_sweep_seconds if self.leading is not None else 0.5
-            await asyncio.sleep(min(wait, self.settings.expiry_sweep_seconds))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._sweep_soon.wait(), min(wait, self.settings.expiry_sweep_seconds)
+                )
+            self._sweep_soon.clear()

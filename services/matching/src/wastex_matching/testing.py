@@ -19,6 +19,7 @@ from wastex_shared.events.catalog import (
     DemandPosted,
     DemandWithdrawn,
     EnterpriseRegistered,
+    LicenceAmended,
     LicenceRegistered,
     OfferPosted,
     OfferUpdated,
@@ -119,6 +120,34 @@ class Catalog:
                 valid_from=valid_from,
                 valid_until=valid_until,
                 licence_type=licence_type,
+            ),
+        )
+
+    def amended_licence(
+        self,
+        ident: str,
+        enterprise_id: str,
+        codes: Sequence[str],
+        version: int,
+        revoked_on: date | None = None,
+        valid_until: date = date(2028, 12, 31),
+    ) -> Envelope:
+        """The catalog's `licence-amended` fact (capacity 50,000 t, valid from 2026)."""
+        return self._event(
+            "catalog.licence-amended",
+            ident,
+            LicenceAmended(
+                licence_id=ident,
+                enterprise_id=enterprise_id,
+                number=f"LIC-{ident}",
+                waste_codes=list(codes),
+                annual_capacity_tonnes=Decimal("50000"),
+                valid_from=date(2026, 1, 1),
+                valid_until=valid_until,
+                licence_type="GENERAL_UTILISATION",
+                revoked_on=revoked_on,
+                version=version,
+                reason="revoked" if revoked_on else "amended",
             ),
         )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,6 +19,7 @@ from wastex_matching.testing import (
     NOW,
     QINGSHAN_STEEL,
     REJECT,
+    TODAY,
     XINZHOU_KILN,
     Api,
     Catalog,
@@ -167,6 +168,10 @@ async def test_supplier_then_recycler_accept_confirms_the_match(
 
 
 async def _outbox_types(uow_factory: UnitOfWorkFactory) -> list[str]:
+    return [payload["type"] for payload in await _outbox_payloads(uow_factory)]
+
+
+async def _outbox_payloads(uow_factory: UnitOfWorkFactory) -> list[dict[str, Any]]:
     import json
 
     from sqlalchemy import select
@@ -174,7 +179,7 @@ async def _outbox_types(uow_factory: UnitOfWorkFactory) -> list[str]:
     table = uow_factory.tables.outbox
     async with uow_factory() as uow:
         rows = (await uow.session.execute(select(table).order_by(table.c.id))).all()
-    return [json.loads(r.payload)["type"] for r in rows]
+    return [json.loads(r.payload) for r in rows]
 
 
 async def test_rejection_needs_a_reason_and_the_pair_is_not_proposed_again(
@@ -237,6 +242,64 @@ async def test_open_matches_expire_when_their_window_has_passed(
     assert record.status is MatchStatus.EXPIRED
     assert (await _outbox_types(uow_factory))[-1] == "matching.match-expired"
     assert await later.expire_due() == 0
+
+
+async def test_a_revoked_licence_ends_its_accepted_matches_and_refuses_acceptance(
+    api: Api,
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    match_id = await propose(service, consumer, catalog)
+    supplier, recycler = api.as_(Role.ENTERPRISE, "steel"), api.as_(Role.ENTERPRISE, "cement")
+    first = (await supplier.data(ACCEPT, id=match_id))["acceptMatch"]
+    assert first["match"]["status"] == "ACCEPTED_BY_SUPPLIER"
+    assert await service.expire_due() == 0
+
+    revoked = catalog.amended_licence("cement-lic", "cement", ["SW01", "SW02"], 2, TODAY)
+    await catalog.feed(consumer, revoked)
+    refused = (await recycler.data(ACCEPT, id=match_id))["acceptMatch"]
+    assert refused["userErrors"][0]["code"] == "LICENCE_NO_LONGER_VALID"
+
+    assert await service.expire_due() == 1
+    record = await service.get(match_id)
+    assert record is not None
+    assert record.status is MatchStatus.EXPIRED
+    expired = (await _outbox_payloads(uow_factory))[-1]
+    assert expired["type"] == "matching.match-expired"
+    assert "licence no longer holds" in expired["data"]["reason"]
+    assert await service.expire_due() == 0
+
+
+async def test_a_licence_no_longer_listing_the_code_supersedes_its_proposal(
+    api: Api, service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> None:
+    match_id = await propose(service, consumer, catalog)
+    await catalog.feed(consumer, catalog.amended_licence("cement-lic", "cement", ["SW02"], 2))
+    refused = (await api.as_(Role.ENTERPRISE, "steel").data(ACCEPT, id=match_id))["acceptMatch"]
+    assert refused["userErrors"][0]["code"] == "LICENCE_NO_LONGER_VALID"
+    report = await service.reoptimise()
+    assert (report.proposed, report.superseded) == (0, 1)
+
+
+async def test_the_latest_licence_version_wins_whatever_the_order_of_its_facts(
+    service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> None:
+    await catalog.feed(
+        consumer,
+        catalog.enterprise("cement", "Jiangxia Cement", "江夏区"),
+        catalog.amended_licence("lic", "cement", ["SW02"], 3, date(2027, 3, 1)),
+    )
+    # Read after the amendment (another topic): the registration must not undo it.
+    await catalog.feed(
+        consumer,
+        catalog.licence("lic", "cement", ["SW01"]),
+        catalog.amended_licence("lic", "cement", ["SW01", "SW02"], 2),
+    )
+    [licence] = await service.licences_of("cement")
+    assert licence.waste_codes == frozenset({"SW02"})
+    assert licence.valid_until == date(2027, 2, 28)  # the day before the revocation
 
 
 async def test_pages_follow_the_cursor_newest_first(

@@ -108,3 +108,38 @@ async def test_only_the_process_holding_the_lease_sweeps_expired_matches(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await other_engine.dispose()
+
+
+async def test_a_licence_change_sweeps_at_once_not_at_the_next_period(
+    uow_factory: UnitOfWorkFactory,
+    catalog: Catalog,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = FAST.model_copy(update={"expiry_sweep_seconds": 3600.0})
+    service = MatchingService(uow_factory, settings, clock=fixed_clock)
+    licence_consumer = EventConsumer(settings.service, uow_factory, service.handlers())
+    sweeps = 0
+
+    async def counted() -> int:
+        nonlocal sweeps
+        sweeps += 1
+        return 0
+
+    monkeypatch.setattr(service, "expire_due", counted)
+    tasks = [asyncio.create_task(service.run_reoptimiser())]
+    try:
+        await eventually(lambda: service.leading is True)
+        tasks.append(asyncio.create_task(service.run_expiry_sweeper()))
+        await eventually(lambda: sweeps == 1)  # the first sweep, then an hour's wait
+        await catalog.feed(
+            licence_consumer,
+            catalog.enterprise("cement", "Jiangxia Cement", "江夏区"),
+            catalog.amended_licence("lic", "cement", ["SW02"], 2),
+        )
+        await eventually(lambda: sweeps == 2, seconds=5)
+        await asyncio.sleep(0.1)
+        assert sweeps == 2
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

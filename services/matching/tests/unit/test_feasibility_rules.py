@@ -20,6 +20,7 @@ from wastex_matching.domain import (
     reasons,
     road_metres,
 )
+from wastex_matching.domain.feasibility import licence_refusal
 from wastex_matching.domain.geo import radius_metres
 
 TODAY = date(2026, 12, 1)
@@ -280,3 +281,35 @@ def test_haversine_qingshan_to_yangluo_is_about_sixteen_km() -> None:
 def test_radius_in_metres_is_floored() -> None:
     assert radius_metres(Decimal("12.3456")) == 12_345
     assert radius_metres(Decimal(50)) == 50_000
+
+
+# -- an existing match's licence (amended or revoked since the proposal) ----------------------
+
+MATCH_WINDOW = Window(date(2026, 12, 1), date(2027, 1, 31))
+
+
+@pytest.mark.parametrize(
+    ("changes", "refused"),
+    [
+        ({}, None),
+        ({"codes": ("SW02",)}, "no longer permits SW01"),
+        ({"valid_until": date(2027, 1, 15)}, "no longer holds over 2026-12-10–2027-01-31"),
+        # Only what is left of the window counts: days gone by need no licence any more.
+        ({"valid_from": date(2026, 12, 5)}, None),
+        ({"valid_from": date(2026, 12, 20)}, "no longer holds over 2026-12-10–2027-01-31"),
+    ],
+)
+def test_a_match_needs_its_licence_for_what_is_left_of_its_window(
+    make: Any, changes: dict[str, Any], refused: str | None
+) -> None:
+    licence = make.licence(**changes)
+    found = licence_refusal(licence, "SW01", MATCH_WINDOW, date(2026, 12, 10))
+    if refused is None:
+        assert found is None
+    else:
+        assert found is not None
+        assert refused in found
+
+
+def test_a_match_whose_licence_is_gone_is_refused() -> None:
+    assert licence_refusal(None, "SW01", MATCH_WINDOW, TODAY) is not None

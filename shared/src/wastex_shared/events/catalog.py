@@ -20,6 +20,7 @@ from wastex_shared.topics import (
     CATALOG_DEMAND_UPDATED,
     CATALOG_DEMAND_WITHDRAWN,
     CATALOG_ENTERPRISE_REGISTERED,
+    CATALOG_LICENCE_AMENDED,
     CATALOG_LICENCE_REGISTERED,
     CATALOG_OFFER_POSTED,
     CATALOG_OFFER_UPDATED,
@@ -53,8 +54,9 @@ class SiteAdded(EventModel):
     enterprise_district: str
 
 
-@event("catalog.licence-registered", CATALOG_LICENCE_REGISTERED)
-class LicenceRegistered(EventModel):
+class LicenceFacts(EventModel):
+    """A licence as it stands; later versions replace earlier ones whatever the topic."""
+
     licence_id: str
     enterprise_id: str
     number: str
@@ -63,6 +65,21 @@ class LicenceRegistered(EventModel):
     valid_from: date
     valid_until: date
     licence_type: str  # HAZARDOUS_WASTE_OPERATING | GENERAL_UTILISATION
+    #: The first day the licence no longer holds, when it was revoked.
+    revoked_on: date | None = None
+    version: int = 1
+
+
+@event("catalog.licence-registered", CATALOG_LICENCE_REGISTERED)
+class LicenceRegistered(LicenceFacts):
+    pass
+
+
+@event("catalog.licence-amended", CATALOG_LICENCE_AMENDED)
+class LicenceAmended(LicenceFacts):
+    """Corrected (codes, tonnage, validity) or revoked, by an admin, saying why."""
+
+    reason: str
 
 
 @event("catalog.offer-posted", CATALOG_OFFER_POSTED)

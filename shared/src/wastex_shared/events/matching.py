@@ -78,4 +78,6 @@ class MatchSuperseded(MatchFacts):
 
 @event("matching.match-expired", MATCHING_MATCH_EXPIRED)
 class MatchExpired(MatchFacts):
-    pass
+    #: Why it can no longer go ahead: its shipping window ended, or its licence was amended
+    #: or revoked and no longer allows it.
+    reason: str | None = None

@@ -98,7 +98,13 @@ class UnitOfWork:
         self._tables = tables
         self._on_commit = on_commit
         self._outbox: list[dict[str, object]] = []
+        self._after_commit: list[Callable[[], None]] = []
         self.read_only = read_only
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once this unit of work has committed (not if it rolls back):
+        for waking a task that must see what was written."""
+        self._after_commit.append(callback)
 
     async def __aenter__(self) -> UnitOfWork:
         return self
@@ -123,9 +129,13 @@ class UnitOfWork:
         await self.session.commit()
         if published:
             self._on_commit()
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
 
     async def rollback(self) -> None:
         self._outbox.clear()
+        self._after_commit.clear()
         _drop_queue(self.session)
         await self.session.rollback()
 

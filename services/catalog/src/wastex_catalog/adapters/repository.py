@@ -166,6 +166,20 @@ class CatalogRepository:
     async def add_licence(self, licence: Licence, at: datetime) -> None:
         await self._execute(insert(LICENCES), rows.licence_values(licence, at))
 
+    async def licence(self, licence_id: str) -> Stored[Licence] | None:
+        row = await self._one(select(LICENCES).where(LICENCES.c.id == licence_id))
+        return None if row is None else rows.licence_of(row)
+
+    async def save_licence(self, licence: Licence) -> bool:
+        """Write an amended or revoked licence over the version before it (a
+        compare-and-set: of two concurrent changes one finds it moved on)."""
+        result = await self._execute(
+            update(LICENCES)
+            .where(LICENCES.c.id == licence.id, LICENCES.c.version == licence.version - 1)
+            .values(**rows.licence_changes(licence))
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
     async def licence_number_taken(self, number: str) -> bool:
         return await self._one(select(LICENCES.c.id).where(LICENCES.c.number == number)) is not None
 

@@ -107,6 +107,9 @@ def licence_of(row: Row) -> Stored[Licence]:
             valid_from=row["valid_from"],
             valid_until=row["valid_until"],
             type=LicenceType(row["type"]),
+            revoked_on=row["revoked_on"],
+            revocation_reason=row["revocation_reason"],
+            version=int(row["version"]),
         ),
         as_utc(row["created_at"]),
     )
@@ -117,12 +120,22 @@ def licence_values(licence: Licence, at: datetime) -> dict[str, Any]:
         "id": licence.id,
         "enterprise_id": licence.enterprise_id,
         "number": licence.number,
+        "type": licence.type.value,
+        "created_at": at,
+        **licence_changes(licence),
+    }
+
+
+def licence_changes(licence: Licence) -> dict[str, Any]:
+    """The columns an amendment or a revocation may change."""
+    return {
         "waste_codes": list(licence.waste_codes),
         "annual_capacity_tonnes": licence.annual_capacity_tonnes,
         "valid_from": licence.valid_from,
         "valid_until": licence.valid_until,
-        "type": licence.type.value,
-        "created_at": at,
+        "revoked_on": licence.revoked_on,
+        "revocation_reason": licence.revocation_reason,
+        "version": licence.version,
     }
 
 

@@ -16,7 +16,18 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, Date, DateTime, Index, MetaData, Numeric, Table, Text
+from sqlalchemy import (
+    JSON,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    Table,
+    Text,
+)
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -91,6 +102,11 @@ class LicenceRow(CatalogTable, table=True):
     valid_until: date = _date()
     type: str = Field(max_length=40)
     created_at: datetime = _timestamp()
+    #: The first day the licence no longer holds, when revoked (decision 017).
+    revoked_on: date | None = Field(default=None, sa_column=Column(Date(), nullable=True))
+    revocation_reason: str | None = Field(default=None, max_length=500)
+    #: Raised by every amendment or revocation: orders the facts readers get.
+    version: int = Field(default=1, sa_column=Column(Integer, nullable=False, server_default="1"))
 
 
 class OfferRow(CatalogTable, table=True):

@@ -3,13 +3,18 @@
 Two kinds (contract): HAZARDOUS_WASTE_OPERATING (危险废物经营许可证), required for any HW
 code, and GENERAL_UTILISATION, the verified capability record for general industrial
 solid waste (the default). What an enterprise may demand is what its licences cover.
+
+An admin corrects a licence (`amend`: codes, tonnage, validity; not its number, holder or
+type) or records its revocation (`revoke`, from today or a later day): the licence then
+holds up to the day before. Each change raises `version`, which orders the facts readers
+get (decision 017).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Final
@@ -20,6 +25,7 @@ from wastex_catalog.domain.common import (
     TonnesInput,
     Window,
     covered_by_union,
+    parse_date,
     parse_tonnes,
     parse_waste_codes,
     parse_window,
@@ -29,6 +35,7 @@ from wastex_shared.codes import is_hazardous
 from wastex_shared.errors import DomainError
 
 NUMBER_MAX_LENGTH: Final = 100
+REASON_MAX_LENGTH: Final = 500
 
 
 class LicenceType(StrEnum):
@@ -60,6 +67,10 @@ class Licence:
     valid_from: date
     valid_until: date
     type: LicenceType = LicenceType.GENERAL_UTILISATION
+    #: The first day the licence no longer holds, when it was revoked.
+    revoked_on: date | None = None
+    revocation_reason: str | None = None
+    version: int = 1
 
     @classmethod
     def register(
@@ -99,12 +110,78 @@ class Licence:
             type=licence_type,
         )
 
+    def amend(
+        self,
+        *,
+        waste_codes: Iterable[str] | None = None,
+        annual_capacity_tonnes: TonnesInput | None = None,
+        valid_from: DateInput | None = None,
+        valid_until: DateInput | None = None,
+    ) -> Licence:
+        """This licence corrected: what is given replaces what was registered, checked as
+        a registration is. A revoked licence is not amended (register its successor)."""
+        self._require_not_revoked()
+        amended = Licence.register(
+            id=self.id,
+            enterprise_id=self.enterprise_id,
+            number=self.number,
+            waste_codes=self.waste_codes if waste_codes is None else waste_codes,
+            annual_capacity_tonnes=(
+                self.annual_capacity_tonnes
+                if annual_capacity_tonnes is None
+                else annual_capacity_tonnes
+            ),
+            valid_from=self.valid_from if valid_from is None else valid_from,
+            valid_until=self.valid_until if valid_until is None else valid_until,
+            type=self.type,
+        )
+        if amended == replace(self, version=1):
+            raise DomainError(
+                errors.NOTHING_TO_AMEND, f"licence {self.number} already reads so", "input"
+            )
+        return replace(amended, version=self.version + 1)
+
+    def revoke(self, *, reason: str, effective_from: DateInput | None, today: date) -> Licence:
+        """This licence revoked from `effective_from` (today by default; never a past day,
+        whose shipments have happened)."""
+        self._require_not_revoked()
+        first_day = today if effective_from is None else parse_date(effective_from, "effectiveFrom")
+        if first_day < today:
+            raise DomainError(
+                errors.INVALID_DATE,
+                f"a revocation takes effect today ({today}) or later, not {first_day}",
+                "effectiveFrom",
+            )
+        return replace(
+            self,
+            revoked_on=first_day,
+            revocation_reason=require_text(reason, "reason", max_length=REASON_MAX_LENGTH),
+            version=self.version + 1,
+        )
+
+    def _require_not_revoked(self) -> None:
+        if self.revoked_on is not None:
+            raise DomainError(
+                errors.LICENCE_REVOKED,
+                f"licence {self.number} was revoked from {self.revoked_on}",
+                "id",
+            )
+
     @property
-    def validity(self) -> Window:
-        return Window(self.valid_from, self.valid_until)
+    def last_valid_day(self) -> date:
+        """The last day the licence holds: its end, or the day before its revocation."""
+        if self.revoked_on is None:
+            return self.valid_until
+        return min(self.valid_until, self.revoked_on - timedelta(days=1))
+
+    @property
+    def validity(self) -> Window | None:
+        """The days the licence holds; None when it was revoked before it began."""
+        last = self.last_valid_day
+        return Window(self.valid_from, last) if self.valid_from <= last else None
 
     def is_valid_on(self, day: date) -> bool:
-        return self.valid_from <= day <= self.valid_until
+        return self.valid_from <= day <= self.last_valid_day
 
     def lists(self, code: str) -> bool:
         return code.strip().upper() in self.waste_codes
@@ -132,7 +209,8 @@ def check_demand_coverage(
     together (a renewal taking over from an expiring one). Errors, per code:
     HAZARDOUS_NEEDS_OPERATING_LICENCE when only a GENERAL_UTILISATION licence lists an HW
     code, LICENCE_NOT_COVERING_CODE when none lists it, LICENCE_EXPIRED when those listing
-    it are not valid over the whole window (expired, or not yet in force).
+    it are not valid over the whole window (expired, or not yet in force), LICENCE_REVOKED
+    when they would have been but for a revocation.
     """
     for code in codes:
         listing = [lic for lic in licences if lic.lists(code)]
@@ -147,10 +225,15 @@ def check_demand_coverage(
                 f"{code} is hazardous and needs a HAZARDOUS_WASTE_OPERATING licence",
                 field,
             )
-        if not covered_by_union(window, (lic.validity for lic in usable)):
-            spans = ", ".join(f"{lic.number} {lic.valid_from}–{lic.valid_until}" for lic in usable)
+        if not covered_by_union(window, (v for lic in usable if (v := lic.validity))):
+            spans = ", ".join(
+                f"{lic.number} {lic.valid_from}–{lic.last_valid_day}" for lic in usable
+            )
+            registered = (Window(lic.valid_from, lic.valid_until) for lic in usable)
             raise DomainError(
-                errors.LICENCE_EXPIRED,
+                errors.LICENCE_REVOKED
+                if covered_by_union(window, registered)
+                else errors.LICENCE_EXPIRED,
                 f"no licence covers {code} from {window.start} to {window.end} ({spans})",
                 field,
             )

@@ -10,7 +10,7 @@ import json
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import compress
 from operator import attrgetter, itemgetter
@@ -47,6 +47,7 @@ from wastex_matching.domain.model import (
     Window,
 )
 from wastex_matching.domain.reoptimise import ProposalIndex, ProvisionalMatch
+from wastex_shared.events.catalog import LicenceFacts
 from wastex_shared.storage import dialect_of, upsert_into, upsert_overwriting, write_later
 
 SlotT = TypeVar("SlotT", OfferSlot, DemandSlot)
@@ -260,6 +261,43 @@ def _listing_status_upsert(dialect: str) -> Any:
             new.version > table.c.version, *(table.c.status != closed for closed in CLOSED_LISTING)
         ),
     )
+
+
+async def upsert_licence(session: AsyncSession, data: LicenceFacts) -> None:
+    """Keep the catalog's latest word on a licence (its registration and amendments travel
+    on two topics), with its validity ending the day before any revocation."""
+    last_day = data.valid_until
+    if data.revoked_on is not None:
+        last_day = min(last_day, data.revoked_on - timedelta(days=1))
+    values = {
+        "id": data.licence_id,
+        "enterprise_id": data.enterprise_id,
+        "number": data.number,
+        "waste_codes": codes_json(data.waste_codes),
+        "annual_capacity_tonnes": data.annual_capacity_tonnes,
+        "valid_from": data.valid_from,
+        "valid_until": last_day,
+        "licence_type": data.licence_type,
+        "version": data.version,
+    }
+    write_later(session, _licence_upsert(dialect_of(session)), values)
+
+
+@functools.cache
+def _licence_upsert(dialect: str) -> Any:
+    table = table_of(LicenceRow)
+    statement = upsert_into(dialect, table)
+    new = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.id],
+        set_={c.name: new[c.name] for c in table.c if c.name != "id"},
+        where=new.version > table.c.version,
+    )
+
+
+async def licence(session: AsyncSession, licence_id: str) -> LicenceView | None:
+    row = await session.get(LicenceRow, licence_id)
+    return None if row is None else licence_view(row)
 
 
 async def read_version(session: AsyncSession) -> int:
@@ -782,6 +820,28 @@ async def due_to_expire(session: AsyncSession, today: date) -> list[MatchRecord]
         .order_by(MATCHES.c.id)
     )
     return [to_record(r) for r in rows.scalars()]
+
+
+async def accepted_with_licences(
+    session: AsyncSession,
+) -> list[tuple[MatchRecord, LicenceView | None]]:
+    """Matches one party has accepted, each with its licence as it stands (None if gone)."""
+    licences = table_of(LicenceRow)
+    rows = await session.execute(
+        select(MatchRow, LicenceRow)
+        .outerjoin(licences, licences.c.id == MATCHES.c.licence_id)
+        .where(
+            MATCHES.c.status.in_(
+                [MatchStatus.ACCEPTED_BY_SUPPLIER.value, MatchStatus.ACCEPTED_BY_RECYCLER.value]
+            ),
+            MATCHES.c.licence_id.is_not(None),
+        )
+        .order_by(MATCHES.c.id)
+    )
+    return [
+        (to_record(match), None if licence is None else licence_view(licence))
+        for match, licence in rows.all()
+    ]
 
 
 #: Ids per IN list: well under the bound parameters both databases take in one statement.

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Column, Date, DateTime, Index, Numeric, Table, Text
+from sqlalchemy import Column, Date, DateTime, Index, Integer, Numeric, Table, Text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -71,8 +71,12 @@ class LicenceRow(MatchingTable, table=True):
     waste_codes: str = Field(sa_column=Column(Text, nullable=False))
     annual_capacity_tonnes: Decimal = Field(sa_column=_tonnes())
     valid_from: date = Field(sa_column=_day())
+    #: The last day the licence holds: its end, or the day before its revocation (which
+    #: may fall before `valid_from`: a licence revoked before it began never holds).
     valid_until: date = Field(sa_column=_day())
     licence_type: str = Field(max_length=40)
+    #: The catalog's version of the licence: a fact older than the row is ignored.
+    version: int = Field(default=1, sa_column=Column(Integer, nullable=False, server_default="1"))
 
 
 class OfferRow(MatchingTable, table=True):

@@ -15,6 +15,8 @@ INVALID_PARAMETER: Final = "INVALID_PARAMETER"
 INVALID_TRANSITION: Final = "INVALID_TRANSITION"
 INVALID_PARTY: Final = "INVALID_PARTY"
 REQUIRED_FIELD: Final = "REQUIRED_FIELD"
+#: The match's licence was amended or revoked and no longer allows it.
+LICENCE_NO_LONGER_VALID: Final = "LICENCE_NO_LONGER_VALID"
 TEXT_TOO_LONG: Final = "TEXT_TOO_LONG"
 #: Kilograms × cost units would overflow the solver's 64-bit integers.
 INSTANCE_TOO_LARGE: Final = "INSTANCE_TOO_LARGE"

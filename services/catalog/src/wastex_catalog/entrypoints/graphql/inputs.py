@@ -76,6 +76,28 @@ class RegisterLicenceInput:
         )
 
 
+@strawberry.input(
+    description="What to correct in a licence (the fields given replace the registered ones) "
+    "and why."
+)
+class AmendLicenceInput:
+    reason: str
+    waste_codes: list[str] | None = None
+    annual_capacity_tonnes: Decimal | None = None
+    valid_from: date | None = None
+    valid_until: date | None = None
+
+    def command(self, licence_id: str) -> service.AmendLicence:
+        return service.AmendLicence(
+            licence_id=licence_id,
+            reason=self.reason,
+            waste_codes=self.waste_codes,
+            annual_capacity_tonnes=self.annual_capacity_tonnes,
+            valid_from=self.valid_from,
+            valid_until=self.valid_until,
+        )
+
+
 @strawberry.input
 class PostOfferInput:
     site_id: strawberry.ID

@@ -8,6 +8,7 @@ GraphQL error.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import TypeVar
 
 import strawberry
@@ -16,12 +17,14 @@ from wastex_catalog.entrypoints.graphql import policy
 from wastex_catalog.entrypoints.graphql.context import principal, services, transact
 from wastex_catalog.entrypoints.graphql.inputs import (
     AddSiteInput,
+    AmendLicenceInput,
     PostDemandInput,
     PostOfferInput,
     RegisterEnterpriseInput,
     RegisterLicenceInput,
 )
 from wastex_catalog.entrypoints.graphql.types import Demand, Enterprise, Licence, Offer, Site
+from wastex_catalog.service import RevokeLicence
 from wastex_shared.errors import DomainError
 from wastex_shared.graphql.context import Info
 from wastex_shared.graphql.errors import UserError
@@ -56,6 +59,18 @@ class AddSitePayload:
 
 @strawberry.type
 class RegisterLicencePayload:
+    licence: Licence | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class AmendLicencePayload:
+    licence: Licence | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class RevokeLicencePayload:
     licence: Licence | None
     user_errors: list[UserError]
 
@@ -120,10 +135,48 @@ class Mutation:
         commands = services(info).commands
         stored, errors = await attempt(
             info,
-            lambda: policy.may_register_licence(caller),
+            lambda: policy.may_manage_licences(caller),
             lambda uow: commands.register_licence(uow, input.command()),
         )
         return RegisterLicencePayload(
+            licence=Licence.of(stored) if stored else None, user_errors=errors
+        )
+
+    @strawberry.mutation(
+        description="Correct a licence's codes, tonnage or validity (admin), saying why; matching "
+        "re-plans with it and ends unconfirmed matches it no longer allows."
+    )
+    async def amend_licence(
+        self, info: Info, id: strawberry.ID, input: AmendLicenceInput
+    ) -> AmendLicencePayload:
+        caller = principal(info)
+        commands = services(info).commands
+        stored, errors = await attempt(
+            info,
+            lambda: policy.may_manage_licences(caller),
+            lambda uow: commands.amend_licence(uow, input.command(str(id))),
+        )
+        return AmendLicencePayload(
+            licence=Licence.of(stored) if stored else None, user_errors=errors
+        )
+
+    @strawberry.mutation(
+        description="Record a licence's revocation (admin) from effectiveFrom (today by default, "
+        "never a past day): it holds up to the day before; matching ends unconfirmed matches "
+        "that need it after that."
+    )
+    async def revoke_licence(
+        self, info: Info, id: strawberry.ID, reason: str, effective_from: date | None = None
+    ) -> RevokeLicencePayload:
+        caller = principal(info)
+        commands = services(info).commands
+        command = RevokeLicence(licence_id=str(id), reason=reason, effective_from=effective_from)
+        stored, errors = await attempt(
+            info,
+            lambda: policy.may_manage_licences(caller),
+            lambda uow: commands.revoke_licence(uow, command),
+        )
+        return RevokeLicencePayload(
             licence=Licence.of(stored) if stored else None, user_errors=errors
         )
 

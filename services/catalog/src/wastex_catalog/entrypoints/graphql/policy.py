@@ -11,9 +11,10 @@ Read (contract "Who sees what"):
 A record the caller may not see is NOT_AUTHORIZED when asked for by id, left out of lists,
 and null as a nested field: never half shown.
 
-Write: admin registers enterprises and licences; a site is added by its enterprise or an
-admin; offers and demands are posted and withdrawn by their own enterprise. Regulators
-write nothing. (The use cases then check the enterprise owns the site or listing.)
+Write: admin registers enterprises and licences (and amends or revokes licences); a site is
+added by its enterprise or an admin; offers and demands are posted and withdrawn by their
+own enterprise. Regulators write nothing. (The use cases then check the enterprise owns the
+site or listing.)
 """
 
 from __future__ import annotations
@@ -142,9 +143,9 @@ def may_register_enterprise(principal: Principal | None) -> None:
         raise NotAuthorized("only an admin registers enterprises")
 
 
-def may_register_licence(principal: Principal | None) -> None:
+def may_manage_licences(principal: Principal | None) -> None:
     if principal is None or principal.role is not Role.ADMIN:
-        raise NotAuthorized("only an admin registers licences")
+        raise NotAuthorized("only an admin registers, amends or revokes licences")
 
 
 def may_add_site(principal: Principal | None, enterprise_id: str) -> None:

@@ -156,7 +156,10 @@ class Site:
         return await site_by_id(info, id)
 
 
-@strawberry.type(description="A licence: the codes an enterprise may take in, and until when.")
+@strawberry.type(
+    description="A licence: the codes an enterprise may take in, and until when. An admin may "
+    "amend it (version counts the changes) or record its revocation."
+)
 class Licence:
     id: strawberry.ID
     enterprise_id: strawberry.ID
@@ -167,6 +170,14 @@ class Licence:
     valid_until: date
     type: LicenceType
     created_at: datetime
+    revoked_on: date | None = strawberry.field(
+        description="The first day the licence no longer holds, when it was revoked."
+    )
+    revocation_reason: str | None
+    last_valid_day: date = strawberry.field(
+        description="validUntil, or the day before the revocation when that is earlier."
+    )
+    version: int
 
     @classmethod
     def of(cls, stored: Stored[domain.Licence]) -> Licence:
@@ -181,6 +192,10 @@ class Licence:
             valid_until=licence.valid_until,
             type=LicenceType(licence.type.value),
             created_at=stored.created_at,
+            revoked_on=licence.revoked_on,
+            revocation_reason=licence.revocation_reason,
+            last_valid_day=licence.last_valid_day,
+            version=licence.version,
         )
 
 
