@@ -180,6 +180,26 @@ async def test_a_subscription_ends_at_its_first_event_after_the_token_expires(
     assert ended.errors[0].extensions == {"code": "UNAUTHENTICATED"}
 
 
+@pytest.mark.parametrize(
+    ("query", "topic"),
+    [
+        ("subscription { matchProposed { id } }", MATCHING_MATCH_PROPOSED.name),
+        ("subscription { offerPosted { id } }", CATALOG_OFFER_POSTED.name),
+    ],
+)
+async def test_an_idle_subscription_ends_when_the_token_expires(
+    service: MatchingService, query: str, topic: str
+) -> None:
+    hub = LiveHub()
+    jwt = MatchingSettings().jwt
+    token = issue_token(jwt, Role.RECYCLER, "cement", ttl=timedelta(seconds=1))
+    stream = await subscribed(service, hub, token, query)
+    ended = await asyncio.wait_for(anext(stream), 5)  # no event at all
+    assert ended.errors is not None
+    assert ended.errors[0].extensions == {"code": "UNAUTHENTICATED"}
+    assert hub.subscribers(topic) == 0
+
+
 async def test_offers_posted_are_judged_by_licences_read_once_not_per_offer(
     service: MatchingService,
     consumer: EventConsumer,

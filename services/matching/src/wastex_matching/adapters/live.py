@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -51,14 +53,20 @@ class LiveHub:
             queue.put_nowait(envelope)
 
     @contextlib.asynccontextmanager
-    async def subscription(self, topic: str) -> AsyncIterator[AsyncIterator[Envelope]]:
-        """Subscribe on entry (events from then on are kept), unsubscribe on exit."""
+    async def subscription(
+        self, topic: str, until: float = math.inf
+    ) -> AsyncIterator[AsyncIterator[Envelope]]:
+        """Subscribe on entry (events from then on are kept), unsubscribe on exit. The
+        events stop at `until` (seconds since the epoch: a token's expiry), idle or not."""
         queue: asyncio.Queue[Envelope] = asyncio.Queue(self._queue_size)
         self._subscribers.setdefault(topic, set()).add(queue)
 
         async def events() -> AsyncIterator[Envelope]:
-            while True:
-                yield await queue.get()
+            while (left := until - time.time()) > 0:
+                try:
+                    yield await asyncio.wait_for(queue.get(), None if math.isinf(left) else left)
+                except TimeoutError:
+                    return
 
         try:
             yield events()

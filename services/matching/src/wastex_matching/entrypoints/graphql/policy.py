@@ -41,8 +41,8 @@ def subscriber(context: Context) -> Principal:
 
 
 def still_signed_in(principal: Principal) -> None:
-    """Ends a subscription whose token has expired, at its next event: the token is checked
-    when the subscription starts, and a stream must not outlive it."""
+    """Ends a subscription whose token has expired: the token is checked when the
+    subscription starts, and a stream must not outlive it (its feed stops at the expiry)."""
     if principal.expired:
         raise GraphQLError(
             "the token has expired: subscribe again with a fresh one",

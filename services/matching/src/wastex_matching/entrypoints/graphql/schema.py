@@ -130,7 +130,8 @@ class Subscription:
     async def match_proposed(self, info: Info) -> AsyncGenerator[MatchType, None]:
         principal = policy.subscriber(info.context)
         wiring = services(info)
-        async with wiring.hub.subscription(MATCHING_MATCH_PROPOSED.name) as events:
+        topic = MATCHING_MATCH_PROPOSED.name
+        async with wiring.hub.subscription(topic, until=principal.expires_at) as events:
             async for envelope in events:
                 policy.still_signed_in(principal)
                 try:
@@ -143,6 +144,7 @@ class Subscription:
                 if record is None or not policy.may_see(principal, record):
                     continue
                 yield match_of(record)
+        policy.still_signed_in(principal)  # the feed stops when the token expires
 
     @strawberry.subscription(
         description=(
@@ -160,7 +162,8 @@ class Subscription:
         clock = asyncio.get_running_loop().time
         licences: list[LicenceView] = []
         read_at = -math.inf
-        async with wiring.hub.subscription(CATALOG_OFFER_POSTED.name) as events:
+        topic = CATALOG_OFFER_POSTED.name
+        async with wiring.hub.subscription(topic, until=principal.expires_at) as events:
             async for envelope in events:
                 policy.still_signed_in(principal)
                 try:
@@ -177,6 +180,7 @@ class Subscription:
                     licences, read_at = await wiring.matching.licences_of(enterprise_id), clock()
                 if policy.licences_permit(licences, offer.waste_code, wiring.matching.today()):
                     yield OfferRef(id=strawberry.ID(offer.offer_id))
+        policy.still_signed_in(principal)  # the feed stops when the token expires
 
 
 schema = strawberry.federation.Schema(
