@@ -4,6 +4,7 @@ transaction between their statements."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -103,6 +104,10 @@ async def test_after_commit_callbacks_run_once_committed_and_never_after_a_rollb
             await unit.commit()  # the callback went with the rollback
         async with uow() as unit:
             unit.after_commit(lambda: calls.append("committed"))
+            with contextlib.suppress(RuntimeError):
+                async with unit.savepoint():
+                    unit.after_commit(lambda: calls.append("savepoint rolled back"))
+                    raise RuntimeError("one message of the batch fails")
             assert calls == []
             await unit.commit()
             await unit.commit()  # once

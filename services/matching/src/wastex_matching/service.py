@@ -403,13 +403,14 @@ class MatchingService:
                     errors.INVALID_TRANSITION,
                     f"the shipping window of match {match_id} ended on {record.window_until}",
                 )
+            # Read under a share lock: an amendment of the licence waits for this acceptance,
+            # or this acceptance reads the amendment (the sweep then has nothing to undo).
+            licence = None
             if record.licence_id is not None:
-                refusal = licence_refusal(
-                    await repo.licence(uow.session, record.licence_id),
-                    record.waste_code,
-                    Window(record.window_from, record.window_until),
-                    self.today(),
-                )
+                licence = await repo.licence(uow.session, record.licence_id, for_share=True)
+            if licence is not None:  # (a licence not in the read model refuses nothing)
+                window = Window(record.window_from, record.window_until)
+                refusal = licence_refusal(licence, record.waste_code, window, self.today())
                 if refusal is not None:
                     raise DomainError(errors.LICENCE_NO_LONGER_VALID, refusal)
             if record.status is MatchStatus.PROPOSED:
@@ -494,6 +495,8 @@ class MatchingService:
                 for record in await repo.due_to_expire(uow.session, today)
             }
             for record, licence in await repo.accepted_with_licences(uow.session):
+                if licence is None:
+                    continue  # a gap in the read model is no revocation: nothing to undo
                 window = Window(record.window_from, record.window_until)
                 refusal = licence_refusal(licence, record.waste_code, window, today)
                 if refusal is not None and record.id not in due:

@@ -272,6 +272,29 @@ async def test_a_revoked_licence_ends_its_accepted_matches_and_refuses_acceptanc
     assert await service.expire_due() == 0
 
 
+async def test_a_licence_missing_from_the_read_model_neither_expires_nor_blocks_a_match(
+    api: Api,
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """A gap in the read model (a licence fact dead-lettered, a replay short of history) is
+    no revocation: undoing accepted matches for it would release tonnes for nothing."""
+    from sqlalchemy import delete
+
+    from wastex_matching.adapters.tables import LicenceRow
+
+    match_id = await propose(service, consumer, catalog)
+    await api.as_(Role.ENTERPRISE, "steel").data(ACCEPT, id=match_id)
+    async with uow_factory() as uow:
+        await uow.session.execute(delete(LicenceRow))
+        await uow.commit()
+    assert await service.expire_due() == 0
+    confirmed = (await api.as_(Role.ENTERPRISE, "cement").data(ACCEPT, id=match_id))["acceptMatch"]
+    assert confirmed["match"]["status"] == "CONFIRMED"
+
+
 async def test_a_licence_no_longer_listing_the_code_supersedes_its_proposal(
     api: Api, service: MatchingService, consumer: EventConsumer, catalog: Catalog
 ) -> None:

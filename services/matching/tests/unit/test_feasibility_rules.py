@@ -309,7 +309,3 @@ def test_a_match_needs_its_licence_for_what_is_left_of_its_window(
     else:
         assert found is not None
         assert refused in found
-
-
-def test_a_match_whose_licence_is_gone_is_refused() -> None:
-    assert licence_refusal(None, "SW01", MATCH_WINDOW, TODAY) is not None

@@ -148,12 +148,13 @@ class UnitOfWork:
         """Undo only this block on error (one message of a batch), keeping the rest."""
         await self.flush_writes()  # what came before is not this block's to lose
         nested = await self.session.begin_nested()
-        queued = len(self._outbox)
+        queued, callbacks = len(self._outbox), len(self._after_commit)
         try:
             yield
             await self.flush_writes()  # inside: a failing write is this block's alone
         except BaseException:
             del self._outbox[queued:]
+            del self._after_commit[callbacks:]
             _drop_queue(self.session)
             await nested.rollback()
             raise

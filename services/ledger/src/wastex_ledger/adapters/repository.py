@@ -439,10 +439,13 @@ class Repository:
             values["recycler_district"] = recycler_district
         statement = update(manifests).where(manifests.c.id == manifest.id)
         if read is not None:
-            proposed = _resolution_values(read.resolution)["gap_proposed_at_us"]
+            proposal = _resolution_values(read.resolution)
             statement = statement.where(
                 manifests.c.status == str(read.status),
-                manifests.c.gap_proposed_at_us.is_not_distinct_from(proposed),
+                *(
+                    manifests.c[name].is_not_distinct_from(proposal[name])
+                    for name in ("gap_cause", "gap_proposed_by", "gap_proposed_at_us")
+                ),
             )
         result = await self.session.execute(statement.values(**values))
         return bool(getattr(result, "rowcount", 0) == 1)

@@ -9,12 +9,13 @@ Rules come from configuration (`wastex_ledger/zero_waste_rules.yaml` by default)
   no figures (denominator 0) fails.
 - `in_plant_share_at_least`: 固废不出厂 share ≥ threshold (a project rule, not official).
 - `no_open_discrepancies`: no manifest of the enterprise (either side) booked in the year is
-  in `DISCREPANCY`.
+  in `DISCREPANCY` (one its parties resolved, `RESOLVED`, is no longer open).
 - `no_unmatched_hazardous_stock`: hazardous (HW) stock at the end of the year, less what is
   in transit or on a manifest opened by then and awaiting dispatch, code by code (one
   code's manifests move none of another's stock), ≤ threshold (default 0 t).
 - `generation_accounted`: the year's generation not accounted for by utilisation, transfers
-  (also in transit; a weight gap within the manifest tolerance counts as transferred),
+  (also in transit; a weight gap within the manifest tolerance, or one the parties resolved
+  as a weighing error or a change of moisture, counts as transferred),
   storage or disposal ≤ threshold tonnes (the identity's 倾倒丢弃 rest).
 - `disposal_share_at_most`: 处置率 (disposed ÷ generated, formulas §1, prior-stock disposal
   included) ≤ threshold (a project rule: a zero-waste plant utilises rather than disposes);
@@ -92,14 +93,16 @@ class Records:
     moving: Mapping[str, Decimal]
     #: Shipments on the road, as transfers at their dispatched weight, by month.
     in_transit: Mapping[Period, Figures]
-    #: Dispatched less received tonnes of shipments received within the tolerance, by
-    #: (code, from prior-year stock, month), up to the year's end.
+    #: Dispatched less received tonnes of shipments that lost nothing (received within the
+    #: tolerance, or resolved as a weighing error or a change of moisture), by (code, from
+    #: prior-year stock, month), up to the year's end.
     weighing_gaps: Mapping[tuple[str, bool, Period], Decimal]
 
 
 def facts_of(records: Records) -> Facts:
-    """The facts the rules judge. A weight gap within the tolerance is part of the shipment,
-    not waste left behind: it counts as transferred for the accounting and for the stock."""
+    """The facts the rules judge. A weight gap within the tolerance (or resolved as no loss)
+    is part of the shipment, not waste left behind: it counts as transferred for the
+    accounting and for the stock."""
     year, gaps = records.year, records.weighing_gaps
     current_gap = sum(
         (t for (_, prior, m), t in gaps.items() if not prior and m.year == year), ZERO

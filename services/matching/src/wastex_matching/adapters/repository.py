@@ -295,8 +295,15 @@ def _licence_upsert(dialect: str) -> Any:
     )
 
 
-async def licence(session: AsyncSession, licence_id: str) -> LicenceView | None:
-    row = await session.get(LicenceRow, licence_id)
+async def licence(
+    session: AsyncSession, licence_id: str, *, for_share: bool = False
+) -> LicenceView | None:
+    """A licence as the read model has it; `for_share` holds its row against a concurrent
+    amendment until the transaction ends (PostgreSQL; SQLite has one writer anyway)."""
+    statement = select(LicenceRow).where(table_of(LicenceRow).c.id == licence_id)
+    if for_share:
+        statement = statement.with_for_update(read=True)
+    row = (await session.execute(statement)).scalars().first()
     return None if row is None else licence_view(row)
 
 

@@ -136,13 +136,11 @@ def _span(window: Window) -> str:
     return f"{window.start}–{window.end}"
 
 
-def licence_refusal(
-    licence: LicenceView | None, code: str, window: Window, today: date
-) -> str | None:
+def licence_refusal(licence: LicenceView, code: str, window: Window, today: date) -> str | None:
     """Why a match's licence no longer lets it go ahead (amended or revoked since it was
     proposed), or None: like rule 3 and 5 for a pair, it must carry the code and hold over
     what is left of the match's window."""
-    if licence is None or not licence.may_take(code):
+    if not licence.may_take(code):
         return f"the recycler's licence no longer permits {code}"
     rest = window.from_day(today)
     if rest is not None and not licence.valid_over(rest):
