@@ -502,7 +502,8 @@ class MatchingService:
                 if refusal is not None and record.id not in due:
                     due[record.id] = (record, refusal)
             for record, reason in due.values():
-                updated = replace(record, status=lifecycle.expire(record.status))
+                expired = lifecycle.expire(record.status)
+                updated = replace(record, status=expired, expiry_reason=reason)
                 updated = await self._save(uow, record, updated)
                 await self._publish(
                     uow,

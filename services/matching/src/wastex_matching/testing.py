@@ -281,7 +281,7 @@ MATCH_FIELDS = """
   id status tonnes distanceKm co2eKg avoidedCo2eKg avoidedFactorKey freightFactorKey
   freightFactorKgPerTkm freightFactorSource wasteCode licenceId windowFrom windowUntil
   supplierEnterpriseId recyclerEnterpriseId supplierDistrict recyclerDistrict
-  acceptedBySupplier acceptedByRecycler rejectedBy rejectionReason explanation
+  acceptedBySupplier acceptedByRecycler rejectedBy rejectionReason expiryReason explanation
   offer { id } demand { id }
   alternatives { demand { id } reason distanceKm detail }
 """

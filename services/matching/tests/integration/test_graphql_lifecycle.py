@@ -240,6 +240,7 @@ async def test_open_matches_expire_when_their_window_has_passed(
     record = await later.get(match_id)
     assert record is not None
     assert record.status is MatchStatus.EXPIRED
+    assert record.expiry_reason == "its shipping window ended on 2027-01-31"
     assert (await _outbox_types(uow_factory))[-1] == "matching.match-expired"
     assert await later.expire_due() == 0
 
@@ -266,6 +267,8 @@ async def test_a_revoked_licence_ends_its_accepted_matches_and_refuses_acceptanc
     record = await service.get(match_id)
     assert record is not None
     assert record.status is MatchStatus.EXPIRED
+    assert record.expiry_reason is not None
+    assert "licence no longer holds" in record.expiry_reason
     expired = (await _outbox_payloads(uow_factory))[-1]
     assert expired["type"] == "matching.match-expired"
     assert "licence no longer holds" in expired["data"]["reason"]

@@ -103,6 +103,8 @@ class MatchRecord:
     recycler_accepted_at: datetime | None = None
     rejected_by: str | None = None
     rejection_reason: str | None = None
+    #: Why an EXPIRED match could not go ahead (its window ended, its licence changed).
+    expiry_reason: str | None = None
     explanation: str = ""
     alternatives: tuple[Alternative, ...] = field(default=())
     generation: int = 0

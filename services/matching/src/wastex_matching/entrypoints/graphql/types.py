@@ -105,6 +105,10 @@ class MatchType:
     accepted_by_recycler: bool
     rejected_by: PartyType | None
     rejection_reason: str | None
+    expiry_reason: str | None = strawberry.field(
+        description="Why an EXPIRED match could not go ahead: its shipping window ended, or "
+        "its licence was amended or revoked and no longer allows it."
+    )
     proposed_at: datetime
     updated_at: datetime
     explanation: str
@@ -170,6 +174,7 @@ def match_of(record: MatchRecord) -> MatchType:
         accepted_by_recycler=record.recycler_accepted_at is not None,
         rejected_by=PartyType(record.rejected_by) if record.rejected_by else None,
         rejection_reason=record.rejection_reason,
+        expiry_reason=record.expiry_reason,
         proposed_at=_aware(record.proposed_at),
         updated_at=_aware(record.updated_at),
         explanation=record.explanation,
