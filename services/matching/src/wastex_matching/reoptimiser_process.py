@@ -9,7 +9,8 @@ engine; the service process keeps the consumers, GraphQL and the one outbox rela
 over the child's stdin and stdout, one JSON value a line:
 
 - service → child: the settings (first line), then `"changed"` whenever the market may have
-  changed (what wakes the re-optimiser in one process);
+  changed (what wakes the re-optimiser in one process), and `"sweep"` when a licence change
+  asks for the expiry sweep at once;
 - child → service: `{"totals": …}` after each round (the service's `/metrics`), and
   `"outbox"` after a commit that queued events (wakes the relay).
 
@@ -41,8 +42,10 @@ from wastex_shared.storage import UnitOfWorkFactory, make_engine
 log = logging.getLogger("wastex_matching.reoptimiser_process")  # also when run as __main__
 
 CHANGED = "changed"
+SWEEP = "sweep"
 OUTBOX = "outbox"
 CHANGED_LINE = json.dumps(CHANGED).encode()
+SWEEP_LINE = json.dumps(SWEEP).encode()
 
 
 class ReoptimiserProcess:
@@ -88,14 +91,18 @@ class ReoptimiserProcess:
         self.started += 1
         # The service's totals go on from what earlier children did: counters never go back.
         self._before = self._service.totals
-        forwarding = asyncio.create_task(self._forward_changes(child.stdin))
+        forwarding = [
+            asyncio.create_task(self._forward_changes(child.stdin)),
+            asyncio.create_task(self._forward_sweeps(child.stdin)),
+        ]
         try:
             self._service.changed.set()  # whatever happened while there was no child
             await self._read_reports(child.stdout)
             return await child.wait()
         finally:
             self.pid = None
-            forwarding.cancel()
+            for task in forwarding:
+                task.cancel()
             await _stop(child)
 
     async def _forward_changes(self, stdin: asyncio.StreamWriter) -> None:
@@ -105,6 +112,15 @@ class ReoptimiserProcess:
             changes.take()
             stdin.write(CHANGED_LINE + b"\n")
             with contextlib.suppress(ConnectionError):  # a dead child: `run` starts another
+                await stdin.drain()
+
+    async def _forward_sweeps(self, stdin: asyncio.StreamWriter) -> None:
+        asked = self._service.sweep_soon
+        while True:
+            await asked.wait()
+            asked.clear()
+            stdin.write(SWEEP_LINE + b"\n")
+            with contextlib.suppress(ConnectionError):
                 await stdin.drain()
 
     async def _read_reports(self, stdout: asyncio.StreamReader) -> None:
@@ -179,6 +195,8 @@ async def serve_rounds(
         async for line in commands:
             if line.strip() == CHANGED_LINE:
                 service.changed.set()
+            elif line.strip() == SWEEP_LINE:
+                service.sweep_soon.set()
 
     work = (service.run_reoptimiser, service.run_expiry_sweeper, report_outbox, report_totals)
     tasks = [asyncio.create_task(task(), name=task.__name__) for task in (listen, *work)]

@@ -199,8 +199,9 @@ class MatchingService:
         )
         #: Set by anything that may change the best allocation; wakes the re-optimiser.
         self.changed = MarketChanges()
-        #: Set once a licence change has committed: the expiry sweep runs at once.
-        self._sweep_soon = asyncio.Event()
+        #: Set once a licence change has committed: the expiry sweep runs at once (in the
+        #: child, when rounds run in one: `ReoptimiserProcess` forwards it).
+        self.sweep_soon = asyncio.Event()
         #: The market version the last completed round saw (-1: none yet).
         self.processed_version = -1
         #: The day of the last completed round: a new day is a new market (windows open and
@@ -289,7 +290,7 @@ class MatchingService:
         expiry sweep ends accepted matches it no longer allows."""
         await repo.upsert_licence(uow.session, data)
         await self._market_changed(uow)
-        uow.after_commit(self._sweep_soon.set)
+        uow.after_commit(self.sweep_soon.set)
 
     async def on_offer_posted(self, uow: UnitOfWork, _: Envelope, data: OfferPosted) -> None:
         await repo.upsert_listing(
@@ -945,8 +946,8 @@ class MatchingService:
             return version
 
     async def run_expiry_sweeper(self) -> None:
-        """Expire due matches every `expiry_sweep_seconds` (and at once after this process
-        consumed a licence change) in the process that holds the
+        """Expire due matches every `expiry_sweep_seconds` (and at once after a licence
+        change was consumed: `sweep_soon`) in the process that holds the
         re-optimiser's lease: a process standing by would only race it for the same rows (and
         lose, with a CONCURRENT_UPDATE logged), and takes over with the lease."""
         while True:
@@ -963,6 +964,6 @@ class MatchingService:
             wait = self.settings.expiry_sweep_seconds if self.leading is not None else 0.5
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
-                    self._sweep_soon.wait(), min(wait, self.settings.expiry_sweep_seconds)
+                    self.sweep_soon.wait(), min(wait, self.settings.expiry_sweep_seconds)
                 )
-            self._sweep_soon.clear()
+            self.sweep_soon.clear()

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from wastex_matching.domain.lifecycle import MatchStatus, Party
 from wastex_matching.reoptimiser_process import ReoptimiserProcess, start_child
 from wastex_matching.service import MatchingService
 from wastex_matching.settings import MatchingSettings
@@ -142,3 +143,29 @@ async def test_a_child_stops_when_its_service_is_gone_and_frees_the_lease(
         if child.returncode is None:
             child.kill()
             await child.wait()
+
+
+@pytest.mark.usefixtures("proposed")
+async def test_a_licence_change_wakes_the_childs_expiry_sweep(
+    rounds: ReoptimiserProcess,
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+) -> None:
+    """The sweep runs in the child: a revocation consumed here must reach it, not wait out
+    `expiry_sweep_seconds` (300 s by default)."""
+    [match] = await stored(service)
+    await service.accept(match.id, Party.SUPPLIER)
+    await asyncio.sleep(1.0)  # the child's first sweep is behind it
+    revoked = catalog.amended_licence(
+        "cement-lic", "cement", ["SW01", "SW02"], 2, revoked_on=date.today()
+    )
+    await catalog.feed(consumer, revoked)
+
+    async def expired() -> bool:
+        record = await service.get(match.id)
+        return record is not None and record.status is MatchStatus.EXPIRED
+
+    async with asyncio.timeout(CHILD_SECONDS):
+        while not await expired():
+            await asyncio.sleep(0.1)
