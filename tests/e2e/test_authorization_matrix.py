@@ -1038,7 +1038,12 @@ MATCH_PROPOSED = "subscription { matchProposed { id status offer { id wasteCode 
 OFFER_POSTED = (
     'subscription { offerPosted(wasteCodes: ["SW05"]) { id wasteCode district site { id } } }'
 )
-SUBSCRIPTIONS = {"matchProposed": MATCH_PROPOSED, "offerPosted": OFFER_POSTED}
+MATCH_CHANGED = "subscription { matchChanged { id status } }"
+SUBSCRIPTIONS = {
+    "matchProposed": MATCH_PROPOSED,
+    "offerPosted": OFFER_POSTED,
+    "matchChanged": MATCH_CHANGED,
+}
 RECEIVES = "RECEIVES"
 SILENT = "SILENT"
 
@@ -1129,6 +1134,20 @@ async def subscriptions(world: World, stack: Stack) -> AsyncIterator[dict[tuple[
                 if all(watches[k].events for k in awaited):
                     break
                 await asyncio.sleep(0.1)
+        # A change: the recycler turns one of the new proposals down.
+        [proposal, *_] = watches[("matchProposed", "recycler")].events
+        await mutate(
+            world.client("recycler"),
+            REJECT_MATCH,
+            "rejectMatch",
+            id=proposal["matchProposed"]["id"],
+        )
+        changed = [
+            ("matchChanged", role) for role in ("enterprise_a", "recycler", "regulator_x", "admin")
+        ]
+        async with asyncio.timeout(60):
+            while not all(watches[k].events for k in changed):
+                await asyncio.sleep(0.1)
         await asyncio.sleep(2)
         yield watches
     finally:
@@ -1141,6 +1160,15 @@ async def subscriptions(world: World, stack: Stack) -> AsyncIterator[dict[tuple[
 
 SUBSCRIPTION_CELLS = {
     "matchProposed": cells(
+        anonymous=DENY,
+        enterprise_a=RECEIVES,
+        enterprise_b=SILENT,
+        recycler=RECEIVES,
+        regulator_x=RECEIVES,
+        regulator_y=SILENT,
+        admin=RECEIVES,
+    ),
+    "matchChanged": cells(
         anonymous=DENY,
         enterprise_a=RECEIVES,
         enterprise_b=SILENT,

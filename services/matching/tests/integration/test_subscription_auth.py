@@ -12,6 +12,7 @@ import pytest
 
 from wastex_matching.adapters.live import KafkaLiveFeed, LiveHub
 from wastex_matching.adapters.tables import messaging
+from wastex_matching.domain.lifecycle import Party
 from wastex_matching.entrypoints.graphql import GraphQLServices, schema
 from wastex_matching.service import MatchingService
 from wastex_matching.settings import MatchingSettings
@@ -21,7 +22,11 @@ from wastex_shared.envelope import Envelope
 from wastex_shared.graphql.context import Context
 from wastex_shared.messaging import EventConsumer
 from wastex_shared.storage import UnitOfWorkFactory, make_engine
-from wastex_shared.topics import CATALOG_OFFER_POSTED, MATCHING_MATCH_PROPOSED
+from wastex_shared.topics import (
+    CATALOG_OFFER_POSTED,
+    MATCHING_MATCH_ACCEPTED,
+    MATCHING_MATCH_PROPOSED,
+)
 
 from .test_reoptimisation import outbox, seed_market
 
@@ -76,6 +81,59 @@ async def test_hub_fans_out_and_drops_the_oldest_for_a_slow_subscriber() -> None
     assert hub.dropped == 2
 
 
+async def test_one_subscription_hears_several_topics_in_order() -> None:
+    hub = LiveHub()
+    async with hub.subscription("a", "b") as events:
+        assert (hub.subscribers("a"), hub.subscribers("b")) == (1, 1)
+        hub.publish("a", event(1))
+        hub.publish("c", event(2))
+        hub.publish("b", event(3))
+        assert [(await anext(events)).data["n"] for _ in range(2)] == [1, 3]
+    assert (hub.subscribers("a"), hub.subscribers("b")) == (0, 0)
+
+
+async def test_match_changes_reach_the_parties_and_no_one_else(
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    await seed_market(catalog, consumer)
+    await service.reoptimise()
+    [(_, proposal)] = await proposed(uow_factory)
+    match_id = proposal.data["matchId"]
+    await service.accept(match_id, Party.SUPPLIER)
+    [(topic, accepted)] = await proposed(uow_factory, MATCHING_MATCH_ACCEPTED.name)
+    hub = LiveHub()
+    jwt = MatchingSettings().jwt
+    query = "subscription { matchChanged { id status acceptedBySupplier } }"
+    watchers = {
+        who: await subscribed(service, hub, issue_token(jwt, role, who, district=district), query)
+        for who, role, district in (
+            ("cement", Role.ENTERPRISE, None),
+            ("steel", Role.ENTERPRISE, None),
+            ("bricks", Role.ENTERPRISE, None),
+            ("regulator", Role.REGULATOR, "江夏区"),
+        )
+    }
+    pending = {who: asyncio.ensure_future(anext(stream)) for who, stream in watchers.items()}
+    while hub.subscribers(topic) < len(pending):
+        await asyncio.sleep(0.01)
+    hub.publish(MATCHING_MATCH_PROPOSED.name, proposal)  # not a change: not pushed
+    hub.publish(topic, accepted)
+    for who in ("cement", "steel", "regulator"):
+        pushed = await asyncio.wait_for(pending[who], 5)
+        assert pushed.errors is None
+        assert pushed.data["matchChanged"] == {
+            "id": match_id,
+            "status": "ACCEPTED_BY_SUPPLIER",
+            "acceptedBySupplier": True,
+        }
+    await asyncio.sleep(0.1)
+    assert not pending["bricks"].done()
+    pending["bricks"].cancel()
+
+
 async def test_the_feed_decodes_only_what_someone_listens_to() -> None:
     hub = LiveHub()
     feed = KafkaLiveFeed("unused:9092", ["t"], hub, started_at=event(0).time)
@@ -101,12 +159,14 @@ def calls_of(monkeypatch: pytest.MonkeyPatch, service: MatchingService, name: st
     return calls
 
 
-async def proposed(uow_factory: UnitOfWorkFactory) -> list[tuple[str, Envelope]]:
-    """The match-proposed events in the outbox, as the live hub would get them."""
+async def proposed(
+    uow_factory: UnitOfWorkFactory, topic: str = MATCHING_MATCH_PROPOSED.name
+) -> list[tuple[str, Envelope]]:
+    """The events of `topic` (match-proposed) in the outbox, as the live hub would get them."""
     return [
         (row["topic"], Envelope.model_validate({k: v for k, v in row.items() if k != "key"}))
         for row in await outbox(uow_factory)
-        if row["topic"] == MATCHING_MATCH_PROPOSED.name
+        if row["topic"] == topic
     ]
 
 
@@ -185,6 +245,7 @@ async def test_a_subscription_ends_at_its_first_event_after_the_token_expires(
     [
         ("subscription { matchProposed { id } }", MATCHING_MATCH_PROPOSED.name),
         ("subscription { offerPosted { id } }", CATALOG_OFFER_POSTED.name),
+        ("subscription { matchChanged { id } }", MATCHING_MATCH_ACCEPTED.name),
     ],
 )
 async def test_an_idle_subscription_ends_when_the_token_expires(

@@ -54,12 +54,14 @@ class LiveHub:
 
     @contextlib.asynccontextmanager
     async def subscription(
-        self, topic: str, until: float = math.inf
+        self, *topics: str, until: float = math.inf
     ) -> AsyncIterator[AsyncIterator[Envelope]]:
-        """Subscribe on entry (events from then on are kept), unsubscribe on exit. The
-        events stop at `until` (seconds since the epoch: a token's expiry), idle or not."""
+        """Subscribe to `topics` on entry (events from then on are kept, in the order they
+        came), unsubscribe on exit. The events stop at `until` (seconds since the epoch: a
+        token's expiry), idle or not."""
         queue: asyncio.Queue[Envelope] = asyncio.Queue(self._queue_size)
-        self._subscribers.setdefault(topic, set()).add(queue)
+        for topic in topics:
+            self._subscribers.setdefault(topic, set()).add(queue)
 
         async def events() -> AsyncIterator[Envelope]:
             while (left := until - time.time()) > 0:
@@ -71,7 +73,8 @@ class LiveHub:
         try:
             yield events()
         finally:
-            self._subscribers[topic].discard(queue)
+            for topic in topics:
+                self._subscribers[topic].discard(queue)
 
 
 class KafkaLiveFeed:

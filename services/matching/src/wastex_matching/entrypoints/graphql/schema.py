@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
@@ -26,7 +27,15 @@ from wastex_matching.entrypoints.graphql.types import (
 from wastex_matching.entrypoints.graphql.wiring import services
 from wastex_shared.errors import DomainError
 from wastex_shared.events.catalog import OfferPosted
-from wastex_shared.events.matching import MatchProposed
+from wastex_shared.events.matching import (
+    MatchAccepted,
+    MatchConfirmed,
+    MatchExpired,
+    MatchFacts,
+    MatchProposed,
+    MatchRejected,
+    MatchSuperseded,
+)
 from wastex_shared.graphql.connection import (
     Connection,
     connection,
@@ -36,7 +45,16 @@ from wastex_shared.graphql.connection import (
 from wastex_shared.graphql.context import Info
 from wastex_shared.graphql.errors import UserError
 from wastex_shared.graphql.extensions import standard_extensions
-from wastex_shared.topics import CATALOG_OFFER_POSTED, MATCHING_MATCH_PROPOSED
+from wastex_shared.topics import (
+    CATALOG_OFFER_POSTED,
+    MATCHING_MATCH_ACCEPTED,
+    MATCHING_MATCH_CONFIRMED,
+    MATCHING_MATCH_EXPIRED,
+    MATCHING_MATCH_PROPOSED,
+    MATCHING_MATCH_REJECTED,
+    MATCHING_MATCH_SUPERSEDED,
+    Topic,
+)
 
 #: How long an `offerPosted` subscription judges offers by the licences it last read.
 LICENCE_REFRESH_SECONDS: Final = 5.0
@@ -124,27 +142,70 @@ class Mutation:
         return await _act(info, str(id), reason)
 
 
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """Match facts a subscription pushes: of this event type, read from this topic."""
+
+    event_type: str
+    topic: Topic
+    model: type[MatchFacts]
+
+
+PROPOSALS: Final = (Feed("matching.match-proposed", MATCHING_MATCH_PROPOSED, MatchProposed),)
+#: The lifecycle facts `matchChanged` pushes.
+CHANGES: Final = (
+    Feed("matching.match-accepted", MATCHING_MATCH_ACCEPTED, MatchAccepted),
+    Feed("matching.match-confirmed", MATCHING_MATCH_CONFIRMED, MatchConfirmed),
+    Feed("matching.match-rejected", MATCHING_MATCH_REJECTED, MatchRejected),
+    Feed("matching.match-expired", MATCHING_MATCH_EXPIRED, MatchExpired),
+    Feed("matching.match-superseded", MATCHING_MATCH_SUPERSEDED, MatchSuperseded),
+)
+MATCH_CHANGES: Final = tuple(feed.topic.name for feed in CHANGES)
+
+
+async def _pushed_matches(info: Info, feeds: Sequence[Feed]) -> AsyncGenerator[MatchType, None]:
+    """The matches of the facts on `feeds` that the subscriber may see, read as they stand;
+    ends when the subscriber's token expires."""
+    principal = policy.subscriber(info.context)
+    wiring = services(info)
+    models = {feed.event_type: feed.model for feed in feeds}
+    topics = [feed.topic.name for feed in feeds]
+    async with wiring.hub.subscription(*topics, until=principal.expires_at) as events:
+        async for envelope in events:
+            policy.still_signed_in(principal)
+            model = models.get(envelope.type)
+            if model is None:
+                continue
+            try:
+                facts = model.model_validate(envelope.data)
+            except ValidationError:
+                continue
+            if not policy.might_see(principal, facts):
+                continue
+            record = await wiring.matching.get(facts.match_id)
+            if record is None or not policy.may_see(principal, record):
+                continue
+            yield match_of(record)
+    policy.still_signed_in(principal)  # the feed stops when the token expires
+
+
 @strawberry.type
 class Subscription:
     @strawberry.subscription(description="New proposals the caller may see (parties: theirs).")
     async def match_proposed(self, info: Info) -> AsyncGenerator[MatchType, None]:
-        principal = policy.subscriber(info.context)
-        wiring = services(info)
-        topic = MATCHING_MATCH_PROPOSED.name
-        async with wiring.hub.subscription(topic, until=principal.expires_at) as events:
-            async for envelope in events:
-                policy.still_signed_in(principal)
-                try:
-                    facts = MatchProposed.model_validate(envelope.data)
-                except ValidationError:
-                    continue
-                if not policy.might_see(principal, facts):
-                    continue
-                record = await wiring.matching.get(facts.match_id)
-                if record is None or not policy.may_see(principal, record):
-                    continue
-                yield match_of(record)
-        policy.still_signed_in(principal)  # the feed stops when the token expires
+        async for match in _pushed_matches(info, PROPOSALS):
+            yield match
+
+    @strawberry.subscription(
+        description=(
+            "The caller's matches (all a regulator or admin may see) as their status changes: "
+            "accepted by one side, confirmed, rejected, expired or superseded; each pushed as "
+            "it stands when read."
+        )
+    )
+    async def match_changed(self, info: Info) -> AsyncGenerator[MatchType, None]:
+        async for match in _pushed_matches(info, CHANGES):
+            yield match
 
     @strawberry.subscription(
         description=(
