@@ -270,7 +270,7 @@ LpOracle = Callable[[City, MatchingParams], float]
 def lp_optimum(city: City, params: MatchingParams) -> float:
     """Minimum kg CO2e (transport + unmatched penalty) over all feasible flows, by HiGHS."""
     net = apply_fixed(city.offers, city.demands, city.licences, city.fixed, TODAY)
-    licence_row = {lic.key: k for k, lic in enumerate(net.licences)}
+    licence_row = {lic.licence_id: k for k, lic in enumerate(net.licences)}
     per_tkm = float(params.freight_factor().value)
     rows_o: list[int] = []
     rows_d: list[int] = []
@@ -281,7 +281,7 @@ def lp_optimum(city: City, params: MatchingParams) -> float:
             verdict = assess_pair(
                 offer, demand, net.licences, TODAY, road_factor=params.road_factor
             )
-            for ident in verdict.usable_licences:
+            for ident in verdict.usable_licence_ids:
                 rows_o.append(i)
                 rows_d.append(j)
                 rows_l.append(licence_row[ident])

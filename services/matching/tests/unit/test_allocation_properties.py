@@ -20,7 +20,6 @@ from wastex_matching.domain import (
     greedy_nearest_first,
     greedy_shortest_edge_first,
 )
-from wastex_matching.domain.capacity import licence_year
 from wastex_shared.codes import is_hazardous
 
 from .conftest import cities
@@ -53,26 +52,20 @@ def test_allocation_never_exceeds_any_offer_demand_or_licence(
     net = apply_fixed(c.offers, c.demands, c.licences, c.fixed, TODAY)
     per_offer: dict[str, Decimal] = defaultdict(Decimal)
     per_demand: dict[str, Decimal] = defaultdict(Decimal)
-    per_licence: dict[tuple[str, int | None], Decimal] = defaultdict(Decimal)
-    offers = {o.offer_id: o for o in net.offers}
-    demands = {d.demand_id: d for d in net.demands}
+    per_licence: dict[str, Decimal] = defaultdict(Decimal)
     for match in result.matches:
         assert match.tonnes > 0
         assert match.tonnes == match.tonnes.quantize(KILOGRAM)
         per_offer[match.offer_id] += match.tonnes
         per_demand[match.demand_id] += match.tonnes
-        # Each year's tonnage of a licence is its own: the year the shipments start.
-        start = max(offers[match.offer_id].window.start, demands[match.demand_id].window.start)
-        year = licence_year(start, TODAY)
-        per_licence[match.licence_id, year] += match.tonnes
+        per_licence[match.licence_id] += match.tonnes
     for offer in net.offers:
         left = result.unmatched_tonnes.get(offer.offer_id, Decimal(0))
         assert per_offer[offer.offer_id] + left == offer.remaining_tonnes  # every tonne accounted
     for demand in net.demands:
         assert per_demand[demand.demand_id] <= demand.remaining_tonnes
     for licence in net.licences:
-        assert per_licence[licence.licence_id, licence.year] <= licence.remaining_tonnes
-    assert set(per_licence) <= {(lic.licence_id, lic.year) for lic in net.licences}
+        assert per_licence[licence.licence_id] <= licence.remaining_tonnes
 
 
 @settings(max_examples=120, deadline=None)
@@ -90,9 +83,7 @@ def test_allocation_never_pairs_an_unpermitted_code(
         licence = licences[match.licence_id]
         verdict = assess_pair(offer, demand, net.licences, TODAY, road_factor=road)
         assert verdict.feasible, verdict.message
-        slots = [net.licences[net.licence_positions[key]] for key in verdict.usable_licences]
-        usable = {slot.licence_id for slot in slots}
-        assert match.licence_id in usable
+        assert match.licence_id in verdict.usable_licence_ids
         assert licence.enterprise_id == demand.enterprise_id
         assert match.waste_code == offer.waste_code in demand.waste_codes
         assert match.waste_code in licence.waste_codes

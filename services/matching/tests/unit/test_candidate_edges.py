@@ -21,7 +21,7 @@ def edge_set(edges: Any, net: Any) -> set[tuple[str, str, str, int]]:
         (
             net.offers[o].offer_id,
             net.demands[d].demand_id,
-            net.licences[lic].key,
+            net.licences[lic].licence_id,
             int(m),
         )
         for o, d, lic, m in zip(edges.offer, edges.demand, edges.licence, edges.metres, strict=True)
@@ -33,7 +33,7 @@ def scalar_set(net: Any, road_factor: float) -> set[tuple[str, str, str, int]]:
     for offer in net.offers:
         for demand in net.demands:
             verdict = assess_pair(offer, demand, net.licences, TODAY, road_factor=road_factor)
-            for ident in verdict.usable_licences:
+            for ident in verdict.usable_licence_ids:
                 found.add((offer.offer_id, demand.demand_id, ident, verdict.distance_metres))
     return found
 

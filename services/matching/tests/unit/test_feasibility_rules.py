@@ -42,7 +42,7 @@ def reason(
 def test_a_licensed_pair_in_reach_with_overlapping_windows_is_feasible(make: Any) -> None:
     verdict = assess_pair(make.offer(), make.demand(), [make.licence()], TODAY)
     assert verdict.feasible
-    assert verdict.usable_licences == ("licence-1",)
+    assert verdict.usable_licence_ids == ("licence-1",)
     assert verdict.transfer_window == make.window()
 
 
@@ -189,7 +189,7 @@ def test_a_second_licence_with_tonnage_left_keeps_the_pair_feasible(make: Any) -
     spare = make.licence("spare", annual=500)
     verdict = assess_pair(make.offer(), make.demand(), [used_up, spare], TODAY)
     assert verdict.feasible
-    assert verdict.usable_licences == ("spare",)
+    assert verdict.usable_licence_ids == ("spare",)
 
 
 def test_fixed_matches_this_year_use_up_licence_tonnage(make: Any) -> None:

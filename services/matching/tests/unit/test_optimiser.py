@@ -15,7 +15,6 @@ from wastex_matching.domain import (
     FixedMatch,
     LicenceType,
     MatchingParams,
-    Window,
     allocate,
     apply_fixed,
     greedy_nearest_first,
@@ -235,52 +234,6 @@ def test_accepted_matches_are_fixed_and_consume_offer_demand_and_licence(make: A
         "other": Decimal("10.000"),
     }
     assert result.unmatched_tonnes == {"offer-1": Decimal("20.000")}
-
-
-def fixed_for(year: int, tonnes: str = "100") -> FixedMatch:
-    """An accepted match of another offer that uses `tonnes` of licence-1's `year`."""
-    return FixedMatch(
-        match_id=f"m-{year}",
-        offer_id="elsewhere",
-        demand_id="demand-1",
-        licence_id="licence-1",
-        tonnes=Decimal(tonnes),
-        licence_year=year,
-    )
-
-
-def test_each_year_of_a_licence_has_its_own_tonnage(make: Any) -> None:
-    """In December, this year's commitments leave next year's tonnage whole, and next year's
-    leave this year's: an offer starting in January and one starting now each get theirs."""
-    january = Window(date(2027, 1, 4), date(2027, 2, 28))
-    now_ = make.offer("now", amount=100)  # starts today, 1 December
-    later = make.offer("later", enterprise="factory-2", amount=100, window=january)
-    demand = make.demand(amount=500, window=Window(TODAY, date(2027, 3, 31)))
-    licence = make.licence(annual=100)
-    # This year's tonnage is gone: only January's offer is taken, under 2027's tonnage.
-    result = allocate(
-        [now_, later], [demand], [licence], today=TODAY, fixed=[fixed_for(TODAY.year)]
-    )
-    assert {m.offer_id: m.tonnes for m in result.matches} == {"later": Decimal("100.000")}
-    assert result.route_years == (2027,)
-    # Next year's is gone: only this year's offer is taken.
-    result = allocate([now_, later], [demand], [licence], today=TODAY, fixed=[fixed_for(2027)])
-    assert {m.offer_id: m.tonnes for m in result.matches} == {"now": Decimal("100.000")}
-    assert result.route_years == (2026,)
-    # Neither: both, 100 t of each year (one year's licence would have held 100 t in all).
-    result = allocate([now_, later], [demand], [licence], today=TODAY)
-    assert result.matched_tonnes == Decimal("200.000")
-
-
-def test_a_match_of_an_earlier_year_starts_this_year_and_uses_this_years_slot(
-    make: Any,
-) -> None:
-    net = apply_fixed([make.offer()], [make.demand()], [make.licence()], (), TODAY)
-    this_year = net.licence_positions[f"licence-1@{TODAY.year}"]
-    assert net.slot_position(f"licence-1@{TODAY.year - 1}") == this_year
-    assert net.slot_position("licence-1") == this_year  # no year stamped: this year's
-    assert net.slot_position("licence-gone@2026") == -1
-    assert net.slot_position(f"licence-1@{TODAY.year + 5}") == -1  # no listing starts then
 
 
 def test_an_offer_counts_its_kilograms_once_and_again_when_fixed_matches_take_some(

@@ -129,7 +129,7 @@ def scrambled_proposals(result: AllocationResult, rng: random.Random) -> list[Pr
     """Proposals as a round would find them: most routes stored as they are, some with
     another weight or licence, some twice, some for listings no longer open."""
     proposals = []
-    for n, (route, year) in enumerate(zip(result.routes, result.route_years, strict=True)):
+    for n, route in enumerate(result.routes):
         roll = rng.random()
         kilograms = route.kilograms + (rng.randint(1, 500) if roll < 0.15 else 0)
         licence = "another-licence" if 0.15 <= roll < 0.2 else route.licence_id
@@ -142,7 +142,6 @@ def scrambled_proposals(result: AllocationResult, rng: random.Random) -> list[Pr
                     demand_id=route.demand_id,
                     tonnes=from_kilograms(kilograms),
                     licence_id=licence,
-                    licence_year=year,
                 )
             )
     proposals += [stored(f"m-gone-{i}", f"gone-{i}", "demand-x", "1") for i in range(5)]
@@ -224,7 +223,7 @@ def test_positions_in_listings_follow_the_index_round_after_round(
     net = allocate(c.offers, c.demands, c.licences, today=TODAY).net
     offers = [*net.offer_ids, "offer-gone"]
     demands = [*net.demand_ids, "demand-gone"]
-    licences = [*dict.fromkeys(net.licence_ids), "licence-gone", None]  # (a slot per year)
+    licences = [*(licence.licence_id for licence in net.licences), "licence-gone", None]
     rng = random.Random(9)
     live: dict[str, ProvisionalMatch] = {}
     index = ProposalIndex.of([])

@@ -21,7 +21,6 @@ from wastex_matching.domain import (
     apply_fixed,
     plan_reoptimisation,
 )
-from wastex_matching.domain.model import slot_key
 from wastex_shared.errors import DomainError
 
 from .conftest import City, cities
@@ -29,15 +28,8 @@ from .conftest import City, cities
 TODAY = date(2026, 12, 1)
 
 
-def standing(proposed: Iterable[Route] | AllocationResult) -> ProposalIndex:
-    """Proposals standing for these routes (of this allocation, in their licence years)."""
-    if isinstance(proposed, AllocationResult):
-        routes = list(zip(proposed.routes, proposed.route_years, strict=True))
-    else:
-        routes = [(route, None) for route in proposed]
-    return ProposalIndex.of(
-        ProvisionalMatch.of(f"m{n:05d}", r, year) for n, (r, year) in enumerate(routes)
-    )
+def standing(routes: Iterable[Route]) -> ProposalIndex:
+    return ProposalIndex.of(ProvisionalMatch.of(f"m{n:05d}", r) for n, r in enumerate(routes))
 
 
 def pairs(result: AllocationResult) -> list[tuple[str, str, Decimal]]:
@@ -65,8 +57,10 @@ def test_a_recycler_clearly_nearer_still_takes_the_offer(make: Any) -> None:
         make.licence("l-near", enterprise="r-near"),
     ]
     before = allocate([make.offer()], [far], licences, today=TODAY)
-    after = allocate([make.offer()], [far, near], licences, today=TODAY, standing=standing(before))
-    plan = plan_reoptimisation(standing(before), after)
+    after = allocate(
+        [make.offer()], [far, near], licences, today=TODAY, standing=standing(before.routes)
+    )
+    plan = plan_reoptimisation(standing(before.routes), after)
     assert [m.demand_id for m in plan.supersede] == ["far"]
     assert [r.demand_id for r in plan.propose] == ["near"]
 
@@ -119,7 +113,7 @@ def test_proposals_of_listings_or_pairs_no_longer_open_are_ignored(make: Any) ->
     rejected = allocate(
         *args,
         today=TODAY,
-        standing=standing(allocate(*args, today=TODAY)),
+        standing=standing(allocate(*args, today=TODAY).routes),
         excluded_pairs={("offer-1", "demand-1")},
     )
     assert rejected.routes == ()
@@ -135,13 +129,11 @@ def test_a_margin_out_of_range_is_refused(margin: float) -> None:
 def totals(result: AllocationResult) -> tuple[dict[str, Decimal], ...]:
     per_offer: dict[str, Decimal] = defaultdict(Decimal)
     per_demand: dict[str, Decimal] = defaultdict(Decimal)
-    per_licence: dict[str, Decimal] = defaultdict(Decimal)  # by slot: a licence and year
-    for route, year in zip(result.routes, result.route_years, strict=True):
+    per_licence: dict[str, Decimal] = defaultdict(Decimal)
+    for route in result.routes:
         per_offer[route.offer_id] += route.tonnes
         per_demand[route.demand_id] += route.tonnes
-        per_licence[route.licence_id if year is None else slot_key(route.licence_id, year)] += (
-            route.tonnes
-        )
+        per_licence[route.licence_id or ""] += route.tonnes
     return per_offer, per_demand, per_licence
 
 
@@ -161,7 +153,7 @@ def test_the_same_market_again_keeps_every_proposal(
     c = city(with_fixed=True, **spec)
     args = (c.offers, c.demands, c.licences)
     first = allocate(*args, today=TODAY, fixed=c.fixed)
-    proposals = standing(first)
+    proposals = standing(first.routes)
     again = allocate(*args, today=TODAY, fixed=c.fixed, standing=proposals)
     plan = plan_reoptimisation(proposals, again)
     assert (plan.supersede, plan.propose) == ((), ())
@@ -188,7 +180,9 @@ def test_a_changed_market_with_proposals_standing_stays_feasible_and_near_the_op
     params = MatchingParams(stability_margin=margin)
     args = (c.offers, c.demands, c.licences)
     optimum = allocate(*args, today=TODAY, fixed=c.fixed)
-    result = allocate(*args, today=TODAY, fixed=c.fixed, params=params, standing=standing(earlier))
+    result = allocate(
+        *args, today=TODAY, fixed=c.fixed, params=params, standing=standing(earlier.routes)
+    )
     net = apply_fixed(*args, c.fixed, TODAY)
     per_offer, per_demand, per_licence = totals(result)
     for offer in net.offers:
@@ -197,5 +191,5 @@ def test_a_changed_market_with_proposals_standing_stays_feasible_and_near_the_op
     for demand in net.demands:
         assert per_demand[demand.demand_id] <= demand.remaining_tonnes
     for licence in net.licences:
-        assert per_licence[licence.key] <= licence.remaining_tonnes
+        assert per_licence[licence.licence_id] <= licence.remaining_tonnes
     assert within_margin(result, optimum, margin)

@@ -575,7 +575,6 @@ def _provisional(match: MatchRecord | Row[Any]) -> ProvisionalMatch:
         demand_id=match.demand_id,
         tonnes=Decimal(match.tonnes).quantize(Decimal("0.001")),
         licence_id=match.licence_id,
-        licence_year=match.licence_year,
     )
 
 

@@ -14,9 +14,7 @@ and 3,000 demands never becomes 60 million Python objects:
   whole matrices, then haversine runs only on the pairs still standing.
 
 An edge is one (offer, demand, licence): a pair two licences could serve yields two edges,
-and the optimiser picks the licence. The licence of an edge is the *slot* of the year its
-shipments start (`capacity`): rows are formed per licence, and each edge is then pointed at
-its year's slot (dropped when that slot has no tonnage left).
+and the optimiser picks the licence.
 """
 
 from __future__ import annotations
@@ -128,10 +126,8 @@ def build_candidate_edges(
     road_factor: float = 1.0,
     chunk_pairs: int = DEFAULT_CHUNK_PAIRS,
 ) -> CandidateEdges:
-    """All feasible edges. Capacities are taken as given (apply fixed matches first); the
-    `licences` may be slots of several years (`capacity.apply_fixed`) or plain views."""
+    """All feasible edges. Capacities are taken as given (apply fixed matches first)."""
     today_ord = today.toordinal()
-    slots = _Slots.of(licences, today)
     enterprises = {o.enterprise_id for o in offers} | {d.enterprise_id for d in demands}
     enterprise_index = {ident: k for k, ident in enumerate(sorted(enterprises))}
 
@@ -147,10 +143,9 @@ def build_candidate_edges(
             offers_by_code[offer.waste_code].append(i)
 
     demand_table = _DemandTable.of(demands, enterprise_index)
-    bases = slots.bases
-    licence_from = np.array([lic.valid_from.toordinal() for lic in bases], dtype=np.int32)
-    licence_until = np.array([lic.valid_until.toordinal() for lic in bases], dtype=np.int32)
-    rows_by_code, repeats = _rows_by_code(demands, bases, slots.open, set(offers_by_code), today)
+    licence_from = np.array([lic.valid_from.toordinal() for lic in licences], dtype=np.int32)
+    licence_until = np.array([lic.valid_until.toordinal() for lic in licences], dtype=np.int32)
+    rows_by_code, repeats = _rows_by_code(demands, licences, set(offers_by_code), today)
 
     parts: list[tuple[IntArray, IntArray, IntArray, IntArray]] = []
     for code in sorted(rows_by_code):
@@ -186,9 +181,6 @@ def build_candidate_edges(
             oi, ri = np.nonzero(ok)
             if oi.size == 0:
                 continue
-            slot = slots.of_edges(rows.licence[ri + lo], ts[oi, ri])
-            if not slots.plain:
-                oi, ri, slot = oi[slot >= 0], ri[slot >= 0], slot[slot >= 0]
             ri = ri + lo
             offer_idx = members[oi]
             metres = road_metres_arrays(
@@ -201,7 +193,9 @@ def build_candidate_edges(
                 cos_lat2=rows.cos_lat[ri],
             )
             near = metres <= rows.radius[ri]
-            parts.append((offer_idx[near], rows.demand[ri[near]], slot[near], metres[near]))
+            parts.append(
+                (offer_idx[near], rows.demand[ri[near]], rows.licence[ri[near]], metres[near])
+            )
     if not parts:
         return CandidateEdges.empty()
     return CandidateEdges(
@@ -211,59 +205,6 @@ def build_candidate_edges(
         metres=np.concatenate([p[3] for p in parts]),
         may_repeat_pairs=repeats,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class _Slots:
-    """The licences behind the slots given (`bases`), and where each licence's slot of each
-    year is, from this year on; plain views (no year) serve every year."""
-
-    bases: list[LicenceView]
-    #: Whether any of a licence's slots has tonnage left.
-    open: list[bool]
-    #: [licence, year − first year] → slot position, or -1 (no slot, or none left).
-    table: IntArray
-    #: First day (ordinal) of each year of the table, and of the year after.
-    year_starts: SmallIntArray
-    #: Only plain views, one per licence: each edge's slot is its row's licence.
-    plain: bool
-
-    @classmethod
-    def of(cls, licences: Sequence[LicenceView], today: date) -> _Slots:
-        first = today.year
-        last = max([first, *(lic.year for lic in licences if lic.year is not None)])
-        base_of: dict[str, int] = {}
-        bases: list[LicenceView] = []
-        for lic in licences:
-            if lic.licence_id not in base_of:
-                base_of[lic.licence_id] = len(bases)
-                bases.append(lic)
-        table = np.full((len(bases), last - first + 1), -1, dtype=np.int64)
-        open_ = [False] * len(bases)
-        for j, lic in enumerate(licences):
-            if lic.remaining_tonnes <= 0:
-                continue
-            b = base_of[lic.licence_id]
-            open_[b] = True
-            if lic.year is None:
-                table[b, :] = j
-            elif lic.year >= first:
-                table[b, lic.year - first] = j
-        starts = [date(year, 1, 1).toordinal() for year in range(first, last + 2)]
-        plain = len(bases) == len(licences) and all(lic.year is None for lic in licences)
-        return cls(bases, open_, table, np.array(starts, dtype=np.int32), plain)
-
-    def of_edges(self, base: IntArray, start: SmallIntArray) -> IntArray:
-        """The slot of each edge of licence `base` whose shipments start on day `start`
-        (-1: none); a plain view is its own slot."""
-        if self.plain:
-            return base
-        year = np.searchsorted(self.year_starts, start, side="right") - 1
-        inside = (year >= 0) & (year < self.table.shape[1])
-        found: IntArray = np.where(
-            inside, self.table[base, np.clip(year, 0, self.table.shape[1] - 1)], -1
-        )
-        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,16 +276,14 @@ class _DemandTable:
 def _rows_by_code(
     demands: Sequence[DemandSlot],
     licences: Sequence[LicenceView],
-    open_: Sequence[bool],
     offered: set[str],
     today: date,
 ) -> tuple[dict[str, tuple[list[int], list[int]]], bool]:
-    """Per code: the (demand, licence) rows that could take it (licences with tonnage left in
-    some year, `open_`); and whether any demand has two licences for one code (so an
-    (offer, demand) pair may repeat)."""
+    """Per code: the (demand, licence) rows that could take it; and whether any demand has
+    two licences for one code (so an (offer, demand) pair may repeat)."""
     licences_by_enterprise: dict[str, list[int]] = defaultdict(list)
     for j, lic in enumerate(licences):
-        if open_[j]:
+        if lic.remaining_tonnes > 0:
             licences_by_enterprise[lic.enterprise_id].append(j)
     rows: dict[str, tuple[list[int], list[int]]] = {}
     repeats = False

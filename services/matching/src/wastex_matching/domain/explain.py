@@ -292,7 +292,7 @@ class _Usage:
         self, allocation: AllocationResult | None, licences: Sequence[LicenceView]
     ) -> None:
         self.given = allocation is not None
-        self.licence_remaining = {lic.key: lic.remaining_tonnes for lic in licences}
+        self.licence_remaining = {lic.licence_id: lic.remaining_tonnes for lic in licences}
         self._allocation = allocation
         self._demand = allocation.kilograms_by_demand if allocation else {}
         self._licence = allocation.kilograms_by_licence if allocation else {}
@@ -303,9 +303,8 @@ class _Usage:
     def demand_tonnes(self, demand_id: str) -> Decimal:
         return from_kilograms(self._demand.get(demand_id, 0))
 
-    def licence_tonnes(self, key: str) -> Decimal:
-        """Kilograms the allocation put on a licence slot (`LicenceView.key`)."""
-        return from_kilograms(self._licence.get(key, 0))
+    def licence_tonnes(self, licence_id: str) -> Decimal:
+        return from_kilograms(self._licence.get(licence_id, 0))
 
 
 def _outcome(
@@ -332,7 +331,7 @@ def _outcome(
             None,
         )
     remaining = usage.licence_remaining
-    if all(usage.licence_tonnes(key) >= remaining[key] for key in verdict.usable_licences):
+    if all(usage.licence_tonnes(ident) >= remaining[ident] for ident in verdict.usable_licence_ids):
         return (
             reasons.FEASIBLE_BUT_FULL,
             "the recycler's licensed annual tonnage for this code went to other offers",

@@ -14,8 +14,7 @@ A pair is feasible when all hold (first broken rule is the reason, `reasons.py`)
 6. the road distance (haversine × road factor, whole metres) is within the demand's
    radius (floored to the metre);
 7. the offer, the demand and at least one licence of rule 5 have tonnage left (licence:
-   annual capacity minus the use of the year the transfer window starts in, when the
-   licences are a round's slots, `capacity.apply_fixed`).
+   annual capacity minus this year's use).
 
 `candidates.build_candidate_edges` applies the same rules to whole arrays for the
 optimiser; a test holds the two to the same answers.
@@ -40,9 +39,8 @@ class PairAssessment:
     message: str
     distance_metres: int
     transfer_window: Window | None = None
-    #: Licence slots the match could use (valid over the transfer window, tonnage left in
-    #: the year it starts), by `LicenceView.key`.
-    usable_licences: tuple[str, ...] = ()
+    #: Licences the match could use (valid over the transfer window, tonnage left).
+    usable_licence_ids: tuple[str, ...] = ()
 
     @property
     def feasible(self) -> bool:
@@ -120,12 +118,10 @@ def assess_pair(
         return refuse(reasons.NO_CAPACITY, "the offer has no tonnes left")
     if demand.remaining_tonnes <= 0:
         return refuse(reasons.NO_CAPACITY, "the demand has no intake left")
-    year = transfer.start.year
-    usable = tuple(lic.key for lic in valid if lic.serves_year(year) and lic.remaining_tonnes > 0)
+    usable = tuple(lic.licence_id for lic in valid if lic.remaining_tonnes > 0)
     if not usable:
         return refuse(
-            reasons.NO_CAPACITY,
-            f"the recycler's licences for {code} have no tonnage left for {year}",
+            reasons.NO_CAPACITY, f"the recycler's licences for {code} have no annual tonnage left"
         )
     return PairAssessment(
         None,

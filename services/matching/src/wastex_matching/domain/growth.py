@@ -36,7 +36,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from wastex_matching.domain.candidates import CandidateEdges, build_candidate_edges
-from wastex_matching.domain.capacity import NetCapacities, apply_fixed, last_start_year
+from wastex_matching.domain.capacity import NetCapacities, apply_fixed
 from wastex_matching.domain.contest import OfferArcs, Tree, resolved
 from wastex_matching.domain.flows import Forest, first_cheapest
 from wastex_matching.domain.model import (
@@ -136,7 +136,7 @@ class Growth:
         if forest is None:
             return None
         flows, prices = solution
-        n_offers, n_licences = network.num_offers, len(result.net.licences)
+        n_offers, n_licences = network.num_offers, len(licences)
         out_arc = forest.out_arc[n_offers:-1]  # each node's below the offers, sink left out
         tree = Tree.over(
             forest.ways,
@@ -198,11 +198,8 @@ class Growth:
         is_new = np.ones(len(offers), dtype=bool)
         is_new[moved] = False
         newcomers = np.flatnonzero(is_new)
-        arriving = [offers[at] for at in newcomers.tolist()]
-        if last_start_year(arriving, (), today) > self.net.last_year:
-            return Refused.MARKET_CHANGED  # a year no licence slot was planned for
         # The same fixed matches off the same offers: only the newcomers' shares are new.
-        new = apply_fixed(arriving, (), (), fixed, today).offers
+        new = apply_fixed([offers[at] for at in newcomers.tolist()], (), (), fixed, today).offers
         net = self.net.with_offers(is_new, new)
         if len(net.offer_positions) != len(net.offers):
             return Refused.ID_REPEATED

@@ -141,11 +141,7 @@ class DemandSlot:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LicenceView:
-    """A recycler's licence as matching uses it: which codes, how much a year, when valid.
-
-    With a `year`, it is that year's tonnage of the licence (a *slot*, `capacity.apply_fixed`):
-    it serves the matches whose shipments start in that year, and `used_tonnes_this_year`
-    counts that year's use."""
+    """A recycler's licence as matching uses it: which codes, how much a year, when valid."""
 
     licence_id: str
     enterprise_id: str
@@ -156,8 +152,6 @@ class LicenceView:
     valid_until: date
     #: Intake this year that is not among the fixed matches passed alongside (see module doc).
     used_tonnes_this_year: Decimal = ZERO_TONNES
-    #: The year whose tonnage this view holds (a slot), or None: any year's.
-    year: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -187,19 +181,6 @@ class LicenceView:
     def remaining_tonnes(self) -> Decimal:
         """Annual capacity not yet used this year (never negative)."""
         return max(ZERO_TONNES, self.annual_capacity_tonnes - self.used_tonnes_this_year)
-
-    @property
-    def key(self) -> str:
-        """Unique among a round's slots: the licence id, with the slot's year."""
-        return self.licence_id if self.year is None else slot_key(self.licence_id, self.year)
-
-    def serves_year(self, year: int) -> bool:
-        """Whether this view's tonnage is the one of matches starting in `year`."""
-        return self.year is None or self.year == year
-
-
-def slot_key(licence_id: str, year: int) -> str:
-    return f"{licence_id}@{year}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -329,8 +310,7 @@ class AllocationResult:
     #: Solver rounds (1, plus one per licence rebalancing round; 0 for baselines).
     rounds: int = 0
     notes: tuple[str, ...] = field(default=())
-    #: Kilograms routed to each demand and under each licence slot (`LicenceView.key`), only
-    #: those with any.
+    #: Kilograms routed to each demand and under each licence (only those with any).
     kilograms_by_demand: dict[str, int] = field(default_factory=dict, compare=False)
     kilograms_by_licence: dict[str, int] = field(default_factory=dict, compare=False)
 
@@ -361,12 +341,6 @@ class AllocationResult:
                 ),
             )
         )
-
-    @cached_property
-    def route_years(self) -> tuple[int | None, ...]:
-        """Each route's licence year (its slot's, `capacity.apply_fixed`), as `routes`."""
-        licences = self.net.licences
-        return tuple(licences[slot].year for slot in self.table.licence.tolist())
 
     def routes_of(self, offer_id: str) -> list[Route]:
         """The routes of one offer (none if it is not among the allocated offers)."""

@@ -15,7 +15,7 @@ each on the bench machine, whatever the Python iterating them).
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import compress, repeat
@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from wastex_matching.domain.capacity import NetCapacities
-from wastex_matching.domain.model import AllocationResult, Route, check_tonnes, slot_key
+from wastex_matching.domain.model import AllocationResult, Route, check_tonnes
 from wastex_shared.units import to_kilograms
 
 #: Offer, demand and licence positions, one of each per proposal.
@@ -41,8 +41,6 @@ class ProvisionalMatch:
     demand_id: str
     tonnes: Decimal
     licence_id: str | None = None
-    #: The year whose licence tonnage it uses (`capacity.licence_year`); None: this year's.
-    licence_year: int | None = None
     kilograms: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -51,7 +49,7 @@ class ProvisionalMatch:
         object.__setattr__(self, "kilograms", to_kilograms(tonnes))
 
     @classmethod
-    def of(cls, match_id: str, route: Route, licence_year: int | None = None) -> ProvisionalMatch:
+    def of(cls, match_id: str, route: Route) -> ProvisionalMatch:
         """`route` as proposed under `match_id`."""
         return cls(
             match_id=match_id,
@@ -59,17 +57,7 @@ class ProvisionalMatch:
             demand_id=route.demand_id,
             tonnes=route.tonnes,
             licence_id=route.licence_id,
-            licence_year=licence_year,
         )
-
-    @property
-    def licence_slot(self) -> str:
-        """The licence slot it uses, as `NetCapacities.slot_position` reads it ("" for none)."""
-        if self.licence_id is None:
-            return ""
-        if self.licence_year is None:
-            return self.licence_id
-        return slot_key(self.licence_id, self.licence_year)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +135,7 @@ class ProposalIndex:
             match_ids = _inserted(match_ids, at, [m.match_id for m in new])
             offer_ids = _inserted(offer_ids, at, [m.offer_id for m in new])
             demands = demands.inserted(at, [m.demand_id for m in new])
-            licences = licences.inserted(at, [m.licence_slot for m in new])
+            licences = licences.inserted(at, [m.licence_id or "" for m in new])
             kilograms = np.insert(kilograms, at, [m.kilograms for m in new])
         return ProposalIndex(by_id, match_ids, offer_ids, demands, licences, kilograms)
 
@@ -188,11 +176,10 @@ class ProposalIndex:
         if self._positions is not None and self._positions[0] is net:
             return self._positions[1]
         n = len(self._match_ids)
-        demand_positions = net.demand_positions
         positions = (
             np.fromiter(map(net.offer_positions.get, self._offer_ids, repeat(-1)), np.int64, n),
-            self._demands.positions(lambda ident: demand_positions.get(ident, -1)),
-            self._licences.positions(net.slot_position),
+            self._demands.positions(net.demand_positions),
+            self._licences.positions(net.licence_positions),
         )
         self._positions = (net, positions)
         return positions
@@ -274,9 +261,11 @@ class _Coded:
     def ids(self) -> list[str]:
         return list(map(self.vocabulary.__getitem__, self.codes.tolist()))
 
-    def positions(self, position_of: Callable[[str], int]) -> NDArray[np.int64]:
-        """Each row's position by `position_of` (-1 where it has none)."""
-        by_code = np.fromiter(map(position_of, self.vocabulary), np.int64, len(self.vocabulary))
+    def positions(self, positions: dict[str, int]) -> NDArray[np.int64]:
+        """Each row's position by `positions` (-1 where it has none)."""
+        by_code = np.fromiter(
+            map(positions.get, self.vocabulary, repeat(-1)), np.int64, len(self.vocabulary)
+        )
         return by_code[self.codes]
 
     def without(self, at: list[int]) -> _Coded:

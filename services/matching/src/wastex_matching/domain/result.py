@@ -80,7 +80,7 @@ def build_result(
         rounds=rounds,
         notes=notes,
         kilograms_by_demand=_kilograms_by(net.demand_ids, edges.demand, edge_flow_kg),
-        kilograms_by_licence=_kilograms_by(net.licence_keys, edges.licence, edge_flow_kg),
+        kilograms_by_licence=_kilograms_by(net.licence_ids, edges.licence, edge_flow_kg),
     )
 
 
