@@ -377,9 +377,7 @@ class LedgerService:
         now = self._clock()
         async with self._uow() as uow:
             repo = Repository(uow.session)
-            current = await repo.manifest(manifest_id)
-            if current is None:
-                raise NotFound("manifest", manifest_id, "manifestId")
+            current = await self._manifest_or_fail(repo, manifest_id)
             received = current.receive(
                 actor_enterprise_id=actor,
                 tonnes=tonnes,
@@ -422,9 +420,7 @@ class LedgerService:
         now = self._clock()
         async with self._uow() as uow:
             repo = Repository(uow.session)
-            current = await repo.manifest(manifest_id)
-            if current is None:
-                raise NotFound("manifest", manifest_id, "manifestId")
+            current = await self._manifest_or_fail(repo, manifest_id)
             resolved = current.resolve(actor_enterprise_id=actor, cause=cause, note=note, at=now)
             if not await repo.update_manifest(resolved, read=current):
                 raise _changed_meanwhile(current)
@@ -573,6 +569,12 @@ class LedgerService:
                 "siteId",
             )
         return site
+
+    async def _manifest_or_fail(self, repo: Repository, manifest_id: str) -> Manifest:
+        found = await repo.manifest(manifest_id)
+        if found is None:
+            raise NotFound("manifest", manifest_id, "manifestId")
+        return found
 
     async def _entry_or_fail(self, repo: Repository, entry_id: str) -> Entry:
         found = await repo.entry(entry_id)
