@@ -191,7 +191,9 @@ async def test_a_discrepancy_both_parties_resolve_no_longer_fails_the_assessment
     await refused("NOT_AUTHORIZED", resolve(unique("ent"), sent.id, cause, "not mine"))
     agreed = await resolve(steel.enterprise_id, sent.id, cause, "agreed")
     assert agreed.status is ManifestStatus.RESOLVED
-    assert agreed == (await ledger.service.manifest(sent.id)).manifest  # type: ignore[union-attr]
+    stored = await ledger.service.manifest(sent.id)
+    assert stored is not None
+    assert agreed == stored.manifest
 
     results = {r.key: r for r in (await ledger.service.assess(steel.enterprise_id, 2026)).results}
     assert results["no-open-discrepancies"].passed

@@ -110,18 +110,14 @@ class ReoptimiserProcess:
         while True:
             await changes.wait()
             changes.take()
-            stdin.write(CHANGED_LINE + b"\n")
-            with contextlib.suppress(ConnectionError):  # a dead child: `run` starts another
-                await stdin.drain()
+            await _tell(stdin, CHANGED_LINE)
 
     async def _forward_sweeps(self, stdin: asyncio.StreamWriter) -> None:
         asked = self._service.sweep_soon
         while True:
             await asked.wait()
             asked.clear()
-            stdin.write(SWEEP_LINE + b"\n")
-            with contextlib.suppress(ConnectionError):
-                await stdin.drain()
+            await _tell(stdin, SWEEP_LINE)
 
     async def _read_reports(self, stdout: asyncio.StreamReader) -> None:
         async for line in stdout:
@@ -135,6 +131,12 @@ class ReoptimiserProcess:
             elif isinstance(message, dict) and "totals" in message:
                 child_totals = RoundTotals.from_json(message["totals"])
                 self._service.totals = self._before.plus(child_totals)
+
+
+async def _tell(stdin: asyncio.StreamWriter, line: bytes) -> None:
+    stdin.write(line + b"\n")
+    with contextlib.suppress(ConnectionError):  # a dead child: `run` starts another
+        await stdin.drain()
 
 
 async def start_child(settings: MatchingSettings) -> asyncio.subprocess.Process:

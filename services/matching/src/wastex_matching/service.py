@@ -52,13 +52,7 @@ from wastex_matching.domain.explain import CandidateExplanation, Explainer, Verd
 from wastex_matching.domain.feasibility import licence_refusal
 from wastex_matching.domain.growth import Growth, Refused
 from wastex_matching.domain.lifecycle import MatchStatus, Party
-from wastex_matching.domain.model import (
-    AllocationResult,
-    LicenceView,
-    ProposedMatch,
-    Route,
-    Window,
-)
+from wastex_matching.domain.model import AllocationResult, LicenceView, ProposedMatch, Route
 from wastex_matching.domain.optimiser import allocate_growing
 from wastex_matching.domain.params import MatchingParams
 from wastex_matching.domain.reoptimise import ReoptimisationPlan, plan_reoptimisation
@@ -410,8 +404,7 @@ class MatchingService:
             if record.licence_id is not None:
                 licence = await repo.licence(uow.session, record.licence_id, for_share=True)
             if licence is not None:  # (a licence not in the read model refuses nothing)
-                window = Window(record.window_from, record.window_until)
-                refusal = licence_refusal(licence, record.waste_code, window, self.today())
+                refusal = licence_refusal(licence, record.waste_code, record.window, self.today())
                 if refusal is not None:
                     raise DomainError(errors.LICENCE_NO_LONGER_VALID, refusal)
             if record.status is MatchStatus.PROPOSED:
@@ -498,8 +491,7 @@ class MatchingService:
             for record, licence in await repo.accepted_with_licences(uow.session):
                 if licence is None:
                     continue  # a gap in the read model is no revocation: nothing to undo
-                window = Window(record.window_from, record.window_until)
-                refusal = licence_refusal(licence, record.waste_code, window, today)
+                refusal = licence_refusal(licence, record.waste_code, record.window, today)
                 if refusal is not None and record.id not in due:
                     due[record.id] = (record, refusal)
             for record, reason in due.values():

@@ -37,7 +37,14 @@ from wastex_ledger.adapters.tables import (
 )
 from wastex_ledger.domain.entries import Carbon, Entry, EntryKind, SiteFacts
 from wastex_ledger.domain.figures import COLUMNS, COUNT_COLUMNS, ZERO, Figures
-from wastex_ledger.domain.manifest import GapCause, Manifest, ManifestStatus, Resolution, Route
+from wastex_ledger.domain.manifest import (
+    OVER_TOLERANCE,
+    GapCause,
+    Manifest,
+    ManifestStatus,
+    Resolution,
+    Route,
+)
 from wastex_ledger.domain.periods import Period
 from wastex_ledger.domain.visibility import Reach
 from wastex_shared.codes import is_hazardous
@@ -586,9 +593,7 @@ class Repository:
         if flt.waste_code is not None:
             conditions.append(manifests.c.waste_code == flt.waste_code)
         if flt.discrepancy is not None:
-            is_gap = manifests.c.status.in_(
-                [str(ManifestStatus.DISCREPANCY), str(ManifestStatus.RESOLVED)]
-            )
+            is_gap = manifests.c.status.in_([str(status) for status in OVER_TOLERANCE])
             conditions.append(is_gap if flt.discrepancy else ~is_gap)
         if flt.period_from is not None:
             conditions.append(manifests.c.period >= str(flt.period_from))
@@ -705,14 +710,7 @@ def _resolution_values(resolution: Resolution | None) -> dict[str, Any]:
     }
 
 
-_RESOLUTION_COLUMNS = (
-    "gap_cause",
-    "gap_note",
-    "gap_proposed_by",
-    "gap_proposed_at_us",
-    "gap_agreed_note",
-    "gap_agreed_at_us",
-)
+_RESOLUTION_COLUMNS = tuple(c.name for c in manifests.c if c.name.startswith("gap_"))
 
 
 def _resolution_of(row: Mapping[Any, Any]) -> Resolution | None:

@@ -25,6 +25,7 @@ import enum
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Final
 
 from wastex_ledger.domain import errors
 from wastex_ledger.domain.entries import (
@@ -50,6 +51,10 @@ class ManifestStatus(enum.StrEnum):
     RECEIVED = "RECEIVED"
     DISCREPANCY = "DISCREPANCY"
     RESOLVED = "RESOLVED"
+
+
+#: The weights differed by more than the tolerance (the discrepancy resolved since or not).
+OVER_TOLERANCE: Final = frozenset({ManifestStatus.DISCREPANCY, ManifestStatus.RESOLVED})
 
 
 class GapCause(enum.StrEnum):
@@ -131,7 +136,7 @@ class Manifest:
     @property
     def discrepancy(self) -> bool:
         """Whether the weights differed by more than the tolerance (resolved since or not)."""
-        return self.status in (ManifestStatus.DISCREPANCY, ManifestStatus.RESOLVED)
+        return self.status in OVER_TOLERANCE
 
     def involves(self, enterprise_id: str) -> bool:
         return enterprise_id in (self.supplier, self.recycler)

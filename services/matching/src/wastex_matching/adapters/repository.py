@@ -36,7 +36,7 @@ from wastex_matching.adapters.tables import (
     SiteRow,
     table_of,
 )
-from wastex_matching.domain.lifecycle import FIXED, MatchStatus
+from wastex_matching.domain.lifecycle import ACCEPTED_BY, FIXED, MatchStatus
 from wastex_matching.domain.model import (
     DemandSlot,
     FixedMatch,
@@ -109,6 +109,11 @@ class MatchRecord:
     alternatives: tuple[Alternative, ...] = field(default=())
     generation: int = 0
     version: int = 1
+
+    @property
+    def window(self) -> Window:
+        """The shipping window the match was proposed for."""
+        return Window(self.window_from, self.window_until)
 
     def is_party(self, enterprise_id: str) -> bool:
         return enterprise_id in (self.supplier_enterprise_id, self.recycler_enterprise_id)
@@ -840,9 +845,7 @@ async def accepted_with_licences(
         select(MatchRow, LicenceRow)
         .outerjoin(licences, licences.c.id == MATCHES.c.licence_id)
         .where(
-            MATCHES.c.status.in_(
-                [MatchStatus.ACCEPTED_BY_SUPPLIER.value, MatchStatus.ACCEPTED_BY_RECYCLER.value]
-            ),
+            MATCHES.c.status.in_([status.value for status in ACCEPTED_BY.values()]),
             MATCHES.c.licence_id.is_not(None),
         )
         .order_by(MATCHES.c.id)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import AsyncGenerator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
@@ -26,16 +25,9 @@ from wastex_matching.entrypoints.graphql.types import (
 )
 from wastex_matching.entrypoints.graphql.wiring import services
 from wastex_shared.errors import DomainError
+from wastex_shared.events import EventSpec, spec_for
 from wastex_shared.events.catalog import OfferPosted
-from wastex_shared.events.matching import (
-    MatchAccepted,
-    MatchConfirmed,
-    MatchExpired,
-    MatchFacts,
-    MatchProposed,
-    MatchRejected,
-    MatchSuperseded,
-)
+from wastex_shared.events.matching import MatchFacts
 from wastex_shared.graphql.connection import (
     Connection,
     connection,
@@ -45,16 +37,7 @@ from wastex_shared.graphql.connection import (
 from wastex_shared.graphql.context import Info
 from wastex_shared.graphql.errors import UserError
 from wastex_shared.graphql.extensions import standard_extensions
-from wastex_shared.topics import (
-    CATALOG_OFFER_POSTED,
-    MATCHING_MATCH_ACCEPTED,
-    MATCHING_MATCH_CONFIRMED,
-    MATCHING_MATCH_EXPIRED,
-    MATCHING_MATCH_PROPOSED,
-    MATCHING_MATCH_REJECTED,
-    MATCHING_MATCH_SUPERSEDED,
-    Topic,
-)
+from wastex_shared.topics import CATALOG_OFFER_POSTED
 
 #: How long an `offerPosted` subscription judges offers by the licences it last read.
 LICENCE_REFRESH_SECONDS: Final = 5.0
@@ -142,34 +125,36 @@ class Mutation:
         return await _act(info, str(id), reason)
 
 
-@dataclass(frozen=True, slots=True)
-class Feed:
-    """Match facts a subscription pushes: of this event type, read from this topic."""
-
-    event_type: str
-    topic: Topic
-    model: type[MatchFacts]
-
-
-PROPOSALS: Final = (Feed("matching.match-proposed", MATCHING_MATCH_PROPOSED, MatchProposed),)
-#: The lifecycle facts `matchChanged` pushes.
+#: The match facts each subscription pushes, by event type (`wastex_shared.events`).
+PROPOSALS: Final = ("matching.match-proposed",)
 CHANGES: Final = (
-    Feed("matching.match-accepted", MATCHING_MATCH_ACCEPTED, MatchAccepted),
-    Feed("matching.match-confirmed", MATCHING_MATCH_CONFIRMED, MatchConfirmed),
-    Feed("matching.match-rejected", MATCHING_MATCH_REJECTED, MatchRejected),
-    Feed("matching.match-expired", MATCHING_MATCH_EXPIRED, MatchExpired),
-    Feed("matching.match-superseded", MATCHING_MATCH_SUPERSEDED, MatchSuperseded),
+    "matching.match-accepted",
+    "matching.match-confirmed",
+    "matching.match-rejected",
+    "matching.match-expired",
+    "matching.match-superseded",
 )
-MATCH_CHANGES: Final = tuple(feed.topic.name for feed in CHANGES)
 
 
-async def _pushed_matches(info: Info, feeds: Sequence[Feed]) -> AsyncGenerator[MatchType, None]:
-    """The matches of the facts on `feeds` that the subscriber may see, read as they stand;
-    ends when the subscriber's token expires."""
+def _spec(event_type: str) -> EventSpec:
+    spec = spec_for(event_type)
+    assert spec is not None, event_type
+    return spec
+
+
+#: The topics of `CHANGES` (the live feed reads them).
+MATCH_CHANGES: Final = tuple(_spec(event_type).topic.name for event_type in CHANGES)
+
+
+async def _pushed_matches(
+    info: Info, event_types: Sequence[str]
+) -> AsyncGenerator[MatchType, None]:
+    """The matches of the facts of `event_types` that the subscriber may see, read as they
+    stand; ends when the subscriber's token expires."""
     principal = policy.subscriber(info.context)
     wiring = services(info)
-    models = {feed.event_type: feed.model for feed in feeds}
-    topics = [feed.topic.name for feed in feeds]
+    models = {event_type: _spec(event_type).model for event_type in event_types}
+    topics = [_spec(event_type).topic.name for event_type in event_types]
     async with wiring.hub.subscription(*topics, until=principal.expires_at) as events:
         async for envelope in events:
             policy.still_signed_in(principal)
@@ -180,7 +165,7 @@ async def _pushed_matches(info: Info, feeds: Sequence[Feed]) -> AsyncGenerator[M
                 facts = model.model_validate(envelope.data)
             except ValidationError:
                 continue
-            if not policy.might_see(principal, facts):
+            if not isinstance(facts, MatchFacts) or not policy.might_see(principal, facts):
                 continue
             record = await wiring.matching.get(facts.match_id)
             if record is None or not policy.may_see(principal, record):
