@@ -149,7 +149,8 @@ WASTE_CODES = '{ wasteCodes(search: "SW0") { code nameEn hazardous } }'
 ENTERPRISE = "query($id: ID!) { enterprise(id: $id) { id name sites { id } licences { id } } }"
 ENTERPRISES = "{ enterprises(first: 100) { edges { node { id name } } } }"
 SITE = "query($id: ID!) { site(id: $id) { id latitude longitude enterprise { id } } }"
-LICENCES = "query($id: ID!) { licences(enterpriseId: $id) { id wasteCodes } }"
+LICENCES = """
+query($id: ID!) { licences(enterpriseId: $id) { id wasteCodes history { version change } } }"""
 OFFER = "query($id: ID!) { offer(id: $id) { LISTING } }".replace("LISTING", LISTING_FIELDS)
 OFFERS = (
     "query($filter: OfferFilter) { offers(filter: $filter, first: 100) "

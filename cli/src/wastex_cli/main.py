@@ -29,10 +29,13 @@ def token(
     role: Annotated[Role, typer.Option(help="enterprise | recycler | regulator | admin")],
     enterprise: Annotated[str | None, typer.Option(help="enterprise id (tenant roles)")] = None,
     district: Annotated[str | None, typer.Option(help="district, or '*' (regulators)")] = None,
+    subject: Annotated[
+        str | None, typer.Option(help="who holds it (named in audit trails, e.g. an admin)")
+    ] = None,
 ) -> None:
     """Print a signed JWT for ROLE (dev secret unless WASTEX_JWT_SECRET is set)."""
     try:
-        typer.echo(issue_token(_jwt(), role, enterprise, district))
+        typer.echo(issue_token(_jwt(), role, enterprise, district, subject=subject))
     except ValueError as err:
         raise typer.BadParameter(str(err)) from err
 

@@ -78,7 +78,10 @@ def issue_token(
     enterprise_id: str | None = None,
     district: str | None = None,
     ttl: timedelta = timedelta(days=30),
+    subject: str | None = None,
 ) -> str:
+    """A signed token; `subject` names who holds it (a person, for an admin whose changes
+    are kept in an audit trail), by default the enterprise or role and district."""
     if role in (Role.ENTERPRISE, Role.RECYCLER) and not enterprise_id:
         raise ValueError(f"a {role} token needs an enterprise id")
     if role is Role.REGULATOR and not district:
@@ -86,7 +89,7 @@ def issue_token(
     now = utcnow()
     claims: dict[str, Any] = {
         "iss": ISSUER,
-        "sub": enterprise_id or f"{role}:{district or 'all'}",
+        "sub": subject or enterprise_id or f"{role}:{district or 'all'}",
         "role": str(role),
         "iat": now,
         "exp": now + ttl,

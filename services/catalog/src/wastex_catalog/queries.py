@@ -12,7 +12,7 @@ from wastex_catalog.adapters.listing_queries import ListingQueries, Page
 from wastex_catalog.adapters.repository import CatalogRepository
 from wastex_catalog.domain import Demand, Enterprise, Licence, Offer, Site
 from wastex_catalog.filters import EnterpriseFilter, ListingFilter, PageRequest, Scope
-from wastex_catalog.records import Stored
+from wastex_catalog.records import LicenceVersion, Stored
 from wastex_shared.storage import UnitOfWorkFactory
 
 
@@ -49,6 +49,11 @@ class CatalogQueries:
         async with self._uow.reading() as uow:
             found = await CatalogRepository(uow.session).licences_of(enterprise_ids)
         return [found[i] for i in enterprise_ids]
+
+    async def licence_versions(self, licence_ids: Sequence[str]) -> list[list[LicenceVersion]]:
+        async with self._uow.reading() as uow:
+            found = await CatalogRepository(uow.session).licence_versions(licence_ids)
+        return [found[i] for i in licence_ids]
 
     async def enterprise_page(
         self, scope: Scope, wanted: EnterpriseFilter, page: PageRequest

@@ -11,6 +11,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import ClassVar, Generic, TypeVar
 
+from wastex_catalog.domain import Licence, LicenceChange
+
 T = TypeVar("T")
 
 
@@ -45,3 +47,17 @@ class MatchAllocation:
     @property
     def holds(self) -> bool:
         return self.state == self.ALLOCATED
+
+
+@dataclass(frozen=True, slots=True)
+class LicenceVersion:
+    """A licence as one registration, amendment or revocation left it (its audit trail)."""
+
+    licence: Licence
+    change: LicenceChange
+    #: The admin's reason (an amendment's or a revocation's; none for a registration).
+    reason: str | None
+    at: datetime
+    #: Who made the change (the token's subject); None for versions recorded before the
+    #: trail was kept, which migration `5b2c41d7e0a3` filled from the licence as it stood.
+    by: str | None

@@ -16,12 +16,21 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from wastex_catalog.adapters.repository import CatalogRepository
-from wastex_catalog.domain import Demand, Enterprise, Licence, LicenceType, Offer, Site, new_id
+from wastex_catalog.domain import (
+    Demand,
+    Enterprise,
+    Licence,
+    LicenceChange,
+    LicenceType,
+    Offer,
+    Site,
+    new_id,
+)
 from wastex_catalog.domain import errors as codes
 from wastex_catalog.domain.common import DateInput, NumberInput, TonnesInput, require_text
 from wastex_catalog.domain.licence import REASON_MAX_LENGTH
 from wastex_catalog.events import publish
-from wastex_catalog.records import Stored
+from wastex_catalog.records import LicenceVersion, Stored
 from wastex_shared.envelope import Envelope, derived_id, utcnow
 from wastex_shared.errors import DomainError, NotAuthorized, NotFound
 from wastex_shared.events.catalog import (
@@ -74,6 +83,8 @@ class RegisterLicence:
     valid_from: DateInput
     valid_until: DateInput
     type: LicenceType | str | None = None
+    #: Who registers it (the admin's token subject), kept on the licence's first version.
+    by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +95,7 @@ class AmendLicence:
     annual_capacity_tonnes: TonnesInput | None = None
     valid_from: DateInput | None = None
     valid_until: DateInput | None = None
+    by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +103,7 @@ class RevokeLicence:
     licence_id: str
     reason: str
     effective_from: DateInput | None = None
+    by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +221,7 @@ class CatalogService:
             valid_until=command.valid_until,
             type=command.type,
         )
-        if await repository.licence_number_taken(licence.number):
+        if await repository.licence_number_taken(licence.number_key):
             raise DomainError(
                 codes.DUPLICATE_LICENCE_NUMBER,
                 f"licence {licence.number} is already registered",
@@ -216,6 +229,8 @@ class CatalogService:
             )
         at = utcnow()
         await repository.add_licence(licence, at)
+        version = LicenceVersion(licence, LicenceChange.REGISTERED, None, at, command.by)
+        await repository.add_licence_version(version)
         await publish(uow, LicenceRegistered(**licence_facts(licence)), licence.id, cause)
         return Stored(licence, at)
 
@@ -231,7 +246,9 @@ class CatalogService:
                 valid_from=command.valid_from,
                 valid_until=command.valid_until,
             ),
+            LicenceChange.AMENDED,
             reason,
+            command.by,
         )
 
     async def revoke_licence(self, uow: UnitOfWork, command: RevokeLicence) -> Stored[Licence]:
@@ -242,7 +259,9 @@ class CatalogService:
             lambda licence: licence.revoke(
                 reason=command.reason, effective_from=command.effective_from, today=self.today()
             ),
+            LicenceChange.REVOKED,
             command.reason.strip(),
+            command.by,
         )
 
     async def _change_licence(
@@ -250,7 +269,9 @@ class CatalogService:
         uow: UnitOfWork,
         licence_id: str,
         change: Callable[[Licence], Licence],
+        kind: LicenceChange,
         reason: str,
+        by: str | None,
     ) -> Stored[Licence]:
         repository = CatalogRepository(uow.session)
         stored = await repository.licence(licence_id)
@@ -261,6 +282,7 @@ class CatalogService:
             raise DomainError(
                 codes.CONFLICT, f"licence {licence_id} changed meanwhile; read it again", "id"
             )
+        await repository.add_licence_version(LicenceVersion(changed, kind, reason, utcnow(), by))
         fact = LicenceAmended(**licence_facts(changed), reason=reason)
         # Keyed like the registration; the version orders them across the two topics.
         await publish(uow, fact, changed.id, None)

@@ -110,8 +110,13 @@ def unique_credit_code() -> str:
     return make_credit_code(f"91420100{uuid.uuid4().int % 10**9:09d}")
 
 
-def token(role: Role, enterprise_id: str | None = None, district: str | None = None) -> str:
-    return issue_token(JWT, role, enterprise_id, district)
+def token(
+    role: Role,
+    enterprise_id: str | None = None,
+    district: str | None = None,
+    subject: str | None = None,
+) -> str:
+    return issue_token(JWT, role, enterprise_id, district, subject=subject)
 
 
 ADMIN = token(Role.ADMIN)

@@ -27,8 +27,10 @@ from wastex_catalog.testing import (
     Api,
     build_world,
     outbox_events,
+    token,
     unique_credit_code,
 )
+from wastex_shared.auth import Role
 from wastex_shared.storage import UnitOfWorkFactory
 
 ENTERPRISE = """
@@ -199,6 +201,13 @@ async def test_a_licence_number_is_registered_only_once(api: Api) -> None:
     await admin.mutate(REGISTER_LICENCE, "registerLicence", input=licence)
     errors = await admin.user_errors(REGISTER_LICENCE, "registerLicence", input=licence)
     assert errors[0]["code"] == "DUPLICATE_LICENCE_NUMBER"
+    # Typed again with full-width digits, other spacing and case: the same licence.
+    retyped = {**licence, "number": "鄂危废经２０２６ - 017".replace(" - ", "-").upper()}
+    errors = await admin.user_errors(REGISTER_LICENCE, "registerLicence", input=retyped)
+    assert [(e["code"], e["field"]) for e in errors] == [("DUPLICATE_LICENCE_NUMBER", "number")]
+    spaced = {**licence, "number": " 鄂危废经 2026-017"}
+    errors = await admin.user_errors(REGISTER_LICENCE, "registerLicence", input=spaced)
+    assert [e["code"] for e in errors] == ["DUPLICATE_LICENCE_NUMBER"]
 
 
 async def test_an_admin_amends_then_revokes_a_licence_and_demands_follow(
@@ -255,6 +264,49 @@ async def test_an_admin_amends_then_revokes_a_licence_and_demands_follow(
         (2, "typo in the tonnage", None),
         (3, "吊销 by the ecology bureau", today.isoformat()),
     ]
+
+
+LICENCE_HISTORY = """
+query($id: ID!) {
+  licences(enterpriseId: $id) {
+    id
+    history {
+      version change reason changedBy annualCapacityTonnes revokedOn lastValidDay changedAt
+    }
+  }
+}"""
+
+
+async def test_a_licence_keeps_every_version_with_why_and_by_whom(api: Api) -> None:
+    world = await build_world(api)
+    officer = api.as_(token(Role.ADMIN, subject="王科长"))
+    change = {"reason": "typo in the tonnage", "annualCapacityTonnes": "60000"}
+    await officer.mutate(AMEND_LICENCE, "amendLicence", id=world.licence, input=change)
+    refused = {"reason": "no change", "annualCapacityTonnes": "60000"}
+    assert (
+        await officer.user_errors(AMEND_LICENCE, "amendLicence", id=world.licence, input=refused)
+    )[0]["code"] == "NOTHING_TO_AMEND"  # a refused change leaves no version
+    await officer.mutate(REVOKE_LICENCE, "revokeLicence", id=world.licence, reason=" 吊销 ")
+
+    today = china_today()
+    readers = [api.tenant(world.cement), api.as_(token(Role.REGULATOR, district="*"))]
+    for reader in readers:
+        licences = (await reader.data(LICENCE_HISTORY, id=world.cement))["licences"]
+        (history,) = [lic["history"] for lic in licences if lic["id"] == world.licence]
+        assert [
+            (v["version"], v["change"], v["reason"], v["changedBy"], v["annualCapacityTonnes"])
+            for v in history
+        ] == [
+            (1, "REGISTERED", None, "admin:all", "50000.000"),
+            (2, "AMENDED", "typo in the tonnage", "王科长", "60000.000"),
+            (3, "REVOKED", "吊销", "王科长", "60000.000"),
+        ]
+        assert [v["revokedOn"] for v in history] == [None, None, today.isoformat()]
+        assert history[2]["lastValidDay"] == (today - timedelta(days=1)).isoformat()
+        assert history[0]["changedAt"] <= history[1]["changedAt"] <= history[2]["changedAt"]
+    # Another tenant may not read the cement plant's licences, so nor their history.
+    outsider = api.tenant(world.steel)
+    assert await outsider.error_code(LICENCE_HISTORY, id=world.cement) == "NOT_AUTHORIZED"
 
 
 # --- offers and demands ---------------------------------------------------------------

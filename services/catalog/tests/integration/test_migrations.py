@@ -3,6 +3,7 @@ version can read."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 from alembic import command
@@ -17,6 +18,7 @@ from wastex_shared.storage import UnitOfWorkFactory, make_engine
 from wastex_shared.storage.migrate import alembic_config, upgrade
 
 BEFORE_AMENDMENTS = "3bf29fe499d6"
+AMENDMENTS = "9970e9174d99"
 TODAY = date(2026, 11, 27)
 
 
@@ -74,5 +76,87 @@ async def test_a_downgrade_ends_revoked_licences_the_day_before(database_url: st
         # inverted validity).
         assert found["unborn"][:2] == ("2026-11-26", "2026-11-26")
         assert found["unborn"][2] in ([], "[]")
+    finally:
+        await engine.dispose()
+
+
+async def test_existing_licences_get_their_present_version_and_a_number_key(
+    database_url: str,
+) -> None:
+    engine = make_engine(database_url)
+    created = datetime(2026, 3, 1, tzinfo=UTC)
+
+    def migrate(target: str) -> Callable[[Connection], None]:
+        def run(connection: Connection) -> None:
+            command.upgrade(alembic_config(LOCATION, connection), target)
+
+        return run
+
+    def insert(conn: Connection, ident: str, number: str, **changes: object) -> None:
+        row = {
+            "id": ident,
+            "enterprise_id": "ent-1",
+            "number": number,
+            "waste_codes": '["SW01"]',
+            "capacity": 100,
+            "valid_from": date(2026, 1, 1),
+            "valid_until": date(2028, 12, 31),
+            "created_at": created,
+            "revoked_on": None,
+            "reason": None,
+            "version": 1,
+            **changes,
+        }
+        conn.execute(
+            text(
+                "INSERT INTO licences (id, enterprise_id, number, waste_codes,"
+                " annual_capacity_tonnes, valid_from, valid_until, type, created_at, revoked_on,"
+                " revocation_reason, version) VALUES (:id, :enterprise_id, :number,"
+                " :waste_codes, :capacity, :valid_from, :valid_until, 'GENERAL_UTILISATION',"
+                " :created_at, :revoked_on, :reason, :version)"
+            ),
+            row,
+        )
+
+    def seed(conn: Connection) -> None:
+        conn.execute(
+            text(
+                "INSERT INTO enterprises (id, name, credit_code, industry, district, kind,"
+                " created_at) VALUES ('ent-1', 'Recycler', :code, 'C4220', '青山区',"
+                " 'RECYCLER', :at)"
+            ),
+            {"code": unique_credit_code(), "at": created},
+        )
+        insert(conn, "fresh", "鄂环 0001")
+        insert(conn, "twin", "鄂环０００１", created_at=datetime(2026, 4, 1, tzinfo=UTC))
+        insert(conn, "amended", "A-2", version=3)
+        insert(conn, "revoked", "A-3", version=2, revoked_on=TODAY, reason="吊销")
+
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(migrate(AMENDMENTS))
+            await conn.run_sync(seed)
+            await conn.run_sync(migrate("head"))
+            found_keys = (await conn.execute(text("SELECT id, number_key FROM licences"))).all()
+            keys: dict[str, str] = {str(k[0]): str(k[1]) for k in found_keys}
+            versions = (
+                await conn.execute(
+                    text(
+                        "SELECT licence_id, version, change, reason, changed_by, changed_at"
+                        " FROM licence_versions ORDER BY licence_id"
+                    )
+                )
+            ).all()
+        assert keys["fresh"] == "鄂环0001"
+        assert keys["twin"] == "鄂环0001#twin"  # kept, told apart by its id
+        found = {v[0]: v[1:5] for v in versions}
+        assert found == {
+            "amended": (3, "AMENDED", None, None),
+            "fresh": (1, "REGISTERED", None, None),
+            "revoked": (2, "REVOKED", "吊销", None),
+            "twin": (1, "REGISTERED", None, None),
+        }
+        registered_at = {v[0]: v[5] for v in versions}["fresh"]
+        assert str(registered_at).startswith("2026-03-01")
     finally:
         await engine.dispose()

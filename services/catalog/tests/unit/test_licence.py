@@ -140,17 +140,41 @@ def test_coverage_refuses_when_no_licences_at_all() -> None:
 
 
 @pytest.mark.parametrize(
-    ("start", "end"),
+    ("start", "end", "code"),
     [
-        (date(2025, 1, 1), date(2026, 12, 31)),  # expired before the window
-        (date(2027, 2, 1), date(2029, 1, 31)),  # not yet in force
-        (date(2026, 1, 1), date(2027, 1, 15)),  # runs out during the window
-        (date(2027, 1, 2), date(2029, 1, 31)),  # starts a day late
+        (date(2025, 1, 1), date(2026, 12, 31), "LICENCE_EXPIRED"),  # before the window
+        (date(2027, 2, 1), date(2029, 1, 31), "LICENCE_NOT_YET_VALID"),  # after it
+        (date(2026, 1, 1), date(2027, 1, 15), "LICENCE_EXPIRED"),  # runs out during it
+        (date(2027, 1, 2), date(2029, 1, 31), "LICENCE_NOT_YET_VALID"),  # a day late
+        (date(2027, 1, 2), date(2027, 1, 30), "LICENCE_EXPIRED"),  # late and ends early
     ],
 )
-def test_coverage_refuses_a_licence_not_valid_over_the_whole_window(start: date, end: date) -> None:
+def test_coverage_refuses_a_licence_not_valid_over_the_whole_window(
+    start: date, end: date, code: str
+) -> None:
     err = coverage_error(["SW01"], [licence(("SW01",), start, end)], JAN_2027)
-    assert (err.code, err.field) == ("LICENCE_EXPIRED", "wasteCodes")
+    assert (err.code, err.field) == (code, "wasteCodes")
+
+
+def test_a_renewal_starting_late_is_not_yet_valid_and_a_gap_after_a_start_is_expired() -> None:
+    late = licence(("SW01",), date(2027, 1, 5), date(2027, 1, 20))
+    renewal = licence(("SW01",), date(2027, 1, 21), date(2030, 1, 1))
+    assert coverage_error(["SW01"], [renewal, late], JAN_2027).code == "LICENCE_NOT_YET_VALID"
+    gap = licence(("SW01",), date(2027, 1, 23), date(2030, 1, 1))
+    assert coverage_error(["SW01"], [gap, late], JAN_2027).code == "LICENCE_EXPIRED"
+
+
+@pytest.mark.parametrize(
+    ("typed", "same"),
+    [
+        ("鄂环危 第 0001 号", "鄂环危第0001号"),
+        ("ＨＷ－４２０１", "hw-4201"),
+        ("\u3000L-1 ", "l-1"),
+    ],
+)
+def test_a_licence_number_is_compared_without_width_spacing_or_case(typed: str, same: str) -> None:
+    assert register(number=typed).number_key == register(number=same).number_key
+    assert register(number="L-1").number_key != register(number="L-11").number_key
 
 
 def test_a_renewal_continuing_an_expiring_licence_covers_the_window() -> None:

@@ -24,6 +24,7 @@ from wastex_catalog.adapters.tables import (
     DEMAND_CODES,
     DEMANDS,
     ENTERPRISES,
+    LICENCE_VERSIONS,
     LICENCES,
     MATCH_ALLOCATIONS,
     OFFERS,
@@ -31,7 +32,7 @@ from wastex_catalog.adapters.tables import (
 )
 from wastex_catalog.domain import Demand, Enterprise, Licence, ListingStatus, Offer, Site
 from wastex_catalog.domain.listing import ACTIVE_STATUSES, Listing
-from wastex_catalog.records import MatchAllocation, Stored
+from wastex_catalog.records import LicenceVersion, MatchAllocation, Stored
 from wastex_shared.storage import (
     dialect_of,
     flush_queued,
@@ -180,8 +181,31 @@ class CatalogRepository:
         )
         return bool(getattr(result, "rowcount", 0) == 1)
 
-    async def licence_number_taken(self, number: str) -> bool:
-        return await self._one(select(LICENCES.c.id).where(LICENCES.c.number == number)) is not None
+    async def add_licence_version(self, version: LicenceVersion) -> None:
+        await self._execute(insert(LICENCE_VERSIONS), rows.licence_version_values(version))
+
+    async def licence_versions(self, licence_ids: Iterable[str]) -> dict[str, list[LicenceVersion]]:
+        """Each licence's versions, oldest first."""
+        wanted = sorted(set(licence_ids))
+        found: dict[str, list[LicenceVersion]] = {i: [] for i in wanted}
+        if wanted:
+            licences = {
+                row["id"]: rows.licence_of(row).entity
+                for row in await self._rows(select(LICENCES).where(LICENCES.c.id.in_(wanted)))
+            }
+            statement = (
+                select(LICENCE_VERSIONS)
+                .where(LICENCE_VERSIONS.c.licence_id.in_(wanted))
+                .order_by(LICENCE_VERSIONS.c.licence_id, LICENCE_VERSIONS.c.version)
+            )
+            for row in await self._rows(statement):
+                licence = licences[row["licence_id"]]
+                found[licence.id].append(rows.licence_version_of(row, licence))
+        return found
+
+    async def licence_number_taken(self, number_key: str) -> bool:
+        statement = select(LICENCES.c.id).where(LICENCES.c.number_key == number_key)
+        return await self._one(statement) is not None
 
     async def licences_of(self, enterprise_ids: Iterable[str]) -> dict[str, list[Stored[Licence]]]:
         wanted = sorted(set(enterprise_ids))

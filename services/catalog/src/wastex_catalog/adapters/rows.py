@@ -17,12 +17,13 @@ from wastex_catalog.domain import (
     Enterprise,
     EnterpriseKind,
     Licence,
+    LicenceChange,
     LicenceType,
     ListingStatus,
     Offer,
     Site,
 )
-from wastex_catalog.records import MatchAllocation, Stored
+from wastex_catalog.records import LicenceVersion, MatchAllocation, Stored
 
 Row = Mapping[str, Any]
 
@@ -120,6 +121,7 @@ def licence_values(licence: Licence, at: datetime) -> dict[str, Any]:
         "id": licence.id,
         "enterprise_id": licence.enterprise_id,
         "number": licence.number,
+        "number_key": licence.number_key,
         "type": licence.type.value,
         "created_at": at,
         **licence_changes(licence),
@@ -137,6 +139,47 @@ def licence_changes(licence: Licence) -> dict[str, Any]:
         "revocation_reason": licence.revocation_reason,
         "version": licence.version,
     }
+
+
+def licence_version_values(version: LicenceVersion) -> dict[str, Any]:
+    licence = version.licence
+    return {
+        "licence_id": licence.id,
+        "version": licence.version,
+        "change": version.change.value,
+        "reason": version.reason,
+        "changed_at": version.at,
+        "changed_by": version.by,
+        "waste_codes": list(licence.waste_codes),
+        "annual_capacity_tonnes": licence.annual_capacity_tonnes,
+        "valid_from": licence.valid_from,
+        "valid_until": licence.valid_until,
+        "revoked_on": licence.revoked_on,
+    }
+
+
+def licence_version_of(row: Row, licence: Licence) -> LicenceVersion:
+    """A stored version of `licence` (whose number, holder and type never change)."""
+    change = LicenceChange(row["change"])
+    return LicenceVersion(
+        licence=Licence(
+            id=licence.id,
+            enterprise_id=licence.enterprise_id,
+            number=licence.number,
+            waste_codes=tuple(row["waste_codes"]),
+            annual_capacity_tonnes=tonnes(row["annual_capacity_tonnes"]),
+            valid_from=row["valid_from"],
+            valid_until=row["valid_until"],
+            type=licence.type,
+            revoked_on=row["revoked_on"],
+            revocation_reason=row["reason"] if change is LicenceChange.REVOKED else None,
+            version=int(row["version"]),
+        ),
+        change=change,
+        reason=row["reason"],
+        at=as_utc(row["changed_at"]),
+        by=row["changed_by"],
+    )
 
 
 def _optional(value: Any) -> Decimal | None:

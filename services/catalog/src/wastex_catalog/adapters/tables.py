@@ -96,6 +96,8 @@ class LicenceRow(CatalogTable, table=True):
         max_length=ID_LENGTH, foreign_key="enterprises.id", index=True, ondelete="RESTRICT"
     )
     number: str = Field(max_length=100, unique=True)
+    #: The number as uniqueness compares it (`domain.licence.number_key`).
+    number_key: str = Field(max_length=100, unique=True)
     waste_codes: list[str] = Field(sa_column=Column(JSON, nullable=False))
     annual_capacity_tonnes: Decimal = _tonnes()
     valid_from: date = _date()
@@ -107,6 +109,27 @@ class LicenceRow(CatalogTable, table=True):
     revocation_reason: str | None = Field(default=None, max_length=500)
     #: Raised by every amendment or revocation: orders the facts readers get.
     version: int = Field(default=1, sa_column=Column(Integer, nullable=False, server_default="1"))
+
+
+class LicenceVersionRow(CatalogTable, table=True):
+    """Each version of a licence as a registration, amendment or revocation left it, with
+    why, when and by whom: append-only, the licence's audit trail."""
+
+    __tablename__ = "licence_versions"
+
+    licence_id: str = Field(
+        primary_key=True, max_length=ID_LENGTH, foreign_key="licences.id", ondelete="RESTRICT"
+    )
+    version: int = Field(primary_key=True)
+    change: str = Field(max_length=20)
+    reason: str | None = Field(default=None, max_length=500)
+    changed_at: datetime = _timestamp()
+    changed_by: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    waste_codes: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    annual_capacity_tonnes: Decimal = _tonnes()
+    valid_from: date = _date()
+    valid_until: date = _date()
+    revoked_on: date | None = Field(default=None, sa_column=Column(Date(), nullable=True))
 
 
 class OfferRow(CatalogTable, table=True):
@@ -206,6 +229,7 @@ def _table(name: str) -> Table:
 ENTERPRISES = _table("enterprises")
 SITES = _table("sites")
 LICENCES = _table("licences")
+LICENCE_VERSIONS = _table("licence_versions")
 OFFERS = _table("offers")
 DEMANDS = _table("demands")
 DEMAND_CODES = _table("demand_waste_codes")

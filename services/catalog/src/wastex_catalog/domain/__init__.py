@@ -16,6 +16,7 @@ from wastex_catalog.domain.enterprise import Enterprise, EnterpriseKind, Site
 from wastex_catalog.domain.industry import SECTIONS, IndustrySection, validate_industry_code
 from wastex_catalog.domain.licence import (
     Licence,
+    LicenceChange,
     LicenceType,
     check_demand_coverage,
     covering_licences,
@@ -34,6 +35,7 @@ __all__ = [
     "EnterpriseKind",
     "IndustrySection",
     "Licence",
+    "LicenceChange",
     "LicenceType",
     "ListingStatus",
     "Offer",

@@ -7,7 +7,10 @@ solid waste (the default). What an enterprise may demand is what its licences co
 An admin corrects a licence (`amend`: codes, tonnage, validity; not its number, holder or
 type) or records its revocation (`revoke`, from today or a later day): the licence then
 holds up to the day before. Each change raises `version`, which orders the facts readers
-get (decision 017).
+get (decision 017), and is kept as a version of its own with why and by whom (`LicenceChange`).
+
+Licence numbers are unique as `number_key` compares them: the same number typed with
+full-width characters, other spacing or case is the same licence.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Final
+from unicodedata import normalize
 
 from wastex_catalog.domain import errors
 from wastex_catalog.domain.common import (
@@ -55,6 +59,20 @@ class LicenceType(StrEnum):
                 "(HAZARDOUS_WASTE_OPERATING or GENERAL_UTILISATION)",
                 field,
             ) from exc
+
+
+class LicenceChange(StrEnum):
+    """What made a version of a licence."""
+
+    REGISTERED = "REGISTERED"
+    AMENDED = "AMENDED"
+    REVOKED = "REVOKED"
+
+
+def number_key(number: str) -> str:
+    """A licence number as uniqueness compares it: NFKC (full-width ＨＷ０１ as HW01), without
+    whitespace, case folded. "鄂环危 第 0001 号" and "鄂环危第0001号" are one licence."""
+    return "".join(normalize("NFKC", number).split()).casefold()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -168,6 +186,10 @@ class Licence:
             )
 
     @property
+    def number_key(self) -> str:
+        return number_key(self.number)
+
+    @property
     def last_valid_day(self) -> date:
         """The last day the licence holds: its end, or the day before its revocation."""
         if self.revoked_on is None:
@@ -208,9 +230,10 @@ def check_demand_coverage(
     Pass only the demanding enterprise's licences. Several licences may cover a code
     together (a renewal taking over from an expiring one). Errors, per code:
     HAZARDOUS_NEEDS_OPERATING_LICENCE when only a GENERAL_UTILISATION licence lists an HW
-    code, LICENCE_NOT_COVERING_CODE when none lists it, LICENCE_EXPIRED when those listing
-    it are not valid over the whole window (expired, or not yet in force), LICENCE_REVOKED
-    when they would have been but for a revocation.
+    code, LICENCE_NOT_COVERING_CODE when none lists it, and when those listing it are not
+    valid over the whole window: LICENCE_REVOKED when they would have been but for a
+    revocation, LICENCE_NOT_YET_VALID when they start after the window does (and would
+    cover it from there), LICENCE_EXPIRED otherwise.
     """
     for code in codes:
         listing = [lic for lic in licences if lic.lists(code)]
@@ -229,14 +252,28 @@ def check_demand_coverage(
             spans = ", ".join(
                 f"{lic.number} {lic.valid_from}–{lic.last_valid_day}" for lic in usable
             )
-            registered = (Window(lic.valid_from, lic.valid_until) for lic in usable)
             raise DomainError(
-                errors.LICENCE_REVOKED
-                if covered_by_union(window, registered)
-                else errors.LICENCE_EXPIRED,
+                _uncovered_reason(window, usable),
                 f"no licence covers {code} from {window.start} to {window.end} ({spans})",
                 field,
             )
+
+
+def _uncovered_reason(window: Window, usable: Sequence[Licence]) -> str:
+    """Why licences that may take a code leave `window` uncovered: they would cover it but
+    for a revocation (LICENCE_REVOKED); none holds on its first day but they hold from the
+    first day one starts to its end, or start after it (LICENCE_NOT_YET_VALID: a later
+    window would do); else LICENCE_EXPIRED (expired before or during it, or a gap)."""
+    registered = (Window(lic.valid_from, lic.valid_until) for lic in usable)
+    if covered_by_union(window, registered):
+        return errors.LICENCE_REVOKED
+    validities = [v for lic in usable if (v := lic.validity)]
+    later = [v.start for v in validities if v.start > window.start]
+    if later and not any(v.start <= window.start <= v.end for v in validities):
+        first = min(later)
+        if first > window.end or covered_by_union(Window(first, window.end), validities):
+            return errors.LICENCE_NOT_YET_VALID
+    return errors.LICENCE_EXPIRED
 
 
 def covering_licences(code: str, licences: Iterable[Licence], day: date) -> list[Licence]:

@@ -13,7 +13,7 @@ from strawberry.dataloader import DataLoader
 from wastex_catalog.domain import Demand, Enterprise, Licence, Offer, Site
 from wastex_catalog.domain import errors as codes
 from wastex_catalog.queries import CatalogQueries
-from wastex_catalog.records import Stored
+from wastex_catalog.records import LicenceVersion, Stored
 from wastex_catalog.service import CatalogService
 from wastex_shared.auth import Principal
 from wastex_shared.errors import DomainError
@@ -40,6 +40,7 @@ class Loaders:
     demand: DataLoader[str, Stored[Demand] | None]
     sites_of: DataLoader[str, list[Stored[Site]]]
     licences_of: DataLoader[str, list[Stored[Licence]]]
+    licence_versions: DataLoader[str, list[LicenceVersion]]
 
 
 def make_loaders(queries: CatalogQueries) -> dict[str, Any]:
@@ -52,6 +53,7 @@ def make_loaders(queries: CatalogQueries) -> dict[str, Any]:
             demand=DataLoader(load_fn=queries.demands),
             sites_of=DataLoader(load_fn=queries.sites_of),
             licences_of=DataLoader(load_fn=queries.licences_of),
+            licence_versions=DataLoader(load_fn=queries.licence_versions),
         )
     }
 

@@ -64,7 +64,7 @@ class RegisterLicenceInput:
     valid_until: date
     type: LicenceType = LicenceType.GENERAL_UTILISATION
 
-    def command(self) -> service.RegisterLicence:
+    def command(self, by: str | None) -> service.RegisterLicence:
         return service.RegisterLicence(
             enterprise_id=self.enterprise_id,
             number=self.number,
@@ -73,6 +73,7 @@ class RegisterLicenceInput:
             valid_from=self.valid_from,
             valid_until=self.valid_until,
             type=self.type.name,  # names equal values; mypy sees enum_value() wrappers
+            by=by,
         )
 
 
@@ -87,7 +88,7 @@ class AmendLicenceInput:
     valid_from: date | None = None
     valid_until: date | None = None
 
-    def command(self, licence_id: str) -> service.AmendLicence:
+    def command(self, licence_id: str, by: str | None) -> service.AmendLicence:
         return service.AmendLicence(
             licence_id=licence_id,
             reason=self.reason,
@@ -95,6 +96,7 @@ class AmendLicenceInput:
             annual_capacity_tonnes=self.annual_capacity_tonnes,
             valid_from=self.valid_from,
             valid_until=self.valid_until,
+            by=by,
         )
 
 

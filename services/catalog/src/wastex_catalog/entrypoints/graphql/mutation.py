@@ -25,6 +25,7 @@ from wastex_catalog.entrypoints.graphql.inputs import (
 )
 from wastex_catalog.entrypoints.graphql.types import Demand, Enterprise, Licence, Offer, Site
 from wastex_catalog.service import RevokeLicence
+from wastex_shared.auth import Principal
 from wastex_shared.errors import DomainError
 from wastex_shared.graphql.context import Info
 from wastex_shared.graphql.errors import UserError
@@ -43,6 +44,11 @@ async def attempt(
         return await transact(info, work), []
     except DomainError as err:
         return None, [UserError.of(err)]
+
+
+def subject(caller: Principal | None) -> str | None:
+    """Who acts, as a licence's history names them: the token's subject."""
+    return None if caller is None else caller.subject
 
 
 @strawberry.type
@@ -136,7 +142,7 @@ class Mutation:
         stored, errors = await attempt(
             info,
             lambda: policy.may_manage_licences(caller),
-            lambda uow: commands.register_licence(uow, input.command()),
+            lambda uow: commands.register_licence(uow, input.command(subject(caller))),
         )
         return RegisterLicencePayload(
             licence=Licence.of(stored) if stored else None, user_errors=errors
@@ -154,7 +160,7 @@ class Mutation:
         stored, errors = await attempt(
             info,
             lambda: policy.may_manage_licences(caller),
-            lambda uow: commands.amend_licence(uow, input.command(str(id))),
+            lambda uow: commands.amend_licence(uow, input.command(str(id), subject(caller))),
         )
         return AmendLicencePayload(
             licence=Licence.of(stored) if stored else None, user_errors=errors
@@ -170,7 +176,12 @@ class Mutation:
     ) -> RevokeLicencePayload:
         caller = principal(info)
         commands = services(info).commands
-        command = RevokeLicence(licence_id=str(id), reason=reason, effective_from=effective_from)
+        command = RevokeLicence(
+            licence_id=str(id),
+            reason=reason,
+            effective_from=effective_from,
+            by=subject(caller),
+        )
         stored, errors = await attempt(
             info,
             lambda: policy.may_manage_licences(caller),

@@ -18,6 +18,7 @@ from wastex_catalog import domain
 from wastex_catalog.entrypoints.graphql import policy
 from wastex_catalog.entrypoints.graphql.context import loaders, principal
 from wastex_catalog.entrypoints.graphql.policy import Visibility
+from wastex_catalog.records import LicenceVersion as LicenceVersionRecord
 from wastex_catalog.records import Stored
 from wastex_shared.codes import WasteCode as WasteCodeRecord
 from wastex_shared.codes import lookup
@@ -40,6 +41,13 @@ class LicenceType(enum.Enum):
         "GENERAL_UTILISATION",
         description="Verified capability for general industrial solid waste (SW codes).",
     )
+
+
+@strawberry.enum(description="What made a version of a licence.")
+class LicenceChange(enum.Enum):
+    REGISTERED = "REGISTERED"
+    AMENDED = "AMENDED"
+    REVOKED = "REVOKED"
 
 
 @strawberry.enum(
@@ -179,6 +187,14 @@ class Licence:
     )
     version: int
 
+    @strawberry.field(
+        description="Every version, oldest first: what the registration, each amendment and "
+        "the revocation left, why, when and by whom."
+    )
+    async def history(self, info: Info) -> list[LicenceVersion]:
+        versions = await loaders(info).licence_versions.load(str(self.id))
+        return [LicenceVersion.of(version) for version in versions]
+
     @classmethod
     def of(cls, stored: Stored[domain.Licence]) -> Licence:
         licence = stored.entity
@@ -196,6 +212,43 @@ class Licence:
             revocation_reason=licence.revocation_reason,
             last_valid_day=licence.last_valid_day,
             version=licence.version,
+        )
+
+
+@strawberry.type(description="A licence as one registration, amendment or revocation left it.")
+class LicenceVersion:
+    version: int
+    change: LicenceChange
+    reason: str | None = strawberry.field(
+        description="Why it was amended or revoked (none for the registration)."
+    )
+    changed_at: datetime
+    changed_by: str | None = strawberry.field(
+        description="Who made the change (the admin's sign-in); null for versions recorded "
+        "before the trail was kept."
+    )
+    waste_codes: list[str]
+    annual_capacity_tonnes: Decimal
+    valid_from: date
+    valid_until: date
+    revoked_on: date | None
+    last_valid_day: date
+
+    @classmethod
+    def of(cls, record: LicenceVersionRecord) -> LicenceVersion:
+        licence = record.licence
+        return cls(
+            version=licence.version,
+            change=LicenceChange(record.change.value),
+            reason=record.reason,
+            changed_at=record.at,
+            changed_by=record.by,
+            waste_codes=list(licence.waste_codes),
+            annual_capacity_tonnes=licence.annual_capacity_tonnes,
+            valid_from=licence.valid_from,
+            valid_until=licence.valid_until,
+            revoked_on=licence.revoked_on,
+            last_valid_day=licence.last_valid_day,
         )
 
 
