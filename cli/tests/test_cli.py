@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import pytest
 from typer.testing import CliRunner
 
+from wastex_cli.dlq import DeadLetter, redrive_headers
 from wastex_cli.main import app
-from wastex_shared.auth import Role, verify_token
+from wastex_shared.auth import Role, ingest_authenticator, verify_token
+from wastex_shared.envelope import Envelope
+from wastex_shared.errors import DomainError
 from wastex_shared.settings import ServiceSettings
 
 runner = CliRunner()
@@ -34,3 +40,46 @@ def test_tenant_token_without_enterprise_is_refused_with_a_clear_message() -> No
 def test_replay_of_an_unknown_service_is_refused() -> None:
     result = runner.invoke(app, ["replay", "billing"])
     assert result.exit_code != 0
+
+
+def test_an_admin_token_names_its_holder_when_asked() -> None:
+    result = runner.invoke(app, ["token", "--role", "admin", "--subject", "王科长"])
+    assert result.exit_code == 0, result.output
+    assert verify_token(ServiceSettings().jwt, result.output.strip()).subject == "王科长"
+
+
+def letter(authenticated_source: str | None) -> DeadLetter:
+    return DeadLetter(
+        offset=0,
+        reason="BALANCE_VIOLATION",
+        error="",
+        original_topic="ingest.ledger-reports.v1",
+        original_partition=0,
+        original_offset=7,
+        key="ent-1",
+        event_id="e-1",
+        event_type="wastex.report.generation",
+        source="ent-1",
+        authenticated_source=authenticated_source,
+    )
+
+
+@dataclass
+class Parked:
+    headers: list[tuple[str, bytes]]
+
+
+def test_a_redriven_message_gets_a_token_only_for_whom_it_was_authenticated_as() -> None:
+    jwt = ServiceSettings().jwt
+    parked = Parked([("traceparent", b"t"), ("x-error-type", b"BALANCE_VIOLATION")])
+    headers = dict(redrive_headers(parked, letter("ent-1"), jwt))
+    assert headers["traceparent"] == b"t"
+    assert "x-error-type" not in headers
+    authenticate = ingest_authenticator(jwt)
+    envelope = Envelope.new("wastex.report.generation", "ent-1", "ent-1", {})
+    authenticate(envelope, {"authorization": headers["authorization"].decode()})
+    other = Envelope.new("wastex.report.generation", "ent-2", "ent-2", {})
+    with pytest.raises(DomainError, match="not the token's enterprise"):
+        authenticate(other, {"authorization": headers["authorization"].decode()})
+    # Never authenticated (refused for its token, or before it was read): sent as it was.
+    assert "authorization" not in dict(redrive_headers(parked, letter(None), jwt))

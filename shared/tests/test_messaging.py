@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -346,6 +346,54 @@ async def test_a_type_on_a_topic_of_the_contract_not_its_own_is_dead_lettered(
     async with uow_factory() as uow:
         [headers] = (await uow.session.execute(select(tables.outbox.c.headers))).scalars()
     assert json.loads(headers)["x-error-type"] == "WRONG_TOPIC"
+
+
+def authenticate_good_token(envelope: Envelope, headers: Mapping[str, str]) -> None:
+    if headers.get("authorization") != "Bearer good":
+        raise DomainError("UNAUTHENTICATED", "not the good token")
+
+
+async def test_a_dead_letter_keeps_no_token_but_says_as_whom_it_was_authenticated(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    consumer = EventConsumer(
+        "g-credentials",
+        uow_factory,
+        {"wastex.offer.submit": store_offer},
+        authenticate=authenticate_good_token,
+    )
+    good = [("authorization", b"Bearer good"), ("traceparent", b"00-abc-def-01")]
+    unsigned = offer_event("1.000").to_json()
+    refused = offer_event("-2").to_json()  # passes the token, refused by the handler
+    malformed = json.dumps(
+        {**json.loads(offer_event("1.000").to_json()), "data": {"siteId": "s1"}}
+    ).encode()  # passes the token, refused by its schema
+    await consumer.handle_batch(
+        [
+            Delivered("t-creds", unsigned, headers=[("Authorization", b"Bearer stolen")]),
+            Delivered("t-creds", refused, offset=1, headers=good),
+            Delivered("t-creds", malformed, offset=2, headers=good),
+        ]
+    )
+    assert consumer.stats.dead_lettered == 3
+    async with uow_factory() as uow:
+        parked = [
+            json.loads(h)
+            for h in (await uow.session.execute(select(tables.outbox.c.headers))).scalars()
+        ]
+    by_offset = {h["x-original-offset"]: h for h in parked}
+    assert {k for h in parked for k in h if k.lower() == "authorization"} == set()
+    assert by_offset["0"]["x-error-type"] == "UNAUTHENTICATED"
+    assert "x-authenticated-source" not in by_offset["0"]
+    assert (by_offset["1"]["x-error-type"], by_offset["1"]["x-authenticated-source"]) == (
+        "INVALID_QUANTITY",
+        "ent-1",
+    )
+    assert (by_offset["2"]["x-error-type"], by_offset["2"]["x-authenticated-source"]) == (
+        "SCHEMA_INVALID",
+        "ent-1",
+    )
+    assert by_offset["1"]["traceparent"] == "00-abc-def-01"  # other headers stay
 
 
 async def store_publish_then_check(uow: UnitOfWork, event: Envelope, data: OfferSubmit) -> None:

@@ -1,8 +1,13 @@
 """`wastex dlq`: list dead-lettered messages with their reasons, and re-drive them after a fix.
 
 A dead letter is the original message (value, key, headers) plus `x-error`,
-`x-error-type` and `x-original-topic/-partition/-offset`. Re-driving sends the original
-back to its topic with the original key and headers (without the `x-` ones); the consumer
+`x-error-type` and `x-original-topic/-partition/-offset`, without the original's bearer
+token; an ingest message that passed authentication says as whom
+(`x-authenticated-source`). Re-driving sends the original back to its topic with the
+original key and headers (without the `x-` ones), and signs a fresh one-hour token for the
+enterprise it was authenticated as (so the operator needs the signing key, as for
+`wastex token`); one never authenticated goes back without a token and is parked again. The
+consumer
 treats it as new (parked messages are remembered by position, handled ones by event id),
 so a message whose cause was fixed goes through, one still broken is parked again, and one
 already handled is skipped as a duplicate.
@@ -21,12 +26,14 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from wastex_shared.messaging.dead_letter import header_texts, kafka_text
+from wastex_shared.auth import JwtConfig, Role, issue_token
+from wastex_shared.messaging.dead_letter import AUTHENTICATED_SOURCE, header_texts, kafka_text
 from wastex_shared.settings import ServiceSettings
 from wastex_shared.topics import dlq_for
 
@@ -59,6 +66,8 @@ class DeadLetter:
     event_id: str | None
     event_type: str | None
     source: str | None
+    #: The enterprise its token proved it came from (ingest messages that got that far).
+    authenticated_source: str | None = None
 
     @property
     def origin(self) -> str:
@@ -148,6 +157,7 @@ def decode(record: Any) -> DeadLetter:
         event_id=None if event_id is None else str(event_id),
         event_type=None if event_type is None else str(event_type),
         source=None if source is None else str(source),
+        authenticated_source=headers.get(AUTHENTICATED_SOURCE) or None,
     )
 
 
@@ -180,13 +190,34 @@ def list_(
         typer.echo(f"{len(letters)} dead letter(s) on {dlq_for(group)}", err=True)
 
 
+#: How long the token signed for a re-driven ingest message holds: enough to be consumed.
+REDRIVE_TOKEN_TTL = timedelta(hours=1)
+
+
+def redrive_headers(record: Any, letter: DeadLetter, jwt: JwtConfig) -> list[tuple[str, bytes]]:
+    """The original's headers (no `x-` ones), with a fresh token for the enterprise it was
+    authenticated as."""
+    headers = [(k, v) for k, v in record.headers or () if not k.startswith("x-")]
+    if letter.authenticated_source and not any(k.lower() == "authorization" for k, _ in headers):
+        signed = issue_token(
+            jwt,
+            Role.ENTERPRISE,
+            letter.authenticated_source,
+            ttl=REDRIVE_TOKEN_TTL,
+            subject=f"wastex-dlq-redrive:{letter.authenticated_source}",
+        )
+        headers.append(("authorization", f"Bearer {signed}".encode()))
+    return headers
+
+
 async def redrive_letters(
-    bootstrap: str, group: str, keep: Filter, dry_run: bool = False
+    bootstrap: str, group: str, keep: Filter, dry_run: bool = False, jwt: JwtConfig | None = None
 ) -> list[DeadLetter]:
     """Send the matching dead letters back to their original topics; returns those sent.
 
     The topic is read to its end *before* anything is sent, so a message parked again
     while this runs is not picked up and sent round in circles."""
+    signing = jwt or ServiceSettings().jwt
     chosen: list[tuple[DeadLetter, Any]] = []
     positions: set[tuple[str, int, int]] = set()
     async for record in read_all(bootstrap, dlq_for(group)):
@@ -197,13 +228,16 @@ async def redrive_letters(
             chosen.append((letter, record))
     if dry_run or not chosen:
         return [letter for letter, _ in chosen]
+    # Signed before anything is sent: without a signing key nothing goes half-way.
+    outgoing = [
+        (letter, record, redrive_headers(record, letter, signing)) for letter, record in chosen
+    ]
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", max_request_size=4 * 1024 * 1024
     )
     await producer.start()
     try:
-        for letter, record in chosen:
-            headers = [(k, v) for k, v in record.headers or () if not k.startswith("x-")]
+        for letter, record, headers in outgoing:
             await producer.send_and_wait(
                 letter.original_topic, record.value, key=record.key, headers=headers
             )
@@ -223,7 +257,10 @@ def redrive(
 ) -> None:
     """Send GROUP's dead letters back to their original topics (after fixing the cause)."""
     keep = _filter(offset, type_, event_id)
-    sent = asyncio.run(redrive_letters(_bootstrap(bootstrap), _group(group), keep, dry_run))
+    try:
+        sent = asyncio.run(redrive_letters(_bootstrap(bootstrap), _group(group), keep, dry_run))
+    except ValueError as err:  # no key to sign a re-driven ingest message with
+        raise typer.BadParameter(f"cannot sign re-driven messages: {err}") from err
     for d in sent:
         typer.echo(f"{d.offset:>6}  {d.reason:<26} → {d.original_topic}  {d.event_id or '-'}")
     verb = "would re-drive" if dry_run else "re-drove"

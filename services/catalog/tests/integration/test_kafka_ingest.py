@@ -249,8 +249,15 @@ async def test_a_thousand_ingest_messages_with_poison_and_duplicates_store_each_
             headers = dict(record.headers)
             assert headers["x-error"].decode()
             assert headers["x-original-topic"].decode() in {INGEST_OFFERS.name, INGEST_DEMANDS.name}
+            assert "authorization" not in {k.lower() for k in headers}  # no token kept
         forged = [r for r in parked if dict(r.headers)["x-error-type"] == b"FORGED_SOURCE"]
         assert b"is not the token's enterprise" in dict(forged[0].headers)["x-error"]
+        assert all("x-authenticated-source" not in dict(r.headers) for r in forged)
+        refused = [r for r in parked if dict(r.headers)["x-error-type"] == b"UNKNOWN_WASTE_CODE"]
+        assert refused
+        assert {json.loads(r.value)["source"] for r in refused} == {
+            dict(r.headers)["x-authenticated-source"].decode() for r in refused
+        }
 
     # Each stored offer left one offer-posted fact, whatever the redeliveries.
     mine = {steel.enterprise, foundry.enterprise}

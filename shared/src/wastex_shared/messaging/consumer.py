@@ -78,10 +78,12 @@ class _Refused(Exception):
 class Poison(Exception):
     """A message that can never be handled: it goes to the dead-letter topic."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, authenticated_source: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        #: The enterprise its token proved it came from, when it got that far.
+        self.authenticated_source = authenticated_source
 
 
 EventHandler = Callable[[UnitOfWork, Envelope, Any], Awaitable[None]]
@@ -208,7 +210,7 @@ class EventConsumer:
             assert item.event_id is not None
             await self._run_handler(uow, item.envelope, item.data, isolated)
         except Poison as poison:
-            await self._dead_letter(uow, item.record, poison)
+            await self._dead_letter(uow, item.record, poison, self._authenticated(item, poison))
             seen.add(item.parked_id)
             marks.append((item.parked_id, poison.code))
             counts.dead_lettered += 1
@@ -278,10 +280,20 @@ class EventConsumer:
         try:
             data = spec.model.model_validate(envelope.data)
         except ValidationError as err:
-            raise Poison("SCHEMA_INVALID", _short(err)) from err
+            authenticated = envelope.source if self._authenticate is not None else None
+            raise Poison("SCHEMA_INVALID", _short(err), authenticated) from err
         return envelope, data
 
-    async def _dead_letter(self, uow: UnitOfWork, record: Record, poison: Poison) -> None:
+    def _authenticated(self, item: _Decoded, poison: Poison) -> str | None:
+        """Who a parked message was proven to come from: decoded past the authenticator,
+        or refused by its schema right after it."""
+        if item.envelope is not None and self._authenticate is not None:
+            return item.envelope.source
+        return poison.authenticated_source
+
+    async def _dead_letter(
+        self, uow: UnitOfWork, record: Record, poison: Poison, authenticated: str | None
+    ) -> None:
         log.info(
             "%s: dead-letter %s@%s: %s", self.group, record.topic, record.offset, poison.message
         )
@@ -293,7 +305,7 @@ class EventConsumer:
             key=key,
             event_id=derived_id("dlq", record.topic, record.partition, record.offset),
             payload=record.value or b"",
-            headers=dead_letter_headers(record, poison.code, poison.message),
+            headers=dead_letter_headers(record, poison.code, poison.message, authenticated),
         )
 
 

@@ -31,13 +31,24 @@ def header_texts(headers: RawHeaders | None) -> dict[str, str]:
     return {k: kafka_text(v) for k, v in (headers or ())}
 
 
-def dead_letter_headers(record: _Origin, code: str, message: str) -> dict[str, str]:
+#: Says which enterprise a parked ingest message was authenticated as; `wastex dlq redrive`
+#: signs a fresh token for it, since the parked copy keeps no credentials.
+AUTHENTICATED_SOURCE = "x-authenticated-source"
+#: Headers never copied into a dead letter: a bearer token would outlive its message in a
+#: topic operators read and keep for long (and an expired one could not be re-driven anyway).
+CREDENTIALS = frozenset({"authorization"})
+
+
+def dead_letter_headers(
+    record: _Origin, code: str, message: str, authenticated_source: str | None = None
+) -> dict[str, str]:
     original = {
         k: v
         for k, v in header_texts(record.headers).items()
-        if not k.startswith("x-error") and not k.startswith("x-original")
+        if not k.startswith(("x-error", "x-original", AUTHENTICATED_SOURCE))
+        and k.lower() not in CREDENTIALS
     }
-    return {
+    headers = {
         **original,
         "x-error": message[:1000],
         "x-error-type": code,
@@ -45,3 +56,6 @@ def dead_letter_headers(record: _Origin, code: str, message: str) -> dict[str, s
         "x-original-partition": str(record.partition),
         "x-original-offset": str(record.offset),
     }
+    if authenticated_source is not None:
+        headers[AUTHENTICATED_SOURCE] = authenticated_source
+    return headers
