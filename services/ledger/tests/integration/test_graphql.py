@@ -62,8 +62,8 @@ RESOLVE = """
 mutation($input: ResolveDiscrepancyInput!) {
   resolveDiscrepancy(input: $input) {
     manifest {
-      id status discrepancy
-      resolution { cause note proposedBy proposedAt agreedNote agreedAt }
+      id status discrepancy discrepancyState
+      resolution { cause note proposedBy proposedAt agreedNote agreedAt disputedAt }
     }
     userErrors { field message code }
   }
@@ -354,12 +354,28 @@ async def test_the_parties_resolve_a_discrepancy_by_graphql(api: Api, ledger: Ha
         == "BAD_USER_INPUT"
     )
 
+    async def in_state(state: str) -> list[str]:
+        found = await api.data(
+            "query($f: ManifestFilter) { discrepancies(filter: $f, first: 10)"
+            " { edges { node { id } } } }",
+            regulator("*"),
+            f={"discrepancyState": state},
+        )
+        return [e["node"]["id"] for e in found["discrepancies"]["edges"]]
+
+    assert await in_state("OPEN") == [sent.id]
+    countered = (await resolve(tenant(steel), "LOSS_IN_TRANSIT", "tarp torn"))["manifest"]
+    assert countered["discrepancyState"] == "PROPOSED"
     proposed = (await resolve(tenant(cement), "WEIGHING_ERROR"))["manifest"]
-    assert proposed["status"] == "DISCREPANCY"
+    assert (proposed["status"], proposed["discrepancyState"]) == ("DISCREPANCY", "DISPUTED")
     assert proposed["resolution"]["proposedBy"] == cement.enterprise_id
     assert proposed["resolution"]["agreedAt"] is None
+    assert proposed["resolution"]["disputedAt"] is not None
+    assert (await in_state("DISPUTED"), await in_state("OPEN")) == ([sent.id], [])
     agreed = (await resolve(tenant(steel), "WEIGHING_ERROR", "our scale read high"))["manifest"]
     assert (agreed["status"], agreed["discrepancy"]) == ("RESOLVED", True)
+    assert agreed["discrepancyState"] == "RESOLVED"
+    assert (await in_state("RESOLVED"), await in_state("DISPUTED")) == ([sent.id], [])
     assert agreed["resolution"]["note"] == "weighbridge checked"
     assert agreed["resolution"]["agreedNote"] == "our scale read high"
     again = await resolve(tenant(cement), "LOSS_IN_TRANSIT")

@@ -10,7 +10,13 @@ import pytest
 
 from wastex_ledger.domain import manifest
 from wastex_ledger.domain.entries import EntryKind
-from wastex_ledger.domain.manifest import GapCause, Manifest, ManifestStatus, Resolution
+from wastex_ledger.domain.manifest import (
+    DiscrepancyState,
+    GapCause,
+    Manifest,
+    ManifestStatus,
+    Resolution,
+)
 from wastex_ledger.domain.periods import Period
 from wastex_shared.errors import DomainError
 
@@ -306,6 +312,38 @@ def test_another_cause_or_the_same_party_again_replaces_the_proposal() -> None:
     again = resolve(countered, SUPPLIER, GapCause.LOSS_IN_TRANSIT, "tarp torn, photos sent")
     assert again.status is ManifestStatus.DISCREPANCY
     assert resolve(again, RECYCLER, GapCause.LOSS_IN_TRANSIT).status is ManifestStatus.RESOLVED
+
+
+EARLIER = datetime(2026, 4, 21, 9, 0, tzinfo=UTC)
+
+
+def test_naming_another_cause_in_answer_disputes_the_discrepancy_until_they_agree() -> None:
+    gap = short()
+    assert gap.discrepancy_state is DiscrepancyState.OPEN
+    first = gap.resolve(
+        actor_enterprise_id=RECYCLER, cause=GapCause.WEIGHING_ERROR, note="scale", at=EARLIER
+    )
+    assert first.discrepancy_state is DiscrepancyState.PROPOSED
+    # Changing one's own mind is no dispute.
+    changed = resolve(first, RECYCLER, GapCause.MOISTURE_CHANGE)
+    assert changed.discrepancy_state is DiscrepancyState.PROPOSED
+    countered = resolve(changed, SUPPLIER, GapCause.LOSS_IN_TRANSIT, "tarp torn")
+    assert countered.discrepancy_state is DiscrepancyState.DISPUTED
+    assert countered.resolution is not None
+    assert countered.resolution.disputed_at == LATER
+    # Still disputed after another round, dated from the first disagreement.
+    later = datetime(2026, 5, 2, tzinfo=UTC)
+    recountered = countered.resolve(
+        actor_enterprise_id=RECYCLER, cause=GapCause.WEIGHING_ERROR, note="no", at=later
+    )
+    assert recountered.discrepancy_state is DiscrepancyState.DISPUTED
+    assert recountered.resolution is not None
+    assert recountered.resolution.disputed_at == LATER
+    agreed = resolve(recountered, SUPPLIER, GapCause.WEIGHING_ERROR)
+    assert agreed.discrepancy_state is DiscrepancyState.RESOLVED
+    assert agreed.resolution is not None
+    assert agreed.resolution.disputed_at == LATER  # the record of it stays
+    assert receive(dispatched("50"), "49.5").discrepancy_state is None  # within tolerance
 
 
 @pytest.mark.parametrize(

@@ -39,6 +39,7 @@ from wastex_ledger.domain.entries import Carbon, Entry, EntryKind, SiteFacts
 from wastex_ledger.domain.figures import COLUMNS, COUNT_COLUMNS, ZERO, Figures
 from wastex_ledger.domain.manifest import (
     OVER_TOLERANCE,
+    DiscrepancyState,
     GapCause,
     Manifest,
     ManifestStatus,
@@ -121,6 +122,7 @@ class ManifestFilter:
     enterprise_id: str | None = None
     waste_code: str | None = None
     discrepancy: bool | None = None
+    discrepancy_state: DiscrepancyState | None = None
     period_from: Period | None = None
     period_to: Period | None = None
 
@@ -595,6 +597,8 @@ class Repository:
         if flt.discrepancy is not None:
             is_gap = manifests.c.status.in_([str(status) for status in OVER_TOLERANCE])
             conditions.append(is_gap if flt.discrepancy else ~is_gap)
+        if flt.discrepancy_state is not None:
+            conditions.append(_in_state(flt.discrepancy_state))
         if flt.period_from is not None:
             conditions.append(manifests.c.period >= str(flt.period_from))
         if flt.period_to is not None:
@@ -696,10 +700,23 @@ def _mutable_manifest_values(manifest: Manifest) -> dict[str, Any]:
     }
 
 
+def _in_state(state: DiscrepancyState) -> ColumnElement[bool]:
+    """`Manifest.discrepancy_state` in SQL."""
+    c = manifests.c
+    if state is DiscrepancyState.RESOLVED:
+        return c.status == str(ManifestStatus.RESOLVED)
+    unresolved = c.status == str(ManifestStatus.DISCREPANCY)
+    if state is DiscrepancyState.OPEN:
+        return and_(unresolved, c.gap_cause.is_(None))
+    if state is DiscrepancyState.DISPUTED:
+        return and_(unresolved, c.gap_disputed_at_us.is_not(None))
+    return and_(unresolved, c.gap_cause.is_not(None), c.gap_disputed_at_us.is_(None))
+
+
 def _resolution_values(resolution: Resolution | None) -> dict[str, Any]:
     if resolution is None:
         return dict.fromkeys(_RESOLUTION_COLUMNS)
-    agreed_at = resolution.agreed_at
+    agreed_at, disputed_at = resolution.agreed_at, resolution.disputed_at
     return {
         "gap_cause": str(resolution.cause),
         "gap_note": resolution.note,
@@ -707,6 +724,7 @@ def _resolution_values(resolution: Resolution | None) -> dict[str, Any]:
         "gap_proposed_at_us": micros(resolution.proposed_at),
         "gap_agreed_note": resolution.agreed_note,
         "gap_agreed_at_us": None if agreed_at is None else micros(agreed_at),
+        "gap_disputed_at_us": None if disputed_at is None else micros(disputed_at),
     }
 
 
@@ -716,7 +734,7 @@ _RESOLUTION_COLUMNS = tuple(c.name for c in manifests.c if c.name.startswith("ga
 def _resolution_of(row: Mapping[Any, Any]) -> Resolution | None:
     if row["gap_cause"] is None:
         return None
-    agreed_at = row["gap_agreed_at_us"]
+    agreed_at, disputed_at = row["gap_agreed_at_us"], row["gap_disputed_at_us"]
     return Resolution(
         cause=GapCause(row["gap_cause"]),
         note=row["gap_note"],
@@ -724,6 +742,7 @@ def _resolution_of(row: Mapping[Any, Any]) -> Resolution | None:
         proposed_at=from_micros(int(row["gap_proposed_at_us"])),
         agreed_note=row["gap_agreed_note"],
         agreed_at=None if agreed_at is None else from_micros(int(agreed_at)),
+        disputed_at=None if disputed_at is None else from_micros(int(disputed_at)),
     )
 
 

@@ -131,6 +131,8 @@ manifests = Table(
     Column("gap_proposed_at_us", BigInteger, nullable=True),
     Column("gap_agreed_note", String(500), nullable=True),
     Column("gap_agreed_at_us", BigInteger, nullable=True),
+    #: When the parties first named different causes (the discrepancy is then DISPUTED).
+    Column("gap_disputed_at_us", BigInteger, nullable=True),
     Index("ix_manifests_order", "created_at_us", "id"),
     Index("ix_manifests_status", "status", "created_at_us"),
 )

@@ -11,7 +11,9 @@
   utilised, 委托利用) and `transferred_in` for the recycler.
 - A discrepancy is resolved by the two parties (decision 016): one proposes the cause of the
   gap with a note, the other agrees by naming the same cause (`RESOLVED`); naming another
-  cause replaces the proposal. The booked weight stays the received one. A gap the parties
+  cause replaces the proposal and makes the discrepancy *disputed* (`DiscrepancyState`),
+  which it stays until the two agree: the regulator's list of the ones to step into. The
+  booked weight stays the received one. A gap the parties
   put down to weighing or moisture was never waste left behind, so it counts as shipped in
   the zero-waste accounting as a gap within the tolerance does; a loss in transit does not.
 - Carbon at receipt: transport CO2e = received t × distance km × freight factor
@@ -73,6 +75,18 @@ class GapCause(enum.StrEnum):
 NOTE_MAX_CHARS = 500
 
 
+class DiscrepancyState(enum.StrEnum):
+    """Where the two parties stand on a discrepancy."""
+
+    #: Neither party has named a cause.
+    OPEN = "OPEN"
+    #: One party named a cause; the other has not answered.
+    PROPOSED = "PROPOSED"
+    #: The parties named different causes (and have not agreed since).
+    DISPUTED = "DISPUTED"
+    RESOLVED = "RESOLVED"
+
+
 @dataclass(frozen=True, slots=True)
 class Resolution:
     """A discrepancy's cause as one party proposed it and, once agreed, the other's word."""
@@ -83,6 +97,8 @@ class Resolution:
     proposed_at: datetime
     agreed_note: str | None = None
     agreed_at: datetime | None = None
+    #: When one party first named another cause than the other had proposed.
+    disputed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +153,19 @@ class Manifest:
     def discrepancy(self) -> bool:
         """Whether the weights differed by more than the tolerance (resolved since or not)."""
         return self.status in OVER_TOLERANCE
+
+    @property
+    def discrepancy_state(self) -> DiscrepancyState | None:
+        """Where the parties stand on the discrepancy; None when there is none."""
+        if not self.discrepancy:
+            return None
+        if self.status is ManifestStatus.RESOLVED:
+            return DiscrepancyState.RESOLVED
+        if self.resolution is None:
+            return DiscrepancyState.OPEN
+        if self.resolution.disputed_at is not None:
+            return DiscrepancyState.DISPUTED
+        return DiscrepancyState.PROPOSED
 
     def involves(self, enterprise_id: str) -> bool:
         return enterprise_id in (self.supplier, self.recycler)
@@ -241,11 +270,16 @@ class Manifest:
                 "note",
             )
         proposal = self.resolution
-        if proposal and proposal.cause is cause and proposal.proposed_by != actor_enterprise_id:
+        if proposal is None:
+            return replace(self, resolution=Resolution(cause, text, actor_enterprise_id, at))
+        answer = proposal.proposed_by != actor_enterprise_id
+        if answer and proposal.cause is cause:
             agreed = replace(proposal, agreed_note=text, agreed_at=at)
             return replace(self, status=ManifestStatus.RESOLVED, resolution=agreed)
-        # A first word, a change of mind, or the other party naming another cause.
-        return replace(self, resolution=Resolution(cause, text, actor_enterprise_id, at))
+        # A change of mind keeps the dispute as it was; another cause in answer starts one.
+        disputed_at = proposal.disputed_at or (at if answer else None)
+        answered = Resolution(cause, text, actor_enterprise_id, at, disputed_at=disputed_at)
+        return replace(self, resolution=answered)
 
 
 def carbon_of(route: Route, tonnes: Decimal) -> Carbon:

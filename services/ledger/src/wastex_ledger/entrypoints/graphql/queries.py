@@ -188,6 +188,7 @@ async def _manifests(
             enterprise_id=enterprise_id,
             waste_code=wanted.waste_code,
             discrepancy=discrepancy if discrepancy is not None else wanted.discrepancy,
+            discrepancy_state=wanted.discrepancy_state,
             period_from=_period(wanted.from_, "from"),
             period_to=_period(wanted.to, "to"),
         ),

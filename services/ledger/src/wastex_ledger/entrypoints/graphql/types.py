@@ -37,6 +37,15 @@ GapCauseType = strawberry.enum(
         "(waste lost on the road)."
     ),
 )
+DiscrepancyStateType = strawberry.enum(
+    manifests.DiscrepancyState,
+    name="DiscrepancyState",
+    description=(
+        "Where the two parties stand on a discrepancy: OPEN (no cause named), PROPOSED (one "
+        "party named a cause, the other has not answered), DISPUTED (they named different "
+        "causes and have not agreed since) or RESOLVED."
+    ),
+)
 WasteClassType = strawberry.enum(
     WasteClass,
     name="WasteClass",
@@ -109,6 +118,9 @@ class ResolutionType:
     proposed_at: datetime
     agreed_note: str | None
     agreed_at: datetime | None
+    disputed_at: datetime | None = strawberry.field(
+        description="When one party first named another cause than the other had proposed."
+    )
 
     @classmethod
     def of(cls, resolution: manifests.Resolution) -> ResolutionType:
@@ -119,6 +131,7 @@ class ResolutionType:
             proposed_at=resolution.proposed_at,
             agreed_note=resolution.agreed_note,
             agreed_at=resolution.agreed_at,
+            disputed_at=resolution.disputed_at,
         )
 
 
@@ -153,6 +166,9 @@ class ManifestType:
     )
     discrepancy: bool = strawberry.field(
         description="Whether the weights differed by more than the tolerance (also once resolved)."
+    )
+    discrepancy_state: DiscrepancyStateType | None = strawberry.field(  # type: ignore[valid-type]
+        description="Where the parties stand on the discrepancy; null when there is none."
     )
     resolution: ResolutionType | None = strawberry.field(
         description="The discrepancy's cause, proposed or agreed (resolveDiscrepancy)."
@@ -195,6 +211,7 @@ class ManifestType:
             weight_gap_tonnes=m.weight_gap_tonnes,
             weight_gap_ratio=m.weight_gap_ratio,
             discrepancy=m.discrepancy,
+            discrepancy_state=m.discrepancy_state,
             resolution=None if m.resolution is None else ResolutionType.of(m.resolution),
             period=None if m.period is None else str(m.period),
             from_prior_stock=m.from_prior_stock,
@@ -426,6 +443,7 @@ class ManifestFilter:
     enterprise_id: strawberry.ID | None = None
     waste_code: str | None = None
     discrepancy: bool | None = None
+    discrepancy_state: DiscrepancyStateType | None = None  # type: ignore[valid-type]
     from_: str | None = strawberry.field(default=None, name="from")
     to: str | None = None
 
