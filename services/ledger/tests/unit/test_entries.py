@@ -149,6 +149,7 @@ def test_a_reversal_negates_the_tonnes_and_names_the_original() -> None:
         (lambda: report(), {"actor_enterprise_id": "ent-cement"}, "NOT_AUTHORIZED"),
         (lambda: report(), {"already_reversed": True}, "ALREADY_REVERSED"),
         (lambda: report(), {"reason": "   "}, "REASON_REQUIRED"),
+        (lambda: report(), {"reason": "x" * 501}, "TEXT_TOO_LONG"),  # refused, never cut
         (lambda: reverse(report()), {}, "NOT_REVERSIBLE"),
         (
             lambda: dataclasses.replace(report(), kind=EntryKind.TRANSFERRED_OUT),
@@ -175,6 +176,10 @@ def test_a_correction_is_a_new_entry_with_the_right_tonnes() -> None:
     with pytest.raises(DomainError) as caught:
         ledger.corrected(original, entry_id="e-4", tonnes="0", reason="x", cause_event_id="e")
     assert caught.value.code == "INVALID_QUANTITY"
+    with pytest.raises(DomainError) as caught:
+        ledger.corrected(original, entry_id="e-4", tonnes="9", reason="y" * 501, cause_event_id="e")
+    assert (caught.value.code, caught.value.field) == ("TEXT_TOO_LONG", "reason")
+    assert reverse(original, reason="z" * 500).reason == "z" * 500
 
 
 def test_periods() -> None:

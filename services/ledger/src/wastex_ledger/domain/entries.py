@@ -51,6 +51,9 @@ class EntryKind(enum.StrEnum):
     OPENING_STOCK = "opening_stock"
 
 
+#: The longest reason a reversal or correction keeps (the `reason` column).
+REASON_MAX_CHARS = 500
+
 #: Kinds an enterprise reports itself (the transfers come from manifests).
 REPORTED_KINDS = frozenset(
     {
@@ -191,7 +194,7 @@ def reverse(
         )
     if already_reversed:
         raise DomainError(errors.ALREADY_REVERSED, f"entry {original.id} is already reversed", "id")
-    text = reason.strip()
+    text = _reason(reason)
     if not text:
         raise DomainError(errors.REASON_REQUIRED, "say why the entry is reversed", "reason")
     return replace(
@@ -200,7 +203,7 @@ def reverse(
         tonnes=-original.tonnes,
         cause_event_id=cause_event_id,
         reverses=original.id,
-        reason=text[:500],
+        reason=text,
     )
 
 
@@ -214,5 +217,17 @@ def corrected(
         tonnes=parse_tonnes(tonnes),
         cause_event_id=cause_event_id,
         reverses=None,
-        reason=reason.strip()[:500] or None,
+        reason=_reason(reason) or None,
     )
+
+
+def _reason(reason: str) -> str:
+    """A reason trimmed, refused when longer than the column keeps (never cut short)."""
+    text = reason.strip()
+    if len(text) > REASON_MAX_CHARS:
+        raise DomainError(
+            errors.TEXT_TOO_LONG,
+            f"a reason has at most {REASON_MAX_CHARS} characters, not {len(text)}",
+            "reason",
+        )
+    return text
