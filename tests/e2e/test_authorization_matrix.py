@@ -120,6 +120,10 @@ RECEIVE = """
 mutation($input: ReceiveShipmentInput!) {
   receiveShipment(input: $input) { manifest { id status } userErrors { field message code } }
 }"""
+CANCEL_SHIPMENT = """
+mutation($input: CancelShipmentInput!) {
+  cancelShipment(input: $input) { manifest { id status } userErrors { field message code } }
+}"""
 RESOLVE_DISCREPANCY = """
 mutation($input: ResolveDiscrepancyInput!) {
   resolveDiscrepancy(input: $input) { manifest { id status } userErrors { field message code } }
@@ -935,6 +939,13 @@ MUTATIONS = [
         "receiveShipment",
         lambda w: {"input": {"manifestId": w.ids["man4"], "tonnes": "99.500"}},
         only("recycler"),
+    ),
+    Row(
+        "cancelShipment",  # M4 has left: the parties reach the state check; no one else
+        CANCEL_SHIPMENT,
+        "cancelShipment",
+        lambda w: {"input": {"manifestId": w.ids["man4"], "reason": "matrix"}},
+        only("enterprise_a", "recycler"),
     ),
     Row(
         "resolveDiscrepancy",  # the parties reach the manifest's state check; no one else

@@ -2,7 +2,9 @@
 
 an offer posted over GraphQL and over Kafka reaches the catalog, matching proposes a match
 to a licensed recycler, and the ledger answers a utilisation query — with bad input
-answered by typed errors or the dead-letter topic, never a crash.
+answered by typed errors or the dead-letter topic, never a crash. A confirmed match whose
+shipment is called off in the ledger is cancelled in matching and gives its tonnes back to
+the catalog's offer: one command, three services.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 
 from wastex_catalog.domain.credit_code import make_credit_code
 from wastex_cli.mutations import (
+    ACCEPT_MATCH,
     ADD_SITE,
     POST_DEMAND,
     POST_OFFER,
@@ -43,6 +46,17 @@ query($filter: MatchFilter) {
     edges { node { id tonnes distanceKm co2eKg status offer { id } demand { id } } }
   }
 }"""
+OFFER = "query($id: ID!) { offer(id: $id) { status remainingTonnes } }"
+MANIFESTS = """
+query($filter: ManifestFilter) { manifests(filter: $filter, first: 50) {
+  edges { node { id matchId status } } } }"""
+CANCEL_SHIPMENT = """
+mutation($input: CancelShipmentInput!) {
+  cancelShipment(input: $input) {
+    manifest { id status cancellation { cancelledBy reason } } userErrors { field message code }
+  }
+}"""
+MATCH_STATUS = "query($id: ID!) { match(id: $id) { status cancelledBy cancelReason } }"
 UTILISATION = """
 query($scope: UtilisationScope!, $from: String!, $to: String!) {
   utilisation(scope: $scope, from: $from, to: $to) { generatedTonnes utilisedTonnes rate }
@@ -249,3 +263,49 @@ async def test_offer_goes_from_graphql_and_kafka_to_a_match_and_the_ledger(stack
     )["utilisation"]
     assert figures["generatedTonnes"] == "300.000"
     assert figures["rate"] == "0.0000"
+
+    # 5. Both accept the GraphQL offer's match; the recycler calls its shipment off before it
+    #    leaves: matching cancels the match and the catalog gives the offer its tonnes back.
+    [graphql_match] = [m for m in matches if m["offer"]["id"] == offer["offer"]["id"]]
+    await payload(steel_client, ACCEPT_MATCH, "acceptMatch", id=graphql_match["id"])
+    await payload(cement_client, ACCEPT_MATCH, "acceptMatch", id=graphql_match["id"])
+
+    async def manifest_opened() -> str | None:
+        data = await cement_client.data(MANIFESTS, filter={"enterpriseId": cement})
+        found = [
+            e["node"]["id"]
+            for e in data["manifests"]["edges"]
+            if e["node"]["matchId"] == graphql_match["id"]
+        ]
+        return found[0] if found else None
+
+    manifest_id = await eventually(manifest_opened, timeout=30)
+
+    async def offer_held() -> Any:
+        found = (await steel_client.data(OFFER, id=offer["offer"]["id"]))["offer"]
+        return found if found["remainingTonnes"] == "0.000" else None
+
+    assert (await eventually(offer_held, timeout=30))["status"] == "FULLY_MATCHED"
+    cancelled = await payload(
+        cement_client,
+        CANCEL_SHIPMENT,
+        "cancelShipment",
+        input={"manifestId": manifest_id, "reason": "kiln down for repairs"},
+    )
+    assert cancelled["manifest"]["status"] == "CANCELLED"
+
+    async def match_cancelled() -> Any:
+        found = (await steel_client.data(MATCH_STATUS, id=graphql_match["id"]))["match"]
+        return found if found["status"] == "CANCELLED" else None
+
+    assert await eventually(match_cancelled, timeout=30) == {
+        "status": "CANCELLED",
+        "cancelledBy": "RECYCLER",
+        "cancelReason": "kiln down for repairs",
+    }
+
+    async def tonnes_back() -> Any:
+        found = (await steel_client.data(OFFER, id=offer["offer"]["id"]))["offer"]
+        return found if found["remainingTonnes"] == "120.500" else None
+
+    assert (await eventually(tonnes_back, timeout=30))["status"] == "OPEN"

@@ -39,12 +39,14 @@ MATCHING_MATCH_CONFIRMED = Topic("matching.match-confirmed.v1")
 MATCHING_MATCH_REJECTED = Topic("matching.match-rejected.v1")
 MATCHING_MATCH_SUPERSEDED = Topic("matching.match-superseded.v1")
 MATCHING_MATCH_EXPIRED = Topic("matching.match-expired.v1")
+MATCHING_MATCH_CANCELLED = Topic("matching.match-cancelled.v1")
 
 # Ledger facts (key = manifest id or entry's enterprise id).
 LEDGER_MANIFEST_CREATED = Topic("ledger.manifest-created.v1")
 LEDGER_SHIPMENT_DISPATCHED = Topic("ledger.shipment-dispatched.v1")
 LEDGER_SHIPMENT_RECEIVED = Topic("ledger.shipment-received.v1")
 LEDGER_DISCREPANCY_RESOLVED = Topic("ledger.discrepancy-resolved.v1")
+LEDGER_SHIPMENT_CANCELLED = Topic("ledger.shipment-cancelled.v1")
 LEDGER_ENTRY_RECORDED = Topic("ledger.entry-recorded.v1", 6)
 
 # Dead letters, one per consumer group.

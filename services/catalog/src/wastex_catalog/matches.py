@@ -1,8 +1,9 @@
 """Use case driven by matching's lifecycle: accepted matches hold tonnes of an offer and a
-demand; rejected, expired or superseded ones give them back.
+demand; rejected, expired, superseded or cancelled ones give them back.
 
 A match takes its tonnes when first accepted (by either party) or confirmed, and gives them
-back when rejected, expired or superseded after that. The events of one match travel on
+back when rejected, expired or superseded after that, or cancelled (its shipment called off
+in the ledger before it left). The events of one match travel on
 different topics, so they may arrive out of order: the allocation row of a released match
 stays as a tombstone, and a late `accepted` for it changes nothing. Nothing orders the
 events of different matches either: a match's hold may come before the release of the
@@ -32,7 +33,12 @@ from wastex_shared.storage import UnitOfWork
 HOLDING: Final = frozenset({"matching.match-accepted", "matching.match-confirmed"})
 #: Lifecycle events after which a match holds nothing (terminal in matching).
 RELEASING: Final = frozenset(
-    {"matching.match-rejected", "matching.match-expired", "matching.match-superseded"}
+    {
+        "matching.match-rejected",
+        "matching.match-expired",
+        "matching.match-superseded",
+        "matching.match-cancelled",
+    }
 )
 LIFECYCLE: Final = HOLDING | RELEASING
 

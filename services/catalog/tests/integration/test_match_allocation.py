@@ -34,6 +34,7 @@ from wastex_shared.envelope import Envelope
 from wastex_shared.errors import DomainError
 from wastex_shared.events.matching import (
     MatchAccepted,
+    MatchCancelled,
     MatchConfirmed,
     MatchExpired,
     MatchFacts,
@@ -48,6 +49,7 @@ TYPES: dict[type[MatchFacts], str] = {
     MatchRejected: "matching.match-rejected",
     MatchSuperseded: "matching.match-superseded",
     MatchExpired: "matching.match-expired",
+    MatchCancelled: "matching.match-cancelled",
 }
 
 
@@ -60,12 +62,16 @@ def facts(
         MatchRejected: "REJECTED",
         MatchSuperseded: "SUPERSEDED",
         MatchExpired: "EXPIRED",
+        MatchCancelled: "CANCELLED",
     }[kind]
     if kind is MatchAccepted:
         extra.setdefault("accepted_by", "RECYCLER")
     if kind is MatchRejected:
         extra.setdefault("rejected_by", "SUPPLIER")
         extra.setdefault("reason", "price")
+    if kind is MatchCancelled:
+        extra.setdefault("cancelled_by", "RECYCLER")
+        extra.setdefault("reason", "kiln down")
     fields: dict[str, Any] = {"offer_id": world.offer, "demand_id": world.demand, **extra}
     return kind(
         match_id=match_id,
@@ -147,7 +153,7 @@ async def test_a_confirmation_alone_holds_the_tonnes(
     assert await tonnage(api, world) == ("FULLY_MATCHED", "0.000", "PARTIALLY_MATCHED", "379.500")
 
 
-@pytest.mark.parametrize("ending", [MatchRejected, MatchExpired, MatchSuperseded])
+@pytest.mark.parametrize("ending", [MatchRejected, MatchExpired, MatchSuperseded, MatchCancelled])
 async def test_a_match_ending_after_acceptance_gives_its_tonnes_back(
     api: Api, world: World, uow_factory: UnitOfWorkFactory, ending: type[MatchFacts]
 ) -> None:

@@ -47,6 +47,7 @@ from wastex_shared.events.ledger import (
     EntryRecorded,
     ManifestCreated,
     ManifestFacts,
+    ShipmentCancelled,
     ShipmentDispatched,
     ShipmentReceived,
 )
@@ -56,6 +57,7 @@ from wastex_shared.topics import (
     LEDGER_DISCREPANCY_RESOLVED,
     LEDGER_ENTRY_RECORDED,
     LEDGER_MANIFEST_CREATED,
+    LEDGER_SHIPMENT_CANCELLED,
     LEDGER_SHIPMENT_DISPATCHED,
     LEDGER_SHIPMENT_RECEIVED,
 )
@@ -429,6 +431,18 @@ class LedgerService:
             await uow.commit()
         return resolved
 
+    async def cancel_shipment(self, actor: str, manifest_id: str, reason: str) -> Manifest:
+        """A party calls off a shipment not yet dispatched; matching then cancels the match."""
+        async with self._uow() as uow:
+            repo = Repository(uow.session)
+            current = await self._manifest_or_fail(repo, manifest_id)
+            cancelled = current.cancel(actor_enterprise_id=actor, reason=reason, at=self._clock())
+            if not await repo.update_manifest(cancelled, read=current):
+                raise _changed_meanwhile(current)
+            await self._publish_manifest(uow, LEDGER_SHIPMENT_CANCELLED.name, cancelled)
+            await uow.commit()
+        return cancelled
+
     # -- event handlers (inside the consumer's unit of work) ----------------------------
 
     async def on_site_added(self, uow: UnitOfWork, _: Envelope, data: SiteAdded) -> None:
@@ -639,6 +653,13 @@ class LedgerService:
         elif topic == LEDGER_SHIPMENT_RECEIVED.name:
             kind = "ledger.shipment-received"
             data = ShipmentReceived(**facts, discrepancy=manifest.discrepancy)
+        elif topic == LEDGER_SHIPMENT_CANCELLED.name:
+            cancellation = manifest.cancellation
+            assert cancellation is not None
+            kind = "ledger.shipment-cancelled"
+            data = ShipmentCancelled(
+                **facts, cancelled_by=cancellation.by, reason=cancellation.reason
+            )
         else:
             resolution = manifest.resolution
             assert resolution is not None

@@ -8,10 +8,14 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from wastex_ledger.adapters.repository import Repository
+from wastex_ledger.adapters.tables import messaging
 from wastex_ledger.entrypoints.graphql import schema
 from wastex_ledger.testing import Harness, Site
 from wastex_shared.auth import JwtConfig, Role, issue_token
+from wastex_shared.envelope import Envelope
 from wastex_shared.graphql.app import SubgraphApp
 
 JWT = JwtConfig()
@@ -520,3 +524,58 @@ async def test_storage_taken_back_out_this_year_is_reported_and_used(
         "60.000",
         "0.6000",
     )
+
+
+CANCEL = """
+mutation($input: CancelShipmentInput!) {
+  cancelShipment(input: $input) {
+    manifest { id status cancellation { cancelledBy reason cancelledAt } }
+    userErrors { field message code }
+  }
+}"""
+
+
+async def test_a_party_calls_off_a_shipment_before_it_leaves(api: Api, ledger: Harness) -> None:
+    steel = await ledger.register("青山区")
+    cement = await ledger.register("新洲区")
+    bystander = await ledger.register("新洲区")
+    await api.report(tenant(steel), steel, "100.000", "2026-03")
+    match = await ledger.confirm(steel, cement, "60.000")
+    async with ledger.uow() as uow:
+        opened = await Repository(uow.session).manifest_by_match(match)
+    assert opened is not None
+
+    async def cancel(token: str, reason: str = "kiln down for repairs") -> Any:
+        payload = {"manifestId": opened.id, "reason": reason}
+        return (await api.data(CANCEL, token, input=payload))["cancelShipment"]
+
+    for outsider in (tenant(bystander), regulator("*")):
+        refused = await cancel(outsider)
+        assert (refused["manifest"], refused["userErrors"][0]["code"]) == (None, "NOT_AUTHORIZED")
+    assert (await cancel(tenant(cement), " "))["userErrors"][0]["field"] == "reason"
+    off = (await cancel(tenant(cement)))["manifest"]
+    assert off["status"] == "CANCELLED"
+    assert off["cancellation"]["cancelledBy"] == cement.enterprise_id
+    assert off["cancellation"]["reason"] == "kiln down for repairs"
+    again = await cancel(tenant(steel))
+    assert again["userErrors"][0]["code"] == "INVALID_MANIFEST_STATE"
+    late = (await api.data(DISPATCH, tenant(steel), input={"matchId": match, "tonnes": "60"}))[
+        "dispatchShipment"
+    ]
+    assert late["userErrors"][0]["code"] == "INVALID_MANIFEST_STATE"
+
+    async with ledger.uow() as uow:
+        published = (
+            await uow.session.execute(
+                select(messaging.outbox.c.payload).where(
+                    messaging.outbox.c.topic == "ledger.shipment-cancelled.v1",
+                    messaging.outbox.c.key == opened.id,
+                )
+            )
+        ).scalars()
+        events = [Envelope.from_json(p) for p in published]
+    assert [(e.data["matchId"], e.data["cancelledBy"], e.data["reason"]) for e in events] == [
+        (match, cement.enterprise_id, "kiln down for repairs")
+    ]
+    listed = await api.data(MANIFESTS, tenant(steel), filter={"status": "CANCELLED"})
+    assert listed["manifests"]["totalCount"] == 1

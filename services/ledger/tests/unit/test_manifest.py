@@ -11,6 +11,7 @@ import pytest
 from wastex_ledger.domain import manifest
 from wastex_ledger.domain.entries import EntryKind
 from wastex_ledger.domain.manifest import (
+    Cancellation,
     DiscrepancyState,
     GapCause,
     Manifest,
@@ -400,3 +401,43 @@ def test_a_resolved_discrepancy_is_final() -> None:
 
 def test_only_a_loss_is_waste_apart_from_the_shipment() -> None:
     assert {c for c in GapCause if not c.part_of_shipment} == {GapCause.LOSS_IN_TRANSIT}
+
+
+# -- calling a shipment off ----------------------------------------------------------------
+
+
+def test_either_party_calls_off_a_shipment_not_yet_dispatched() -> None:
+    for party in (SUPPLIER, RECYCLER):
+        off = created().cancel(actor_enterprise_id=party, reason=" kiln down ", at=LATER)
+        assert off.status is ManifestStatus.CANCELLED
+        assert off.cancellation == Cancellation(party, "kiln down", LATER)
+        assert off.discrepancy_state is None
+    # A cancelled shipment is final: it cannot be dispatched, nor cancelled again.
+    with pytest.raises(DomainError) as refused:
+        off.dispatch(
+            actor_enterprise_id=SUPPLIER,
+            tonnes="50",
+            from_prior_stock=False,
+            period=APRIL,
+            at=IN_APRIL,
+        )
+    assert refused.value.code == "INVALID_MANIFEST_STATE"
+
+
+@pytest.mark.parametrize(
+    ("m", "actor", "reason", "code", "field"),
+    [
+        (dispatched(), SUPPLIER, "x", "INVALID_MANIFEST_STATE", "manifestId"),
+        (short(), RECYCLER, "x", "INVALID_MANIFEST_STATE", "manifestId"),
+        (created(), "ent-power", "x", "NOT_AUTHORIZED", None),
+        (created(), SUPPLIER, "  ", "REASON_REQUIRED", "reason"),
+        (created(), SUPPLIER, "x" * 501, "TEXT_TOO_LONG", "reason"),
+    ],
+    ids=["on-the-road", "received", "outsider", "no-reason", "long-reason"],
+)
+def test_what_a_cancellation_refuses(
+    m: Manifest, actor: str, reason: str, code: str, field: str | None
+) -> None:
+    with pytest.raises(DomainError) as refused:
+        m.cancel(actor_enterprise_id=actor, reason=reason, at=LATER)
+    assert (refused.value.code, refused.value.field) == (code, field)

@@ -71,8 +71,10 @@ from wastex_shared.events.catalog import (
     OfferWithdrawn,
     SiteAdded,
 )
+from wastex_shared.events.ledger import ShipmentCancelled
 from wastex_shared.events.matching import (
     MatchAccepted,
+    MatchCancelled,
     MatchConfirmed,
     MatchExpired,
     MatchFacts,
@@ -83,6 +85,7 @@ from wastex_shared.events.matching import (
 from wastex_shared.storage import Lease, UnitOfWork, UnitOfWorkFactory
 from wastex_shared.topics import (
     MATCHING_MATCH_ACCEPTED,
+    MATCHING_MATCH_CANCELLED,
     MATCHING_MATCH_CONFIRMED,
     MATCHING_MATCH_EXPIRED,
     MATCHING_MATCH_PROPOSED,
@@ -246,6 +249,7 @@ class MatchingService:
             "catalog.demand-posted": self.on_demand_posted,
             "catalog.demand-withdrawn": self.on_demand_withdrawn,
             "catalog.demand-updated": self.on_demand_updated,
+            "ledger.shipment-cancelled": self.on_shipment_cancelled,
         }
 
     async def _market_changed(self, uow: UnitOfWork) -> None:
@@ -358,6 +362,37 @@ class MatchingService:
         await self._market_changed(uow)
 
     # --- queries ------------------------------------------------------------------------
+
+    # --- the ledger's word on confirmed matches (consumer handler: no commit here) -------
+
+    async def on_shipment_cancelled(
+        self, uow: UnitOfWork, _: Envelope, data: ShipmentCancelled
+    ) -> None:
+        """A party called off a confirmed match's shipment in the ledger before it left: the
+        match is CANCELLED and gives its tonnes back (the catalog hears
+        `matching.match-cancelled`)."""
+        record = await self._load(uow, data.match_id)
+        if record.status is MatchStatus.CANCELLED:
+            return  # told twice (a re-driven event with another id)
+        party = (
+            Party.SUPPLIER if data.cancelled_by == record.supplier_enterprise_id else Party.RECYCLER
+        )
+        cancelled = replace(
+            record,
+            status=lifecycle.cancel(record.status),
+            cancelled_by=party.value,
+            cancel_reason=data.reason,
+        )
+        cancelled = await self._save(uow, record, cancelled)
+        await self._publish(
+            uow,
+            MATCHING_MATCH_CANCELLED.name,
+            "matching.match-cancelled",
+            cancelled,
+            "cancelled",
+            MatchCancelled(**self._facts(cancelled), cancelled_by=party.value, reason=data.reason),
+        )
+        await self._market_changed(uow)
 
     async def get(self, match_id: str) -> MatchRecord | None:
         async with self._uow.reading() as uow:

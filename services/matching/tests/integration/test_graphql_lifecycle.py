@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -25,6 +26,8 @@ from wastex_matching.testing import (
     Catalog,
 )
 from wastex_shared.auth import Role
+from wastex_shared.envelope import Envelope
+from wastex_shared.events.ledger import ShipmentCancelled
 from wastex_shared.messaging import EventConsumer
 from wastex_shared.storage import UnitOfWorkFactory
 
@@ -389,3 +392,72 @@ async def test_overlong_rejection_reason_is_refused(
     match_id = await propose(service, consumer, catalog)
     result = await api.as_(Role.ENTERPRISE, "steel").data(REJECT, id=match_id, reason=reason)
     assert result["rejectMatch"]["userErrors"][0]["code"] == "TEXT_TOO_LONG"
+
+
+def shipment_cancelled(match_id: str, by: str, reason: str) -> Envelope:
+    data = ShipmentCancelled(
+        manifest_id=f"manifest-of-{match_id}",
+        match_id=match_id,
+        supplier_enterprise_id="steel",
+        supplier_site_id="steel-site",
+        recycler_enterprise_id="cement",
+        recycler_site_id="cement-site",
+        waste_code="SW01",
+        planned_tonnes=Decimal("120.500"),
+        distance_km=Decimal("40"),
+        freight_factor_key="road",
+        status="CANCELLED",
+        cancelled_by=by,
+        reason=reason,
+    )
+    return Envelope.new("ledger.shipment-cancelled", "ledger", f"manifest-of-{match_id}", data)
+
+
+async def test_a_shipment_called_off_in_the_ledger_cancels_the_match_and_frees_its_tonnes(
+    api: Api,
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    match_id = await propose(service, consumer, catalog)
+    supplier, recycler = api.as_(Role.ENTERPRISE, "steel"), api.as_(Role.ENTERPRISE, "cement")
+    await supplier.data(ACCEPT, id=match_id)
+    await recycler.data(ACCEPT, id=match_id)
+    await catalog.feed(
+        consumer,
+        catalog.site("bricks-site", "bricks", HONGSHAN_BRICKS, "洪山区"),
+        catalog.licence("bricks-lic", "bricks", ["SW01"]),
+        catalog.demand("bricks-demand", "bricks", "bricks-site", HONGSHAN_BRICKS),
+    )
+    assert (await service.reoptimise()).proposed == 0  # the confirmed match holds the slag
+
+    called_off = shipment_cancelled(match_id, "cement", "kiln down for repairs")
+    await catalog.feed(consumer, called_off)
+    await catalog.feed(consumer, shipment_cancelled(match_id, "cement", "again"))  # re-driven
+    await catalog.feed(consumer, shipment_cancelled("no-such-match", "cement", "x"))
+    assert consumer.stats.dead_lettered == 1  # the unknown match is parked, not guessed at
+
+    seen = (await recycler.data(MATCH_CANCELLATION, id=match_id))["match"]
+    assert seen == {
+        "status": "CANCELLED",
+        "cancelledBy": "RECYCLER",
+        "cancelReason": "kiln down for repairs",
+    }
+    cancelled = [p for p in await _outbox_payloads(uow_factory) if p["subject"] == match_id]
+    assert cancelled[-1]["type"] == "matching.match-cancelled"
+    assert (cancelled[-1]["data"]["cancelledBy"], cancelled[-1]["data"]["reason"]) == (
+        "RECYCLER",
+        "kiln down for repairs",
+    )
+    # Its tonnes are free again, for another demand: not for the pair called off.
+    assert (await service.reoptimise()).proposed == 1
+    proposals, _ = await service.list_matches(
+        _everything(), status=MatchStatus.PROPOSED, enterprise_id=None, limit=10, after=None
+    )
+    assert [(p.offer_id, p.demand_id) for p in proposals] == [("slag-1", "bricks-demand")]
+    late = (await supplier.data(ACCEPT, id=match_id))["acceptMatch"]
+    assert late["userErrors"][0]["code"] == "INVALID_TRANSITION"
+
+
+MATCH_CANCELLATION = "query($id: ID!) { match(id: $id) { status cancelledBy cancelReason } }"

@@ -8,6 +8,7 @@ from wastex_matching.domain import (
     MatchStatus,
     Party,
     accept,
+    cancel,
     expire,
     is_fixed,
     is_provisional,
@@ -113,6 +114,12 @@ def test_accepted_by_anyone_or_confirmed_is_fixed() -> None:
     }
 
 
-def test_rejected_expired_and_superseded_are_terminal() -> None:
-    assert {s for s in S if is_terminal(s)} == {S.REJECTED, S.EXPIRED, S.SUPERSEDED}
+def test_rejected_expired_superseded_and_cancelled_are_terminal() -> None:
+    assert {s for s in S if is_terminal(s)} == {S.REJECTED, S.EXPIRED, S.SUPERSEDED, S.CANCELLED}
     assert not any(is_fixed(s) and is_terminal(s) for s in S)
+
+
+def test_only_a_confirmed_match_is_cancelled_when_its_shipment_is_called_off() -> None:
+    assert cancel(S.CONFIRMED) is S.CANCELLED
+    for status in set(S) - {S.CONFIRMED}:
+        invalid(lambda status=status: cancel(status))

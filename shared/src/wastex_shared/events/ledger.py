@@ -1,5 +1,5 @@
-"""Facts the ledger publishes: manifests moving (and their discrepancies resolved) and
-entries recorded.
+"""Facts the ledger publishes: manifests moving (their discrepancies resolved, or cancelled
+before dispatch) and entries recorded.
 
 Manifest events (key = manifest id) repeat the whole manifest so consumers need no other
 source. `ledger.entry-recorded` (key = the entry's enterprise id) carries everything the
@@ -15,6 +15,7 @@ from wastex_shared.topics import (
     LEDGER_DISCREPANCY_RESOLVED,
     LEDGER_ENTRY_RECORDED,
     LEDGER_MANIFEST_CREATED,
+    LEDGER_SHIPMENT_CANCELLED,
     LEDGER_SHIPMENT_DISPATCHED,
     LEDGER_SHIPMENT_RECEIVED,
 )
@@ -69,6 +70,16 @@ class DiscrepancyResolved(ManifestFacts):
     note: str
     proposed_by: str
     agreed_note: str
+
+
+@event("ledger.shipment-cancelled", LEDGER_SHIPMENT_CANCELLED)
+class ShipmentCancelled(ManifestFacts):
+    """A party called off the shipment of a confirmed match before it left: nothing was
+    booked; matching cancels the match, which gives its tonnes back."""
+
+    #: The enterprise that called it off (the supplier or the recycler), and why.
+    cancelled_by: str
+    reason: str
 
 
 @event("ledger.entry-recorded", LEDGER_ENTRY_RECORDED)

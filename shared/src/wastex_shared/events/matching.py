@@ -10,6 +10,7 @@ from pydantic import Field
 from wastex_shared.events.registry import EventModel, event
 from wastex_shared.topics import (
     MATCHING_MATCH_ACCEPTED,
+    MATCHING_MATCH_CANCELLED,
     MATCHING_MATCH_CONFIRMED,
     MATCHING_MATCH_EXPIRED,
     MATCHING_MATCH_PROPOSED,
@@ -81,3 +82,13 @@ class MatchExpired(MatchFacts):
     #: Why it can no longer go ahead: its shipping window ended, or its licence was amended
     #: or revoked and no longer allows it.
     reason: str | None = None
+
+
+@event("matching.match-cancelled", MATCHING_MATCH_CANCELLED)
+class MatchCancelled(MatchFacts):
+    """A confirmed match whose shipment a party called off before it left
+    (`ledger.shipment-cancelled`): its tonnes go back to the offer, the demand and the
+    licence."""
+
+    cancelled_by: str  # SUPPLIER | RECYCLER
+    reason: str

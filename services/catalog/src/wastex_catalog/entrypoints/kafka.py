@@ -33,6 +33,7 @@ LIFECYCLE_TOPICS = [
     topics.MATCHING_MATCH_REJECTED.name,
     topics.MATCHING_MATCH_SUPERSEDED.name,
     topics.MATCHING_MATCH_EXPIRED.name,
+    topics.MATCHING_MATCH_CANCELLED.name,
 ]
 
 

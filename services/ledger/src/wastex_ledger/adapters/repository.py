@@ -39,6 +39,7 @@ from wastex_ledger.domain.entries import Carbon, Entry, EntryKind, SiteFacts
 from wastex_ledger.domain.figures import COLUMNS, COUNT_COLUMNS, ZERO, Figures
 from wastex_ledger.domain.manifest import (
     OVER_TOLERANCE,
+    Cancellation,
     DiscrepancyState,
     GapCause,
     Manifest,
@@ -697,7 +698,26 @@ def _mutable_manifest_values(manifest: Manifest) -> dict[str, Any]:
         ),
         "received_at_us": None if manifest.received_at is None else micros(manifest.received_at),
         **_resolution_values(manifest.resolution),
+        **_cancellation_values(manifest.cancellation),
     }
+
+
+def _cancellation_values(cancellation: Cancellation | None) -> dict[str, Any]:
+    if cancellation is None:
+        return {"cancelled_by": None, "cancel_reason": None, "cancelled_at_us": None}
+    return {
+        "cancelled_by": cancellation.by,
+        "cancel_reason": cancellation.reason,
+        "cancelled_at_us": micros(cancellation.at),
+    }
+
+
+def _cancellation_of(row: Mapping[Any, Any]) -> Cancellation | None:
+    if row["cancelled_by"] is None:
+        return None
+    return Cancellation(
+        row["cancelled_by"], row["cancel_reason"], from_micros(int(row["cancelled_at_us"]))
+    )
 
 
 def _in_state(state: DiscrepancyState) -> ColumnElement[bool]:
@@ -825,6 +845,7 @@ def manifest_from_row(row: Mapping[Any, Any]) -> Manifest:
         ),
         carbon=carbon,
         resolution=_resolution_of(row),
+        cancellation=_cancellation_of(row),
     )
 
 

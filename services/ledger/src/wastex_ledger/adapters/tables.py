@@ -133,6 +133,10 @@ manifests = Table(
     Column("gap_agreed_at_us", BigInteger, nullable=True),
     #: When the parties first named different causes (the discrepancy is then DISPUTED).
     Column("gap_disputed_at_us", BigInteger, nullable=True),
+    #: Who called the shipment off before dispatch (CANCELLED), why and when.
+    Column("cancelled_by", String(ID), nullable=True),
+    Column("cancel_reason", String(500), nullable=True),
+    Column("cancelled_at_us", BigInteger, nullable=True),
     Index("ix_manifests_order", "created_at_us", "id"),
     Index("ix_manifests_status", "status", "created_at_us"),
 )

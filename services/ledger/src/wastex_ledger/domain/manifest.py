@@ -1,5 +1,8 @@
 """The electronic manifest (电子联单) of one confirmed match: created → dispatched → received.
 
+- Cancelled by either party before dispatch (`CANCELLED`, with who and why): the plan fell
+  through; nothing was booked, and matching cancels the match so its tonnes go back.
+
 - Created from `matching.match-confirmed` with the planned tonnes, the route and the
   emission factors matching used.
 - Dispatched by the supplier with the origin weight (`IN_TRANSIT`); the shipment is booked
@@ -53,6 +56,7 @@ class ManifestStatus(enum.StrEnum):
     RECEIVED = "RECEIVED"
     DISCREPANCY = "DISCREPANCY"
     RESOLVED = "RESOLVED"
+    CANCELLED = "CANCELLED"
 
 
 #: The weights differed by more than the tolerance (the discrepancy resolved since or not).
@@ -102,6 +106,15 @@ class Resolution:
 
 
 @dataclass(frozen=True, slots=True)
+class Cancellation:
+    """Who called a shipment off before it left, why and when."""
+
+    by: str
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
     """The planned transfer as matching confirmed it."""
 
@@ -136,6 +149,7 @@ class Manifest:
     weight_gap_ratio: Decimal | None = None
     carbon: Carbon | None = None
     resolution: Resolution | None = None
+    cancellation: Cancellation | None = None
 
     @property
     def supplier(self) -> str:
@@ -234,6 +248,36 @@ class Manifest:
             weight_gap_tonnes=gap,
             weight_gap_ratio=gap_ratio,
             carbon=carbon_of(self.route, received),
+        )
+
+    def cancel(self, *, actor_enterprise_id: str, reason: str, at: datetime) -> Manifest:
+        """Either party calls the shipment off while nothing has left (`CREATED`)."""
+        if not self.involves(actor_enterprise_id):
+            raise DomainError(
+                errors.NOT_AUTHORIZED,
+                f"manifest {self.id} belongs to other enterprises; only its two parties "
+                "cancel its shipment",
+            )
+        if self.status is not ManifestStatus.CREATED:
+            raise DomainError(
+                errors.INVALID_MANIFEST_STATE,
+                f"manifest {self.id} is {self.status}; only a shipment not yet dispatched "
+                "(CREATED) can be cancelled",
+                "manifestId",
+            )
+        text = reason.strip()
+        if not text:
+            raise DomainError(errors.REASON_REQUIRED, "say why the shipment is off", "reason")
+        if len(text) > NOTE_MAX_CHARS:
+            raise DomainError(
+                errors.TEXT_TOO_LONG,
+                f"a reason has at most {NOTE_MAX_CHARS} characters, not {len(text)}",
+                "reason",
+            )
+        return replace(
+            self,
+            status=ManifestStatus.CANCELLED,
+            cancellation=Cancellation(actor_enterprise_id, text, at),
         )
 
     def resolve(

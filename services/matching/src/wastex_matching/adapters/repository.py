@@ -105,6 +105,9 @@ class MatchRecord:
     rejection_reason: str | None = None
     #: Why an EXPIRED match could not go ahead (its window ended, its licence changed).
     expiry_reason: str | None = None
+    #: Who called a CONFIRMED match's shipment off before it left, and why.
+    cancelled_by: str | None = None
+    cancel_reason: str | None = None
     explanation: str = ""
     alternatives: tuple[Alternative, ...] = field(default=())
     generation: int = 0
@@ -889,10 +892,12 @@ async def generations(
 
 
 async def _rejected_pairs(session: AsyncSession) -> frozenset[tuple[str, str]]:
-    """(offer, demand) pairs a party turned down: never proposed again."""
+    """(offer, demand) pairs a party turned down, or whose confirmed shipment it called off:
+    never proposed again."""
+    ended = [MatchStatus.REJECTED.value, MatchStatus.CANCELLED.value]
     rows = await session.execute(
         select(MATCHES.c.offer_id, MATCHES.c.demand_id)
-        .where(MATCHES.c.status == MatchStatus.REJECTED.value)
+        .where(MATCHES.c.status.in_(ended))
         .distinct()
     )
     return frozenset((row[0], row[1]) for row in rows.all())

@@ -179,6 +179,8 @@ class MatchRow(MatchingTable, table=True):
     rejected_by: str | None = Field(default=None, max_length=16)
     rejection_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     expiry_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    cancelled_by: str | None = Field(default=None, max_length=16)
+    cancel_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     explanation: str = Field(default="", sa_column=Column(Text, nullable=False))
     #: JSON list of {demandId, reason, distanceKm, detail}.
     alternatives: str = Field(default="[]", sa_column=Column(Text, nullable=False))

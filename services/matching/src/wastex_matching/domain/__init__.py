@@ -8,7 +8,7 @@ Entry points for the service layer:
 - `plan_reoptimisation(provisional, allocation)`: what to keep, supersede and propose;
 - `assess_pair` / `candidate_reason`: the feasibility rules for one pair, with a reason;
 - `explain_offer`: every demand's verdict for one offer, given an allocation;
-- `lifecycle`: the Match state machine (`accept`, `reject`, `expire`, `supersede`).
+- `lifecycle`: the Match state machine (`accept`, `reject`, `expire`, `supersede`, `cancel`).
 """
 
 from wastex_matching.domain import errors, reasons
@@ -22,6 +22,7 @@ from wastex_matching.domain.lifecycle import (
     MatchStatus,
     Party,
     accept,
+    cancel,
     expire,
     is_fixed,
     is_provisional,
@@ -77,6 +78,7 @@ __all__ = [
     "apply_fixed",
     "assess_pair",
     "build_candidate_edges",
+    "cancel",
     "candidate_reason",
     "errors",
     "expire",

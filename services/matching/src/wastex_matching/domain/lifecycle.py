@@ -5,13 +5,15 @@
     PROPOSED / ACCEPTED_BY_*  ──reject(party, reason)──► REJECTED
     PROPOSED / ACCEPTED_BY_*  ──expire (window over)───► EXPIRED
     PROPOSED                  ──supersede (re-optimised)► SUPERSEDED
+    CONFIRMED                 ──cancel (shipment called off before it left)► CANCELLED
 
 Only PROPOSED is *provisional*: re-optimisation may replace it. Once either party has
 accepted, the match is *fixed*: it keeps its tonnes (offer, demand and licence capacity)
 while the other party decides, and re-optimisation works around it. Either party may
 still reject before confirmation (an acceptance is withdrawn by rejecting). CONFIRMED is
-final here (shipments follow in the ledger); REJECTED, EXPIRED and SUPERSEDED are
-terminal.
+final here (shipments follow in the ledger), unless a party calls its shipment off in the
+ledger before dispatch: then it is CANCELLED and gives its tonnes back. REJECTED, EXPIRED,
+SUPERSEDED and CANCELLED are terminal.
 
 Every illegal move raises `DomainError("INVALID_TRANSITION")`, including accepting twice:
 the caller deduplicates redelivered commands by id, so a second accept is a user error.
@@ -37,6 +39,7 @@ class MatchStatus(StrEnum):
     REJECTED = "REJECTED"
     EXPIRED = "EXPIRED"
     SUPERSEDED = "SUPERSEDED"
+    CANCELLED = "CANCELLED"
 
 
 class Party(StrEnum):
@@ -66,7 +69,9 @@ FIXED: Final = frozenset(
     {MatchStatus.ACCEPTED_BY_SUPPLIER, MatchStatus.ACCEPTED_BY_RECYCLER, MatchStatus.CONFIRMED}
 )
 OPEN: Final = PROVISIONAL | {MatchStatus.ACCEPTED_BY_SUPPLIER, MatchStatus.ACCEPTED_BY_RECYCLER}
-TERMINAL: Final = frozenset({MatchStatus.REJECTED, MatchStatus.EXPIRED, MatchStatus.SUPERSEDED})
+TERMINAL: Final = frozenset(
+    {MatchStatus.REJECTED, MatchStatus.EXPIRED, MatchStatus.SUPERSEDED, MatchStatus.CANCELLED}
+)
 
 
 def is_provisional(status: MatchStatus) -> bool:
@@ -124,6 +129,14 @@ def supersede(status: MatchStatus) -> MatchStatus:
     if status not in PROVISIONAL:
         raise _invalid(status, "supersede")
     return MatchStatus.SUPERSEDED
+
+
+def cancel(status: MatchStatus) -> MatchStatus:
+    """Its shipment was called off before it left (the ledger's word): only a confirmed match
+    has one."""
+    if status is not MatchStatus.CONFIRMED:
+        raise _invalid(status, "cancel")
+    return MatchStatus.CANCELLED
 
 
 def _invalid(status: MatchStatus, move: str) -> DomainError:

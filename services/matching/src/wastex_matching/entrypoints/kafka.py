@@ -1,4 +1,5 @@
-"""Kafka entrypoint: the catalog facts matching keeps read models of (one consumer group)."""
+"""Kafka entrypoint (one consumer group): the catalog facts matching keeps read models of,
+and the ledger's shipments called off before they left (their matches are cancelled)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from wastex_shared.topics import (
     CATALOG_OFFER_UPDATED,
     CATALOG_OFFER_WITHDRAWN,
     CATALOG_SITE_ADDED,
+    LEDGER_SHIPMENT_CANCELLED,
 )
 
 #: Consumed by the `matching` group, and re-read from offset 0 by replay.
@@ -39,6 +41,10 @@ CATALOG_TOPICS = [
 ]
 
 
+#: The ledger's facts on confirmed matches (not read models: replay leaves them be).
+LEDGER_TOPICS = [LEDGER_SHIPMENT_CANCELLED.name]
+
+
 def catalog_consumer(service: MatchingService, settings: MatchingSettings) -> EventConsumer:
     return EventConsumer(settings.service, service.uow_factory, service.handlers())
 
@@ -48,5 +54,5 @@ def build_router(
 ) -> tuple[KafkaRouter, EventConsumer]:
     consumer = catalog_consumer(service, settings)
     router = KafkaRouter()
-    subscribe(router, consumer, CATALOG_TOPICS, settings)
+    subscribe(router, consumer, [*CATALOG_TOPICS, *LEDGER_TOPICS], settings)
     return router, consumer

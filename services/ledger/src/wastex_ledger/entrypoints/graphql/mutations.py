@@ -17,6 +17,7 @@ from wastex_ledger.domain.manifest import Manifest
 from wastex_ledger.entrypoints.graphql import policy
 from wastex_ledger.entrypoints.graphql.queries import ledger
 from wastex_ledger.entrypoints.graphql.types import (
+    CancelShipmentInput,
     CorrectEntryPayload,
     DispatchShipmentInput,
     LedgerEntryPayload,
@@ -158,6 +159,21 @@ class Mutation:
             info,
             lambda service, actor: service.resolve_discrepancy(
                 actor, str(input.manifest_id), input.cause, input.note
+            ),
+        )
+
+    @strawberry.mutation(
+        description=(
+            "A party calls off the shipment of a confirmed match before it is dispatched "
+            "(CREATED → CANCELLED), saying why: nothing is booked, and the match is cancelled "
+            "so its tonnes go back to the offer, the demand and the licence."
+        )
+    )
+    async def cancel_shipment(self, info: Info, input: CancelShipmentInput) -> ManifestPayload:
+        return await _manifest_command(
+            info,
+            lambda service, actor: service.cancel_shipment(
+                actor, str(input.manifest_id), input.reason
             ),
         )
 

@@ -25,7 +25,8 @@ ManifestStatus = strawberry.enum(
     name="ManifestStatus",
     description=(
         "CREATED (match confirmed) → IN_TRANSIT → RECEIVED, or DISCREPANCY (weights apart by "
-        "more than the tolerance) → RESOLVED (both parties named the gap's cause)."
+        "more than the tolerance) → RESOLVED (both parties named the gap's cause); CREATED → "
+        "CANCELLED (a party called the shipment off before dispatch)."
     ),
 )
 GapCauseType = strawberry.enum(
@@ -136,6 +137,24 @@ class ResolutionType:
 
 
 @strawberry.type(
+    name="ShipmentCancellation",
+    description="Who called a shipment off before it left, why and when.",
+)
+class CancellationType:
+    cancelled_by: strawberry.ID = strawberry.field(description="The enterprise that did.")
+    reason: str
+    cancelled_at: datetime
+
+    @classmethod
+    def of(cls, cancellation: manifests.Cancellation) -> CancellationType:
+        return cls(
+            cancelled_by=strawberry.ID(cancellation.by),
+            reason=cancellation.reason,
+            cancelled_at=cancellation.at,
+        )
+
+
+@strawberry.type(
     name="Manifest",
     description=(
         "The electronic manifest (电子联单) of a confirmed match: dispatched with the origin "
@@ -172,6 +191,9 @@ class ManifestType:
     )
     resolution: ResolutionType | None = strawberry.field(
         description="The discrepancy's cause, proposed or agreed (resolveDiscrepancy)."
+    )
+    cancellation: CancellationType | None = strawberry.field(
+        description="Set when a party called the shipment off before dispatch (CANCELLED)."
     )
     period: str | None = strawberry.field(description="Month the shipment is booked to.")
     from_prior_stock: bool
@@ -213,6 +235,7 @@ class ManifestType:
             discrepancy=m.discrepancy,
             discrepancy_state=m.discrepancy_state,
             resolution=None if m.resolution is None else ResolutionType.of(m.resolution),
+            cancellation=None if m.cancellation is None else CancellationType.of(m.cancellation),
             period=None if m.period is None else str(m.period),
             from_prior_stock=m.from_prior_stock,
             distance_km=route.distance_km,
@@ -399,6 +422,12 @@ class DispatchShipmentInput:
 class ReceiveShipmentInput:
     manifest_id: strawberry.ID
     tonnes: Decimal
+
+
+@strawberry.input
+class CancelShipmentInput:
+    manifest_id: strawberry.ID
+    reason: str = strawberry.field(description="Why it is off (at most 500 characters).")
 
 
 @strawberry.input

@@ -133,6 +133,7 @@ CHANGES: Final = (
     "matching.match-rejected",
     "matching.match-expired",
     "matching.match-superseded",
+    "matching.match-cancelled",
 )
 
 

@@ -44,6 +44,7 @@ class MatchStatusType(Enum):
     REJECTED = "REJECTED"
     EXPIRED = "EXPIRED"
     SUPERSEDED = "SUPERSEDED"
+    CANCELLED = "CANCELLED"
 
 
 @strawberry.enum(name="MatchParty")
@@ -59,7 +60,8 @@ class AlternativeType:
         description=(
             "Why not: LICENCE_NOT_COVERING_CODE, HAZARDOUS_NEEDS_OPERATING_LICENCE, "
             "LICENCE_EXPIRED, OUT_OF_RADIUS, WINDOW_NOT_OVERLAPPING, WINDOW_PASSED, "
-            "SAME_ENTERPRISE, REJECTED (a party turned this pairing down), NO_CAPACITY (its "
+            "SAME_ENTERPRISE, REJECTED (a party turned this pairing down, or called off its "
+            "confirmed shipment), NO_CAPACITY (its "
             "intake or licensed tonnage went to routes that save more) or COSTLIER (it had "
             "room, but the allocation is cheaper without it)."
         )
@@ -109,6 +111,10 @@ class MatchType:
         description="Why an EXPIRED match could not go ahead: its shipping window ended, or "
         "its licence was amended or revoked and no longer allows it."
     )
+    cancelled_by: PartyType | None = strawberry.field(
+        description="The party that called a CONFIRMED match's shipment off before it left."
+    )
+    cancel_reason: str | None
     proposed_at: datetime
     updated_at: datetime
     explanation: str
@@ -175,6 +181,8 @@ def match_of(record: MatchRecord) -> MatchType:
         rejected_by=PartyType(record.rejected_by) if record.rejected_by else None,
         rejection_reason=record.rejection_reason,
         expiry_reason=record.expiry_reason,
+        cancelled_by=PartyType(record.cancelled_by) if record.cancelled_by else None,
+        cancel_reason=record.cancel_reason,
         proposed_at=_aware(record.proposed_at),
         updated_at=_aware(record.updated_at),
         explanation=record.explanation,
