@@ -250,14 +250,16 @@ class Manifest:
             carbon=carbon_of(self.route, received),
         )
 
-    def cancel(self, *, actor_enterprise_id: str, reason: str, at: datetime) -> Manifest:
-        """Either party calls the shipment off while nothing has left (`CREATED`)."""
+    def _require_party(self, actor_enterprise_id: str, doing: str) -> None:
         if not self.involves(actor_enterprise_id):
             raise DomainError(
                 errors.NOT_AUTHORIZED,
-                f"manifest {self.id} belongs to other enterprises; only its two parties "
-                "cancel its shipment",
+                f"manifest {self.id} belongs to other enterprises; only its two parties {doing}",
             )
+
+    def cancel(self, *, actor_enterprise_id: str, reason: str, at: datetime) -> Manifest:
+        """Either party calls the shipment off while nothing has left (`CREATED`)."""
+        self._require_party(actor_enterprise_id, "cancel its shipment")
         if self.status is not ManifestStatus.CREATED:
             raise DomainError(
                 errors.INVALID_MANIFEST_STATE,
@@ -265,15 +267,7 @@ class Manifest:
                 "(CREATED) can be cancelled",
                 "manifestId",
             )
-        text = reason.strip()
-        if not text:
-            raise DomainError(errors.REASON_REQUIRED, "say why the shipment is off", "reason")
-        if len(text) > NOTE_MAX_CHARS:
-            raise DomainError(
-                errors.TEXT_TOO_LONG,
-                f"a reason has at most {NOTE_MAX_CHARS} characters, not {len(text)}",
-                "reason",
-            )
+        text = _said(reason, "reason", "say why the shipment is off", errors.TEXT_TOO_LONG)
         return replace(
             self,
             status=ManifestStatus.CANCELLED,
@@ -285,12 +279,7 @@ class Manifest:
     ) -> Manifest:
         """One party's word on the gap: a proposal, or the agreement with the other party's
         proposal of the same cause (`RESOLVED`)."""
-        if not self.involves(actor_enterprise_id):
-            raise DomainError(
-                errors.NOT_AUTHORIZED,
-                f"manifest {self.id} belongs to other enterprises; only its two parties "
-                "resolve its discrepancy",
-            )
+        self._require_party(actor_enterprise_id, "resolve its discrepancy")
         if self.status is not ManifestStatus.DISCREPANCY or self.weight_gap_tonnes is None:
             raise DomainError(
                 errors.INVALID_MANIFEST_STATE,
@@ -304,15 +293,7 @@ class Manifest:
                 "nothing was lost in transit",
                 "cause",
             )
-        text = note.strip()
-        if not text:
-            raise DomainError(errors.REASON_REQUIRED, "say what caused the gap", "note")
-        if len(text) > NOTE_MAX_CHARS:
-            raise DomainError(
-                errors.INVALID_NOTE,
-                f"a note has at most {NOTE_MAX_CHARS} characters, not {len(text)}",
-                "note",
-            )
+        text = _said(note, "note", "say what caused the gap", errors.INVALID_NOTE)
         proposal = self.resolution
         if proposal is None:
             return replace(self, resolution=Resolution(cause, text, actor_enterprise_id, at))
@@ -324,6 +305,20 @@ class Manifest:
         disputed_at = proposal.disputed_at or (at if answer else None)
         answered = Resolution(cause, text, actor_enterprise_id, at, disputed_at=disputed_at)
         return replace(self, resolution=answered)
+
+
+def _said(words: str, field: str, ask: str, too_long_code: str) -> str:
+    """A party's note or reason: trimmed, required, at most `NOTE_MAX_CHARS` (never cut)."""
+    text = words.strip()
+    if not text:
+        raise DomainError(errors.REASON_REQUIRED, ask, field)
+    if len(text) > NOTE_MAX_CHARS:
+        raise DomainError(
+            too_long_code,
+            f"a {field} has at most {NOTE_MAX_CHARS} characters, not {len(text)}",
+            field,
+        )
+    return text
 
 
 def carbon_of(route: Route, tonnes: Decimal) -> Carbon:

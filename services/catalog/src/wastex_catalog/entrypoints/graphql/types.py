@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 import strawberry
 
@@ -202,16 +203,11 @@ class Licence:
             id=strawberry.ID(licence.id),
             enterprise_id=strawberry.ID(licence.enterprise_id),
             number=licence.number,
-            waste_codes=list(licence.waste_codes),
-            annual_capacity_tonnes=licence.annual_capacity_tonnes,
-            valid_from=licence.valid_from,
-            valid_until=licence.valid_until,
             type=LicenceType(licence.type.value),
             created_at=stored.created_at,
-            revoked_on=licence.revoked_on,
             revocation_reason=licence.revocation_reason,
-            last_valid_day=licence.last_valid_day,
             version=licence.version,
+            **_terms(licence),
         )
 
 
@@ -236,20 +232,27 @@ class LicenceVersion:
 
     @classmethod
     def of(cls, record: LicenceVersionRecord) -> LicenceVersion:
-        licence = record.licence
         return cls(
-            version=licence.version,
+            version=record.licence.version,
             change=LicenceChange(record.change.value),
             reason=record.reason,
             changed_at=record.at,
             changed_by=record.by,
-            waste_codes=list(licence.waste_codes),
-            annual_capacity_tonnes=licence.annual_capacity_tonnes,
-            valid_from=licence.valid_from,
-            valid_until=licence.valid_until,
-            revoked_on=licence.revoked_on,
-            last_valid_day=licence.last_valid_day,
+            **_terms(record.licence),
         )
+
+
+def _terms(licence: domain.Licence) -> dict[str, Any]:
+    """What a licence permits and for how long: the fields a licence and each of its
+    versions show alike."""
+    return {
+        "waste_codes": list(licence.waste_codes),
+        "annual_capacity_tonnes": licence.annual_capacity_tonnes,
+        "valid_from": licence.valid_from,
+        "valid_until": licence.valid_until,
+        "revoked_on": licence.revoked_on,
+        "last_valid_day": licence.last_valid_day,
+    }
 
 
 @strawberry.federation.type(
