@@ -28,7 +28,7 @@ from wastex_catalog.adapters.repository import CatalogRepository, ListingState
 from wastex_catalog.adapters.tables import messaging
 from wastex_catalog.domain import Demand, Offer
 from wastex_catalog.entrypoints.kafka import LIFECYCLE_TOPICS, lifecycle_handlers
-from wastex_catalog.matches import publish_update
+from wastex_catalog.matches import HOLDING, RELEASING, publish_update
 from wastex_catalog.records import Stored
 from wastex_catalog.settings import CatalogSettings
 from wastex_shared.envelope import Envelope
@@ -40,14 +40,14 @@ from wastex_shared.storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
 
-#: Within one instant, a match is accepted before it is confirmed or released.
+#: Within one instant, a match is accepted before it is confirmed or released (every
+#: lifecycle event the live consumer applies, so replay can never know fewer).
 _RANK = {
     "matching.match-accepted": 0,
     "matching.match-confirmed": 1,
-    "matching.match-rejected": 2,
-    "matching.match-expired": 2,
-    "matching.match-superseded": 2,
+    **dict.fromkeys(sorted(RELEASING), 2),
 }
+assert set(_RANK) == HOLDING | RELEASING
 
 
 class _ReplayUnitOfWork(UnitOfWork):

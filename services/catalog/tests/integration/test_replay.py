@@ -29,6 +29,7 @@ from wastex_catalog.testing import (
 from wastex_shared.envelope import Envelope
 from wastex_shared.events.matching import (
     MatchAccepted,
+    MatchCancelled,
     MatchConfirmed,
     MatchFacts,
     MatchRejected,
@@ -41,6 +42,7 @@ TOPICS = {
     MatchConfirmed: "matching.match-confirmed",
     MatchRejected: "matching.match-rejected",
     MatchSuperseded: "matching.match-superseded",
+    MatchCancelled: "matching.match-cancelled",
 }
 
 
@@ -66,6 +68,7 @@ async def test_replay_rebuilds_the_allocations_from_the_matching_topics(
         world = await build_world(api)  # offer 120.500 t, demand 500.000 t
         second_offer = await api.post_offer(world.steel, world.steel_site, tonnes="60.000")
         second_demand = await api.post_demand(world.cement, world.cement_site, tonnes="30.000")
+        third_offer = await api.post_offer(world.steel, world.steel_site, tonnes="40.000")
 
         def fact(kind: type[MatchFacts], tonnes: str, offer: str, demand: str) -> Envelope:
             extra: dict[str, str] = {}
@@ -73,6 +76,8 @@ async def test_replay_rebuilds_the_allocations_from_the_matching_topics(
                 extra["accepted_by"] = "SUPPLIER"
             if kind is MatchRejected:
                 extra |= {"rejected_by": "RECYCLER", "reason": "quality"}
+            if kind is MatchCancelled:
+                extra |= {"cancelled_by": "SUPPLIER", "reason": "slag sold elsewhere"}
             data = kind(
                 match_id=match_ids[(offer, demand)],
                 offer_id=offer,
@@ -96,6 +101,7 @@ async def test_replay_rebuilds_the_allocations_from_the_matching_topics(
             (world.offer, world.demand): f"m-{uuid.uuid4()}",
             (second_offer, world.demand): f"m-{uuid.uuid4()}",
             (world.offer, second_demand): f"m-{uuid.uuid4()}",
+            (third_offer, world.demand): f"m-{uuid.uuid4()}",
         }
         lifecycle = [
             fact(MatchAccepted, "100.000", world.offer, world.demand),
@@ -103,6 +109,10 @@ async def test_replay_rebuilds_the_allocations_from_the_matching_topics(
             fact(MatchAccepted, "60.000", second_offer, world.demand),
             fact(MatchRejected, "60.000", second_offer, world.demand),
             fact(MatchSuperseded, "20.500", world.offer, second_demand),
+            # Confirmed, then its shipment called off in the ledger: it gives the 40 t back.
+            fact(MatchAccepted, "40.000", third_offer, world.demand),
+            fact(MatchConfirmed, "40.000", third_offer, world.demand),
+            fact(MatchCancelled, "40.000", third_offer, world.demand),
         ]
         producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
         await producer.start()
@@ -119,6 +129,7 @@ async def test_replay_rebuilds_the_allocations_from_the_matching_topics(
             world.demand: ("PARTIALLY_MATCHED", "400.000"),
             second_offer: ("OPEN", "60.000"),
             second_demand: ("WITHDRAWN", "30.000"),
+            third_offer: ("OPEN", "40.000"),
         }
         await api.tenant(world.cement).mutate(WITHDRAW_DEMAND, "withdrawDemand", id=second_demand)
         async with asyncio.timeout(90):
