@@ -536,7 +536,7 @@ class LoadGenerator:
         except Exception:
             return
         deal.status = found["match"]["status"] if found.get("match") else "MISSING"
-        if deal.status in ("SUPERSEDED", "REJECTED", "EXPIRED", "MISSING"):
+        if deal.status in ("SUPERSEDED", "REJECTED", "EXPIRED", "CANCELLED", "MISSING"):
             self._release(deal)
             deal.done, deal.abandoned = True, deal.status
             return

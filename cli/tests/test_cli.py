@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import pytest
@@ -83,3 +84,6 @@ def test_a_redriven_message_gets_a_token_only_for_whom_it_was_authenticated_as()
         authenticate(other, {"authorization": headers["authorization"].decode()})
     # Never authenticated (refused for its token, or before it was read): sent as it was.
     assert "authorization" not in dict(redrive_headers(parked, letter(None), jwt))
+    # A fact's letter is never signed for, whatever it says of its sender.
+    fact = dataclasses.replace(letter("ent-1"), original_topic="matching.match-confirmed.v1")
+    assert "authorization" not in dict(redrive_headers(parked, fact, jwt))

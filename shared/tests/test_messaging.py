@@ -348,9 +348,12 @@ async def test_a_type_on_a_topic_of_the_contract_not_its_own_is_dead_lettered(
     assert json.loads(headers)["x-error-type"] == "WRONG_TOPIC"
 
 
-def authenticate_good_token(envelope: Envelope, headers: Mapping[str, str]) -> None:
+def authenticate_good_token(envelope: Envelope, headers: Mapping[str, str]) -> str | None:
+    if envelope.type.startswith(("catalog.", "matching.")):
+        return None  # a fact needs no token (and proves no sender)
     if headers.get("authorization") != "Bearer good":
         raise DomainError("UNAUTHENTICATED", "not the good token")
+    return envelope.source
 
 
 async def test_a_dead_letter_keeps_no_token_but_says_as_whom_it_was_authenticated(
@@ -368,14 +371,19 @@ async def test_a_dead_letter_keeps_no_token_but_says_as_whom_it_was_authenticate
     malformed = json.dumps(
         {**json.loads(offer_event("1.000").to_json()), "data": {"siteId": "s1"}}
     ).encode()  # passes the token, refused by its schema
+    body = json.loads(offer_event("1.000").to_json())
+    future = json.dumps({**body, "type": "wastex.offer.amend"}).encode()  # not known yet
+    fact = json.dumps({**body, "type": "catalog.offer-posted"}).encode()  # no token needed
     await consumer.handle_batch(
         [
             Delivered("t-creds", unsigned, headers=[("Authorization", b"Bearer stolen")]),
             Delivered("t-creds", refused, offset=1, headers=good),
             Delivered("t-creds", malformed, offset=2, headers=good),
+            Delivered("t-creds", future, offset=3, headers=good),
+            Delivered("t-creds", fact, offset=4, headers=good),
         ]
     )
-    assert consumer.stats.dead_lettered == 3
+    assert consumer.stats.dead_lettered == 5
     async with uow_factory() as uow:
         parked = [
             json.loads(h)
@@ -394,6 +402,14 @@ async def test_a_dead_letter_keeps_no_token_but_says_as_whom_it_was_authenticate
         "ent-1",
     )
     assert by_offset["1"]["traceparent"] == "00-abc-def-01"  # other headers stay
+    # Parked for its type, it still says whose it was: re-driven once the consumer knows it.
+    assert (by_offset["3"]["x-error-type"], by_offset["3"]["x-authenticated-source"]) == (
+        "UNKNOWN_EVENT_TYPE",
+        "ent-1",
+    )
+    # A fact proves no sender, whatever its envelope says: nothing to sign a token for.
+    assert by_offset["4"]["x-error-type"] == "UNKNOWN_EVENT_TYPE"
+    assert "x-authenticated-source" not in by_offset["4"]
 
 
 async def store_publish_then_check(uow: UnitOfWork, event: Envelope, data: OfferSubmit) -> None:

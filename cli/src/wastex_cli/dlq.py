@@ -4,9 +4,10 @@ A dead letter is the original message (value, key, headers) plus `x-error`,
 `x-error-type` and `x-original-topic/-partition/-offset`, without the original's bearer
 token; an ingest message that passed authentication says as whom
 (`x-authenticated-source`). Re-driving sends the original back to its topic with the
-original key and headers (without the `x-` ones), and signs a fresh one-hour token for the
-enterprise it was authenticated as (so the operator needs the signing key, as for
-`wastex token`); one never authenticated goes back without a token and is parked again. The
+original key and headers (without the `x-` ones), and, for an ingest message, signs a
+fresh one-hour token for the enterprise it was authenticated as (so the operator needs the
+signing key, as for `wastex token`: `WASTEX_JWT_SECRET` or `WASTEX_JWT_PRIVATE_KEY`); one
+never authenticated goes back without a token and is parked again. The
 consumer
 treats it as new (parked messages are remembered by position, handled ones by event id),
 so a message whose cause was fixed goes through, one still broken is parked again, and one
@@ -32,10 +33,10 @@ from typing import Annotated, Any
 import typer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from wastex_shared.auth import JwtConfig, Role, issue_token
+from wastex_shared.auth import DEV_SECRET, JwtConfig, Role, issue_token
 from wastex_shared.messaging.dead_letter import AUTHENTICATED_SOURCE, header_texts, kafka_text
 from wastex_shared.settings import ServiceSettings
-from wastex_shared.topics import dlq_for
+from wastex_shared.topics import INGEST_DEMANDS, INGEST_LEDGER_REPORTS, INGEST_OFFERS, dlq_for
 
 app = typer.Typer(help="Dead-letter topics: list and re-drive.", no_args_is_help=True)
 
@@ -192,13 +193,17 @@ def list_(
 
 #: How long the token signed for a re-driven ingest message holds: enough to be consumed.
 REDRIVE_TOKEN_TTL = timedelta(hours=1)
+#: The topics whose messages carry a factory's token: the only ones a re-drive signs for
+#: (a fact's `source` proves nothing, whatever a dead letter says of it).
+INGEST_TOPICS = frozenset(t.name for t in (INGEST_OFFERS, INGEST_DEMANDS, INGEST_LEDGER_REPORTS))
 
 
 def redrive_headers(record: Any, letter: DeadLetter, jwt: JwtConfig) -> list[tuple[str, bytes]]:
     """The original's headers (no `x-` ones), with a fresh token for the enterprise it was
     authenticated as."""
     headers = [(k, v) for k, v in record.headers or () if not k.startswith("x-")]
-    if letter.authenticated_source and not any(k.lower() == "authorization" for k, _ in headers):
+    if signs_for(letter) and not any(k.lower() == "authorization" for k, _ in headers):
+        assert letter.authenticated_source is not None
         signed = issue_token(
             jwt,
             Role.ENTERPRISE,
@@ -208,6 +213,11 @@ def redrive_headers(record: Any, letter: DeadLetter, jwt: JwtConfig) -> list[tup
         )
         headers.append(("authorization", f"Bearer {signed}".encode()))
     return headers
+
+
+def signs_for(letter: DeadLetter) -> bool:
+    """Whether re-driving `letter` signs a token: an ingest message that was authenticated."""
+    return letter.original_topic in INGEST_TOPICS and bool(letter.authenticated_source)
 
 
 async def redrive_letters(
@@ -263,5 +273,14 @@ def redrive(
         raise typer.BadParameter(f"cannot sign re-driven messages: {err}") from err
     for d in sent:
         typer.echo(f"{d.offset:>6}  {d.reason:<26} → {d.original_topic}  {d.event_id or '-'}")
+    jwt = ServiceSettings().jwt
+    dev_signed = not jwt.public_key and jwt.secret == DEV_SECRET
+    if dev_signed and not dry_run and any(signs_for(d) for d in sent):
+        typer.echo(
+            "warning: signed with the development secret; services with their own "
+            "WASTEX_JWT_SECRET will park these again (re-drive the same offsets once it is "
+            "set here)",
+            err=True,
+        )
     verb = "would re-drive" if dry_run else "re-drove"
     typer.echo(f"{verb} {len(sent)} message(s) from {dlq_for(group)}")

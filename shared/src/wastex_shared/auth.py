@@ -151,9 +151,10 @@ def principal_from_header(config: JwtConfig, header_value: str | None) -> Princi
 
 
 def ingest_authenticator(config: JwtConfig) -> Any:
-    """For the ingest consumers: the token must be valid and `source` must be its enterprise."""
+    """For the ingest consumers: the token must be valid and `source` must be its enterprise,
+    which it returns."""
 
-    def authenticate(envelope: Envelope, headers: Mapping[str, str]) -> None:
+    def authenticate(envelope: Envelope, headers: Mapping[str, str]) -> str:
         principal = principal_from_header(config, headers.get("authorization"))
         if principal is None:
             raise Unauthenticated("missing 'authorization: Bearer <token>' header")
@@ -165,5 +166,6 @@ def ingest_authenticator(config: JwtConfig) -> Any:
                 f"source {envelope.source!r} is not the token's enterprise "
                 f"{principal.enterprise_id!r}",
             )
+        return envelope.source
 
     return authenticate

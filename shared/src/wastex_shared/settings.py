@@ -37,6 +37,11 @@ class ServiceSettings(BaseSettings):
     jwt_public_key: str | None = Field(
         default=None, validation_alias=AliasChoices("WASTEX_JWT_PUBLIC_KEY")
     )
+    #: Only where tokens are signed with RS256 (`wastex token`, `wastex dlq redrive`): the
+    #: services verify with the public key alone.
+    jwt_private_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("WASTEX_JWT_PRIVATE_KEY")
+    )
     data_dir: Path = Field(default=Path(".data"), validation_alias=AliasChoices("WASTEX_DATA_DIR"))
     #: Records per consumer batch: one DB transaction and one offset commit each.
     consumer_batch_size: int = 500
@@ -62,4 +67,8 @@ class ServiceSettings(BaseSettings):
 
     @property
     def jwt(self) -> JwtConfig:
-        return JwtConfig(secret=self.jwt_secret, public_key=self.jwt_public_key)
+        return JwtConfig(
+            secret=self.jwt_secret,
+            public_key=self.jwt_public_key,
+            private_key=self.jwt_private_key,
+        )

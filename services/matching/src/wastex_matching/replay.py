@@ -17,7 +17,7 @@ from sqlalchemy import delete
 from wastex_matching.adapters import repository as repo
 from wastex_matching.adapters.migrations import LOCATION
 from wastex_matching.adapters.tables import READ_MODEL_TABLES, messaging
-from wastex_matching.entrypoints.kafka import CATALOG_TOPICS, catalog_consumer
+from wastex_matching.entrypoints.kafka import CATALOG_TOPICS, matching_consumer
 from wastex_matching.service import MatchingService
 from wastex_matching.settings import MatchingSettings
 from wastex_shared.messaging.topic_reader import read_topic
@@ -43,7 +43,7 @@ async def replay(settings: MatchingSettings) -> str:
         uow = UnitOfWorkFactory(engine, messaging)
         await wipe_read_models(uow)
         service = MatchingService(uow, settings)
-        consumer = catalog_consumer(service, settings)
+        consumer = matching_consumer(service, settings)
         read = 0
         batch: list[Any] = []
         async for record in read_topic(settings.kafka_bootstrap, *CATALOG_TOPICS):

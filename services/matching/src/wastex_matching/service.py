@@ -374,9 +374,16 @@ class MatchingService:
         record = await self._load(uow, data.match_id)
         if record.status is MatchStatus.CANCELLED:
             return  # told twice (a re-driven event with another id)
-        party = (
-            Party.SUPPLIER if data.cancelled_by == record.supplier_enterprise_id else Party.RECYCLER
-        )
+        parties = {
+            record.supplier_enterprise_id: Party.SUPPLIER,
+            record.recycler_enterprise_id: Party.RECYCLER,
+        }
+        party = parties.get(data.cancelled_by)
+        if party is None:
+            raise DomainError(
+                "NOT_A_PARTY",
+                f"{data.cancelled_by} is no party of match {record.id}: it cannot call it off",
+            )
         cancelled = replace(
             record,
             status=lifecycle.cancel(record.status),

@@ -12,7 +12,7 @@ import pytest
 from wastex_matching.adapters.live import LiveHub
 from wastex_matching.adapters.migrations import LOCATION
 from wastex_matching.adapters.tables import messaging
-from wastex_matching.entrypoints.kafka import catalog_consumer
+from wastex_matching.entrypoints.kafka import matching_consumer
 from wastex_matching.main import build_graphql_app
 from wastex_matching.service import MatchingService
 from wastex_matching.settings import MatchingSettings
@@ -42,7 +42,7 @@ def service(uow_factory: UnitOfWorkFactory, settings: MatchingSettings) -> Match
 
 @pytest.fixture
 def consumer(service: MatchingService, settings: MatchingSettings) -> EventConsumer:
-    return catalog_consumer(service, settings)
+    return matching_consumer(service, settings)
 
 
 @pytest.fixture

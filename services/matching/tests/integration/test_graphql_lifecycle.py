@@ -432,11 +432,13 @@ async def test_a_shipment_called_off_in_the_ledger_cancels_the_match_and_frees_i
     )
     assert (await service.reoptimise()).proposed == 0  # the confirmed match holds the slag
 
+    await catalog.feed(consumer, shipment_cancelled(match_id, "bricks", "not ours to cancel"))
+    assert consumer.stats.dead_lettered == 1  # parked: only a party calls a shipment off
     called_off = shipment_cancelled(match_id, "cement", "kiln down for repairs")
     await catalog.feed(consumer, called_off)
     await catalog.feed(consumer, shipment_cancelled(match_id, "cement", "again"))  # re-driven
     await catalog.feed(consumer, shipment_cancelled("no-such-match", "cement", "x"))
-    assert consumer.stats.dead_lettered == 1  # the unknown match is parked, not guessed at
+    assert consumer.stats.dead_lettered == 2  # the unknown match is parked, not guessed at
 
     seen = (await recycler.data(MATCH_CANCELLATION, id=match_id))["match"]
     assert seen == {

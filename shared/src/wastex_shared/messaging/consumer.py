@@ -69,6 +69,8 @@ class _Decoded:
     data: BaseModel | None = None
     event_id: str | None = None
     poison: Poison | None = None
+    #: The enterprise its token proved it came from (None: no token was needed or given).
+    authenticated: str | None = None
 
 
 class _Refused(Exception):
@@ -87,7 +89,9 @@ class Poison(Exception):
 
 
 EventHandler = Callable[[UnitOfWork, Envelope, Any], Awaitable[None]]
-Authenticator = Callable[[Envelope, Mapping[str, str]], None]
+#: Checks a message's token: returns the enterprise it proves sent the message, None when the
+#: message needs none (another service's fact), and raises `DomainError` when refused.
+Authenticator = Callable[[Envelope, Mapping[str, str]], str | None]
 
 
 @dataclass
@@ -184,10 +188,12 @@ class EventConsumer:
         parked_id = derived_id("parked", record.topic, record.partition, record.offset)
         headers = header_texts(record.headers)
         try:
-            envelope, data = self._decode(record, headers)
+            envelope, data, authenticated = self._decode(record, headers)
         except Poison as poison:
-            return _Decoded(record, parked_id, poison=poison)
-        return _Decoded(record, parked_id, envelope, data, envelope.reference)
+            return _Decoded(
+                record, parked_id, poison=poison, authenticated=poison.authenticated_source
+            )
+        return _Decoded(record, parked_id, envelope, data, envelope.reference, None, authenticated)
 
     async def _handle_one(
         self,
@@ -210,7 +216,7 @@ class EventConsumer:
             assert item.event_id is not None
             await self._run_handler(uow, item.envelope, item.data, isolated)
         except Poison as poison:
-            await self._dead_letter(uow, item.record, poison, self._authenticated(item, poison))
+            await self._dead_letter(uow, item.record, poison, item.authenticated)
             seen.add(item.parked_id)
             marks.append((item.parked_id, poison.code))
             counts.dead_lettered += 1
@@ -247,7 +253,15 @@ class EventConsumer:
             log.exception("%s: handler failed on %s", self.group, envelope.type)
             raise Poison("HANDLER_ERROR", f"{type(exc).__name__}: {exc}") from exc
 
-    def _decode(self, record: Record, headers: Mapping[str, str]) -> tuple[Envelope, BaseModel]:
+    def _decode(
+        self, record: Record, headers: Mapping[str, str]
+    ) -> tuple[Envelope, BaseModel, str | None]:
+        """The envelope, its data and the enterprise its token proved, or the poison.
+
+        The token is checked first, though a refused one is reported only after what else
+        is wrong with the envelope: a message parked for its type or its schema version
+        still says as whom it came, so that it can be re-driven (and signed for) once the
+        consumer knows it."""
         raw = record.value
         if raw is None:
             raise Poison("EMPTY_MESSAGE", "message has no value")
@@ -257,39 +271,39 @@ class EventConsumer:
             envelope = Envelope.from_json(raw)
         except ValidationError as err:
             raise Poison("INVALID_ENVELOPE", _short(err)) from err
+        authenticated: str | None = None
+        refused: DomainError | None = None
+        if self._authenticate is not None:
+            try:
+                authenticated = self._authenticate(envelope, headers)
+            except DomainError as err:
+                refused = err
+
+        def poison(code: str, message: str) -> Poison:
+            return Poison(code, message, authenticated)
+
         handler = self._handlers.get(envelope.type)
         spec = spec_for(envelope.type)
         if handler is None or spec is None:
-            raise Poison(
+            raise poison(
                 "UNKNOWN_EVENT_TYPE", f"{envelope.type!r} is not handled on {record.topic}"
             )
         if record.topic in CONTRACT_TOPICS and spec.topic.name != record.topic:
             # Each type has one topic of the contract; on another it is smuggled (a fact,
             # which carries no token, on a topic of authenticated commands) or misrouted.
-            raise Poison("WRONG_TOPIC", f"{envelope.type!r} belongs on {spec.topic.name}")
+            raise poison("WRONG_TOPIC", f"{envelope.type!r} belongs on {spec.topic.name}")
         if envelope.schema_version > spec.version:
-            raise Poison(
+            raise poison(
                 "UNSUPPORTED_SCHEMA_VERSION",
                 f"{envelope.type} v{envelope.schema_version} is newer than v{spec.version}",
             )
-        if self._authenticate is not None:
-            try:
-                self._authenticate(envelope, headers)
-            except DomainError as err:
-                raise Poison(err.code, err.message) from err
+        if refused is not None:
+            raise Poison(refused.code, refused.message) from refused
         try:
             data = spec.model.model_validate(envelope.data)
         except ValidationError as err:
-            authenticated = envelope.source if self._authenticate is not None else None
-            raise Poison("SCHEMA_INVALID", _short(err), authenticated) from err
-        return envelope, data
-
-    def _authenticated(self, item: _Decoded, poison: Poison) -> str | None:
-        """Who a parked message was proven to come from: decoded past the authenticator,
-        or refused by its schema right after it."""
-        if item.envelope is not None and self._authenticate is not None:
-            return item.envelope.source
-        return poison.authenticated_source
+            raise poison("SCHEMA_INVALID", _short(err)) from err
+        return envelope, data, authenticated
 
     async def _dead_letter(
         self, uow: UnitOfWork, record: Record, poison: Poison, authenticated: str | None

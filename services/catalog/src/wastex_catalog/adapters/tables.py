@@ -96,8 +96,9 @@ class LicenceRow(CatalogTable, table=True):
         max_length=ID_LENGTH, foreign_key="enterprises.id", index=True, ondelete="RESTRICT"
     )
     number: str = Field(max_length=100, unique=True)
-    #: The number as uniqueness compares it (`domain.licence.number_key`).
-    number_key: str = Field(max_length=100, unique=True)
+    #: The number as uniqueness compares it (`domain.licence.number_key`); text, as NFKC
+    #: and case folding may lengthen a number ("ß" is "ss").
+    number_key: str = Field(sa_column=Column(Text, nullable=False, unique=True))
     waste_codes: list[str] = Field(sa_column=Column(JSON, nullable=False))
     annual_capacity_tonnes: Decimal = _tonnes()
     valid_from: date = _date()

@@ -45,9 +45,10 @@ TOPICS = [
 def ingest_only(authenticate: Authenticator) -> Authenticator:
     """Authenticate the factories' commands; other services' facts carry no token."""
 
-    def check(envelope: Envelope, headers: Mapping[str, str]) -> None:
+    def check(envelope: Envelope, headers: Mapping[str, str]) -> str | None:
         if envelope.type in REPORT_TYPES:
-            authenticate(envelope, headers)
+            return authenticate(envelope, headers)
+        return None
 
     return check
 

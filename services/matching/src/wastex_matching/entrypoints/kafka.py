@@ -45,14 +45,14 @@ CATALOG_TOPICS = [
 LEDGER_TOPICS = [LEDGER_SHIPMENT_CANCELLED.name]
 
 
-def catalog_consumer(service: MatchingService, settings: MatchingSettings) -> EventConsumer:
+def matching_consumer(service: MatchingService, settings: MatchingSettings) -> EventConsumer:
     return EventConsumer(settings.service, service.uow_factory, service.handlers())
 
 
 def build_router(
     service: MatchingService, settings: MatchingSettings
 ) -> tuple[KafkaRouter, EventConsumer]:
-    consumer = catalog_consumer(service, settings)
+    consumer = matching_consumer(service, settings)
     router = KafkaRouter()
     subscribe(router, consumer, [*CATALOG_TOPICS, *LEDGER_TOPICS], settings)
     return router, consumer

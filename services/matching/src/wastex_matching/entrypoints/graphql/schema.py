@@ -185,8 +185,8 @@ class Subscription:
     @strawberry.subscription(
         description=(
             "The caller's matches (all a regulator or admin may see) as their status changes: "
-            "accepted by one side, confirmed, rejected, expired or superseded; each pushed as "
-            "it stands when read."
+            "accepted by one side, confirmed, rejected, expired, superseded or cancelled (its "
+            "shipment called off before it left); each pushed as it stands when read."
         )
     )
     async def match_changed(self, info: Info) -> AsyncGenerator[MatchType, None]:

@@ -36,7 +36,7 @@ def _number_key(number: str) -> str:
 
 def upgrade() -> None:
     with op.batch_alter_table("licences", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("number_key", sa.String(length=100), nullable=True))
+        batch_op.add_column(sa.Column("number_key", sa.Text(), nullable=True))
 
     licences = sa.table(
         "licences",
@@ -64,7 +64,7 @@ def upgrade() -> None:
         bind.execute(sa.update(licences).where(licences.c.id == row["id"]).values(number_key=key))
     # Before the versions table refers to it: SQLite's batch mode rebuilds the table.
     with op.batch_alter_table("licences", schema=None) as batch_op:
-        batch_op.alter_column("number_key", existing_type=sa.String(length=100), nullable=False)
+        batch_op.alter_column("number_key", existing_type=sa.Text(), nullable=False)
         batch_op.create_unique_constraint(batch_op.f("uq_licences_number_key"), ["number_key"])
 
     versions = op.create_table(
