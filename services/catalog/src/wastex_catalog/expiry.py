@@ -1,4 +1,5 @@
-"""Use case: offers and demands whose availability window is over become EXPIRED.
+"""Use case: offers and demands whose availability window is over become EXPIRED (and
+demands whose licences stopped covering them before that: `Demand.licensed_until`).
 
 Run by a periodic sweep (a runtime background task), not on read: the change must leave
 as an offer-updated / demand-updated event so matching stops proposing it.
@@ -34,7 +35,7 @@ async def expire_due(uow: UnitOfWork, today: date, limit: int = 200) -> int:
             if listing is stored.entity:
                 continue  # changed under us since the query: nothing to do
             version = await repository.save_listing(listing, now)
-            await publish_update(uow, listing, version, "EXPIRED")
+            await publish_update(uow, listing, version, listing.expiry_reason)
             expired += 1
     return expired
 

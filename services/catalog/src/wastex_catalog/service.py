@@ -30,6 +30,7 @@ from wastex_catalog.domain import errors as codes
 from wastex_catalog.domain.common import DateInput, NumberInput, TonnesInput, require_text
 from wastex_catalog.domain.licence import REASON_MAX_LENGTH
 from wastex_catalog.events import publish
+from wastex_catalog.matches import publish_update
 from wastex_catalog.records import LicenceVersion, Stored
 from wastex_shared.envelope import Envelope, derived_id, utcnow
 from wastex_shared.errors import DomainError, NotAuthorized, NotFound
@@ -232,6 +233,7 @@ class CatalogService:
         version = LicenceVersion(licence, LicenceChange.REGISTERED, None, at, command.by)
         await repository.add_licence_version(version)
         await publish(uow, LicenceRegistered(**licence_facts(licence)), licence.id, cause)
+        await self._relicense_demands(uow, repository, licence.enterprise_id)
         return Stored(licence, at)
 
     async def amend_licence(self, uow: UnitOfWork, command: AmendLicence) -> Stored[Licence]:
@@ -286,7 +288,28 @@ class CatalogService:
         fact = LicenceAmended(**licence_facts(changed), reason=reason)
         # Keyed like the registration; the version orders them across the two topics.
         await publish(uow, fact, changed.id, None)
+        await self._relicense_demands(uow, repository, changed.enterprise_id)
         return Stored(changed, stored.created_at)
+
+    async def _relicense_demands(
+        self, uow: UnitOfWork, repository: CatalogRepository, holder: str
+    ) -> None:
+        """After a licence of `holder` changed: the last day its licences cover each of its
+        open demands; one they no longer cover at all from today leaves the market now
+        (EXPIRED, reason UNLICENSED), one they cover for a while yet at the expiry sweep
+        after that day, and a renewal gives back the whole window."""
+        licences = [stored.entity for stored in (await repository.licences_of([holder]))[holder]]
+        ids = await repository.active_demand_ids_of(holder)
+        today, now = self.today(), utcnow()
+        for stored in (await repository.demands(ids, for_update=True)).values():
+            relicensed = stored.entity.relicensed(licences)
+            if relicensed.licensed_until == stored.entity.licensed_until:
+                continue
+            await repository.save_licensed_until(relicensed)
+            expired = relicensed.expire_if_due(today)
+            if expired is not relicensed:
+                version = await repository.save_listing(expired, now)
+                await publish_update(uow, expired, version, expired.expiry_reason)
 
     async def _own_site(self, repository: CatalogRepository, site_id: str, owner: str) -> Site:
         stored = await repository.site(site_id)

@@ -4,12 +4,13 @@ their typed userErrors, reads, filters, Relay pagination, federation and the out
 from __future__ import annotations
 
 import base64
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from wastex_catalog.expiry import expire_due
 from wastex_catalog.service import china_today
 from wastex_catalog.testing import (
     ADMIN,
@@ -592,3 +593,59 @@ async def test_entities_resolve_by_reference_for_the_gateway(api: Api) -> None:
     assert [e["id"] for e in found] == [world.offer, world.demand, world.steel, world.cement_site]
     assert found[0]["quantityTonnes"] == "120.500"
     assert found[3]["district"] == "江夏区"
+
+
+DEMAND_LICENSING = "query($id: ID!) { demand(id: $id) { status licensedUntil } }"
+
+
+async def test_a_demand_its_licence_no_longer_covers_leaves_the_market(
+    api: Api, uow_factory: UnitOfWorkFactory
+) -> None:
+    world = await build_world(api)  # the cement plant's demand runs from 1 December
+    admin, cement = api.as_(ADMIN), api.tenant(world.cement)
+    await admin.mutate(REVOKE_LICENCE, "revokeLicence", id=world.licence, reason="吊销")
+    gone = (await cement.data(DEMAND_LICENSING, id=world.demand))["demand"]
+    assert gone["status"] == "EXPIRED"  # no day of its window is covered: at once
+    updates = [
+        envelope.data
+        for topic, key, envelope in await outbox_events(uow_factory)
+        if topic == "catalog.demand-updated.v1" and key == world.demand
+    ]
+    assert [(u["status"], u["reason"]) for u in updates] == [("EXPIRED", "UNLICENSED")]
+
+
+async def test_a_revocation_to_come_ends_a_demand_on_its_day_unless_a_successor_covers_it(
+    api: Api, uow_factory: UnitOfWorkFactory
+) -> None:
+    world = await build_world(api)
+    admin, cement = api.as_(ADMIN), api.tenant(world.cement)
+
+    async def licensing() -> tuple[str, str | None]:
+        found = (await cement.data(DEMAND_LICENSING, id=world.demand))["demand"]
+        return found["status"], found["licensedUntil"]
+
+    await admin.mutate(
+        REVOKE_LICENCE, "revokeLicence", id=world.licence, reason="r", effectiveFrom="2027-01-15"
+    )
+    assert await licensing() == ("OPEN", "2027-01-14")
+    # Another enterprise sees the demand on the market, not its holder's licensing.
+    public = (await api.tenant(world.steel).data(DEMAND_LICENSING, id=world.demand))["demand"]
+    assert public == {"status": "OPEN", "licensedUntil": None}
+    successor = await api.register_licence(world.cement, ["SW01"], "2027-01-15", "2029-12-31")
+    assert await licensing() == ("OPEN", None)  # the renewal covers the rest of its window
+    await admin.mutate(
+        REVOKE_LICENCE, "revokeLicence", id=successor, reason="r", effectiveFrom="2027-01-15"
+    )
+    assert await licensing() == ("OPEN", "2027-01-14")
+
+    async with uow_factory() as uow:
+        assert await expire_due(uow, date(2027, 1, 14)) == 0  # its last licensed day counts
+        assert await expire_due(uow, date(2027, 1, 15)) == 1
+        await uow.commit()
+    assert await licensing() == ("EXPIRED", "2027-01-14")
+    updates = [
+        envelope.data["reason"]
+        for topic, key, envelope in await outbox_events(uow_factory)
+        if topic == "catalog.demand-updated.v1" and key == world.demand
+    ]
+    assert updates == ["UNLICENSED"]

@@ -148,3 +148,43 @@ def test_demand_state_machine(recycler_site: Site, licences: list[Licence]) -> N
     assert partly.withdraw(OWNER).status is ListingStatus.WITHDRAWN
     assert demand.expire_if_due(date(2027, 4, 1)).status is ListingStatus.EXPIRED
     assert demand.expire_if_due(date(2027, 3, 31)).status is ListingStatus.OPEN
+
+
+# -- a licence amended or revoked after posting ------------------------------------------
+
+TODAY = date(2026, 12, 20)
+
+
+def test_a_demand_leaves_the_market_after_the_last_day_its_licences_cover_it(
+    recycler_site: Site, general_licence: Licence
+) -> None:
+    demand = post(recycler_site, [general_licence])  # Jan–Mar 2027, SW01 and SW02
+    assert demand.relicensed([general_licence]).licensed_until is None  # covered to the end
+    revoked = general_licence.revoke(reason="吊销", effective_from=date(2027, 2, 15), today=TODAY)
+    ended = demand.relicensed([revoked])
+    assert (ended.licensed_until, ended.last_day) == (date(2027, 2, 14), date(2027, 2, 14))
+    assert not ended.is_due_to_expire(date(2027, 2, 14))
+    gone = ended.expire_if_due(date(2027, 2, 15))
+    assert (gone.status, gone.expiry_reason) == (ListingStatus.EXPIRED, "UNLICENSED")
+    # A successor licence from the day of the revocation gives the whole window back.
+    successor = replace(general_licence, id="lic-next", valid_from=date(2027, 2, 15))
+    assert ended.relicensed([revoked, successor]).licensed_until is None
+
+
+def test_a_demand_no_licence_covers_on_any_day_goes_at_once(
+    recycler_site: Site, general_licence: Licence
+) -> None:
+    demand = post(recycler_site, [general_licence])  # its window starts in January
+    revoked = general_licence.revoke(reason="吊销", effective_from=TODAY, today=TODAY)
+    ended = demand.relicensed([revoked])
+    assert ended.licensed_until == date(2026, 12, 31)  # the day before its window
+    assert ended.is_due_to_expire(TODAY)  # not only after 31 December
+
+
+def test_one_code_still_licensed_keeps_the_demand(
+    recycler_site: Site, general_licence: Licence
+) -> None:
+    demand = post(recycler_site, [general_licence])
+    narrowed = replace(general_licence, waste_codes=("SW02",))
+    assert demand.relicensed([narrowed]).licensed_until is None  # matching skips SW01 itself
+    assert demand.expiry_reason == "EXPIRED"

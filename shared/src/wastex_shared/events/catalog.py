@@ -122,7 +122,7 @@ class OfferUpdated(EventModel):
     quantity_tonnes: Decimal
     matched_tonnes: Decimal
     remaining_tonnes: Decimal
-    reason: str  # ALLOCATED | RELEASED | EXPIRED | REBUILT
+    reason: str  # ALLOCATED | RELEASED | EXPIRED | UNLICENSED (demands) | REBUILT
     #: The match whose lifecycle caused an ALLOCATED/RELEASED change.
     match_id: str | None = None
     version: int
@@ -165,6 +165,6 @@ class DemandUpdated(EventModel):
     quantity_tonnes: Decimal
     matched_tonnes: Decimal
     remaining_tonnes: Decimal
-    reason: str  # ALLOCATED | RELEASED | EXPIRED | REBUILT
+    reason: str  # ALLOCATED | RELEASED | EXPIRED | UNLICENSED (demands) | REBUILT
     match_id: str | None = None
     version: int

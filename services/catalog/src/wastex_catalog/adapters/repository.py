@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, Result, Table, delete, event, insert, select, update
+from sqlalchemy import Engine, Result, Table, delete, event, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -278,15 +278,35 @@ class CatalogRepository:
         return int(row["version"])
 
     async def due_to_expire(self, table_name: str, today: date, limit: int) -> list[str]:
-        """Ids of active offers or demands whose window ended before `today`."""
+        """Ids of active offers or demands whose last day (`Listing.last_day`) was before
+        `today`."""
         table = OFFERS if table_name == "offers" else DEMANDS
+        over = table.c.available_until < today
+        if table is DEMANDS:
+            until = table.c.licensed_until
+            over = or_(over, until < today, until < table.c.available_from)
         statement = (
             select(table.c.id)
-            .where(table.c.status.in_(ACTIVE), table.c.available_until < today)
+            .where(table.c.status.in_(ACTIVE), over)
             .order_by(table.c.available_until, table.c.id)
             .limit(limit)
         )
         return [row["id"] for row in await self._rows(statement)]
+
+    async def active_demand_ids_of(self, enterprise_id: str) -> list[str]:
+        statement = select(DEMANDS.c.id).where(
+            DEMANDS.c.enterprise_id == enterprise_id, DEMANDS.c.status.in_(ACTIVE)
+        )
+        return [row["id"] for row in await self._rows(statement)]
+
+    async def save_licensed_until(self, demand: Demand) -> None:
+        """Store the last day a demand's licences cover it: no event, no new version (nothing
+        a reader keeps changes until the demand expires for it)."""
+        await self._execute(
+            update(DEMANDS)
+            .where(DEMANDS.c.id == demand.id)
+            .values(licensed_until=demand.licensed_until)
+        )
 
     # --- match allocations (read model of matching's events) ----------------------------
 

@@ -180,6 +180,9 @@ class DemandRow(CatalogTable, table=True):
     max_distance_km: Decimal = Field(sa_column=Column(Numeric(8, 3), nullable=False))
     available_from: date = _date()
     available_until: date = _date()
+    #: The last day its holder's licences cover one of its codes, when that is before
+    #: `available_until` (a licence amended or revoked since): it expires after it.
+    licensed_until: date | None = Field(default=None, sa_column=Column(Date(), nullable=True))
     status: str = Field(max_length=20)
     version: int
     created_at: datetime = _timestamp()

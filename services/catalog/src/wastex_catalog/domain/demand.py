@@ -7,7 +7,7 @@ check, not the enterprise kind, decides what it may ask for.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import ClassVar, Final
@@ -23,7 +23,7 @@ from wastex_catalog.domain.common import (
     parse_window,
 )
 from wastex_catalog.domain.enterprise import Site
-from wastex_catalog.domain.licence import Licence, check_demand_coverage
+from wastex_catalog.domain.licence import Licence, check_demand_coverage, last_licensed_day
 from wastex_catalog.domain.listing import Listing, ListingStatus
 from wastex_shared.codes import is_hazardous
 from wastex_shared.errors import DomainError
@@ -49,6 +49,9 @@ class Demand(Listing):
 
     waste_codes: tuple[str, ...]
     max_distance_km: Decimal
+    #: Set when its holder's licences stop covering every code before its window ends (an
+    #: amendment or revocation since it was posted): the last day they cover one.
+    licensed_until: date | None = None
 
     @classmethod
     def post(
@@ -91,6 +94,20 @@ class Demand(Listing):
             available_until=window.end,
             waste_codes=codes,
             max_distance_km=distance,
+        )
+
+    @property
+    def last_day(self) -> date:
+        """Its window's end, or the last day a licence lets it take anything, if earlier."""
+        if self.licensed_until is None:
+            return self.available_until
+        return min(self.available_until, self.licensed_until)
+
+    def relicensed(self, licences: Iterable[Licence]) -> Demand:
+        """This demand with the last day its holder's `licences` (as they stand now) cover
+        one of its codes; pass only the holder's."""
+        return replace(
+            self, licensed_until=last_licensed_day(self.waste_codes, licences, self.window)
         )
 
     def accepts(self, code: str) -> bool:

@@ -276,6 +276,23 @@ def _uncovered_reason(window: Window, usable: Sequence[Licence]) -> str:
     return errors.LICENCE_EXPIRED
 
 
+def last_licensed_day(
+    codes: Iterable[str], licences: Iterable[Licence], window: Window
+) -> date | None:
+    """The last day of `window` on which one of `licences` lets its holder take one of
+    `codes`, when that comes before the window's end (the day before the window when none
+    does); None when they reach its end. Past that day a demand can take nothing: a licence
+    amended or revoked since it was posted has ended it early."""
+    last = window.start - timedelta(days=1)
+    for lic in licences:
+        validity = lic.validity
+        if validity is None or validity.start > window.end or validity.end < window.start:
+            continue
+        if any(lic.may_take(code) for code in codes):
+            last = max(last, min(validity.end, window.end))
+    return None if last >= window.end else last
+
+
 def covering_licences(code: str, licences: Iterable[Licence], day: date) -> list[Licence]:
     """Licences allowing `code` on `day` (for matching read models and display)."""
     return [lic for lic in licences if lic.may_take(code) and lic.is_valid_on(day)]

@@ -221,11 +221,24 @@ class Listing:
         self._require(ListingStatus.WITHDRAWN, "withdraw")
         return replace(self, status=ListingStatus.WITHDRAWN)
 
+    @property
+    def last_day(self) -> date:
+        """The last day it is on the market: its window's end."""
+        return self.available_until
+
+    @property
+    def expiry_reason(self) -> str:
+        """Why it leaves the market at `last_day`: its window ended (EXPIRED) or, for a
+        demand, its licences did first (UNLICENSED)."""
+        return "EXPIRED" if self.last_day >= self.available_until else "UNLICENSED"
+
     def is_due_to_expire(self, today: date) -> bool:
-        return self.is_active and today > self.available_until
+        """Active past its last day, or with no day on the market at all (a demand its
+        licences no longer cover on any day of its window goes at once)."""
+        return self.is_active and (today > self.last_day or self.last_day < self.available_from)
 
     def expire_if_due(self, today: date) -> Self:
-        """EXPIRED once the window's last day is past; otherwise unchanged (for sweeps)."""
+        """EXPIRED once its last day is past; otherwise unchanged (for sweeps)."""
         if not self.is_due_to_expire(today):
             return self
         return replace(self, status=ListingStatus.EXPIRED)

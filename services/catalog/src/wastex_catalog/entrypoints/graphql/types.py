@@ -370,6 +370,17 @@ class Demand:
             return None
         return await visible_enterprise(info, self.record.entity.enterprise_id)
 
+    @strawberry.field(
+        description="The last day its holder's licences cover one of its codes, when a licence "
+        "amended or revoked since it was posted ends that before availableUntil: it leaves the "
+        "market after it (EXPIRED). Null when they cover its whole window, or unless the "
+        "demand is yours to see (a holder's licences are its own)."
+    )
+    def licensed_until(self) -> date | None:
+        if self.visibility is not Visibility.FULL:
+            return None
+        return self.record.entity.licensed_until
+
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Demand:
         return await demand_by_id(info, id)
