@@ -49,7 +49,7 @@ query($filter: MatchFilter) {
 OFFER = "query($id: ID!) { offer(id: $id) { status remainingTonnes } }"
 MANIFESTS = """
 query($filter: ManifestFilter) { manifests(filter: $filter, first: 50) {
-  edges { node { id matchId status } } } }"""
+  edges { node { id matchId status match { status cancelReason } } } } }"""
 CANCEL_SHIPMENT = """
 mutation($input: CancelShipmentInput!) {
   cancelShipment(input: $input) {
@@ -309,3 +309,10 @@ async def test_offer_goes_from_graphql_and_kafka_to_a_match_and_the_ledger(stack
         return found if found["remainingTonnes"] == "120.500" else None
 
     assert (await eventually(tonnes_back, timeout=30))["status"] == "OPEN"
+    # The manifest leads to its match across subgraphs (the gateway asks matching).
+    shipped = (await steel_client.data(MANIFESTS, filter={"enterpriseId": steel}))["manifests"]
+    [node] = [e["node"] for e in shipped["edges"] if e["node"]["id"] == manifest_id]
+    assert (node["status"], node["match"]) == (
+        "CANCELLED",
+        {"status": "CANCELLED", "cancelReason": "kiln down for repairs"},
+    )

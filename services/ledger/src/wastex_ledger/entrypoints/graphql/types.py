@@ -136,6 +136,20 @@ class ResolutionType:
         )
 
 
+@strawberry.federation.type(
+    keys=["id"],
+    name="Match",
+    description="The match a manifest ships (matching's entity: its fields come from there, "
+    "for whoever may see the match).",
+)
+class MatchRef:
+    id: strawberry.ID
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID, **_: object) -> MatchRef:
+        return cls(id=id)
+
+
 @strawberry.type(
     name="ShipmentCancellation",
     description="Who called a shipment off before it left, why and when.",
@@ -192,6 +206,10 @@ class ManifestType:
     resolution: ResolutionType | None = strawberry.field(
         description="The discrepancy's cause, proposed or agreed (resolveDiscrepancy)."
     )
+    match: MatchRef | None = strawberry.field(
+        description="The confirmed match it ships (status, offer, demand, explanation), as "
+        "matching shows it to you: null, with an error, when you may not see the match."
+    )
     cancellation: CancellationType | None = strawberry.field(
         description="Set when a party called the shipment off before dispatch (CANCELLED)."
     )
@@ -219,6 +237,7 @@ class ManifestType:
         return cls(
             id=strawberry.ID(m.id),
             match_id=strawberry.ID(m.match_id),
+            match=MatchRef(id=strawberry.ID(m.match_id)),
             status=m.status,
             supplier_enterprise_id=strawberry.ID(route.supplier_enterprise_id),
             supplier_site_id=strawberry.ID(route.supplier_site_id),
