@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -34,7 +34,7 @@ from wastex_ledger.domain import manifest as manifests
 from wastex_ledger.domain.entries import Entry, EntryKind, TonnesInput
 from wastex_ledger.domain.figures import ZERO, Figures, Utilisation, delta_of
 from wastex_ledger.domain.manifest import GapCause, Manifest, ManifestStatus, Route
-from wastex_ledger.domain.periods import Period, period_range, year_range
+from wastex_ledger.domain.periods import Period, local_day, period_range, year_range
 from wastex_ledger.domain.scope import Scope, ScopeKind, WasteClass, grain_of, projection_keys
 from wastex_ledger.domain.visibility import Reach
 from wastex_ledger.domain.zero_waste import Assessment, Records, Rule, assess, facts_of
@@ -216,6 +216,10 @@ class LedgerService:
         self._uow = uow
         self.config = config or LedgerConfig()
         self._clock = clock
+
+    def today(self) -> date:
+        """The calendar day in China (shipping windows are local days)."""
+        return local_day(self._clock())
 
     # -- commands: reports --------------------------------------------------------------
 
@@ -482,6 +486,7 @@ class LedgerService:
                 avoided_factor_kg_per_tonne=avoided_value,
             ),
             at=self._clock(),
+            ship_by=data.window_until,
         )
         supplier_site = await repo.site(data.supplier_site_id)
         recycler_site = await repo.site(data.recycler_site_id)

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from wastex_ledger.adapters.migrations import LOCATION
@@ -100,6 +100,7 @@ class Harness:
         code: str = "SW01",
         distance_km: str = "35.2",
         opened: datetime = MANIFESTS_OPENED,
+        ship_by: date | None = None,
     ) -> str:
         """matching.match-confirmed for a transfer, its manifest opened at `opened`; returns
         the match id."""
@@ -107,7 +108,9 @@ class Harness:
         planned = Decimal(tonnes) * Decimal(distance_km) * Decimal("0.078")
         self.clock.fixed = opened
         try:
-            await self._confirmed(supplier, recycler, match_id, tonnes, code, distance_km, planned)
+            await self._confirmed(
+                supplier, recycler, match_id, tonnes, code, distance_km, planned, ship_by
+            )
         finally:
             self.clock.fixed = None
         return match_id
@@ -121,6 +124,7 @@ class Harness:
         code: str,
         distance_km: str,
         planned: Decimal,
+        ship_by: date | None,
     ) -> None:
         async with self.uow() as uow:
             await self.service.on_match_confirmed(
@@ -142,6 +146,7 @@ class Harness:
                     freight_factor_kg_per_tkm=Decimal("0.078"),
                     avoided_factor_key=SLAG_AVOIDED if code == "SW01" else None,
                     status="CONFIRMED",
+                    window_until=ship_by,
                 ),
             )
             await uow.commit()

@@ -4,6 +4,7 @@ user errors and who-sees-what, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import date
 from typing import Any
 
 import httpx
@@ -579,3 +580,36 @@ async def test_a_party_calls_off_a_shipment_before_it_leaves(api: Api, ledger: H
     ]
     listed = await api.data(MANIFESTS, tenant(steel), filter={"status": "CANCELLED"})
     assert listed["manifests"]["totalCount"] == 1
+
+
+OVERDUE = """
+query($filter: ManifestFilter) {
+  manifests(filter: $filter, first: 20) { edges { node { matchId shipBy overdue } } }
+}"""
+
+
+async def test_a_shipment_not_dispatched_by_the_end_of_its_window_is_overdue(
+    api: Api, ledger: Harness
+) -> None:
+    steel = await ledger.register("青山区")
+    cement = await ledger.register("新洲区")
+    await api.report(tenant(steel), steel, "100.000", "2026-03")
+    late = await ledger.confirm(steel, cement, "10.000", ship_by=date(2026, 3, 31))
+    due = await ledger.confirm(steel, cement, "10.000", ship_by=date(2099, 12, 31))
+    unknown = await ledger.confirm(steel, cement, "10.000")  # confirmed before windows were told
+
+    async def matches(overdue: bool | None, token: str = regulator("*")) -> dict[str, Any]:
+        wanted: dict[str, Any] = {"enterpriseId": steel.enterprise_id}
+        if overdue is not None:
+            wanted["overdue"] = overdue
+        found = (await api.data(OVERDUE, token, filter=wanted))["manifests"]["edges"]
+        return {e["node"]["matchId"]: e["node"] for e in found}
+
+    everything = await matches(None)
+    assert everything[late] == {"matchId": late, "shipBy": "2026-03-31", "overdue": True}
+    assert (everything[due]["overdue"], everything[unknown]["shipBy"]) == (False, None)
+    assert set(await matches(True)) == {late}
+    assert set(await matches(False)) == {due, unknown}
+    # Shipped late, it is no longer overdue.
+    await ledger.service.dispatch(steel.enterprise_id, late, "10.000", period="2026-03")
+    assert set(await matches(True, tenant(steel))) == set()

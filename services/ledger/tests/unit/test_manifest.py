@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -441,3 +441,12 @@ def test_what_a_cancellation_refuses(
     with pytest.raises(DomainError) as refused:
         m.cancel(actor_enterprise_id=actor, reason=reason, at=LATER)
     assert (refused.value.code, refused.value.field) == (code, field)
+
+
+def test_a_shipment_still_waiting_after_its_window_is_overdue() -> None:
+    waiting = replace(created(), ship_by=date(2026, 4, 30))
+    assert not waiting.overdue_on(date(2026, 4, 30))  # its last day counts
+    assert waiting.overdue_on(date(2026, 5, 1))
+    sent = replace(dispatched(), ship_by=date(2026, 4, 30))
+    assert not sent.overdue_on(date(2026, 5, 1))
+    assert not created().overdue_on(date(2099, 1, 1))  # no window known: never overdue

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -124,6 +124,8 @@ class ManifestFilter:
     waste_code: str | None = None
     discrepancy: bool | None = None
     discrepancy_state: DiscrepancyState | None = None
+    #: With a day: only manifests overdue on it (True) or only the others (False).
+    overdue: tuple[bool, date] | None = None
     period_from: Period | None = None
     period_to: Period | None = None
 
@@ -426,6 +428,7 @@ class Repository:
                 ),
                 from_prior_stock=manifest.from_prior_stock,
                 created_at_us=micros(manifest.created_at),
+                ship_by=manifest.ship_by,
                 **_mutable_manifest_values(manifest),
             )
         )
@@ -600,6 +603,12 @@ class Repository:
             conditions.append(is_gap if flt.discrepancy else ~is_gap)
         if flt.discrepancy_state is not None:
             conditions.append(_in_state(flt.discrepancy_state))
+        if flt.overdue is not None:
+            wanted, day = flt.overdue
+            late = and_(
+                manifests.c.status == str(ManifestStatus.CREATED), manifests.c.ship_by < day
+            )
+            conditions.append(late if wanted else or_(~late, manifests.c.ship_by.is_(None)))
         if flt.period_from is not None:
             conditions.append(manifests.c.period >= str(flt.period_from))
         if flt.period_to is not None:
@@ -846,6 +855,7 @@ def manifest_from_row(row: Mapping[Any, Any]) -> Manifest:
         carbon=carbon,
         resolution=_resolution_of(row),
         cancellation=_cancellation_of(row),
+        ship_by=row["ship_by"],
     )
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     Index,
     Integer,
     String,
@@ -122,6 +123,8 @@ manifests = Table(
     Column("transport_co2e_grams", BigInteger, nullable=True),
     Column("avoided_co2e_grams", BigInteger, nullable=True),
     Column("created_at_us", BigInteger, nullable=False),
+    #: The last day of the match's shipping window: CREATED after it is overdue.
+    Column("ship_by", Date, nullable=True),
     Column("dispatched_at_us", BigInteger, nullable=True),
     Column("received_at_us", BigInteger, nullable=True),
     #: A discrepancy's resolution (decision 016): proposed by one party, agreed by the other.

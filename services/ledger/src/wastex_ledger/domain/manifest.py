@@ -2,6 +2,9 @@
 
 - Cancelled by either party before dispatch (`CANCELLED`, with who and why): the plan fell
   through; nothing was booked, and matching cancels the match so its tonnes go back.
+- *Overdue* while still CREATED after the match's shipping window (`ship_by`): not a state,
+  a fact regulators list (a shipment late or never to come) and the parties act on
+  (dispatch late, or cancel).
 
 - Created from `matching.match-confirmed` with the planned tonnes, the route and the
   emission factors matching used.
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Final
 
@@ -150,6 +153,9 @@ class Manifest:
     carbon: Carbon | None = None
     resolution: Resolution | None = None
     cancellation: Cancellation | None = None
+    #: The last day of the match's shipping window (unknown for matches confirmed before
+    #: matching said it).
+    ship_by: date | None = None
 
     @property
     def supplier(self) -> str:
@@ -180,6 +186,14 @@ class Manifest:
         if self.resolution.disputed_at is not None:
             return DiscrepancyState.DISPUTED
         return DiscrepancyState.PROPOSED
+
+    def overdue_on(self, day: date) -> bool:
+        """Not dispatched though its shipping window ended before `day`."""
+        return (
+            self.status is ManifestStatus.CREATED
+            and self.ship_by is not None
+            and day > self.ship_by
+        )
 
     def involves(self, enterprise_id: str) -> bool:
         return enterprise_id in (self.supplier, self.recycler)
@@ -330,11 +344,18 @@ def carbon_of(route: Route, tonnes: Decimal) -> Carbon:
     )
 
 
-def create(*, manifest_id: str, match_id: str, route: Route, at: datetime) -> Manifest:
+def create(
+    *, manifest_id: str, match_id: str, route: Route, at: datetime, ship_by: date | None = None
+) -> Manifest:
     if route.planned_tonnes <= 0:
         raise DomainError(errors.INVALID_QUANTITY, "a manifest needs planned tonnes > 0", "tonnes")
     return Manifest(
-        id=manifest_id, match_id=match_id, route=route, status=ManifestStatus.CREATED, created_at=at
+        id=manifest_id,
+        match_id=match_id,
+        route=route,
+        status=ManifestStatus.CREATED,
+        created_at=at,
+        ship_by=ship_by,
     )
 
 

@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from wastex_ledger.domain import errors
 from wastex_shared.errors import DomainError
 
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
+
+
+def local_day(moment: datetime) -> date:
+    """The calendar day `moment` falls on in China Standard Time."""
+    return moment.astimezone(CHINA_STANDARD_TIME).date()
+
+
 _PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 #: Years outside this range are typos, not ledger periods.
 FIRST_YEAR = 1990

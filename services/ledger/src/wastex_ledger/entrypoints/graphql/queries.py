@@ -189,6 +189,7 @@ async def _manifests(
             waste_code=wanted.waste_code,
             discrepancy=discrepancy if discrepancy is not None else wanted.discrepancy,
             discrepancy_state=wanted.discrepancy_state,
+            overdue=None if wanted.overdue is None else (wanted.overdue, service.today()),
             period_from=_period(wanted.from_, "from"),
             period_to=_period(wanted.to, "to"),
         ),

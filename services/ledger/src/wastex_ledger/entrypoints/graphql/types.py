@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
+from typing import cast
 
 import strawberry
 
@@ -12,7 +13,8 @@ from wastex_ledger.domain import manifest as manifests
 from wastex_ledger.domain import zero_waste
 from wastex_ledger.domain.figures import Utilisation
 from wastex_ledger.domain.scope import Scope, WasteClass
-from wastex_ledger.service import ManifestView
+from wastex_ledger.service import LedgerService, ManifestView
+from wastex_shared.graphql.context import Info
 from wastex_shared.graphql.errors import UserError
 
 EntryKind = strawberry.enum(
@@ -213,6 +215,9 @@ class ManifestType:
     cancellation: CancellationType | None = strawberry.field(
         description="Set when a party called the shipment off before dispatch (CANCELLED)."
     )
+    ship_by: date | None = strawberry.field(
+        description="The last day of the match's shipping window (unknown for older matches)."
+    )
     period: str | None = strawberry.field(description="Month the shipment is booked to.")
     from_prior_stock: bool
     distance_km: Decimal
@@ -230,6 +235,14 @@ class ManifestType:
     created_at: datetime
     dispatched_at: datetime | None
     received_at: datetime | None
+    record: strawberry.Private[manifests.Manifest]
+
+    @strawberry.field(
+        description="Not dispatched though its shipping window has ended (as of today in "
+        "China): a shipment late or never to come; dispatch it or cancel it."
+    )
+    def overdue(self, info: Info) -> bool:
+        return self.record.overdue_on(cast(LedgerService, info.context.services).today())
 
     @classmethod
     def of(cls, view: ManifestView) -> ManifestType:
@@ -255,6 +268,8 @@ class ManifestType:
             discrepancy_state=m.discrepancy_state,
             resolution=None if m.resolution is None else ResolutionType.of(m.resolution),
             cancellation=None if m.cancellation is None else CancellationType.of(m.cancellation),
+            ship_by=m.ship_by,
+            record=m,
             period=None if m.period is None else str(m.period),
             from_prior_stock=m.from_prior_stock,
             distance_km=route.distance_km,
@@ -492,6 +507,11 @@ class ManifestFilter:
     waste_code: str | None = None
     discrepancy: bool | None = None
     discrepancy_state: DiscrepancyStateType | None = None  # type: ignore[valid-type]
+    overdue: bool | None = strawberry.field(
+        default=None,
+        description="true: only manifests not dispatched though their shipping window has "
+        "ended; false: only the others.",
+    )
     from_: str | None = strawberry.field(default=None, name="from")
     to: str | None = None
 
