@@ -86,6 +86,8 @@ def issue_token(
         raise ValueError(f"a {role} token needs an enterprise id")
     if role is Role.REGULATOR and not district:
         raise ValueError("a regulator token needs a district (or '*')")
+    if config.private_key and not config.public_key:
+        raise ValueError("WASTEX_JWT_PRIVATE_KEY signs RS256: set WASTEX_JWT_PUBLIC_KEY too")
     now = utcnow()
     claims: dict[str, Any] = {
         "iss": ISSUER,

@@ -212,6 +212,7 @@ class CatalogService:
         repository = CatalogRepository(uow.session)
         if await repository.enterprise(command.enterprise_id) is None:
             raise NotFound("enterprise", command.enterprise_id, "enterpriseId")
+        await repository.lock_licence_holder(command.enterprise_id, changing=True)
         licence = Licence.register(
             id=aggregate_id("licence", cause),
             enterprise_id=command.enterprise_id,
@@ -279,6 +280,9 @@ class CatalogService:
         stored = await repository.licence(licence_id)
         if stored is None:
             raise NotFound("licence", licence_id, "id")
+        await repository.lock_licence_holder(stored.entity.enterprise_id, changing=True)
+        stored = await repository.licence(licence_id)  # as it stands once no change is under way
+        assert stored is not None  # licences are never deleted
         changed = change(stored.entity)
         if not await repository.save_licence(changed):
             raise DomainError(
@@ -294,17 +298,23 @@ class CatalogService:
     async def _relicense_demands(
         self, uow: UnitOfWork, repository: CatalogRepository, holder: str
     ) -> None:
-        """After a licence of `holder` changed: the last day its licences cover each of its
-        open demands; one they no longer cover at all from today leaves the market now
+        """After a licence of `holder` changed (the caller holds `lock_licence_holder`): the
+        last day its licences cover each of its demands not withdrawn or expired; one they no
+        longer cover at all from today leaves the market now
         (EXPIRED, reason UNLICENSED), one they cover for a while yet at the expiry sweep
         after that day, and a renewal gives back the whole window."""
         licences = [stored.entity for stored in (await repository.licences_of([holder]))[holder]]
-        ids = await repository.active_demand_ids_of(holder)
+        live = await repository.demands(await repository.live_demand_ids_of(holder))
+        # Only the demands that change are locked (in id order): the lifecycle consumer
+        # locks demands too, and most licence changes move none.
+        moved = [
+            demand_id
+            for demand_id, stored in live.items()
+            if stored.entity.relicensed(licences).licensed_until != stored.entity.licensed_until
+        ]
         today, now = self.today(), utcnow()
-        for stored in (await repository.demands(ids, for_update=True)).values():
+        for stored in (await repository.demands(moved, for_update=True)).values():
             relicensed = stored.entity.relicensed(licences)
-            if relicensed.licensed_until == stored.entity.licensed_until:
-                continue
             await repository.save_licensed_until(relicensed)
             expired = relicensed.expire_if_due(today)
             if expired is not relicensed:
@@ -386,6 +396,8 @@ class CatalogService:
         """A new OPEN demand at one of `owner`'s sites, for codes its licences cover."""
         repository = CatalogRepository(uow.session)
         site = await self._own_site(repository, command.site_id, owner)
+        # A licence change of the owner's committing meanwhile would not see this demand.
+        await repository.lock_licence_holder(owner, changing=False)
         licences = (await repository.licences_of([owner]))[owner]
         demand = Demand.post(
             id=aggregate_id("demand", cause),

@@ -22,6 +22,7 @@ from wastex_catalog.testing import (
     ADMIN,
     DEMAND,
     OFFER,
+    REVOKE_LICENCE,
     Api,
     World,
     build_world,
@@ -322,3 +323,23 @@ async def test_lifecycle_events_on_the_matching_topics_move_the_tonnes(
             "PARTIALLY_MATCHED",
             "479.500",
         )
+
+
+async def test_a_fully_matched_demand_released_after_its_licence_ended_leaves_the_market(
+    api: Api, world: World, uow_factory: UnitOfWorkFactory
+) -> None:
+    small = await api.post_demand(world.cement, world.cement_site, tonnes="100.000")
+
+    async def status() -> str:
+        return str((await api.as_(ADMIN).data(DEMAND, id=small))["demand"]["status"])
+
+    await apply(uow_factory, facts(world, MatchAccepted, "m1", "100", demand_id=small))
+    assert await status() == "FULLY_MATCHED"
+    await api.as_(ADMIN).mutate(REVOKE_LICENCE, "revokeLicence", id=world.licence, reason="吊销")
+    assert await status() == "FULLY_MATCHED"  # held: not on the market, nothing to expire
+    await apply(uow_factory, facts(world, MatchRejected, "m1", "100", demand_id=small))
+    assert await status() == "OPEN"  # back, though no licence covers it any more
+    async with uow_factory() as uow:
+        assert await expire_due(uow, date.today()) == 1  # the big one went at the revocation
+        await uow.commit()
+    assert await status() == "EXPIRED"

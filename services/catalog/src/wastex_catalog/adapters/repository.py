@@ -31,7 +31,7 @@ from wastex_catalog.adapters.tables import (
     SITES,
 )
 from wastex_catalog.domain import Demand, Enterprise, Licence, ListingStatus, Offer, Site
-from wastex_catalog.domain.listing import ACTIVE_STATUSES, Listing
+from wastex_catalog.domain.listing import ACTIVE_STATUSES, TERMINAL_STATUSES, Listing
 from wastex_catalog.records import LicenceVersion, MatchAllocation, Stored
 from wastex_shared.storage import (
     dialect_of,
@@ -42,6 +42,7 @@ from wastex_shared.storage import (
 )
 
 ACTIVE = [status.value for status in ACTIVE_STATUSES]
+LIVE = [status.value for status in ListingStatus if status not in TERMINAL_STATUSES]
 
 #: Session info key: the sites this transaction has read.
 _SITES_READ = "sites"
@@ -258,7 +259,7 @@ class CatalogRepository:
         wanted = sorted(set(ids))
         if not wanted:
             return {}
-        statement = select(DEMANDS).where(DEMANDS.c.id.in_(wanted))
+        statement = select(DEMANDS).where(DEMANDS.c.id.in_(wanted)).order_by(DEMANDS.c.id)
         found = await self._rows(statement.with_for_update() if for_update else statement)
         held = await self.allocations_held("demand_id", wanted)
         return {r["id"]: rows.demand_of(r, held[r["id"]]) for r in found}
@@ -293,11 +294,24 @@ class CatalogRepository:
         )
         return [row["id"] for row in await self._rows(statement)]
 
-    async def active_demand_ids_of(self, enterprise_id: str) -> list[str]:
+    async def live_demand_ids_of(self, enterprise_id: str) -> list[str]:
+        """Its demands not withdrawn or expired (a fully matched one may be released yet)."""
         statement = select(DEMANDS.c.id).where(
-            DEMANDS.c.enterprise_id == enterprise_id, DEMANDS.c.status.in_(ACTIVE)
+            DEMANDS.c.enterprise_id == enterprise_id, DEMANDS.c.status.in_(LIVE)
         )
         return [row["id"] for row in await self._rows(statement)]
+
+    async def lock_licence_holder(self, enterprise_id: str, *, changing: bool) -> None:
+        """Serialise a change of an enterprise's licences (`changing`) with the demands it
+        posts meanwhile, which are checked against them (PostgreSQL row locks on the
+        enterprise: NO KEY UPDATE against SHARE, so inserts referring to it go on; SQLite's
+        writers are serialised already)."""
+        statement = select(ENTERPRISES.c.id).where(ENTERPRISES.c.id == enterprise_id)
+        if changing:
+            statement = statement.with_for_update(key_share=True)  # FOR NO KEY UPDATE
+        else:
+            statement = statement.with_for_update(read=True)
+        await self._rows(statement)
 
     async def save_licensed_until(self, demand: Demand) -> None:
         """Store the last day a demand's licences cover it: no event, no new version (nothing

@@ -277,7 +277,7 @@ def _uncovered_reason(window: Window, usable: Sequence[Licence]) -> str:
 
 
 def last_licensed_day(
-    codes: Iterable[str], licences: Iterable[Licence], window: Window
+    codes: Sequence[str], licences: Iterable[Licence], window: Window
 ) -> date | None:
     """The last day of `window` on which one of `licences` lets its holder take one of
     `codes`, when that comes before the window's end (the day before the window when none

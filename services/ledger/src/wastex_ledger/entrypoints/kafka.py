@@ -34,6 +34,8 @@ from wastex_shared.topics import (
 )
 
 GROUP = "ledger"
+#: The factories' commands (`wastex.report.*`); other services' facts are `<service>.*`.
+COMMAND_PREFIX = "wastex."
 TOPICS = [
     INGEST_LEDGER_REPORTS.name,
     CATALOG_SITE_ADDED.name,
@@ -46,7 +48,9 @@ def ingest_only(authenticate: Authenticator) -> Authenticator:
     """Authenticate the factories' commands; other services' facts carry no token."""
 
     def check(envelope: Envelope, headers: Mapping[str, str]) -> str | None:
-        if envelope.type in REPORT_TYPES:
+        # Every factory command (`wastex.*`), known or not yet: one parked for its type is
+        # then re-driven with a token once the ledger knows it (decision 002).
+        if envelope.type.startswith(COMMAND_PREFIX):
             return authenticate(envelope, headers)
         return None
 

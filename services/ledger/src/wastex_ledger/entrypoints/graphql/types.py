@@ -138,12 +138,8 @@ class ResolutionType:
         )
 
 
-@strawberry.federation.type(
-    keys=["id"],
-    name="Match",
-    description="The match a manifest ships (matching's entity: its fields come from there, "
-    "for whoever may see the match).",
-)
+# Matching's entity; no description here, or composition would take it for matching's.
+@strawberry.federation.type(keys=["id"], name="Match")
 class MatchRef:
     id: strawberry.ID
 
