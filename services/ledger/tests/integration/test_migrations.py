@@ -4,6 +4,7 @@ databases)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -57,6 +58,14 @@ def journal() -> list[Entry]:
     ]
 
 
+def to_version(revision: str, *, down: bool = False) -> Callable[[Connection], None]:
+    def run(connection: Connection) -> None:
+        move = command.downgrade if down else command.upgrade
+        move(alembic_config(LOCATION, connection), revision)
+
+    return run
+
+
 def as_before(deltas: dict[tuple[str, str, str], Figures]) -> dict[tuple[str, str, str], Figures]:
     """The rows the previous version kept: one per code-less scope, whatever the class."""
     rows: dict[tuple[str, str, str], Figures] = {}
@@ -72,12 +81,8 @@ def as_before(deltas: dict[tuple[str, str, str], Figures]) -> dict[tuple[str, st
 async def test_the_projection_is_rebuilt_per_waste_class(database_url: str) -> None:
     engine = make_engine(database_url)
     try:
-
-        def to_previous_version(connection: Connection) -> None:
-            command.upgrade(alembic_config(LOCATION, connection), BEFORE_CLASSES)
-
         async with engine.begin() as conn:
-            await conn.run_sync(to_previous_version)
+            await conn.run_sync(to_version(BEFORE_CLASSES))
         booked = journal()
         expected = projection_deltas(booked)
         factory = UnitOfWorkFactory(engine, messaging)
@@ -98,6 +103,13 @@ async def test_the_projection_is_rebuilt_per_waste_class(database_url: str) -> N
         async with factory() as uow:
             rows = await Repository(uow.session).projection_rows()
         assert rows == {key: figures_to_row(f) for key, f in expected.items()}
+
+        # And back: the classes' rows fold into the previous version's, exactly.
+        async with engine.begin() as conn:
+            await conn.run_sync(to_version(BEFORE_CLASSES, down=True))
+        async with factory() as uow:
+            rows = await Repository(uow.session).projection_rows()
+        assert rows == {key: figures_to_row(f) for key, f in old.items()}
     finally:
         await engine.dispose()
 

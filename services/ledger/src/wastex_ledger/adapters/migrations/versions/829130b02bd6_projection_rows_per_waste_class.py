@@ -3,7 +3,9 @@
 The code-less scope kinds (city, enterprise, district, district × industry, industry) keep
 one row per waste class from now on (`domain.scope`): their rows are rebuilt from the
 journal, the ledger's own record, with this version's keys. The rows of the kinds that name
-a code are unchanged. The projection is derived data: nothing else is touched.
+a code are unchanged. The projection is derived data: nothing else is touched. A downgrade
+folds each scope's class rows back into one (summing is exact: the classes split the same
+entries).
 
 Revision ID: 829130b02bd6
 Revises: e26e26832241
@@ -18,8 +20,8 @@ from alembic import op
 
 from wastex_ledger.adapters.repository import entry_from_row, figures_to_row
 from wastex_ledger.adapters.tables import entries, projection
-from wastex_ledger.domain.figures import Figures
-from wastex_ledger.domain.scope import CLASSED_KINDS
+from wastex_ledger.domain.figures import COLUMNS, Figures
+from wastex_ledger.domain.scope import CLASS_TAGS, CLASSED_KINDS, SEPARATOR
 from wastex_ledger.service import projection_deltas
 
 # revision identifiers, used by Alembic.
@@ -52,4 +54,22 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    raise NotImplementedError("the projection keeps rows per waste class from 829130b02bd6 on")
+    bind = op.get_bind()
+    classed = sorted(str(kind) for kind in CLASSED_KINDS)
+    tags = tuple(f"{SEPARATOR}{tag}" for tag in CLASS_TAGS.values())
+    totals: dict[tuple[str, str, str], dict[str, int]] = {}
+    found = bind.execute(sa.select(projection).where(projection.c.scope_kind.in_(classed)))
+    for row in found.mappings():
+        value = str(row["scope_value"])
+        tag = next((t for t in tags if value.endswith(t)), "")
+        key = (row["scope_kind"], value[: len(value) - len(tag)], row["period"])
+        summed = totals.setdefault(key, dict.fromkeys(COLUMNS, 0))
+        for name in COLUMNS:
+            summed[name] += int(row[name] or 0)
+    bind.execute(sa.delete(projection).where(projection.c.scope_kind.in_(classed)))
+    rows = [
+        {"scope_kind": kind, "scope_value": value, "period": period, **columns}
+        for (kind, value, period), columns in sorted(totals.items())
+    ]
+    for start in range(0, len(rows), CHUNK):
+        bind.execute(sa.insert(projection), rows[start : start + CHUNK])
