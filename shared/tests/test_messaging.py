@@ -52,7 +52,7 @@ from wastex_shared.storage import (
     queued_view,
     write_later,
 )
-from wastex_shared.storage.failures import connection_lost, transient
+from wastex_shared.storage.failures import LostRace, connection_lost, transient
 from wastex_shared.testing.plugin import PG_SERVER, create_pg_database, drop_pg_database
 
 metadata = MetaData()
@@ -748,6 +748,22 @@ async def test_a_handler_caught_in_a_deadlock_is_run_again_not_dead_lettered(
     )
     await consumer.handle_batch([Delivered("ingest.offers.v1", offer_event("3.000").to_json())])
     assert await stored_tonnes(uow_factory) == [Decimal("3.000")]
+    assert (consumer.stats.handled, consumer.stats.dead_lettered) == (1, 0)
+
+
+async def test_a_handler_that_lost_a_race_is_run_again_not_dead_lettered(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    lost = iter([LostRace("the match moved on"), LostRace("again, isolated")])
+
+    async def store_after_losing(uow: UnitOfWork, event: Envelope, data: OfferSubmit) -> None:
+        if (failure := next(lost, None)) is not None:
+            raise failure
+        await store_offer(uow, event, data)
+
+    consumer = EventConsumer("g-race", uow_factory, {"wastex.offer.submit": store_after_losing})
+    await consumer.handle_batch([Delivered("ingest.offers.v1", offer_event("4.000").to_json())])
+    assert await stored_tonnes(uow_factory) == [Decimal("4.000")]
     assert (consumer.stats.handled, consumer.stats.dead_lettered) == (1, 0)
 
 

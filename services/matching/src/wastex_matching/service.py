@@ -83,6 +83,7 @@ from wastex_shared.events.matching import (
     MatchSuperseded,
 )
 from wastex_shared.storage import Lease, UnitOfWork, UnitOfWorkFactory
+from wastex_shared.storage.failures import LostRace
 from wastex_shared.topics import (
     MATCHING_MATCH_ACCEPTED,
     MATCHING_MATCH_CANCELLED,
@@ -390,7 +391,10 @@ class MatchingService:
             cancelled_by=party.value,
             cancel_reason=data.reason,
         )
-        cancelled = await self._save(uow, record, cancelled)
+        try:
+            cancelled = await self._save(uow, record, cancelled)
+        except DomainError as err:  # the match moved on meanwhile: read it again
+            raise LostRace(err.message) from err
         await self._publish(
             uow,
             MATCHING_MATCH_CANCELLED.name,

@@ -49,7 +49,12 @@ def aborted_by_conflict(exc: BaseException) -> bool:
     return getattr(exc.orig, "sqlstate", None) in _CONFLICTS
 
 
+class LostRace(Exception):
+    """The work's compare-and-set found its row moved on by a concurrent writer: running it
+    again reads the row anew (a consumer retries its batch; a message is not to blame)."""
+
+
 def transient(exc: BaseException) -> bool:
-    """Whether running the same work again may succeed: the connection failed, or the
-    database aborted the transaction for a concurrent one."""
-    return connection_lost(exc) or aborted_by_conflict(exc)
+    """Whether running the same work again may succeed: the connection failed, the
+    database aborted the transaction for a concurrent one, or the work lost a race."""
+    return isinstance(exc, LostRace) or connection_lost(exc) or aborted_by_conflict(exc)
