@@ -84,7 +84,7 @@ async def _existing(admin: GraphQLClient) -> dict[str, dict[str, Any]]:
 async def seed(url: str, jwt: JwtConfig) -> SeedSummary:
     summary = SeedSummary()
     gateway = GraphQLClient(url)
-    admin = gateway.as_(issue_token(jwt, Role.ADMIN))
+    admin = gateway.as_(issue_token(jwt, Role.ADMIN, subject="wastex demo seed"))
     existing = await _existing(admin)
     for demo in CITY:
         await _seed_enterprise(gateway, admin, jwt, demo, existing, summary)
