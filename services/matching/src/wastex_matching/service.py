@@ -362,8 +362,6 @@ class MatchingService:
         )
         await self._market_changed(uow)
 
-    # --- queries ------------------------------------------------------------------------
-
     # --- the ledger's word on confirmed matches (consumer handler: no commit here) -------
 
     async def on_shipment_cancelled(
@@ -404,6 +402,8 @@ class MatchingService:
             MatchCancelled(**self._facts(cancelled), cancelled_by=party.value, reason=data.reason),
         )
         await self._market_changed(uow)
+
+    # --- queries ------------------------------------------------------------------------
 
     async def get(self, match_id: str) -> MatchRecord | None:
         async with self._uow.reading() as uow:
