@@ -153,6 +153,10 @@ WASTE_CODES = '{ wasteCodes(search: "SW0") { code nameEn hazardous } }'
 ENTERPRISE = "query($id: ID!) { enterprise(id: $id) { id name sites { id } licences { id } } }"
 ENTERPRISES = "{ enterprises(first: 100) { edges { node { id name } } } }"
 SITE = "query($id: ID!) { site(id: $id) { id latitude longitude enterprise { id } } }"
+LICENCE_REGISTER = """
+query($filter: LicenceRegisterFilter) {
+  licenceRegister(filter: $filter, first: 100) { edges { node { id } } }
+}"""
 LICENCES = """
 query($id: ID!) { licences(enterpriseId: $id) { id wasteCodes history { version change } } }"""
 OFFER = "query($id: ID!) { offer(id: $id) { LISTING } }".replace("LISTING", LISTING_FIELDS)
@@ -574,6 +578,22 @@ QUERIES = [
         keys_of("A", "B", "R"),
     ),
     Row("site(A's)", SITE, "site", by_id("site_a"), only(*TENANT_A_REGULATOR_X_ADMIN)),
+    Row(
+        "licenceRegister(R's)",
+        LICENCE_REGISTER,
+        "licenceRegister",
+        lambda w: {"filter": {"enterpriseId": w.ids["R"]}},
+        cells(
+            anonymous=DENY,
+            enterprise_a=frozenset(),
+            enterprise_b=frozenset(),
+            recycler=frozenset({"L_spare"}),
+            regulator_x=frozenset({"L_spare"}),
+            regulator_y=frozenset(),
+            admin=frozenset({"L_spare"}),
+        ),
+        keys_of("L_spare"),
+    ),
     Row(
         "licences(R)",
         LICENCES,

@@ -52,6 +52,20 @@ class EnterpriseFilter:
 
 
 @dataclass(frozen=True, slots=True)
+class LicenceFilter:
+    """The licence register's filters; all given must hold."""
+
+    enterprise_id: str | None = None
+    #: The holder's district.
+    district: str | None = None
+    #: Holds on this day (valid, not yet revoked).
+    valid_on: date | None = None
+    #: Its last valid day (its end, or the day before its revocation) is on or before this.
+    expiring_by: date | None = None
+    revoked: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Position:
     """Where a keyset page starts: after the record with this creation time and id.
 

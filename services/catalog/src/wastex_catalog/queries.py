@@ -11,7 +11,13 @@ from collections.abc import Sequence
 from wastex_catalog.adapters.listing_queries import ListingQueries, Page
 from wastex_catalog.adapters.repository import CatalogRepository
 from wastex_catalog.domain import Demand, Enterprise, Licence, Offer, Site
-from wastex_catalog.filters import EnterpriseFilter, ListingFilter, PageRequest, Scope
+from wastex_catalog.filters import (
+    EnterpriseFilter,
+    LicenceFilter,
+    ListingFilter,
+    PageRequest,
+    Scope,
+)
 from wastex_catalog.records import LicenceVersion, Stored
 from wastex_shared.storage import UnitOfWorkFactory
 
@@ -60,6 +66,12 @@ class CatalogQueries:
     ) -> Page[Enterprise]:
         async with self._uow.reading() as uow:
             return await ListingQueries(uow.session).enterprises(scope, wanted, page)
+
+    async def licence_page(
+        self, scope: Scope, wanted: LicenceFilter, page: PageRequest
+    ) -> Page[Licence]:
+        async with self._uow.reading() as uow:
+            return await ListingQueries(uow.session).licences(scope, wanted, page)
 
     async def offer_page(
         self, scope: Scope, wanted: ListingFilter, page: PageRequest

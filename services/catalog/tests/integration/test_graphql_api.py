@@ -649,3 +649,46 @@ async def test_a_revocation_to_come_ends_a_demand_on_its_day_unless_a_successor_
         if topic == "catalog.demand-updated.v1" and key == world.demand
     ]
     assert updates == ["UNLICENSED"]
+
+
+REGISTER = """
+query($filter: LicenceRegisterFilter) {
+  licenceRegister(filter: $filter, first: 50) {
+    totalCount edges { node { id enterpriseId lastValidDay revokedOn } }
+  }
+}"""
+
+
+async def test_the_licence_register_lists_what_each_role_may_see_with_its_filters(
+    api: Api,
+) -> None:
+    world = await build_world(api)  # the cement plant (江夏区) holds a licence to 2028
+    steel_licence = await api.register_licence(world.steel, ["SW03"], "2026-01-01", "2026-12-31")
+    admin = api.as_(ADMIN)
+
+    async def ids(reader: Api, **wanted: Any) -> set[str]:
+        found = (await reader.data(REGISTER, filter=wanted))["licenceRegister"]
+        assert found["totalCount"] == len(found["edges"])
+        return {edge["node"]["id"] for edge in found["edges"]}
+
+    both = {world.licence, steel_licence}
+    assert await ids(admin) == both
+    assert await ids(api.as_(token(Role.REGULATOR, district="*"))) == both
+    assert await ids(api.as_(token(Role.REGULATOR, district="江夏区"))) == {world.licence}
+    assert await ids(api.tenant(world.steel)) == {steel_licence}  # a tenant: its own only
+    assert await api.as_(None).error_code(REGISTER) == "NOT_AUTHORIZED"
+
+    assert await ids(admin, district="青山区") == {steel_licence}
+    assert await ids(admin, enterpriseId=world.cement) == {world.licence}
+    assert await ids(admin, expiringBy="2026-12-31") == {steel_licence}
+    assert await ids(admin, validOn="2027-06-01") == {world.licence}
+    # A revocation to come: its last valid day is the day before, so it expires by then.
+    await admin.mutate(
+        REVOKE_LICENCE, "revokeLicence", id=world.licence, reason="r", effectiveFrom="2027-03-01"
+    )
+    assert await ids(admin, revoked=True) == {world.licence}
+    assert await ids(admin, revoked=False) == {steel_licence}
+    assert await ids(admin, expiringBy="2027-02-28") == both
+    assert await ids(admin, expiringBy="2027-02-27") == {steel_licence}
+    assert await ids(admin, validOn="2027-02-28") == {world.licence}
+    assert await ids(admin, validOn="2027-03-01") == set()

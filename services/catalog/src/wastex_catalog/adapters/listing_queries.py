@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, Table, and_, false, func, or_, select, true
@@ -19,11 +20,19 @@ from wastex_catalog.adapters.tables import (
     DEMAND_CODES,
     DEMANDS,
     ENTERPRISES,
+    LICENCES,
     MATCH_ALLOCATIONS,
     OFFERS,
 )
-from wastex_catalog.domain import Demand, Enterprise, Offer
-from wastex_catalog.filters import EnterpriseFilter, ListingFilter, PageRequest, Position, Scope
+from wastex_catalog.domain import Demand, Enterprise, Licence, Offer
+from wastex_catalog.filters import (
+    EnterpriseFilter,
+    LicenceFilter,
+    ListingFilter,
+    PageRequest,
+    Position,
+    Scope,
+)
 from wastex_catalog.records import MatchAllocation, Stored
 
 T = TypeVar("T")
@@ -135,6 +144,34 @@ class ListingQueries:
             where.append(ENTERPRISES.c.kind == wanted.kind)
         found, total = await self._page(ENTERPRISES, where, page)
         return Page([rows.enterprise_of(r) for r in found], total)
+
+    async def licences(
+        self, scope: Scope, wanted: LicenceFilter, page: PageRequest
+    ) -> Page[Licence]:
+        """The licence register: licences of the enterprises `scope` reaches."""
+        c = LICENCES.c
+        where: list[ColumnElement[bool]] = []
+        if not scope.everything:
+            where.append(
+                c.enterprise_id.in_(select(ENTERPRISES.c.id).where(_enterprise_scope(scope)))
+            )
+        if wanted.enterprise_id is not None:
+            where.append(c.enterprise_id == wanted.enterprise_id)
+        if wanted.district is not None:
+            in_district = select(ENTERPRISES.c.id).where(ENTERPRISES.c.district == wanted.district)
+            where.append(c.enterprise_id.in_(in_district))
+        if wanted.valid_on is not None:
+            day = wanted.valid_on
+            not_revoked = or_(c.revoked_on.is_(None), c.revoked_on > day)
+            where.append(and_(c.valid_from <= day, c.valid_until >= day, not_revoked))
+        if wanted.expiring_by is not None:
+            # The day before a revocation is its last: revoked by the day after `expiring_by`.
+            day_after = wanted.expiring_by + timedelta(days=1)
+            where.append(or_(c.valid_until <= wanted.expiring_by, c.revoked_on <= day_after))
+        if wanted.revoked is not None:
+            where.append(c.revoked_on.is_not(None) if wanted.revoked else c.revoked_on.is_(None))
+        found, total = await self._page(LICENCES, where, page)
+        return Page([rows.licence_of(r) for r in found], total)
 
     async def offers(self, scope: Scope, wanted: ListingFilter, page: PageRequest) -> Page[Offer]:
         where = [_listing_scope(OFFERS, scope, "offer"), *_listing_filter(OFFERS, wanted)]

@@ -15,6 +15,7 @@ from wastex_catalog import service
 from wastex_catalog.domain import ListingStatus as DomainStatus
 from wastex_catalog.entrypoints.graphql.types import EnterpriseKind, LicenceType, ListingStatus
 from wastex_catalog.filters import EnterpriseFilter as EnterpriseQuery
+from wastex_catalog.filters import LicenceFilter as LicenceQuery
 from wastex_catalog.filters import ListingFilter
 
 
@@ -175,6 +176,30 @@ class EnterpriseFilter:
 
     def query(self) -> EnterpriseQuery:
         return EnterpriseQuery(self.district, self.kind.value if self.kind else None)
+
+
+@strawberry.input(description="The licence register's filters; all given must hold.")
+class LicenceRegisterFilter:
+    enterprise_id: strawberry.ID | None = None
+    district: str | None = strawberry.field(default=None, description="The holder's district.")
+    valid_on: date | None = strawberry.field(
+        default=None, description="Holds on this day (valid, not yet revoked)."
+    )
+    expiring_by: date | None = strawberry.field(
+        default=None,
+        description="Its last valid day (lastValidDay) is on or before this day; with validOn: "
+        "today, the licences running out by then.",
+    )
+    revoked: bool | None = None
+
+    def query(self) -> LicenceQuery:
+        return LicenceQuery(
+            enterprise_id=None if self.enterprise_id is None else str(self.enterprise_id),
+            district=self.district,
+            valid_on=self.valid_on,
+            expiring_by=self.expiring_by,
+            revoked=self.revoked,
+        )
 
 
 def listing_filter(wanted: OfferFilter | DemandFilter | None) -> ListingFilter:

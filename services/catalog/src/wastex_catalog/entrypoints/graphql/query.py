@@ -14,6 +14,7 @@ from wastex_catalog.entrypoints.graphql.context import loaders, principal, servi
 from wastex_catalog.entrypoints.graphql.inputs import (
     DemandFilter,
     EnterpriseFilter,
+    LicenceRegisterFilter,
     OfferFilter,
     listing_filter,
 )
@@ -30,6 +31,7 @@ from wastex_catalog.entrypoints.graphql.types import (
     site_by_id,
 )
 from wastex_catalog.filters import EnterpriseFilter as EnterpriseQuery
+from wastex_catalog.filters import LicenceFilter as LicenceQuery
 from wastex_catalog.filters import PageRequest, Position
 from wastex_catalog.records import Stored
 from wastex_shared.codes import search
@@ -98,6 +100,24 @@ class Query:
     async def licences(self, info: Info, enterprise_id: strawberry.ID) -> list[Licence] | None:
         enterprise = await enterprise_by_id(info, enterprise_id)
         return [Licence.of(s) for s in await loaders(info).licences_of.load(enterprise.id)]
+
+    @strawberry.field(
+        description="The licence register, newest first: every licence an admin may see, a "
+        "regulator's district's (by the holder's district), a tenant's own; filtered by "
+        "holder, district, the day they hold on, the day they end by, revocation."
+    )
+    async def licence_register(
+        self,
+        info: Info,
+        filter: LicenceRegisterFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Licence] | None:
+        scope = policy.enterprise_scope(principal(info))  # licences go with their holder
+        request = page_request(first, after)
+        wanted = filter.query() if filter else LicenceQuery()
+        page = await services(info).queries.licence_page(scope, wanted, request)
+        return to_connection(page.items, page.total, request.first, Licence.of)
 
     @strawberry.field(description="An offer you may see.")
     async def offer(self, info: Info, id: strawberry.ID) -> Offer | None:
