@@ -58,6 +58,8 @@ class LicenceFilter:
     enterprise_id: str | None = None
     #: The holder's district.
     district: str | None = None
+    #: Lists this code.
+    waste_code: str | None = None
     #: Holds on this day (valid, not yet revoked).
     valid_on: date | None = None
     #: Its last valid day (its end, or the day before its revocation) is on or before this.

@@ -679,6 +679,10 @@ async def test_the_licence_register_lists_what_each_role_may_see_with_its_filter
     assert await api.as_(None).error_code(REGISTER) == "NOT_AUTHORIZED"
 
     assert await ids(admin, district="青山区") == {steel_licence}
+    assert await ids(admin, wasteCode=" sw03") == {steel_licence}
+    assert await ids(admin, wasteCode="SW02") == {world.licence}
+    assert await ids(admin, wasteCode="SW0") == set()  # a whole code, not a prefix
+    assert await ids(admin, wasteCode="%") == set()
     assert await ids(admin, enterpriseId=world.cement) == {world.licence}
     assert await ids(admin, expiringBy="2026-12-31") == {steel_licence}
     assert await ids(admin, validOn="2027-06-01") == {world.licence}

@@ -6,12 +6,25 @@ Pages run newest first on (created_at, id); `after` continues strictly below a p
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, Table, and_, false, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    Text,
+    and_,
+    cast,
+    false,
+    func,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wastex_catalog.adapters import rows
@@ -77,6 +90,15 @@ def _listing_scope(table: Table, scope: Scope, kind: str) -> ColumnElement[bool]
     if scope.open_listings:
         clauses.append(table.c.status.in_(ACTIVE))
     return or_(*clauses) if clauses else false()
+
+
+def _lists_code(codes: ColumnElement[Any], code: str) -> ColumnElement[bool]:
+    """Whether a JSON list of codes holds `code`. Stored codes are normalised and written as
+    JSON strings, so the quoted code in the list's text finds it, alike on SQLite and
+    PostgreSQL (which have no common JSON containment)."""
+    quoted = json.dumps(code.strip().upper())
+    escaped = quoted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return cast(codes, Text).like(f"%{escaped}%", escape="\\")
 
 
 def _listing_filter(table: Table, wanted: ListingFilter) -> list[ColumnElement[bool]]:
@@ -160,6 +182,8 @@ class ListingQueries:
         if wanted.district is not None:
             in_district = select(ENTERPRISES.c.id).where(ENTERPRISES.c.district == wanted.district)
             where.append(c.enterprise_id.in_(in_district))
+        if wanted.waste_code is not None:
+            where.append(_lists_code(c.waste_codes, wanted.waste_code))
         if wanted.valid_on is not None:
             day = wanted.valid_on
             not_revoked = or_(c.revoked_on.is_(None), c.revoked_on > day)

@@ -182,6 +182,7 @@ class EnterpriseFilter:
 class LicenceRegisterFilter:
     enterprise_id: strawberry.ID | None = None
     district: str | None = strawberry.field(default=None, description="The holder's district.")
+    waste_code: str | None = strawberry.field(default=None, description="Lists this code.")
     valid_on: date | None = strawberry.field(
         default=None, description="Holds on this day (valid, not yet revoked)."
     )
@@ -196,6 +197,7 @@ class LicenceRegisterFilter:
         return LicenceQuery(
             enterprise_id=None if self.enterprise_id is None else str(self.enterprise_id),
             district=self.district,
+            waste_code=self.waste_code,
             valid_on=self.valid_on,
             expiring_by=self.expiring_by,
             revoked=self.revoked,
