@@ -51,8 +51,8 @@ class EntryKind(enum.StrEnum):
     OPENING_STOCK = "opening_stock"
 
 
-#: The longest reason a reversal or correction keeps (the `reason` column).
-REASON_MAX_CHARS = 500
+#: The longest reason or note the ledger keeps (its text columns): longer is refused, never cut.
+TEXT_MAX_CHARS = 500
 
 #: Kinds an enterprise reports itself (the transfers come from manifests).
 REPORTED_KINDS = frozenset(
@@ -194,9 +194,7 @@ def reverse(
         )
     if already_reversed:
         raise DomainError(errors.ALREADY_REVERSED, f"entry {original.id} is already reversed", "id")
-    text = _reason(reason)
-    if not text:
-        raise DomainError(errors.REASON_REQUIRED, "say why the entry is reversed", "reason")
+    text = required_text(reason, "reason", "say why the entry is reversed")
     return replace(
         original,
         id=entry_id,
@@ -217,17 +215,27 @@ def corrected(
         tonnes=parse_tonnes(tonnes),
         cause_event_id=cause_event_id,
         reverses=None,
-        reason=_reason(reason) or None,
+        reason=limited_text(reason, "reason") or None,
     )
 
 
-def _reason(reason: str) -> str:
-    """A reason trimmed, refused when longer than the column keeps (never cut short)."""
-    text = reason.strip()
-    if len(text) > REASON_MAX_CHARS:
+def limited_text(words: str, field: str, too_long_code: str = errors.TEXT_TOO_LONG) -> str:
+    """A party's words trimmed, refused when longer than `TEXT_MAX_CHARS`."""
+    text = words.strip()
+    if len(text) > TEXT_MAX_CHARS:
         raise DomainError(
-            errors.TEXT_TOO_LONG,
-            f"a reason has at most {REASON_MAX_CHARS} characters, not {len(text)}",
-            "reason",
+            too_long_code,
+            f"a {field} has at most {TEXT_MAX_CHARS} characters, not {len(text)}",
+            field,
         )
+    return text
+
+
+def required_text(
+    words: str, field: str, ask: str, too_long_code: str = errors.TEXT_TOO_LONG
+) -> str:
+    """`limited_text` that must say something (`ask` tells what)."""
+    text = limited_text(words, field, too_long_code)
+    if not text:
+        raise DomainError(errors.REASON_REQUIRED, ask, field)
     return text

@@ -44,6 +44,7 @@ from wastex_ledger.domain.entries import (
     TonnesInput,
     parse_tonnes,
     require_owner,
+    required_text,
 )
 from wastex_ledger.domain.periods import Period
 from wastex_shared.errors import DomainError
@@ -77,9 +78,6 @@ class GapCause(enum.StrEnum):
     def part_of_shipment(self) -> bool:
         """Whether the gap was never waste apart from the shipment (nothing was lost)."""
         return self is not GapCause.LOSS_IN_TRANSIT
-
-
-NOTE_MAX_CHARS = 500
 
 
 class DiscrepancyState(enum.StrEnum):
@@ -281,7 +279,7 @@ class Manifest:
                 "(CREATED) can be cancelled",
                 "manifestId",
             )
-        text = _said(reason, "reason", "say why the shipment is off", errors.TEXT_TOO_LONG)
+        text = required_text(reason, "reason", "say why the shipment is off")
         return replace(
             self,
             status=ManifestStatus.CANCELLED,
@@ -307,7 +305,7 @@ class Manifest:
                 "nothing was lost in transit",
                 "cause",
             )
-        text = _said(note, "note", "say what caused the gap", errors.INVALID_NOTE)
+        text = required_text(note, "note", "say what caused the gap", errors.INVALID_NOTE)
         proposal = self.resolution
         if proposal is None:
             return replace(self, resolution=Resolution(cause, text, actor_enterprise_id, at))
@@ -319,20 +317,6 @@ class Manifest:
         disputed_at = proposal.disputed_at or (at if answer else None)
         answered = Resolution(cause, text, actor_enterprise_id, at, disputed_at=disputed_at)
         return replace(self, resolution=answered)
-
-
-def _said(words: str, field: str, ask: str, too_long_code: str) -> str:
-    """A party's note or reason: trimmed, required, at most `NOTE_MAX_CHARS` (never cut)."""
-    text = words.strip()
-    if not text:
-        raise DomainError(errors.REASON_REQUIRED, ask, field)
-    if len(text) > NOTE_MAX_CHARS:
-        raise DomainError(
-            too_long_code,
-            f"a {field} has at most {NOTE_MAX_CHARS} characters, not {len(text)}",
-            field,
-        )
-    return text
 
 
 def carbon_of(route: Route, tonnes: Decimal) -> Carbon:
