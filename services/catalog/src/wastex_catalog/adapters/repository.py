@@ -190,18 +190,15 @@ class CatalogRepository:
         wanted = sorted(set(licence_ids))
         found: dict[str, list[LicenceVersion]] = {i: [] for i in wanted}
         if wanted:
-            licences = {
-                row["id"]: rows.licence_of(row).entity
-                for row in await self._rows(select(LICENCES).where(LICENCES.c.id.in_(wanted)))
-            }
+            identity = (LICENCES.c.enterprise_id, LICENCES.c.number, LICENCES.c.type)
             statement = (
-                select(LICENCE_VERSIONS)
+                select(LICENCE_VERSIONS, *identity)
+                .join(LICENCES, LICENCES.c.id == LICENCE_VERSIONS.c.licence_id)
                 .where(LICENCE_VERSIONS.c.licence_id.in_(wanted))
                 .order_by(LICENCE_VERSIONS.c.licence_id, LICENCE_VERSIONS.c.version)
             )
             for row in await self._rows(statement):
-                licence = licences[row["licence_id"]]
-                found[licence.id].append(rows.licence_version_of(row, licence))
+                found[row["licence_id"]].append(rows.licence_version_of(row))
         return found
 
     async def licence_number_taken(self, number_key: str) -> bool:

@@ -103,17 +103,35 @@ def licence_of(row: Row) -> Stored[Licence]:
             id=row["id"],
             enterprise_id=row["enterprise_id"],
             number=row["number"],
-            waste_codes=tuple(row["waste_codes"]),
-            annual_capacity_tonnes=tonnes(row["annual_capacity_tonnes"]),
-            valid_from=row["valid_from"],
-            valid_until=row["valid_until"],
             type=LicenceType(row["type"]),
-            revoked_on=row["revoked_on"],
             revocation_reason=row["revocation_reason"],
             version=int(row["version"]),
+            **_licence_terms_of(row),
         ),
         as_utc(row["created_at"]),
     )
+
+
+def _licence_terms_of(row: Row) -> dict[str, Any]:
+    """What a licence permits and for how long, as a licence row and a version row hold it."""
+    return {
+        "waste_codes": tuple(row["waste_codes"]),
+        "annual_capacity_tonnes": tonnes(row["annual_capacity_tonnes"]),
+        "valid_from": row["valid_from"],
+        "valid_until": row["valid_until"],
+        "revoked_on": row["revoked_on"],
+    }
+
+
+def _licence_terms(licence: Licence) -> dict[str, Any]:
+    """The columns `_licence_terms_of` reads."""
+    return {
+        "waste_codes": list(licence.waste_codes),
+        "annual_capacity_tonnes": licence.annual_capacity_tonnes,
+        "valid_from": licence.valid_from,
+        "valid_until": licence.valid_until,
+        "revoked_on": licence.revoked_on,
+    }
 
 
 def licence_values(licence: Licence, at: datetime) -> dict[str, Any]:
@@ -131,11 +149,7 @@ def licence_values(licence: Licence, at: datetime) -> dict[str, Any]:
 def licence_changes(licence: Licence) -> dict[str, Any]:
     """The columns an amendment or a revocation may change."""
     return {
-        "waste_codes": list(licence.waste_codes),
-        "annual_capacity_tonnes": licence.annual_capacity_tonnes,
-        "valid_from": licence.valid_from,
-        "valid_until": licence.valid_until,
-        "revoked_on": licence.revoked_on,
+        **_licence_terms(licence),
         "revocation_reason": licence.revocation_reason,
         "version": licence.version,
     }
@@ -150,30 +164,22 @@ def licence_version_values(version: LicenceVersion) -> dict[str, Any]:
         "reason": version.reason,
         "changed_at": version.at,
         "changed_by": version.by,
-        "waste_codes": list(licence.waste_codes),
-        "annual_capacity_tonnes": licence.annual_capacity_tonnes,
-        "valid_from": licence.valid_from,
-        "valid_until": licence.valid_until,
-        "revoked_on": licence.revoked_on,
+        **_licence_terms(licence),
     }
 
 
-def licence_version_of(row: Row, licence: Licence) -> LicenceVersion:
-    """A stored version of `licence` (whose number, holder and type never change)."""
+def licence_version_of(row: Row) -> LicenceVersion:
+    """A version row joined with its licence's holder, number and type (which never change)."""
     change = LicenceChange(row["change"])
     return LicenceVersion(
         licence=Licence(
-            id=licence.id,
-            enterprise_id=licence.enterprise_id,
-            number=licence.number,
-            waste_codes=tuple(row["waste_codes"]),
-            annual_capacity_tonnes=tonnes(row["annual_capacity_tonnes"]),
-            valid_from=row["valid_from"],
-            valid_until=row["valid_until"],
-            type=licence.type,
-            revoked_on=row["revoked_on"],
+            id=row["licence_id"],
+            enterprise_id=row["enterprise_id"],
+            number=row["number"],
+            type=LicenceType(row["type"]),
             revocation_reason=row["reason"] if change is LicenceChange.REVOKED else None,
             version=int(row["version"]),
+            **_licence_terms_of(row),
         ),
         change=change,
         reason=row["reason"],
