@@ -267,13 +267,15 @@ def redrive(
 ) -> None:
     """Send GROUP's dead letters back to their original topics (after fixing the cause)."""
     keep = _filter(offset, type_, event_id)
+    jwt = ServiceSettings().jwt
     try:
-        sent = asyncio.run(redrive_letters(_bootstrap(bootstrap), _group(group), keep, dry_run))
+        sent = asyncio.run(
+            redrive_letters(_bootstrap(bootstrap), _group(group), keep, dry_run, jwt)
+        )
     except ValueError as err:  # no key to sign a re-driven ingest message with
         raise typer.BadParameter(f"cannot sign re-driven messages: {err}") from err
     for d in sent:
         typer.echo(f"{d.offset:>6}  {d.reason:<26} → {d.original_topic}  {d.event_id or '-'}")
-    jwt = ServiceSettings().jwt
     dev_signed = not jwt.public_key and jwt.secret == DEV_SECRET
     if dev_signed and not dry_run and any(signs_for(d) for d in sent):
         typer.echo(

@@ -193,7 +193,9 @@ class EventConsumer:
             return _Decoded(
                 record, parked_id, poison=poison, authenticated=poison.authenticated_source
             )
-        return _Decoded(record, parked_id, envelope, data, envelope.reference, None, authenticated)
+        return _Decoded(
+            record, parked_id, envelope, data, envelope.reference, authenticated=authenticated
+        )
 
     async def _handle_one(
         self,

@@ -17,6 +17,9 @@ from wastex_ledger.service import LedgerService, ManifestView
 from wastex_shared.graphql.context import Info
 from wastex_shared.graphql.errors import UserError
 
+# The domain's enums exposed as they are: `strawberry.enum(...)` called on them returns an
+# object mypy cannot take for a type, so each field annotated with one of these carries
+# `type: ignore[valid-type]`.
 EntryKind = strawberry.enum(
     ledger.EntryKind,
     name="EntryKind",
