@@ -52,6 +52,16 @@ async def propose(service: MatchingService, consumer: EventConsumer, catalog: Ca
     return record.id
 
 
+def nearer_recycler(catalog: Catalog) -> tuple[Envelope, ...]:
+    """The brickworks (洪山区, registered by `propose`) with a site, a licence and a demand
+    for slag: nearer the steel works than the cement plant."""
+    return (
+        catalog.site("bricks-site", "bricks", HONGSHAN_BRICKS, "洪山区"),
+        catalog.licence("bricks-lic", "bricks", ["SW01"]),
+        catalog.demand("bricks-demand", "bricks", "bricks-site", HONGSHAN_BRICKS),
+    )
+
+
 def _everything() -> Any:
     from wastex_matching.adapters.repository import MatchScope
 
@@ -141,12 +151,7 @@ async def test_supplier_then_recycler_accept_confirms_the_match(
     assert twice["userErrors"][0]["code"] == "INVALID_TRANSITION"
 
     # accepted = fixed: a closer demand appearing does not take it away
-    await catalog.feed(
-        consumer,
-        catalog.site("bricks-site", "bricks", HONGSHAN_BRICKS, "洪山区"),
-        catalog.licence("bricks-lic", "bricks", ["SW01"]),
-        catalog.demand("bricks-demand", "bricks", "bricks-site", HONGSHAN_BRICKS),
-    )
+    await catalog.feed(consumer, *nearer_recycler(catalog))
     report = await service.reoptimise()
     assert (report.proposed, report.superseded) == (0, 0)
 
@@ -424,12 +429,7 @@ async def test_a_shipment_called_off_in_the_ledger_cancels_the_match_and_frees_i
     supplier, recycler = api.as_(Role.ENTERPRISE, "steel"), api.as_(Role.ENTERPRISE, "cement")
     await supplier.data(ACCEPT, id=match_id)
     await recycler.data(ACCEPT, id=match_id)
-    await catalog.feed(
-        consumer,
-        catalog.site("bricks-site", "bricks", HONGSHAN_BRICKS, "洪山区"),
-        catalog.licence("bricks-lic", "bricks", ["SW01"]),
-        catalog.demand("bricks-demand", "bricks", "bricks-site", HONGSHAN_BRICKS),
-    )
+    await catalog.feed(consumer, *nearer_recycler(catalog))
     assert (await service.reoptimise()).proposed == 0  # the confirmed match holds the slag
 
     await catalog.feed(consumer, shipment_cancelled(match_id, "bricks", "not ours to cancel"))
