@@ -106,6 +106,14 @@ WITHDRAW_DEMAND = """
 mutation($id: ID!) {
   withdrawDemand(id: $id) { demand { id status } userErrors { field message code } }
 }"""
+AMEND_OFFER = """
+mutation($id: ID!, $input: AmendOfferInput!) {
+  amendOffer(id: $id, input: $input) { offer { id status } userErrors { field message code } }
+}"""
+AMEND_DEMAND = """
+mutation($id: ID!, $input: AmendDemandInput!) {
+  amendDemand(id: $id, input: $input) { demand { id status } userErrors { field message code } }
+}"""
 REJECT_MATCH = """
 mutation($id: ID!) {
   rejectMatch(id: $id, reason: "not this one") {
@@ -924,6 +932,22 @@ MUTATIONS = [
         "withdrawOffer",
         by_id("O_to_withdraw"),
         only("enterprise_a"),
+    ),
+    # The owner's calls reach the listing's own rules and change nothing: a withdrawn offer
+    # (INVALID_TRANSITION), a demand's quantity as it stands (NOTHING_TO_AMEND).
+    Row(
+        "amendOffer(A's)",
+        AMEND_OFFER,
+        "amendOffer",
+        lambda w: {"id": w.ids["O_withdrawn"], "input": {"quantityTonnes": "1.000"}},
+        only("enterprise_a"),
+    ),
+    Row(
+        "amendDemand(R's)",
+        AMEND_DEMAND,
+        "amendDemand",
+        lambda w: {"id": w.ids["D_spare"], "input": {"quantityTonnes": "50"}},
+        only("recycler"),
     ),
     Row(
         "postDemand(R's site)",

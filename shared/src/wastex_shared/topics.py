@@ -28,9 +28,11 @@ CATALOG_LICENCE_AMENDED = Topic("catalog.licence-amended.v1")
 CATALOG_OFFER_POSTED = Topic("catalog.offer-posted.v1", 6)
 CATALOG_OFFER_WITHDRAWN = Topic("catalog.offer-withdrawn.v1")
 CATALOG_OFFER_UPDATED = Topic("catalog.offer-updated.v1", 6)
+CATALOG_OFFER_AMENDED = Topic("catalog.offer-amended.v1", 6)
 CATALOG_DEMAND_POSTED = Topic("catalog.demand-posted.v1")
 CATALOG_DEMAND_WITHDRAWN = Topic("catalog.demand-withdrawn.v1")
 CATALOG_DEMAND_UPDATED = Topic("catalog.demand-updated.v1")
+CATALOG_DEMAND_AMENDED = Topic("catalog.demand-amended.v1")
 
 # Matching facts (key = match id).
 MATCHING_MATCH_PROPOSED = Topic("matching.match-proposed.v1", 6)

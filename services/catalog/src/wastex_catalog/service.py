@@ -35,11 +35,13 @@ from wastex_catalog.records import LicenceVersion, Stored
 from wastex_shared.envelope import Envelope, derived_id, utcnow
 from wastex_shared.errors import DomainError, NotAuthorized, NotFound
 from wastex_shared.events.catalog import (
+    DemandAmended,
     DemandPosted,
     DemandWithdrawn,
     EnterpriseRegistered,
     LicenceAmended,
     LicenceRegistered,
+    OfferAmended,
     OfferPosted,
     OfferWithdrawn,
     SiteAdded,
@@ -120,6 +122,19 @@ class PostOffer:
 
 
 @dataclass(frozen=True, slots=True)
+class AmendOffer:
+    """The terms to change of offer `offer_id`; None leaves one as it is."""
+
+    offer_id: str
+    quantity_tonnes: TonnesInput | None = None
+    available_from: DateInput | None = None
+    available_until: DateInput | None = None
+    description: str | None = None
+    moisture_percent: NumberInput | None = None
+    particle_size_mm: NumberInput | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PostDemand:
     site_id: str
     waste_codes: Sequence[str]
@@ -127,6 +142,17 @@ class PostDemand:
     max_distance_km: NumberInput
     available_from: DateInput
     available_until: DateInput
+
+
+@dataclass(frozen=True, slots=True)
+class AmendDemand:
+    """The terms to change of demand `demand_id`; None leaves one as it is."""
+
+    demand_id: str
+    quantity_tonnes: TonnesInput | None = None
+    max_distance_km: NumberInput | None = None
+    available_from: DateInput | None = None
+    available_until: DateInput | None = None
 
 
 def aggregate_id(kind: str, cause: Envelope | None) -> str:
@@ -322,11 +348,16 @@ class CatalogService:
                 await publish_update(uow, expired, version, expired.expiry_reason)
 
     async def _own_site(self, repository: CatalogRepository, site_id: str, owner: str) -> Site:
+        site = await self._site(repository, site_id)
+        if site.enterprise_id != owner:
+            raise NotAuthorized(f"site {site_id} is not a site of enterprise {owner}", "siteId")
+        return site
+
+    @staticmethod
+    async def _site(repository: CatalogRepository, site_id: str) -> Site:
         stored = await repository.site(site_id)
         if stored is None:
             raise NotFound("site", site_id, "siteId")
-        if stored.entity.enterprise_id != owner:
-            raise NotAuthorized(f"site {site_id} is not a site of enterprise {owner}", "siteId")
         return stored.entity
 
     async def post_offer(
@@ -349,26 +380,39 @@ class CatalogService:
         )
         at = utcnow()
         await repository.add_offer(offer, at)
-        fact = OfferPosted(
-            offer_id=offer.id,
-            enterprise_id=offer.enterprise_id,
-            site_id=site.id,
-            district=site.district,
-            latitude=site.latitude,
-            longitude=site.longitude,
-            waste_code=offer.waste_code,
-            hazardous=offer.hazardous,
-            quantity_tonnes=offer.quantity_tonnes,
-            available_from=offer.available_from,
-            available_until=offer.available_until,
-            description=offer.description,
-            moisture_percent=offer.moisture_percent,
-            particle_size_mm=offer.particle_size_mm,
-            status=offer.status.value,
-            version=1,
+        await publish(uow, OfferPosted(**offer_facts(offer, site, 1)), offer.id, cause)
+        return Stored(offer, at)
+
+    async def amend_offer(
+        self, uow: UnitOfWork, command: AmendOffer, *, owner: str, cause: Envelope | None = None
+    ) -> Stored[Offer]:
+        """Change the terms of `owner`'s offer; its matches keep what they hold, and
+        matching plans the rest on the new terms (`catalog.offer-amended`)."""
+        repository = CatalogRepository(uow.session)
+        stored = await repository.offer(command.offer_id, for_update=True)
+        if stored is None:
+            raise NotFound("offer", command.offer_id)
+        before = stored.entity
+        offer = before.amend(
+            owner,
+            today=self.today(),
+            quantity_tonnes=command.quantity_tonnes,
+            available_from=command.available_from,
+            available_until=command.available_until,
+            description=command.description,
+            moisture_percent=command.moisture_percent,
+            particle_size_mm=command.particle_size_mm,
+        )
+        version = await repository.save_terms(offer, utcnow())
+        site = await self._site(repository, offer.site_id)
+        fact = OfferAmended(
+            **offer_facts(offer, site, version),
+            changed=offer.changed_terms(before),
+            matched_tonnes=offer.matched_tonnes,
+            remaining_tonnes=offer.remaining_tonnes,
         )
         await publish(uow, fact, offer.id, cause)
-        return Stored(offer, at)
+        return Stored(offer, stored.created_at, version, stored.counterparties)
 
     async def withdraw_offer(
         self, uow: UnitOfWork, offer_id: str, *, owner: str, cause: Envelope | None = None
@@ -412,24 +456,41 @@ class CatalogService:
         )
         at = utcnow()
         await repository.add_demand(demand, at)
-        fact = DemandPosted(
-            demand_id=demand.id,
-            enterprise_id=demand.enterprise_id,
-            site_id=site.id,
-            district=site.district,
-            latitude=site.latitude,
-            longitude=site.longitude,
-            waste_codes=list(demand.waste_codes),
-            hazardous=demand.hazardous,
-            quantity_tonnes=demand.quantity_tonnes,
-            max_distance_km=demand.max_distance_km,
-            available_from=demand.available_from,
-            available_until=demand.available_until,
-            status=demand.status.value,
-            version=1,
+        await publish(uow, DemandPosted(**demand_facts(demand, site, 1)), demand.id, cause)
+        return Stored(demand, at)
+
+    async def amend_demand(
+        self, uow: UnitOfWork, command: AmendDemand, *, owner: str, cause: Envelope | None = None
+    ) -> Stored[Demand]:
+        """Change the terms of `owner`'s demand (a new window is checked against its
+        licences); its matches keep what they hold (`catalog.demand-amended`)."""
+        repository = CatalogRepository(uow.session)
+        # Read the licences as a posting does: a licence change committing meanwhile waits.
+        await repository.lock_licence_holder(owner, changing=False)
+        stored = await repository.demand(command.demand_id, for_update=True)
+        if stored is None:
+            raise NotFound("demand", command.demand_id)
+        before = stored.entity
+        licences = (await repository.licences_of([before.enterprise_id]))[before.enterprise_id]
+        demand = before.amend(
+            owner,
+            licences=[lic.entity for lic in licences],
+            today=self.today(),
+            quantity_tonnes=command.quantity_tonnes,
+            max_distance_km=command.max_distance_km,
+            available_from=command.available_from,
+            available_until=command.available_until,
+        )
+        version = await repository.save_terms(demand, utcnow())
+        site = await self._site(repository, demand.site_id)
+        fact = DemandAmended(
+            **demand_facts(demand, site, version),
+            changed=demand.changed_terms(before),
+            matched_tonnes=demand.matched_tonnes,
+            remaining_tonnes=demand.remaining_tonnes,
         )
         await publish(uow, fact, demand.id, cause)
-        return Stored(demand, at)
+        return Stored(demand, stored.created_at, version, stored.counterparties)
 
     async def withdraw_demand(
         self, uow: UnitOfWork, demand_id: str, *, owner: str, cause: Envelope | None = None
@@ -449,6 +510,48 @@ class CatalogService:
         )
         await publish(uow, fact, demand.id, cause)
         return Stored(demand, stored.created_at, version, stored.counterparties)
+
+
+def offer_facts(offer: Offer, site: Site, version: int) -> dict[str, Any]:
+    """An offer as its facts carry it (`OfferFacts`), with where it lies."""
+    return {
+        "offer_id": offer.id,
+        "enterprise_id": offer.enterprise_id,
+        "site_id": site.id,
+        "district": site.district,
+        "latitude": site.latitude,
+        "longitude": site.longitude,
+        "waste_code": offer.waste_code,
+        "hazardous": offer.hazardous,
+        "quantity_tonnes": offer.quantity_tonnes,
+        "available_from": offer.available_from,
+        "available_until": offer.available_until,
+        "description": offer.description,
+        "moisture_percent": offer.moisture_percent,
+        "particle_size_mm": offer.particle_size_mm,
+        "status": offer.status.value,
+        "version": version,
+    }
+
+
+def demand_facts(demand: Demand, site: Site, version: int) -> dict[str, Any]:
+    """A demand as its facts carry it (`DemandFacts`), with where it lies."""
+    return {
+        "demand_id": demand.id,
+        "enterprise_id": demand.enterprise_id,
+        "site_id": site.id,
+        "district": site.district,
+        "latitude": site.latitude,
+        "longitude": site.longitude,
+        "waste_codes": list(demand.waste_codes),
+        "hazardous": demand.hazardous,
+        "quantity_tonnes": demand.quantity_tonnes,
+        "max_distance_km": demand.max_distance_km,
+        "available_from": demand.available_from,
+        "available_until": demand.available_until,
+        "status": demand.status.value,
+        "version": version,
+    }
 
 
 def licence_facts(licence: Licence) -> dict[str, Any]:

@@ -91,6 +91,26 @@ WITHDRAW_DEMAND = """
 mutation($id: ID!) {
   withdrawDemand(id: $id) { demand { id status } userErrors { field message code } }
 }"""
+AMEND_OFFER = """
+mutation($id: ID!, $input: AmendOfferInput!) {
+  amendOffer(id: $id, input: $input) {
+    offer {
+      id status quantityTonnes matchedTonnes remainingTonnes availableFrom availableUntil
+      description moisturePercent particleSizeMm
+    }
+    userErrors { field message code }
+  }
+}"""
+AMEND_DEMAND = """
+mutation($id: ID!, $input: AmendDemandInput!) {
+  amendDemand(id: $id, input: $input) {
+    demand {
+      id status quantityTonnes matchedTonnes remainingTonnes maxDistanceKm availableFrom
+      availableUntil licensedUntil
+    }
+    userErrors { field message code }
+  }
+}"""
 OFFER = """
 query($id: ID!) {
   offer(id: $id) {

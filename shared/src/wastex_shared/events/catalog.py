@@ -4,9 +4,10 @@ Events carry what consumers need to keep their own read models (coordinates, dis
 industry, hazard flag), so no service ever reads the catalog's tables.
 
 Each event is keyed by its aggregate id (enterprise, site, licence, offer or demand id).
-An offer's or demand's events travel on several topics (posted, updated, withdrawn), whose
-relative order a consumer cannot rely on; `version` counts the listing's changes (1 when
-posted) so a consumer keeps the highest version it has seen and ignores older ones.
+An offer's or demand's events travel on several topics (posted, amended, updated,
+withdrawn), whose relative order a consumer cannot rely on; `version` counts the listing's
+changes (1 when posted) so a consumer keeps the highest version it has seen and ignores
+older ones.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from decimal import Decimal
 
 from wastex_shared.events.registry import EventModel, event
 from wastex_shared.topics import (
+    CATALOG_DEMAND_AMENDED,
     CATALOG_DEMAND_POSTED,
     CATALOG_DEMAND_UPDATED,
     CATALOG_DEMAND_WITHDRAWN,
     CATALOG_ENTERPRISE_REGISTERED,
     CATALOG_LICENCE_AMENDED,
     CATALOG_LICENCE_REGISTERED,
+    CATALOG_OFFER_AMENDED,
     CATALOG_OFFER_POSTED,
     CATALOG_OFFER_UPDATED,
     CATALOG_OFFER_WITHDRAWN,
@@ -82,8 +85,10 @@ class LicenceAmended(LicenceFacts):
     reason: str
 
 
-@event("catalog.offer-posted", CATALOG_OFFER_POSTED)
-class OfferPosted(EventModel):
+class OfferFacts(EventModel):
+    """An offer's terms as they stand; later versions replace earlier ones whatever the
+    topic (posted, amended)."""
+
     offer_id: str
     enterprise_id: str
     site_id: str
@@ -100,6 +105,22 @@ class OfferPosted(EventModel):
     particle_size_mm: Decimal | None = None
     status: str = "OPEN"
     version: int = 1
+
+
+@event("catalog.offer-posted", CATALOG_OFFER_POSTED)
+class OfferPosted(OfferFacts):
+    """A new offer (version 1)."""
+
+
+@event("catalog.offer-amended", CATALOG_OFFER_AMENDED)
+class OfferAmended(OfferFacts):
+    """Its owner changed its quantity, window or description: the whole offer as it now
+    stands. Tonnes held by accepted matches stay with them (`matched_tonnes`)."""
+
+    #: The GraphQL names of the fields the amendment changed, e.g. ["quantityTonnes"].
+    changed: list[str]
+    matched_tonnes: Decimal
+    remaining_tonnes: Decimal
 
 
 @event("catalog.offer-withdrawn", CATALOG_OFFER_WITHDRAWN)
@@ -128,8 +149,10 @@ class OfferUpdated(EventModel):
     version: int
 
 
-@event("catalog.demand-posted", CATALOG_DEMAND_POSTED)
-class DemandPosted(EventModel):
+class DemandFacts(EventModel):
+    """A demand's terms as they stand; later versions replace earlier ones whatever the
+    topic (posted, amended)."""
+
     demand_id: str
     enterprise_id: str
     site_id: str
@@ -144,6 +167,22 @@ class DemandPosted(EventModel):
     available_until: date
     status: str = "OPEN"
     version: int = 1
+
+
+@event("catalog.demand-posted", CATALOG_DEMAND_POSTED)
+class DemandPosted(DemandFacts):
+    """A new demand (version 1)."""
+
+
+@event("catalog.demand-amended", CATALOG_DEMAND_AMENDED)
+class DemandAmended(DemandFacts):
+    """Its owner changed its quantity, radius or window: the whole demand as it now
+    stands. Tonnes held by accepted matches stay with them (`matched_tonnes`)."""
+
+    #: The GraphQL names of the fields the amendment changed, e.g. ["maxDistanceKm"].
+    changed: list[str]
+    matched_tonnes: Decimal
+    remaining_tonnes: Decimal
 
 
 @event("catalog.demand-withdrawn", CATALOG_DEMAND_WITHDRAWN)

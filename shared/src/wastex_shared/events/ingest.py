@@ -53,6 +53,20 @@ class OfferWithdraw(IngestModel):
     id: str = Field(min_length=1, max_length=64)
 
 
+@event("wastex.offer.amend", INGEST_OFFERS)
+class OfferAmend(IngestModel):
+    """Change the offer `id` (an offer of the sending enterprise): the fields given, the rest
+    as they are."""
+
+    id: str = Field(min_length=1, max_length=64)
+    quantity_tonnes: Decimal | None = None
+    available_from: Day | None = None
+    available_until: Day | None = None
+    description: str | None = Field(default=None, max_length=20_000)
+    moisture_percent: Decimal | None = None
+    particle_size_mm: Decimal | None = None
+
+
 @event("wastex.demand.submit", INGEST_DEMANDS)
 class DemandSubmit(IngestModel):
     site_id: str = Field(min_length=1, max_length=64)
@@ -68,6 +82,18 @@ class DemandWithdraw(IngestModel):
     """Withdraw the demand `id` (a demand of the sending enterprise)."""
 
     id: str = Field(min_length=1, max_length=64)
+
+
+@event("wastex.demand.amend", INGEST_DEMANDS)
+class DemandAmend(IngestModel):
+    """Change the demand `id` (a demand of the sending enterprise): the fields given, the
+    rest as they are."""
+
+    id: str = Field(min_length=1, max_length=64)
+    quantity_tonnes: Decimal | None = None
+    max_distance_km: Decimal | None = None
+    available_from: Day | None = None
+    available_until: Day | None = None
 
 
 class LedgerReport(IngestModel):

@@ -275,6 +275,16 @@ class CatalogRepository:
             raise LookupError(f"{listing.KIND} {listing.id} vanished while being saved")
         return int(row["version"])
 
+    async def save_terms(self, listing: Listing, at: datetime) -> int:
+        """Store an amended listing's terms and status (`Listing.TERMS`, and a demand's
+        licensed-until day); the new version."""
+        table = OFFERS if isinstance(listing, Offer) else DEMANDS
+        terms = {attr: getattr(listing, attr) for attr in listing.TERMS}
+        if isinstance(listing, Demand):
+            terms["licensed_until"] = listing.licensed_until
+        await self._execute(update(table).where(table.c.id == listing.id).values(**terms))
+        return await self.save_listing(listing, at)
+
     async def due_to_expire(self, table_name: str, today: date, limit: int) -> list[str]:
         """Ids of active offers or demands whose last day (`Listing.last_day`) was before
         `today`."""

@@ -46,6 +46,7 @@ def parse_max_distance(value: NumberInput, field: str = "maxDistanceKm") -> Deci
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Demand(Listing):
     KIND: ClassVar[str] = "demand"
+    TERMS: ClassVar[dict[str, str]] = {**Listing.TERMS, "max_distance_km": "maxDistanceKm"}
 
     waste_codes: tuple[str, ...]
     max_distance_km: Decimal
@@ -95,6 +96,39 @@ class Demand(Listing):
             waste_codes=codes,
             max_distance_km=distance,
         )
+
+    def amend(
+        self,
+        by_enterprise_id: str,
+        *,
+        licences: Iterable[Licence],
+        today: date,
+        quantity_tonnes: TonnesInput | None = None,
+        max_distance_km: NumberInput | None = None,
+        available_from: DateInput | None = None,
+        available_until: DateInput | None = None,
+    ) -> Demand:
+        """The demand with the terms given replaced (None: as it is). A new window is
+        checked against the holder's `licences` as a posting's is, and sets the last day
+        they cover it; its site and codes stay (another ask is another demand)."""
+        own: dict[str, object] = {}
+        if max_distance_km is not None:
+            own["max_distance_km"] = parse_max_distance(max_distance_km, "maxDistanceKm")
+        amended = self._amended(
+            by_enterprise_id,
+            quantity_tonnes=quantity_tonnes,
+            available_from=available_from,
+            available_until=available_until,
+            today=today,
+            **own,
+        )
+        if amended.window == self.window:
+            return amended
+        own_licences = [lic for lic in licences if lic.enterprise_id == self.enterprise_id]
+        moved_end = amended.available_until != self.available_until
+        field = "availableUntil" if moved_end else "availableFrom"
+        check_demand_coverage(self.waste_codes, own_licences, amended.window, field)
+        return amended.relicensed(own_licences)
 
     @property
     def last_day(self) -> date:

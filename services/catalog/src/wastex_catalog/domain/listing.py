@@ -4,6 +4,7 @@
       ▲ ◄────release────┘  ▲ ◄──────────release──────────┘
     OPEN / PARTIALLY_MATCHED ──withdraw (owner)──► WITHDRAWN
     OPEN / PARTIALLY_MATCHED ──window over──────► EXPIRED
+    OPEN / PARTIALLY_MATCHED / FULLY_MATCHED ──amend (owner)──► the status its new quantity gives
 
 An allocation is the tonnage of one accepted/confirmed match, kept by match id so that
 applying the same match twice is a no-op and a rejection releases exactly what that match
@@ -12,7 +13,9 @@ stay with their matches. `allocate` is the strict rule (only live listings take 
 tonnes, up to what remains); `hold` records what the matching service reports, also on a
 withdrawn or expired listing and past the quantity while an earlier match's release is on
 its way, so the catalog agrees with matching whatever order the facts arrive in.
-Transitions return a new object (`dataclasses.replace`).
+An amendment changes the terms (quantity, window, and each kind's own) of a listing not
+withdrawn or expired, never below the tonnes its matches hold. Transitions return a new
+object (`dataclasses.replace`).
 """
 
 from __future__ import annotations
@@ -21,10 +24,16 @@ from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import ClassVar, Final, Self
+from typing import Any, ClassVar, Final, Self
 
 from wastex_catalog.domain import errors
-from wastex_catalog.domain.common import TonnesInput, Window, parse_tonnes
+from wastex_catalog.domain.common import (
+    DateInput,
+    TonnesInput,
+    Window,
+    parse_tonnes,
+    parse_window,
+)
 from wastex_shared.errors import DomainError, NotAuthorized
 
 ZERO: Final = Decimal("0.000")
@@ -91,6 +100,12 @@ class Listing:
     """Base of `Offer` and `Demand`; not used on its own."""
 
     KIND: ClassVar[str] = "listing"
+    #: The terms an owner may amend: attribute → the GraphQL field that names it.
+    TERMS: ClassVar[dict[str, str]] = {
+        "quantity_tonnes": "quantityTonnes",
+        "available_from": "availableFrom",
+        "available_until": "availableUntil",
+    }
 
     id: str
     enterprise_id: str
@@ -216,10 +231,73 @@ class Listing:
 
     def withdraw(self, by_enterprise_id: str) -> Self:
         """Take the rest off the market; only the owner, only while OPEN/PARTIALLY_MATCHED."""
-        if by_enterprise_id != self.enterprise_id:
-            raise NotAuthorized(f"only the owner may withdraw {self.KIND} {self.id}")
+        self._require_owner(by_enterprise_id, "withdraw")
         self._require(ListingStatus.WITHDRAWN, "withdraw")
         return replace(self, status=ListingStatus.WITHDRAWN)
+
+    def _require_owner(self, enterprise_id: str, action: str) -> None:
+        if enterprise_id != self.enterprise_id:
+            raise NotAuthorized(f"only the owner may {action} {self.KIND} {self.id}")
+
+    def changed_terms(self, before: Listing) -> list[str]:
+        """The GraphQL names of the terms that differ from `before`'s, in `TERMS` order."""
+        terms = self.TERMS.items()
+        return [name for attr, name in terms if getattr(self, attr) != getattr(before, attr)]
+
+    def _amended(
+        self,
+        by_enterprise_id: str,
+        *,
+        quantity_tonnes: TonnesInput | None,
+        available_from: DateInput | None,
+        available_until: DateInput | None,
+        today: date,
+        **own_terms: Any,
+    ) -> Self:
+        """The listing with the terms given replaced, each checked as a posting checks it
+        (a window changed must not be over); its status follows the new quantity. Only the
+        owner, not once WITHDRAWN or EXPIRED, never below the tonnes its matches hold."""
+        self._require_owner(by_enterprise_id, "amend")
+        if self.status in TERMINAL_STATUSES:
+            raise DomainError(
+                errors.INVALID_TRANSITION,
+                f"cannot amend {self.KIND} {self.id}: it is {self.status.value}",
+                "id",
+            )
+        quantity = (
+            self.quantity_tonnes
+            if quantity_tonnes is None
+            else parse_tonnes(quantity_tonnes, "quantityTonnes")
+        )
+        if quantity < self.matched_tonnes:
+            raise DomainError(
+                errors.QUANTITY_BELOW_MATCHED,
+                f"accepted matches hold {self.matched_tonnes} t of {self.KIND} {self.id}: "
+                f"its quantity cannot go below that (reject or cancel them first)",
+                "quantityTonnes",
+            )
+        window = self.window
+        if available_from is not None or available_until is not None:
+            window = parse_window(
+                self.available_from if available_from is None else available_from,
+                self.available_until if available_until is None else available_until,
+                start_field="availableFrom",
+                end_field="availableUntil",
+                today=today,
+            )
+        amended = replace(
+            self,
+            quantity_tonnes=quantity,
+            available_from=window.start,
+            available_until=window.end,
+            status=_status_for(quantity, self.matched_tonnes),
+            **own_terms,
+        )
+        if not amended.changed_terms(self):
+            raise DomainError(
+                errors.NOTHING_TO_AMEND, f"{self.KIND} {self.id} already reads so", "input"
+            )
+        return amended
 
     @property
     def last_day(self) -> date:

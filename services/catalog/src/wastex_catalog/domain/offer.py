@@ -56,6 +56,12 @@ def _particle_size(value: NumberInput | None) -> Decimal | None:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Offer(Listing):
     KIND: ClassVar[str] = "offer"
+    TERMS: ClassVar[dict[str, str]] = {
+        **Listing.TERMS,
+        "description": "description",
+        "moisture_percent": "moisturePercent",
+        "particle_size_mm": "particleSizeMm",
+    }
 
     waste_code: str
     description: str = ""
@@ -105,6 +111,38 @@ class Offer(Listing):
             ),
             moisture_percent=_moisture(moisture_percent),
             particle_size_mm=_particle_size(particle_size_mm),
+        )
+
+    def amend(
+        self,
+        by_enterprise_id: str,
+        *,
+        today: date,
+        quantity_tonnes: TonnesInput | None = None,
+        available_from: DateInput | None = None,
+        available_until: DateInput | None = None,
+        description: str | None = None,
+        moisture_percent: NumberInput | None = None,
+        particle_size_mm: NumberInput | None = None,
+    ) -> Offer:
+        """The offer with the terms given replaced (None: as it is); its site and waste
+        code stay (another waste, or waste elsewhere, is another offer)."""
+        own: dict[str, object] = {}
+        if description is not None:
+            own["description"] = limit_text(
+                description, "description", max_length=DESCRIPTION_MAX_LENGTH
+            )
+        if moisture_percent is not None:
+            own["moisture_percent"] = _moisture(moisture_percent)
+        if particle_size_mm is not None:
+            own["particle_size_mm"] = _particle_size(particle_size_mm)
+        return self._amended(
+            by_enterprise_id,
+            quantity_tonnes=quantity_tonnes,
+            available_from=available_from,
+            available_until=available_until,
+            today=today,
+            **own,
         )
 
     @property

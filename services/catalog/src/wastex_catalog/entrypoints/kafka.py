@@ -15,12 +15,19 @@ from __future__ import annotations
 from faststream.kafka import KafkaRouter
 
 from wastex_catalog.matches import LIFECYCLE, apply_match_event
-from wastex_catalog.service import CatalogService, PostDemand, PostOffer
+from wastex_catalog.service import AmendDemand, AmendOffer, CatalogService, PostDemand, PostOffer
 from wastex_catalog.settings import CatalogSettings
 from wastex_shared import topics
 from wastex_shared.auth import ingest_authenticator
 from wastex_shared.envelope import Envelope
-from wastex_shared.events.ingest import DemandSubmit, DemandWithdraw, OfferSubmit, OfferWithdraw
+from wastex_shared.events.ingest import (
+    DemandAmend,
+    DemandSubmit,
+    DemandWithdraw,
+    OfferAmend,
+    OfferSubmit,
+    OfferWithdraw,
+)
 from wastex_shared.events.matching import MatchFacts
 from wastex_shared.messaging import EventConsumer, EventHandler
 from wastex_shared.messaging.subscription import subscribe
@@ -56,6 +63,18 @@ def ingest_handlers(service: CatalogService) -> dict[str, EventHandler]:
     async def withdraw_offer(uow: UnitOfWork, envelope: Envelope, data: OfferWithdraw) -> None:
         await service.withdraw_offer(uow, data.id, owner=envelope.source, cause=envelope)
 
+    async def amend_offer(uow: UnitOfWork, envelope: Envelope, data: OfferAmend) -> None:
+        command = AmendOffer(
+            offer_id=data.id,
+            quantity_tonnes=data.quantity_tonnes,
+            available_from=data.available_from,
+            available_until=data.available_until,
+            description=data.description,
+            moisture_percent=data.moisture_percent,
+            particle_size_mm=data.particle_size_mm,
+        )
+        await service.amend_offer(uow, command, owner=envelope.source, cause=envelope)
+
     async def submit_demand(uow: UnitOfWork, envelope: Envelope, data: DemandSubmit) -> None:
         command = PostDemand(
             site_id=data.site_id,
@@ -67,14 +86,26 @@ def ingest_handlers(service: CatalogService) -> dict[str, EventHandler]:
         )
         await service.post_demand(uow, command, owner=envelope.source, cause=envelope)
 
+    async def amend_demand(uow: UnitOfWork, envelope: Envelope, data: DemandAmend) -> None:
+        command = AmendDemand(
+            demand_id=data.id,
+            quantity_tonnes=data.quantity_tonnes,
+            max_distance_km=data.max_distance_km,
+            available_from=data.available_from,
+            available_until=data.available_until,
+        )
+        await service.amend_demand(uow, command, owner=envelope.source, cause=envelope)
+
     async def withdraw_demand(uow: UnitOfWork, envelope: Envelope, data: DemandWithdraw) -> None:
         await service.withdraw_demand(uow, data.id, owner=envelope.source, cause=envelope)
 
     return {
         "wastex.offer.submit": submit_offer,
         "wastex.offer.withdraw": withdraw_offer,
+        "wastex.offer.amend": amend_offer,
         "wastex.demand.submit": submit_demand,
         "wastex.demand.withdraw": withdraw_demand,
+        "wastex.demand.amend": amend_demand,
     }
 
 

@@ -125,6 +125,32 @@ class PostOfferInput:
         )
 
 
+@strawberry.input(
+    description="What to change in one of your offers (the fields given replace the posted "
+    "ones); its site and waste code stay."
+)
+class AmendOfferInput:
+    quantity_tonnes: Decimal | None = strawberry.field(
+        default=None, description="Not below the tonnes accepted matches hold."
+    )
+    available_from: date | None = None
+    available_until: date | None = None
+    description: str | None = None
+    moisture_percent: Decimal | None = None
+    particle_size_mm: Decimal | None = None
+
+    def command(self, offer_id: str) -> service.AmendOffer:
+        return service.AmendOffer(
+            offer_id=offer_id,
+            quantity_tonnes=self.quantity_tonnes,
+            available_from=self.available_from,
+            available_until=self.available_until,
+            description=self.description,
+            moisture_percent=self.moisture_percent,
+            particle_size_mm=self.particle_size_mm,
+        )
+
+
 @strawberry.input
 class PostDemandInput:
     site_id: strawberry.ID
@@ -138,6 +164,28 @@ class PostDemandInput:
         return service.PostDemand(
             site_id=self.site_id,
             waste_codes=self.waste_codes,
+            quantity_tonnes=self.quantity_tonnes,
+            max_distance_km=self.max_distance_km,
+            available_from=self.available_from,
+            available_until=self.available_until,
+        )
+
+
+@strawberry.input(
+    description="What to change in one of your demands (the fields given replace the posted "
+    "ones; a new window must be covered by your licences); its site and codes stay."
+)
+class AmendDemandInput:
+    quantity_tonnes: Decimal | None = strawberry.field(
+        default=None, description="Not below the tonnes accepted matches hold."
+    )
+    max_distance_km: Decimal | None = None
+    available_from: date | None = None
+    available_until: date | None = None
+
+    def command(self, demand_id: str) -> service.AmendDemand:
+        return service.AmendDemand(
+            demand_id=demand_id,
             quantity_tonnes=self.quantity_tonnes,
             max_distance_km=self.max_distance_km,
             available_from=self.available_from,

@@ -17,7 +17,9 @@ from wastex_catalog.entrypoints.graphql import policy
 from wastex_catalog.entrypoints.graphql.context import principal, services, transact
 from wastex_catalog.entrypoints.graphql.inputs import (
     AddSiteInput,
+    AmendDemandInput,
     AmendLicenceInput,
+    AmendOfferInput,
     PostDemandInput,
     PostOfferInput,
     RegisterEnterpriseInput,
@@ -94,6 +96,12 @@ class WithdrawOfferPayload:
 
 
 @strawberry.type
+class AmendOfferPayload:
+    offer: Offer | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
 class PostDemandPayload:
     demand: Demand | None
     user_errors: list[UserError]
@@ -101,6 +109,12 @@ class PostDemandPayload:
 
 @strawberry.type
 class WithdrawDemandPayload:
+    demand: Demand | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class AmendDemandPayload:
     demand: Demand | None
     user_errors: list[UserError]
 
@@ -217,6 +231,25 @@ class Mutation:
         offer = Offer.of(stored, policy.can_read_offer(caller, stored)) if stored else None
         return WithdrawOfferPayload(offer=offer, user_errors=errors)
 
+    @strawberry.mutation(
+        description="Change the quantity, window or description of one of your offers without "
+        "taking it off the market; accepted matches keep their tonnes, proposals are re-planned."
+    )
+    async def amend_offer(
+        self, info: Info, id: strawberry.ID, input: AmendOfferInput
+    ) -> AmendOfferPayload:
+        caller = principal(info)
+        commands = services(info).commands
+        stored, errors = await attempt(
+            info,
+            lambda: policy.acting_enterprise(caller),
+            lambda uow: commands.amend_offer(
+                uow, input.command(str(id)), owner=policy.acting_enterprise(caller)
+            ),
+        )
+        offer = Offer.of(stored, policy.can_read_offer(caller, stored)) if stored else None
+        return AmendOfferPayload(offer=offer, user_errors=errors)
+
     @strawberry.mutation(description="Ask for waste your licences cover, at one of your sites.")
     async def post_demand(self, info: Info, input: PostDemandInput) -> PostDemandPayload:
         caller = principal(info)
@@ -242,3 +275,22 @@ class Mutation:
         )
         demand = Demand.of(stored, policy.can_read_demand(caller, stored)) if stored else None
         return WithdrawDemandPayload(demand=demand, user_errors=errors)
+
+    @strawberry.mutation(
+        description="Change the quantity, radius or window of one of your demands without taking "
+        "it off the market; accepted matches keep their tonnes, proposals are re-planned."
+    )
+    async def amend_demand(
+        self, info: Info, id: strawberry.ID, input: AmendDemandInput
+    ) -> AmendDemandPayload:
+        caller = principal(info)
+        commands = services(info).commands
+        stored, errors = await attempt(
+            info,
+            lambda: policy.acting_enterprise(caller),
+            lambda uow: commands.amend_demand(
+                uow, input.command(str(id)), owner=policy.acting_enterprise(caller)
+            ),
+        )
+        demand = Demand.of(stored, policy.can_read_demand(caller, stored)) if stored else None
+        return AmendDemandPayload(demand=demand, user_errors=errors)
