@@ -4,8 +4,8 @@ Wipes enterprises, sites, licences, offers, demands and listing status, forgets 
 marks of catalog events, then re-reads every catalog topic from offset 0 through the very
 handlers the live consumer uses (same idempotent batches, same inbox). Matches are the
 service's own records, not a read model: they stay as they are. Stop the service first.
-Handlers are order-independent (upserts; WITHDRAWN/EXPIRED stay final), so reading the
-topics' partitions in any interleaving yields the same read models.
+Handlers are order-independent (upserts keeping the newest version; WITHDRAWN/EXPIRED stay
+final), so reading the topics' partitions in any interleaving yields the same read models.
 """
 
 from __future__ import annotations

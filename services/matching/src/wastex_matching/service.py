@@ -1,7 +1,9 @@
 """Use cases of the matching service: load → domain → save + outbox, in one unit of work.
 
 - **Catalog projection**: handlers keep the read models (enterprises, sites, licences,
-  offers, demands, listing status) from catalog events and mark the market changed.
+  offers, demands, listing status) from catalog events and mark the market changed. A
+  listing keeps the terms of its newest version, posted or amended, whatever order the
+  topics deliver them in.
 - **Re-optimisation** (`reoptimise`): reads the market, runs the min-cost-flow allocation
   over everything not held by accepted or confirmed matches, and applies the *difference*
   to the stored proposals in one unit of work: unchanged proposals stay, replaced ones
@@ -15,7 +17,9 @@
   afresh (`repository.LiveMatches`). Rounds run in the one process holding the database's
   lease; another process on it stands by.
 - **Lifecycle** (`accept`, `reject`, `expire_due`): the domain's state machine on a stored
-  match, guarded by an optimistic version check, one event per step.
+  match, guarded by an optimistic version check, one event per step. A proposal its
+  listings' amendments no longer fit is refused acceptance (`LISTING_CHANGED`) and
+  superseded by the next round (`domain.listing_terms`).
 
 The solve reads in one short transaction and writes in another, so the database is not
 held while the solver runs; every write re-checks what it read (match versions), and a
@@ -52,6 +56,7 @@ from wastex_matching.domain.explain import CandidateExplanation, Explainer, Verd
 from wastex_matching.domain.feasibility import licence_refusal
 from wastex_matching.domain.growth import Growth, Refused
 from wastex_matching.domain.lifecycle import MatchStatus, Party
+from wastex_matching.domain.listing_terms import listing_change
 from wastex_matching.domain.model import AllocationResult, LicenceView, ProposedMatch, Route
 from wastex_matching.domain.optimiser import allocate_growing
 from wastex_matching.domain.params import MatchingParams
@@ -61,11 +66,15 @@ from wastex_shared.codes import lookup
 from wastex_shared.envelope import Envelope, derived_id, utcnow
 from wastex_shared.errors import DomainError, NotFound
 from wastex_shared.events.catalog import (
+    DemandAmended,
+    DemandFacts,
     DemandPosted,
     DemandUpdated,
     DemandWithdrawn,
     EnterpriseRegistered,
     LicenceFacts,
+    OfferAmended,
+    OfferFacts,
     OfferPosted,
     OfferUpdated,
     OfferWithdrawn,
@@ -245,9 +254,11 @@ class MatchingService:
             "catalog.licence-registered": self.on_licence,
             "catalog.licence-amended": self.on_licence,
             "catalog.offer-posted": self.on_offer_posted,
+            "catalog.offer-amended": self.on_offer_amended,
             "catalog.offer-withdrawn": self.on_offer_withdrawn,
             "catalog.offer-updated": self.on_offer_updated,
             "catalog.demand-posted": self.on_demand_posted,
+            "catalog.demand-amended": self.on_demand_amended,
             "catalog.demand-withdrawn": self.on_demand_withdrawn,
             "catalog.demand-updated": self.on_demand_updated,
             "ledger.shipment-cancelled": self.on_shipment_cancelled,
@@ -292,10 +303,22 @@ class MatchingService:
         uow.after_commit(self.sweep_soon.set)
 
     async def on_offer_posted(self, uow: UnitOfWork, _: Envelope, data: OfferPosted) -> None:
+        await self._offer_terms(uow, data, None)
+
+    async def on_offer_amended(self, uow: UnitOfWork, _: Envelope, data: OfferAmended) -> None:
+        """Its owner changed its quantity, window or description: the next round plans with
+        the new terms, and supersedes the proposals they no longer allow."""
+        await self._offer_terms(uow, data, data.remaining_tonnes)
+
+    async def _offer_terms(
+        self, uow: UnitOfWork, data: OfferFacts, remaining: Decimal | None
+    ) -> None:
+        """The offer as a posting or an amendment has it, whichever of them is newer."""
         await repo.upsert_listing(
             uow.session,
             OfferRow,
             data.offer_id,
+            data.version,
             enterprise_id=data.enterprise_id,
             site_id=data.site_id,
             district=data.district,
@@ -309,7 +332,7 @@ class MatchingService:
             description=data.description,
         )
         await repo.set_listing_status(
-            uow.session, data.offer_id, "offer", data.status, None, data.version
+            uow.session, data.offer_id, "offer", data.status, remaining, data.version
         )
         await self._market_changed(uow)
 
@@ -328,10 +351,21 @@ class MatchingService:
         await self._market_changed(uow)
 
     async def on_demand_posted(self, uow: UnitOfWork, _: Envelope, data: DemandPosted) -> None:
+        await self._demand_terms(uow, data, None)
+
+    async def on_demand_amended(self, uow: UnitOfWork, _: Envelope, data: DemandAmended) -> None:
+        """Its owner changed its quantity, radius or window: as `on_offer_amended`."""
+        await self._demand_terms(uow, data, data.remaining_tonnes)
+
+    async def _demand_terms(
+        self, uow: UnitOfWork, data: DemandFacts, remaining: Decimal | None
+    ) -> None:
+        """The demand as a posting or an amendment has it, whichever of them is newer."""
         await repo.upsert_listing(
             uow.session,
             DemandRow,
             data.demand_id,
+            data.version,
             enterprise_id=data.enterprise_id,
             site_id=data.site_id,
             district=data.district,
@@ -344,7 +378,7 @@ class MatchingService:
             available_until=data.available_until,
         )
         await repo.set_listing_status(
-            uow.session, data.demand_id, "demand", data.status, None, data.version
+            uow.session, data.demand_id, "demand", data.status, remaining, data.version
         )
         await self._market_changed(uow)
 
@@ -459,6 +493,7 @@ class MatchingService:
                         raise DomainError(
                             LISTING_CLOSED, f"the {what} {ident} is no longer on the market"
                         )
+                await self._check_listing_terms(uow, record)
             now = self.clock()
             # The first acceptance commits the tonnes: to the year they ship in, or this one
             # if that has passed (a December proposal accepted in January).
@@ -498,6 +533,25 @@ class MatchingService:
                 )
             await uow.commit()
             return updated
+
+    async def _check_listing_terms(self, uow: UnitOfWork, record: MatchRecord) -> None:
+        """Refuse a proposal its offer or demand, amended since the round that made it, no
+        longer fits; the next round supersedes it. (An accepted match is not checked: its
+        tonnes are held, and the catalog amends no quantity below them.)"""
+        # Under a share lock, as the licence: an amendment waits for this acceptance, or
+        # this acceptance reads the amendment.
+        offer = await repo.offer(uow.session, record.offer_id, for_share=True)
+        demand = await repo.demand(uow.session, record.demand_id, for_share=True)
+        if offer is None or demand is None:
+            return  # a gap in the read model is no amendment: it refuses nothing
+        held = await repo.held_tonnes(uow.session, record.offer_id, record.demand_id)
+        change = listing_change(repo.match_terms(record), offer, demand, self.today(), held=held)
+        if change is not None:
+            raise DomainError(
+                errors.LISTING_CHANGED,
+                f"match {record.id} was proposed before its listings changed: {change}; "
+                "the next round proposes on the new terms",
+            )
 
     async def reject(self, match_id: str, party: Party, reason: str) -> MatchRecord:
         """Either party turns the match down before confirmation; its tonnes are released."""
@@ -647,6 +701,7 @@ class MatchingService:
             snapshot = await repo.load_market(uow.session, today, self._listings, self._live)
             await uow.rollback()
         rejected = snapshot.rejected
+        outdated = self._outdated(snapshot, today)
         self._live = snapshot.matches
         # A round builds on the last allocation only if no one else wrote matches since.
         last, self._growth = self._growth, None
@@ -654,7 +709,7 @@ class MatchingService:
         # The pure part of the round, off the event loop: consumers and queries go on.
         planning = time.perf_counter()
         result, plan, explanations, next_growth, refused = await asyncio.to_thread(
-            self._plan, snapshot, today, rejected, growth
+            self._plan, snapshot, today, rejected, growth, outdated
         )
         planning = time.perf_counter() - planning
         now = self.clock()
@@ -699,6 +754,7 @@ class MatchingService:
                 await uow.publish_raw(topic, envelope.key, envelope.id, payload)
             writes = await repo.note_match_writes(uow.session)
             await uow.commit()
+        self._listings.amended.clear()  # their proposals are checked, and what was stale gone
         writing = time.perf_counter() - writing
         grown = growth is not None and refused is None
         self._live = snapshot.matches.after_round(
@@ -777,12 +833,26 @@ class MatchingService:
         )
         return [(topic, envelope, envelope.to_json()) for topic, envelope in events]
 
+    def _outdated(self, snapshot: repo.MarketSnapshot, today: date) -> frozenset[str]:
+        """The proposals of amended listings that no longer fit them (`listing_terms`): the
+        allocation may repeat one whose window the amendment narrowed, tonnes alike."""
+        offers, demands = self._listings.offers, self._listings.demands
+        outdated: set[str] = set()
+        for match_id, terms in snapshot.amended.items():
+            offer, demand = offers.get(terms.offer_id), demands.get(terms.demand_id)
+            if offer is None or demand is None:
+                continue  # no longer open: the allocation routes nothing there anyway
+            if listing_change(terms, offer, demand, today) is not None:
+                outdated.add(match_id)
+        return frozenset(outdated)
+
     def _plan(
         self,
         snapshot: repo.MarketSnapshot,
         today: date,
         rejected: frozenset[tuple[str, str]],
         growth: Growth | None,
+        outdated: frozenset[str] = frozenset(),
     ) -> tuple[
         AllocationResult,
         ReoptimisationPlan,
@@ -791,8 +861,9 @@ class MatchingService:
         Refused | None,
     ]:
         """Allocate (on the last allocation when only offers were added), diff against the
-        stored proposals, explain the new ones (no I/O); and what the next round can grow
-        on, and why this one could not grow on `growth`."""
+        stored proposals (superseding the `outdated` ones whatever), explain the new ones
+        (no I/O); and what the next round can grow on, and why this one could not grow on
+        `growth`."""
         listings = (snapshot.offers, snapshot.demands, snapshot.licences)
         market: dict[str, Any] = dict(
             today=today, fixed=snapshot.fixed, params=self.params, excluded_pairs=rejected
@@ -803,7 +874,7 @@ class MatchingService:
             result, next_growth = allocate_growing(*listings, **market, standing=snapshot.proposals)
         else:
             result, next_growth = grown
-        plan = plan_reoptimisation(snapshot.proposals, result)
+        plan = plan_reoptimisation(snapshot.proposals, result, outdated=outdated)
         explanations = self._explanations(result, plan.propose, today)
         refused = grown if isinstance(grown, Refused) else None
         return result, plan, explanations, next_growth, refused

@@ -11,16 +11,19 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+from pydantic.alias_generators import to_camel
 
 from wastex_shared.auth import JwtConfig, Role, issue_token
 from wastex_shared.envelope import Envelope
 from wastex_shared.events import spec_for
 from wastex_shared.events.catalog import (
+    DemandAmended,
     DemandPosted,
     DemandWithdrawn,
     EnterpriseRegistered,
     LicenceAmended,
     LicenceRegistered,
+    OfferAmended,
     OfferPosted,
     OfferUpdated,
     OfferWithdrawn,
@@ -213,6 +216,26 @@ class Catalog:
                 available_until=available_until,
             ),
         )
+
+    def amended(
+        self, posted: Envelope, version: int = 2, matched: str = "0", **changes: Any
+    ) -> Envelope:
+        """The catalog's `offer-amended` or `demand-amended` fact of the listing `posted` (an
+        `offer` or `demand` of this builder): its terms with `changes` (by field name, e.g.
+        `quantity_tonnes="80"`) at `version`, `matched` tonnes held by accepted matches."""
+        posting: OfferPosted | DemandPosted
+        if posted.type == "catalog.offer-posted":
+            kind, posting = "offer", OfferPosted.model_validate(posted.data)
+        else:
+            kind, posting = "demand", DemandPosted.model_validate(posted.data)
+        terms = posting.model_dump() | changes | {"version": version}
+        facts = dict(
+            changed=[to_camel(name) for name in changes],
+            matched_tonnes=Decimal(matched),
+            remaining_tonnes=Decimal(terms["quantity_tonnes"]) - Decimal(matched),
+        )
+        amendment = (OfferAmended if kind == "offer" else DemandAmended)(**terms, **facts)
+        return self._event(f"catalog.{kind}-amended", posted.key, amendment)
 
     def offer_withdrawn(self, ident: str, enterprise_id: str, version: int = 2) -> Envelope:
         return self._event(

@@ -18,7 +18,13 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import select
 
-from wastex_matching.adapters.tables import MATCHES, READ_MODEL_TABLES, messaging
+from wastex_matching.adapters.tables import (
+    MATCHES,
+    READ_MODEL_TABLES,
+    OfferRow,
+    messaging,
+    table_of,
+)
 from wastex_matching.entrypoints.graphql import GraphQLServices, schema
 from wastex_matching.main import MatchingProcess, build_process
 from wastex_matching.replay import replay
@@ -259,6 +265,48 @@ async def test_catalog_events_in_proposals_out_better_demand_supersedes_and_repl
         await engine.dispose()
     assert len(before["offers"]) == 1
     assert len(before["demands"]) == 2
+
+
+async def test_an_amendment_on_the_broker_is_proposed_anew_and_survives_replay(
+    process: MatchingProcess, settings: MatchingSettings, ids: Ids
+) -> None:
+    catalog, bootstrap = Catalog(), settings.kafka_bootstrap
+    posting = slag_offer(catalog, ids)
+    await produce(bootstrap, [*market(catalog, ids), posting])
+
+    async def proposals(tonnes: str) -> list[dict[str, Any]]:
+        return await published(
+            bootstrap, "matching.match-proposed.v1", offerId=ids("slag"), tonnes=tonnes
+        )
+
+    [first] = await eventually(lambda: proposals("120.500"), timeout=30)
+    await produce(bootstrap, [catalog.amended(posting, quantity_tonnes="80")])
+    [new] = await eventually(lambda: proposals("80.000"), timeout=30)
+
+    async def superseded() -> list[dict[str, Any]]:
+        return await published(
+            bootstrap, "matching.match-superseded.v1", matchId=first["data"]["matchId"]
+        )
+
+    [gone] = await eventually(superseded, timeout=30)
+    assert gone["data"]["replacedBy"] == [new["data"]["matchId"]]
+
+    # Replay reads the amendments' topic too, posting and amendment in either order.
+    uow = process.runtime.uow
+    before = await read_models(uow, ids.run)
+    await replay(settings)
+    engine = make_engine(settings.db_url)
+    try:
+        fresh = UnitOfWorkFactory(engine, messaging)
+        assert await read_models(fresh, ids.run) == before
+        async with fresh() as unit:
+            offers = table_of(OfferRow)
+            row = (
+                await unit.session.execute(select(offers).where(offers.c.id == ids("slag")))
+            ).one()
+    finally:
+        await engine.dispose()
+    assert (row.quantity_tonnes, row.terms_version) == (Decimal(80), 2)
 
 
 async def _results(generator: Any, into: list[dict[str, Any]]) -> None:

@@ -37,6 +37,7 @@ from wastex_matching.adapters.tables import (
     table_of,
 )
 from wastex_matching.domain.lifecycle import ACCEPTED_BY, FIXED, MatchStatus
+from wastex_matching.domain.listing_terms import MatchTerms
 from wastex_matching.domain.model import (
     DemandSlot,
     FixedMatch,
@@ -179,11 +180,33 @@ async def upsert(
 
 
 async def upsert_listing(
-    session: AsyncSession, row_type: type[OfferRow | DemandRow], ident: str, **values: Any
+    session: AsyncSession,
+    row_type: type[OfferRow | DemandRow],
+    ident: str,
+    terms_version: int,
+    **values: Any,
 ) -> None:
-    """`upsert` an offer's or demand's row, stamped with this transaction's market version
-    (and so marking the market changed)."""
-    await upsert(session, row_type, ident, market_version=await bump_version(session), **values)
+    """Keep an offer's or demand's terms of the highest `terms_version` (its posting and
+    amendments travel on two topics: the older fact read later changes nothing), stamped
+    with this transaction's market version (and so marking the market changed); queued
+    like `upsert`. Every fact carries the whole listing, so the first one read inserts it
+    complete, whichever it is."""
+    values |= {"terms_version": terms_version, "market_version": await bump_version(session)}
+    statement = _listing_upsert(dialect_of(session), table_of(row_type), tuple(values))
+    write_later(session, statement, {"id": ident, **values})
+
+
+@functools.cache
+def _listing_upsert(dialect: str, table: Table, columns: tuple[str, ...]) -> Any:
+    # One statement per table and columns, so that a batch's rows run as one executemany.
+    statement = upsert_into(dialect, table)
+    new = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.id],
+        set_={name: new[name] for name in columns},
+        # The same version again (a fact re-driven) rewrites the same terms: harmless.
+        where=new.terms_version >= table.c.terms_version,
+    )
 
 
 async def set_listing_status(
@@ -354,6 +377,62 @@ def offer_slot(row: OfferRow | Row[Any]) -> OfferSlot:
     )
 
 
+async def offer(
+    session: AsyncSession, offer_id: str, *, for_share: bool = False
+) -> OfferSlot | None:
+    """An offer as the read model has it (`remaining_tonnes`: its whole quantity);
+    `for_share` holds its row against a concurrent amendment, as `licence` does."""
+    return await _listing(session, OFFERS, offer_id, offer_slot, for_share)
+
+
+async def demand(
+    session: AsyncSession, demand_id: str, *, for_share: bool = False
+) -> DemandSlot | None:
+    """A demand as the read model has it; see `offer`."""
+    return await _listing(session, DEMANDS, demand_id, demand_slot, for_share)
+
+
+async def _listing(
+    session: AsyncSession,
+    table: Table,
+    ident: str,
+    to_slot: Callable[[Row[Any]], SlotT],
+    for_share: bool,
+) -> SlotT | None:
+    statement = select(table).where(table.c.id == ident)
+    if for_share:
+        statement = statement.with_for_update(read=True)
+    row = (await session.execute(statement)).first()
+    return None if row is None else to_slot(row)
+
+
+async def held_tonnes(
+    session: AsyncSession, offer_id: str, demand_id: str
+) -> tuple[Decimal, Decimal]:
+    """The tonnes the accepted and confirmed matches of this offer, and of this demand, hold."""
+    fixed = [str(status) for status in FIXED]
+    held = []
+    for column, ident in ((MATCHES.c.offer_id, offer_id), (MATCHES.c.demand_id, demand_id)):
+        total = await session.execute(
+            select(func.coalesce(func.sum(MATCHES.c.tonnes), 0)).where(
+                column == ident, MATCHES.c.status.in_(fixed)
+            )
+        )
+        held.append(Decimal(total.scalar_one()).quantize(Decimal("0.001")))
+    return held[0], held[1]
+
+
+def match_terms(match: MatchRecord | Row[Any]) -> MatchTerms:
+    """What a match (a record, or a row of its columns) promised its offer and demand."""
+    return MatchTerms(
+        offer_id=match.offer_id,
+        demand_id=match.demand_id,
+        tonnes=Decimal(match.tonnes).quantize(Decimal("0.001")),
+        window=Window(match.window_from, match.window_until),
+        distance_km=Decimal(match.distance_km),
+    )
+
+
 def demand_slot(row: DemandRow | Row[Any]) -> DemandSlot:
     return DemandSlot(
         demand_id=row.id,
@@ -379,6 +458,9 @@ class MarketSnapshot:
     #: The fixed matches and the PROPOSED ones, as much of them as planning needs (the
     #: rest is read only for the few a round supersedes), with the version each was read at.
     matches: LiveMatches
+    #: By match id, the PROPOSED matches of listings amended since a round last looked
+    #: (`ListingCache.amended`): whether they still fit is the round's to check.
+    amended: dict[str, MatchTerms] = field(default_factory=dict)
 
     @property
     def fixed(self) -> list[FixedMatch]:
@@ -455,16 +537,20 @@ class OpenSlots(Generic[SlotT]):
 class ListingCache:
     """The open offers' and demands' slots, kept from one round to the next.
 
-    A listing's row is written by its posting alone (withdrawals, updates and expiry change
-    `listing_status`, never the row), and both are stamped with the market version of the
-    transaction that wrote them. The first round reads every open listing; later rounds
-    read only the rows and statuses stamped after the version they last read. Versions
-    commit in order (`bump_version`), so none is missed; one read twice is harmless."""
+    A listing's row is written by its posting and its amendments (withdrawals, updates and
+    expiry change `listing_status`, never the row), and both are stamped with the market
+    version of the transaction that wrote them. The first round reads every open listing;
+    later rounds read only the rows and statuses stamped after the version they last read.
+    Versions commit in order (`bump_version`), so none is missed; one read twice is
+    harmless."""
 
     offers: OpenSlots[OfferSlot] = field(default_factory=OpenSlots)
     demands: OpenSlots[DemandSlot] = field(default_factory=OpenSlots)
     #: The market version the slots are current at; None until the first read.
     version: int | None = None
+    #: Open listings read with amended terms whose proposals no round has checked yet:
+    #: kept until a round commits (one that conflicts goes again with them).
+    amended: set[str] = field(default_factory=set)
 
 
 def _open_ids(table: Table, today: date) -> Any:
@@ -483,13 +569,17 @@ async def _all_open(
     today: date,
     known: OpenSlots[SlotT],
     to_slot: Callable[[Row[Any]], SlotT],
+    amended: set[str],
 ) -> None:
-    """Make `known` the open listings of `table`, reading only the rows it lacks."""
+    """Make `known` the open listings of `table`, reading only the rows it lacks; those
+    read with amended terms go into `amended`."""
     ids = list((await session.execute(_open_ids(table, today))).scalars())
     have = {ident: slot for ident in ids if (slot := known.get(ident)) is not None}
     for chunk in _chunks([ident for ident in ids if ident not in have]):
         for row in await session.execute(select(table).where(table.c.id.in_(chunk))):
             have[row.id] = to_slot(row)
+            if row.terms_version > 1:
+                amended.add(row.id)
     known.reset(have.items())
 
 
@@ -500,9 +590,11 @@ async def _changes_since(
     versions: tuple[int, int],
     known: OpenSlots[SlotT],
     to_slot: Callable[[Row[Any]], SlotT],
+    amended: set[str],
 ) -> None:
     """Apply to `known` the listings of `table` whose row or status changed in `versions`
-    (after the first, up to the second).
+    (after the first, up to the second); the open ones with amended terms go into
+    `amended`.
 
     Up to the version the read began with, not to whatever has committed since: on
     PostgreSQL each statement reads afresh, and a listing stamped later was read in this
@@ -531,6 +623,8 @@ async def _changes_since(
             known.discard(row.id)
         else:
             known.put(row.id, to_slot(row))
+            if row.terms_version > 1:
+                amended.add(row.id)
 
 
 @dataclass
@@ -630,13 +724,16 @@ async def load_market(
     cache = cache or ListingCache()
     # Read first: what is stamped later than this is read again next round.
     version = await read_version(session)
+    amended = cache.amended
     if cache.version is None:
-        await _all_open(session, OFFERS, today, cache.offers, offer_slot)
-        await _all_open(session, DEMANDS, today, cache.demands, demand_slot)
+        await _all_open(session, OFFERS, today, cache.offers, offer_slot, amended)
+        await _all_open(session, DEMANDS, today, cache.demands, demand_slot, amended)
     else:
         versions = (cache.version, version)
-        await _changes_since(session, OFFERS, "offer", versions, cache.offers, offer_slot)
-        await _changes_since(session, DEMANDS, "demand", versions, cache.demands, demand_slot)
+        await _changes_since(session, OFFERS, "offer", versions, cache.offers, offer_slot, amended)
+        await _changes_since(
+            session, DEMANDS, "demand", versions, cache.demands, demand_slot, amended
+        )
     cache.version = version
     offers = cache.offers.open_on(today)
     demands = cache.demands.open_on(today)
@@ -651,8 +748,28 @@ async def load_market(
     )
     matches = await live_matches(session, known)
     return MarketSnapshot(
-        version=version, offers=offers, demands=demands, licences=licences, matches=matches
+        version=version,
+        offers=offers,
+        demands=demands,
+        licences=licences,
+        matches=matches,
+        amended=await _proposals_of(session, amended),
     )
+
+
+async def _proposals_of(session: AsyncSession, listing_ids: Iterable[str]) -> dict[str, MatchTerms]:
+    """The PROPOSED matches of these offers or demands, by match id, with their terms."""
+    m = MATCHES.c
+    columns = (m.id, m.offer_id, m.demand_id, m.tonnes, m.window_from, m.window_until)
+    found: dict[str, MatchTerms] = {}
+    for chunk in _chunks(sorted(listing_ids)):
+        for listing in (m.offer_id, m.demand_id):
+            terms = select(*columns, m.distance_km)
+            rows: Result[Any] = await session.execute(
+                terms.where(listing.in_(chunk), m.status == MatchStatus.PROPOSED.value)
+            )
+            found.update((row.id, match_terms(row)) for row in rows)
+    return found
 
 
 async def names(

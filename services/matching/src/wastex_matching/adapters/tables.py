@@ -94,6 +94,11 @@ class OfferRow(MatchingTable, table=True):
     available_from: date = Field(sa_column=_day())
     available_until: date = Field(sa_column=_day())
     description: str = Field(default="", sa_column=Column(Text, nullable=False))
+    #: The catalog's version of the terms above (1 when posted, more once amended): a
+    #: posting or amendment older than the row is ignored.
+    terms_version: int = Field(
+        default=1, sa_column=Column(Integer, nullable=False, server_default="1")
+    )
     #: The market version of the transaction that last wrote this row: a round reads only
     #: the listings changed since the version it last read (`repository.ListingCache`).
     market_version: int = Field(default=0, index=True)
@@ -114,6 +119,11 @@ class DemandRow(MatchingTable, table=True):
     max_distance_km: Decimal = Field(sa_column=Column(Numeric(10, 3), nullable=False))
     available_from: date = Field(sa_column=_day())
     available_until: date = Field(sa_column=_day())
+    #: The catalog's version of the terms above (1 when posted, more once amended): a
+    #: posting or amendment older than the row is ignored.
+    terms_version: int = Field(
+        default=1, sa_column=Column(Integer, nullable=False, server_default="1")
+    )
     #: The market version of the transaction that last wrote this row: a round reads only
     #: the listings changed since the version it last read (`repository.ListingCache`).
     market_version: int = Field(default=0, index=True)

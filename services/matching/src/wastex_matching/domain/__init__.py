@@ -8,6 +8,7 @@ Entry points for the service layer:
 - `plan_reoptimisation(provisional, allocation)`: what to keep, supersede and propose;
 - `assess_pair` / `candidate_reason`: the feasibility rules for one pair, with a reason;
 - `explain_offer`: every demand's verdict for one offer, given an allocation;
+- `listing_change`: how an amended offer or demand no longer fits a match made before;
 - `lifecycle`: the Match state machine (`accept`, `reject`, `expire`, `supersede`, `cancel`).
 """
 
@@ -30,6 +31,7 @@ from wastex_matching.domain.lifecycle import (
     reject,
     supersede,
 )
+from wastex_matching.domain.listing_terms import MatchTerms, listing_change
 from wastex_matching.domain.model import (
     AllocationResult,
     DemandSlot,
@@ -61,6 +63,7 @@ __all__ = [
     "LicenceType",
     "LicenceView",
     "MatchStatus",
+    "MatchTerms",
     "MatchingParams",
     "NetCapacities",
     "OfferSlot",
@@ -89,6 +92,7 @@ __all__ = [
     "is_fixed",
     "is_provisional",
     "is_terminal",
+    "listing_change",
     "plan_reoptimisation",
     "reasons",
     "reject",

@@ -17,6 +17,9 @@ INVALID_PARTY: Final = "INVALID_PARTY"
 REQUIRED_FIELD: Final = "REQUIRED_FIELD"
 #: The match's licence was amended or revoked and no longer allows it.
 LICENCE_NO_LONGER_VALID: Final = "LICENCE_NO_LONGER_VALID"
+#: The match's offer or demand was amended and no longer has room for it (tonnes, window,
+#: radius): the next round proposes on the new terms.
+LISTING_CHANGED: Final = "LISTING_CHANGED"
 TEXT_TOO_LONG: Final = "TEXT_TOO_LONG"
 #: Kilograms × cost units would overflow the solver's 64-bit integers.
 INSTANCE_TOO_LARGE: Final = "INSTANCE_TOO_LARGE"

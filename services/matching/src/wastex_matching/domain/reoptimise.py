@@ -15,7 +15,7 @@ each on the bench machine, whatever the Python iterating them).
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import compress, repeat
@@ -148,6 +148,11 @@ class ProposalIndex:
     def get(self, match_id: str) -> ProvisionalMatch:
         return self._by_id[match_id]
 
+    def positions_of(self, match_ids: Iterable[str]) -> list[int]:
+        """Where these proposals are in match id order (ids not stored are left out)."""
+        ids = self._match_ids
+        return [bisect_left(ids, ident) for ident in match_ids if ident in self._by_id]
+
     @property
     def match_ids(self) -> list[str]:
         """Every proposal's match id, in order (read only, like the index)."""
@@ -186,15 +191,27 @@ class ProposalIndex:
 
 
 def plan_reoptimisation(
-    provisional: ProposalIndex | Iterable[ProvisionalMatch], allocation: AllocationResult
+    provisional: ProposalIndex | Iterable[ProvisionalMatch],
+    allocation: AllocationResult,
+    *,
+    outdated: Collection[str] = (),
 ) -> ReoptimisationPlan:
     """Keep each stored proposal a new route repeats (same offer, demand, licence and weight;
     of several equal ones, the lowest match id), supersede the rest, propose the other
     routes. (A proposal kept under another licence would count its tonnes, once accepted,
-    against a licence the allocation did not use.)"""
+    against a licence the allocation did not use.)
+
+    The proposals `outdated` (match ids: their offer or demand was amended and no longer
+    fits them, `listing_terms`) are superseded even where a route repeats them: a route
+    says nothing of the shipping window, which the new proposal takes afresh."""
     index = provisional if isinstance(provisional, ProposalIndex) else ProposalIndex.of(provisional)
     routes = allocation.table
     stored_offer, stored_demand, stored_licence = index.positions_in(allocation.net)
+    if outdated:
+        # As if their offer were gone: they share their key with no route. A copy, as the
+        # index keeps its positions for the round's second question.
+        stored_offer = stored_offer.copy()
+        stored_offer[index.positions_of(outdated)] = -1
     n_stored, n_routes = len(stored_offer), len(routes)
     if n_stored + n_routes == 0:
         return ReoptimisationPlan((), (), ())

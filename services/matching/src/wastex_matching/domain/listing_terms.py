@@ -1,0 +1,78 @@
+"""Whether a match still fits its offer's and demand's terms after their owners amended them.
+
+The catalog lets an owner change an open listing's quantity or window (a demand's radius
+too) while matches proposed on the old terms stand. Such a proposal may ask for more tonnes
+than the listing now has, ship on days it no longer covers, or travel further than the
+demand now accepts. The next round supersedes it (`listing_change` picks those the
+allocation alone would keep: a narrower window leaves the tonnes alike), and until then an
+acceptance is refused (`errors.LISTING_CHANGED`). A match one party has accepted is not
+checked again: its tonnes are held, and the catalog amends no quantity below them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from wastex_matching.domain.model import ZERO_TONNES, DemandSlot, OfferSlot, Window
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MatchTerms:
+    """What a match promises: tonnes from an offer to a demand over a shipping window, and
+    the road distance between their sites."""
+
+    offer_id: str
+    demand_id: str
+    tonnes: Decimal
+    window: Window
+    distance_km: Decimal
+
+
+def listing_change(
+    match: MatchTerms,
+    offer: OfferSlot,
+    demand: DemandSlot,
+    today: date,
+    *,
+    held: tuple[Decimal, Decimal] = (ZERO_TONNES, ZERO_TONNES),
+) -> str | None:
+    """How the offer or the demand now falls short of `match`, or None when it still fits.
+
+    `offer` and `demand` as the read model holds them (their `remaining_tonnes` is their
+    whole quantity); `held` the tonnes the offer's and the demand's accepted and confirmed
+    matches hold, which `match` cannot have too. Only what is left of the shipping window
+    from `today` counts, as for a licence (`feasibility.licence_refusal`): days gone by ship
+    nothing, and a window that is over is the expiry's business."""
+    rest = match.window.from_day(today)
+    for what, ident, quantity, taken, window in (
+        ("offer", offer.offer_id, offer.remaining_tonnes, held[0], offer.window),
+        ("demand", demand.demand_id, demand.remaining_tonnes, held[1], demand.window),
+    ):
+        if match.tonnes > quantity - taken:
+            return _short(f"the {what} {ident}", quantity, taken, match.tonnes)
+        if rest is not None and not rest.within(window.start, window.end):
+            return (
+                f"the {what} {ident} is now open {_span(window)}, which does not cover the "
+                f"shipping window {_span(rest)}"
+            )
+    if match.distance_km > demand.max_distance_km:
+        return (
+            f"the demand {demand.demand_id} now takes waste from up to "
+            f"{demand.max_distance_km} km, and this match travels {match.distance_km} km"
+        )
+    return None
+
+
+def _short(listing: str, quantity: Decimal, held: Decimal, tonnes: Decimal) -> str:
+    if held > 0:
+        return (
+            f"{listing} now has {quantity} t, {held} t of them held by accepted matches: "
+            f"not the {tonnes} t of this match"
+        )
+    return f"{listing} now has {quantity} t, less than the {tonnes} t of this match"
+
+
+def _span(window: Window) -> str:
+    return f"{window.start}–{window.end}"

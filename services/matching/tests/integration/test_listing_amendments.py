@@ -1,0 +1,291 @@
+"""Offers and demands amended by their owners (`catalog.offer-amended`, `-demand-amended`),
+on both databases through the real consumer: the next round plans with the new terms,
+an older fact read later does not undo them, and a proposal they no longer fit cannot be
+accepted meanwhile."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from wastex_matching.adapters.tables import DemandRow, ListingStatusRow, OfferRow
+from wastex_matching.domain.growth import Refused
+from wastex_matching.domain.lifecycle import MatchStatus, Party
+from wastex_matching.service import MatchingService
+from wastex_matching.settings import MatchingSettings
+from wastex_matching.testing import (
+    ACCEPT,
+    JIANGXIA_CEMENT,
+    QINGSHAN_STEEL,
+    Api,
+    Catalog,
+    fixed_clock,
+)
+from wastex_shared.auth import Role
+from wastex_shared.envelope import Envelope
+from wastex_shared.errors import DomainError
+from wastex_shared.messaging import EventConsumer
+from wastex_shared.storage import UnitOfWorkFactory
+
+from .test_reoptimisation import add_nearer_recycler, outbox, seed_market, stored
+
+
+def slag(catalog: Catalog, ident: str = "slag-1") -> Envelope:
+    """The offer as `seed_market` posts it: 120.5 t, 2026-12-01 to 2027-01-31."""
+    return catalog.offer(ident, "steel", "steel-site", QINGSHAN_STEEL, tonnes="120.500")
+
+
+def cement_demand(catalog: Catalog) -> Envelope:
+    """The demand as `seed_market` posts it: 500 t within 80 km (~43 km away), to June."""
+    return catalog.demand("cement-demand", "cement", "cement-site", JIANGXIA_CEMENT)
+
+
+async def proposed(
+    service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> tuple[str, int]:
+    """The seeded market's one proposal (120.5 t of slag to the cement plant), and the
+    outbox's length after it."""
+    await seed_market(catalog, consumer)
+    await service.reoptimise()
+    [proposal] = await stored(service, MatchStatus.PROPOSED)
+    assert proposal.tonnes == Decimal("120.500")
+    return proposal.id, len(await outbox(service.uow_factory))
+
+
+async def test_an_offer_amended_below_its_proposal_is_proposed_anew_with_its_tonnes(
+    service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> None:
+    first, events = await proposed(service, consumer, catalog)
+
+    await catalog.feed(consumer, catalog.amended(slag(catalog), quantity_tonnes="80"))
+    report = await service.reoptimise()
+
+    # The changed offer is a new slot: the round plans the whole market.
+    assert (report.proposed, report.superseded, report.refused) == (1, 1, Refused.OFFER_CHANGED)
+    old = await service.get(first)
+    assert old is not None
+    assert old.status is MatchStatus.SUPERSEDED
+    [new] = await stored(service, MatchStatus.PROPOSED)
+    assert (new.offer_id, new.demand_id, new.tonnes) == ("slag-1", "cement-demand", Decimal(80))
+    superseded, proposal = (await outbox(service.uow_factory))[events:]
+    assert superseded["type"] == "matching.match-superseded"
+    assert superseded["data"]["replacedBy"] == [new.id]
+    assert proposal["data"]["tonnes"] == "80.000"
+
+
+@pytest.mark.parametrize("batches", ["one-batch", "two-batches"])
+async def test_an_amendment_read_before_its_posting_keeps_its_terms(
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+    uow_factory: UnitOfWorkFactory,
+    batches: str,
+) -> None:
+    """The amendment (version 2) and the posting (version 1) travel on two topics: read in
+    that order, the posting must not put the old terms back."""
+    await seed_market(catalog, consumer)
+    posting = slag(catalog, "slag-2")
+    amendment = catalog.amended(
+        posting,
+        quantity_tonnes="30",
+        available_until=date(2027, 1, 15),
+        description="bagged",
+    )
+    if batches == "one-batch":
+        await catalog.feed(consumer, amendment, posting)
+    else:
+        await catalog.feed(consumer, amendment)
+        await catalog.feed(consumer, posting)
+    assert consumer.stats.dead_lettered == 0
+
+    async with uow_factory() as uow:
+        row = await uow.session.get(OfferRow, "slag-2")
+        status = await uow.session.get(ListingStatusRow, "slag-2")
+    assert row is not None
+    assert status is not None
+    assert (row.quantity_tonnes, row.available_until, row.description, row.terms_version) == (
+        Decimal(30),
+        date(2027, 1, 15),
+        "bagged",
+        2,
+    )
+    assert (row.site_id, row.waste_code, row.district) == ("steel-site", "SW01", "青山区")
+    assert (status.status, status.version) == ("OPEN", 2)
+    await service.reoptimise()
+    [new] = [m for m in await stored(service, MatchStatus.PROPOSED) if m.offer_id == "slag-2"]
+    assert (new.tonnes, new.window_until) == (Decimal(30), date(2027, 1, 15))
+
+
+@pytest.mark.parametrize(
+    ("changes", "still_proposed"),
+    [
+        pytest.param({"max_distance_km": "30"}, None, id="radius-below-its-distance"),
+        pytest.param({"quantity_tonnes": "100"}, Decimal(100), id="intake-below-its-tonnes"),
+    ],
+)
+async def test_a_demand_amended_below_its_proposal_supersedes_it(
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+    uow_factory: UnitOfWorkFactory,
+    changes: dict[str, Any],
+    still_proposed: Decimal | None,
+) -> None:
+    first, _ = await proposed(service, consumer, catalog)
+
+    await catalog.feed(consumer, catalog.amended(cement_demand(catalog), **changes))
+    report = await service.reoptimise()
+
+    assert (report.superseded, report.refused) == (1, Refused.MARKET_CHANGED)
+    old = await service.get(first)
+    assert old is not None
+    assert old.status is MatchStatus.SUPERSEDED
+    now = [m.tonnes for m in await stored(service, MatchStatus.PROPOSED)]
+    assert now == ([] if still_proposed is None else [still_proposed])
+    async with uow_factory() as uow:
+        row = await uow.session.get(DemandRow, "cement-demand")
+    assert row is not None
+    assert row.terms_version == 2
+
+
+async def test_a_narrower_window_supersedes_a_proposal_of_the_same_tonnes(
+    service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> None:
+    """The allocation repeats the route (same offer, demand and tonnes): only the proposal's
+    shipping window, now beyond the offer's, tells it is outdated."""
+    first, _ = await proposed(service, consumer, catalog)
+
+    narrower = catalog.amended(slag(catalog), available_until=date(2027, 1, 15))
+    await catalog.feed(consumer, narrower)
+    report = await service.reoptimise()
+
+    assert (report.proposed, report.superseded) == (1, 1)
+    old = await service.get(first)
+    assert old is not None
+    assert old.status is MatchStatus.SUPERSEDED
+    [new] = await stored(service, MatchStatus.PROPOSED)
+    assert (new.tonnes, new.window_from, new.window_until) == (
+        Decimal("120.500"),
+        date(2026, 12, 1),
+        date(2027, 1, 15),
+    )
+    again = await service.reoptimise()  # checked once: the new proposal stands
+    assert (again.proposed, again.superseded, again.kept) == (0, 0, 1)
+
+
+async def test_a_process_started_after_an_amendment_checks_the_standing_proposals(
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """Its first round reads every open listing: the amended ones' proposals are checked
+    too, though no round of this process saw them change."""
+    first, _ = await proposed(service, consumer, catalog)
+    await catalog.feed(consumer, catalog.amended(slag(catalog), available_until=date(2027, 1, 15)))
+
+    restarted = MatchingService(uow_factory, MatchingSettings(), clock=fixed_clock)
+    report = await restarted.reoptimise()
+
+    assert (report.proposed, report.superseded) == (1, 1)
+    [new] = await stored(restarted, MatchStatus.PROPOSED)
+    assert new.id != first
+    assert new.window_until == date(2027, 1, 15)
+
+
+async def test_a_description_amended_keeps_the_proposal(
+    api: Api,
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    first, events = await proposed(service, consumer, catalog)
+
+    await catalog.feed(consumer, catalog.amended(slag(catalog), description="now bagged"))
+    report = await service.reoptimise()
+
+    # Planned afresh (the offer's row changed), and the standing proposal is its answer.
+    assert (report.proposed, report.superseded, report.kept) == (0, 0, 1)
+    assert report.refused is Refused.OFFER_CHANGED
+    assert len(await outbox(uow_factory)) == events
+    async with uow_factory() as uow:
+        row = await uow.session.get(OfferRow, "slag-1")
+    assert row is not None
+    assert (row.description, row.terms_version) == ("now bagged", 2)
+    accepted = (await api.as_(Role.ENTERPRISE, "steel").data(ACCEPT, id=first))["acceptMatch"]
+    assert accepted["userErrors"] == []
+    assert accepted["match"]["status"] == "ACCEPTED_BY_SUPPLIER"
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        pytest.param(
+            {"quantity_tonnes": "80"},
+            "the offer slag-1 now has 80.000 t, less than the 120.500 t of this match",
+            id="fewer-tonnes",
+        ),
+        pytest.param(
+            {"available_until": date(2027, 1, 15)},
+            "the offer slag-1 is now open 2026-12-01–2027-01-15, which does not cover the "
+            "shipping window 2026-12-01–2027-01-31",
+            id="narrower-window",
+        ),
+    ],
+)
+async def test_a_proposal_its_amended_offer_no_longer_fits_cannot_be_accepted(
+    api: Api,
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+    changes: dict[str, Any],
+    reason: str,
+) -> None:
+    first, _ = await proposed(service, consumer, catalog)
+    await catalog.feed(consumer, catalog.amended(slag(catalog), **changes))
+
+    refused = (await api.as_(Role.ENTERPRISE, "cement").data(ACCEPT, id=first))["acceptMatch"]
+
+    assert refused["match"] is None
+    [error] = refused["userErrors"]
+    assert error["code"] == "LISTING_CHANGED"
+    assert error["message"] == (
+        f"match {first} was proposed before its listings changed: {reason}; "
+        "the next round proposes on the new terms"
+    )
+    record = await service.get(first)
+    assert record is not None
+    assert record.status is MatchStatus.PROPOSED
+    await service.reoptimise()  # the round's new proposal is on the new terms
+    [new] = await stored(service, MatchStatus.PROPOSED)
+    accepted = (await api.as_(Role.ENTERPRISE, "cement").data(ACCEPT, id=new.id))["acceptMatch"]
+    assert accepted["match"]["status"] == "ACCEPTED_BY_RECYCLER"
+
+
+async def test_a_proposal_beyond_what_accepted_matches_left_of_an_amended_offer_is_refused(
+    service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> None:
+    """120.5 t split: 100 t to the brickworks (accepted), 20.5 t to the cement plant. The
+    offer amended to 110 t (not below the 100 held) leaves 10 t, not 20.5."""
+    await seed_market(catalog, consumer)
+    await add_nearer_recycler(catalog, consumer, tonnes="100")
+    await service.reoptimise()
+    bricks, cement = sorted(await stored(service, MatchStatus.PROPOSED), key=lambda m: m.demand_id)
+    assert (bricks.demand_id, cement.tonnes) == ("bricks-demand", Decimal("20.500"))
+    await service.accept(bricks.id, Party.SUPPLIER)
+    await catalog.feed(
+        consumer, catalog.amended(slag(catalog), quantity_tonnes="110", matched="100")
+    )
+
+    with pytest.raises(DomainError) as refused:
+        await service.accept(cement.id, Party.RECYCLER)
+
+    assert refused.value.code == "LISTING_CHANGED"
+    assert "110.000 t, 100.000 t of them held by accepted matches" in refused.value.message
+    # The match one party accepted is not checked again: its tonnes are held.
+    confirmed = await service.accept(bricks.id, Party.RECYCLER)
+    assert confirmed.status is MatchStatus.CONFIRMED
