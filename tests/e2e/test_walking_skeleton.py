@@ -4,7 +4,8 @@ an offer posted over GraphQL and over Kafka reaches the catalog, matching propos
 to a licensed recycler, and the ledger answers a utilisation query — with bad input
 answered by typed errors or the dead-letter topic, never a crash. A confirmed match whose
 shipment is called off in the ledger is cancelled in matching and gives its tonnes back to
-the catalog's offer: one command, three services.
+the catalog's offer: one command, three services. An offer amended in place is planned
+again on its new terms.
 """
 
 from __future__ import annotations
@@ -54,6 +55,12 @@ CANCEL_SHIPMENT = """
 mutation($input: CancelShipmentInput!) {
   cancelShipment(input: $input) {
     manifest { id status cancellation { cancelledBy reason } } userErrors { field message code }
+  }
+}"""
+AMEND_OFFER = """
+mutation($id: ID!, $input: AmendOfferInput!) {
+  amendOffer(id: $id, input: $input) {
+    offer { id status quantityTonnes } userErrors { field message code }
   }
 }"""
 MATCH_STATUS = "query($id: ID!) { match(id: $id) { status cancelledBy cancelReason } }"
@@ -316,3 +323,29 @@ async def test_offer_goes_from_graphql_and_kafka_to_a_match_and_the_ledger(stack
         "CANCELLED",
         {"status": "CANCELLED", "cancelReason": "kiln down for repairs"},
     )
+
+    # 6. The factory weighs the Kafka offer again and amends it in place (no withdrawal):
+    #    matching plans it again, its proposal SUPERSEDED by one of the new tonnage.
+    [kafka_offer] = await kafka_offer_stored()
+    kafka_offer_id = kafka_offer["node"]["id"]
+    amended = await payload(
+        steel_client,
+        AMEND_OFFER,
+        "amendOffer",
+        id=kafka_offer_id,
+        input={"quantityTonnes": "50.000"},
+    )
+    assert amended["offer"] == {"id": kafka_offer_id, "status": "OPEN", "quantityTonnes": "50.000"}
+
+    async def replanned() -> list[Any] | None:
+        data = await cement_client.data(MATCHES, filter={"enterpriseId": cement})
+        on_offer = [
+            e["node"]
+            for e in data["matches"]["edges"]
+            if e["node"]["offer"]["id"] == kafka_offer_id
+        ]
+        proposed = [m["tonnes"] for m in on_offer if m["status"] == "PROPOSED"]
+        return on_offer if proposed == ["50.000"] else None
+
+    on_offer = await eventually(replanned, timeout=30)
+    assert {m["status"] for m in on_offer} == {"PROPOSED", "SUPERSEDED"}
