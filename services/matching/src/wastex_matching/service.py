@@ -544,7 +544,7 @@ class MatchingService:
         demand = await repo.demand(uow.session, record.demand_id, for_share=True)
         if offer is None or demand is None:
             return  # a gap in the read model is no amendment: it refuses nothing
-        held = await repo.held_tonnes(uow.session, record.offer_id, record.demand_id)
+        held = await repo.held_tonnes(uow.session, record)
         change = listing_change(repo.match_terms(record), offer, demand, self.today(), held=held)
         if change is not None:
             raise DomainError(

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from wastex_matching.adapters import repository as repo
 from wastex_matching.adapters.tables import DemandRow, ListingStatusRow, OfferRow
 from wastex_matching.domain.growth import Refused
 from wastex_matching.domain.lifecycle import MatchStatus, Party
@@ -289,3 +290,18 @@ async def test_a_proposal_beyond_what_accepted_matches_left_of_an_amended_offer_
     # The match one party accepted is not checked again: its tonnes are held.
     confirmed = await service.accept(bricks.id, Party.RECYCLER)
     assert confirmed.status is MatchStatus.CONFIRMED
+
+
+async def test_a_match_s_own_acceptance_is_not_held_against_it(
+    service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> None:
+    """Both parties accepting at once: the second read the proposal before the first
+    committed. What other matches hold excludes this one, so the second acceptance meets
+    the version check (CONCURRENT_UPDATE, read again) and not `LISTING_CHANGED`."""
+    first, _ = await proposed(service, consumer, catalog)
+    as_read = await service.get(first)
+    assert as_read is not None
+    await service.accept(first, Party.SUPPLIER)
+    async with service.uow_factory() as uow:
+        held = await repo.held_tonnes(uow.session, as_read)
+    assert held == (Decimal("0.000"), Decimal("0.000"))

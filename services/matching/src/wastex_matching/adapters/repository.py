@@ -406,16 +406,19 @@ async def _listing(
     return None if row is None else to_slot(row)
 
 
-async def held_tonnes(
-    session: AsyncSession, offer_id: str, demand_id: str
-) -> tuple[Decimal, Decimal]:
-    """The tonnes the accepted and confirmed matches of this offer, and of this demand, hold."""
+async def held_tonnes(session: AsyncSession, match: MatchRecord) -> tuple[Decimal, Decimal]:
+    """The tonnes the other accepted and confirmed matches of `match`'s offer, and of its
+    demand, hold (not its own: the other party's acceptance of it may have committed since
+    it was read)."""
     fixed = [str(status) for status in FIXED]
     held = []
-    for column, ident in ((MATCHES.c.offer_id, offer_id), (MATCHES.c.demand_id, demand_id)):
+    for column, ident in (
+        (MATCHES.c.offer_id, match.offer_id),
+        (MATCHES.c.demand_id, match.demand_id),
+    ):
         total = await session.execute(
             select(func.coalesce(func.sum(MATCHES.c.tonnes), 0)).where(
-                column == ident, MATCHES.c.status.in_(fixed)
+                column == ident, MATCHES.c.status.in_(fixed), MATCHES.c.id != match.id
             )
         )
         held.append(Decimal(total.scalar_one()).quantize(Decimal("0.001")))
