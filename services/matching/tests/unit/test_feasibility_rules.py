@@ -309,3 +309,58 @@ def test_a_match_needs_its_licence_for_what_is_left_of_its_window(
     else:
         assert found is not None
         assert refused in found
+
+
+def committed(tonnes: str, year: int, match_id: str = "m1") -> FixedMatch:
+    """A fixed match of licence-1 using `year`'s tonnage (of another offer and demand)."""
+    return FixedMatch(
+        match_id=match_id,
+        offer_id="other-offer",
+        demand_id="other-demand",
+        licence_id="licence-1",
+        tonnes=Decimal(tonnes),
+        licence_year=year,
+    )
+
+
+DECEMBER = Window(date(2026, 12, 1), date(2026, 12, 31))
+NEXT_SPRING = Window(date(2027, 1, 1), date(2027, 4, 30))
+OVER_NEW_YEAR = Window(date(2026, 12, 1), date(2027, 2, 28))
+
+
+@pytest.mark.parametrize(
+    ("windows", "remaining"),
+    [
+        # Wholly next year: next year's 30 t count, this year's 90 t do not.
+        ([NEXT_SPRING], "70.000"),
+        # Wholly this year: this year's 90 t count, next year's 30 t do not.
+        ([DECEMBER], "10.000"),
+        # Either year (a demand over the new year, or one demand each): the fuller year.
+        ([OVER_NEW_YEAR], "10.000"),
+        ([DECEMBER, NEXT_SPRING], "10.000"),
+        # No demand the licence could serve: the busiest year, as it reads.
+        ([], "10.000"),
+    ],
+)
+def test_a_licence_keeps_the_tonnes_of_the_busiest_year_its_demands_can_ship_in(
+    make: Any, windows: list[Window], remaining: str
+) -> None:
+    fixed = [committed("90", 2026), committed("30", 2027, "m2")]
+    demands = [make.demand(f"d{n}", window=w) for n, w in enumerate(windows)]
+    net = apply_fixed([], demands, [make.licence(annual=100)], fixed, TODAY)
+    assert net.licences[0].remaining_tonnes == Decimal(remaining)
+
+
+def test_only_the_holders_demands_for_codes_the_licence_takes_set_its_years(make: Any) -> None:
+    fixed = [committed("90", 2026)]
+    others = [
+        make.demand("elsewhere", enterprise="recycler-2", window=DECEMBER),
+        make.demand("other-code", codes=["SW02"], window=DECEMBER),
+        make.demand("ours", window=NEXT_SPRING),
+    ]
+    net = apply_fixed([], others, [make.licence(annual=100)], fixed, TODAY)
+    assert net.licences[0].remaining_tonnes == Decimal("100.000")
+    # A licence that ends this year ships nothing next year: its December is what is left.
+    ending = make.licence(annual=100, valid_until=date(2026, 12, 31))
+    over = [make.demand("ours", window=OVER_NEW_YEAR)]
+    assert apply_fixed([], over, [ending], fixed, TODAY).licences[0].remaining_tonnes == 10

@@ -15,6 +15,7 @@ from wastex_matching.domain import (
     FixedMatch,
     LicenceType,
     MatchingParams,
+    Window,
     allocate,
     apply_fixed,
     greedy_nearest_first,
@@ -425,3 +426,27 @@ def test_a_repeated_id_is_refused(make: Any) -> None:
         allocate([make.offer(), make.offer()], [make.demand()], [make.licence()], today=TODAY)
     assert twice.value.code == "INVALID_PARAMETER"
     assert "offer ids must be unique" in twice.value.message
+
+
+def test_a_licence_full_this_year_is_allocated_next_years_tonnage(make: Any) -> None:
+    """In December a recycler's licence is used up for the year; its demand for the
+    spring is still served, from next year's tonnage (and no more than that)."""
+    fixed = [
+        FixedMatch(
+            match_id="m-december",
+            offer_id="earlier-offer",
+            demand_id="earlier-demand",
+            licence_id="licence-1",
+            tonnes=Decimal("80"),
+            licence_year=TODAY.year,
+        )
+    ]
+    spring = Window(date(2027, 1, 4), date(2027, 4, 30))
+    result = allocate(
+        [make.offer(amount=120, window=spring)],
+        [make.demand(amount=500, window=spring)],
+        [make.licence(annual=80)],
+        today=TODAY,
+        fixed=fixed,
+    )
+    assert result.matched_tonnes == Decimal("80.000")

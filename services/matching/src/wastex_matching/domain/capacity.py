@@ -84,16 +84,26 @@ def apply_fixed(
     fixed: Sequence[FixedMatch],
     today: date,
 ) -> NetCapacities:
-    """Take every fixed match off its offer, its demand and, when it uses this year's
-    tonnage or a later year's (`licence_year`), its licence."""
+    """Take every fixed match off its offer and its demand, and off its licence the tonnes
+    committed in the busiest of the years the licence can still ship in (`licence_years`).
+
+    A licence's tonnage is a year's: a match uses the year it ships in (`licence_year`).
+    The network has one node a licence, so its capacity must hold in every year a new
+    route of it could use: the annual tonnage less the most any of those years has
+    committed. That never promises a year more than it has, and a licence full this year
+    still takes demands wholly in the next."""
+    demands = tuple(demands)
+    licences = tuple(licences)
     by_offer: dict[str, Decimal] = defaultdict(lambda: ZERO_TONNES)
     by_demand: dict[str, Decimal] = defaultdict(lambda: ZERO_TONNES)
-    by_licence: dict[str, Decimal] = defaultdict(lambda: ZERO_TONNES)
+    by_licence_year: dict[str, dict[int, Decimal]] = defaultdict(dict)
     for match in fixed:
         by_offer[match.offer_id] += match.tonnes
         by_demand[match.demand_id] += match.tonnes
         if match.licence_id is not None and match.licence_year >= today.year:
-            by_licence[match.licence_id] += match.tonnes
+            years = by_licence_year[match.licence_id]
+            years[match.licence_year] = years.get(match.licence_year, ZERO_TONNES) + match.tonnes
+    by_licence = _busiest_years(by_licence_year, licences, demands, today)
     return NetCapacities(
         offers=tuple(
             replace(o, remaining_tonnes=_less(o.remaining_tonnes, by_offer.get(o.offer_id)))
@@ -120,11 +130,51 @@ def apply_fixed(
 
 def licence_year(window_start: date, today: date) -> int:
     """The year whose licensed tonnage a match uses: the year its shipments start, or this
-    year once that has passed. A round counts this year's matches and every later year's
-    against the licence (`apply_fixed`), so tonnage promised for next year is never
-    promised twice; the price is that in December next year's commitments also hold this
-    year's tonnage (per-year capacities in the network would free it)."""
+    year once that has passed. A round takes off a licence the busiest year its routes
+    could start in (`apply_fixed`), so tonnage promised for a year is never promised twice;
+    the price is that a demand spanning the new year sees the fuller of the two years
+    (per-year capacities in the network would free the other)."""
     return max(window_start.year, today.year)
+
+
+def licence_years(licence: LicenceView, demands: Iterable[DemandSlot], today: date) -> set[int]:
+    """The years a new route of `licence` could start in: from its holder's demands that
+    ask for a code it may take, over the days both they and the licence run from today
+    (a route starts on or after both windows' starts and today, and ends by both ends)."""
+    years: set[int] = set()
+    for demand in demands:
+        if demand.enterprise_id != licence.enterprise_id:
+            continue
+        if not any(licence.may_take(code) for code in demand.waste_codes):
+            continue
+        first = max(demand.window.start, licence.valid_from, today)
+        last = min(demand.window.end, licence.valid_until)
+        if first <= last:
+            years.update(range(first.year, last.year + 1))
+    return years
+
+
+def _busiest_years(
+    committed: dict[str, dict[int, Decimal]],
+    licences: Sequence[LicenceView],
+    demands: Sequence[DemandSlot],
+    today: date,
+) -> dict[str, Decimal]:
+    """By licence id, the most tonnes committed in one of its `licence_years` (with none,
+    no route uses it: the busiest year of all, as its remaining tonnage then reads)."""
+    if not committed:
+        return {}
+    demands_of: dict[str, list[DemandSlot]] = defaultdict(list)
+    for demand in demands:
+        demands_of[demand.enterprise_id].append(demand)
+    busiest: dict[str, Decimal] = {}
+    for licence in licences:
+        by_year = committed.get(licence.licence_id)
+        if by_year is None:
+            continue
+        years = licence_years(licence, demands_of[licence.enterprise_id], today) or by_year
+        busiest[licence.licence_id] = max(by_year.get(year, ZERO_TONNES) for year in years)
+    return busiest
 
 
 def _less(amount: Decimal, taken: Decimal | None) -> Decimal:

@@ -8,7 +8,9 @@ Capacities are given *before* the fixed (accepted or confirmed) matches: pass th
 `FixedMatch`es and the domain takes them off (`capacity.apply_fixed`), so one list of
 matches is the single source of what is already committed. `LicenceView.
 used_tonnes_this_year` is therefore only intake this year that is *not* among the fixed
-matches (another channel, an opening figure); it is 0 when matching sees everything.
+matches (another channel, an opening figure); it is 0 when matching sees everything. Once
+the fixed matches are applied it also holds their tonnes in the busiest year the licence
+can still ship in (`capacity.apply_fixed`).
 """
 
 from __future__ import annotations
@@ -179,7 +181,8 @@ class LicenceView:
 
     @property
     def remaining_tonnes(self) -> Decimal:
-        """Annual capacity not yet used this year (never negative)."""
+        """Annual capacity not yet used (never negative): in every year its routes may
+        use, once the fixed matches are applied."""
         return max(ZERO_TONNES, self.annual_capacity_tonnes - self.used_tonnes_this_year)
 
 
