@@ -33,10 +33,11 @@ from typing import Annotated, Any
 import typer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from wastex_shared import topics
 from wastex_shared.auth import DEV_SECRET, JwtConfig, Role, issue_token
 from wastex_shared.messaging.dead_letter import AUTHENTICATED_SOURCE, header_texts, kafka_text
 from wastex_shared.settings import ServiceSettings
-from wastex_shared.topics import INGEST_DEMANDS, INGEST_LEDGER_REPORTS, INGEST_OFFERS, dlq_for
+from wastex_shared.topics import dlq_for
 
 app = typer.Typer(help="Dead-letter topics: list and re-drive.", no_args_is_help=True)
 
@@ -195,7 +196,7 @@ def list_(
 REDRIVE_TOKEN_TTL = timedelta(hours=1)
 #: The topics whose messages carry a factory's token: the only ones a re-drive signs for
 #: (a fact's `source` proves nothing, whatever a dead letter says of it).
-INGEST_TOPICS = frozenset(t.name for t in (INGEST_OFFERS, INGEST_DEMANDS, INGEST_LEDGER_REPORTS))
+INGEST_TOPICS = frozenset(topic.name for topic in topics.INGEST_TOPICS)
 
 
 def redrive_headers(record: Any, letter: DeadLetter, jwt: JwtConfig) -> list[tuple[str, bytes]]:

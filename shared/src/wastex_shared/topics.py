@@ -19,6 +19,8 @@ class Topic:
 INGEST_OFFERS = Topic("ingest.offers.v1", 6)
 INGEST_DEMANDS = Topic("ingest.demands.v1", 3)
 INGEST_LEDGER_REPORTS = Topic("ingest.ledger-reports.v1", 6)
+#: Every ingest topic: its messages carry a factory's token (a DLQ re-drive signs for them).
+INGEST_TOPICS = (INGEST_OFFERS, INGEST_DEMANDS, INGEST_LEDGER_REPORTS)
 
 # Catalog facts (key = aggregate id).
 CATALOG_ENTERPRISE_REGISTERED = Topic("catalog.enterprise-registered.v1")
