@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from wastex_catalog.adapters.repository import CatalogRepository
 from wastex_catalog.domain import (
@@ -52,6 +52,7 @@ from wastex_shared.storage import UnitOfWork
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 Clock = Callable[[], date]
+L = TypeVar("L", Offer, Demand)
 
 
 def china_today() -> date:
@@ -392,8 +393,7 @@ class CatalogService:
         stored = await repository.offer(command.offer_id, for_update=True)
         if stored is None:
             raise NotFound("offer", command.offer_id)
-        before = stored.entity
-        offer = before.amend(
+        offer = stored.entity.amend(
             owner,
             today=self.today(),
             quantity_tonnes=command.quantity_tonnes,
@@ -403,16 +403,7 @@ class CatalogService:
             moisture_percent=command.moisture_percent,
             particle_size_mm=command.particle_size_mm,
         )
-        version = await repository.save_terms(offer, utcnow())
-        site = await self._site(repository, offer.site_id)
-        fact = OfferAmended(
-            **offer_facts(offer, site, version),
-            changed=offer.changed_terms(before),
-            matched_tonnes=offer.matched_tonnes,
-            remaining_tonnes=offer.remaining_tonnes,
-        )
-        await publish(uow, fact, offer.id, cause)
-        return Stored(offer, stored.created_at, version, stored.counterparties)
+        return await self._save_amendment(uow, repository, stored, offer, cause)
 
     async def withdraw_offer(
         self, uow: UnitOfWork, offer_id: str, *, owner: str, cause: Envelope | None = None
@@ -470,9 +461,9 @@ class CatalogService:
         stored = await repository.demand(command.demand_id, for_update=True)
         if stored is None:
             raise NotFound("demand", command.demand_id)
-        before = stored.entity
-        licences = (await repository.licences_of([before.enterprise_id]))[before.enterprise_id]
-        demand = before.amend(
+        holder = stored.entity.enterprise_id
+        licences = (await repository.licences_of([holder]))[holder]
+        demand = stored.entity.amend(
             owner,
             licences=[lic.entity for lic in licences],
             today=self.today(),
@@ -481,16 +472,31 @@ class CatalogService:
             available_from=command.available_from,
             available_until=command.available_until,
         )
-        version = await repository.save_terms(demand, utcnow())
-        site = await self._site(repository, demand.site_id)
-        fact = DemandAmended(
-            **demand_facts(demand, site, version),
-            changed=demand.changed_terms(before),
-            matched_tonnes=demand.matched_tonnes,
-            remaining_tonnes=demand.remaining_tonnes,
-        )
-        await publish(uow, fact, demand.id, cause)
-        return Stored(demand, stored.created_at, version, stored.counterparties)
+        return await self._save_amendment(uow, repository, stored, demand, cause)
+
+    async def _save_amendment(
+        self,
+        uow: UnitOfWork,
+        repository: CatalogRepository,
+        stored: Stored[L],
+        amended: L,
+        cause: Envelope | None,
+    ) -> Stored[L]:
+        """Store an amended offer or demand and publish it whole, with what changed."""
+        version = await repository.save_listing(amended, utcnow(), terms=True)
+        site = await self._site(repository, amended.site_id)
+        changes: dict[str, Any] = {
+            "changed": amended.changed_terms(stored.entity),
+            "matched_tonnes": amended.matched_tonnes,
+            "remaining_tonnes": amended.remaining_tonnes,
+        }
+        fact: OfferAmended | DemandAmended
+        if isinstance(amended, Offer):
+            fact = OfferAmended(**offer_facts(amended, site, version), **changes)
+        else:
+            fact = DemandAmended(**demand_facts(amended, site, version), **changes)
+        await publish(uow, fact, amended.id, cause)
+        return Stored(amended, stored.created_at, version, stored.counterparties)
 
     async def withdraw_demand(
         self, uow: UnitOfWork, demand_id: str, *, owner: str, cause: Envelope | None = None

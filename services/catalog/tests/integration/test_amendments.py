@@ -5,12 +5,14 @@ and over Kafka, refused as a typed user error when a rule is broken, and publish
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from wastex_catalog.service import aggregate_id
+from wastex_catalog.entrypoints.kafka import ingest_handlers
+from wastex_catalog.service import CatalogService, aggregate_id
 from wastex_catalog.testing import (
     ADMIN,
     AMEND_DEMAND,
@@ -26,6 +28,8 @@ from wastex_catalog.testing import (
     running_catalog,
 )
 from wastex_shared.envelope import Envelope
+from wastex_shared.errors import DomainError
+from wastex_shared.events.ingest import OfferAmend
 from wastex_shared.events.matching import MatchAccepted
 from wastex_shared.storage import UnitOfWorkFactory
 from wastex_shared.topics import INGEST_DEMANDS, INGEST_OFFERS
@@ -216,3 +220,26 @@ async def test_factories_amend_over_kafka_and_a_refused_amendment_is_dead_letter
         parked = await dead_letters(kafka_bootstrap, {foundry.enterprise}, 1, timeout=120)
         assert dict(parked[0].headers)["x-error-type"] == b"NOT_AUTHORIZED"
         assert await quantity() == "75.250"
+
+
+async def test_an_amendment_sent_again_under_a_new_id_is_done_not_dead_lettered(
+    world: World, uow_factory: UnitOfWorkFactory
+) -> None:
+    """A factory's system re-sends the state it holds: the second message finds nothing to
+    change (NOTHING_TO_AMEND) and is taken as done; a broken rule still raises."""
+    amend = ingest_handlers(CatalogService())["wastex.offer.amend"]
+
+    async def send(quantity: str) -> None:
+        data = OfferAmend(id=world.offer, quantity_tonnes=Decimal(quantity))
+        message = Envelope.new("wastex.offer.amend", world.steel, world.offer, data)
+        async with uow_factory() as uow:
+            await amend(uow, message, data)
+            await uow.commit()
+
+    await send("99")
+    await send("99")
+    with pytest.raises(DomainError) as refused:
+        await send("0")
+    assert refused.value.code == "INVALID_QUANTITY"
+    events = await amended_events(uow_factory, "catalog.offer-amended.v1")
+    assert [e.data["quantityTonnes"] for e in events] == ["99.000"]

@@ -159,3 +159,51 @@ def test_a_demand_s_new_window_sets_the_day_its_licences_end_it(
     assert cut.licensed_until == date(2027, 2, 28)
     moved = cut.amend(RECYCLER_ID, licences=[revoked], today=TODAY, available_until="2027-02-20")
     assert (moved.available_until, moved.licensed_until) == (date(2027, 2, 20), None)
+
+
+def test_a_listing_held_past_its_quantity_still_has_its_other_terms_amended(
+    offer: Offer,
+) -> None:
+    """Matching's facts can arrive so that holds exceed the quantity for a while; the
+    owner may still correct the description (only a quantity given is checked)."""
+    held = offer.hold("m-1", "100").hold("m-2", "20")
+    amended = held.amend(FACTORY_ID, today=TODAY, description="BOF slag, weathered")
+    assert amended.description == "BOF slag, weathered"
+    err = refusal(held.amend, FACTORY_ID, today=TODAY, quantity_tonnes="110")
+    assert err.code == "QUANTITY_BELOW_MATCHED"
+
+
+def test_a_demand_needs_licence_cover_from_today_only(
+    recycler_site: Site, general_licence: Licence
+) -> None:
+    """A gap in September (the licence revoked, its successor from October) is past on
+    1 November: a demand running since August is posted and extended all the same."""
+    today = date(2026, 11, 1)
+    revoked = general_licence.revoke(
+        reason="audit", effective_from="2026-09-01", today=date(2026, 8, 20)
+    )
+    successor = Licence.register(
+        id="lic-successor",
+        enterprise_id=RECYCLER_ID,
+        number="鄂固利 2026-002",
+        waste_codes=["SW01"],
+        annual_capacity_tonnes="50000",
+        valid_from=date(2026, 10, 1),
+        valid_until=date(2027, 12, 31),
+    )
+    licences = [revoked, successor]
+    running = Demand.post(
+        id="demand-2",
+        site=recycler_site,
+        waste_codes=["SW01"],
+        quantity_tonnes="500",
+        max_distance_km=80,
+        available_from="2026-08-01",
+        available_until="2026-12-31",
+        licences=licences,
+        today=today,
+    )
+    longer = running.amend(
+        RECYCLER_ID, licences=licences, today=today, available_until="2027-03-31"
+    )
+    assert longer.available_until == date(2027, 3, 31)

@@ -493,7 +493,7 @@ class MatchingService:
                         raise DomainError(
                             LISTING_CLOSED, f"the {what} {ident} is no longer on the market"
                         )
-                await self._check_listing_terms(uow, record)
+            await self._check_listing_terms(uow, record)
             now = self.clock()
             # The first acceptance commits the tonnes: to the year they ship in, or this one
             # if that has passed (a December proposal accepted in January).
@@ -535,22 +535,26 @@ class MatchingService:
             return updated
 
     async def _check_listing_terms(self, uow: UnitOfWork, record: MatchRecord) -> None:
-        """Refuse a proposal its offer or demand, amended since the round that made it, no
-        longer fits; the next round supersedes it. (An accepted match is not checked: its
-        tonnes are held, and the catalog amends no quantity below them.)"""
-        # Under a share lock, as the licence: an amendment waits for this acceptance, or
-        # this acceptance reads the amendment.
-        offer = await repo.offer(uow.session, record.offer_id, for_share=True)
-        demand = await repo.demand(uow.session, record.demand_id, for_share=True)
+        """Refuse an acceptance its offer or demand, amended since, no longer fits: a
+        proposal (the next round supersedes it), or the second acceptance of a match whose
+        tonnes the amended quantity no longer leaves (`listing_terms`)."""
+        # Locked (offer, then demand): acceptances of one listing's matches run one after
+        # the other, each counting what the ones before it hold; an amendment waits too.
+        offer = await repo.offer(uow.session, record.offer_id, for_update=True)
+        demand = await repo.demand(uow.session, record.demand_id, for_update=True)
         if offer is None or demand is None:
             return  # a gap in the read model is no amendment: it refuses nothing
         held = await repo.held_tonnes(uow.session, record)
-        change = listing_change(repo.match_terms(record), offer, demand, self.today(), held=held)
+        proposed = record.status is MatchStatus.PROPOSED
+        terms = repo.match_terms(record)
+        change = listing_change(
+            terms, offer, demand, self.today(), held=held, tonnes_only=not proposed
+        )
         if change is not None:
             raise DomainError(
                 errors.LISTING_CHANGED,
-                f"match {record.id} was proposed before its listings changed: {change}; "
-                "the next round proposes on the new terms",
+                f"match {record.id} was proposed before its listings changed: {change}"
+                + ("; the next round proposes on the new terms" if proposed else ""),
             )
 
     async def reject(self, match_id: str, party: Party, reason: str) -> MatchRecord:

@@ -291,7 +291,7 @@ async def test_an_amendment_on_the_broker_is_proposed_anew_and_survives_replay(
     [gone] = await eventually(superseded, timeout=30)
     assert gone["data"]["replacedBy"] == [new["data"]["matchId"]]
 
-    # Replay reads the amendments' topic too, posting and amendment in either order.
+    # Replay reads the amendments' topic too: the rebuilt row holds the amended terms.
     uow = process.runtime.uow
     before = await read_models(uow, ids.run)
     await replay(settings)

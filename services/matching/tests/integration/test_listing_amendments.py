@@ -5,6 +5,7 @@ accepted meanwhile."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -292,12 +293,62 @@ async def test_a_proposal_beyond_what_accepted_matches_left_of_an_amended_offer_
     assert confirmed.status is MatchStatus.CONFIRMED
 
 
+async def test_stale_proposals_of_one_offer_accepted_at_once_take_no_more_than_it_has(
+    service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> None:
+    """The 100 t and 20.5 t proposals of a 120.5 t offer amended to 100 t, accepted at the
+    same moment by their recyclers: each fits alone, not both. Acceptances of one listing's
+    matches run one after the other (its row locked), so the second counts the first."""
+    await seed_market(catalog, consumer)
+    await add_nearer_recycler(catalog, consumer, tonnes="100")
+    await service.reoptimise()
+    bricks, cement = sorted(await stored(service, MatchStatus.PROPOSED), key=lambda m: m.demand_id)
+    await catalog.feed(consumer, catalog.amended(slag(catalog), quantity_tonnes="100"))
+
+    outcomes = await asyncio.gather(
+        service.accept(bricks.id, Party.RECYCLER),
+        service.accept(cement.id, Party.RECYCLER),
+        return_exceptions=True,
+    )
+
+    refused = [o for o in outcomes if isinstance(o, DomainError)]
+    assert [o.code for o in refused] == ["LISTING_CHANGED"], outcomes
+    held = [m.tonnes for m in await stored(service, MatchStatus.ACCEPTED_BY_RECYCLER)]
+    assert sum(held) <= Decimal(100)
+
+
+async def test_a_second_acceptance_is_refused_when_the_amended_quantity_no_longer_holds_it(
+    service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> None:
+    """The supplier accepted 120.5 t; the catalog, not yet told, let the offer be amended
+    to 80 t. The recycler cannot confirm what the offer no longer has (the window and the
+    distance, agreed, are not checked again)."""
+    first, _ = await proposed(service, consumer, catalog)
+    await service.accept(first, Party.SUPPLIER)
+    await catalog.feed(
+        consumer,
+        catalog.amended(slag(catalog), quantity_tonnes="80", available_until=date(2026, 12, 20)),
+    )
+
+    with pytest.raises(DomainError) as refused:
+        await service.accept(first, Party.RECYCLER)
+
+    assert refused.value.code == "LISTING_CHANGED"
+    assert refused.value.message == (
+        f"match {first} was proposed before its listings changed: the offer slag-1 now has "
+        "80.000 t, less than the 120.500 t of this match"
+    )
+    record = await service.get(first)
+    assert record is not None
+    assert record.status is MatchStatus.ACCEPTED_BY_SUPPLIER
+
+
 async def test_a_match_s_own_acceptance_is_not_held_against_it(
     service: MatchingService, consumer: EventConsumer, catalog: Catalog
 ) -> None:
-    """Both parties accepting at once: the second read the proposal before the first
-    committed. What other matches hold excludes this one, so the second acceptance meets
-    the version check (CONCURRENT_UPDATE, read again) and not `LISTING_CHANGED`."""
+    """What other matches hold excludes this one: the other party's acceptance of it,
+    committed after this acceptance read it as a proposal, is no other match's hold (the
+    version check then asks to read it again: CONCURRENT_UPDATE, not LISTING_CHANGED)."""
     first, _ = await proposed(service, consumer, catalog)
     as_read = await service.get(first)
     assert as_read is not None

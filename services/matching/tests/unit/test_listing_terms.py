@@ -108,3 +108,15 @@ def test_the_plan_supersedes_an_outdated_proposal_the_allocation_repeats(make: A
     assert plan_reoptimisation([standing], result).kept == ("match-1",)
     plan = plan_reoptimisation([standing], result, outdated={"match-1", "not-stored"})
     assert (plan.kept, plan.supersede, plan.propose) == ((), (standing,), (route,))
+
+
+def test_an_accepted_match_keeps_its_window_and_distance_and_answers_for_its_tonnes(
+    make: Any,
+) -> None:
+    """At the second acceptance only the tonnes count again: the window and the distance
+    were agreed by one side already."""
+    narrower = make.demand(radius_km="10", window=make.window(days=10))
+    assert listing_change(terms(), make.offer(), narrower, TODAY) is not None
+    assert listing_change(terms(), make.offer(), narrower, TODAY, tonnes_only=True) is None
+    short = listing_change(terms(), make.offer(amount=50), narrower, TODAY, tonnes_only=True)
+    assert short == "the offer offer-1 now has 50.000 t, less than the 80.000 t of this match"

@@ -261,29 +261,25 @@ class CatalogRepository:
         held = await self.allocations_held("demand_id", wanted)
         return {r["id"]: rows.demand_of(r, held[r["id"]]) for r in found}
 
-    async def save_listing(self, listing: Listing, at: datetime) -> int:
-        """Store a changed status; allocations are stored by `put_allocation`. Returns the
-        new version."""
+    async def save_listing(self, listing: Listing, at: datetime, *, terms: bool = False) -> int:
+        """Store a changed status, and with `terms` an amended listing's terms
+        (`Listing.TERMS`, and a demand's licensed-until day); allocations are stored by
+        `put_allocation`. Returns the new version."""
         table = OFFERS if isinstance(listing, Offer) else DEMANDS
+        values: dict[str, Any] = {"status": listing.status.value, "updated_at": at}
+        if terms:
+            values |= {attr: getattr(listing, attr) for attr in listing.TERMS}
+            if isinstance(listing, Demand):
+                values["licensed_until"] = listing.licensed_until
         await self._execute(
             update(table)
             .where(table.c.id == listing.id)
-            .values(status=listing.status.value, version=table.c.version + 1, updated_at=at)
+            .values(version=table.c.version + 1, **values)
         )
         row = await self._one(select(table.c.version).where(table.c.id == listing.id))
         if row is None:
             raise LookupError(f"{listing.KIND} {listing.id} vanished while being saved")
         return int(row["version"])
-
-    async def save_terms(self, listing: Listing, at: datetime) -> int:
-        """Store an amended listing's terms and status (`Listing.TERMS`, and a demand's
-        licensed-until day); the new version."""
-        table = OFFERS if isinstance(listing, Offer) else DEMANDS
-        terms = {attr: getattr(listing, attr) for attr in listing.TERMS}
-        if isinstance(listing, Demand):
-            terms["licensed_until"] = listing.licensed_until
-        await self._execute(update(table).where(table.c.id == listing.id).values(**terms))
-        return await self.save_listing(listing, at)
 
     async def due_to_expire(self, table_name: str, today: date, limit: int) -> list[str]:
         """Ids of active offers or demands whose last day (`Listing.last_day`) was before

@@ -57,6 +57,11 @@ class Window:
     def days(self) -> int:
         return (self.end - self.start).days + 1
 
+    def from_day(self, day: date | None) -> Window:
+        """Its days from `day` on (all of them without a day, or from its start); `day`
+        must not be after its end."""
+        return self if day is None or day <= self.start else Window(day, self.end)
+
 
 def covered_by_union(window: Window, parts: Iterable[Window]) -> bool:
     """Whether the days of `window` all lie in some of `parts`.

@@ -84,7 +84,8 @@ class Demand(Listing):
             today=today,
         )
         own = [lic for lic in licences if lic.enterprise_id == site.enterprise_id]
-        check_demand_coverage(codes, own, window, "wasteCodes")
+        # Days gone by ship nothing: the licences need cover it only from today.
+        check_demand_coverage(codes, own, window.from_day(today), "wasteCodes")
         return cls(
             id=id,
             enterprise_id=site.enterprise_id,
@@ -127,7 +128,8 @@ class Demand(Listing):
         own_licences = [lic for lic in licences if lic.enterprise_id == self.enterprise_id]
         moved_end = amended.available_until != self.available_until
         field = "availableUntil" if moved_end else "availableFrom"
-        check_demand_coverage(self.waste_codes, own_licences, amended.window, field)
+        window = amended.window.from_day(today)  # as a posting's: from today on
+        check_demand_coverage(self.waste_codes, own_licences, window, field)
         return amended.relicensed(own_licences)
 
     @property

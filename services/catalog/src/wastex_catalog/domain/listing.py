@@ -269,7 +269,9 @@ class Listing:
             if quantity_tonnes is None
             else parse_tonnes(quantity_tonnes, "quantityTonnes")
         )
-        if quantity < self.matched_tonnes:
+        # Only a quantity given is checked: holds past the quantity (matching's facts in
+        # an unlucky order) must not stop the owner correcting a window or a description.
+        if quantity_tonnes is not None and quantity < self.matched_tonnes:
             raise DomainError(
                 errors.QUANTITY_BELOW_MATCHED,
                 f"accepted matches hold {self.matched_tonnes} t of {self.KIND} {self.id}: "

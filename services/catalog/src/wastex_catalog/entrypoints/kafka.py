@@ -12,14 +12,19 @@ without a token, and both dead-letter to the one `catalog.dlq.v1`.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from faststream.kafka import KafkaRouter
 
+from wastex_catalog.domain import errors as codes
 from wastex_catalog.matches import LIFECYCLE, apply_match_event
 from wastex_catalog.service import AmendDemand, AmendOffer, CatalogService, PostDemand, PostOffer
 from wastex_catalog.settings import CatalogSettings
 from wastex_shared import topics
 from wastex_shared.auth import ingest_authenticator
 from wastex_shared.envelope import Envelope
+from wastex_shared.errors import DomainError
 from wastex_shared.events.ingest import (
     DemandAmend,
     DemandSubmit,
@@ -42,6 +47,17 @@ LIFECYCLE_TOPICS = [
     topics.MATCHING_MATCH_EXPIRED.name,
     topics.MATCHING_MATCH_CANCELLED.name,
 ]
+
+
+@contextlib.contextmanager
+def already_so() -> Iterator[None]:
+    """An amendment the listing already reads as is done, not dead-lettered: a factory's
+    system re-sends its state under a new message id, and nothing is left to change."""
+    try:
+        yield
+    except DomainError as err:
+        if err.code != codes.NOTHING_TO_AMEND:
+            raise
 
 
 def ingest_handlers(service: CatalogService) -> dict[str, EventHandler]:
@@ -73,7 +89,8 @@ def ingest_handlers(service: CatalogService) -> dict[str, EventHandler]:
             moisture_percent=data.moisture_percent,
             particle_size_mm=data.particle_size_mm,
         )
-        await service.amend_offer(uow, command, owner=envelope.source, cause=envelope)
+        with already_so():
+            await service.amend_offer(uow, command, owner=envelope.source, cause=envelope)
 
     async def submit_demand(uow: UnitOfWork, envelope: Envelope, data: DemandSubmit) -> None:
         command = PostDemand(
@@ -94,7 +111,8 @@ def ingest_handlers(service: CatalogService) -> dict[str, EventHandler]:
             available_from=data.available_from,
             available_until=data.available_until,
         )
-        await service.amend_demand(uow, command, owner=envelope.source, cause=envelope)
+        with already_so():
+            await service.amend_demand(uow, command, owner=envelope.source, cause=envelope)
 
     async def withdraw_demand(uow: UnitOfWork, envelope: Envelope, data: DemandWithdraw) -> None:
         await service.withdraw_demand(uow, data.id, owner=envelope.source, cause=envelope)

@@ -335,7 +335,7 @@ async def licence(
     amendment until the transaction ends (PostgreSQL; SQLite has one writer anyway)."""
     statement = select(LicenceRow).where(table_of(LicenceRow).c.id == licence_id)
     if for_share:
-        statement = statement.with_for_update(read=True)
+        statement = statement.with_for_update()
     row = (await session.execute(statement)).scalars().first()
     return None if row is None else licence_view(row)
 
@@ -378,18 +378,18 @@ def offer_slot(row: OfferRow | Row[Any]) -> OfferSlot:
 
 
 async def offer(
-    session: AsyncSession, offer_id: str, *, for_share: bool = False
+    session: AsyncSession, offer_id: str, *, for_update: bool = False
 ) -> OfferSlot | None:
     """An offer as the read model has it (`remaining_tonnes`: its whole quantity);
-    `for_share` holds its row against a concurrent amendment, as `licence` does."""
-    return await _listing(session, OFFERS, offer_id, offer_slot, for_share)
+    `for_update` locks its row (PostgreSQL; SQLite's writers are serialised already)."""
+    return await _listing(session, OFFERS, offer_id, offer_slot, for_update)
 
 
 async def demand(
-    session: AsyncSession, demand_id: str, *, for_share: bool = False
+    session: AsyncSession, demand_id: str, *, for_update: bool = False
 ) -> DemandSlot | None:
     """A demand as the read model has it; see `offer`."""
-    return await _listing(session, DEMANDS, demand_id, demand_slot, for_share)
+    return await _listing(session, DEMANDS, demand_id, demand_slot, for_update)
 
 
 async def _listing(
@@ -397,11 +397,11 @@ async def _listing(
     table: Table,
     ident: str,
     to_slot: Callable[[Row[Any]], SlotT],
-    for_share: bool,
+    for_update: bool,
 ) -> SlotT | None:
     statement = select(table).where(table.c.id == ident)
-    if for_share:
-        statement = statement.with_for_update(read=True)
+    if for_update:
+        statement = statement.with_for_update()
     row = (await session.execute(statement)).first()
     return None if row is None else to_slot(row)
 
@@ -626,7 +626,8 @@ async def _changes_since(
             known.discard(row.id)
         else:
             known.put(row.id, to_slot(row))
-            if row.terms_version > 1:
+            # Its terms rewritten in these versions (not only its status): an amendment.
+            if row.terms_version > 1 and row.market_version > after:
                 amended.add(row.id)
 
 
@@ -763,11 +764,12 @@ async def load_market(
 async def _proposals_of(session: AsyncSession, listing_ids: Iterable[str]) -> dict[str, MatchTerms]:
     """The PROPOSED matches of these offers or demands, by match id, with their terms."""
     m = MATCHES.c
-    columns = (m.id, m.offer_id, m.demand_id, m.tonnes, m.window_from, m.window_until)
+    terms = select(
+        m.id, m.offer_id, m.demand_id, m.tonnes, m.window_from, m.window_until, m.distance_km
+    )
     found: dict[str, MatchTerms] = {}
     for chunk in _chunks(sorted(listing_ids)):
         for listing in (m.offer_id, m.demand_id):
-            terms = select(*columns, m.distance_km)
             rows: Result[Any] = await session.execute(
                 terms.where(listing.in_(chunk), m.status == MatchStatus.PROPOSED.value)
             )

@@ -5,8 +5,10 @@ too) while matches proposed on the old terms stand. Such a proposal may ask for 
 than the listing now has, ship on days it no longer covers, or travel further than the
 demand now accepts. The next round supersedes it (`listing_change` picks those the
 allocation alone would keep: a narrower window leaves the tonnes alike), and until then an
-acceptance is refused (`errors.LISTING_CHANGED`). A match one party has accepted is not
-checked again: its tonnes are held, and the catalog amends no quantity below them.
+acceptance is refused (`errors.LISTING_CHANGED`). A match one party has accepted keeps
+its window and distance (agreed terms), and its tonnes are held; only those are checked
+again at the second acceptance: the catalog refuses to amend a quantity below what it
+knows to be held, but it may not yet know of an acceptance matching has just made.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ def listing_change(
     today: date,
     *,
     held: tuple[Decimal, Decimal] = (ZERO_TONNES, ZERO_TONNES),
+    tonnes_only: bool = False,
 ) -> str | None:
     """How the offer or the demand now falls short of `match`, or None when it still fits.
 
@@ -44,7 +47,8 @@ def listing_change(
     whole quantity); `held` the tonnes the offer's and the demand's accepted and confirmed
     matches hold, which `match` cannot have too. Only what is left of the shipping window
     from `today` counts, as for a licence (`feasibility.licence_refusal`): days gone by ship
-    nothing, and a window that is over is the expiry's business."""
+    nothing, and a window that is over is the expiry's business. With `tonnes_only` (an
+    accepted match), only the tonnes."""
     rest = match.window.from_day(today)
     for what, ident, quantity, taken, window in (
         ("offer", offer.offer_id, offer.remaining_tonnes, held[0], offer.window),
@@ -52,12 +56,14 @@ def listing_change(
     ):
         if match.tonnes > quantity - taken:
             return _short(f"the {what} {ident}", quantity, taken, match.tonnes)
+        if tonnes_only:
+            continue
         if rest is not None and not rest.within(window.start, window.end):
             return (
                 f"the {what} {ident} is now open {_span(window)}, which does not cover the "
                 f"shipping window {_span(rest)}"
             )
-    if match.distance_km > demand.max_distance_km:
+    if not tonnes_only and match.distance_km > demand.max_distance_km:
         return (
             f"the demand {demand.demand_id} now takes waste from up to "
             f"{demand.max_distance_km} km, and this match travels {match.distance_km} km"

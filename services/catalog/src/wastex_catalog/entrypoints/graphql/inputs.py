@@ -127,7 +127,8 @@ class PostOfferInput:
 
 @strawberry.input(
     description="What to change in one of your offers (the fields given replace the posted "
-    "ones); its site and waste code stay."
+    "ones, a field left out stays as it is: a moisture or particle size once given is "
+    "corrected, not removed); its site and waste code stay."
 )
 class AmendOfferInput:
     quantity_tonnes: Decimal | None = strawberry.field(
