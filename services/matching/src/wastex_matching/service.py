@@ -56,7 +56,7 @@ from wastex_matching.domain.explain import CandidateExplanation, Explainer, Verd
 from wastex_matching.domain.feasibility import licence_refusal
 from wastex_matching.domain.growth import Growth, Refused
 from wastex_matching.domain.lifecycle import MatchStatus, Party
-from wastex_matching.domain.listing_terms import listing_change
+from wastex_matching.domain.listing_terms import holds_past, listing_change
 from wastex_matching.domain.model import AllocationResult, LicenceView, ProposedMatch, Route
 from wastex_matching.domain.optimiser import allocate_growing
 from wastex_matching.domain.params import MatchingParams
@@ -307,8 +307,10 @@ class MatchingService:
 
     async def on_offer_amended(self, uow: UnitOfWork, _: Envelope, data: OfferAmended) -> None:
         """Its owner changed its quantity, window or description: the next round plans with
-        the new terms, and supersedes the proposals they no longer allow."""
+        the new terms, and supersedes the proposals they no longer allow; the expiry sweep
+        ends accepted matches its quantity no longer holds."""
         await self._offer_terms(uow, data, data.remaining_tonnes)
+        uow.after_commit(self.sweep_soon.set)
 
     async def _offer_terms(
         self, uow: UnitOfWork, data: OfferFacts, remaining: Decimal | None
@@ -356,6 +358,7 @@ class MatchingService:
     async def on_demand_amended(self, uow: UnitOfWork, _: Envelope, data: DemandAmended) -> None:
         """Its owner changed its quantity, radius or window: as `on_offer_amended`."""
         await self._demand_terms(uow, data, data.remaining_tonnes)
+        uow.after_commit(self.sweep_soon.set)
 
     async def _demand_terms(
         self, uow: UnitOfWork, data: DemandFacts, remaining: Decimal | None
@@ -582,7 +585,8 @@ class MatchingService:
 
     async def expire_due(self) -> int:
         """Expire open matches whose shipping window has passed, and accepted ones whose
-        licence was amended or revoked and no longer allows them; returns how many.
+        licence was amended or revoked and no longer allows them, or whose offer's or
+        demand's amended quantity no longer holds them; returns how many.
 
         (A PROPOSED match of such a licence is superseded by the next round, and none can
         be accepted meanwhile: `accept` checks the licence.)"""
@@ -598,6 +602,8 @@ class MatchingService:
                 refusal = licence_refusal(licence, record.waste_code, record.window, today)
                 if refusal is not None and record.id not in due:
                     due[record.id] = (record, refusal)
+            for record, reason in await self._no_longer_held(uow, set(due)):
+                due[record.id] = (record, reason)
             for record, reason in due.values():
                 expired = lifecycle.expire(record.status)
                 updated = replace(record, status=expired, expiry_reason=reason)
@@ -614,6 +620,23 @@ class MatchingService:
                 await self._market_changed(uow)
             await uow.commit()
         return len(due)
+
+    async def _no_longer_held(
+        self, uow: UnitOfWork, due: set[str]
+    ) -> list[tuple[MatchRecord, str]]:
+        """Matches accepted by one side only that their offer's or demand's amended quantity
+        no longer holds (`holds_past`; the catalog let the quantity go down before it heard
+        of them): they cannot be confirmed, so they end now, each with why."""
+        past: dict[str, str] = {}
+        for kind, ident, quantity, holds in await repo.holds_on_amended_listings(uow.session):
+            for hold in holds_past(quantity, holds):
+                past.setdefault(
+                    hold.match_id,
+                    f"the {kind} {ident} was amended to {quantity} t, which the matches "
+                    f"accepted before this one hold",
+                )
+        records = await repo.matches_by_id(uow.session, set(past) - due)
+        return [(records[ident], past[ident]) for ident in sorted(records)]
 
     async def _load(self, uow: UnitOfWork, match_id: str) -> MatchRecord:
         record = await repo.get_match(uow.session, match_id)

@@ -6,7 +6,7 @@ accepted meanwhile."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -356,3 +356,34 @@ async def test_a_match_s_own_acceptance_is_not_held_against_it(
     async with service.uow_factory() as uow:
         held = await repo.held_tonnes(uow.session, as_read)
     assert held == (Decimal("0.000"), Decimal("0.000"))
+
+
+async def test_the_sweep_ends_accepted_matches_an_amended_quantity_no_longer_holds(
+    service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> None:
+    """Both lots of a 120.5 t offer accepted by one side (the brickworks' 100 t first); the
+    catalog, not yet told, let the offer go down to 110 t. The later 20.5 t no longer fits:
+    the sweep ends it with why (it could never be confirmed), the earlier one stays."""
+    await seed_market(catalog, consumer)
+    await add_nearer_recycler(catalog, consumer, tonnes="100")
+    await service.reoptimise()
+    bricks, cement = sorted(await stored(service, MatchStatus.PROPOSED), key=lambda m: m.demand_id)
+    await service.accept(bricks.id, Party.SUPPLIER)
+    service.clock = lambda: fixed_clock() + timedelta(minutes=5)  # the cement lot later
+    await service.accept(cement.id, Party.SUPPLIER)
+    assert await service.expire_due() == 0  # nothing amended yet
+    await catalog.feed(consumer, catalog.amended(slag(catalog), quantity_tonnes="110"))
+
+    assert await service.expire_due() == 1
+
+    ended = await service.get(cement.id)
+    assert ended is not None
+    assert (ended.status, ended.expiry_reason) == (
+        MatchStatus.EXPIRED,
+        "the offer slag-1 was amended to 110.000 t, which the matches accepted before this "
+        "one hold",
+    )
+    kept = await service.get(bricks.id)
+    assert kept is not None
+    assert kept.status is MatchStatus.ACCEPTED_BY_SUPPLIER
+    assert await service.expire_due() == 0

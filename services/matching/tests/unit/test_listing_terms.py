@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from wastex_matching.domain import MatchTerms, Window, listing_change, plan_reoptimisation
+from wastex_matching.domain import (
+    Hold,
+    MatchTerms,
+    Window,
+    holds_past,
+    listing_change,
+    plan_reoptimisation,
+)
 from wastex_matching.domain.optimiser import allocate
 from wastex_matching.domain.reoptimise import ProvisionalMatch
 
@@ -120,3 +127,22 @@ def test_an_accepted_match_keeps_its_window_and_distance_and_answers_for_its_ton
     assert listing_change(terms(), make.offer(), narrower, TODAY, tonnes_only=True) is None
     short = listing_change(terms(), make.offer(amount=50), narrower, TODAY, tonnes_only=True)
     assert short == "the offer offer-1 now has 50.000 t, less than the 80.000 t of this match"
+
+
+def hold(match_id: str, tonnes_: int, minute: int, *, confirmed: bool = False) -> Hold:
+    at = datetime(2026, 11, 28, 9, minute, tzinfo=UTC)
+    return Hold(match_id=match_id, tonnes=tonnes(tonnes_), confirmed=confirmed, accepted_at=at)
+
+
+def test_holds_past_an_amended_quantity_go_latest_accepted_first_confirmed_never() -> None:
+    holds = [
+        hold("late-small", 10, 30),
+        hold("confirmed", 50, 40, confirmed=True),
+        hold("early", 30, 10),
+        hold("middle", 30, 20),
+    ]
+    # 80 t left: the confirmed 50 first, then the earliest 30; 30 more do not fit, 10 do.
+    assert [h.match_id for h in holds_past(tonnes(80), holds)] == ["middle", "late-small"]
+    assert holds_past(tonnes(120), holds) == []
+    # Below what is confirmed: every accepted one goes, the confirmed stays.
+    assert {h.match_id for h in holds_past(tonnes(40), holds)} == {"early", "middle", "late-small"}

@@ -37,7 +37,7 @@ from wastex_matching.adapters.tables import (
     table_of,
 )
 from wastex_matching.domain.lifecycle import ACCEPTED_BY, FIXED, MatchStatus
-from wastex_matching.domain.listing_terms import MatchTerms
+from wastex_matching.domain.listing_terms import Hold, MatchTerms
 from wastex_matching.domain.model import (
     DemandSlot,
     FixedMatch,
@@ -979,6 +979,61 @@ async def accepted_with_licences(
         (to_record(match), None if licence is None else licence_view(licence))
         for match, licence in rows.all()
     ]
+
+
+async def holds_on_amended_listings(
+    session: AsyncSession,
+) -> list[tuple[str, str, Decimal, list[Hold]]]:
+    """(kind, id, quantity, holds) of each amended offer and demand (terms version above
+    1) with a match accepted by one side only: every fixed match's hold of it."""
+    accepted = [status.value for status in ACCEPTED_BY.values()]
+    fixed = [status.value for status in FIXED]
+    found: list[tuple[str, str, Decimal, list[Hold]]] = []
+    for kind, table, column in (
+        ("offer", OFFERS, MATCHES.c.offer_id),
+        ("demand", DEMANDS, MATCHES.c.demand_id),
+    ):
+        listings = await session.execute(
+            select(table.c.id, table.c.quantity_tonnes)
+            .where(
+                table.c.terms_version > 1,
+                table.c.id.in_(select(column).where(MATCHES.c.status.in_(accepted))),
+            )
+            .order_by(table.c.id)
+        )
+        quantities = {row.id: _tonnes(row.quantity_tonnes) for row in listings}
+        holds: dict[str, list[Hold]] = {ident: [] for ident in quantities}
+        for chunk in _chunks(list(quantities)):
+            m = MATCHES.c
+            rows = await session.execute(
+                select(
+                    column.label("listing_id"),
+                    m.id,
+                    m.tonnes,
+                    m.status,
+                    m.supplier_accepted_at,
+                    m.recycler_accepted_at,
+                    m.updated_at,
+                ).where(column.in_(chunk), m.status.in_(fixed))
+            )
+            for row in rows:
+                firsts = [t for t in (row.supplier_accepted_at, row.recycler_accepted_at) if t]
+                holds[row.listing_id].append(
+                    Hold(
+                        match_id=row.id,
+                        tonnes=_tonnes(row.tonnes),
+                        confirmed=row.status == MatchStatus.CONFIRMED.value,
+                        # (A fixed match has an acceptance time; `updated_at` for rows
+                        # from before there were any.)
+                        accepted_at=min(firsts, default=row.updated_at),
+                    )
+                )
+        found.extend((kind, ident, quantities[ident], holds[ident]) for ident in quantities)
+    return found
+
+
+def _tonnes(value: Any) -> Decimal:
+    return Decimal(value).quantize(Decimal("0.001"))
 
 
 #: Ids per IN list: well under the bound parameters both databases take in one statement.

@@ -31,7 +31,7 @@ from wastex_matching.domain.lifecycle import (
     reject,
     supersede,
 )
-from wastex_matching.domain.listing_terms import MatchTerms, listing_change
+from wastex_matching.domain.listing_terms import Hold, MatchTerms, holds_past, listing_change
 from wastex_matching.domain.model import (
     AllocationResult,
     DemandSlot,
@@ -60,6 +60,7 @@ __all__ = [
     "DemandSlot",
     "Explainer",
     "FixedMatch",
+    "Hold",
     "LicenceType",
     "LicenceView",
     "MatchStatus",
@@ -89,6 +90,7 @@ __all__ = [
     "greedy_nearest_first",
     "greedy_shortest_edge_first",
     "haversine_km",
+    "holds_past",
     "is_fixed",
     "is_provisional",
     "is_terminal",

@@ -8,13 +8,15 @@ allocation alone would keep: a narrower window leaves the tonnes alike), and unt
 acceptance is refused (`errors.LISTING_CHANGED`). A match one party has accepted keeps
 its window and distance (agreed terms), and its tonnes are held; only those are checked
 again at the second acceptance: the catalog refuses to amend a quantity below what it
-knows to be held, but it may not yet know of an acceptance matching has just made.
+knows to be held, but it may not yet know of an acceptance matching has just made. Such a
+match the expiry sweep ends (`holds_past`), rather than let it wait for its window's end.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from wastex_matching.domain.model import ZERO_TONNES, DemandSlot, OfferSlot, Window
@@ -82,3 +84,29 @@ def _short(listing: str, quantity: Decimal, held: Decimal, tonnes: Decimal) -> s
 
 def _span(window: Window) -> str:
     return f"{window.start}–{window.end}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Hold:
+    """The tonnes a fixed (accepted or confirmed) match holds of one listing."""
+
+    match_id: str
+    tonnes: Decimal
+    confirmed: bool
+    #: Its first acceptance (the order in which holds are honoured).
+    accepted_at: datetime
+
+
+def holds_past(quantity: Decimal, holds: Iterable[Hold]) -> list[Hold]:
+    """The holds of one listing, accepted by one side only, that its (amended) quantity no
+    longer covers: confirmed matches count first (a shipment is planned on them), then the
+    accepted ones in the order they were first accepted; an accepted one past what is left
+    is returned (a later, smaller one may still fit)."""
+    kept = ZERO_TONNES
+    past: list[Hold] = []
+    for hold in sorted(holds, key=lambda h: (not h.confirmed, h.accepted_at, h.match_id)):
+        if hold.confirmed or kept + hold.tonnes <= quantity:
+            kept += hold.tonnes
+        else:
+            past.append(hold)
+    return past
