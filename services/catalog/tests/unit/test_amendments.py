@@ -3,6 +3,7 @@ them, the status following the new quantity, never below the tonnes matches hold
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -44,9 +45,9 @@ def demand(recycler_site: Site, general_licence: Licence) -> Demand:
     )
 
 
-def refusal(amend: object, *args: object, **kwargs: object) -> DomainError:
+def refusal(amend: Callable[..., object], *args: object, **kwargs: object) -> DomainError:
     with pytest.raises(DomainError) as err:
-        amend(*args, **kwargs)  # type: ignore[operator]
+        amend(*args, **kwargs)
     return err.value
 
 

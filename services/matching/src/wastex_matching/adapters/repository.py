@@ -50,6 +50,7 @@ from wastex_matching.domain.model import (
 from wastex_matching.domain.reoptimise import ProposalIndex, ProvisionalMatch
 from wastex_shared.events.catalog import LicenceFacts
 from wastex_shared.storage import dialect_of, upsert_into, upsert_overwriting, write_later
+from wastex_shared.units import KILOGRAM
 
 SlotT = TypeVar("SlotT", OfferSlot, DemandSlot)
 
@@ -151,6 +152,11 @@ def _alternatives_from(text: str) -> tuple[Alternative, ...]:
 
 
 _RECORD_FIELDS = fields(MatchRecord)
+
+
+def _tonnes(value: Any) -> Decimal:
+    """A tonnage as read from the database, to the kilogram."""
+    return Decimal(value).quantize(KILOGRAM)
 
 
 def to_record(row: MatchRow | Row[Any]) -> MatchRecord:
@@ -358,7 +364,7 @@ def licence_view(row: LicenceRow | Row[Any]) -> LicenceView:
         enterprise_id=row.enterprise_id,
         waste_codes=_codes(row.waste_codes),
         licence_type=LicenceType(row.licence_type),
-        annual_capacity_tonnes=Decimal(row.annual_capacity_tonnes).quantize(Decimal("0.001")),
+        annual_capacity_tonnes=_tonnes(row.annual_capacity_tonnes),
         valid_from=row.valid_from,
         valid_until=row.valid_until,
     )
@@ -372,7 +378,7 @@ def offer_slot(row: OfferRow | Row[Any]) -> OfferSlot:
         district=row.district,
         point=Point(float(row.latitude), float(row.longitude)),
         waste_code=row.waste_code,
-        remaining_tonnes=Decimal(row.quantity_tonnes).quantize(Decimal("0.001")),
+        remaining_tonnes=_tonnes(row.quantity_tonnes),
         window=Window(row.available_from, row.available_until),
     )
 
@@ -421,7 +427,7 @@ async def held_tonnes(session: AsyncSession, match: MatchRecord) -> tuple[Decima
                 column == ident, MATCHES.c.status.in_(fixed), MATCHES.c.id != match.id
             )
         )
-        held.append(Decimal(total.scalar_one()).quantize(Decimal("0.001")))
+        held.append(_tonnes(total.scalar_one()))
     return held[0], held[1]
 
 
@@ -430,7 +436,7 @@ def match_terms(match: MatchRecord | Row[Any]) -> MatchTerms:
     return MatchTerms(
         offer_id=match.offer_id,
         demand_id=match.demand_id,
-        tonnes=Decimal(match.tonnes).quantize(Decimal("0.001")),
+        tonnes=_tonnes(match.tonnes),
         window=Window(match.window_from, match.window_until),
         distance_km=Decimal(match.distance_km),
     )
@@ -444,7 +450,7 @@ def demand_slot(row: DemandRow | Row[Any]) -> DemandSlot:
         district=row.district,
         point=Point(float(row.latitude), float(row.longitude)),
         waste_codes=_codes(row.waste_codes),
-        remaining_tonnes=Decimal(row.quantity_tonnes).quantize(Decimal("0.001")),
+        remaining_tonnes=_tonnes(row.quantity_tonnes),
         max_distance_km=Decimal(row.max_distance_km),
         window=Window(row.available_from, row.available_until),
     )
@@ -679,7 +685,7 @@ def _provisional(match: MatchRecord | Row[Any]) -> ProvisionalMatch:
         match_id=match.id,
         offer_id=match.offer_id,
         demand_id=match.demand_id,
-        tonnes=Decimal(match.tonnes).quantize(Decimal("0.001")),
+        tonnes=_tonnes(match.tonnes),
         licence_id=match.licence_id,
     )
 
@@ -702,7 +708,7 @@ async def live_matches(session: AsyncSession, known: LiveMatches | None) -> Live
     fixed: list[FixedMatch] = []
     proposals: dict[str, tuple[ProvisionalMatch, int]] = {}
     for r in match_rows:
-        tonnes = Decimal(r.tonnes).quantize(Decimal("0.001"))
+        tonnes = _tonnes(r.tonnes)
         if r.status == MatchStatus.PROPOSED.value:
             proposals[r.id] = (_provisional(r), r.version)
             continue
@@ -988,23 +994,23 @@ async def holds_on_amended_listings(
     1) with a match accepted by one side only: every fixed match's hold of it."""
     accepted = [status.value for status in ACCEPTED_BY.values()]
     fixed = [status.value for status in FIXED]
+    m = MATCHES.c
     found: list[tuple[str, str, Decimal, list[Hold]]] = []
     for kind, table, column in (
-        ("offer", OFFERS, MATCHES.c.offer_id),
-        ("demand", DEMANDS, MATCHES.c.demand_id),
+        ("offer", OFFERS, m.offer_id),
+        ("demand", DEMANDS, m.demand_id),
     ):
         listings = await session.execute(
             select(table.c.id, table.c.quantity_tonnes)
             .where(
                 table.c.terms_version > 1,
-                table.c.id.in_(select(column).where(MATCHES.c.status.in_(accepted))),
+                table.c.id.in_(select(column).where(m.status.in_(accepted))),
             )
             .order_by(table.c.id)
         )
         quantities = {row.id: _tonnes(row.quantity_tonnes) for row in listings}
         holds: dict[str, list[Hold]] = {ident: [] for ident in quantities}
         for chunk in _chunks(list(quantities)):
-            m = MATCHES.c
             rows = await session.execute(
                 select(
                     column.label("listing_id"),
@@ -1030,10 +1036,6 @@ async def holds_on_amended_listings(
                 )
         found.extend((kind, ident, quantities[ident], holds[ident]) for ident in quantities)
     return found
-
-
-def _tonnes(value: Any) -> Decimal:
-    return Decimal(value).quantize(Decimal("0.001"))
 
 
 #: Ids per IN list: well under the bound parameters both databases take in one statement.
