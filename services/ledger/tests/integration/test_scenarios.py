@@ -517,6 +517,26 @@ async def test_a_weight_gap_within_the_tolerance_leaves_nothing_unaccounted(
     assert results["generation-accounted"].passed
 
 
+async def test_a_heavier_load_credits_its_supplier_what_it_sent(ledger: Harness) -> None:
+    steel = await ledger.register("青山区")
+    cement = await ledger.register("新洲区")
+    await report(ledger, steel, G, "100.000", "2026-02")
+    match_id = await ledger.confirm(steel, cement, "100.000")
+    sent = await ledger.service.dispatch(steel.enterprise_id, match_id, "100.000", period="2026-02")
+    got = await ledger.service.receive(cement.enterprise_id, sent.id, "101.500")  # wet: 1.5 %
+    assert got.status is ManifestStatus.RECEIVED
+    steel_figures = await ledger.figures(enterprise(steel), "2026-01", "2026-12")
+    assert steel_figures.transferred_for_utilisation == D("100.000")
+    assert steel_figures.rate == D("1.0000")  # not 101.5 % of what it generated
+    cement_figures = await ledger.figures(enterprise(cement), "2026-01", "2026-12")
+    assert cement_figures.intake == D("101.500")  # the recycler's own measurement
+    results = {r.key: r for r in (await ledger.service.assess(steel.enterprise_id, 2026)).results}
+    assert results["generation-accounted"].actual == "0.000"
+    assert results["comprehensive-utilisation-rate"].actual == "1.0000"
+    # Its books are balanced: the generation is all accounted for, nothing more is.
+    await refused("BALANCE_VIOLATION", report(ledger, steel, STORED, "0.001", "2026-02"))
+
+
 async def test_projection_equals_the_journal_and_every_entry_is_published(
     ledger: Harness,
 ) -> None:

@@ -71,7 +71,7 @@ def test_reversing_generation_under_its_uses_is_refused() -> None:
 
 
 def test_a_shortfall_left_by_a_receipt_blocks_only_what_deepens_it() -> None:
-    # An overweight receipt booked 12 t against 10 t generated (receipts are never refused).
+    # An overweight receipt booked whole, 12 t against 10 t generated, before decision 020.
     sheet = {JAN: Figures(generated=D("10.000"), transferred_out_current=D("12.000"))}
     ensure_balanced(sheet, {JAN: Figures(generated=D("1.000"))}, "SW01")
     ensure_balanced(sheet, {FEB: Figures(generated=D("3.000"))}, "SW01")

@@ -1,9 +1,8 @@
 """Property: whatever sequence of reports, reversals and shipments arrives, what the ledger
 accepts keeps the balance identity (domain/balance.py) — and what it refuses changes nothing.
 
-Two cases: honest receipts (received ≤ dispatched) keep every check satisfied at all times;
-over-weight receipts (booked as measured, never refused) may open a gap, and then no
-accepted command makes the worst gap of any check kind and year deeper.
+Receipts are never refused, lighter or heavier than dispatched: a heavier one credits its
+supplier the dispatched weight, so every check stays satisfied at all times.
 """
 
 from __future__ import annotations
@@ -50,9 +49,9 @@ reports = st.one_of(
     st.tuples(st.just("intake_used"), tonnes, month),
     st.tuples(st.just("reverse"), st.integers(0, 40)),
     st.tuples(st.just("dispatch"), tonnes, month, st.booleans()),
-    # Receive the n-th open shipment at a fraction of its dispatched weight (per mille).
-    st.tuples(st.just("receive"), st.integers(0, 5), st.integers(500, 1000)),
-    st.tuples(st.just("receive"), st.integers(0, 5), st.integers(500, 1000)),
+    # Receive the n-th open shipment at a multiple of its dispatched weight (per mille).
+    st.tuples(st.just("receive"), st.integers(0, 5), st.integers(500, 1200)),
+    st.tuples(st.just("receive"), st.integers(0, 5), st.integers(500, 1200)),
 )
 
 REFUSALS = {"BALANCE_VIOLATION", "ALREADY_REVERSED", "NOT_REVERSIBLE"}
@@ -113,14 +112,6 @@ def all_checks(journal: Journal) -> list[balance.Check]:
     return found
 
 
-def worst(journal: Journal) -> dict[tuple[str, int], Decimal]:
-    result: dict[tuple[str, int], Decimal] = {}
-    for check in all_checks(journal):
-        key = (check.kind, check.period.year)
-        result[key] = min(result.get(key, check.slack), check.slack)
-    return result
-
-
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(reports, min_size=1, max_size=40))
 def test_accepted_commands_keep_the_identity(
@@ -141,19 +132,3 @@ def test_accepted_commands_keep_the_identity(
             )
         violated = [c for c in all_checks(journal) if c.slack < 0]
         assert not violated, violated[0].describe(SLAG)
-
-
-overweight = st.tuples(st.just("receive"), st.integers(0, 5), st.integers(1000, 1200))
-
-
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.one_of(reports, overweight), min_size=1, max_size=40))
-def test_no_accepted_command_deepens_a_gap(
-    new_journal: Callable[[], Journal], ops: list[tuple[Any, ...]]
-) -> None:
-    journal = seeded(new_journal())
-    for op in ops:
-        previous = worst(journal)
-        if run(journal, op) and op[0] != "receive":
-            for key, slack in worst(journal).items():
-                assert slack >= min(previous.get(key, D(0)), D(0)), (op, key)

@@ -163,6 +163,17 @@ def test_carbon_uses_the_received_weight_and_names_its_factors() -> None:
     assert got.route.avoided_factor_key == "avoided_ggbs_replacing_cement_cn_derived"
 
 
+def test_a_heavier_load_is_credited_and_costed_at_the_dispatched_weight() -> None:
+    got = receive(dispatched("50"), "51")  # 2 % over: water or the scales, within tolerance
+    assert (got.received_tonnes, got.credited_tonnes) == (D("51.000"), D("50.000"))
+    assert got.carbon is not None
+    # 50 t × 35.2 km × 0.078 kg/t·km = 137.28 kg; 50 t × 668 kg/t = 33 400 kg avoided.
+    assert got.carbon.transport_co2e_kg == D("137.280")
+    assert got.carbon.avoided_co2e_kg == D("33400.000")
+    assert receive(dispatched("50"), "40").credited_tonnes == D("40.000")
+    assert dispatched("50").credited_tonnes is None
+
+
 def test_no_avoided_factor_means_zero_avoided() -> None:
     m = manifest.create(
         manifest_id="m-2", match_id="match-2", route=route(code="SW02", planned="10"), at=AT

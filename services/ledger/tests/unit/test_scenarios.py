@@ -158,20 +158,22 @@ def test_weight_discrepancy_books_the_received_weight(journal: Journal) -> None:
     assert into.carbon is None
 
 
-def test_overweight_receipt_is_booked_and_blocks_only_deeper_breaks(journal: Journal) -> None:
+def test_an_overweight_receipt_credits_the_supplier_what_it_sent(journal: Journal) -> None:
     journal.report(GEN, STEEL, "50", "2026-04")
     shipment = journal.open_manifest(route(planned="50"))
     journal.dispatch(shipment.id, "50", "2026-04")
-    received = journal.receive(shipment.id, "52")  # 4 % over: booked as measured
+    received = journal.receive(shipment.id, "52")  # 4 % over: a discrepancy to resolve
     assert received.status is ManifestStatus.DISCREPANCY
-    assert journal.enterprise("ent-steel").rate == D("1.0400")  # 52 ÷ 50: a flag for review
-    with pytest.raises(DomainError) as caught:
-        journal.report(DISPOSED, STEEL, "1", "2026-05")
-    assert caught.value.code == "BALANCE_VIOLATION"
-    journal.report(OPENING, STEEL, "5", "2026-05")  # unrelated to the gap: accepted
-    journal.report(GEN, STEEL, "2", "2026-05")  # closes the gap
+    out, into = journal.entries[-2:]
+    assert (out.kind, out.tonnes) == (EntryKind.TRANSFERRED_OUT, D("50.000"))
+    assert (into.kind, into.tonnes) == (EntryKind.TRANSFERRED_IN, D("52.000"))  # as measured
+    # The supplier utilised all it generated, not 104 % of it; its books stay balanced.
+    assert journal.enterprise("ent-steel").rate == D("1.0000")
     journal.report(GEN, STEEL, "1", "2026-05")
     journal.report(DISPOSED, STEEL, "1", "2026-05")
+    with pytest.raises(DomainError) as caught:
+        journal.report(DISPOSED, STEEL, "0.001", "2026-05")
+    assert caught.value.code == "BALANCE_VIOLATION"
 
 
 def test_correction_is_a_reversal_plus_a_new_entry(journal: Journal) -> None:

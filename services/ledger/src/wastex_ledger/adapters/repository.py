@@ -558,9 +558,10 @@ class Repository:
     async def weighing_gaps(
         self, supplier_id: str, up_to: Period
     ) -> dict[tuple[str, bool, Period], Decimal]:
-        """Dispatched less received tonnes of `supplier_id`'s shipments that lost nothing,
-        booked up to `up_to`, by code, prior-stock flag and month: received within the
-        tolerance, or resolved as a gap that was part of the shipment (not a loss)."""
+        """Dispatched less received tonnes of `supplier_id`'s shipments that arrived lighter
+        but lost nothing, booked up to `up_to`, by code, prior-stock flag and month: received
+        within the tolerance, or resolved as a gap that was part of the shipment (not a loss).
+        A heavier one has no gap on the supplier's side: it is credited its dispatched weight."""
         gap = func.sum(manifests.c.dispatched_kilograms - manifests.c.received_kilograms)
         key = (manifests.c.waste_code, manifests.c.from_prior_stock, manifests.c.period)
         rows = await self.session.execute(
@@ -575,6 +576,7 @@ class Repository:
                     ),
                 ),
                 manifests.c.period <= str(up_to),
+                manifests.c.received_kilograms < manifests.c.dispatched_kilograms,
             )
             .group_by(*key)
         )

@@ -29,13 +29,16 @@ being reported, so it enforces the inequalities that must hold at every point of
 4. **This year's storage.** For every year Y and every month m of Y, year to date: what was
    taken back out of storage ≤ what was put into it (`stored`, net, never below zero).
 
-A shipment counts at its dispatched (origin) weight while in transit and at its received
-weight once received. A receipt is never refused: its weight is the receiver's measurement,
-and a gap over the tolerance is a discrepancy for the regulator, not a booking error.
+A shipment counts at its dispatched (origin) weight while in transit and, once received,
+at its received weight up to the dispatched one (`Manifest.credited_tonnes`): so a receipt
+never takes its supplier past what it generated. A receipt is never refused: its weight is
+the receiver's measurement, and a gap over the tolerance is a discrepancy for the regulator,
+not a booking error.
 
 A report, reversal, correction or dispatch is refused with `BALANCE_VIOLATION` when after
-it any check fails *and* that check is worse than before (so a pre-existing shortfall left
-by an overweight receipt does not block unrelated reports, but nothing may deepen it).
+it any check fails *and* that check is worse than before: a shortfall already in the books
+(an overweight receipt booked whole before decision 020) does not block unrelated reports,
+but nothing may deepen it.
 """
 
 from __future__ import annotations

@@ -10,12 +10,14 @@ Kinds and what they mean for the enterprise that owns the entry:
 |---------------------|-----------|--------------------------------------------------------|
 | `generated`         | generator | 产生量: waste arising this month                        |
 | `utilised_in_plant` | generator | 自行利用: used in its own facilities                    |
-| `transferred_out`   | generator | 委托利用: handed to a recycler, at the received weight  |
+| `transferred_out`   | generator | 委托利用: handed to a recycler, at the received weight¹ |
 | `transferred_in`    | receiver  | intake from a manifest (not generation)                |
 | `utilised`          | receiver  | intake the receiver reports as utilised                |
 | `stored`            | generator | 贮存量: this period's generation put into storage        |
 | `disposed`          | generator | 处置量                                                  |
 | `opening_stock`     | generator | stock held from before the ledger's records (往年贮存)  |
+
+¹ never more than the dispatched weight: a heavier load is water or the scales (decision 020).
 
 `utilised_in_plant`, `transferred_out` and `disposed` carry `from_prior_stock`: whether the
 tonnes came out of earlier years' storage (formulas.md §1, "How prior-year stock enters").

@@ -3,7 +3,7 @@
 Rates follow `shared/reference/formulas.md` exactly:
 
 - 综合利用量 (utilised) = in-plant utilisation + transfers out for utilisation (委托利用, at
-  the received weight), each including its prior-year-stock part;
+  the received weight, at most the dispatched), each including its prior-year-stock part;
 - 综合利用率 (`rate`) = utilised ÷ (generated + prior-year stock utilised);
 - `inPlantShare` (固废不出厂, project metric) = in-plant utilisation ÷ (generated +
   prior-year stock utilised);

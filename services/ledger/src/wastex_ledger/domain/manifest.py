@@ -13,8 +13,10 @@
   opened) and may come from prior-year stock.
 - Received by the recycler with the destination weight: `RECEIVED`, or `DISCREPANCY` when
   |received − dispatched| ÷ dispatched exceeds the tolerance (2 % by default). Either way the
-  received weight is what the ledger books: `transferred_out` for the supplier (counts as
-  utilised, 委托利用) and `transferred_in` for the recycler.
+  received weight is what the recycler books (`transferred_in`, its measurement), and what
+  the supplier books (`transferred_out`, counted as utilised, 委托利用) up to the dispatched
+  weight: a heavier receipt is water or the scales, not more of the supplier's waste, so it
+  never takes the supplier's utilisation past what it sent (decision 020).
 - A discrepancy is resolved by the two parties (decision 016): one proposes the cause of the
   gap with a note, the other agrees by naming the same cause (`RESOLVED`); naming another
   cause replaces the proposal and makes the discrepancy *disputed* (`DiscrepancyState`),
@@ -22,9 +24,9 @@
   booked weight stays the received one. A gap the parties
   put down to weighing or moisture was never waste left behind, so it counts as shipped in
   the zero-waste accounting as a gap within the tolerance does; a loss in transit does not.
-- Carbon at receipt: transport CO2e = received t × distance km × freight factor
-  (kg CO2e/t·km); avoided CO2e = received t × avoided factor (kg CO2e/t), when matching named
-  one for the code.
+- Carbon at receipt, of the supplier's booked tonnes: transport CO2e = t × distance km ×
+  freight factor (kg CO2e/t·km); avoided CO2e = t × avoided factor (kg CO2e/t), when
+  matching named one for the code.
 """
 
 from __future__ import annotations
@@ -185,6 +187,14 @@ class Manifest:
             return DiscrepancyState.DISPUTED
         return DiscrepancyState.PROPOSED
 
+    @property
+    def credited_tonnes(self) -> Decimal | None:
+        """What the supplier's books count as transferred: the received weight, never more
+        than the dispatched (None until received)."""
+        if self.received_tonnes is None or self.dispatched_tonnes is None:
+            return None
+        return min(self.received_tonnes, self.dispatched_tonnes)
+
     def overdue_on(self, day: date) -> bool:
         """Not dispatched though its shipping window ended before `day`."""
         return (
@@ -259,7 +269,7 @@ class Manifest:
             received_at=at,
             weight_gap_tonnes=gap,
             weight_gap_ratio=gap_ratio,
-            carbon=carbon_of(self.route, received),
+            carbon=carbon_of(self.route, min(received, self.dispatched_tonnes)),
         )
 
     def _require_party(self, actor_enterprise_id: str, doing: str) -> None:
@@ -352,14 +362,15 @@ def receipt_entries(
     in_entry_id: str,
     cause_event_id: str,
 ) -> tuple[Entry, Entry]:
-    """The two entries a receipt books: the supplier's `transferred_out`, the recycler's
-    `transferred_in`, both at the *received* weight, in the month of dispatch.
+    """The two entries a receipt books, in the month of dispatch: the recycler's
+    `transferred_in` at the received weight, the supplier's `transferred_out` at the
+    credited weight (received, at most dispatched).
 
     The supplier's entry carries the prior-stock flag and the carbon (it is the generator's
     委托利用, the tonne area totals count); the recycler's is intake only, never generation.
     """
-    tonnes, period = manifest.received_tonnes, manifest.period
-    if tonnes is None or period is None:
+    received, credited, period = manifest.received_tonnes, manifest.credited_tonnes, manifest.period
+    if received is None or credited is None or period is None:
         raise ValueError(f"manifest {manifest.id} is {manifest.status}, not received")
     route = manifest.route
     if (supplier_site.site_id, supplier_site.enterprise_id) != (
@@ -371,7 +382,9 @@ def receipt_entries(
     ):
         raise ValueError(f"sites given do not match manifest {manifest.id}'s route")
 
-    def entry(entry_id: str, kind: EntryKind, site: SiteFacts, outgoing: bool) -> Entry:
+    def entry(
+        entry_id: str, kind: EntryKind, site: SiteFacts, tonnes: Decimal, outgoing: bool
+    ) -> Entry:
         return Entry(
             id=entry_id,
             kind=kind,
@@ -389,6 +402,6 @@ def receipt_entries(
         )
 
     return (
-        entry(out_entry_id, EntryKind.TRANSFERRED_OUT, supplier_site, True),
-        entry(in_entry_id, EntryKind.TRANSFERRED_IN, recycler_site, False),
+        entry(out_entry_id, EntryKind.TRANSFERRED_OUT, supplier_site, credited, True),
+        entry(in_entry_id, EntryKind.TRANSFERRED_IN, recycler_site, received, False),
     )

@@ -93,9 +93,9 @@ class Records:
     moving: Mapping[str, Decimal]
     #: Shipments on the road, as transfers at their dispatched weight, by month.
     in_transit: Mapping[Period, Figures]
-    #: Dispatched less received tonnes of shipments that lost nothing (received within the
-    #: tolerance, or resolved as a weighing error or a change of moisture), by (code, from
-    #: prior-year stock, month), up to the year's end.
+    #: Dispatched less received tonnes of shipments that arrived lighter but lost nothing
+    #: (received within the tolerance, or resolved as a weighing error or a change of
+    #: moisture), by (code, from prior-year stock, month), up to the year's end.
     weighing_gaps: Mapping[tuple[str, bool, Period], Decimal]
 
 

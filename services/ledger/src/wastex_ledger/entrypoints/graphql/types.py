@@ -174,8 +174,10 @@ class CancellationType:
     description=(
         "The electronic manifest (电子联单) of a confirmed match: dispatched with the origin "
         "weight, received with the destination weight; a gap over the tolerance is a "
-        "DISCREPANCY until both parties name its cause. Carbon is computed at receipt from "
-        "the received weight."
+        "DISCREPANCY until both parties name its cause. The recycler books the received "
+        "weight, the supplier the received weight up to the dispatched (a heavier load is "
+        "water or the scales, not more of its waste); carbon is computed at receipt from "
+        "the supplier's."
     ),
 )
 class ManifestType:
@@ -226,10 +228,13 @@ class ManifestType:
     avoided_factor_key: str | None
     avoided_factor_kg_per_tonne: Decimal | None
     transport_co2e_kg: Decimal | None = strawberry.field(
-        description="received t × distance × freight factor."
+        description="booked t (received, at most dispatched) × distance × freight factor."
     )
     avoided_co2e_kg: Decimal | None = strawberry.field(
-        description="received t × avoided-emission factor (when one applies to the code)."
+        description=(
+            "booked t (received, at most dispatched) × avoided-emission factor (when one "
+            "applies to the code)."
+        )
     )
     created_at: datetime
     dispatched_at: datetime | None
@@ -289,7 +294,8 @@ class ManifestType:
     name="UtilisationRate",
     description=(
         "Figures of a scope over a range of months (formulas.md). utilisedTonnes = in-plant "
-        "+ transferred for utilisation (at received weight), prior-year stock included; "
+        "+ transferred for utilisation (at the received weight, at most the dispatched), "
+        "prior-year stock included; "
         "rate = utilised ÷ (generated + priorStockUtilised); inPlantShare = utilisedInPlant ÷ "
         "(generated + priorStockUtilised); rates are 4-place fractions, null when the "
         "denominator is 0. Area totals count each tonne once (a recycler's intake is not "
@@ -343,7 +349,8 @@ class UtilisationRateType:
     name="TransferCarbon",
     description=(
         "CO2e of received transfers in a scope (counted on the generator's side, once): "
-        "transport from received t × km × freight factor, avoided from the per-code factor. "
+        "transport from booked t (received, at most dispatched) × km × freight factor, avoided "
+        "from the per-code factor. "
         "wasteClass: the codes covered (all unless the scope asked otherwise or named a code)."
     ),
 )
