@@ -224,8 +224,9 @@ async def set_listing_status(
     version: int,
 ) -> None:
     """Keep the catalog's word with the highest listing version; WITHDRAWN and EXPIRED stay
-    final whatever comes later (events of one listing travel on several topics). A status
-    that changes is stamped with this transaction's market version (which is bumped)."""
+    final whatever comes later (events of one listing travel on several topics). A newer
+    version stored is stamped with this transaction's market version (which is bumped),
+    whether or not its status or tonnes moved: the next round re-reads the listing."""
     values = {
         "id": ident,
         "kind": kind,
