@@ -289,6 +289,7 @@ class LedgerService:
         async with self._uow() as uow:
             repo = Repository(uow.session)
             original = await self._entry_or_fail(repo, entry_id)
+            await self._guard_reversal(repo, original)
             reversal = ledger.reverse(
                 original,
                 entry_id=command_id,
@@ -309,6 +310,7 @@ class LedgerService:
         async with self._uow() as uow:
             repo = Repository(uow.session)
             original = await self._entry_or_fail(repo, entry_id)
+            await self._guard_reversal(repo, original)
             reversal = ledger.reverse(
                 original,
                 entry_id=derived_id(command_id, "reversal"),
@@ -395,6 +397,10 @@ class LedgerService:
             recycler_site = await self._known_site(repo, route.recycler_site_id)
             assert received.received_tonnes is not None
             assert received.period is not None
+            # The receipt moves the shipment from the road into the supplier's books: under
+            # the supplier's balance guard, or a report checked meanwhile could read the
+            # books before it and the road after it, and count the shipment nowhere.
+            await repo.lock_balance(route.supplier_enterprise_id, route.waste_code)
             # Claimed first: a concurrent receipt of the same manifest waits here and then
             # finds it received, instead of colliding on the transfer entries' ids.
             written = await repo.update_manifest(
@@ -600,6 +606,13 @@ class LedgerService:
         if found is None:
             raise NotFound("entry", entry_id, "id")
         return found
+
+    @staticmethod
+    async def _guard_reversal(repo: Repository, original: Entry) -> None:
+        """Take the entry's balance guard before asking whether it was reversed: of two
+        reversals at once, the second then reads the first's and answers ALREADY_REVERSED
+        (not a clash on the unique `reverses` column)."""
+        await repo.lock_balance(original.enterprise_id, original.waste_code)
 
     async def _ensure_balanced(
         self,

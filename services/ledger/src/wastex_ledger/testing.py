@@ -61,7 +61,22 @@ class Harness:
 
     async def register(self, district: str, industry: str = "C3120", kind: str = "FACTORY") -> Site:
         """An enterprise with one site, as the catalog's events describe them."""
-        enterprise_id, site_id = unique("ent"), unique("site")
+        site = Site(unique("site"), unique("ent"), district, industry)
+        await self.announce(site, kind)
+        return site
+
+    async def announce(
+        self, site: Site, kind: str = "FACTORY", registered_in: str | None = None
+    ) -> None:
+        """The catalog's facts of `site` and its enterprise (registered in the site's district
+        unless `registered_in` says otherwise) reach the ledger."""
+        enterprise_id, site_id, district, industry = (
+            site.enterprise_id,
+            site.site_id,
+            site.district,
+            site.industry,
+        )
+        registered = registered_in or district
         async with self.uow() as uow:
             await self.service.on_enterprise_registered(
                 uow,
@@ -71,7 +86,7 @@ class Harness:
                     name=f"Enterprise {enterprise_id}",
                     credit_code="91420100MA4K0000XX",
                     industry=industry,
-                    district=district,
+                    district=registered,
                     kind=kind,
                 ),
             )
@@ -86,11 +101,10 @@ class Harness:
                     latitude=Decimal("30.6"),
                     longitude=Decimal("114.3"),
                     industry=industry,
-                    enterprise_district=district,
+                    enterprise_district=registered,
                 ),
             )
             await uow.commit()
-        return Site(site_id, enterprise_id, district, industry)
 
     async def confirm(
         self,

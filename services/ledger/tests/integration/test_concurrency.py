@@ -5,7 +5,11 @@ two words on one discrepancy (a compare-and-set: neither is lost)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from decimal import Decimal
+from typing import Any
+
+import pytest
 
 from wastex_ledger.adapters.repository import Repository
 from wastex_ledger.domain.entries import EntryKind
@@ -109,3 +113,107 @@ async def test_both_parties_naming_the_same_cause_at_once_never_lose_the_agreeme
         assert view.manifest.resolution is not None
     else:  # one after the other: the second agreed
         assert view.manifest.status is ManifestStatus.RESOLVED
+
+
+async def test_a_receipt_during_a_balance_check_is_counted_on_the_road_or_in_the_books(
+    ledger: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The check reads the supplier's books, then its shipments on the road; a receipt that
+    # committed between the two reads would be in neither, and 50 t more could be disposed
+    # of than was generated. The receipt waits for the check (the supplier's balance guard).
+    steel = await ledger.register("青山区")
+    cement = await ledger.register("新洲区")
+    svc = ledger.service
+    await svc.report(
+        steel.enterprise_id,
+        EntryKind.GENERATED,
+        site_id=steel.site_id,
+        waste_code="SW01",
+        tonnes="100.000",
+        period="2026-01",
+    )
+    match = await ledger.confirm(steel, cement, "100.000")
+    sent = await svc.dispatch(steel.enterprise_id, match, "100.000", period="2026-01")
+    read_books, go_on = asyncio.Event(), asyncio.Event()
+    in_transit = Repository.in_transit
+
+    async def between_the_reads(self: Repository, *args: Any) -> Any:
+        if not read_books.is_set():
+            read_books.set()
+            await go_on.wait()
+        return await in_transit(self, *args)
+
+    monkeypatch.setattr(Repository, "in_transit", between_the_reads)
+
+    async def dispose() -> object:
+        try:
+            return await svc.report(
+                steel.enterprise_id,
+                EntryKind.DISPOSED,
+                site_id=steel.site_id,
+                waste_code="SW01",
+                tonnes="50.000",
+                period="2026-01",
+            )
+        except DomainError as err:
+            return err.code
+
+    disposing = asyncio.ensure_future(dispose())
+    await read_books.wait()
+    receiving = asyncio.ensure_future(svc.receive(cement.enterprise_id, sent.id, "100.000"))
+    await asyncio.sleep(0.5)  # time enough for the receipt to commit, were it not held
+    go_on.set()
+    assert await disposing == "BALANCE_VIOLATION"
+    assert (await receiving).status is ManifestStatus.RECEIVED
+    u = await ledger.figures(Scope(enterprise_id=steel.enterprise_id), "2026-01")
+    assert (u.transferred_for_utilisation, u.disposed) == (Decimal("100.000"), Decimal("0.000"))
+
+
+async def test_two_corrections_of_one_entry_at_once_answer_already_reversed(
+    ledger: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    steel = await ledger.register("青山区")
+    svc = ledger.service
+    await svc.report(
+        steel.enterprise_id,
+        EntryKind.GENERATED,
+        site_id=steel.site_id,
+        waste_code="SW01",
+        tonnes="100.000",
+        period="2026-01",
+    )
+    disposal = await svc.report(
+        steel.enterprise_id,
+        EntryKind.DISPOSED,
+        site_id=steel.site_id,
+        waste_code="SW01",
+        tonnes="10.000",
+        period="2026-01",
+    )
+    arrived: list[str] = []
+    both = asyncio.Event()
+    is_reversed = Repository.is_reversed
+
+    async def once_both_asked(self: Repository, entry_id: str) -> bool:
+        # Each asks once the other has asked too, or after half a second (the other is
+        # held until the first commits).
+        arrived.append(entry_id)
+        if len(arrived) == 2:
+            both.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(both.wait(), 0.5)
+        return await is_reversed(self, entry_id)
+
+    monkeypatch.setattr(Repository, "is_reversed", once_both_asked)
+
+    async def correct(tonnes: str) -> object:
+        try:
+            return await svc.correct_entry(steel.enterprise_id, disposal.id, tonnes, "typo")
+        except DomainError as err:
+            return err.code
+
+    results = await asyncio.gather(correct("8.000"), correct("9.000"))
+    assert sorted(r if isinstance(r, str) else "corrected" for r in results) == [
+        "ALREADY_REVERSED",
+        "corrected",
+    ]

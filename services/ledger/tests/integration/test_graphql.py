@@ -3,6 +3,7 @@ user errors and who-sees-what, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
@@ -14,7 +15,7 @@ from sqlalchemy import select
 from wastex_ledger.adapters.repository import Repository
 from wastex_ledger.adapters.tables import messaging
 from wastex_ledger.entrypoints.graphql import schema
-from wastex_ledger.testing import Harness, Site
+from wastex_ledger.testing import Harness, Site, unique
 from wastex_shared.auth import JwtConfig, Role, issue_token
 from wastex_shared.envelope import Envelope
 from wastex_shared.graphql.app import SubgraphApp
@@ -230,6 +231,35 @@ async def test_who_sees_which_figures(api: Api, ledger: Harness) -> None:
     assert await refused(
         regulator("*"), {"district": "青山区", "industry": "C", "wasteCode": "SW01"}
     ) == ("INVALID_SCOPE")
+    # A code no figures could ever answer is refused, not answered with zeros.
+    assert await refused(regulator("*"), {"wasteCode": "nonsense"}) == "UNKNOWN_WASTE_CODE"
+    assert (await figures(regulator("*"), {"wasteCode": " sw01 "}))["generatedTonnes"] == "10.000"
+
+
+async def test_a_regulator_reads_the_entries_of_enterprises_registered_in_its_district(
+    api: Api, ledger: Harness
+) -> None:
+    # Registered in 青山区, its works in 新洲区: both districts' regulators read its entries.
+    works = Site(unique("site"), unique("ent"), "新洲区", "C3120")
+    await ledger.announce(works, registered_in="青山区")
+    entry_id = (await api.report(tenant(works), works, "10.000", "2026-01"))["entry"]["id"]
+    listing = """query($f: LedgerEntryFilter) { ledgerEntries(filter: $f, first: 10) {
+                   edges { node { id } } } }"""
+    reading = "query($id: ID!) { ledgerEntry(id: $id) { id } }"
+    # The enterprise's own regulator may also ask for its entries by name.
+    filtered = {"enterpriseId": works.enterprise_id}
+    listed = (await api.data(listing, regulator("青山区"), f=filtered))["ledgerEntries"]
+    assert [e["node"]["id"] for e in listed["edges"]] == [entry_id]
+    for district, sees in (("青山区", True), ("新洲区", True), ("江岸区", False)):
+        listed = (await api.data(listing, regulator(district)))["ledgerEntries"]["edges"]
+        assert (entry_id in {e["node"]["id"] for e in listed}) is sees, district
+        if sees:
+            read = await api.data(reading, regulator(district), id=entry_id)
+            assert read["ledgerEntry"] == {"id": entry_id}, district
+        else:
+            assert await api.error_code(reading, regulator(district), id=entry_id) == (
+                "NOT_AUTHORIZED"
+            )
 
 
 async def test_shipment_by_graphql_with_discrepancy_and_manifest_lists(
@@ -298,6 +328,10 @@ async def test_shipment_by_graphql_with_discrepancy_and_manifest_lists(
     assert rest["pageInfo"]["hasNextPage"] is False
     seen = {listed["edges"][0]["node"]["matchId"], rest["edges"][0]["node"]["matchId"]}
     assert seen == {first, second}
+    # A forged cursor is refused as one, even where its number is past any column's range.
+    for forged in ("99999999999999999999999:x", "1", "1:\x00", "x:y"):
+        after = base64.urlsafe_b64encode(forged.encode()).decode()
+        assert await api.error_code(MANIFESTS, tenant(steel), after=after) == "INVALID_CURSOR"
     assert (await api.data(MANIFESTS, tenant(bystander)))["manifests"]["totalCount"] == 0
     code = await api.error_code(
         MANIFESTS, tenant(bystander), filter={"enterpriseId": steel.enterprise_id}

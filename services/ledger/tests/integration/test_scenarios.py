@@ -3,17 +3,23 @@ answered from the incremental projection kept in the same transaction as the ent
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 
-from wastex_ledger.adapters.repository import Repository, entry_from_row, figures_to_row
+from wastex_ledger.adapters.repository import (
+    ManifestFilter,
+    Repository,
+    entry_from_row,
+    figures_to_row,
+)
 from wastex_ledger.adapters.tables import entries, manifests, messaging
 from wastex_ledger.domain.entries import EntryKind
-from wastex_ledger.domain.manifest import GapCause, ManifestStatus
+from wastex_ledger.domain.manifest import GapCause, Manifest, ManifestStatus
 from wastex_ledger.domain.scope import Scope
+from wastex_ledger.domain.visibility import Reach
 from wastex_ledger.service import projection_deltas
 from wastex_ledger.testing import Harness, Site, unique
 from wastex_shared.errors import DomainError
@@ -535,6 +541,40 @@ async def test_a_heavier_load_credits_its_supplier_what_it_sent(ledger: Harness)
     assert results["comprehensive-utilisation-rate"].actual == "1.0000"
     # Its books are balanced: the generation is all accounted for, nothing more is.
     await refused("BALANCE_VIOLATION", report(ledger, steel, STORED, "0.001", "2026-02"))
+
+
+@pytest.mark.parametrize("booked_whole", [False, True], ids=["credited", "before-020"])
+async def test_a_heavier_load_is_judged_alike_however_it_was_booked(
+    ledger: Harness, monkeypatch: pytest.MonkeyPatch, booked_whole: bool
+) -> None:
+    # 100 t generated, 99 t dispatched, 100 t received: 1 t of generation is nowhere, also
+    # when the supplier was booked the received 100 t (as before decision 020).
+    steel = await ledger.register("青山区")
+    cement = await ledger.register("新洲区")
+    await report(ledger, steel, G, "100.000", "2026-02")
+    match_id = await ledger.confirm(steel, cement, "99.000")
+    sent = await ledger.service.dispatch(steel.enterprise_id, match_id, "99.000", period="2026-02")
+    with monkeypatch.context() as before_020:
+        if booked_whole:
+            before_020.setattr(Manifest, "credited_tonnes", property(lambda m: m.received_tonnes))
+        await ledger.service.receive(cement.enterprise_id, sent.id, "100.000")
+    results = {r.key: r for r in (await ledger.service.assess(steel.enterprise_id, 2026)).results}
+    assert results["generation-accounted"].actual == "1.000"
+
+
+async def test_a_manifest_opened_before_its_sites_were_known_is_found_by_district(
+    ledger: Harness,
+) -> None:
+    # The match's confirmation overtook the catalog's facts of its sites (another topic).
+    steel = Site(unique("site"), unique("ent"), "青山区", "C3120")
+    cement = Site(unique("site"), unique("ent"), "新洲区", "C3011")
+    await ledger.confirm(steel, cement, "10.000", ship_by=date(2020, 2, 1))
+    for site in (steel, cement):
+        await ledger.announce(site)
+    overdue = ManifestFilter(overdue=(True, ledger.service.today()))
+    for district, seen in (("青山区", 1), ("新洲区", 1), ("江岸区", 0)):
+        page = await ledger.service.manifests(Reach.of_district(district), overdue, 10, None)
+        assert page.total == seen, district
 
 
 async def test_projection_equals_the_journal_and_every_entry_is_published(

@@ -50,6 +50,7 @@ from wastex_ledger.domain.manifest import (
 from wastex_ledger.domain.periods import Period
 from wastex_ledger.domain.visibility import Reach
 from wastex_shared.codes import is_hazardous
+from wastex_shared.envelope import holds_nul
 from wastex_shared.errors import DomainError
 from wastex_shared.storage import upsert_into
 
@@ -140,14 +141,22 @@ class EntryFilter:
     period_to: Period | None = None
 
 
+#: The stamps a cursor may carry: a BIGINT column's (a forged larger one would reach the
+#: database and fail there, as an internal error).
+_LOWEST_STAMP, _HIGHEST_STAMP = -(2**63), 2**63 - 1
+
+
 def decode_after(after: str | None) -> tuple[int, str] | None:
     if after is None:
         return None
-    stamp, _, ident = after.partition(":")
+    stamp, sep, ident = after.partition(":")
     try:
-        return int(stamp), ident
-    except ValueError as exc:
-        raise DomainError("INVALID_CURSOR", "cursor is not one this API gave out", "after") from exc
+        position = int(stamp)
+    except ValueError:
+        position = _HIGHEST_STAMP + 1
+    if not (_LOWEST_STAMP <= position <= _HIGHEST_STAMP and sep) or holds_nul(ident):
+        raise DomainError("INVALID_CURSOR", "cursor is not one this API gave out", "after")
+    return position, ident
 
 
 class Repository:
@@ -159,6 +168,9 @@ class Repository:
     # -- read models of catalog facts ---------------------------------------------------
 
     async def upsert_site(self, site: SiteFacts, name: str, enterprise_district: str) -> None:
+        """Keep the site, and give its district to the manifests opened before it was known
+        (a match confirmed ahead of the site's fact, which travels on another topic):
+        district regulators find manifests by those columns."""
         values = {
             "site_id": site.site_id,
             "enterprise_id": site.enterprise_id,
@@ -168,6 +180,15 @@ class Repository:
             "enterprise_district": enterprise_district,
         }
         await self._upsert(sites, values, ["site_id"], [k for k in values if k != "site_id"])
+        for site_column, district_column in (
+            (manifests.c.supplier_site_id, manifests.c.supplier_district),
+            (manifests.c.recycler_site_id, manifests.c.recycler_district),
+        ):
+            await self.session.execute(
+                update(manifests)
+                .where(site_column == site.site_id, district_column.is_(None))
+                .values({district_column: site.district})
+            )
 
     async def upsert_enterprise(
         self, enterprise_id: str, name: str, industry: str, district: str, kind: str
@@ -558,14 +579,25 @@ class Repository:
     async def weighing_gaps(
         self, supplier_id: str, up_to: Period
     ) -> dict[tuple[str, bool, Period], Decimal]:
-        """Dispatched less received tonnes of `supplier_id`'s shipments that arrived lighter
-        but lost nothing, booked up to `up_to`, by code, prior-stock flag and month: received
-        within the tolerance, or resolved as a gap that was part of the shipment (not a loss).
-        A heavier one has no gap on the supplier's side: it is credited its dispatched weight."""
-        gap = func.sum(manifests.c.dispatched_kilograms - manifests.c.received_kilograms)
+        """Dispatched less credited tonnes (the supplier's `transferred_out` entry) of
+        `supplier_id`'s shipments that lost nothing, booked up to `up_to`, by code,
+        prior-stock flag and month: received within the tolerance, or resolved as a gap that
+        was part of the shipment (not a loss). A lighter load's gap is what it did not bring;
+        a heavier one has none (it is credited its dispatched weight, decision 020), or a
+        negative one when it was booked whole before that, which takes the extra back out."""
+        credited = entries.alias("credited")
+        gap = func.sum(manifests.c.dispatched_kilograms - credited.c.kilograms)
         key = (manifests.c.waste_code, manifests.c.from_prior_stock, manifests.c.period)
         rows = await self.session.execute(
             select(*key, gap)
+            .join(
+                credited,
+                and_(
+                    credited.c.manifest_id == manifests.c.id,
+                    credited.c.enterprise_id == supplier_id,
+                    credited.c.kind == str(EntryKind.TRANSFERRED_OUT),
+                ),
+            )
             .where(
                 manifests.c.supplier_enterprise_id == supplier_id,
                 or_(
@@ -576,7 +608,6 @@ class Repository:
                     ),
                 ),
                 manifests.c.period <= str(up_to),
-                manifests.c.received_kilograms < manifests.c.dispatched_kilograms,
             )
             .group_by(*key)
         )
@@ -668,7 +699,10 @@ def _entry_reach(reach: Reach) -> ColumnElement[bool]:
     if reach.enterprise_id is not None:
         return entries.c.enterprise_id == reach.enterprise_id
     if reach.district is not None:
-        return entries.c.district == reach.district
+        registered = select(enterprises.c.enterprise_id).where(
+            enterprises.c.district == reach.district
+        )
+        return or_(entries.c.district == reach.district, entries.c.enterprise_id.in_(registered))
     return entries.c.id.is_(None)
 
 

@@ -105,12 +105,18 @@ async def require_list_filter(
     return allowed
 
 
-def require_entry(principal: Principal | None, entry: Entry) -> None:
+async def require_entry(principal: Principal | None, entry: Entry, district_of: DistrictOf) -> None:
+    """The caller may read `entry`: its enterprise's, or a regulator's of the district the
+    entry is in or the enterprise is registered in."""
     caller = _signed_in(principal)
     if _sees_everything(caller) or caller.acts_for(entry.enterprise_id):
         return
     if caller.oversees(entry.district):
         return
+    if caller.role is Role.REGULATOR:
+        registered = await district_of(entry.enterprise_id)
+        if registered is not None and caller.oversees(registered):
+            return
     raise NotAuthorized(f"entry {entry.id} is outside what this token may read")
 
 

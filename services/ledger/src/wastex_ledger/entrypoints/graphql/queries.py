@@ -160,11 +160,12 @@ class Query:
 
     @strawberry.field
     async def ledger_entry(self, info: Info, id: strawberry.ID) -> LedgerEntryType | None:
-        entry = await ledger(info).entry(str(id))
+        service = ledger(info)
+        entry = await service.entry(str(id))
         if entry is None:
             policy.reach(info.context.principal)
             raise NotFound("entry", str(id))
-        policy.require_entry(info.context.principal, entry)
+        await policy.require_entry(info.context.principal, entry, service.enterprise_district)
         return LedgerEntryType.of(entry)
 
 

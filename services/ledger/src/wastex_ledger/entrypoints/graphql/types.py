@@ -14,6 +14,8 @@ from wastex_ledger.domain import zero_waste
 from wastex_ledger.domain.figures import Utilisation
 from wastex_ledger.domain.scope import Scope, WasteClass
 from wastex_ledger.service import LedgerService, ManifestView
+from wastex_shared.codes import lookup
+from wastex_shared.errors import DomainError
 from wastex_shared.graphql.context import Info
 from wastex_shared.graphql.errors import UserError
 
@@ -497,6 +499,8 @@ class UtilisationScope:
             return None if value is None else value.strip()
 
         code = clean(self.waste_code)
+        if code is not None and lookup(code) is None:  # no figures could ever answer it
+            raise DomainError("UNKNOWN_WASTE_CODE", f"{code!r} is not a known waste code", "scope")
         return Scope(
             enterprise_id=clean(self.enterprise_id),
             district=clean(self.district),
