@@ -57,7 +57,13 @@ from wastex_matching.domain.feasibility import licence_refusal
 from wastex_matching.domain.growth import Growth, Refused
 from wastex_matching.domain.lifecycle import MatchStatus, Party
 from wastex_matching.domain.listing_terms import holds_past, listing_change
-from wastex_matching.domain.model import AllocationResult, LicenceView, ProposedMatch, Route
+from wastex_matching.domain.model import (
+    AllocationResult,
+    LicenceView,
+    OfferSlot,
+    ProposedMatch,
+    Route,
+)
 from wastex_matching.domain.optimiser import allocate_growing
 from wastex_matching.domain.params import MatchingParams
 from wastex_matching.domain.reoptimise import ReoptimisationPlan, plan_reoptimisation
@@ -468,6 +474,11 @@ class MatchingService:
     async def licences_of(self, enterprise_id: str) -> list[LicenceView]:
         async with self._uow.reading() as uow:
             return await repo.licences_of(uow.session, enterprise_id)
+
+    async def offer(self, offer_id: str) -> OfferSlot | None:
+        """The offer as matching heard of it (its code and owner); None if it never did."""
+        async with self._uow.reading() as uow:
+            return await repo.offer(uow.session, offer_id)
 
     # --- lifecycle ----------------------------------------------------------------------
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import math
 from collections.abc import AsyncGenerator, Sequence
 from datetime import UTC, datetime
 from typing import Final
@@ -13,8 +11,8 @@ from pydantic import ValidationError
 
 from wastex_matching.adapters.repository import MatchRecord
 from wastex_matching.domain.lifecycle import MatchStatus
-from wastex_matching.domain.model import LicenceView
 from wastex_matching.entrypoints.graphql import policy
+from wastex_matching.entrypoints.graphql.offer_feed import POSTINGS, pushed_offers
 from wastex_matching.entrypoints.graphql.types import (
     DemandRef,
     MatchFilter,
@@ -26,7 +24,6 @@ from wastex_matching.entrypoints.graphql.types import (
 from wastex_matching.entrypoints.graphql.wiring import services
 from wastex_shared.errors import DomainError
 from wastex_shared.events import EventSpec, spec_for
-from wastex_shared.events.catalog import OfferPosted
 from wastex_shared.events.matching import MatchFacts
 from wastex_shared.graphql.connection import (
     Connection,
@@ -37,10 +34,6 @@ from wastex_shared.graphql.connection import (
 from wastex_shared.graphql.context import Info
 from wastex_shared.graphql.errors import UserError
 from wastex_shared.graphql.extensions import standard_extensions
-from wastex_shared.topics import CATALOG_OFFER_POSTED
-
-#: How long an `offerPosted` subscription judges offers by the licences it last read.
-LICENCE_REFRESH_SECONDS: Final = 5.0
 
 
 def _cursor(record: MatchRecord) -> str:
@@ -202,32 +195,8 @@ class Subscription:
     async def offer_posted(
         self, info: Info, waste_codes: list[str] | None = None
     ) -> AsyncGenerator[OfferRef, None]:
-        principal = policy.subscriber(info.context)
-        enterprise_id = policy.offer_watcher(principal)
-        wanted = {code.strip().upper() for code in waste_codes} if waste_codes else None
-        wiring = services(info)
-        clock = asyncio.get_running_loop().time
-        licences: list[LicenceView] = []
-        read_at = -math.inf
-        topic = CATALOG_OFFER_POSTED.name
-        async with wiring.hub.subscription(topic, until=principal.expires_at) as events:
-            async for envelope in events:
-                policy.still_signed_in(principal)
-                try:
-                    offer = OfferPosted.model_validate(envelope.data)
-                except ValidationError:
-                    continue
-                if wanted is not None and offer.waste_code not in wanted:
-                    continue
-                if offer.enterprise_id == enterprise_id:
-                    continue
-                # Read again at most every few seconds, not for every offer posted: a new
-                # licence counts a moment late, the database is spared a read per event.
-                if clock() - read_at > LICENCE_REFRESH_SECONDS:
-                    licences, read_at = await wiring.matching.licences_of(enterprise_id), clock()
-                if policy.licences_permit(licences, offer.waste_code, wiring.matching.today()):
-                    yield OfferRef(id=strawberry.ID(offer.offer_id))
-        policy.still_signed_in(principal)  # the feed stops when the token expires
+        async for offer in pushed_offers(info, waste_codes, POSTINGS):
+            yield offer
 
 
 schema = strawberry.federation.Schema(

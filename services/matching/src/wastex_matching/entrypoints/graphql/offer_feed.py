@@ -1,0 +1,115 @@
+"""The offer subscriptions' feed: other enterprises' offers whose code the subscriber's
+licences valid today permit (optionally only the codes it asked for), pushed as references
+the gateway resolves at the catalog with the subscriber's token.
+
+What an event says of its offer is read by a `Reader` per event type; the rest (who may
+subscribe, the code filter, the subscriber's own offers left out, the licences read again
+at most every `LICENCE_REFRESH_SECONDS`, the end at the token's expiry) is the same for
+every offer subscription.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import AsyncGenerator, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import strawberry
+from pydantic import ValidationError
+
+from wastex_matching.domain.model import LicenceView
+from wastex_matching.entrypoints.graphql import policy
+from wastex_matching.entrypoints.graphql.types import OfferRef
+from wastex_matching.entrypoints.graphql.wiring import services
+from wastex_matching.service import MatchingService
+from wastex_shared.events import spec_for
+from wastex_shared.events.catalog import OfferPosted
+from wastex_shared.graphql.context import Info
+
+#: How long an offer subscription judges offers by the licences it last read.
+LICENCE_REFRESH_SECONDS: Final = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """An offer an event tells of: its owner, and its code when the event carries it."""
+
+    offer_id: str
+    enterprise_id: str
+    waste_code: str | None = None
+
+
+#: What an event's data says of its offer; None: nothing a subscriber is told of.
+Reader = Callable[[Mapping[str, Any]], Sighting | None]
+
+
+def _posted(data: Mapping[str, Any]) -> Sighting:
+    offer = OfferPosted.model_validate(data)
+    return Sighting(offer.offer_id, offer.enterprise_id, offer.waste_code)
+
+
+#: `offerPosted`: new offers.
+POSTINGS: Final[Mapping[str, Reader]] = {"catalog.offer-posted": _posted}
+
+
+def topics_of(readers: Mapping[str, Reader]) -> tuple[str, ...]:
+    """The topics the events of `readers` travel on (the live feed must read them)."""
+    specs = [spec_for(event_type) for event_type in readers]
+    return tuple(spec.topic.name for spec in specs if spec is not None)
+
+
+class _Licences:
+    """The subscriber's licences, read again at most every `LICENCE_REFRESH_SECONDS`, not
+    for every offer: a new licence counts a moment late, the database is spared a read per
+    event."""
+
+    def __init__(self, matching: MatchingService, enterprise_id: str) -> None:
+        self._matching = matching
+        self._enterprise_id = enterprise_id
+        self._clock = asyncio.get_running_loop().time
+        self._licences: list[LicenceView] = []
+        self._read_at = -math.inf
+
+    async def permit(self, code: str) -> bool:
+        if self._clock() - self._read_at > LICENCE_REFRESH_SECONDS:
+            self._licences = await self._matching.licences_of(self._enterprise_id)
+            self._read_at = self._clock()
+        return policy.licences_permit(self._licences, code, self._matching.today())
+
+
+async def pushed_offers(
+    info: Info, waste_codes: list[str] | None, readers: Mapping[str, Reader]
+) -> AsyncGenerator[OfferRef, None]:
+    """The offers the events of `readers` tell of that the subscriber (a tenant) is to hear
+    of; ends when its token expires. An offer whose event does not carry its code is looked
+    up in matching's own store, once, after the cheaper filters (one matching never heard of
+    is left out)."""
+    principal = policy.subscriber(info.context)
+    enterprise_id = policy.offer_watcher(principal)
+    wanted = {code.strip().upper() for code in waste_codes} if waste_codes else None
+    wiring = services(info)
+    licences = _Licences(wiring.matching, enterprise_id)
+    topics = topics_of(readers)
+    async with wiring.hub.subscription(*topics, until=principal.expires_at) as events:
+        async for envelope in events:
+            policy.still_signed_in(principal)
+            reader = readers.get(envelope.type)
+            if reader is None:
+                continue
+            try:
+                sighting = reader(envelope.data)
+            except ValidationError:
+                continue
+            if sighting is None or sighting.enterprise_id == enterprise_id:
+                continue
+            code = sighting.waste_code
+            if code is None:
+                known = await wiring.matching.offer(sighting.offer_id)
+                code = None if known is None else known.waste_code
+            if code is None or (wanted is not None and code not in wanted):
+                continue
+            if await licences.permit(code):
+                yield OfferRef(id=strawberry.ID(sighting.offer_id))
+    policy.still_signed_in(principal)  # the feed stops when the token expires
