@@ -11,6 +11,7 @@ from wastex_matching.adapters.live import KafkaLiveFeed, LiveHub
 from wastex_matching.adapters.migrations import LOCATION
 from wastex_matching.adapters.tables import messaging
 from wastex_matching.entrypoints.graphql import GraphQLServices, schema
+from wastex_matching.entrypoints.graphql.offer_feed import OFFER_CHANGES
 from wastex_matching.entrypoints.graphql.schema import MATCH_CHANGES
 from wastex_matching.entrypoints.kafka import build_router
 from wastex_matching.entrypoints.metrics import round_lines
@@ -23,7 +24,12 @@ from wastex_shared.storage.lease import in_memory
 from wastex_shared.topics import CATALOG_OFFER_POSTED, MATCHING_MATCH_PROPOSED
 
 #: Topics the live feed pushes to subscribers.
-LIVE_TOPICS = [MATCHING_MATCH_PROPOSED.name, CATALOG_OFFER_POSTED.name, *MATCH_CHANGES]
+LIVE_TOPICS = [
+    MATCHING_MATCH_PROPOSED.name,
+    CATALOG_OFFER_POSTED.name,
+    *OFFER_CHANGES,
+    *MATCH_CHANGES,
+]
 
 
 @dataclass

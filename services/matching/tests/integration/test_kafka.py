@@ -391,3 +391,56 @@ async def test_subscriptions_push_proposals_to_parties_and_licensed_offers(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_an_amended_offer_on_the_broker_is_pushed_to_licensed_recyclers(
+    process: MatchingProcess, settings: MatchingSettings, ids: Ids
+) -> None:
+    catalog, bootstrap, jwt = Catalog(), settings.kafka_bootstrap, settings.jwt
+    recycler = issue_token(jwt, Role.RECYCLER, ids("cement"))
+    context = Context(
+        jwt=jwt,
+        connection_params={"Authorization": f"Bearer {recycler}"},
+        services=GraphQLServices(process.service, process.hub),
+    )
+    changes: list[dict[str, Any]] = []
+    task = asyncio.create_task(
+        _results(
+            await schema.subscribe(
+                'subscription { offerChanged(wasteCodes: ["SW01", "SW02"]) { id } }',
+                context_value=context,
+            ),
+            changes,
+        )
+    )
+    try:
+        slag, ash = slag_offer(catalog, ids), slag_offer(catalog, ids, "fly-ash", "SW02")
+        await produce(bootstrap, [*market(catalog, ids), slag, ash])
+
+        async def heard_of_both() -> bool:  # offers come long before their amendments
+            offers = [await process.service.offer(ids(name)) for name in ("slag", "fly-ash")]
+            return None not in offers and bool(await process.service.licences_of(ids("cement")))
+
+        async def listening() -> bool:
+            return process.hub.subscribers("catalog.offer-amended.v1") == 1
+
+        await eventually(listening, timeout=10)
+        await eventually(heard_of_both, timeout=20)
+        await produce(
+            bootstrap,
+            [
+                catalog.amended(ash, quantity_tonnes="90"),  # filtered: no licence for SW02
+                catalog.amended(slag, quantity_tonnes="180"),
+            ],
+        )
+
+        async def pushed() -> list[dict[str, Any]]:
+            return [c for c in changes if ids.run in c["data"]["offerChanged"]["id"]]
+
+        [amended] = await eventually(pushed, timeout=30)
+        assert amended == {"data": {"offerChanged": {"id": ids("slag")}}, "errors": None}
+        await asyncio.sleep(1.0)  # give the filtered amendment time to (not) arrive
+        assert await pushed() == [amended]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

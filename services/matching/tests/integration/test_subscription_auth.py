@@ -16,14 +16,17 @@ from wastex_matching.domain.lifecycle import Party
 from wastex_matching.entrypoints.graphql import GraphQLServices, schema
 from wastex_matching.service import MatchingService
 from wastex_matching.settings import MatchingSettings
-from wastex_matching.testing import QINGSHAN_STEEL, Catalog, FakeRecord
+from wastex_matching.testing import JIANGXIA_CEMENT, QINGSHAN_STEEL, Catalog, FakeRecord
 from wastex_shared.auth import Role, issue_token
 from wastex_shared.envelope import Envelope
+from wastex_shared.events import spec_for
 from wastex_shared.graphql.context import Context
 from wastex_shared.messaging import EventConsumer
 from wastex_shared.storage import UnitOfWorkFactory, make_engine
 from wastex_shared.topics import (
+    CATALOG_OFFER_AMENDED,
     CATALOG_OFFER_POSTED,
+    CATALOG_OFFER_UPDATED,
     MATCHING_MATCH_ACCEPTED,
     MATCHING_MATCH_PROPOSED,
 )
@@ -49,6 +52,9 @@ async def services() -> AsyncIterator[GraphQLServices]:
         ("subscription { offerPosted { id } }", None, "UNAUTHENTICATED"),
         ("subscription { offerPosted { id } }", Role.REGULATOR, "NOT_AUTHORIZED"),
         ("subscription { offerPosted { id } }", Role.ADMIN, "NOT_AUTHORIZED"),
+        ("subscription { offerChanged { id } }", None, "UNAUTHENTICATED"),
+        ("subscription { offerChanged { id } }", Role.REGULATOR, "NOT_AUTHORIZED"),
+        ("subscription { offerChanged { id } }", Role.ADMIN, "NOT_AUTHORIZED"),
     ],
 )
 async def test_subscriptions_check_the_token_in_the_resolver(
@@ -246,6 +252,7 @@ async def test_a_subscription_ends_at_its_first_event_after_the_token_expires(
         ("subscription { matchProposed { id } }", MATCHING_MATCH_PROPOSED.name),
         ("subscription { offerPosted { id } }", CATALOG_OFFER_POSTED.name),
         ("subscription { matchChanged { id } }", MATCHING_MATCH_ACCEPTED.name),
+        ("subscription { offerChanged { id } }", CATALOG_OFFER_AMENDED.name),
     ],
 )
 async def test_an_idle_subscription_ends_when_the_token_expires(
@@ -293,3 +300,71 @@ async def test_offers_posted_are_judged_by_licences_read_once_not_per_offer(
     collecting.cancel()
     assert pushed == [f"lot-{n}" for n in range(1, 20, 2)]
     assert reads == ["cement"]
+
+
+def live(hub: LiveHub, *envelopes: Envelope) -> None:
+    """Hand `envelopes` to `hub` on their topics, as the live feed would."""
+    for envelope in envelopes:
+        spec = spec_for(envelope.type)
+        assert spec is not None, envelope.type
+        hub.publish(spec.topic.name, envelope)
+
+
+async def test_offer_changes_on_the_market_are_judged_as_postings_are(
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Amendments carry the offer's code; tonnes taken up or released do not, so the offer
+    is read from matching's store, once, and only after the cheap filters. A change that
+    takes the offer off the market is not pushed: the catalog would not show it."""
+    await seed_market(catalog, consumer)  # the cement plant holds an SW01/SW02 licence
+    slag = catalog.offer("slag-1", "steel", "steel-site", QINGSHAN_STEEL)  # as seeded
+    oil = catalog.offer("oil-2", "steel", "steel-site", QINGSHAN_STEEL, code="HW08")
+    ash = catalog.offer("ash-3", "steel", "steel-site", QINGSHAN_STEEL, code="SW02")
+    own = catalog.offer("own-4", "cement", "cement-site", JIANGXIA_CEMENT)
+    await catalog.feed(consumer, oil, ash, own)
+    licence_reads = calls_of(monkeypatch, service, "licences_of")
+    offer_reads = calls_of(monkeypatch, service, "offer")
+    hub = LiveHub()
+    token = issue_token(MatchingSettings().jwt, Role.RECYCLER, "cement")
+    queries = {
+        "all": "subscription { offerChanged { id } }",
+        "ash": 'subscription { offerChanged(wasteCodes: ["sw02"]) { id } }',
+    }
+    pushed: dict[str, list[str]] = {name: [] for name in queries}
+
+    async def collect(name: str) -> None:
+        async for result in await subscribed(service, hub, token, queries[name]):
+            assert result.errors is None
+            assert result.data is not None
+            pushed[name].append(result.data["offerChanged"]["id"])
+
+    collecting = [asyncio.ensure_future(collect(name)) for name in queries]
+    while hub.subscribers(CATALOG_OFFER_UPDATED.name) < len(queries):
+        await asyncio.sleep(0.01)
+    live(
+        hub,
+        catalog.amended(slag, quantity_tonnes="180"),  # pushed (to "all")
+        catalog.offer_updated("slag-1", "steel", "PARTIALLY_MATCHED", "180", 3),  # pushed
+        catalog.amended(oil, quantity_tonnes="50"),  # no licence for HW08
+        catalog.offer_updated("oil-2", "steel", "OPEN", "100", 3),  # no licence for HW08
+        catalog.amended(own, quantity_tonnes="50"),  # the subscriber's own
+        catalog.offer_updated("own-4", "cement", "OPEN", "100", 3),  # the subscriber's own
+        catalog.offer_updated("unheard-of", "steel", "OPEN", "100", 2),  # matching knows not
+        catalog.offer_updated("slag-1", "steel", "EXPIRED", "180", 4),  # off the market
+        catalog.amended(slag, 5, "180", quantity_tonnes="180", status="FULLY_MATCHED"),  # off
+        catalog.offer_withdrawn("slag-1", "steel", 6),  # off the market (not even read)
+        catalog.offer_updated("ash-3", "steel", "OPEN", "100", 2),  # pushed (to both)
+    )
+    while len(pushed["all"]) < 3 or not pushed["ash"]:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)  # nothing more comes
+    for task in collecting:
+        task.cancel()
+    assert pushed == {"all": ["slag-1", "slag-1", "ash-3"], "ash": ["ash-3"]}
+    assert licence_reads == ["cement", "cement"]  # once per subscription
+    # One store read per subscription and change on the market not the subscriber's own:
+    # "ash" reads the code before it can tell it did not ask for slag-1 or oil-2.
+    assert sorted(offer_reads) == sorted(["slag-1", "oil-2", "unheard-of", "ash-3"] * len(queries))

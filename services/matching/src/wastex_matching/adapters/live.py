@@ -1,7 +1,7 @@
 """Live feeds for GraphQL subscriptions: Kafka → an in-process asyncio pub/sub hub.
 
-Each process reads the topics it pushes (`matching.match-proposed.v1`,
-`catalog.offer-posted.v1`) with its own group-less consumer from the *latest* offset, so
+Each process reads the topics it pushes (`main.LIVE_TOPICS`: matches proposed and changed,
+offers posted and changed) with its own group-less consumer from the *latest* offset, so
 every process sees every event and none commits offsets; events older than the process
 start are dropped (a reader restarting mid-run must not replay history to live clients).
 Subscribers get a bounded queue each: a slow client loses its oldest events rather than

@@ -25,7 +25,7 @@ from wastex_matching.entrypoints.graphql.types import OfferRef
 from wastex_matching.entrypoints.graphql.wiring import services
 from wastex_matching.service import MatchingService
 from wastex_shared.events import spec_for
-from wastex_shared.events.catalog import OfferPosted
+from wastex_shared.events.catalog import OfferAmended, OfferPosted, OfferUpdated
 from wastex_shared.graphql.context import Info
 
 #: How long an offer subscription judges offers by the licences it last read.
@@ -45,19 +45,52 @@ class Sighting:
 Reader = Callable[[Mapping[str, Any]], Sighting | None]
 
 
+#: The statuses in which the catalog shows another enterprise's offer (in the public view).
+#: Off the market (WITHDRAWN, EXPIRED, FULLY_MATCHED) it shows the offer only to its owner,
+#: its regulators and the holders of its accepted matches: a reference pushed then would
+#: resolve to NOT_AUTHORIZED for the subscriber, so such a change is not pushed.
+ON_THE_MARKET: Final = frozenset({"OPEN", "PARTIALLY_MATCHED"})
+
+
 def _posted(data: Mapping[str, Any]) -> Sighting:
     offer = OfferPosted.model_validate(data)
     return Sighting(offer.offer_id, offer.enterprise_id, offer.waste_code)
 
 
+def _amended(data: Mapping[str, Any]) -> Sighting | None:
+    offer = OfferAmended.model_validate(data)
+    if offer.status not in ON_THE_MARKET:
+        return None
+    return Sighting(offer.offer_id, offer.enterprise_id, offer.waste_code)
+
+
+def _updated(data: Mapping[str, Any]) -> Sighting | None:
+    """Tonnes taken up or released by a match, or the offer rebuilt by a replay; the event
+    does not carry the code."""
+    change = OfferUpdated.model_validate(data)
+    if change.status not in ON_THE_MARKET:
+        return None
+    return Sighting(change.offer_id, change.enterprise_id)
+
+
 #: `offerPosted`: new offers.
 POSTINGS: Final[Mapping[str, Reader]] = {"catalog.offer-posted": _posted}
+#: `offerChanged`: changes after which the offer is on the market (still, or again). A
+#: withdrawal always takes it off, so `catalog.offer-withdrawn` is not read.
+CHANGES: Final[Mapping[str, Reader]] = {
+    "catalog.offer-amended": _amended,
+    "catalog.offer-updated": _updated,
+}
 
 
 def topics_of(readers: Mapping[str, Reader]) -> tuple[str, ...]:
     """The topics the events of `readers` travel on (the live feed must read them)."""
     specs = [spec_for(event_type) for event_type in readers]
     return tuple(spec.topic.name for spec in specs if spec is not None)
+
+
+#: The topics of `CHANGES` (the live feed reads them).
+OFFER_CHANGES: Final = topics_of(CHANGES)
 
 
 class _Licences:

@@ -5,7 +5,8 @@
   recycler = the demand's enterprise); only a party may accept or reject, as that party.
 - regulator: matches with either party's site in its district (`*`: all); acts on none.
 - admin: every match; acts on none (accepting is the parties' business).
-- `offerPosted`: tenants only, and only offers of codes their licences valid today permit.
+- `offerPosted`, `offerChanged`: tenants only, and only other enterprises' offers of codes
+  their licences valid today permit.
 """
 
 from __future__ import annotations
@@ -116,10 +117,11 @@ def acting_party(principal: Principal, match: MatchRecord) -> Party:
 
 
 def offer_watcher(principal: Principal) -> str:
-    """The enterprise whose licences filter `offerPosted` (tenants only)."""
+    """The enterprise whose licences filter `offerPosted` and `offerChanged` (tenants only)."""
     if not principal.is_tenant or principal.enterprise_id is None:
         raise GraphQLError(
-            "offerPosted is for enterprises that take waste in (their licences filter it)",
+            "offer subscriptions are for enterprises that take waste in (their licences "
+            "filter the offers)",
             extensions={"code": "NOT_AUTHORIZED"},
         )
     return principal.enterprise_id

@@ -11,8 +11,7 @@ from pydantic import ValidationError
 
 from wastex_matching.adapters.repository import MatchRecord
 from wastex_matching.domain.lifecycle import MatchStatus
-from wastex_matching.entrypoints.graphql import policy
-from wastex_matching.entrypoints.graphql.offer_feed import POSTINGS, pushed_offers
+from wastex_matching.entrypoints.graphql import offer_feed, policy
 from wastex_matching.entrypoints.graphql.types import (
     DemandRef,
     MatchFilter,
@@ -195,7 +194,23 @@ class Subscription:
     async def offer_posted(
         self, info: Info, waste_codes: list[str] | None = None
     ) -> AsyncGenerator[OfferRef, None]:
-        async for offer in pushed_offers(info, waste_codes, POSTINGS):
+        async for offer in offer_feed.pushed_offers(info, waste_codes, offer_feed.POSTINGS):
+            yield offer
+
+    @strawberry.subscription(
+        description=(
+            "Offers whose code the caller's licences valid today permit, each time they "
+            "change after posting while on the market: amended, or tonnes taken up or "
+            "released by matches (optionally only these codes); each pushed as it stands "
+            "when read. A change that takes an offer off the market (withdrawn, expired, "
+            "fully matched) is not pushed: other enterprises may no longer read it (a party "
+            "to its matches hears through matchChanged); one that brings it back is."
+        )
+    )
+    async def offer_changed(
+        self, info: Info, waste_codes: list[str] | None = None
+    ) -> AsyncGenerator[OfferRef, None]:
+        async for offer in offer_feed.pushed_offers(info, waste_codes, offer_feed.CHANGES):
             yield offer
 
 
