@@ -1095,10 +1095,15 @@ OFFER_POSTED = (
     'subscription { offerPosted(wasteCodes: ["SW05"]) { id wasteCode district site { id } } }'
 )
 MATCH_CHANGED = "subscription { matchChanged { id status } }"
+OFFER_CHANGED = (
+    'subscription { offerChanged(wasteCodes: ["SW05"]) {'
+    " id wasteCode quantityTonnes district site { id } } }"
+)
 SUBSCRIPTIONS = {
     "matchProposed": MATCH_PROPOSED,
     "offerPosted": OFFER_POSTED,
     "matchChanged": MATCH_CHANGED,
+    "offerChanged": OFFER_CHANGED,
 }
 RECEIVES = "RECEIVES"
 SILENT = "SILENT"
@@ -1156,9 +1161,11 @@ async def listen(socket: ClientConnection, watches: Mapping[str, Watch]) -> None
 
 @pytest.fixture(scope="module")
 async def subscriptions(world: World, stack: Stack) -> AsyncIterator[dict[tuple[str, str], Watch]]:
-    """Every role subscribes to both subscriptions; A then posts SW05 offers (R's licence
+    """Every role subscribes to every subscription; A then posts SW05 offers (R's licence
     permits SW05 and R's demand takes it, so each makes an offerPosted and a new match) until
-    the subscribers that should hear of them have, then a little longer for any stray event."""
+    the subscribers that should hear of them have; R turns a proposal down (matchChanged)
+    and A amends an offer R heard of (offerChanged); then a little longer for any stray
+    event."""
     url = stack.graphql_url.replace("http://", "ws://")
     watches = {(name, role): Watch() for name in SUBSCRIPTIONS for role in ROLES}
     sockets: list[ClientConnection] = []
@@ -1198,7 +1205,16 @@ async def subscriptions(world: World, stack: Stack) -> AsyncIterator[dict[tuple[
             "rejectMatch",
             id=proposal["matchProposed"]["id"],
         )
-        changed = [
+        # Another: A weighs one of its offers again.
+        [posted, *_] = watches[("offerPosted", "recycler")].events
+        await mutate(
+            world.client("enterprise_a"),
+            AMEND_OFFER,
+            "amendOffer",
+            id=posted["offerPosted"]["id"],
+            input={"quantityTonnes": "4.000"},
+        )
+        changed = [("offerChanged", "recycler")] + [
             ("matchChanged", role) for role in ("enterprise_a", "recycler", "regulator_x", "admin")
         ]
         async with asyncio.timeout(60):
@@ -1242,6 +1258,15 @@ SUBSCRIPTION_CELLS = {
         regulator_y=DENY,
         admin=DENY,
     ),
+    "offerChanged": cells(
+        anonymous=DENY,
+        enterprise_a=SILENT,  # its own offers' changes are not news to it
+        enterprise_b=SILENT,  # no licence for SW05
+        recycler=RECEIVES,
+        regulator_x=DENY,
+        regulator_y=DENY,
+        admin=DENY,
+    ),
 }
 
 
@@ -1258,12 +1283,17 @@ async def test_subscription(
 async def test_subscription_events_keep_the_public_view(
     subscriptions: dict[tuple[str, str], Watch],
 ) -> None:
-    """The recycler hears of A's offers without A's site (the district stands for it)."""
-    events = subscriptions[("offerPosted", "recycler")].events
-    assert events
-    for event in events:
-        offer = event["offerPosted"]
-        assert (offer["wasteCode"], offer["district"], offer["site"]) == ("SW05", DISTRICT_X, None)
+    """The recycler hears of A's offers, and of the amended one as it now stands, without
+    A's site (the district stands for it)."""
+    for name in ("offerPosted", "offerChanged"):
+        events = subscriptions[(name, "recycler")].events
+        assert events
+        for event in events:
+            offer = event[name]
+            view = (offer["wasteCode"], offer["district"], offer["site"])
+            assert view == ("SW05", DISTRICT_X, None)
+    [amended] = subscriptions[("offerChanged", "recycler")].events
+    assert amended["offerChanged"]["quantityTonnes"] == "4.000"
 
 
 @pytest.mark.parametrize("kind", list(BAD_TOKENS))
