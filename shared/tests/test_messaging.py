@@ -40,6 +40,7 @@ from wastex_shared.envelope import Envelope
 from wastex_shared.errors import DomainError
 from wastex_shared.events.ingest import OfferSubmit
 from wastex_shared.messaging import EventConsumer, OutboxRelay
+from wastex_shared.messaging.consumer import MAX_MESSAGE_BYTES
 from wastex_shared.messaging.relay import make_producer
 from wastex_shared.messaging.subscription import subscribe
 from wastex_shared.runtime import make_broker
@@ -54,6 +55,7 @@ from wastex_shared.storage import (
 )
 from wastex_shared.storage.failures import LostRace, connection_lost, transient
 from wastex_shared.testing.plugin import PG_SERVER, create_pg_database, drop_pg_database
+from wastex_shared.topics import dlq_for
 
 metadata = MetaData()
 tables = messaging_tables(metadata)
@@ -809,3 +811,69 @@ async def test_nul_characters_neither_stall_the_batch_nor_reach_the_database(
         )
     assert await stored_tonnes(uow_factory) == [Decimal("3.000")]
     assert (consumer.stats.handled, consumer.stats.dead_lettered) == (1, 3)
+
+
+async def test_a_message_unpacked_past_the_limit_is_parked_by_its_head_and_the_outbox_goes_on(
+    kafka_bootstrap: str, uow_factory: UnitOfWorkFactory
+) -> None:
+    # 3 MB of JSON travel gzip-compressed in a few KB; kept whole, its dead letter was more
+    # than the relay may publish, and every row after it waited for ever.
+    group = f"g{uuid.uuid4().hex[:8]}"
+    consumer = EventConsumer(group, uow_factory, {"wastex.offer.submit": store_offer})
+    big = b"{" + b" " * (3 * 1024 * 1024) + b"}"
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    await consumer.handle_batch([Delivered(topic, big, offset=0)])
+    after = offer_event("1.000")
+    async with uow_factory() as uow:
+        await uow.publish(topic, after)
+        await uow.commit()
+    relay = OutboxRelay(uow_factory, make_producer(kafka_bootstrap))
+    await relay._producer.start()
+    try:
+        assert await relay.drain_once() == 2
+    finally:
+        await relay._producer.stop()
+    assert await unsent(uow_factory) == 0
+    (letter,) = await consume_all(kafka_bootstrap, dlq_for(group), 1)
+    assert len(letter.value) == MAX_MESSAGE_BYTES
+    assert dict(letter.headers)["x-truncated-from-bytes"] == str(len(big)).encode()
+    assert dict(letter.headers)["x-error-type"] == b"MESSAGE_TOO_LARGE"
+    (published,) = await consume_all(kafka_bootstrap, topic, 1)
+    assert json.loads(published.value)["id"] == after.id
+
+
+async def test_a_row_the_producer_refuses_for_good_is_left_and_the_rows_after_it_go_on(
+    kafka_bootstrap: str, uow_factory: UnitOfWorkFactory
+) -> None:
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    after = offer_event("2.000")
+    async with uow_factory() as uow:
+        await uow.publish_raw(
+            topic, key="k", event_id="huge", payload=b"x" * (3 * 1024 * 1024), headers={}
+        )
+        await uow.publish(topic, after)
+        await uow.commit()
+    relay = OutboxRelay(uow_factory, make_producer(kafka_bootstrap))
+    await relay._producer.start()
+    try:
+        await relay.drain_once()
+        assert await relay.drain_once() == 0  # not tried again by this relay
+    finally:
+        await relay._producer.stop()
+    assert (relay.published, len(relay.refused), await unsent(uow_factory)) == (1, 1, 1)
+    (published,) = await consume_all(kafka_bootstrap, topic, 1)
+    assert json.loads(published.value)["id"] == after.id
+
+
+async def test_another_message_where_a_parked_one_was_is_not_taken_for_it(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    # A broker on memory storage restarted while the databases kept their inboxes (or a
+    # topic recreated): offsets begin again, and a new offer lands where poison was parked.
+    consumer = EventConsumer("g-reused", uow_factory, {"wastex.offer.submit": store_offer})
+    await consumer.handle_batch([Delivered("t.in", b"{not json", offset=0)])
+    await consumer.handle_batch([Delivered("t.in", b"{not json", offset=0)])  # redelivered
+    await consumer.handle_batch([Delivered("t.in", offer_event("5.000").to_json(), offset=0)])
+    stats = consumer.stats
+    assert (stats.dead_lettered, stats.duplicates, stats.handled) == (1, 1, 1)
+    assert await stored_tonnes(uow_factory) == [Decimal("5.000")]

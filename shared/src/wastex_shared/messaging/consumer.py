@@ -16,6 +16,7 @@ the common batch, where every message goes through, does not pay them.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from wastex_shared.envelope import Envelope, derived_id
 from wastex_shared.errors import DomainError
 from wastex_shared.events import spec_for
 from wastex_shared.messaging.dead_letter import (
+    TRUNCATED_FROM,
     RawHeaders,
     dead_letter_headers,
     header_texts,
@@ -183,9 +185,12 @@ class EventConsumer:
             raise _Refused from exc
 
     def _decode_record(self, record: Record) -> _Decoded:
-        # Parked messages are remembered by position, handled ones by event id: a message
-        # re-sent with the same id after the cause of its rejection is fixed still goes through.
-        parked_id = derived_id("parked", record.topic, record.partition, record.offset)
+        # Parked messages are remembered by position and content, handled ones by event id:
+        # a message re-sent with the same id after the cause of its rejection is fixed still
+        # goes through, and so does another message at a position a broker reused (a topic
+        # recreated, a broker on memory storage restarted while the databases kept theirs).
+        content = hashlib.blake2b(record.value or b"", digest_size=16).hexdigest()
+        parked_id = derived_id("parked", record.topic, record.partition, record.offset, content)
         headers = header_texts(record.headers)
         try:
             envelope, data, authenticated = self._decode(record, headers)
@@ -316,12 +321,19 @@ class EventConsumer:
         # The key is the producer's; cut to what the outbox keeps, or one absurd key would
         # keep the whole batch from committing. It only picks the dead letter's partition.
         key = kafka_text(record.key)[:OUTBOX_KEY_LENGTH]
+        payload = record.value or b""
+        headers = dead_letter_headers(record, poison.code, poison.message, authenticated)
+        if len(payload) > MAX_MESSAGE_BYTES:
+            # Kept whole, a message that unpacked to megabytes would be more than the relay
+            # may publish; it could never be re-driven anyway. Its head says what it was.
+            headers[TRUNCATED_FROM] = str(len(payload))
+            payload = payload[:MAX_MESSAGE_BYTES]
         await uow.publish_raw(
             self.dlq_topic,
             key=key,
             event_id=derived_id("dlq", record.topic, record.partition, record.offset),
-            payload=record.value or b"",
-            headers=dead_letter_headers(record, poison.code, poison.message, authenticated),
+            payload=payload,
+            headers=headers,
         )
 
 

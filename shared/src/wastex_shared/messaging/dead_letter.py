@@ -34,6 +34,9 @@ def header_texts(headers: RawHeaders | None) -> dict[str, str]:
 #: Says which enterprise a parked ingest message was authenticated as; `wastex dlq redrive`
 #: signs a fresh token for it, since the parked copy keeps no credentials.
 AUTHENTICATED_SOURCE = "x-authenticated-source"
+#: Set on a dead letter whose message was too large to keep whole: its size in bytes (the
+#: letter keeps the head of it).
+TRUNCATED_FROM = "x-truncated-from-bytes"
 #: Headers never copied into a dead letter: a bearer token would outlive its message in a
 #: topic operators read and keep for long (and an expired one could not be re-driven anyway).
 CREDENTIALS = frozenset({"authorization"})
@@ -45,7 +48,7 @@ def dead_letter_headers(
     original = {
         k: v
         for k, v in header_texts(record.headers).items()
-        if not k.startswith(("x-error", "x-original", AUTHENTICATED_SOURCE))
+        if not k.startswith(("x-error", "x-original", AUTHENTICATED_SOURCE, TRUNCATED_FROM))
         and k.lower() not in CREDENTIALS
     }
     headers = {

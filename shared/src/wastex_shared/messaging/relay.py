@@ -1,7 +1,9 @@
 """The outbox relay: publishes committed outbox rows in id order, then stamps them sent.
 
 Publishing twice is allowed (consumers are idempotent); losing is not, so a row is marked
-sent only after the broker acknowledged it (acks=all).
+sent only after the broker acknowledged it (acks=all). A row the producer refuses for good
+(larger than a request may be) is left unsent and logged, and the rows after it go on: one
+such row must not hold back every event the service writes after it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import MessageSizeTooLargeError
 from sqlalchemy import select, update
 
 from wastex_shared.envelope import utcnow
@@ -60,6 +63,9 @@ class OutboxRelay:
         self.published = 0
         #: Ids the broker acknowledged that are not stamped sent yet.
         self._unstamped: set[int] = set()
+        #: Ids the producer refused for good: left unsent (an operator's business), not
+        #: tried again by this process.
+        self.refused: set[int] = set()
         self._stamp_wanted = asyncio.Event()
         self._stamped = asyncio.Event()
 
@@ -84,7 +90,7 @@ class OutboxRelay:
         # Copied before the read: a row stamped (and dropped from the set) while it runs was
         # stamped before this read's snapshot, or is still in the copy. Checking the live set
         # after the read would miss a row stamped in between and publish it again.
-        unstamped = set(self._unstamped)
+        unstamped = self._unstamped | self.refused
         async with self._uow.reading() as uow:
             result = await uow.session.execute(
                 select(
@@ -100,18 +106,36 @@ class OutboxRelay:
         if not rows:
             return 0
         futures: list[asyncio.Future[Any]] = []
+        sending: list[tuple[int, str]] = []
         for row in rows:
             headers = [(k, v.encode()) for k, v in json.loads(row.headers).items()]
-            futures.append(
-                await self._producer.send(
+            try:
+                future = await self._producer.send(
                     row.topic, value=row.payload, key=row.key.encode(), headers=headers
                 )
-            )
-        await asyncio.gather(*futures)
-        self._unstamped.update(row.id for row in rows)
+            except MessageSizeTooLargeError as exc:
+                self._refuse(row.id, row.topic, exc)
+                continue
+            futures.append(future)
+            sending.append((row.id, row.topic))
+        outcomes = zip(sending, await asyncio.gather(*futures, return_exceptions=True), strict=True)
+        failures: list[BaseException] = []
+        for (row_id, topic), got in outcomes:
+            if isinstance(got, MessageSizeTooLargeError):  # the broker's limit is lower
+                self._refuse(row_id, topic, got)
+            elif isinstance(got, BaseException):
+                failures.append(got)
+            else:
+                self._unstamped.add(row_id)
+                self.published += 1
         self._stamp_wanted.set()
-        self.published += len(rows)
+        if failures:
+            raise failures[0]  # the broker or the network: the rest again after a pause
         return len(rows)
+
+    def _refuse(self, row_id: int, topic: str, error: Exception) -> None:
+        log.error("outbox row %s for %s refused for good, left unsent: %s", row_id, topic, error)
+        self.refused.add(row_id)
 
     async def stamp_sent(self) -> None:
         """Stamp every acknowledged row sent (one statement)."""
