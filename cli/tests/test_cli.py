@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 from typer.testing import CliRunner
 
-from wastex_cli.dlq import DeadLetter, redrive_headers
+from wastex_cli.dlq import DeadLetter, decode, redrive_headers
 from wastex_cli.main import app
 from wastex_shared.auth import Role, ingest_authenticator, verify_token
 from wastex_shared.envelope import Envelope
@@ -87,3 +87,16 @@ def test_a_redriven_message_gets_a_token_only_for_whom_it_was_authenticated_as()
     # A fact's letter is never signed for, whatever it says of its sender.
     fact = dataclasses.replace(letter("ent-1"), original_topic="matching.match-confirmed.v1")
     assert "authorization" not in dict(redrive_headers(parked, fact, jwt))
+
+
+@dataclass
+class Letter:
+    offset: int
+    headers: list[tuple[str, bytes]]
+    value: bytes = b"{}"
+    key: bytes | None = None
+
+
+def test_a_letter_whose_origin_headers_are_not_numbers_is_still_listed() -> None:
+    found = decode(Letter(7, [("x-original-offset", b"abc"), ("x-original-partition", b"")]))
+    assert (found.offset, found.original_partition, found.original_offset) == (7, 0, -1)

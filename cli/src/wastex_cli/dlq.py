@@ -14,7 +14,10 @@ so a message whose cause was fixed goes through, one still broken is parked agai
 already handled is skipped as a duplicate.
 
 The DLQ is written through the outbox, so one parked message may appear twice; `list`
-shows each copy, `redrive` sends each original position once.
+shows each copy, `redrive` sends each original position once. A re-driven message carries
+`wastex-redrive-of` (the letter's DLQ offset; DLQ topics have one partition): parked again,
+its new letter says which letter it came from, and later runs re-drive the new letter, not
+the old one as well (each run would otherwise double what is still broken).
 
 The topic is read to its end by reading, not by asking for end offsets (tansu
 under-reports them after batched sends), so nothing is missed.
@@ -70,6 +73,8 @@ class DeadLetter:
     source: str | None
     #: The enterprise its token proved it came from (ingest messages that got that far).
     authenticated_source: str | None = None
+    #: The DLQ offset of the letter this message was re-driven from, if it was.
+    redrive_of: int | None = None
 
     @property
     def origin(self) -> str:
@@ -142,6 +147,18 @@ async def read_all(bootstrap: str, topic: str) -> AsyncIterator[Any]:
         await consumer.stop()
 
 
+#: Put on a re-driven message: the offset of the dead letter it was re-driven from.
+REDRIVE_OF = "wastex-redrive-of"
+
+
+def _number(text: str | None) -> int | None:
+    """A header's number; None when absent or not a number (a letter is still listed)."""
+    try:
+        return int(text or "")
+    except ValueError:
+        return None
+
+
 def decode(record: Any) -> DeadLetter:
     headers = header_texts(record.headers)
     event_id = event_type = source = None
@@ -153,13 +170,14 @@ def decode(record: Any) -> DeadLetter:
         reason=headers.get("x-error-type", ""),
         error=headers.get("x-error", ""),
         original_topic=headers.get("x-original-topic", ""),
-        original_partition=int(headers.get("x-original-partition") or 0),
-        original_offset=int(headers.get("x-original-offset") or -1),
+        original_partition=_number(headers.get("x-original-partition")) or 0,
+        original_offset=_number(headers.get("x-original-offset")) or -1,
         key=kafka_text(record.key),
         event_id=None if event_id is None else str(event_id),
         event_type=None if event_type is None else str(event_type),
         source=None if source is None else str(source),
         authenticated_source=headers.get(AUTHENTICATED_SOURCE) or None,
+        redrive_of=_number(headers.get(REDRIVE_OF)),
     )
 
 
@@ -201,8 +219,11 @@ INGEST_TOPICS = frozenset(topic.name for topic in topics.INGEST_TOPICS)
 
 def redrive_headers(record: Any, letter: DeadLetter, jwt: JwtConfig) -> list[tuple[str, bytes]]:
     """The original's headers (no `x-` ones), with a fresh token for the enterprise it was
-    authenticated as."""
-    headers = [(k, v) for k, v in record.headers or () if not k.startswith("x-")]
+    authenticated as, and the letter it is re-driven from."""
+    headers = [
+        (k, v) for k, v in record.headers or () if not k.startswith("x-") and k != REDRIVE_OF
+    ]
+    headers.append((REDRIVE_OF, str(letter.offset).encode()))
     if signs_for(letter) and not any(k.lower() == "authorization" for k, _ in headers):
         assert letter.authenticated_source is not None
         signed = issue_token(
@@ -229,13 +250,19 @@ async def redrive_letters(
     The topic is read to its end *before* anything is sent, so a message parked again
     while this runs is not picked up and sent round in circles."""
     signing = jwt or ServiceSettings().jwt
+    read = [(decode(record), record) async for record in read_all(bootstrap, dlq_for(group))]
+    by_offset = {letter.offset: letter for letter, _ in read}
+    # A message re-driven before and parked again has a newer letter: that one goes, and
+    # no copy of the old one (the outbox may have written it twice).
+    positions = {
+        by_offset[letter.redrive_of].origin
+        for letter, _ in read
+        if letter.redrive_of is not None and letter.redrive_of in by_offset
+    }
     chosen: list[tuple[DeadLetter, Any]] = []
-    positions: set[tuple[str, int, int]] = set()
-    async for record in read_all(bootstrap, dlq_for(group)):
-        letter = decode(record)
-        position = (letter.original_topic, letter.original_partition, letter.original_offset)
-        if keep(letter) and letter.original_topic and position not in positions:
-            positions.add(position)
+    for letter, record in read:
+        if keep(letter) and letter.original_topic and letter.origin not in positions:
+            positions.add(letter.origin)
             chosen.append((letter, record))
     if dry_run or not chosen:
         return [letter for letter, _ in chosen]

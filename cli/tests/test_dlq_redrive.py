@@ -1,0 +1,68 @@
+"""`wastex dlq redrive` on the real broker: what is still broken is re-driven once a run."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import MetaData
+
+from wastex_cli.dlq import REDRIVE_OF, Filter, read_all, redrive_letters
+from wastex_shared.envelope import Envelope
+from wastex_shared.messaging import EventConsumer, OutboxRelay
+from wastex_shared.messaging.relay import make_producer
+from wastex_shared.storage import UnitOfWork, UnitOfWorkFactory, make_engine, messaging_tables
+from wastex_shared.topics import dlq_for
+
+metadata = MetaData()
+tables = messaging_tables(metadata)
+
+
+async def never_called(uow: UnitOfWork, event: Envelope, data: Any) -> None:
+    raise AssertionError("the message is broken: no handler should see it")
+
+
+@pytest.fixture
+async def uow_factory(database_url: str) -> AsyncIterator[UnitOfWorkFactory]:
+    engine = make_engine(database_url)
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    yield UnitOfWorkFactory(engine, tables)
+    await engine.dispose()
+
+
+async def records(bootstrap: str, topic: str) -> list[Any]:
+    return [record async for record in read_all(bootstrap, topic)]
+
+
+async def test_a_letter_still_broken_is_re_driven_once_a_run_not_doubled(
+    kafka_bootstrap: str, uow_factory: UnitOfWorkFactory
+) -> None:
+    topic, group = f"t-{uuid.uuid4().hex[:8]}", f"g{uuid.uuid4().hex[:8]}"
+    consumer = EventConsumer(group, uow_factory, {"wastex.offer.submit": never_called})
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b"{still broken", key=b"k")
+    finally:
+        await producer.stop()
+    relay = OutboxRelay(uow_factory, make_producer(kafka_bootstrap))
+    await relay._producer.start()
+    sent_per_run = []
+    try:
+        handled = 0
+        for _ in range(3):
+            arrived = await records(kafka_bootstrap, topic)
+            await consumer.handle_batch(arrived[handled:])  # parks it (again)
+            handled = len(arrived)
+            await relay.drain_once()
+            sent_per_run.append(len(await redrive_letters(kafka_bootstrap, group, Filter())))
+    finally:
+        await relay._producer.stop()
+    assert sent_per_run == [1, 1, 1]
+    assert len(await records(kafka_bootstrap, dlq_for(group))) == 3
+    redriven = (await records(kafka_bootstrap, topic))[1:]
+    assert [dict(r.headers)[REDRIVE_OF] for r in redriven] == [b"0", b"1", b"2"]
