@@ -8,6 +8,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -36,7 +37,7 @@ from sqlalchemy.exc import (
     ResourceClosedError,
 )
 
-from wastex_shared.envelope import Envelope
+from wastex_shared.envelope import Envelope, utcnow
 from wastex_shared.errors import DomainError
 from wastex_shared.events.ingest import OfferSubmit
 from wastex_shared.messaging import EventConsumer, OutboxRelay
@@ -877,3 +878,33 @@ async def test_another_message_where_a_parked_one_was_is_not_taken_for_it(
     stats = consumer.stats
     assert (stats.dead_lettered, stats.duplicates, stats.handled) == (1, 1, 1)
     assert await stored_tonnes(uow_factory) == [Decimal("5.000")]
+
+
+async def test_rows_sent_long_ago_are_pruned_and_the_others_kept(
+    kafka_bootstrap: str, uow_factory: UnitOfWorkFactory
+) -> None:
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    async with uow_factory() as uow:
+        for i in range(1, 5):
+            await uow.publish(topic, offer_event(f"{i}.000"))
+        await uow.commit()
+    relay = OutboxRelay(uow_factory, make_producer(kafka_bootstrap))
+    await relay._producer.start()
+    try:
+        assert await relay.drain_once() == 4
+    finally:
+        await relay._producer.stop()
+    async with uow_factory() as uow:
+        await uow.session.execute(  # two of them went out eight days ago
+            update(tables.outbox)
+            .where(tables.outbox.c.id.in_(select(tables.outbox.c.id).limit(2)))
+            .values(sent_at=utcnow() - timedelta(days=8))
+        )
+        await uow.publish(topic, offer_event("5.000"))  # and one is still to go
+        await uow.commit()
+    assert await relay.prune_sent() == 2
+    assert await relay.prune_sent() == 0
+    async with uow_factory.reading() as uow:
+        left = (await uow.session.execute(select(tables.outbox.c.sent_at))).scalars().all()
+    assert len(left) == 3
+    assert sum(sent is None for sent in left) == 1

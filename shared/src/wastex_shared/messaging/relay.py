@@ -4,6 +4,9 @@ Publishing twice is allowed (consumers are idempotent); losing is not, so a row 
 sent only after the broker acknowledged it (acks=all). A row the producer refuses for good
 (larger than a request may be) is left unsent and logged, and the rows after it go on: one
 such row must not hold back every event the service writes after it.
+
+Rows sent are kept a while (`KEEP_SENT`: what went out lately can be looked at in the
+database) and then deleted, an hour apart, in chunks: the broker keeps what consumers read.
 """
 
 from __future__ import annotations
@@ -13,11 +16,12 @@ import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from wastex_shared.envelope import utcnow
 from wastex_shared.storage.unit_of_work import UnitOfWorkFactory
@@ -26,6 +30,11 @@ log = logging.getLogger(__name__)
 
 #: Batches acknowledged but not yet stamped before publishing waits for stamping to catch up.
 _MAX_UNSTAMPED_BATCHES = 4
+#: How long a sent row stays in the outbox, and how often the ones older are deleted.
+KEEP_SENT = timedelta(days=7)
+PRUNE_EVERY_SECONDS = 3600.0
+#: Rows one delete statement takes (a short transaction, whatever the backlog).
+_PRUNE_CHUNK = 5000
 
 
 def make_producer(bootstrap: str) -> AIOKafkaProducer:
@@ -70,13 +79,43 @@ class OutboxRelay:
         self._stamped = asyncio.Event()
 
     async def run(self) -> None:
-        stamping = asyncio.create_task(self._stamp_forever(), name="outbox-stamp")
+        side_tasks = [
+            asyncio.create_task(self._stamp_forever(), name="outbox-stamp"),
+            asyncio.create_task(self._retrying(self._prune_once), name="outbox-prune"),
+        ]
         try:
             await self._retrying(self._publish_forever_once)
         finally:
-            stamping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await stamping
+            for task in side_tasks:
+                task.cancel()
+            for task in side_tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def prune_sent(self, keep: timedelta = KEEP_SENT) -> int:
+        """Delete rows sent longer than `keep` ago, a chunk a transaction; how many."""
+        outbox = self._uow.tables.outbox
+        cutoff = utcnow() - keep
+        pruned = 0
+        while True:
+            chunk = (
+                select(outbox.c.id)
+                .where(outbox.c.sent_at < cutoff)
+                .order_by(outbox.c.sent_at)
+                .limit(_PRUNE_CHUNK)
+            )
+            async with self._uow() as uow:
+                result = await uow.session.execute(delete(outbox).where(outbox.c.id.in_(chunk)))
+                await uow.commit()
+            deleted = int(getattr(result, "rowcount", 0) or 0)
+            pruned += deleted
+            if deleted < _PRUNE_CHUNK:
+                return pruned
+
+    async def _prune_once(self) -> None:
+        if pruned := await self.prune_sent():
+            log.info("outbox: deleted %d rows sent more than %s ago", pruned, KEEP_SENT)
+        await asyncio.sleep(PRUNE_EVERY_SECONDS)
 
     async def drain_once(self) -> int:
         """Publish one batch of unsent rows and stamp them; return how many were published."""
