@@ -80,6 +80,10 @@ async def apply_match_event(
     if event_type not in LIFECYCLE:
         return  # proposals hold nothing
     repository = CatalogRepository(uow.session)
+    # The offer's row lock first: two consumers applying one match's acceptance and its
+    # rejection at once take turns, and the second reads what the first recorded (else
+    # the acceptance could write its hold over the rejection's tombstone).
+    await repository.offer(facts.offer_id, for_update=True)
     known = await repository.allocation(facts.match_id)
     now = utcnow()
     if event_type in HOLDING:

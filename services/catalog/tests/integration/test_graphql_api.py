@@ -696,3 +696,4 @@ async def test_the_licence_register_lists_what_each_role_may_see_with_its_filter
     assert await ids(admin, expiringBy="2027-02-27") == {steel_licence}
     assert await ids(admin, validOn="2027-02-28") == {world.licence}
     assert await ids(admin, validOn="2027-03-01") == set()
+    assert await ids(admin, expiringBy="9999-12-31") == both  # the calendar's last day

@@ -20,6 +20,7 @@ from wastex_catalog.matches import apply_match_event
 from wastex_catalog.settings import CatalogSettings
 from wastex_catalog.testing import (
     ADMIN,
+    AMEND_OFFER,
     DEMAND,
     OFFER,
     REVOKE_LICENCE,
@@ -220,12 +221,46 @@ async def test_a_hold_read_before_an_earlier_matchs_release_is_kept(
     )
 
 
-async def test_a_match_holding_more_than_the_whole_quantity_is_refused(
-    world: World, uow_factory: UnitOfWorkFactory
+async def test_a_confirmed_match_read_after_its_offer_was_amended_below_it_is_recorded(
+    api: Api, world: World, uow_factory: UnitOfWorkFactory
 ) -> None:
-    with pytest.raises(DomainError) as refused:
-        await apply(uow_factory, facts(world, MatchAccepted, "m1", "120.501"))
-    assert refused.value.code == "ALLOCATION_EXCEEDS_REMAINING"
+    # Matching confirmed 80 t of the 120.5 t offer; before the catalog read it, the owner
+    # amended the offer to 50 t (the catalog knew of no hold). Matching keeps a confirmed
+    # match past an amended quantity, so must the catalog's books (they were refused, and
+    # both facts dead-lettered, for good).
+    amended = await api.tenant(world.steel).mutate(
+        AMEND_OFFER, "amendOffer", id=world.offer, input={"quantityTonnes": "50"}
+    )
+    assert amended["userErrors"] == []
+    await apply(
+        uow_factory,
+        facts(world, MatchAccepted, "m1", "80", accepted_by="SUPPLIER"),
+        facts(world, MatchConfirmed, "m1", "80"),
+    )
+    assert await tonnage(api, world) == ("FULLY_MATCHED", "0.000", "PARTIALLY_MATCHED", "420.000")
+
+
+async def test_one_matchs_acceptance_and_rejection_applied_at_once_leave_nothing_held(
+    api: Api, world: World, uow_factory: UnitOfWorkFactory
+) -> None:
+    # Two consumers (two catalog processes) apply them at the same moment: the acceptance
+    # must not write its hold over the rejection's tombstone (on SQLite, with one writer at
+    # a time, the rejection waits for the acceptance's commit anyway).
+    accepted = facts(world, MatchAccepted, "m1", "40", accepted_by="SUPPLIER")
+    rejected = facts(world, MatchRejected, "m1", "40")
+
+    async def reject_meanwhile() -> None:
+        async with uow_factory() as second:
+            await apply_match_event(second, TYPES[MatchRejected], rejected, envelope(rejected))
+            await second.commit()
+
+    async with uow_factory() as first:
+        await apply_match_event(first, TYPES[MatchAccepted], accepted, envelope(accepted))
+        rejecting = asyncio.ensure_future(reject_meanwhile())
+        await asyncio.sleep(0.5)  # the rejection runs now, or waits for the acceptance
+        await first.commit()
+    await rejecting
+    assert await tonnage(api, world) == ("OPEN", "120.500", "OPEN", "500.000")
 
 
 async def test_a_match_on_an_unknown_offer_is_refused(

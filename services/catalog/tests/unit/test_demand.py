@@ -112,6 +112,9 @@ def test_expired_licence(recycler_site: Site, general_licence: Licence) -> None:
         ({"max_distance_km": "far"}, "INVALID_DISTANCE", "maxDistanceKm"),
         ({"available_from": "2027-04-01"}, "INVALID_WINDOW", "availableUntil"),
         ({"available_until": "2027-02-30"}, "INVALID_DATE", "availableUntil"),
+        # Day arithmetic overflows at the calendar's ends (a licence change then failed).
+        ({"available_from": "0001-01-01"}, "INVALID_DATE", "availableFrom"),
+        ({"available_until": "9999-12-31"}, "INVALID_DATE", "availableUntil"),
         ({"today": date(2027, 4, 1)}, "INVALID_WINDOW", "availableUntil"),
     ],
 )

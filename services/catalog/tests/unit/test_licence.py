@@ -107,6 +107,7 @@ def test_operating_licence_may_list_hazardous_and_general_codes() -> None:
         ({"annual_capacity_tonnes": 1.5}, "INVALID_QUANTITY", "annualCapacityTonnes"),
         ({"valid_from": date(2028, 1, 1)}, "INVALID_WINDOW", "validUntil"),
         ({"valid_from": "2026-13-01"}, "INVALID_DATE", "validFrom"),
+        ({"valid_from": date(1, 1, 1)}, "INVALID_DATE", "validFrom"),
         ({"type": "WHATEVER"}, "INVALID_LICENCE_TYPE", "type"),
         ({"number": ""}, "REQUIRED_FIELD", "number"),
     ],

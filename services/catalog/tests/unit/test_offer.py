@@ -84,6 +84,7 @@ def test_a_single_kilogram_is_accepted(factory_site: Site) -> None:
             "availableUntil",
         ),
         ({"available_from": "01/12/2026"}, "INVALID_DATE", "availableFrom"),
+        ({"available_until": "9999-12-31"}, "INVALID_DATE", "availableUntil"),
         ({"waste_code": "SW08"}, "UNKNOWN_WASTE_CODE", "wasteCode"),
         ({"waste_code": "HW42"}, "ABOLISHED_WASTE_CODE", "wasteCode"),
         ({"description": "x" * 2001}, "TEXT_TOO_LONG", "description"),

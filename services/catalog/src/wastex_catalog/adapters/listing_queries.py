@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
@@ -189,8 +189,9 @@ class ListingQueries:
             not_revoked = or_(c.revoked_on.is_(None), c.revoked_on > day)
             where.append(and_(c.valid_from <= day, c.valid_until >= day, not_revoked))
         if wanted.expiring_by is not None:
-            # The day before a revocation is its last: revoked by the day after `expiring_by`.
-            day_after = wanted.expiring_by + timedelta(days=1)
+            # The day before a revocation is its last: revoked by the day after `expiring_by`
+            # (the calendar's last day has none after it: any revocation is by then).
+            day_after = min(wanted.expiring_by, date.max - timedelta(days=1)) + timedelta(days=1)
             where.append(or_(c.valid_until <= wanted.expiring_by, c.revoked_on <= day_after))
         if wanted.revoked is not None:
             where.append(c.revoked_on.is_not(None) if wanted.revoked else c.revoked_on.is_(None))

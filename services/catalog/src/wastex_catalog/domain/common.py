@@ -80,18 +80,30 @@ def covered_by_union(window: Window, parts: Iterable[Window]) -> bool:
     return False
 
 
+#: The days a listing's window or a licence's validity may name. Outside them a date is a
+#: slip of the keyboard, and at the ends of the calendar day arithmetic overflows (a demand
+#: from 0001-01-01 made every later licence change of its holder fail).
+EARLIEST_DAY, LATEST_DAY = date(1990, 1, 1), date(2099, 12, 31)
+
+
 def parse_date(value: DateInput, field: str) -> date:
     if isinstance(value, datetime):
         # A timestamp carries more than we need; the calendar day is what counts.
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(value.strip())
-    except (ValueError, AttributeError) as exc:
+        day = value.date()
+    elif isinstance(value, date):
+        day = value
+    else:
+        try:
+            day = date.fromisoformat(value.strip())
+        except (ValueError, AttributeError) as exc:
+            raise DomainError(
+                errors.INVALID_DATE, f"{value!r} is not a date (YYYY-MM-DD)", field
+            ) from exc
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
         raise DomainError(
-            errors.INVALID_DATE, f"{value!r} is not a date (YYYY-MM-DD)", field
-        ) from exc
+            errors.INVALID_DATE, f"{day} is not between {EARLIEST_DAY} and {LATEST_DAY}", field
+        )
+    return day
 
 
 def parse_window(

@@ -173,20 +173,14 @@ class Listing:
         listing: the hold is recorded even past the quantity (FULLY_MATCHED, nothing
         remaining) and the release, when it comes, leaves the books as matching has them.
         A WITHDRAWN or EXPIRED listing records the hold too and keeps its status (matching
-        may accept before it learns of the withdrawal or expiry). Refused are only holds no
-        order of facts explains: more than the whole quantity, or the same match with
-        other tonnes.
+        may accept before it learns of the withdrawal or expiry). So does a listing whose
+        owner lowered its quantity below the hold before the catalog read it: matching keeps
+        a confirmed match past an amended quantity (decision 019). Refused is only a hold no
+        order of facts explains: the same match with other tonnes.
         """
         amount, existing = self._check_allocation(match_id, tonnes)
         if existing is not None:
             return self  # the same match applied again (redelivery): nothing changes
-        if amount > self.quantity_tonnes:
-            raise DomainError(
-                errors.ALLOCATION_EXCEEDS_REMAINING,
-                f"match {match_id} holds {amount} t, more than all {self.quantity_tonnes} t "
-                f"of {self.KIND} {self.id}",
-                "tonnes",
-            )
         allocations = (*self.allocations, Allocation(match_id, amount))
         status = self.status
         if status not in TERMINAL_STATUSES:
