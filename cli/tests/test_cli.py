@@ -68,6 +68,8 @@ def letter(authenticated_source: str | None) -> DeadLetter:
 @dataclass
 class Parked:
     headers: list[tuple[str, bytes]]
+    topic: str = "catalog.dlq.v1"
+    offset: int = 3
 
 
 def test_a_redriven_message_gets_a_token_only_for_whom_it_was_authenticated_as() -> None:
@@ -76,6 +78,7 @@ def test_a_redriven_message_gets_a_token_only_for_whom_it_was_authenticated_as()
     headers = dict(redrive_headers(parked, letter("ent-1"), jwt))
     assert headers["traceparent"] == b"t"
     assert "x-error-type" not in headers
+    assert headers["wastex-redrive-of"] == b"catalog.dlq.v1@3"
     authenticate = ingest_authenticator(jwt)
     envelope = Envelope.new("wastex.report.generation", "ent-1", "ent-1", {})
     authenticate(envelope, {"authorization": headers["authorization"].decode()})
@@ -100,3 +103,7 @@ class Letter:
 def test_a_letter_whose_origin_headers_are_not_numbers_is_still_listed() -> None:
     found = decode(Letter(7, [("x-original-offset", b"abc"), ("x-original-partition", b"")]))
     assert (found.offset, found.original_partition, found.original_offset) == (7, 0, -1)
+    first = decode(Letter(8, [("x-original-offset", b"0"), ("x-original-partition", b"2")]))
+    assert (first.original_partition, first.original_offset, first.truncated) == (2, 0, False)
+    head = decode(Letter(9, [("x-original-offset", b"5"), ("x-truncated-from-bytes", b"9")]))
+    assert head.truncated

@@ -65,4 +65,34 @@ async def test_a_letter_still_broken_is_re_driven_once_a_run_not_doubled(
     assert sent_per_run == [1, 1, 1]
     assert len(await records(kafka_bootstrap, dlq_for(group))) == 3
     redriven = (await records(kafka_bootstrap, topic))[1:]
-    assert [dict(r.headers)[REDRIVE_OF] for r in redriven] == [b"0", b"1", b"2"]
+    dlq = dlq_for(group)
+    assert [dict(r.headers)[REDRIVE_OF] for r in redriven] == [
+        f"{dlq}@{offset}".encode() for offset in range(3)
+    ]
+
+
+async def test_a_letter_of_another_dlq_named_in_the_marker_is_not_taken_for_ours(
+    kafka_bootstrap: str, uow_factory: UnitOfWorkFactory
+) -> None:
+    # Re-driven from another group's DLQ and parked by ours: its marker names that DLQ's
+    # offset 0, which must not hide our letter at offset 0 (another message).
+    topic, group = f"t-{uuid.uuid4().hex[:8]}", f"g{uuid.uuid4().hex[:8]}"
+    consumer = EventConsumer(group, uow_factory, {"wastex.offer.submit": never_called})
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b"{first broken", key=b"k")
+        await producer.send_and_wait(
+            topic, b"{second broken", key=b"k", headers=[(REDRIVE_OF, b"other.dlq.v1@0")]
+        )
+    finally:
+        await producer.stop()
+    relay = OutboxRelay(uow_factory, make_producer(kafka_bootstrap))
+    await relay._producer.start()
+    try:
+        await consumer.handle_batch(await records(kafka_bootstrap, topic))
+        await relay.drain_once()
+    finally:
+        await relay._producer.stop()
+    sent = await redrive_letters(kafka_bootstrap, group, Filter(), dry_run=True)
+    assert sorted(letter.offset for letter in sent) == [0, 1]

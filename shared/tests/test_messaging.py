@@ -42,6 +42,7 @@ from wastex_shared.errors import DomainError
 from wastex_shared.events.ingest import OfferSubmit
 from wastex_shared.messaging import EventConsumer, OutboxRelay
 from wastex_shared.messaging.consumer import MAX_MESSAGE_BYTES
+from wastex_shared.messaging.dead_letter import HEADER_TEXT_LENGTH
 from wastex_shared.messaging.relay import make_producer
 from wastex_shared.messaging.subscription import subscribe
 from wastex_shared.runtime import make_broker
@@ -823,7 +824,7 @@ async def test_a_message_unpacked_past_the_limit_is_parked_by_its_head_and_the_o
     consumer = EventConsumer(group, uow_factory, {"wastex.offer.submit": store_offer})
     big = b"{" + b" " * (3 * 1024 * 1024) + b"}"
     topic = f"t-{uuid.uuid4().hex[:8]}"
-    await consumer.handle_batch([Delivered(topic, big, offset=0)])
+    await consumer.handle_batch([Delivered(topic, big, headers=[("trace", big)])])
     after = offer_event("1.000")
     async with uow_factory() as uow:
         await uow.publish(topic, after)
@@ -839,6 +840,7 @@ async def test_a_message_unpacked_past_the_limit_is_parked_by_its_head_and_the_o
     assert len(letter.value) == MAX_MESSAGE_BYTES
     assert dict(letter.headers)["x-truncated-from-bytes"] == str(len(big)).encode()
     assert dict(letter.headers)["x-error-type"] == b"MESSAGE_TOO_LARGE"
+    assert len(dict(letter.headers)["trace"]) == HEADER_TEXT_LENGTH
     (published,) = await consume_all(kafka_bootstrap, topic, 1)
     assert json.loads(published.value)["id"] == after.id
 

@@ -15,9 +15,11 @@ already handled is skipped as a duplicate.
 
 The DLQ is written through the outbox, so one parked message may appear twice; `list`
 shows each copy, `redrive` sends each original position once. A re-driven message carries
-`wastex-redrive-of` (the letter's DLQ offset; DLQ topics have one partition): parked again,
-its new letter says which letter it came from, and later runs re-drive the new letter, not
-the old one as well (each run would otherwise double what is still broken).
+`wastex-redrive-of` (`<DLQ topic>@<offset>` of its letter; DLQ topics have one partition):
+parked again, its new letter says which letter it came from, and later runs re-drive the new
+letter, not the old one as well (each run would otherwise double what is still broken). A
+letter that kept only the head of a message too large (`x-truncated-from-bytes`) is listed,
+never re-driven.
 
 The topic is read to its end by reading, not by asking for end offsets (tansu
 under-reports them after batched sends), so nothing is missed.
@@ -38,7 +40,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from wastex_shared import topics
 from wastex_shared.auth import DEV_SECRET, JwtConfig, Role, issue_token
-from wastex_shared.messaging.dead_letter import AUTHENTICATED_SOURCE, header_texts, kafka_text
+from wastex_shared.messaging.dead_letter import (
+    AUTHENTICATED_SOURCE,
+    TRUNCATED_FROM,
+    header_texts,
+    kafka_text,
+)
 from wastex_shared.settings import ServiceSettings
 from wastex_shared.topics import dlq_for
 
@@ -73,8 +80,10 @@ class DeadLetter:
     source: str | None
     #: The enterprise its token proved it came from (ingest messages that got that far).
     authenticated_source: str | None = None
-    #: The DLQ offset of the letter this message was re-driven from, if it was.
-    redrive_of: int | None = None
+    #: The letter this message was re-driven from (`<DLQ topic>@<offset>`), if it was.
+    redrive_of: str | None = None
+    #: Only the head of the message was kept (it was too large): it cannot be re-driven.
+    truncated: bool = False
 
     @property
     def origin(self) -> str:
@@ -147,16 +156,21 @@ async def read_all(bootstrap: str, topic: str) -> AsyncIterator[Any]:
         await consumer.stop()
 
 
-#: Put on a re-driven message: the offset of the dead letter it was re-driven from.
+#: Put on a re-driven message: the dead letter it was re-driven from, `<DLQ topic>@<offset>`
+#: (the message goes back to a topic other groups read too, whose letters it may become).
 REDRIVE_OF = "wastex-redrive-of"
 
 
-def _number(text: str | None) -> int | None:
-    """A header's number; None when absent or not a number (a letter is still listed)."""
+def letter_ref(record: Any) -> str:
+    return f"{record.topic}@{record.offset}"
+
+
+def _number(text: str | None, otherwise: int) -> int:
+    """A header's number; `otherwise` when absent or not a number (a letter is still listed)."""
     try:
         return int(text or "")
     except ValueError:
-        return None
+        return otherwise
 
 
 def decode(record: Any) -> DeadLetter:
@@ -170,14 +184,15 @@ def decode(record: Any) -> DeadLetter:
         reason=headers.get("x-error-type", ""),
         error=headers.get("x-error", ""),
         original_topic=headers.get("x-original-topic", ""),
-        original_partition=_number(headers.get("x-original-partition")) or 0,
-        original_offset=_number(headers.get("x-original-offset")) or -1,
+        original_partition=_number(headers.get("x-original-partition"), 0),
+        original_offset=_number(headers.get("x-original-offset"), -1),
         key=kafka_text(record.key),
         event_id=None if event_id is None else str(event_id),
         event_type=None if event_type is None else str(event_type),
         source=None if source is None else str(source),
         authenticated_source=headers.get(AUTHENTICATED_SOURCE) or None,
-        redrive_of=_number(headers.get(REDRIVE_OF)),
+        redrive_of=headers.get(REDRIVE_OF) or None,
+        truncated=TRUNCATED_FROM in headers,
     )
 
 
@@ -223,7 +238,7 @@ def redrive_headers(record: Any, letter: DeadLetter, jwt: JwtConfig) -> list[tup
     headers = [
         (k, v) for k, v in record.headers or () if not k.startswith("x-") and k != REDRIVE_OF
     ]
-    headers.append((REDRIVE_OF, str(letter.offset).encode()))
+    headers.append((REDRIVE_OF, letter_ref(record).encode()))
     if signs_for(letter) and not any(k.lower() == "authorization" for k, _ in headers):
         assert letter.authenticated_source is not None
         signed = issue_token(
@@ -251,17 +266,18 @@ async def redrive_letters(
     while this runs is not picked up and sent round in circles."""
     signing = jwt or ServiceSettings().jwt
     read = [(decode(record), record) async for record in read_all(bootstrap, dlq_for(group))]
-    by_offset = {letter.offset: letter for letter, _ in read}
+    by_ref = {letter_ref(record): letter for letter, record in read}
     # A message re-driven before and parked again has a newer letter: that one goes, and
     # no copy of the old one (the outbox may have written it twice).
     positions = {
-        by_offset[letter.redrive_of].origin
+        by_ref[letter.redrive_of].origin
         for letter, _ in read
-        if letter.redrive_of is not None and letter.redrive_of in by_offset
+        if letter.redrive_of is not None and letter.redrive_of in by_ref
     }
     chosen: list[tuple[DeadLetter, Any]] = []
     for letter, record in read:
-        if keep(letter) and letter.original_topic and letter.origin not in positions:
+        redrivable = letter.original_topic and not letter.truncated
+        if keep(letter) and redrivable and letter.origin not in positions:
             positions.add(letter.origin)
             chosen.append((letter, record))
     if dry_run or not chosen:

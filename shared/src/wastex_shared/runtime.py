@@ -55,12 +55,18 @@ class Runtime:
         self.consumers.extend(consumers)
 
     async def outbox_backlog(self) -> int:
+        """Rows still to publish; not those the broker refused for good (`outbox_refused`):
+        they wait for an operator, not for the relay."""
         outbox = self.uow.tables.outbox
         async with self.uow.reading() as uow:
             result = await uow.session.execute(
                 select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
             )
-            return int(result.scalar_one())
+            return int(result.scalar_one()) - self.outbox_refused
+
+    @property
+    def outbox_refused(self) -> int:
+        return len(self.relay.refused) if self.relay else 0
 
 
 def build_runtime(settings: ServiceSettings, tables: MessagingTables, migrations: Path) -> Runtime:
@@ -141,6 +147,8 @@ async def render_metrics(runtime: Runtime) -> str:
         f"{runtime.relay.published if runtime.relay else 0}",
         "# TYPE wastex_outbox_backlog gauge",
         f'wastex_outbox_backlog{{service="{name}"}} {await runtime.outbox_backlog()}',
+        "# TYPE wastex_outbox_refused gauge",
+        f'wastex_outbox_refused{{service="{name}"}} {runtime.outbox_refused}',
     ]
     for metric in ("handled", "duplicates", "dead_lettered", "retries"):
         lines.append(f"# TYPE wastex_consumer_{metric}_total counter")

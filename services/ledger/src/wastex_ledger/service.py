@@ -289,7 +289,7 @@ class LedgerService:
         async with self._uow() as uow:
             repo = Repository(uow.session)
             original = await self._entry_or_fail(repo, entry_id)
-            await self._guard_reversal(repo, original)
+            await self._guard_reversal(repo, original, actor)
             reversal = ledger.reverse(
                 original,
                 entry_id=command_id,
@@ -310,7 +310,7 @@ class LedgerService:
         async with self._uow() as uow:
             repo = Repository(uow.session)
             original = await self._entry_or_fail(repo, entry_id)
-            await self._guard_reversal(repo, original)
+            await self._guard_reversal(repo, original, actor)
             reversal = ledger.reverse(
                 original,
                 entry_id=derived_id(command_id, "reversal"),
@@ -608,10 +608,11 @@ class LedgerService:
         return found
 
     @staticmethod
-    async def _guard_reversal(repo: Repository, original: Entry) -> None:
+    async def _guard_reversal(repo: Repository, original: Entry, actor: str) -> None:
         """Take the entry's balance guard before asking whether it was reversed: of two
         reversals at once, the second then reads the first's and answers ALREADY_REVERSED
-        (not a clash on the unique `reverses` column)."""
+        (not a clash on the unique `reverses` column). Only its owner takes it."""
+        ledger.require_owner(actor, original.enterprise_id, f"entry {original.id}")
         await repo.lock_balance(original.enterprise_id, original.waste_code)
 
     async def _ensure_balanced(

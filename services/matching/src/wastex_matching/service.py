@@ -32,7 +32,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import Counter, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -112,6 +112,8 @@ from wastex_shared.topics import (
 log = logging.getLogger(__name__)
 
 SOURCE = "matching"
+#: Offers whose codes `offer_code` keeps (a few MB at most).
+OFFER_CODES_KEPT = 50_000
 #: Error codes of this layer (the domain's are in `wastex_matching.domain.errors`).
 CONCURRENT_UPDATE = "CONCURRENT_UPDATE"
 LISTING_CLOSED = "LISTING_CLOSED"
@@ -227,6 +229,8 @@ class MatchingService:
         #: Open listings already read, and the live matches as the last round left them
         #: (rounds run one at a time, under `_round`).
         self._listings = repo.ListingCache()
+        #: Offers' codes read for the offer subscriptions (`offer_code`), newest last.
+        self._offer_codes: OrderedDict[str, str] = OrderedDict()
         self._live: repo.LiveMatches | None = None
         #: What the last round's allocation leaves for a round that only adds offers, and
         #: the live matches it holds for (after that round's own write).
@@ -479,6 +483,20 @@ class MatchingService:
         """The offer as matching heard of it (its code and owner); None if it never did."""
         async with self._uow.reading() as uow:
             return await repo.offer(uow.session, offer_id)
+
+    async def offer_code(self, offer_id: str) -> str | None:
+        """The offer's waste code (None if matching never heard of it), read once: a code
+        never changes, and the offer subscriptions ask on every change of every offer, once
+        per subscriber."""
+        code = self._offer_codes.get(offer_id)
+        if code is None:
+            known = await self.offer(offer_id)
+            if known is None:
+                return None
+            code = self._offer_codes[offer_id] = known.waste_code
+            if len(self._offer_codes) > OFFER_CODES_KEPT:
+                self._offer_codes.popitem(last=False)
+        return code
 
     # --- lifecycle ----------------------------------------------------------------------
 

@@ -42,11 +42,16 @@ TRUNCATED_FROM = "x-truncated-from-bytes"
 CREDENTIALS = frozenset({"authorization"})
 
 
+#: Characters of each original header a dead letter keeps (a letter with megabytes of
+#: headers would be more than the relay may publish).
+HEADER_TEXT_LENGTH = 8192
+
+
 def dead_letter_headers(
     record: _Origin, code: str, message: str, authenticated_source: str | None = None
 ) -> dict[str, str]:
     original = {
-        k: v
+        k[:HEADER_TEXT_LENGTH]: v[:HEADER_TEXT_LENGTH]
         for k, v in header_texts(record.headers).items()
         if not k.startswith(("x-error", "x-original", AUTHENTICATED_SOURCE, TRUNCATED_FROM))
         and k.lower() not in CREDENTIALS

@@ -283,7 +283,9 @@ def last_licensed_day(
     `codes`, when that comes before the window's end (the day before the window when none
     does); None when they reach its end. Past that day a demand can take nothing: a licence
     amended or revoked since it was posted has ended it early."""
-    last = window.start - timedelta(days=1)
+    # The day before the window (a window stored before dates were bounded may start on
+    # the calendar's first day, which has none before it).
+    last = max(window.start, date.min + timedelta(days=1)) - timedelta(days=1)
     for lic in licences:
         validity = lic.validity
         if validity is None or validity.start > window.end or validity.end < window.start:

@@ -117,8 +117,8 @@ async def pushed_offers(
 ) -> AsyncGenerator[OfferRef, None]:
     """The offers the events of `readers` tell of that the subscriber (a tenant) is to hear
     of; ends when its token expires. An offer whose event does not carry its code is looked
-    up in matching's own store, once, after the cheaper filters (one matching never heard of
-    is left out)."""
+    up in matching's own store (`offer_code`, once a process), after the cheaper filters (one
+    matching never heard of is left out)."""
     principal = policy.subscriber(info.context)
     enterprise_id = policy.offer_watcher(principal)
     wanted = {code.strip().upper() for code in waste_codes} if waste_codes else None
@@ -137,10 +137,7 @@ async def pushed_offers(
                 continue
             if sighting is None or sighting.enterprise_id == enterprise_id:
                 continue
-            code = sighting.waste_code
-            if code is None:
-                known = await wiring.matching.offer(sighting.offer_id)
-                code = None if known is None else known.waste_code
+            code = sighting.waste_code or await wiring.matching.offer_code(sighting.offer_id)
             if code is None or (wanted is not None and code not in wanted):
                 continue
             if await licences.permit(code):
