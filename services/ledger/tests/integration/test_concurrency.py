@@ -12,35 +12,34 @@ from typing import Any
 import pytest
 
 from wastex_ledger.adapters.repository import Repository
-from wastex_ledger.domain.entries import EntryKind
+from wastex_ledger.domain.entries import Entry, EntryKind
 from wastex_ledger.domain.manifest import GapCause, ManifestStatus
 from wastex_ledger.domain.scope import Scope
-from wastex_ledger.testing import Harness
+from wastex_ledger.service import LedgerService
+from wastex_ledger.testing import Harness, Site
 from wastex_shared.errors import DomainError
+
+
+async def report(svc: LedgerService, site: Site, kind: EntryKind, tonnes: str) -> Entry:
+    """`site`'s enterprise reports SW01 in January 2026."""
+    return await svc.report(
+        site.enterprise_id,
+        kind,
+        site_id=site.site_id,
+        waste_code="SW01",
+        tonnes=tonnes,
+        period="2026-01",
+    )
 
 
 async def test_concurrent_uses_cannot_both_pass_the_balance_check(ledger: Harness) -> None:
     steel = await ledger.register("青山区")
     svc = ledger.service
-    await svc.report(
-        steel.enterprise_id,
-        EntryKind.GENERATED,
-        site_id=steel.site_id,
-        waste_code="SW01",
-        tonnes="100.000",
-        period="2026-01",
-    )
+    await report(svc, steel, EntryKind.GENERATED, "100.000")
 
     async def use(kind: EntryKind) -> object:
         try:
-            return await svc.report(
-                steel.enterprise_id,
-                kind,
-                site_id=steel.site_id,
-                waste_code="SW01",
-                tonnes="60.000",
-                period="2026-01",
-            )
+            return await report(svc, steel, kind, "60.000")
         except DomainError as err:
             return err.code
 
@@ -124,14 +123,7 @@ async def test_a_receipt_during_a_balance_check_is_counted_on_the_road_or_in_the
     steel = await ledger.register("青山区")
     cement = await ledger.register("新洲区")
     svc = ledger.service
-    await svc.report(
-        steel.enterprise_id,
-        EntryKind.GENERATED,
-        site_id=steel.site_id,
-        waste_code="SW01",
-        tonnes="100.000",
-        period="2026-01",
-    )
+    await report(svc, steel, EntryKind.GENERATED, "100.000")
     match = await ledger.confirm(steel, cement, "100.000")
     sent = await svc.dispatch(steel.enterprise_id, match, "100.000", period="2026-01")
     read_books, go_on = asyncio.Event(), asyncio.Event()
@@ -147,14 +139,7 @@ async def test_a_receipt_during_a_balance_check_is_counted_on_the_road_or_in_the
 
     async def dispose() -> object:
         try:
-            return await svc.report(
-                steel.enterprise_id,
-                EntryKind.DISPOSED,
-                site_id=steel.site_id,
-                waste_code="SW01",
-                tonnes="50.000",
-                period="2026-01",
-            )
+            return await report(svc, steel, EntryKind.DISPOSED, "50.000")
         except DomainError as err:
             return err.code
 
@@ -174,22 +159,8 @@ async def test_two_corrections_of_one_entry_at_once_answer_already_reversed(
 ) -> None:
     steel = await ledger.register("青山区")
     svc = ledger.service
-    await svc.report(
-        steel.enterprise_id,
-        EntryKind.GENERATED,
-        site_id=steel.site_id,
-        waste_code="SW01",
-        tonnes="100.000",
-        period="2026-01",
-    )
-    disposal = await svc.report(
-        steel.enterprise_id,
-        EntryKind.DISPOSED,
-        site_id=steel.site_id,
-        waste_code="SW01",
-        tonnes="10.000",
-        period="2026-01",
-    )
+    await report(svc, steel, EntryKind.GENERATED, "100.000")
+    disposal = await report(svc, steel, EntryKind.DISPOSED, "10.000")
     arrived: list[str] = []
     both = asyncio.Event()
     is_reversed = Repository.is_reversed
