@@ -150,12 +150,13 @@ def decode_after(after: str | None) -> tuple[int, str] | None:
     if after is None:
         return None
     stamp, sep, ident = after.partition(":")
+    refused = DomainError("INVALID_CURSOR", "cursor is not one this API gave out", "after")
     try:
         position = int(stamp)
-    except ValueError:
-        position = _HIGHEST_STAMP + 1
-    if not (_LOWEST_STAMP <= position <= _HIGHEST_STAMP and sep) or holds_nul(ident):
-        raise DomainError("INVALID_CURSOR", "cursor is not one this API gave out", "after")
+    except ValueError as exc:
+        raise refused from exc
+    if not sep or holds_nul(ident) or not _LOWEST_STAMP <= position <= _HIGHEST_STAMP:
+        raise refused
     return position, ident
 
 

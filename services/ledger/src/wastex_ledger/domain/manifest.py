@@ -193,7 +193,7 @@ class Manifest:
         than the dispatched (None until received)."""
         if self.received_tonnes is None or self.dispatched_tonnes is None:
             return None
-        return min(self.received_tonnes, self.dispatched_tonnes)
+        return credited(self.received_tonnes, self.dispatched_tonnes)
 
     def overdue_on(self, day: date) -> bool:
         """Not dispatched though its shipping window ended before `day`."""
@@ -269,7 +269,7 @@ class Manifest:
             received_at=at,
             weight_gap_tonnes=gap,
             weight_gap_ratio=gap_ratio,
-            carbon=carbon_of(self.route, min(received, self.dispatched_tonnes)),
+            carbon=carbon_of(self.route, credited(received, self.dispatched_tonnes)),
         )
 
     def _require_party(self, actor_enterprise_id: str, doing: str) -> None:
@@ -327,6 +327,12 @@ class Manifest:
         disputed_at = proposal.disputed_at or (at if answer else None)
         answered = Resolution(cause, text, actor_enterprise_id, at, disputed_at=disputed_at)
         return replace(self, resolution=answered)
+
+
+def credited(received: Decimal, dispatched: Decimal) -> Decimal:
+    """The tonnes a shipment counts for its supplier: the received weight, never more than
+    the dispatched (decision 020)."""
+    return min(received, dispatched)
 
 
 def carbon_of(route: Route, tonnes: Decimal) -> Carbon:
