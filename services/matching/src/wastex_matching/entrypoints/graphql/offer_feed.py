@@ -12,19 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 import strawberry
-from pydantic import ValidationError
 
 from wastex_matching.domain.model import LicenceView
 from wastex_matching.entrypoints.graphql import policy
+from wastex_matching.entrypoints.graphql.feed import Decoder, signed_in_events, topics_of
 from wastex_matching.entrypoints.graphql.types import OfferRef
 from wastex_matching.entrypoints.graphql.wiring import services
 from wastex_matching.service import MatchingService
-from wastex_shared.events import spec_for
 from wastex_shared.events.catalog import OfferAmended, OfferPosted, OfferUpdated
 from wastex_shared.graphql.context import Info
 
@@ -42,7 +41,7 @@ class Sighting:
 
 
 #: What an event's data says of its offer; None: nothing a subscriber is told of.
-Reader = Callable[[Mapping[str, Any]], Sighting | None]
+Reader = Decoder[Sighting]
 
 
 #: The statuses in which the catalog shows another enterprise's offer (in the public view).
@@ -83,12 +82,6 @@ CHANGES: Final[Mapping[str, Reader]] = {
 }
 
 
-def topics_of(readers: Mapping[str, Reader]) -> tuple[str, ...]:
-    """The topics the events of `readers` travel on (the live feed must read them)."""
-    specs = [spec_for(event_type) for event_type in readers]
-    return tuple(spec.topic.name for spec in specs if spec is not None)
-
-
 #: The topics of `CHANGES` (the live feed reads them).
 OFFER_CHANGES: Final = topics_of(CHANGES)
 
@@ -124,22 +117,11 @@ async def pushed_offers(
     wanted = {code.strip().upper() for code in waste_codes} if waste_codes else None
     wiring = services(info)
     licences = _Licences(wiring.matching, enterprise_id)
-    topics = topics_of(readers)
-    async with wiring.hub.subscription(*topics, until=principal.expires_at) as events:
-        async for envelope in events:
-            policy.still_signed_in(principal)
-            reader = readers.get(envelope.type)
-            if reader is None:
-                continue
-            try:
-                sighting = reader(envelope.data)
-            except ValidationError:
-                continue
-            if sighting is None or sighting.enterprise_id == enterprise_id:
-                continue
-            code = sighting.waste_code or await wiring.matching.offer_code(sighting.offer_id)
-            if code is None or (wanted is not None and code not in wanted):
-                continue
-            if await licences.permit(code):
-                yield OfferRef(id=strawberry.ID(sighting.offer_id))
-    policy.still_signed_in(principal)  # the feed stops when the token expires
+    async for sighting in signed_in_events(wiring.hub, principal, readers):
+        if sighting.enterprise_id == enterprise_id:
+            continue
+        code = sighting.waste_code or await wiring.matching.offer_code(sighting.offer_id)
+        if code is None or (wanted is not None and code not in wanted):
+            continue
+        if await licences.permit(code):
+            yield OfferRef(id=strawberry.ID(sighting.offer_id))

@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from typing import Final
 
 import strawberry
-from pydantic import ValidationError
 
 from wastex_matching.adapters.repository import MatchRecord
 from wastex_matching.domain.lifecycle import MatchStatus
 from wastex_matching.entrypoints.graphql import offer_feed, policy
+from wastex_matching.entrypoints.graphql.feed import signed_in_events, spec_of, topics_of
 from wastex_matching.entrypoints.graphql.types import (
     DemandRef,
     MatchFilter,
@@ -22,7 +22,6 @@ from wastex_matching.entrypoints.graphql.types import (
 )
 from wastex_matching.entrypoints.graphql.wiring import services
 from wastex_shared.errors import DomainError
-from wastex_shared.events import EventSpec, spec_for
 from wastex_shared.events.matching import MatchFacts
 from wastex_shared.graphql.connection import (
     Connection,
@@ -129,14 +128,8 @@ CHANGES: Final = (
 )
 
 
-def _spec(event_type: str) -> EventSpec:
-    spec = spec_for(event_type)
-    assert spec is not None, event_type
-    return spec
-
-
 #: The topics of `CHANGES` (the live feed reads them).
-MATCH_CHANGES: Final = tuple(_spec(event_type).topic.name for event_type in CHANGES)
+MATCH_CHANGES: Final = topics_of(CHANGES)
 
 
 async def _pushed_matches(
@@ -146,25 +139,14 @@ async def _pushed_matches(
     stand; ends when the subscriber's token expires."""
     principal = policy.subscriber(info.context)
     wiring = services(info)
-    models = {event_type: _spec(event_type).model for event_type in event_types}
-    topics = [_spec(event_type).topic.name for event_type in event_types]
-    async with wiring.hub.subscription(*topics, until=principal.expires_at) as events:
-        async for envelope in events:
-            policy.still_signed_in(principal)
-            model = models.get(envelope.type)
-            if model is None:
-                continue
-            try:
-                facts = model.model_validate(envelope.data)
-            except ValidationError:
-                continue
-            if not isinstance(facts, MatchFacts) or not policy.might_see(principal, facts):
-                continue
-            record = await wiring.matching.get(facts.match_id)
-            if record is None or not policy.may_see(principal, record):
-                continue
-            yield match_of(record)
-    policy.still_signed_in(principal)  # the feed stops when the token expires
+    decoders = {event_type: spec_of(event_type).model.model_validate for event_type in event_types}
+    async for facts in signed_in_events(wiring.hub, principal, decoders):
+        if not isinstance(facts, MatchFacts) or not policy.might_see(principal, facts):
+            continue
+        record = await wiring.matching.get(facts.match_id)
+        if record is None or not policy.may_see(principal, record):
+            continue
+        yield match_of(record)
 
 
 @strawberry.type
