@@ -1,24 +1,46 @@
-"""Every topic name and its partition count, in one place for tansu, Kafka and the code.
+"""Every topic name, partition count and retention, in one place for tansu, Kafka and the
+code.
 
 Names: `<producer>.<event-name>.v<major>`; ingest `ingest.<thing>.v1`; dead letters
 `<group>.dlq.v1`.
+
+Retention: the services' facts are kept for ever, because read models are rebuilt from
+offset 0 (`wastex replay`) and a consumer group whose committed offsets expired starts
+there too; a broker's default (Kafka's is 7 days) would silently drop the oldest offers
+from a rebuilt market. Ingest topics and dead letters carry factories' tokens and have
+served their purpose once handled or re-driven, so they age out.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
+
+#: Ingest messages are recorded by the catalog or the ledger within seconds; a week leaves
+#: room for a consumer that was down and for `wastex dlq redrive` of their dead letters.
+INGEST_RETENTION = timedelta(days=7)
+#: Dead letters wait for someone to look at them and re-drive what can be.
+DLQ_RETENTION = timedelta(days=30)
 
 
 @dataclass(frozen=True, slots=True)
 class Topic:
     name: str
     partitions: int = 3
+    #: How long the broker keeps a message; None: for ever.
+    retention: timedelta | None = None
+
+    @property
+    def configs(self) -> dict[str, str]:
+        """The topic's settings as Kafka spells them (CreateTopics' `configs`)."""
+        keep = -1 if self.retention is None else int(self.retention.total_seconds() * 1000)
+        return {"retention.ms": str(keep)}
 
 
 # Ingest: the factories' own systems post here (key = enterprise id).
-INGEST_OFFERS = Topic("ingest.offers.v1", 6)
-INGEST_DEMANDS = Topic("ingest.demands.v1", 3)
-INGEST_LEDGER_REPORTS = Topic("ingest.ledger-reports.v1", 6)
+INGEST_OFFERS = Topic("ingest.offers.v1", 6, INGEST_RETENTION)
+INGEST_DEMANDS = Topic("ingest.demands.v1", 3, INGEST_RETENTION)
+INGEST_LEDGER_REPORTS = Topic("ingest.ledger-reports.v1", 6, INGEST_RETENTION)
 #: Every ingest topic: its messages carry a factory's token (a DLQ re-drive signs for them).
 INGEST_TOPICS = (INGEST_OFFERS, INGEST_DEMANDS, INGEST_LEDGER_REPORTS)
 
@@ -54,9 +76,9 @@ LEDGER_SHIPMENT_CANCELLED = Topic("ledger.shipment-cancelled.v1")
 LEDGER_ENTRY_RECORDED = Topic("ledger.entry-recorded.v1", 6)
 
 # Dead letters, one per consumer group.
-CATALOG_DLQ = Topic("catalog.dlq.v1", 1)
-MATCHING_DLQ = Topic("matching.dlq.v1", 1)
-LEDGER_DLQ = Topic("ledger.dlq.v1", 1)
+CATALOG_DLQ = Topic("catalog.dlq.v1", 1, DLQ_RETENTION)
+MATCHING_DLQ = Topic("matching.dlq.v1", 1, DLQ_RETENTION)
+LEDGER_DLQ = Topic("ledger.dlq.v1", 1, DLQ_RETENTION)
 
 
 def dlq_for(group: str) -> str:
