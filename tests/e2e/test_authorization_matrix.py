@@ -806,7 +806,18 @@ QUERIES = [
         MANIFESTS,
         "manifests",
         lambda w: {"filter": {"enterpriseId": w.ids["A"]}},
-        only(*TENANT_A_REGULATOR_X_ADMIN),
+        # A regulator's filter narrows its reach (district Y holds none of A's), a tenant
+        # may name only itself.
+        cells(
+            anonymous=DENY,
+            enterprise_a=frozenset({"man3", "man4"}),
+            enterprise_b=DENY,
+            recycler=DENY,
+            regulator_x=frozenset({"man3", "man4"}),
+            regulator_y=frozenset(),
+            admin=frozenset({"man3", "man4"}),
+        ),
+        keys_of("man3", "man4"),
     ),
     Row("discrepancies", DISCREPANCIES, "discrepancies", no_vars, only(*SIGNED_IN)),
     Row(
@@ -837,7 +848,16 @@ QUERIES = [
         LEDGER_ENTRIES,
         "ledgerEntries",
         lambda w: {"filter": {"enterpriseId": w.ids["A"]}},
-        only(*TENANT_A_REGULATOR_X_ADMIN),
+        cells(
+            anonymous=DENY,
+            enterprise_a=frozenset({"E_view"}),
+            enterprise_b=DENY,
+            recycler=DENY,
+            regulator_x=frozenset({"E_view"}),
+            regulator_y=frozenset(),
+            admin=frozenset({"E_view"}),
+        ),
+        keys_of("E_view", "E_b"),
     ),
 ]
 

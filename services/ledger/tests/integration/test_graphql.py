@@ -253,6 +253,10 @@ async def test_a_regulator_reads_the_entries_of_enterprises_registered_in_its_di
     for district, sees in (("青山区", True), ("新洲区", True), ("江岸区", False)):
         listed = (await api.data(listing, regulator(district)))["ledgerEntries"]["edges"]
         assert (entry_id in {e["node"]["id"] for e in listed}) is sees, district
+        # Asking for the enterprise by name narrows the same list (新洲区's regulator
+        # oversees its works though it is registered elsewhere); it is never refused.
+        named = (await api.data(listing, regulator(district), f=filtered))["ledgerEntries"]
+        assert [e["node"]["id"] for e in named["edges"]] == ([entry_id] if sees else [])
         if sees:
             read = await api.data(reading, regulator(district), id=entry_id)
             assert read["ledgerEntry"] == {"id": entry_id}, district
