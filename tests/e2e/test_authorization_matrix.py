@@ -1119,11 +1119,13 @@ OFFER_CHANGED = (
     'subscription { offerChanged(wasteCodes: ["SW05"]) {'
     " id wasteCode quantityTonnes district site { id } } }"
 )
+OFFER_CLOSED = 'subscription { offerClosed(wasteCodes: ["SW05"]) { offerId status } }'
 SUBSCRIPTIONS = {
     "matchProposed": MATCH_PROPOSED,
     "offerPosted": OFFER_POSTED,
     "matchChanged": MATCH_CHANGED,
     "offerChanged": OFFER_CHANGED,
+    "offerClosed": OFFER_CLOSED,
 }
 RECEIVES = "RECEIVES"
 SILENT = "SILENT"
@@ -1184,8 +1186,8 @@ async def subscriptions(world: World, stack: Stack) -> AsyncIterator[dict[tuple[
     """Every role subscribes to every subscription; A then posts SW05 offers (R's licence
     permits SW05 and R's demand takes it, so each makes an offerPosted and a new match) until
     the subscribers that should hear of them have; R turns a proposal down (matchChanged)
-    and A amends an offer R heard of (offerChanged); then a little longer for any stray
-    event."""
+    and A amends an offer R heard of (offerChanged), then withdraws the last one it posted
+    (offerClosed); then a little longer for any stray event."""
     url = stack.graphql_url.replace("http://", "ws://")
     watches = {(name, role): Watch() for name in SUBSCRIPTIONS for role in ROLES}
     sockets: list[ClientConnection] = []
@@ -1240,6 +1242,18 @@ async def subscriptions(world: World, stack: Stack) -> AsyncIterator[dict[tuple[
         async with asyncio.timeout(60):
             while not all(watches[k].events for k in changed):
                 await asyncio.sleep(0.1)
+        # And one leaves the market.
+        *_, last = watches[("offerPosted", "recycler")].events
+        world.ids["O_closed"] = last["offerPosted"]["id"]
+        await mutate(
+            world.client("enterprise_a"),
+            WITHDRAW_OFFER,
+            "withdrawOffer",
+            id=last["offerPosted"]["id"],
+        )
+        async with asyncio.timeout(60):
+            while not watches[("offerClosed", "recycler")].events:
+                await asyncio.sleep(0.1)
         await asyncio.sleep(2)
         yield watches
     finally:
@@ -1287,6 +1301,15 @@ SUBSCRIPTION_CELLS = {
         regulator_y=DENY,
         admin=DENY,
     ),
+    "offerClosed": cells(
+        anonymous=DENY,
+        enterprise_a=SILENT,  # it withdrew the offer itself
+        enterprise_b=SILENT,  # no licence for SW05
+        recycler=RECEIVES,
+        regulator_x=DENY,
+        regulator_y=DENY,
+        admin=DENY,
+    ),
 }
 
 
@@ -1314,6 +1337,15 @@ async def test_subscription_events_keep_the_public_view(
             assert view == ("SW05", DISTRICT_X, None)
     [amended] = subscriptions[("offerChanged", "recycler")].events
     assert amended["offerChanged"]["quantityTonnes"] == "4.000"
+
+
+async def test_an_offer_leaving_the_market_is_told_by_id_and_why(
+    world: World, subscriptions: dict[tuple[str, str], Watch]
+) -> None:
+    """Withdrawn, the offer is no longer the recycler's to read: offerClosed says which and
+    why, and nothing else."""
+    events = subscriptions[("offerClosed", "recycler")].events
+    assert events == [{"offerClosed": {"offerId": world.ids["O_closed"], "status": "WITHDRAWN"}}]
 
 
 @pytest.mark.parametrize("kind", list(BAD_TOKENS))

@@ -27,6 +27,7 @@ from wastex_shared.topics import (
     CATALOG_OFFER_AMENDED,
     CATALOG_OFFER_POSTED,
     CATALOG_OFFER_UPDATED,
+    CATALOG_OFFER_WITHDRAWN,
     MATCHING_MATCH_ACCEPTED,
     MATCHING_MATCH_PROPOSED,
 )
@@ -55,6 +56,9 @@ async def services() -> AsyncIterator[GraphQLServices]:
         ("subscription { offerChanged { id } }", None, "UNAUTHENTICATED"),
         ("subscription { offerChanged { id } }", Role.REGULATOR, "NOT_AUTHORIZED"),
         ("subscription { offerChanged { id } }", Role.ADMIN, "NOT_AUTHORIZED"),
+        ("subscription { offerClosed { offerId } }", None, "UNAUTHENTICATED"),
+        ("subscription { offerClosed { offerId } }", Role.REGULATOR, "NOT_AUTHORIZED"),
+        ("subscription { offerClosed { offerId } }", Role.ADMIN, "NOT_AUTHORIZED"),
     ],
 )
 async def test_subscriptions_check_the_token_in_the_resolver(
@@ -253,6 +257,7 @@ async def test_a_subscription_ends_at_its_first_event_after_the_token_expires(
         ("subscription { offerPosted { id } }", CATALOG_OFFER_POSTED.name),
         ("subscription { matchChanged { id } }", MATCHING_MATCH_ACCEPTED.name),
         ("subscription { offerChanged { id } }", CATALOG_OFFER_AMENDED.name),
+        ("subscription { offerClosed { offerId } }", CATALOG_OFFER_WITHDRAWN.name),
     ],
 )
 async def test_an_idle_subscription_ends_when_the_token_expires(
@@ -375,3 +380,53 @@ async def test_offer_changes_on_the_market_are_judged_as_postings_are(
     reads_before = len(offer_reads)
     assert await service.offer_code("ash-3") == "SW02"  # kept: no read
     assert len(offer_reads) == reads_before
+
+
+async def test_offers_leaving_the_market_are_pushed_as_an_id_and_why(
+    service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> None:
+    """offerChanged cannot push an offer other enterprises may no longer read; offerClosed
+    tells its subscribers which one went and why, by the same licence and code filters."""
+    await seed_market(catalog, consumer)  # the cement plant holds an SW01/SW02 licence
+    slag = catalog.offer("slag-1", "steel", "steel-site", QINGSHAN_STEEL)  # as seeded
+    oil = catalog.offer("oil-2", "steel", "steel-site", QINGSHAN_STEEL, code="HW08")
+    ash = catalog.offer("ash-3", "steel", "steel-site", QINGSHAN_STEEL, code="SW02")
+    own = catalog.offer("own-4", "cement", "cement-site", JIANGXIA_CEMENT)
+    await catalog.feed(consumer, oil, ash, own)
+    hub = LiveHub()
+    token = issue_token(MatchingSettings().jwt, Role.RECYCLER, "cement")
+    queries = {
+        "all": "subscription { offerClosed { offerId status } }",
+        "ash": 'subscription { offerClosed(wasteCodes: ["SW02"]) { offerId status } }',
+    }
+    pushed: dict[str, list[tuple[str, str]]] = {name: [] for name in queries}
+
+    async def collect(name: str) -> None:
+        async for result in await subscribed(service, hub, token, queries[name]):
+            assert result.errors is None
+            assert result.data is not None
+            closed = result.data["offerClosed"]
+            pushed[name].append((closed["offerId"], closed["status"]))
+
+    collecting = [asyncio.ensure_future(collect(name)) for name in queries]
+    while hub.subscribers(CATALOG_OFFER_WITHDRAWN.name) < len(queries):
+        await asyncio.sleep(0.01)
+    live(
+        hub,
+        catalog.offer_updated("slag-1", "steel", "PARTIALLY_MATCHED", "180", 3),  # on: no
+        catalog.amended(slag, quantity_tonnes="150"),  # still on the market: no
+        catalog.amended(slag, 5, "150", quantity_tonnes="150", status="FULLY_MATCHED"),  # yes
+        catalog.offer_withdrawn("oil-2", "steel", 3),  # no licence for HW08
+        catalog.offer_withdrawn("own-4", "cement", 3),  # the subscriber's own
+        catalog.offer_updated("ash-3", "steel", "EXPIRED", "100", 2),  # yes, to both
+        catalog.offer_withdrawn("slag-1", "steel", 6),  # yes: withdrawn now
+    )
+    while len(pushed["all"]) < 3 or not pushed["ash"]:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)  # nothing more comes
+    for task in collecting:
+        task.cancel()
+    assert pushed == {
+        "all": [("slag-1", "FULLY_MATCHED"), ("ash-3", "EXPIRED"), ("slag-1", "WITHDRAWN")],
+        "ash": [("ash-3", "EXPIRED")],
+    }

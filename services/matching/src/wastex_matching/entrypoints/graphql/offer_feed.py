@@ -21,10 +21,10 @@ import strawberry
 from wastex_matching.domain.model import LicenceView
 from wastex_matching.entrypoints.graphql import policy
 from wastex_matching.entrypoints.graphql.feed import Decoder, signed_in_events, topics_of
-from wastex_matching.entrypoints.graphql.types import OfferRef
+from wastex_matching.entrypoints.graphql.types import OfferClosedType, OfferClosureType, OfferRef
 from wastex_matching.entrypoints.graphql.wiring import services
 from wastex_matching.service import MatchingService
-from wastex_shared.events.catalog import OfferAmended, OfferPosted, OfferUpdated
+from wastex_shared.events.catalog import OfferAmended, OfferPosted, OfferUpdated, OfferWithdrawn
 from wastex_shared.graphql.context import Info
 
 #: How long an offer subscription judges offers by the licences it last read.
@@ -33,10 +33,12 @@ LICENCE_REFRESH_SECONDS: Final = 5.0
 
 @dataclass(frozen=True, slots=True)
 class Sighting:
-    """An offer an event tells of: its owner, and its code when the event carries it."""
+    """An offer an event tells of: its owner, its status after the event, and its code
+    when the event carries it."""
 
     offer_id: str
     enterprise_id: str
+    status: str
     waste_code: str | None = None
 
 
@@ -47,43 +49,65 @@ Reader = Decoder[Sighting]
 #: The statuses in which the catalog shows another enterprise's offer (in the public view).
 #: Off the market (WITHDRAWN, EXPIRED, FULLY_MATCHED) it shows the offer only to its owner,
 #: its regulators and the holders of its accepted matches: a reference pushed then would
-#: resolve to NOT_AUTHORIZED for the subscriber, so such a change is not pushed.
+#: resolve to NOT_AUTHORIZED for the subscriber, so such a change is pushed by `offerClosed`
+#: as an id and a status, not by `offerChanged`.
 ON_THE_MARKET: Final = frozenset({"OPEN", "PARTIALLY_MATCHED"})
 
 
 def _posted(data: Mapping[str, Any]) -> Sighting:
     offer = OfferPosted.model_validate(data)
-    return Sighting(offer.offer_id, offer.enterprise_id, offer.waste_code)
+    return Sighting(offer.offer_id, offer.enterprise_id, offer.status, offer.waste_code)
 
 
-def _amended(data: Mapping[str, Any]) -> Sighting | None:
+def _amended(data: Mapping[str, Any]) -> Sighting:
     offer = OfferAmended.model_validate(data)
-    if offer.status not in ON_THE_MARKET:
-        return None
-    return Sighting(offer.offer_id, offer.enterprise_id, offer.waste_code)
+    return Sighting(offer.offer_id, offer.enterprise_id, offer.status, offer.waste_code)
 
 
-def _updated(data: Mapping[str, Any]) -> Sighting | None:
-    """Tonnes taken up or released by a match, or the offer rebuilt by a replay; the event
-    does not carry the code."""
+def _updated(data: Mapping[str, Any]) -> Sighting:
+    """Tonnes taken up or released by a match, expiry, or the offer rebuilt by a replay; the
+    event does not carry the code."""
     change = OfferUpdated.model_validate(data)
-    if change.status not in ON_THE_MARKET:
-        return None
-    return Sighting(change.offer_id, change.enterprise_id)
+    return Sighting(change.offer_id, change.enterprise_id, change.status)
+
+
+def _withdrawn(data: Mapping[str, Any]) -> Sighting:
+    offer = OfferWithdrawn.model_validate(data)
+    return Sighting(offer.offer_id, offer.enterprise_id, offer.status)
+
+
+#: The statuses `offerClosed` pushes.
+CLOSURES: Final = frozenset(closure.value for closure in OfferClosureType)
+
+
+def _when(statuses: frozenset[str], read: Reader) -> Reader:
+    """`read`, for the offers it finds in one of `statuses` after the event."""
+
+    def reader(data: Mapping[str, Any]) -> Sighting | None:
+        sighting = read(data)
+        return sighting if sighting is not None and sighting.status in statuses else None
+
+    return reader
 
 
 #: `offerPosted`: new offers.
 POSTINGS: Final[Mapping[str, Reader]] = {"catalog.offer-posted": _posted}
-#: `offerChanged`: changes after which the offer is on the market (still, or again). A
-#: withdrawal always takes it off, so `catalog.offer-withdrawn` is not read.
+#: `offerChanged`: changes after which the offer is on the market (still, or again).
 CHANGES: Final[Mapping[str, Reader]] = {
-    "catalog.offer-amended": _amended,
-    "catalog.offer-updated": _updated,
+    "catalog.offer-amended": _when(ON_THE_MARKET, _amended),
+    "catalog.offer-updated": _when(ON_THE_MARKET, _updated),
+}
+#: `offerClosed`: changes that take the offer off the market (or find it off still: a
+#: withdrawal of an offer fully matched says so again).
+CLOSINGS: Final[Mapping[str, Reader]] = {
+    "catalog.offer-amended": _when(CLOSURES, _amended),
+    "catalog.offer-updated": _when(CLOSURES, _updated),
+    "catalog.offer-withdrawn": _withdrawn,
 }
 
-
-#: The topics of `CHANGES` (the live feed reads them).
-OFFER_CHANGES: Final = topics_of(CHANGES)
+#: The topics the offer subscriptions other than `offerPosted` read (the live feed reads
+#: them).
+OFFER_CHANGES: Final = tuple(sorted(set(topics_of(CHANGES)) | set(topics_of(CLOSINGS))))
 
 
 class _Licences:
@@ -108,6 +132,24 @@ class _Licences:
 async def pushed_offers(
     info: Info, waste_codes: list[str] | None, readers: Mapping[str, Reader]
 ) -> AsyncGenerator[OfferRef, None]:
+    """References to the offers of `watched_offers`, for the gateway to resolve."""
+    async for sighting in watched_offers(info, waste_codes, readers):
+        yield OfferRef(id=strawberry.ID(sighting.offer_id))
+
+
+async def closed_offers(
+    info: Info, waste_codes: list[str] | None
+) -> AsyncGenerator[OfferClosedType, None]:
+    """Offers of `watched_offers` that left the market: their id and why."""
+    async for sighting in watched_offers(info, waste_codes, CLOSINGS):
+        yield OfferClosedType(
+            offer_id=strawberry.ID(sighting.offer_id), status=OfferClosureType(sighting.status)
+        )
+
+
+async def watched_offers(
+    info: Info, waste_codes: list[str] | None, readers: Mapping[str, Reader]
+) -> AsyncGenerator[Sighting, None]:
     """The offers the events of `readers` tell of that the subscriber (a tenant) is to hear
     of; ends when its token expires. An offer whose event does not carry its code is looked
     up in matching's own store (`offer_code`, once a process), after the cheaper filters (one
@@ -124,4 +166,4 @@ async def pushed_offers(
         if code is None or (wanted is not None and code not in wanted):
             continue
         if await licences.permit(code):
-            yield OfferRef(id=strawberry.ID(sighting.offer_id))
+            yield sighting

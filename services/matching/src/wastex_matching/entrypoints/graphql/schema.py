@@ -17,6 +17,7 @@ from wastex_matching.entrypoints.graphql.types import (
     MatchFilter,
     MatchPayload,
     MatchType,
+    OfferClosedType,
     OfferRef,
     match_of,
 )
@@ -185,8 +186,8 @@ class Subscription:
             "change after posting while on the market: amended, or tonnes taken up or "
             "released by matches (optionally only these codes); each pushed as it stands "
             "when read. A change that takes an offer off the market (withdrawn, expired, "
-            "fully matched) is not pushed: other enterprises may no longer read it (a party "
-            "to its matches hears through matchChanged); one that brings it back is."
+            "fully matched) is pushed by offerClosed instead: other enterprises may no "
+            "longer read the offer; one that brings it back is pushed here."
         )
     )
     async def offer_changed(
@@ -194,6 +195,19 @@ class Subscription:
     ) -> AsyncGenerator[OfferRef, None]:
         async for offer in offer_feed.pushed_offers(info, waste_codes, offer_feed.CHANGES):
             yield offer
+
+    @strawberry.subscription(
+        description=(
+            "Offers whose code the caller's licences valid today permit (optionally only "
+            "these codes) as they leave the market: withdrawn, expired or fully matched; "
+            "each as its id and why, since other enterprises may no longer read it."
+        )
+    )
+    async def offer_closed(
+        self, info: Info, waste_codes: list[str] | None = None
+    ) -> AsyncGenerator[OfferClosedType, None]:
+        async for closed in offer_feed.closed_offers(info, waste_codes):
+            yield closed
 
 
 schema = strawberry.federation.Schema(

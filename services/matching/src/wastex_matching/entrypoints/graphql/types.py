@@ -35,6 +35,25 @@ class DemandRef:
         return cls(id=id)
 
 
+@strawberry.enum(name="OfferClosure", description="Why an offer left the market.")
+class OfferClosureType(Enum):
+    WITHDRAWN = "WITHDRAWN"
+    EXPIRED = "EXPIRED"
+    FULLY_MATCHED = "FULLY_MATCHED"
+
+
+@strawberry.type(
+    name="OfferClosed",
+    description=(
+        "An offer left the market. Only its id and why: other enterprises may no longer "
+        "read it. Tonnes released by a match can bring it back (offerChanged)."
+    ),
+)
+class OfferClosedType:
+    offer_id: strawberry.ID
+    status: OfferClosureType
+
+
 @strawberry.enum(name="MatchStatus")
 class MatchStatusType(Enum):
     PROPOSED = "PROPOSED"
