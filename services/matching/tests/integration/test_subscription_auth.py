@@ -315,6 +315,18 @@ def live(hub: LiveHub, *envelopes: Envelope) -> None:
         hub.publish(spec.topic.name, envelope)
 
 
+async def four_offers(catalog: Catalog, consumer: EventConsumer) -> list[Envelope]:
+    """The seeded market (the cement plant holds an SW01/SW02 licence) with four offers: the
+    steel works' SW01 slag (as seeded), HW08 oil and SW02 ash, and the cement plant's own."""
+    await seed_market(catalog, consumer)
+    slag = catalog.offer("slag-1", "steel", "steel-site", QINGSHAN_STEEL)
+    oil = catalog.offer("oil-2", "steel", "steel-site", QINGSHAN_STEEL, code="HW08")
+    ash = catalog.offer("ash-3", "steel", "steel-site", QINGSHAN_STEEL, code="SW02")
+    own = catalog.offer("own-4", "cement", "cement-site", JIANGXIA_CEMENT)
+    await catalog.feed(consumer, oil, ash, own)
+    return [slag, oil, ash, own]
+
+
 async def test_offer_changes_on_the_market_are_judged_as_postings_are(
     service: MatchingService,
     consumer: EventConsumer,
@@ -324,12 +336,7 @@ async def test_offer_changes_on_the_market_are_judged_as_postings_are(
     """Amendments carry the offer's code; tonnes taken up or released do not, so the offer
     is read from matching's store, once, and only after the cheap filters. A change that
     takes the offer off the market is not pushed: the catalog would not show it."""
-    await seed_market(catalog, consumer)  # the cement plant holds an SW01/SW02 licence
-    slag = catalog.offer("slag-1", "steel", "steel-site", QINGSHAN_STEEL)  # as seeded
-    oil = catalog.offer("oil-2", "steel", "steel-site", QINGSHAN_STEEL, code="HW08")
-    ash = catalog.offer("ash-3", "steel", "steel-site", QINGSHAN_STEEL, code="SW02")
-    own = catalog.offer("own-4", "cement", "cement-site", JIANGXIA_CEMENT)
-    await catalog.feed(consumer, oil, ash, own)
+    slag, oil, _, own = await four_offers(catalog, consumer)
     licence_reads = calls_of(monkeypatch, service, "licences_of")
     offer_reads = calls_of(monkeypatch, service, "offer")  # what `offer_code` reads
     hub = LiveHub()
@@ -387,12 +394,7 @@ async def test_offers_leaving_the_market_are_pushed_as_an_id_and_why(
 ) -> None:
     """offerChanged cannot push an offer other enterprises may no longer read; offerClosed
     tells its subscribers which one went and why, by the same licence and code filters."""
-    await seed_market(catalog, consumer)  # the cement plant holds an SW01/SW02 licence
-    slag = catalog.offer("slag-1", "steel", "steel-site", QINGSHAN_STEEL)  # as seeded
-    oil = catalog.offer("oil-2", "steel", "steel-site", QINGSHAN_STEEL, code="HW08")
-    ash = catalog.offer("ash-3", "steel", "steel-site", QINGSHAN_STEEL, code="SW02")
-    own = catalog.offer("own-4", "cement", "cement-site", JIANGXIA_CEMENT)
-    await catalog.feed(consumer, oil, ash, own)
+    slag, *_ = await four_offers(catalog, consumer)
     hub = LiveHub()
     token = issue_token(MatchingSettings().jwt, Role.RECYCLER, "cement")
     queries = {
