@@ -34,3 +34,14 @@ def test_an_expired_token_is_refused_on_first_sight() -> None:
     token = issue_token(CONFIG, Role.ADMIN, ttl=timedelta(seconds=-1))
     with pytest.raises(Unauthenticated, match="expired"):
         verify_token(CONFIG, token)
+
+
+def test_a_token_is_judged_at_the_time_asked_for() -> None:
+    """A message the broker took while its token held is judged at that time (ingest)."""
+    token = issue_token(CONFIG, Role.ENTERPRISE, "ent-1", ttl=timedelta(seconds=-60))
+    expired_at = time.time() - 60
+    assert verify_token(CONFIG, token, at=expired_at - 1).enterprise_id == "ent-1"
+    with pytest.raises(Unauthenticated, match="expired"):
+        verify_token(CONFIG, token, at=expired_at + 1)
+    with pytest.raises(Unauthenticated, match="expired"):
+        verify_token(CONFIG, token)

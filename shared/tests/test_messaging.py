@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -37,11 +38,13 @@ from sqlalchemy.exc import (
     ResourceClosedError,
 )
 
+from wastex_shared import auth
+from wastex_shared.auth import JwtConfig, Role, ingest_authenticator, issue_token
 from wastex_shared.envelope import Envelope, utcnow
 from wastex_shared.errors import DomainError
 from wastex_shared.events.ingest import OfferSubmit
 from wastex_shared.messaging import EventConsumer, OutboxRelay
-from wastex_shared.messaging.consumer import MAX_MESSAGE_BYTES
+from wastex_shared.messaging.consumer import LOG_APPEND_TIME, MAX_MESSAGE_BYTES
 from wastex_shared.messaging.dead_letter import HEADER_TEXT_LENGTH
 from wastex_shared.messaging.relay import make_producer
 from wastex_shared.messaging.subscription import subscribe
@@ -57,7 +60,7 @@ from wastex_shared.storage import (
 )
 from wastex_shared.storage.failures import LostRace, connection_lost, transient
 from wastex_shared.testing.plugin import PG_SERVER, create_pg_database, drop_pg_database
-from wastex_shared.topics import dlq_for
+from wastex_shared.topics import INGEST_OFFERS, dlq_for
 
 metadata = MetaData()
 tables = messaging_tables(metadata)
@@ -325,6 +328,8 @@ class Delivered:
     offset: int = 0
     key: bytes | None = b"ent-1"
     headers: Sequence[tuple[str, bytes]] = ()
+    timestamp: int = -1
+    timestamp_type: int = 0  # the producer's time (CreateTime)
 
 
 async def test_a_type_on_a_topic_of_the_contract_not_its_own_is_dead_lettered(
@@ -336,7 +341,7 @@ async def test_a_type_on_a_topic_of_the_contract_not_its_own_is_dead_lettered(
         "g-wrong-topic",
         uow_factory,
         {"wastex.offer.submit": store_offer},
-        authenticate=lambda envelope, headers: None,
+        authenticate=lambda envelope, headers, at: None,
     )
     smuggled = offer_event("4.000")
     await consumer.handle_batch(
@@ -352,7 +357,9 @@ async def test_a_type_on_a_topic_of_the_contract_not_its_own_is_dead_lettered(
     assert json.loads(headers)["x-error-type"] == "WRONG_TOPIC"
 
 
-def authenticate_good_token(envelope: Envelope, headers: Mapping[str, str]) -> str | None:
+def authenticate_good_token(
+    envelope: Envelope, headers: Mapping[str, str], at: float | None
+) -> str | None:
     if envelope.type.startswith(("catalog.", "matching.")):
         return None  # a fact needs no token (and proves no sender)
     if headers.get("authorization") != "Bearer good":
@@ -414,6 +421,50 @@ async def test_a_dead_letter_keeps_no_token_but_says_as_whom_it_was_authenticate
     # A fact proves no sender, whatever its envelope says: nothing to sign a token for.
     assert by_offset["4"]["x-error-type"] == "UNKNOWN_EVENT_TYPE"
     assert "x-authenticated-source" not in by_offset["4"]
+
+
+async def test_a_token_is_judged_when_the_broker_took_the_message_if_it_says_so(
+    uow_factory: UnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A factory's token that expired while its messages waited in a backlog: where the
+    broker stamped them (LogAppendTime, as on the ingest topics) they were sent while it
+    held, and go through; a producer's own timestamp proves nothing, so those are judged
+    now."""
+    config = JwtConfig()
+    now = time.time()
+    monkeypatch.setattr(auth, "utcnow", lambda: datetime.fromtimestamp(now - 7200, UTC))
+    token = issue_token(config, Role.ENTERPRISE, "ent-1", ttl=timedelta(hours=1))
+    monkeypatch.undo()  # issued two hours ago, expired one hour ago
+    consumer = EventConsumer(
+        "g-backlog",
+        uow_factory,
+        {"wastex.offer.submit": store_offer},
+        authenticate=ingest_authenticator(config),
+    )
+    signed = [("authorization", f"Bearer {token}".encode())]
+    held, expired = int((now - 5400) * 1000), int((now - 1800) * 1000)
+
+    def sent(tonnes: str, offset: int, at: int, stamped_by: int) -> Delivered:
+        value = offer_event(tonnes).to_json()
+        return Delivered(INGEST_OFFERS.name, value, 0, offset, b"ent-1", signed, at, stamped_by)
+
+    await consumer.handle_batch(
+        [
+            sent("1.000", 0, held, LOG_APPEND_TIME),  # taken while the token held
+            sent("2.000", 1, held, 0),  # the producer says so: judged now
+            sent("3.000", 2, expired, LOG_APPEND_TIME),  # taken after it expired
+        ]
+    )
+    assert await stored_tonnes(uow_factory) == [Decimal("1.000")]
+    async with uow_factory() as uow:
+        parked = [
+            json.loads(h)
+            for h in (await uow.session.execute(select(tables.outbox.c.headers))).scalars()
+        ]
+    assert sorted((h["x-original-offset"], h["x-error-type"]) for h in parked) == [
+        ("1", "UNAUTHENTICATED"),
+        ("2", "UNAUTHENTICATED"),
+    ]
 
 
 async def store_publish_then_check(uow: UnitOfWork, event: Envelope, data: OfferSubmit) -> None:

@@ -1,5 +1,5 @@
-"""Topics are made with their retention, and a topic made earlier with another one is
-reported (on the real broker)."""
+"""Topics are made with their settings (retention, timestamps), and a topic made earlier
+with others is reported (on the real broker)."""
 
 from __future__ import annotations
 
@@ -33,10 +33,14 @@ async def admin(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
         await client.close()
 
 
-async def retention_of(admin: AIOKafkaAdminClient, name: str) -> str:
+async def config_of(admin: AIOKafkaAdminClient, name: str, key: str) -> str:
     (response,) = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name)])
     ((*_, entries),) = response.resources
-    return str({key: value for key, value, *_ in entries}["retention.ms"])
+    return str({k: value for k, value, *_ in entries}[key])
+
+
+async def retention_of(admin: AIOKafkaAdminClient, name: str) -> str:
+    return await config_of(admin, name, "retention.ms")
 
 
 async def test_facts_are_kept_for_ever_and_ingest_and_dead_letters_age_out(
@@ -46,6 +50,8 @@ async def test_facts_are_kept_for_ever_and_ingest_and_dead_letters_age_out(
     assert await retention_of(admin, CATALOG_OFFER_POSTED.name) == "-1"
     assert await retention_of(admin, LEDGER_ENTRY_RECORDED.name) == "-1"
     assert await retention_of(admin, INGEST_OFFERS.name) == WEEK_MS
+    # The broker stamps ingest messages: tokens are judged when it took them.
+    assert await config_of(admin, INGEST_OFFERS.name, "message.timestamp.type") == ("LogAppendTime")
     assert await retention_of(admin, CATALOG_DLQ.name) == str(30 * 24 * 3600 * 1000)
 
 

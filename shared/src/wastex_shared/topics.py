@@ -9,6 +9,10 @@ offset 0 (`wastex replay`) and a consumer group whose committed offsets expired 
 there too; a broker's default (Kafka's is 7 days) would silently drop the oldest offers
 from a rebuilt market. Ingest topics and dead letters carry factories' tokens and have
 served their purpose once handled or re-driven, so they age out.
+
+Ingest topics are stamped by the broker (`LogAppendTime`): a factory's token is judged at
+the time the broker took its message, not when a backlogged consumer reads it (decision
+021).
 """
 
 from __future__ import annotations
@@ -29,18 +33,26 @@ class Topic:
     partitions: int = 3
     #: How long the broker keeps a message; None: for ever.
     retention: timedelta | None = None
+    #: The broker stamps each message with the time it appended it (the producer's own
+    #: timestamp otherwise).
+    broker_timestamps: bool = False
 
     @property
     def configs(self) -> dict[str, str]:
         """The topic's settings as Kafka spells them (CreateTopics' `configs`)."""
         keep = -1 if self.retention is None else int(self.retention.total_seconds() * 1000)
-        return {"retention.ms": str(keep)}
+        configs = {"retention.ms": str(keep)}
+        if self.broker_timestamps:
+            configs["message.timestamp.type"] = "LogAppendTime"
+        return configs
 
 
 # Ingest: the factories' own systems post here (key = enterprise id).
-INGEST_OFFERS = Topic("ingest.offers.v1", 6, INGEST_RETENTION)
-INGEST_DEMANDS = Topic("ingest.demands.v1", 3, INGEST_RETENTION)
-INGEST_LEDGER_REPORTS = Topic("ingest.ledger-reports.v1", 6, INGEST_RETENTION)
+INGEST_OFFERS = Topic("ingest.offers.v1", 6, INGEST_RETENTION, broker_timestamps=True)
+INGEST_DEMANDS = Topic("ingest.demands.v1", 3, INGEST_RETENTION, broker_timestamps=True)
+INGEST_LEDGER_REPORTS = Topic(
+    "ingest.ledger-reports.v1", 6, INGEST_RETENTION, broker_timestamps=True
+)
 #: Every ingest topic: its messages carry a factory's token (a DLQ re-drive signs for them).
 INGEST_TOPICS = (INGEST_OFFERS, INGEST_DEMANDS, INGEST_LEDGER_REPORTS)
 

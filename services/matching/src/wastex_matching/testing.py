@@ -55,6 +55,8 @@ class FakeRecord:
     key: bytes | None
     value: bytes | None
     headers: Sequence[tuple[str, bytes]] = ()
+    timestamp: int = -1
+    timestamp_type: int = 0
 
 
 @dataclass

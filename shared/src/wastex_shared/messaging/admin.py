@@ -1,5 +1,5 @@
 """Create every topic with its final partition count (tansu cannot add partitions) and its
-retention up front; say so when a topic made earlier keeps its messages for another time."""
+settings (retention, timestamps) up front; say so when a topic made earlier has others."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ async def ensure_topics(
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        await _check_retention(admin, [t for t in wanted if t.name in existing])
+        await _check_configs(admin, [t for t in wanted if t.name in existing])
         missing = [t for t in wanted if t.name not in existing]
         if not missing:
             return
@@ -42,10 +42,10 @@ async def ensure_topics(
         await admin.close()
 
 
-async def _check_retention(admin: AIOKafkaAdminClient, topics: list[Topic]) -> None:
-    """Warn about topics whose retention differs from `wastex_shared.topics` (made by hand
-    or by an earlier version). Not altered here: that is the operator's call, and a topic
-    kept for ever on purpose must not be shortened by a start-up."""
+async def _check_configs(admin: AIOKafkaAdminClient, topics: list[Topic]) -> None:
+    """Warn about topics whose settings differ from `wastex_shared.topics` (made by hand or
+    by an earlier version). Not altered here: that is the operator's call, and a topic kept
+    for ever on purpose must not be shortened by a start-up."""
     if not topics:
         return
     # All of each topic's settings: tansu drops the connection when asked for some by name.
@@ -53,25 +53,24 @@ async def _check_retention(admin: AIOKafkaAdminClient, topics: list[Topic]) -> N
     try:
         responses = await admin.describe_configs(resources)
     except KafkaError as exc:
-        log.warning("could not read the topics' retention: %r", exc)
+        log.warning("could not read the topics' settings: %r", exc)
         return
-    found = {
-        name: value
-        for response in responses
-        for _code, _message, _type, name, entries in response.resources
-        for key, value, *_ in entries
-        if key == "retention.ms"
-    }
+    found: dict[str, dict[str, str]] = {}
+    for response in responses:
+        for _code, _message, _type, name, entries in response.resources:
+            found[name] = {key: value for key, value, *_ in entries}
     for topic in topics:
-        want = topic.configs["retention.ms"]
-        if found.get(topic.name, want) != want:
-            log.warning(
-                "topic %s keeps messages for retention.ms=%s, wastex expects %s "
-                "(deploy/README.md says how to change it)",
-                topic.name,
-                found[topic.name],
-                want,
-            )
+        settings = found.get(topic.name, {})
+        for key, want in topic.configs.items():
+            if key in settings and settings[key] != want:
+                log.warning(
+                    "topic %s has %s=%s, wastex expects %s (deploy/README.md says how to "
+                    "change it)",
+                    topic.name,
+                    key,
+                    settings[key],
+                    want,
+                )
 
 
 async def wait_for_broker(bootstrap: str, timeout: float = 30.0) -> None:

@@ -56,6 +56,9 @@ class Record(Protocol):
     offset: int
     key: bytes | None
     value: bytes | None
+    #: Milliseconds since the epoch, set by the producer or (`timestamp_type` 1) the broker.
+    timestamp: int
+    timestamp_type: int
 
     @property
     def headers(self) -> RawHeaders: ...
@@ -91,9 +94,23 @@ class Poison(Exception):
 
 
 EventHandler = Callable[[UnitOfWork, Envelope, Any], Awaitable[None]]
-#: Checks a message's token: returns the enterprise it proves sent the message, None when the
-#: message needs none (another service's fact), and raises `DomainError` when refused.
-Authenticator = Callable[[Envelope, Mapping[str, str]], str | None]
+#: Checks a message's token as of when the message was sent (`broker_time`, None: now):
+#: returns the enterprise it proves sent the message, None when the message needs none
+#: (another service's fact), and raises `DomainError` when refused.
+Authenticator = Callable[[Envelope, Mapping[str, str], float | None], str | None]
+
+#: aiokafka's `timestamp_type` of a record stamped by the broker as it appended it.
+LOG_APPEND_TIME = 1
+
+
+def broker_time(record: Record) -> float | None:
+    """When the broker took `record` (seconds since the epoch), if the broker stamped it
+    (topics with `message.timestamp.type=LogAppendTime`); None otherwise: a producer's own
+    timestamp proves nothing. A token is judged at that time, so a message sent with a
+    valid token is not refused for the hours it waited in a backlog."""
+    if record.timestamp_type != LOG_APPEND_TIME or record.timestamp < 0:
+        return None
+    return record.timestamp / 1000
 
 
 @dataclass
@@ -282,7 +299,7 @@ class EventConsumer:
         refused: DomainError | None = None
         if self._authenticate is not None:
             try:
-                authenticated = self._authenticate(envelope, headers)
+                authenticated = self._authenticate(envelope, headers, broker_time(record))
             except DomainError as err:
                 refused = err
 

@@ -47,11 +47,11 @@ TOPICS = [
 def ingest_only(authenticate: Authenticator) -> Authenticator:
     """Authenticate the factories' commands; other services' facts carry no token."""
 
-    def check(envelope: Envelope, headers: Mapping[str, str]) -> str | None:
+    def check(envelope: Envelope, headers: Mapping[str, str], at: float | None) -> str | None:
         # Every factory command (`wastex.*`), known or not yet: one parked for its type is
         # then re-driven with a token once the ledger knows it (decision 002).
         if envelope.type.startswith(COMMAND_PREFIX):
-            return authenticate(envelope, headers)
+            return authenticate(envelope, headers, at)
         return None
 
     return check
