@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Annotated, Any
@@ -122,7 +122,7 @@ def _bootstrap(bootstrap: str | None) -> str:
     return bootstrap or ServiceSettings().kafka_bootstrap
 
 
-async def read_all(bootstrap: str, topic: str) -> AsyncIterator[Any]:
+async def read_all(bootstrap: str, topic: str) -> AsyncGenerator[Any, None]:
     """Every record of `topic`, all partitions, from offset 0 until it stays quiet."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
@@ -263,41 +263,53 @@ async def redrive_letters(
     """Send the matching dead letters back to their original topics; returns those sent.
 
     The topic is read to its end *before* anything is sent, so a message parked again
-    while this runs is not picked up and sent round in circles."""
+    while this runs is not picked up and sent round in circles. The first reading keeps
+    what each letter says, not its message (a DLQ may hold thousands of large ones); a
+    second sends the chosen letters' messages as it meets them."""
     signing = jwt or ServiceSettings().jwt
-    read = [(decode(record), record) async for record in read_all(bootstrap, dlq_for(group))]
-    by_ref = {letter_ref(record): letter for letter, record in read}
+    topic = dlq_for(group)
+    read = [decode(record) async for record in read_all(bootstrap, topic)]
+    by_ref = {f"{topic}@{letter.offset}": letter for letter in read}
     # A message re-driven before and parked again has a newer letter: that one goes, and
     # no copy of the old one (the outbox may have written it twice).
     positions = {
         by_ref[letter.redrive_of].origin
-        for letter, _ in read
+        for letter in read
         if letter.redrive_of is not None and letter.redrive_of in by_ref
     }
-    chosen: list[tuple[DeadLetter, Any]] = []
-    for letter, record in read:
+    chosen: dict[int, DeadLetter] = {}
+    for letter in read:
         redrivable = letter.original_topic and not letter.truncated
         if keep(letter) and redrivable and letter.origin not in positions:
             positions.add(letter.origin)
-            chosen.append((letter, record))
+            chosen[letter.offset] = letter
     if dry_run or not chosen:
-        return [letter for letter, _ in chosen]
-    # Signed before anything is sent: without a signing key nothing goes half-way.
-    outgoing = [
-        (letter, record, redrive_headers(record, letter, signing)) for letter, record in chosen
-    ]
+        return list(chosen.values())
+    if any(signs_for(letter) for letter in chosen.values()):
+        # Without a signing key nothing goes half-way: this raises before anything is sent.
+        issue_token(signing, Role.ENTERPRISE, "wastex-dlq-redrive", ttl=REDRIVE_TOKEN_TTL)
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", max_request_size=4 * 1024 * 1024
     )
     await producer.start()
     try:
-        for letter, record, headers in outgoing:
-            await producer.send_and_wait(
-                letter.original_topic, record.value, key=record.key, headers=headers
-            )
+        # DLQ topics have one partition: a letter's offset names it.
+        last = max(chosen)
+        async with contextlib.aclosing(read_all(bootstrap, topic)) as records:
+            async for record in records:
+                sending = chosen.get(record.offset)
+                if sending is not None:
+                    await producer.send_and_wait(
+                        sending.original_topic,
+                        record.value,
+                        key=record.key,
+                        headers=redrive_headers(record, sending, signing),
+                    )
+                if record.offset >= last:
+                    break
     finally:
         await producer.stop()
-    return [letter for letter, _ in chosen]
+    return list(chosen.values())
 
 
 @app.command()
