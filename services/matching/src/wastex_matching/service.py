@@ -50,7 +50,7 @@ from wastex_matching.adapters.tables import (
     SiteRow,
 )
 from wastex_matching.changes import MarketChanges
-from wastex_matching.domain import errors, lifecycle, reasons
+from wastex_matching.domain import errors, facts, lifecycle, reasons
 from wastex_matching.domain.capacity import NetCapacities, licence_year
 from wastex_matching.domain.explain import CandidateExplanation, Explainer, Verdicts
 from wastex_matching.domain.feasibility import licence_refusal
@@ -308,6 +308,12 @@ class MatchingService:
     async def on_licence(self, uow: UnitOfWork, _: Envelope, data: LicenceFacts) -> None:
         """A licence registered or amended (revoked): the next round plans with it, and the
         expiry sweep ends accepted matches it no longer allows."""
+        facts.check_licence(
+            licence_type=data.licence_type,
+            annual_capacity_tonnes=data.annual_capacity_tonnes,
+            valid_from=data.valid_from,
+            valid_until=data.valid_until,
+        )
         await repo.upsert_licence(uow.session, data)
         await self._market_changed(uow)
         uow.after_commit(self.sweep_soon.set)
@@ -326,6 +332,13 @@ class MatchingService:
         self, uow: UnitOfWork, data: OfferFacts, remaining: Decimal | None
     ) -> None:
         """The offer as a posting or an amendment has it, whichever of them is newer."""
+        facts.check_listing(
+            latitude=data.latitude,
+            longitude=data.longitude,
+            quantity_tonnes=data.quantity_tonnes,
+            available_from=data.available_from,
+            available_until=data.available_until,
+        )
         await repo.upsert_listing(
             uow.session,
             OfferRow,
@@ -374,6 +387,14 @@ class MatchingService:
         self, uow: UnitOfWork, data: DemandFacts, remaining: Decimal | None
     ) -> None:
         """The demand as a posting or an amendment has it, whichever of them is newer."""
+        facts.check_listing(
+            latitude=data.latitude,
+            longitude=data.longitude,
+            quantity_tonnes=data.quantity_tonnes,
+            available_from=data.available_from,
+            available_until=data.available_until,
+            max_distance_km=data.max_distance_km,
+        )
         await repo.upsert_listing(
             uow.session,
             DemandRow,

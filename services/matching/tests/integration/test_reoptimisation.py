@@ -469,3 +469,26 @@ async def test_tonnage_promised_for_next_year_is_not_promised_again(
         service.clock = stopped_at(day)
         await service.reoptimise()
         assert [m.offer_id for m in await stored(service, MatchStatus.PROPOSED)] == []
+
+
+async def test_a_catalog_fact_no_round_could_plan_with_is_parked_not_stored(
+    service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> None:
+    """Stored, one such fact failed every round after it, for the whole city, for ever."""
+    await seed_market(catalog, consumer)
+    late, early = date(2027, 1, 31), date(2026, 12, 1)
+    steel = ("steel", "steel-site")
+    await catalog.feed(
+        consumer,
+        catalog.offer(
+            "backwards", *steel, QINGSHAN_STEEL, available_from=late, available_until=early
+        ),
+        catalog.offer("off-globe", *steel, (Decimal(91), Decimal(114))),
+        catalog.offer("too-much", *steel, QINGSHAN_STEEL, tonnes="1E+12"),
+        catalog.demand("no-radius", "cement", "cement-site", JIANGXIA_CEMENT, max_km="0"),
+        catalog.licence("odd-type", "cement", ["SW01"], licence_type="WHATEVER"),
+        catalog.licence("no-days", "cement", ["SW01"], valid_from=late, valid_until=early),
+    )
+    assert consumer.stats.dead_lettered == 6
+    report = await service.reoptimise()  # the market plans as before
+    assert report.proposed == 1

@@ -1,0 +1,52 @@
+"""Catalog facts checked as a round will read them back, before matching stores them.
+
+Matching keeps what the catalog says, and every round turns the stored rows into slots and
+licence views, which refuse what no plan can use. A fact that would not turn into one (a
+window ending before it starts, a position off the globe, tonnes past any listing's, an
+unknown licence type) was stored all the same and failed every round after it, for the
+whole city and for ever (the catalog never sends one, but any writer to its topics could).
+Refused here with a `DomainError`, it is parked like any other bad message.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from wastex_matching.domain import errors
+from wastex_matching.domain.model import LicenceType, Point, Window, check_tonnes
+from wastex_shared.errors import DomainError
+from wastex_shared.units import MAX_TONNES
+
+
+def check_listing(
+    *,
+    latitude: Decimal,
+    longitude: Decimal,
+    quantity_tonnes: Decimal,
+    available_from: date,
+    available_until: date,
+    max_distance_km: Decimal | None = None,
+) -> None:
+    """An offer's or a demand's terms (`max_distance_km`: a demand's radius)."""
+    Point(float(latitude), float(longitude))
+    Window(available_from, available_until)
+    _tonnes(quantity_tonnes, "quantity_tonnes")
+    if max_distance_km is not None and not (
+        max_distance_km.is_finite() and Decimal(0) < max_distance_km
+    ):
+        raise DomainError(errors.INVALID_DISTANCE, "max_distance_km must be positive")
+
+
+def check_licence(
+    *, licence_type: str, annual_capacity_tonnes: Decimal, valid_from: date, valid_until: date
+) -> None:
+    if licence_type not in set(LicenceType):
+        raise DomainError(errors.INVALID_PARAMETER, f"unknown licence type {licence_type!r}")
+    _tonnes(annual_capacity_tonnes, "annual_capacity_tonnes")
+    Window(valid_from, valid_until)
+
+
+def _tonnes(value: Decimal, field: str) -> None:
+    if check_tonnes(value, field, allow_zero=False) > MAX_TONNES:
+        raise DomainError(errors.INVALID_QUANTITY, f"{field} exceeds {MAX_TONNES} t", field)
