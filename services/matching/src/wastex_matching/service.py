@@ -53,7 +53,7 @@ from wastex_matching.changes import MarketChanges
 from wastex_matching.domain import errors, facts, lifecycle, reasons
 from wastex_matching.domain.capacity import NetCapacities, licence_year
 from wastex_matching.domain.explain import CandidateExplanation, Explainer, Verdicts
-from wastex_matching.domain.feasibility import licence_refusal
+from wastex_matching.domain.feasibility import licence_refusal, licence_tonnage_refusal
 from wastex_matching.domain.growth import Growth, Refused
 from wastex_matching.domain.lifecycle import MatchStatus, Party
 from wastex_matching.domain.listing_terms import holds_past, listing_change
@@ -531,13 +531,24 @@ class MatchingService:
                     errors.INVALID_TRANSITION,
                     f"the shipping window of match {match_id} ended on {record.window_until}",
                 )
-            # Read under a share lock: an amendment of the licence waits for this acceptance,
-            # or this acceptance reads the amendment (the sweep then has nothing to undo).
+            # The first acceptance commits the tonnes: to the year they ship in, or this one
+            # if that has passed (a December proposal accepted in January).
+            year = (
+                licence_year(record.window_from, self.today())
+                if record.status is MatchStatus.PROPOSED
+                else None
+            )
+            # Read under a lock: an amendment of the licence waits for this acceptance, or
+            # this acceptance reads the amendment (the sweep then has nothing to undo), and
+            # first acceptances on one licence count each other's tonnes.
             licence = None
             if record.licence_id is not None:
                 licence = await repo.licence(uow.session, record.licence_id, for_share=True)
             if licence is not None:  # (a licence not in the read model refuses nothing)
                 refusal = licence_refusal(licence, record.waste_code, record.window, self.today())
+                if refusal is None and year is not None:
+                    committed = await repo.licence_committed_tonnes(uow.session, record, year)
+                    refusal = licence_tonnage_refusal(licence, year, committed, record.tonnes)
                 if refusal is not None:
                     raise DomainError(errors.LICENCE_NO_LONGER_VALID, refusal)
             if record.status is MatchStatus.PROPOSED:
@@ -548,13 +559,6 @@ class MatchingService:
                         )
             await self._check_listing_terms(uow, record)
             now = self.clock()
-            # The first acceptance commits the tonnes: to the year they ship in, or this one
-            # if that has passed (a December proposal accepted in January).
-            year = (
-                licence_year(record.window_from, self.today())
-                if record.status is MatchStatus.PROPOSED
-                else None
-            )
             updated = replace(
                 record,
                 status=status,

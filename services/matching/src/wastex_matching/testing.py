@@ -136,8 +136,9 @@ class Catalog:
         version: int,
         revoked_on: date | None = None,
         valid_until: date = date(2028, 12, 31),
+        capacity: str = "50000",
     ) -> Envelope:
-        """The catalog's `licence-amended` fact (capacity 50,000 t, valid from 2026)."""
+        """The catalog's `licence-amended` fact (valid from 2026)."""
         return self._event(
             "catalog.licence-amended",
             ident,
@@ -146,7 +147,7 @@ class Catalog:
                 enterprise_id=enterprise_id,
                 number=f"LIC-{ident}",
                 waste_codes=list(codes),
-                annual_capacity_tonnes=Decimal("50000"),
+                annual_capacity_tonnes=Decimal(capacity),
                 valid_from=date(2026, 1, 1),
                 valid_until=valid_until,
                 licence_type="GENERAL_UTILISATION",

@@ -306,6 +306,30 @@ async def test_a_licence_missing_from_the_read_model_neither_expires_nor_blocks_
     assert confirmed["match"]["status"] == "CONFIRMED"
 
 
+async def test_a_licence_cut_below_a_proposal_refuses_its_first_acceptance_only(
+    api: Api, service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> None:
+    """Until the next round supersedes it, a proposal over a licence cut since stayed
+    acceptable, and confirmed it committed more than the licence allows; a match already
+    accepted is a commitment the cut does not undo (decision 017)."""
+    match_id = await propose(service, consumer, catalog)  # 120.5 t under 50,000 t a year
+    supplier, recycler = api.as_(Role.ENTERPRISE, "steel"), api.as_(Role.ENTERPRISE, "cement")
+    cut = catalog.amended_licence("cement-lic", "cement", ["SW01", "SW02"], 2, capacity="100")
+    await catalog.feed(consumer, cut)
+    refused = (await supplier.data(ACCEPT, id=match_id))["acceptMatch"]
+    assert refused["userErrors"][0]["code"] == "LICENCE_NO_LONGER_VALID"
+    assert "100.000 t left" in refused["userErrors"][0]["message"]
+
+    restored = catalog.amended_licence("cement-lic", "cement", ["SW01", "SW02"], 3)
+    await catalog.feed(consumer, restored)
+    first = (await supplier.data(ACCEPT, id=match_id))["acceptMatch"]
+    assert first["match"]["status"] == "ACCEPTED_BY_SUPPLIER"
+    cut_again = catalog.amended_licence("cement-lic", "cement", ["SW01", "SW02"], 4, capacity="100")
+    await catalog.feed(consumer, cut_again)
+    confirmed = (await recycler.data(ACCEPT, id=match_id))["acceptMatch"]
+    assert confirmed["match"]["status"] == "CONFIRMED"
+
+
 async def test_a_licence_no_longer_listing_the_code_supersedes_its_proposal(
     api: Api, service: MatchingService, consumer: EventConsumer, catalog: Catalog
 ) -> None:

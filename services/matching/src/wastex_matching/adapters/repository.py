@@ -432,6 +432,21 @@ async def held_tonnes(session: AsyncSession, match: MatchRecord) -> tuple[Decima
     return held[0], held[1]
 
 
+async def licence_committed_tonnes(session: AsyncSession, match: MatchRecord, year: int) -> Decimal:
+    """The tonnes the other accepted and confirmed matches of `match`'s licence commit to
+    `year` of it."""
+    fixed = [str(status) for status in FIXED]
+    total = await session.execute(
+        select(func.coalesce(func.sum(MATCHES.c.tonnes), 0)).where(
+            MATCHES.c.licence_id == match.licence_id,
+            MATCHES.c.licence_year == year,
+            MATCHES.c.status.in_(fixed),
+            MATCHES.c.id != match.id,
+        )
+    )
+    return _tonnes(total.scalar_one())
+
+
 def match_terms(match: MatchRecord | Row[Any]) -> MatchTerms:
     """What a match (a record, or a row of its columns) promised its offer and demand."""
     return MatchTerms(

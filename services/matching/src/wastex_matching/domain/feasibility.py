@@ -25,10 +25,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from wastex_matching.domain import reasons
 from wastex_matching.domain.geo import metres_to_km, radius_metres, road_metres
-from wastex_matching.domain.model import DemandSlot, LicenceView, OfferSlot, Window
+from wastex_matching.domain.model import ZERO_TONNES, DemandSlot, LicenceView, OfferSlot, Window
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +135,19 @@ def assess_pair(
 
 def _span(window: Window) -> str:
     return f"{window.start}–{window.end}"
+
+
+def licence_tonnage_refusal(
+    licence: LicenceView, year: int, committed: Decimal, tonnes: Decimal
+) -> str | None:
+    """Why a proposal's first acceptance would commit more of its licence's `year` than is
+    left beside the `committed` tonnes of the licence's other accepted matches that year,
+    or None. The rounds never propose more; a licence cut since the proposal (decision 017)
+    leaves proposals over the new limit until the next round supersedes them."""
+    room = max(licence.annual_capacity_tonnes - committed, ZERO_TONNES)
+    if tonnes > room:
+        return f"the recycler's licence has {room} t left for {year}, not {tonnes} t"
+    return None
 
 
 def licence_refusal(licence: LicenceView, code: str, window: Window, today: date) -> str | None:
