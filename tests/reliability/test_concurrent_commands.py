@@ -108,9 +108,9 @@ async def test_both_parties_accepting_at_once_confirm_the_match_once(
     recycler = probe_city.party(match["recyclerEnterpriseId"])
 
     async def accept(token: str) -> Outcome:
-        for _ in range(20):  # CONCURRENT_UPDATE asks the client to read again and retry
+        for _ in range(20):  # CONFLICT asks the client to read again and retry
             outcome = await chaos.api.mutate(token, ACCEPT_MATCH, "acceptMatch", id=match["id"])
-            if not (isinstance(outcome, Applied) and "CONCURRENT_UPDATE" in outcome.errors):
+            if not (isinstance(outcome, Applied) and "CONFLICT" in outcome.errors):
                 return outcome
             await asyncio.sleep(0.1)
         return outcome

@@ -63,6 +63,7 @@ from wastex_matching.domain.model import (
     OfferSlot,
     ProposedMatch,
     Route,
+    Window,
 )
 from wastex_matching.domain.optimiser import allocate_growing
 from wastex_matching.domain.params import MatchingParams
@@ -115,7 +116,8 @@ SOURCE = "matching"
 #: Offers whose codes `offer_code` keeps (a few MB at most).
 OFFER_CODES_KEPT = 50_000
 #: Error codes of this layer (the domain's are in `wastex_matching.domain.errors`).
-CONCURRENT_UPDATE = "CONCURRENT_UPDATE"
+#: A match changed between its read and its write: read it again and retry (api.md).
+CONFLICT = "CONFLICT"
 LISTING_CLOSED = "LISTING_CLOSED"
 
 #: The explain words → the public alternative reasons (GraphQL `AlternativeReason`).
@@ -524,7 +526,9 @@ class MatchingService:
     async def accept(self, match_id: str, party: Party) -> MatchRecord:
         """`party` accepts: the first acceptance fixes the match, the second confirms it."""
         async with self._uow() as uow:
-            record = await self._load(uow, match_id)
+            # Locked first: both parties accepting at once take turns, the second confirming
+            # (on PostgreSQL the second read the proposal and lost the version check).
+            record = await self._load(uow, match_id, for_update=True)
             status = lifecycle.accept(record.status, party)
             if record.window_until < self.today():
                 raise DomainError(
@@ -617,7 +621,8 @@ class MatchingService:
     async def reject(self, match_id: str, party: Party, reason: str) -> MatchRecord:
         """Either party turns the match down before confirmation; its tonnes are released."""
         async with self._uow() as uow:
-            record = await self._load(uow, match_id)
+            # Locked first, as in `accept`: a rejection and an acceptance take turns.
+            record = await self._load(uow, match_id, for_update=True)
             status = lifecycle.reject(record.status, party, reason)
             updated = replace(
                 record, status=status, rejected_by=party.value, rejection_reason=reason.strip()
@@ -692,8 +697,10 @@ class MatchingService:
         records = await repo.matches_by_id(uow.session, set(past) - due)
         return [(records[ident], past[ident]) for ident in sorted(records)]
 
-    async def _load(self, uow: UnitOfWork, match_id: str) -> MatchRecord:
-        record = await repo.get_match(uow.session, match_id)
+    async def _load(
+        self, uow: UnitOfWork, match_id: str, *, for_update: bool = False
+    ) -> MatchRecord:
+        record = await repo.get_match(uow.session, match_id, for_update=for_update)
         if record is None:
             raise NotFound("match", match_id)
         return record
@@ -702,7 +709,7 @@ class MatchingService:
         stamped = replace(new, updated_at=self.clock(), version=old.version + 1)
         if not await repo.update_match(uow.session, stamped, old.version):
             raise DomainError(
-                CONCURRENT_UPDATE, f"match {old.id} changed meanwhile; read it again and retry"
+                CONFLICT, f"match {old.id} changed meanwhile; read it again and retry"
             )
         return stamped
 
@@ -773,7 +780,7 @@ class MatchingService:
                 self.totals.add(report)
                 self.totals_changed.set()
                 return report
-            raise DomainError(CONCURRENT_UPDATE, "re-optimisation kept conflicting; will retry")
+            raise DomainError(CONFLICT, "re-optimisation kept conflicting; will retry")
 
     async def _reoptimise_once(self) -> ReoptimiseReport:
         started = time.perf_counter()
@@ -802,11 +809,6 @@ class MatchingService:
         async with self._uow.reading() as uow:
             pairs = [(route.offer_id, route.demand_id) for route in routes]
             generations = await repo.generations(uow.session, pairs)
-            names = await repo.names(
-                uow.session,
-                [site for r in routes for site in (r.supplier_site_id, r.recycler_site_id)],
-                [e for r in routes for e in (r.supplier_enterprise_id, r.recycler_enterprise_id)],
-            )
             stored = await repo.matches_by_id(uow.session, (m.match_id for m in plan.supersede))
             await uow.rollback()
         new_records: list[MatchRecord] = []
@@ -815,9 +817,7 @@ class MatchingService:
             generation = generations.get(pair, 0)
             generations[pair] = generation + 1
             new_records.append(
-                self._new_record(
-                    names, result.net, route, generation, today, now, explanations, rejected
-                )
+                self._new_record(result.net, route, generation, today, now, explanations, rejected)
             )
         superseded = self._superseded(plan, snapshot, stored, now)
         events = self._round_events(superseded, new_records)
@@ -980,7 +980,6 @@ class MatchingService:
 
     def _new_record(
         self,
-        names: tuple[dict[str, str], dict[str, str]],
         net: NetCapacities,
         route: ProposedMatch,
         generation: int,
@@ -1034,29 +1033,29 @@ class MatchingService:
             status=MatchStatus.PROPOSED,
             proposed_at=now,
             updated_at=now,
-            explanation=self._explain(names, route, window.start, window.end, freight.source),
+            explanation=self._explain(
+                (offer.district, demand.district), route, window, freight.source
+            ),
             alternatives=alternatives,
             generation=generation,
         )
 
     def _explain(
         self,
-        names: tuple[dict[str, str], dict[str, str]],
+        districts: tuple[str, str],
         route: ProposedMatch,
-        start: date,
-        end: date,
+        window: Window,
         source: str,
     ) -> str:
         code = lookup(route.waste_code)
         what = f"{route.waste_code} ({code.name_en})" if code else route.waste_code
-        sites, enterprises = names
-        supplier = enterprises.get(route.supplier_enterprise_id, "the supplier")
-        recycler = enterprises.get(route.recycler_enterprise_id, "the recycler")
-        from_site = sites.get(route.supplier_site_id, route.supplier_site_id)
-        to_site = sites.get(route.recycler_site_id, route.recycler_site_id)
+        # Places by district, parties unnamed: the catalog shows neither party the other's
+        # enterprise or site (a recycler reads the public view of the offer), and this text
+        # is read by both.
+        origin, destination = districts
         parts = [
-            f"{route.tonnes} t of {what} from {supplier} ({from_site}) to {recycler} "
-            f"({to_site}), between {start} and {end}.",
+            f"{route.tonnes} t of {what} from a site in {origin} to a site in {destination}, "
+            f"between {window.start} and {window.end}.",
             f"Distance {route.distance_km} km by road (great-circle × road factor "
             f"{self.params.road_factor}).",
             f"Transport {route.co2e_kg} kg CO2e = {route.tonnes} t × {route.distance_km} km × "
@@ -1139,7 +1138,7 @@ class MatchingService:
         """Expire due matches every `expiry_sweep_seconds` (and at once after a licence
         change was consumed: `sweep_soon`) in the process that holds the
         re-optimiser's lease: a process standing by would only race it for the same rows (and
-        lose, with a CONCURRENT_UPDATE logged), and takes over with the lease."""
+        lose, with a CONFLICT logged), and takes over with the lease."""
         while True:
             if self.leading:
                 try:

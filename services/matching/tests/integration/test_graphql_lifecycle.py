@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -304,6 +306,43 @@ async def test_a_licence_missing_from_the_read_model_neither_expires_nor_blocks_
     assert await service.expire_due() == 0
     confirmed = (await api.as_(Role.ENTERPRISE, "cement").data(ACCEPT, id=match_id))["acceptMatch"]
     assert confirmed["match"]["status"] == "CONFIRMED"
+
+
+@pytest.mark.parametrize(
+    "moment", ["9999-12-31T23:00:00-05:00", "0001-01-01T00:30:00+05:00", "2026-13-01", ""]
+)
+async def test_a_forged_match_cursor_is_refused_as_such(
+    api: Api, service: MatchingService, consumer: EventConsumer, catalog: Catalog, moment: str
+) -> None:
+    """Moments at the calendar's edge overflowed in PostgreSQL's driver: an internal error."""
+    await propose(service, consumer, catalog)
+    cursor = base64.urlsafe_b64encode(f"{moment}|x".encode()).decode()
+    body = await api.as_(Role.ADMIN).execute(MATCHES, after=cursor)
+    assert body["errors"][0]["extensions"]["code"] == "INVALID_CURSOR", body
+
+
+async def test_both_parties_accepting_at_once_confirm_the_match(
+    api: Api, service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> None:
+    """On PostgreSQL the second acceptance read the proposal, lost the version check and was
+    refused: the match stayed half accepted. The match's row lock makes them take turns."""
+    await propose(service, consumer, catalog)
+    more = [catalog.offer(f"slag-{n}", "steel", "steel-site", QINGSHAN_STEEL) for n in (2, 3, 4)]
+    await catalog.feed(consumer, *more)
+    await service.reoptimise()
+    proposals, _ = await service.list_matches(
+        _everything(), status=None, enterprise_id=None, limit=10, after=None
+    )
+    assert len(proposals) == 4
+    supplier, recycler = api.as_(Role.ENTERPRISE, "steel"), api.as_(Role.ENTERPRISE, "cement")
+    for proposal in proposals:  # the race is narrow: several goes, every one must confirm
+        outcomes = await asyncio.gather(
+            supplier.data(ACCEPT, id=proposal.id), recycler.data(ACCEPT, id=proposal.id)
+        )
+        assert [o["acceptMatch"]["userErrors"] for o in outcomes] == [[], []]
+        record = await service.get(proposal.id)
+        assert record is not None
+        assert record.status is MatchStatus.CONFIRMED
 
 
 async def test_a_licence_cut_below_a_proposal_refuses_its_first_acceptance_only(

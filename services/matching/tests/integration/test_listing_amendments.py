@@ -348,7 +348,7 @@ async def test_a_match_s_own_acceptance_is_not_held_against_it(
 ) -> None:
     """What other matches hold excludes this one: the other party's acceptance of it,
     committed after this acceptance read it as a proposal, is no other match's hold (the
-    version check then asks to read it again: CONCURRENT_UPDATE, not LISTING_CHANGED)."""
+    version check then asks to read it again: CONFLICT, not LISTING_CHANGED)."""
     first, _ = await proposed(service, consumer, catalog)
     as_read = await service.get(first)
     assert as_read is not None

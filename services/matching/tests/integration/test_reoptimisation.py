@@ -150,9 +150,11 @@ async def test_catalog_facts_in_proposal_out_through_the_outbox(
     assert match.licence_id == "cement-lic"
     assert match.licence_year == 2026
     assert (str(match.window_from), str(match.window_until)) == ("2026-12-01", "2027-01-31")
-    # The parties and their sites by name, read for this round's proposals.
-    for name in ("Wuhan Steel (site steel-site)", "Jiangxia Cement (site cement-site)"):
-        assert name in match.explanation
+    # The places by district, read for this round's proposals; the parties unnamed (the
+    # catalog shows neither the other's enterprise or site).
+    assert "from a site in 青山区 to a site in 江夏区" in match.explanation
+    for name in ("Wuhan Steel", "steel-site", "Jiangxia Cement", "cement-site"):
+        assert name not in match.explanation
     assert "kg CO2e" in match.explanation
     [event] = await outbox(uow_factory)
     assert event["topic"] == "matching.match-proposed.v1"

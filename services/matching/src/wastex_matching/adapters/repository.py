@@ -27,13 +27,11 @@ from wastex_matching.adapters.tables import (
     OFFERS,
     REOPTIMISE_STATE,
     DemandRow,
-    EnterpriseRow,
     LicenceRow,
     ListingStatusRow,
     MatchRow,
     OfferRow,
     ReoptimiseStateRow,
-    SiteRow,
     table_of,
 )
 from wastex_matching.domain.lifecycle import ACCEPTED_BY, FIXED, MatchStatus
@@ -799,25 +797,6 @@ async def _proposals_of(session: AsyncSession, listing_ids: Iterable[str]) -> di
     return found
 
 
-async def names(
-    session: AsyncSession, site_ids: Iterable[str], enterprise_ids: Iterable[str]
-) -> tuple[dict[str, str], dict[str, str]]:
-    """The names of these sites and enterprises (what a new match's explanation quotes):
-    read for a round's proposals only, not for the whole city each round."""
-    sites = await _names(session, SiteRow, site_ids)
-    return sites, await _names(session, EnterpriseRow, enterprise_ids)
-
-
-async def _names(
-    session: AsyncSession, row_type: type[SiteRow | EnterpriseRow], ids: Iterable[str]
-) -> dict[str, str]:
-    table, named = table_of(row_type), dict[str, str]()
-    for chunk in _chunks(sorted(set(ids))):
-        rows = await session.execute(select(table.c.id, table.c.name).where(table.c.id.in_(chunk)))
-        named.update((row[0], row[1]) for row in rows)
-    return named
-
-
 async def licences_of(session: AsyncSession, enterprise_id: str) -> list[LicenceView]:
     rows = await session.execute(
         select(LicenceRow).where(table_of(LicenceRow).c.enterprise_id == enterprise_id)
@@ -833,8 +812,13 @@ async def listing_closed(session: AsyncSession, ident: str) -> bool:
 # --- matches ----------------------------------------------------------------------------
 
 
-async def get_match(session: AsyncSession, ident: str) -> MatchRecord | None:
-    row = await session.get(MatchRow, ident)
+async def get_match(
+    session: AsyncSession, ident: str, *, for_update: bool = False
+) -> MatchRecord | None:
+    """A match; `for_update` locks its row until the transaction ends (PostgreSQL)."""
+    row = await session.get(
+        MatchRow, ident, with_for_update=for_update, populate_existing=for_update
+    )
     return to_record(row) if row is not None else None
 
 

@@ -48,8 +48,11 @@ def _after(cursor: str | None) -> tuple[datetime, str] | None:
         return None
     moment, _, ident = value.partition("|")
     try:
-        return datetime.fromisoformat(moment), ident
-    except ValueError as exc:
+        when = datetime.fromisoformat(moment)
+        # In UTC here: a forged moment at the calendar's edge overflows now, not in the
+        # database driver (an internal error on PostgreSQL).
+        return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC), ident
+    except (ValueError, OverflowError) as exc:
         raise DomainError("INVALID_CURSOR", "cursor is not one this API gave out", "after") from exc
 
 
