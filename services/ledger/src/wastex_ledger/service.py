@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from wastex_ledger.adapters import league
 from wastex_ledger.adapters.repository import (
     EntryFilter,
     ManifestFilter,
@@ -33,6 +34,7 @@ from wastex_ledger.domain import entries as ledger
 from wastex_ledger.domain import manifest as manifests
 from wastex_ledger.domain.entries import Entry, EntryKind, TonnesInput
 from wastex_ledger.domain.figures import ZERO, Figures, Utilisation, delta_of
+from wastex_ledger.domain.league import LeagueFilter
 from wastex_ledger.domain.manifest import GapCause, Manifest, ManifestStatus, Route
 from wastex_ledger.domain.periods import Period, local_day, period_range, year_range
 from wastex_ledger.domain.scope import Scope, ScopeKind, WasteClass, grain_of, projection_keys
@@ -559,6 +561,15 @@ class LedgerService:
         async with self._uow.reading() as uow:
             figures = await Repository(uow.session).sum_projection(keys, first, last)
         return Utilisation(figures)
+
+    async def enterprise_utilisation(
+        self, flt: LeagueFilter, start: str, end: str, first: int, after: str | None
+    ) -> Page:
+        """The league table: a page of `Standing`s, rate ascending, no rate last, then by
+        enterprise id; each with the figures `utilisation` gives the enterprise's scope."""
+        months = period_range(start, end)
+        async with self._uow.reading() as uow:
+            return await league.standings(uow.session, flt, months, first, after)
 
     async def assess(self, enterprise_id: str, year: int) -> Assessment:
         """The zero-waste assessment of one enterprise for one calendar year."""

@@ -75,6 +75,16 @@ COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Figures))
 COUNT_COLUMNS = frozenset({"transfers"})
 #: Columns holding kg CO2e rather than tonnes.
 CO2E_COLUMNS = frozenset({"transport_co2e_kg", "avoided_co2e_kg"})
+#: The columns 综合利用量 adds up: in-plant use and transfers out, current and prior-stock
+#: parts (the league table's SQL ranks by these too, so the formula is written once).
+UTILISED_COLUMNS: tuple[str, ...] = (
+    "in_plant_current",
+    "in_plant_prior",
+    "transferred_out_current",
+    "transferred_out_prior",
+)
+#: The columns of the rate's denominator: 产生量 + 综合利用往年贮存量.
+DENOMINATOR_COLUMNS: tuple[str, ...] = ("generated", "in_plant_prior", "transferred_out_prior")
 #: A Figures' values in column order, in one call (sums over a million entries add up).
 _values: Callable[[Figures], tuple[Decimal | int, ...]] = attrgetter(*COLUMNS)
 #: Builds Figures from values given per column: each keeps its column's type, which the
@@ -154,7 +164,7 @@ class Utilisation:
     @property
     def utilised(self) -> Decimal:
         """综合利用量: in-plant + transferred out, current and prior-stock parts."""
-        return self.utilised_in_plant + self.transferred_for_utilisation
+        return self._total(UTILISED_COLUMNS)
 
     @property
     def disposed(self) -> Decimal:
@@ -179,7 +189,7 @@ class Utilisation:
     @property
     def denominator(self) -> Decimal:
         """产生量 + 综合利用往年贮存量."""
-        return self.generated + self.prior_stock_utilised
+        return self._total(DENOMINATOR_COLUMNS)
 
     @property
     def rate(self) -> Decimal | None:
@@ -193,3 +203,7 @@ class Utilisation:
     @property
     def disposal_rate(self) -> Decimal | None:
         return ratio(self.disposed, self.generated)
+
+    def _total(self, columns: tuple[str, ...]) -> Decimal:
+        total: Decimal = sum((getattr(self.figures, name) for name in columns), ZERO)
+        return total

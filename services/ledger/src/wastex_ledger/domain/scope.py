@@ -36,6 +36,13 @@ class WasteClass(enum.StrEnum):
 CLASS_TAGS = {WasteClass.GENERAL: "general", WasteClass.HAZARDOUS: "hazardous"}
 
 
+def class_suffixes(covers: WasteClass) -> list[str]:
+    """How the scope values of a code-less scope's rows end for the codes `covers`: one
+    class's rows, or both classes' for ALL."""
+    classes = CLASS_TAGS.values() if covers is WasteClass.ALL else [CLASS_TAGS[covers]]
+    return [f"{SEPARATOR}{tag}" for tag in classes]
+
+
 def class_of(code: str) -> WasteClass:
     return WasteClass.HAZARDOUS if is_hazardous(code) else WasteClass.GENERAL
 
@@ -126,8 +133,7 @@ class Scope:
         kind, value, covers = self.kind, self.value, self.covers
         if kind not in CLASSED_KINDS:
             return [(str(kind), value)]
-        classes = CLASS_TAGS.values() if covers is WasteClass.ALL else [CLASS_TAGS[covers]]
-        return [(str(kind), f"{value}{SEPARATOR}{tag}") for tag in classes]
+        return [(str(kind), value + suffix) for suffix in class_suffixes(covers)]
 
 
 def _invalid(message: str) -> DomainError:

@@ -12,7 +12,10 @@ check that the acting enterprise owns the site, entry or side of the manifest it
 this module decides which enterprise (if any) a caller acts as and what it may read.
 City-wide, industry and waste-code scopes span districts, so only admins and regulators
 with '*' may ask for them; a district regulator asks for `{district, industry}` or
-`{district, wasteCode}` instead.
+`{district, wasteCode}` instead. The league table of enterprises (`enterpriseUtilisation`)
+is a regulator's tool: a district regulator ranks the enterprises registered in its own
+district, a '*' regulator or an admin those of any district or of the whole city; tenants
+may not rank other enterprises.
 """
 
 from __future__ import annotations
@@ -93,6 +96,19 @@ async def require_scope(principal: Principal | None, scope: Scope, district_of: 
     if kind in _DISTRICT_SCOPES and scope.district is not None and caller.oversees(scope.district):
         return
     raise NotAuthorized(f"the {kind} scope is outside what this token may read", "scope")
+
+
+def league_district(principal: Principal | None, district: str | None) -> str | None:
+    """The district whose registered enterprises the caller ranks (None: the whole city).
+    A district regulator's is its own, whether it names it or not."""
+    caller = _signed_in(principal)
+    if _sees_everything(caller):
+        return district
+    if caller.role is Role.REGULATOR and caller.district:
+        if district is None or district == caller.district:
+            return caller.district
+        raise NotAuthorized(f"district {district} is outside what this token may read", "district")
+    raise NotAuthorized("only regulators and admins rank enterprises")
 
 
 async def require_list_filter(

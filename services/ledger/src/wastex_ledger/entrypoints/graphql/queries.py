@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from decimal import Decimal
 from typing import Annotated, Any, cast
 
 import strawberry
@@ -15,9 +16,11 @@ from wastex_ledger.adapters.repository import (
     entry_from_row,
     manifest_from_row,
 )
+from wastex_ledger.domain.league import LeagueFilter, positions_below
 from wastex_ledger.domain.periods import Period
 from wastex_ledger.domain.scope import Scope, WasteClass
 from wastex_ledger.entrypoints.graphql import policy
+from wastex_ledger.entrypoints.graphql.league import EnterpriseUtilisationType, league_connection
 from wastex_ledger.entrypoints.graphql.types import (
     LedgerEntryFilter,
     LedgerEntryType,
@@ -25,6 +28,7 @@ from wastex_ledger.entrypoints.graphql.types import (
     TransferCarbonType,
     UtilisationRateType,
     UtilisationScope,
+    WasteClassType,
     ZeroWasteAssessmentType,
 )
 from wastex_ledger.entrypoints.graphql.types import ManifestFilter as ManifestFilterInput
@@ -43,6 +47,10 @@ def ledger(info: Info) -> LedgerService:
 
 def _period(value: str | None, field: str) -> Period | None:
     return None if value is None else Period.parse(value, field)
+
+
+def _clean(value: str | None) -> str | None:
+    return None if value is None else value.strip()
 
 
 def _scope(scope: UtilisationScope | None) -> Scope:
@@ -68,6 +76,40 @@ class Query:
         await policy.require_scope(info.context.principal, wanted, service.enterprise_district)
         figures = await service.utilisation(wanted, from_, to)
         return UtilisationRateType.of(figures, from_, to, wanted.covers)
+
+    @strawberry.field(
+        description=(
+            "The regulator's league table: every enterprise registered in the district "
+            "(a district regulator's own when omitted; the whole city for '*' and admins), "
+            "of the industry when given, with its figures of wasteClass over the months from "
+            "… to: rate ascending, enterprises with no rate (nothing generated) last, then by "
+            "enterprise id. rateBelow (a fraction 0..1) keeps the rows with a rate under it."
+        )
+    )
+    async def enterprise_utilisation(
+        self,
+        info: Info,
+        from_: From,
+        to: To,
+        district: str | None = None,
+        industry: str | None = None,
+        waste_class: WasteClassType | None = WasteClass.GENERAL,  # type: ignore[valid-type]
+        rate_below: Decimal | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[EnterpriseUtilisationType] | None:
+        service = ledger(info)
+        where = policy.league_district(info.context.principal, _clean(district))
+        covers = WasteClass.GENERAL if waste_class is None else WasteClass(waste_class)
+        flt = LeagueFilter(
+            district=where,
+            industry=_clean(industry),
+            waste_class=covers,
+            below=None if rate_below is None else positions_below(rate_below),
+        )
+        size = page_size(first)
+        page = await service.enterprise_utilisation(flt, from_, to, size, decode_cursor(after))
+        return league_connection(page.rows, from_, to, covers, size, page.total)
 
     @strawberry.field(description="CO2e of the transfers received in a scope over months.")
     async def carbon(
