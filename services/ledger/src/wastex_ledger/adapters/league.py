@@ -66,6 +66,17 @@ def _plus(columns: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
     return functools.reduce(operator.add, columns)
 
 
+def _listed(flt: LeagueFilter) -> list[ColumnElement[bool]]:
+    """The enterprises a table lists, whatever their figures."""
+    e = enterprises.c
+    conditions: list[ColumnElement[bool]] = []
+    if flt.district is not None:
+        conditions.append(e.district == flt.district)
+    if flt.industry is not None:
+        conditions.append(e.industry == flt.industry)
+    return conditions
+
+
 def _ranked(flt: LeagueFilter, first: Period, last: Period) -> Subquery:
     """(enterprise_id, district, industry, the summed columns, position) per enterprise."""
     e, p = enterprises.c, projection.c
@@ -75,16 +86,11 @@ def _ranked(flt: LeagueFilter, first: Period, last: Period) -> Subquery:
         p.period >= str(first),
         p.period <= str(last),
     )
-    conditions: list[ColumnElement[bool]] = []
-    if flt.district is not None:
-        conditions.append(e.district == flt.district)
-    if flt.industry is not None:
-        conditions.append(e.industry == flt.industry)
     sums = (cast(func.coalesce(func.sum(p[n]), 0), BigInteger).label(n) for n in COLUMNS)
     totals = (
         select(e.enterprise_id, e.district, e.industry, *sums)
         .select_from(enterprises.outerjoin(projection, rows))
-        .where(*conditions)
+        .where(*_listed(flt))
         .group_by(e.enterprise_id, e.district, e.industry)
         .subquery("totals")
     )
@@ -112,11 +118,12 @@ async def standings(
     ranked = _ranked(flt, *months)
     r = ranked.c
     kept: list[ColumnElement[bool]] = []
-    if flt.below is not None:
+    if flt.below is None:  # every enterprise listed: no need to rank them to count them
+        counted = select(func.count()).select_from(enterprises).where(*_listed(flt))
+    else:
         kept.append(r.position < flt.below)  # never NO_RATE: `below` is at most 10,000
-    total = (
-        await session.execute(select(func.count()).select_from(ranked).where(*kept))
-    ).scalar_one()
+        counted = select(func.count()).select_from(ranked).where(*kept)
+    total = (await session.execute(counted)).scalar_one()
     # Enterprise ids in byte order on both engines (PostgreSQL's may follow a locale).
     bind = session.bind
     ident: ColumnElement[Any] = r.enterprise_id
