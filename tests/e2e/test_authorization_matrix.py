@@ -192,6 +192,12 @@ CARBON = f"""
 query($scope: UtilisationScope) {{
   carbon(scope: $scope, from: "{PERIOD}", to: "{PERIOD}") {{ transfers netAvoidedCo2eKg }}
 }}"""
+LEAGUE = f"""
+query($district: String) {{
+  enterpriseUtilisation(from: "{PERIOD}", to: "{PERIOD}", district: $district, first: 100) {{
+    edges {{ node {{ id: enterpriseId enterprise {{ id name }} figures {{ rate }} }} }}
+  }}
+}}"""
 ZERO_WASTE = f"""
 query($id: ID!) {{ zeroWasteAssessment(enterpriseId: $id, year: {YEAR}) {{ passed }} }}"""
 MANIFEST = "query($id: ID!) { manifest(id: $id) { id matchId status } }"
@@ -560,6 +566,10 @@ def by_id(key: str) -> Callable[[World], dict[str, Any]]:
     return lambda w: {"id": w.ids[key]}
 
 
+def in_district(district: str) -> Callable[[World], dict[str, Any]]:
+    return lambda _: {"district": district}
+
+
 def report_input(site: str, code: str) -> Callable[[World], dict[str, Any]]:
     return lambda w: {
         "input": {"siteId": w.ids[site], "wasteCode": code, "tonnes": "1.000", "period": PERIOD}
@@ -770,6 +780,37 @@ QUERIES = [
         "carbon",
         lambda w: {"scope": {"enterpriseId": w.ids["A"]}},
         only(*TENANT_A_REGULATOR_X_ADMIN),
+    ),
+    # The league table ranks the enterprises registered in a district: a district's
+    # regulator its own (named or not), an admin any district or the city; tenants nobody.
+    Row(
+        "enterpriseUtilisation",
+        LEAGUE,
+        "enterpriseUtilisation",
+        no_vars,
+        only("regulator_x", "regulator_y", "admin"),
+    ),
+    *(
+        Row(
+            f"enterpriseUtilisation(district {name})",
+            LEAGUE,
+            "enterpriseUtilisation",
+            in_district(district),
+            cells(
+                anonymous=DENY,
+                enterprise_a=DENY,
+                enterprise_b=DENY,
+                recycler=DENY,
+                regulator_x=registered if name == "X" else DENY,
+                regulator_y=registered if name == "Y" else DENY,
+                admin=registered,
+            ),
+            keys_of("A", "B", "R"),
+        )
+        for name, district, registered in (
+            ("X", DISTRICT_X, frozenset({"A", "R"})),
+            ("Y", DISTRICT_Y, frozenset({"B"})),
+        )
     ),
     Row(
         "zeroWasteAssessment(A)",
