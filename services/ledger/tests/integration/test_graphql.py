@@ -4,6 +4,7 @@ user errors and who-sees-what, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import base64
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
@@ -121,11 +122,18 @@ class Api:
         return data[mutation]
 
 
-@pytest.fixture
-async def api(ledger: Harness) -> AsyncIterator[Api]:
+@contextlib.asynccontextmanager
+async def served(ledger: Harness) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the ledger subgraph, in process."""
     app = SubgraphApp(schema, JWT, services=ledger.service, loaders=dict)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://ledger") as http:
+        yield http
+
+
+@pytest.fixture
+async def api(ledger: Harness) -> AsyncIterator[Api]:
+    async with served(ledger) as http:
         yield Api(http)
 
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import BigInteger, literal, select
 
@@ -19,11 +18,12 @@ from wastex_ledger.adapters.league import position
 from wastex_ledger.domain.entries import EntryKind
 from wastex_ledger.domain.figures import ratio
 from wastex_ledger.domain.league import NO_RATE, position_of
-from wastex_ledger.entrypoints.graphql import schema
 from wastex_ledger.testing import Harness, Site, unique
 from wastex_shared.auth import JwtConfig, Role, issue_token
-from wastex_shared.graphql.app import SubgraphApp
 from wastex_shared.storage import UnitOfWorkFactory
+
+from .test_graphql import Api as LedgerApi
+from .test_graphql import served
 
 JWT = JwtConfig()
 FIGURES = """
@@ -60,17 +60,7 @@ def tenant(site: Site, role: Role = Role.ENTERPRISE) -> str:
     return issue_token(JWT, role, site.enterprise_id)
 
 
-class Api:
-    def __init__(self, http: httpx.AsyncClient) -> None:
-        self.http = http
-
-    async def execute(self, query: str, token: str | None, **variables: Any) -> Any:
-        headers = {"authorization": f"Bearer {token}"} if token else {}
-        body = {"query": query, "variables": variables}
-        response = await self.http.post("/graphql", json=body, headers=headers)
-        assert response.status_code == 200, response.text
-        return response.json()
-
+class Api(LedgerApi):
     async def league(self, token: str | None, **arguments: Any) -> Any:
         body = await self.execute(LEAGUE, token, **{**YEAR, **arguments})
         assert not body.get("errors"), body["errors"]
@@ -90,9 +80,7 @@ class Api:
 
 @pytest.fixture
 async def api(ledger: Harness) -> AsyncIterator[Api]:
-    app = SubgraphApp(schema, JWT, services=ledger.service, loaders=dict)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://ledger") as http:
+    async with served(ledger) as http:
         yield Api(http)
 
 

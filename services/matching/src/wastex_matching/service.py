@@ -334,13 +334,7 @@ class MatchingService:
         self, uow: UnitOfWork, data: OfferFacts, remaining: Decimal | None
     ) -> None:
         """The offer as a posting or an amendment has it, whichever of them is newer."""
-        facts.check_listing(
-            latitude=data.latitude,
-            longitude=data.longitude,
-            quantity_tonnes=data.quantity_tonnes,
-            available_from=data.available_from,
-            available_until=data.available_until,
-        )
+        facts.check_listing(data)
         await repo.upsert_listing(
             uow.session,
             OfferRow,
@@ -389,14 +383,7 @@ class MatchingService:
         self, uow: UnitOfWork, data: DemandFacts, remaining: Decimal | None
     ) -> None:
         """The demand as a posting or an amendment has it, whichever of them is newer."""
-        facts.check_listing(
-            latitude=data.latitude,
-            longitude=data.longitude,
-            quantity_tonnes=data.quantity_tonnes,
-            available_from=data.available_from,
-            available_until=data.available_until,
-            max_distance_km=data.max_distance_km,
-        )
+        facts.check_listing(data, data.max_distance_km)
         await repo.upsert_listing(
             uow.session,
             DemandRow,

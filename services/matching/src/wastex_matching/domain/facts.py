@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Protocol
 
 from wastex_matching.domain import errors
 from wastex_matching.domain.model import LicenceType, Point, Window, check_tonnes
@@ -19,19 +20,26 @@ from wastex_shared.errors import DomainError
 from wastex_shared.units import MAX_TONNES
 
 
-def check_listing(
-    *,
-    latitude: Decimal,
-    longitude: Decimal,
-    quantity_tonnes: Decimal,
-    available_from: date,
-    available_until: date,
-    max_distance_km: Decimal | None = None,
-) -> None:
+class ListingTerms(Protocol):
+    """What an offer's and a demand's facts both say of the listing."""
+
+    @property
+    def latitude(self) -> Decimal: ...
+    @property
+    def longitude(self) -> Decimal: ...
+    @property
+    def quantity_tonnes(self) -> Decimal: ...
+    @property
+    def available_from(self) -> date: ...
+    @property
+    def available_until(self) -> date: ...
+
+
+def check_listing(terms: ListingTerms, max_distance_km: Decimal | None = None) -> None:
     """An offer's or a demand's terms (`max_distance_km`: a demand's radius)."""
-    Point(float(latitude), float(longitude))
-    Window(available_from, available_until)
-    _tonnes(quantity_tonnes, "quantity_tonnes")
+    Point(float(terms.latitude), float(terms.longitude))
+    Window(terms.available_from, terms.available_until)
+    _tonnes(terms.quantity_tonnes, "quantity_tonnes")
     if max_distance_km is not None and not (
         max_distance_km.is_finite() and Decimal(0) < max_distance_km
     ):
