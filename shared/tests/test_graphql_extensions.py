@@ -96,6 +96,10 @@ def test_a_connection_multiplies_its_edges_by_first() -> None:
     assert cost("query($n: Int) { leaves(first: $n) { edges { node { name } } } }", {"n": 7}) == (
         1 + 1 + 7 * 2
     )
+    # JSON's 7.0 is an Int to graphql-core (the resolver gets 7): priced as 7, not the default
+    assert cost("query($n: Int) { leaves(first: $n) { edges { node { name } } } }", {"n": 7.0}) == (
+        1 + 1 + 7 * 2
+    )
     assert (
         cost("query($n: Int = 3) { leaves(first: $n) { edges { node { name } } } }")
         == 1 + 1 + 3 * 2

@@ -300,6 +300,8 @@ def _resolve(walk: _Walk, value: ValueNode | None) -> Any:
 
 def _page(walk: _Walk, value: ValueNode | None) -> int:
     first = _resolve(walk, value)
+    if isinstance(first, float) and first.is_integer():
+        first = int(first)  # JSON's 100.0 is an Int to graphql-core, and runs 100
     if not isinstance(first, int) or isinstance(first, bool):
         return DEFAULT_PAGE
     return max(0, min(first, MAX_PAGE))  # out of range is INVALID_PAGE_SIZE, not a cost
