@@ -42,7 +42,7 @@ from wastex_ledger.domain.visibility import Reach
 from wastex_ledger.domain.zero_waste import Assessment, Records, Rule, assess, facts_of
 from wastex_shared.emission_factors import factor
 from wastex_shared.envelope import Envelope, derived_id, new_id, utcnow
-from wastex_shared.errors import DomainError, NotFound
+from wastex_shared.errors import DomainError
 from wastex_shared.events.catalog import EnterpriseRegistered, SiteAdded
 from wastex_shared.events.ledger import (
     DiscrepancyResolved,
@@ -187,6 +187,12 @@ def manifest_facts(manifest: Manifest) -> dict[str, Any]:
     }
 
 
+def _out_of_reach(what: str, ident: str, field: str) -> DomainError:
+    return DomainError(
+        errors.NOT_AUTHORIZED, f"{what} {ident} is outside what this token may read", field
+    )
+
+
 def _changed_meanwhile(manifest: Manifest) -> DomainError:
     """The manifest changed while this command ran (a concurrent one won)."""
     return DomainError(
@@ -290,7 +296,7 @@ class LedgerService:
         command_id = new_id()
         async with self._uow() as uow:
             repo = Repository(uow.session)
-            original = await self._entry_or_fail(repo, entry_id)
+            original = await self._entry_or_fail(repo, entry_id, actor)
             await self._guard_reversal(repo, original, actor)
             reversal = ledger.reverse(
                 original,
@@ -311,7 +317,7 @@ class LedgerService:
         command_id = new_id()
         async with self._uow() as uow:
             repo = Repository(uow.session)
-            original = await self._entry_or_fail(repo, entry_id)
+            original = await self._entry_or_fail(repo, entry_id, actor)
             await self._guard_reversal(repo, original, actor)
             reversal = ledger.reverse(
                 original,
@@ -347,10 +353,11 @@ class LedgerService:
         async with self._uow() as uow:
             repo = Repository(uow.session)
             current = await repo.manifest_by_match(match_id)
-            if current is None:
+            if current is None or not current.involves(actor):  # one answer: see below
                 raise DomainError(
-                    errors.UNKNOWN_MATCH,
-                    f"no manifest for match {match_id}: it is unknown or not confirmed yet",
+                    errors.NOT_AUTHORIZED,
+                    f"match {match_id} has no manifest of yours: it is unknown, not confirmed "
+                    "yet, or between other enterprises",
                     "matchId",
                 )
             month = Period.of(now) if period is None else Period.parse(period)
@@ -387,7 +394,7 @@ class LedgerService:
         now = self._clock()
         async with self._uow() as uow:
             repo = Repository(uow.session)
-            current = await self._manifest_or_fail(repo, manifest_id)
+            current = await self._manifest_or_fail(repo, manifest_id, actor)
             received = current.receive(
                 actor_enterprise_id=actor,
                 tonnes=tonnes,
@@ -434,7 +441,7 @@ class LedgerService:
         now = self._clock()
         async with self._uow() as uow:
             repo = Repository(uow.session)
-            current = await self._manifest_or_fail(repo, manifest_id)
+            current = await self._manifest_or_fail(repo, manifest_id, actor)
             resolved = current.resolve(actor_enterprise_id=actor, cause=cause, note=note, at=now)
             if not await repo.update_manifest(resolved, read=current):
                 raise _changed_meanwhile(current)
@@ -447,7 +454,7 @@ class LedgerService:
         """A party calls off a shipment not yet dispatched; matching then cancels the match."""
         async with self._uow() as uow:
             repo = Repository(uow.session)
-            current = await self._manifest_or_fail(repo, manifest_id)
+            current = await self._manifest_or_fail(repo, manifest_id, actor)
             cancelled = current.cancel(actor_enterprise_id=actor, reason=reason, at=self._clock())
             if not await repo.update_manifest(cancelled, read=current):
                 raise _changed_meanwhile(current)
@@ -606,16 +613,22 @@ class LedgerService:
             )
         return site
 
-    async def _manifest_or_fail(self, repo: Repository, manifest_id: str) -> Manifest:
+    # Manifest ids derive from match ids, which derive from public listing ids, and receipt
+    # entries' ids from manifests': a record that is not there and one of another enterprise
+    # get one answer, or anyone could tell which pairs were confirmed and shipped.
+
+    async def _manifest_or_fail(self, repo: Repository, manifest_id: str, actor: str) -> Manifest:
+        """The manifest, if `actor` is a party to it; NOT_AUTHORIZED if absent or not."""
         found = await repo.manifest(manifest_id)
-        if found is None:
-            raise NotFound("manifest", manifest_id, "manifestId")
+        if found is None or not found.involves(actor):
+            raise _out_of_reach("manifest", manifest_id, "manifestId")
         return found
 
-    async def _entry_or_fail(self, repo: Repository, entry_id: str) -> Entry:
+    async def _entry_or_fail(self, repo: Repository, entry_id: str, actor: str) -> Entry:
+        """The entry, if it is `actor`'s; NOT_AUTHORIZED if absent or not."""
         found = await repo.entry(entry_id)
-        if found is None:
-            raise NotFound("entry", entry_id, "id")
+        if found is None or found.enterprise_id != actor:
+            raise _out_of_reach("entry", entry_id, "id")
         return found
 
     @staticmethod

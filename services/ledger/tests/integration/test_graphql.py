@@ -659,3 +659,30 @@ async def test_a_shipment_not_dispatched_by_the_end_of_its_window_is_overdue(
     # Shipped late, it is no longer overdue.
     await ledger.service.dispatch(steel.enterprise_id, late, "10.000", period="2026-03")
     assert set(await matches(True, tenant(steel))) == set()
+
+
+async def test_a_stranger_cannot_tell_a_manifest_or_entry_from_none(
+    api: Api, ledger: Harness
+) -> None:
+    """Manifest ids derive from match ids, which derive from public listing ids, and receipt
+    entries' ids from manifests': NOT_FOUND for what is not there and NOT_AUTHORIZED for
+    what is someone else's told anyone which pairs were confirmed and shipped."""
+    steel = await ledger.register("青山区")
+    cement = await ledger.register("新洲区")
+    stranger = await ledger.register("新洲区")
+    await api.report(tenant(steel), steel, "10.000", "2026-03")
+    match = await ledger.confirm(steel, cement, "10.000")
+    sent = await ledger.service.dispatch(steel.enterprise_id, match, "10.000", period="2026-03")
+    entry_id = (await api.report(tenant(steel), steel, "1.000", "2026-03"))["entry"]["id"]
+    manifest = "query($id: ID!) { manifest(id: $id) { id } }"
+    entry = "query($id: ID!) { ledgerEntry(id: $id) { id } }"
+    for query, real in ((manifest, sent.id), (entry, entry_id)):
+        for who in (tenant(stranger), regulator("江岸区")):
+            for ident in (real, "no-such-id"):
+                body = await api.execute(query, who, id=ident)
+                error = body["errors"][0]
+                assert error["extensions"]["code"] == "NOT_AUTHORIZED", body
+                assert error["message"].endswith(f" {ident} is outside what this token may read")
+        # Who reads everything is told what is not there.
+        admin = issue_token(JWT, Role.ADMIN)
+        assert await api.error_code(query, admin, id="no-such-id") == "NOT_FOUND"

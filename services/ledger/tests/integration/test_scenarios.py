@@ -355,8 +355,17 @@ async def test_manifest_lifecycle_rules(ledger: Harness) -> None:
     assert manifest is not None
     assert manifest.manifest.status is ManifestStatus.CREATED
 
-    await refused("UNKNOWN_MATCH", svc.dispatch(steel.enterprise_id, "no-such-match", "1"))
+    await refused("NOT_AUTHORIZED", svc.dispatch(steel.enterprise_id, "no-such-match", "1"))
     await refused("NOT_AUTHORIZED", svc.dispatch(cement.enterprise_id, match_id, "10"))
+    # A stranger is told the same of a real match as of none: match ids derive from public
+    # listing ids, so two answers would tell anyone which pairs were confirmed.
+    stranger = (await ledger.register("新洲区")).enterprise_id
+    for unknown in ("no-such-match", match_id):
+        said = await refused("NOT_AUTHORIZED", svc.dispatch(stranger, unknown, "1"))
+        assert said.message.replace(unknown, "X") == (
+            "match X has no manifest of yours: it is unknown, not confirmed yet, or between "
+            "other enterprises"
+        )
     await refused(
         "INVALID_MANIFEST_STATE", svc.receive(cement.enterprise_id, manifest.manifest.id, "10")
     )
@@ -373,7 +382,13 @@ async def test_manifest_lifecycle_rules(ledger: Harness) -> None:
         svc.dispatch(steel.enterprise_id, match_id, "10", period="2026-07"),
     )
     await refused("NOT_AUTHORIZED", svc.receive(steel.enterprise_id, sent.id, "10"))
-    await refused("NOT_FOUND", svc.receive(cement.enterprise_id, "no-such-manifest", "10"))
+    for unknown, who in (("no-such-manifest", cement.enterprise_id), (sent.id, stranger)):
+        said = await refused("NOT_AUTHORIZED", svc.receive(who, unknown, "10"))
+        assert said.message == f"manifest {unknown} is outside what this token may read"
+        said = await refused(
+            "NOT_AUTHORIZED", svc.cancel_shipment(who, unknown, "no longer needed")
+        )
+        assert said.message == f"manifest {unknown} is outside what this token may read"
     await svc.receive(cement.enterprise_id, sent.id, "10.000")
     await refused("INVALID_MANIFEST_STATE", svc.receive(cement.enterprise_id, sent.id, "10"))
 

@@ -21,13 +21,14 @@ may not rank other enterprises.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import NoReturn
 
 from wastex_ledger.domain.entries import Entry
 from wastex_ledger.domain.scope import Scope, ScopeKind
 from wastex_ledger.domain.visibility import Reach
 from wastex_ledger.service import ManifestView
 from wastex_shared.auth import ALL_DISTRICTS, Principal, Role
-from wastex_shared.errors import NotAuthorized
+from wastex_shared.errors import NotAuthorized, NotFound
 
 DistrictOf = Callable[[str], Awaitable[str | None]]
 
@@ -122,6 +123,17 @@ async def require_list_filter(
     if enterprise_id is not None and _signed_in(principal).role is not Role.REGULATOR:
         await require_enterprise(principal, enterprise_id, district_of)
     return allowed
+
+
+def absent(principal: Principal | None, what: str, ident: str) -> NoReturn:
+    """A manifest or entry that is not there: NOT_FOUND for who reads everything (an admin,
+    a city-wide regulator); anyone else gets the answer a record outside its reach gets.
+    Their ids derive from match ids, which derive from public listing ids: two answers
+    would tell anyone which pairs were confirmed and shipped."""
+    caller = _signed_in(principal)
+    if _sees_everything(caller):
+        raise NotFound(what, ident)
+    raise NotAuthorized(f"{what} {ident} is outside what this token may read")
 
 
 async def require_entry(principal: Principal | None, entry: Entry, district_of: DistrictOf) -> None:

@@ -33,7 +33,6 @@ from wastex_ledger.entrypoints.graphql.types import (
 )
 from wastex_ledger.entrypoints.graphql.types import ManifestFilter as ManifestFilterInput
 from wastex_ledger.service import LedgerService, ManifestView
-from wastex_shared.errors import NotFound
 from wastex_shared.graphql.connection import Connection, connection, decode_cursor, page_size
 from wastex_shared.graphql.context import Info
 
@@ -161,8 +160,7 @@ class Query:
     async def manifest(self, info: Info, id: strawberry.ID) -> ManifestType | None:
         view = await ledger(info).manifest(str(id))
         if view is None:
-            policy.reach(info.context.principal)  # no token: NOT_AUTHORIZED before NOT_FOUND
-            raise NotFound("manifest", str(id))
+            policy.absent(info.context.principal, "manifest", str(id))
         policy.require_manifest(info.context.principal, view)
         return ManifestType.of(view)
 
@@ -205,8 +203,7 @@ class Query:
         service = ledger(info)
         entry = await service.entry(str(id))
         if entry is None:
-            policy.reach(info.context.principal)
-            raise NotFound("entry", str(id))
+            policy.absent(info.context.principal, "entry", str(id))
         await policy.require_entry(info.context.principal, entry, service.enterprise_district)
         return LedgerEntryType.of(entry)
 
