@@ -157,12 +157,13 @@ async def set_up(url: str, jwt: JwtConfig, *, lots: int, recyclers: int, seed: i
         for name in names
     }
 
-    # Sites, registered by their owners.
+    # Sites, added by the admin: an enterprise adds its own only in its registered district,
+    # and the generator spreads one enterprise's sites over several.
     site_of = {item.site_id: item for item in listings}
 
     async def site(item: OfferSlot | DemandSlot) -> str:
         return await _mutation(
-            gateway.as_(tokens[item.enterprise_id]),
+            admin,
             "addSite",
             enterpriseId=ids[item.enterprise_id],
             name=item.site_id,

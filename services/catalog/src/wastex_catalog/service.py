@@ -76,6 +76,9 @@ class AddSite:
     district: str
     latitude: NumberInput
     longitude: NumberInput
+    #: An admin adds it, who may place it in any district; an enterprise places its own
+    #: sites in the district it is registered in.
+    by_admin: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +212,15 @@ class CatalogService:
         owner = await repository.enterprise(command.enterprise_id)
         if owner is None:
             raise NotFound("enterprise", command.enterprise_id, "enterpriseId")
+        if not command.by_admin and command.district.strip() != owner.entity.district:
+            # A site's district decides which regulator oversees what it offers, ships and
+            # books: an enterprise naming its own could hide its works from its regulator.
+            raise DomainError(
+                codes.NOT_AUTHORIZED,
+                f"an enterprise adds sites in the district it is registered in "
+                f"({owner.entity.district}); an admin adds one elsewhere",
+                "district",
+            )
         site = Site.add(
             id=aggregate_id("site", cause),
             enterprise_id=owner.entity.id,

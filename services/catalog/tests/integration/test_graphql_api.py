@@ -13,6 +13,7 @@ import pytest
 from wastex_catalog.expiry import expire_due
 from wastex_catalog.service import china_today
 from wastex_catalog.testing import (
+    ADD_SITE,
     ADMIN,
     AMEND_LICENCE,
     DEMAND,
@@ -697,3 +698,25 @@ async def test_the_licence_register_lists_what_each_role_may_see_with_its_filter
     assert await ids(admin, validOn="2027-02-28") == {world.licence}
     assert await ids(admin, validOn="2027-03-01") == set()
     assert await ids(admin, expiringBy="9999-12-31") == both  # the calendar's last day
+
+
+async def test_an_enterprise_adds_its_own_sites_only_in_its_registered_district(
+    api: Api,
+) -> None:
+    """A site's district decides which regulator oversees what it offers, ships and books:
+    a factory labelling its 青山区 works with another district hid them from 青山区's
+    regulator. Works elsewhere are added by an admin."""
+    steel = await api.register_enterprise("Steel", district="青山区")
+    place = {"name": "works", "latitude": "30.6400", "longitude": "114.4100"}
+    elsewhere = {"enterpriseId": steel, "district": "无人区", **place}
+    [refused] = await api.tenant(steel).user_errors(ADD_SITE, "addSite", input=elsewhere)
+    assert (refused["code"], refused["field"]) == ("NOT_AUTHORIZED", "district")
+    assert "青山区" in refused["message"]
+    own = await api.tenant(steel).mutate(
+        ADD_SITE, "addSite", input={**elsewhere, "district": "青山区"}
+    )
+    assert own["site"]["district"] == "青山区"
+    placed = await api.as_(ADMIN).mutate(
+        ADD_SITE, "addSite", input={**elsewhere, "district": "新洲区"}
+    )
+    assert placed["site"]["district"] == "新洲区"

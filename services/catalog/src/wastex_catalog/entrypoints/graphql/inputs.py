@@ -45,13 +45,14 @@ class AddSiteInput:
     latitude: Decimal
     longitude: Decimal
 
-    def command(self) -> service.AddSite:
+    def command(self, by_admin: bool) -> service.AddSite:
         return service.AddSite(
             enterprise_id=self.enterprise_id,
             name=self.name,
             district=self.district,
             latitude=self.latitude,
             longitude=self.longitude,
+            by_admin=by_admin,
         )
 
 

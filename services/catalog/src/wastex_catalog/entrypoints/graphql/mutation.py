@@ -136,14 +136,19 @@ class Mutation:
             enterprise=Enterprise.of(stored) if stored else None, user_errors=errors
         )
 
-    @strawberry.mutation(description="Add a site to an enterprise (the enterprise or admin).")
+    @strawberry.mutation(
+        description=(
+            "Add a site to an enterprise: the enterprise itself, in the district it is "
+            "registered in (its regulator's), or an admin, in any district."
+        )
+    )
     async def add_site(self, info: Info, input: AddSiteInput) -> AddSitePayload:
         caller = principal(info)
         commands = services(info).commands
         stored, errors = await attempt(
             info,
             lambda: policy.may_add_site(caller, input.enterprise_id),
-            lambda uow: commands.add_site(uow, input.command()),
+            lambda uow: commands.add_site(uow, input.command(policy.is_admin(caller))),
         )
         return AddSitePayload(site=Site.of(stored) if stored else None, user_errors=errors)
 

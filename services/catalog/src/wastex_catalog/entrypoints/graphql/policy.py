@@ -148,6 +148,10 @@ def may_manage_licences(principal: Principal | None) -> None:
         raise NotAuthorized("only an admin registers, amends or revokes licences")
 
 
+def is_admin(principal: Principal | None) -> bool:
+    return principal is not None and principal.role is Role.ADMIN
+
+
 def may_add_site(principal: Principal | None, enterprise_id: str) -> None:
     if principal is None or not (principal.role is Role.ADMIN or principal.acts_for(enterprise_id)):
         raise NotAuthorized("only the enterprise itself or an admin adds its sites", "enterpriseId")
