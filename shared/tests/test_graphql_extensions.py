@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -222,3 +223,14 @@ async def test_a_document_sent_again_is_not_validated_again_and_limits_still_hol
         refused = await schema.execute(deep)
         assert refused.errors is not None
         assert "maximum operation depth" in refused.errors[0].message
+
+
+async def test_a_refusal_is_not_logged_as_a_fault_and_a_fault_is(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.ERROR):
+        await schema.execute("{ refused }")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    with caplog.at_level(logging.ERROR):
+        await schema.execute("{ broken }")
+    assert any("unexpected error in resolver" in r.getMessage() for r in caplog.records)

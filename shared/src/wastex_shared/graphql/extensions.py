@@ -400,7 +400,24 @@ def _limit_rules() -> list[type[ASTValidationRule]]:
     ]
 
 
+class _RefusalsAreAnswers(logging.Filter):
+    """strawberry logs every error of an answer at ERROR with its traceback, a caller's
+    refusal (a `DomainError`: NOT_AUTHORIZED, INVALID_PERIOD, …) as much as a fault; the
+    refusals are answers, and filled the logs with tracebacks that hid the faults, which
+    `ErrorPolicy` logs itself."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        fault = record.exc_info[1] if record.exc_info else None
+        return not isinstance(fault, DomainError)
+
+
+_REFUSALS_ARE_ANSWERS = _RefusalsAreAnswers()
+
+
 def standard_extensions() -> list[type[SchemaExtension] | Callable[[], SchemaExtension]]:
+    strawberry_log = logging.getLogger("strawberry.execution")
+    if _REFUSALS_ARE_ANSWERS not in strawberry_log.filters:
+        strawberry_log.addFilter(_REFUSALS_ARE_ANSWERS)
     return [
         lambda: AddValidationRules(_limit_rules()),
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
