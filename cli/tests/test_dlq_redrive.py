@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -96,3 +97,41 @@ async def test_a_letter_of_another_dlq_named_in_the_marker_is_not_taken_for_ours
         await relay._producer.stop()
     sent = await redrive_letters(kafka_bootstrap, group, Filter(), dry_run=True)
     assert sorted(letter.offset for letter in sent) == [0, 1]
+
+
+async def test_every_chosen_letter_is_sent_however_long_the_sends_take(
+    kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second reading stopped once its sends had taken 2 s (the topic's idle clock ran
+    while the caller sent), after the first fetched 1,000 letters, and still reported the
+    rest as re-driven."""
+    letters = 1200
+    topic, group = f"t-{uuid.uuid4().hex[:8]}", f"g{uuid.uuid4().hex[:8]}"
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka_bootstrap, max_batch_size=1_000_000, linger_ms=200
+    )
+    await producer.start()
+    try:
+        for n in range(letters):
+            headers = [
+                ("x-error-type", b"HANDLER_ERROR"),
+                ("x-error", b"boom"),
+                ("x-original-topic", topic.encode()),
+                ("x-original-partition", b"0"),
+                ("x-original-offset", str(n).encode()),
+            ]
+            await producer.send(dlq_for(group), b"{}", key=b"k", partition=0, headers=headers)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    send = AIOKafkaProducer.send_and_wait
+
+    async def a_broker_3_ms_away(self: AIOKafkaProducer, *args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.003)
+        return await send(self, *args, **kwargs)
+
+    monkeypatch.setattr(AIOKafkaProducer, "send_and_wait", a_broker_3_ms_away)
+    reported = await redrive_letters(kafka_bootstrap, group, Filter())
+    monkeypatch.undo()
+    assert len(reported) == letters
+    assert len(await records(kafka_bootstrap, topic)) == letters

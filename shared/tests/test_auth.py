@@ -5,9 +5,17 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+import jwt
 import pytest
 
-from wastex_shared.auth import JwtConfig, Role, Unauthenticated, issue_token, verify_token
+from wastex_shared.auth import (
+    ISSUER,
+    JwtConfig,
+    Role,
+    Unauthenticated,
+    issue_token,
+    verify_token,
+)
 
 CONFIG = JwtConfig()
 
@@ -44,4 +52,14 @@ def test_a_token_is_judged_at_the_time_asked_for() -> None:
     with pytest.raises(Unauthenticated, match="expired"):
         verify_token(CONFIG, token, at=expired_at + 1)
     with pytest.raises(Unauthenticated, match="expired"):
+        verify_token(CONFIG, token)
+
+
+@pytest.mark.parametrize("expiry", ["inf", "nan", "soon"])
+def test_a_token_whose_expiry_is_not_a_time_is_refused(expiry: str) -> None:
+    """Without PyJWT's own check (tokens are judged at a time of the caller's), a signed
+    `exp` of "inf" would never expire."""
+    claims = {"iss": ISSUER, "sub": "x", "role": "admin", "exp": expiry}
+    token = jwt.encode(claims, CONFIG.secret, algorithm=CONFIG.algorithm)
+    with pytest.raises(Unauthenticated, match="invalid token"):
         verify_token(CONFIG, token)

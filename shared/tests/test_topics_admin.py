@@ -16,6 +16,7 @@ from wastex_shared.topics import (
     CATALOG_DLQ,
     CATALOG_OFFER_POSTED,
     INGEST_OFFERS,
+    INGEST_RETENTION,
     LEDGER_ENTRY_RECORDED,
     Topic,
 )
@@ -80,3 +81,20 @@ async def test_a_topic_as_expected_is_not_reported(
         await ensure_topics(kafka_bootstrap, [Topic(name, 1)])
 
     assert not [r for r in caplog.records if name in r.getMessage()]
+
+
+async def test_a_topic_made_without_settings_is_reported(
+    kafka_bootstrap: str, admin: AIOKafkaAdminClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """tansu reports only what a topic was made with: a topic an earlier version made
+    without settings lists none, and was taken for one as expected."""
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    await admin.create_topics([NewTopic(name, 1, 1)])
+
+    with caplog.at_level(logging.WARNING, logger="wastex_shared.messaging.admin"):
+        await ensure_topics(kafka_bootstrap, [Topic(name, 1, INGEST_RETENTION, True)])
+
+    warnings = sorted(r.getMessage() for r in caplog.records if name in r.getMessage())
+    assert len(warnings) == 2
+    assert "message.timestamp.type=" in warnings[0]
+    assert "retention.ms=" in warnings[1]

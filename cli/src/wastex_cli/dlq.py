@@ -148,10 +148,11 @@ async def read_all(bootstrap: str, topic: str) -> AsyncGenerator[Any, None]:
             fetched = await consumer.getmany(*tps, timeout_ms=250)
             if not any(fetched.values()):
                 continue
-            quiet_since = loop.time()
             for tp in tps:
                 for record in fetched.get(tp, []):
                     yield record
+            # After the caller is done with them: its time (a redrive's sends) is not quiet.
+            quiet_since = loop.time()
     finally:
         await consumer.stop()
 
@@ -295,6 +296,7 @@ async def redrive_letters(
     try:
         # DLQ topics have one partition: a letter's offset names it.
         last = max(chosen)
+        sent: list[DeadLetter] = []
         async with contextlib.aclosing(read_all(bootstrap, topic)) as records:
             async for record in records:
                 sending = chosen.get(record.offset)
@@ -305,11 +307,13 @@ async def redrive_letters(
                         key=record.key,
                         headers=redrive_headers(record, sending, signing),
                     )
+                    sent.append(sending)
                 if record.offset >= last:
                     break
     finally:
         await producer.stop()
-    return list(chosen.values())
+    # Only what went: a letter gone from the topic by the second reading (retention) did not.
+    return sent
 
 
 @app.command()

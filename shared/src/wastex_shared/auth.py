@@ -133,6 +133,8 @@ def _verified(config: JwtConfig, token: str) -> Principal:
         )
         role = Role(claims["role"])
         expires_at = float(claims["exp"])
+        if not math.isfinite(expires_at):  # "inf" or "nan" would never expire
+            raise ValueError(f"exp {claims['exp']!r} is not a time")
     except (jwt.InvalidTokenError, KeyError, ValueError, TypeError) as exc:
         raise Unauthenticated(f"invalid token: {exc}") from exc
     enterprise_id = claims.get("enterprise_id")

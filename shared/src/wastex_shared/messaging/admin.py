@@ -62,13 +62,15 @@ async def _check_configs(admin: AIOKafkaAdminClient, topics: list[Topic]) -> Non
     for topic in topics:
         settings = found.get(topic.name, {})
         for key, want in topic.configs.items():
-            if key in settings and settings[key] != want:
+            # A broker that reports no defaults (tansu) lists only what a topic was made
+            # with: a setting it lacks was not made, and is reported too.
+            if settings.get(key) != want:
                 log.warning(
                     "topic %s has %s=%s, wastex expects %s (deploy/README.md says how to "
                     "change it)",
                     topic.name,
                     key,
-                    settings[key],
+                    settings.get(key, "(not set)"),
                     want,
                 )
 
