@@ -162,8 +162,8 @@ async def read_all(bootstrap: str, topic: str) -> AsyncGenerator[Any, None]:
 REDRIVE_OF = "wastex-redrive-of"
 
 
-def letter_ref(record: Any) -> str:
-    return f"{record.topic}@{record.offset}"
+def letter_ref(topic: str, offset: int) -> str:
+    return f"{topic}@{offset}"
 
 
 def _number(text: str | None, otherwise: int) -> int:
@@ -239,7 +239,7 @@ def redrive_headers(record: Any, letter: DeadLetter, jwt: JwtConfig) -> list[tup
     headers = [
         (k, v) for k, v in record.headers or () if not k.startswith("x-") and k != REDRIVE_OF
     ]
-    headers.append((REDRIVE_OF, letter_ref(record).encode()))
+    headers.append((REDRIVE_OF, letter_ref(record.topic, record.offset).encode()))
     if signs_for(letter) and not any(k.lower() == "authorization" for k, _ in headers):
         assert letter.authenticated_source is not None
         signed = issue_token(
@@ -270,7 +270,7 @@ async def redrive_letters(
     signing = jwt or ServiceSettings().jwt
     topic = dlq_for(group)
     read = [decode(record) async for record in read_all(bootstrap, topic)]
-    by_ref = {f"{topic}@{letter.offset}": letter for letter in read}
+    by_ref = {letter_ref(topic, letter.offset): letter for letter in read}
     # A message re-driven before and parked again has a newer letter: that one goes, and
     # no copy of the old one (the outbox may have written it twice).
     positions = {

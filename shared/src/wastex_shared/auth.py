@@ -43,7 +43,11 @@ class Principal:
 
     @property
     def expired(self) -> bool:
-        return self.expires_at <= time.time()
+        return self.expired_at(time.time())
+
+    def expired_at(self, moment: float) -> bool:
+        """Whether the token no longer held at `moment` (seconds since the epoch)."""
+        return self.expires_at <= moment
 
     @property
     def is_tenant(self) -> bool:
@@ -109,7 +113,7 @@ def issue_token(
 def verify_token(config: JwtConfig, token: str, at: float | None = None) -> Principal:
     """The token's principal if it is valid at `at` (seconds since the epoch; None: now)."""
     principal = _verified(config, token)
-    if principal.expires_at <= (time.time() if at is None else at):
+    if principal.expired_at(time.time() if at is None else at):
         raise Unauthenticated("token expired")
     return principal
 

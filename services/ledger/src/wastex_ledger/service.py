@@ -42,7 +42,7 @@ from wastex_ledger.domain.visibility import Reach
 from wastex_ledger.domain.zero_waste import Assessment, Records, Rule, assess, facts_of
 from wastex_shared.emission_factors import factor
 from wastex_shared.envelope import Envelope, derived_id, new_id, utcnow
-from wastex_shared.errors import DomainError
+from wastex_shared.errors import DomainError, NotAuthorized
 from wastex_shared.events.catalog import EnterpriseRegistered, SiteAdded
 from wastex_shared.events.ledger import (
     DiscrepancyResolved,
@@ -187,12 +187,6 @@ def manifest_facts(manifest: Manifest) -> dict[str, Any]:
     }
 
 
-def _out_of_reach(what: str, ident: str, field: str) -> DomainError:
-    return DomainError(
-        errors.NOT_AUTHORIZED, f"{what} {ident} is outside what this token may read", field
-    )
-
-
 def _changed_meanwhile(manifest: Manifest) -> DomainError:
     """The manifest changed while this command ran (a concurrent one won)."""
     return DomainError(
@@ -297,7 +291,7 @@ class LedgerService:
         async with self._uow() as uow:
             repo = Repository(uow.session)
             original = await self._entry_or_fail(repo, entry_id, actor)
-            await self._guard_reversal(repo, original, actor)
+            await self._guard_reversal(repo, original)
             reversal = ledger.reverse(
                 original,
                 entry_id=command_id,
@@ -318,7 +312,7 @@ class LedgerService:
         async with self._uow() as uow:
             repo = Repository(uow.session)
             original = await self._entry_or_fail(repo, entry_id, actor)
-            await self._guard_reversal(repo, original, actor)
+            await self._guard_reversal(repo, original)
             reversal = ledger.reverse(
                 original,
                 entry_id=derived_id(command_id, "reversal"),
@@ -354,8 +348,7 @@ class LedgerService:
             repo = Repository(uow.session)
             current = await repo.manifest_by_match(match_id)
             if current is None or not current.involves(actor):  # one answer: see below
-                raise DomainError(
-                    errors.NOT_AUTHORIZED,
+                raise NotAuthorized(
                     f"match {match_id} has no manifest of yours: it is unknown, not confirmed "
                     "yet, or between other enterprises",
                     "matchId",
@@ -621,22 +614,24 @@ class LedgerService:
         """The manifest, if `actor` is a party to it; NOT_AUTHORIZED if absent or not."""
         found = await repo.manifest(manifest_id)
         if found is None or not found.involves(actor):
-            raise _out_of_reach("manifest", manifest_id, "manifestId")
+            raise NotAuthorized(
+                f"manifest {manifest_id} is outside what this token may read", "manifestId"
+            )
         return found
 
     async def _entry_or_fail(self, repo: Repository, entry_id: str, actor: str) -> Entry:
         """The entry, if it is `actor`'s; NOT_AUTHORIZED if absent or not."""
         found = await repo.entry(entry_id)
         if found is None or found.enterprise_id != actor:
-            raise _out_of_reach("entry", entry_id, "id")
+            raise NotAuthorized(f"entry {entry_id} is outside what this token may read", "id")
         return found
 
     @staticmethod
-    async def _guard_reversal(repo: Repository, original: Entry, actor: str) -> None:
+    async def _guard_reversal(repo: Repository, original: Entry) -> None:
         """Take the entry's balance guard before asking whether it was reversed: of two
         reversals at once, the second then reads the first's and answers ALREADY_REVERSED
-        (not a clash on the unique `reverses` column). Only its owner takes it."""
-        ledger.require_owner(actor, original.enterprise_id, f"entry {original.id}")
+        (not a clash on the unique `reverses` column). Only its owner gets here
+        (`_entry_or_fail`)."""
         await repo.lock_balance(original.enterprise_id, original.waste_code)
 
     async def _ensure_balanced(

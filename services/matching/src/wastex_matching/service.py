@@ -310,12 +310,7 @@ class MatchingService:
     async def on_licence(self, uow: UnitOfWork, _: Envelope, data: LicenceFacts) -> None:
         """A licence registered or amended (revoked): the next round plans with it, and the
         expiry sweep ends accepted matches it no longer allows."""
-        facts.check_licence(
-            licence_type=data.licence_type,
-            annual_capacity_tonnes=data.annual_capacity_tonnes,
-            valid_from=data.valid_from,
-            valid_until=data.valid_until,
-        )
+        facts.check_licence(data)
         await repo.upsert_licence(uow.session, data)
         await self._market_changed(uow)
         uow.after_commit(self.sweep_soon.set)

@@ -16,7 +16,19 @@ from itertools import compress
 from operator import attrgetter, itemgetter
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Result, Row, Table, and_, func, insert, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Result,
+    Row,
+    Table,
+    and_,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
@@ -415,31 +427,30 @@ async def held_tonnes(session: AsyncSession, match: MatchRecord) -> tuple[Decima
     """The tonnes the other accepted and confirmed matches of `match`'s offer, and of its
     demand, hold (not its own: the other party's acceptance of it may have committed since
     it was read)."""
-    fixed = [str(status) for status in FIXED]
-    held = []
-    for column, ident in (
-        (MATCHES.c.offer_id, match.offer_id),
-        (MATCHES.c.demand_id, match.demand_id),
-    ):
-        total = await session.execute(
-            select(func.coalesce(func.sum(MATCHES.c.tonnes), 0)).where(
-                column == ident, MATCHES.c.status.in_(fixed), MATCHES.c.id != match.id
-            )
-        )
-        held.append(_tonnes(total.scalar_one()))
-    return held[0], held[1]
+    offer = await _others_fixed(session, match, MATCHES.c.offer_id == match.offer_id)
+    demand = await _others_fixed(session, match, MATCHES.c.demand_id == match.demand_id)
+    return offer, demand
 
 
 async def licence_committed_tonnes(session: AsyncSession, match: MatchRecord, year: int) -> Decimal:
     """The tonnes the other accepted and confirmed matches of `match`'s licence commit to
     `year` of it."""
+    return await _others_fixed(
+        session,
+        match,
+        MATCHES.c.licence_id == match.licence_id,
+        MATCHES.c.licence_year == year,
+    )
+
+
+async def _others_fixed(
+    session: AsyncSession, match: MatchRecord, *where: ColumnElement[bool]
+) -> Decimal:
+    """The tonnes of the accepted and confirmed matches `where` says, but `match`."""
     fixed = [str(status) for status in FIXED]
     total = await session.execute(
         select(func.coalesce(func.sum(MATCHES.c.tonnes), 0)).where(
-            MATCHES.c.licence_id == match.licence_id,
-            MATCHES.c.licence_year == year,
-            MATCHES.c.status.in_(fixed),
-            MATCHES.c.id != match.id,
+            *where, MATCHES.c.status.in_(fixed), MATCHES.c.id != match.id
         )
     )
     return _tonnes(total.scalar_one())

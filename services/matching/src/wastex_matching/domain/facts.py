@@ -46,13 +46,24 @@ def check_listing(terms: ListingTerms, max_distance_km: Decimal | None = None) -
         raise DomainError(errors.INVALID_DISTANCE, "max_distance_km must be positive")
 
 
-def check_licence(
-    *, licence_type: str, annual_capacity_tonnes: Decimal, valid_from: date, valid_until: date
-) -> None:
-    if licence_type not in set(LicenceType):
-        raise DomainError(errors.INVALID_PARAMETER, f"unknown licence type {licence_type!r}")
-    _tonnes(annual_capacity_tonnes, "annual_capacity_tonnes")
-    Window(valid_from, valid_until)
+class LicenceTerms(Protocol):
+    """What a licence's facts say of what it permits."""
+
+    @property
+    def licence_type(self) -> str: ...
+    @property
+    def annual_capacity_tonnes(self) -> Decimal: ...
+    @property
+    def valid_from(self) -> date: ...
+    @property
+    def valid_until(self) -> date: ...
+
+
+def check_licence(terms: LicenceTerms) -> None:
+    if terms.licence_type not in set(LicenceType):
+        raise DomainError(errors.INVALID_PARAMETER, f"unknown licence type {terms.licence_type!r}")
+    _tonnes(terms.annual_capacity_tonnes, "annual_capacity_tonnes")
+    Window(terms.valid_from, terms.valid_until)
 
 
 def _tonnes(value: Decimal, field: str) -> None:

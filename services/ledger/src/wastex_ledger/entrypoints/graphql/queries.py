@@ -92,6 +92,7 @@ class Query:
         to: To,
         district: str | None = None,
         industry: str | None = None,
+        # A strawberry enum made by a call is no type to mypy (types.py says why).
         waste_class: WasteClassType | None = WasteClass.GENERAL,  # type: ignore[valid-type]
         rate_below: Decimal | None = None,
         first: int | None = None,
