@@ -65,8 +65,7 @@ query($id: ID!) { match(id: $id) { id status tonnes wasteCode offer { id } } }""
 PROPOSED = """
 query($filter: MatchFilter) {
   matches(filter: $filter, first: 50) {
-    edges { node { id status tonnes wasteCode supplierEnterpriseId recyclerEnterpriseId
-                   offer { id } demand { id } } }
+    edges { node { id status tonnes wasteCode offer { id } demand { id } } }
   }
 }"""
 
@@ -506,9 +505,10 @@ class LoadGenerator:
             return
         for edge in data["matches"]["edges"]:
             node = edge["node"]
-            if node["id"] in self.record.deals or node["recyclerEnterpriseId"] not in {
-                r.id for r in self.city.recyclers
-            }:
+            # The match names no recycler until confirmed (decision 022): the city knows
+            # whose demand it is.
+            recycler_id = self.city.demands.get(node["demand"]["id"])
+            if node["id"] in self.record.deals or recycler_id is None:
                 continue
             tonnes = Decimal(node["tonnes"]).quantize(Q)
             period = self.city.periods[-1]
@@ -519,8 +519,8 @@ class LoadGenerator:
             self.record.deals[node["id"]] = Deal(
                 match_id=node["id"],
                 offer_id=node["offer"]["id"],
-                supplier_id=node["supplierEnterpriseId"],
-                recycler_id=node["recyclerEnterpriseId"],
+                supplier_id=party.id,
+                recycler_id=recycler_id,
                 code=node["wasteCode"],
                 tonnes=tonnes,
             )

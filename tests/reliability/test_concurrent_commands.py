@@ -26,6 +26,7 @@ from bench.chaos_api import (
 from bench.chaos_city import (
     YICHANG,
     City,
+    Party,
     build_city,
     china_today,
     current_period,
@@ -100,12 +101,17 @@ async def _proposed_match(chaos: Session, city: City) -> dict[str, Any]:
     return found
 
 
+def _parties(city: City, match: dict[str, Any]) -> tuple[Party, Party]:
+    """The probe's supplier and the recycler whose demand the match takes (a proposal
+    names neither to the other, decision 022)."""
+    return city.factories[0], city.party(city.demands[match["demand"]["id"]])
+
+
 async def test_both_parties_accepting_at_once_confirm_the_match_once(
     chaos: Session, probe_city: City
 ) -> None:
     match = await _proposed_match(chaos, probe_city)
-    supplier = probe_city.party(match["supplierEnterpriseId"])
-    recycler = probe_city.party(match["recyclerEnterpriseId"])
+    supplier, recycler = _parties(probe_city, match)
 
     async def accept(token: str) -> Outcome:
         for _ in range(20):  # CONFLICT asks the client to read again and retry
@@ -137,8 +143,7 @@ async def test_a_shipment_dispatched_and_received_twice_at_once_is_booked_once(
     chaos: Session, probe_city: City
 ) -> None:
     match = await _proposed_match(chaos, probe_city)
-    supplier = probe_city.party(match["supplierEnterpriseId"])
-    recycler = probe_city.party(match["recyclerEnterpriseId"])
+    supplier, recycler = _parties(probe_city, match)
     for token in (supplier.token, recycler.token):
         assert _ok(await chaos.api.mutate(token, ACCEPT_MATCH, "acceptMatch", id=match["id"]))
 

@@ -126,6 +126,36 @@ async def test_parties_regulators_and_admins_see_what_they_may(
     assert seen["match"]["id"] == match_id
 
 
+def parties(node: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
+    return node["supplierEnterpriseId"], node["recyclerEnterpriseId"], node["licenceId"]
+
+
+async def test_each_party_learns_who_the_other_is_only_once_both_have_agreed(
+    api: Api, service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> None:
+    """Listings are anonymous; a proposal naming the counterparty would tie them to their
+    owners. Once confirmed, the manifest names both anyway."""
+    match_id = await propose(service, consumer, catalog)
+    supplier, recycler = api.as_(Role.ENTERPRISE, "steel"), api.as_(Role.ENTERPRISE, "cement")
+    everyone = ("steel", "cement", "cement-lic")
+
+    async def seen(caller: Api) -> tuple[str | None, str | None, str | None]:
+        listed = (await caller.data(MATCHES))["matches"]["edges"][0]["node"]
+        assert parties(listed) == parties((await caller.data(MATCH, id=match_id))["match"])
+        return parties(listed)
+
+    assert await seen(supplier) == ("steel", None, None)
+    assert await seen(recycler) == (None, "cement", "cement-lic")
+    assert await seen(api.as_(Role.REGULATOR, district="青山区")) == everyone
+    assert await seen(api.as_(Role.ADMIN)) == everyone
+
+    assert (await supplier.data(ACCEPT, id=match_id))["acceptMatch"]["userErrors"] == []
+    assert await seen(recycler) == (None, "cement", "cement-lic")
+    assert (await recycler.data(ACCEPT, id=match_id))["acceptMatch"]["userErrors"] == []
+    assert await seen(supplier) == everyone
+    assert await seen(recycler) == everyone
+
+
 async def test_supplier_then_recycler_accept_confirms_the_match(
     api: Api,
     service: MatchingService,

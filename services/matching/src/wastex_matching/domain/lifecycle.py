@@ -69,6 +69,7 @@ FIXED: Final = frozenset(
     {MatchStatus.ACCEPTED_BY_SUPPLIER, MatchStatus.ACCEPTED_BY_RECYCLER, MatchStatus.CONFIRMED}
 )
 OPEN: Final = PROVISIONAL | {MatchStatus.ACCEPTED_BY_SUPPLIER, MatchStatus.ACCEPTED_BY_RECYCLER}
+AGREED: Final = frozenset({MatchStatus.CONFIRMED, MatchStatus.CANCELLED})
 TERMINAL: Final = frozenset(
     {MatchStatus.REJECTED, MatchStatus.EXPIRED, MatchStatus.SUPERSEDED, MatchStatus.CANCELLED}
 )
@@ -86,6 +87,11 @@ def is_fixed(status: MatchStatus) -> bool:
 
 def is_terminal(status: MatchStatus) -> bool:
     return status in TERMINAL
+
+
+def is_agreed(status: MatchStatus) -> bool:
+    """Both parties accepted it (CONFIRMED, and CANCELLED, which only follows CONFIRMED)."""
+    return status in AGREED
 
 
 def accept(status: MatchStatus, party: Party | str) -> MatchStatus:

@@ -5,6 +5,9 @@
   recycler = the demand's enterprise); only a party may accept or reject, as that party.
 - regulator: matches with either party's site in its district (`*`: all); acts on none.
 - admin: every match; acts on none (accepting is the parties' business).
+- who the other party is (its enterprise id, and the recycler's licence): a party learns it
+  once both have agreed (CONFIRMED, then CANCELLED), as the manifest names both; before,
+  the match is as anonymous as the catalog's listings. Regulators and admins see both.
 - `offerPosted`, `offerChanged`: tenants only, and only other enterprises' offers of codes
   their licences valid today permit.
 """
@@ -12,10 +15,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 
 from graphql import GraphQLError
 from wastex_matching.adapters.repository import MatchRecord, MatchScope
+from wastex_matching.domain import lifecycle
 from wastex_matching.domain.lifecycle import Party
 from wastex_matching.domain.model import LicenceView
 from wastex_shared.auth import ALL_DISTRICTS, Principal, Role
@@ -105,6 +110,29 @@ def list_scope(principal: Principal, enterprise_id: str | None) -> MatchScope:
             raise NotAuthorized("you may list only your own enterprise's matches", "enterpriseId")
         return MatchScope(enterprise_ids=frozenset({own}))
     return MatchScope(districts=frozenset({principal.district or ""}))
+
+
+@dataclass(frozen=True, slots=True)
+class PartiesShown:
+    """The party ids a caller is shown on a match (None: not theirs to know yet)."""
+
+    supplier_enterprise_id: str | None
+    recycler_enterprise_id: str | None
+    licence_id: str | None
+
+
+def parties_shown(principal: Principal, match: MatchRecord) -> PartiesShown:
+    """A tenant sees its own side, and the other's only once both have agreed: listings
+    are anonymous (the catalog names no other party), and a proposal naming its
+    counterparty would tie each listing to its owner."""
+    everything = PartiesShown(
+        match.supplier_enterprise_id, match.recycler_enterprise_id, match.licence_id
+    )
+    if not principal.is_tenant or lifecycle.is_agreed(match.status):
+        return everything
+    if principal.acts_for(match.supplier_enterprise_id):
+        return PartiesShown(match.supplier_enterprise_id, None, None)
+    return PartiesShown(None, match.recycler_enterprise_id, match.licence_id)
 
 
 def acting_party(principal: Principal, match: MatchRecord) -> Party:

@@ -19,7 +19,7 @@ from wastex_matching.entrypoints.graphql.types import (
     MatchType,
     OfferClosedType,
     OfferRef,
-    match_of,
+    match_for,
 )
 from wastex_matching.entrypoints.graphql.wiring import services
 from wastex_shared.errors import DomainError
@@ -79,14 +79,14 @@ class Query:
             after=_after(after),
         )
         return connection(
-            [match_of(r) for r in records], [_cursor(r) for r in records], size, total
+            [match_for(principal, r) for r in records], [_cursor(r) for r in records], size, total
         )
 
     @strawberry.field(description="One match, if the caller may see it.")
     async def match(self, info: Info, id: strawberry.ID) -> MatchType | None:
         principal = policy.caller(info.context)
         record = await services(info).matching.get(str(id))
-        return match_of(policy.visible(principal, str(id), record))
+        return match_for(principal, policy.visible(principal, str(id), record))
 
 
 async def _act(info: Info, match_id: str, reason: str | None) -> MatchPayload:
@@ -101,7 +101,7 @@ async def _act(info: Info, match_id: str, reason: str | None) -> MatchPayload:
             updated = await matching.reject(match_id, party, reason)
     except DomainError as err:
         return MatchPayload(match=None, user_errors=[UserError.of(err)])
-    return MatchPayload(match=match_of(updated), user_errors=[])
+    return MatchPayload(match=match_for(principal, updated), user_errors=[])
 
 
 @strawberry.type
@@ -150,7 +150,7 @@ async def _pushed_matches(
         record = await wiring.matching.get(facts.match_id)
         if record is None or not policy.may_see(principal, record):
             continue
-        yield match_of(record)
+        yield match_for(principal, record)
 
 
 @strawberry.type

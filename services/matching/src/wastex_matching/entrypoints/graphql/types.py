@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING, Any
 import strawberry
 
 from wastex_matching.adapters.repository import MatchRecord
+from wastex_matching.entrypoints.graphql import policy
 from wastex_shared.errors import NotFound
 from wastex_shared.graphql.errors import UserError
 
 if TYPE_CHECKING:
+    from wastex_shared.auth import Principal
     from wastex_shared.graphql.context import Info
 
 
@@ -113,12 +115,19 @@ class MatchType:
     freight_factor_source: str
     waste_code: str
     status: MatchStatusType
-    supplier_enterprise_id: strawberry.ID
-    recycler_enterprise_id: strawberry.ID
+    supplier_enterprise_id: strawberry.ID | None = strawberry.field(
+        description="The offer's enterprise; shown to the recycler once both have agreed "
+        "(CONFIRMED), as listings are anonymous until then."
+    )
+    recycler_enterprise_id: strawberry.ID | None = strawberry.field(
+        description="The demand's enterprise; shown to the supplier once both have agreed "
+        "(CONFIRMED), as listings are anonymous until then."
+    )
     supplier_district: str
     recycler_district: str
     licence_id: strawberry.ID | None = strawberry.field(
-        description="The recycler's licence whose annual tonnage the match counts against."
+        description="The recycler's licence whose annual tonnage the match counts against; "
+        "shown to the supplier once both have agreed (CONFIRMED)."
     )
     window_from: date = strawberry.field(description="First day of the shipping window.")
     window_until: date = strawberry.field(description="Last day of the shipping window.")
@@ -143,14 +152,12 @@ class MatchType:
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID, **_: Any) -> MatchType | None:
-        from wastex_matching.entrypoints.graphql import policy
         from wastex_matching.entrypoints.graphql.wiring import services
 
         principal = policy.caller(info.context)
         try:
-            return match_of(
-                policy.visible(principal, str(id), await services(info).matching.get(str(id)))
-            )
+            record = await services(info).matching.get(str(id))
+            return match_for(principal, policy.visible(principal, str(id), record))
         except NotFound:
             return None
 
@@ -169,11 +176,17 @@ class MatchFilter:
     )
 
 
+def _id(value: str | None) -> strawberry.ID | None:
+    return strawberry.ID(value) if value else None
+
+
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def match_of(record: MatchRecord) -> MatchType:
+def match_for(principal: Principal, record: MatchRecord) -> MatchType:
+    """The match as `principal` may see it: the parties named as far as theirs to know."""
+    parties = policy.parties_shown(principal, record)
     return MatchType(
         id=strawberry.ID(record.id),
         offer=OfferRef(id=strawberry.ID(record.offer_id)),
@@ -188,11 +201,11 @@ def match_of(record: MatchRecord) -> MatchType:
         freight_factor_source=record.freight_factor_source,
         waste_code=record.waste_code,
         status=MatchStatusType(record.status.value),
-        supplier_enterprise_id=strawberry.ID(record.supplier_enterprise_id),
-        recycler_enterprise_id=strawberry.ID(record.recycler_enterprise_id),
+        supplier_enterprise_id=_id(parties.supplier_enterprise_id),
+        recycler_enterprise_id=_id(parties.recycler_enterprise_id),
         supplier_district=record.supplier_district,
         recycler_district=record.recycler_district,
-        licence_id=strawberry.ID(record.licence_id) if record.licence_id else None,
+        licence_id=_id(parties.licence_id),
         window_from=record.window_from,
         window_until=record.window_until,
         accepted_by_supplier=record.supplier_accepted_at is not None,
