@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -73,3 +76,42 @@ async def test_a_failure_inside_faststream_reaches_the_log(
     assert not seen.is_set()
     # What faststream logs per message ("Received", "Processed") stays at DEBUG.
     assert not [r for r in caplog.records if r.levelno < logging.ERROR and "Received" in r.message]
+
+
+@pytest.mark.parametrize(
+    ("host", "secret", "public_key", "refused"),
+    [
+        ("127.0.0.1", None, None, False),
+        ("localhost", None, None, False),
+        ("::1", None, None, False),
+        ("0.0.0.0", None, None, True),
+        ("10.1.2.3", None, None, True),
+        ("catalog.internal", None, None, True),
+        ("0.0.0.0", "a-secret-of-this-deployment-0123456789abcdef", None, False),
+        ("0.0.0.0", None, "-----BEGIN PUBLIC KEY-----", False),
+    ],
+)
+def test_the_published_dev_secret_is_refused_beyond_loopback(
+    host: str, secret: str | None, public_key: str | None, refused: bool
+) -> None:
+    """The dev secret is in this repository: a service reachable from other machines would
+    take anyone's admin token."""
+    settings = ServiceSettings(host=host, jwt_public_key=public_key)
+    if secret is not None:
+        settings = ServiceSettings(host=host, jwt_secret=secret)
+    assert settings.forgeable_from_afar is refused
+
+
+async def test_a_service_forgetting_its_secret_does_not_start_beyond_loopback(
+    tmp_path: Path,
+) -> None:
+    """The real process: `python -m wastex_catalog` exits before it listens or migrates."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WASTEX_JWT_")}
+    env |= {"WASTEX_CATALOG_HOST": "0.0.0.0", "WASTEX_DATA_DIR": str(tmp_path)}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "wastex_catalog", env=env, stderr=asyncio.subprocess.PIPE
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 2
+    assert b"WASTEX_JWT_SECRET" in stderr
+    assert not os.listdir(tmp_path)  # no database made

@@ -39,7 +39,7 @@ import typer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from wastex_shared import topics
-from wastex_shared.auth import DEV_SECRET, JwtConfig, Role, issue_token
+from wastex_shared.auth import JwtConfig, Role, issue_token
 from wastex_shared.messaging.dead_letter import (
     AUTHENTICATED_SOURCE,
     TRUNCATED_FROM,
@@ -336,8 +336,7 @@ def redrive(
         raise typer.BadParameter(f"cannot sign re-driven messages: {err}") from err
     for d in sent:
         typer.echo(f"{d.offset:>6}  {d.reason:<26} → {d.original_topic}  {d.event_id or '-'}")
-    dev_signed = not jwt.public_key and jwt.secret == DEV_SECRET
-    if dev_signed and not dry_run and any(signs_for(d) for d in sent):
+    if jwt.published and not dry_run and any(signs_for(d) for d in sent):
         typer.echo(
             "warning: signed with the development secret; services with their own "
             "WASTEX_JWT_SECRET will park these again (re-drive the same offsets once it is "

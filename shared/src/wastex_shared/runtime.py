@@ -172,11 +172,20 @@ def tune_garbage_collector(young_threshold: int) -> None:
 
 
 def serve(app: Starlette, settings: ServiceSettings) -> None:
-    """Run `app` under uvicorn on the service's host and port."""
+    """Run `app` under uvicorn on the service's host and port; refuses to listen beyond
+    loopback with the published dev secret."""
     import uvicorn
 
-    tune_garbage_collector(settings.gc_young_threshold)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if settings.forgeable_from_afar:
+        log.error(
+            "refusing to listen on %s: WASTEX_JWT_SECRET (or WASTEX_JWT_PUBLIC_KEY) is not set, "
+            "and with the dev secret, which is public, anyone could sign an admin token; "
+            "set it, or listen on 127.0.0.1 for a local stack",
+            settings.host,
+        )
+        raise SystemExit(2)
+    tune_garbage_collector(settings.gc_young_threshold)
     uvicorn.run(
         app,
         host=settings.host,

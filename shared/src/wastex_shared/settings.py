@@ -6,6 +6,7 @@ Common names have no service prefix (`WASTEX_KAFKA_BOOTSTRAP`, `WASTEX_JWT_SECRE
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 from pydantic import AliasChoices, Field
@@ -66,9 +67,25 @@ class ServiceSettings(BaseSettings):
         return self.database_url or sqlite_url_for(self.data_dir, self.service)
 
     @property
+    def forgeable_from_afar(self) -> bool:
+        """Whether the service would take tokens signed with the published dev secret from
+        other machines: it listens beyond loopback with WASTEX_JWT_SECRET (or a public key)
+        unset. A local stack listens on 127.0.0.1 and may use the dev secret."""
+        return self.jwt.published and not _loopback(self.host)
+
+    @property
     def jwt(self) -> JwtConfig:
         return JwtConfig(
             secret=self.jwt_secret,
             public_key=self.jwt_public_key,
             private_key=self.jwt_private_key,
         )
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve anywhere
