@@ -223,12 +223,18 @@ class Client:
     http: httpx.AsyncClient
     url: str
     token: str | None = None
+    #: An Authorization header that is not a bearer token, sent as it is.
+    authorization: str | None = None
 
     def as_(self, token: str | None) -> Client:
         return Client(self.http, self.url, token)
 
+    def with_authorization(self, header: str) -> Client:
+        return Client(self.http, self.url, authorization=header)
+
     async def execute(self, query: str, **variables: Any) -> dict[str, Any]:
-        headers = {"authorization": f"Bearer {self.token}"} if self.token else {}
+        header = self.authorization or (f"Bearer {self.token}" if self.token else None)
+        headers = {"authorization": header} if header else {}
         response = await self.http.post(
             self.url, json={"query": query, "variables": variables}, headers=headers
         )
@@ -1147,6 +1153,17 @@ async def test_a_forged_or_expired_token_is_unauthenticated(
     assert auth_refusal(body, row.field) == "UNAUTHENTICATED", body
     payload = (body.get("data") or {}).get(row.field)
     assert payload is None or all(v is None for k, v in payload.items() if k != "userErrors")
+
+
+@pytest.mark.parametrize("header", ["Basic d2FzdGV4OmFkbWlu", "Bearer", "Token abc.def.ghi"])
+@pytest.mark.parametrize("row", [pytest.param(r, id=r.name) for r in BAD_TOKEN_ROWS])
+async def test_an_authorization_header_that_is_not_a_bearer_token_is_unauthenticated(
+    world: World, row: Row, header: str
+) -> None:
+    """Not read as anonymous: the client meant to sign in and must hear that it did not."""
+    gateway = world.gateway.with_authorization(header)
+    body = await gateway.execute(row.document, **row.variables(world))
+    assert auth_refusal(body, row.field) == "UNAUTHENTICATED", body
 
 
 # --- subscriptions over graphql-transport-ws ----------------------------------------------

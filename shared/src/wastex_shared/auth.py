@@ -157,10 +157,15 @@ def _verified(config: JwtConfig, token: str) -> Principal:
 
 
 def bearer(header_value: str | None) -> str | None:
-    if not header_value:
+    """The token of an `Authorization: Bearer <token>` header; None without one (a blank
+    header is none). Any other header is refused, not read as anonymous: a client sending
+    `Basic …` or `Bearer` alone meant to sign in and must hear that it did not."""
+    if header_value is None or not header_value.strip():
         return None
     scheme, _, token = header_value.strip().partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("the authorization header must be 'Bearer <token>'")
+    return token.strip()
 
 
 def principal_from_header(
