@@ -4,6 +4,8 @@ Each process reads the topics it pushes (`main.LIVE_TOPICS`: matches proposed an
 offers posted and changed) with its own group-less consumer from the *latest* offset, so
 every process sees every event and none commits offsets; events older than the process
 start are dropped (a reader restarting mid-run must not replay history to live clients).
+A reader that fails and reconnects goes on from where it was, in memory: the events
+published meanwhile are still pushed.
 Subscribers get a bounded queue each: a slow client loses its oldest events rather than
 slowing the feed or the other clients.
 """
@@ -95,6 +97,8 @@ class KafkaLiveFeed:
         self.started_at = started_at or utcnow()
         #: Set once the reader is positioned at the end of every partition.
         self.ready = asyncio.Event()
+        #: The next offset to read of each partition, kept across reconnects.
+        self._positions: dict[TopicPartition, int] = {}
 
     async def run(self) -> None:
         backoff = 0.2
@@ -121,15 +125,21 @@ class KafkaLiveFeed:
         try:
             partitions = await self._partitions(consumer)
             consumer.assign(partitions)
-            await consumer.seek_to_end(*partitions)
-            for tp in partitions:  # resolve the lazy seek now, so `ready` means positioned
-                await consumer.position(tp)
+            new = [tp for tp in partitions if tp not in self._positions]
+            if new:
+                await consumer.seek_to_end(*new)
+            for tp in partitions:
+                if tp in self._positions:
+                    consumer.seek(tp, self._positions[tp])
+                # Resolve the lazy seek now, so `ready` means positioned.
+                self._positions[tp] = await consumer.position(tp)
             self.ready.set()
             while True:
                 batches = await consumer.getmany(timeout_ms=500)
-                for records in batches.values():
+                for tp, records in batches.items():
                     for record in records:
                         self._forward(record)
+                        self._positions[tp] = record.offset + 1
         finally:
             await consumer.stop()
 

@@ -1,0 +1,66 @@
+"""The live feed against the real broker: what subscribers hear across a reconnect."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+from wastex_matching.adapters.live import KafkaLiveFeed, LiveHub
+from wastex_shared.envelope import Envelope
+from wastex_shared.topics import MATCHING_MATCH_PROPOSED
+
+#: On a broker of this module's own: the events here are no service's.
+TOPIC = MATCHING_MATCH_PROPOSED.name
+
+
+class _CutOnce(KafkaLiveFeed):
+    """Fails reading `cut_at`, once, as a lost connection or a broker error would."""
+
+    def __init__(self, bootstrap: str, hub: LiveHub, cut_at: str) -> None:
+        super().__init__(bootstrap, [TOPIC], hub, fetch_max_wait_ms=50)
+        self._cut_at = cut_at.encode()
+        self.cut = False
+
+    def _forward(self, record: Any) -> None:
+        if not self.cut and self._cut_at in record.value:
+            self.cut = True
+            raise ConnectionError("connection lost")
+        super()._forward(record)
+
+
+async def test_a_feed_that_reconnects_pushes_what_was_published_meanwhile(
+    module_kafka_bootstrap: str,
+) -> None:
+    run = uuid.uuid4().hex
+    hub = LiveHub()
+    feed = _CutOnce(module_kafka_bootstrap, hub, cut_at=f"{run}-0")
+    reading = asyncio.create_task(feed.run())
+    producer = AIOKafkaProducer(bootstrap_servers=module_kafka_bootstrap)
+    await producer.start()
+    try:
+        await asyncio.wait_for(feed.ready.wait(), 30)
+        sent = [Envelope.new("test.thing", "test", f"{run}-{n}", {"n": n}) for n in range(3)]
+        async with hub.subscription(TOPIC) as events:
+            # All three are in the log before the feed fails on the first: a reader that
+            # started again from the end would never push them.
+            for envelope in sent:
+                await producer.send_and_wait(TOPIC, envelope.to_json(), key=b"k")
+
+            heard: list[int] = []
+            async with asyncio.timeout(30):
+                async for envelope in events:
+                    if (envelope.subject or "").startswith(run):
+                        heard.append(envelope.data["n"])
+                    if len(heard) == len(sent):
+                        break
+        assert feed.cut
+        assert heard == [0, 1, 2]
+    finally:
+        await producer.stop()
+        reading.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reading
