@@ -1121,20 +1121,27 @@ class MatchingService:
         change was consumed: `sweep_soon`) in the process that holds the
         re-optimiser's lease: a process standing by would only race it for the same rows (and
         lose, with a CONFLICT logged), and takes over with the lease."""
+        period = self.settings.expiry_sweep_seconds
+        retry = 0.0  # after a failed sweep: 1 s, doubling up to the period
         while True:
             if self.leading:
                 try:
                     expired = await self.expire_due()
+                    retry = 0.0
                     if expired:
                         log.info("expired %d match(es)", expired)
                 except asyncio.CancelledError:
                     raise
+                except DomainError as err:
+                    # A party acted on a due match meanwhile (CONFLICT): the sweep is one
+                    # transaction, so nothing expired; sweep again soon, not a period later.
+                    retry = min(max(2 * retry, 1.0), period)
+                    log.info("expiry sweep met a change (%s); again in %.0f s", err, retry)
                 except Exception:
-                    log.exception("expiry sweep failed; will retry")
+                    retry = min(max(2 * retry, 1.0), period)
+                    log.exception("expiry sweep failed; again in %.0f s", retry)
             # Until the re-optimiser has asked for the lease, look again soon.
-            wait = self.settings.expiry_sweep_seconds if self.leading is not None else 0.5
+            wait = retry or (period if self.leading is not None else 0.5)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self.sweep_soon.wait(), min(wait, self.settings.expiry_sweep_seconds)
-                )
+                await asyncio.wait_for(self.sweep_soon.wait(), min(wait, period))
             self.sweep_soon.clear()

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import time
 from collections.abc import Callable
 
 import pytest
 
 from wastex_matching.adapters.tables import messaging
-from wastex_matching.service import MatchingService
+from wastex_matching.service import CONFLICT, MatchingService
 from wastex_matching.settings import MatchingSettings
 from wastex_matching.testing import Catalog, fixed_clock
+from wastex_shared.errors import DomainError
 from wastex_shared.messaging import EventConsumer
 from wastex_shared.storage import UnitOfWorkFactory, make_engine
 
@@ -139,6 +142,41 @@ async def test_a_licence_change_sweeps_at_once_not_at_the_next_period(
         await eventually(lambda: sweeps == 2, seconds=5)
         await asyncio.sleep(0.1)
         assert sweeps == 2
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_a_sweep_that_met_a_change_sweeps_again_soon_not_at_the_next_period(
+    uow_factory: UnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sweep is one transaction: a party acting on one due match meanwhile (CONFLICT)
+    leaves every due match open. It sweeps again within seconds, and a sweep that keeps
+    failing backs off (1 s, 2 s, … up to the period) rather than spinning."""
+    settings = FAST.model_copy(update={"expiry_sweep_seconds": 3600.0})
+    service = MatchingService(uow_factory, settings, clock=fixed_clock)
+    sweeps: list[float] = []
+    failing = 3
+
+    async def conflicted() -> int:
+        sweeps.append(time.monotonic())
+        if len(sweeps) <= failing:
+            raise DomainError(CONFLICT, "match m changed meanwhile; read it again and retry")
+        return 1
+
+    monkeypatch.setattr(service, "expire_due", conflicted)
+    tasks = [asyncio.create_task(service.run_reoptimiser())]
+    try:
+        await eventually(lambda: service.leading is True)
+        tasks.append(asyncio.create_task(service.run_expiry_sweeper()))
+        await eventually(lambda: len(sweeps) == failing + 1, seconds=15)
+        gaps = [later - earlier for earlier, later in itertools.pairwise(sweeps)]
+        assert 0.9 < gaps[0] < 3  # soon, not the hour
+        assert gaps[1] > 1.5 * gaps[0]  # backing off
+        assert gaps[2] > 1.5 * gaps[1]
+        await asyncio.sleep(0.5)
+        assert len(sweeps) == failing + 1  # then the period again
     finally:
         for task in tasks:
             task.cancel()
