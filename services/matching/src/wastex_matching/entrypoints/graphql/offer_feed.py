@@ -97,13 +97,37 @@ CHANGES: Final[Mapping[str, Reader]] = {
     "catalog.offer-amended": _when(ON_THE_MARKET, _amended),
     "catalog.offer-updated": _when(ON_THE_MARKET, _updated),
 }
-#: `offerClosed`: changes that take the offer off the market (or find it off still: a
-#: withdrawal of an offer fully matched says so again).
+#: `offerClosed`: every status these events leave an offer in. `Closures` tells of an offer
+#: when it leaves the market, and again only with another status (a withdrawal of an offer
+#: fully matched) or after it came back.
 CLOSINGS: Final[Mapping[str, Reader]] = {
-    "catalog.offer-amended": _when(CLOSURES, _amended),
-    "catalog.offer-updated": _when(CLOSURES, _updated),
+    "catalog.offer-amended": _amended,
+    "catalog.offer-updated": _updated,
     "catalog.offer-withdrawn": _withdrawn,
 }
+
+
+class Closures:
+    """What one `offerClosed` subscription told: an offer fully matched is updated again
+    while off the market (its matches confirmed, cancelled …), which is no news."""
+
+    #: Offers remembered; the oldest are forgotten past it (a repeat then is harmless).
+    LIMIT: Final = 10_000
+
+    def __init__(self) -> None:
+        self._told: dict[str, str] = {}
+
+    def news(self, sighting: Sighting) -> bool:
+        if sighting.status not in CLOSURES:
+            self._told.pop(sighting.offer_id, None)  # back on the market
+            return False
+        if self._told.get(sighting.offer_id) == sighting.status:
+            return False
+        self._told[sighting.offer_id] = sighting.status
+        if len(self._told) > self.LIMIT:
+            del self._told[next(iter(self._told))]
+        return True
+
 
 #: The topics the offer subscriptions other than `offerPosted` read (the live feed reads
 #: them).
@@ -140,11 +164,14 @@ async def pushed_offers(
 async def closed_offers(
     info: Info, waste_codes: list[str] | None
 ) -> AsyncGenerator[OfferClosedType, None]:
-    """Offers of `watched_offers` that left the market: their id and why."""
+    """Offers of `watched_offers` that left the market: their id and why, once."""
+    closures = Closures()
     async for sighting in watched_offers(info, waste_codes, CLOSINGS):
-        yield OfferClosedType(
-            offer_id=strawberry.ID(sighting.offer_id), status=OfferClosureType(sighting.status)
-        )
+        if closures.news(sighting):
+            yield OfferClosedType(
+                offer_id=strawberry.ID(sighting.offer_id),
+                status=OfferClosureType(sighting.status),
+            )
 
 
 async def watched_offers(
