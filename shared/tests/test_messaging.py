@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.record.util import calc_crc32c
 from faststream.kafka import KafkaRouter
 from sqlalchemy import (
     Column,
@@ -585,6 +586,70 @@ async def test_headers_faststream_cannot_decode_reach_the_consumer(
     consumer = await run_consumer(kafka_bootstrap, uow_factory, topic, group, until=2)
     assert (consumer.stats.handled, consumer.stats.dead_lettered) == (1, 1)
     assert await stored_tonnes(uow_factory) == [Decimal("1.000")]
+
+
+#: A header name written as text by the test producer, then swapped for bytes that are not UTF-8.
+NAME_TO_BREAK, UNDECODABLE_NAME = "\x01\x02", b"\xff\xfe"
+
+
+async def produce_batch(
+    bootstrap: str, topic: str, records: Sequence[tuple[bytes, Sequence[tuple[str, bytes]]]]
+) -> None:
+    """`records` as one record batch on partition 0, as a raw producer (librdkafka takes header
+    names as bytes) may write it: a header named `NAME_TO_BREAK` goes as `UNDECODABLE_NAME`.
+    aiokafka's producer takes names as text only, so the built batch is edited and its CRC
+    (over everything after the CRC field, at bytes 17-21 of a v2 batch) computed again."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        batch = producer.create_batch()
+        for value, headers in records:
+            assert batch.append(key=b"ent-1", value=value, timestamp=None, headers=headers)
+        built = bytearray(batch._build())
+        built = built.replace(NAME_TO_BREAK.encode(), UNDECODABLE_NAME)
+        built[17:21] = calc_crc32c(bytes(built[21:])).to_bytes(4, "big")
+        batch._buffer = built
+        await (await producer.send_batch(batch, topic, partition=0))
+    finally:
+        await producer.stop()
+
+
+@pytest.mark.xfail(
+    strict=True, reason="aiokafka raises UnicodeDecodeError out of every getmany: the stall"
+)
+async def test_a_header_name_that_is_not_utf8_is_dead_lettered_and_the_records_after_it_handled(
+    kafka_bootstrap: str, uow_factory: UnitOfWorkFactory
+) -> None:
+    """aiokafka decodes header names as UTF-8 while it unpacks a fetched batch: one that is not
+    raised out of every fetch of the partition, and nothing from that batch on was read."""
+    topic, group = f"t-{uuid.uuid4().hex[:8]}", f"g{uuid.uuid4().hex[:8]}"
+    await produce_batch(
+        kafka_bootstrap,
+        topic,
+        [
+            (offer_event("1.000").to_json(), []),
+            (offer_event("2.000").to_json(), [(NAME_TO_BREAK, b"v"), ("trace", b"t1")]),
+            (offer_event("3.000").to_json(), []),
+        ],
+    )
+    await produce_batch(kafka_bootstrap, topic, [(offer_event("4.000").to_json(), [])])
+    consumer = await run_consumer(kafka_bootstrap, uow_factory, topic, group, until=4)
+    assert sorted(await stored_tonnes(uow_factory)) == [Decimal(t) for t in "134"]
+    assert (consumer.stats.handled, consumer.stats.dead_lettered) == (3, 1)
+
+    relay = OutboxRelay(uow_factory, make_producer(kafka_bootstrap))
+    await relay._producer.start()
+    try:
+        assert await relay.drain_once() == 1
+    finally:
+        await relay._producer.stop()
+    [parked] = await consume_all(kafka_bootstrap, consumer.dlq_topic, 1)
+    headers = {k: v.decode() for k, v in parked.headers}
+    assert headers["x-error-type"] == "INVALID_HEADER"
+    assert "\\xff\\xfe" in headers["x-error"]
+    assert (headers["x-original-topic"], headers["x-original-offset"]) == (topic, "1")
+    assert headers["trace"] == "t1"
+    assert Envelope.from_json(parked.value).data["quantityTonnes"] == "2.000"
 
 
 async def test_a_reading_unit_of_work_reads_beside_an_open_write(
