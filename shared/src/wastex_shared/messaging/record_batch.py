@@ -1,0 +1,188 @@
+"""Fetched record batches whose header names are not UTF-8 must not stall a consumer.
+
+aiokafka decodes each header name as UTF-8 while it unpacks a fetched batch (`_read_msg`, in
+its C extension and its Python code alike). A name that is not UTF-8 (a raw producer such as
+librdkafka takes names as bytes) raised UnicodeDecodeError (CorruptRecordException from the
+Python code) out of every `getmany`, for ever: the partition's position never moved, nothing
+from that fetch was returned, and faststream restarted its consume task in a busy loop.
+Seeking past the record would not help: the broker returns whole batches, and aiokafka
+unpacks the records before the position too.
+
+aiokafka's fetcher builds its batches with the name `MemoryRecords` of its module, the one
+seam there is. `tolerate_undecodable_header_names` puts `TolerantMemoryRecords` there: it
+hands out aiokafka's own batches (its C parser stays the common path) and only when one fails
+on a header name reads that batch again here, keeping each name that does not decode as
+surrogate escapes (PEP 383), so that the consumer parks the record
+(`dead_letter.undecodable_header_name`)."""
+
+from __future__ import annotations
+
+import logging
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import codec
+from aiokafka.consumer import fetcher
+from aiokafka.errors import CorruptRecordException
+from aiokafka.record.memory_records import MemoryRecords
+
+log = logging.getLogger(__name__)
+
+#: A v2 batch's head: base offset, length, leader epoch, magic, CRC, attributes, last offset
+#: delta, first and max timestamps, producer id and epoch, base sequence, record count.
+_BATCH_HEAD = struct.Struct(">qiibIhiqqqhii")
+#: Base offset and length come before a batch's `length` bytes; the magic byte is at 16.
+_LOG_OVERHEAD, _MAGIC_AT = 12, 16
+_LOG_APPEND_TIME = 1
+_DECOMPRESS = {
+    1: codec.gzip_decode,
+    2: codec.snappy_decode,
+    3: codec.lz4_decode,
+    4: codec.zstd_decode,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRecord:
+    """A record as aiokafka's fetcher reads it from a batch."""
+
+    offset: int
+    timestamp: int
+    timestamp_type: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes | None]]
+    checksum: None = None
+
+
+def _varint(buffer: bytes, pos: int) -> tuple[int, int]:
+    """A zigzag varint (Kafka's record fields) at `pos`, and the position after it."""
+    value = shift = 0
+    while True:
+        if pos >= len(buffer):
+            raise CorruptRecordException("record ends inside a varint")
+        byte = buffer[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return (value >> 1) ^ -(value & 1), pos
+        shift += 7
+
+
+def _field(buffer: bytes, pos: int) -> tuple[bytes | None, int]:
+    size, pos = _varint(buffer, pos)
+    if size < 0:
+        return None, pos
+    return buffer[pos : pos + size], pos + size
+
+
+def read_batch(raw: bytes | memoryview) -> Iterator[BatchRecord]:
+    """The records of one v2 record batch (Kafka's `RecordBatch`, magic 2); header names that
+    are not UTF-8 are kept as surrogate escapes instead of failing the batch."""
+    (base_offset, _, _, magic, _, attributes, _, first_ts, max_ts, *_, count) = (
+        _BATCH_HEAD.unpack_from(raw)
+    )
+    if magic != 2:
+        raise CorruptRecordException(f"not a v2 record batch (magic {magic})")
+    body = bytes(raw[_BATCH_HEAD.size :])
+    if compression := attributes & 0x07:
+        body = _DECOMPRESS[compression](body)
+    timestamp_type = (attributes >> 3) & 1
+    pos = 0
+    for _ in range(count):
+        length, pos = _varint(body, pos)
+        end = pos + length
+        _, pos = _varint(body, pos)  # the record's attributes: unused
+        ts_delta, pos = _varint(body, pos)
+        offset_delta, pos = _varint(body, pos)
+        key, pos = _field(body, pos)
+        value, pos = _field(body, pos)
+        header_count, pos = _varint(body, pos)
+        headers: list[tuple[str, bytes | None]] = []
+        for _ in range(header_count):
+            name, pos = _field(body, pos)
+            if name is None:
+                raise CorruptRecordException("header name is null")
+            header_value, pos = _field(body, pos)
+            headers.append((name.decode("utf-8", "surrogateescape"), header_value))
+        if pos != end:
+            raise CorruptRecordException(f"record of {length} bytes read as {pos - end + length}")
+        timestamp = max_ts if timestamp_type == _LOG_APPEND_TIME else first_ts + ts_delta
+        yield BatchRecord(
+            base_offset + offset_delta, timestamp, timestamp_type, key, value, headers
+        )
+
+
+class _Batch:
+    """aiokafka's batch, read again by `read_batch` from its bytes if a header name fails it.
+    Everything but its records is aiokafka's (CRC check, control and transaction flags)."""
+
+    def __init__(self, batch: Any, raw: memoryview) -> None:
+        self._batch = batch
+        self._raw = raw
+        self._records = self._read()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._batch, name)
+
+    def __iter__(self) -> _Batch:
+        return self
+
+    def __next__(self) -> Any:
+        return next(self._records)
+
+    def _read(self) -> Iterator[Any]:
+        last = -1
+        try:
+            for record in self._batch:
+                last = record.offset
+                yield record
+        except (UnicodeDecodeError, CorruptRecordException) as err:
+            # The C parser raises the decoding error; the Python one wraps it in another.
+            if not isinstance(err.__cause__ or err, UnicodeDecodeError):
+                raise
+            log.warning("a header name is not UTF-8 in the batch at offset %s", self.base_offset)
+            yield from (r for r in read_batch(self._raw) if r.offset > last)
+
+
+class TolerantMemoryRecords:
+    """aiokafka's `MemoryRecords` whose v2 batches `_Batch` wraps."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._records = MemoryRecords(data)
+        self._pos = 0
+
+    def size_in_bytes(self) -> int:
+        return int(self._records.size_in_bytes())
+
+    def has_next(self) -> bool:
+        return bool(self._records.has_next())
+
+    def next_batch(self) -> Any:
+        batch = self._records.next_batch()
+        if batch is None:
+            return None
+        # aiokafka hands out the batches in order, each framed by its length.
+        start = self._pos
+        (length,) = struct.unpack_from(">i", self._data, start + 8)
+        self._pos = start + _LOG_OVERHEAD + length
+        if self._data[start + _MAGIC_AT] != 2:
+            return batch  # v0/v1 carry no headers
+        return _Batch(batch, memoryview(self._data)[start : self._pos])
+
+
+def tolerate_undecodable_header_names() -> None:
+    """Make aiokafka's fetcher (every consumer of the process) read batches through
+    `TolerantMemoryRecords`. Fails loudly if aiokafka no longer builds them by that name."""
+    current = getattr(fetcher, "MemoryRecords", None)
+    if current is TolerantMemoryRecords:
+        return
+    if current is not MemoryRecords:
+        raise RuntimeError(
+            "aiokafka.consumer.fetcher no longer uses MemoryRecords: a header name that is not "
+            "UTF-8 would stall consumers again; see wastex_shared.messaging.record_batch"
+        )
+    fetcher.MemoryRecords = TolerantMemoryRecords
