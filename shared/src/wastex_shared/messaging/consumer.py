@@ -33,6 +33,7 @@ from wastex_shared.messaging.dead_letter import (
     dead_letter_headers,
     header_texts,
     kafka_text,
+    undecodable_header_name,
 )
 from wastex_shared.storage.failures import transient
 from wastex_shared.storage.tables import OUTBOX_KEY_LENGTH
@@ -305,6 +306,11 @@ class EventConsumer:
 
         def poison(code: str, message: str) -> Poison:
             return Poison(code, message, authenticated)
+
+        if (name := undecodable_header_name(record.headers)) is not None:
+            # Read only by `record_batch` (aiokafka fails the batch on it): the contract's
+            # headers are text, and no producer of ours could send the record on as it is.
+            raise poison("INVALID_HEADER", f"header name '{name}' is not UTF-8")
 
         handler = self._handlers.get(envelope.type)
         spec = spec_for(envelope.type)

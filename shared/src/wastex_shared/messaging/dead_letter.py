@@ -26,9 +26,25 @@ def kafka_text(value: bytes | None) -> str:
     return (value or b"").decode("utf-8", "replace").replace(NUL, "\ufffd")
 
 
+def header_name_text(name: str) -> str:
+    """A header name as text: bytes that were not UTF-8, which `record_batch` keeps as
+    surrogate escapes, as `\\xff` escapes (a lone surrogate cannot be encoded to store)."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def undecodable_header_name(headers: RawHeaders | None) -> str | None:
+    """The first header name that was not UTF-8 (`header_name_text`), None if all were."""
+    for name, _ in headers or ():
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            return header_name_text(name)
+    return None
+
+
 def header_texts(headers: RawHeaders | None) -> dict[str, str]:
-    """Header name → text (`kafka_text`)."""
-    return {k: kafka_text(v) for k, v in (headers or ())}
+    """Header name (`header_name_text`) → text (`kafka_text`)."""
+    return {header_name_text(k): kafka_text(v) for k, v in (headers or ())}
 
 
 #: Says which enterprise a parked ingest message was authenticated as; `wastex dlq redrive`

@@ -18,6 +18,7 @@ from faststream.kafka.annotations import KafkaMessage
 
 from wastex_shared.messaging.consumer import EventConsumer
 from wastex_shared.messaging.dead_letter import kafka_text
+from wastex_shared.messaging.record_batch import tolerate_undecodable_header_names
 from wastex_shared.settings import ServiceSettings
 
 
@@ -47,6 +48,9 @@ async def _left_to_the_consumer(message: Any, decode: Callable[[Any], Awaitable[
 def subscribe(
     router: KafkaRouter, consumer: EventConsumer, topics: list[str], settings: ServiceSettings
 ) -> Any:
+    # aiokafka would fail every fetch of a batch holding a header name that is not UTF-8.
+    tolerate_undecodable_header_names()
+
     async def handle(message: KafkaMessage) -> None:
         records = message.raw_message
         try:
