@@ -277,8 +277,11 @@ class MatchingService:
         }
 
     async def _market_changed(self, uow: UnitOfWork) -> None:
+        """Bump the market version, and wake the re-optimiser once that has committed (woken
+        before, a round could read the version before it, and skip the change until the
+        next poll)."""
         await repo.bump_version(uow.session)
-        self.changed.set()
+        uow.after_commit(self.changed.set)
 
     async def on_enterprise_registered(
         self, uow: UnitOfWork, _: Envelope, data: EnterpriseRegistered
