@@ -444,6 +444,7 @@ class MatchingService:
             cancelled_by=party.value,
             cancel_reason=data.reason,
         )
+        await self._market_changed(uow)  # its tonnes come free; before the match (lock order)
         try:
             cancelled = await self._save(uow, record, cancelled)
         except DomainError as err:  # the match moved on meanwhile: read it again
@@ -456,7 +457,6 @@ class MatchingService:
             "cancelled",
             MatchCancelled(**self._facts(cancelled), cancelled_by=party.value, reason=data.reason),
         )
-        await self._market_changed(uow)
 
     # --- queries ------------------------------------------------------------------------
 
@@ -511,8 +511,10 @@ class MatchingService:
     async def accept(self, match_id: str, party: Party) -> MatchRecord:
         """`party` accepts: the first acceptance fixes the match, the second confirms it."""
         async with self._uow() as uow:
-            # Locked first: both parties accepting at once take turns, the second confirming
-            # (on PostgreSQL the second read the proposal and lost the version check).
+            # Counted, then locked, first (the lock order: `repository`): both parties
+            # accepting at once take turns, the second confirming (on PostgreSQL the second
+            # read the proposal and lost the version check).
+            await repo.note_match_writes(uow.session)
             record = await self._load(uow, match_id, for_update=True)
             status = lifecycle.accept(record.status, party)
             if record.window_until < self.today():
@@ -606,7 +608,9 @@ class MatchingService:
     async def reject(self, match_id: str, party: Party, reason: str) -> MatchRecord:
         """Either party turns the match down before confirmation; its tonnes are released."""
         async with self._uow() as uow:
-            # Locked first, as in `accept`: a rejection and an acceptance take turns.
+            # As in `accept`, after the market version (the tonnes it frees; lock order).
+            await self._market_changed(uow)
+            await repo.note_match_writes(uow.session)
             record = await self._load(uow, match_id, for_update=True)
             status = lifecycle.reject(record.status, party, reason)
             updated = replace(
@@ -623,7 +627,6 @@ class MatchingService:
                     **self._facts(updated), rejected_by=party.value, reason=reason.strip()
                 ),
             )
-            await self._market_changed(uow)
             await uow.commit()
             return updated
 
@@ -648,6 +651,8 @@ class MatchingService:
                     due[record.id] = (record, refusal)
             for record, reason in await self._no_longer_held(uow, set(due)):
                 due[record.id] = (record, reason)
+            if due:  # their tonnes come free; before the matches (lock order: `repository`)
+                await self._market_changed(uow)
             for record, reason in due.values():
                 expired = lifecycle.expire(record.status)
                 updated = replace(record, status=expired, expiry_reason=reason)
@@ -660,8 +665,6 @@ class MatchingService:
                     "expired",
                     MatchExpired(**self._facts(updated), reason=reason),
                 )
-            if due:
-                await self._market_changed(uow)
             await uow.commit()
         return len(due)
 
@@ -809,6 +812,8 @@ class MatchingService:
         new_matches = repo.NewMatches.of(new_records)
         writing = time.perf_counter()
         async with self._uow() as uow:
+            # Counted before the matches are written (lock order: `repository`).
+            writes = await repo.note_match_writes(uow.session)
             # Compare-and-set against the versions planning saw, not the ones read now.
             if await repo.update_statuses(uow.session, superseded) != len(superseded):
                 raise Conflict("a proposal to supersede changed during the round")
@@ -818,7 +823,6 @@ class MatchingService:
                 raise Conflict("a match of this round exists already") from exc
             for topic, envelope, payload in events:
                 await uow.publish_raw(topic, envelope.key, envelope.id, payload)
-            writes = await repo.note_match_writes(uow.session)
             await uow.commit()
         self._listings.amended.clear()  # their proposals are checked, and what was stale gone
         writing = time.perf_counter() - writing

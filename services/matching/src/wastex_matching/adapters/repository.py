@@ -68,6 +68,17 @@ SlotT = TypeVar("SlotT", OfferSlot, DemandSlot)
 CLOSED_LISTING = ("WITHDRAWN", "EXPIRED")
 #: Counters in `reoptimise_state`: changes that may alter the best allocation, and
 #: transactions that wrote matches.
+#:
+#: Lock order (PostgreSQL; SQLite has one writer at a time): the market version, then the
+#: match-writes counter, then match rows, then licence and listing rows. Both counters stay
+#: locked until commit: a transaction that took one after a match row, or the two the other
+#: way round, deadlocked with one taking them in the other order (a round superseding the
+#: proposal being accepted, a rejection beside a batch with a posting and a cancellation),
+#: and PostgreSQL aborted one of them after a second. So whatever writes matches counts them
+#: (`note_match_writes`) before it locks or writes any, and bumps the market version, if it
+#: changes the market, before that. (A consumer batch writes licence and listing rows in the
+#: order it queued them, which acceptance's order does not bind: one amending two of the
+#: rows an acceptance locks can still deadlock with it, and is retried.)
 MARKET_VERSION_ROW = 1
 MATCH_WRITES_ROW = 2
 

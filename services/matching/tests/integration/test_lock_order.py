@@ -1,0 +1,148 @@
+"""Transactions that write matches take their locks in one order (`repository`'s lock
+order): interleaved at the worst moment, they wait for each other instead of deadlocking.
+
+On PostgreSQL a deadlock is broken after `deadlock_timeout` (1 s) by aborting one of the
+transactions: a mutation then answered SERVICE_UNAVAILABLE, a consumer batch was retried.
+Each test pauses one transaction once it holds a lock, lets the other run until it waits for
+a lock, then lets the first go on. On SQLite (one writer at a time) they simply take turns."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from wastex_matching.adapters import repository as repo
+from wastex_matching.domain.lifecycle import MatchStatus
+from wastex_matching.service import MatchingService
+from wastex_matching.testing import ACCEPT, QINGSHAN_STEEL, REJECT, Api, Catalog
+from wastex_shared.auth import Role
+from wastex_shared.messaging import EventConsumer
+from wastex_shared.storage import UnitOfWorkFactory, dialect_of
+
+from .test_graphql_lifecycle import nearer_recycler, propose, shipment_cancelled
+
+#: The steel works turning a proposal down, or accepting it.
+MUTATIONS = {
+    "reject": (REJECT, "rejectMatch", {"reason": "not this month"}),
+    "accept": (ACCEPT, "acceptMatch", {}),
+}
+
+
+def pause_after(monkeypatch: pytest.MonkeyPatch, name: str) -> tuple[asyncio.Event, asyncio.Event]:
+    """The next call of `repository.<name>` (whoever makes it) returns only once `go` is
+    set, having set `reached`; later calls run straight through."""
+    reached, go = asyncio.Event(), asyncio.Event()
+    original = getattr(repo, name)
+
+    async def paused(*args: Any, **kwargs: Any) -> Any:
+        result = await original(*args, **kwargs)
+        if not reached.is_set():
+            reached.set()
+            await go.wait()
+        return result
+
+    monkeypatch.setattr(repo, name, paused)
+    return reached, go
+
+
+async def someone_waits_for_a_lock(uow: UnitOfWorkFactory) -> None:
+    """Until a transaction waits for a row lock (PostgreSQL). SQLite shows no waiters: a
+    writer there waits for the one write lock, so a moment is given it to get there."""
+    async with uow.reading() as unit:
+        if dialect_of(unit.session) != "postgresql":
+            await asyncio.sleep(0.2)
+            return
+        waiting = text("SELECT count(*) FROM pg_locks WHERE NOT granted")
+        async with asyncio.timeout(10):
+            while not (await unit.session.execute(waiting)).scalar_one():
+                await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize("mutation", sorted(MUTATIONS))
+async def test_a_party_answering_a_proposal_a_round_supersedes_waits_for_the_round(
+    api: Api,
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+    uow_factory: UnitOfWorkFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    mutation: str,
+) -> None:
+    """The round held the match-writes counter and went for the proposal's row; the
+    mutation held that row (locked first, so that acceptances take turns) and went for the
+    counter: a deadlock, and on PostgreSQL the mutation answered SERVICE_UNAVAILABLE."""
+    match_id = await propose(service, consumer, catalog)
+    await catalog.feed(consumer, *nearer_recycler(catalog))  # the next round supersedes it
+    counted, go = pause_after(monkeypatch, "note_match_writes")
+    round_ = asyncio.create_task(service.reoptimise())
+    await counted.wait()  # the round's write holds the counter
+    document, field, variables = MUTATIONS[mutation]
+    answer = asyncio.create_task(
+        api.as_(Role.ENTERPRISE, "steel").execute(document, id=match_id, **variables)
+    )
+    await someone_waits_for_a_lock(uow_factory)
+    go.set()
+
+    body = await answer
+    assert "errors" not in body, body["errors"]
+    assert body["data"][field]["userErrors"][0]["code"] == "INVALID_TRANSITION"
+    report = await round_
+    assert (report.proposed, report.superseded) == (1, 1)
+    record = await service.get(match_id)
+    assert record is not None
+    assert record.status is MatchStatus.SUPERSEDED
+
+
+async def test_a_rejection_and_a_batch_cancelling_a_shipment_take_turns(
+    api: Api,
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+    uow_factory: UnitOfWorkFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch with a posting then a shipment called off held the market version and went
+    for the match-writes counter; a rejection held that counter and went for the market
+    version (the tonnes it frees): a deadlock, broken by aborting one of them."""
+    confirmed = await propose(service, consumer, catalog)
+    for party in ("steel", "cement"):
+        await api.as_(Role.ENTERPRISE, party).data(ACCEPT, id=confirmed)
+    more = catalog.offer("slag-2", "steel", "steel-site", QINGSHAN_STEEL, tonnes="80")
+    await catalog.feed(consumer, more)
+    await service.reoptimise()
+    [proposal], _ = await service.list_matches(
+        repo.MatchScope(everything=True),
+        status=MatchStatus.PROPOSED,
+        enterprise_id=None,
+        limit=10,
+        after=None,
+    )
+
+    bumped, go = pause_after(monkeypatch, "bump_version")
+    batch = asyncio.create_task(
+        catalog.feed(
+            consumer,
+            catalog.offer("slag-3", "steel", "steel-site", QINGSHAN_STEEL, tonnes="30"),
+            shipment_cancelled(confirmed, "cement", "kiln down for repairs"),
+        )
+    )
+    await bumped.wait()  # the batch holds the market version
+    answer = asyncio.create_task(
+        api.as_(Role.ENTERPRISE, "cement").execute(
+            REJECT, id=proposal.id, reason="kiln down for repairs"
+        )
+    )
+    await someone_waits_for_a_lock(uow_factory)
+    go.set()
+
+    body = await answer
+    assert "errors" not in body, body["errors"]
+    assert body["data"]["rejectMatch"]["match"]["status"] == "REJECTED"
+    await batch
+    assert consumer.stats.retries == 0  # not aborted and handled again
+    cancelled = await service.get(confirmed)
+    assert cancelled is not None
+    assert cancelled.status is MatchStatus.CANCELLED
