@@ -156,6 +156,25 @@ async def test_each_party_learns_who_the_other_is_only_once_both_have_agreed(
     assert await seen(recycler) == everyone
 
 
+async def test_alternatives_do_not_tell_the_recycler_which_demands_are_the_suppliers(
+    api: Api, service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> None:
+    """The steel works also takes slag at its own site: never a candidate for its offer, and
+    listing it as "the same enterprise" would tie that demand to its owner (decision 022)."""
+    await catalog.feed(
+        consumer,
+        catalog.enterprise("steel", "Wuhan Steel"),
+        catalog.site("steel-site", "steel", QINGSHAN_STEEL, "青山区"),
+        catalog.licence("steel-lic", "steel", ["SW01"]),
+        catalog.demand("steel-demand", "steel", "steel-site", QINGSHAN_STEEL),
+    )
+    match_id = await propose(service, consumer, catalog)
+    for caller in (api.as_(Role.ENTERPRISE, "cement"), api.as_(Role.ADMIN)):
+        match = (await caller.data(MATCH, id=match_id))["match"]
+        assert match["demand"] == {"id": "cement-demand"}
+        assert "steel-demand" not in {a["demand"]["id"] for a in match["alternatives"]}
+
+
 async def test_supplier_then_recycler_accept_confirms_the_match(
     api: Api,
     service: MatchingService,

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import strawberry
 
 from wastex_matching.adapters.repository import MatchRecord
+from wastex_matching.domain.reasons import SAME_ENTERPRISE
 from wastex_matching.entrypoints.graphql import policy
 from wastex_shared.errors import NotFound
 from wastex_shared.graphql.errors import UserError
@@ -81,7 +82,7 @@ class AlternativeType:
         description=(
             "Why not: LICENCE_NOT_COVERING_CODE, HAZARDOUS_NEEDS_OPERATING_LICENCE, "
             "LICENCE_EXPIRED, OUT_OF_RADIUS, WINDOW_NOT_OVERLAPPING, WINDOW_PASSED, "
-            "SAME_ENTERPRISE, REJECTED (a party turned this pairing down, or called off its "
+            "REJECTED (a party turned this pairing down, or called off its "
             "confirmed shipment), NO_CAPACITY (its "
             "intake or licensed tonnage went to routes that save more) or COSTLIER (it had "
             "room, but the allocation is cheaper without it)."
@@ -226,5 +227,8 @@ def match_for(principal: Principal, record: MatchRecord) -> MatchType:
                 detail=a.detail,
             )
             for a in record.alternatives
+            # Both parties read them: "the same enterprise" would tell the recycler which
+            # demands are the supplier's (decision 022); it was never a candidate anyway.
+            if a.reason != SAME_ENTERPRISE
         ],
     )
