@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import math
 import uuid
 from typing import Any
 
@@ -17,17 +19,19 @@ from wastex_shared.topics import MATCHING_MATCH_PROPOSED
 TOPIC = MATCHING_MATCH_PROPOSED.name
 
 
-class _CutOnce(KafkaLiveFeed):
-    """Fails reading `cut_at`, once, as a lost connection or a broker error would."""
+class _Cut(KafkaLiveFeed):
+    """Fails reading `cut_at`, `times` times, as a lost connection or a broker error would
+    (every time: as a batch no reader can take would)."""
 
-    def __init__(self, bootstrap: str, hub: LiveHub, cut_at: str) -> None:
+    def __init__(self, bootstrap: str, hub: LiveHub, cut_at: str, times: float = 1) -> None:
         super().__init__(bootstrap, [TOPIC], hub, fetch_max_wait_ms=50)
         self._cut_at = cut_at.encode()
-        self.cut = False
+        self._times = times
+        self.cuts = 0
 
     def _forward(self, record: Any) -> None:
-        if not self.cut and self._cut_at in record.value:
-            self.cut = True
+        if self.cuts < self._times and self._cut_at in record.value:
+            self.cuts += 1
             raise ConnectionError("connection lost")
         super()._forward(record)
 
@@ -37,7 +41,7 @@ async def test_a_feed_that_reconnects_pushes_what_was_published_meanwhile(
 ) -> None:
     run = uuid.uuid4().hex
     hub = LiveHub()
-    feed = _CutOnce(module_kafka_bootstrap, hub, cut_at=f"{run}-0")
+    feed = _Cut(module_kafka_bootstrap, hub, cut_at=f"{run}-0")
     reading = asyncio.create_task(feed.run())
     producer = AIOKafkaProducer(bootstrap_servers=module_kafka_bootstrap)
     await producer.start()
@@ -57,8 +61,48 @@ async def test_a_feed_that_reconnects_pushes_what_was_published_meanwhile(
                         heard.append(envelope.data["n"])
                     if len(heard) == len(sent):
                         break
-        assert feed.cut
+        assert feed.cuts == 1
         assert heard == [0, 1, 2]
+    finally:
+        await producer.stop()
+        reading.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reading
+
+
+async def test_a_feed_failing_at_the_same_place_goes_on_from_the_end(
+    module_kafka_bootstrap: str,
+) -> None:
+    """A record that fails every reconnect would stop every subscription of the process:
+    after a few reconnects that read nothing, the feed goes on from the end."""
+    run = uuid.uuid4().hex
+    hub = LiveHub()
+    feed = _Cut(module_kafka_bootstrap, hub, cut_at=f"{run}-stuck", times=math.inf)
+    reading = asyncio.create_task(feed.run())
+    producer = AIOKafkaProducer(bootstrap_servers=module_kafka_bootstrap)
+    await producer.start()
+    try:
+        await asyncio.wait_for(feed.ready.wait(), 30)
+        async with hub.subscription(TOPIC) as events:
+            stuck = Envelope.new("test.thing", "test", f"{run}-stuck", {"n": -1})
+            await producer.send_and_wait(TOPIC, stuck.to_json(), key=b"k")
+
+            async def keep_sending() -> None:
+                for n in itertools.count():
+                    later = Envelope.new("test.thing", "test", f"{run}-{n}", {"n": n})
+                    await producer.send_and_wait(TOPIC, later.to_json(), key=b"k")
+                    await asyncio.sleep(0.3)
+
+            sending = asyncio.create_task(keep_sending())
+            try:
+                async with asyncio.timeout(30):
+                    heard = await anext(
+                        e async for e in events if (e.subject or "").startswith(run)
+                    )
+            finally:
+                sending.cancel()
+        assert heard.data["n"] >= 0
+        assert feed.cuts >= 3
     finally:
         await producer.stop()
         reading.cancel()

@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 #: Events a subscriber may fall behind by before the oldest are dropped.
 QUEUE_SIZE = 1000
+#: Reconnects that read nothing before the feed gives up where it was and reads from the end.
+STALLED_RECONNECTS = 3
 
 
 class LiveHub:
@@ -102,7 +104,9 @@ class KafkaLiveFeed:
 
     async def run(self) -> None:
         backoff = 0.2
+        stalled = 0  # failures in a row that read nothing
         while True:
+            before = dict(self._positions)
             try:
                 await self._consume()
             except asyncio.CancelledError:
@@ -110,6 +114,14 @@ class KafkaLiveFeed:
             except Exception:
                 log.exception("live feed failed; reconnecting in %.1fs", backoff)
                 self.ready.clear()
+                stalled = stalled + 1 if self._positions == before else 0
+                if stalled >= STALLED_RECONNECTS:
+                    # A batch no reader can take (corrupt, an unknown codec) would fail every
+                    # reconnect at the same place: live subscribers are better served by
+                    # what comes next than by nothing.
+                    log.warning("live feed made no progress; going on from the end")
+                    self._positions.clear()
+                    stalled = 0
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
 
