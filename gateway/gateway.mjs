@@ -10,7 +10,8 @@
  *   - GET /healthcheck (liveness) and /readiness (supergraph loaded).
  *
  * Env (all optional):
- *   WASTEX_GATEWAY_HOST        listen host                       (127.0.0.1)
+ *   WASTEX_GATEWAY_HOST        listen host                       (127.0.0.1; beyond loopback
+ *                              it needs WASTEX_JWT_SECRET or WASTEX_JWT_PUBLIC_KEY set)
  *   WASTEX_GATEWAY_PORT        listen port                       (4000)
  *   WASTEX_CATALOG_URL         catalog subgraph HTTP endpoint    (http://127.0.0.1:4001/graphql)
  *   WASTEX_MATCHING_URL        matching subgraph HTTP endpoint   (http://127.0.0.1:4002/graphql)
@@ -55,6 +56,19 @@ function intEnv(name, fallback) {
 
 const HOST = env.WASTEX_GATEWAY_HOST || '127.0.0.1';
 const PORT = intEnv('WASTEX_GATEWAY_PORT', 4000);
+
+// The subgraphs check tokens, the gateway passes them on: listening beyond loopback with
+// the services on the development secret (which is public) would take anyone's admin token.
+// Beyond loopback, the deployment must say how tokens are signed (the services refuse the
+// dev secret themselves only when they listen beyond loopback).
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+if (!LOOPBACK.has(HOST) && !HOST.startsWith('127.') && !env.WASTEX_JWT_SECRET && !env.WASTEX_JWT_PUBLIC_KEY) {
+  console.error(
+    `wastex gateway: refusing to listen on ${HOST}: set WASTEX_JWT_SECRET (or WASTEX_JWT_PUBLIC_KEY), ` +
+      'as the services have it; with the development secret anyone could sign an admin token',
+  );
+  process.exit(2);
+}
 const SUPERGRAPH = resolve(env.WASTEX_SUPERGRAPH || join(here, 'supergraph.graphql'));
 const POLL_MS = intEnv('WASTEX_GATEWAY_POLL_MS', 0);
 const LOG_LEVEL = env.WASTEX_GATEWAY_LOG_LEVEL || env.LOG_LEVEL || 'info';

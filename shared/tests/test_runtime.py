@@ -89,16 +89,21 @@ async def test_a_failure_inside_faststream_reaches_the_log(
         ("catalog.internal", None, None, True),
         ("0.0.0.0", "a-secret-of-this-deployment-0123456789abcdef", None, False),
         ("0.0.0.0", None, "-----BEGIN PUBLIC KEY-----", False),
+        ("127.0.0.1 kafka-1:9092,kafka-2:9092", None, None, True),
+        ("127.0.0.1 127.0.0.1:9092,[::1]:9093", None, None, False),
+        ("127.0.0.1 kafka-1:9092", "a-secret-of-this-deployment-0123456789abcdef", None, False),
     ],
 )
 def test_the_published_dev_secret_is_refused_beyond_loopback(
     host: str, secret: str | None, public_key: str | None, refused: bool
 ) -> None:
-    """The dev secret is in this repository: a service reachable from other machines would
-    take anyone's admin token."""
-    settings = ServiceSettings(host=host, jwt_public_key=public_key)
+    """The dev secret is in this repository: a service reachable from other machines (over
+    HTTP, or through a broker factories write to) would take anyone's admin token."""
+    host, _, bootstrap = host.partition(" ")
+    where: dict[str, Any] = {"host": host, "kafka_bootstrap": bootstrap or "127.0.0.1:9092"}
+    settings = ServiceSettings(**where, jwt_public_key=public_key)
     if secret is not None:
-        settings = ServiceSettings(host=host, jwt_secret=secret)
+        settings = ServiceSettings(**where, jwt_secret=secret)
     assert settings.forgeable_from_afar is refused
 
 

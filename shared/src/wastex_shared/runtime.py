@@ -179,10 +179,11 @@ def serve(app: Starlette, settings: ServiceSettings) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if settings.forgeable_from_afar:
         log.error(
-            "refusing to listen on %s: WASTEX_JWT_SECRET (or WASTEX_JWT_PUBLIC_KEY) is not set, "
-            "and with the dev secret, which is public, anyone could sign an admin token; "
-            "set it, or listen on 127.0.0.1 for a local stack",
+            "refusing to start on %s with Kafka at %s: WASTEX_JWT_SECRET (or "
+            "WASTEX_JWT_PUBLIC_KEY) is not set, and with the dev secret, which is public, "
+            "anyone could sign an admin token; set it, or keep a local stack on 127.0.0.1",
             settings.host,
+            settings.kafka_bootstrap,
         )
         raise SystemExit(2)
     tune_garbage_collector(settings.gc_young_threshold)

@@ -69,9 +69,12 @@ class ServiceSettings(BaseSettings):
     @property
     def forgeable_from_afar(self) -> bool:
         """Whether the service would take tokens signed with the published dev secret from
-        other machines: it listens beyond loopback with WASTEX_JWT_SECRET (or a public key)
-        unset. A local stack listens on 127.0.0.1 and may use the dev secret."""
-        return self.jwt.published and not _loopback(self.host)
+        other machines: WASTEX_JWT_SECRET (or a public key) unset, and it listens beyond
+        loopback or reads a broker elsewhere (factories' messages carry tokens). A local
+        stack, all on 127.0.0.1, may use the dev secret."""
+        brokers = (_host_of(address) for address in self.kafka_bootstrap.split(","))
+        local = _loopback(self.host) and all(_loopback(host) for host in brokers)
+        return self.jwt.published and not local
 
     @property
     def jwt(self) -> JwtConfig:
@@ -80,6 +83,12 @@ class ServiceSettings(BaseSettings):
             public_key=self.jwt_public_key,
             private_key=self.jwt_private_key,
         )
+
+
+def _host_of(address: str) -> str:
+    """The host of a `host:port` bootstrap address (`[::1]:9092` included)."""
+    host = address.strip().rpartition(":")[0] or address.strip()
+    return host.removeprefix("[").removesuffix("]")
 
 
 def _loopback(host: str) -> bool:
