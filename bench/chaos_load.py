@@ -44,7 +44,8 @@ from bench.chaos_api import (
 )
 from bench.chaos_city import CODES, City, Party, china_today
 from bench.chaos_kafka import Producer
-from wastex_shared.envelope import utcnow
+from wastex_catalog.service import aggregate_id
+from wastex_shared.envelope import Envelope, utcnow
 from wastex_shared.topics import INGEST_DEMANDS, INGEST_LEDGER_REPORTS, INGEST_OFFERS
 
 Q = Decimal("0.001")
@@ -384,9 +385,14 @@ class LoadGenerator:
             sent.event_id, body = ingest_message(sent.event_type, party.id, data)
             await self.producer.send(INGEST_DEMANDS.name, body, party.id, auth_header(party.token))
             sent.outcome = "acked"
+            # Whose demand it is, for the deals: a match names no recycler to the supplier
+            # before both agree (decision 022). The catalog's id for it, by its own rule.
+            self.city.demands[aggregate_id("demand", Envelope.from_json(body))] = party.id
             return
         outcome = await self.api.mutate(party.token, POST_DEMAND, "postDemand", input=data)
         self._settle(sent, outcome, "demand")
+        if sent.entity_id is not None:
+            self.city.demands[sent.entity_id] = party.id
 
     def _settle(self, sent: Sent, outcome: Outcome, entity: str) -> None:
         self.record.graphql_outcomes[type(outcome).__name__] += 1

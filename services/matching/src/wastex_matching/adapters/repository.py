@@ -78,7 +78,9 @@ CLOSED_LISTING = ("WITHDRAWN", "EXPIRED")
 #: (`note_match_writes`) before it locks or writes any, and bumps the market version, if it
 #: changes the market, before that. (A consumer batch writes licence and listing rows in the
 #: order it queued them, which acceptance's order does not bind: one amending two of the
-#: rows an acceptance locks can still deadlock with it, and is retried.)
+#: rows an acceptance locks can still deadlock with it, and is retried; so can a batch re-run
+#: message by message after a refusal, whose savepoints write a message's licence or listing
+#: rows before a later message in it cancels a shipment and counts match writes.)
 MARKET_VERSION_ROW = 1
 MATCH_WRITES_ROW = 2
 
