@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from wastex_shared.messaging.admin import ensure_topics, wait_for_broker
 from wastex_shared.messaging.consumer import EventConsumer
+from wastex_shared.messaging.live import KafkaLiveFeed, LiveHub
 from wastex_shared.messaging.relay import OutboxRelay, make_producer
 from wastex_shared.settings import ServiceSettings
 from wastex_shared.storage import UnitOfWorkFactory, make_engine
@@ -53,6 +54,18 @@ class Runtime:
     def include(self, router: KafkaRouter, consumers: Sequence[EventConsumer] = ()) -> None:
         self.broker.include_router(router)
         self.consumers.extend(consumers)
+
+    def live_feed(self, topics: Sequence[str], hub: LiveHub) -> KafkaLiveFeed:
+        """Feeds `hub` (what the subgraph's subscriptions read) from `topics`, in the
+        background while the service runs."""
+        feed = KafkaLiveFeed(
+            self.settings.kafka_bootstrap,
+            topics,
+            hub,
+            fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
+        )
+        self.background.append(feed.run)
+        return feed
 
     async def outbox_backlog(self) -> int:
         """Rows still to publish; not those the broker refused for good (`outbox_refused`):

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from starlette.applications import Starlette
 
-from wastex_matching.adapters.live import KafkaLiveFeed, LiveHub
 from wastex_matching.adapters.migrations import LOCATION
 from wastex_matching.adapters.tables import messaging
 from wastex_matching.entrypoints.graphql import GraphQLServices, schema
@@ -19,6 +18,7 @@ from wastex_matching.reoptimiser_process import ReoptimiserProcess
 from wastex_matching.service import MatchingService
 from wastex_matching.settings import MatchingSettings
 from wastex_shared.graphql.app import SubgraphApp
+from wastex_shared.messaging.live import KafkaLiveFeed, LiveHub
 from wastex_shared.runtime import Runtime, build_runtime, create_app
 from wastex_shared.storage.lease import in_memory
 from wastex_shared.topics import CATALOG_OFFER_POSTED, MATCHING_MATCH_PROPOSED
@@ -67,15 +67,7 @@ def build_process(settings: MatchingSettings) -> MatchingProcess:
         runtime.background.append(service.run_expiry_sweeper)
     # Read at each scrape: the child's totals replace the service's as they come.
     runtime.metrics.append(lambda: round_lines(settings.service, service.totals))
-    feed = None
-    if settings.live_feed:
-        feed = KafkaLiveFeed(
-            settings.kafka_bootstrap,
-            LIVE_TOPICS,
-            hub,
-            fetch_max_wait_ms=settings.fetch_max_wait_ms,
-        )
-        runtime.background.append(feed.run)
+    feed = runtime.live_feed(LIVE_TOPICS, hub) if settings.live_feed else None
     runtime.graphql_app = build_graphql_app(settings, service, hub)
     return MatchingProcess(runtime, service, hub, feed, rounds)
 

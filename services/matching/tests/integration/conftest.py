@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from wastex_matching.adapters.live import LiveHub
 from wastex_matching.adapters.migrations import LOCATION
 from wastex_matching.adapters.tables import messaging
 from wastex_matching.entrypoints.kafka import matching_consumer
@@ -18,6 +17,7 @@ from wastex_matching.service import MatchingService
 from wastex_matching.settings import MatchingSettings
 from wastex_matching.testing import Api, Catalog, fixed_clock
 from wastex_shared.messaging import EventConsumer
+from wastex_shared.messaging.live import LiveHub
 from wastex_shared.storage import UnitOfWorkFactory, make_engine
 from wastex_shared.storage.migrate import upgrade
 

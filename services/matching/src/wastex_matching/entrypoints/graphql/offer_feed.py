@@ -20,12 +20,12 @@ import strawberry
 
 from wastex_matching.domain.model import LicenceView
 from wastex_matching.entrypoints.graphql import policy
-from wastex_matching.entrypoints.graphql.feed import Decoder, signed_in_events, topics_of
 from wastex_matching.entrypoints.graphql.types import OfferClosedType, OfferClosureType, OfferRef
 from wastex_matching.entrypoints.graphql.wiring import services
 from wastex_matching.service import MatchingService
 from wastex_shared.events.catalog import OfferAmended, OfferPosted, OfferUpdated, OfferWithdrawn
 from wastex_shared.graphql.context import Info
+from wastex_shared.graphql.live import Decoder, signed_in_events, subscriber, topics_of
 
 #: How long an offer subscription judges offers by the licences it last read.
 LICENCE_REFRESH_SECONDS: Final = 5.0
@@ -181,7 +181,7 @@ async def watched_offers(
     of; ends when its token expires. An offer whose event does not carry its code is looked
     up in matching's own store (`offer_code`, once a process), after the cheaper filters (one
     matching never heard of is left out)."""
-    principal = policy.subscriber(info.context)
+    principal = subscriber(info.context)
     enterprise_id = policy.offer_watcher(principal)
     wanted = {code.strip().upper() for code in waste_codes} if waste_codes else None
     wiring = services(info)

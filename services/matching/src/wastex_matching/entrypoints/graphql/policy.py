@@ -34,28 +34,6 @@ def caller(context: Context) -> Principal:
     return context.require_principal()
 
 
-def subscriber(context: Context) -> Principal:
-    """The caller of a subscription; refused in the resolver (not at connection_init), so
-    the error reaches the client through the gateway at once."""
-    principal = context.principal  # a bad token raises UNAUTHENTICATED here
-    if principal is None:
-        raise GraphQLError(
-            "sign in: send 'Authorization: Bearer <token>' in connection_init",
-            extensions={"code": "UNAUTHENTICATED"},
-        )
-    return principal
-
-
-def still_signed_in(principal: Principal) -> None:
-    """Ends a subscription whose token has expired: the token is checked when the
-    subscription starts, and a stream must not outlive it (its feed stops at the expiry)."""
-    if principal.expired:
-        raise GraphQLError(
-            "the token has expired: subscribe again with a fresh one",
-            extensions={"code": "UNAUTHENTICATED"},
-        )
-
-
 def may_see(principal: Principal, match: MatchRecord) -> bool:
     parties = (match.supplier_enterprise_id, match.recycler_enterprise_id)
     return _sees(principal, parties, (match.supplier_district, match.recycler_district))

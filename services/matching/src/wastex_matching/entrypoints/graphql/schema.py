@@ -11,7 +11,6 @@ import strawberry
 from wastex_matching.adapters.repository import MatchRecord
 from wastex_matching.domain.lifecycle import MatchStatus
 from wastex_matching.entrypoints.graphql import offer_feed, policy
-from wastex_matching.entrypoints.graphql.feed import signed_in_events, spec_of, topics_of
 from wastex_matching.entrypoints.graphql.types import (
     DemandRef,
     MatchFilter,
@@ -33,6 +32,7 @@ from wastex_shared.graphql.connection import (
 from wastex_shared.graphql.context import Info
 from wastex_shared.graphql.errors import UserError
 from wastex_shared.graphql.extensions import standard_extensions
+from wastex_shared.graphql.live import signed_in_events, spec_of, subscriber, topics_of
 
 
 def _cursor(record: MatchRecord) -> str:
@@ -141,7 +141,7 @@ async def _pushed_matches(
 ) -> AsyncGenerator[MatchType, None]:
     """The matches of the facts of `event_types` that the subscriber may see, read as they
     stand; ends when the subscriber's token expires."""
-    principal = policy.subscriber(info.context)
+    principal = subscriber(info.context)
     wiring = services(info)
     decoders = {event_type: spec_of(event_type).model.model_validate for event_type in event_types}
     async for facts in signed_in_events(wiring.hub, principal, decoders):

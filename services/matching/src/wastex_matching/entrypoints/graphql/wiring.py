@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
-from wastex_matching.adapters.live import LiveHub
 from wastex_matching.service import MatchingService
+from wastex_shared.messaging.live import LiveHub
 
 if TYPE_CHECKING:
     from wastex_shared.graphql.context import Info

@@ -1,8 +1,9 @@
 """Live feeds for GraphQL subscriptions: Kafka → an in-process asyncio pub/sub hub.
 
-Each process reads the topics it pushes (`main.LIVE_TOPICS`: matches proposed and changed,
-offers posted and changed) with its own group-less consumer from the *latest* offset, so
-every process sees every event and none commits offsets; events older than the process
+Each process reads the topics it pushes (its `main.LIVE_TOPICS`: in matching, matches
+proposed and changed and offers posted and changed; in the ledger, manifests moving) with
+its own group-less consumer from the *latest* offset, so every process sees every event and
+none commits offsets; events older than the process
 start are dropped (a reader restarting mid-run must not replay history to live clients).
 A reader that fails and reconnects goes on from where it was, in memory: the events
 published meanwhile are still pushed.

@@ -1,4 +1,5 @@
-"""The live feed against the real broker: what subscribers hear across a reconnect."""
+"""The live hub fans events out without letting a slow subscriber hold anyone up, and the
+live feed, against the real broker, pushes what was published across a reconnect."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import contextlib
 import itertools
 import math
 import uuid
+from types import SimpleNamespace
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from wastex_matching.adapters.live import KafkaLiveFeed, LiveHub
 from wastex_shared.envelope import Envelope
+from wastex_shared.messaging.live import KafkaLiveFeed, LiveHub
 from wastex_shared.topics import MATCHING_MATCH_PROPOSED
 
 #: On a broker of this module's own: the events here are no service's.
@@ -108,3 +110,43 @@ async def test_a_feed_failing_at_the_same_place_goes_on_from_the_end(
         reading.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reading
+
+
+def event(n: int) -> Envelope:
+    return Envelope.new("test.thing", "test", f"s{n}", {"n": n})
+
+
+async def test_hub_fans_out_and_drops_the_oldest_for_a_slow_subscriber() -> None:
+    hub = LiveHub(queue_size=2)
+    async with hub.subscription("t") as first, hub.subscription("t") as second:
+        assert hub.subscribers("t") == 2
+        for n in range(3):
+            hub.publish("t", event(n))
+        hub.publish("other", event(99))
+        assert [(await anext(first)).data["n"] for _ in range(2)] == [1, 2]
+        assert [(await anext(second)).data["n"] for _ in range(2)] == [1, 2]
+    assert hub.subscribers("t") == 0
+    assert hub.dropped == 2
+
+
+async def test_one_subscription_hears_several_topics_in_order() -> None:
+    hub = LiveHub()
+    async with hub.subscription("a", "b") as events:
+        assert (hub.subscribers("a"), hub.subscribers("b")) == (1, 1)
+        hub.publish("a", event(1))
+        hub.publish("c", event(2))
+        hub.publish("b", event(3))
+        assert [(await anext(events)).data["n"] for _ in range(2)] == [1, 3]
+    assert (hub.subscribers("a"), hub.subscribers("b")) == (0, 0)
+
+
+async def test_the_feed_decodes_only_what_someone_listens_to() -> None:
+    hub = LiveHub()
+    feed = KafkaLiveFeed("unused:9092", ["t"], hub, started_at=event(0).time)
+    record = SimpleNamespace(topic="t", partition=0, offset=0, value=event(1).to_json())
+    feed._forward(record)
+    assert hub.published == 0
+    async with hub.subscription("t") as events:
+        feed._forward(record)
+        assert (await anext(events)).data["n"] == 1
+    assert hub.published == 1
