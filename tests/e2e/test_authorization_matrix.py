@@ -1178,12 +1178,14 @@ OFFER_CHANGED = (
     " id wasteCode quantityTonnes district site { id } } }"
 )
 OFFER_CLOSED = 'subscription { offerClosed(wasteCodes: ["SW05"]) { offerId status } }'
+MANIFEST_CHANGED = "subscription { manifestChanged { id matchId status } }"
 SUBSCRIPTIONS = {
     "matchProposed": MATCH_PROPOSED,
     "offerPosted": OFFER_POSTED,
     "matchChanged": MATCH_CHANGED,
     "offerChanged": OFFER_CHANGED,
     "offerClosed": OFFER_CLOSED,
+    "manifestChanged": MANIFEST_CHANGED,
 }
 RECEIVES = "RECEIVES"
 SILENT = "SILENT"
@@ -1245,7 +1247,8 @@ async def subscriptions(world: World, stack: Stack) -> AsyncIterator[dict[tuple[
     permits SW05 and R's demand takes it, so each makes an offerPosted and a new match) until
     the subscribers that should hear of them have; R turns a proposal down (matchChanged)
     and A amends an offer R heard of (offerChanged), then withdraws the last one it posted
-    (offerClosed); then a little longer for any stray event."""
+    (offerClosed); a match of a new SW02 offer is confirmed (manifestChanged); then a little
+    longer for any stray event."""
     url = stack.graphql_url.replace("http://", "ws://")
     watches = {(name, role): Watch() for name in SUBSCRIPTIONS for role in ROLES}
     sockets: list[ClientConnection] = []
@@ -1312,6 +1315,16 @@ async def subscriptions(world: World, stack: Stack) -> AsyncIterator[dict[tuple[
         async with asyncio.timeout(60):
             while not watches[("offerClosed", "recycler")].events:
                 await asyncio.sleep(0.1)
+        # And a manifest opens: A offers SW02 (not SW05, so no offer subscription hears of
+        # it), R's main demand takes it, both accept and the ledger opens the manifest.
+        await ship_one_more(world)
+        shipping = [
+            ("manifestChanged", role)
+            for role in ("enterprise_a", "recycler", "regulator_x", "admin")
+        ]
+        async with asyncio.timeout(90):
+            while not all(watches[k].events for k in shipping):
+                await asyncio.sleep(0.1)
         await asyncio.sleep(2)
         yield watches
     finally:
@@ -1320,6 +1333,28 @@ async def subscriptions(world: World, stack: Stack) -> AsyncIterator[dict[tuple[
         for socket in sockets:
             with contextlib.suppress(Exception):
                 await socket.close()
+
+
+async def ship_one_more(world: World) -> None:
+    """A new SW02 offer of A's proposed to R's main demand and confirmed by both (M_ship)."""
+    a, r = world.client("enterprise_a"), world.client("recycler")
+    offer = await post_offer(a, world.ids["site_a"], "SW02", "5.000")
+
+    async def proposed() -> str | None:
+        data = await a.data(MATCHES, filter={"enterpriseId": world.ids["A"]})
+        return next(
+            (
+                str(e["node"]["id"])
+                for e in data["matches"]["edges"]
+                if e["node"]["offer"]["id"] == offer and e["node"]["status"] == "PROPOSED"
+            ),
+            None,
+        )
+
+    match = await eventually(proposed, timeout=90, interval=0.5)
+    world.ids["M_ship"] = match
+    await mutate(a, ACCEPT_MATCH, "acceptMatch", id=match)
+    await mutate(r, ACCEPT_MATCH, "acceptMatch", id=match)
 
 
 SUBSCRIPTION_CELLS = {
@@ -1368,6 +1403,15 @@ SUBSCRIPTION_CELLS = {
         regulator_y=DENY,
         admin=DENY,
     ),
+    "manifestChanged": cells(
+        anonymous=DENY,
+        enterprise_a=RECEIVES,  # the supplier
+        enterprise_b=SILENT,
+        recycler=RECEIVES,
+        regulator_x=RECEIVES,  # both parties' sites are in X
+        regulator_y=SILENT,
+        admin=RECEIVES,
+    ),
 }
 
 
@@ -1404,6 +1448,23 @@ async def test_an_offer_leaving_the_market_is_told_by_id_and_why(
     why, and nothing else."""
     events = subscriptions[("offerClosed", "recycler")].events
     assert events == [{"offerClosed": {"offerId": world.ids["O_closed"], "status": "WITHDRAWN"}}]
+
+
+async def test_a_confirmed_match_s_manifest_reaches_its_parties_as_created(
+    world: World, subscriptions: dict[tuple[str, str], Watch]
+) -> None:
+    """The manifest pushed is the one the confirmation opened, as `manifest(id)` reads it."""
+    for role in ("enterprise_a", "recycler", "regulator_x", "admin"):
+        events = subscriptions[("manifestChanged", role)].events
+        # Only M_ship's: the mutation cells may move M3's and M4's manifests meanwhile.
+        [manifest] = [
+            e["manifestChanged"]
+            for e in events
+            if e["manifestChanged"]["matchId"] == world.ids["M_ship"]
+        ]
+        assert manifest["status"] == "CREATED"
+        read = await world.client(role).data(MANIFEST, id=manifest["id"])
+        assert read["manifest"] == manifest
 
 
 @pytest.mark.parametrize("kind", list(BAD_TOKENS))

@@ -1,18 +1,36 @@
-"""Bootstrap of the ledger service: wires settings, storage, broker and the GraphQL subgraph."""
+"""Bootstrap of the ledger service: wires settings, storage, broker, the live feed of
+manifests and the GraphQL subgraph."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from starlette.applications import Starlette
 
 from wastex_ledger.adapters.migrations import LOCATION
 from wastex_ledger.adapters.rules import load_rules
 from wastex_ledger.adapters.tables import messaging
-from wastex_ledger.entrypoints.graphql import schema
+from wastex_ledger.entrypoints.graphql import GraphQLServices, schema
+from wastex_ledger.entrypoints.graphql.subscriptions import MANIFEST_TOPICS
 from wastex_ledger.entrypoints.kafka import build_router
 from wastex_ledger.service import LedgerConfig, LedgerService
 from wastex_ledger.settings import LedgerSettings
 from wastex_shared.graphql.app import SubgraphApp
-from wastex_shared.runtime import build_runtime, create_app
+from wastex_shared.messaging.live import KafkaLiveFeed, LiveHub
+from wastex_shared.runtime import Runtime, build_runtime, create_app
+
+#: Topics the live feed pushes to subscribers.
+LIVE_TOPICS = [*MANIFEST_TOPICS]
+
+
+@dataclass
+class LedgerProcess:
+    """The wired parts of one ledger process (the app serves them; tests reach in)."""
+
+    runtime: Runtime
+    service: LedgerService
+    hub: LiveHub
+    feed: KafkaLiveFeed | None
 
 
 def build_config(settings: LedgerSettings) -> LedgerConfig:
@@ -21,11 +39,23 @@ def build_config(settings: LedgerSettings) -> LedgerConfig:
     )
 
 
-def build_app(settings: LedgerSettings | None = None) -> Starlette:
-    settings = settings or LedgerSettings()
+def build_graphql_app(
+    settings: LedgerSettings, service: LedgerService, hub: LiveHub
+) -> SubgraphApp:
+    """The subgraph alone (no lifespan: no broker, no live feed), e.g. for tests."""
+    return SubgraphApp(schema, settings.jwt, services=GraphQLServices(service, hub), loaders=dict)
+
+
+def build_process(settings: LedgerSettings) -> LedgerProcess:
     runtime = build_runtime(settings, messaging, LOCATION)
     service = LedgerService(runtime.uow, build_config(settings))
     router, consumer = build_router(service, runtime.uow, settings)
     runtime.include(router, [consumer])
-    runtime.graphql_app = SubgraphApp(schema, settings.jwt, services=service, loaders=dict)
-    return create_app(runtime)
+    hub = LiveHub()
+    feed = runtime.live_feed(LIVE_TOPICS, hub) if settings.live_feed else None
+    runtime.graphql_app = build_graphql_app(settings, service, hub)
+    return LedgerProcess(runtime, service, hub, feed)
+
+
+def build_app(settings: LedgerSettings | None = None) -> Starlette:
+    return create_app(build_process(settings or LedgerSettings()).runtime)

@@ -21,3 +21,5 @@ class LedgerSettings(ServiceSettings):
     weight_tolerance: Decimal = Field(default=Decimal("0.02"), ge=0, le=1)
     #: A YAML file of zero-waste rules replacing the packaged `zero_waste_rules.yaml`.
     zero_waste_rules: Path | None = None
+    #: Serve `manifestChanged` (a group-less Kafka reader of the manifest topics per process).
+    live_feed: bool = True

@@ -15,11 +15,12 @@ from sqlalchemy import select
 
 from wastex_ledger.adapters.repository import Repository
 from wastex_ledger.adapters.tables import messaging
-from wastex_ledger.entrypoints.graphql import schema
+from wastex_ledger.entrypoints.graphql import GraphQLServices, schema
 from wastex_ledger.testing import Harness, Site, unique
 from wastex_shared.auth import JwtConfig, Role, issue_token
 from wastex_shared.envelope import Envelope
 from wastex_shared.graphql.app import SubgraphApp
+from wastex_shared.messaging.live import LiveHub
 
 JWT = JwtConfig()
 
@@ -125,7 +126,9 @@ class Api:
 @contextlib.asynccontextmanager
 async def served(ledger: Harness) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client of the ledger subgraph, in process."""
-    app = SubgraphApp(schema, JWT, services=ledger.service, loaders=dict)
+    app = SubgraphApp(
+        schema, JWT, services=GraphQLServices(ledger.service, LiveHub()), loaders=dict
+    )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://ledger") as http:
         yield http

@@ -23,6 +23,7 @@ from wastex_shared.graphql.context import Context
 from wastex_shared.messaging import EventConsumer
 from wastex_shared.messaging.live import LiveHub
 from wastex_shared.storage import UnitOfWorkFactory, make_engine
+from wastex_shared.testing.subscriptions import ends_at_the_first_event_after_expiry
 from wastex_shared.topics import (
     CATALOG_OFFER_AMENDED,
     CATALOG_OFFER_POSTED,
@@ -197,17 +198,7 @@ async def test_a_subscription_ends_at_its_first_event_after_the_token_expires(
     jwt = MatchingSettings().jwt
     token = issue_token(jwt, Role.ENTERPRISE, "cement", ttl=timedelta(seconds=2))
     stream = await subscribed(service, hub, token, "subscription { matchProposed { id } }")
-    first = asyncio.ensure_future(anext(stream))
-    while not hub.subscribers(topic):
-        await asyncio.sleep(0.01)
-    hub.publish(topic, envelope)
-    assert (await asyncio.wait_for(first, 5)).errors is None  # in time: pushed
-    await asyncio.sleep(2.1)
-    after = asyncio.ensure_future(anext(stream))
-    hub.publish(topic, envelope)
-    ended = await asyncio.wait_for(after, 5)
-    assert ended.errors is not None
-    assert ended.errors[0].extensions == {"code": "UNAUTHENTICATED"}
+    await ends_at_the_first_event_after_expiry(stream, hub, topic, envelope, ttl=2)
 
 
 @pytest.mark.parametrize(

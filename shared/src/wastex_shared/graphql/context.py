@@ -4,7 +4,7 @@ or the `connection_init` payload over WebSocket) and per-request DataLoaders."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from graphql import GraphQLError
 from strawberry.types import Info as StrawberryInfo
@@ -46,3 +46,12 @@ class Context:
 
 
 Info = StrawberryInfo[Context, None]
+
+S = TypeVar("S")
+
+
+def services_of(info: Info, kind: type[S]) -> S:
+    """What the subgraph's app put in `Context.services`, as the subgraph's own type."""
+    services = info.context.services
+    assert isinstance(services, kind), type(services)
+    return services

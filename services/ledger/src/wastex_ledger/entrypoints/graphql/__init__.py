@@ -1,4 +1,5 @@
-"""The ledger's strawberry federation subgraph: `schema` (for the SDL and the app)."""
+"""The ledger's strawberry federation subgraph: `schema` (for the SDL and the app) and the
+`GraphQLServices` its resolvers reach."""
 
 from __future__ import annotations
 
@@ -6,10 +7,16 @@ import strawberry
 
 from wastex_ledger.entrypoints.graphql.mutations import Mutation
 from wastex_ledger.entrypoints.graphql.queries import Query
+from wastex_ledger.entrypoints.graphql.subscriptions import Subscription
+from wastex_ledger.entrypoints.graphql.wiring import GraphQLServices
 from wastex_shared.graphql.extensions import standard_extensions
 
 schema = strawberry.federation.Schema(
-    query=Query, mutation=Mutation, federation_version="2.9", extensions=standard_extensions()
+    query=Query,
+    mutation=Mutation,
+    subscription=Subscription,
+    federation_version="2.9",
+    extensions=standard_extensions(),
 )
 
-__all__ = ["schema"]
+__all__ = ["GraphQLServices", "schema"]

@@ -15,7 +15,6 @@ import strawberry
 from wastex_ledger.domain.entries import EntryKind
 from wastex_ledger.domain.manifest import Manifest
 from wastex_ledger.entrypoints.graphql import policy
-from wastex_ledger.entrypoints.graphql.queries import ledger
 from wastex_ledger.entrypoints.graphql.types import (
     CancelShipmentInput,
     CorrectEntryPayload,
@@ -28,6 +27,7 @@ from wastex_ledger.entrypoints.graphql.types import (
     ReceiveShipmentInput,
     ResolveDiscrepancyInput,
 )
+from wastex_ledger.entrypoints.graphql.wiring import ledger
 from wastex_ledger.service import LedgerService, ManifestView
 from wastex_shared.errors import DomainError
 from wastex_shared.graphql.context import Info

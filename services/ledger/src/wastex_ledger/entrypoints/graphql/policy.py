@@ -5,7 +5,8 @@
 - regulator of district d: writes nothing; reads entries, manifests and figures of d and of
   enterprises registered in d ('*' = every district).
 - admin: writes nothing in the ledger; reads everything.
-- no token: nothing.
+- no token: nothing (subscriptions: UNAUTHENTICATED).
+- `manifestChanged` pushes a manifest to whoever `manifest(id)` shows it to.
 
 Another tenant's data is NOT_AUTHORIZED, never a partial answer. The use cases themselves
 check that the acting enterprise owns the site, entry or side of the manifest it touches;
@@ -20,7 +21,7 @@ may not rank other enterprises.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import NoReturn
 
 from wastex_ledger.domain.entries import Entry
@@ -29,6 +30,7 @@ from wastex_ledger.domain.visibility import Reach
 from wastex_ledger.service import ManifestView
 from wastex_shared.auth import ALL_DISTRICTS, Principal, Role
 from wastex_shared.errors import NotAuthorized, NotFound
+from wastex_shared.events.ledger import ManifestFacts
 
 DistrictOf = Callable[[str], Awaitable[str | None]]
 
@@ -152,13 +154,35 @@ async def require_entry(principal: Principal | None, entry: Entry, district_of: 
 
 
 def require_manifest(principal: Principal | None, view: ManifestView) -> None:
-    caller = _signed_in(principal)
+    if not may_see_manifest(_signed_in(principal), view):
+        raise NotAuthorized(f"manifest {view.manifest.id} is outside what this token may read")
+
+
+def may_see_manifest(principal: Principal, view: ManifestView) -> bool:
+    """Whether the caller may read the manifest as stored (`manifest`, `manifestChanged`)."""
     manifest = view.manifest
-    if _sees_everything(caller):
-        return
-    if caller.is_tenant and caller.enterprise_id and manifest.involves(caller.enterprise_id):
-        return
-    for district in (view.supplier_district, view.recycler_district):
-        if district is not None and caller.oversees(district):
-            return
-    raise NotAuthorized(f"manifest {manifest.id} is outside what this token may read")
+    parties = (manifest.supplier, manifest.recycler)
+    return _sees_manifest(principal, parties, (view.supplier_district, view.recycler_district))
+
+
+def might_see_manifest(principal: Principal, facts: ManifestFacts) -> bool:
+    """Whether a manifest event may be the subscriber's, from the event alone: a
+    subscription reads the manifest only then, not once per subscriber and event. The
+    event names the parties but not their districts, so a district regulator reads the
+    stored manifest (`may_see_manifest` on it decides)."""
+    if principal.role is Role.REGULATOR:
+        return True
+    parties = (facts.supplier_enterprise_id, facts.recycler_enterprise_id)
+    return _sees_manifest(principal, parties, ())
+
+
+def _sees_manifest(
+    principal: Principal, parties: tuple[str, str], districts: Iterable[str | None]
+) -> bool:
+    """The rule: who reads everything sees every manifest, a tenant those it is a party
+    to, a regulator those with a party's site in its district."""
+    if _sees_everything(principal):
+        return True
+    if principal.is_tenant and principal.enterprise_id and principal.enterprise_id in parties:
+        return True
+    return any(district is not None and principal.oversees(district) for district in districts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 import strawberry
 
@@ -32,16 +32,13 @@ from wastex_ledger.entrypoints.graphql.types import (
     ZeroWasteAssessmentType,
 )
 from wastex_ledger.entrypoints.graphql.types import ManifestFilter as ManifestFilterInput
-from wastex_ledger.service import LedgerService, ManifestView
+from wastex_ledger.entrypoints.graphql.wiring import ledger
+from wastex_ledger.service import ManifestView
 from wastex_shared.graphql.connection import Connection, connection, decode_cursor, page_size
 from wastex_shared.graphql.context import Info
 
 From = Annotated[str, strawberry.argument(name="from", description="First month, 'YYYY-MM'.")]
 To = Annotated[str, strawberry.argument(description="Last month (inclusive), 'YYYY-MM'.")]
-
-
-def ledger(info: Info) -> LedgerService:
-    return cast(LedgerService, info.context.services)
 
 
 def _period(value: str | None, field: str) -> Period | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import cast
 
 import strawberry
 
@@ -13,7 +12,8 @@ from wastex_ledger.domain import manifest as manifests
 from wastex_ledger.domain import zero_waste
 from wastex_ledger.domain.figures import Utilisation
 from wastex_ledger.domain.scope import Scope, WasteClass
-from wastex_ledger.service import LedgerService, ManifestView
+from wastex_ledger.entrypoints.graphql import wiring
+from wastex_ledger.service import ManifestView
 from wastex_shared.codes import lookup
 from wastex_shared.errors import DomainError
 from wastex_shared.graphql.context import Info
@@ -248,7 +248,7 @@ class ManifestType:
         "China): a shipment late or never to come; dispatch it or cancel it."
     )
     def overdue(self, info: Info) -> bool:
-        return self.record.overdue_on(cast(LedgerService, info.context.services).today())
+        return self.record.overdue_on(wiring.ledger(info).today())
 
     @classmethod
     def of(cls, view: ManifestView) -> ManifestType:
