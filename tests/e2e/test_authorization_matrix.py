@@ -1140,7 +1140,15 @@ BAD_TOKEN_ROWS = [
     row
     for row in QUERIES + MUTATIONS
     if row.name
-    in {"offers", "matches", "manifests", "postOffer(A's site)", "acceptMatch", "reverseEntry(A's)"}
+    in {
+        "wasteCodes",  # public: a bad token is still refused, never read as none
+        "offers",
+        "matches",
+        "manifests",
+        "postOffer(A's site)",
+        "acceptMatch",
+        "reverseEntry(A's)",
+    }
 ]
 
 

@@ -63,6 +63,7 @@ from strawberry.extensions import (
 from wastex_shared.envelope import NUL, holds_nul
 from wastex_shared.errors import DomainError
 from wastex_shared.graphql.connection import DEFAULT_PAGE, MAX_PAGE
+from wastex_shared.graphql.context import Context
 from wastex_shared.storage.failures import transient
 
 log = logging.getLogger(__name__)
@@ -358,6 +359,19 @@ class NulGuard(SchemaExtension):
         yield
 
 
+class CheckedToken(SchemaExtension):
+    """Refuses an operation sent with a bad token (forged, expired, not `Bearer <token>`) as
+    UNAUTHENTICATED before any resolver runs, whatever it asks for: a caller's token is
+    otherwise read only by fields that need a caller, so one asking for public fields alone
+    (`wasteCodes`) was answered as if it had sent none (the contract: never anonymous)."""
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context.context
+        if isinstance(context, Context):
+            _ = context.principal  # raises UNAUTHENTICATED for a bad token; cached when good
+        yield
+
+
 def _holds_nul(document: DocumentNode) -> bool:
     found = False
 
@@ -423,6 +437,7 @@ def standard_extensions() -> list[type[SchemaExtension] | Callable[[], SchemaExt
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
         partial(QueryCostLimiter, max_cost=MAX_COST),
         NulGuard,
+        CheckedToken,
         ErrorPolicy,
         # Clients send the same few documents again and again: parse and validate each once
         # (bounded LRU, so unique documents cannot grow memory). Last, to see every rule.
