@@ -113,6 +113,8 @@ CITY: tuple[DemoEnterprise, ...] = (
             DemoReport("reportGeneration", "SW17", "160.000", "2026-10"),
             DemoReport("reportInPlantUtilisation", "SW17", "10.000", "2026-10"),
             DemoReport("reportStorage", "SW17", "150.000", "2026-10"),
+            # The oil on offer waits in IBCs at the works, not in storage: shippable as is.
+            DemoReport("reportGeneration", "HW08", "12.000", "2026-10"),
         ),
     ),
     DemoEnterprise(

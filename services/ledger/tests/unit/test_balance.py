@@ -32,6 +32,22 @@ def test_uses_beyond_generation_are_refused_with_a_clear_message() -> None:
     assert "100.000 t was generated" in caught.value.message
 
 
+def test_a_use_of_stored_waste_is_told_to_take_it_out_of_storage_first() -> None:
+    """Offered waste usually waits in storage: the refusal says how it leaves it."""
+    sheet = {JAN: Figures(generated=D("100.000"), stored=D("100.000"))}
+    with pytest.raises(DomainError) as caught:
+        ensure_balanced(sheet, {FEB: Figures(transferred_out_current=D("10.000"))}, "SW01")
+    assert "100.000 t of it is in storage" in caught.value.message
+    assert "reportStorageRetrieval" in caught.value.message
+    with pytest.raises(DomainError) as unstored:
+        ensure_balanced(
+            {JAN: Figures(generated=D("5.000"))},
+            {JAN: Figures(disposed_current=D("6.000"))},
+            "SW01",
+        )
+    assert "storage" not in unstored.value.message
+
+
 def test_year_to_date_generation_must_come_first() -> None:
     # March generation cannot cover February's use.
     sheet = {MAR: Figures(generated=D("50.000"))}

@@ -64,6 +64,8 @@ class Check:
     period: Period
     used: Decimal
     available: Decimal
+    #: Of `used`, what stands in this year's storage ("current" checks).
+    stored: Decimal = ZERO
 
     @property
     def key(self) -> tuple[str, Period]:
@@ -76,11 +78,18 @@ class Check:
     def describe(self, waste_code: str) -> str:
         y = self.period.year
         if self.kind == "current":
+            # Waste offered from storage is the usual case: say how it leaves storage.
+            stock = (
+                f"; {self.stored} t of it is in storage: report what is taken out of it "
+                "(reportStorageRetrieval) before it is used or shipped"
+                if self.stored > 0
+                else ""
+            )
             return (
                 f"{waste_code}: from {y}-01 to {self.period}, this year's waste utilised, "
                 f"transferred, stored and disposed would be {self.used} t but only "
-                f"{self.available} t was generated; report the generation first or correct "
-                "the entries"
+                f"{self.available} t was generated{stock}; report the generation first or "
+                "correct the entries"
             )
         if self.kind == "prior":
             return (
@@ -115,14 +124,15 @@ def checks(sheet: Sheet) -> dict[tuple[str, Period], Check]:
     found: dict[tuple[str, Period], Check] = {}
     months = sorted(sheet)
     # 1. current-year balance, year to date at every month with figures.
-    used = available = ZERO
+    used = available = stored = ZERO
     year: int | None = None
     for month in months:
         if month.year != year:
-            year, used, available = month.year, ZERO, ZERO
+            year, used, available, stored = month.year, ZERO, ZERO, ZERO
         used += current_uses(sheet[month])
         available += sheet[month].generated
-        check = Check("current", month, used, available)
+        stored += sheet[month].stored
+        check = Check("current", month, used, available, stored)
         found[check.key] = check
     # 2. prior-year stock, cumulative to the end of every year with figures.
     years = sorted({m.year for m in months})
