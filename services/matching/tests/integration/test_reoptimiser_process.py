@@ -14,7 +14,7 @@ from datetime import date, timedelta
 import pytest
 
 from wastex_matching.domain.lifecycle import MatchStatus, Party
-from wastex_matching.reoptimiser_process import ReoptimiserProcess, start_child
+from wastex_matching.reoptimiser_process import CHANGED_LINE, ReoptimiserProcess, start_child
 from wastex_matching.service import MatchingService
 from wastex_matching.settings import MatchingSettings
 from wastex_matching.testing import QINGSHAN_STEEL, Catalog, fixed_clock
@@ -131,6 +131,10 @@ async def test_a_child_stops_when_its_service_is_gone_and_frees_the_lease(
         async with asyncio.timeout(CHILD_SECONDS):
             while await lease.hold():
                 await lease.release()
+                # Our look may have been the child's: it then stood by until its next poll
+                # (60 s here). A forwarded change makes it look again.
+                child.stdin.write(CHANGED_LINE + b"\n")
+                await child.stdin.drain()
                 await asyncio.sleep(0.05)
         os.kill(child.pid, signal.SIGTERM)  # ignored: a stack's stop signals the whole group
         await asyncio.sleep(0.3)
