@@ -107,3 +107,11 @@ def test_a_letter_whose_origin_headers_are_not_numbers_is_still_listed() -> None
     assert (first.original_partition, first.original_offset, first.truncated) == (2, 0, False)
     head = decode(Letter(9, [("x-original-offset", b"5"), ("x-truncated-from-bytes", b"9")]))
     assert head.truncated
+
+
+def test_only_letters_holding_a_whole_message_from_a_topic_are_re_driven() -> None:
+    origin = [("x-original-topic", b"ingest.offers.v1"), ("x-original-offset", b"5")]
+    assert decode(Letter(1, [*origin, ("x-error-type", b"SCHEMA_INVALID")])).redrivable
+    assert not decode(Letter(2, [*origin, ("x-truncated-from-bytes", b"9")])).redrivable
+    assert not decode(Letter(3, [*origin, ("x-error-type", b"UNREADABLE_BATCH")])).redrivable
+    assert not decode(Letter(4, [("x-error-type", b"SCHEMA_INVALID")])).redrivable

@@ -593,12 +593,17 @@ NAME_TO_BREAK, UNDECODABLE_NAME = "\x01\x02", b"\xff\xfe"
 
 
 async def produce_batch(
-    bootstrap: str, topic: str, records: Sequence[tuple[bytes, Sequence[tuple[str, bytes]]]]
-) -> None:
+    bootstrap: str,
+    topic: str,
+    records: Sequence[tuple[bytes, Sequence[tuple[str, bytes]]]],
+    *,
+    crc_matches: bool = True,
+) -> bytes:
     """`records` as one record batch on partition 0, as a raw producer (librdkafka takes header
     names as bytes) may write it: a header named `NAME_TO_BREAK` goes as `UNDECODABLE_NAME`.
     aiokafka's producer takes names as text only, so the built batch is edited and its CRC
-    (over everything after the CRC field, at bytes 17-21 of a v2 batch) computed again."""
+    (over everything after the CRC field, at bytes 17-21 of a v2 batch) computed again; or
+    not, and its last byte changed, as a disk or a broker may damage it. Returns the batch."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     try:
@@ -608,8 +613,11 @@ async def produce_batch(
         built = bytearray(batch._build())
         built = built.replace(NAME_TO_BREAK.encode(), UNDECODABLE_NAME)
         built[17:21] = calc_crc32c(bytes(built[21:])).to_bytes(4, "big")
+        if not crc_matches:
+            built[-1] ^= 0xFF
         batch._buffer = built
         await (await producer.send_batch(batch, topic, partition=0))
+        return bytes(built)
     finally:
         await producer.stop()
 
@@ -648,6 +656,53 @@ async def test_a_header_name_that_is_not_utf8_is_dead_lettered_and_the_records_a
     assert headers["trace"] == "t1"
     assert headers["\\xff\\xfe"] == "v"
     assert Envelope.from_json(parked.value).data["quantityTonnes"] == "2.000"
+
+
+async def test_a_batch_that_cannot_be_read_is_dead_lettered_whole_and_the_next_one_handled(
+    kafka_bootstrap: str, uow_factory: UnitOfWorkFactory
+) -> None:
+    """aiokafka raised on a batch whose CRC does not match out of every fetch of its
+    partition; the consumer read nothing more (Apache Kafka checks CRCs on produce: a disk or a
+    broker damages a batch). It is parked whole, its bytes as the letter's value."""
+    topic, group = f"t-{uuid.uuid4().hex[:8]}", f"g{uuid.uuid4().hex[:8]}"
+    three: list[tuple[bytes, list[tuple[str, bytes]]]] = [
+        (offer_event(t).to_json(), []) for t in ("1.000", "2.000", "3.000")
+    ]
+    damaged = await produce_batch(kafka_bootstrap, topic, three, crc_matches=False)
+    await produce_batch(kafka_bootstrap, topic, [(offer_event("4.000").to_json(), [])])
+    consumer = await run_consumer(kafka_bootstrap, uow_factory, topic, group, until=2)
+    assert await stored_tonnes(uow_factory) == [Decimal("4.000")]
+    assert (consumer.stats.handled, consumer.stats.dead_lettered) == (1, 1)
+
+    relay = OutboxRelay(uow_factory, make_producer(kafka_bootstrap))
+    await relay._producer.start()
+    try:
+        assert await relay.drain_once() == 1
+    finally:
+        await relay._producer.stop()
+    [parked] = await consume_all(kafka_bootstrap, consumer.dlq_topic, 1)
+    headers = {k: v.decode() for k, v in parked.headers}
+    assert headers["x-error-type"] == "UNREADABLE_BATCH"
+    assert headers["x-error"].startswith("records 0-2 of a batch cannot be read")
+    assert (headers["x-original-topic"], headers["x-original-offset"]) == (topic, "2")
+    assert parked.value == damaged
+
+
+@pytest.mark.parametrize("codec", ["gzip", "snappy", "lz4", "zstd"])
+async def test_batches_compressed_with_any_kafka_codec_are_read(
+    codec: str, kafka_bootstrap: str, uow_factory: UnitOfWorkFactory
+) -> None:
+    """A factory's producer may compress with any of Kafka's codecs; aiokafka reads only gzip
+    without cramjam, and failed every fetch of a partition holding another."""
+    topic, group = f"t-{uuid.uuid4().hex[:8]}", f"g{uuid.uuid4().hex[:8]}"
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, compression_type=codec)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, offer_event("1.000").to_json(), key=b"ent-1")
+    finally:
+        await producer.stop()
+    consumer = await run_consumer(kafka_bootstrap, uow_factory, topic, group, until=1)
+    assert (consumer.stats.handled, consumer.stats.dead_lettered) == (1, 0)
 
 
 async def test_a_reading_unit_of_work_reads_beside_an_open_write(

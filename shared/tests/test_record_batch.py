@@ -16,9 +16,10 @@ from aiokafka.record.util import calc_crc32c
 
 from wastex_shared.messaging.dead_letter import header_texts, undecodable_header_name
 from wastex_shared.messaging.record_batch import (
+    UNREADABLE_BATCH,
     TolerantMemoryRecords,
+    install_tolerant_batch_reader,
     read_batch,
-    tolerate_undecodable_header_names,
 )
 
 NAME_TO_BREAK, UNDECODABLE_NAME = "\x01\x02", b"\xff\xfe"
@@ -107,7 +108,51 @@ def test_every_record_of_batches_with_a_header_name_that_is_not_utf8_is_read(
 
 def test_the_fetcher_reads_batches_through_the_tolerant_reader() -> None:
     """aiokafka's fetcher makes its batches with the name `MemoryRecords` of its module."""
-    tolerate_undecodable_header_names()
+    install_tolerant_batch_reader()
     assert fetcher.MemoryRecords is TolerantMemoryRecords
-    tolerate_undecodable_header_names()  # a second call changes nothing
+    install_tolerant_batch_reader()  # a second call changes nothing
     assert fetcher.MemoryRecords is TolerantMemoryRecords
+
+
+def stand_in(records: Any) -> tuple[int, bytes, str]:
+    [found] = read_all(records)
+    offset, _, _, key, value, headers = found
+    assert key is None
+    [(name, why)] = headers
+    assert name == UNREADABLE_BATCH
+    return offset, value, why.decode()
+
+
+def test_a_batch_whose_crc_does_not_match_is_handed_out_as_one_record_standing_for_it() -> None:
+    """aiokafka's fetcher raises on a CRC mismatch and fetches the same batch again, for ever."""
+    raw = bytearray(batch_bytes(GOOD, base_offset=40))
+    raw[-1] ^= 0xFF
+    assert not MemoryRecords(bytes(raw)).next_batch().validate_crc()
+    offset, value, why = stand_in(TolerantMemoryRecords(bytes(raw)))
+    assert (offset, value) == (42, bytes(raw))
+    assert why.startswith("records 40-42 of a batch cannot be read")
+    assert "CRC" in why
+
+
+@pytest.mark.parametrize("compression", [GZIP, 3])  # a gzip body cut short; lz4 that is not
+def test_a_batch_whose_body_does_not_decompress_is_handed_out_as_one_record(
+    compression: int,
+) -> None:
+    raw = bytearray(batch_bytes(GOOD, base_offset=7, compression=GZIP))
+    raw = raw[: RECORDS + 10]
+    raw[LENGTH] = (len(raw) - 12).to_bytes(4, "big")
+    raw[ATTRIBUTES] = (int.from_bytes(raw[ATTRIBUTES], "big") & ~7 | compression).to_bytes(2, "big")
+    raw[CRC] = calc_crc32c(bytes(raw[21:])).to_bytes(4, "big")
+    with pytest.raises(Exception):  # noqa: B017, PT011 - whatever the codec raises
+        read_all(MemoryRecords(bytes(raw)))
+    offset, value, why = stand_in(TolerantMemoryRecords(bytes(raw)))
+    assert (offset, value) == (9, bytes(raw))
+    assert why.startswith("records 7-9 of a batch cannot be read")
+
+
+def test_the_batch_after_an_unreadable_one_is_read() -> None:
+    bad = bytearray(batch_bytes(BAD))
+    bad[-1] ^= 0xFF
+    found = read_all(TolerantMemoryRecords(bytes(bad) + batch_bytes(GOOD, base_offset=3)))
+    assert [offset for offset, *_ in found] == [2, 3, 4, 5]
+    assert found[0][5][0][0] == UNREADABLE_BATCH

@@ -18,8 +18,8 @@ shows each copy, `redrive` sends each original position once. A re-driven messag
 `wastex-redrive-of` (`<DLQ topic>@<offset>` of its letter; DLQ topics have one partition):
 parked again, its new letter says which letter it came from, and later runs re-drive the new
 letter, not the old one as well (each run would otherwise double what is still broken). A
-letter that kept only the head of a message too large (`x-truncated-from-bytes`) is listed,
-never re-driven.
+letter that kept only the head of a message too large (`x-truncated-from-bytes`), or the
+bytes of a batch no parser could read (`UNREADABLE_BATCH`), is listed, never re-driven.
 
 The topic is read to its end by reading, not by asking for end offsets (tansu
 under-reports them after batched sends), so nothing is missed.
@@ -65,6 +65,9 @@ Reasons = Annotated[
 ]
 EventIds = Annotated[list[str] | None, typer.Option("--id", help="only these event ids")]
 
+#: The reason of a letter standing for a batch no parser could read (`record_batch`).
+UNREADABLE = "UNREADABLE_BATCH"
+
 
 @dataclass(frozen=True)
 class DeadLetter:
@@ -84,6 +87,12 @@ class DeadLetter:
     redrive_of: str | None = None
     #: Only the head of the message was kept (it was too large): it cannot be re-driven.
     truncated: bool = False
+
+    @property
+    def redrivable(self) -> bool:
+        """It holds the whole of a message that came from a topic (not a head, not the bytes
+        of a batch no parser could read: `UNREADABLE_BATCH`)."""
+        return bool(self.original_topic) and not self.truncated and self.reason != UNREADABLE
 
     @property
     def origin(self) -> str:
@@ -280,8 +289,7 @@ async def redrive_letters(
     }
     chosen: dict[int, DeadLetter] = {}
     for letter in read:
-        redrivable = letter.original_topic and not letter.truncated
-        if keep(letter) and redrivable and letter.origin not in positions:
+        if keep(letter) and letter.redrivable and letter.origin not in positions:
             positions.add(letter.origin)
             chosen[letter.offset] = letter
     if dry_run or not chosen:

@@ -35,6 +35,7 @@ from wastex_shared.messaging.dead_letter import (
     kafka_text,
     undecodable_header_name,
 )
+from wastex_shared.messaging.record_batch import UNREADABLE_BATCH
 from wastex_shared.storage.failures import transient
 from wastex_shared.storage.tables import OUTBOX_KEY_LENGTH
 from wastex_shared.storage.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -287,6 +288,9 @@ class EventConsumer:
         is wrong with the envelope: a message parked for its type or its schema version
         still says as whom it came, so that it can be re-driven (and signed for) once the
         consumer knows it."""
+        if (unreadable := headers.get(UNREADABLE_BATCH)) is not None:
+            # `record_batch` stands it for a batch no parser could read: its value is the batch.
+            raise Poison("UNREADABLE_BATCH", unreadable)
         raw = record.value
         if raw is None:
             raise Poison("EMPTY_MESSAGE", "message has no value")

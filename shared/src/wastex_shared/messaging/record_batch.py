@@ -1,4 +1,4 @@
-"""Fetched record batches whose header names are not UTF-8 must not stall a consumer.
+"""Fetched record batches aiokafka cannot read must not stall a consumer.
 
 aiokafka decodes each header name as UTF-8 while it unpacks a fetched batch (`_read_msg`, in
 its C extension and its Python code alike). A name that is not UTF-8 (a raw producer such as
@@ -9,11 +9,17 @@ Seeking past the record would not help: the broker returns whole batches, and ai
 unpacks the records before the position too.
 
 aiokafka's fetcher builds its batches with the name `MemoryRecords` of its module, the one
-seam there is. `tolerate_undecodable_header_names` puts `TolerantMemoryRecords` there: it
+seam there is. `install_tolerant_batch_reader` puts `TolerantMemoryRecords` there: it
 hands out aiokafka's own batches (its C parser stays the common path) and only when one fails
 on a header name reads that batch again here, keeping each name that does not decode as
 surrogate escapes (PEP 383), so that the consumer parks the record
-(`dead_letter.undecodable_header_name`)."""
+(`dead_letter.undecodable_header_name`).
+
+A batch no parser can read (its CRC does not match its bytes, its body does not decompress,
+a record is cut short) failed every fetch the same way. Such a batch is handed out as one
+record standing for it (`UNREADABLE_BATCH`), at the batch's last offset, its value the batch's
+bytes, so that the consumer parks it and reads on from the next batch. Only v2 batches (every
+producer since Kafka 0.11) are read so; older ones are aiokafka's alone."""
 
 from __future__ import annotations
 
@@ -29,6 +35,10 @@ from aiokafka.errors import CorruptRecordException
 from aiokafka.record.memory_records import MemoryRecords
 
 log = logging.getLogger(__name__)
+
+#: The header of the record standing for an unreadable batch: says which offsets and why. A
+#: producer setting it on a message of its own only gets that message parked.
+UNREADABLE_BATCH = "x-wastex-unreadable-batch"
 
 #: A v2 batch's head: base offset, length, leader epoch, magic, CRC, attributes, last offset
 #: delta, first and max timestamps, producer id and epoch, base sequence, record count.
@@ -116,12 +126,14 @@ def read_batch(raw: bytes | memoryview) -> Iterator[BatchRecord]:
 
 
 class _Batch:
-    """aiokafka's batch, read again by `read_batch` from its bytes if a header name fails it.
-    Everything but its records is aiokafka's (CRC check, control and transaction flags)."""
+    """aiokafka's batch, read again by `read_batch` from its bytes if a header name fails it,
+    and handed out as one `UNREADABLE_BATCH` record if neither can read it. Everything else is
+    aiokafka's (control and transaction flags, the next offset)."""
 
     def __init__(self, batch: Any, raw: memoryview) -> None:
         self._batch = batch
         self._raw = raw
+        self._crc_matches = True
         self._records = self._read()
 
     def __getattr__(self, name: str) -> Any:
@@ -133,18 +145,38 @@ class _Batch:
     def __next__(self) -> Any:
         return next(self._records)
 
+    def validate_crc(self) -> bool:
+        # The fetcher raises on a mismatch, and fetches the same batch again for ever.
+        self._crc_matches = bool(self._batch.validate_crc())
+        return True
+
     def _read(self) -> Iterator[Any]:
-        last = -1
+        last = self._batch.base_offset - 1
         try:
-            for record in self._batch:
-                last = record.offset
-                yield record
-        except (UnicodeDecodeError, CorruptRecordException) as err:
-            # The C parser raises the decoding error; the Python one wraps it in another.
-            if not isinstance(err.__cause__ or err, UnicodeDecodeError):
-                raise
-            log.warning("a header name is not UTF-8 in the batch at offset %s", self.base_offset)
-            yield from (r for r in read_batch(self._raw) if r.offset > last)
+            if not self._crc_matches:
+                raise CorruptRecordException("its CRC does not match its bytes")
+            try:
+                for record in self._batch:
+                    last = record.offset
+                    yield record
+            except (UnicodeDecodeError, CorruptRecordException) as err:
+                # The C parser raises the decoding error; the Python one wraps it in another.
+                if not isinstance(err.__cause__ or err, UnicodeDecodeError):
+                    raise
+                log.warning("a header name is not UTF-8 in the batch at offset %s", last + 1)
+                for record in read_batch(self._raw):
+                    if record.offset > last:
+                        last = record.offset
+                        yield record
+        except Exception as err:
+            if last < self._batch.next_offset - 1:
+                yield self._standing_for_the_rest(last + 1, err)
+
+    def _standing_for_the_rest(self, first: int, err: Exception) -> BatchRecord:
+        last = self._batch.next_offset - 1
+        why = f"records {first}-{last} of a batch cannot be read: {type(err).__name__}: {err}"
+        log.warning("%s", why)
+        return BatchRecord(last, -1, 0, None, bytes(self._raw), [(UNREADABLE_BATCH, why.encode())])
 
 
 class TolerantMemoryRecords:
@@ -174,7 +206,7 @@ class TolerantMemoryRecords:
         return _Batch(batch, memoryview(self._data)[start : self._pos])
 
 
-def tolerate_undecodable_header_names() -> None:
+def install_tolerant_batch_reader() -> None:
     """Make aiokafka's fetcher (every consumer of the process) read batches through
     `TolerantMemoryRecords`. Fails loudly if aiokafka no longer builds them by that name."""
     current = getattr(fetcher, "MemoryRecords", None)

@@ -18,7 +18,7 @@ from faststream.kafka.annotations import KafkaMessage
 
 from wastex_shared.messaging.consumer import EventConsumer
 from wastex_shared.messaging.dead_letter import kafka_text
-from wastex_shared.messaging.record_batch import tolerate_undecodable_header_names
+from wastex_shared.messaging.record_batch import install_tolerant_batch_reader
 from wastex_shared.settings import ServiceSettings
 
 
@@ -48,8 +48,9 @@ async def _left_to_the_consumer(message: Any, decode: Callable[[Any], Awaitable[
 def subscribe(
     router: KafkaRouter, consumer: EventConsumer, topics: list[str], settings: ServiceSettings
 ) -> Any:
-    # aiokafka would fail every fetch of a batch holding a header name that is not UTF-8.
-    tolerate_undecodable_header_names()
+    # aiokafka would fail every fetch of a batch it cannot read (a header name that is not
+    # UTF-8, a CRC mismatch, a body that does not decompress).
+    install_tolerant_batch_reader()
 
     async def handle(message: KafkaMessage) -> None:
         records = message.raw_message
