@@ -539,7 +539,9 @@ class MatchingService:
                 refusal = licence_refusal(licence, record.waste_code, record.window, self.today())
                 if refusal is None and year is not None:
                     committed = await repo.licence_committed_tonnes(uow.session, record, year)
-                    refusal = licence_tonnage_refusal(licence, year, committed, record.tonnes)
+                    refusal = licence_tonnage_refusal(
+                        licence, year, committed, record.tonnes, told=party
+                    )
                 if refusal is not None:
                     raise DomainError(errors.LICENCE_NO_LONGER_VALID, refusal)
             if record.status is MatchStatus.PROPOSED:

@@ -406,6 +406,10 @@ async def test_a_licence_cut_below_a_proposal_refuses_its_first_acceptance_only(
     await catalog.feed(consumer, cut)
     refused = (await supplier.data(ACCEPT, id=match_id))["acceptMatch"]
     assert refused["userErrors"][0]["code"] == "LICENCE_NO_LONGER_VALID"
+    # What is left tells of the recycler's other deals: the recycler alone reads it.
+    assert "left" not in refused["userErrors"][0]["message"]
+    refused = (await recycler.data(ACCEPT, id=match_id))["acceptMatch"]
+    assert refused["userErrors"][0]["code"] == "LICENCE_NO_LONGER_VALID"
     assert "100.000 t left" in refused["userErrors"][0]["message"]
 
     restored = catalog.amended_licence("cement-lic", "cement", ["SW01", "SW02"], 3)

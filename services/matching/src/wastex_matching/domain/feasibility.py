@@ -29,6 +29,7 @@ from decimal import Decimal
 
 from wastex_matching.domain import reasons
 from wastex_matching.domain.geo import metres_to_km, radius_metres, road_metres
+from wastex_matching.domain.lifecycle import Party
 from wastex_matching.domain.model import ZERO_TONNES, DemandSlot, LicenceView, OfferSlot, Window
 
 
@@ -138,16 +139,20 @@ def _span(window: Window) -> str:
 
 
 def licence_tonnage_refusal(
-    licence: LicenceView, year: int, committed: Decimal, tonnes: Decimal
+    licence: LicenceView, year: int, committed: Decimal, tonnes: Decimal, *, told: Party
 ) -> str | None:
     """Why a proposal's first acceptance would commit more of its licence's `year` than is
     left beside the `committed` tonnes of the licence's other accepted matches that year,
     or None. The rounds never propose more; a licence cut since the proposal (decision 017)
-    leaves proposals over the new limit until the next round supersedes them."""
+    leaves proposals over the new limit until the next round supersedes them. Only the
+    recycler is `told` what is left: to the supplier it would tell of the recycler's other
+    deals (decision 022)."""
     room = max(licence.annual_capacity_tonnes - committed, ZERO_TONNES)
-    if tonnes > room:
-        return f"the recycler's licence has {room} t left for {year}, not {tonnes} t"
-    return None
+    if tonnes <= room:
+        return None
+    if told is Party.RECYCLER:
+        return f"your licence has {room} t left for {year}, not {tonnes} t"
+    return f"the recycler's licence has no room for {tonnes} t more in {year}"
 
 
 def licence_refusal(licence: LicenceView, code: str, window: Window, today: date) -> str | None:
