@@ -45,6 +45,7 @@ from wastex_shared.envelope import Envelope, derived_id, new_id, utcnow
 from wastex_shared.errors import DomainError, NotAuthorized
 from wastex_shared.events.catalog import EnterpriseRegistered, SiteAdded
 from wastex_shared.events.ledger import (
+    DiscrepancyCauseNamed,
     DiscrepancyResolved,
     EntryRecorded,
     ManifestCreated,
@@ -56,6 +57,7 @@ from wastex_shared.events.ledger import (
 from wastex_shared.events.matching import MatchConfirmed
 from wastex_shared.storage import UnitOfWork, UnitOfWorkFactory
 from wastex_shared.topics import (
+    LEDGER_DISCREPANCY_CAUSE_NAMED,
     LEDGER_DISCREPANCY_RESOLVED,
     LEDGER_ENTRY_RECORDED,
     LEDGER_MANIFEST_CREATED,
@@ -440,6 +442,8 @@ class LedgerService:
                 raise _changed_meanwhile(current)
             if resolved.status is ManifestStatus.RESOLVED:
                 await self._publish_manifest(uow, LEDGER_DISCREPANCY_RESOLVED.name, resolved)
+            else:  # the other party hears what it is asked to agree to (`manifestChanged`)
+                await self._publish_manifest(uow, LEDGER_DISCREPANCY_CAUSE_NAMED.name, resolved)
             await uow.commit()
         return resolved
 
@@ -684,6 +688,8 @@ class LedgerService:
     ) -> Envelope:
         facts = manifest_facts(manifest)
         data: ManifestFacts
+        #: Distinguishes the events of one kind a manifest has more than one of.
+        which: tuple[str, ...] = ()
         if topic == LEDGER_MANIFEST_CREATED.name:
             kind, data = "ledger.manifest-created", ManifestCreated(**facts)
         elif topic == LEDGER_SHIPMENT_DISPATCHED.name:
@@ -698,6 +704,18 @@ class LedgerService:
             data = ShipmentCancelled(
                 **facts, cancelled_by=cancellation.by, reason=cancellation.reason
             )
+        elif topic == LEDGER_DISCREPANCY_CAUSE_NAMED.name:
+            named = manifest.resolution
+            assert named is not None
+            kind = "ledger.discrepancy-cause-named"
+            which = (named.proposed_by, named.proposed_at.isoformat())
+            data = DiscrepancyCauseNamed(
+                **facts,
+                cause=str(named.cause),
+                note=named.note,
+                named_by=named.proposed_by,
+                disputed=named.disputed_at is not None,
+            )
         else:
             resolution = manifest.resolution
             assert resolution is not None
@@ -711,7 +729,7 @@ class LedgerService:
                 agreed_note=resolution.agreed_note,
             )
         event = Envelope.new(
-            kind, SOURCE, manifest.id, data, id=derived_id(kind, manifest.id), cause=cause
+            kind, SOURCE, manifest.id, data, id=derived_id(kind, manifest.id, *which), cause=cause
         )
         await uow.publish(topic, event)
         return event

@@ -1,7 +1,8 @@
-"""`manifestChanged`: each move of a manifest (created, dispatched, received, its discrepancy
-resolved, cancelled) reaches exactly who `manifest(id)` shows it to, as it stands when read;
-no token is refused in the resolver, and a stream ends when its token expires. On SQLite and
-PostgreSQL; the first test goes through the real broker (outbox relay → Kafka → live feed)."""
+"""`manifestChanged`: each move of a manifest (created, dispatched, received, a cause named for
+its discrepancy, its discrepancy resolved, cancelled) reaches exactly who `manifest(id)` shows
+it to, as it stands when read; no token is refused in the resolver, and a stream ends when its
+token expires. On SQLite and PostgreSQL; the first test goes through the real broker (outbox
+relay → Kafka → live feed)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from wastex_shared.storage import UnitOfWorkFactory
 from wastex_shared.testing.subscriptions import ends_at_the_first_event_after_expiry
 
 JWT = JwtConfig()
-CHANGED = "subscription { manifestChanged { id matchId status discrepancy } }"
+CHANGED = "subscription { manifestChanged { id matchId status discrepancy discrepancyState } }"
 SUPPLIER_DISTRICT, RECYCLER_DISTRICT, ELSEWHERE = "青山区", "新洲区", "江夏区"
 
 
@@ -127,43 +128,53 @@ async def test_each_move_of_a_manifest_reaches_whoever_may_read_it_through_the_b
         while process.hub.subscribers(spec_topic("ledger.manifest-created")) < len(tokens):
             await asyncio.sleep(0.01)
 
-        # One manifest all the way: created, dispatched, received 10 % short, resolved.
+        # One manifest all the way: created, dispatched, received 10 % short, a cause proposed,
+        # another in answer (a dispute), the first agreed to (resolved).
         match = await ledger.confirm(steel, cement, "50.000")
         await listeners.wait_for(hearing, 1)
         sent = await ledger.service.dispatch(steel.enterprise_id, match, "50.000", period="2026-04")
         await listeners.wait_for(hearing, 2)
         await ledger.service.receive(cement.enterprise_id, sent.id, "45.000")
         await listeners.wait_for(hearing, 3)
-        await ledger.service.resolve_discrepancy(
-            steel.enterprise_id, sent.id, GapCause.WEIGHING_ERROR, "our scale"
-        )  # a proposal: no event, nothing pushed
-        await ledger.service.resolve_discrepancy(
-            cement.enterprise_id, sent.id, GapCause.WEIGHING_ERROR, "agreed"
-        )
-        await listeners.wait_for(hearing, 4)
+        words = [
+            (steel, GapCause.WEIGHING_ERROR, "our scale"),
+            (cement, GapCause.MOISTURE_CHANGE, "it dried"),
+            (steel, GapCause.MOISTURE_CHANGE, "agreed"),
+        ]
+        for heard, (party, cause, note) in enumerate(words, start=4):
+            await ledger.service.resolve_discrepancy(party.enterprise_id, sent.id, cause, note)
+            await listeners.wait_for(hearing, heard)
         # Another, called off before it left.
         called_off = await ledger.confirm(steel, cement, "20.000")
-        await listeners.wait_for(hearing, 5)
+        await listeners.wait_for(hearing, 7)
         cancelled = await ledger.service.cancel_shipment(
             cement.enterprise_id, manifest_of(listeners, called_off), "no truck"
         )
-        await listeners.wait_for(hearing, 6)
+        await listeners.wait_for(hearing, 8)
         await asyncio.sleep(0.3)  # nothing more comes
     finally:
         listeners.close()
 
     moves = [
-        (sent.id, match, "CREATED", False),
-        (sent.id, match, "IN_TRANSIT", False),
-        (sent.id, match, "DISCREPANCY", True),
-        (sent.id, match, "RESOLVED", True),
-        (cancelled.id, called_off, "CANCELLED", False),
+        (sent.id, match, "CREATED", None),
+        (sent.id, match, "IN_TRANSIT", None),
+        (sent.id, match, "DISCREPANCY", "OPEN"),
+        (sent.id, match, "DISCREPANCY", "PROPOSED"),
+        (sent.id, match, "DISCREPANCY", "DISPUTED"),
+        (sent.id, match, "RESOLVED", "RESOLVED"),
+        (cancelled.id, called_off, "CANCELLED", None),
     ]
     expected = [
-        {"id": ident, "matchId": match_id, "status": status, "discrepancy": gap}
-        for ident, match_id, status, gap in moves
+        {
+            "id": ident,
+            "matchId": match_id,
+            "status": status,
+            "discrepancy": state is not None,
+            "discrepancyState": state,
+        }
+        for ident, match_id, status, state in moves
     ]
-    expected.insert(4, {**expected[4], "status": "CREATED"})
+    expected.insert(6, {**expected[6], "status": "CREATED"})
     for name in tokens:
         assert listeners.heard[name] == (expected if name in hearing else []), name
 

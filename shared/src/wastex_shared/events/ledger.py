@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from wastex_shared.events.registry import EventModel, event
 from wastex_shared.topics import (
+    LEDGER_DISCREPANCY_CAUSE_NAMED,
     LEDGER_DISCREPANCY_RESOLVED,
     LEDGER_ENTRY_RECORDED,
     LEDGER_MANIFEST_CREATED,
@@ -58,6 +59,19 @@ class ShipmentDispatched(ManifestFacts):
 @event("ledger.shipment-received", LEDGER_SHIPMENT_RECEIVED)
 class ShipmentReceived(ManifestFacts):
     discrepancy: bool = False
+
+
+@event("ledger.discrepancy-cause-named", LEDGER_DISCREPANCY_CAUSE_NAMED)
+class DiscrepancyCauseNamed(ManifestFacts):
+    """A party named a cause for the weight gap that the other has not agreed to yet: a
+    proposal, a change of mind, or (`disputed`) another cause in answer to the other's. The
+    other party agreeing resolves it (`ledger.discrepancy-resolved`)."""
+
+    cause: str
+    note: str
+    named_by: str
+    #: The two parties named different causes (the manifest's `discrepancyState` DISPUTED).
+    disputed: bool
 
 
 @event("ledger.discrepancy-resolved", LEDGER_DISCREPANCY_RESOLVED)

@@ -20,6 +20,7 @@ MANIFEST_MOVES: Final = (
     "ledger.manifest-created",
     "ledger.shipment-dispatched",
     "ledger.shipment-received",
+    "ledger.discrepancy-cause-named",
     "ledger.discrepancy-resolved",
     "ledger.shipment-cancelled",
 )
@@ -35,7 +36,9 @@ class Subscription:
             "The manifests the caller may read (a tenant's own, a regulator's district's, all "
             "for '*' and admins) each time one moves: created (its match confirmed), "
             "dispatched, received (DISCREPANCY when the weights differ beyond the tolerance), "
-            "its discrepancy resolved, or cancelled; each pushed as it stands when read."
+            "a cause named for its discrepancy (the other party is asked to agree: "
+            "discrepancyState PROPOSED or DISPUTED), its discrepancy resolved, or cancelled; "
+            "each pushed as it stands when read."
         )
     )
     async def manifest_changed(self, info: Info) -> AsyncGenerator[ManifestType, None]:
