@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 from aiokafka import codec
 from aiokafka.consumer import fetcher
-from aiokafka.errors import CorruptRecordException
+from aiokafka.consumer.fetcher import READ_UNCOMMITTED, PartitionRecords
+from aiokafka.errors import CorruptRecordException, UnsupportedCodecError
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from aiokafka.record.memory_records import MemoryRecords
 from aiokafka.record.util import calc_crc32c
+from aiokafka.structs import TopicPartition
 
 from wastex_shared.messaging.dead_letter import header_texts, undecodable_header_name
 from wastex_shared.messaging.record_batch import (
@@ -114,24 +116,69 @@ def test_the_fetcher_reads_batches_through_the_tolerant_reader() -> None:
     assert fetcher.MemoryRecords is TolerantMemoryRecords
 
 
-def stand_in(records: Any) -> tuple[int, bytes, str]:
-    [found] = read_all(records)
-    offset, _, _, key, value, headers = found
-    assert key is None
-    [(name, why)] = headers
-    assert name == UNREADABLE_BATCH
-    return offset, value, why.decode()
+def fetched(raw: bytes, position: int = 0) -> list[tuple[int, Any]]:
+    """(offset, value) of what aiokafka's fetcher hands a consumer at `position` from `raw`
+    (a fetch response's records), through the tolerant reader; then the position after."""
+    tp = TopicPartition("t", 0)
+    records = PartitionRecords(
+        tp, TolerantMemoryRecords(raw), [], position, None, None, True, READ_UNCOMMITTED
+    )
+    found: list[tuple[int, Any]] = []
+    for record in records:
+        why = dict(record.headers).get(UNREADABLE_BATCH)
+        found.append((record.offset, why.decode() if why else record.value))
+    found.append((records.next_fetch_offset, "position"))
+    return found
+
+
+def damaged(base_offset: int, at: slice | None = None, value: bytes = b"") -> bytes:
+    """`GOOD` at `base_offset` with bytes the CRC covers changed (its last byte by default)."""
+    raw = bytearray(batch_bytes(GOOD, base_offset=base_offset))
+    if at is None:
+        raw[-1] ^= 0xFF
+    else:
+        raw[at] = value
+    assert not MemoryRecords(bytes(raw)).next_batch().validate_crc()
+    return bytes(raw)
+
+
+AFTER = batch_bytes(GOOD, base_offset=43)
+READ_AFTER = [(43, b"a"), (44, None), (45, b"c"), (46, "position")]
+LAST_OFFSET_DELTA, CONTROL_FLAG = slice(23, 27), slice(22, 23)
 
 
 def test_a_batch_whose_crc_does_not_match_is_handed_out_as_one_record_standing_for_it() -> None:
     """aiokafka's fetcher raises on a CRC mismatch and fetches the same batch again, for ever."""
-    raw = bytearray(batch_bytes(GOOD, base_offset=40))
-    raw[-1] ^= 0xFF
-    assert not MemoryRecords(bytes(raw)).next_batch().validate_crc()
-    offset, value, why = stand_in(TolerantMemoryRecords(bytes(raw)))
-    assert (offset, value) == (42, bytes(raw))
+    bad = damaged(40)
+    [(offset, why), *rest] = fetched(bad + AFTER)
+    assert offset == 42
     assert why.startswith("records 40-42 of a batch cannot be read")
     assert "CRC" in why
+    assert rest == READ_AFTER
+
+
+@pytest.mark.parametrize(
+    ("at", "value"),
+    [
+        (LAST_OFFSET_DELTA, (10**6).to_bytes(4, "big")),  # would skip the batch after it
+        (LAST_OFFSET_DELTA, (-10).to_bytes(4, "big", signed=True)),  # would go back
+        (CONTROL_FLAG, b"\x20"),  # would drop its records unread, as a control batch's
+    ],
+    ids=["last offset far ahead", "last offset behind", "control flag"],
+)
+def test_a_damaged_batch_ends_where_the_next_one_begins_whatever_its_header_says(
+    at: slice, value: bytes
+) -> None:
+    [(offset, why), *rest] = fetched(damaged(40, at, value) + AFTER)
+    assert offset == 42
+    assert why.startswith("records 40-42 ")
+    assert rest == READ_AFTER
+
+
+def test_a_damaged_batch_with_none_after_it_is_not_read_until_one_arrives() -> None:
+    """Where it ends is not known: the fetcher raises, and fetches it again, as it did."""
+    with pytest.raises(CorruptRecordException, match="Invalid CRC"):
+        fetched(damaged(40, LAST_OFFSET_DELTA, (10**6).to_bytes(4, "big")))
 
 
 @pytest.mark.parametrize("compression", [GZIP, 3])  # a gzip body cut short; lz4 that is not
@@ -145,14 +192,34 @@ def test_a_batch_whose_body_does_not_decompress_is_handed_out_as_one_record(
     raw[CRC] = calc_crc32c(bytes(raw[21:])).to_bytes(4, "big")
     with pytest.raises(Exception):  # noqa: B017, PT011 - whatever the codec raises
         read_all(MemoryRecords(bytes(raw)))
-    offset, value, why = stand_in(TolerantMemoryRecords(bytes(raw)))
-    assert (offset, value) == (9, bytes(raw))
+    [(offset, why), position] = fetched(bytes(raw), position=7)
+    assert offset == 9
     assert why.startswith("records 7-9 of a batch cannot be read")
+    assert position == (10, "position")
 
 
-def test_the_batch_after_an_unreadable_one_is_read() -> None:
-    bad = bytearray(batch_bytes(BAD))
-    bad[-1] ^= 0xFF
-    found = read_all(TolerantMemoryRecords(bytes(bad) + batch_bytes(GOOD, base_offset=3)))
-    assert [offset for offset, *_ in found] == [2, 3, 4, 5]
-    assert found[0][5][0][0] == UNREADABLE_BATCH
+def test_a_batch_read_after_a_header_name_failed_it_then_cut_short_stands_for_the_rest() -> None:
+    raw = bytearray(batch_bytes(BAD))
+    raw = raw[:-2]  # the last record cut short
+    raw[LENGTH] = (len(raw) - 12).to_bytes(4, "big")
+    raw[CRC] = calc_crc32c(bytes(raw[21:])).to_bytes(4, "big")
+    found = fetched(bytes(raw))
+    assert found[:2] == [(0, b"a"), (1, b"b")]
+    assert found[2][0] == 2
+    assert found[2][1].startswith("records 2-2 ")
+    assert found[3] == (3, "position")
+
+
+def test_a_missing_codec_library_is_no_reason_to_park_a_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The batch is fine, the installation is not: refuse to start (and fail the batch, as
+    aiokafka does, rather than park it for good)."""
+    builder = DefaultRecordBatchBuilder(2, 3, 0, -1, -1, -1, 2**20)
+    builder.append(0, timestamp=1, key=b"k", value=b"v", headers=[])
+    lz4 = bytes(builder.build())
+    monkeypatch.setattr(codec, "cramjam", None)
+    with pytest.raises(RuntimeError, match="lz4"):
+        install_tolerant_batch_reader()
+    with pytest.raises(UnsupportedCodecError):
+        fetched(lz4)

@@ -18,23 +18,43 @@ surrogate escapes (PEP 383), so that the consumer parks the record
 A batch no parser can read (its CRC does not match its bytes, its body does not decompress,
 a record is cut short) failed every fetch the same way. Such a batch is handed out as one
 record standing for it (`UNREADABLE_BATCH`), at the batch's last offset, its value the batch's
-bytes, so that the consumer parks it and reads on from the next batch. Only v2 batches (every
-producer since Kafka 0.11) are read so; older ones are aiokafka's alone."""
+bytes, so that the consumer parks it and reads on from the next batch (`_Batch` says how its
+end is known). Only v2 batches (every producer since Kafka 0.11) are read so; older ones are
+aiokafka's alone."""
 
 from __future__ import annotations
 
 import logging
 import struct
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import cramjam
 from aiokafka import codec
 from aiokafka.consumer import fetcher
-from aiokafka.errors import CorruptRecordException
+from aiokafka.errors import CorruptRecordException, KafkaError
 from aiokafka.record.memory_records import MemoryRecords
 
 log = logging.getLogger(__name__)
+
+#: What a batch's bytes make a parser raise (not a missing codec library: that batch is fine,
+#: the installation is not, and `install_tolerant_batch_reader` refuses to start without them).
+_UNREADABLE = (
+    CorruptRecordException,
+    struct.error,
+    EOFError,  # gzip cut short
+    OSError,  # gzip.BadGzipFile
+    zlib.error,
+    cramjam.DecompressionError,
+)
+#: What a batch whose CRC does not match is taken to be, whatever its damaged bytes say.
+_UNTRUSTED_FLAGS: dict[str, Any] = {
+    "is_control_batch": False,
+    "is_transactional": False,
+    "producer_id": None,
+}
 
 #: The header of the record standing for an unreadable batch: says which offsets and why. A
 #: producer setting it on a message of its own only gets that message parked.
@@ -46,6 +66,7 @@ _BATCH_HEAD = struct.Struct(">qiibIhiqqqhii")
 #: Base offset and length come before a batch's `length` bytes; the magic byte is at 16.
 _LOG_OVERHEAD, _MAGIC_AT = 12, 16
 _LOG_APPEND_TIME = 1
+_CODECS = {"snappy": codec.has_snappy, "lz4": codec.has_lz4, "zstd": codec.has_zstd}
 _DECOMPRESS = {
     1: codec.gzip_decode,
     2: codec.snappy_decode,
@@ -127,16 +148,24 @@ def read_batch(raw: bytes | memoryview) -> Iterator[BatchRecord]:
 
 class _Batch:
     """aiokafka's batch, read again by `read_batch` from its bytes if a header name fails it,
-    and handed out as one `UNREADABLE_BATCH` record if neither can read it. Everything else is
-    aiokafka's (control and transaction flags, the next offset)."""
+    and handed out as one `UNREADABLE_BATCH` record if neither can read it.
 
-    def __init__(self, batch: Any, raw: memoryview) -> None:
+    Where it ends (the offset after it) is the next batch's base offset, when one follows in
+    the fetch, which the broker wrote; its own last offset delta only if its CRC matched and
+    it agrees. A batch whose CRC does not match says nothing else that can be trusted: it is
+    no control batch and no transaction's, and, with nothing after it, not read at all (the
+    fetcher raises, as it did, until the next batch arrives)."""
+
+    def __init__(self, batch: Any, raw: memoryview, followed_at: int | None) -> None:
         self._batch = batch
         self._raw = raw
+        self._followed_at = followed_at
         self._crc_matches = True
         self._records = self._read()
 
     def __getattr__(self, name: str) -> Any:
+        if not self._crc_matches and name in _UNTRUSTED_FLAGS:
+            return _UNTRUSTED_FLAGS[name]
         return getattr(self._batch, name)
 
     def __iter__(self) -> _Batch:
@@ -145,10 +174,26 @@ class _Batch:
     def __next__(self) -> Any:
         return next(self._records)
 
+    @property
+    def next_offset(self) -> int:
+        end = self._end()
+        return int(self._batch.next_offset) if end is None else end
+
     def validate_crc(self) -> bool:
-        # The fetcher raises on a mismatch, and fetches the same batch again for ever.
+        # On a mismatch the fetcher raises, and fetches the same batch again for ever.
         self._crc_matches = bool(self._batch.validate_crc())
-        return True
+        return self._crc_matches or self._end() is not None
+
+    def _end(self) -> int | None:
+        """The offset after the batch, as far as it can be known (the class doc)."""
+        base, following = self._batch.base_offset, self._followed_at
+        if following is not None and following <= base:
+            following = None  # a base offset out of order: not a place to go on from
+        if self._crc_matches:
+            own = int(self._batch.next_offset)
+            if own > base and (following is None or own <= following):
+                return own
+        return following
 
     def _read(self) -> Iterator[Any]:
         last = self._batch.base_offset - 1
@@ -168,13 +213,17 @@ class _Batch:
                     if record.offset > last:
                         last = record.offset
                         yield record
-        except Exception as err:
-            if last < self._batch.next_offset - 1:
-                yield self._standing_for_the_rest(last + 1, err)
+        except _UNREADABLE as err:
+            end = self._end()
+            if end is None:
+                raise  # nowhere known to go on from: fetched again, as aiokafka does
+            if last < end - 1:
+                yield self._standing_for(last + 1, end - 1, err)
 
-    def _standing_for_the_rest(self, first: int, err: Exception) -> BatchRecord:
-        last = self._batch.next_offset - 1
-        why = f"records {first}-{last} of a batch cannot be read: {type(err).__name__}: {err}"
+    def _standing_for(self, first: int, last: int, err: Exception) -> BatchRecord:
+        # `first` may be below the consumer's position: the fetcher skipped those records.
+        said = str(err) if isinstance(err, KafkaError) else f"{type(err).__name__}: {err}"
+        why = f"records {first}-{last} of a batch cannot be read: {said}"
         log.warning("%s", why)
         return BatchRecord(last, -1, 0, None, bytes(self._raw), [(UNREADABLE_BATCH, why.encode())])
 
@@ -203,12 +252,18 @@ class TolerantMemoryRecords:
         self._pos = start + _LOG_OVERHEAD + length
         if self._data[start + _MAGIC_AT] != 2:
             return batch  # v0/v1 carry no headers
-        return _Batch(batch, memoryview(self._data)[start : self._pos])
+        followed_at = None
+        if len(self._data) >= self._pos + 8:  # the next batch's base offset, even if cut short
+            (followed_at,) = struct.unpack_from(">q", self._data, self._pos)
+        return _Batch(batch, memoryview(self._data)[start : self._pos], followed_at)
 
 
 def install_tolerant_batch_reader() -> None:
     """Make aiokafka's fetcher (every consumer of the process) read batches through
     `TolerantMemoryRecords`. Fails loudly if aiokafka no longer builds them by that name."""
+    missing = [name for name, has in _CODECS.items() if not has()]
+    if missing:
+        raise RuntimeError(f"aiokafka cannot decompress {', '.join(missing)}: install cramjam")
     current = getattr(fetcher, "MemoryRecords", None)
     if current is TolerantMemoryRecords:
         return
