@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.record.util import calc_crc32c
 from faststream.kafka import KafkaRouter
 from sqlalchemy import (
     Column,
@@ -49,6 +48,7 @@ from wastex_shared.messaging.consumer import LOG_APPEND_TIME, MAX_MESSAGE_BYTES
 from wastex_shared.messaging.dead_letter import HEADER_TEXT_LENGTH
 from wastex_shared.messaging.relay import make_producer
 from wastex_shared.messaging.subscription import subscribe
+from wastex_shared.messaging.unpacked_size import UNPACKED_LIMIT
 from wastex_shared.runtime import make_broker
 from wastex_shared.settings import ServiceSettings
 from wastex_shared.storage import (
@@ -61,6 +61,13 @@ from wastex_shared.storage import (
 )
 from wastex_shared.storage.failures import LostRace, connection_lost, transient
 from wastex_shared.testing.plugin import PG_SERVER, create_pg_database, drop_pg_database
+from wastex_shared.testing.record_batches import (
+    NAME_TO_BREAK,
+    UNDECODABLE_NAME,
+    ZSTD,
+    crc_of,
+    record_batch,
+)
 from wastex_shared.topics import INGEST_OFFERS, dlq_for
 
 metadata = MetaData()
@@ -588,10 +595,6 @@ async def test_headers_faststream_cannot_decode_reach_the_consumer(
     assert await stored_tonnes(uow_factory) == [Decimal("1.000")]
 
 
-#: A header name written as text by the test producer, then swapped for bytes that are not UTF-8.
-NAME_TO_BREAK, UNDECODABLE_NAME = "\x01\x02", b"\xff\xfe"
-
-
 async def produce_batch(
     bootstrap: str,
     topic: str,
@@ -612,14 +615,41 @@ async def produce_batch(
             assert batch.append(key=b"ent-1", value=value, timestamp=None, headers=headers)
         built = bytearray(batch._build())
         built = built.replace(NAME_TO_BREAK.encode(), UNDECODABLE_NAME)
-        built[17:21] = calc_crc32c(bytes(built[21:])).to_bytes(4, "big")
+        built[17:21] = crc_of(built)
         if not crc_matches:
             built[-1] ^= 0xFF
-        batch._buffer = built
-        await (await producer.send_batch(batch, topic, partition=0))
-        return bytes(built)
     finally:
         await producer.stop()
+    await send_batch_as_built(bootstrap, topic, bytes(built))
+    return bytes(built)
+
+
+async def send_batch_as_built(bootstrap: str, topic: str, built: bytes) -> None:
+    """A record batch's bytes as they are, to partition 0 (aiokafka frames only the request)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        batch = producer.create_batch()
+        # aiokafka sends no batch it counts no record in: one is counted, then replaced.
+        assert batch.append(key=None, value=b"", timestamp=None)
+        batch._buffer = bytearray(built)
+        await (await producer.send_batch(batch, topic, partition=0))
+    finally:
+        await producer.stop()
+
+
+async def the_one_letter(
+    bootstrap: str, uow_factory: UnitOfWorkFactory, consumer: EventConsumer
+) -> tuple[Any, dict[str, str]]:
+    """The one dead letter `consumer` wrote, sent by the relay and read back from its DLQ."""
+    relay = OutboxRelay(uow_factory, make_producer(bootstrap))
+    await relay._producer.start()
+    try:
+        assert await relay.drain_once() == 1
+    finally:
+        await relay._producer.stop()
+    [parked] = await consume_all(bootstrap, consumer.dlq_topic, 1)
+    return parked, {k: v.decode() for k, v in parked.headers}
 
 
 async def test_a_header_name_that_is_not_utf8_is_dead_lettered_and_the_records_after_it_handled(
@@ -642,14 +672,7 @@ async def test_a_header_name_that_is_not_utf8_is_dead_lettered_and_the_records_a
     assert sorted(await stored_tonnes(uow_factory)) == [Decimal(t) for t in "134"]
     assert (consumer.stats.handled, consumer.stats.dead_lettered) == (3, 1)
 
-    relay = OutboxRelay(uow_factory, make_producer(kafka_bootstrap))
-    await relay._producer.start()
-    try:
-        assert await relay.drain_once() == 1
-    finally:
-        await relay._producer.stop()
-    [parked] = await consume_all(kafka_bootstrap, consumer.dlq_topic, 1)
-    headers = {k: v.decode() for k, v in parked.headers}
+    parked, headers = await the_one_letter(kafka_bootstrap, uow_factory, consumer)
     assert headers["x-error-type"] == "INVALID_HEADER"
     assert "\\xff\\xfe" in headers["x-error"]
     assert (headers["x-original-topic"], headers["x-original-offset"]) == (topic, "1")
@@ -674,18 +697,30 @@ async def test_a_batch_that_cannot_be_read_is_dead_lettered_whole_and_the_next_o
     assert await stored_tonnes(uow_factory) == [Decimal("4.000")]
     assert (consumer.stats.handled, consumer.stats.dead_lettered) == (1, 1)
 
-    relay = OutboxRelay(uow_factory, make_producer(kafka_bootstrap))
-    await relay._producer.start()
-    try:
-        assert await relay.drain_once() == 1
-    finally:
-        await relay._producer.stop()
-    [parked] = await consume_all(kafka_bootstrap, consumer.dlq_topic, 1)
-    headers = {k: v.decode() for k, v in parked.headers}
+    parked, headers = await the_one_letter(kafka_bootstrap, uow_factory, consumer)
     assert headers["x-error-type"] == "UNREADABLE_BATCH"
     assert headers["x-error"].startswith("records 0-2 of a batch cannot be read")
     assert (headers["x-original-topic"], headers["x-original-offset"]) == (topic, "2")
     assert parked.value == damaged
+
+
+async def test_a_batch_unpacking_to_more_than_a_service_should_hold_is_dead_lettered_unpacked(
+    kafka_bootstrap: str, uow_factory: UnitOfWorkFactory
+) -> None:
+    """A few KB of zstd that unpack to 100 MiB: aiokafka would have unpacked it whole, and a
+    few such messages could take a service's memory."""
+    topic, group = f"t-{uuid.uuid4().hex[:8]}", f"g{uuid.uuid4().hex[:8]}"
+    bomb = record_batch([(bytes(UNPACKED_LIMIT + 1), [])], compression=ZSTD)
+    assert len(bomb) < 64 * 1024
+    await send_batch_as_built(kafka_bootstrap, topic, bomb)
+    await produce_batch(kafka_bootstrap, topic, [(offer_event("4.000").to_json(), [])])
+    consumer = await run_consumer(kafka_bootstrap, uow_factory, topic, group, until=2)
+    assert await stored_tonnes(uow_factory) == [Decimal("4.000")]
+    assert (consumer.stats.handled, consumer.stats.dead_lettered) == (1, 1)
+    parked, headers = await the_one_letter(kafka_bootstrap, uow_factory, consumer)
+    assert headers["x-error-type"] == "UNREADABLE_BATCH"  # not unpacked: not MESSAGE_TOO_LARGE
+    assert f"more than {UNPACKED_LIMIT} bytes" in headers["x-error"]
+    assert parked.value == bomb
 
 
 @pytest.mark.parametrize("codec", ["gzip", "snappy", "lz4", "zstd"])

@@ -3,7 +3,6 @@ aiokafka: these fail loudly when an aiokafka upgrade changes either."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -13,7 +12,6 @@ from aiokafka.consumer.fetcher import READ_UNCOMMITTED, PartitionRecords
 from aiokafka.errors import CorruptRecordException, UnsupportedCodecError
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from aiokafka.record.memory_records import MemoryRecords
-from aiokafka.record.util import calc_crc32c
 from aiokafka.structs import TopicPartition
 
 from wastex_shared.messaging.dead_letter import header_texts, undecodable_header_name
@@ -23,29 +21,23 @@ from wastex_shared.messaging.record_batch import (
     install_tolerant_batch_reader,
     read_batch,
 )
+from wastex_shared.messaging.unpacked_size import UNPACKED_LIMIT, check_unpacked_size
+from wastex_shared.testing.record_batches import (
+    ATTRIBUTES,
+    CRC,
+    GZIP,
+    LENGTH,
+    LZ4,
+    NAME_TO_BREAK,
+    RECORDS,
+    SNAPPY,
+    ZSTD,
+    Records,
+    crc_of,
+    record_batch,
+)
 
-NAME_TO_BREAK, UNDECODABLE_NAME = "\x01\x02", b"\xff\xfe"
-GZIP = 1
-#: Where a v2 batch's length, CRC, attributes and records are.
-LENGTH, CRC, ATTRIBUTES, RECORDS = slice(8, 12), slice(17, 21), slice(21, 23), 61
-
-Records = Sequence[tuple[bytes | None, Sequence[tuple[str, bytes | None]]]]
-
-
-def batch_bytes(records: Records, base_offset: int = 0, compression: int = 0) -> bytes:
-    """A v2 batch as a raw producer writes it: `NAME_TO_BREAK` goes as `UNDECODABLE_NAME`."""
-    builder = DefaultRecordBatchBuilder(2, 0, 0, -1, -1, -1, 2**20)
-    for i, (value, headers) in enumerate(records):
-        builder.append(i, timestamp=1000 + i, key=b"k", value=value, headers=list(headers))
-    raw = bytearray(builder.build()).replace(NAME_TO_BREAK.encode(), UNDECODABLE_NAME)
-    raw[0:8] = base_offset.to_bytes(8, "big")
-    if compression:
-        raw = raw[:RECORDS] + codec.gzip_encode(bytes(raw[RECORDS:]))
-        raw[LENGTH] = (len(raw) - 12).to_bytes(4, "big")
-        attributes = int.from_bytes(raw[ATTRIBUTES], "big") | compression
-        raw[ATTRIBUTES] = attributes.to_bytes(2, "big")
-    raw[CRC] = calc_crc32c(bytes(raw[21:])).to_bytes(4, "big")
-    return bytes(raw)
+CODECS = {GZIP: "gzip", SNAPPY: "snappy", LZ4: "lz4", ZSTD: "zstd"}
 
 
 def fields(record: Any) -> tuple[Any, ...]:
@@ -74,7 +66,7 @@ BAD: Records = [(b"a", []), (b"b", [(NAME_TO_BREAK, b"v"), ("trace", b"t")]), (b
 
 @pytest.mark.parametrize("compression", [0, GZIP])
 def test_a_batch_is_read_as_aiokafka_reads_it(compression: int) -> None:
-    raw = batch_bytes(GOOD, base_offset=40, compression=compression)
+    raw = record_batch(GOOD, base_offset=40, compression=compression)
     assert [fields(r) for r in read_batch(raw)] == read_all(MemoryRecords(raw))
 
 
@@ -82,7 +74,7 @@ def test_a_batch_is_read_as_aiokafka_reads_it(compression: int) -> None:
 def test_aiokafka_still_fails_a_batch_on_a_header_name_that_is_not_utf8(compression: int) -> None:
     """If this fails, aiokafka reads such names now: `record_batch` may be dropped. (Its C
     parser raises the decoding error, its Python one wraps it.)"""
-    records = MemoryRecords(batch_bytes(BAD, compression=compression))
+    records = MemoryRecords(record_batch(BAD, compression=compression))
     with pytest.raises((UnicodeDecodeError, CorruptRecordException)) as failure:
         read_all(records)
     assert isinstance(failure.value.__cause__ or failure.value, UnicodeDecodeError)
@@ -92,7 +84,7 @@ def test_aiokafka_still_fails_a_batch_on_a_header_name_that_is_not_utf8(compress
 def test_every_record_of_batches_with_a_header_name_that_is_not_utf8_is_read(
     compression: int,
 ) -> None:
-    raw = batch_bytes(BAD, compression=compression) + batch_bytes(GOOD, base_offset=3)
+    raw = record_batch(BAD, compression=compression) + record_batch(GOOD, base_offset=3)
     found = read_all(TolerantMemoryRecords(raw))
     assert [(offset, value) for offset, _, _, _, value, _ in found] == [
         (0, b"a"),
@@ -133,7 +125,7 @@ def fetched(raw: bytes, position: int = 0) -> list[tuple[int, Any]]:
 
 def damaged(base_offset: int, at: slice | None = None, value: bytes = b"") -> bytes:
     """`GOOD` at `base_offset` with bytes the CRC covers changed (its last byte by default)."""
-    raw = bytearray(batch_bytes(GOOD, base_offset=base_offset))
+    raw = bytearray(record_batch(GOOD, base_offset=base_offset))
     if at is None:
         raw[-1] ^= 0xFF
     else:
@@ -142,7 +134,7 @@ def damaged(base_offset: int, at: slice | None = None, value: bytes = b"") -> by
     return bytes(raw)
 
 
-AFTER = batch_bytes(GOOD, base_offset=43)
+AFTER = record_batch(GOOD, base_offset=43)
 READ_AFTER = [(43, b"a"), (44, None), (45, b"c"), (46, "position")]
 LAST_OFFSET_DELTA, CONTROL_FLAG = slice(23, 27), slice(22, 23)
 
@@ -181,15 +173,15 @@ def test_a_damaged_batch_with_none_after_it_is_not_read_until_one_arrives() -> N
         fetched(damaged(40, LAST_OFFSET_DELTA, (10**6).to_bytes(4, "big")))
 
 
-@pytest.mark.parametrize("compression", [GZIP, 3])  # a gzip body cut short; lz4 that is not
+@pytest.mark.parametrize("compression", [GZIP, LZ4])  # a gzip body cut short; lz4 that is not
 def test_a_batch_whose_body_does_not_decompress_is_handed_out_as_one_record(
     compression: int,
 ) -> None:
-    raw = bytearray(batch_bytes(GOOD, base_offset=7, compression=GZIP))
+    raw = bytearray(record_batch(GOOD, base_offset=7, compression=GZIP))
     raw = raw[: RECORDS + 10]
     raw[LENGTH] = (len(raw) - 12).to_bytes(4, "big")
     raw[ATTRIBUTES] = (int.from_bytes(raw[ATTRIBUTES], "big") & ~7 | compression).to_bytes(2, "big")
-    raw[CRC] = calc_crc32c(bytes(raw[21:])).to_bytes(4, "big")
+    raw[CRC] = crc_of(raw)
     with pytest.raises(Exception):  # noqa: B017, PT011 - whatever the codec raises
         read_all(MemoryRecords(bytes(raw)))
     [(offset, why), position] = fetched(bytes(raw), position=7)
@@ -199,10 +191,10 @@ def test_a_batch_whose_body_does_not_decompress_is_handed_out_as_one_record(
 
 
 def test_a_batch_read_after_a_header_name_failed_it_then_cut_short_stands_for_the_rest() -> None:
-    raw = bytearray(batch_bytes(BAD))
+    raw = bytearray(record_batch(BAD))
     raw = raw[:-2]  # the last record cut short
     raw[LENGTH] = (len(raw) - 12).to_bytes(4, "big")
-    raw[CRC] = calc_crc32c(bytes(raw[21:])).to_bytes(4, "big")
+    raw[CRC] = crc_of(raw)
     found = fetched(bytes(raw))
     assert found[:2] == [(0, b"a"), (1, b"b")]
     assert found[2][0] == 2
@@ -223,3 +215,28 @@ def test_a_missing_codec_library_is_no_reason_to_park_a_batch(
         install_tolerant_batch_reader()
     with pytest.raises(UnsupportedCodecError):
         fetched(lz4)
+
+
+@pytest.mark.parametrize("compression", CODECS, ids=CODECS.values())
+def test_a_batch_unpacking_beyond_the_limit_is_not_unpacked(compression: int) -> None:
+    """The broker limits a batch's compressed size only: aiokafka would unpack it whole."""
+    raw = record_batch([(bytes(UNPACKED_LIMIT + 1), [])], base_offset=5, compression=compression)
+    [(offset, why), position] = fetched(raw, position=5)
+    assert offset == 5
+    assert why.startswith("records 5-5 of a batch cannot be read")
+    assert f"unpack to more than {UNPACKED_LIMIT} bytes" in why
+    assert position == (6, "position")
+
+
+@pytest.mark.parametrize("compression", CODECS, ids=CODECS.values())
+def test_a_batch_unpacking_within_the_limit_is_read(compression: int) -> None:
+    value = bytes(UNPACKED_LIMIT - 100)  # with its record's framing, just within
+    raw = record_batch([(value, [])], compression=compression)
+    assert fetched(raw) == [(0, value), (1, "position")]
+
+
+def test_the_limit_holds_over_gzip_members_one_after_another() -> None:
+    half = codec.gzip_encode(bytes(UNPACKED_LIMIT // 2 + 1))
+    with pytest.raises(CorruptRecordException, match="unpack"):
+        check_unpacked_size(GZIP, half + half)
+    check_unpacked_size(GZIP, half)

@@ -37,6 +37,8 @@ from aiokafka.consumer import fetcher
 from aiokafka.errors import CorruptRecordException, KafkaError
 from aiokafka.record.memory_records import MemoryRecords
 
+from wastex_shared.messaging.unpacked_size import check_unpacked_size
+
 log = logging.getLogger(__name__)
 
 #: What a batch's bytes make a parser raise (not a missing codec library: that batch is fine,
@@ -200,6 +202,8 @@ class _Batch:
         try:
             if not self._crc_matches:
                 raise CorruptRecordException("its CRC does not match its bytes")
+            if compression := self._batch.compression_type:
+                check_unpacked_size(compression, bytes(self._raw[_BATCH_HEAD.size :]))
             try:
                 for record in self._batch:
                     last = record.offset
