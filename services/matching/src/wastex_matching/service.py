@@ -511,9 +511,11 @@ class MatchingService:
     async def accept(self, match_id: str, party: Party) -> MatchRecord:
         """`party` accepts: the first acceptance fixes the match, the second confirms it."""
         async with self._uow() as uow:
-            # Counted, then locked, first (the lock order: `repository`): both parties
-            # accepting at once take turns, the second confirming (on PostgreSQL the second
-            # read the proposal and lost the version check).
+            # The market version held, then counted, then locked, first (the lock order:
+            # `repository`): a consumer batch writing the licence or listing rows locked below
+            # takes turns with it, and so do both parties accepting at once, the second
+            # confirming (on PostgreSQL the second read the proposal and lost the version check).
+            await repo.hold_market_version(uow.session)
             await repo.note_match_writes(uow.session)
             record = await self._load(uow, match_id, for_update=True)
             status = lifecycle.accept(record.status, party)

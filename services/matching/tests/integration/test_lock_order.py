@@ -146,3 +146,94 @@ async def test_a_rejection_and_a_batch_cancelling_a_shipment_take_turns(
     cancelled = await service.get(confirmed)
     assert cancelled is not None
     assert cancelled.status is MatchStatus.CANCELLED
+
+
+async def test_an_acceptance_and_a_batch_amending_its_offer_and_licence_take_turns(
+    api: Api,
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+    uow_factory: UnitOfWorkFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The acceptance held the licence row and went for the offer's; a batch amending the
+    offer, then the licence, wrote its rows in the order it queued them: it held the offer
+    row and went for the licence's. A deadlock, broken by aborting one of them."""
+    match_id = await propose(service, consumer, catalog)
+    posted = catalog.offer("slag-1", "steel", "steel-site", QINGSHAN_STEEL, tonnes="120.500")
+
+    locked, go = pause_after(monkeypatch, "licence")
+    answer = asyncio.create_task(api.as_(Role.ENTERPRISE, "steel").execute(ACCEPT, id=match_id))
+    await locked.wait()  # the acceptance holds the licence row
+    batch = asyncio.create_task(
+        catalog.feed(
+            consumer,
+            catalog.amended(posted, description="granulated slag"),
+            catalog.amended_licence("cement-lic", "cement", ["SW01", "SW02"], 2, capacity="60000"),
+        )
+    )
+    await someone_waits_for_a_lock(uow_factory)
+    go.set()
+
+    body = await answer
+    assert "errors" not in body, body["errors"]
+    assert body["data"]["acceptMatch"]["match"]["status"] == "ACCEPTED_BY_SUPPLIER"
+    await batch
+    assert consumer.stats.retries == 0  # not aborted and handled again
+    async with uow_factory.reading() as unit:
+        licence = await repo.licence(unit.session, "cement-lic")
+    assert licence is not None
+    assert licence.annual_capacity_tonnes == 60000
+
+
+async def test_an_acceptance_and_a_batch_re_run_message_by_message_take_turns(
+    api: Api,
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+    uow_factory: UnitOfWorkFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch re-run with a savepoint per message (one of them was refused) wrote the
+    amended offer's rows as that message's savepoint ended, then a later message called a
+    shipment off and went for the match-writes counter; the acceptance of a proposal on
+    that offer held the counter and went for the offer's row. A deadlock, broken by
+    aborting one of them."""
+    confirmed = await propose(service, consumer, catalog)
+    for party in ("steel", "cement"):
+        await api.as_(Role.ENTERPRISE, party).data(ACCEPT, id=confirmed)
+    more = catalog.offer("slag-2", "steel", "steel-site", QINGSHAN_STEEL, tonnes="80")
+    await catalog.feed(consumer, more)
+    await service.reoptimise()
+    [proposal], _ = await service.list_matches(
+        repo.MatchScope(everything=True),
+        status=MatchStatus.PROPOSED,
+        enterprise_id=None,
+        limit=10,
+        after=None,
+    )
+    assert proposal.offer_id == "slag-2"
+
+    counted, go = pause_after(monkeypatch, "note_match_writes")
+    answer = asyncio.create_task(api.as_(Role.ENTERPRISE, "steel").execute(ACCEPT, id=proposal.id))
+    await counted.wait()  # the acceptance holds the match-writes counter
+    batch = asyncio.create_task(
+        catalog.feed(
+            consumer,
+            shipment_cancelled(confirmed, "bricks", "no party of it: refused"),
+            catalog.amended(more, description="granulated slag"),
+            shipment_cancelled(confirmed, "cement", "kiln down for repairs"),
+        )
+    )
+    await someone_waits_for_a_lock(uow_factory)
+    go.set()
+
+    body = await answer
+    assert "errors" not in body, body["errors"]
+    assert body["data"]["acceptMatch"]["match"]["status"] == "ACCEPTED_BY_SUPPLIER"
+    await batch
+    assert consumer.stats.retries == 0  # not aborted and handled again
+    assert consumer.stats.dead_lettered == 1  # the refused cancellation, parked
+    cancelled = await service.get(confirmed)
+    assert cancelled is not None
+    assert cancelled.status is MatchStatus.CANCELLED

@@ -76,11 +76,17 @@ CLOSED_LISTING = ("WITHDRAWN", "EXPIRED")
 #: proposal being accepted, a rejection beside a batch with a posting and a cancellation),
 #: and PostgreSQL aborted one of them after a second. So whatever writes matches counts them
 #: (`note_match_writes`) before it locks or writes any, and bumps the market version, if it
-#: changes the market, before that. (A consumer batch writes licence and listing rows in the
-#: order it queued them, which acceptance's order does not bind: one amending two of the
-#: rows an acceptance locks can still deadlock with it, and is retried; so can a batch re-run
-#: message by message after a refusal, whose savepoints write a message's licence or listing
-#: rows before a later message in it cancels a shipment and counts match writes.)
+#: changes the market, before that.
+#:
+#: Licence and listing rows are locked only under the market version: a consumer batch
+#: bumps it before it queues any (every handler writing them changes the market), and an
+#: acceptance, which locks its licence, offer and demand but changes no market, holds it
+#: first (`hold_market_version`). No two transactions hold such rows at once, so the order
+#: each takes them in cannot deadlock: neither a batch writing them in the order it queued
+#: them against an acceptance's order, nor a batch re-run message by message (a message's
+#: rows written before a later message counts match writes) against an acceptance holding
+#: that counter. A round locks none. No cycle is left; the price: on PostgreSQL an
+#: acceptance waits for a consumer batch under way (as every writer does on SQLite).
 MARKET_VERSION_ROW = 1
 MATCH_WRITES_ROW = 2
 
@@ -268,6 +274,16 @@ async def bump_version(session: AsyncSession) -> int:
     on the one hot row; inside a savepoint it bumps again, as the savepoint may roll back.
     The row stays locked until commit, so versions commit in the order they are given."""
     return await _count_once(session, MARKET_VERSION_ROW)
+
+
+async def hold_market_version(session: AsyncSession) -> None:
+    """Lock the market version until the transaction ends, without changing it: for one
+    that locks licence or listing rows but leaves the market as it is (the lock order).
+    The row exists once any listing was stored, so wherever there is a match to accept."""
+    table = REOPTIMISE_STATE
+    await session.execute(
+        select(table.c.id).where(table.c.id == MARKET_VERSION_ROW).with_for_update()
+    )
 
 
 async def note_match_writes(session: AsyncSession) -> int:
