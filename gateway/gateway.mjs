@@ -23,6 +23,7 @@
  *   LOG_JSON=1                 JSON log lines; NO_COLOR is set automatically when stdout is not a TTY
  *   WASTEX_GATEWAY_MAX_DEPTH / WASTEX_GATEWAY_MAX_TOKENS / WASTEX_GATEWAY_MAX_ALIASES
  *                              operation limits                  (10 / 2000 / 15)
+ *   WASTEX_GATEWAY_MAX_BODY_BYTES  request body and WebSocket message limit (1048576)
  * See README.md.
  */
 import { existsSync } from 'node:fs';
@@ -194,7 +195,41 @@ try {
   process.exit(1);
 }
 
-const server = createServer(gateway);
+// A body is read whole and parsed before the operation limits look at it (and variables are
+// not the document they count): one over any real request's size is refused unread. A POST
+// must say its length (every GraphQL client does), so Node's parser holds it to that.
+const MAX_BODY_BYTES = intEnv('WASTEX_GATEWAY_MAX_BODY_BYTES', 1024 * 1024);
+function refuseBody(res, status, code, message) {
+  const body = JSON.stringify({ errors: [{ message, extensions: { code } }] });
+  res.writeHead(status, { 'content-type': 'application/json', connection: 'close' });
+  res.end(body);
+}
+// A refused body is read (and dropped) before the answer, up to this much: a server closing
+// on an unread body resets the connection under a client still sending, which then never
+// reads why. Beyond it the connection is cut.
+const DRAIN_BYTES = 8 * MAX_BODY_BYTES;
+function refuseAfterReading(req, res, status, code, message) {
+  let seen = 0;
+  req.on('data', chunk => {
+    seen += chunk.length;
+    if (seen > DRAIN_BYTES) req.destroy();
+  });
+  req.on('end', () => refuseBody(res, status, code, message));
+}
+const server = createServer((req, res) => {
+  const declared = req.headers['content-length'];
+  if (declared != null && Number(declared) > MAX_BODY_BYTES) {
+    const message = `the request body is over ${MAX_BODY_BYTES} bytes`;
+    if (Number(declared) > DRAIN_BYTES) refuseBody(res, 413, 'REQUEST_TOO_LARGE', message);
+    else refuseAfterReading(req, res, 413, 'REQUEST_TOO_LARGE', message);
+    return;
+  }
+  if (declared == null && req.headers['transfer-encoding'] != null) {
+    refuseAfterReading(req, res, 411, 'LENGTH_REQUIRED', "say the request body's length (content-length)");
+    return;
+  }
+  gateway(req, res);
+});
 // An idle client connection stays open longer than any client or proxy keeps one idle (Node
 // closes after 5 s): the server closing first races a request sent on it. Headers may take
 // no longer than that (Node wants headersTimeout above keepAliveTimeout).
@@ -203,7 +238,7 @@ server.headersTimeout = 76_000;
 
 // WebSocket upgrades on the GraphQL path only (noServer: the HTTP server's own errors, such as
 // EADDRINUSE, are then reported once below instead of also through graphql-ws).
-const wss = new WebSocketServer({ noServer: true });
+const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY_BYTES });
 server.on('upgrade', (req, socket, head) => {
   if (new URL(req.url ?? '/', 'http://localhost').pathname !== gateway.graphqlEndpoint) {
     socket.destroy();

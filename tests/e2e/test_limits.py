@@ -2,12 +2,13 @@
 
 Limits (docs/api.md): depth 10 (the leaf counts), 2,000 tokens, 15 aliases, `first` ≤ 100 and
 a query cost of at most 5,000 (each field 1; a connection's edges × `first`, default 20; other
-lists × 10). An operation over a limit gets a clear error at once, never a timeout, and no
+lists × 10); a request body, or a WebSocket message, of at most 1 MiB. An operation over a limit gets a clear error at once, never a timeout, and no
 error ever carries a stack trace or an internal message.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -18,6 +19,9 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 
 from wastex_catalog.domain.credit_code import make_credit_code
 from wastex_cli.stack import SERVICES, Stack
@@ -389,3 +393,64 @@ async def test_graphiql_is_served_to_a_browser(api: Api) -> None:
             if len(head) > 4096:
                 break
     assert b"<title>wastex GraphQL</title>" in head
+
+
+HUGE = "x" * (1024 * 1024)  # a variable alone over the body limit (1 MiB)
+
+
+def huge_body() -> bytes:
+    return json.dumps({"query": "{ __typename }", "variables": {"pad": HUGE}}).encode()
+
+
+@pytest.mark.parametrize("service", [None, *SERVICES])
+async def test_a_body_over_1_mib_is_refused_unread(api: Api, service: str | None) -> None:
+    """Read whole and parsed before any operation limit looked at it (variables are not the
+    document the token limit counts): a client could make a service hold any amount."""
+    url = api.subgraph(service) if service else api.url
+    response = await api.http.post(
+        url, content=huge_body(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413, response.text
+    assert code_of(response.json()) == "REQUEST_TOO_LARGE"
+    body, _ = await api.post("{ __typename }", url=url)  # and it goes on
+    assert body["data"]["__typename"] == "Query", body
+
+
+async def chunks() -> AsyncIterator[bytes]:
+    body = huge_body()
+    for start in range(0, len(body), 64 * 1024):
+        yield body[start : start + 64 * 1024]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_a_body_not_saying_its_length_is_cut_at_the_limit(api: Api, service: str) -> None:
+    response = await api.http.post(
+        api.subgraph(service), content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413, response.text
+    assert code_of(response.json()) == "REQUEST_TOO_LARGE"
+
+
+async def test_the_gateway_wants_a_body_to_say_its_length(api: Api) -> None:
+    response = await api.http.post(
+        api.url, content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 411, response.text
+    assert code_of(response.json()) == "LENGTH_REQUIRED"
+
+
+@pytest.mark.parametrize("service", [None, *SERVICES])
+async def test_a_websocket_message_over_1_mib_closes_the_socket(
+    api: Api, service: str | None
+) -> None:
+    url = (api.subgraph(service) if service else api.url).replace("http", "ws", 1)
+    socket = await connect(
+        url,
+        subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+        max_size=None,
+    )
+    await socket.send(json.dumps({"type": "connection_init", "payload": {"pad": HUGE}}))
+    with pytest.raises(ConnectionClosed) as closed:
+        await asyncio.wait_for(socket.recv(), PROMPT_SECONDS)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == CloseCode.MESSAGE_TOO_BIG

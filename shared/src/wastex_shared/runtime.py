@@ -15,10 +15,12 @@ from typing import Any
 from faststream.kafka import KafkaBroker, KafkaRouter
 from sqlalchemy import func, select
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
+from wastex_shared.graphql.body_limit import MAX_BODY_BYTES, BodyLimit
 from wastex_shared.messaging.admin import ensure_topics, wait_for_broker
 from wastex_shared.messaging.consumer import EventConsumer
 from wastex_shared.messaging.live import KafkaLiveFeed, LiveHub
@@ -149,7 +151,7 @@ def create_app(runtime: Runtime) -> Starlette:
         Route("/healthz", healthz),
         Route("/metrics", metrics),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(BodyLimit)])
 
 
 async def render_metrics(runtime: Runtime) -> str:
@@ -208,4 +210,5 @@ def serve(app: Starlette, settings: ServiceSettings) -> None:
         timeout_keep_alive=settings.http_keep_alive_seconds,
         timeout_graceful_shutdown=5,
         ws="auto",
+        ws_max_size=MAX_BODY_BYTES,  # a subscription's message, as a request's body
     )
