@@ -2,8 +2,9 @@
 
 Limits (docs/api.md): depth 10 (the leaf counts), 2,000 tokens, 15 aliases, `first` ≤ 100 and
 a query cost of at most 5,000 (each field 1; a connection's edges × `first`, default 20; other
-lists × 10); a request body, or a WebSocket message, of at most 1 MiB. An operation over a limit gets a clear error at once, never a timeout, and no
-error ever carries a stack trace or an internal message.
+lists × 10); a request body, or a WebSocket message, of at most 1 MiB. An operation over a
+limit gets a clear error at once, never a timeout, and no error ever carries a stack trace or
+an internal message.
 """
 
 from __future__ import annotations
