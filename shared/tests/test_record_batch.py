@@ -3,6 +3,7 @@ aiokafka: these fail loudly when an aiokafka upgrade changes either."""
 
 from __future__ import annotations
 
+import mmap
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from aiokafka.record.memory_records import MemoryRecords
 from aiokafka.structs import TopicPartition
 
+from wastex_shared.messaging import unpacked_size
 from wastex_shared.messaging.dead_letter import header_texts, undecodable_header_name
 from wastex_shared.messaging.record_batch import (
     UNREADABLE_BATCH,
@@ -240,3 +242,31 @@ def test_the_limit_holds_over_gzip_members_one_after_another() -> None:
     with pytest.raises(CorruptRecordException, match="unpack"):
         check_unpacked_size(GZIP, half + half)
     check_unpacked_size(GZIP, half)
+
+
+def test_a_gzip_body_of_members_beyond_any_producers_is_refused_at_once() -> None:
+    """Thousands of tiny members made the check copy the rest of the body per member."""
+    empty = codec.gzip_encode(b"")
+    with pytest.raises(CorruptRecordException, match="more than 64 gzip members"):
+        check_unpacked_size(GZIP, empty * 50_000)
+    check_unpacked_size(GZIP, empty * 64)
+
+
+def test_zeros_after_the_last_gzip_member_are_padding_as_aiokafka_reads_them() -> None:
+    padded = codec.gzip_encode(b"records") + bytes(100)
+    assert codec.gzip_decode(padded) == b"records"
+    check_unpacked_size(GZIP, padded)
+
+
+def test_no_memory_to_unpack_into_fails_the_fetch_instead_of_parking_the_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Not the batch's fault (strict overcommit, a ulimit): the fetch is tried again."""
+
+    def no_memory(*args: Any) -> Any:
+        raise OSError(12, "Cannot allocate memory")
+
+    monkeypatch.setattr(unpacked_size, "_spaces", {})
+    monkeypatch.setattr(mmap, "mmap", no_memory)
+    with pytest.raises(MemoryError):
+        fetched(record_batch(GOOD, compression=ZSTD))

@@ -24,6 +24,7 @@ aiokafka's alone."""
 
 from __future__ import annotations
 
+import gzip
 import logging
 import struct
 import zlib
@@ -47,7 +48,7 @@ _UNREADABLE = (
     CorruptRecordException,
     struct.error,
     EOFError,  # gzip cut short
-    OSError,  # gzip.BadGzipFile
+    gzip.BadGzipFile,
     zlib.error,
     cramjam.DecompressionError,
 )

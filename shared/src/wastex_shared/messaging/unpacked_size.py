@@ -22,7 +22,8 @@ GZIP, SNAPPY, LZ4, ZSTD = 1, 2, 3, 4
 _XERIAL_MAGIC = b"\x82SNAPPY\x00"
 _XERIAL_HEADER = 16
 _GZIP_OR_ZLIB = 47
-_STEP = 2**20
+_GZIP_MEMBERS = 64
+_STEP = 64 * 1024
 
 
 def check_unpacked_size(compression: int, body: bytes, limit: int = UNPACKED_LIMIT) -> None:
@@ -41,17 +42,26 @@ def check_unpacked_size(compression: int, body: bytes, limit: int = UNPACKED_LIM
 
 
 def _gzip_size(body: bytes, limit: int) -> int:
-    """Unpacked a step at a time, each step dropped: one gzip member after another."""
-    size, rest = 0, body
-    while rest and size <= limit:
-        unpacker = zlib.decompressobj(_GZIP_OR_ZLIB)
-        pending = rest
-        while pending and size <= limit and not unpacker.eof:
-            size += len(unpacker.decompress(pending, _STEP))
-            pending = unpacker.unconsumed_tail
-        if not unpacker.eof:
+    """Unpacked a step at a time, each step dropped, member after member as `GzipFile` reads
+    them (trailing zeros are padding). Producers write one member; a body of thousands would
+    cost a copy of the rest per member, so more than `_GZIP_MEMBERS` is refused."""
+    view = memoryview(body)
+    size = at = members = 0
+    while at < len(view) and size <= limit:
+        if not bytes(view[at:]).strip(b"\x00"):
             break
-        rest = unpacker.unused_data
+        members += 1
+        if members > _GZIP_MEMBERS:
+            raise CorruptRecordException(f"its body has more than {_GZIP_MEMBERS} gzip members")
+        unpacker = zlib.decompressobj(_GZIP_OR_ZLIB)
+        while at < len(view) and size <= limit and not unpacker.eof:
+            chunk = view[at : at + _STEP]
+            size += len(unpacker.decompress(chunk, _STEP))
+            while unpacker.unconsumed_tail and size <= limit and not unpacker.eof:
+                size += len(unpacker.decompress(unpacker.unconsumed_tail, _STEP))
+            at += len(chunk) - len(unpacker.unused_data) - len(unpacker.unconsumed_tail)
+        if not unpacker.eof:
+            break  # cut short (aiokafka fails it too) or over the limit
     return size
 
 
@@ -68,13 +78,28 @@ def _snappy_size(body: bytes) -> int:
 
 
 def _size_into(codec: object, body: bytes, limit: int) -> int:
-    """Unpacked into `limit + 1` bytes of untouched anonymous memory: the kernel backs only
-    the pages written, and gives them back when it is closed. Too small a space, or a body
-    that does not unpack, are both a batch nobody can read."""
-    with mmap.mmap(-1, limit + 1) as space:
+    """Unpacked into `limit + 1` bytes of anonymous memory, mapped once per process and
+    given back to the kernel after each use (only the pages written were ever backed). Too
+    small a space, or a body that does not unpack, are both a batch nobody can read."""
+    space = _space(limit + 1)
+    try:
+        return int(codec.decompress_into(body, space))  # type: ignore[attr-defined]
+    except cramjam.DecompressionError as err:
+        raise CorruptRecordException(
+            f"its records unpack to more than {limit} bytes, or not at all ({err})"
+        ) from err
+    finally:
+        space.madvise(mmap.MADV_DONTNEED)
+
+
+_spaces: dict[int, mmap.mmap] = {}
+
+
+def _space(size: int) -> mmap.mmap:
+    if size not in _spaces:
         try:
-            return int(codec.decompress_into(body, space))  # type: ignore[attr-defined]
-        except cramjam.DecompressionError as err:
-            raise CorruptRecordException(
-                f"its records unpack to more than {limit} bytes, or not at all ({err})"
-            ) from err
+            _spaces[size] = mmap.mmap(-1, size)
+        except OSError as err:
+            # Not the batch's fault: failing the fetch (retried) must not park it.
+            raise MemoryError(f"cannot map {size} bytes to unpack a batch into") from err
+    return _spaces[size]
