@@ -216,18 +216,32 @@ function refuseAfterReading(req, res, status, code, message) {
   });
   req.on('end', () => refuseBody(res, status, code, message));
 }
-const server = createServer((req, res) => {
+/** Why a request's body is refused ([status, code, message]), or null. */
+function bodyRefusal(req) {
   const declared = req.headers['content-length'];
   if (declared != null && Number(declared) > MAX_BODY_BYTES) {
-    const message = `the request body is over ${MAX_BODY_BYTES} bytes`;
-    if (Number(declared) > DRAIN_BYTES) refuseBody(res, 413, 'REQUEST_TOO_LARGE', message);
-    else refuseAfterReading(req, res, 413, 'REQUEST_TOO_LARGE', message);
-    return;
+    return [413, 'REQUEST_TOO_LARGE', `the request body is over ${MAX_BODY_BYTES} bytes`];
   }
   if (declared == null && req.headers['transfer-encoding'] != null) {
-    refuseAfterReading(req, res, 411, 'LENGTH_REQUIRED', "say the request body's length (content-length)");
+    return [411, 'LENGTH_REQUIRED', "say the request body's length (content-length)"];
+  }
+  return null;
+}
+const server = createServer((req, res) => {
+  const refusal = bodyRefusal(req);
+  if (refusal == null) gateway(req, res);
+  else if (Number(req.headers['content-length']) > DRAIN_BYTES) refuseBody(res, ...refusal);
+  else refuseAfterReading(req, res, ...refusal);
+});
+// A client that asks first (`expect: 100-continue`, as curl does for large bodies) is told at
+// once and sends nothing.
+server.on('checkContinue', (req, res) => {
+  const refusal = bodyRefusal(req);
+  if (refusal != null) {
+    refuseBody(res, ...refusal);
     return;
   }
+  res.writeContinue();
   gateway(req, res);
 });
 // An idle client connection stays open longer than any client or proxy keeps one idle (Node

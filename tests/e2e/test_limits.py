@@ -2,9 +2,9 @@
 
 Limits (docs/api.md): depth 10 (the leaf counts), 2,000 tokens, 15 aliases, `first` ≤ 100 and
 a query cost of at most 5,000 (each field 1; a connection's edges × `first`, default 20; other
-lists × 10); a request body, or a WebSocket message, of at most 1 MiB. An operation over a
-limit gets a clear error at once, never a timeout, and no error ever carries a stack trace or
-an internal message.
+lists × 10); a request body, or a WebSocket message, of at most 1 MiB (2 MiB at a subgraph,
+which the gateway's requests carry more to). An operation over a limit gets a clear error at
+once, never a timeout, and no error ever carries a stack trace or an internal message.
 """
 
 from __future__ import annotations
@@ -396,7 +396,7 @@ async def test_graphiql_is_served_to_a_browser(api: Api) -> None:
     assert b"<title>wastex GraphQL</title>" in head
 
 
-HUGE = "x" * (1024 * 1024)  # a variable alone over the body limit (1 MiB)
+HUGE = "x" * (2 * 1024 * 1024)  # a variable alone over the limits (gateway 1, subgraphs 2 MiB)
 
 
 def huge_body() -> bytes:
@@ -404,7 +404,7 @@ def huge_body() -> bytes:
 
 
 @pytest.mark.parametrize("service", [None, *SERVICES])
-async def test_a_body_over_1_mib_is_refused_unread(api: Api, service: str | None) -> None:
+async def test_a_body_over_the_limit_is_refused_unread(api: Api, service: str | None) -> None:
     """Read whole and parsed before any operation limit looked at it (variables are not the
     document the token limit counts): a client could make a service hold any amount."""
     url = api.subgraph(service) if service else api.url
@@ -415,6 +415,26 @@ async def test_a_body_over_1_mib_is_refused_unread(api: Api, service: str | None
     assert code_of(response.json()) == "REQUEST_TOO_LARGE"
     body, _ = await api.post("{ __typename }", url=url)  # and it goes on
     assert body["data"]["__typename"] == "Query", body
+
+
+@pytest.mark.parametrize("service", [None, *SERVICES])
+async def test_a_client_asking_first_is_refused_before_it_sends_the_body(
+    api: Api, service: str | None
+) -> None:
+    """`expect: 100-continue` (curl's way with large bodies): the refusal, not a "continue"."""
+    url = httpx.URL(api.subgraph(service) if service else api.url)
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    try:
+        writer.write(
+            f"POST {url.path} HTTP/1.1\r\nhost: {url.host}\r\n"
+            f"content-type: application/json\r\ncontent-length: {len(huge_body())}\r\n"
+            "expect: 100-continue\r\n\r\n".encode()
+        )
+        await writer.drain()
+        status = await asyncio.wait_for(reader.readline(), PROMPT_SECONDS)
+    finally:
+        writer.close()
+    assert status.split()[1] == b"413", status
 
 
 async def chunks() -> AsyncIterator[bytes]:
@@ -441,7 +461,7 @@ async def test_the_gateway_wants_a_body_to_say_its_length(api: Api) -> None:
 
 
 @pytest.mark.parametrize("service", [None, *SERVICES])
-async def test_a_websocket_message_over_1_mib_closes_the_socket(
+async def test_a_websocket_message_over_the_limit_closes_the_socket(
     api: Api, service: str | None
 ) -> None:
     url = (api.subgraph(service) if service else api.url).replace("http", "ws", 1)

@@ -12,8 +12,9 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-#: Bytes a request body may have: far above any operation the API takes.
-MAX_BODY_BYTES = 1024 * 1024
+#: Bytes a request body may have: far above any operation the API takes, and twice the
+#: gateway's (1 MiB), whose requests to a subgraph add the planned document to the variables.
+MAX_BODY_BYTES = 2 * 1024 * 1024
 #: A refused body is read (and dropped) before the answer, up to this much: a server closing
 #: on an unread body resets the connection under a client still sending, which then never
 #: reads why. Beyond it the connection is cut.
@@ -37,9 +38,12 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length", b"")
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.limit:
-            if int(declared) <= DRAIN_BYTES:
+            # A client that asked first (`expect: 100-continue`) is told at once and sends
+            # nothing: uvicorn says "continue" only when the body is first read.
+            if int(declared) <= DRAIN_BYTES and b"100-continue" not in headers.get(b"expect", b""):
                 await _drain(receive, 0)
             await self._refuse(send)
             return
