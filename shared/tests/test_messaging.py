@@ -134,6 +134,16 @@ async def consume_all(bootstrap: str, topic: str, expected: int) -> list[Any]:
     return found
 
 
+async def sent_once(bootstrap: str, uow_factory: UnitOfWorkFactory) -> int:
+    """What an outbox relay sends of the outbox in one pass (then stopped)."""
+    relay = OutboxRelay(uow_factory, make_producer(bootstrap))
+    await relay._producer.start()
+    try:
+        return await relay.drain_once()
+    finally:
+        await relay._producer.stop()
+
+
 async def run_consumer(
     bootstrap: str, factory: UnitOfWorkFactory, topic: str, group: str, until: int
 ) -> EventConsumer:
@@ -183,12 +193,7 @@ async def test_rejected_message_goes_to_dead_letter_topic_and_consumer_goes_on(
     assert sorted(await stored_tonnes(uow_factory)) == [Decimal("1.500"), Decimal("2.000")]
     assert consumer.stats.dead_lettered == 2
 
-    relay = OutboxRelay(uow_factory, make_producer(kafka_bootstrap))
-    await relay._producer.start()
-    try:
-        assert await relay.drain_once() == 2
-    finally:
-        await relay._producer.stop()
+    assert await sent_once(kafka_bootstrap, uow_factory) == 2
     parked = await consume_all(kafka_bootstrap, consumer.dlq_topic, 2)
     reasons = {dict(r.headers)["x-error-type"].decode() for r in parked}
     assert reasons == {"INVALID_ENVELOPE", "INVALID_QUANTITY"}
@@ -642,12 +647,7 @@ async def the_one_letter(
     bootstrap: str, uow_factory: UnitOfWorkFactory, consumer: EventConsumer
 ) -> tuple[Any, dict[str, str]]:
     """The one dead letter `consumer` wrote, sent by the relay and read back from its DLQ."""
-    relay = OutboxRelay(uow_factory, make_producer(bootstrap))
-    await relay._producer.start()
-    try:
-        assert await relay.drain_once() == 1
-    finally:
-        await relay._producer.stop()
+    assert await sent_once(bootstrap, uow_factory) == 1
     [parked] = await consume_all(bootstrap, consumer.dlq_topic, 1)
     return parked, {k: v.decode() for k, v in parked.headers}
 
@@ -1033,12 +1033,7 @@ async def test_a_message_unpacked_past_the_limit_is_parked_by_its_head_and_the_o
     async with uow_factory() as uow:
         await uow.publish(topic, after)
         await uow.commit()
-    relay = OutboxRelay(uow_factory, make_producer(kafka_bootstrap))
-    await relay._producer.start()
-    try:
-        assert await relay.drain_once() == 2
-    finally:
-        await relay._producer.stop()
+    assert await sent_once(kafka_bootstrap, uow_factory) == 2
     assert await unsent(uow_factory) == 0
     (letter,) = await consume_all(kafka_bootstrap, dlq_for(group), 1)
     assert len(letter.value) == MAX_MESSAGE_BYTES
@@ -1094,12 +1089,7 @@ async def test_rows_sent_long_ago_are_pruned_and_the_others_kept(
         for i in range(1, 5):
             await uow.publish(topic, offer_event(f"{i}.000"))
         await uow.commit()
-    relay = OutboxRelay(uow_factory, make_producer(kafka_bootstrap))
-    await relay._producer.start()
-    try:
-        assert await relay.drain_once() == 4
-    finally:
-        await relay._producer.stop()
+    assert await sent_once(kafka_bootstrap, uow_factory) == 4
     async with uow_factory() as uow:
         await uow.session.execute(  # two of them went out eight days ago
             update(tables.outbox)
@@ -1108,6 +1098,7 @@ async def test_rows_sent_long_ago_are_pruned_and_the_others_kept(
         )
         await uow.publish(topic, offer_event("5.000"))  # and one is still to go
         await uow.commit()
+    relay = OutboxRelay(uow_factory, make_producer(kafka_bootstrap))
     assert await relay.prune_sent() == 2
     assert await relay.prune_sent() == 0
     async with uow_factory.reading() as uow:

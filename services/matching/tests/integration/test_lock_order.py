@@ -15,10 +15,12 @@ import pytest
 from sqlalchemy import text
 
 from wastex_matching.adapters import repository as repo
+from wastex_matching.adapters.repository import MatchRecord
 from wastex_matching.domain.lifecycle import MatchStatus
 from wastex_matching.service import MatchingService
 from wastex_matching.testing import ACCEPT, QINGSHAN_STEEL, REJECT, Api, Catalog
 from wastex_shared.auth import Role
+from wastex_shared.envelope import Envelope
 from wastex_shared.messaging import EventConsumer
 from wastex_shared.storage import UnitOfWorkFactory, dialect_of
 
@@ -59,6 +61,45 @@ async def someone_waits_for_a_lock(uow: UnitOfWorkFactory) -> None:
         async with asyncio.timeout(10):
             while not (await unit.session.execute(waiting)).scalar_one():
                 await asyncio.sleep(0.01)
+
+
+async def both_done(
+    uow: UnitOfWorkFactory,
+    go: asyncio.Event,
+    answer: asyncio.Task[Any],
+    batch: asyncio.Task[Any],
+    consumer: EventConsumer,
+) -> Any:
+    """Let the paused transaction go once the other waits for a lock; the answer's body once
+    both are done, neither aborted and handled again."""
+    await someone_waits_for_a_lock(uow)
+    go.set()
+    body = await answer
+    assert "errors" not in body, body["errors"]
+    await batch
+    assert consumer.stats.retries == 0
+    return body
+
+
+async def confirmed_and_proposed(
+    api: Api, service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> tuple[str, Envelope, MatchRecord]:
+    """A confirmed match, and a proposal of a second offer of the same supplier (its posting
+    returned too)."""
+    confirmed = await propose(service, consumer, catalog)
+    for party in ("steel", "cement"):
+        await api.as_(Role.ENTERPRISE, party).data(ACCEPT, id=confirmed)
+    more = catalog.offer("slag-2", "steel", "steel-site", QINGSHAN_STEEL, tonnes="80")
+    await catalog.feed(consumer, more)
+    await service.reoptimise()
+    [proposal], _ = await service.list_matches(
+        repo.MatchScope(everything=True),
+        status=MatchStatus.PROPOSED,
+        enterprise_id=None,
+        limit=10,
+        after=None,
+    )
+    return confirmed, more, proposal
 
 
 @pytest.mark.parametrize("mutation", sorted(MUTATIONS))
@@ -107,19 +148,7 @@ async def test_a_rejection_and_a_batch_cancelling_a_shipment_take_turns(
     """A batch with a posting then a shipment called off held the market version and went
     for the match-writes counter; a rejection held that counter and went for the market
     version (the tonnes it frees): a deadlock, broken by aborting one of them."""
-    confirmed = await propose(service, consumer, catalog)
-    for party in ("steel", "cement"):
-        await api.as_(Role.ENTERPRISE, party).data(ACCEPT, id=confirmed)
-    more = catalog.offer("slag-2", "steel", "steel-site", QINGSHAN_STEEL, tonnes="80")
-    await catalog.feed(consumer, more)
-    await service.reoptimise()
-    [proposal], _ = await service.list_matches(
-        repo.MatchScope(everything=True),
-        status=MatchStatus.PROPOSED,
-        enterprise_id=None,
-        limit=10,
-        after=None,
-    )
+    confirmed, _, proposal = await confirmed_and_proposed(api, service, consumer, catalog)
 
     bumped, go = pause_after(monkeypatch, "bump_version")
     batch = asyncio.create_task(
@@ -135,14 +164,8 @@ async def test_a_rejection_and_a_batch_cancelling_a_shipment_take_turns(
             REJECT, id=proposal.id, reason="kiln down for repairs"
         )
     )
-    await someone_waits_for_a_lock(uow_factory)
-    go.set()
-
-    body = await answer
-    assert "errors" not in body, body["errors"]
+    body = await both_done(uow_factory, go, answer, batch, consumer)
     assert body["data"]["rejectMatch"]["match"]["status"] == "REJECTED"
-    await batch
-    assert consumer.stats.retries == 0  # not aborted and handled again
     cancelled = await service.get(confirmed)
     assert cancelled is not None
     assert cancelled.status is MatchStatus.CANCELLED
@@ -172,14 +195,8 @@ async def test_an_acceptance_and_a_batch_amending_its_offer_and_licence_take_tur
             catalog.amended_licence("cement-lic", "cement", ["SW01", "SW02"], 2, capacity="60000"),
         )
     )
-    await someone_waits_for_a_lock(uow_factory)
-    go.set()
-
-    body = await answer
-    assert "errors" not in body, body["errors"]
+    body = await both_done(uow_factory, go, answer, batch, consumer)
     assert body["data"]["acceptMatch"]["match"]["status"] == "ACCEPTED_BY_SUPPLIER"
-    await batch
-    assert consumer.stats.retries == 0  # not aborted and handled again
     async with uow_factory.reading() as unit:
         licence = await repo.licence(unit.session, "cement-lic")
     assert licence is not None
@@ -199,19 +216,7 @@ async def test_an_acceptance_and_a_batch_re_run_message_by_message_take_turns(
     shipment off and went for the match-writes counter; the acceptance of a proposal on
     that offer held the counter and went for the offer's row. A deadlock, broken by
     aborting one of them."""
-    confirmed = await propose(service, consumer, catalog)
-    for party in ("steel", "cement"):
-        await api.as_(Role.ENTERPRISE, party).data(ACCEPT, id=confirmed)
-    more = catalog.offer("slag-2", "steel", "steel-site", QINGSHAN_STEEL, tonnes="80")
-    await catalog.feed(consumer, more)
-    await service.reoptimise()
-    [proposal], _ = await service.list_matches(
-        repo.MatchScope(everything=True),
-        status=MatchStatus.PROPOSED,
-        enterprise_id=None,
-        limit=10,
-        after=None,
-    )
+    confirmed, more, proposal = await confirmed_and_proposed(api, service, consumer, catalog)
     assert proposal.offer_id == "slag-2"
 
     counted, go = pause_after(monkeypatch, "note_match_writes")
@@ -225,14 +230,8 @@ async def test_an_acceptance_and_a_batch_re_run_message_by_message_take_turns(
             shipment_cancelled(confirmed, "cement", "kiln down for repairs"),
         )
     )
-    await someone_waits_for_a_lock(uow_factory)
-    go.set()
-
-    body = await answer
-    assert "errors" not in body, body["errors"]
+    body = await both_done(uow_factory, go, answer, batch, consumer)
     assert body["data"]["acceptMatch"]["match"]["status"] == "ACCEPTED_BY_SUPPLIER"
-    await batch
-    assert consumer.stats.retries == 0  # not aborted and handled again
     assert consumer.stats.dead_lettered == 1  # the refused cancellation, parked
     cancelled = await service.get(confirmed)
     assert cancelled is not None
