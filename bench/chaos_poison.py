@@ -24,7 +24,9 @@ from bench.chaos_kafka import DLQ_TOPICS, DeadLetter, LogTail, Producer
 from bench.chaos_load import auth_header
 from wastex_shared.auth import JwtConfig, Role, issue_token
 from wastex_shared.envelope import utcnow
+from wastex_shared.messaging.unpacked_size import UNPACKED_LIMIT
 from wastex_shared.settings import ServiceSettings
+from wastex_shared.testing.record_batches import ZSTD, record_batch
 from wastex_shared.topics import INGEST_LEDGER_REPORTS, INGEST_OFFERS
 
 JWT = ServiceSettings().jwt
@@ -39,6 +41,9 @@ class PoisonCase:
     #: reason codes (x-error-type) that are right for it
     reasons: frozenset[str]
     build: Callable[[PoisonContext], tuple[bytes | None, list[tuple[str, bytes]]]]
+    #: `build` gives a whole record batch, sent as it is (to partition 0): no key to find its
+    #: dead letter by, which is found by the batch's position instead.
+    as_batch: bool = False
 
 
 @dataclass
@@ -99,6 +104,18 @@ def _expired(ctx: PoisonContext) -> list[tuple[str, bytes]]:
 def _wrong_key(ctx: PoisonContext) -> list[tuple[str, bytes]]:
     other = JwtConfig(secret="not-the-wastex-secret-0123456789abcdef0123456789")
     return auth_header(issue_token(other, Role.ENTERPRISE, ctx.party.id))
+
+
+def _damaged_batch(_: PoisonContext) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """A batch whose last byte a disk changed: its CRC no longer matches."""
+    raw = bytearray(record_batch([(b'{"specversion": "1.0"}', [])]))
+    raw[-1] ^= 0xFF
+    return bytes(raw), []
+
+
+def _unpacking_bomb(_: PoisonContext) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """A few KB of zstd unpacking to more than a service should ever hold."""
+    return record_batch([(bytes(UNPACKED_LIMIT + 1), [])], compression=ZSTD), []
 
 
 def _cases() -> list[PoisonCase]:
@@ -253,6 +270,23 @@ def _cases() -> list[PoisonCase]:
                 [],
             ),
         ),
+        # A damaged batch is read once the next batch of its partition is there: the bomb.
+        PoisonCase(
+            "offer.damaged-batch",
+            "catalog",
+            offers,
+            frozenset({"UNREADABLE_BATCH"}),
+            _damaged_batch,
+            as_batch=True,
+        ),
+        PoisonCase(
+            "offer.unpacking-bomb",
+            "catalog",
+            offers,
+            frozenset({"UNREADABLE_BATCH"}),
+            _unpacking_bomb,
+            as_batch=True,
+        ),
         # -- ledger: ingest.ledger-reports.v1 --
         PoisonCase(
             "report.bad-json",
@@ -388,6 +422,8 @@ class PoisonOutcome:
     error: str | None = None
     reason_expected: bool = False
     copies: int = 0
+    #: Where a case sent as a batch landed (topic, partition, offset of its last record).
+    position: tuple[str, int, int] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -408,12 +444,26 @@ async def send_poison(
     for n, case in enumerate(cases or CASES):
         key = f"poison-{case.name}-{n}-{uuid.uuid4().hex[:6]}"
         value, headers = case.build(ctx)
-        if value is None:
+        position = None
+        if case.as_batch and value is not None:
+            position = await _send_batch(producer, case.topic, value)
+        elif value is None:
             await _send_tombstone(producer, case.topic, key, headers)
         else:
             await producer.send(case.topic, value, key, headers)
-        outcomes.append(PoisonOutcome(case.name, case.service, key))
+        outcomes.append(PoisonOutcome(case.name, case.service, key, position=position))
     return outcomes
+
+
+async def _send_batch(producer: Producer, topic: str, built: bytes) -> tuple[str, int, int]:
+    """`built` as it is, to partition 0 (aiokafka frames only the request; it sends no batch
+    it counts no record in, so one is counted, then replaced)."""
+    inner = await producer._ensure()
+    batch = inner.create_batch()
+    assert batch.append(key=None, value=b"", timestamp=None)
+    batch._buffer = bytearray(built)
+    sent = await (await inner.send_batch(batch, topic, partition=0))
+    return topic, 0, int(sent.offset)
 
 
 async def _send_tombstone(
@@ -427,11 +477,17 @@ def match_dead_letters(
     outcomes: list[PoisonOutcome], dead_letters: list[DeadLetter]
 ) -> list[PoisonOutcome]:
     by_key: dict[str, list[DeadLetter]] = {}
+    by_position: dict[tuple[str, int, int], list[DeadLetter]] = {}
     for letter in dead_letters:
         by_key.setdefault(letter.key, []).append(letter)
+        where = (letter.original_topic, letter.original_partition, letter.original_offset)
+        by_position.setdefault(where, []).append(letter)
     reasons = {case.name: case.reasons for case in CASES}
     for outcome in outcomes:
-        found = by_key.get(outcome.key, [])
+        if outcome.position is None:
+            found = by_key.get(outcome.key, [])
+        else:
+            found = by_position.get(outcome.position, [])
         positions = {(d.original_topic, d.original_offset) for d in found}
         outcome.copies = len(found)
         outcome.parked = bool(found) and len(positions) == 1

@@ -704,6 +704,38 @@ async def test_a_batch_that_cannot_be_read_is_dead_lettered_whole_and_the_next_o
     assert parked.value == damaged
 
 
+async def test_a_damaged_batch_last_in_its_partition_waits_for_the_next_and_loses_nothing(
+    kafka_bootstrap: str, uow_factory: UnitOfWorkFactory
+) -> None:
+    """Its end is known only from the batch after it. Raising once the records before it in
+    the fetch were handed out lost them (aiokafka drops them with the exception and goes on
+    past them): three poison messages of the chaos run were never parked."""
+    topic, group = f"t-{uuid.uuid4().hex[:8]}", f"g{uuid.uuid4().hex[:8]}"
+    await produce_batch(kafka_bootstrap, topic, [(offer_event("1.000").to_json(), [])])
+    damaged: list[tuple[bytes, list[tuple[str, bytes]]]] = [(offer_event("2.000").to_json(), [])]
+    await produce_batch(kafka_bootstrap, topic, damaged, crc_matches=False)
+    consumer = EventConsumer(group, uow_factory, {"wastex.offer.submit": store_offer})
+    router = KafkaRouter()
+    subscribe(router, consumer, [topic], ServiceSettings(service=group))
+    broker = make_broker(kafka_bootstrap)
+    broker.include_router(router)
+    await broker.start()
+    try:
+        async with asyncio.timeout(30):
+            while consumer.stats.handled < 1:
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(1)  # fetching the damaged batch alone, as the last one
+        assert consumer.stats.dead_lettered == 0
+        await produce_batch(kafka_bootstrap, topic, [(offer_event("3.000").to_json(), [])])
+        async with asyncio.timeout(30):
+            while consumer.stats.handled + consumer.stats.dead_lettered < 3:
+                await asyncio.sleep(0.05)
+    finally:
+        await broker.stop()
+    assert sorted(await stored_tonnes(uow_factory)) == [Decimal("1.000"), Decimal("3.000")]
+    assert (consumer.stats.handled, consumer.stats.dead_lettered) == (2, 1)
+
+
 async def test_a_batch_unpacking_to_more_than_a_service_should_hold_is_dead_lettered_unpacked(
     kafka_bootstrap: str, uow_factory: UnitOfWorkFactory
 ) -> None:

@@ -15,10 +15,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 #: Bytes a request body may have: far above any operation the API takes, and twice the
 #: gateway's (1 MiB), whose requests to a subgraph add the planned document to the variables.
 MAX_BODY_BYTES = 2 * 1024 * 1024
-#: A refused body is read (and dropped) before the answer, up to this much: a server closing
-#: on an unread body resets the connection under a client still sending, which then never
-#: reads why. Beyond it the connection is cut.
-DRAIN_BYTES = 8 * MAX_BODY_BYTES
+#: A refused body is read (and dropped) before the answer, up to this many times the limit: a
+#: server closing on an unread body resets the connection under a client still sending, which
+#: then never reads why. Beyond it the connection is cut.
+DRAINED_LIMITS = 8
 REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
 
 
@@ -33,6 +33,7 @@ class BodyLimit:
     def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
         self.app = app
         self.limit = limit
+        self.drained = DRAINED_LIMITS * limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -43,8 +44,9 @@ class BodyLimit:
         if declared.isdigit() and int(declared) > self.limit:
             # A client that asked first (`expect: 100-continue`) is told at once and sends
             # nothing: uvicorn says "continue" only when the body is first read.
-            if int(declared) <= DRAIN_BYTES and b"100-continue" not in headers.get(b"expect", b""):
-                await _drain(receive, 0)
+            asked = b"100-continue" in headers.get(b"expect", b"").lower()
+            if int(declared) <= self.drained and not asked:
+                await _drain(receive, 0, self.drained)
             await self._refuse(send)
             return
         received = 0
@@ -70,7 +72,7 @@ class BodyLimit:
         except _TooLarge:
             if not started:
                 if not ended:
-                    await _drain(receive, received)
+                    await _drain(receive, received, self.drained)
                 await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
@@ -93,9 +95,9 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body.encode()})
 
 
-async def _drain(receive: Receive, seen: int) -> None:
-    """Read and drop the rest of a body, up to `DRAIN_BYTES` in all."""
-    while seen <= DRAIN_BYTES:
+async def _drain(receive: Receive, seen: int, most: int) -> None:
+    """Read and drop the rest of a body, up to `most` bytes in all."""
+    while seen <= most:
         message = await receive()
         if message["type"] != "http.request" or not message.get("more_body", False):
             return

@@ -155,15 +155,21 @@ class _Batch:
 
     Where it ends (the offset after it) is the next batch's base offset, when one follows in
     the fetch, which the broker wrote; its own last offset delta only if its CRC matched and
-    it agrees. A batch whose CRC does not match says nothing else that can be trusted: it is
-    no control batch and no transaction's, and, with nothing after it, not read at all (the
-    fetcher raises, as it did, until the next batch arrives)."""
+    it agrees. A batch whose end is not known is not read until the batch after it arrives
+    (`ready`). A batch whose CRC does not match says nothing else that can be trusted: it is
+    no control batch and no transaction's."""
 
     def __init__(self, batch: Any, raw: memoryview, followed_at: int | None) -> None:
         self._batch = batch
         self._raw = raw
         self._followed_at = followed_at
-        self._crc_matches = True
+        self._crc_matches = bool(batch.validate_crc())
+        #: Why its records cannot be read, found before any is: handed out as one record.
+        self._unreadable: Exception | None = None
+        #: Why it cannot be handed out yet, if it cannot.
+        self._not_ready: BaseException = RuntimeError("ready")
+        #: Whether it can be handed out now (`TolerantMemoryRecords` holds it back if not).
+        self.ready = self._check()
         self._records = self._read()
 
     def __getattr__(self, name: str) -> Any:
@@ -183,9 +189,29 @@ class _Batch:
         return int(self._batch.next_offset) if end is None else end
 
     def validate_crc(self) -> bool:
-        # On a mismatch the fetcher raises, and fetches the same batch again for ever.
-        self._crc_matches = bool(self._batch.validate_crc())
-        return self._crc_matches or self._end() is not None
+        # Checked when wrapped; on a mismatch the fetcher would raise (`_check`).
+        return True
+
+    def _check(self) -> bool:
+        if self._end() is None:
+            # Where it ends is not known yet: wait for the batch after it.
+            self._not_ready = CorruptRecordException(
+                f"the batch at offset {self._batch.base_offset} cannot be read and has no "
+                "batch after it yet to say where it ends"
+            )
+            return False
+        if not self._crc_matches:
+            self._unreadable = CorruptRecordException("its CRC does not match its bytes")
+            return True
+        if compression := self._batch.compression_type:
+            try:
+                check_unpacked_size(compression, bytes(self._raw[_BATCH_HEAD.size :]))
+            except _UNREADABLE as err:
+                self._unreadable = err
+            except MemoryError as err:
+                self._not_ready = err  # not the batch's fault: fetched again
+                return False
+        return True
 
     def _end(self) -> int | None:
         """The offset after the batch, as far as it can be known (the class doc)."""
@@ -199,12 +225,12 @@ class _Batch:
         return following
 
     def _read(self) -> Iterator[Any]:
+        if not self.ready:  # a fetch's first batch (`TolerantMemoryRecords`): nothing is lost
+            raise self._not_ready
         last = self._batch.base_offset - 1
         try:
-            if not self._crc_matches:
-                raise CorruptRecordException("its CRC does not match its bytes")
-            if compression := self._batch.compression_type:
-                check_unpacked_size(compression, bytes(self._raw[_BATCH_HEAD.size :]))
+            if self._unreadable is not None:
+                raise self._unreadable
             try:
                 for record in self._batch:
                     last = record.offset
@@ -220,8 +246,7 @@ class _Batch:
                         yield record
         except _UNREADABLE as err:
             end = self._end()
-            if end is None:
-                raise  # nowhere known to go on from: fetched again, as aiokafka does
+            assert end is not None  # else not `ready`, never read
             if last < end - 1:
                 yield self._standing_for(last + 1, end - 1, err)
 
@@ -234,23 +259,42 @@ class _Batch:
 
 
 class TolerantMemoryRecords:
-    """aiokafka's `MemoryRecords` whose v2 batches `_Batch` wraps."""
+    """aiokafka's `MemoryRecords` whose v2 batches `_Batch` wraps.
+
+    Nothing may raise once a record of the fetch was handed out: aiokafka's fetcher drops
+    what it collected of the partition with the exception, and its next call goes on past
+    those records (its position had moved), so they were lost. A batch that cannot be handed
+    out yet (`_Batch.ready`) ends the fetch before it instead, and the fetch after starts
+    with it: a fetch's first batch is always handed out, and one not ready raises before its
+    first record, which loses nothing (fetched again, as aiokafka does with a CRC mismatch).
+    Ending a fetch before its first batch would not do: aiokafka takes a fetch of nothing
+    readable for one record too large, and skips an offset."""
 
     def __init__(self, data: bytes) -> None:
         self._data = data
         self._records = MemoryRecords(data)
         self._pos = 0
+        self._next: Any = None
+        self._handed_out = 0
 
     def size_in_bytes(self) -> int:
         return int(self._records.size_in_bytes())
 
     def has_next(self) -> bool:
-        return bool(self._records.has_next())
+        if self._next is None and self._records.has_next():
+            self._next = self._wrapped(self._records.next_batch())
+        if self._next is None:
+            return False
+        return not isinstance(self._next, _Batch) or self._next.ready or not self._handed_out
 
     def next_batch(self) -> Any:
-        batch = self._records.next_batch()
-        if batch is None:
+        if not self.has_next():
             return None
+        batch, self._next = self._next, None
+        self._handed_out += 1
+        return batch
+
+    def _wrapped(self, batch: Any) -> Any:
         # aiokafka hands out the batches in order, each framed by its length.
         start = self._pos
         (length,) = struct.unpack_from(">i", self._data, start + 8)
