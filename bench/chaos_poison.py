@@ -106,13 +106,6 @@ def _wrong_key(ctx: PoisonContext) -> list[tuple[str, bytes]]:
     return auth_header(issue_token(other, Role.ENTERPRISE, ctx.party.id))
 
 
-def _damaged_batch(_: PoisonContext) -> tuple[bytes, list[tuple[str, bytes]]]:
-    """A batch whose last byte a disk changed: its CRC no longer matches."""
-    raw = bytearray(record_batch([(b'{"specversion": "1.0"}', [])]))
-    raw[-1] ^= 0xFF
-    return bytes(raw), []
-
-
 def _unpacking_bomb(_: PoisonContext) -> tuple[bytes, list[tuple[str, bytes]]]:
     """A few KB of zstd unpacking to more than a service should ever hold."""
     return record_batch([(bytes(UNPACKED_LIMIT + 1), [])], compression=ZSTD), []
@@ -269,15 +262,6 @@ def _cases() -> list[PoisonCase]:
                 _json(c.envelope("matching.match-confirmed", {"matchId": "x"}, source="matching")),
                 [],
             ),
-        ),
-        # A damaged batch is read once the next batch of its partition is there: the bomb.
-        PoisonCase(
-            "offer.damaged-batch",
-            "catalog",
-            offers,
-            frozenset({"UNREADABLE_BATCH"}),
-            _damaged_batch,
-            as_batch=True,
         ),
         PoisonCase(
             "offer.unpacking-bomb",
