@@ -7,7 +7,7 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -144,9 +144,11 @@ async def sent_once(bootstrap: str, uow_factory: UnitOfWorkFactory) -> int:
         await relay._producer.stop()
 
 
-async def run_consumer(
-    bootstrap: str, factory: UnitOfWorkFactory, topic: str, group: str, until: int
-) -> EventConsumer:
+@contextlib.asynccontextmanager
+async def consuming(
+    bootstrap: str, factory: UnitOfWorkFactory, topic: str, group: str
+) -> AsyncIterator[EventConsumer]:
+    """`store_offer` subscribed to `topic` through the real subscription, while inside."""
     consumer = EventConsumer(group, factory, {"wastex.offer.submit": store_offer})
     router = KafkaRouter()
     subscribe(router, consumer, [topic], ServiceSettings(service=group))
@@ -154,14 +156,23 @@ async def run_consumer(
     broker.include_router(router)
     await broker.start()
     try:
-        async with asyncio.timeout(30):
-            while (
-                consumer.stats.handled + consumer.stats.dead_lettered + consumer.stats.duplicates
-                < until
-            ):
-                await asyncio.sleep(0.05)
+        yield consumer
     finally:
         await broker.stop()
+
+
+async def waited_for(condition: Callable[[], bool]) -> None:
+    async with asyncio.timeout(30):
+        while not condition():
+            await asyncio.sleep(0.05)
+
+
+async def run_consumer(
+    bootstrap: str, factory: UnitOfWorkFactory, topic: str, group: str, until: int
+) -> EventConsumer:
+    async with consuming(bootstrap, factory, topic, group) as consumer:
+        stats = consumer.stats
+        await waited_for(lambda: stats.handled + stats.dead_lettered + stats.duplicates >= until)
     return consumer
 
 
@@ -704,7 +715,7 @@ async def test_a_batch_that_cannot_be_read_is_dead_lettered_whole_and_the_next_o
     assert parked.value == damaged
 
 
-async def test_a_damaged_batch_last_in_its_partition_waits_for_the_next_and_loses_nothing(
+async def test_a_damaged_batch_last_in_its_partition_loses_no_record_that_can_be_read(
     kafka_bootstrap: str, uow_factory: UnitOfWorkFactory
 ) -> None:
     """Its end is known only from the batch after it. Raising once the records before it in
@@ -715,24 +726,12 @@ async def test_a_damaged_batch_last_in_its_partition_waits_for_the_next_and_lose
     await produce_batch(kafka_bootstrap, topic, [(offer_event("1.000").to_json(), [])])
     damaged: list[tuple[bytes, list[tuple[str, bytes]]]] = [(offer_event("2.000").to_json(), [])]
     await produce_batch(kafka_bootstrap, topic, damaged, crc_matches=False)
-    consumer = EventConsumer(group, uow_factory, {"wastex.offer.submit": store_offer})
-    router = KafkaRouter()
-    subscribe(router, consumer, [topic], ServiceSettings(service=group))
-    broker = make_broker(kafka_bootstrap)
-    broker.include_router(router)
-    await broker.start()
-    try:
-        async with asyncio.timeout(30):
-            while consumer.stats.handled < 1:
-                await asyncio.sleep(0.05)
+    async with consuming(kafka_bootstrap, uow_factory, topic, group) as consumer:
+        await waited_for(lambda: consumer.stats.handled >= 1)
         await asyncio.sleep(1)  # fetching the damaged batch alone, as the last one
         assert consumer.stats.dead_lettered == 0
         await produce_batch(kafka_bootstrap, topic, [(offer_event("3.000").to_json(), [])])
-        async with asyncio.timeout(30):
-            while consumer.stats.handled < 2:
-                await asyncio.sleep(0.05)
-    finally:
-        await broker.stop()
+        await waited_for(lambda: consumer.stats.handled >= 2)
     assert sorted(await stored_tonnes(uow_factory)) == [Decimal("1.000"), Decimal("3.000")]
     assert consumer.stats.handled == 2
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import mmap
 import zlib
+from typing import Protocol
 
 import cramjam
 from aiokafka.errors import CorruptRecordException
@@ -77,13 +78,19 @@ def _snappy_size(body: bytes) -> int:
     return size
 
 
-def _size_into(codec: object, body: bytes, limit: int) -> int:
+class _UnpacksInto(Protocol):
+    """cramjam's lz4 and zstd modules (the package ships no types)."""
+
+    def decompress_into(self, data: bytes, output: mmap.mmap) -> int: ...
+
+
+def _size_into(codec: _UnpacksInto, body: bytes, limit: int) -> int:
     """Unpacked into `limit + 1` bytes of anonymous memory, mapped once per process and
     given back to the kernel after each use (only the pages written were ever backed). Too
     small a space, or a body that does not unpack, are both a batch nobody can read."""
     space = _space(limit + 1)
     try:
-        return int(codec.decompress_into(body, space))  # type: ignore[attr-defined]
+        return int(codec.decompress_into(body, space))
     except cramjam.DecompressionError as err:
         raise CorruptRecordException(
             f"its records unpack to more than {limit} bytes, or not at all ({err})"
