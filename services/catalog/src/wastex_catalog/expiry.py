@@ -7,8 +7,6 @@ as an offer-updated / demand-updated event so matching stops proposing it.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Callable, Coroutine
 from datetime import date
 from typing import Any
@@ -16,9 +14,7 @@ from typing import Any
 from wastex_catalog.adapters.repository import CatalogRepository
 from wastex_catalog.matches import publish_update
 from wastex_shared.envelope import utcnow
-from wastex_shared.storage import UnitOfWork, UnitOfWorkFactory
-
-log = logging.getLogger(__name__)
+from wastex_shared.storage import UnitOfWork, UnitOfWorkFactory, periodic_sweep
 
 
 async def expire_due(uow: UnitOfWork, today: date, limit: int = 200) -> int:
@@ -48,21 +44,13 @@ def expiry_sweeper(
 ) -> Callable[[], Coroutine[Any, Any, None]]:
     """A background task for the runtime: sweep now, then every `interval_seconds`."""
 
-    async def sweep_expired_listings() -> None:
-        while True:
-            try:
-                async with uow_factory() as uow:
-                    expired = await expire_due(uow, today(), batch)
-                    await uow.commit()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # A failed sweep (database away) is retried at the next tick, never fatal.
-                log.exception("expiry sweep failed")
-                expired = 0
-            if expired:
-                log.info("expired %d offers and demands", expired)
-            if expired < batch:
-                await asyncio.sleep(interval_seconds)
+    async def sweep(uow: UnitOfWork) -> int:
+        return await expire_due(uow, today(), batch)
 
-    return sweep_expired_listings
+    return periodic_sweep(
+        uow_factory,
+        sweep,
+        name="expiry sweep",
+        interval_seconds=interval_seconds,
+        full_batch=batch,
+    )

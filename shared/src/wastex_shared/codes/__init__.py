@@ -11,5 +11,15 @@ from wastex_shared.codes.catalogue import (
     search,
     validate_code,
 )
+from wastex_shared.codes.licences import LicenceType, may_carry
 
-__all__ = ["WasteCode", "all_codes", "is_hazardous", "lookup", "search", "validate_code"]
+__all__ = [
+    "LicenceType",
+    "WasteCode",
+    "all_codes",
+    "is_hazardous",
+    "lookup",
+    "may_carry",
+    "search",
+    "validate_code",
+]

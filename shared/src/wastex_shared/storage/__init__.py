@@ -9,6 +9,7 @@ from wastex_shared.storage.engine import (
     upsert_overwriting,
 )
 from wastex_shared.storage.lease import Lease
+from wastex_shared.storage.sweep import periodic_sweep
 from wastex_shared.storage.tables import messaging_tables
 from wastex_shared.storage.unit_of_work import (
     UnitOfWork,
@@ -26,6 +27,7 @@ __all__ = [
     "flush_queued",
     "make_engine",
     "messaging_tables",
+    "periodic_sweep",
     "queued_view",
     "sqlite_url_for",
     "upsert_into",

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from enum import StrEnum
 from functools import cached_property
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -27,7 +26,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from wastex_matching.domain import errors
-from wastex_shared.codes import is_hazardous
+from wastex_shared.codes import LicenceType as LicenceType  # re-exported: the domain names it
+from wastex_shared.codes import may_carry
 from wastex_shared.errors import DomainError
 from wastex_shared.units import KILOGRAM, from_kilograms, to_kilograms
 
@@ -87,11 +87,6 @@ class Window:
 
     def within(self, start: date, end: date) -> bool:
         return start <= self.start and self.end <= end
-
-
-class LicenceType(StrEnum):
-    HAZARDOUS_WASTE_OPERATING = "HAZARDOUS_WASTE_OPERATING"
-    GENERAL_UTILISATION = "GENERAL_UTILISATION"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -174,7 +169,7 @@ class LicenceView:
         """Listed, and of a type that may carry it: any HW code needs an operating licence."""
         if not self.lists(code):
             return False
-        return not is_hazardous(code) or self.licence_type is LicenceType.HAZARDOUS_WASTE_OPERATING
+        return may_carry(self.licence_type, code)
 
     def valid_over(self, window: Window) -> bool:
         return window.within(self.valid_from, self.valid_until)
