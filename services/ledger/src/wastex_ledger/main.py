@@ -1,5 +1,5 @@
 """Bootstrap of the ledger service: wires settings, storage, broker, the live feed of
-manifests and the GraphQL subgraph."""
+manifests, the revocation sweep and the GraphQL subgraph."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from wastex_ledger.settings import LedgerSettings
 from wastex_shared.graphql.app import SubgraphApp
 from wastex_shared.messaging.live import KafkaLiveFeed, LiveHub
 from wastex_shared.runtime import Runtime, build_runtime, create_app
+from wastex_shared.storage import periodic_sweep
 
 #: Topics the live feed pushes to subscribers.
 LIVE_TOPICS = [*MANIFEST_TOPICS]
@@ -51,6 +52,14 @@ def build_process(settings: LedgerSettings) -> LedgerProcess:
     service = LedgerService(runtime.uow, build_config(settings))
     router, consumer = build_router(service, runtime.uow, settings)
     runtime.include(router, [consumer])
+    runtime.background.append(
+        periodic_sweep(
+            runtime.uow,
+            service.cancel_revoked,
+            name="revocation sweep",
+            interval_seconds=settings.revocation_sweep_seconds,
+        )
+    )
     hub = LiveHub()
     feed = runtime.live_feed(LIVE_TOPICS, hub) if settings.live_feed else None
     runtime.graphql_app = build_graphql_app(settings, service, hub)

@@ -4,8 +4,9 @@
   `ledger.entry-recorded.v1` read from offset 0: every entry once (the outbox may publish
   an event twice; entries are deduplicated by id), added up exactly as the incremental path
   adds them (`service.projection_deltas`), so the result equals the incremental projection.
-- The site and enterprise read models are upserted again from `catalog.site-added.v1` and
-  `catalog.enterprise-registered.v1`.
+- The site, enterprise and licence read models are upserted again from
+  `catalog.site-added.v1`, `catalog.enterprise-registered.v1` and
+  `catalog.licence-registered.v1` / `-amended.v1` (a licence keeps its latest version).
 
 The journal (`entries`) and the manifests are the ledger's own state, not read models: they
 are not touched. Run it with the ledger's consumers and outbox relay idle (or stopped) and
@@ -23,16 +24,25 @@ from wastex_ledger.adapters.migrations import LOCATION
 from wastex_ledger.adapters.repository import Repository
 from wastex_ledger.adapters.tables import messaging
 from wastex_ledger.domain.entries import Entry, SiteFacts
-from wastex_ledger.service import entry_from_event, projection_deltas
+from wastex_ledger.service import entry_from_event, licence_of, projection_deltas
 from wastex_ledger.settings import LedgerSettings
 from wastex_shared.envelope import Envelope
-from wastex_shared.events.catalog import EnterpriseRegistered, SiteAdded
+from wastex_shared.errors import DomainError
+from wastex_shared.events.catalog import (
+    EnterpriseRegistered,
+    LicenceAmended,
+    LicenceFacts,
+    LicenceRegistered,
+    SiteAdded,
+)
 from wastex_shared.events.ledger import EntryRecorded
 from wastex_shared.messaging.topic_reader import read_topic
 from wastex_shared.storage import UnitOfWorkFactory, make_engine
 from wastex_shared.storage.migrate import upgrade
 from wastex_shared.topics import (
     CATALOG_ENTERPRISE_REGISTERED,
+    CATALOG_LICENCE_AMENDED,
+    CATALOG_LICENCE_REGISTERED,
     CATALOG_SITE_ADDED,
     LEDGER_ENTRY_RECORDED,
 )
@@ -46,14 +56,15 @@ class ReplayReport:
     projection_rows: int = 0
     sites: int = 0
     enterprises: int = 0
+    licences: int = 0
     missing_from_topic: int = 0
 
     def __str__(self) -> str:
         text = (
             f"ledger: projection rebuilt from {self.entries} entries "
             f"({self.duplicates} duplicate events skipped, {self.undecodable} undecodable) "
-            f"into {self.projection_rows} rows; {self.sites} sites and {self.enterprises} "
-            "enterprises re-read from the catalog"
+            f"into {self.projection_rows} rows; {self.sites} sites, {self.enterprises} "
+            f"enterprises and {self.licences} licence facts re-read from the catalog"
         )
         if self.missing_from_topic:
             text += (
@@ -111,6 +122,20 @@ async def rebuild(uow_factory: UnitOfWorkFactory, bootstrap: str) -> ReplayRepor
             facts = SiteFacts(site.site_id, site.enterprise_id, site.district, site.industry)
             await repo.upsert_site(facts, site.name, site.enterprise_district)
             report.sites += 1
+        for topic, model in (
+            (CATALOG_LICENCE_REGISTERED, LicenceRegistered),
+            (CATALOG_LICENCE_AMENDED, LicenceAmended),
+        ):
+            async for record in read_topic(bootstrap, topic.name):
+                try:
+                    licence: LicenceFacts = model.model_validate(
+                        Envelope.from_json(record.value).data
+                    )
+                    await repo.upsert_licence(licence_of(licence), licence.version)
+                except (ValidationError, ValueError, TypeError, DomainError):
+                    report.undecodable += 1
+                    continue
+                report.licences += 1
         await uow.commit()
 
     entries = await _entries_from_topic(bootstrap, report)

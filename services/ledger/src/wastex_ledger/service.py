@@ -35,15 +35,17 @@ from wastex_ledger.domain import manifest as manifests
 from wastex_ledger.domain.entries import Entry, EntryKind, TonnesInput
 from wastex_ledger.domain.figures import ZERO, Figures, Utilisation, delta_of
 from wastex_ledger.domain.league import LeagueFilter
+from wastex_ledger.domain.licences import Licence
 from wastex_ledger.domain.manifest import GapCause, Manifest, ManifestStatus, Route
 from wastex_ledger.domain.periods import Period, local_day, period_range, year_range
 from wastex_ledger.domain.scope import Scope, ScopeKind, WasteClass, grain_of, projection_keys
 from wastex_ledger.domain.visibility import Reach
 from wastex_ledger.domain.zero_waste import Assessment, Records, Rule, assess, facts_of
+from wastex_shared.codes import LicenceType
 from wastex_shared.emission_factors import factor
 from wastex_shared.envelope import Envelope, derived_id, new_id, utcnow
 from wastex_shared.errors import DomainError, NotAuthorized
-from wastex_shared.events.catalog import EnterpriseRegistered, SiteAdded
+from wastex_shared.events.catalog import EnterpriseRegistered, LicenceFacts, SiteAdded
 from wastex_shared.events.ledger import (
     DiscrepancyCauseNamed,
     DiscrepancyResolved,
@@ -210,6 +212,26 @@ def _avoided_factor(data: MatchConfirmed) -> tuple[str | None, Decimal | None]:
     return key, found.value if found.per_tonne else None
 
 
+def licence_of(data: LicenceFacts) -> Licence:
+    """The licence a catalog fact states (refused: a type the ledger does not know)."""
+    try:
+        licence_type = LicenceType(data.licence_type)
+    except ValueError:
+        raise DomainError(
+            errors.INVALID_LICENCE, f"unknown licence type {data.licence_type!r}", "licenceType"
+        ) from None
+    return Licence(
+        id=data.licence_id,
+        enterprise_id=data.enterprise_id,
+        number=data.number,
+        waste_codes=frozenset(code.strip().upper() for code in data.waste_codes),
+        type=licence_type,
+        valid_from=data.valid_from,
+        valid_until=data.valid_until,
+        revoked_on=data.revoked_on,
+    )
+
+
 class LedgerService:
     def __init__(
         self,
@@ -356,12 +378,16 @@ class LedgerService:
                     "matchId",
                 )
             month = Period.of(now) if period is None else Period.parse(period)
+            licences = (
+                [] if current.licence_id is None else await repo.licences_of(current.recycler)
+            )
             dispatched = current.dispatch(
                 actor_enterprise_id=actor,
                 tonnes=tonnes,
                 from_prior_stock=from_prior_stock,
                 period=month,
                 at=now,
+                recycler_licences=licences,
             )
             supplier_site = await self._known_site(repo, current.route.supplier_site_id)
             assert dispatched.dispatched_tonnes is not None
@@ -459,7 +485,36 @@ class LedgerService:
             await uow.commit()
         return cancelled
 
+    async def cancel_revoked(
+        self, uow: UnitOfWork, recycler: str | None = None, batch: int = 200
+    ) -> int:
+        """Call off the shipments not yet dispatched that a revocation in force today leaves
+        no licence to take (of one recycler, or all): each publishes
+        `ledger.shipment-cancelled`, so matching cancels its match and its tonnes go back.
+        Returns how many."""
+        repo, today, now = Repository(uow.session), self.today(), self._clock()
+        cancelled, after = 0, ""
+        while page := await repo.created_under_revoked_licences(today, recycler, after, batch):
+            after = page[-1].id
+            for current in page:
+                licences = await repo.licences_of(current.recycler)
+                called_off = current.cancel_for_revocation(licences, today=today, at=now)
+                if called_off is current:
+                    continue  # a successor licence still lets it go
+                if await repo.update_manifest(called_off, read=current):
+                    await self._publish_manifest(uow, LEDGER_SHIPMENT_CANCELLED.name, called_off)
+                    cancelled += 1
+        return cancelled
+
     # -- event handlers (inside the consumer's unit of work) ----------------------------
+
+    async def on_licence(self, uow: UnitOfWork, _: Envelope, data: LicenceFacts) -> None:
+        """A licence registered or amended (revoked): kept for the dispatches to come, and the
+        shipments a revocation in force cuts for good are called off at once (a revocation
+        from a later day: by the sweep once that day comes)."""
+        await Repository(uow.session).upsert_licence(licence_of(data), data.version)
+        # Any licence of the holder: a successor's cut may end what it kept going.
+        await self.cancel_revoked(uow, data.enterprise_id)
 
     async def on_site_added(self, uow: UnitOfWork, _: Envelope, data: SiteAdded) -> None:
         site = ledger.SiteFacts(data.site_id, data.enterprise_id, data.district, data.industry)
@@ -499,6 +554,7 @@ class LedgerService:
             ),
             at=self._clock(),
             ship_by=data.window_until,
+            licence_id=data.licence_id,
         )
         supplier_site = await repo.site(data.supplier_site_id)
         recycler_site = await repo.site(data.recycler_site_id)

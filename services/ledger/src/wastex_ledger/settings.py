@@ -21,5 +21,8 @@ class LedgerSettings(ServiceSettings):
     weight_tolerance: Decimal = Field(default=Decimal("0.02"), ge=0, le=1)
     #: A YAML file of zero-waste rules replacing the packaged `zero_waste_rules.yaml`.
     zero_waste_rules: Path | None = None
+    #: How often shipments a revocation has come to cut are called off (seconds; a
+    #: revocation in force when it arrives cuts them at once).
+    revocation_sweep_seconds: float = Field(default=60.0, gt=0)
     #: Serve `manifestChanged` (a group-less Kafka reader of the manifest topics per process).
     live_feed: bool = True

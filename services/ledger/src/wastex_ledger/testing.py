@@ -19,7 +19,13 @@ from wastex_ledger.domain.figures import Utilisation
 from wastex_ledger.domain.scope import Scope
 from wastex_ledger.service import LedgerConfig, LedgerService
 from wastex_shared.envelope import Envelope, utcnow
-from wastex_shared.events.catalog import EnterpriseRegistered, SiteAdded
+from wastex_shared.events.catalog import (
+    EnterpriseRegistered,
+    LicenceAmended,
+    LicenceFacts,
+    LicenceRegistered,
+    SiteAdded,
+)
 from wastex_shared.events.matching import MatchConfirmed
 from wastex_shared.storage import UnitOfWorkFactory, make_engine
 from wastex_shared.storage.migrate import upgrade
@@ -115,15 +121,24 @@ class Harness:
         distance_km: str = "35.2",
         opened: datetime = MANIFESTS_OPENED,
         ship_by: date | None = None,
+        licence_id: str | None = None,
     ) -> str:
-        """matching.match-confirmed for a transfer, its manifest opened at `opened`; returns
-        the match id."""
+        """matching.match-confirmed for a transfer (its tonnes counted against `licence_id`),
+        its manifest opened at `opened`; returns the match id."""
         match_id = unique("match")
         planned = Decimal(tonnes) * Decimal(distance_km) * Decimal("0.078")
         self.clock.fixed = opened
         try:
             await self._confirmed(
-                supplier, recycler, match_id, tonnes, code, distance_km, planned, ship_by
+                supplier,
+                recycler,
+                match_id,
+                tonnes,
+                code,
+                distance_km,
+                planned,
+                ship_by,
+                licence_id,
             )
         finally:
             self.clock.fixed = None
@@ -139,6 +154,7 @@ class Harness:
         distance_km: str,
         planned: Decimal,
         ship_by: date | None,
+        licence_id: str | None,
     ) -> None:
         async with self.uow() as uow:
             await self.service.on_match_confirmed(
@@ -161,9 +177,46 @@ class Harness:
                     avoided_factor_key=SLAG_AVOIDED if code == "SW01" else None,
                     status="CONFIRMED",
                     window_until=ship_by,
+                    licence_id=licence_id,
                 ),
             )
             await uow.commit()
+
+    async def licence(
+        self,
+        holder: Site,
+        *,
+        codes: tuple[str, ...] = ("SW01",),
+        valid_from: date = date(2020, 1, 1),
+        valid_until: date = date(2035, 12, 31),
+        revoked_on: date | None = None,
+        licence_id: str | None = None,
+        version: int = 1,
+    ) -> str:
+        """The catalog's fact of a licence of `holder` (registered at version 1, amended
+        after) reaches the ledger; returns its id."""
+        licence_id = licence_id or unique("lic")
+        facts = {
+            "licence_id": licence_id,
+            "enterprise_id": holder.enterprise_id,
+            "number": f"鄂危废-{licence_id}",
+            "waste_codes": list(codes),
+            "annual_capacity_tonnes": Decimal(100_000),
+            "valid_from": valid_from,
+            "valid_until": valid_until,
+            "licence_type": "HAZARDOUS_WASTE_OPERATING",
+            "revoked_on": revoked_on,
+            "version": version,
+        }
+        data: LicenceFacts = LicenceRegistered(**facts)
+        kind = "catalog.licence-registered"
+        if version > 1:
+            data = LicenceAmended(**facts, reason="the bureau's decision")
+            kind = "catalog.licence-amended"
+        async with self.uow() as uow:
+            await self.service.on_licence(uow, envelope(kind, licence_id), data)
+            await uow.commit()
+        return licence_id
 
     async def figures(self, scope: Scope, start: str, end: str | None = None) -> Utilisation:
         return await self.service.utilisation(scope, start, end or start)

@@ -88,8 +88,9 @@ class DiscrepancyResolved(ManifestFacts):
 
 @event("ledger.shipment-cancelled", LEDGER_SHIPMENT_CANCELLED)
 class ShipmentCancelled(ManifestFacts):
-    """A party called off the shipment of a confirmed match before it left: nothing was
-    booked; matching cancels the match, which gives its tonnes back."""
+    """A party called off the shipment of a confirmed match before it left, or a revocation
+    left the recycler no licence to take it (called off on the recycler's side, the reason
+    saying so): nothing was booked; matching cancels the match, which gives its tonnes back."""
 
     #: The enterprise that called it off (the supplier or the recycler), and why.
     cancelled_by: str

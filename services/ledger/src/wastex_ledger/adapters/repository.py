@@ -31,12 +31,14 @@ from wastex_ledger.adapters.tables import (
     balance_guard,
     enterprises,
     entries,
+    licences,
     manifests,
     projection,
     sites,
 )
 from wastex_ledger.domain.entries import Carbon, Entry, EntryKind, SiteFacts
 from wastex_ledger.domain.figures import COLUMNS, COUNT_COLUMNS, ZERO, Figures
+from wastex_ledger.domain.licences import Licence
 from wastex_ledger.domain.manifest import (
     OVER_TOLERANCE,
     Cancellation,
@@ -49,7 +51,7 @@ from wastex_ledger.domain.manifest import (
 )
 from wastex_ledger.domain.periods import Period
 from wastex_ledger.domain.visibility import Reach
-from wastex_shared.codes import is_hazardous
+from wastex_shared.codes import LicenceType, is_hazardous
 from wastex_shared.envelope import holds_nul
 from wastex_shared.errors import DomainError
 from wastex_shared.storage import upsert_into
@@ -229,6 +231,40 @@ class Repository:
             )
             district = found.scalar_one_or_none()
         return None if district is None else str(district)
+
+    async def upsert_licence(self, licence: Licence, version: int) -> None:
+        """Keep the licence unless a later version is kept already (registration and
+        amendments travel on two topics, so they may arrive out of order)."""
+        values = {
+            "licence_id": licence.id,
+            "enterprise_id": licence.enterprise_id,
+            "number": licence.number,
+            "waste_codes": sorted(licence.waste_codes),
+            "licence_type": str(licence.type),
+            "valid_from": licence.valid_from,
+            "valid_until": licence.valid_until,
+            "revoked_on": licence.revoked_on,
+            "version": version,
+        }
+        stmt = upsert_into(self.dialect, licences).values(values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["licence_id"],
+            set_={name: stmt.excluded[name] for name in values if name != "licence_id"},
+            where=licences.c.version < stmt.excluded.version,
+        )
+        await self.session.execute(stmt)
+
+    async def licences_of(self, enterprise_id: str) -> list[Licence]:
+        rows = (
+            (
+                await self.session.execute(
+                    select(licences).where(licences.c.enterprise_id == enterprise_id)
+                )
+            )
+            .mappings()
+            .all()
+        )
+        return [licence_from_row(row) for row in rows]
 
     # -- entries ------------------------------------------------------------------------
 
@@ -451,6 +487,7 @@ class Repository:
                 from_prior_stock=manifest.from_prior_stock,
                 created_at_us=micros(manifest.created_at),
                 ship_by=manifest.ship_by,
+                licence_id=manifest.licence_id,
                 **_mutable_manifest_values(manifest),
             )
         )
@@ -484,6 +521,32 @@ class Repository:
             )
         result = await self.session.execute(statement.values(**values))
         return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def created_under_revoked_licences(
+        self, today: date, recycler: str | None, after: str, limit: int
+    ) -> list[Manifest]:
+        """CREATED manifests whose licence's revocation is in force by `today` (of one
+        recycler, or all), in id order after `after`."""
+        revoked = select(licences.c.licence_id).where(licences.c.revoked_on <= today)
+        if recycler is not None:
+            revoked = revoked.where(licences.c.enterprise_id == recycler)
+        rows = (
+            (
+                await self.session.execute(
+                    select(manifests)
+                    .where(
+                        manifests.c.status == str(ManifestStatus.CREATED),
+                        manifests.c.licence_id.in_(revoked),
+                        manifests.c.id > after,
+                    )
+                    .order_by(manifests.c.id)
+                    .limit(limit)
+                )
+            )
+            .mappings()
+            .all()
+        )
+        return [manifest_from_row(row) for row in rows]
 
     async def manifest_districts(self, manifest_id: str) -> tuple[str | None, str | None]:
         row = (
@@ -893,6 +956,20 @@ def manifest_from_row(row: Mapping[Any, Any]) -> Manifest:
         resolution=_resolution_of(row),
         cancellation=_cancellation_of(row),
         ship_by=row["ship_by"],
+        licence_id=row["licence_id"],
+    )
+
+
+def licence_from_row(row: Mapping[Any, Any]) -> Licence:
+    return Licence(
+        id=row["licence_id"],
+        enterprise_id=row["enterprise_id"],
+        number=row["number"],
+        waste_codes=frozenset(row["waste_codes"]),
+        type=LicenceType(row["licence_type"]),
+        valid_from=row["valid_from"],
+        valid_until=row["valid_until"],
+        revoked_on=row["revoked_on"],
     )
 
 

@@ -14,6 +14,7 @@ that are only shown, never summed (distances, factors, ratios), are kept as exac
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Column,
@@ -63,6 +64,22 @@ enterprises = Table(
     Column("industry", String(20), nullable=False),
     Column("district", String(100), nullable=False, index=True),
     Column("kind", String(20), nullable=False),
+)
+
+#: Read model of catalog.licence-registered / -amended (the latest version of each): whether
+#: a recycler may take a shipment's waste when it leaves (decision 023).
+licences = Table(
+    "licences",
+    metadata,
+    Column("licence_id", String(ID), primary_key=True),
+    Column("enterprise_id", String(ID), nullable=False, index=True),
+    Column("number", String(100), nullable=False),
+    Column("waste_codes", JSON, nullable=False),
+    Column("licence_type", String(40), nullable=False),
+    Column("valid_from", Date, nullable=False),
+    Column("valid_until", Date, nullable=False),
+    Column("revoked_on", Date, nullable=True),
+    Column("version", Integer, nullable=False),
 )
 
 #: The append-only journal: rows are inserted, never updated or deleted.
@@ -125,6 +142,8 @@ manifests = Table(
     Column("created_at_us", BigInteger, nullable=False),
     #: The last day of the match's shipping window: CREATED after it is overdue.
     Column("ship_by", Date, nullable=True),
+    #: The recycler's licence the match's tonnes count against (null before it was kept).
+    Column("licence_id", String(ID), nullable=True, index=True),
     Column("dispatched_at_us", BigInteger, nullable=True),
     Column("received_at_us", BigInteger, nullable=True),
     #: A discrepancy's resolution (decision 016): proposed by one party, agreed by the other.

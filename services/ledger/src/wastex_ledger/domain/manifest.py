@@ -10,7 +10,9 @@
   emission factors matching used.
 - Dispatched by the supplier with the origin weight (`IN_TRANSIT`); the shipment is booked
   to the month of dispatch (this month or an earlier one, not before the manifest was
-  opened) and may come from prior-year stock.
+  opened) and may come from prior-year stock. It cannot leave when no licence of the
+  recycler lets it take the waste that day; a revocation that leaves the recycler none for
+  good calls the shipment off (decision 023).
 - Received by the recycler with the destination weight: `RECEIVED`, or `DISCREPANCY` when
   |received − dispatched| ÷ dispatched exceeds the tolerance (2 % by default). Either way the
   received weight is what the recycler books (`transferred_in`, its measurement), and what
@@ -32,6 +34,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -47,6 +50,13 @@ from wastex_ledger.domain.entries import (
     parse_tonnes,
     require_owner,
     required_text,
+)
+from wastex_ledger.domain.licences import (
+    Licence,
+    dispatch_days,
+    require_licensed,
+    revocation_cutting,
+    revocation_reason,
 )
 from wastex_ledger.domain.periods import Period
 from wastex_shared.errors import DomainError
@@ -156,6 +166,9 @@ class Manifest:
     #: The last day of the match's shipping window (unknown for matches confirmed before
     #: matching said it).
     ship_by: date | None = None
+    #: The recycler's licence the match's tonnes count against (unknown for manifests
+    #: opened before the ledger kept it): a shipment no licence allows cannot leave.
+    licence_id: str | None = None
 
     @property
     def supplier(self) -> str:
@@ -214,7 +227,10 @@ class Manifest:
         from_prior_stock: bool,
         period: Period,
         at: datetime,
+        recycler_licences: Sequence[Licence] = (),
     ) -> Manifest:
+        """The supplier sends it; `recycler_licences` are the licences the ledger knows of
+        the recycler (decision 023)."""
         require_owner(
             actor_enterprise_id, self.supplier, f"the supplier side of manifest {self.id}"
         )
@@ -232,6 +248,13 @@ class Manifest:
                 f"left in one of those months, not in {period}",
                 "period",
             )
+        require_licensed(
+            self.licence_id,
+            recycler_licences,
+            self.recycler,
+            self.waste_code,
+            dispatch_days(self.created_at, period, at),
+        )
         return replace(
             self,
             status=ManifestStatus.IN_TRANSIT,
@@ -296,6 +319,21 @@ class Manifest:
             cancellation=Cancellation(actor_enterprise_id, text, at),
         )
 
+    def cancel_for_revocation(
+        self, recycler_licences: Sequence[Licence], *, today: date, at: datetime
+    ) -> Manifest:
+        """Called off on the recycler's side when a revocation in force leaves it no licence
+        to take the waste on any day to come; itself otherwise (decision 023)."""
+        if self.status is not ManifestStatus.CREATED:
+            return self
+        revoked = revocation_cutting(
+            self.licence_id, recycler_licences, self.recycler, self.waste_code, today
+        )
+        if revoked is None:
+            return self
+        reason = revocation_reason(revoked, self.waste_code)
+        return self.cancel(actor_enterprise_id=self.recycler, reason=reason, at=at)
+
     def resolve(
         self, *, actor_enterprise_id: str, cause: GapCause, note: str, at: datetime
     ) -> Manifest:
@@ -345,7 +383,13 @@ def carbon_of(route: Route, tonnes: Decimal) -> Carbon:
 
 
 def create(
-    *, manifest_id: str, match_id: str, route: Route, at: datetime, ship_by: date | None = None
+    *,
+    manifest_id: str,
+    match_id: str,
+    route: Route,
+    at: datetime,
+    ship_by: date | None = None,
+    licence_id: str | None = None,
 ) -> Manifest:
     if route.planned_tonnes <= 0:
         raise DomainError(errors.INVALID_QUANTITY, "a manifest needs planned tonnes > 0", "tonnes")
@@ -356,6 +400,7 @@ def create(
         status=ManifestStatus.CREATED,
         created_at=at,
         ship_by=ship_by,
+        licence_id=licence_id,
     )
 
 

@@ -6,6 +6,8 @@ One idempotent batch consumer reads:
   handled by the same use case as the GraphQL report mutations;
 - `catalog.site-added.v1`, `catalog.enterprise-registered.v1`: the read models of sites
   (→ enterprise, district, industry) and enterprises (→ district, for regulators);
+- `catalog.licence-registered.v1`, `catalog.licence-amended.v1`: the read model of
+  recyclers' licences (a shipment no licence allows cannot leave; decision 023);
 - `matching.match-confirmed.v1`: opens the manifest of each confirmed match.
 
 A report refused by a rule (unknown site, balance violation, …) is parked on the DLQ with
@@ -28,6 +30,8 @@ from wastex_shared.messaging.subscription import subscribe
 from wastex_shared.storage import UnitOfWorkFactory
 from wastex_shared.topics import (
     CATALOG_ENTERPRISE_REGISTERED,
+    CATALOG_LICENCE_AMENDED,
+    CATALOG_LICENCE_REGISTERED,
     CATALOG_SITE_ADDED,
     INGEST_LEDGER_REPORTS,
     MATCHING_MATCH_CONFIRMED,
@@ -40,6 +44,8 @@ TOPICS = [
     INGEST_LEDGER_REPORTS.name,
     CATALOG_SITE_ADDED.name,
     CATALOG_ENTERPRISE_REGISTERED.name,
+    CATALOG_LICENCE_REGISTERED.name,
+    CATALOG_LICENCE_AMENDED.name,
     MATCHING_MATCH_CONFIRMED.name,
 ]
 
@@ -63,6 +69,8 @@ def build_consumer(
     handlers: dict[str, EventHandler] = {kind: service.on_report for kind in REPORT_TYPES}
     handlers["catalog.site-added"] = service.on_site_added
     handlers["catalog.enterprise-registered"] = service.on_enterprise_registered
+    handlers["catalog.licence-registered"] = service.on_licence
+    handlers["catalog.licence-amended"] = service.on_licence
     handlers["matching.match-confirmed"] = service.on_match_confirmed
     return EventConsumer(
         GROUP, uow, handlers, authenticate=ingest_only(ingest_authenticator(settings.jwt))

@@ -127,7 +127,13 @@ class Mutation:
             user_errors=[],
         )
 
-    @strawberry.mutation(description="The supplier dispatches a confirmed match (origin weight).")
+    @strawberry.mutation(
+        description=(
+            "The supplier dispatches a confirmed match (origin weight). Refused "
+            "(LICENCE_NO_LONGER_VALID) when no licence of the recycler lets it take the waste "
+            "that day."
+        )
+    )
     async def dispatch_shipment(self, info: Info, input: DispatchShipmentInput) -> ManifestPayload:
         return await _manifest_command(
             info,

@@ -1,0 +1,186 @@
+"""A shipment leaves only under a licence of the recycler that lets it take the waste that
+day; a revocation leaving the recycler none for good calls it off (decision 023)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from wastex_ledger.domain import manifest
+from wastex_ledger.domain.licences import Days, Licence, dispatch_days
+from wastex_ledger.domain.manifest import Manifest, ManifestStatus
+from wastex_ledger.domain.periods import Period
+from wastex_ledger.service import licence_of
+from wastex_shared.codes import LicenceType
+from wastex_shared.errors import DomainError
+from wastex_shared.events.catalog import LicenceRegistered
+
+from .conftest import HW_OIL, SLAG, route
+
+#: The manifest opens on 15 March 2026; the shipments below leave in April.
+OPENED = datetime(2026, 3, 15, 8, 0, tzinfo=UTC)
+APRIL = Period(2026, 4)
+MARCH = Period(2026, 3)
+#: 20 April 2026, 09:00 in China.
+ON_20_APRIL = datetime(2026, 4, 20, 1, 0, tzinfo=UTC)
+
+CEMENTS = Licence(
+    id="lic-cement",
+    enterprise_id="ent-cement",
+    number="鄂危废-0001",
+    waste_codes=frozenset({SLAG}),
+    type=LicenceType.GENERAL_UTILISATION,
+    valid_from=date(2026, 1, 1),
+    valid_until=date(2026, 12, 31),
+)
+
+
+def opened(licence_id: str | None = "lic-cement", code: str = SLAG) -> Manifest:
+    return manifest.create(
+        manifest_id="m-1",
+        match_id="match-1",
+        route=route(code=code),
+        at=OPENED,
+        licence_id=licence_id,
+    )
+
+
+def dispatch(m: Manifest, licences: list[Licence], period: Period = APRIL) -> Manifest:
+    return m.dispatch(
+        actor_enterprise_id="ent-steel",
+        tonnes="50",
+        from_prior_stock=False,
+        period=period,
+        at=ON_20_APRIL,
+        recycler_licences=licences,
+    )
+
+
+def revoked(on: date, licence: Licence = CEMENTS) -> Licence:
+    return replace(licence, revoked_on=on)
+
+
+def test_a_shipment_leaves_while_the_licence_holds() -> None:
+    assert dispatch(opened(), [CEMENTS]).status is ManifestStatus.IN_TRANSIT
+    # The revocation takes effect the day after the dispatch: it still holds that day.
+    assert dispatch(opened(), [revoked(date(2026, 4, 21))]).status is ManifestStatus.IN_TRANSIT
+
+
+@pytest.mark.parametrize(
+    "licence",
+    [
+        revoked(date(2026, 4, 20)),  # revoked from the day it would leave
+        revoked(date(2026, 4, 1)),
+        replace(CEMENTS, valid_until=date(2026, 4, 19)),  # ran out the day before
+        replace(CEMENTS, valid_from=date(2026, 4, 21)),  # not yet valid
+        replace(CEMENTS, waste_codes=frozenset({"SW02"})),  # amended: no longer the code
+    ],
+)
+def test_a_shipment_no_licence_allows_that_day_cannot_leave(licence: Licence) -> None:
+    with pytest.raises(DomainError) as caught:
+        dispatch(opened(), [licence])
+    assert (caught.value.code, caught.value.field) == ("LICENCE_NO_LONGER_VALID", "matchId")
+    assert "鄂危废-0001" in caught.value.message
+    assert "2026-04-20" in caught.value.message
+
+
+def test_a_hazardous_code_needs_an_operating_licence_even_if_listed() -> None:
+    listed = replace(CEMENTS, waste_codes=frozenset({HW_OIL}))
+    with pytest.raises(DomainError) as caught:
+        dispatch(opened(code=HW_OIL), [listed])
+    assert caught.value.code == "LICENCE_NO_LONGER_VALID"
+    operating = replace(listed, type=LicenceType.HAZARDOUS_WASTE_OPERATING)
+    assert dispatch(opened(code=HW_OIL), [operating]).status is ManifestStatus.IN_TRANSIT
+
+
+def test_another_licence_of_the_recycler_carries_the_shipment() -> None:
+    renewal = replace(CEMENTS, id="lic-renewal", number="鄂危废-0002")
+    sent = dispatch(opened(), [revoked(date(2026, 4, 1)), renewal])
+    assert sent.status is ManifestStatus.IN_TRANSIT
+
+
+def test_another_enterprise_s_licence_does_not() -> None:
+    strangers = replace(CEMENTS, id="lic-other", enterprise_id="ent-power")
+    with pytest.raises(DomainError):
+        dispatch(opened(), [revoked(date(2026, 4, 1)), strangers])
+
+
+@pytest.mark.parametrize("licence_id", [None, "lic-unknown"])
+def test_a_licence_the_ledger_does_not_know_stops_nothing(licence_id: str | None) -> None:
+    sent = dispatch(opened(licence_id), [revoked(date(2026, 4, 1))])
+    assert sent.status is ManifestStatus.IN_TRANSIT
+
+
+def test_a_late_report_needs_the_licence_on_some_day_of_its_month() -> None:
+    # Booked to March (reported in April): the licence held on 15–19 March.
+    sent = dispatch(opened(), [revoked(date(2026, 3, 20))], period=MARCH)
+    assert sent.status is ManifestStatus.IN_TRANSIT
+    # Revoked from the day the manifest opened: no day of March it could have left on.
+    with pytest.raises(DomainError) as caught:
+        dispatch(opened(), [revoked(date(2026, 3, 15))], period=MARCH)
+    assert "2026-03-15–2026-03-31" in caught.value.message
+
+
+def test_the_days_a_shipment_left_on() -> None:
+    assert dispatch_days(OPENED, APRIL, ON_20_APRIL) == Days(date(2026, 4, 20), date(2026, 4, 20))
+    assert dispatch_days(OPENED, MARCH, ON_20_APRIL) == Days(date(2026, 3, 15), date(2026, 3, 31))
+    # China's day: 23:30 UTC on 19 April is 20 April in Wuhan.
+    late_evening = datetime(2026, 4, 19, 23, 30, tzinfo=UTC)
+    assert dispatch_days(OPENED, APRIL, late_evening).first == date(2026, 4, 20)
+
+
+TODAY = date(2026, 4, 20)
+
+
+def test_a_revocation_in_force_calls_the_shipment_off_on_the_recycler_s_side() -> None:
+    called_off = opened().cancel_for_revocation([revoked(TODAY)], today=TODAY, at=ON_20_APRIL)
+    assert called_off.status is ManifestStatus.CANCELLED
+    assert called_off.cancellation is not None
+    assert called_off.cancellation.by == "ent-cement"
+    assert called_off.cancellation.reason == (
+        "licence 鄂危废-0001 was revoked from 2026-04-20: the recycler may no longer take SW01"
+    )
+
+
+@pytest.mark.parametrize(
+    "licences",
+    [
+        [revoked(date(2026, 4, 21))],  # from tomorrow: it may still leave today
+        [CEMENTS],
+        [replace(CEMENTS, valid_until=date(2026, 4, 1))],  # ran out: a renewal may come
+        # A successor from next month still lets it go then.
+        [
+            revoked(date(2026, 4, 1)),
+            replace(CEMENTS, id="lic-next", valid_from=date(2026, 5, 1)),
+        ],
+    ],
+)
+def test_a_shipment_that_may_still_lawfully_leave_stays(licences: list[Licence]) -> None:
+    m = opened()
+    assert m.cancel_for_revocation(licences, today=TODAY, at=ON_20_APRIL) is m
+
+
+def test_only_a_shipment_not_yet_dispatched_is_called_off() -> None:
+    sent = dispatch(opened(), [CEMENTS])
+    assert sent.cancel_for_revocation([revoked(TODAY)], today=TODAY, at=ON_20_APRIL) is sent
+    unknown = opened("lic-unknown")
+    assert unknown.cancel_for_revocation([revoked(TODAY)], today=TODAY, at=ON_20_APRIL) is unknown
+
+
+def test_a_licence_of_an_unknown_type_is_refused() -> None:
+    fact = LicenceRegistered(
+        licence_id="lic-x",
+        enterprise_id="ent-x",
+        number="X",
+        waste_codes=["SW01"],
+        annual_capacity_tonnes=Decimal(1),
+        valid_from=date(2026, 1, 1),
+        valid_until=date(2026, 12, 31),
+        licence_type="FISHING",
+    )
+    with pytest.raises(DomainError) as caught:
+        licence_of(fact)
+    assert caught.value.code == "INVALID_LICENCE"
