@@ -5,7 +5,8 @@ to a licensed recycler, and the ledger answers a utilisation query — with bad 
 answered by typed errors or the dead-letter topic, never a crash. A confirmed match whose
 shipment is called off in the ledger is cancelled in matching and gives its tonnes back to
 the catalog's offer: one command, three services. An offer amended in place is planned
-again on its new terms.
+again on its new terms. A revocation of the recycler's licence calls off the shipment it
+has confirmed that has not left, and its tonnes come back (decision 023).
 """
 
 from __future__ import annotations
@@ -63,6 +64,13 @@ mutation($id: ID!, $input: AmendOfferInput!) {
     offer { id status quantityTonnes } userErrors { field message code }
   }
 }"""
+REVOKE_LICENCE = """
+mutation($id: ID!, $reason: String!) {
+  revokeLicence(id: $id, reason: $reason) {
+    licence { id revokedOn } userErrors { field message code }
+  }
+}"""
+MANIFEST = "query($id: ID!) { manifest(id: $id) { status cancellation { cancelledBy reason } } }"
 MATCH_STATUS = "query($id: ID!) { match(id: $id) { status cancelledBy cancelReason } }"
 UTILISATION = """
 query($scope: UtilisationScope!, $from: String!, $to: String!) {
@@ -125,7 +133,7 @@ async def test_offer_goes_from_graphql_and_kafka_to_a_match_and_the_ledger(stack
     cement_client = gateway.as_(issue_token(JWT, Role.ENTERPRISE, cement))
     steel_site = await add_site(steel_client, steel, "青山区", "30.6400", "114.4100")
     cement_site = await add_site(cement_client, cement, "江夏区", "30.3600", "114.3000")
-    await payload(
+    licence = await payload(
         admin,
         REGISTER_LICENCE,
         "registerLicence",
@@ -277,16 +285,19 @@ async def test_offer_goes_from_graphql_and_kafka_to_a_match_and_the_ledger(stack
     await payload(steel_client, ACCEPT_MATCH, "acceptMatch", id=graphql_match["id"])
     await payload(cement_client, ACCEPT_MATCH, "acceptMatch", id=graphql_match["id"])
 
-    async def manifest_opened() -> str | None:
-        data = await cement_client.data(MANIFESTS, filter={"enterpriseId": cement})
-        found = [
-            e["node"]["id"]
-            for e in data["manifests"]["edges"]
-            if e["node"]["matchId"] == graphql_match["id"]
-        ]
-        return found[0] if found else None
+    async def manifest_opened(match_id: str) -> str:
+        async def opened() -> str | None:
+            data = await cement_client.data(MANIFESTS, filter={"enterpriseId": cement})
+            found = [
+                e["node"]["id"]
+                for e in data["manifests"]["edges"]
+                if e["node"]["matchId"] == match_id
+            ]
+            return found[0] if found else None
 
-    manifest_id = await eventually(manifest_opened, timeout=30)
+        return str(await eventually(opened, timeout=30))
+
+    manifest_id = await manifest_opened(graphql_match["id"])
 
     async def offer_held() -> Any:
         found = (await steel_client.data(OFFER, id=offer["offer"]["id"]))["offer"]
@@ -349,3 +360,43 @@ async def test_offer_goes_from_graphql_and_kafka_to_a_match_and_the_ledger(stack
 
     on_offer = await eventually(replanned, timeout=30)
     assert {m["status"] for m in on_offer} == {"PROPOSED", "SUPERSEDED"}
+
+    # 7. Both accept the new proposal; the bureau revokes the recycler's licence from today
+    #    (an admin records it): the shipment that has not left is called off on the
+    #    recycler's side, matching cancels the match and the offer has its tonnes back.
+    [replanned_match] = [m for m in on_offer if m["status"] == "PROPOSED"]
+    await payload(steel_client, ACCEPT_MATCH, "acceptMatch", id=replanned_match["id"])
+    await payload(cement_client, ACCEPT_MATCH, "acceptMatch", id=replanned_match["id"])
+    replanned_manifest = await manifest_opened(replanned_match["id"])
+    await payload(
+        admin,
+        REVOKE_LICENCE,
+        "revokeLicence",
+        id=licence["licence"]["id"],
+        reason="生态环境局吊销: storage over the permitted amount",
+    )
+
+    async def manifest_called_off() -> Any:
+        found = (await steel_client.data(MANIFEST, id=replanned_manifest))["manifest"]
+        return found if found["status"] == "CANCELLED" else None
+
+    called_off = (await eventually(manifest_called_off, timeout=30))["cancellation"]
+    assert called_off["cancelledBy"] == cement
+    assert called_off["reason"].startswith("licence E2E-")
+    assert "was revoked from" in called_off["reason"]
+
+    async def replanned_cancelled() -> Any:
+        found = (await steel_client.data(MATCH_STATUS, id=replanned_match["id"]))["match"]
+        return found if found["status"] == "CANCELLED" else None
+
+    cancelled_match = await eventually(replanned_cancelled, timeout=30)
+    assert (cancelled_match["cancelledBy"], cancelled_match["cancelReason"]) == (
+        "RECYCLER",
+        called_off["reason"],
+    )
+
+    async def kafka_offer_back() -> Any:
+        found = (await steel_client.data(OFFER, id=kafka_offer_id))["offer"]
+        return found if found["remainingTonnes"] == "50.000" else None
+
+    assert await eventually(kafka_offer_back, timeout=30)
