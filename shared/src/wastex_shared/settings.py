@@ -1,7 +1,8 @@
 """Settings every service shares; each service subclasses with its own env prefix.
 
 Common names have no service prefix (`WASTEX_KAFKA_BOOTSTRAP`, `WASTEX_JWT_SECRET`,
-`WASTEX_DATA_DIR`); service ones do (`WASTEX_CATALOG_DATABASE_URL`, `WASTEX_CATALOG_PORT`).
+`WASTEX_DATA_DIR`, `WASTEX_DISTRICTS_FILE`); service ones do (`WASTEX_CATALOG_DATABASE_URL`,
+`WASTEX_CATALOG_PORT`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,12 @@ class ServiceSettings(BaseSettings):
         default=None, validation_alias=AliasChoices("WASTEX_JWT_PRIVATE_KEY")
     )
     data_dir: Path = Field(default=Path(".data"), validation_alias=AliasChoices("WASTEX_DATA_DIR"))
+    #: The city's district register (`wastex_shared.codes.district_file` describes the
+    #: format); unset, the packaged one of Wuhan. Read once at start-up by the catalog, and
+    #: by `wastex token` for a regulator's district.
+    districts_file: Path | None = Field(
+        default=None, validation_alias=AliasChoices("WASTEX_DISTRICTS_FILE")
+    )
     #: Records per consumer batch: one DB transaction and one offset commit each.
     consumer_batch_size: int = 500
     #: Kafka fetch wait: how long a fetch may wait for records. Low values trade broker

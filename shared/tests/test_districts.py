@@ -1,0 +1,112 @@
+"""The district register: Wuhan's by default, a city's own from a file, and a refusal of any
+other name that suggests the one probably meant."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from wastex_shared.codes import DistrictKind, DistrictRegister
+from wastex_shared.codes.district_file import DistrictFileError, load_districts, parse_districts
+from wastex_shared.errors import DomainError
+from wastex_shared.settings import ServiceSettings
+
+WUHAN = load_districts()
+ADMINISTRATIVE = (
+    *("江岸区", "江汉区", "硚口区", "汉阳区", "武昌区", "青山区", "洪山区"),
+    *("东西湖区", "汉南区", "蔡甸区", "江夏区", "黄陂区", "新洲区"),
+)
+FUNCTIONAL = ("东湖新技术开发区", "武汉经济技术开发区", "东湖生态旅游风景区")
+
+
+def refusal(register: DistrictRegister, name: str) -> DomainError:
+    with pytest.raises(DomainError) as err:
+        register.validate(name)
+    assert (err.value.code, err.value.field) == ("UNKNOWN_DISTRICT", "district")
+    return err.value
+
+
+def test_wuhan_has_its_13_districts_and_3_functional_zones_in_order() -> None:
+    kinds = {d.name: d.kind for d in WUHAN}
+    assert list(kinds) == [*ADMINISTRATIVE, *FUNCTIONAL]
+    assert {kinds[n] for n in ADMINISTRATIVE} == {DistrictKind.ADMINISTRATIVE_DISTRICT}
+    assert {kinds[n] for n in FUNCTIONAL} == {DistrictKind.FUNCTIONAL_ZONE}
+
+
+def test_a_listed_name_is_accepted_trimmed() -> None:
+    assert WUHAN.validate(" 青山区\u3000") == "青山区"
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        ("青山", "'青山区'"),  # the 区 left off
+        ("洪山 区", "'洪山区'"),  # a space inside
+        ("东湖高新区", "'东湖新技术开发区'"),  # an alias in common use
+        ("武汉市青山区", "'青山区'"),  # the city in front
+        ("青山去", "'青山区'"),  # one character wrong
+        ("东湖", "'东湖新技术开发区' or '东湖生态旅游风景区'"),  # the start of two
+    ],
+)
+def test_a_near_spelling_is_refused_with_the_name_meant(written: str, meant: str) -> None:
+    assert refusal(WUHAN, written).message.endswith(f"did you mean {meant}?")
+
+
+def test_a_name_like_none_is_refused_without_a_guess() -> None:
+    message = refusal(WUHAN, "无人区").message
+    assert message == "'无人区' is not one of the 16 districts in the register"
+
+
+CITY = """\
+# Ezhou, for a test: comments and blank lines are skipped
+name,kind,aliases,note
+
+鄂城区,administrative_district,鄂城,
+葛店开发区,FUNCTIONAL_ZONE,,"a zone, quoted"
+"""
+
+
+def test_a_city_file_replaces_wuhan(tmp_path: Path) -> None:
+    path = tmp_path / "ezhou.csv"
+    path.write_text(CITY, "utf-8")
+    register = load_districts(path)
+    assert [(d.name, d.kind) for d in register] == [
+        ("鄂城区", DistrictKind.ADMINISTRATIVE_DISTRICT),
+        ("葛店开发区", DistrictKind.FUNCTIONAL_ZONE),
+    ]
+    assert register.validate("鄂城区") == "鄂城区"
+    assert "did you mean '鄂城区'?" in refusal(register, "鄂城").message
+    refusal(register, "青山区")
+
+
+def test_the_setting_names_the_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("WASTEX_DISTRICTS_FILE", raising=False)
+    assert ServiceSettings().districts_file is None
+    monkeypatch.setenv("WASTEX_DISTRICTS_FILE", str(tmp_path / "ezhou.csv"))
+    assert ServiceSettings().districts_file == tmp_path / "ezhou.csv"
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("# only a comment\n", "no header row"),
+        ("name,kind\n", "no districts"),
+        ("name,aliases\n青山区,\n", "line 1: the header lacks kind"),
+        ("name,kind\n青山区,district\n", "line 2: 青山区: kind 'district' is not"),
+        ("name,kind\n,administrative_district\n", "line 2: a district needs a name"),
+        ("name,kind\n青山区,administrative_district,extra\n", "line 2: 3 values for 2 columns"),
+        ("name,kind\n青山区,administrative_district\n青山区,functional_zone\n", "listed twice"),
+        ("name,kind,aliases\nA,functional_zone,B\nB,functional_zone,\n", "'B' is listed twice"),
+    ],
+)
+def test_a_file_that_is_no_register_is_refused_naming_the_line(text: str, says: str) -> None:
+    with pytest.raises(DistrictFileError) as err:
+        parse_districts(text, "city.csv")
+    assert str(err.value).startswith("city.csv")
+    assert says in str(err.value)
+
+
+def test_a_missing_file_is_refused_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(DistrictFileError, match=r"nowhere\.csv"):
+        load_districts(tmp_path / "nowhere.csv")
