@@ -17,6 +17,7 @@ from wastex_catalog.expiry import expiry_sweeper
 from wastex_catalog.queries import CatalogQueries
 from wastex_catalog.service import CatalogService, china_today
 from wastex_catalog.settings import CatalogSettings
+from wastex_shared.codes.district_file import load_districts
 from wastex_shared.graphql.app import SubgraphApp
 from wastex_shared.runtime import Runtime, build_runtime, create_app
 from wastex_shared.storage import UnitOfWorkFactory
@@ -25,8 +26,14 @@ from wastex_shared.storage import UnitOfWorkFactory
 def build_services(
     settings: CatalogSettings, uow: UnitOfWorkFactory, clock: Callable[[], date] | None = None
 ) -> CatalogServices:
-    commands = CatalogService(clock or china_today, require_china=settings.require_china)
-    return CatalogServices(uow=uow, commands=commands, queries=CatalogQueries(uow))
+    # Read once, at start-up: a file that is no register stops the service here.
+    districts = load_districts(settings.districts_file)
+    commands = CatalogService(
+        clock or china_today, districts=districts, require_china=settings.require_china
+    )
+    return CatalogServices(
+        uow=uow, commands=commands, queries=CatalogQueries(uow), districts=districts
+    )
 
 
 def build_graphql_app(

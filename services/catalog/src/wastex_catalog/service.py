@@ -32,6 +32,7 @@ from wastex_catalog.domain.licence import REASON_MAX_LENGTH
 from wastex_catalog.events import publish
 from wastex_catalog.matches import publish_update
 from wastex_catalog.records import LicenceVersion, Stored
+from wastex_shared.codes import DistrictRegister
 from wastex_shared.envelope import Envelope, derived_id, utcnow
 from wastex_shared.errors import DomainError, NotAuthorized, NotFound
 from wastex_shared.events.catalog import (
@@ -168,8 +169,16 @@ def aggregate_id(kind: str, cause: Envelope | None) -> str:
 class CatalogService:
     """Commands on enterprises, sites, licences, offers and demands."""
 
-    def __init__(self, clock: Clock = china_today, *, require_china: bool = True) -> None:
+    def __init__(
+        self,
+        clock: Clock = china_today,
+        *,
+        districts: DistrictRegister,
+        require_china: bool = True,
+    ) -> None:
         self.today = clock
+        #: The city's districts: the only names enterprises and sites are registered in.
+        self.districts = districts
         #: Refuse sites outside China (catches swapped latitude/longitude).
         self.require_china = require_china
 
@@ -184,6 +193,7 @@ class CatalogService:
             industry=command.industry,
             district=command.district,
             kind=command.kind,
+            districts=self.districts,
         )
         holder = await repository.enterprise_with_credit_code(enterprise.credit_code)
         if holder is not None:
@@ -212,7 +222,19 @@ class CatalogService:
         owner = await repository.enterprise(command.enterprise_id)
         if owner is None:
             raise NotFound("enterprise", command.enterprise_id, "enterpriseId")
-        if not command.by_admin and command.district.strip() != owner.entity.district:
+        # Checked before whose district it is: a name the register lacks is UNKNOWN_DISTRICT
+        # (with the name meant) whoever writes it.
+        site = Site.add(
+            id=aggregate_id("site", cause),
+            enterprise_id=owner.entity.id,
+            name=command.name,
+            district=command.district,
+            latitude=command.latitude,
+            longitude=command.longitude,
+            districts=self.districts,
+            require_china=self.require_china,
+        )
+        if not command.by_admin and site.district != owner.entity.district:
             # A site's district decides which regulator oversees what it offers, ships and
             # books: an enterprise naming its own could hide its works from its regulator.
             raise DomainError(
@@ -221,15 +243,6 @@ class CatalogService:
                 f"({owner.entity.district}); an admin adds one elsewhere",
                 "district",
             )
-        site = Site.add(
-            id=aggregate_id("site", cause),
-            enterprise_id=owner.entity.id,
-            name=command.name,
-            district=command.district,
-            latitude=command.latitude,
-            longitude=command.longitude,
-            require_china=self.require_china,
-        )
         at = utcnow()
         await repository.add_site(site, at)
         fact = SiteAdded(

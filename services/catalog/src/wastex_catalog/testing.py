@@ -21,10 +21,13 @@ from wastex_catalog.domain.credit_code import make_credit_code
 from wastex_catalog.main import build_app
 from wastex_catalog.settings import CatalogSettings
 from wastex_shared.auth import JwtConfig, Role, issue_token
+from wastex_shared.codes.district_file import load_districts
 from wastex_shared.envelope import Envelope
 from wastex_shared.storage import UnitOfWorkFactory
 
 JWT = JwtConfig()
+#: The packaged register (Wuhan's), for tests that build the use cases themselves.
+DISTRICTS = load_districts()
 
 WINDOW = {"availableFrom": "2026-12-01", "availableUntil": "2027-06-30"}
 

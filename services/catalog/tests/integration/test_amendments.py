@@ -17,6 +17,7 @@ from wastex_catalog.testing import (
     ADMIN,
     AMEND_DEMAND,
     AMEND_OFFER,
+    DISTRICTS,
     OFFER,
     REVOKE_LICENCE,
     WITHDRAW_OFFER,
@@ -227,7 +228,7 @@ async def test_an_amendment_sent_again_under_a_new_id_is_done_not_dead_lettered(
 ) -> None:
     """A factory's system re-sends the state it holds: the second message finds nothing to
     change (NOTHING_TO_AMEND) and is taken as done; a broken rule still raises."""
-    amend = ingest_handlers(CatalogService())["wastex.offer.amend"]
+    amend = ingest_handlers(CatalogService(districts=DISTRICTS))["wastex.offer.amend"]
 
     async def send(quantity: str) -> None:
         data = OfferAmend(id=world.offer, quantity_tonnes=Decimal(quantity))

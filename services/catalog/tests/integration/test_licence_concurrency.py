@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from wastex_catalog.service import CatalogService, PostDemand, RevokeLicence
-from wastex_catalog.testing import ADMIN, DEMAND, WINDOW, Api, build_world
+from wastex_catalog.testing import ADMIN, DEMAND, DISTRICTS, WINDOW, Api, build_world
 from wastex_shared.storage import UnitOfWorkFactory
 
 
@@ -15,7 +15,7 @@ async def test_a_demand_posted_while_its_licence_is_revoked_does_not_stay_on_the
     api: Api, uow_factory: UnitOfWorkFactory
 ) -> None:
     world = await build_world(api)
-    service = CatalogService()
+    service = CatalogService(districts=DISTRICTS)
 
     async def revoke() -> None:
         async with uow_factory() as uow:

@@ -13,7 +13,7 @@ from wastex_catalog.adapters.migrations import LOCATION
 from wastex_catalog.adapters.repository import CatalogRepository
 from wastex_catalog.adapters.tables import messaging
 from wastex_catalog.domain import Enterprise, Licence
-from wastex_catalog.testing import unique_credit_code
+from wastex_catalog.testing import DISTRICTS, unique_credit_code
 from wastex_shared.storage import UnitOfWorkFactory, make_engine
 from wastex_shared.storage.migrate import alembic_config, upgrade
 
@@ -51,6 +51,7 @@ async def test_a_downgrade_ends_revoked_licences_the_day_before(database_url: st
                     industry="C4220",
                     district="青山区",
                     kind="RECYCLER",
+                    districts=DISTRICTS,
                 ),
                 at,
             )

@@ -12,7 +12,7 @@ from sqlalchemy import event
 
 from wastex_catalog.adapters.repository import CatalogRepository
 from wastex_catalog.service import AddSite, CatalogService, RegisterEnterprise
-from wastex_catalog.testing import unique_credit_code
+from wastex_catalog.testing import DISTRICTS, unique_credit_code
 from wastex_shared.storage import UnitOfWorkFactory
 
 
@@ -34,7 +34,7 @@ def site_queries(uow_factory: UnitOfWorkFactory) -> Iterator[list[str]]:
 
 
 async def add_site(uow_factory: UnitOfWorkFactory, *, commit: bool) -> str:
-    service = CatalogService()
+    service = CatalogService(districts=DISTRICTS)
     async with uow_factory() as uow:
         factory = await service.register_enterprise(
             uow,

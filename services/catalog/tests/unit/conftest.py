@@ -7,9 +7,12 @@ from datetime import date
 import pytest
 
 from wastex_catalog.domain import Licence, LicenceType, Site
+from wastex_shared.codes.district_file import load_districts
 
 FACTORY_ID = "ent-steel"
 RECYCLER_ID = "ent-cement"
+#: The packaged register (Wuhan's) the sites below are checked against.
+DISTRICTS = load_districts()
 
 
 @pytest.fixture
@@ -21,6 +24,7 @@ def factory_site() -> Site:
         district="青山区",
         latitude=30.64,
         longitude=114.43,
+        districts=DISTRICTS,
     )
 
 
@@ -33,6 +37,7 @@ def recycler_site() -> Site:
         district="新洲区",
         latitude=30.84,
         longitude=114.80,
+        districts=DISTRICTS,
     )
 
 

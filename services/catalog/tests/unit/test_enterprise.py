@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 
 from wastex_catalog.domain import Enterprise, EnterpriseKind, Site, make_credit_code
+from wastex_shared.codes.district_file import load_districts
 from wastex_shared.errors import DomainError
 
 CREDIT_CODE = make_credit_code("91420100MA4K00001")
+DISTRICTS = load_districts()
 
 
 def register(**overrides: Any) -> Enterprise:
@@ -21,6 +23,7 @@ def register(**overrides: Any) -> Enterprise:
         "industry": "C3110",
         "district": "青山区",
         "kind": "FACTORY",
+        "districts": DISTRICTS,
     }
     fields.update(overrides)
     return Enterprise.register(**fields)
@@ -34,6 +37,7 @@ def add_site(**overrides: Any) -> Site:
         "district": "青山区",
         "latitude": 30.64,
         "longitude": 114.43,
+        "districts": DISTRICTS,
     }
     fields.update(overrides)
     return Site.add(**fields)
@@ -121,3 +125,19 @@ def test_site_requires_name_and_district(field: str, key: str) -> None:
     with pytest.raises(DomainError) as err:
         add_site(**{key: " "})
     assert (err.value.code, err.value.field) == ("REQUIRED_FIELD", field)
+
+
+def test_a_district_is_one_of_the_register_trimmed() -> None:
+    assert register(district=" 青山区 ").district == "青山区"
+    assert add_site(district="东湖新技术开发区").district == "东湖新技术开发区"
+
+
+@pytest.mark.parametrize("make", [register, add_site], ids=["enterprise", "site"])
+@pytest.mark.parametrize(("written", "meant"), [("青山", "青山区"), ("洪山 区", "洪山区")])
+def test_a_district_outside_the_register_is_refused_naming_the_one_meant(
+    make: Any, written: str, meant: str
+) -> None:
+    with pytest.raises(DomainError) as err:
+        make(district=written)
+    assert (err.value.code, err.value.field) == ("UNKNOWN_DISTRICT", "district")
+    assert err.value.message.endswith(f"did you mean '{meant}'?")

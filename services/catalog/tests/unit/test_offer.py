@@ -259,7 +259,7 @@ def test_tonnage_books_balance(ops: list[tuple[str, str, Decimal]]) -> None:
         id="s",
         enterprise_id=OWNER,
         name="s",
-        district="d",
+        district="青山区",
         latitude=Decimal(30),
         longitude=Decimal(114),
     )

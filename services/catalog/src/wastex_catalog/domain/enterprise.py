@@ -2,7 +2,7 @@
 
 Factories classmethods (`register`, `add`) validate raw input; the plain constructors do
 not, so a repository can rehydrate stored rows without re-running today's rules on
-yesterday's data.
+yesterday's data (a district named before the register existed stays as it was stored).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from wastex_catalog.domain import errors
 from wastex_catalog.domain.common import NumberInput, parse_number, require_text
 from wastex_catalog.domain.credit_code import validate_credit_code
 from wastex_catalog.domain.industry import IndustrySection, section_of, validate_industry_code
+from wastex_shared.codes import DistrictRegister
 from wastex_shared.errors import DomainError
 
 NAME_MAX_LENGTH: Final = 200
@@ -66,19 +67,26 @@ class Enterprise:
         industry: str,
         district: str,
         kind: EnterpriseKind | str,
+        districts: DistrictRegister,
     ) -> Enterprise:
         return cls(
             id=id,
             name=require_text(name, "name", max_length=NAME_MAX_LENGTH),
             credit_code=validate_credit_code(credit_code, "creditCode"),
             industry=validate_industry_code(industry, "industry"),
-            district=require_text(district, "district", max_length=DISTRICT_MAX_LENGTH),
+            district=registered_district(district, districts),
             kind=EnterpriseKind.parse(kind, "kind"),
         )
 
     @property
     def industry_section(self) -> IndustrySection:
         return section_of(self.industry)
+
+
+def registered_district(district: str, districts: DistrictRegister) -> str:
+    """`district` trimmed, when the city's register lists it (UNKNOWN_DISTRICT otherwise):
+    a district decides a record's regulator and the figures it is added to."""
+    return districts.validate(require_text(district, "district", max_length=DISTRICT_MAX_LENGTH))
 
 
 def in_china_bounds(latitude: Decimal, longitude: Decimal) -> bool:
@@ -117,6 +125,7 @@ class Site:
         district: str,
         latitude: NumberInput,
         longitude: NumberInput,
+        districts: DistrictRegister,
         require_china: bool = False,
     ) -> Site:
         lat = _coordinate(latitude, "latitude", 90)
@@ -131,7 +140,7 @@ class Site:
             id=id,
             enterprise_id=enterprise_id,
             name=require_text(name, "name", max_length=NAME_MAX_LENGTH),
-            district=require_text(district, "district", max_length=DISTRICT_MAX_LENGTH),
+            district=registered_district(district, districts),
             latitude=lat,
             longitude=lon,
         )

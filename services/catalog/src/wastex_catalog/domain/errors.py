@@ -11,6 +11,8 @@ from typing import Final
 # Raised by `wastex_shared.codes.validate_code`; repeated here so callers need one import.
 UNKNOWN_WASTE_CODE: Final = "UNKNOWN_WASTE_CODE"
 ABOLISHED_WASTE_CODE: Final = "ABOLISHED_WASTE_CODE"
+# Raised by `wastex_shared.codes.DistrictRegister.validate`: a district the register lacks.
+UNKNOWN_DISTRICT: Final = "UNKNOWN_DISTRICT"
 # Raised by `wastex_shared.errors.NotAuthorized`.
 NOT_AUTHORIZED: Final = "NOT_AUTHORIZED"
 

@@ -16,6 +16,7 @@ from wastex_catalog.queries import CatalogQueries
 from wastex_catalog.records import LicenceVersion, Stored
 from wastex_catalog.service import CatalogService
 from wastex_shared.auth import Principal
+from wastex_shared.codes import DistrictRegister
 from wastex_shared.errors import DomainError
 from wastex_shared.graphql.context import Info
 from wastex_shared.storage import UnitOfWork, UnitOfWorkFactory
@@ -28,6 +29,8 @@ class CatalogServices:
     uow: UnitOfWorkFactory
     commands: CatalogService
     queries: CatalogQueries
+    #: The city's district register (the `districts` query lists it).
+    districts: DistrictRegister
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,10 @@ class RegisterEnterpriseInput:
     name: str
     credit_code: str = strawberry.field(description="Unified social credit code (18 characters).")
     industry: str = strawberry.field(description="GB/T 4754-2017 industry code, e.g. C3110.")
-    district: str
+    district: str = strawberry.field(
+        description="A name of the city's register (the districts query), trimmed; any other "
+        "is UNKNOWN_DISTRICT."
+    )
     kind: EnterpriseKind
 
     def command(self) -> service.RegisterEnterprise:
@@ -41,7 +44,10 @@ class RegisterEnterpriseInput:
 class AddSiteInput:
     enterprise_id: strawberry.ID
     name: str
-    district: str
+    district: str = strawberry.field(
+        description="A name of the city's register (the districts query), trimmed; any other "
+        "is UNKNOWN_DISTRICT."
+    )
     latitude: Decimal
     longitude: Decimal
 

@@ -121,7 +121,9 @@ class AmendDemandPayload:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Register an enterprise (admin).")
+    @strawberry.mutation(
+        description="Register an enterprise (admin) in a district of the city's register."
+    )
     async def register_enterprise(
         self, info: Info, input: RegisterEnterpriseInput
     ) -> RegisterEnterprisePayload:
@@ -139,7 +141,7 @@ class Mutation:
     @strawberry.mutation(
         description=(
             "Add a site to an enterprise: the enterprise itself, in the district it is "
-            "registered in (its regulator's), or an admin, in any district."
+            "registered in (its regulator's), or an admin, in any district of the register."
         )
     )
     async def add_site(self, info: Info, input: AddSiteInput) -> AddSitePayload:

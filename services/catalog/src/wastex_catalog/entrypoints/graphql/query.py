@@ -11,6 +11,7 @@ import strawberry
 from wastex_catalog import domain
 from wastex_catalog.entrypoints.graphql import policy
 from wastex_catalog.entrypoints.graphql.context import loaders, principal, services
+from wastex_catalog.entrypoints.graphql.districts import District
 from wastex_catalog.entrypoints.graphql.inputs import (
     DemandFilter,
     EnterpriseFilter,
@@ -73,6 +74,15 @@ class Query:
         self, search_text: Annotated[str | None, strawberry.argument(name="search")] = None
     ) -> list[WasteCode]:
         return [WasteCode.of(c) for c in search(search_text)]
+
+    @strawberry.field(
+        description="The city's district register (any signed-in caller), in its order: the "
+        "names registerEnterprise and addSite accept, each an administrative district or a "
+        "functional zone."
+    )
+    def districts(self, info: Info) -> list[District] | None:
+        policy.require_signed_in(principal(info))
+        return [District.of(d) for d in services(info).districts]
 
     @strawberry.field(description="An enterprise you may see.")
     async def enterprise(self, info: Info, id: strawberry.ID) -> Enterprise | None:
