@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -30,6 +31,36 @@ def test_regulator_token_carries_its_district() -> None:
     result = runner.invoke(app, ["token", "--role", "regulator", "--district", "青山区"])
     assert result.exit_code == 0, result.output
     assert verify_token(ServiceSettings().jwt, result.output.strip()).district == "青山区"
+
+
+def said(output: str) -> str:
+    """What the command printed, without the box and the line breaks it is wrapped in."""
+    return "".join(output.replace("│", "").split())
+
+
+def test_a_regulator_token_names_a_district_of_the_register_or_is_refused() -> None:
+    result = runner.invoke(app, ["token", "--role", "regulator", "--district", "青山"])
+    assert result.exit_code != 0
+    assert "'青山'isnotoneofthe16districtsintheregister;didyoumean'青山区'?" in said(result.output)
+    result = runner.invoke(app, ["token", "--role", "regulator", "--district", "无人区"])
+    assert result.exit_code != 0
+    assert "intheregister:江岸区,江汉区," in said(result.output)  # no near name: all of them
+
+
+def test_a_regulator_token_carries_the_district_as_the_register_writes_it() -> None:
+    for given, carried in ((" 青山区 ", "青山区"), ("*", "*")):  # '*': the whole city
+        result = runner.invoke(app, ["token", "--role", "regulator", "--district", given])
+        assert result.exit_code == 0, result.output
+        assert verify_token(ServiceSettings().jwt, result.output.strip()).district == carried
+
+
+def test_a_regulator_token_follows_the_configured_register(tmp_path: Path) -> None:
+    city = tmp_path / "ezhou.csv"
+    city.write_text("name,kind\n鄂城区,administrative_district\n", "utf-8")
+    env = {"WASTEX_DISTRICTS_FILE": str(city)}
+    invoke = ["token", "--role", "regulator", "--district"]
+    assert runner.invoke(app, [*invoke, "鄂城区"], env=env).exit_code == 0
+    assert runner.invoke(app, [*invoke, "青山区"], env=env).exit_code != 0
 
 
 def test_tenant_token_without_enterprise_is_refused_with_a_clear_message() -> None:

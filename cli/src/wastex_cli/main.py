@@ -8,7 +8,9 @@ from typing import Annotated
 import typer
 
 from wastex_cli import dev, dlq
-from wastex_shared.auth import JwtConfig, Role, issue_token
+from wastex_shared.auth import ALL_DISTRICTS, JwtConfig, Role, issue_token
+from wastex_shared.codes.district_file import DistrictFileError, load_districts
+from wastex_shared.errors import DomainError
 from wastex_shared.settings import ServiceSettings
 
 app = typer.Typer(help="wastex: industrial solid-waste exchange.", no_args_is_help=True)
@@ -24,16 +26,37 @@ def _jwt() -> JwtConfig:
     return ServiceSettings().jwt
 
 
+def _registered(district: str) -> str:
+    """`district` as the register lists it, or '*': a regulator's token for a name no
+    enterprise can be registered in would show its holder nothing."""
+    if district.strip() == ALL_DISTRICTS:
+        return ALL_DISTRICTS
+    try:
+        register = load_districts(ServiceSettings().districts_file)
+    except DistrictFileError as err:
+        raise typer.BadParameter(str(err), param_hint="WASTEX_DISTRICTS_FILE") from err
+    try:
+        return register.validate(district)
+    except DomainError as err:
+        # Without a near name to suggest, the whole register (a city has a few dozen).
+        known = "" if register.suggestions(district) else f": {', '.join(register.names)}"
+        raise typer.BadParameter(f"{err.message}{known}", param_hint="'--district'") from err
+
+
 @app.command()
 def token(
     role: Annotated[Role, typer.Option(help="enterprise | recycler | regulator | admin")],
     enterprise: Annotated[str | None, typer.Option(help="enterprise id (tenant roles)")] = None,
-    district: Annotated[str | None, typer.Option(help="district, or '*' (regulators)")] = None,
+    district: Annotated[
+        str | None, typer.Option(help="a district of the register, or '*' (regulators)")
+    ] = None,
     subject: Annotated[
         str | None, typer.Option(help="who holds it (named in audit trails, e.g. an admin)")
     ] = None,
 ) -> None:
     """Print a signed JWT for ROLE (dev secret unless WASTEX_JWT_SECRET is set)."""
+    if district is not None:
+        district = _registered(district)
     try:
         typer.echo(issue_token(_jwt(), role, enterprise, district, subject=subject))
     except ValueError as err:
