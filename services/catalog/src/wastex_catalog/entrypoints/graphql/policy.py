@@ -7,6 +7,7 @@ Read (contract "Who sees what"):
   listing: no site (name, coordinates), no enterprise — the district stands for the place;
 - a regulator sees everything located in its district (all districts with `*`);
 - an admin sees everything (it registers the enterprises and licences);
+- the district register (`districts`): anyone signed in;
 - without a token, nothing but `wasteCodes` and the schema.
 A record the caller may not see is NOT_AUTHORIZED when asked for by id, left out of lists,
 and null as a nested field: never half shown.
