@@ -60,8 +60,9 @@ pytestmark = pytest.mark.e2e
 
 JWT = ServiceSettings().jwt
 TAG = uuid.uuid4().hex[:6]
-DISTRICT_X = f"矩阵X区-{TAG}"
-DISTRICT_Y = f"矩阵Y区-{TAG}"
+#: This module's own districts, in the e2e stack's register (tests/conftest.py).
+DISTRICT_X = "矩阵X区"
+DISTRICT_Y = "矩阵Y区"
 TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date()
 PERIOD = TODAY.strftime("%Y-%m")
 YEAR = TODAY.year
@@ -158,6 +159,7 @@ mutation($id: ID!) {
 }"""
 
 WASTE_CODES = '{ wasteCodes(search: "SW0") { code nameEn hazardous } }'
+DISTRICTS = "{ districts { name kind } }"
 ENTERPRISE = "query($id: ID!) { enterprise(id: $id) { id name sites { id } licences { id } } }"
 ENTERPRISES = "{ enterprises(first: 100) { edges { node { id name } } } }"
 SITE = "query($id: ID!) { site(id: $id) { id latitude longitude enterprise { id } } }"
@@ -584,6 +586,7 @@ def report_input(site: str, code: str) -> Callable[[World], dict[str, Any]]:
 
 QUERIES = [
     Row("wasteCodes", WASTE_CODES, "wasteCodes", no_vars, only(*ROLES)),
+    Row("districts", DISTRICTS, "districts", no_vars, only(*SIGNED_IN)),
     Row("enterprise(A)", ENTERPRISE, "enterprise", by_id("A"), only(*TENANT_A_REGULATOR_X_ADMIN)),
     Row(
         "enterprises",
