@@ -1,7 +1,8 @@
 """Districts come from the city's register (both databases): registerEnterprise and addSite
 refuse any other name with UNKNOWN_DISTRICT and the name meant, `districts` lists the
-register to signed-in callers, WASTEX_DISTRICTS_FILE sets another city's, and records stored
-under a name outside it keep that name."""
+register to signed-in callers, WASTEX_DISTRICTS_FILE sets another city's (one that is no
+register stops the catalog at start-up), and records stored under a name outside it keep
+that name."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from wastex_catalog.testing import (
     unique_credit_code,
 )
 from wastex_shared.auth import Role
+from wastex_shared.codes.district_file import DistrictFileError
 from wastex_shared.storage import UnitOfWorkFactory
 
 DISTRICTS = "{ districts { name kind } }"
@@ -140,6 +142,15 @@ async def test_another_city_s_register_is_read_from_its_file(ezhou: Api) -> None
         REGISTER_ENTERPRISE, "registerEnterprise", input=enterprise_input("鄂城区")
     )
     assert payload["enterprise"]["district"] == "鄂城区"
+
+
+def test_a_file_that_is_no_register_stops_the_catalog_at_start_up(
+    uow_factory: UnitOfWorkFactory, tmp_path: Path
+) -> None:
+    path = tmp_path / "typo.csv"
+    path.write_text("name,kind\n鄂城区,district\n", "utf-8")
+    with pytest.raises(DistrictFileError, match=r"typo\.csv line 2: 鄂城区: kind 'district'"):
+        build_graphql_app(CatalogSettings(districts_file=path), uow_factory)
 
 
 async def test_an_enterprise_stored_outside_the_register_keeps_its_name_and_its_new_sites_do_not(
