@@ -31,7 +31,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         ports=Ports.free(),
         data_dir=root / "data",
         run_dir=root / "run",
-        extra_env={"WASTEX_DISTRICTS_FILE": str(districts)},
+        extra_env={
+            "WASTEX_DISTRICTS_FILE": str(districts),
+            # A revocation calls off what it cuts at once (the walking skeleton shows it).
+            "WASTEX_LEDGER_REVOCATION_GRACE_DAYS": "0",
+        },
     )
     running.start()
     try:

@@ -362,8 +362,9 @@ async def test_offer_goes_from_graphql_and_kafka_to_a_match_and_the_ledger(stack
     assert {m["status"] for m in on_offer} == {"PROPOSED", "SUPERSEDED"}
 
     # 7. Both accept the new proposal; the bureau revokes the recycler's licence from today
-    #    (an admin records it): the shipment that has not left is called off on the
-    #    recycler's side, matching cancels the match and the offer has its tonnes back.
+    #    (an admin records it): the revocation sweep (woken by it; no grace days on this
+    #    stack) calls off the shipment that has not left on the recycler's side, matching
+    #    cancels the match and the offer has its tonnes back.
     [replanned_match] = [m for m in on_offer if m["status"] == "PROPOSED"]
     await payload(steel_client, ACCEPT_MATCH, "acceptMatch", id=replanned_match["id"])
     await payload(cement_client, ACCEPT_MATCH, "acceptMatch", id=replanned_match["id"])

@@ -44,11 +44,13 @@ def expiry_sweeper(
 ) -> Callable[[], Coroutine[Any, Any, None]]:
     """A background task for the runtime: sweep now, then every `interval_seconds`."""
 
-    async def sweep(uow: UnitOfWork) -> int:
-        return await expire_due(uow, today(), batch)
+    async def sweep() -> int:
+        async with uow_factory() as uow:
+            expired = await expire_due(uow, today(), batch)
+            await uow.commit()
+        return expired
 
     return periodic_sweep(
-        uow_factory,
         sweep,
         name="expiry sweep",
         interval_seconds=interval_seconds,

@@ -36,7 +36,9 @@ class LedgerProcess:
 
 def build_config(settings: LedgerSettings) -> LedgerConfig:
     return LedgerConfig(
-        weight_tolerance=settings.weight_tolerance, rules=load_rules(settings.zero_waste_rules)
+        weight_tolerance=settings.weight_tolerance,
+        rules=load_rules(settings.zero_waste_rules),
+        revocation_grace_days=settings.revocation_grace_days,
     )
 
 
@@ -54,10 +56,10 @@ def build_process(settings: LedgerSettings) -> LedgerProcess:
     runtime.include(router, [consumer])
     runtime.background.append(
         periodic_sweep(
-            runtime.uow,
             service.cancel_revoked,
             name="revocation sweep",
             interval_seconds=settings.revocation_sweep_seconds,
+            wake=service.revocations,
         )
     )
     hub = LiveHub()

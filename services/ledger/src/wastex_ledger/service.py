@@ -12,10 +12,11 @@ scopes and published as `ledger.entry-recorded` in the same transaction.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -85,6 +86,8 @@ REPORT_TYPES: dict[str, EntryKind] = {
 class LedgerConfig:
     weight_tolerance: Decimal = manifests.DEFAULT_TOLERANCE
     rules: tuple[Rule, ...] = ()
+    #: Days a revocation is in force before it calls off what it cuts (decision 023).
+    revocation_grace_days: int = 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +245,8 @@ class LedgerService:
         self._uow = uow
         self.config = config or LedgerConfig()
         self._clock = clock
+        #: Set when a revocation has been stored: the revocation sweep runs without waiting.
+        self.revocations = asyncio.Event()
 
     def today(self) -> date:
         """The calendar day in China (shipping windows are local days)."""
@@ -485,36 +490,48 @@ class LedgerService:
             await uow.commit()
         return cancelled
 
-    async def cancel_revoked(
-        self, uow: UnitOfWork, recycler: str | None = None, batch: int = 200
-    ) -> int:
-        """Call off the shipments not yet dispatched that a revocation in force today leaves
-        no licence to take (of one recycler, or all): each publishes
-        `ledger.shipment-cancelled`, so matching cancels its match and its tonnes go back.
-        Returns how many."""
-        repo, today, now = Repository(uow.session), self.today(), self._clock()
+    async def cancel_revoked(self, batch: int = 200) -> int:
+        """Call off the shipments not yet dispatched that revocations in force for the grace
+        period leave no licence to take: each publishes `ledger.shipment-cancelled`, so
+        matching cancels its match and its tonnes go back. A page per transaction; returns
+        how many were called off."""
+        today, grace = self.today(), self.config.revocation_grace_days
+        revoked_by = today - timedelta(days=grace)
         cancelled, after = 0, ""
-        while page := await repo.created_under_revoked_licences(today, recycler, after, batch):
+        while True:
+            async with self._uow() as uow:
+                repo = Repository(uow.session)
+                page = await repo.created_for_revoked_holders(revoked_by, after, batch)
+                held: dict[str, list[Licence]] = {}
+                for current in page:
+                    if current.recycler not in held:
+                        held[current.recycler] = await repo.licences_of(current.recycler)
+                    called_off = current.cancel_for_revocation(
+                        held[current.recycler], today=today, grace_days=grace, at=self._clock()
+                    )
+                    # Unchanged: still lawful, or not judged. Not written: it moved on.
+                    if called_off is not current and await repo.update_manifest(
+                        called_off, read=current
+                    ):
+                        await self._publish_manifest(
+                            uow, LEDGER_SHIPMENT_CANCELLED.name, called_off
+                        )
+                        cancelled += 1
+                await uow.commit()
+            if len(page) < batch:
+                return cancelled
             after = page[-1].id
-            for current in page:
-                licences = await repo.licences_of(current.recycler)
-                called_off = current.cancel_for_revocation(licences, today=today, at=now)
-                if called_off is current:
-                    continue  # a successor licence still lets it go
-                if await repo.update_manifest(called_off, read=current):
-                    await self._publish_manifest(uow, LEDGER_SHIPMENT_CANCELLED.name, called_off)
-                    cancelled += 1
-        return cancelled
 
     # -- event handlers (inside the consumer's unit of work) ----------------------------
 
     async def on_licence(self, uow: UnitOfWork, _: Envelope, data: LicenceFacts) -> None:
-        """A licence registered or amended (revoked): kept for the dispatches to come, and the
-        shipments a revocation in force cuts for good are called off at once (a revocation
-        from a later day: by the sweep once that day comes)."""
+        """A licence registered or amended (revoked): kept for the dispatches to come. The
+        revocation sweep (woken once this commits) calls off what a revocation cuts for
+        good, never this handler: a successor's registration on the other topic may not have
+        been read yet, and the consumer's batch must not lock manifests (lock order)."""
         await Repository(uow.session).upsert_licence(licence_of(data), data.version)
-        # Any licence of the holder: a successor's cut may end what it kept going.
-        await self.cancel_revoked(uow, data.enterprise_id)
+        if data.revoked_on is not None:
+            uow.after_commit(self.revocations.set)
 
     async def on_site_added(self, uow: UnitOfWork, _: Envelope, data: SiteAdded) -> None:
         site = ledger.SiteFacts(data.site_id, data.enterprise_id, data.district, data.industry)

@@ -21,8 +21,10 @@ class LedgerSettings(ServiceSettings):
     weight_tolerance: Decimal = Field(default=Decimal("0.02"), ge=0, le=1)
     #: A YAML file of zero-waste rules replacing the packaged `zero_waste_rules.yaml`.
     zero_waste_rules: Path | None = None
-    #: How often shipments a revocation has come to cut are called off (seconds; a
-    #: revocation in force when it arrives cuts them at once).
+    #: Days a revocation is in force before it calls off the shipments it leaves no licence
+    #: (time for a renewal to be registered and a shipment that left before to be reported).
+    revocation_grace_days: int = Field(default=7, ge=0, le=366)
+    #: How often the revocation sweep looks (seconds; a revocation stored wakes it at once).
     revocation_sweep_seconds: float = Field(default=60.0, gt=0)
     #: Serve `manifestChanged` (a group-less Kafka reader of the manifest topics per process).
     live_feed: bool = True

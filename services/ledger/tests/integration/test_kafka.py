@@ -13,6 +13,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,12 @@ from wastex_ledger.testing import FREIGHT, Harness, harness
 from wastex_shared.auth import JwtConfig, Role, issue_token
 from wastex_shared.devtools.tansu import TansuBroker, free_port
 from wastex_shared.envelope import Envelope
-from wastex_shared.events.catalog import EnterpriseRegistered, SiteAdded
+from wastex_shared.events.catalog import (
+    EnterpriseRegistered,
+    LicenceAmended,
+    LicenceRegistered,
+    SiteAdded,
+)
 from wastex_shared.events.matching import MatchConfirmed
 from wastex_shared.messaging import OutboxRelay
 from wastex_shared.messaging.admin import ensure_topics, wait_for_broker
@@ -263,6 +269,55 @@ async def test_ingest_reports_go_through_the_same_use_case_and_poison_to_the_dlq
                 return await Repository(uow.session).manifest_by_match(match_id)
 
         await eventually(manifest_opened, timeout=30)
+
+        # Licence facts build the licences read model; one of a type the ledger does not know
+        # is parked (INVALID_LICENCE), not retried for ever.
+        def licence(licence_id: str, licence_type: str) -> bytes:
+            return fact(
+                "catalog.licence-registered",
+                licence_id,
+                LicenceRegistered(
+                    licence_id=licence_id,
+                    enterprise_id=recycler.enterprise_id,
+                    number=f"N-{licence_id}",
+                    waste_codes=["SW01"],
+                    annual_capacity_tonnes=D(1000),
+                    valid_from=date(2026, 1, 1),
+                    valid_until=date(2026, 12, 31),
+                    licence_type=licence_type,
+                ),
+            )
+
+        good, bad = f"lic-{uuid.uuid4().hex[:8]}", f"lic-{uuid.uuid4().hex[:8]}"
+        await produce(
+            kafka_bootstrap,
+            "catalog.licence-registered.v1",
+            [
+                (licence(bad, "FISHING"), bad, None),
+                (licence(good, "GENERAL_UTILISATION"), good, None),
+            ],
+        )
+
+        async def licence_kept() -> Any:
+            async with uow_factory() as uow:
+                held = await Repository(uow.session).licences_of(recycler.enterprise_id)
+            return [lic.id for lic in held] or None
+
+        assert await eventually(licence_kept, timeout=30) == [good]
+
+        async def licence_parked() -> Any:
+            async with uow_factory() as uow:
+                row = (
+                    await uow.session.execute(
+                        select(messaging.outbox.c.headers).where(
+                            messaging.outbox.c.topic == "ledger.dlq.v1",
+                            messaging.outbox.c.key == bad,
+                        )
+                    )
+                ).first()
+            return None if row is None else json.loads(row[0])
+
+        assert (await eventually(licence_parked, timeout=30))["x-error-type"] == "INVALID_LICENCE"
         # The same use case as GraphQL: the entry is the enterprise's own, from its site.
         async with uow_factory() as uow:
             repo = Repository(uow.session)
@@ -392,11 +447,45 @@ async def test_replay_rebuilds_the_projection_equal_to_the_incremental_one(
         [(fact("catalog.site-added", site.site_id, site), site.site_id, None)],
     )
 
+    # A licence's revocation read before its registration: the later version stands.
+    terms = {
+        "licence_id": "lic-from-catalog",
+        "enterprise_id": "ent-x",
+        "number": "鄂危废-x",
+        "waste_codes": ["SW01"],
+        "annual_capacity_tonnes": D(1000),
+        "valid_from": date(2026, 1, 1),
+        "valid_until": date(2026, 12, 31),
+        "licence_type": "GENERAL_UTILISATION",
+    }
+    revoked = LicenceAmended(**terms, revoked_on=date(2026, 6, 1), version=2, reason="吊销")
+    await produce(
+        replay_bootstrap,
+        "catalog.licence-amended.v1",
+        [(fact("catalog.licence-amended", "lic-from-catalog", revoked), "lic-from-catalog", None)],
+    )
+    registered = LicenceRegistered(**terms)
+    await produce(
+        replay_bootstrap,
+        "catalog.licence-registered.v1",
+        [
+            (
+                fact("catalog.licence-registered", "lic-from-catalog", registered),
+                "lic-from-catalog",
+                None,
+            )
+        ],
+    )
+
     settings = settings_for(replay_bootstrap, database_url)
     report = await replay(settings)
     assert "WARNING" not in report, report
+    assert "2 licence facts" in report, report
     assert await ledger.projection() == incremental
     assert await ledger.service.site("site-from-catalog") is not None
+    async with uow_factory() as uow:
+        [kept] = await Repository(uow.session).licences_of("ent-x")
+    assert kept.revoked_on == date(2026, 6, 1)
     # And once more: replay is idempotent.
     await replay(settings)
     assert await ledger.projection() == incremental

@@ -69,22 +69,31 @@ def test_a_shipment_leaves_while_the_licence_holds() -> None:
     assert dispatch(opened(), [revoked(date(2026, 4, 21))]).status is ManifestStatus.IN_TRANSIT
 
 
+CANCEL = "the shipment cannot leave; either party may cancel it"
+WAIT = "the shipment may leave once a licence of the recycler covers the day it leaves"
+
+
 @pytest.mark.parametrize(
-    "licence",
+    ("licence", "why", "then"),
     [
-        revoked(date(2026, 4, 20)),  # revoked from the day it would leave
-        revoked(date(2026, 4, 1)),
-        replace(CEMENTS, valid_until=date(2026, 4, 19)),  # ran out the day before
-        replace(CEMENTS, valid_from=date(2026, 4, 21)),  # not yet valid
-        replace(CEMENTS, waste_codes=frozenset({"SW02"})),  # amended: no longer the code
+        # revoked from the day it would leave, or before
+        (revoked(date(2026, 4, 20)), "was revoked from 2026-04-20", CANCEL),
+        (revoked(date(2026, 4, 1)), "was revoked from 2026-04-01", CANCEL),
+        (replace(CEMENTS, valid_until=date(2026, 4, 19)), "ran out on 2026-04-19", WAIT),
+        (replace(CEMENTS, valid_from=date(2026, 4, 21)), "holds from 2026-04-21", WAIT),
+        (replace(CEMENTS, waste_codes=frozenset({"SW02"})), "no longer lists SW01", CANCEL),
     ],
 )
-def test_a_shipment_no_licence_allows_that_day_cannot_leave(licence: Licence) -> None:
+def test_a_shipment_no_licence_allows_that_day_cannot_leave(
+    licence: Licence, why: str, then: str
+) -> None:
     with pytest.raises(DomainError) as caught:
         dispatch(opened(), [licence])
     assert (caught.value.code, caught.value.field) == ("LICENCE_NO_LONGER_VALID", "matchId")
-    assert "鄂危废-0001" in caught.value.message
-    assert "2026-04-20" in caught.value.message
+    assert caught.value.message == (
+        f"the recycler may not take SW01 on 2026-04-20: its licence 鄂危废-0001 {why}, and no "
+        f"other licence of the recycler covers it; {then}"
+    )
 
 
 def test_a_hazardous_code_needs_an_operating_licence_even_if_listed() -> None:
@@ -133,15 +142,36 @@ def test_the_days_a_shipment_left_on() -> None:
 
 
 TODAY = date(2026, 4, 20)
+GRACE = 7
 
 
-def test_a_revocation_in_force_calls_the_shipment_off_on_the_recycler_s_side() -> None:
-    called_off = opened().cancel_for_revocation([revoked(TODAY)], today=TODAY, at=ON_20_APRIL)
+def cancelled_on(m: Manifest, licences: list[Licence], today: date = TODAY) -> Manifest:
+    return m.cancel_for_revocation(licences, today=today, grace_days=GRACE, at=ON_20_APRIL)
+
+
+def test_a_revocation_in_force_for_the_grace_days_calls_the_shipment_off() -> None:
+    licences = [revoked(date(2026, 4, 13))]
+    assert cancelled_on(opened(), licences, date(2026, 4, 19)).status is ManifestStatus.CREATED
+    called_off = cancelled_on(opened(), licences, date(2026, 4, 20))
     assert called_off.status is ManifestStatus.CANCELLED
     assert called_off.cancellation is not None
-    assert called_off.cancellation.by == "ent-cement"
+    assert called_off.cancellation.by == "ent-cement"  # the side whose licence it was
     assert called_off.cancellation.reason == (
-        "licence 鄂危废-0001 was revoked from 2026-04-20: the recycler may no longer take SW01"
+        "licence 鄂危废-0001 was revoked from 2026-04-13: the recycler may no longer take SW01"
+    )
+
+
+def test_a_successor_s_revocation_is_the_one_named() -> None:
+    successor = replace(CEMENTS, id="lic-next", number="鄂危废-0002", valid_from=date(2026, 4, 1))
+    # The match's licence ran out; its successor took over and was revoked in turn.
+    licences = [
+        replace(CEMENTS, valid_until=date(2026, 3, 31)),
+        revoked(date(2026, 4, 2), successor),
+    ]
+    called_off = cancelled_on(opened(), licences)
+    assert called_off.cancellation is not None
+    assert called_off.cancellation.reason.startswith(
+        "licence 鄂危废-0002 was revoked from 2026-04-02"
     )
 
 
@@ -149,25 +179,30 @@ def test_a_revocation_in_force_calls_the_shipment_off_on_the_recycler_s_side() -
     "licences",
     [
         [revoked(date(2026, 4, 21))],  # from tomorrow: it may still leave today
+        [revoked(date(2026, 4, 14))],  # in force six days: the grace is seven
         [CEMENTS],
         [replace(CEMENTS, valid_until=date(2026, 4, 1))],  # ran out: a renewal may come
+        # Revoked after it ran out: the revocation took nothing from the days to come.
+        [replace(CEMENTS, valid_until=date(2026, 4, 1), revoked_on=date(2026, 4, 5))],
         # A successor from next month still lets it go then.
         [
             revoked(date(2026, 4, 1)),
             replace(CEMENTS, id="lic-next", valid_from=date(2026, 5, 1)),
         ],
+        # Amended to other codes: refused at dispatch, for the parties to call off.
+        [replace(CEMENTS, waste_codes=frozenset({"SW02"}), revoked_on=date(2026, 4, 1))],
     ],
 )
-def test_a_shipment_that_may_still_lawfully_leave_stays(licences: list[Licence]) -> None:
+def test_a_shipment_a_revocation_has_not_cut_stays(licences: list[Licence]) -> None:
     m = opened()
-    assert m.cancel_for_revocation(licences, today=TODAY, at=ON_20_APRIL) is m
+    assert cancelled_on(m, licences) is m
 
 
-def test_only_a_shipment_not_yet_dispatched_is_called_off() -> None:
+def test_only_a_judged_shipment_not_yet_dispatched_is_called_off() -> None:
     sent = dispatch(opened(), [CEMENTS])
-    assert sent.cancel_for_revocation([revoked(TODAY)], today=TODAY, at=ON_20_APRIL) is sent
+    assert cancelled_on(sent, [revoked(date(2026, 4, 1))]) is sent
     unknown = opened("lic-unknown")
-    assert unknown.cancel_for_revocation([revoked(TODAY)], today=TODAY, at=ON_20_APRIL) is unknown
+    assert cancelled_on(unknown, [revoked(date(2026, 4, 1))]) is unknown
 
 
 def test_a_licence_of_an_unknown_type_is_refused() -> None:

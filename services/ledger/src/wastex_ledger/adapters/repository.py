@@ -522,21 +522,21 @@ class Repository:
         result = await self.session.execute(statement.values(**values))
         return bool(getattr(result, "rowcount", 0) == 1)
 
-    async def created_under_revoked_licences(
-        self, today: date, recycler: str | None, after: str, limit: int
+    async def created_for_revoked_holders(
+        self, revoked_by: date, after: str, limit: int
     ) -> list[Manifest]:
-        """CREATED manifests whose licence's revocation is in force by `today` (of one
-        recycler, or all), in id order after `after`."""
-        revoked = select(licences.c.licence_id).where(licences.c.revoked_on <= today)
-        if recycler is not None:
-            revoked = revoked.where(licences.c.enterprise_id == recycler)
+        """CREATED manifests with a licence, of recyclers holding a licence revoked from
+        `revoked_by` or earlier, in id order after `after` (the revocation sweep's
+        candidates: the domain decides which of them a revocation cuts)."""
+        holders = select(licences.c.enterprise_id).where(licences.c.revoked_on <= revoked_by)
         rows = (
             (
                 await self.session.execute(
                     select(manifests)
                     .where(
                         manifests.c.status == str(ManifestStatus.CREATED),
-                        manifests.c.licence_id.in_(revoked),
+                        manifests.c.recycler_enterprise_id.in_(holders),
+                        manifests.c.licence_id.is_not(None),
                         manifests.c.id > after,
                     )
                     .order_by(manifests.c.id)

@@ -11,7 +11,7 @@ over from an expired licence keeps the shipment lawful.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from wastex_ledger.domain import errors
@@ -88,32 +88,58 @@ def require_licensed(
     licence_id: str | None, licences: Sequence[Licence], recycler: str, code: str, days: Days
 ) -> None:
     """Refuse a shipment no licence of the recycler allows on `days`, when the ledger knows
-    the match's licence (`licences`: the recycler's)."""
+    the match's licence (`licences`: the recycler's), saying why the match's does not."""
     own = next((lic for lic in licences if lic.id == licence_id), None)
     if own is None or may_take(licences, recycler, code, days):
         return
+    why, final = _why_not(own, code, days)
+    then = (
+        "the shipment cannot leave; either party may cancel it"
+        if final
+        else "the shipment may leave once a licence of the recycler covers the day it leaves"
+    )
     raise DomainError(
         errors.LICENCE_NO_LONGER_VALID,
-        f"the recycler's licence {own.number} does not let it take {code} on {days} "
-        f"(it holds {own.valid_from}–{own.last_valid_day}{_revoked(own)}), nor does any other "
-        "licence of the recycler: the shipment cannot leave; cancel it",
+        f"the recycler may not take {code} on {days}: its licence {own.number} {why}, and no "
+        f"other licence of the recycler covers it; {then}",
         "matchId",
     )
 
 
+def _why_not(licence: Licence, code: str, days: Days) -> tuple[str, bool]:
+    """Why `licence` does not carry `code` on `days`, and whether that is for good."""
+    if code not in licence.waste_codes:
+        return f"no longer lists {code}", True
+    if not licence.may_take(code):
+        return f"is not a {LicenceType.HAZARDOUS_WASTE_OPERATING} licence, which {code} needs", True
+    if licence.revoked_on is not None and licence.revoked_on <= days.last:
+        return f"was revoked from {licence.revoked_on}", True
+    if days.last < licence.valid_from:
+        return f"holds from {licence.valid_from}", False
+    return f"ran out on {licence.valid_until}", False
+
+
 def revocation_cutting(
-    licence_id: str | None, licences: Sequence[Licence], recycler: str, code: str, today: date
+    licences: Sequence[Licence], recycler: str, code: str, today: date, grace_days: int
 ) -> Licence | None:
-    """The match's licence when a revocation in force by `today` leaves the recycler no
-    licence to take `code` on any day from `today` on: the shipment can never lawfully
-    leave. None otherwise (a licence that merely ran out may be renewed: the dispatch is
-    refused meanwhile, the shipment not cancelled)."""
-    own = next((lic for lic in licences if lic.id == licence_id), None)
-    if own is None or own.revoked_on is None or own.revoked_on > today:
+    """The revoked licence that would let the recycler take `code` from `today` on but for
+    its revocation, when nothing else does and the revocation has been in force `grace_days`
+    (time for a renewal to be registered and for a shipment that left before to be
+    reported): the shipment can never lawfully leave. None otherwise, and when the cover
+    merely ran out (a renewal may come: the dispatch is refused meanwhile)."""
+    from_today = Days(today, date.max)
+    if may_take(licences, recycler, code, from_today):
         return None
-    if may_take(licences, recycler, code, Days(today, date.max)):
-        return None
-    return own
+    cut = [
+        lic
+        for lic in licences
+        if lic.enterprise_id == recycler
+        and lic.revoked_on is not None
+        and lic.revoked_on + timedelta(days=grace_days) <= today
+        and lic.may_take(code)
+        and replace(lic, revoked_on=None).holds_on_some_day(today, date.max)
+    ]
+    return min(cut, key=lambda lic: (lic.revoked_on or date.max, lic.id), default=None)
 
 
 def revocation_reason(licence: Licence, code: str) -> str:
@@ -122,7 +148,3 @@ def revocation_reason(licence: Licence, code: str) -> str:
         f"licence {licence.number} was revoked from {licence.revoked_on}: "
         f"the recycler may no longer take {code}"
     )
-
-
-def _revoked(licence: Licence) -> str:
-    return "" if licence.revoked_on is None else f", revoked from {licence.revoked_on}"

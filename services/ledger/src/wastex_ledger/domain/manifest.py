@@ -320,14 +320,17 @@ class Manifest:
         )
 
     def cancel_for_revocation(
-        self, recycler_licences: Sequence[Licence], *, today: date, at: datetime
+        self, recycler_licences: Sequence[Licence], *, today: date, grace_days: int, at: datetime
     ) -> Manifest:
-        """Called off on the recycler's side when a revocation in force leaves it no licence
-        to take the waste on any day to come; itself otherwise (decision 023)."""
-        if self.status is not ManifestStatus.CREATED:
+        """Called off on the recycler's side when revocations in force for `grace_days` leave
+        it no licence to take the waste on any day to come; itself otherwise (decision 023).
+        Judged only when the ledger knows the match's licence."""
+        if self.status is not ManifestStatus.CREATED or not any(
+            lic.id == self.licence_id for lic in recycler_licences
+        ):
             return self
         revoked = revocation_cutting(
-            self.licence_id, recycler_licences, self.recycler, self.waste_code, today
+            recycler_licences, self.recycler, self.waste_code, today, grace_days
         )
         if revoked is None:
             return self

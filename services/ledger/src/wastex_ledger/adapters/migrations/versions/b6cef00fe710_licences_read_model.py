@@ -4,8 +4,9 @@ The ledger keeps the recyclers' licences (`catalog.licence-registered` / `-amend
 latest version of each) and a manifest the licence its match's tonnes count against: a
 shipment no licence allows cannot leave, and a revocation calls off the ones it cuts for
 good (decision 023). Manifests opened before have no licence and are not judged; the
-consumer group reads the licence topics from their beginning, so the read model fills
-itself. A downgrade drops both.
+consumer group reads the licence topics from their beginning when it first subscribes to
+them, so the read model fills itself. A downgrade drops both; after upgrading again the
+group's offsets are past the facts: `wastex replay ledger` re-reads them.
 
 Revision ID: b6cef00fe710
 Revises: 5ec98e57f3cc
