@@ -59,6 +59,17 @@ def settings_for(bootstrap: str, database_url: str | None = None) -> LedgerSetti
     )
 
 
+async def dead_letters(uow_factory: UnitOfWorkFactory, key: str) -> list[dict[str, Any]]:
+    """The headers of the dead letters keyed `key` the ledger has written to its outbox."""
+    async with uow_factory() as uow:
+        rows = await uow.session.execute(
+            select(messaging.outbox.c.headers).where(
+                messaging.outbox.c.topic == "ledger.dlq.v1", messaging.outbox.c.key == key
+            )
+        )
+        return [json.loads(headers) for headers in rows.scalars()]
+
+
 def fact(kind: str, subject: str, data: Any) -> bytes:
     return Envelope.new(kind, "test", subject, data).to_json()
 
@@ -243,16 +254,8 @@ async def test_ingest_reports_go_through_the_same_use_case_and_poison_to_the_dlq
         )
 
         async def parked() -> list[Any] | None:
-            async with uow_factory() as uow:
-                rows = (
-                    await uow.session.execute(
-                        select(messaging.outbox.c.headers).where(
-                            messaging.outbox.c.topic == "ledger.dlq.v1",
-                            messaging.outbox.c.key == enterprise,
-                        )
-                    )
-                ).all()
-            return [json.loads(r[0]) for r in rows] if len(rows) >= 6 else None
+            letters = await dead_letters(uow_factory, enterprise)
+            return letters if len(letters) >= 6 else None
 
         await eventually(parked, timeout=30)
 
@@ -306,18 +309,10 @@ async def test_ingest_reports_go_through_the_same_use_case_and_poison_to_the_dlq
         assert await eventually(licence_kept, timeout=30) == [good]
 
         async def licence_parked() -> Any:
-            async with uow_factory() as uow:
-                row = (
-                    await uow.session.execute(
-                        select(messaging.outbox.c.headers).where(
-                            messaging.outbox.c.topic == "ledger.dlq.v1",
-                            messaging.outbox.c.key == bad,
-                        )
-                    )
-                ).first()
-            return None if row is None else json.loads(row[0])
+            return await dead_letters(uow_factory, bad) or None
 
-        assert (await eventually(licence_parked, timeout=30))["x-error-type"] == "INVALID_LICENCE"
+        [letter] = await eventually(licence_parked, timeout=30)
+        assert letter["x-error-type"] == "INVALID_LICENCE"
         # The same use case as GraphQL: the entry is the enterprise's own, from its site.
         async with uow_factory() as uow:
             repo = Repository(uow.session)

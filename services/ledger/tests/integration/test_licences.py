@@ -18,18 +18,21 @@ from wastex_ledger.testing import Harness, Site
 from wastex_shared.errors import DomainError
 
 
-async def parties(ledger: Harness) -> tuple[Site, Site]:
+async def parties(ledger: Harness, *months: str) -> tuple[Site, Site]:
+    """A steelworks that generated 100 t of slag in each of `months` (June 2026 if none)
+    and a cement works recycling it."""
     steel = await ledger.register("青山区")
     cement = await ledger.register("新洲区", kind="RECYCLER")
     ledger.clock.fixed = on(19)
-    await ledger.service.report(
-        steel.enterprise_id,
-        EntryKind.GENERATED,
-        site_id=steel.site_id,
-        waste_code="SW01",
-        tonnes="100",
-        period="2026-06",
-    )
+    for month in months or ("2026-06",):
+        await ledger.service.report(
+            steel.enterprise_id,
+            EntryKind.GENERATED,
+            site_id=steel.site_id,
+            waste_code="SW01",
+            tonnes="100",
+            period=month,
+        )
     return steel, cement
 
 
@@ -102,15 +105,7 @@ async def test_a_revocation_in_force_for_its_grace_days_calls_off_what_has_not_l
 
 
 async def test_a_revocation_refuses_the_dispatch_from_its_first_day(ledger: Harness) -> None:
-    steel, cement = await parties(ledger)
-    await ledger.service.report(
-        steel.enterprise_id,
-        EntryKind.GENERATED,
-        site_id=steel.site_id,
-        waste_code="SW01",
-        tonnes="100",
-        period="2026-05",
-    )
+    steel, cement = await parties(ledger, "2026-05", "2026-06")
     licence = await ledger.licence(cement)
     match_id = await ledger.confirm(steel, cement, "10", licence_id=licence)
     late = await ledger.confirm(steel, cement, "10", licence_id=licence)
