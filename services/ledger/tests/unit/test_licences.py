@@ -198,6 +198,31 @@ def test_a_shipment_a_revocation_has_not_cut_stays(licences: list[Licence]) -> N
     assert cancelled_on(m, licences) is m
 
 
+def test_a_revocation_from_before_the_manifest_cuts_nothing() -> None:
+    # Review: an old licence revoked in 2025 (it would have run to 2028) and the match's
+    # licence that merely ran out: nothing to call off, the dispatch waits for a renewal.
+    old = replace(
+        CEMENTS, id="lic-old", valid_until=date(2028, 12, 31), revoked_on=date(2025, 3, 1)
+    )
+    ran_out = replace(CEMENTS, valid_until=date(2026, 4, 1))
+    m = opened()
+    assert cancelled_on(m, [old, ran_out]) is m
+
+
+def test_a_revocation_near_the_licence_s_end_still_cuts_after_the_grace() -> None:
+    # Revoked from 20 April, the licence would have ended on 23 April: cut on 27 April.
+    near_end = replace(CEMENTS, valid_until=date(2026, 4, 23), revoked_on=date(2026, 4, 20))
+    assert cancelled_on(opened(), [near_end], date(2026, 4, 26)).status is ManifestStatus.CREATED
+    assert cancelled_on(opened(), [near_end], date(2026, 4, 27)).status is ManifestStatus.CANCELLED
+
+
+def test_every_revocation_counted_waits_its_grace() -> None:
+    # The match's licence revoked yesterday; another revoked a month ago: not yet.
+    earlier = replace(CEMENTS, id="lic-a", revoked_on=date(2026, 3, 20))
+    m = opened()
+    assert cancelled_on(m, [earlier, revoked(date(2026, 4, 19))]) is m
+
+
 def test_only_a_judged_shipment_not_yet_dispatched_is_called_off() -> None:
     sent = dispatch(opened(), [CEMENTS])
     assert cancelled_on(sent, [revoked(date(2026, 4, 1))]) is sent

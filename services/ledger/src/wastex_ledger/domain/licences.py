@@ -11,7 +11,7 @@ over from an expired licence keeps the shipment lawful.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from wastex_ledger.domain import errors
@@ -120,26 +120,37 @@ def _why_not(licence: Licence, code: str, days: Days) -> tuple[str, bool]:
 
 
 def revocation_cutting(
-    licences: Sequence[Licence], recycler: str, code: str, today: date, grace_days: int
+    licences: Sequence[Licence],
+    recycler: str,
+    code: str,
+    today: date,
+    grace_days: int,
+    opened: date,
 ) -> Licence | None:
-    """The revoked licence that would let the recycler take `code` from `today` on but for
-    its revocation, when nothing else does and the revocation has been in force `grace_days`
-    (time for a renewal to be registered and for a shipment that left before to be
-    reported): the shipment can never lawfully leave. None otherwise, and when the cover
-    merely ran out (a renewal may come: the dispatch is refused meanwhile)."""
-    from_today = Days(today, date.max)
-    if may_take(licences, recycler, code, from_today):
+    """The revoked licence whose revocation left the recycler no licence to take `code`
+    from `today` on, when nothing else covers it and every such revocation has been in force
+    `grace_days` (time for a renewal to be registered and for a shipment that left before to
+    be reported): the shipment can never lawfully leave. Only revocations after the manifest
+    was `opened`, of licences that would still have held on their revocation's first day,
+    count: a licence that merely ran out (or was revoked long before) cuts nothing, as a
+    renewal may come and the dispatch is refused meanwhile."""
+    if may_take(licences, recycler, code, Days(today, date.max)):
         return None
     cut = [
         lic
         for lic in licences
         if lic.enterprise_id == recycler
         and lic.revoked_on is not None
-        and lic.revoked_on + timedelta(days=grace_days) <= today
+        and lic.revoked_on > opened
+        and lic.valid_until >= lic.revoked_on
         and lic.may_take(code)
-        and replace(lic, revoked_on=None).holds_on_some_day(today, date.max)
     ]
-    return min(cut, key=lambda lic: (lic.revoked_on or date.max, lic.id), default=None)
+    if not cut or any(
+        lic.revoked_on is not None and lic.revoked_on + timedelta(days=grace_days) > today
+        for lic in cut
+    ):
+        return None
+    return min(cut, key=lambda lic: (lic.revoked_on or date.max, lic.id))
 
 
 def revocation_reason(licence: Licence, code: str) -> str:

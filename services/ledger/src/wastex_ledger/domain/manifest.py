@@ -58,7 +58,7 @@ from wastex_ledger.domain.licences import (
     revocation_cutting,
     revocation_reason,
 )
-from wastex_ledger.domain.periods import Period
+from wastex_ledger.domain.periods import Period, local_day
 from wastex_shared.errors import DomainError
 
 KG_PLACES = Decimal("0.001")
@@ -330,7 +330,12 @@ class Manifest:
         ):
             return self
         revoked = revocation_cutting(
-            recycler_licences, self.recycler, self.waste_code, today, grace_days
+            recycler_licences,
+            self.recycler,
+            self.waste_code,
+            today,
+            grace_days,
+            local_day(self.created_at),
         )
         if revoked is None:
             return self
