@@ -32,7 +32,7 @@ from bench.chaos_api import (
     Applied,
 )
 from bench.chaos_city import CODES, City
-from bench.chaos_kafka import LogTail, Offsets, consumer_groups, group_lag
+from bench.chaos_kafka import LogTail, Offsets, consumer_groups
 from bench.chaos_load import ENTRY_KIND, Q, Record, Sent
 
 RATE = Decimal("0.0001")
@@ -110,10 +110,17 @@ async def outbox_backlog(service_url: str) -> int | None:
 
 
 async def lag_of(tail: LogTail, offsets: Offsets, service: str) -> int:
-    total = 0
+    return sum((await lag_by_partition(tail, offsets, service)).values())
+
+
+async def lag_by_partition(tail: LogTail, offsets: Offsets, service: str) -> dict[str, int]:
+    """`group topic-partition` → messages not yet committed, where any are."""
+    lag: dict[str, int] = {}
     for group, topics in consumer_groups()[service].items():
-        total += await group_lag(tail, offsets, group, topics)
-    return total
+        for tp, offset in (await offsets.committed(group, topics)).items():
+            if (behind := tail.end(tp) - offset) > 0:
+                lag[f"{group} {tp.topic}-{tp.partition}"] = behind
+    return lag
 
 
 async def settled(

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.chaos_checks import healthy, lag_of
+from bench.chaos_checks import healthy, lag_by_partition
 from bench.chaos_kafka import LogTail, Offsets
 from bench.chaos_stack import ChaosStack, PgAdmin
 
@@ -54,25 +54,31 @@ class Injector:
     def _now(self) -> float:
         return time.monotonic() - self.started
 
-    async def recovered(self, services: list[str], since: float) -> float | None:
-        """Seconds from `since` (monotonic) until `services` are healthy with lag 0."""
+    async def recovered(self, services: list[str], since: float) -> tuple[float | None, str]:
+        """Seconds from `since` (monotonic) until `services` are healthy with lag 0, or None
+        and what was still awaited when the recovery timeout ran out."""
         deadline = time.monotonic() + self.recovery_timeout
+        waiting = ""
         while time.monotonic() < deadline:
             try:
-                ready = True
-                for service in services:
-                    if not await healthy(self.stack.service_url(service)):
-                        ready = False
-                        break
-                    if await lag_of(self.tail, self.offsets, service) != 0:
-                        ready = False
-                        break
-                if ready:
-                    return time.monotonic() - since
-            except Exception:
+                waiting = await self._waiting_on(services)
+                if not waiting:
+                    return time.monotonic() - since, ""
+            except Exception as exc:
+                waiting = f"offsets unreadable: {exc!r}"
                 await self.offsets.reset()  # e.g. the broker went away under the client
             await asyncio.sleep(0.2)
-        return None
+        return None, waiting
+
+    async def _waiting_on(self, services: list[str]) -> str:
+        """What keeps `services` from counting as recovered ("" when nothing does)."""
+        for service in services:
+            if not await healthy(self.stack.service_url(service)):
+                return f"{service} not healthy"
+            lag = await lag_by_partition(self.tail, self.offsets, service)
+            if lag:
+                return f"{service} lag {lag}"
+        return ""
 
     async def kill(self, service: str, down_s: float = 1.0) -> Fault:
         fault = Fault("kill-9", service, self._now())
@@ -83,7 +89,7 @@ class Injector:
         await asyncio.to_thread(self.stack.restart, service, self.restart_timeout)
         fault.duration_s = time.monotonic() - t0
         fault.detail = {"pid": pid, "down_s": down_s, "restarted_healthy_s": fault.duration_s}
-        fault.recovery_s = await self.recovered([service], t0)
+        fault.recovery_s, fault.detail["waiting_on"] = await self.recovered([service], t0)
         self.faults.append(fault)
         return fault
 
@@ -105,7 +111,7 @@ class Injector:
             await admin.close()
         fault.duration_s = time.monotonic() - t0
         fault.detail = {"backends_terminated": terminated, "rounds": rounds}
-        fault.recovery_s = await self.recovered(sorted(databases), t0)
+        fault.recovery_s, fault.detail["waiting_on"] = await self.recovered(sorted(databases), t0)
         self.faults.append(fault)
         return fault
 
@@ -118,6 +124,7 @@ class Injector:
         fault.duration_s = time.monotonic() - t0
         fault.detail = {"down_s": down_s, "storage": self.stack.broker_storage}
         await self.offsets.reset()
-        fault.recovery_s = await self.recovered(["catalog", "matching", "ledger"], t0)
+        services = ["catalog", "matching", "ledger"]
+        fault.recovery_s, fault.detail["waiting_on"] = await self.recovered(services, t0)
         self.faults.append(fault)
         return fault

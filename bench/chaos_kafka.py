@@ -204,18 +204,6 @@ class Offsets:
         await self.close()
 
 
-async def group_lag(tail: LogTail, offsets: Offsets, group: str, topics: list[str]) -> int:
-    committed = await offsets.committed(group, topics)
-    return sum(max(0, tail.end(tp) - offset) for tp, offset in committed.items())
-
-
-async def service_lag(tail: LogTail, offsets: Offsets, service: str) -> dict[str, int]:
-    return {
-        group: await group_lag(tail, offsets, group, topics)
-        for group, topics in consumer_groups()[service].items()
-    }
-
-
 def watched_topics() -> list[str]:
     topics = {t for groups in consumer_groups().values() for ts in groups.values() for t in ts}
     return sorted(topics | set(DLQ_TOPICS.values()))

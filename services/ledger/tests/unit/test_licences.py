@@ -209,6 +209,14 @@ def test_a_revocation_from_before_the_manifest_cuts_nothing() -> None:
     assert cancelled_on(m, [old, ran_out]) is m
 
 
+def test_a_revocation_from_the_day_the_manifest_opened_cuts_it() -> None:
+    # The bureau revokes the licence from today, the day the match was confirmed.
+    m = opened()
+    assert cancelled_on(m, [revoked(OPENED.date())], date(2026, 3, 22)).status is (
+        ManifestStatus.CANCELLED
+    )
+
+
 def test_a_revocation_near_the_licence_s_end_still_cuts_after_the_grace() -> None:
     # Revoked from 20 April, the licence would have ended on 23 April: cut on 27 April.
     near_end = replace(CEMENTS, valid_until=date(2026, 4, 23), revoked_on=date(2026, 4, 20))

@@ -130,10 +130,10 @@ def revocation_cutting(
     """The revoked licence whose revocation left the recycler no licence to take `code`
     from `today` on, when nothing else covers it and every such revocation has been in force
     `grace_days` (time for a renewal to be registered and for a shipment that left before to
-    be reported): the shipment can never lawfully leave. Only revocations after the manifest
-    was `opened`, of licences that would still have held on their revocation's first day,
-    count: a licence that merely ran out (or was revoked long before) cuts nothing, as a
-    renewal may come and the dispatch is refused meanwhile."""
+    be reported): the shipment can never lawfully leave. Only revocations in force from the
+    day the manifest was `opened` or later, of licences that would still have held on their
+    revocation's first day, count: a licence that merely ran out (or was revoked before the
+    match) cuts nothing, as a renewal may come and the dispatch is refused meanwhile."""
     if may_take(licences, recycler, code, Days(today, date.max)):
         return None
     cut = [
@@ -141,7 +141,7 @@ def revocation_cutting(
         for lic in licences
         if lic.enterprise_id == recycler
         and lic.revoked_on is not None
-        and lic.revoked_on > opened
+        and lic.revoked_on >= opened
         and lic.valid_until >= lic.revoked_on
         and lic.may_take(code)
     ]
