@@ -46,16 +46,24 @@ def test_a_listed_name_is_accepted_trimmed() -> None:
         ("东湖高新区", "'东湖新技术开发区'"),  # an alias in common use
         ("武汉市青山区", "'青山区'"),  # the city in front
         ("青山去", "'青山区'"),  # one character wrong
+        ("洪三区", "'洪山区'"),  # one character wrong
+        ("江北区", "'江岸区', '江汉区' or '江夏区'"),  # one character wrong, of three
+        ("蔡甸区区", "'蔡甸区'"),  # one character too many
         ("东湖", "'东湖新技术开发区' or '东湖生态旅游风景区'"),  # the start of two
+        ("经开", "'武汉经济技术开发区'"),  # the start of an alias
+        ("高新区", "'东湖新技术开发区'"),  # within an alias, not 新洲区 (two of three alike)
+        ("临空港", "'东西湖区'"),  # within an alias
     ],
 )
 def test_a_near_spelling_is_refused_with_the_name_meant(written: str, meant: str) -> None:
     assert refusal(WUHAN, written).message.endswith(f"did you mean {meant}?")
 
 
-def test_a_name_like_none_is_refused_without_a_guess() -> None:
-    message = refusal(WUHAN, "无人区").message
-    assert message == "'无人区' is not one of the 16 districts in the register"
+@pytest.mark.parametrize("written", ["无人区", "武汉", "武汉市", "开发区"])
+def test_a_name_like_none_is_refused_without_a_guess(written: str) -> None:
+    # The city's name is no zone named after it; a part of many names is none of them.
+    message = refusal(WUHAN, written).message
+    assert message == f"{written!r} is not one of the 16 districts in the register"
 
 
 CITY = """\
@@ -78,6 +86,12 @@ def test_a_city_file_replaces_wuhan(tmp_path: Path) -> None:
     assert register.validate("鄂城区") == "鄂城区"
     assert "did you mean '鄂城区'?" in refusal(register, "鄂城").message
     refusal(register, "青山区")
+
+
+def test_a_file_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "ezhou.csv"
+    path.write_text(CITY, "utf-8-sig")
+    assert load_districts(path).names == ("鄂城区", "葛店开发区")
 
 
 def test_the_setting_names_the_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

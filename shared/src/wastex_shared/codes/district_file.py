@@ -31,7 +31,7 @@ def load_districts(path: Path | None = None) -> DistrictRegister:
     if path is None:
         return parse_districts(packaged_text(), PACKAGED)
     try:
-        text = path.read_text("utf-8")
+        text = path.read_text("utf-8-sig")  # a spreadsheet's "CSV UTF-8" starts with a BOM
     except (OSError, UnicodeDecodeError) as exc:
         raise DistrictFileError(f"district file {path}: {exc}") from exc
     return parse_districts(text, str(path))

@@ -21,7 +21,8 @@ from wastex_shared.errors import DomainError
 UNKNOWN_DISTRICT: Final = "UNKNOWN_DISTRICT"
 #: At most this many names are suggested for one refused name.
 MAX_SUGGESTIONS: Final = 3
-#: A typo's likeness to a listed name (difflib's ratio): one wrong character of three.
+#: A typo's likeness to a listed name (difflib's ratio, a shared last character left out):
+#: one wrong character of three.
 CLOSE_ENOUGH: Final = 0.6
 
 
@@ -82,29 +83,50 @@ class DistrictRegister:
 
     def suggestions(self, name: str) -> tuple[str, ...]:
         """Listed names `name` is a near spelling of, the likeliest rule first: the same but
-        for spacing or case, a listed alias, the start of a name (青山 → 青山区), a name
-        within it (武汉市青山区 → 青山区), and last one or two characters wrong."""
+        for spacing or case, a listed alias, the start of a name or alias (青山 → 青山区), a
+        name or alias within it (武汉市青山区 → 青山区), it within an alias (高新区 → 东湖高新区's
+        district), and last one or two characters wrong. A start or a part must be at least
+        half the spelling, so the city's name (武汉) suggests no zone named after the city."""
         key = _key(name)
         if not key:
             return ()
-        keyed = [(_key(d.name), d) for d in self._districts]
+        names = [(_key(d.name), d) for d in self._districts]
+        spellings = names + [(_key(a), d) for d in self._districts for a in d.aliases]
+        starts = [d for k, d in names if k.startswith(key)]
         rules = (
-            [d.name for k, d in keyed if k == key],
-            [d.name for d in self._districts if key in {_key(a) for a in d.aliases}],
-            [d.name for k, d in keyed if len(key) >= 2 and k.startswith(key)],
-            [d.name for k, d in sorted(keyed, key=lambda kd: -len(kd[0])) if k in key],
-            self._close_to(key, keyed),
+            [d for k, d in names if k == key],
+            [d for k, d in spellings[len(names) :] if k == key],
+            starts if len(starts) >= 2 else [d for k, d in spellings if _starts(k, key)],
+            [d for k, d in sorted(spellings, key=lambda kd: -len(kd[0])) if k in key],
+            [d for k, d in spellings if key in k and 2 * len(key) >= len(k)],
+            self._close_to(key, spellings),
         )
         for found in rules:
             if found:
-                return tuple(found[:MAX_SUGGESTIONS])
+                return tuple(dict.fromkeys(d.name for d in found))[:MAX_SUGGESTIONS]
         return ()
 
     @staticmethod
-    def _close_to(key: str, keyed: list[tuple[str, District]]) -> list[str]:
-        by_key = dict(keyed)
-        close = difflib.get_close_matches(key, by_key, n=MAX_SUGGESTIONS, cutoff=CLOSE_ENOUGH)
-        return [by_key[k].name for k in close]
+    def _close_to(key: str, spellings: list[tuple[str, District]]) -> list[District]:
+        scored = [(_likeness(key, k), i) for i, (k, _) in enumerate(spellings)]
+        best = sorted((-score, i) for score, i in scored if score >= CLOSE_ENOUGH)
+        return [spellings[i][1] for _, i in best]
+
+
+def _likeness(key: str, spelling: str) -> float:
+    """The share of characters in place when one was mistyped (青山去 for 青山区), else
+    difflib's ratio leaving out a last character both share: nearly every name ends in 区,
+    so 开发区 is not two-thirds of 经开区."""
+    if len(key) == len(spelling) and sum(map(str.__ne__, key, spelling)) == 1:
+        return 1 - 1 / len(key)
+    if len(key) > 1 and len(spelling) > 1 and key[-1] == spelling[-1]:
+        key, spelling = key[:-1], spelling[:-1]
+    return difflib.SequenceMatcher(None, key, spelling).ratio()
+
+
+def _starts(spelling: str, key: str) -> bool:
+    """`key` begins `spelling` and is half of it or more (青山 of 青山区, not 武汉 of a zone)."""
+    return len(key) >= 2 and spelling.startswith(key) and 2 * len(key) >= len(spelling)
 
 
 def _either(names: tuple[str, ...]) -> str:
