@@ -19,6 +19,12 @@ from wastex_shared.settings import ServiceSettings
 runner = CliRunner()
 
 
+@pytest.fixture(autouse=True)
+def wuhan_register(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests name Wuhan's districts: a register file set in the shell must not apply."""
+    monkeypatch.delenv("WASTEX_DISTRICTS_FILE", raising=False)
+
+
 def test_token_for_an_enterprise_carries_its_role_and_enterprise() -> None:
     result = runner.invoke(app, ["token", "--role", "enterprise", "--enterprise", "ent-1"])
     assert result.exit_code == 0, result.output

@@ -112,6 +112,7 @@ def test_the_setting_names_the_file(monkeypatch: pytest.MonkeyPatch, tmp_path: P
         ("name,kind\n青山区,administrative_district,extra\n", "line 2: 3 values for 2 columns"),
         ("name,kind\n青山区,administrative_district\n青山区,functional_zone\n", "listed twice"),
         ("name,kind,aliases\nA,functional_zone,B\nB,functional_zone,\n", "'B' is listed twice"),
+        ("name,kind,aliases\nAb,functional_zone,\nC,functional_zone,a b\n", "'a b' is listed"),
     ],
 )
 def test_a_file_that_is_no_register_is_refused_naming_the_line(text: str, says: str) -> None:

@@ -80,6 +80,12 @@ WAIT = "the shipment may leave once a licence of the recycler covers the day it 
         (revoked(date(2026, 4, 20)), "was revoked from 2026-04-20", CANCEL),
         (revoked(date(2026, 4, 1)), "was revoked from 2026-04-01", CANCEL),
         (replace(CEMENTS, valid_until=date(2026, 4, 19)), "ran out on 2026-04-19", WAIT),
+        # revoked after it ran out: the revocation took no day from it
+        (
+            replace(CEMENTS, valid_until=date(2026, 4, 1), revoked_on=date(2026, 4, 5)),
+            "ran out on 2026-04-01",
+            WAIT,
+        ),
         (replace(CEMENTS, valid_from=date(2026, 4, 21)), "holds from 2026-04-21", WAIT),
         (replace(CEMENTS, waste_codes=frozenset({"SW02"})), "no longer lists SW01", CANCEL),
     ],

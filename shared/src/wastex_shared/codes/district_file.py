@@ -12,7 +12,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Final
 
-from wastex_shared.codes.districts import District, DistrictKind, DistrictRegister
+from wastex_shared.codes.districts import (
+    District,
+    DistrictKind,
+    DistrictRegister,
+    spelling_key,
+)
 
 PACKAGED: Final = "wuhan-districts.csv"
 REQUIRED_COLUMNS: Final = ("name", "kind")
@@ -86,6 +91,7 @@ def _check_unique(districts: list[District], origin: str) -> None:
     names = [d.name for d in districts]
     seen: set[str] = set()
     for spelling in names + [a for d in districts for a in d.aliases]:
-        if spelling in seen:
+        # Spelt apart only by spacing or case, two entries are one to the suggestions.
+        if (key := spelling_key(spelling)) in seen:
             raise DistrictFileError(f"{origin}: {spelling!r} is listed twice (names and aliases)")
-        seen.add(spelling)
+        seen.add(key)

@@ -42,7 +42,7 @@ class District:
     note: str = ""
 
 
-def _key(text: str) -> str:
+def spelling_key(text: str) -> str:
     """What two spellings of one name share: no whitespace anywhere (full-width included),
     case folded (for a city whose names are written in Latin letters)."""
     return "".join(text.split()).casefold()
@@ -87,11 +87,11 @@ class DistrictRegister:
         name or alias within it (武汉市青山区 → 青山区), it within an alias (高新区 → 东湖高新区's
         district), and last one or two characters wrong. A start or a part must be at least
         half the spelling, so the city's name (武汉) suggests no zone named after the city."""
-        key = _key(name)
+        key = spelling_key(name)
         if not key:
             return ()
-        names = [(_key(d.name), d) for d in self._districts]
-        spellings = names + [(_key(a), d) for d in self._districts for a in d.aliases]
+        names = [(spelling_key(d.name), d) for d in self._districts]
+        spellings = names + [(spelling_key(a), d) for d in self._districts for a in d.aliases]
         starts = [d for k, d in names if k.startswith(key)]
         rules = (
             [d for k, d in names if k == key],

@@ -112,8 +112,10 @@ def _why_not(licence: Licence, code: str, days: Days) -> tuple[str, bool]:
         return f"no longer lists {code}", True
     if not licence.may_take(code):
         return f"is not a {LicenceType.HAZARDOUS_WASTE_OPERATING} licence, which {code} needs", True
-    if licence.revoked_on is not None and licence.revoked_on <= days.last:
-        return f"was revoked from {licence.revoked_on}", True
+    revoked_on = licence.revoked_on
+    # A revocation after the licence ran out took no day from it: it ran out.
+    if revoked_on is not None and revoked_on <= min(days.last, licence.valid_until):
+        return f"was revoked from {revoked_on}", True
     if days.last < licence.valid_from:
         return f"holds from {licence.valid_from}", False
     return f"ran out on {licence.valid_until}", False

@@ -33,7 +33,8 @@ ManifestStatus = strawberry.enum(
     description=(
         "CREATED (match confirmed) → IN_TRANSIT → RECEIVED, or DISCREPANCY (weights apart by "
         "more than the tolerance) → RESOLVED (both parties named the gap's cause); CREATED → "
-        "CANCELLED (a party called the shipment off before dispatch)."
+        "CANCELLED (called off before dispatch by a party, or on the recycler's side by the "
+        "ledger when a revocation left it no licence for the waste)."
     ),
 )
 GapCauseType = strawberry.enum(
@@ -155,10 +156,15 @@ class MatchRef:
 
 @strawberry.type(
     name="ShipmentCancellation",
-    description="Who called a shipment off before it left, why and when.",
+    description="On whose side a shipment was called off before it left, why and when.",
 )
 class CancellationType:
-    cancelled_by: strawberry.ID = strawberry.field(description="The enterprise that did.")
+    cancelled_by: strawberry.ID = strawberry.field(
+        description=(
+            "The party on whose side it was called off: the enterprise that did, or the "
+            "recycler whose licence a revocation cut (the reason names the licence)."
+        )
+    )
     reason: str
     cancelled_at: datetime
 
