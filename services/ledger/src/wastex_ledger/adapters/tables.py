@@ -143,7 +143,7 @@ manifests = Table(
     #: The last day of the match's shipping window: CREATED after it is overdue.
     Column("ship_by", Date, nullable=True),
     #: The recycler's licence the match's tonnes count against (null before it was kept).
-    Column("licence_id", String(ID), nullable=True, index=True),
+    Column("licence_id", String(ID), nullable=True),
     Column("dispatched_at_us", BigInteger, nullable=True),
     Column("received_at_us", BigInteger, nullable=True),
     #: A discrepancy's resolution (decision 016): proposed by one party, agreed by the other.
