@@ -24,9 +24,10 @@ from wastex_ledger.adapters.migrations import LOCATION
 from wastex_ledger.adapters.repository import Repository
 from wastex_ledger.adapters.tables import messaging
 from wastex_ledger.domain.entries import Entry, SiteFacts
+from wastex_ledger.domain.periods import local_day
 from wastex_ledger.service import entry_from_event, licence_of, projection_deltas
 from wastex_ledger.settings import LedgerSettings
-from wastex_shared.envelope import Envelope
+from wastex_shared.envelope import Envelope, utcnow
 from wastex_shared.errors import DomainError
 from wastex_shared.events.catalog import (
     EnterpriseRegistered,
@@ -101,6 +102,7 @@ async def _entries_from_topic(bootstrap: str, report: ReplayReport) -> list[Entr
 
 async def rebuild(uow_factory: UnitOfWorkFactory, bootstrap: str) -> ReplayReport:
     report = ReplayReport()
+    read_on = local_day(utcnow())
     async with uow_factory() as uow:
         repo = Repository(uow.session)
         async for record in read_topic(bootstrap, CATALOG_ENTERPRISE_REGISTERED.name):
@@ -131,7 +133,8 @@ async def rebuild(uow_factory: UnitOfWorkFactory, bootstrap: str) -> ReplayRepor
                     licence: LicenceFacts = model.model_validate(
                         Envelope.from_json(record.value).data
                     )
-                    await repo.upsert_licence(licence_of(licence), licence.version)
+                    # A revocation not read before counts its grace from today.
+                    await repo.upsert_licence(licence_of(licence), licence.version, read_on)
                 except (ValidationError, ValueError, TypeError, DomainError):
                     report.undecodable += 1
                     continue

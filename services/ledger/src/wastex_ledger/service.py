@@ -529,7 +529,9 @@ class LedgerService:
         revocation sweep (woken once this commits) calls off what a revocation cuts for
         good, never this handler: a successor's registration on the other topic may not have
         been read yet, and the consumer's batch must not lock manifests (lock order)."""
-        await Repository(uow.session).upsert_licence(licence_of(data), data.version)
+        await Repository(uow.session).upsert_licence(
+            licence_of(data), data.version, read_on=self.today()
+        )
         if data.revoked_on is not None:
             uow.after_commit(self.revocations.set)
 

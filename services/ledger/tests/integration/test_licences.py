@@ -104,6 +104,24 @@ async def test_a_revocation_in_force_for_its_grace_days_calls_off_what_has_not_l
     assert await swept(ledger, 21) == 0
 
 
+async def test_a_revocation_read_late_waits_its_grace_from_the_day_it_was_read(
+    ledger: Harness,
+) -> None:
+    steel, cement = await parties(ledger)
+    licence = await ledger.licence(cement)
+    waiting = await ledger.confirm(steel, cement, "10", licence_id=licence)
+    # Revoked from 2 June, read on 19 June (the ledger was behind): not cut before the 26th,
+    # though in force for its seven days by the 9th.
+    ledger.clock.fixed = on(19)
+    await ledger.licence(cement, licence_id=licence, revoked_on=date(2026, 6, 2), version=2)
+    # A later amendment (read on the 22nd) keeps the day the revocation was first read.
+    ledger.clock.fixed = on(22)
+    await ledger.licence(cement, licence_id=licence, revoked_on=date(2026, 6, 2), version=3)
+    assert await swept(ledger, 25) == 0
+    assert await swept(ledger, 26) == 1
+    assert (await manifest_of(ledger, waiting)).status is ManifestStatus.CANCELLED
+
+
 async def test_a_revocation_refuses_the_dispatch_from_its_first_day(ledger: Harness) -> None:
     steel, cement = await parties(ledger, "2026-05", "2026-06")
     licence = await ledger.licence(cement)

@@ -215,6 +215,16 @@ def test_a_revocation_from_before_the_manifest_cuts_nothing() -> None:
     assert cancelled_on(m, [old, ran_out]) is m
 
 
+def test_a_revocation_read_after_its_first_day_waits_its_grace_from_the_day_read() -> None:
+    read_late = replace(revoked(date(2026, 4, 1)), revocation_read_on=date(2026, 4, 14))
+    assert cancelled_on(opened(), [read_late], date(2026, 4, 20)).status is (
+        ManifestStatus.CREATED
+    )
+    assert cancelled_on(opened(), [read_late], date(2026, 4, 21)).status is (
+        ManifestStatus.CANCELLED
+    )
+
+
 def test_a_revocation_from_the_day_the_manifest_opened_cuts_it() -> None:
     # The bureau revokes the licence from today, the day the match was confirmed.
     m = opened()

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
+    case,
     delete,
     func,
     insert,
@@ -232,9 +233,10 @@ class Repository:
             district = found.scalar_one_or_none()
         return None if district is None else str(district)
 
-    async def upsert_licence(self, licence: Licence, version: int) -> None:
+    async def upsert_licence(self, licence: Licence, version: int, read_on: date) -> None:
         """Keep the licence unless a later version is kept already (registration and
-        amendments travel on two topics, so they may arrive out of order)."""
+        amendments travel on two topics, so they may arrive out of order); a revocation
+        keeps the day it was first read (`read_on` the first time)."""
         values = {
             "licence_id": licence.id,
             "enterprise_id": licence.enterprise_id,
@@ -244,12 +246,20 @@ class Repository:
             "valid_from": licence.valid_from,
             "valid_until": licence.valid_until,
             "revoked_on": licence.revoked_on,
+            "revocation_read_on": None if licence.revoked_on is None else read_on,
             "version": version,
         }
         stmt = upsert_into(self.dialect, licences).values(values)
+        first_read = func.coalesce(licences.c.revocation_read_on, stmt.excluded.revocation_read_on)
+        updates: dict[str, Any] = {
+            name: stmt.excluded[name] for name in values if name != "licence_id"
+        }
+        updates["revocation_read_on"] = case(
+            (stmt.excluded.revoked_on.is_(None), None), else_=first_read
+        )
         stmt = stmt.on_conflict_do_update(
             index_elements=["licence_id"],
-            set_={name: stmt.excluded[name] for name in values if name != "licence_id"},
+            set_=updates,
             where=licences.c.version < stmt.excluded.version,
         )
         await self.session.execute(stmt)
@@ -528,7 +538,10 @@ class Repository:
         """CREATED manifests with a licence, of recyclers holding a licence revoked from
         `revoked_by` or earlier, in id order after `after` (the revocation sweep's
         candidates: the domain decides which of them a revocation cuts)."""
-        holders = select(licences.c.enterprise_id).where(licences.c.revoked_on <= revoked_by)
+        holders = select(licences.c.enterprise_id).where(
+            licences.c.revoked_on <= revoked_by,
+            func.coalesce(licences.c.revocation_read_on, licences.c.revoked_on) <= revoked_by,
+        )
         rows = (
             (
                 await self.session.execute(
@@ -970,6 +983,7 @@ def licence_from_row(row: Mapping[Any, Any]) -> Licence:
         valid_from=row["valid_from"],
         valid_until=row["valid_until"],
         revoked_on=row["revoked_on"],
+        revocation_read_on=row["revocation_read_on"],
     )
 
 

@@ -79,6 +79,7 @@ licences = Table(
     Column("valid_from", Date, nullable=False),
     Column("valid_until", Date, nullable=False),
     Column("revoked_on", Date, nullable=True),
+    Column("revocation_read_on", Date, nullable=True),
     Column("version", Integer, nullable=False),
 )
 

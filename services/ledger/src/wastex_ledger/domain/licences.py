@@ -31,6 +31,17 @@ class Licence:
     valid_until: date
     #: The first day the licence no longer holds, when it was revoked.
     revoked_on: date | None = None
+    #: The day the ledger first read the revocation: the grace counts from it as well, so
+    #: a ledger catching up on a backlog still gives a successor's registration, on the
+    #: other topic, its grace days to be read.
+    revocation_read_on: date | None = None
+
+    @property
+    def revocation_counts_from(self) -> date | None:
+        """The revocation's first day, or the day it was read when that came later."""
+        if self.revoked_on is None:
+            return None
+        return max(self.revoked_on, self.revocation_read_on or self.revoked_on)
 
     @property
     def last_valid_day(self) -> date:
@@ -130,12 +141,13 @@ def revocation_cutting(
     opened: date,
 ) -> Licence | None:
     """The revoked licence whose revocation left the recycler no licence to take `code`
-    from `today` on, when nothing else covers it and every such revocation has been in force
-    `grace_days` (time for a renewal to be registered and for a shipment that left before to
-    be reported): the shipment can never lawfully leave. Only revocations in force from the
-    day the manifest was `opened` or later, of licences that would still have held on their
-    revocation's first day, count: a licence that merely ran out (or was revoked before the
-    match) cuts nothing, as a renewal may come and the dispatch is refused meanwhile."""
+    from `today` on, when nothing else covers it and every such revocation has been in force,
+    and known to the ledger, `grace_days` (time for a renewal to be registered and read, and
+    for a shipment that left before to be reported): the shipment can never lawfully leave.
+    Only revocations in force from the day the manifest was `opened` or later, of licences
+    that would still have held on their revocation's first day, count: a licence that merely
+    ran out (or was revoked before the match) cuts nothing, as a renewal may come and the
+    dispatch is refused meanwhile."""
     if may_take(licences, recycler, code, Days(today, date.max)):
         return None
     cut = [
@@ -148,7 +160,8 @@ def revocation_cutting(
         and lic.may_take(code)
     ]
     if not cut or any(
-        lic.revoked_on is not None and lic.revoked_on + timedelta(days=grace_days) > today
+        (counts_from := lic.revocation_counts_from) is not None
+        and counts_from + timedelta(days=grace_days) > today
         for lic in cut
     ):
         return None
