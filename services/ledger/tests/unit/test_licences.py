@@ -217,20 +217,15 @@ def test_a_revocation_from_before_the_manifest_cuts_nothing() -> None:
 
 def test_a_revocation_read_after_its_first_day_waits_its_grace_from_the_day_read() -> None:
     read_late = replace(revoked(date(2026, 4, 1)), revocation_read_on=date(2026, 4, 14))
-    assert cancelled_on(opened(), [read_late], date(2026, 4, 20)).status is (
-        ManifestStatus.CREATED
-    )
-    assert cancelled_on(opened(), [read_late], date(2026, 4, 21)).status is (
-        ManifestStatus.CANCELLED
-    )
+    m = opened()
+    assert cancelled_on(m, [read_late], date(2026, 4, 20)) is m  # in force 19 days, read 6
+    assert cancelled_on(m, [read_late], date(2026, 4, 21)).status is ManifestStatus.CANCELLED
 
 
 def test_a_revocation_from_the_day_the_manifest_opened_cuts_it() -> None:
     # The bureau revokes the licence from today, the day the match was confirmed.
-    m = opened()
-    assert cancelled_on(m, [revoked(OPENED.date())], date(2026, 3, 22)).status is (
-        ManifestStatus.CANCELLED
-    )
+    called_off = cancelled_on(opened(), [revoked(OPENED.date())], date(2026, 3, 22))
+    assert called_off.status is ManifestStatus.CANCELLED
 
 
 def test_a_revocation_near_the_licence_s_end_still_cuts_after_the_grace() -> None:
