@@ -23,22 +23,51 @@ def e2e_register(path: Path) -> Path:
     return path
 
 
+class E2EStack:
+    """The e2e modules' stack: started for the first that asks, stopped when the
+    reliability suite starts its own (an idle stack's consumers polling its broker take a
+    share of the CPU a broker restart's recovery needs on a two-core machine) or at the
+    session's end."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.running: Stack | None = None
+        self.started = 0
+
+    def get(self) -> Stack:
+        if self.running is None:
+            self.started += 1
+            run = self.root / f"run-{self.started}"
+            running = Stack(
+                ports=Ports.free(),
+                data_dir=run / "data",
+                run_dir=run / "run",
+                extra_env={
+                    "WASTEX_DISTRICTS_FILE": str(e2e_register(self.root / "districts.csv")),
+                    # A revocation calls off what it cuts at once (the walking skeleton).
+                    "WASTEX_LEDGER_REVOCATION_GRACE_DAYS": "0",
+                },
+            )
+            running.start()
+            self.running = running
+        return self.running
+
+    def stop(self) -> None:
+        running, self.running = self.running, None
+        if running is not None:
+            running.stop()
+
+
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    root: Path = tmp_path_factory.mktemp("stack")
-    districts = e2e_register(root / "districts.csv")
-    running = Stack(
-        ports=Ports.free(),
-        data_dir=root / "data",
-        run_dir=root / "run",
-        extra_env={
-            "WASTEX_DISTRICTS_FILE": str(districts),
-            # A revocation calls off what it cuts at once (the walking skeleton shows it).
-            "WASTEX_LEDGER_REVOCATION_GRACE_DAYS": "0",
-        },
-    )
-    running.start()
+def e2e_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2EStack]:
+    holder = E2EStack(tmp_path_factory.mktemp("stack"))
     try:
-        yield running
+        yield holder
     finally:
-        running.stop()
+        holder.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(e2e_stack: E2EStack) -> Stack:
+    """The whole stack as `make run` starts it, shared by the e2e modules."""
+    return e2e_stack.get()

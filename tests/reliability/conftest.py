@@ -2,7 +2,8 @@
 (PostgreSQL databases made for the run when PostgreSQL is up) with a city and a load
 generator on it.
 
-Two kinds of stack, never both at once (the machine may have two cores):
+Two kinds of stack, never both at once nor beside the e2e modules' stack (the machine may
+have two cores):
 - `chaos`: tansu on memory storage, for everything but the broker's own restart;
 - `s3_chaos`: tansu on s3 storage kept by a moto_server, so the broker can be killed and
   started again with its log. tansu on s3 answers a few dozen storage requests a second,
@@ -19,6 +20,7 @@ import contextlib
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -28,6 +30,9 @@ if str(REPO) not in sys.path:
 
 from bench.chaos import Session, session  # noqa: E402
 from bench.chaos_stack import chaos_stack, pg_available  # noqa: E402
+
+if TYPE_CHECKING:
+    from tests.conftest import E2EStack
 
 #: Session settings per stack kind (the s3 broker is slow: a small city, a light load).
 KINDS: dict[str, dict[str, float | int]] = {
@@ -92,7 +97,11 @@ class Stacks:
 
 
 @pytest.fixture(scope="session")
-async def stacks(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stacks]:
+async def stacks(
+    tmp_path_factory: pytest.TempPathFactory, e2e_stack: E2EStack
+) -> AsyncIterator[Stacks]:
+    # One stack at a time: the e2e modules' stack, idle by now, is stopped first.
+    await asyncio.to_thread(e2e_stack.stop)
     running = Stacks(tmp_path_factory.mktemp("reliability"))
     try:
         yield running
