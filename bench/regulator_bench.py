@@ -38,25 +38,16 @@ from wastex_ledger.replay import replay
 from wastex_ledger.service import entry_recorded, projection_deltas
 from wastex_ledger.settings import LedgerSettings
 from wastex_shared.auth import Role, issue_token
+from wastex_shared.codes import DistrictKind
+from wastex_shared.codes.district_file import load_districts
 from wastex_shared.envelope import Envelope, derived_id, utcnow
 from wastex_shared.settings import ServiceSettings
 from wastex_shared.storage import UnitOfWorkFactory, make_engine
 from wastex_shared.topics import LEDGER_ENTRY_RECORDED
 
-DISTRICTS = (
-    "江岸区",
-    "江汉区",
-    "硚口区",
-    "汉阳区",
-    "武昌区",
-    "青山区",
-    "洪山区",
-    "东西湖区",
-    "汉南区",
-    "蔡甸区",
-    "江夏区",
-    "黄陂区",
-    "新洲区",
+#: The city: the register's 13 administrative districts.
+DISTRICTS = tuple(
+    d.name for d in load_districts() if d.kind is DistrictKind.ADMINISTRATIVE_DISTRICT
 )
 CODES = ("SW01", "SW02", "SW03", "SW04", "SW06", "SW07", "SW10", "SW17", "HW08", "HW49")
 INDUSTRIES = ("C3120", "D4411", "C3011", "C3670", "C2614")
