@@ -86,5 +86,12 @@ def main(names: list[str]) -> None:
         sys.exit(1)
 
 
+def known() -> list[str]:
+    return sorted(path.name.removesuffix("_bench.py") for path in RESULTS.parent.glob("*_bench.py"))
+
+
 if __name__ == "__main__":
+    unknown = [name for name in sys.argv[1:] if name not in known()]
+    if unknown:  # before any run overwrites latest.json
+        sys.exit(f"usage: python -m bench [{' '.join(known())}] (not {', '.join(unknown)})")
     main(sys.argv[1:])
