@@ -54,21 +54,22 @@ class Injector:
     def _now(self) -> float:
         return time.monotonic() - self.started
 
-    async def recovered(self, services: list[str], since: float) -> tuple[float | None, str]:
-        """Seconds from `since` (monotonic) until `services` are healthy with lag 0, or None
-        and what was still awaited when the recovery timeout ran out."""
+    async def recovered(self, fault: Fault, services: list[str], since: float) -> None:
+        """Time `fault.recovery_s` from `since` (monotonic) until `services` are healthy with
+        lag 0; when the recovery timeout runs out, None and what was still awaited."""
         deadline = time.monotonic() + self.recovery_timeout
         waiting = ""
         while time.monotonic() < deadline:
             try:
                 waiting = await self._waiting_on(services)
                 if not waiting:
-                    return time.monotonic() - since, ""
+                    fault.recovery_s = time.monotonic() - since
+                    return
             except Exception as exc:
                 waiting = f"offsets unreadable: {exc!r}"
                 await self.offsets.reset()  # e.g. the broker went away under the client
             await asyncio.sleep(0.2)
-        return None, waiting
+        fault.detail["waiting_on"] = waiting
 
     async def _waiting_on(self, services: list[str]) -> str:
         """What keeps `services` from counting as recovered ("" when nothing does)."""
@@ -89,7 +90,7 @@ class Injector:
         await asyncio.to_thread(self.stack.restart, service, self.restart_timeout)
         fault.duration_s = time.monotonic() - t0
         fault.detail = {"pid": pid, "down_s": down_s, "restarted_healthy_s": fault.duration_s}
-        fault.recovery_s, fault.detail["waiting_on"] = await self.recovered([service], t0)
+        await self.recovered(fault, [service], t0)
         self.faults.append(fault)
         return fault
 
@@ -111,7 +112,7 @@ class Injector:
             await admin.close()
         fault.duration_s = time.monotonic() - t0
         fault.detail = {"backends_terminated": terminated, "rounds": rounds}
-        fault.recovery_s, fault.detail["waiting_on"] = await self.recovered(sorted(databases), t0)
+        await self.recovered(fault, sorted(databases), t0)
         self.faults.append(fault)
         return fault
 
@@ -124,7 +125,6 @@ class Injector:
         fault.duration_s = time.monotonic() - t0
         fault.detail = {"down_s": down_s, "storage": self.stack.broker_storage}
         await self.offsets.reset()
-        services = ["catalog", "matching", "ledger"]
-        fault.recovery_s, fault.detail["waiting_on"] = await self.recovered(services, t0)
+        await self.recovered(fault, ["catalog", "matching", "ledger"], t0)
         self.faults.append(fault)
         return fault

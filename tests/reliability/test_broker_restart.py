@@ -25,7 +25,7 @@ async def test_broker_restart_under_load_loses_and_duplicates_nothing(
 
     (fault,) = injector.faults
     assert fault.kind == "broker-restart"
-    assert fault.recovery_s is not None
+    assert fault.recovery_s is not None, fault.as_dict()
     back_at = injector.started + fault.at_s + fault.duration_s
     sent = s3_chaos.load.record.sent
     assert any(s.sent_at > back_at for s in sent), "no load after the broker came back"

@@ -26,7 +26,7 @@ async def test_postgres_connection_loss_under_load_loses_and_duplicates_nothing(
     (fault,) = injector.faults
     assert fault.kind == "pg-connection-loss"
     assert fault.detail["backends_terminated"] > 0
-    assert fault.recovery_s is not None
+    assert fault.recovery_s is not None, fault.as_dict()
     parked = chaos.tail.dead_letters[parked_before:]
     assert parked == [], f"transient database errors parked messages: {parked[:5]}"
     assert verdict.ok, verdict.as_dict()
