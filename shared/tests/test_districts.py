@@ -66,6 +66,23 @@ def test_a_name_like_none_is_refused_without_a_guess(written: str) -> None:
     assert message == f"{written!r} is not one of the 16 districts in the register"
 
 
+async def test_a_query_may_name_a_listed_or_stored_district_and_no_other() -> None:
+    stored = {"老城区"}
+    asked: list[str] = []
+
+    async def holds(name: str) -> bool:
+        asked.append(name)
+        return name in stored
+
+    await WUHAN.require_queried(" 青山区", holds)
+    assert asked == []  # a listed name needs no look-up
+    await WUHAN.require_queried("老城区", holds)
+    with pytest.raises(DomainError) as err:
+        await WUHAN.require_queried("青山", holds, "scope.district")
+    assert (err.value.code, err.value.field) == ("UNKNOWN_DISTRICT", "scope.district")
+    assert err.value.message.endswith("did you mean '青山区'?")
+
+
 CITY = """\
 # Ezhou, for a test: comments and blank lines are skipped
 name,kind,aliases,note

@@ -26,6 +26,11 @@ class CatalogQueries:
     def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
         self._uow = uow_factory
 
+    async def holds_district(self, district: str) -> bool:
+        """Some enterprise or site is registered in `district` (named before the register)."""
+        async with self._uow.reading() as uow:
+            return await CatalogRepository(uow.session).holds_district(district)
+
     async def enterprises(self, ids: Sequence[str]) -> list[Stored[Enterprise] | None]:
         async with self._uow.reading() as uow:
             found = await CatalogRepository(uow.session).enterprises(ids)

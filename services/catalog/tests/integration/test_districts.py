@@ -181,3 +181,35 @@ async def test_an_enterprise_stored_outside_the_register_keeps_its_name_and_its_
         ADD_SITE, "addSite", input={"enterpriseId": legacy.id, "district": "青山区", **WORKS}
     )
     assert placed["site"]["district"] == "青山区"
+
+
+async def test_a_filter_names_a_district_of_the_register_or_of_the_records(
+    api: Api, uow_factory: UnitOfWorkFactory
+) -> None:
+    """A typo in a filter is refused with the name meant, not answered with an empty list;
+    a name stored before the register still filters its records."""
+    legacy = Enterprise(
+        id="ent-old-town",
+        name="Old Town Steel",
+        credit_code=unique_credit_code(),
+        industry="C3120",
+        district="老城区",
+        kind=EnterpriseKind.FACTORY,
+    )
+    async with uow_factory() as uow:
+        await CatalogRepository(uow.session).add_enterprise(legacy, datetime.now(UTC))
+        await uow.commit()
+    admin = api.as_(ADMIN)
+    enterprises = "query($f: EnterpriseFilter) { enterprises(filter: $f) { totalCount } }"
+    licences = "query($f: LicenceRegisterFilter) { licenceRegister(filter: $f) { totalCount } }"
+    offers = "query($f: OfferFilter) { offers(filter: $f) { totalCount } }"
+    demands = "query($f: DemandFilter) { demands(filter: $f) { totalCount } }"
+    for query in (enterprises, licences, offers, demands):
+        body = await admin.execute(query, f={"district": "青山"})
+        [error] = body["errors"]
+        assert error["extensions"]["code"] == "UNKNOWN_DISTRICT", body
+        assert error["extensions"]["field"] == "filter.district", body
+        assert error["message"].endswith("did you mean '青山区'?"), body
+        assert (await admin.data(query, f={"district": "青山区"})) is not None
+    stored = await admin.data(enterprises, f={"district": " 老城区 "})  # trimmed
+    assert stored["enterprises"]["totalCount"] == 1

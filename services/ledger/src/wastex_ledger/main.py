@@ -15,6 +15,7 @@ from wastex_ledger.entrypoints.graphql.subscriptions import MANIFEST_TOPICS
 from wastex_ledger.entrypoints.kafka import build_router
 from wastex_ledger.service import LedgerConfig, LedgerService
 from wastex_ledger.settings import LedgerSettings
+from wastex_shared.codes.district_file import load_districts
 from wastex_shared.graphql.app import SubgraphApp
 from wastex_shared.messaging.live import KafkaLiveFeed, LiveHub
 from wastex_shared.runtime import Runtime, build_runtime, create_app
@@ -39,6 +40,7 @@ def build_config(settings: LedgerSettings) -> LedgerConfig:
         weight_tolerance=settings.weight_tolerance,
         rules=load_rules(settings.zero_waste_rules),
         revocation_grace_days=settings.revocation_grace_days,
+        districts=load_districts(settings.districts_file),
     )
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -42,7 +42,8 @@ from wastex_ledger.domain.periods import Period, local_day, period_range, year_r
 from wastex_ledger.domain.scope import Scope, ScopeKind, WasteClass, grain_of, projection_keys
 from wastex_ledger.domain.visibility import Reach
 from wastex_ledger.domain.zero_waste import Assessment, Records, Rule, assess, facts_of
-from wastex_shared.codes import LicenceType
+from wastex_shared.codes import DistrictRegister, LicenceType
+from wastex_shared.codes.district_file import load_districts
 from wastex_shared.emission_factors import factor
 from wastex_shared.envelope import Envelope, derived_id, new_id, utcnow
 from wastex_shared.errors import DomainError, NotAuthorized
@@ -88,6 +89,8 @@ class LedgerConfig:
     rules: tuple[Rule, ...] = ()
     #: Days a revocation is in force before it calls off what it cuts (decision 023).
     revocation_grace_days: int = 7
+    #: The city's districts: what a query may filter by, with the names records hold.
+    districts: DistrictRegister = field(default_factory=load_districts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +254,18 @@ class LedgerService:
     def today(self) -> date:
         """The calendar day in China (shipping windows are local days)."""
         return local_day(self._clock())
+
+    async def require_known_district(self, name: str | None, field: str) -> None:
+        """Refuse (UNKNOWN_DISTRICT) a district a query names that neither the register
+        lists nor the ledger's records hold: a typo would read as figures of zero."""
+        if name is None:
+            return
+
+        async def stored(district: str) -> bool:
+            async with self._uow() as uow:
+                return await Repository(uow.session).holds_district(district)
+
+        await self.config.districts.require_queried(name, stored, field)
 
     # -- commands: reports --------------------------------------------------------------
 

@@ -247,6 +247,28 @@ async def test_who_sees_which_figures(api: Api, ledger: Harness) -> None:
     assert (await figures(regulator("*"), {"wasteCode": " sw01 "}))["generatedTonnes"] == "10.000"
 
 
+async def test_a_district_neither_the_register_nor_the_records_know_is_refused(
+    api: Api, ledger: Harness
+) -> None:
+    steel = await ledger.register("青山区")
+    # Named before the register: its figures stay answerable under the name stored.
+    old_town = await ledger.register("老城区")
+    await api.report(tenant(old_town), old_town, "4.000", "2026-01")
+    await api.report(tenant(steel), steel, "10.000", "2026-01")
+    window = {"from": "2026-01", "to": "2026-12"}
+    city = regulator("*")
+
+    body = await api.execute(UTILISATION, city, scope={"district": "青山"}, **window)
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "UNKNOWN_DISTRICT"
+    assert error["message"].endswith("did you mean '青山区'?")
+    for named in ("青山区", "新洲区", "老城区"):  # listed with no figures yet, or stored
+        scope = {"district": named}
+        assert (await api.data(UTILISATION, city, scope=scope, **window))["utilisation"]
+    old = await api.data(UTILISATION, city, scope={"district": "老城区"}, **window)
+    assert old["utilisation"]["generatedTonnes"] == "4.000"
+
+
 async def test_a_regulator_reads_the_entries_of_enterprises_registered_in_its_district(
     api: Api, ledger: Harness
 ) -> None:

@@ -248,10 +248,11 @@ async def test_who_may_rank_which_enterprises(api: Api, district: District) -> N
         "NOT_AUTHORIZED",
         "district",
     )
-    # '*' and admins: any district, or the whole city.
+    # '*' and admins: any district, or the whole city; a typo is no empty district.
     for city in (CITY, ADMIN):
         assert ids(await api.league(city, district="新洲区")) == xinzhou
         assert set(ids(await api.league(city))) == set(qingshan + xinzhou)
+        assert await api.refusal(city, district="新洲") == ("UNKNOWN_DISTRICT", "district")
     # Tenants and strangers: nobody.
     for stranger in (
         None,

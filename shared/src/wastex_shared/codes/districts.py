@@ -11,7 +11,7 @@ Pure: the register is built from a parsed file (`district_file`) and passed to w
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
@@ -75,6 +75,16 @@ class DistrictRegister:
         if trimmed in self._by_name:
             return trimmed
         raise DomainError(UNKNOWN_DISTRICT, self._refusal(trimmed), field)
+
+    async def require_queried(
+        self, name: str, stored: Callable[[str], Awaitable[bool]], field: str = "district"
+    ) -> None:
+        """A district a query filters by: one the register lists or one `stored` says the
+        records hold (named before the register); else UNKNOWN_DISTRICT, suggesting the name
+        meant, so a typo (青山) is not answered with an empty list or figures of zero."""
+        if name.strip() in self._by_name or await stored(name):
+            return
+        self.validate(name, field)
 
     def _refusal(self, name: str) -> str:
         refused = f"{name!r} is not one of the {len(self)} districts in the register"

@@ -15,7 +15,18 @@ from decimal import Decimal
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, Result, Table, delete, event, insert, or_, select, update
+from sqlalchemy import (
+    Engine,
+    Result,
+    Table,
+    delete,
+    event,
+    insert,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -116,6 +127,14 @@ class CatalogRepository:
     async def enterprise(self, enterprise_id: str) -> Stored[Enterprise] | None:
         row = await self._one(select(ENTERPRISES).where(ENTERPRISES.c.id == enterprise_id))
         return rows.enterprise_of(row) if row else None
+
+    async def holds_district(self, district: str) -> bool:
+        """Some enterprise or site is registered in `district`."""
+        held = union_all(
+            select(ENTERPRISES.c.id).where(ENTERPRISES.c.district == district),
+            select(SITES.c.id).where(SITES.c.district == district),
+        ).limit(1)
+        return (await self._execute(held)).first() is not None
 
     async def enterprises(self, ids: Iterable[str]) -> dict[str, Stored[Enterprise]]:
         found = [rows.enterprise_of(r) for r in await self._by_ids(ENTERPRISES, ids)]

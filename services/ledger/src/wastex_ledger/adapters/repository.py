@@ -24,6 +24,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -217,6 +218,16 @@ class Repository:
         if row is None:
             return None
         return SiteFacts(row["site_id"], row["enterprise_id"], row["district"], row["industry"])
+
+    async def holds_district(self, district: str) -> bool:
+        """Some enterprise or site the ledger knows is registered in `district`."""
+        held = union_all(
+            select(enterprises.c.enterprise_id).where(enterprises.c.district == district),
+            select(sites.c.site_id).where(
+                or_(sites.c.district == district, sites.c.enterprise_district == district)
+            ),
+        ).limit(1)
+        return (await self.session.execute(held)).first() is not None
 
     async def enterprise_district(self, enterprise_id: str) -> str | None:
         """The enterprise's registered district (from its registration, else its sites)."""

@@ -18,6 +18,12 @@ from wastex_catalog.filters import EnterpriseFilter as EnterpriseQuery
 from wastex_catalog.filters import LicenceFilter as LicenceQuery
 from wastex_catalog.filters import ListingFilter
 
+#: What a district filter takes (a typo is refused rather than answered with nothing).
+DISTRICT_FILTER = (
+    "A name of the register (the districts query) or one records were stored under before "
+    "it, trimmed; any other is refused with UNKNOWN_DISTRICT and the name meant."
+)
+
 
 @strawberry.input
 class RegisterEnterpriseInput:
@@ -206,7 +212,7 @@ class OfferFilter:
     enterprise_id: strawberry.ID | None = None
     waste_code: str | None = None
     status: ListingStatus | None = None
-    district: str | None = None
+    district: str | None = strawberry.field(default=None, description=DISTRICT_FILTER)
     available_on: date | None = strawberry.field(
         default=None, description="Offers whose availability window contains this day."
     )
@@ -219,7 +225,7 @@ class DemandFilter:
         default=None, description="Demands that accept this code."
     )
     status: ListingStatus | None = None
-    district: str | None = None
+    district: str | None = strawberry.field(default=None, description=DISTRICT_FILTER)
     available_on: date | None = strawberry.field(
         default=None, description="Demands whose window contains this day."
     )
@@ -227,17 +233,19 @@ class DemandFilter:
 
 @strawberry.input(description="All given fields must match.")
 class EnterpriseFilter:
-    district: str | None = None
+    district: str | None = strawberry.field(default=None, description=DISTRICT_FILTER)
     kind: EnterpriseKind | None = None
 
     def query(self) -> EnterpriseQuery:
-        return EnterpriseQuery(self.district, self.kind.value if self.kind else None)
+        return EnterpriseQuery(_trimmed(self.district), self.kind.value if self.kind else None)
 
 
 @strawberry.input(description="The licence register's filters; all given must hold.")
 class LicenceRegisterFilter:
     enterprise_id: strawberry.ID | None = None
-    district: str | None = strawberry.field(default=None, description="The holder's district.")
+    district: str | None = strawberry.field(
+        default=None, description=f"The holder's district. {DISTRICT_FILTER}"
+    )
     waste_code: str | None = strawberry.field(default=None, description="Lists this code.")
     valid_on: date | None = strawberry.field(
         default=None, description="Holds on this day (valid, not yet revoked)."
@@ -252,7 +260,7 @@ class LicenceRegisterFilter:
     def query(self) -> LicenceQuery:
         return LicenceQuery(
             enterprise_id=None if self.enterprise_id is None else str(self.enterprise_id),
-            district=self.district,
+            district=_trimmed(self.district),
             waste_code=self.waste_code,
             valid_on=self.valid_on,
             expiring_by=self.expiring_by,
@@ -267,6 +275,11 @@ def listing_filter(wanted: OfferFilter | DemandFilter | None) -> ListingFilter:
         enterprise_id=wanted.enterprise_id,
         waste_code=wanted.waste_code,
         status=DomainStatus(wanted.status.value) if wanted.status else None,
-        district=wanted.district,
+        district=_trimmed(wanted.district),
         available_on=wanted.available_on,
     )
+
+
+def _trimmed(district: str | None) -> str | None:
+    """A district filter as the register writes names: no surrounding spaces."""
+    return None if district is None else district.strip()

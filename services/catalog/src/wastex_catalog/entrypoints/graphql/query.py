@@ -40,6 +40,16 @@ from wastex_shared.graphql.connection import Connection, connection, decode_curs
 from wastex_shared.graphql.context import Info
 
 
+async def require_known_district(info: Info, district: str | None) -> None:
+    """A district filter the register lists or the catalog's records hold; else
+    UNKNOWN_DISTRICT (a typo would read as a district with nothing in it)."""
+    if district is not None:
+        known = services(info)
+        await known.districts.require_queried(
+            district, known.queries.holds_district, "filter.district"
+        )
+
+
 class Identified(Protocol):
     @property
     def id(self) -> str: ...
@@ -99,6 +109,7 @@ class Query:
         scope = policy.enterprise_scope(principal(info))
         request = page_request(first, after)
         wanted = filter.query() if filter else EnterpriseQuery()
+        await require_known_district(info, wanted.district)
         page = await services(info).queries.enterprise_page(scope, wanted, request)
         return to_connection(page.items, page.total, request.first, Enterprise.of)
 
@@ -126,6 +137,7 @@ class Query:
         scope = policy.enterprise_scope(principal(info))  # licences go with their holder
         request = page_request(first, after)
         wanted = filter.query() if filter else LicenceQuery()
+        await require_known_district(info, wanted.district)
         page = await services(info).queries.licence_page(scope, wanted, request)
         return to_connection(page.items, page.total, request.first, Licence.of)
 
@@ -146,6 +158,7 @@ class Query:
     ) -> Connection[Offer] | None:
         caller = principal(info)
         wanted = listing_filter(filter)
+        await require_known_district(info, wanted.district)
         scope = policy.listing_scope(caller, wanted)
         request = page_request(first, after)
         page = await services(info).queries.offer_page(scope, wanted, request)
@@ -173,6 +186,7 @@ class Query:
     ) -> Connection[Demand] | None:
         caller = principal(info)
         wanted = listing_filter(filter)
+        await require_known_district(info, wanted.district)
         scope = policy.listing_scope(caller, wanted)
         request = page_request(first, after)
         page = await services(info).queries.demand_page(scope, wanted, request)

@@ -70,6 +70,7 @@ class Query:
     ) -> UtilisationRateType | None:
         service, wanted = ledger(info), _scope(scope)
         await policy.require_scope(info.context.principal, wanted, service.enterprise_district)
+        await service.require_known_district(wanted.district, "scope.district")
         figures = await service.utilisation(wanted, from_, to)
         return UtilisationRateType.of(figures, from_, to, wanted.covers)
 
@@ -79,7 +80,9 @@ class Query:
             "(a district regulator's own when omitted; the whole city for '*' and admins), "
             "of the industry when given, with its figures of wasteClass over the months from "
             "… to: rate ascending, enterprises with no rate (nothing generated) last, then by "
-            "enterprise id. rateBelow (a fraction 0..1) keeps the rows with a rate under it."
+            "enterprise id. rateBelow (a fraction 0..1) keeps the rows with a rate under it. "
+            "A district neither of the register nor of the records is refused "
+            "(UNKNOWN_DISTRICT)."
         )
     )
     async def enterprise_utilisation(
@@ -97,6 +100,7 @@ class Query:
     ) -> Connection[EnterpriseUtilisationType] | None:
         service = ledger(info)
         where = policy.league_district(info.context.principal, _clean(district))
+        await service.require_known_district(where, "district")
         covers = WasteClass.GENERAL if waste_class is None else WasteClass(waste_class)
         flt = LeagueFilter(
             district=where,
@@ -116,6 +120,7 @@ class Query:
         if wanted.waste_class is None and wanted.waste_code is None:
             wanted = replace(wanted, waste_class=WasteClass.ALL)  # carbon of every transfer
         await policy.require_scope(info.context.principal, wanted, service.enterprise_district)
+        await service.require_known_district(wanted.district, "scope.district")
         figures = await service.utilisation(wanted, from_, to)
         return TransferCarbonType.of(figures, from_, to, wanted.covers)
 

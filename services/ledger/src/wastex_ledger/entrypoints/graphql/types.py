@@ -495,7 +495,11 @@ class ResolveDiscrepancyInput:
 )
 class UtilisationScope:
     enterprise_id: strawberry.ID | None = None
-    district: str | None = None
+    district: str | None = strawberry.field(
+        default=None,
+        description="A name of the register or one records were stored under before it; "
+        "any other is refused with UNKNOWN_DISTRICT and the name meant.",
+    )
     industry: str | None = None
     waste_code: str | None = None
     waste_class: WasteClassType | None = None  # type: ignore[valid-type]
