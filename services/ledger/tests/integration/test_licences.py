@@ -122,6 +122,22 @@ async def test_a_revocation_read_late_waits_its_grace_from_the_day_it_was_read(
     assert (await manifest_of(ledger, waiting)).status is ManifestStatus.CANCELLED
 
 
+async def test_a_revocation_moved_to_an_earlier_day_waits_its_grace_from_the_day_read(
+    ledger: Harness,
+) -> None:
+    # Review: revoked from 20 June (read on the 10th), then on the 22nd moved to 2 June.
+    steel, cement = await parties(ledger)
+    licence = await ledger.licence(cement)
+    waiting = await ledger.confirm(steel, cement, "10", licence_id=licence)
+    ledger.clock.fixed = on(10)
+    await ledger.licence(cement, licence_id=licence, revoked_on=date(2026, 6, 20), version=2)
+    ledger.clock.fixed = on(22)
+    await ledger.licence(cement, licence_id=licence, revoked_on=date(2026, 6, 2), version=3)
+    assert await swept(ledger, 28) == 0
+    assert await swept(ledger, 29) == 1
+    assert (await manifest_of(ledger, waiting)).status is ManifestStatus.CANCELLED
+
+
 async def test_a_revocation_refuses_the_dispatch_from_its_first_day(ledger: Harness) -> None:
     steel, cement = await parties(ledger, "2026-05", "2026-06")
     licence = await ledger.licence(cement)

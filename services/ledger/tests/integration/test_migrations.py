@@ -5,7 +5,7 @@ databases)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from alembic import command
@@ -176,5 +176,39 @@ async def test_a_downgrade_reopens_resolved_discrepancies(database_url: str) -> 
             again = await Repository(uow.session).manifest("m-1")
         assert again is not None
         assert (again.status, again.resolution) == (ManifestStatus.DISCREPANCY, None)
+    finally:
+        await engine.dispose()
+
+
+async def test_revocations_stored_before_count_as_read_on_their_first_day(
+    database_url: str,
+) -> None:
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(to_version("e13cb6ab9569"))
+            for licence_id, revoked_on in (("lic-revoked", date(2026, 6, 20)), ("lic-held", None)):
+                await conn.execute(
+                    text(
+                        "INSERT INTO licences (licence_id, enterprise_id, number, waste_codes,"
+                        " licence_type, valid_from, valid_until, revoked_on, version) VALUES"
+                        " (:id, 'ent-cement', 'N', '[\"SW01\"]', 'GENERAL_UTILISATION',"
+                        " :valid_from, :valid_until, :revoked_on, 1)"
+                    ),
+                    {
+                        "id": licence_id,
+                        "valid_from": date(2026, 1, 1),
+                        "valid_until": date(2026, 12, 31),
+                        "revoked_on": revoked_on,
+                    },
+                )
+        await upgrade(engine, LOCATION)
+        async with engine.connect() as conn:
+            rows = await conn.execute(text("SELECT licence_id, revocation_read_on FROM licences"))
+            read: dict[str, object] = {row[0]: row[1] for row in rows}
+        assert {k: None if v is None else str(v) for k, v in read.items()} == {
+            "lic-revoked": "2026-06-20",
+            "lic-held": None,
+        }
     finally:
         await engine.dispose()

@@ -261,12 +261,18 @@ class Repository:
             "version": version,
         }
         stmt = upsert_into(self.dialect, licences).values(values)
-        first_read = func.coalesce(licences.c.revocation_read_on, stmt.excluded.revocation_read_on)
         updates: dict[str, Any] = {
             name: stmt.excluded[name] for name in values if name != "licence_id"
         }
+        # The same revocation keeps the day it was first read; one moved to another day is
+        # read anew (moved earlier, it would otherwise skip its grace).
         updates["revocation_read_on"] = case(
-            (stmt.excluded.revoked_on.is_(None), None), else_=first_read
+            (stmt.excluded.revoked_on.is_(None), None),
+            (
+                licences.c.revoked_on == stmt.excluded.revoked_on,
+                func.coalesce(licences.c.revocation_read_on, stmt.excluded.revocation_read_on),
+            ),
+            else_=stmt.excluded.revocation_read_on,
         )
         stmt = stmt.on_conflict_do_update(
             index_elements=["licence_id"],
@@ -547,8 +553,8 @@ class Repository:
         self, revoked_by: date, after: str, limit: int
     ) -> list[Manifest]:
         """CREATED manifests with a licence, of recyclers holding a licence revoked from
-        `revoked_by` or earlier, in id order after `after` (the revocation sweep's
-        candidates: the domain decides which of them a revocation cuts)."""
+        `revoked_by` or earlier and read by then, in id order after `after` (the revocation
+        sweep's candidates: the domain decides which of them a revocation cuts)."""
         holders = select(licences.c.enterprise_id).where(
             licences.c.revoked_on <= revoked_by,
             func.coalesce(licences.c.revocation_read_on, licences.c.revoked_on) <= revoked_by,

@@ -3,7 +3,7 @@
 A revocation's grace days count from its first day or from the day the ledger read it,
 whichever is later (decision 023): a ledger catching up on a backlog still gives a
 successor's registration, on the other licence topic, its grace days to be read.
-Revocations stored before have none and count from their first day, as before.
+Revocations stored before count as read on their first day, as before.
 
 Revision ID: 8957db46b1db
 Revises: e13cb6ab9569
@@ -26,6 +26,9 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("licences", schema=None) as batch_op:
         batch_op.add_column(sa.Column("revocation_read_on", sa.Date(), nullable=True))
+    op.execute(
+        "UPDATE licences SET revocation_read_on = revoked_on WHERE revoked_on IS NOT NULL"
+    )
 
 
 def downgrade() -> None:
