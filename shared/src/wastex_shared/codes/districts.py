@@ -22,8 +22,10 @@ UNKNOWN_DISTRICT: Final = "UNKNOWN_DISTRICT"
 #: At most this many names are suggested for one refused name.
 MAX_SUGGESTIONS: Final = 3
 #: A typo's likeness to a listed name (difflib's ratio, a shared last character left out):
-#: one wrong character of three.
+#: two of three characters alike.
 CLOSE_ENOUGH: Final = 0.6
+#: Likeness below the likest spelling's at which another is no longer suggested beside it.
+CLOSE_RUN: Final = 0.15
 
 
 class DistrictKind(StrEnum):
@@ -93,43 +95,55 @@ class DistrictRegister:
 
     def suggestions(self, name: str) -> tuple[str, ...]:
         """Listed names `name` is a near spelling of, the likeliest rule first: the same but
-        for spacing or case, a listed alias, the start of a name or alias (青山 → 青山区), a
-        name or alias within it (武汉市青山区 → 青山区), it within an alias (高新区 → 东湖高新区's
-        district), and last one or two characters wrong. A start or a part must be at least
-        half the spelling, so the city's name (武汉) suggests no zone named after the city."""
+        for spacing or case; a listed alias; the start of a name or alias (青山 → 青山区); a
+        name, or an alias of four characters or more, within it (武汉市青山区 → 青山区); a
+        district's name less its last character starting it (黄陂经开区 → 黄陂区, a park of
+        its own, not the 经开区 zone); it within an alias (高新区 → 东湖高新区's district);
+        last, a spelling much alike. A start or a part must be at least half the spelling
+        (武汉, the city, is no zone named after it); a lone character suggests nothing, nor
+        does a wrong character in a name's two-character stem (朝阳区 is another city's
+        district, not 汉阳区)."""
         key = spelling_key(name)
-        if not key:
+        if len(key) < 2:
             return ()
         names = [(spelling_key(d.name), d) for d in self._districts]
-        spellings = names + [(spelling_key(a), d) for d in self._districts for a in d.aliases]
+        aliases = [(spelling_key(a), d) for d in self._districts for a in d.aliases]
+        spellings = names + aliases
         starts = [d for k, d in names if k.startswith(key)]
+        whole = names + [(k, d) for k, d in aliases if len(k) >= 4]  # 经开区 is any park's
         rules = (
             [d for k, d in names if k == key],
-            [d for k, d in spellings[len(names) :] if k == key],
+            [d for k, d in aliases if k == key],
             starts if len(starts) >= 2 else [d for k, d in spellings if _starts(k, key)],
-            [d for k, d in sorted(spellings, key=lambda kd: -len(kd[0])) if k in key],
+            [d for k, d in sorted(whole, key=lambda kd: -len(kd[0])) if k in key],
+            [d for k, d in names if len(k) >= 3 and key.startswith(k[:-1])],
             [d for k, d in spellings if key in k and 2 * len(key) >= len(k)],
-            self._close_to(key, spellings),
+            _close_to(key, spellings),
         )
         for found in rules:
             if found:
                 return tuple(dict.fromkeys(d.name for d in found))[:MAX_SUGGESTIONS]
         return ()
 
-    @staticmethod
-    def _close_to(key: str, spellings: list[tuple[str, District]]) -> list[District]:
-        scored = [(_likeness(key, k), i) for i, (k, _) in enumerate(spellings)]
-        best = sorted((-score, i) for score, i in scored if score >= CLOSE_ENOUGH)
-        return [spellings[i][1] for _, i in best]
+
+def _close_to(key: str, spellings: list[tuple[str, District]]) -> list[District]:
+    """The spellings most like `key` (within `CLOSE_RUN` of the likest), of a length near its."""
+    scored = [
+        (_likeness(key, k), i)
+        for i, (k, _) in enumerate(spellings)
+        if 2 * max(len(k), len(key)) <= 3 * min(len(k), len(key))
+    ]
+    close = sorted((-score, i) for score, i in scored if score >= CLOSE_ENOUGH)
+    if not close:
+        return []
+    best = -close[0][0]
+    return [spellings[i][1] for score, i in close if -score >= best - CLOSE_RUN]
 
 
 def _likeness(key: str, spelling: str) -> float:
-    """The share of characters in place when one was mistyped (青山去 for 青山区), else
-    difflib's ratio leaving out a last character both share: nearly every name ends in 区,
-    so 开发区 is not two-thirds of 经开区."""
-    if len(key) == len(spelling) and sum(map(str.__ne__, key, spelling)) == 1:
-        return 1 - 1 / len(key)
-    if len(key) > 1 and len(spelling) > 1 and key[-1] == spelling[-1]:
+    """difflib's ratio, leaving out a last character both share: nearly every name ends in
+    区, so 开发区 is not two-thirds of 经开区."""
+    if key[-1] == spelling[-1]:
         key, spelling = key[:-1], spelling[:-1]
     return difflib.SequenceMatcher(None, key, spelling).ratio()
 
