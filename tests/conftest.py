@@ -23,6 +23,13 @@ def e2e_register(path: Path) -> Path:
     return path
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The reliability suite last, whatever order the paths were given in (or --ff/--lf
+    chose): it stops the e2e modules' stack for good before starting its own."""
+    items.sort(key=lambda item: "reliability" in item.path.parts)
+
+
 class E2EStack:
     """The e2e modules' stack: started for the first that asks, stopped when the
     reliability suite starts its own (an idle stack's consumers polling its broker take a
@@ -32,16 +39,16 @@ class E2EStack:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.running: Stack | None = None
-        self.started = 0
+        self.closed = False
 
     def get(self) -> Stack:
+        if self.closed:
+            raise RuntimeError("the e2e stack was stopped (the reliability suite runs last)")
         if self.running is None:
-            self.started += 1
-            run = self.root / f"run-{self.started}"
             running = Stack(
                 ports=Ports.free(),
-                data_dir=run / "data",
-                run_dir=run / "run",
+                data_dir=self.root / "data",
+                run_dir=self.root / "run",
                 extra_env={
                     "WASTEX_DISTRICTS_FILE": str(e2e_register(self.root / "districts.csv")),
                     # A revocation calls off what it cuts at once (the walking skeleton).
@@ -53,6 +60,8 @@ class E2EStack:
         return self.running
 
     def stop(self) -> None:
+        """For good: no module may start it again beside the reliability stacks."""
+        self.closed = True
         running, self.running = self.running, None
         if running is not None:
             running.stop()
