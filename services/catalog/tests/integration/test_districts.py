@@ -45,6 +45,25 @@ def enterprise_input(district: str) -> dict[str, Any]:
     }
 
 
+async def stored_before_the_register(
+    uow_factory: UnitOfWorkFactory, enterprise_id: str, district: str
+) -> Enterprise:
+    """An enterprise stored (as the repository rehydrates it) under a name outside the
+    register, as one registered before it was."""
+    legacy = Enterprise(
+        id=enterprise_id,
+        name="Old Steel",
+        credit_code=unique_credit_code(),
+        industry="C3120",
+        district=district,
+        kind=EnterpriseKind.FACTORY,
+    )
+    async with uow_factory() as uow:
+        await CatalogRepository(uow.session).add_enterprise(legacy, datetime.now(UTC))
+        await uow.commit()
+    return legacy
+
+
 def unknown(errors: list[dict[str, Any]], meant: str) -> None:
     [error] = errors
     assert (error["code"], error["field"]) == ("UNKNOWN_DISTRICT", "district")
@@ -159,17 +178,7 @@ async def test_an_enterprise_stored_outside_the_register_keeps_its_name_and_its_
     """No migration rewrites a name stored before the register: the enterprise reads as it
     was stored, its regulator still sees it; a site it adds takes a name of the register,
     so it is added by an admin (an enterprise adds sites only in its own district)."""
-    legacy = Enterprise(
-        id="ent-legacy",
-        name="Old Steel",
-        credit_code=unique_credit_code(),
-        industry="C3120",
-        district="青山",
-        kind=EnterpriseKind.FACTORY,
-    )
-    async with uow_factory() as uow:
-        await CatalogRepository(uow.session).add_enterprise(legacy, datetime.now(UTC))
-        await uow.commit()
+    legacy = await stored_before_the_register(uow_factory, "ent-legacy", "青山")
     read = "query($id: ID!) { enterprise(id: $id) { district } }"
     regulator = api.as_(token(Role.REGULATOR, district="青山"))
     assert (await regulator.data(read, id=legacy.id))["enterprise"] == {"district": "青山"}
@@ -188,17 +197,7 @@ async def test_a_filter_names_a_district_of_the_register_or_of_the_records(
 ) -> None:
     """A typo in a filter is refused with the name meant, not answered with an empty list;
     a name stored before the register still filters its records."""
-    legacy = Enterprise(
-        id="ent-old-town",
-        name="Old Town Steel",
-        credit_code=unique_credit_code(),
-        industry="C3120",
-        district="老城区",
-        kind=EnterpriseKind.FACTORY,
-    )
-    async with uow_factory() as uow:
-        await CatalogRepository(uow.session).add_enterprise(legacy, datetime.now(UTC))
-        await uow.commit()
+    await stored_before_the_register(uow_factory, "ent-old-town", "老城区")
     admin = api.as_(ADMIN)
     enterprises = "query($f: EnterpriseFilter) { enterprises(filter: $f) { totalCount } }"
     licences = "query($f: LicenceRegisterFilter) { licenceRegister(filter: $f) { totalCount } }"

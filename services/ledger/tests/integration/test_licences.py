@@ -104,37 +104,28 @@ async def test_a_revocation_in_force_for_its_grace_days_calls_off_what_has_not_l
     assert await swept(ledger, 21) == 0
 
 
-async def test_a_revocation_read_late_waits_its_grace_from_the_day_it_was_read(
-    ledger: Harness,
+@pytest.mark.parametrize(
+    ("first", "then", "cut_on"),
+    [
+        # Revoked from 2 June, read on the 19th (the ledger was behind), amended on the 22nd
+        # with the same day: the grace runs from the 19th, though in force since the 2nd.
+        ((2, 19), (2, 22), 26),
+        # Revoked from 20 June (read on the 10th), moved on the 22nd to 2 June: read anew.
+        ((20, 10), (2, 22), 29),
+    ],
+)
+async def test_a_revocation_waits_its_grace_from_the_day_it_was_read(
+    ledger: Harness, first: tuple[int, int], then: tuple[int, int], cut_on: int
 ) -> None:
     steel, cement = await parties(ledger)
     licence = await ledger.licence(cement)
     waiting = await ledger.confirm(steel, cement, "10", licence_id=licence)
-    # Revoked from 2 June, read on 19 June (the ledger was behind): not cut before the 26th,
-    # though in force for its seven days by the 9th.
-    ledger.clock.fixed = on(19)
-    await ledger.licence(cement, licence_id=licence, revoked_on=date(2026, 6, 2), version=2)
-    # A later amendment (read on the 22nd) keeps the day the revocation was first read.
-    ledger.clock.fixed = on(22)
-    await ledger.licence(cement, licence_id=licence, revoked_on=date(2026, 6, 2), version=3)
-    assert await swept(ledger, 25) == 0
-    assert await swept(ledger, 26) == 1
-    assert (await manifest_of(ledger, waiting)).status is ManifestStatus.CANCELLED
-
-
-async def test_a_revocation_moved_to_an_earlier_day_waits_its_grace_from_the_day_read(
-    ledger: Harness,
-) -> None:
-    # Review: revoked from 20 June (read on the 10th), then on the 22nd moved to 2 June.
-    steel, cement = await parties(ledger)
-    licence = await ledger.licence(cement)
-    waiting = await ledger.confirm(steel, cement, "10", licence_id=licence)
-    ledger.clock.fixed = on(10)
-    await ledger.licence(cement, licence_id=licence, revoked_on=date(2026, 6, 20), version=2)
-    ledger.clock.fixed = on(22)
-    await ledger.licence(cement, licence_id=licence, revoked_on=date(2026, 6, 2), version=3)
-    assert await swept(ledger, 28) == 0
-    assert await swept(ledger, 29) == 1
+    for version, (revoked_from, read_on) in enumerate((first, then), start=2):
+        ledger.clock.fixed = on(read_on)
+        revoked_on = date(2026, 6, revoked_from)
+        await ledger.licence(cement, licence_id=licence, revoked_on=revoked_on, version=version)
+    assert await swept(ledger, cut_on - 1) == 0
+    assert await swept(ledger, cut_on) == 1
     assert (await manifest_of(ledger, waiting)).status is ManifestStatus.CANCELLED
 
 
