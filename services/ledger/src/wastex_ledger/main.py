@@ -58,7 +58,7 @@ def build_process(settings: LedgerSettings) -> LedgerProcess:
     runtime.include(router, [consumer])
     runtime.background.append(
         periodic_sweep(
-            service.cancel_revoked,
+            service.cancel_cut,
             name="revocation sweep",
             interval_seconds=settings.revocation_sweep_seconds,
             wake=service.revocations,

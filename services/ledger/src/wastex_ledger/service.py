@@ -248,7 +248,8 @@ class LedgerService:
         self._uow = uow
         self.config = config or LedgerConfig()
         self._clock = clock
-        #: Set when a revocation has been stored: the revocation sweep runs without waiting.
+        #: Set when a revocation or a dropped code has been stored: the revocation sweep runs
+        #: without waiting.
         self.revocations = asyncio.Event()
 
     def today(self) -> date:
@@ -505,23 +506,23 @@ class LedgerService:
             await uow.commit()
         return cancelled
 
-    async def cancel_revoked(self, batch: int = 200) -> int:
-        """Call off the shipments not yet dispatched that revocations in force for the grace
-        period leave no licence to take: each publishes `ledger.shipment-cancelled`, so
-        matching cancels its match and its tonnes go back. A page per transaction; returns
-        how many were called off."""
+    async def cancel_cut(self, batch: int = 200) -> int:
+        """Call off the shipments not yet dispatched that revocations, or amendments
+        dropping their code, in force for the grace period leave no licence to take: each
+        publishes `ledger.shipment-cancelled`, so matching cancels its match and its tonnes
+        go back. A page per transaction; returns how many were called off."""
         today, grace = self.today(), self.config.revocation_grace_days
-        revoked_by = today - timedelta(days=grace)
+        cut_by = today - timedelta(days=grace)
         cancelled, after = 0, ""
         while True:
             async with self._uow() as uow:
                 repo = Repository(uow.session)
-                page = await repo.created_for_revoked_holders(revoked_by, after, batch)
+                page = await repo.created_for_cut_holders(cut_by, after, batch)
                 held: dict[str, list[Licence]] = {}
                 for current in page:
                     if current.recycler not in held:
                         held[current.recycler] = await repo.licences_of(current.recycler)
-                    called_off = current.cancel_for_revocation(
+                    called_off = current.cancel_if_cut(
                         held[current.recycler], today=today, grace_days=grace, at=self._clock()
                     )
                     # Unchanged: still lawful, or not judged. Not written: it moved on.
@@ -540,14 +541,15 @@ class LedgerService:
     # -- event handlers (inside the consumer's unit of work) ----------------------------
 
     async def on_licence(self, uow: UnitOfWork, _: Envelope, data: LicenceFacts) -> None:
-        """A licence registered or amended (revoked): kept for the dispatches to come. The
-        revocation sweep (woken once this commits) calls off what a revocation cuts for
-        good, never this handler: a successor's registration on the other topic may not have
-        been read yet, and the consumer's batch must not lock manifests (lock order)."""
-        await Repository(uow.session).upsert_licence(
+        """A licence registered or amended (revoked, or its codes changed): kept for the
+        dispatches to come. The revocation sweep (woken once this commits) calls off what a
+        revocation or a dropped code cuts for good, never this handler: a successor's
+        registration on the other topic may not have been read yet, and the consumer's
+        batch must not lock manifests (lock order)."""
+        kept = await Repository(uow.session).upsert_licence(
             licence_of(data), data.version, read_on=self.today()
         )
-        if data.revoked_on is not None:
+        if data.revoked_on is not None or (kept is not None and kept.codes_dropped):
             uow.after_commit(self.revocations.set)
 
     async def on_site_added(self, uow: UnitOfWork, _: Envelope, data: SiteAdded) -> None:

@@ -61,7 +61,7 @@ def on(day: int) -> datetime:
 
 async def swept(ledger: Harness, day: int) -> int:
     ledger.clock.fixed = on(day)
-    return await ledger.service.cancel_revoked(batch=2)  # pages of two: paging is tested
+    return await ledger.service.cancel_cut(batch=2)  # pages of two: paging is tested
 
 
 async def test_a_revocation_in_force_for_its_grace_days_calls_off_what_has_not_left(
@@ -127,6 +127,28 @@ async def test_a_revocation_waits_its_grace_from_the_day_it_was_read(
     assert await swept(ledger, cut_on - 1) == 0
     assert await swept(ledger, cut_on) == 1
     assert (await manifest_of(ledger, waiting)).status is ManifestStatus.CANCELLED
+
+
+async def test_an_amendment_dropping_the_code_calls_off_what_has_not_left_after_its_grace(
+    ledger: Harness,
+) -> None:
+    steel, cement = await parties(ledger)
+    licence = await ledger.licence(cement, codes=("SW01", "SW02"))
+    waiting = await ledger.confirm(steel, cement, "10", licence_id=licence)
+    ledger.clock.fixed = on(12)
+    await ledger.licence(cement, licence_id=licence, codes=("SW02",), version=2)
+    assert ledger.service.revocations.is_set()  # the sweep is woken once it is stored
+    # A later amendment keeps the day SW01 was first read dropped.
+    ledger.clock.fixed = on(15)
+    await ledger.licence(cement, licence_id=licence, codes=("SW02", "SW03"), version=3)
+    assert await swept(ledger, 18) == 0
+    assert await swept(ledger, 19) == 1
+    called_off = await manifest_of(ledger, waiting)
+    assert called_off.cancellation is not None
+    assert called_off.cancellation.reason == (
+        f"licence 鄂危废-{licence} no longer lists SW01 from 2026-06-12: "
+        "the recycler may no longer take SW01"
+    )
 
 
 async def test_a_revocation_refuses_the_dispatch_from_its_first_day(ledger: Harness) -> None:

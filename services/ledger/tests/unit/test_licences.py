@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from wastex_ledger.domain import manifest
-from wastex_ledger.domain.licences import Days, Licence, dispatch_days
+from wastex_ledger.domain.licences import Days, Licence, dispatch_days, with_codes_dropped
 from wastex_ledger.domain.manifest import Manifest, ManifestStatus
 from wastex_ledger.domain.periods import Period
 from wastex_ledger.service import licence_of
@@ -61,6 +61,11 @@ def dispatch(m: Manifest, licences: list[Licence], period: Period = APRIL) -> Ma
 
 def revoked(on: date, licence: Licence = CEMENTS) -> Licence:
     return replace(licence, revoked_on=on)
+
+
+def dropped(on: date, code: str = SLAG) -> Licence:
+    """Cement's licence amended to list SW02 instead, the ledger reading it `on`."""
+    return replace(CEMENTS, waste_codes=frozenset({"SW02"}), codes_dropped=((code, on),))
 
 
 def test_a_shipment_leaves_while_the_licence_holds() -> None:
@@ -152,7 +157,7 @@ GRACE = 7
 
 
 def cancelled_on(m: Manifest, licences: list[Licence], today: date = TODAY) -> Manifest:
-    return m.cancel_for_revocation(licences, today=today, grace_days=GRACE, at=ON_20_APRIL)
+    return m.cancel_if_cut(licences, today=today, grace_days=GRACE, at=ON_20_APRIL)
 
 
 def test_a_revocation_in_force_for_the_grace_days_calls_the_shipment_off() -> None:
@@ -195,8 +200,12 @@ def test_a_successor_s_revocation_is_the_one_named() -> None:
             revoked(date(2026, 4, 1)),
             replace(CEMENTS, id="lic-next", valid_from=date(2026, 5, 1)),
         ],
-        # Amended to other codes: refused at dispatch, for the parties to call off.
+        # Amended to other codes when the ledger did not see it drop SW01: refused at
+        # dispatch, for the parties to call off.
         [replace(CEMENTS, waste_codes=frozenset({"SW02"}), revoked_on=date(2026, 4, 1))],
+        # SW01 dropped before the manifest opened, or after the licence ran out.
+        [dropped(date(2026, 3, 1))],
+        [replace(dropped(date(2026, 4, 5)), valid_until=date(2026, 4, 1))],
     ],
 )
 def test_a_shipment_a_revocation_has_not_cut_stays(licences: list[Licence]) -> None:
@@ -213,6 +222,31 @@ def test_a_revocation_from_before_the_manifest_cuts_nothing() -> None:
     ran_out = replace(CEMENTS, valid_until=date(2026, 4, 1))
     m = opened()
     assert cancelled_on(m, [old, ran_out]) is m
+
+
+def test_an_amendment_dropping_the_code_calls_the_shipment_off_after_the_grace() -> None:
+    m = opened()
+    assert cancelled_on(m, [dropped(date(2026, 4, 13))], date(2026, 4, 19)) is m
+    called_off = cancelled_on(m, [dropped(date(2026, 4, 13))], date(2026, 4, 20))
+    assert called_off.cancellation is not None
+    assert called_off.cancellation.reason == (
+        "licence 鄂危废-0001 no longer lists SW01 from 2026-04-13: "
+        "the recycler may no longer take SW01"
+    )
+    # A renewal listing it keeps the shipment going.
+    renewal = replace(CEMENTS, id="lic-renewal", number="鄂危废-0002")
+    assert cancelled_on(m, [dropped(date(2026, 4, 13)), renewal], date(2026, 4, 20)) is m
+
+
+def test_a_version_keeps_the_day_each_code_was_first_read_dropped() -> None:
+    v1 = replace(CEMENTS, waste_codes=frozenset({SLAG, "SW02"}))
+    v2 = with_codes_dropped(replace(v1, waste_codes=frozenset({"SW02"})), v1, date(2026, 4, 13))
+    assert v2.codes_dropped == ((SLAG, date(2026, 4, 13)),)
+    v3 = with_codes_dropped(replace(v1, waste_codes=frozenset({"SW03"})), v2, date(2026, 4, 20))
+    assert v3.codes_dropped == ((SLAG, date(2026, 4, 13)), ("SW02", date(2026, 4, 20)))
+    back = with_codes_dropped(replace(v1, waste_codes=frozenset({SLAG})), v3, date(2026, 4, 22))
+    assert back.codes_dropped == (("SW02", date(2026, 4, 20)), ("SW03", date(2026, 4, 22)))
+    assert with_codes_dropped(v1, None, date(2026, 4, 13)) is v1  # no version before: none
 
 
 def test_a_revocation_read_after_its_first_day_waits_its_grace_from_the_day_read() -> None:

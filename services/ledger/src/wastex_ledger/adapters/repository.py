@@ -40,7 +40,7 @@ from wastex_ledger.adapters.tables import (
 )
 from wastex_ledger.domain.entries import Carbon, Entry, EntryKind, SiteFacts
 from wastex_ledger.domain.figures import COLUMNS, COUNT_COLUMNS, ZERO, Figures
-from wastex_ledger.domain.licences import Licence
+from wastex_ledger.domain.licences import Licence, with_codes_dropped
 from wastex_ledger.domain.manifest import (
     OVER_TOLERANCE,
     Cancellation,
@@ -244,10 +244,25 @@ class Repository:
             district = found.scalar_one_or_none()
         return None if district is None else str(district)
 
-    async def upsert_licence(self, licence: Licence, version: int, read_on: date) -> None:
+    async def upsert_licence(self, licence: Licence, version: int, read_on: date) -> Licence | None:
         """Keep the licence unless a later version is kept already (registration and
         amendments travel on two topics, so they may arrive out of order); a revocation
-        keeps the day it was first read (`read_on` the first time)."""
+        keeps the day it was first read (`read_on` the first time), and so does each code
+        a version no longer lists. Returns the licence as kept, or None when it was not."""
+        found = (
+            (
+                await self.session.execute(
+                    select(licences).where(licences.c.licence_id == licence.id).with_for_update()
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if found is not None and found["version"] >= version:
+            return None
+        before = None if found is None else licence_from_row(found)
+        licence = with_codes_dropped(licence, before, read_on)
+        dropped = {code: day.isoformat() for code, day in licence.codes_dropped}
         values = {
             "licence_id": licence.id,
             "enterprise_id": licence.enterprise_id,
@@ -258,6 +273,7 @@ class Repository:
             "valid_until": licence.valid_until,
             "revoked_on": licence.revoked_on,
             "revocation_read_on": None if licence.revoked_on is None else read_on,
+            "codes_dropped": dropped or None,
             "version": version,
         }
         stmt = upsert_into(self.dialect, licences).values(values)
@@ -280,6 +296,7 @@ class Repository:
             where=licences.c.version < stmt.excluded.version,
         )
         await self.session.execute(stmt)
+        return licence
 
     async def licences_of(self, enterprise_id: str) -> list[Licence]:
         rows = (
@@ -549,15 +566,19 @@ class Repository:
         result = await self.session.execute(statement.values(**values))
         return bool(getattr(result, "rowcount", 0) == 1)
 
-    async def created_for_revoked_holders(
-        self, revoked_by: date, after: str, limit: int
-    ) -> list[Manifest]:
+    async def created_for_cut_holders(self, cut_by: date, after: str, limit: int) -> list[Manifest]:
         """CREATED manifests with a licence, of recyclers holding a licence revoked from
-        `revoked_by` or earlier and read by then, in id order after `after` (the revocation
-        sweep's candidates: the domain decides which of them a revocation cuts)."""
+        `cut_by` or earlier and read by then, or one that dropped a code, in id order after
+        `after` (the revocation sweep's candidates: the domain decides which of them a cut
+        calls off)."""
         holders = select(licences.c.enterprise_id).where(
-            licences.c.revoked_on <= revoked_by,
-            func.coalesce(licences.c.revocation_read_on, licences.c.revoked_on) <= revoked_by,
+            or_(
+                and_(
+                    licences.c.revoked_on <= cut_by,
+                    func.coalesce(licences.c.revocation_read_on, licences.c.revoked_on) <= cut_by,
+                ),
+                licences.c.codes_dropped.is_not(None),
+            )
         )
         rows = (
             (
@@ -1001,6 +1022,12 @@ def licence_from_row(row: Mapping[Any, Any]) -> Licence:
         valid_until=row["valid_until"],
         revoked_on=row["revoked_on"],
         revocation_read_on=row["revocation_read_on"],
+        codes_dropped=tuple(
+            sorted(
+                (code, date.fromisoformat(day))
+                for code, day in (row["codes_dropped"] or {}).items()
+            )
+        ),
     )
 
 

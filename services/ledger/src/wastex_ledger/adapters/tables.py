@@ -80,6 +80,8 @@ licences = Table(
     Column("valid_until", Date, nullable=False),
     Column("revoked_on", Date, nullable=True),
     Column("revocation_read_on", Date, nullable=True),
+    #: Codes a version no longer lists: {code: ISO day first read without it}; NULL if none.
+    Column("codes_dropped", JSON(none_as_null=True), nullable=True),
     Column("version", Integer, nullable=False),
 )
 

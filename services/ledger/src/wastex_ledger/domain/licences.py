@@ -11,7 +11,7 @@ over from an expired licence keeps the shipment lawful.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from wastex_ledger.domain import errors
@@ -35,6 +35,12 @@ class Licence:
     #: a ledger catching up on a backlog still gives a successor's registration, on the
     #: other topic, its grace days to be read.
     revocation_read_on: date | None = None
+    #: Codes it listed and a later version no longer does, each with the day the ledger
+    #: first read a version without it (the amendment's day, as far as the ledger knows).
+    codes_dropped: tuple[tuple[str, date], ...] = ()
+
+    def dropped_on(self, code: str) -> date | None:
+        return next((day for dropped, day in self.codes_dropped if dropped == code), None)
 
     @property
     def revocation_counts_from(self) -> date | None:
@@ -57,6 +63,18 @@ class Licence:
     def holds_on_some_day(self, first: date, last: date) -> bool:
         """Valid on at least one day from `first` to `last`."""
         return max(first, self.valid_from) <= min(last, self.last_valid_day)
+
+
+def with_codes_dropped(licence: Licence, before: Licence | None, read_on: date) -> Licence:
+    """`licence`, a newer version of `before`, with the codes `before` listed (or had
+    dropped) that it no longer lists, each dropped on the day first read without it."""
+    if before is None:
+        return licence
+    listed = set(before.waste_codes) | {code for code, _ in before.codes_dropped}
+    dropped = sorted(
+        (code, before.dropped_on(code) or read_on) for code in listed - licence.waste_codes
+    )
+    return replace(licence, codes_dropped=tuple(dropped))
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,45 +150,75 @@ def _why_not(licence: Licence, code: str, days: Days) -> tuple[str, bool]:
     return f"ran out on {licence.valid_until}", False
 
 
-def revocation_cutting(
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """A bureau's decision that took a code from a licence: its revocation, or an amendment
+    that no longer lists the code."""
+
+    licence: Licence
+    #: The first day the licence no longer allowed the code.
+    on: date
+    #: The day its grace days count from (the later of `on` and the day the ledger read it).
+    counts_from: date
+    revoked: bool
+
+    def reason(self, code: str) -> str:
+        """The cancellation's reason when it calls a shipment off."""
+        how = "was revoked" if self.revoked else f"no longer lists {code}"
+        return (
+            f"licence {self.licence.number} {how} from {self.on}: "
+            f"the recycler may no longer take {code}"
+        )
+
+
+def cuts_of(licence: Licence, code: str) -> list[Cut]:
+    """What took `code` from `licence` while the licence still held: a revocation of one
+    that listed it, a version that dropped it (neither counts after the licence ran out)."""
+    cuts = []
+    revoked_on, counts_from = licence.revoked_on, licence.revocation_counts_from
+    if (
+        revoked_on is not None
+        and counts_from is not None
+        and licence.valid_until >= revoked_on
+        and licence.may_take(code)
+    ):
+        cuts.append(Cut(licence, revoked_on, counts_from, revoked=True))
+    dropped = licence.dropped_on(code)
+    if (
+        dropped is not None
+        and may_carry(licence.type, code)
+        and licence.valid_until >= dropped
+        and (revoked_on is None or revoked_on > dropped)
+    ):
+        cuts.append(Cut(licence, dropped, dropped, revoked=False))
+    return cuts
+
+
+def cut_for_good(
     licences: Sequence[Licence],
     recycler: str,
     code: str,
     today: date,
     grace_days: int,
     opened: date,
-) -> Licence | None:
-    """The revoked licence whose revocation left the recycler no licence to take `code`
-    from `today` on, when nothing else covers it and every such revocation has been in force,
-    and known to the ledger, `grace_days` (time for a renewal to be registered and read, and
-    for a shipment that left before to be reported): the shipment can never lawfully leave.
-    Only revocations in force from the day the manifest was `opened` or later, of licences
-    that would still have held on their revocation's first day, count: a licence that merely
-    ran out (or was revoked before the match) cuts nothing, as a renewal may come and the
-    dispatch is refused meanwhile."""
+) -> Cut | None:
+    """The cut (a revocation, or an amendment that dropped the code) that left the recycler
+    no licence to take `code` from `today` on, when nothing else covers it and every such
+    cut has been in force, and known to the ledger, `grace_days` (time for a renewal to be
+    registered and read, and for a shipment that left before to be reported): the shipment
+    can never lawfully leave. Only cuts from the day the manifest was `opened` or later, of
+    licences that still held on that day, count: a licence that merely ran out (or was cut
+    before the match) cuts nothing, as a renewal may come and the dispatch is refused
+    meanwhile."""
     if may_take(licences, recycler, code, Days(today, date.max)):
         return None
-    cut = [
-        lic
+    cuts = [
+        cut
         for lic in licences
         if lic.enterprise_id == recycler
-        and lic.revoked_on is not None
-        and lic.revoked_on >= opened
-        and lic.valid_until >= lic.revoked_on
-        and lic.may_take(code)
+        for cut in cuts_of(lic, code)
+        if cut.on >= opened
     ]
-    if not cut or any(
-        (counts_from := lic.revocation_counts_from) is not None
-        and counts_from + timedelta(days=grace_days) > today
-        for lic in cut
-    ):
+    if not cuts or any(cut.counts_from + timedelta(days=grace_days) > today for cut in cuts):
         return None
-    return min(cut, key=lambda lic: (lic.revoked_on or date.max, lic.id))
-
-
-def revocation_reason(licence: Licence, code: str) -> str:
-    """The cancellation's reason when a revocation calls a shipment off."""
-    return (
-        f"licence {licence.number} was revoked from {licence.revoked_on}: "
-        f"the recycler may no longer take {code}"
-    )
+    return min(cuts, key=lambda cut: (cut.on, cut.licence.id, not cut.revoked))

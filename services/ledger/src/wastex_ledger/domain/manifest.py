@@ -53,10 +53,9 @@ from wastex_ledger.domain.entries import (
 )
 from wastex_ledger.domain.licences import (
     Licence,
+    cut_for_good,
     dispatch_days,
     require_licensed,
-    revocation_cutting,
-    revocation_reason,
 )
 from wastex_ledger.domain.periods import Period, local_day
 from wastex_shared.errors import DomainError
@@ -319,17 +318,18 @@ class Manifest:
             cancellation=Cancellation(actor_enterprise_id, text, at),
         )
 
-    def cancel_for_revocation(
+    def cancel_if_cut(
         self, recycler_licences: Sequence[Licence], *, today: date, grace_days: int, at: datetime
     ) -> Manifest:
-        """Called off on the recycler's side when revocations in force for `grace_days` leave
-        it no licence to take the waste on any day to come; itself otherwise (decision 023).
-        Judged only when the ledger knows the match's licence."""
+        """Called off on the recycler's side when revocations, or amendments dropping the
+        code, in force for `grace_days` leave it no licence to take the waste on any day to
+        come; itself otherwise (decision 023). Judged only when the ledger knows the match's
+        licence."""
         if self.status is not ManifestStatus.CREATED or not any(
             lic.id == self.licence_id for lic in recycler_licences
         ):
             return self
-        revoked = revocation_cutting(
+        cut = cut_for_good(
             recycler_licences,
             self.recycler,
             self.waste_code,
@@ -337,9 +337,9 @@ class Manifest:
             grace_days,
             local_day(self.created_at),
         )
-        if revoked is None:
+        if cut is None:
             return self
-        reason = revocation_reason(revoked, self.waste_code)
+        reason = cut.reason(self.waste_code)
         return self.cancel(actor_enterprise_id=self.recycler, reason=reason, at=at)
 
     def resolve(

@@ -34,7 +34,8 @@ ManifestStatus = strawberry.enum(
         "CREATED (match confirmed) → IN_TRANSIT → RECEIVED, or DISCREPANCY (weights apart by "
         "more than the tolerance) → RESOLVED (both parties named the gap's cause); CREATED → "
         "CANCELLED (called off before dispatch by a party, or on the recycler's side by the "
-        "ledger when a revocation left it no licence for the waste)."
+        "ledger when a revocation, or an amendment dropping the code, left it no licence for "
+        "the waste)."
     ),
 )
 GapCauseType = strawberry.enum(
@@ -162,7 +163,8 @@ class CancellationType:
     cancelled_by: strawberry.ID = strawberry.field(
         description=(
             "The party on whose side it was called off: the enterprise that did, or the "
-            "recycler whose licence a revocation cut (the reason names the licence)."
+            "recycler whose licence was revoked or amended off the code (the reason names the "
+            "licence)."
         )
     )
     reason: str
