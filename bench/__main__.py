@@ -91,7 +91,8 @@ def known() -> list[str]:
 
 
 if __name__ == "__main__":
-    unknown = [name for name in sys.argv[1:] if name not in known()]
+    available = known()
+    unknown = [name for name in sys.argv[1:] if name not in available]
     if unknown:  # before any run overwrites latest.json
-        sys.exit(f"usage: python -m bench [{' '.join(known())}] (not {', '.join(unknown)})")
+        sys.exit(f"usage: python -m bench [{' '.join(available)}] (not {', '.join(unknown)})")
     main(sys.argv[1:])

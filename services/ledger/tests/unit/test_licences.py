@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from wastex_ledger.domain import manifest
-from wastex_ledger.domain.licences import Days, Licence, dispatch_days, with_codes_dropped
+from wastex_ledger.domain.licences import Days, Licence, as_read, dispatch_days
 from wastex_ledger.domain.manifest import Manifest, ManifestStatus
 from wastex_ledger.domain.periods import Period
 from wastex_ledger.service import licence_of
@@ -240,13 +240,13 @@ def test_an_amendment_dropping_the_code_calls_the_shipment_off_after_the_grace()
 
 def test_a_version_keeps_the_day_each_code_was_first_read_dropped() -> None:
     v1 = replace(CEMENTS, waste_codes=frozenset({SLAG, "SW02"}))
-    v2 = with_codes_dropped(replace(v1, waste_codes=frozenset({"SW02"})), v1, date(2026, 4, 13))
+    v2 = as_read(replace(v1, waste_codes=frozenset({"SW02"})), v1, date(2026, 4, 13))
     assert v2.codes_dropped == ((SLAG, date(2026, 4, 13)),)
-    v3 = with_codes_dropped(replace(v1, waste_codes=frozenset({"SW03"})), v2, date(2026, 4, 20))
+    v3 = as_read(replace(v1, waste_codes=frozenset({"SW03"})), v2, date(2026, 4, 20))
     assert v3.codes_dropped == ((SLAG, date(2026, 4, 13)), ("SW02", date(2026, 4, 20)))
-    back = with_codes_dropped(replace(v1, waste_codes=frozenset({SLAG})), v3, date(2026, 4, 22))
+    back = as_read(replace(v1, waste_codes=frozenset({SLAG})), v3, date(2026, 4, 22))
     assert back.codes_dropped == (("SW02", date(2026, 4, 20)), ("SW03", date(2026, 4, 22)))
-    assert with_codes_dropped(v1, None, date(2026, 4, 13)) is v1  # no version before: none
+    assert as_read(v1, None, date(2026, 4, 13)) is v1  # no version before: none
 
 
 def test_a_revocation_read_after_its_first_day_waits_its_grace_from_the_day_read() -> None:

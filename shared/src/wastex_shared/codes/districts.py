@@ -150,7 +150,7 @@ def _likeness(key: str, spelling: str) -> float:
 
 def _starts(spelling: str, key: str) -> bool:
     """`key` begins `spelling` and is half of it or more (青山 of 青山区, not 武汉 of a zone)."""
-    return len(key) >= 2 and spelling.startswith(key) and 2 * len(key) >= len(spelling)
+    return spelling.startswith(key) and 2 * len(key) >= len(spelling)
 
 
 def _either(names: tuple[str, ...]) -> str:

@@ -18,7 +18,6 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
-    case,
     delete,
     func,
     insert,
@@ -40,7 +39,7 @@ from wastex_ledger.adapters.tables import (
 )
 from wastex_ledger.domain.entries import Carbon, Entry, EntryKind, SiteFacts
 from wastex_ledger.domain.figures import COLUMNS, COUNT_COLUMNS, ZERO, Figures
-from wastex_ledger.domain.licences import Licence, with_codes_dropped
+from wastex_ledger.domain.licences import Licence, as_read
 from wastex_ledger.domain.manifest import (
     OVER_TOLERANCE,
     Cancellation,
@@ -246,9 +245,9 @@ class Repository:
 
     async def upsert_licence(self, licence: Licence, version: int, read_on: date) -> Licence | None:
         """Keep the licence unless a later version is kept already (registration and
-        amendments travel on two topics, so they may arrive out of order); a revocation
-        keeps the day it was first read (`read_on` the first time), and so does each code
-        a version no longer lists. Returns the licence as kept, or None when it was not."""
+        amendments travel on two topics, so they may arrive out of order), with the days it
+        was read as the version it replaces gives them (`as_read`). Returns the licence as
+        kept, or None when it was not."""
         found = (
             (
                 await self.session.execute(
@@ -261,7 +260,7 @@ class Repository:
         if found is not None and found["version"] >= version:
             return None
         before = None if found is None else licence_from_row(found)
-        licence = with_codes_dropped(licence, before, read_on)
+        licence = as_read(licence, before, read_on)
         dropped = {code: day.isoformat() for code, day in licence.codes_dropped}
         values = {
             "licence_id": licence.id,
@@ -272,27 +271,14 @@ class Repository:
             "valid_from": licence.valid_from,
             "valid_until": licence.valid_until,
             "revoked_on": licence.revoked_on,
-            "revocation_read_on": None if licence.revoked_on is None else read_on,
+            "revocation_read_on": licence.revocation_read_on,
             "codes_dropped": dropped or None,
             "version": version,
         }
         stmt = upsert_into(self.dialect, licences).values(values)
-        updates: dict[str, Any] = {
-            name: stmt.excluded[name] for name in values if name != "licence_id"
-        }
-        # The same revocation keeps the day it was first read; one moved to another day is
-        # read anew (moved earlier, it would otherwise skip its grace).
-        updates["revocation_read_on"] = case(
-            (stmt.excluded.revoked_on.is_(None), None),
-            (
-                licences.c.revoked_on == stmt.excluded.revoked_on,
-                func.coalesce(licences.c.revocation_read_on, stmt.excluded.revocation_read_on),
-            ),
-            else_=stmt.excluded.revocation_read_on,
-        )
         stmt = stmt.on_conflict_do_update(
             index_elements=["licence_id"],
-            set_=updates,
+            set_={name: stmt.excluded[name] for name in values if name != "licence_id"},
             where=licences.c.version < stmt.excluded.version,
         )
         await self.session.execute(stmt)

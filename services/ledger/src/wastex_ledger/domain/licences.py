@@ -65,16 +65,27 @@ class Licence:
         return max(first, self.valid_from) <= min(last, self.last_valid_day)
 
 
-def with_codes_dropped(licence: Licence, before: Licence | None, read_on: date) -> Licence:
-    """`licence`, a newer version of `before`, with the codes `before` listed (or had
-    dropped) that it no longer lists, each dropped on the day first read without it."""
-    if before is None:
-        return licence
-    listed = set(before.waste_codes) | {code for code, _ in before.codes_dropped}
-    dropped = sorted(
-        (code, before.dropped_on(code) or read_on) for code in listed - licence.waste_codes
+def as_read(licence: Licence, before: Licence | None, read_on: date) -> Licence:
+    """`licence`, a newer version of `before` (None: the first the ledger reads), with the
+    days the ledger read what cut it: its revocation keeps the day first read while it stays
+    the same (one moved to another day is read anew: moved earlier, it would otherwise skip
+    its grace), and each code `before` listed (or had dropped) that it no longer lists keeps
+    the day first read without it."""
+    first_read: date | None = None
+    dropped_on: dict[str, date] = {}
+    listed: set[str] = set()
+    if before is not None:
+        if before.revoked_on == licence.revoked_on:
+            first_read = before.revocation_read_on
+        dropped_on = dict(before.codes_dropped)
+        listed = set(before.waste_codes) | dropped_on.keys()
+    revocation_read_on = None if licence.revoked_on is None else first_read or read_on
+    codes_dropped = tuple(
+        sorted((code, dropped_on.get(code, read_on)) for code in listed - licence.waste_codes)
     )
-    return replace(licence, codes_dropped=tuple(dropped))
+    if (revocation_read_on, codes_dropped) == (licence.revocation_read_on, licence.codes_dropped):
+        return licence  # nothing the versions tell
+    return replace(licence, revocation_read_on=revocation_read_on, codes_dropped=codes_dropped)
 
 
 @dataclass(frozen=True, slots=True)
