@@ -58,6 +58,7 @@ INGEST_TOPICS = (INGEST_OFFERS, INGEST_DEMANDS, INGEST_LEDGER_REPORTS)
 
 # Catalog facts (key = aggregate id).
 CATALOG_ENTERPRISE_REGISTERED = Topic("catalog.enterprise-registered.v1")
+CATALOG_ENTERPRISE_AMENDED = Topic("catalog.enterprise-amended.v1")
 CATALOG_SITE_ADDED = Topic("catalog.site-added.v1")
 CATALOG_LICENCE_REGISTERED = Topic("catalog.licence-registered.v1")
 CATALOG_LICENCE_AMENDED = Topic("catalog.licence-amended.v1")

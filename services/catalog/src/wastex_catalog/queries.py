@@ -18,7 +18,7 @@ from wastex_catalog.filters import (
     PageRequest,
     Scope,
 )
-from wastex_catalog.records import LicenceVersion, Stored
+from wastex_catalog.records import EnterpriseVersion, LicenceVersion, Stored
 from wastex_shared.storage import UnitOfWorkFactory
 
 
@@ -59,6 +59,13 @@ class CatalogQueries:
     async def licences_of(self, enterprise_ids: Sequence[str]) -> list[list[Stored[Licence]]]:
         async with self._uow.reading() as uow:
             found = await CatalogRepository(uow.session).licences_of(enterprise_ids)
+        return [found[i] for i in enterprise_ids]
+
+    async def enterprise_versions(
+        self, enterprise_ids: Sequence[str]
+    ) -> list[list[EnterpriseVersion]]:
+        async with self._uow.reading() as uow:
+            found = await CatalogRepository(uow.session).enterprise_versions(enterprise_ids)
         return [found[i] for i in enterprise_ids]
 
     async def licence_versions(self, licence_ids: Sequence[str]) -> list[list[LicenceVersion]]:

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import ClassVar, Generic, TypeVar
 
-from wastex_catalog.domain import Licence, LicenceChange
+from wastex_catalog.domain import Enterprise, Licence, LicenceChange
 
 T = TypeVar("T")
 
@@ -47,6 +47,19 @@ class MatchAllocation:
     @property
     def holds(self) -> bool:
         return self.state == self.ALLOCATED
+
+
+@dataclass(frozen=True, slots=True)
+class EnterpriseVersion:
+    """An enterprise as its registration or an amendment left it (its audit trail)."""
+
+    enterprise: Enterprise
+    #: The admin's reason for an amendment; none for the registration.
+    reason: str | None
+    at: datetime
+    #: Who made the change (the token's subject); None for registrations recorded before
+    #: the trail was kept, which migration `c4e1a7d2b9f0` filled from the enterprise.
+    by: str | None
 
 
 @dataclass(frozen=True, slots=True)

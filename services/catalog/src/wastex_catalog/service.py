@@ -31,7 +31,7 @@ from wastex_catalog.domain.common import DateInput, NumberInput, TonnesInput, re
 from wastex_catalog.domain.licence import REASON_MAX_LENGTH
 from wastex_catalog.events import publish
 from wastex_catalog.matches import publish_update
-from wastex_catalog.records import LicenceVersion, Stored
+from wastex_catalog.records import EnterpriseVersion, LicenceVersion, Stored
 from wastex_shared.codes import DistrictRegister
 from wastex_shared.envelope import Envelope, derived_id, utcnow
 from wastex_shared.errors import DomainError, NotAuthorized, NotFound
@@ -39,6 +39,7 @@ from wastex_shared.events.catalog import (
     DemandAmended,
     DemandPosted,
     DemandWithdrawn,
+    EnterpriseAmended,
     EnterpriseRegistered,
     LicenceAmended,
     LicenceRegistered,
@@ -68,6 +69,18 @@ class RegisterEnterprise:
     industry: str
     district: str
     kind: str
+    #: Who registers it (the admin's token subject), kept on the enterprise's first version.
+    by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AmendEnterprise:
+    enterprise_id: str
+    reason: str
+    name: str | None = None
+    industry: str | None = None
+    district: str | None = None
+    by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,16 +217,41 @@ class CatalogService:
             )
         at = utcnow()
         await repository.add_enterprise(enterprise, at)
-        fact = EnterpriseRegistered(
-            enterprise_id=enterprise.id,
-            name=enterprise.name,
-            credit_code=enterprise.credit_code,
-            industry=enterprise.industry,
-            district=enterprise.district,
-            kind=enterprise.kind.value,
+        await repository.add_enterprise_version(EnterpriseVersion(enterprise, None, at, command.by))
+        await publish(
+            uow, EnterpriseRegistered(**enterprise_facts(enterprise)), enterprise.id, cause
         )
-        await publish(uow, fact, enterprise.id, cause)
         return Stored(enterprise, at)
+
+    async def amend_enterprise(
+        self, uow: UnitOfWork, command: AmendEnterprise
+    ) -> Stored[Enterprise]:
+        """Correct an enterprise's name, industry or registered district, saying why. Its
+        sites stay where they are; ledger entries booked before keep the industry and
+        district they were booked under (decision 025)."""
+        reason = require_text(command.reason, "reason", max_length=REASON_MAX_LENGTH)
+        repository = CatalogRepository(uow.session)
+        stored = await repository.enterprise(command.enterprise_id)
+        if stored is None:
+            raise NotFound("enterprise", command.enterprise_id, "enterpriseId")
+        amended = stored.entity.amend(
+            name=command.name,
+            industry=command.industry,
+            district=command.district,
+            districts=self.districts,
+        )
+        if not await repository.save_enterprise(amended):
+            raise DomainError(
+                codes.CONFLICT,
+                f"enterprise {amended.id} changed meanwhile; read it again",
+                "enterpriseId",
+            )
+        version = EnterpriseVersion(amended, reason, utcnow(), command.by)
+        await repository.add_enterprise_version(version)
+        fact = EnterpriseAmended(**enterprise_facts(amended), reason=reason)
+        # Keyed like the registration; the version orders them across the two topics.
+        await publish(uow, fact, amended.id, None)
+        return Stored(amended, stored.created_at, amended.version)
 
     async def add_site(
         self, uow: UnitOfWork, command: AddSite, *, cause: Envelope | None = None
@@ -582,6 +620,19 @@ def demand_facts(demand: Demand, site: Site, version: int) -> dict[str, Any]:
         "available_until": demand.available_until,
         "status": demand.status.value,
         "version": version,
+    }
+
+
+def enterprise_facts(enterprise: Enterprise) -> dict[str, Any]:
+    """An enterprise as its facts carry it (`EnterpriseFacts`)."""
+    return {
+        "enterprise_id": enterprise.id,
+        "name": enterprise.name,
+        "credit_code": enterprise.credit_code,
+        "industry": enterprise.industry,
+        "district": enterprise.district,
+        "kind": enterprise.kind.value,
+        "version": enterprise.version,
     }
 
 

@@ -19,7 +19,17 @@ from wastex_shared.storage.migrate import alembic_config, upgrade
 
 BEFORE_AMENDMENTS = "3bf29fe499d6"
 AMENDMENTS = "9970e9174d99"
+BEFORE_ENTERPRISE_VERSIONS = "66087a9816ba"
 TODAY = date(2026, 11, 27)
+
+
+def migrate(target: str) -> Callable[[Connection], None]:
+    """Upgrade a connection's database to `target` (for `run_sync`)."""
+
+    def run(connection: Connection) -> None:
+        command.upgrade(alembic_config(LOCATION, connection), target)
+
+    return run
 
 
 def licence(ident: str, valid_from: date, revoked_on: date) -> Licence:
@@ -87,12 +97,6 @@ async def test_existing_licences_get_their_present_version_and_a_number_key(
     engine = make_engine(database_url)
     created = datetime(2026, 3, 1, tzinfo=UTC)
 
-    def migrate(target: str) -> Callable[[Connection], None]:
-        def run(connection: Connection) -> None:
-            command.upgrade(alembic_config(LOCATION, connection), target)
-
-        return run
-
     def insert(conn: Connection, ident: str, number: str, **changes: object) -> None:
         row = {
             "id": ident,
@@ -159,5 +163,43 @@ async def test_existing_licences_get_their_present_version_and_a_number_key(
         }
         registered_at = {v[0]: v[5] for v in versions}["fresh"]
         assert str(registered_at).startswith("2026-03-01")
+    finally:
+        await engine.dispose()
+
+
+async def test_existing_enterprises_get_version_one_as_their_first_version(
+    database_url: str,
+) -> None:
+    engine = make_engine(database_url)
+    created = datetime(2026, 3, 1, tzinfo=UTC)
+
+    def seed(conn: Connection) -> None:
+        conn.execute(
+            text(
+                "INSERT INTO enterprises (id, name, credit_code, industry, district, kind,"
+                " created_at) VALUES ('ent-1', 'Steel', :code, 'C3110', '青山区',"
+                " 'FACTORY', :at)"
+            ),
+            {"code": unique_credit_code(), "at": created},
+        )
+
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(migrate(BEFORE_ENTERPRISE_VERSIONS))
+            await conn.run_sync(seed)
+            await conn.run_sync(migrate("head"))
+            version = (await conn.execute(text("SELECT version FROM enterprises"))).scalar_one()
+            versions = (
+                await conn.execute(
+                    text(
+                        "SELECT enterprise_id, version, reason, changed_by, name, industry,"
+                        " district, changed_at FROM enterprise_versions"
+                    )
+                )
+            ).all()
+        assert version == 1
+        [first] = versions
+        assert tuple(first[:7]) == ("ent-1", 1, None, None, "Steel", "C3110", "青山区")
+        assert str(first[7]).startswith("2026-03-01")
     finally:
         await engine.dispose()

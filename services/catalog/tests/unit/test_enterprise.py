@@ -141,3 +141,41 @@ def test_a_district_outside_the_register_is_refused_naming_the_one_meant(
         make(district=written)
     assert (err.value.code, err.value.field) == ("UNKNOWN_DISTRICT", "district")
     assert err.value.message.endswith(f"did you mean '{meant}'?")
+
+
+def test_an_amendment_replaces_what_is_given_checked_as_a_registration_is() -> None:
+    registered = register()
+    amended = registered.amend(name=" 武汉某钢铁集团 ", industry="c3120", districts=DISTRICTS)
+    assert (amended.name, amended.industry) == ("武汉某钢铁集团", "C3120")
+    assert amended.district == "青山区"
+    assert (amended.credit_code, amended.kind, amended.version) == (
+        registered.credit_code,
+        EnterpriseKind.FACTORY,
+        2,
+    )
+    moved = amended.amend(district=" 江夏区 ", districts=DISTRICTS)
+    assert (moved.district, moved.name, moved.version) == ("江夏区", "武汉某钢铁集团", 3)
+
+
+@pytest.mark.parametrize(
+    ("given", "code", "field"),
+    [
+        ({"name": "  "}, "REQUIRED_FIELD", "name"),
+        ({"industry": "X99"}, "INVALID_INDUSTRY_CODE", "industry"),
+        ({"district": "青山"}, "UNKNOWN_DISTRICT", "district"),
+        ({}, "NOTHING_TO_AMEND", "input"),
+        ({"name": "武汉某钢铁有限公司", "district": "青山区"}, "NOTHING_TO_AMEND", "input"),
+    ],
+)
+def test_an_amendment_is_refused_when_invalid_or_changing_nothing(
+    given: dict[str, str], code: str, field: str
+) -> None:
+    with pytest.raises(DomainError) as refused:
+        register().amend(**given, districts=DISTRICTS)
+    assert (refused.value.code, refused.value.field) == (code, field)
+
+
+def test_an_unknown_district_in_an_amendment_names_the_one_meant() -> None:
+    with pytest.raises(DomainError) as refused:
+        register().amend(district="青山", districts=DISTRICTS)
+    assert "青山区" in refused.value.message

@@ -21,6 +21,7 @@ from wastex_shared.topics import (
     CATALOG_DEMAND_POSTED,
     CATALOG_DEMAND_UPDATED,
     CATALOG_DEMAND_WITHDRAWN,
+    CATALOG_ENTERPRISE_AMENDED,
     CATALOG_ENTERPRISE_REGISTERED,
     CATALOG_LICENCE_AMENDED,
     CATALOG_LICENCE_REGISTERED,
@@ -32,15 +33,33 @@ from wastex_shared.topics import (
 )
 
 
-@event("catalog.enterprise-registered", CATALOG_ENTERPRISE_REGISTERED)
-class EnterpriseRegistered(EventModel):
+class EnterpriseFacts(EventModel):
+    """An enterprise as it stands; later versions replace earlier ones whatever the topic
+    (registered, amended)."""
+
     enterprise_id: str
     name: str
     credit_code: str
     #: GB/T 4754-2017 code, e.g. "C3110"; the section letter is its first character.
     industry: str
+    #: Where it is registered: which district's regulators oversee it.
     district: str
     kind: str  # FACTORY | RECYCLER
+    version: int = 1
+
+
+@event("catalog.enterprise-registered", CATALOG_ENTERPRISE_REGISTERED)
+class EnterpriseRegistered(EnterpriseFacts):
+    pass
+
+
+@event("catalog.enterprise-amended", CATALOG_ENTERPRISE_AMENDED)
+class EnterpriseAmended(EnterpriseFacts):
+    """Name, industry or registered district corrected by an admin, saying why. Applies
+    from when it is read: ledger entries booked before keep the industry and district they
+    were booked under (decision 025)."""
+
+    reason: str
 
 
 @event("catalog.site-added", CATALOG_SITE_ADDED)

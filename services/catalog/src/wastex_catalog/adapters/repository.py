@@ -34,6 +34,7 @@ from wastex_catalog.adapters import rows
 from wastex_catalog.adapters.tables import (
     DEMAND_CODES,
     DEMANDS,
+    ENTERPRISE_VERSIONS,
     ENTERPRISES,
     LICENCE_VERSIONS,
     LICENCES,
@@ -43,7 +44,7 @@ from wastex_catalog.adapters.tables import (
 )
 from wastex_catalog.domain import Demand, Enterprise, Licence, ListingStatus, Offer, Site
 from wastex_catalog.domain.listing import ACTIVE_STATUSES, TERMINAL_STATUSES, Listing
-from wastex_catalog.records import LicenceVersion, MatchAllocation, Stored
+from wastex_catalog.records import EnterpriseVersion, LicenceVersion, MatchAllocation, Stored
 from wastex_shared.storage import (
     dialect_of,
     flush_queued,
@@ -135,6 +136,43 @@ class CatalogRepository:
             select(SITES.c.id).where(SITES.c.district == district),
         ).limit(1)
         return (await self._execute(held)).first() is not None
+
+    async def save_enterprise(self, enterprise: Enterprise) -> bool:
+        """Write an amended enterprise over the version before it (a compare-and-set: of two
+        concurrent amendments one finds it moved on)."""
+        result = await self._execute(
+            update(ENTERPRISES)
+            .where(
+                ENTERPRISES.c.id == enterprise.id, ENTERPRISES.c.version == enterprise.version - 1
+            )
+            .values(
+                name=enterprise.name,
+                industry=enterprise.industry,
+                district=enterprise.district,
+                version=enterprise.version,
+            )
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def add_enterprise_version(self, version: EnterpriseVersion) -> None:
+        await self._execute(insert(ENTERPRISE_VERSIONS), rows.enterprise_version_values(version))
+
+    async def enterprise_versions(
+        self, enterprise_ids: Iterable[str]
+    ) -> dict[str, list[EnterpriseVersion]]:
+        """Each enterprise's versions, oldest first."""
+        wanted = sorted(set(enterprise_ids))
+        found: dict[str, list[EnterpriseVersion]] = {i: [] for i in wanted}
+        if wanted:
+            statement = (
+                select(ENTERPRISE_VERSIONS, ENTERPRISES.c.credit_code, ENTERPRISES.c.kind)
+                .join(ENTERPRISES, ENTERPRISES.c.id == ENTERPRISE_VERSIONS.c.enterprise_id)
+                .where(ENTERPRISE_VERSIONS.c.enterprise_id.in_(wanted))
+                .order_by(ENTERPRISE_VERSIONS.c.enterprise_id, ENTERPRISE_VERSIONS.c.version)
+            )
+            for row in await self._rows(statement):
+                found[row["enterprise_id"]].append(rows.enterprise_version_of(row))
+        return found
 
     async def enterprises(self, ids: Iterable[str]) -> dict[str, Stored[Enterprise]]:
         found = [rows.enterprise_of(r) for r in await self._by_ids(ENTERPRISES, ids)]

@@ -23,7 +23,7 @@ from wastex_catalog.domain import (
     Offer,
     Site,
 )
-from wastex_catalog.records import LicenceVersion, MatchAllocation, Stored
+from wastex_catalog.records import EnterpriseVersion, LicenceVersion, MatchAllocation, Stored
 
 Row = Mapping[str, Any]
 
@@ -46,16 +46,18 @@ def tonnes(value: Any) -> Decimal:
 
 
 def enterprise_of(row: Row) -> Stored[Enterprise]:
-    return Stored(
-        Enterprise(
-            id=row["id"],
-            name=row["name"],
-            credit_code=row["credit_code"],
-            industry=row["industry"],
-            district=row["district"],
-            kind=EnterpriseKind(row["kind"]),
-        ),
-        as_utc(row["created_at"]),
+    return Stored(_enterprise(row, row["id"]), as_utc(row["created_at"]), int(row["version"]))
+
+
+def _enterprise(row: Row, ident: str) -> Enterprise:
+    return Enterprise(
+        id=ident,
+        name=row["name"],
+        credit_code=row["credit_code"],
+        industry=row["industry"],
+        district=row["district"],
+        kind=EnterpriseKind(row["kind"]),
+        version=int(row["version"]),
     )
 
 
@@ -68,7 +70,32 @@ def enterprise_values(enterprise: Enterprise, at: datetime) -> dict[str, Any]:
         "district": enterprise.district,
         "kind": enterprise.kind.value,
         "created_at": at,
+        "version": enterprise.version,
     }
+
+
+def enterprise_version_values(version: EnterpriseVersion) -> dict[str, Any]:
+    enterprise = version.enterprise
+    return {
+        "enterprise_id": enterprise.id,
+        "version": enterprise.version,
+        "reason": version.reason,
+        "changed_at": version.at,
+        "changed_by": version.by,
+        "name": enterprise.name,
+        "industry": enterprise.industry,
+        "district": enterprise.district,
+    }
+
+
+def enterprise_version_of(row: Row) -> EnterpriseVersion:
+    """A version row joined with its enterprise's credit code and kind (never amended)."""
+    return EnterpriseVersion(
+        enterprise=_enterprise(row, row["enterprise_id"]),
+        reason=row["reason"],
+        at=as_utc(row["changed_at"]),
+        by=row["changed_by"],
+    )
 
 
 def site_of(row: Row) -> Stored[Site]:

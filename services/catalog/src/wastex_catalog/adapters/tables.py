@@ -72,6 +72,26 @@ class EnterpriseRow(CatalogTable, table=True):
     district: str = Field(max_length=100, index=True)
     kind: str = Field(max_length=10)
     created_at: datetime = _timestamp()
+    #: 1 when registered, one more with each amendment.
+    version: int = Field(sa_column=Column(Integer, nullable=False, server_default="1"))
+
+
+class EnterpriseVersionRow(CatalogTable, table=True):
+    """Each version of an enterprise as its registration or an amendment left it, with why,
+    when and by whom: append-only, the enterprise's audit trail."""
+
+    __tablename__ = "enterprise_versions"
+
+    enterprise_id: str = Field(
+        primary_key=True, max_length=ID_LENGTH, foreign_key="enterprises.id", ondelete="RESTRICT"
+    )
+    version: int = Field(primary_key=True)
+    reason: str | None = Field(default=None, max_length=500)
+    changed_at: datetime = _timestamp()
+    changed_by: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    name: str = Field(max_length=200)
+    industry: str = Field(max_length=5)
+    district: str = Field(max_length=100)
 
 
 class SiteRow(CatalogTable, table=True):
@@ -231,6 +251,7 @@ def _table(name: str) -> Table:
 
 
 ENTERPRISES = _table("enterprises")
+ENTERPRISE_VERSIONS = _table("enterprise_versions")
 SITES = _table("sites")
 LICENCES = _table("licences")
 LICENCE_VERSIONS = _table("licence_versions")

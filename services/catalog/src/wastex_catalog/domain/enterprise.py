@@ -7,7 +7,7 @@ yesterday's data (a district named before the register existed stays as it was s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 from typing import Final
@@ -56,6 +56,8 @@ class Enterprise:
     industry: str
     district: str
     kind: EnterpriseKind
+    #: 1 when registered, one more with each amendment (consumers keep the highest).
+    version: int = 1
 
     @classmethod
     def register(
@@ -77,6 +79,33 @@ class Enterprise:
             district=registered_district(district, districts),
             kind=EnterpriseKind.parse(kind, "kind"),
         )
+
+    def amend(
+        self,
+        *,
+        name: str | None = None,
+        industry: str | None = None,
+        district: str | None = None,
+        districts: DistrictRegister,
+    ) -> Enterprise:
+        """This enterprise corrected: what is given replaces what was registered, checked
+        as a registration is. The credit code (its legal identity) and its kind (what its
+        licences and listings were checked against) are not amended."""
+        if name is not None:
+            name = require_text(name, "name", max_length=NAME_MAX_LENGTH)
+        if district is not None:
+            district = registered_district(district, districts)
+        amended = replace(
+            self,
+            name=name or self.name,
+            industry=self.industry if industry is None else validate_industry_code(industry),
+            district=district or self.district,
+        )
+        if amended == self:
+            raise DomainError(
+                errors.NOTHING_TO_AMEND, f"enterprise {self.name} already reads so", "input"
+            )
+        return replace(amended, version=self.version + 1)
 
     @property
     def industry_section(self) -> IndustrySection:

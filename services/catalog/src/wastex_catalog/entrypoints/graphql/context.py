@@ -13,7 +13,7 @@ from strawberry.dataloader import DataLoader
 from wastex_catalog.domain import Demand, Enterprise, Licence, Offer, Site
 from wastex_catalog.domain import errors as codes
 from wastex_catalog.queries import CatalogQueries
-from wastex_catalog.records import LicenceVersion, Stored
+from wastex_catalog.records import EnterpriseVersion, LicenceVersion, Stored
 from wastex_catalog.service import CatalogService
 from wastex_shared.auth import Principal
 from wastex_shared.codes import DistrictRegister
@@ -44,6 +44,7 @@ class Loaders:
     sites_of: DataLoader[str, list[Stored[Site]]]
     licences_of: DataLoader[str, list[Stored[Licence]]]
     licence_versions: DataLoader[str, list[LicenceVersion]]
+    enterprise_versions: DataLoader[str, list[EnterpriseVersion]]
 
 
 def make_loaders(queries: CatalogQueries) -> dict[str, Any]:
@@ -57,6 +58,7 @@ def make_loaders(queries: CatalogQueries) -> dict[str, Any]:
             sites_of=DataLoader(load_fn=queries.sites_of),
             licences_of=DataLoader(load_fn=queries.licences_of),
             licence_versions=DataLoader(load_fn=queries.licence_versions),
+            enterprise_versions=DataLoader(load_fn=queries.enterprise_versions),
         )
     }
 

@@ -36,13 +36,44 @@ class RegisterEnterpriseInput:
     )
     kind: EnterpriseKind
 
-    def command(self) -> service.RegisterEnterprise:
+    def command(self, by: str | None) -> service.RegisterEnterprise:
         return service.RegisterEnterprise(
             name=self.name,
             credit_code=self.credit_code,
             industry=self.industry,
             district=self.district,
             kind=self.kind.value,
+            by=by,
+        )
+
+
+@strawberry.input(
+    description="What to correct (at least one field), and why. The credit code and the kind "
+    "are not amended."
+)
+class AmendEnterpriseInput:
+    reason: str
+    name: str | None = None
+    industry: str | None = strawberry.field(
+        default=None,
+        description="GB/T 4754-2017 industry code: the ledger books entries from now on under "
+        "it; entries booked before keep theirs.",
+    )
+    district: str | None = strawberry.field(
+        default=None,
+        description="The district it is registered in, a name of the city's register: its "
+        "regulators from now on (their view of its records follows at once). Its sites stay "
+        "where they are.",
+    )
+
+    def command(self, enterprise_id: str, by: str | None) -> service.AmendEnterprise:
+        return service.AmendEnterprise(
+            enterprise_id=enterprise_id,
+            reason=self.reason,
+            name=self.name,
+            industry=self.industry,
+            district=self.district,
+            by=by,
         )
 
 

@@ -18,6 +18,7 @@ from wastex_catalog.entrypoints.graphql.context import principal, services, tran
 from wastex_catalog.entrypoints.graphql.inputs import (
     AddSiteInput,
     AmendDemandInput,
+    AmendEnterpriseInput,
     AmendLicenceInput,
     AmendOfferInput,
     PostDemandInput,
@@ -49,12 +50,19 @@ async def attempt(
 
 
 def subject(caller: Principal | None) -> str | None:
-    """Who acts, as a licence's history names them: the token's subject."""
+    """Who acts, as a licence's or an enterprise's history names them: the token's
+    subject."""
     return None if caller is None else caller.subject
 
 
 @strawberry.type
 class RegisterEnterprisePayload:
+    enterprise: Enterprise | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class AmendEnterprisePayload:
     enterprise: Enterprise | None
     user_errors: list[UserError]
 
@@ -132,9 +140,28 @@ class Mutation:
         stored, errors = await attempt(
             info,
             lambda: policy.may_register_enterprise(caller),
-            lambda uow: commands.register_enterprise(uow, input.command()),
+            lambda uow: commands.register_enterprise(uow, input.command(subject(caller))),
         )
         return RegisterEnterprisePayload(
+            enterprise=Enterprise.of(stored) if stored else None, user_errors=errors
+        )
+
+    @strawberry.mutation(
+        description="Correct an enterprise's name, industry or registered district (admin), "
+        "saying why. Ledger entries booked before keep the industry and district they were "
+        "booked under; its sites stay where they are."
+    )
+    async def amend_enterprise(
+        self, info: Info, id: strawberry.ID, input: AmendEnterpriseInput
+    ) -> AmendEnterprisePayload:
+        caller = principal(info)
+        commands = services(info).commands
+        stored, errors = await attempt(
+            info,
+            lambda: policy.may_register_enterprise(caller),
+            lambda uow: commands.amend_enterprise(uow, input.command(str(id), subject(caller))),
+        )
+        return AmendEnterprisePayload(
             enterprise=Enterprise.of(stored) if stored else None, user_errors=errors
         )
 

@@ -141,7 +141,7 @@ def listing_scope(principal: Principal | None, wanted: ListingFilter) -> Scope:
 
 def may_register_enterprise(principal: Principal | None) -> None:
     if principal is None or principal.role is not Role.ADMIN:
-        raise NotAuthorized("only an admin registers enterprises")
+        raise NotAuthorized("only an admin registers or amends enterprises")
 
 
 def may_manage_licences(principal: Principal | None) -> None:

@@ -19,6 +19,7 @@ from wastex_catalog import domain
 from wastex_catalog.entrypoints.graphql import policy
 from wastex_catalog.entrypoints.graphql.context import loaders, principal
 from wastex_catalog.entrypoints.graphql.policy import Visibility
+from wastex_catalog.records import EnterpriseVersion as EnterpriseVersionRecord
 from wastex_catalog.records import LicenceVersion as LicenceVersionRecord
 from wastex_catalog.records import Stored
 from wastex_shared.codes import WasteCode as WasteCodeRecord
@@ -98,6 +99,7 @@ class Enterprise:
     district: str
     kind: EnterpriseKind
     created_at: datetime
+    version: int = strawberry.field(description="1 when registered, one more each amendment.")
     record: strawberry.Private[Stored[domain.Enterprise]]
 
     @classmethod
@@ -111,8 +113,17 @@ class Enterprise:
             district=enterprise.district,
             kind=EnterpriseKind(enterprise.kind.value),
             created_at=stored.created_at,
+            version=enterprise.version,
             record=stored,
         )
+
+    @strawberry.field(
+        description="Every version, oldest first: what the registration and each amendment "
+        "left, why, when and by whom."
+    )
+    async def history(self, info: Info) -> list[EnterpriseVersion]:
+        versions = await loaders(info).enterprise_versions.load(str(self.id))
+        return [EnterpriseVersion.of(version) for version in versions]
 
     @strawberry.field(description="Its sites (those you may see), oldest first.")
     async def sites(self, info: Info) -> list[Site]:
@@ -208,6 +219,35 @@ class Licence:
             revocation_reason=licence.revocation_reason,
             version=licence.version,
             **_terms(licence),
+        )
+
+
+@strawberry.type(description="An enterprise as its registration or one amendment left it.")
+class EnterpriseVersion:
+    version: int
+    reason: str | None = strawberry.field(
+        description="Why it was amended (none for the registration)."
+    )
+    changed_at: datetime
+    changed_by: str | None = strawberry.field(
+        description="Who made the change (the admin's sign-in); null for registrations "
+        "recorded before the trail was kept."
+    )
+    name: str
+    industry: str
+    district: str
+
+    @classmethod
+    def of(cls, record: EnterpriseVersionRecord) -> EnterpriseVersion:
+        enterprise = record.enterprise
+        return cls(
+            version=enterprise.version,
+            reason=record.reason,
+            changed_at=record.at,
+            changed_by=record.by,
+            name=enterprise.name,
+            industry=enterprise.industry,
+            district=enterprise.district,
         )
 
 
