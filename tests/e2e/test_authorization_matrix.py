@@ -137,6 +137,12 @@ RESOLVE_DISCREPANCY = """
 mutation($input: ResolveDiscrepancyInput!) {
   resolveDiscrepancy(input: $input) { manifest { id status } userErrors { field message code } }
 }"""
+AMEND_ENTERPRISE = """
+mutation($id: ID!, $input: AmendEnterpriseInput!) {
+  amendEnterprise(id: $id, input: $input) {
+    enterprise { id version } userErrors { field message code }
+  }
+}"""
 AMEND_LICENCE = """
 mutation($id: ID!, $input: AmendLicenceInput!) {
   amendLicence(id: $id, input: $input) { licence { id version } userErrors { field message code } }
@@ -941,6 +947,15 @@ MUTATIONS = [
                 "validUntil": days(365),
             }
         },
+        only("admin"),
+    ),
+    # The admin's call reaches the enterprise's own rules and changes nothing: the district
+    # it is registered in again (NOTHING_TO_AMEND).
+    Row(
+        "amendEnterprise(A)",
+        AMEND_ENTERPRISE,
+        "amendEnterprise",
+        lambda w: {"id": w.ids["A"], "input": {"reason": "matrix", "district": DISTRICT_X}},
         only("admin"),
     ),
     # The admin's calls reach the licence's own rules and change nothing: the same tonnage

@@ -6,7 +6,8 @@ answered by typed errors or the dead-letter topic, never a crash. A confirmed ma
 shipment is called off in the ledger is cancelled in matching and gives its tonnes back to
 the catalog's offer: one command, three services. An offer amended in place is planned
 again on its new terms. A revocation of the recycler's licence calls off the shipment it
-has confirmed that has not left, and its tonnes come back (decision 023).
+has confirmed that has not left, and its tonnes come back (decision 023). An enterprise
+amended in the catalog is overseen and booked as amended in the ledger (decision 025).
 """
 
 from __future__ import annotations
@@ -72,6 +73,18 @@ mutation($id: ID!, $reason: String!) {
 }"""
 MANIFEST = "query($id: ID!) { manifest(id: $id) { status cancellation { cancelledBy reason } } }"
 MATCH_STATUS = "query($id: ID!) { match(id: $id) { status cancelledBy cancelReason } }"
+AMEND_ENTERPRISE = """
+mutation($id: ID!, $input: AmendEnterpriseInput!) {
+  amendEnterprise(id: $id, input: $input) {
+    enterprise { id district industry version } userErrors { field message code }
+  }
+}"""
+LEAGUE = """
+query($district: String) {
+  enterpriseUtilisation(from: "2026-11", to: "2026-11", district: $district, first: 100) {
+    edges { node { enterpriseId } }
+  }
+}"""
 UTILISATION = """
 query($scope: UtilisationScope!, $from: String!, $to: String!) {
   utilisation(scope: $scope, from: $from, to: $to) { generatedTonnes utilisedTonnes rate }
@@ -121,6 +134,17 @@ async def add_site(
         },
     )
     return str(result["site"]["id"])
+
+
+async def report_generation(client: GraphQLClient, site: str, tonnes: str) -> None:
+    """Report SW01 generated at `site` in 2026-11, once the ledger knows the site."""
+
+    async def reported() -> Any:
+        given = {"siteId": site, "wasteCode": "SW01", "tonnes": tonnes, "period": "2026-11"}
+        result = (await client.data(report("reportGeneration"), input=given))["reportGeneration"]
+        return result if not result["userErrors"] else None  # the site may not be known yet
+
+    await eventually(reported)
 
 
 async def test_offer_goes_from_graphql_and_kafka_to_a_match_and_the_ledger(stack: Stack) -> None:
@@ -256,21 +280,7 @@ async def test_offer_goes_from_graphql_and_kafka_to_a_match_and_the_ledger(stack
     assert all(float(m["distanceKm"]) > 20 for m in matches)
 
     # 4. the ledger takes a generation report and answers utilisation for the enterprise.
-    async def generation_reported() -> Any:
-        result = (
-            await steel_client.data(
-                report("reportGeneration"),
-                input={
-                    "siteId": steel_site,
-                    "wasteCode": "SW01",
-                    "tonnes": "300.000",
-                    "period": "2026-11",
-                },
-            )
-        )["reportGeneration"]
-        return result if not result["userErrors"] else None  # the site may not be known yet
-
-    await eventually(generation_reported)
+    await report_generation(steel_client, steel_site, "300.000")
     figures = (
         await steel_client.data(
             UTILISATION, scope={"enterpriseId": steel}, **{"from": "2026-11", "to": "2026-11"}
@@ -401,3 +411,44 @@ async def test_offer_goes_from_graphql_and_kafka_to_a_match_and_the_ledger(stack
         return found if found["remainingTonnes"] == "50.000" else None
 
     assert await eventually(kafka_offer_back, timeout=30)
+
+
+async def test_an_amended_enterprise_is_overseen_and_booked_as_amended(stack: Stack) -> None:
+    """Decision 025: the catalog publishes the amendment, the ledger reads it over Kafka."""
+    gateway = GraphQLClient(stack.graphql_url)
+    admin = gateway.as_(issue_token(JWT, Role.ADMIN))
+    works = await register(admin, "E2E Ferroalloy", "FACTORY", "青山区")
+    works_client = gateway.as_(issue_token(JWT, Role.ENTERPRISE, works))
+    site = await add_site(works_client, works, "青山区", "30.6300", "114.4200")
+    amended = await payload(
+        admin,
+        AMEND_ENTERPRISE,
+        "amendEnterprise",
+        id=works,
+        input={"reason": "工商变更: 登记地与行业", "industry": "C3140", "district": "江夏区"},
+    )
+    assert (amended["enterprise"]["district"], amended["enterprise"]["version"]) == ("江夏区", 2)
+
+    # The amended district's regulator finds it in its league table (the ledger's read
+    # model of enterprises), the old district's no longer.
+    jiangxia = gateway.as_(issue_token(JWT, Role.REGULATOR, district="江夏区"))
+    qingshan = gateway.as_(issue_token(JWT, Role.REGULATOR, district="青山区"))
+
+    async def listed(regulator: GraphQLClient, district: str) -> list[str]:
+        data = await regulator.data(LEAGUE, district=district)
+        edges = data["enterpriseUtilisation"]["edges"]
+        return [e["node"]["enterpriseId"] for e in edges if e["node"]["enterpriseId"] == works]
+
+    assert await eventually(lambda: listed(jiangxia, "江夏区"), timeout=30)
+    assert await listed(qingshan, "青山区") == []
+
+    # A report booked now counts under the amended industry, where the site lies.
+    await report_generation(works_client, site, "12.500")
+    figures = (
+        await qingshan.data(
+            UTILISATION,
+            scope={"district": "青山区", "industry": "C3140"},
+            **{"from": "2026-11", "to": "2026-11"},
+        )
+    )["utilisation"]
+    assert figures["generatedTonnes"] == "12.500"

@@ -5,8 +5,9 @@
   an event twice; entries are deduplicated by id), added up exactly as the incremental path
   adds them (`service.projection_deltas`), so the result equals the incremental projection.
 - The site, enterprise and licence read models are upserted again from
-  `catalog.site-added.v1`, `catalog.enterprise-registered.v1` and
-  `catalog.licence-registered.v1` / `-amended.v1` (a licence keeps its latest version).
+  `catalog.site-added.v1`, `catalog.enterprise-registered.v1` / `-amended.v1` and
+  `catalog.licence-registered.v1` / `-amended.v1` (an enterprise or a licence keeps its
+  latest version).
 
 The journal (`entries`) and the manifests are the ledger's own state, not read models: they
 are not touched. Run it with the ledger's consumers and outbox relay idle (or stopped) and
@@ -30,6 +31,8 @@ from wastex_ledger.settings import LedgerSettings
 from wastex_shared.envelope import Envelope, utcnow
 from wastex_shared.errors import DomainError
 from wastex_shared.events.catalog import (
+    EnterpriseAmended,
+    EnterpriseFacts,
     EnterpriseRegistered,
     LicenceAmended,
     LicenceFacts,
@@ -41,6 +44,7 @@ from wastex_shared.messaging.topic_reader import read_topic
 from wastex_shared.storage import UnitOfWorkFactory, make_engine
 from wastex_shared.storage.migrate import upgrade
 from wastex_shared.topics import (
+    CATALOG_ENTERPRISE_AMENDED,
     CATALOG_ENTERPRISE_REGISTERED,
     CATALOG_LICENCE_AMENDED,
     CATALOG_LICENCE_REGISTERED,
@@ -105,16 +109,22 @@ async def rebuild(uow_factory: UnitOfWorkFactory, bootstrap: str) -> ReplayRepor
     read_on = local_day(utcnow())
     async with uow_factory() as uow:
         repo = Repository(uow.session)
-        async for record in read_topic(bootstrap, CATALOG_ENTERPRISE_REGISTERED.name):
-            try:
-                ent = EnterpriseRegistered.model_validate(Envelope.from_json(record.value).data)
-            except (ValidationError, ValueError, TypeError):
-                report.undecodable += 1
-                continue
-            await repo.upsert_enterprise(
-                ent.enterprise_id, ent.name, ent.industry, ent.district, ent.kind
-            )
-            report.enterprises += 1
+        for enterprise_topic, enterprise_model in (
+            (CATALOG_ENTERPRISE_REGISTERED, EnterpriseRegistered),
+            (CATALOG_ENTERPRISE_AMENDED, EnterpriseAmended),
+        ):
+            async for record in read_topic(bootstrap, enterprise_topic.name):
+                try:
+                    ent: EnterpriseFacts = enterprise_model.model_validate(
+                        Envelope.from_json(record.value).data
+                    )
+                except (ValidationError, ValueError, TypeError):
+                    report.undecodable += 1
+                    continue
+                await repo.upsert_enterprise(
+                    ent.enterprise_id, ent.name, ent.industry, ent.district, ent.kind, ent.version
+                )
+                report.enterprises += 1
         async for record in read_topic(bootstrap, CATALOG_SITE_ADDED.name):
             try:
                 site = SiteAdded.model_validate(Envelope.from_json(record.value).data)

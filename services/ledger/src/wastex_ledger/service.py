@@ -47,7 +47,7 @@ from wastex_shared.codes.district_file import load_districts
 from wastex_shared.emission_factors import factor
 from wastex_shared.envelope import Envelope, derived_id, new_id, utcnow
 from wastex_shared.errors import DomainError, NotAuthorized
-from wastex_shared.events.catalog import EnterpriseRegistered, LicenceFacts, SiteAdded
+from wastex_shared.events.catalog import EnterpriseFacts, LicenceFacts, SiteAdded
 from wastex_shared.events.ledger import (
     DiscrepancyCauseNamed,
     DiscrepancyResolved,
@@ -556,11 +556,11 @@ class LedgerService:
         site = ledger.SiteFacts(data.site_id, data.enterprise_id, data.district, data.industry)
         await Repository(uow.session).upsert_site(site, data.name, data.enterprise_district)
 
-    async def on_enterprise_registered(
-        self, uow: UnitOfWork, _: Envelope, data: EnterpriseRegistered
-    ) -> None:
+    async def on_enterprise(self, uow: UnitOfWork, _: Envelope, data: EnterpriseFacts) -> None:
+        """An enterprise registered or amended: the latest version is kept whatever the
+        order the two topics arrive in."""
         await Repository(uow.session).upsert_enterprise(
-            data.enterprise_id, data.name, data.industry, data.district, data.kind
+            data.enterprise_id, data.name, data.industry, data.district, data.kind, data.version
         )
 
     async def on_match_confirmed(

@@ -20,6 +20,7 @@ from wastex_ledger.domain.scope import Scope
 from wastex_ledger.service import LedgerConfig, LedgerService
 from wastex_shared.envelope import Envelope, utcnow
 from wastex_shared.events.catalog import (
+    EnterpriseAmended,
     EnterpriseRegistered,
     LicenceAmended,
     LicenceFacts,
@@ -84,7 +85,7 @@ class Harness:
         )
         registered = registered_in or district
         async with self.uow() as uow:
-            await self.service.on_enterprise_registered(
+            await self.service.on_enterprise(
                 uow,
                 envelope("catalog.enterprise-registered", enterprise_id),
                 EnterpriseRegistered(
@@ -108,6 +109,33 @@ class Harness:
                     longitude=Decimal("114.3"),
                     industry=industry,
                     enterprise_district=registered,
+                ),
+            )
+            await uow.commit()
+
+    async def amend_enterprise(
+        self,
+        site: Site,
+        *,
+        version: int = 2,
+        industry: str | None = None,
+        district: str | None = None,
+    ) -> None:
+        """The catalog's `enterprise-amended` fact of `site`'s enterprise (registered in the
+        site's district unless `district` says otherwise)."""
+        async with self.uow() as uow:
+            await self.service.on_enterprise(
+                uow,
+                envelope("catalog.enterprise-amended", site.enterprise_id),
+                EnterpriseAmended(
+                    enterprise_id=site.enterprise_id,
+                    name=f"Enterprise {site.enterprise_id}",
+                    credit_code="91420100MA4K0000XX",
+                    industry=industry or site.industry,
+                    district=district or site.district,
+                    kind="FACTORY",
+                    version=version,
+                    reason="corrected",
                 ),
             )
             await uow.commit()

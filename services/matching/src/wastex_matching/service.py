@@ -45,7 +45,6 @@ from wastex_matching.adapters import repository as repo
 from wastex_matching.adapters.repository import Alternative, MatchRecord, MatchScope
 from wastex_matching.adapters.tables import (
     DemandRow,
-    EnterpriseRow,
     OfferRow,
     SiteRow,
 )
@@ -78,7 +77,7 @@ from wastex_shared.events.catalog import (
     DemandPosted,
     DemandUpdated,
     DemandWithdrawn,
-    EnterpriseRegistered,
+    EnterpriseFacts,
     LicenceFacts,
     OfferAmended,
     OfferFacts,
@@ -261,7 +260,8 @@ class MatchingService:
 
     def handlers(self) -> dict[str, Callable[[UnitOfWork, Envelope, Any], Any]]:
         return {
-            "catalog.enterprise-registered": self.on_enterprise_registered,
+            "catalog.enterprise-registered": self.on_enterprise,
+            "catalog.enterprise-amended": self.on_enterprise,
             "catalog.site-added": self.on_site_added,
             "catalog.licence-registered": self.on_licence,
             "catalog.licence-amended": self.on_licence,
@@ -283,19 +283,9 @@ class MatchingService:
         await repo.bump_version(uow.session)
         uow.after_commit(self.changed.set)
 
-    async def on_enterprise_registered(
-        self, uow: UnitOfWork, _: Envelope, data: EnterpriseRegistered
-    ) -> None:
-        await repo.upsert(
-            uow.session,
-            EnterpriseRow,
-            data.enterprise_id,
-            name=data.name,
-            credit_code=data.credit_code,
-            industry=data.industry,
-            district=data.district,
-            kind=data.kind,
-        )
+    async def on_enterprise(self, uow: UnitOfWork, _: Envelope, data: EnterpriseFacts) -> None:
+        """An enterprise registered or amended: the highest version read is kept."""
+        await repo.upsert_enterprise(uow.session, data)
 
     async def on_site_added(self, uow: UnitOfWork, _: Envelope, data: SiteAdded) -> None:
         await repo.upsert(
@@ -307,7 +297,6 @@ class MatchingService:
             district=data.district,
             latitude=data.latitude,
             longitude=data.longitude,
-            industry=data.industry,
         )
 
     async def on_licence(self, uow: UnitOfWork, _: Envelope, data: LicenceFacts) -> None:

@@ -20,6 +20,7 @@ from wastex_shared.events.catalog import (
     DemandAmended,
     DemandPosted,
     DemandWithdrawn,
+    EnterpriseAmended,
     EnterpriseRegistered,
     LicenceAmended,
     LicenceRegistered,
@@ -83,6 +84,19 @@ class Catalog:
                 district=district,
                 kind=kind,
             ),
+        )
+
+    def amended_enterprise(
+        self, ident: str, name: str, district: str, version: int, kind: str = "FACTORY"
+    ) -> Envelope:
+        """The catalog's `enterprise-amended` fact (the registration's codes, a new name or
+        district)."""
+        registered = EnterpriseRegistered.model_validate(
+            self.enterprise(ident, name, district, kind).data
+        )
+        amended = EnterpriseAmended(**registered.model_dump(), reason="corrected")
+        return self._event(
+            "catalog.enterprise-amended", ident, amended.model_copy(update={"version": version})
         )
 
     def site(

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from wastex_matching.adapters.tables import EnterpriseRow
 from wastex_matching.domain.lifecycle import MatchStatus
 from wastex_matching.service import MatchingService
 from wastex_matching.settings import MatchingSettings
@@ -450,6 +451,22 @@ async def test_the_latest_licence_version_wins_whatever_the_order_of_its_facts(
     [licence] = await service.licences_of("cement")
     assert licence.waste_codes == frozenset({"SW02"})
     assert licence.valid_until == date(2027, 2, 28)  # the day before the revocation
+
+
+async def test_the_latest_enterprise_version_wins_whatever_the_order_of_its_facts(
+    consumer: EventConsumer, catalog: Catalog, uow_factory: UnitOfWorkFactory
+) -> None:
+    await catalog.feed(consumer, catalog.amended_enterprise("cement", "Huaxin Cement", "江夏区", 3))
+    # Read after the amendment (another topic): the registration must not undo it.
+    await catalog.feed(
+        consumer,
+        catalog.enterprise("cement", "Jiangxia Cement", "青山区"),
+        catalog.amended_enterprise("cement", "Cement Works", "洪山区", 2),
+    )
+    async with uow_factory() as uow:
+        row = await uow.session.get(EnterpriseRow, "cement")
+    assert row is not None
+    assert (row.name, row.district, row.version) == ("Huaxin Cement", "江夏区", 3)
 
 
 async def test_pages_follow_the_cursor_newest_first(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -174,7 +174,19 @@ class Repository:
     async def upsert_site(self, site: SiteFacts, name: str, enterprise_district: str) -> None:
         """Keep the site, and give its district to the manifests opened before it was known
         (a match confirmed ahead of the site's fact, which travels on another topic):
-        district regulators find manifests by those columns."""
+        district regulators find manifests by those columns. The enterprise's industry and
+        district are those of the latest version of it read, when one was: the site's fact
+        carries them as they stood when it was added, perhaps before an amendment."""
+        owner = (
+            await self.session.execute(
+                select(enterprises.c.industry, enterprises.c.district).where(
+                    enterprises.c.enterprise_id == site.enterprise_id
+                )
+            )
+        ).first()
+        if owner is not None:
+            site = replace(site, industry=owner.industry)
+            enterprise_district = owner.district
         values = {
             "site_id": site.site_id,
             "enterprise_id": site.enterprise_id,
@@ -195,18 +207,43 @@ class Repository:
             )
 
     async def upsert_enterprise(
-        self, enterprise_id: str, name: str, industry: str, district: str, kind: str
-    ) -> None:
+        self,
+        enterprise_id: str,
+        name: str,
+        industry: str,
+        district: str,
+        kind: str,
+        version: int = 1,
+    ) -> bool:
+        """Keep the enterprise unless a later version is kept already (registration and
+        amendments travel on two topics, so they may arrive out of order), and give its
+        sites its industry and district: entries booked from now on carry them (decision
+        025). Returns whether it was kept."""
         values = {
             "enterprise_id": enterprise_id,
             "name": name,
             "industry": industry,
             "district": district,
             "kind": kind,
+            "version": version,
         }
-        await self._upsert(
-            enterprises, values, ["enterprise_id"], [k for k in values if k != "enterprise_id"]
+        statement = upsert_into(self.dialect, enterprises).values(values)
+        # One statement decides: two versions read at once by two transactions cannot both
+        # win, whichever inserts first.
+        statement = statement.on_conflict_do_update(
+            index_elements=["enterprise_id"],
+            set_={k: statement.excluded[k] for k in values if k != "enterprise_id"},
+            where=statement.excluded.version > enterprises.c.version,
         )
+        written = await self.session.execute(statement.returning(enterprises.c.enterprise_id))
+        if written.first() is None:
+            return False
+        await self.session.execute(
+            update(sites)
+            .where(sites.c.enterprise_id == enterprise_id)
+            .values(industry=industry, enterprise_district=district)
+        )
+        return True
 
     async def site(self, site_id: str) -> SiteFacts | None:
         row = (

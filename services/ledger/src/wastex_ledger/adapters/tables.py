@@ -55,7 +55,8 @@ sites = Table(
     Column("enterprise_district", String(100), nullable=False),
 )
 
-#: Read model of catalog.enterprise-registered (for regulators' district visibility).
+#: Read model of catalog.enterprise-registered / -amended, the latest version of each (for
+#: regulators' district visibility and league tables).
 enterprises = Table(
     "enterprises",
     metadata,
@@ -64,6 +65,7 @@ enterprises = Table(
     Column("industry", String(20), nullable=False),
     Column("district", String(100), nullable=False, index=True),
     Column("kind", String(20), nullable=False),
+    Column("version", Integer, nullable=False, server_default="1"),
 )
 
 #: Read model of catalog.licence-registered / -amended (the latest version of each): whether

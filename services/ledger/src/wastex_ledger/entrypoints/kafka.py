@@ -4,8 +4,9 @@ One idempotent batch consumer reads:
 - `ingest.ledger-reports.v1`: factories' reports (`wastex.report.*`), authenticated by the
   `authorization` header (the token's enterprise must be the envelope's `source`) and
   handled by the same use case as the GraphQL report mutations;
-- `catalog.site-added.v1`, `catalog.enterprise-registered.v1`: the read models of sites
-  (→ enterprise, district, industry) and enterprises (→ district, for regulators);
+- `catalog.site-added.v1`, `catalog.enterprise-registered.v1`,
+  `catalog.enterprise-amended.v1`: the read models of sites (→ enterprise, district,
+  industry) and enterprises (→ district, for regulators; the latest version);
 - `catalog.licence-registered.v1`, `catalog.licence-amended.v1`: the read model of
   recyclers' licences (a shipment no licence allows cannot leave; decision 023);
 - `matching.match-confirmed.v1`: opens the manifest of each confirmed match.
@@ -29,6 +30,7 @@ from wastex_shared.messaging.consumer import Authenticator
 from wastex_shared.messaging.subscription import subscribe
 from wastex_shared.storage import UnitOfWorkFactory
 from wastex_shared.topics import (
+    CATALOG_ENTERPRISE_AMENDED,
     CATALOG_ENTERPRISE_REGISTERED,
     CATALOG_LICENCE_AMENDED,
     CATALOG_LICENCE_REGISTERED,
@@ -44,6 +46,7 @@ TOPICS = [
     INGEST_LEDGER_REPORTS.name,
     CATALOG_SITE_ADDED.name,
     CATALOG_ENTERPRISE_REGISTERED.name,
+    CATALOG_ENTERPRISE_AMENDED.name,
     CATALOG_LICENCE_REGISTERED.name,
     CATALOG_LICENCE_AMENDED.name,
     MATCHING_MATCH_CONFIRMED.name,
@@ -68,7 +71,8 @@ def build_consumer(
 ) -> EventConsumer:
     handlers: dict[str, EventHandler] = {kind: service.on_report for kind in REPORT_TYPES}
     handlers["catalog.site-added"] = service.on_site_added
-    handlers["catalog.enterprise-registered"] = service.on_enterprise_registered
+    handlers["catalog.enterprise-registered"] = service.on_enterprise
+    handlers["catalog.enterprise-amended"] = service.on_enterprise
     handlers["catalog.licence-registered"] = service.on_licence
     handlers["catalog.licence-amended"] = service.on_licence
     handlers["matching.match-confirmed"] = service.on_match_confirmed

@@ -39,6 +39,7 @@ from wastex_matching.adapters.tables import (
     OFFERS,
     REOPTIMISE_STATE,
     DemandRow,
+    EnterpriseRow,
     LicenceRow,
     ListingStatusRow,
     MatchRow,
@@ -58,7 +59,7 @@ from wastex_matching.domain.model import (
     Window,
 )
 from wastex_matching.domain.reoptimise import ProposalIndex, ProvisionalMatch
-from wastex_shared.events.catalog import LicenceFacts
+from wastex_shared.events.catalog import EnterpriseFacts, LicenceFacts
 from wastex_shared.storage import dialect_of, upsert_into, upsert_overwriting, write_later
 from wastex_shared.units import KILOGRAM
 
@@ -342,6 +343,21 @@ def _listing_status_upsert(dialect: str) -> Any:
     )
 
 
+async def upsert_enterprise(session: AsyncSession, data: EnterpriseFacts) -> None:
+    """Keep the catalog's latest word on an enterprise (its registration and amendments
+    travel on two topics); queued like `upsert`."""
+    values = {
+        "id": data.enterprise_id,
+        "name": data.name,
+        "credit_code": data.credit_code,
+        "industry": data.industry,
+        "district": data.district,
+        "kind": data.kind,
+        "version": data.version,
+    }
+    write_later(session, _newer_version_upsert(dialect_of(session), EnterpriseRow), values)
+
+
 async def upsert_licence(session: AsyncSession, data: LicenceFacts) -> None:
     """Keep the catalog's latest word on a licence (its registration and amendments travel
     on two topics), with its validity ending the day before any revocation."""
@@ -359,12 +375,13 @@ async def upsert_licence(session: AsyncSession, data: LicenceFacts) -> None:
         "licence_type": data.licence_type,
         "version": data.version,
     }
-    write_later(session, _licence_upsert(dialect_of(session)), values)
+    write_later(session, _newer_version_upsert(dialect_of(session), LicenceRow), values)
 
 
 @functools.cache
-def _licence_upsert(dialect: str) -> Any:
-    table = table_of(LicenceRow)
+def _newer_version_upsert(dialect: str, row_type: type[SQLModel]) -> Any:
+    """Insert the row, or overwrite it when the new one's `version` is higher."""
+    table = table_of(row_type)
     statement = upsert_into(dialect, table)
     new = statement.excluded
     return statement.on_conflict_do_update(

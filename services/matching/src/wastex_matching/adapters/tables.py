@@ -47,6 +47,8 @@ class EnterpriseRow(MatchingTable, table=True):
     industry: str = Field(max_length=16)
     district: str = Field(max_length=64)
     kind: str = Field(max_length=16)
+    #: The catalog's version (registration 1, then amendments): the highest read is kept.
+    version: int = Field(sa_column=Column(Integer, nullable=False, server_default="1"))
 
 
 class SiteRow(MatchingTable, table=True):
@@ -58,7 +60,6 @@ class SiteRow(MatchingTable, table=True):
     district: str = Field(max_length=64)
     latitude: Decimal = Field(sa_column=Column(Numeric(9, 6), nullable=False))
     longitude: Decimal = Field(sa_column=Column(Numeric(9, 6), nullable=False))
-    industry: str = Field(max_length=16)
 
 
 class LicenceRow(MatchingTable, table=True):

@@ -1,0 +1,70 @@
+"""An enterprise amended in the catalog (decision 025), on SQLite and PostgreSQL: the ledger
+keeps its latest version whatever order registration and amendment arrive in, books entries
+from then on under the amended industry, keeps those booked before as they were, and its
+district's regulators see it from the amendment on."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from wastex_ledger.adapters.repository import Repository
+from wastex_ledger.domain.entries import EntryKind
+from wastex_ledger.domain.scope import Scope
+from wastex_ledger.testing import Harness, Site, unique
+
+G = EntryKind.GENERATED
+
+
+async def generate(ledger: Harness, site: Site, tonnes: str, period: str) -> None:
+    await ledger.service.report(
+        site.enterprise_id,
+        G,
+        site_id=site.site_id,
+        waste_code="SW01",
+        tonnes=tonnes,
+        period=period,
+        from_prior_stock=False,
+    )
+
+
+async def test_entries_from_the_amendment_on_carry_the_amended_industry(ledger: Harness) -> None:
+    old, new = "C3120", "C3110"
+    steel = await ledger.register(unique("区"), industry=old)
+    await generate(ledger, steel, "100", "2026-01")
+    await ledger.amend_enterprise(steel, industry=new)
+    await generate(ledger, steel, "40", "2026-02")
+    in_district = Scope(district=steel.district, industry=old)
+    assert (await ledger.figures(in_district, "2026-01")).generated == Decimal("100.000")
+    assert (await ledger.figures(in_district, "2026-02")).generated == Decimal("0.000")
+    amended = Scope(district=steel.district, industry=new)
+    assert (await ledger.figures(amended, "2026-01")).generated == Decimal("0.000")
+    assert (await ledger.figures(amended, "2026-02")).generated == Decimal("40.000")
+    whole = Scope(enterprise_id=steel.enterprise_id)
+    assert (await ledger.figures(whole, "2026-01", "2026-02")).generated == Decimal("140.000")
+
+
+async def test_an_amendment_read_first_is_not_undone_by_the_registration(ledger: Harness) -> None:
+    # The amendment travels on its own topic: read before the registration and the site,
+    # which carry the enterprise as it was registered.
+    steel = Site(unique("site"), unique("ent"), unique("区"), "C3120")
+    moved_to = unique("区")
+    await ledger.amend_enterprise(steel, industry="C3110", district=moved_to)
+    await ledger.announce(steel)
+    async with ledger.uow() as uow:
+        repository = Repository(uow.session)
+        assert await repository.enterprise_district(steel.enterprise_id) == moved_to
+        site = await repository.site(steel.site_id)
+    assert site is not None
+    assert (site.industry, site.district) == ("C3110", steel.district)
+    await generate(ledger, steel, "10", "2026-03")
+    scope = Scope(industry="C3110", district=steel.district)
+    assert (await ledger.figures(scope, "2026-03")).generated == Decimal("10.000")
+
+
+async def test_an_older_amendment_read_late_changes_nothing(ledger: Harness) -> None:
+    steel = await ledger.register(unique("区"))
+    later, earlier = unique("区"), unique("区")
+    await ledger.amend_enterprise(steel, version=3, district=later)
+    await ledger.amend_enterprise(steel, version=2, district=earlier)
+    async with ledger.uow() as uow:
+        assert await Repository(uow.session).enterprise_district(steel.enterprise_id) == later
