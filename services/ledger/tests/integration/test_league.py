@@ -253,6 +253,13 @@ async def test_who_may_rank_which_enterprises(api: Api, district: District) -> N
         assert ids(await api.league(city, district="新洲区")) == xinzhou
         assert set(ids(await api.league(city))) == set(qingshan + xinzhou)
         assert await api.refusal(city, district="新洲") == ("UNKNOWN_DISTRICT", "district")
+    # A token signed for a district no register lists nor record holds (outside `wastex
+    # token`): an empty table of its own, not a refusal of a name it never typed.
+    assert (await api.league(regulator("无此区")))["totalCount"] == 0
+    assert await api.refusal(regulator("无此区"), district="无此区") == (
+        "UNKNOWN_DISTRICT",
+        "district",
+    )
     # Tenants and strangers: nobody.
     for stranger in (
         None,
