@@ -100,6 +100,9 @@ class ManifestView:
     manifest: Manifest
     supplier_district: str | None
     recycler_district: str | None
+    #: The districts its two parties are registered in, when known: their regulators read
+    #: it too, wherever the sites lie (an enterprise moved by an amendment, decision 025).
+    registered_districts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -643,7 +646,10 @@ class LedgerService:
             if found is None:
                 return None
             supplier_district, recycler_district = await repo.manifest_districts(manifest_id)
-            return ManifestView(found, supplier_district, recycler_district)
+            parties = (found.supplier, found.recycler)
+            registered = [await repo.enterprise_district(party) for party in parties]
+            known = tuple(district for district in registered if district is not None)
+            return ManifestView(found, supplier_district, recycler_district, known)
 
     async def manifests(
         self, reach: Reach, flt: ManifestFilter, first: int, after: str | None

@@ -5,12 +5,21 @@ district's regulators see it from the amendment on."""
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
+from typing import Any
 
-from wastex_ledger.adapters.repository import Repository
-from wastex_ledger.domain.entries import EntryKind
+import pytest
+
+from wastex_ledger.adapters.repository import ManifestFilter, Repository
+from wastex_ledger.domain.entries import EntryKind, SiteFacts
 from wastex_ledger.domain.scope import Scope
+from wastex_ledger.domain.visibility import Reach
+from wastex_ledger.entrypoints.graphql import policy
 from wastex_ledger.testing import Harness, Site, unique
+from wastex_shared.auth import Principal, Role
+from wastex_shared.envelope import derived_id
+from wastex_shared.storage import UnitOfWorkFactory
 
 G = EntryKind.GENERATED
 
@@ -68,3 +77,56 @@ async def test_an_older_amendment_read_late_changes_nothing(ledger: Harness) -> 
     await ledger.amend_enterprise(steel, version=2, district=earlier)
     async with ledger.uow() as uow:
         assert await Repository(uow.session).enterprise_district(steel.enterprise_id) == later
+
+
+async def test_the_amended_district_s_regulators_read_its_manifests(ledger: Harness) -> None:
+    # Its works stay in the old district; its new regulators read its shipments too.
+    steel = await ledger.register(unique("区"))
+    cement = await ledger.register(unique("区"), industry="C3011", kind="RECYCLER")
+    match_id = await ledger.confirm(steel, cement, "10")
+    moved_to = unique("区")
+    await ledger.amend_enterprise(steel, district=moved_to)
+    regulator = Principal(Role.REGULATOR, "regulator", None, moved_to)
+    view = await ledger.service.manifest(derived_id("manifest", match_id))
+    assert view is not None
+    assert policy.may_see_manifest(regulator, view)
+    listed = await ledger.service.manifests(Reach.of_district(moved_to), ManifestFilter(), 10, None)
+    assert listed.total == 1
+    elsewhere = Principal(Role.REGULATOR, "regulator", None, unique("区"))
+    assert not policy.may_see_manifest(elsewhere, view)
+
+
+async def test_a_site_read_while_an_amendment_commits_takes_the_amendment(
+    ledger: Harness, uow_factory: UnitOfWorkFactory, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time: the two cannot overlap")
+    steel = await ledger.register(unique("区"), industry="C3120")
+    new_site = SiteFacts(unique("site"), steel.enterprise_id, steel.district, "C3120")
+    owner_read, go_on = asyncio.Event(), asyncio.Event()
+
+    async def site_fact() -> None:
+        async with uow_factory() as uow:
+            execute = uow.session.execute
+
+            async def pausing(*args: Any, **kwargs: Any) -> Any:
+                result = await execute(*args, **kwargs)
+                if not owner_read.is_set():  # the first statement reads the enterprise
+                    owner_read.set()
+                    await go_on.wait()
+                return result
+
+            uow.session.execute = pausing  # type: ignore[method-assign]
+            await Repository(uow.session).upsert_site(new_site, "annex", steel.district)
+            await uow.commit()
+
+    site_written = asyncio.create_task(site_fact())
+    await owner_read.wait()
+    amended = asyncio.create_task(ledger.amend_enterprise(steel, industry="C3110"))
+    await asyncio.sleep(0.3)  # the amendment commits now, or waits for the site's lock
+    go_on.set()
+    await asyncio.gather(site_written, amended)
+    async with uow_factory() as uow:
+        site = await Repository(uow.session).site(new_site.site_id)
+    assert site is not None
+    assert site.industry == "C3110"

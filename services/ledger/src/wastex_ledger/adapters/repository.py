@@ -179,9 +179,11 @@ class Repository:
         carries them as they stood when it was added, perhaps before an amendment."""
         owner = (
             await self.session.execute(
-                select(enterprises.c.industry, enterprises.c.district).where(
-                    enterprises.c.enterprise_id == site.enterprise_id
-                )
+                select(enterprises.c.industry, enterprises.c.district)
+                .where(enterprises.c.enterprise_id == site.enterprise_id)
+                # Shared lock: an amendment committing meanwhile waits, or is seen; else it
+                # would update the sites before this one is written, and miss it.
+                .with_for_update(read=True)
             )
         ).first()
         if owner is not None:
@@ -853,9 +855,14 @@ def _manifest_reach(reach: Reach) -> ColumnElement[bool]:
             manifests.c.recycler_enterprise_id == reach.enterprise_id,
         )
     if reach.district is not None:
+        registered = select(enterprises.c.enterprise_id).where(
+            enterprises.c.district == reach.district
+        )
         return or_(
             manifests.c.supplier_district == reach.district,
             manifests.c.recycler_district == reach.district,
+            manifests.c.supplier_enterprise_id.in_(registered),
+            manifests.c.recycler_enterprise_id.in_(registered),
         )
     return manifests.c.id.is_(None)
 

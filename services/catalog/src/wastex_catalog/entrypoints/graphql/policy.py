@@ -12,7 +12,8 @@ Read (contract "Who sees what"):
 A record the caller may not see is NOT_AUTHORIZED when asked for by id, left out of lists,
 and null as a nested field: never half shown.
 
-Write: admin registers enterprises and licences (and amends or revokes licences); a site is
+Write: admin registers and amends enterprises, registers licences (and amends or revokes
+licences); a site is
 added by its enterprise or an admin; offers and demands are posted and withdrawn by their
 own enterprise. Regulators write nothing. (The use cases then check the enterprise owns the
 site or listing.)

@@ -162,7 +162,8 @@ def may_see_manifest(principal: Principal, view: ManifestView) -> bool:
     """Whether the caller may read the manifest as stored (`manifest`, `manifestChanged`)."""
     manifest = view.manifest
     parties = (manifest.supplier, manifest.recycler)
-    return _sees_manifest(principal, parties, (view.supplier_district, view.recycler_district))
+    districts = (view.supplier_district, view.recycler_district, *view.registered_districts)
+    return _sees_manifest(principal, parties, districts)
 
 
 def might_see_manifest(principal: Principal, facts: ManifestFacts) -> bool:
@@ -180,7 +181,7 @@ def _sees_manifest(
     principal: Principal, parties: tuple[str, str], districts: Iterable[str | None]
 ) -> bool:
     """The rule: who reads everything sees every manifest, a tenant those it is a party
-    to, a regulator those with a party's site in its district."""
+    to, a regulator those with a party's site in its district or a party registered there."""
     if _sees_everything(principal):
         return True
     if principal.is_tenant and principal.enterprise_id and principal.enterprise_id in parties:
