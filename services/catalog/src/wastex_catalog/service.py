@@ -292,6 +292,7 @@ class CatalogService:
             longitude=site.longitude,
             industry=owner.entity.industry,
             enterprise_district=owner.entity.district,
+            enterprise_version=owner.entity.version,
         )
         await publish(uow, fact, site.id, cause)
         return Stored(site, at)

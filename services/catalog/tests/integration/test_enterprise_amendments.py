@@ -92,6 +92,11 @@ async def test_an_admin_amends_an_enterprise_and_the_whole_enterprise_is_publish
         "registered in the wrong district",
     )
     assert data["creditCode"]
+    # A site added since carries the amended enterprise, and says which version it is of.
+    site = await api.add_site(steel, "江夏区", "30.3600", "114.3000")
+    [added] = [e for t, k, e in await outbox_events(uow_factory) if k == site]
+    assert (added.data["industry"], added.data["enterpriseDistrict"]) == ("C3110", "江夏区")
+    assert added.data["enterpriseVersion"] == 2
 
 
 async def test_the_registration_is_the_first_version_by_the_admin_who_made_it(api: Api) -> None:

@@ -132,7 +132,9 @@ async def rebuild(uow_factory: UnitOfWorkFactory, bootstrap: str) -> ReplayRepor
                 report.undecodable += 1
                 continue
             facts = SiteFacts(site.site_id, site.enterprise_id, site.district, site.industry)
-            await repo.upsert_site(facts, site.name, site.enterprise_district)
+            await repo.upsert_site(
+                facts, site.name, site.enterprise_district, site.enterprise_version
+            )
             report.sites += 1
         for topic, model in (
             (CATALOG_LICENCE_REGISTERED, LicenceRegistered),

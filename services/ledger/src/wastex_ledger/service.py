@@ -557,7 +557,9 @@ class LedgerService:
 
     async def on_site_added(self, uow: UnitOfWork, _: Envelope, data: SiteAdded) -> None:
         site = ledger.SiteFacts(data.site_id, data.enterprise_id, data.district, data.industry)
-        await Repository(uow.session).upsert_site(site, data.name, data.enterprise_district)
+        await Repository(uow.session).upsert_site(
+            site, data.name, data.enterprise_district, data.enterprise_version
+        )
 
     async def on_enterprise(self, uow: UnitOfWork, _: Envelope, data: EnterpriseFacts) -> None:
         """An enterprise registered or amended: the latest version is kept whatever the

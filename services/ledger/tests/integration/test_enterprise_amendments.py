@@ -16,9 +16,10 @@ from wastex_ledger.domain.entries import EntryKind, SiteFacts
 from wastex_ledger.domain.scope import Scope
 from wastex_ledger.domain.visibility import Reach
 from wastex_ledger.entrypoints.graphql import policy
-from wastex_ledger.testing import Harness, Site, unique
+from wastex_ledger.testing import Harness, Site, envelope, unique
 from wastex_shared.auth import Principal, Role
 from wastex_shared.envelope import derived_id
+from wastex_shared.events.catalog import EnterpriseRegistered, SiteAdded
 from wastex_shared.storage import UnitOfWorkFactory
 
 G = EntryKind.GENERATED
@@ -128,5 +129,46 @@ async def test_a_site_read_while_an_amendment_commits_takes_the_amendment(
     await asyncio.gather(site_written, amended)
     async with uow_factory() as uow:
         site = await Repository(uow.session).site(new_site.site_id)
+    assert site is not None
+    assert site.industry == "C3110"
+
+
+async def test_a_registration_read_late_leaves_a_site_added_after_an_amendment(
+    ledger: Harness,
+) -> None:
+    # Registered, amended to C3110, then the site added: its fact carries version 2's values.
+    # The ledger reads the site first, then the registration, the amendment later still.
+    enterprise_id, site_id, district = unique("ent"), unique("site"), unique("区")
+    async with ledger.uow() as uow:
+        await ledger.service.on_site_added(
+            uow,
+            envelope("catalog.site-added", site_id),
+            SiteAdded(
+                site_id=site_id,
+                enterprise_id=enterprise_id,
+                name="annex",
+                district=district,
+                latitude=Decimal("30.6"),
+                longitude=Decimal("114.3"),
+                industry="C3110",
+                enterprise_district=district,
+                enterprise_version=2,
+            ),
+        )
+        await ledger.service.on_enterprise(
+            uow,
+            envelope("catalog.enterprise-registered", enterprise_id),
+            EnterpriseRegistered(
+                enterprise_id=enterprise_id,
+                name="Steel",
+                credit_code="91420100MA4K0000XX",
+                industry="C3120",
+                district=district,
+                kind="FACTORY",
+            ),
+        )
+        await uow.commit()
+    async with ledger.uow() as uow:
+        site = await Repository(uow.session).site(site_id)
     assert site is not None
     assert site.industry == "C3110"

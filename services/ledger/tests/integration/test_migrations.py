@@ -212,3 +212,35 @@ async def test_revocations_stored_before_count_as_read_on_their_first_day(
         }
     finally:
         await engine.dispose()
+
+
+async def test_existing_sites_carry_their_enterprise_s_version(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(to_version("3d9b6f0e2a51"))
+            await conn.execute(
+                text(
+                    "INSERT INTO enterprises (enterprise_id, name, industry, district, kind,"
+                    " version) VALUES ('ent-steel', 'Steel', 'C3110', '江夏区', 'FACTORY', 3)"
+                )
+            )
+            for site_id, enterprise_id in (("site-steel", "ent-steel"), ("site-x", "ent-x")):
+                await conn.execute(
+                    text(
+                        "INSERT INTO sites (site_id, enterprise_id, name, district, industry,"
+                        " enterprise_district) VALUES (:site, :ent, 'works', '青山区', 'C3110',"
+                        " '江夏区')"
+                    ),
+                    {"site": site_id, "ent": enterprise_id},
+                )
+            await conn.run_sync(to_version("head"))
+            found = (
+                await conn.execute(text("SELECT site_id, enterprise_version FROM sites"))
+            ).all()
+        assert dict((str(row[0]), int(row[1])) for row in found) == {
+            "site-steel": 3,
+            "site-x": 1,
+        }
+    finally:
+        await engine.dispose()

@@ -74,6 +74,8 @@ class SiteAdded(EventModel):
     #: enterprise's district need no other event.
     industry: str
     enterprise_district: str
+    #: The version of the enterprise those two are of (a later amendment replaces them).
+    enterprise_version: int = 1
 
 
 class LicenceFacts(EventModel):

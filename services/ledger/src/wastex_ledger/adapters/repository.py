@@ -171,24 +171,27 @@ class Repository:
 
     # -- read models of catalog facts ---------------------------------------------------
 
-    async def upsert_site(self, site: SiteFacts, name: str, enterprise_district: str) -> None:
+    async def upsert_site(
+        self, site: SiteFacts, name: str, enterprise_district: str, enterprise_version: int = 1
+    ) -> None:
         """Keep the site, and give its district to the manifests opened before it was known
         (a match confirmed ahead of the site's fact, which travels on another topic):
         district regulators find manifests by those columns. The enterprise's industry and
-        district are those of the latest version of it read, when one was: the site's fact
-        carries them as they stood when it was added, perhaps before an amendment."""
+        district are those of the latest version of it read: the site's fact carries them as
+        they stood when it was added (`enterprise_version`), perhaps before an amendment,
+        perhaps after one not read yet."""
         owner = (
             await self.session.execute(
-                select(enterprises.c.industry, enterprises.c.district)
+                select(enterprises.c.industry, enterprises.c.district, enterprises.c.version)
                 .where(enterprises.c.enterprise_id == site.enterprise_id)
                 # Shared lock: an amendment committing meanwhile waits, or is seen; else it
                 # would update the sites before this one is written, and miss it.
                 .with_for_update(read=True)
             )
         ).first()
-        if owner is not None:
+        if owner is not None and owner.version >= enterprise_version:
             site = replace(site, industry=owner.industry)
-            enterprise_district = owner.district
+            enterprise_district, enterprise_version = owner.district, owner.version
         values = {
             "site_id": site.site_id,
             "enterprise_id": site.enterprise_id,
@@ -196,6 +199,7 @@ class Repository:
             "district": site.district,
             "industry": site.industry,
             "enterprise_district": enterprise_district,
+            "enterprise_version": enterprise_version,
         }
         await self._upsert(sites, values, ["site_id"], [k for k in values if k != "site_id"])
         for site_column, district_column in (
@@ -242,8 +246,8 @@ class Repository:
             return False
         await self.session.execute(
             update(sites)
-            .where(sites.c.enterprise_id == enterprise_id)
-            .values(industry=industry, enterprise_district=district)
+            .where(sites.c.enterprise_id == enterprise_id, sites.c.enterprise_version < version)
+            .values(industry=industry, enterprise_district=district, enterprise_version=version)
         )
         return True
 

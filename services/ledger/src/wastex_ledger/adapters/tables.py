@@ -53,6 +53,8 @@ sites = Table(
     #: The enterprise's industry and registered district (regulators' jurisdiction).
     Column("industry", String(20), nullable=False),
     Column("enterprise_district", String(100), nullable=False),
+    #: The enterprise version those two are of: an older one read later leaves them be.
+    Column("enterprise_version", Integer, nullable=False, server_default="1"),
 )
 
 #: Read model of catalog.enterprise-registered / -amended, the latest version of each (for
