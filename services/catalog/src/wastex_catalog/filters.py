@@ -49,6 +49,10 @@ class ListingFilter:
 class EnterpriseFilter:
     district: str | None = None
     kind: str | None = None
+    #: A GB/T 4754 section, division, group or class: codes that start with it.
+    industry: str | None = None
+    #: Part of the name (case ignored).
+    name_contains: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

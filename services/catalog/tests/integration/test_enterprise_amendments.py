@@ -173,3 +173,34 @@ async def test_refusals_are_user_errors_and_change_nothing(
     assert not [
         e for e in await outbox_events(uow_factory) if e[0] == "catalog.enterprise-amended.v1"
     ]
+
+
+FILTERED = """
+query($filter: EnterpriseFilter) {
+  enterprises(filter: $filter, first: 50) { totalCount edges { node { id } } }
+}"""
+
+
+async def test_enterprises_are_found_by_industry_and_part_of_the_name(api: Api) -> None:
+    admin = api.as_(ADMIN)
+    slag = await api.register_enterprise("Wuhan Iron & Steel_100%", "FACTORY", "青山区")
+    cement = await api.register_enterprise("武汉华新水泥", "RECYCLER", "江夏区")  # C3011
+    await amend(admin, slag, reason="ironmaking", industry="C3110")
+
+    async def found(**filter: str) -> set[str]:
+        body = await admin.data(FILTERED, filter=filter)
+        return {edge["node"]["id"] for edge in body["enterprises"]["edges"]} & {slag, cement}
+
+    assert await found(industry="C31") == {slag}
+    assert await found(industry=" c3110 ") == {slag}
+    assert await found(industry="C") == {slag, cement}
+    assert await found(industry="C30", kind="RECYCLER") == {cement}
+    assert await found(industry="C3120") == set()  # its industry before the amendment
+    assert await found(nameContains="iron & steel") == {slag}
+    assert await found(nameContains="_100%") == {slag}  # LIKE's wildcards are plain text
+    assert await found(nameContains="%") == {slag}
+    assert await found(nameContains="华新") == {cement}
+    assert await found(nameContains=" ", industry="") == {slag, cement}  # blank: no filter
+    refused = await admin.execute(FILTERED, filter={"industry": "31"})
+    [error] = refused["errors"]
+    assert error["extensions"]["code"] == "INVALID_INDUSTRY_CODE"

@@ -164,6 +164,11 @@ class ListingQueries:
             where.append(ENTERPRISES.c.district == wanted.district)
         if wanted.kind is not None:
             where.append(ENTERPRISES.c.kind == wanted.kind)
+        if wanted.industry is not None:
+            where.append(ENTERPRISES.c.industry.startswith(wanted.industry, autoescape=True))
+        if wanted.name_contains is not None:
+            name = func.lower(ENTERPRISES.c.name)
+            where.append(name.contains(wanted.name_contains.lower(), autoescape=True))
         found, total = await self._page(ENTERPRISES, where, page)
         return Page([rows.enterprise_of(r) for r in found], total)
 

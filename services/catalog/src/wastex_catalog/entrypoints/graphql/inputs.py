@@ -13,6 +13,7 @@ import strawberry
 
 from wastex_catalog import service
 from wastex_catalog.domain import ListingStatus as DomainStatus
+from wastex_catalog.domain.industry import validate_industry_code
 from wastex_catalog.entrypoints.graphql.types import EnterpriseKind, LicenceType, ListingStatus
 from wastex_catalog.filters import EnterpriseFilter as EnterpriseQuery
 from wastex_catalog.filters import LicenceFilter as LicenceQuery
@@ -266,9 +267,24 @@ class DemandFilter:
 class EnterpriseFilter:
     district: str | None = strawberry.field(default=None, description=DISTRICT_FILTER)
     kind: EnterpriseKind | None = None
+    industry: str | None = strawberry.field(
+        default=None,
+        description="A GB/T 4754-2017 section, division, group or class: enterprises whose "
+        "code starts with it (C: manufacturing, C31: iron and steel, C3110: ironmaking); "
+        "another form is INVALID_INDUSTRY_CODE.",
+    )
+    name_contains: str | None = strawberry.field(
+        default=None, description="Part of the name, case ignored."
+    )
 
     def query(self) -> EnterpriseQuery:
-        return EnterpriseQuery(_trimmed(self.district), self.kind.value if self.kind else None)
+        industry = _trimmed(self.industry) or None  # blank: not filtered
+        return EnterpriseQuery(
+            district=_trimmed(self.district),
+            kind=self.kind.value if self.kind else None,
+            industry=industry and validate_industry_code(industry, "filter.industry"),
+            name_contains=_trimmed(self.name_contains) or None,
+        )
 
 
 @strawberry.input(description="The licence register's filters; all given must hold.")
@@ -311,6 +327,6 @@ def listing_filter(wanted: OfferFilter | DemandFilter | None) -> ListingFilter:
     )
 
 
-def _trimmed(district: str | None) -> str | None:
-    """A district filter as the register writes names: no surrounding spaces."""
-    return None if district is None else district.strip()
+def _trimmed(text: str | None) -> str | None:
+    """A filter's text without surrounding spaces (a district as the register writes it)."""
+    return None if text is None else text.strip()
