@@ -14,7 +14,7 @@ from wastex_ledger.adapters.repository import Repository
 from wastex_ledger.adapters.tables import messaging
 from wastex_ledger.domain.entries import EntryKind
 from wastex_ledger.domain.manifest import Manifest, ManifestStatus
-from wastex_ledger.testing import Harness, Site
+from wastex_ledger.testing import Harness, Site, unique
 from wastex_shared.errors import DomainError
 
 
@@ -197,3 +197,60 @@ async def test_a_successor_licence_keeps_the_shipment_going_whichever_fact_comes
     assert (await manifest_of(ledger, match_id)).status is ManifestStatus.CREATED
     sent = await ledger.service.dispatch(steel.enterprise_id, match_id, "10")
     assert sent.status is ManifestStatus.IN_TRANSIT
+
+
+async def test_a_code_dropped_the_day_its_licence_is_revoked_is_cut_by_the_revocation(
+    ledger: Harness,
+) -> None:
+    # helper-41: SW01 amended off on 12 June and the licence revoked from that day. Neither
+    # cut counted (the code was no longer listed for the revocation, and the revocation
+    # was no later than the drop), so the shipment waited for good.
+    steel, cement = await parties(ledger)
+    licence = await ledger.licence(cement, codes=("SW01", "SW02"))
+    waiting = await ledger.confirm(steel, cement, "10", licence_id=licence)
+    ledger.clock.fixed = on(12)
+    await ledger.licence(cement, licence_id=licence, codes=("SW02",), version=2)
+    revoked = date(2026, 6, 12)
+    await ledger.licence(cement, licence_id=licence, codes=("SW02",), revoked_on=revoked, version=3)
+    assert await swept(ledger, 25) == 1
+    cancelled = await manifest_of(ledger, waiting)
+    assert cancelled.status is ManifestStatus.CANCELLED
+    assert cancelled.cancellation is not None
+    assert "was revoked from 2026-06-12" in cancelled.cancellation.reason
+
+
+async def test_a_drop_read_late_after_the_revocation_waits_its_grace_from_the_read(
+    ledger: Harness,
+) -> None:
+    # Both versions read on the 14th, the revocation from the 13th: the revocation cuts
+    # SW01, its grace counted from the 14th.
+    steel, cement = await parties(ledger)
+    licence = await ledger.licence(cement, codes=("SW01", "SW02"))
+    await ledger.confirm(steel, cement, "10", licence_id=licence)
+    ledger.clock.fixed = on(14)
+    await ledger.licence(cement, licence_id=licence, codes=("SW02",), version=2)
+    await ledger.licence(
+        cement, licence_id=licence, codes=("SW02",), revoked_on=date(2026, 6, 13), version=3
+    )
+    assert await swept(ledger, 20) == 0  # within the grace from the 14th
+    assert await swept(ledger, 28) == 1
+
+
+async def test_an_amendment_read_before_its_registration_still_cuts_what_it_dropped(
+    ledger: Harness,
+) -> None:
+    # The two topics deliver v2 (SW01 dropped) before v1 (SW01, SW02): v1, read late, says
+    # what v2 dropped; read again, it changes nothing.
+    steel, cement = await parties(ledger)
+    licence = unique("lic")
+    ledger.clock.fixed = on(12)
+    await ledger.licence(cement, licence_id=licence, codes=("SW02",), version=2)
+    await ledger.licence(cement, licence_id=licence, codes=("SW01", "SW02"), version=1)
+    ledger.clock.fixed = on(13)
+    await ledger.licence(cement, licence_id=licence, codes=("SW01", "SW02"), version=1)
+    async with ledger.uow() as uow:
+        [kept] = await Repository(uow.session).licences_of(cement.enterprise_id)
+    assert kept.codes_dropped == (("SW01", date(2026, 6, 12)),)
+    waiting = await ledger.confirm(steel, cement, "10", licence_id=licence)
+    assert await swept(ledger, 25) == 1
+    assert (await manifest_of(ledger, waiting)).status is ManifestStatus.CANCELLED

@@ -39,7 +39,7 @@ from wastex_ledger.adapters.tables import (
 )
 from wastex_ledger.domain.entries import Carbon, Entry, EntryKind, SiteFacts
 from wastex_ledger.domain.figures import COLUMNS, COUNT_COLUMNS, ZERO, Figures
-from wastex_ledger.domain.licences import Licence, as_read
+from wastex_ledger.domain.licences import Licence, as_read, with_older
 from wastex_ledger.domain.manifest import (
     OVER_TOLERANCE,
     Cancellation,
@@ -289,8 +289,9 @@ class Repository:
     async def upsert_licence(self, licence: Licence, version: int, read_on: date) -> Licence | None:
         """Keep the licence unless a later version is kept already (registration and
         amendments travel on two topics, so they may arrive out of order), with the days it
-        was read as the version it replaces gives them (`as_read`). Returns the licence as
-        kept, or None when it was not."""
+        was read as the version it replaces gives them (`as_read`); an older version read
+        late adds the codes it listed that were dropped since (`with_older`). Returns the
+        licence as kept when that changed it, else None."""
         found = (
             (
                 await self.session.execute(
@@ -301,7 +302,17 @@ class Repository:
             .first()
         )
         if found is not None and found["version"] >= version:
-            return None
+            if found["version"] == version:
+                return None  # read again
+            kept = with_older(licence_from_row(found), licence, read_on)
+            if kept is not None:
+                dropped_late = {code: day.isoformat() for code, day in kept.codes_dropped}
+                await self.session.execute(
+                    update(licences)
+                    .where(licences.c.licence_id == licence.id)
+                    .values(codes_dropped=dropped_late)
+                )
+            return kept
         before = None if found is None else licence_from_row(found)
         licence = as_read(licence, before, read_on)
         dropped = {code: day.isoformat() for code, day in licence.codes_dropped}

@@ -88,6 +88,19 @@ def as_read(licence: Licence, before: Licence | None, read_on: date) -> Licence:
     return replace(licence, revocation_read_on=revocation_read_on, codes_dropped=codes_dropped)
 
 
+def with_older(kept: Licence, older: Licence, read_on: date) -> Licence | None:
+    """`kept` once an older version of it is read late (the registration and amendments
+    travel on two topics): each code `older` listed that `kept` neither lists nor has
+    dropped was dropped since, and counts as first read without it today. None when the
+    older version tells nothing new (read again, or nothing it listed was dropped)."""
+    known = set(kept.waste_codes) | {code for code, _ in kept.codes_dropped}
+    late = set(older.waste_codes) - known
+    if not late:
+        return None
+    dropped = dict(kept.codes_dropped) | dict.fromkeys(late, read_on)
+    return replace(kept, codes_dropped=tuple(sorted(dropped.items())))
+
+
 @dataclass(frozen=True, slots=True)
 class Days:
     """The days a shipment may have left on (inclusive)."""
@@ -187,14 +200,20 @@ def cuts_of(licence: Licence, code: str) -> list[Cut]:
     that listed it, a version that dropped it (neither counts after the licence ran out)."""
     cuts = []
     revoked_on, counts_from = licence.revoked_on, licence.revocation_counts_from
+    dropped = licence.dropped_on(code)
+    # Dropped no earlier than the revocation's first day, the code was still listed when
+    # the revocation took it (a drop read the same day, or read late, is no earlier cut).
+    dropped_after = dropped is not None and revoked_on is not None and dropped >= revoked_on
     if (
         revoked_on is not None
         and counts_from is not None
         and licence.valid_until >= revoked_on
-        and licence.may_take(code)
+        and (licence.may_take(code) or (dropped_after and may_carry(licence.type, code)))
     ):
-        cuts.append(Cut(licence, revoked_on, counts_from, revoked=True))
-    dropped = licence.dropped_on(code)
+        # The grace waits for the later of the two reads: the ledger learnt the code was
+        # the revocation's on the day it read the drop.
+        grace_from = counts_from if dropped is None else max(counts_from, dropped)
+        cuts.append(Cut(licence, revoked_on, grace_from, revoked=True))
     if (
         dropped is not None
         and may_carry(licence.type, code)
