@@ -117,6 +117,8 @@ async def test_a_site_read_while_an_amendment_commits_takes_the_amendment(
                     await go_on.wait()
                 return result
 
+            # The repository has no hook between its read and its write: the test pauses
+            # the session itself, which mypy sees as assigning to a method.
             uow.session.execute = pausing  # type: ignore[method-assign]
             await Repository(uow.session).upsert_site(new_site, "annex", steel.district)
             await uow.commit()

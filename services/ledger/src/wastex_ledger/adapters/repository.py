@@ -220,11 +220,11 @@ class Repository:
         district: str,
         kind: str,
         version: int = 1,
-    ) -> bool:
+    ) -> None:
         """Keep the enterprise unless a later version is kept already (registration and
         amendments travel on two topics, so they may arrive out of order), and give its
         sites its industry and district: entries booked from now on carry them (decision
-        025). Returns whether it was kept."""
+        025)."""
         values = {
             "enterprise_id": enterprise_id,
             "name": name,
@@ -243,13 +243,12 @@ class Repository:
         )
         written = await self.session.execute(statement.returning(enterprises.c.enterprise_id))
         if written.first() is None:
-            return False
+            return  # an older or the same version: the kept one stands
         await self.session.execute(
             update(sites)
             .where(sites.c.enterprise_id == enterprise_id, sites.c.enterprise_version < version)
             .values(industry=industry, enterprise_district=district, enterprise_version=version)
         )
-        return True
 
     async def site(self, site_id: str) -> SiteFacts | None:
         row = (
@@ -306,16 +305,14 @@ class Repository:
                 return None  # read again
             kept = with_older(licence_from_row(found), licence, read_on)
             if kept is not None:
-                dropped_late = {code: day.isoformat() for code, day in kept.codes_dropped}
                 await self.session.execute(
                     update(licences)
                     .where(licences.c.licence_id == licence.id)
-                    .values(codes_dropped=dropped_late)
+                    .values(codes_dropped=_codes_dropped_value(kept))
                 )
             return kept
         before = None if found is None else licence_from_row(found)
         licence = as_read(licence, before, read_on)
-        dropped = {code: day.isoformat() for code, day in licence.codes_dropped}
         values = {
             "licence_id": licence.id,
             "enterprise_id": licence.enterprise_id,
@@ -326,7 +323,7 @@ class Repository:
             "valid_until": licence.valid_until,
             "revoked_on": licence.revoked_on,
             "revocation_read_on": licence.revocation_read_on,
-            "codes_dropped": dropped or None,
+            "codes_dropped": _codes_dropped_value(licence),
             "version": version,
         }
         stmt = upsert_into(self.dialect, licences).values(values)
@@ -854,11 +851,15 @@ def _entry_reach(reach: Reach) -> ColumnElement[bool]:
     if reach.enterprise_id is not None:
         return entries.c.enterprise_id == reach.enterprise_id
     if reach.district is not None:
-        registered = select(enterprises.c.enterprise_id).where(
-            enterprises.c.district == reach.district
-        )
+        registered = _registered_in(reach.district)
         return or_(entries.c.district == reach.district, entries.c.enterprise_id.in_(registered))
     return entries.c.id.is_(None)
+
+
+def _registered_in(district: str) -> Select[Any]:
+    """The enterprises registered in `district`: its regulators read their records wherever
+    their sites lie."""
+    return select(enterprises.c.enterprise_id).where(enterprises.c.district == district)
 
 
 def _manifest_reach(reach: Reach) -> ColumnElement[bool]:
@@ -870,9 +871,7 @@ def _manifest_reach(reach: Reach) -> ColumnElement[bool]:
             manifests.c.recycler_enterprise_id == reach.enterprise_id,
         )
     if reach.district is not None:
-        registered = select(enterprises.c.enterprise_id).where(
-            enterprises.c.district == reach.district
-        )
+        registered = _registered_in(reach.district)
         return or_(
             manifests.c.supplier_district == reach.district,
             manifests.c.recycler_district == reach.district,
@@ -1054,6 +1053,11 @@ def manifest_from_row(row: Mapping[Any, Any]) -> Manifest:
         ship_by=row["ship_by"],
         licence_id=row["licence_id"],
     )
+
+
+def _codes_dropped_value(licence: Licence) -> dict[str, str] | None:
+    """`licences.codes_dropped` of `licence`: {code: ISO day}, NULL when none."""
+    return {code: day.isoformat() for code, day in licence.codes_dropped} or None
 
 
 def licence_from_row(row: Mapping[Any, Any]) -> Licence:
