@@ -142,11 +142,12 @@ async def rebuild(uow_factory: UnitOfWorkFactory, bootstrap: str) -> ReplayRepor
         ):
             async for record in read_topic(bootstrap, topic.name):
                 try:
-                    licence: LicenceFacts = model.model_validate(
-                        Envelope.from_json(record.value).data
+                    event = Envelope.from_json(record.value)
+                    licence: LicenceFacts = model.model_validate(event.data)
+                    # A revocation or a drop not read before counts its grace from today.
+                    await repo.upsert_licence(
+                        licence_of(licence), licence.version, local_day(event.time), read_on
                     )
-                    # A revocation not read before counts its grace from today.
-                    await repo.upsert_licence(licence_of(licence), licence.version, read_on)
                 except (ValidationError, ValueError, TypeError, DomainError):
                     report.undecodable += 1
                     continue

@@ -543,14 +543,14 @@ class LedgerService:
 
     # -- event handlers (inside the consumer's unit of work) ----------------------------
 
-    async def on_licence(self, uow: UnitOfWork, _: Envelope, data: LicenceFacts) -> None:
+    async def on_licence(self, uow: UnitOfWork, envelope: Envelope, data: LicenceFacts) -> None:
         """A licence registered or amended (revoked, or its codes changed): kept for the
         dispatches to come. The revocation sweep (woken once this commits) calls off what a
         revocation or a dropped code cuts for good, never this handler: a successor's
         registration on the other topic may not have been read yet, and the consumer's
         batch must not lock manifests (lock order)."""
         kept = await Repository(uow.session).upsert_licence(
-            licence_of(data), data.version, read_on=self.today()
+            licence_of(data), data.version, made_on=local_day(envelope.time), read_on=self.today()
         )
         if data.revoked_on is not None or (kept is not None and kept.codes_dropped):
             uow.after_commit(self.revocations.set)

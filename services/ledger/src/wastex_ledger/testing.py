@@ -220,9 +220,11 @@ class Harness:
         revoked_on: date | None = None,
         licence_id: str | None = None,
         version: int = 1,
+        made: datetime | None = None,
     ) -> str:
         """The catalog's fact of a licence of `holder` (registered at version 1, amended
-        after) reaches the ledger; returns its id."""
+        after), made at `made` (now on the service's clock if None), reaches the ledger;
+        returns its id."""
         licence_id = licence_id or unique("lic")
         facts = {
             "licence_id": licence_id,
@@ -242,7 +244,8 @@ class Harness:
             data = LicenceAmended(**facts, reason="the bureau's decision")
             kind = "catalog.licence-amended"
         async with self.uow() as uow:
-            await self.service.on_licence(uow, envelope(kind, licence_id), data)
+            event = envelope(kind, licence_id).model_copy(update={"time": made or self.clock()})
+            await self.service.on_licence(uow, event, data)
             await uow.commit()
         return licence_id
 

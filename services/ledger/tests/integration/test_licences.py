@@ -13,6 +13,7 @@ from sqlalchemy import select
 from wastex_ledger.adapters.repository import Repository
 from wastex_ledger.adapters.tables import messaging
 from wastex_ledger.domain.entries import EntryKind
+from wastex_ledger.domain.licences import Drop
 from wastex_ledger.domain.manifest import Manifest, ManifestStatus
 from wastex_ledger.testing import Harness, Site, unique
 from wastex_shared.errors import DomainError
@@ -239,18 +240,48 @@ async def test_a_drop_read_late_after_the_revocation_waits_its_grace_from_the_re
 async def test_an_amendment_read_before_its_registration_still_cuts_what_it_dropped(
     ledger: Harness,
 ) -> None:
-    # The two topics deliver v2 (SW01 dropped) before v1 (SW01, SW02): v1, read late, says
-    # what v2 dropped; read again, it changes nothing.
+    # The two topics deliver v2 (SW01 dropped) before v1 (SW01, SW02, registered on the
+    # 1st): v1, read late, says what v2 dropped, dated no later than v1 (v2's day is not
+    # known); read again, it changes nothing.
     steel, cement = await parties(ledger)
     licence = unique("lic")
     ledger.clock.fixed = on(12)
     await ledger.licence(cement, licence_id=licence, codes=("SW02",), version=2)
-    await ledger.licence(cement, licence_id=licence, codes=("SW01", "SW02"), version=1)
+    registered = on(1)
+    await ledger.licence(
+        cement, licence_id=licence, codes=("SW01", "SW02"), version=1, made=registered
+    )
     ledger.clock.fixed = on(13)
-    await ledger.licence(cement, licence_id=licence, codes=("SW01", "SW02"), version=1)
+    await ledger.licence(
+        cement, licence_id=licence, codes=("SW01", "SW02"), version=1, made=registered
+    )
     async with ledger.uow() as uow:
         [kept] = await Repository(uow.session).licences_of(cement.enterprise_id)
-    assert kept.codes_dropped == (("SW01", date(2026, 6, 12)),)
+    assert kept.codes_dropped == (Drop("SW01", date(2026, 6, 1), date(2026, 6, 12)),)
     waiting = await ledger.confirm(steel, cement, "10", licence_id=licence)
     assert await swept(ledger, 25) == 1
     assert (await manifest_of(ledger, waiting)).status is ManifestStatus.CANCELLED
+
+
+async def test_a_drop_made_before_the_manifest_opened_cuts_it_not_however_late_it_is_read(
+    ledger: Harness,
+) -> None:
+    # helper-41's open point: the drop's day was the day the ledger read it, so a drop made
+    # the day before the manifest opened but read three days late called the manifest off,
+    # and read on time did not. The catalog's day (the event's time) now decides.
+    steel, cement = await parties(ledger)
+    licence = await ledger.licence(cement, codes=("SW01", "SW02"))
+    waiting = await ledger.confirm(steel, cement, "10", licence_id=licence, opened=on(11))
+    ledger.clock.fixed = on(14)
+    await ledger.licence(cement, licence_id=licence, codes=("SW02",), version=2, made=on(10))
+    assert await swept(ledger, 30) == 0
+    assert (await manifest_of(ledger, waiting)).status is ManifestStatus.CREATED
+    # Made the day it opened, the drop cuts it, its grace counted from the day read.
+    steel, cement = await parties(ledger)
+    other = await ledger.licence(cement, codes=("SW01", "SW02"))
+    cut = await ledger.confirm(steel, cement, "10", licence_id=other, opened=on(11))
+    ledger.clock.fixed = on(14)
+    await ledger.licence(cement, licence_id=other, codes=("SW02",), version=2, made=on(11))
+    assert await swept(ledger, 20) == 0
+    assert await swept(ledger, 21) == 1
+    assert (await manifest_of(ledger, cut)).status is ManifestStatus.CANCELLED

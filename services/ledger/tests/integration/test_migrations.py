@@ -4,19 +4,21 @@ databases)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from alembic import command
-from sqlalchemy import Connection, insert, text
+from sqlalchemy import Connection, insert, select, text
 
 from wastex_ledger.adapters.migrations import LOCATION
-from wastex_ledger.adapters.repository import Repository, figures_to_row
-from wastex_ledger.adapters.tables import messaging, projection
+from wastex_ledger.adapters.repository import Repository, figures_to_row, licence_from_row
+from wastex_ledger.adapters.tables import licences, messaging, projection
 from wastex_ledger.domain import manifest
 from wastex_ledger.domain.entries import Entry, EntryKind, SiteFacts, report
 from wastex_ledger.domain.figures import Figures
+from wastex_ledger.domain.licences import Drop
 from wastex_ledger.domain.manifest import GapCause, Manifest, ManifestStatus, Route
 from wastex_ledger.domain.periods import Period
 from wastex_ledger.domain.scope import CLASSED_KINDS, SEPARATOR
@@ -242,5 +244,32 @@ async def test_existing_sites_carry_their_enterprise_s_version(database_url: str
             "site-steel": 3,
             "site-x": 1,
         }
+    finally:
+        await engine.dispose()
+
+
+async def test_drops_stored_before_keep_their_day_as_made_and_read(database_url: str) -> None:
+    engine = make_engine(database_url)
+    insert_licence = text(
+        "INSERT INTO licences (licence_id, enterprise_id, number, waste_codes, licence_type,"
+        " valid_from, valid_until, version, codes_dropped) VALUES (:id, 'ent-cement', 'N',"
+        " '[\"SW02\"]', 'GENERAL_UTILISATION', '2026-01-01', '2026-12-31', 2, :dropped)"
+    )
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(to_version("9b2e4d7a1c58"))
+            await conn.execute(insert_licence, {"id": "lic-1", "dropped": '{"SW01": "2026-06-12"}'})
+            await conn.execute(insert_licence, {"id": "lic-2", "dropped": None})
+            await conn.run_sync(to_version("head"))
+            found = await conn.execute(select(licences).where(licences.c.licence_id == "lic-1"))
+            kept = licence_from_row(found.mappings().one())
+            await conn.run_sync(to_version("9b2e4d7a1c58", down=True))
+            rows = await conn.execute(text("SELECT licence_id, codes_dropped FROM licences"))
+            after_downgrade = {row[0]: row[1] for row in rows}
+        assert kept.codes_dropped == (Drop("SW01", date(2026, 6, 12), date(2026, 6, 12)),)
+        assert {
+            key: json.loads(value) if isinstance(value, str) else value
+            for key, value in after_downgrade.items()
+        } == {"lic-1": {"SW01": "2026-06-12"}, "lic-2": None}
     finally:
         await engine.dispose()

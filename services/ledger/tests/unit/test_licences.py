@@ -4,13 +4,13 @@ day; a revocation leaving the recycler none for good calls it off (decision 023)
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
 from wastex_ledger.domain import manifest
-from wastex_ledger.domain.licences import Days, Licence, as_read, dispatch_days
+from wastex_ledger.domain.licences import Days, Drop, Licence, as_read, dispatch_days
 from wastex_ledger.domain.manifest import Manifest, ManifestStatus
 from wastex_ledger.domain.periods import Period
 from wastex_ledger.service import licence_of
@@ -63,9 +63,11 @@ def revoked(on: date, licence: Licence = CEMENTS) -> Licence:
     return replace(licence, revoked_on=on)
 
 
-def dropped(on: date, code: str = SLAG) -> Licence:
-    """Cement's licence amended to list SW02 instead, the ledger reading it `on`."""
-    return replace(CEMENTS, waste_codes=frozenset({"SW02"}), codes_dropped=((code, on),))
+def dropped(on: date, code: str = SLAG, read_on: date | None = None) -> Licence:
+    """Cement's licence amended `on` to list SW02 instead, the ledger reading it `read_on`
+    (that day if None)."""
+    drop = Drop(code, on, read_on or on)
+    return replace(CEMENTS, waste_codes=frozenset({"SW02"}), codes_dropped=(drop,))
 
 
 def test_a_shipment_leaves_while_the_licence_holds() -> None:
@@ -238,15 +240,36 @@ def test_an_amendment_dropping_the_code_calls_the_shipment_off_after_the_grace()
     assert cancelled_on(m, [dropped(date(2026, 4, 13)), renewal], date(2026, 4, 20)) is m
 
 
-def test_a_version_keeps_the_day_each_code_was_first_read_dropped() -> None:
+def test_a_version_keeps_the_days_each_code_was_dropped_and_first_read_so() -> None:
+    def day(n: int) -> date:
+        return date(2026, 4, n)
+
     v1 = replace(CEMENTS, waste_codes=frozenset({SLAG, "SW02"}))
-    v2 = as_read(replace(v1, waste_codes=frozenset({"SW02"})), v1, date(2026, 4, 13))
-    assert v2.codes_dropped == ((SLAG, date(2026, 4, 13)),)
-    v3 = as_read(replace(v1, waste_codes=frozenset({"SW03"})), v2, date(2026, 4, 20))
-    assert v3.codes_dropped == ((SLAG, date(2026, 4, 13)), ("SW02", date(2026, 4, 20)))
-    back = as_read(replace(v1, waste_codes=frozenset({SLAG})), v3, date(2026, 4, 22))
-    assert back.codes_dropped == (("SW02", date(2026, 4, 20)), ("SW03", date(2026, 4, 22)))
-    assert as_read(v1, None, date(2026, 4, 13)) is v1  # no version before: none
+    v2 = as_read(replace(v1, waste_codes=frozenset({"SW02"})), v1, day(12), day(13))
+    assert v2.codes_dropped == (Drop(SLAG, day(12), day(13)),)
+    v3 = as_read(replace(v1, waste_codes=frozenset({"SW03"})), v2, day(20), day(20))
+    assert v3.codes_dropped == (Drop(SLAG, day(12), day(13)), Drop("SW02", day(20), day(20)))
+    back = as_read(replace(v1, waste_codes=frozenset({SLAG})), v3, day(22), day(22))
+    assert back.codes_dropped == (Drop("SW02", day(20), day(20)), Drop("SW03", day(22), day(22)))
+    assert as_read(v1, None, day(13), day(13)) is v1  # no version before: none
+    # A version dated after the day it is read (a clock ahead) counts from the read.
+    ahead = as_read(replace(v1, waste_codes=frozenset({"SW02"})), v1, day(25), day(13))
+    assert ahead.codes_dropped == (Drop(SLAG, day(13), day(13)),)
+
+
+def test_a_drop_made_before_the_manifest_opened_cuts_it_not_however_late_it_is_read() -> None:
+    # Whether the shipment is called off no longer depends on the ledger's lag: the drop
+    # was made the day before the manifest opened, read days after.
+    before_opening = OPENED.date() - timedelta(days=1)
+    late = dropped(before_opening, read_on=OPENED.date() + timedelta(days=3))
+    assert cancelled_on(opened(), [late], OPENED.date() + timedelta(days=30)).status is (
+        ManifestStatus.CREATED
+    )
+    on_opening = dropped(OPENED.date(), read_on=OPENED.date() + timedelta(days=3))
+    m = opened()
+    grace_over = OPENED.date() + timedelta(days=3 + GRACE)
+    assert cancelled_on(m, [on_opening], grace_over - timedelta(days=1)) is m  # from the read
+    assert cancelled_on(m, [on_opening], grace_over).status is ManifestStatus.CANCELLED
 
 
 def test_a_revocation_read_after_its_first_day_waits_its_grace_from_the_day_read() -> None:

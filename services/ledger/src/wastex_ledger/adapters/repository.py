@@ -39,7 +39,7 @@ from wastex_ledger.adapters.tables import (
 )
 from wastex_ledger.domain.entries import Carbon, Entry, EntryKind, SiteFacts
 from wastex_ledger.domain.figures import COLUMNS, COUNT_COLUMNS, ZERO, Figures
-from wastex_ledger.domain.licences import Licence, as_read, with_older
+from wastex_ledger.domain.licences import Drop, Licence, as_read, with_older
 from wastex_ledger.domain.manifest import (
     OVER_TOLERANCE,
     Cancellation,
@@ -285,12 +285,14 @@ class Repository:
             district = found.scalar_one_or_none()
         return None if district is None else str(district)
 
-    async def upsert_licence(self, licence: Licence, version: int, read_on: date) -> Licence | None:
-        """Keep the licence unless a later version is kept already (registration and
-        amendments travel on two topics, so they may arrive out of order), with the days it
-        was read as the version it replaces gives them (`as_read`); an older version read
-        late adds the codes it listed that were dropped since (`with_older`). Returns the
-        licence as kept when that changed it, else None."""
+    async def upsert_licence(
+        self, licence: Licence, version: int, made_on: date, read_on: date
+    ) -> Licence | None:
+        """Keep the licence, a version the catalog made on `made_on`, unless a later version
+        is kept already (registration and amendments travel on two topics, so they may
+        arrive out of order), with what cut it as the version it replaces gives it
+        (`as_read`); an older version read late adds the codes it listed that were dropped
+        since (`with_older`). Returns the licence as kept when that changed it, else None."""
         found = (
             (
                 await self.session.execute(
@@ -303,7 +305,7 @@ class Repository:
         if found is not None and found["version"] >= version:
             if found["version"] == version:
                 return None  # read again
-            kept = with_older(licence_from_row(found), licence, read_on)
+            kept = with_older(licence_from_row(found), licence, made_on, read_on)
             if kept is not None:
                 await self.session.execute(
                     update(licences)
@@ -312,7 +314,7 @@ class Repository:
                 )
             return kept
         before = None if found is None else licence_from_row(found)
-        licence = as_read(licence, before, read_on)
+        licence = as_read(licence, before, made_on, read_on)
         values = {
             "licence_id": licence.id,
             "enterprise_id": licence.enterprise_id,
@@ -1055,9 +1057,13 @@ def manifest_from_row(row: Mapping[Any, Any]) -> Manifest:
     )
 
 
-def _codes_dropped_value(licence: Licence) -> dict[str, str] | None:
-    """`licences.codes_dropped` of `licence`: {code: ISO day}, NULL when none."""
-    return {code: day.isoformat() for code, day in licence.codes_dropped} or None
+def _codes_dropped_value(licence: Licence) -> dict[str, dict[str, str]] | None:
+    """`licences.codes_dropped` of `licence`: {code: {"on": ISO day, "read": ISO day}},
+    NULL when none."""
+    return {
+        drop.code: {"on": drop.on.isoformat(), "read": drop.read_on.isoformat()}
+        for drop in licence.codes_dropped
+    } or None
 
 
 def licence_from_row(row: Mapping[Any, Any]) -> Licence:
@@ -1072,10 +1078,8 @@ def licence_from_row(row: Mapping[Any, Any]) -> Licence:
         revoked_on=row["revoked_on"],
         revocation_read_on=row["revocation_read_on"],
         codes_dropped=tuple(
-            sorted(
-                (code, date.fromisoformat(day))
-                for code, day in (row["codes_dropped"] or {}).items()
-            )
+            Drop(code, date.fromisoformat(days["on"]), date.fromisoformat(days["read"]))
+            for code, days in sorted((row["codes_dropped"] or {}).items())
         ),
     )
 

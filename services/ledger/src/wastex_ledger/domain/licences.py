@@ -21,6 +21,23 @@ from wastex_shared.errors import DomainError
 
 
 @dataclass(frozen=True, slots=True)
+class Drop:
+    """A code the licence listed and a later version no longer does."""
+
+    code: str
+    #: The day the catalog made the version without it, as far as the ledger can tell (an
+    #: older version read late dates it no later than that version: see `with_older`).
+    on: date
+    #: The day the ledger first read a version without it: the grace counts from it as
+    #: well, as a revocation's does.
+    read_on: date
+
+    @property
+    def counts_from(self) -> date:
+        return max(self.on, self.read_on)
+
+
+@dataclass(frozen=True, slots=True)
 class Licence:
     id: str
     enterprise_id: str
@@ -35,12 +52,11 @@ class Licence:
     #: a ledger catching up on a backlog still gives a successor's registration, on the
     #: other topic, its grace days to be read.
     revocation_read_on: date | None = None
-    #: Codes it listed and a later version no longer does, each with the day the ledger
-    #: first read a version without it (the amendment's day, as far as the ledger knows).
-    codes_dropped: tuple[tuple[str, date], ...] = ()
+    #: Codes it listed and a later version no longer does, by code.
+    codes_dropped: tuple[Drop, ...] = ()
 
-    def dropped_on(self, code: str) -> date | None:
-        return next((day for dropped, day in self.codes_dropped if dropped == code), None)
+    def drop_of(self, code: str) -> Drop | None:
+        return next((drop for drop in self.codes_dropped if drop.code == code), None)
 
     @property
     def revocation_counts_from(self) -> date | None:
@@ -65,40 +81,48 @@ class Licence:
         return max(first, self.valid_from) <= min(last, self.last_valid_day)
 
 
-def as_read(licence: Licence, before: Licence | None, read_on: date) -> Licence:
-    """`licence`, a newer version of `before` (None: the first the ledger reads), with the
-    days the ledger read what cut it: its revocation keeps the day first read while it stays
-    the same (one moved to another day is read anew: moved earlier, it would otherwise skip
-    its grace), and each code `before` listed (or had dropped) that it no longer lists keeps
-    the day first read without it."""
+def as_read(licence: Licence, before: Licence | None, made_on: date, read_on: date) -> Licence:
+    """`licence`, a newer version of `before` (None: the first the ledger reads) that the
+    catalog made on `made_on`, with what cut it: its revocation keeps the day first read
+    while it stays the same (one moved to another day is read anew: moved earlier, it would
+    otherwise skip its grace), and each code `before` listed (or had dropped) that it no
+    longer lists keeps its drop, or is dropped on `made_on`. Versions after the registration
+    travel on one topic, in order, so `before` is (but for a dead-lettered fact) the version
+    just before it, and `made_on` the drop's day, however late the ledger reads it."""
     first_read: date | None = None
-    dropped_on: dict[str, date] = {}
+    drops: dict[str, Drop] = {}
     listed: set[str] = set()
     if before is not None:
         if before.revoked_on == licence.revoked_on:
             first_read = before.revocation_read_on
-        dropped_on = dict(before.codes_dropped)
-        listed = set(before.waste_codes) | dropped_on.keys()
+        drops = {drop.code: drop for drop in before.codes_dropped}
+        listed = set(before.waste_codes) | drops.keys()
     revocation_read_on = None if licence.revoked_on is None else first_read or read_on
+    # A day the ledger has not reached is not taken on trust (a clock ahead).
+    made_on = min(made_on, read_on)
     codes_dropped = tuple(
-        sorted((code, dropped_on.get(code, read_on)) for code in listed - licence.waste_codes)
+        drops.get(code) or Drop(code, made_on, read_on)
+        for code in sorted(listed - licence.waste_codes)
     )
     if (revocation_read_on, codes_dropped) == (licence.revocation_read_on, licence.codes_dropped):
         return licence  # nothing the versions tell
     return replace(licence, revocation_read_on=revocation_read_on, codes_dropped=codes_dropped)
 
 
-def with_older(kept: Licence, older: Licence, read_on: date) -> Licence | None:
-    """`kept` once an older version of it is read late (the registration and amendments
-    travel on two topics): each code `older` listed that `kept` neither lists nor has
-    dropped was dropped since, and counts as first read without it today. None when the
-    older version tells nothing new (read again, or nothing it listed was dropped)."""
-    known = set(kept.waste_codes) | {code for code, _ in kept.codes_dropped}
+def with_older(kept: Licence, older: Licence, made_on: date, read_on: date) -> Licence | None:
+    """`kept` once an older version of it, made on `made_on`, is read late (the registration
+    and amendments travel on two topics): each code `older` listed that `kept` neither lists
+    nor has dropped was dropped since. The day of the version that dropped it is not known:
+    it is dated `made_on`, the earliest it can be, so a manifest opened in between is not
+    called off on a guess (its dispatch is still refused). None when the older version tells
+    nothing new (read again, or nothing it listed was dropped)."""
+    known = set(kept.waste_codes) | {drop.code for drop in kept.codes_dropped}
     late = set(older.waste_codes) - known
     if not late:
         return None
-    dropped = dict(kept.codes_dropped) | dict.fromkeys(late, read_on)
-    return replace(kept, codes_dropped=tuple(sorted(dropped.items())))
+    made_on = min(made_on, read_on)
+    drops = [*kept.codes_dropped, *(Drop(code, made_on, read_on) for code in late)]
+    return replace(kept, codes_dropped=tuple(sorted(drops, key=lambda drop: drop.code)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,10 +224,10 @@ def cuts_of(licence: Licence, code: str) -> list[Cut]:
     that listed it, a version that dropped it (neither counts after the licence ran out)."""
     cuts = []
     revoked_on, counts_from = licence.revoked_on, licence.revocation_counts_from
-    dropped = licence.dropped_on(code)
+    drop = licence.drop_of(code)
     # Dropped no earlier than the revocation's first day, the code was still listed when
-    # the revocation took it (a drop read the same day, or read late, is no earlier cut).
-    dropped_after = dropped is not None and revoked_on is not None and dropped >= revoked_on
+    # the revocation took it (a drop the same day is no earlier cut).
+    dropped_after = drop is not None and revoked_on is not None and drop.on >= revoked_on
     if (
         revoked_on is not None
         and counts_from is not None
@@ -212,15 +236,15 @@ def cuts_of(licence: Licence, code: str) -> list[Cut]:
     ):
         # The grace waits for the later of the two reads: the ledger learnt the code was
         # the revocation's on the day it read the drop.
-        grace_from = counts_from if dropped is None else max(counts_from, dropped)
+        grace_from = counts_from if drop is None else max(counts_from, drop.read_on)
         cuts.append(Cut(licence, revoked_on, grace_from, revoked=True))
     if (
-        dropped is not None
+        drop is not None
         and may_carry(licence.type, code)
-        and licence.valid_until >= dropped
-        and (revoked_on is None or revoked_on > dropped)
+        and licence.valid_until >= drop.on
+        and (revoked_on is None or revoked_on > drop.on)
     ):
-        cuts.append(Cut(licence, dropped, dropped, revoked=False))
+        cuts.append(Cut(licence, drop.on, drop.counts_from, revoked=False))
     return cuts
 
 
