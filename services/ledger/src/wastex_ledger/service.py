@@ -40,7 +40,7 @@ from wastex_ledger.domain.licences import Licence
 from wastex_ledger.domain.manifest import GapCause, Manifest, ManifestStatus, Route
 from wastex_ledger.domain.periods import Period, local_day, period_range, year_range
 from wastex_ledger.domain.scope import Scope, ScopeKind, WasteClass, grain_of, projection_keys
-from wastex_ledger.domain.visibility import Reach
+from wastex_ledger.domain.visibility import ManifestView, Reach
 from wastex_ledger.domain.zero_waste import Assessment, Records, Rule, assess, facts_of
 from wastex_shared.codes import DistrictRegister, LicenceType
 from wastex_shared.codes.district_file import load_districts
@@ -91,18 +91,6 @@ class LedgerConfig:
     revocation_grace_days: int = 7
     #: The city's districts: what a query may filter by, with the names records hold.
     districts: DistrictRegister = field(default_factory=load_districts)
-
-
-@dataclass(frozen=True, slots=True)
-class ManifestView:
-    """A manifest with the districts of its two sites (for regulators)."""
-
-    manifest: Manifest
-    supplier_district: str | None
-    recycler_district: str | None
-    #: The districts its two parties are registered in, when known: their regulators read
-    #: it too, wherever the sites lie (an enterprise moved by an amendment, decision 025).
-    registered_districts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -643,15 +631,7 @@ class LedgerService:
 
     async def manifest(self, manifest_id: str) -> ManifestView | None:
         async with self._uow.reading() as uow:
-            repo = Repository(uow.session)
-            found = await repo.manifest(manifest_id)
-            if found is None:
-                return None
-            supplier_district, recycler_district = await repo.manifest_districts(manifest_id)
-            parties = (found.supplier, found.recycler)
-            registered = [await repo.enterprise_district(party) for party in parties]
-            known = tuple(district for district in registered if district is not None)
-            return ManifestView(found, supplier_district, recycler_district, known)
+            return await Repository(uow.session).manifest_view(manifest_id)
 
     async def manifests(
         self, reach: Reach, flt: ManifestFilter, first: int, after: str | None

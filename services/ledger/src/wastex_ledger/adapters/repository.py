@@ -51,7 +51,7 @@ from wastex_ledger.domain.manifest import (
     Route,
 )
 from wastex_ledger.domain.periods import Period
-from wastex_ledger.domain.visibility import Reach
+from wastex_ledger.domain.visibility import ManifestView, Reach
 from wastex_shared.codes import LicenceType, is_hazardous
 from wastex_shared.envelope import holds_nul
 from wastex_shared.errors import DomainError
@@ -272,17 +272,8 @@ class Repository:
 
     async def enterprise_district(self, enterprise_id: str) -> str | None:
         """The enterprise's registered district (from its registration, else its sites)."""
-        found = await self.session.execute(
-            select(enterprises.c.district).where(enterprises.c.enterprise_id == enterprise_id)
-        )
+        found = await self.session.execute(select(_registered_district(enterprise_id)))
         district = found.scalar_one_or_none()
-        if district is None:
-            found = await self.session.execute(
-                select(sites.c.enterprise_district)
-                .where(sites.c.enterprise_id == enterprise_id)
-                .limit(1)
-            )
-            district = found.scalar_one_or_none()
         return None if district is None else str(district)
 
     async def upsert_licence(
@@ -638,15 +629,33 @@ class Repository:
         )
         return [manifest_from_row(row) for row in rows]
 
-    async def manifest_districts(self, manifest_id: str) -> tuple[str | None, str | None]:
+    async def manifest_view(self, manifest_id: str) -> ManifestView | None:
+        """The manifest with its sites' districts and its parties' registered ones, in one
+        read."""
+        supplier = _registered_district(manifests.c.supplier_enterprise_id)
+        recycler = _registered_district(manifests.c.recycler_enterprise_id)
         row = (
-            await self.session.execute(
-                select(manifests.c.supplier_district, manifests.c.recycler_district).where(
-                    manifests.c.id == manifest_id
+            (
+                await self.session.execute(
+                    select(
+                        manifests,
+                        supplier.label("supplier_registered"),
+                        recycler.label("recycler_registered"),
+                    ).where(manifests.c.id == manifest_id)
                 )
             )
-        ).first()
-        return (None, None) if row is None else (row[0], row[1])
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        registered = (row["supplier_registered"], row["recycler_registered"])
+        return ManifestView(
+            manifest_from_row(row),
+            row["supplier_district"],
+            row["recycler_district"],
+            tuple(str(district) for district in registered if district is not None),
+        )
 
     async def in_transit(self, supplier_id: str, waste_code: str | None) -> dict[Period, Figures]:
         """Shipments of `supplier_id` on the road (of one code, or all), as transfers at
@@ -856,6 +865,20 @@ def _entry_reach(reach: Reach) -> ColumnElement[bool]:
         registered = _registered_in(reach.district)
         return or_(entries.c.district == reach.district, entries.c.enterprise_id.in_(registered))
     return entries.c.id.is_(None)
+
+
+def _registered_district(enterprise_id: ColumnElement[Any] | str) -> ColumnElement[Any]:
+    """An enterprise's registered district: its registration's, else the one its sites'
+    facts carry (a site read before the registration)."""
+    return func.coalesce(
+        select(enterprises.c.district)
+        .where(enterprises.c.enterprise_id == enterprise_id)
+        .scalar_subquery(),
+        select(sites.c.enterprise_district)
+        .where(sites.c.enterprise_id == enterprise_id)
+        .limit(1)
+        .scalar_subquery(),
+    )
 
 
 def _registered_in(district: str) -> Select[Any]:

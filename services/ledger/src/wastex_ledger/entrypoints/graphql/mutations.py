@@ -14,6 +14,7 @@ import strawberry
 
 from wastex_ledger.domain.entries import EntryKind
 from wastex_ledger.domain.manifest import Manifest
+from wastex_ledger.domain.visibility import ManifestView
 from wastex_ledger.entrypoints.graphql import policy
 from wastex_ledger.entrypoints.graphql.types import (
     CancelShipmentInput,
@@ -28,7 +29,7 @@ from wastex_ledger.entrypoints.graphql.types import (
     ResolveDiscrepancyInput,
 )
 from wastex_ledger.entrypoints.graphql.wiring import ledger
-from wastex_ledger.service import LedgerService, ManifestView
+from wastex_ledger.service import LedgerService
 from wastex_shared.errors import DomainError
 from wastex_shared.graphql.context import Info
 from wastex_shared.graphql.errors import UserError

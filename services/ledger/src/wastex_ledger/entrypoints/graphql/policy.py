@@ -26,8 +26,7 @@ from typing import NoReturn
 
 from wastex_ledger.domain.entries import Entry
 from wastex_ledger.domain.scope import Scope, ScopeKind
-from wastex_ledger.domain.visibility import Reach
-from wastex_ledger.service import ManifestView
+from wastex_ledger.domain.visibility import ManifestView, Reach
 from wastex_shared.auth import ALL_DISTRICTS, Principal, Role
 from wastex_shared.errors import NotAuthorized, NotFound
 from wastex_shared.events.ledger import ManifestFacts

@@ -19,6 +19,7 @@ from wastex_ledger.adapters.repository import (
 from wastex_ledger.domain.league import LeagueFilter, positions_below
 from wastex_ledger.domain.periods import Period
 from wastex_ledger.domain.scope import Scope, WasteClass
+from wastex_ledger.domain.visibility import ManifestView
 from wastex_ledger.entrypoints.graphql import policy
 from wastex_ledger.entrypoints.graphql.league import EnterpriseUtilisationType, league_connection
 from wastex_ledger.entrypoints.graphql.types import (
@@ -33,7 +34,6 @@ from wastex_ledger.entrypoints.graphql.types import (
 )
 from wastex_ledger.entrypoints.graphql.types import ManifestFilter as ManifestFilterInput
 from wastex_ledger.entrypoints.graphql.wiring import ledger
-from wastex_ledger.service import ManifestView
 from wastex_shared.graphql.connection import Connection, connection, decode_cursor, page_size
 from wastex_shared.graphql.context import Info
 

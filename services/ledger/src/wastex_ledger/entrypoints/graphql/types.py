@@ -12,8 +12,8 @@ from wastex_ledger.domain import manifest as manifests
 from wastex_ledger.domain import zero_waste
 from wastex_ledger.domain.figures import Utilisation
 from wastex_ledger.domain.scope import Scope, WasteClass
+from wastex_ledger.domain.visibility import ManifestView
 from wastex_ledger.entrypoints.graphql import wiring
-from wastex_ledger.service import ManifestView
 from wastex_shared.codes import lookup
 from wastex_shared.errors import DomainError
 from wastex_shared.graphql.context import Info
