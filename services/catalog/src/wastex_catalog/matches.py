@@ -158,6 +158,7 @@ async def publish_update(
                 reason=reason,
                 match_id=match_id,
                 version=version,
+                waste_code=listing.waste_code,
             ),
             listing.id,
             cause,

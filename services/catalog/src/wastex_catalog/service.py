@@ -485,6 +485,7 @@ class CatalogService:
             remaining_tonnes=offer.remaining_tonnes,
             status=offer.status.value,
             version=version,
+            waste_code=offer.waste_code,
         )
         await publish(uow, fact, offer.id, cause)
         return Stored(offer, stored.created_at, version, stored.counterparties)

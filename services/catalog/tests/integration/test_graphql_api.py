@@ -462,6 +462,8 @@ async def test_every_change_leaves_through_the_outbox_keyed_by_its_aggregate(
     assert offer_posted["quantityTonnes"] == "120.500"
     assert offer_posted["district"] == "青山区"
     assert offer_posted["hazardous"] is False
+    # Every offer fact carries the code: recyclers are told of offers by code (offerClosed).
+    assert by_topic["catalog.offer-withdrawn.v1"].data["wasteCode"] == offer_posted["wasteCode"]
 
 
 # --- lists ----------------------------------------------------------------------------

@@ -277,11 +277,14 @@ async def test_each_hold_and_release_is_published_on_offer_and_demand_updated(
 ) -> None:
     await apply(uow_factory, facts(world, MatchAccepted, "m1", "40"))
     await apply(uow_factory, facts(world, MatchRejected, "m1", "40"))
+    events = await outbox_events(uow_factory)
     updates = [
         (topic, key, event.data["reason"], event.data["remainingTonnes"], event.data["matchId"])
-        for topic, key, event in await outbox_events(uow_factory)
+        for topic, key, event in events
         if topic in ("catalog.offer-updated.v1", "catalog.demand-updated.v1")
     ]
+    codes = {event.data["wasteCode"] for topic, _, event in events if "offer-updated" in topic}
+    assert codes == {"SW01"}  # every offer fact carries the code (offerClosed)
     assert sorted(updates) == sorted(
         [
             ("catalog.offer-updated.v1", world.offer, "ALLOCATED", "80.500", "m1"),

@@ -254,7 +254,11 @@ class Catalog:
         amendment = (OfferAmended if kind == "offer" else DemandAmended)(**terms, **facts)
         return self._event(f"catalog.{kind}-amended", posted.key, amendment)
 
-    def offer_withdrawn(self, ident: str, enterprise_id: str, version: int = 2) -> Envelope:
+    def offer_withdrawn(
+        self, ident: str, enterprise_id: str, version: int = 2, code: str | None = None
+    ) -> Envelope:
+        """The catalog's `offer-withdrawn` fact; `code` None as the catalog published it
+        before it carried the code."""
         return self._event(
             "catalog.offer-withdrawn",
             ident,
@@ -263,12 +267,21 @@ class Catalog:
                 enterprise_id=enterprise_id,
                 remaining_tonnes=Decimal("0"),
                 version=version,
+                waste_code=code,
             ),
         )
 
     def offer_updated(
-        self, ident: str, enterprise_id: str, status: str, quantity: str, version: int
+        self,
+        ident: str,
+        enterprise_id: str,
+        status: str,
+        quantity: str,
+        version: int,
+        code: str | None = None,
     ) -> Envelope:
+        """The catalog's `offer-updated` fact; `code` None as the catalog published it
+        before it carried the code."""
         return self._event(
             "catalog.offer-updated",
             ident,
@@ -281,6 +294,7 @@ class Catalog:
                 remaining_tonnes=Decimal(quantity),
                 reason="EXPIRED" if status == "EXPIRED" else "RELEASED",
                 version=version,
+                waste_code=code,
             ),
         )
 

@@ -423,3 +423,54 @@ async def test_an_offer_is_told_closed_once_until_it_comes_back(
         ("slag-1", "FULLY_MATCHED"),
         ("slag-1", "WITHDRAWN"),
     ]
+
+
+async def collected_closures(
+    service: MatchingService, catalog: Catalog, *events: Envelope
+) -> list[tuple[str, str]]:
+    """What a recycler's `offerClosed` is pushed when the live feed reads `events`."""
+    hub = LiveHub()
+    token = issue_token(MatchingSettings().jwt, Role.RECYCLER, "cement")
+    pushed: list[tuple[str, str]] = []
+
+    async def collect() -> None:
+        query = "subscription { offerClosed { offerId status } }"
+        async for result in await subscribed(service, hub, token, query):
+            assert result.data is not None
+            closed = result.data["offerClosed"]
+            pushed.append((closed["offerId"], closed["status"]))
+
+    collecting = asyncio.ensure_future(collect())
+    while not hub.subscribers(CATALOG_OFFER_WITHDRAWN.name):
+        await asyncio.sleep(0.01)
+    live(hub, *events)
+    await asyncio.sleep(0.3)  # what comes, comes by then
+    collecting.cancel()
+    return pushed
+
+
+async def test_an_offer_withdrawn_before_matching_stored_it_is_still_told_closed(
+    service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> None:
+    # helper-44: the live feed and matching's consumer read the catalog's topics apart. An
+    # offer posted and withdrawn while the consumer lagged was pushed by offerPosted (the
+    # posting carries its code) but its withdrawal, which did not, was looked up in
+    # matching's store, not found, and dropped. Every offer fact carries the code now.
+    await four_offers(catalog, consumer)
+    fresh = catalog.offer("fresh-9", "steel", "steel-site", QINGSHAN_STEEL, code="SW01")
+    withdrawn = catalog.offer_withdrawn("fresh-9", "steel", 2, code="SW01")
+    assert await collected_closures(service, catalog, fresh, withdrawn) == [
+        ("fresh-9", "WITHDRAWN")
+    ]
+
+
+async def test_an_offer_s_older_fact_read_after_a_newer_one_is_no_news(
+    service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> None:
+    # helper-44: the feed reads the offer's topics in no set order between them. The
+    # amendment that put a fully matched offer back on the market (v4) read before the
+    # update that had taken it off (v3): offerClosed said the offer had left the market.
+    slag, *_ = await four_offers(catalog, consumer)
+    back_on = catalog.amended(slag, 4, "120", quantity_tonnes="300", status="PARTIALLY_MATCHED")
+    stale = catalog.offer_updated("slag-1", "steel", "FULLY_MATCHED", "120", 3)
+    assert await collected_closures(service, catalog, back_on, stale) == []

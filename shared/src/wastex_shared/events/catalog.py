@@ -152,6 +152,9 @@ class OfferWithdrawn(EventModel):
     remaining_tonnes: Decimal
     status: str = "WITHDRAWN"
     version: int
+    #: Its code, for the recyclers told of it by code (None in events published before it
+    #: was carried).
+    waste_code: str | None = None
 
 
 @event("catalog.offer-updated", CATALOG_OFFER_UPDATED)
@@ -168,6 +171,9 @@ class OfferUpdated(EventModel):
     #: The match whose lifecycle caused an ALLOCATED/RELEASED change.
     match_id: str | None = None
     version: int
+    #: Its code, for the recyclers told of it by code (None in events published before it
+    #: was carried).
+    waste_code: str | None = None
 
 
 class DemandFacts(EventModel):
