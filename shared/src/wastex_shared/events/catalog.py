@@ -30,6 +30,7 @@ from wastex_shared.topics import (
     CATALOG_OFFER_UPDATED,
     CATALOG_OFFER_WITHDRAWN,
     CATALOG_SITE_ADDED,
+    CATALOG_SITE_AMENDED,
 )
 
 
@@ -76,6 +77,19 @@ class SiteAdded(EventModel):
     enterprise_district: str
     #: The version of the enterprise those two are of (a later amendment replaces them).
     enterprise_version: int = 1
+    #: The site's own version: 1 when added, one more with each amendment (consumers keep
+    #: the highest, whichever of the two topics brings it first).
+    version: int = 1
+
+
+@event("catalog.site-amended", CATALOG_SITE_AMENDED)
+class SiteAmended(SiteAdded):
+    """Name, coordinates or district corrected, saying why: the whole site as it now
+    stands, with its enterprise as it stands. Applies from when it is read: ledger entries
+    booked before keep the district they were booked under (decision 026); the site's live
+    offers and demands are re-published with it (`offer-amended`, `demand-amended`)."""
+
+    reason: str
 
 
 class LicenceFacts(EventModel):
