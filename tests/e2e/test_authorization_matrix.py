@@ -143,6 +143,10 @@ mutation($id: ID!, $input: AmendEnterpriseInput!) {
     enterprise { id version } userErrors { field message code }
   }
 }"""
+AMEND_SITE = """
+mutation($id: ID!, $input: AmendSiteInput!) {
+  amendSite(id: $id, input: $input) { site { id version } userErrors { field message code } }
+}"""
 AMEND_LICENCE = """
 mutation($id: ID!, $input: AmendLicenceInput!) {
   amendLicence(id: $id, input: $input) { licence { id version } userErrors { field message code } }
@@ -994,6 +998,15 @@ MUTATIONS = [
                 "longitude": place(0.01, 0.01)[1],
             }
         },
+        only("enterprise_a", "admin"),
+    ),
+    # The calls reach the site's own rules and change nothing: the name it has
+    # (NOTHING_TO_AMEND).
+    Row(
+        "amendSite(A's)",
+        AMEND_SITE,
+        "amendSite",
+        lambda w: {"id": w.ids["site_a"], "input": {"reason": "matrix", "name": "works"}},
         only("enterprise_a", "admin"),
     ),
     Row(

@@ -18,7 +18,7 @@ from wastex_catalog.filters import (
     PageRequest,
     Scope,
 )
-from wastex_catalog.records import EnterpriseVersion, LicenceVersion, Stored
+from wastex_catalog.records import EnterpriseVersion, LicenceVersion, SiteVersion, Stored
 from wastex_shared.storage import UnitOfWorkFactory
 
 
@@ -67,6 +67,11 @@ class CatalogQueries:
         async with self._uow.reading() as uow:
             found = await CatalogRepository(uow.session).enterprise_versions(enterprise_ids)
         return [found[i] for i in enterprise_ids]
+
+    async def site_versions(self, site_ids: Sequence[str]) -> list[list[SiteVersion]]:
+        async with self._uow.reading() as uow:
+            found = await CatalogRepository(uow.session).site_versions(site_ids)
+        return [found[i] for i in site_ids]
 
     async def licence_versions(self, licence_ids: Sequence[str]) -> list[list[LicenceVersion]]:
         async with self._uow.reading() as uow:

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import ClassVar, Generic, TypeVar
 
-from wastex_catalog.domain import Enterprise, Licence, LicenceChange
+from wastex_catalog.domain import Enterprise, Licence, LicenceChange, Site
 
 T = TypeVar("T")
 
@@ -59,6 +59,19 @@ class EnterpriseVersion:
     at: datetime
     #: Who made the change (the token's subject); None for registrations recorded before
     #: the trail was kept, which migration `c4e1a7d2b9f0` filled from the enterprise.
+    by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SiteVersion:
+    """A site as its addition or an amendment left it (its audit trail)."""
+
+    site: Site
+    #: Why it was amended; none for the addition.
+    reason: str | None
+    at: datetime
+    #: Who made the change (the token's subject); None for additions recorded before the
+    #: trail was kept, which migration `e5b8c1d9a374` filled from the site.
     by: str | None
 
 

@@ -31,7 +31,7 @@ from wastex_catalog.domain.common import DateInput, NumberInput, TonnesInput, re
 from wastex_catalog.domain.licence import REASON_MAX_LENGTH
 from wastex_catalog.events import publish
 from wastex_catalog.matches import publish_update
-from wastex_catalog.records import EnterpriseVersion, LicenceVersion, Stored
+from wastex_catalog.records import EnterpriseVersion, LicenceVersion, SiteVersion, Stored
 from wastex_shared.codes import DistrictRegister
 from wastex_shared.envelope import Envelope, derived_id, utcnow
 from wastex_shared.errors import DomainError, NotAuthorized, NotFound
@@ -47,6 +47,7 @@ from wastex_shared.events.catalog import (
     OfferPosted,
     OfferWithdrawn,
     SiteAdded,
+    SiteAmended,
 )
 from wastex_shared.storage import UnitOfWork
 
@@ -93,6 +94,22 @@ class AddSite:
     #: An admin adds it, who may place it in any district; an enterprise places its own
     #: sites in the district it is registered in.
     by_admin: bool = False
+    #: Who adds it (the token's subject), kept on the site's first version.
+    by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AmendSite:
+    site_id: str
+    reason: str
+    name: str | None = None
+    district: str | None = None
+    latitude: NumberInput | None = None
+    longitude: NumberInput | None = None
+    #: The enterprise amending its own site, None for an admin: an enterprise keeps its
+    #: sites in the district it is registered in, as when it adds one.
+    owner: str | None = None
+    by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,19 +300,51 @@ class CatalogService:
             )
         at = utcnow()
         await repository.add_site(site, at)
-        fact = SiteAdded(
-            site_id=site.id,
-            enterprise_id=site.enterprise_id,
-            name=site.name,
-            district=site.district,
-            latitude=site.latitude,
-            longitude=site.longitude,
-            industry=owner.entity.industry,
-            enterprise_district=owner.entity.district,
-            enterprise_version=owner.entity.version,
-        )
-        await publish(uow, fact, site.id, cause)
+        await repository.add_site_version(SiteVersion(site, None, at, command.by))
+        await publish(uow, SiteAdded(**site_facts(site, owner.entity)), site.id, cause)
         return Stored(site, at)
+
+    async def amend_site(self, uow: UnitOfWork, command: AmendSite) -> Stored[Site]:
+        """Correct a site's name, district or coordinates, saying why; its live offers and
+        demands are published again from where it now lies. Ledger entries booked before
+        keep the district they were booked under (decision 026)."""
+        reason = require_text(command.reason, "reason", max_length=REASON_MAX_LENGTH)
+        repository = CatalogRepository(uow.session)
+        stored = await repository.site_to_amend(command.site_id)
+        if stored is None:
+            raise NotFound("site", command.site_id, "id")
+        site = stored.entity
+        if command.owner not in (None, site.enterprise_id):
+            raise NotAuthorized(f"site {site.id} is not a site of enterprise {command.owner}", "id")
+        amended = site.amend(
+            name=command.name,
+            district=command.district,
+            latitude=command.latitude,
+            longitude=command.longitude,
+            districts=self.districts,
+            require_china=self.require_china,
+        )
+        owner = await repository.enterprise(site.enterprise_id)
+        if owner is None:
+            raise NotFound("enterprise", site.enterprise_id, "id")
+        registered = owner.entity.district
+        if command.owner is not None and amended.district not in (site.district, registered):
+            raise DomainError(
+                codes.NOT_AUTHORIZED,
+                f"an enterprise keeps its sites in the district it is registered in "
+                f"({registered}); an admin moves one elsewhere",
+                "district",
+            )
+        at = utcnow()
+        await repository.save_site(amended)
+        await repository.add_site_version(SiteVersion(amended, reason, at, command.by))
+        fact = SiteAmended(**site_facts(amended, owner.entity), reason=reason)
+        # Keyed like the addition; the version orders them across the two topics.
+        await publish(uow, fact, amended.id, None)
+        for listing in await repository.live_listings_at(amended.id):
+            version = await repository.save_listing(listing.entity, at)
+            await _publish_amended(uow, listing.entity, amended, version, ["site"], None)
+        return Stored(amended, stored.created_at, amended.version)
 
     async def register_licence(
         self, uow: UnitOfWork, command: RegisterLicence, *, cause: Envelope | None = None
@@ -454,6 +503,9 @@ class CatalogService:
         """Change the terms of `owner`'s offer; its matches keep what they hold, and
         matching plans the rest on the new terms (`catalog.offer-amended`)."""
         repository = CatalogRepository(uow.session)
+        # A use case that locks a listing and may read a site (here, or later in the same
+        # ingest batch) holds the sites first: the lock order a site amendment takes.
+        await repository.hold_sites()
         stored = await repository.offer(command.offer_id, for_update=True)
         if stored is None:
             raise NotFound("offer", command.offer_id)
@@ -474,6 +526,7 @@ class CatalogService:
     ) -> Stored[Offer]:
         """Take the rest of `owner`'s offer off the market."""
         repository = CatalogRepository(uow.session)
+        await repository.hold_sites()  # as `amend_offer`: a batch may post after it
         stored = await repository.offer(offer_id, for_update=True)
         if stored is None:
             raise NotFound("offer", offer_id)
@@ -521,6 +574,7 @@ class CatalogService:
         """Change the terms of `owner`'s demand (a new window is checked against its
         licences); its matches keep what they hold (`catalog.demand-amended`)."""
         repository = CatalogRepository(uow.session)
+        await repository.hold_sites()  # as `amend_offer`
         # Read the licences as a posting does: a licence change committing meanwhile waits.
         await repository.lock_licence_holder(owner, changing=False)
         stored = await repository.demand(command.demand_id, for_update=True)
@@ -550,23 +604,15 @@ class CatalogService:
         """Store an amended offer or demand and publish it whole, with what changed."""
         version = await repository.save_listing(amended, utcnow(), terms=True)
         site = await self._site(repository, amended.site_id)
-        changes: dict[str, Any] = {
-            "changed": amended.changed_terms(stored.entity),
-            "matched_tonnes": amended.matched_tonnes,
-            "remaining_tonnes": amended.remaining_tonnes,
-        }
-        fact: OfferAmended | DemandAmended
-        if isinstance(amended, Offer):
-            fact = OfferAmended(**offer_facts(amended, site, version), **changes)
-        else:
-            fact = DemandAmended(**demand_facts(amended, site, version), **changes)
-        await publish(uow, fact, amended.id, cause)
+        changed = amended.changed_terms(stored.entity)
+        await _publish_amended(uow, amended, site, version, changed, cause)
         return Stored(amended, stored.created_at, version, stored.counterparties)
 
     async def withdraw_demand(
         self, uow: UnitOfWork, demand_id: str, *, owner: str, cause: Envelope | None = None
     ) -> Stored[Demand]:
         repository = CatalogRepository(uow.session)
+        await repository.hold_sites()  # as `amend_offer`: a batch may post after it
         stored = await repository.demand(demand_id, for_update=True)
         if stored is None:
             raise NotFound("demand", demand_id)
@@ -581,6 +627,45 @@ class CatalogService:
         )
         await publish(uow, fact, demand.id, cause)
         return Stored(demand, stored.created_at, version, stored.counterparties)
+
+
+async def _publish_amended(
+    uow: UnitOfWork,
+    listing: Offer | Demand,
+    site: Site,
+    version: int,
+    changed: list[str],
+    cause: Envelope | None,
+) -> None:
+    """Publish an amended offer or demand whole, where its site lies, with what changed
+    (GraphQL names)."""
+    changes: dict[str, Any] = {
+        "changed": changed,
+        "matched_tonnes": listing.matched_tonnes,
+        "remaining_tonnes": listing.remaining_tonnes,
+    }
+    fact: OfferAmended | DemandAmended
+    if isinstance(listing, Offer):
+        fact = OfferAmended(**offer_facts(listing, site, version), **changes)
+    else:
+        fact = DemandAmended(**demand_facts(listing, site, version), **changes)
+    await publish(uow, fact, listing.id, cause)
+
+
+def site_facts(site: Site, owner: Enterprise) -> dict[str, Any]:
+    """A site as its facts carry it, with its enterprise as it stands (`SiteAdded`)."""
+    return {
+        "site_id": site.id,
+        "enterprise_id": site.enterprise_id,
+        "name": site.name,
+        "district": site.district,
+        "latitude": site.latitude,
+        "longitude": site.longitude,
+        "industry": owner.industry,
+        "enterprise_district": owner.district,
+        "enterprise_version": owner.version,
+        "version": site.version,
+    }
 
 
 def offer_facts(offer: Offer, site: Site, version: int) -> dict[str, Any]:

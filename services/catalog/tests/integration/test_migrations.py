@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 from alembic import command
 from sqlalchemy import Connection, text
@@ -20,14 +21,16 @@ from wastex_shared.storage.migrate import alembic_config, upgrade
 BEFORE_AMENDMENTS = "3bf29fe499d6"
 AMENDMENTS = "9970e9174d99"
 BEFORE_ENTERPRISE_VERSIONS = "66087a9816ba"
+BEFORE_SITE_VERSIONS = "c4e1a7d2b9f0"
 TODAY = date(2026, 11, 27)
 
 
-def migrate(target: str) -> Callable[[Connection], None]:
-    """Upgrade a connection's database to `target` (for `run_sync`)."""
+def migrate(target: str, *, down: bool = False) -> Callable[[Connection], None]:
+    """Upgrade (or downgrade) a connection's database to `target` (for `run_sync`)."""
 
     def run(connection: Connection) -> None:
-        command.upgrade(alembic_config(LOCATION, connection), target)
+        move = command.downgrade if down else command.upgrade
+        move(alembic_config(LOCATION, connection), target)
 
     return run
 
@@ -201,5 +204,53 @@ async def test_existing_enterprises_get_version_one_as_their_first_version(
         [first] = versions
         assert tuple(first[:7]) == ("ent-1", 1, None, None, "Steel", "C3110", "青山区")
         assert str(first[7]).startswith("2026-03-01")
+    finally:
+        await engine.dispose()
+
+
+async def test_existing_sites_get_version_one_as_their_first_version(database_url: str) -> None:
+    engine = make_engine(database_url)
+    created = datetime(2026, 3, 1, tzinfo=UTC)
+
+    def seed(conn: Connection) -> None:
+        conn.execute(
+            text(
+                "INSERT INTO enterprises (id, name, credit_code, industry, district, kind,"
+                " created_at, version) VALUES ('ent-1', 'Steel', :code, 'C3110', '青山区',"
+                " 'FACTORY', :at, 1)"
+            ),
+            {"code": unique_credit_code(), "at": created},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO sites (id, enterprise_id, name, district, latitude, longitude,"
+                " created_at) VALUES ('site-1', 'ent-1', 'works', '青山区', 30.64, 114.41, :at)"
+            ),
+            {"at": created},
+        )
+
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(migrate(BEFORE_SITE_VERSIONS))
+            await conn.run_sync(seed)
+            await conn.run_sync(migrate("head"))
+            version = (await conn.execute(text("SELECT version FROM sites"))).scalar_one()
+            versions = (
+                await conn.execute(
+                    text(
+                        "SELECT site_id, version, reason, changed_by, name, district, latitude"
+                        " FROM site_versions"
+                    )
+                )
+            ).all()
+            amendments = (
+                await conn.execute(text("SELECT amendments FROM site_register"))
+            ).scalar_one()
+            await conn.run_sync(migrate(BEFORE_SITE_VERSIONS, down=True))
+            after = (await conn.execute(text("SELECT name FROM sites"))).scalar_one()
+        assert (version, amendments, after) == (1, 0, "works")
+        [first] = versions
+        assert tuple(first[:6]) == ("site-1", 1, None, None, "works", "青山区")
+        assert Decimal(str(first[6])) == Decimal("30.64")
     finally:
         await engine.dispose()

@@ -1,6 +1,7 @@
-"""Sites are read once per database (both databases): a site never changes once added, so
-what a committed transaction read is served to later ones without a query; a site from a
-transaction that rolled back is never served."""
+"""Sites are read once per database (both databases): a site changes only by an amendment,
+which raises a count every transaction reads, so while the count stays, what a committed
+transaction read is served to later ones without a query; a site from a transaction that
+rolled back is never served. An amendment read by another process: test_site_amendments."""
 
 from __future__ import annotations
 

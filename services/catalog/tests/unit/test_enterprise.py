@@ -179,3 +179,38 @@ def test_an_unknown_district_in_an_amendment_names_the_one_meant() -> None:
     with pytest.raises(DomainError) as refused:
         register().amend(district="青山", districts=DISTRICTS)
     assert "青山区" in refused.value.message
+
+
+def test_a_site_amendment_replaces_what_is_given_checked_as_an_addition_is() -> None:
+    added = add_site()
+    moved = added.amend(latitude="30.6512", longitude=114.4277, districts=DISTRICTS)
+    assert (moved.latitude, moved.longitude) == (Decimal("30.6512"), Decimal("114.4277"))
+    assert (moved.name, moved.district, moved.version) == (added.name, added.district, 2)
+    renamed = moved.amend(name=" 2号高炉 ", district=" 洪山区 ", districts=DISTRICTS)
+    assert (renamed.name, renamed.district, renamed.version) == ("2号高炉", "洪山区", 3)
+    assert (renamed.id, renamed.enterprise_id) == (added.id, added.enterprise_id)
+
+
+@pytest.mark.parametrize(
+    ("given", "code", "field"),
+    [
+        ({"latitude": "30.7"}, "INVALID_COORDINATES", "longitude"),  # half a place
+        ({"longitude": "114.5"}, "INVALID_COORDINATES", "latitude"),
+        ({"latitude": "-91", "longitude": "114"}, "INVALID_COORDINATES", "latitude"),
+        ({"latitude": "30.6", "longitude": "-114.4"}, "OUTSIDE_SERVICE_AREA", "latitude"),
+        ({"district": "青山"}, "UNKNOWN_DISTRICT", "district"),
+        ({"name": "  "}, "REQUIRED_FIELD", "name"),
+        (
+            {"name": "1号高炉", "latitude": "30.640000", "longitude": "114.43"},
+            "NOTHING_TO_AMEND",
+            "input",
+        ),
+        ({}, "NOTHING_TO_AMEND", "input"),
+    ],
+)
+def test_a_site_amendment_is_refused_as_an_addition_would_be(
+    given: dict[str, Any], code: str, field: str
+) -> None:
+    with pytest.raises(DomainError) as refused:
+        add_site().amend(**given, districts=DISTRICTS, require_china=True)
+    assert (refused.value.code, refused.value.field) == (code, field)

@@ -40,11 +40,19 @@ from wastex_catalog.adapters.tables import (
     LICENCES,
     MATCH_ALLOCATIONS,
     OFFERS,
+    SITE_REGISTER,
+    SITE_VERSIONS,
     SITES,
 )
 from wastex_catalog.domain import Demand, Enterprise, Licence, ListingStatus, Offer, Site
 from wastex_catalog.domain.listing import ACTIVE_STATUSES, TERMINAL_STATUSES, Listing
-from wastex_catalog.records import EnterpriseVersion, LicenceVersion, MatchAllocation, Stored
+from wastex_catalog.records import (
+    EnterpriseVersion,
+    LicenceVersion,
+    MatchAllocation,
+    SiteVersion,
+    Stored,
+)
 from wastex_shared.storage import (
     dialect_of,
     flush_queued,
@@ -56,13 +64,33 @@ from wastex_shared.storage import (
 ACTIVE = [status.value for status in ACTIVE_STATUSES]
 LIVE = [status.value for status in ListingStatus if status not in TERMINAL_STATUSES]
 
-#: Session info key: the sites this transaction has read.
+
+@dataclass(slots=True)
+class _KnownSites:
+    """Sites read, by id, as they stood after `amendments` site amendments."""
+
+    amendments: int
+    sites: dict[str, Stored[Site]]
+
+    def keep(self, read: _KnownSites) -> _KnownSites:
+        """What a process knows once a transaction that read `read` has committed."""
+        if read.amendments > self.amendments:
+            return _KnownSites(read.amendments, dict(read.sites))
+        if read.amendments == self.amendments:
+            self.sites.update(read.sites)
+        return self  # `read` is of sites amended since: stale
+
+
+#: The one row of `site_register`.
+_SITE_REGISTER_ROW = 1
+#: Session info key: the sites this transaction has read (`_KnownSites`).
 _SITES_READ = "sites"
-#: Sites committed to each database (by its engine), by id. A site never changes once added,
-#: so once a transaction that read one has committed, any later one may take it from here:
-#: an ingest batch of offers names a site each, a query apiece, half of a batch's handling.
-#: Filled only on commit, so a site added by a transaction that rolled back never gets in.
-_COMMITTED_SITES: WeakKeyDictionary[Engine, dict[str, Stored[Site]]] = WeakKeyDictionary()
+#: Sites committed to each database (by its engine). A site changes only by an amendment,
+#: which raises `site_register.amendments`; while that count is what a transaction reads,
+#: it may take any site from here: an ingest batch of offers names a site each, a query
+#: apiece, half of a batch's handling. Filled only on commit, so a site added by a
+#: transaction that rolled back never gets in.
+_COMMITTED_SITES: WeakKeyDictionary[Engine, _KnownSites] = WeakKeyDictionary()
 
 
 def _engine_of(session: Session) -> Engine:
@@ -72,8 +100,16 @@ def _engine_of(session: Session) -> Engine:
 
 @event.listens_for(Session, "after_commit")
 def _keep_committed_sites(session: Session) -> None:
-    if read := session.info.pop(_SITES_READ, None):
-        _COMMITTED_SITES.setdefault(_engine_of(session), {}).update(read)
+    if (read := session.info.pop(_SITES_READ, None)) is not None:
+        engine = _engine_of(session)
+        known = _COMMITTED_SITES.get(engine)
+        _COMMITTED_SITES[engine] = read if known is None else known.keep(read)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_sites_read(session: Session, _: Any) -> None:
+    # A savepoint rolled back releases the shared lock taken in it: read the count again.
+    session.info.pop(_SITES_READ, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,19 +225,103 @@ class CatalogRepository:
     async def add_site(self, site: Site, at: datetime) -> None:
         await self._execute(insert(SITES), rows.site_values(site, at))
 
+    async def hold_sites(self) -> _KnownSites:
+        """The sites this transaction reads, as they stand until it ends: the first call
+        reads the count of site amendments under a shared lock (PostgreSQL), which an
+        amendment waits for. A transaction that locks a listing and reads its site calls
+        this first (the lock order: the count, then listings)."""
+        read: _KnownSites | None = self.session.info.get(_SITES_READ)
+        if read is None:
+            count = await self._one(
+                select(SITE_REGISTER.c.amendments)
+                .where(SITE_REGISTER.c.id == _SITE_REGISTER_ROW)
+                .with_for_update(read=True)
+            )
+            amendments = 0 if count is None else int(count["amendments"])
+            read = self.session.info[_SITES_READ] = _KnownSites(amendments, {})
+        return read
+
     async def site(self, site_id: str) -> Stored[Site] | None:
-        # A site never changes once added: read once per database (`_COMMITTED_SITES`),
-        # and once per transaction until it commits.
-        committed = _COMMITTED_SITES.get(_engine_of(self.session.sync_session), {})
-        if (known := committed.get(site_id)) is not None:
-            return known
-        read: dict[str, Stored[Site]] = self.session.info.setdefault(_SITES_READ, {})
-        if site_id not in read:
+        """The site, read once per database while no site is amended (`_COMMITTED_SITES`),
+        and once per transaction until it commits."""
+        read = await self.hold_sites()
+        committed = _COMMITTED_SITES.get(_engine_of(self.session.sync_session))
+        if committed is not None and committed.amendments == read.amendments:
+            known = committed.sites.get(site_id)
+            if known is not None:
+                return known
+        if site_id not in read.sites:
             row = await self._one(select(SITES).where(SITES.c.id == site_id))
             if row is None:
                 return None
-            read[site_id] = rows.site_of(row)
-        return read[site_id]
+            read.sites[site_id] = rows.site_of(row)
+        return read.sites[site_id]
+
+    async def site_to_amend(self, site_id: str) -> Stored[Site] | None:
+        """The site, locked for an amendment once the count of amendments is raised under
+        an exclusive lock: postings reading sites wait until the amendment commits, and
+        then read the count it left, so no process goes on with the site as it was."""
+        count = (
+            update(SITE_REGISTER)
+            .where(SITE_REGISTER.c.id == _SITE_REGISTER_ROW)
+            .values(amendments=SITE_REGISTER.c.amendments + 1)
+            .returning(SITE_REGISTER.c.amendments)
+        )
+        amendments = int((await self._execute(count)).scalar_one())
+        # Whatever this transaction read before is of the count before.
+        self.session.info[_SITES_READ] = _KnownSites(amendments, {})
+        row = await self._one(select(SITES).where(SITES.c.id == site_id).with_for_update())
+        return rows.site_of(row) if row else None
+
+    async def save_site(self, site: Site) -> None:
+        """Write an amended site (its row is locked: `site_to_amend`), and its district on
+        every listing there, which copy it for regulators' scopes."""
+        await self._execute(
+            update(SITES)
+            .where(SITES.c.id == site.id)
+            .values(
+                name=site.name,
+                district=site.district,
+                latitude=site.latitude,
+                longitude=site.longitude,
+                version=site.version,
+            )
+        )
+        for table in (OFFERS, DEMANDS):
+            await self._execute(
+                update(table)
+                .where(table.c.site_id == site.id, table.c.district != site.district)
+                .values(district=site.district)
+            )
+
+    async def live_listings_at(self, site_id: str) -> list[Stored[Offer] | Stored[Demand]]:
+        """The offers and demands at the site not withdrawn or expired, locked."""
+
+        async def live_ids(table: Table) -> list[str]:
+            live = select(table.c.id).where(table.c.site_id == site_id, table.c.status.in_(LIVE))
+            return [row["id"] for row in await self._rows(live)]
+
+        offers = await self.offers(await live_ids(OFFERS), for_update=True)
+        demands = await self.demands(await live_ids(DEMANDS), for_update=True)
+        return [*offers.values(), *demands.values()]
+
+    async def add_site_version(self, version: SiteVersion) -> None:
+        await self._execute(insert(SITE_VERSIONS), rows.site_version_values(version))
+
+    async def site_versions(self, site_ids: Iterable[str]) -> dict[str, list[SiteVersion]]:
+        """Each site's versions, oldest first."""
+        wanted = sorted(set(site_ids))
+        found: dict[str, list[SiteVersion]] = {i: [] for i in wanted}
+        if wanted:
+            statement = (
+                select(SITE_VERSIONS, SITES.c.enterprise_id)
+                .join(SITES, SITES.c.id == SITE_VERSIONS.c.site_id)
+                .where(SITE_VERSIONS.c.site_id.in_(wanted))
+                .order_by(SITE_VERSIONS.c.site_id, SITE_VERSIONS.c.version)
+            )
+            for row in await self._rows(statement):
+                found[row["site_id"]].append(rows.site_version_of(row))
+        return found
 
     async def sites(self, ids: Iterable[str]) -> dict[str, Stored[Site]]:
         found = [rows.site_of(r) for r in await self._by_ids(SITES, ids)]

@@ -23,7 +23,13 @@ from wastex_catalog.domain import (
     Offer,
     Site,
 )
-from wastex_catalog.records import EnterpriseVersion, LicenceVersion, MatchAllocation, Stored
+from wastex_catalog.records import (
+    EnterpriseVersion,
+    LicenceVersion,
+    MatchAllocation,
+    SiteVersion,
+    Stored,
+)
 
 Row = Mapping[str, Any]
 
@@ -99,16 +105,18 @@ def enterprise_version_of(row: Row) -> EnterpriseVersion:
 
 
 def site_of(row: Row) -> Stored[Site]:
-    return Stored(
-        Site(
-            id=row["id"],
-            enterprise_id=row["enterprise_id"],
-            name=row["name"],
-            district=row["district"],
-            latitude=plain(row["latitude"]),
-            longitude=plain(row["longitude"]),
-        ),
-        as_utc(row["created_at"]),
+    return Stored(_site(row, row["id"]), as_utc(row["created_at"]), int(row["version"]))
+
+
+def _site(row: Row, ident: str) -> Site:
+    return Site(
+        id=ident,
+        enterprise_id=row["enterprise_id"],
+        name=row["name"],
+        district=row["district"],
+        latitude=plain(row["latitude"]),
+        longitude=plain(row["longitude"]),
+        version=int(row["version"]),
     )
 
 
@@ -121,7 +129,33 @@ def site_values(site: Site, at: datetime) -> dict[str, Any]:
         "latitude": site.latitude,
         "longitude": site.longitude,
         "created_at": at,
+        "version": site.version,
     }
+
+
+def site_version_values(version: SiteVersion) -> dict[str, Any]:
+    site = version.site
+    return {
+        "site_id": site.id,
+        "version": site.version,
+        "reason": version.reason,
+        "changed_at": version.at,
+        "changed_by": version.by,
+        "name": site.name,
+        "district": site.district,
+        "latitude": site.latitude,
+        "longitude": site.longitude,
+    }
+
+
+def site_version_of(row: Row) -> SiteVersion:
+    """A version row joined with its site's enterprise (never amended)."""
+    return SiteVersion(
+        site=_site(row, row["site_id"]),
+        reason=row["reason"],
+        at=as_utc(row["changed_at"]),
+        by=row["changed_by"],
+    )
 
 
 def licence_of(row: Row) -> Stored[Licence]:

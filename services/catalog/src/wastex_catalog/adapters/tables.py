@@ -106,6 +106,38 @@ class SiteRow(CatalogTable, table=True):
     latitude: Decimal = Field(sa_column=Column(Numeric(9, 6), nullable=False))
     longitude: Decimal = Field(sa_column=Column(Numeric(10, 6), nullable=False))
     created_at: datetime = _timestamp()
+    #: 1 when added, one more with each amendment.
+    version: int = Field(sa_column=Column(Integer, nullable=False, server_default="1"))
+
+
+class SiteVersionRow(CatalogTable, table=True):
+    """Each version of a site as its addition or an amendment left it, with why, when and
+    by whom: append-only, the site's audit trail."""
+
+    __tablename__ = "site_versions"
+
+    site_id: str = Field(
+        primary_key=True, max_length=ID_LENGTH, foreign_key="sites.id", ondelete="RESTRICT"
+    )
+    version: int = Field(primary_key=True)
+    reason: str | None = Field(default=None, max_length=500)
+    changed_at: datetime = _timestamp()
+    changed_by: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    name: str = Field(max_length=200)
+    district: str = Field(max_length=100)
+    latitude: Decimal = Field(sa_column=Column(Numeric(9, 6), nullable=False))
+    longitude: Decimal = Field(sa_column=Column(Numeric(10, 6), nullable=False))
+
+
+class SiteRegisterRow(CatalogTable, table=True):
+    """One row counting the site amendments ever made: a catalog process keeps the sites it
+    has read (`CatalogRepository.site`) while this count stays what it read; a posting reads
+    it under a shared lock, an amendment raises it under an exclusive one (decision 026)."""
+
+    __tablename__ = "site_register"
+
+    id: int = Field(primary_key=True)
+    amendments: int = Field(sa_column=Column(Integer, nullable=False, server_default="0"))
 
 
 class LicenceRow(CatalogTable, table=True):
@@ -253,6 +285,8 @@ def _table(name: str) -> Table:
 ENTERPRISES = _table("enterprises")
 ENTERPRISE_VERSIONS = _table("enterprise_versions")
 SITES = _table("sites")
+SITE_VERSIONS = _table("site_versions")
+SITE_REGISTER = _table("site_register")
 LICENCES = _table("licences")
 LICENCE_VERSIONS = _table("licence_versions")
 OFFERS = _table("offers")

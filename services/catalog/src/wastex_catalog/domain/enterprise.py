@@ -143,6 +143,8 @@ class Site:
     district: str
     latitude: Decimal
     longitude: Decimal
+    #: 1 when added, one more with each amendment (consumers keep the highest).
+    version: int = 1
 
     @classmethod
     def add(
@@ -157,14 +159,7 @@ class Site:
         districts: DistrictRegister,
         require_china: bool = False,
     ) -> Site:
-        lat = _coordinate(latitude, "latitude", 90)
-        lon = _coordinate(longitude, "longitude", 180)
-        if require_china and not in_china_bounds(lat, lon):
-            raise DomainError(
-                errors.OUTSIDE_SERVICE_AREA,
-                f"({lat}, {lon}) is outside China; are latitude and longitude swapped?",
-                "latitude",
-            )
+        lat, lon = _place(latitude, longitude, require_china)
         return cls(
             id=id,
             enterprise_id=enterprise_id,
@@ -173,3 +168,55 @@ class Site:
             latitude=lat,
             longitude=lon,
         )
+
+    def amend(
+        self,
+        *,
+        name: str | None = None,
+        district: str | None = None,
+        latitude: NumberInput | None = None,
+        longitude: NumberInput | None = None,
+        districts: DistrictRegister,
+        require_china: bool = False,
+    ) -> Site:
+        """This site corrected: what is given replaces what was added, checked as an
+        addition is (a new place needs both coordinates: half of one is a typo's repair
+        that could land anywhere). Its enterprise is not amended."""
+        if (latitude is None) != (longitude is None):
+            missing = "longitude" if longitude is None else "latitude"
+            raise DomainError(
+                errors.INVALID_COORDINATES,
+                "a site is moved by both its latitude and its longitude",
+                missing,
+            )
+        amended = replace(
+            self,
+            name=self.name
+            if name is None
+            else require_text(name, "name", max_length=NAME_MAX_LENGTH),
+            district=self.district
+            if district is None
+            else registered_district(district, districts),
+        )
+        if latitude is not None and longitude is not None:
+            lat, lon = _place(latitude, longitude, require_china)
+            amended = replace(amended, latitude=lat, longitude=lon)
+        if amended == self:
+            raise DomainError(
+                errors.NOTHING_TO_AMEND, f"site {self.name} already reads so", "input"
+            )
+        return replace(amended, version=self.version + 1)
+
+
+def _place(
+    latitude: NumberInput, longitude: NumberInput, require_china: bool
+) -> tuple[Decimal, Decimal]:
+    lat = _coordinate(latitude, "latitude", 90)
+    lon = _coordinate(longitude, "longitude", 180)
+    if require_china and not in_china_bounds(lat, lon):
+        raise DomainError(
+            errors.OUTSIDE_SERVICE_AREA,
+            f"({lat}, {lon}) is outside China; are latitude and longitude swapped?",
+            "latitude",
+        )
+    return lat, lon

@@ -13,7 +13,7 @@ from strawberry.dataloader import DataLoader
 from wastex_catalog.domain import Demand, Enterprise, Licence, Offer, Site
 from wastex_catalog.domain import errors as codes
 from wastex_catalog.queries import CatalogQueries
-from wastex_catalog.records import EnterpriseVersion, LicenceVersion, Stored
+from wastex_catalog.records import EnterpriseVersion, LicenceVersion, SiteVersion, Stored
 from wastex_catalog.service import CatalogService
 from wastex_shared.auth import Principal
 from wastex_shared.codes import DistrictRegister
@@ -45,6 +45,7 @@ class Loaders:
     licences_of: DataLoader[str, list[Stored[Licence]]]
     licence_versions: DataLoader[str, list[LicenceVersion]]
     enterprise_versions: DataLoader[str, list[EnterpriseVersion]]
+    site_versions: DataLoader[str, list[SiteVersion]]
 
 
 def make_loaders(queries: CatalogQueries) -> dict[str, Any]:
@@ -59,6 +60,7 @@ def make_loaders(queries: CatalogQueries) -> dict[str, Any]:
             licences_of=DataLoader(load_fn=queries.licences_of),
             licence_versions=DataLoader(load_fn=queries.licence_versions),
             enterprise_versions=DataLoader(load_fn=queries.enterprise_versions),
+            site_versions=DataLoader(load_fn=queries.site_versions),
         )
     }
 

@@ -89,7 +89,7 @@ class AddSiteInput:
     latitude: Decimal
     longitude: Decimal
 
-    def command(self, by_admin: bool) -> service.AddSite:
+    def command(self, by_admin: bool, by: str | None) -> service.AddSite:
         return service.AddSite(
             enterprise_id=self.enterprise_id,
             name=self.name,
@@ -97,6 +97,36 @@ class AddSiteInput:
             latitude=self.latitude,
             longitude=self.longitude,
             by_admin=by_admin,
+            by=by,
+        )
+
+
+@strawberry.input(
+    description="What to correct (at least one field), and why. A new place needs both "
+    "coordinates. Its enterprise is not amended."
+)
+class AmendSiteInput:
+    reason: str
+    name: str | None = None
+    district: str | None = strawberry.field(
+        default=None,
+        description="A name of the city's register: the district whose regulators oversee "
+        "the site from now on (its enterprise's own, unless an admin amends it). Ledger "
+        "entries booked before keep the district they were booked under.",
+    )
+    latitude: Decimal | None = None
+    longitude: Decimal | None = None
+
+    def command(self, site_id: str, owner: str | None, by: str | None) -> service.AmendSite:
+        return service.AmendSite(
+            site_id=site_id,
+            reason=self.reason,
+            name=self.name,
+            district=self.district,
+            latitude=self.latitude,
+            longitude=self.longitude,
+            owner=owner,
+            by=by,
         )
 
 

@@ -21,6 +21,7 @@ from wastex_catalog.entrypoints.graphql.inputs import (
     AmendEnterpriseInput,
     AmendLicenceInput,
     AmendOfferInput,
+    AmendSiteInput,
     PostDemandInput,
     PostOfferInput,
     RegisterEnterpriseInput,
@@ -69,6 +70,12 @@ class AmendEnterprisePayload:
 
 @strawberry.type
 class AddSitePayload:
+    site: Site | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class AmendSitePayload:
     site: Site | None
     user_errors: list[UserError]
 
@@ -177,9 +184,33 @@ class Mutation:
         stored, errors = await attempt(
             info,
             lambda: policy.may_add_site(caller, input.enterprise_id),
-            lambda uow: commands.add_site(uow, input.command(policy.is_admin(caller))),
+            lambda uow: commands.add_site(
+                uow, input.command(policy.is_admin(caller), subject(caller))
+            ),
         )
         return AddSitePayload(site=Site.of(stored) if stored else None, user_errors=errors)
+
+    @strawberry.mutation(
+        description=(
+            "Correct a site's name, district or coordinates, saying why: its enterprise "
+            "(within the district it is registered in) or an admin. Its live offers and "
+            "demands are matched from where it now lies; ledger entries booked before keep "
+            "the district they were booked under."
+        )
+    )
+    async def amend_site(
+        self, info: Info, id: strawberry.ID, input: AmendSiteInput
+    ) -> AmendSitePayload:
+        caller = principal(info)
+        commands = services(info).commands
+        stored, errors = await attempt(
+            info,
+            lambda: policy.may_amend_site(caller),
+            lambda uow: commands.amend_site(
+                uow, input.command(str(id), policy.site_owner(caller), subject(caller))
+            ),
+        )
+        return AmendSitePayload(site=Site.of(stored) if stored else None, user_errors=errors)
 
     @strawberry.mutation(description="Register a licence of an enterprise (admin).")
     async def register_licence(

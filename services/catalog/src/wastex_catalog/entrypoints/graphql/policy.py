@@ -159,6 +159,17 @@ def may_add_site(principal: Principal | None, enterprise_id: str) -> None:
         raise NotAuthorized("only the enterprise itself or an admin adds its sites", "enterpriseId")
 
 
+def may_amend_site(principal: Principal | None) -> None:
+    if principal is None or not (principal.role is Role.ADMIN or principal.is_tenant):
+        raise NotAuthorized("only the enterprise itself or an admin amends its sites", "id")
+
+
+def site_owner(principal: Principal | None) -> str | None:
+    """The enterprise whose sites the caller amends: its own (a tenant), any (None: an
+    admin)."""
+    return None if is_admin(principal) else acting_enterprise(principal)
+
+
 def acting_enterprise(principal: Principal | None) -> str:
     """The enterprise on whose behalf offers and demands are posted or withdrawn."""
     if principal is None or not principal.is_tenant or principal.enterprise_id is None:

@@ -21,6 +21,7 @@ from wastex_catalog.entrypoints.graphql.context import loaders, principal
 from wastex_catalog.entrypoints.graphql.policy import Visibility
 from wastex_catalog.records import EnterpriseVersion as EnterpriseVersionRecord
 from wastex_catalog.records import LicenceVersion as LicenceVersionRecord
+from wastex_catalog.records import SiteVersion as SiteVersionRecord
 from wastex_catalog.records import Stored
 from wastex_shared.codes import WasteCode as WasteCodeRecord
 from wastex_shared.codes import lookup
@@ -152,6 +153,7 @@ class Site:
     latitude: Decimal = strawberry.field(description="WGS-84 decimal degrees.")
     longitude: Decimal = strawberry.field(description="WGS-84 decimal degrees.")
     created_at: datetime
+    version: int = strawberry.field(description="1 when added, one more each amendment.")
     record: strawberry.Private[Stored[domain.Site]]
 
     @classmethod
@@ -164,8 +166,17 @@ class Site:
             latitude=site.latitude,
             longitude=site.longitude,
             created_at=stored.created_at,
+            version=site.version,
             record=stored,
         )
+
+    @strawberry.field(
+        description="Every version, oldest first: what its addition and each amendment "
+        "left, why, when and by whom."
+    )
+    async def history(self, info: Info) -> list[SiteVersion]:
+        versions = await loaders(info).site_versions.load(str(self.id))
+        return [SiteVersion.of(version) for version in versions]
 
     @strawberry.field(description="Its enterprise; null when you may not see it.")
     async def enterprise(self, info: Info) -> Enterprise | None:
@@ -248,6 +259,35 @@ class EnterpriseVersion:
             name=enterprise.name,
             industry=enterprise.industry,
             district=enterprise.district,
+        )
+
+
+@strawberry.type(description="A site as its addition or one amendment left it.")
+class SiteVersion:
+    version: int
+    reason: str | None = strawberry.field(description="Why it was amended (none for the addition).")
+    changed_at: datetime
+    changed_by: str | None = strawberry.field(
+        description="Who made the change (a sign-in); null for additions recorded before the "
+        "trail was kept."
+    )
+    name: str
+    district: str
+    latitude: Decimal
+    longitude: Decimal
+
+    @classmethod
+    def of(cls, record: SiteVersionRecord) -> SiteVersion:
+        site = record.site
+        return cls(
+            version=site.version,
+            reason=record.reason,
+            changed_at=record.at,
+            changed_by=record.by,
+            name=site.name,
+            district=site.district,
+            latitude=site.latitude,
+            longitude=site.longitude,
         )
 
 
