@@ -174,6 +174,13 @@ async def test_text_holding_nul_is_refused_before_any_resolver_runs() -> None:
         assert result.data is None
         assert result.errors is not None
         assert result.errors[0].extensions == {"code": "BAD_USER_INPUT"}
+    # helper-43: a lone surrogate (no UTF-8 encodes it) in a variable failed the statement or
+    # the event as an internal error, on every subgraph.
+    surrogate = await schema.execute(
+        "query($t: String!) { echo(text: $t) }", variable_values={"t": "a\ud800b"}
+    )
+    assert surrogate.errors is not None
+    assert surrogate.errors[0].extensions == {"code": "BAD_USER_INPUT"}
     fine = await schema.execute('{ echo(text: "caf\\u00e9 \\\\u0000") }')
     assert fine.errors is None
     assert fine.data == {"echo": "café \\u0000"}

@@ -1038,6 +1038,9 @@ async def test_nul_characters_neither_stall_the_batch_nor_reach_the_database(
     nul_id["id"] = "e\x00vil"
     nul_field = json.loads(offer_event("2.000").to_json())
     nul_field["data"]["siteId"] = "s\x001"
+    # A lone surrogate, which JSON's \ud800 writes and no UTF-8 encodes, is parked alike.
+    surrogate = json.loads(offer_event("4.000").to_json())
+    surrogate["data"]["siteId"] = "s\ud8001"
     async with asyncio.timeout(20):
         await consumer.handle_batch(
             [
@@ -1045,10 +1048,11 @@ async def test_nul_characters_neither_stall_the_batch_nor_reach_the_database(
                 Delivered("t.in", json.dumps(nul_id).encode(), offset=1),
                 Delivered("t.in", json.dumps(nul_field).encode(), offset=2),
                 Delivered("t.in", offer_event("3.000").to_json(), offset=3, key=b"k\x00"),
+                Delivered("t.in", json.dumps(surrogate).encode(), offset=4),
             ]
         )
     assert await stored_tonnes(uow_factory) == [Decimal("3.000")]
-    assert (consumer.stats.handled, consumer.stats.dead_lettered) == (1, 3)
+    assert (consumer.stats.handled, consumer.stats.dead_lettered) == (1, 4)
 
 
 async def test_a_message_unpacked_past_the_limit_is_parked_by_its_head_and_the_outbox_goes_on(

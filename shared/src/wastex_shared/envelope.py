@@ -8,6 +8,7 @@ Structured-mode CloudEvents 1.0 attribute names on the wire (`specversion`, `id`
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -43,17 +44,26 @@ def utcnow() -> datetime:
 #: The longest event reference stored (`Envelope.reference`).
 REFERENCE_LENGTH = 200
 NUL = "\x00"
+#: Characters no text here may hold: U+0000, which PostgreSQL's text refuses (SQLite stores
+#: it), and a lone surrogate (U+D800–U+DFFF), which no UTF-8 encodes, so neither database,
+#: nor an event on the wire, can take it. A JSON escape writes either (`\u0000`, `\ud800`).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+#: What a refusal of such text says.
+UNSTORABLE_TEXT = (
+    "text may not contain the NUL character (U+0000) or a lone surrogate (U+D800–U+DFFF)"
+)
 
 
-def holds_nul(value: object) -> bool:
-    """Whether a text anywhere in `value` (keys of mappings included) holds U+0000, which
-    PostgreSQL's text refuses: such input is refused at the edge, on every database alike."""
+def holds_unstorable(value: object) -> bool:
+    """Whether a text anywhere in `value` (keys of mappings included) holds a character no
+    text here may hold (`_UNSTORABLE`): such input is refused at the edge, on every database
+    alike."""
     if isinstance(value, str):
-        return NUL in value
+        return _UNSTORABLE.search(value) is not None
     if isinstance(value, dict):
-        return any(holds_nul(k) or holds_nul(v) for k, v in value.items())
+        return any(holds_unstorable(k) or holds_unstorable(v) for k, v in value.items())
     if isinstance(value, list | tuple):
-        return any(holds_nul(item) for item in value)
+        return any(holds_unstorable(item) for item in value)
     return False
 
 
@@ -76,8 +86,8 @@ class Envelope(BaseModel):
     @model_validator(mode="after")
     def _no_nul(self) -> Envelope:
         texts = (self.id, self.type, self.source, self.subject, self.correlation_id)
-        if holds_nul([*texts, self.causation_id, self.data]):
-            raise ValueError("text may not contain the NUL character (U+0000)")
+        if holds_unstorable([*texts, self.causation_id, self.data]):
+            raise ValueError(UNSTORABLE_TEXT)
         return self
 
     @property

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from wastex_catalog.domain import ListingStatus
-from wastex_shared.envelope import holds_nul
+from wastex_shared.envelope import holds_unstorable
 from wastex_shared.errors import DomainError
 
 
@@ -93,7 +93,7 @@ class Position:
             created_at = parsed.astimezone(UTC) if parsed.tzinfo is not None else None
         except (ValueError, OverflowError):
             created_at = None
-        if not sep or not ident or created_at is None or holds_nul(ident):
+        if not sep or not ident or created_at is None or holds_unstorable(ident):
             raise DomainError("INVALID_CURSOR", "cursor is not one this API gave out", "after")
         return cls(created_at, ident)
 

@@ -60,7 +60,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 
-from wastex_shared.envelope import NUL, holds_nul
+from wastex_shared.envelope import UNSTORABLE_TEXT, holds_unstorable
 from wastex_shared.errors import DomainError
 from wastex_shared.graphql.connection import DEFAULT_PAGE, MAX_PAGE
 from wastex_shared.graphql.context import Context
@@ -341,19 +341,20 @@ class QueryCostLimiter(SchemaExtension):
         yield
 
 
-class NulGuard(SchemaExtension):
-    """Refuses text holding U+0000 in an operation's variables or its literal arguments,
-    before any resolver runs, as BAD_USER_INPUT: PostgreSQL's text refuses the character
-    (the statement would fail as an internal error) where SQLite would store it."""
+class UnstorableTextGuard(SchemaExtension):
+    """Refuses text holding U+0000 or a lone surrogate in an operation's variables or its
+    literal arguments, before any resolver runs, as BAD_USER_INPUT: PostgreSQL's text
+    refuses the first (where SQLite would store it), and no UTF-8 encodes the second (the
+    statement, or the event published, would fail as an internal error)."""
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         query, document = context.query or "", context.graphql_document
         # Only an escape (\u0000, \u{0}) writes the character into a document.
-        in_document = "\\u" in query and document is not None and _holds_nul(document)
-        if in_document or holds_nul(context.variables or {}):
+        in_document = "\\u" in query and document is not None and _holds_unstorable(document)
+        if in_document or holds_unstorable(context.variables or {}):
             raise GraphQLError(
-                "Text may not contain the NUL character (U+0000)",
+                UNSTORABLE_TEXT[0].upper() + UNSTORABLE_TEXT[1:],
                 extensions={"code": BAD_USER_INPUT},
             )
         yield
@@ -372,13 +373,13 @@ class CheckedToken(SchemaExtension):
         yield
 
 
-def _holds_nul(document: DocumentNode) -> bool:
+def _holds_unstorable(document: DocumentNode) -> bool:
     found = False
 
     class Finder(Visitor):
         def enter_string_value(self, node: StringValueNode, *_: object) -> None:
             nonlocal found
-            found = found or NUL in node.value
+            found = found or holds_unstorable(node.value)
 
     visit(document, Finder())
     return found
@@ -436,7 +437,7 @@ def standard_extensions() -> list[type[SchemaExtension] | Callable[[], SchemaExt
         lambda: AddValidationRules(_limit_rules()),
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
         partial(QueryCostLimiter, max_cost=MAX_COST),
-        NulGuard,
+        UnstorableTextGuard,
         CheckedToken,
         ErrorPolicy,
         # Clients send the same few documents again and again: parse and validate each once

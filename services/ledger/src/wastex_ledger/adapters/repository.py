@@ -53,7 +53,7 @@ from wastex_ledger.domain.manifest import (
 from wastex_ledger.domain.periods import Period
 from wastex_ledger.domain.visibility import ManifestView, Reach
 from wastex_shared.codes import LicenceType, is_hazardous
-from wastex_shared.envelope import holds_nul
+from wastex_shared.envelope import holds_unstorable
 from wastex_shared.errors import DomainError
 from wastex_shared.storage import upsert_into
 
@@ -158,7 +158,7 @@ def decode_after(after: str | None) -> tuple[int, str] | None:
         position = int(stamp)
     except ValueError as exc:
         raise refused from exc
-    if not sep or holds_nul(ident) or not _LOWEST_STAMP <= position <= _HIGHEST_STAMP:
+    if not sep or holds_unstorable(ident) or not _LOWEST_STAMP <= position <= _HIGHEST_STAMP:
         raise refused
     return position, ident
 
