@@ -38,6 +38,7 @@ class LedgerProcess:
 def build_config(settings: LedgerSettings) -> LedgerConfig:
     return LedgerConfig(
         weight_tolerance=settings.weight_tolerance,
+        load_over_plan=settings.load_over_plan,
         rules=load_rules(settings.zero_waste_rules),
         revocation_grace_days=settings.revocation_grace_days,
         districts=load_districts(settings.districts_file),

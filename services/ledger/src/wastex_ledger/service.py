@@ -86,6 +86,8 @@ REPORT_TYPES: dict[str, EntryKind] = {
 @dataclass(frozen=True, slots=True)
 class LedgerConfig:
     weight_tolerance: Decimal = manifests.DEFAULT_TOLERANCE
+    #: How much more than planned a shipment may weigh.
+    load_over_plan: Decimal = manifests.DEFAULT_OVER_PLAN
     rules: tuple[Rule, ...] = ()
     #: Days a revocation is in force before it calls off what it cuts (decision 023).
     revocation_grace_days: int = 7
@@ -400,6 +402,7 @@ class LedgerService:
                 period=month,
                 at=now,
                 recycler_licences=licences,
+                over_plan=self.config.load_over_plan,
             )
             supplier_site = await self._known_site(repo, current.route.supplier_site_id)
             assert dispatched.dispatched_tonnes is not None

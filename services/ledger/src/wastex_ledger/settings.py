@@ -19,6 +19,10 @@ class LedgerSettings(ServiceSettings):
     #: A receipt whose weight differs from the dispatched weight by more than this fraction
     #: is a DISCREPANCY (`WASTEX_LEDGER_WEIGHT_TOLERANCE`, default 2 %).
     weight_tolerance: Decimal = Field(default=Decimal("0.02"), ge=0, le=1)
+    #: A shipment may weigh up to this fraction more than its match planned (a lorry is not
+    #: loaded to the kilogram); a heavier one is refused, since the recycler's licence and
+    #: the offer counted only what was planned (`WASTEX_LEDGER_LOAD_OVER_PLAN`, 10 %).
+    load_over_plan: Decimal = Field(default=Decimal("0.10"), ge=0, le=10)
     #: A YAML file of zero-waste rules replacing the packaged `zero_waste_rules.yaml`.
     zero_waste_rules: Path | None = None
     #: Days a revocation is in force before it calls off the shipments it leaves no licence

@@ -461,3 +461,22 @@ def test_a_shipment_still_waiting_after_its_window_is_overdue() -> None:
     sent = replace(dispatched(), ship_by=date(2026, 4, 30))
     assert not sent.overdue_on(date(2026, 5, 1))
     assert not created().overdue_on(date(2099, 1, 1))  # no window known: never overdue
+
+
+def test_a_load_heavier_than_planned_by_more_than_the_margin_is_refused() -> None:
+    # helper-43: 5,000 t left under a match planned at 10 t, past the offer, the demand and
+    # the recycler's licence tonnage, all of which counted only what was planned.
+    assert dispatched("55").dispatched_tonnes == D("55")  # 50 t planned, 10 % over
+    with pytest.raises(DomainError) as refused:
+        dispatched("55.001")
+    assert (refused.value.code, refused.value.field) == ("INVALID_QUANTITY", "tonnes")
+    assert "at most 55.000 t may leave" in refused.value.message
+    with pytest.raises(DomainError):  # no margin: not a kilogram more
+        created().dispatch(
+            actor_enterprise_id="ent-steel",
+            tonnes="50.001",
+            from_prior_stock=False,
+            period=APRIL,
+            at=IN_APRIL,
+            over_plan=D(0),
+        )

@@ -63,6 +63,8 @@ from wastex_shared.errors import DomainError
 KG_PLACES = Decimal("0.001")
 GAP_PLACES = Decimal("0.0001")
 DEFAULT_TOLERANCE = Decimal("0.02")
+#: How much more than planned a shipment may weigh (`LedgerSettings.load_over_plan`).
+DEFAULT_OVER_PLAN = Decimal("0.10")
 
 
 class ManifestStatus(enum.StrEnum):
@@ -227,9 +229,11 @@ class Manifest:
         period: Period,
         at: datetime,
         recycler_licences: Sequence[Licence] = (),
+        over_plan: Decimal = DEFAULT_OVER_PLAN,
     ) -> Manifest:
-        """The supplier sends it; `recycler_licences` are the licences the ledger knows of
-        the recycler (decision 023)."""
+        """The supplier sends it, weighing up to `over_plan` more than planned;
+        `recycler_licences` are the licences the ledger knows of the recycler (decision
+        023)."""
         require_owner(
             actor_enterprise_id, self.supplier, f"the supplier side of manifest {self.id}"
         )
@@ -247,6 +251,18 @@ class Manifest:
                 f"left in one of those months, not in {period}",
                 "period",
             )
+        sent = parse_tonnes(tonnes)
+        most = (self.route.planned_tonnes * (1 + over_plan)).quantize(Decimal("0.001"))
+        if sent > most:
+            # The offer, the demand and the recycler's licence counted what was planned: a
+            # heavier load would move waste no licence tonnage was set aside for.
+            raise DomainError(
+                errors.INVALID_QUANTITY,
+                f"{sent} t is more than the {self.route.planned_tonnes} t match "
+                f"{self.match_id} planned (at most {most} t may leave under it); the rest "
+                "is another offer and match",
+                "tonnes",
+            )
         require_licensed(
             self.licence_id,
             recycler_licences,
@@ -259,7 +275,7 @@ class Manifest:
             status=ManifestStatus.IN_TRANSIT,
             period=period,
             from_prior_stock=from_prior_stock,
-            dispatched_tonnes=parse_tonnes(tonnes),
+            dispatched_tonnes=sent,
             dispatched_at=at,
         )
 
