@@ -5,9 +5,9 @@
   an event twice; entries are deduplicated by id), added up exactly as the incremental path
   adds them (`service.projection_deltas`), so the result equals the incremental projection.
 - The site, enterprise and licence read models are upserted again from
-  `catalog.site-added.v1`, `catalog.enterprise-registered.v1` / `-amended.v1` and
-  `catalog.licence-registered.v1` / `-amended.v1` (an enterprise or a licence keeps its
-  latest version).
+  `catalog.site-added.v1` / `-amended.v1`, `catalog.enterprise-registered.v1` /
+  `-amended.v1` and `catalog.licence-registered.v1` / `-amended.v1` (a site, an enterprise
+  or a licence keeps its latest version).
 
 The journal (`entries`) and the manifests are the ledger's own state, not read models: they
 are not touched. Run it with the ledger's consumers and outbox relay idle (or stopped) and
@@ -38,6 +38,7 @@ from wastex_shared.events.catalog import (
     LicenceFacts,
     LicenceRegistered,
     SiteAdded,
+    SiteAmended,
 )
 from wastex_shared.events.ledger import EntryRecorded
 from wastex_shared.messaging.topic_reader import read_topic
@@ -49,6 +50,7 @@ from wastex_shared.topics import (
     CATALOG_LICENCE_AMENDED,
     CATALOG_LICENCE_REGISTERED,
     CATALOG_SITE_ADDED,
+    CATALOG_SITE_AMENDED,
     LEDGER_ENTRY_RECORDED,
 )
 
@@ -125,17 +127,25 @@ async def rebuild(uow_factory: UnitOfWorkFactory, bootstrap: str) -> ReplayRepor
                     ent.enterprise_id, ent.name, ent.industry, ent.district, ent.kind, ent.version
                 )
                 report.enterprises += 1
-        async for record in read_topic(bootstrap, CATALOG_SITE_ADDED.name):
-            try:
-                site = SiteAdded.model_validate(Envelope.from_json(record.value).data)
-            except (ValidationError, ValueError, TypeError):
-                report.undecodable += 1
-                continue
-            facts = SiteFacts(site.site_id, site.enterprise_id, site.district, site.industry)
-            await repo.upsert_site(
-                facts, site.name, site.enterprise_district, site.enterprise_version
-            )
-            report.sites += 1
+        for site_topic, site_model in (
+            (CATALOG_SITE_ADDED, SiteAdded),
+            (CATALOG_SITE_AMENDED, SiteAmended),
+        ):
+            async for record in read_topic(bootstrap, site_topic.name):
+                try:
+                    site = site_model.model_validate(Envelope.from_json(record.value).data)
+                except (ValidationError, ValueError, TypeError):
+                    report.undecodable += 1
+                    continue
+                facts = SiteFacts(site.site_id, site.enterprise_id, site.district, site.industry)
+                await repo.upsert_site(
+                    facts,
+                    site.name,
+                    site.enterprise_district,
+                    site.enterprise_version,
+                    site.version,
+                )
+                report.sites += 1
         for topic, model in (
             (CATALOG_LICENCE_REGISTERED, LicenceRegistered),
             (CATALOG_LICENCE_AMENDED, LicenceAmended),

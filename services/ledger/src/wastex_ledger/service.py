@@ -546,10 +546,13 @@ class LedgerService:
         if data.revoked_on is not None or (kept is not None and kept.codes_dropped):
             uow.after_commit(self.revocations.set)
 
-    async def on_site_added(self, uow: UnitOfWork, _: Envelope, data: SiteAdded) -> None:
+    async def on_site(self, uow: UnitOfWork, _: Envelope, data: SiteAdded) -> None:
+        """A site added or amended (`SiteAmended` is a `SiteAdded`): the highest site version
+        read is kept whatever the order the two topics arrive in. Entries booked from then on
+        count in its district; those booked before keep theirs (decision 026)."""
         site = ledger.SiteFacts(data.site_id, data.enterprise_id, data.district, data.industry)
         await Repository(uow.session).upsert_site(
-            site, data.name, data.enterprise_district, data.enterprise_version
+            site, data.name, data.enterprise_district, data.enterprise_version, data.version
         )
 
     async def on_enterprise(self, uow: UnitOfWork, _: Envelope, data: EnterpriseFacts) -> None:

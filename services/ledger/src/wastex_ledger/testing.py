@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -26,6 +26,7 @@ from wastex_shared.events.catalog import (
     LicenceFacts,
     LicenceRegistered,
     SiteAdded,
+    SiteAmended,
 )
 from wastex_shared.events.matching import MatchConfirmed
 from wastex_shared.storage import UnitOfWorkFactory, make_engine
@@ -97,7 +98,7 @@ class Harness:
                     kind=kind,
                 ),
             )
-            await self.service.on_site_added(
+            await self.service.on_site(
                 uow,
                 envelope("catalog.site-added", site_id),
                 SiteAdded(
@@ -139,6 +140,30 @@ class Harness:
                 ),
             )
             await uow.commit()
+
+    async def amend_site(self, site: Site, district: str, *, version: int = 2) -> Site:
+        """The catalog's `site-amended` fact of `site`, now in `district` (its enterprise
+        registered where the site was, as `register` has it); returns the site as amended."""
+        moved = replace(site, district=district)
+        async with self.uow() as uow:
+            await self.service.on_site(
+                uow,
+                envelope("catalog.site-amended", site.site_id),
+                SiteAmended(
+                    site_id=site.site_id,
+                    enterprise_id=site.enterprise_id,
+                    name=f"works in {district}",
+                    district=district,
+                    latitude=Decimal("30.5"),
+                    longitude=Decimal("114.4"),
+                    industry=site.industry,
+                    enterprise_district=site.district,
+                    version=version,
+                    reason="surveyed again",
+                ),
+            )
+            await uow.commit()
+        return moved
 
     async def confirm(
         self,

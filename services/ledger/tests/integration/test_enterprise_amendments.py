@@ -142,7 +142,7 @@ async def test_a_registration_read_late_leaves_a_site_added_after_an_amendment(
     # The ledger reads the site first, then the registration, the amendment later still.
     enterprise_id, site_id, district = unique("ent"), unique("site"), unique("区")
     async with ledger.uow() as uow:
-        await ledger.service.on_site_added(
+        await ledger.service.on_site(
             uow,
             envelope("catalog.site-added", site_id),
             SiteAdded(

@@ -38,6 +38,7 @@ from wastex_shared.events.catalog import (
     LicenceAmended,
     LicenceRegistered,
     SiteAdded,
+    SiteAmended,
 )
 from wastex_shared.events.matching import MatchConfirmed
 from wastex_shared.messaging import OutboxRelay
@@ -169,6 +170,34 @@ async def test_ingest_reports_go_through_the_same_use_case_and_poison_to_the_dlq
         ],
     )
 
+    recycler_moved = SiteAmended(
+        site_id=recycler.site_id,
+        enterprise_id=recycler.enterprise_id,
+        name="works",
+        district="江夏区",
+        latitude=D("30.36"),
+        longitude=D("114.30"),
+        industry=recycler.industry,
+        enterprise_district=recycler.district,
+        version=2,
+        reason="surveyed again",
+    )
+    await produce(
+        kafka_bootstrap,
+        "catalog.site-amended.v1",
+        [
+            (
+                fact("catalog.site-amended", recycler.site_id, recycler_moved),
+                recycler.site_id,
+                None,
+            )
+        ],
+    )
+
+    async def recycler_moved_in() -> bool:
+        kept = await ledger.service.site(recycler.site_id)
+        return kept is not None and kept.district == "江夏区"
+
     router, _ = build_router(ledger.service, uow_factory, settings)
     broker = make_broker(kafka_bootstrap)
     broker.include_router(router)
@@ -176,6 +205,7 @@ async def test_ingest_reports_go_through_the_same_use_case_and_poison_to_the_dlq
     try:
         await eventually(lambda: ledger.service.site(site), timeout=30)
         assert await ledger.service.enterprise_district(enterprise) == "青山区"
+        await eventually(recycler_moved_in, timeout=30)
 
         def report(kind: str, event_id: str | None = None, **data: Any) -> bytes:
             body = {"siteId": site, "wasteCode": "SW01", "period": "2026-11", **data}
@@ -441,6 +471,18 @@ async def test_replay_rebuilds_the_projection_equal_to_the_incremental_one(
         "catalog.site-added.v1",
         [(fact("catalog.site-added", site.site_id, site), site.site_id, None)],
     )
+    # The site amended since (another topic): replay keeps the amendment.
+    moved = SiteAmended(
+        **site.model_dump(exclude={"district", "version"}),
+        district="洪山区",
+        version=2,
+        reason="surveyed again",
+    )
+    await produce(
+        replay_bootstrap,
+        "catalog.site-amended.v1",
+        [(fact("catalog.site-amended", site.site_id, moved), site.site_id, None)],
+    )
 
     # A licence's revocation read before its registration: the later version stands.
     terms = {
@@ -477,7 +519,9 @@ async def test_replay_rebuilds_the_projection_equal_to_the_incremental_one(
     assert "WARNING" not in report, report
     assert "2 licence facts" in report, report
     assert await ledger.projection() == incremental
-    assert await ledger.service.site("site-from-catalog") is not None
+    replayed_site = await ledger.service.site("site-from-catalog")
+    assert replayed_site is not None
+    assert replayed_site.district == "洪山区"
     async with uow_factory() as uow:
         [kept] = await Repository(uow.session).licences_of("ent-x")
     assert kept.revoked_on == date(2026, 6, 1)

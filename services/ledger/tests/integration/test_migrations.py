@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from alembic import command
-from sqlalchemy import Connection, insert, select, text
+from sqlalchemy import Connection, insert, inspect, select, text
 
 from wastex_ledger.adapters.migrations import LOCATION
 from wastex_ledger.adapters.repository import Repository, figures_to_row, licence_from_row
@@ -271,5 +271,33 @@ async def test_drops_stored_before_keep_their_day_as_made_and_read(database_url:
             key: json.loads(value) if isinstance(value, str) else value
             for key, value in after_downgrade.items()
         } == {"lic-1": {"SW01": "2026-06-12"}, "lic-2": None}
+    finally:
+        await engine.dispose()
+
+
+async def test_existing_sites_are_version_1_and_a_downgrade_keeps_them(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(to_version("c7e3a9f14d62"))
+            await conn.execute(
+                text(
+                    "INSERT INTO sites (site_id, enterprise_id, name, district, industry,"
+                    " enterprise_district, enterprise_version) VALUES ('site-steel',"
+                    " 'ent-steel', 'works', '青山区', 'C3110', '青山区', 2)"
+                )
+            )
+            await conn.run_sync(to_version("head"))
+            upgraded = (
+                await conn.execute(text("SELECT version, enterprise_version FROM sites"))
+            ).one()
+            await conn.run_sync(to_version("c7e3a9f14d62", down=True))
+            columns = await conn.run_sync(
+                lambda sync: {c["name"] for c in inspect(sync).get_columns("sites")}
+            )
+            left = (await conn.execute(text("SELECT site_id, district FROM sites"))).all()
+        assert tuple(upgraded) == (1, 2)
+        assert "version" not in columns
+        assert [tuple(row) for row in left] == [("site-steel", "青山区")]
     finally:
         await engine.dispose()

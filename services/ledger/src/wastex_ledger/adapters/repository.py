@@ -18,6 +18,7 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
+    case,
     delete,
     func,
     insert,
@@ -172,14 +173,20 @@ class Repository:
     # -- read models of catalog facts ---------------------------------------------------
 
     async def upsert_site(
-        self, site: SiteFacts, name: str, enterprise_district: str, enterprise_version: int = 1
+        self,
+        site: SiteFacts,
+        name: str,
+        enterprise_district: str,
+        enterprise_version: int = 1,
+        version: int = 1,
     ) -> None:
         """Keep the site, and give its district to the manifests opened before it was known
         (a match confirmed ahead of the site's fact, which travels on another topic):
-        district regulators find manifests by those columns. The enterprise's industry and
-        district are those of the latest version of it read: the site's fact carries them as
-        they stood when it was added (`enterprise_version`), perhaps before an amendment,
-        perhaps after one not read yet."""
+        district regulators find manifests by those columns. Its name and district are those
+        of the highest site `version` read (added, then amended: two topics; decision 026).
+        The enterprise's industry and district are those of the latest version of it read:
+        the site's fact carries them as they stood when it was added or amended
+        (`enterprise_version`), perhaps before an amendment, perhaps after one not read yet."""
         owner = (
             await self.session.execute(
                 select(enterprises.c.industry, enterprises.c.district, enterprises.c.version)
@@ -197,11 +204,13 @@ class Repository:
             "enterprise_id": site.enterprise_id,
             "name": name,
             "district": site.district,
+            "version": version,
             "industry": site.industry,
             "enterprise_district": enterprise_district,
             "enterprise_version": enterprise_version,
         }
-        await self._upsert(sites, values, ["site_id"], [k for k in values if k != "site_id"])
+        kept = await self.session.execute(_site_upsert(self.dialect).values(values))
+        kept_district = kept.scalar_one()
         for site_column, district_column in (
             (manifests.c.supplier_site_id, manifests.c.supplier_district),
             (manifests.c.recycler_site_id, manifests.c.recycler_district),
@@ -209,7 +218,7 @@ class Repository:
             await self.session.execute(
                 update(manifests)
                 .where(site_column == site.site_id, district_column.is_(None))
-                .values({district_column: site.district})
+                .values({district_column: kept_district})
             )
 
     async def upsert_enterprise(
@@ -846,14 +855,29 @@ class Repository:
         )
         return Page(list(rows), int(total))
 
-    async def _upsert(
-        self, table: Any, values: dict[str, Any], keys: list[str], changed: list[str]
-    ) -> None:
-        stmt = upsert_into(self.dialect, table).values(values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=keys, set_={name: stmt.excluded[name] for name in changed}
-        )
-        await self.session.execute(stmt)
+
+@functools.cache
+def _site_upsert(dialect: str) -> Any:
+    """Insert a site, or update it column group by column group: its name and district when
+    the new site `version` is higher, its enterprise's industry and district when the new
+    `enterprise_version` is (the two versions move apart: an enterprise amendment leaves
+    the site's version, a site amendment may carry an enterprise version not read yet).
+    One statement decides, as for enterprises: two facts read at once cannot both win.
+    Returns the district kept."""
+    statement = upsert_into(dialect, sites)
+    new = statement.excluded
+    by_version = {
+        "version": ("name", "district", "version"),
+        "enterprise_version": ("industry", "enterprise_district", "enterprise_version"),
+    }
+    return statement.on_conflict_do_update(
+        index_elements=[sites.c.site_id],
+        set_={
+            column: case((new[version] > sites.c[version], new[column]), else_=sites.c[column])
+            for version, columns in by_version.items()
+            for column in columns
+        },
+    ).returning(sites.c.district)
 
 
 def _entry_reach(reach: Reach) -> ColumnElement[bool]:

@@ -41,7 +41,7 @@ messaging = messaging_tables(metadata)
 
 ID = 64
 
-#: Read model of catalog.site-added (site → enterprise, district, industry).
+#: Read model of catalog.site-added / -amended (site → enterprise, district, industry).
 sites = Table(
     "sites",
     metadata,
@@ -55,6 +55,8 @@ sites = Table(
     Column("enterprise_district", String(100), nullable=False),
     #: The enterprise version those two are of: an older one read later leaves them be.
     Column("enterprise_version", Integer, nullable=False, server_default="1"),
+    #: The site's own version its name and district are of (decision 026): likewise.
+    Column("version", Integer, nullable=False, server_default="1"),
 )
 
 #: Read model of catalog.enterprise-registered / -amended, the latest version of each (for

@@ -4,9 +4,10 @@ One idempotent batch consumer reads:
 - `ingest.ledger-reports.v1`: factories' reports (`wastex.report.*`), authenticated by the
   `authorization` header (the token's enterprise must be the envelope's `source`) and
   handled by the same use case as the GraphQL report mutations;
-- `catalog.site-added.v1`, `catalog.enterprise-registered.v1`,
+- `catalog.site-added.v1`, `catalog.site-amended.v1`, `catalog.enterprise-registered.v1`,
   `catalog.enterprise-amended.v1`: the read models of sites (→ enterprise, district,
-  industry) and enterprises (→ district, for regulators; the latest version);
+  industry; the latest version) and enterprises (→ district, for regulators; the latest
+  version);
 - `catalog.licence-registered.v1`, `catalog.licence-amended.v1`: the read model of
   recyclers' licences (a shipment no licence allows cannot leave; decision 023);
 - `matching.match-confirmed.v1`: opens the manifest of each confirmed match.
@@ -35,6 +36,7 @@ from wastex_shared.topics import (
     CATALOG_LICENCE_AMENDED,
     CATALOG_LICENCE_REGISTERED,
     CATALOG_SITE_ADDED,
+    CATALOG_SITE_AMENDED,
     INGEST_LEDGER_REPORTS,
     MATCHING_MATCH_CONFIRMED,
 )
@@ -45,6 +47,7 @@ COMMAND_PREFIX = "wastex."
 TOPICS = [
     INGEST_LEDGER_REPORTS.name,
     CATALOG_SITE_ADDED.name,
+    CATALOG_SITE_AMENDED.name,
     CATALOG_ENTERPRISE_REGISTERED.name,
     CATALOG_ENTERPRISE_AMENDED.name,
     CATALOG_LICENCE_REGISTERED.name,
@@ -70,7 +73,8 @@ def build_consumer(
     service: LedgerService, uow: UnitOfWorkFactory, settings: LedgerSettings
 ) -> EventConsumer:
     handlers: dict[str, EventHandler] = {kind: service.on_report for kind in REPORT_TYPES}
-    handlers["catalog.site-added"] = service.on_site_added
+    handlers["catalog.site-added"] = service.on_site
+    handlers["catalog.site-amended"] = service.on_site
     handlers["catalog.enterprise-registered"] = service.on_enterprise
     handlers["catalog.enterprise-amended"] = service.on_enterprise
     handlers["catalog.licence-registered"] = service.on_licence
