@@ -1,7 +1,7 @@
 """A site amended in the catalog (decision 026), on SQLite and PostgreSQL: the ledger keeps
 its latest version whatever order addition and amendment arrive in, books entries from then
-on in the amended district, and keeps those booked before as they were. The site's version
-and its enterprise's are kept apart."""
+on in the amended district, and keeps those booked before, and the districts of manifests
+opened before, as they were. The site's version and its enterprise's are kept apart."""
 
 from __future__ import annotations
 
@@ -103,6 +103,28 @@ async def test_the_site_s_version_and_its_enterprise_s_are_kept_apart(ledger: Ha
     await ledger.amend_enterprise(steel, version=3, industry="C3130")
     site = await kept(ledger, steel)
     assert (site.district, site.industry) == (moved.district, "C3130")
+
+
+async def test_a_manifest_opened_before_keeps_its_districts(ledger: Harness) -> None:
+    steel = await ledger.register(unique("区"))
+    cement = await ledger.register(unique("区"), industry="C3011", kind="RECYCLER")
+    await generate(ledger, steel, "100", "2026-02")
+    match_id = await ledger.confirm(steel, cement, "50")
+    moved_steel = await ledger.amend_site(steel, unique("区"))
+    await ledger.amend_site(cement, unique("区"))
+    sent = await ledger.service.dispatch(steel.enterprise_id, match_id, "50", period="2026-02")
+    await ledger.service.receive(cement.enterprise_id, sent.id, "50")
+    view = await ledger.service.manifest(derived_id("manifest", match_id))
+    assert view is not None
+    assert (view.supplier_district, view.recycler_district) == (steel.district, cement.district)
+    # The receipt's entries are booked after the amendments: in the amended districts.
+    shipped = await ledger.figures(Scope(district=moved_steel.district), "2026-02")
+    assert shipped.transferred_for_utilisation == Decimal("50.000")
+    left = await ledger.figures(Scope(district=steel.district), "2026-02")
+    assert (left.generated, left.transferred_for_utilisation) == (
+        Decimal("100.000"),
+        Decimal("0.000"),
+    )
 
 
 async def test_a_manifest_opened_before_its_site_was_known_takes_the_latest_district(

@@ -585,13 +585,17 @@ class Repository:
     ) -> bool:
         """Write `manifest`; with `read`, only if the stored one is still as `read` was (its
         status and proposed resolution): a compare-and-set, of two concurrent transitions one
-        finds it changed. Returns whether the row was written."""
+        finds it changed. Returns whether the row was written. A site's district fills the
+        manifest's when it was not known yet, and never replaces one: a site amended since
+        the manifest opened leaves it the district it opened under (decision 026)."""
         values = _mutable_manifest_values(manifest)
         values["from_prior_stock"] = manifest.from_prior_stock
-        if supplier_district is not None:
-            values["supplier_district"] = supplier_district
-        if recycler_district is not None:
-            values["recycler_district"] = recycler_district
+        for column, district in (
+            (manifests.c.supplier_district, supplier_district),
+            (manifests.c.recycler_district, recycler_district),
+        ):
+            if district is not None:
+                values[column.name] = func.coalesce(column, district)
         statement = update(manifests).where(manifests.c.id == manifest.id)
         if read is not None:
             proposal = _resolution_values(read.resolution)
