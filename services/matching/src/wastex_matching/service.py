@@ -46,7 +46,6 @@ from wastex_matching.adapters.repository import Alternative, MatchRecord, MatchS
 from wastex_matching.adapters.tables import (
     DemandRow,
     OfferRow,
-    SiteRow,
 )
 from wastex_matching.changes import MarketChanges
 from wastex_matching.domain import errors, facts, lifecycle, reasons
@@ -262,7 +261,8 @@ class MatchingService:
         return {
             "catalog.enterprise-registered": self.on_enterprise,
             "catalog.enterprise-amended": self.on_enterprise,
-            "catalog.site-added": self.on_site_added,
+            "catalog.site-added": self.on_site,
+            "catalog.site-amended": self.on_site,
             "catalog.licence-registered": self.on_licence,
             "catalog.licence-amended": self.on_licence,
             "catalog.offer-posted": self.on_offer_posted,
@@ -287,17 +287,11 @@ class MatchingService:
         """An enterprise registered or amended: the highest version read is kept."""
         await repo.upsert_enterprise(uow.session, data)
 
-    async def on_site_added(self, uow: UnitOfWork, _: Envelope, data: SiteAdded) -> None:
-        await repo.upsert(
-            uow.session,
-            SiteRow,
-            data.site_id,
-            enterprise_id=data.enterprise_id,
-            name=data.name,
-            district=data.district,
-            latitude=data.latitude,
-            longitude=data.longitude,
-        )
+    async def on_site(self, uow: UnitOfWork, _: Envelope, data: SiteAdded) -> None:
+        """A site added or amended (`SiteAmended` is a `SiteAdded`): the highest version read
+        is kept. Listings carry their own place (the catalog re-publishes a moved site's live
+        offers and demands), so nothing else follows."""
+        await repo.upsert_site(uow.session, data)
 
     async def on_licence(self, uow: UnitOfWork, _: Envelope, data: LicenceFacts) -> None:
         """A licence registered or amended (revoked): the next round plans with it, and the

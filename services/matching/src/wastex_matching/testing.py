@@ -29,6 +29,7 @@ from wastex_shared.events.catalog import (
     OfferUpdated,
     OfferWithdrawn,
     SiteAdded,
+    SiteAmended,
 )
 from wastex_shared.messaging import EventConsumer
 
@@ -115,6 +116,22 @@ class Catalog:
                 industry="C3120",
                 enterprise_district=district,
             ),
+        )
+
+    def site_amended(
+        self,
+        ident: str,
+        enterprise_id: str,
+        place: tuple[Decimal, Decimal],
+        district: str,
+        version: int,
+    ) -> Envelope:
+        """The catalog's `site-amended` fact (the site as it now stands: moved, renamed or
+        its district corrected)."""
+        added = SiteAdded.model_validate(self.site(ident, enterprise_id, place, district).data)
+        amended = SiteAmended(**added.model_dump(), reason="surveyed again")
+        return self._event(
+            "catalog.site-amended", ident, amended.model_copy(update={"version": version})
         )
 
     def licence(

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from wastex_matching.adapters.tables import EnterpriseRow
+from wastex_matching.adapters.tables import EnterpriseRow, SiteRow
 from wastex_matching.domain.lifecycle import MatchStatus
 from wastex_matching.service import MatchingService
 from wastex_matching.settings import MatchingSettings
@@ -467,6 +467,28 @@ async def test_the_latest_enterprise_version_wins_whatever_the_order_of_its_fact
         row = await uow.session.get(EnterpriseRow, "cement")
     assert row is not None
     assert (row.name, row.district, row.version) == ("Huaxin Cement", "江夏区", 3)
+
+
+async def test_the_latest_site_version_wins_whatever_the_order_of_its_facts(
+    consumer: EventConsumer, catalog: Catalog, uow_factory: UnitOfWorkFactory
+) -> None:
+    await catalog.feed(
+        consumer, catalog.site_amended("kiln", "cement", JIANGXIA_CEMENT, "江夏区", 3)
+    )
+    # Read after the amendment (another topic): the addition must not undo it.
+    await catalog.feed(
+        consumer,
+        catalog.site("kiln", "cement", XINZHOU_KILN, "新洲区"),
+        catalog.site_amended("kiln", "cement", HONGSHAN_BRICKS, "洪山区", 2),
+    )
+    async with uow_factory() as uow:
+        row = await uow.session.get(SiteRow, "kiln")
+    assert row is not None
+    assert (row.district, row.latitude, row.longitude, row.version) == (
+        "江夏区",
+        *JIANGXIA_CEMENT,
+        3,
+    )
 
 
 async def test_pages_follow_the_cursor_newest_first(

@@ -45,6 +45,7 @@ from wastex_matching.adapters.tables import (
     MatchRow,
     OfferRow,
     ReoptimiseStateRow,
+    SiteRow,
     table_of,
 )
 from wastex_matching.domain.lifecycle import ACCEPTED_BY, FIXED, MatchStatus
@@ -59,7 +60,7 @@ from wastex_matching.domain.model import (
     Window,
 )
 from wastex_matching.domain.reoptimise import ProposalIndex, ProvisionalMatch
-from wastex_shared.events.catalog import EnterpriseFacts, LicenceFacts
+from wastex_shared.events.catalog import EnterpriseFacts, LicenceFacts, SiteAdded
 from wastex_shared.storage import dialect_of, upsert_into, upsert_overwriting, write_later
 from wastex_shared.units import KILOGRAM
 
@@ -356,6 +357,21 @@ async def upsert_enterprise(session: AsyncSession, data: EnterpriseFacts) -> Non
         "version": data.version,
     }
     write_later(session, _newer_version_upsert(dialect_of(session), EnterpriseRow), values)
+
+
+async def upsert_site(session: AsyncSession, data: SiteAdded) -> None:
+    """Keep the catalog's latest word on a site (its addition and amendments travel on two
+    topics: decision 026); queued like `upsert`."""
+    values = {
+        "id": data.site_id,
+        "enterprise_id": data.enterprise_id,
+        "name": data.name,
+        "district": data.district,
+        "latitude": data.latitude,
+        "longitude": data.longitude,
+        "version": data.version,
+    }
+    write_later(session, _newer_version_upsert(dialect_of(session), SiteRow), values)
 
 
 async def upsert_licence(session: AsyncSession, data: LicenceFacts) -> None:

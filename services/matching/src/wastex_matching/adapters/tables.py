@@ -60,6 +60,8 @@ class SiteRow(MatchingTable, table=True):
     district: str = Field(max_length=64)
     latitude: Decimal = Field(sa_column=Column(Numeric(9, 6), nullable=False))
     longitude: Decimal = Field(sa_column=Column(Numeric(9, 6), nullable=False))
+    #: The catalog's version (added 1, then amendments): the highest read is kept.
+    version: int = Field(sa_column=Column(Integer, nullable=False, server_default="1"))
 
 
 class LicenceRow(MatchingTable, table=True):
