@@ -79,6 +79,20 @@ mutation($id: ID!, $input: AmendEnterpriseInput!) {
     enterprise { id district industry version } userErrors { field message code }
   }
 }"""
+AMEND_SITE = """
+mutation($id: ID!, $input: AmendSiteInput!) {
+  amendSite(id: $id, input: $input) {
+    site { id district version } userErrors { field message code }
+  }
+}"""
+OFFER_DISTRICT = "query($id: ID!) { offer(id: $id) { district } }"
+ENTRY_DISTRICT = "query($id: ID!) { ledgerEntry(id: $id) { district } }"
+REVERSE_ENTRY = """
+mutation($id: ID!) {
+  reverseEntry(id: $id, reason: "booked before the move was read") {
+    entry { id } userErrors { field message code }
+  }
+}"""
 LEAGUE = """
 query($district: String) {
   enterpriseUtilisation(from: "2026-11", to: "2026-11", district: $district, first: 100) {
@@ -452,3 +466,58 @@ async def test_an_amended_enterprise_is_overseen_and_booked_as_amended(stack: St
         )
     )["utilisation"]
     assert figures["generatedTonnes"] == "12.500"
+
+
+async def test_a_moved_site_is_booked_and_overseen_where_it_now_lies(stack: Stack) -> None:
+    """Decision 026: the catalog publishes the site amendment and its live offer again; the
+    ledger books what is reported there from then on in the amended district."""
+    gateway = GraphQLClient(stack.graphql_url)
+    admin = gateway.as_(issue_token(JWT, Role.ADMIN))
+    works = await register(admin, "E2E Slag Yard", "FACTORY", "青山区")
+    works_client = gateway.as_(issue_token(JWT, Role.ENTERPRISE, works))
+    site = await add_site(works_client, works, "青山区", "30.6100", "114.4000")
+    offer = await payload(
+        works_client,
+        POST_OFFER,
+        "postOffer",
+        input={
+            "siteId": site,
+            "wasteCode": "SW01",
+            "quantityTonnes": "20.000",
+            "availableFrom": "2026-12-01",
+            "availableUntil": "2027-01-31",
+            "description": "slag",
+        },
+    )
+    moved = await payload(
+        admin,
+        AMEND_SITE,
+        "amendSite",
+        id=site,
+        input={
+            "reason": "划入黄陂区",
+            "district": "黄陂区",
+            "latitude": "30.8800",
+            "longitude": "114.3700",
+        },
+    )
+    assert (moved["site"]["district"], moved["site"]["version"]) == ("黄陂区", 2)
+    huangpi = gateway.as_(issue_token(JWT, Role.REGULATOR, district="黄陂区"))
+    found = (await huangpi.data(OFFER_DISTRICT, id=offer["offer"]["id"]))["offer"]
+    assert found["district"] == "黄陂区"  # the listing follows its site at once
+
+    async def booked_where_it_lies() -> Any:
+        """Report, once the ledger has read the amendment: a report booked before it was
+        read counts where the site was, and is reversed and made again."""
+        given = {"siteId": site, "wasteCode": "SW01", "tonnes": "7.250", "period": "2026-11"}
+        result = await works_client.data(report("reportGeneration"), input=given)
+        entry = result["reportGeneration"]["entry"]
+        if entry is None:
+            return None  # the site may not be known yet
+        read = (await works_client.data(ENTRY_DISTRICT, id=entry["id"]))["ledgerEntry"]
+        if read["district"] == "黄陂区":
+            return read
+        await payload(works_client, REVERSE_ENTRY, "reverseEntry", id=entry["id"])
+        return None
+
+    assert await eventually(booked_where_it_lies, timeout=30)
