@@ -202,3 +202,21 @@ def test_facts_count_weight_gaps_within_the_tolerance_as_shipped() -> None:
     assert facts.unaccounted_generation == D("0")
     assert facts.unmatched_hazardous_stock == D("0.5")
     assert facts.utilisation.rate == D("0.9900")
+
+
+@pytest.mark.parametrize(
+    ("key", "columns", "passed", "detail"),
+    [
+        # helper-45: judged on the 4 places shown, 79.995 % passed "≥ 80 %".
+        ("comprehensive-utilisation-rate", {"in_plant_current": "79.995"}, False, "0.799950 <"),
+        ("comprehensive-utilisation-rate", {"in_plant_current": "80"}, True, "0.8000 ≥"),
+        ("disposal-share", {"disposed_current": "20.004"}, False, "0.200040 >"),
+        ("disposal-share", {"disposed_current": "20"}, True, "0.2000 ≤"),
+    ],
+)
+def test_thresholds_are_judged_on_the_exact_fraction_not_the_one_shown(
+    key: str, columns: dict[str, str], passed: bool, detail: str
+) -> None:
+    result = {r.key: r for r in assess("ent", RULES, facts(generated="100", **columns)).results}
+    assert result[key].passed is passed
+    assert result[key].detail.startswith(detail)

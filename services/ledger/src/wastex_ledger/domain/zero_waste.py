@@ -157,33 +157,43 @@ def _fraction(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
+def _shown(numerator: Decimal, denominator: Decimal, rounded: Decimal, threshold: Decimal) -> str:
+    """The fraction as shown (4 places), or to 6 when those round it onto the threshold
+    it misses or meets only exactly: the detail must not seem to contradict the verdict."""
+    if rounded != threshold or numerator == threshold * denominator:
+        return str(rounded)
+    return str((numerator / denominator).quantize(Decimal("0.000001")))
+
+
 def evaluate(rule: Rule, facts: Facts) -> RuleResult:
     threshold = rule.threshold
     match rule.kind:
         case "rate_at_least" | "in_plant_share_at_least":
             assert threshold is not None
-            value = (
-                facts.utilisation.rate
-                if rule.kind == "rate_at_least"
-                else facts.utilisation.in_plant_share
-            )
-            passed = value is not None and value >= threshold
+            u = facts.utilisation
+            part = u.utilised if rule.kind == "rate_at_least" else u.utilised_in_plant
+            value = u.rate if rule.kind == "rate_at_least" else u.in_plant_share
+            # Judged on the exact quotient: 79.995 % is shown as 0.8000 and is not 80 %.
+            passed = value is not None and part >= threshold * u.denominator
             detail = (
                 f"no generation or prior-stock utilisation reported for {facts.year}"
                 if value is None
-                else f"{value} {'≥' if passed else '<'} {threshold}"
+                else f"{_shown(part, u.denominator, value, threshold)} "
+                f"{'≥' if passed else '<'} {threshold}"
             )
             return RuleResult(
                 rule.key, rule.title, passed, _fraction(value), str(threshold), detail
             )
         case "disposal_share_at_most":
             assert threshold is not None
-            share = facts.utilisation.disposal_rate
-            ok = share is None or share <= threshold
+            u = facts.utilisation
+            share = u.disposal_rate
+            ok = share is None or u.disposed <= threshold * u.generated
             detail = (
                 f"no generation reported for {facts.year}"
                 if share is None
-                else f"{share} {'≤' if ok else '>'} {threshold}"
+                else f"{_shown(u.disposed, u.generated, share, threshold)} "
+                f"{'≤' if ok else '>'} {threshold}"
             )
             return RuleResult(rule.key, rule.title, ok, _fraction(share), str(threshold), detail)
         case "no_open_discrepancies":
