@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from datetime import date
 from decimal import Decimal
+
+import pytest
 
 from wastex_shared.envelope import REFERENCE_LENGTH, WASTEX_NAMESPACE, Envelope, derived_id
 from wastex_shared.events.catalog import OfferPosted
@@ -73,3 +76,16 @@ def test_an_event_model_becomes_its_wire_form() -> None:
         "version": 1,
     }
     assert OfferPosted.model_validate(data) == fact
+
+
+@pytest.mark.parametrize("version", ["banana", "2.0", None])
+def test_an_envelope_is_cloudevents_1_0(version: str | None) -> None:
+    # helper-43: any specversion, or none, was taken as 1.0.
+    wire = json.loads(Envelope.new("wastex.offer.submit", "ent-1", "ent-1", {}).to_json())
+    assert wire["specversion"] == "1.0"
+    if version is None:
+        del wire["specversion"]
+    else:
+        wire["specversion"] = version
+    with pytest.raises(ValueError, match="specversion"):
+        Envelope.from_json(json.dumps(wire))

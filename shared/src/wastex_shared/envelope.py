@@ -11,7 +11,7 @@ import hashlib
 import re
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -72,7 +72,8 @@ class Envelope(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
 
-    specversion: str = "1.0"
+    #: CloudEvents 1.0, the contract's envelope: another version, or none, is another format.
+    specversion: Literal["1.0"]
     id: str = Field(min_length=1, max_length=200)
     type: str = Field(min_length=1, max_length=200)
     source: str = Field(min_length=1, max_length=200)
@@ -129,6 +130,7 @@ class Envelope(BaseModel):
             data.model_dump(mode="json", by_alias=True) if isinstance(data, BaseModel) else data
         )
         return cls(
+            specversion="1.0",
             id=id or new_id(),
             type=type,
             source=source,
