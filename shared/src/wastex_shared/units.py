@@ -15,12 +15,21 @@ class QuantityError(ValueError):
     """A quantity that is not a positive, finite, kilogram-precision number of tonnes."""
 
 
+def decimal_of(value: str | int | Decimal) -> Decimal:
+    """`Decimal(value)`, refusing text (InvalidOperation) that Python reads but nobody writes
+    a quantity as: digit groups with underscores ("1_000") and other scripts' digits ("１２",
+    full-width), where a typo becomes a number nobody meant."""
+    if isinstance(value, str) and (not value.isascii() or "_" in value):
+        raise InvalidOperation(f"{value!r} is not written in ASCII digits")
+    return Decimal(value)
+
+
 def tonnes(value: str | int | Decimal) -> Decimal:
     """Parse tonnes exactly; refuse floats (inexact), NaN, infinities and sub-kilogram digits."""
     if isinstance(value, float):
         raise QuantityError("tonnes must be given as a decimal string, not a float")
     try:
-        amount = Decimal(value)
+        amount = decimal_of(value)
     except (InvalidOperation, ValueError) as exc:
         raise QuantityError(f"{value!r} is not a number") from exc
     if not amount.is_finite():

@@ -722,3 +722,22 @@ async def test_an_enterprise_adds_its_own_sites_only_in_its_registered_district(
         ADD_SITE, "addSite", input={**elsewhere, "district": "新洲区"}
     )
     assert placed["site"]["district"] == "新洲区"
+
+
+async def test_a_decimal_is_written_in_ascii_digits_without_groups(api: Api) -> None:
+    # helper-43: "1_000" was read as 1000 t and full-width "１２" as 12 t.
+    world = await build_world(api)
+    steel = api.tenant(world.steel)
+    for written in ("1_000", "１２"):
+        offer = {
+            "siteId": world.steel_site,
+            "wasteCode": "SW01",
+            "quantityTonnes": written,
+            "description": "slag",
+            **WINDOW,
+        }
+        assert await steel.error_code(POST_OFFER, input=offer) == "BAD_USER_INPUT"
+    # A JSON number is read through its text: 12.5 is 12.5, not a binary fraction.
+    offer = {"siteId": world.steel_site, "wasteCode": "SW01", "quantityTonnes": 12.5, **WINDOW}
+    posted = await steel.mutate(POST_OFFER, "postOffer", input=offer)
+    assert posted["offer"]["quantityTonnes"] == "12.500"

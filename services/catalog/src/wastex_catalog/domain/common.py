@@ -18,7 +18,7 @@ from typing import Final
 from wastex_catalog.domain import errors
 from wastex_shared.codes import validate_code
 from wastex_shared.errors import DomainError
-from wastex_shared.units import QuantityError, positive_tonnes
+from wastex_shared.units import QuantityError, decimal_of, positive_tonnes
 
 #: Raw date inputs: GraphQL hands us `date`, Kafka ingest JSON hands us ISO strings.
 DateInput = date | str
@@ -151,7 +151,7 @@ def parse_number(value: NumberInput, field: str, code: str, *, places: int = 3) 
             raise DomainError(code, f"{value!r} is not a finite number", field)
         value = str(value)
     try:
-        number = Decimal(value)
+        number = decimal_of(value)
     except (InvalidOperation, ValueError, TypeError) as exc:
         raise DomainError(code, f"{value!r} is not a number", field) from exc
     if not number.is_finite():

@@ -10,6 +10,7 @@ from wastex_ledger.entrypoints.graphql.queries import Query
 from wastex_ledger.entrypoints.graphql.subscriptions import Subscription
 from wastex_ledger.entrypoints.graphql.wiring import GraphQLServices
 from wastex_shared.graphql.extensions import standard_extensions
+from wastex_shared.graphql.scalars import SCALARS
 
 schema = strawberry.federation.Schema(
     query=Query,
@@ -17,6 +18,7 @@ schema = strawberry.federation.Schema(
     subscription=Subscription,
     federation_version="2.9",
     extensions=standard_extensions(),
+    scalar_overrides=SCALARS,
 )
 
 __all__ = ["GraphQLServices", "schema"]

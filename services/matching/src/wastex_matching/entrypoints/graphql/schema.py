@@ -33,6 +33,7 @@ from wastex_shared.graphql.context import Info
 from wastex_shared.graphql.errors import UserError
 from wastex_shared.graphql.extensions import standard_extensions
 from wastex_shared.graphql.live import signed_in_events, spec_of, subscriber, topics_of
+from wastex_shared.graphql.scalars import SCALARS
 
 
 def _cursor(record: MatchRecord) -> str:
@@ -220,4 +221,5 @@ schema = strawberry.federation.Schema(
     types=[OfferRef, DemandRef, MatchType],
     federation_version="2.9",
     extensions=standard_extensions(),
+    scalar_overrides=SCALARS,
 )
