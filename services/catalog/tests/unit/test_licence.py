@@ -281,9 +281,33 @@ def test_a_revocation_ends_the_licence_the_day_before() -> None:
     assert revoked.is_valid_on(TODAY - timedelta(days=1))
     assert not revoked.is_valid_on(TODAY)
     assert revoked.validity == Window(date(2026, 1, 1), TODAY - timedelta(days=1))
-    # A revocation after the licence ends changes nothing it covers.
-    late = register().revoke(reason="r", effective_from=date(2030, 1, 1), today=TODAY)
-    assert late.last_valid_day == date(2027, 12, 31)
+    # A revocation from the licence's last day still takes that day.
+    last = register().revoke(reason="r", effective_from=date(2027, 12, 31), today=TODAY)
+    assert last.last_valid_day == date(2027, 12, 30)
+
+
+def test_a_revocation_after_the_licence_runs_out_is_refused() -> None:
+    # helper-43: accepted, it changed nothing, and then refused the real revocation.
+    assert refused(
+        lambda: register().revoke(reason="r", effective_from=date(2028, 1, 1), today=TODAY)
+    ) == ("INVALID_DATE", "effectiveFrom")
+
+
+def test_a_revocation_not_yet_in_force_is_brought_forward_not_put_off() -> None:
+    scheduled = register().revoke(reason="r", effective_from=date(2026, 12, 15), today=TODAY)
+    sooner = scheduled.revoke(reason="吊销: at once", effective_from=None, today=TODAY)
+    assert (sooner.revoked_on, sooner.revocation_reason, sooner.version) == (
+        TODAY,
+        "吊销: at once",
+        3,
+    )
+    later = date(2026, 12, 20)
+    assert refused(lambda: scheduled.revoke(reason="r", effective_from=later, today=TODAY))[0] == (
+        "LICENCE_REVOKED"
+    )
+    assert refused(lambda: sooner.revoke(reason="r", effective_from=None, today=TODAY))[0] == (
+        "LICENCE_REVOKED"  # in force: for good
+    )
 
 
 def test_a_licence_revoked_before_it_began_never_holds() -> None:

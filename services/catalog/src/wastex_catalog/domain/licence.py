@@ -161,13 +161,24 @@ class Licence:
 
     def revoke(self, *, reason: str, effective_from: DateInput | None, today: date) -> Licence:
         """This licence revoked from `effective_from` (today by default; never a past day,
-        whose shipments have happened)."""
-        self._require_not_revoked()
+        whose shipments have happened, nor one after it runs out, which would change
+        nothing). A revocation not yet in force may be brought forward, not put off."""
         first_day = today if effective_from is None else parse_date(effective_from, "effectiveFrom")
+        if self.revoked_on is not None and (
+            self.revoked_on <= today or first_day >= self.revoked_on
+        ):
+            self._require_not_revoked()
         if first_day < today:
             raise DomainError(
                 errors.INVALID_DATE,
                 f"a revocation takes effect today ({today}) or later, not {first_day}",
+                "effectiveFrom",
+            )
+        if first_day > self.valid_until:
+            raise DomainError(
+                errors.INVALID_DATE,
+                f"licence {self.number} runs out on {self.valid_until}: a revocation from "
+                f"{first_day} would change nothing",
                 "effectiveFrom",
             )
         return replace(
@@ -181,7 +192,8 @@ class Licence:
         if self.revoked_on is not None:
             raise DomainError(
                 errors.LICENCE_REVOKED,
-                f"licence {self.number} was revoked from {self.revoked_on}",
+                f"licence {self.number} was revoked from {self.revoked_on} (a revocation not "
+                "yet in force may only be brought forward)",
                 "id",
             )
 
