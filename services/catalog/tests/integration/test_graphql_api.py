@@ -738,6 +738,6 @@ async def test_a_decimal_is_written_in_ascii_digits_without_groups(api: Api) -> 
         }
         assert await steel.error_code(POST_OFFER, input=offer) == "BAD_USER_INPUT"
     # A JSON number is read through its text: 12.5 is 12.5, not a binary fraction.
-    offer = {"siteId": world.steel_site, "wasteCode": "SW01", "quantityTonnes": 12.5, **WINDOW}
-    posted = await steel.mutate(POST_OFFER, "postOffer", input=offer)
+    number: dict[str, object] = {"siteId": world.steel_site, "wasteCode": "SW01", **WINDOW}
+    posted = await steel.mutate(POST_OFFER, "postOffer", input=number | {"quantityTonnes": 12.5})
     assert posted["offer"]["quantityTonnes"] == "12.500"

@@ -244,6 +244,11 @@ async def test_who_sees_which_figures(api: Api, ledger: Harness) -> None:
     ) == ("INVALID_SCOPE")
     # A code no figures could ever answer is refused, not answered with zeros.
     assert await refused(regulator("*"), {"wasteCode": "nonsense"}) == "UNKNOWN_WASTE_CODE"
+    # helper-43: an industry typed in lower case, or malformed, was answered with zeros.
+    city = regulator("*")
+    assert (await figures(city, {"industry": " c3120 "}))["generatedTonnes"] == "10.000"
+    assert await refused(city, {"industry": "ZZ"}) == "INVALID_INDUSTRY_CODE"
+    assert await refused(city, {"industry": "C9999"}) == "INVALID_INDUSTRY_CODE"  # not section C
     assert (await figures(regulator("*"), {"wasteCode": " sw01 "}))["generatedTonnes"] == "10.000"
 
 

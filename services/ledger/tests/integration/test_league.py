@@ -275,6 +275,9 @@ async def test_industry_narrows_the_table(api: Api, ledger: Harness, district: D
     table = await api.league(regulator("青山区"), industry="C3011")
     assert ids(table) == [cement_plant.enterprise_id]
     assert (await api.league(CITY, industry="C3011"))["totalCount"] == 2  # and 新洲区's
+    # helper-43: a code typed in lower case, or malformed, gave an empty table.
+    assert (await api.league(CITY, industry=" c3011"))["totalCount"] == 2
+    assert await api.refusal(CITY, industry="ZZ") == ("INVALID_INDUSTRY_CODE", "industry")
 
 
 async def test_months_and_page_sizes_are_checked_as_elsewhere(api: Api, district: District) -> None:

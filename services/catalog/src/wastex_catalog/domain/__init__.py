@@ -13,7 +13,6 @@ from wastex_catalog.domain.credit_code import (
 )
 from wastex_catalog.domain.demand import MAX_DISTANCE_KM, Demand, DemandStatus
 from wastex_catalog.domain.enterprise import Enterprise, EnterpriseKind, Site
-from wastex_catalog.domain.industry import SECTIONS, IndustrySection, validate_industry_code
 from wastex_catalog.domain.licence import (
     Licence,
     LicenceChange,
@@ -23,6 +22,7 @@ from wastex_catalog.domain.licence import (
 )
 from wastex_catalog.domain.listing import Allocation, ListingStatus
 from wastex_catalog.domain.offer import DESCRIPTION_MAX_LENGTH, Offer, OfferStatus
+from wastex_shared.codes.industry import SECTIONS, IndustrySection, validate_industry_code
 
 __all__ = [
     "DESCRIPTION_MAX_LENGTH",

@@ -15,8 +15,8 @@ from typing import Final
 from wastex_catalog.domain import errors
 from wastex_catalog.domain.common import NumberInput, parse_number, require_text
 from wastex_catalog.domain.credit_code import validate_credit_code
-from wastex_catalog.domain.industry import IndustrySection, section_of, validate_industry_code
 from wastex_shared.codes import DistrictRegister
+from wastex_shared.codes.industry import IndustrySection, section_of, validate_industry_code
 from wastex_shared.errors import DomainError
 
 NAME_MAX_LENGTH: Final = 200

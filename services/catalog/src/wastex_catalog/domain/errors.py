@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from wastex_shared.codes import industry
+
 # Raised by `wastex_shared.codes.validate_code`; repeated here so callers need one import.
 UNKNOWN_WASTE_CODE: Final = "UNKNOWN_WASTE_CODE"
 ABOLISHED_WASTE_CODE: Final = "ABOLISHED_WASTE_CODE"
@@ -19,7 +21,7 @@ NOT_AUTHORIZED: Final = "NOT_AUTHORIZED"
 REQUIRED_FIELD: Final = "REQUIRED_FIELD"
 TEXT_TOO_LONG: Final = "TEXT_TOO_LONG"
 INVALID_CREDIT_CODE: Final = "INVALID_CREDIT_CODE"
-INVALID_INDUSTRY_CODE: Final = "INVALID_INDUSTRY_CODE"
+INVALID_INDUSTRY_CODE: Final = industry.INVALID_INDUSTRY_CODE
 INVALID_ENTERPRISE_KIND: Final = "INVALID_ENTERPRISE_KIND"
 INVALID_COORDINATES: Final = "INVALID_COORDINATES"
 OUTSIDE_SERVICE_AREA: Final = "OUTSIDE_SERVICE_AREA"

@@ -13,11 +13,11 @@ import strawberry
 
 from wastex_catalog import service
 from wastex_catalog.domain import ListingStatus as DomainStatus
-from wastex_catalog.domain.industry import validate_industry_code
 from wastex_catalog.entrypoints.graphql.types import EnterpriseKind, LicenceType, ListingStatus
 from wastex_catalog.filters import EnterpriseFilter as EnterpriseQuery
 from wastex_catalog.filters import LicenceFilter as LicenceQuery
 from wastex_catalog.filters import ListingFilter
+from wastex_shared.codes.industry import validate_industry_code
 
 #: What a district filter takes (a typo is refused rather than answered with nothing).
 DISTRICT_FILTER = (

@@ -31,6 +31,7 @@ from wastex_ledger.entrypoints.graphql.types import (
     UtilisationScope,
     WasteClassType,
     ZeroWasteAssessmentType,
+    industry_code,
 )
 from wastex_ledger.entrypoints.graphql.types import ManifestFilter as ManifestFilterInput
 from wastex_ledger.entrypoints.graphql.wiring import ledger
@@ -106,7 +107,7 @@ class Query:
         covers = WasteClass.GENERAL if waste_class is None else WasteClass(waste_class)
         flt = LeagueFilter(
             district=where,
-            industry=_clean(industry),
+            industry=industry_code(industry, "industry"),
             waste_class=covers,
             below=None if rate_below is None else positions_below(rate_below),
         )

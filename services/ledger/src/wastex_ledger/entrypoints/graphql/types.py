@@ -15,6 +15,7 @@ from wastex_ledger.domain.scope import Scope, WasteClass
 from wastex_ledger.domain.visibility import ManifestView
 from wastex_ledger.entrypoints.graphql import wiring
 from wastex_shared.codes import lookup
+from wastex_shared.codes.industry import validate_industry_code
 from wastex_shared.errors import DomainError
 from wastex_shared.graphql.context import Info
 from wastex_shared.graphql.errors import UserError
@@ -487,6 +488,13 @@ class ResolveDiscrepancyInput:
     note: str = strawberry.field(description="What happened (at most 500 characters).")
 
 
+def industry_code(code: str | None, field: str) -> str | None:
+    """A GB/T 4754 code as the catalog registers it ("c3110" is C3110), else
+    INVALID_INDUSTRY_CODE: a typo is not answered with zeros. Figures are kept by the code
+    an enterprise is registered with, matched whole."""
+    return None if code is None else validate_industry_code(code, field)
+
+
 @strawberry.input(
     description=(
         "At most one of: enterpriseId (+ wasteCode), district (+ industry or wasteCode), "
@@ -502,7 +510,11 @@ class UtilisationScope:
         description="A name of the register or one records were stored under before it; "
         "any other is refused with UNKNOWN_DISTRICT and the name meant.",
     )
-    industry: str | None = None
+    industry: str | None = strawberry.field(
+        default=None,
+        description="A GB/T 4754-2017 code, matched whole as enterprises are registered with "
+        "it (case ignored); a malformed one is INVALID_INDUSTRY_CODE.",
+    )
     waste_code: str | None = None
     waste_class: WasteClassType | None = None  # type: ignore[valid-type]
 
@@ -516,7 +528,7 @@ class UtilisationScope:
         return Scope(
             enterprise_id=clean(self.enterprise_id),
             district=clean(self.district),
-            industry=clean(self.industry),
+            industry=industry_code(self.industry, "scope"),
             waste_code=None if code is None else code.upper(),
             waste_class=self.waste_class,
         )

@@ -14,8 +14,10 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from wastex_catalog.domain import errors
 from wastex_shared.errors import DomainError
+
+#: The error code of a malformed industry code, in every service.
+INVALID_INDUSTRY_CODE: Final = "INVALID_INDUSTRY_CODE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +69,7 @@ def validate_industry_code(code: str, field: str = "industry") -> str:
     match = _FORMAT.fullmatch(normalised)
     if match is None:
         raise DomainError(
-            errors.INVALID_INDUSTRY_CODE,
+            INVALID_INDUSTRY_CODE,
             f"{code!r} is not a GB/T 4754-2017 code "
             "(a section letter, then 2–4 digits, e.g. C3110)",
             field,
@@ -75,14 +77,14 @@ def validate_industry_code(code: str, field: str = "industry") -> str:
     section = SECTIONS.get(match.group(1))
     if section is None:
         raise DomainError(
-            errors.INVALID_INDUSTRY_CODE, f"there is no section {match.group(1)!r} (A–T)", field
+            INVALID_INDUSTRY_CODE, f"there is no section {match.group(1)!r} (A–T)", field
         )
     digits = match.group(2)
     if digits is not None:
         division = int(digits[:2])
         if not section.first_division <= division <= section.last_division:
             raise DomainError(
-                errors.INVALID_INDUSTRY_CODE,
+                INVALID_INDUSTRY_CODE,
                 f"division {digits[:2]} is not in section {section.letter} ({section.name_zh}, "
                 f"divisions {section.first_division:02d}–{section.last_division:02d})",
                 field,

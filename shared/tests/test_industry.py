@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wastex_catalog.domain import SECTIONS, validate_industry_code
-from wastex_catalog.domain.industry import division_of, section_of
+from wastex_shared.codes.industry import SECTIONS, division_of, section_of, validate_industry_code
 from wastex_shared.errors import DomainError
 
 
