@@ -521,6 +521,39 @@ async def test_hazardous_stock_is_weighed_code_by_code_against_its_own_manifests
     assert await unmoved(2026) == "0.000"
 
 
+async def test_a_closed_year_s_hazardous_verdict_stands_when_its_lorry_leaves_next_year(
+    ledger: Harness,
+) -> None:
+    # helper-45: 10 t of HW08 stored in November 2025, its manifest opened in December: the
+    # stock had a manifest to move it at the end of 2025. The lorry left in January 2026,
+    # and 2025's verdict flipped to 10 t unmoved, as if the manifest had never been.
+    plant = await ledger.register("青山区")
+    incinerator = await ledger.register("新洲区")
+    await report(ledger, plant, G, "10.000", "2025-11", code="HW08")
+    await report(ledger, plant, STORED, "10.000", "2025-11", code="HW08")
+    december = datetime(2025, 12, 10, tzinfo=UTC)
+    match_id = await ledger.confirm(plant, incinerator, "10.000", code="HW08", opened=december)
+    called_off = await ledger.confirm(plant, incinerator, "5.000", code="HW08", opened=december)
+
+    async def unmoved_2025() -> str | None:
+        assessment = await ledger.service.assess(plant.enterprise_id, 2025)
+        return {r.key: r for r in assessment.results}["no-unmatched-hazardous-stock"].actual
+
+    assert await unmoved_2025() == "0.000"
+    sent = await ledger.service.dispatch(
+        plant.enterprise_id, match_id, "10.000", from_prior_stock=True, period="2026-01"
+    )
+    assert await unmoved_2025() == "0.000"
+    await ledger.service.receive(incinerator.enterprise_id, sent.id, "10.000")
+    assert await unmoved_2025() == "0.000"
+    # A manifest open at the end of the year and cancelled since covered it then, too.
+    async with ledger.uow() as uow:
+        cancelled = await Repository(uow.session).manifest_by_match(called_off)
+    assert cancelled is not None
+    await ledger.service.cancel_shipment(plant.enterprise_id, cancelled.id, "not needed")
+    assert await unmoved_2025() == "0.000"
+
+
 async def test_a_weight_gap_within_the_tolerance_leaves_nothing_unaccounted(
     ledger: Harness,
 ) -> None:

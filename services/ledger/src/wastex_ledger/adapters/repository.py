@@ -720,8 +720,11 @@ class Repository:
 
     async def hazardous_pipeline(self, supplier_id: str, up_to: Period) -> dict[str, Decimal]:
         """Hazardous tonnes of `supplier_id` by code that manifests will move out of stock,
-        as at the end of `up_to`: planned on manifests opened by then and not yet
-        dispatched, or on the road from prior-year stock, booked up to `up_to`."""
+        as at the end of `up_to`: planned on manifests opened by then that had not left by
+        then, whatever became of them since (dispatched to a later month, or cancelled
+        after it: a closed year's verdict does not change when its lorry leaves), or on the
+        road from prior-year stock, booked up to `up_to`, not received yet."""
+        ends = micros(up_to.ends())
         rows = (
             await self.session.execute(
                 select(
@@ -731,24 +734,32 @@ class Repository:
                     manifests.c.from_prior_stock,
                     manifests.c.planned_kilograms,
                     manifests.c.dispatched_kilograms,
-                    manifests.c.created_at_us,
+                    manifests.c.cancelled_at_us,
                 ).where(
                     manifests.c.supplier_enterprise_id == supplier_id,
-                    manifests.c.status.in_(
-                        [str(ManifestStatus.CREATED), str(ManifestStatus.IN_TRANSIT)]
+                    manifests.c.created_at_us < ends,
+                    or_(
+                        manifests.c.status.in_(
+                            [str(ManifestStatus.CREATED), str(ManifestStatus.IN_TRANSIT)]
+                        ),
+                        manifests.c.period > str(up_to),
+                        manifests.c.cancelled_at_us >= ends,
                     ),
                 )
             )
         ).all()
-        ends = micros(up_to.ends())
         moving: dict[str, Decimal] = {}
-        for code, status, period, prior, planned, dispatched, created in rows:
+        for code, status, period, prior, planned, dispatched, cancelled_at in rows:
             if not is_hazardous(code):
                 continue
-            if status == str(ManifestStatus.CREATED):
-                if created < ends:
-                    moving[code] = moving.get(code, ZERO) + from_milli(planned)
-            elif prior and period is not None and period <= str(up_to):
+            waiting_at_end = (
+                status == str(ManifestStatus.CREATED)
+                or (cancelled_at is not None and cancelled_at >= ends)
+                or (period is not None and period > str(up_to))
+            )
+            if waiting_at_end:
+                moving[code] = moving.get(code, ZERO) + from_milli(planned)
+            elif status == str(ManifestStatus.IN_TRANSIT) and prior and period is not None:
                 moving[code] = moving.get(code, ZERO) + from_milli(dispatched)
         return moving
 
