@@ -391,22 +391,9 @@ async def test_an_offer_is_told_closed_once_until_it_comes_back(
     """A fully matched offer is updated again off the market (its matches confirmed or
     cancelled): no news. Back on the market and off again, it is."""
     await four_offers(catalog, consumer)
-    hub = LiveHub()
-    token = issue_token(MatchingSettings().jwt, Role.RECYCLER, "cement")
-    pushed: list[tuple[str, str]] = []
-
-    async def collect() -> None:
-        query = "subscription { offerClosed { offerId status } }"
-        async for result in await subscribed(service, hub, token, query):
-            assert result.data is not None
-            closed = result.data["offerClosed"]
-            pushed.append((closed["offerId"], closed["status"]))
-
-    collecting = asyncio.ensure_future(collect())
-    while not hub.subscribers(CATALOG_OFFER_WITHDRAWN.name):
-        await asyncio.sleep(0.01)
-    live(
-        hub,
+    pushed = await collected_closures(
+        service,
+        catalog,
         catalog.offer_updated("slag-1", "steel", "FULLY_MATCHED", "0", 3),  # yes
         catalog.offer_updated("slag-1", "steel", "FULLY_MATCHED", "0", 4),  # no news
         catalog.offer_updated("slag-1", "steel", "PARTIALLY_MATCHED", "20", 5),  # back on
@@ -414,10 +401,6 @@ async def test_an_offer_is_told_closed_once_until_it_comes_back(
         catalog.offer_withdrawn("slag-1", "steel", 7),  # yes: another status
         catalog.offer_updated("slag-1", "steel", "WITHDRAWN", "0", 8),  # no news
     )
-    while len(pushed) < 3:
-        await asyncio.sleep(0.01)
-    await asyncio.sleep(0.1)  # nothing more comes
-    collecting.cancel()
     assert pushed == [
         ("slag-1", "FULLY_MATCHED"),
         ("slag-1", "FULLY_MATCHED"),
