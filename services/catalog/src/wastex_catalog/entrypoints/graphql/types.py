@@ -347,7 +347,10 @@ class Offer:
     hazardous: bool = strawberry.field(description="Derived from the waste code (HW).")
     quantity_tonnes: Decimal
     matched_tonnes: Decimal = strawberry.field(description="Held by accepted matches.")
-    remaining_tonnes: Decimal = strawberry.field(description="Still on offer.")
+    remaining_tonnes: Decimal = strawberry.field(
+        description="Not held by accepted matches: on offer while OPEN or PARTIALLY_MATCHED; "
+        "once WITHDRAWN or EXPIRED, what was left when it closed (no longer on offer)."
+    )
     available_from: date
     available_until: date
     description: str
@@ -409,7 +412,10 @@ class Demand:
     hazardous: bool = strawberry.field(description="Whether any accepted code is hazardous.")
     quantity_tonnes: Decimal
     matched_tonnes: Decimal
-    remaining_tonnes: Decimal
+    remaining_tonnes: Decimal = strawberry.field(
+        description="Not held by accepted matches: still wanted while OPEN or "
+        "PARTIALLY_MATCHED; once WITHDRAWN or EXPIRED, what was left when it closed."
+    )
     max_distance_km: Decimal
     available_from: date
     available_until: date
