@@ -20,6 +20,7 @@ from wastex_shared.storage import UnitOfWork, UnitOfWorkFactory, periodic_sweep
 async def expire_due(uow: UnitOfWork, today: date, limit: int = 200) -> int:
     """Expire up to `limit` offers and up to `limit` demands due on `today`; returns how many."""
     repository = CatalogRepository(uow.session)
+    await repository.hold_sites()  # the lock order: the sites' count, then listings
     expired = 0
     now = utcnow()
     for ids, load in (

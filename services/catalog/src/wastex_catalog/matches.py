@@ -80,6 +80,7 @@ async def apply_match_event(
     if event_type not in LIFECYCLE:
         return  # proposals hold nothing
     repository = CatalogRepository(uow.session)
+    await repository.hold_sites()  # the lock order: the sites' count, then listings
     # The offer's row lock first: two consumers applying one match's acceptance and its
     # rejection at once take turns, and the second reads what the first recorded (else
     # the acceptance could write its hold over the rejection's tombstone).

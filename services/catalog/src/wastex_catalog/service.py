@@ -310,12 +310,17 @@ class CatalogService:
         keep the district they were booked under (decision 026)."""
         reason = require_text(command.reason, "reason", max_length=REASON_MAX_LENGTH)
         repository = CatalogRepository(uow.session)
-        stored = await repository.site_to_amend(command.site_id)
-        if stored is None:
+        # Whose it is, before the exclusive lock that holds every posting in the city back.
+        seen = await repository.sites([command.site_id])
+        if command.site_id not in seen:
             raise NotFound("site", command.site_id, "id")
+        if command.owner not in (None, seen[command.site_id].entity.enterprise_id):
+            raise NotAuthorized(
+                f"site {command.site_id} is not a site of enterprise {command.owner}", "id"
+            )
+        stored = await repository.site_to_amend(command.site_id)
+        assert stored is not None  # sites are never deleted
         site = stored.entity
-        if command.owner not in (None, site.enterprise_id):
-            raise NotAuthorized(f"site {site.id} is not a site of enterprise {command.owner}", "id")
         amended = site.amend(
             name=command.name,
             district=command.district,
@@ -341,9 +346,15 @@ class CatalogService:
         fact = SiteAmended(**site_facts(amended, owner.entity), reason=reason)
         # Keyed like the addition; the version orders them across the two topics.
         await publish(uow, fact, amended.id, None)
-        for listing in await repository.live_listings_at(amended.id):
-            version = await repository.save_listing(listing.entity, at)
-            await _publish_amended(uow, listing.entity, amended, version, ["site"], None)
+        # Listings' facts carry the site's district and place, not its name.
+        if (amended.district, amended.latitude, amended.longitude) != (
+            site.district,
+            site.latitude,
+            site.longitude,
+        ):
+            for listing in await repository.live_listings_at(amended.id):
+                version = await repository.save_listing(listing.entity, at)
+                await _publish_amended(uow, listing.entity, amended, version, ["site"], None)
         return Stored(amended, stored.created_at, amended.version)
 
     async def register_licence(
@@ -420,6 +431,7 @@ class CatalogService:
         stored = await repository.licence(licence_id)
         if stored is None:
             raise NotFound("licence", licence_id, "id")
+        await repository.hold_sites()  # its demands are locked below: the count first
         await repository.lock_licence_holder(stored.entity.enterprise_id, changing=True)
         stored = await repository.licence(licence_id)  # as it stands once no change is under way
         assert stored is not None  # licences are never deleted

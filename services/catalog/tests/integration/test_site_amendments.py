@@ -223,3 +223,16 @@ async def test_an_offer_posted_while_its_site_is_amended_waits_and_takes_the_new
     await asyncio.gather(amending, posted)
     offers = await events_on(uow_factory, "catalog.offer-posted.v1")
     assert place(offers[-1]) == (Decimal("30.7"), Decimal("114.5"))
+
+
+async def test_a_site_only_renamed_does_not_publish_its_listings_again(
+    api: Api, uow_factory: UnitOfWorkFactory
+) -> None:
+    # helper-47: listings' facts carry the site's district and place, not its name; each
+    # published again was a new version matching re-planned the whole market for.
+    world = await build_world(api)
+    payload = await amend(api.as_(ADMIN), world.steel_site, reason="typo", name="slag yard")
+    assert payload["userErrors"] == []
+    topics = [topic for topic, _, _ in await outbox_events(uow_factory)]
+    assert "catalog.site-amended.v1" in topics
+    assert "catalog.offer-amended.v1" not in topics

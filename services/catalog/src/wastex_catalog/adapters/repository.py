@@ -100,6 +100,8 @@ def _engine_of(session: Session) -> Engine:
 
 @event.listens_for(Session, "after_commit")
 def _keep_committed_sites(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: the transaction may still roll back
     if (read := session.info.pop(_SITES_READ, None)) is not None:
         engine = _engine_of(session)
         known = _COMMITTED_SITES.get(engine)
@@ -298,7 +300,13 @@ class CatalogRepository:
         """The offers and demands at the site not withdrawn or expired, locked."""
 
         async def live_ids(table: Table) -> list[str]:
-            live = select(table.c.id).where(table.c.site_id == site_id, table.c.status.in_(LIVE))
+            # Locked with the filter, in id order: a listing expired meanwhile drops out.
+            live = (
+                select(table.c.id)
+                .where(table.c.site_id == site_id, table.c.status.in_(LIVE))
+                .order_by(table.c.id)
+                .with_for_update()
+            )
             return [row["id"] for row in await self._rows(live)]
 
         offers = await self.offers(await live_ids(OFFERS), for_update=True)
@@ -418,7 +426,7 @@ class CatalogRepository:
         wanted = sorted(set(ids))
         if not wanted:
             return {}
-        statement = select(OFFERS).where(OFFERS.c.id.in_(wanted))
+        statement = select(OFFERS).where(OFFERS.c.id.in_(wanted)).order_by(OFFERS.c.id)
         found = await self._rows(statement.with_for_update() if for_update else statement)
         held = await self.allocations_held("offer_id", wanted)
         return {r["id"]: rows.offer_of(r, held[r["id"]]) for r in found}
