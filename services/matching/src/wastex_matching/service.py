@@ -583,7 +583,13 @@ class MatchingService:
         proposed = record.status is MatchStatus.PROPOSED
         terms = repo.match_terms(record)
         change = listing_change(
-            terms, offer, demand, self.today(), held=held, tonnes_only=not proposed
+            terms,
+            offer,
+            demand,
+            self.today(),
+            held=held,
+            tonnes_only=not proposed,
+            road_factor=self.params.road_factor,
         )
         if change is not None:
             raise DomainError(
@@ -899,7 +905,10 @@ class MatchingService:
             offer, demand = offers.get(terms.offer_id), demands.get(terms.demand_id)
             if offer is None or demand is None:
                 continue  # no longer open: the allocation routes nothing there anyway
-            if listing_change(terms, offer, demand, today) is not None:
+            change = listing_change(
+                terms, offer, demand, today, road_factor=self.params.road_factor
+            )
+            if change is not None:
                 outdated.add(match_id)
         return frozenset(outdated)
 

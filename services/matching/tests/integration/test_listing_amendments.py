@@ -20,6 +20,7 @@ from wastex_matching.service import MatchingService
 from wastex_matching.settings import MatchingSettings
 from wastex_matching.testing import (
     ACCEPT,
+    HONGSHAN_BRICKS,
     JIANGXIA_CEMENT,
     QINGSHAN_STEEL,
     Api,
@@ -387,3 +388,33 @@ async def test_the_sweep_ends_accepted_matches_an_amended_quantity_no_longer_hol
     assert kept is not None
     assert kept.status is MatchStatus.ACCEPTED_BY_SUPPLIER
     assert await service.expire_due() == 0
+
+
+async def test_a_proposal_of_a_moved_offer_is_priced_from_where_it_now_lies(
+    service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> None:
+    # helper-47: the catalog re-publishes a moved site's offer from its new place (decision
+    # 026); the round kept the standing proposal at the old distance and carbon.
+    first, _ = await proposed(service, consumer, catalog)
+    [before] = await stored(service, MatchStatus.PROPOSED)
+    moved = catalog.amended(
+        slag(catalog), latitude=HONGSHAN_BRICKS[0], longitude=HONGSHAN_BRICKS[1]
+    )  # ~20 km from the cement plant instead of ~43 km, still within the demand's 80 km
+    await catalog.feed(consumer, moved)
+    await service.reoptimise()
+    [after] = await stored(service, MatchStatus.PROPOSED)
+    assert after.distance_km < before.distance_km, (first, after.id, after.distance_km)
+
+
+async def test_a_proposal_whose_offer_moved_cannot_be_accepted_before_the_next_round(
+    api: Api, service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> None:
+    # helper-47: moved ~150 km north, past the demand's 80 km, the proposal was accepted
+    # on the distance of the old place.
+    first, _ = await proposed(service, consumer, catalog)
+    far = (Decimal("31.900000"), Decimal("114.300000"))
+    await catalog.feed(consumer, catalog.amended(slag(catalog), latitude=far[0], longitude=far[1]))
+    answer = (await api.as_(Role.ENTERPRISE, "cement").data(ACCEPT, id=first))["acceptMatch"]
+    assert answer["match"] is None, answer
+    assert [e["code"] for e in answer["userErrors"]] == ["LISTING_CHANGED"]
+    assert "moved" in answer["userErrors"][0]["message"]

@@ -19,7 +19,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from wastex_matching.domain.geo import metres_to_km, road_metres
 from wastex_matching.domain.model import ZERO_TONNES, DemandSlot, OfferSlot, Window
+
+#: A distance recomputed may round a metre apart from the one a round stored.
+ONE_METRE = Decimal("0.001")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,6 +46,7 @@ def listing_change(
     *,
     held: tuple[Decimal, Decimal] = (ZERO_TONNES, ZERO_TONNES),
     tonnes_only: bool = False,
+    road_factor: float | None = None,
 ) -> str | None:
     """How the offer or the demand now falls short of `match`, or None when it still fits.
 
@@ -50,7 +55,9 @@ def listing_change(
     matches hold, which `match` cannot have too. Only what is left of the shipping window
     from `today` counts, as for a licence (`feasibility.licence_refusal`): days gone by ship
     nothing, and a window that is over is the expiry's business. With `tonnes_only` (an
-    accepted match), only the tonnes."""
+    accepted match), only the tonnes. With `road_factor`, a proposal whose offer or demand
+    moved (a site amended, decision 026) no longer fits: its distance and carbon are of the
+    old place."""
     rest = match.window.from_day(today)
     for what, ident, quantity, taken, window in (
         ("offer", offer.offer_id, offer.remaining_tonnes, held[0], offer.window),
@@ -64,6 +71,13 @@ def listing_change(
             return (
                 f"the {what} {ident} is now open {_span(window)}, which does not cover the "
                 f"shipping window {_span(rest)}"
+            )
+    if not tonnes_only and road_factor is not None:
+        apart = metres_to_km(road_metres(offer.point, demand.point, road_factor))
+        if abs(apart - match.distance_km) > ONE_METRE:
+            return (
+                f"the offer {offer.offer_id} or the demand {demand.demand_id} moved: their "
+                f"sites now lie {apart} km apart, and this match travels {match.distance_km} km"
             )
     if not tonnes_only and match.distance_km > demand.max_distance_km:
         return (
