@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import DBAPIError
 
 from wastex_catalog.adapters.tables import messaging
 from wastex_catalog.service import AmendSite, CatalogService, PostOffer
@@ -236,3 +237,36 @@ async def test_a_site_only_renamed_does_not_publish_its_listings_again(
     topics = [topic for topic, _, _ in await outbox_events(uow_factory)]
     assert "catalog.site-amended.v1" in topics
     assert "catalog.offer-amended.v1" not in topics
+
+
+class _Deadlock(Exception):
+    sqlstate = "40P01"
+
+
+async def test_a_mutation_the_database_aborts_for_a_concurrent_one_is_run_again(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # helper-47: a site amendment and a lifecycle batch could deadlock; whatever still
+    # does (a serialization failure too) is tried again: nothing of the aborted try was kept.
+    world = await build_world(api)
+    amend_site = CatalogService.amend_site
+    tries: list[int] = []
+
+    async def aborted_once(self: CatalogService, uow: Any, command: AmendSite) -> Any:
+        tries.append(1)
+        if len(tries) == 1:
+            raise DBAPIError("UPDATE site_register …", {}, _Deadlock())
+        return await amend_site(self, uow, command)
+
+    monkeypatch.setattr(CatalogService, "amend_site", aborted_once)
+    payload = await amend(api.as_(ADMIN), world.steel_site, reason="again", name="yard")
+    assert (payload["userErrors"], len(tries)) == ([], 2)
+
+    async def aborted_always(self: CatalogService, uow: Any, command: AmendSite) -> Any:
+        raise DBAPIError("UPDATE site_register …", {}, _Deadlock())
+
+    monkeypatch.setattr(CatalogService, "amend_site", aborted_always)
+    body = await api.as_(ADMIN).execute(
+        AMEND_SITE, id=world.steel_site, input={"reason": "again", "name": "depot"}
+    )
+    assert body["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
