@@ -309,8 +309,9 @@ class CatalogRepository:
             )
             return [row["id"] for row in await self._rows(live)]
 
-        offers = await self.offers(await live_ids(OFFERS), for_update=True)
-        demands = await self.demands(await live_ids(DEMANDS), for_update=True)
+        # Loaded whole once locked (the rows stay locked until the transaction ends).
+        offers = await self.offers(await live_ids(OFFERS))
+        demands = await self.demands(await live_ids(DEMANDS))
         return [*offers.values(), *demands.values()]
 
     async def add_site_version(self, version: SiteVersion) -> None:
