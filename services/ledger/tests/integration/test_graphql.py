@@ -12,10 +12,12 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from wastex_ledger.adapters.repository import Repository
 from wastex_ledger.adapters.tables import messaging
 from wastex_ledger.entrypoints.graphql import GraphQLServices, schema
+from wastex_ledger.service import LedgerService
 from wastex_ledger.testing import Harness, Site, unique
 from wastex_shared.auth import JwtConfig, Role, issue_token
 from wastex_shared.envelope import Envelope
@@ -716,3 +718,62 @@ async def test_a_stranger_cannot_tell_a_manifest_or_entry_from_none(
         # Who reads everything is told what is not there.
         admin = issue_token(JWT, Role.ADMIN)
         assert await api.error_code(query, admin, id="no-such-id") == "NOT_FOUND"
+
+
+class _Deadlock(Exception):
+    sqlstate = "40P01"
+
+
+async def test_a_mutation_the_database_aborts_for_a_concurrent_one_is_run_again(
+    api: Api, ledger: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deadlock or serialization failure keeps nothing of the try it aborts: the ledger runs
+    the mutation again (as the catalog does) before answering SERVICE_UNAVAILABLE."""
+    steel = await ledger.register("青山区")
+    cement = await ledger.register("新洲区")
+    book, publish = LedgerService._book, LedgerService._publish_manifest
+    aborts = {"book": 1, "publish": 1}
+
+    def aborted_once(real: Any, name: str) -> Any:
+        async def step(*args: Any, **kwargs: Any) -> Any:
+            result = await real(*args, **kwargs)  # written in the transaction, then aborted
+            if aborts[name]:
+                aborts[name] -= 1
+                raise DBAPIError("COMMIT", {}, _Deadlock())
+            return result
+
+        return step
+
+    monkeypatch.setattr(LedgerService, "_book", aborted_once(book, "book"))
+    reported = await api.report(tenant(steel), steel, "10.000", "2026-03")
+    assert reported["userErrors"] == []
+    match = await ledger.confirm(steel, cement, "10.000")
+    monkeypatch.setattr(LedgerService, "_publish_manifest", aborted_once(publish, "publish"))
+    sent = (await api.data(DISPATCH, tenant(steel), input={"matchId": match, "tonnes": "10.000"}))[
+        "dispatchShipment"
+    ]
+    assert (sent["userErrors"], sent["manifest"]["status"]) == ([], "IN_TRANSIT")
+    assert aborts == {"book": 0, "publish": 0}
+    figures = (
+        await api.data(
+            UTILISATION,
+            tenant(steel),
+            scope={"enterpriseId": steel.enterprise_id},
+            **{"from": "2026-03", "to": "2026-03"},
+        )
+    )["utilisation"]
+    assert figures["generatedTonnes"] == "10.000"  # booked once
+    async with ledger.uow() as uow:
+        kinds = (await uow.session.execute(select(messaging.outbox.c.topic))).scalars().all()
+    assert kinds.count("ledger.shipment-dispatched.v1") == 1
+
+    async def aborted_always(*args: Any, **kwargs: Any) -> Any:
+        raise DBAPIError("COMMIT", {}, _Deadlock())
+
+    monkeypatch.setattr(LedgerService, "_book", aborted_always)
+    body = await api.execute(
+        REPORT % "reportGeneration",
+        tenant(steel),
+        input={"siteId": steel.site_id, "wasteCode": "SW01", "tonnes": "1", "period": "2026-03"},
+    )
+    assert body["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"

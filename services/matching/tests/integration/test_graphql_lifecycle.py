@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import DBAPIError
 
 from wastex_matching.adapters.tables import EnterpriseRow, SiteRow
 from wastex_matching.domain.lifecycle import MatchStatus
@@ -393,6 +394,46 @@ async def test_both_parties_accepting_at_once_confirm_the_match(
         record = await service.get(proposal.id)
         assert record is not None
         assert record.status is MatchStatus.CONFIRMED
+
+
+class _SerializationFailure(Exception):
+    sqlstate = "40001"
+
+
+async def test_an_acceptance_the_database_aborts_for_a_concurrent_one_is_run_again(
+    api: Api,
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+    uow_factory: UnitOfWorkFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Nothing of a try the database aborts (a deadlock, a serialization failure) was kept:
+    the acceptance runs again, as the catalog's mutations do, before SERVICE_UNAVAILABLE."""
+    match_id = await propose(service, consumer, catalog)
+    publish = MatchingService._publish
+    aborts = [1]
+
+    async def aborted_once(*args: Any, **kwargs: Any) -> None:
+        await publish(*args, **kwargs)  # written in the transaction, then aborted
+        if aborts[0]:
+            aborts[0] -= 1
+            raise DBAPIError("COMMIT", {}, _SerializationFailure())
+
+    monkeypatch.setattr(MatchingService, "_publish", aborted_once)
+    accepted = (await api.as_(Role.ENTERPRISE, "steel").data(ACCEPT, id=match_id))["acceptMatch"]
+    assert (accepted["userErrors"], accepted["match"]["status"]) == ([], "ACCEPTED_BY_SUPPLIER")
+    assert (aborts, await _outbox_types(uow_factory)) == (
+        [0],
+        ["matching.match-proposed", "matching.match-accepted"],
+    )
+
+    async def aborted_always(*args: Any, **kwargs: Any) -> None:
+        raise DBAPIError("COMMIT", {}, _SerializationFailure())
+
+    monkeypatch.setattr(MatchingService, "_publish", aborted_always)
+    body = await api.as_(Role.ENTERPRISE, "cement").execute(ACCEPT, id=match_id)
+    assert body["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
 
 
 async def test_a_licence_cut_below_a_proposal_refuses_its_first_acceptance_only(

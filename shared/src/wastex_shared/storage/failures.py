@@ -8,7 +8,10 @@ SERVICE_UNAVAILABLE (try again), not as an internal error.
 
 from __future__ import annotations
 
-from typing import Final
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from typing import Final, TypeVar
 
 from sqlalchemy.exc import (
     DBAPIError,
@@ -47,6 +50,26 @@ def aborted_by_conflict(exc: BaseException) -> bool:
     if not isinstance(exc, DBAPIError):
         return False
     return getattr(exc.orig, "sqlstate", None) in _CONFLICTS
+
+
+T = TypeVar("T")
+
+#: Tries of a transaction the database aborts for a concurrent one before giving up.
+CONFLICT_TRIES: Final = 3
+
+
+async def retry_conflicts(work: Callable[[], Awaitable[T]], tries: int = CONFLICT_TRIES) -> T:
+    """Run `work`, one whole transaction, again a moment later while the database aborts it
+    for a concurrent one: nothing of an aborted try was kept. Any other failure, or the last
+    try's, propagates (GraphQL answers it as SERVICE_UNAVAILABLE)."""
+    for attempt in range(1, tries + 1):
+        try:
+            return await work()
+        except DBAPIError as exc:
+            if attempt == tries or not aborted_by_conflict(exc):
+                raise
+            await asyncio.sleep(0.05 * attempt * (1 + random.random()))  # let the other finish
+    raise AssertionError("unreachable: the last try returns or raises")
 
 
 class LostRace(Exception):

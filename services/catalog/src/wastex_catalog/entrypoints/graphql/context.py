@@ -3,13 +3,11 @@ per-request DataLoaders, and running a use case in its own unit of work."""
 
 from __future__ import annotations
 
-import asyncio
-import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 from strawberry.dataloader import DataLoader
 
 from wastex_catalog.domain import Demand, Enterprise, Licence, Offer, Site
@@ -22,7 +20,7 @@ from wastex_shared.codes import DistrictRegister
 from wastex_shared.errors import DomainError
 from wastex_shared.graphql.context import Info
 from wastex_shared.storage import UnitOfWork, UnitOfWorkFactory
-from wastex_shared.storage.failures import aborted_by_conflict
+from wastex_shared.storage.failures import retry_conflicts
 
 T = TypeVar("T")
 
@@ -80,14 +78,11 @@ def principal(info: Info) -> Principal | None:
     return info.context.principal
 
 
-#: Tries of a use case the database aborts for a concurrent one (a deadlock, a serialization
-#: failure): nothing of an aborted try was kept, so it is run again, a moment later.
-CONFLICT_TRIES = 3
-
-
 async def transact(info: Info, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
-    """Run a use case in a unit of work of its own and commit it."""
-    for attempt in range(1, CONFLICT_TRIES + 1):
+    """Run a use case in a unit of work of its own and commit it (again, should the database
+    abort it for a concurrent one)."""
+
+    async def once() -> T:
         try:
             async with services(info).uow() as uow:
                 result = await work(uow)
@@ -98,8 +93,5 @@ async def transact(info: Info, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
             raise DomainError(
                 codes.CONFLICT, "a concurrent change got there first; try again"
             ) from exc
-        except DBAPIError as exc:
-            if attempt == CONFLICT_TRIES or not aborted_by_conflict(exc):
-                raise  # answered as SERVICE_UNAVAILABLE or an internal error
-            await asyncio.sleep(0.05 * attempt * (1 + random.random()))
-    raise AssertionError("unreachable: the last try returns or raises")
+
+    return await retry_conflicts(once)

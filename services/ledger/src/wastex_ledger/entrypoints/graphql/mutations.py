@@ -2,7 +2,8 @@
 discrepancy's resolution.
 
 Every mutation returns its entity or `userErrors`; a `DomainError` (including
-NOT_AUTHORIZED) becomes a user error, anything else propagates (masked by ErrorPolicy).
+NOT_AUTHORIZED) becomes a user error, anything else propagates (masked by ErrorPolicy). Each
+runs its transaction again should the database abort it for a concurrent one.
 """
 
 from __future__ import annotations
@@ -33,19 +34,22 @@ from wastex_ledger.service import LedgerService
 from wastex_shared.errors import DomainError
 from wastex_shared.graphql.context import Info
 from wastex_shared.graphql.errors import UserError
+from wastex_shared.storage.failures import retry_conflicts
 
 
 async def _report(info: Info, kind: EntryKind, data: LedgerReportInput) -> LedgerEntryPayload:
     try:
         actor = policy.acting_enterprise(info.context.principal)
-        entry = await ledger(info).report(
-            actor,
-            kind,
-            site_id=str(data.site_id),
-            waste_code=data.waste_code,
-            tonnes=data.tonnes,
-            period=data.period,
-            from_prior_stock=data.from_prior_stock,
+        entry = await retry_conflicts(
+            lambda: ledger(info).report(
+                actor,
+                kind,
+                site_id=str(data.site_id),
+                waste_code=data.waste_code,
+                tonnes=data.tonnes,
+                period=data.period,
+                from_prior_stock=data.from_prior_stock,
+            )
         )
     except DomainError as err:
         return LedgerEntryPayload(entry=None, user_errors=[UserError.of(err)])
@@ -106,7 +110,9 @@ class Mutation:
     async def reverse_entry(self, info: Info, id: strawberry.ID, reason: str) -> LedgerEntryPayload:
         try:
             actor = policy.acting_enterprise(info.context.principal)
-            entry = await ledger(info).reverse_entry(actor, str(id), reason)
+            entry = await retry_conflicts(
+                lambda: ledger(info).reverse_entry(actor, str(id), reason)
+            )
         except DomainError as err:
             return LedgerEntryPayload(entry=None, user_errors=[UserError.of(err)])
         return LedgerEntryPayload(entry=LedgerEntryType.of(entry), user_errors=[])
@@ -119,7 +125,9 @@ class Mutation:
     ) -> CorrectEntryPayload:
         try:
             actor = policy.acting_enterprise(info.context.principal)
-            result = await ledger(info).correct_entry(actor, str(id), tonnes, reason)
+            result = await retry_conflicts(
+                lambda: ledger(info).correct_entry(actor, str(id), tonnes, reason)
+            )
         except DomainError as err:
             return CorrectEntryPayload(entry=None, reversal=None, user_errors=[UserError.of(err)])
         return CorrectEntryPayload(
@@ -192,7 +200,7 @@ async def _manifest_command(
     try:
         actor = policy.acting_enterprise(info.context.principal)
         service = ledger(info)
-        manifest = await command(service, actor)
+        manifest = await retry_conflicts(lambda: command(service, actor))
         view = await service.manifest(manifest.id)
     except DomainError as err:
         return ManifestPayload(manifest=None, user_errors=[UserError.of(err)])

@@ -34,6 +34,7 @@ from wastex_shared.graphql.errors import UserError
 from wastex_shared.graphql.extensions import standard_extensions
 from wastex_shared.graphql.live import signed_in_events, spec_of, subscriber, topics_of
 from wastex_shared.graphql.scalars import SCALARS
+from wastex_shared.storage.failures import retry_conflicts
 
 
 def _cursor(record: MatchRecord) -> str:
@@ -97,9 +98,9 @@ async def _act(info: Info, match_id: str, reason: str | None) -> MatchPayload:
         record = policy.visible(principal, match_id, await matching.get(match_id))
         party = policy.acting_party(principal, record)
         if reason is None:
-            updated = await matching.accept(match_id, party)
+            updated = await retry_conflicts(lambda: matching.accept(match_id, party))
         else:
-            updated = await matching.reject(match_id, party, reason)
+            updated = await retry_conflicts(lambda: matching.reject(match_id, party, reason))
     except DomainError as err:
         return MatchPayload(match=None, user_errors=[UserError.of(err)])
     return MatchPayload(match=match_for(principal, updated), user_errors=[])
