@@ -457,3 +457,43 @@ async def test_an_offer_s_older_fact_read_after_a_newer_one_is_no_news(
     back_on = catalog.amended(slag, 4, "120", quantity_tonnes="300", status="PARTIALLY_MATCHED")
     stale = catalog.offer_updated("slag-1", "steel", "FULLY_MATCHED", "120", 3)
     assert await collected_closures(service, catalog, back_on, stale) == []
+
+
+async def test_an_offer_is_posted_once_unless_a_fact_read_first_took_it_off_the_market(
+    service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> None:
+    # The feed reads the offer topics in no set order between them: a withdrawal read before
+    # its posting left the posting to be pushed, its reference resolving to NOT_AUTHORIZED
+    # (the catalog shows an offer off the market to no other enterprise).
+    await four_offers(catalog, consumer)
+    hub = LiveHub()
+    token = issue_token(MatchingSettings().jwt, Role.RECYCLER, "cement")
+    pushed: list[str] = []
+
+    async def collect() -> None:
+        async for result in await subscribed(
+            service, hub, token, "subscription { offerPosted { id } }"
+        ):
+            assert result.errors is None
+            assert result.data is not None
+            pushed.append(result.data["offerPosted"]["id"])
+
+    collecting = asyncio.ensure_future(collect())
+    while not hub.subscribers(CATALOG_OFFER_POSTED.name):
+        await asyncio.sleep(0.01)
+    gone = catalog.offer("gone-5", "steel", "steel-site", QINGSHAN_STEEL)
+    amended = catalog.offer("amended-6", "steel", "steel-site", QINGSHAN_STEEL)
+    plain = catalog.offer("plain-7", "steel", "steel-site", QINGSHAN_STEEL)
+    live(
+        hub,
+        catalog.offer_withdrawn("gone-5", "steel", 2, code="SW01"),
+        gone,  # read after its withdrawal: not pushed
+        catalog.amended(amended, quantity_tonnes="80"),
+        amended,  # read after an amendment leaving it on the market: pushed
+        amended,  # read again: no news
+        plain,
+        catalog.offer_updated("plain-7", "steel", "PARTIALLY_MATCHED", "10", 2),  # a change
+    )
+    await asyncio.sleep(0.3)  # what comes, comes by then
+    collecting.cancel()
+    assert pushed == ["amended-6", "plain-7"]

@@ -4,7 +4,8 @@ the gateway resolves at the catalog with the subscriber's token.
 
 What an event says of its offer is read by a `Reader` per event type; the rest (who may
 subscribe, the code filter, the subscriber's own offers left out, an offer's facts read
-older than one already seen left out, the licences read again at most every
+older than one already seen left out (a posting: pushed once, unless a newer fact read
+first took the offer off the market), the licences read again at most every
 `LICENCE_REFRESH_SECONDS`, the end at the token's expiry) is the same for every offer
 subscription.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -37,13 +38,14 @@ LICENCE_REFRESH_SECONDS: Final = 5.0
 class Sighting:
     """An offer an event tells of: its owner, its status and version after the event, and
     its code when the event carries it (events published before the catalog put it on
-    every offer fact did not)."""
+    every offer fact did not), and whether the event posted it."""
 
     offer_id: str
     enterprise_id: str
     status: str
     version: int
     waste_code: str | None = None
+    posting: bool = False
 
 
 #: What an event's data says of its offer; None: nothing a subscriber is told of.
@@ -61,7 +63,12 @@ ON_THE_MARKET: Final = frozenset({"OPEN", "PARTIALLY_MATCHED"})
 def _posted(data: Mapping[str, Any]) -> Sighting:
     offer = OfferPosted.model_validate(data)
     return Sighting(
-        offer.offer_id, offer.enterprise_id, offer.status, offer.version, offer.waste_code
+        offer.offer_id,
+        offer.enterprise_id,
+        offer.status,
+        offer.version,
+        offer.waste_code,
+        posting=True,
     )
 
 
@@ -90,8 +97,6 @@ def _withdrawn(data: Mapping[str, Any]) -> Sighting:
 #: The statuses `offerClosed` pushes.
 CLOSURES: Final = frozenset(closure.value for closure in OfferClosureType)
 
-#: `offerPosted`: new offers.
-POSTINGS: Final[Mapping[str, Reader]] = {"catalog.offer-posted": _posted}
 #: `offerChanged` and `offerClosed`: every status these events leave an offer in. The first
 #: pushes an offer on the market after it (still, or again); `Closures` tells of one when it
 #: leaves the market, and again only with another status (a withdrawal of an offer fully
@@ -102,30 +107,71 @@ CHANGES: Final[Mapping[str, Reader]] = {
     "catalog.offer-updated": _updated,
     "catalog.offer-withdrawn": _withdrawn,
 }
+#: `offerPosted`: new offers; it reads their changes too, which the feed may read before
+#: the posting (a withdrawal a moment after it: the reference would resolve to
+#: NOT_AUTHORIZED, the catalog no longer showing the offer to others).
+POSTINGS: Final[Mapping[str, Reader]] = {"catalog.offer-posted": _posted, **CHANGES}
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One fact of an offer against what a subscription read of it before."""
+
+    #: Newer than every fact of the offer read before.
+    fresh: bool
+    #: The status the newest fact read of the offer leaves it in (this one's, if fresh).
+    standing: str
+    #: The offer's posting, read for the first time.
+    first_posting: bool
 
 
 class Latest:
-    """The newest version of each offer one subscription has read: an offer's facts travel
-    on several topics, which the live feed reads in no set order between them, so a fact
-    may be read after a newer one (decision 019): it is no news, whatever it says."""
+    """The newest fact of each offer one subscription has read: an offer's facts travel on
+    several topics, which the live feed reads in no set order between them, so a fact may
+    be read after a newer one (decision 019): it is no news, whatever it says, but for a
+    posting, which is news once if the offer is still on the market."""
 
     #: Offers remembered; the oldest are forgotten past it (an older fact of one of them
     #: would then be taken as news: a repeat of what was once true).
     LIMIT: Final = 10_000
 
     def __init__(self) -> None:
-        self._versions: OrderedDict[str, int] = OrderedDict()
+        #: By offer: its newest fact read, and whether its posting was read.
+        self._offers: OrderedDict[str, tuple[Sighting, bool]] = OrderedDict()
 
-    def newest(self, sighting: Sighting) -> bool:
-        """Whether `sighting` is newer than every fact of its offer read before."""
-        seen = self._versions.get(sighting.offer_id)
-        if seen is not None and seen >= sighting.version:
-            return False
-        self._versions[sighting.offer_id] = sighting.version
-        self._versions.move_to_end(sighting.offer_id)
-        if len(self._versions) > self.LIMIT:
-            self._versions.popitem(last=False)
-        return True
+    def read(self, sighting: Sighting) -> Reading:
+        """`sighting` against the facts of its offer read before; remembered."""
+        newest, posted = self._offers.get(sighting.offer_id, (None, False))
+        fresh = newest is None or sighting.version > newest.version
+        if newest is None or fresh:
+            newest = sighting
+        first_posting = sighting.posting and not posted
+        if fresh or first_posting:
+            self._offers[sighting.offer_id] = (newest, posted or sighting.posting)
+            self._offers.move_to_end(sighting.offer_id)
+            if len(self._offers) > self.LIMIT:
+                self._offers.popitem(last=False)
+        return Reading(fresh, newest.status, first_posting)
+
+
+#: Whether a subscription pushes a fact of an offer, read as `Reading` tells.
+Judge = Callable[[Sighting, Reading], bool]
+
+
+def posted_on_the_market(_: Sighting, reading: Reading) -> bool:
+    """`offerPosted`: a posting, once, unless a newer fact took the offer off the market."""
+    return reading.first_posting and reading.standing in ON_THE_MARKET
+
+
+def changed_on_the_market(sighting: Sighting, reading: Reading) -> bool:
+    """`offerChanged`: a change newer than what was read, after which the offer is on the
+    market."""
+    return reading.fresh and sighting.status in ON_THE_MARKET
+
+
+def changed(_: Sighting, reading: Reading) -> bool:
+    """`offerClosed` (before `Closures`): any change newer than what was read."""
+    return reading.fresh
 
 
 class Closures:
@@ -175,11 +221,10 @@ class _Licences:
 
 
 async def pushed_offers(
-    info: Info, waste_codes: list[str] | None, readers: Mapping[str, Reader]
+    info: Info, waste_codes: list[str] | None, readers: Mapping[str, Reader], judge: Judge
 ) -> AsyncGenerator[OfferRef, None]:
-    """References to the offers of `watched_offers` on the market after the event, for the
-    gateway to resolve."""
-    async for sighting in watched_offers(info, waste_codes, readers, ON_THE_MARKET):
+    """References to the offers of `watched_offers`, for the gateway to resolve."""
+    async for sighting in watched_offers(info, waste_codes, readers, judge):
         yield OfferRef(id=strawberry.ID(sighting.offer_id))
 
 
@@ -188,7 +233,7 @@ async def closed_offers(
 ) -> AsyncGenerator[OfferClosedType, None]:
     """Offers of `watched_offers` that left the market: their id and why, once."""
     closures = Closures()
-    async for sighting in watched_offers(info, waste_codes, CHANGES):
+    async for sighting in watched_offers(info, waste_codes, CHANGES, changed):
         if closures.news(sighting):
             yield OfferClosedType(
                 offer_id=strawberry.ID(sighting.offer_id),
@@ -200,11 +245,11 @@ async def watched_offers(
     info: Info,
     waste_codes: list[str] | None,
     readers: Mapping[str, Reader],
-    statuses: frozenset[str] | None = None,
+    judge: Judge,
 ) -> AsyncGenerator[Sighting, None]:
     """The offers the events of `readers` tell of that the subscriber (a tenant) is to hear
-    of, each newer than what was read of it before and in one of `statuses` after it (any
-    if None); ends when its token expires. An offer whose event does not carry its code
+    of, each as `judge` finds it against what was read of it before; ends when its token
+    expires. An offer whose event does not carry its code
     (one published before they all did) is looked up in matching's own store (`offer_code`,
     once a process), after the cheaper filters (one matching never heard of is left out)."""
     principal = subscriber(info.context)
@@ -214,9 +259,9 @@ async def watched_offers(
     licences = _Licences(wiring.matching, enterprise_id)
     latest = Latest()
     async for sighting in signed_in_events(wiring.hub, principal, readers):
-        if sighting.enterprise_id == enterprise_id or not latest.newest(sighting):
+        if sighting.enterprise_id == enterprise_id:
             continue
-        if statuses is not None and sighting.status not in statuses:
+        if not judge(sighting, latest.read(sighting)):
             continue
         code = sighting.waste_code or await wiring.matching.offer_code(sighting.offer_id)
         if code is None or (wanted is not None and code not in wanted):

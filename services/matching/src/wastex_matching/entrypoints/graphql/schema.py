@@ -182,7 +182,9 @@ class Subscription:
     async def offer_posted(
         self, info: Info, waste_codes: list[str] | None = None
     ) -> AsyncGenerator[OfferRef, None]:
-        async for offer in offer_feed.pushed_offers(info, waste_codes, offer_feed.POSTINGS):
+        async for offer in offer_feed.pushed_offers(
+            info, waste_codes, offer_feed.POSTINGS, offer_feed.posted_on_the_market
+        ):
             yield offer
 
     @strawberry.subscription(
@@ -198,7 +200,9 @@ class Subscription:
     async def offer_changed(
         self, info: Info, waste_codes: list[str] | None = None
     ) -> AsyncGenerator[OfferRef, None]:
-        async for offer in offer_feed.pushed_offers(info, waste_codes, offer_feed.CHANGES):
+        async for offer in offer_feed.pushed_offers(
+            info, waste_codes, offer_feed.CHANGES, offer_feed.changed_on_the_market
+        ):
             yield offer
 
     @strawberry.subscription(
