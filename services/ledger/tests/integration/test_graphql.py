@@ -410,6 +410,27 @@ async def test_shipment_by_graphql_with_discrepancy_and_manifest_lists(
     }
 
 
+async def test_a_gap_just_over_the_tolerance_reads_over_it(api: Api, ledger: Harness) -> None:
+    # 1 kg over 2 % of 100 t is a DISCREPANCY: its ratio read 0.0200, the tolerance itself.
+    steel = await ledger.register("青山区")
+    cement = await ledger.register("新洲区")
+    await api.report(tenant(steel), steel, "200.000", "2026-03")
+    for received, status, ratio in (
+        ("97.999", "DISCREPANCY", "0.0201"),
+        ("98.000", "RECEIVED", "0.0200"),
+    ):
+        match = await ledger.confirm(steel, cement, "100.000")
+        sent = await ledger.service.dispatch(
+            steel.enterprise_id, match, "100.000", period="2026-03"
+        )
+        got = (
+            await api.data(
+                RECEIVE, tenant(cement), input={"manifestId": sent.id, "tonnes": received}
+            )
+        )["receiveShipment"]["manifest"]
+        assert (got["status"], got["weightGapRatio"]) == (status, ratio)
+
+
 async def test_the_parties_resolve_a_discrepancy_by_graphql(api: Api, ledger: Harness) -> None:
     steel = await ledger.register("青山区")
     cement = await ledger.register("新洲区")

@@ -480,3 +480,33 @@ def test_a_load_heavier_than_planned_by_more_than_the_margin_is_refused() -> Non
             at=IN_APRIL,
             over_plan=D(0),
         )
+
+
+@pytest.mark.parametrize(
+    ("tonnes", "tolerance", "status", "ratio"),
+    [
+        # 1 kg over 2 % of 100 t: a DISCREPANCY, and its ratio reads over 2 % (it read 0.0200).
+        ("97.999", "0.02", ManifestStatus.DISCREPANCY, "0.0201"),
+        ("102.001", "0.02", ManifestStatus.DISCREPANCY, "0.0201"),
+        ("98", "0.02", ManifestStatus.RECEIVED, "0.0200"),  # exactly the tolerance: within
+        ("98.001", "0.02", ManifestStatus.RECEIVED, "0.0200"),
+        ("90", "0.02", ManifestStatus.DISCREPANCY, "0.1000"),
+        # A tolerance finer than 4 places is shown to its own places.
+        ("98.74", "0.01255", ManifestStatus.DISCREPANCY, "0.01260"),
+        ("99.999", "0.0000000001", ManifestStatus.DISCREPANCY, "0.000010"),  # 6 at most
+    ],
+)
+def test_the_gap_ratio_reads_over_the_tolerance_exactly_when_it_is_a_discrepancy(
+    tonnes: str, tolerance: str, status: ManifestStatus, ratio: str
+) -> None:
+    sent = created("100").dispatch(
+        actor_enterprise_id="ent-steel",
+        tonnes="100",
+        from_prior_stock=False,
+        period=APRIL,
+        at=IN_APRIL,
+    )
+    got = receive(sent, tonnes, tolerance)
+    assert (got.status, str(got.weight_gap_ratio)) == (status, ratio)
+    assert got.weight_gap_ratio is not None
+    assert (got.weight_gap_ratio > D(tolerance)) is got.discrepancy

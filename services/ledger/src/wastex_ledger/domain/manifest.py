@@ -37,7 +37,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, ROUND_UP, Decimal
 from typing import Final
 
 from wastex_ledger.domain import errors
@@ -62,6 +62,7 @@ from wastex_shared.errors import DomainError
 
 KG_PLACES = Decimal("0.001")
 GAP_PLACES = Decimal("0.0001")
+FINEST_GAP_PLACES = Decimal("0.000001")
 DEFAULT_TOLERANCE = Decimal("0.02")
 #: How much more than planned a shipment may weigh (`LedgerSettings.load_over_plan`).
 DEFAULT_OVER_PLAN = Decimal("0.10")
@@ -298,7 +299,6 @@ class Manifest:
             )
         received = parse_tonnes(tonnes)
         gap = received - self.dispatched_tonnes
-        gap_ratio = (abs(gap) / self.dispatched_tonnes).quantize(GAP_PLACES, ROUND_HALF_UP)
         over = abs(gap) > tolerance * self.dispatched_tonnes
         return replace(
             self,
@@ -306,7 +306,7 @@ class Manifest:
             received_tonnes=received,
             received_at=at,
             weight_gap_tonnes=gap,
-            weight_gap_ratio=gap_ratio,
+            weight_gap_ratio=gap_ratio(gap, self.dispatched_tonnes, tolerance),
             carbon=carbon_of(self.route, credited(received, self.dispatched_tonnes)),
         )
 
@@ -389,6 +389,19 @@ class Manifest:
         disputed_at = proposal.disputed_at or (at if answer else None)
         answered = Resolution(cause, text, actor_enterprise_id, at, disputed_at=disputed_at)
         return replace(self, resolution=answered)
+
+
+def gap_ratio(gap: Decimal, dispatched: Decimal, tolerance: Decimal) -> Decimal:
+    """|gap| ÷ dispatched as shown: rounded *up* to 4 places (to the tolerance's own when it
+    has more, up to 6: the column holds 20 characters), so it reads over the tolerance
+    exactly when the weights are apart by more than it (a DISCREPANCY). Rounded to the
+    nearest, a gap 1 kg over 2 % of 100 t read 0.0200 on a DISCREPANCY, as a gap of exactly
+    2 % does on a receipt."""
+    exponent = tolerance.normalize().as_tuple().exponent
+    places = GAP_PLACES
+    if isinstance(exponent, int):
+        places = max(min(GAP_PLACES, Decimal(1).scaleb(exponent)), FINEST_GAP_PLACES)
+    return (abs(gap) / dispatched).quantize(places, ROUND_UP)
 
 
 def credited(received: Decimal, dispatched: Decimal) -> Decimal:

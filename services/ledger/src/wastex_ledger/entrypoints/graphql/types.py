@@ -209,7 +209,10 @@ class ManifestType:
         description="received − dispatched (negative when weight was lost)."
     )
     weight_gap_ratio: Decimal | None = strawberry.field(
-        description="|received − dispatched| ÷ dispatched."
+        description=(
+            "|received − dispatched| ÷ dispatched, rounded up to 4 places (or to the "
+            "tolerance's places): over the tolerance exactly when it is a discrepancy."
+        )
     )
     discrepancy: bool = strawberry.field(
         description="Whether the weights differed by more than the tolerance (also once resolved)."
