@@ -276,6 +276,32 @@ async def test_a_district_neither_the_register_nor_the_records_know_is_refused(
     assert old["utilisation"]["generatedTonnes"] == "4.000"
 
 
+async def test_lists_filter_a_waste_code_as_the_reports_take_it(api: Api, ledger: Harness) -> None:
+    # A report takes " sw01 " as SW01, and so does utilisation's scope; the lists' filters
+    # compared the text as typed: an empty list, as for a code that does not exist.
+    steel = await ledger.register("青山区")
+    cement = await ledger.register("新洲区")
+    await api.report(tenant(steel), steel, "10.000", "2026-03", wasteCode=" sw01 ")
+    await ledger.confirm(steel, cement, "10.000")
+    entries = "query($f: LedgerEntryFilter) { ledgerEntries(filter: $f) { totalCount } }"
+    for typed in (" sw01 ", "SW01"):
+        listed = await api.data(entries, tenant(steel), f={"wasteCode": typed})
+        assert listed["ledgerEntries"]["totalCount"] == 1, typed
+        shipped = await api.data(MANIFESTS, tenant(steel), filter={"wasteCode": typed})
+        assert shipped["manifests"]["totalCount"] == 1, typed
+    for query, variables in (
+        (entries, {"f": {"wasteCode": "SW1"}}),
+        (MANIFESTS, {"filter": {"wasteCode": "SW1"}}),
+        (DISCREPANCIES.replace("(first: 10)", '(filter: {wasteCode: "SW1"})'), {}),
+    ):
+        body = await api.execute(query, tenant(steel), **variables)
+        [error] = body["errors"]
+        assert error["extensions"]["code"] == "UNKNOWN_WASTE_CODE", body
+    # An abolished code still lists what was booked under it.
+    none = await api.data(entries, tenant(steel), f={"wasteCode": "hw41"})
+    assert none["ledgerEntries"]["totalCount"] == 0
+
+
 async def test_a_regulator_reads_the_entries_of_enterprises_registered_in_its_district(
     api: Api, ledger: Harness
 ) -> None:

@@ -32,6 +32,7 @@ from wastex_ledger.entrypoints.graphql.types import (
     WasteClassType,
     ZeroWasteAssessmentType,
     industry_code,
+    waste_code,
 )
 from wastex_ledger.entrypoints.graphql.types import ManifestFilter as ManifestFilterInput
 from wastex_ledger.entrypoints.graphql.wiring import ledger
@@ -189,7 +190,7 @@ class Query:
             EntryFilter(
                 enterprise_id=enterprise_id,
                 site_id=None if flt.site_id is None else str(flt.site_id),
-                waste_code=flt.waste_code,
+                waste_code=waste_code(flt.waste_code, "filter.wasteCode"),
                 kind=flt.kind,
                 period_from=_period(flt.from_, "from"),
                 period_to=_period(flt.to, "to"),
@@ -232,7 +233,7 @@ async def _manifests(
         ManifestFilter(
             status=None if wanted.status is None else str(wanted.status),
             enterprise_id=enterprise_id,
-            waste_code=wanted.waste_code,
+            waste_code=waste_code(wanted.waste_code, "filter.wasteCode"),
             discrepancy=discrepancy if discrepancy is not None else wanted.discrepancy,
             discrepancy_state=wanted.discrepancy_state,
             overdue=None if wanted.overdue is None else (wanted.overdue, service.today()),

@@ -498,6 +498,17 @@ def industry_code(code: str | None, field: str) -> str | None:
     return None if code is None else validate_industry_code(code, field)
 
 
+def waste_code(code: str | None, field: str) -> str | None:
+    """A waste code as the ledger stores it (" sw01 " is SW01, an abolished one too: older
+    entries hold it), else UNKNOWN_WASTE_CODE: a typo is not answered with an empty list."""
+    if code is None:
+        return None
+    found = lookup(code)
+    if found is None:
+        raise DomainError("UNKNOWN_WASTE_CODE", f"{code!r} is not a known waste code", field)
+    return found.code
+
+
 @strawberry.input(
     description=(
         "At most one of: enterpriseId (+ wasteCode), district (+ industry or wasteCode), "
@@ -541,7 +552,10 @@ class UtilisationScope:
 class ManifestFilter:
     status: ManifestStatus | None = None  # type: ignore[valid-type]
     enterprise_id: strawberry.ID | None = None
-    waste_code: str | None = None
+    waste_code: str | None = strawberry.field(
+        default=None,
+        description="A waste code, case and spaces ignored; an unknown one is UNKNOWN_WASTE_CODE.",
+    )
     discrepancy: bool | None = None
     discrepancy_state: DiscrepancyStateType | None = None  # type: ignore[valid-type]
     overdue: bool | None = strawberry.field(
@@ -557,7 +571,10 @@ class ManifestFilter:
 class LedgerEntryFilter:
     enterprise_id: strawberry.ID | None = None
     site_id: strawberry.ID | None = None
-    waste_code: str | None = None
+    waste_code: str | None = strawberry.field(
+        default=None,
+        description="A waste code, case and spaces ignored; an unknown one is UNKNOWN_WASTE_CODE.",
+    )
     kind: EntryKind | None = None  # type: ignore[valid-type]
     from_: str | None = strawberry.field(default=None, name="from")
     to: str | None = None
