@@ -256,7 +256,8 @@ class LedgerService:
             return
 
         async def stored(district: str) -> bool:
-            async with self._uow() as uow:
+            # A read: on SQLite a writing unit of work would queue for the write lock.
+            async with self._uow.reading() as uow:
                 return await Repository(uow.session).holds_district(district)
 
         await self.config.districts.require_queried(name, stored, field)

@@ -3,6 +3,7 @@ user errors and who-sees-what, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 from collections.abc import AsyncIterator
@@ -300,6 +301,20 @@ async def test_lists_filter_a_waste_code_as_the_reports_take_it(api: Api, ledger
     # An abolished code still lists what was booked under it.
     none = await api.data(entries, tenant(steel), f={"wasteCode": "hw41"})
     assert none["ledgerEntries"]["totalCount"] == 0
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_district_is_looked_up_beside_a_writer(api: Api, ledger: Harness) -> None:
+    # A name the register does not list is looked up in the records: that read took the
+    # SQLite write lock, so a typo waited behind a consumer's batch (up to the 30 s busy
+    # timeout) before it was told UNKNOWN_DISTRICT, and held every writer back meanwhile.
+    window = {"from": "2026-01", "to": "2026-12"}
+    async with ledger.uow() as writing:
+        await writing.session.execute(select(messaging.outbox.c.id).limit(1))  # BEGIN IMMEDIATE
+        body = await asyncio.wait_for(
+            api.execute(UTILISATION, regulator("*"), scope={"district": "青山"}, **window), 5
+        )
+    assert body["errors"][0]["extensions"]["code"] == "UNKNOWN_DISTRICT"
 
 
 async def test_a_regulator_reads_the_entries_of_enterprises_registered_in_its_district(
