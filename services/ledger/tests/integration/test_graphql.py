@@ -317,6 +317,25 @@ async def test_a_district_is_looked_up_beside_a_writer(api: Api, ledger: Harness
     assert body["errors"][0]["extensions"]["code"] == "UNKNOWN_DISTRICT"
 
 
+async def test_lists_refuse_months_from_after_to(api: Api, ledger: Harness) -> None:
+    # utilisation refuses from after to; the lists answered it with an empty page.
+    steel = await ledger.register("青山区")
+    await api.report(tenant(steel), steel, "10.000", "2026-03")
+    entries = "query($f: LedgerEntryFilter) { ledgerEntries(filter: $f) { totalCount } }"
+    backwards = {"from": "2026-12", "to": "2026-01"}
+    for query, variables in ((entries, {"f": backwards}), (MANIFESTS, {"filter": backwards})):
+        body = await api.execute(query, tenant(steel), **variables)
+        [error] = body["errors"]
+        assert (error["extensions"]["code"], error["extensions"]["field"]) == (
+            "INVALID_PERIOD",
+            "from",
+        )
+    one_end = await api.data(entries, tenant(steel), f={"from": "2026-03"})
+    assert one_end["ledgerEntries"]["totalCount"] == 1
+    same = await api.data(entries, tenant(steel), f={"from": "2026-03", "to": "2026-03"})
+    assert same["ledgerEntries"]["totalCount"] == 1
+
+
 async def test_a_regulator_reads_the_entries_of_enterprises_registered_in_its_district(
     api: Api, ledger: Harness
 ) -> None:

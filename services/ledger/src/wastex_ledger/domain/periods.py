@@ -93,6 +93,17 @@ def period_range(start: str, end: str) -> tuple[Period, Period]:
     return first, last
 
 
+def months_between(start: str | None, end: str | None) -> tuple[Period | None, Period | None]:
+    """A list filter's months, either end open; `start` after `end` is refused as
+    `period_range` refuses it (a typo is not answered with an empty list)."""
+    if start is None or end is None:
+        return (
+            None if start is None else Period.parse(start, "from"),
+            None if end is None else Period.parse(end, "to"),
+        )
+    return period_range(start, end)
+
+
 def year_range(year: int) -> tuple[Period, Period]:
     if not FIRST_YEAR <= year <= LAST_YEAR:
         raise DomainError(

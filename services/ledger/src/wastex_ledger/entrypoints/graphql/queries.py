@@ -17,7 +17,7 @@ from wastex_ledger.adapters.repository import (
     manifest_from_row,
 )
 from wastex_ledger.domain.league import LeagueFilter, positions_below
-from wastex_ledger.domain.periods import Period
+from wastex_ledger.domain.periods import months_between
 from wastex_ledger.domain.scope import Scope, WasteClass
 from wastex_ledger.domain.visibility import ManifestView
 from wastex_ledger.entrypoints.graphql import policy
@@ -41,10 +41,6 @@ from wastex_shared.graphql.context import Info
 
 From = Annotated[str, strawberry.argument(name="from", description="First month, 'YYYY-MM'.")]
 To = Annotated[str, strawberry.argument(description="Last month (inclusive), 'YYYY-MM'.")]
-
-
-def _period(value: str | None, field: str) -> Period | None:
-    return None if value is None else Period.parse(value, field)
 
 
 def _clean(value: str | None) -> str | None:
@@ -185,6 +181,7 @@ class Query:
         reach = await policy.require_list_filter(
             info.context.principal, enterprise_id, service.enterprise_district
         )
+        months = months_between(flt.from_, flt.to)
         page = await service.entries(
             reach,
             EntryFilter(
@@ -192,8 +189,8 @@ class Query:
                 site_id=None if flt.site_id is None else str(flt.site_id),
                 waste_code=waste_code(flt.waste_code, "filter.wasteCode"),
                 kind=flt.kind,
-                period_from=_period(flt.from_, "from"),
-                period_to=_period(flt.to, "to"),
+                period_from=months[0],
+                period_to=months[1],
             ),
             size,
             decode_cursor(after),
@@ -228,6 +225,7 @@ async def _manifests(
     reach = await policy.require_list_filter(
         info.context.principal, enterprise_id, service.enterprise_district
     )
+    months = months_between(wanted.from_, wanted.to)
     page = await service.manifests(
         reach,
         ManifestFilter(
@@ -237,8 +235,8 @@ async def _manifests(
             discrepancy=discrepancy if discrepancy is not None else wanted.discrepancy,
             discrepancy_state=wanted.discrepancy_state,
             overdue=None if wanted.overdue is None else (wanted.overdue, service.today()),
-            period_from=_period(wanted.from_, "from"),
-            period_to=_period(wanted.to, "to"),
+            period_from=months[0],
+            period_to=months[1],
         ),
         size,
         decode_cursor(after),
