@@ -418,3 +418,35 @@ async def test_a_proposal_whose_offer_moved_cannot_be_accepted_before_the_next_r
     assert answer["match"] is None, answer
     assert [e["code"] for e in answer["userErrors"]] == ["LISTING_CHANGED"]
     assert "moved" in answer["userErrors"][0]["message"]
+
+
+async def test_a_proposal_of_an_offer_whose_site_changed_district_is_proposed_there_anew(
+    api: Api, service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> None:
+    # An admin corrects the steel works' district, not its place (decision 026): the catalog
+    # re-publishes the live offer in the new district. The standing proposal kept the old
+    # one: its regulator went on seeing it (and being pushed its changes), the new
+    # district's did not, and its explanation placed the slag in the old district.
+    first, _ = await proposed(service, consumer, catalog)
+    await catalog.feed(
+        consumer,
+        catalog.site_amended("steel-site", "steel", QINGSHAN_STEEL, "武昌区", version=2),
+        catalog.amended(slag(catalog), district="武昌区"),
+    )
+    answer = (await api.as_(Role.ENTERPRISE, "cement").data(ACCEPT, id=first))["acceptMatch"]
+    assert [e["code"] for e in answer["userErrors"]] == ["LISTING_CHANGED"]
+    assert "武昌区" in answer["userErrors"][0]["message"]
+
+    await service.reoptimise()
+    [now] = await stored(service, MatchStatus.PROPOSED)
+    assert now.id != first
+    assert (now.supplier_district, now.recycler_district) == ("武昌区", "江夏区")
+    assert "from a site in 武昌区" in now.explanation
+    assert [m.id for m in await stored(service, MatchStatus.SUPERSEDED)] == [first]
+    seen = "{ matches(first: 10) { edges { node { id status } } } }"
+    wuchang = await api.as_(Role.REGULATOR, district="武昌区").data(seen)
+    assert [e["node"] for e in wuchang["matches"]["edges"]] == [
+        {"id": now.id, "status": "PROPOSED"}
+    ]
+    qingshan = await api.as_(Role.REGULATOR, district="青山区").data(seen)
+    assert [e["node"]["status"] for e in qingshan["matches"]["edges"]] == ["SUPERSEDED"]

@@ -23,13 +23,15 @@ from .conftest import TODAY, tonnes
 
 
 def terms(**changes: Any) -> MatchTerms:
-    """80 t from offer-1 to demand-1 over the factory's default window, 20 km apart."""
+    """80 t from offer-1 to demand-1 over the factory's default window, 20 km apart, in
+    their districts."""
     values: dict[str, Any] = dict(
         offer_id="offer-1",
         demand_id="demand-1",
         tonnes=tonnes(80),
         window=Window(TODAY, TODAY + timedelta(days=120)),
         distance_km=Decimal("20.000"),
+        districts=("青山区", "新洲区"),
     )
     return MatchTerms(**(values | changes))
 
@@ -146,3 +148,23 @@ def test_holds_past_an_amended_quantity_go_latest_accepted_first_confirmed_never
     assert holds_past(tonnes(120), holds) == []
     # Below what is confirmed: every accepted one goes, the confirmed stays.
     assert {h.match_id for h in holds_past(tonnes(40), holds)} == {"early", "middle", "late-small"}
+
+
+@pytest.mark.parametrize("listing", ["offer", "demand"])
+def test_a_proposal_placing_a_listing_in_its_old_district_no_longer_fits_it(
+    make: Any, listing: str
+) -> None:
+    # Its site's district corrected (decision 026): regulators see a match by the districts
+    # it names, so a proposal naming the old one is proposed again.
+    old = ("武昌区", "新洲区") if listing == "offer" else ("青山区", "武昌区")
+
+    change = listing_change(terms(districts=old), make.offer(), make.demand(), TODAY)
+
+    assert change == (
+        f"the {listing} {listing}-1 now lies in {'青山区' if listing == 'offer' else '新洲区'}, "
+        "and this match places it in 武昌区"
+    )
+    accepted = listing_change(
+        terms(districts=old), make.offer(), make.demand(), TODAY, tonnes_only=True
+    )
+    assert accepted is None  # an accepted match keeps the districts it was agreed in

@@ -526,6 +526,7 @@ def match_terms(match: MatchRecord | Row[Any]) -> MatchTerms:
         tonnes=_tonnes(match.tonnes),
         window=Window(match.window_from, match.window_until),
         distance_km=Decimal(match.distance_km),
+        districts=(match.supplier_district, match.recycler_district),
     )
 
 
@@ -858,7 +859,15 @@ async def _proposals_of(session: AsyncSession, listing_ids: Iterable[str]) -> di
     """The PROPOSED matches of these offers or demands, by match id, with their terms."""
     m = MATCHES.c
     terms = select(
-        m.id, m.offer_id, m.demand_id, m.tonnes, m.window_from, m.window_until, m.distance_km
+        m.id,
+        m.offer_id,
+        m.demand_id,
+        m.tonnes,
+        m.window_from,
+        m.window_until,
+        m.distance_km,
+        m.supplier_district,
+        m.recycler_district,
     )
     found: dict[str, MatchTerms] = {}
     for chunk in _chunks(sorted(listing_ids)):

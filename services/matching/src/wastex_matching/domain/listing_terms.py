@@ -28,14 +28,16 @@ ONE_METRE = Decimal("0.001")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MatchTerms:
-    """What a match promises: tonnes from an offer to a demand over a shipping window, and
-    the road distance between their sites."""
+    """What a match promises: tonnes from an offer to a demand over a shipping window, the
+    road distance between their sites, and the districts it places them in (supplier's,
+    recycler's: regulators see a match by them, and its explanation names them)."""
 
     offer_id: str
     demand_id: str
     tonnes: Decimal
     window: Window
     distance_km: Decimal
+    districts: tuple[str, str]
 
 
 def listing_change(
@@ -57,7 +59,9 @@ def listing_change(
     nothing, and a window that is over is the expiry's business. With `tonnes_only` (an
     accepted match), only the tonnes. With `road_factor`, a proposal whose offer or demand
     moved (a site amended, decision 026) no longer fits: its distance and carbon are of the
-    old place."""
+    old place. Nor does one whose offer or demand is now in another district (a site's
+    district corrected, decision 026): it would show to the old district's regulator, not
+    the new one's."""
     rest = match.window.from_day(today)
     for what, ident, quantity, taken, window in (
         ("offer", offer.offer_id, offer.remaining_tonnes, held[0], offer.window),
@@ -79,6 +83,13 @@ def listing_change(
                 f"the offer {offer.offer_id} or the demand {demand.demand_id} moved: their "
                 f"sites now lie {apart} km apart, and this match travels {match.distance_km} km"
             )
+    if not tonnes_only:
+        for what, ident, now, then in (
+            ("offer", offer.offer_id, offer.district, match.districts[0]),
+            ("demand", demand.demand_id, demand.district, match.districts[1]),
+        ):
+            if now != then:
+                return f"the {what} {ident} now lies in {now}, and this match places it in {then}"
     if not tonnes_only and match.distance_km > demand.max_distance_km:
         return (
             f"the demand {demand.demand_id} now takes waste from up to "
