@@ -8,16 +8,19 @@ different topics, so they may arrive out of order: the allocation row of a relea
 stays as a tombstone, and a late `accepted` for it changes nothing. Nothing orders the
 events of different matches either: a match's hold may come before the release of the
 match that held the same tonnes before it, and is recorded past the quantity until that
-release comes (`Listing.hold`).
+release comes (`Listing.hold`). A listing a release finds past its last day leaves the
+market then (EXPIRED), not back onto it: a fully matched one is not on the market, so the
+expiry sweep passed it by.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
-from typing import Final
+from datetime import date, datetime
+from typing import Final, TypeVar
 
 from wastex_catalog.adapters.repository import CatalogRepository
+from wastex_catalog.clock import china_today
 from wastex_catalog.domain import Demand, Offer
 from wastex_catalog.domain import errors as codes
 from wastex_catalog.domain.listing import Listing
@@ -41,6 +44,8 @@ RELEASING: Final = frozenset(
     }
 )
 LIFECYCLE: Final = HOLDING | RELEASING
+
+L = TypeVar("L", Offer, Demand)
 
 ALLOCATED: Final = "ALLOCATED"
 RELEASED: Final = "RELEASED"
@@ -74,9 +79,15 @@ def _check_consistent(facts: MatchFacts, offer: Offer, demand: Demand) -> None:
 
 
 async def apply_match_event(
-    uow: UnitOfWork, event_type: str, facts: MatchFacts, cause: Envelope | None = None
+    uow: UnitOfWork,
+    event_type: str,
+    facts: MatchFacts,
+    cause: Envelope | None = None,
+    *,
+    today: date | None = None,
 ) -> None:
-    """Hold or release the match's tonnes on its offer and demand; idempotent per match."""
+    """Hold or release the match's tonnes on its offer and demand; idempotent per match.
+    `today`: the city's day (by default, now), past which a released listing expires."""
     if event_type not in LIFECYCLE:
         return  # proposals hold nothing
     repository = CatalogRepository(uow.session)
@@ -94,7 +105,7 @@ async def apply_match_event(
             await repository.put_allocation(replace(known, last_event_type=event_type), now)
             return
         allocation = _allocation(facts, ALLOCATED, event_type)
-        await _move(repository, uow, allocation, facts, hold=True, at=now, cause=cause)
+        await _move(repository, uow, allocation, facts, hold=True, at=now, cause=cause, today=None)
         await repository.put_allocation(allocation, now)
         return
     if known is None:
@@ -102,7 +113,8 @@ async def apply_match_event(
         await repository.put_allocation(_allocation(facts, RELEASED, event_type), now)
         return
     if known.holds:
-        await _move(repository, uow, known, facts, hold=False, at=now, cause=cause)
+        day = china_today() if today is None else today
+        await _move(repository, uow, known, facts, hold=False, at=now, cause=cause, today=day)
     await repository.put_allocation(replace(known, state=RELEASED, last_event_type=event_type), now)
 
 
@@ -115,7 +127,9 @@ async def _move(
     hold: bool,
     at: datetime,
     cause: Envelope | None,
+    today: date | None,
 ) -> None:
+    """Hold the allocation's tonnes, or (given `today`) give them back."""
     stored_offer = await repository.offer(allocation.offer_id, for_update=True)
     if stored_offer is None:
         raise NotFound("offer", allocation.offer_id, "offerId")
@@ -129,12 +143,27 @@ async def _move(
             offer.hold(allocation.match_id, allocation.tonnes),
             demand.hold(allocation.match_id, allocation.tonnes),
         )
+        reasons = ["ALLOCATED", "ALLOCATED"]
     else:
-        changed = (offer.release(allocation.match_id), demand.release(allocation.match_id))
-    reason = "ALLOCATED" if hold else "RELEASED"
-    for listing in changed:
+        assert today is not None
+        (offer, why_offer), (demand, why_demand) = (
+            _released(offer, allocation.match_id, today),
+            _released(demand, allocation.match_id, today),
+        )
+        changed, reasons = (offer, demand), [why_offer, why_demand]
+    for listing, reason in zip(changed, reasons, strict=True):
         version = await repository.save_listing(listing, at)
         await publish_update(uow, listing, version, reason, allocation.match_id, cause)
+
+
+def _released(listing: L, match_id: str, today: date) -> tuple[L, str]:
+    """`listing` with the match's tonnes given back, and why it changed: back on the market
+    only within its days. One past them leaves it now (EXPIRED): fully matched, it was off
+    the market, so the expiry sweep passed it by, and back OPEN it was pushed to recyclers
+    as on offer until the sweep came round."""
+    back = listing.release(match_id)
+    expired = back.expire_if_due(today)
+    return (back, "RELEASED") if expired is back else (expired, expired.expiry_reason)
 
 
 async def publish_update(

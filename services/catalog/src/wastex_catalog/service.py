@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 from wastex_catalog.adapters.repository import CatalogRepository
+from wastex_catalog.clock import Clock
+from wastex_catalog.clock import china_today as china_today  # re-exported: callers name it here
 from wastex_catalog.domain import (
     Demand,
     Enterprise,
@@ -51,16 +52,7 @@ from wastex_shared.events.catalog import (
 )
 from wastex_shared.storage import UnitOfWork
 
-#: China keeps one time zone and no daylight saving: a fixed offset is exact.
-CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
-
-Clock = Callable[[], date]
 L = TypeVar("L", Offer, Demand)
-
-
-def china_today() -> date:
-    """The calendar day in China: availability windows and licences are local dates."""
-    return datetime.now(CHINA).date()
 
 
 @dataclass(frozen=True, slots=True)

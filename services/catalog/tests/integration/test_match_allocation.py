@@ -376,8 +376,38 @@ async def test_a_fully_matched_demand_released_after_its_licence_ended_leaves_th
     await api.as_(ADMIN).mutate(REVOKE_LICENCE, "revokeLicence", id=world.licence, reason="吊销")
     assert await status() == "FULLY_MATCHED"  # held: not on the market, nothing to expire
     await apply(uow_factory, facts(world, MatchRejected, "m1", "100", demand_id=small))
-    assert await status() == "OPEN"  # back, though no licence covers it any more
+    # Not back on the market, as no licence covers it any more: it leaves at once (it was
+    # OPEN until the sweep came round, told to matching and the subscriptions as such).
+    assert await status() == "EXPIRED"
     async with uow_factory() as uow:
-        assert await expire_due(uow, date.today()) == 1  # the big one went at the revocation
+        assert await expire_due(uow, date.today()) == 0  # the big one went at the revocation
         await uow.commit()
     assert await status() == "EXPIRED"
+
+
+async def test_a_fully_matched_offer_released_after_its_window_leaves_the_market_at_once(
+    api: Api, world: World, uow_factory: UnitOfWorkFactory
+) -> None:
+    # A fully matched offer is not on the market, so the sweep never expires it. Its
+    # confirmed match called off after the window (an overdue shipment) put it back OPEN,
+    # and offerChanged pushed every licensed recycler an offer that was over, until the
+    # sweep expired it again.
+    await apply(uow_factory, facts(world, MatchConfirmed, "m1", "120.5"))
+    assert (await tonnage(api, world))[:2] == ("FULLY_MATCHED", "0.000")
+    before = len(await outbox_events(uow_factory))
+    cancelled = facts(world, MatchCancelled, "m1", "120.5")
+    async with uow_factory() as uow:
+        await apply_match_event(
+            uow, TYPES[MatchCancelled], cancelled, envelope(cancelled), today=date(2027, 7, 1)
+        )
+        await uow.commit()
+
+    assert await tonnage(api, world) == ("EXPIRED", "120.500", "EXPIRED", "500.000")
+    updates = [
+        (event.data["status"], event.data["reason"])
+        for topic, _, event in (await outbox_events(uow_factory))[before:]
+        if topic.endswith("-updated.v1")
+    ]
+    assert updates == [("EXPIRED", "EXPIRED"), ("EXPIRED", "EXPIRED")]
+    async with uow_factory() as uow:
+        assert await expire_due(uow, date(2027, 7, 1)) == 0  # nothing left for the sweep
