@@ -632,6 +632,11 @@ class MatchingService:
         be accepted meanwhile: `accept` checks the licence.)"""
         today = self.today()
         async with self._uow() as uow:
+            # Held before anything is read (the lock order: `repository`): what it judges by,
+            # the other matches' holds and the licences, is written only under it, so a
+            # rejection or a licence change committing meanwhile is seen, not the state
+            # before it (on PostgreSQL each statement reads what has committed by then).
+            await repo.hold_market_version(uow.session)
             due = {
                 record.id: (record, f"its shipping window ended on {record.window_until}")
                 for record in await repo.due_to_expire(uow.session, today)

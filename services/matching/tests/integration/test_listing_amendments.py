@@ -33,6 +33,7 @@ from wastex_shared.errors import DomainError
 from wastex_shared.messaging import EventConsumer
 from wastex_shared.storage import UnitOfWorkFactory
 
+from .test_lock_order import pause_after, someone_waits_for_a_lock
 from .test_reoptimisation import add_nearer_recycler, outbox, seed_market, stored
 
 
@@ -450,3 +451,37 @@ async def test_a_proposal_of_an_offer_whose_site_changed_district_is_proposed_th
     ]
     qingshan = await api.as_(Role.REGULATOR, district="青山区").data(seen)
     assert [e["node"]["status"] for e in qingshan["matches"]["edges"]] == ["SUPERSEDED"]
+
+
+async def test_the_sweep_counts_the_holds_as_they_stand_when_it_ends_a_match(
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+    uow_factory: UnitOfWorkFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As above, but the brickworks' 100 t lot is turned down while the sweep runs. The
+    sweep read the holds before it locked anything: on PostgreSQL it counted the lot being
+    rejected, waited for the rejection's lock, then ended the 20.5 t lot, which the offer's
+    110 t held once the rejection had committed (on SQLite writers take turns)."""
+    await seed_market(catalog, consumer)
+    await add_nearer_recycler(catalog, consumer, tonnes="100")
+    await service.reoptimise()
+    bricks, cement = sorted(await stored(service, MatchStatus.PROPOSED), key=lambda m: m.demand_id)
+    await service.accept(bricks.id, Party.SUPPLIER)
+    service.clock = lambda: fixed_clock() + timedelta(minutes=5)  # the cement lot later
+    await service.accept(cement.id, Party.SUPPLIER)
+    await catalog.feed(consumer, catalog.amended(slag(catalog), quantity_tonnes="110"))
+
+    counted, go = pause_after(monkeypatch, "note_match_writes")
+    rejection = asyncio.create_task(service.reject(bricks.id, Party.SUPPLIER, "kiln down"))
+    await counted.wait()  # the rejection holds the market version and the match writes
+    sweep = asyncio.create_task(service.expire_due())
+    await someone_waits_for_a_lock(uow_factory)
+    go.set()
+    assert (await rejection).status is MatchStatus.REJECTED
+
+    assert await sweep == 0
+    kept = await service.get(cement.id)
+    assert kept is not None
+    assert kept.status is MatchStatus.ACCEPTED_BY_SUPPLIER
