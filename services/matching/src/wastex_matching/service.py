@@ -670,11 +670,15 @@ class MatchingService:
         self, uow: UnitOfWork, due: set[str]
     ) -> list[tuple[MatchRecord, str]]:
         """Matches accepted by one side only that their offer's or demand's amended quantity
-        no longer holds (`holds_past`; the catalog let the quantity go down before it heard
-        of them): they cannot be confirmed, so they end now, each with why."""
+        no longer holds beside the matches staying (`holds_past`; the catalog let the
+        quantity go down before it heard of them): they cannot be confirmed, so they end
+        now, each with why. The `due` ones end anyway."""
         past: dict[str, str] = {}
         for kind, ident, quantity, holds in await repo.holds_on_amended_listings(uow.session):
-            for hold in holds_past(quantity, holds):
+            # The ones this sweep ends for another reason (window, licence) hold nothing from
+            # now on: the later ones may have room.
+            staying = [hold for hold in holds if hold.match_id not in due]
+            for hold in holds_past(quantity, staying):
                 past.setdefault(
                     hold.match_id,
                     f"the {kind} {ident} was amended to {quantity} t, which the matches "

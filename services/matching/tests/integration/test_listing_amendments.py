@@ -485,3 +485,35 @@ async def test_the_sweep_counts_the_holds_as_they_stand_when_it_ends_a_match(
     kept = await service.get(cement.id)
     assert kept is not None
     assert kept.status is MatchStatus.ACCEPTED_BY_SUPPLIER
+
+
+async def test_a_hold_the_sweep_ends_for_another_reason_leaves_room_for_the_later_ones(
+    service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> None:
+    """As above, and the brickworks' licence is revoked before the sweep runs: its 100 t
+    lot ends for that, so the 110 t offer holds the later 20.5 t lot. The sweep counted the
+    lot it was ending and ended the later one too."""
+    await seed_market(catalog, consumer)
+    await add_nearer_recycler(catalog, consumer, tonnes="100")
+    await service.reoptimise()
+    bricks, cement = sorted(await stored(service, MatchStatus.PROPOSED), key=lambda m: m.demand_id)
+    await service.accept(bricks.id, Party.SUPPLIER)
+    service.clock = lambda: fixed_clock() + timedelta(minutes=5)  # the cement lot later
+    await service.accept(cement.id, Party.SUPPLIER)
+    await catalog.feed(
+        consumer,
+        catalog.amended(slag(catalog), quantity_tonnes="110"),
+        catalog.amended_licence("bricks-lic", "bricks", ["SW01"], 2, revoked_on=date(2026, 11, 26)),
+    )
+
+    assert await service.expire_due() == 1
+
+    ended = await service.get(bricks.id)
+    assert ended is not None
+    assert ended.status is MatchStatus.EXPIRED
+    assert (
+        ended.expiry_reason == "the recycler's licence no longer holds over 2026-12-01–2027-01-31"
+    )
+    kept = await service.get(cement.id)
+    assert kept is not None
+    assert kept.status is MatchStatus.ACCEPTED_BY_SUPPLIER
