@@ -30,6 +30,7 @@ from wastex_shared.topics import (
     CATALOG_OFFER_UPDATED,
     CATALOG_OFFER_WITHDRAWN,
     MATCHING_MATCH_ACCEPTED,
+    MATCHING_MATCH_CONFIRMED,
     MATCHING_MATCH_PROPOSED,
 )
 
@@ -115,6 +116,39 @@ async def test_match_changes_reach_the_parties_and_no_one_else(
     await asyncio.sleep(0.1)
     assert not pending["bricks"].done()
     pending["bricks"].cancel()
+
+
+async def test_a_confirmation_is_pushed_to_each_party_once(
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """The acceptance that confirms a match publishes `match-accepted` and `match-confirmed`
+    together, both of the match as CONFIRMED: each was pushed, the same state twice."""
+    await seed_market(catalog, consumer)
+    await service.reoptimise()
+    [(_, proposal)] = await proposed(uow_factory)
+    match_id = proposal.data["matchId"]
+    await service.accept(match_id, Party.SUPPLIER)
+    await service.accept(match_id, Party.RECYCLER)
+    _, confirming = await proposed(uow_factory, MATCHING_MATCH_ACCEPTED.name)
+    [confirmed] = await proposed(uow_factory, MATCHING_MATCH_CONFIRMED.name)
+    hub = LiveHub()
+    token = issue_token(MatchingSettings().jwt, Role.ENTERPRISE, "steel")
+    stream = await subscribed(service, hub, token, "subscription { matchChanged { id status } }")
+    first = asyncio.ensure_future(anext(stream))
+    while hub.subscribers(MATCHING_MATCH_CONFIRMED.name) < 1:
+        await asyncio.sleep(0.01)
+    for topic, envelope in (confirming, confirmed):
+        hub.publish(topic, envelope)
+
+    pushed = await asyncio.wait_for(first, 5)
+    assert pushed.data["matchChanged"] == {"id": match_id, "status": "CONFIRMED"}
+    second = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0.2)
+    assert not second.done(), second.result()
+    second.cancel()
 
 
 def calls_of(monkeypatch: pytest.MonkeyPatch, service: MatchingService, name: str) -> list[str]:

@@ -22,7 +22,7 @@ from wastex_matching.entrypoints.graphql.types import (
 )
 from wastex_matching.entrypoints.graphql.wiring import services
 from wastex_shared.errors import DomainError
-from wastex_shared.events.matching import MatchFacts
+from wastex_shared.events.matching import MatchAccepted, MatchFacts
 from wastex_shared.graphql.connection import (
     Connection,
     connection,
@@ -138,6 +138,12 @@ CHANGES: Final = (
 MATCH_CHANGES: Final = topics_of(CHANGES)
 
 
+def _told_by_its_confirmation(facts: MatchFacts) -> bool:
+    """The acceptance that confirmed its match: `match-confirmed`, published with it, pushes
+    that one change (each pushed, a party heard the same CONFIRMED match twice)."""
+    return isinstance(facts, MatchAccepted) and facts.status == MatchStatus.CONFIRMED.value
+
+
 async def _pushed_matches(
     info: Info, event_types: Sequence[str]
 ) -> AsyncGenerator[MatchType, None]:
@@ -147,7 +153,9 @@ async def _pushed_matches(
     wiring = services(info)
     decoders = {event_type: spec_of(event_type).model.model_validate for event_type in event_types}
     async for facts in signed_in_events(wiring.hub, principal, decoders):
-        if not isinstance(facts, MatchFacts) or not policy.might_see(principal, facts):
+        if not isinstance(facts, MatchFacts) or _told_by_its_confirmation(facts):
+            continue
+        if not policy.might_see(principal, facts):
             continue
         record = await wiring.matching.get(facts.match_id)
         if record is None or not policy.may_see(principal, record):
