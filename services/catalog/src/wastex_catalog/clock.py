@@ -14,3 +14,8 @@ Clock = Callable[[], date]
 def china_today() -> date:
     """The calendar day in China: availability windows and licences are local dates."""
     return datetime.now(CHINA).date()
+
+
+def china_day(moment: datetime) -> date:
+    """The calendar day in China at `moment` (an aware time)."""
+    return moment.astimezone(CHINA).date()

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 from faststream.kafka import KafkaRouter
 
-from wastex_catalog.clock import Clock, china_today
+from wastex_catalog.clock import china_day
 from wastex_catalog.domain import errors as codes
 from wastex_catalog.matches import LIFECYCLE, apply_match_event
 from wastex_catalog.service import AmendDemand, AmendOffer, CatalogService, PostDemand, PostOffer
@@ -128,13 +128,15 @@ def ingest_handlers(service: CatalogService) -> dict[str, EventHandler]:
     }
 
 
-def lifecycle_handlers(today: Clock = china_today) -> dict[str, EventHandler]:
-    """Matching lifecycle type → handler (the same ones replay drives); `today` the city's
-    day, past which a listing given its tonnes back expires."""
+def lifecycle_handlers() -> dict[str, EventHandler]:
+    """Matching lifecycle type → handler (the same ones replay drives). A listing given its
+    tonnes back past its last day expires, judged on the event's day, not the reading's:
+    a replay long after gives the listings the live run gave them."""
 
     def handler_for(event_type: str) -> EventHandler:
         async def apply(uow: UnitOfWork, envelope: Envelope, data: MatchFacts) -> None:
-            await apply_match_event(uow, event_type, data, envelope, today=today())
+            day = china_day(envelope.time)
+            await apply_match_event(uow, event_type, data, envelope, today=day)
 
         apply.__name__ = f"apply_{event_type.rsplit('.', 1)[-1].replace('-', '_')}"
         return apply
@@ -151,9 +153,7 @@ def build_router(
         ingest_handlers(service),
         authenticate=ingest_authenticator(settings.jwt),
     )
-    lifecycle = EventConsumer(
-        f"{settings.consumer_group}.matching", uow, lifecycle_handlers(service.today)
-    )
+    lifecycle = EventConsumer(f"{settings.consumer_group}.matching", uow, lifecycle_handlers())
     for consumer in (ingest, lifecycle):
         # One dead-letter topic for the service, whatever the group is called.
         consumer.dlq_topic = topics.CATALOG_DLQ.name
