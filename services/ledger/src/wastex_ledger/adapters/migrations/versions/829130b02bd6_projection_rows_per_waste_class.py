@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from alembic import op
 
 from wastex_ledger.adapters.repository import entry_from_row, figures_to_row
-from wastex_ledger.adapters.tables import entries, projection
-from wastex_ledger.domain.figures import COLUMNS, Figures
+from wastex_ledger.adapters.tables import entries
+from wastex_ledger.domain.figures import Figures
 from wastex_ledger.domain.scope import CLASS_TAGS, CLASSED_KINDS, SEPARATOR
 from wastex_ledger.service import projection_deltas
 
@@ -31,6 +31,34 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 CHUNK = 20_000
+
+#: The projection's figure columns at this revision. Frozen here, not read from the live
+#: `figures.COLUMNS`: columns later revisions add do not exist yet when this one runs.
+COLUMNS = (
+    "generated",
+    "in_plant_current",
+    "in_plant_prior",
+    "transferred_out_current",
+    "transferred_out_prior",
+    "stored",
+    "disposed_current",
+    "disposed_prior",
+    "opening_stock",
+    "transferred_in",
+    "received_utilised",
+    "transfers",
+    "transport_co2e_kg",
+    "avoided_co2e_kg",
+)
+projection = sa.table(
+    "projection",
+    *(sa.column(name) for name in ("scope_kind", "scope_value", "period", *COLUMNS)),
+)
+
+
+def _row(figures: Figures) -> dict[str, int]:
+    row = figures_to_row(figures)
+    return {name: row[name] for name in COLUMNS}
 
 
 def upgrade() -> None:
@@ -46,7 +74,7 @@ def upgrade() -> None:
                 totals[key] = totals.get(key, Figures()) + delta
     bind.execute(sa.delete(projection).where(projection.c.scope_kind.in_(classed)))
     rows = [
-        {"scope_kind": kind, "scope_value": value, "period": period, **figures_to_row(figures)}
+        {"scope_kind": kind, "scope_value": value, "period": period, **_row(figures)}
         for (kind, value, period), figures in sorted(totals.items())
     ]
     for start in range(0, len(rows), CHUNK):
