@@ -103,7 +103,7 @@ class Correction:
 
 def projection_deltas(booked: Sequence[Entry]) -> dict[ProjectionKey, Figures]:
     """What `booked` adds to each projection row (the replay uses the same function)."""
-    # Only the columns an entry changes are added (one or two of fourteen), and the rows of
+    # Only the columns an entry changes are added (one or two of sixteen), and the rows of
     # entries sharing a grain are computed once: a replay adds up a million entries.
     rows: dict[ProjectionKey, dict[str, Decimal | int]] = defaultdict(dict)
     keys_of: dict[tuple[str, ...], list[ProjectionKey]] = {}

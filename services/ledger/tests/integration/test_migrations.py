@@ -9,15 +9,18 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import pytest
+import sqlalchemy as sa
 from alembic import command
-from sqlalchemy import Connection, insert, inspect, select, text
+from sqlalchemy import Connection, inspect, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from wastex_ledger.adapters.migrations import LOCATION
 from wastex_ledger.adapters.repository import Repository, figures_to_row, licence_from_row
-from wastex_ledger.adapters.tables import licences, messaging, projection
+from wastex_ledger.adapters.tables import licences, messaging
 from wastex_ledger.domain import manifest
 from wastex_ledger.domain.entries import Entry, EntryKind, SiteFacts, report
-from wastex_ledger.domain.figures import Figures
+from wastex_ledger.domain.figures import COLUMNS, Figures
 from wastex_ledger.domain.licences import Drop
 from wastex_ledger.domain.manifest import GapCause, Manifest, ManifestStatus, Route
 from wastex_ledger.domain.periods import Period
@@ -28,6 +31,15 @@ from wastex_shared.storage.migrate import alembic_config, upgrade
 
 BEFORE_CLASSES = "e26e26832241"
 BEFORE_RESOLUTIONS = "829130b02bd6"
+BEFORE_RECEIVER_KINDS = "c419b65d0aba"
+#: The projection's columns before d268a1967a9c (a receiver's storage and disposal).
+RECEIVER_COLUMNS = ("received_stored", "received_disposed")
+OLD_COLUMNS = tuple(name for name in COLUMNS if name not in RECEIVER_COLUMNS)
+#: The projection as the versions before d268a1967a9c have it.
+OLD_PROJECTION = sa.table(
+    "projection",
+    *(sa.column(name) for name in ("scope_kind", "scope_value", "period", *OLD_COLUMNS)),
+)
 D2 = Decimal("0.02")
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
 STEEL = SiteFacts("site-steel", "ent-steel", "青山区", "C3120")
@@ -68,6 +80,29 @@ def to_version(revision: str, *, down: bool = False) -> Callable[[Connection], N
     return run
 
 
+def old_rows(rows: dict[tuple[str, str, str], Figures]) -> list[dict[str, object]]:
+    """`rows` as the versions before d268a1967a9c store them."""
+    return [
+        {
+            "scope_kind": k,
+            "scope_value": v,
+            "period": p,
+            **{n: value for n, value in figures_to_row(f).items() if n in OLD_COLUMNS},
+        }
+        for (k, v, p), f in rows.items()
+    ]
+
+
+async def read_old_rows(
+    conn: AsyncConnection,
+) -> dict[tuple[str, str, str], dict[str, int]]:
+    found = await conn.execute(sa.select(OLD_PROJECTION))
+    return {
+        (r["scope_kind"], r["scope_value"], r["period"]): {n: int(r[n]) for n in OLD_COLUMNS}
+        for r in found.mappings()
+    }
+
+
 def as_before(deltas: dict[tuple[str, str, str], Figures]) -> dict[tuple[str, str, str], Figures]:
     """The rows the previous version kept: one per code-less scope, whatever the class."""
     rows: dict[tuple[str, str, str], Figures] = {}
@@ -91,13 +126,7 @@ async def test_the_projection_is_rebuilt_per_waste_class(database_url: str) -> N
         async with factory() as uow:
             await Repository(uow.session).insert_entries(booked, NOW)
             old = as_before(expected)
-            await uow.session.execute(
-                insert(projection),
-                [
-                    {"scope_kind": k, "scope_value": v, "period": p, **figures_to_row(f)}
-                    for (k, v, p), f in old.items()
-                ],
-            )
+            await uow.session.execute(sa.insert(OLD_PROJECTION), old_rows(old))
             await uow.commit()
 
         await upgrade(engine, LOCATION)
@@ -109,9 +138,11 @@ async def test_the_projection_is_rebuilt_per_waste_class(database_url: str) -> N
         # And back: the classes' rows fold into the previous version's, exactly.
         async with engine.begin() as conn:
             await conn.run_sync(to_version(BEFORE_CLASSES, down=True))
-        async with factory() as uow:
-            rows = await Repository(uow.session).projection_rows()
-        assert rows == {key: figures_to_row(f) for key, f in old.items()}
+            rows = await read_old_rows(conn)
+        assert rows == {
+            (r["scope_kind"], r["scope_value"], r["period"]): {n: r[n] for n in OLD_COLUMNS}
+            for r in old_rows(old)
+        }
     finally:
         await engine.dispose()
 
@@ -301,3 +332,70 @@ async def test_existing_sites_are_version_1_and_a_downgrade_keeps_them(database_
         assert [tuple(row) for row in left] == [("site-steel", "青山区")]
     finally:
         await engine.dispose()
+
+
+async def test_a_receivers_columns_start_at_zero_and_go_only_while_no_entry_needs_them(
+    database_url: str,
+) -> None:
+    """d268a1967a9c (decision 027): existing rows hold 0 in the two new columns, as this
+    version would have written them; a downgrade drops them, but is refused (nothing
+    changed) once the journal holds a receiver's storage or disposal."""
+    engine = make_engine(database_url)
+    factory = UnitOfWorkFactory(engine, messaging)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(to_version(BEFORE_RECEIVER_KINDS))
+        booked = journal()
+        expected = projection_deltas(booked)
+        async with factory() as uow:
+            await Repository(uow.session).insert_entries(booked, NOW)
+            await uow.session.execute(sa.insert(OLD_PROJECTION), old_rows(expected))
+            await uow.commit()
+
+        await upgrade(engine, LOCATION)
+        async with factory() as uow:
+            rows = await Repository(uow.session).projection_rows()
+        assert rows == {key: figures_to_row(f) for key, f in expected.items()}
+        assert all(row[n] == 0 for row in rows.values() for n in RECEIVER_COLUMNS)
+
+        def projection_columns(sync: Connection) -> set[str]:
+            return {c["name"] for c in inspect(sync).get_columns("projection")}
+
+        async with engine.begin() as conn:  # no receiver's entry yet: the columns go
+            await conn.run_sync(to_version(BEFORE_RECEIVER_KINDS, down=True))
+            assert not projection_columns_of(await conn.run_sync(projection_columns))
+            assert await read_old_rows(conn) == {
+                key: {n: v for n, v in figures_to_row(f).items() if n in OLD_COLUMNS}
+                for key, f in expected.items()
+            }
+        await upgrade(engine, LOCATION)
+
+        stored = report(
+            entry_id="e-received",
+            kind=EntryKind.RECEIVED_STORED,
+            actor_enterprise_id=POWER.enterprise_id,
+            site=POWER,
+            waste_code="SW01",
+            tonnes="5",
+            period="2026-01",
+            from_prior_stock=False,
+            cause_event_id="c-received",
+            now=NOW,
+        )
+        async with factory() as uow:
+            await Repository(uow.session).insert_entries([stored], NOW)
+            await uow.commit()
+        with pytest.raises(RuntimeError, match="cannot read"):
+            async with engine.begin() as conn:
+                await conn.run_sync(to_version(BEFORE_RECEIVER_KINDS, down=True))
+        async with engine.connect() as conn:
+            assert projection_columns_of(await conn.run_sync(projection_columns)) == set(
+                RECEIVER_COLUMNS
+            )
+    finally:
+        await engine.dispose()
+
+
+def projection_columns_of(names: set[str]) -> set[str]:
+    """Which of the receiver's two columns `names` holds."""
+    return names & set(RECEIVER_COLUMNS)

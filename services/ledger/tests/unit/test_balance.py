@@ -102,6 +102,76 @@ def test_receivers_cannot_utilise_more_than_their_intake() -> None:
         ensure_balanced(sheet, {FEB: Figures(received_utilised=D("30.001"))}, "SW01")
 
 
+def test_receivers_intake_covers_what_it_uses_stores_and_disposes_of() -> None:
+    """Check 3 (decision 027): utilised + stored (net) + disposed ≤ intake, cumulative."""
+    sheet = {JAN: Figures(transferred_in=D("100.000"), received_utilised=D("50.000"))}
+    both = {FEB: Figures(received_stored=D("30.000"), received_disposed=D("20.000"))}
+    ensure_balanced(sheet, both, "SW01")
+    with pytest.raises(DomainError) as caught:
+        ensure_balanced(sheet, {FEB: Figures(received_stored=D("50.001"))}, "SW01")
+    assert caught.value.code == "BALANCE_VIOLATION"
+    assert "receiver's intake" in caught.value.message
+    assert "100.001 t but only 100.000 t was received" in caught.value.message
+    with pytest.raises(DomainError) as disposed:
+        ensure_balanced(sheet, {FEB: Figures(received_disposed=D("50.001"))}, "SW01")
+    assert "receiver's intake" in disposed.value.message
+
+
+def test_intake_must_be_received_before_it_is_stored_or_disposed_of() -> None:
+    # March's receipt does not cover February's storage, nor generation a receiver's disposal.
+    sheet = {MAR: Figures(transferred_in=D("10.000")), JAN: Figures(generated=D("10.000"))}
+    for column in ("received_stored", "received_disposed"):
+        delta: dict[str, Any] = {column: D("1.000")}
+        with pytest.raises(DomainError):
+            ensure_balanced(sheet, {FEB: Figures(**delta)}, "SW01")
+    ensure_balanced(sheet, {MAR: Figures(received_stored=D("10.000"))}, "SW01")
+
+
+def test_intake_taken_out_of_storage_is_used_and_never_more_than_was_put_in() -> None:
+    """Check 5: what is taken back out (a negative `received_stored`) ≤ what was put in."""
+    sheet = {JAN: Figures(transferred_in=D("100.000"), received_stored=D("100.000"))}
+    # Stored, the intake is all accounted for: nothing more is used before it is taken out.
+    with pytest.raises(DomainError):
+        ensure_balanced(sheet, {FEB: Figures(received_utilised=D("1.000"))}, "SW01")
+    taken_out = {FEB: Figures(received_stored=D("-60.000"), received_utilised=D("60.000"))}
+    ensure_balanced(sheet, taken_out, "SW01")
+    with pytest.raises(DomainError) as caught:
+        ensure_balanced(sheet, {FEB: Figures(received_stored=D("-100.001"))}, "SW01")
+    assert "storage of intake" in caught.value.message
+    assert "-0.001 t" in caught.value.message
+
+
+def test_intake_stored_one_year_is_taken_out_the_next() -> None:
+    """Storage of intake counts from the first records, not year to date (decision 027)."""
+    sheet = {Period(2025, 12): Figures(transferred_in=D("40.000"), received_stored=D("40.000"))}
+    ensure_balanced(
+        sheet, {JAN: Figures(received_stored=D("-40.000"), received_disposed=D("40.000"))}, "X"
+    )
+    with pytest.raises(DomainError):
+        ensure_balanced(sheet, {JAN: Figures(received_stored=D("-40.001"))}, "SW01")
+
+
+def test_a_receivers_storage_and_disposal_are_not_the_generators() -> None:
+    """Received tonnes never count against, or for, the enterprise's own generation."""
+    sheet = {JAN: Figures(generated=D("10.000"), transferred_in=D("50.000"))}
+    ensure_balanced(sheet, {JAN: Figures(received_stored=D("50.000"))}, "SW01")
+    with pytest.raises(DomainError):  # its own storage still needs its own generation
+        ensure_balanced(sheet, {JAN: Figures(stored=D("10.001"))}, "SW01")
+    with pytest.raises(DomainError):  # and generation does not cover intake's disposal
+        ensure_balanced(sheet, {JAN: Figures(received_disposed=D("50.001"))}, "SW01")
+
+
+def test_reversing_intake_storage_that_was_taken_out_and_used_is_refused() -> None:
+    sheet = {
+        JAN: Figures(transferred_in=D("10.000"), received_stored=D("10.000")),
+        FEB: Figures(received_stored=D("-10.000"), received_utilised=D("10.000")),
+    }
+    with pytest.raises(DomainError):  # reversing the storage: −10 t stored ever
+        ensure_balanced(sheet, {JAN: Figures(received_stored=D("-10.000"))}, "SW01")
+    with pytest.raises(DomainError):  # reversing the retrieval: 10 t stored and used
+        ensure_balanced(sheet, {FEB: Figures(received_stored=D("10.000"))}, "SW01")
+
+
 # -- property: the check is exact ----------------------------------------------------------
 
 MONTHS = [Period(y, m) for y in (2025, 2026) for m in (1, 6, 12)]
@@ -117,6 +187,9 @@ KINDS = [
     "opening_stock",
     "transferred_in",
     "received_utilised",
+    "received_stored",
+    "received_retrieved",  # a negative `received_stored`: taken back out of that storage
+    "received_disposed",
 ]
 tonnes = st.integers(min_value=1, max_value=50_000).map(lambda kg: D(kg) / 1000)
 operation = st.tuples(st.sampled_from(MONTHS), st.sampled_from(KINDS), tonnes, st.booleans())
@@ -159,9 +232,13 @@ def totals_hold(sheet: dict[Period, Figures]) -> bool:
     ordered = sorted(sheet)
     for i in range(len(ordered)):
         upto = ordered[: i + 1]
-        if sum((sheet[m].received_utilised for m in upto), D(0)) > sum(
-            (sheet[m].transferred_in for m in upto), D(0)
-        ):
+        stored = sum((sheet[m].received_stored for m in upto), D(0))
+        if stored < 0:
+            return False
+        accounted = stored + sum(
+            (sheet[m].received_utilised + sheet[m].received_disposed for m in upto), D(0)
+        )
+        if accounted > sum((sheet[m].transferred_in for m in upto), D(0)):
             return False
     return True
 
@@ -181,6 +258,8 @@ def test_accepted_reports_always_keep_the_identity_and_only_breaking_ones_are_re
             delta = Figures(**negated)
             month = at
         else:
+            if kind == "received_retrieved":
+                kind, amount = "received_stored", -amount
             column: dict[str, Any] = {kind: amount}
             delta = Figures(**column)
         after = apply(sheet, {month: delta})

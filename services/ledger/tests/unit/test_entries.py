@@ -47,6 +47,9 @@ def test_the_entry_kinds() -> None:
         "storage_retrieved",
         "disposed",
         "opening_stock",
+        "received_stored",
+        "received_storage_retrieved",
+        "received_disposed",
     ]
 
 
@@ -104,6 +107,35 @@ def test_invalid_reports_name_the_reason(
         report(**overrides)
     assert caught.value.code == code
     assert caught.value.field == field
+
+
+RECEIVERS_KINDS = [
+    EntryKind.RECEIVED_STORED,
+    EntryKind.RECEIVED_STORAGE_RETRIEVED,
+    EntryKind.RECEIVED_DISPOSED,
+]
+
+
+@pytest.mark.parametrize("kind", RECEIVERS_KINDS)
+def test_a_receivers_storage_and_disposal_are_reported_reversed_and_corrected(
+    kind: EntryKind,
+) -> None:
+    """Reported by the receiver itself, like `utilised`; intake has no prior-year stock."""
+    original = report(kind=kind, site=CEMENT, actor_enterprise_id="ent-cement")
+    assert (original.kind, original.enterprise_id) == (kind, "ent-cement")
+    assert reverse(original).tonnes == D("-12.500")
+    assert (
+        ledger.corrected(
+            original, entry_id="e-3", tonnes="2", reason="re-weighed", cause_event_id="evt-3"
+        ).kind
+        == kind
+    )
+    with pytest.raises(DomainError) as refused:
+        report(kind=kind, site=CEMENT, actor_enterprise_id="ent-cement", from_prior_stock=True)
+    assert refused.value.code == "PRIOR_STOCK_NOT_APPLICABLE"
+    with pytest.raises(DomainError) as other:
+        report(kind=kind, site=CEMENT)  # another enterprise's site
+    assert other.value.code == "NOT_AUTHORIZED"
 
 
 @pytest.mark.parametrize("kind", [EntryKind.UTILISED_IN_PLANT, EntryKind.DISPOSED])

@@ -82,6 +82,24 @@ def test_receivers_intake_is_not_generation() -> None:
     assert u.rate is None
 
 
+def test_a_receivers_storage_and_disposal_are_its_intake_figures_not_the_rate_s() -> None:
+    """Decision 027: kept apart from generation, storage, disposal and the rate."""
+    own = (entry(EntryKind.GENERATED, "100.000"), entry(EntryKind.UTILISED_IN_PLANT, "60.000"))
+    u = total(
+        *own,
+        entry(EntryKind.TRANSFERRED_IN, "80.000"),
+        entry(EntryKind.UTILISED, "30.000"),
+        entry(EntryKind.RECEIVED_STORED, "40.000"),
+        entry(EntryKind.RECEIVED_STORAGE_RETRIEVED, "15.000"),
+        entry(EntryKind.RECEIVED_DISPOSED, "10.000"),
+    )
+    alone = total(*own)
+    assert (u.rate, u.denominator, u.utilised) == (alone.rate, alone.denominator, alone.utilised)
+    assert (u.stored, u.disposed, u.disposal_rate) == (D(0), D(0), D("0.0000"))
+    assert (u.intake, u.received_utilised) == (D("80.000"), D("30.000"))
+    assert (u.received_stored, u.received_disposed) == (D("25.000"), D("10.000"))
+
+
 def test_rate_is_none_without_a_denominator_and_rounds_half_even() -> None:
     assert ratio(D("1"), D("0")) is None
     assert ratio(D("1"), D("3")) == D("0.3333")

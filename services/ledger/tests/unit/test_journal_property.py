@@ -46,7 +46,19 @@ reports = st.one_of(
         month,
         st.booleans(),
     ),
-    st.tuples(st.just("intake_used"), tonnes, month),
+    st.tuples(
+        st.just("intake"),
+        st.sampled_from(
+            [
+                EntryKind.UTILISED,
+                EntryKind.RECEIVED_STORED,
+                EntryKind.RECEIVED_STORAGE_RETRIEVED,
+                EntryKind.RECEIVED_DISPOSED,
+            ]
+        ),
+        tonnes,
+        month,
+    ),
     st.tuples(st.just("reverse"), st.integers(0, 40)),
     st.tuples(st.just("dispatch"), tonnes, month, st.booleans()),
     # Receive the n-th open shipment at a multiple of its dispatched weight (per mille).
@@ -64,8 +76,8 @@ def run(journal: Journal, op: tuple[Any, ...]) -> bool:
             case ("report", kind, t, month, prior):
                 prior = prior and kind in (EntryKind.UTILISED_IN_PLANT, EntryKind.DISPOSED)
                 journal.report(kind, STEEL, t, month, prior=prior)
-            case ("intake_used", t, month):
-                journal.report(EntryKind.UTILISED, CEMENT, t, month)
+            case ("intake", kind, t, month):
+                journal.report(kind, CEMENT, t, month)
             case ("reverse", index):
                 if not journal.entries:
                     return False

@@ -115,10 +115,17 @@ def test_mixed_scopes_are_refused(scope: Scope) -> None:
 
 
 def test_a_receivers_intake_is_kept_apart_from_generation() -> None:
-    for kind in (EntryKind.TRANSFERRED_IN, EntryKind.UTILISED):
+    for kind in (
+        EntryKind.TRANSFERRED_IN,
+        EntryKind.UTILISED,
+        EntryKind.RECEIVED_STORED,
+        EntryKind.RECEIVED_STORAGE_RETRIEVED,
+        EntryKind.RECEIVED_DISPOSED,
+    ):
         delta = delta_of(_entry(CEMENT, kind, D("5.000"), 1, prior=False))
         totals = Utilisation(delta)
         assert totals.generated == totals.utilised == totals.denominator == 0
+        assert totals.stored == totals.disposed == 0
         assert totals.rate is None
 
 

@@ -104,7 +104,7 @@ def figures_from_row(row: Mapping[Any, Any]) -> Figures:
 @functools.cache
 def _sum_of_scope() -> Select[Any]:
     """A scope's figures summed over a range of months, bound per call. Built once: the
-    fourteen SQL functions were a tenth of a query's time, and working out the cache key of
+    sums' SQL functions were a tenth of a query's time, and working out the cache key of
     a statement built afresh another tenth."""
     p = projection.c
     sums = (func.coalesce(func.sum(p[name]), 0).label(name) for name in COLUMNS)

@@ -23,11 +23,21 @@ being reported, so it enforces the inequalities that must hold at every point of
    records and may be drawn on from Y onwards; this year's storage becomes prior-year stock
    from next year.
 
-3. **Receiver's intake.** For every month m, from the first records up to m: utilisation
-   the receiver reports of its intake (`utilised`) ≤ its intake (`transferred_in`).
+3. **Receiver's intake.** For every month m, from the first records up to m: what the
+   receiver reports of its intake ≤ its intake (`transferred_in`):
+
+       utilised + stored from intake (net of what was taken back out) + disposed of
+       from intake   ≤   intake
+
 
 4. **This year's storage.** For every year Y and every month m of Y, year to date: what was
    taken back out of storage ≤ what was put into it (`stored`, net, never below zero).
+
+5. **Storage of intake.** For every month m, from the first records up to m: what the
+   receiver took back out of the storage of its intake ≤ what it put into it
+   (`received_stored`, net, never below zero). From the first records, not year to date as
+   check 4: intake has no year of generation (no prior-year stock to draw on instead), and
+   check 3 is cumulative too, so intake stored in December is taken out in January as it is.
 
 A shipment counts at its dispatched (origin) weight while in transit and, once received,
 at its received weight up to the dispatched one (`Manifest.credited_tonnes`): so a receipt
@@ -60,7 +70,7 @@ Sheet = Mapping[Period, Figures]
 class Check:
     """One inequality `used ≤ available` at one point in time."""
 
-    kind: str  # "current" | "prior" | "intake" | "storage"
+    kind: str  # "current" | "prior" | "intake" | "storage" | "intake-storage"
     period: Period
     used: Decimal
     available: Decimal
@@ -103,9 +113,16 @@ class Check:
                 f"at {self.available} t: more taken out of it than was put in (earlier years' "
                 "storage is drawn on with fromPriorStock)"
             )
+        if self.kind == "intake-storage":
+            return (
+                f"{waste_code}: storage of intake up to {self.period} would stand at "
+                f"{self.available} t: more taken out of it than was put in (receiver's "
+                "storage of intake)"
+            )
         return (
-            f"{waste_code}: utilisation of intake up to {self.period} would be {self.used} t "
-            f"but only {self.available} t was received"
+            f"{waste_code}: intake utilised, stored (net of what was taken back out) and "
+            f"disposed of up to {self.period} would be {self.used} t but only "
+            f"{self.available} t was received (receiver's intake)"
         )
 
 
@@ -117,6 +134,11 @@ def current_uses(f: Figures) -> Decimal:
 def prior_uses(f: Figures) -> Decimal:
     """What was drawn from earlier years' stock: used, transferred, disposed."""
     return f.in_plant_prior + f.transferred_out_prior + f.disposed_prior
+
+
+def intake_uses(f: Figures) -> Decimal:
+    """What the receiver accounts for of its intake: utilised, stored (net), disposed."""
+    return f.received_utilised + f.received_stored + f.received_disposed
 
 
 def checks(sheet: Sheet) -> dict[tuple[str, Period], Check]:
@@ -145,7 +167,7 @@ def checks(sheet: Sheet) -> dict[tuple[str, Period], Check]:
     # 3. receiver's intake, cumulative at every month with figures.
     used = available = ZERO
     for month in months:
-        used += sheet[month].received_utilised
+        used += intake_uses(sheet[month])
         available += sheet[month].transferred_in
         check = Check("intake", month, used, available)
         found[check.key] = check
@@ -156,6 +178,12 @@ def checks(sheet: Sheet) -> dict[tuple[str, Period], Check]:
             year, net = month.year, ZERO
         net += sheet[month].stored
         check = Check("storage", month, ZERO, net)
+        found[check.key] = check
+    # 5. storage of intake, cumulative: its net never below zero.
+    net = ZERO
+    for month in months:
+        net += sheet[month].received_stored
+        check = Check("intake-storage", month, ZERO, net)
         found[check.key] = check
     return found
 

@@ -13,6 +13,9 @@ Kinds and what they mean for the enterprise that owns the entry:
 | `transferred_out`   | generator | 委托利用: handed to a recycler, at the received weight¹ |
 | `transferred_in`    | receiver  | intake from a manifest (not generation)                |
 | `utilised`          | receiver  | intake the receiver reports as utilised                |
+| `received_stored`   | receiver  | intake put into the receiver's storage                 |
+| `received_storage_retrieved` | receiver | intake taken back out of that storage          |
+| `received_disposed` | receiver  | intake disposed of (residues it could not use)          |
 | `stored`            | generator | 贮存量: this period's generation put into storage        |
 | `disposed`          | generator | 处置量                                                  |
 | `opening_stock`     | generator | stock held from before the ledger's records (往年贮存)  |
@@ -21,6 +24,7 @@ Kinds and what they mean for the enterprise that owns the entry:
 
 `utilised_in_plant`, `transferred_out` and `disposed` carry `from_prior_stock`: whether the
 tonnes came out of earlier years' storage (formulas.md §1, "How prior-year stock enters").
+The receiver's kinds do not: intake is not generation, it has no year of its own (decision 027).
 """
 
 from __future__ import annotations
@@ -51,6 +55,11 @@ class EntryKind(enum.StrEnum):
     STORAGE_RETRIEVED = "storage_retrieved"
     DISPOSED = "disposed"
     OPENING_STOCK = "opening_stock"
+    #: The receiver's intake stored, taken back out of that storage, disposed of: kept apart
+    #: from the generator's own kinds so no area total counts a tonne twice (decision 027).
+    RECEIVED_STORED = "received_stored"
+    RECEIVED_STORAGE_RETRIEVED = "received_storage_retrieved"
+    RECEIVED_DISPOSED = "received_disposed"
 
 
 #: The longest reason or note the ledger keeps (its text columns): longer is refused, never cut.
@@ -66,6 +75,9 @@ REPORTED_KINDS = frozenset(
         EntryKind.STORAGE_RETRIEVED,
         EntryKind.DISPOSED,
         EntryKind.OPENING_STOCK,
+        EntryKind.RECEIVED_STORED,
+        EntryKind.RECEIVED_STORAGE_RETRIEVED,
+        EntryKind.RECEIVED_DISPOSED,
     }
 )
 #: Kinds that may draw on earlier years' storage.

@@ -15,7 +15,9 @@ drift upwards when many rows are reported) to 4 places ("0.9859").
 
 Area totals count each tonne once: only the generator's entries (`generated`,
 `utilised_in_plant`, `transferred_out`, `stored`, `disposed`) enter them; a receiver's
-`transferred_in` and `utilised` are its intake, kept apart as `intake` figures.
+`transferred_in`, and what it reports of it (`utilised`, `received_stored` net of
+`received_storage_retrieved`, `received_disposed`), are its intake figures, kept apart in
+columns no rate reads (decision 027).
 """
 
 from __future__ import annotations
@@ -49,6 +51,10 @@ class Figures:
     transfers: int = 0
     transport_co2e_kg: Decimal = ZERO
     avoided_co2e_kg: Decimal = ZERO
+    #: The receiver's intake in its storage (net of what was taken back out) and disposed
+    #: of; last, so that the migration appends them to the projection (decision 027).
+    received_stored: Decimal = ZERO
+    received_disposed: Decimal = ZERO
 
     def __add__(self, other: Figures) -> Figures:
         return _make(*(a + b for a, b in zip(_values(self), _values(other), strict=True)))
@@ -59,7 +65,7 @@ class Figures:
         return _make(**columns)
 
     def changes(self) -> tuple[tuple[str, Decimal | int], ...]:
-        """The non-zero columns: an entry's delta sets one or two of fourteen."""
+        """The non-zero columns: an entry's delta sets one or two of sixteen."""
         return tuple((name, v) for name, v in zip(COLUMNS, _values(self), strict=True) if v)
 
     def is_zero(self) -> bool:
@@ -122,6 +128,12 @@ def delta_of(entry: Entry) -> Figures:
             return Figures(transferred_in=t)
         case EntryKind.UTILISED:
             return Figures(received_utilised=t)
+        case EntryKind.RECEIVED_STORED:
+            return Figures(received_stored=t)
+        case EntryKind.RECEIVED_STORAGE_RETRIEVED:
+            return Figures(received_stored=-t)  # net, as the generator's `stored`
+        case EntryKind.RECEIVED_DISPOSED:
+            return Figures(received_disposed=t)
 
 
 def ratio(numerator: Decimal, denominator: Decimal) -> Decimal | None:
@@ -185,6 +197,19 @@ class Utilisation:
     @property
     def intake(self) -> Decimal:
         return self.figures.transferred_in
+
+    @property
+    def received_utilised(self) -> Decimal:
+        return self.figures.received_utilised
+
+    @property
+    def received_stored(self) -> Decimal:
+        """Intake put into storage, net of what was taken back out (over the range)."""
+        return self.figures.received_stored
+
+    @property
+    def received_disposed(self) -> Decimal:
+        return self.figures.received_disposed
 
     @property
     def denominator(self) -> Decimal:
