@@ -1115,12 +1115,20 @@ MUTATIONS = [
             "reportOpeningStock",
         )
     ),
-    Row(
-        "reportReceivedUtilisation(R's site)",
-        report_mutation("reportReceivedUtilisation"),
-        "reportReceivedUtilisation",
-        report_input("site_r", "SW04"),
-        only("recycler"),
+    *(
+        Row(
+            f"{kind}(R's site)",
+            report_mutation(kind),
+            kind,
+            report_input("site_r", "SW04"),
+            only("recycler"),
+        )
+        for kind in (
+            "reportReceivedUtilisation",
+            "reportReceivedStorage",
+            "reportReceivedStorageRetrieval",
+            "reportReceivedDisposal",
+        )
     ),
     Row(
         "reverseEntry(A's)", REVERSE_ENTRY, "reverseEntry", by_id("E_reverse"), only("enterprise_a")

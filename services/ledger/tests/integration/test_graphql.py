@@ -105,7 +105,7 @@ class Api:
 
     async def report(
         self,
-        token: str,
+        token: str | None,
         site: Site,
         tonnes: str,
         period: str,
@@ -684,6 +684,139 @@ async def test_storage_taken_back_out_this_year_is_reported_and_used(
         "60.000",
         "0.6000",
     )
+
+
+INTAKE = """
+query($scope: UtilisationScope!, $from: String!, $to: String!) {
+  utilisation(scope: $scope, from: $from, to: $to) {
+    generatedTonnes disposedTonnes storedTonnes rate intakeTonnes receivedUtilisedTonnes
+    receivedStoredTonnes receivedDisposedTonnes
+  }
+}"""
+
+
+async def test_a_recycler_stores_takes_out_and_disposes_of_what_it_received(
+    api: Api, ledger: Harness
+) -> None:
+    """Decision 027: a receiver's storage, retrieval and disposal of its intake, checked
+    against the intake (never its generation) and kept apart from the generator's figures."""
+    steel = await ledger.register("青山区")
+    cement = await ledger.register("新洲区")
+    own = tenant(cement)
+    await api.report(tenant(steel), steel, "100.000", "2026-03")
+    match = await ledger.confirm(steel, cement, "100.000")
+    sent = await ledger.service.dispatch(steel.enterprise_id, match, "100.000", period="2026-03")
+    await ledger.service.receive(cement.enterprise_id, sent.id, "100.000")
+
+    # Its own storage and disposal are of its generation: received waste is refused there.
+    generators = await api.report(own, cement, "10.000", "2026-04", "reportStorage")
+    assert generators["userErrors"][0]["code"] == "BALANCE_VIOLATION"
+
+    used = await api.report(own, cement, "50.000", "2026-04", "reportReceivedUtilisation")
+    stored = await api.report(own, cement, "40.000", "2026-04", "reportReceivedStorage")
+    disposed = await api.report(own, cement, "10.000", "2026-05", "reportReceivedDisposal")
+    assert [r["userErrors"] for r in (used, stored, disposed)] == [[], [], []]
+    assert (stored["entry"]["kind"], disposed["entry"]["kind"]) == (
+        "RECEIVED_STORED",
+        "RECEIVED_DISPOSED",
+    )
+    assert stored["entry"]["enterpriseId"] == cement.enterprise_id
+    # All 100 t are accounted for: nothing more is used before it leaves storage.
+    over = await api.report(own, cement, "0.001", "2026-05", "reportReceivedDisposal")
+    assert over["entry"] is None
+    assert over["userErrors"][0]["code"] == "BALANCE_VIOLATION"
+    assert over["userErrors"][0]["field"] == "tonnes"
+    assert "receiver's intake" in over["userErrors"][0]["message"]
+    taken = await api.report(own, cement, "30.000", "2026-06", "reportReceivedStorageRetrieval")
+    assert taken["userErrors"] == []
+    assert taken["entry"]["kind"] == "RECEIVED_STORAGE_RETRIEVED"
+    assert (await api.report(own, cement, "30.000", "2026-06", "reportReceivedUtilisation"))[
+        "userErrors"
+    ] == []
+    too_much = await api.report(own, cement, "10.001", "2026-06", "reportReceivedStorageRetrieval")
+    assert too_much["userErrors"][0]["code"] == "BALANCE_VIOLATION"
+    assert "storage of intake" in too_much["userErrors"][0]["message"]
+    prior = await api.report(
+        own, cement, "1.000", "2026-06", "reportReceivedDisposal", fromPriorStock=True
+    )
+    assert prior["userErrors"][0]["code"] == "PRIOR_STOCK_NOT_APPLICABLE"
+
+    window = {"from": "2026-01", "to": "2026-12"}
+    figures = (await api.data(INTAKE, own, scope={"enterpriseId": cement.enterprise_id}, **window))[
+        "utilisation"
+    ]
+    assert figures == {
+        "generatedTonnes": "0.000",
+        "disposedTonnes": "0.000",
+        "storedTonnes": "0.000",
+        "rate": None,
+        "intakeTonnes": "100.000",
+        "receivedUtilisedTonnes": "80.000",
+        "receivedStoredTonnes": "10.000",
+        "receivedDisposedTonnes": "10.000",
+    }
+    # The generator's rate and its denominator are its own; area totals count each tonne once.
+    supplier = (
+        await api.data(INTAKE, tenant(steel), scope={"enterpriseId": steel.enterprise_id}, **window)
+    )["utilisation"]
+    assert (supplier["generatedTonnes"], supplier["rate"]) == ("100.000", "1.0000")
+    city = (await api.data(INTAKE, regulator("*"), scope={}, **window))["utilisation"]
+    assert (city["generatedTonnes"], city["disposedTonnes"], city["storedTonnes"]) == (
+        "100.000",
+        "0.000",
+        "0.000",
+    )
+    assert (city["receivedStoredTonnes"], city["receivedDisposedTonnes"]) == ("10.000", "10.000")
+    # The regulator's league table shows them too.
+    league = (
+        await api.data(
+            """query { enterpriseUtilisation(from: "2026-01", to: "2026-12", district: "新洲区",
+                 first: 50) { edges { node { enterprise { id } figures {
+                 receivedStoredTonnes receivedDisposedTonnes } } } } }""",
+            regulator("新洲区"),
+        )
+    )["enterpriseUtilisation"]
+    listed = {e["node"]["enterprise"]["id"]: e["node"]["figures"] for e in league["edges"]}
+    assert listed[cement.enterprise_id] == {
+        "receivedStoredTonnes": "10.000",
+        "receivedDisposedTonnes": "10.000",
+    }
+
+    # Reversible and correctable like every entry, within the intake.
+    corrected = (
+        await api.data(
+            """mutation($id: ID!) { correctEntry(id: $id, tonnes: "5.000", reason: "re-weighed") {
+                 entry { kind tonnes } userErrors { code } } }""",
+            own,
+            id=disposed["entry"]["id"],
+        )
+    )["correctEntry"]
+    assert corrected == {
+        "entry": {"kind": "RECEIVED_DISPOSED", "tonnes": "5.000"},
+        "userErrors": [],
+    }
+    # Taking the retrieval back would leave 30 t utilised that were still in storage.
+    undone = (
+        await api.data(
+            """mutation($id: ID!) { reverseEntry(id: $id, reason: "never taken out") {
+                 entry { tonnes } userErrors { code } } }""",
+            own,
+            id=taken["entry"]["id"],
+        )
+    )["reverseEntry"]
+    assert undone["userErrors"] == [{"code": "BALANCE_VIOLATION"}]
+    # Only the recycler itself reports, reverses or corrects them.
+    for who in (tenant(steel), regulator("新洲区"), issue_token(JWT, Role.ADMIN), None):
+        refused = await api.report(who, cement, "1.000", "2026-06", "reportReceivedStorage")
+        assert refused["userErrors"][0]["code"] == "NOT_AUTHORIZED"
+    stolen = (
+        await api.data(
+            """mutation($id: ID!) { reverseEntry(id: $id, reason: "x") { userErrors { code } } }""",
+            tenant(steel),
+            id=stored["entry"]["id"],
+        )
+    )["reverseEntry"]
+    assert stolen["userErrors"] == [{"code": "NOT_AUTHORIZED"}]
 
 
 CANCEL = """

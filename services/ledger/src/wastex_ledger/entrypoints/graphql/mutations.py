@@ -105,6 +105,39 @@ class Mutation:
         return await _report(info, EntryKind.UTILISED, input)
 
     @strawberry.mutation(
+        description=(
+            "A receiver puts part of its intake into storage (with what it utilised and "
+            "disposed of, ≤ what it received; never counted as generation)."
+        )
+    )
+    async def report_received_storage(
+        self, info: Info, input: LedgerReportInput
+    ) -> LedgerEntryPayload:
+        return await _report(info, EntryKind.RECEIVED_STORED, input)
+
+    @strawberry.mutation(
+        description=(
+            "A receiver takes intake back out of its storage, to be utilised or disposed of "
+            "(≤ what it put into that storage since its first records, across year ends)."
+        )
+    )
+    async def report_received_storage_retrieval(
+        self, info: Info, input: LedgerReportInput
+    ) -> LedgerEntryPayload:
+        return await _report(info, EntryKind.RECEIVED_STORAGE_RETRIEVED, input)
+
+    @strawberry.mutation(
+        description=(
+            "A receiver disposes of part of its intake, e.g. residues it could not use (with "
+            "what it utilised and stored, ≤ what it received; never the generator's 处置量)."
+        )
+    )
+    async def report_received_disposal(
+        self, info: Info, input: LedgerReportInput
+    ) -> LedgerEntryPayload:
+        return await _report(info, EntryKind.RECEIVED_DISPOSED, input)
+
+    @strawberry.mutation(
         description="Cancel one of the caller's entries with a reversing entry (never an update)."
     )
     async def reverse_entry(self, info: Info, id: strawberry.ID, reason: str) -> LedgerEntryPayload:

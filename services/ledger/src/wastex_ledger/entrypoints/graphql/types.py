@@ -313,7 +313,9 @@ class ManifestType:
         "rate = utilised ÷ (generated + priorStockUtilised); inPlantShare = utilisedInPlant ÷ "
         "(generated + priorStockUtilised); rates are 4-place fractions, null when the "
         "denominator is 0. Area totals count each tonne once (a recycler's intake is not "
-        "generation; it is intakeTonnes). wasteClass: the codes covered (general waste "
+        "generation; it is intakeTonnes, and what the recycler reports of it is "
+        "receivedUtilisedTonnes, receivedStoredTonnes and receivedDisposedTonnes, apart from "
+        "the generator's figures and rates). wasteClass: the codes covered (general waste "
         "unless the scope asked otherwise or named a code)."
     ),
 )
@@ -331,6 +333,19 @@ class UtilisationRateType:
     stored_tonnes: Decimal
     opening_stock_tonnes: Decimal
     intake_tonnes: Decimal
+    received_utilised_tonnes: Decimal = strawberry.field(
+        description="Intake the receiver reports as utilised (reportReceivedUtilisation)."
+    )
+    received_stored_tonnes: Decimal = strawberry.field(
+        description=(
+            "Intake put into the receiver's storage, net of what was taken back out "
+            "(reportReceivedStorage − reportReceivedStorageRetrieval; negative over a range "
+            "that took out more than it put in)."
+        )
+    )
+    received_disposed_tonnes: Decimal = strawberry.field(
+        description="Intake the receiver disposed of (reportReceivedDisposal)."
+    )
     rate: Decimal | None
     in_plant_share: Decimal | None
     disposal_rate: Decimal | None = strawberry.field(
@@ -353,6 +368,9 @@ class UtilisationRateType:
             stored_tonnes=u.stored,
             opening_stock_tonnes=u.opening_stock,
             intake_tonnes=u.intake,
+            received_utilised_tonnes=u.received_utilised,
+            received_stored_tonnes=u.received_stored,
+            received_disposed_tonnes=u.received_disposed,
             rate=u.rate,
             in_plant_share=u.in_plant_share,
             disposal_rate=u.disposal_rate,
