@@ -434,6 +434,11 @@ async def scenario(ledger: Harness) -> None:
         )
         await svc.receive(cement.enterprise_id, sent.id, received)
     await report(cement, EntryKind.UTILISED, "99.000", "2026-03")
+    # What the recycler stored, took back out and disposed of (decision 027).
+    await report(cement, EntryKind.RECEIVED_STORED, "20.000", "2026-03")
+    await report(cement, EntryKind.RECEIVED_STORAGE_RETRIEVED, "5.000", "2026-04")
+    disposed = await report(cement, EntryKind.RECEIVED_DISPOSED, "5.000", "2026-04")
+    await svc.correct_entry(cement.enterprise_id, disposed, "4.000", "residue re-weighed")
 
 
 async def test_replay_rebuilds_the_projection_equal_to_the_incremental_one(
@@ -443,6 +448,7 @@ async def test_replay_rebuilds_the_projection_equal_to_the_incremental_one(
     await scenario(ledger)
     incremental = await ledger.projection()
     assert len(incremental) > 40
+    assert any(row["received_stored"] and row["received_disposed"] for row in incremental.values())
 
     # Publish the outbox, then publish it all again: the topic holds every event twice.
     published = await drain(uow_factory, replay_bootstrap)
