@@ -15,11 +15,16 @@ class QuantityError(ValueError):
     """A quantity that is not a positive, finite, kilogram-precision number of tonnes."""
 
 
-def decimal_of(value: str | int | Decimal) -> Decimal:
-    """`Decimal(value)`, refusing text (InvalidOperation) that Python reads but nobody writes
-    a quantity as: digit groups with underscores ("1_000") and other scripts' digits ("１２",
+def plain_number_text(text: str) -> bool:
+    """Whether `text` is free of what Python's `Decimal` reads but nobody writes a quantity
+    as: digit groups with underscores ("1_000") and other scripts' digits ("１２",
     full-width), where a typo becomes a number nobody meant."""
-    if isinstance(value, str) and (not value.isascii() or "_" in value):
+    return text.isascii() and "_" not in text
+
+
+def decimal_of(value: str | int | Decimal) -> Decimal:
+    """`Decimal(value)`, refusing text (InvalidOperation) that is not `plain_number_text`."""
+    if isinstance(value, str) and not plain_number_text(value):
         raise InvalidOperation(f"{value!r} is not written in ASCII digits")
     return Decimal(value)
 

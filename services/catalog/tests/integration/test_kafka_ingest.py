@@ -327,3 +327,56 @@ async def test_an_offer_posted_and_withdrawn_in_one_batch_is_withdrawn(
                 "totalCount"
             ] != 1:
                 await asyncio.sleep(0.2)
+
+
+async def stored_counts(api: Api, enterprise: str) -> tuple[int, int]:
+    data = await api.as_(ADMIN).data(COUNTS, enterpriseId=enterprise)
+    return data["offers"]["totalCount"], data["demands"]["totalCount"]
+
+
+async def after_the_last(api: Api, last: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
+    """The stored counts once each enterprise's last (good) message is in: at least `last`.
+    Each enterprise's messages share a key, so its earlier ones were read before."""
+    async with asyncio.timeout(120):
+        while True:
+            found = {e: await stored_counts(api, e) for e in last}
+            if all(all(f >= w for f, w in zip(found[e], last[e], strict=True)) for e in last):
+                return found
+            await asyncio.sleep(0.3)
+
+
+async def test_numbers_written_with_digit_groups_or_other_digits_are_parked_as_over_graphql(
+    kafka_bootstrap: str, database_url: str, tmp_path: Path
+) -> None:
+    """GraphQL's Decimal refuses "1_000" and full-width "１２" (Python reads 1000 and 12); the
+    ingest model turned them into numbers before the domain's parser could refuse them, so
+    a factory's typo was stored as a quantity nobody wrote."""
+    settings = ingest_settings(database_url, kafka_bootstrap, tmp_path)
+    async with running_catalog(settings) as api:
+        steel = await setup_party(api, "Grouped Steel", "FACTORY", "青山区")
+        cement = await setup_party(api, "Grouped Cement", "RECYCLER", "江夏区")
+        await api.register_licence(cement.enterprise, ["SW01", "SW02"])
+
+        def demand(**changes: Any) -> Message:
+            data = {"siteId": cement.site, **DEMAND_DATA, **changes}
+            value = envelope_json("wastex.demand.submit", cement.enterprise, data)
+            return Message(INGEST_DEMANDS.name, cement.enterprise, value, cement.auth)
+
+        await produce(
+            kafka_bootstrap,
+            [
+                steel.offer(quantityTonnes="1_000"),
+                steel.offer(quantityTonnes="１２"),
+                steel.offer(moisturePercent="1_2"),
+                demand(maxDistanceKm="６0"),
+                steel.offer(),
+                demand(),
+            ],
+        )
+        stored = await after_the_last(api, {steel.enterprise: (1, 0), cement.enterprise: (0, 1)})
+        assert stored == {steel.enterprise: (1, 0), cement.enterprise: (0, 1)}
+        parked = await dead_letters(
+            kafka_bootstrap, {steel.enterprise, cement.enterprise}, expected=4, timeout=60
+        )
+        assert {dict(r.headers)["x-error-type"] for r in parked} == {b"SCHEMA_INVALID"}
+        assert all(b"ASCII digits" in dict(r.headers)["x-error"] for r in parked)

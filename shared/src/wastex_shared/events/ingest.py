@@ -5,7 +5,8 @@ typo in a factory's integration lands in the DLQ instead of being silently dropp
 are only typed here (a negative tonnage parses): the business rules live in the services'
 domains, so a rule broken over Kafka carries the same error code as over GraphQL. Lengths
 here are only sanity bounds above the domains' own limits, and a date is written
-"YYYY-MM-DD" as in GraphQL (not a Unix timestamp, which pydantic would take).
+"YYYY-MM-DD" as in GraphQL (not a Unix timestamp, which pydantic would take), and a number
+in ASCII digits without digit groups, as GraphQL's `Decimal` takes it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pydantic import BeforeValidator, ConfigDict, Field
 
 from wastex_shared.events.registry import EventModel, event
 from wastex_shared.topics import INGEST_DEMANDS, INGEST_LEDGER_REPORTS, INGEST_OFFERS
+from wastex_shared.units import plain_number_text
 
 
 def _written_date(value: Any) -> Any:
@@ -30,6 +32,19 @@ def _written_date(value: Any) -> Any:
 Day = Annotated[date, BeforeValidator(_written_date)]
 
 
+def _written_number(value: Any) -> Any:
+    # pydantic's Decimal reads "1_000" as 1000 and full-width "１２" as 12 before the
+    # domain's parser sees the text (GraphQL's Decimal refuses both): a typo would be stored
+    # as a quantity nobody wrote.
+    if isinstance(value, str) and not plain_number_text(value):
+        raise ValueError(f'{value!r} is not a number written in ASCII digits, e.g. "120.500"')
+    return value
+
+
+#: A number as GraphQL's `Decimal` takes it (its rules, such as places, are the domain's).
+Number = Annotated[Decimal, BeforeValidator(_written_number)]
+
+
 class IngestModel(EventModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -38,12 +53,12 @@ class IngestModel(EventModel):
 class OfferSubmit(IngestModel):
     site_id: str = Field(min_length=1, max_length=64)
     waste_code: str = Field(min_length=1, max_length=200)
-    quantity_tonnes: Decimal
+    quantity_tonnes: Number
     available_from: Day
     available_until: Day
     description: str | None = Field(default=None, max_length=20_000)
-    moisture_percent: Decimal | None = None
-    particle_size_mm: Decimal | None = None
+    moisture_percent: Number | None = None
+    particle_size_mm: Number | None = None
 
 
 @event("wastex.offer.withdraw", INGEST_OFFERS)
@@ -59,20 +74,20 @@ class OfferAmend(IngestModel):
     as they are."""
 
     id: str = Field(min_length=1, max_length=64)
-    quantity_tonnes: Decimal | None = None
+    quantity_tonnes: Number | None = None
     available_from: Day | None = None
     available_until: Day | None = None
     description: str | None = Field(default=None, max_length=20_000)
-    moisture_percent: Decimal | None = None
-    particle_size_mm: Decimal | None = None
+    moisture_percent: Number | None = None
+    particle_size_mm: Number | None = None
 
 
 @event("wastex.demand.submit", INGEST_DEMANDS)
 class DemandSubmit(IngestModel):
     site_id: str = Field(min_length=1, max_length=64)
     waste_codes: list[str] = Field(min_length=1)  # how many: the domain's rule
-    quantity_tonnes: Decimal
-    max_distance_km: Decimal
+    quantity_tonnes: Number
+    max_distance_km: Number
     available_from: Day
     available_until: Day
 
@@ -90,8 +105,8 @@ class DemandAmend(IngestModel):
     rest as they are."""
 
     id: str = Field(min_length=1, max_length=64)
-    quantity_tonnes: Decimal | None = None
-    max_distance_km: Decimal | None = None
+    quantity_tonnes: Number | None = None
+    max_distance_km: Number | None = None
     available_from: Day | None = None
     available_until: Day | None = None
 
@@ -99,7 +114,7 @@ class DemandAmend(IngestModel):
 class LedgerReport(IngestModel):
     site_id: str = Field(min_length=1, max_length=64)
     waste_code: str = Field(min_length=1, max_length=16)
-    tonnes: Decimal
+    tonnes: Number
     period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
 
 

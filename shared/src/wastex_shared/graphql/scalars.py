@@ -16,9 +16,11 @@ from typing import Final
 from strawberry.schema.types.base_scalars import DecimalDefinition, wrap_parser
 from strawberry.types.scalar import ScalarDefinition, ScalarWrapper
 
+from wastex_shared.units import plain_number_text
+
 
 def parse_decimal(value: object) -> decimal.Decimal:
-    if isinstance(value, str) and (not value.isascii() or "_" in value):
+    if isinstance(value, str) and not plain_number_text(value):
         raise ValueError(f'{value!r} is not a decimal written in ASCII digits, e.g. "120.500"')
     return decimal.Decimal(value if isinstance(value, str) else str(value))
 
