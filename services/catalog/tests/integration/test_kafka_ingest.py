@@ -380,3 +380,28 @@ async def test_numbers_written_with_digit_groups_or_other_digits_are_parked_as_o
         )
         assert {dict(r.headers)["x-error-type"] for r in parked} == {b"SCHEMA_INVALID"}
         assert all(b"ASCII digits" in dict(r.headers)["x-error"] for r in parked)
+
+
+async def test_a_date_is_taken_only_as_written_yyyy_mm_dd(
+    kafka_bootstrap: str, database_url: str, tmp_path: Path
+) -> None:
+    """pydantic reads a Unix timestamp sent as text ("1798761600") and a midnight datetime
+    as a day; a factory's system sending either had it stored as some day it never wrote
+    (GraphQL's Date takes neither)."""
+    settings = ingest_settings(database_url, kafka_bootstrap, tmp_path)
+    async with running_catalog(settings) as api:
+        steel = await setup_party(api, "Stamped Steel", "FACTORY", "青山区")
+        await produce(
+            kafka_bootstrap,
+            [
+                steel.offer(availableFrom="1798761600"),  # 2027-01-01, as text
+                steel.offer(availableUntil="2027-01-31T00:00:00Z"),
+                steel.offer(availableUntil="2027-01-31T00:00:00"),
+                steel.offer(),
+            ],
+        )
+        stored = await after_the_last(api, {steel.enterprise: (1, 0)})
+        assert stored == {steel.enterprise: (1, 0)}
+        parked = await dead_letters(kafka_bootstrap, {steel.enterprise}, expected=3, timeout=60)
+        assert {dict(r.headers)["x-error-type"] for r in parked} == {b"SCHEMA_INVALID"}
+        assert all(b"YYYY-MM-DD" in dict(r.headers)["x-error"] for r in parked)
