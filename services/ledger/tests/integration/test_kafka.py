@@ -535,3 +535,54 @@ async def test_replay_rebuilds_the_projection_equal_to_the_incremental_one(
     await replay(settings)
     assert await ledger.projection() == incremental
     await asyncio.sleep(0)
+
+
+async def test_every_report_takes_the_graphql_inputs_fields_from_prior_stock_included(
+    kafka_bootstrap: str, uow_factory: UnitOfWorkFactory
+) -> None:
+    """Every report mutation takes `LedgerReportInput`, `fromPriorStock` included (false by
+    default; true refused by the rule where it does not apply). Over Kafka, only in-plant
+    use and disposal took it: a factory's system sending the same fields for every report
+    had its generation, storage and opening stock parked as SCHEMA_INVALID."""
+    ledger = harness(uow_factory)
+    site = await ledger.register("青山区")
+    token = issue_token(JWT, Role.ENTERPRISE, site.enterprise_id)
+
+    def report(kind: str, tonnes: str, prior: bool) -> tuple[bytes, str, str | None]:
+        data = {
+            "siteId": site.site_id,
+            "wasteCode": "SW01",
+            "tonnes": tonnes,
+            "period": "2026-11",
+            "fromPriorStock": prior,
+        }
+        return command(f"wastex.report.{kind}", site.enterprise_id, data), site.enterprise_id, token
+
+    router, _ = build_router(ledger.service, uow_factory, settings_for(kafka_bootstrap))
+    broker = make_broker(kafka_bootstrap)
+    broker.include_router(router)
+    await broker.start()
+    try:
+        await produce(
+            kafka_bootstrap,
+            "ingest.ledger-reports.v1",
+            [
+                report("generation", "300.000", False),
+                report("generation", "1.000", True),  # refused by the rule, as over GraphQL
+                report("storage", "20.000", False),
+                report("storage-retrieval", "5.000", False),
+                report("opening-stock", "40.000", False),
+                report("in-plant-utilisation", "100.000", False),
+            ],
+        )
+
+        async def booked() -> Any:
+            u = await ledger.figures(Scope(enterprise_id=site.enterprise_id), "2026-11")
+            return u if u.utilised_in_plant == D("100.000") else None
+
+        figures = await eventually(booked, timeout=60)
+        assert (figures.generated, figures.stored) == (D("300.000"), D("15.000"))
+        letters = await dead_letters(uow_factory, site.enterprise_id)
+        assert [letter["x-error-type"] for letter in letters] == ["PRIOR_STOCK_NOT_APPLICABLE"]
+    finally:
+        await broker.stop()

@@ -118,13 +118,14 @@ class DemandAmend(IngestModel):
 
 
 class LedgerReport(IngestModel):
+    """The fields of GraphQL's `LedgerReportInput`, which every report mutation takes:
+    `fromPriorStock` too, whose `true` the ledger refuses where it does not apply
+    (PRIOR_STOCK_NOT_APPLICABLE, as over GraphQL)."""
+
     site_id: str = Field(min_length=1, max_length=64)
     waste_code: str = Field(min_length=1, max_length=16)
     tonnes: Number
     period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
-
-
-class PriorStockReport(LedgerReport):
     from_prior_stock: bool = False
 
 
@@ -134,7 +135,7 @@ class GenerationReport(LedgerReport):
 
 
 @event("wastex.report.in-plant-utilisation", INGEST_LEDGER_REPORTS)
-class InPlantUtilisationReport(PriorStockReport):
+class InPlantUtilisationReport(LedgerReport):
     pass
 
 
@@ -149,7 +150,7 @@ class StorageRetrievalReport(LedgerReport):
 
 
 @event("wastex.report.disposal", INGEST_LEDGER_REPORTS)
-class DisposalReport(PriorStockReport):
+class DisposalReport(LedgerReport):
     pass
 
 
