@@ -99,6 +99,38 @@ async def test_a_letter_of_another_dlq_named_in_the_marker_is_not_taken_for_ours
     assert sorted(letter.offset for letter in sent) == [0, 1]
 
 
+async def test_a_marker_a_producer_wrote_hides_no_other_letter(
+    kafka_bootstrap: str, uow_factory: UnitOfWorkFactory
+) -> None:
+    """A factory's system may set any header: one naming our DLQ's offset 0 in the marker on
+    a broken message of its own hid the letter there (another factory's message) from every
+    re-drive. A marker counts only for a letter holding the same message."""
+    topic, group = f"t-{uuid.uuid4().hex[:8]}", f"g{uuid.uuid4().hex[:8]}"
+    consumer = EventConsumer(group, uow_factory, {"wastex.offer.submit": never_called})
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        # One key: one partition here and in the DLQ (a DLQ has one; this one is made on use).
+        await producer.send_and_wait(topic, b"{victim's broken", key=b"k")
+        await producer.send_and_wait(
+            topic,
+            b"{rogue broken",
+            key=b"k",
+            headers=[(REDRIVE_OF, f"{dlq_for(group)}@0".encode())],
+        )
+    finally:
+        await producer.stop()
+    relay = OutboxRelay(uow_factory, make_producer(kafka_bootstrap))
+    await relay._producer.start()
+    try:
+        await consumer.handle_batch(await records(kafka_bootstrap, topic))
+        await relay.drain_once()
+    finally:
+        await relay._producer.stop()
+    sent = await redrive_letters(kafka_bootstrap, group, Filter(), dry_run=True)
+    assert sorted(letter.original_offset for letter in sent) == [0, 1]
+
+
 async def test_every_chosen_letter_is_sent_however_long_the_sends_take(
     kafka_bootstrap: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 from collections.abc import AsyncGenerator
 from dataclasses import asdict, dataclass
@@ -87,6 +88,9 @@ class DeadLetter:
     redrive_of: str | None = None
     #: Only the head of the message was kept (it was too large): it cannot be re-driven.
     truncated: bool = False
+    #: A digest of the message the letter holds: a re-drive sends it unchanged, so a letter
+    #: re-driven and parked again holds the same.
+    value_digest: str = ""
 
     @property
     def redrivable(self) -> bool:
@@ -203,6 +207,7 @@ def decode(record: Any) -> DeadLetter:
         authenticated_source=headers.get(AUTHENTICATED_SOURCE) or None,
         redrive_of=headers.get(REDRIVE_OF) or None,
         truncated=TRUNCATED_FROM in headers,
+        value_digest=hashlib.blake2b(record.value or b"", digest_size=16).hexdigest(),
     )
 
 
@@ -262,6 +267,17 @@ def redrive_headers(record: Any, letter: DeadLetter, jwt: JwtConfig) -> list[tup
     return headers
 
 
+def _parked_again(letter: DeadLetter, named: DeadLetter | None) -> bool:
+    """Whether `letter` is the message of the letter its marker names, parked again. Any
+    producer can write the marker: one naming another factory's letter must not hide it
+    from every re-drive, so the letter named must hold the same message from the same topic."""
+    return (
+        named is not None
+        and named.value_digest == letter.value_digest
+        and named.original_topic == letter.original_topic
+    )
+
+
 def signs_for(letter: DeadLetter) -> bool:
     """Whether re-driving `letter` signs a token: an ingest message that was authenticated."""
     return letter.original_topic in INGEST_TOPICS and bool(letter.authenticated_source)
@@ -285,7 +301,7 @@ async def redrive_letters(
     positions = {
         by_ref[letter.redrive_of].origin
         for letter in read
-        if letter.redrive_of is not None and letter.redrive_of in by_ref
+        if letter.redrive_of is not None and _parked_again(letter, by_ref.get(letter.redrive_of))
     }
     chosen: dict[int, DeadLetter] = {}
     for letter in read:
