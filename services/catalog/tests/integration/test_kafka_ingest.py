@@ -405,3 +405,27 @@ async def test_a_date_is_taken_only_as_written_yyyy_mm_dd(
         parked = await dead_letters(kafka_bootstrap, {steel.enterprise}, expected=3, timeout=60)
         assert {dict(r.headers)["x-error-type"] for r in parked} == {b"SCHEMA_INVALID"}
         assert all(b"YYYY-MM-DD" in dict(r.headers)["x-error"] for r in parked)
+
+
+async def test_a_command_sent_to_another_services_ingest_topic_is_parked_as_misrouted(
+    kafka_bootstrap: str, database_url: str, tmp_path: Path
+) -> None:
+    """A ledger report sent to `ingest.offers.v1` was parked as an event type the catalog
+    does not know (UNKNOWN_EVENT_TYPE, which an upgrade may fix and re-driving retries): it
+    is a known type on the wrong topic, and the letter says which topic it belongs on."""
+    settings = ingest_settings(database_url, kafka_bootstrap, tmp_path)
+    async with running_catalog(settings) as api:
+        steel = await setup_party(api, "Misrouting Steel", "FACTORY", "青山区")
+        report = {"siteId": steel.site, "wasteCode": "SW01", "tonnes": "5", "period": "2026-11"}
+        misrouted = Message(
+            INGEST_OFFERS.name,
+            steel.enterprise,
+            envelope_json("wastex.report.generation", steel.enterprise, report),
+            steel.auth,
+        )
+        await produce(kafka_bootstrap, [misrouted])
+        parked = await dead_letters(kafka_bootstrap, {steel.enterprise}, expected=1, timeout=60)
+        headers = dict(parked[0].headers)
+        assert headers["x-error-type"] == b"WRONG_TOPIC"
+        assert b"belongs on ingest.ledger-reports.v1" in headers["x-error"]
+        assert headers["x-authenticated-source"] == steel.enterprise.encode()

@@ -318,14 +318,16 @@ class EventConsumer:
 
         handler = self._handlers.get(envelope.type)
         spec = spec_for(envelope.type)
+        if spec is not None and record.topic in CONTRACT_TOPICS and spec.topic.name != record.topic:
+            # Each type has one topic of the contract; on another it is smuggled (a fact,
+            # which carries no token, on a topic of authenticated commands) or misrouted (a
+            # ledger report on the catalog's topic): said before whether this consumer
+            # handles the type, since no upgrade of it, and no re-drive, would help.
+            raise poison("WRONG_TOPIC", f"{envelope.type!r} belongs on {spec.topic.name}")
         if handler is None or spec is None:
             raise poison(
                 "UNKNOWN_EVENT_TYPE", f"{envelope.type!r} is not handled on {record.topic}"
             )
-        if record.topic in CONTRACT_TOPICS and spec.topic.name != record.topic:
-            # Each type has one topic of the contract; on another it is smuggled (a fact,
-            # which carries no token, on a topic of authenticated commands) or misrouted.
-            raise poison("WRONG_TOPIC", f"{envelope.type!r} belongs on {spec.topic.name}")
         if envelope.schema_version > spec.version:
             raise poison(
                 "UNSUPPORTED_SCHEMA_VERSION",
