@@ -429,3 +429,23 @@ async def test_a_command_sent_to_another_services_ingest_topic_is_parked_as_misr
         assert headers["x-error-type"] == b"WRONG_TOPIC"
         assert b"belongs on ingest.ledger-reports.v1" in headers["x-error"]
         assert headers["x-authenticated-source"] == steel.enterprise.encode()
+
+
+async def test_a_dead_letter_names_the_field_a_rule_refused_as_user_errors_do(
+    kafka_bootstrap: str, database_url: str, tmp_path: Path
+) -> None:
+    """GraphQL's userErrors name the input field at fault; a dead letter said only the code
+    and the message, and "Decimal('1E+8') is out of range" (INVALID_PROPERTY) does not say
+    whether the moisture or the particle size was refused."""
+    settings = ingest_settings(database_url, kafka_bootstrap, tmp_path)
+    async with running_catalog(settings) as api:
+        steel = await setup_party(api, "Measured Steel", "FACTORY", "青山区")
+        await produce(
+            kafka_bootstrap,
+            [steel.offer(particleSizeMm="100000000"), steel.withdraw(str(uuid.uuid4()))],
+        )
+        parked = await dead_letters(kafka_bootstrap, {steel.enterprise}, expected=2, timeout=60)
+        fields = {
+            dict(r.headers)["x-error-type"]: dict(r.headers).get("x-error-field") for r in parked
+        }
+        assert fields == {b"INVALID_PROPERTY": b"particleSizeMm", b"NOT_FOUND": b"id"}

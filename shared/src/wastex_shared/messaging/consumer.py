@@ -87,12 +87,20 @@ class _Refused(Exception):
 class Poison(Exception):
     """A message that can never be handled: it goes to the dead-letter topic."""
 
-    def __init__(self, code: str, message: str, authenticated_source: str | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        authenticated_source: str | None = None,
+        field: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         #: The enterprise its token proved it came from, when it got that far.
         self.authenticated_source = authenticated_source
+        #: The `data` field a rule refused (`DomainError.field`), as userErrors name it.
+        self.field = field
 
 
 EventHandler = Callable[[UnitOfWork, Envelope, Any], Awaitable[None]]
@@ -268,7 +276,7 @@ class EventConsumer:
             async with uow.savepoint():
                 await handler(uow, envelope, data)
         except DomainError as err:
-            raise Poison(err.code, err.message) from err
+            raise Poison(err.code, err.message, field=err.field) from err
         except ValidationError as err:
             raise Poison("SCHEMA_INVALID", _short(err)) from err
         except Exception as exc:
@@ -351,7 +359,9 @@ class EventConsumer:
         # keep the whole batch from committing. It only picks the dead letter's partition.
         key = kafka_text(record.key)[:OUTBOX_KEY_LENGTH]
         payload = record.value or b""
-        headers = dead_letter_headers(record, poison.code, poison.message, authenticated)
+        headers = dead_letter_headers(
+            record, poison.code, poison.message, authenticated, field=poison.field
+        )
         if len(payload) > MAX_MESSAGE_BYTES:
             # Kept whole, a message that unpacked to megabytes would be more than the relay
             # may publish; it could never be re-driven anyway. Its head says what it was.

@@ -63,8 +63,18 @@ CREDENTIALS = frozenset({"authorization"})
 HEADER_TEXT_LENGTH = 8192
 
 
+#: The input field a rule refused, when it names one (as GraphQL's userErrors `field`): a
+#: message alone ("… is out of range") may not say which of a message's fields it was.
+ERROR_FIELD = "x-error-field"
+
+
 def dead_letter_headers(
-    record: _Origin, code: str, message: str, authenticated_source: str | None = None
+    record: _Origin,
+    code: str,
+    message: str,
+    authenticated_source: str | None = None,
+    *,
+    field: str | None = None,
 ) -> dict[str, str]:
     original = {
         k[:HEADER_TEXT_LENGTH]: v[:HEADER_TEXT_LENGTH]
@@ -82,4 +92,6 @@ def dead_letter_headers(
     }
     if authenticated_source is not None:
         headers[AUTHENTICATED_SOURCE] = authenticated_source
+    if field:
+        headers[ERROR_FIELD] = field
     return headers
