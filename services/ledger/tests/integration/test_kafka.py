@@ -586,3 +586,44 @@ async def test_every_report_takes_the_graphql_inputs_fields_from_prior_stock_inc
         assert [letter["x-error-type"] for letter in letters] == ["PRIOR_STOCK_NOT_APPLICABLE"]
     finally:
         await broker.stop()
+
+
+async def test_a_report_of_a_code_the_catalogue_lacks_is_refused_as_over_graphql(
+    kafka_bootstrap: str, uow_factory: UnitOfWorkFactory
+) -> None:
+    """A code longer than 16 characters was refused by the ingest schema (SCHEMA_INVALID),
+    where GraphQL says UNKNOWN_WASTE_CODE, and a code padded as a fixed-width field (which
+    the catalogue's look-up trims) was not booked at all."""
+    ledger = harness(uow_factory)
+    site = await ledger.register("青山区")
+    token = issue_token(JWT, Role.ENTERPRISE, site.enterprise_id)
+
+    def report(code: str, tonnes: str) -> tuple[bytes, str, str | None]:
+        data = {"siteId": site.site_id, "wasteCode": code, "tonnes": tonnes, "period": "2026-11"}
+        body = command("wastex.report.generation", site.enterprise_id, data)
+        return body, site.enterprise_id, token
+
+    router, _ = build_router(ledger.service, uow_factory, settings_for(kafka_bootstrap))
+    broker = make_broker(kafka_bootstrap)
+    broker.include_router(router)
+    await broker.start()
+    try:
+        await produce(
+            kafka_bootstrap,
+            "ingest.ledger-reports.v1",
+            [report("HW08 (900-249-08)", "1.000"), report("SW01".ljust(20), "7.000")],
+        )
+
+        async def booked() -> Any:
+            u = await ledger.figures(Scope(enterprise_id=site.enterprise_id), "2026-11")
+            return u if u.generated == D("7.000") else None
+
+        await eventually(booked, timeout=60)
+
+        async def parked() -> list[Any] | None:
+            return await dead_letters(uow_factory, site.enterprise_id) or None
+
+        letters = await eventually(parked, timeout=30)
+        assert [letter["x-error-type"] for letter in letters] == ["UNKNOWN_WASTE_CODE"]
+    finally:
+        await broker.stop()

@@ -123,7 +123,9 @@ class LedgerReport(IngestModel):
     (PRIOR_STOCK_NOT_APPLICABLE, as over GraphQL)."""
 
     site_id: str = Field(min_length=1, max_length=64)
-    waste_code: str = Field(min_length=1, max_length=16)
+    # A sanity bound, as an offer's: the catalogue refuses a code it lacks (UNKNOWN_WASTE_CODE,
+    # as over GraphQL) and its look-up trims a code padded as a fixed-width field.
+    waste_code: str = Field(min_length=1, max_length=200)
     tonnes: Number
     period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
     from_prior_stock: bool = False
