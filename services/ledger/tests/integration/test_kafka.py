@@ -627,3 +627,46 @@ async def test_a_report_of_a_code_the_catalogue_lacks_is_refused_as_over_graphql
         assert [letter["x-error-type"] for letter in letters] == ["UNKNOWN_WASTE_CODE"]
     finally:
         await broker.stop()
+
+
+async def test_a_report_period_is_judged_by_the_ledgers_rule_as_over_graphql(
+    kafka_bootstrap: str, uow_factory: UnitOfWorkFactory
+) -> None:
+    """The ingest schema checked the period by a pattern of its own: '2026-13' was
+    SCHEMA_INVALID where GraphQL says INVALID_PERIOD (field period), and a period with a
+    trailing space, which GraphQL books, was refused."""
+    ledger = harness(uow_factory)
+    site = await ledger.register("青山区")
+    token = issue_token(JWT, Role.ENTERPRISE, site.enterprise_id)
+
+    def report(period: str, tonnes: str) -> tuple[bytes, str, str | None]:
+        data = {"siteId": site.site_id, "wasteCode": "SW01", "tonnes": tonnes, "period": period}
+        body = command("wastex.report.generation", site.enterprise_id, data)
+        return body, site.enterprise_id, token
+
+    router, _ = build_router(ledger.service, uow_factory, settings_for(kafka_bootstrap))
+    broker = make_broker(kafka_bootstrap)
+    broker.include_router(router)
+    await broker.start()
+    try:
+        await produce(
+            kafka_bootstrap,
+            "ingest.ledger-reports.v1",
+            [report("2026-13", "1.000"), report("2026-11 ", "7.000")],
+        )
+
+        async def booked() -> Any:
+            u = await ledger.figures(Scope(enterprise_id=site.enterprise_id), "2026-11")
+            return u if u.generated == D("7.000") else None
+
+        await eventually(booked, timeout=60)
+
+        async def parked() -> list[Any] | None:
+            return await dead_letters(uow_factory, site.enterprise_id) or None
+
+        letters = await eventually(parked, timeout=30)
+        assert [(h["x-error-type"], h.get("x-error-field")) for h in letters] == [
+            ("INVALID_PERIOD", "period")
+        ]
+    finally:
+        await broker.stop()
