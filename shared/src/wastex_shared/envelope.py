@@ -77,7 +77,9 @@ class Envelope(BaseModel):
     id: str = Field(min_length=1, max_length=200)
     type: str = Field(min_length=1, max_length=200)
     source: str = Field(min_length=1, max_length=200)
-    time: AwareDatetime
+    #: Optional in CloudEvents 1.0: a factory's command may leave it out (nothing of a
+    #: command reads it), and is then taken as sent when read. Every fact here carries one.
+    time: AwareDatetime = Field(default_factory=utcnow)
     subject: str | None = Field(default=None, max_length=200)
     correlation_id: str | None = Field(default=None, alias="correlationid", max_length=200)
     causation_id: str | None = Field(default=None, alias="causationid", max_length=200)

@@ -22,6 +22,7 @@ from wastex_catalog.service import aggregate_id
 from wastex_catalog.settings import CatalogSettings
 from wastex_catalog.testing import (
     ADMIN,
+    OFFER,
     Api,
     envelope_json,
     running_catalog,
@@ -449,3 +450,25 @@ async def test_a_dead_letter_names_the_field_a_rule_refused_as_user_errors_do(
             dict(r.headers)["x-error-type"]: dict(r.headers).get("x-error-field") for r in parked
         }
         assert fields == {b"INVALID_PROPERTY": b"particleSizeMm", b"NOT_FOUND": b"id"}
+
+
+async def test_an_envelope_without_time_is_taken_as_cloudevents_allows(
+    kafka_bootstrap: str, database_url: str, tmp_path: Path
+) -> None:
+    """CloudEvents 1.0 requires `specversion`, `id`, `source` and `type`; `time` is optional,
+    and nothing of an ingest command reads it. A factory's message without one was parked
+    as INVALID_ENVELOPE."""
+    settings = ingest_settings(database_url, kafka_bootstrap, tmp_path)
+    async with running_catalog(settings) as api:
+        steel = await setup_party(api, "Timeless Steel", "FACTORY", "青山区")
+        posting = steel.offer()
+        body = json.loads(posting.value)
+        del body["time"]
+        timeless = Message(posting.topic, posting.key, json.dumps(body).encode(), posting.headers)
+        last = steel.offer()
+        await produce(kafka_bootstrap, [timeless, last])
+        last_id = aggregate_id("offer", Envelope.from_json(last.value))
+        async with asyncio.timeout(60):  # read after the first (one key, one partition)
+            while (await api.as_(ADMIN).execute(OFFER, id=last_id)).get("errors"):
+                await asyncio.sleep(0.3)
+        assert await stored_counts(api, steel.enterprise) == (2, 0)
