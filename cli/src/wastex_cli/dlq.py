@@ -17,7 +17,9 @@ The DLQ is written through the outbox, so one parked message may appear twice; `
 shows each copy, `redrive` sends each original position once. A re-driven message carries
 `wastex-redrive-of` (`<DLQ topic>@<offset>` of its letter; DLQ topics have one partition):
 parked again, its new letter says which letter it came from, and later runs re-drive the new
-letter, not the old one as well (each run would otherwise double what is still broken). A
+letter, not the old one as well (each run would otherwise double what is still broken); the
+marker counts only where the letter it names holds the same message (any producer can write
+it, and must not hide another's letter that way). A
 letter that kept only the head of a message too large (`x-truncated-from-bytes`), or the
 bytes of a batch no parser could read (`UNREADABLE_BATCH`), is listed, never re-driven.
 
