@@ -13,6 +13,7 @@ import random
 import uuid
 from collections import Counter
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +29,12 @@ from wastex_catalog.testing import (
     running_catalog,
     token,
 )
-from wastex_shared.auth import Role
+from wastex_shared.auth import JwtConfig, Role, issue_token
 from wastex_shared.envelope import Envelope
 from wastex_shared.messaging.topic_reader import read_topic
 from wastex_shared.topics import CATALOG_DLQ, CATALOG_OFFER_POSTED, INGEST_DEMANDS, INGEST_OFFERS
 
+JWT = JwtConfig()
 COUNTS = """
 query($enterpriseId: ID!) {
   offers(filter: {enterpriseId: $enterpriseId}, first: 1) { totalCount }
@@ -472,3 +474,28 @@ async def test_an_envelope_without_time_is_taken_as_cloudevents_allows(
             while (await api.as_(ADMIN).execute(OFFER, id=last_id)).get("errors"):
                 await asyncio.sleep(0.3)
         assert await stored_counts(api, steel.enterprise) == (2, 0)
+
+
+async def test_a_copy_of_a_handled_message_read_after_its_token_expired_is_a_duplicate(
+    kafka_bootstrap: str, database_url: str, tmp_path: Path
+) -> None:
+    """The same id is handled once. A copy of a handled message read after its short-lived
+    token expired (a producer's retry, a group re-reading its topic) was checked for its
+    token before the inbox and parked as UNAUTHENTICATED: a dead letter for something done,
+    which no re-drive can sign for."""
+    settings = ingest_settings(database_url, kafka_bootstrap, tmp_path)
+    async with running_catalog(settings) as api:
+        steel = await setup_party(api, "Retrying Steel", "FACTORY", "青山区")
+        brief = issue_token(JWT, Role.ENTERPRISE, steel.enterprise, ttl=timedelta(seconds=3))
+        auth = [("authorization", f"Bearer {brief}".encode())]
+        posting = steel.offer()
+        posting = Message(posting.topic, posting.key, posting.value, auth)
+        await produce(kafka_bootstrap, [posting])
+        await after_the_last(api, {steel.enterprise: (1, 0)})
+        await asyncio.sleep(3.5)  # the token has expired
+        await produce(kafka_bootstrap, [posting, steel.offer(colour="grey")])
+        parked = await dead_letters(kafka_bootstrap, {steel.enterprise}, expected=1, timeout=60)
+        await asyncio.sleep(2)  # a letter for the copy would be written with the poison's
+        parked = await dead_letters(kafka_bootstrap, {steel.enterprise}, expected=1, timeout=60)
+        assert [dict(r.headers)["x-error-type"] for r in parked] == [b"SCHEMA_INVALID"]
+        assert await stored_counts(api, steel.enterprise) == (1, 0)

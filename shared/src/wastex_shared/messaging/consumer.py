@@ -101,6 +101,8 @@ class Poison(Exception):
         self.authenticated_source = authenticated_source
         #: The `data` field a rule refused (`DomainError.field`), as userErrors name it.
         self.field = field
+        #: The message's `Envelope.reference`, when its envelope was read.
+        self.reference: str | None = None
 
 
 EventHandler = Callable[[UnitOfWork, Envelope, Any], Awaitable[None]]
@@ -222,8 +224,14 @@ class EventConsumer:
         try:
             envelope, data, authenticated = self._decode(record, headers)
         except Poison as poison:
+            # With its event id: a copy of a message handled before is a duplicate whatever
+            # is wrong with it now (its token expired since), not a dead letter.
             return _Decoded(
-                record, parked_id, poison=poison, authenticated=poison.authenticated_source
+                record,
+                parked_id,
+                event_id=poison.reference,
+                poison=poison,
+                authenticated=poison.authenticated_source,
             )
         return _Decoded(
             record, parked_id, envelope, data, envelope.reference, authenticated=authenticated
@@ -308,6 +316,15 @@ class EventConsumer:
             envelope = Envelope.from_json(raw)
         except ValidationError as err:
             raise Poison("INVALID_ENVELOPE", _short(err)) from err
+        try:
+            return self._decode_data(record, headers, envelope)
+        except Poison as poison:
+            poison.reference = envelope.reference
+            raise
+
+    def _decode_data(
+        self, record: Record, headers: Mapping[str, str], envelope: Envelope
+    ) -> tuple[Envelope, BaseModel, str | None]:
         authenticated: str | None = None
         refused: DomainError | None = None
         if self._authenticate is not None:
