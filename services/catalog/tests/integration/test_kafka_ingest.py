@@ -499,3 +499,26 @@ async def test_a_copy_of_a_handled_message_read_after_its_token_expired_is_a_dup
         parked = await dead_letters(kafka_bootstrap, {steel.enterprise}, expected=1, timeout=60)
         assert [dict(r.headers)["x-error-type"] for r in parked] == [b"SCHEMA_INVALID"]
         assert await stored_counts(api, steel.enterprise) == (1, 0)
+
+
+async def test_a_withdrawal_sent_again_under_a_new_id_is_done_not_parked(
+    kafka_bootstrap: str, database_url: str, tmp_path: Path
+) -> None:
+    """A factory's system re-sends its state under new message ids; an amendment that
+    changes nothing is done, not dead-lettered, but a withdrawal of a listing already
+    withdrawn was parked as INVALID_TRANSITION each time. Withdrawing one that is gone
+    otherwise (expired, fully matched) is still refused."""
+    settings = ingest_settings(database_url, kafka_bootstrap, tmp_path)
+    async with running_catalog(settings) as api:
+        steel = await setup_party(api, "Resending Steel", "FACTORY", "青山区")
+        offer = await api.post_offer(steel.enterprise, steel.site)
+        await produce(
+            kafka_bootstrap,
+            [steel.withdraw(offer), steel.withdraw(offer), steel.offer(colour="grey")],
+        )
+        parked = await dead_letters(kafka_bootstrap, {steel.enterprise}, expected=1, timeout=60)
+        await asyncio.sleep(2)  # a letter for the second withdrawal comes before the poison's
+        parked = await dead_letters(kafka_bootstrap, {steel.enterprise}, expected=1, timeout=60)
+        assert [dict(r.headers)["x-error-type"] for r in parked] == [b"SCHEMA_INVALID"]
+        withdrawn = await api.as_(ADMIN).data(WITHDRAWN, enterpriseId=steel.enterprise)
+        assert withdrawn["offers"]["totalCount"] == 1

@@ -81,6 +81,15 @@ def can_transition(source: ListingStatus, target: ListingStatus) -> bool:
     return target in TRANSITIONS[source]
 
 
+class AlreadyWithdrawn(DomainError):
+    """Its owner withdrew a listing already withdrawn: refused as any other transition
+    (INVALID_TRANSITION), and told apart so that a factory's system re-sending its state
+    over Kafka is not dead-lettered for it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(errors.INVALID_TRANSITION, message, "status")
+
+
 @dataclass(frozen=True, slots=True)
 class Allocation:
     match_id: str
@@ -226,6 +235,10 @@ class Listing:
     def withdraw(self, by_enterprise_id: str) -> Self:
         """Take the rest off the market; only the owner, only while OPEN/PARTIALLY_MATCHED."""
         self._require_owner(by_enterprise_id, "withdraw")
+        if self.status is ListingStatus.WITHDRAWN:
+            raise AlreadyWithdrawn(
+                f"cannot withdraw {self.KIND} {self.id}: it is {self.status.value}"
+            )
         self._require(ListingStatus.WITHDRAWN, "withdraw")
         return replace(self, status=ListingStatus.WITHDRAWN)
 

@@ -19,6 +19,7 @@ from faststream.kafka import KafkaRouter
 
 from wastex_catalog.clock import china_day
 from wastex_catalog.domain import errors as codes
+from wastex_catalog.domain.listing import AlreadyWithdrawn
 from wastex_catalog.matches import LIFECYCLE, apply_match_event
 from wastex_catalog.service import AmendDemand, AmendOffer, CatalogService, PostDemand, PostOffer
 from wastex_catalog.settings import CatalogSettings
@@ -52,10 +53,13 @@ LIFECYCLE_TOPICS = [
 
 @contextlib.contextmanager
 def already_so() -> Iterator[None]:
-    """An amendment the listing already reads as is done, not dead-lettered: a factory's
-    system re-sends its state under a new message id, and nothing is left to change."""
+    """An amendment the listing already reads as, or a withdrawal of a listing its owner
+    already withdrew, is done, not dead-lettered: a factory's system re-sends its state
+    under a new message id, and nothing is left to change."""
     try:
         yield
+    except AlreadyWithdrawn:
+        pass
     except DomainError as err:
         if err.code != codes.NOTHING_TO_AMEND:
             raise
@@ -78,7 +82,8 @@ def ingest_handlers(service: CatalogService) -> dict[str, EventHandler]:
         await service.post_offer(uow, command, owner=envelope.source, cause=envelope)
 
     async def withdraw_offer(uow: UnitOfWork, envelope: Envelope, data: OfferWithdraw) -> None:
-        await service.withdraw_offer(uow, data.id, owner=envelope.source, cause=envelope)
+        with already_so():
+            await service.withdraw_offer(uow, data.id, owner=envelope.source, cause=envelope)
 
     async def amend_offer(uow: UnitOfWork, envelope: Envelope, data: OfferAmend) -> None:
         command = AmendOffer(
@@ -116,7 +121,8 @@ def ingest_handlers(service: CatalogService) -> dict[str, EventHandler]:
             await service.amend_demand(uow, command, owner=envelope.source, cause=envelope)
 
     async def withdraw_demand(uow: UnitOfWork, envelope: Envelope, data: DemandWithdraw) -> None:
-        await service.withdraw_demand(uow, data.id, owner=envelope.source, cause=envelope)
+        with already_so():
+            await service.withdraw_demand(uow, data.id, owner=envelope.source, cause=envelope)
 
     return {
         "wastex.offer.submit": submit_offer,
