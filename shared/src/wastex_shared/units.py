@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Final
 
 KILOGRAM = Decimal("0.001")
 #: Largest quantity accepted in one message (10 Mt): anything bigger is a typo, not a shipment.
@@ -20,6 +22,16 @@ def plain_number_text(text: str) -> bool:
     as: digit groups with underscores ("1_000") and other scripts' digits ("１２",
     full-width), where a typo becomes a number nobody meant."""
     return text.isascii() and "_" not in text
+
+
+#: How a day is written: Python's `date.fromisoformat` (and pydantic) also read "20261201",
+#: ISO week dates ("2026-W49-1") and, pydantic, a Unix timestamp: none a day anyone writes.
+_DAY_TEXT: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def plain_day_text(text: str) -> bool:
+    """Whether `text` is a day written YYYY-MM-DD (valid or not: the parser judges that)."""
+    return _DAY_TEXT.fullmatch(text) is not None
 
 
 def decimal_of(value: str | int | Decimal) -> Decimal:

@@ -724,6 +724,21 @@ async def test_an_enterprise_adds_its_own_sites_only_in_its_registered_district(
     assert placed["site"]["district"] == "新洲区"
 
 
+async def test_a_date_is_written_yyyy_mm_dd(api: Api) -> None:
+    # helper-48: Date took "20261201" and the ISO week date "2026-W49-1" (Python's
+    # fromisoformat reads both), days the Kafka ingest refuses.
+    world = await build_world(api)
+    steel = api.tenant(world.steel)
+    offer = {"siteId": world.steel_site, "wasteCode": "SW01", "quantityTonnes": "12", **WINDOW}
+    for written in ("20261201", "2026-W49-1", "2026-12-01T00:00:00", "２０２６-１２-０１"):
+        refused = await steel.execute(POST_OFFER, input=offer | {"availableFrom": written})
+        error = refused["errors"][0]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT", refused
+        assert "YYYY-MM-DD" in error["message"]
+    posted = await steel.mutate(POST_OFFER, "postOffer", input=offer)
+    assert posted["offer"]["availableFrom"] == "2026-12-01"
+
+
 async def test_a_decimal_is_written_in_ascii_digits_without_groups(api: Api) -> None:
     # helper-43: "1_000" was read as 1000 t and full-width "１２" as 12 t.
     world = await build_world(api)

@@ -11,7 +11,6 @@ in ASCII digits without digit groups, as GraphQL's `Decimal` takes it.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
@@ -20,16 +19,13 @@ from pydantic import BeforeValidator, ConfigDict, Field
 
 from wastex_shared.events.registry import EventModel, event
 from wastex_shared.topics import INGEST_DEMANDS, INGEST_LEDGER_REPORTS, INGEST_OFFERS
-from wastex_shared.units import plain_number_text
-
-#: How a day is written on the wire; pydantic would also take a Unix timestamp (as a number
-#: or as text: "1798761600" is 2027-01-01) and a datetime at midnight, none of them a day
-#: GraphQL's `Date` takes.
-_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+from wastex_shared.units import plain_day_text, plain_number_text
 
 
 def _written_date(value: Any) -> Any:
-    if not (isinstance(value, str) and _DAY.fullmatch(value)):
+    # pydantic would also take a Unix timestamp (as a number or as text: "1798761600" is
+    # 2027-01-01) and a datetime at midnight, none of them a day GraphQL's `Date` takes.
+    if not (isinstance(value, str) and plain_day_text(value)):
         raise ValueError("a date is written YYYY-MM-DD")
     return value
 

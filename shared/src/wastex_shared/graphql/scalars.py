@@ -6,17 +6,21 @@ how a tonnage or a coordinate is written, and a typo slipping through either is 
 nobody meant: such text is refused as the scalar's error (BAD_USER_INPUT) before any
 resolver runs. The rest (a bad number, NaN, too many places) is left to the domain's rules,
 which answer it as a typed user error.
+
+`Date`: strawberry's reads what `date.fromisoformat` does, "20261201" and "2026-W49-1" too;
+a day is written YYYY-MM-DD, as the Kafka ingest takes it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import decimal
 from typing import Final
 
-from strawberry.schema.types.base_scalars import DecimalDefinition, wrap_parser
+from strawberry.schema.types.base_scalars import DateDefinition, DecimalDefinition, wrap_parser
 from strawberry.types.scalar import ScalarDefinition, ScalarWrapper
 
-from wastex_shared.units import plain_number_text
+from wastex_shared.units import plain_day_text, plain_number_text
 
 
 def parse_decimal(value: object) -> decimal.Decimal:
@@ -41,5 +45,25 @@ DECIMAL: Final = ScalarDefinition(
     origin=decimal.Decimal,
 )
 
+
+def parse_date(value: str) -> dt.date:
+    if not plain_day_text(value):
+        raise ValueError('a day is written YYYY-MM-DD, e.g. "2026-12-01"')
+    return dt.date.fromisoformat(value)
+
+
+DATE: Final = ScalarDefinition(
+    name=DateDefinition.name,
+    description="A day, written YYYY-MM-DD.",
+    specified_by_url=None,
+    serialize=dt.date.isoformat,
+    parse_value=wrap_parser(parse_date, "Date", include_error=True),
+    parse_literal=None,
+    origin=dt.date,
+)
+
 #: The schemas' `scalar_overrides`.
-SCALARS: Final[dict[object, type | ScalarWrapper | ScalarDefinition]] = {decimal.Decimal: DECIMAL}
+SCALARS: Final[dict[object, type | ScalarWrapper | ScalarDefinition]] = {
+    decimal.Decimal: DECIMAL,
+    dt.date: DATE,
+}
