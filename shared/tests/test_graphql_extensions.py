@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
 from collections.abc import AsyncGenerator
 from typing import Any
@@ -15,6 +16,7 @@ from strawberry.extensions.validation_cache import DEFAULT_MAXSIZE, _get_validat
 from wastex_shared.errors import DomainError
 from wastex_shared.graphql.connection import Connection, connection, page_size
 from wastex_shared.graphql.extensions import MAX_COST, query_cost, standard_extensions
+from wastex_shared.graphql.scalars import SCALARS
 
 
 @strawberry.type
@@ -47,6 +49,10 @@ class Query:
         return text
 
     @strawberry.field
+    def day(self, on: datetime.date) -> str:
+        return on.isoformat()
+
+    @strawberry.field
     def refused(self) -> str:
         raise DomainError("NOT_AUTHORIZED", "not yours")
 
@@ -76,6 +82,7 @@ schema = strawberry.federation.Schema(
     subscription=Subscription,
     federation_version="2.9",
     extensions=standard_extensions(),
+    scalar_overrides=SCALARS,
 )
 
 
@@ -237,6 +244,12 @@ async def test_a_refusal_is_not_logged_as_a_fault_and_a_fault_is(
 ) -> None:
     with caplog.at_level(logging.ERROR):
         await schema.execute("{ refused }")
+        # A variable the caller wrote wrong is an answer too (BAD_USER_INPUT).
+        miswritten = await schema.execute(
+            "query($on: Date!) { day(on: $on) }", variable_values={"on": "20261201"}
+        )
+    assert miswritten.errors is not None
+    assert "YYYY-MM-DD" in miswritten.errors[0].message
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     with caplog.at_level(logging.ERROR):
         await schema.execute("{ broken }")

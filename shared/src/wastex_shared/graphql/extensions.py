@@ -51,6 +51,7 @@ from graphql import (
     parse,
     visit,
 )
+from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -417,13 +418,14 @@ def _limit_rules() -> list[type[ASTValidationRule]]:
 
 class _RefusalsAreAnswers(logging.Filter):
     """strawberry logs every error of an answer at ERROR with its traceback, a caller's
-    refusal (a `DomainError`: NOT_AUTHORIZED, INVALID_PERIOD, …) as much as a fault; the
-    refusals are answers, and filled the logs with tracebacks that hid the faults, which
-    `ErrorPolicy` logs itself."""
+    refusal (a `DomainError`: NOT_AUTHORIZED, INVALID_PERIOD, …) or a variable the caller
+    wrote wrong (a `Date` "20261201": BAD_USER_INPUT) as much as a fault; those are
+    answers, and filled the logs with tracebacks that hid the faults, which `ErrorPolicy`
+    logs itself."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         fault = record.exc_info[1] if record.exc_info else None
-        return not isinstance(fault, DomainError)
+        return not isinstance(fault, DomainError | StrawberryInputCoercionError)
 
 
 _REFUSALS_ARE_ANSWERS = _RefusalsAreAnswers()
