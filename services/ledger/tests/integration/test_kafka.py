@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -25,11 +25,12 @@ from sqlalchemy import select, update
 from wastex_ledger.adapters.repository import Repository
 from wastex_ledger.adapters.tables import messaging
 from wastex_ledger.domain.entries import EntryKind
+from wastex_ledger.domain.figures import Utilisation
 from wastex_ledger.domain.scope import Scope
 from wastex_ledger.entrypoints.kafka import build_router
 from wastex_ledger.replay import replay
 from wastex_ledger.settings import LedgerSettings
-from wastex_ledger.testing import FREIGHT, Harness, harness
+from wastex_ledger.testing import FREIGHT, Harness, Site, harness
 from wastex_shared.auth import JwtConfig, Role, issue_token
 from wastex_shared.devtools.tansu import TansuBroker, free_port
 from wastex_shared.envelope import Envelope
@@ -537,6 +538,45 @@ async def test_replay_rebuilds_the_projection_equal_to_the_incremental_one(
     await asyncio.sleep(0)
 
 
+Report = tuple[bytes, str, str | None]
+
+
+def report_of(site: Site, kind: str, **fields: Any) -> Report:
+    """A factory's `wastex.report.<kind>` of 2026-11's SW01 at `site`, signed by its owner;
+    `fields` (camelCase) add to or replace those."""
+    data = {"siteId": site.site_id, "wasteCode": "SW01", "period": "2026-11", **fields}
+    token = issue_token(JWT, Role.ENTERPRISE, site.enterprise_id)
+    return command(f"wastex.report.{kind}", site.enterprise_id, data), site.enterprise_id, token
+
+
+async def ingested(
+    bootstrap: str,
+    ledger: Harness,
+    site: Site,
+    reports: list[Report],
+    booked: Callable[[Utilisation], bool],
+) -> tuple[Utilisation, list[dict[str, Any]]]:
+    """`reports` through the ledger's consumers on the real broker, until `booked` holds of
+    the site's enterprise's 2026-11 figures: those figures, and what was dead-lettered."""
+    router, _ = build_router(ledger.service, ledger.uow, settings_for(bootstrap))
+    broker = make_broker(bootstrap)
+    broker.include_router(router)
+    await broker.start()
+    try:
+        await produce(bootstrap, "ingest.ledger-reports.v1", reports)
+
+        async def figures() -> Utilisation | None:
+            u = await ledger.figures(Scope(enterprise_id=site.enterprise_id), "2026-11")
+            return u if booked(u) else None
+
+        async def parked() -> list[dict[str, Any]] | None:
+            return await dead_letters(ledger.uow, site.enterprise_id) or None
+
+        return await eventually(figures, timeout=60), await eventually(parked, timeout=30)
+    finally:
+        await broker.stop()
+
+
 async def test_every_report_takes_the_graphql_inputs_fields_from_prior_stock_included(
     kafka_bootstrap: str, uow_factory: UnitOfWorkFactory
 ) -> None:
@@ -546,46 +586,23 @@ async def test_every_report_takes_the_graphql_inputs_fields_from_prior_stock_inc
     had its generation, storage and opening stock parked as SCHEMA_INVALID."""
     ledger = harness(uow_factory)
     site = await ledger.register("青山区")
-    token = issue_token(JWT, Role.ENTERPRISE, site.enterprise_id)
 
-    def report(kind: str, tonnes: str, prior: bool) -> tuple[bytes, str, str | None]:
-        data = {
-            "siteId": site.site_id,
-            "wasteCode": "SW01",
-            "tonnes": tonnes,
-            "period": "2026-11",
-            "fromPriorStock": prior,
-        }
-        return command(f"wastex.report.{kind}", site.enterprise_id, data), site.enterprise_id, token
+    def report(kind: str, tonnes: str, prior: bool) -> Report:
+        return report_of(site, kind, tonnes=tonnes, fromPriorStock=prior)
 
-    router, _ = build_router(ledger.service, uow_factory, settings_for(kafka_bootstrap))
-    broker = make_broker(kafka_bootstrap)
-    broker.include_router(router)
-    await broker.start()
-    try:
-        await produce(
-            kafka_bootstrap,
-            "ingest.ledger-reports.v1",
-            [
-                report("generation", "300.000", False),
-                report("generation", "1.000", True),  # refused by the rule, as over GraphQL
-                report("storage", "20.000", False),
-                report("storage-retrieval", "5.000", False),
-                report("opening-stock", "40.000", False),
-                report("in-plant-utilisation", "100.000", False),
-            ],
-        )
-
-        async def booked() -> Any:
-            u = await ledger.figures(Scope(enterprise_id=site.enterprise_id), "2026-11")
-            return u if u.utilised_in_plant == D("100.000") else None
-
-        figures = await eventually(booked, timeout=60)
-        assert (figures.generated, figures.stored) == (D("300.000"), D("15.000"))
-        letters = await dead_letters(uow_factory, site.enterprise_id)
-        assert [letter["x-error-type"] for letter in letters] == ["PRIOR_STOCK_NOT_APPLICABLE"]
-    finally:
-        await broker.stop()
+    reports = [
+        report("generation", "300.000", False),
+        report("generation", "1.000", True),  # refused by the rule, as over GraphQL
+        report("storage", "20.000", False),
+        report("storage-retrieval", "5.000", False),
+        report("opening-stock", "40.000", False),
+        report("in-plant-utilisation", "100.000", False),
+    ]
+    figures, letters = await ingested(
+        kafka_bootstrap, ledger, site, reports, lambda u: u.utilised_in_plant == D("100.000")
+    )
+    assert (figures.generated, figures.stored) == (D("300.000"), D("15.000"))
+    assert [letter["x-error-type"] for letter in letters] == ["PRIOR_STOCK_NOT_APPLICABLE"]
 
 
 async def test_a_report_of_a_code_the_catalogue_lacks_is_refused_as_over_graphql(
@@ -596,37 +613,14 @@ async def test_a_report_of_a_code_the_catalogue_lacks_is_refused_as_over_graphql
     the catalogue's look-up trims) was not booked at all."""
     ledger = harness(uow_factory)
     site = await ledger.register("青山区")
-    token = issue_token(JWT, Role.ENTERPRISE, site.enterprise_id)
-
-    def report(code: str, tonnes: str) -> tuple[bytes, str, str | None]:
-        data = {"siteId": site.site_id, "wasteCode": code, "tonnes": tonnes, "period": "2026-11"}
-        body = command("wastex.report.generation", site.enterprise_id, data)
-        return body, site.enterprise_id, token
-
-    router, _ = build_router(ledger.service, uow_factory, settings_for(kafka_bootstrap))
-    broker = make_broker(kafka_bootstrap)
-    broker.include_router(router)
-    await broker.start()
-    try:
-        await produce(
-            kafka_bootstrap,
-            "ingest.ledger-reports.v1",
-            [report("HW08 (900-249-08)", "1.000"), report("SW01".ljust(20), "7.000")],
-        )
-
-        async def booked() -> Any:
-            u = await ledger.figures(Scope(enterprise_id=site.enterprise_id), "2026-11")
-            return u if u.generated == D("7.000") else None
-
-        await eventually(booked, timeout=60)
-
-        async def parked() -> list[Any] | None:
-            return await dead_letters(uow_factory, site.enterprise_id) or None
-
-        letters = await eventually(parked, timeout=30)
-        assert [letter["x-error-type"] for letter in letters] == ["UNKNOWN_WASTE_CODE"]
-    finally:
-        await broker.stop()
+    reports = [
+        report_of(site, "generation", wasteCode="HW08 (900-249-08)", tonnes="1.000"),
+        report_of(site, "generation", wasteCode="SW01".ljust(20), tonnes="7.000"),
+    ]
+    _, letters = await ingested(
+        kafka_bootstrap, ledger, site, reports, lambda u: u.generated == D("7.000")
+    )
+    assert [letter["x-error-type"] for letter in letters] == ["UNKNOWN_WASTE_CODE"]
 
 
 async def test_a_report_period_is_judged_by_the_ledgers_rule_as_over_graphql(
@@ -637,36 +631,13 @@ async def test_a_report_period_is_judged_by_the_ledgers_rule_as_over_graphql(
     trailing space, which GraphQL books, was refused."""
     ledger = harness(uow_factory)
     site = await ledger.register("青山区")
-    token = issue_token(JWT, Role.ENTERPRISE, site.enterprise_id)
-
-    def report(period: str, tonnes: str) -> tuple[bytes, str, str | None]:
-        data = {"siteId": site.site_id, "wasteCode": "SW01", "tonnes": tonnes, "period": period}
-        body = command("wastex.report.generation", site.enterprise_id, data)
-        return body, site.enterprise_id, token
-
-    router, _ = build_router(ledger.service, uow_factory, settings_for(kafka_bootstrap))
-    broker = make_broker(kafka_bootstrap)
-    broker.include_router(router)
-    await broker.start()
-    try:
-        await produce(
-            kafka_bootstrap,
-            "ingest.ledger-reports.v1",
-            [report("2026-13", "1.000"), report("2026-11 ", "7.000")],
-        )
-
-        async def booked() -> Any:
-            u = await ledger.figures(Scope(enterprise_id=site.enterprise_id), "2026-11")
-            return u if u.generated == D("7.000") else None
-
-        await eventually(booked, timeout=60)
-
-        async def parked() -> list[Any] | None:
-            return await dead_letters(uow_factory, site.enterprise_id) or None
-
-        letters = await eventually(parked, timeout=30)
-        assert [(h["x-error-type"], h.get("x-error-field")) for h in letters] == [
-            ("INVALID_PERIOD", "period")
-        ]
-    finally:
-        await broker.stop()
+    reports = [
+        report_of(site, "generation", period="2026-13", tonnes="1.000"),
+        report_of(site, "generation", period="2026-11 ", tonnes="7.000"),
+    ]
+    _, letters = await ingested(
+        kafka_bootstrap, ledger, site, reports, lambda u: u.generated == D("7.000")
+    )
+    assert [(h["x-error-type"], h.get("x-error-field")) for h in letters] == [
+        ("INVALID_PERIOD", "period")
+    ]
