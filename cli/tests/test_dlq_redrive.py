@@ -72,30 +72,45 @@ async def test_a_letter_still_broken_is_re_driven_once_a_run_not_doubled(
     ]
 
 
+async def parked_then_chosen(
+    bootstrap: str,
+    uow_factory: UnitOfWorkFactory,
+    group: str,
+    messages: list[tuple[bytes, list[tuple[str, bytes]]]],
+) -> list[Any]:
+    """`messages` (value, headers), all keyed alike (one partition here and in the DLQ, which
+    has one), parked by `group`'s consumer: the letters a dry-run re-drive would send."""
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    consumer = EventConsumer(group, uow_factory, {"wastex.offer.submit": never_called})
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for value, headers in messages:
+            await producer.send_and_wait(topic, value, key=b"k", headers=headers)
+    finally:
+        await producer.stop()
+    relay = OutboxRelay(uow_factory, make_producer(bootstrap))
+    await relay._producer.start()
+    try:
+        await consumer.handle_batch(await records(bootstrap, topic))
+        await relay.drain_once()
+    finally:
+        await relay._producer.stop()
+    return list(await redrive_letters(bootstrap, group, Filter(), dry_run=True))
+
+
 async def test_a_letter_of_another_dlq_named_in_the_marker_is_not_taken_for_ours(
     kafka_bootstrap: str, uow_factory: UnitOfWorkFactory
 ) -> None:
     # Re-driven from another group's DLQ and parked by ours: its marker names that DLQ's
     # offset 0, which must not hide our letter at offset 0 (another message).
-    topic, group = f"t-{uuid.uuid4().hex[:8]}", f"g{uuid.uuid4().hex[:8]}"
-    consumer = EventConsumer(group, uow_factory, {"wastex.offer.submit": never_called})
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
-    await producer.start()
-    try:
-        await producer.send_and_wait(topic, b"{first broken", key=b"k")
-        await producer.send_and_wait(
-            topic, b"{second broken", key=b"k", headers=[(REDRIVE_OF, b"other.dlq.v1@0")]
-        )
-    finally:
-        await producer.stop()
-    relay = OutboxRelay(uow_factory, make_producer(kafka_bootstrap))
-    await relay._producer.start()
-    try:
-        await consumer.handle_batch(await records(kafka_bootstrap, topic))
-        await relay.drain_once()
-    finally:
-        await relay._producer.stop()
-    sent = await redrive_letters(kafka_bootstrap, group, Filter(), dry_run=True)
+    group = f"g{uuid.uuid4().hex[:8]}"
+    sent = await parked_then_chosen(
+        kafka_bootstrap,
+        uow_factory,
+        group,
+        [(b"{first broken", []), (b"{second broken", [(REDRIVE_OF, b"other.dlq.v1@0")])],
+    )
     assert sorted(letter.offset for letter in sent) == [0, 1]
 
 
@@ -105,29 +120,14 @@ async def test_a_marker_a_producer_wrote_hides_no_other_letter(
     """A factory's system may set any header: one naming our DLQ's offset 0 in the marker on
     a broken message of its own hid the letter there (another factory's message) from every
     re-drive. A marker counts only for a letter holding the same message."""
-    topic, group = f"t-{uuid.uuid4().hex[:8]}", f"g{uuid.uuid4().hex[:8]}"
-    consumer = EventConsumer(group, uow_factory, {"wastex.offer.submit": never_called})
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
-    await producer.start()
-    try:
-        # One key: one partition here and in the DLQ (a DLQ has one; this one is made on use).
-        await producer.send_and_wait(topic, b"{victim's broken", key=b"k")
-        await producer.send_and_wait(
-            topic,
-            b"{rogue broken",
-            key=b"k",
-            headers=[(REDRIVE_OF, f"{dlq_for(group)}@0".encode())],
-        )
-    finally:
-        await producer.stop()
-    relay = OutboxRelay(uow_factory, make_producer(kafka_bootstrap))
-    await relay._producer.start()
-    try:
-        await consumer.handle_batch(await records(kafka_bootstrap, topic))
-        await relay.drain_once()
-    finally:
-        await relay._producer.stop()
-    sent = await redrive_letters(kafka_bootstrap, group, Filter(), dry_run=True)
+    group = f"g{uuid.uuid4().hex[:8]}"
+    rogue_marker = [(REDRIVE_OF, f"{dlq_for(group)}@0".encode())]
+    sent = await parked_then_chosen(
+        kafka_bootstrap,
+        uow_factory,
+        group,
+        [(b"{victim's broken", []), (b"{rogue broken", rogue_marker)],
+    )
     assert sorted(letter.original_offset for letter in sent) == [0, 1]
 
 
