@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from wastex_catalog.adapters.repository import CatalogRepository
-from wastex_catalog.clock import Clock
-from wastex_catalog.clock import china_today as china_today  # re-exported: callers name it here
+from wastex_catalog.clock import Clock, china_today
 from wastex_catalog.domain import (
     Demand,
     Enterprise,

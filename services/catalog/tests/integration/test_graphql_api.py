@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from wastex_catalog.clock import china_today
 from wastex_catalog.expiry import expire_due
-from wastex_catalog.service import china_today
 from wastex_catalog.testing import (
     ADD_SITE,
     ADMIN,
