@@ -8,7 +8,7 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -23,18 +23,15 @@ from bench.chaos_api import (
 )
 from wastex_catalog.domain.credit_code import make_credit_code
 from wastex_shared.auth import ALL_DISTRICTS, Role, issue_token
+from wastex_shared.calendar import china_today
 from wastex_shared.settings import ServiceSettings
 
 JWT = ServiceSettings().jwt
 CODES = ("SW01", "SW02")
-CHINA = timedelta(hours=8)
+
 DISTRICTS = ("青山区", "洪山区", "江夏区")
 #: How long a set-up step may wait for the city to propagate (slow on a busy machine).
 SETUP_TIMEOUT = 300.0
-
-
-def china_today() -> date:
-    return (datetime.now(UTC) + CHINA).date()
 
 
 def current_period() -> str:

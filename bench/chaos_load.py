@@ -42,9 +42,10 @@ from bench.chaos_api import (
     NotApplied,
     Outcome,
 )
-from bench.chaos_city import CODES, City, Party, china_today
+from bench.chaos_city import CODES, City, Party
 from bench.chaos_kafka import Producer
 from wastex_catalog.service import aggregate_id
+from wastex_shared.calendar import china_today
 from wastex_shared.envelope import Envelope, utcnow
 from wastex_shared.topics import INGEST_DEMANDS, INGEST_LEDGER_REPORTS, INGEST_OFFERS
 

@@ -18,11 +18,12 @@ from decimal import Decimal
 from typing import Any
 
 from bench.chaos_api import Api
-from bench.chaos_city import City, Party, china_today, current_period, register_party
+from bench.chaos_city import City, Party, current_period, register_party
 from bench.chaos_city import report_graphql as setup_report
 from bench.chaos_kafka import DLQ_TOPICS, DeadLetter, LogTail, Producer
 from bench.chaos_load import auth_header
 from wastex_shared.auth import JwtConfig, Role, issue_token
+from wastex_shared.calendar import china_today
 from wastex_shared.envelope import utcnow
 from wastex_shared.messaging.unpacked_size import UNPACKED_LIMIT
 from wastex_shared.settings import ServiceSettings

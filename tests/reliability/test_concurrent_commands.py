@@ -28,11 +28,11 @@ from bench.chaos_city import (
     City,
     Party,
     build_city,
-    china_today,
     current_period,
     report_graphql,
 )
 from bench.chaos_load import MATCH, PROPOSED
+from wastex_shared.calendar import china_today
 
 pytestmark = [pytest.mark.e2e, pytest.mark.reliability]
 

@@ -10,7 +10,6 @@ from starlette.applications import Starlette
 
 from wastex_catalog.adapters.migrations import LOCATION
 from wastex_catalog.adapters.tables import messaging
-from wastex_catalog.clock import china_today
 from wastex_catalog.entrypoints.graphql import schema
 from wastex_catalog.entrypoints.graphql.context import CatalogServices, make_loaders
 from wastex_catalog.entrypoints.kafka import build_router
@@ -18,6 +17,7 @@ from wastex_catalog.expiry import expiry_sweeper
 from wastex_catalog.queries import CatalogQueries
 from wastex_catalog.service import CatalogService
 from wastex_catalog.settings import CatalogSettings
+from wastex_shared.calendar import china_today
 from wastex_shared.codes.district_file import load_districts
 from wastex_shared.graphql.app import SubgraphApp
 from wastex_shared.runtime import Runtime, build_runtime, create_app

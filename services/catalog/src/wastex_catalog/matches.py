@@ -20,12 +20,12 @@ from datetime import date, datetime
 from typing import Final, TypeVar
 
 from wastex_catalog.adapters.repository import CatalogRepository
-from wastex_catalog.clock import china_today
 from wastex_catalog.domain import Demand, Offer
 from wastex_catalog.domain import errors as codes
 from wastex_catalog.domain.listing import Listing
 from wastex_catalog.events import publish
 from wastex_catalog.records import MatchAllocation
+from wastex_shared.calendar import china_today
 from wastex_shared.envelope import Envelope, utcnow
 from wastex_shared.errors import DomainError, NotFound
 from wastex_shared.events.catalog import DemandUpdated, OfferUpdated

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from wastex_catalog.adapters.repository import CatalogRepository
-from wastex_catalog.clock import Clock, china_today
 from wastex_catalog.domain import (
     Demand,
     Enterprise,
@@ -32,6 +31,7 @@ from wastex_catalog.domain.licence import REASON_MAX_LENGTH
 from wastex_catalog.events import publish
 from wastex_catalog.matches import publish_update
 from wastex_catalog.records import EnterpriseVersion, LicenceVersion, SiteVersion, Stored
+from wastex_shared.calendar import Clock, china_today
 from wastex_shared.codes import DistrictRegister
 from wastex_shared.envelope import Envelope, derived_id, utcnow
 from wastex_shared.errors import DomainError, NotAuthorized, NotFound

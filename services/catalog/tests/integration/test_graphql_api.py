@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from wastex_catalog.clock import china_today
 from wastex_catalog.expiry import expire_due
 from wastex_catalog.testing import (
     ADD_SITE,
@@ -33,6 +32,7 @@ from wastex_catalog.testing import (
     unique_credit_code,
 )
 from wastex_shared.auth import Role
+from wastex_shared.calendar import china_today
 from wastex_shared.storage import UnitOfWorkFactory
 
 ENTERPRISE = """

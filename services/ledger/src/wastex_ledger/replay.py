@@ -25,9 +25,9 @@ from wastex_ledger.adapters.migrations import LOCATION
 from wastex_ledger.adapters.repository import Repository
 from wastex_ledger.adapters.tables import messaging
 from wastex_ledger.domain.entries import Entry, SiteFacts
-from wastex_ledger.domain.periods import local_day
 from wastex_ledger.service import entry_from_event, licence_of, projection_deltas
 from wastex_ledger.settings import LedgerSettings
+from wastex_shared.calendar import china_day
 from wastex_shared.envelope import Envelope, utcnow
 from wastex_shared.errors import DomainError
 from wastex_shared.events.catalog import (
@@ -108,7 +108,7 @@ async def _entries_from_topic(bootstrap: str, report: ReplayReport) -> list[Entr
 
 async def rebuild(uow_factory: UnitOfWorkFactory, bootstrap: str) -> ReplayReport:
     report = ReplayReport()
-    read_on = local_day(utcnow())
+    read_on = china_day(utcnow())
     async with uow_factory() as uow:
         repo = Repository(uow.session)
         for enterprise_topic, enterprise_model in (
@@ -156,7 +156,7 @@ async def rebuild(uow_factory: UnitOfWorkFactory, bootstrap: str) -> ReplayRepor
                     licence: LicenceFacts = model.model_validate(event.data)
                     # A revocation or a drop not read before counts its grace from today.
                     await repo.upsert_licence(
-                        licence_of(licence), licence.version, local_day(event.time), read_on
+                        licence_of(licence), licence.version, china_day(event.time), read_on
                     )
                 except (ValidationError, ValueError, TypeError, DomainError):
                     report.undecodable += 1

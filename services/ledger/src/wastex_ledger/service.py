@@ -38,10 +38,11 @@ from wastex_ledger.domain.figures import ZERO, Figures, Utilisation, delta_of
 from wastex_ledger.domain.league import LeagueFilter
 from wastex_ledger.domain.licences import Licence
 from wastex_ledger.domain.manifest import GapCause, Manifest, ManifestStatus, Route
-from wastex_ledger.domain.periods import Period, local_day, period_range, year_range
+from wastex_ledger.domain.periods import Period, period_range, year_range
 from wastex_ledger.domain.scope import Scope, ScopeKind, WasteClass, grain_of, projection_keys
 from wastex_ledger.domain.visibility import ManifestView, Reach
 from wastex_ledger.domain.zero_waste import Assessment, Records, Rule, assess, facts_of
+from wastex_shared.calendar import china_day
 from wastex_shared.codes import DistrictRegister, LicenceType
 from wastex_shared.codes.district_file import load_districts
 from wastex_shared.emission_factors import factor
@@ -247,7 +248,7 @@ class LedgerService:
 
     def today(self) -> date:
         """The calendar day in China (shipping windows are local days)."""
-        return local_day(self._clock())
+        return china_day(self._clock())
 
     async def require_known_district(self, name: str | None, field: str) -> None:
         """Refuse (UNKNOWN_DISTRICT) a district a query names that neither the register
@@ -542,7 +543,7 @@ class LedgerService:
         registration on the other topic may not have been read yet, and the consumer's
         batch must not lock manifests (lock order)."""
         kept = await Repository(uow.session).upsert_licence(
-            licence_of(data), data.version, made_on=local_day(envelope.time), read_on=self.today()
+            licence_of(data), data.version, made_on=china_day(envelope.time), read_on=self.today()
         )
         if data.revoked_on is not None or (kept is not None and kept.codes_dropped):
             uow.after_commit(self.revocations.set)

@@ -25,6 +25,7 @@ ALLOWED_STDLIB = {
 }
 #: Shared modules that are pure lookups or value types.
 ALLOWED_SHARED = {
+    "wastex_shared.calendar",
     "wastex_shared.codes",
     "wastex_shared.emission_factors",
     "wastex_shared.errors",

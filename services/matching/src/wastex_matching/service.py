@@ -35,7 +35,7 @@ import time
 from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -67,6 +67,7 @@ from wastex_matching.domain.optimiser import allocate_growing
 from wastex_matching.domain.params import MatchingParams
 from wastex_matching.domain.reoptimise import ReoptimisationPlan, plan_reoptimisation
 from wastex_matching.settings import MatchingSettings
+from wastex_shared.calendar import china_day
 from wastex_shared.codes import lookup
 from wastex_shared.envelope import Envelope, derived_id, utcnow
 from wastex_shared.errors import DomainError, NotFound
@@ -253,7 +254,7 @@ class MatchingService:
 
     def today(self) -> date:
         """The city's calendar day (windows and expiry are in local days)."""
-        return (self.clock() + timedelta(hours=self.settings.utc_offset_hours)).date()
+        return china_day(self.clock())
 
     # --- catalog projection (consumer handlers: no commit here) -------------------------
 

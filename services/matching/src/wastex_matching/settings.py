@@ -32,7 +32,5 @@ class MatchingSettings(ServiceSettings):
     expiry_sweep_seconds: float = 300.0
     #: Other demands listed in a match's `alternatives`.
     alternatives_limit: int = 5
-    #: Offset of the city's calendar from UTC: "today" for windows and expiry (Wuhan: +8).
-    utc_offset_hours: int = 8
     #: Serve the live subscriptions (a group-less Kafka reader per process).
     live_feed: bool = True

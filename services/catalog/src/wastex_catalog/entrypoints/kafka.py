@@ -17,7 +17,6 @@ from collections.abc import Iterator
 
 from faststream.kafka import KafkaRouter
 
-from wastex_catalog.clock import china_day
 from wastex_catalog.domain import errors as codes
 from wastex_catalog.domain.listing import AlreadyWithdrawn
 from wastex_catalog.matches import LIFECYCLE, apply_match_event
@@ -25,6 +24,7 @@ from wastex_catalog.service import AmendDemand, AmendOffer, CatalogService, Post
 from wastex_catalog.settings import CatalogSettings
 from wastex_shared import topics
 from wastex_shared.auth import ingest_authenticator
+from wastex_shared.calendar import china_day
 from wastex_shared.envelope import Envelope
 from wastex_shared.errors import DomainError
 from wastex_shared.events.ingest import (

@@ -15,7 +15,8 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from wastex_ledger.domain import errors
-from wastex_ledger.domain.periods import Period, local_day
+from wastex_ledger.domain.periods import Period
+from wastex_shared.calendar import china_day
 from wastex_shared.codes import LicenceType, may_carry
 from wastex_shared.errors import DomainError
 
@@ -143,10 +144,10 @@ def dispatch_days(opened_at: datetime, period: Period, at: datetime) -> Days:
     (a late report), it left on some day of that month from the manifest's opening: the
     ledger records what happened then, so the licence needs to have held on one of them.
     """
-    today = local_day(at)
+    today = china_day(at)
     if period == Period.of(at):
         return Days(today, today)
-    first = max(date(period.year, period.month, 1), local_day(opened_at))
+    first = max(date(period.year, period.month, 1), china_day(opened_at))
     last = (period.ends() - timedelta(days=1)).date()
     return Days(first, max(first, last))
 

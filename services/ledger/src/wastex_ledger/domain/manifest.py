@@ -57,7 +57,8 @@ from wastex_ledger.domain.licences import (
     dispatch_days,
     require_licensed,
 )
-from wastex_ledger.domain.periods import Period, local_day
+from wastex_ledger.domain.periods import Period
+from wastex_shared.calendar import china_day
 from wastex_shared.errors import DomainError
 
 KG_PLACES = Decimal("0.001")
@@ -351,7 +352,7 @@ class Manifest:
             self.waste_code,
             today,
             grace_days,
-            local_day(self.created_at),
+            china_day(self.created_at),
         )
         if cut is None:
             return self

@@ -1,25 +1,18 @@
 """Reporting periods: calendar months written "YYYY-MM".
 
-The ledger books every entry to a month. "Now" is read in China Standard Time (UTC+8, no
-daylight saving), the time the reporting enterprises keep their books in.
+The ledger books every entry to a month of China's calendar (`wastex_shared.calendar`),
+the one the reporting enterprises keep their books in.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime
 
 from wastex_ledger.domain import errors
+from wastex_shared.calendar import CHINA
 from wastex_shared.errors import DomainError
-
-CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
-
-
-def local_day(moment: datetime) -> date:
-    """The calendar day `moment` falls on in China Standard Time."""
-    return moment.astimezone(CHINA_STANDARD_TIME).date()
-
 
 _PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 #: Years outside this range are typos, not ledger periods.
@@ -54,13 +47,13 @@ class Period:
     @classmethod
     def of(cls, moment: datetime) -> Period:
         """The month `moment` falls in, in China Standard Time."""
-        local = moment.astimezone(CHINA_STANDARD_TIME)
+        local = moment.astimezone(CHINA)
         return cls(local.year, local.month)
 
     def ends(self) -> datetime:
         """The moment this month ends (the next one begins), in China Standard Time."""
         year, month = (self.year + 1, 1) if self.month == 12 else (self.year, self.month + 1)
-        return datetime(year, month, 1, tzinfo=CHINA_STANDARD_TIME)
+        return datetime(year, month, 1, tzinfo=CHINA)
 
     @classmethod
     def first_of(cls, year: int) -> Period:
