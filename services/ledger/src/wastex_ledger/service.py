@@ -572,6 +572,7 @@ class LedgerService:
         if await repo.manifest_by_match(data.match_id) is not None:
             return
         avoided_key, avoided_value = _avoided_factor(data)
+        await repo.hold_list_order()  # before `at`: the manifests list is in creation order
         manifest = manifests.create(
             manifest_id=derived_id("manifest", data.match_id),
             match_id=data.match_id,

@@ -4,6 +4,7 @@ and by anyone driving the ledger in-process)."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,7 +30,7 @@ from wastex_shared.events.catalog import (
     SiteAmended,
 )
 from wastex_shared.events.matching import MatchConfirmed
-from wastex_shared.storage import UnitOfWorkFactory, make_engine
+from wastex_shared.storage import UnitOfWork, UnitOfWorkFactory, make_engine
 from wastex_shared.storage.migrate import upgrade
 
 FREIGHT = "freight_road_diesel_truck_30t_cn"
@@ -172,12 +173,14 @@ class Harness:
         tonnes: str,
         code: str = "SW01",
         distance_km: str = "35.2",
-        opened: datetime = MANIFESTS_OPENED,
+        opened: datetime | None = MANIFESTS_OPENED,
         ship_by: date | None = None,
         licence_id: str | None = None,
+        within: UnitOfWork | None = None,
     ) -> str:
         """matching.match-confirmed for a transfer (its tonnes counted against `licence_id`),
-        its manifest opened at `opened`; returns the match id."""
+        its manifest opened at `opened` (None: now), in the unit of work `within` if given
+        (left for the caller to commit); returns the match id."""
         match_id = unique("match")
         planned = Decimal(tonnes) * Decimal(distance_km) * Decimal("0.078")
         self.clock.fixed = opened
@@ -192,6 +195,7 @@ class Harness:
                 planned,
                 ship_by,
                 licence_id,
+                within,
             )
         finally:
             self.clock.fixed = None
@@ -208,8 +212,10 @@ class Harness:
         planned: Decimal,
         ship_by: date | None,
         licence_id: str | None,
+        within: UnitOfWork | None,
     ) -> None:
-        async with self.uow() as uow:
+        async with contextlib.AsyncExitStack() as stack:
+            uow = within if within is not None else await stack.enter_async_context(self.uow())
             await self.service.on_match_confirmed(
                 uow,
                 envelope("matching.match-confirmed", match_id),
@@ -233,7 +239,8 @@ class Harness:
                     licence_id=licence_id,
                 ),
             )
-            await uow.commit()
+            if within is None:
+                await uow.commit()
 
     async def licence(
         self,

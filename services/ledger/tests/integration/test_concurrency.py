@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 
-from wastex_ledger.adapters.repository import Repository
+from wastex_ledger.adapters.repository import EntryFilter, ManifestFilter, Repository, cursor_of
 from wastex_ledger.domain.entries import Entry, EntryKind
 from wastex_ledger.domain.manifest import GapCause, ManifestStatus
 from wastex_ledger.domain.scope import Scope
+from wastex_ledger.domain.visibility import Reach
 from wastex_ledger.service import LedgerService
-from wastex_ledger.testing import Harness, Site
+from wastex_ledger.testing import Harness, Site, unique
 from wastex_shared.errors import DomainError
 
 
@@ -188,3 +189,83 @@ async def test_two_corrections_of_one_entry_at_once_answer_already_reversed(
         "ALREADY_REVERSED",
         "corrected",
     ]
+
+
+async def _every_entry_after(ledger: Harness, after: str | None) -> tuple[set[str], str | None]:
+    """The ids of every entry a reader following the list from `after` meets, and the cursor
+    it stops at."""
+    seen: set[str] = set()
+    while True:
+        page = await ledger.service.entries(Reach.all(), EntryFilter(), 100, after)
+        rows = page.rows[:100]
+        seen |= {row["id"] for row in rows}
+        if not rows:
+            return seen, after
+        after = cursor_of(rows[-1], "recorded_at_us")
+
+
+async def _every_manifest_after(ledger: Harness, after: str | None) -> tuple[set[str], str | None]:
+    """As `_every_entry_after`, for `manifests` (match ids)."""
+    seen: set[str] = set()
+    while True:
+        page = await ledger.service.manifests(Reach.all(), ManifestFilter(), 100, after)
+        rows = page.rows[:100]
+        seen |= {row["match_id"] for row in rows}
+        if not rows:
+            return seen, after
+        after = cursor_of(rows[-1], "created_at_us")
+
+
+async def test_an_entry_stamped_first_but_committed_last_is_not_passed_by_a_cursor(
+    ledger: Harness,
+) -> None:
+    # A reader following `ledgerEntries` oldest first keeps its last cursor and asks for what
+    # came after. An entry stamped before another but committed after it must not fall behind
+    # a cursor already given out: the later writer waits, or stamps after the commit.
+    steel, cement = await ledger.register("青山区"), await ledger.register("新洲区")
+    svc = ledger.service
+    _, start = await _every_entry_after(ledger, None)
+    async with ledger.uow() as slow:
+        first = await svc.report_in(
+            slow,
+            steel.enterprise_id,
+            EntryKind.GENERATED,
+            entry_id=unique("entry"),
+            cause_event_id=unique("cause"),
+            site_id=steel.site_id,
+            waste_code="SW01",
+            tonnes="1.000",
+            period="2026-01",
+        )
+        later = asyncio.create_task(
+            svc.report(
+                cement.enterprise_id,
+                EntryKind.GENERATED,
+                site_id=cement.site_id,
+                waste_code="SW02",
+                tonnes="2.000",
+                period="2026-02",
+            )
+        )
+        await asyncio.wait({later}, timeout=1.0)
+        met, cursor = await _every_entry_after(ledger, start)
+        await slow.commit()
+    second = await later
+    met_later, _ = await _every_entry_after(ledger, cursor)
+    assert {first.id, second.id} <= met | met_later
+
+
+async def test_a_manifest_created_first_but_committed_last_is_not_passed_by_a_cursor(
+    ledger: Harness,
+) -> None:
+    steel, cement = await ledger.register("青山区"), await ledger.register("新洲区")
+    _, start = await _every_manifest_after(ledger, None)
+    async with ledger.uow() as slow:
+        first = await ledger.confirm(steel, cement, "1.000", opened=None, within=slow)
+        later = asyncio.create_task(ledger.confirm(cement, steel, "2.000", opened=None))
+        await asyncio.wait({later}, timeout=1.0)
+        met, cursor = await _every_manifest_after(ledger, start)
+        await slow.commit()
+    second = await later
+    met_later, _ = await _every_manifest_after(ledger, cursor)
+    assert {first, second} <= met | met_later

@@ -24,6 +24,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     union_all,
     update,
 )
@@ -83,6 +84,11 @@ def micros(moment: datetime) -> int:
 
 def from_micros(value: int) -> datetime:
     return EPOCH + value * MICROSECOND
+
+
+#: The advisory lock a PostgreSQL transaction holds from stamping a listed row to its commit
+#: ("wastex" in ASCII, then 1): any number no other lock of the database uses.
+LIST_ORDER_LOCK = 0x7761737465780001
 
 
 def figures_to_row(figures: Figures) -> dict[str, int]:
@@ -351,11 +357,27 @@ class Repository:
 
     # -- entries ------------------------------------------------------------------------
 
+    async def hold_list_order(self) -> None:
+        """Stamp the rows of an oldest-first list (`manifests`, `ledgerEntries`) after this.
+
+        A reader follows such a list by cursor (stamp, id). On PostgreSQL writers run side by
+        side: a row stamped before another but committed after it would fall behind a cursor
+        already given out. So a writer stamps under a lock it holds until it commits, and
+        stamps come in commit order (on SQLite the one writer at a time already does that)."""
+        if self.dialect == "postgresql":
+            await self.session.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": LIST_ORDER_LOCK}
+            )
+
     async def insert_entries(self, new: Sequence[Entry], at: datetime) -> None:
         """Append `new` in one executemany (a replay batch holds thousands)."""
         if not new:
             return
-        stamp = micros(at)
+        await self.hold_list_order()
+        # The stamp only orders the list: after the latest one, whatever the clock says (set
+        # back, or another host's).
+        latest = (await self.session.execute(select(func.max(entries.c.recorded_at_us)))).scalar()
+        stamp = micros(at) if latest is None else max(micros(at), int(latest) + 1)
         rows = []
         for entry in new:
             carbon = entry.carbon
@@ -1058,10 +1080,6 @@ def entry_from_row(row: Mapping[Any, Any]) -> Entry:
         manifest_id=row["manifest_id"],
         carbon=carbon,
     )
-
-
-def entry_recorded_at(row: Mapping[Any, Any]) -> datetime:
-    return from_micros(int(row["recorded_at_us"]))
 
 
 def manifest_from_row(row: Mapping[Any, Any]) -> Manifest:
