@@ -6,12 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from wastex_ledger.adapters.repository import EntryFilter, ManifestFilter, Repository, cursor_of
+from wastex_ledger.adapters.repository import (
+    EntryFilter,
+    ManifestFilter,
+    Page,
+    Repository,
+    cursor_of,
+)
 from wastex_ledger.domain.entries import Entry, EntryKind
 from wastex_ledger.domain.manifest import GapCause, ManifestStatus
 from wastex_ledger.domain.scope import Scope
@@ -191,29 +198,32 @@ async def test_two_corrections_of_one_entry_at_once_answer_already_reversed(
     ]
 
 
-async def _every_entry_after(ledger: Harness, after: str | None) -> tuple[set[str], str | None]:
-    """The ids of every entry a reader following the list from `after` meets, and the cursor
-    it stops at."""
+async def _follow(
+    read: Callable[[str | None], Awaitable[Page]], key: str, stamp: str, after: str | None
+) -> tuple[set[str], str | None]:
+    """The `key`s of every row a reader following an oldest-first list from `after` meets,
+    100 at a time, and the cursor it stops at."""
     seen: set[str] = set()
     while True:
-        page = await ledger.service.entries(Reach.all(), EntryFilter(), 100, after)
-        rows = page.rows[:100]
-        seen |= {row["id"] for row in rows}
+        rows = (await read(after)).rows[:100]
+        seen |= {row[key] for row in rows}
         if not rows:
             return seen, after
-        after = cursor_of(rows[-1], "recorded_at_us")
+        after = cursor_of(rows[-1], stamp)
+
+
+async def _every_entry_after(ledger: Harness, after: str | None) -> tuple[set[str], str | None]:
+    def read(at: str | None) -> Awaitable[Page]:
+        return ledger.service.entries(Reach.all(), EntryFilter(), 100, at)
+
+    return await _follow(read, "id", "recorded_at_us", after)
 
 
 async def _every_manifest_after(ledger: Harness, after: str | None) -> tuple[set[str], str | None]:
-    """As `_every_entry_after`, for `manifests` (match ids)."""
-    seen: set[str] = set()
-    while True:
-        page = await ledger.service.manifests(Reach.all(), ManifestFilter(), 100, after)
-        rows = page.rows[:100]
-        seen |= {row["match_id"] for row in rows}
-        if not rows:
-            return seen, after
-        after = cursor_of(rows[-1], "created_at_us")
+    def read(at: str | None) -> Awaitable[Page]:
+        return ledger.service.manifests(Reach.all(), ManifestFilter(), 100, at)
+
+    return await _follow(read, "match_id", "created_at_us", after)
 
 
 async def test_an_entry_stamped_first_but_committed_last_is_not_passed_by_a_cursor(
