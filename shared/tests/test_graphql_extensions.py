@@ -248,8 +248,13 @@ async def test_a_refusal_is_not_logged_as_a_fault_and_a_fault_is(
         miswritten = await schema.execute(
             "query($on: Date!) { day(on: $on) }", variable_values={"on": "20261201"}
         )
+        # So is a document that does not fit the schema: a literal, a field, the limits.
+        inline = await schema.execute('{ day(on: "20261201") }')
+        unknown = await schema.execute("{ nosuchfield }")
     assert miswritten.errors is not None
     assert "YYYY-MM-DD" in miswritten.errors[0].message
+    assert inline.errors is not None
+    assert unknown.errors is not None
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     with caplog.at_level(logging.ERROR):
         await schema.execute("{ broken }")

@@ -418,12 +418,15 @@ def _limit_rules() -> list[type[ASTValidationRule]]:
 
 class _RefusalsAreAnswers(logging.Filter):
     """strawberry logs every error of an answer at ERROR with its traceback, a caller's
-    refusal (a `DomainError`: NOT_AUTHORIZED, INVALID_PERIOD, …) or a variable the caller
-    wrote wrong (a `Date` "20261201": BAD_USER_INPUT) as much as a fault; those are
-    answers, and filled the logs with tracebacks that hid the faults, which `ErrorPolicy`
-    logs itself."""
+    refusal (a `DomainError`: NOT_AUTHORIZED, INVALID_PERIOD, …), a variable the caller
+    wrote wrong (a `Date` "20261201": BAD_USER_INPUT) or a document that does not fit the
+    schema or its limits (raised by no code of ours) as much as a fault; those are answers,
+    and filled the logs with tracebacks that hid the faults, which `ErrorPolicy` logs
+    itself."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, GraphQLError) and record.msg.original_error is None:
+            return False  # the document's own error: parsing, validation, a limit
         fault = record.exc_info[1] if record.exc_info else None
         return not isinstance(fault, DomainError | StrawberryInputCoercionError)
 
