@@ -242,3 +242,22 @@ def test_a_newcomer_reaching_a_demand_no_offer_reached_plans_the_whole_market(
     same: dict[str, Any] = dict(today=TODAY, fixed=(), params=PARAMS, excluded_pairs=frozenset())
     nearby = [*offers, make.offer("o2", amount=10, at=HANNAN)]
     assert growth.added(nearby, demands, licences, **same) is Refused.NEW_PAIR
+
+
+def test_a_newcomer_turned_down_before_is_not_placed_on_the_pair_it_was_refused(
+    make: Any,
+) -> None:
+    # An offer back on the market (its window, ended, extended the same day) comes to the
+    # round as a newcomer, and a party had turned its pair with the demand down before.
+    demands, licences = [make.demand(amount=1000)], [make.licence(annual=1000)]
+    offers = [make.offer("o1", amount=10)]
+    back = make.offer("o2", enterprise="factory-2", amount=10)
+    turned_down = frozenset({("o2", "demand-1")})
+    _, growth = allocate_growing(offers, demands, licences, today=TODAY, excluded_pairs=turned_down)
+    assert growth is not None
+    same: dict[str, Any] = dict(today=TODAY, fixed=(), params=PARAMS, excluded_pairs=turned_down)
+    grown = growth.added([*offers, back], demands, licences, **same)
+    full = allocate([*offers, back], demands, licences, today=TODAY, excluded_pairs=turned_down)
+    assert ("o2", "demand-1") not in {(r.offer_id, r.demand_id) for r in full.routes}
+    assert not isinstance(grown, Refused)
+    assert same_allocation(grown[0], full)

@@ -35,7 +35,11 @@ from enum import StrEnum
 import numpy as np
 from numpy.typing import NDArray
 
-from wastex_matching.domain.candidates import CandidateEdges, build_candidate_edges
+from wastex_matching.domain.candidates import (
+    CandidateEdges,
+    build_candidate_edges,
+    without_pairs,
+)
 from wastex_matching.domain.capacity import NetCapacities, apply_fixed
 from wastex_matching.domain.contest import OfferArcs, Tree, resolved
 from wastex_matching.domain.flows import Forest, first_cheapest
@@ -213,6 +217,9 @@ class Growth:
             today=self.today,
             road_factor=params.road_factor,
         )
+        # A newcomer may have been turned down before (an offer back on the market): its
+        # rejected pairs take no part, as in a full round.
+        fresh = without_pairs(fresh, NetCapacities(new, net.demands, net.licences), excluded_pairs)
         if fresh.may_repeat_pairs:
             return Refused.PAIR_REPEATED
         keys = (fresh.demand * len(net.licences) + fresh.licence).tolist()
