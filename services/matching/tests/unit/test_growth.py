@@ -3,6 +3,7 @@ does, it allocates exactly as a full round with the proposals standing would."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -261,3 +262,21 @@ def test_a_newcomer_turned_down_before_is_not_placed_on_the_pair_it_was_refused(
     assert ("o2", "demand-1") not in {(r.offer_id, r.demand_id) for r in full.routes}
     assert not isinstance(grown, Refused)
     assert same_allocation(grown[0], full)
+
+
+def test_a_licence_run_out_beside_its_successor_leaves_the_market_growing(make: Any) -> None:
+    # The recycler's licence of last year and its renewal both list SW01: only the renewal
+    # holds over any day to come, so no pair has two edges, and rounds may grow.
+    demands = [make.demand(amount=1000)]
+    licences = [
+        make.licence("old", valid_from=date(2023, 1, 1), valid_until=date(2025, 12, 31)),
+        make.licence("renewal", valid_from=date(2026, 1, 1)),
+    ]
+    offers = [make.offer("o1", amount=10)]
+    _, growth = allocate_growing(offers, demands, licences, today=TODAY)
+    assert growth is not None
+    same: dict[str, Any] = dict(today=TODAY, fixed=(), params=PARAMS, excluded_pairs=frozenset())
+    more = [*offers, make.offer("o2", amount=10)]
+    grown = growth.added(more, demands, licences, **same)
+    assert not isinstance(grown, Refused)
+    assert same_allocation(grown[0], allocate(more, demands, licences, today=TODAY))

@@ -198,13 +198,23 @@ def build_candidate_edges(
             )
     if not parts:
         return CandidateEdges.empty()
+    edge_offer = np.concatenate([p[0] for p in parts])
+    edge_demand = np.concatenate([p[1] for p in parts])
     return CandidateEdges(
-        offer=np.concatenate([p[0] for p in parts]),
-        demand=np.concatenate([p[1] for p in parts]),
+        offer=edge_offer,
+        demand=edge_demand,
         licence=np.concatenate([p[2] for p in parts]),
         metres=np.concatenate([p[3] for p in parts]),
-        may_repeat_pairs=repeats,
+        # Two licences listing a code need not both hold over one pair's days (a licence
+        # run out or revoked, and its successor): only pairs that do repeat count.
+        may_repeat_pairs=repeats and _pairs_repeat(edge_offer, edge_demand, len(demands)),
     )
+
+
+def _pairs_repeat(offer: IntArray, demand: IntArray, n_demands: int) -> bool:
+    """Whether some (offer, demand) pair has two edges."""
+    keys = np.sort(offer * n_demands + demand)
+    return bool((keys[1:] == keys[:-1]).any())
 
 
 @dataclass(frozen=True, slots=True)
