@@ -131,9 +131,12 @@ def apply_fixed(
 def licence_year(window_start: date, today: date) -> int:
     """The year whose licensed tonnage a match uses: the year its shipments start, or this
     year once that has passed. A round takes off a licence the busiest year its routes
-    could start in (`apply_fixed`), so tonnage promised for a year is never promised twice;
-    the price is that a demand spanning the new year sees the fuller of the two years
-    (per-year capacities in the network would free the other)."""
+    could start in (`apply_fixed`), so tonnage promised for a year is never promised twice.
+    The price: the network has one node a licence, so once its holder's demands reach two
+    years, the new routes of *both* years share what the fuller year has left (a 1,000 t
+    licence with nothing committed is proposed 1,000 t in all over December and next
+    January's demands, not 1,000 t each); per-year capacities would free the other year
+    (tried and not kept: `docs/performance.md`, the licence-year slots)."""
     return max(window_start.year, today.year)
 
 
