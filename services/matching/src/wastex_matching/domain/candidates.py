@@ -213,7 +213,7 @@ def build_candidate_edges(
 
 def _pairs_repeat(offer: IntArray, demand: IntArray, n_demands: int) -> bool:
     """Whether some (offer, demand) pair has two edges."""
-    keys = np.sort(offer * n_demands + demand)
+    keys = np.sort(offer.astype(np.int64) * n_demands + demand)  # int32 would wrap
     return bool((keys[1:] == keys[:-1]).any())
 
 
