@@ -255,6 +255,42 @@ async def test_who_sees_which_figures(api: Api, ledger: Harness) -> None:
     assert (await figures(regulator("*"), {"wasteCode": " sw01 "}))["generatedTonnes"] == "10.000"
 
 
+async def test_an_enterprise_the_ledger_does_not_know_is_not_answered_with_zeros(
+    api: Api, ledger: Harness
+) -> None:
+    """helper-54: an admin's or a city regulator's mistyped enterpriseId was answered with
+    zero figures and a failed zero-waste verdict for an enterprise that does not exist."""
+    steel = await ledger.register("青山区")
+    await api.report(tenant(steel), steel, "10.000", "2026-01")
+    window = {"from": "2026-01", "to": "2026-12"}
+    carbon = """query($scope: UtilisationScope!, $from: String!, $to: String!) {
+      carbon(scope: $scope, from: $from, to: $to) { transfers } }"""
+    assessment = """query($id: ID!) {
+      zeroWasteAssessment(enterpriseId: $id, year: 2026) { passed } }"""
+    for who in (issue_token(JWT, Role.ADMIN), regulator("*")):
+        typo = {"enterpriseId": steel.enterprise_id + "x"}
+        for query in (UTILISATION, carbon):
+            body = await api.execute(query, who, scope=typo, **window)
+            assert body["data"]["utilisation" if query is UTILISATION else "carbon"] is None
+            assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND", body
+            assert body["errors"][0]["extensions"]["field"] == "scope", body
+        body = await api.execute(assessment, who, id=steel.enterprise_id + "x")
+        assert body["data"]["zeroWasteAssessment"] is None
+        assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND", body
+        assert body["errors"][0]["extensions"]["field"] == "enterpriseId", body
+        # The enterprise the ledger knows is answered as before.
+        own = {"enterpriseId": steel.enterprise_id}
+        figures = (await api.data(UTILISATION, who, scope=own, **window))["utilisation"]
+        assert figures["generatedTonnes"] == "10.000"
+        assert (await api.data(assessment, who, id=steel.enterprise_id))["zeroWasteAssessment"]
+    # A tenant's own enterprise, not yet known to the ledger, reads zeros as before.
+    newcomer = unique("ent")
+    own = {"enterpriseId": newcomer}
+    token = issue_token(JWT, Role.ENTERPRISE, newcomer)
+    figures = (await api.data(UTILISATION, token, scope=own, **window))["utilisation"]
+    assert figures["generatedTonnes"] == "0.000"
+
+
 async def test_a_district_neither_the_register_nor_the_records_know_is_refused(
     api: Api, ledger: Harness
 ) -> None:

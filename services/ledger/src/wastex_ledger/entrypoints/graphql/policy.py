@@ -78,6 +78,27 @@ async def require_enterprise(
     caller = _signed_in(principal)
     if _sees_everything(caller) or caller.acts_for(enterprise_id):
         return
+    await _require_overseen(caller, enterprise_id, district_of)
+
+
+async def require_enterprise_figures(
+    principal: Principal | None, enterprise_id: str, district_of: DistrictOf, field: str
+) -> None:
+    """`require_enterprise` for an enterprise's figures or assessment: who reads everything
+    is told NOT_FOUND for an enterprise the ledger does not know (a mistyped id would read as
+    zeros, and fail the zero-waste assessment); a tenant reads its own even before the
+    catalog's registration reaches the ledger."""
+    caller = _signed_in(principal)
+    if caller.acts_for(enterprise_id):
+        return
+    if _sees_everything(caller):
+        if await district_of(enterprise_id) is None:
+            raise NotFound("enterprise", enterprise_id, field)
+        return
+    await _require_overseen(caller, enterprise_id, district_of)
+
+
+async def _require_overseen(caller: Principal, enterprise_id: str, district_of: DistrictOf) -> None:
     if caller.role is Role.REGULATOR:
         district = await district_of(enterprise_id)
         if district is not None and caller.oversees(district):
@@ -91,7 +112,7 @@ async def require_scope(principal: Principal | None, scope: Scope, district_of: 
     caller = _signed_in(principal)
     if kind in _ENTERPRISE_SCOPES:
         assert scope.enterprise_id is not None
-        await require_enterprise(caller, scope.enterprise_id, district_of)
+        await require_enterprise_figures(caller, scope.enterprise_id, district_of, "scope")
         return
     if _sees_everything(caller):
         return

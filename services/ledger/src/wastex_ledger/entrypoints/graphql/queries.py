@@ -131,8 +131,8 @@ class Query:
         self, info: Info, enterprise_id: strawberry.ID, year: int
     ) -> ZeroWasteAssessmentType | None:
         service = ledger(info)
-        await policy.require_enterprise(
-            info.context.principal, str(enterprise_id), service.enterprise_district
+        await policy.require_enterprise_figures(
+            info.context.principal, str(enterprise_id), service.enterprise_district, "enterpriseId"
         )
         return ZeroWasteAssessmentType.of(await service.assess(str(enterprise_id), year))
 
