@@ -220,6 +220,25 @@ async def test_each_row_is_what_utilisation_answers_for_the_enterprise(
     assert hazardous["edges"][0]["node"]["figures"]["wasteClass"] == "HAZARDOUS"
 
 
+async def test_prior_year_stock_used_with_nothing_generated_is_a_rate(
+    api: Api, ledger: Harness
+) -> None:
+    """helper-54: the docs called the rows with no rate those that generated nothing; the
+    rate's denominator is generation plus prior-year stock utilised, so a plant using last
+    year's stock with nothing generated this year is ranked at 100 %."""
+    stock = await ledger.register("江夏区")
+    silent = await ledger.register("江夏区")
+    await book(ledger, stock, EntryKind.GENERATED, "40", period="2025-05")
+    await book(ledger, stock, EntryKind.STORED, "40", period="2025-05")
+    await book(ledger, stock, EntryKind.UTILISED_IN_PLANT, "40", from_prior_stock=True)
+    table = await api.league(regulator("江夏区"))
+    rows = {e["node"]["enterpriseId"]: e["node"]["figures"] for e in table["edges"]}
+    assert ids(table) == [stock.enterprise_id, silent.enterprise_id]
+    assert rows[stock.enterprise_id]["generatedTonnes"] == "0.000"
+    assert rows[stock.enterprise_id]["rate"] == "1.0000"
+    assert rows[silent.enterprise_id]["rate"] is None
+
+
 async def test_rate_below_keeps_the_rows_with_a_rate_under_it(api: Api, district: District) -> None:
     qingshan = regulator("青山区")
 

@@ -1,9 +1,10 @@
 """The regulator's league table: enterprises ranked by their 综合利用率.
 
 Rows are ranked by the rate as it is shown (`figures.ratio`: 4 places, half-even), lowest
-first, enterprises with no rate (nothing generated in the range) last, then by enterprise
-id. The database ranks them (thousands of enterprises, a page at a time), so a row's place
-is an integer, its *position*: the shown rate × 10,000, or `NO_RATE` when there is none.
+first, enterprises with no rate (nothing generated and no prior-year stock utilised in the
+range) last, then by enterprise id. The database ranks them (thousands of enterprises, a
+page at a time), so a row's place is an integer, its *position*: the shown rate × 10,000,
+or `NO_RATE` when there is none.
 `position_of` is the definition; the SQL in `adapters/league.py` computes the same number
 from the projection's integer kilograms, and the tests hold the two together.
 """

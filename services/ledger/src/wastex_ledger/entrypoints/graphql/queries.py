@@ -77,8 +77,9 @@ class Query:
             "The regulator's league table: every enterprise registered in the district "
             "(a district regulator's own when omitted; the whole city for '*' and admins), "
             "of the industry when given, with its figures of wasteClass over the months from "
-            "… to: rate ascending, enterprises with no rate (nothing generated) last, then by "
-            "enterprise id. rateBelow (a fraction 0..1) keeps the rows with a rate under it. "
+            "… to: rate ascending, enterprises with no rate (nothing generated and no prior-year "
+            "stock utilised) last, then by enterprise id. rateBelow (a fraction 0..1) keeps the "
+            "rows with a rate under it. "
             "A district neither of the register nor of the records is refused "
             "(UNKNOWN_DISTRICT)."
         )
