@@ -137,6 +137,12 @@ def test_fact_rules(change: dict[str, object], key: str, actual: str) -> None:
         "rules: []",
         "rules: [{key: a, kind: no_open_discrepancies, title: t, colour: red}]",
         "rules: [",
+        # helper-54: a rate written as a percentage failed every enterprise (0.95 < 80).
+        "rules: [{key: a, kind: rate_at_least, title: t, threshold: '80'}]",
+        "rules: [{key: a, kind: in_plant_share_at_least, title: t, threshold: '-0.1'}]",
+        "rules: [{key: a, kind: disposal_share_at_most, title: t, threshold: '20'}]",
+        "rules: [{key: a, kind: generation_accounted, title: t, threshold: '-1'}]",
+        "rules: [{key: a, kind: no_unmatched_hazardous_stock, title: t, threshold: 'NaN'}]",
     ],
 )
 def test_invalid_rule_files_are_refused(text: str) -> None:

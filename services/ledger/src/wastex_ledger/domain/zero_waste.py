@@ -46,6 +46,8 @@ RULE_KINDS = frozenset(
     }
 )
 _NEEDS_THRESHOLD = frozenset({"rate_at_least", "in_plant_share_at_least", "disposal_share_at_most"})
+#: The kinds whose threshold is a fraction (0.80 for 80 %); the others' are tonnes.
+_FRACTION_KINDS = _NEEDS_THRESHOLD
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,23 @@ class Rule:
         if self.kind in _NEEDS_THRESHOLD and self.threshold is None:
             raise DomainError(
                 errors.INVALID_RULES, f"rule {self.key}: {self.kind} needs a threshold", "threshold"
+            )
+        t = self.threshold
+        if t is None:
+            return
+        if self.kind in _FRACTION_KINDS and not (t.is_finite() and 0 <= t <= 1):
+            # "80" for 80 % would fail every enterprise (0.95 < 80) without a word.
+            raise DomainError(
+                errors.INVALID_RULES,
+                f"rule {self.key}: {self.kind} takes a fraction from 0 to 1 (0.80 for 80 %), "
+                f"not {t}",
+                "threshold",
+            )
+        if not (t.is_finite() and t >= 0):
+            raise DomainError(
+                errors.INVALID_RULES,
+                f"rule {self.key}: {self.kind} takes tonnes ≥ 0, not {t}",
+                "threshold",
             )
 
 
