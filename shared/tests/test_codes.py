@@ -47,3 +47,9 @@ def test_only_per_tonne_factors_count_as_per_tonne() -> None:
         assert EmissionFactor("k", Decimal(1), unit, "", "").per_tonne is per_tonne, unit
     for key in AVOIDED_BY_CODE.values():
         assert factor(key).per_tonne, key
+
+
+def test_the_avoided_factors_are_the_ones_the_api_docs_name() -> None:
+    """docs/api.md lists each code's avoided-emission factor and its caveats: keep them one."""
+    named = {code: factor(key).value for code, key in AVOIDED_BY_CODE.items()}
+    assert named == {"SW01": Decimal("668"), "SW06": Decimal("11.1"), "SW17": Decimal("1250")}
