@@ -330,7 +330,13 @@ class UtilisationRateType:
     prior_stock_utilised_tonnes: Decimal
     disposed_tonnes: Decimal
     prior_stock_disposed_tonnes: Decimal
-    stored_tonnes: Decimal
+    stored_tonnes: Decimal = strawberry.field(
+        description=(
+            "贮存量: generation put into storage, net of what was taken back out the same year "
+            "(reportStorage − reportStorageRetrieval); negative over a range that took out "
+            "more than it put in."
+        )
+    )
     opening_stock_tonnes: Decimal
     intake_tonnes: Decimal
     received_utilised_tonnes: Decimal = strawberry.field(
