@@ -81,6 +81,10 @@ REPORT_TYPES: dict[str, EntryKind] = {
     "wastex.report.storage-retrieval": EntryKind.STORAGE_RETRIEVED,
     "wastex.report.disposal": EntryKind.DISPOSED,
     "wastex.report.opening-stock": EntryKind.OPENING_STOCK,
+    "wastex.report.received-utilisation": EntryKind.UTILISED,
+    "wastex.report.received-storage": EntryKind.RECEIVED_STORED,
+    "wastex.report.received-storage-retrieval": EntryKind.RECEIVED_STORAGE_RETRIEVED,
+    "wastex.report.received-disposal": EntryKind.RECEIVED_DISPOSED,
 }
 
 

@@ -641,3 +641,37 @@ async def test_a_report_period_is_judged_by_the_ledgers_rule_as_over_graphql(
     assert [(h["x-error-type"], h.get("x-error-field")) for h in letters] == [
         ("INVALID_PERIOD", "period")
     ]
+
+
+async def test_a_recycler_reports_what_it_did_with_its_intake_over_kafka_as_over_graphql(
+    kafka_bootstrap: str, uow_factory: UnitOfWorkFactory
+) -> None:
+    """A recycler's system reports its intake's use, storage, retrieval and disposal as the
+    `reportReceived*` mutations do (decision 027), the same checks included: more put into
+    storage than was received is BALANCE_VIOLATION."""
+    ledger = harness(uow_factory)
+    steel, cement = await ledger.register("青山区"), await ledger.register("新洲区")
+    await ledger.service.report(
+        steel.enterprise_id,
+        EntryKind.GENERATED,
+        site_id=steel.site_id,
+        waste_code="SW01",
+        tonnes="50.000",
+        period="2026-11",
+    )
+    match = await ledger.confirm(steel, cement, "50.000")
+    sent = await ledger.service.dispatch(steel.enterprise_id, match, "50.000", period="2026-11")
+    await ledger.service.receive(cement.enterprise_id, sent.id, "50.000")
+    reports = [
+        report_of(cement, "received-utilisation", tonnes="20.000"),
+        report_of(cement, "received-storage", tonnes="10.000"),
+        report_of(cement, "received-storage", tonnes="100.000"),  # more than came in
+        report_of(cement, "received-storage-retrieval", tonnes="4.000"),
+        report_of(cement, "received-disposal", tonnes="5.000"),
+    ]
+    figures, letters = await ingested(
+        kafka_bootstrap, ledger, cement, reports, lambda u: u.received_disposed == D("5.000")
+    )
+    assert (figures.received_utilised, figures.received_stored) == (D("20.000"), D("6.000"))
+    assert figures.generated == D("0.000")  # none of it is the recycler's own generation
+    assert [letter["x-error-type"] for letter in letters] == ["BALANCE_VIOLATION"]

@@ -156,3 +156,26 @@ class DisposalReport(LedgerReport):
 @event("wastex.report.opening-stock", INGEST_LEDGER_REPORTS)
 class OpeningStockReport(LedgerReport):
     pass
+
+
+# A recycler's reports of its intake (decision 027), as `reportReceived*` over GraphQL.
+
+
+@event("wastex.report.received-utilisation", INGEST_LEDGER_REPORTS)
+class ReceivedUtilisationReport(LedgerReport):
+    pass
+
+
+@event("wastex.report.received-storage", INGEST_LEDGER_REPORTS)
+class ReceivedStorageReport(LedgerReport):
+    pass
+
+
+@event("wastex.report.received-storage-retrieval", INGEST_LEDGER_REPORTS)
+class ReceivedStorageRetrievalReport(LedgerReport):
+    pass
+
+
+@event("wastex.report.received-disposal", INGEST_LEDGER_REPORTS)
+class ReceivedDisposalReport(LedgerReport):
+    pass
