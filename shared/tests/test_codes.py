@@ -28,6 +28,19 @@ def test_unknown_code_is_rejected() -> None:
     assert err.value.code == "UNKNOWN_WASTE_CODE"
 
 
+def test_a_hazardous_wastes_own_code_stands_for_its_category() -> None:
+    # 国家危险废物名录: digits 7–8 are the category (formulas.md), 900-249-08 is a 废矿物油.
+    assert validate_code(" 900-249-08 ").code == "HW08"
+    assert validate_code("772-002-18").code == "HW18"
+    with pytest.raises(DomainError) as abolished:
+        validate_code("900-000-41")  # HW41 was abolished in 2021
+    assert abolished.value.code == "ABOLISHED_WASTE_CODE"
+    for unknown in ("900-249-51", "900-249-8", "HW08 (900-249-08)", "9002490 8"):
+        with pytest.raises(DomainError) as err:
+            validate_code(unknown)
+        assert err.value.code == "UNKNOWN_WASTE_CODE"
+
+
 def test_search_finds_by_code_chinese_and_english_name() -> None:
     assert [c.code for c in search("sw06")] == ["SW06"]
     assert "SW02" in [c.code for c in search("粉煤灰")]

@@ -333,6 +333,15 @@ async def test_hazardous_is_derived_from_the_waste_code_not_declared(api: Api) -
     assert payload["offer"]["wasteCode"] == "HW08"
 
 
+async def test_a_hazardous_wastes_own_code_is_listed_under_its_category(api: Api) -> None:
+    # A factory's system writes the 名录's code, as on its manifests: 900-249-08 is HW08.
+    world = await build_world(api)
+    payload = await api.tenant(world.steel).mutate(
+        POST_OFFER, "postOffer", input=offer_input(world.steel_site, wasteCode="900-249-08")
+    )
+    assert (payload["offer"]["wasteCode"], payload["offer"]["hazardous"]) == ("HW08", True)
+
+
 @pytest.mark.parametrize(
     ("overrides", "code", "field"),
     [
@@ -527,6 +536,7 @@ async def test_offers_filter_by_enterprise_code_status_and_district(api: Api) ->
 
     assert await ids(enterpriseId=world.steel) == {world.offer, hw, withdrawn}
     assert await ids(wasteCode="hw08") == {hw}
+    assert await ids(wasteCode="900-249-08") == {hw}  # a waste's own code: its category
     assert await ids(status="WITHDRAWN") == {withdrawn}
     assert await ids(district="青山区", status="OPEN") == {world.offer, hw}
     assert await ids(district="江夏区") == set()

@@ -8,6 +8,7 @@ from; the district file's own header says where its names come from).
 from wastex_shared.codes.catalogue import (
     WasteCode,
     all_codes,
+    canonical,
     is_hazardous,
     lookup,
     search,
@@ -29,6 +30,7 @@ __all__ = [
     "LicenceType",
     "WasteCode",
     "all_codes",
+    "canonical",
     "is_hazardous",
     "lookup",
     "may_carry",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -51,8 +52,22 @@ def all_codes() -> list[WasteCode]:
     return list(_catalogue().values())
 
 
+#: A hazardous waste's own code in the 国家危险废物名录: industry (3 digits), sequence (3),
+#: category (2, the HW number) — formulas.md, "Hazardous waste code".
+_HAZARDOUS_WASTE_CODE = re.compile(r"^\d{3}-\d{3}-(\d{2})$")
+
+
+def canonical(code: str) -> str:
+    """The category code `code` stands for, as wastex stores it: trimmed, upper case, and a
+    hazardous waste's own code ("900-249-08", as its manifests and systems write it) by its
+    category (HW08). Licences, offers and figures are kept by category."""
+    text = code.strip().upper()
+    own = _HAZARDOUS_WASTE_CODE.match(text)
+    return f"HW{own.group(1)}" if own else text
+
+
 def lookup(code: str) -> WasteCode | None:
-    return _catalogue().get(code.strip().upper())
+    return _catalogue().get(canonical(code))
 
 
 def is_hazardous(code: str) -> bool:

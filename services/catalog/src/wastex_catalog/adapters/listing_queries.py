@@ -47,6 +47,7 @@ from wastex_catalog.filters import (
     Scope,
 )
 from wastex_catalog.records import MatchAllocation, Stored
+from wastex_shared.codes import canonical
 
 T = TypeVar("T")
 
@@ -96,7 +97,7 @@ def _lists_code(codes: ColumnElement[Any], code: str) -> ColumnElement[bool]:
     """Whether a JSON list of codes holds `code`. Stored codes are normalised and written as
     JSON strings, so the quoted code in the list's text finds it, alike on SQLite and
     PostgreSQL (which have no common JSON containment)."""
-    quoted = json.dumps(code.strip().upper())
+    quoted = json.dumps(canonical(code))
     escaped = quoted.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return cast(codes, Text).like(f"%{escaped}%", escape="\\")
 
@@ -113,7 +114,7 @@ def _listing_filter(table: Table, wanted: ListingFilter) -> list[ColumnElement[b
         clauses.append(table.c.available_from <= wanted.available_on)
         clauses.append(table.c.available_until >= wanted.available_on)
     if wanted.waste_code is not None:
-        code = wanted.waste_code.strip().upper()
+        code = canonical(wanted.waste_code)
         if table is OFFERS:
             clauses.append(table.c.waste_code == code)
         else:

@@ -25,7 +25,7 @@ from wastex_catalog.domain.common import (
 from wastex_catalog.domain.enterprise import Site
 from wastex_catalog.domain.licence import Licence, check_demand_coverage, last_licensed_day
 from wastex_catalog.domain.listing import Listing, ListingStatus
-from wastex_shared.codes import is_hazardous
+from wastex_shared.codes import canonical, is_hazardous
 from wastex_shared.errors import DomainError
 
 #: Road haulage of bulk waste beyond this is not a local exchange; larger values are typos.
@@ -147,7 +147,7 @@ class Demand(Listing):
         )
 
     def accepts(self, code: str) -> bool:
-        return code.strip().upper() in self.waste_codes
+        return canonical(code) in self.waste_codes
 
     @property
     def hazardous(self) -> bool:

@@ -35,7 +35,7 @@ from wastex_catalog.domain.common import (
     parse_window,
     require_text,
 )
-from wastex_shared.codes import is_hazardous
+from wastex_shared.codes import canonical, is_hazardous
 from wastex_shared.errors import DomainError
 
 NUMBER_MAX_LENGTH: Final = 100
@@ -218,7 +218,7 @@ class Licence:
         return self.valid_from <= day <= self.last_valid_day
 
     def lists(self, code: str) -> bool:
-        return code.strip().upper() in self.waste_codes
+        return canonical(code) in self.waste_codes
 
     def may_take(self, code: str) -> bool:
         """Listed and of a type that can carry the code (HW needs an operating licence).

@@ -14,7 +14,7 @@ from wastex_ledger.domain.figures import Utilisation
 from wastex_ledger.domain.scope import Scope, WasteClass
 from wastex_ledger.domain.visibility import ManifestView
 from wastex_ledger.entrypoints.graphql import wiring
-from wastex_shared.codes import lookup
+from wastex_shared.codes import canonical, lookup
 from wastex_shared.codes.industry import validate_industry_code
 from wastex_shared.errors import DomainError
 from wastex_shared.graphql.context import Info
@@ -567,7 +567,7 @@ class UtilisationScope:
             enterprise_id=clean(self.enterprise_id),
             district=clean(self.district),
             industry=industry_code(self.industry, "scope"),
-            waste_code=None if code is None else code.upper(),
+            waste_code=None if code is None else canonical(code),
             waste_class=self.waste_class,
         )
 
