@@ -43,6 +43,7 @@ def test_a_hazardous_wastes_own_code_stands_for_its_category() -> None:
 
 def test_search_finds_by_code_chinese_and_english_name() -> None:
     assert [c.code for c in search("sw06")] == ["SW06"]
+    assert [c.code for c in search(" 900-249-08")] == ["HW08"]
     assert "SW02" in [c.code for c in search("粉煤灰")]
     assert "SW02" in [c.code for c in search("fly ash")]
 

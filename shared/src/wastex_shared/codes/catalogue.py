@@ -92,7 +92,7 @@ def search(text: str | None) -> list[WasteCode]:
     """Codes whose code, Chinese or English name contains `text` (case-insensitive)."""
     if not text:
         return all_codes()
-    needle = text.strip().casefold()
+    needle = canonical(text).casefold()  # a waste's own code finds its category
     return [
         c
         for c in all_codes()
