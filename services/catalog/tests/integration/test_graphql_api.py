@@ -551,6 +551,25 @@ async def test_demands_filter_by_an_accepted_code(api: Api) -> None:
     assert page["totalCount"] == 1
 
 
+async def test_a_list_filtered_by_a_waste_code_the_catalogue_lacks_is_refused_not_empty(
+    api: Api,
+) -> None:
+    """A typo ("SW1", "HW8") is UNKNOWN_WASTE_CODE, as the ledger's filters answer it, not an
+    empty market; a code abolished since still finds the listings and licences holding it."""
+    world = await build_world(api)
+    tenant = api.tenant(world.steel)
+    for query, name in ((OFFERS, "offers"), (DEMANDS, "demands"), (REGISTER, "licenceRegister")):
+        for typo in ("SW1", "SW0", "", "ＳＷ０１"):
+            body = await tenant.execute(query, filter={"wasteCode": typo})
+            assert body["data"][name] is None, (name, typo)
+            error = body["errors"][0]["extensions"]
+            assert (error["code"], error["field"]) == ("UNKNOWN_WASTE_CODE", "filter.wasteCode")
+        found = (await tenant.data(query, filter={"wasteCode": "HW41"}))[name]  # abolished
+        assert found["totalCount"] == 0
+    page = (await tenant.data(OFFERS, filter={"wasteCode": " sw01 "}))["offers"]
+    assert [edge["node"]["id"] for edge in page["edges"]] == [world.offer]
+
+
 async def test_enterprises_page_for_the_admin(api: Api) -> None:
     for i in range(5):
         await api.register_enterprise(f"Works {i}")
@@ -694,8 +713,8 @@ async def test_the_licence_register_lists_what_each_role_may_see_with_its_filter
     assert await ids(admin, district="青山区") == {steel_licence}
     assert await ids(admin, wasteCode=" sw03") == {steel_licence}
     assert await ids(admin, wasteCode="SW02") == {world.licence}
-    assert await ids(admin, wasteCode="SW0") == set()  # a whole code, not a prefix
-    assert await ids(admin, wasteCode="%") == set()
+    assert await admin.error_code(REGISTER, filter={"wasteCode": "SW0"}) == "UNKNOWN_WASTE_CODE"
+    assert await admin.error_code(REGISTER, filter={"wasteCode": "%"}) == "UNKNOWN_WASTE_CODE"
     assert await ids(admin, enterpriseId=world.cement) == {world.licence}
     assert await ids(admin, expiringBy="2026-12-31") == {steel_licence}
     assert await ids(admin, validOn="2027-06-01") == {world.licence}

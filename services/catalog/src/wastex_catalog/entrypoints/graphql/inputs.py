@@ -17,12 +17,19 @@ from wastex_catalog.entrypoints.graphql.types import EnterpriseKind, LicenceType
 from wastex_catalog.filters import EnterpriseFilter as EnterpriseQuery
 from wastex_catalog.filters import LicenceFilter as LicenceQuery
 from wastex_catalog.filters import ListingFilter
+from wastex_shared.codes import lookup
 from wastex_shared.codes.industry import validate_industry_code
+from wastex_shared.errors import DomainError
 
 #: What a district filter takes (a typo is refused rather than answered with nothing).
 DISTRICT_FILTER = (
     "A name of the register (the districts query) or one records were stored under before "
     "it, trimmed; any other is refused with UNKNOWN_DISTRICT and the name meant."
+)
+#: What a waste code filter takes (a typo is refused rather than answered with nothing).
+CODE_FILTER = (
+    "A code of the catalogue (an abolished one too), case and spaces ignored; any other is "
+    "refused with UNKNOWN_WASTE_CODE."
 )
 
 
@@ -272,7 +279,7 @@ class AmendDemandInput:
 @strawberry.input(description="All given fields must match.")
 class OfferFilter:
     enterprise_id: strawberry.ID | None = None
-    waste_code: str | None = None
+    waste_code: str | None = strawberry.field(default=None, description=CODE_FILTER)
     status: ListingStatus | None = None
     district: str | None = strawberry.field(default=None, description=DISTRICT_FILTER)
     available_on: date | None = strawberry.field(
@@ -284,7 +291,7 @@ class OfferFilter:
 class DemandFilter:
     enterprise_id: strawberry.ID | None = None
     waste_code: str | None = strawberry.field(
-        default=None, description="Demands that accept this code."
+        default=None, description=f"Demands that accept this code. {CODE_FILTER}"
     )
     status: ListingStatus | None = None
     district: str | None = strawberry.field(default=None, description=DISTRICT_FILTER)
@@ -323,7 +330,9 @@ class LicenceRegisterFilter:
     district: str | None = strawberry.field(
         default=None, description=f"The holder's district. {DISTRICT_FILTER}"
     )
-    waste_code: str | None = strawberry.field(default=None, description="Lists this code.")
+    waste_code: str | None = strawberry.field(
+        default=None, description=f"Lists this code. {CODE_FILTER}"
+    )
     valid_on: date | None = strawberry.field(
         default=None, description="Holds on this day (valid, not yet revoked)."
     )
@@ -338,7 +347,7 @@ class LicenceRegisterFilter:
         return LicenceQuery(
             enterprise_id=None if self.enterprise_id is None else str(self.enterprise_id),
             district=_trimmed(self.district),
-            waste_code=self.waste_code,
+            waste_code=_known_code(self.waste_code),
             valid_on=self.valid_on,
             expiring_by=self.expiring_by,
             revoked=self.revoked,
@@ -350,11 +359,25 @@ def listing_filter(wanted: OfferFilter | DemandFilter | None) -> ListingFilter:
         return ListingFilter()
     return ListingFilter(
         enterprise_id=wanted.enterprise_id,
-        waste_code=wanted.waste_code,
+        waste_code=_known_code(wanted.waste_code),
         status=DomainStatus(wanted.status.value) if wanted.status else None,
         district=_trimmed(wanted.district),
         available_on=wanted.available_on,
     )
+
+
+def _known_code(code: str | None) -> str | None:
+    """A filter's waste code as the catalogue writes it (" sw01 " is SW01; an abolished one
+    too: listings and licences registered before hold it), else UNKNOWN_WASTE_CODE, as the
+    ledger's filters answer it: a typo would read as a market with nothing of it."""
+    if code is None:
+        return None
+    found = lookup(code)
+    if found is None:
+        raise DomainError(
+            "UNKNOWN_WASTE_CODE", f"{code!r} is not a known waste code", "filter.wasteCode"
+        )
+    return found.code
 
 
 def _trimmed(text: str | None) -> str | None:
