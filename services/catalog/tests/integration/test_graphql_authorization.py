@@ -191,6 +191,25 @@ async def test_a_tenant_cannot_list_another_enterprises_offers_by_filter(
     assert read_outcome(own, "offers") == "ok"
 
 
+async def test_no_token_lists_nothing_whatever_its_filter_says(api: Api, world: World) -> None:
+    """Without a token every list is NOT_AUTHORIZED, before its filter is judged: a filter's
+    district is looked up in the records, which tells whether any is stored under a name."""
+    lists = {
+        "offers": OFFERS,
+        "demands": "query($filter: DemandFilter) { demands(filter: $filter) { totalCount } }",
+        "enterprises": "query($filter: EnterpriseFilter) { enterprises(filter: $filter) "
+        "{ totalCount } }",
+        "licenceRegister": "query($filter: LicenceRegisterFilter) { licenceRegister(filter: "
+        "$filter) { totalCount } }",
+    }
+    odd: list[dict[str, str]] = [{"district": "青山"}, {"district": "no such district"}]
+    for name, query in lists.items():
+        wanted = [*odd, {"wasteCode": "SW1"}] if name != "enterprises" else odd
+        for filter_ in wanted:
+            body = await api.as_(None).execute(query, filter=filter_)
+            assert read_outcome(body, name) == "NA", (name, filter_, body)
+
+
 async def test_waste_codes_need_no_token(api: Api, world: World) -> None:
     query = 'query { wasteCodes(search: "HW08") { code } }'
     found = await outcomes(api, world, query, "wasteCodes")

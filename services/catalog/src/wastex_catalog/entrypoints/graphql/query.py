@@ -156,7 +156,7 @@ class Query:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[Offer] | None:
-        caller = principal(info)
+        caller = policy.require_signed_in(principal(info))  # before the filter is judged
         wanted = listing_filter(filter)
         await require_known_district(info, wanted.district)
         scope = policy.listing_scope(caller, wanted)
@@ -184,7 +184,7 @@ class Query:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[Demand] | None:
-        caller = principal(info)
+        caller = policy.require_signed_in(principal(info))  # before the filter is judged
         wanted = listing_filter(filter)
         await require_known_district(info, wanted.district)
         scope = policy.listing_scope(caller, wanted)
