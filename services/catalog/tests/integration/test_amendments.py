@@ -93,7 +93,7 @@ async def test_an_amendment_is_refused_with_a_typed_user_error(api: Api, world: 
         )
         return errors[0]["code"], errors[0]["field"]
 
-    assert await refused(world.cement, quantityTonnes="1") == ("NOT_AUTHORIZED", None)
+    assert await refused(world.cement, quantityTonnes="1") == ("NOT_AUTHORIZED", "id")
     assert await refused(world.steel, quantityTonnes="-1") == ("INVALID_QUANTITY", "quantityTonnes")
     assert await refused(world.steel, availableUntil="2026-01-01") == (
         "INVALID_WINDOW",

@@ -15,6 +15,8 @@ import pytest
 from wastex_catalog.testing import (
     ADD_SITE,
     ADMIN,
+    AMEND_DEMAND,
+    AMEND_OFFER,
     POST_DEMAND,
     POST_OFFER,
     REGISTER_ENTERPRISE,
@@ -319,6 +321,21 @@ async def test_offers_and_demands_are_withdrawn_only_by_their_owner(api: Api, wo
     assert write_outcome(steel, "withdrawOffer") == "ok"
     cement = await api.as_(bearer(world, "cement")).execute(WITHDRAW_DEMAND, id=world.demand)
     assert write_outcome(cement, "withdrawDemand") == "ok"
+
+
+async def test_another_enterprises_listing_is_refused_naming_the_id(api: Api, world: World) -> None:
+    """The refusal names the argument at fault, as amendSite's and postOffer's do."""
+    steel, cement = api.tenant(world.steel), api.tenant(world.cement)
+    less = {"quantityTonnes": "1"}
+    attempts: list[tuple[Api, str, str, dict[str, Any]]] = [
+        (cement, WITHDRAW_OFFER, "withdrawOffer", {"id": world.offer}),
+        (cement, AMEND_OFFER, "amendOffer", {"id": world.offer, "input": less}),
+        (steel, WITHDRAW_DEMAND, "withdrawDemand", {"id": world.demand}),
+        (steel, AMEND_DEMAND, "amendDemand", {"id": world.demand, "input": less}),
+    ]
+    for caller, mutation, name, variables in attempts:
+        errors = await caller.user_errors(mutation, name, **variables)
+        assert [(e["code"], e["field"]) for e in errors] == [("NOT_AUTHORIZED", "id")], name
 
 
 async def test_a_forged_token_is_unauthenticated_not_anonymous(api: Api, world: World) -> None:

@@ -244,7 +244,7 @@ class Listing:
 
     def _require_owner(self, enterprise_id: str, action: str) -> None:
         if enterprise_id != self.enterprise_id:
-            raise NotAuthorized(f"only the owner may {action} {self.KIND} {self.id}")
+            raise NotAuthorized(f"only the owner may {action} {self.KIND} {self.id}", "id")
 
     def changed_terms(self, before: Listing) -> list[str]:
         """The GraphQL names of the terms that differ from `before`'s, in `TERMS` order."""
