@@ -204,3 +204,23 @@ async def test_enterprises_are_found_by_industry_and_part_of_the_name(api: Api) 
     refused = await admin.execute(FILTERED, filter={"industry": "31"})
     [error] = refused["errors"]
     assert error["extensions"]["code"] == "INVALID_INDUSTRY_CODE"
+
+
+async def test_a_name_is_found_whatever_the_case_of_its_letters_on_either_engine(
+    api: Api,
+) -> None:
+    """'Case ignored' for every letter that has a case, not only ASCII's: SQLite's own lower()
+    folds A–Z alone, so on the embedded default full-width ＴＣＬ (typed with a Chinese input
+    method) or Ö were matched only as written, where PostgreSQL matched them either way."""
+    admin = api.as_(ADMIN)
+    wide = await api.register_enterprise("武汉ＴＣＬ环保科技", "FACTORY", "青山区")
+    umlaut = await api.register_enterprise("Ökologie Recycling", "RECYCLER", "江夏区")
+
+    async def found(text: str) -> set[str]:
+        body = await admin.data(FILTERED, filter={"nameContains": text})
+        return {edge["node"]["id"] for edge in body["enterprises"]["edges"]}
+
+    assert await found("ｔｃｌ") == {wide}
+    assert await found("ＴＣＬ环保") == {wide}
+    assert await found("ökologie") == {umlaut}
+    assert await found("ÖKOLOGIE") == {umlaut}

@@ -93,6 +93,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+        # SQLite's own lower() folds A–Z only; PostgreSQL's folds every cased letter (Ö,
+        # full-width Ｔ), so a search with "case ignored" answered differently on each.
+        dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
 
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(conn: Any) -> None:
@@ -101,3 +104,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # snapshot beside the writer instead of queueing behind it for a lock it never needs.
         reading = conn.get_execution_options().get(READ_ONLY, False)
         conn.exec_driver_sql("BEGIN DEFERRED" if reading else "BEGIN IMMEDIATE")
+
+
+def _lower(value: object) -> object:
+    """SQLite's `lower()` as PostgreSQL's: every letter with a case, not only ASCII's."""
+    return value.lower() if isinstance(value, str) else value
