@@ -87,7 +87,7 @@ class AlreadyWithdrawn(DomainError):
     over Kafka is not dead-lettered for it."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(errors.INVALID_TRANSITION, message, "status")
+        super().__init__(errors.INVALID_TRANSITION, message, "id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +152,7 @@ class Listing:
             raise DomainError(
                 errors.INVALID_TRANSITION,
                 f"cannot {action} {self.KIND} {self.id}: it is {self.status.value}",
-                "status",
+                "id",  # the owner's action names the listing by its id
             )
 
     def allocate(self, match_id: str, tonnes: TonnesInput) -> Self:
