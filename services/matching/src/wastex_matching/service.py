@@ -340,10 +340,13 @@ class MatchingService:
         await self._market_changed(uow)
 
     async def on_offer_withdrawn(self, uow: UnitOfWork, _: Envelope, data: OfferWithdrawn) -> None:
+        """Its owner took it off the market: the next round supersedes its proposals, and the
+        sweep rejects the matches one side has accepted (`expire_due`)."""
         await repo.set_listing_status(
             uow.session, data.offer_id, "offer", data.status, data.remaining_tonnes, data.version
         )
         await self._market_changed(uow)
+        uow.after_commit(self.sweep_soon.set)
 
     async def on_offer_updated(self, uow: UnitOfWork, _: Envelope, data: OfferUpdated) -> None:
         # The remaining tonnage the catalog reports is what *our* accepted matches took;
@@ -390,10 +393,12 @@ class MatchingService:
     async def on_demand_withdrawn(
         self, uow: UnitOfWork, _: Envelope, data: DemandWithdrawn
     ) -> None:
+        """As `on_offer_withdrawn`."""
         await repo.set_listing_status(
             uow.session, data.demand_id, "demand", data.status, data.remaining_tonnes, data.version
         )
         await self._market_changed(uow)
+        uow.after_commit(self.sweep_soon.set)
 
     async def on_demand_updated(self, uow: UnitOfWork, _: Envelope, data: DemandUpdated) -> None:
         await repo.set_listing_status(
@@ -627,10 +632,12 @@ class MatchingService:
     async def expire_due(self) -> int:
         """Expire open matches whose shipping window has passed, and accepted ones whose
         licence was amended or revoked and no longer allows them, or whose offer's or
-        demand's amended quantity no longer holds them; returns how many.
+        demand's amended quantity no longer holds them; reject, on its owner's side, the
+        accepted ones whose offer or demand was withdrawn (decision 030); returns how many
+        ended.
 
-        (A PROPOSED match of such a licence is superseded by the next round, and none can
-        be accepted meanwhile: `accept` checks the licence.)"""
+        (A PROPOSED match of such a licence or listing is superseded by the next round, and
+        none can be accepted meanwhile: `accept` checks the licence and the listings.)"""
         today = self.today()
         async with self._uow() as uow:
             # Held before anything is read (the lock order: `repository`): what it judges by,
@@ -648,10 +655,17 @@ class MatchingService:
                 refusal = licence_refusal(licence, record.waste_code, record.window, today)
                 if refusal is not None and record.id not in due:
                     due[record.id] = (record, refusal)
-            for record, reason in await self._no_longer_held(uow, set(due)):
+            left = {
+                record.id: (record, kind)
+                for record, kind in await repo.accepted_on_withdrawn_listings(uow.session)
+                if record.id not in due
+            }
+            for record, reason in await self._no_longer_held(uow, set(due) | set(left)):
                 due[record.id] = (record, reason)
-            if due:  # their tonnes come free; before the matches (lock order: `repository`)
+            if due or left:  # their tonnes come free; before the matches (lock order)
                 await self._market_changed(uow)
+            for record, kind in left.values():
+                await self._reject_withdrawn(uow, record, kind)
             for record, reason in due.values():
                 expired = lifecycle.expire(record.status)
                 updated = replace(record, status=expired, expiry_reason=reason)
@@ -665,7 +679,29 @@ class MatchingService:
                     MatchExpired(**self._facts(updated), reason=reason),
                 )
             await uow.commit()
-        return len(due)
+        return len(due) + len(left)
+
+    async def _reject_withdrawn(self, uow: UnitOfWork, record: MatchRecord, kind: str) -> None:
+        """End an accepted match whose `kind` of listing its owner withdrew: rejected on the
+        owner's side (withdrawing its acceptance, if it had given one), as if it had said so."""
+        party = Party.SUPPLIER if kind == "offer" else Party.RECYCLER
+        ident = record.offer_id if kind == "offer" else record.demand_id
+        reason = f"the {kind} {ident} was withdrawn by its owner"
+        rejected = replace(
+            record,
+            status=lifecycle.reject(record.status, party, reason),
+            rejected_by=party.value,
+            rejection_reason=reason,
+        )
+        rejected = await self._save(uow, record, rejected)
+        await self._publish(
+            uow,
+            MATCHING_MATCH_REJECTED.name,
+            "matching.match-rejected",
+            rejected,
+            "rejected",
+            MatchRejected(**self._facts(rejected), rejected_by=party.value, reason=reason),
+        )
 
     async def _no_longer_held(
         self, uow: UnitOfWork, due: set[str]
@@ -1142,7 +1178,7 @@ class MatchingService:
                     expired = await self.expire_due()
                     retry = 0.0
                     if expired:
-                        log.info("expired %d match(es)", expired)
+                        log.info("ended %d match(es)", expired)
                 except asyncio.CancelledError:
                     raise
                 except DomainError as err:

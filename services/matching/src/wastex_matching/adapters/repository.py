@@ -1069,6 +1069,25 @@ async def accepted_with_licences(
     ]
 
 
+async def accepted_on_withdrawn_listings(session: AsyncSession) -> list[tuple[MatchRecord, str]]:
+    """Matches one party has accepted whose offer or demand its owner withdrew, each with
+    which of the two was withdrawn ("offer" when both were)."""
+    offer = LISTING_STATUS.alias("offer_status")
+    demand = LISTING_STATUS.alias("demand_status")
+    gone = "WITHDRAWN"
+    rows = await session.execute(
+        select(MATCHES, (offer.c.status == gone).label("offer_withdrawn"))
+        .outerjoin(offer, offer.c.id == MATCHES.c.offer_id)
+        .outerjoin(demand, demand.c.id == MATCHES.c.demand_id)
+        .where(
+            MATCHES.c.status.in_([status.value for status in ACCEPTED_BY.values()]),
+            or_(offer.c.status == gone, demand.c.status == gone),
+        )
+        .order_by(MATCHES.c.id)
+    )
+    return [(to_record(row), "offer" if row.offer_withdrawn else "demand") for row in rows]
+
+
 async def holds_on_amended_listings(
     session: AsyncSession,
 ) -> list[tuple[str, str, Decimal, list[Hold]]]:

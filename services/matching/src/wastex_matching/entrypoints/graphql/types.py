@@ -134,11 +134,18 @@ class MatchType:
     window_until: date = strawberry.field(description="Last day of the shipping window.")
     accepted_by_supplier: bool
     accepted_by_recycler: bool
-    rejected_by: PartyType | None
-    rejection_reason: str | None
+    rejected_by: PartyType | None = strawberry.field(
+        description="The party that turned a REJECTED match down, or whose offer or demand "
+        "was withdrawn while the match waited for a party to accept it."
+    )
+    rejection_reason: str | None = strawberry.field(
+        description="Why, as that party gave it, or 'the offer … was withdrawn by its owner' "
+        "('the demand …')."
+    )
     expiry_reason: str | None = strawberry.field(
-        description="Why an EXPIRED match could not go ahead: its shipping window ended, or "
-        "its licence was amended or revoked and no longer allows it."
+        description="Why an EXPIRED match could not go ahead: its shipping window ended, its "
+        "licence was amended or revoked and no longer allows it, or its offer's or demand's "
+        "quantity was amended below what it and the matches accepted before it hold."
     )
     cancelled_by: PartyType | None = strawberry.field(
         description="The party that called a CONFIRMED match's shipment off before it left."
