@@ -25,6 +25,8 @@ from wastex_catalog.testing import (
     DEMAND,
     OFFER,
     REVOKE_LICENCE,
+    WITHDRAW_DEMAND,
+    WITHDRAW_OFFER,
     Api,
     World,
     build_world,
@@ -412,3 +414,42 @@ async def test_a_fully_matched_offer_released_after_its_window_leaves_the_market
     assert updates == [("EXPIRED", "EXPIRED"), ("EXPIRED", "EXPIRED")]
     async with uow_factory() as uow:
         assert await expire_due(uow, date(2027, 7, 1)) == 0  # nothing left for the sweep
+
+
+@pytest.mark.parametrize("kind", ["offer", "demand"])
+async def test_a_listing_whose_matches_hold_all_its_tonnes_may_be_withdrawn(
+    api: Api, world: World, uow_factory: UnitOfWorkFactory, kind: str
+) -> None:
+    """Its owner leaves: matching then rejects the matches accepted by one side only
+    (decision 030), and a confirmed one's release will not bring the listing back. It was
+    refused (`cannot withdraw offer …: it is FULLY_MATCHED`), leaving the owner to reject each
+    match first to put the listing back on the market, then withdraw it."""
+    tonnes = "120.5" if kind == "offer" else "500"
+    await apply(uow_factory, facts(world, MatchAccepted, "m1", tonnes, accepted_by="SUPPLIER"))
+    owner, ident = (world.steel, world.offer) if kind == "offer" else (world.cement, world.demand)
+    mutation, field = (
+        (WITHDRAW_OFFER, "withdrawOffer")
+        if kind == "offer"
+        else (WITHDRAW_DEMAND, "withdrawDemand")
+    )
+    if kind == "demand":  # the demand needs a larger offer to be fully held
+        await apply(uow_factory, facts(world, MatchRejected, "m1", tonnes))
+        await api.as_(token(Role.ENTERPRISE, world.steel)).data(
+            AMEND_OFFER, id=world.offer, input={"quantityTonnes": "600"}
+        )
+        await apply(uow_factory, facts(world, MatchAccepted, "m2", tonnes, accepted_by="SUPPLIER"))
+    assert "FULLY_MATCHED" in await tonnage(api, world)
+
+    done = (await api.as_(token(Role.ENTERPRISE, owner)).data(mutation, id=ident))[field]
+
+    assert done["userErrors"] == []
+    assert done[kind]["status"] == "WITHDRAWN"
+    withdrawals = [
+        event.data for topic, _, event in await outbox_events(uow_factory) if "withdrawn" in topic
+    ]
+    assert [(w[f"{kind}Id"], w["status"]) for w in withdrawals] == [(ident, "WITHDRAWN")]
+    await apply(
+        uow_factory, facts(world, MatchRejected, "m2" if kind == "demand" else "m1", tonnes)
+    )
+    status = await tonnage(api, world)
+    assert status[0 if kind == "offer" else 2] == "WITHDRAWN"  # released, not back on the market

@@ -190,9 +190,7 @@ def test_only_the_owner_may_withdraw(offer: Offer) -> None:
     assert err.value.code == "NOT_AUTHORIZED"
 
 
-@pytest.mark.parametrize(
-    "status", [ListingStatus.FULLY_MATCHED, ListingStatus.WITHDRAWN, ListingStatus.EXPIRED]
-)
+@pytest.mark.parametrize("status", [ListingStatus.WITHDRAWN, ListingStatus.EXPIRED])
 def test_withdraw_from_other_states_is_an_invalid_transition(
     offer: Offer, status: ListingStatus
 ) -> None:
@@ -218,8 +216,15 @@ def test_fully_matched_offer_takes_no_new_match(offer: Offer) -> None:
 def test_withdrawn_and_expired_are_terminal() -> None:
     assert TRANSITIONS[ListingStatus.WITHDRAWN] == frozenset()
     assert TRANSITIONS[ListingStatus.EXPIRED] == frozenset()
-    assert not can_transition(ListingStatus.FULLY_MATCHED, ListingStatus.WITHDRAWN)
     assert not can_transition(ListingStatus.FULLY_MATCHED, ListingStatus.EXPIRED)
+
+
+def test_a_fully_matched_offer_may_be_withdrawn_and_a_release_leaves_it_so(offer: Offer) -> None:
+    """Its owner leaves though matches hold every tonne (decision 030): matching then
+    rejects the ones not yet confirmed, and their releases do not put it back."""
+    withdrawn = offer.allocate("m1", "100").withdraw(OWNER)
+    assert withdrawn.status is ListingStatus.WITHDRAWN
+    assert withdrawn.release("m1").status is ListingStatus.WITHDRAWN
 
 
 def test_expiry_follows_the_window_end(offer: Offer) -> None:

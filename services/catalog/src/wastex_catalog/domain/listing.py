@@ -2,17 +2,19 @@
 
     OPEN ──allocate──► PARTIALLY_MATCHED ──allocate──► FULLY_MATCHED
       ▲ ◄────release────┘  ▲ ◄──────────release──────────┘
-    OPEN / PARTIALLY_MATCHED ──withdraw (owner)──► WITHDRAWN
+    OPEN / PARTIALLY_MATCHED / FULLY_MATCHED ──withdraw (owner)──► WITHDRAWN
     OPEN / PARTIALLY_MATCHED ──window over──────► EXPIRED
     OPEN / PARTIALLY_MATCHED / FULLY_MATCHED ──amend (owner)──► the status its new quantity gives
 
 An allocation is the tonnage of one accepted/confirmed match, kept by match id so that
 applying the same match twice is a no-op and a rejection releases exactly what that match
 took. Withdrawal and expiry only stop the rest being offered; tonnes already allocated
-stay with their matches. `allocate` is the strict rule (only live listings take new
-tonnes, up to what remains); `hold` records what the matching service reports, also on a
-withdrawn or expired listing and past the quantity while an earlier match's release is on
-its way, so the catalog agrees with matching whatever order the facts arrive in.
+stay with their matches until matching releases them (it rejects the matches of a withdrawn
+listing that one side only has accepted: decision 030). `allocate` is the strict rule (only
+live listings take new tonnes, up to what remains); `hold` records what the matching
+service reports, also on a withdrawn or expired listing and past the quantity while an
+earlier match's release is on its way, so the catalog agrees with matching whatever order
+the facts arrive in.
 An amendment changes the terms (quantity, window, and each kind's own) of a listing not
 withdrawn or expired, never below the tonnes its matches hold. Transitions return a new
 object (`dataclasses.replace`).
@@ -70,7 +72,10 @@ TRANSITIONS: Final[dict[ListingStatus, frozenset[ListingStatus]]] = {
             ListingStatus.EXPIRED,
         }
     ),
-    ListingStatus.FULLY_MATCHED: frozenset({ListingStatus.OPEN, ListingStatus.PARTIALLY_MATCHED}),
+    # Withdrawn too: its owner leaves though matches hold every tonne (decision 030).
+    ListingStatus.FULLY_MATCHED: frozenset(
+        {ListingStatus.OPEN, ListingStatus.PARTIALLY_MATCHED, ListingStatus.WITHDRAWN}
+    ),
     ListingStatus.WITHDRAWN: frozenset(),
     ListingStatus.EXPIRED: frozenset(),
 }
@@ -233,7 +238,9 @@ class Listing:
         return replace(self, allocations=allocations, status=status)
 
     def withdraw(self, by_enterprise_id: str) -> Self:
-        """Take the rest off the market; only the owner, only while OPEN/PARTIALLY_MATCHED."""
+        """Take it off the market; only the owner, not once withdrawn or expired. Matching
+        rejects its matches not yet confirmed (decision 030); their releases, and a confirmed
+        one's cancellation, no longer put it back on the market."""
         self._require_owner(by_enterprise_id, "withdraw")
         if self.status is ListingStatus.WITHDRAWN:
             raise AlreadyWithdrawn(

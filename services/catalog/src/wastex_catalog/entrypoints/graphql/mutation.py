@@ -284,7 +284,11 @@ class Mutation:
         offer = Offer.of(stored, policy.can_read_offer(caller, stored)) if stored else None
         return PostOfferPayload(offer=offer, user_errors=errors)
 
-    @strawberry.mutation(description="Take the rest of one of your offers off the market.")
+    @strawberry.mutation(
+        description="Take one of your offers off the market, a fully matched one too: matching "
+        "then rejects its matches accepted by one side only (the other party is told why); "
+        "confirmed ones stay (call their shipments off with cancelShipment)."
+    )
     async def withdraw_offer(self, info: Info, id: strawberry.ID) -> WithdrawOfferPayload:
         caller = principal(info)
         commands = services(info).commands
@@ -329,7 +333,11 @@ class Mutation:
         demand = Demand.of(stored, policy.can_read_demand(caller, stored)) if stored else None
         return PostDemandPayload(demand=demand, user_errors=errors)
 
-    @strawberry.mutation(description="Take the rest of one of your demands off the market.")
+    @strawberry.mutation(
+        description="Take one of your demands off the market, a fully matched one too: matching "
+        "then rejects its matches accepted by one side only (the other party is told why); "
+        "confirmed ones stay (call their shipments off with cancelShipment)."
+    )
     async def withdraw_demand(self, info: Info, id: strawberry.ID) -> WithdrawDemandPayload:
         caller = principal(info)
         commands = services(info).commands
