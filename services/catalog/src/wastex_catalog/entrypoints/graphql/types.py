@@ -349,7 +349,8 @@ class Offer:
     matched_tonnes: Decimal = strawberry.field(description="Held by accepted matches.")
     remaining_tonnes: Decimal = strawberry.field(
         description="Not held by accepted matches: on offer while OPEN or PARTIALLY_MATCHED; "
-        "once WITHDRAWN or EXPIRED, what was left when it closed (no longer on offer)."
+        "once WITHDRAWN or EXPIRED, no longer on offer (a match released after it closed "
+        "adds its tonnes here)."
     )
     available_from: date
     available_until: date
@@ -414,7 +415,8 @@ class Demand:
     matched_tonnes: Decimal
     remaining_tonnes: Decimal = strawberry.field(
         description="Not held by accepted matches: still wanted while OPEN or "
-        "PARTIALLY_MATCHED; once WITHDRAWN or EXPIRED, what was left when it closed."
+        "PARTIALLY_MATCHED; once WITHDRAWN or EXPIRED, no longer wanted (a match released "
+        "after it closed adds its tonnes here)."
     )
     max_distance_km: Decimal
     available_from: date
