@@ -215,8 +215,9 @@ class MatchingService:
         )
         #: Set by anything that may change the best allocation; wakes the re-optimiser.
         self.changed = MarketChanges()
-        #: Set once a licence change has committed: the expiry sweep runs at once (in the
-        #: child, when rounds run in one: `ReoptimiserProcess` forwards it).
+        #: Set once a licence change, a listing's amendment or its withdrawal has committed:
+        #: the expiry sweep runs at once (in the child, when rounds run in one:
+        #: `ReoptimiserProcess` forwards it).
         self.sweep_soon = asyncio.Event()
         #: The market version the last completed round saw (-1: none yet).
         self.processed_version = -1
@@ -1166,10 +1167,10 @@ class MatchingService:
             return version
 
     async def run_expiry_sweeper(self) -> None:
-        """Expire due matches every `expiry_sweep_seconds` (and at once after a licence
-        change was consumed: `sweep_soon`) in the process that holds the
-        re-optimiser's lease: a process standing by would only race it for the same rows (and
-        lose, with a CONFLICT logged), and takes over with the lease."""
+        """End due matches every `expiry_sweep_seconds` (and at once after a licence
+        change, an amendment or a withdrawal was consumed: `sweep_soon`) in the process that
+        holds the re-optimiser's lease: a process standing by would only race it for the same
+        rows (and lose, with a CONFLICT logged), and takes over with the lease."""
         period = self.settings.expiry_sweep_seconds
         retry = 0.0  # after a failed sweep: 1 s, doubling up to the period
         while True:
