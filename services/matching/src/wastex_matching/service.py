@@ -536,12 +536,18 @@ class MatchingService:
                     )
                 if refusal is not None:
                     raise DomainError(errors.LICENCE_NO_LONGER_VALID, refusal)
-            if record.status is MatchStatus.PROPOSED:
-                for ident, what in ((record.offer_id, "offer"), (record.demand_id, "demand")):
-                    if await repo.listing_closed(uow.session, ident):
-                        raise DomainError(
-                            LISTING_CLOSED, f"the {what} {ident} is no longer on the market"
-                        )
+            for ident, what in ((record.offer_id, "offer"), (record.demand_id, "demand")):
+                listing = await repo.listing_status(uow.session, ident)
+                if record.status is MatchStatus.PROPOSED and listing in repo.CLOSED_LISTING:
+                    raise DomainError(
+                        LISTING_CLOSED, f"the {what} {ident} is no longer on the market"
+                    )
+                if listing == "WITHDRAWN":  # the sweep is about to reject it (decision 030)
+                    raise DomainError(
+                        LISTING_CLOSED,
+                        f"the {what} {ident} was withdrawn by its owner: match {match_id} "
+                        "can no longer be confirmed",
+                    )
             await self._check_listing_terms(uow, record)
             now = self.clock()
             updated = replace(

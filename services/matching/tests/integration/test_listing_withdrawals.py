@@ -111,3 +111,25 @@ async def test_the_other_party_is_pushed_the_rejection_with_its_reason(
         "rejectedBy": "RECYCLER",
         "rejectionReason": "the demand cement-demand was withdrawn by its owner",
     }
+
+
+@pytest.mark.parametrize("kind", ["offer", "demand"])
+async def test_a_match_of_a_withdrawn_listing_cannot_be_confirmed_before_the_sweep(
+    api: Api, service: MatchingService, consumer: EventConsumer, catalog: Catalog, kind: str
+) -> None:
+    """Matching has read the withdrawal; the sweep (in the lease holder, seconds later) has
+    not run yet: the second acceptance would confirm a match the sweep is about to reject."""
+    match_id = await propose(service, consumer, catalog)
+    await api.as_(Role.ENTERPRISE, "steel").data(ACCEPT, id=match_id)
+    await catalog.feed(consumer, withdrawn(catalog, kind))
+
+    refused = (await api.as_(Role.ENTERPRISE, "cement").data(ACCEPT, id=match_id))["acceptMatch"]
+
+    assert refused["match"] is None
+    [error] = refused["userErrors"]
+    ident = "slag-1" if kind == "offer" else "cement-demand"
+    assert error["code"] == "LISTING_CLOSED"
+    assert f"the {kind} {ident} was withdrawn by its owner" in error["message"]
+    record = await service.get(match_id)
+    assert record is not None
+    assert record.status is MatchStatus.ACCEPTED_BY_SUPPLIER

@@ -886,9 +886,10 @@ async def licences_of(session: AsyncSession, enterprise_id: str) -> list[Licence
     return [licence_view(r) for r in rows.scalars()]
 
 
-async def listing_closed(session: AsyncSession, ident: str) -> bool:
+async def listing_status(session: AsyncSession, ident: str) -> str | None:
+    """The catalog's latest word on a listing's status (None if none was read)."""
     row = await session.get(ListingStatusRow, ident)
-    return row is not None and row.status in CLOSED_LISTING
+    return None if row is None else row.status
 
 
 # --- matches ----------------------------------------------------------------------------
