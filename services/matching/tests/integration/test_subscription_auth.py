@@ -76,6 +76,31 @@ async def test_subscriptions_check_the_token_in_the_resolver(
     assert result.errors[0].extensions == {"code": code}
 
 
+@pytest.mark.parametrize(
+    "feed",
+    [
+        "offerPosted(wasteCodes: $codes) { id }",
+        "offerChanged(wasteCodes: $codes) { id }",
+        "offerClosed(wasteCodes: $codes) { offerId }",
+    ],
+)
+async def test_an_offer_feed_of_a_code_the_catalogue_lacks_is_refused(
+    services: GraphQLServices, feed: str
+) -> None:
+    # A typo ("SW1") made a feed that never said a word; a waste's own code is its category.
+    jwt = MatchingSettings().jwt
+    params = {"Authorization": f"Bearer {issue_token(jwt, Role.ENTERPRISE, 'cement')}"}
+    context = Context(jwt=jwt, connection_params=params, services=services)
+    stream = await schema.subscribe(
+        f"subscription($codes: [String!]) {{ {feed} }}",
+        context_value=context,
+        variable_values={"codes": ["900-249-08", "SW1"]},
+    )
+    result = await asyncio.wait_for(anext(stream), 5)
+    assert result.errors
+    assert result.errors[0].extensions == {"code": "UNKNOWN_WASTE_CODE", "field": "wasteCodes"}
+
+
 async def test_match_changes_reach_the_parties_and_no_one_else(
     service: MatchingService,
     consumer: EventConsumer,

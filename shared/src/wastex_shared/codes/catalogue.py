@@ -75,11 +75,18 @@ def is_hazardous(code: str) -> bool:
     return found is not None and found.hazardous
 
 
-def validate_code(code: str, field: str = "wasteCode") -> WasteCode:
-    """The active category for `code`, or a DomainError naming why it is refused."""
+def known(code: str, field: str = "wasteCode") -> WasteCode:
+    """The category `code` stands for, abolished or not (records made before hold it), or
+    UNKNOWN_WASTE_CODE: a filter's typo is refused rather than answered with nothing."""
     found = lookup(code)
     if found is None:
         raise DomainError("UNKNOWN_WASTE_CODE", f"{code!r} is not a known waste code", field)
+    return found
+
+
+def validate_code(code: str, field: str = "wasteCode") -> WasteCode:
+    """The active category for `code`, or a DomainError naming why it is refused."""
+    found = known(code, field)
     if not found.active:
         reason = found.note or "not in the current 国家危险废物名录"
         raise DomainError(

@@ -17,9 +17,8 @@ from wastex_catalog.entrypoints.graphql.types import EnterpriseKind, LicenceType
 from wastex_catalog.filters import EnterpriseFilter as EnterpriseQuery
 from wastex_catalog.filters import LicenceFilter as LicenceQuery
 from wastex_catalog.filters import ListingFilter
-from wastex_shared.codes import lookup
+from wastex_shared.codes import known
 from wastex_shared.codes.industry import validate_industry_code
-from wastex_shared.errors import DomainError
 
 #: What a district filter takes (a typo is refused rather than answered with nothing).
 DISTRICT_FILTER = (
@@ -370,14 +369,7 @@ def _known_code(code: str | None) -> str | None:
     """A filter's waste code as the catalogue writes it (" sw01 " is SW01; an abolished one
     too: listings and licences registered before hold it), else UNKNOWN_WASTE_CODE, as the
     ledger's filters answer it: a typo would read as a market with nothing of it."""
-    if code is None:
-        return None
-    found = lookup(code)
-    if found is None:
-        raise DomainError(
-            "UNKNOWN_WASTE_CODE", f"{code!r} is not a known waste code", "filter.wasteCode"
-        )
-    return found.code
+    return None if code is None else known(code, "filter.wasteCode").code
 
 
 def _trimmed(text: str | None) -> str | None:

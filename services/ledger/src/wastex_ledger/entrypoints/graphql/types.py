@@ -14,9 +14,8 @@ from wastex_ledger.domain.figures import Utilisation
 from wastex_ledger.domain.scope import Scope, WasteClass
 from wastex_ledger.domain.visibility import ManifestView
 from wastex_ledger.entrypoints.graphql import wiring
-from wastex_shared.codes import canonical, lookup
+from wastex_shared.codes import known
 from wastex_shared.codes.industry import validate_industry_code
-from wastex_shared.errors import DomainError
 from wastex_shared.graphql.context import Info
 from wastex_shared.graphql.errors import UserError
 
@@ -525,12 +524,7 @@ def industry_code(code: str | None, field: str) -> str | None:
 def waste_code(code: str | None, field: str) -> str | None:
     """A waste code as the ledger stores it (" sw01 " is SW01, an abolished one too: older
     entries hold it), else UNKNOWN_WASTE_CODE: a typo is not answered with an empty list."""
-    if code is None:
-        return None
-    found = lookup(code)
-    if found is None:
-        raise DomainError("UNKNOWN_WASTE_CODE", f"{code!r} is not a known waste code", field)
-    return found.code
+    return None if code is None else known(code, field).code
 
 
 @strawberry.input(
@@ -560,14 +554,12 @@ class UtilisationScope:
         def clean(value: str | None) -> str | None:
             return None if value is None else value.strip()
 
-        code = clean(self.waste_code)
-        if code is not None and lookup(code) is None:  # no figures could ever answer it
-            raise DomainError("UNKNOWN_WASTE_CODE", f"{code!r} is not a known waste code", "scope")
+        code = None if self.waste_code is None else known(self.waste_code, "scope").code
         return Scope(
             enterprise_id=clean(self.enterprise_id),
             district=clean(self.district),
             industry=industry_code(self.industry, "scope"),
-            waste_code=None if code is None else canonical(code),
+            waste_code=code,
             waste_class=self.waste_class,
         )
 

@@ -26,7 +26,7 @@ from wastex_matching.entrypoints.graphql import policy
 from wastex_matching.entrypoints.graphql.types import OfferClosedType, OfferClosureType, OfferRef
 from wastex_matching.entrypoints.graphql.wiring import services
 from wastex_matching.service import MatchingService
-from wastex_shared.codes import canonical
+from wastex_shared.codes import known
 from wastex_shared.events.catalog import OfferAmended, OfferPosted, OfferUpdated, OfferWithdrawn
 from wastex_shared.graphql.context import Info
 from wastex_shared.graphql.live import Decoder, signed_in_events, subscriber, topics_of
@@ -255,7 +255,8 @@ async def watched_offers(
     once a process), after the cheaper filters (one matching never heard of is left out)."""
     principal = subscriber(info.context)
     enterprise_id = policy.offer_watcher(principal)
-    wanted = {canonical(code) for code in waste_codes} if waste_codes else None
+    # A typo is refused: a feed of a code no offer can hold would never say a word.
+    wanted = {known(code, "wasteCodes").code for code in waste_codes} if waste_codes else None
     wiring = services(info)
     licences = _Licences(wiring.matching, enterprise_id)
     latest = Latest()
