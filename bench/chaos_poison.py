@@ -315,7 +315,7 @@ def _cases() -> list[PoisonCase]:
             frozenset({"INVALID_QUANTITY"}),
             lambda c: (_json(c.envelope(rep, c.report(tonnes="99999999999"))), c.auth),
         ),
-        PoisonCase(
+        PoisonCase(  # it waits for the site first: a few seconds in the chaos stack
             "report.unknown-site",
             "ledger",
             reports,

@@ -235,7 +235,12 @@ def chaos_stack(
     root.mkdir(parents=True, exist_ok=True)
     if fresh_supergraph is None:
         fresh_supergraph = os.environ.get("WASTEX_CHAOS_COMPOSE", "") == "1"
-    extra_env: dict[str, str] = {}
+    extra_env: dict[str, str] = {
+        # A report naming a site the ledger never hears of waits for it (decision 029), a
+        # day by default: the poison run's unknown site is parked within seconds instead.
+        "WASTEX_LEDGER_REPORT_WAIT_HOURS": "0.001",
+        "WASTEX_LEDGER_REPORT_WAIT_SWEEP_SECONDS": "1",
+    }
     if s3_broker:
         # The services' 10 ms fetch wait is shorter than tansu on s3 takes to read a
         # partition: after a broker restart (cold) their fetches come back empty for

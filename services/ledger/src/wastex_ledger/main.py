@@ -1,9 +1,11 @@
 """Bootstrap of the ledger service: wires settings, storage, broker, the live feed of
-manifests, the revocation sweep and the GraphQL subgraph."""
+manifests, the revocation sweep, the sweep of reports that waited too long for their site
+and the GraphQL subgraph."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from starlette.applications import Starlette
 
@@ -42,6 +44,7 @@ def build_config(settings: LedgerSettings) -> LedgerConfig:
         rules=load_rules(settings.zero_waste_rules),
         revocation_grace_days=settings.revocation_grace_days,
         districts=load_districts(settings.districts_file),
+        report_wait=timedelta(hours=settings.report_wait_hours),
     )
 
 
@@ -63,6 +66,13 @@ def build_process(settings: LedgerSettings) -> LedgerProcess:
             name="revocation sweep",
             interval_seconds=settings.revocation_sweep_seconds,
             wake=service.revocations,
+        )
+    )
+    runtime.background.append(
+        periodic_sweep(
+            service.give_up_waiting,
+            name="waiting reports sweep",
+            interval_seconds=settings.report_wait_sweep_seconds,
         )
     )
     hub = LiveHub()

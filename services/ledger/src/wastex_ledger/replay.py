@@ -9,10 +9,12 @@
   `-amended.v1` and `catalog.licence-registered.v1` / `-amended.v1` (a site, an enterprise
   or a licence keeps its latest version).
 
-The journal (`entries`) and the manifests are the ledger's own state, not read models: they
-are not touched. Run it with the ledger's consumers and outbox relay idle (or stopped) and
-the outbox drained, so the topic holds every journal entry; the report says when the journal
-has entries the topic does not (yet).
+The journal (`entries`), the manifests and the reports waiting for their site are the
+ledger's own state, not read models: they are not touched (a report waiting for a site
+replay brings is booked when its wait runs out: the sweep tries it once more, decision
+029). Run it with the ledger's consumers and outbox relay idle (or stopped) and the outbox
+drained, so the topic holds every journal entry; the report says when the journal has
+entries the topic does not (yet).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ scopes and published as `ledger.entry-recorded` in the same transaction.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from wastex_ledger.adapters.repository import (
     ProjectionKey,
     Repository,
 )
+from wastex_ledger.adapters.waiting import WaitingReport, WaitingReports
 from wastex_ledger.domain import balance, errors
 from wastex_ledger.domain import entries as ledger
 from wastex_ledger.domain import manifest as manifests
@@ -48,6 +50,7 @@ from wastex_shared.codes.district_file import load_districts
 from wastex_shared.emission_factors import factor
 from wastex_shared.envelope import Envelope, derived_id, new_id, utcnow
 from wastex_shared.errors import DomainError, NotAuthorized
+from wastex_shared.events import spec_for
 from wastex_shared.events.catalog import EnterpriseFacts, LicenceFacts, SiteAdded
 from wastex_shared.events.ledger import (
     DiscrepancyCauseNamed,
@@ -60,16 +63,20 @@ from wastex_shared.events.ledger import (
     ShipmentReceived,
 )
 from wastex_shared.events.matching import MatchConfirmed
+from wastex_shared.messaging.consumer import Delivery, current_delivery, park_kept, poison_of
 from wastex_shared.storage import UnitOfWork, UnitOfWorkFactory
 from wastex_shared.topics import (
     LEDGER_DISCREPANCY_CAUSE_NAMED,
     LEDGER_DISCREPANCY_RESOLVED,
+    LEDGER_DLQ,
     LEDGER_ENTRY_RECORDED,
     LEDGER_MANIFEST_CREATED,
     LEDGER_SHIPMENT_CANCELLED,
     LEDGER_SHIPMENT_DISPATCHED,
     LEDGER_SHIPMENT_RECEIVED,
 )
+
+log = logging.getLogger(__name__)
 
 SOURCE = "ledger"
 
@@ -98,6 +105,8 @@ class LedgerConfig:
     revocation_grace_days: int = 7
     #: The city's districts: what a query may filter by, with the names records hold.
     districts: DistrictRegister = field(default_factory=load_districts)
+    #: How long a report read from Kafka waits for its site's fact (decision 029).
+    report_wait: timedelta = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -538,6 +547,22 @@ class LedgerService:
                 return cancelled
             after = page[-1].id
 
+    async def give_up_waiting(self, batch: int = 200) -> int:
+        """The reports that waited for their site longer than `report_wait`, tried once more
+        (their site may have come meanwhile by a replay): one whose site is still unknown is
+        parked UNKNOWN_SITE, as the ledger parked it at once before reports waited. A page
+        per transaction; returns how many were taken."""
+        due = self._clock() - self.config.report_wait
+        taken = 0
+        while True:
+            async with self._uow() as uow:
+                page = await WaitingReports(uow.session).take_arrived_by(due, batch)
+                await self._book_waiting(uow, page)
+                await uow.commit()
+            taken += len(page)
+            if len(page) < batch:
+                return taken
+
     # -- event handlers (inside the consumer's unit of work) ----------------------------
 
     async def on_licence(self, uow: UnitOfWork, envelope: Envelope, data: LicenceFacts) -> None:
@@ -560,6 +585,10 @@ class LedgerService:
         await Repository(uow.session).upsert_site(
             site, data.name, data.enterprise_district, data.enterprise_version, data.version
         )
+        # The reports that waited for it are booked now, in the order they arrived.
+        waiting = WaitingReports(uow.session)
+        await waiting.hold_site(data.site_id)
+        await self._book_waiting(uow, await waiting.take_for_site(data.site_id))
 
     async def on_enterprise(self, uow: UnitOfWork, _: Envelope, data: EnterpriseFacts) -> None:
         """An enterprise registered or amended: the latest version is kept whatever the
@@ -608,7 +637,14 @@ class LedgerService:
         await self._publish_manifest(uow, LEDGER_MANIFEST_CREATED.name, manifest, cause=envelope)
 
     async def on_report(self, uow: UnitOfWork, envelope: Envelope, data: BaseModel) -> None:
-        """A report from a factory's own system (ingest): the same use case as GraphQL."""
+        """A report from a factory's own system (ingest): the same use case as GraphQL. One
+        naming a site the ledger does not know yet waits for the site's fact (decision 029)."""
+        delivery = current_delivery()
+        if delivery is not None and await self._kept_for_site(uow, envelope, data, delivery):
+            return
+        await self._report_of(uow, envelope, data)
+
+    async def _report_of(self, uow: UnitOfWork, envelope: Envelope, data: BaseModel) -> None:
         fields = data.model_dump()
         await self.report_in(
             uow,
@@ -623,6 +659,45 @@ class LedgerService:
             from_prior_stock=bool(fields.get("from_prior_stock", False)),
             cause=envelope,
         )
+
+    async def _kept_for_site(
+        self, uow: UnitOfWork, envelope: Envelope, data: BaseModel, delivery: Delivery
+    ) -> bool:
+        """Keep a report whose site the ledger does not know yet until the site's fact
+        arrives; False (not kept) when the site is known."""
+        site_id = str(data.model_dump()["site_id"])
+        repo, waiting = Repository(uow.session), WaitingReports(uow.session)
+        if await repo.site(site_id) is not None:
+            return False
+        # Its fact may be committing now: read the site again once it has.
+        await waiting.hold_site(site_id)
+        if await repo.site(site_id) is not None:
+            return False
+        await waiting.keep(WaitingReport(envelope.reference, site_id, delivery), self._clock())
+        log.info("report %s waits for site %s", envelope.reference, site_id)
+        return True
+
+    async def _book_waiting(self, uow: UnitOfWork, reports: list[WaitingReport]) -> None:
+        """Book `reports` in order, each as `on_report` would have when it was read; one
+        refused is parked with the reason it would have been parked for then."""
+        # What the transaction queued before is not these reports' to fail (the consumer
+        # redoes its batch message by message when it does).
+        await uow.flush_writes()
+        for report in reports:
+            try:
+                async with uow.savepoint():
+                    envelope = Envelope.from_json(report.delivery.record.value or b"")
+                    spec = spec_for(envelope.type)
+                    assert spec is not None  # it was decoded by that spec before it waited
+                    data = spec.model.model_validate(envelope.data)
+                    await self._report_of(uow, envelope, data)
+            except Exception as exc:
+                poison = poison_of(exc)
+                if poison is None:
+                    raise
+                if poison.code == "HANDLER_ERROR":
+                    log.exception("booking report %s that waited failed", report.reference)
+                await park_kept(uow, LEDGER_DLQ.name, report.delivery, report.reference, poison)
 
     # -- queries ------------------------------------------------------------------------
 

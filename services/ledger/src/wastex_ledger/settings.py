@@ -30,5 +30,10 @@ class LedgerSettings(ServiceSettings):
     revocation_grace_days: int = Field(default=7, ge=0, le=366)
     #: How often the revocation sweep looks (seconds; a revocation stored wakes it at once).
     revocation_sweep_seconds: float = Field(default=60.0, gt=0)
+    #: Hours a report read from Kafka waits for its site's fact before it is parked
+    #: UNKNOWN_SITE (decision 029; 0: parked by the next sweep).
+    report_wait_hours: float = Field(default=24.0, ge=0, le=720)
+    #: How often the reports waiting for their site are looked at (seconds).
+    report_wait_sweep_seconds: float = Field(default=60.0, gt=0)
     #: Serve `manifestChanged` (a group-less Kafka reader of the manifest topics per process).
     live_feed: bool = True

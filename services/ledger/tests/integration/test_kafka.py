@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,17 +24,17 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import select, update
 
 from wastex_ledger.adapters.repository import Repository
-from wastex_ledger.adapters.tables import messaging
-from wastex_ledger.domain.entries import EntryKind
+from wastex_ledger.adapters.tables import messaging, waiting_reports
+from wastex_ledger.domain.entries import EntryKind, SiteFacts
 from wastex_ledger.domain.figures import Utilisation
 from wastex_ledger.domain.scope import Scope
 from wastex_ledger.entrypoints.kafka import build_router
 from wastex_ledger.replay import replay
 from wastex_ledger.settings import LedgerSettings
-from wastex_ledger.testing import FREIGHT, Harness, Site, harness
+from wastex_ledger.testing import FREIGHT, Harness, Site, harness, unique
 from wastex_shared.auth import JwtConfig, Role, issue_token
 from wastex_shared.devtools.tansu import TansuBroker, free_port
-from wastex_shared.envelope import Envelope
+from wastex_shared.envelope import Envelope, derived_id, utcnow
 from wastex_shared.events.catalog import (
     EnterpriseRegistered,
     LicenceAmended,
@@ -70,6 +71,13 @@ async def dead_letters(uow_factory: UnitOfWorkFactory, key: str) -> list[dict[st
             )
         )
         return [json.loads(headers) for headers in rows.scalars()]
+
+
+async def waiting_for(uow_factory: UnitOfWorkFactory) -> dict[str, int]:
+    """How many reports wait for each site (decision 029)."""
+    async with uow_factory() as uow:
+        rows = await uow.session.execute(select(waiting_reports.c.site_id))
+        return dict(Counter(rows.scalars()))
 
 
 def fact(kind: str, subject: str, data: Any) -> bytes:
@@ -213,6 +221,7 @@ async def test_ingest_reports_go_through_the_same_use_case_and_poison_to_the_dlq
             return command(kind, enterprise, body, event_id)
 
         generation = report("wastex.report.generation", "gen-1", tonnes="300.000")
+        nowhere = f"site-{uuid.uuid4().hex[:8]}"
         forged = command(
             "wastex.report.generation",
             enterprise,
@@ -236,12 +245,12 @@ async def test_ingest_reports_go_through_the_same_use_case_and_poison_to_the_dlq
                 (forged, enterprise, issue_token(JWT, Role.ENTERPRISE, other)),
                 (b'{"specversion": "1.0", "id": ', enterprise, token),
                 (report("wastex.report.storage", tonnes="1", colour="red"), enterprise, token),
-                (
+                (  # a site not known yet: it waits for its fact (decision 029)
                     command(
                         "wastex.report.generation",
                         enterprise,
                         {
-                            "siteId": "nowhere",
+                            "siteId": nowhere,
                             "wasteCode": "SW01",
                             "tonnes": "1",
                             "period": "2026-11",
@@ -286,9 +295,14 @@ async def test_ingest_reports_go_through_the_same_use_case_and_poison_to_the_dlq
 
         async def parked() -> list[Any] | None:
             letters = await dead_letters(uow_factory, enterprise)
-            return letters if len(letters) >= 6 else None
+            return letters if len(letters) >= 5 else None
 
         await eventually(parked, timeout=30)
+
+        async def kept() -> Any:
+            return (await waiting_for(uow_factory)).get(nowhere)
+
+        assert await eventually(kept, timeout=30) == 1
 
         async def booked() -> Any:
             u = await ledger.figures(Scope(enterprise_id=enterprise), "2026-11")
@@ -347,8 +361,6 @@ async def test_ingest_reports_go_through_the_same_use_case_and_poison_to_the_dlq
         # The same use case as GraphQL: the entry is the enterprise's own, from its site.
         async with uow_factory() as uow:
             repo = Repository(uow.session)
-            from wastex_shared.envelope import derived_id
-
             entry = await repo.entry(derived_id("entry", enterprise, "gen-1"))
         assert entry is not None
         assert (entry.kind, entry.site_id, entry.district) == (
@@ -373,7 +385,6 @@ async def test_ingest_reports_go_through_the_same_use_case_and_poison_to_the_dlq
             "FORGED_SOURCE",
             "INVALID_ENVELOPE",
             "SCHEMA_INVALID",
-            "UNKNOWN_SITE",
         ]
     )
     for headers in found:
@@ -675,3 +686,284 @@ async def test_a_recycler_reports_what_it_did_with_its_intake_over_kafka_as_over
     assert (figures.received_utilised, figures.received_stored) == (D("20.000"), D("6.000"))
     assert figures.generated == D("0.000")  # none of it is the recycler's own generation
     assert [letter["x-error-type"] for letter in letters] == ["BALANCE_VIOLATION"]
+
+
+# -- reports that wait for their site (decision 029) -----------------------------------------
+
+
+def site_added(site: Site) -> bytes:
+    return fact(
+        "catalog.site-added",
+        site.site_id,
+        SiteAdded(
+            site_id=site.site_id,
+            enterprise_id=site.enterprise_id,
+            name="new works",
+            district=site.district,
+            latitude=D("30.64"),
+            longitude=D("114.41"),
+            industry=site.industry,
+            enterprise_district=site.district,
+        ),
+    )
+
+
+def signed_report(
+    site: Site, kind: str, event_id: str, by: str | None = None, **fields: Any
+) -> Report:
+    """`report_of` under the id `event_id`, sent by `by` (the site's owner by default)."""
+    sender = by or site.enterprise_id
+    data = {"siteId": site.site_id, "wasteCode": "SW01", "period": "2026-11", **fields}
+    token = issue_token(JWT, Role.ENTERPRISE, sender)
+    return command(f"wastex.report.{kind}", sender, data, event_id), sender, token
+
+
+async def test_a_report_read_before_its_sites_fact_waits_and_is_booked_once_the_fact_arrives(
+    kafka_bootstrap: str, uow_factory: UnitOfWorkFactory
+) -> None:
+    """A factory's system adds a site (GraphQL, catalog) and at once reports on it over
+    Kafka: the report was read before the catalog's `site-added` and parked UNKNOWN_SITE.
+    It now waits for the fact and is booked then, in arrival order and once; one then
+    refused for another reason is parked with that reason, as it would have been at once,
+    and may be sent again, fixed, under its id."""
+    ledger = harness(uow_factory)
+    known = await ledger.register("青山区")  # the enterprise, and a site the ledger knows
+    new = Site(unique("site"), known.enterprise_id, "洪山区", known.industry)
+    stranger = await ledger.register("新洲区")
+    generation = signed_report(new, "generation", "w-gen", tonnes="100.000")
+    router, consumer = build_router(ledger.service, uow_factory, settings_for(kafka_bootstrap))
+    broker = make_broker(kafka_bootstrap)
+    broker.include_router(router)
+    await broker.start()
+    try:
+        await produce(
+            kafka_bootstrap,
+            "ingest.ledger-reports.v1",
+            [
+                generation,
+                generation,  # the same message twice: it waits once
+                signed_report(new, "in-plant-utilisation", "w-use", tonnes="30.000"),
+                # No prior-year stock to dispose of: refused once the site is known.
+                signed_report(new, "disposal", "w-prior", tonnes="5.000", fromPriorStock=True),
+                # Another enterprise's report on the site: refused once it is known whose.
+                signed_report(new, "generation", "w-other", by=stranger.enterprise_id, tonnes="1"),
+            ],
+        )
+
+        async def four_waiting() -> Any:
+            return (await waiting_for(uow_factory)).get(new.site_id) == 4
+
+        await eventually(four_waiting, timeout=30)
+        assert consumer.stats.duplicates >= 1
+        assert await dead_letters(uow_factory, new.enterprise_id) == []
+        nothing = await ledger.figures(Scope(enterprise_id=new.enterprise_id), "2026-11")
+        assert nothing.generated == 0
+
+        await produce(
+            kafka_bootstrap, "catalog.site-added.v1", [(site_added(new), new.site_id, None)]
+        )
+
+        async def booked() -> Any:
+            u = await ledger.figures(Scope(enterprise_id=new.enterprise_id), "2026-11")
+            return u if u.utilised_in_plant == D("30.000") else None
+
+        figures = await eventually(booked, timeout=30)
+        assert figures.generated == D("100.000")  # booked before the use that needs it
+        assert await waiting_for(uow_factory) == {}
+        async with uow_factory() as uow:
+            entry = await Repository(uow.session).entry(
+                derived_id("entry", new.enterprise_id, "w-gen")
+            )
+        assert entry is not None
+        assert (entry.site_id, entry.district) == (new.site_id, "洪山区")
+
+        async def letters_of(key: str) -> Any:
+            return await dead_letters(uow_factory, key) or None
+
+        [refused] = await letters_of(new.enterprise_id) or []
+        [foreign] = await letters_of(stranger.enterprise_id) or []
+        for letter, code, sender in (
+            (refused, "BALANCE_VIOLATION", new.enterprise_id),
+            (foreign, "NOT_AUTHORIZED", stranger.enterprise_id),
+        ):
+            assert letter["x-error-type"] == code
+            assert letter["x-error"]
+            assert letter["x-original-topic"] == "ingest.ledger-reports.v1"
+            assert int(letter["x-original-offset"]) >= 0
+            assert letter["x-authenticated-source"] == sender
+            assert "authorization" not in letter  # no token kept (decision 002)
+
+        # The generation again (booked: a duplicate), the refused disposal again under its
+        # id, fixed (handled: a parked message is remembered by its place), then a marker.
+        await produce(
+            kafka_bootstrap,
+            "ingest.ledger-reports.v1",
+            [
+                generation,
+                signed_report(new, "disposal", "w-prior", tonnes="5.000"),
+                signed_report(new, "storage", "w-marker", tonnes="10.000"),
+            ],
+        )
+
+        async def marker() -> Any:
+            u = await ledger.figures(Scope(enterprise_id=new.enterprise_id), "2026-11")
+            return u if u.stored == D("10.000") else None
+
+        after = await eventually(marker, timeout=30)
+        assert after.generated == D("100.000")  # not 200
+        assert after.disposed == D("5.000")
+    finally:
+        await broker.stop()
+
+    # The dead letters leave like any other: through the outbox (decision 002).
+    await drain(uow_factory, kafka_bootstrap)
+    found = [
+        dict(record.headers)
+        async for record in read_topic(kafka_bootstrap, "ledger.dlq.v1")
+        if record.key in (new.enterprise_id.encode(), stranger.enterprise_id.encode())
+    ]
+    assert sorted(h["x-error-type"].decode() for h in found) == [
+        "BALANCE_VIOLATION",
+        "NOT_AUTHORIZED",
+    ]
+
+
+async def test_a_report_whose_site_never_comes_is_parked_unknown_site_after_the_wait(
+    kafka_bootstrap: str, uow_factory: UnitOfWorkFactory
+) -> None:
+    """A report still waiting after `report_wait` (24 hours by default) is parked
+    UNKNOWN_SITE, as it was at once before; the same message read again is a duplicate, and
+    the factory may send it again under its id once the site exists."""
+    ledger = harness(uow_factory)
+    known = await ledger.register("青山区")
+    late = Site(unique("site"), known.enterprise_id, "青山区", known.industry)
+    report = signed_report(late, "generation", "never", tonnes="7.000")
+    router, consumer = build_router(ledger.service, uow_factory, settings_for(kafka_bootstrap))
+    broker = make_broker(kafka_bootstrap)
+    broker.include_router(router)
+    await broker.start()
+    try:
+        await produce(kafka_bootstrap, "ingest.ledger-reports.v1", [report])
+
+        async def kept() -> Any:
+            return (await waiting_for(uow_factory)).get(late.site_id)
+
+        assert await eventually(kept, timeout=30) == 1
+        now = utcnow()
+        ledger.clock.fixed = now + timedelta(hours=23)
+        assert await ledger.service.give_up_waiting() == 0  # still within its wait
+        ledger.clock.fixed = now + timedelta(hours=25)
+        assert await ledger.service.give_up_waiting() == 1
+        ledger.clock.fixed = None
+        assert await waiting_for(uow_factory) == {}
+        [letter] = await dead_letters(uow_factory, late.enterprise_id)
+        assert letter["x-error-type"] == "UNKNOWN_SITE"
+        assert letter["x-error-field"] == "siteId"
+        assert late.site_id in letter["x-error"]
+        assert letter["x-original-topic"] == "ingest.ledger-reports.v1"
+        assert letter["x-authenticated-source"] == late.enterprise_id
+        assert "authorization" not in letter
+
+        # The original message read again (a group's offsets lost): parked already.
+        [original] = [
+            record
+            async for record in read_topic(kafka_bootstrap, "ingest.ledger-reports.v1")
+            if record.value == report[0]
+        ]
+        duplicates = consumer.stats.duplicates
+        await consumer.handle_batch([original])
+        assert consumer.stats.duplicates == duplicates + 1
+        assert await waiting_for(uow_factory) == {}
+
+        # The site exists now; the factory sends the report again under the same id.
+        await ledger.announce(late)
+        await produce(kafka_bootstrap, "ingest.ledger-reports.v1", [report])
+
+        async def booked() -> Any:
+            u = await ledger.figures(Scope(enterprise_id=late.enterprise_id), "2026-11")
+            return u if u.generated == D("7.000") else None
+
+        await eventually(booked, timeout=30)
+        assert len(await dead_letters(uow_factory, late.enterprise_id)) == 1
+    finally:
+        ledger.clock.fixed = None
+        await broker.stop()
+
+
+async def test_a_report_kept_waiting_is_booked_by_the_sweep_when_its_site_came_meanwhile(
+    kafka_bootstrap: str, uow_factory: UnitOfWorkFactory
+) -> None:
+    """A site known by other means than its fact through the consumer (a replay) books a
+    report still waiting when the wait runs out, instead of parking it UNKNOWN_SITE."""
+    ledger = harness(uow_factory)
+    known = await ledger.register("青山区")
+    later = Site(unique("site"), known.enterprise_id, "青山区", known.industry)
+    router, _ = build_router(ledger.service, uow_factory, settings_for(kafka_bootstrap))
+    broker = make_broker(kafka_bootstrap)
+    broker.include_router(router)
+    await broker.start()
+    try:
+        await produce(
+            kafka_bootstrap,
+            "ingest.ledger-reports.v1",
+            [signed_report(later, "generation", "replayed", tonnes="3.000")],
+        )
+
+        async def kept() -> Any:
+            return (await waiting_for(uow_factory)).get(later.site_id)
+
+        await eventually(kept, timeout=30)
+    finally:
+        await broker.stop()
+    async with uow_factory() as uow:  # as `wastex replay ledger` keeps a site
+        await Repository(uow.session).upsert_site(
+            SiteFacts(later.site_id, later.enterprise_id, later.district, later.industry),
+            "works",
+            later.district,
+        )
+        await uow.commit()
+    ledger.clock.fixed = utcnow() + timedelta(hours=25)
+    try:
+        assert await ledger.service.give_up_waiting() == 1
+    finally:
+        ledger.clock.fixed = None
+    u = await ledger.figures(Scope(enterprise_id=later.enterprise_id), "2026-11")
+    assert u.generated == D("3.000")
+    assert await dead_letters(uow_factory, later.enterprise_id) == []
+
+
+async def test_a_report_read_while_its_sites_fact_commits_is_booked_not_left_waiting(
+    kafka_bootstrap: str, uow_factory: UnitOfWorkFactory
+) -> None:
+    """The site's fact and the report in two transactions at once (another partition,
+    another ledger process): the report read the site as unknown before the fact
+    committed, and was kept after the fact had taken the reports waiting for it, so it
+    waited out its day for a site the ledger knew. It now waits for the fact to commit,
+    reads the site again and is booked."""
+    ledger = harness(uow_factory)
+    known = await ledger.register("青山区")
+    new = Site(unique("site"), known.enterprise_id, "青山区", known.industry)
+    report = signed_report(new, "generation", "racing", tonnes="4.000")
+    await produce(kafka_bootstrap, "ingest.ledger-reports.v1", [report])
+    [record] = [
+        r
+        async for r in read_topic(kafka_bootstrap, "ingest.ledger-reports.v1")
+        if r.value == report[0]
+    ]
+    _, consumer = build_router(ledger.service, uow_factory, settings_for(kafka_bootstrap))
+
+    async with uow_factory() as uow:  # the site's fact, not committed yet
+        await ledger.service.on_site(
+            uow,
+            Envelope.from_json(site_added(new)),
+            SiteAdded.model_validate(Envelope.from_json(site_added(new)).data),
+        )
+        reading = asyncio.create_task(consumer.handle_batch([record]))
+        await asyncio.sleep(1)
+        assert not reading.done()  # it waits for the fact's transaction
+        await uow.commit()
+    await asyncio.wait_for(reading, 30)
+
+    assert await waiting_for(uow_factory) == {}
+    u = await ledger.figures(Scope(enterprise_id=new.enterprise_id), "2026-11")
+    assert u.generated == D("4.000")

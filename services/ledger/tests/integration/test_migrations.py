@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from wastex_ledger.adapters.migrations import LOCATION
 from wastex_ledger.adapters.repository import Repository, figures_to_row, licence_from_row
 from wastex_ledger.adapters.tables import licences, messaging
+from wastex_ledger.adapters.waiting import WaitingReport, WaitingReports
 from wastex_ledger.domain import manifest
 from wastex_ledger.domain.entries import Entry, EntryKind, SiteFacts, report
 from wastex_ledger.domain.figures import COLUMNS, Figures
@@ -26,12 +27,14 @@ from wastex_ledger.domain.manifest import GapCause, Manifest, ManifestStatus, Ro
 from wastex_ledger.domain.periods import Period
 from wastex_ledger.domain.scope import CLASSED_KINDS, SEPARATOR
 from wastex_ledger.service import projection_deltas
+from wastex_shared.messaging.consumer import Delivery, KeptRecord
 from wastex_shared.storage import UnitOfWorkFactory, make_engine
 from wastex_shared.storage.migrate import alembic_config, upgrade
 
 BEFORE_CLASSES = "e26e26832241"
 BEFORE_RESOLUTIONS = "829130b02bd6"
 BEFORE_RECEIVER_KINDS = "c419b65d0aba"
+BEFORE_WAITING = "d268a1967a9c"
 #: The projection's columns before d268a1967a9c (a receiver's storage and disposal).
 RECEIVER_COLUMNS = ("received_stored", "received_disposed")
 OLD_COLUMNS = tuple(name for name in COLUMNS if name not in RECEIVER_COLUMNS)
@@ -399,3 +402,39 @@ async def test_a_receivers_columns_start_at_zero_and_go_only_while_no_entry_need
 def projection_columns_of(names: set[str]) -> set[str]:
     """Which of the receiver's two columns `names` holds."""
     return names & set(RECEIVER_COLUMNS)
+
+
+async def test_waiting_reports_start_empty_and_a_downgrade_keeps_any_that_wait(
+    database_url: str,
+) -> None:
+    """4acfd723d67d (decision 029): the table of reports waiting for their site starts
+    empty; a downgrade drops it, but is refused (nothing changed) while a report waits: its
+    message was consumed, and the previous version would lose it."""
+    engine = make_engine(database_url)
+    factory = UnitOfWorkFactory(engine, messaging)
+    try:
+        await upgrade(engine, LOCATION)
+        async with factory() as uow:
+            assert await WaitingReports(uow.session).count() == 0
+
+        def tables(sync: Connection) -> set[str]:
+            return set(inspect(sync).get_table_names())
+
+        async with engine.begin() as conn:  # nothing waits: the table goes
+            await conn.run_sync(to_version(BEFORE_WAITING, down=True))
+            assert "waiting_reports" not in await conn.run_sync(tables)
+        await upgrade(engine, LOCATION)
+
+        record = KeptRecord("ingest.ledger-reports.v1", 0, 7, b"ent", b"{}", ())
+        kept = WaitingReport("ent/r-1", "site-new", Delivery(record, "parked-1", "ent"))
+        async with factory() as uow:
+            await WaitingReports(uow.session).keep(kept, NOW)
+            await uow.commit()
+        with pytest.raises(RuntimeError, match="wait for their site"):
+            async with engine.begin() as conn:
+                await conn.run_sync(to_version(BEFORE_WAITING, down=True))
+        async with factory() as uow:
+            [back] = await WaitingReports(uow.session).take_for_site("site-new")
+        assert back == kept
+    finally:
+        await engine.dispose()

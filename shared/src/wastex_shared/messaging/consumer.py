@@ -19,6 +19,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -123,6 +124,95 @@ def broker_time(record: Record) -> float | None:
     if record.timestamp_type != LOG_APPEND_TIME or record.timestamp < 0:
         return None
     return record.timestamp / 1000
+
+
+@dataclass
+class KeptRecord:
+    """A record as a handler keeps it to handle later (`Delivery`): what a dead letter of it
+    needs, its headers as `kept_headers` has them (no bearer token)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: RawHeaders
+    timestamp: int = -1
+    timestamp_type: int = 0
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The record a handler runs for, as the consumer read it (`current_delivery`): what a
+    handler keeps of a message it cannot handle yet, to park it later exactly as the
+    consumer would have on reading it (`park_kept`)."""
+
+    record: Record
+    #: The inbox key of the record as parked (its place and content).
+    parked_id: str
+    #: The enterprise its token proved it came from (None: a fact, which needs none).
+    authenticated: str | None
+
+
+_delivery: ContextVar[Delivery | None] = ContextVar("wastex_delivery", default=None)
+
+
+def current_delivery() -> Delivery | None:
+    """The record the running handler was called for by an `EventConsumer`; None when the
+    handler was called otherwise (a use case, a replay, a test)."""
+    return _delivery.get()
+
+
+def poison_of(exc: Exception) -> Poison | None:
+    """What a handler's failure parks its message as; None when it is transient (the
+    database away: try again, never park)."""
+    if isinstance(exc, DomainError):
+        return Poison(exc.code, exc.message, field=exc.field)
+    if isinstance(exc, ValidationError):
+        return Poison("SCHEMA_INVALID", _short(exc))
+    if transient(exc):
+        return None
+    # A bug must not stall the partition: park the message with the reason, go on, and
+    # re-drive it from the DLQ once fixed (`wastex dlq redrive`).
+    return Poison("HANDLER_ERROR", f"{type(exc).__name__}: {exc}")
+
+
+async def write_dead_letter(
+    uow: UnitOfWork, dlq_topic: str, record: Record, poison: Poison, authenticated: str | None
+) -> None:
+    """The dead letter of `record` as an outbox row of `uow` (decision 002)."""
+    # The key is the producer's; cut to what the outbox keeps, or one absurd key would
+    # keep the whole batch from committing. It only picks the dead letter's partition.
+    key = kafka_text(record.key)[:OUTBOX_KEY_LENGTH]
+    payload = record.value or b""
+    headers = dead_letter_headers(
+        record, poison.code, poison.message, authenticated, field=poison.field
+    )
+    if len(payload) > MAX_MESSAGE_BYTES:
+        # Kept whole, a message that unpacked to megabytes would be more than the relay
+        # may publish; it could never be re-driven anyway. Its head says what it was.
+        headers[TRUNCATED_FROM] = str(len(payload))
+        payload = payload[:MAX_MESSAGE_BYTES]
+    await uow.publish_raw(
+        dlq_topic,
+        key=key,
+        event_id=derived_id("dlq", record.topic, record.partition, record.offset),
+        payload=payload,
+        headers=headers,
+    )
+
+
+async def park_kept(
+    uow: UnitOfWork, dlq_topic: str, kept: Delivery, event_id: str, poison: Poison
+) -> None:
+    """Park a message a handler kept to handle later (`current_delivery`) and now refuses:
+    the dead letter the consumer would have written on reading it, and the inbox remembers
+    the message as parked (by its place and content), no longer as handled (by `event_id`):
+    its sender may send it again, fixed, under the same id, or an operator re-drive it."""
+    log.info("dead-letter %s@%s (kept): %s", kept.record.topic, kept.record.offset, poison.message)
+    await write_dead_letter(uow, dlq_topic, kept.record, poison, kept.authenticated)
+    await uow.forget(event_id)
+    await uow.mark_seen(kept.parked_id, poison.code)
 
 
 @dataclass
@@ -256,7 +346,11 @@ class EventConsumer:
             assert item.envelope is not None
             assert item.data is not None
             assert item.event_id is not None
-            await self._run_handler(uow, item.envelope, item.data, isolated)
+            running = _delivery.set(Delivery(item.record, item.parked_id, item.authenticated))
+            try:
+                await self._run_handler(uow, item.envelope, item.data, isolated)
+            finally:
+                _delivery.reset(running)
         except Poison as poison:
             await self._dead_letter(uow, item.record, poison, item.authenticated)
             seen.add(item.parked_id)
@@ -283,17 +377,13 @@ class EventConsumer:
         try:
             async with uow.savepoint():
                 await handler(uow, envelope, data)
-        except DomainError as err:
-            raise Poison(err.code, err.message, field=err.field) from err
-        except ValidationError as err:
-            raise Poison("SCHEMA_INVALID", _short(err)) from err
         except Exception as exc:
-            if transient(exc):
+            poison = poison_of(exc)
+            if poison is None:
                 raise
-            # A bug must not stall the partition: park the message with the reason, go on,
-            # and re-drive it from the DLQ once fixed (`wastex dlq redrive`).
-            log.exception("%s: handler failed on %s", self.group, envelope.type)
-            raise Poison("HANDLER_ERROR", f"{type(exc).__name__}: {exc}") from exc
+            if poison.code == "HANDLER_ERROR":
+                log.exception("%s: handler failed on %s", self.group, envelope.type)
+            raise poison from exc
 
     def _decode(
         self, record: Record, headers: Mapping[str, str]
@@ -372,25 +462,7 @@ class EventConsumer:
         log.info(
             "%s: dead-letter %s@%s: %s", self.group, record.topic, record.offset, poison.message
         )
-        # The key is the producer's; cut to what the outbox keeps, or one absurd key would
-        # keep the whole batch from committing. It only picks the dead letter's partition.
-        key = kafka_text(record.key)[:OUTBOX_KEY_LENGTH]
-        payload = record.value or b""
-        headers = dead_letter_headers(
-            record, poison.code, poison.message, authenticated, field=poison.field
-        )
-        if len(payload) > MAX_MESSAGE_BYTES:
-            # Kept whole, a message that unpacked to megabytes would be more than the relay
-            # may publish; it could never be re-driven anyway. Its head says what it was.
-            headers[TRUNCATED_FROM] = str(len(payload))
-            payload = payload[:MAX_MESSAGE_BYTES]
-        await uow.publish_raw(
-            self.dlq_topic,
-            key=key,
-            event_id=derived_id("dlq", record.topic, record.partition, record.offset),
-            payload=payload,
-            headers=headers,
-        )
+        await write_dead_letter(uow, self.dlq_topic, record, poison, authenticated)
 
 
 def _short(err: ValidationError) -> str:

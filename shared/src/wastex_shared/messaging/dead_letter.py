@@ -68,6 +68,16 @@ HEADER_TEXT_LENGTH = 8192
 ERROR_FIELD = "x-error-field"
 
 
+def kept_headers(headers: RawHeaders | None) -> dict[str, str]:
+    """A message's headers as a dead letter may copy them: as text (`header_texts`), each
+    cut to HEADER_TEXT_LENGTH, without credentials."""
+    return {
+        k[:HEADER_TEXT_LENGTH]: v[:HEADER_TEXT_LENGTH]
+        for k, v in header_texts(headers).items()
+        if k.lower() not in CREDENTIALS
+    }
+
+
 def dead_letter_headers(
     record: _Origin,
     code: str,
@@ -77,10 +87,9 @@ def dead_letter_headers(
     field: str | None = None,
 ) -> dict[str, str]:
     original = {
-        k[:HEADER_TEXT_LENGTH]: v[:HEADER_TEXT_LENGTH]
-        for k, v in header_texts(record.headers).items()
+        k: v
+        for k, v in kept_headers(record.headers).items()
         if not k.startswith(("x-error", "x-original", AUTHENTICATED_SOURCE, TRUNCATED_FROM))
-        and k.lower() not in CREDENTIALS
     }
     headers = {
         **original,

@@ -23,7 +23,7 @@ from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Executable, insert, select
+from sqlalchemy import Executable, delete, insert, select
 from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -212,6 +212,12 @@ class UnitOfWork:
             insert(self._tables.inbox),
             [{"event_id": i, "event_type": t, "processed_at": now} for i, t in marks],
         )
+
+    async def forget(self, event_id: str) -> None:
+        """Take `event_id` out of the inbox: a message kept for later and then parked may be
+        sent again under its id."""
+        inbox = self._tables.inbox
+        await self.session.execute(delete(inbox).where(inbox.c.event_id == event_id))
 
     async def mark_seen(self, event_id: str, event_type: str) -> None:
         await self.session.execute(

@@ -21,15 +21,19 @@ from sqlalchemy import (
     Date,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import registry
 from sqlmodel import SQLModel
 
 from wastex_ledger.domain.figures import COLUMNS
+from wastex_shared.envelope import REFERENCE_LENGTH
 from wastex_shared.storage import messaging_tables
+from wastex_shared.storage.tables import OUTBOX_KEY_LENGTH
 
 
 class LedgerTable(SQLModel, registry=registry()):
@@ -193,4 +197,34 @@ balance_guard = Table(
     Column("enterprise_id", String(ID), primary_key=True),
     Column("waste_code", String(16), primary_key=True),
     Column("version", Integer, nullable=False),
+)
+
+#: Reports read from Kafka that name a site the ledger does not know yet (decision 029): kept
+#: as received until the site's fact arrives (then booked, or parked as they would have been)
+#: or the wait runs out (parked UNKNOWN_SITE). The bearer token is not kept.
+waiting_reports = Table(
+    "waiting_reports",
+    metadata,
+    #: Arrival order.
+    Column(
+        "id",
+        BigInteger().with_variant(Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    #: The report's `source/id`, as the inbox knows it (it waits once).
+    Column("reference", String(REFERENCE_LENGTH), nullable=False, unique=True),
+    Column("site_id", String(ID), nullable=False, index=True),
+    #: The record as read, what a dead letter of it holds: the envelope as received, where
+    #: it was read, its key and headers (JSON, no credentials); its inbox key as parked and
+    #: the enterprise its token proved.
+    Column("envelope", LargeBinary, nullable=False),
+    Column("topic", String(200), nullable=False),
+    Column("kafka_partition", Integer, nullable=False),
+    Column("kafka_offset", BigInteger, nullable=False),
+    Column("kafka_key", String(OUTBOX_KEY_LENGTH), nullable=False),
+    Column("headers", Text, nullable=False),
+    Column("parked_id", String(ID), nullable=False),
+    Column("authenticated", String(REFERENCE_LENGTH), nullable=True),
+    Column("arrived_at_us", BigInteger, nullable=False, index=True),
 )

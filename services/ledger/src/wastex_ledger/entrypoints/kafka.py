@@ -12,8 +12,9 @@ One idempotent batch consumer reads:
   recyclers' licences (a shipment no licence allows cannot leave; decision 023);
 - `matching.match-confirmed.v1`: opens the manifest of each confirmed match.
 
-A report refused by a rule (unknown site, balance violation, …) is parked on the DLQ with
-`x-error-type` = the rule's code.
+A report refused by a rule (balance violation, …) is parked on the DLQ with `x-error-type`
+= the rule's code. One naming a site the ledger does not know yet waits for the site's fact
+and is booked or parked then (decision 029).
 """
 
 from __future__ import annotations
