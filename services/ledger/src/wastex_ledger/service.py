@@ -556,6 +556,7 @@ class LedgerService:
         taken = 0
         while True:
             async with self._uow() as uow:
+                await Repository(uow.session).hold_list_order()  # as `_hold_site` says
                 page = await WaitingReports(uow.session).take_arrived_by(due, batch)
                 await self._book_waiting(uow, page)
                 await uow.commit()
@@ -582,13 +583,14 @@ class LedgerService:
         read is kept whatever the order the two topics arrive in. Entries booked from then on
         count in its district; those booked before keep theirs (decision 026)."""
         site = ledger.SiteFacts(data.site_id, data.enterprise_id, data.district, data.industry)
-        await Repository(uow.session).upsert_site(
+        repo = Repository(uow.session)
+        # The reports that waited for it are booked now, in the order they arrived; the
+        # locks in the order every writer of waiting reports takes them (`_hold_site`).
+        await self._hold_site(repo, data.site_id)
+        await repo.upsert_site(
             site, data.name, data.enterprise_district, data.enterprise_version, data.version
         )
-        # The reports that waited for it are booked now, in the order they arrived.
-        waiting = WaitingReports(uow.session)
-        await waiting.hold_site(data.site_id)
-        await self._book_waiting(uow, await waiting.take_for_site(data.site_id))
+        await self._book_waiting(uow, await WaitingReports(uow.session).take_for_site(site.site_id))
 
     async def on_enterprise(self, uow: UnitOfWork, _: Envelope, data: EnterpriseFacts) -> None:
         """An enterprise registered or amended: the latest version is kept whatever the
@@ -670,12 +672,20 @@ class LedgerService:
         if await repo.site(site_id) is not None:
             return False
         # Its fact may be committing now: read the site again once it has.
-        await waiting.hold_site(site_id)
+        await self._hold_site(repo, site_id)
         if await repo.site(site_id) is not None:
             return False
         await waiting.keep(WaitingReport(envelope.reference, site_id, delivery), self._clock())
         log.info("report %s waits for site %s", envelope.reference, site_id)
         return True
+
+    @staticmethod
+    async def _hold_site(repo: Repository, site_id: str) -> None:
+        """Hold the waiting reports of `site_id` to the end of the transaction. The lists'
+        order lock first (decision 028): whoever keeps, books or gives up waiting reports
+        takes the two in one order, so none waits for the other's while holding its own."""
+        await repo.hold_list_order()
+        await WaitingReports(repo.session).hold_site(site_id)
 
     async def _book_waiting(self, uow: UnitOfWork, reports: list[WaitingReport]) -> None:
         """Book `reports` in order, each as `on_report` would have when it was read; one
