@@ -13,7 +13,8 @@ import asyncio
 import json
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -43,7 +44,7 @@ from wastex_shared.events.catalog import (
     SiteAmended,
 )
 from wastex_shared.events.matching import MatchConfirmed
-from wastex_shared.messaging import OutboxRelay
+from wastex_shared.messaging import EventConsumer, OutboxRelay
 from wastex_shared.messaging.admin import ensure_topics, wait_for_broker
 from wastex_shared.messaging.relay import make_producer
 from wastex_shared.messaging.topic_reader import read_topic
@@ -60,6 +61,22 @@ def settings_for(bootstrap: str, database_url: str | None = None) -> LedgerSetti
     return LedgerSettings.model_validate(
         {"WASTEX_KAFKA_BOOTSTRAP": bootstrap, "database_url": database_url}
     )
+
+
+@asynccontextmanager
+async def consuming(
+    bootstrap: str, ledger: Harness, settings: LedgerSettings | None = None
+) -> AsyncIterator[EventConsumer]:
+    """The ledger's consumers on the real broker until the block ends (the ingest one
+    yielded)."""
+    router, consumer = build_router(ledger.service, ledger.uow, settings or settings_for(bootstrap))
+    broker = make_broker(bootstrap)
+    broker.include_router(router)
+    await broker.start()
+    try:
+        yield consumer
+    finally:
+        await broker.stop()
 
 
 async def dead_letters(uow_factory: UnitOfWorkFactory, key: str) -> list[dict[str, Any]]:
@@ -207,11 +224,7 @@ async def test_ingest_reports_go_through_the_same_use_case_and_poison_to_the_dlq
         kept = await ledger.service.site(recycler.site_id)
         return kept is not None and kept.district == "江夏区"
 
-    router, _ = build_router(ledger.service, uow_factory, settings)
-    broker = make_broker(kafka_bootstrap)
-    broker.include_router(router)
-    await broker.start()
-    try:
+    async with consuming(kafka_bootstrap, ledger, settings):
         await eventually(lambda: ledger.service.site(site), timeout=30)
         assert await ledger.service.enterprise_district(enterprise) == "青山区"
         await eventually(recycler_moved_in, timeout=30)
@@ -369,8 +382,6 @@ async def test_ingest_reports_go_through_the_same_use_case_and_poison_to_the_dlq
             "青山区",
         )
         assert entry.cause_event_id == f"{enterprise}/gen-1"
-    finally:
-        await broker.stop()
 
     await drain(uow_factory, kafka_bootstrap)
     found: list[dict[str, bytes]] = []
@@ -569,11 +580,7 @@ async def ingested(
 ) -> tuple[Utilisation, list[dict[str, Any]]]:
     """`reports` through the ledger's consumers on the real broker, until `booked` holds of
     the site's enterprise's 2026-11 figures: those figures, and what was dead-lettered."""
-    router, _ = build_router(ledger.service, ledger.uow, settings_for(bootstrap))
-    broker = make_broker(bootstrap)
-    broker.include_router(router)
-    await broker.start()
-    try:
+    async with consuming(bootstrap, ledger):
         await produce(bootstrap, "ingest.ledger-reports.v1", reports)
 
         async def figures() -> Utilisation | None:
@@ -584,8 +591,6 @@ async def ingested(
             return await dead_letters(ledger.uow, site.enterprise_id) or None
 
         return await eventually(figures, timeout=60), await eventually(parked, timeout=30)
-    finally:
-        await broker.stop()
 
 
 async def test_every_report_takes_the_graphql_inputs_fields_from_prior_stock_included(
@@ -731,11 +736,7 @@ async def test_a_report_read_before_its_sites_fact_waits_and_is_booked_once_the_
     new = Site(unique("site"), known.enterprise_id, "洪山区", known.industry)
     stranger = await ledger.register("新洲区")
     generation = signed_report(new, "generation", "w-gen", tonnes="100.000")
-    router, consumer = build_router(ledger.service, uow_factory, settings_for(kafka_bootstrap))
-    broker = make_broker(kafka_bootstrap)
-    broker.include_router(router)
-    await broker.start()
-    try:
+    async with consuming(kafka_bootstrap, ledger) as consumer:
         await produce(
             kafka_bootstrap,
             "ingest.ledger-reports.v1",
@@ -812,8 +813,6 @@ async def test_a_report_read_before_its_sites_fact_waits_and_is_booked_once_the_
         after = await eventually(marker, timeout=30)
         assert after.generated == D("100.000")  # not 200
         assert after.disposed == D("5.000")
-    finally:
-        await broker.stop()
 
     # The dead letters leave like any other: through the outbox (decision 002).
     await drain(uow_factory, kafka_bootstrap)
@@ -838,11 +837,7 @@ async def test_a_report_whose_site_never_comes_is_parked_unknown_site_after_the_
     known = await ledger.register("青山区")
     late = Site(unique("site"), known.enterprise_id, "青山区", known.industry)
     report = signed_report(late, "generation", "never", tonnes="7.000")
-    router, consumer = build_router(ledger.service, uow_factory, settings_for(kafka_bootstrap))
-    broker = make_broker(kafka_bootstrap)
-    broker.include_router(router)
-    await broker.start()
-    try:
+    async with consuming(kafka_bootstrap, ledger) as consumer:
         await produce(kafka_bootstrap, "ingest.ledger-reports.v1", [report])
 
         async def kept() -> Any:
@@ -885,9 +880,7 @@ async def test_a_report_whose_site_never_comes_is_parked_unknown_site_after_the_
 
         await eventually(booked, timeout=30)
         assert len(await dead_letters(uow_factory, late.enterprise_id)) == 1
-    finally:
-        ledger.clock.fixed = None
-        await broker.stop()
+    ledger.clock.fixed = None
 
 
 async def test_a_report_kept_waiting_is_booked_by_the_sweep_when_its_site_came_meanwhile(
@@ -898,11 +891,7 @@ async def test_a_report_kept_waiting_is_booked_by_the_sweep_when_its_site_came_m
     ledger = harness(uow_factory)
     known = await ledger.register("青山区")
     later = Site(unique("site"), known.enterprise_id, "青山区", known.industry)
-    router, _ = build_router(ledger.service, uow_factory, settings_for(kafka_bootstrap))
-    broker = make_broker(kafka_bootstrap)
-    broker.include_router(router)
-    await broker.start()
-    try:
+    async with consuming(kafka_bootstrap, ledger):
         await produce(
             kafka_bootstrap,
             "ingest.ledger-reports.v1",
@@ -913,8 +902,6 @@ async def test_a_report_kept_waiting_is_booked_by_the_sweep_when_its_site_came_m
             return (await waiting_for(uow_factory)).get(later.site_id)
 
         await eventually(kept, timeout=30)
-    finally:
-        await broker.stop()
     async with uow_factory() as uow:  # as `wastex replay ledger` keeps a site
         await Repository(uow.session).upsert_site(
             SiteFacts(later.site_id, later.enterprise_id, later.district, later.industry),
