@@ -61,6 +61,7 @@ def test_register_normalises_inputs() -> None:
     ("overrides", "code", "field"),
     [
         ({"name": "  "}, "REQUIRED_FIELD", "name"),
+        ({"name": "\u200b\ufeff\u3000"}, "REQUIRED_FIELD", "name"),  # nothing one can see
         ({"name": "x" * 201}, "TEXT_TOO_LONG", "name"),
         ({"credit_code": CREDIT_CODE[:-1] + "?"}, "INVALID_CREDIT_CODE", "creditCode"),
         ({"industry": "C05"}, "INVALID_INDUSTRY_CODE", "industry"),

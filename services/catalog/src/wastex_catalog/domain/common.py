@@ -168,9 +168,10 @@ def parse_number(value: NumberInput, field: str, code: str, *, places: int = 3) 
 
 
 def require_text(value: str, field: str, *, max_length: int) -> str:
-    """Trimmed, non-empty text no longer than `max_length` characters."""
+    """Trimmed, non-empty text no longer than `max_length` characters. Zero-width
+    characters (U+200B, a byte-order mark) pasted alone are no name: not a visible one."""
     text = (value or "").strip()
-    if not text:
+    if not any(char.isprintable() and not char.isspace() for char in text):
         raise DomainError(errors.REQUIRED_FIELD, f"{field} must not be empty", field)
     return limit_text(text, field, max_length=max_length)
 
