@@ -62,6 +62,7 @@ def test_wrong_check_character_is_rejected_with_the_expected_one() -> None:
         ("91440300I92203821X", "position 9"),  # I is never used
         ("914403O01922038216", "position 7"),  # nor O
         ("91440300192203821Z", "position 18"),
+        ("９14403001922038216", "half-width"),  # typed in a Chinese input method's full width
     ],
 )
 def test_malformed_codes_say_why(code: str, reason: str) -> None:

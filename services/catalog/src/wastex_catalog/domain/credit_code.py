@@ -57,10 +57,12 @@ def credit_code_problem(code: str) -> str | None:
         return f"a credit code has {LENGTH} characters, got {len(code)}"
     for position, ch in enumerate(code, start=1):
         if ch not in _VALUE:
-            return (
-                f"character {ch!r} at position {position} is not allowed "
-                "(I, O, S, V and Z never occur)"
+            why = (
+                "I, O, S, V and Z never occur"
+                if ch.isascii()
+                else "a credit code is written in half-width digits and capitals"
             )
+            return f"character {ch!r} at position {position} is not allowed ({why})"
     expected = check_char(code[:-1])
     if code[-1] != expected:
         return f"check character is {code[-1]!r} but the first 17 characters give {expected!r}"
