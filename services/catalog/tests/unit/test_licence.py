@@ -291,6 +291,11 @@ def test_a_revocation_after_the_licence_runs_out_is_refused() -> None:
     assert refused(
         lambda: register().revoke(reason="r", effective_from=date(2028, 1, 1), today=TODAY)
     ) == ("INVALID_DATE", "effectiveFrom")
+    # A licence already run out, revoked from today (no effectiveFrom given): the licence is
+    # at fault, not an argument the caller did not send.
+    assert refused(
+        lambda: register().revoke(reason="r", effective_from=None, today=date(2028, 1, 1))
+    ) == ("INVALID_DATE", "id")
 
 
 def test_a_revocation_not_yet_in_force_is_brought_forward_not_put_off() -> None:

@@ -179,7 +179,7 @@ class Licence:
                 errors.INVALID_DATE,
                 f"licence {self.number} runs out on {self.valid_until}: a revocation from "
                 f"{first_day} would change nothing",
-                "effectiveFrom",
+                "id" if effective_from is None else "effectiveFrom",
             )
         return replace(
             self,
