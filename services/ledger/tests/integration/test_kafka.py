@@ -954,3 +954,42 @@ async def test_a_report_read_while_its_sites_fact_commits_is_booked_not_left_wai
     assert await waiting_for(uow_factory) == {}
     u = await ledger.figures(Scope(enterprise_id=new.enterprise_id), "2026-11")
     assert u.generated == D("4.000")
+
+
+async def test_a_report_kept_and_refused_in_the_batch_of_its_sites_fact_may_be_sent_again(
+    kafka_bootstrap: str, uow_factory: UnitOfWorkFactory
+) -> None:
+    """The report and its site's fact in one batch (the consumer reads both topics): the
+    report waits, the fact books what waits and a refused one is parked, the inbox
+    remembering it as parked. The batch's own mark of the report as handled came after
+    that, at the batch's end: the factory's fixed copy under the same id was dropped as a
+    duplicate, though the dead letter told it to send it again."""
+    ledger = harness(uow_factory)
+    known = await ledger.register("青山区")
+    new = Site(unique("site"), known.enterprise_id, "洪山区", known.industry)
+    generation = signed_report(new, "generation", "b-gen", tonnes="100.000")
+    refused = signed_report(new, "disposal", "b-prior", tonnes="5.000", fromPriorStock=True)
+    fixed = signed_report(new, "disposal", "b-prior", tonnes="5.000")
+    await produce(kafka_bootstrap, "ingest.ledger-reports.v1", [generation, refused, fixed])
+    await produce(kafka_bootstrap, "catalog.site-added.v1", [(site_added(new), new.site_id, None)])
+    wanted = {generation[0], refused[0], fixed[0], site_added(new)}
+    records = {
+        r.value: r
+        async for r in read_topic(
+            kafka_bootstrap, "ingest.ledger-reports.v1", "catalog.site-added.v1"
+        )
+        if r.value in wanted or Envelope.from_json(r.value).subject == new.site_id
+    }
+    [site_record] = [
+        r for v, r in records.items() if v not in (generation[0], refused[0], fixed[0])
+    ]
+    _, consumer = build_router(ledger.service, uow_factory, settings_for(kafka_bootstrap))
+
+    await consumer.handle_batch([records[generation[0]], records[refused[0]], site_record])
+    [letter] = await dead_letters(uow_factory, new.enterprise_id)
+    assert letter["x-error-type"] == "BALANCE_VIOLATION"
+    assert await waiting_for(uow_factory) == {}
+
+    await consumer.handle_batch([records[fixed[0]]])  # sent again, fixed, under its id
+    u = await ledger.figures(Scope(enterprise_id=new.enterprise_id), "2026-11")
+    assert (u.generated, u.disposed) == (D("100.000"), D("5.000"))

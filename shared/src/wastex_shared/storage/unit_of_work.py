@@ -99,6 +99,8 @@ class UnitOfWork:
         self._on_commit = on_commit
         self._outbox: list[dict[str, object]] = []
         self._after_commit: list[Callable[[], None]] = []
+        #: Ids `forget` took out of the inbox: `mark_all_seen` leaves them out.
+        self._forgotten: list[str] = []
         self.read_only = read_only
 
     def after_commit(self, callback: Callable[[], None]) -> None:
@@ -136,6 +138,7 @@ class UnitOfWork:
     async def rollback(self) -> None:
         self._outbox.clear()
         self._after_commit.clear()
+        self._forgotten.clear()
         _drop_queue(self.session)
         await self.session.rollback()
 
@@ -149,12 +152,14 @@ class UnitOfWork:
         await self.flush_writes()  # what came before is not this block's to lose
         nested = await self.session.begin_nested()
         queued, callbacks = len(self._outbox), len(self._after_commit)
+        forgotten = len(self._forgotten)
         try:
             yield
             await self.flush_writes()  # inside: a failing write is this block's alone
         except BaseException:
             del self._outbox[queued:]
             del self._after_commit[callbacks:]
+            del self._forgotten[forgotten:]
             _drop_queue(self.session)
             await nested.rollback()
             raise
@@ -204,7 +209,10 @@ class UnitOfWork:
         return set(found.scalars())
 
     async def mark_all_seen(self, marks: Sequence[tuple[str, str]]) -> None:
-        """Record (event id, event type) pairs as handled (one statement)."""
+        """Record (event id, event type) pairs as handled (one statement), but not an id
+        `forget` took out in this unit of work: a consumer marks its batch at the end, after
+        a handler kept a message of it and then parked it (`park_kept`)."""
+        marks = [mark for mark in marks if mark[0] not in self._forgotten]
         if not marks:
             return
         now = utcnow()
@@ -218,6 +226,7 @@ class UnitOfWork:
         sent again under its id."""
         inbox = self._tables.inbox
         await self.session.execute(delete(inbox).where(inbox.c.event_id == event_id))
+        self._forgotten.append(event_id)
 
     async def mark_seen(self, event_id: str, event_type: str) -> None:
         await self.session.execute(
