@@ -114,3 +114,29 @@ async def test_after_commit_callbacks_run_once_committed_and_never_after_a_rollb
         assert calls == ["committed"]
     finally:
         await engine.dispose()
+
+
+async def test_an_id_forgotten_is_not_marked_by_the_batch_unless_its_savepoint_rolled_back(
+    tmp_path: Path,
+) -> None:
+    """A consumer marks its batch at the end: a message a handler kept, then parked (the
+    inbox forgets its id) in that batch stays forgotten; one whose forgetting was undone
+    with its savepoint is marked as handled."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'uow.db'}")
+    metadata = MetaData()
+    uow = UnitOfWorkFactory(engine, messaging_tables(metadata))
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        async with uow() as unit:
+            await unit.forget("src/parked")
+            with contextlib.suppress(RuntimeError):
+                async with unit.savepoint():
+                    await unit.forget("src/kept")
+                    raise RuntimeError("the site's fact failed: the report still waits")
+            await unit.mark_all_seen([("src/parked", "t"), ("src/kept", "t")])
+            await unit.commit()
+        async with uow() as unit:
+            assert await unit.seen_among(["src/parked", "src/kept"]) == {"src/kept"}
+    finally:
+        await engine.dispose()
