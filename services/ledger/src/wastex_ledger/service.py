@@ -667,15 +667,27 @@ class LedgerService:
     ) -> bool:
         """Keep a report whose site the ledger does not know yet until the site's fact
         arrives; False (not kept) when the site is known."""
-        site_id = str(data.model_dump()["site_id"])
+        fields = data.model_dump()
+        site_id = str(fields["site_id"])
         repo, waiting = Repository(uow.session), WaitingReports(uow.session)
         if await repo.site(site_id) is not None:
             return False
+        # What does not depend on the site is judged now: a wrong code or a month still to
+        # come is told at once, not after a day's wait (nor let through by a later month).
+        now = self._clock()
+        ledger.report_terms(
+            REPORT_TYPES[envelope.type],
+            waste_code=fields["waste_code"],
+            tonnes=fields["tonnes"],
+            period=fields["period"],
+            from_prior_stock=bool(fields.get("from_prior_stock", False)),
+            now=now,
+        )
         # Its fact may be committing now: read the site again once it has.
         await self._hold_site(repo, site_id)
         if await repo.site(site_id) is not None:
             return False
-        await waiting.keep(WaitingReport(envelope.reference, site_id, delivery), self._clock())
+        await waiting.keep(WaitingReport(envelope.reference, site_id, delivery), now)
         log.info("report %s waits for site %s", envelope.reference, site_id)
         return True
 

@@ -34,6 +34,7 @@ from wastex_ledger.replay import replay
 from wastex_ledger.settings import LedgerSettings
 from wastex_ledger.testing import FREIGHT, Harness, Site, harness, unique
 from wastex_shared.auth import JwtConfig, Role, issue_token
+from wastex_shared.calendar import china_today
 from wastex_shared.devtools.tansu import TansuBroker, free_port
 from wastex_shared.envelope import Envelope, derived_id, utcnow
 from wastex_shared.events.catalog import (
@@ -825,6 +826,41 @@ async def test_a_report_read_before_its_sites_fact_waits_and_is_booked_once_the_
         "BALANCE_VIOLATION",
         "NOT_AUTHORIZED",
     ]
+
+
+async def test_what_a_report_says_is_judged_at_once_though_its_site_is_not_known_yet(
+    kafka_bootstrap: str, uow_factory: UnitOfWorkFactory
+) -> None:
+    """Only the site waits: a code the catalogue lacks, a month still to come or prior-year
+    stock on a generation are parked at once, as for a known site, not after a day's wait
+    (and a month still to come is not let through once it has begun)."""
+    ledger = harness(uow_factory)
+    known = await ledger.register("青山区")
+    new = Site(unique("site"), known.enterprise_id, "洪山区", known.industry)
+    ahead = (china_today().replace(day=1) + timedelta(days=32)).strftime("%Y-%m")
+    async with consuming(kafka_bootstrap, ledger):
+        await produce(
+            kafka_bootstrap,
+            "ingest.ledger-reports.v1",
+            [
+                signed_report(new, "generation", "j-ok", tonnes="1.000"),
+                signed_report(new, "generation", "j-code", wasteCode="SW1", tonnes="1.000"),
+                signed_report(new, "generation", "j-ahead", period=ahead, tonnes="1.000"),
+                signed_report(new, "generation", "j-prior", fromPriorStock=True, tonnes="1"),
+            ],
+        )
+
+        async def three_parked() -> Any:
+            letters = await dead_letters(uow_factory, new.enterprise_id)
+            return letters if len(letters) == 3 else None
+
+        letters = await eventually(three_parked, timeout=30)
+    assert sorted(letter["x-error-type"] for letter in letters) == [
+        "INVALID_PERIOD",
+        "PRIOR_STOCK_NOT_APPLICABLE",
+        "UNKNOWN_WASTE_CODE",
+    ]
+    assert await waiting_for(uow_factory) == {new.site_id: 1}
 
 
 async def test_a_report_whose_site_never_comes_is_parked_unknown_site_after_the_wait(

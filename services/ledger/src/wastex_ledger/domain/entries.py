@@ -143,6 +143,41 @@ def require_owner(actor_enterprise_id: str, owner_enterprise_id: str, what: str)
         )
 
 
+@dataclass(frozen=True, slots=True)
+class ReportTerms:
+    """What a report says, checked: its category code, tonnes and month."""
+
+    waste_code: str
+    tonnes: Decimal
+    period: Period
+
+
+def report_terms(
+    kind: EntryKind,
+    *,
+    waste_code: str,
+    tonnes: TonnesInput,
+    period: str,
+    from_prior_stock: bool,
+    now: datetime,
+) -> ReportTerms:
+    """The terms of a report of `kind` at `now`, whoever's site it names: for this month or
+    an earlier one, never one still to come. (A report over Kafka waiting for its site is
+    judged on them at once: decision 029.)"""
+    if kind not in REPORTED_KINDS:
+        raise ValueError(f"{kind} entries come from manifests, not reports")
+    code = validate_code(waste_code, "wasteCode")
+    amount = parse_tonnes(tonnes)
+    month = month_passed(period, now)
+    if from_prior_stock and kind not in PRIOR_STOCK_KINDS:
+        raise DomainError(
+            errors.PRIOR_STOCK_NOT_APPLICABLE,
+            f"fromPriorStock applies to in-plant utilisation, disposal and shipments, not {kind}",
+            "fromPriorStock",
+        )
+    return ReportTerms(code.code, amount, month)
+
+
 def report(
     *,
     entry_id: str,
@@ -156,20 +191,16 @@ def report(
     cause_event_id: str,
     now: datetime,
 ) -> Entry:
-    """An entry an enterprise reports for one of its own sites, at `now`: for this month
-    or an earlier one, never one still to come."""
-    if kind not in REPORTED_KINDS:
-        raise ValueError(f"{kind} entries come from manifests, not reports")
+    """An entry an enterprise reports for one of its own sites, at `now` (`report_terms`)."""
     require_owner(actor_enterprise_id, site.enterprise_id, f"site {site.site_id}")
-    code = validate_code(waste_code, "wasteCode")
-    amount = parse_tonnes(tonnes)
-    month = month_passed(period, now)
-    if from_prior_stock and kind not in PRIOR_STOCK_KINDS:
-        raise DomainError(
-            errors.PRIOR_STOCK_NOT_APPLICABLE,
-            f"fromPriorStock applies to in-plant utilisation, disposal and shipments, not {kind}",
-            "fromPriorStock",
-        )
+    terms = report_terms(
+        kind,
+        waste_code=waste_code,
+        tonnes=tonnes,
+        period=period,
+        from_prior_stock=from_prior_stock,
+        now=now,
+    )
     return Entry(
         id=entry_id,
         kind=kind,
@@ -177,9 +208,9 @@ def report(
         site_id=site.site_id,
         district=site.district,
         industry=site.industry,
-        waste_code=code.code,
-        tonnes=amount,
-        period=month,
+        waste_code=terms.waste_code,
+        tonnes=terms.tonnes,
+        period=terms.period,
         cause_event_id=cause_event_id,
         from_prior_stock=from_prior_stock,
     )
