@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from sqlalchemy import select
 
 from wastex_matching.adapters.tables import (
@@ -36,6 +37,7 @@ from wastex_matching.testing import (
     Catalog,
 )
 from wastex_shared.auth import Role, issue_token
+from wastex_shared.devtools.tansu import free_port
 from wastex_shared.envelope import Envelope
 from wastex_shared.events import spec_for
 from wastex_shared.graphql.context import Context
@@ -265,6 +267,29 @@ async def test_catalog_events_in_proposals_out_better_demand_supersedes_and_repl
         await engine.dispose()
     assert len(before["offers"]) == 1
     assert len(before["demands"]) == 2
+
+
+async def test_a_replay_that_cannot_read_the_broker_leaves_the_read_models_as_they_were(
+    settings: MatchingSettings, ids: Ids
+) -> None:
+    """A replay pointed at a broker it cannot reach (down, or the wrong address) fails; it
+    must not have wiped the market first: matching started again would plan on an empty
+    market, supersede every proposal, and never read the catalog's facts again."""
+    await produce(settings.kafka_bootstrap, [*market(Catalog(), ids), slag_offer(Catalog(), ids)])
+    await replay(settings)
+    engine = make_engine(settings.db_url)
+    try:
+        uow = UnitOfWorkFactory(engine, messaging)
+        before = await read_models(uow, ids.run)
+        assert len(before["offers"]) == 1
+
+        unreachable = settings.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{free_port()}"})
+        with pytest.raises(KafkaError):
+            await replay(unreachable)
+
+        assert await read_models(uow, ids.run) == before
+    finally:
+        await engine.dispose()
 
 
 async def test_an_amendment_on_the_broker_is_proposed_anew_and_survives_replay(
