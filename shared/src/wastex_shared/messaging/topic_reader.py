@@ -7,11 +7,21 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-#: Stop once no record arrived for this long, even if the end was never reached.
-IDLE_MS = 1500
+#: Fail once no record arrived for this long and the end was still not reached: a broker
+#: that stalls (paused, a partition's leader moving) must fail the read, not end it early
+#: (a replay would rebuild from part of the history as if it were all of it).
+STALL_MS = 30_000
 
 
-async def read_topic(bootstrap: str, *topics: str, batch: int = 1000) -> AsyncIterator[Any]:
+class IncompleteRead(RuntimeError):
+    """The broker stopped answering before every partition was read to its end."""
+
+
+async def read_topic(
+    bootstrap: str, *topics: str, batch: int = 1000, stall_ms: int = STALL_MS
+) -> AsyncIterator[Any]:
+    """Every record of `topics`, from offset 0 to each partition's end as the read began
+    to see it; `IncompleteRead` when no record came for `stall_ms` before the end."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         group_id=None,
@@ -35,9 +45,15 @@ async def read_topic(bootstrap: str, *topics: str, batch: int = 1000) -> AsyncIt
         # Not ListOffsets (`end_offsets`): tansu under-reports it after batched sends. The
         # end is the high watermark every fetch response carries.
         idle = 0
-        while idle < IDLE_MS:
-            if all([await _at_end(consumer, tp) for tp in partitions]):
+        while True:
+            behind = [tp for tp in partitions if not await _at_end(consumer, tp)]
+            if not behind:
                 return
+            if idle >= stall_ms:
+                names = ", ".join(f"{tp.topic}-{tp.partition}" for tp in behind)
+                raise IncompleteRead(
+                    f"the broker sent nothing for {stall_ms / 1000:g} s before the end of {names}"
+                )
             fetched = await consumer.getmany(*partitions, timeout_ms=200)
             if not fetched:
                 idle += 200
