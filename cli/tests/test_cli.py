@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from wastex_cli.dlq import DeadLetter, decode, redrive_headers
 from wastex_cli.main import app
@@ -152,3 +152,39 @@ def test_only_letters_holding_a_whole_message_from_a_topic_are_re_driven() -> No
     assert not decode(Letter(2, [*origin, ("x-truncated-from-bytes", b"9")])).redrivable
     assert not decode(Letter(3, [*origin, ("x-error-type", b"UNREADABLE_BATCH")])).redrivable
     assert not decode(Letter(4, [("x-error-type", b"SCHEMA_INVALID")])).redrivable
+
+
+#: A port nothing listens on: a broker, a database or a gateway that is not running.
+NOWHERE = "127.0.0.1:1"
+
+
+def refused_cleanly(result: Result, *said_: str) -> None:
+    """The command ended with a line saying what is wrong and exit code 1, not a traceback."""
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    for words in said_:
+        assert words in result.output
+
+
+@pytest.mark.parametrize("command", ["list", "redrive"])
+def test_dlq_without_a_broker_says_so_without_a_traceback(command: str) -> None:
+    result = runner.invoke(app, ["dlq", command, "catalog", "--bootstrap", NOWHERE])
+    refused_cleanly(result, "cannot reach the Kafka broker", "--bootstrap")
+
+
+@pytest.mark.parametrize("service", ["catalog", "matching", "ledger"])
+def test_replay_without_a_broker_or_a_database_says_which_without_a_traceback(
+    service: str, tmp_path: Path
+) -> None:
+    env = {"WASTEX_DATA_DIR": str(tmp_path), "WASTEX_KAFKA_BOOTSTRAP": NOWHERE}
+    result = runner.invoke(app, ["replay", service], env=env)
+    refused_cleanly(result, "cannot reach the Kafka broker", "WASTEX_KAFKA_BOOTSTRAP")
+    setting = f"WASTEX_{service.upper()}_DATABASE_URL"
+    for url in (f"sqlite+aiosqlite:///{tmp_path}/no/such/dir.db", "not a url"):
+        result = runner.invoke(app, ["replay", service], env={**env, setting: url})
+        refused_cleanly(result, f"the {service} database", setting)
+
+
+def test_demo_seed_without_a_running_stack_says_so_without_a_traceback() -> None:
+    result = runner.invoke(app, ["demo", "seed", "--url", f"http://{NOWHERE}/graphql"])
+    refused_cleanly(result, f"http://{NOWHERE}/graphql")

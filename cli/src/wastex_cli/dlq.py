@@ -41,6 +41,7 @@ from typing import Annotated, Any
 import typer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from wastex_cli.running import run
 from wastex_shared import topics
 from wastex_shared.auth import JwtConfig, Role, issue_token
 from wastex_shared.messaging.dead_letter import (
@@ -133,6 +134,10 @@ def _group(group: str) -> str:
     return group
 
 
+#: Where the broker's address comes from, for an error saying it cannot be reached.
+BOOTSTRAP_FROM = "--bootstrap or WASTEX_KAFKA_BOOTSTRAP"
+
+
 def _bootstrap(bootstrap: str | None) -> str:
     return bootstrap or ServiceSettings().kafka_bootstrap
 
@@ -146,8 +151,8 @@ async def read_all(bootstrap: str, topic: str) -> AsyncGenerator[Any, None]:
         auto_offset_reset="earliest",
         max_poll_records=1000,
     )
-    await consumer.start()
     try:
+        await consumer.start()
         partitions = consumer.partitions_for_topic(topic)
         if not partitions:
             await consumer._client.force_metadata_update()
@@ -228,9 +233,8 @@ def list_(
 ) -> None:
     """List GROUP's dead letters: DLQ offset, reason, origin, event id, message."""
     keep = _filter(offset, type_, event_id)
-    letters = [
-        d for d in asyncio.run(dead_letters(_bootstrap(bootstrap), _group(group))) if keep(d)
-    ]
+    read = run(dead_letters(_bootstrap(bootstrap), _group(group)), bootstrap=BOOTSTRAP_FROM)
+    letters = [d for d in read if keep(d)]
     for d in letters:
         if as_json:
             typer.echo(json.dumps(asdict(d), ensure_ascii=False))
@@ -355,8 +359,9 @@ def redrive(
     keep = _filter(offset, type_, event_id)
     jwt = ServiceSettings().jwt
     try:
-        sent = asyncio.run(
-            redrive_letters(_bootstrap(bootstrap), _group(group), keep, dry_run, jwt)
+        sent = run(
+            redrive_letters(_bootstrap(bootstrap), _group(group), keep, dry_run, jwt),
+            bootstrap=BOOTSTRAP_FROM,
         )
     except ValueError as err:  # no key to sign a re-driven ingest message with
         raise typer.BadParameter(f"cannot sign re-driven messages: {err}") from err

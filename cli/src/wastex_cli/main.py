@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 import typer
 
 from wastex_cli import dev, dlq
+from wastex_cli.running import run
 from wastex_shared.auth import ALL_DISTRICTS, JwtConfig, Role, issue_token
 from wastex_shared.codes.district_file import DistrictFileError, load_districts
 from wastex_shared.errors import DomainError
@@ -70,7 +70,7 @@ def demo_seed(
     """Load the demo city into a running stack (idempotent)."""
     from wastex_cli.demo import seed
 
-    summary = asyncio.run(seed(url, _jwt()))
+    summary = run(seed(url, _jwt()), endpoint=url)
     typer.echo(summary.describe())
 
 
@@ -81,7 +81,8 @@ def replay(service: Annotated[str, typer.Argument(help="catalog | matching | led
         raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
     from wastex_cli.replay import replay_service
 
-    report = asyncio.run(replay_service(service))
+    setting = f"WASTEX_{service.upper()}_DATABASE_URL"
+    report = run(replay_service(service), database=(service, setting))
     typer.echo(report)
 
 

@@ -29,8 +29,8 @@ async def read_topic(
         auto_offset_reset="earliest",
         max_poll_records=batch,
     )
-    await consumer.start()
     try:
+        await consumer.start()
         partitions = [
             TopicPartition(topic, p)
             for topic in topics
