@@ -2,17 +2,15 @@
 
 Wipes enterprises, sites, licences, offers, demands and listing status, forgets the inbox
 marks of catalog events, then re-reads every catalog topic from offset 0 through the very
-handlers the live consumer uses (same idempotent batches, same inbox). The wipe waits for
-the broker's first answer, so a replay that cannot reach it changes nothing; one that
-stops later has refilled part of the market and must be run again before matching starts.
-Matches are the service's own records, not a read model: they stay as they are. Stop the
-service first.
+handlers the live consumer uses (same idempotent batches, same inbox). Matches are the
+service's own records, not a read model: they stay as they are. Stop the service first.
 Handlers are order-independent (upserts keeping the newest version; WITHDRAWN/EXPIRED stay
 final), so reading the topics' partitions in any interleaving yields the same read models.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import delete
@@ -39,29 +37,33 @@ async def wipe_read_models(uow: UnitOfWorkFactory) -> None:
         await unit.commit()
 
 
+async def _chain(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    if first is not None:
+        yield first
+    async for record in rest:
+        yield record
+
+
 async def replay(settings: MatchingSettings) -> str:
     engine = make_engine(settings.db_url)
     try:
         await upgrade(engine, LOCATION)
         uow = UnitOfWorkFactory(engine, messaging)
+        records = read_topic(settings.kafka_bootstrap, *CATALOG_TOPICS)
+        # Reach the broker before wiping: one that cannot be reached leaves the read models
+        # as they were, not empty until a replay gets through.
+        first = await anext(records, None)
+        await wipe_read_models(uow)
         service = MatchingService(uow, settings)
         consumer = matching_consumer(service, settings)
         read = 0
         batch: list[Any] = []
-        wiped = False
-        # Wiped once the broker has answered (a first batch read, or every topic read): a
-        # replay that cannot reach it fails leaving the market as it was.
-        async for record in read_topic(settings.kafka_bootstrap, *CATALOG_TOPICS):
+        async for record in _chain(first, records):
             batch.append(record)
             read += 1
             if len(batch) >= BATCH:
-                if not wiped:
-                    await wipe_read_models(uow)
-                    wiped = True
                 await consumer.handle_batch(batch)
                 batch = []
-        if not wiped:
-            await wipe_read_models(uow)
         if batch:
             await consumer.handle_batch(batch)
         async with uow() as unit:  # make sure the next start re-optimises on the rebuilt market

@@ -1,0 +1,40 @@
+"""`wastex replay matching` wipes the read models only once it can read what rebuilds them."""
+
+from __future__ import annotations
+
+import pytest
+from aiokafka.errors import KafkaConnectionError
+from sqlalchemy import func, select
+
+from wastex_matching.adapters.tables import READ_MODEL_TABLES
+from wastex_matching.replay import replay
+from wastex_matching.settings import MatchingSettings
+from wastex_matching.testing import QINGSHAN_STEEL, Catalog
+from wastex_shared.messaging import EventConsumer
+from wastex_shared.storage import UnitOfWorkFactory
+
+
+async def rows(uow_factory: UnitOfWorkFactory) -> dict[str, int]:
+    counted = {}
+    async with uow_factory() as uow:
+        for table in READ_MODEL_TABLES:
+            query = select(func.count()).select_from(table)
+            counted[table.name] = (await uow.session.execute(query)).scalar_one()
+    return counted
+
+
+async def test_a_replay_that_cannot_reach_the_broker_leaves_the_read_models_as_they_were(
+    consumer: EventConsumer, catalog: Catalog, uow_factory: UnitOfWorkFactory, database_url: str
+) -> None:
+    await catalog.feed(
+        consumer,
+        catalog.enterprise("steel", "Qingshan Steel"),
+        catalog.site("steel-site", "steel", QINGSHAN_STEEL, "青山区"),
+    )
+    before = await rows(uow_factory)
+    assert sum(before.values()) >= 2
+    # A mistyped WASTEX_KAFKA_BOOTSTRAP, a broker down for maintenance.
+    settings = MatchingSettings(database_url=database_url, WASTEX_KAFKA_BOOTSTRAP="127.0.0.1:1")
+    with pytest.raises(KafkaConnectionError):
+        await replay(settings)
+    assert await rows(uow_factory) == before
