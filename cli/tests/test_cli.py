@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from typer.testing import CliRunner, Result
 
 from wastex_cli.dlq import DeadLetter, decode, redrive_headers
 from wastex_cli.main import app
-from wastex_shared.auth import Role, ingest_authenticator, verify_token
+from wastex_shared.auth import JwtConfig, Role, ingest_authenticator, verify_token
 from wastex_shared.envelope import Envelope
 from wastex_shared.errors import DomainError
 from wastex_shared.settings import ServiceSettings
@@ -188,3 +190,41 @@ def test_replay_without_a_broker_or_a_database_says_which_without_a_traceback(
 def test_demo_seed_without_a_running_stack_says_so_without_a_traceback() -> None:
     result = runner.invoke(app, ["demo", "seed", "--url", f"http://{NOWHERE}/graphql"])
     refused_cleanly(result, f"http://{NOWHERE}/graphql")
+
+
+def pem_pair(curve: bool = False) -> tuple[str, str]:
+    """A private key and its public key, PEM (RSA, or an EC key RS256 cannot sign with)."""
+    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey = (
+        ec.generate_private_key(ec.SECP256R1())
+        if curve
+        else rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    )
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return private, public.decode()
+
+
+def test_a_token_signed_with_the_rs256_key_pair_verifies_with_its_public_key() -> None:
+    private, public = pem_pair()
+    env = {"WASTEX_JWT_PRIVATE_KEY": private, "WASTEX_JWT_PUBLIC_KEY": public}
+    result = runner.invoke(app, ["token", "--role", "admin"], env=env)
+    assert result.exit_code == 0, result.output
+    assert verify_token(JwtConfig(public_key=public), result.output.strip()).role is Role.ADMIN
+
+
+def test_a_private_key_that_cannot_sign_for_the_public_key_is_refused_without_a_traceback() -> None:
+    _, public = pem_pair()
+    other, _ = pem_pair()
+    ec_private, _ = pem_pair(curve=True)
+    for key in ("not a key", other, ec_private, public):
+        env = {"WASTEX_JWT_PRIVATE_KEY": key, "WASTEX_JWT_PUBLIC_KEY": public}
+        result = runner.invoke(app, ["token", "--role", "admin"], env=env)
+        assert result.exit_code == 2, result.output
+        assert isinstance(result.exception, SystemExit), repr(result.exception)
+        assert "WASTEX_JWT_PRIVATE_KEY" in result.output

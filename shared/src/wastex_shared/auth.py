@@ -113,7 +113,18 @@ def issue_token(
     key = config.private_key if config.public_key else config.secret
     if key is None:
         raise ValueError("RS256 signing needs a private key")
-    return jwt.encode(claims, key, algorithm=config.algorithm)
+    if not config.public_key:
+        return jwt.encode(claims, key, algorithm=config.algorithm)
+    # RS256: a key that is not RSA's, or not the pair of the public key the services verify
+    # with, would sign tokens every service refuses; say so where the token is made.
+    try:
+        signed = jwt.encode(claims, key, algorithm=config.algorithm)
+        jwt.decode(signed, config.public_key, algorithms=[config.algorithm], issuer=ISSUER)
+    except (jwt.PyJWTError, ValueError, TypeError, AttributeError) as exc:  # a public key
+        raise ValueError(
+            f"WASTEX_JWT_PRIVATE_KEY cannot sign for WASTEX_JWT_PUBLIC_KEY: {exc}"
+        ) from exc
+    return signed
 
 
 def verify_token(config: JwtConfig, token: str, at: float | None = None) -> Principal:
