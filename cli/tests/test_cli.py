@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import http.server
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -228,3 +231,22 @@ def test_a_private_key_that_cannot_sign_for_the_public_key_is_refused_without_a_
         assert result.exit_code == 2, result.output
         assert isinstance(result.exception, SystemExit), repr(result.exception)
         assert "WASTEX_JWT_PRIVATE_KEY" in result.output
+
+
+@pytest.fixture
+def not_graphql() -> Iterator[str]:
+    """A web server that is no GraphQL endpoint (a URL without /graphql, another service):
+    it answers every POST 501."""
+    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_demo_seed_against_what_is_no_graphql_endpoint_says_so_without_a_traceback(
+    not_graphql: str,
+) -> None:
+    result = runner.invoke(app, ["demo", "seed", "--url", not_graphql])
+    refused_cleanly(result, not_graphql, "501")

@@ -10,6 +10,8 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
 from wastex_catalog.domain.credit_code import make_credit_code
 from wastex_cli.demo_city import CITY, LICENCE_VALIDITY, WINDOW, DemoEnterprise
 from wastex_cli.mutations import (
@@ -21,7 +23,6 @@ from wastex_cli.mutations import (
 )
 from wastex_cli.mutations import report as report_mutation
 from wastex_shared.auth import JwtConfig, Role, issue_token
-from wastex_shared.testing.graphql_client import GraphQLClient
 
 ENTERPRISES = """
 query($after: String) {
@@ -46,6 +47,37 @@ query($e: ID!) {
 
 class SeedError(RuntimeError):
     pass
+
+
+class GraphQLClient:
+    """The seed's client: an answer that is not GraphQL's (a URL without /graphql, another
+    server) or that carries errors (a token the stack does not take) is a SeedError saying
+    what came back."""
+
+    def __init__(self, url: str, token: str | None = None) -> None:
+        self.url = url
+        self.token = token
+
+    def as_(self, token: str) -> GraphQLClient:
+        return GraphQLClient(self.url, token)
+
+    async def data(self, query: str, **variables: Any) -> dict[str, Any]:
+        headers = {"authorization": f"Bearer {self.token}"} if self.token else {}
+        async with httpx.AsyncClient(timeout=30) as http:
+            response = await http.post(
+                self.url, json={"query": query, "variables": variables}, headers=headers
+            )
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or body.get("errors") or "data" not in body:
+            said = body.get("errors") if isinstance(body, dict) else response.text[:200]
+            raise SeedError(
+                f"{self.url} answered HTTP {response.status_code}, not GraphQL data: {said}"
+            )
+        data: dict[str, Any] = body["data"]
+        return data
 
 
 @dataclass

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from wastex_cli import dev, dlq
-from wastex_cli.running import run
+from wastex_cli.running import fail, run
 from wastex_shared.auth import ALL_DISTRICTS, JwtConfig, Role, issue_token
 from wastex_shared.codes.district_file import DistrictFileError, load_districts
 from wastex_shared.errors import DomainError
@@ -68,9 +68,14 @@ def demo_seed(
     url: Annotated[str, typer.Option(help="GraphQL endpoint")] = "http://127.0.0.1:4000/graphql",
 ) -> None:
     """Load the demo city into a running stack (idempotent)."""
-    from wastex_cli.demo import seed
+    from wastex_cli.demo import SeedError, seed
 
-    summary = run(seed(url, _jwt()), endpoint=url)
+    try:
+        summary = run(seed(url, _jwt()), endpoint=url)
+    except SeedError as err:
+        fail(str(err))
+    except ValueError as err:  # no key to sign the seed's tokens with
+        raise typer.BadParameter(str(err)) from err
     typer.echo(summary.describe())
 
 
