@@ -87,7 +87,10 @@ def replay(service: Annotated[str, typer.Argument(help="catalog | matching | led
     from wastex_cli.replay import replay_service
 
     setting = f"WASTEX_{service.upper()}_DATABASE_URL"
-    report = run(replay_service(service), database=(service, setting))
+    try:
+        report = run(replay_service(service), database=(service, setting))
+    except DomainError as err:  # refused, and nothing replaced
+        fail(err.message)
     typer.echo(report)
 
 
