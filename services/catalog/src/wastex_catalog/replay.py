@@ -121,6 +121,14 @@ async def rebuild(
     repository = CatalogRepository(uow.session)
     before = await repository.listing_snapshot()
     report.allocations_before = await repository.forget_allocations()
+    if report.allocations_before and not events:
+        # Only matching's events make allocations: none read means another broker than
+        # matching's (or one whose topics were lost), not a market without matches.
+        raise DomainError(
+            "REPLAY_INCOMPLETE",
+            f"no matching event read, yet {report.allocations_before} allocation rows are "
+            "kept (another broker than matching's?): nothing replaced",
+        )
     handlers = lifecycle_handlers()
     for envelope, data in events:
         report.read += 1
