@@ -4,6 +4,8 @@ Wipes enterprises, sites, licences, offers, demands and listing status, forgets 
 marks of catalog events, then re-reads every catalog topic from offset 0 through the very
 handlers the live consumer uses (same idempotent batches, same inbox). Matches are the
 service's own records, not a read model: they stay as they are. Stop the service first.
+Nothing is wiped before the broker answers, nor when it holds no catalog event at all while
+the read models hold rows (REPLAY_INCOMPLETE: another broker than the catalog's).
 Handlers are order-independent (upserts keeping the newest version; WITHDRAWN/EXPIRED stay
 final), so reading the topics' partitions in any interleaving yields the same read models.
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from wastex_matching.adapters import repository as repo
 from wastex_matching.adapters.migrations import LOCATION
@@ -21,6 +23,7 @@ from wastex_matching.adapters.tables import READ_MODEL_TABLES, messaging
 from wastex_matching.entrypoints.kafka import CATALOG_TOPICS, matching_consumer
 from wastex_matching.service import MatchingService
 from wastex_matching.settings import MatchingSettings
+from wastex_shared.errors import DomainError
 from wastex_shared.messaging.topic_reader import read_topic
 from wastex_shared.storage import UnitOfWorkFactory, make_engine
 from wastex_shared.storage.migrate import upgrade
@@ -35,6 +38,14 @@ async def wipe_read_models(uow: UnitOfWorkFactory) -> None:
         inbox = messaging.inbox
         await unit.session.execute(delete(inbox).where(inbox.c.event_type.like("catalog.%")))
         await unit.commit()
+
+
+async def _holds_any(uow: UnitOfWorkFactory) -> bool:
+    async with uow() as unit:
+        for table in READ_MODEL_TABLES:
+            if (await unit.session.execute(select(table).limit(1))).first() is not None:
+                return True
+    return False
 
 
 async def _chain(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
@@ -53,6 +64,14 @@ async def replay(settings: MatchingSettings) -> str:
         # Reach the broker before wiping: one that cannot be reached leaves the read models
         # as they were, not empty until a replay gets through.
         first = await anext(records, None)
+        if first is None and await _holds_any(uow):
+            # Only the catalog's events make these rows: none read means another broker
+            # than the catalog's (or one whose topics were lost), not an empty city.
+            raise DomainError(
+                "REPLAY_INCOMPLETE",
+                "no catalog event read, yet the read models hold rows (another broker than "
+                "the catalog's?): nothing wiped",
+            )
         await wipe_read_models(uow)
         service = MatchingService(uow, settings)
         consumer = matching_consumer(service, settings)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
+
 import pytest
 from aiokafka.errors import KafkaConnectionError
 from sqlalchemy import func, select
@@ -10,7 +13,10 @@ from wastex_matching.adapters.tables import READ_MODEL_TABLES
 from wastex_matching.replay import replay
 from wastex_matching.settings import MatchingSettings
 from wastex_matching.testing import QINGSHAN_STEEL, Catalog
+from wastex_shared.devtools.tansu import TansuBroker, free_port
+from wastex_shared.errors import DomainError
 from wastex_shared.messaging import EventConsumer
+from wastex_shared.messaging.admin import wait_for_broker
 from wastex_shared.storage import UnitOfWorkFactory
 
 
@@ -36,5 +42,33 @@ async def test_a_replay_that_cannot_reach_the_broker_leaves_the_read_models_as_t
     # A mistyped WASTEX_KAFKA_BOOTSTRAP, a broker down for maintenance.
     settings = MatchingSettings(database_url=database_url, WASTEX_KAFKA_BOOTSTRAP="127.0.0.1:1")
     with pytest.raises(KafkaConnectionError):
+        await replay(settings)
+    assert await rows(uow_factory) == before
+
+
+@pytest.fixture
+async def empty_broker(tmp_path: Path) -> AsyncIterator[str]:
+    """Another broker, its catalog topics empty: a WASTEX_KAFKA_BOOTSTRAP left at its
+    default on a machine running a broker of its own, or naming the wrong cluster."""
+    broker = TansuBroker(port=free_port(), log_path=tmp_path / "empty-tansu.log")
+    broker.start()
+    try:
+        await wait_for_broker(broker.bootstrap)
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+
+
+async def test_a_replay_reading_no_catalog_event_keeps_the_read_models_it_would_wipe(
+    consumer: EventConsumer,
+    catalog: Catalog,
+    uow_factory: UnitOfWorkFactory,
+    database_url: str,
+    empty_broker: str,
+) -> None:
+    await catalog.feed(consumer, catalog.enterprise("steel", "Qingshan Steel"))
+    before = await rows(uow_factory)
+    settings = MatchingSettings(database_url=database_url, WASTEX_KAFKA_BOOTSTRAP=empty_broker)
+    with pytest.raises(DomainError, match="no catalog event"):
         await replay(settings)
     assert await rows(uow_factory) == before
