@@ -250,3 +250,9 @@ def test_demo_seed_against_what_is_no_graphql_endpoint_says_so_without_a_traceba
 ) -> None:
     result = runner.invoke(app, ["demo", "seed", "--url", not_graphql])
     refused_cleanly(result, not_graphql, "501")
+
+
+def test_a_migration_for_an_unknown_service_is_refused_naming_the_services() -> None:
+    result = runner.invoke(app, ["dev", "migration", "billing", "-m", "add invoices"])
+    assert result.exit_code == 2, result.output
+    assert "catalog,matching,ledger" in said(result.output)

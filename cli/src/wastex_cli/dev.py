@@ -97,6 +97,8 @@ def migration(
     """Autogenerate a migration for SERVICE from its table models."""
     from wastex_shared.storage.migrate import autogenerate
 
+    if service not in SERVICES:
+        raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
     tables = importlib.import_module(f"wastex_{service}.adapters.tables")
     location = importlib.import_module(f"wastex_{service}.adapters.migrations").LOCATION
     asyncio.run(autogenerate(tables.metadata, location, message))
