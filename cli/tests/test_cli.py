@@ -181,13 +181,14 @@ def test_dlq_without_a_broker_says_so_without_a_traceback(command: str) -> None:
 def test_replay_without_a_broker_or_a_database_says_which_without_a_traceback(
     service: str, tmp_path: Path
 ) -> None:
+    (tmp_path / f"{service}.db").touch()  # an empty SQLite database
     env = {"WASTEX_DATA_DIR": str(tmp_path), "WASTEX_KAFKA_BOOTSTRAP": NOWHERE}
     result = runner.invoke(app, ["replay", service], env=env)
     refused_cleanly(result, "cannot reach the Kafka broker", "WASTEX_KAFKA_BOOTSTRAP")
     setting = f"WASTEX_{service.upper()}_DATABASE_URL"
     for url in (f"sqlite+aiosqlite:///{tmp_path}/no/such/dir.db", "not a url"):
         result = runner.invoke(app, ["replay", service], env={**env, setting: url})
-        refused_cleanly(result, f"the {service} database", setting)
+        refused_cleanly(result, f"{service} database", setting)
 
 
 def test_demo_seed_without_a_running_stack_says_so_without_a_traceback() -> None:
@@ -256,3 +257,16 @@ def test_a_migration_for_an_unknown_service_is_refused_naming_the_services() -> 
     result = runner.invoke(app, ["dev", "migration", "billing", "-m", "add invoices"])
     assert result.exit_code == 2, result.output
     assert "catalog,matching,ledger" in said(result.output)
+
+
+@pytest.mark.parametrize("service", ["catalog", "matching", "ledger"])
+def test_replay_where_the_service_never_stored_anything_creates_no_database(
+    service: str, tmp_path: Path
+) -> None:
+    """Run from another directory, or with WASTEX_<SERVICE>_DATABASE_URL forgotten: the
+    default SQLite file is not the service's database, and a replay into a new one rebuilt
+    nothing the service reads while saying it had."""
+    env = {"WASTEX_DATA_DIR": str(tmp_path), "WASTEX_KAFKA_BOOTSTRAP": NOWHERE}
+    result = runner.invoke(app, ["replay", service], env=env)
+    refused_cleanly(result, f"no {service} database", f"WASTEX_{service.upper()}_DATABASE_URL")
+    assert not (tmp_path / f"{service}.db").exists()
