@@ -112,6 +112,8 @@ from wastex_shared.topics import (
 log = logging.getLogger(__name__)
 
 SOURCE = "matching"
+#: Held by the process that runs the rounds (and by `wastex replay matching` while it runs).
+REOPTIMISER_LEASE = "wastex.matching.reoptimiser"
 #: Offers whose codes `offer_code` keeps (a few MB at most).
 OFFER_CODES_KEPT = 50_000
 #: Error codes of this layer (the domain's are in `wastex_matching.domain.errors`).
@@ -241,7 +243,7 @@ class MatchingService:
         self._verdicts = Verdicts()
         self._round = asyncio.Lock()
         #: Rounds run in one process per database; another one stands by (`run_reoptimiser`).
-        self.lease = Lease(uow.engine, "wastex.matching.reoptimiser")
+        self.lease = Lease(uow.engine, REOPTIMISER_LEASE)
         self._was_leading = True  # so a first holder says nothing, a first standby says so
         #: Whether this process held the lease when the re-optimiser last asked (None: not
         #: asked yet); the expiry sweeper follows it.

@@ -5,6 +5,7 @@ read models; subscriptions push live events."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import uuid
@@ -91,12 +92,22 @@ def settings(database_url: str, module_kafka_bootstrap: str, ids: Ids) -> Matchi
 
 
 @pytest.fixture
-async def process(settings: MatchingSettings) -> AsyncIterator[MatchingProcess]:
+async def lifetime() -> AsyncIterator[contextlib.AsyncExitStack]:
+    """What the process runs in: `await lifetime.aclose()` stops it before the test ends
+    (as an operator stops matching before `wastex replay matching`)."""
+    async with contextlib.AsyncExitStack() as stack:
+        yield stack
+
+
+@pytest.fixture
+async def process(
+    settings: MatchingSettings, lifetime: contextlib.AsyncExitStack
+) -> MatchingProcess:
     built = build_process(settings)
-    async with running(built.runtime):
-        if built.feed is not None:
-            await asyncio.wait_for(built.feed.ready.wait(), 20)
-        yield built
+    await lifetime.enter_async_context(running(built.runtime))
+    if built.feed is not None:
+        await asyncio.wait_for(built.feed.ready.wait(), 20)
+    return built
 
 
 async def produce(bootstrap: str, envelopes: Sequence[Envelope]) -> None:
@@ -182,7 +193,10 @@ async def own_matches(uow: UnitOfWorkFactory, run: str) -> list[tuple[Any, ...]]
 
 
 async def test_catalog_events_in_proposals_out_better_demand_supersedes_and_replay(
-    process: MatchingProcess, settings: MatchingSettings, ids: Ids
+    process: MatchingProcess,
+    settings: MatchingSettings,
+    ids: Ids,
+    lifetime: contextlib.AsyncExitStack,
 ) -> None:
     catalog, bootstrap = Catalog(), settings.kafka_bootstrap
     await produce(bootstrap, [*market(catalog, ids), slag_offer(catalog, ids)])
@@ -252,7 +266,8 @@ async def test_catalog_events_in_proposals_out_better_demand_supersedes_and_repl
     why = f'{{service="{settings.service}",reason="MARKET_CHANGED"}}'
     assert int(scraped[f"wastex_reoptimise_growth_refused_total{why}"]) >= 1
 
-    # replay: the read models come out equal, the matches untouched
+    # replay (matching stopped first): the read models come out equal, the matches untouched
+    await lifetime.aclose()
     uow = process.runtime.uow
     before = await read_models(uow, ids.run)
     matches_before = await own_matches(uow, ids.run)
@@ -293,7 +308,10 @@ async def test_a_replay_that_cannot_read_the_broker_leaves_the_read_models_as_th
 
 
 async def test_an_amendment_on_the_broker_is_proposed_anew_and_survives_replay(
-    process: MatchingProcess, settings: MatchingSettings, ids: Ids
+    process: MatchingProcess,
+    settings: MatchingSettings,
+    ids: Ids,
+    lifetime: contextlib.AsyncExitStack,
 ) -> None:
     catalog, bootstrap = Catalog(), settings.kafka_bootstrap
     posting = slag_offer(catalog, ids)
@@ -317,6 +335,7 @@ async def test_an_amendment_on_the_broker_is_proposed_anew_and_survives_replay(
     assert gone["data"]["replacedBy"] == [new["data"]["matchId"]]
 
     # Replay reads the amendments' topic too: the rebuilt row holds the amended terms.
+    await lifetime.aclose()
     uow = process.runtime.uow
     before = await read_models(uow, ids.run)
     await replay(settings)

@@ -6,18 +6,20 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 from sqlalchemy import func, select
 
 from wastex_matching.adapters.tables import READ_MODEL_TABLES
 from wastex_matching.replay import replay
+from wastex_matching.service import REOPTIMISER_LEASE
 from wastex_matching.settings import MatchingSettings
 from wastex_matching.testing import QINGSHAN_STEEL, Catalog
 from wastex_shared.devtools.tansu import TansuBroker, free_port
 from wastex_shared.errors import DomainError
 from wastex_shared.messaging import EventConsumer
 from wastex_shared.messaging.admin import wait_for_broker
-from wastex_shared.storage import UnitOfWorkFactory
+from wastex_shared.storage import Lease, UnitOfWorkFactory
 
 
 async def rows(uow_factory: UnitOfWorkFactory) -> dict[str, int]:
@@ -72,3 +74,36 @@ async def test_a_replay_reading_no_catalog_event_keeps_the_read_models_it_would_
     with pytest.raises(DomainError, match="no catalog event"):
         await replay(settings)
     assert await rows(uow_factory) == before
+
+
+async def test_a_replay_while_matching_runs_on_the_database_is_refused_and_wipes_nothing(
+    consumer: EventConsumer,
+    catalog: Catalog,
+    uow_factory: UnitOfWorkFactory,
+    database_url: str,
+    kafka_bootstrap: str,
+) -> None:
+    """A running matching's rounds would plan on the wiped, half-rebuilt market and
+    supersede every proposal whose listings were not read back yet."""
+    registered = catalog.enterprise("steel", "Qingshan Steel")
+    await catalog.feed(consumer, registered)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        [record] = catalog.records([registered])
+        await producer.send_and_wait(record.topic, record.value, key=record.key)
+    finally:
+        await producer.stop()
+    before = await rows(uow_factory)
+    running = Lease(uow_factory.engine, REOPTIMISER_LEASE)  # as the running service holds it
+    assert await running.hold()
+    try:
+        settings = MatchingSettings(
+            database_url=database_url, WASTEX_KAFKA_BOOTSTRAP=kafka_bootstrap
+        )
+        with pytest.raises(DomainError, match="stop it first"):
+            await replay(settings, lease_wait=0.5)
+        assert await rows(uow_factory) == before
+    finally:
+        await running.release()
+    await replay(settings)  # stopped: it goes
