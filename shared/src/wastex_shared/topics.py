@@ -7,8 +7,9 @@ Names: `<producer>.<event-name>.v<major>`; ingest `ingest.<thing>.v1`; dead lett
 Retention: the services' facts are kept for ever, because read models are rebuilt from
 offset 0 (`wastex replay`) and a consumer group whose committed offsets expired starts
 there too; a broker's default (Kafka's is 7 days) would silently drop the oldest offers
-from a rebuilt market. Ingest topics and dead letters carry factories' tokens and have
-served their purpose once handled or re-driven, so they age out.
+from a rebuilt market. Ingest topics carry factories' tokens, dead letters the messages
+without them (`dead_letter.CREDENTIALS`); both have served their purpose once handled or
+re-driven, so they age out.
 
 Ingest topics are stamped by the broker (`LogAppendTime`): a factory's token is judged at
 the time the broker took its message, not when a backlogged consumer reads it (decision
