@@ -270,3 +270,11 @@ def test_replay_where_the_service_never_stored_anything_creates_no_database(
     result = runner.invoke(app, ["replay", service], env=env)
     refused_cleanly(result, f"no {service} database", f"WASTEX_{service.upper()}_DATABASE_URL")
     assert not (tmp_path / f"{service}.db").exists()
+
+
+def test_an_empty_jwt_secret_is_refused_naming_the_setting() -> None:
+    """`export WASTEX_JWT_SECRET=$(cat /run/secrets/jwt)` with the file missing."""
+    result = runner.invoke(app, ["token", "--role", "admin"], env={"WASTEX_JWT_SECRET": ""})
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "WASTEX_JWT_SECRET" in result.output

@@ -114,6 +114,8 @@ def issue_token(
     if key is None:
         raise ValueError("RS256 signing needs a private key")
     if not config.public_key:
+        if not key:  # set, but to nothing (a secret file that was not there)
+            raise ValueError("WASTEX_JWT_SECRET is empty: set it to the services' secret")
         return jwt.encode(claims, key, algorithm=config.algorithm)
     # RS256: a key that is not RSA's, or not the pair of the public key the services verify
     # with, would sign tokens every service refuses; say so where the token is made.
