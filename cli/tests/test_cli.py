@@ -278,3 +278,19 @@ def test_an_empty_jwt_secret_is_refused_naming_the_setting() -> None:
     assert result.exit_code == 2, result.output
     assert isinstance(result.exception, SystemExit), repr(result.exception)
     assert "WASTEX_JWT_SECRET" in result.output
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1:abc", "kafka-1:9092,:x"])
+def test_a_bootstrap_address_with_no_port_number_is_refused_naming_the_setting(
+    address: str, tmp_path: Path
+) -> None:
+    result = runner.invoke(app, ["dlq", "list", "catalog", "--bootstrap", address])
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "--bootstrap" in result.output
+    (tmp_path / "ledger.db").touch()
+    env = {"WASTEX_DATA_DIR": str(tmp_path), "WASTEX_KAFKA_BOOTSTRAP": address}
+    result = runner.invoke(app, ["replay", "ledger"], env=env)
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "WASTEX_KAFKA_BOOTSTRAP" in result.output

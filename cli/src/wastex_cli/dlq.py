@@ -41,7 +41,7 @@ from typing import Annotated, Any
 import typer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from wastex_cli.running import run
+from wastex_cli.running import bootstrap_problem, run
 from wastex_shared import topics
 from wastex_shared.auth import JwtConfig, Role, issue_token
 from wastex_shared.messaging.dead_letter import (
@@ -139,7 +139,11 @@ BOOTSTRAP_FROM = "--bootstrap or WASTEX_KAFKA_BOOTSTRAP"
 
 
 def _bootstrap(bootstrap: str | None) -> str:
-    return bootstrap or ServiceSettings().kafka_bootstrap
+    address = bootstrap or ServiceSettings().kafka_bootstrap
+    problem = bootstrap_problem(address)
+    if problem is not None:
+        raise typer.BadParameter(problem, param_hint=BOOTSTRAP_FROM)
+    return address
 
 
 async def read_all(bootstrap: str, topic: str) -> AsyncGenerator[Any, None]:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from wastex_cli import dev, dlq
-from wastex_cli.running import fail, run
+from wastex_cli.running import bootstrap_problem, fail, run
 from wastex_shared.auth import ALL_DISTRICTS, JwtConfig, Role, issue_token
 from wastex_shared.codes.district_file import DistrictFileError, load_districts
 from wastex_shared.errors import DomainError
@@ -86,6 +86,9 @@ def replay(service: Annotated[str, typer.Argument(help="catalog | matching | led
         raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
     from wastex_cli.replay import replay_service
 
+    problem = bootstrap_problem(ServiceSettings().kafka_bootstrap)
+    if problem is not None:
+        raise typer.BadParameter(problem, param_hint="WASTEX_KAFKA_BOOTSTRAP")
     setting = f"WASTEX_{service.upper()}_DATABASE_URL"
     try:
         report = run(replay_service(service), database=(service, setting))

@@ -16,6 +16,17 @@ from sqlalchemy.exc import SQLAlchemyError
 T = TypeVar("T")
 
 
+def bootstrap_problem(bootstrap: str) -> str | None:
+    """What is wrong with a Kafka bootstrap list (`host[:port],…`), or None."""
+    for address in bootstrap.split(","):
+        host, colon, port = address.strip().rpartition(":")
+        if not colon:
+            host, port = port, "9092"
+        if not host.strip("[]") or not port.isdigit() or not 0 < int(port) < 65536:
+            return f"{address.strip()!r} is not host:port"
+    return None
+
+
 def fail(message: str) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(1)
