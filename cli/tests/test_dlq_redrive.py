@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import MetaData
+from typer.testing import CliRunner
 
 from wastex_cli.dlq import REDRIVE_OF, Filter, read_all, redrive_letters
+from wastex_cli.main import app
 from wastex_shared.envelope import Envelope
 from wastex_shared.messaging import EventConsumer, OutboxRelay
 from wastex_shared.messaging.relay import make_producer
@@ -167,3 +169,38 @@ async def test_every_chosen_letter_is_sent_however_long_the_sends_take(
     monkeypatch.undo()
     assert len(reported) == letters
     assert len(await records(kafka_bootstrap, topic)) == letters
+
+
+def test_a_letter_named_that_cannot_go_says_why(kafka_bootstrap: str) -> None:
+    """`wastex dlq redrive catalog --offset N` of a letter that kept only the head of its
+    message: the operator is told why nothing went, not only 'would re-drive 0'."""
+
+    async def park_a_head() -> int:
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+        await producer.start()
+        try:
+            sent = await producer.send_and_wait(
+                dlq_for("catalog"),
+                b'{"id": "e-1", "data": {"quantit',
+                key=b"k",
+                headers=[
+                    ("x-error-type", b"MESSAGE_TOO_LARGE"),
+                    ("x-original-topic", b"ingest.offers.v1"),
+                    ("x-original-offset", b"41"),
+                    ("x-truncated-from-bytes", b"9000000"),
+                ],
+            )
+        finally:
+            await producer.stop()
+        return int(sent.offset)
+
+    offset = asyncio.run(park_a_head())
+    result = CliRunner().invoke(
+        app,
+        ["dlq", "redrive", "catalog", "--bootstrap", kafka_bootstrap, "--offset", str(offset)],
+    )
+    assert result.exit_code == 0, result.output
+    assert f"{offset}  not re-driven: it kept only the head of a message too large" in (
+        result.output
+    )
+    assert "re-drove 0 message(s)" in result.output

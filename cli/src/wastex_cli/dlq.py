@@ -99,7 +99,18 @@ class DeadLetter:
     def redrivable(self) -> bool:
         """It holds the whole of a message that came from a topic (not a head, not the bytes
         of a batch no parser could read: `UNREADABLE_BATCH`)."""
-        return bool(self.original_topic) and not self.truncated and self.reason != UNREADABLE
+        return self.not_redrivable is None
+
+    @property
+    def not_redrivable(self) -> str | None:
+        """Why it can never be re-driven, or None."""
+        if not self.original_topic:
+            return "it names no original topic"
+        if self.truncated:
+            return "it kept only the head of a message too large"
+        if self.reason == UNREADABLE:
+            return "it holds the bytes of a batch no parser could read"
+        return None
 
     @property
     def origin(self) -> str:
@@ -294,9 +305,15 @@ def signs_for(letter: DeadLetter) -> bool:
 
 
 async def redrive_letters(
-    bootstrap: str, group: str, keep: Filter, dry_run: bool = False, jwt: JwtConfig | None = None
+    bootstrap: str,
+    group: str,
+    keep: Filter,
+    dry_run: bool = False,
+    jwt: JwtConfig | None = None,
+    skipped: list[tuple[DeadLetter, str]] | None = None,
 ) -> list[DeadLetter]:
-    """Send the matching dead letters back to their original topics; returns those sent.
+    """Send the matching dead letters back to their original topics; returns those sent,
+    and adds to `skipped` those matching that do not go, with why.
 
     The topic is read to its end *before* anything is sent, so a message parked again
     while this runs is not picked up and sent round in circles. The first reading keeps
@@ -314,10 +331,20 @@ async def redrive_letters(
         if letter.redrive_of is not None and _parked_again(letter, by_ref.get(letter.redrive_of))
     }
     chosen: dict[int, DeadLetter] = {}
+    taken: dict[str, int] = {}
     for letter in read:
-        if keep(letter) and letter.redrivable and letter.origin not in positions:
-            positions.add(letter.origin)
+        if not keep(letter):
+            continue
+        why = letter.not_redrivable
+        if why is None and letter.origin in positions:
+            why = "re-driven before and parked again: its newer letter goes instead"
+        if why is None and letter.origin in taken:
+            why = f"a copy of the letter at offset {taken[letter.origin]}, which goes"
+        if why is None:
+            taken[letter.origin] = letter.offset
             chosen[letter.offset] = letter
+        elif skipped is not None:
+            skipped.append((letter, why))
     if dry_run or not chosen:
         return list(chosen.values())
     if any(signs_for(letter) for letter in chosen.values()):
@@ -362,15 +389,20 @@ def redrive(
     """Send GROUP's dead letters back to their original topics (after fixing the cause)."""
     keep = _filter(offset, type_, event_id)
     jwt = ServiceSettings().jwt
+    skipped: list[tuple[DeadLetter, str]] = []
     try:
         sent = run(
-            redrive_letters(_bootstrap(bootstrap), _group(group), keep, dry_run, jwt),
+            redrive_letters(_bootstrap(bootstrap), _group(group), keep, dry_run, jwt, skipped),
             bootstrap=BOOTSTRAP_FROM,
         )
     except ValueError as err:  # no key to sign a re-driven ingest message with
         raise typer.BadParameter(f"cannot sign re-driven messages: {err}") from err
     for d in sent:
         typer.echo(f"{d.offset:>6}  {d.reason:<26} → {d.original_topic}  {d.event_id or '-'}")
+    if keep.offsets is not None or keep.event_ids is not None:
+        # Letters named one by one: say why one does not go (not for a whole topic's copies).
+        for d, why in skipped:
+            typer.echo(f"{d.offset:>6}  not re-driven: {why}", err=True)
     if jwt.published and not dry_run and any(signs_for(d) for d in sent):
         typer.echo(
             "warning: signed with the development secret; services with their own "
