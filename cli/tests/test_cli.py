@@ -294,3 +294,9 @@ def test_a_bootstrap_address_with_no_port_number_is_refused_naming_the_setting(
     assert result.exit_code == 2, result.output
     assert isinstance(result.exception, SystemExit), repr(result.exception)
     assert "WASTEX_KAFKA_BOOTSTRAP" in result.output
+
+
+def test_a_letter_says_which_field_was_refused_when_the_rule_named_one() -> None:
+    headers = [("x-error", b"0 is out of range"), ("x-error-field", b"quantityTonnes")]
+    assert decode(Letter(1, headers)).field == "quantityTonnes"
+    assert decode(Letter(2, headers[:1])).field is None

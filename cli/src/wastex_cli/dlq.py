@@ -1,7 +1,8 @@
 """`wastex dlq`: list dead-lettered messages with their reasons, and re-drive them after a fix.
 
 A dead letter is the original message (value, key, headers) plus `x-error`,
-`x-error-type` and `x-original-topic/-partition/-offset`, without the original's bearer
+`x-error-type`, `x-error-field` (when the rule named one) and
+`x-original-topic/-partition/-offset`, without the original's bearer
 token; an ingest message that passed authentication says as whom
 (`x-authenticated-source`). Re-driving sends the original back to its topic with the
 original key and headers (without the `x-` ones), and, for an ingest message, signs a
@@ -46,6 +47,7 @@ from wastex_shared import topics
 from wastex_shared.auth import JwtConfig, Role, issue_token
 from wastex_shared.messaging.dead_letter import (
     AUTHENTICATED_SOURCE,
+    ERROR_FIELD,
     TRUNCATED_FROM,
     header_texts,
     kafka_text,
@@ -94,6 +96,8 @@ class DeadLetter:
     #: A digest of the message the letter holds: a re-drive sends it unchanged, so a letter
     #: re-driven and parked again holds the same.
     value_digest: str = ""
+    #: The message's field the rule refused, when it named one (`x-error-field`).
+    field: str | None = None
 
     @property
     def redrivable(self) -> bool:
@@ -230,6 +234,7 @@ def decode(record: Any) -> DeadLetter:
         redrive_of=headers.get(REDRIVE_OF) or None,
         truncated=TRUNCATED_FROM in headers,
         value_digest=hashlib.blake2b(record.value or b"", digest_size=16).hexdigest(),
+        field=headers.get(ERROR_FIELD) or None,
     )
 
 
@@ -246,7 +251,7 @@ def list_(
     event_id: EventIds = None,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
 ) -> None:
-    """List GROUP's dead letters: DLQ offset, reason, origin, event id, message."""
+    """List GROUP's dead letters: DLQ offset, reason, origin, event id, message [field]."""
     keep = _filter(offset, type_, event_id)
     read = run(dead_letters(_bootstrap(bootstrap), _group(group)), bootstrap=BOOTSTRAP_FROM)
     letters = [d for d in read if keep(d)]
@@ -254,8 +259,9 @@ def list_(
         if as_json:
             typer.echo(json.dumps(asdict(d), ensure_ascii=False))
         else:
+            error = f"{d.error} [{d.field}]" if d.field else d.error
             typer.echo(
-                f"{d.offset:>6}  {d.reason:<26} {d.origin:<34} {d.event_id or '-':<36} {d.error}"
+                f"{d.offset:>6}  {d.reason:<26} {d.origin:<34} {d.event_id or '-':<36} {error}"
             )
     if not as_json:
         typer.echo(f"{len(letters)} dead letter(s) on {dlq_for(group)}", err=True)
