@@ -120,3 +120,17 @@ async def test_a_service_forgetting_its_secret_does_not_start_beyond_loopback(
     assert process.returncode == 2
     assert b"WASTEX_JWT_SECRET" in stderr
     assert not os.listdir(tmp_path)  # no database made
+
+
+async def test_a_service_given_an_empty_secret_does_not_start(tmp_path: Path) -> None:
+    """`WASTEX_JWT_SECRET=$(cat /run/secrets/jwt)` with the file missing: the service ran and
+    answered every authenticated request with an internal error."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WASTEX_JWT_")}
+    env |= {"WASTEX_JWT_SECRET": "", "WASTEX_DATA_DIR": str(tmp_path)}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "wastex_catalog", env=env, stderr=asyncio.subprocess.PIPE
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 2
+    assert b"WASTEX_JWT_SECRET is set but empty" in stderr
+    assert not os.listdir(tmp_path)

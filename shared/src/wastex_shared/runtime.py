@@ -187,11 +187,16 @@ def tune_garbage_collector(young_threshold: int) -> None:
 
 
 def serve(app: Starlette, settings: ServiceSettings) -> None:
-    """Run `app` under uvicorn on the service's host and port; refuses to listen beyond
-    loopback with the published dev secret."""
+    """Run `app` under uvicorn on the service's host and port; refuses to start with an
+    empty secret, or to listen beyond loopback with the published dev secret."""
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if not settings.jwt_public_key and not settings.jwt_secret:
+        # Set to nothing (a secret file that was not there): every token would be refused
+        # with an error, each request a fault, rather than the service not starting.
+        log.error("refusing to start: WASTEX_JWT_SECRET is set but empty")
+        raise SystemExit(2)
     if settings.forgeable_from_afar:
         log.error(
             "refusing to start on %s with Kafka at %s: WASTEX_JWT_SECRET (or "
