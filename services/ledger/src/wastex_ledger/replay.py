@@ -68,6 +68,7 @@ class ReplayReport:
     enterprises: int = 0
     licences: int = 0
     missing_from_topic: int = 0
+    missing_from_journal: int = 0
 
     def __str__(self) -> str:
         text = (
@@ -81,6 +82,12 @@ class ReplayReport:
                 f"; {self.missing_from_topic} journal entries are not on "
                 f"{LEDGER_ENTRY_RECORDED.name} yet (the outbox will publish them): "
                 f"counted from the journal"
+            )
+        if self.missing_from_journal:
+            text += (
+                f"; WARNING: {self.missing_from_journal} entries on "
+                f"{LEDGER_ENTRY_RECORDED.name} are not in the journal (a database restored "
+                f"from an older backup, or another city's broker?): counted all the same"
             )
         return text
 
@@ -173,12 +180,14 @@ async def rebuild(uow_factory: UnitOfWorkFactory, bootstrap: str) -> ReplayRepor
         repo = Repository(uow.session)
         # Entries booked and not published yet (the relay stopped with the service) are
         # counted from the journal: publishing them later adds nothing to the projection.
-        unpublished = await repo.entries_among(await repo.entry_ids() - {e.id for e in entries})
+        journal, on_topic = await repo.entry_ids(), {e.id for e in entries}
+        unpublished = await repo.entries_among(journal - on_topic)
         deltas = projection_deltas([*entries, *unpublished])
         await repo.replace_projection(deltas)
         await uow.commit()
     report.projection_rows = len(deltas)
     report.missing_from_topic = len(unpublished)
+    report.missing_from_journal = len(on_topic - journal)
     return report
 
 
