@@ -372,6 +372,21 @@ async def test_a_forged_match_cursor_is_refused_as_such(
     assert body["errors"][0]["extensions"]["code"] == "INVALID_CURSOR", body
 
 
+@pytest.mark.parametrize(
+    "position", ["2026-12-01T00:00:00+00:00|\x00", "2026-12-01T00:00:00+00:00|", "2026-12-01"]
+)
+async def test_a_match_cursor_without_a_storable_id_is_refused_as_such(
+    api: Api, service: MatchingService, consumer: EventConsumer, catalog: Catalog, position: str
+) -> None:
+    """A NUL in the id part reached PostgreSQL (an internal error); a cursor with no id part
+    was taken as a position. Neither is one this API gave out."""
+    await propose(service, consumer, catalog)
+    cursor = base64.urlsafe_b64encode(position.encode()).decode()
+    body = await api.as_(Role.ENTERPRISE, "steel").execute(MATCHES, after=cursor)
+    assert body["errors"][0]["extensions"]["code"] == "INVALID_CURSOR", body
+    assert body["errors"][0]["extensions"]["field"] == "after"
+
+
 async def test_both_parties_accepting_at_once_confirm_the_match(
     api: Api, service: MatchingService, consumer: EventConsumer, catalog: Catalog
 ) -> None:

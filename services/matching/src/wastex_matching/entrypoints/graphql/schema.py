@@ -21,6 +21,7 @@ from wastex_matching.entrypoints.graphql.types import (
     match_for,
 )
 from wastex_matching.entrypoints.graphql.wiring import services
+from wastex_shared.envelope import holds_unstorable
 from wastex_shared.errors import DomainError
 from wastex_shared.events.matching import MatchAccepted, MatchFacts
 from wastex_shared.graphql.connection import (
@@ -48,14 +49,19 @@ def _after(cursor: str | None) -> tuple[datetime, str] | None:
     value = decode_cursor(cursor)
     if value is None:
         return None
-    moment, _, ident = value.partition("|")
+    moment, sep, ident = value.partition("|")
+    refused = DomainError("INVALID_CURSOR", "cursor is not one this API gave out", "after")
+    # A position names a match: no id part, or one no database may hold (a NUL reached
+    # PostgreSQL's driver: an internal error), is not one this API gave out.
+    if not sep or not ident or holds_unstorable(ident):
+        raise refused
     try:
         when = datetime.fromisoformat(moment)
         # In UTC here: a forged moment at the calendar's edge overflows now, not in the
         # database driver (an internal error on PostgreSQL).
         return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC), ident
     except (ValueError, OverflowError) as exc:
-        raise DomainError("INVALID_CURSOR", "cursor is not one this API gave out", "after") from exc
+        raise refused from exc
 
 
 @strawberry.type
