@@ -63,6 +63,21 @@ def test_a_settled_match_cannot_be_rejected(status: MatchStatus) -> None:
     invalid(lambda: reject(status, Party.SUPPLIER, "changed our mind"))
 
 
+@pytest.mark.parametrize("status", [S.CONFIRMED, S.REJECTED, S.EXPIRED, S.SUPERSEDED])
+@pytest.mark.parametrize("reason", ["", "x" * 501])
+def test_a_settled_match_is_refused_as_such_whatever_the_reason(
+    status: MatchStatus, reason: str
+) -> None:
+    """Not REQUIRED_FIELD or TEXT_TOO_LONG first: a party who then gives a reason is only
+    told that the match could never be rejected."""
+    invalid(lambda: reject(status, Party.SUPPLIER, reason))
+
+
+def test_rejecting_a_confirmed_match_points_to_calling_its_shipment_off() -> None:
+    error = invalid(lambda: reject(S.CONFIRMED, Party.RECYCLER, "kiln down"))
+    assert "cancelShipment" in error.message
+
+
 @pytest.mark.parametrize("reason", ["", "   "])
 def test_rejection_needs_a_reason(reason: str) -> None:
     with pytest.raises(DomainError) as err:

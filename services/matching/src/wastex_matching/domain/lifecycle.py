@@ -111,6 +111,15 @@ def accept(status: MatchStatus, party: Party | str) -> MatchStatus:
 def reject(status: MatchStatus, party: Party | str, reason: str) -> MatchStatus:
     """Either party turns the match down before it is confirmed; `reason` is required."""
     Party.parse(party)
+    # The state first: asking a reason for a match that cannot be rejected misleads.
+    if status is MatchStatus.CONFIRMED:
+        raise DomainError(
+            errors.INVALID_TRANSITION,
+            "cannot reject a match that is CONFIRMED: either party may call its shipment "
+            "off before it leaves (cancelShipment)",
+        )
+    if status not in OPEN:
+        raise _invalid(status, "reject")
     text = (reason or "").strip()
     if not text:
         raise DomainError(errors.REQUIRED_FIELD, "a rejection needs a reason", "reason")
@@ -118,8 +127,6 @@ def reject(status: MatchStatus, party: Party | str, reason: str) -> MatchStatus:
         raise DomainError(
             errors.TEXT_TOO_LONG, f"reason is longer than {REASON_MAX_LENGTH} characters", "reason"
         )
-    if status not in OPEN:
-        raise _invalid(status, "reject")
     return MatchStatus.REJECTED
 
 
