@@ -118,17 +118,17 @@ class MatchType:
     status: MatchStatusType
     supplier_enterprise_id: strawberry.ID | None = strawberry.field(
         description="The offer's enterprise; shown to the recycler once both have agreed "
-        "(CONFIRMED), as listings are anonymous until then."
+        "(CONFIRMED, and after a cancellation), as listings are anonymous until then."
     )
     recycler_enterprise_id: strawberry.ID | None = strawberry.field(
         description="The demand's enterprise; shown to the supplier once both have agreed "
-        "(CONFIRMED), as listings are anonymous until then."
+        "(CONFIRMED, and after a cancellation), as listings are anonymous until then."
     )
     supplier_district: str
     recycler_district: str
     licence_id: strawberry.ID | None = strawberry.field(
         description="The recycler's licence whose annual tonnage the match counts against; "
-        "shown to the supplier once both have agreed (CONFIRMED)."
+        "shown to the supplier once both have agreed (CONFIRMED, and after a cancellation)."
     )
     window_from: date = strawberry.field(description="First day of the shipping window.")
     window_until: date = strawberry.field(description="Last day of the shipping window.")
