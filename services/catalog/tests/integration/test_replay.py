@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 
@@ -28,7 +27,6 @@ from wastex_catalog.testing import (
     build_world,
     running_catalog,
 )
-from wastex_shared.devtools.tansu import TansuBroker, free_port
 from wastex_shared.envelope import Envelope
 from wastex_shared.errors import DomainError
 from wastex_shared.events.matching import (
@@ -39,7 +37,6 @@ from wastex_shared.events.matching import (
     MatchRejected,
     MatchSuperseded,
 )
-from wastex_shared.messaging.admin import wait_for_broker
 from wastex_shared.storage import UnitOfWorkFactory
 
 TOPICS = {
@@ -49,6 +46,39 @@ TOPICS = {
     MatchSuperseded: "matching.match-superseded",
     MatchCancelled: "matching.match-cancelled",
 }
+
+
+async def supplier_accepts_forty_tonnes(kafka_bootstrap: str, world: World) -> str:
+    """matching.match-accepted of 40 t of the world's offer for its demand, on the broker;
+    the match's id."""
+    match_id = f"m-{uuid.uuid4()}"
+    accepted = MatchAccepted(
+        match_id=match_id,
+        offer_id=world.offer,
+        demand_id=world.demand,
+        supplier_enterprise_id=world.steel,
+        supplier_site_id=world.steel_site,
+        recycler_enterprise_id=world.cement,
+        recycler_site_id=world.cement_site,
+        waste_code="SW01",
+        tonnes="40.000",
+        distance_km="31.4",
+        co2e_kg="100",
+        freight_factor_key="road",
+        freight_factor_kg_per_tkm="0.078",
+        status="ACCEPTED_BY_SUPPLIER",
+        accepted_by="SUPPLIER",
+    )
+    event = Envelope.new("matching.match-accepted", "matching", match_id, accepted)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            "matching.match-accepted.v1", event.to_json(), key=event.key.encode()
+        )
+    finally:
+        await producer.stop()
+    return match_id
 
 
 async def listing_state(api: Api) -> dict[str, tuple[str, str]]:
@@ -170,33 +200,7 @@ async def test_replay_keeps_the_tonnes_held_on_listings_withdrawn_or_expired_sin
     )
     async with running_catalog(settings) as api:
         world = await build_world(api)
-        match_id = f"m-{uuid.uuid4()}"
-        accepted = MatchAccepted(
-            match_id=match_id,
-            offer_id=world.offer,
-            demand_id=world.demand,
-            supplier_enterprise_id=world.steel,
-            supplier_site_id=world.steel_site,
-            recycler_enterprise_id=world.cement,
-            recycler_site_id=world.cement_site,
-            waste_code="SW01",
-            tonnes="40.000",
-            distance_km="31.4",
-            co2e_kg="100",
-            freight_factor_key="road",
-            freight_factor_kg_per_tkm="0.078",
-            status="ACCEPTED_BY_SUPPLIER",
-            accepted_by="SUPPLIER",
-        )
-        event = Envelope.new("matching.match-accepted", "matching", match_id, accepted)
-        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
-        await producer.start()
-        try:
-            await producer.send_and_wait(
-                "matching.match-accepted.v1", event.to_json(), key=event.key.encode()
-            )
-        finally:
-            await producer.stop()
+        await supplier_accepts_forty_tonnes(kafka_bootstrap, world)
         async with asyncio.timeout(90):
             while (await listing_state(api)).get(world.offer) != ("PARTIALLY_MATCHED", "80.500"):
                 await asyncio.sleep(0.2)
@@ -230,19 +234,6 @@ MATCHED_OFFER = "query($id: ID!) { offer(id: $id) { status matchedTonnes } }"
 MATCHED_DEMAND = "query($id: ID!) { demand(id: $id) { status matchedTonnes } }"
 
 
-@pytest.fixture
-async def empty_broker(tmp_path: Path) -> AsyncIterator[str]:
-    """Another broker, its matching topics empty: a WASTEX_KAFKA_BOOTSTRAP left at its
-    default on a machine running a broker of its own, or naming the wrong cluster."""
-    broker = TansuBroker(port=free_port(), log_path=tmp_path / "empty-tansu.log")
-    broker.start()
-    try:
-        await wait_for_broker(broker.bootstrap)
-        yield broker.bootstrap
-    finally:
-        broker.stop()
-
-
 async def test_a_replay_reading_no_match_event_keeps_the_allocations_it_would_wipe(
     kafka_bootstrap: str,
     empty_broker: str,
@@ -255,33 +246,7 @@ async def test_a_replay_reading_no_match_event_keeps_the_allocations_it_would_wi
     )
     async with running_catalog(settings) as api:
         world = await build_world(api)
-        match_id = f"m-{uuid.uuid4()}"
-        accepted = MatchAccepted(
-            match_id=match_id,
-            offer_id=world.offer,
-            demand_id=world.demand,
-            supplier_enterprise_id=world.steel,
-            supplier_site_id=world.steel_site,
-            recycler_enterprise_id=world.cement,
-            recycler_site_id=world.cement_site,
-            waste_code="SW01",
-            tonnes="40.000",
-            distance_km="31.4",
-            co2e_kg="100",
-            freight_factor_key="road",
-            freight_factor_kg_per_tkm="0.078",
-            status="ACCEPTED_BY_SUPPLIER",
-            accepted_by="SUPPLIER",
-        )
-        event = Envelope.new("matching.match-accepted", "matching", match_id, accepted)
-        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
-        await producer.start()
-        try:
-            await producer.send_and_wait(
-                "matching.match-accepted.v1", event.to_json(), key=event.key.encode()
-            )
-        finally:
-            await producer.stop()
+        await supplier_accepts_forty_tonnes(kafka_bootstrap, world)
         async with asyncio.timeout(90):
             while (await matched(api, world))[world.offer] != ("PARTIALLY_MATCHED", "40.000"):
                 await asyncio.sleep(0.2)

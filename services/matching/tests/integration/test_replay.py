@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
@@ -15,10 +12,8 @@ from wastex_matching.replay import replay
 from wastex_matching.service import REOPTIMISER_LEASE
 from wastex_matching.settings import MatchingSettings
 from wastex_matching.testing import QINGSHAN_STEEL, Catalog
-from wastex_shared.devtools.tansu import TansuBroker, free_port
 from wastex_shared.errors import DomainError
 from wastex_shared.messaging import EventConsumer
-from wastex_shared.messaging.admin import wait_for_broker
 from wastex_shared.storage import Lease, UnitOfWorkFactory
 
 
@@ -46,19 +41,6 @@ async def test_a_replay_that_cannot_reach_the_broker_leaves_the_read_models_as_t
     with pytest.raises(KafkaConnectionError):
         await replay(settings)
     assert await rows(uow_factory) == before
-
-
-@pytest.fixture
-async def empty_broker(tmp_path: Path) -> AsyncIterator[str]:
-    """Another broker, its catalog topics empty: a WASTEX_KAFKA_BOOTSTRAP left at its
-    default on a machine running a broker of its own, or naming the wrong cluster."""
-    broker = TansuBroker(port=free_port(), log_path=tmp_path / "empty-tansu.log")
-    broker.start()
-    try:
-        await wait_for_broker(broker.bootstrap)
-        yield broker.bootstrap
-    finally:
-        broker.stop()
 
 
 async def test_a_replay_reading_no_catalog_event_keeps_the_read_models_it_would_wipe(

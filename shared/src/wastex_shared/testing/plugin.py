@@ -3,6 +3,8 @@
 - `kafka_bootstrap`: a tansu broker on a free port for this test session, with topics made.
 - `module_kafka_bootstrap`: a broker of the test module's own, for tests whose processes
   read whole topics from offset 0 (a session broker carries every other test's events).
+- `empty_broker`: a broker of the test's own with nothing on it (a setting naming another
+  cluster than the city's).
 - `database_url`: a fresh database per test, parametrised over SQLite (temp file) and
   PostgreSQL (a database created for the test and dropped after). PostgreSQL is expected
   on 127.0.0.1:5432 (`WASTEX_TEST_PG` overrides); `.ci/run` starts it when it is down.
@@ -61,6 +63,19 @@ async def module_kafka_bootstrap(
 ) -> AsyncIterator[str]:
     with _broker(tmp_path_factory) as broker:
         yield await _ready(broker)
+
+
+@pytest.fixture
+async def empty_broker(tmp_path: Path) -> AsyncIterator[str]:
+    """Another broker, every topic empty: a WASTEX_KAFKA_BOOTSTRAP left at its default on a
+    machine running a broker of its own, or naming the wrong cluster."""
+    broker = TansuBroker(port=free_port(), log_path=tmp_path / "empty-tansu.log")
+    broker.start()
+    try:
+        await wait_for_broker(broker.bootstrap)
+        yield broker.bootstrap
+    finally:
+        broker.stop()
 
 
 async def create_pg_database() -> str:
