@@ -107,30 +107,29 @@ def test_the_published_dev_secret_is_refused_beyond_loopback(
     assert settings.forgeable_from_afar is refused
 
 
-async def test_a_service_forgetting_its_secret_does_not_start_beyond_loopback(
-    tmp_path: Path,
-) -> None:
-    """The real process: `python -m wastex_catalog` exits before it listens or migrates."""
+async def catalog_refusing_to_start(tmp_path: Path, **settings: str) -> bytes:
+    """`python -m wastex_catalog` with no WASTEX_JWT_* but `settings`: it exits 2 before it
+    listens or migrates (no database made); what it wrote to stderr."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WASTEX_JWT_")}
-    env |= {"WASTEX_CATALOG_HOST": "0.0.0.0", "WASTEX_DATA_DIR": str(tmp_path)}
+    env |= {**settings, "WASTEX_DATA_DIR": str(tmp_path)}
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "wastex_catalog", env=env, stderr=asyncio.subprocess.PIPE
     )
     _, stderr = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 2
-    assert b"WASTEX_JWT_SECRET" in stderr
     assert not os.listdir(tmp_path)  # no database made
+    return stderr
+
+
+async def test_a_service_forgetting_its_secret_does_not_start_beyond_loopback(
+    tmp_path: Path,
+) -> None:
+    stderr = await catalog_refusing_to_start(tmp_path, WASTEX_CATALOG_HOST="0.0.0.0")
+    assert b"WASTEX_JWT_SECRET" in stderr
 
 
 async def test_a_service_given_an_empty_secret_does_not_start(tmp_path: Path) -> None:
     """`WASTEX_JWT_SECRET=$(cat /run/secrets/jwt)` with the file missing: the service ran and
     answered every authenticated request with an internal error."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WASTEX_JWT_")}
-    env |= {"WASTEX_JWT_SECRET": "", "WASTEX_DATA_DIR": str(tmp_path)}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "wastex_catalog", env=env, stderr=asyncio.subprocess.PIPE
-    )
-    _, stderr = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 2
+    stderr = await catalog_refusing_to_start(tmp_path, WASTEX_JWT_SECRET="")
     assert b"WASTEX_JWT_SECRET is set but empty" in stderr
-    assert not os.listdir(tmp_path)
