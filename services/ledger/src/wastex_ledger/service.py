@@ -95,6 +95,17 @@ REPORT_TYPES: dict[str, EntryKind] = {
 }
 
 
+def _report_terms_of(fields: dict[str, Any]) -> dict[str, Any]:
+    """What an ingest report says (`LedgerReport`'s fields), as `report_in` and
+    `entries.report_terms` take it."""
+    return {
+        "waste_code": fields["waste_code"],
+        "tonnes": fields["tonnes"],
+        "period": fields["period"],
+        "from_prior_stock": bool(fields.get("from_prior_stock", False)),
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class LedgerConfig:
     weight_tolerance: Decimal = manifests.DEFAULT_TOLERANCE
@@ -641,10 +652,14 @@ class LedgerService:
     async def on_report(self, uow: UnitOfWork, envelope: Envelope, data: BaseModel) -> None:
         """A report from a factory's own system (ingest): the same use case as GraphQL. One
         naming a site the ledger does not know yet waits for the site's fact (decision 029)."""
-        delivery = current_delivery()
-        if delivery is not None and await self._kept_for_site(uow, envelope, data, delivery):
-            return
-        await self._report_of(uow, envelope, data)
+        try:
+            await self._report_of(uow, envelope, data)
+        except DomainError as err:
+            # The site is looked up before anything is written: nothing to undo.
+            delivery = current_delivery()
+            if err.code != errors.UNKNOWN_SITE or delivery is None:
+                raise
+            await self._keep_for_site(uow, envelope, data, delivery)
 
     async def _report_of(self, uow: UnitOfWork, envelope: Envelope, data: BaseModel) -> None:
         fields = data.model_dump()
@@ -655,41 +670,30 @@ class LedgerService:
             entry_id=derived_id("entry", envelope.source, envelope.id),
             cause_event_id=envelope.reference,
             site_id=fields["site_id"],
-            waste_code=fields["waste_code"],
-            tonnes=fields["tonnes"],
-            period=fields["period"],
-            from_prior_stock=bool(fields.get("from_prior_stock", False)),
+            **_report_terms_of(fields),
             cause=envelope,
         )
 
-    async def _kept_for_site(
+    async def _keep_for_site(
         self, uow: UnitOfWork, envelope: Envelope, data: BaseModel, delivery: Delivery
-    ) -> bool:
-        """Keep a report whose site the ledger does not know yet until the site's fact
-        arrives; False (not kept) when the site is known."""
+    ) -> None:
+        """Keep a report whose site the ledger did not know until the site's fact arrives
+        (booked now if the fact committed meanwhile)."""
         fields = data.model_dump()
         site_id = str(fields["site_id"])
-        repo, waiting = Repository(uow.session), WaitingReports(uow.session)
-        if await repo.site(site_id) is not None:
-            return False
         # What does not depend on the site is judged now: a wrong code or a month still to
         # come is told at once, not after a day's wait (nor let through by a later month).
         now = self._clock()
-        ledger.report_terms(
-            REPORT_TYPES[envelope.type],
-            waste_code=fields["waste_code"],
-            tonnes=fields["tonnes"],
-            period=fields["period"],
-            from_prior_stock=bool(fields.get("from_prior_stock", False)),
-            now=now,
-        )
+        ledger.report_terms(REPORT_TYPES[envelope.type], **_report_terms_of(fields), now=now)
         # Its fact may be committing now: read the site again once it has.
+        repo = Repository(uow.session)
         await self._hold_site(repo, site_id)
         if await repo.site(site_id) is not None:
-            return False
-        await waiting.keep(WaitingReport(envelope.reference, site_id, delivery), now)
+            await self._report_of(uow, envelope, data)
+            return
+        kept = WaitingReport(envelope.reference, site_id, delivery)
+        await WaitingReports(uow.session).keep(kept, now)
         log.info("report %s waits for site %s", envelope.reference, site_id)
-        return True
 
     @staticmethod
     async def _hold_site(repo: Repository, site_id: str) -> None:
