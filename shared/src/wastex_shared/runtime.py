@@ -48,8 +48,9 @@ class Runtime:
     background: list[BackgroundTask] = field(default_factory=list)
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     relay: OutboxRelay | None = None
-    #: A service's own lines for `/metrics` (Prometheus text, labelled), asked per scrape.
-    metrics: list[Callable[[], Iterable[str]]] = field(default_factory=list)
+    #: A service's own lines for `/metrics` (Prometheus text, labelled), asked per scrape
+    #: (awaited: some are read from the service's database).
+    metrics: list[Callable[[], Awaitable[Iterable[str]]]] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     ready: bool = False
 
@@ -173,7 +174,7 @@ async def render_metrics(runtime: Runtime) -> str:
                 f"wastex_consumer_{metric}_total{{{labels}}} {getattr(consumer.stats, metric)}"
             )
     for own in runtime.metrics:
-        lines.extend(own())
+        lines.extend(await own())
     return "\n".join(lines) + "\n"
 
 

@@ -1,6 +1,6 @@
 """Bootstrap of the ledger service: wires settings, storage, broker, the live feed of
 manifests, the revocation sweep, the sweep of reports that waited too long for their site
-and the GraphQL subgraph."""
+(and their count on `/metrics`) and the GraphQL subgraph."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ from wastex_ledger.adapters.tables import messaging
 from wastex_ledger.entrypoints.graphql import GraphQLServices, schema
 from wastex_ledger.entrypoints.graphql.subscriptions import MANIFEST_TOPICS
 from wastex_ledger.entrypoints.kafka import build_router
+from wastex_ledger.entrypoints.metrics import waiting_lines
 from wastex_ledger.service import LedgerConfig, LedgerService
 from wastex_ledger.settings import LedgerSettings
 from wastex_shared.codes.district_file import load_districts
+from wastex_shared.envelope import utcnow
 from wastex_shared.graphql.app import SubgraphApp
 from wastex_shared.messaging.live import KafkaLiveFeed, LiveHub
 from wastex_shared.runtime import Runtime, build_runtime, create_app
@@ -75,6 +77,11 @@ def build_process(settings: LedgerSettings) -> LedgerProcess:
             interval_seconds=settings.report_wait_sweep_seconds,
         )
     )
+
+    async def waiting_metrics() -> list[str]:
+        return waiting_lines(settings.service, await service.waiting_census(), utcnow())
+
+    runtime.metrics.append(waiting_metrics)
     hub = LiveHub()
     feed = runtime.live_feed(LIVE_TOPICS, hub) if settings.live_feed else None
     runtime.graphql_app = build_graphql_app(settings, service, hub)

@@ -31,7 +31,7 @@ from wastex_ledger.adapters.repository import (
     ProjectionKey,
     Repository,
 )
-from wastex_ledger.adapters.waiting import WaitingReport, WaitingReports
+from wastex_ledger.adapters.waiting import Census, WaitingReport, WaitingReports
 from wastex_ledger.domain import balance, errors
 from wastex_ledger.domain import entries as ledger
 from wastex_ledger.domain import manifest as manifests
@@ -726,6 +726,11 @@ class LedgerService:
                 await park_kept(uow, LEDGER_DLQ.name, report.delivery, report.reference, poison)
 
     # -- queries ------------------------------------------------------------------------
+
+    async def waiting_census(self) -> Census:
+        """The Kafka reports waiting for their site (decision 029): for `/metrics`."""
+        async with self._uow.reading() as uow:
+            return await WaitingReports(uow.session).census()
 
     async def site(self, site_id: str) -> ledger.SiteFacts | None:
         async with self._uow.reading() as uow:

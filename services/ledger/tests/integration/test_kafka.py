@@ -30,6 +30,7 @@ from wastex_ledger.domain.entries import EntryKind, SiteFacts
 from wastex_ledger.domain.figures import Utilisation
 from wastex_ledger.domain.scope import Scope
 from wastex_ledger.entrypoints.kafka import build_router
+from wastex_ledger.main import build_process
 from wastex_ledger.replay import replay
 from wastex_ledger.settings import LedgerSettings
 from wastex_ledger.testing import FREIGHT, Harness, Site, harness, unique
@@ -49,7 +50,7 @@ from wastex_shared.messaging import EventConsumer, OutboxRelay
 from wastex_shared.messaging.admin import ensure_topics, wait_for_broker
 from wastex_shared.messaging.relay import make_producer
 from wastex_shared.messaging.topic_reader import read_topic
-from wastex_shared.runtime import make_broker
+from wastex_shared.runtime import make_broker, render_metrics, running
 from wastex_shared.storage import UnitOfWorkFactory
 from wastex_shared.testing.graphql_client import eventually
 
@@ -1083,3 +1084,50 @@ async def test_a_report_kept_and_refused_in_the_batch_of_its_sites_fact_may_be_s
     await consumer.handle_batch([records[fixed[0]]])  # sent again, fixed, under its id
     u = await ledger.figures(Scope(enterprise_id=new.enterprise_id), "2026-11")
     assert (u.generated, u.disposed) == (D("100.000"), D("5.000"))
+
+
+async def test_metrics_count_the_reports_waiting_for_their_site_and_the_oldest_wait(
+    kafka_bootstrap: str, database_url: str
+) -> None:
+    """An operator sees on `/metrics` how many Kafka reports wait for their site and how
+    long the oldest has (one waiting hours names a site that may never come)."""
+    built = build_process(settings_for(kafka_bootstrap, database_url))
+
+    async def waiting() -> dict[str, float]:
+        lines = (await render_metrics(built.runtime)).splitlines()
+        return {
+            line.split("{")[0]: float(line.rsplit(" ", 1)[1])
+            for line in lines
+            if line.startswith("wastex_ledger_reports_waiting")
+        }
+
+    async with running(built.runtime):
+        ledger = harness(built.runtime.uow)
+        known = await ledger.register("青山区")
+        new = Site(unique("site"), known.enterprise_id, "洪山区", known.industry)
+        assert await waiting() == {
+            "wastex_ledger_reports_waiting": 0,
+            "wastex_ledger_reports_waiting_oldest_seconds": 0,
+        }
+        await produce(
+            kafka_bootstrap,
+            "ingest.ledger-reports.v1",
+            [signed_report(new, "generation", f"m-{n}", tonnes="1.000") for n in range(2)],
+        )
+
+        async def two_waiting() -> Any:
+            found = await waiting()
+            return found if found["wastex_ledger_reports_waiting"] == 2 else None
+
+        found = await eventually(two_waiting, timeout=30)
+        assert 0 < found["wastex_ledger_reports_waiting_oldest_seconds"] < 60
+        await produce(
+            kafka_bootstrap, "catalog.site-added.v1", [(site_added(new), new.site_id, None)]
+        )
+
+        async def none_waiting() -> Any:
+            found = await waiting()
+            return found if found["wastex_ledger_reports_waiting"] == 0 else None
+
+        found = await eventually(none_waiting, timeout=30)
+        assert found["wastex_ledger_reports_waiting_oldest_seconds"] == 0

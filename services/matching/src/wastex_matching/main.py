@@ -65,8 +65,12 @@ def build_process(settings: MatchingSettings) -> MatchingProcess:
     else:
         runtime.background.append(service.run_reoptimiser)
         runtime.background.append(service.run_expiry_sweeper)
-    # Read at each scrape: the child's totals replace the service's as they come.
-    runtime.metrics.append(lambda: round_lines(settings.service, service.totals))
+
+    async def round_metrics() -> list[str]:
+        # Read at each scrape: the child's totals replace the service's as they come.
+        return round_lines(settings.service, service.totals)
+
+    runtime.metrics.append(round_metrics)
     feed = runtime.live_feed(LIVE_TOPICS, hub) if settings.live_feed else None
     runtime.graphql_app = build_graphql_app(settings, service, hub)
     return MatchingProcess(runtime, service, hub, feed, rounds)

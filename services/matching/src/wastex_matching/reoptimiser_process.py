@@ -69,7 +69,7 @@ class ReoptimiserProcess:
         self.started = 0
         self._before = RoundTotals()
 
-    def metric_lines(self) -> list[str]:
+    async def metric_lines(self) -> list[str]:
         return child_lines(self._settings.service, self.started)
 
     async def run(self) -> None:

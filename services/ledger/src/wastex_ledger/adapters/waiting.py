@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Delete, delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wastex_ledger.adapters.repository import micros
+from wastex_ledger.adapters.repository import from_micros, micros
 from wastex_ledger.adapters.tables import waiting_reports
 from wastex_shared.messaging.consumer import Delivery, KeptRecord
 from wastex_shared.messaging.dead_letter import kafka_text, kept_headers
@@ -34,6 +34,14 @@ class WaitingReport:
     reference: str
     site_id: str
     delivery: Delivery
+
+
+@dataclass(frozen=True)
+class Census:
+    """The reports waiting: how many, and when the oldest of them arrived."""
+
+    count: int
+    oldest: datetime | None
 
 
 class WaitingReports:
@@ -86,8 +94,15 @@ class WaitingReports:
 
     async def count(self) -> int:
         """How many reports wait."""
-        found = await self.session.execute(select(func.count()).select_from(waiting_reports))
-        return int(found.scalar_one())
+        return (await self.census()).count
+
+    async def census(self) -> Census:
+        """How many reports wait, and since when the oldest has."""
+        found = await self.session.execute(
+            select(func.count(), func.min(waiting_reports.c.arrived_at_us))
+        )
+        count, oldest = found.one()
+        return Census(int(count), None if oldest is None else from_micros(oldest))
 
     async def _take(self, statement: Delete) -> list[WaitingReport]:
         found = await self.session.execute(statement.returning(*waiting_reports.c))
