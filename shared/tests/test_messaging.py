@@ -49,7 +49,6 @@ from wastex_shared.messaging.dead_letter import HEADER_TEXT_LENGTH
 from wastex_shared.messaging.relay import make_producer
 from wastex_shared.messaging.subscription import subscribe
 from wastex_shared.messaging.unpacked_size import UNPACKED_LIMIT
-from wastex_shared.runtime import make_broker
 from wastex_shared.settings import ServiceSettings
 from wastex_shared.storage import (
     UnitOfWork,
@@ -60,6 +59,7 @@ from wastex_shared.storage import (
     write_later,
 )
 from wastex_shared.storage.failures import LostRace, connection_lost, transient
+from wastex_shared.testing.kafka import serving
 from wastex_shared.testing.plugin import PG_SERVER, create_pg_database, drop_pg_database
 from wastex_shared.testing.record_batches import (
     NAME_TO_BREAK,
@@ -152,13 +152,8 @@ async def consuming(
     consumer = EventConsumer(group, factory, {"wastex.offer.submit": store_offer})
     router = KafkaRouter()
     subscribe(router, consumer, [topic], ServiceSettings(service=group))
-    broker = make_broker(bootstrap)
-    broker.include_router(router)
-    await broker.start()
-    try:
+    async with serving(bootstrap, router):
         yield consumer
-    finally:
-        await broker.stop()
 
 
 async def waited_for(condition: Callable[[], bool]) -> None:

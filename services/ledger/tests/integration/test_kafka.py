@@ -50,9 +50,10 @@ from wastex_shared.messaging import EventConsumer, OutboxRelay
 from wastex_shared.messaging.admin import ensure_topics, wait_for_broker
 from wastex_shared.messaging.relay import make_producer
 from wastex_shared.messaging.topic_reader import read_topic
-from wastex_shared.runtime import make_broker, render_metrics, running
+from wastex_shared.runtime import render_metrics, running
 from wastex_shared.storage import UnitOfWorkFactory
 from wastex_shared.testing.graphql_client import eventually
+from wastex_shared.testing.kafka import serving
 
 JWT = JwtConfig()
 D = Decimal
@@ -72,13 +73,8 @@ async def consuming(
     """The ledger's consumers on the real broker until the block ends (the ingest one
     yielded)."""
     router, consumer = build_router(ledger.service, ledger.uow, settings or settings_for(bootstrap))
-    broker = make_broker(bootstrap)
-    broker.include_router(router)
-    await broker.start()
-    try:
+    async with serving(bootstrap, router):
         yield consumer
-    finally:
-        await broker.stop()
 
 
 async def dead_letters(uow_factory: UnitOfWorkFactory, key: str) -> list[dict[str, Any]]:
