@@ -12,11 +12,13 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import MetaData
 from typer.testing import CliRunner
 
-from wastex_cli.dlq import REDRIVE_OF, Filter, read_all, redrive_letters
+from wastex_cli.dlq import REDRIVE_OF, DeadLetter, Filter, read_all, redrive_letters
 from wastex_cli.main import app
+from wastex_shared.auth import Role, issue_token, verify_token
 from wastex_shared.envelope import Envelope
 from wastex_shared.messaging import EventConsumer, OutboxRelay
 from wastex_shared.messaging.relay import make_producer
+from wastex_shared.settings import ServiceSettings
 from wastex_shared.storage import UnitOfWork, UnitOfWorkFactory, make_engine, messaging_tables
 from wastex_shared.topics import dlq_for
 
@@ -204,3 +206,57 @@ def test_a_letter_named_that_cannot_go_says_why(kafka_bootstrap: str) -> None:
         result.output
     )
     assert "re-drove 0 message(s)" in result.output
+
+
+async def test_a_redrive_signs_only_for_whom_the_original_on_its_topic_proves(
+    empty_broker: str,
+) -> None:
+    """Anyone able to write a DLQ topic can write a letter saying any enterprise sent it:
+    the re-drive signed a fresh token for whatever `x-authenticated-source` said. It now
+    signs only where the original, still at its position on the ingest topic, is the same
+    message under a token of that enterprise; the others do not go, and say why."""
+    jwt = ServiceSettings().jwt
+    topic, group = "ingest.ledger-reports.v1", f"g{uuid.uuid4().hex[:8]}"
+    genuine, unsigned, later = b'{"id": "genuine"}', b'{"id": "forged"}', b'{"id": "later"}'
+    producer = AIOKafkaProducer(bootstrap_servers=empty_broker)
+    await producer.start()
+    try:
+        token = issue_token(jwt, Role.ENTERPRISE, "ent-a")
+        auth = [("authorization", f"Bearer {token}".encode())]
+        for value, headers in ((genuine, auth), (unsigned, []), (later, auth)):
+            await producer.send_and_wait(topic, value, key=b"k", headers=headers)
+        letters = [  # (value, original offset, the enterprise it claims)
+            (genuine, 0, "ent-a"),  # goes, signed for ent-a
+            (unsigned, 1, "ent-a"),  # its original carries no token
+            (later, 2, "ent-b"),  # its original's token is ent-a's
+            (b'{"id": "other"}', 1, "ent-a"),  # not the message there
+            (genuine, 10_000, "ent-a"),  # its original is gone
+        ]
+        for value, offset, claimed in letters:
+            headers = [
+                ("x-error-type", b"BALANCE_VIOLATION"),
+                ("x-original-topic", topic.encode()),
+                ("x-original-partition", b"0"),
+                ("x-original-offset", str(offset).encode()),
+                ("x-authenticated-source", claimed.encode()),
+            ]
+            await producer.send_and_wait(dlq_for(group), value, key=b"k", headers=headers)
+    finally:
+        await producer.stop()
+    skipped: list[tuple[DeadLetter, str]] = []
+    sent = await redrive_letters(empty_broker, group, Filter(), jwt=jwt, skipped=skipped)
+    assert [letter.offset for letter in sent] == [0]
+    assert [(letter.offset, why) for letter, why in skipped] == [
+        (1, "its original carries no token of ent-a"),
+        (2, "its original carries no token of ent-b"),
+        (3, f"it does not hold the message at its original position ({topic}[0]@1)"),
+        (
+            4,
+            f"its original ({topic}[0]@10000) is no longer on the broker to prove whom it came "
+            "from: the factory must send it again",
+        ),
+    ]
+    [redriven] = (await records(empty_broker, topic))[3:]
+    assert redriven.value == genuine
+    signed = dict(redriven.headers)["authorization"].decode()
+    assert verify_token(jwt, signed.removeprefix("Bearer ")).enterprise_id == "ent-a"

@@ -8,11 +8,14 @@ token; an ingest message that passed authentication says as whom
 original key and headers (without the `x-` ones), and, for an ingest message, signs a
 fresh one-hour token for the enterprise it was authenticated as (so the operator needs the
 signing key, as for `wastex token`: `WASTEX_JWT_SECRET` or `WASTEX_JWT_PRIVATE_KEY`); one
-never authenticated goes back without a token and is parked again. The
-consumer
-treats it as new (parked messages are remembered by position, handled ones by event id),
-so a message whose cause was fixed goes through, one still broken is parked again, and one
-already handled is skipped as a duplicate.
+never authenticated goes back without a token and is parked again. A letter's headers are
+anyone's to write who can write the DLQ topic, so the enterprise is signed for only where
+the original, still at its position on its topic, is the same message under a token of that
+enterprise valid when the broker took it (`unproven`); one whose original is gone with the
+topic's retention, or proves nothing, does not go, and `--offset`/`--id` say why. The
+consumer treats a re-driven message as new (parked messages are remembered by position,
+handled ones by event id), so a message whose cause was fixed goes through, one still broken
+is parked again, and one already handled is skipped as a duplicate.
 
 The DLQ is written through the outbox, so one parked message may appear twice; `list`
 shows each copy, `redrive` sends each original position once. A re-driven message carries
@@ -44,7 +47,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from wastex_cli.running import bootstrap_problem, run
 from wastex_shared import topics
-from wastex_shared.auth import JwtConfig, Role, issue_token
+from wastex_shared.auth import JwtConfig, Role, issue_token, principal_from_header
+from wastex_shared.errors import DomainError
+from wastex_shared.messaging.consumer import broker_time
 from wastex_shared.messaging.dead_letter import (
     AUTHENTICATED_SOURCE,
     ERROR_FIELD,
@@ -213,6 +218,10 @@ def _number(text: str | None, otherwise: int) -> int:
         return otherwise
 
 
+def digest(value: bytes | None) -> str:
+    return hashlib.blake2b(value or b"", digest_size=16).hexdigest()
+
+
 def decode(record: Any) -> DeadLetter:
     headers = header_texts(record.headers)
     event_id = event_type = source = None
@@ -233,7 +242,7 @@ def decode(record: Any) -> DeadLetter:
         authenticated_source=headers.get(AUTHENTICATED_SOURCE) or None,
         redrive_of=headers.get(REDRIVE_OF) or None,
         truncated=TRUNCATED_FROM in headers,
-        value_digest=hashlib.blake2b(record.value or b"", digest_size=16).hexdigest(),
+        value_digest=digest(record.value),
         field=headers.get(ERROR_FIELD) or None,
     )
 
@@ -310,6 +319,58 @@ def signs_for(letter: DeadLetter) -> bool:
     return letter.original_topic in INGEST_TOPICS and bool(letter.authenticated_source)
 
 
+async def originals(bootstrap: str, letters: list[DeadLetter]) -> dict[str, Any]:
+    """The records still on the broker at the letters' original positions, by `origin`
+    (one gone with its topic's retention is left out)."""
+    found: dict[str, Any] = {}
+    if not letters:
+        return found
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=1,
+    )
+    await consumer.start()
+    try:
+        for letter in letters:
+            tp = TopicPartition(letter.original_topic, letter.original_partition)
+            consumer.assign([tp])
+            consumer.seek(tp, letter.original_offset)
+            fetched = await consumer.getmany(tp, timeout_ms=int(IDLE_SECONDS * 1000))
+            # An offset out of the log's range reads from its start: another record.
+            record = next(iter(fetched.get(tp, [])), None)
+            if record is not None and record.offset == letter.original_offset:
+                found[letter.origin] = record
+    finally:
+        await consumer.stop()
+    return found
+
+
+def unproven(letter: DeadLetter, original: Any, jwt: JwtConfig) -> str | None:
+    """Why a re-drive may not sign for the enterprise `letter` names, or None. Anyone able to
+    write the DLQ topic can write a letter and its `x-authenticated-source`: what proves the
+    enterprise is the original on its topic, the same message under a token of that
+    enterprise, valid when the broker took it (`broker_time`; without it, now)."""
+    if original is None:
+        return (
+            f"its original ({letter.origin}) is no longer on the broker to prove whom it came "
+            "from: the factory must send it again"
+        )
+    if digest(original.value) != letter.value_digest:
+        return f"it does not hold the message at its original position ({letter.origin})"
+    try:
+        principal = principal_from_header(
+            jwt, header_texts(original.headers).get("authorization"), broker_time(original)
+        )
+    except DomainError as err:
+        return f"its original's token does not prove whom it came from: {err.message}"
+    if principal is None or principal.enterprise_id != letter.authenticated_source:
+        return f"its original carries no token of {letter.authenticated_source}"
+    return None
+
+
 async def redrive_letters(
     bootstrap: str,
     group: str,
@@ -336,16 +397,19 @@ async def redrive_letters(
         for letter in read
         if letter.redrive_of is not None and _parked_again(letter, by_ref.get(letter.redrive_of))
     }
+    kept = [letter for letter in read if keep(letter)]
+    signed = [letter for letter in kept if signs_for(letter) and letter.redrivable]
+    proofs = await originals(bootstrap, signed)
     chosen: dict[int, DeadLetter] = {}
     taken: dict[str, int] = {}
-    for letter in read:
-        if not keep(letter):
-            continue
+    for letter in kept:
         why = letter.not_redrivable
         if why is None and letter.origin in positions:
             why = "re-driven before and parked again: its newer letter goes instead"
         if why is None and letter.origin in taken:
             why = f"a copy of the letter at offset {taken[letter.origin]}, which goes"
+        if why is None and signs_for(letter):
+            why = unproven(letter, proofs.get(letter.origin), signing)
         if why is None:
             taken[letter.origin] = letter.offset
             chosen[letter.offset] = letter
