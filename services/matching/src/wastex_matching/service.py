@@ -511,7 +511,12 @@ class MatchingService:
             await repo.note_match_writes(uow.session)
             record = await self._load(uow, match_id, for_update=True)
             status = lifecycle.accept(record.status, party)
-            if record.window_until < self.today():
+            # One moment for the whole acceptance: read again at each step, the clock could
+            # pass midnight between them, and an acceptance stamped on 1 January commit its
+            # tonnes to the year before (or one judged in its window stamped after it).
+            now = self.clock()
+            today = china_day(now)
+            if record.window_until < today:
                 raise DomainError(
                     errors.INVALID_TRANSITION,
                     f"the shipping window of match {match_id} ended on {record.window_until}",
@@ -519,7 +524,7 @@ class MatchingService:
             # The first acceptance commits the tonnes: to the year they ship in, or this one
             # if that has passed (a December proposal accepted in January).
             year = (
-                licence_year(record.window_from, self.today())
+                licence_year(record.window_from, today)
                 if record.status is MatchStatus.PROPOSED
                 else None
             )
@@ -530,7 +535,7 @@ class MatchingService:
             if record.licence_id is not None:
                 licence = await repo.licence(uow.session, record.licence_id, for_share=True)
             if licence is not None:  # (a licence not in the read model refuses nothing)
-                refusal = licence_refusal(licence, record.waste_code, record.window, self.today())
+                refusal = licence_refusal(licence, record.waste_code, record.window, today)
                 if refusal is None and year is not None:
                     committed = await repo.licence_committed_tonnes(uow.session, record, year)
                     refusal = licence_tonnage_refusal(
@@ -550,8 +555,7 @@ class MatchingService:
                         f"the {what} {ident} was withdrawn by its owner: match {match_id} "
                         "can no longer be confirmed",
                     )
-            await self._check_listing_terms(uow, record)
-            now = self.clock()
+            await self._check_listing_terms(uow, record, today)
             updated = replace(
                 record,
                 status=status,
@@ -584,7 +588,7 @@ class MatchingService:
             await uow.commit()
             return updated
 
-    async def _check_listing_terms(self, uow: UnitOfWork, record: MatchRecord) -> None:
+    async def _check_listing_terms(self, uow: UnitOfWork, record: MatchRecord, today: date) -> None:
         """Refuse an acceptance its offer or demand, amended since, no longer fits: a
         proposal (the next round supersedes it), or the second acceptance of a match whose
         tonnes the amended quantity no longer leaves (`listing_terms`)."""
@@ -601,7 +605,7 @@ class MatchingService:
             terms,
             offer,
             demand,
-            self.today(),
+            today,
             held=held,
             tonnes_only=not proposed,
             road_factor=self.params.road_factor,

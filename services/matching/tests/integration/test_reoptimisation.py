@@ -27,6 +27,7 @@ from wastex_matching.testing import (
     Catalog,
     fixed_clock,
 )
+from wastex_shared.calendar import china_day
 from wastex_shared.envelope import derived_id
 from wastex_shared.messaging import EventConsumer
 from wastex_shared.storage import UnitOfWorkFactory
@@ -451,6 +452,23 @@ async def test_a_proposal_accepted_in_a_new_year_uses_that_years_licensed_tonnag
     await service.reoptimise()
     live = [m for m in await stored(service) if m.status is not MatchStatus.SUPERSEDED]
     assert [(m.offer_id, m.tonnes) for m in live] == [("slag-1", Decimal("120.500"))]
+
+
+async def test_an_acceptance_at_midnight_commits_the_year_of_its_own_moment(
+    service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> None:
+    # A clock that moves on a second each time it is read, from 23:59:58 on 31 December in
+    # China: the acceptance is judged on one day, whatever its reads of the clock cross.
+    await seed_market(catalog, consumer, licensed="120.500")
+    service.clock = stopped_at(datetime(2026, 12, 30, 1, tzinfo=UTC))
+    await service.reoptimise()
+    (proposal,) = await stored(service, MatchStatus.PROPOSED)
+    ticks = iter(range(10_000))
+    midnight = datetime(2026, 12, 31, 16, tzinfo=UTC)  # 00:00 on 1 January in China
+    service.clock = lambda: midnight + timedelta(seconds=next(ticks) - 2)
+    accepted = await service.accept(proposal.id, Party.SUPPLIER)
+    assert accepted.supplier_accepted_at is not None
+    assert accepted.licence_year == china_day(accepted.supplier_accepted_at).year == 2026
 
 
 async def test_tonnage_promised_for_next_year_is_not_promised_again(
