@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from wastex_ledger.adapters.repository import (
+    EntryFilter,
     ManifestFilter,
     Repository,
     entry_from_row,
@@ -20,9 +21,13 @@ from wastex_ledger.domain.entries import EntryKind
 from wastex_ledger.domain.manifest import GapCause, Manifest, ManifestStatus
 from wastex_ledger.domain.scope import Scope
 from wastex_ledger.domain.visibility import Reach
+from wastex_ledger.entrypoints.graphql import policy
 from wastex_ledger.service import projection_deltas
-from wastex_ledger.testing import Harness, Site, unique
+from wastex_ledger.testing import Harness, Site, envelope, unique
+from wastex_shared.auth import Principal, Role
+from wastex_shared.envelope import derived_id
 from wastex_shared.errors import DomainError
+from wastex_shared.events.catalog import SiteAdded
 
 D = Decimal
 G = EntryKind.GENERATED
@@ -623,6 +628,48 @@ async def test_a_manifest_opened_before_its_sites_were_known_is_found_by_distric
     for district, seen in (("青山区", 1), ("新洲区", 1), ("江岸区", 0)):
         page = await ledger.service.manifests(Reach.of_district(district), overdue, 10, None)
         assert page.total == seen, district
+
+
+async def test_an_enterprise_known_by_its_sites_facts_alone_is_listed_by_its_regulator(
+    ledger: Harness,
+) -> None:
+    # The site's fact (its enterprise registered in 江岸区, its works in 青山区) was read
+    # before the enterprise's registration (another topic): 江岸区's regulator reads the
+    # manifest and the entry by id and is pushed the manifest; its lists hold them too.
+    steel = Site(unique("site"), unique("ent"), "青山区", "C3120")
+    async with ledger.uow() as uow:
+        await ledger.service.on_site(
+            uow,
+            envelope("catalog.site-added", steel.site_id),
+            SiteAdded(
+                site_id=steel.site_id,
+                enterprise_id=steel.enterprise_id,
+                name="works",
+                district=steel.district,
+                latitude=D("30.6"),
+                longitude=D("114.3"),
+                industry=steel.industry,
+                enterprise_district="江岸区",
+            ),
+        )
+        await uow.commit()
+    cement = await ledger.register("新洲区")
+    generated = await report(ledger, steel, G, "10.000", "2026-02")
+    match_id = await ledger.confirm(steel, cement, "10.000")
+    regulator = Principal(Role.REGULATOR, "regulator", None, "江岸区")
+    view = await ledger.service.manifest(derived_id("manifest", match_id))
+    assert view is not None
+    assert policy.may_see_manifest(regulator, view)
+    reach = policy.reach(regulator)
+    listed = await ledger.service.manifests(reach, ManifestFilter(), 10, None)
+    assert [row["match_id"] for row in listed.rows] == [match_id]
+    booked = await ledger.service.entries(reach, EntryFilter(), 10, None)
+    assert [row["id"] for row in booked.rows] == [generated]
+    # Once registered (in 江岸区 as the site said), one answer still; elsewhere, none.
+    await ledger.announce(steel, registered_in="江岸区")
+    assert (await ledger.service.manifests(reach, ManifestFilter(), 10, None)).total == 1
+    other = policy.reach(Principal(Role.REGULATOR, "regulator", None, "江夏区"))
+    assert (await ledger.service.manifests(other, ManifestFilter(), 10, None)).total == 0
 
 
 async def test_projection_equals_the_journal_and_every_entry_is_published(

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Select,
     and_,
     bindparam,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    union,
     union_all,
     update,
 )
@@ -952,10 +954,19 @@ def _registered_district(enterprise_id: ColumnElement[Any] | str) -> ColumnEleme
     )
 
 
-def _registered_in(district: str) -> Select[Any]:
-    """The enterprises registered in `district`: its regulators read their records wherever
-    their sites lie."""
-    return select(enterprises.c.enterprise_id).where(enterprises.c.district == district)
+def _registered_in(district: str) -> CompoundSelect[Any]:
+    """The enterprises registered in `district`, as `_registered_district` reads it (the
+    registration's district, else the one its sites' facts carry): its regulators read
+    their records wherever their sites lie. The lists ask this, `manifest(id)`,
+    `ledgerEntry(id)` and `manifestChanged` ask `_registered_district`: one answer."""
+    registered = select(enterprises.c.enterprise_id)
+    return union(
+        registered.where(enterprises.c.district == district),
+        # A site read before its enterprise's registration (another topic) tells it.
+        select(sites.c.enterprise_id).where(
+            sites.c.enterprise_district == district, sites.c.enterprise_id.not_in(registered)
+        ),
+    )
 
 
 def _manifest_reach(reach: Reach) -> ColumnElement[bool]:
