@@ -30,6 +30,7 @@ from wastex_catalog.testing import (
 )
 from wastex_shared.envelope import Envelope
 from wastex_shared.errors import DomainError
+from wastex_shared.events import spec_for
 from wastex_shared.events.ingest import OfferAmend
 from wastex_shared.events.matching import MatchAccepted
 from wastex_shared.storage import UnitOfWorkFactory
@@ -244,3 +245,35 @@ async def test_an_amendment_sent_again_under_a_new_id_is_done_not_dead_lettered(
     assert refused.value.code == "INVALID_QUANTITY"
     events = await amended_events(uow_factory, "catalog.offer-amended.v1")
     assert [e.data["quantityTonnes"] for e in events] == ["99.000"]
+
+
+async def test_an_amendment_that_gives_no_term_is_refused_over_kafka_as_over_graphql(
+    world: World, uow_factory: UnitOfWorkFactory, api: Api
+) -> None:
+    """`amendOffer(input: {moisturePercent: null})` is refused NOTHING_TO_AMEND (a value once
+    given is corrected, never removed); the same over Kafka was taken as a state re-sent and
+    done, so a factory that meant to clear the moisture never heard that nothing changed."""
+    handlers = ingest_handlers(CatalogService(districts=DISTRICTS))
+    over_graphql = await api.tenant(world.steel).user_errors(
+        AMEND_OFFER, "amendOffer", id=world.offer, input={"moisturePercent": None}
+    )
+    assert (over_graphql[0]["code"], over_graphql[0]["field"]) == ("NOTHING_TO_AMEND", "input")
+
+    async def send(kind: str, owner: str, data: dict[str, Any]) -> DomainError:
+        event_type = f"wastex.{kind}.amend"
+        spec = spec_for(event_type)
+        assert spec is not None
+        message = Envelope.from_json(envelope_json(event_type, owner, data))
+        with pytest.raises(DomainError) as refused:
+            async with uow_factory() as uow:
+                await handlers[event_type](uow, message, spec.model.model_validate(data))
+        return refused.value
+
+    for kind, owner, listing in (
+        ("offer", world.steel, world.offer),
+        ("demand", world.cement, world.demand),
+    ):
+        for data in ({"id": listing}, {"id": listing, "quantityTonnes": None}):
+            refused = await send(kind, owner, data)
+            assert (refused.code, refused.field) == ("NOTHING_TO_AMEND", "input")
+    assert await amended_events(uow_factory, "catalog.offer-amended.v1") == []

@@ -52,17 +52,27 @@ LIFECYCLE_TOPICS = [
 
 
 @contextlib.contextmanager
-def already_so() -> Iterator[None]:
+def already_so(amendment: OfferAmend | DemandAmend | None = None) -> Iterator[None]:
     """An amendment the listing already reads as, or a withdrawal of a listing its owner
     already withdrew, is done, not dead-lettered: a factory's system re-sends its state
-    under a new message id, and nothing is left to change."""
+    under a new message id, and nothing is left to change. An amendment that gives no term
+    at all re-sends no state: it is refused (NOTHING_TO_AMEND) as over GraphQL."""
     try:
         yield
     except AlreadyWithdrawn:
         pass
     except DomainError as err:
-        if err.code != codes.NOTHING_TO_AMEND:
+        if err.code != codes.NOTHING_TO_AMEND or (
+            amendment is not None and not gives_a_term(amendment)
+        ):
             raise
+
+
+def gives_a_term(amendment: OfferAmend | DemandAmend) -> bool:
+    """Whether an amendment gives any term a value; null leaves a term as it is (a value
+    once given is corrected, never removed), so `{"id": …, "moisturePercent": null}` asks
+    for nothing, however a factory meant it."""
+    return any(value is not None for name, value in amendment if name != "id")
 
 
 def ingest_handlers(service: CatalogService) -> dict[str, EventHandler]:
@@ -95,7 +105,7 @@ def ingest_handlers(service: CatalogService) -> dict[str, EventHandler]:
             moisture_percent=data.moisture_percent,
             particle_size_mm=data.particle_size_mm,
         )
-        with already_so():
+        with already_so(data):
             await service.amend_offer(uow, command, owner=envelope.source, cause=envelope)
 
     async def submit_demand(uow: UnitOfWork, envelope: Envelope, data: DemandSubmit) -> None:
@@ -117,7 +127,7 @@ def ingest_handlers(service: CatalogService) -> dict[str, EventHandler]:
             available_from=data.available_from,
             available_until=data.available_until,
         )
-        with already_so():
+        with already_so(data):
             await service.amend_demand(uow, command, owner=envelope.source, cause=envelope)
 
     async def withdraw_demand(uow: UnitOfWork, envelope: Envelope, data: DemandWithdraw) -> None:
