@@ -190,6 +190,19 @@ def principal_from_header(
     return verify_token(config, token, at) if token else None
 
 
+def authorization_of(headers: Mapping[str, str]) -> str | None:
+    """A Kafka message's `authorization` header, its name in any case: Kafka's header names
+    are case-sensitive, HTTP's are not, and a factory's system writing `Authorization` as
+    it does for GraphQL had every message parked UNAUTHENTICATED (its token dropped from
+    the letter, so no re-drive could sign for it). Two that differ are refused, not chosen
+    between."""
+    given = {value for name, value in headers.items() if name.lower() == "authorization"}
+    given.discard("")
+    if len(given) > 1:
+        raise Unauthenticated("more than one authorization header, and they differ")
+    return next(iter(given), None)
+
+
 def ingest_authenticator(config: JwtConfig) -> Any:
     """For the ingest consumers: the token must be valid when the message was sent (`at`,
     when the broker vouches for it; else now) and `source` must be its enterprise, which it
@@ -198,7 +211,7 @@ def ingest_authenticator(config: JwtConfig) -> Any:
     def authenticate(
         envelope: Envelope, headers: Mapping[str, str], at: float | None = None
     ) -> str:
-        principal = principal_from_header(config, headers.get("authorization"), at)
+        principal = principal_from_header(config, authorization_of(headers), at)
         if principal is None:
             raise Unauthenticated("missing 'authorization: Bearer <token>' header")
         if not principal.is_tenant:

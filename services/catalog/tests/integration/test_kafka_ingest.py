@@ -522,3 +522,35 @@ async def test_a_withdrawal_sent_again_under_a_new_id_is_done_not_parked(
         assert [dict(r.headers)["x-error-type"] for r in parked] == [b"SCHEMA_INVALID"]
         withdrawn = await api.as_(ADMIN).data(WITHDRAWN, enterpriseId=steel.enterprise)
         assert withdrawn["offers"]["totalCount"] == 1
+
+
+async def test_the_token_is_read_whatever_the_case_of_its_header_name(
+    kafka_bootstrap: str, database_url: str, tmp_path: Path
+) -> None:
+    """A factory's system writing `Authorization` (HTTP's header names are case-insensitive,
+    and the GraphQL examples write it so) had every message parked UNAUTHENTICATED, its
+    token dropped from the letter so that no re-drive could sign for it. Two such headers
+    that differ are refused, not chosen between."""
+    settings = ingest_settings(database_url, kafka_bootstrap, tmp_path)
+    async with running_catalog(settings) as api:
+        steel = await setup_party(api, "Capital Steel", "FACTORY", "青山区")
+        ((_, value),) = steel.auth
+        other = f"Bearer {token(Role.ENTERPRISE, str(uuid.uuid4()))}".encode()
+
+        def sent_with(headers: list[tuple[str, bytes]]) -> Message:
+            posting = steel.offer()
+            return Message(posting.topic, posting.key, posting.value, headers)
+
+        await produce(
+            kafka_bootstrap,
+            [
+                sent_with([("Authorization", value)]),
+                sent_with([("AUTHORIZATION", value), ("authorization", b"")]),
+                sent_with([("Authorization", value), ("authorization", other)]),
+                sent_with([("authorization", value), ("Authorization", value)]),
+            ],
+        )
+        parked = await dead_letters(kafka_bootstrap, {steel.enterprise}, expected=1, timeout=60)
+        assert dict(parked[0].headers)["x-error-type"] == b"UNAUTHENTICATED"
+        assert b"more than one authorization header" in dict(parked[0].headers)["x-error"]
+        assert await after_the_last(api, {steel.enterprise: (3, 0)}) == {steel.enterprise: (3, 0)}
