@@ -222,7 +222,7 @@ async def test_a_redrive_signs_only_for_whom_the_original_on_its_topic_proves(
     await producer.start()
     try:
         token = issue_token(jwt, Role.ENTERPRISE, "ent-a")
-        auth = [("authorization", f"Bearer {token}".encode())]
+        auth = [("Authorization", f"Bearer {token}".encode())]  # its name in any case
         for value, headers in ((genuine, auth), (unsigned, []), (later, auth)):
             await producer.send_and_wait(topic, value, key=b"k", headers=headers)
         letters = [  # (value, original offset, the enterprise it claims)

@@ -47,7 +47,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from wastex_cli.running import bootstrap_problem, run
 from wastex_shared import topics
-from wastex_shared.auth import JwtConfig, Role, issue_token, principal_from_header
+from wastex_shared.auth import (
+    JwtConfig,
+    Role,
+    authorization_of,
+    issue_token,
+    principal_from_header,
+)
 from wastex_shared.errors import DomainError
 from wastex_shared.messaging.consumer import broker_time
 from wastex_shared.messaging.dead_letter import (
@@ -361,9 +367,8 @@ def unproven(letter: DeadLetter, original: Any, jwt: JwtConfig) -> str | None:
     if digest(original.value) != letter.value_digest:
         return f"it does not hold the message at its original position ({letter.origin})"
     try:
-        principal = principal_from_header(
-            jwt, header_texts(original.headers).get("authorization"), broker_time(original)
-        )
+        header = authorization_of(header_texts(original.headers))  # as the consumer reads it
+        principal = principal_from_header(jwt, header, broker_time(original))
     except DomainError as err:
         return f"its original's token does not prove whom it came from: {err.message}"
     if principal is None or principal.enterprise_id != letter.authenticated_source:
