@@ -483,7 +483,7 @@ class LedgerService:
             if not written:
                 raise _changed_meanwhile(current)
             event = await self._publish_manifest(uow, LEDGER_SHIPMENT_RECEIVED.name, received)
-            transfer_out, transfer_in = manifests.receipt_entries(
+            transfers = manifests.receipt_entries(
                 received,
                 supplier_site=supplier_site,
                 recycler_site=recycler_site,
@@ -492,7 +492,7 @@ class LedgerService:
                 cause_event_id=event.id,
             )
             # The receipt is the receiver's measurement: booked, never refused for balance.
-            await self._book(uow, repo, [transfer_out, transfer_in], cause=event, checked=False)
+            await self._book(uow, repo, list(transfers), cause=event, checked=False)
             await uow.commit()
         return received
 
@@ -860,6 +860,8 @@ class LedgerService:
         cause: Envelope | None,
         checked: bool,
     ) -> None:
+        if not booked:
+            return
         if checked:
             groups: dict[tuple[str, str], dict[Period, Figures]] = {}
             for entry in booked:

@@ -225,6 +225,41 @@ async def test_a_discrepancy_both_parties_resolve_no_longer_fails_the_assessment
     assert topics.count("ledger.discrepancy-resolved.v1") == 1  # at agreement, not proposal
 
 
+async def test_a_load_lost_whole_leaves_the_road_as_a_discrepancy_booking_nothing(
+    ledger: Harness,
+) -> None:
+    """A lorry that never arrives (an accident): the recycler receives 0 t. The manifest was
+    stuck IN_TRANSIT for ever (a receipt of 0 refused), the load on the road in the
+    supplier's books and on the regulator's list. Now it is a discrepancy the parties put
+    down to LOSS_IN_TRANSIT; nothing is booked as transferred or taken in."""
+    steel = await ledger.register("青山区")
+    cement = await ledger.register("新洲区")
+    await report(ledger, steel, G, "100.000", "2026-04")
+    match = await ledger.confirm(steel, cement, "40.000")
+    sent = await ledger.service.dispatch(steel.enterprise_id, match, "40.000", period="2026-04")
+    got = await ledger.service.receive(cement.enterprise_id, sent.id, "0")
+    assert got.status is ManifestStatus.DISCREPANCY
+    assert got.weight_gap_ratio == D("1.0000")
+
+    supplier = await ledger.figures(enterprise(steel), "2026-04")
+    assert supplier.transferred_for_utilisation == D("0.000")
+    assert supplier.rate == D("0.0000")
+    recycler = await ledger.figures(enterprise(cement), "2026-04")
+    assert recycler.intake == D("0.000")
+    async with ledger.uow() as uow:
+        assert await Repository(uow.session).in_transit(steel.enterprise_id, None) == {}
+    await refused(
+        "INVALID_MANIFEST_STATE", ledger.service.receive(cement.enterprise_id, sent.id, "40")
+    )
+    resolve = ledger.service.resolve_discrepancy
+    await resolve(cement.enterprise_id, sent.id, GapCause.LOSS_IN_TRANSIT, "lorry overturned")
+    agreed = await resolve(steel.enterprise_id, sent.id, GapCause.LOSS_IN_TRANSIT, "agreed")
+    assert agreed.status is ManifestStatus.RESOLVED
+    results = {r.key: r for r in (await ledger.service.assess(steel.enterprise_id, 2026)).results}
+    assert results["no-open-discrepancies"].passed
+    assert results["generation-accounted"].actual == "100.000"
+
+
 async def test_correction_is_a_reversal_plus_a_new_entry(ledger: Harness) -> None:
     steel = await ledger.register("青山区")
     other = await ledger.register("青山区")

@@ -119,14 +119,29 @@ def test_states_are_followed_in_order() -> None:
         assert late.value.code == "INVALID_MANIFEST_STATE"
 
 
-@pytest.mark.parametrize("tonnes", ["0", "-1", "1.0001", "abc"])
+@pytest.mark.parametrize("tonnes", ["0", "-1", "1.0001", "abc", "-0.000"])
 def test_weights_must_be_positive_kilogram_tonnes(tonnes: str) -> None:
     with pytest.raises(DomainError) as caught:
         dispatched(tonnes)
     assert caught.value.code == "INVALID_QUANTITY"
+    if tonnes in ("0", "-0.000"):
+        return  # a receipt of nothing: a load lost whole (below)
     with pytest.raises(DomainError) as caught:
         receive(dispatched(), tonnes)
     assert caught.value.code == "INVALID_QUANTITY"
+
+
+@pytest.mark.parametrize("nothing", ["0", "0.000", "-0.000"])
+def test_a_load_lost_whole_is_received_as_nothing_a_discrepancy(nothing: str) -> None:
+    """A lorry that never arrives: the recycler receives 0 t, so the manifest leaves the
+    road as a discrepancy the parties resolve (LOSS_IN_TRANSIT), instead of staying
+    IN_TRANSIT for ever (a receipt of 0 was refused)."""
+    got = receive(dispatched(), nothing)
+    assert got.status is ManifestStatus.DISCREPANCY
+    assert got.received_tonnes == D("0.000")
+    assert got.weight_gap_tonnes == D("-50.000")
+    assert got.credited_tonnes == D("0.000")
+    assert str(got.received_tonnes) == "0.000"  # not "-0.000"
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,8 @@
   received weight is what the recycler books (`transferred_in`, its measurement), and what
   the supplier books (`transferred_out`, counted as utilised, 委托利用) up to the dispatched
   weight: a heavier receipt is water or the scales, not more of the supplier's waste, so it
-  never takes the supplier's utilisation past what it sent (decision 020).
+  never takes the supplier's utilisation past what it sent (decision 020). A load lost
+  whole is received as 0 t: a discrepancy that books nothing.
 - A discrepancy is resolved by the two parties (decision 016): one proposes the cause of the
   gap with a note, the other agrees by naming the same cause (`RESOLVED`); naming another
   cause replaces the proposal and makes the discrepancy *disputed* (`DiscrepancyState`),
@@ -60,6 +61,8 @@ from wastex_ledger.domain.licences import (
 from wastex_ledger.domain.periods import Period
 from wastex_shared.calendar import china_day
 from wastex_shared.errors import DomainError
+from wastex_shared.units import QuantityError
+from wastex_shared.units import tonnes as exact_tonnes
 
 KG_PLACES = Decimal("0.001")
 GAP_PLACES = Decimal("0.0001")
@@ -298,7 +301,7 @@ class Manifest:
                 f"manifest {self.id} is {self.status}; only an IN_TRANSIT manifest can be received",
                 "manifestId",
             )
-        received = parse_tonnes(tonnes)
+        received = received_weight(tonnes)
         gap = received - self.dispatched_tonnes
         over = abs(gap) > tolerance * self.dispatched_tonnes
         return replace(
@@ -405,6 +408,22 @@ def gap_ratio(gap: Decimal, dispatched: Decimal, tolerance: Decimal) -> Decimal:
     return (abs(gap) / dispatched).quantize(places, ROUND_UP)
 
 
+#: What a load lost whole weighs on arrival.
+NOTHING: Final = Decimal("0.000")
+
+
+def received_weight(value: TonnesInput) -> Decimal:
+    """A receipt's weight, 0 included: a load lost whole (an accident on the road) arrives as
+    nothing, and its manifest must still end, as a discrepancy the parties put down to
+    LOSS_IN_TRANSIT, instead of staying on the road for ever."""
+    try:
+        if exact_tonnes(value) == 0:
+            return NOTHING
+    except QuantityError:
+        pass  # refused below, with the ledger's code
+    return parse_tonnes(value)
+
+
 def credited(received: Decimal, dispatched: Decimal) -> Decimal:
     """The tonnes a shipment counts for its supplier: the received weight, never more than
     the dispatched (decision 020)."""
@@ -450,10 +469,10 @@ def receipt_entries(
     out_entry_id: str,
     in_entry_id: str,
     cause_event_id: str,
-) -> tuple[Entry, Entry]:
+) -> tuple[Entry, ...]:
     """The two entries a receipt books, in the month of dispatch: the recycler's
     `transferred_in` at the received weight, the supplier's `transferred_out` at the
-    credited weight (received, at most dispatched).
+    credited weight (received, at most dispatched); none for a load lost whole.
 
     The supplier's entry carries the prior-stock flag and the carbon (it is the generator's
     委托利用, the tonne area totals count); the recycler's is intake only, never generation.
@@ -490,6 +509,8 @@ def receipt_entries(
             carbon=manifest.carbon if outgoing else None,
         )
 
+    if received == 0:  # a load lost whole: nothing reached the recycler, nothing to book
+        return ()
     return (
         entry(out_entry_id, EntryKind.TRANSFERRED_OUT, supplier_site, credited, True),
         entry(in_entry_id, EntryKind.TRANSFERRED_IN, recycler_site, received, False),

@@ -185,7 +185,10 @@ class Mutation:
         )
 
     @strawberry.mutation(
-        description="The recycler confirms receipt (destination weight); books the transfer."
+        description=(
+            "The recycler confirms receipt (destination weight); books the transfer. "
+            "0 for a load lost whole: a discrepancy that books nothing."
+        )
     )
     async def receive_shipment(self, info: Info, input: ReceiveShipmentInput) -> ManifestPayload:
         return await _manifest_command(
