@@ -131,6 +131,19 @@ def test_weights_must_be_positive_kilogram_tonnes(tonnes: str) -> None:
     assert caught.value.code == "INVALID_QUANTITY"
 
 
+def test_a_receipt_over_twice_the_dispatched_weight_is_refused_as_a_slip_of_unit() -> None:
+    """50,000 t received for a 50 t load (kilograms typed as tonnes) was booked as the
+    recycler's intake for good (transfers cannot be reversed by hand); twice is still taken
+    (a discrepancy), one kilogram more is refused and nothing changes."""
+    sent = dispatched("50")
+    assert receive(sent, "100.000").status is ManifestStatus.DISCREPANCY
+    for slip in ("100.001", "50000"):
+        with pytest.raises(DomainError) as caught:
+            receive(sent, slip)
+        assert (caught.value.code, caught.value.field) == ("INVALID_QUANTITY", "tonnes")
+        assert "in tonnes" in caught.value.message
+
+
 @pytest.mark.parametrize("nothing", ["0", "0.000", "-0.000"])
 def test_a_load_lost_whole_is_received_as_nothing_a_discrepancy(nothing: str) -> None:
     """A lorry that never arrives: the recycler receives 0 t, so the manifest leaves the

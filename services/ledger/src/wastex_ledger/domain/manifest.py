@@ -19,7 +19,8 @@
   the supplier books (`transferred_out`, counted as utilised, 委托利用) up to the dispatched
   weight: a heavier receipt is water or the scales, not more of the supplier's waste, so it
   never takes the supplier's utilisation past what it sent (decision 020). A load lost
-  whole is received as 0 t: a discrepancy that books nothing.
+  whole is received as 0 t: a discrepancy that books nothing; one over twice the dispatched
+  weight is refused as a slip of unit.
 - A discrepancy is resolved by the two parties (decision 016): one proposes the cause of the
   gap with a note, the other agrees by naming the same cause (`RESOLVED`); naming another
   cause replaces the proposal and makes the discrepancy *disputed* (`DiscrepancyState`),
@@ -70,6 +71,9 @@ FINEST_GAP_PLACES = Decimal("0.000001")
 DEFAULT_TOLERANCE = Decimal("0.02")
 #: How much more than planned a shipment may weigh (`LedgerSettings.load_over_plan`).
 DEFAULT_OVER_PLAN = Decimal("0.10")
+#: A receipt heavier than this many times its dispatched weight is refused as a slip of
+#: unit (decision 020's update): rain or a weighbridge moves a load by percents, not twice.
+MAX_RECEIVED_PER_DISPATCHED: Final = 2
 
 
 class ManifestStatus(enum.StrEnum):
@@ -302,6 +306,16 @@ class Manifest:
                 "manifestId",
             )
         received = received_weight(tonnes)
+        if received > self.dispatched_tonnes * MAX_RECEIVED_PER_DISPATCHED:
+            # No load doubles on the road: a slip of unit (kilograms typed as tonnes) would be
+            # booked as the recycler's intake for good, transfers being beyond correction.
+            raise DomainError(
+                errors.INVALID_QUANTITY,
+                f"{received} t is more than {MAX_RECEIVED_PER_DISPATCHED} times the "
+                f"{self.dispatched_tonnes} t dispatched: no load grows so on the road; "
+                "give the received weight in tonnes",
+                "tonnes",
+            )
         gap = received - self.dispatched_tonnes
         over = abs(gap) > tolerance * self.dispatched_tonnes
         return replace(
