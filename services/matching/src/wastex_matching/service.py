@@ -535,7 +535,17 @@ class MatchingService:
             if record.licence_id is not None:
                 licence = await repo.licence(uow.session, record.licence_id, for_share=True)
             if licence is not None:  # (a licence not in the read model refuses nothing)
-                refusal = licence_refusal(licence, record.waste_code, record.window, today)
+                # With its holder's others: a renewal continues it (decision 031). Their
+                # rows are written only under the market version held above.
+                held = await repo.licences_of(uow.session, licence.enterprise_id)
+                refusal = licence_refusal(
+                    licence,
+                    record.waste_code,
+                    record.window,
+                    today,
+                    held,
+                    first=record.status is MatchStatus.PROPOSED,
+                )
                 if refusal is None and year is not None:
                     committed = await repo.licence_committed_tonnes(uow.session, record, year)
                     refusal = licence_tonnage_refusal(
@@ -662,10 +672,21 @@ class MatchingService:
                 record.id: (record, f"its shipping window ended on {record.window_until}")
                 for record in await repo.due_to_expire(uow.session, today)
             }
-            for record, licence in await repo.accepted_with_licences(uow.session):
+            accepted = await repo.accepted_with_licences(uow.session)
+            held = await repo.licences_of_holders(
+                uow.session, {licence.enterprise_id for _, licence in accepted if licence}
+            )
+            for record, licence in accepted:
                 if licence is None:
                     continue  # a gap in the read model is no revocation: nothing to undo
-                refusal = licence_refusal(licence, record.waste_code, record.window, today)
+                refusal = licence_refusal(
+                    licence,
+                    record.waste_code,
+                    record.window,
+                    today,
+                    held[licence.enterprise_id],
+                    first=False,
+                )
                 if refusal is not None and record.id not in due:
                     due[record.id] = (record, refusal)
             left = {

@@ -168,8 +168,9 @@ class Catalog:
         revoked_on: date | None = None,
         valid_until: date = date(2028, 12, 31),
         capacity: str = "50000",
+        valid_from: date = date(2026, 1, 1),
     ) -> Envelope:
-        """The catalog's `licence-amended` fact (valid from 2026)."""
+        """The catalog's `licence-amended` fact (valid from 2026 unless told otherwise)."""
         return self._event(
             "catalog.licence-amended",
             ident,
@@ -179,7 +180,7 @@ class Catalog:
                 number=f"LIC-{ident}",
                 waste_codes=list(codes),
                 annual_capacity_tonnes=Decimal(capacity),
-                valid_from=date(2026, 1, 1),
+                valid_from=valid_from,
                 valid_until=valid_until,
                 licence_type="GENERAL_UTILISATION",
                 revoked_on=revoked_on,

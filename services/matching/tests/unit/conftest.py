@@ -147,12 +147,15 @@ def random_city(
     shared_sites: float = 0.3,
     with_fixed: bool = False,
     one_licence: bool = False,
+    renewals: bool = False,
 ) -> City:
     """A small random city exercising every rule: SW and HW codes, enterprises with two sites
     sharing licences, licences that bind, expire, start late or list HW codes under the
     wrong type, windows that miss, radii that fall short, and (optionally) fixed matches.
     With `one_licence` each recycler holds one licence (no demand then has two licences
-    able to carry a code, nor a licence several claimants share)."""
+    able to carry a code, nor a licence several claimants share). With `renewals` a licence
+    running out on 31 December may have successors: from 1 January or a day later, listing
+    the same codes or fewer, of either type, some revoked before or soon after they begin."""
     rng = np.random.default_rng(seed)
     factory = Factory()
     codes = SW_CODES + HW_CODES
@@ -227,6 +230,26 @@ def random_city(
                     used=int(rng.integers(0, 50)) if rng.random() < 0.2 else 0,
                 )
             )
+            last, k = end, 0
+            while renewals and (last == TODAY + timedelta(days=30) or rng.random() < 0.4):
+                # A successor (a renewal, or a licence of another type) from the day after
+                # `last`, a day later (a gap), or overlapping it.
+                begins = last + timedelta(days=int(rng.choice([1, 1, 1, 2, -5])))
+                ends = date(int(rng.choice([2027, 2028])), 12, 31)
+                if rng.random() < 0.3:  # revoked before it began, or a few days in
+                    ends = begins + timedelta(days=int(rng.integers(-1, 20)))
+                licences.append(
+                    factory.licence(
+                        f"l{n}-{m}-r{k}",
+                        enterprise=enterprise,
+                        codes=tuple(c for c in listed if rng.random() < 0.8) or listed[:1],
+                        kind=kind if rng.random() < 0.8 else LicenceType.GENERAL_UTILISATION,
+                        annual=int(rng.integers(1, int(1500 * tightness) + 2)),
+                        valid_from=begins,
+                        valid_until=ends,
+                    )
+                )
+                last, k = max(last, ends), k + 1
     fixed: list[FixedMatch] = []
     if with_fixed and offers and demands:
         for k in range(int(rng.integers(0, 4))):

@@ -20,6 +20,7 @@ from wastex_matching.domain import (
     greedy_nearest_first,
     greedy_shortest_edge_first,
 )
+from wastex_matching.domain.model import covered_until
 from wastex_shared.codes import is_hazardous
 
 from .conftest import cities
@@ -90,6 +91,7 @@ def test_allocation_never_pairs_an_unpermitted_code(
         if is_hazardous(match.waste_code):
             assert licence.licence_type == "HAZARDOUS_WASTE_OPERATING"
         assert verdict.transfer_window is not None
-        assert licence.valid_from <= verdict.transfer_window.start
-        assert verdict.transfer_window.end <= licence.valid_until
+        # Valid on the first day; to the last, alone or with what continues it (decision 031).
+        assert licence.valid_on(verdict.transfer_window.start)
+        assert verdict.transfer_window.end <= covered_until(licence, match.waste_code, net.licences)
         assert match.distance_km <= demand.max_distance_km

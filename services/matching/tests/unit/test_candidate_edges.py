@@ -10,7 +10,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wastex_matching.domain import apply_fixed, assess_pair, build_candidate_edges
+from wastex_matching.domain import Window, apply_fixed, assess_pair, build_candidate_edges
 from wastex_matching.domain.candidates import CandidateEdges
 
 TODAY = date(2026, 12, 1)
@@ -28,11 +28,11 @@ def edge_set(edges: Any, net: Any) -> set[tuple[str, str, str, int]]:
     }
 
 
-def scalar_set(net: Any, road_factor: float) -> set[tuple[str, str, str, int]]:
+def scalar_set(net: Any, road_factor: float, today: date = TODAY) -> set[tuple[str, str, str, int]]:
     found = set()
     for offer in net.offers:
         for demand in net.demands:
-            verdict = assess_pair(offer, demand, net.licences, TODAY, road_factor=road_factor)
+            verdict = assess_pair(offer, demand, net.licences, today, road_factor=road_factor)
             for ident in verdict.usable_licence_ids:
                 found.add((offer.offer_id, demand.demand_id, ident, verdict.distance_metres))
     return found
@@ -45,6 +45,8 @@ def scalar_set(net: Any, road_factor: float) -> set[tuple[str, str, str, int]]:
     n_demands=st.integers(1, 12),
     road_factor=st.sampled_from([1.0, 1.3]),
     chunk_pairs=st.sampled_from([1, 7, 1 << 20]),
+    renewals=st.booleans(),
+    today=st.sampled_from([TODAY, date(2026, 12, 31), date(2027, 1, 1), date(2027, 1, 6)]),
 )
 def test_builder_finds_exactly_the_pairs_the_rules_allow(
     city: Callable[..., Any],
@@ -53,19 +55,45 @@ def test_builder_finds_exactly_the_pairs_the_rules_allow(
     n_demands: int,
     road_factor: float,
     chunk_pairs: int,
+    renewals: bool,
+    today: date,
 ) -> None:
-    c = city(seed, n_offers, n_demands, with_fixed=True)
-    net = apply_fixed(c.offers, c.demands, c.licences, c.fixed, TODAY)
+    # With renewals: licences chained over the new year, with gaps, codes dropped, wrong
+    # types and revocations, judged before, on and after the day one runs out.
+    c = city(seed, n_offers, n_demands, with_fixed=True, renewals=renewals)
+    net = apply_fixed(c.offers, c.demands, c.licences, c.fixed, today)
     edges = build_candidate_edges(
         net.offers,
         net.demands,
         net.licences,
-        today=TODAY,
+        today=today,
         road_factor=road_factor,
         chunk_pairs=chunk_pairs,
     )
-    assert edge_set(edges, net) == scalar_set(net, road_factor)
+    assert edge_set(edges, net) == scalar_set(net, road_factor, today)
     assert len(edge_set(edges, net)) == len(edges)  # no edge twice
+    if not edges.may_repeat_pairs:
+        assert len({(o, d) for o, d, _, _ in edge_set(edges, net)}) == len(edges)
+
+
+def test_a_licence_and_its_renewal_yield_one_edge_under_the_licence_of_the_first_day(
+    make: Any,
+) -> None:
+    window = Window(date(2026, 12, 10), date(2027, 1, 20))
+    old = make.licence("old", valid_from=date(2026, 1, 1), valid_until=date(2026, 12, 31))
+    renewal = make.licence("new", valid_from=date(2027, 1, 1), valid_until=date(2027, 12, 31))
+    gap = make.licence("gap", valid_from=date(2027, 1, 2), valid_until=date(2027, 12, 31))
+    other_code = make.licence("sw02", codes=("SW02",), valid_from=date(2027, 1, 1))
+    offers, demands = [make.offer(window=window)], [make.demand(window=window)]
+
+    def licences_of_edges(licences: list[Any], today: date = TODAY) -> list[str]:
+        edges = build_candidate_edges(offers, demands, licences, today=today)
+        return [licences[int(j)].licence_id for j in edges.licence]
+
+    assert licences_of_edges([renewal, old]) == ["old"]
+    assert licences_of_edges([renewal, old], date(2027, 1, 5)) == ["new"]
+    assert licences_of_edges([gap, old]) == []
+    assert licences_of_edges([other_code, old]) == []
 
 
 def test_no_offers_or_no_demands_yield_no_edges(make: Any) -> None:

@@ -137,10 +137,82 @@ def test_licence_validity_is_judged_from_today_not_from_the_window_start(make: A
     assert reason(make, offer=offer, demand=demand, licences=[started]) is None
 
 
-def test_two_licences_each_covering_part_of_the_window_are_not_stitched(make: Any) -> None:
-    old = make.licence("old", valid_until=TODAY + timedelta(days=40))
-    renewal = make.licence("new", valid_from=TODAY + timedelta(days=41))
-    assert reason(make, licences=[old, renewal]) == reasons.LICENCE_EXPIRED
+# -- a licence and its renewal (decision 031) ------------------------------------------------
+
+#: Offer and demand both listed over the new year; licences by calendar year.
+OVER_NEW_YEAR_WINDOW = Window(date(2026, 12, 10), date(2027, 1, 20))
+TO_NEW_YEAR = {"valid_from": date(2026, 1, 1), "valid_until": date(2026, 12, 31)}
+
+
+def over_new_year(make: Any, licences: list[Any], today: date = TODAY) -> Any:
+    offer = make.offer(window=OVER_NEW_YEAR_WINDOW)
+    demand = make.demand(window=OVER_NEW_YEAR_WINDOW)
+    return assess_pair(offer, demand, licences, today)
+
+
+def test_a_licence_and_its_renewal_cover_a_window_over_the_new_year(make: Any) -> None:
+    old = make.licence("old", **TO_NEW_YEAR)
+    renewal = make.licence("new", valid_from=date(2027, 1, 1), valid_until=date(2027, 12, 31))
+    verdict = over_new_year(make, [renewal, old])
+    assert verdict.feasible
+    # The licence valid on the first day carries the pair (its tonnage, the match's licence).
+    assert verdict.usable_licence_ids == ("old",)
+    assert verdict.transfer_window == OVER_NEW_YEAR_WINDOW
+    # From 1 January on, the renewal alone.
+    in_january = over_new_year(make, [renewal, old], today=date(2027, 1, 5))
+    assert in_january.usable_licence_ids == ("new",)
+
+
+def test_a_chain_of_licences_covers_a_window_link_by_link(make: Any) -> None:
+    links = [
+        make.licence("a", **TO_NEW_YEAR),
+        make.licence("b", valid_from=date(2027, 1, 1), valid_until=date(2027, 1, 9)),
+        # Starting before the previous one ends is no gap either.
+        make.licence("c", valid_from=date(2027, 1, 5), valid_until=date(2027, 1, 20)),
+    ]
+    assert over_new_year(make, links).usable_licence_ids == ("a",)
+    assert over_new_year(make, links[:2]).reason == reasons.LICENCE_EXPIRED
+
+
+def test_a_day_between_a_licence_and_its_renewal_breaks_the_chain(make: Any) -> None:
+    old = make.licence("old", **TO_NEW_YEAR)
+    renewal = make.licence("new", valid_from=date(2027, 1, 2), valid_until=date(2027, 12, 31))
+    verdict = over_new_year(make, [old, renewal])
+    assert verdict.reason == reasons.LICENCE_EXPIRED
+    assert verdict.message == (
+        "no licence of the recycler permitting SW01 is valid over 2026-12-10–2027-01-20"
+    )
+
+
+@pytest.mark.parametrize(
+    "renewal",
+    [
+        {"codes": ("SW02",)},  # lists other codes only (or amended off this one)
+        {"codes": ("HW08", "SW02")},  # the offer is HW08 below: a general licence may not
+        {"valid_until": date(2026, 12, 31)},  # revoked before it began
+        {"valid_until": date(2027, 1, 10)},  # revoked inside the window
+        {"enterprise": "recycler-2"},  # another recycler's
+    ],
+)
+def test_a_renewal_that_may_not_carry_the_code_over_the_window_breaks_the_chain(
+    make: Any, renewal: dict[str, Any]
+) -> None:
+    code = "HW08" if "HW08" in renewal.get("codes", ()) else "SW01"
+    kind = OPERATING if code == "HW08" else LicenceType.GENERAL_UTILISATION
+    old = make.licence("old", codes=(code,), kind=kind, **TO_NEW_YEAR)
+    new = make.licence(
+        "new", **({"valid_from": date(2027, 1, 1), "valid_until": date(2027, 12, 31)} | renewal)
+    )
+    offer = make.offer(code=code, window=OVER_NEW_YEAR_WINDOW)
+    demand = make.demand(codes=(code,), window=OVER_NEW_YEAR_WINDOW)
+    assert reason(make, offer=offer, demand=demand, licences=[old, new]) == (
+        reasons.LICENCE_EXPIRED
+    )
+
+
+def test_a_renewal_alone_does_not_carry_a_window_starting_before_it(make: Any) -> None:
+    renewal = make.licence("new", valid_from=date(2027, 1, 1), valid_until=date(2027, 12, 31))
+    assert over_new_year(make, [renewal]).reason == reasons.LICENCE_EXPIRED
 
 
 def test_a_refusal_names_no_licence_of_the_recycler(make: Any) -> None:
@@ -303,7 +375,42 @@ def test_a_match_needs_its_licence_for_what_is_left_of_its_window(
     make: Any, changes: dict[str, Any], refused: str | None
 ) -> None:
     licence = make.licence(**changes)
-    found = licence_refusal(licence, "SW01", MATCH_WINDOW, date(2026, 12, 10))
+    for first in (True, False):
+        found = licence_refusal(licence, "SW01", MATCH_WINDOW, date(2026, 12, 10), [], first=first)
+        if refused is None:
+            assert found is None
+        else:
+            assert found is not None
+            assert refused in found
+
+
+OLD_LICENCE = {"valid_from": date(2026, 1, 1), "valid_until": date(2026, 12, 31)}
+
+
+@pytest.mark.parametrize(
+    ("renewal", "today", "first", "refused"),
+    [
+        # Accepted in December: the renewal takes over on 1 January.
+        ({}, date(2026, 12, 10), True, None),
+        # Confirmed in January, the licence run out: its renewal holds what is left.
+        ({}, date(2027, 1, 5), False, None),
+        # A first acceptance in January would commit the tonnes to a licence run out: the
+        # next round proposes the pair under the renewal.
+        ({}, date(2027, 1, 5), True, "no longer holds over 2027-01-05–2027-01-31"),
+        # A gap, a renewal revoked before it began or amended off the code: no chain.
+        ({"valid_from": date(2027, 1, 2)}, date(2026, 12, 10), False, "no longer holds over"),
+        ({"valid_until": date(2026, 12, 31)}, date(2027, 1, 5), False, "no longer holds over"),
+        ({"codes": ("SW02",)}, date(2026, 12, 10), True, "no longer holds over"),
+    ],
+)
+def test_a_match_may_need_its_licences_renewal_for_what_is_left_of_its_window(
+    make: Any, renewal: dict[str, Any], today: date, first: bool, refused: str | None
+) -> None:
+    licence = make.licence(**OLD_LICENCE)
+    new = make.licence(
+        "new", **({"valid_from": date(2027, 1, 1), "valid_until": date(2027, 12, 31)} | renewal)
+    )
+    found = licence_refusal(licence, "SW01", MATCH_WINDOW, today, [licence, new], first=first)
     if refused is None:
         assert found is None
     else:

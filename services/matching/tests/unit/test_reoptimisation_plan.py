@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -66,7 +66,8 @@ def test_a_changed_tonnage_supersedes_the_old_proposal_and_proposes_the_new(make
 def test_the_same_route_under_another_licence_supersedes_the_proposal(make: Any) -> None:
     # The recycler's first licence expired: the same tonnes now go under its second one,
     # and an acceptance must count them against that one.
-    licences = [make.licence("old", valid_until=TODAY), make.licence("new")]
+    # (Ended yesterday: one still valid today would carry the pair with "new" continuing it.)
+    licences = [make.licence("old", valid_until=TODAY - timedelta(days=1)), make.licence("new")]
     result = allocate([make.offer()], [make.demand()], licences, today=TODAY)
     assert [r.licence_id for r in result.routes] == ["new"]
     plan = plan_reoptimisation([stored("m1", "offer-1", "demand-1", "100", "old")], result)

@@ -886,6 +886,19 @@ async def licences_of(session: AsyncSession, enterprise_id: str) -> list[Licence
     return [licence_view(r) for r in rows.scalars()]
 
 
+async def licences_of_holders(
+    session: AsyncSession, enterprise_ids: Iterable[str]
+) -> dict[str, list[LicenceView]]:
+    """Each enterprise's licences (an empty list for one holding none)."""
+    found: dict[str, list[LicenceView]] = {ident: [] for ident in enterprise_ids}
+    column = table_of(LicenceRow).c.enterprise_id
+    for chunk in _chunks(sorted(found)):
+        rows = await session.execute(select(LicenceRow).where(column.in_(chunk)))
+        for row in rows.scalars():
+            found[row.enterprise_id].append(licence_view(row))
+    return found
+
+
 async def listing_status(session: AsyncSession, ident: str) -> str | None:
     """The catalog's latest word on a listing's status (None if none was read)."""
     row = await session.get(ListingStatusRow, ident)

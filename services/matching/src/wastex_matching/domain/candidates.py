@@ -6,12 +6,14 @@ and 3,000 demands never becomes 60 million Python objects:
 - offers are grouped by waste code; each group meets only the *rows* that could take that
   code: (demand, licence) pairs where the demand asks for the code and the licence belongs
   to the demand's enterprise, may carry the code and has tonnage left (decided once per
-  demand and code, in Python, on a few thousand items);
+  enterprise and code, in Python, on a few thousand items), each with the last day the
+  licence and those continuing it cover the code (`model.covered_until`);
 - offers and rows are sorted by latitude; a chunk of offers meets only the rows within the
   largest radius north or south of it (a latitude band: great-circle distance is never
   less than the north–south part of it), so most far pairs are never formed;
 - inside a chunk, numpy broadcasting checks enterprises, windows and licence validity on
-  whole matrices, then haversine runs only on the pairs still standing.
+  whole matrices (the licence from the transfer window's first day, with its successors
+  to the last), then haversine runs only on the pairs still standing.
 
 An edge is one (offer, demand, licence): a pair two licences could serve yields two edges,
 and the optimiser picks the licence.
@@ -36,7 +38,7 @@ from wastex_matching.domain.geo import (
     radius_metres,
     road_metres_arrays,
 )
-from wastex_matching.domain.model import DemandSlot, LicenceView, OfferSlot
+from wastex_matching.domain.model import DemandSlot, LicenceView, OfferSlot, covered_until
 
 #: Metres of great-circle distance per degree of latitude.
 METRES_PER_DEGREE_LAT: Final = EARTH_RADIUS_KM * 1000.0 * math.pi / 180.0
@@ -149,8 +151,8 @@ def build_candidate_edges(
 
     parts: list[tuple[IntArray, IntArray, IntArray, IntArray]] = []
     for code in sorted(rows_by_code):
-        demand_idx, licence_idx = rows_by_code[code]
-        rows = demand_table.rows(demand_idx, licence_idx, licence_from, licence_until)
+        demand_idx, licence_idx, covered = rows_by_code[code]
+        rows = demand_table.rows(demand_idx, licence_idx, covered, licence_from, licence_until)
         group = np.array(offers_by_code[code], dtype=np.int64)
         group = group[np.argsort(o_lat[group], kind="stable")]
         metres_per_degree = METRES_PER_DEGREE_LAT * road_factor
@@ -171,7 +173,7 @@ def build_candidate_edges(
             ok = (
                 (ts <= te)
                 & (rows.valid_from[None, band] <= ts)
-                & (te <= rows.valid_until[None, band])
+                & (te <= rows.covered_until[None, band])
                 & (o_ent[members][:, None] != rows.enterprise[None, band])
                 & (
                     np.abs(lat - rows.lat[None, band]) * metres_per_degree
@@ -183,6 +185,13 @@ def build_candidate_edges(
                 continue
             ri = ri + lo
             offer_idx = members[oi]
+            if rows.chained:
+                # A licence its successors continue reaches the last day, but the pair is
+                # its only if it holds on the first (else a successor's row has it). One
+                # no other continues holds on the first when it reaches the last.
+                ts_kept = np.maximum(np.maximum(o_start[offer_idx], rows.start[ri]), today_ord)
+                held = ts_kept <= rows.valid_until[ri]
+                offer_idx, ri = offer_idx[held], ri[held]
             metres = road_metres_arrays(
                 o_lat[offer_idx],
                 o_lon[offer_idx],
@@ -206,7 +215,8 @@ def build_candidate_edges(
         licence=np.concatenate([p[2] for p in parts]),
         metres=np.concatenate([p[3] for p in parts]),
         # Two licences listing a code need not both hold over one pair's days (a licence
-        # run out or revoked, and its successor): only pairs that do repeat count.
+        # and its successor, each valid on the first day of other pairs): only pairs that
+        # do repeat count.
         may_repeat_pairs=repeats and _pairs_repeat(edge_offer, edge_demand, len(demands)),
     )
 
@@ -231,7 +241,11 @@ class _Rows:
     end: SmallIntArray
     valid_from: SmallIntArray
     valid_until: SmallIntArray
+    #: The last day the licence and the licences continuing it cover, for this code.
+    covered_until: SmallIntArray
     enterprise: SmallIntArray
+    #: Whether some row's licence is continued past its own end.
+    chained: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +275,7 @@ class _DemandTable:
         self,
         demand_idx: list[int],
         licence_idx: list[int],
+        covered: list[int],
         licence_from: SmallIntArray,
         licence_until: SmallIntArray,
     ) -> _Rows:
@@ -268,6 +283,8 @@ class _DemandTable:
         lic = np.array(licence_idx, dtype=np.int64)
         order = np.argsort(self.lat[d], kind="stable")
         d, lic = d[order], lic[order]
+        covered_until = np.array(covered, dtype=np.int32)[order]
+        valid_until = licence_until[lic]
         return _Rows(
             demand=d,
             licence=lic,
@@ -278,8 +295,10 @@ class _DemandTable:
             start=self.start[d],
             end=self.end[d],
             valid_from=licence_from[lic],
-            valid_until=licence_until[lic],
+            valid_until=valid_until,
+            covered_until=covered_until,
             enterprise=self.enterprise[d],
+            chained=bool((covered_until > valid_until).any()),
         )
 
 
@@ -288,25 +307,47 @@ def _rows_by_code(
     licences: Sequence[LicenceView],
     offered: set[str],
     today: date,
-) -> tuple[dict[str, tuple[list[int], list[int]]], bool]:
-    """Per code: the (demand, licence) rows that could take it; and whether any demand has
+) -> tuple[dict[str, tuple[list[int], list[int], list[int]]], bool]:
+    """Per code: the (demand, licence) rows that could take it, each with the day ordinal to
+    which the licence and those continuing it cover the code; and whether any demand has
     two licences for one code (so an (offer, demand) pair may repeat)."""
-    licences_by_enterprise: dict[str, list[int]] = defaultdict(list)
+    held: dict[str, list[int]] = defaultdict(list)  # all, full ones too: links of a chain
     for j, lic in enumerate(licences):
-        if lic.remaining_tonnes > 0:
-            licences_by_enterprise[lic.enterprise_id].append(j)
-    rows: dict[str, tuple[list[int], list[int]]] = {}
+        held[lic.enterprise_id].append(j)
+    room = [lic.remaining_tonnes > 0 for lic in licences]
+    # Once per enterprise and code (its sites' demands share its licences), not per row.
+    able_of: dict[tuple[str, str], tuple[list[int], list[int]]] = {}
+    rows: dict[str, tuple[list[int], list[int], list[int]]] = {}
     repeats = False
     for i, demand in enumerate(demands):
         if demand.remaining_tonnes <= 0 or demand.window.end < today:
             continue
-        own = licences_by_enterprise.get(demand.enterprise_id)
-        if not own:
+        enterprise = demand.enterprise_id
+        if enterprise not in held:
             continue
         for code in demand.waste_codes & offered:
-            able = [j for j in own if licences[j].may_take(code)]
-            repeats = repeats or len(able) > 1
-            demand_idx, licence_idx = rows.setdefault(code, ([], []))
-            demand_idx.extend([i] * len(able))
-            licence_idx.extend(able)
-    return {code: pair for code, pair in rows.items() if pair[0]}, repeats
+            able = able_of.get((enterprise, code))
+            if able is None:
+                able = able_of[enterprise, code] = _able(held[enterprise], code, licences, room)
+            index, covered = able
+            if not index:
+                continue
+            repeats = repeats or len(index) > 1
+            demand_idx, licence_idx, until = rows.setdefault(code, ([], [], []))
+            demand_idx.extend([i] * len(index))
+            licence_idx.extend(index)
+            until.extend(covered)
+    return rows, repeats
+
+
+def _able(
+    held: list[int], code: str, licences: Sequence[LicenceView], room: list[bool]
+) -> tuple[list[int], list[int]]:
+    """Of one enterprise's licences (`held`), those with tonnage left that may carry `code`,
+    and the day ordinal to which each and those continuing it cover the code."""
+    may = [j for j in held if licences[j].may_take(code)]
+    index = [j for j in may if room[j]]
+    if len(may) == 1:  # nothing to continue it (most recyclers)
+        return index, [licences[j].valid_until.toordinal() for j in index]
+    links = [licences[j] for j in may]
+    return index, [covered_until(licences[j], code, links).toordinal() for j in index]

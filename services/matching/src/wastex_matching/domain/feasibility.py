@@ -8,13 +8,17 @@ A pair is feasible when all hold (first broken rule is the reason, `reasons.py`)
    HAZARDOUS_WASTE_OPERATING licence, a GENERAL_UTILISATION licence covers SW codes only;
 4. the windows overlap, and the overlap has not ended before today. The *transfer
    window* is that overlap from today on;
-5. one such licence is valid over the whole transfer window (a shipment may happen on any
-   of its days). Renewals are not stitched together: a window across a renewal date
-   needs the new licence to start before it;
+5. such licences hold on every day of the transfer window (a shipment may happen on any of
+   them): one of them is valid on its first day, and it alone or with the others that
+   continue it without a gap (each starting no later than the day after the previous one
+   ends: a licence to 31 December and its renewal from 1 January) covers it to its last
+   day (`model.covered_until`, decision 031). The licence valid on the first day is the
+   pair's (its tonnage, the match's licence), so a revoked renewal, or one that does not
+   list the code or may not carry it, breaks the chain;
 6. the road distance (haversine × road factor, whole metres) is within the demand's
    radius (floored to the metre);
-7. the offer, the demand and at least one licence of rule 5 have tonnage left (licence:
-   annual capacity minus this year's use).
+7. the offer, the demand and at least one licence of rule 5 (valid on the first day) have
+   tonnage left (licence: annual capacity minus this year's use).
 
 `candidates.build_candidate_edges` applies the same rules to whole arrays for the
 optimiser; a test holds the two to the same answers.
@@ -30,7 +34,14 @@ from decimal import Decimal
 from wastex_matching.domain import reasons
 from wastex_matching.domain.geo import metres_to_km, radius_metres, road_metres
 from wastex_matching.domain.lifecycle import Party
-from wastex_matching.domain.model import ZERO_TONNES, DemandSlot, LicenceView, OfferSlot, Window
+from wastex_matching.domain.model import (
+    ZERO_TONNES,
+    DemandSlot,
+    LicenceView,
+    OfferSlot,
+    Window,
+    covered_until,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +52,8 @@ class PairAssessment:
     message: str
     distance_metres: int
     transfer_window: Window | None = None
-    #: Licences the match could use (valid over the transfer window, tonnage left).
+    #: Licences the match could use (valid on the transfer window's first day and, with
+    #: those continuing them, to its last; tonnage left).
     usable_licence_ids: tuple[str, ...] = ()
 
     @property
@@ -102,7 +114,12 @@ def assess_pair(
     transfer = overlap.from_day(today)
     if transfer is None:
         return refuse(reasons.WINDOW_PASSED, f"the common window {_span(overlap)} is over")
-    valid = [lic for lic in permitted if lic.valid_over(transfer)]
+    valid = [
+        lic
+        for lic in permitted
+        if lic.valid_on(transfer.start)
+        and (lic.valid_until >= transfer.end or covered_until(lic, code, permitted) >= transfer.end)
+    ]
     if not valid:
         # No licence ids or dates: explanations reach the other parties of a match, and a
         # recycler's licences are its own (the catalog shows them to it and regulators only).
@@ -155,13 +172,28 @@ def licence_tonnage_refusal(
     return f"the recycler's licence has no room for {tonnes} t more in {year}"
 
 
-def licence_refusal(licence: LicenceView, code: str, window: Window, today: date) -> str | None:
-    """Why a match's licence no longer lets it go ahead (amended or revoked since it was
-    proposed), or None: like rule 3 and 5 for a pair, it must carry the code and hold over
-    what is left of the match's window."""
+def licence_refusal(
+    licence: LicenceView,
+    code: str,
+    window: Window,
+    today: date,
+    licences: Iterable[LicenceView],
+    *,
+    first: bool,
+) -> str | None:
+    """Why a match's licence no longer lets it go ahead (it, or a licence continuing it, was
+    amended or revoked since the proposal), or None: like rules 3 and 5 for a pair, it must
+    carry the code, and it and those of its holder's `licences` that continue it without a
+    gap hold over what is left of the match's window. A `first` acceptance commits the
+    tonnes to the licence: it must hold on the first day left, as for a proposal (a
+    December proposal accepted in January goes to the renewal's tonnage by the next round).
+    An accepted match's licence may have run out since, its renewal taking over."""
     if not licence.may_take(code):
         return f"the recycler's licence no longer permits {code}"
     rest = window.from_day(today)
-    if rest is not None and not licence.valid_over(rest):
+    if rest is None:
+        return None
+    begun = licence.valid_on(rest.start) if first else licence.valid_from <= rest.start
+    if not begun or covered_until(licence, code, licences) < rest.end:
         return f"the recycler's licence no longer holds over {_span(rest)}"
     return None

@@ -15,7 +15,7 @@ can still ship in (`capacity.apply_fixed`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -171,14 +171,36 @@ class LicenceView:
             return False
         return may_carry(self.licence_type, code)
 
-    def valid_over(self, window: Window) -> bool:
-        return window.within(self.valid_from, self.valid_until)
+    def valid_on(self, day: date) -> bool:
+        return self.valid_from <= day <= self.valid_until
 
     @property
     def remaining_tonnes(self) -> Decimal:
         """Annual capacity not yet used (never negative): in every year its routes may
         use, once the fixed matches are applied."""
         return max(ZERO_TONNES, self.annual_capacity_tonnes - self.used_tonnes_this_year)
+
+
+def covered_until(licence: LicenceView, code: str, licences: Iterable[LicenceView]) -> date:
+    """The last day of the days `licence` begins without a gap: its own, then those of its
+    holder's `licences` that may carry `code` and start no later than the day after the
+    days so far end (a renewal from 1 January after a licence to 31 December: decision
+    031). A licence ended early by a revocation ends its days there, and one that may not
+    carry the code adds none. `licence`'s own end when none continues it or it holds no
+    day (revoked before it began)."""
+    end = licence.valid_until
+    if end < licence.valid_from:
+        return end
+    chain = sorted(
+        (other.valid_from, other.valid_until)
+        for other in licences
+        if other.enterprise_id == licence.enterprise_id and other.may_take(code)
+    )
+    for begins, ends in chain:
+        if (begins - end).days > 1:  # (no `end + 1 day`: no day follows date.max)
+            break  # a gap: the next ones start later still
+        end = max(end, ends)
+    return end
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -28,7 +28,8 @@ HAZARDOUS_NEEDS_OPERATING_LICENCE: Final = "HAZARDOUS_NEEDS_OPERATING_LICENCE"
 WINDOW_NOT_OVERLAPPING: Final = "WINDOW_NOT_OVERLAPPING"
 #: The windows overlap, but the overlap ended before today.
 WINDOW_PASSED: Final = "WINDOW_PASSED"
-#: Licences permit the code, but none is valid over the whole transfer window.
+#: Licences permit the code, but none valid on the transfer window's first day reaches its
+#: last, alone or with those continuing it without a gap (a renewal: decision 031).
 LICENCE_EXPIRED: Final = "LICENCE_EXPIRED"
 #: The (road) distance is beyond the demand's `max_distance_km`.
 OUT_OF_RADIUS: Final = "OUT_OF_RADIUS"
