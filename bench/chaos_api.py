@@ -86,7 +86,7 @@ query($filter: MatchFilter, $after: String) {
   matches(filter: $filter, first: 100, after: $after) {
     totalCount pageInfo { hasNextPage endCursor }
     edges { node {
-      id status tonnes wasteCode supplierEnterpriseId recyclerEnterpriseId
+      id status tonnes shippedTonnes wasteCode supplierEnterpriseId recyclerEnterpriseId
       offer { id } demand { id }
     } }
   }

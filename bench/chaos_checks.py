@@ -378,7 +378,11 @@ async def check_matches(api: Api, city: City, record: Record, verdict: Verdict) 
                 filter={"enterpriseId": party.id, "status": status},
             )
             for node in nodes:
-                held[node["offer"]["id"]] += Decimal(node["tonnes"])
+                # A lighter shipment holds what left (decision 032).
+                tonnes, shipped = Decimal(node["tonnes"]), node.get("shippedTonnes")
+                held[node["offer"]["id"]] += (
+                    tonnes if shipped is None else min(tonnes, Decimal(shipped))
+                )
                 if status == "CONFIRMED":
                     confirmed[node["id"]] = node
         manifests = await api.all_nodes(

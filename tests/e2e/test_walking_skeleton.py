@@ -7,11 +7,14 @@ shipment is called off in the ledger is cancelled in matching and gives its tonn
 the catalog's offer: one command, three services. An offer amended in place is planned
 again on its new terms. A revocation of the recycler's licence calls off the shipment it
 has confirmed that has not left, and its tonnes come back (decision 023). An enterprise
-amended in the catalog is overseen and booked as amended in the ledger (decision 025).
+amended in the catalog is overseen and booked as amended in the ledger (decision 025). A
+shipment lighter than its match gives the rest back to the offer, the demand and the
+licence's year, once however often the ledger's word arrives (decision 032).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from typing import Any
@@ -72,6 +75,15 @@ mutation($id: ID!, $reason: String!) {
   }
 }"""
 MANIFEST = "query($id: ID!) { manifest(id: $id) { status cancellation { cancelledBy reason } } }"
+DISPATCH = """
+mutation($input: DispatchShipmentInput!) {
+  dispatchShipment(input: $input) {
+    manifest { id status dispatchedTonnes } userErrors { field message code }
+  }
+}"""
+DEMAND = "query($id: ID!) { demand(id: $id) { status remainingTonnes } }"
+SHIPPED = """
+query($id: ID!) { match(id: $id) { status tonnes shippedTonnes offer { id } } }"""
 MATCH_STATUS = "query($id: ID!) { match(id: $id) { status cancelledBy cancelReason } }"
 AMEND_ENTERPRISE = """
 mutation($id: ID!, $input: AmendEnterpriseInput!) {
@@ -150,11 +162,13 @@ async def add_site(
     return str(result["site"]["id"])
 
 
-async def report_generation(client: GraphQLClient, site: str, tonnes: str) -> None:
-    """Report SW01 generated at `site` in 2026-11, once the ledger knows the site."""
+async def report_generation(
+    client: GraphQLClient, site: str, tonnes: str, code: str = "SW01"
+) -> None:
+    """Report `code` generated at `site` in 2026-11, once the ledger knows the site."""
 
     async def reported() -> Any:
-        given = {"siteId": site, "wasteCode": "SW01", "tonnes": tonnes, "period": "2026-11"}
+        given = {"siteId": site, "wasteCode": code, "tonnes": tonnes, "period": "2026-11"}
         result = (await client.data(report("reportGeneration"), input=given))["reportGeneration"]
         return result if not result["userErrors"] else None  # the site may not be known yet
 
@@ -521,3 +535,154 @@ async def test_a_moved_site_is_booked_and_overseen_where_it_now_lies(stack: Stac
         return None
 
     assert await eventually(booked_where_it_lies, timeout=30)
+
+
+async def test_a_lighter_shipment_gives_the_rest_back_once(stack: Stack) -> None:
+    """Decision 032: two 50 t matches fill the recycler's 100 t licence for the year; one
+    lorry leaves with 30 t, the other with 52 t. The 20 t short go back to the first offer,
+    the demand and the licence's year (and are proposed again), once though the ledger's
+    word is delivered again; the heavier load gives nothing back."""
+    gateway = GraphQLClient(stack.graphql_url)
+    admin = gateway.as_(issue_token(JWT, Role.ADMIN))
+    miner = await register(admin, "E2E Tailings", "FACTORY", "新洲区")
+    plant = await register(admin, "E2E Sand Plant", "FACTORY", "新洲区")
+    miner_client = gateway.as_(issue_token(JWT, Role.ENTERPRISE, miner))
+    plant_client = gateway.as_(issue_token(JWT, Role.ENTERPRISE, plant))
+    miner_site = await add_site(miner_client, miner, "新洲区", "30.8400", "114.8000")
+    plant_site = await add_site(plant_client, plant, "新洲区", "30.8600", "114.8200")
+    await payload(
+        admin,
+        REGISTER_LICENCE,
+        "registerLicence",
+        input={
+            "enterpriseId": plant,
+            "number": f"E2E-{uuid.uuid4().hex[:6]}",
+            "wasteCodes": ["SW05"],  # tailings: no other e2e listing trades them
+            "annualCapacityTonnes": "100",
+            "validFrom": "2026-01-01",
+            "validUntil": "2028-12-31",
+        },
+    )
+    demand = await payload(
+        plant_client,
+        POST_DEMAND,
+        "postDemand",
+        input={
+            "siteId": plant_site,
+            "wasteCodes": ["SW05"],
+            "quantityTonnes": "500.000",
+            "maxDistanceKm": "20",
+            "availableFrom": "2026-12-01",
+            "availableUntil": "2027-06-30",
+        },
+    )
+    demand_id = demand["demand"]["id"]
+
+    async def post_offer(tonnes: str) -> str:
+        posted = await payload(
+            miner_client,
+            POST_OFFER,
+            "postOffer",
+            input={
+                "siteId": miner_site,
+                "wasteCode": "SW05",
+                "quantityTonnes": tonnes,
+                "availableFrom": "2026-12-01",
+                "availableUntil": "2027-01-31",
+                "description": "tailings",
+            },
+        )
+        return str(posted["offer"]["id"])
+
+    light, heavy = await post_offer("50.000"), await post_offer("50.000")
+
+    async def on_demand(status: str) -> list[Any]:
+        data = await plant_client.data(MATCHES, filter={"enterpriseId": plant})
+        return [
+            e["node"]
+            for e in data["matches"]["edges"]
+            if e["node"]["demand"]["id"] == demand_id and e["node"]["status"] == status
+        ]
+
+    async def both_proposed() -> dict[str, str] | None:
+        found = {m["offer"]["id"]: m["id"] for m in await on_demand("PROPOSED")}
+        return found if set(found) == {light, heavy} else None
+
+    proposed = await eventually(both_proposed, timeout=30)
+    for match_id in proposed.values():
+        await payload(miner_client, ACCEPT_MATCH, "acceptMatch", id=match_id)
+        await payload(plant_client, ACCEPT_MATCH, "acceptMatch", id=match_id)
+    # Posted once the licence's year is all held: nothing is proposed for it until then.
+    later = await post_offer("40.000")
+
+    async def dispatch(match_id: str, tonnes: str) -> str:
+        async def dispatched() -> Any:
+            result = (
+                await miner_client.data(DISPATCH, input={"matchId": match_id, "tonnes": tonnes})
+            )["dispatchShipment"]
+            return None if result["userErrors"] else result["manifest"]  # not opened yet
+
+        manifest = await eventually(dispatched, timeout=30)
+        assert (manifest["status"], manifest["dispatchedTonnes"]) == ("IN_TRANSIT", tonnes)
+        return str(manifest["id"])
+
+    await report_generation(miner_client, miner_site, "200.000", "SW05")  # what leaves
+    light_manifest = await dispatch(proposed[light], "30.000")
+    await dispatch(proposed[heavy], "52.000")
+
+    async def shipped(match_id: str) -> Any:
+        found = (await plant_client.data(SHIPPED, id=match_id))["match"]
+        return found if found["shippedTonnes"] is not None else None
+
+    assert (await eventually(lambda: shipped(proposed[light]), timeout=30))["tonnes"] == "50.000"
+    assert (await eventually(lambda: shipped(proposed[heavy]), timeout=30))["shippedTonnes"] == (
+        "52.000"
+    )
+
+    async def given_back() -> dict[str, Any] | None:
+        found = {
+            ident: (await miner_client.data(OFFER, id=ident))["offer"] for ident in (light, heavy)
+        }
+        found[demand_id] = (await plant_client.data(DEMAND, id=demand_id))["demand"]
+        return found if found[light]["remainingTonnes"] == "20.000" else None
+
+    expected = {
+        light: {"status": "PARTIALLY_MATCHED", "remainingTonnes": "20.000"},
+        heavy: {"status": "FULLY_MATCHED", "remainingTonnes": "0.000"},
+        demand_id: {"status": "PARTIALLY_MATCHED", "remainingTonnes": "420.000"},
+    }
+    assert await eventually(given_back, timeout=30) == expected
+
+    # The licence's year has 20 t again (100 − 30 − 50): proposed, whichever offer they go to.
+    async def proposed_again() -> list[Any] | None:
+        found = await on_demand("PROPOSED")
+        return found if sum(float(m["tonnes"]) for m in found) >= 20 else None
+
+    again = await eventually(proposed_again, timeout=30)
+    assert {m["offer"]["id"] for m in again} <= {light, later}
+    assert sum(float(m["tonnes"]) for m in again) == pytest.approx(20)
+
+    # The ledger's word delivered again, as it was and re-driven under another id: the
+    # 20 t come back once.
+    [record] = [
+        r
+        async for r in read_topic(stack.bootstrap, "ledger.shipment-dispatched.v1")
+        if r.key == light_manifest.encode()
+    ]
+    event = json.loads(record.value)
+    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap)
+    await producer.start()
+    try:
+        for value in (record.value, json.dumps({**event, "id": str(uuid.uuid4())}).encode()):
+            await producer.send_and_wait(
+                "ledger.shipment-dispatched.v1",
+                value,
+                key=record.key,
+                headers=list(record.headers),
+            )
+    finally:
+        await producer.stop()
+    await asyncio.sleep(5)  # matching and the catalog have long read them by now
+    assert await given_back() == expected
+    found = await on_demand("PROPOSED")
+    assert sum(float(m["tonnes"]) for m in found) == pytest.approx(20)

@@ -81,6 +81,7 @@ MATCHING_MATCH_REJECTED = Topic("matching.match-rejected.v1")
 MATCHING_MATCH_SUPERSEDED = Topic("matching.match-superseded.v1")
 MATCHING_MATCH_EXPIRED = Topic("matching.match-expired.v1")
 MATCHING_MATCH_CANCELLED = Topic("matching.match-cancelled.v1")
+MATCHING_MATCH_SHIPPED = Topic("matching.match-shipped.v1")
 
 # Ledger facts (key = manifest id or entry's enterprise id).
 LEDGER_MANIFEST_CREATED = Topic("ledger.manifest-created.v1")

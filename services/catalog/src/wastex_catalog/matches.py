@@ -3,7 +3,8 @@ demand; rejected, expired, superseded or cancelled ones give them back.
 
 A match takes its tonnes when first accepted (by either party) or confirmed, and gives them
 back when rejected, expired or superseded after that, or cancelled (its shipment called off
-in the ledger before it left). The events of one match travel on
+in the ledger before it left); a shipment lighter than the match gives the shortfall back
+and the match holds what left (decision 032). The events of one match travel on
 different topics, so they may arrive out of order: the allocation row of a released match
 stays as a tombstone, and a late `accepted` for it changes nothing. Nothing orders the
 events of different matches either: a match's hold may come before the release of the
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Final, TypeVar
 
 from wastex_catalog.adapters.repository import CatalogRepository
@@ -29,7 +31,7 @@ from wastex_shared.calendar import china_today
 from wastex_shared.envelope import Envelope, utcnow
 from wastex_shared.errors import DomainError, NotFound
 from wastex_shared.events.catalog import DemandUpdated, OfferUpdated
-from wastex_shared.events.matching import MatchFacts
+from wastex_shared.events.matching import MatchFacts, MatchShipped
 from wastex_shared.storage import UnitOfWork
 
 #: Lifecycle events after which a match holds its tonnes.
@@ -43,7 +45,11 @@ RELEASING: Final = frozenset(
         "matching.match-cancelled",
     }
 )
-LIFECYCLE: Final = HOLDING | RELEASING
+#: Lifecycle events after which a match holds what its shipment left with, when lighter
+#: (decision 032).
+SHIPPED: Final = "matching.match-shipped"
+SHIPPING: Final = frozenset({SHIPPED})
+LIFECYCLE: Final = HOLDING | RELEASING | SHIPPING
 
 L = TypeVar("L", Offer, Demand)
 
@@ -108,6 +114,9 @@ async def apply_match_event(
         await _move(repository, uow, allocation, facts, hold=True, at=now, cause=cause, today=None)
         await repository.put_allocation(allocation, now)
         return
+    if event_type in SHIPPING:
+        await _shipped(repository, uow, known, facts, at=now, cause=cause, today=today)
+        return
     if known is None:
         # Released before it ever held (a proposal rejected): a tombstone, nothing moves.
         await repository.put_allocation(_allocation(facts, RELEASED, event_type), now)
@@ -116,6 +125,63 @@ async def apply_match_event(
         day = china_today() if today is None else today
         await _move(repository, uow, known, facts, hold=False, at=now, cause=cause, today=day)
     await repository.put_allocation(replace(known, state=RELEASED, last_event_type=event_type), now)
+
+
+async def _shipped(
+    repository: CatalogRepository,
+    uow: UnitOfWork,
+    known: MatchAllocation | None,
+    facts: MatchFacts,
+    *,
+    at: datetime,
+    cause: Envelope | None,
+    today: date | None,
+) -> None:
+    """The match's shipment left: it holds no more than the load from now on, and the
+    shortfall goes back as a release gives tonnes back (decision 032). Idempotent: an
+    allocation already at the load (or below: a heavier load) moves nothing."""
+    if not isinstance(facts, MatchShipped):
+        raise DomainError(codes.MATCH_INCONSISTENT, f"match {facts.match_id}: no shipped tonnes")
+    if known is None:
+        # Shipped before the catalog read it accepted or confirmed (other topics): it holds
+        # what left, and the acceptance read later finds it held.
+        kept = min(facts.tonnes, facts.shipped_tonnes)
+        allocation = replace(_allocation(facts, ALLOCATED, SHIPPED), tonnes=kept)
+        await _move(repository, uow, allocation, facts, hold=True, at=at, cause=cause, today=None)
+        await repository.put_allocation(allocation, at)
+        return
+    kept = min(known.tonnes, facts.shipped_tonnes)
+    if known.holds and kept < known.tonnes:
+        day = china_today() if today is None else today
+        await _lightened(repository, uow, known, kept, at=at, cause=cause, today=day)
+    # A released match (a tombstone) stays released: nothing ships after a release.
+    tonnes = kept if known.holds else known.tonnes
+    await repository.put_allocation(replace(known, tonnes=tonnes, last_event_type=SHIPPED), at)
+
+
+async def _lightened(
+    repository: CatalogRepository,
+    uow: UnitOfWork,
+    allocation: MatchAllocation,
+    kept: Decimal,
+    *,
+    at: datetime,
+    cause: Envelope | None,
+    today: date,
+) -> None:
+    """The offer and the demand with the allocation lowered to `kept` tonnes."""
+    stored_offer = await repository.offer(allocation.offer_id, for_update=True)
+    if stored_offer is None:
+        raise NotFound("offer", allocation.offer_id, "offerId")
+    stored_demand = await repository.demand(allocation.demand_id, for_update=True)
+    if stored_demand is None:
+        raise NotFound("demand", allocation.demand_id, "demandId")
+    offer, why_offer = _given_back(stored_offer.entity.ship(allocation.match_id, kept), today)
+    demand, why_demand = _given_back(stored_demand.entity.ship(allocation.match_id, kept), today)
+    changed: tuple[Listing, Listing] = (offer, demand)
+    for listing, reason in zip(changed, (why_offer, why_demand), strict=True):
+        version = await repository.save_listing(listing, at)
+        await publish_update(uow, listing, version, reason, allocation.match_id, cause)
 
 
 async def _move(
@@ -161,7 +227,11 @@ def _released(listing: L, match_id: str, today: date) -> tuple[L, str]:
     only within its days. One past them leaves it now (EXPIRED): fully matched, it was off
     the market, so the expiry sweep passed it by, and back OPEN it was pushed to recyclers
     as on offer until the sweep came round."""
-    back = listing.release(match_id)
+    return _given_back(listing.release(match_id), today)
+
+
+def _given_back(back: L, today: date) -> tuple[L, str]:
+    """A listing given tonnes back, and why it changed (see `_released`)."""
     expired = back.expire_if_due(today)
     return (back, "RELEASED") if expired is back else (expired, expired.expiry_reason)
 

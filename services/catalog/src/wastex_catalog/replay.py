@@ -28,7 +28,7 @@ from wastex_catalog.adapters.repository import CatalogRepository, ListingState
 from wastex_catalog.adapters.tables import messaging
 from wastex_catalog.domain import Demand, Offer
 from wastex_catalog.entrypoints.kafka import LIFECYCLE_TOPICS, lifecycle_handlers
-from wastex_catalog.matches import HOLDING, RELEASING, publish_update
+from wastex_catalog.matches import HOLDING, RELEASING, SHIPPING, publish_update
 from wastex_catalog.records import Stored
 from wastex_catalog.settings import CatalogSettings
 from wastex_shared.envelope import Envelope
@@ -46,8 +46,10 @@ _RANK = {
     "matching.match-accepted": 0,
     "matching.match-confirmed": 1,
     **dict.fromkeys(sorted(RELEASING), 2),
+    # After its confirmation (a shipment leaves only once a match is confirmed).
+    **dict.fromkeys(sorted(SHIPPING), 2),
 }
-assert set(_RANK) == HOLDING | RELEASING
+assert set(_RANK) == HOLDING | RELEASING | SHIPPING
 
 
 class _ReplayUnitOfWork(UnitOfWork):

@@ -44,6 +44,7 @@ from wastex_shared.events.matching import (
     MatchExpired,
     MatchFacts,
     MatchRejected,
+    MatchShipped,
     MatchSuperseded,
 )
 from wastex_shared.storage import UnitOfWorkFactory
@@ -55,6 +56,7 @@ TYPES: dict[type[MatchFacts], str] = {
     MatchSuperseded: "matching.match-superseded",
     MatchExpired: "matching.match-expired",
     MatchCancelled: "matching.match-cancelled",
+    MatchShipped: "matching.match-shipped",
 }
 
 
@@ -68,6 +70,7 @@ def facts(
         MatchSuperseded: "SUPERSEDED",
         MatchExpired: "EXPIRED",
         MatchCancelled: "CANCELLED",
+        MatchShipped: "CONFIRMED",
     }[kind]
     if kind is MatchAccepted:
         extra.setdefault("accepted_by", "RECYCLER")
@@ -77,6 +80,9 @@ def facts(
     if kind is MatchCancelled:
         extra.setdefault("cancelled_by", "RECYCLER")
         extra.setdefault("reason", "kiln down")
+    if kind is MatchShipped:
+        shipped = Decimal(extra.setdefault("shipped_tonnes", tonnes))
+        extra.setdefault("released_tonnes", max(Decimal(tonnes) - shipped, Decimal(0)))
     fields: dict[str, Any] = {"offer_id": world.offer, "demand_id": world.demand, **extra}
     return kind(
         match_id=match_id,
@@ -453,3 +459,75 @@ async def test_a_listing_whose_matches_hold_all_its_tonnes_may_be_withdrawn(
     )
     status = await tonnage(api, world)
     assert status[0 if kind == "offer" else 2] == "WITHDRAWN"  # released, not back on the market
+
+
+# --- a lighter shipment (decision 032) ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("load", "after"),
+    [
+        ("30", ("PARTIALLY_MATCHED", "90.500", "PARTIALLY_MATCHED", "470.000")),
+        ("0.001", ("PARTIALLY_MATCHED", "120.499", "PARTIALLY_MATCHED", "499.999")),
+        ("52", ("PARTIALLY_MATCHED", "70.500", "PARTIALLY_MATCHED", "450.000")),
+    ],
+)
+async def test_a_lighter_shipment_gives_the_rest_back_once(
+    api: Api,
+    world: World,
+    uow_factory: UnitOfWorkFactory,
+    load: str,
+    after: tuple[str, str, str, str],
+) -> None:
+    await apply(uow_factory, facts(world, MatchConfirmed, "m1", "50"))
+    shipped = facts(world, MatchShipped, "m1", "50", shipped_tonnes=load)
+    await apply(uow_factory, shipped)
+    assert await tonnage(api, world) == after
+    await apply(uow_factory, shipped)  # re-driven (another event id): given back once
+    assert await tonnage(api, world) == after
+    updates = [
+        (event.data["reason"], event.data["matchId"])
+        for topic, _, event in await outbox_events(uow_factory)
+        if topic.endswith("-updated.v1")
+    ]
+    given_back = 2 if Decimal(load) < 50 else 0
+    assert updates == [("ALLOCATED", "m1")] * 2 + [("RELEASED", "m1")] * given_back
+
+
+async def test_a_shipment_read_before_its_confirmation_holds_what_left(
+    api: Api, world: World, uow_factory: UnitOfWorkFactory
+) -> None:
+    # Its facts travel on different topics: the confirmation, read after, holds no more.
+    await apply(uow_factory, facts(world, MatchShipped, "m1", "50", shipped_tonnes="30"))
+    await apply(uow_factory, facts(world, MatchAccepted, "m1", "50"))
+    await apply(uow_factory, facts(world, MatchConfirmed, "m1", "50"))
+    assert await tonnage(api, world) == (
+        "PARTIALLY_MATCHED",
+        "90.500",
+        "PARTIALLY_MATCHED",
+        "470.000",
+    )
+
+
+async def test_a_lighter_shipment_from_a_withdrawn_offer_does_not_bring_it_back(
+    api: Api, world: World, uow_factory: UnitOfWorkFactory
+) -> None:
+    # As a cancellation's release: the tonnes come back, the market does not (decision 030).
+    await apply(uow_factory, facts(world, MatchConfirmed, "m1", "120.5"))
+    done = await api.tenant(world.steel).mutate(WITHDRAW_OFFER, "withdrawOffer", id=world.offer)
+    assert done["userErrors"] == []
+    await apply(uow_factory, facts(world, MatchShipped, "m1", "120.5", shipped_tonnes="100"))
+    assert await tonnage(api, world) == ("WITHDRAWN", "20.500", "PARTIALLY_MATCHED", "400.000")
+
+
+async def test_a_fully_matched_offer_shipped_light_after_its_window_leaves_the_market(
+    api: Api, world: World, uow_factory: UnitOfWorkFactory
+) -> None:
+    # As a cancellation after the window: not back OPEN for the sweep to expire later.
+    await apply(uow_factory, facts(world, MatchConfirmed, "m1", "120.5"))
+    shipped = facts(world, MatchShipped, "m1", "120.5", shipped_tonnes="100")
+    late = envelope(shipped).model_copy(update={"time": datetime(2027, 6, 30, 16, tzinfo=UTC)})
+    async with uow_factory() as uow:
+        await lifecycle_handlers()[TYPES[MatchShipped]](uow, late, shipped)
+        await uow.commit()
+    assert await tonnage(api, world) == ("EXPIRED", "20.500", "EXPIRED", "400.000")

@@ -62,6 +62,7 @@ from wastex_matching.domain.model import (
     ProposedMatch,
     Route,
     Window,
+    check_tonnes,
 )
 from wastex_matching.domain.optimiser import allocate_growing
 from wastex_matching.domain.params import MatchingParams
@@ -86,7 +87,7 @@ from wastex_shared.events.catalog import (
     OfferWithdrawn,
     SiteAdded,
 )
-from wastex_shared.events.ledger import ShipmentCancelled
+from wastex_shared.events.ledger import ShipmentCancelled, ShipmentDispatched
 from wastex_shared.events.matching import (
     MatchAccepted,
     MatchCancelled,
@@ -95,6 +96,7 @@ from wastex_shared.events.matching import (
     MatchFacts,
     MatchProposed,
     MatchRejected,
+    MatchShipped,
     MatchSuperseded,
 )
 from wastex_shared.storage import Lease, UnitOfWork, UnitOfWorkFactory
@@ -106,6 +108,7 @@ from wastex_shared.topics import (
     MATCHING_MATCH_EXPIRED,
     MATCHING_MATCH_PROPOSED,
     MATCHING_MATCH_REJECTED,
+    MATCHING_MATCH_SHIPPED,
     MATCHING_MATCH_SUPERSEDED,
 )
 
@@ -278,6 +281,7 @@ class MatchingService:
             "catalog.demand-withdrawn": self.on_demand_withdrawn,
             "catalog.demand-updated": self.on_demand_updated,
             "ledger.shipment-cancelled": self.on_shipment_cancelled,
+            "ledger.shipment-dispatched": self.on_shipment_dispatched,
         }
 
     async def _market_changed(self, uow: UnitOfWork) -> None:
@@ -448,6 +452,47 @@ class MatchingService:
             cancelled,
             "cancelled",
             MatchCancelled(**self._facts(cancelled), cancelled_by=party.value, reason=data.reason),
+        )
+
+    async def on_shipment_dispatched(
+        self, uow: UnitOfWork, _: Envelope, data: ShipmentDispatched
+    ) -> None:
+        """A confirmed match's shipment left, weighing what the ledger says: the match
+        records it and from then on holds min(its tonnes, the load) of the offer, the demand
+        and the licence's year; the shortfall goes back (the catalog hears
+        `matching.match-shipped`; decision 032). A load as heavy or heavier frees nothing."""
+        record = await self._load(uow, data.match_id)
+        if record.shipped_tonnes is not None:
+            return  # told twice (a re-driven event with another id)
+        if data.dispatched_tonnes is None:
+            raise DomainError(
+                errors.INVALID_QUANTITY,
+                f"the dispatch of match {record.id} gives no weight",
+                "dispatchedTonnes",
+            )
+        shipped = check_tonnes(data.dispatched_tonnes, "dispatchedTonnes", allow_zero=False)
+        if record.status is not MatchStatus.CONFIRMED:
+            # The ledger opens a manifest only for a confirmed match, and a dispatched one
+            # can no longer be cancelled: nothing else can be shipped.
+            raise DomainError(
+                errors.INVALID_TRANSITION,
+                f"match {record.id} is {record.status.value}: only a CONFIRMED match ships",
+            )
+        updated = replace(record, shipped_tonnes=shipped)
+        released = record.held_tonnes - updated.held_tonnes
+        if released > 0:
+            await self._market_changed(uow)  # the shortfall comes free; before the match
+        try:
+            updated = await self._save(uow, record, updated)
+        except DomainError as err:  # the match changed meanwhile: read it again
+            raise LostRace(err.message) from err
+        await self._publish(
+            uow,
+            MATCHING_MATCH_SHIPPED.name,
+            "matching.match-shipped",
+            updated,
+            "shipped",
+            MatchShipped(**self._facts(updated), shipped_tonnes=shipped, released_tonnes=released),
         )
 
     # --- queries ------------------------------------------------------------------------

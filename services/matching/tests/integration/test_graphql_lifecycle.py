@@ -31,7 +31,7 @@ from wastex_matching.testing import (
 )
 from wastex_shared.auth import Role
 from wastex_shared.envelope import Envelope
-from wastex_shared.events.ledger import ShipmentCancelled
+from wastex_shared.events.ledger import ShipmentCancelled, ShipmentDispatched
 from wastex_shared.messaging import EventConsumer
 from wastex_shared.storage import UnitOfWorkFactory
 
@@ -674,3 +674,94 @@ async def test_a_shipment_called_off_in_the_ledger_cancels_the_match_and_frees_i
 
 
 MATCH_CANCELLATION = "query($id: ID!) { match(id: $id) { status cancelledBy cancelReason } }"
+
+
+def shipment_dispatched(match_id: str, tonnes: str, planned: str = "50.000") -> Envelope:
+    """The ledger's `shipment-dispatched` of the match's manifest (a new event id each)."""
+    data = ShipmentDispatched(
+        manifest_id=f"manifest-of-{match_id}",
+        match_id=match_id,
+        supplier_enterprise_id="steel",
+        supplier_site_id="steel-site",
+        recycler_enterprise_id="cement",
+        recycler_site_id="cement-site",
+        waste_code="SW01",
+        planned_tonnes=Decimal(planned),
+        distance_km=Decimal("40"),
+        freight_factor_key="road",
+        period="2026-12",
+        dispatched_tonnes=Decimal(tonnes),
+        status="IN_TRANSIT",
+    )
+    return Envelope.new("ledger.shipment-dispatched", "ledger", f"manifest-of-{match_id}", data)
+
+
+@pytest.mark.parametrize(
+    ("load", "released", "proposed_again"),
+    [("30.000", "20.000", "20.000"), ("52.000", "0.000", None), ("0.001", "49.999", "49.999")],
+)
+async def test_a_lighter_shipment_gives_the_rest_back_to_the_offer_and_the_licence_year(
+    api: Api,
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+    uow_factory: UnitOfWorkFactory,
+    load: str,
+    released: str,
+    proposed_again: str | None,
+) -> None:
+    """Decision 032: a 50 t match whose lorry leaves with less holds what left; the rest of
+    the offer and of the licence's year (50 t a year: all of it the match's) is planned
+    again. A load as heavy or heavier frees nothing."""
+    await catalog.feed(
+        consumer,
+        catalog.enterprise("steel", "Wuhan Steel"),
+        catalog.enterprise("cement", "Jiangxia Cement", "江夏区"),
+        catalog.site("steel-site", "steel", QINGSHAN_STEEL, "青山区"),
+        catalog.site("cement-site", "cement", JIANGXIA_CEMENT, "江夏区"),
+        catalog.licence("cement-lic", "cement", ["SW01"], capacity="50"),
+        catalog.demand("cement-demand", "cement", "cement-site", JIANGXIA_CEMENT),
+        catalog.offer("slag-1", "steel", "steel-site", QINGSHAN_STEEL, tonnes="50"),
+    )
+    await service.reoptimise()
+    [proposal], _ = await service.list_matches(
+        _everything(), status=None, enterprise_id=None, limit=10, after=None
+    )
+    match_id = proposal.id
+    supplier, recycler = api.as_(Role.ENTERPRISE, "steel"), api.as_(Role.ENTERPRISE, "cement")
+    await supplier.data(ACCEPT, id=match_id)
+    await recycler.data(ACCEPT, id=match_id)
+    assert (await service.reoptimise()).proposed == 0  # the licence's year is all held
+
+    dispatched = shipment_dispatched(match_id, load)
+    await catalog.feed(consumer, dispatched)
+    await catalog.feed(consumer, dispatched)  # redelivered: the inbox drops it
+    await catalog.feed(consumer, shipment_dispatched(match_id, "10"))  # re-driven: told once
+    await catalog.feed(consumer, shipment_dispatched("no-such-match", "10"))
+    assert consumer.stats.dead_lettered == 1  # the unknown match is parked
+
+    seen = (await recycler.data(MATCH_SHIPMENT, id=match_id))["match"]
+    assert seen == {"status": "CONFIRMED", "tonnes": "50.000", "shippedTonnes": load}
+    shipped = [
+        p["data"]
+        for p in await _outbox_payloads(uow_factory)
+        if p["type"] == "matching.match-shipped"
+    ]
+    assert [(s["matchId"], s["shippedTonnes"], s["releasedTonnes"]) for s in shipped] == [
+        (match_id, load, released)
+    ]
+    report = await service.reoptimise()
+    again, _ = await service.list_matches(
+        _everything(), status=MatchStatus.PROPOSED, enterprise_id=None, limit=10, after=None
+    )
+    if proposed_again is None:
+        assert (report.proposed, again) == (0, [])
+        return
+    # The shortfall, offered again: within what the offer and the licence's year have left.
+    assert [(p.offer_id, p.tonnes) for p in again] == [("slag-1", Decimal(proposed_again))]
+    # And it may be accepted: the licence's year counts the match at what left.
+    accepted = (await supplier.data(ACCEPT, id=again[0].id))["acceptMatch"]
+    assert accepted["userErrors"] == []
+
+
+MATCH_SHIPMENT = "query($id: ID!) { match(id: $id) { status tonnes shippedTonnes } }"

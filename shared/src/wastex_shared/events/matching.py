@@ -15,6 +15,7 @@ from wastex_shared.topics import (
     MATCHING_MATCH_EXPIRED,
     MATCHING_MATCH_PROPOSED,
     MATCHING_MATCH_REJECTED,
+    MATCHING_MATCH_SHIPPED,
     MATCHING_MATCH_SUPERSEDED,
 )
 
@@ -92,3 +93,14 @@ class MatchCancelled(MatchFacts):
 
     cancelled_by: str  # SUPPLIER | RECYCLER
     reason: str
+
+
+@event("matching.match-shipped", MATCHING_MATCH_SHIPPED)
+class MatchShipped(MatchFacts):
+    """A confirmed match's shipment left (`ledger.shipment-dispatched`) weighing
+    `shipped_tonnes`: from then on the match holds min(`tonnes`, `shipped_tonnes`) of the
+    offer, the demand and the licence's year, and `released_tonnes` (the shortfall, zero for
+    a load as heavy as planned or heavier) go back to them (decision 032)."""
+
+    shipped_tonnes: Decimal
+    released_tonnes: Decimal

@@ -8,7 +8,8 @@
 
 An allocation is the tonnage of one accepted/confirmed match, kept by match id so that
 applying the same match twice is a no-op and a rejection releases exactly what that match
-took. Withdrawal and expiry only stop the rest being offered; tonnes already allocated
+took; a shipment lighter than its match lowers it to what left (`ship`, decision 032).
+Withdrawal and expiry only stop the rest being offered; tonnes already allocated
 stay with their matches until matching releases them (it rejects the matches of a withdrawn
 listing that one side only has accepted: decision 030). `allocate` is the strict rule (only
 live listings take new tonnes, up to what remains); `hold` records what the matching
@@ -235,6 +236,23 @@ class Listing:
         if status not in TERMINAL_STATUSES:
             # Withdrawn or expired listings stay so; only live ones go back on the market.
             status = _status_for(self.quantity_tonnes, self.matched_tonnes - existing.tonnes)
+        return replace(self, allocations=allocations, status=status)
+
+    def ship(self, match_id: str, tonnes: TonnesInput) -> Self:
+        """Match `match_id`'s shipment left with `tonnes`: it holds no more than that from
+        now on, and gives the rest back as a release does (decision 032). No-op when it
+        holds none, or no more than what left (a heavier load takes nothing more)."""
+        existing = self.allocation(match_id)
+        kept = parse_tonnes(tonnes, "tonnes")
+        if existing is None or kept >= existing.tonnes:
+            return self
+        allocations = tuple(
+            Allocation(match_id, kept) if a.match_id == match_id else a for a in self.allocations
+        )
+        status = self.status
+        if status not in TERMINAL_STATUSES:
+            # As a release: withdrawn or expired listings stay so.
+            status = _status_for(self.quantity_tonnes, self.matched_tonnes - existing.tonnes + kept)
         return replace(self, allocations=allocations, status=status)
 
     def withdraw(self, by_enterprise_id: str) -> Self:

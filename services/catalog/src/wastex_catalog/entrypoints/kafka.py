@@ -48,6 +48,7 @@ LIFECYCLE_TOPICS = [
     topics.MATCHING_MATCH_SUPERSEDED.name,
     topics.MATCHING_MATCH_EXPIRED.name,
     topics.MATCHING_MATCH_CANCELLED.name,
+    topics.MATCHING_MATCH_SHIPPED.name,
 ]
 
 

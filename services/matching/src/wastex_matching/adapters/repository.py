@@ -22,6 +22,7 @@ from sqlalchemy import (
     Row,
     Table,
     and_,
+    case,
     func,
     insert,
     or_,
@@ -58,6 +59,7 @@ from wastex_matching.domain.model import (
     OfferSlot,
     Point,
     Window,
+    tonnes_held,
 )
 from wastex_matching.domain.reoptimise import ProposalIndex, ProvisionalMatch
 from wastex_shared.events.catalog import EnterpriseFacts, LicenceFacts, SiteAdded
@@ -141,6 +143,8 @@ class MatchRecord:
     #: Who called a CONFIRMED match's shipment off before it left, and why.
     cancelled_by: str | None = None
     cancel_reason: str | None = None
+    #: The tonnes a CONFIRMED match's shipment left with (decision 032), once dispatched.
+    shipped_tonnes: Decimal | None = None
     explanation: str = ""
     alternatives: tuple[Alternative, ...] = field(default=())
     generation: int = 0
@@ -153,6 +157,21 @@ class MatchRecord:
 
     def is_party(self, enterprise_id: str) -> bool:
         return enterprise_id in (self.supplier_enterprise_id, self.recycler_enterprise_id)
+
+    @property
+    def held_tonnes(self) -> Decimal:
+        """What it holds of its offer, demand and licence year: its tonnes, or what left
+        under it when that was less (decision 032)."""
+        return tonnes_held(self.tonnes, self.shipped_tonnes)
+
+
+def _held_column() -> ColumnElement[Any]:
+    """`tonnes_held` in SQL: what a fixed match holds, where commitments are counted."""
+    m = MATCHES.c
+    return case(
+        (and_(m.shipped_tonnes.is_not(None), m.shipped_tonnes < m.tonnes), m.shipped_tonnes),
+        else_=m.tonnes,
+    )
 
 
 def _alternatives_json(items: Sequence[Alternative]) -> str:
@@ -190,10 +209,15 @@ def _tonnes(value: Any) -> Decimal:
     return Decimal(value).quantize(KILOGRAM)
 
 
+def _tonnes_or_none(value: Any) -> Decimal | None:
+    return None if value is None else _tonnes(value)
+
+
 def to_record(row: MatchRow | Row[Any]) -> MatchRecord:
     values: dict[str, Any] = {f.name: getattr(row, f.name) for f in _RECORD_FIELDS}
     values["status"] = MatchStatus(row.status)
     values["alternatives"] = _alternatives_from(row.alternatives)
+    values["shipped_tonnes"] = _tonnes_or_none(row.shipped_tonnes)
     return MatchRecord(**values)
 
 
@@ -508,10 +532,11 @@ async def licence_committed_tonnes(session: AsyncSession, match: MatchRecord, ye
 async def _others_fixed(
     session: AsyncSession, match: MatchRecord, *where: ColumnElement[bool]
 ) -> Decimal:
-    """The tonnes of the accepted and confirmed matches `where` says, but `match`."""
+    """The tonnes the accepted and confirmed matches `where` says, but `match`, hold (a
+    shipped one what left under it when lighter: decision 032)."""
     fixed = [str(status) for status in FIXED]
     total = await session.execute(
-        select(func.coalesce(func.sum(MATCHES.c.tonnes), 0)).where(
+        select(func.coalesce(func.sum(_held_column()), 0)).where(
             *where, MATCHES.c.status.in_(fixed), MATCHES.c.id != match.id
         )
     )
@@ -791,7 +816,9 @@ async def live_matches(session: AsyncSession, known: LiveMatches | None) -> Live
     m = MATCHES.c
     columns = (m.id, m.offer_id, m.demand_id, m.licence_id, m.tonnes, m.licence_year)
     match_rows: Result[Any] = await session.execute(
-        select(*columns, m.status, m.version).where(m.status.in_(live)).order_by(m.id)
+        select(*columns, m.shipped_tonnes, m.status, m.version)
+        .where(m.status.in_(live))
+        .order_by(m.id)
     )
     fixed: list[FixedMatch] = []
     proposals: dict[str, tuple[ProvisionalMatch, int]] = {}
@@ -806,7 +833,8 @@ async def live_matches(session: AsyncSession, known: LiveMatches | None) -> Live
                 offer_id=r.offer_id,
                 demand_id=r.demand_id,
                 licence_id=r.licence_id,
-                tonnes=tonnes,
+                # A lighter load gave the rest back (decision 032).
+                tonnes=tonnes_held(tonnes, _tonnes_or_none(r.shipped_tonnes)),
                 licence_year=r.licence_year,
             )
         )
@@ -1130,7 +1158,7 @@ async def holds_on_amended_listings(
                 select(
                     column.label("listing_id"),
                     m.id,
-                    m.tonnes,
+                    _held_column().label("tonnes"),
                     m.status,
                     m.supplier_accepted_at,
                     m.recycler_accepted_at,

@@ -174,6 +174,8 @@ class MatchRow(MatchingTable, table=True):
     recycler_district: str = Field(index=True, max_length=64)
     waste_code: str = Field(max_length=8)
     tonnes: Decimal = Field(sa_column=_tonnes())
+    #: What its shipment left with (set once, at dispatch): it holds min(tonnes, this).
+    shipped_tonnes: Decimal | None = Field(default=None, sa_column=_tonnes(nullable=True))
     distance_km: Decimal = Field(sa_column=Column(Numeric(10, 3), nullable=False))
     co2e_kg: Decimal = Field(sa_column=Column(Numeric(16, 3), nullable=False))
     avoided_co2e_kg: Decimal | None = Field(

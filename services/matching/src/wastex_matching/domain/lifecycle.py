@@ -12,8 +12,9 @@ accepted, the match is *fixed*: it keeps its tonnes (offer, demand and licence c
 while the other party decides, and re-optimisation works around it. Either party may
 still reject before confirmation (an acceptance is withdrawn by rejecting). CONFIRMED is
 final here (shipments follow in the ledger), unless a party calls its shipment off in the
-ledger before dispatch: then it is CANCELLED and gives its tonnes back. REJECTED, EXPIRED,
-SUPERSEDED and CANCELLED are terminal.
+ledger before dispatch: then it is CANCELLED and gives its tonnes back. Once dispatched it
+stays CONFIRMED and records the load; a lighter one holds only what left (decision 032).
+REJECTED, EXPIRED, SUPERSEDED and CANCELLED are terminal.
 
 Every illegal move raises `DomainError("INVALID_TRANSITION")`, including accepting twice:
 the caller deduplicates redelivered commands by id, so a second accept is a user error.

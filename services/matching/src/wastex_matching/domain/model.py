@@ -203,13 +203,22 @@ def covered_until(licence: LicenceView, code: str, licences: Iterable[LicenceVie
     return end
 
 
+def tonnes_held(tonnes: Decimal, shipped: Decimal | None) -> Decimal:
+    """What a confirmed match holds of its offer, its demand and its licence's year: its
+    tonnes until its shipment leaves, then the load when lighter (decision 032: the
+    shortfall is given back; a heavier load, up to the ledger's allowance, takes nothing
+    more)."""
+    return tonnes if shipped is None else min(tonnes, shipped)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FixedMatch:
     """An accepted or confirmed match: not re-optimised, and it consumes capacity.
 
-    It takes `tonnes` off its offer and its demand, and off licence `licence_id`'s annual
-    remaining when `licence_year` is the current year or a later one (a match of last year
-    does not use this year's licensed tonnage; `capacity.licence_year`).
+    It takes `tonnes` (what it holds: `tonnes_held`) off its offer and its demand, and off
+    licence `licence_id`'s annual remaining when `licence_year` is the current year or a
+    later one (a match of last year does not use this year's licensed tonnage;
+    `capacity.licence_year`).
     """
 
     match_id: str

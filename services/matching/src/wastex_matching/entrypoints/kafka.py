@@ -1,5 +1,6 @@
 """Kafka entrypoint (one consumer group): the catalog facts matching keeps read models of,
-and the ledger's shipments called off before they left (their matches are cancelled)."""
+and the ledger's shipments called off before they left (their matches are cancelled) or
+dispatched (a lighter load gives the rest back: decision 032)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from wastex_shared.topics import (
     CATALOG_SITE_ADDED,
     CATALOG_SITE_AMENDED,
     LEDGER_SHIPMENT_CANCELLED,
+    LEDGER_SHIPMENT_DISPATCHED,
 )
 
 #: Consumed by the `matching` group, and re-read from offset 0 by replay.
@@ -50,7 +52,7 @@ CATALOG_TOPICS = [
 
 
 #: The ledger's facts on confirmed matches (not read models: replay leaves them be).
-LEDGER_TOPICS = [LEDGER_SHIPMENT_CANCELLED.name]
+LEDGER_TOPICS = [LEDGER_SHIPMENT_CANCELLED.name, LEDGER_SHIPMENT_DISPATCHED.name]
 
 
 def matching_consumer(service: MatchingService, settings: MatchingSettings) -> EventConsumer:

@@ -137,6 +137,7 @@ CHANGES: Final = (
     "matching.match-expired",
     "matching.match-superseded",
     "matching.match-cancelled",
+    "matching.match-shipped",
 )
 
 
@@ -180,7 +181,8 @@ class Subscription:
         description=(
             "The caller's matches (all a regulator or admin may see) as their status changes: "
             "accepted by one side, confirmed, rejected, expired, superseded or cancelled (its "
-            "shipment called off before it left); each pushed as it stands when read."
+            "shipment called off before it left), and once its shipment left (shippedTonnes); "
+            "each pushed as it stands when read."
         )
     )
     async def match_changed(self, info: Info) -> AsyncGenerator[MatchType, None]:

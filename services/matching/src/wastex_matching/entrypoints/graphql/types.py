@@ -151,6 +151,11 @@ class MatchType:
         description="The party that called a CONFIRMED match's shipment off before it left."
     )
     cancel_reason: str | None
+    shipped_tonnes: Decimal | None = strawberry.field(
+        description="What a CONFIRMED match's shipment left with (null until dispatched). "
+        "A lighter load holds only what left: the rest went back to the offer, the demand "
+        "and the licence's year (decision 032)."
+    )
     proposed_at: datetime
     updated_at: datetime
     explanation: str
@@ -223,6 +228,7 @@ def match_for(principal: Principal, record: MatchRecord) -> MatchType:
         expiry_reason=record.expiry_reason,
         cancelled_by=PartyType(record.cancelled_by) if record.cancelled_by else None,
         cancel_reason=record.cancel_reason,
+        shipped_tonnes=record.shipped_tonnes,
         proposed_at=_aware(record.proposed_at),
         updated_at=_aware(record.updated_at),
         explanation=record.explanation,
