@@ -260,3 +260,41 @@ async def test_a_redrive_signs_only_for_whom_the_original_on_its_topic_proves(
     assert redriven.value == genuine
     signed = dict(redriven.headers)["authorization"].decode()
     assert verify_token(jwt, signed.removeprefix("Bearer ")).enterprise_id == "ent-a"
+
+
+async def test_a_letter_naming_no_position_does_not_stop_the_others_going(
+    empty_broker: str,
+) -> None:
+    """A letter whose `x-original-offset` (or partition) is left out, garbled or negative
+    made the proof's seek raise, and the whole re-drive stopped with "cannot sign re-driven
+    messages: Offset must be a positive integer": one forged letter kept every other from
+    going. It now does not go itself, and says why."""
+    jwt = ServiceSettings().jwt
+    topic, group = "ingest.ledger-reports.v1", f"g{uuid.uuid4().hex[:8]}"
+    genuine = b'{"id": "genuine"}'
+    producer = AIOKafkaProducer(bootstrap_servers=empty_broker)
+    await producer.start()
+    try:
+        token = issue_token(jwt, Role.ENTERPRISE, "ent-a")
+        auth = [("authorization", f"Bearer {token}".encode())]
+        await producer.send_and_wait(topic, genuine, key=b"k", headers=auth)
+        for partition, offset in ((b"-1", b"0"), (b"0", b"garbage"), (b"0", b"-3"), (b"0", b"0")):
+            headers = [
+                ("x-error-type", b"BALANCE_VIOLATION"),
+                ("x-original-topic", topic.encode()),
+                ("x-original-partition", partition),
+                ("x-original-offset", offset),
+                ("x-authenticated-source", b"ent-a"),
+            ]
+            await producer.send_and_wait(dlq_for(group), genuine, key=b"k", headers=headers)
+    finally:
+        await producer.stop()
+    skipped: list[tuple[DeadLetter, str]] = []
+    sent = await redrive_letters(empty_broker, group, Filter(), jwt=jwt, skipped=skipped)
+    assert [letter.offset for letter in sent] == [3]
+    why = f"it names no position of its original on {topic} to prove whom it came from"
+    assert [(letter.offset, reason) for letter, reason in skipped] == [
+        (0, why),
+        (1, why),
+        (2, why),
+    ]

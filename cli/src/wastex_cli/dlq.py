@@ -128,6 +128,12 @@ class DeadLetter:
         return None
 
     @property
+    def positioned(self) -> bool:
+        """It names a place its original could be read at (a letter's headers are anyone's
+        to write: an offset left out or garbled reads as -1)."""
+        return self.original_partition >= 0 and self.original_offset >= 0
+
+    @property
     def origin(self) -> str:
         return f"{self.original_topic}[{self.original_partition}]@{self.original_offset}"
 
@@ -341,6 +347,8 @@ async def originals(bootstrap: str, letters: list[DeadLetter]) -> dict[str, Any]
     await consumer.start()
     try:
         for letter in letters:
+            if not letter.positioned:
+                continue  # nothing to seek: `unproven` says why
             tp = TopicPartition(letter.original_topic, letter.original_partition)
             consumer.assign([tp])
             consumer.seek(tp, letter.original_offset)
@@ -359,6 +367,11 @@ def unproven(letter: DeadLetter, original: Any, jwt: JwtConfig) -> str | None:
     write the DLQ topic can write a letter and its `x-authenticated-source`: what proves the
     enterprise is the original on its topic, the same message under a token of that
     enterprise, valid when the broker took it (`broker_time`; without it, now)."""
+    if not letter.positioned:
+        return (
+            f"it names no position of its original on {letter.original_topic} to prove whom "
+            "it came from"
+        )
     if original is None:
         return (
             f"its original ({letter.origin}) is no longer on the broker to prove whom it came "
