@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -12,7 +13,15 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import MetaData
 from typer.testing import CliRunner
 
-from wastex_cli.dlq import REDRIVE_OF, DeadLetter, Filter, read_all, redrive_letters
+from wastex_cli.dlq import (
+    IDLE_SECONDS,
+    REDRIVE_OF,
+    DeadLetter,
+    Filter,
+    originals,
+    read_all,
+    redrive_letters,
+)
 from wastex_cli.main import app
 from wastex_shared.auth import Role, issue_token, verify_token
 from wastex_shared.envelope import Envelope
@@ -298,3 +307,30 @@ async def test_a_letter_naming_no_position_does_not_stop_the_others_going(
         (1, why),
         (2, why),
     ]
+
+
+async def test_letters_whose_originals_aged_out_of_a_quiet_partition_are_not_each_waited_for(
+    empty_broker: str,
+) -> None:
+    """Dead letters are kept 30 days, ingest messages 7: a partition that heard nothing
+    since is empty, and each seek into it waited the idle time, 2 s a letter (a re-drive or
+    a dry run over a thousand such letters took over half an hour). One wait now tells that
+    the partition holds nothing from there on. Offsets past the log's end stand for those
+    aged out here (the test broker keeps everything)."""
+    topic = "ingest.ledger-reports.v1"
+    producer = AIOKafkaProducer(bootstrap_servers=empty_broker)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b"kept", key=b"k")
+    finally:
+        await producer.stop()
+    gone = [
+        DeadLetter(n, "BALANCE_VIOLATION", "", topic, 0, 1_000 + n, "k", None, None, None, "a")
+        for n in range(20)
+    ]
+    there = replace(gone[0], offset=20, original_offset=0)
+    started = asyncio.get_running_loop().time()
+    found = await originals(empty_broker, [*gone, there])
+    took = asyncio.get_running_loop().time() - started
+    assert [record.value for record in found.values()] == [b"kept"]
+    assert took < 8 * IDLE_SECONDS  # 20 letters waited for one by one: 20 × IDLE_SECONDS

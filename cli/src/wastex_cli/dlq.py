@@ -333,7 +333,13 @@ def signs_for(letter: DeadLetter) -> bool:
 
 async def originals(bootstrap: str, letters: list[DeadLetter]) -> dict[str, Any]:
     """The records still on the broker at the letters' original positions, by `origin`
-    (one gone with its topic's retention is left out)."""
+    (one gone with its topic's retention is left out).
+
+    A seek that reads nothing waits `IDLE_SECONDS`: the partition holds nothing from that
+    offset on (or nothing at all: retention emptied it and the seek fell back to its start).
+    Letters are read by partition, lowest offset first, so the letters at or after such an
+    offset are not waited for again: a DLQ keeps its letters longer than an ingest topic
+    its messages, and a quiet partition aged out cost every one of its letters that wait."""
     found: dict[str, Any] = {}
     if not letters:
         return found
@@ -346,16 +352,25 @@ async def originals(bootstrap: str, letters: list[DeadLetter]) -> dict[str, Any]
     )
     await consumer.start()
     try:
-        for letter in letters:
+        #: Per partition, the lowest offset from which it was found to hold nothing.
+        empty_from: dict[TopicPartition, int] = {}
+        in_order = sorted(
+            letters, key=lambda d: (d.original_topic, d.original_partition, d.original_offset)
+        )
+        for letter in in_order:
             if not letter.positioned:
                 continue  # nothing to seek: `unproven` says why
             tp = TopicPartition(letter.original_topic, letter.original_partition)
+            if letter.original_offset >= empty_from.get(tp, letter.original_offset + 1):
+                continue
             consumer.assign([tp])
             consumer.seek(tp, letter.original_offset)
             fetched = await consumer.getmany(tp, timeout_ms=int(IDLE_SECONDS * 1000))
             # An offset out of the log's range reads from its start: another record.
             record = next(iter(fetched.get(tp, [])), None)
-            if record is not None and record.offset == letter.original_offset:
+            if record is None:
+                empty_from[tp] = letter.original_offset
+            elif record.offset == letter.original_offset:
                 found[letter.origin] = record
     finally:
         await consumer.stop()
