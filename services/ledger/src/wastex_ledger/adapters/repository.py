@@ -805,13 +805,15 @@ class Repository:
         prior-stock flag and month: received within the tolerance, or resolved as a gap that
         was part of the shipment (not a loss). A lighter load's gap is what it did not bring;
         a heavier one has none (it is credited its dispatched weight, decision 020), or a
-        negative one when it was booked whole before that, which takes the extra back out."""
+        negative one when it was booked whole before that, which takes the extra back out.
+        A receipt of 0 t (a load lost whole) books no entry: credited nothing, its whole
+        dispatched weight is the gap."""
         credited = entries.alias("credited")
-        gap = func.sum(manifests.c.dispatched_kilograms - credited.c.kilograms)
+        gap = func.sum(manifests.c.dispatched_kilograms - func.coalesce(credited.c.kilograms, 0))
         key = (manifests.c.waste_code, manifests.c.from_prior_stock, manifests.c.period)
         rows = await self.session.execute(
             select(*key, gap)
-            .join(
+            .outerjoin(
                 credited,
                 and_(
                     credited.c.manifest_id == manifests.c.id,
