@@ -41,9 +41,10 @@ being reported, so it enforces the inequalities that must hold at every point of
 
 A shipment counts at its dispatched (origin) weight while in transit and, once received,
 at its received weight up to the dispatched one (`Manifest.credited_tonnes`): so a receipt
-never takes its supplier past what it generated. A receipt is never refused: its weight is
-the receiver's measurement, and a gap over the tolerance is a discrepancy for the regulator,
-not a booking error.
+never takes its supplier past what it generated. A receipt is never refused for balance:
+its weight is the receiver's measurement, and a gap over the tolerance is a discrepancy for
+the regulator, not a booking error (only a weight over twice the dispatched one is refused,
+as a slip of unit: decision 020).
 
 A report, reversal, correction or dispatch is refused with `BALANCE_VIOLATION` when after
 it any check fails *and* that check is worse than before: a shortfall already in the books
