@@ -217,6 +217,19 @@ def test_a_letter_named_that_cannot_go_says_why(kafka_bootstrap: str) -> None:
     assert "re-drove 0 message(s)" in result.output
 
 
+def letter_headers(
+    topic: str, partition: bytes, offset: bytes, claimed: str
+) -> list[tuple[str, bytes]]:
+    """A dead letter's headers as anyone able to write the DLQ topic may write them."""
+    return [
+        ("x-error-type", b"BALANCE_VIOLATION"),
+        ("x-original-topic", topic.encode()),
+        ("x-original-partition", partition),
+        ("x-original-offset", offset),
+        ("x-authenticated-source", claimed.encode()),
+    ]
+
+
 async def test_a_redrive_signs_only_for_whom_the_original_on_its_topic_proves(
     empty_broker: str,
 ) -> None:
@@ -242,13 +255,7 @@ async def test_a_redrive_signs_only_for_whom_the_original_on_its_topic_proves(
             (genuine, 10_000, "ent-a"),  # its original is gone
         ]
         for value, offset, claimed in letters:
-            headers = [
-                ("x-error-type", b"BALANCE_VIOLATION"),
-                ("x-original-topic", topic.encode()),
-                ("x-original-partition", b"0"),
-                ("x-original-offset", str(offset).encode()),
-                ("x-authenticated-source", claimed.encode()),
-            ]
+            headers = letter_headers(topic, b"0", str(offset).encode(), claimed)
             await producer.send_and_wait(dlq_for(group), value, key=b"k", headers=headers)
     finally:
         await producer.stop()
@@ -288,13 +295,7 @@ async def test_a_letter_naming_no_position_does_not_stop_the_others_going(
         auth = [("authorization", f"Bearer {token}".encode())]
         await producer.send_and_wait(topic, genuine, key=b"k", headers=auth)
         for partition, offset in ((b"-1", b"0"), (b"0", b"garbage"), (b"0", b"-3"), (b"0", b"0")):
-            headers = [
-                ("x-error-type", b"BALANCE_VIOLATION"),
-                ("x-original-topic", topic.encode()),
-                ("x-original-partition", partition),
-                ("x-original-offset", offset),
-                ("x-authenticated-source", b"ent-a"),
-            ]
+            headers = letter_headers(topic, partition, offset, "ent-a")
             await producer.send_and_wait(dlq_for(group), genuine, key=b"k", headers=headers)
     finally:
         await producer.stop()
