@@ -155,6 +155,15 @@ def test_a_load_lost_whole_is_received_as_nothing_a_discrepancy(nothing: str) ->
     assert got.weight_gap_tonnes == D("-50.000")
     assert got.credited_tonnes == D("0.000")
     assert str(got.received_tonnes) == "0.000"  # not "-0.000"
+    # Whatever the tolerance: nothing arrived.
+    assert receive(dispatched(), nothing, tolerance="1").status is ManifestStatus.DISCREPANCY
+
+
+def test_a_negative_receipt_is_refused_saying_zero_is_taken() -> None:
+    with pytest.raises(DomainError) as caught:
+        receive(dispatched(), "-1")
+    assert (caught.value.code, caught.value.field) == ("INVALID_QUANTITY", "tonnes")
+    assert "0 for a load lost whole" in caught.value.message
 
 
 @pytest.mark.parametrize(

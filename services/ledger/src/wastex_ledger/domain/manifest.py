@@ -317,7 +317,8 @@ class Manifest:
                 "tonnes",
             )
         gap = received - self.dispatched_tonnes
-        over = abs(gap) > tolerance * self.dispatched_tonnes
+        # A load lost whole is a discrepancy whatever the tolerance (which may be 1).
+        over = received == 0 or abs(gap) > tolerance * self.dispatched_tonnes
         return replace(
             self,
             status=ManifestStatus.DISCREPANCY if over else ManifestStatus.RECEIVED,
@@ -388,6 +389,14 @@ class Manifest:
                 f"manifest {self.id} is {self.status}; only a DISCREPANCY can be resolved",
                 "manifestId",
             )
+        if cause is not GapCause.LOSS_IN_TRANSIT and self.received_tonnes == 0:
+            # Else a load that never came would count as shipped (`part_of_shipment`).
+            raise DomainError(
+                errors.INVALID_CAUSE,
+                f"nothing of manifest {self.id} arrived: no scale or drying makes a whole "
+                "load weigh nothing; a load lost whole is LOSS_IN_TRANSIT",
+                "cause",
+            )
         if cause is GapCause.LOSS_IN_TRANSIT and self.weight_gap_tonnes > 0:
             raise DomainError(
                 errors.INVALID_CAUSE,
@@ -431,11 +440,16 @@ def received_weight(value: TonnesInput) -> Decimal:
     nothing, and its manifest must still end, as a discrepancy the parties put down to
     LOSS_IN_TRANSIT, instead of staying on the road for ever."""
     try:
-        if exact_tonnes(value) == 0:
-            return NOTHING
+        weight = exact_tonnes(value)
     except QuantityError:
-        pass  # refused below, with the ledger's code
-    return parse_tonnes(value)
+        return parse_tonnes(value)  # refused, with the ledger's code and message
+    if weight < 0:
+        raise DomainError(
+            errors.INVALID_QUANTITY,
+            "a received weight cannot be negative (0 for a load lost whole)",
+            "tonnes",
+        )
+    return NOTHING if weight == 0 else parse_tonnes(value)
 
 
 def credited(received: Decimal, dispatched: Decimal) -> Decimal:
