@@ -482,6 +482,10 @@ class MatchingService:
         released = record.held_tonnes - updated.held_tonnes
         if released > 0:
             await self._market_changed(uow)  # the shortfall comes free; before the match
+        else:
+            # Nothing comes free, but the market version still comes first (lock order): a
+            # later message of the batch may bump it, after this one counted a match write.
+            await repo.hold_market_version(uow.session)
         try:
             updated = await self._save(uow, record, updated)
         except DomainError as err:  # the match changed meanwhile: read it again

@@ -9,6 +9,7 @@ a lock, then lets the first go on. On SQLite (one writer at a time) they simply 
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -24,7 +25,12 @@ from wastex_shared.envelope import Envelope
 from wastex_shared.messaging import EventConsumer
 from wastex_shared.storage import UnitOfWorkFactory, dialect_of
 
-from .test_graphql_lifecycle import nearer_recycler, propose, shipment_cancelled
+from .test_graphql_lifecycle import (
+    nearer_recycler,
+    propose,
+    shipment_cancelled,
+    shipment_dispatched,
+)
 
 #: The steel works turning a proposal down, or accepting it.
 MUTATIONS = {
@@ -236,3 +242,43 @@ async def test_an_acceptance_and_a_batch_re_run_message_by_message_take_turns(
     cancelled = await service.get(confirmed)
     assert cancelled is not None
     assert cancelled.status is MatchStatus.CANCELLED
+
+
+async def test_an_acceptance_and_a_batch_with_a_full_load_dispatched_take_turns(
+    api: Api,
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+    uow_factory: UnitOfWorkFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch whose first message dispatched a confirmed match with its whole load (it
+    frees nothing, so it changed no market) counted its match write, then a posting went
+    for the market version; the acceptance of a proposal held the market version and went
+    for the match-writes counter. A deadlock, broken by aborting one of them."""
+    confirmed, _, proposal = await confirmed_and_proposed(api, service, consumer, catalog)
+
+    counted, go = pause_after(monkeypatch, "note_match_writes")
+    batch = asyncio.create_task(
+        catalog.feed(
+            consumer,
+            shipment_dispatched(confirmed, "120.500", planned="120.500"),
+            catalog.offer("slag-3", "steel", "steel-site", QINGSHAN_STEEL, tonnes="30"),
+        )
+    )
+    await counted.wait()  # the batch holds the match-writes counter
+    # The mutation runs an aborted transaction again (`retry_conflicts`): count its tries.
+    tries, accept = [], service.accept
+
+    async def counting(*args: Any) -> MatchRecord:
+        tries.append(args)
+        return await accept(*args)
+
+    monkeypatch.setattr(service, "accept", counting)
+    answer = asyncio.create_task(api.as_(Role.ENTERPRISE, "steel").execute(ACCEPT, id=proposal.id))
+    body = await both_done(uow_factory, go, answer, batch, consumer)
+    assert body["data"]["acceptMatch"]["match"]["status"] == "ACCEPTED_BY_SUPPLIER"
+    assert len(tries) == 1  # not aborted to break a deadlock
+    shipped = await service.get(confirmed)
+    assert shipped is not None
+    assert shipped.shipped_tonnes == Decimal("120.500")

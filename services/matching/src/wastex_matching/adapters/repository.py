@@ -80,7 +80,9 @@ CLOSED_LISTING = ("WITHDRAWN", "EXPIRED")
 #: proposal being accepted, a rejection beside a batch with a posting and a cancellation),
 #: and PostgreSQL aborted one of them after a second. So whatever writes matches counts them
 #: (`note_match_writes`) before it locks or writes any, and bumps the market version, if it
-#: changes the market, before that.
+#: changes the market, before that. A consumer handler writing a match that changes no market
+#: (a load dispatched whole) still holds the version first: a later message of its batch
+#: may bump it.
 #:
 #: Licence and listing rows are locked only under the market version: a consumer batch
 #: bumps it before it queues any (every handler writing them changes the market), and an
