@@ -2,9 +2,11 @@
 order): interleaved at the worst moment, they wait for each other instead of deadlocking.
 
 On PostgreSQL a deadlock is broken after `deadlock_timeout` (1 s) by aborting one of the
-transactions: a mutation then answered SERVICE_UNAVAILABLE, a consumer batch was retried.
-Each test pauses one transaction once it holds a lock, lets the other run until it waits for
-a lock, then lets the first go on. On SQLite (one writer at a time) they simply take turns."""
+transactions: a consumer batch is then retried, a mutation run again (`retry_conflicts`)
+with nothing to show for it in its answer, so each test counts the mutation's tries as well
+as the batch's retries. Each test pauses one transaction once it holds a lock, lets the other
+run until it waits for a lock, then lets the first go on. On SQLite (one writer at a time)
+they simply take turns."""
 
 from __future__ import annotations
 
@@ -56,6 +58,23 @@ def pause_after(monkeypatch: pytest.MonkeyPatch, name: str) -> tuple[asyncio.Eve
     return reached, go
 
 
+def count_tries(
+    monkeypatch: pytest.MonkeyPatch, service: MatchingService, name: str
+) -> list[tuple[Any, ...]]:
+    """The arguments of each run of `service.<name>` from now on. A mutation runs its
+    transaction again when PostgreSQL aborts it to break a deadlock (`retry_conflicts`) and
+    answers as if nothing had happened: one run means it took turns, two that it deadlocked."""
+    tries: list[tuple[Any, ...]] = []
+    method = getattr(service, name)
+
+    async def counted(*args: Any) -> Any:
+        tries.append(args)
+        return await method(*args)
+
+    monkeypatch.setattr(service, name, counted)
+    return tries
+
+
 async def someone_waits_for_a_lock(uow: UnitOfWorkFactory) -> None:
     """Until a transaction waits for a row lock (PostgreSQL). SQLite shows no waiters: a
     writer there waits for the one write lock, so a moment is given it to get there."""
@@ -75,15 +94,16 @@ async def both_done(
     answer: asyncio.Task[Any],
     batch: asyncio.Task[Any],
     consumer: EventConsumer,
+    tries: list[tuple[Any, ...]],
 ) -> Any:
     """Let the paused transaction go once the other waits for a lock; the answer's body once
-    both are done, neither aborted and handled again."""
+    both are done, neither aborted and run again (`tries`: the mutation's, `count_tries`)."""
     await someone_waits_for_a_lock(uow)
     go.set()
     body = await answer
     assert "errors" not in body, body["errors"]
     await batch
-    assert consumer.stats.retries == 0
+    assert (consumer.stats.retries, len(tries)) == (0, 1), "aborted to break a deadlock"
     return body
 
 
@@ -120,13 +140,15 @@ async def test_a_party_answering_a_proposal_a_round_supersedes_waits_for_the_rou
 ) -> None:
     """The round held the match-writes counter and went for the proposal's row; the
     mutation held that row (locked first, so that acceptances take turns) and went for the
-    counter: a deadlock, and on PostgreSQL the mutation answered SERVICE_UNAVAILABLE."""
+    counter: a deadlock; on PostgreSQL the mutation was aborted (SERVICE_UNAVAILABLE, then
+    run again by `retry_conflicts`, refused as superseded)."""
     match_id = await propose(service, consumer, catalog)
     await catalog.feed(consumer, *nearer_recycler(catalog))  # the next round supersedes it
     counted, go = pause_after(monkeypatch, "note_match_writes")
     round_ = asyncio.create_task(service.reoptimise())
     await counted.wait()  # the round's write holds the counter
     document, field, variables = MUTATIONS[mutation]
+    tries = count_tries(monkeypatch, service, mutation)
     answer = asyncio.create_task(
         api.as_(Role.ENTERPRISE, "steel").execute(document, id=match_id, **variables)
     )
@@ -136,6 +158,7 @@ async def test_a_party_answering_a_proposal_a_round_supersedes_waits_for_the_rou
     body = await answer
     assert "errors" not in body, body["errors"]
     assert body["data"][field]["userErrors"][0]["code"] == "INVALID_TRANSITION"
+    assert len(tries) == 1, "aborted to break a deadlock, then refused as superseded"
     report = await round_
     assert (report.proposed, report.superseded) == (1, 1)
     record = await service.get(match_id)
@@ -165,12 +188,13 @@ async def test_a_rejection_and_a_batch_cancelling_a_shipment_take_turns(
         )
     )
     await bumped.wait()  # the batch holds the market version
+    tries = count_tries(monkeypatch, service, "reject")
     answer = asyncio.create_task(
         api.as_(Role.ENTERPRISE, "cement").execute(
             REJECT, id=proposal.id, reason="kiln down for repairs"
         )
     )
-    body = await both_done(uow_factory, go, answer, batch, consumer)
+    body = await both_done(uow_factory, go, answer, batch, consumer, tries)
     assert body["data"]["rejectMatch"]["match"]["status"] == "REJECTED"
     cancelled = await service.get(confirmed)
     assert cancelled is not None
@@ -192,6 +216,7 @@ async def test_an_acceptance_and_a_batch_amending_its_offer_and_licence_take_tur
     posted = catalog.offer("slag-1", "steel", "steel-site", QINGSHAN_STEEL, tonnes="120.500")
 
     locked, go = pause_after(monkeypatch, "licence")
+    tries = count_tries(monkeypatch, service, "accept")
     answer = asyncio.create_task(api.as_(Role.ENTERPRISE, "steel").execute(ACCEPT, id=match_id))
     await locked.wait()  # the acceptance holds the licence row
     batch = asyncio.create_task(
@@ -201,7 +226,7 @@ async def test_an_acceptance_and_a_batch_amending_its_offer_and_licence_take_tur
             catalog.amended_licence("cement-lic", "cement", ["SW01", "SW02"], 2, capacity="60000"),
         )
     )
-    body = await both_done(uow_factory, go, answer, batch, consumer)
+    body = await both_done(uow_factory, go, answer, batch, consumer, tries)
     assert body["data"]["acceptMatch"]["match"]["status"] == "ACCEPTED_BY_SUPPLIER"
     async with uow_factory.reading() as unit:
         licence = await repo.licence(unit.session, "cement-lic")
@@ -226,6 +251,7 @@ async def test_an_acceptance_and_a_batch_re_run_message_by_message_take_turns(
     assert proposal.offer_id == "slag-2"
 
     counted, go = pause_after(monkeypatch, "note_match_writes")
+    tries = count_tries(monkeypatch, service, "accept")
     answer = asyncio.create_task(api.as_(Role.ENTERPRISE, "steel").execute(ACCEPT, id=proposal.id))
     await counted.wait()  # the acceptance holds the match-writes counter
     batch = asyncio.create_task(
@@ -236,7 +262,7 @@ async def test_an_acceptance_and_a_batch_re_run_message_by_message_take_turns(
             shipment_cancelled(confirmed, "cement", "kiln down for repairs"),
         )
     )
-    body = await both_done(uow_factory, go, answer, batch, consumer)
+    body = await both_done(uow_factory, go, answer, batch, consumer, tries)
     assert body["data"]["acceptMatch"]["match"]["status"] == "ACCEPTED_BY_SUPPLIER"
     assert consumer.stats.dead_lettered == 1  # the refused cancellation, parked
     cancelled = await service.get(confirmed)
@@ -267,18 +293,10 @@ async def test_an_acceptance_and_a_batch_with_a_full_load_dispatched_take_turns(
         )
     )
     await counted.wait()  # the batch holds the match-writes counter
-    # The mutation runs an aborted transaction again (`retry_conflicts`): count its tries.
-    tries, accept = [], service.accept
-
-    async def counting(*args: Any) -> MatchRecord:
-        tries.append(args)
-        return await accept(*args)
-
-    monkeypatch.setattr(service, "accept", counting)
+    tries = count_tries(monkeypatch, service, "accept")
     answer = asyncio.create_task(api.as_(Role.ENTERPRISE, "steel").execute(ACCEPT, id=proposal.id))
-    body = await both_done(uow_factory, go, answer, batch, consumer)
+    body = await both_done(uow_factory, go, answer, batch, consumer, tries)
     assert body["data"]["acceptMatch"]["match"]["status"] == "ACCEPTED_BY_SUPPLIER"
-    assert len(tries) == 1  # not aborted to break a deadlock
     shipped = await service.get(confirmed)
     assert shipped is not None
     assert shipped.shipped_tonnes == Decimal("120.500")
