@@ -170,18 +170,26 @@ async def _lightened(
     today: date,
 ) -> None:
     """The offer and the demand with the allocation lowered to `kept` tonnes."""
+    offer, demand = await _listings_of(repository, allocation)
+    offer, why_offer = _given_back(offer.ship(allocation.match_id, kept), today)
+    demand, why_demand = _given_back(demand.ship(allocation.match_id, kept), today)
+    changed: tuple[Listing, Listing] = (offer, demand)
+    for listing, reason in zip(changed, (why_offer, why_demand), strict=True):
+        version = await repository.save_listing(listing, at)
+        await publish_update(uow, listing, version, reason, allocation.match_id, cause)
+
+
+async def _listings_of(
+    repository: CatalogRepository, allocation: MatchAllocation
+) -> tuple[Offer, Demand]:
+    """The allocation's offer and demand, locked in that order (the release path's)."""
     stored_offer = await repository.offer(allocation.offer_id, for_update=True)
     if stored_offer is None:
         raise NotFound("offer", allocation.offer_id, "offerId")
     stored_demand = await repository.demand(allocation.demand_id, for_update=True)
     if stored_demand is None:
         raise NotFound("demand", allocation.demand_id, "demandId")
-    offer, why_offer = _given_back(stored_offer.entity.ship(allocation.match_id, kept), today)
-    demand, why_demand = _given_back(stored_demand.entity.ship(allocation.match_id, kept), today)
-    changed: tuple[Listing, Listing] = (offer, demand)
-    for listing, reason in zip(changed, (why_offer, why_demand), strict=True):
-        version = await repository.save_listing(listing, at)
-        await publish_update(uow, listing, version, reason, allocation.match_id, cause)
+    return stored_offer.entity, stored_demand.entity
 
 
 async def _move(
@@ -196,13 +204,7 @@ async def _move(
     today: date | None,
 ) -> None:
     """Hold the allocation's tonnes, or (given `today`) give them back."""
-    stored_offer = await repository.offer(allocation.offer_id, for_update=True)
-    if stored_offer is None:
-        raise NotFound("offer", allocation.offer_id, "offerId")
-    stored_demand = await repository.demand(allocation.demand_id, for_update=True)
-    if stored_demand is None:
-        raise NotFound("demand", allocation.demand_id, "demandId")
-    offer, demand = stored_offer.entity, stored_demand.entity
+    offer, demand = await _listings_of(repository, allocation)
     if hold:
         _check_consistent(facts, offer, demand)
         changed: tuple[Listing, Listing] = (
