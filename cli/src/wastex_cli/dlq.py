@@ -178,15 +178,20 @@ def _bootstrap(bootstrap: str | None) -> str:
     return address
 
 
-async def read_all(bootstrap: str, topic: str) -> AsyncGenerator[Any, None]:
-    """Every record of `topic`, all partitions, from offset 0 until it stays quiet."""
-    consumer = AIOKafkaConsumer(
+def _reader(bootstrap: str, max_poll_records: int) -> AIOKafkaConsumer:
+    """A consumer of no group (it commits nothing), from the earliest offset kept."""
+    return AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        max_poll_records=1000,
+        max_poll_records=max_poll_records,
     )
+
+
+async def read_all(bootstrap: str, topic: str) -> AsyncGenerator[Any, None]:
+    """Every record of `topic`, all partitions, from offset 0 until it stays quiet."""
+    consumer = _reader(bootstrap, max_poll_records=1000)
     try:
         await consumer.start()
         partitions = consumer.partitions_for_topic(topic)
@@ -343,13 +348,7 @@ async def originals(bootstrap: str, letters: list[DeadLetter]) -> dict[str, Any]
     found: dict[str, Any] = {}
     if not letters:
         return found
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_poll_records=1,
-    )
+    consumer = _reader(bootstrap, max_poll_records=1)
     await consumer.start()
     try:
         #: Per partition, the lowest offset from which it was found to hold nothing.
