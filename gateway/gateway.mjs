@@ -159,6 +159,12 @@ const gateway = createGatewayRuntime({
   supergraph: () => readFile(SUPERGRAPH, 'utf8'),
   pollingInterval: POLL_MS || undefined,
   transportEntries,
+  // Entities fetched from another subgraph (`_entities`) are batched but not cached. The
+  // loader lives as long as the operation's context, and a subscription's context lasts
+  // as long as the subscription: cached, every event after the first about the same
+  // entity (offerChanged's offer, matchProposed's offer …) repeated it as first read.
+  // A query asking for one entity twice now sends it twice in one batch.
+  __experimental__batchDelegateOptions: { cache: false },
   propagateHeaders: {
     fromClientToSubgraphs({ request, context }) {
       const token = authorizationOf(request, context);
