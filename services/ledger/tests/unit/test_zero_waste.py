@@ -226,3 +226,12 @@ def test_thresholds_are_judged_on_the_exact_fraction_not_the_one_shown(
     result = {r.key: r for r in assess("ent", RULES, facts(generated="100", **columns)).results}
     assert result[key].passed is passed
     assert result[key].detail.startswith(detail)
+
+
+def test_the_discrepancy_rule_counts_unresolved_ones_and_says_so() -> None:
+    """A regulator reading "0 manifest(s) with a weight discrepancy" beside a resolved one
+    in `discrepancies` was told something untrue: the rule counts the unresolved ones."""
+    details = {r.key: r.detail for r in assess("ent-steel", RULES, GOOD).results}
+    assert details["no-open-discrepancies"] == (
+        "0 manifest(s) with an unresolved weight discrepancy in 2026"
+    )

@@ -223,7 +223,7 @@ def evaluate(rule: Rule, facts: Facts) -> RuleResult:
                 count == 0,
                 str(count),
                 "0",
-                f"{count} manifest(s) with a weight discrepancy in {facts.year}",
+                f"{count} manifest(s) with an unresolved weight discrepancy in {facts.year}",
             )
         case "no_unmatched_hazardous_stock":
             limit = threshold if threshold is not None else Decimal(0)
