@@ -554,3 +554,17 @@ async def test_the_token_is_read_whatever_the_case_of_its_header_name(
         assert dict(parked[0].headers)["x-error-type"] == b"UNAUTHENTICATED"
         assert b"more than one authorization header" in dict(parked[0].headers)["x-error"]
         assert await after_the_last(api, {steel.enterprise: (3, 0)}) == {steel.enterprise: (3, 0)}
+
+
+async def test_a_message_of_zero_bytes_is_parked_as_empty(
+    kafka_bootstrap: str, database_url: str, tmp_path: Path
+) -> None:
+    """A value of zero bytes is as empty as no value: it was parked INVALID_ENVELOPE with
+    "Invalid JSON: EOF while parsing", where the contract names EMPTY_MESSAGE."""
+    settings = ingest_settings(database_url, kafka_bootstrap, tmp_path)
+    async with running_catalog(settings) as api:
+        steel = await setup_party(api, "Silent Steel", "FACTORY", "青山区")
+        empty = Message(INGEST_OFFERS.name, steel.enterprise, b"", steel.auth)
+        await produce(kafka_bootstrap, [empty])
+        [parked] = await dead_letters(kafka_bootstrap, {steel.enterprise}, expected=1, timeout=60)
+        assert dict(parked.headers)["x-error-type"] == b"EMPTY_MESSAGE"

@@ -398,7 +398,7 @@ class EventConsumer:
             # `record_batch` stands it for a batch no parser could read: its value is the batch.
             raise Poison("UNREADABLE_BATCH", unreadable)
         raw = record.value
-        if raw is None:
+        if not raw:  # no value, or one of zero bytes
             raise Poison("EMPTY_MESSAGE", "message has no value")
         if len(raw) > MAX_MESSAGE_BYTES:
             raise Poison("MESSAGE_TOO_LARGE", f"{len(raw)} bytes exceeds {MAX_MESSAGE_BYTES}")
