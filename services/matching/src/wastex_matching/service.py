@@ -569,6 +569,7 @@ class MatchingService:
                 raise DomainError(
                     errors.INVALID_TRANSITION,
                     f"the shipping window of match {match_id} ended on {record.window_until}",
+                    lifecycle.MATCH_FIELD,
                 )
             # The first acceptance commits the tonnes: to the year they ship in, or this one
             # if that has passed (a December proposal accepted in January).

@@ -202,6 +202,7 @@ async def test_supplier_then_recycler_accept_confirms_the_match(
     assert first["match"]["status"] == "ACCEPTED_BY_SUPPLIER"
     twice = (await supplier.data(ACCEPT, id=match_id))["acceptMatch"]
     assert twice["userErrors"][0]["code"] == "INVALID_TRANSITION"
+    assert twice["userErrors"][0]["field"] == "id"  # the argument at fault, as the catalog's
 
     # accepted = fixed: a closer demand appearing does not take it away
     await catalog.feed(consumer, *nearer_recycler(catalog))
@@ -217,7 +218,10 @@ async def test_supplier_then_recycler_accept_confirms_the_match(
         "acceptedByRecycler": True,
     }
     late = (await recycler.data(REJECT, id=match_id, reason="changed our mind"))["rejectMatch"]
-    assert late["userErrors"][0]["code"] == "INVALID_TRANSITION"
+    assert (late["userErrors"][0]["code"], late["userErrors"][0]["field"]) == (
+        "INVALID_TRANSITION",
+        "id",
+    )
 
     types = await _outbox_types(uow_factory)
     assert types == [

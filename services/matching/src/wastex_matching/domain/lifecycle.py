@@ -95,6 +95,11 @@ def is_agreed(status: MatchStatus) -> bool:
     return status in AGREED
 
 
+#: The argument a refused move names: the match (`acceptMatch(id:)`, `rejectMatch(id:)`), as
+#: the catalog's refusals name `id`.
+MATCH_FIELD: Final = "id"
+
+
 def accept(status: MatchStatus, party: Party | str) -> MatchStatus:
     """`party` accepts: the first acceptance fixes the match, the second confirms it."""
     who = Party.parse(party)
@@ -104,7 +109,9 @@ def accept(status: MatchStatus, party: Party | str) -> MatchStatus:
         return MatchStatus.CONFIRMED
     if status is ACCEPTED_BY[who]:
         raise DomainError(
-            errors.INVALID_TRANSITION, f"the {who.lower()} has already accepted this match"
+            errors.INVALID_TRANSITION,
+            f"the {who.lower()} has already accepted this match",
+            MATCH_FIELD,
         )
     raise _invalid(status, "accept")
 
@@ -118,6 +125,7 @@ def reject(status: MatchStatus, party: Party | str, reason: str) -> MatchStatus:
             errors.INVALID_TRANSITION,
             "cannot reject a match that is CONFIRMED: either party may call its shipment "
             "off before it leaves (cancelShipment)",
+            MATCH_FIELD,
         )
     if status not in OPEN:
         raise _invalid(status, "reject")
@@ -154,4 +162,6 @@ def cancel(status: MatchStatus) -> MatchStatus:
 
 
 def _invalid(status: MatchStatus, move: str) -> DomainError:
-    return DomainError(errors.INVALID_TRANSITION, f"cannot {move} a match that is {status}")
+    return DomainError(
+        errors.INVALID_TRANSITION, f"cannot {move} a match that is {status}", MATCH_FIELD
+    )
