@@ -4,6 +4,11 @@ An offer pushed by matching's `offerChanged` is a reference whose fields the gat
 from the catalog (`_entities`) for every event. The gateway's entity loader lives as long
 as the subscription's context: left caching, every push after the first repeated the
 offer as the first push had read it.
+
+A match pushed by matching carries its offer and demand as references too, which the
+catalog resolves with the subscriber's token: one the subscriber may not read there (a
+regulator's match whose offer lies in another district, a party's proposal whose offer
+left the market) is null with its error, and the match is still pushed.
 """
 
 from __future__ import annotations
@@ -18,7 +23,13 @@ import pytest
 from websockets.asyncio.client import connect
 
 from wastex_catalog.domain.credit_code import make_credit_code
-from wastex_cli.mutations import ADD_SITE, POST_OFFER, REGISTER_ENTERPRISE, REGISTER_LICENCE
+from wastex_cli.mutations import (
+    ADD_SITE,
+    POST_DEMAND,
+    POST_OFFER,
+    REGISTER_ENTERPRISE,
+    REGISTER_LICENCE,
+)
 from wastex_cli.stack import Stack
 from wastex_shared.auth import Role, issue_token
 from wastex_shared.settings import ServiceSettings
@@ -43,7 +54,7 @@ async def payload(client: GraphQLClient, query: str, field: str, **variables: An
     return result
 
 
-async def register(admin: GraphQLClient, kind: str) -> str:
+async def register(admin: GraphQLClient, kind: str, district: str = "蔡甸区") -> str:
     result = await payload(
         admin,
         REGISTER_ENTERPRISE,
@@ -52,7 +63,7 @@ async def register(admin: GraphQLClient, kind: str) -> str:
             "name": f"E2E {kind} {uuid.uuid4().hex[:6]}",
             "creditCode": make_credit_code(f"91420100{uuid.uuid4().int % 10**9:09d}"),
             "industry": "C3120" if kind == "FACTORY" else "C3011",
-            "district": "蔡甸区",
+            "district": district,
             "kind": kind,
         },
     )
@@ -163,6 +174,133 @@ async def test_offer_changed_pushes_the_offer_as_it_now_stands(stack: Stack) -> 
         assert (latest["quantityTonnes"], latest["description"]) == ("42.000", "weighed again"), (
             pushes
         )
+    finally:
+        listener.cancel()
+        with contextlib.suppress(BaseException):
+            await listener
+
+
+#: Matches of this code are this test's alone (no other e2e module trades it).
+CROSS_CODE = "SW12"
+MATCH_PROPOSED = (
+    "subscription { matchProposed {"
+    " id wasteCode status offer { id wasteCode } demand { id wasteCodes } } }"
+)
+
+
+async def listen(url: str, token: str, query: str, messages: list[dict[str, Any]]) -> None:
+    """Subscribes over graphql-transport-ws through the gateway; every `next` payload (data
+    and errors) is appended to `messages`."""
+    async with connect(url, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
+        init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
+        await socket.send(json.dumps(init))
+        assert json.loads(await socket.recv())["type"] == "connection_ack"
+        await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
+        async for raw in socket:
+            message = json.loads(raw)
+            if message.get("type") == "ping":
+                await socket.send(json.dumps({"type": "pong"}))
+            elif message.get("type") == "next":
+                messages.append(message["payload"])
+
+
+async def test_a_match_is_pushed_when_its_offer_is_not_the_subscriber_s_to_read(
+    stack: Stack,
+) -> None:
+    """The regulator of the recycler's district oversees the match but not the factory's
+    offer, which lies in another district: the proposal reaches it with the offer null
+    (NOT_AUTHORIZED, from the catalog), not as a push with no data at all."""
+    gateway = GraphQLClient(stack.graphql_url)
+    admin = gateway.as_(issue_token(JWT, Role.ADMIN))
+    factory = await register(admin, "FACTORY", "蔡甸区")
+    recycler = await register(admin, "RECYCLER", "汉阳区")
+    factory_client = gateway.as_(issue_token(JWT, Role.ENTERPRISE, factory))
+    recycler_client = gateway.as_(issue_token(JWT, Role.RECYCLER, recycler))
+    sites = {}
+    for name, client, owner, district in (
+        ("factory", factory_client, factory, "蔡甸区"),
+        ("recycler", recycler_client, recycler, "汉阳区"),
+    ):
+        added = await payload(
+            client,
+            ADD_SITE,
+            "addSite",
+            input={
+                "enterpriseId": owner,
+                "name": f"{name} yard",
+                "district": district,
+                "latitude": "30.5500",
+                "longitude": "114.1500",
+            },
+        )
+        sites[name] = str(added["site"]["id"])
+    await payload(
+        admin,
+        REGISTER_LICENCE,
+        "registerLicence",
+        input={
+            "enterpriseId": recycler,
+            "number": f"E2E-{uuid.uuid4().hex[:6]}",
+            "wasteCodes": [CROSS_CODE],
+            "annualCapacityTonnes": "100000",
+            "validFrom": "2026-01-01",
+            "validUntil": "2028-12-31",
+        },
+    )
+    demand = await payload(
+        recycler_client,
+        POST_DEMAND,
+        "postDemand",
+        input={
+            "siteId": sites["recycler"],
+            "wasteCodes": [CROSS_CODE],
+            "quantityTonnes": "10000",
+            "maxDistanceKm": "40",
+            "availableFrom": "2026-12-01",
+            "availableUntil": "2027-01-31",
+        },
+    )
+    regulator = issue_token(JWT, Role.REGULATOR, district="汉阳区")
+    messages: list[dict[str, Any]] = []
+    url = stack.graphql_url.replace("http://", "ws://")
+    listener = asyncio.create_task(listen(url, regulator, MATCH_PROPOSED, messages))
+
+    def ours() -> list[dict[str, Any]]:
+        # The regulator may hear of other modules' matches in its district: not of this code.
+        return [
+            m
+            for m in messages
+            if m.get("data") is None or m["data"]["matchProposed"]["wasteCode"] == CROSS_CODE
+        ]
+
+    try:
+        # Until the subscription is open, a proposal may go unheard: post until one is.
+        async with asyncio.timeout(90):
+            while not ours():
+                await payload(
+                    factory_client,
+                    POST_OFFER,
+                    "postOffer",
+                    input={
+                        "siteId": sites["factory"],
+                        "wasteCode": CROSS_CODE,
+                        "quantityTonnes": "3.000",
+                        "availableFrom": "2026-12-01",
+                        "availableUntil": "2027-01-31",
+                    },
+                )
+                for _ in range(50):
+                    if ours():
+                        break
+                    await asyncio.sleep(0.1)
+        pushed = ours()[0]
+        assert pushed.get("data") is not None, pushed
+        match = pushed["data"]["matchProposed"]
+        assert (match["status"], match["offer"]) == ("PROPOSED", None), match
+        assert match["demand"] == {"id": demand["demand"]["id"], "wasteCodes": [CROSS_CODE]}
+        [error] = pushed["errors"]
+        assert error["path"][:2] == ["matchProposed", "offer"], error
+        assert error["extensions"]["code"] == "NOT_AUTHORIZED", error
     finally:
         listener.cancel()
         with contextlib.suppress(BaseException):

@@ -77,7 +77,10 @@ class PartyType(Enum):
 
 @strawberry.type(name="MatchAlternative", description="Another demand, and why it was not chosen.")
 class AlternativeType:
-    demand: DemandRef
+    demand: DemandRef | None = strawberry.field(
+        description="That demand, the catalog's (read with your token): null, with "
+        "NOT_AUTHORIZED, when the catalog does not show it to you (as for Match.offer)."
+    )
     reason: str = strawberry.field(
         description=(
             "Why not: LICENCE_NOT_COVERING_CODE, HAZARDOUS_NEEDS_OPERATING_LICENCE, "
@@ -102,8 +105,19 @@ class AlternativeType:
 )
 class MatchType:
     id: strawberry.ID
-    offer: OfferRef
-    demand: DemandRef
+    # Nullable: the catalog resolves them with the caller's token, and one it does not show
+    # the caller (non-null) would null the whole match, in a list or a push: the caller
+    # would lose the match, and its status and reasons, over a field it may not read.
+    offer: OfferRef | None = strawberry.field(
+        description="The offer, the catalog's (read with your token): null, with "
+        "NOT_AUTHORIZED, when the catalog does not show it to you: another enterprise's "
+        "offer off the market that no accepted match of yours holds (decision 030), or, "
+        "to a regulator, an offer outside its district."
+    )
+    demand: DemandRef | None = strawberry.field(
+        description="The demand, the catalog's (read with your token): null, with "
+        "NOT_AUTHORIZED, when the catalog does not show it to you (as for offer)."
+    )
     tonnes: Decimal
     distance_km: Decimal = strawberry.field(description="Road km: great-circle × road factor.")
     co2e_kg: Decimal = strawberry.field(description="Transport: tonnes × km × freight factor.")
