@@ -38,6 +38,7 @@ import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import { createGatewayRuntime, getGraphQLWSOptions } from '@graphql-hive/gateway-runtime';
 import { normalizeNodeRequest } from '@whatwg-node/server';
+import { GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 
@@ -145,6 +146,32 @@ const transportEntries = Object.fromEntries(
   ]),
 );
 
+/**
+ * Masks the error that ends a subscription when its subgraph goes away (restarted,
+ * unreachable): the WebSocket transport's own (`connect ECONNREFUSED 127.0.0.1:4003`: no
+ * code, the subgraph's address), which the runtime raises as a GraphQL error of its own
+ * making and so past `maskedErrors`. A subgraph's errors carry its `serviceName`, the
+ * gateway's deliberate ones a code: both pass as they are; anything else is logged and
+ * becomes `Unexpected error.` (INTERNAL_SERVER_ERROR), as an unexpected failure of a query
+ * does. The client is then sent `complete`: it subscribes again.
+ */
+function maskedSubscriptionErrors(log) {
+  return {
+    onSubscribe() {
+      return {
+        onSubscribeError({ error, setError }) {
+          const extensions = error?.extensions ?? {};
+          if (extensions.serviceName != null || extensions.code != null) return;
+          log.error({ error: error?.message ?? String(error) }, 'subscription failed');
+          setError(
+            new GraphQLError('Unexpected error.', { extensions: { code: 'INTERNAL_SERVER_ERROR' } }),
+          );
+        },
+      };
+    },
+  };
+}
+
 // Hive Laboratory: a ~21 MB self-contained page (no CDN), so GraphiQL works offline.
 // Loaded on the first browser visit (saves ~0.3 s of startup) and rendered once.
 let laboratoryHtml;
@@ -183,8 +210,9 @@ const gateway = createGatewayRuntime({
     url.pathname === '/'
       ? new fetchAPI.Response(null, { status: 302, headers: { location: '/graphql' } })
       : new fetchAPI.Response('Not Found', { status: 404 }),
-  plugins: () => [
+  plugins: ({ log }) => [
     authorizationContextPlugin,
+    maskedSubscriptionErrors(log),
     maxDepthPlugin({ n: LIMITS.depth, flattenFragments: true }),
     maxTokensPlugin({ n: LIMITS.tokens }),
     maxAliasesPlugin({ n: LIMITS.aliases }),

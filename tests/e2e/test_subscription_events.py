@@ -305,3 +305,52 @@ async def test_a_match_is_pushed_when_its_offer_is_not_the_subscriber_s_to_read(
         listener.cancel()
         with contextlib.suppress(BaseException):
             await listener
+
+
+async def test_a_subscription_whose_service_goes_away_ends_with_a_masked_error(
+    stack: Stack,
+) -> None:
+    """The ledger stops under an open manifestChanged: the subscription ends (error, then
+    complete: subscribe again) with the gateway's masked error, as any unexpected failure
+    does, not the transport's own message naming the service's address."""
+    admin = issue_token(JWT, Role.ADMIN)
+    url = stack.graphql_url.replace("http://", "ws://")
+    messages: list[dict[str, Any]] = []
+
+    async def listen_until_complete() -> None:
+        async with connect(url, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
+            init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {admin}"}}
+            await socket.send(json.dumps(init))
+            assert json.loads(await socket.recv())["type"] == "connection_ack"
+            query = "subscription { manifestChanged { id status } }"
+            subscribe = {"id": "1", "type": "subscribe", "payload": {"query": query}}
+            await socket.send(json.dumps(subscribe))
+            async for raw in socket:
+                message = json.loads(raw)
+                if message.get("type") == "ping":
+                    await socket.send(json.dumps({"type": "pong"}))
+                    continue
+                messages.append(message)
+                if message.get("type") in ("complete", "error"):
+                    return
+
+    listener = asyncio.create_task(listen_until_complete())
+    try:
+        await asyncio.sleep(2)  # let the gateway open the ledger's subscription
+        assert not listener.done(), messages
+        await asyncio.to_thread(stack.kill, "ledger")
+        async with asyncio.timeout(60):
+            await listener
+    finally:
+        listener.cancel()
+        with contextlib.suppress(BaseException):
+            await listener
+        await asyncio.to_thread(stack.restart, "ledger")
+    *pushed, last = messages
+    assert last["type"] == "complete", messages
+    errors = [error for message in pushed for error in message["payload"].get("errors", [])]
+    assert errors, messages
+    for error in errors:
+        assert error["message"] == "Unexpected error.", error
+        assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR", error
+        assert str(stack.ports.ledger) not in json.dumps(error), error
