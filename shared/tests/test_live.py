@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaProducer
 
 from wastex_shared.envelope import Envelope
 from wastex_shared.messaging.live import KafkaLiveFeed, LiveHub
+from wastex_shared.runtime import live_lines
 from wastex_shared.topics import MATCHING_MATCH_PROPOSED
 
 #: On a broker of this module's own: the events here are no service's.
@@ -150,3 +151,28 @@ async def test_the_feed_decodes_only_what_someone_listens_to() -> None:
         feed._forward(record)
         assert (await anext(events)).data["n"] == 1
     assert hub.published == 1
+
+
+async def test_metrics_count_the_subscriptions_open_and_the_events_lost() -> None:
+    """An operator sees how many subscriptions are open (one on several topics counts once;
+    a count that only grows is subscriptions not ended when their clients left) and how
+    many events slow subscribers lost."""
+
+    def figures(*hubs: LiveHub) -> dict[str, int]:
+        lines = live_lines("ledger", hubs)
+        return {
+            line.split("{")[0]: int(line.rsplit(" ", 1)[1])
+            for line in lines
+            if not line.startswith("#")
+        }
+
+    hub, other = LiveHub(queue_size=1), LiveHub()
+    async with hub.subscription("a", "b"), other.subscription("a"):
+        for n in range(3):
+            hub.publish("a", event(n))
+        assert figures(hub, other) == {
+            "wastex_live_subscriptions": 2,
+            "wastex_live_events_published_total": 3,
+            "wastex_live_events_dropped_total": 2,
+        }
+    assert figures(hub, other)["wastex_live_subscriptions"] == 0

@@ -51,6 +51,8 @@ class Runtime:
     #: A service's own lines for `/metrics` (Prometheus text, labelled), asked per scrape
     #: (awaited: some are read from the service's database).
     metrics: list[Callable[[], Awaitable[Iterable[str]]]] = field(default_factory=list)
+    #: The hubs its subscriptions read (`live_feed`), counted on `/metrics`.
+    hubs: list[LiveHub] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     ready: bool = False
 
@@ -68,6 +70,7 @@ class Runtime:
             fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
         )
         self.background.append(feed.run)
+        self.hubs.append(hub)
         return feed
 
     async def outbox_backlog(self) -> int:
@@ -173,9 +176,26 @@ async def render_metrics(runtime: Runtime) -> str:
             lines.append(
                 f"wastex_consumer_{metric}_total{{{labels}}} {getattr(consumer.stats, metric)}"
             )
+    lines.extend(live_lines(name, runtime.hubs))
     for own in runtime.metrics:
         lines.extend(await own())
     return "\n".join(lines) + "\n"
+
+
+def live_lines(service: str, hubs: Sequence[LiveHub]) -> list[str]:
+    """GraphQL subscriptions open now, and the events pushed to them and lost by them (a
+    subscriber too slow: its queue full, the oldest event goes). A count that only grows
+    is subscriptions not ended when their clients left."""
+    label = f'{{service="{service}"}}'
+    figures = (
+        ("wastex_live_subscriptions", "gauge", sum(hub.open for hub in hubs)),
+        ("wastex_live_events_published_total", "counter", sum(hub.published for hub in hubs)),
+        ("wastex_live_events_dropped_total", "counter", sum(hub.dropped for hub in hubs)),
+    )
+    lines: list[str] = []
+    for metric, kind, value in figures:
+        lines += [f"# TYPE {metric} {kind}", f"{metric}{label} {value}"]
+    return lines
 
 
 def tune_garbage_collector(young_threshold: int) -> None:

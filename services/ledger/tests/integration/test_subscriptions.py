@@ -27,7 +27,7 @@ from wastex_shared.envelope import Envelope
 from wastex_shared.events import spec_for
 from wastex_shared.graphql.context import Context
 from wastex_shared.messaging.live import LiveHub
-from wastex_shared.runtime import running
+from wastex_shared.runtime import render_metrics, running
 from wastex_shared.storage import UnitOfWorkFactory
 from wastex_shared.testing.subscriptions import ends_at_the_first_event_after_expiry
 
@@ -271,3 +271,30 @@ async def test_an_idle_subscription_ends_when_the_token_expires(ledger: Harness)
     assert ended.errors is not None
     assert ended.errors[0].extensions == {"code": "UNAUTHENTICATED"}
     assert not any(hub.subscribers(topic) for topic in MANIFEST_TOPICS)
+
+
+async def test_metrics_count_the_subscriptions_open_until_their_clients_leave(
+    process: LedgerProcess,
+) -> None:
+    """`/metrics` counts the ledger's open subscriptions (`wastex_live_subscriptions`): one
+    that stays after its client left would show as a count that only grows."""
+
+    async def open_now() -> int:
+        lines = (await render_metrics(process.runtime)).splitlines()
+        [line] = [line for line in lines if line.startswith("wastex_live_subscriptions{")]
+        return int(line.rsplit(" ", 1)[1])
+
+    assert await open_now() == 0
+    listeners = Listeners()
+    for name in ("city regulator", "admin"):
+        token = regulator("*") if name != "admin" else issue_token(JWT, Role.ADMIN)
+        await listeners.add(name, process.service, process.hub, token)
+    topic = spec_topic("ledger.manifest-created")
+    async with asyncio.timeout(10):
+        while process.hub.subscribers(topic) < 2:
+            await asyncio.sleep(0.01)
+    assert await open_now() == 2
+    listeners.close()
+    async with asyncio.timeout(10):
+        while await open_now():
+            await asyncio.sleep(0.01)

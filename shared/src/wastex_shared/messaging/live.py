@@ -42,7 +42,10 @@ class LiveHub:
         self._queue_size = queue_size
         self._subscribers: dict[str, set[asyncio.Queue[Envelope]]] = {}
         self.published = 0
+        #: Events a subscriber too slow to read them lost (its queue full: the oldest goes).
         self.dropped = 0
+        #: Subscriptions open now (one may listen on several topics).
+        self.open = 0
 
     def subscribers(self, topic: str) -> int:
         return len(self._subscribers.get(topic, ()))
@@ -67,6 +70,7 @@ class LiveHub:
         queue: asyncio.Queue[Envelope] = asyncio.Queue(self._queue_size)
         for topic in topics:
             self._subscribers.setdefault(topic, set()).add(queue)
+        self.open += 1
 
         async def events() -> AsyncIterator[Envelope]:
             while (left := until - time.time()) > 0:
@@ -78,6 +82,7 @@ class LiveHub:
         try:
             yield events()
         finally:
+            self.open -= 1
             for topic in topics:
                 self._subscribers[topic].discard(queue)
 
