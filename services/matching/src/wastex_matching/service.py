@@ -416,7 +416,7 @@ class MatchingService:
     # --- the ledger's word on confirmed matches (consumer handler: no commit here) -------
 
     async def on_shipment_cancelled(
-        self, uow: UnitOfWork, _: Envelope, data: ShipmentCancelled
+        self, uow: UnitOfWork, envelope: Envelope, data: ShipmentCancelled
     ) -> None:
         """A party called off a confirmed match's shipment in the ledger before it left: the
         match is CANCELLED and gives its tonnes back (the catalog hears
@@ -452,10 +452,11 @@ class MatchingService:
             cancelled,
             "cancelled",
             MatchCancelled(**self._facts(cancelled), cancelled_by=party.value, reason=data.reason),
+            cause=envelope,
         )
 
     async def on_shipment_dispatched(
-        self, uow: UnitOfWork, _: Envelope, data: ShipmentDispatched
+        self, uow: UnitOfWork, envelope: Envelope, data: ShipmentDispatched
     ) -> None:
         """A confirmed match's shipment left, weighing what the ledger says: the match
         records it and from then on holds min(its tonnes, the load) of the offer, the demand
@@ -497,6 +498,7 @@ class MatchingService:
             updated,
             "shipped",
             MatchShipped(**self._facts(updated), shipped_tonnes=shipped, released_tonnes=released),
+            cause=envelope,
         )
 
     # --- queries ------------------------------------------------------------------------
@@ -860,16 +862,24 @@ class MatchingService:
         record: MatchRecord,
         step: str,
         data: MatchFacts,
+        cause: Envelope | None = None,
     ) -> None:
-        await uow.publish(*self._event(topic, event_type, record, step, data))
+        await uow.publish(*self._event(topic, event_type, record, step, data, cause))
 
     @staticmethod
     def _event(
-        topic: str, event_type: str, record: MatchRecord, step: str, data: MatchFacts
+        topic: str,
+        event_type: str,
+        record: MatchRecord,
+        step: str,
+        data: MatchFacts,
+        cause: Envelope | None = None,
     ) -> tuple[str, Envelope]:
+        """The fact, carrying the ids of the message that caused it (`cause`: the ledger's
+        fact a handler moved the match for), as the catalog's and the ledger's do."""
         # Derived from the match and its version: re-running the same step yields the same id.
         event_id = derived_id(SOURCE, record.id, step, record.version)
-        return topic, Envelope.new(event_type, SOURCE, record.id, data, id=event_id)
+        return topic, Envelope.new(event_type, SOURCE, record.id, data, id=event_id, cause=cause)
 
     # --- re-optimisation ----------------------------------------------------------------
 

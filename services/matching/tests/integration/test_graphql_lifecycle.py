@@ -769,3 +769,30 @@ async def test_a_lighter_shipment_gives_the_rest_back_to_the_offer_and_the_licen
 
 
 MATCH_SHIPMENT = "query($id: ID!) { match(id: $id) { status tonnes shippedTonnes } }"
+
+
+@pytest.mark.parametrize("kind", ["matching.match-shipped", "matching.match-cancelled"])
+async def test_a_match_moved_by_the_ledgers_fact_names_that_fact_as_its_cause(
+    api: Api,
+    service: MatchingService,
+    consumer: EventConsumer,
+    catalog: Catalog,
+    uow_factory: UnitOfWorkFactory,
+    kind: str,
+) -> None:
+    """The catalog's and the ledger's facts caused by a message carry its ids (`causationid`,
+    and the `correlationid` of the chain it belongs to); matching's `match-shipped` and
+    `match-cancelled`, caused by the ledger's dispatch and call-off, carried neither, so
+    the chain from a dispatch to the tonnes the catalog gave back broke at matching."""
+    match_id = await propose(service, consumer, catalog)
+    await api.as_(Role.ENTERPRISE, "steel").data(ACCEPT, id=match_id)
+    await api.as_(Role.ENTERPRISE, "cement").data(ACCEPT, id=match_id)
+    cause = (
+        shipment_dispatched(match_id, "100.000", planned="120.500")
+        if kind == "matching.match-shipped"
+        else shipment_cancelled(match_id, "cement", "kiln down for repairs")
+    ).model_copy(update={"correlation_id": "the-chain"})
+    await catalog.feed(consumer, cause)
+
+    [moved] = [p for p in await _outbox_payloads(uow_factory) if p["type"] == kind]
+    assert (moved["causationid"], moved["correlationid"]) == (cause.id, "the-chain")
