@@ -3,6 +3,10 @@
 Snapshots live in `shared/schemas/<type>.v<major>.json`. A failing test means an event
 changed shape: if the change is compatible (an optional field added), rewrite the snapshots
 with `uv run wastex dev schemas`; if it is breaking, register a new major version instead.
+An optional field added is compatible only with consumers deployed first: every event model
+refuses fields it does not know, so a consumer still on the old model parks the new facts
+(SCHEMA_INVALID) until it is upgraded and they are re-driven. Say so in the change's
+decision record ("Deploying", as decisions 017, 019, 025 and 026 do).
 """
 
 from __future__ import annotations
