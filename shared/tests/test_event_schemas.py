@@ -3,10 +3,10 @@
 Snapshots live in `shared/schemas/<type>.v<major>.json`. A failing test means an event
 changed shape: if the change is compatible (an optional field added), rewrite the snapshots
 with `uv run wastex dev schemas`; if it is breaking, register a new major version instead.
-An optional field added is compatible only with consumers deployed first: every event model
-refuses fields it does not know, so a consumer still on the old model parks the new facts
-(SCHEMA_INVALID) until it is upgraded and they are re-driven. Say so in the change's
-decision record ("Deploying", as decisions 017, 019, 025 and 026 do).
+An optional field added to a fact is compatible in either deploy order: a fact's consumers
+ignore fields they do not know (decision 033). The factories' commands (`wastex.*` on the
+ingest topics) refuse them, as docs/api.md promises: a field added to a command is taken
+only once its consumer is deployed, and a factory sending it before is parked SCHEMA_INVALID.
 """
 
 from __future__ import annotations
@@ -47,3 +47,13 @@ def test_every_event_travels_on_a_topic_of_its_producer() -> None:
         producer = spec.name.split(".", 1)[0]
         expected_prefix = "ingest." if producer == "wastex" else f"{producer}."
         assert spec.topic.name.startswith(expected_prefix), spec
+
+
+@pytest.mark.parametrize("spec", specs(), ids=lambda spec: spec.name)
+def test_facts_ignore_fields_they_do_not_know_and_commands_refuse_them(spec: EventSpec) -> None:
+    """A tolerant reader of facts (a newer producer's optional field would otherwise park the
+    fact with every consumer not yet upgraded: decision 033), strict on the factories'
+    commands."""
+    command = spec.name.startswith("wastex.")
+    assert spec.model.model_config.get("extra") == ("forbid" if command else "ignore")
+    assert spec.json_schema().get("additionalProperties") is (False if command else None)

@@ -1129,3 +1129,29 @@ async def test_metrics_count_the_reports_waiting_for_their_site_and_the_oldest_w
 
         found = await eventually(none_waiting, timeout=30)
         assert found["wastex_ledger_reports_waiting_oldest_seconds"] == 0
+
+
+async def test_a_fact_with_a_field_this_ledger_does_not_know_is_read_as_before(
+    kafka_bootstrap: str, uow_factory: UnitOfWorkFactory
+) -> None:
+    """A catalog deployed before the ledger adds an optional field to `site-added`: the
+    ledger parked the fact SCHEMA_INVALID, so the site stayed unknown and the factory's
+    reports on it waited a day and were parked UNKNOWN_SITE (decision 033: facts are read
+    tolerantly; the factories' commands stay strict)."""
+    ledger = harness(uow_factory)
+    known = await ledger.register("青山区")
+    new = Site(unique("site"), known.enterprise_id, "洪山区", known.industry)
+    newer = json.loads(site_added(new))
+    newer["data"]["siteManagerPhone"] = "027-8888-0000"  # a field of a newer catalog
+    async with consuming(kafka_bootstrap, ledger):
+        await produce(
+            kafka_bootstrap,
+            "catalog.site-added.v1",
+            [(json.dumps(newer).encode(), new.site_id, None)],
+        )
+
+        async def site_known() -> Any:
+            return await ledger.service.site(new.site_id)
+
+        site = await eventually(site_known, timeout=30)
+    assert (site.enterprise_id, site.district) == (new.enterprise_id, "洪山区")

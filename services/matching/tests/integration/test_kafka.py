@@ -83,11 +83,13 @@ def ids() -> Ids:
 
 @pytest.fixture
 def settings(database_url: str, module_kafka_bootstrap: str, ids: Ids) -> MatchingSettings:
-    return MatchingSettings(
-        service=f"matching-{ids.run}",  # own consumer group
-        database_url=database_url,
-        reoptimise_debounce_seconds=0.05,
-        WASTEX_KAFKA_BOOTSTRAP=module_kafka_bootstrap,
+    return MatchingSettings.model_validate(
+        {
+            "service": f"matching-{ids.run}",  # own consumer group
+            "database_url": database_url,
+            "reoptimise_debounce_seconds": 0.05,
+            "WASTEX_KAFKA_BOOTSTRAP": module_kafka_bootstrap,
+        }
     )
 
 

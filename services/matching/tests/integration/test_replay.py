@@ -37,7 +37,9 @@ async def test_a_replay_that_cannot_reach_the_broker_leaves_the_read_models_as_t
     before = await rows(uow_factory)
     assert sum(before.values()) >= 2
     # A mistyped WASTEX_KAFKA_BOOTSTRAP, a broker down for maintenance.
-    settings = MatchingSettings(database_url=database_url, WASTEX_KAFKA_BOOTSTRAP="127.0.0.1:1")
+    settings = MatchingSettings.model_validate(
+        {"database_url": database_url, "WASTEX_KAFKA_BOOTSTRAP": "127.0.0.1:1"}
+    )
     with pytest.raises(KafkaConnectionError):
         await replay(settings)
     assert await rows(uow_factory) == before
@@ -52,7 +54,9 @@ async def test_a_replay_reading_no_catalog_event_keeps_the_read_models_it_would_
 ) -> None:
     await catalog.feed(consumer, catalog.enterprise("steel", "Qingshan Steel"))
     before = await rows(uow_factory)
-    settings = MatchingSettings(database_url=database_url, WASTEX_KAFKA_BOOTSTRAP=empty_broker)
+    settings = MatchingSettings.model_validate(
+        {"database_url": database_url, "WASTEX_KAFKA_BOOTSTRAP": empty_broker}
+    )
     with pytest.raises(DomainError, match="no catalog event"):
         await replay(settings)
     assert await rows(uow_factory) == before
@@ -80,8 +84,8 @@ async def test_a_replay_while_matching_runs_on_the_database_is_refused_and_wipes
     running = Lease(uow_factory.engine, REOPTIMISER_LEASE)  # as the running service holds it
     assert await running.hold()
     try:
-        settings = MatchingSettings(
-            database_url=database_url, WASTEX_KAFKA_BOOTSTRAP=kafka_bootstrap
+        settings = MatchingSettings.model_validate(
+            {"database_url": database_url, "WASTEX_KAFKA_BOOTSTRAP": kafka_bootstrap}
         )
         with pytest.raises(DomainError, match="stop it first"):
             await replay(settings, lease_wait=0.5)

@@ -13,10 +13,14 @@ from wastex_shared.topics import Topic
 
 
 class EventModel(BaseModel):
-    """Base of every event payload: camelCase on the wire, unknown fields refused."""
+    """Base of every event payload: camelCase on the wire. A fact's unknown fields are
+    ignored (a tolerant reader: a newer producer's optional field does not park the fact
+    with every consumer not yet upgraded, decision 033); the factories' commands refuse
+    theirs (`ingest.IngestModel`). Our own code cannot add one: the pydantic mypy plugin
+    checks every constructor's keywords."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
     )
 
 
