@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from typing import Any
 
 import jwt
 import pytest
@@ -61,5 +62,31 @@ def test_a_token_whose_expiry_is_not_a_time_is_refused(expiry: str) -> None:
     `exp` of "inf" would never expire."""
     claims = {"iss": ISSUER, "sub": "x", "role": "admin", "exp": expiry}
     token = jwt.encode(claims, CONFIG.secret, algorithm=CONFIG.algorithm)
+    with pytest.raises(Unauthenticated, match="invalid token"):
+        verify_token(CONFIG, token)
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"role": "enterprise", "enterprise_id": ["ent-1"]},
+        {"role": "recycler", "enterprise_id": 42},
+        {"role": "enterprise", "enterprise_id": {"id": "ent-1"}},
+        {"role": "regulator", "district": ["*"]},
+        {"role": "admin", "district": 7},
+        {"role": "admin", "exp": "4102444800"},
+        {"role": "admin", "exp": True},
+        {"role": "admin", "exp": 10**400},
+    ],
+)
+def test_a_token_whose_claims_are_not_of_their_type_is_refused(claims: dict[str, Any]) -> None:
+    """An id or district that is not text (an identity provider's numeric ids) reached the
+    SQL of every resolver as it was and failed there as an internal error; an `exp` that is
+    not a number of seconds is not a time."""
+    token = jwt.encode(
+        {"iss": ISSUER, "sub": "x", "exp": time.time() + 600, **claims},
+        CONFIG.secret,
+        algorithm=CONFIG.algorithm,
+    )
     with pytest.raises(Unauthenticated, match="invalid token"):
         verify_token(CONFIG, token)

@@ -6,6 +6,7 @@ RS256 when a public key is configured. The same `Principal` guards GraphQL and K
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import functools
 import math
@@ -155,9 +156,8 @@ def _verified(config: JwtConfig, token: str) -> Principal:
             options={"require": ["exp"], "verify_exp": False},
         )
         role = Role(claims["role"])
-        expires_at = float(claims["exp"])
-        if not math.isfinite(expires_at):  # "inf" or "nan" would never expire
-            raise ValueError(f"exp {claims['exp']!r} is not a time")
+        expires_at = _seconds(claims["exp"])
+        _text_or_none(claims, "enterprise_id", "district")
     except (jwt.InvalidTokenError, KeyError, ValueError, TypeError) as exc:
         raise Unauthenticated(f"invalid token: {exc}") from exc
     enterprise_id = claims.get("enterprise_id")
@@ -167,6 +167,27 @@ def _verified(config: JwtConfig, token: str) -> Principal:
         raise Unauthenticated("regulator token without district")
     subject, district = str(claims.get("sub", "")), claims.get("district")
     return Principal(role, subject, enterprise_id, district, expires_at)
+
+
+def _seconds(exp: object) -> float:
+    """A token's `exp`: a finite number of seconds (PyJWT's own check, which wants one, is
+    off: tokens are judged at a time of the caller's)."""
+    if isinstance(exp, int | float) and not isinstance(exp, bool):
+        with contextlib.suppress(OverflowError):  # 10**400: JSON bounds no integer
+            seconds = float(exp)
+            if math.isfinite(seconds):  # "inf" or "nan" would never expire
+                return seconds
+    raise ValueError(f"exp {exp!r} is not a time")
+
+
+def _text_or_none(claims: Mapping[str, Any], *names: str) -> None:
+    """The claims the policies compare and query by must be text: a number or a list (a
+    signer's or identity provider's own idea of an id) reached the SQL and failed every
+    query as an internal error, or matched nothing."""
+    for name in names:
+        value = claims.get(name)
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{name} {value!r} is not a text")
 
 
 def bearer(header_value: str | None) -> str | None:
