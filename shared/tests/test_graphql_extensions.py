@@ -193,6 +193,22 @@ async def test_text_holding_nul_is_refused_before_any_resolver_runs() -> None:
     assert fine.data == {"echo": "café \\u0000"}
 
 
+async def test_a_variable_nested_hundreds_deep_is_bad_input_not_a_recursion_error() -> None:
+    """The NUL guard walked variables by recursion: a list 600 deep (any JSON a client posts
+    to a subgraph) answered Python's "maximum recursion depth exceeded", without a code."""
+    deep: Any = "n\x00ul"
+    for _ in range(600):
+        deep = [deep]
+    for variables in ({"t": "fine", "m": deep}, {"t": "fine", "m": [{"k": deep}]}):
+        result = await schema.execute(
+            "query($t: String!, $m: [String!]) { echo(text: $t, more: $m) }",
+            variable_values=variables,
+        )
+        assert result.data is None
+        assert result.errors is not None
+        assert result.errors[0].extensions == {"code": "BAD_USER_INPUT"}, result.errors
+
+
 async def test_the_depth_limit_counts_levels_like_the_gateway() -> None:
     def chain(levels: int) -> str:
         body = "name"

@@ -57,13 +57,22 @@ UNSTORABLE_TEXT = (
 def holds_unstorable(value: object) -> bool:
     """Whether a text anywhere in `value` (keys of mappings included) holds a character no
     text here may hold (`_UNSTORABLE`): such input is refused at the edge, on every database
-    alike."""
-    if isinstance(value, str):
-        return _UNSTORABLE.search(value) is not None
-    if isinstance(value, dict):
-        return any(holds_unstorable(k) or holds_unstorable(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(holds_unstorable(item) for item in value)
+    alike.
+
+    Walked with a stack of its own, not by recursion: a GraphQL request's variables are any
+    JSON a client sends, and a list nested a few hundred deep raised RecursionError, which
+    reached the client as Python's own message with no code."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if _UNSTORABLE.search(item) is not None:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
     return False
 
 
