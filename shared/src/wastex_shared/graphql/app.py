@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +29,20 @@ class SubgraphApp(GraphQL[Context, None]):
         self._jwt = jwt
         self._services = services
         self._loaders = loaders
+
+    def decode_json(self, data: str | bytes) -> object:
+        """A request body or WebSocket message: a JSON object, or it does not parse (400,
+        or the socket closed 4400). strawberry reads either with `json.loads` and goes on
+        with what it got: a body or message nested a thousand deep raised RecursionError,
+        and one that was no object (`42`, `null`) failed reading its fields, each an
+        uncaught exception (HTTP 500, a socket dropped without a close frame)."""
+        try:
+            decoded = json.loads(data)
+        except RecursionError as exc:
+            raise json.JSONDecodeError("nested too deeply", "", 0) from exc
+        if not isinstance(decoded, dict):
+            raise json.JSONDecodeError("not a JSON object", "", 0)
+        return decoded
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
