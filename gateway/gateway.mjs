@@ -172,6 +172,49 @@ function maskedSubscriptionErrors(log) {
   };
 }
 
+/**
+ * Hides what graphql-armor's plugin leaves of graphql-js's suggestions: it masks
+ * `Did you mean "x"?` in validation errors only, so an enum value's (`Did you mean the enum
+ * value "FACTORY"?`) and those of a variable's value, coerced after validation (`Field
+ * "wasteCod" is not defined by type "OfferFilter". Did you mean "wasteCode"?`), still reached
+ * the client. A subgraph's errors (they carry `serviceName`) are its answers and pass as
+ * they are.
+ */
+const SUGGESTION = /Did you mean [^?]*\?/g;
+function hideSuggestions(errors) {
+  return errors?.map(error => {
+    if (error?.extensions?.serviceName != null || typeof error?.message !== 'string') return error;
+    const message = error.message.replace(SUGGESTION, '[Suggestion hidden]').trim();
+    if (message === error.message) return error;
+    return new GraphQLError(message, {
+      nodes: error.nodes,
+      source: error.source,
+      positions: error.positions,
+      path: error.path,
+      originalError: error.originalError,
+      extensions: error.extensions,
+    });
+  });
+}
+function masked(result, setResult) {
+  if (result?.errors?.length && !(Symbol.asyncIterator in result)) {
+    setResult({ ...result, errors: hideSuggestions(result.errors) });
+  }
+}
+const suggestionsHidden = {
+  onValidate() {
+    return ({ valid, result, setResult }) => {
+      if (!valid) setResult(hideSuggestions(result));
+    };
+  },
+  onExecute() {
+    return { onExecuteDone: ({ result, setResult }) => masked(result, setResult) };
+  },
+  onSubscribe() {
+    return { onSubscribeResult: ({ result, setResult }) => masked(result, setResult) };
+  },
+};
+
 // Hive Laboratory: a ~21 MB self-contained page (no CDN), so GraphiQL works offline.
 // Loaded on the first browser visit (saves ~0.3 s of startup) and rendered once.
 let laboratoryHtml;
@@ -217,6 +260,7 @@ const gateway = createGatewayRuntime({
     maxTokensPlugin({ n: LIMITS.tokens }),
     maxAliasesPlugin({ n: LIMITS.aliases }),
     blockFieldSuggestionsPlugin(),
+    suggestionsHidden,
   ],
 });
 

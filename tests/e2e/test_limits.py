@@ -334,11 +334,35 @@ async def test_bad_requests_get_a_clear_error_and_no_internals(api: Api, case: s
     assert elapsed < PROMPT_SECONDS
 
 
-async def test_field_suggestions_are_hidden(api: Api) -> None:
-    body, _ = await api.post("{ offerz { id } }")
+SUGGESTED: dict[str, tuple[str, dict[str, Any]]] = {
+    "a field": ("{ offerz { id } }", {}),
+    # graphql-armor's plugin hid only `Did you mean "x"?` in validation errors: these were
+    # told in full (helper-72).
+    "an enum value": ("{ enterprises(filter: {kind: FACTOR}) { totalCount } }", {}),
+    "an enum value of a variable": (
+        "query($f: EnterpriseFilter) { enterprises(filter: $f) { totalCount } }",
+        {"f": {"kind": "FACTOR"}},
+    ),
+    "a field of a variable": (
+        "query($f: OfferFilter) { offers(filter: $f) { totalCount } }",
+        {"f": {"wasteCod": "SW01"}},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(SUGGESTED))
+async def test_suggestions_are_hidden(api: Api, case: str) -> None:
+    query, variables = SUGGESTED[case]
+    body, _ = await api.post(query, **variables)
     message = error_of(body)["message"]
     assert "Did you mean" not in message
     assert "[Suggestion hidden]" in message
+
+
+async def test_a_subgraphs_own_suggestion_is_its_answer(api: Api) -> None:
+    """A district the register lacks is refused naming the one meant: the catalog's answer."""
+    body, _ = await api.post('{ offers(filter: {district: "青山"}) { totalCount } }')
+    assert error_of(body)["message"].endswith("did you mean '青山区'?"), body
 
 
 async def test_an_absurd_quantity_is_a_user_error_not_a_crash(api: Api) -> None:
