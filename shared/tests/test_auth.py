@@ -90,3 +90,18 @@ def test_a_token_whose_claims_are_not_of_their_type_is_refused(claims: dict[str,
     )
     with pytest.raises(Unauthenticated, match="invalid token"):
         verify_token(CONFIG, token)
+
+
+@pytest.mark.parametrize("claim", ["iat", "nbf"])
+def test_a_token_signed_by_a_clock_a_little_ahead_is_taken(claim: str) -> None:
+    """PyJWT refuses an `iat` (or `nbf`) after now: a token signed where the clock runs a
+    few seconds ahead was refused as not yet valid until this machine's clock caught up."""
+    now = time.time()
+
+    def signed(at: float) -> str:
+        claims = {"iss": ISSUER, "sub": "x", "role": "admin", "exp": now + 600, claim: at}
+        return jwt.encode(claims, CONFIG.secret, algorithm=CONFIG.algorithm)
+
+    assert verify_token(CONFIG, signed(now + 5)).role is Role.ADMIN
+    with pytest.raises(Unauthenticated, match="not yet valid"):
+        verify_token(CONFIG, signed(now + 3600))

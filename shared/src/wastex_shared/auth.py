@@ -24,6 +24,9 @@ from wastex_shared.errors import DomainError
 DEV_SECRET = "wastex-dev-secret-change-me-in-production-0123456789"
 ISSUER = "wastex"
 ALL_DISTRICTS = "*"
+#: How far a token's `iat` (or `nbf`) may lie ahead of this machine's clock: the machine
+#: that signed it (an operator's `wastex token`, an identity provider) keeps its own time.
+CLOCK_SKEW = timedelta(minutes=1)
 
 
 class Role(enum.StrEnum):
@@ -153,6 +156,10 @@ def _verified(config: JwtConfig, token: str) -> Principal:
             key,
             algorithms=[config.algorithm],
             issuer=ISSUER,
+            # PyJWT refuses an iat ahead of now: without leeway, a token signed on a
+            # machine whose clock runs a second ahead was "not yet valid" here until this
+            # clock caught up (a factory's message parked UNAUTHENTICATED meanwhile).
+            leeway=CLOCK_SKEW,
             options={"require": ["exp"], "verify_exp": False},
         )
         role = Role(claims["role"])
