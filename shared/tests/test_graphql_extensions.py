@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import logging
+import threading
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -221,6 +223,39 @@ async def test_the_depth_limit_counts_levels_like_the_gateway() -> None:
     assert deep.errors is not None
     assert "maximum operation depth of 10" in deep.errors[0].message
     assert deep.errors[0].extensions == {"code": "GRAPHQL_VALIDATION_FAILED"}
+
+
+def doubling(levels: int, leaf: str) -> str:
+    """A document whose fragment F0 spreads F1 twice, F1 spreads F2 twice, and so on: a few
+    tokens per level, 2**levels copies of `leaf` once spread out."""
+    chain = "".join(f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }} " for i in range(levels))
+    return f"{chain} fragment F{levels} on Query {{ {leaf} }} {{ ...F0 }}"
+
+
+@pytest.mark.parametrize(
+    ("leaf", "refusal"),
+    [
+        ("top { name }", "Query cost"),
+        ("a: top { name }", "aliases found"),
+        ("top { " + "parent { " * 9 + "name" + " }" * 10, "maximum operation depth"),
+    ],
+)
+def test_fragments_spread_twice_at_every_level_are_refused_at_once(leaf: str, refusal: str) -> None:
+    """The limits walked a fragment again wherever it was spread: sixty levels of fragments
+    (a few hundred tokens) was 2**60 walks of the cost, depth and alias checks, the
+    subgraph's event loop stuck in them for good. Each fragment is now read once."""
+    answers: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: answers.append(asyncio.run(schema.execute(doubling(60, leaf)))),
+        daemon=True,  # without the fix it never ends: leave it behind
+    )
+    worker.start()
+    worker.join(timeout=10)
+    assert answers, "still checking the limits after 10 s"
+    (result,) = answers
+    assert result.data is None
+    assert result.errors is not None
+    assert refusal in result.errors[0].message, result.errors
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ import functools
 import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -54,9 +54,7 @@ from graphql import (
 from strawberry.exceptions import StrawberryInputCoercionError
 from strawberry.extensions import (
     AddValidationRules,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
@@ -171,6 +169,10 @@ class _Walk:
     fragments: Mapping[str, FragmentDefinitionNode]
     variables: Mapping[str, Any]
     defaults: Mapping[str, ValueNode | None]
+    #: A fragment's cost by (name, page), priced once: a fragment spreading another twice,
+    #: that one the next twice and so on, sixty deep (a few hundred tokens), was walked
+    #: 2**60 times, the subgraph's event loop (its consumers too) stuck in it for good.
+    fragment_costs: dict[tuple[str, int | None], int] = field(default_factory=dict)
 
 
 def query_cost(
@@ -235,8 +237,13 @@ def _selection_cost(
             fragment = walk.fragments.get(name)
             if fragment is None or name in seen:  # invalid documents never get here
                 continue
-            target = walk.schema.get_type(fragment.type_condition.name.value) or parent
-            total += _selection_cost(walk, target, fragment.selection_set, page, seen | {name})
+            key = (name, page)
+            if key not in walk.fragment_costs:
+                target = walk.schema.get_type(fragment.type_condition.name.value) or parent
+                walk.fragment_costs[key] = _selection_cost(
+                    walk, target, fragment.selection_set, page, seen | {name}
+                )
+            total += walk.fragment_costs[key]
     return total
 
 
@@ -402,18 +409,102 @@ class CachedParse(SchemaExtension):
         yield
 
 
-@functools.cache
-def _limit_rules() -> list[type[ASTValidationRule]]:
-    """The depth and alias limits as validation rules, built once.
+class _Fragments:
+    """What the depth and alias limits read of a document's fragments, each fragment read
+    once: strawberry's limiters walk a fragment again wherever it is spread, so a fragment
+    spreading another twice, that one the next twice and so on, sixty deep (a few hundred
+    tokens), was walked 2**60 times before any answer, the subgraph's event loop (its
+    consumers too) stuck in it for good."""
 
-    strawberry's limiters build a new rule class per instance, that is per request; the
-    validation cache is keyed by the rules, so it would never hit. Built once, every request
-    runs the same rules and a document already validated is not validated again."""
-    return [
-        # strawberry counts the root field as depth 0, graphql-armor (the gateway) as 1.
-        *QueryDepthLimiter(max_depth=MAX_DEPTH - 1).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
-    ]
+    def __init__(self, document: DocumentNode, cap: int) -> None:
+        self.definitions = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        self.cap = cap
+        self.heights: dict[str, int] = {}
+        self.aliases: dict[str, int] = {}
+        self.open: set[str] = set()  # being read: a cycle, which validation refuses
+
+    def height(self, selection_set: SelectionSetNode | None, level: int = 0) -> int:
+        """How many levels below `selection_set` a selection lies, at most (its own
+        selections are level 0), counted up to `cap`; introspection is not counted."""
+        deepest = 0
+        for selection in selection_set.selections if selection_set else ():
+            if level + deepest >= self.cap:
+                break
+            if isinstance(selection, FieldNode):
+                if selection.selection_set and not selection.name.value.startswith("__"):
+                    below = self.height(selection.selection_set, level + 1)
+                    deepest = max(deepest, 1 + below)
+            elif isinstance(selection, InlineFragmentNode):
+                deepest = max(deepest, self.height(selection.selection_set, level))
+            elif isinstance(selection, FragmentSpreadNode):
+                deepest = max(deepest, self._fragment(selection.name.value, self.heights))
+        return min(deepest, self.cap)
+
+    def alias_count(self, selection_set: SelectionSetNode | None) -> int:
+        """The aliased fields of `selection_set`, a fragment's counted where it is spread."""
+        count = 0
+        for selection in selection_set.selections if selection_set else ():
+            if isinstance(selection, FieldNode):
+                count += bool(selection.alias) + self.alias_count(selection.selection_set)
+            elif isinstance(selection, InlineFragmentNode):
+                count += self.alias_count(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                count += self._fragment(selection.name.value, self.aliases)
+        return count
+
+    def _fragment(self, name: str, known: dict[str, int]) -> int:
+        """A fragment's height or alias count (`known` says which), read once."""
+        if name not in known:
+            fragment = self.definitions.get(name)
+            if fragment is None or name in self.open:
+                return 0  # unknown or cyclic: validation reports it
+            read = self.height if known is self.heights else self.alias_count
+            self.open.add(name)
+            try:
+                known[name] = read(fragment.selection_set)
+            finally:
+                self.open.discard(name)
+        return known[name]
+
+
+class DepthLimit(ASTValidationRule):
+    """At most `MAX_DEPTH` levels, the leaf counted, as the gateway counts them (graphql-armor:
+    the root field is level 1; fragments are flattened; introspection is exempt). Said in
+    strawberry's words, which `_core_error` rewrites."""
+
+    def enter_document(self, node: DocumentNode, *_: object) -> None:
+        fragments = _Fragments(node, cap=MAX_DEPTH)
+        for operation in node.definitions:
+            if not isinstance(operation, OperationDefinitionNode):
+                continue
+            if fragments.height(operation.selection_set) >= MAX_DEPTH:
+                name = operation.name.value if operation.name else "anonymous"
+                message = f"'{name}' exceeds maximum operation depth of {MAX_DEPTH - 1}"
+                self.report_error(GraphQLError(message, operation))
+
+
+class AliasLimit(ASTValidationRule):
+    """At most `MAX_ALIASES` aliased fields in the document's operations, a fragment counted
+    wherever it is spread (strawberry's and graphql-armor's count)."""
+
+    def enter_document(self, node: DocumentNode, *_: object) -> None:
+        fragments = _Fragments(node, cap=MAX_DEPTH)
+        total = sum(
+            fragments.alias_count(d.selection_set)
+            for d in node.definitions
+            if isinstance(d, OperationDefinitionNode)
+        )
+        if total > MAX_ALIASES:
+            self.report_error(GraphQLError(f"{total} aliases found. Allowed: {MAX_ALIASES}"))
+
+
+def _limit_rules() -> list[type[ASTValidationRule]]:
+    """The depth and alias limits as validation rules: the same classes for every request,
+    so the validation cache, keyed by the rules, hits (strawberry's limiters build a new
+    rule class per instance, that is per request)."""
+    return [DepthLimit, AliasLimit]
 
 
 class _RefusalsAreAnswers(logging.Filter):
