@@ -92,6 +92,11 @@ async def test_a_failure_inside_faststream_reaches_the_log(
         ("127.0.0.1 kafka-1:9092,kafka-2:9092", None, None, True),
         ("127.0.0.1 127.0.0.1:9092,[::1]:9093", None, None, False),
         ("127.0.0.1 kafka-1:9092", "a-secret-of-this-deployment-0123456789abcdef", None, False),
+        # Shorter than 32 bytes: found offline from any one token.
+        ("0.0.0.0", "s3cret-of-31-bytes-xxxxxxxxxxxx", None, True),
+        ("127.0.0.1 kafka-1:9092", "short", None, True),
+        ("127.0.0.1", "short", None, False),  # a local stack may
+        ("0.0.0.0", "s3cret-of-32-bytes-xxxxxxxxxxxxx", None, False),
     ],
 )
 def test_the_published_dev_secret_is_refused_beyond_loopback(

@@ -22,6 +22,8 @@ from wastex_shared.envelope import Envelope, utcnow
 from wastex_shared.errors import DomainError
 
 DEV_SECRET = "wastex-dev-secret-change-me-in-production-0123456789"
+#: The shortest HS256 secret a service reachable from other machines takes (RFC 7518 §3.2).
+MIN_SECRET_BYTES = 32
 ISSUER = "wastex"
 ALL_DISTRICTS = "*"
 #: How far a token's `iat` (or `nbf`) may lie ahead of this machine's clock: the machine
@@ -79,6 +81,15 @@ class JwtConfig:
         """Whether tokens are checked against the dev secret, which is in this repository:
         anyone can sign an admin token with it."""
         return not self.public_key and self.secret == DEV_SECRET
+
+    @property
+    def guessable(self) -> bool:
+        """Whether the HS256 secret is the published one or shorter than the hash's 256 bits
+        (RFC 7518 §3.2): from any one token a short one is found offline, and with it any
+        token signed."""
+        if self.public_key:
+            return False
+        return self.published or len(self.secret.encode()) < MIN_SECRET_BYTES
 
 
 class Unauthenticated(DomainError):

@@ -221,8 +221,9 @@ def serve(app: Starlette, settings: ServiceSettings) -> None:
     if settings.forgeable_from_afar:
         log.error(
             "refusing to start on %s with Kafka at %s: WASTEX_JWT_SECRET (or "
-            "WASTEX_JWT_PUBLIC_KEY) is not set, and with the dev secret, which is public, "
-            "anyone could sign an admin token; set it, or keep a local stack on 127.0.0.1",
+            "WASTEX_JWT_PUBLIC_KEY) is not set, or is shorter than 32 bytes: with the dev "
+            "secret, which is public, or a short one, found offline from any token, anyone "
+            "could sign an admin token; set it, or keep a local stack on 127.0.0.1",
             settings.host,
             settings.kafka_bootstrap,
         )

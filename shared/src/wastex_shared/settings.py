@@ -75,13 +75,13 @@ class ServiceSettings(BaseSettings):
 
     @property
     def forgeable_from_afar(self) -> bool:
-        """Whether the service would take tokens signed with the published dev secret from
-        other machines: WASTEX_JWT_SECRET (or a public key) unset, and it listens beyond
-        loopback or reads a broker elsewhere (factories' messages carry tokens). A local
-        stack, all on 127.0.0.1, may use the dev secret."""
+        """Whether the service would take tokens anyone could sign from other machines: the
+        published dev secret (WASTEX_JWT_SECRET and a public key unset) or a secret shorter
+        than 32 bytes, and it listens beyond loopback or reads a broker elsewhere (factories'
+        messages carry tokens). A local stack, all on 127.0.0.1, may use the dev secret."""
         brokers = (_host_of(address) for address in self.kafka_bootstrap.split(","))
         local = _loopback(self.host) and all(_loopback(host) for host in brokers)
-        return self.jwt.published and not local
+        return self.jwt.guessable and not local
 
     @property
     def jwt(self) -> JwtConfig:
