@@ -17,10 +17,12 @@ import asyncio
 import contextlib
 import json
 import uuid
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
 
 from wastex_catalog.domain.credit_code import make_credit_code
 from wastex_cli.mutations import (
@@ -46,6 +48,23 @@ AMEND_OFFER = """
 mutation($id: ID!, $input: AmendOfferInput!) {
   amendOffer(id: $id, input: $input) { offer { id } userErrors { field message code } }
 }"""
+
+
+async def messages_of(url: str, token: str, query: str) -> AsyncGenerator[dict[str, Any], None]:
+    """`query` subscribed over graphql-transport-ws through the gateway as `token`'s holder:
+    every message after the acknowledgement, but the pings it answers, until the socket
+    closes."""
+    async with connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as socket:
+        init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
+        await socket.send(json.dumps(init))
+        assert json.loads(await socket.recv())["type"] == "connection_ack"
+        await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
+        async for raw in socket:
+            message = json.loads(raw)
+            if message.get("type") == "ping":
+                await socket.send(json.dumps({"type": "pong"}))
+            else:
+                yield message
 
 
 async def payload(client: GraphQLClient, query: str, field: str, **variables: Any) -> Any:
@@ -120,24 +139,9 @@ async def test_offer_changed_pushes_the_offer_as_it_now_stands(stack: Stack) -> 
 
     async def listen() -> None:
         url = stack.graphql_url.replace("http://", "ws://")
-        async with connect(url, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
-            await socket.send(
-                json.dumps(
-                    {
-                        "type": "connection_init",
-                        "payload": {"Authorization": f"Bearer {recycler_token}"},
-                    }
-                )
-            )
-            assert json.loads(await socket.recv())["type"] == "connection_ack"
-            await socket.send(
-                json.dumps({"id": "1", "type": "subscribe", "payload": {"query": OFFER_CHANGED}})
-            )
-            async for raw in socket:
-                message = json.loads(raw)
-                if message.get("type") == "ping":
-                    await socket.send(json.dumps({"type": "pong"}))
-                elif message.get("type") == "next":
+        async with contextlib.aclosing(messages_of(url, recycler_token, OFFER_CHANGED)) as got:
+            async for message in got:
+                if message.get("type") == "next":
                     assert not message["payload"].get("errors"), message
                     pushes.append(message["payload"]["data"]["offerChanged"])
 
@@ -189,18 +193,10 @@ MATCH_PROPOSED = (
 
 
 async def listen(url: str, token: str, query: str, messages: list[dict[str, Any]]) -> None:
-    """Subscribes over graphql-transport-ws through the gateway; every `next` payload (data
-    and errors) is appended to `messages`."""
-    async with connect(url, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
-        init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
-        await socket.send(json.dumps(init))
-        assert json.loads(await socket.recv())["type"] == "connection_ack"
-        await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
-        async for raw in socket:
-            message = json.loads(raw)
-            if message.get("type") == "ping":
-                await socket.send(json.dumps({"type": "pong"}))
-            elif message.get("type") == "next":
+    """Every `next` payload (data and errors) of `query` is appended to `messages`."""
+    async with contextlib.aclosing(messages_of(url, token, query)) as got:
+        async for message in got:
+            if message.get("type") == "next":
                 messages.append(message["payload"])
 
 
@@ -318,18 +314,9 @@ async def test_a_subscription_whose_service_goes_away_ends_with_a_masked_error(
     messages: list[dict[str, Any]] = []
 
     async def listen_until_complete() -> None:
-        async with connect(url, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
-            init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {admin}"}}
-            await socket.send(json.dumps(init))
-            assert json.loads(await socket.recv())["type"] == "connection_ack"
-            query = "subscription { manifestChanged { id status } }"
-            subscribe = {"id": "1", "type": "subscribe", "payload": {"query": query}}
-            await socket.send(json.dumps(subscribe))
-            async for raw in socket:
-                message = json.loads(raw)
-                if message.get("type") == "ping":
-                    await socket.send(json.dumps({"type": "pong"}))
-                    continue
+        query = "subscription { manifestChanged { id status } }"
+        async with contextlib.aclosing(messages_of(url, admin, query)) as got:
+            async for message in got:
                 messages.append(message)
                 if message.get("type") in ("complete", "error"):
                     return
