@@ -441,10 +441,7 @@ class MatchingService:
             cancel_reason=data.reason,
         )
         await self._market_changed(uow)  # its tonnes come free; before the match (lock order)
-        try:
-            cancelled = await self._save(uow, record, cancelled)
-        except DomainError as err:  # the match moved on meanwhile: read it again
-            raise LostRace(err.message) from err
+        cancelled = await self._save_or_read_again(uow, record, cancelled)
         await self._publish(
             uow,
             MATCHING_MATCH_CANCELLED.name,
@@ -487,10 +484,7 @@ class MatchingService:
             # Nothing comes free, but the market version still comes first (lock order): a
             # later message of the batch may bump it, after this one counted a match write.
             await repo.hold_market_version(uow.session)
-        try:
-            updated = await self._save(uow, record, updated)
-        except DomainError as err:  # the match changed meanwhile: read it again
-            raise LostRace(err.message) from err
+        updated = await self._save_or_read_again(uow, record, updated)
         await self._publish(
             uow,
             MATCHING_MATCH_SHIPPED.name,
@@ -817,6 +811,16 @@ class MatchingService:
         if record is None:
             raise NotFound("match", match_id)
         return record
+
+    async def _save_or_read_again(
+        self, uow: UnitOfWork, old: MatchRecord, new: MatchRecord
+    ) -> MatchRecord:
+        """`_save` in a consumer's handler: a match that moved on since it was read is read
+        again (`LostRace`: the consumer runs the message again), not refused."""
+        try:
+            return await self._save(uow, old, new)
+        except DomainError as err:
+            raise LostRace(err.message) from err
 
     async def _save(self, uow: UnitOfWork, old: MatchRecord, new: MatchRecord) -> MatchRecord:
         stamped = replace(new, updated_at=self.clock(), version=old.version + 1)
