@@ -614,21 +614,25 @@ async def test_overlong_rejection_reason_is_refused(
     assert result["rejectMatch"]["userErrors"][0]["code"] == "TEXT_TOO_LONG"
 
 
+def manifest_facts(match_id: str, planned: str) -> dict[str, Any]:
+    """What every ledger fact of the match's manifest says of it (steel → cement, SW01)."""
+    return {
+        "manifest_id": f"manifest-of-{match_id}",
+        "match_id": match_id,
+        "supplier_enterprise_id": "steel",
+        "supplier_site_id": "steel-site",
+        "recycler_enterprise_id": "cement",
+        "recycler_site_id": "cement-site",
+        "waste_code": "SW01",
+        "planned_tonnes": Decimal(planned),
+        "distance_km": Decimal("40"),
+        "freight_factor_key": "road",
+    }
+
+
 def shipment_cancelled(match_id: str, by: str, reason: str) -> Envelope:
     data = ShipmentCancelled(
-        manifest_id=f"manifest-of-{match_id}",
-        match_id=match_id,
-        supplier_enterprise_id="steel",
-        supplier_site_id="steel-site",
-        recycler_enterprise_id="cement",
-        recycler_site_id="cement-site",
-        waste_code="SW01",
-        planned_tonnes=Decimal("120.500"),
-        distance_km=Decimal("40"),
-        freight_factor_key="road",
-        status="CANCELLED",
-        cancelled_by=by,
-        reason=reason,
+        **manifest_facts(match_id, "120.500"), status="CANCELLED", cancelled_by=by, reason=reason
     )
     return Envelope.new("ledger.shipment-cancelled", "ledger", f"manifest-of-{match_id}", data)
 
@@ -683,16 +687,7 @@ MATCH_CANCELLATION = "query($id: ID!) { match(id: $id) { status cancelledBy canc
 def shipment_dispatched(match_id: str, tonnes: str, planned: str = "50.000") -> Envelope:
     """The ledger's `shipment-dispatched` of the match's manifest (a new event id each)."""
     data = ShipmentDispatched(
-        manifest_id=f"manifest-of-{match_id}",
-        match_id=match_id,
-        supplier_enterprise_id="steel",
-        supplier_site_id="steel-site",
-        recycler_enterprise_id="cement",
-        recycler_site_id="cement-site",
-        waste_code="SW01",
-        planned_tonnes=Decimal(planned),
-        distance_km=Decimal("40"),
-        freight_factor_key="road",
+        **manifest_facts(match_id, planned),
         period="2026-12",
         dispatched_tonnes=Decimal(tonnes),
         status="IN_TRANSIT",
