@@ -241,6 +241,38 @@ async def test_outbox_rows_are_published_in_order_and_marked_sent(
     assert [json.loads(r.value)["id"] for r in received] == [e.id for e in events]
 
 
+async def test_events_leave_as_structured_mode_cloudevents(
+    kafka_bootstrap: str, uow_factory: UnitOfWorkFactory
+) -> None:
+    """The CloudEvents Kafka binding: a structured-mode message says so in `content-type`;
+    without it, SDKs (Java's `KafkaMessageFactory`, say) read the value as the data of a
+    binary-mode event and find no `ce_` headers."""
+    topic = f"t-{uuid.uuid4().hex[:8]}"
+    async with uow_factory() as uow:
+        await uow.publish(topic, offer_event("1.000"), {"trace": "t1"})
+        await uow.commit()
+    assert await sent_once(kafka_bootstrap, uow_factory) == 1
+    [record] = await consume_all(kafka_bootstrap, topic, 1)
+    assert dict(record.headers) == {
+        "content-type": b"application/cloudevents+json; charset=UTF-8",
+        "trace": b"t1",
+    }
+
+
+async def test_a_binary_mode_cloudevent_is_parked_saying_the_mode_to_send(
+    kafka_bootstrap: str, uow_factory: UnitOfWorkFactory
+) -> None:
+    topic, group = f"t-{uuid.uuid4().hex[:8]}", f"g{uuid.uuid4().hex[:8]}"
+    event = offer_event("1.000")
+    binary = [("ce_specversion", b"1.0"), ("ce_id", event.id.encode()), ("ce_type", b"x")]
+    data = json.dumps(json.loads(event.to_json())["data"]).encode()
+    await produce_batch(kafka_bootstrap, topic, [(data, binary)])
+    consumer = await run_consumer(kafka_bootstrap, uow_factory, topic, group, until=1)
+    _, headers = await the_one_letter(kafka_bootstrap, uow_factory, consumer)
+    assert headers["x-error-type"] == "INVALID_ENVELOPE"
+    assert "structured mode" in headers["x-error"]
+
+
 async def unsent(uow_factory: UnitOfWorkFactory) -> int:
     outbox = tables.outbox
     async with uow_factory.reading() as uow:

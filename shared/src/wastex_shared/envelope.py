@@ -15,6 +15,10 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+#: The Kafka `content-type` header of a structured-mode CloudEvent (the CloudEvents Kafka
+#: protocol binding, 3.2): SDKs tell the mode by it.
+STRUCTURED_CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
+
 #: Namespace for ids derived from other ids (uuid5), fixed forever.
 WASTEX_NAMESPACE = uuid.UUID("6b0d7f3e-8a52-4c1f-9a43-3f5c2f6f0a11")
 _NAMESPACE_BYTES = WASTEX_NAMESPACE.bytes

@@ -49,6 +49,10 @@ CONTRACT_TOPICS = frozenset(topic.name for topic in all_topics())
 
 #: Larger messages are refused before decoding (a factory's report is a few hundred bytes).
 MAX_MESSAGE_BYTES = 256 * 1024
+BINARY_MODE = (
+    "a binary-mode CloudEvent (ce_ headers): send it in structured mode, the whole envelope "
+    "as the value (content-type application/cloudevents+json)"
+)
 
 
 class Record(Protocol):
@@ -405,6 +409,8 @@ class EventConsumer:
         try:
             envelope = Envelope.from_json(raw)
         except ValidationError as err:
+            if "ce_specversion" in headers:  # the value is only the data of a binary-mode event
+                raise Poison("INVALID_ENVELOPE", BINARY_MODE) from err
             raise Poison("INVALID_ENVELOPE", _short(err)) from err
         try:
             return self._decode_data(record, headers, envelope)

@@ -28,7 +28,7 @@ from sqlalchemy.ext import asyncio as sqlalchemy_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from wastex_shared.envelope import Envelope, utcnow
+from wastex_shared.envelope import STRUCTURED_CONTENT_TYPE, Envelope, utcnow
 from wastex_shared.storage.engine import reader_of
 from wastex_shared.storage.tables import MessagingTables
 
@@ -169,7 +169,9 @@ class UnitOfWork:
     async def publish(
         self, topic: str, event: Envelope, headers: dict[str, str] | None = None
     ) -> None:
-        """Queue `event` in the outbox; it leaves only if this unit of work commits."""
+        """Queue `event` in the outbox, a structured-mode CloudEvent; it leaves only if this
+        unit of work commits."""
+        headers = {"content-type": STRUCTURED_CONTENT_TYPE, **(headers or {})}
         await self.publish_raw(topic, event.key, event.id, event.to_json(), headers)
 
     async def publish_raw(
