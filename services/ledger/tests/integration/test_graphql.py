@@ -1030,3 +1030,56 @@ async def test_a_mutation_the_database_aborts_for_a_concurrent_one_is_run_again(
         input={"siteId": steel.site_id, "wasteCode": "SW01", "tonnes": "1", "period": "2026-03"},
     )
     assert body["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+
+
+async def test_a_district_regulator_reads_no_other_district_through_any_figure_query(
+    api: Api, ledger: Harness
+) -> None:
+    """helper-76: every figure query, every scope that spans or names another district, is
+    refused to a district regulator; its own {district, industry} and {district, wasteCode}
+    hold only its district's tonnes though the same industry and code are reported next door."""
+    steel = await ledger.register("青山区", industry="C3120")
+    other = await ledger.register("新洲区", industry="C3120")
+    await api.report(tenant(steel), steel, "10.000", "2026-01")
+    await api.report(tenant(other), other, "70.000", "2026-01")
+    window = {"from": "2026-01", "to": "2026-12"}
+    qingshan = regulator("青山区")
+    carbon = """query($scope: UtilisationScope, $from: String!, $to: String!) {
+      carbon(scope: $scope, from: $from, to: $to) { transfers transferredTonnes } }"""
+    beyond = [
+        {},
+        {"industry": "C3120"},
+        {"wasteCode": "SW01"},
+        {"wasteClass": "ALL"},
+        {"district": "新洲区"},
+        {"district": "新洲区", "industry": "C3120"},
+        {"district": "新洲区", "wasteCode": "SW01"},
+        {"enterpriseId": other.enterprise_id},
+        {"enterpriseId": other.enterprise_id, "wasteCode": "SW01"},
+    ]
+    for scope in beyond:
+        for query in (UTILISATION, carbon):
+            assert await api.error_code(query, qingshan, scope=scope, **window) == (
+                "NOT_AUTHORIZED"
+            ), (query[:40], scope)
+    for scope in (
+        {"district": "青山区", "industry": "C3120"},
+        {"district": "青山区", "wasteCode": "SW01"},
+    ):
+        own = (await api.data(UTILISATION, qingshan, scope=scope, **window))["utilisation"]
+        assert own["generatedTonnes"] == "10.000", scope
+    league = """query($district: String, $industry: String) {
+      enterpriseUtilisation(from: "2026-01", to: "2026-12", district: $district,
+                            industry: $industry, first: 10) {
+        totalCount edges { node { enterpriseId figures { generatedTonnes } } } } }"""
+    assert await api.error_code(league, qingshan, district="新洲区") == "NOT_AUTHORIZED"
+    ranked = (await api.data(league, qingshan, industry="C3120"))["enterpriseUtilisation"]
+    assert [e["node"]["enterpriseId"] for e in ranked["edges"]] == [steel.enterprise_id]
+    assessment = "query($id: ID!) { zeroWasteAssessment(enterpriseId: $id, year: 2026) { passed } }"
+    assert await api.error_code(assessment, qingshan, id=other.enterprise_id) == "NOT_AUTHORIZED"
+    # A tenant reads its own figures only, aggregates none.
+    for scope in ({"district": "青山区"}, {"industry": "C3120"}, {"wasteCode": "SW01"}, {}):
+        assert await api.error_code(UTILISATION, tenant(steel), scope=scope, **window) == (
+            "NOT_AUTHORIZED"
+        )
+    assert await api.error_code(league, tenant(steel)) == "NOT_AUTHORIZED"

@@ -765,3 +765,29 @@ async def test_projection_equals_the_journal_and_every_entry_is_published(
     assert u.utilised == D("44.500")  # 25 in-plant + 19.5 transferred from prior stock
     assert u.rate == D("0.3724")  # 44.5 ÷ (100 + 19.5)
     assert u.prior_stock_disposed == D("10.000")
+
+
+async def test_a_shipment_leaving_after_midnight_in_china_counts_in_the_new_month(
+    ledger: Harness,
+) -> None:
+    """helper-76: a dispatch with no month names the month in China Standard Time, which
+    figures are cut by: 16:30 UTC on 30 November is 00:30 on 1 December in Wuhan."""
+    steel = await ledger.register("青山区")
+    cement = await ledger.register("新洲区")
+    await report(ledger, steel, G, "100", "2026-11")
+    late, early = (
+        await ledger.confirm(steel, cement, "40"),
+        await ledger.confirm(steel, cement, "60"),
+    )
+    ledger.clock.fixed = datetime(2026, 11, 30, 15, 59, 59, tzinfo=UTC)  # 23:59:59 in Wuhan
+    november = await ledger.service.dispatch(steel.enterprise_id, early, "60")
+    ledger.clock.fixed = datetime(2026, 11, 30, 16, 30, tzinfo=UTC)
+    december = await ledger.service.dispatch(steel.enterprise_id, late, "40")
+    assert (str(november.period), str(december.period)) == ("2026-11", "2026-12")
+    for shipment, tonnes in ((november, "60"), (december, "40")):
+        await ledger.service.receive(cement.enterprise_id, shipment.id, tonnes)
+    ledger.clock.fixed = None
+    nov = await ledger.figures(enterprise(steel), "2026-11", "2026-11")
+    dec = await ledger.figures(enterprise(steel), "2026-12", "2026-12")
+    assert (nov.transferred_for_utilisation, nov.rate) == (D("60.000"), D("0.6000"))
+    assert (dec.transferred_for_utilisation, dec.rate) == (D("40.000"), None)

@@ -15,8 +15,9 @@ from decimal import Decimal
 import pytest
 
 from wastex_ledger.domain.entries import EntryKind
-from wastex_ledger.domain.figures import Figures
+from wastex_ledger.domain.figures import Figures, Utilisation
 from wastex_ledger.domain.manifest import ManifestStatus
+from wastex_ledger.domain.scope import SEPARATOR
 from wastex_shared.errors import DomainError
 
 from .conftest import CEMENT, FLY_ASH, POWER, SLAG, STEEL, Journal, route
@@ -307,3 +308,133 @@ def test_no_more_is_taken_out_of_storage_than_this_year_put_in_so_far(
         journal.report(RETRIEVED, STEEL, "50.001", taken_in)
     assert caught.value.code == "BALANCE_VIOLATION"
     assert "fromPriorStock" in caught.value.message
+
+
+def small_city(journal: Journal) -> None:
+    """Three plants in two districts, 2026, every kind of figure once (helper-76).
+
+    青山区, the steelworks (C31): slag SW01 generated 120 t in January, 30 t used in the
+    plant, 40 t stored in February, 50 t shipped in April and received as 49.5 t (1 % light:
+    within the tolerance, credited 49.5 t); hazardous HW08 10 t generated and disposed of.
+    新洲区, the power plant (D44): fly ash SW02, 200 t opening stock, 80 t generated in May,
+    60 t of it used, 20 t stored; 40 t of old stock used and 20 t of it disposed of in June.
+    新洲区, the cement plant (C30): takes the 49.5 t (intake, not generation) and uses it; its
+    own 10 t of slag generated and used in January.
+    """
+    journal.report(GEN, STEEL, "120", "2026-01")
+    journal.report(IN_PLANT, STEEL, "30", "2026-01")
+    journal.report(STORED, STEEL, "40", "2026-02")
+    journal.report(GEN, STEEL, "10", "2026-02", code="HW08")
+    journal.report(DISPOSED, STEEL, "10", "2026-02", code="HW08")
+    shipment = journal.open_manifest(route(planned="50"))
+    journal.dispatch(shipment.id, "50", "2026-04")
+    assert journal.receive(shipment.id, "49.5").status is ManifestStatus.RECEIVED
+    journal.report(OPENING, POWER, "200", "2026-01", code=FLY_ASH)
+    journal.report(GEN, POWER, "80", "2026-05", code=FLY_ASH)
+    journal.report(IN_PLANT, POWER, "60", "2026-05", code=FLY_ASH)
+    journal.report(STORED, POWER, "20", "2026-05", code=FLY_ASH)
+    journal.report(IN_PLANT, POWER, "40", "2026-06", code=FLY_ASH, prior=True)
+    journal.report(DISPOSED, POWER, "20", "2026-06", code=FLY_ASH, prior=True)
+    journal.report(EntryKind.UTILISED, CEMENT, "49.5", "2026-04")
+    journal.report(GEN, CEMENT, "10", "2026-01")
+    journal.report(IN_PLANT, CEMENT, "10", "2026-01")
+
+
+def general(journal: Journal, kind: str, value: str, first: str, last: str) -> Utilisation:
+    """A code-less scope's general-waste figures, as `utilisation` answers by default."""
+    total = Utilisation()
+    for (k, v, month), figures in journal.rows.items():
+        if (k, v) == (kind, f"{value}{SEPARATOR}general") and first <= month <= last:
+            total = total + Utilisation(figures)
+    return total
+
+
+def test_a_small_city_hand_computed_for_every_scope_and_cut(journal: Journal) -> None:
+    small_city(journal)
+    year = ("2026-01", "2026-12")
+
+    steel = general(journal, "enterprise", "ent-steel", *year)
+    # 30 in the plant + 49.5 received ÷ 120: the 0.5 t weighing gap was not utilised.
+    assert (steel.generated, steel.utilised, steel.denominator) == (
+        D("120.000"),
+        D("79.500"),
+        D("120.000"),
+    )
+    assert (steel.rate, steel.in_plant_share, steel.stored) == (
+        D("0.6625"),
+        D("0.2500"),
+        D("40.000"),
+    )
+    assert steel.disposal_rate == D("0.0000")  # the HW08 disposal is hazardous waste's
+    power = general(journal, "enterprise", "ent-power", *year)
+    # (60 + 40 old stock) ÷ (80 + 40): old stock used is in both; old stock disposed in none.
+    assert (power.utilised, power.denominator, power.rate) == (
+        D("100.000"),
+        D("120.000"),
+        D("0.8333"),
+    )
+    assert (power.disposed, power.disposal_rate) == (D("20.000"), D("0.2500"))  # 20 ÷ 80
+    assert power.opening_stock == D("200.000")
+    cement = general(journal, "enterprise", "ent-cement", *year)
+    assert (cement.rate, cement.intake, cement.received_utilised) == (
+        D("1.0000"),
+        D("49.500"),
+        D("49.500"),
+    )
+
+    # Areas add tonnes, not rates: 新洲区 is (100 + 10) ÷ (120 + 10) = 0.84615…, not the
+    # mean of 0.8333 and 1.
+    xinzhou = general(journal, "district", "新洲区", *year)
+    assert (xinzhou.generated, xinzhou.utilised, xinzhou.denominator) == (
+        D("90.000"),
+        D("110.000"),
+        D("130.000"),
+    )
+    assert xinzhou.rate == D("0.8462")
+    city = general(journal, "city", "*", *year)
+    assert (city.generated, city.utilised, city.denominator) == (
+        D("210.000"),
+        D("189.500"),
+        D("250.000"),
+    )
+    assert city.rate == D("0.7580")  # not the mean of the three plants' rates, 0.8319
+    assert city.intake == D("49.500")  # received once, never generation
+    assert general(journal, "industry", "C31", *year).rate == D("0.6625")
+    assert general(journal, "district_industry", f"青山区{SEPARATOR}C31", *year).rate == D("0.6625")
+    # Every class: the steelworks' HW08 joins generation and disposal, not utilisation.
+    assert journal.scope("enterprise", "ent-steel").rate == D("0.6115")  # 79.5 ÷ 130
+    hw = journal.scope("enterprise_code", f"ent-steel{SEPARATOR}HW08")
+    assert (hw.rate, hw.disposal_rate) == (D("0.0000"), D("1.0000"))
+
+    # Quarters: the shipment counts in the month it left (April), not the month generated.
+    q1 = general(journal, "enterprise", "ent-steel", "2026-01", "2026-03")
+    assert (q1.utilised, q1.rate) == (D("30.000"), D("0.2500"))
+    q2 = general(journal, "enterprise", "ent-steel", "2026-04", "2026-06")
+    # Nothing generated in the quarter: no rate, though 49.5 t were utilised in it.
+    assert (q2.generated, q2.utilised, q2.rate) == (D("0.000"), D("49.500"), None)
+    # A month with nothing at all reads zeros and no rate.
+    empty = general(journal, "enterprise", "ent-steel", "2026-09", "2026-09")
+    assert empty.figures.is_zero()
+    assert (empty.rate, empty.disposal_rate) == (None, None)
+
+
+def test_a_range_across_the_year_end_counts_last_years_storage_used_twice(
+    journal: Journal,
+) -> None:
+    """docs/api.md (helper-45): 综合利用率 is annual; over a range across a year end, stock
+    stored inside the range and used after the year end is both generation and prior-year
+    stock (the rate reads low). Pinned here so that a change to it is a decision."""
+    journal.report(GEN, STEEL, "100", "2026-11")
+    journal.report(STORED, STEEL, "100", "2026-11")
+    journal.report(IN_PLANT, STEEL, "100", "2027-01", prior=True)
+
+    across = journal.scope("enterprise", "ent-steel", "2026-11", "2027-02")
+    assert (across.generated, across.utilised, across.denominator) == (
+        D("100.000"),
+        D("100.000"),
+        D("200.000"),
+    )
+    assert across.rate == D("0.5000")
+    # Each calendar year is the indicator as defined: 0 % in 2026, 100 % in 2027.
+    assert journal.scope("enterprise", "ent-steel", "2026-01", "2026-12").rate == D("0.0000")
+    assert journal.scope("enterprise", "ent-steel", "2027-01", "2027-12").rate == D("1.0000")
