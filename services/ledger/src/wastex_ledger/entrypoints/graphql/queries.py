@@ -60,7 +60,13 @@ class Query:
     @strawberry.field(
         description=(
             "Generation, utilisation, disposal and storage of a scope over the months from … to "
-            "(inclusive), with the comprehensive utilisation rate (formulas.md)."
+            "(inclusive), with the comprehensive utilisation rate (formulas.md). 综合利用率 is "
+            "an annual indicator: over one calendar year, or months inside one, rate is the "
+            "indicator as defined. Across a year end, stock stored inside the range and used "
+            "after it (fromPriorStock) is both generation and prior-year stock, so the rate "
+            "reads low; months that use storage from earlier months of their year can read "
+            "above 1, or have no rate with utilisation reported (nothing generated in them). "
+            "Ask whole years one at a time for official figures."
         )
     )
     async def utilisation(
