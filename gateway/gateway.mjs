@@ -29,6 +29,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
+import { isIPv4 } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -63,8 +64,11 @@ const PORT = intEnv('WASTEX_GATEWAY_PORT', 4000);
 // the services on the development secret (which is public) would take anyone's admin token.
 // Beyond loopback, the deployment must say how tokens are signed (the services refuse the
 // dev secret themselves only when they listen beyond loopback).
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
-if (!LOOPBACK.has(HOST) && !HOST.startsWith('127.') && !env.WASTEX_JWT_SECRET && !env.WASTEX_JWT_PUBLIC_KEY) {
+// Loopback is `localhost`, `::1` and any address of 127.0.0.0/8 (all of it is the loopback
+// network, as the services hold too), but not a host name that merely starts `127.`: a name
+// may resolve to any interface.
+const loopback = host => host === 'localhost' || host === '::1' || (isIPv4(host) && host.startsWith('127.'));
+if (!loopback(HOST) && !env.WASTEX_JWT_SECRET && !env.WASTEX_JWT_PUBLIC_KEY) {
   console.error(
     `wastex gateway: refusing to listen on ${HOST}: set WASTEX_JWT_SECRET (or WASTEX_JWT_PUBLIC_KEY), ` +
       'as the services have it; with the development secret anyone could sign an admin token',

@@ -29,3 +29,31 @@ def test_the_gateway_will_not_listen_beyond_loopback_without_a_token_key(host: s
     refused = _start(WASTEX_GATEWAY_HOST=host)
     assert refused.returncode == 2
     assert "WASTEX_JWT_SECRET" in refused.stderr
+
+
+@pytest.mark.parametrize("host", ["127.attacker.example", "127.0.0.1.attacker.example"])
+def test_a_host_name_starting_127_is_not_taken_for_loopback(host: str) -> None:
+    """127.0.0.0/8 is loopback, but only as an address: a name may resolve to any interface."""
+    refused = _start(WASTEX_GATEWAY_HOST=host)
+    assert refused.returncode == 2
+    assert "WASTEX_JWT_SECRET" in refused.stderr
+
+
+def test_any_address_in_127_0_0_0_8_is_loopback() -> None:
+    """The whole block is the loopback network (RFC 1122 §3.2.1.3), as the services hold too."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("WASTEX_")}
+    port = free_port()
+    gateway = subprocess.Popen(
+        ["node", str(REPO / "gateway" / "gateway.mjs")],
+        env={**clean, "WASTEX_GATEWAY_HOST": "127.0.0.2", "WASTEX_GATEWAY_PORT": str(port)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert gateway.stdout is not None
+        line = gateway.stdout.readline()
+        assert line.strip() == f"wastex gateway listening on http://127.0.0.2:{port}/graphql"
+    finally:
+        gateway.terminate()
+        gateway.wait(timeout=10)
