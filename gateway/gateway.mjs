@@ -24,6 +24,8 @@
  *   WASTEX_GATEWAY_MAX_DEPTH / WASTEX_GATEWAY_MAX_TOKENS / WASTEX_GATEWAY_MAX_ALIASES
  *                              operation limits                  (10 / 2000 / 15)
  *   WASTEX_GATEWAY_MAX_BODY_BYTES  request body and WebSocket message limit (1048576)
+ *   WASTEX_GATEWAY_CORS_ORIGINS    origins whose pages may call it from a browser, comma-separated
+ *                              (unset: http(s)://localhost, 127.0.0.1, [::1] on any port)
  * See README.md.
  */
 import { existsSync } from 'node:fs';
@@ -75,6 +77,71 @@ if (!loopback(HOST) && !env.WASTEX_JWT_SECRET && !env.WASTEX_JWT_PUBLIC_KEY) {
   );
   process.exit(2);
 }
+/**
+ * The origins of the pages that may call the gateway from a browser (CORS), from
+ * WASTEX_GATEWAY_CORS_ORIGINS (comma-separated origins, `https://app.example.org`), or null:
+ * unset, a page served from this machine (`http(s)://localhost`, `127.0.0.1` or `[::1]`, any
+ * port). No `*`: the gateway passes tokens on, and on a developer's machine the services run on
+ * the published development secret, so any site open in the developer's browser could sign
+ * an admin token and read its answers.
+ */
+function corsOrigins(name) {
+  const raw = env[name];
+  if (raw == null || raw.trim() === '') return null;
+  const origins = new Set();
+  for (const entry of raw.split(',').map(e => e.trim()).filter(Boolean)) {
+    let url;
+    try {
+      url = new URL(entry);
+    } catch {
+      url = null;
+    }
+    const bare = url != null && url.pathname === '/' && !url.search && !url.hash && !url.username;
+    if (!bare || !['http:', 'https:'].includes(url.protocol) || !entry.startsWith(url.origin)) {
+      console.error(
+        `wastex gateway: ${name} lists origins (scheme://host[:port], comma-separated), got ${JSON.stringify(entry)}`,
+      );
+      process.exit(2);
+    }
+    origins.add(url.origin);
+  }
+  return origins;
+}
+const CORS_ORIGINS = corsOrigins('WASTEX_GATEWAY_CORS_ORIGINS');
+const LOCAL_ORIGIN = /^https?:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/;
+const originAllowed = origin => (CORS_ORIGINS ? CORS_ORIGINS.has(origin) : LOCAL_ORIGIN.test(origin));
+/**
+ * CORS: an allowed origin is named back (`Vary: Origin`), with the methods and headers the
+ * API takes and never `Access-Control-Allow-Credentials` (tokens travel in the authorization
+ * header, so a browser has no cookie to send); any other origin (`null` included) gets no CORS
+ * header at all, and its browser refuses the page the answer. A page served by the gateway
+ * itself (the GraphQL IDE) is same-origin and needs none.
+ */
+function cors(request) {
+  const origin = request.headers.get('origin');
+  if (origin == null || !originAllowed(origin)) return false;
+  return {
+    origin: [origin],
+    credentials: false,
+    methods: ['GET', 'POST', 'OPTIONS'],
+    allowedHeaders: [
+      'authorization',
+      'content-type',
+      'accept',
+      'x-request-id',
+      'apollographql-client-name',
+      'apollographql-client-version',
+    ],
+    exposedHeaders: ['x-request-id'],
+    maxAge: 600,
+  };
+}
+/** Every answer depends on the Origin (CORS headers or none): a cache must keep them apart. */
+const varyByOrigin = {
+  onResponse({ response }) {
+    if (!/\borigin\b/i.test(response.headers.get('vary') ?? '')) response.headers.append('vary', 'Origin');
+  },
+};
 const SUPERGRAPH = resolve(env.WASTEX_SUPERGRAPH || join(here, 'supergraph.graphql'));
 const POLL_MS = intEnv('WASTEX_GATEWAY_POLL_MS', 0);
 const LOG_LEVEL = env.WASTEX_GATEWAY_LOG_LEVEL || env.LOG_LEVEL || 'info';
@@ -247,6 +314,7 @@ const gateway = createGatewayRuntime({
   },
   // x-request-id: taken from the client or generated, sent to every subgraph and returned.
   requestId: true,
+  cors,
   maskedErrors: { isDev: false },
   logging: LOG_LEVEL,
   productName: 'wastex gateway',
@@ -258,6 +326,7 @@ const gateway = createGatewayRuntime({
       ? new fetchAPI.Response(null, { status: 302, headers: { location: '/graphql' } })
       : new fetchAPI.Response('Not Found', { status: 404 }),
   plugins: ({ log }) => [
+    varyByOrigin,
     authorizationContextPlugin,
     maskedSubscriptionErrors(log),
     maxDepthPlugin({ n: LIMITS.depth, flattenFragments: true }),

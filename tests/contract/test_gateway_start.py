@@ -57,3 +57,12 @@ def test_any_address_in_127_0_0_0_8_is_loopback() -> None:
     finally:
         gateway.terminate()
         gateway.wait(timeout=10)
+
+
+@pytest.mark.parametrize("origins", ["*", "https://app.example.org/graphql", "app.example.org"])
+def test_the_gateway_will_not_start_on_a_cors_list_that_is_not_origins(origins: str) -> None:
+    """`*` included: any site open in a developer's browser could then read what a token it
+    signed with the public development secret is shown."""
+    refused = _start(WASTEX_GATEWAY_CORS_ORIGINS=f"https://ok.example.org, {origins}")
+    assert refused.returncode == 2
+    assert "WASTEX_GATEWAY_CORS_ORIGINS" in refused.stderr
