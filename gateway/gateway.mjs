@@ -4,7 +4,8 @@
  *
  * Serves the static supergraph (gateway/supergraph.graphql, written by `npm run compose`)
  * with the Hive Gateway runtime on one endpoint, /graphql:
- *   - POST/GET queries and mutations, fanned out to catalog / matching / ledger over HTTP;
+ *   - queries and mutations (POST with a JSON body; GET queries with an `authorization` or
+ *     `x-graphql-yoga-csrf` header), fanned out to catalog / matching / ledger over HTTP;
  *   - subscriptions over WebSocket (graphql-transport-ws) or SSE, reaching the subgraphs over WS;
  *   - GET /graphql from a browser: Hive Laboratory (GraphiQL), works offline;
  *   - GET /healthcheck (liveness) and /readiness (supergraph loaded).
@@ -129,6 +130,7 @@ function cors(request) {
       'content-type',
       'accept',
       'x-request-id',
+      'x-graphql-yoga-csrf',
       'apollographql-client-name',
       'apollographql-client-version',
     ],
@@ -140,6 +142,24 @@ function cors(request) {
 const varyByOrigin = {
   onResponse({ response }) {
     if (!/\borigin\b/i.test(response.headers.get('vary') ?? '')) response.headers.append('vary', 'Origin');
+  },
+};
+/**
+ * A POST's body is JSON (`application/json`, or `application/graphql+json` as the GraphQL over
+ * HTTP drafts named it): the runtime also took `application/x-www-form-urlencoded` and
+ * `application/graphql`, and a page on any site can make its visitor's browser send a form
+ * without a preflight. Anything else is 415 before the body is read. (A GET must carry a header
+ * no page sends unasked: the runtime's `csrfPrevention`, below.)
+ */
+const JSON_BODIES = new Set(['application/json', 'application/graphql+json']);
+const jsonBodiesOnly = {
+  onRequestParse({ request }) {
+    if (request.method !== 'POST') return;
+    const type = (request.headers.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
+    if (JSON_BODIES.has(type)) return;
+    throw new GraphQLError('POST a JSON body (content-type: application/json)', {
+      extensions: { code: 'UNSUPPORTED_MEDIA_TYPE', http: { status: 415 } },
+    });
   },
 };
 const SUPERGRAPH = resolve(env.WASTEX_SUPERGRAPH || join(here, 'supergraph.graphql'));
@@ -315,6 +335,12 @@ const gateway = createGatewayRuntime({
   // x-request-id: taken from the client or generated, sent to every subgraph and returned.
   requestId: true,
   cors,
+  // A request whose content type a browser may send cross-site without a preflight (none, a
+  // form, text/plain: in practice a GET) needs one of these headers, which a page can add
+  // only after a preflight its origin passes. Clients with a token send `authorization`
+  // anyway; an anonymous GET sends `x-graphql-yoga-csrf` (any value). WebSocket subscriptions
+  // do not come this way; the GraphQL IDE's SSE subscriptions (GET) carry its headers.
+  csrfPrevention: { requestHeaders: ['authorization', 'x-graphql-yoga-csrf'] },
   maskedErrors: { isDev: false },
   logging: LOG_LEVEL,
   productName: 'wastex gateway',
@@ -327,6 +353,7 @@ const gateway = createGatewayRuntime({
       : new fetchAPI.Response('Not Found', { status: 404 }),
   plugins: ({ log }) => [
     varyByOrigin,
+    jsonBodiesOnly,
     authorizationContextPlugin,
     maskedSubscriptionErrors(log),
     maxDepthPlugin({ n: LIMITS.depth, flattenFragments: true }),

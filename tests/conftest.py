@@ -13,7 +13,7 @@ from wastex_shared.codes.district_file import packaged_text
 
 #: A district of each e2e module's own, so that what one module's regulators see and its
 #: district figures hold no other module's records. The modules name them as written here.
-E2E_DISTRICTS = ("矩阵X区", "矩阵Y区", "限额区", "模糊区")
+E2E_DISTRICTS = ("矩阵X区", "矩阵Y区", "限额区", "模糊区", "跨站区")
 
 
 def e2e_register(path: Path) -> Path:

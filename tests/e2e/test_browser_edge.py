@@ -1,25 +1,40 @@
-"""The gateway's edge towards browsers: which pages may read its answers (CORS).
+"""The gateway's edge towards browsers: which pages may read its answers (CORS), and what a
+page may send without asking first (CSRF).
 
 The e2e stack's gateway runs with `WASTEX_GATEWAY_CORS_ORIGINS` unset (as `make run` does):
 pages served from this machine (`http://localhost:<any port>`, `127.0.0.1`, `[::1]`) may call
 it, no other. A second gateway, in front of the same subgraphs, runs with a list.
+
+A browser sends a form (urlencoded, multipart or text/plain) anywhere, from any site, without a
+preflight: the gateway takes only JSON bodies, and a GET only with a header a page cannot set
+without a preflight (`authorization`, or `x-graphql-yoga-csrf`).
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
+import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx
 import pytest
 
+from wastex_catalog.domain.credit_code import make_credit_code
 from wastex_cli.stack import REPO, Stack
+from wastex_shared.auth import Role, issue_token
 from wastex_shared.devtools.tansu import free_port
+from wastex_shared.settings import ServiceSettings
 
 pytestmark = pytest.mark.e2e
 
 LISTED = ("https://app.wastex.example", "http://localhost:5173")
 STRANGER = "https://attacker.example"
+ADMIN = issue_token(ServiceSettings().jwt, Role.ADMIN)
+BEARER = {"authorization": f"Bearer {ADMIN}"}
+#: This module's own district, in the e2e stack's register (tests/conftest.py).
+DISTRICT = "跨站区"
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +140,109 @@ async def test_an_origin_not_listed_may_not(
     """Not even another port of localhost: the list replaces the default."""
     assert_refused(await preflight(http, listing_gateway, origin))
     assert_refused(await query_from(http, listing_gateway, origin))
+
+
+REGISTER = """mutation($input: RegisterEnterpriseInput!) {
+  registerEnterprise(input: $input) { enterprise { id } userErrors { code } }
+}"""
+
+
+def enterprise() -> dict[str, str]:
+    return {
+        "name": f"Forged {uuid.uuid4().hex[:6]}",
+        "creditCode": make_credit_code(f"91110100{uuid.uuid4().int % 10**9:09d}"),
+        "industry": "C3110",
+        "district": DISTRICT,
+        "kind": "FACTORY",
+    }
+
+
+def forms(variables: dict[str, Any]) -> dict[str, tuple[str, bytes]]:
+    """The mutation as each body a page can send cross-site without a preflight (and as
+    `application/graphql`, which the gateway took too): content type and body."""
+    as_json = json.dumps({"query": REGISTER, "variables": variables})
+    urlencoded = httpx.QueryParams({"query": REGISTER, "variables": json.dumps(variables)})
+    boundary = "wastexboundary"
+    multipart = (
+        f'--{boundary}\r\ncontent-disposition: form-data; name="query"\r\n\r\n{REGISTER}\r\n'
+        f'--{boundary}\r\ncontent-disposition: form-data; name="variables"\r\n\r\n'
+        f"{json.dumps(variables)}\r\n--{boundary}--\r\n"
+    )
+    return {
+        "urlencoded": ("application/x-www-form-urlencoded", str(urlencoded).encode()),
+        "multipart": (f"multipart/form-data; boundary={boundary}", multipart.encode()),
+        "text": ("text/plain;charset=UTF-8", as_json.encode()),
+        "graphql": ("application/graphql", REGISTER.encode()),
+    }
+
+
+@pytest.mark.parametrize("form", ["urlencoded", "multipart", "text", "graphql"])
+@pytest.mark.parametrize("token", [True, False], ids=["with a token", "without"])
+async def test_a_post_that_is_not_json_is_refused_and_reaches_no_subgraph(
+    stack: Stack, http: httpx.AsyncClient, form: str, token: bool
+) -> None:
+    """A page on any site can make its visitor's browser send a form; were the gateway to
+    take it, a deployment adding cookies would act on the visitor's behalf. With a token (no
+    browser sends one unasked) it is refused too: the API's bodies are JSON."""
+    variables = {"input": enterprise()}
+    content_type, body = forms(variables)[form]
+    headers = {"content-type": content_type, "origin": STRANGER} | (BEARER if token else {})
+    refused = await http.post(stack.graphql_url, content=body, headers=headers)
+    assert 400 <= refused.status_code < 500, refused.text
+    assert "registerEnterprise" not in refused.text
+    # the same enterprise registers as JSON: the form's never reached the catalog
+    registered = await http.post(
+        stack.graphql_url, json={"query": REGISTER, "variables": variables}, headers=BEARER
+    )
+    assert registered.status_code == 200
+    assert registered.json()["data"]["registerEnterprise"]["userErrors"] == []
+
+
+async def test_a_json_post_from_a_listed_page_registers(
+    listing_gateway: str, http: httpx.AsyncClient
+) -> None:
+    response = await http.post(
+        listing_gateway,
+        json={"query": REGISTER, "variables": {"input": enterprise()}},
+        headers=BEARER | {"origin": LISTED[0]},
+    )
+    assert_allowed(response, LISTED[0])
+    assert response.json()["data"]["registerEnterprise"]["userErrors"] == []
+
+
+QUERY = {"query": '{ wasteCodes(search: "SW01") { code } }'}
+
+
+async def test_a_get_query_needs_a_header_no_page_sends_unasked(
+    stack: Stack, http: httpx.AsyncClient
+) -> None:
+    """An `<img src>` or a link is a GET with no such header."""
+    refused = await http.get(stack.graphql_url, params=QUERY, headers={"origin": STRANGER})
+    assert refused.status_code == 403, refused.text
+    for header in (BEARER, {"x-graphql-yoga-csrf": "1"}):
+        answer = await http.get(stack.graphql_url, params=QUERY, headers=header)
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"data": {"wasteCodes": [{"code": "SW01"}]}}
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_a_subscription_over_sse_still_streams(
+    stack: Stack, http: httpx.AsyncClient, method: str
+) -> None:
+    """As the GraphQL IDE subscribes (GET, `accept: text/event-stream`, its headers) or a
+    client POSTing JSON: the stream opens; its first event is the keep-alive or an offer."""
+    query = {"query": "subscription { offerPosted { id } }"}
+    headers = BEARER | {"accept": "text/event-stream"}
+    request = (
+        http.build_request("GET", stack.graphql_url, params=query, headers=headers)
+        if method == "GET"
+        else http.build_request("POST", stack.graphql_url, json=query, headers=headers)
+    )
+    response = await http.send(request, stream=True)
+    try:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        first = await anext(response.aiter_text())
+        assert first.startswith(":") or first.startswith("event: next"), first
+    finally:
+        await response.aclose()
