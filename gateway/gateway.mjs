@@ -430,10 +430,27 @@ server.headersTimeout = 76_000;
 
 // WebSocket upgrades on the GraphQL path only (noServer: the HTTP server's own errors, such as
 // EADDRINUSE, are then reported once below instead of also through graphql-ws).
+// Browsers apply no CORS to a WebSocket: a page on any site may open one (and, on a developer's
+// machine, subscribe with an admin token signed with the public development secret). A browser
+// says which page opens it (Origin): the origins CORS allows and the gateway's own pages (the
+// GraphQL IDE) may; other clients send no Origin.
+function upgradeOriginAllowed(req) {
+  const origin = req.headers.origin;
+  if (origin == null || originAllowed(origin)) return true;
+  try {
+    return new URL(origin).host === req.headers.host;
+  } catch {
+    return false;
+  }
+}
 const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY_BYTES });
 server.on('upgrade', (req, socket, head) => {
   if (new URL(req.url ?? '/', 'http://localhost').pathname !== gateway.graphqlEndpoint) {
     socket.destroy();
+    return;
+  }
+  if (!upgradeOriginAllowed(req)) {
+    socket.end('HTTP/1.1 403 Forbidden\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
     return;
   }
   wss.handleUpgrade(req, socket, head, ws => wss.emit('connection', ws, req));

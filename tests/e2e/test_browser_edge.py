@@ -12,6 +12,7 @@ without a preflight (`authorization`, or `x-graphql-yoga-csrf`).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import uuid
@@ -20,6 +21,9 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+from websockets.typing import Origin, Subprotocol
 
 from wastex_catalog.domain.credit_code import make_credit_code
 from wastex_cli.stack import REPO, Stack
@@ -246,3 +250,37 @@ async def test_a_subscription_over_sse_still_streams(
         assert first.startswith(":") or first.startswith("event: next"), first
     finally:
         await response.aclose()
+
+
+async def connection_ack(url: str, origin: str | None) -> dict[str, Any]:
+    """Opens a graphql-transport-ws socket (as a page at `origin` would) and inits it."""
+    async with connect(
+        url.replace("http", "ws", 1),
+        subprotocols=[Subprotocol("graphql-transport-ws")],
+        origin=Origin(origin) if origin else None,
+    ) as socket:
+        await socket.send(json.dumps({"type": "connection_init", "payload": BEARER}))
+        answer: dict[str, Any] = json.loads(await asyncio.wait_for(socket.recv(), 10))
+        return answer
+
+
+@pytest.mark.parametrize("origin", [None, "http://localhost:5173"])
+async def test_a_websocket_from_an_allowed_page_or_no_page_opens(
+    stack: Stack, origin: str | None
+) -> None:
+    assert await connection_ack(stack.graphql_url, origin) == {"type": "connection_ack"}
+
+
+async def test_a_websocket_from_the_gateways_own_page_opens(listing_gateway: str) -> None:
+    """The GraphQL IDE, served by the gateway itself, is not in the list and need not be."""
+    own = listing_gateway.removesuffix("/graphql")
+    assert await connection_ack(listing_gateway, own) == {"type": "connection_ack"}
+
+
+@pytest.mark.parametrize("origin", [STRANGER, "null"])
+async def test_a_websocket_from_another_page_is_refused(stack: Stack, origin: str) -> None:
+    """Browsers apply no CORS to a WebSocket: a page on any site could open one and, on a
+    developer's machine, subscribe with an admin token signed with the public dev secret."""
+    with pytest.raises(InvalidStatus) as refused:
+        await connection_ack(stack.graphql_url, origin)
+    assert refused.value.response.status_code == 403
