@@ -405,8 +405,25 @@ function bodyRefusal(req) {
   }
   return null;
 }
+// DNS rebinding: a site whose owner points its name at 127.0.0.1 once its page is open is
+// same-origin to that page (CORS and the WebSocket check let it through) and would reach a
+// developer's gateway with a token signed with the public dev secret. On loopback the gateway
+// answers only requests naming this machine; beyond it, names are the deployment's proxy's.
+const ON_LOOPBACK = loopback(HOST);
+function misdirected(req) {
+  if (!ON_LOOPBACK) return false;
+  try {
+    const name = new URL(`http://${req.headers.host ?? ''}`).hostname;
+    return !loopback(name === '[::1]' ? '::1' : name);
+  } catch {
+    return true;
+  }
+}
+const MISDIRECTED = [421, 'MISDIRECTED_REQUEST', 'this gateway answers only requests to this machine'];
+/** Why a request is refused before the gateway reads it ([status, code, message]), or null. */
+const refusalOf = req => (misdirected(req) ? MISDIRECTED : bodyRefusal(req));
 const server = createServer((req, res) => {
-  const refusal = bodyRefusal(req);
+  const refusal = refusalOf(req);
   if (refusal == null) gateway(req, res);
   else if (Number(req.headers['content-length']) > DRAIN_BYTES) refuseBody(res, ...refusal);
   else refuseAfterReading(req, res, ...refusal);
@@ -414,7 +431,7 @@ const server = createServer((req, res) => {
 // A client that asks first (`expect: 100-continue`, as curl does for large bodies) is told at
 // once and sends nothing.
 server.on('checkContinue', (req, res) => {
-  const refusal = bodyRefusal(req);
+  const refusal = refusalOf(req);
   if (refusal != null) {
     refuseBody(res, ...refusal);
     return;
@@ -447,6 +464,10 @@ const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY_BYTES });
 server.on('upgrade', (req, socket, head) => {
   if (new URL(req.url ?? '/', 'http://localhost').pathname !== gateway.graphqlEndpoint) {
     socket.destroy();
+    return;
+  }
+  if (misdirected(req)) {
+    socket.end('HTTP/1.1 421 Misdirected Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
     return;
   }
   if (!upgradeOriginAllowed(req)) {

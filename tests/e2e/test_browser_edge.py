@@ -284,3 +284,46 @@ async def test_a_websocket_from_another_page_is_refused(stack: Stack, origin: st
     with pytest.raises(InvalidStatus) as refused:
         await connection_ack(stack.graphql_url, origin)
     assert refused.value.response.status_code == 403
+
+
+REBOUND = "rebound.attacker.example"
+
+
+async def test_a_name_rebound_to_this_machine_is_not_answered(
+    stack: Stack, http: httpx.AsyncClient
+) -> None:
+    """DNS rebinding: a site whose name its owner points at 127.0.0.1 once its page is open
+    is same-origin to that page, so neither CORS nor the WebSocket check holds it back; a
+    gateway on loopback answers only requests naming this machine (Host)."""
+    port = httpx.URL(stack.graphql_url).port
+    answer = await http.post(
+        stack.graphql_url,
+        json={"query": "{ __typename }"},
+        headers={"host": f"{REBOUND}:{port}", "origin": f"http://{REBOUND}:{port}", **BEARER},
+    )
+    assert answer.status_code == 421
+    assert answer.json()["errors"][0]["extensions"]["code"] == "MISDIRECTED_REQUEST"
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}"):
+        named = await http.post(
+            stack.graphql_url, json={"query": "{ __typename }"}, headers={"host": host}
+        )
+        assert named.json() == {"data": {"__typename": "Query"}}
+
+
+async def test_a_websocket_to_a_name_rebound_to_this_machine_is_refused(stack: Stack) -> None:
+    url = httpx.URL(stack.graphql_url)
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    try:
+        writer.write(
+            (
+                f"GET {url.path} HTTP/1.1\r\nHost: {REBOUND}:{url.port}\r\n"
+                f"Origin: http://{REBOUND}:{url.port}\r\nUpgrade: websocket\r\n"
+                "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n"
+            ).encode()
+        )
+        await writer.drain()
+        status = await asyncio.wait_for(reader.readline(), 10)
+    finally:
+        writer.close()
+    assert status.startswith(b"HTTP/1.1 421")
