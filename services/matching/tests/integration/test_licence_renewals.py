@@ -156,3 +156,57 @@ async def test_a_renewal_revoked_before_it_begins_ends_the_match_it_carried(
     assert ended.status is MatchStatus.EXPIRED
     assert ended.expiry_reason is not None
     assert "no longer holds over 2026-12-10–2027-01-20" in ended.expiry_reason
+
+
+async def test_no_match_is_made_while_a_demand_waits_for_its_renewal(
+    service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> None:
+    """The catalog keeps a demand OPEN for a few days after its holder's licence runs out on
+    its term, waiting for the renewal (decision 034): matching reads the licences itself,
+    so nothing is proposed under the demand for days no licence covers, until the renewal
+    is registered."""
+    start, end = WINDOW
+    await catalog.feed(
+        consumer,
+        catalog.enterprise("steel", "Wuhan Steel"),
+        catalog.enterprise("cement", "Jiangxia Cement", "江夏区"),
+        catalog.site("steel-site", "steel", QINGSHAN_STEEL, "青山区"),
+        catalog.site("cement-site", "cement", JIANGXIA_CEMENT, "江夏区"),
+        catalog.licence("lic-2026", "cement", ["SW01"], valid_until=date(2026, 12, 31)),
+        catalog.demand(
+            "cement-demand",
+            "cement",
+            "cement-site",
+            JIANGXIA_CEMENT,
+            available_from=start,
+            available_until=end,
+        ),
+        catalog.offer(
+            "slag-1",
+            "steel",
+            "steel-site",
+            QINGSHAN_STEEL,
+            available_from=start,
+            available_until=end,
+        ),
+    )
+    service.clock = lambda: datetime(2027, 1, 3, 1, tzinfo=UTC)  # the grace's third day
+    await service.reoptimise()
+    assert await live(service) == []
+    await catalog.feed(
+        consumer,
+        catalog.licence(
+            "lic-2027",
+            "cement",
+            ["SW01"],
+            valid_from=date(2027, 1, 1),
+            valid_until=date(2027, 12, 31),
+        ),
+    )
+    await service.reoptimise()
+    [match] = await live(service)
+    assert (match.licence_id, match.window_from, match.window_until) == (
+        "lic-2027",
+        date(2027, 1, 3),
+        end,
+    )
