@@ -1,5 +1,6 @@
 """Use case: offers and demands whose availability window is over become EXPIRED (and
-demands whose licences stopped covering them before that: `Demand.licensed_until`).
+demands whose licences stopped covering them before that: `Demand.licensed_until`, or the
+days after a lapse they wait for a renewal, `Demand.awaits_renewal_until`, decision 034).
 
 Run by a periodic sweep (a runtime background task), not on read: the change must leave
 as an offer-updated / demand-updated event so matching stops proposing it.

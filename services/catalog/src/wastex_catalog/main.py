@@ -30,7 +30,10 @@ def build_services(
     # Read once, at start-up: a file that is no register stops the service here.
     districts = load_districts(settings.districts_file)
     commands = CatalogService(
-        clock or china_today, districts=districts, require_china=settings.require_china
+        clock or china_today,
+        districts=districts,
+        require_china=settings.require_china,
+        renewal_grace_days=settings.renewal_grace_days,
     )
     return CatalogServices(
         uow=uow, commands=commands, queries=CatalogQueries(uow), districts=districts

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, TypeVar
 
 from wastex_catalog.adapters.repository import CatalogRepository
@@ -196,12 +197,15 @@ class CatalogService:
         *,
         districts: DistrictRegister,
         require_china: bool = True,
+        renewal_grace_days: int = 7,
     ) -> None:
         self.today = clock
         #: The city's districts: the only names enterprises and sites are registered in.
         self.districts = districts
         #: Refuse sites outside China (catches swapped latitude/longitude).
         self.require_china = require_china
+        #: Days a demand waits for a renewal after its licences run out on their term.
+        self.renewal_grace_days = renewal_grace_days
 
     async def register_enterprise(
         self, uow: UnitOfWork, command: RegisterEnterprise, *, cause: Envelope | None = None
@@ -442,22 +446,28 @@ class CatalogService:
         self, uow: UnitOfWork, repository: CatalogRepository, holder: str
     ) -> None:
         """After a licence of `holder` changed (the caller holds `lock_licence_holder`): the
-        last day its licences cover each of its demands not withdrawn or expired; one they no
-        longer cover at all from today leaves the market now
-        (EXPIRED, reason UNLICENSED), one they cover for a while yet at the expiry sweep
-        after that day, and a renewal gives back the whole window."""
+        last day its licences cover each of its demands not withdrawn or expired, and when
+        that is a licence's term, the last day it waits for a renewal (decision 034). One
+        with no day left on the market leaves it now (EXPIRED, reason UNLICENSED), the others
+        at the expiry sweep after their last day, and a renewal gives back the whole window."""
         licences = [stored.entity for stored in (await repository.licences_of([holder]))[holder]]
         live = await repository.demands(await repository.live_demand_ids_of(holder))
+        grace = self.renewal_grace_days
+
+        def licensing(demand: Demand) -> tuple[date | None, date | None]:
+            return demand.licensed_until, demand.awaits_renewal_until
+
         # Only the demands that change are locked (in id order): the lifecycle consumer
         # locks demands too, and most licence changes move none.
         moved = [
             demand_id
             for demand_id, stored in live.items()
-            if stored.entity.relicensed(licences).licensed_until != stored.entity.licensed_until
+            if licensing(stored.entity.relicensed(licences, grace_days=grace))
+            != licensing(stored.entity)
         ]
         today, now = self.today(), utcnow()
         for stored in (await repository.demands(moved, for_update=True)).values():
-            relicensed = stored.entity.relicensed(licences)
+            relicensed = stored.entity.relicensed(licences, grace_days=grace)
             await repository.save_licensed_until(relicensed)
             expired = relicensed.expire_if_due(today)
             if expired is not relicensed:
@@ -589,6 +599,7 @@ class CatalogService:
             owner,
             licences=[lic.entity for lic in licences],
             today=self.today(),
+            grace_days=self.renewal_grace_days,
             quantity_tonnes=command.quantity_tonnes,
             max_distance_km=command.max_distance_km,
             available_from=command.available_from,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from wastex_shared.settings import ServiceSettings
@@ -20,5 +21,9 @@ class CatalogSettings(ServiceSettings):
     consumer_group: str = "catalog"
     #: How often offers and demands past their window are expired.
     expiry_sweep_seconds: float = 60.0
+    #: Days a demand stays on the market after its holder's licences run out on their term,
+    #: waiting for a renewal to be registered (decision 034; a revocation gives none). The
+    #: days are counted when a licence change sets the demand's last licensed day.
+    renewal_grace_days: int = Field(default=7, ge=0, le=366)
     #: Refuse sites outside China (swapped latitude/longitude is the usual cause).
     require_china: bool = True

@@ -18,6 +18,7 @@ from wastex_catalog.replay import replay
 from wastex_catalog.settings import CatalogSettings
 from wastex_catalog.testing import (
     ADMIN,
+    AMEND_LICENCE,
     DEMAND,
     OFFER,
     WITHDRAW_DEMAND,
@@ -235,6 +236,54 @@ async def test_replay_keeps_the_tonnes_held_on_listings_withdrawn_or_expired_sin
 
     async with running_catalog(settings) as api:
         assert await matched(api, world) == before
+
+
+async def test_replay_keeps_a_demand_waiting_for_its_renewal(
+    kafka_bootstrap: str, database_url: str, tmp_path: Path, uow_factory: UnitOfWorkFactory
+) -> None:
+    """A demand whose licence ran out on its term waits for a renewal with its matched
+    tonnes (decision 034): the replay rebuilds those and leaves the wait as it was, so the
+    sweep ends it on the same day."""
+    settings = CatalogSettings(
+        database_url=database_url, kafka_bootstrap=kafka_bootstrap, data_dir=tmp_path
+    )
+    waiting = ("PARTIALLY_MATCHED", "40.000", "2026-12-31", "2027-01-07")
+    async with running_catalog(settings) as api:
+        world = await build_world(api)
+        await supplier_accepts_forty_tonnes(kafka_bootstrap, world)
+        async with asyncio.timeout(90):
+            while (await listing_state(api)).get(world.demand) != ("PARTIALLY_MATCHED", "460.000"):
+                await asyncio.sleep(0.2)
+        await api.as_(ADMIN).mutate(
+            AMEND_LICENCE,
+            "amendLicence",
+            id=world.licence,
+            input={"reason": "the certificate runs to 31 December", "validUntil": "2026-12-31"},
+        )
+        assert await licensing(api, world) == waiting
+
+    await replay(settings)
+
+    async with running_catalog(settings) as api:
+        assert await licensing(api, world) == waiting
+        async with uow_factory() as uow:
+            assert await expire_due(uow, date(2027, 1, 7)) == 0
+            assert await expire_due(uow, date(2027, 1, 8)) == 1
+            await uow.commit()
+
+
+async def licensing(api: Api, world: World) -> tuple[str, str, str, str]:
+    query = (
+        "query($id: ID!) { demand(id: $id) "
+        "{ status matchedTonnes licensedUntil awaitsRenewalUntil } }"
+    )
+    found = (await api.as_(ADMIN).data(query, id=world.demand))["demand"]
+    return (
+        found["status"],
+        found["matchedTonnes"],
+        found["licensedUntil"],
+        found["awaitsRenewalUntil"],
+    )
 
 
 async def matched(api: Api, world: World) -> dict[str, tuple[str, str]]:

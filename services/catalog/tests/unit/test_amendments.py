@@ -124,11 +124,15 @@ def test_a_window_that_stays_may_have_begun(offer: Offer) -> None:
 
 
 def test_a_demand_amended_keeps_its_codes_and_checks_its_radius(demand: Demand) -> None:
-    amended = demand.amend(RECYCLER_ID, licences=[], today=TODAY, max_distance_km="45.5")
+    amended = demand.amend(
+        RECYCLER_ID, licences=[], today=TODAY, grace_days=7, max_distance_km="45.5"
+    )
     assert amended.max_distance_km == Decimal("45.500")
     assert amended.waste_codes == demand.waste_codes
     assert amended.changed_terms(demand) == ["maxDistanceKm"]
-    err = refusal(demand.amend, RECYCLER_ID, licences=[], today=TODAY, max_distance_km=0)
+    err = refusal(
+        demand.amend, RECYCLER_ID, licences=[], today=TODAY, grace_days=7, max_distance_km=0
+    )
     assert (err.code, err.field) == ("INVALID_DISTANCE", "maxDistanceKm")
 
 
@@ -141,11 +145,16 @@ def test_a_demand_s_new_window_must_be_licensed_as_a_posting_s(
         RECYCLER_ID,
         licences=[general_licence],
         today=TODAY,
+        grace_days=7,
         available_until="2028-01-31",
     )
     assert (err.code, err.field) == ("LICENCE_EXPIRED", "availableUntil")
     longer = demand.amend(
-        RECYCLER_ID, licences=[general_licence], today=TODAY, available_until="2027-12-31"
+        RECYCLER_ID,
+        licences=[general_licence],
+        today=TODAY,
+        grace_days=7,
+        available_until="2027-12-31",
     )
     assert (longer.available_until, longer.licensed_until) == (date(2027, 12, 31), None)
 
@@ -156,9 +165,11 @@ def test_a_demand_s_new_window_sets_the_day_its_licences_end_it(
     """A demand its licences stopped covering at the end (licensed until 2027-02-28) that
     is moved inside their cover is licensed for the whole window again."""
     revoked = general_licence.revoke(reason="audit", effective_from="2027-03-01", today=TODAY)
-    cut = demand.relicensed([revoked])
+    cut = demand.relicensed([revoked], grace_days=7)
     assert cut.licensed_until == date(2027, 2, 28)
-    moved = cut.amend(RECYCLER_ID, licences=[revoked], today=TODAY, available_until="2027-02-20")
+    moved = cut.amend(
+        RECYCLER_ID, licences=[revoked], today=TODAY, grace_days=7, available_until="2027-02-20"
+    )
     assert (moved.available_until, moved.licensed_until) == (date(2027, 2, 20), None)
 
 
@@ -205,6 +216,6 @@ def test_a_demand_needs_licence_cover_from_today_only(
         today=today,
     )
     longer = running.amend(
-        RECYCLER_ID, licences=licences, today=today, available_until="2027-03-31"
+        RECYCLER_ID, licences=licences, today=today, grace_days=7, available_until="2027-03-31"
     )
     assert longer.available_until == date(2027, 3, 31)

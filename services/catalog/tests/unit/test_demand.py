@@ -160,16 +160,18 @@ def test_a_demand_leaves_the_market_after_the_last_day_its_licences_cover_it(
     recycler_site: Site, general_licence: Licence
 ) -> None:
     demand = post(recycler_site, [general_licence])  # Jan–Mar 2027, SW01 and SW02
-    assert demand.relicensed([general_licence]).licensed_until is None  # covered to the end
+    assert (
+        demand.relicensed([general_licence], grace_days=7).licensed_until is None
+    )  # covered to the end
     revoked = general_licence.revoke(reason="吊销", effective_from=date(2027, 2, 15), today=TODAY)
-    ended = demand.relicensed([revoked])
+    ended = demand.relicensed([revoked], grace_days=7)
     assert (ended.licensed_until, ended.last_day) == (date(2027, 2, 14), date(2027, 2, 14))
     assert not ended.is_due_to_expire(date(2027, 2, 14))
     gone = ended.expire_if_due(date(2027, 2, 15))
     assert (gone.status, gone.expiry_reason) == (ListingStatus.EXPIRED, "UNLICENSED")
     # A successor licence from the day of the revocation gives the whole window back.
     successor = replace(general_licence, id="lic-next", valid_from=date(2027, 2, 15))
-    assert ended.relicensed([revoked, successor]).licensed_until is None
+    assert ended.relicensed([revoked, successor], grace_days=7).licensed_until is None
 
 
 def test_a_demand_no_licence_covers_on_any_day_goes_at_once(
@@ -177,7 +179,7 @@ def test_a_demand_no_licence_covers_on_any_day_goes_at_once(
 ) -> None:
     demand = post(recycler_site, [general_licence])  # its window starts in January
     revoked = general_licence.revoke(reason="吊销", effective_from=TODAY, today=TODAY)
-    ended = demand.relicensed([revoked])
+    ended = demand.relicensed([revoked], grace_days=7)
     assert ended.licensed_until == date(2026, 12, 31)  # the day before its window
     assert ended.is_due_to_expire(TODAY)  # not only after 31 December
 
@@ -187,5 +189,103 @@ def test_one_code_still_licensed_keeps_the_demand(
 ) -> None:
     demand = post(recycler_site, [general_licence])
     narrowed = replace(general_licence, waste_codes=("SW02",))
-    assert demand.relicensed([narrowed]).licensed_until is None  # matching skips SW01 itself
+    assert (
+        demand.relicensed([narrowed], grace_days=7).licensed_until is None
+    )  # matching skips SW01 itself
     assert demand.expiry_reason == "EXPIRED"
+
+
+# -- a licence that runs out on its term: the demand waits for the renewal (decision 034) --
+
+GRACE = 7
+
+
+@pytest.fixture
+def calendar_year(general_licence: Licence) -> Licence:
+    """The recycler's licence as its certificate has it: to 31 December 2026."""
+    return replace(general_licence, valid_until=date(2026, 12, 31))
+
+
+def test_a_licence_running_out_on_its_term_leaves_the_demand_waiting_for_a_renewal(
+    recycler_site: Site, general_licence: Licence, calendar_year: Licence
+) -> None:
+    demand = post(recycler_site, [general_licence], available_from="2026-12-01")  # to 31 Mar
+    lapsed = demand.relicensed([calendar_year], grace_days=GRACE)
+    assert lapsed.licensed_until == date(2026, 12, 31)
+    assert lapsed.awaits_renewal_until == date(2027, 1, 7)
+    assert lapsed.last_day == date(2027, 1, 7)
+    for day in (date(2027, 1, 1), date(2027, 1, 3), date(2027, 1, 7)):
+        assert lapsed.expire_if_due(day) is lapsed, day  # on the market, as it was
+    gone = lapsed.expire_if_due(date(2027, 1, 8))
+    assert (gone.status, gone.expiry_reason) == (ListingStatus.EXPIRED, "UNLICENSED")
+    # The renewal registered on 3 January gives its whole window back.
+    renewal = replace(
+        calendar_year, id="lic-2027", valid_from=date(2027, 1, 1), valid_until=date(2027, 12, 31)
+    )
+    renewed = lapsed.relicensed([calendar_year, renewal], grace_days=GRACE)
+    assert (renewed.licensed_until, renewed.awaits_renewal_until) == (None, None)
+    assert renewed.last_day == renewed.available_until == date(2027, 3, 31)
+    assert not renewed.is_due_to_expire(date(2027, 1, 8))
+
+
+def test_a_demand_starting_after_the_term_waits_too(
+    recycler_site: Site, general_licence: Licence, calendar_year: Licence
+) -> None:
+    demand = post(recycler_site, [general_licence])  # from 1 January: no day covered
+    lapsed = demand.relicensed([calendar_year], grace_days=GRACE)
+    assert (lapsed.licensed_until, lapsed.awaits_renewal_until) == (
+        date(2026, 12, 31),
+        date(2027, 1, 7),
+    )
+    assert not lapsed.is_due_to_expire(TODAY)  # not at once, as a revocation's
+
+
+def test_the_grace_never_outlasts_the_window(
+    recycler_site: Site, general_licence: Licence, calendar_year: Licence
+) -> None:
+    demand = post(
+        recycler_site, [general_licence], available_from="2026-12-01", available_until="2027-01-04"
+    )
+    lapsed = demand.relicensed([calendar_year], grace_days=GRACE)
+    assert lapsed.awaits_renewal_until == date(2027, 1, 4)
+    assert lapsed.expiry_reason == "EXPIRED"  # its window ends first: not for its licence
+
+
+def test_a_revocation_is_no_lapse(
+    recycler_site: Site, general_licence: Licence, calendar_year: Licence
+) -> None:
+    demand = post(recycler_site, [general_licence], available_from="2026-12-01")
+    # Revoked from 1 January, the day after the certificate's term would have come anyway.
+    revoked = general_licence.revoke(reason="吊销", effective_from=date(2027, 1, 1), today=TODAY)
+    cut = demand.relicensed([revoked], grace_days=GRACE)
+    assert (cut.licensed_until, cut.awaits_renewal_until) == (date(2026, 12, 31), None)
+    assert cut.expire_if_due(date(2027, 1, 1)).status is ListingStatus.EXPIRED
+    # A renewal revoked before it began: the licence before it runs out on its term, but
+    # only the revocation stops the cover going on.
+    renewal = replace(
+        calendar_year, id="lic-2027", valid_from=date(2027, 1, 1), valid_until=date(2027, 12, 31)
+    )
+    withdrawn = renewal.revoke(reason="吊销", effective_from=date(2027, 1, 1), today=TODAY)
+    cut = demand.relicensed([calendar_year, withdrawn], grace_days=GRACE)
+    assert (cut.licensed_until, cut.awaits_renewal_until) == (date(2026, 12, 31), None)
+
+
+def test_a_code_dropped_by_an_amendment_is_no_lapse(
+    recycler_site: Site, general_licence: Licence
+) -> None:
+    demand = post(
+        recycler_site, [general_licence], waste_codes=["SW01"], available_from="2026-12-01"
+    )
+    dropped = replace(general_licence, waste_codes=("SW02",))
+    cut = demand.relicensed([dropped], grace_days=GRACE)
+    assert (cut.licensed_until, cut.awaits_renewal_until) == (date(2026, 11, 30), None)
+    assert cut.is_due_to_expire(TODAY)  # no day of its window covered: at once, as before
+
+
+def test_no_grace_days_is_the_old_rule(
+    recycler_site: Site, general_licence: Licence, calendar_year: Licence
+) -> None:
+    demand = post(recycler_site, [general_licence], available_from="2026-12-01")
+    lapsed = demand.relicensed([calendar_year], grace_days=0)
+    assert (lapsed.licensed_until, lapsed.awaits_renewal_until) == (date(2026, 12, 31), None)
+    assert lapsed.expire_if_due(date(2027, 1, 1)).status is ListingStatus.EXPIRED

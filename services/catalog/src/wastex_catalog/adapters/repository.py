@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     delete,
     event,
+    func,
     insert,
     or_,
     select,
@@ -457,6 +458,7 @@ class CatalogRepository:
             values |= {attr: getattr(listing, attr) for attr in listing.TERMS}
             if isinstance(listing, Demand):
                 values["licensed_until"] = listing.licensed_until
+                values["awaits_renewal_until"] = listing.awaits_renewal_until
         await self._execute(
             update(table)
             .where(table.c.id == listing.id)
@@ -469,11 +471,11 @@ class CatalogRepository:
 
     async def due_to_expire(self, table_name: str, today: date, limit: int) -> list[str]:
         """Ids of active offers or demands whose last day (`Listing.last_day`) was before
-        `today`."""
+        `today`, or, for a demand, before its window."""
         table = OFFERS if table_name == "offers" else DEMANDS
         over = table.c.available_until < today
         if table is DEMANDS:
-            until = table.c.licensed_until
+            until = func.coalesce(table.c.awaits_renewal_until, table.c.licensed_until)
             over = or_(over, until < today, until < table.c.available_from)
         statement = (
             select(table.c.id)
@@ -503,12 +505,16 @@ class CatalogRepository:
         await self._rows(statement)
 
     async def save_licensed_until(self, demand: Demand) -> None:
-        """Store the last day a demand's licences cover it: no event, no new version (nothing
-        a reader keeps changes until the demand expires for it)."""
+        """Store the last day a demand's licences cover it and the last it waits for a
+        renewal: no event, no new version (nothing a reader keeps changes until the demand
+        expires for it)."""
         await self._execute(
             update(DEMANDS)
             .where(DEMANDS.c.id == demand.id)
-            .values(licensed_until=demand.licensed_until)
+            .values(
+                licensed_until=demand.licensed_until,
+                awaits_renewal_until=demand.awaits_renewal_until,
+            )
         )
 
     # --- match allocations (read model of matching's events) ----------------------------

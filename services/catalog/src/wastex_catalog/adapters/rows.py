@@ -324,6 +324,7 @@ def demand_of(row: Row, held: Iterable[MatchAllocation] = ()) -> Stored[Demand]:
             waste_codes=tuple(row["waste_codes"]),
             max_distance_km=plain(row["max_distance_km"]),
             licensed_until=row["licensed_until"],
+            awaits_renewal_until=row["awaits_renewal_until"],
         ),
         as_utc(row["created_at"]),
         row["version"],

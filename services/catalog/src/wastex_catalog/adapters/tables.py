@@ -235,6 +235,9 @@ class DemandRow(CatalogTable, table=True):
     #: The last day its holder's licences cover one of its codes, when that is before
     #: `available_until` (a licence amended or revoked since): it expires after it.
     licensed_until: date | None = Field(default=None, sa_column=Column(Date(), nullable=True))
+    #: Set with `licensed_until` when that day ends a licence's term: the last day the
+    #: demand waits for a renewal (decision 034); it expires after it.
+    awaits_renewal_until: date | None = Field(default=None, sa_column=Column(Date(), nullable=True))
     status: str = Field(max_length=20)
     version: int
     created_at: datetime = _timestamp()

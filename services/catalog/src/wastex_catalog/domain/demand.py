@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import ClassVar, Final
 
@@ -23,7 +23,12 @@ from wastex_catalog.domain.common import (
     parse_window,
 )
 from wastex_catalog.domain.enterprise import Site
-from wastex_catalog.domain.licence import Licence, check_demand_coverage, last_licensed_day
+from wastex_catalog.domain.licence import (
+    Licence,
+    check_demand_coverage,
+    last_licensed_day,
+    runs_out_on_its_term,
+)
 from wastex_catalog.domain.listing import Listing, ListingStatus
 from wastex_shared.codes import canonical, is_hazardous
 from wastex_shared.errors import DomainError
@@ -53,6 +58,9 @@ class Demand(Listing):
     #: Set when its holder's licences stop covering every code before its window ends (an
     #: amendment or revocation since it was posted): the last day they cover one.
     licensed_until: date | None = None
+    #: Set with `licensed_until` when that day ends a licence's term (a lapse, not a
+    #: revocation): the last day it stays on the market waiting for a renewal (decision 034).
+    awaits_renewal_until: date | None = None
 
     @classmethod
     def post(
@@ -104,6 +112,7 @@ class Demand(Listing):
         *,
         licences: Iterable[Licence],
         today: date,
+        grace_days: int,
         quantity_tonnes: TonnesInput | None = None,
         max_distance_km: NumberInput | None = None,
         available_from: DateInput | None = None,
@@ -111,7 +120,8 @@ class Demand(Listing):
     ) -> Demand:
         """The demand with the terms given replaced (None: as it is). A new window is
         checked against the holder's `licences` as a posting's is, and sets the last day
-        they cover it; its site and codes stay (another ask is another demand)."""
+        they cover it (`relicensed`, with `grace_days`); its site and codes stay (another ask
+        is another demand)."""
         own: dict[str, object] = {}
         if max_distance_km is not None:
             own["max_distance_km"] = parse_max_distance(max_distance_km, "maxDistanceKm")
@@ -130,21 +140,33 @@ class Demand(Listing):
         field = "availableUntil" if moved_end else "availableFrom"
         window = amended.window.from_day(today)  # as a posting's: from today on
         check_demand_coverage(self.waste_codes, own_licences, window, field)
-        return amended.relicensed(own_licences)
+        return amended.relicensed(own_licences, grace_days=grace_days)
 
     @property
     def last_day(self) -> date:
-        """Its window's end, or the last day a licence lets it take anything, if earlier."""
-        if self.licensed_until is None:
+        """Its window's end, or the last day a licence lets it take anything (and the days
+        it then waits for a renewal), if earlier."""
+        end = self.awaits_renewal_until or self.licensed_until
+        if end is None:
             return self.available_until
-        return min(self.available_until, self.licensed_until)
+        return min(self.available_until, end)
 
-    def relicensed(self, licences: Iterable[Licence]) -> Demand:
+    def relicensed(self, licences: Iterable[Licence], *, grace_days: int) -> Demand:
         """This demand with the last day its holder's `licences` (as they stand now) cover
-        one of its codes; pass only the holder's."""
-        return replace(
-            self, licensed_until=last_licensed_day(self.waste_codes, licences, self.window)
-        )
+        one of its codes; pass only the holder's. When that day is the end of a licence's
+        term (it lapses: `runs_out_on_its_term`; a revocation does not), the demand stays on
+        the market `grace_days` more (never past its window), waiting for a renewal: one
+        registered meanwhile gives it back (decision 034)."""
+        licences = list(licences)
+        last = last_licensed_day(self.waste_codes, licences, self.window)
+        awaits = None
+        if (
+            last is not None
+            and grace_days > 0
+            and runs_out_on_its_term(self.waste_codes, licences, self.window, last)
+        ):
+            awaits = min(last + timedelta(days=grace_days), self.available_until)
+        return replace(self, licensed_until=last, awaits_renewal_until=awaits)
 
     def accepts(self, code: str) -> bool:
         return canonical(code) in self.waste_codes

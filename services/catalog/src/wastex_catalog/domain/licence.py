@@ -307,6 +307,25 @@ def last_licensed_day(
     return None if last >= window.end else last
 
 
+def runs_out_on_its_term(
+    codes: Sequence[str], licences: Iterable[Licence], window: Window, last_day: date
+) -> bool:
+    """Whether `last_day` (`last_licensed_day`'s) is the end of a licence's term: one that
+    may take one of `codes` holds to its `valid_until` and that is `last_day`, and no
+    revocation stops the licences covering a later day (as registered they end there too).
+    A cover ended by a revocation, or by no licence taking the codes (an amendment dropped
+    them), is not: decision 034 gives only a lapse days to wait for a renewal."""
+    licences = list(licences)
+    if not any(
+        lic.valid_until == lic.last_valid_day == last_day
+        and any(lic.may_take(code) for code in codes)
+        for lic in licences
+    ):
+        return False
+    as_registered = [replace(lic, revoked_on=None) for lic in licences]
+    return last_licensed_day(codes, as_registered, window) == last_day
+
+
 def covering_licences(code: str, licences: Iterable[Licence], day: date) -> list[Licence]:
     """Licences allowing `code` on `day` (for matching read models and display)."""
     return [lic for lic in licences if lic.may_take(code) and lic.is_valid_on(day)]

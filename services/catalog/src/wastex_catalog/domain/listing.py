@@ -341,7 +341,7 @@ class Listing:
     @property
     def expiry_reason(self) -> str:
         """Why it leaves the market at `last_day`: its window ended (EXPIRED) or, for a
-        demand, its licences did first (UNLICENSED)."""
+        demand, its licences did first (UNLICENSED; a lapse's grace days included)."""
         return "EXPIRED" if self.last_day >= self.available_until else "UNLICENSED"
 
     def is_due_to_expire(self, today: date) -> bool:

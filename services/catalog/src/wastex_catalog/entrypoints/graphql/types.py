@@ -461,13 +461,28 @@ class Demand:
     @strawberry.field(
         description="The last day its holder's licences cover one of its codes, when a licence "
         "amended or revoked since it was posted ends that before availableUntil: it leaves the "
-        "market after it (EXPIRED). Null when they cover its whole window, or unless the "
-        "demand is yours to see (a holder's licences are its own)."
+        "market after it (EXPIRED), or after awaitsRenewalUntil when a licence runs out on "
+        "its term that day. Null when they cover its whole window, or unless the demand is "
+        "yours to see (a holder's licences are its own)."
     )
     def licensed_until(self) -> date | None:
         if self.visibility is not Visibility.FULL:
             return None
         return self.record.entity.licensed_until
+
+    @strawberry.field(
+        description="Set when licensedUntil is the end of a licence's term (it lapses; a "
+        "revocation, or an amendment dropping the codes, gives none): the last day the "
+        "demand stays on the market, status unchanged, waiting for a renewal, the catalog's "
+        "grace days after licensedUntil (never past availableUntil). No match is made under "
+        "it for the days no licence covers. A licence registered by then covering its codes "
+        "gives back its whole window; otherwise it leaves the market after this day (EXPIRED, "
+        "reason UNLICENSED). Null otherwise, or unless the demand is yours to see."
+    )
+    def awaits_renewal_until(self) -> date | None:
+        if self.visibility is not Visibility.FULL:
+            return None
+        return self.record.entity.awaits_renewal_until
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Demand:
