@@ -12,11 +12,14 @@ held and released by different matches adds up as it did live. Nothing is publis
 re-learning; at the end every offer or demand whose state differs from before gets one
 offer-updated / demand-updated (`reason` REBUILT), and unchanged ones keep their version.
 Run it with the catalog's lifecycle consumer stopped, or accept that it may retry a batch.
+A lifecycle fact of a schema version newer than the catalog reads stops it before anything
+is replaced (`UNSUPPORTED_SCHEMA_VERSION`): upgrade the catalog first.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,6 +90,14 @@ class ReplayReport:
         )
 
 
+class _Newer(Exception):
+    """A lifecycle fact of a schema version newer than this catalog knows."""
+
+    def __init__(self, version: str) -> None:
+        super().__init__(version)
+        self.version = version
+
+
 def _decode(raw: bytes | None) -> tuple[Envelope, Any] | None:
     if raw is None:
         return None
@@ -95,6 +106,10 @@ def _decode(raw: bytes | None) -> tuple[Envelope, Any] | None:
         spec = spec_for(envelope.type)
         if spec is None or envelope.type not in _RANK:
             return None
+        if envelope.schema_version > spec.version:
+            # Not a v1 to read as one (a field it needs means something else, or is new),
+            # nor one to leave out: the history without it is not the history.
+            raise _Newer(f"{envelope.type} v{envelope.schema_version}")
         return envelope, spec.model.model_validate(envelope.data)
     except ValidationError:
         return None
@@ -102,16 +117,30 @@ def _decode(raw: bytes | None) -> tuple[Envelope, Any] | None:
 
 async def read_lifecycle(bootstrap: str) -> tuple[list[tuple[Envelope, Any]], int]:
     """Every matching lifecycle event, in the order they happened; and how many were not
-    decodable (the live consumer dead-lettered those)."""
+    decodable (the live consumer dead-lettered those). `UNSUPPORTED_SCHEMA_VERSION` when
+    any is of a schema version newer than this catalog reads: it changes what a match
+    holds, so no rebuild without it is right; upgrade the catalog, then replay."""
     events: dict[str, tuple[Envelope, Any]] = {}
     undecodable = 0
+    newer: Counter[str] = Counter()
     async for record in read_topic(bootstrap, *LIFECYCLE_TOPICS):
-        decoded = _decode(record.value)
+        try:
+            decoded = _decode(record.value)
+        except _Newer as fact:
+            newer[fact.version] += 1
+            continue
         if decoded is None:
             undecodable += 1
             continue
         envelope = decoded[0]
         events.setdefault(envelope.reference, decoded)  # the inbox's key
+    if newer:
+        raise DomainError(
+            "UNSUPPORTED_SCHEMA_VERSION",
+            "matching facts of a schema version newer than this catalog reads ("
+            + ", ".join(f"{n} × {version}" for version, n in sorted(newer.items()))
+            + "): upgrade the catalog, then replay; nothing replaced",
+        )
     ordered = sorted(events.values(), key=lambda e: (e[0].time, _RANK[e[0].type], e[0].id))
     return ordered, undecodable
 

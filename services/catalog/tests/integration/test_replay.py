@@ -51,7 +51,9 @@ TOPICS = {
 }
 
 
-async def supplier_accepts_forty_tonnes(kafka_bootstrap: str, world: World) -> str:
+async def supplier_accepts_forty_tonnes(
+    kafka_bootstrap: str, world: World, schema_version: int = 1
+) -> str:
     """matching.match-accepted of 40 t of the world's offer for its demand, on the broker;
     the match's id."""
     match_id = f"m-{uuid.uuid4()}"
@@ -72,7 +74,9 @@ async def supplier_accepts_forty_tonnes(kafka_bootstrap: str, world: World) -> s
         status="ACCEPTED_BY_SUPPLIER",
         accepted_by="SUPPLIER",
     )
-    event = Envelope.new("matching.match-accepted", "matching", match_id, accepted)
+    event = Envelope.new(
+        "matching.match-accepted", "matching", match_id, accepted, schema_version=schema_version
+    )
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
     await producer.start()
     try:
@@ -321,6 +325,32 @@ async def test_a_replay_reading_no_match_event_keeps_the_allocations_it_would_wi
     elsewhere = settings.model_copy(update={"kafka_bootstrap": empty_broker})
     with pytest.raises(DomainError, match="no matching event"):
         await replay(elsewhere)
+
+    async with running_catalog(settings) as api:
+        assert await matched(api, world) == before
+
+
+async def test_a_replay_meeting_a_fact_of_a_newer_schema_version_replaces_nothing(
+    kafka_bootstrap: str, database_url: str, tmp_path: Path, uow_factory: UnitOfWorkFactory
+) -> None:
+    """A v2 fact is one this catalog cannot read (the live consumer parks it
+    UNSUPPORTED_SCHEMA_VERSION): replay neither reads it as a v1 nor rebuilds without it,
+    it refuses and says to upgrade first."""
+    settings = CatalogSettings(
+        database_url=database_url, kafka_bootstrap=kafka_bootstrap, data_dir=tmp_path
+    )
+    async with running_catalog(settings) as api:
+        world = await build_world(api)
+        await supplier_accepts_forty_tonnes(kafka_bootstrap, world)
+        async with asyncio.timeout(90):
+            while (await matched(api, world))[world.offer] != ("PARTIALLY_MATCHED", "40.000"):
+                await asyncio.sleep(0.2)
+        before = await matched(api, world)
+    await supplier_accepts_forty_tonnes(kafka_bootstrap, world, schema_version=2)
+
+    with pytest.raises(DomainError, match=r"matching\.match-accepted v2") as refused:
+        await replay(settings)
+    assert refused.value.code == "UNSUPPORTED_SCHEMA_VERSION"
 
     async with running_catalog(settings) as api:
         assert await matched(api, world) == before

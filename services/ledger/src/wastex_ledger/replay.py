@@ -16,13 +16,16 @@ replay brings is booked when its wait runs out: the sweep tries it once more, de
 029). Run it with the ledger stopped. Entries of the journal its outbox has not published
 yet (booked in the moments before the stop) are counted from the journal, so the
 projection holds every entry the journal or the topic holds; the report says how many.
+Every topic is read before anything is written: a fact of a schema version newer than the
+ledger reads stops the replay with nothing replaced (`UNSUPPORTED_SCHEMA_VERSION`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from wastex_ledger.adapters.migrations import LOCATION
 from wastex_ledger.adapters.repository import Repository
@@ -33,6 +36,7 @@ from wastex_ledger.settings import LedgerSettings
 from wastex_shared.calendar import china_day
 from wastex_shared.envelope import Envelope, utcnow
 from wastex_shared.errors import DomainError
+from wastex_shared.events import spec_for
 from wastex_shared.events.catalog import (
     EnterpriseAmended,
     EnterpriseFacts,
@@ -69,6 +73,28 @@ class ReplayReport:
     licences: int = 0
     missing_from_topic: int = 0
     missing_from_journal: int = 0
+    #: Facts of a schema version newer than this ledger reads, by type and version.
+    newer: Counter[str] = field(default_factory=Counter)
+
+    def readable(self, envelope_type: str, schema_version: int) -> bool:
+        """Whether this ledger reads `envelope_type` at `schema_version`; a newer one is
+        counted, to refuse the replay (`refuse_newer`)."""
+        spec = spec_for(envelope_type)
+        if spec is None or schema_version <= spec.version:
+            return True
+        self.newer[f"{envelope_type} v{schema_version}"] += 1
+        return False
+
+    def refuse_newer(self) -> None:
+        """Not a v1 to read as one (a field it needs means something else, or is new), nor
+        one to leave out (the history without it is not the history): nothing replaced."""
+        if self.newer:
+            raise DomainError(
+                "UNSUPPORTED_SCHEMA_VERSION",
+                "facts of a schema version newer than this ledger reads ("
+                + ", ".join(f"{n} × {kind}" for kind, n in sorted(self.newer.items()))
+                + "): upgrade the ledger, then replay; nothing replaced",
+            )
 
     def __str__(self) -> str:
         text = (
@@ -92,23 +118,48 @@ class ReplayReport:
         return text
 
 
+LEDGER_ENTRY_RECORDED_TYPE = "ledger.entry-recorded"
+
+
 class _EntryRecordedEvent(BaseModel):
-    """What replay reads of an event on the ledger's own topic: its data, decoded in one
-    pass from the raw JSON (a million of them: the envelope's other fields are not needed)."""
+    """What replay reads of an event on the ledger's own topic: its type, schema version and
+    data, decoded in one pass from the raw JSON (a million of them: the envelope's other
+    fields are not needed)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
+    type: str = LEDGER_ENTRY_RECORDED_TYPE
+    schema_version: int = Field(default=1, alias="schemaversion")
     data: EntryRecorded
+
+
+class _EventHead(BaseModel):
+    """An event's type and schema version alone: what a newer one is told by."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    type: str = LEDGER_ENTRY_RECORDED_TYPE
+    schema_version: int = Field(default=1, alias="schemaversion")
 
 
 async def _entries_from_topic(bootstrap: str, report: ReplayReport) -> list[Entry]:
     seen: dict[str, Entry] = {}
     async for record in read_topic(bootstrap, LEDGER_ENTRY_RECORDED.name):
+        head: _EntryRecordedEvent | _EventHead
         try:
-            data = _EntryRecordedEvent.model_validate_json(record.value).data
+            head = event = _EntryRecordedEvent.model_validate_json(record.value)
         except (ValidationError, ValueError, TypeError):
-            report.undecodable += 1
+            try:  # a newer version's data need not read as this one's
+                head = _EventHead.model_validate_json(record.value)
+            except (ValidationError, ValueError, TypeError):
+                report.undecodable += 1
+                continue
+            if report.readable(head.type, head.schema_version):
+                report.undecodable += 1
             continue
+        if not report.readable(head.type, head.schema_version):
+            continue
+        data = event.data
         if data.entry_id in seen:
             report.duplicates += 1
             continue
@@ -120,6 +171,9 @@ async def _entries_from_topic(bootstrap: str, report: ReplayReport) -> list[Entr
 async def rebuild(uow_factory: UnitOfWorkFactory, bootstrap: str) -> ReplayReport:
     report = ReplayReport()
     read_on = china_day(utcnow())
+    # Every topic is read before anything is written: a fact this ledger cannot read
+    # stops the replay with nothing replaced.
+    entries = await _entries_from_topic(bootstrap, report)
     async with uow_factory() as uow:
         repo = Repository(uow.session)
         for enterprise_topic, enterprise_model in (
@@ -128,9 +182,10 @@ async def rebuild(uow_factory: UnitOfWorkFactory, bootstrap: str) -> ReplayRepor
         ):
             async for record in read_topic(bootstrap, enterprise_topic.name):
                 try:
-                    ent: EnterpriseFacts = enterprise_model.model_validate(
-                        Envelope.from_json(record.value).data
-                    )
+                    event = Envelope.from_json(record.value)
+                    if not report.readable(event.type, event.schema_version):
+                        continue
+                    ent: EnterpriseFacts = enterprise_model.model_validate(event.data)
                 except (ValidationError, ValueError, TypeError):
                     report.undecodable += 1
                     continue
@@ -144,7 +199,10 @@ async def rebuild(uow_factory: UnitOfWorkFactory, bootstrap: str) -> ReplayRepor
         ):
             async for record in read_topic(bootstrap, site_topic.name):
                 try:
-                    site = site_model.model_validate(Envelope.from_json(record.value).data)
+                    event = Envelope.from_json(record.value)
+                    if not report.readable(event.type, event.schema_version):
+                        continue
+                    site = site_model.model_validate(event.data)
                 except (ValidationError, ValueError, TypeError):
                     report.undecodable += 1
                     continue
@@ -164,6 +222,8 @@ async def rebuild(uow_factory: UnitOfWorkFactory, bootstrap: str) -> ReplayRepor
             async for record in read_topic(bootstrap, topic.name):
                 try:
                     event = Envelope.from_json(record.value)
+                    if not report.readable(event.type, event.schema_version):
+                        continue
                     licence: LicenceFacts = model.model_validate(event.data)
                     # A revocation or a drop not read before counts its grace from today.
                     await repo.upsert_licence(
@@ -173,9 +233,9 @@ async def rebuild(uow_factory: UnitOfWorkFactory, bootstrap: str) -> ReplayRepor
                     report.undecodable += 1
                     continue
                 report.licences += 1
+        report.refuse_newer()  # before the commit: the read models stay as they were
         await uow.commit()
 
-    entries = await _entries_from_topic(bootstrap, report)
     async with uow_factory() as uow:
         repo = Repository(uow.session)
         # Entries booked and not published yet (the relay stopped with the service) are

@@ -38,6 +38,7 @@ from wastex_shared.auth import JwtConfig, Role, issue_token
 from wastex_shared.calendar import china_today
 from wastex_shared.devtools.tansu import TansuBroker, free_port
 from wastex_shared.envelope import Envelope, derived_id, utcnow
+from wastex_shared.errors import DomainError
 from wastex_shared.events.catalog import (
     EnterpriseRegistered,
     LicenceAmended,
@@ -45,6 +46,7 @@ from wastex_shared.events.catalog import (
     SiteAdded,
     SiteAmended,
 )
+from wastex_shared.events.ledger import EntryRecorded
 from wastex_shared.events.matching import MatchConfirmed
 from wastex_shared.messaging import EventConsumer, OutboxRelay
 from wastex_shared.messaging.admin import ensure_topics, wait_for_broker
@@ -607,6 +609,64 @@ async def test_replay_counts_the_entries_the_outbox_has_not_published_yet(
     report = await replay(settings_for(replay_bootstrap, database_url))
     assert "WARNING: 1 entries on ledger.entry-recorded.v1 are not in the journal" in report
     assert await ledger.projection() == incremental
+
+
+async def test_a_replay_meeting_facts_of_a_newer_schema_version_replaces_nothing(
+    replay_bootstrap: str, database_url: str, uow_factory: UnitOfWorkFactory
+) -> None:
+    """A v2 fact is one this ledger cannot read (its consumer parks it
+    UNSUPPORTED_SCHEMA_VERSION): replay neither reads it as a v1 (a v2 entry's tonnes may
+    mean something else) nor rebuilds without it; it refuses, and says to upgrade first."""
+    ledger = harness(uow_factory)
+    steel = await ledger.register("青山区", "C3120")
+    await ledger.service.report(
+        steel.enterprise_id,
+        EntryKind.GENERATED,
+        site_id=steel.site_id,
+        waste_code="SW01",
+        tonnes="80.000",
+        period="2026-10",
+    )
+    assert await drain(uow_factory, replay_bootstrap)
+    incremental = await ledger.projection()
+    newer = EntryRecorded(
+        entry_id="entry-of-v2",
+        kind="generated",
+        enterprise_id=steel.enterprise_id,
+        site_id=steel.site_id,
+        district="青山区",
+        industry="C3120",
+        waste_code="SW01",
+        tonnes=D("80000"),
+        period="2026-10",
+        cause_event_id="cause-of-v2",
+    )
+    v2 = Envelope.new("ledger.entry-recorded", "ledger", "entry-of-v2", newer, schema_version=2)
+    await produce(replay_bootstrap, "ledger.entry-recorded.v1", [(v2.to_json(), "e", None)])
+    site = SiteAmended(
+        site_id=steel.site_id,
+        enterprise_id=steel.enterprise_id,
+        name="moved",
+        district="洪山区",
+        latitude=D("30.3"),
+        longitude=D("114.3"),
+        industry="C3120",
+        enterprise_district="青山区",
+        version=9,
+        reason="v2",
+    )
+    amended = Envelope.new("catalog.site-amended", "catalog", site.site_id, site, schema_version=2)
+    await produce(replay_bootstrap, "catalog.site-amended.v1", [(amended.to_json(), "s", None)])
+
+    with pytest.raises(DomainError, match=r"ledger\.entry-recorded v2") as refused:
+        await replay(settings_for(replay_bootstrap, database_url))
+    assert refused.value.code == "UNSUPPORTED_SCHEMA_VERSION"
+    assert "catalog.site-amended v2" in refused.value.message
+
+    assert await ledger.projection() == incremental
+    kept = await ledger.service.site(steel.site_id)
+    assert kept is not None
+    assert kept.district == "青山区"
 
 
 Report = tuple[bytes, str, str | None]
