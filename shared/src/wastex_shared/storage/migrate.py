@@ -62,12 +62,13 @@ async def autogenerate(metadata: MetaData, script_location: Path, message: str) 
 
 
 async def pending_changes(engine: AsyncEngine, metadata: MetaData) -> list[Any]:
-    """Differences between the migrated database and the models (empty when in step)."""
+    """Differences between the migrated database and the models (empty when in step),
+    column types included, as `autogenerate` (env.py's `compare_type`) compares them."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
     def compare(connection: Connection) -> list[Any]:
-        context = MigrationContext.configure(connection, opts={"compare_type": False})
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
         return list(compare_metadata(context, metadata))
 
     async with engine.connect() as conn:
