@@ -17,7 +17,8 @@ replay brings is booked when its wait runs out: the sweep tries it once more, de
 yet (booked in the moments before the stop) are counted from the journal, so the
 projection holds every entry the journal or the topic holds; the report says how many.
 Every topic is read before anything is written: a fact of a schema version newer than the
-ledger reads stops the replay with nothing replaced (`UNSUPPORTED_SCHEMA_VERSION`).
+ledger reads, or an entry of a kind it does not know, stops the replay with nothing replaced
+(`UNSUPPORTED_SCHEMA_VERSION`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from wastex_ledger.adapters.migrations import LOCATION
 from wastex_ledger.adapters.repository import Repository
 from wastex_ledger.adapters.tables import messaging
-from wastex_ledger.domain.entries import Entry, SiteFacts
+from wastex_ledger.domain.entries import Entry, EntryKind, SiteFacts
 from wastex_ledger.service import entry_from_event, licence_of, projection_deltas
 from wastex_ledger.settings import LedgerSettings
 from wastex_shared.calendar import china_day
@@ -73,7 +74,7 @@ class ReplayReport:
     licences: int = 0
     missing_from_topic: int = 0
     missing_from_journal: int = 0
-    #: Facts of a schema version newer than this ledger reads, by type and version.
+    #: Facts newer than this ledger reads (a schema version, an entry kind), by type.
     newer: Counter[str] = field(default_factory=Counter)
 
     def readable(self, envelope_type: str, schema_version: int) -> bool:
@@ -91,7 +92,7 @@ class ReplayReport:
         if self.newer:
             raise DomainError(
                 "UNSUPPORTED_SCHEMA_VERSION",
-                "facts of a schema version newer than this ledger reads ("
+                "facts newer than this ledger reads ("
                 + ", ".join(f"{n} × {kind}" for kind, n in sorted(self.newer.items()))
                 + "): upgrade the ledger, then replay; nothing replaced",
             )
@@ -119,6 +120,7 @@ class ReplayReport:
 
 
 LEDGER_ENTRY_RECORDED_TYPE = "ledger.entry-recorded"
+ENTRY_KINDS = frozenset(EntryKind)
 
 
 class _EntryRecordedEvent(BaseModel):
@@ -162,6 +164,9 @@ async def _entries_from_topic(bootstrap: str, report: ReplayReport) -> list[Entr
         data = event.data
         if data.entry_id in seen:
             report.duplicates += 1
+            continue
+        if data.kind not in ENTRY_KINDS:  # a newer ledger's kind: not to be left out either
+            report.newer[f"{LEDGER_ENTRY_RECORDED_TYPE} of kind {data.kind!r}"] += 1
             continue
         seen[data.entry_id] = entry_from_event(data)
     report.entries = len(seen)

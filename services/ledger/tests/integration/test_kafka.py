@@ -1215,3 +1215,42 @@ async def test_a_fact_with_a_field_this_ledger_does_not_know_is_read_as_before(
 
         site = await eventually(site_known, timeout=30)
     assert (site.enterprise_id, site.district) == (new.enterprise_id, "洪山区")
+
+
+async def test_a_replay_meeting_an_entry_of_a_kind_it_does_not_know_replaces_nothing(
+    replay_bootstrap: str, database_url: str, uow_factory: UnitOfWorkFactory
+) -> None:
+    """A kind added by a newer ledger (not under a new version, as it should have been) is a
+    fact this one cannot book: replay said nothing but a bare ValueError; it refuses as it
+    does a newer version, naming the kind."""
+    ledger = harness(uow_factory)
+    steel = await ledger.register("青山区", "C3120")
+    await ledger.service.report(
+        steel.enterprise_id,
+        EntryKind.GENERATED,
+        site_id=steel.site_id,
+        waste_code="SW01",
+        tonnes="80.000",
+        period="2026-10",
+    )
+    assert await drain(uow_factory, replay_bootstrap)
+    incremental = await ledger.projection()
+    composted = EntryRecorded(
+        entry_id="entry-of-a-new-kind",
+        kind="composted",
+        enterprise_id=steel.enterprise_id,
+        site_id=steel.site_id,
+        district="青山区",
+        industry="C3120",
+        waste_code="SW01",
+        tonnes=D("8000"),
+        period="2026-10",
+        cause_event_id="cause-of-a-new-kind",
+    )
+    fact = Envelope.new("ledger.entry-recorded", "ledger", composted.entry_id, composted)
+    await produce(replay_bootstrap, "ledger.entry-recorded.v1", [(fact.to_json(), "e", None)])
+
+    with pytest.raises(DomainError, match="kind 'composted'") as refused:
+        await replay(settings_for(replay_bootstrap, database_url))
+    assert refused.value.code == "UNSUPPORTED_SCHEMA_VERSION"
+    assert await ledger.projection() == incremental
