@@ -4,6 +4,7 @@ deployed database that the services' own tests never see (they run on migrated s
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 
 import pytest
@@ -24,3 +25,22 @@ async def test_migrations_build_the_table_models(database_url: str, service: str
         assert await pending_changes(engine, tables.metadata) == []
     finally:
         await engine.dispose()
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_processes_starting_together_on_one_database_migrate_it_once(
+    database_url: str, service: str
+) -> None:
+    """Two processes of a service (matching runs two on one database, deploy/README.md)
+    started on a database behind its head: each runs `upgrade head` at start-up. Unserialised
+    on PostgreSQL, the second waited on the first's DDL and then ran the same migration again
+    (a table or column that already exists), and its process stopped."""
+    tables = importlib.import_module(f"wastex_{service}.adapters.tables")
+    migrations = importlib.import_module(f"wastex_{service}.adapters.migrations")
+    engines = [make_engine(database_url) for _ in range(3)]
+    try:
+        await asyncio.gather(*(upgrade(engine, migrations.LOCATION) for engine in engines))
+        assert await pending_changes(engines[0], tables.metadata) == []
+    finally:
+        for engine in engines:
+            await engine.dispose()

@@ -8,8 +8,10 @@ from typing import Any
 
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import Connection, MetaData
+from sqlalchemy import Connection, MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from wastex_shared.storage.lease import lease_key
 
 
 def alembic_config(script_location: Path, connection: Connection | None = None) -> Config:
@@ -19,11 +21,25 @@ def alembic_config(script_location: Path, connection: Connection | None = None) 
     return config
 
 
+#: The advisory lock (PostgreSQL) that processes of one service starting together on one
+#: database take in turns to migrate it.
+MIGRATION_LOCK_KEY = lease_key("wastex-migrations")
+
+
 async def upgrade(engine: AsyncEngine, script_location: Path) -> None:
+    """Bring the database to head, in one transaction. Processes starting together take
+    turns (on SQLite the transaction's write lock does it): the second finds head and does
+    nothing, where it would otherwise run the same migrations again once the first's DDL
+    let it go (a column that already exists) and stop."""
+
     def run(connection: Connection) -> None:
         command.upgrade(alembic_config(script_location, connection), "head")
 
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+            )
         await conn.run_sync(run)
 
 
