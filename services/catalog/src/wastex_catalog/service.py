@@ -559,7 +559,8 @@ class CatalogService:
     async def post_demand(
         self, uow: UnitOfWork, command: PostDemand, *, owner: str, cause: Envelope | None = None
     ) -> Stored[Demand]:
-        """A new OPEN demand at one of `owner`'s sites, for codes its licences cover."""
+        """A new OPEN demand at one of `owner`'s sites, for codes its licences cover on its
+        first day from today on (its window may run past them: `Demand.licensed_until`)."""
         repository = CatalogRepository(uow.session)
         site = await self._own_site(repository, command.site_id, owner)
         # A licence change of the owner's committing meanwhile would not see this demand.
@@ -574,6 +575,7 @@ class CatalogService:
             available_from=command.available_from,
             available_until=command.available_until,
             licences=[stored.entity for stored in licences],
+            grace_days=self.renewal_grace_days,
             today=self.today(),
         )
         at = utcnow()

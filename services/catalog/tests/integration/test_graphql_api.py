@@ -396,23 +396,26 @@ async def test_a_demand_for_a_code_no_licence_lists_is_refused(api: Api) -> None
     ]
 
 
-async def test_a_demand_outlasting_its_licence_is_refused_as_licence_expired(api: Api) -> None:
+async def test_a_demand_outlasting_its_licence_is_posted_and_one_starting_past_it_refused(
+    api: Api,
+) -> None:
+    """Its first day covered, a demand may run past its licence (decision 034, later): it is
+    OPEN and keeps the last day the licence covers it, and the days it then waits for a
+    renewal. One whose first day no licence covers is refused as before."""
     world = await build_world(api)
     recycler = await api.register_enterprise("Caidian Recycling", "RECYCLER", "蔡甸区")
     site = await api.add_site(recycler, "蔡甸区", "30.5800", "114.0300")
     await api.register_licence(recycler, ["SW02"], "2026-01-01", "2027-01-31")
-    errors = await api.tenant(recycler).user_errors(
-        POST_DEMAND,
-        "postDemand",
-        input={
-            "siteId": site,
-            "wasteCodes": ["SW02"],
-            "quantityTonnes": "10",
-            "maxDistanceKm": "50",
-            **WINDOW,
-        },
-    )
-    assert errors[0]["code"] == "LICENCE_EXPIRED"
+    caidian = api.tenant(recycler)
+    ask = {"siteId": site, "wasteCodes": ["SW02"], "quantityTonnes": "10", "maxDistanceKm": "50"}
+    posted = (await caidian.mutate(POST_DEMAND, "postDemand", input={**ask, **WINDOW}))["demand"]
+    assert posted["status"] == "OPEN"
+    found = (await caidian.data(DEMAND_LICENSING, id=posted["id"]))["demand"]
+    assert found == {"status": "OPEN", "licensedUntil": "2027-01-31"}
+    late = {"availableFrom": "2027-02-01", "availableUntil": "2027-06-30"}
+    errors = await caidian.user_errors(POST_DEMAND, "postDemand", input={**ask, **late})
+    assert [(e["code"], e["field"]) for e in errors] == [("LICENCE_EXPIRED", "wasteCodes")]
+    assert errors[0]["message"].startswith("no licence covers SW02 on 2027-02-01")
     assert world.demand  # the licensed cement plant's demand was accepted meanwhile
 
 

@@ -30,6 +30,7 @@ from wastex_catalog.testing import (
     token,
 )
 from wastex_shared.auth import JwtConfig, Role, issue_token
+from wastex_shared.calendar import china_today
 from wastex_shared.envelope import Envelope
 from wastex_shared.messaging.topic_reader import read_topic
 from wastex_shared.topics import CATALOG_DLQ, CATALOG_OFFER_POSTED, INGEST_DEMANDS, INGEST_OFFERS
@@ -85,11 +86,13 @@ class Party:
         value = envelope_json("wastex.offer.submit", self.enterprise, data)
         return Message(INGEST_OFFERS.name, self.enterprise, value, self.auth, poison)
 
-    def demand(self) -> Message:
+    def demand(self, poison: str | None = None, **changes: Any) -> Message:
         value = envelope_json(
-            "wastex.demand.submit", self.enterprise, {"siteId": self.site, **DEMAND_DATA}
+            "wastex.demand.submit",
+            self.enterprise,
+            {"siteId": self.site, **DEMAND_DATA, **changes},
         )
-        return Message(INGEST_DEMANDS.name, self.enterprise, value, self.auth)
+        return Message(INGEST_DEMANDS.name, self.enterprise, value, self.auth, poison)
 
     def withdraw(self, offer_id: str) -> Message:
         value = envelope_json("wastex.offer.withdraw", self.enterprise, {"id": offer_id})
@@ -330,6 +333,45 @@ async def test_an_offer_posted_and_withdrawn_in_one_batch_is_withdrawn(
                 "totalCount"
             ] != 1:
                 await asyncio.sleep(0.2)
+
+
+LICENSING = "query($id: ID!) { demand(id: $id) { status licensedUntil awaitsRenewalUntil } }"
+
+
+async def test_a_demand_over_kafka_may_run_past_its_licence_not_start_past_it(
+    kafka_bootstrap: str, database_url: str, tmp_path: Path
+) -> None:
+    """The posting rule over GraphQL holds over Kafka (decision 034, later): a window whose
+    first day the licence covers is stored, waiting from the licence's end for a renewal;
+    one starting after it is parked with GraphQL's code and field."""
+    today = china_today()
+
+    def day(offset: int) -> str:
+        return (today + timedelta(days=offset)).isoformat()
+
+    settings = ingest_settings(database_url, kafka_bootstrap, tmp_path)
+    async with running_catalog(settings) as api:
+        cement = await setup_party(api, "Yearly Cement", "RECYCLER", "江夏区")
+        await api.register_licence(cement.enterprise, ["SW01", "SW02"], day(-30), day(10))
+        past = cement.demand(availableFrom=day(1), availableUntil=day(60))
+        late = cement.demand("LICENCE_EXPIRED", availableFrom=day(11), availableUntil=day(60))
+        await produce(kafka_bootstrap, [late, past])
+        [parked] = await dead_letters(kafka_bootstrap, {cement.enterprise}, 1, timeout=60)
+        headers = dict(parked.headers)
+        assert (headers["x-error-type"], headers.get("x-error-field")) == (
+            b"LICENCE_EXPIRED",
+            b"wasteCodes",
+        )
+        demand = aggregate_id("demand", Envelope.from_json(past.value))
+        async with asyncio.timeout(60):
+            while (await stored_counts(api, cement.enterprise))[1] != 1:
+                await asyncio.sleep(0.2)
+        found = (await api.tenant(cement.enterprise).data(LICENSING, id=demand))["demand"]
+        assert (found["status"], found["licensedUntil"], found["awaitsRenewalUntil"]) == (
+            "OPEN",
+            day(10),
+            day(17),
+        )
 
 
 async def stored_counts(api: Api, enterprise: str) -> tuple[int, int]:

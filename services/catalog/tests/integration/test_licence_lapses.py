@@ -1,6 +1,8 @@
 """A licence that runs out on its term leaves its holder's demands on the market for the
 grace days (`renewal_grace_days`), waiting for a renewal; a revocation does not (decision
-034). Each test on SQLite and PostgreSQL."""
+034). A demand may be posted, or its window amended, past what its holder's licences cover
+when they cover its first day: it waits so from the start (034, later). Each test on SQLite
+and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -16,7 +18,9 @@ from wastex_catalog.main import build_graphql_app
 from wastex_catalog.settings import CatalogSettings
 from wastex_catalog.testing import (
     ADMIN,
+    AMEND_DEMAND,
     AMEND_LICENCE,
+    POST_DEMAND,
     REVOKE_LICENCE,
     Api,
     outbox_events,
@@ -176,3 +180,123 @@ async def test_a_renewal_revoked_before_it_begins_gives_no_grace(
     found = await cement.read()
     assert (found["licensedUntil"], found["awaitsRenewalUntil"]) == ("2026-12-31", None)
     assert await expired_on(uow_factory, date(2027, 1, 1)) == 1
+
+
+# -- posted past what the licences cover (decision 034, later) ---------------------------
+
+
+class CalendarYearRecycler:
+    """A cement plant licensed to 31 December 2026 (SW01), its renewal not yet registered."""
+
+    def __init__(self, api: Api) -> None:
+        self.api = api
+
+    async def setup(self) -> CalendarYearRecycler:
+        self.id = await self.api.register_enterprise("Jiangxia Cement", "FACTORY", "江夏区")
+        self.site = await self.api.add_site(self.id, "江夏区", "30.3600", "114.3000")
+        self.licence = await self.api.register_licence(
+            self.id, ["SW01"], "2026-01-01", "2026-12-31"
+        )
+        return self
+
+    def ask(self, start: str, end: str) -> dict[str, Any]:
+        return {
+            "siteId": self.site,
+            "wasteCodes": ["SW01"],
+            "quantityTonnes": "800",
+            "maxDistanceKm": "80",
+            "availableFrom": start,
+            "availableUntil": end,
+        }
+
+    async def post(self, start: str, end: str) -> str:
+        payload = await self.api.tenant(self.id).mutate(
+            POST_DEMAND, "postDemand", input=self.ask(start, end)
+        )
+        return str(payload["demand"]["id"])
+
+    async def read(self, demand: str) -> dict[str, Any]:
+        return dict((await self.api.tenant(self.id).data(DEMAND, id=demand))["demand"])
+
+
+#: Posted in December for December to March, the licence running to 31 December.
+WAITING = {
+    "status": "OPEN",
+    "availableFrom": "2026-12-01",
+    "availableUntil": "2027-03-31",
+    "licensedUntil": "2026-12-31",
+    "awaitsRenewalUntil": "2027-01-07",
+}
+
+
+async def test_a_demand_posted_past_its_licence_waits_and_a_renewal_gives_it_its_window(
+    api: Api, uow_factory: UnitOfWorkFactory, clock: Clock
+) -> None:
+    clock.today = date(2026, 12, 1)
+    cement = await CalendarYearRecycler(api).setup()
+    demand = await cement.post("2026-12-01", "2027-03-31")
+    assert await cement.read(demand) == WAITING
+    assert await expired_on(uow_factory, date(2027, 1, 7)) == 0
+    clock.today = date(2027, 1, 4)
+    await api.register_licence(cement.id, ["SW01"], "2027-01-01", "2027-12-31")
+    renewed = {**WAITING, "licensedUntil": None, "awaitsRenewalUntil": None}
+    assert await cement.read(demand) == renewed  # the whole window, as posted
+    assert await expired_on(uow_factory, date(2027, 1, 8)) == 0
+    assert await reasons(uow_factory, demand) == []
+
+
+async def test_a_demand_posted_past_its_licence_expires_unlicensed_without_a_renewal(
+    api: Api, uow_factory: UnitOfWorkFactory, clock: Clock
+) -> None:
+    clock.today = date(2026, 12, 1)
+    cement = await CalendarYearRecycler(api).setup()
+    demand = await cement.post("2026-12-01", "2027-03-31")
+    assert await expired_on(uow_factory, date(2027, 1, 7)) == 0
+    assert await cement.read(demand) == WAITING
+    assert await expired_on(uow_factory, date(2027, 1, 8)) == 1
+    assert (await cement.read(demand))["status"] == "EXPIRED"
+    assert await reasons(uow_factory, demand) == [("EXPIRED", "UNLICENSED")]
+
+
+async def test_a_window_no_licence_covers_on_its_first_day_is_refused(
+    api: Api, clock: Clock
+) -> None:
+    clock.today = date(2026, 12, 1)
+    cement = await CalendarYearRecycler(api).setup()
+    errors = await api.tenant(cement.id).user_errors(
+        POST_DEMAND, "postDemand", input=cement.ask("2027-01-01", "2027-03-31")
+    )
+    assert [(e["code"], e["field"]) for e in errors] == [("LICENCE_EXPIRED", "wasteCodes")]
+    assert errors[0]["message"].startswith("no licence covers SW01 on 2027-01-01")
+    # A window begun is judged from today: after the licence, nothing of it is covered.
+    clock.today = date(2027, 1, 2)
+    errors = await api.tenant(cement.id).user_errors(
+        POST_DEMAND, "postDemand", input=cement.ask("2026-12-01", "2027-03-31")
+    )
+    assert [(e["code"], e["field"]) for e in errors] == [("LICENCE_EXPIRED", "wasteCodes")]
+    assert "on 2027-01-02" in errors[0]["message"]
+
+
+async def test_a_window_amended_past_the_licence_waits_and_one_starting_past_it_is_refused(
+    api: Api, clock: Clock
+) -> None:
+    clock.today = date(2026, 12, 1)
+    cement = await CalendarYearRecycler(api).setup()
+    demand = await cement.post("2026-12-01", "2026-12-31")
+    december = await cement.read(demand)
+    assert (december["licensedUntil"], december["awaitsRenewalUntil"]) == (None, None)
+    tenant = api.tenant(cement.id)
+    await tenant.mutate(
+        AMEND_DEMAND, "amendDemand", id=demand, input={"availableUntil": "2027-03-31"}
+    )
+    assert await cement.read(demand) == WAITING
+    errors = await tenant.user_errors(
+        AMEND_DEMAND, "amendDemand", id=demand, input={"availableFrom": "2027-01-01"}
+    )
+    assert [(e["code"], e["field"]) for e in errors] == [("LICENCE_EXPIRED", "availableFrom")]
+    # Shortened back inside the licence: nothing to wait for.
+    await tenant.mutate(
+        AMEND_DEMAND, "amendDemand", id=demand, input={"availableUntil": "2026-12-20"}
+    )
+    inside = await cement.read(demand)
+    assert (inside["licensedUntil"], inside["awaitsRenewalUntil"]) == (None, None)

@@ -42,6 +42,7 @@ def demand(recycler_site: Site, general_licence: Licence) -> Demand:
         available_from="2027-01-01",
         available_until="2027-03-31",
         licences=[general_licence],
+        grace_days=7,
     )
 
 
@@ -139,16 +140,40 @@ def test_a_demand_amended_keeps_its_codes_and_checks_its_radius(demand: Demand) 
 def test_a_demand_s_new_window_must_be_licensed_as_a_posting_s(
     demand: Demand, general_licence: Licence
 ) -> None:
-    # The licence runs to 2027-12-31: into 2028 it does not reach.
-    err = refusal(
-        demand.amend,
+    # The licence runs to 2027-12-31: into 2028 it does not reach. A window running past it
+    # is taken (decision 034, later), and waits from its end for a renewal.
+    past = demand.amend(
         RECYCLER_ID,
         licences=[general_licence],
         today=TODAY,
         grace_days=7,
         available_until="2028-01-31",
     )
+    assert (past.available_until, past.licensed_until, past.awaits_renewal_until) == (
+        date(2028, 1, 31),
+        date(2027, 12, 31),
+        date(2028, 1, 7),
+    )
+    # One starting past it is not.
+    err = refusal(
+        demand.amend,
+        RECYCLER_ID,
+        licences=[general_licence],
+        today=TODAY,
+        grace_days=7,
+        available_from="2028-01-02",
+        available_until="2028-01-31",
+    )
     assert (err.code, err.field) == ("LICENCE_EXPIRED", "availableUntil")
+    err = refusal(
+        past.amend,
+        RECYCLER_ID,
+        licences=[general_licence],
+        today=TODAY,
+        grace_days=7,
+        available_from="2028-01-02",
+    )
+    assert (err.code, err.field) == ("LICENCE_EXPIRED", "availableFrom")
     longer = demand.amend(
         RECYCLER_ID,
         licences=[general_licence],
@@ -213,6 +238,7 @@ def test_a_demand_needs_licence_cover_from_today_only(
         available_from="2026-08-01",
         available_until="2026-12-31",
         licences=licences,
+        grace_days=7,
         today=today,
     )
     longer = running.amend(

@@ -1,4 +1,4 @@
-"""Demands: validation, licence coverage over the window, shared state machine."""
+"""Demands: validation, licence coverage of the window's first day, shared state machine."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from wastex_catalog.domain import Demand, Licence, ListingStatus, Site
+from wastex_catalog.domain import Demand, Licence, ListingStatus, Site, Window
 from wastex_shared.errors import DomainError
 
 OWNER = "ent-cement"
@@ -25,6 +25,7 @@ def post(site: Site, licences: list[Licence], **overrides: Any) -> Demand:
         "available_from": "2027-01-01",
         "available_until": "2027-03-31",
         "licences": licences,
+        "grace_days": 7,
     }
     fields.update(overrides)
     return Demand.post(**fields)
@@ -87,9 +88,17 @@ def test_other_enterprises_licences_do_not_count(
 
 
 def test_window_beyond_the_licence_validity(recycler_site: Site, licences: list[Licence]) -> None:
+    """Posted, as its first day is covered (decision 034, later): it keeps the last day its
+    licences cover it, and as that ends the licence's term, the days it waits for a renewal."""
     # The general licence runs to 2027-12-31.
-    err = error(recycler_site, licences, available_until="2028-01-31")
-    assert (err.code, err.field) == ("LICENCE_EXPIRED", "wasteCodes")
+    demand = post(recycler_site, licences, available_until="2028-01-31")
+    assert demand.status is ListingStatus.OPEN
+    assert demand.window == Window(date(2027, 1, 1), date(2028, 1, 31))
+    assert (demand.licensed_until, demand.awaits_renewal_until) == (
+        date(2027, 12, 31),
+        date(2028, 1, 7),
+    )
+    assert demand.last_day == date(2028, 1, 7)
 
 
 def test_expired_licence(recycler_site: Site, general_licence: Licence) -> None:
@@ -289,3 +298,101 @@ def test_no_grace_days_is_the_old_rule(
     lapsed = demand.relicensed([calendar_year], grace_days=0)
     assert (lapsed.licensed_until, lapsed.awaits_renewal_until) == (date(2026, 12, 31), None)
     assert lapsed.expire_if_due(date(2027, 1, 1)).status is ListingStatus.EXPIRED
+
+
+# -- posting past what the licences cover (decision 034, later) ------------------------
+
+
+def test_a_demand_running_past_its_licence_is_posted_waiting_for_the_renewal(
+    recycler_site: Site, calendar_year: Licence
+) -> None:
+    """Licensed by calendar year, the renewal not yet registered: a demand for December to
+    March is posted in December, on the market till 7 January unless the renewal comes."""
+    demand = post(
+        recycler_site,
+        [calendar_year],
+        available_from="2026-12-01",
+        today=date(2026, 12, 1),
+    )
+    assert demand.status is ListingStatus.OPEN
+    assert demand.window == Window(date(2026, 12, 1), date(2027, 3, 31))  # whole, as asked
+    assert (demand.licensed_until, demand.awaits_renewal_until) == (
+        date(2026, 12, 31),
+        date(2027, 1, 7),
+    )
+    assert demand.expire_if_due(date(2027, 1, 7)) is demand
+    assert demand.expire_if_due(date(2027, 1, 8)).expiry_reason == "UNLICENSED"
+    renewal = replace(
+        calendar_year, id="lic-2027", valid_from=date(2027, 1, 1), valid_until=date(2027, 12, 31)
+    )
+    renewed = demand.relicensed([calendar_year, renewal], grace_days=GRACE)
+    assert (renewed.licensed_until, renewed.awaits_renewal_until) == (None, None)
+    # Posted with the renewal registered: covered to its end, nothing to wait for.
+    covered = post(recycler_site, [calendar_year, renewal], available_from="2026-12-01")
+    assert (covered.licensed_until, covered.awaits_renewal_until) == (None, None)
+
+
+def test_a_window_begun_needs_only_today_covered(
+    recycler_site: Site, calendar_year: Licence
+) -> None:
+    running = post(
+        recycler_site, [calendar_year], available_from="2026-11-01", today=date(2026, 12, 20)
+    )
+    assert running.licensed_until == date(2026, 12, 31)
+    # Once the licence has run out, today is not covered: refused as before.
+    err = error(recycler_site, [calendar_year], available_from="2026-11-01", today=date(2027, 1, 2))
+    assert (err.code, err.field) == ("LICENCE_EXPIRED", "wasteCodes")
+    assert "on 2027-01-02" in err.message
+
+
+def test_a_window_whose_first_day_no_licence_covers_is_refused_as_before(
+    recycler_site: Site, calendar_year: Licence
+) -> None:
+    err = error(recycler_site, [calendar_year])  # from 1 January: the licence ended
+    assert (err.code, err.field) == ("LICENCE_EXPIRED", "wasteCodes")
+    assert err.message.startswith("no licence covers SW01 on 2027-01-01")
+    assert "2026-01-01–2026-12-31" in err.message
+    late = replace(calendar_year, valid_from=date(2027, 2, 1), valid_until=date(2027, 12, 31))
+    err = error(recycler_site, [late])
+    assert (err.code, err.field) == ("LICENCE_NOT_YET_VALID", "wasteCodes")
+    revoked = replace(calendar_year, valid_until=date(2027, 12, 31)).revoke(
+        reason="吊销", effective_from=date(2026, 12, 20), today=TODAY
+    )
+    assert error(recycler_site, [revoked]).code == "LICENCE_REVOKED"
+
+
+def test_every_code_must_be_covered_on_the_first_day(
+    recycler_site: Site, general_licence: Licence, calendar_year: Licence
+) -> None:
+    """One code's licence ending during the window is posted (the other code keeps it on
+    the market to its end: 017); one code not covered on the first day is not."""
+    sw01_to_december = replace(calendar_year, waste_codes=("SW01",))
+    sw02 = replace(general_licence, id="lic-sw02", waste_codes=("SW02",))
+    both = post(recycler_site, [sw01_to_december, sw02], available_from="2026-12-01")
+    assert (both.licensed_until, both.awaits_renewal_until) == (None, None)
+    sw01_later = replace(
+        sw01_to_december, valid_from=date(2027, 2, 1), valid_until=date(2027, 12, 31)
+    )
+    err = error(recycler_site, [sw01_later, sw02])
+    assert (err.code, err.field) == ("LICENCE_NOT_YET_VALID", "wasteCodes")
+    assert "SW01" in err.message
+
+
+def test_a_window_posted_past_a_revocation_ends_there_without_grace(
+    recycler_site: Site, general_licence: Licence
+) -> None:
+    revoked = general_licence.revoke(reason="吊销", effective_from=date(2027, 2, 15), today=TODAY)
+    demand = post(recycler_site, [revoked])  # January to March
+    assert (demand.licensed_until, demand.awaits_renewal_until) == (date(2027, 2, 14), None)
+    assert demand.expire_if_due(date(2027, 2, 15)).expiry_reason == "UNLICENSED"
+
+
+def test_a_gap_between_licences_keeps_the_window(
+    recycler_site: Site, calendar_year: Licence
+) -> None:
+    """As a demand posted before the gap came does (031): matching proposes around it."""
+    later = replace(
+        calendar_year, id="lic-2027", valid_from=date(2027, 1, 10), valid_until=date(2027, 12, 31)
+    )
+    demand = post(recycler_site, [calendar_year, later], available_from="2026-12-01")
+    assert (demand.licensed_until, demand.awaits_renewal_until) == (None, None)

@@ -1,4 +1,4 @@
-"""Licence registration and the demand coverage rule."""
+"""Licence registration and the demand coverage rule (the window's first day)."""
 
 from __future__ import annotations
 
@@ -145,16 +145,23 @@ def test_coverage_refuses_when_no_licences_at_all() -> None:
     [
         (date(2025, 1, 1), date(2026, 12, 31), "LICENCE_EXPIRED"),  # before the window
         (date(2027, 2, 1), date(2029, 1, 31), "LICENCE_NOT_YET_VALID"),  # after it
-        (date(2026, 1, 1), date(2027, 1, 15), "LICENCE_EXPIRED"),  # runs out during it
         (date(2027, 1, 2), date(2029, 1, 31), "LICENCE_NOT_YET_VALID"),  # a day late
         (date(2027, 1, 2), date(2027, 1, 30), "LICENCE_EXPIRED"),  # late and ends early
     ],
 )
-def test_coverage_refuses_a_licence_not_valid_over_the_whole_window(
+def test_coverage_refuses_a_licence_not_valid_on_the_window_s_first_day(
     start: date, end: date, code: str
 ) -> None:
     err = coverage_error(["SW01"], [licence(("SW01",), start, end)], JAN_2027)
     assert (err.code, err.field) == (code, "wasteCodes")
+    assert err.message.startswith("no licence covers SW01 on 2027-01-01")
+
+
+def test_coverage_passes_a_licence_running_out_during_the_window() -> None:
+    """Since decision 034 (later): the demand keeps the last day and waits for a renewal."""
+    check_demand_coverage(
+        ["SW01"], [licence(("SW01",), date(2026, 1, 1), date(2027, 1, 15))], JAN_2027
+    )
 
 
 def test_a_renewal_starting_late_is_not_yet_valid_and_a_gap_after_a_start_is_expired() -> None:
@@ -184,10 +191,13 @@ def test_a_renewal_continuing_an_expiring_licence_covers_the_window() -> None:
     check_demand_coverage(["SW01"], [new, old], JAN_2027)
 
 
-def test_a_gap_between_licences_is_not_covered() -> None:
+def test_a_gap_between_licences_after_the_first_day_is_no_refusal() -> None:
+    """Matching proposes only windows the licences cover (031); the demand keeps its own."""
     old = licence(("SW01",), date(2024, 1, 1), date(2027, 1, 10))
     new = licence(("SW01",), date(2027, 1, 12), date(2030, 1, 10))
-    assert coverage_error(["SW01"], [old, new], JAN_2027).code == "LICENCE_EXPIRED"
+    check_demand_coverage(["SW01"], [old, new], JAN_2027)
+    gap_first = Window(date(2027, 1, 11), date(2027, 1, 31))
+    assert coverage_error(["SW01"], [old, new], gap_first).code == "LICENCE_NOT_YET_VALID"
 
 
 def test_hazardous_code_needs_an_operating_licence() -> None:
@@ -339,7 +349,13 @@ def test_what_a_revocation_refuses() -> None:
 
 
 def test_coverage_names_a_revocation_and_an_expiry_apart() -> None:
-    revoked = register().revoke(reason="r", effective_from=date(2027, 1, 15), today=TODAY)
+    revoked = register().revoke(reason="r", effective_from=date(2027, 1, 1), today=TODAY)
     assert coverage_error(["SW01"], [revoked], JAN_2027).code == "LICENCE_REVOKED"
-    ended = register(valid_until=date(2027, 1, 15))
+    ended = register(valid_until=date(2026, 12, 31))
     assert coverage_error(["SW01"], [ended], JAN_2027).code == "LICENCE_EXPIRED"
+    # Revoked or run out during the window: its first day is covered (decision 034, later).
+    check_demand_coverage(
+        ["SW01"],
+        [register().revoke(reason="r", effective_from=date(2027, 1, 15), today=TODAY)],
+        JAN_2027,
+    )

@@ -343,6 +343,8 @@ def demand_values(demand: Demand, at: datetime) -> dict[str, Any]:
         "max_distance_km": demand.max_distance_km,
         "available_from": demand.available_from,
         "available_until": demand.available_until,
+        "licensed_until": demand.licensed_until,
+        "awaits_renewal_until": demand.awaits_renewal_until,
         "status": demand.status.value,
         "version": 1,
         "created_at": at,

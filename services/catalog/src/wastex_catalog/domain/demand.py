@@ -55,8 +55,9 @@ class Demand(Listing):
 
     waste_codes: tuple[str, ...]
     max_distance_km: Decimal
-    #: Set when its holder's licences stop covering every code before its window ends (an
-    #: amendment or revocation since it was posted): the last day they cover one.
+    #: Set when its holder's licences stop covering every code before its window ends (its
+    #: window was posted past their cover, or a licence was amended or revoked since): the
+    #: last day they cover one.
     licensed_until: date | None = None
     #: Set with `licensed_until` when that day ends a licence's term (a lapse, not a
     #: revocation): the last day it stays on the market waiting for a renewal (decision 034).
@@ -74,9 +75,13 @@ class Demand(Listing):
         available_from: DateInput,
         available_until: DateInput,
         licences: Iterable[Licence],
+        grace_days: int,
         today: date | None = None,
     ) -> Demand:
-        """A new OPEN demand at `site`, if the enterprise's licences cover every code.
+        """A new OPEN demand at `site`, if the enterprise's licences cover every code on
+        the first day of its window from today on. The window may run past their cover: the
+        demand then keeps the last day they cover it, and waits `grace_days` after it for a
+        renewal when that day ends a licence's term (`relicensed`; decision 034, later).
 
         `licences` may be any superset: only those of `site.enterprise_id` count. The
         caller checks that whoever posts may act for that enterprise.
@@ -92,9 +97,9 @@ class Demand(Listing):
             today=today,
         )
         own = [lic for lic in licences if lic.enterprise_id == site.enterprise_id]
-        # Days gone by ship nothing: the licences need cover it only from today.
+        # Days gone by ship nothing: the licences need cover its first day from today.
         check_demand_coverage(codes, own, window.from_day(today), "wasteCodes")
-        return cls(
+        posted = cls(
             id=id,
             enterprise_id=site.enterprise_id,
             site_id=site.id,
@@ -105,6 +110,7 @@ class Demand(Listing):
             waste_codes=codes,
             max_distance_km=distance,
         )
+        return posted.relicensed(own, grace_days=grace_days)
 
     def amend(
         self,
@@ -119,9 +125,9 @@ class Demand(Listing):
         available_until: DateInput | None = None,
     ) -> Demand:
         """The demand with the terms given replaced (None: as it is). A new window is
-        checked against the holder's `licences` as a posting's is, and sets the last day
-        they cover it (`relicensed`, with `grace_days`); its site and codes stay (another ask
-        is another demand)."""
+        checked against the holder's `licences` as a posting's is (its first day from today
+        covered), and sets the last day they cover it (`relicensed`, with `grace_days`); its
+        site and codes stay (another ask is another demand)."""
         own: dict[str, object] = {}
         if max_distance_km is not None:
             own["max_distance_km"] = parse_max_distance(max_distance_km, "maxDistanceKm")

@@ -237,15 +237,17 @@ def check_demand_coverage(
     window: Window,
     field: str = "wasteCodes",
 ) -> None:
-    """Refuse the first code the licences do not cover over every day of `window`.
+    """Refuse the first code the licences do not cover on the first day of `window` (a
+    demand's days from today on). The window may run past their cover: the demand then
+    keeps the last day they cover it and waits there for a renewal (`last_licensed_day`,
+    `runs_out_on_its_term`; decision 034, later).
 
-    Pass only the demanding enterprise's licences. Several licences may cover a code
-    together (a renewal taking over from an expiring one). Errors, per code:
+    Pass only the demanding enterprise's licences. Errors, per code:
     HAZARDOUS_NEEDS_OPERATING_LICENCE when only a GENERAL_UTILISATION licence lists an HW
-    code, LICENCE_NOT_COVERING_CODE when none lists it, and when those listing it are not
-    valid over the whole window: LICENCE_REVOKED when they would have been but for a
-    revocation, LICENCE_NOT_YET_VALID when they start after the window does (and would
-    cover it from there), LICENCE_EXPIRED otherwise.
+    code, LICENCE_NOT_COVERING_CODE when none lists it, and when none of those listing it is
+    valid on the first day, judged over the whole window as before the rule: LICENCE_REVOKED
+    when they would have covered it but for a revocation, LICENCE_NOT_YET_VALID when they
+    start after the window does (and would cover it from there), LICENCE_EXPIRED otherwise.
     """
     for code in codes:
         listing = [lic for lic in licences if lic.lists(code)]
@@ -260,13 +262,14 @@ def check_demand_coverage(
                 f"{code} is hazardous and needs a HAZARDOUS_WASTE_OPERATING licence",
                 field,
             )
-        if not covered_by_union(window, (v for lic in usable if (v := lic.validity))):
+        if not any(lic.is_valid_on(window.start) for lic in usable):
             spans = ", ".join(
                 f"{lic.number} {lic.valid_from}–{lic.last_valid_day}" for lic in usable
             )
             raise DomainError(
                 _uncovered_reason(window, usable),
-                f"no licence covers {code} from {window.start} to {window.end} ({spans})",
+                f"no licence covers {code} on {window.start}, the window's first day from "
+                f"today ({spans}): a demand may run past its licences, not start outside them",
                 field,
             )
 

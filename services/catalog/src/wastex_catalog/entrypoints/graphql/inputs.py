@@ -255,7 +255,8 @@ class PostDemandInput:
 
 @strawberry.input(
     description="What to change in one of your demands (the fields given replace the posted "
-    "ones; a new window must be covered by your licences); its site and codes stay."
+    "ones; your licences must cover each of its codes on a new window's first day from today, "
+    "as a posting's, and it may run past them: licensedUntil); its site and codes stay."
 )
 class AmendDemandInput:
     quantity_tonnes: Decimal | None = strawberry.field(

@@ -319,7 +319,13 @@ class Mutation:
         offer = Offer.of(stored, policy.can_read_offer(caller, stored)) if stored else None
         return AmendOfferPayload(offer=offer, user_errors=errors)
 
-    @strawberry.mutation(description="Ask for waste your licences cover, at one of your sites.")
+    @strawberry.mutation(
+        description="Ask for waste your licences cover, at one of your sites: they must cover "
+        "each code on the window's first day from today (else LICENCE_EXPIRED, "
+        "LICENCE_NOT_YET_VALID or LICENCE_REVOKED on wasteCodes). The window may run past "
+        "them: the demand then shows the last day they cover it (licensedUntil) and, when "
+        "that ends a licence's term, waits for the renewal until awaitsRenewalUntil."
+    )
     async def post_demand(self, info: Info, input: PostDemandInput) -> PostDemandPayload:
         caller = principal(info)
         commands = services(info).commands

@@ -459,11 +459,12 @@ class Demand:
         return await visible_enterprise(info, self.record.entity.enterprise_id)
 
     @strawberry.field(
-        description="The last day its holder's licences cover one of its codes, when a licence "
-        "amended or revoked since it was posted ends that before availableUntil: it leaves the "
-        "market after it (EXPIRED), or after awaitsRenewalUntil when a licence runs out on "
-        "its term that day. Null when they cover its whole window, or unless the demand is "
-        "yours to see (a holder's licences are its own)."
+        description="The last day its holder's licences cover one of its codes, when that "
+        "comes before availableUntil (its window was posted or amended past them, or a licence "
+        "was amended or revoked since): it leaves the market after it (EXPIRED), or after "
+        "awaitsRenewalUntil when a licence runs out on its term that day. Null when they cover "
+        "its whole window, or unless the demand is yours to see (a holder's licences are its "
+        "own)."
     )
     def licensed_until(self) -> date | None:
         if self.visibility is not Visibility.FULL:
@@ -474,8 +475,9 @@ class Demand:
         description="Set when licensedUntil is the end of a licence's term (it lapses; a "
         "revocation, or an amendment dropping the codes, gives none): the last day the "
         "demand stays on the market, status unchanged, waiting for a renewal, the catalog's "
-        "grace days after licensedUntil (never past availableUntil). No match is made under "
-        "it for the days no licence covers. A licence registered by then covering its codes "
+        "grace days after licensedUntil (never past availableUntil); set from the posting "
+        "when its window runs past its licences' term. No match is made under it for days no "
+        "licence covers. A licence registered by then covering its codes "
         "gives back its whole window; otherwise it leaves the market after this day (EXPIRED, "
         "reason UNLICENSED). Null otherwise, or unless the demand is yours to see."
     )
