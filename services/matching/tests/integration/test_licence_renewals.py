@@ -210,3 +210,69 @@ async def test_no_match_is_made_while_a_demand_waits_for_its_renewal(
         date(2027, 1, 3),
         end,
     )
+
+
+async def test_a_demand_posted_past_its_licence_is_proposed_only_what_the_licence_covers(
+    service: MatchingService, consumer: EventConsumer, catalog: Catalog
+) -> None:
+    """Since decision 034's update the catalog posts a demand whose window runs past its
+    holder's licences (December to March under a licence to 31 December, the renewal not yet
+    registered); its `catalog.demand-posted` is as any other's. Matching proposes it the
+    offers whose common window from today the licence covers (December's), the others only
+    once the renewal is registered (031)."""
+    await catalog.feed(
+        consumer,
+        catalog.enterprise("steel", "Wuhan Steel"),
+        catalog.enterprise("cement", "Jiangxia Cement", "江夏区"),
+        catalog.site("steel-site", "steel", QINGSHAN_STEEL, "青山区"),
+        catalog.site("cement-site", "cement", JIANGXIA_CEMENT, "江夏区"),
+        catalog.licence("lic-2026", "cement", ["SW01"], valid_until=date(2026, 12, 31)),
+        catalog.demand(
+            "cement-demand",
+            "cement",
+            "cement-site",
+            JIANGXIA_CEMENT,
+            available_from=date(2026, 12, 1),
+            available_until=date(2027, 3, 31),
+        ),
+        catalog.offer(
+            "december",
+            "steel",
+            "steel-site",
+            QINGSHAN_STEEL,
+            available_from=date(2026, 12, 1),
+            available_until=date(2026, 12, 20),
+        ),
+        catalog.offer(
+            "winter",
+            "steel",
+            "steel-site",
+            QINGSHAN_STEEL,
+            available_from=date(2026, 12, 1),
+            available_until=date(2027, 6, 30),
+        ),
+    )
+    service.clock = lambda: datetime(2026, 12, 1, 1, tzinfo=UTC)
+    await service.reoptimise()
+    [december] = await live(service)
+    assert (december.offer_id, december.licence_id) == ("december", "lic-2026")
+    assert (december.window_from, december.window_until) == (date(2026, 12, 1), date(2026, 12, 20))
+    await catalog.feed(
+        consumer,
+        catalog.licence(
+            "lic-2027",
+            "cement",
+            ["SW01"],
+            valid_from=date(2027, 1, 1),
+            valid_until=date(2027, 12, 31),
+        ),
+    )
+    await service.reoptimise()
+    found = {m.offer_id: m for m in await live(service)}
+    assert set(found) == {"december", "winter"}
+    winter = found["winter"]
+    assert (winter.licence_id, winter.window_from, winter.window_until) == (
+        "lic-2026",
+        date(2026, 12, 1),
+        date(2027, 3, 31),
+    )
