@@ -437,7 +437,9 @@ class LedgerService:
                 if from_prior_stock
                 else Figures(transferred_out_current=dispatched.dispatched_tonnes)
             )
-            await self._ensure_balanced(repo, actor, current.waste_code, {month: reserved})
+            await self._ensure_balanced(
+                repo, actor, current.waste_code, {month: reserved}, placed=[(month, False)]
+            )
             recycler_site = await repo.site(current.route.recycler_site_id)
             written = await repo.update_manifest(
                 dispatched,
@@ -843,12 +845,19 @@ class LedgerService:
         enterprise_id: str,
         waste_code: str,
         deltas: dict[Period, Figures],
+        placed: Sequence[tuple[Period, bool]],
     ) -> None:
+        """Refuse a change of `deltas` that breaks the balance identity, or `placed` (each
+        month booked, and whether as opening stock) that puts opening stock after records."""
         await repo.lock_balance(enterprise_id, waste_code)
         sheet = await repo.monthly(
             str(ScopeKind.ENTERPRISE_CODE), Scope(enterprise_id, waste_code=waste_code).value
         )
         sheet = balance.apply(sheet, await repo.in_transit(enterprise_id, waste_code))
+        for month, opening in placed:
+            balance.ensure_stock_before_records(
+                sheet, month, opening=opening, waste_code=waste_code
+            )
         balance.ensure_balanced(sheet, deltas, waste_code)
 
     async def _book(
@@ -864,11 +873,15 @@ class LedgerService:
             return
         if checked:
             groups: dict[tuple[str, str], dict[Period, Figures]] = {}
+            placed: dict[tuple[str, str], list[tuple[Period, bool]]] = defaultdict(list)
             for entry in booked:
-                months = groups.setdefault((entry.enterprise_id, entry.waste_code), {})
+                key = (entry.enterprise_id, entry.waste_code)
+                months = groups.setdefault(key, {})
                 months[entry.period] = months.get(entry.period, Figures()) + delta_of(entry)
-            for (enterprise_id, waste_code), deltas in sorted(groups.items()):
-                await self._ensure_balanced(repo, enterprise_id, waste_code, deltas)
+                if not entry.is_reversal:  # a reversal only takes away
+                    placed[key].append((entry.period, entry.kind is EntryKind.OPENING_STOCK))
+            for key, deltas in sorted(groups.items()):
+                await self._ensure_balanced(repo, *key, deltas, placed[key])
         await repo.insert_entries(booked, self._clock())
         await repo.add_to_projection(projection_deltas(booked))
         for entry in booked:

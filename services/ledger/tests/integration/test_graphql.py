@@ -725,6 +725,26 @@ async def test_storage_taken_back_out_this_year_is_reported_and_used(
     assert got["utilisation"]["storedTonnes"] == "-60.000"
 
 
+async def test_opening_stock_after_the_records_is_refused_on_its_period(
+    api: Api, ledger: Harness
+) -> None:
+    """2025's storage is 2026's prior-year stock already: declaring it again as opening
+    stock in 2026 is refused; declared for 2025 or earlier it is stock from before the
+    records (decision 035)."""
+    plant = await ledger.register("青山区")
+    own = tenant(plant)
+    await api.report(own, plant, "500.000", "2025-03")
+    await api.report(own, plant, "500.000", "2025-03", "reportStorage")
+    late = await api.report(own, plant, "500.000", "2026-01", "reportOpeningStock")
+    assert late["entry"] is None
+    [error] = late["userErrors"]
+    assert (error["code"], error["field"]) == ("INVALID_PERIOD", "period")
+    assert "a month of 2025 or earlier, not 2026-01" in error["message"]
+    before = await api.report(own, plant, "40.000", "2025-01", "reportOpeningStock")
+    assert before["userErrors"] == []
+    assert before["entry"]["kind"] == "OPENING_STOCK"
+
+
 INTAKE = """
 query($scope: UtilisationScope!, $from: String!, $to: String!) {
   utilisation(scope: $scope, from: $from, to: $to) {

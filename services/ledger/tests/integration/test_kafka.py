@@ -971,6 +971,60 @@ async def test_what_a_report_says_is_judged_at_once_though_its_site_is_not_known
     assert await waiting_for(uow_factory) == {new.site_id: 1}
 
 
+async def test_opening_stock_after_the_records_is_parked_whether_it_waited_or_not(
+    kafka_bootstrap: str, uow_factory: UnitOfWorkFactory
+) -> None:
+    """Over Kafka the rule of GraphQL (decision 035): opening stock of 2026 after 2025's
+    records of the code is parked INVALID_PERIOD on field period; one waiting for its site
+    (decision 029) is judged when it is booked, on the enterprise's records across its
+    sites; one declared for 2024, before the records, is booked."""
+    ledger = harness(uow_factory)
+    known = await ledger.register("青山区")
+    new = Site(unique("site"), known.enterprise_id, "洪山区", known.industry)
+    for kind in (EntryKind.GENERATED, EntryKind.STORED):
+        await ledger.service.report(
+            known.enterprise_id,
+            kind,
+            site_id=known.site_id,
+            waste_code="SW01",
+            tonnes="500.000",
+            period="2025-03",
+        )
+    async with consuming(kafka_bootstrap, ledger):
+        await produce(
+            kafka_bootstrap,
+            "ingest.ledger-reports.v1",
+            [
+                signed_report(known, "opening-stock", "o-late", tonnes="500.000"),
+                signed_report(new, "opening-stock", "o-waits", tonnes="500.000"),
+                signed_report(known, "opening-stock", "o-old", tonnes="40.000", period="2024-06"),
+            ],
+        )
+
+        async def waiting_and_booked() -> Any:
+            u = await ledger.figures(Scope(enterprise_id=known.enterprise_id), "2024-06")
+            waits = await waiting_for(uow_factory) == {new.site_id: 1}
+            return waits and u.opening_stock == D("40.000")
+
+        await eventually(waiting_and_booked, timeout=30)
+        await produce(
+            kafka_bootstrap, "catalog.site-added.v1", [(site_added(new), new.site_id, None)]
+        )
+
+        async def two_parked() -> Any:
+            letters = await dead_letters(uow_factory, known.enterprise_id)
+            return letters if len(letters) == 2 else None
+
+        letters = await eventually(two_parked, timeout=30)
+    assert [(h["x-error-type"], h["x-error-field"]) for h in letters] == [
+        ("INVALID_PERIOD", "period"),
+        ("INVALID_PERIOD", "period"),
+    ]
+    assert await waiting_for(uow_factory) == {}
+    u = await ledger.figures(Scope(enterprise_id=known.enterprise_id), "2024-01", "2026-12")
+    assert u.opening_stock == D("40.000")
+
+
 async def test_a_report_whose_site_never_comes_is_parked_unknown_site_after_the_wait(
     kafka_bootstrap: str, uow_factory: UnitOfWorkFactory
 ) -> None:

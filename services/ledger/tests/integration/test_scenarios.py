@@ -145,6 +145,51 @@ async def test_prior_year_stock_wuhan_2010(ledger: Harness) -> None:
     )
 
 
+async def test_opening_stock_is_stock_from_before_the_records(ledger: Harness) -> None:
+    """2024's storage is 2025's prior-year stock by itself: the same 500 t declared as opening
+    stock in 2025 doubled what 2025 could draw, and lifted its rate (decision 035). Opening
+    stock is declared with a month no later than the first year of the enterprise's records
+    of the code, across its sites; nothing is booked in a year before one declared."""
+    plant = await ledger.register("青山区")
+    works = Site(unique("site"), plant.enterprise_id, "洪山区", plant.industry)
+    await ledger.announce(works)
+    await report(ledger, plant, G, "500.000", "2024-03")
+    await report(ledger, plant, STORED, "500.000", "2024-03")
+    # Declared at the enterprise's other site: the records are the enterprise's.
+    twice = await refused("INVALID_PERIOD", report(ledger, works, OPENING, "500.000", "2025-01"))
+    assert twice.field == "period"
+    assert "a month of 2024 or earlier, not 2025-01" in twice.message
+    await report(ledger, plant, G, "100.000", "2025-02")
+    await report(ledger, plant, IN_PLANT, "100.000", "2025-02")
+    await report(ledger, plant, IN_PLANT, "500.000", "2025-02", prior=True)
+    await refused(
+        "BALANCE_VIOLATION", report(ledger, plant, IN_PLANT, "0.001", "2025-02", prior=True)
+    )
+    u = await ledger.figures(enterprise(plant), "2025-01", "2025-12")
+    assert u.rate == D("1.0000")  # (100 + 500) ÷ (100 + 500), and no more of it
+    # Stock from before the records, declared late for their first year or an earlier one.
+    old = await report(ledger, works, OPENING, "80.000", "2024-12")
+    fixed = await ledger.service.correct_entry(plant.enterprise_id, old, "70.000", "recounted")
+    await report(ledger, plant, OPENING, "20.000", "2023-06")
+    # Records now begin in 2023: the 2024 declaration stands after them. A correction is
+    # judged as a declaration; a reversal takes the stock away.
+    later = fixed.replacement.id
+    raised = ledger.service.correct_entry(plant.enterprise_id, later, "90.000", "more")
+    await refused("INVALID_PERIOD", raised)
+    await ledger.service.reverse_entry(plant.enterprise_id, later, "belongs to 2023")
+    u = await ledger.figures(enterprise(plant), "2023-01", "2024-12")
+    assert u.opening_stock == D("20.000")
+
+    # The other order: opening stock declared first, then a year before it reported late.
+    await report(ledger, plant, OPENING, "300.000", "2025-01", code="SW02")
+    await report(ledger, plant, G, "10.000", "2025-04", code="SW02")
+    backfill = await refused(
+        "INVALID_PERIOD", report(ledger, works, G, "300.000", "2024-11", code="SW02")
+    )
+    assert "declared in 2025" in backfill.message
+    assert backfill.field == "period"
+
+
 async def test_weight_discrepancy_is_recorded_and_the_received_weight_booked(
     ledger: Harness,
 ) -> None:

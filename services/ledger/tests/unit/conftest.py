@@ -1,6 +1,7 @@
 """Fixtures for the ledger domain tests: three sites and an in-memory journal.
 
-`Journal` wires the pure domain the way the service does (balance check before booking,
+`Journal` wires the pure domain the way the service does (balance check and opening stock
+before the records before booking,
 in-transit shipments reserved at their dispatched weight, receipts booked unchecked, one
 projection row per key from `projection_keys`), with no database, so scenarios can be
 computed by hand and compared to the exact Decimal the domain returns.
@@ -110,7 +111,16 @@ class Journal:
                 months = groups.setdefault((e.enterprise_id, e.waste_code), {})
                 months[e.period] = months.get(e.period, Figures()) + delta_of(e)
             for (enterprise_id, code), deltas in sorted(groups.items()):
-                balance.ensure_balanced(self.sheet(enterprise_id, code), deltas, code)
+                sheet = self.sheet(enterprise_id, code)
+                for e in booked:
+                    if (e.enterprise_id, e.waste_code) == (enterprise_id, code) and not (
+                        e.is_reversal
+                    ):
+                        opening = e.kind is EntryKind.OPENING_STOCK
+                        balance.ensure_stock_before_records(
+                            sheet, e.period, opening=opening, waste_code=code
+                        )
+                balance.ensure_balanced(sheet, deltas, code)
         for e in booked:
             self.entries.append(e)
             for key in projection_keys(e):
@@ -203,11 +213,11 @@ class Journal:
             period=month,
             at=NOW,
         )
-        balance.ensure_balanced(
-            self.sheet(current.supplier, current.waste_code),
-            {month: _reservation(dispatched)},
-            current.waste_code,
+        sheet = self.sheet(current.supplier, current.waste_code)
+        balance.ensure_stock_before_records(
+            sheet, month, opening=False, waste_code=current.waste_code
         )
+        balance.ensure_balanced(sheet, {month: _reservation(dispatched)}, current.waste_code)
         self.manifests[manifest_id] = dispatched
         return dispatched
 

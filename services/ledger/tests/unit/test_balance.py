@@ -9,7 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wastex_ledger.domain.balance import apply, checks, ensure_balanced, violations
+from wastex_ledger.domain.balance import (
+    apply,
+    checks,
+    ensure_balanced,
+    ensure_stock_before_records,
+    violations,
+)
 from wastex_ledger.domain.figures import Figures
 from wastex_ledger.domain.periods import Period
 from wastex_shared.errors import DomainError
@@ -170,6 +176,61 @@ def test_reversing_intake_storage_that_was_taken_out_and_used_is_refused() -> No
         ensure_balanced(sheet, {JAN: Figures(received_stored=D("-10.000"))}, "SW01")
     with pytest.raises(DomainError):  # reversing the retrieval: 10 t stored and used
         ensure_balanced(sheet, {FEB: Figures(received_stored=D("10.000"))}, "SW01")
+
+
+# -- opening stock is stock from before the records (decision 035) --------------------------
+
+
+def refused_period(sheet: dict[Period, Figures], month: Period, *, opening: bool) -> str:
+    with pytest.raises(DomainError) as caught:
+        ensure_stock_before_records(sheet, month, opening=opening, waste_code="SW01")
+    assert (caught.value.code, caught.value.field) == ("INVALID_PERIOD", "period")
+    return caught.value.message
+
+
+def test_opening_stock_is_declared_no_later_than_the_first_year_of_the_records() -> None:
+    """2026's storage is 2027's prior-year stock by itself: the same pile declared again as
+    opening stock in 2027 would count twice in what 2027 may draw (and in its rate)."""
+    sheet = {Period(2026, 3): Figures(generated=D("500.000"), stored=D("500.000"))}
+    message = refused_period(sheet, Period(2027, 1), opening=True)
+    assert "from 2026" in message
+    assert "a month of 2026 or earlier, not 2027-01" in message
+    # Any month of the first year, or of a year before it (a late declaration), is allowed.
+    for month in (Period(2026, 12), Period(2026, 1), Period(2019, 7)):
+        ensure_stock_before_records(sheet, month, opening=True, waste_code="SW01")
+    # With no records of the code, any month.
+    ensure_stock_before_records({}, Period(2027, 1), opening=True, waste_code="SW01")
+
+
+def test_every_kind_of_record_counts_and_a_month_wholly_reversed_does_not() -> None:
+    later = Period(2027, 2)
+    records: list[dict[str, Decimal | int]] = [
+        {"opening_stock": D("1.000")},  # opening stock itself
+        {"transferred_out_prior": D("1.000"), "transfers": 1},  # a shipment (in transit)
+        {"transferred_in": D("1.000")},  # intake
+        {"received_disposed": D("1.000")},
+        {"disposed_current": D("1.000")},
+    ]
+    for columns in records:
+        refused_period({Period(2026, 5): Figures.of(columns)}, later, opening=True)
+    # Generated and reversed: the month holds nothing, no record of waste.
+    ensure_stock_before_records({Period(2026, 5): Figures()}, later, opening=True, waste_code="X")
+
+
+def test_nothing_is_booked_in_a_year_before_an_opening_stock() -> None:
+    """The other order: opening stock declared in 2027, then 2026's storage reported late
+    would put the same pile in 2027's prior-year stock twice."""
+    sheet = {Period(2027, 1): Figures(opening_stock=D("500.000"))}
+    message = refused_period(sheet, Period(2026, 12), opening=False)
+    assert "declared in 2027" in message
+    assert "a month of 2026 or earlier" in message
+    assert "reverse" in message
+    ensure_stock_before_records(sheet, Period(2027, 1), opening=False, waste_code="SW01")
+    ensure_stock_before_records(sheet, Period(2028, 4), opening=False, waste_code="SW01")
+    # Moving the stock to an earlier year: declare it there (allowed), then reverse the other.
+    ensure_stock_before_records(sheet, Period(2026, 1), opening=True, waste_code="SW01")
+    moved = {Period(2026, 1): Figures(opening_stock=D("500.000")), Period(2027, 1): Figures()}
+    ensure_stock_before_records(moved, Period(2026, 12), opening=False, waste_code="SW01")
 
 
 # -- property: the check is exact ----------------------------------------------------------

@@ -1,5 +1,6 @@
 """Property: whatever sequence of reports, reversals and shipments arrives, what the ledger
-accepts keeps the balance identity (domain/balance.py) — and what it refuses changes nothing.
+accepts keeps the balance identity (domain/balance.py) and opening stock before the records
+(decision 035) — and what it refuses changes nothing.
 
 Receipts are never refused, lighter or heavier than dispatched: a heavier one credits its
 supplier the dispatched weight, so every check stays satisfied at all times.
@@ -8,6 +9,7 @@ supplier the dispatched weight, so every check stays satisfied at all times.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +24,9 @@ from wastex_shared.errors import DomainError
 from .conftest import CEMENT, SLAG, STEEL, Journal, route
 
 D = Decimal
-MONTHS = [f"{y}-{m:02d}" for y in (2025, 2026) for m in (1, 4, 7, 12)]
+# 2024-12 comes before the seeded opening stock of 2025: refused unless opening stock itself
+# (a late declaration for an earlier year), or once that of 2025 is reversed (decision 035).
+MONTHS = ["2024-12"] + [f"{y}-{m:02d}" for y in (2025, 2026) for m in (1, 4, 7, 12)]
 tonnes = st.integers(1, 100_000).map(lambda kg: str(D(kg) / 1000))  # up to 100 t
 plenty = st.integers(1, 1_000_000).map(lambda kg: str(D(kg) / 1000))  # up to 1000 t
 month = st.sampled_from(MONTHS)
@@ -66,7 +70,7 @@ reports = st.one_of(
     st.tuples(st.just("receive"), st.integers(0, 5), st.integers(500, 1200)),
 )
 
-REFUSALS = {"BALANCE_VIOLATION", "ALREADY_REVERSED", "NOT_REVERSIBLE"}
+REFUSALS = {"BALANCE_VIOLATION", "ALREADY_REVERSED", "NOT_REVERSIBLE", "INVALID_PERIOD"}
 
 
 def run(journal: Journal, op: tuple[Any, ...]) -> bool:
@@ -117,6 +121,15 @@ def seeded(journal: Journal) -> Journal:
     return journal
 
 
+def opening_stock_stands_before_the_records(journal: Journal) -> bool:
+    """No record but opening stock in a year before one holding opening stock: so no
+    storage in the books is declared again as a later year's opening stock."""
+    sheet = journal.sheet("ent-steel", SLAG)
+    opening = [m.year for m, f in sheet.items() if f.opening_stock > 0]
+    others = [m.year for m, f in sheet.items() if not replace(f, opening_stock=D(0)).is_zero()]
+    return not opening or not others or max(opening) <= min(others)
+
+
 def all_checks(journal: Journal) -> list[balance.Check]:
     found: list[balance.Check] = []
     for enterprise_id in ("ent-steel", "ent-cement"):
@@ -144,3 +157,4 @@ def test_accepted_commands_keep_the_identity(
             )
         violated = [c for c in all_checks(journal) if c.slack < 0]
         assert not violated, violated[0].describe(SLAG)
+        assert opening_stock_stands_before_the_records(journal)

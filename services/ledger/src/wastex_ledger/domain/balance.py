@@ -19,8 +19,9 @@ being reported, so it enforces the inequalities that must hold at every point of
        (prior) + disposed (prior)   ≤   opening stock declared in years ≤ Y
                                          + stored in years < Y
 
-   Opening stock (reported with any month of year Y) is stock held before the ledger's
-   records and may be drawn on from Y onwards; this year's storage becomes prior-year stock
+   Opening stock (reported with a month of year Y, no later than the first year of the
+   records: below) is stock held before the ledger's records and may be drawn on from Y
+   onwards; this year's storage becomes prior-year stock
    from next year.
 
 3. **Receiver's intake.** For every month m, from the first records up to m: what the
@@ -50,6 +51,26 @@ A report, reversal, correction or dispatch is refused with `BALANCE_VIOLATION` w
 it any check fails *and* that check is worse than before: a shortfall already in the books
 (an overweight receipt booked whole before decision 020) does not block unrelated reports,
 but nothing may deepen it.
+
+**Opening stock stands before the records** (decision 035, `ensure_stock_before_records`).
+Storage of a year in the books is prior-year stock from the next year by itself: the same
+pile declared again as opening stock of a later year would count twice in check 2, and in
+the rate, where prior-year stock utilised is in both terms. So, of one enterprise and code
+(across its sites; a month whose entries were all reversed holds no record):
+
+- opening stock is declared with a month of a year no later than the first year the books
+  hold any record of (generation, use, storage, shipment, intake, disposal, opening stock
+  itself): `INVALID_PERIOD` on `period` otherwise. A late declaration for an earlier year
+  is stock from before the records too;
+- nothing else is booked in a year before one holding opening stock (the same pile the
+  other way round: opening stock of 2027, then 2026's storage reported late):
+  `INVALID_PERIOD` on `period`; the stock is declared for the earlier year first and the
+  later declaration reversed.
+
+Every entry booked but a reversal is judged (a correction's new entry as a declaration of
+its month), and a dispatch at its month; a reversal, which only takes away, never is, nor a
+receipt (never refused). The rule is the booking's, as the checks are: `wastex replay
+ledger` rebuilds what was booked as it was.
 """
 
 from __future__ import annotations
@@ -202,6 +223,35 @@ def violations(before: Sheet, after: Sheet) -> list[Check]:
         if previous is None or check.slack < previous.slack:
             result.append(check)
     return result
+
+
+def ensure_stock_before_records(
+    before: Sheet, month: Period, *, opening: bool, waste_code: str
+) -> None:
+    """Refuse opening stock (`opening`) in a year after the first with records in `before`,
+    and anything else in a year before one holding opening stock (module docstring)."""
+    if opening:
+        first = min((m.year for m, f in before.items() if not f.is_zero()), default=None)
+        if first is not None and month.year > first:
+            raise DomainError(
+                errors.INVALID_PERIOD,
+                f"{waste_code}: opening stock is stock held from before the ledger's records, "
+                f"and this enterprise's records of {waste_code} run from {first} (its storage "
+                f"of a year is the next year's prior-year stock already): declare it with a "
+                f"month of {first} or earlier, not {month}",
+                "period",
+            )
+        return
+    last = max((m.year for m, f in before.items() if f.opening_stock > 0), default=None)
+    if last is not None and month.year < last:
+        raise DomainError(
+            errors.INVALID_PERIOD,
+            f"{waste_code}: opening stock is declared in {last}, as stock held from before "
+            f"this enterprise's records, so none of its records of {waste_code} may come "
+            f"before {last}: declare that stock with a month of {month.year} or earlier and "
+            f"reverse the declaration of {last}, then report {month}",
+            "period",
+        )
 
 
 def apply(sheet: Sheet, deltas: Mapping[Period, Figures]) -> dict[Period, Figures]:

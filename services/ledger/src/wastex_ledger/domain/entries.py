@@ -25,6 +25,8 @@ Kinds and what they mean for the enterprise that owns the entry:
 `utilised_in_plant`, `transferred_out` and `disposed` carry `from_prior_stock`: whether the
 tonnes came out of earlier years' storage (formulas.md §1, "How prior-year stock enters").
 The receiver's kinds do not: intake is not generation, it has no year of its own (decision 027).
+`opening_stock` takes a month of a year no later than the first year of the enterprise's
+records of the code (`balance.ensure_stock_before_records`, decision 035).
 """
 
 from __future__ import annotations

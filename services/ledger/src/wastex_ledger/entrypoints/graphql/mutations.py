@@ -89,7 +89,13 @@ class Mutation:
         return await _report(info, EntryKind.DISPOSED, input)
 
     @strawberry.mutation(
-        description="Stock held from before the ledger's records (往年贮存), usable from its year."
+        description=(
+            "Stock held from before the ledger's records (往年贮存), usable from its year: "
+            "declared with a month of a year no later than the first year the ledger holds "
+            "any record of the caller's enterprise and code (its storage is next year's "
+            "prior-year stock already), else INVALID_PERIOD; nothing else is booked in a "
+            "year before one holding opening stock."
+        )
     )
     async def report_opening_stock(
         self, info: Info, input: LedgerReportInput
