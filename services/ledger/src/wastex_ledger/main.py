@@ -47,6 +47,7 @@ def build_config(settings: LedgerSettings) -> LedgerConfig:
         revocation_grace_days=settings.revocation_grace_days,
         districts=load_districts(settings.districts_file),
         report_wait=timedelta(hours=settings.report_wait_hours),
+        year_closes_on=settings.year_close,
     )
 
 

@@ -32,7 +32,7 @@ from wastex_ledger.adapters.repository import (
     Repository,
 )
 from wastex_ledger.adapters.waiting import Census, WaitingReport, WaitingReports
-from wastex_ledger.domain import balance, errors
+from wastex_ledger.domain import balance, closing, errors
 from wastex_ledger.domain import entries as ledger
 from wastex_ledger.domain import manifest as manifests
 from wastex_ledger.domain.entries import Entry, EntryKind, TonnesInput
@@ -118,6 +118,9 @@ class LedgerConfig:
     districts: DistrictRegister = field(default_factory=load_districts)
     #: How long a report read from Kafka waits for its site's fact (decision 029).
     report_wait: timedelta = timedelta(hours=24)
+    #: The day of the next year a year's books close on; None keeps every year open
+    #: (decision 036).
+    year_closes_on: closing.YearClose | None = closing.DEFAULT_CLOSE
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +277,11 @@ class LedgerService:
         """The calendar day in China (shipping windows are local days)."""
         return china_day(self._clock())
 
+    def _require_open(self, period: Period, field: str = "period") -> None:
+        """Refuse (PERIOD_CLOSED) what would book to a year whose books closed by today
+        (decision 036): judged when a command is taken, never on replay."""
+        closing.require_open(period, self.today(), self.config.year_closes_on, field)
+
     async def require_known_district(self, name: str | None, field: str) -> None:
         """Refuse (UNKNOWN_DISTRICT) a district a query names that neither the register
         lists nor the ledger's records hold: a typo would read as figures of zero."""
@@ -347,6 +355,7 @@ class LedgerService:
             cause_event_id=cause_event_id,
             now=self._clock(),
         )
+        self._require_open(entry.period)
         await self._book(uow, repo, [entry], cause=cause, checked=True)
         return entry
 
@@ -364,6 +373,7 @@ class LedgerService:
                 already_reversed=await repo.is_reversed(entry_id),
                 cause_event_id=f"graphql/{command_id}",
             )
+            self._require_open(original.period, "id")
             await self._book(uow, repo, [reversal], cause=None, checked=True)
             await uow.commit()
         return reversal
@@ -392,6 +402,7 @@ class LedgerService:
                 reason=reason,
                 cause_event_id=f"graphql/{command_id}",
             )
+            self._require_open(original.period, "id")
             await self._book(uow, repo, [reversal, replacement], cause=None, checked=True)
             await uow.commit()
         return Correction(reversal, replacement)
@@ -430,6 +441,7 @@ class LedgerService:
                 recycler_licences=licences,
                 over_plan=self.config.load_over_plan,
             )
+            self._require_open(month)
             supplier_site = await self._known_site(repo, current.route.supplier_site_id)
             assert dispatched.dispatched_tonnes is not None
             reserved = (
@@ -686,7 +698,10 @@ class LedgerService:
         # What does not depend on the site is judged now: a wrong code or a month still to
         # come is told at once, not after a day's wait (nor let through by a later month).
         now = self._clock()
-        ledger.report_terms(REPORT_TYPES[envelope.type], **_report_terms_of(fields), now=now)
+        terms = ledger.report_terms(
+            REPORT_TYPES[envelope.type], **_report_terms_of(fields), now=now
+        )
+        self._require_open(terms.period)
         # Its fact may be committing now: read the site again once it has.
         repo = Repository(uow.session)
         await self._hold_site(repo, site_id)

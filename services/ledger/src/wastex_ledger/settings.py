@@ -5,9 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from wastex_ledger.domain.closing import DEFAULT_CLOSE, YearClose
 from wastex_shared.settings import ServiceSettings
 
 
@@ -35,5 +36,17 @@ class LedgerSettings(ServiceSettings):
     report_wait_hours: float = Field(default=24.0, ge=0, le=720)
     #: How often the reports waiting for their site are looked at (seconds).
     report_wait_sweep_seconds: float = Field(default=60.0, gt=0)
+    #: The day of the next year a year's books close on, "MM-DD" in China's calendar: the
+    #: day itself open, from the day after nothing more is booked to the year (decision 036).
+    year_closes_on: str = str(DEFAULT_CLOSE)
     #: Serve `manifestChanged` (a group-less Kafka reader of the manifest topics per process).
     live_feed: bool = True
+
+    @field_validator("year_closes_on")
+    @classmethod
+    def _a_day_of_every_year(cls, value: str) -> str:
+        return str(YearClose.parse(value))
+
+    @property
+    def year_close(self) -> YearClose:
+        return YearClose.parse(self.year_closes_on)

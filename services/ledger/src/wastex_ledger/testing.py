@@ -16,6 +16,7 @@ from wastex_ledger.adapters.migrations import LOCATION
 from wastex_ledger.adapters.repository import Repository
 from wastex_ledger.adapters.rules import load_rules
 from wastex_ledger.adapters.tables import messaging
+from wastex_ledger.domain.closing import YearClose
 from wastex_ledger.domain.figures import Utilisation
 from wastex_ledger.domain.scope import Scope
 from wastex_ledger.service import LedgerConfig, LedgerService
@@ -303,6 +304,10 @@ async def migrated(database_url: str) -> AsyncIterator[UnitOfWorkFactory]:
         await engine.dispose()
 
 
-def harness(uow: UnitOfWorkFactory) -> Harness:
+def harness(uow: UnitOfWorkFactory, year_closes_on: YearClose | None = None) -> Harness:
+    """A ledger on `uow` with the packaged zero-waste rules. Its years never close unless
+    `year_closes_on` is given (decision 036): tests book history (2010, last year) on the
+    real clock, and would stop passing when their year closed."""
     clock = Clock()
-    return Harness(LedgerService(uow, LedgerConfig(rules=load_rules()), clock=clock), uow, clock)
+    config = LedgerConfig(rules=load_rules(), year_closes_on=year_closes_on)
+    return Harness(LedgerService(uow, config, clock=clock), uow, clock)

@@ -1,0 +1,156 @@
+"""A year's books close on a configured day of the next year (decision 036): nothing more is
+booked to it from the day after, through the service, GraphQL and Kafka, on SQLite and
+PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal as D  # noqa: N817
+from typing import Any
+
+import pytest
+
+from wastex_ledger.domain.closing import DEFAULT_CLOSE
+from wastex_ledger.domain.entries import EntryKind
+from wastex_ledger.domain.periods import Period
+from wastex_ledger.domain.scope import Scope
+from wastex_ledger.testing import Harness, Site, harness, unique
+from wastex_shared.errors import DomainError
+from wastex_shared.storage import UnitOfWorkFactory
+from wastex_shared.testing.graphql_client import eventually
+
+from .test_graphql import Api, served, tenant
+from .test_kafka import consuming, dead_letters, produce, signed_report, site_added, waiting_for
+
+#: 23:59:59 on 31 March 2026 in China: the day 2025 closes on, still open.
+CLOSE_DAY = datetime(2026, 3, 31, 15, 59, 59, tzinfo=UTC)
+#: Midnight in China: 1 April 2026, 2025 closed.
+CLOSED = datetime(2026, 3, 31, 16, 0, 0, tzinfo=UTC)
+G, IN_PLANT, STORED = EntryKind.GENERATED, EntryKind.UTILISED_IN_PLANT, EntryKind.STORED
+
+
+@pytest.fixture
+def ledger(uow_factory: UnitOfWorkFactory) -> Harness:
+    """The ledger with the default close, 31 March (the harness keeps years open)."""
+    return harness(uow_factory, DEFAULT_CLOSE)
+
+
+async def report(ledger: Harness, site: Site, kind: EntryKind, tonnes: str, period: str) -> str:
+    entry = await ledger.service.report(
+        site.enterprise_id,
+        kind,
+        site_id=site.site_id,
+        waste_code="SW01",
+        tonnes=tonnes,
+        period=period,
+        from_prior_stock=kind is IN_PLANT and period.startswith("2026"),
+    )
+    return entry.id
+
+
+async def refused(code: str, call: Any) -> DomainError:
+    with pytest.raises(DomainError) as err:
+        await call
+    assert err.value.code == code, err.value
+    return err.value
+
+
+async def test_nothing_is_booked_to_a_year_from_the_day_after_it_closed(ledger: Harness) -> None:
+    steel = await ledger.register("青山区")
+    svc = ledger.service
+    ledger.clock.fixed = CLOSE_DAY
+    await report(ledger, steel, G, "100.000", "2025-12")  # the close day itself is open
+    used = await report(ledger, steel, STORED, "40.000", "2025-12")
+    ledger.clock.fixed = CLOSED
+    late = await refused("PERIOD_CLOSED", report(ledger, steel, G, "1.000", "2025-12"))
+    assert late.field == "period"
+    assert "2025 closed on 2026-03-31" in late.message
+    for call in (
+        svc.reverse_entry(steel.enterprise_id, used, "meter fixed"),
+        svc.correct_entry(steel.enterprise_id, used, "45.000", "meter fixed"),
+    ):
+        assert (await refused("PERIOD_CLOSED", call)).field == "id"
+    await report(ledger, steel, G, "7.000", "2026-03")  # the next year is open
+    year = await ledger.figures(Scope(enterprise_id=steel.enterprise_id), "2025-01", "2025-12")
+    assert (year.generated, year.stored) == (D("100.000"), D("40.000"))
+
+
+async def test_a_shipment_is_not_dispatched_to_a_closed_year(ledger: Harness) -> None:
+    steel, cement = await ledger.register("青山区"), await ledger.register("新洲区")
+    ledger.clock.fixed = CLOSE_DAY
+    await report(ledger, steel, G, "100.000", "2025-12")
+    match_id = await ledger.confirm(steel, cement, "50.000")
+    ledger.clock.fixed = CLOSED
+    svc = ledger.service
+    late = await refused(
+        "PERIOD_CLOSED", svc.dispatch(steel.enterprise_id, match_id, "50.000", period="2025-12")
+    )
+    assert late.field == "period"
+    # Sent this month, from this year's waste.
+    await report(ledger, steel, G, "50.000", "2026-04")
+    sent = await svc.dispatch(steel.enterprise_id, match_id, "50.000")
+    assert sent.period == Period(2026, 4)
+
+
+async def test_graphql_says_period_closed_in_user_errors(ledger: Harness) -> None:
+    steel = await ledger.register("青山区")
+    ledger.clock.fixed = CLOSED
+    async with served(ledger) as http:
+        result = await Api(http).report(tenant(steel), steel, "1.000", "2025-12")
+    assert result["entry"] is None
+    [error] = result["userErrors"]
+    assert (error["code"], error["field"]) == ("PERIOD_CLOSED", "period")
+    assert "2025 closed on 2026-03-31" in error["message"]
+
+
+async def test_kafka_reports_of_a_closed_year_are_parked_period_closed(
+    kafka_bootstrap: str, uow_factory: UnitOfWorkFactory, ledger: Harness
+) -> None:
+    """One of a closed year is parked at once, even on a site not known yet; one waiting for
+    its site (decision 029) whose year closes meanwhile is parked when the site comes."""
+    known = await ledger.register("青山区")
+    new = Site(unique("site"), known.enterprise_id, "洪山区", known.industry)
+    waiting = Site(unique("site"), known.enterprise_id, "洪山区", known.industry)
+    ledger.clock.fixed = CLOSE_DAY
+    async with consuming(kafka_bootstrap, ledger):
+        await produce(
+            kafka_bootstrap,
+            "ingest.ledger-reports.v1",
+            [signed_report(waiting, "generation", "c-wait", tonnes="2", period="2025-12")],
+        )
+
+        async def one_waiting() -> Any:
+            return (await waiting_for(uow_factory)).get(waiting.site_id) == 1
+
+        await eventually(one_waiting, timeout=30)
+        ledger.clock.fixed = CLOSED
+        await produce(
+            kafka_bootstrap,
+            "ingest.ledger-reports.v1",
+            [
+                signed_report(known, "generation", "c-known", tonnes="1", period="2025-12"),
+                signed_report(new, "generation", "c-new", tonnes="1", period="2025-11"),
+            ],
+        )
+
+        async def three_parked() -> Any:
+            letters = await dead_letters(uow_factory, known.enterprise_id)
+            return letters if len(letters) == 2 else None
+
+        letters = await eventually(three_parked, timeout=30)
+        assert await waiting_for(uow_factory) == {waiting.site_id: 1}  # c-new never waited
+        await produce(
+            kafka_bootstrap, "catalog.site-added.v1", [(site_added(waiting), waiting.site_id, None)]
+        )
+
+        async def all_parked() -> Any:
+            letters = await dead_letters(uow_factory, known.enterprise_id)
+            return letters if len(letters) == 3 else None
+
+        letters = await eventually(all_parked, timeout=30)
+    assert await waiting_for(uow_factory) == {}
+    for letter in letters:
+        assert (letter["x-error-type"], letter["x-error-field"]) == ("PERIOD_CLOSED", "period")
+        assert "2025 closed on 2026-03-31" in letter["x-error"]
+    nothing = await ledger.figures(Scope(enterprise_id=known.enterprise_id), "2025-01", "2025-12")
+    assert nothing.generated == 0
