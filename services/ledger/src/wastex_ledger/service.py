@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from wastex_ledger.adapters import league
+from wastex_ledger.adapters.closing import carried_over
 from wastex_ledger.adapters.repository import (
     EntryFilter,
     ManifestFilter,
@@ -505,6 +506,15 @@ class LedgerService:
                 in_entry_id=derived_id(received.id, EntryKind.TRANSFERRED_IN),
                 cause_event_id=event.id,
             )
+            # Of a shipment dispatched to a year closed since: booked to this month, as
+            # prior-year stock (decision 036).
+            booking = closing.receipt_booking(
+                received.period,
+                received.from_prior_stock,
+                china_day(now),
+                self.config.year_closes_on,
+            )
+            transfers = closing.booked_as(transfers, booking)
             # The receipt is the receiver's measurement: booked, never refused for balance.
             await self._book(uow, repo, list(transfers), cause=event, checked=False)
             await uow.commit()
@@ -810,6 +820,7 @@ class LedgerService:
                 moving=await repo.hazardous_pipeline(enterprise_id, last),
                 in_transit=await repo.in_transit(enterprise_id, None),
                 weighing_gaps=await repo.weighing_gaps(enterprise_id, last),
+                carried=await carried_over(uow.session, enterprise_id, None),
             )
         return assess(enterprise_id, self.config.rules, facts_of(records))
 
@@ -869,6 +880,8 @@ class LedgerService:
             str(ScopeKind.ENTERPRISE_CODE), Scope(enterprise_id, waste_code=waste_code).value
         )
         sheet = balance.apply(sheet, await repo.in_transit(enterprise_id, waste_code))
+        carried = await carried_over(repo.session, enterprise_id, waste_code)
+        sheet = balance.apply(sheet, closing.carried_as_storage(carried, waste_code))
         for month, opening in placed:
             balance.ensure_stock_before_records(
                 sheet, month, opening=opening, waste_code=waste_code

@@ -1,6 +1,6 @@
 """A year's books close on a configured day of the next year (decision 036): nothing more is
 booked to it from the day after, through the service, GraphQL and Kafka, on SQLite and
-PostgreSQL."""
+PostgreSQL; a receipt after the close is booked to its own month, as prior-year stock."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from typing import Any
 
 import pytest
 
+from wastex_ledger.adapters.repository import Repository
 from wastex_ledger.domain.closing import DEFAULT_CLOSE
 from wastex_ledger.domain.entries import EntryKind
 from wastex_ledger.domain.periods import Period
 from wastex_ledger.domain.scope import Scope
 from wastex_ledger.testing import Harness, Site, harness, unique
+from wastex_shared.envelope import derived_id
 from wastex_shared.errors import DomainError
 from wastex_shared.storage import UnitOfWorkFactory
 from wastex_shared.testing.graphql_client import eventually
@@ -90,6 +92,52 @@ async def test_a_shipment_is_not_dispatched_to_a_closed_year(ledger: Harness) ->
     await report(ledger, steel, G, "50.000", "2026-04")
     sent = await svc.dispatch(steel.enterprise_id, match_id, "50.000")
     assert sent.period == Period(2026, 4)
+
+
+async def test_a_receipt_after_the_close_is_booked_to_its_month_as_prior_year_stock(
+    ledger: Harness,
+) -> None:
+    """A measurement is never refused (decision 020): the closed year's figures and verdict
+    stay as they were at its close, the shipment on the road; the receipt counts in the
+    year it came, as the closed year's waste utilised then (综合利用往年贮存量)."""
+    steel, cement = await ledger.register("青山区"), await ledger.register("新洲区")
+    svc = ledger.service
+    ledger.clock.fixed = CLOSE_DAY
+    await report(ledger, steel, G, "150.000", "2025-12")
+    await report(ledger, steel, STORED, "50.000", "2025-12")
+    match_id = await ledger.confirm(steel, cement, "100.000")
+    ledger.clock.fixed = CLOSE_DAY
+    sent = await svc.dispatch(steel.enterprise_id, match_id, "100.000", period="2025-12")
+    scope = Scope(enterprise_id=steel.enterprise_id)
+    before = await ledger.figures(scope, "2025-01", "2025-12")
+    verdict = await svc.assess(steel.enterprise_id, 2025)
+    assert verdict.results  # judged on something
+
+    ledger.clock.fixed = datetime(2026, 4, 2, 2, 0, tzinfo=UTC)
+    received = await svc.receive(cement.enterprise_id, sent.id, "99.000")  # within 2 %
+    assert received.period == Period(2025, 12)  # the manifest keeps its month of dispatch
+    async with ledger.uow() as uow:
+        repo = Repository(uow.session)
+        out = await repo.entry(derived_id(sent.id, EntryKind.TRANSFERRED_OUT))
+        intake = await repo.entry(derived_id(sent.id, EntryKind.TRANSFERRED_IN))
+    assert out is not None
+    assert intake is not None
+    assert (out.period, out.from_prior_stock, out.tonnes) == (Period(2026, 4), True, D("99.000"))
+    assert (intake.period, intake.from_prior_stock) == (Period(2026, 4), False)
+    assert out.reason is not None
+    assert "received after 2025 closed on 2026-03-31" in out.reason
+
+    assert await ledger.figures(scope, "2025-01", "2025-12") == before
+    assert await svc.assess(steel.enterprise_id, 2025) == verdict
+    april = await ledger.figures(scope, "2026-04")
+    assert (april.utilised, april.prior_stock_utilised, april.rate) == (
+        D("99.000"),
+        D("99.000"),
+        D("1.0000"),
+    )
+    # What steel stored in 2025 is still there to draw on: the shipment was not storage.
+    await report(ledger, steel, IN_PLANT, "50.000", "2026-04")
+    await refused("BALANCE_VIOLATION", report(ledger, steel, IN_PLANT, "0.001", "2026-04"))
 
 
 async def test_graphql_says_period_closed_in_user_errors(ledger: Harness) -> None:

@@ -10,6 +10,7 @@ from wastex_ledger.domain.closing import (
     DEFAULT_CLOSE,
     YearClose,
     closed,
+    receipt_booking,
     require_open,
 )
 from wastex_ledger.domain.periods import Period
@@ -60,3 +61,17 @@ def test_the_setting_is_a_month_and_day(text: str, parsed: YearClose) -> None:
 def test_a_day_that_is_not_one_of_every_year_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match=r"MM-DD|02-29|out of range|must be in"):
         YearClose.parse(text)
+
+
+def test_a_receipt_is_booked_to_the_month_of_dispatch_while_its_year_is_open() -> None:
+    booking = receipt_booking(DEC_2025, False, date(2026, 3, 31), DEFAULT_CLOSE)
+    assert (booking.period, booking.from_prior_stock, booking.carried) == (DEC_2025, False, False)
+
+
+def test_a_receipt_after_the_close_is_booked_to_its_own_month_as_prior_year_stock() -> None:
+    booking = receipt_booking(DEC_2025, False, date(2026, 4, 1), DEFAULT_CLOSE)
+    assert (booking.period, booking.from_prior_stock) == (Period(2026, 4), True)
+    assert booking.carried
+    assert booking.reason is not None
+    assert "dispatched in 2025-12" in booking.reason
+    assert "2025 closed on 2026-03-31" in booking.reason

@@ -8,15 +8,21 @@ default), a day of China's calendar as every day the ledger reasons about: that 
 is still open, from the day after nothing more is booked to it.
 
 The rule is judged when a command is taken, never on replay: replay rebuilds what was booked.
+A receipt is never refused (decision 020): one of a shipment dispatched to a month of a closed
+year is booked to the month it is received in, as prior-year stock (`receipt_booking`).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import date
+from decimal import Decimal
 
 from wastex_ledger.domain import errors
+from wastex_ledger.domain.entries import Entry, EntryKind
+from wastex_ledger.domain.figures import Figures
 from wastex_ledger.domain.periods import Period
 from wastex_shared.errors import DomainError
 
@@ -73,3 +79,70 @@ def require_open(
             f"are final and nothing more is booked to {period}",
             field,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptBooking:
+    """Where a receipt's entries are booked."""
+
+    period: Period
+    #: Whether the supplier's entry draws on prior-year stock.
+    from_prior_stock: bool
+    #: Said on both entries when they are not booked to the month of dispatch.
+    reason: str | None = None
+
+    @property
+    def carried(self) -> bool:
+        """Booked after the year it was dispatched in closed."""
+        return self.reason is not None
+
+
+def receipt_booking(
+    dispatched_to: Period,
+    from_prior_stock: bool,
+    received_on: date,
+    closes_on: YearClose | None,
+) -> ReceiptBooking:
+    """The month of dispatch while its year is open; once it has closed, the month the
+    shipment is received in (always open), the supplier's tonnes then counting as prior-year
+    stock: the closed year's generation, utilised in a later year (综合利用往年贮存量)."""
+    if not closed(dispatched_to, received_on, closes_on):
+        return ReceiptBooking(dispatched_to, from_prior_stock)
+    assert closes_on is not None
+    month = Period(received_on.year, received_on.month)
+    return ReceiptBooking(
+        month,
+        True,
+        f"dispatched in {dispatched_to}, received after {dispatched_to.year} closed on "
+        f"{closes_on.of(dispatched_to.year).isoformat()}: booked to {month} as prior-year stock",
+    )
+
+
+def booked_as(transfers: Iterable[Entry], booking: ReceiptBooking) -> tuple[Entry, ...]:
+    """A receipt's entries (`manifest.receipt_entries`) booked where `booking` says."""
+    return tuple(
+        replace(
+            entry,
+            period=booking.period,
+            from_prior_stock=booking.from_prior_stock and entry.kind is EntryKind.TRANSFERRED_OUT,
+            reason=booking.reason,
+        )
+        for entry in transfers
+    )
+
+
+#: Shipments dispatched as a year's waste and received after it closed, of one supplier:
+#: (waste code, month dispatched to, month booked to) → the tonnes credited to it.
+Carried = Mapping[tuple[str, Period, Period], Decimal]
+
+
+def carried_as_storage(carried: Carried, waste_code: str) -> dict[Period, Figures]:
+    """What the balance identity reads of `carried` shipments of `waste_code`: storage of
+    the month they left in. They count against that year's generation as they did on the
+    road at its close, and the next years draw on them as on prior-year stock, as their
+    receipt did."""
+    months: dict[Period, Figures] = {}
+    for (code, sent, _), tonnes in carried.items():
+        if code == waste_code:
+            months[sent] = months.get(sent, Figures()) + Figures(stored=tonnes)
+    return months

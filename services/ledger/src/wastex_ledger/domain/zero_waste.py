@@ -25,11 +25,12 @@ Rules come from configuration (`wastex_ledger/zero_waste_rules.yaml` by default)
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from wastex_ledger.domain import errors
 from wastex_ledger.domain.balance import current_uses, prior_uses
+from wastex_ledger.domain.closing import Carried
 from wastex_ledger.domain.figures import ZERO, Figures, Utilisation
 from wastex_ledger.domain.periods import Period
 from wastex_shared.codes import is_hazardous
@@ -116,6 +117,9 @@ class Records:
     #: (received within the tolerance, or resolved as a weighing error or a change of
     #: moisture), by (code, from prior-year stock, month), up to the year's end.
     weighing_gaps: Mapping[tuple[str, bool, Period], Decimal]
+    #: Shipments dispatched as a year's waste and received after it closed, booked then as
+    #: prior-year stock (decision 036): on the road at their year's close for good.
+    carried: Carried = field(default_factory=dict)
 
 
 def facts_of(records: Records) -> Facts:
@@ -126,22 +130,36 @@ def facts_of(records: Records) -> Facts:
     current_gap = sum(
         (t for (_, prior, m), t in gaps.items() if not prior and m.year == year), ZERO
     )
+    # A shipment carried over its year's close is stock from its year on, on the road until
+    # the year its receipt was booked to draws on it as prior-year stock (decision 036).
+    carried_in: dict[str, Decimal] = {}
+    carried_moving: dict[str, Decimal] = {}
+    for (code, sent, booked), t in records.carried.items():
+        if sent.year <= year:
+            carried_in[code] = carried_in.get(code, ZERO) + t
+        if sent.year <= year < booked.year:
+            carried_moving[code] = carried_moving.get(code, ZERO) + t
     stock = {
         code: stock_at_end_of(year, months)
         - sum((t for (c, prior, _), t in gaps.items() if prior and c == code), ZERO)
+        + carried_in.get(code, ZERO)
         for code, months in records.by_code.items()
         if is_hazardous(code)
+    }
+    moving = {
+        code: records.moving.get(code, ZERO) + carried_moving.get(code, ZERO)
+        for code in {*records.moving, *carried_moving}
     }
     f = records.every_class
     on_the_road = sum(
         (t.transferred_out_current for m, t in records.in_transit.items() if m.year == year), ZERO
-    )
+    ) + sum((t for (_, sent, _), t in records.carried.items() if sent.year == year), ZERO)
     accounted = current_uses(f) + current_gap + on_the_road
     return Facts(
         year=year,
         utilisation=Utilisation(records.general),
         open_discrepancies=records.open_discrepancies,
-        unmatched_hazardous_stock=unmoved_stock(stock, records.moving),
+        unmatched_hazardous_stock=unmoved_stock(stock, moving),
         unaccounted_generation=max(f.generated - accounted, ZERO),
     )
 
