@@ -278,6 +278,10 @@ class LedgerService:
         """The calendar day in China (shipping windows are local days)."""
         return china_day(self._clock())
 
+    def final(self, period: Period) -> bool:
+        """Whether `period`'s year has closed today: its figures no longer move."""
+        return closing.closed(period, self.today(), self.config.year_closes_on)
+
     def _require_open(self, period: Period, field: str = "period") -> None:
         """Refuse (PERIOD_CLOSED) what would book to a year whose books closed by today
         (decision 036): judged when a command is taken, never on replay."""

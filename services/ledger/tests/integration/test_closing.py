@@ -21,7 +21,7 @@ from wastex_shared.errors import DomainError
 from wastex_shared.storage import UnitOfWorkFactory
 from wastex_shared.testing.graphql_client import eventually
 
-from .test_graphql import Api, served, tenant
+from .test_graphql import Api, regulator, served, tenant
 from .test_kafka import consuming, dead_letters, produce, signed_report, site_added, waiting_for
 
 #: 23:59:59 on 31 March 2026 in China: the day 2025 closes on, still open.
@@ -149,6 +149,44 @@ async def test_graphql_says_period_closed_in_user_errors(ledger: Harness) -> Non
     [error] = result["userErrors"]
     assert (error["code"], error["field"]) == ("PERIOD_CLOSED", "period")
     assert "2025 closed on 2026-03-31" in error["message"]
+
+
+FINAL = """
+query($scope: UtilisationScope!, $from: String!, $to: String!, $id: ID!, $year: Int!) {
+  utilisation(scope: $scope, from: $from, to: $to) { generatedTonnes final }
+  zeroWasteAssessment(enterpriseId: $id, year: $year) { year final figures { final } }
+}"""
+
+
+async def test_a_regulator_reads_whether_figures_are_final(ledger: Harness) -> None:
+    steel = await ledger.register("青山区")
+    ledger.clock.fixed = CLOSE_DAY
+    await report(ledger, steel, G, "100.000", "2025-12")
+    scope = {"enterpriseId": steel.enterprise_id}
+
+    async def final(start: str, end: str) -> tuple[bool, bool, bool]:
+        data = await api.data(
+            FINAL,
+            regulator("*"),
+            scope=scope,
+            id=steel.enterprise_id,
+            year=int(end[:4]),
+            **{"from": start, "to": end},
+        )
+        assessment = data["zeroWasteAssessment"]
+        return (
+            data["utilisation"]["final"],
+            assessment["final"],
+            assessment["figures"]["final"],
+        )
+
+    async with served(ledger) as http:
+        api = Api(http)
+        assert await final("2025-01", "2025-12") == (False, False, False)
+        ledger.clock.fixed = CLOSED
+        assert await final("2025-01", "2025-12") == (True, True, True)
+        # A range reaching into an open year is not final.
+        assert await final("2025-12", "2026-01") == (False, False, False)
 
 
 async def test_kafka_reports_of_a_closed_year_are_parked_period_closed(

@@ -11,6 +11,7 @@ from wastex_ledger.domain import entries as ledger
 from wastex_ledger.domain import manifest as manifests
 from wastex_ledger.domain import zero_waste
 from wastex_ledger.domain.figures import Utilisation
+from wastex_ledger.domain.periods import Period
 from wastex_ledger.domain.scope import Scope, WasteClass
 from wastex_ledger.domain.visibility import ManifestView
 from wastex_ledger.entrypoints.graphql import wiring
@@ -357,6 +358,18 @@ class UtilisationRateType:
         description="处置率 (older usage, inferred): disposed ÷ generated."
     )
 
+    @strawberry.field(
+        description=(
+            "Whether these figures are final: every month asked lies in a year whose books "
+            "have closed (WASTEX_LEDGER_YEAR_CLOSES_ON of the next year, 31 March by "
+            "default, decision 036), so nothing more is booked to them. False while the last "
+            "month's year is open: reports, reversals, corrections and dispatches may still "
+            "change them."
+        )
+    )
+    def final(self, info: Info) -> bool:
+        return wiring.ledger(info).final(Period.parse(self.to, "to"))
+
     @classmethod
     def of(cls, u: Utilisation, start: str, end: str, covers: WasteClass) -> UtilisationRateType:
         return cls(
@@ -437,6 +450,17 @@ class ZeroWasteAssessmentType:
     enterprise_id: strawberry.ID
     year: int
     passed: bool
+
+    @strawberry.field(
+        description=(
+            "Whether the year's books have closed (decision 036): its figures no longer move. "
+            "Its verdict still reads its manifests as they stand: a discrepancy its parties "
+            "agree on after the close counts as resolved."
+        )
+    )
+    def final(self, info: Info) -> bool:
+        return wiring.ledger(info).final(Period.last_of(self.year))
+
     figures: UtilisationRateType
     rules: list[ZeroWasteRuleResultType]
 
