@@ -146,7 +146,8 @@ def test_coverage_refuses_when_no_licences_at_all() -> None:
         (date(2025, 1, 1), date(2026, 12, 31), "LICENCE_EXPIRED"),  # before the window
         (date(2027, 2, 1), date(2029, 1, 31), "LICENCE_NOT_YET_VALID"),  # after it
         (date(2027, 1, 2), date(2029, 1, 31), "LICENCE_NOT_YET_VALID"),  # a day late
-        (date(2027, 1, 2), date(2027, 1, 30), "LICENCE_EXPIRED"),  # late and ends early
+        # Late and ends early: a window from its first day would be posted, running past it.
+        (date(2027, 1, 2), date(2027, 1, 30), "LICENCE_NOT_YET_VALID"),
     ],
 )
 def test_coverage_refuses_a_licence_not_valid_on_the_window_s_first_day(
@@ -164,12 +165,16 @@ def test_coverage_passes_a_licence_running_out_during_the_window() -> None:
     )
 
 
-def test_a_renewal_starting_late_is_not_yet_valid_and_a_gap_after_a_start_is_expired() -> None:
+def test_licences_starting_after_the_first_day_are_not_yet_valid_gap_or_not() -> None:
+    """The first day is what is judged (decision 034, later): a window from the day one
+    starts would be posted, whatever follows it."""
     late = licence(("SW01",), date(2027, 1, 5), date(2027, 1, 20))
     renewal = licence(("SW01",), date(2027, 1, 21), date(2030, 1, 1))
     assert coverage_error(["SW01"], [renewal, late], JAN_2027).code == "LICENCE_NOT_YET_VALID"
     gap = licence(("SW01",), date(2027, 1, 23), date(2030, 1, 1))
-    assert coverage_error(["SW01"], [gap, late], JAN_2027).code == "LICENCE_EXPIRED"
+    assert coverage_error(["SW01"], [gap, late], JAN_2027).code == "LICENCE_NOT_YET_VALID"
+    ended = licence(("SW01",), date(2025, 1, 1), date(2026, 12, 31))
+    assert coverage_error(["SW01"], [ended], JAN_2027).code == "LICENCE_EXPIRED"
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,6 @@ from wastex_catalog.domain.common import (
     DateInput,
     TonnesInput,
     Window,
-    covered_by_union,
     parse_date,
     parse_tonnes,
     parse_waste_codes,
@@ -267,27 +266,21 @@ def check_demand_coverage(
                 f"{lic.number} {lic.valid_from}–{lic.last_valid_day}" for lic in usable
             )
             raise DomainError(
-                _uncovered_reason(window, usable),
+                _uncovered_reason(window.start, usable),
                 f"no licence covers {code} on {window.start}, the window's first day from "
                 f"today ({spans}): a demand may run past its licences, not start outside them",
                 field,
             )
 
 
-def _uncovered_reason(window: Window, usable: Sequence[Licence]) -> str:
-    """Why licences that may take a code leave `window` uncovered: they would cover it but
-    for a revocation (LICENCE_REVOKED); none holds on its first day but they hold from the
-    first day one starts to its end, or start after it (LICENCE_NOT_YET_VALID: a later
-    window would do); else LICENCE_EXPIRED (expired before or during it, or a gap)."""
-    registered = (Window(lic.valid_from, lic.valid_until) for lic in usable)
-    if covered_by_union(window, registered):
+def _uncovered_reason(day: date, usable: Sequence[Licence]) -> str:
+    """Why licences that may take a code do not cover `day`, a window's first day: one would
+    but for a revocation (LICENCE_REVOKED); one starts later (LICENCE_NOT_YET_VALID: a window
+    from then would be posted); else LICENCE_EXPIRED."""
+    if any(lic.valid_from <= day <= lic.valid_until for lic in usable):
         return errors.LICENCE_REVOKED
-    validities = [v for lic in usable if (v := lic.validity)]
-    later = [v.start for v in validities if v.start > window.start]
-    if later and not any(v.start <= window.start <= v.end for v in validities):
-        first = min(later)
-        if first > window.end or covered_by_union(Window(first, window.end), validities):
-            return errors.LICENCE_NOT_YET_VALID
+    if any(lic.valid_from > day for lic in usable):
+        return errors.LICENCE_NOT_YET_VALID
     return errors.LICENCE_EXPIRED
 
 
