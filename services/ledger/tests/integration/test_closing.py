@@ -240,3 +240,41 @@ async def test_kafka_reports_of_a_closed_year_are_parked_period_closed(
         assert "2025 closed on 2026-03-31" in letter["x-error"]
     nothing = await ledger.figures(Scope(enterprise_id=known.enterprise_id), "2025-01", "2025-12")
     assert nothing.generated == 0
+
+
+def hazardous_stock(assessment: Any) -> str:
+    [rule] = [r for r in assessment.results if r.key == "no-unmatched-hazardous-stock"]
+    return str(rule.actual)
+
+
+async def test_a_receipt_after_the_close_of_prior_year_stock_leaves_the_closed_verdict(
+    ledger: Harness,
+) -> None:
+    """Old hazardous stock on the road at the close was moving at the close: its receipt,
+    booked to the month it came in, does not leave the closed year with that stock unmoved
+    (nor the year it came in with it twice)."""
+    plant, incinerator = await ledger.register("青山区"), await ledger.register("新洲区")
+    svc = ledger.service
+    ledger.clock.fixed = CLOSE_DAY
+    await svc.report(
+        plant.enterprise_id,
+        EntryKind.OPENING_STOCK,
+        site_id=plant.site_id,
+        waste_code="HW08",
+        tonnes="30.000",
+        period="2025-01",
+    )
+    match_id = await ledger.confirm(plant, incinerator, "30.000", code="HW08")
+    ledger.clock.fixed = CLOSE_DAY
+    sent = await svc.dispatch(
+        plant.enterprise_id, match_id, "30.000", from_prior_stock=True, period="2025-12"
+    )
+    closed_year = await svc.assess(plant.enterprise_id, 2025)
+    assert hazardous_stock(closed_year) == "0.000"  # moving at the close
+
+    ledger.clock.fixed = datetime(2026, 4, 2, 2, 0, tzinfo=UTC)
+    await svc.receive(incinerator.enterprise_id, sent.id, "30.000")
+    after = await svc.assess(plant.enterprise_id, 2025)
+    assert hazardous_stock(after) == "0.000"
+    assert after == closed_year
+    assert hazardous_stock(await svc.assess(plant.enterprise_id, 2026)) == "0.000"

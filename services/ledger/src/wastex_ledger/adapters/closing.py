@@ -1,7 +1,6 @@
-"""Shipments carried over a year's close (decision 036): dispatched to a month of a year as
-that year's waste, received after the year closed, their receipt booked to the month of
-receipt as prior-year stock. Told apart by their supplier's entry: booked to another month
-than the manifest's."""
+"""Shipments carried over a year's close (decision 036): dispatched to a month of a year,
+received after the year closed, their receipt booked to the month of receipt as prior-year
+stock. Told apart by their supplier's entry: booked to another month than the manifest's."""
 
 from __future__ import annotations
 
@@ -16,11 +15,10 @@ from wastex_ledger.domain.periods import Period
 
 
 async def carried_over(session: AsyncSession, supplier_id: str, waste_code: str | None) -> Carried:
-    """The shipments of `supplier_id` (of one code, or all) dispatched as this year's waste
-    and received after their year closed."""
+    """The shipments of `supplier_id` (of one code, or all) received after the year they
+    were dispatched to closed, as this year's waste or from prior-year stock."""
     conditions = [
         manifests.c.supplier_enterprise_id == supplier_id,
-        manifests.c.from_prior_stock.is_(False),
         entries.c.period != manifests.c.period,
     ]
     if waste_code is not None:
@@ -28,6 +26,7 @@ async def carried_over(session: AsyncSession, supplier_id: str, waste_code: str 
     rows = await session.execute(
         select(
             manifests.c.waste_code,
+            manifests.c.from_prior_stock,
             manifests.c.period,
             entries.c.period,
             func.sum(entries.c.kilograms),
@@ -41,9 +40,16 @@ async def carried_over(session: AsyncSession, supplier_id: str, waste_code: str 
             ),
         )
         .where(*conditions)
-        .group_by(manifests.c.waste_code, manifests.c.period, entries.c.period)
+        .group_by(
+            manifests.c.waste_code,
+            manifests.c.from_prior_stock,
+            manifests.c.period,
+            entries.c.period,
+        )
     )
     return {
-        (code, Period.parse(sent), Period.parse(booked)): from_milli(int(kilograms or 0))
-        for code, sent, booked, kilograms in rows
+        (code, bool(prior), Period.parse(sent), Period.parse(booked)): from_milli(
+            int(kilograms or 0)
+        )
+        for code, prior, sent, booked, kilograms in rows
     }

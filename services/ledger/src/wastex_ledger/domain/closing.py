@@ -131,18 +131,20 @@ def booked_as(transfers: Iterable[Entry], booking: ReceiptBooking) -> tuple[Entr
     )
 
 
-#: Shipments dispatched as a year's waste and received after it closed, of one supplier:
-#: (waste code, month dispatched to, month booked to) → the tonnes credited to it.
-Carried = Mapping[tuple[str, Period, Period], Decimal]
+#: Shipments received after the year they were dispatched to closed, of one supplier:
+#: (waste code, sent from prior-year stock, month dispatched to, month booked to) → the
+#: tonnes credited to it.
+Carried = Mapping[tuple[str, bool, Period, Period], Decimal]
 
 
 def carried_as_storage(carried: Carried, waste_code: str) -> dict[Period, Figures]:
-    """What the balance identity reads of `carried` shipments of `waste_code`: storage of
-    the month they left in. They count against that year's generation as they did on the
-    road at its close, and the next years draw on them as on prior-year stock, as their
-    receipt did."""
+    """What the balance identity reads of `carried` shipments of `waste_code` sent as their
+    year's waste: storage of the month they left in. They count against that year's
+    generation as they did on the road at its close, and the next years draw on them as on
+    prior-year stock, as their receipt did. One sent from prior-year stock drew on it as its
+    receipt does: nothing to add."""
     months: dict[Period, Figures] = {}
-    for (code, sent, _), tonnes in carried.items():
-        if code == waste_code:
+    for (code, prior, sent, _), tonnes in carried.items():
+        if code == waste_code and not prior:
             months[sent] = months.get(sent, Figures()) + Figures(stored=tonnes)
     return months

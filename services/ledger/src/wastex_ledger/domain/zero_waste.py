@@ -117,7 +117,7 @@ class Records:
     #: (received within the tolerance, or resolved as a weighing error or a change of
     #: moisture), by (code, from prior-year stock, month), up to the year's end.
     weighing_gaps: Mapping[tuple[str, bool, Period], Decimal]
-    #: Shipments dispatched as a year's waste and received after it closed, booked then as
+    #: Shipments received after the year they were dispatched to closed, booked then as
     #: prior-year stock (decision 036): on the road at their year's close for good.
     carried: Carried = field(default_factory=dict)
 
@@ -130,12 +130,13 @@ def facts_of(records: Records) -> Facts:
     current_gap = sum(
         (t for (_, prior, m), t in gaps.items() if not prior and m.year == year), ZERO
     )
-    # A shipment carried over its year's close is stock from its year on, on the road until
-    # the year its receipt was booked to draws on it as prior-year stock (decision 036).
+    # A shipment carried over its year's close is on the road until the year its receipt
+    # was booked to draws on it as prior-year stock (decision 036); one sent as its year's
+    # waste is stock from its year on, one sent from prior-year stock was stock already.
     carried_in: dict[str, Decimal] = {}
     carried_moving: dict[str, Decimal] = {}
-    for (code, sent, booked), t in records.carried.items():
-        if sent.year <= year:
+    for (code, prior, sent, booked), t in records.carried.items():
+        if sent.year <= year and not prior:
             carried_in[code] = carried_in.get(code, ZERO) + t
         if sent.year <= year < booked.year:
             carried_moving[code] = carried_moving.get(code, ZERO) + t
@@ -153,7 +154,14 @@ def facts_of(records: Records) -> Facts:
     f = records.every_class
     on_the_road = sum(
         (t.transferred_out_current for m, t in records.in_transit.items() if m.year == year), ZERO
-    ) + sum((t for (_, sent, _), t in records.carried.items() if sent.year == year), ZERO)
+    ) + sum(
+        (
+            t
+            for (_, prior, sent, _), t in records.carried.items()
+            if not prior and sent.year == year
+        ),
+        ZERO,
+    )
     accounted = current_uses(f) + current_gap + on_the_road
     return Facts(
         year=year,
