@@ -886,9 +886,14 @@ class LedgerService:
         sheet = balance.apply(sheet, await repo.in_transit(enterprise_id, waste_code))
         carried = await carried_over(repo.session, enterprise_id, waste_code)
         sheet = balance.apply(sheet, closing.carried_as_storage(carried, waste_code))
+        today, closes_on = self.today(), self.config.year_closes_on
         for month, opening in placed:
             balance.ensure_stock_before_records(
-                sheet, month, opening=opening, waste_code=waste_code
+                sheet,
+                month,
+                opening=opening,
+                waste_code=waste_code,
+                closed_on=lambda year: closing.closed_on(year, today, closes_on),
             )
         balance.ensure_balanced(sheet, deltas, waste_code)
 

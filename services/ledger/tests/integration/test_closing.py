@@ -278,3 +278,33 @@ async def test_a_receipt_after_the_close_of_prior_year_stock_leaves_the_closed_v
     assert hazardous_stock(after) == "0.000"
     assert after == closed_year
     assert hazardous_stock(await svc.assess(plant.enterprise_id, 2026)) == "0.000"
+
+
+async def test_opening_stock_due_in_a_closed_year_is_not_sent_there(ledger: Harness) -> None:
+    """Opening stock goes with a month of the first year of the records (decision 035): when
+    that year has closed, the refusal says it can no longer be declared, rather than sending
+    the enterprise to a year that is refused PERIOD_CLOSED."""
+    steel = await ledger.register("青山区")
+    ledger.clock.fixed = CLOSE_DAY
+    await report(ledger, steel, G, "10.000", "2025-06")
+    ledger.clock.fixed = CLOSED
+    svc = ledger.service
+
+    def opening(period: str) -> Any:
+        return svc.report(
+            steel.enterprise_id,
+            EntryKind.OPENING_STOCK,
+            site_id=steel.site_id,
+            waste_code="SW01",
+            tonnes="5.000",
+            period=period,
+        )
+
+    late = await refused("INVALID_PERIOD", opening("2026-04"))
+    assert late.field == "period"
+    assert "2025 closed on 2026-03-31" in late.message
+    assert "declare it with a month of 2025" not in late.message
+    await refused("PERIOD_CLOSED", opening("2025-12"))
+    ledger.clock.fixed = CLOSE_DAY  # the day 2025 closes on, still open: sent there
+    early = await refused("INVALID_PERIOD", opening("2026-01"))
+    assert "declare it with a month of 2025 or earlier" in early.message

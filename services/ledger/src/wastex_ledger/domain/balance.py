@@ -75,8 +75,9 @@ ledger` rebuilds what was booked as it was.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 from wastex_ledger.domain import errors
@@ -226,19 +227,32 @@ def violations(before: Sheet, after: Sheet) -> list[Check]:
 
 
 def ensure_stock_before_records(
-    before: Sheet, month: Period, *, opening: bool, waste_code: str
+    before: Sheet,
+    month: Period,
+    *,
+    opening: bool,
+    waste_code: str,
+    closed_on: Callable[[int], date | None] = lambda _: None,
 ) -> None:
     """Refuse opening stock (`opening`) in a year after the first with records in `before`,
-    and anything else in a year before one holding opening stock (module docstring)."""
+    and anything else in a year before one holding opening stock (module docstring).
+    `closed_on` gives the day a year's books closed on, None while open (decision 036): a
+    refusal does not send the enterprise to a closed year."""
     if opening:
         first = min((m.year for m, f in before.items() if not f.is_zero()), default=None)
         if first is not None and month.year > first:
+            closed = closed_on(first)
+            where = (
+                f"declare it with a month of {first} or earlier"
+                if closed is None
+                else f"{first} closed on {closed.isoformat()}, so opening stock of "
+                f"{waste_code} can no longer be declared"
+            )
             raise DomainError(
                 errors.INVALID_PERIOD,
                 f"{waste_code}: opening stock is stock held from before the ledger's records, "
                 f"and this enterprise's records of {waste_code} run from {first} (its storage "
-                f"of a year is the next year's prior-year stock already): declare it with a "
-                f"month of {first} or earlier, not {month}",
+                f"of a year is the next year's prior-year stock already): {where}, not {month}",
                 "period",
             )
         return

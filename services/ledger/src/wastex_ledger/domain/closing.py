@@ -68,6 +68,13 @@ def closed(period: Period, today: date, closes_on: YearClose | None) -> bool:
     return closes_on is not None and today > closes_on.of(period.year)
 
 
+def closed_on(year: int, today: date, closes_on: YearClose | None) -> date | None:
+    """The day `year`'s books closed on, when they have by `today`; None while open."""
+    if closes_on is None or not closed(Period.first_of(year), today, closes_on):
+        return None
+    return closes_on.of(year)
+
+
 def require_open(
     period: Period, today: date, closes_on: YearClose | None, field: str = "period"
 ) -> None:
