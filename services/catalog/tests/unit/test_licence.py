@@ -364,3 +364,19 @@ def test_coverage_names_a_revocation_and_an_expiry_apart() -> None:
         [register().revoke(reason="r", effective_from=date(2027, 1, 15), today=TODAY)],
         JAN_2027,
     )
+
+
+def test_a_licence_revoked_before_it_began_is_not_one_starting_later() -> None:
+    """LICENCE_NOT_YET_VALID says a window from the licence's start would be posted: not so
+    for a licence revoked before it began, which would have covered it but for that."""
+    withdrawn = register(valid_from=date(2027, 2, 1), valid_until=date(2027, 12, 31)).revoke(
+        reason="r", effective_from=None, today=TODAY
+    )
+    assert withdrawn.validity is None
+    assert coverage_error(["SW01"], [withdrawn], JAN_2027).code == "LICENCE_REVOKED"
+    later = Window(date(2027, 2, 1), date(2027, 2, 28))
+    assert coverage_error(["SW01"], [withdrawn], later).code == "LICENCE_REVOKED"
+    starting = register(valid_from=date(2027, 2, 1), valid_until=date(2027, 12, 31))
+    assert coverage_error(["SW01"], [withdrawn, starting], JAN_2027).code == (
+        "LICENCE_NOT_YET_VALID"
+    )

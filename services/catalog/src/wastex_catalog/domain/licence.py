@@ -244,9 +244,9 @@ def check_demand_coverage(
     Pass only the demanding enterprise's licences. Errors, per code:
     HAZARDOUS_NEEDS_OPERATING_LICENCE when only a GENERAL_UTILISATION licence lists an HW
     code, LICENCE_NOT_COVERING_CODE when none lists it, and when none of those listing it is
-    valid on the first day, judged over the whole window as before the rule: LICENCE_REVOKED
-    when they would have covered it but for a revocation, LICENCE_NOT_YET_VALID when they
-    start after the window does (and would cover it from there), LICENCE_EXPIRED otherwise.
+    valid on the first day, judged on that day (`_uncovered_reason`): LICENCE_REVOKED when one
+    would cover it but for a revocation, LICENCE_NOT_YET_VALID when one holds from a later
+    day (a window from then would be posted), LICENCE_EXPIRED otherwise.
     """
     for code in codes:
         listing = [lic for lic in licences if lic.lists(code)]
@@ -275,13 +275,15 @@ def check_demand_coverage(
 
 def _uncovered_reason(day: date, usable: Sequence[Licence]) -> str:
     """Why licences that may take a code do not cover `day`, a window's first day: one would
-    but for a revocation (LICENCE_REVOKED); one starts later (LICENCE_NOT_YET_VALID: a window
-    from then would be posted); else LICENCE_EXPIRED."""
+    but for a revocation (LICENCE_REVOKED); one holds from a later day (LICENCE_NOT_YET_VALID:
+    a window from then would be posted); one starting later was revoked before it began
+    (LICENCE_REVOKED: it would but for that); else LICENCE_EXPIRED."""
     if any(lic.valid_from <= day <= lic.valid_until for lic in usable):
         return errors.LICENCE_REVOKED
-    if any(lic.valid_from > day for lic in usable):
+    later = [lic for lic in usable if lic.valid_from > day]
+    if any(lic.validity is not None for lic in later):
         return errors.LICENCE_NOT_YET_VALID
-    return errors.LICENCE_EXPIRED
+    return errors.LICENCE_REVOKED if later else errors.LICENCE_EXPIRED
 
 
 def last_licensed_day(
