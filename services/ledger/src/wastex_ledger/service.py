@@ -519,6 +519,8 @@ class LedgerService:
                 self.config.year_closes_on,
             )
             transfers = closing.booked_as(transfers, booking)
+            if booking.carried and transfers:
+                await repo.mark_booked_to(received.id, booking.period)
             # The receipt is the receiver's measurement: booked, never refused for balance.
             await self._book(uow, repo, list(transfers), cause=event, checked=False)
             await uow.commit()

@@ -704,6 +704,12 @@ class Repository:
             tuple(str(district) for district in registered if district is not None),
         )
 
+    async def mark_booked_to(self, manifest_id: str, period: Period) -> None:
+        """Keep the month `manifest_id`'s receipt was booked to, not its own (decision 036)."""
+        await self.session.execute(
+            update(manifests).where(manifests.c.id == manifest_id).values(booked_period=str(period))
+        )
+
     async def in_transit(self, supplier_id: str, waste_code: str | None) -> dict[Period, Figures]:
         """Shipments of `supplier_id` on the road (of one code, or all), as transfers at
         their dispatched weight."""

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import registry
 from sqlmodel import SQLModel
@@ -172,8 +173,18 @@ manifests = Table(
     Column("cancelled_by", String(ID), nullable=True),
     Column("cancel_reason", String(500), nullable=True),
     Column("cancelled_at_us", BigInteger, nullable=True),
+    #: The month its receipt's entries were booked to when that is not `period`: received
+    #: after the year it was dispatched to closed (decision 036). Few, read on every balance
+    #: check of their supplier: a partial index finds them without reading its entries.
+    Column("booked_period", String(7), nullable=True),
     Index("ix_manifests_order", "created_at_us", "id"),
     Index("ix_manifests_status", "status", "created_at_us"),
+    Index(
+        "ix_manifests_carried",
+        "supplier_enterprise_id",
+        sqlite_where=text("booked_period IS NOT NULL"),
+        postgresql_where=text("booked_period IS NOT NULL"),
+    ),
 )
 
 #: Incremental projection: sums per (scope kind, scope value, month), kept in the same
