@@ -17,7 +17,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -64,7 +64,13 @@ from wastex_shared.events.ledger import (
     ShipmentReceived,
 )
 from wastex_shared.events.matching import MatchConfirmed
-from wastex_shared.messaging.consumer import Delivery, current_delivery, park_kept, poison_of
+from wastex_shared.messaging.consumer import (
+    Delivery,
+    broker_time,
+    current_delivery,
+    park_kept,
+    poison_of,
+)
 from wastex_shared.storage import UnitOfWork, UnitOfWorkFactory
 from wastex_shared.topics import (
     LEDGER_DISCREPANCY_CAUSE_NAMED,
@@ -94,6 +100,13 @@ REPORT_TYPES: dict[str, EntryKind] = {
     "wastex.report.received-storage-retrieval": EntryKind.RECEIVED_STORAGE_RETRIEVED,
     "wastex.report.received-disposal": EntryKind.RECEIVED_DISPOSED,
 }
+
+
+def _broker_day(delivery: Delivery | None) -> date | None:
+    """China's day when the broker took a Kafka report (its topic stamps it, as the token is
+    judged then: decision 021), for the year's close; None when the broker did not say."""
+    at = None if delivery is None else broker_time(delivery.record)
+    return None if at is None else china_day(datetime.fromtimestamp(at, UTC))
 
 
 def _report_terms_of(fields: dict[str, Any]) -> dict[str, Any]:
@@ -282,10 +295,15 @@ class LedgerService:
         """Whether `period`'s year has closed today: its figures no longer move."""
         return closing.closed(period, self.today(), self.config.year_closes_on)
 
-    def _require_open(self, period: Period, field: str = "period") -> None:
-        """Refuse (PERIOD_CLOSED) what would book to a year whose books closed by today
-        (decision 036): judged when a command is taken, never on replay."""
-        closing.require_open(period, self.today(), self.config.year_closes_on, field)
+    def _require_open(
+        self, period: Period, field: str = "period", *, taken_on: date | None = None
+    ) -> None:
+        """Refuse (PERIOD_CLOSED) what would book to a year whose books closed by the day
+        the command was taken (today, or a Kafka report's `taken_on`; decision 036): judged
+        when a command is taken, never on replay."""
+        today = self.today()
+        on = today if taken_on is None else min(taken_on, today)
+        closing.require_open(period, on, self.config.year_closes_on, field)
 
     async def require_known_district(self, name: str | None, field: str) -> None:
         """Refuse (UNKNOWN_DISTRICT) a district a query names that neither the register
@@ -344,8 +362,10 @@ class LedgerService:
         period: str,
         from_prior_stock: bool = False,
         cause: Envelope | None = None,
+        taken_on: date | None = None,
     ) -> Entry:
-        """Record one report of `actor` on one of its sites (balance identity checked)."""
+        """Record one report of `actor` on one of its sites (balance identity checked);
+        `taken_on`, the day a Kafka report was taken, for the year's close."""
         repo = Repository(uow.session)
         site = await self._known_site(repo, site_id)
         entry = ledger.report(
@@ -360,7 +380,7 @@ class LedgerService:
             cause_event_id=cause_event_id,
             now=self._clock(),
         )
-        self._require_open(entry.period)
+        self._require_open(entry.period, taken_on=taken_on)
         await self._book(uow, repo, [entry], cause=cause, checked=True)
         return entry
 
@@ -682,16 +702,19 @@ class LedgerService:
     async def on_report(self, uow: UnitOfWork, envelope: Envelope, data: BaseModel) -> None:
         """A report from a factory's own system (ingest): the same use case as GraphQL. One
         naming a site the ledger does not know yet waits for the site's fact (decision 029)."""
+        delivery = current_delivery()
+        taken_on = _broker_day(delivery)
         try:
-            await self._report_of(uow, envelope, data)
+            await self._report_of(uow, envelope, data, taken_on)
         except DomainError as err:
             # The site is looked up before anything is written: nothing to undo.
-            delivery = current_delivery()
             if err.code != errors.UNKNOWN_SITE or delivery is None:
                 raise
-            await self._keep_for_site(uow, envelope, data, delivery)
+            await self._keep_for_site(uow, envelope, data, delivery, taken_on)
 
-    async def _report_of(self, uow: UnitOfWork, envelope: Envelope, data: BaseModel) -> None:
+    async def _report_of(
+        self, uow: UnitOfWork, envelope: Envelope, data: BaseModel, taken_on: date | None
+    ) -> None:
         fields = data.model_dump()
         await self.report_in(
             uow,
@@ -702,10 +725,16 @@ class LedgerService:
             site_id=fields["site_id"],
             **_report_terms_of(fields),
             cause=envelope,
+            taken_on=taken_on,
         )
 
     async def _keep_for_site(
-        self, uow: UnitOfWork, envelope: Envelope, data: BaseModel, delivery: Delivery
+        self,
+        uow: UnitOfWork,
+        envelope: Envelope,
+        data: BaseModel,
+        delivery: Delivery,
+        taken_on: date | None,
     ) -> None:
         """Keep a report whose site the ledger did not know until the site's fact arrives
         (booked now if the fact committed meanwhile)."""
@@ -717,15 +746,15 @@ class LedgerService:
         terms = ledger.report_terms(
             REPORT_TYPES[envelope.type], **_report_terms_of(fields), now=now
         )
-        self._require_open(terms.period)
+        self._require_open(terms.period, taken_on=taken_on)
         # Its fact may be committing now: read the site again once it has.
         repo = Repository(uow.session)
         await self._hold_site(repo, site_id)
         if await repo.site(site_id) is not None:
-            await self._report_of(uow, envelope, data)
+            await self._report_of(uow, envelope, data, taken_on)
             return
-        kept = WaitingReport(envelope.reference, site_id, delivery)
-        await WaitingReports(uow.session).keep(kept, now)
+        kept = WaitingReport(envelope.reference, site_id, delivery, now)
+        await WaitingReports(uow.session).keep(kept)
         log.info("report %s waits for site %s", envelope.reference, site_id)
 
     @staticmethod
@@ -749,7 +778,9 @@ class LedgerService:
                     spec = spec_for(envelope.type)
                     assert spec is not None  # it was decoded by that spec before it waited
                     data = spec.model.model_validate(envelope.data)
-                    await self._report_of(uow, envelope, data)
+                    # Taken when the ledger first read it, for the year's close: a report
+                    # sent before the close is not refused for its site's lateness.
+                    await self._report_of(uow, envelope, data, china_day(report.arrived))
             except Exception as exc:
                 poison = poison_of(exc)
                 if poison is None:

@@ -4,25 +4,36 @@ PostgreSQL; a receipt after the close is booked to its own month, as prior-year 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D  # noqa: N817
 from typing import Any
 
 import pytest
 
 from wastex_ledger.adapters.repository import Repository
-from wastex_ledger.domain.closing import DEFAULT_CLOSE
+from wastex_ledger.domain.closing import DEFAULT_CLOSE, YearClose
 from wastex_ledger.domain.entries import EntryKind
 from wastex_ledger.domain.periods import Period
 from wastex_ledger.domain.scope import Scope
+from wastex_ledger.entrypoints.kafka import build_consumer
 from wastex_ledger.testing import Harness, Site, harness, unique
+from wastex_shared.calendar import china_day
 from wastex_shared.envelope import derived_id
 from wastex_shared.errors import DomainError
+from wastex_shared.messaging.consumer import LOG_APPEND_TIME, KeptRecord
 from wastex_shared.storage import UnitOfWorkFactory
 from wastex_shared.testing.graphql_client import eventually
 
 from .test_graphql import Api, regulator, served, tenant
-from .test_kafka import consuming, dead_letters, produce, signed_report, site_added, waiting_for
+from .test_kafka import (
+    consuming,
+    dead_letters,
+    produce,
+    settings_for,
+    signed_report,
+    site_added,
+    waiting_for,
+)
 
 #: 23:59:59 on 31 March 2026 in China: the day 2025 closes on, still open.
 CLOSE_DAY = datetime(2026, 3, 31, 15, 59, 59, tzinfo=UTC)
@@ -192,8 +203,9 @@ async def test_a_regulator_reads_whether_figures_are_final(ledger: Harness) -> N
 async def test_kafka_reports_of_a_closed_year_are_parked_period_closed(
     kafka_bootstrap: str, uow_factory: UnitOfWorkFactory, ledger: Harness
 ) -> None:
-    """One of a closed year is parked at once, even on a site not known yet; one waiting for
-    its site (decision 029) whose year closes meanwhile is parked when the site comes."""
+    """One of a closed year is parked at once, even on a site not known yet; one the ledger
+    read before the close, waiting for its site (decision 029) while the year closed, is
+    booked when the site comes: the factory reported in time."""
     known = await ledger.register("青山区")
     new = Site(unique("site"), known.enterprise_id, "洪山区", known.industry)
     waiting = Site(unique("site"), known.enterprise_id, "洪山区", known.industry)
@@ -229,17 +241,59 @@ async def test_kafka_reports_of_a_closed_year_are_parked_period_closed(
             kafka_bootstrap, "catalog.site-added.v1", [(site_added(waiting), waiting.site_id, None)]
         )
 
-        async def all_parked() -> Any:
-            letters = await dead_letters(uow_factory, known.enterprise_id)
-            return letters if len(letters) == 3 else None
+        async def none_waiting() -> Any:
+            return await waiting_for(uow_factory) == {}
 
-        letters = await eventually(all_parked, timeout=30)
-    assert await waiting_for(uow_factory) == {}
+        await eventually(none_waiting, timeout=30)
+    assert len(await dead_letters(uow_factory, known.enterprise_id)) == 2
     for letter in letters:
         assert (letter["x-error-type"], letter["x-error-field"]) == ("PERIOD_CLOSED", "period")
         assert "2025 closed on 2026-03-31" in letter["x-error"]
-    nothing = await ledger.figures(Scope(enterprise_id=known.enterprise_id), "2025-01", "2025-12")
-    assert nothing.generated == 0
+    waited = await ledger.figures(Scope(enterprise_id=known.enterprise_id), "2025-01", "2025-12")
+    assert waited.generated == D("2")
+
+
+async def test_a_kafka_report_the_broker_took_by_the_close_is_booked_when_read_after_it(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """Reports crowd in on the last day, and a consumer behind reads some after midnight:
+    one the broker stamped (LogAppendTime, as the ingest topics are, and as its token is
+    judged: decision 021) by the close is booked; one only its producer dated is judged when
+    read, and parked."""
+    sent_at = datetime.now(UTC)
+    close = china_day(sent_at) + timedelta(days=1)
+    if (close.month, close.day) == (2, 29):
+        close += timedelta(days=1)
+    year = close.year - 1  # the year that closes on `close`
+    ledger = harness(uow_factory, YearClose(close.month, close.day))
+    steel = await ledger.register("青山区")
+    ledger.clock.fixed = sent_at + timedelta(days=3)  # read three days after
+    consumer = build_consumer(ledger.service, ledger.uow, settings_for("127.0.0.1:1"))
+
+    def record(event_id: str, offset: int, stamped_by: int) -> KeptRecord:
+        value, key, token = signed_report(
+            steel, "generation", event_id, tonnes="5", period=f"{year}-12"
+        )
+        return KeptRecord(
+            "ingest.ledger-reports.v1",
+            0,
+            offset,
+            key.encode(),
+            value,
+            (("authorization", f"Bearer {token}".encode()),),
+            int(sent_at.timestamp() * 1000),
+            stamped_by,
+        )
+
+    await consumer.handle_batch(
+        [record("by-the-broker", 0, LOG_APPEND_TIME), record("by-its-producer", 1, 0)]
+    )
+    booked = await ledger.figures(
+        Scope(enterprise_id=steel.enterprise_id), f"{year}-12", f"{year}-12"
+    )
+    assert booked.generated == D("5")
+    [letter] = await dead_letters(uow_factory, steel.enterprise_id)
+    assert (letter["x-error-type"], letter["x-original-offset"]) == ("PERIOD_CLOSED", "1")
 
 
 def hazardous_stock(assessment: Any) -> str:

@@ -426,9 +426,9 @@ async def test_waiting_reports_start_empty_and_a_downgrade_keeps_any_that_wait(
         await upgrade(engine, LOCATION)
 
         record = KeptRecord("ingest.ledger-reports.v1", 0, 7, b"ent", b"{}", ())
-        kept = WaitingReport("ent/r-1", "site-new", Delivery(record, "parked-1", "ent"))
+        kept = WaitingReport("ent/r-1", "site-new", Delivery(record, "parked-1", "ent"), NOW)
         async with factory() as uow:
-            await WaitingReports(uow.session).keep(kept, NOW)
+            await WaitingReports(uow.session).keep(kept)
             await uow.commit()
         with pytest.raises(RuntimeError, match="wait for their site"):
             async with engine.begin() as conn:

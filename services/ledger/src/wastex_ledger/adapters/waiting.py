@@ -34,6 +34,8 @@ class WaitingReport:
     reference: str
     site_id: str
     delivery: Delivery
+    #: When the ledger first read it.
+    arrived: datetime
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ class WaitingReports:
                 {"kind": SITE_LOCK_CLASS, "site": site_id},
             )
 
-    async def keep(self, report: WaitingReport, arrived: datetime) -> None:
+    async def keep(self, report: WaitingReport) -> None:
         record = report.delivery.record
         await self.session.execute(
             insert(waiting_reports).values(
@@ -74,7 +76,7 @@ class WaitingReports:
                 headers=json.dumps(kept_headers(record.headers), ensure_ascii=False),
                 parked_id=report.delivery.parked_id,
                 authenticated=report.delivery.authenticated,
-                arrived_at_us=micros(arrived),
+                arrived_at_us=micros(report.arrived),
             )
         )
 
@@ -120,4 +122,6 @@ def _waiting_of(row: Any) -> WaitingReport:
         headers=tuple((name, value.encode()) for name, value in headers.items()),
     )
     delivery = Delivery(record, row["parked_id"], row["authenticated"])
-    return WaitingReport(row["reference"], row["site_id"], delivery)
+    return WaitingReport(
+        row["reference"], row["site_id"], delivery, from_micros(row["arrived_at_us"])
+    )
