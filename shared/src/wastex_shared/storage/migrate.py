@@ -3,6 +3,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +16,7 @@ from alembic.config import Config
 from sqlalchemy import Connection, MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from wastex_shared.storage.lease import lease_key
+from wastex_shared.storage.lease import in_memory, lease_key
 
 
 def alembic_config(script_location: Path, connection: Connection | None = None) -> Config:
@@ -28,19 +33,40 @@ MIGRATION_LOCK_KEY = lease_key("wastex-migrations")
 
 async def upgrade(engine: AsyncEngine, script_location: Path) -> None:
     """Bring the database to head, in one transaction. Processes starting together take
-    turns (on SQLite the transaction's write lock does it): the second finds head and does
-    nothing, where it would otherwise run the same migrations again once the first's DDL
-    let it go (a column that already exists) and stop."""
+    turns: the second finds head and does nothing, where it would otherwise run the same
+    migrations again once the first's DDL let it go (a table that already exists) and stop.
+    PostgreSQL: an advisory lock the transaction holds. SQLite (whose DDL the driver does
+    not hold in the transaction): a lock on a file beside the database."""
 
     def run(connection: Connection) -> None:
         command.upgrade(alembic_config(script_location, connection), "head")
 
-    async with engine.begin() as conn:
+    async with _file_lock(engine), engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             await conn.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
             )
         await conn.run_sync(run)
+
+
+@asynccontextmanager
+async def _file_lock(engine: AsyncEngine) -> AsyncIterator[None]:
+    """An exclusive `flock` on `<database>.migrate.lock` while the block runs (SQLite files
+    only), waited for without holding the event loop."""
+    if engine.dialect.name != "sqlite" or in_memory(engine):
+        yield
+        return
+    descriptor = os.open(f"{engine.url.database}.migrate.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                await asyncio.sleep(0.05)
+        yield
+    finally:
+        os.close(descriptor)  # frees the lock
 
 
 def run_migrations(metadata: MetaData) -> None:
