@@ -1,19 +1,22 @@
 """`wastex demo seed`: load the demo city through the public GraphQL API, idempotently.
 
-Re-running finds what exists (enterprises by credit code, their sites, licences, offers,
-demands, and reports already in the ledger) and adds only what is missing.
+Re-running finds what exists (enterprises by credit code, their sites, licences by number,
+offers by description, demands and reports if the enterprise has any) and adds only what is
+missing, whatever day it runs: the dates (`DemoDates`, counted from today) are never what
+finds a thing, so a later day adds nothing the first did.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import httpx
 
 from wastex_catalog.domain.credit_code import make_credit_code
-from wastex_cli.demo_city import CITY, LICENCE_VALIDITY, WINDOW, DemoEnterprise
+from wastex_cli.demo_city import CITY, DemoDates, DemoEnterprise
 from wastex_cli.mutations import (
     ADD_SITE,
     POST_DEMAND,
@@ -23,6 +26,7 @@ from wastex_cli.mutations import (
 )
 from wastex_cli.mutations import report as report_mutation
 from wastex_shared.auth import JwtConfig, Role, issue_token
+from wastex_shared.calendar import china_today
 
 ENTERPRISES = """
 query($after: String) {
@@ -113,13 +117,15 @@ async def _existing(admin: GraphQLClient) -> dict[str, dict[str, Any]]:
         after = page["pageInfo"]["endCursor"]
 
 
-async def seed(url: str, jwt: JwtConfig) -> SeedSummary:
+async def seed(url: str, jwt: JwtConfig, today: date | None = None) -> SeedSummary:
+    """Seed the city with its dates counted from `today` (China's, by default)."""
+    dates = DemoDates.on(today or china_today())
     summary = SeedSummary()
     gateway = GraphQLClient(url)
     admin = gateway.as_(issue_token(jwt, Role.ADMIN, subject="wastex demo seed"))
     existing = await _existing(admin)
     for demo in CITY:
-        await _seed_enterprise(gateway, admin, jwt, demo, existing, summary)
+        await _seed_enterprise(gateway, admin, jwt, demo, dates, existing, summary)
     return summary
 
 
@@ -128,6 +134,7 @@ async def _seed_enterprise(
     admin: GraphQLClient,
     jwt: JwtConfig,
     demo: DemoEnterprise,
+    dates: DemoDates,
     existing: dict[str, dict[str, Any]],
     summary: SeedSummary,
 ) -> None:
@@ -183,8 +190,8 @@ async def _seed_enterprise(
                 "number": licence.number,
                 "wasteCodes": list(licence.waste_codes),
                 "annualCapacityTonnes": licence.annual_capacity_tonnes,
-                "validFrom": LICENCE_VALIDITY[0],
-                "validUntil": LICENCE_VALIDITY[1],
+                "validFrom": dates.licence_validity[0],
+                "validUntil": dates.licence_validity[1],
                 "type": licence.type,
             },
         )
@@ -203,8 +210,8 @@ async def _seed_enterprise(
                 "siteId": site_id,
                 "wasteCode": offer.waste_code,
                 "quantityTonnes": offer.quantity_tonnes,
-                "availableFrom": WINDOW[0],
-                "availableUntil": WINDOW[1],
+                "availableFrom": dates.window[0],
+                "availableUntil": dates.window[1],
                 "description": offer.description,
             },
         )
@@ -224,19 +231,20 @@ async def _seed_enterprise(
                     "wasteCodes": list(demand.waste_codes),
                     "quantityTonnes": demand.quantity_tonnes,
                     "maxDistanceKm": demand.max_distance_km,
-                    "availableFrom": WINDOW[0],
-                    "availableUntil": WINDOW[1],
+                    "availableFrom": dates.window[0],
+                    "availableUntil": dates.window[1],
                 },
             )
             summary.add("demands")
 
     if demo.reports:
-        await _seed_reports(tenant, demo, enterprise_id, site_id, summary)
+        await _seed_reports(tenant, demo, dates.report_period, enterprise_id, site_id, summary)
 
 
 async def _seed_reports(
     tenant: GraphQLClient,
     demo: DemoEnterprise,
+    period: str,
     enterprise_id: str,
     site_id: str,
     summary: SeedSummary,
@@ -250,7 +258,7 @@ async def _seed_reports(
                 "siteId": site_id,
                 "wasteCode": report.waste_code,
                 "tonnes": report.tonnes,
-                "period": report.period,
+                "period": period,
             }
         }
         # The ledger learns of a new site from the catalog's event a moment later.

@@ -1,11 +1,15 @@
 """The demo city: a few Wuhan-like factories and recyclers, their licences, offers and reports.
 
 Names are made up; districts and coordinates are real places, so distances are realistic.
+Its dates are counted from the day it is seeded (`DemoDates`), so that it loads any day.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
+
+from wastex_cli.dates import Dates
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,6 @@ class DemoReport:
     mutation: str  # reportGeneration | reportInPlantUtilisation | reportStorage | …
     waste_code: str
     tonnes: str
-    period: str
 
 
 @dataclass(frozen=True)
@@ -60,8 +63,22 @@ class DemoEnterprise:
     reports: tuple[DemoReport, ...] = field(default=())
 
 
-WINDOW = ("2026-12-01", "2027-06-30")
-LICENCE_VALIDITY = ("2026-01-01", "2028-12-31")
+@dataclass(frozen=True)
+class DemoDates:
+    """The demo city's dates when seeded on `today` (China's day): offers and demands are
+    available from the first of next month for seven months, licences run from 1 January
+    of this year for three years, and the reports are last month's (over, and its year
+    still open: a year closes on 31 March of the next by default, decision 036)."""
+
+    window: tuple[str, str]
+    licence_validity: tuple[str, str]
+    report_period: str
+
+    @classmethod
+    def on(cls, today: date) -> DemoDates:
+        dates = Dates(today)
+        return cls(dates.window(7), dates.licence_validity(3), dates.month(-1))
+
 
 CITY: tuple[DemoEnterprise, ...] = (
     DemoEnterprise(
@@ -76,9 +93,9 @@ CITY: tuple[DemoEnterprise, ...] = (
             DemoOffer("SW03", "400.000", "Boiler bottom ash"),
         ),
         reports=(
-            DemoReport("reportGeneration", "SW01", "1500.000", "2026-10"),
-            DemoReport("reportInPlantUtilisation", "SW01", "300.000", "2026-10"),
-            DemoReport("reportStorage", "SW01", "1200.000", "2026-10"),
+            DemoReport("reportGeneration", "SW01", "1500.000"),
+            DemoReport("reportInPlantUtilisation", "SW01", "300.000"),
+            DemoReport("reportStorage", "SW01", "1200.000"),
         ),
     ),
     DemoEnterprise(
@@ -93,9 +110,9 @@ CITY: tuple[DemoEnterprise, ...] = (
             DemoOffer("SW06", "800.000", "FGD gypsum, 10 % moisture"),
         ),
         reports=(
-            DemoReport("reportGeneration", "SW02", "3200.000", "2026-10"),
-            DemoReport("reportInPlantUtilisation", "SW02", "200.000", "2026-10"),
-            DemoReport("reportStorage", "SW02", "3000.000", "2026-10"),
+            DemoReport("reportGeneration", "SW02", "3200.000"),
+            DemoReport("reportInPlantUtilisation", "SW02", "200.000"),
+            DemoReport("reportStorage", "SW02", "3000.000"),
         ),
     ),
     DemoEnterprise(
@@ -110,11 +127,11 @@ CITY: tuple[DemoEnterprise, ...] = (
             DemoOffer("HW08", "12.000", "Spent hydraulic and cutting oil in IBCs"),
         ),
         reports=(
-            DemoReport("reportGeneration", "SW17", "160.000", "2026-10"),
-            DemoReport("reportInPlantUtilisation", "SW17", "10.000", "2026-10"),
-            DemoReport("reportStorage", "SW17", "150.000", "2026-10"),
+            DemoReport("reportGeneration", "SW17", "160.000"),
+            DemoReport("reportInPlantUtilisation", "SW17", "10.000"),
+            DemoReport("reportStorage", "SW17", "150.000"),
             # The oil on offer waits in IBCs at the works, not in storage: shippable as is.
-            DemoReport("reportGeneration", "HW08", "12.000", "2026-10"),
+            DemoReport("reportGeneration", "HW08", "12.000"),
         ),
     ),
     DemoEnterprise(
