@@ -8,7 +8,9 @@ sites and recyclers and every proposal is explained against its real alternative
 
 What the generator varies to exercise the rules is fixed here, so that every lot has a
 taker and the latency measured is the pipeline's, not an offer waiting for one: one window
-for all listings, licences valid throughout, and intake and licensed tonnage
+for all listings, licences valid throughout (both counted from today, China's, as the
+services judge them: the generator's fixed `TODAY` stays in the generator), and intake and
+licensed tonnage
 `CAPACITY_FACTOR` × the generator's, ample for every lot the run posts; lots no recycler
 could take (out of every radius) are left out.
 """
@@ -24,17 +26,21 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Final
 
-from bench.matching_bench import TODAY, generate
+from bench.matching_bench import generate
 from wastex_catalog.domain.credit_code import make_credit_code
+from wastex_cli.dates import Dates
 from wastex_matching.domain import DemandSlot, LicenceView, OfferSlot, Window
 from wastex_matching.domain.candidates import build_candidate_edges
 from wastex_matching.settings import MatchingSettings
 from wastex_shared.auth import JwtConfig, Role, issue_token
+from wastex_shared.envelope import utcnow
 from wastex_shared.testing.graphql_client import GraphQLClient
 
-OFFER_WINDOW: Final = ("2026-12-01", "2027-03-31")
-DEMAND_WINDOW: Final = ("2026-12-01", "2027-06-30")
-LICENCE_VALIDITY: Final = ("2026-01-01", "2028-12-31")
+#: The day the run's dates are counted from: the services' today.
+DATES: Final = Dates.now()
+OFFER_WINDOW: Final = DATES.window(4)
+DEMAND_WINDOW: Final = DATES.window(7)
+LICENCE_VALIDITY: Final = DATES.licence_validity(3)
 #: The run posts each lot ~15 times; intake × 50 leaves every recycler room to spare.
 CAPACITY_FACTOR: Final = 50
 #: Mutations in flight at once while setting up.
@@ -59,7 +65,7 @@ class Lot:
                 "id": str(uuid.uuid4()),
                 "type": "wastex.offer.submit",
                 "source": self.enterprise_id,
-                "time": "2026-11-25T08:00:00Z",
+                "time": utcnow().isoformat(),
                 "data": {
                     "siteId": self.site_id,
                     "wasteCode": self.waste_code,
@@ -106,7 +112,9 @@ def plan(
         for lic in city.licences
     ]
     road_factor = MatchingSettings().road_factor  # as the service measures distances
-    edges = build_candidate_edges(offers, demands, licences, today=TODAY, road_factor=road_factor)
+    edges = build_candidate_edges(
+        offers, demands, licences, today=DATES.today, road_factor=road_factor
+    )
     taken = set(edges.offer.tolist())
     return [o for i, o in enumerate(offers) if i in taken], demands, licences
 
