@@ -32,9 +32,8 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -42,6 +41,7 @@ from graphql import build_schema
 from websockets.asyncio.client import ClientConnection, connect
 
 from wastex_catalog.domain.credit_code import make_credit_code
+from wastex_cli.dates import Dates
 from wastex_cli.mutations import (
     ACCEPT_MATCH,
     ADD_SITE,
@@ -63,9 +63,9 @@ TAG = uuid.uuid4().hex[:6]
 #: This module's own districts, in the e2e stack's register (tests/conftest.py).
 DISTRICT_X = "矩阵X区"
 DISTRICT_Y = "矩阵Y区"
-TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date()
-PERIOD = TODAY.strftime("%Y-%m")
-YEAR = TODAY.year
+DATES = Dates.now()
+PERIOD = DATES.month()
+YEAR = DATES.today.year
 #: A random spot in north-west China (Gansu, Ningxia, Inner Mongolia), far from the other
 #: modules' sites (Wuhan, Yunnan) and, in all likelihood, from an earlier run's on the same
 #: stack: demands here reach 40 km, so nothing of this world matches anything of theirs.
@@ -282,8 +282,7 @@ def credit_code() -> str:
     return make_credit_code(f"91510100{uuid.uuid4().int % 10**9:09d}")
 
 
-def days(n: int) -> str:
-    return (TODAY + timedelta(days=n)).isoformat()
+days = DATES.days
 
 
 async def mutate(client: Client, document: str, name: str, **variables: Any) -> Any:
@@ -407,7 +406,7 @@ async def build_world(gateway: Client) -> World:
             "number": f"MX-{TAG}",
             "wasteCodes": ["SW01", "SW02", "SW03", "SW04", "SW05", "SW06"],
             "annualCapacityTonnes": "100000",
-            "validFrom": (TODAY - timedelta(days=30)).isoformat(),
+            "validFrom": days(-30),
             "validUntil": days(700),
         },
     )
@@ -420,7 +419,7 @@ async def build_world(gateway: Client) -> World:
             "number": f"MX-spare-{TAG}",
             "wasteCodes": ["SW10"],
             "annualCapacityTonnes": "10",
-            "validFrom": TODAY.isoformat(),
+            "validFrom": days(0),
             "validUntil": days(365),
         },
     )
@@ -947,7 +946,7 @@ MUTATIONS = [
                 "number": f"MX-{uuid.uuid4().hex[:6]}",
                 "wasteCodes": ["SW10"],
                 "annualCapacityTonnes": "10",
-                "validFrom": TODAY.isoformat(),
+                "validFrom": days(0),
                 "validUntil": days(365),
             }
         },
@@ -981,7 +980,7 @@ MUTATIONS = [
         lambda w: {
             "id": w.ids["L_spare"],
             "reason": "matrix",
-            "effectiveFrom": (TODAY - timedelta(days=1)).isoformat(),
+            "effectiveFrom": days(-1),
         },
         only("admin"),
     ),

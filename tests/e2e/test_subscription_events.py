@@ -25,6 +25,7 @@ from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
 from wastex_catalog.domain.credit_code import make_credit_code
+from wastex_cli.dates import Dates
 from wastex_cli.mutations import (
     ADD_SITE,
     POST_DEMAND,
@@ -40,6 +41,10 @@ from wastex_shared.testing.graphql_client import GraphQLClient
 pytestmark = pytest.mark.e2e
 
 JWT = ServiceSettings().jwt
+#: Dates from today (China's): the stack judges windows and licences on its clock.
+DATES = Dates.now()
+LICENCE = dict(zip(("validFrom", "validUntil"), DATES.licence_validity(3), strict=True))
+WINDOW = dict(zip(("availableFrom", "availableUntil"), DATES.window(2), strict=True))
 CODE = "SW11"  # no other e2e module trades it: only this module's offers are pushed
 OFFER_CHANGED = (
     'subscription { offerChanged(wasteCodes: ["SW11"]) { id quantityTonnes description } }'
@@ -116,8 +121,7 @@ async def test_offer_changed_pushes_the_offer_as_it_now_stands(stack: Stack) -> 
             "number": f"E2E-{uuid.uuid4().hex[:6]}",
             "wasteCodes": [CODE],
             "annualCapacityTonnes": "1000",
-            "validFrom": "2026-01-01",
-            "validUntil": "2028-12-31",
+            **LICENCE,
         },
     )
     posted = await payload(
@@ -128,8 +132,7 @@ async def test_offer_changed_pushes_the_offer_as_it_now_stands(stack: Stack) -> 
             "siteId": site["site"]["id"],
             "wasteCode": CODE,
             "quantityTonnes": "10.000",
-            "availableFrom": "2026-12-01",
-            "availableUntil": "2027-01-31",
+            **WINDOW,
             "description": "as posted",
         },
     )
@@ -239,8 +242,7 @@ async def test_a_match_is_pushed_when_its_offer_is_not_the_subscriber_s_to_read(
             "number": f"E2E-{uuid.uuid4().hex[:6]}",
             "wasteCodes": [CROSS_CODE],
             "annualCapacityTonnes": "100000",
-            "validFrom": "2026-01-01",
-            "validUntil": "2028-12-31",
+            **LICENCE,
         },
     )
     demand = await payload(
@@ -252,8 +254,7 @@ async def test_a_match_is_pushed_when_its_offer_is_not_the_subscriber_s_to_read(
             "wasteCodes": [CROSS_CODE],
             "quantityTonnes": "10000",
             "maxDistanceKm": "40",
-            "availableFrom": "2026-12-01",
-            "availableUntil": "2027-01-31",
+            **WINDOW,
         },
     )
     regulator = issue_token(JWT, Role.REGULATOR, district="汉阳区")
@@ -281,8 +282,7 @@ async def test_a_match_is_pushed_when_its_offer_is_not_the_subscriber_s_to_read(
                         "siteId": sites["factory"],
                         "wasteCode": CROSS_CODE,
                         "quantityTonnes": "3.000",
-                        "availableFrom": "2026-12-01",
-                        "availableUntil": "2027-01-31",
+                        **WINDOW,
                     },
                 )
                 for _ in range(50):

@@ -23,6 +23,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from wastex_catalog.domain.credit_code import make_credit_code
+from wastex_cli.dates import Dates
 from wastex_cli.mutations import (
     ACCEPT_MATCH,
     ADD_SITE,
@@ -34,6 +35,7 @@ from wastex_cli.mutations import (
 )
 from wastex_cli.stack import Stack
 from wastex_shared.auth import Role, issue_token
+from wastex_shared.envelope import utcnow
 from wastex_shared.messaging.topic_reader import read_topic
 from wastex_shared.settings import ServiceSettings
 from wastex_shared.testing.graphql_client import GraphQLClient, eventually
@@ -41,6 +43,13 @@ from wastex_shared.testing.graphql_client import GraphQLClient, eventually
 pytestmark = pytest.mark.e2e
 
 JWT = ServiceSettings().jwt
+#: Dates from today (China's): the stack judges windows, licences and months on its clock.
+DATES = Dates.now()
+THIS_MONTH = DATES.month()
+LICENCE = dict(zip(("validFrom", "validUntil"), DATES.licence_validity(3), strict=True))
+#: Offers' windows, from the first of next month; demands' run longer.
+OFFER_WINDOW = dict(zip(("availableFrom", "availableUntil"), DATES.window(2), strict=True))
+DEMAND_WINDOW = dict(zip(("availableFrom", "availableUntil"), DATES.window(7), strict=True))
 
 OFFERS = """
 query($filter: OfferFilter) {
@@ -106,8 +115,8 @@ mutation($id: ID!) {
   }
 }"""
 LEAGUE = """
-query($district: String) {
-  enterpriseUtilisation(from: "2026-11", to: "2026-11", district: $district, first: 100) {
+query($district: String, $month: String!) {
+  enterpriseUtilisation(from: $month, to: $month, district: $district, first: 100) {
     edges { node { enterpriseId } }
   }
 }"""
@@ -165,10 +174,10 @@ async def add_site(
 async def report_generation(
     client: GraphQLClient, site: str, tonnes: str, code: str = "SW01"
 ) -> None:
-    """Report `code` generated at `site` in 2026-11, once the ledger knows the site."""
+    """Report `code` generated at `site` this month, once the ledger knows the site."""
 
     async def reported() -> Any:
-        given = {"siteId": site, "wasteCode": code, "tonnes": tonnes, "period": "2026-11"}
+        given = {"siteId": site, "wasteCode": code, "tonnes": tonnes, "period": THIS_MONTH}
         result = (await client.data(report("reportGeneration"), input=given))["reportGeneration"]
         return result if not result["userErrors"] else None  # the site may not be known yet
 
@@ -194,8 +203,7 @@ async def test_offer_goes_from_graphql_and_kafka_to_a_match_and_the_ledger(stack
             "number": f"E2E-{uuid.uuid4().hex[:6]}",
             "wasteCodes": ["SW01", "SW02"],
             "annualCapacityTonnes": "50000",
-            "validFrom": "2026-01-01",
-            "validUntil": "2028-12-31",
+            **LICENCE,
         },
     )
     demand = await payload(
@@ -207,8 +215,7 @@ async def test_offer_goes_from_graphql_and_kafka_to_a_match_and_the_ledger(stack
             "wasteCodes": ["SW01"],
             "quantityTonnes": "500.000",
             "maxDistanceKm": "80",
-            "availableFrom": "2026-12-01",
-            "availableUntil": "2027-06-30",
+            **DEMAND_WINDOW,
         },
     )
     demand_id = demand["demand"]["id"]
@@ -222,8 +229,7 @@ async def test_offer_goes_from_graphql_and_kafka_to_a_match_and_the_ledger(stack
             "siteId": steel_site,
             "wasteCode": "SW01",
             "quantityTonnes": "120.500",
-            "availableFrom": "2026-12-01",
-            "availableUntil": "2027-01-31",
+            **OFFER_WINDOW,
             "description": "BOF steel slag, <10 mm",
         },
     )
@@ -236,8 +242,7 @@ async def test_offer_goes_from_graphql_and_kafka_to_a_match_and_the_ledger(stack
                 "siteId": steel_site,
                 "wasteCode": "HW41",
                 "quantityTonnes": "1",
-                "availableFrom": "2026-12-01",
-                "availableUntil": "2027-01-31",
+                **OFFER_WINDOW,
                 "description": "",
             },
         )
@@ -252,13 +257,12 @@ async def test_offer_goes_from_graphql_and_kafka_to_a_match_and_the_ledger(stack
         "id": ingest_id,
         "type": "wastex.offer.submit",
         "source": steel,
-        "time": "2026-11-25T08:00:00Z",
+        "time": utcnow().isoformat(),
         "data": {
             "siteId": steel_site,
             "wasteCode": "SW01",
             "quantityTonnes": "80.000",
-            "availableFrom": "2026-12-01",
-            "availableUntil": "2027-01-31",
+            **OFFER_WINDOW,
             "description": "via kafka",
         },
     }
@@ -311,7 +315,7 @@ async def test_offer_goes_from_graphql_and_kafka_to_a_match_and_the_ledger(stack
     await report_generation(steel_client, steel_site, "300.000")
     figures = (
         await steel_client.data(
-            UTILISATION, scope={"enterpriseId": steel}, **{"from": "2026-11", "to": "2026-11"}
+            UTILISATION, scope={"enterpriseId": steel}, **{"from": THIS_MONTH, "to": THIS_MONTH}
         )
     )["utilisation"]
     assert figures["generatedTonnes"] == "300.000"
@@ -463,7 +467,7 @@ async def test_an_amended_enterprise_is_overseen_and_booked_as_amended(stack: St
     qingshan = gateway.as_(issue_token(JWT, Role.REGULATOR, district="青山区"))
 
     async def listed(regulator: GraphQLClient, district: str) -> list[str]:
-        data = await regulator.data(LEAGUE, district=district)
+        data = await regulator.data(LEAGUE, district=district, month=THIS_MONTH)
         edges = data["enterpriseUtilisation"]["edges"]
         return [e["node"]["enterpriseId"] for e in edges if e["node"]["enterpriseId"] == works]
 
@@ -476,7 +480,7 @@ async def test_an_amended_enterprise_is_overseen_and_booked_as_amended(stack: St
         await qingshan.data(
             UTILISATION,
             scope={"district": "青山区", "industry": "C3140"},
-            **{"from": "2026-11", "to": "2026-11"},
+            **{"from": THIS_MONTH, "to": THIS_MONTH},
         )
     )["utilisation"]
     assert figures["generatedTonnes"] == "12.500"
@@ -498,8 +502,7 @@ async def test_a_moved_site_is_booked_and_overseen_where_it_now_lies(stack: Stac
             "siteId": site,
             "wasteCode": "SW01",
             "quantityTonnes": "20.000",
-            "availableFrom": "2026-12-01",
-            "availableUntil": "2027-01-31",
+            **OFFER_WINDOW,
             "description": "slag",
         },
     )
@@ -523,7 +526,7 @@ async def test_a_moved_site_is_booked_and_overseen_where_it_now_lies(stack: Stac
     async def booked_where_it_lies() -> Any:
         """Report, once the ledger has read the amendment: a report booked before it was
         read counts where the site was, and is reversed and made again."""
-        given = {"siteId": site, "wasteCode": "SW01", "tonnes": "7.250", "period": "2026-11"}
+        given = {"siteId": site, "wasteCode": "SW01", "tonnes": "7.250", "period": THIS_MONTH}
         result = await works_client.data(report("reportGeneration"), input=given)
         entry = result["reportGeneration"]["entry"]
         if entry is None:
@@ -559,8 +562,7 @@ async def test_a_lighter_shipment_gives_the_rest_back_once(stack: Stack) -> None
             "number": f"E2E-{uuid.uuid4().hex[:6]}",
             "wasteCodes": ["SW05"],  # tailings: no other e2e listing trades them
             "annualCapacityTonnes": "100",
-            "validFrom": "2026-01-01",
-            "validUntil": "2028-12-31",
+            **LICENCE,
         },
     )
     demand = await payload(
@@ -572,8 +574,7 @@ async def test_a_lighter_shipment_gives_the_rest_back_once(stack: Stack) -> None
             "wasteCodes": ["SW05"],
             "quantityTonnes": "500.000",
             "maxDistanceKm": "20",
-            "availableFrom": "2026-12-01",
-            "availableUntil": "2027-06-30",
+            **DEMAND_WINDOW,
         },
     )
     demand_id = demand["demand"]["id"]
@@ -587,8 +588,7 @@ async def test_a_lighter_shipment_gives_the_rest_back_once(stack: Stack) -> None
                 "siteId": miner_site,
                 "wasteCode": "SW05",
                 "quantityTonnes": tonnes,
-                "availableFrom": "2026-12-01",
-                "availableUntil": "2027-01-31",
+                **OFFER_WINDOW,
                 "description": "tailings",
             },
         )
