@@ -29,7 +29,8 @@ DAYS = [
 @pytest.mark.parametrize("today", DAYS, ids=str)
 def test_the_demo_citys_dates_are_valid_on_the_day_it_is_seeded(today: date) -> None:
     dates = DemoDates.on(today)
-    # The catalog refuses a listing window or licence already over on the day.
+    # The catalog refuses a listing window already over on the day; a licence must be
+    # valid today and cover the window for matching to use it.
     window = parse_window(
         *dates.window, start_field="availableFrom", end_field="availableUntil", today=today
     )
