@@ -21,6 +21,7 @@ from wastex_ledger.entrypoints.graphql import GraphQLServices, schema
 from wastex_ledger.service import LedgerService
 from wastex_ledger.testing import Harness, Site, unique
 from wastex_shared.auth import JwtConfig, Role, issue_token
+from wastex_shared.calendar import china_today
 from wastex_shared.envelope import Envelope
 from wastex_shared.graphql.app import SubgraphApp
 from wastex_shared.messaging.live import LiveHub
@@ -1018,7 +1019,9 @@ async def test_a_mutation_the_database_aborts_for_a_concurrent_one_is_run_again(
         return step
 
     monkeypatch.setattr(LedgerService, "_book", aborted_once(book, "book"))
-    reported = await api.report(tenant(steel), steel, "10.000", "2026-03")
+    # This month's generation: the dispatch below is booked to this month, on the real clock.
+    this_month = china_today().strftime("%Y-%m")
+    reported = await api.report(tenant(steel), steel, "10.000", this_month)
     assert reported["userErrors"] == []
     match = await ledger.confirm(steel, cement, "10.000")
     monkeypatch.setattr(LedgerService, "_publish_manifest", aborted_once(publish, "publish"))
@@ -1032,7 +1035,7 @@ async def test_a_mutation_the_database_aborts_for_a_concurrent_one_is_run_again(
             UTILISATION,
             tenant(steel),
             scope={"enterpriseId": steel.enterprise_id},
-            **{"from": "2026-03", "to": "2026-03"},
+            **{"from": this_month, "to": this_month},
         )
     )["utilisation"]
     assert figures["generatedTonnes"] == "10.000"  # booked once
