@@ -611,13 +611,11 @@ async def test_replay_counts_the_entries_the_outbox_has_not_published_yet(
     assert await ledger.projection() == incremental
 
 
-async def test_a_replay_meeting_facts_of_a_newer_schema_version_replaces_nothing(
-    replay_bootstrap: str, database_url: str, uow_factory: UnitOfWorkFactory
-) -> None:
-    """A v2 fact is one this ledger cannot read (its consumer parks it
-    UNSUPPORTED_SCHEMA_VERSION): replay neither reads it as a v1 (a v2 entry's tonnes may
-    mean something else) nor rebuilds without it; it refuses, and says to upgrade first."""
-    ledger = harness(uow_factory)
+async def one_generation_published(
+    ledger: Harness, uow_factory: UnitOfWorkFactory, bootstrap: str
+) -> tuple[Site, Any]:
+    """A steelworks reporting one generation, its fact on the ledger's topic: the site, and
+    the projection a replay must leave as it is."""
     steel = await ledger.register("青山区", "C3120")
     await ledger.service.report(
         steel.enterprise_id,
@@ -627,11 +625,15 @@ async def test_a_replay_meeting_facts_of_a_newer_schema_version_replaces_nothing
         tonnes="80.000",
         period="2026-10",
     )
-    assert await drain(uow_factory, replay_bootstrap)
-    incremental = await ledger.projection()
-    newer = EntryRecorded(
-        entry_id="entry-of-v2",
-        kind="generated",
+    assert await drain(uow_factory, bootstrap)
+    return steel, await ledger.projection()
+
+
+def entry_of(steel: Site, entry_id: str, kind: str) -> EntryRecorded:
+    """An entry fact of the steelworks (80 t of SW01 in 2026-10), of any `kind`."""
+    return EntryRecorded(
+        entry_id=entry_id,
+        kind=kind,
         enterprise_id=steel.enterprise_id,
         site_id=steel.site_id,
         district="青山区",
@@ -639,8 +641,19 @@ async def test_a_replay_meeting_facts_of_a_newer_schema_version_replaces_nothing
         waste_code="SW01",
         tonnes=D("80000"),
         period="2026-10",
-        cause_event_id="cause-of-v2",
+        cause_event_id=f"cause-of-{entry_id}",
     )
+
+
+async def test_a_replay_meeting_facts_of_a_newer_schema_version_replaces_nothing(
+    replay_bootstrap: str, database_url: str, uow_factory: UnitOfWorkFactory
+) -> None:
+    """A v2 fact is one this ledger cannot read (its consumer parks it
+    UNSUPPORTED_SCHEMA_VERSION): replay neither reads it as a v1 (a v2 entry's tonnes may
+    mean something else) nor rebuilds without it; it refuses, and says to upgrade first."""
+    ledger = harness(uow_factory)
+    steel, incremental = await one_generation_published(ledger, uow_factory, replay_bootstrap)
+    newer = entry_of(steel, "entry-of-v2", "generated")
     v2 = Envelope.new("ledger.entry-recorded", "ledger", "entry-of-v2", newer, schema_version=2)
     await produce(replay_bootstrap, "ledger.entry-recorded.v1", [(v2.to_json(), "e", None)])
     site = SiteAmended(
@@ -1278,29 +1291,8 @@ async def test_a_replay_meeting_an_entry_of_a_kind_it_does_not_know_replaces_not
     fact this one cannot book: replay said nothing but a bare ValueError; it refuses as it
     does a newer version, naming the kind."""
     ledger = harness(uow_factory)
-    steel = await ledger.register("青山区", "C3120")
-    await ledger.service.report(
-        steel.enterprise_id,
-        EntryKind.GENERATED,
-        site_id=steel.site_id,
-        waste_code="SW01",
-        tonnes="80.000",
-        period="2026-10",
-    )
-    assert await drain(uow_factory, replay_bootstrap)
-    incremental = await ledger.projection()
-    composted = EntryRecorded(
-        entry_id="entry-of-a-new-kind",
-        kind="composted",
-        enterprise_id=steel.enterprise_id,
-        site_id=steel.site_id,
-        district="青山区",
-        industry="C3120",
-        waste_code="SW01",
-        tonnes=D("8000"),
-        period="2026-10",
-        cause_event_id="cause-of-a-new-kind",
-    )
+    steel, incremental = await one_generation_published(ledger, uow_factory, replay_bootstrap)
+    composted = entry_of(steel, "entry-of-a-new-kind", "composted")
     fact = Envelope.new("ledger.entry-recorded", "ledger", composted.entry_id, composted)
     await produce(replay_bootstrap, "ledger.entry-recorded.v1", [(fact.to_json(), "e", None)])
 
