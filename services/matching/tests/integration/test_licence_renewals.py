@@ -23,12 +23,20 @@ WINDOW = (date(2026, 12, 10), date(2027, 1, 20))
 async def seed(
     catalog: Catalog,
     consumer: EventConsumer,
-    renewal_from: date = date(2027, 1, 1),
+    renewal_from: date | None = date(2027, 1, 1),
     renewal_codes: Sequence[str] = ("SW01",),
 ) -> None:
     """A steel works' slag offer and a cement plant's demand over the new year; the cement
-    plant's licence runs to 31 December 2026, its renewal from `renewal_from`."""
+    plant's licence runs to 31 December 2026, its renewal from `renewal_from` (None: not
+    registered yet)."""
     start, end = WINDOW
+    renewal = catalog.licence(
+        "lic-2027",
+        "cement",
+        renewal_codes,
+        valid_from=renewal_from or date(2027, 1, 1),
+        valid_until=date(2027, 12, 31),
+    )
     await catalog.feed(
         consumer,
         catalog.enterprise("steel", "Wuhan Steel"),
@@ -36,13 +44,7 @@ async def seed(
         catalog.site("steel-site", "steel", QINGSHAN_STEEL, "青山区"),
         catalog.site("cement-site", "cement", JIANGXIA_CEMENT, "江夏区"),
         catalog.licence("lic-2026", "cement", ["SW01"], valid_until=date(2026, 12, 31)),
-        catalog.licence(
-            "lic-2027",
-            "cement",
-            renewal_codes,
-            valid_from=renewal_from,
-            valid_until=date(2027, 12, 31),
-        ),
+        *([renewal] if renewal_from is not None else []),
         catalog.demand(
             "cement-demand",
             "cement",
@@ -165,31 +167,8 @@ async def test_no_match_is_made_while_a_demand_waits_for_its_renewal(
     its term, waiting for the renewal (decision 034): matching reads the licences itself,
     so nothing is proposed under the demand for days no licence covers, until the renewal
     is registered."""
-    start, end = WINDOW
-    await catalog.feed(
-        consumer,
-        catalog.enterprise("steel", "Wuhan Steel"),
-        catalog.enterprise("cement", "Jiangxia Cement", "江夏区"),
-        catalog.site("steel-site", "steel", QINGSHAN_STEEL, "青山区"),
-        catalog.site("cement-site", "cement", JIANGXIA_CEMENT, "江夏区"),
-        catalog.licence("lic-2026", "cement", ["SW01"], valid_until=date(2026, 12, 31)),
-        catalog.demand(
-            "cement-demand",
-            "cement",
-            "cement-site",
-            JIANGXIA_CEMENT,
-            available_from=start,
-            available_until=end,
-        ),
-        catalog.offer(
-            "slag-1",
-            "steel",
-            "steel-site",
-            QINGSHAN_STEEL,
-            available_from=start,
-            available_until=end,
-        ),
-    )
+    _, end = WINDOW
+    await seed(catalog, consumer, renewal_from=None)
     service.clock = lambda: datetime(2027, 1, 3, 1, tzinfo=UTC)  # the grace's third day
     await service.reoptimise()
     assert await live(service) == []
