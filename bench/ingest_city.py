@@ -28,11 +28,11 @@ from typing import Any, Final
 
 from bench.matching_bench import generate
 from wastex_catalog.domain.credit_code import make_credit_code
-from wastex_cli.dates import Dates
 from wastex_matching.domain import DemandSlot, LicenceView, OfferSlot, Window
 from wastex_matching.domain.candidates import build_candidate_edges
 from wastex_matching.settings import MatchingSettings
 from wastex_shared.auth import JwtConfig, Role, issue_token
+from wastex_shared.calendar import Dates
 from wastex_shared.envelope import utcnow
 from wastex_shared.testing.graphql_client import GraphQLClient
 

@@ -8,7 +8,6 @@ from datetime import date, datetime, time
 import pytest
 
 from wastex_catalog.domain.common import parse_window
-from wastex_cli.dates import Dates, first_of_month
 from wastex_cli.demo_city import DemoDates
 from wastex_ledger.domain.closing import DEFAULT_CLOSE, require_open
 from wastex_ledger.domain.periods import month_passed
@@ -43,14 +42,3 @@ def test_the_demo_citys_dates_are_valid_on_the_day_it_is_seeded(today: date) -> 
     # The ledger books a month that has begun, of a year whose books are open.
     period = month_passed(dates.report_period, datetime.combine(today, time(12), CHINA))
     require_open(period, today, DEFAULT_CLOSE)
-
-
-def test_dates_count_whole_months_from_the_first_of_next_month() -> None:
-    dates = Dates(date(2027, 12, 31))
-    assert dates.window(2) == ("2028-01-01", "2028-02-29")
-    assert dates.window(7) == ("2028-01-01", "2028-07-31")
-    assert (dates.month(), dates.month(-1), dates.month(1)) == ("2027-12", "2027-11", "2028-01")
-    assert dates.licence_validity(3) == ("2027-01-01", "2029-12-31")
-    assert (dates.days(1), dates.days(-365)) == ("2028-01-01", "2026-12-31")
-    assert first_of_month(date(2027, 1, 15), -1) == date(2026, 12, 1)
-    assert first_of_month(date(2027, 1, 15), -13) == date(2025, 12, 1)

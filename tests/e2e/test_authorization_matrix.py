@@ -41,7 +41,6 @@ from graphql import build_schema
 from websockets.asyncio.client import ClientConnection, connect
 
 from wastex_catalog.domain.credit_code import make_credit_code
-from wastex_cli.dates import Dates
 from wastex_cli.mutations import (
     ACCEPT_MATCH,
     ADD_SITE,
@@ -53,6 +52,7 @@ from wastex_cli.mutations import (
 from wastex_cli.mutations import report as report_mutation
 from wastex_cli.stack import REPO, Stack
 from wastex_shared.auth import JwtConfig, Role, issue_token
+from wastex_shared.calendar import Dates
 from wastex_shared.settings import ServiceSettings
 from wastex_shared.testing.graphql_client import eventually
 

@@ -25,9 +25,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
 from wastex_catalog.domain.credit_code import make_credit_code
-from wastex_cli.dates import Dates
 from wastex_cli.stack import SERVICES, Stack
 from wastex_shared.auth import Role, issue_token
+from wastex_shared.calendar import Dates
 from wastex_shared.graphql.extensions import MAX_COST
 from wastex_shared.settings import ServiceSettings
 

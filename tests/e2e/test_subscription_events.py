@@ -25,7 +25,6 @@ from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
 from wastex_catalog.domain.credit_code import make_credit_code
-from wastex_cli.dates import Dates
 from wastex_cli.mutations import (
     ADD_SITE,
     POST_DEMAND,
@@ -35,6 +34,7 @@ from wastex_cli.mutations import (
 )
 from wastex_cli.stack import Stack
 from wastex_shared.auth import Role, issue_token
+from wastex_shared.calendar import Dates
 from wastex_shared.settings import ServiceSettings
 from wastex_shared.testing.graphql_client import GraphQLClient
 

@@ -23,7 +23,6 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from wastex_catalog.domain.credit_code import make_credit_code
-from wastex_cli.dates import Dates
 from wastex_cli.mutations import (
     ACCEPT_MATCH,
     ADD_SITE,
@@ -35,6 +34,7 @@ from wastex_cli.mutations import (
 )
 from wastex_cli.stack import Stack
 from wastex_shared.auth import Role, issue_token
+from wastex_shared.calendar import Dates
 from wastex_shared.envelope import utcnow
 from wastex_shared.messaging.topic_reader import read_topic
 from wastex_shared.settings import ServiceSettings

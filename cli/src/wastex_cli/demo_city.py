@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from wastex_cli.dates import Dates
+from wastex_shared.calendar import Dates
 
 
 @dataclass(frozen=True)
