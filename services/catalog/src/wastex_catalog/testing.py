@@ -2,6 +2,10 @@
 client with the catalog's mutations as one-liners, and a small world to test against.
 
 Used by the catalog's integration tests (and usable by anyone driving the subgraph in-process).
+
+The catalog judges dates on its clock (China's today): it refuses a window already over and
+matching uses only a licence valid today. The window and licence validity here are counted
+from today (`DATES`, taken once at import), so the helpers work whichever day they run.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -21,6 +26,7 @@ from wastex_catalog.domain.credit_code import make_credit_code
 from wastex_catalog.main import build_app
 from wastex_catalog.settings import CatalogSettings
 from wastex_shared.auth import JwtConfig, Role, issue_token
+from wastex_shared.calendar import Dates
 from wastex_shared.codes.district_file import load_districts
 from wastex_shared.envelope import Envelope
 from wastex_shared.storage import UnitOfWorkFactory
@@ -29,7 +35,15 @@ JWT = JwtConfig()
 #: The packaged register (Wuhan's), for tests that build the use cases themselves.
 DISTRICTS = load_districts()
 
-WINDOW = {"availableFrom": "2026-12-01", "availableUntil": "2027-06-30"}
+#: Today in China, when the tests began: what the dates below are counted from.
+DATES = Dates.now()
+#: The listings' window: from the first of next month for seven months (still to come).
+WINDOW = dict(zip(("availableFrom", "availableUntil"), DATES.window(7), strict=True))
+#: The window's last day, and the first after it (when the sweep expires its listings).
+WINDOW_LAST_DAY = date.fromisoformat(WINDOW["availableUntil"])
+WINDOW_OVER = WINDOW_LAST_DAY + timedelta(days=1)
+#: A licence's validity: from 1 January of this year for three years (covers `WINDOW`).
+VALID_FROM, VALID_UNTIL = DATES.licence_validity(3)
 
 REGISTER_ENTERPRISE = """
 mutation($input: RegisterEnterpriseInput!) {
@@ -234,8 +248,8 @@ class Api:
         self,
         enterprise_id: str,
         codes: list[str],
-        valid_from: str = "2026-01-01",
-        valid_until: str = "2028-12-31",
+        valid_from: str = VALID_FROM,
+        valid_until: str = VALID_UNTIL,
         licence_type: str | None = None,
     ) -> str:
         licence: dict[str, Any] = {

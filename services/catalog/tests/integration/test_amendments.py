@@ -17,9 +17,11 @@ from wastex_catalog.testing import (
     ADMIN,
     AMEND_DEMAND,
     AMEND_OFFER,
+    DATES,
     DISTRICTS,
     OFFER,
     REVOKE_LICENCE,
+    WINDOW,
     WITHDRAW_OFFER,
     Api,
     World,
@@ -28,6 +30,7 @@ from wastex_catalog.testing import (
     outbox_events,
     running_catalog,
 )
+from wastex_shared.calendar import first_of_month
 from wastex_shared.envelope import Envelope
 from wastex_shared.errors import DomainError
 from wastex_shared.events import spec_for
@@ -53,11 +56,12 @@ async def test_the_owner_amends_an_offer_and_the_whole_offer_is_published(
     api: Api, world: World, uow_factory: UnitOfWorkFactory
 ) -> None:
     steel = api.tenant(world.steel)
+    shorter = DATES.window(4)[1]  # WINDOW is seven months long
     payload = await steel.mutate(
         AMEND_OFFER,
         "amendOffer",
         id=world.offer,
-        input={"quantityTonnes": "90", "availableUntil": "2027-03-31", "moisturePercent": "8"},
+        input={"quantityTonnes": "90", "availableUntil": shorter, "moisturePercent": "8"},
     )
     offer = payload["offer"]
     assert (offer["quantityTonnes"], offer["remainingTonnes"], offer["status"]) == (
@@ -65,7 +69,7 @@ async def test_the_owner_amends_an_offer_and_the_whole_offer_is_published(
         "90.000",
         "OPEN",
     )
-    assert (offer["availableFrom"], offer["availableUntil"]) == ("2026-12-01", "2027-03-31")
+    assert (offer["availableFrom"], offer["availableUntil"]) == (WINDOW["availableFrom"], shorter)
     assert offer["description"] == "BOF steel slag, <10 mm"  # not given: as posted
     read = (await steel.data(OFFER, id=world.offer))["offer"]
     assert read["quantityTonnes"] == "90.000"
@@ -143,21 +147,23 @@ async def test_a_demand_amended_checks_a_new_window_against_its_licences(
     api: Api, world: World, uow_factory: UnitOfWorkFactory
 ) -> None:
     cement = api.tenant(world.cement)
-    # The licence runs to the end of 2027 (`Api.register_licence`); revoked from June on.
+    # The licence covers WINDOW (`Api.register_licence`); revoked from its last month on.
+    last_licensed = DATES.window(6)[1]
+    revoked_from = first_of_month(DATES.today, 7).isoformat()
     await api.as_(ADMIN).mutate(
         REVOKE_LICENCE,
         "revokeLicence",
         id=world.licence,
         reason="kiln line closed",
-        effectiveFrom="2027-06-01",
+        effectiveFrom=revoked_from,
     )
     radius = {"maxDistanceKm": "40"}
     cut = (await cement.mutate(AMEND_DEMAND, "amendDemand", id=world.demand, input=radius))[
         "demand"
     ]
-    assert (cut["maxDistanceKm"], cut["licensedUntil"]) == ("40", "2027-05-31")
+    assert (cut["maxDistanceKm"], cut["licensedUntil"]) == ("40", last_licensed)
     beyond = await cement.user_errors(
-        AMEND_DEMAND, "amendDemand", id=world.demand, input={"availableFrom": "2027-06-01"}
+        AMEND_DEMAND, "amendDemand", id=world.demand, input={"availableFrom": revoked_from}
     )
     assert (beyond[0]["code"], beyond[0]["field"]) == ("LICENCE_REVOKED", "availableFrom")
     inside = (
@@ -165,11 +171,11 @@ async def test_a_demand_amended_checks_a_new_window_against_its_licences(
             AMEND_DEMAND,
             "amendDemand",
             id=world.demand,
-            input={"availableUntil": "2027-05-31", "quantityTonnes": "450"},
+            input={"availableUntil": last_licensed, "quantityTonnes": "450"},
         )
     )["demand"]
     assert (inside["availableUntil"], inside["licensedUntil"], inside["quantityTonnes"]) == (
-        "2027-05-31",
+        last_licensed,
         None,
         "450.000",
     )

@@ -15,6 +15,7 @@ from wastex_catalog.testing import (
     ADD_SITE,
     ADMIN,
     AMEND_LICENCE,
+    DATES,
     DEMAND,
     OFFER,
     POST_DEMAND,
@@ -22,6 +23,7 @@ from wastex_catalog.testing import (
     REGISTER_ENTERPRISE,
     REGISTER_LICENCE,
     REVOKE_LICENCE,
+    VALID_FROM,
     WINDOW,
     WITHDRAW_DEMAND,
     WITHDRAW_OFFER,
@@ -405,17 +407,19 @@ async def test_a_demand_outlasting_its_licence_is_posted_and_one_starting_past_i
     world = await build_world(api)
     recycler = await api.register_enterprise("Caidian Recycling", "RECYCLER", "蔡甸区")
     site = await api.add_site(recycler, "蔡甸区", "30.5800", "114.0300")
-    await api.register_licence(recycler, ["SW02"], "2026-01-01", "2027-01-31")
+    licensed_until = DATES.window(2)[1]  # the second of WINDOW's seven months
+    await api.register_licence(recycler, ["SW02"], VALID_FROM, licensed_until)
     caidian = api.tenant(recycler)
     ask = {"siteId": site, "wasteCodes": ["SW02"], "quantityTonnes": "10", "maxDistanceKm": "50"}
     posted = (await caidian.mutate(POST_DEMAND, "postDemand", input={**ask, **WINDOW}))["demand"]
     assert posted["status"] == "OPEN"
     found = (await caidian.data(DEMAND_LICENSING, id=posted["id"]))["demand"]
-    assert found == {"status": "OPEN", "licensedUntil": "2027-01-31"}
-    late = {"availableFrom": "2027-02-01", "availableUntil": "2027-06-30"}
+    assert found == {"status": "OPEN", "licensedUntil": licensed_until}
+    after = (date.fromisoformat(licensed_until) + timedelta(days=1)).isoformat()
+    late = {"availableFrom": after, "availableUntil": WINDOW["availableUntil"]}
     errors = await caidian.user_errors(POST_DEMAND, "postDemand", input={**ask, **late})
     assert [(e["code"], e["field"]) for e in errors] == [("LICENCE_EXPIRED", "wasteCodes")]
-    assert errors[0]["message"].startswith("no licence covers SW02 on 2027-02-01")
+    assert errors[0]["message"].startswith(f"no licence covers SW02 on {after}")
     assert world.demand  # the licensed cement plant's demand was accepted meanwhile
 
 
@@ -661,25 +665,28 @@ async def test_a_revocation_to_come_ends_a_demand_on_its_day_unless_a_successor_
         found = (await cement.data(DEMAND_LICENSING, id=world.demand))["demand"]
         return found["status"], found["licensedUntil"]
 
+    # Revoked from the 15th of the window's first month: licensed until the 14th.
+    fifteenth = date.fromisoformat(WINDOW["availableFrom"]) + timedelta(days=14)
+    revoked, last = fifteenth.isoformat(), (fifteenth - timedelta(days=1)).isoformat()
     await admin.mutate(
-        REVOKE_LICENCE, "revokeLicence", id=world.licence, reason="r", effectiveFrom="2027-01-15"
+        REVOKE_LICENCE, "revokeLicence", id=world.licence, reason="r", effectiveFrom=revoked
     )
-    assert await licensing() == ("OPEN", "2027-01-14")
+    assert await licensing() == ("OPEN", last)
     # Another enterprise sees the demand on the market, not its holder's licensing.
     public = (await api.tenant(world.steel).data(DEMAND_LICENSING, id=world.demand))["demand"]
     assert public == {"status": "OPEN", "licensedUntil": None}
-    successor = await api.register_licence(world.cement, ["SW01"], "2027-01-15", "2029-12-31")
+    successor = await api.register_licence(world.cement, ["SW01"], revoked)
     assert await licensing() == ("OPEN", None)  # the renewal covers the rest of its window
     await admin.mutate(
-        REVOKE_LICENCE, "revokeLicence", id=successor, reason="r", effectiveFrom="2027-01-15"
+        REVOKE_LICENCE, "revokeLicence", id=successor, reason="r", effectiveFrom=revoked
     )
-    assert await licensing() == ("OPEN", "2027-01-14")
+    assert await licensing() == ("OPEN", last)
 
     async with uow_factory() as uow:
-        assert await expire_due(uow, date(2027, 1, 14)) == 0  # its last licensed day counts
-        assert await expire_due(uow, date(2027, 1, 15)) == 1
+        assert await expire_due(uow, fifteenth - timedelta(days=1)) == 0  # its last day counts
+        assert await expire_due(uow, fifteenth) == 1
         await uow.commit()
-    assert await licensing() == ("EXPIRED", "2027-01-14")
+    assert await licensing() == ("EXPIRED", last)
     updates = [
         envelope.data["reason"]
         for topic, key, envelope in await outbox_events(uow_factory)
@@ -699,8 +706,9 @@ query($filter: LicenceRegisterFilter) {
 async def test_the_licence_register_lists_what_each_role_may_see_with_its_filters(
     api: Api,
 ) -> None:
-    world = await build_world(api)  # the cement plant (江夏区) holds a licence to 2028
-    steel_licence = await api.register_licence(world.steel, ["SW03"], "2026-01-01", "2026-12-31")
+    world = await build_world(api)  # the cement plant (江夏区) holds one for three years
+    this_year = DATES.today.year
+    steel_licence = await api.register_licence(world.steel, ["SW03"], *DATES.licence_validity(1))
     admin = api.as_(ADMIN)
 
     async def ids(reader: Api, **wanted: Any) -> set[str]:
@@ -721,18 +729,24 @@ async def test_the_licence_register_lists_what_each_role_may_see_with_its_filter
     assert await admin.error_code(REGISTER, filter={"wasteCode": "SW0"}) == "UNKNOWN_WASTE_CODE"
     assert await admin.error_code(REGISTER, filter={"wasteCode": "%"}) == "UNKNOWN_WASTE_CODE"
     assert await ids(admin, enterpriseId=world.cement) == {world.licence}
-    assert await ids(admin, expiringBy="2026-12-31") == {steel_licence}
-    assert await ids(admin, validOn="2027-06-01") == {world.licence}
+    assert await ids(admin, expiringBy=f"{this_year}-12-31") == {steel_licence}
+    assert await ids(admin, validOn=f"{this_year + 1}-06-01") == {world.licence}
     # A revocation to come: its last valid day is the day before, so it expires by then.
+    revoked = date(this_year + 1, 3, 1)
+    last, before = (revoked - timedelta(days=n) for n in (1, 2))
     await admin.mutate(
-        REVOKE_LICENCE, "revokeLicence", id=world.licence, reason="r", effectiveFrom="2027-03-01"
+        REVOKE_LICENCE,
+        "revokeLicence",
+        id=world.licence,
+        reason="r",
+        effectiveFrom=revoked.isoformat(),
     )
     assert await ids(admin, revoked=True) == {world.licence}
     assert await ids(admin, revoked=False) == {steel_licence}
-    assert await ids(admin, expiringBy="2027-02-28") == both
-    assert await ids(admin, expiringBy="2027-02-27") == {steel_licence}
-    assert await ids(admin, validOn="2027-02-28") == {world.licence}
-    assert await ids(admin, validOn="2027-03-01") == set()
+    assert await ids(admin, expiringBy=last.isoformat()) == both
+    assert await ids(admin, expiringBy=before.isoformat()) == {steel_licence}
+    assert await ids(admin, validOn=last.isoformat()) == {world.licence}
+    assert await ids(admin, validOn=revoked.isoformat()) == set()
     assert await ids(admin, expiringBy="9999-12-31") == both  # the calendar's last day
 
 
@@ -770,7 +784,7 @@ async def test_a_date_is_written_yyyy_mm_dd(api: Api) -> None:
         assert error["extensions"]["code"] == "BAD_USER_INPUT", refused
         assert "YYYY-MM-DD" in error["message"]
     posted = await steel.mutate(POST_OFFER, "postOffer", input=offer)
-    assert posted["offer"]["availableFrom"] == "2026-12-01"
+    assert posted["offer"]["availableFrom"] == WINDOW["availableFrom"]
 
 
 async def test_a_decimal_is_written_in_ascii_digits_without_groups(api: Api) -> None:

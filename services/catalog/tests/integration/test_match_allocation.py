@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,8 @@ from wastex_catalog.testing import (
     DEMAND,
     OFFER,
     REVOKE_LICENCE,
+    WINDOW_LAST_DAY,
+    WINDOW_OVER,
     WITHDRAW_DEMAND,
     WITHDRAW_OFFER,
     Api,
@@ -58,6 +60,9 @@ TYPES: dict[type[MatchFacts], str] = {
     MatchCancelled: "matching.match-cancelled",
     MatchShipped: "matching.match-shipped",
 }
+
+#: Midnight in China after the window's last day (16:00 UTC that day).
+WINDOW_ENDED = datetime.combine(WINDOW_LAST_DAY, time(16), UTC)
 
 
 def facts(
@@ -320,10 +325,10 @@ async def test_listings_past_their_window_expire_and_say_so(
     api: Api, world: World, uow_factory: UnitOfWorkFactory
 ) -> None:
     async with uow_factory() as uow:
-        assert await expire_due(uow, date(2027, 6, 30)) == 0  # the window's last day counts
+        assert await expire_due(uow, WINDOW_LAST_DAY) == 0  # the window's last day counts
         await uow.commit()
     async with uow_factory() as uow:
-        expired = await expire_due(uow, date(2027, 7, 1))
+        expired = await expire_due(uow, WINDOW_OVER)
         await uow.commit()
     assert expired == 2
     assert await tonnage(api, world) == ("EXPIRED", "120.500", "EXPIRED", "500.000")
@@ -334,7 +339,7 @@ async def test_listings_past_their_window_expire_and_say_so(
     ]
     assert reasons == ["EXPIRED", "EXPIRED"]
     async with uow_factory() as uow:
-        assert await expire_due(uow, date(2027, 7, 2)) == 0  # expired once only
+        assert await expire_due(uow, WINDOW_OVER + timedelta(days=1)) == 0  # expired once only
 
 
 # --- over the broker --------------------------------------------------------------------
@@ -406,7 +411,9 @@ async def test_a_fully_matched_offer_released_after_its_window_leaves_the_market
     before = len(await outbox_events(uow_factory))
     cancelled = facts(world, MatchCancelled, "m1", "120.5")
     # Judged on the event's day (China's), not the reading's: a replay gives the same.
-    late = envelope(cancelled).model_copy(update={"time": datetime(2027, 6, 30, 16, tzinfo=UTC)})
+    late = envelope(cancelled).model_copy(
+        update={"time": datetime.combine(WINDOW_LAST_DAY, time(16), UTC)}
+    )
     async with uow_factory() as uow:
         await lifecycle_handlers()[TYPES[MatchCancelled]](uow, late, cancelled)
         await uow.commit()
@@ -419,7 +426,7 @@ async def test_a_fully_matched_offer_released_after_its_window_leaves_the_market
     ]
     assert updates == [("EXPIRED", "EXPIRED"), ("EXPIRED", "EXPIRED")]
     async with uow_factory() as uow:
-        assert await expire_due(uow, date(2027, 7, 1)) == 0  # nothing left for the sweep
+        assert await expire_due(uow, WINDOW_OVER) == 0  # nothing left for the sweep
 
 
 @pytest.mark.parametrize("kind", ["offer", "demand"])
@@ -526,7 +533,9 @@ async def test_a_fully_matched_offer_shipped_light_after_its_window_leaves_the_m
     # As a cancellation after the window: not back OPEN for the sweep to expire later.
     await apply(uow_factory, facts(world, MatchConfirmed, "m1", "120.5"))
     shipped = facts(world, MatchShipped, "m1", "120.5", shipped_tonnes="100")
-    late = envelope(shipped).model_copy(update={"time": datetime(2027, 6, 30, 16, tzinfo=UTC)})
+    late = envelope(shipped).model_copy(
+        update={"time": datetime.combine(WINDOW_LAST_DAY, time(16), UTC)}
+    )
     async with uow_factory() as uow:
         await lifecycle_handlers()[TYPES[MatchShipped]](uow, late, shipped)
         await uow.commit()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,8 +19,10 @@ from wastex_catalog.settings import CatalogSettings
 from wastex_catalog.testing import (
     ADMIN,
     AMEND_LICENCE,
+    DATES,
     DEMAND,
     OFFER,
+    WINDOW_OVER,
     WITHDRAW_DEMAND,
     WITHDRAW_OFFER,
     Api,
@@ -228,7 +230,7 @@ async def test_replay_keeps_the_tonnes_held_on_listings_withdrawn_or_expired_sin
                 await asyncio.sleep(0.2)
         await api.tenant(world.steel).mutate(WITHDRAW_OFFER, "withdrawOffer", id=world.offer)
         async with uow_factory() as uow:  # the demand's window ends
-            await expire_due(uow, date(2027, 7, 1))
+            await expire_due(uow, WINDOW_OVER)
             await uow.commit()
         before = await matched(api, world)
         assert before == {
@@ -251,7 +253,10 @@ async def test_replay_keeps_a_demand_waiting_for_its_renewal(
     settings = CatalogSettings(
         database_url=database_url, kafka_bootstrap=kafka_bootstrap, data_dir=tmp_path
     )
-    waiting = ("PARTIALLY_MATCHED", "40.000", "2026-12-31", "2027-01-07")
+    # Its licence cut to the end of the window's first month: it waits seven days more.
+    licensed_until = date.fromisoformat(DATES.window(1)[1])
+    renewal_due = licensed_until + timedelta(days=7)
+    waiting = ("PARTIALLY_MATCHED", "40.000", licensed_until.isoformat(), renewal_due.isoformat())
     async with running_catalog(settings) as api:
         world = await build_world(api)
         await supplier_accepts_forty_tonnes(kafka_bootstrap, world)
@@ -262,7 +267,10 @@ async def test_replay_keeps_a_demand_waiting_for_its_renewal(
             AMEND_LICENCE,
             "amendLicence",
             id=world.licence,
-            input={"reason": "the certificate runs to 31 December", "validUntil": "2026-12-31"},
+            input={
+                "reason": "the certificate runs short",
+                "validUntil": licensed_until.isoformat(),
+            },
         )
         assert await licensing(api, world) == waiting
 
@@ -271,8 +279,8 @@ async def test_replay_keeps_a_demand_waiting_for_its_renewal(
     async with running_catalog(settings) as api:
         assert await licensing(api, world) == waiting
         async with uow_factory() as uow:
-            assert await expire_due(uow, date(2027, 1, 7)) == 0
-            assert await expire_due(uow, date(2027, 1, 8)) == 1
+            assert await expire_due(uow, renewal_due) == 0
+            assert await expire_due(uow, renewal_due + timedelta(days=1)) == 1
             await uow.commit()
 
 

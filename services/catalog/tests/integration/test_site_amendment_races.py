@@ -69,15 +69,13 @@ async def test_an_offer_expired_while_its_site_is_moved_is_not_republished_as_am
 ) -> None:
     """The expiry sweep reads no site and takes no register: it may expire an offer at the
     site between the amendment's read of the live listings and its lock of them."""
-    from datetime import date
-
     from wastex_catalog.expiry import expire_due
-    from wastex_catalog.testing import outbox_events
+    from wastex_catalog.testing import WINDOW_OVER, outbox_events
 
     world = await build_world(api)
     service = CatalogService(districts=DISTRICTS)
     async with uow_factory() as sweep:
-        assert await expire_due(sweep, date(2027, 7, 1)) == 2  # the offer and the demand
+        assert await expire_due(sweep, WINDOW_OVER) == 2  # the offer and the demand
         amending = asyncio.create_task(_move(uow_factory, service, world.steel_site))
         await asyncio.sleep(0.5)  # it read the offer as live, and waits for its lock
         await sweep.commit()
