@@ -23,7 +23,9 @@ from wastex_catalog.service import aggregate_id
 from wastex_catalog.settings import CatalogSettings
 from wastex_catalog.testing import (
     ADMIN,
+    DATES,
     OFFER,
+    WINDOW,
     Api,
     envelope_json,
     running_catalog,
@@ -49,16 +51,15 @@ query($enterpriseId: ID!) {
 OFFER_DATA = {
     "wasteCode": "SW01",
     "quantityTonnes": "12.250",
-    "availableFrom": "2026-12-01",
-    "availableUntil": "2027-01-31",
+    # From the first of next month for two months (the catalog refuses a window over).
+    **dict(zip(("availableFrom", "availableUntil"), DATES.window(2), strict=True)),
     "description": "BOF steel slag via MES",
 }
 DEMAND_DATA = {
     "wasteCodes": ["SW01", "SW02"],
     "quantityTonnes": "40.000",
     "maxDistanceKm": "60",
-    "availableFrom": "2026-12-01",
-    "availableUntil": "2027-06-30",
+    **WINDOW,
 }
 
 
