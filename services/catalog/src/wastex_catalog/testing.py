@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -287,6 +287,7 @@ class Api:
         site_id: str,
         codes: tuple[str, ...] = ("SW01",),
         tonnes: str = "500.000",
+        window: Mapping[str, str] = WINDOW,
     ) -> str:
         payload = await self.tenant(enterprise_id).mutate(
             POST_DEMAND,
@@ -296,7 +297,7 @@ class Api:
                 "wasteCodes": list(codes),
                 "quantityTonnes": tonnes,
                 "maxDistanceKm": "80",
-                **WINDOW,
+                **window,
             },
         )
         return str(payload["demand"]["id"])

@@ -56,6 +56,11 @@ async def api(uow_factory: UnitOfWorkFactory, clock: Clock) -> AsyncIterator[Api
         yield Api(http)
 
 
+#: This module's clock is fixed (29 November 2026), so are its dates: the package's `WINDOW`
+#: counts from the real today.
+DECEMBER_TO_JUNE = {"availableFrom": "2026-12-01", "availableUntil": "2027-06-30"}
+
+
 class Recycler:
     """A cement plant with a demand from 1 December to 30 June under one licence (its
     codes SW01, SW02, registered to 2028)."""
@@ -66,8 +71,10 @@ class Recycler:
     async def setup(self) -> Recycler:
         self.id = await self.api.register_enterprise("Jiangxia Cement", "FACTORY", "江夏区")
         site = await self.api.add_site(self.id, "江夏区", "30.3600", "114.3000")
-        self.licence = await self.api.register_licence(self.id, ["SW01", "SW02"])
-        self.demand = await self.api.post_demand(self.id, site)
+        self.licence = await self.api.register_licence(
+            self.id, ["SW01", "SW02"], "2026-01-01", "2028-12-31"
+        )
+        self.demand = await self.api.post_demand(self.id, site, window=DECEMBER_TO_JUNE)
         return self
 
     async def read(self) -> dict[str, Any]:
@@ -173,7 +180,7 @@ async def test_a_renewal_revoked_before_it_begins_gives_no_grace(
     site = await api.add_site(cement.id, "江夏区", "30.3600", "114.3000")
     await api.register_licence(cement.id, ["SW01"], "2026-01-01", "2026-12-31")
     renewal = await api.register_licence(cement.id, ["SW01"], "2027-01-01", "2027-12-31")
-    cement.demand = await api.post_demand(cement.id, site)
+    cement.demand = await api.post_demand(cement.id, site, window=DECEMBER_TO_JUNE)
     await api.as_(ADMIN).mutate(
         REVOKE_LICENCE, "revokeLicence", id=renewal, reason="吊销", effectiveFrom="2027-01-01"
     )
