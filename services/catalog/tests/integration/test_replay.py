@@ -223,11 +223,7 @@ async def test_replay_keeps_the_tonnes_held_on_listings_withdrawn_or_expired_sin
         database_url=database_url, kafka_bootstrap=kafka_bootstrap, data_dir=tmp_path
     )
     async with running_catalog(settings) as api:
-        world = await build_world(api)
-        await supplier_accepts_forty_tonnes(kafka_bootstrap, world)
-        async with asyncio.timeout(90):
-            while (await listing_state(api)).get(world.offer) != ("PARTIALLY_MATCHED", "80.500"):
-                await asyncio.sleep(0.2)
+        world = await forty_tonnes_held(api, kafka_bootstrap)
         await api.tenant(world.steel).mutate(WITHDRAW_OFFER, "withdrawOffer", id=world.offer)
         async with uow_factory() as uow:  # the demand's window ends
             await expire_due(uow, WINDOW_OVER)
@@ -258,11 +254,7 @@ async def test_replay_keeps_a_demand_waiting_for_its_renewal(
     renewal_due = licensed_until + timedelta(days=7)
     waiting = ("PARTIALLY_MATCHED", "40.000", licensed_until.isoformat(), renewal_due.isoformat())
     async with running_catalog(settings) as api:
-        world = await build_world(api)
-        await supplier_accepts_forty_tonnes(kafka_bootstrap, world)
-        async with asyncio.timeout(90):
-            while (await listing_state(api)).get(world.demand) != ("PARTIALLY_MATCHED", "460.000"):
-                await asyncio.sleep(0.2)
+        world = await forty_tonnes_held(api, kafka_bootstrap)
         await api.as_(ADMIN).mutate(
             AMEND_LICENCE,
             "amendLicence",
@@ -298,6 +290,17 @@ async def licensing(api: Api, world: World) -> tuple[str, str, str, str]:
     )
 
 
+async def forty_tonnes_held(api: Api, kafka_bootstrap: str) -> World:
+    """The world, its supplier's acceptance of 40 t sent and held on both listings (the
+    catalog holds them in one transaction)."""
+    world = await build_world(api)
+    await supplier_accepts_forty_tonnes(kafka_bootstrap, world)
+    async with asyncio.timeout(90):
+        while (await matched(api, world))[world.offer] != ("PARTIALLY_MATCHED", "40.000"):
+            await asyncio.sleep(0.2)
+    return world
+
+
 async def matched(api: Api, world: World) -> dict[str, tuple[str, str]]:
     admin = api.as_(ADMIN)
     offer = (await admin.data(MATCHED_OFFER, id=world.offer))["offer"]
@@ -323,11 +326,7 @@ async def test_a_replay_reading_no_match_event_keeps_the_allocations_it_would_wi
         database_url=database_url, kafka_bootstrap=kafka_bootstrap, data_dir=tmp_path
     )
     async with running_catalog(settings) as api:
-        world = await build_world(api)
-        await supplier_accepts_forty_tonnes(kafka_bootstrap, world)
-        async with asyncio.timeout(90):
-            while (await matched(api, world))[world.offer] != ("PARTIALLY_MATCHED", "40.000"):
-                await asyncio.sleep(0.2)
+        world = await forty_tonnes_held(api, kafka_bootstrap)
         before = await matched(api, world)
 
     elsewhere = settings.model_copy(update={"kafka_bootstrap": empty_broker})
@@ -348,11 +347,7 @@ async def test_a_replay_meeting_a_fact_of_a_newer_schema_version_replaces_nothin
         database_url=database_url, kafka_bootstrap=kafka_bootstrap, data_dir=tmp_path
     )
     async with running_catalog(settings) as api:
-        world = await build_world(api)
-        await supplier_accepts_forty_tonnes(kafka_bootstrap, world)
-        async with asyncio.timeout(90):
-            while (await matched(api, world))[world.offer] != ("PARTIALLY_MATCHED", "40.000"):
-                await asyncio.sleep(0.2)
+        world = await forty_tonnes_held(api, kafka_bootstrap)
         before = await matched(api, world)
     await supplier_accepts_forty_tonnes(kafka_bootstrap, world, schema_version=2)
 
