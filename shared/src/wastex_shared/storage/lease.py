@@ -28,6 +28,18 @@ def lease_key(name: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+def try_lock_file(path: Path) -> int | None:
+    """An exclusive `flock` on `path` (made if missing): the descriptor holding it until
+    closed, or None while another descriptor holds it (this process's own included)."""
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        return None
+    return descriptor
+
+
 def in_memory(engine: AsyncEngine) -> bool:
     """Whether `engine` is on an in-memory SQLite database (one process's own)."""
     database = engine.url.database
@@ -101,12 +113,8 @@ class Lease:
         if in_memory(self._engine):
             self._always = True
             return True
-        path = Path(f"{self._engine.url.database}.{self.name}.lease")
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(descriptor)
+        descriptor = try_lock_file(Path(f"{self._engine.url.database}.{self.name}.lease"))
+        if descriptor is None:
             return False
         self._descriptor = descriptor
         return True

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,7 +15,7 @@ from alembic.config import Config
 from sqlalchemy import Connection, MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from wastex_shared.storage.lease import in_memory, lease_key
+from wastex_shared.storage.lease import in_memory, lease_key, try_lock_file
 
 
 def alembic_config(script_location: Path, connection: Connection | None = None) -> Config:
@@ -56,14 +55,10 @@ async def _file_lock(engine: AsyncEngine) -> AsyncIterator[None]:
     if engine.dialect.name != "sqlite" or in_memory(engine):
         yield
         return
-    descriptor = os.open(f"{engine.url.database}.migrate.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    path = Path(f"{engine.url.database}.migrate.lock")
+    while (descriptor := try_lock_file(path)) is None:
+        await asyncio.sleep(0.05)
     try:
-        while True:
-            try:
-                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                await asyncio.sleep(0.05)
         yield
     finally:
         os.close(descriptor)  # frees the lock
