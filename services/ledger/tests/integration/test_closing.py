@@ -5,7 +5,7 @@ PostgreSQL; a receipt after the close is booked to its own month, as prior-year 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal as D  # noqa: N817
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -35,6 +35,7 @@ from .test_kafka import (
     waiting_for,
 )
 
+D = Decimal
 #: 23:59:59 on 31 March 2026 in China: the day 2025 closes on, still open.
 CLOSE_DAY = datetime(2026, 3, 31, 15, 59, 59, tzinfo=UTC)
 #: Midnight in China: 1 April 2026, 2025 closed.
