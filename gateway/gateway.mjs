@@ -162,6 +162,27 @@ const jsonBodiesOnly = {
     });
   },
 };
+/**
+ * A request a browser may send cross-site without a preflight (no content type, a form,
+ * text/plain: after `jsonBodiesOnly`, in practice a GET) must carry a header a page can add
+ * only after a preflight its origin passes: `authorization` (clients with a token send it
+ * anyway) or `x-graphql-yoga-csrf` (any value, for an anonymous GET). The runtime's own
+ * `csrfPrevention` does the same but answers without a code, which a client cannot act on.
+ */
+const CSRF_HEADERS = ['authorization', 'x-graphql-yoga-csrf'];
+const SIMPLE_BODIES = ['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'];
+const csrfHeaderRequired = {
+  onRequestParse({ request }) {
+    const type = request.headers.get('content-type')?.toLowerCase();
+    if (type && !SIMPLE_BODIES.some(simple => type.startsWith(simple))) return;
+    if (CSRF_HEADERS.some(name => request.headers.has(name))) return;
+    throw new GraphQLError(
+      `send an authorization or an x-graphql-yoga-csrf header (any value) with a ${request.method}: ` +
+        'a page on another site cannot, so its visitor cannot be made to send this request',
+      { extensions: { code: 'CSRF_HEADER_REQUIRED', http: { status: 403 } } },
+    );
+  },
+};
 const SUPERGRAPH = resolve(env.WASTEX_SUPERGRAPH || join(here, 'supergraph.graphql'));
 const POLL_MS = intEnv('WASTEX_GATEWAY_POLL_MS', 0);
 const LOG_LEVEL = env.WASTEX_GATEWAY_LOG_LEVEL || env.LOG_LEVEL || 'info';
@@ -335,12 +356,6 @@ const gateway = createGatewayRuntime({
   // x-request-id: taken from the client or generated, sent to every subgraph and returned.
   requestId: true,
   cors,
-  // A request whose content type a browser may send cross-site without a preflight (none, a
-  // form, text/plain: in practice a GET) needs one of these headers, which a page can add
-  // only after a preflight its origin passes. Clients with a token send `authorization`
-  // anyway; an anonymous GET sends `x-graphql-yoga-csrf` (any value). WebSocket subscriptions
-  // do not come this way; the GraphQL IDE's SSE subscriptions (GET) carry its headers.
-  csrfPrevention: { requestHeaders: ['authorization', 'x-graphql-yoga-csrf'] },
   maskedErrors: { isDev: false },
   logging: LOG_LEVEL,
   productName: 'wastex gateway',
@@ -354,6 +369,9 @@ const gateway = createGatewayRuntime({
   plugins: ({ log }) => [
     varyByOrigin,
     jsonBodiesOnly,
+    // WebSocket subscriptions do not come this way (their Origin is checked on upgrade); the
+    // GraphQL IDE's SSE subscriptions (GET) carry its headers.
+    csrfHeaderRequired,
     authorizationContextPlugin,
     maskedSubscriptionErrors(log),
     maxDepthPlugin({ n: LIMITS.depth, flattenFragments: true }),

@@ -223,6 +223,10 @@ async def test_a_get_query_needs_a_header_no_page_sends_unasked(
     """An `<img src>` or a link is a GET with no such header."""
     refused = await http.get(stack.graphql_url, params=QUERY, headers={"origin": STRANGER})
     assert refused.status_code == 403, refused.text
+    # Said as the gateway's other refusals are: a code a client can act on, and the remedy.
+    [error] = refused.json()["errors"]
+    assert error["extensions"]["code"] == "CSRF_HEADER_REQUIRED"
+    assert "x-graphql-yoga-csrf" in error["message"]
     for header in (BEARER, {"x-graphql-yoga-csrf": "1"}):
         answer = await http.get(stack.graphql_url, params=QUERY, headers=header)
         assert answer.status_code == 200, answer.text
