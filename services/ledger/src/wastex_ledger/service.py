@@ -841,6 +841,8 @@ class LedgerService:
     async def assess(self, enterprise_id: str, year: int) -> Assessment:
         """The zero-waste assessment of one enterprise for one calendar year."""
         first, last = year_range(year)
+        # A closed year's verdict is final: it reads manifests as at its close (decision 036).
+        as_at = closing.verdict_as_at(year, self.today(), self.config.year_closes_on)
         async with self._uow.reading() as uow:
             repo = Repository(uow.session)
             # The rate's rules judge general waste (formulas.md §1); every tonne generated,
@@ -852,11 +854,11 @@ class LedgerService:
                 year=year,
                 general=general,
                 every_class=general + await repo.sum_projection(hazardous, first, last),
-                open_discrepancies=await repo.open_discrepancies(enterprise_id, first, last),
+                open_discrepancies=await repo.open_discrepancies(enterprise_id, first, last, as_at),
                 by_code={v.rsplit("|", 1)[-1]: months for v, months in by_code.items()},
                 moving=await repo.hazardous_pipeline(enterprise_id, last),
                 in_transit=await repo.in_transit(enterprise_id, None),
-                weighing_gaps=await repo.weighing_gaps(enterprise_id, last),
+                weighing_gaps=await repo.weighing_gaps(enterprise_id, last, as_at),
                 carried=await carried_over(uow.session, enterprise_id, None),
             )
         return assess(enterprise_id, self.config.rules, facts_of(records))

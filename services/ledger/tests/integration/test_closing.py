@@ -13,6 +13,7 @@ import pytest
 from wastex_ledger.adapters.repository import Repository
 from wastex_ledger.domain.closing import DEFAULT_CLOSE, YearClose
 from wastex_ledger.domain.entries import EntryKind
+from wastex_ledger.domain.manifest import GapCause, ManifestStatus
 from wastex_ledger.domain.periods import Period
 from wastex_ledger.domain.scope import Scope
 from wastex_ledger.entrypoints.kafka import build_consumer
@@ -40,6 +41,8 @@ D = Decimal
 CLOSE_DAY = datetime(2026, 3, 31, 15, 59, 59, tzinfo=UTC)
 #: Midnight in China: 1 April 2026, 2025 closed.
 CLOSED = datetime(2026, 3, 31, 16, 0, 0, tzinfo=UTC)
+#: A day of 2026 after 2025 closed.
+AFTER = datetime(2026, 4, 2, 2, 0, tzinfo=UTC)
 G, IN_PLANT, STORED = EntryKind.GENERATED, EntryKind.UTILISED_IN_PLANT, EntryKind.STORED
 
 
@@ -363,3 +366,47 @@ async def test_opening_stock_due_in_a_closed_year_is_not_sent_there(ledger: Harn
     ledger.clock.fixed = CLOSE_DAY  # the day 2025 closes on, still open: sent there
     early = await refused("INVALID_PERIOD", opening("2026-01"))
     assert "declare it with a month of 2025 or earlier" in early.message
+
+
+def rule(assessment: Any, key: str) -> Any:
+    [found] = [r for r in assessment.results if r.key == key]
+    return found
+
+
+async def test_a_discrepancy_agreed_after_the_close_leaves_the_closed_verdict(
+    ledger: Harness,
+) -> None:
+    """A closed year's verdict reads its manifests as at its close: a discrepancy open then
+    (proposed, not agreed) stays open in it when its parties agree after the close, and its
+    gap stays unaccounted; an open year's verdict moves with its parties' word."""
+    steel, cement = await ledger.register("青山区"), await ledger.register("新洲区")
+    svc, moisture = ledger.service, GapCause.MOISTURE_CHANGE
+    ledger.clock.fixed = CLOSE_DAY
+    await report(ledger, steel, G, "100.000", "2025-12")
+    old_match = await ledger.confirm(steel, cement, "100.000")
+    new_match = await ledger.confirm(steel, cement, "100.000")
+    ledger.clock.fixed = CLOSE_DAY
+    old = await svc.dispatch(steel.enterprise_id, old_match, "100.000", period="2025-12")
+    await svc.receive(cement.enterprise_id, old.id, "95.000")  # 5 % off: a discrepancy
+    await svc.resolve_discrepancy(cement.enterprise_id, old.id, moisture, "dried on the road")
+    ledger.clock.fixed = AFTER
+    await report(ledger, steel, G, "100.000", "2026-04")
+    new = await svc.dispatch(steel.enterprise_id, new_match, "100.000", period="2026-04")
+    await svc.receive(cement.enterprise_id, new.id, "95.000")
+    await svc.resolve_discrepancy(cement.enterprise_id, new.id, moisture, "dried on the road")
+    parties = (steel.enterprise_id, cement.enterprise_id)
+    closed_year = [await svc.assess(party, 2025) for party in parties]
+    open_year = await svc.assess(steel.enterprise_id, 2026)
+    for verdict in (closed_year[0], open_year):
+        assert rule(verdict, "no-open-discrepancies").actual == "1"
+        assert rule(verdict, "generation-accounted").actual == "5.000"
+    assert rule(closed_year[1], "no-open-discrepancies").actual == "1"
+
+    for sent in (old, new):
+        agreed = await svc.resolve_discrepancy(steel.enterprise_id, sent.id, moisture, "agreed")
+        assert agreed.status is ManifestStatus.RESOLVED
+
+    assert [await svc.assess(party, 2025) for party in parties] == closed_year
+    moved = await svc.assess(steel.enterprise_id, 2026)
+    assert rule(moved, "no-open-discrepancies").passed
+    assert rule(moved, "generation-accounted").actual == "0.000"

@@ -12,6 +12,7 @@ from wastex_ledger.domain.closing import (
     closed,
     receipt_booking,
     require_open,
+    verdict_as_at,
 )
 from wastex_ledger.domain.periods import Period
 from wastex_shared.calendar import china_day
@@ -28,6 +29,14 @@ def test_the_close_day_itself_is_open_and_the_next_day_closed() -> None:
     assert closed(Period(2025, 1), date(2026, 4, 1), DEFAULT_CLOSE)
     assert not closed(Period(2026, 1), date(2026, 4, 1), DEFAULT_CLOSE)
     assert not closed(DEC_2025, date(2026, 4, 1), None)
+
+
+def test_a_closed_years_verdict_reads_manifests_as_at_the_midnight_its_close_day_ends() -> None:
+    # 16:00 UTC on 31 March is midnight in China: the instant 2025's books closed.
+    as_at = verdict_as_at(2025, date(2026, 4, 1), DEFAULT_CLOSE)
+    assert as_at == datetime(2026, 3, 31, 16, 0, tzinfo=UTC)
+    assert verdict_as_at(2025, date(2026, 3, 31), DEFAULT_CLOSE) is None  # open: as they stand
+    assert verdict_as_at(2025, date(2030, 1, 1), None) is None
 
 
 def test_the_day_is_chinas_at_midnight() -> None:

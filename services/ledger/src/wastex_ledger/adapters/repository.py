@@ -742,7 +742,12 @@ class Repository:
             result[month] = result.get(month, Figures()) + delta
         return result
 
-    async def open_discrepancies(self, enterprise_id: str, first: Period, last: Period) -> int:
+    async def open_discrepancies(
+        self, enterprise_id: str, first: Period, last: Period, as_at: datetime | None = None
+    ) -> int:
+        """Manifests of `enterprise_id` (either side) dispatched to `first`..`last` in
+        discrepancy: as they stand, or as at `as_at` (a closed year's close, decision 036),
+        when one its parties agreed on only since was still open."""
         found = await self.session.execute(
             select(func.count())
             .select_from(manifests)
@@ -751,7 +756,7 @@ class Repository:
                     manifests.c.supplier_enterprise_id == enterprise_id,
                     manifests.c.recycler_enterprise_id == enterprise_id,
                 ),
-                manifests.c.status == str(ManifestStatus.DISCREPANCY),
+                _in_discrepancy(as_at),
                 manifests.c.period >= str(first),
                 manifests.c.period <= str(last),
             )
@@ -804,12 +809,13 @@ class Repository:
         return moving
 
     async def weighing_gaps(
-        self, supplier_id: str, up_to: Period
+        self, supplier_id: str, up_to: Period, as_at: datetime | None = None
     ) -> dict[tuple[str, bool, Period], Decimal]:
         """Dispatched less credited tonnes (the supplier's `transferred_out` entry) of
         `supplier_id`'s shipments that lost nothing, booked up to `up_to`, by code,
         prior-stock flag and month: received within the tolerance, or resolved as a gap that
-        was part of the shipment (not a loss). A lighter load's gap is what it did not bring;
+        was part of the shipment (not a loss), agreed by `as_at` when given (a closed year's
+        close, decision 036). A lighter load's gap is what it did not bring;
         a heavier one has none (it is credited its dispatched weight, decision 020), or a
         negative one when it was booked whole before that, which takes the extra back out.
         A receipt of 0 t (a load lost whole) books no entry: credited nothing, its whole
@@ -832,7 +838,7 @@ class Repository:
                 or_(
                     manifests.c.status == str(ManifestStatus.RECEIVED),
                     and_(
-                        manifests.c.status == str(ManifestStatus.RESOLVED),
+                        _resolved(as_at),
                         manifests.c.gap_cause.in_([str(c) for c in GapCause if c.part_of_shipment]),
                     ),
                 ),
@@ -1050,6 +1056,26 @@ def _in_state(state: DiscrepancyState) -> ColumnElement[bool]:
     if state is DiscrepancyState.DISPUTED:
         return and_(unresolved, c.gap_disputed_at_us.is_not(None))
     return and_(unresolved, c.gap_cause.is_not(None), c.gap_disputed_at_us.is_(None))
+
+
+def _resolved(as_at: datetime | None) -> ColumnElement[bool]:
+    """A discrepancy its parties agreed on: by now, or by `as_at`."""
+    c = manifests.c
+    resolved = c.status == str(ManifestStatus.RESOLVED)
+    return resolved if as_at is None else and_(resolved, c.gap_agreed_at_us < micros(as_at))
+
+
+def _in_discrepancy(as_at: datetime | None) -> ColumnElement[bool]:
+    """A discrepancy its parties had not agreed on: now, or at `as_at` (one agreed on since
+    was still open then)."""
+    c = manifests.c
+    unresolved = c.status == str(ManifestStatus.DISCREPANCY)
+    if as_at is None:
+        return unresolved
+    agreed_since = and_(
+        c.status == str(ManifestStatus.RESOLVED), c.gap_agreed_at_us >= micros(as_at)
+    )
+    return or_(unresolved, agreed_since)
 
 
 def _resolution_values(resolution: Resolution | None) -> dict[str, Any]:

@@ -17,13 +17,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from wastex_ledger.domain import errors
 from wastex_ledger.domain.entries import Entry, EntryKind
 from wastex_ledger.domain.figures import Figures
 from wastex_ledger.domain.periods import Period
+from wastex_shared.calendar import CHINA
 from wastex_shared.errors import DomainError
 
 _MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})$")
@@ -73,6 +74,21 @@ def closed_on(year: int, today: date, closes_on: YearClose | None) -> date | Non
     if closes_on is None or not closed(Period.first_of(year), today, closes_on):
         return None
     return closes_on.of(year)
+
+
+def close_ends(year: int, closes_on: YearClose) -> datetime:
+    """The instant `year`'s books close: its close day ends (midnight in China)."""
+    return datetime.combine(closes_on.of(year) + timedelta(days=1), time(), CHINA)
+
+
+def verdict_as_at(year: int, today: date, closes_on: YearClose | None) -> datetime | None:
+    """The instant a zero-waste verdict of `year` reads manifests as at: its close, once it
+    has closed (the verdict is final); None while open (as they stand, provisional). What
+    the parties agree or receive after the close is a fact of the year it happens in."""
+    if closed_on(year, today, closes_on) is None:
+        return None
+    assert closes_on is not None
+    return close_ends(year, closes_on)
 
 
 def require_open(

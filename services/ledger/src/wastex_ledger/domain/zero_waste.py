@@ -20,6 +20,11 @@ Rules come from configuration (`wastex_ledger/zero_waste_rules.yaml` by default)
 - `disposal_share_at_most`: 处置率 (disposed ÷ generated, formulas §1, prior-stock disposal
   included) ≤ threshold (a project rule: a zero-waste plant utilises rather than disposes);
   no generation in the year passes (there is no share to judge).
+
+A closed year's verdict is final (decision 036): the service reads its manifests as at the
+year's close (`closing.verdict_as_at`), so a discrepancy agreed after it is still open in
+`no_open_discrepancies`, and its gap not shipped in `generation_accounted`. An open year's
+reads them as they stand.
 """
 
 from __future__ import annotations

@@ -453,9 +453,11 @@ class ZeroWasteAssessmentType:
 
     @strawberry.field(
         description=(
-            "Whether the year's books have closed (decision 036): its figures no longer move. "
-            "Its verdict still reads its manifests as they stand: a discrepancy its parties "
-            "agree on after the close counts as resolved."
+            "Whether the year's books have closed (decision 036): its figures and its verdict "
+            "no longer move. A closed year's verdict reads its manifests as they stood at the "
+            "close (the close day's midnight in China): a discrepancy its parties agree on "
+            "after it stays open in it. False while the year is open: the verdict is "
+            "provisional, read from the manifests as they stand."
         )
     )
     def final(self, info: Info) -> bool:
