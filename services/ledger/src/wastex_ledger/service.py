@@ -859,7 +859,7 @@ class LedgerService:
                 moving=await repo.hazardous_pipeline(enterprise_id, last),
                 in_transit=await repo.in_transit(enterprise_id, None),
                 weighing_gaps=await repo.weighing_gaps(enterprise_id, last, as_at),
-                carried=await carried_over(uow.session, enterprise_id, None),
+                carried=await carried_over(uow.session, enterprise_id, None, as_at),
             )
         return assess(enterprise_id, self.config.rules, facts_of(records))
 

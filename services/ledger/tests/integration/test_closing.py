@@ -305,12 +305,18 @@ def hazardous_stock(assessment: Any) -> str:
     return str(rule.actual)
 
 
+@pytest.mark.parametrize(
+    ("received", "left_in_2026"),
+    [("30.000", "0.000"), ("29.700", "0.000"), ("27.000", "3.000")],
+    ids=["whole", "within-tolerance", "discrepancy"],
+)
 async def test_a_receipt_after_the_close_of_prior_year_stock_leaves_the_closed_verdict(
-    ledger: Harness,
+    ledger: Harness, received: str, left_in_2026: str
 ) -> None:
-    """Old hazardous stock on the road at the close was moving at the close: its receipt,
-    booked to the month it came in, does not leave the closed year with that stock unmoved
-    (nor the year it came in with it twice)."""
+    """Old hazardous stock on the road at the close was moving at the close, at its
+    dispatched weight: its receipt, booked to the month it came in, does not leave the
+    closed year with that stock unmoved, whatever it weighed (nor the year it came in with
+    it twice). A gap the receipt finds is the open year's to account for."""
     plant, incinerator = await ledger.register("青山区"), await ledger.register("新洲区")
     svc = ledger.service
     ledger.clock.fixed = CLOSE_DAY
@@ -331,11 +337,18 @@ async def test_a_receipt_after_the_close_of_prior_year_stock_leaves_the_closed_v
     assert hazardous_stock(closed_year) == "0.000"  # moving at the close
 
     ledger.clock.fixed = datetime(2026, 4, 2, 2, 0, tzinfo=UTC)
-    await svc.receive(incinerator.enterprise_id, sent.id, "30.000")
+    await svc.receive(incinerator.enterprise_id, sent.id, received)
     after = await svc.assess(plant.enterprise_id, 2025)
     assert hazardous_stock(after) == "0.000"
     assert after == closed_year
-    assert hazardous_stock(await svc.assess(plant.enterprise_id, 2026)) == "0.000"
+    assert hazardous_stock(await svc.assess(plant.enterprise_id, 2026)) == left_in_2026
+    if left_in_2026 != "0.000":  # the open year moves with its parties' word
+        for party in (incinerator, plant):
+            await svc.resolve_discrepancy(
+                party.enterprise_id, sent.id, GapCause.MOISTURE_CHANGE, "dried on the road"
+            )
+        assert hazardous_stock(await svc.assess(plant.enterprise_id, 2026)) == "0.000"
+        assert await svc.assess(plant.enterprise_id, 2025) == closed_year
 
 
 async def test_opening_stock_due_in_a_closed_year_is_not_sent_there(ledger: Harness) -> None:
@@ -410,3 +423,34 @@ async def test_a_discrepancy_agreed_after_the_close_leaves_the_closed_verdict(
     moved = await svc.assess(steel.enterprise_id, 2026)
     assert rule(moved, "no-open-discrepancies").passed
     assert rule(moved, "generation-accounted").actual == "0.000"
+
+
+async def test_a_carried_receipt_found_a_discrepancy_leaves_the_closed_verdict(
+    ledger: Harness,
+) -> None:
+    """At its year's close a carried shipment was on the road at its dispatched weight: a
+    discrepancy its receipt finds after the close, and what its parties agree of it, are
+    facts of the year it came in, not of the closed year's verdict."""
+    steel, cement = await ledger.register("青山区"), await ledger.register("新洲区")
+    svc = ledger.service
+    ledger.clock.fixed = CLOSE_DAY
+    await report(ledger, steel, G, "150.000", "2025-12")
+    await report(ledger, steel, STORED, "50.000", "2025-12")
+    match_id = await ledger.confirm(steel, cement, "100.000")
+    ledger.clock.fixed = CLOSE_DAY
+    sent = await svc.dispatch(steel.enterprise_id, match_id, "100.000", period="2025-12")
+    ledger.clock.fixed = CLOSED
+    parties = (steel.enterprise_id, cement.enterprise_id)
+    closed_year = [await svc.assess(party, 2025) for party in parties]
+    assert rule(closed_year[0], "generation-accounted").actual == "0.000"
+    assert rule(closed_year[0], "no-open-discrepancies").passed
+
+    ledger.clock.fixed = AFTER
+    got = await svc.receive(cement.enterprise_id, sent.id, "90.000")  # 10 % short
+    assert got.status is ManifestStatus.DISCREPANCY
+    assert [await svc.assess(party, 2025) for party in parties] == closed_year
+    for party in (cement, steel):
+        await svc.resolve_discrepancy(
+            party.enterprise_id, sent.id, GapCause.LOSS_IN_TRANSIT, "spilt at a crossing"
+        )
+    assert [await svc.assess(party, 2025) for party in parties] == closed_year

@@ -747,7 +747,8 @@ class Repository:
     ) -> int:
         """Manifests of `enterprise_id` (either side) dispatched to `first`..`last` in
         discrepancy: as they stand, or as at `as_at` (a closed year's close, decision 036),
-        when one its parties agreed on only since was still open."""
+        when one its parties agreed on only since was still open, and one carried over it
+        and received since was on the road."""
         found = await self.session.execute(
             select(func.count())
             .select_from(manifests)
@@ -814,8 +815,9 @@ class Repository:
         """Dispatched less credited tonnes (the supplier's `transferred_out` entry) of
         `supplier_id`'s shipments that lost nothing, booked up to `up_to`, by code,
         prior-stock flag and month: received within the tolerance, or resolved as a gap that
-        was part of the shipment (not a loss), agreed by `as_at` when given (a closed year's
-        close, decision 036). A lighter load's gap is what it did not bring;
+        was part of the shipment (not a loss); by `as_at` when given (a closed year's close,
+        decision 036: one carried over it and received after was on the road, whole). A
+        lighter load's gap is what it did not bring;
         a heavier one has none (it is credited its dispatched weight, decision 020), or a
         negative one when it was booked whole before that, which takes the extra back out.
         A receipt of 0 t (a load lost whole) books no entry: credited nothing, its whole
@@ -836,7 +838,7 @@ class Repository:
             .where(
                 manifests.c.supplier_enterprise_id == supplier_id,
                 or_(
-                    manifests.c.status == str(ManifestStatus.RECEIVED),
+                    _within_tolerance(as_at),
                     and_(
                         _resolved(as_at),
                         manifests.c.gap_cause.in_([str(c) for c in GapCause if c.part_of_shipment]),
@@ -1058,6 +1060,20 @@ def _in_state(state: DiscrepancyState) -> ColumnElement[bool]:
     return and_(unresolved, c.gap_cause.is_not(None), c.gap_disputed_at_us.is_(None))
 
 
+def _received_by(as_at: datetime) -> ColumnElement[bool]:
+    """A receipt a year closing at `as_at` counts: one before then, or one booked to its month
+    of dispatch whenever it came (a close day changed since). One carried over the close
+    (`booked_period`, decision 036) after it was on the road then."""
+    c = manifests.c
+    return or_(c.received_at_us < micros(as_at), c.booked_period.is_(None))
+
+
+def _within_tolerance(as_at: datetime | None) -> ColumnElement[bool]:
+    """Received within the tolerance: by now, or by `as_at`."""
+    received = manifests.c.status == str(ManifestStatus.RECEIVED)
+    return received if as_at is None else and_(received, _received_by(as_at))
+
+
 def _resolved(as_at: datetime | None) -> ColumnElement[bool]:
     """A discrepancy its parties agreed on: by now, or by `as_at`."""
     c = manifests.c
@@ -1067,7 +1083,7 @@ def _resolved(as_at: datetime | None) -> ColumnElement[bool]:
 
 def _in_discrepancy(as_at: datetime | None) -> ColumnElement[bool]:
     """A discrepancy its parties had not agreed on: now, or at `as_at` (one agreed on since
-    was still open then)."""
+    was still open then; one received since was on the road)."""
     c = manifests.c
     unresolved = c.status == str(ManifestStatus.DISCREPANCY)
     if as_at is None:
@@ -1075,7 +1091,7 @@ def _in_discrepancy(as_at: datetime | None) -> ColumnElement[bool]:
     agreed_since = and_(
         c.status == str(ManifestStatus.RESOLVED), c.gap_agreed_at_us >= micros(as_at)
     )
-    return or_(unresolved, agreed_since)
+    return and_(or_(unresolved, agreed_since), _received_by(as_at))
 
 
 def _resolution_values(resolution: Resolution | None) -> dict[str, Any]:

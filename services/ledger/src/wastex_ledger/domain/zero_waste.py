@@ -23,8 +23,10 @@ Rules come from configuration (`wastex_ledger/zero_waste_rules.yaml` by default)
 
 A closed year's verdict is final (decision 036): the service reads its manifests as at the
 year's close (`closing.verdict_as_at`), so a discrepancy agreed after it is still open in
-`no_open_discrepancies`, and its gap not shipped in `generation_accounted`. An open year's
-reads them as they stand.
+`no_open_discrepancies`, and its gap not shipped in `generation_accounted`; a shipment
+carried over the close and received after it was on the road at its dispatched weight,
+whatever its receipt found (no discrepancy, no gap). An open year's reads them as they
+stand.
 """
 
 from __future__ import annotations
@@ -123,7 +125,9 @@ class Records:
     #: moisture), by (code, from prior-year stock, month), up to the year's end.
     weighing_gaps: Mapping[tuple[str, bool, Period], Decimal]
     #: Shipments received after the year they were dispatched to closed, booked then as
-    #: prior-year stock (decision 036): on the road at their year's close for good.
+    #: prior-year stock (decision 036): on the road at their year's close for good. At the
+    #: tonnes credited, or at their dispatched weight when read as at a close they were
+    #: received after (their gap, a discrepancy or not, is then no gap of `weighing_gaps`).
     carried: Carried = field(default_factory=dict)
 
 

@@ -456,8 +456,9 @@ class ZeroWasteAssessmentType:
             "Whether the year's books have closed (decision 036): its figures and its verdict "
             "no longer move. A closed year's verdict reads its manifests as they stood at the "
             "close (the close day's midnight in China): a discrepancy its parties agree on "
-            "after it stays open in it. False while the year is open: the verdict is "
-            "provisional, read from the manifests as they stand."
+            "after it stays open in it, and a shipment received after it was on the road at "
+            "its dispatched weight, whatever its receipt found. False while the year is open: "
+            "the verdict is provisional, read from the manifests as they stand."
         )
     )
     def final(self, info: Info) -> bool:
