@@ -430,7 +430,8 @@ async def test_a_carried_receipt_found_a_discrepancy_leaves_the_closed_verdict(
 ) -> None:
     """At its year's close a carried shipment was on the road at its dispatched weight: a
     discrepancy its receipt finds after the close, and what its parties agree of it, are
-    facts of the year it came in, not of the closed year's verdict."""
+    facts of the year it came in (open until agreed there), not of the closed year's
+    verdict."""
     steel, cement = await ledger.register("青山区"), await ledger.register("新洲区")
     svc = ledger.service
     ledger.clock.fixed = CLOSE_DAY
@@ -449,8 +450,13 @@ async def test_a_carried_receipt_found_a_discrepancy_leaves_the_closed_verdict(
     got = await svc.receive(cement.enterprise_id, sent.id, "90.000")  # 10 % short
     assert got.status is ManifestStatus.DISCREPANCY
     assert [await svc.assess(party, 2025) for party in parties] == closed_year
-    for party in (cement, steel):
+    # The year it came in, and its entries were booked to, has it open until agreed.
+    for party in parties:
+        assert rule(await svc.assess(party, 2026), "no-open-discrepancies").actual == "1"
+    for named_by in (cement, steel):
         await svc.resolve_discrepancy(
-            party.enterprise_id, sent.id, GapCause.LOSS_IN_TRANSIT, "spilt at a crossing"
+            named_by.enterprise_id, sent.id, GapCause.LOSS_IN_TRANSIT, "spilt at a crossing"
         )
     assert [await svc.assess(party, 2025) for party in parties] == closed_year
+    for party in parties:
+        assert rule(await svc.assess(party, 2026), "no-open-discrepancies").passed

@@ -745,10 +745,12 @@ class Repository:
     async def open_discrepancies(
         self, enterprise_id: str, first: Period, last: Period, as_at: datetime | None = None
     ) -> int:
-        """Manifests of `enterprise_id` (either side) dispatched to `first`..`last` in
+        """Manifests of `enterprise_id` (either side) booked to `first`..`last` in
         discrepancy: as they stand, or as at `as_at` (a closed year's close, decision 036),
         when one its parties agreed on only since was still open, and one carried over it
-        and received since was on the road."""
+        and received since was on the road. A carried one counts in the month its receipt
+        was booked to (`booked_period`): its own month's year had closed when it came."""
+        booked = func.coalesce(manifests.c.booked_period, manifests.c.period)
         found = await self.session.execute(
             select(func.count())
             .select_from(manifests)
@@ -758,8 +760,8 @@ class Repository:
                     manifests.c.recycler_enterprise_id == enterprise_id,
                 ),
                 _in_discrepancy(as_at),
-                manifests.c.period >= str(first),
-                manifests.c.period <= str(last),
+                booked >= str(first),
+                booked <= str(last),
             )
         )
         return int(found.scalar_one())

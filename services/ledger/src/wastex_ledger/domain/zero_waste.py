@@ -9,7 +9,8 @@ Rules come from configuration (`wastex_ledger/zero_waste_rules.yaml` by default)
   no figures (denominator 0) fails.
 - `in_plant_share_at_least`: 固废不出厂 share ≥ threshold (a project rule, not official).
 - `no_open_discrepancies`: no manifest of the enterprise (either side) booked in the year is
-  in `DISCREPANCY` (one its parties resolved, `RESOLVED`, is no longer open).
+  in `DISCREPANCY` (one its parties resolved, `RESOLVED`, is no longer open); one carried
+  over its year's close (decision 036) is booked in the year its receipt was booked to.
 - `no_unmatched_hazardous_stock`: hazardous (HW) stock at the end of the year, less what is
   in transit or on a manifest opened by then and awaiting dispatch, code by code (one
   code's manifests move none of another's stock), ≤ threshold (default 0 t).
