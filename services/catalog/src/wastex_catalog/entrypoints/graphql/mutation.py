@@ -13,6 +13,7 @@ from typing import TypeVar
 
 import strawberry
 
+from wastex_catalog import domain
 from wastex_catalog.entrypoints.graphql import policy
 from wastex_catalog.entrypoints.graphql.context import principal, services, transact
 from wastex_catalog.entrypoints.graphql.inputs import (
@@ -28,7 +29,8 @@ from wastex_catalog.entrypoints.graphql.inputs import (
     RegisterLicenceInput,
 )
 from wastex_catalog.entrypoints.graphql.types import Demand, Enterprise, Licence, Offer, Site
-from wastex_catalog.service import RevokeLicence
+from wastex_catalog.records import Stored
+from wastex_catalog.service import CatalogService, RevokeLicence
 from wastex_shared.auth import Principal
 from wastex_shared.errors import DomainError
 from wastex_shared.graphql.context import Info
@@ -54,6 +56,34 @@ def subject(caller: Principal | None) -> str | None:
     """Who acts, as a licence's or an enterprise's history names them: the token's
     subject."""
     return None if caller is None else caller.subject
+
+
+async def as_owner(
+    info: Info, work: Callable[[CatalogService, UnitOfWork, str], Awaitable[T]]
+) -> tuple[T | None, list[UserError]]:
+    """Run an offer's or a demand's use case for the enterprise the caller acts for, as the
+    listing's owner (refused for a caller acting for none)."""
+    caller = principal(info)
+    commands = services(info).commands
+    return await attempt(
+        info,
+        lambda: policy.acting_enterprise(caller),
+        lambda uow: work(commands, uow, policy.acting_enterprise(caller)),
+    )
+
+
+def offer_shown(info: Info, stored: Stored[domain.Offer] | None) -> Offer | None:
+    """The offer a mutation answers with, as much of it as the caller may see."""
+    if stored is None:
+        return None
+    return Offer.of(stored, policy.can_read_offer(principal(info), stored))
+
+
+def demand_shown(info: Info, stored: Stored[domain.Demand] | None) -> Demand | None:
+    """The demand a mutation answers with, as much of it as the caller may see."""
+    if stored is None:
+        return None
+    return Demand.of(stored, policy.can_read_demand(principal(info), stored))
 
 
 @strawberry.type
@@ -272,17 +302,11 @@ class Mutation:
 
     @strawberry.mutation(description="Offer waste lying at one of your sites.")
     async def post_offer(self, info: Info, input: PostOfferInput) -> PostOfferPayload:
-        caller = principal(info)
-        commands = services(info).commands
-        stored, errors = await attempt(
+        stored, errors = await as_owner(
             info,
-            lambda: policy.acting_enterprise(caller),
-            lambda uow: commands.post_offer(
-                uow, input.command(), owner=policy.acting_enterprise(caller)
-            ),
+            lambda commands, uow, owner: commands.post_offer(uow, input.command(), owner=owner),
         )
-        offer = Offer.of(stored, policy.can_read_offer(caller, stored)) if stored else None
-        return PostOfferPayload(offer=offer, user_errors=errors)
+        return PostOfferPayload(offer=offer_shown(info, stored), user_errors=errors)
 
     @strawberry.mutation(
         description="Take one of your offers off the market, a fully matched one too: matching "
@@ -290,15 +314,11 @@ class Mutation:
         "confirmed ones stay (call their shipments off with cancelShipment)."
     )
     async def withdraw_offer(self, info: Info, id: strawberry.ID) -> WithdrawOfferPayload:
-        caller = principal(info)
-        commands = services(info).commands
-        stored, errors = await attempt(
+        stored, errors = await as_owner(
             info,
-            lambda: policy.acting_enterprise(caller),
-            lambda uow: commands.withdraw_offer(uow, id, owner=policy.acting_enterprise(caller)),
+            lambda commands, uow, owner: commands.withdraw_offer(uow, id, owner=owner),
         )
-        offer = Offer.of(stored, policy.can_read_offer(caller, stored)) if stored else None
-        return WithdrawOfferPayload(offer=offer, user_errors=errors)
+        return WithdrawOfferPayload(offer=offer_shown(info, stored), user_errors=errors)
 
     @strawberry.mutation(
         description="Change the quantity, window or description of one of your offers without "
@@ -307,17 +327,13 @@ class Mutation:
     async def amend_offer(
         self, info: Info, id: strawberry.ID, input: AmendOfferInput
     ) -> AmendOfferPayload:
-        caller = principal(info)
-        commands = services(info).commands
-        stored, errors = await attempt(
+        stored, errors = await as_owner(
             info,
-            lambda: policy.acting_enterprise(caller),
-            lambda uow: commands.amend_offer(
-                uow, input.command(str(id)), owner=policy.acting_enterprise(caller)
+            lambda commands, uow, owner: commands.amend_offer(
+                uow, input.command(str(id)), owner=owner
             ),
         )
-        offer = Offer.of(stored, policy.can_read_offer(caller, stored)) if stored else None
-        return AmendOfferPayload(offer=offer, user_errors=errors)
+        return AmendOfferPayload(offer=offer_shown(info, stored), user_errors=errors)
 
     @strawberry.mutation(
         description="Ask for waste your licences cover, at one of your sites: they must cover "
@@ -327,17 +343,11 @@ class Mutation:
         "that ends a licence's term, waits for the renewal until awaitsRenewalUntil."
     )
     async def post_demand(self, info: Info, input: PostDemandInput) -> PostDemandPayload:
-        caller = principal(info)
-        commands = services(info).commands
-        stored, errors = await attempt(
+        stored, errors = await as_owner(
             info,
-            lambda: policy.acting_enterprise(caller),
-            lambda uow: commands.post_demand(
-                uow, input.command(), owner=policy.acting_enterprise(caller)
-            ),
+            lambda commands, uow, owner: commands.post_demand(uow, input.command(), owner=owner),
         )
-        demand = Demand.of(stored, policy.can_read_demand(caller, stored)) if stored else None
-        return PostDemandPayload(demand=demand, user_errors=errors)
+        return PostDemandPayload(demand=demand_shown(info, stored), user_errors=errors)
 
     @strawberry.mutation(
         description="Take one of your demands off the market, a fully matched one too: matching "
@@ -345,15 +355,11 @@ class Mutation:
         "confirmed ones stay (call their shipments off with cancelShipment)."
     )
     async def withdraw_demand(self, info: Info, id: strawberry.ID) -> WithdrawDemandPayload:
-        caller = principal(info)
-        commands = services(info).commands
-        stored, errors = await attempt(
+        stored, errors = await as_owner(
             info,
-            lambda: policy.acting_enterprise(caller),
-            lambda uow: commands.withdraw_demand(uow, id, owner=policy.acting_enterprise(caller)),
+            lambda commands, uow, owner: commands.withdraw_demand(uow, id, owner=owner),
         )
-        demand = Demand.of(stored, policy.can_read_demand(caller, stored)) if stored else None
-        return WithdrawDemandPayload(demand=demand, user_errors=errors)
+        return WithdrawDemandPayload(demand=demand_shown(info, stored), user_errors=errors)
 
     @strawberry.mutation(
         description="Change the quantity, radius or window of one of your demands without taking "
@@ -362,14 +368,10 @@ class Mutation:
     async def amend_demand(
         self, info: Info, id: strawberry.ID, input: AmendDemandInput
     ) -> AmendDemandPayload:
-        caller = principal(info)
-        commands = services(info).commands
-        stored, errors = await attempt(
+        stored, errors = await as_owner(
             info,
-            lambda: policy.acting_enterprise(caller),
-            lambda uow: commands.amend_demand(
-                uow, input.command(str(id)), owner=policy.acting_enterprise(caller)
+            lambda commands, uow, owner: commands.amend_demand(
+                uow, input.command(str(id)), owner=owner
             ),
         )
-        demand = Demand.of(stored, policy.can_read_demand(caller, stored)) if stored else None
-        return AmendDemandPayload(demand=demand, user_errors=errors)
+        return AmendDemandPayload(demand=demand_shown(info, stored), user_errors=errors)
