@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
+from typing import TypeVar
 
 import strawberry
 
-from wastex_ledger.domain.entries import EntryKind
+from wastex_ledger.domain.entries import Entry, EntryKind
 from wastex_ledger.domain.manifest import Manifest
 from wastex_ledger.domain.visibility import ManifestView
 from wastex_ledger.entrypoints.graphql import policy
@@ -36,24 +37,42 @@ from wastex_shared.graphql.context import Info
 from wastex_shared.graphql.errors import UserError
 from wastex_shared.storage.failures import retry_conflicts
 
+T = TypeVar("T")
 
-async def _report(info: Info, kind: EntryKind, data: LedgerReportInput) -> LedgerEntryPayload:
+
+async def _as_enterprise(
+    info: Info, command: Callable[[LedgerService, str], Awaitable[T]]
+) -> tuple[T | None, list[UserError]]:
+    """Run a command as the caller's enterprise (again should the database abort it for a
+    concurrent one): its result, or the user error that refused it."""
     try:
         actor = policy.acting_enterprise(info.context.principal)
-        entry = await retry_conflicts(
-            lambda: ledger(info).report(
-                actor,
-                kind,
-                site_id=str(data.site_id),
-                waste_code=data.waste_code,
-                tonnes=data.tonnes,
-                period=data.period,
-                from_prior_stock=data.from_prior_stock,
-            )
-        )
+        service = ledger(info)
+        return await retry_conflicts(lambda: command(service, actor)), []
     except DomainError as err:
-        return LedgerEntryPayload(entry=None, user_errors=[UserError.of(err)])
-    return LedgerEntryPayload(entry=LedgerEntryType.of(entry), user_errors=[])
+        return None, [UserError.of(err)]
+
+
+def _entry_payload(entry: Entry | None, errors: list[UserError]) -> LedgerEntryPayload:
+    return LedgerEntryPayload(
+        entry=None if entry is None else LedgerEntryType.of(entry), user_errors=errors
+    )
+
+
+async def _report(info: Info, kind: EntryKind, data: LedgerReportInput) -> LedgerEntryPayload:
+    entry, errors = await _as_enterprise(
+        info,
+        lambda service, actor: service.report(
+            actor,
+            kind,
+            site_id=str(data.site_id),
+            waste_code=data.waste_code,
+            tonnes=data.tonnes,
+            period=data.period,
+            from_prior_stock=data.from_prior_stock,
+        ),
+    )
+    return _entry_payload(entry, errors)
 
 
 @strawberry.type
@@ -147,14 +166,10 @@ class Mutation:
         description="Cancel one of the caller's entries with a reversing entry (never an update)."
     )
     async def reverse_entry(self, info: Info, id: strawberry.ID, reason: str) -> LedgerEntryPayload:
-        try:
-            actor = policy.acting_enterprise(info.context.principal)
-            entry = await retry_conflicts(
-                lambda: ledger(info).reverse_entry(actor, str(id), reason)
-            )
-        except DomainError as err:
-            return LedgerEntryPayload(entry=None, user_errors=[UserError.of(err)])
-        return LedgerEntryPayload(entry=LedgerEntryType.of(entry), user_errors=[])
+        entry, errors = await _as_enterprise(
+            info, lambda service, actor: service.reverse_entry(actor, str(id), reason)
+        )
+        return _entry_payload(entry, errors)
 
     @strawberry.mutation(
         description="Reverse one of the caller's entries and record it again with new tonnes."
@@ -162,13 +177,11 @@ class Mutation:
     async def correct_entry(
         self, info: Info, id: strawberry.ID, tonnes: Decimal, reason: str
     ) -> CorrectEntryPayload:
-        try:
-            actor = policy.acting_enterprise(info.context.principal)
-            result = await retry_conflicts(
-                lambda: ledger(info).correct_entry(actor, str(id), tonnes, reason)
-            )
-        except DomainError as err:
-            return CorrectEntryPayload(entry=None, reversal=None, user_errors=[UserError.of(err)])
+        result, errors = await _as_enterprise(
+            info, lambda service, actor: service.correct_entry(actor, str(id), tonnes, reason)
+        )
+        if result is None:
+            return CorrectEntryPayload(entry=None, reversal=None, user_errors=errors)
         return CorrectEntryPayload(
             entry=LedgerEntryType.of(result.replacement),
             reversal=LedgerEntryType.of(result.reversal),
@@ -239,13 +252,10 @@ async def _manifest_command(
     info: Info, command: Callable[[LedgerService, str], Awaitable[Manifest]]
 ) -> ManifestPayload:
     """Run a manifest command as the caller's enterprise; the manifest or the user error."""
-    try:
-        actor = policy.acting_enterprise(info.context.principal)
-        service = ledger(info)
-        manifest = await retry_conflicts(lambda: command(service, actor))
-        view = await service.manifest(manifest.id)
-    except DomainError as err:
-        return ManifestPayload(manifest=None, user_errors=[UserError.of(err)])
+    manifest, errors = await _as_enterprise(info, command)
+    if manifest is None:
+        return ManifestPayload(manifest=None, user_errors=errors)
+    view = await ledger(info).manifest(manifest.id)
     return ManifestPayload(
         manifest=ManifestType.of(view or ManifestView(manifest, None, None)), user_errors=[]
     )
