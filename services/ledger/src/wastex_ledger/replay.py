@@ -24,7 +24,9 @@ ledger reads, or an entry of a kind it does not know, stops the replay with noth
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -60,6 +62,7 @@ from wastex_shared.topics import (
     CATALOG_SITE_ADDED,
     CATALOG_SITE_AMENDED,
     LEDGER_ENTRY_RECORDED,
+    Topic,
 )
 
 
@@ -173,6 +176,42 @@ async def _entries_from_topic(bootstrap: str, report: ReplayReport) -> list[Entr
     return list(seen.values())
 
 
+F = TypeVar("F", bound=BaseModel)
+
+#: The catalog's topics each read model is upserted from, in the order they are read.
+ENTERPRISE_FACTS: tuple[tuple[Topic, type[EnterpriseFacts]], ...] = (
+    (CATALOG_ENTERPRISE_REGISTERED, EnterpriseRegistered),
+    (CATALOG_ENTERPRISE_AMENDED, EnterpriseAmended),
+)
+SITE_FACTS: tuple[tuple[Topic, type[SiteAdded]], ...] = (
+    (CATALOG_SITE_ADDED, SiteAdded),
+    (CATALOG_SITE_AMENDED, SiteAmended),
+)
+LICENCE_FACTS: tuple[tuple[Topic, type[LicenceFacts]], ...] = (
+    (CATALOG_LICENCE_REGISTERED, LicenceRegistered),
+    (CATALOG_LICENCE_AMENDED, LicenceAmended),
+)
+
+
+async def _catalog_facts(
+    bootstrap: str, report: ReplayReport, sources: Sequence[tuple[Topic, type[F]]]
+) -> AsyncIterator[tuple[Envelope, F]]:
+    """Every fact on `sources`' topics, one topic after the other from offset 0, with its
+    envelope: one that does not decode is counted undecodable, one newer than this ledger
+    reads is counted to refuse the replay (`ReplayReport.readable`); neither is yielded."""
+    for topic, model in sources:
+        async for record in read_topic(bootstrap, topic.name):
+            try:
+                event = Envelope.from_json(record.value)
+                if not report.readable(event.type, event.schema_version):
+                    continue
+                facts = model.model_validate(event.data)
+            except (ValidationError, ValueError, TypeError):
+                report.undecodable += 1
+                continue
+            yield event, facts
+
+
 async def rebuild(uow_factory: UnitOfWorkFactory, bootstrap: str) -> ReplayReport:
     report = ReplayReport()
     read_on = china_day(utcnow())
@@ -181,63 +220,31 @@ async def rebuild(uow_factory: UnitOfWorkFactory, bootstrap: str) -> ReplayRepor
     entries = await _entries_from_topic(bootstrap, report)
     async with uow_factory() as uow:
         repo = Repository(uow.session)
-        for enterprise_topic, enterprise_model in (
-            (CATALOG_ENTERPRISE_REGISTERED, EnterpriseRegistered),
-            (CATALOG_ENTERPRISE_AMENDED, EnterpriseAmended),
-        ):
-            async for record in read_topic(bootstrap, enterprise_topic.name):
-                try:
-                    event = Envelope.from_json(record.value)
-                    if not report.readable(event.type, event.schema_version):
-                        continue
-                    ent: EnterpriseFacts = enterprise_model.model_validate(event.data)
-                except (ValidationError, ValueError, TypeError):
-                    report.undecodable += 1
-                    continue
-                await repo.upsert_enterprise(
-                    ent.enterprise_id, ent.name, ent.industry, ent.district, ent.kind, ent.version
+        async for _, ent in _catalog_facts(bootstrap, report, ENTERPRISE_FACTS):
+            await repo.upsert_enterprise(
+                ent.enterprise_id, ent.name, ent.industry, ent.district, ent.kind, ent.version
+            )
+            report.enterprises += 1
+        async for _, site in _catalog_facts(bootstrap, report, SITE_FACTS):
+            facts = SiteFacts(site.site_id, site.enterprise_id, site.district, site.industry)
+            await repo.upsert_site(
+                facts,
+                site.name,
+                site.enterprise_district,
+                site.enterprise_version,
+                site.version,
+            )
+            report.sites += 1
+        async for event, licence in _catalog_facts(bootstrap, report, LICENCE_FACTS):
+            try:
+                # A revocation or a drop not read before counts its grace from today.
+                await repo.upsert_licence(
+                    licence_of(licence), licence.version, china_day(event.time), read_on
                 )
-                report.enterprises += 1
-        for site_topic, site_model in (
-            (CATALOG_SITE_ADDED, SiteAdded),
-            (CATALOG_SITE_AMENDED, SiteAmended),
-        ):
-            async for record in read_topic(bootstrap, site_topic.name):
-                try:
-                    event = Envelope.from_json(record.value)
-                    if not report.readable(event.type, event.schema_version):
-                        continue
-                    site = site_model.model_validate(event.data)
-                except (ValidationError, ValueError, TypeError):
-                    report.undecodable += 1
-                    continue
-                facts = SiteFacts(site.site_id, site.enterprise_id, site.district, site.industry)
-                await repo.upsert_site(
-                    facts,
-                    site.name,
-                    site.enterprise_district,
-                    site.enterprise_version,
-                    site.version,
-                )
-                report.sites += 1
-        for topic, model in (
-            (CATALOG_LICENCE_REGISTERED, LicenceRegistered),
-            (CATALOG_LICENCE_AMENDED, LicenceAmended),
-        ):
-            async for record in read_topic(bootstrap, topic.name):
-                try:
-                    event = Envelope.from_json(record.value)
-                    if not report.readable(event.type, event.schema_version):
-                        continue
-                    licence: LicenceFacts = model.model_validate(event.data)
-                    # A revocation or a drop not read before counts its grace from today.
-                    await repo.upsert_licence(
-                        licence_of(licence), licence.version, china_day(event.time), read_on
-                    )
-                except (ValidationError, ValueError, TypeError, DomainError):
-                    report.undecodable += 1
-                    continue
-                report.licences += 1
+            except (ValidationError, ValueError, TypeError, DomainError):
+                report.undecodable += 1
+                continue
+            report.licences += 1
         report.refuse_newer()  # before the commit: the read models stay as they were
         await uow.commit()
 
