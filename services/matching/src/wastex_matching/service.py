@@ -349,19 +349,13 @@ class MatchingService:
     async def on_offer_withdrawn(self, uow: UnitOfWork, _: Envelope, data: OfferWithdrawn) -> None:
         """Its owner took it off the market: the next round supersedes its proposals, and the
         sweep rejects the matches one side has accepted (`expire_due`)."""
-        await repo.set_listing_status(
-            uow.session, data.offer_id, "offer", data.status, data.remaining_tonnes, data.version
-        )
-        await self._market_changed(uow)
+        await self._status_changed(uow, data.offer_id, "offer", data)
         uow.after_commit(self.sweep_soon.set)
 
     async def on_offer_updated(self, uow: UnitOfWork, _: Envelope, data: OfferUpdated) -> None:
         # The remaining tonnage the catalog reports is what *our* accepted matches took;
         # matching counts those itself (FixedMatch), so only the status matters here.
-        await repo.set_listing_status(
-            uow.session, data.offer_id, "offer", data.status, data.remaining_tonnes, data.version
-        )
-        await self._market_changed(uow)
+        await self._status_changed(uow, data.offer_id, "offer", data)
 
     async def on_demand_posted(self, uow: UnitOfWork, _: Envelope, data: DemandPosted) -> None:
         await self._demand_terms(uow, data, None)
@@ -401,15 +395,23 @@ class MatchingService:
         self, uow: UnitOfWork, _: Envelope, data: DemandWithdrawn
     ) -> None:
         """As `on_offer_withdrawn`."""
-        await repo.set_listing_status(
-            uow.session, data.demand_id, "demand", data.status, data.remaining_tonnes, data.version
-        )
-        await self._market_changed(uow)
+        await self._status_changed(uow, data.demand_id, "demand", data)
         uow.after_commit(self.sweep_soon.set)
 
     async def on_demand_updated(self, uow: UnitOfWork, _: Envelope, data: DemandUpdated) -> None:
+        await self._status_changed(uow, data.demand_id, "demand", data)
+
+    async def _status_changed(
+        self,
+        uow: UnitOfWork,
+        listing_id: str,
+        kind: str,
+        data: OfferWithdrawn | OfferUpdated | DemandWithdrawn | DemandUpdated,
+    ) -> None:
+        """The listing's status, remaining tonnes and version as the catalog now has them;
+        the market re-plans."""
         await repo.set_listing_status(
-            uow.session, data.demand_id, "demand", data.status, data.remaining_tonnes, data.version
+            uow.session, listing_id, kind, data.status, data.remaining_tonnes, data.version
         )
         await self._market_changed(uow)
 
