@@ -51,6 +51,16 @@ def tonnes(value: Any) -> Decimal:
     return Decimal(value).quantize(Decimal("0.001"))
 
 
+def _trail(version: EnterpriseVersion | SiteVersion | LicenceVersion) -> dict[str, Any]:
+    """Why, when and by whom a version was made: the columns every version table has alike."""
+    return {"reason": version.reason, "changed_at": version.at, "changed_by": version.by}
+
+
+def _trail_of(row: Row) -> dict[str, Any]:
+    """A version row's `_trail`, as its record takes it."""
+    return {"reason": row["reason"], "at": as_utc(row["changed_at"]), "by": row["changed_by"]}
+
+
 def enterprise_of(row: Row) -> Stored[Enterprise]:
     return Stored(_enterprise(row, row["id"]), as_utc(row["created_at"]), int(row["version"]))
 
@@ -85,9 +95,7 @@ def enterprise_version_values(version: EnterpriseVersion) -> dict[str, Any]:
     return {
         "enterprise_id": enterprise.id,
         "version": enterprise.version,
-        "reason": version.reason,
-        "changed_at": version.at,
-        "changed_by": version.by,
+        **_trail(version),
         "name": enterprise.name,
         "industry": enterprise.industry,
         "district": enterprise.district,
@@ -98,9 +106,7 @@ def enterprise_version_of(row: Row) -> EnterpriseVersion:
     """A version row joined with its enterprise's credit code and kind (never amended)."""
     return EnterpriseVersion(
         enterprise=_enterprise(row, row["enterprise_id"]),
-        reason=row["reason"],
-        at=as_utc(row["changed_at"]),
-        by=row["changed_by"],
+        **_trail_of(row),
     )
 
 
@@ -138,9 +144,7 @@ def site_version_values(version: SiteVersion) -> dict[str, Any]:
     return {
         "site_id": site.id,
         "version": site.version,
-        "reason": version.reason,
-        "changed_at": version.at,
-        "changed_by": version.by,
+        **_trail(version),
         "name": site.name,
         "district": site.district,
         "latitude": site.latitude,
@@ -152,9 +156,7 @@ def site_version_of(row: Row) -> SiteVersion:
     """A version row joined with its site's enterprise (never amended)."""
     return SiteVersion(
         site=_site(row, row["site_id"]),
-        reason=row["reason"],
-        at=as_utc(row["changed_at"]),
-        by=row["changed_by"],
+        **_trail_of(row),
     )
 
 
@@ -222,9 +224,7 @@ def licence_version_values(version: LicenceVersion) -> dict[str, Any]:
         "licence_id": licence.id,
         "version": licence.version,
         "change": version.change.value,
-        "reason": version.reason,
-        "changed_at": version.at,
-        "changed_by": version.by,
+        **_trail(version),
         **_licence_terms(licence),
     }
 
@@ -243,9 +243,7 @@ def licence_version_of(row: Row) -> LicenceVersion:
             **_licence_terms_of(row),
         ),
         change=change,
-        reason=row["reason"],
-        at=as_utc(row["changed_at"]),
-        by=row["changed_by"],
+        **_trail_of(row),
     )
 
 
