@@ -214,6 +214,19 @@ def test_a_correction_is_a_new_entry_with_the_right_tonnes() -> None:
     assert reverse(original, reason="z" * 500).reason == "z" * 500
 
 
+@pytest.mark.parametrize("tonnes", ["12.5", "12.500", Decimal("12.5")])
+def test_a_correction_to_the_tonnes_the_entry_has_is_refused(tonnes: str | Decimal) -> None:
+    # Booked, it would put a reversal and an identical entry in the append-only ledger
+    # for good, and show regulators a correction that corrected nothing.
+    original = report(tonnes="12.500")
+    with pytest.raises(DomainError) as caught:
+        ledger.corrected(
+            original, entry_id="e-5", tonnes=tonnes, reason="re-weighed", cause_event_id="e"
+        )
+    assert (caught.value.code, caught.value.field) == ("NOTHING_TO_AMEND", "tonnes")
+    assert "12.500" in caught.value.message
+
+
 def test_periods() -> None:
     assert str(Period.parse("2026-03")) == "2026-03"
     assert Period.parse(" 2026-12 ") == Period(2026, 12)

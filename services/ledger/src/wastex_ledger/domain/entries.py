@@ -255,11 +255,21 @@ def reverse(
 def corrected(
     original: Entry, *, entry_id: str, tonnes: TonnesInput, reason: str, cause_event_id: str
 ) -> Entry:
-    """The replacement of `original` with the right tonnes (recorded after its reversal)."""
+    """The replacement of `original` with the right tonnes (recorded after its reversal).
+
+    Refused when the tonnes are the entry's own: the ledger keeps every row for good, and
+    a reversal with its identical replacement would be a correction of nothing."""
+    amount = parse_tonnes(tonnes)
+    if amount == original.tonnes:
+        raise DomainError(
+            errors.NOTHING_TO_AMEND,
+            f"entry {original.id} already books {amount} t: a correction gives other tonnes",
+            "tonnes",
+        )
     return replace(
         original,
         id=entry_id,
-        tonnes=parse_tonnes(tonnes),
+        tonnes=amount,
         cause_event_id=cause_event_id,
         reverses=None,
         reason=limited_text(reason, "reason") or None,

@@ -172,7 +172,10 @@ class Mutation:
         return _entry_payload(entry, errors)
 
     @strawberry.mutation(
-        description="Reverse one of the caller's entries and record it again with new tonnes."
+        description=(
+            "Reverse one of the caller's entries and record it again with new tonnes "
+            "(NOTHING_TO_AMEND, on tonnes, when they are the ones it books)."
+        )
     )
     async def correct_entry(
         self, info: Info, id: strawberry.ID, tonnes: Decimal, reason: str
