@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import decimal
 import logging
 import threading
 from collections.abc import AsyncGenerator
@@ -53,6 +54,10 @@ class Query:
     @strawberry.field
     def day(self, on: datetime.date) -> str:
         return on.isoformat()
+
+    @strawberry.field
+    def amount(self, value: decimal.Decimal) -> str:
+        return str(value)
 
     @strawberry.field
     def refused(self) -> str:
@@ -193,6 +198,31 @@ async def test_text_holding_nul_is_refused_before_any_resolver_runs() -> None:
     fine = await schema.execute('{ echo(text: "caf\\u00e9 \\\\u0000") }')
     assert fine.errors is None
     assert fine.data == {"echo": "café \\u0000"}
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [("abc", "abc"), ("", ""), (True, "True"), ([1], "[1]"), ("1_000", "1_000"), ("１２", "１２")],
+)
+async def test_a_decimal_that_is_not_one_is_told_so_in_words_a_client_reads(
+    value: object, written: str
+) -> None:
+    """Text Python's Decimal cannot read was answered with its exception's text,
+    `[<class 'decimal.ConversionSyntax'>]`; "1_000" with graphql-core's wrapping of the
+    scalar's own message ("but encountered error ''1_000' is not …'; found: …")."""
+    result = await schema.execute(
+        "query($v: Decimal!) { amount(value: $v) }", variable_values={"v": value}
+    )
+    assert result.errors is not None
+    assert result.errors[0].extensions == {"code": "BAD_USER_INPUT"}
+    assert result.errors[0].message == (
+        f"Variable '$v' has invalid value: Value cannot represent a Decimal: \"{written}\". "
+        'A number is written in ASCII digits, without digit groups, e.g. "120.500".'
+    )
+    fine = await schema.execute(
+        "query($v: Decimal!) { amount(value: $v) }", variable_values={"v": " 12.5 "}
+    )
+    assert fine.data == {"amount": "12.5"}
 
 
 async def test_a_variable_nested_hundreds_deep_is_bad_input_not_a_recursion_error() -> None:

@@ -22,11 +22,18 @@ from strawberry.types.scalar import ScalarDefinition, ScalarWrapper
 
 from wastex_shared.units import plain_day_text, plain_number_text
 
+_NOT_A_DECIMAL: Final = 'A number is written in ASCII digits, without digit groups, e.g. "120.500".'
 
-def parse_decimal(value: object) -> decimal.Decimal:
-    if isinstance(value, str) and not plain_number_text(value):
-        raise ValueError(f'{value!r} is not a decimal written in ASCII digits, e.g. "120.500"')
-    return decimal.Decimal(value if isinstance(value, str) else str(value))
+
+def parse_decimal(value: str) -> decimal.Decimal:
+    """The number `value` writes, or ValueError saying how one is written: Python's own
+    error (`[<class 'decimal.ConversionSyntax'>]`) is no answer to a client."""
+    if not plain_number_text(value):
+        raise ValueError(_NOT_A_DECIMAL)
+    try:
+        return decimal.Decimal(value)
+    except decimal.InvalidOperation:
+        raise ValueError(_NOT_A_DECIMAL) from None
 
 
 DECIMAL: Final = ScalarDefinition(
@@ -34,13 +41,8 @@ DECIMAL: Final = ScalarDefinition(
     description=DecimalDefinition.description,
     specified_by_url=None,
     serialize=str,
-    parse_value=wrap_parser(
-        parse_decimal,
-        "Decimal",
-        exceptions=(decimal.DecimalException,),
-        include_error=True,
-        accept_non_string=True,
-    ),
+    # A JSON number is read through its text (accept_non_string): 12.5 is 12.5.
+    parse_value=wrap_parser(parse_decimal, "Decimal", include_error=True, accept_non_string=True),
     parse_literal=None,
     origin=decimal.Decimal,
 )
