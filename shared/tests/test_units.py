@@ -47,6 +47,24 @@ def test_anything_else_is_a_quantity_error(given: str) -> None:
         positive_tonnes(given)
 
 
+@pytest.mark.parametrize(
+    ("given", "shown"),
+    [
+        (Decimal("1E+30"), "1E+30 is far beyond"),
+        (Decimal("NaN"), "NaN is not a finite number"),
+        (Decimal("1.23456"), "1.23456 has more precision"),
+        ("1e30", "'1e30' is far beyond"),  # text (a Kafka message's) is shown as sent
+    ],
+)
+def test_a_refused_quantity_is_shown_as_written(given: str | Decimal, shown: str) -> None:
+    # GraphQL hands the rules a Decimal: the message read "Decimal('1E+30') is far beyond
+    # any real quantity", Python's spelling of the number, not the client's.
+    with pytest.raises(QuantityError) as caught:
+        positive_tonnes(given)
+    assert str(caught.value).startswith(shown)
+    assert "Decimal(" not in str(caught.value)
+
+
 def test_floats_are_refused_as_inexact() -> None:
     with pytest.raises(QuantityError, match="float"):
         tonnes(1.5)  # type: ignore[arg-type]  # the runtime guard for untyped callers

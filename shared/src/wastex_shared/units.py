@@ -34,6 +34,13 @@ def plain_day_text(text: str) -> bool:
     return _DAY_TEXT.fullmatch(text) is not None
 
 
+def as_written(value: object) -> str:
+    """A refused number as its sender wrote it, for the message: text quoted as sent (a
+    Kafka message's), a number (GraphQL's Decimal) in digits; `repr` gave Python's
+    spelling, "Decimal('1E+30')", which no client wrote."""
+    return repr(value) if isinstance(value, str) else str(value)
+
+
 def decimal_of(value: str | int | Decimal) -> Decimal:
     """`Decimal(value)`, refusing text (InvalidOperation) that is not `plain_number_text`."""
     if isinstance(value, str) and not plain_number_text(value):
@@ -48,14 +55,16 @@ def tonnes(value: str | int | Decimal) -> Decimal:
     try:
         amount = decimal_of(value)
     except (InvalidOperation, ValueError) as exc:
-        raise QuantityError(f"{value!r} is not a number") from exc
+        raise QuantityError(f"{as_written(value)} is not a number") from exc
     if not amount.is_finite():
-        raise QuantityError(f"{value!r} is not a finite number")
+        raise QuantityError(f"{as_written(value)} is not a finite number")
     if amount.adjusted() >= _MAX_DIGITS_BEFORE_POINT:
         # quantize would need more digits than the decimal context holds (and raise)
-        raise QuantityError(f"{value!r} is far beyond any real quantity")
+        raise QuantityError(f"{as_written(value)} is far beyond any real quantity")
     if amount != amount.quantize(KILOGRAM, rounding=ROUND_HALF_EVEN):
-        raise QuantityError(f"{value!r} has more precision than one kilogram (3 decimal places)")
+        raise QuantityError(
+            f"{as_written(value)} has more precision than one kilogram (3 decimal places)"
+        )
     return amount.quantize(KILOGRAM)
 
 

@@ -70,6 +70,26 @@ def test_quantity_must_be_positive_kilogram_precision(factory_site: Site, quanti
     assert (err.code, err.field) == ("INVALID_QUANTITY", "quantityTonnes")
 
 
+@pytest.mark.parametrize(
+    ("overrides", "shown"),
+    [
+        ({"quantity_tonnes": Decimal("1E+30")}, "1E+30 is far beyond"),
+        ({"quantity_tonnes": Decimal("NaN")}, "NaN is not a finite number"),
+        ({"moisture_percent": Decimal("NaN")}, "NaN is not a finite number"),
+        ({"particle_size_mm": Decimal("1E+30")}, "1E+30 is out of range"),
+        ({"moisture_percent": "wet"}, "'wet' is not a number"),
+    ],
+)
+def test_a_refused_number_is_shown_as_written(
+    factory_site: Site, overrides: dict[str, Any], shown: str
+) -> None:
+    # GraphQL hands the rules a Decimal: messages read "Decimal('1E+30') is far beyond any
+    # real quantity", Python's spelling of the number, not the client's.
+    err = error(factory_site, **overrides)
+    assert err.message.startswith(shown), err.message
+    assert "Decimal(" not in err.message
+
+
 def test_a_single_kilogram_is_accepted(factory_site: Site) -> None:
     assert post(factory_site, quantity_tonnes="0.001").quantity_tonnes == Decimal("0.001")
 

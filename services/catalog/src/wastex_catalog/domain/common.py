@@ -18,7 +18,7 @@ from typing import Final
 from wastex_catalog.domain import errors
 from wastex_shared.codes import validate_code
 from wastex_shared.errors import DomainError
-from wastex_shared.units import QuantityError, decimal_of, positive_tonnes
+from wastex_shared.units import QuantityError, as_written, decimal_of, positive_tonnes
 
 #: Raw date inputs: GraphQL hands us `date`, Kafka ingest JSON hands us ISO strings.
 DateInput = date | str
@@ -97,7 +97,7 @@ def parse_date(value: DateInput, field: str) -> date:
             day = date.fromisoformat(value.strip())
         except (ValueError, AttributeError) as exc:
             raise DomainError(
-                errors.INVALID_DATE, f"{value!r} is not a date (YYYY-MM-DD)", field
+                errors.INVALID_DATE, f"{as_written(value)} is not a date (YYYY-MM-DD)", field
             ) from exc
     if not EARLIEST_DAY <= day <= LATEST_DAY:
         raise DomainError(
@@ -129,13 +129,14 @@ def parse_window(
 def parse_tonnes(value: TonnesInput, field: str = "quantityTonnes") -> Decimal:
     """Positive tonnes with kilogram precision, or INVALID_QUANTITY naming `field`."""
     if isinstance(value, bool):  # bool is an int: True would pass as one tonne
-        raise DomainError(errors.INVALID_QUANTITY, f"{value!r} is not a number", field)
+        raise DomainError(errors.INVALID_QUANTITY, f"{as_written(value)} is not a number", field)
     try:
         return positive_tonnes(value)
     except QuantityError as exc:
         raise DomainError(errors.INVALID_QUANTITY, str(exc), field) from exc
     except TypeError as exc:  # e.g. None or a list sneaking through an untyped caller
-        raise DomainError(errors.INVALID_QUANTITY, f"{value!r} is not a number", field) from exc
+        shown = as_written(value)
+        raise DomainError(errors.INVALID_QUANTITY, f"{shown} is not a number", field) from exc
 
 
 def parse_number(value: NumberInput, field: str, code: str, *, places: int = 3) -> Decimal:
@@ -145,19 +146,19 @@ def parse_number(value: NumberInput, field: str, code: str, *, places: int = 3) 
     database must hold the same number.
     """
     if isinstance(value, bool):
-        raise DomainError(code, f"{value!r} is not a number", field)
+        raise DomainError(code, f"{as_written(value)} is not a number", field)
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise DomainError(code, f"{value!r} is not a finite number", field)
+            raise DomainError(code, f"{as_written(value)} is not a finite number", field)
         value = str(value)
     try:
         number = decimal_of(value)
     except (InvalidOperation, ValueError, TypeError) as exc:
-        raise DomainError(code, f"{value!r} is not a number", field) from exc
+        raise DomainError(code, f"{as_written(value)} is not a number", field) from exc
     if not number.is_finite():
-        raise DomainError(code, f"{value!r} is not a finite number", field)
+        raise DomainError(code, f"{as_written(value)} is not a finite number", field)
     if number.copy_abs() >= MAX_MEASURE:  # exact: abs() would round, and overflow on 1E+999999999
-        raise DomainError(code, f"{value!r} is out of range", field)
+        raise DomainError(code, f"{as_written(value)} is out of range", field)
     exponent = number.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -places:
         # Only excess digits are rounded: "30.64" stays "30.64", not "30.640000".
