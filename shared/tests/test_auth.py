@@ -92,6 +92,42 @@ def test_a_token_whose_claims_are_not_of_their_type_is_refused(claims: dict[str,
         verify_token(CONFIG, token)
 
 
+def _signed(**claims: Any) -> str:
+    return jwt.encode(
+        {"iss": ISSUER, "sub": "x", "exp": time.time() + 600, **claims},
+        CONFIG.secret,
+        algorithm=CONFIG.algorithm,
+    )
+
+
+@pytest.mark.parametrize(
+    ("token", "message"),
+    [
+        ("abc.def.ghi", "invalid token: not a JWT (header.payload.signature, each base64url)"),
+        ("abc", "invalid token: not a JWT (header.payload.signature, each base64url)"),
+        (_signed(), "invalid token: it has no role claim"),
+        (
+            _signed(role="boss"),
+            "invalid token: role 'boss' is not one of enterprise, recycler, regulator, admin",
+        ),
+        (
+            _signed(role=["admin"]),
+            "invalid token: role ['admin'] is not one of enterprise, recycler, regulator, admin",
+        ),
+    ],
+)
+def test_a_malformed_token_is_refused_in_words_its_holder_can_act_on(
+    token: str, message: str
+) -> None:
+    """A garbled token was refused with Python's codec error ("Invalid header string: 'utf-8'
+    codec can't decode byte 0xb7 in position 1: invalid start byte"), one without a role
+    with the bare key ("invalid token: 'role'"), and an unknown role named the enum class
+    ("'boss' is not a valid Role"): internal messages (api.md), none saying what is wrong."""
+    with pytest.raises(Unauthenticated) as caught:
+        verify_token(CONFIG, token)
+    assert str(caught.value) == message
+
+
 @pytest.mark.parametrize("claim", ["iat", "nbf"])
 def test_a_token_signed_by_a_clock_a_little_ahead_is_taken(claim: str) -> None:
     """PyJWT refuses an `iat` (or `nbf`) after now: a token signed where the clock runs a

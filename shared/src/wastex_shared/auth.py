@@ -173,9 +173,15 @@ def _verified(config: JwtConfig, token: str) -> Principal:
             leeway=CLOCK_SKEW,
             options={"require": ["exp"], "verify_exp": False},
         )
-        role = Role(claims["role"])
+        role = _role(claims)
         expires_at = _seconds(claims["exp"])
         _text_or_none(claims, "enterprise_id", "district")
+    except jwt.InvalidSignatureError as exc:  # a DecodeError too, with a message to keep
+        raise Unauthenticated(f"invalid token: {exc}") from exc
+    except jwt.DecodeError as exc:  # PyJWT's text may be Python's (a codec's error)
+        raise Unauthenticated(
+            "invalid token: not a JWT (header.payload.signature, each base64url)"
+        ) from exc
     except (jwt.InvalidTokenError, KeyError, ValueError, TypeError) as exc:
         raise Unauthenticated(f"invalid token: {exc}") from exc
     enterprise_id = claims.get("enterprise_id")
@@ -185,6 +191,17 @@ def _verified(config: JwtConfig, token: str) -> Principal:
         raise Unauthenticated("regulator token without district")
     subject, district = str(claims.get("sub", "")), claims.get("district")
     return Principal(role, subject, enterprise_id, district, expires_at)
+
+
+def _role(claims: Mapping[str, Any]) -> Role:
+    """The token's role, or ValueError naming the roles there are (`Role(…)`'s own error
+    names the enum class, and a missing claim was a bare KeyError, "'role'")."""
+    if "role" not in claims:
+        raise ValueError("it has no role claim")
+    role = claims["role"]
+    if not isinstance(role, str) or role not in {r.value for r in Role}:
+        raise ValueError(f"role {role!r} is not one of {', '.join(r.value for r in Role)}")
+    return Role(role)
 
 
 def _seconds(exp: object) -> float:
