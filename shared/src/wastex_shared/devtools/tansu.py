@@ -81,12 +81,21 @@ class TansuBroker:
             env={**os.environ, "RUST_LOG": "warn", **self.env},
             start_new_session=True,
         )
+        try:
+            self._wait_for_port(timeout)
+        except BaseException:
+            # Its own session keeps a terminal's Ctrl-C from it: whatever ends the wait
+            # (the timeout, an interruption) must not leave it holding the port.
+            self.stop()
+            raise
+
+    def _wait_for_port(self, timeout: float) -> None:
+        assert self.process is not None
         deadline = time.monotonic() + timeout
         while not port_open(self.port):
             if self.process.poll() is not None:
                 raise RuntimeError(f"tansu exited with {self.process.returncode}")
             if time.monotonic() > deadline:
-                self.stop()
                 raise TimeoutError(f"tansu did not open port {self.port} in {timeout}s")
             time.sleep(0.05)
 
