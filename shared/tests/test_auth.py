@@ -14,9 +14,12 @@ from wastex_shared.auth import (
     JwtConfig,
     Role,
     Unauthenticated,
+    ingest_authenticator,
     issue_token,
     verify_token,
 )
+from wastex_shared.envelope import Envelope
+from wastex_shared.errors import DomainError
 
 CONFIG = JwtConfig()
 
@@ -141,3 +144,17 @@ def test_a_token_signed_by_a_clock_a_little_ahead_is_taken(claim: str) -> None:
     assert verify_token(CONFIG, signed(now + 5)).role is Role.ADMIN
     with pytest.raises(Unauthenticated, match="not yet valid"):
         verify_token(CONFIG, signed(now + 3600))
+
+
+@pytest.mark.parametrize(
+    ("role", "said"), [(Role.ADMIN, "an admin token"), (Role.REGULATOR, "a regulator token")]
+)
+def test_a_token_that_may_not_submit_is_named_with_its_article(role: Role, said: str) -> None:
+    """Messages read "an admin token cannot submit", not "a admin token"."""
+    envelope = Envelope.new("catalog.offer-posted", "ent-1", "ent-1", {})
+    token = issue_token(CONFIG, role, district="*" if role is Role.REGULATOR else None)
+    headers = {"authorization": f"Bearer {token}"}
+    with pytest.raises(DomainError) as refused:
+        ingest_authenticator(CONFIG)(envelope, headers)
+    assert refused.value.code == "NOT_AUTHORIZED"
+    assert refused.value.message == f"{said} cannot submit"

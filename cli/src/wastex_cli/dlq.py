@@ -277,7 +277,7 @@ def list_(
     event_id: EventIds = None,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
 ) -> None:
-    """List GROUP's dead letters: DLQ offset, reason, origin, event id, message [field]."""
+    """List GROUP's dead letters: DLQ offset, reason, origin, event id, message, field."""
     keep = _filter(offset, type_, event_id)
     read = run(dead_letters(_bootstrap(bootstrap), _group(group)), bootstrap=BOOTSTRAP_FROM)
     letters = [d for d in read if keep(d)]

@@ -37,6 +37,11 @@ class Role(enum.StrEnum):
     REGULATOR = "regulator"
     ADMIN = "admin"
 
+    @property
+    def spoken(self) -> str:
+        """The role with its article, for messages: "an admin", "a regulator"."""
+        return f"{'an' if self.value[0] in 'aeiou' else 'a'} {self.value}"
+
 
 @dataclass(frozen=True, slots=True)
 class Principal:
@@ -108,7 +113,7 @@ def issue_token(
     """A signed token; `subject` names who holds it (a person, for an admin whose changes
     are kept in an audit trail), by default the enterprise or role and district."""
     if role in (Role.ENTERPRISE, Role.RECYCLER) and not enterprise_id:
-        raise ValueError(f"a {role} token needs an enterprise id")
+        raise ValueError(f"{role.spoken} token needs an enterprise id")
     if role is Role.REGULATOR and not district:
         raise ValueError("a regulator token needs a district (or '*')")
     if config.private_key and not config.public_key:
@@ -271,7 +276,7 @@ def ingest_authenticator(config: JwtConfig) -> Any:
         if principal is None:
             raise Unauthenticated("missing 'authorization: Bearer <token>' header")
         if not principal.is_tenant:
-            raise DomainError("NOT_AUTHORIZED", f"a {principal.role} token cannot submit")
+            raise DomainError("NOT_AUTHORIZED", f"{principal.role.spoken} token cannot submit")
         if envelope.source != principal.enterprise_id:
             raise DomainError(
                 "FORGED_SOURCE",

@@ -55,7 +55,7 @@ def acting_enterprise(principal: Principal | None) -> str:
     """The enterprise a caller writes the ledger for: only tenants write, for themselves."""
     caller = _signed_in(principal)
     if not caller.is_tenant or not caller.enterprise_id:
-        raise NotAuthorized(f"a {caller.role} token cannot write to the ledger")
+        raise NotAuthorized(f"{caller.role.spoken} token cannot write to the ledger")
     return caller.enterprise_id
 
 
