@@ -332,7 +332,7 @@ async def post_offer(client: Client, site: str, code: str, tonnes: str = "100.00
             "siteId": site,
             "wasteCode": code,
             "quantityTonnes": tonnes,
-            "availableFrom": days(1),
+            "availableFrom": days(0),  # M4 leaves today: its window is open (decision 037)
             "availableUntil": days(60),
             "description": f"matrix {code}",
         },
@@ -350,7 +350,7 @@ async def post_demand(client: Client, site: str, codes: list[str], tonnes: str) 
             "wasteCodes": codes,
             "quantityTonnes": tonnes,
             "maxDistanceKm": "40",
-            "availableFrom": days(1),
+            "availableFrom": days(0),  # M4 leaves today: its window is open (decision 037)
             "availableUntil": days(90),
         },
     )

@@ -50,6 +50,10 @@ LICENCE = dict(zip(("validFrom", "validUntil"), DATES.licence_validity(3), stric
 #: Offers' windows, from the first of next month; demands' run longer.
 OFFER_WINDOW = dict(zip(("availableFrom", "availableUntil"), DATES.window(2), strict=True))
 DEMAND_WINDOW = dict(zip(("availableFrom", "availableUntil"), DATES.window(7), strict=True))
+#: Windows open from today, for the listings whose shipments leave now: the ledger refuses a
+#: dispatch before its match's window opens (decision 037).
+OFFER_WINDOW_NOW = {**OFFER_WINDOW, "availableFrom": DATES.days(0)}
+DEMAND_WINDOW_NOW = {**DEMAND_WINDOW, "availableFrom": DATES.days(0)}
 
 OFFERS = """
 query($filter: OfferFilter) {
@@ -574,7 +578,7 @@ async def test_a_lighter_shipment_gives_the_rest_back_once(stack: Stack) -> None
             "wasteCodes": ["SW05"],
             "quantityTonnes": "500.000",
             "maxDistanceKm": "20",
-            **DEMAND_WINDOW,
+            **DEMAND_WINDOW_NOW,
         },
     )
     demand_id = demand["demand"]["id"]
@@ -588,7 +592,7 @@ async def test_a_lighter_shipment_gives_the_rest_back_once(stack: Stack) -> None
                 "siteId": miner_site,
                 "wasteCode": "SW05",
                 "quantityTonnes": tonnes,
-                **OFFER_WINDOW,
+                **OFFER_WINDOW_NOW,
                 "description": "tailings",
             },
         )

@@ -687,6 +687,7 @@ class LedgerService:
                 avoided_factor_kg_per_tonne=avoided_value,
             ),
             at=self._clock(),
+            ship_from=data.window_from,
             ship_by=data.window_until,
             licence_id=data.licence_id,
         )

@@ -175,6 +175,7 @@ class Harness:
         code: str = "SW01",
         distance_km: str = "35.2",
         opened: datetime | None = MANIFESTS_OPENED,
+        ship_from: date | None = None,
         ship_by: date | None = None,
         licence_id: str | None = None,
         within: UnitOfWork | None = None,
@@ -194,7 +195,7 @@ class Harness:
                 code,
                 distance_km,
                 planned,
-                ship_by,
+                (ship_from, ship_by),
                 licence_id,
                 within,
             )
@@ -211,7 +212,7 @@ class Harness:
         code: str,
         distance_km: str,
         planned: Decimal,
-        ship_by: date | None,
+        window: tuple[date | None, date | None],
         licence_id: str | None,
         within: UnitOfWork | None,
     ) -> None:
@@ -236,7 +237,8 @@ class Harness:
                     freight_factor_kg_per_tkm=Decimal("0.078"),
                     avoided_factor_key=SLAG_AVOIDED if code == "SW01" else None,
                     status="CONFIRMED",
-                    window_until=ship_by,
+                    window_from=window[0],
+                    window_until=window[1],
                     licence_id=licence_id,
                 ),
             )

@@ -7,7 +7,7 @@ import asyncio
 import base64
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -965,6 +965,44 @@ async def test_a_shipment_not_dispatched_by_the_end_of_its_window_is_overdue(
     # Shipped late, it is no longer overdue.
     await ledger.service.dispatch(steel.enterprise_id, late, "10.000", period="2026-03")
     assert set(await matches(True, tenant(steel))) == set()
+
+
+WINDOW = "query($id: ID!) { manifest(id: $id) { shipFrom shipBy status } }"
+
+
+async def test_a_shipment_cannot_leave_before_its_shipping_window_opens(
+    api: Api, ledger: Harness
+) -> None:
+    """The recycler takes the waste in from the window's first day and its licences were
+    checked for the window only: the dispatch waits for that day (decision 037)."""
+    steel = await ledger.register("青山区")
+    cement = await ledger.register("新洲区")
+    today = china_today()
+    await api.report(tenant(steel), steel, "100.000", today.strftime("%Y-%m"))
+    tomorrow = today + timedelta(days=1)
+    early = await ledger.confirm(
+        steel, cement, "10.000", opened=None, ship_from=tomorrow, ship_by=date(2099, 12, 31)
+    )
+    answer = (await api.data(DISPATCH, tenant(steel), input={"matchId": early, "tonnes": "10"}))[
+        "dispatchShipment"
+    ]
+    assert answer["manifest"] is None
+    [error] = answer["userErrors"]
+    assert (error["field"], error["code"]) == ("matchId", "SHIPPING_WINDOW_NOT_OPEN")
+    assert f"may leave from {tomorrow}" in error["message"]
+    async with ledger.uow() as uow:
+        opened = await Repository(uow.session).manifest_by_match(early)
+    assert opened is not None
+    shown = (await api.data(WINDOW, tenant(steel), id=opened.id))["manifest"]
+    assert shown == {"shipFrom": str(tomorrow), "shipBy": "2099-12-31", "status": "CREATED"}
+    # From its first day it leaves; one confirmed before the ledger kept the day, any day.
+    opens_today = await ledger.confirm(steel, cement, "10.000", opened=None, ship_from=today)
+    older = await ledger.confirm(steel, cement, "10.000", opened=None)
+    for match in (opens_today, older):
+        sent = (await api.data(DISPATCH, tenant(steel), input={"matchId": match, "tonnes": "10"}))[
+            "dispatchShipment"
+        ]
+        assert (sent["userErrors"], sent["manifest"]["status"]) == ([], "IN_TRANSIT")
 
 
 async def test_a_stranger_cannot_tell_a_manifest_or_entry_from_none(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -35,6 +36,7 @@ BEFORE_CLASSES = "e26e26832241"
 BEFORE_RESOLUTIONS = "829130b02bd6"
 BEFORE_RECEIVER_KINDS = "c419b65d0aba"
 BEFORE_WAITING = "d268a1967a9c"
+BEFORE_SHIP_FROM = "5d1e0c7b9a24"
 #: The projection's columns before d268a1967a9c (a receiver's storage and disposal).
 RECEIVER_COLUMNS = ("received_stored", "received_disposed")
 OLD_COLUMNS = tuple(name for name in COLUMNS if name not in RECEIVER_COLUMNS)
@@ -212,6 +214,34 @@ async def test_a_downgrade_reopens_resolved_discrepancies(database_url: str) -> 
             again = await Repository(uow.session).manifest("m-1")
         assert again is not None
         assert (again.status, again.resolution) == (ManifestStatus.DISCREPANCY, None)
+    finally:
+        await engine.dispose()
+
+
+async def test_manifests_opened_before_keep_no_window_s_first_day(database_url: str) -> None:
+    """a4f2c8e61b37 (decision 037): the column starts empty, so a manifest opened before has
+    no first day (it may leave any day, as before); a downgrade drops the day and keeps the
+    manifest."""
+    engine = make_engine(database_url)
+    factory = UnitOfWorkFactory(engine, messaging)
+
+    async def ship_from() -> date | None:
+        async with factory() as uow:
+            found = await Repository(uow.session).manifest("m-1")
+        assert found is not None
+        return found.ship_from
+
+    try:
+        await upgrade(engine, LOCATION)
+        async with factory() as uow:
+            opened = replace(resolved_manifest(), ship_from=date(2099, 1, 1))
+            await Repository(uow.session).insert_manifest(opened, None, None)
+            await uow.commit()
+        assert await ship_from() == date(2099, 1, 1)
+        async with engine.begin() as conn:
+            await conn.run_sync(to_version(BEFORE_SHIP_FROM, down=True))
+        await upgrade(engine, LOCATION)
+        assert await ship_from() is None
     finally:
         await engine.dispose()
 

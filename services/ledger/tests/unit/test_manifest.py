@@ -547,3 +547,46 @@ def test_the_gap_ratio_reads_over_the_tolerance_exactly_when_it_is_a_discrepancy
     assert (got.status, str(got.weight_gap_ratio)) == (status, ratio)
     assert got.weight_gap_ratio is not None
     assert (got.weight_gap_ratio > D(tolerance)) is got.discrepancy
+
+
+def dispatch_on(m: Manifest, at: datetime, period: Period = APRIL) -> Manifest:
+    return m.dispatch(
+        actor_enterprise_id="ent-steel", tonnes="50", from_prior_stock=False, period=period, at=at
+    )
+
+
+def test_a_shipment_cannot_leave_before_its_window_opens() -> None:
+    # The recycler takes it in from the window's first day, and matching checked its
+    # licences for the window's days only (decision 037).
+    waiting = replace(created(), ship_from=date(2026, 4, 21), ship_by=date(2026, 5, 31))
+    with pytest.raises(DomainError) as refused:
+        dispatch_on(waiting, IN_APRIL)  # 20 April in China
+    assert (refused.value.code, refused.value.field) == ("SHIPPING_WINDOW_NOT_OPEN", "matchId")
+    assert "may leave from 2026-04-21" in refused.value.message
+    # The day is China's: 17:00 UTC on 20 April is 01:00 on the 21st there.
+    evening = datetime(2026, 4, 20, 17, 0, tzinfo=UTC)
+    assert dispatch_on(waiting, evening).status is ManifestStatus.IN_TRANSIT
+
+
+def test_a_shipment_leaves_on_its_window_s_first_day_and_after_its_last() -> None:
+    window = replace(created(), ship_from=date(2026, 4, 20), ship_by=date(2026, 4, 20))
+    assert dispatch_on(window, IN_APRIL).status is ManifestStatus.IN_TRANSIT
+    # Late, it still leaves (overdue until then: the parties dispatch late or cancel).
+    later = datetime(2026, 5, 6, 9, 0, tzinfo=UTC)
+    sent = dispatch_on(window, later, Period(2026, 5))
+    assert sent.status is ManifestStatus.IN_TRANSIT
+    # A manifest opened before the ledger kept the window's first day leaves any day.
+    assert dispatch_on(created(), IN_APRIL).status is ManifestStatus.IN_TRANSIT
+
+
+def test_a_late_report_booked_to_a_month_before_the_window_is_refused() -> None:
+    # Booked to March (opened 15 March), it left on some day of March: none of them is in a
+    # window opening on 1 April, so the month is at fault.
+    in_april = replace(created(), ship_from=date(2026, 4, 1))
+    with pytest.raises(DomainError) as refused:
+        dispatch_on(in_april, IN_APRIL, Period(2026, 3))
+    assert (refused.value.code, refused.value.field) == ("SHIPPING_WINDOW_NOT_OPEN", "period")
+    assert "2026-04-01" in refused.value.message
+    # A window opening on 31 March takes March's last day: the report stands.
+    on_the_31st = replace(created(), ship_from=date(2026, 3, 31))
+    assert dispatch_on(on_the_31st, IN_APRIL, Period(2026, 3)).period == Period(2026, 3)

@@ -603,6 +603,7 @@ class Repository:
                 ),
                 from_prior_stock=manifest.from_prior_stock,
                 created_at_us=micros(manifest.created_at),
+                ship_from=manifest.ship_from,
                 ship_by=manifest.ship_by,
                 licence_id=manifest.licence_id,
                 **_mutable_manifest_values(manifest),
@@ -1205,6 +1206,7 @@ def manifest_from_row(row: Mapping[Any, Any]) -> Manifest:
         carbon=carbon,
         resolution=_resolution_of(row),
         cancellation=_cancellation_of(row),
+        ship_from=row["ship_from"],
         ship_by=row["ship_by"],
         licence_id=row["licence_id"],
     )

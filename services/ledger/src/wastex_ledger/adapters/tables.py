@@ -154,6 +154,9 @@ manifests = Table(
     Column("transport_co2e_grams", BigInteger, nullable=True),
     Column("avoided_co2e_grams", BigInteger, nullable=True),
     Column("created_at_us", BigInteger, nullable=False),
+    #: The first day of the match's shipping window: nothing leaves before it (null before
+    #: it was kept: decision 037).
+    Column("ship_from", Date, nullable=True),
     #: The last day of the match's shipping window: CREATED after it is overdue.
     Column("ship_by", Date, nullable=True),
     #: The recycler's licence the match's tonnes count against (null before it was kept).

@@ -25,5 +25,7 @@ INVALID_NOTE: Final = "INVALID_NOTE"
 TEXT_TOO_LONG: Final = "TEXT_TOO_LONG"
 LICENCE_NO_LONGER_VALID: Final = "LICENCE_NO_LONGER_VALID"
 INVALID_LICENCE: Final = "INVALID_LICENCE"
+#: Dispatched before the first day of its match's shipping window (decision 037).
+SHIPPING_WINDOW_NOT_OPEN: Final = "SHIPPING_WINDOW_NOT_OPEN"
 #: Booked to a month of a year whose books have closed (decision 036).
 PERIOD_CLOSED: Final = "PERIOD_CLOSED"

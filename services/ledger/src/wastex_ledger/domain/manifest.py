@@ -10,9 +10,12 @@
   emission factors matching used.
 - Dispatched by the supplier with the origin weight (`IN_TRANSIT`); the shipment is booked
   to the month of dispatch (this month or an earlier one, not before the manifest was
-  opened) and may come from prior-year stock. It cannot leave when no licence of the
+  opened) and may come from prior-year stock. It cannot leave before the first day of the
+  match's shipping window (`ship_from`, decision 037: the recycler takes it in from then,
+  and its licences were checked for the window's days), nor when no licence of the
   recycler lets it take the waste that day; a revocation that leaves the recycler none for
-  good calls the shipment off (decision 023).
+  good calls the shipment off (decision 023). After the window it still leaves (late:
+  overdue until then).
 - Received by the recycler with the destination weight: `RECEIVED`, or `DISCREPANCY` when
   |received − dispatched| ÷ dispatched exceeds the tolerance (2 % by default). Either way the
   received weight is what the recycler books (`transferred_in`, its measurement), and what
@@ -54,6 +57,7 @@ from wastex_ledger.domain.entries import (
     required_text,
 )
 from wastex_ledger.domain.licences import (
+    Days,
     Licence,
     cut_for_good,
     dispatch_days,
@@ -173,6 +177,9 @@ class Manifest:
     carbon: Carbon | None = None
     resolution: Resolution | None = None
     cancellation: Cancellation | None = None
+    #: The first day of the match's shipping window, before which nothing leaves (unknown
+    #: for manifests opened before the ledger kept it: those leave any day).
+    ship_from: date | None = None
     #: The last day of the match's shipping window (unknown for matches confirmed before
     #: matching said it).
     ship_by: date | None = None
@@ -272,13 +279,13 @@ class Manifest:
                 "is another offer and match",
                 "tonnes",
             )
-        require_licensed(
-            self.licence_id,
-            recycler_licences,
-            self.recycler,
-            self.waste_code,
-            dispatch_days(self.created_at, period, at),
+        left = dispatch_days(self.created_at, period, at)
+        # Before the licence: a day before the window is refused for the window, whatever
+        # the licences say of it.
+        require_window_open(
+            self.ship_from, left, self.match_id, late_report=None if period == current else period
         )
+        require_licensed(self.licence_id, recycler_licences, self.recycler, self.waste_code, left)
         return replace(
             self,
             status=ManifestStatus.IN_TRANSIT,
@@ -452,6 +459,37 @@ def received_weight(value: TonnesInput) -> Decimal:
     return NOTHING if weight == 0 else parse_tonnes(value)
 
 
+def require_window_open(
+    ship_from: date | None, left: Days, match_id: str, *, late_report: Period | None
+) -> None:
+    """Refuse a shipment that left (on one of `left`, China's days) before its match's
+    shipping window opened on `ship_from` (decision 037): nothing was agreed for those days,
+    the recycler takes the waste in from then, and matching checked its licences for the
+    window's days only. A `late_report` (booked to an earlier month) is refused only when
+    every day it may have left on is before the window: its month is then at fault. No
+    window known: any day."""
+    if ship_from is None or left.last >= ship_from:
+        return
+    why = (
+        "nothing was agreed for the days before it: the recycler takes the waste in from "
+        "then, and its licences were checked for the window's days"
+    )
+    if late_report is not None:
+        raise DomainError(
+            errors.SHIPPING_WINDOW_NOT_OPEN,
+            f"booked to {late_report}, the shipment left by {left.last}, before the shipping "
+            f"window of match {match_id} opened on {ship_from}; {why}. Book it to the month it "
+            f"left, from {ship_from}",
+            "period",
+        )
+    raise DomainError(
+        errors.SHIPPING_WINDOW_NOT_OPEN,
+        f"the shipping window of match {match_id} opens on {ship_from}; {why}. The shipment "
+        f"may leave from {ship_from}",
+        "matchId",
+    )
+
+
 def credited(received: Decimal, dispatched: Decimal) -> Decimal:
     """The tonnes a shipment counts for its supplier: the received weight, never more than
     the dispatched (decision 020)."""
@@ -473,6 +511,7 @@ def create(
     match_id: str,
     route: Route,
     at: datetime,
+    ship_from: date | None = None,
     ship_by: date | None = None,
     licence_id: str | None = None,
 ) -> Manifest:
@@ -484,6 +523,7 @@ def create(
         route=route,
         status=ManifestStatus.CREATED,
         created_at=at,
+        ship_from=ship_from,
         ship_by=ship_by,
         licence_id=licence_id,
     )

@@ -194,8 +194,9 @@ class Mutation:
     @strawberry.mutation(
         description=(
             "The supplier dispatches a confirmed match (origin weight). Refused "
-            "(LICENCE_NO_LONGER_VALID) when no licence of the recycler lets it take the waste "
-            "that day."
+            "(SHIPPING_WINDOW_NOT_OPEN) before the first day of the match's shipping window "
+            "(Manifest.shipFrom), and (LICENCE_NO_LONGER_VALID) when no licence of the "
+            "recycler lets it take the waste that day; after the window it leaves late."
         )
     )
     async def dispatch_shipment(self, info: Info, input: DispatchShipmentInput) -> ManifestPayload:

@@ -230,6 +230,10 @@ class ManifestType:
     cancellation: CancellationType | None = strawberry.field(
         description="Set when a party called the shipment off before dispatch (CANCELLED)."
     )
+    ship_from: date | None = strawberry.field(
+        description="The first day of the match's shipping window: the shipment may not "
+        "leave before it (unknown for manifests opened before the ledger kept it)."
+    )
     ship_by: date | None = strawberry.field(
         description="The last day of the match's shipping window (unknown for older matches)."
     )
@@ -286,6 +290,7 @@ class ManifestType:
             discrepancy_state=m.discrepancy_state,
             resolution=None if m.resolution is None else ResolutionType.of(m.resolution),
             cancellation=None if m.cancellation is None else CancellationType.of(m.cancellation),
+            ship_from=m.ship_from,
             ship_by=m.ship_by,
             record=m,
             period=None if m.period is None else str(m.period),
