@@ -14,7 +14,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from wastex_shared.envelope import Envelope
-from wastex_shared.messaging.live import KafkaLiveFeed, LiveHub
+from wastex_shared.messaging.live import KafkaLiveFeed, LiveHub, RecentIds
 from wastex_shared.runtime import live_lines
 from wastex_shared.topics import MATCHING_MATCH_PROPOSED
 
@@ -111,6 +111,45 @@ async def test_a_feed_failing_at_the_same_place_goes_on_from_the_end(
         reading.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reading
+
+
+async def test_an_event_the_log_holds_twice_is_pushed_once(module_kafka_bootstrap: str) -> None:
+    """The outbox relay publishes a row again when the broker's acknowledgement was lost (a
+    broker restarting mid-send): the log then holds the event twice, and a subscriber must
+    hear it once."""
+    run = uuid.uuid4().hex
+    hub = LiveHub()
+    feed = KafkaLiveFeed(module_kafka_bootstrap, [TOPIC], hub, fetch_max_wait_ms=50)
+    reading = asyncio.create_task(feed.run())
+    producer = AIOKafkaProducer(bootstrap_servers=module_kafka_bootstrap)
+    await producer.start()
+    try:
+        await asyncio.wait_for(feed.ready.wait(), 30)
+        twice = Envelope.new("test.thing", "test", f"{run}-twice", {"n": 0})
+        last = Envelope.new("test.thing", "test", f"{run}-last", {"n": 1})
+        async with hub.subscription(TOPIC) as events:
+            for envelope in (twice, twice, last):
+                await producer.send_and_wait(TOPIC, envelope.to_json(), key=b"k")
+            heard: list[str] = []
+            async with asyncio.timeout(30):
+                async for envelope in events:
+                    if (envelope.subject or "").startswith(run):
+                        heard.append(envelope.id)
+                    if envelope.id == last.id:
+                        break
+        assert heard == [twice.id, last.id]
+    finally:
+        await producer.stop()
+        reading.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reading
+
+
+def test_recent_ids_forget_the_oldest_past_their_limit() -> None:
+    recent = RecentIds(limit=2)
+    assert [recent.first_sight(i) for i in ("a", "b", "a", "c")] == [True, True, False, True]
+    assert recent.first_sight("a")  # forgotten when "c" came: a repeat this late is news
+    assert not recent.first_sight("c")
 
 
 def event(n: int) -> Envelope:

@@ -7,6 +7,9 @@ none commits offsets; events older than the process
 start are dropped (a reader restarting mid-run must not replay history to live clients).
 A reader that fails and reconnects goes on from where it was, in memory: the events
 published meanwhile are still pushed.
+An event the log holds twice (the outbox relay publishes a row again when the broker's
+acknowledgement was lost, as in a broker restart mid-send) is pushed once: the feed remembers
+the ids of the last `RECENT_IDS` events it pushed.
 Subscribers get a bounded queue each: a slow client loses its oldest events rather than
 slowing the feed or the other clients.
 """
@@ -18,6 +21,7 @@ import contextlib
 import logging
 import math
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -31,6 +35,9 @@ log = logging.getLogger(__name__)
 
 #: Events a subscriber may fall behind by before the oldest are dropped.
 QUEUE_SIZE = 1000
+#: Events pushed whose ids the feed remembers, to push a repeat of one no more (a relay's
+#: repeat follows its first copy by the rows in flight when the broker went away).
+RECENT_IDS = 10_000
 #: Reconnects that read nothing before the feed gives up where it was and reads from the end.
 STALLED_RECONNECTS = 3
 
@@ -87,6 +94,23 @@ class LiveHub:
                 self._subscribers[topic].discard(queue)
 
 
+class RecentIds:
+    """The last `limit` event ids seen, the oldest forgotten first."""
+
+    def __init__(self, limit: int = RECENT_IDS) -> None:
+        self._limit = limit
+        self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def first_sight(self, event_id: str) -> bool:
+        """Whether `event_id` is not among the last seen; remembered from now on."""
+        if event_id in self._ids:
+            return False
+        self._ids[event_id] = None
+        if len(self._ids) > self._limit:
+            self._ids.popitem(last=False)
+        return True
+
+
 class KafkaLiveFeed:
     """Reads `topics` from their end with no consumer group and publishes to `hub`."""
 
@@ -107,6 +131,7 @@ class KafkaLiveFeed:
         self.ready = asyncio.Event()
         #: The next offset to read of each partition, kept across reconnects.
         self._positions: dict[TopicPartition, int] = {}
+        self._pushed = RecentIds()
 
     async def run(self) -> None:
         backoff = 0.2
@@ -178,6 +203,6 @@ class KafkaLiveFeed:
             envelope = Envelope.from_json(record.value)
         except (ValidationError, ValueError, TypeError):
             return  # not ours to judge: the service's own consumer dead-letters poison
-        if envelope.time < self.started_at:
+        if envelope.time < self.started_at or not self._pushed.first_sight(envelope.id):
             return
         self._hub.publish(record.topic, envelope)
