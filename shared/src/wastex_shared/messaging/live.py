@@ -7,6 +7,10 @@ none commits offsets; events older than the process
 start are dropped (a reader restarting mid-run must not replay history to live clients).
 A reader that fails and reconnects goes on from where it was, in memory: the events
 published meanwhile are still pushed.
+A broker restart or outage is no failure of the reader: its consumer retries the broker and
+goes on from where it was, so what the services publish once the broker is back (their
+outboxes kept what they did meanwhile) is pushed to the subscriptions still open
+(tests/reliability/test_subscriptions_across_broker_restart.py).
 An event the log holds twice (the outbox relay publishes a row again when the broker's
 acknowledgement was lost, as in a broker restart mid-send) is pushed once: the feed remembers
 the ids of the last `RECENT_IDS` events it pushed.
