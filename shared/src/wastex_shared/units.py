@@ -17,6 +17,12 @@ class QuantityError(ValueError):
     """A quantity that is not a positive, finite, kilogram-precision number of tonnes."""
 
 
+#: What a sender is told of a number it did not write as one (GraphQL's Decimal, the ingest).
+NUMBER_WRITTEN: Final = 'A number is written in ASCII digits, without digit groups, e.g. "120.500".'
+#: What a sender is told of a day it did not write as one (GraphQL's Date, the ingest).
+DAY_WRITTEN: Final = 'a day is written YYYY-MM-DD, e.g. "2026-12-01"'
+
+
 def plain_number_text(text: str) -> bool:
     """Whether `text` is free of what Python's `Decimal` reads but nobody writes a quantity
     as: digit groups with underscores ("1_000") and other scripts' digits ("１２",

@@ -497,6 +497,52 @@ async def test_a_dead_letter_names_the_field_a_rule_refused_as_user_errors_do(
         assert fields == {b"INVALID_PROPERTY": b"particleSizeMm", b"NOT_FOUND": b"id"}
 
 
+async def test_a_dead_letter_names_the_field_its_schema_refused_in_the_senders_words(
+    kafka_bootstrap: str, database_url: str, tmp_path: Path
+) -> None:
+    """A message whose `data` does not fit its schema was parked SCHEMA_INVALID without
+    `x-error-field`, though the error named the field, and a number of the wrong type read
+    "Decimal input should be an integer, float, string or Decimal object" (Python's types,
+    not what to write). The field is named as the input spells it (a list's item by the
+    list, as userErrors name `wasteCodes`), and a number says how one is written."""
+    settings = ingest_settings(database_url, kafka_bootstrap, tmp_path)
+    async with running_catalog(settings) as api:
+        steel = await setup_party(api, "Schematic Steel", "FACTORY", "青山区")
+        cement = await setup_party(api, "Schematic Cement", "RECYCLER", "江夏区")
+        await produce(
+            kafka_bootstrap,
+            [
+                steel.offer(colour="grey"),
+                steel.offer(quantityTonnes=True),
+                steel.offer(moisturePercent="twelve"),
+                steel.offer(availableFrom=1798761600),
+                cement.demand(wasteCodes=["SW01", 5]),
+            ],
+        )
+        parked = await dead_letters(
+            kafka_bootstrap, {steel.enterprise, cement.enterprise}, expected=5, timeout=60
+        )
+        letters = {
+            dict(r.headers)["x-error-field"].decode(): dict(r.headers)["x-error"].decode()
+            for r in parked
+            if dict(r.headers)["x-error-type"] == b"SCHEMA_INVALID"
+            and "x-error-field" in dict(r.headers)
+        }
+        assert sorted(letters) == [
+            "availableFrom",
+            "colour",
+            "moisturePercent",
+            "quantityTonnes",
+            "wasteCodes",
+        ]
+        written = 'A number is written in ASCII digits, without digit groups, e.g. "120.500".'
+        assert letters["quantityTonnes"] == f"quantityTonnes: {written}"
+        assert letters["moisturePercent"] == f"moisturePercent: {written}"
+        day = 'a day is written YYYY-MM-DD, e.g. "2026-12-01"'
+        assert letters["availableFrom"] == f"availableFrom: {day}"
+        assert not any("Decimal" in m or "Value error" in m for m in letters.values())
+
+
 async def test_an_envelope_without_time_is_taken_as_cloudevents_allows(
     kafka_bootstrap: str, database_url: str, tmp_path: Path
 ) -> None:

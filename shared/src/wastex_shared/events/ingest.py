@@ -12,21 +12,22 @@ in ASCII digits without digit groups, as GraphQL's `Decimal` takes it.
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from wastex_shared.events.registry import EventModel, event
 from wastex_shared.topics import INGEST_DEMANDS, INGEST_LEDGER_REPORTS, INGEST_OFFERS
-from wastex_shared.units import plain_day_text, plain_number_text
+from wastex_shared.units import DAY_WRITTEN, NUMBER_WRITTEN, decimal_of, plain_day_text
 
 
 def _written_date(value: Any) -> Any:
     # pydantic would also take a Unix timestamp (as a number or as text: "1798761600" is
     # 2027-01-01) and a datetime at midnight, none of them a day GraphQL's `Date` takes.
     if not (isinstance(value, str) and plain_day_text(value)):
-        raise ValueError("a date is written YYYY-MM-DD")
+        raise PydanticCustomError("day_text", DAY_WRITTEN)
     return value
 
 
@@ -37,9 +38,16 @@ Day = Annotated[date, BeforeValidator(_written_date)]
 def _written_number(value: Any) -> Any:
     # pydantic's Decimal reads "1_000" as 1000 and full-width "１２" as 12 before the
     # domain's parser sees the text (GraphQL's Decimal refuses both): a typo would be stored
-    # as a quantity nobody wrote.
-    if isinstance(value, str) and not plain_number_text(value):
-        raise ValueError(f'{value!r} is not a number written in ASCII digits, e.g. "120.500"')
+    # as a quantity nobody wrote. What it cannot read it answers in Python's words ("Decimal
+    # input should be an integer, float, string or Decimal object"): the sender is told
+    # how a number is written instead, as GraphQL's Decimal tells it.
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        raise PydanticCustomError("number_text", NUMBER_WRITTEN)
+    if isinstance(value, str):
+        try:
+            decimal_of(value)
+        except InvalidOperation:
+            raise PydanticCustomError("number_text", NUMBER_WRITTEN) from None
     return value
 
 

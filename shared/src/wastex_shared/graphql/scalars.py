@@ -20,20 +20,18 @@ from typing import Final
 from strawberry.schema.types.base_scalars import DateDefinition, DecimalDefinition, wrap_parser
 from strawberry.types.scalar import ScalarDefinition, ScalarWrapper
 
-from wastex_shared.units import plain_day_text, plain_number_text
-
-_NOT_A_DECIMAL: Final = 'A number is written in ASCII digits, without digit groups, e.g. "120.500".'
+from wastex_shared.units import DAY_WRITTEN, NUMBER_WRITTEN, plain_day_text, plain_number_text
 
 
 def parse_decimal(value: str) -> decimal.Decimal:
     """The number `value` writes, or ValueError saying how one is written: Python's own
     error (`[<class 'decimal.ConversionSyntax'>]`) is no answer to a client."""
     if not plain_number_text(value):
-        raise ValueError(_NOT_A_DECIMAL)
+        raise ValueError(NUMBER_WRITTEN)
     try:
         return decimal.Decimal(value)
     except decimal.InvalidOperation:
-        raise ValueError(_NOT_A_DECIMAL) from None
+        raise ValueError(NUMBER_WRITTEN) from None
 
 
 DECIMAL: Final = ScalarDefinition(
@@ -50,7 +48,7 @@ DECIMAL: Final = ScalarDefinition(
 
 def parse_date(value: str) -> dt.date:
     if not plain_day_text(value):
-        raise ValueError('a day is written YYYY-MM-DD, e.g. "2026-12-01"')
+        raise ValueError(DAY_WRITTEN)
     return dt.date.fromisoformat(value)
 
 

@@ -104,7 +104,8 @@ class Poison(Exception):
         self.message = message
         #: The enterprise its token proved it came from, when it got that far.
         self.authenticated_source = authenticated_source
-        #: The `data` field a rule refused (`DomainError.field`), as userErrors name it.
+        #: The `data` field a rule refused (`DomainError.field`) or its schema did, as
+        #: userErrors name it.
         self.field = field
         #: The message's `Envelope.reference`, when its envelope was read.
         self.reference: str | None = None
@@ -173,7 +174,7 @@ def poison_of(exc: Exception) -> Poison | None:
     if isinstance(exc, DomainError):
         return Poison(exc.code, exc.message, field=exc.field)
     if isinstance(exc, ValidationError):
-        return Poison("SCHEMA_INVALID", _short(exc))
+        return Poison("SCHEMA_INVALID", _short(exc), field=_error_field(exc))
     if transient(exc):
         return None
     # A bug must not stall the partition: park the message with the reason, go on, and
@@ -429,8 +430,8 @@ class EventConsumer:
             except DomainError as err:
                 refused = err
 
-        def poison(code: str, message: str) -> Poison:
-            return Poison(code, message, authenticated)
+        def poison(code: str, message: str, field: str | None = None) -> Poison:
+            return Poison(code, message, authenticated, field)
 
         if (name := undecodable_header_name(record.headers)) is not None:
             # Read only by `record_batch` (aiokafka fails the batch on it): the contract's
@@ -459,7 +460,7 @@ class EventConsumer:
         try:
             data = spec.model.model_validate(envelope.data)
         except ValidationError as err:
-            raise poison("SCHEMA_INVALID", _short(err)) from err
+            raise poison("SCHEMA_INVALID", _short(err), _error_field(err)) from err
         return envelope, data, authenticated
 
     async def _dead_letter(
@@ -476,3 +477,12 @@ def _short(err: ValidationError) -> str:
         f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in err.errors()[:5]
     ]
     return "; ".join(parts)
+
+
+def _error_field(err: ValidationError) -> str | None:
+    """The `data` field the first error names, as the sender wrote it (camelCase, as the
+    GraphQL input and userErrors spell it); a list's item by its list (`wasteCodes`, as
+    userErrors name it). None when the error is the whole `data`'s (not an object)."""
+    errors = err.errors()
+    location = errors[0]["loc"] if errors else ()
+    return location[0] if location and isinstance(location[0], str) else None

@@ -63,8 +63,9 @@ CREDENTIALS = frozenset({"authorization"})
 HEADER_TEXT_LENGTH = 8192
 
 
-#: The input field a rule refused, when it names one (as GraphQL's userErrors `field`): a
-#: message alone ("… is out of range") may not say which of a message's fields it was.
+#: The input field a rule refused, when it names one (as GraphQL's userErrors `field`), or
+#: the first its schema refused (SCHEMA_INVALID): a message alone ("… is out of range") may
+#: not say which of a message's fields it was.
 ERROR_FIELD = "x-error-field"
 
 
