@@ -41,7 +41,7 @@ from wastex_ledger.domain.figures import ZERO, Figures, Utilisation, delta_of
 from wastex_ledger.domain.league import LeagueFilter
 from wastex_ledger.domain.licences import Licence
 from wastex_ledger.domain.manifest import GapCause, Manifest, ManifestStatus, Route
-from wastex_ledger.domain.periods import Period, period_range, year_range
+from wastex_ledger.domain.periods import Period, period_range, year_to_judge
 from wastex_ledger.domain.scope import Scope, ScopeKind, WasteClass, grain_of, projection_keys
 from wastex_ledger.domain.visibility import ManifestView, Reach
 from wastex_ledger.domain.zero_waste import Assessment, Records, Rule, assess, facts_of
@@ -840,8 +840,8 @@ class LedgerService:
             return await league.standings(uow.session, flt, months, first, after)
 
     async def assess(self, enterprise_id: str, year: int) -> Assessment:
-        """The zero-waste assessment of one enterprise for one calendar year."""
-        first, last = year_range(year)
+        """The zero-waste assessment of one enterprise for one calendar year that has begun."""
+        first, last = year_to_judge(year, self.today())
         # A closed year's verdict is final: it reads manifests as at its close (decision 036).
         as_at = closing.verdict_as_at(year, self.today(), self.config.year_closes_on)
         async with self._uow.reading() as uow:

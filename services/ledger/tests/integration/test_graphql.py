@@ -7,7 +7,7 @@ import asyncio
 import base64
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -666,6 +666,37 @@ async def test_corrections_entries_and_assessment(api: Api, ledger: Harness) -> 
         e=steel.enterprise_id,
     )
     assert code == "NOT_AUTHORIZED"
+
+
+ASSESSMENT_OF_YEAR = """query($id: ID!, $year: Int!) {
+  zeroWasteAssessment(enterpriseId: $id, year: $year) { year final passed } }"""
+
+
+async def test_a_year_not_begun_is_refused_an_assessment_on_its_year(
+    api: Api, ledger: Harness
+) -> None:
+    """A year still to come was answered a verdict, `passed: false`, as if judged on
+    nothing booked; one in progress is provisional (`final: false`). Not begun is China's
+    calendar, as the ledger's months: half an hour before its New Year 2027 is refused."""
+    steel = await ledger.register("青山区")
+    ledger.clock.fixed = datetime(2026, 12, 31, 15, 30, tzinfo=UTC)  # 23:30 in China
+    body = await api.execute(ASSESSMENT_OF_YEAR, regulator("*"), id=steel.enterprise_id, year=2027)
+    assert body["data"]["zeroWasteAssessment"] is None
+    [error] = body["errors"]
+    assert (error["extensions"]["code"], error["extensions"]["field"]) == (
+        "INVALID_PERIOD",
+        "year",
+    )
+    assert error["message"] == (
+        "2027 has not begun (it is 2026-12-31 in China Standard Time): "
+        "there is nothing to judge yet"
+    )
+    ledger.clock.fixed = datetime(2026, 12, 31, 16, 30, tzinfo=UTC)  # 2027-01-01 00:30
+    begun = await api.data(ASSESSMENT_OF_YEAR, regulator("*"), id=steel.enterprise_id, year=2027)
+    assert (begun["zeroWasteAssessment"]["year"], begun["zeroWasteAssessment"]["final"]) == (
+        2027,
+        False,
+    )
 
 
 async def test_rates_are_of_general_waste_unless_another_class_is_asked(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from wastex_ledger.domain import errors
 from wastex_shared.calendar import CHINA
@@ -103,3 +103,18 @@ def year_range(year: int) -> tuple[Period, Period]:
             errors.INVALID_PERIOD, f"year {year} is outside {FIRST_YEAR}–{LAST_YEAR}", "year"
         )
     return Period.first_of(year), Period.last_of(year)
+
+
+def year_to_judge(year: int, today: date) -> tuple[Period, Period]:
+    """The months of `year`, to judge a verdict on: a year that has not begun on `today` (a
+    day of China's calendar, as the months) has nothing booked to judge, and a verdict
+    (`passed: false`) would read as a judgement. One in progress is judged provisionally."""
+    first, last = year_range(year)
+    if year > today.year:
+        raise DomainError(
+            errors.INVALID_PERIOD,
+            f"{year} has not begun (it is {today} in China Standard Time): "
+            "there is nothing to judge yet",
+            "year",
+        )
+    return first, last

@@ -132,7 +132,11 @@ class Query:
         return TransferCarbonType.of(figures, from_, to, wanted.covers)
 
     @strawberry.field(
-        description="无废企业 assessment of an enterprise for a calendar year (configured rules)."
+        description=(
+            "无废企业 assessment of an enterprise for a calendar year (configured rules): "
+            "provisional while the year is open (final: false); a year that has not begun in "
+            "China has nothing to judge and is refused (INVALID_PERIOD, field year)."
+        )
     )
     async def zero_waste_assessment(
         self, info: Info, enterprise_id: strawberry.ID, year: int
