@@ -253,6 +253,25 @@ async def test_an_amendment_sent_again_under_a_new_id_is_done_not_dead_lettered(
     assert [e.data["quantityTonnes"] for e in events] == ["99.000"]
 
 
+async def test_amend_offer_or_demand_with_an_empty_input_says_no_term_was_given(
+    world: World, api: Api
+) -> None:
+    """`amendOffer(input: {})` was answered "offer … already reads so", as if the terms
+    sent were the offer's own."""
+    for mutation, document, owner, listing in (
+        ("amendOffer", AMEND_OFFER, world.steel, world.offer),
+        ("amendDemand", AMEND_DEMAND, world.cement, world.demand),
+    ):
+        [error] = await api.tenant(owner).user_errors(document, mutation, id=listing, input={})
+        kind = "offer" if mutation == "amendOffer" else "demand"
+        assert (error["code"], error["field"], error["message"]) == (
+            "NOTHING_TO_AMEND",
+            "input",
+            f"no term of {kind} {listing} was given to amend: name at least one "
+            "(a term left out or null stays as it is)",
+        )
+
+
 async def test_an_amendment_that_gives_no_term_is_refused_over_kafka_as_over_graphql(
     world: World, uow_factory: UnitOfWorkFactory, api: Api
 ) -> None:

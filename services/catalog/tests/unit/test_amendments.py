@@ -245,3 +245,27 @@ def test_a_demand_needs_licence_cover_from_today_only(
         RECYCLER_ID, licences=licences, today=today, grace_days=7, available_until="2027-03-31"
     )
     assert longer.available_until == date(2027, 3, 31)
+
+
+NO_TERM = "was given to amend: name at least one (a term left out or null stays as it is)"
+
+
+def test_a_listing_amendment_naming_no_term_says_so_not_that_it_already_reads_so(
+    offer: Offer, demand: Demand
+) -> None:
+    """An amendment with no term at all was answered "offer … already reads so", as if
+    the terms sent were its own; one naming its own terms still is."""
+    empty_offer = refusal(offer.amend, FACTORY_ID, today=TODAY)
+    empty_demand = refusal(demand.amend, RECYCLER_ID, licences=[], today=TODAY, grace_days=7)
+    assert (empty_offer.code, empty_offer.field, empty_offer.message) == (
+        "NOTHING_TO_AMEND",
+        "input",
+        f"no term of offer {offer.id} {NO_TERM}",
+    )
+    assert (empty_demand.code, empty_demand.field, empty_demand.message) == (
+        "NOTHING_TO_AMEND",
+        "input",
+        f"no term of demand {demand.id} {NO_TERM}",
+    )
+    same = refusal(offer.amend, FACTORY_ID, today=TODAY, quantity_tonnes=offer.quantity_tonnes)
+    assert (same.code, same.message) == ("NOTHING_TO_AMEND", f"offer {offer.id} already reads so")

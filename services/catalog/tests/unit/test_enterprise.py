@@ -215,3 +215,27 @@ def test_a_site_amendment_is_refused_as_an_addition_would_be(
     with pytest.raises(DomainError) as refused:
         add_site().amend(**given, districts=DISTRICTS, require_china=True)
     assert (refused.value.code, refused.value.field) == (code, field)
+
+
+NO_TERM = "was given to amend: name at least one (a term left out or null stays as it is)"
+
+
+def test_an_enterprise_or_site_amendment_naming_no_term_says_so() -> None:
+    """`amendEnterprise` and `amendSite` with only a reason were answered "… already reads
+    so", as if the terms sent were its own; one naming its own terms still is."""
+    enterprise, site = register(), add_site()
+    with pytest.raises(DomainError) as empty_enterprise:
+        enterprise.amend(districts=DISTRICTS)
+    with pytest.raises(DomainError) as empty_site:
+        site.amend(districts=DISTRICTS)
+    assert (empty_enterprise.value.field, empty_enterprise.value.message) == (
+        "input",
+        f"no term of enterprise {enterprise.name} {NO_TERM}",
+    )
+    assert (empty_site.value.field, empty_site.value.message) == (
+        "input",
+        f"no term of site {site.name} {NO_TERM}",
+    )
+    with pytest.raises(DomainError) as same:
+        site.amend(name=site.name, districts=DISTRICTS)
+    assert same.value.message == f"site {site.name} already reads so"

@@ -380,3 +380,19 @@ def test_a_licence_revoked_before_it_began_is_not_one_starting_later() -> None:
     assert coverage_error(["SW01"], [withdrawn, starting], JAN_2027).code == (
         "LICENCE_NOT_YET_VALID"
     )
+
+
+def test_a_licence_amendment_naming_no_term_says_so() -> None:
+    """`amendLicence` with only a reason was answered "licence … already reads so"."""
+    licence = register()
+    with pytest.raises(DomainError) as empty:
+        licence.amend()
+    assert (empty.value.code, empty.value.field, empty.value.message) == (
+        "NOTHING_TO_AMEND",
+        "input",
+        f"no term of licence {licence.number} was given to amend: name at least one "
+        "(a term left out or null stays as it is)",
+    )
+    with pytest.raises(DomainError) as same:
+        licence.amend(valid_until=licence.valid_until)
+    assert same.value.message == f"licence {licence.number} already reads so"

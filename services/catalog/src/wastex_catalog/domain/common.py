@@ -168,6 +168,19 @@ def parse_number(value: NumberInput, field: str, code: str, *, places: int = 3) 
     return number
 
 
+def require_a_term(what: str, *terms: object) -> None:
+    """Refuse an amendment of `what` that names no term (each None: left out or null, which
+    keeps a term as it is). It asks for nothing, and "already reads so" would say the terms
+    it sent were the record's own."""
+    if all(term is None for term in terms):
+        raise DomainError(
+            errors.NOTHING_TO_AMEND,
+            f"no term of {what} was given to amend: name at least one "
+            "(a term left out or null stays as it is)",
+            "input",
+        )
+
+
 def require_text(value: str, field: str, *, max_length: int) -> str:
     """Trimmed, non-empty text no longer than `max_length` characters. Zero-width
     characters (U+200B, a byte-order mark) pasted alone are no name: not a visible one."""

@@ -13,7 +13,12 @@ from enum import StrEnum
 from typing import Final
 
 from wastex_catalog.domain import errors
-from wastex_catalog.domain.common import NumberInput, parse_number, require_text
+from wastex_catalog.domain.common import (
+    NumberInput,
+    parse_number,
+    require_a_term,
+    require_text,
+)
 from wastex_catalog.domain.credit_code import validate_credit_code
 from wastex_shared.codes import DistrictRegister
 from wastex_shared.codes.industry import IndustrySection, section_of, validate_industry_code
@@ -91,6 +96,7 @@ class Enterprise:
         """This enterprise corrected: what is given replaces what was registered, checked
         as a registration is. The credit code (its legal identity) and its kind (what its
         licences and listings were checked against) are not amended."""
+        require_a_term(f"enterprise {self.name}", name, industry, district)
         if name is not None:
             name = require_text(name, "name", max_length=NAME_MAX_LENGTH)
         if district is not None:
@@ -182,6 +188,7 @@ class Site:
         """This site corrected: what is given replaces what was added, checked as an
         addition is (a new place needs both coordinates: half of one is a typo's repair
         that could land anywhere). Its enterprise is not amended."""
+        require_a_term(f"site {self.name}", name, district, latitude, longitude)
         if (latitude is None) != (longitude is None):
             missing = "longitude" if longitude is None else "latitude"
             raise DomainError(

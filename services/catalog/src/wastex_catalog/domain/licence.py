@@ -32,6 +32,7 @@ from wastex_catalog.domain.common import (
     parse_tonnes,
     parse_waste_codes,
     parse_window,
+    require_a_term,
     require_text,
 )
 from wastex_shared.codes import canonical, is_hazardous
@@ -137,6 +138,9 @@ class Licence:
     ) -> Licence:
         """This licence corrected: what is given replaces what was registered, checked as
         a registration is. A revoked licence is not amended (register its successor)."""
+        require_a_term(
+            f"licence {self.number}", waste_codes, annual_capacity_tonnes, valid_from, valid_until
+        )
         self._require_not_revoked()
         amended = Licence.register(
             id=self.id,

@@ -36,6 +36,7 @@ from wastex_catalog.domain.common import (
     Window,
     parse_tonnes,
     parse_window,
+    require_a_term,
 )
 from wastex_shared.errors import DomainError, NotAuthorized
 
@@ -290,6 +291,14 @@ class Listing:
         (a window changed must not be over); its status follows the new quantity. Only the
         owner, not once WITHDRAWN or EXPIRED, never below the tonnes its matches hold."""
         self._require_owner(by_enterprise_id, "amend")
+        # `own_terms` holds only the terms given (a subclass leaves out those it was not).
+        require_a_term(
+            f"{self.KIND} {self.id}",
+            quantity_tonnes,
+            available_from,
+            available_until,
+            *own_terms.values(),
+        )
         if self.status in TERMINAL_STATUSES:
             raise DomainError(
                 errors.INVALID_TRANSITION,
