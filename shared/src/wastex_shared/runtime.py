@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from wastex_shared.graphql.body_limit import MAX_BODY_BYTES, BodyLimit
+from wastex_shared.log_repeats import RepeatFilter, hold_back_kafka_client_repeats
 from wastex_shared.messaging.admin import ensure_topics, wait_for_broker
 from wastex_shared.messaging.consumer import EventConsumer
 from wastex_shared.messaging.live import KafkaLiveFeed, LiveHub
@@ -207,12 +209,19 @@ def tune_garbage_collector(young_threshold: int) -> None:
     gc.set_threshold(young_threshold, middle, old)
 
 
+def configure_logging(clock: Callable[[], float] = time.monotonic) -> None:
+    """INFO and up to stderr; the Kafka client's repeated lines (its retries while the
+    broker is down) held back to one of a kind a `log_repeats.PERIOD_SECONDS`."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    hold_back_kafka_client_repeats(RepeatFilter(clock=clock))
+
+
 def serve(app: Starlette, settings: ServiceSettings) -> None:
     """Run `app` under uvicorn on the service's host and port; refuses to start with an
     empty secret, or to listen beyond loopback with the published dev secret."""
     import uvicorn
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     if not settings.jwt_public_key and not settings.jwt_secret:
         # Set to nothing (a secret file that was not there): every token would be refused
         # with an error, each request a fault, rather than the service not starting.
