@@ -6,15 +6,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import math
 import uuid
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from aiokafka import AIOKafkaProducer
 
 from wastex_shared.envelope import Envelope
-from wastex_shared.messaging.live import KafkaLiveFeed, LiveHub, RecentIds
+from wastex_shared.messaging.live import KafkaLiveFeed, LiveHub, RecentIds, Reconnects
 from wastex_shared.runtime import live_lines
 from wastex_shared.topics import MATCHING_MATCH_PROPOSED
 
@@ -113,6 +115,62 @@ async def test_a_feed_failing_at_the_same_place_goes_on_from_the_end(
             await reading
 
 
+class _FailsOnceOnEach(KafkaLiveFeed):
+    """Fails the first time it reads each record naming `run`: every reconnect reads one
+    record more before failing."""
+
+    def __init__(self, bootstrap: str, hub: LiveHub, run: str) -> None:
+        super().__init__(bootstrap, [TOPIC], hub, fetch_max_wait_ms=50)
+        self._run = run.encode()
+        self._seen: set[int] = set()
+
+    def _forward(self, record: Any) -> None:
+        if self._run in record.value and record.offset not in self._seen:
+            self._seen.add(record.offset)
+            raise ConnectionError("connection lost")
+        super()._forward(record)
+
+
+async def test_a_feed_that_reads_again_waits_the_shortest_before_its_next_reconnect(
+    module_kafka_bootstrap: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A wait that only grew would make every failure after a few, over the process's
+    life, wait the longest."""
+    run = uuid.uuid4().hex
+    hub = LiveHub()
+    feed = _FailsOnceOnEach(module_kafka_bootstrap, hub, run)
+    reading = asyncio.create_task(feed.run())
+    producer = AIOKafkaProducer(bootstrap_servers=module_kafka_bootstrap)
+    await producer.start()
+    try:
+        await asyncio.wait_for(feed.ready.wait(), 30)
+        sent = [Envelope.new("test.thing", "test", f"{run}-{n}", {"n": n}) for n in range(4)]
+        with caplog.at_level(logging.ERROR, logger="wastex_shared.messaging.live"):
+            async with hub.subscription(TOPIC) as events:
+                for envelope in sent:
+                    await producer.send_and_wait(TOPIC, envelope.to_json(), key=b"k")
+                heard: list[int] = []
+                async with asyncio.timeout(30):
+                    async for envelope in events:
+                        if (envelope.subject or "").startswith(run):
+                            heard.append(envelope.data["n"])
+                        if len(heard) == len(sent):
+                            break
+        assert heard == [0, 1, 2, 3]
+        waits = [
+            r.args[0]
+            for r in caplog.records
+            if "reconnecting" in str(r.msg) and isinstance(r.args, tuple)
+        ]
+        # The first failure read nothing; each later one came after reading a record more.
+        assert waits == [0.2, 0.2, 0.2, 0.2]
+    finally:
+        await producer.stop()
+        reading.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reading
+
+
 async def test_an_event_the_log_holds_twice_is_pushed_once(module_kafka_bootstrap: str) -> None:
     """The outbox relay publishes a row again when the broker's acknowledgement was lost (a
     broker restarting mid-send): the log then holds the event twice, and a subscriber must
@@ -143,6 +201,27 @@ async def test_an_event_the_log_holds_twice_is_pushed_once(module_kafka_bootstra
         reading.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reading
+
+
+def test_reconnects_wait_longer_while_reading_nothing_and_the_shortest_after_reading() -> None:
+    reconnects = Reconnects(first=0.2, longest=1.0, give_up_after=100)
+    waits = [reconnects.failed(progressed=False).wait for _ in range(5)]
+    assert waits == [0.2, 0.4, 0.8, 1.0, 1.0]
+    assert reconnects.failed(progressed=True).wait == 0.2
+    assert reconnects.failed(progressed=False).wait == 0.4
+
+
+def test_reconnects_give_up_the_place_after_failures_in_a_row_that_read_nothing() -> None:
+    reconnects = Reconnects(give_up_after=3)
+    verdicts = [reconnects.failed(progressed=False).from_the_end for _ in range(3)]
+    assert verdicts == [False, False, True]
+    assert not reconnects.failed(progressed=False).from_the_end  # counted afresh
+    assert not reconnects.failed(progressed=True).from_the_end
+    assert [reconnects.failed(progressed=False).from_the_end for _ in range(3)] == [
+        False,
+        False,
+        True,
+    ]
 
 
 def test_recent_ids_forget_the_oldest_past_their_limit() -> None:

@@ -6,7 +6,8 @@ its own group-less consumer from the *latest* offset, so every process sees ever
 none commits offsets; events older than the process
 start are dropped (a reader restarting mid-run must not replay history to live clients).
 A reader that fails and reconnects goes on from where it was, in memory: the events
-published meanwhile are still pushed.
+published meanwhile are still pushed. It waits longer before each reconnect while it reads
+nothing, and the shortest again once it has read (`Reconnects`).
 A broker restart or outage is no failure of the reader: its consumer retries the broker and
 goes on from where it was, so what the services publish once the broker is back (their
 outboxes kept what they did meanwhile) is pushed to the subscriptions still open
@@ -27,6 +28,7 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -115,6 +117,45 @@ class RecentIds:
         return True
 
 
+@dataclass(frozen=True)
+class Retry:
+    #: Seconds to wait before connecting again.
+    wait: float
+    #: Whether to give up the positions kept and read from the end.
+    from_the_end: bool
+
+
+class Reconnects:
+    """The live feed's reconnecting rule. The wait doubles from `first` to `longest` while
+    the feed reads nothing, and is back to `first` once it has read again (else a few
+    failures over a process's life would make every later one wait the longest). After
+    `give_up_after` failures in a row that read nothing the feed gives up its place: a batch
+    no reader can take (corrupt, an unknown codec) would fail every reconnect at the same
+    place, and live subscribers are better served by what comes next than by nothing."""
+
+    def __init__(
+        self, first: float = 0.2, longest: float = 5.0, give_up_after: int = STALLED_RECONNECTS
+    ) -> None:
+        self._first = first
+        self._longest = longest
+        self._give_up_after = give_up_after
+        self._wait = first
+        self._stalled = 0
+
+    def failed(self, *, progressed: bool) -> Retry:
+        """The reader failed, having read (`progressed`) or not since it last connected."""
+        if progressed:
+            self._wait, self._stalled = self._first, 0
+        else:
+            self._stalled += 1
+        from_the_end = self._stalled >= self._give_up_after
+        if from_the_end:
+            self._stalled = 0
+        retry = Retry(self._wait, from_the_end)
+        self._wait = min(self._wait * 2, self._longest)
+        return retry
+
+
 class KafkaLiveFeed:
     """Reads `topics` from their end with no consumer group and publishes to `hub`."""
 
@@ -138,8 +179,7 @@ class KafkaLiveFeed:
         self._pushed = RecentIds()
 
     async def run(self) -> None:
-        backoff = 0.2
-        stalled = 0  # failures in a row that read nothing
+        reconnects = Reconnects()
         while True:
             before = dict(self._positions)
             try:
@@ -147,18 +187,13 @@ class KafkaLiveFeed:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("live feed failed; reconnecting in %.1fs", backoff)
+                retry = reconnects.failed(progressed=self._positions != before)
+                log.exception("live feed failed; reconnecting in %.1fs", retry.wait)
                 self.ready.clear()
-                stalled = stalled + 1 if self._positions == before else 0
-                if stalled >= STALLED_RECONNECTS:
-                    # A batch no reader can take (corrupt, an unknown codec) would fail every
-                    # reconnect at the same place: live subscribers are better served by
-                    # what comes next than by nothing.
+                if retry.from_the_end:
                     log.warning("live feed made no progress; going on from the end")
                     self._positions.clear()
-                    stalled = 0
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                await asyncio.sleep(retry.wait)
 
     async def _consume(self) -> None:
         consumer = AIOKafkaConsumer(
