@@ -205,23 +205,34 @@ async def test_an_event_the_log_holds_twice_is_pushed_once(module_kafka_bootstra
 
 def test_reconnects_wait_longer_while_reading_nothing_and_the_shortest_after_reading() -> None:
     reconnects = Reconnects(first=0.2, longest=1.0, give_up_after=100)
-    waits = [reconnects.failed(progressed=False).wait for _ in range(5)]
+    waits = [reconnects.failed(positioned=True, progressed=False).wait for _ in range(5)]
     assert waits == [0.2, 0.4, 0.8, 1.0, 1.0]
-    assert reconnects.failed(progressed=True).wait == 0.2
-    assert reconnects.failed(progressed=False).wait == 0.4
+    assert reconnects.failed(positioned=True, progressed=True).wait == 0.2
+    assert reconnects.failed(positioned=True, progressed=False).wait == 0.4
 
 
 def test_reconnects_give_up_the_place_after_failures_in_a_row_that_read_nothing() -> None:
     reconnects = Reconnects(give_up_after=3)
-    verdicts = [reconnects.failed(progressed=False).from_the_end for _ in range(3)]
-    assert verdicts == [False, False, True]
-    assert not reconnects.failed(progressed=False).from_the_end  # counted afresh
-    assert not reconnects.failed(progressed=True).from_the_end
-    assert [reconnects.failed(progressed=False).from_the_end for _ in range(3)] == [
-        False,
-        False,
-        True,
-    ]
+
+    def gives_up(progressed: bool = False) -> bool:
+        return reconnects.failed(positioned=True, progressed=progressed).from_the_end
+
+    assert [gives_up() for _ in range(3)] == [False, False, True]
+    assert not gives_up()  # counted afresh
+    assert not gives_up(progressed=True)
+    assert [gives_up() for _ in range(3)] == [False, False, True]
+
+
+def test_reconnects_that_cannot_reach_the_broker_never_give_up_the_place() -> None:
+    """A broker down fails every reconnect before the reader is positioned: no sign of a
+    batch it cannot read. Given up, the feed would read from the end once the broker is
+    back, and never push what the services published in between."""
+    reconnects = Reconnects(give_up_after=3, longest=5.0)
+    retries = [reconnects.failed(positioned=False, progressed=False) for _ in range(10)]
+    assert not any(retry.from_the_end for retry in retries)
+    assert retries[-1].wait == 5.0
+    stuck = [reconnects.failed(positioned=True, progressed=False) for _ in range(3)]
+    assert [retry.from_the_end for retry in stuck] == [False, False, True]
 
 
 def test_recent_ids_forget_the_oldest_past_their_limit() -> None:

@@ -11,7 +11,11 @@ nothing, and the shortest again once it has read (`Reconnects`).
 A broker restart or outage is no failure of the reader: its consumer retries the broker and
 goes on from where it was, so what the services publish once the broker is back (their
 outboxes kept what they did meanwhile) is pushed to the subscriptions still open
-(tests/reliability/test_subscriptions_across_broker_restart.py).
+(tests/reliability/test_subscriptions_across_broker_restart.py). A reader that does fail
+as the broker goes away keeps its place while it cannot reach it: only reconnects that got
+positioned and read nothing count towards giving its place up (`STALLED_RECONNECTS`; a
+batch no reader can take), not failures to reach the broker
+(tests/reliability/test_live_feed_across_broker_outage.py).
 An event the log holds twice (the outbox relay publishes a row again when the broker's
 acknowledgement was lost, as in a broker restart mid-send) is pushed once: the feed remembers
 the ids of the last `RECENT_IDS` events it pushed.
@@ -44,7 +48,8 @@ QUEUE_SIZE = 1000
 #: Events pushed whose ids the feed remembers, to push a repeat of one no more (a relay's
 #: repeat follows its first copy by the rows in flight when the broker went away).
 RECENT_IDS = 10_000
-#: Reconnects that read nothing before the feed gives up where it was and reads from the end.
+#: Reconnects that got positioned and read nothing before the feed gives up where it was and
+#: reads from the end (failures to reach the broker do not count).
 STALLED_RECONNECTS = 3
 
 
@@ -129,9 +134,10 @@ class Reconnects:
     """The live feed's reconnecting rule. The wait doubles from `first` to `longest` while
     the feed reads nothing, and is back to `first` once it has read again (else a few
     failures over a process's life would make every later one wait the longest). After
-    `give_up_after` failures in a row that read nothing the feed gives up its place: a batch
-    no reader can take (corrupt, an unknown codec) would fail every reconnect at the same
-    place, and live subscribers are better served by what comes next than by nothing."""
+    `give_up_after` failures in a row that read nothing once positioned the feed gives up
+    its place: a batch no reader can take (corrupt, an unknown codec) would fail every
+    reconnect at the same place, and live subscribers are better served by what comes next
+    than by nothing."""
 
     def __init__(
         self, first: float = 0.2, longest: float = 5.0, give_up_after: int = STALLED_RECONNECTS
@@ -142,11 +148,14 @@ class Reconnects:
         self._wait = first
         self._stalled = 0
 
-    def failed(self, *, progressed: bool) -> Retry:
-        """The reader failed, having read (`progressed`) or not since it last connected."""
+    def failed(self, *, positioned: bool, progressed: bool) -> Retry:
+        """The reader failed, having read (`progressed`) or not since it last connected.
+        Only a reader `positioned` (connected, assigned its partitions) that read nothing
+        counts towards giving up: one that could not reach the broker (down, restarting)
+        is not stuck on a batch, and must keep its place for what is published meanwhile."""
         if progressed:
             self._wait, self._stalled = self._first, 0
-        else:
+        elif positioned:
             self._stalled += 1
         from_the_end = self._stalled >= self._give_up_after
         if from_the_end:
@@ -187,7 +196,9 @@ class KafkaLiveFeed:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                retry = reconnects.failed(progressed=self._positions != before)
+                retry = reconnects.failed(
+                    positioned=self.ready.is_set(), progressed=self._positions != before
+                )
                 log.exception("live feed failed; reconnecting in %.1fs", retry.wait)
                 self.ready.clear()
                 if retry.from_the_end:
