@@ -3,7 +3,8 @@
 While the broker is away aiokafka logs each of its retries (every 100 ms, from every
 consumer, producer and the live feed's reader): 120–200 ERROR lines a second per service,
 half a million an hour, burying the lines an operator needs. `RepeatFilter` lets the first
-line of a kind (its logger and its message template) through, then at most one a `period`,
+line of a kind (its logger and the line as written: one broker's retries repeat it word for
+word, another broker's name their own node) through, then at most one a `period`,
 which says how many like it were held back since the last one let through. Only the
 Kafka client's loggers get it (`hold_back_kafka_client_repeats`): our own lines are never
 held back.
@@ -22,8 +23,8 @@ from dataclasses import dataclass
 #: Seconds between two lines of one kind let through.
 PERIOD_SECONDS = 30.0
 #: Kinds remembered, the least recently seen forgotten first (its next line then passes as
-#: a first): aiokafka logs templates, a few dozen kinds, but a message built per call would
-#: otherwise make one kind per line.
+#: a first): a retry's line is the same each time, a few dozen kinds a broker, but a line
+#: naming what changes each call (an offset) would otherwise make one kind per line.
 MAX_KINDS = 1000
 
 
@@ -52,7 +53,7 @@ class RepeatFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         now = self._clock()
-        key = (record.name, str(record.msg))
+        key = (record.name, record.getMessage())
         with self._lock:
             kind = self._kinds.get(key)
             if kind is None:
