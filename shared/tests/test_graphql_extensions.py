@@ -340,3 +340,10 @@ async def test_a_refusal_is_not_logged_as_a_fault_and_a_fault_is(
     with caplog.at_level(logging.ERROR):
         await schema.execute("{ broken }")
     assert any("unexpected error in resolver" in r.getMessage() for r in caplog.records)
+
+
+def test_the_policy_is_one_extension_since_strawberry_remakes_each_for_every_operation() -> None:
+    """strawberry makes each extension, and wraps each of its hooks, anew for every
+    operation: the limits, checks and error policy run as one (`OperationPolicy`), beside
+    strawberry's validation cache."""
+    assert len(standard_extensions()) == 2

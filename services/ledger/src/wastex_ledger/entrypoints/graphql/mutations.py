@@ -2,8 +2,9 @@
 discrepancy's resolution.
 
 Every mutation returns its entity or `userErrors`; a `DomainError` (including
-NOT_AUTHORIZED) becomes a user error, anything else propagates (masked by ErrorPolicy). Each
-runs its transaction again should the database abort it for a concurrent one.
+NOT_AUTHORIZED) becomes a user error, anything else propagates (masked by the error policy,
+`OperationPolicy`). Each runs its transaction again should the database abort it for a
+concurrent one.
 """
 
 from __future__ import annotations
