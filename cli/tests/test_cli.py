@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import http.server
 import threading
@@ -20,6 +22,8 @@ from wastex_shared.auth import JwtConfig, Role, ingest_authenticator, verify_tok
 from wastex_shared.envelope import Envelope
 from wastex_shared.errors import DomainError
 from wastex_shared.settings import ServiceSettings
+from wastex_shared.storage import make_engine
+from wastex_shared.storage.presence import running_on
 
 runner = CliRunner()
 
@@ -300,3 +304,45 @@ def test_a_letter_says_which_field_was_refused_when_the_rule_named_one() -> None
     headers = [("x-error", b"0 is out of range"), ("x-error-field", b"quantityTonnes")]
     assert decode(Letter(1, headers)).field == "quantityTonnes"
     assert decode(Letter(2, headers[:1])).field is None
+
+
+@contextlib.contextmanager
+def service_running_on(url: str, service: str) -> Iterator[None]:
+    """A process of `service` on the database at `url`, as its runtime holds it while it
+    runs (`storage.presence.running_on`), in a thread with its own event loop."""
+    holding, done = threading.Event(), threading.Event()
+
+    async def hold() -> None:
+        engine = make_engine(url)
+        try:
+            async with running_on(engine, service):
+                holding.set()
+                await asyncio.to_thread(done.wait)
+        finally:
+            await engine.dispose()
+
+    thread = threading.Thread(target=asyncio.run, args=(hold(),))
+    thread.start()
+    try:
+        assert holding.wait(10)
+        yield
+    finally:
+        done.set()
+        thread.join(10)
+
+
+@pytest.mark.parametrize("service", ["catalog", "matching", "ledger"])
+def test_replay_is_refused_while_the_service_runs_on_its_database(
+    service: str, tmp_path: Path
+) -> None:
+    """The docs say to stop the service first: one who forgets is told to, and nothing is
+    rebuilt (a replay beside the live consumers would overwrite the facts they apply)."""
+    database = tmp_path / f"{service}.db"
+    database.touch()
+    env = {"WASTEX_DATA_DIR": str(tmp_path), "WASTEX_KAFKA_BOOTSTRAP": NOWHERE}
+    with service_running_on(f"sqlite+aiosqlite:///{database}", service):
+        result = runner.invoke(app, ["replay", service], env=env)
+    refused_cleanly(result, f"{service} is running on this database", "stop every process")
+    # Stopped, the replay goes ahead (here to the broker it cannot reach).
+    result = runner.invoke(app, ["replay", service], env=env)
+    refused_cleanly(result, "cannot reach the Kafka broker")

@@ -81,7 +81,8 @@ def demo_seed(
 
 @app.command()
 def replay(service: Annotated[str, typer.Argument(help="catalog | matching | ledger")]) -> None:
-    """Rebuild SERVICE's read models from its topics (stop the service first)."""
+    """Rebuild SERVICE's read models from its topics (stop the service first: it refuses
+    while the service runs)."""
     if service not in SERVICES:
         raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
     from wastex_cli.replay import replay_service

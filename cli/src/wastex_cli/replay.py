@@ -1,4 +1,5 @@
-"""`wastex replay SERVICE`: each service owns how its read models are rebuilt (`<pkg>.replay`)."""
+"""`wastex replay SERVICE`: each service owns how its read models are rebuilt (`<pkg>.replay`);
+this refuses while any process of the service runs on its database (`storage.presence`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from wastex_shared.errors import DomainError
+from wastex_shared.storage import make_engine
+from wastex_shared.storage.presence import alone_on
 
 
 def _missing_sqlite_file(url: str) -> Path | None:
@@ -33,5 +36,11 @@ async def replay_service(service: str) -> str:
             f"no {service} database at {missing}: set WASTEX_{service.upper()}_DATABASE_URL "
             f"(or WASTEX_DATA_DIR) to the one the {service} service uses",
         )
-    report: str = await module.replay(settings)
+    # Alone on the database: the service's live consumers would overwrite the rebuild.
+    engine = make_engine(settings.db_url)
+    try:
+        async with alone_on(engine, service):
+            report: str = await module.replay(settings)
+    finally:
+        await engine.dispose()
     return report

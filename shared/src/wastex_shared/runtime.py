@@ -30,6 +30,7 @@ from wastex_shared.messaging.relay import OutboxRelay, make_producer
 from wastex_shared.settings import ServiceSettings
 from wastex_shared.storage import UnitOfWorkFactory, make_engine
 from wastex_shared.storage.migrate import upgrade
+from wastex_shared.storage.presence import running_on
 from wastex_shared.storage.tables import MessagingTables
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,14 @@ def make_broker(bootstrap: str) -> KafkaBroker:
 
 @contextlib.asynccontextmanager
 async def running(runtime: Runtime) -> AsyncIterator[Runtime]:
-    """Start everything in dependency order; stop in reverse, also on error."""
+    """Start everything in dependency order; stop in reverse, also on error. The whole
+    run holds the service's database against a replay (`storage.presence`)."""
+    async with running_on(runtime.uow.engine, runtime.settings.service), _started(runtime):
+        yield runtime
+
+
+@contextlib.asynccontextmanager
+async def _started(runtime: Runtime) -> AsyncIterator[None]:
     settings = runtime.settings
     await upgrade(runtime.uow.engine, runtime.migrations)
     await wait_for_broker(settings.kafka_bootstrap)
@@ -122,7 +130,7 @@ async def running(runtime: Runtime) -> AsyncIterator[Runtime]:
     runtime.ready = True
     log.info("%s ready on %s:%s", settings.service, settings.host, settings.port)
     try:
-        yield runtime
+        yield
     finally:
         runtime.ready = False
         await runtime.broker.stop()

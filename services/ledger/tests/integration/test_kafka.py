@@ -53,7 +53,8 @@ from wastex_shared.messaging.admin import ensure_topics, wait_for_broker
 from wastex_shared.messaging.relay import make_producer
 from wastex_shared.messaging.topic_reader import read_topic
 from wastex_shared.runtime import render_metrics, running
-from wastex_shared.storage import UnitOfWorkFactory
+from wastex_shared.storage import UnitOfWorkFactory, make_engine
+from wastex_shared.storage.presence import alone_on
 from wastex_shared.testing.graphql_client import eventually
 from wastex_shared.testing.kafka import serving
 
@@ -1300,3 +1301,23 @@ async def test_a_replay_meeting_an_entry_of_a_kind_it_does_not_know_replaces_not
         await replay(settings_for(replay_bootstrap, database_url))
     assert refused.value.code == "UNSUPPORTED_SCHEMA_VERSION"
     assert await ledger.projection() == incremental
+
+
+async def test_a_running_ledger_holds_its_database_against_a_replay(
+    kafka_bootstrap: str, database_url: str
+) -> None:
+    """`wastex replay ledger` beside a running ledger would rebuild the projection from a
+    read of the topics its consumer keeps adding to: every process holds the database while
+    it runs, and the replay's `alone_on` refuses."""
+    built = build_process(settings_for(kafka_bootstrap, database_url))
+    async with running(built.runtime):
+        with pytest.raises(DomainError) as refused:
+            async with alone_on(built.runtime.uow.engine, "ledger"):
+                pytest.fail("a replay beside a running ledger")
+    assert refused.value.code == "SERVICE_RUNNING"
+    engine = make_engine(database_url)
+    try:
+        async with alone_on(engine, "ledger"):  # stopped: nothing holds it
+            pass
+    finally:
+        await engine.dispose()
