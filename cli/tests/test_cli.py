@@ -190,9 +190,14 @@ def test_replay_without_a_broker_or_a_database_says_which_without_a_traceback(
     result = runner.invoke(app, ["replay", service], env=env)
     refused_cleanly(result, "cannot reach the Kafka broker", "WASTEX_KAFKA_BOOTSTRAP")
     setting = f"WASTEX_{service.upper()}_DATABASE_URL"
-    for url in (f"sqlite+aiosqlite:///{tmp_path}/no/such/dir.db", "not a url"):
-        result = runner.invoke(app, ["replay", service], env={**env, setting: url})
-        refused_cleanly(result, f"{service} database", setting)
+    url = f"sqlite+aiosqlite:///{tmp_path}/no/such/dir.db"
+    result = runner.invoke(app, ["replay", service], env={**env, setting: url})
+    refused_cleanly(result, f"{service} database", setting)
+    # One that is no URL is a setting refused as it is read (exit 2, as a bad option).
+    result = runner.invoke(app, ["replay", service], env={**env, setting: "not a url"})
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert f"{setting}='not a url': not a database URL" in result.output
 
 
 def test_demo_seed_without_a_running_stack_says_so_without_a_traceback() -> None:

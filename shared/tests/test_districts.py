@@ -124,8 +124,10 @@ def test_a_file_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
 def test_the_setting_names_the_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("WASTEX_DISTRICTS_FILE", raising=False)
     assert ServiceSettings().districts_file is None
+    (tmp_path / "ezhou.csv").write_text("name,kind\n鄂城区,administrative_district\n", "utf-8")
     monkeypatch.setenv("WASTEX_DISTRICTS_FILE", str(tmp_path / "ezhou.csv"))
     assert ServiceSettings().districts_file == tmp_path / "ezhou.csv"
+    # One that is not there is refused as it is read (test_settings).
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from wastex_shared.runtime import make_broker, tune_garbage_collector
 from wastex_shared.settings import ServiceSettings
@@ -88,7 +90,7 @@ async def test_a_failure_inside_faststream_reaches_the_log(
         ("10.1.2.3", None, None, True),
         ("catalog.internal", None, None, True),
         ("0.0.0.0", "a-secret-of-this-deployment-0123456789abcdef", None, False),
-        ("0.0.0.0", None, "-----BEGIN PUBLIC KEY-----", False),
+        ("0.0.0.0", None, "RSA public key", False),
         ("127.0.0.1 kafka-1:9092,kafka-2:9092", None, None, True),
         ("127.0.0.1 127.0.0.1:9092,[::1]:9093", None, None, False),
         ("127.0.0.1 kafka-1:9092", "a-secret-of-this-deployment-0123456789abcdef", None, False),
@@ -106,10 +108,18 @@ def test_the_published_dev_secret_is_refused_beyond_loopback(
     HTTP, or through a broker factories write to) would take anyone's admin token."""
     host, _, bootstrap = host.partition(" ")
     where: dict[str, Any] = {"host": host, "kafka_bootstrap": bootstrap or "127.0.0.1:9092"}
-    settings = ServiceSettings(**where, jwt_public_key=public_key)
+    settings = ServiceSettings(**where, jwt_public_key=public_key and rsa_public_key())
     if secret is not None:
         settings = ServiceSettings(**where, jwt_secret=secret)
     assert settings.forgeable_from_afar is refused
+
+
+def rsa_public_key() -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    pem = key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return pem.decode()
 
 
 async def catalog_refusing_to_start(tmp_path: Path, **settings: str) -> bytes:
@@ -138,3 +148,21 @@ async def test_a_service_given_an_empty_secret_does_not_start(tmp_path: Path) ->
     answered every authenticated request with an internal error."""
     stderr = await catalog_refusing_to_start(tmp_path, WASTEX_JWT_SECRET="")
     assert b"WASTEX_JWT_SECRET is set but empty" in stderr
+
+
+async def test_a_service_given_settings_it_cannot_use_says_which_in_a_line_each(
+    tmp_path: Path,
+) -> None:
+    """It stopped on pydantic's or a district file's traceback, or (a port of -5) went on
+    to start; an operator reads which variable is wrong and why, and exit code 2."""
+    stderr = await catalog_refusing_to_start(
+        tmp_path,
+        WASTEX_CATALOG_PORT="abc",
+        WASTEX_DISTRICTS_FILE=str(tmp_path / "missing.csv"),
+    )
+    lines = stderr.decode().splitlines()
+    assert [line.split("=")[0] for line in lines] == [
+        "catalog: refusing to start: WASTEX_CATALOG_PORT",
+        "catalog: refusing to start: WASTEX_DISTRICTS_FILE",
+    ], lines
+    assert "No such file" in lines[1]

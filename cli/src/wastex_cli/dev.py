@@ -45,9 +45,9 @@ def run(seed: Annotated[bool, typer.Option(help="load the demo city")] = True) -
     try:
         if seed:
             from wastex_cli.demo import seed as seed_demo
-            from wastex_shared.settings import ServiceSettings
+            from wastex_cli.running import service_settings
 
-            summary = asyncio.run(seed_demo(stack.graphql_url, ServiceSettings().jwt))
+            summary = asyncio.run(seed_demo(stack.graphql_url, service_settings().jwt))
             typer.echo(summary.describe())
         typer.secho(f"\nwastex is up: GraphQL (and GraphiQL) at {stack.graphql_url}", fg="green")
         typer.echo("a token to try it:  uv run wastex token --role regulator --district '*'")

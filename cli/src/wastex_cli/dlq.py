@@ -45,7 +45,7 @@ from typing import Annotated, Any
 import typer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from wastex_cli.running import bootstrap_problem, run
+from wastex_cli.running import bootstrap_problem, run, service_settings
 from wastex_shared import topics
 from wastex_shared.auth import (
     JwtConfig,
@@ -63,7 +63,6 @@ from wastex_shared.messaging.dead_letter import (
     header_texts,
     kafka_text,
 )
-from wastex_shared.settings import ServiceSettings
 from wastex_shared.topics import dlq_for
 
 app = typer.Typer(help="Dead-letter topics: list and re-drive.", no_args_is_help=True)
@@ -171,7 +170,7 @@ BOOTSTRAP_FROM = "--bootstrap or WASTEX_KAFKA_BOOTSTRAP"
 
 
 def _bootstrap(bootstrap: str | None) -> str:
-    address = bootstrap or ServiceSettings().kafka_bootstrap
+    address = bootstrap or service_settings().kafka_bootstrap
     problem = bootstrap_problem(address)
     if problem is not None:
         raise typer.BadParameter(problem, param_hint=BOOTSTRAP_FROM)
@@ -418,7 +417,7 @@ async def redrive_letters(
     while this runs is not picked up and sent round in circles. The first reading keeps
     what each letter says, not its message (a DLQ may hold thousands of large ones); a
     second sends the chosen letters' messages as it meets them."""
-    signing = jwt or ServiceSettings().jwt
+    signing = jwt or service_settings().jwt
     topic = dlq_for(group)
     read = [decode(record) async for record in read_all(bootstrap, topic)]
     by_ref = {letter_ref(topic, letter.offset): letter for letter in read}
@@ -490,7 +489,7 @@ def redrive(
 ) -> None:
     """Send GROUP's dead letters back to their original topics (after fixing the cause)."""
     keep = _filter(offset, type_, event_id)
-    jwt = ServiceSettings().jwt
+    jwt = service_settings().jwt
     skipped: list[tuple[DeadLetter, str]] = []
     try:
         sent = run(

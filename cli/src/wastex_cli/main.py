@@ -7,11 +7,11 @@ from typing import Annotated
 import typer
 
 from wastex_cli import dev, dlq
-from wastex_cli.running import bootstrap_problem, fail, run
+from wastex_cli.running import fail, run, service_settings
 from wastex_shared.auth import ALL_DISTRICTS, JwtConfig, Role, issue_token
 from wastex_shared.codes.district_file import DistrictFileError, load_districts
 from wastex_shared.errors import DomainError
-from wastex_shared.settings import ServiceSettings
+from wastex_shared.settings import SettingsError
 
 app = typer.Typer(help="wastex: industrial solid-waste exchange.", no_args_is_help=True)
 demo_app = typer.Typer(help="The demo city.", no_args_is_help=True)
@@ -23,7 +23,7 @@ SERVICES = ("catalog", "matching", "ledger")
 
 
 def _jwt() -> JwtConfig:
-    return ServiceSettings().jwt
+    return service_settings().jwt
 
 
 def _registered(district: str) -> str:
@@ -32,7 +32,7 @@ def _registered(district: str) -> str:
     if district.strip() == ALL_DISTRICTS:
         return ALL_DISTRICTS
     try:
-        register = load_districts(ServiceSettings().districts_file)
+        register = load_districts(service_settings().districts_file)
     except DistrictFileError as err:
         raise typer.BadParameter(str(err), param_hint="WASTEX_DISTRICTS_FILE") from err
     try:
@@ -87,14 +87,15 @@ def replay(service: Annotated[str, typer.Argument(help="catalog | matching | led
         raise typer.BadParameter(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
     from wastex_cli.replay import replay_service
 
-    problem = bootstrap_problem(ServiceSettings().kafka_bootstrap)
-    if problem is not None:
-        raise typer.BadParameter(problem, param_hint="WASTEX_KAFKA_BOOTSTRAP")
+    service_settings()  # the common ones; the service's own are read by replay_service
     setting = f"WASTEX_{service.upper()}_DATABASE_URL"
     try:
         report = run(replay_service(service), database=(service, setting))
     except DomainError as err:  # refused, and nothing replaced
         fail(err.message)
+    except SettingsError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
     typer.echo(report)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from wastex_shared.errors import DomainError
+from wastex_shared.settings import load_settings
 from wastex_shared.storage import make_engine
 from wastex_shared.storage.presence import alone_on
 
@@ -26,7 +27,7 @@ async def replay_service(service: str) -> str:
     module = importlib.import_module(f"wastex_{service}.replay")
     settings_module = importlib.import_module(f"wastex_{service}.settings")
     settings_cls = getattr(settings_module, f"{service.capitalize()}Settings")
-    settings = settings_cls()
+    settings = load_settings(settings_cls)
     missing = _missing_sqlite_file(settings.db_url)
     if missing is not None:
         # Run from another directory, or the service's URL not set here: a new file is not

@@ -13,18 +13,27 @@ import typer
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from sqlalchemy.exc import SQLAlchemyError
 
+from wastex_shared.settings import (
+    ServiceSettings,
+    SettingsError,
+    bootstrap_problem,
+    load_settings,
+)
+
 T = TypeVar("T")
 
+__all__ = ["bootstrap_problem", "fail", "run", "service_settings"]
 
-def bootstrap_problem(bootstrap: str) -> str | None:
-    """What is wrong with a Kafka bootstrap list (`host[:port],…`), or None."""
-    for address in bootstrap.split(","):
-        host, colon, port = address.strip().rpartition(":")
-        if not colon:
-            host, port = port, "9092"
-        if not host.strip("[]") or not port.isdigit() or not 0 < int(port) < 65536:
-            return f"{address.strip()!r} is not host:port"
-    return None
+
+def service_settings() -> ServiceSettings:
+    """The common settings from the environment; one that cannot be used ends the command
+    with a line naming it (`WASTEX_KAFKA_BOOTSTRAP='kafka-1:x': … is not host:port`) and
+    exit code 2, as a bad option does."""
+    try:
+        return load_settings(ServiceSettings)
+    except SettingsError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
 
 
 def fail(message: str) -> NoReturn:

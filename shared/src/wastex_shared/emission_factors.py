@@ -56,6 +56,11 @@ def factor(key: str) -> EmissionFactor:
     return _factors()[key]
 
 
+def freight_factor_keys() -> tuple[str, ...]:
+    """The factors a match's transport may be priced by (kg CO2e per tonne-km)."""
+    return tuple(key for key, row in _factors().items() if row.unit == "kgCO2e/t.km")
+
+
 def avoided_factor(waste_code: str) -> EmissionFactor | None:
     key = AVOIDED_BY_CODE.get(waste_code)
     return factor(key) if key else None

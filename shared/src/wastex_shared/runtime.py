@@ -7,11 +7,12 @@ import asyncio
 import contextlib
 import gc
 import logging
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from faststream.kafka import KafkaBroker, KafkaRouter
 from sqlalchemy import func, select
@@ -27,7 +28,7 @@ from wastex_shared.messaging.admin import ensure_topics, wait_for_broker
 from wastex_shared.messaging.consumer import EventConsumer
 from wastex_shared.messaging.live import KafkaLiveFeed, LiveHub
 from wastex_shared.messaging.relay import OutboxRelay, make_producer
-from wastex_shared.settings import ServiceSettings
+from wastex_shared.settings import ServiceSettings, SettingsError, load_settings
 from wastex_shared.storage import UnitOfWorkFactory, make_engine
 from wastex_shared.storage.migrate import upgrade
 from wastex_shared.storage.presence import running_on
@@ -222,6 +223,23 @@ def configure_logging(clock: Callable[[], float] = time.monotonic) -> None:
     broker is down) held back to one of a kind a `log_repeats.PERIOD_SECONDS`."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     hold_back_kafka_client_repeats(RepeatFilter(clock=clock))
+
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def main(settings_type: type[S], build_app: Callable[[S], Starlette]) -> None:
+    """`python -m wastex_<name>`: the settings read, the app built and served. Settings
+    that cannot be used stop it before it migrates or listens, with one line each naming
+    the variable and why, and exit code 2 (as the refusals in `serve`)."""
+    try:
+        settings = load_settings(settings_type)
+    except SettingsError as err:
+        service = settings_type.model_fields["service"].default
+        for line in str(err).splitlines():
+            print(f"{service}: refusing to start: {line}", file=sys.stderr)
+        raise SystemExit(2) from None
+    serve(build_app(settings), settings)
 
 
 def serve(app: Starlette, settings: ServiceSettings) -> None:

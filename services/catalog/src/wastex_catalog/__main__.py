@@ -2,8 +2,7 @@
 
 from wastex_catalog.main import build_app
 from wastex_catalog.settings import CatalogSettings
-from wastex_shared.runtime import serve
+from wastex_shared.runtime import main
 
 if __name__ == "__main__":
-    settings = CatalogSettings()
-    serve(build_app(settings), settings)
+    main(CatalogSettings, build_app)

@@ -20,7 +20,7 @@ class CatalogSettings(ServiceSettings):
     #: `<consumer_group>.matching`. Both dead-letter to `catalog.dlq.v1`.
     consumer_group: str = "catalog"
     #: How often offers and demands past their window are expired.
-    expiry_sweep_seconds: float = 60.0
+    expiry_sweep_seconds: float = Field(default=60.0, gt=0)
     #: Days a demand stays on the market after its holder's licences run out on their term,
     #: waiting for a renewal to be registered (decision 034; a revocation gives none). The
     #: days are counted when a licence change sets the demand's last licensed day.

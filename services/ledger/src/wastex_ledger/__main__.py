@@ -2,8 +2,7 @@
 
 from wastex_ledger.main import build_app
 from wastex_ledger.settings import LedgerSettings
-from wastex_shared.runtime import serve
+from wastex_shared.runtime import main
 
 if __name__ == "__main__":
-    settings = LedgerSettings()
-    serve(build_app(settings), settings)
+    main(LedgerSettings, build_app)

@@ -8,7 +8,9 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from wastex_ledger.adapters.rules import load_rules
 from wastex_ledger.domain.closing import DEFAULT_CLOSE, YearClose
+from wastex_shared.errors import DomainError
 from wastex_shared.settings import ServiceSettings
 
 
@@ -46,6 +48,18 @@ class LedgerSettings(ServiceSettings):
     @classmethod
     def _a_day_of_every_year(cls, value: str) -> str:
         return str(YearClose.parse(value))
+
+    @field_validator("zero_waste_rules")
+    @classmethod
+    def _rules_that_read(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            try:
+                load_rules(value)  # read again where it is used; a bad file stops here
+            except OSError as exc:
+                raise ValueError(f"cannot read {value}: {exc.strerror}") from None
+            except DomainError as exc:
+                raise ValueError(exc.message) from None
+        return value
 
     @property
     def year_close(self) -> YearClose:

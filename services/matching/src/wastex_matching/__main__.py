@@ -2,8 +2,7 @@
 
 from wastex_matching.main import build_app
 from wastex_matching.settings import MatchingSettings
-from wastex_shared.runtime import serve
+from wastex_shared.runtime import main
 
 if __name__ == "__main__":
-    settings = MatchingSettings()
-    serve(build_app(settings), settings)
+    main(MatchingSettings, build_app)
