@@ -10,7 +10,7 @@
  *   - GET /graphql from a browser: Hive Laboratory (GraphiQL), works offline;
  *   - GET /healthcheck (liveness) and /readiness (supergraph loaded).
  *
- * Env (all optional):
+ * Env (all optional; a value it cannot use stops the start with one line naming it, exit 2):
  *   WASTEX_GATEWAY_HOST        listen host                       (127.0.0.1; beyond loopback
  *                              it needs WASTEX_JWT_SECRET or WASTEX_JWT_PUBLIC_KEY set)
  *   WASTEX_GATEWAY_PORT        listen port                       (4000)
@@ -49,19 +49,43 @@ import { WebSocketServer } from 'ws';
 const here = dirname(fileURLToPath(import.meta.url));
 const env = process.env;
 
-function intEnv(name, fallback) {
+/** A setting the gateway cannot use: one line naming it and why, exit code 2, before it listens. */
+function refuse(name, raw, why) {
+  console.error(`wastex gateway: refusing to start: ${name}=${JSON.stringify(raw)}: ${why}`);
+  process.exit(2);
+}
+
+/** A whole number from `min` to `max`, written in digits only: parseInt read "12abc" as 12. */
+function intEnv(name, fallback, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}) {
   const raw = env[name];
   if (raw == null || raw === '') return fallback;
-  const n = Number.parseInt(raw, 10);
-  if (!Number.isFinite(n) || n < 0) {
-    console.error(`wastex gateway: ${name} must be a non-negative integer, got ${JSON.stringify(raw)}`);
-    process.exit(2);
+  const n = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    refuse(name, raw, `a whole number from ${min} to ${max} is expected`);
   }
   return n;
 }
 
+/** A subgraph's endpoint: an http(s) URL, else the first request to it would fail. */
+function urlEnv(name, fallback) {
+  const raw = env[name];
+  if (raw == null || raw === '') return fallback;
+  let url = null;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = null;
+  }
+  if (url == null || !['http:', 'https:'].includes(url.protocol) || !url.hostname) {
+    refuse(name, raw, 'an http(s) URL of a subgraph is expected (http://127.0.0.1:4001/graphql)');
+  }
+  return raw;
+}
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'];
+
 const HOST = env.WASTEX_GATEWAY_HOST || '127.0.0.1';
-const PORT = intEnv('WASTEX_GATEWAY_PORT', 4000);
+const PORT = intEnv('WASTEX_GATEWAY_PORT', 4000, { min: 1, max: 65535 });
 
 // The subgraphs check tokens, the gateway passes them on: listening beyond loopback with
 // the services on the development secret (which is public) would take anyone's admin token.
@@ -186,21 +210,27 @@ const csrfHeaderRequired = {
 const SUPERGRAPH = resolve(env.WASTEX_SUPERGRAPH || join(here, 'supergraph.graphql'));
 const POLL_MS = intEnv('WASTEX_GATEWAY_POLL_MS', 0);
 const LOG_LEVEL = env.WASTEX_GATEWAY_LOG_LEVEL || env.LOG_LEVEL || 'info';
+// LOG_LEVEL too: the runtime's logger reads it itself, and threw a stack trace at `WARNING`.
+for (const name of ['WASTEX_GATEWAY_LOG_LEVEL', 'LOG_LEVEL']) {
+  if (env[name] && !LOG_LEVELS.includes(env[name])) {
+    refuse(name, env[name], `one of ${LOG_LEVELS.join(', ')} is expected`);
+  }
+}
 // Plain log lines when written to a file or pipe (the logger reads NO_COLOR when it is created).
 if (!process.stdout.isTTY && env.NO_COLOR == null && env.FORCE_COLOR == null) env.NO_COLOR = '1';
 const LIMITS = {
   // Relay connections cost three levels (offers{edges{node{…}}}) and a node often
   // reaches into another subgraph (node{offer{site{enterprise{name}}}}): 6 is too tight.
-  depth: intEnv('WASTEX_GATEWAY_MAX_DEPTH', 10),
-  tokens: intEnv('WASTEX_GATEWAY_MAX_TOKENS', 2000),
-  aliases: intEnv('WASTEX_GATEWAY_MAX_ALIASES', 15),
+  depth: intEnv('WASTEX_GATEWAY_MAX_DEPTH', 10, { min: 1 }),
+  tokens: intEnv('WASTEX_GATEWAY_MAX_TOKENS', 2000, { min: 1 }),
+  aliases: intEnv('WASTEX_GATEWAY_MAX_ALIASES', 15, { min: 1 }),
 };
 
 /** Subgraph name (as in the supergraph's join__Graph) -> HTTP endpoint. */
 const SUBGRAPHS = {
-  catalog: env.WASTEX_CATALOG_URL || 'http://127.0.0.1:4001/graphql',
-  matching: env.WASTEX_MATCHING_URL || 'http://127.0.0.1:4002/graphql',
-  ledger: env.WASTEX_LEDGER_URL || 'http://127.0.0.1:4003/graphql',
+  catalog: urlEnv('WASTEX_CATALOG_URL', 'http://127.0.0.1:4001/graphql'),
+  matching: urlEnv('WASTEX_MATCHING_URL', 'http://127.0.0.1:4002/graphql'),
+  ledger: urlEnv('WASTEX_LEDGER_URL', 'http://127.0.0.1:4003/graphql'),
 };
 
 if (!existsSync(SUPERGRAPH)) {
@@ -394,7 +424,7 @@ try {
 // A body is read whole and parsed before the operation limits look at it (and variables are
 // not the document they count): one over any real request's size is refused unread. A POST
 // must say its length (every GraphQL client does), so Node's parser holds it to that.
-const MAX_BODY_BYTES = intEnv('WASTEX_GATEWAY_MAX_BODY_BYTES', 1024 * 1024);
+const MAX_BODY_BYTES = intEnv('WASTEX_GATEWAY_MAX_BODY_BYTES', 1024 * 1024, { min: 1 });
 function refuseBody(res, status, code, message) {
   const body = JSON.stringify({ errors: [{ message, extensions: { code } }] });
   res.writeHead(status, { 'content-type': 'application/json', connection: 'close' });

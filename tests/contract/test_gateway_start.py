@@ -66,3 +66,30 @@ def test_the_gateway_will_not_start_on_a_cors_list_that_is_not_origins(origins: 
     refused = _start(WASTEX_GATEWAY_CORS_ORIGINS=f"https://ok.example.org, {origins}")
     assert refused.returncode == 2
     assert "WASTEX_GATEWAY_CORS_ORIGINS" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("WASTEX_GATEWAY_PORT", "12abc"),  # it listened on port 12
+        ("WASTEX_GATEWAY_PORT", "99999"),  # Node's RangeError, a stack trace
+        ("WASTEX_GATEWAY_PORT", "0"),  # a port of the system's choosing, nobody knows which
+        ("WASTEX_GATEWAY_MAX_DEPTH", "0"),  # every operation refused
+        ("WASTEX_GATEWAY_MAX_BODY_BYTES", "0"),  # every request refused
+        ("WASTEX_GATEWAY_POLL_MS", "1.5"),  # read as 1
+        ("WASTEX_CATALOG_URL", "127.0.0.1:4001"),  # every request to it failed
+        ("WASTEX_LEDGER_URL", "not a url"),
+        ("WASTEX_GATEWAY_LOG_LEVEL", "loud"),
+        ("LOG_LEVEL", "WARNING"),  # the runtime's logger threw a stack trace
+    ],
+)
+def test_a_setting_the_gateway_cannot_use_stops_the_start_naming_it(
+    variable: str, value: str
+) -> None:
+    """It started and listened on what it made of it, or failed on the first request."""
+    refused = _start(**{variable: value})
+    assert refused.returncode == 2, refused.stdout
+    assert refused.stderr.startswith(
+        f'wastex gateway: refusing to start: {variable}="{value}": '
+    ), refused.stderr
+    assert len(refused.stderr.splitlines()) == 1
