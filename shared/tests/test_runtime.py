@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaProducer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from wastex_shared.runtime import make_broker, tune_garbage_collector
+from wastex_shared.runtime import make_broker, start_up_problem, tune_garbage_collector
 from wastex_shared.settings import ServiceSettings
 
 
@@ -166,3 +166,34 @@ async def test_a_service_given_settings_it_cannot_use_says_which_in_a_line_each(
         "catalog: refusing to start: WASTEX_DISTRICTS_FILE",
     ], lines
     assert "No such file" in lines[1]
+
+
+async def test_a_service_whose_database_cannot_be_opened_says_so_in_one_line(
+    tmp_path: Path,
+) -> None:
+    """It was uvicorn's "Application startup failed" after a traceback, exit code 3."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WASTEX_")}
+    env["WASTEX_CATALOG_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path}/no/such/dir.db"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "wastex_catalog", env=env, stderr=asyncio.subprocess.PIPE
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 1
+    [line] = stderr.decode().splitlines()
+    assert "catalog: refusing to start: cannot open the catalog database" in line
+    assert line.endswith("check WASTEX_CATALOG_DATABASE_URL")
+
+
+async def test_a_broker_that_does_not_answer_is_named_with_the_setting(tmp_path: Path) -> None:
+    settings = ServiceSettings(data_dir=tmp_path, kafka_bootstrap="127.0.0.1:1")
+    problem = await start_up_problem(settings, broker_wait=0.5)
+    assert problem is not None
+    assert problem.startswith("cannot reach the Kafka broker at 127.0.0.1:1 within 0.5 s")
+    assert problem.endswith("check WASTEX_KAFKA_BOOTSTRAP")
+
+
+async def test_a_service_whose_database_and_broker_answer_may_start(
+    tmp_path: Path, kafka_bootstrap: str
+) -> None:
+    settings = ServiceSettings(data_dir=tmp_path, kafka_bootstrap=kafka_bootstrap)
+    assert await start_up_problem(settings) is None

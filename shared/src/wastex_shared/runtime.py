@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker, KafkaRouter
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -242,6 +244,49 @@ def main(settings_type: type[S], build_app: Callable[[S], Starlette]) -> None:
     serve(build_app(settings), settings)
 
 
+#: Seconds a starting service waits for its broker (one starting beside it answers in a few).
+BROKER_WAIT_SECONDS = 30.0
+
+
+async def start_up_problem(
+    settings: ServiceSettings, broker_wait: float = BROKER_WAIT_SECONDS
+) -> str | None:
+    """Why the service cannot start where its settings point, in one line naming the
+    setting to check, or None: its database cannot be opened, or its broker does not answer.
+    Found here, not in the app's start-up, where each was a traceback and exit code 3."""
+    service = settings.service
+    engine = make_engine(settings.db_url)
+    try:
+        async with engine.connect():
+            pass
+    except (SQLAlchemyError, OSError) as err:
+        return (
+            f"cannot open the {service} database ({_first_line(err)}); "
+            f"check WASTEX_{service.upper()}_DATABASE_URL"
+        )
+    finally:
+        await engine.dispose()
+    # aiokafka logs each refused connection (five a second): the one line below says it.
+    quiet = logging.getLogger("aiokafka")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        await wait_for_broker(settings.kafka_bootstrap, timeout=broker_wait)
+    except (KafkaError, OSError, TimeoutError) as err:
+        return (
+            f"cannot reach the Kafka broker at {settings.kafka_bootstrap} within "
+            f"{broker_wait:g} s ({_first_line(err)}); check WASTEX_KAFKA_BOOTSTRAP"
+        )
+    finally:
+        quiet.setLevel(level)
+    return None
+
+
+def _first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0] if lines else type(err).__name__
+
+
 def serve(app: Starlette, settings: ServiceSettings) -> None:
     """Run `app` under uvicorn on the service's host and port; refuses to start with an
     empty secret, or to listen beyond loopback with the published dev secret."""
@@ -263,6 +308,10 @@ def serve(app: Starlette, settings: ServiceSettings) -> None:
             settings.kafka_bootstrap,
         )
         raise SystemExit(2)
+    problem = asyncio.run(start_up_problem(settings))
+    if problem is not None:
+        log.error("%s: refusing to start: %s", settings.service, problem)
+        raise SystemExit(1)
     tune_garbage_collector(settings.gc_young_threshold)
     uvicorn.run(
         app,
