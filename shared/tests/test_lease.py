@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 
-import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,15 +15,6 @@ from wastex_shared.testing.plugin import (
     drop_pg_database,
     terminate_backends,
 )
-
-
-@pytest.fixture
-async def engines(database_url: str) -> AsyncIterator[tuple[AsyncEngine, AsyncEngine]]:
-    """Two engines on one database, as two processes would have."""
-    first, second = make_engine(database_url), make_engine(database_url)
-    yield first, second
-    await first.dispose()
-    await second.dispose()
 
 
 async def test_one_holder_at_a_time_and_the_next_takes_over(

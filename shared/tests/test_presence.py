@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from wastex_shared.errors import DomainError
-from wastex_shared.storage import make_engine
 from wastex_shared.storage.presence import alone_on, running_on
-
-
-@pytest.fixture
-async def engines(database_url: str) -> AsyncIterator[tuple[AsyncEngine, AsyncEngine]]:
-    """Two engines on one database, as two processes would have."""
-    first, second = make_engine(database_url), make_engine(database_url)
-    yield first, second
-    await first.dispose()
-    await second.dispose()
 
 
 async def test_processes_of_a_service_run_together_and_a_replay_waits_for_none(
