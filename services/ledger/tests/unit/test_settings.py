@@ -13,8 +13,8 @@ from wastex_shared.settings import SettingsError, load_settings
 @pytest.mark.parametrize(
     ("value", "why"),
     [
-        ("02-30", "day is out of range for month"),
-        ("13-01", "month must be in 1..12"),
+        ("02-30", "02-30 is no day of the calendar"),
+        ("13-01", "13-01 is no day of the calendar"),
         ("0331", "is not a month and day 'MM-DD'"),
     ],
 )

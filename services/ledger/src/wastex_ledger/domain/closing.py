@@ -41,7 +41,10 @@ class YearClose:
         # 29 February is not a day of every year: a close that moves is no close.
         if (self.month, self.day) == (2, 29):
             raise ValueError("a year cannot close on 02-29: not every year has one")
-        date(2001, self.month, self.day)  # ValueError for a day no month has
+        try:
+            date(2001, self.month, self.day)
+        except ValueError:  # Python's words ("day is out of range for month") name no day
+            raise ValueError(f"{self} is no day of the calendar (MM-DD, e.g. 03-31)") from None
 
     @classmethod
     def parse(cls, text: str) -> YearClose:
