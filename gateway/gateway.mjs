@@ -123,10 +123,7 @@ function corsOrigins(name) {
     }
     const bare = url != null && url.pathname === '/' && !url.search && !url.hash && !url.username;
     if (!bare || !['http:', 'https:'].includes(url.protocol) || !entry.startsWith(url.origin)) {
-      console.error(
-        `wastex gateway: ${name} lists origins (scheme://host[:port], comma-separated), got ${JSON.stringify(entry)}`,
-      );
-      process.exit(2);
+      refuse(name, raw, `origins are scheme://host[:port], comma-separated; ${JSON.stringify(entry)} is not one`);
     }
     origins.add(url.origin);
   }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 
@@ -63,9 +64,13 @@ def test_any_address_in_127_0_0_0_8_is_loopback() -> None:
 def test_the_gateway_will_not_start_on_a_cors_list_that_is_not_origins(origins: str) -> None:
     """`*` included: any site open in a developer's browser could then read what a token it
     signed with the public development secret is shown."""
-    refused = _start(WASTEX_GATEWAY_CORS_ORIGINS=f"https://ok.example.org, {origins}")
+    listed = f"https://ok.example.org, {origins}"
+    refused = _start(WASTEX_GATEWAY_CORS_ORIGINS=listed)
     assert refused.returncode == 2
-    assert "WASTEX_GATEWAY_CORS_ORIGINS" in refused.stderr
+    # Said as the gateway's other refusals are.
+    assert refused.stderr.startswith(
+        f"wastex gateway: refusing to start: WASTEX_GATEWAY_CORS_ORIGINS={json.dumps(listed)}: "
+    ), refused.stderr
 
 
 @pytest.mark.parametrize(
