@@ -841,9 +841,10 @@ class LedgerService:
 
     async def assess(self, enterprise_id: str, year: int) -> Assessment:
         """The zero-waste assessment of one enterprise for one calendar year that has begun."""
-        first, last = year_to_judge(year, self.today())
+        today = self.today()
+        first, last = year_to_judge(year, today)
         # A closed year's verdict is final: it reads manifests as at its close (decision 036).
-        as_at = closing.verdict_as_at(year, self.today(), self.config.year_closes_on)
+        as_at = closing.verdict_as_at(year, today, self.config.year_closes_on)
         async with self._uow.reading() as uow:
             repo = Repository(uow.session)
             # The rate's rules judge general waste (formulas.md §1); every tonne generated,
