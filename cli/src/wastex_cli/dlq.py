@@ -45,7 +45,7 @@ from typing import Annotated, Any
 import typer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from wastex_cli.running import bootstrap_problem, run, service_settings
+from wastex_cli.running import run, service_settings
 from wastex_shared import topics
 from wastex_shared.auth import (
     JwtConfig,
@@ -63,6 +63,7 @@ from wastex_shared.messaging.dead_letter import (
     header_texts,
     kafka_text,
 )
+from wastex_shared.settings import bootstrap_problem
 from wastex_shared.topics import dlq_for
 
 app = typer.Typer(help="Dead-letter topics: list and re-drive.", no_args_is_help=True)

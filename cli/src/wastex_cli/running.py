@@ -13,16 +13,9 @@ import typer
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from sqlalchemy.exc import SQLAlchemyError
 
-from wastex_shared.settings import (
-    ServiceSettings,
-    SettingsError,
-    bootstrap_problem,
-    load_settings,
-)
+from wastex_shared.settings import ServiceSettings, SettingsError, load_settings
 
 T = TypeVar("T")
-
-__all__ = ["bootstrap_problem", "fail", "run", "service_settings"]
 
 
 def service_settings() -> ServiceSettings:
