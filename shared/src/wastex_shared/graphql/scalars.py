@@ -20,16 +20,14 @@ from typing import Final
 from strawberry.schema.types.base_scalars import DateDefinition, DecimalDefinition, wrap_parser
 from strawberry.types.scalar import ScalarDefinition, ScalarWrapper
 
-from wastex_shared.units import DAY_WRITTEN, NUMBER_WRITTEN, plain_day_text, plain_number_text
+from wastex_shared.units import DAY_WRITTEN, NUMBER_WRITTEN, decimal_of, plain_day_text
 
 
 def parse_decimal(value: str) -> decimal.Decimal:
     """The number `value` writes, or ValueError saying how one is written: Python's own
     error (`[<class 'decimal.ConversionSyntax'>]`) is no answer to a client."""
-    if not plain_number_text(value):
-        raise ValueError(NUMBER_WRITTEN)
     try:
-        return decimal.Decimal(value)
+        return decimal_of(value)
     except decimal.InvalidOperation:
         raise ValueError(NUMBER_WRITTEN) from None
 
