@@ -66,16 +66,20 @@ function intEnv(name, fallback, { min = 0, max = Number.MAX_SAFE_INTEGER } = {})
   return n;
 }
 
+/** `text` as a URL, or null when it is not one. */
+function urlOrNull(text) {
+  try {
+    return new URL(text);
+  } catch {
+    return null;
+  }
+}
+
 /** A subgraph's endpoint: an http(s) URL, else the first request to it would fail. */
 function urlEnv(name, fallback) {
   const raw = env[name];
   if (raw == null || raw === '') return fallback;
-  let url = null;
-  try {
-    url = new URL(raw);
-  } catch {
-    url = null;
-  }
+  const url = urlOrNull(raw);
   if (url == null || !['http:', 'https:'].includes(url.protocol) || !url.hostname) {
     refuse(name, raw, 'an http(s) URL of a subgraph is expected (http://127.0.0.1:4001/graphql)');
   }
@@ -115,12 +119,7 @@ function corsOrigins(name) {
   if (raw == null || raw.trim() === '') return null;
   const origins = new Set();
   for (const entry of raw.split(',').map(e => e.trim()).filter(Boolean)) {
-    let url;
-    try {
-      url = new URL(entry);
-    } catch {
-      url = null;
-    }
+    const url = urlOrNull(entry);
     const bare = url != null && url.pathname === '/' && !url.search && !url.hash && !url.username;
     if (!bare || !['http:', 'https:'].includes(url.protocol) || !entry.startsWith(url.origin)) {
       refuse(name, raw, `origins are scheme://host[:port], comma-separated; ${JSON.stringify(entry)} is not one`);
@@ -499,11 +498,8 @@ server.headersTimeout = 76_000;
 function upgradeOriginAllowed(req) {
   const origin = req.headers.origin;
   if (origin == null || originAllowed(origin)) return true;
-  try {
-    return new URL(origin).host === req.headers.host;
-  } catch {
-    return false;
-  }
+  const url = urlOrNull(origin);
+  return url != null && url.host === req.headers.host;
 }
 const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY_BYTES });
 server.on('upgrade', (req, socket, head) => {
