@@ -41,6 +41,25 @@ class _Cut(KafkaLiveFeed):
         super()._forward(record)
 
 
+async def sent_and_heard(
+    producer: AIOKafkaProducer, hub: LiveHub, run: str, count: int
+) -> list[int]:
+    """`count` events of `run` sent, all of them before any is read; the numbers of those
+    the hub pushes, in the order pushed, once it has pushed as many."""
+    sent = [Envelope.new("test.thing", "test", f"{run}-{n}", {"n": n}) for n in range(count)]
+    async with hub.subscription(TOPIC) as events:
+        for envelope in sent:
+            await producer.send_and_wait(TOPIC, envelope.to_json(), key=b"k")
+        heard: list[int] = []
+        async with asyncio.timeout(30):
+            async for envelope in events:
+                if (envelope.subject or "").startswith(run):
+                    heard.append(envelope.data["n"])
+                if len(heard) == count:
+                    break
+    return heard
+
+
 async def test_a_feed_that_reconnects_pushes_what_was_published_meanwhile(
     module_kafka_bootstrap: str,
 ) -> None:
@@ -52,20 +71,9 @@ async def test_a_feed_that_reconnects_pushes_what_was_published_meanwhile(
     await producer.start()
     try:
         await asyncio.wait_for(feed.ready.wait(), 30)
-        sent = [Envelope.new("test.thing", "test", f"{run}-{n}", {"n": n}) for n in range(3)]
-        async with hub.subscription(TOPIC) as events:
-            # All three are in the log before the feed fails on the first: a reader that
-            # started again from the end would never push them.
-            for envelope in sent:
-                await producer.send_and_wait(TOPIC, envelope.to_json(), key=b"k")
-
-            heard: list[int] = []
-            async with asyncio.timeout(30):
-                async for envelope in events:
-                    if (envelope.subject or "").startswith(run):
-                        heard.append(envelope.data["n"])
-                    if len(heard) == len(sent):
-                        break
+        # All three are in the log before the feed fails on the first: a reader that
+        # started again from the end would never push them.
+        heard = await sent_and_heard(producer, hub, run, 3)
         assert feed.cuts == 1
         assert heard == [0, 1, 2]
     finally:
@@ -144,18 +152,8 @@ async def test_a_feed_that_reads_again_waits_the_shortest_before_its_next_reconn
     await producer.start()
     try:
         await asyncio.wait_for(feed.ready.wait(), 30)
-        sent = [Envelope.new("test.thing", "test", f"{run}-{n}", {"n": n}) for n in range(4)]
         with caplog.at_level(logging.ERROR, logger="wastex_shared.messaging.live"):
-            async with hub.subscription(TOPIC) as events:
-                for envelope in sent:
-                    await producer.send_and_wait(TOPIC, envelope.to_json(), key=b"k")
-                heard: list[int] = []
-                async with asyncio.timeout(30):
-                    async for envelope in events:
-                        if (envelope.subject or "").startswith(run):
-                            heard.append(envelope.data["n"])
-                        if len(heard) == len(sent):
-                            break
+            heard = await sent_and_heard(producer, hub, run, 4)
         assert heard == [0, 1, 2, 3]
         waits = [
             r.args[0]
