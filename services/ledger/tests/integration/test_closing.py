@@ -13,7 +13,7 @@ import pytest
 from wastex_ledger.adapters.repository import Repository
 from wastex_ledger.domain.closing import DEFAULT_CLOSE, YearClose
 from wastex_ledger.domain.entries import EntryKind
-from wastex_ledger.domain.manifest import GapCause, ManifestStatus
+from wastex_ledger.domain.manifest import GapCause, Manifest, ManifestStatus
 from wastex_ledger.domain.periods import Period
 from wastex_ledger.domain.scope import Scope
 from wastex_ledger.entrypoints.kafka import build_consumer
@@ -63,6 +63,20 @@ async def report(ledger: Harness, site: Site, kind: EntryKind, tonnes: str, peri
         from_prior_stock=kind is IN_PLANT and period.startswith("2026"),
     )
     return entry.id
+
+
+async def sent_on_the_close_day(ledger: Harness) -> tuple[Site, Site, Manifest]:
+    """A steelworks that generated 150 t in 2025-12 and stored 50 of it sends 100 t to a
+    cement works, booked to 2025-12, on the day 2025 closes on (still open): the two sites
+    and the manifest on the road."""
+    steel, cement = await ledger.register("青山区"), await ledger.register("新洲区")
+    ledger.clock.fixed = CLOSE_DAY
+    await report(ledger, steel, G, "150.000", "2025-12")
+    await report(ledger, steel, STORED, "50.000", "2025-12")
+    match_id = await ledger.confirm(steel, cement, "100.000")
+    ledger.clock.fixed = CLOSE_DAY
+    sent = await ledger.service.dispatch(steel.enterprise_id, match_id, "100.000", period="2025-12")
+    return steel, cement, sent
 
 
 async def refused(code: str, call: Any) -> DomainError:
@@ -115,14 +129,8 @@ async def test_a_receipt_after_the_close_is_booked_to_its_month_as_prior_year_st
     """A measurement is never refused (decision 020): the closed year's figures and verdict
     stay as they were at its close, the shipment on the road; the receipt counts in the
     year it came, as the closed year's waste utilised then (综合利用往年贮存量)."""
-    steel, cement = await ledger.register("青山区"), await ledger.register("新洲区")
+    steel, cement, sent = await sent_on_the_close_day(ledger)
     svc = ledger.service
-    ledger.clock.fixed = CLOSE_DAY
-    await report(ledger, steel, G, "150.000", "2025-12")
-    await report(ledger, steel, STORED, "50.000", "2025-12")
-    match_id = await ledger.confirm(steel, cement, "100.000")
-    ledger.clock.fixed = CLOSE_DAY
-    sent = await svc.dispatch(steel.enterprise_id, match_id, "100.000", period="2025-12")
     scope = Scope(enterprise_id=steel.enterprise_id)
     before = await ledger.figures(scope, "2025-01", "2025-12")
     verdict = await svc.assess(steel.enterprise_id, 2025)
@@ -432,14 +440,8 @@ async def test_a_carried_receipt_found_a_discrepancy_leaves_the_closed_verdict(
     discrepancy its receipt finds after the close, and what its parties agree of it, are
     facts of the year it came in (open until agreed there), not of the closed year's
     verdict."""
-    steel, cement = await ledger.register("青山区"), await ledger.register("新洲区")
+    steel, cement, sent = await sent_on_the_close_day(ledger)
     svc = ledger.service
-    ledger.clock.fixed = CLOSE_DAY
-    await report(ledger, steel, G, "150.000", "2025-12")
-    await report(ledger, steel, STORED, "50.000", "2025-12")
-    match_id = await ledger.confirm(steel, cement, "100.000")
-    ledger.clock.fixed = CLOSE_DAY
-    sent = await svc.dispatch(steel.enterprise_id, match_id, "100.000", period="2025-12")
     ledger.clock.fixed = CLOSED
     parties = (steel.enterprise_id, cement.enterprise_id)
     closed_year = [await svc.assess(party, 2025) for party in parties]
